@@ -1,0 +1,285 @@
+//! The command-line grammar (clap). Values are taken as text and checked by the core, so that
+//! a bad date or kind gets the core's message and exit status 1; exit status 2 is kept for
+//! grammar errors (unknown commands or flags, missing required flags).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Groundwork: the organiser's notebook. Works offline; JSON on stdout, errors on stderr.
+#[derive(Debug, Parser)]
+#[command(name = "groundwork", version, about, long_about = None)]
+pub struct Cli {
+    /// Where the notebook is kept (default: the platform's data directory).
+    #[arg(long, env = "GROUNDWORK_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// What to do; with none, the app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, edit, show and list people.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Find people by name, contact details, place, workplace, issues, notes or stories.
+    Search {
+        /// Words to look for; each matches the start of a word.
+        query: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Record conversations.
+    #[command(subcommand)]
+    Conversation(ConversationCommand),
+    /// Record commitments and mark them kept, broken or cancelled.
+    #[command(subcommand)]
+    Commitment(CommitmentCommand),
+    /// Create and list campaigns.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// Start and end shifts.
+    #[command(subcommand)]
+    Shift(ShiftCommand),
+    /// Export records as JSON or CSV, sorted by id.
+    Export {
+        /// people, conversations, commitments, campaigns or shifts.
+        #[arg(long)]
+        what: String,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Add realistic, deterministic sample data.
+    DemoData {
+        /// How many people.
+        #[arg(long)]
+        people: usize,
+        /// Seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Show this device's settings, or change its canvasser name.
+    Settings {
+        /// The name recorded as canvasser on this device.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Test helper: add people one per transaction, printing each id once it is durable.
+    #[command(hide = true)]
+    DebugWriteLoop {
+        /// How many.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+    },
+}
+
+/// Optional details of a person, shared by `person add` and `person edit`.
+#[derive(Debug, Args)]
+pub struct PersonDetails {
+    /// Phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Street address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Area, estate, ward or street.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Workplace.
+    #[arg(long)]
+    pub workplace: Option<String>,
+    /// Role at work.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Free notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// A channel the person consents to be contacted by, given now (repeatable):
+    /// phone, sms, whatsapp, email, post, visit.
+    #[arg(long = "consent", value_name = "CHANNEL")]
+    pub consent: Vec<String>,
+    /// The person asked not to be contacted.
+    #[arg(long)]
+    pub do_not_contact: bool,
+}
+
+/// `person …`
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Add a person; prints the new id.
+    Add {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        details: PersonDetails,
+    },
+    /// Change a person's details (an empty value clears a field).
+    Edit {
+        /// The person's id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        details: PersonDetails,
+        /// Remove a tag (repeatable).
+        #[arg(long = "untag", value_name = "TAG")]
+        untag: Vec<String>,
+        /// Withdraw consent for a channel (repeatable).
+        #[arg(long = "withdraw-consent", value_name = "CHANNEL")]
+        withdraw_consent: Vec<String>,
+        /// The person may be contacted again.
+        #[arg(long, conflicts_with = "do_not_contact")]
+        allow_contact: bool,
+    },
+    /// Show a person with conversations, commitments and conflicting values (JSON).
+    Show {
+        /// The person's id.
+        id: String,
+    },
+    /// List people, most recently changed first (JSON).
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// `conversation …`
+#[derive(Debug, Subcommand)]
+pub enum ConversationCommand {
+    /// Record a conversation; prints its id.
+    Add {
+        /// Who it was with.
+        #[arg(long)]
+        person: String,
+        /// doorstep, breakfast-meeting, one-to-one, phone, workplace-visit or event.
+        #[arg(long)]
+        kind: String,
+        /// When (RFC 3339; default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Free notes.
+        #[arg(long)]
+        notes: Option<String>,
+        /// Their story and self-interest, in their words.
+        #[arg(long)]
+        story: Option<String>,
+        /// An issue they raised (repeatable).
+        #[arg(long = "issue", value_name = "TAG")]
+        issues: Vec<String>,
+        /// 1 (not interested) to 5 (leading others).
+        #[arg(long)]
+        engagement: Option<String>,
+        /// Follow-up date, YYYY-MM-DD (default: 48 hours after the conversation).
+        #[arg(long)]
+        follow_up: Option<String>,
+        /// The shift (default: this device's open shift).
+        #[arg(long)]
+        shift: Option<String>,
+        /// Who held it (default: this device's canvasser name).
+        #[arg(long)]
+        canvasser: Option<String>,
+        /// A commitment made in it (repeatable), saved with the conversation.
+        #[arg(long = "commitment", value_name = "WHAT")]
+        commitments: Vec<String>,
+    },
+}
+
+/// `commitment …`
+#[derive(Debug, Subcommand)]
+pub enum CommitmentCommand {
+    /// Record a commitment; prints its id.
+    Add {
+        /// Who made it.
+        #[arg(long)]
+        person: String,
+        /// What they committed to.
+        #[arg(long)]
+        what: String,
+        /// By when, YYYY-MM-DD.
+        #[arg(long)]
+        due: Option<String>,
+        /// The conversation it was made in.
+        #[arg(long)]
+        conversation: Option<String>,
+        /// The campaign it counts towards.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// Mark a commitment open, kept, broken or cancelled.
+    Set {
+        /// The commitment's id.
+        id: String,
+        /// open, kept, broken or cancelled.
+        #[arg(long)]
+        status: String,
+    },
+    /// List commitments, soonest due first (JSON).
+    List {
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only those due before this date (YYYY-MM-DD).
+        #[arg(long)]
+        due_before: Option<String>,
+        /// Only this person's.
+        #[arg(long)]
+        person: Option<String>,
+    },
+}
+
+/// `campaign …`
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a campaign; prints its id.
+    Add {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// The issue it is about.
+        #[arg(long)]
+        issue: Option<String>,
+        /// A target, LABEL=NUMBER (repeatable), e.g. "letters signed=50".
+        #[arg(long = "target", value_name = "LABEL=NUMBER")]
+        targets: Vec<String>,
+    },
+    /// List campaigns (JSON).
+    List,
+}
+
+/// `shift …`
+#[derive(Debug, Subcommand)]
+pub enum ShiftCommand {
+    /// Start a shift on this device; prints its id.
+    Start {
+        /// Place or area, e.g. "Elm Road odd numbers".
+        #[arg(long)]
+        place: String,
+        /// The campaign it serves.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Who is canvassing (default: this device's canvasser name).
+        #[arg(long)]
+        canvasser: Option<String>,
+    },
+    /// End a shift (default: this device's open shift); prints its id.
+    End {
+        /// The shift's id.
+        id: Option<String>,
+    },
+    /// List shifts (JSON).
+    List,
+}

@@ -1,0 +1,308 @@
+//! Automerge documents: the truth every table is built from.
+//!
+//! One document per person (their profile, conversations and commitments), one per campaign,
+//! one per shift. Each document's id is the id of the record it is named after.
+//!
+//! Shape rules, so that edits made on different devices merge:
+//! - Records inside a document live in maps keyed by their id (`conversations/<id>`), never in
+//!   lists, so concurrent additions both survive.
+//! - Tags, issues and consent are maps keyed by the tag or channel, so adding the same tag twice
+//!   is harmless and removing one is a delete of one key.
+//! - Free text is a plain string, not collaborative text: two concurrent edits of one note keep
+//!   both values as a conflict instead of interleaving characters.
+//! - Every structural map is created when the document is created, by its creator, so that
+//!   later edits from any device land in the same map.
+//!
+//! Reading a document returns the winning value of each field (Automerge's deterministic
+//! choice) and, for fields written concurrently, every value in [`Conflicts`].
+
+pub mod campaign;
+pub mod person;
+pub mod shift;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use crate::error::{Error, Result};
+use crate::model::Conflicts;
+
+/// The version of the document shapes written by this build.
+pub const SHAPE_VERSION: i64 = 1;
+
+/// Fields that change on every write and whose concurrent values are not worth showing.
+const QUIET_FIELDS: &[&str] = &["updated_at"];
+
+/// What a document is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    /// A person file.
+    Person,
+    /// A campaign.
+    Campaign,
+    /// A shift.
+    Shift,
+}
+
+impl DocKind {
+    /// The name stored in the document and in the `documents` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Person => "person",
+            DocKind::Campaign => "campaign",
+            DocKind::Shift => "shift",
+        }
+    }
+
+    /// The kind named `s`, if any.
+    pub fn parse(s: &str) -> Option<DocKind> {
+        match s {
+            "person" => Some(DocKind::Person),
+            "campaign" => Some(DocKind::Campaign),
+            "shift" => Some(DocKind::Shift),
+            _ => None,
+        }
+    }
+}
+
+/// A new empty document whose changes carry `actor`.
+pub fn new_doc(actor: &ActorId) -> AutoCommit {
+    AutoCommit::new().with_actor(actor.clone())
+}
+
+/// Start a document of `kind` with id `id`: the root fields every document has.
+pub(crate) fn init_root(doc: &mut AutoCommit, kind: DocKind, id: &str, now: &str) -> Result<()> {
+    doc.put(ROOT, "type", kind.as_str())?;
+    doc.put(ROOT, "shape", SHAPE_VERSION)?;
+    doc.put(ROOT, "id", id)?;
+    doc.put(ROOT, "created_at", now)?;
+    doc.put(ROOT, "updated_at", now)?;
+    Ok(())
+}
+
+/// Mark the document as changed at `now`.
+pub(crate) fn touch(doc: &mut AutoCommit, now: &str) -> Result<()> {
+    doc.put(ROOT, "updated_at", now)?;
+    Ok(())
+}
+
+/// The kind of a document, or `None` while it is empty (for example when only changes whose
+/// dependencies have not arrived yet are held).
+pub fn kind_of(doc: &AutoCommit) -> Result<Option<DocKind>> {
+    match doc.get(ROOT, "type")? {
+        Some((Value::Scalar(s), _)) => Ok(s.as_str().and_then(DocKind::parse)),
+        _ => Ok(None),
+    }
+}
+
+fn scalar_json(v: &ScalarValue) -> serde_json::Value {
+    match v {
+        ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
+        ScalarValue::Int(i) => serde_json::Value::from(*i),
+        ScalarValue::Uint(u) => serde_json::Value::from(*u),
+        ScalarValue::F64(f) => serde_json::Value::from(*f),
+        ScalarValue::Boolean(b) => serde_json::Value::Bool(*b),
+        ScalarValue::Timestamp(t) => serde_json::Value::from(*t),
+        ScalarValue::Null => serde_json::Value::Null,
+        other => serde_json::Value::String(other.to_string()),
+    }
+}
+
+/// Reads the fields of one map object, collecting conflicts as it goes.
+pub(crate) struct Fields<'a> {
+    doc: &'a AutoCommit,
+    obj: ObjId,
+    /// Conflicts found so far.
+    pub conflicts: Conflicts,
+    doc_id: String,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(doc: &'a AutoCommit, obj: ObjId, doc_id: &str) -> Self {
+        Fields {
+            doc,
+            obj,
+            conflicts: Conflicts::new(),
+            doc_id: doc_id.to_string(),
+        }
+    }
+
+    fn bad(&self, reason: String) -> Error {
+        Error::BadDocument {
+            doc_id: self.doc_id.clone(),
+            reason,
+        }
+    }
+
+    /// The winning scalar value of `key`, noting a conflict when there are several.
+    fn scalar(&mut self, key: &str) -> Result<Option<ScalarValue>> {
+        let all = self.doc.get_all(&self.obj, key)?;
+        if all.len() > 1 && !QUIET_FIELDS.contains(&key) {
+            let values = all
+                .iter()
+                .filter_map(|(v, _)| match v {
+                    Value::Scalar(s) => Some(scalar_json(s)),
+                    Value::Object(_) => None,
+                })
+                .collect();
+            self.conflicts.insert(key.to_string(), values);
+        }
+        match self.doc.get(&self.obj, key)? {
+            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
+            Some((Value::Object(_), _)) => {
+                Err(self.bad(format!("{key} is an object, not a value")))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// An optional text field.
+    pub(crate) fn opt_str(&mut self, key: &str) -> Result<Option<String>> {
+        match self.scalar(key)? {
+            None | Some(ScalarValue::Null) => Ok(None),
+            Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
+            Some(other) => Err(self.bad(format!("{key} should be text, found {other}"))),
+        }
+    }
+
+    /// A required text field.
+    pub(crate) fn str(&mut self, key: &str) -> Result<String> {
+        self.opt_str(key)?
+            .ok_or_else(|| self.bad(format!("{key} is missing")))
+    }
+
+    /// The document's own id, which must be the id it is stored under.
+    pub(crate) fn own_id(&mut self) -> Result<String> {
+        let id = self.str("id")?;
+        if id == self.doc_id {
+            Ok(id)
+        } else {
+            Err(self.bad(format!("it says its id is {id}")))
+        }
+    }
+
+    /// An optional whole number.
+    pub(crate) fn opt_int(&mut self, key: &str) -> Result<Option<i64>> {
+        match self.scalar(key)? {
+            None | Some(ScalarValue::Null) => Ok(None),
+            Some(ScalarValue::Int(i)) => Ok(Some(i)),
+            Some(ScalarValue::Uint(u)) => Ok(i64::try_from(u).ok()),
+            Some(other) => Err(self.bad(format!("{key} should be a number, found {other}"))),
+        }
+    }
+
+    /// A flag (missing = false).
+    pub(crate) fn flag(&mut self, key: &str) -> Result<bool> {
+        match self.scalar(key)? {
+            None | Some(ScalarValue::Null) => Ok(false),
+            Some(ScalarValue::Boolean(b)) => Ok(b),
+            Some(other) => Err(self.bad(format!("{key} should be true or false, found {other}"))),
+        }
+    }
+
+    /// A text field parsed with `parse`; a value that does not parse is a damaged document.
+    pub(crate) fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        key: &str,
+        parse: impl Fn(&str) -> std::result::Result<T, E>,
+    ) -> Result<Option<T>> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(s) => parse(&s)
+                .map(Some)
+                .map_err(|e| self.bad(format!("{key}: {e}"))),
+        }
+    }
+
+    /// The keys of the map at `key`, sorted (a set of tags or issues).
+    pub(crate) fn key_set(&self, key: &str) -> Result<Vec<String>> {
+        Ok(match child_map(self.doc, &self.obj, key)? {
+            Some(map) => self.doc.keys(&map).collect(),
+            None => Vec::new(),
+        })
+    }
+
+    /// The map at `key` read as key → text value.
+    pub(crate) fn str_map(&self, key: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(map) = child_map(self.doc, &self.obj, key)? {
+            for k in self.doc.keys(&map) {
+                if let Some((Value::Scalar(v), _)) = self.doc.get(&map, k.as_str())? {
+                    out.insert(
+                        k,
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The map at `key` read as key → whole number.
+    pub(crate) fn int_map(&self, key: &str) -> Result<std::collections::BTreeMap<String, i64>> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(map) = child_map(self.doc, &self.obj, key)? {
+            for k in self.doc.keys(&map) {
+                if let Some((Value::Scalar(v), _)) = self.doc.get(&map, k.as_str())? {
+                    if let Some(n) = v.as_i64() {
+                        out.insert(k, n);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The map object at `key` of `obj`, if there is one.
+pub(crate) fn child_map(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
+    Ok(match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    })
+}
+
+/// The map object at `key` of `obj`, created if it is missing.
+pub(crate) fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match child_map(doc, obj, key)? {
+        Some(id) => Ok(id),
+        None => Ok(doc.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+/// Set an optional text field: `None` leaves it, empty text deletes it, other text sets it.
+pub(crate) fn put_opt(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    match value.map(str::trim) {
+        None => {}
+        Some("") => doc.delete(obj, key)?,
+        Some(v) => doc.put(obj, key, v)?,
+    }
+    Ok(())
+}
+
+/// Add and remove keys of the set-like map at `key`.
+pub(crate) fn update_set(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    add: &[String],
+    remove: &[String],
+) -> Result<()> {
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    let set = ensure_map(doc, obj, key)?;
+    for k in remove {
+        doc.delete(&set, k.as_str())?;
+    }
+    for k in add {
+        doc.put(&set, k.as_str(), true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! The person file: one document holding a person, their conversations and commitments.
+//!
+//! ```text
+//! ROOT { type: "person", shape: 1, id, created_at, updated_at,
+//!        person: { name, phone?, email?, address?, area?, workplace?, role?, notes?,
+//!                  do_not_contact, tags: { tag: true }, consent: { channel: given_at } },
+//!        conversations: { <id>: { at, kind, canvasser, shift_id?, story?, notes?,
+//!                                 engagement?, follow_up?, created_at, issues: { issue: true } } },
+//!        commitments:   { <id>: { what, due?, status, conversation_id?, campaign_id?,
+//!                                 created_at, status_at } } }
+//! ```
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ROOT, ReadDoc};
+
+use super::{DocKind, Fields, child_map, ensure_map, init_root, put_opt, touch, update_set};
+use crate::error::{Error, Result};
+use crate::model::{
+    Commitment, CommitmentStatus, Conversation, NewPerson, Person, PersonFile, PersonPatch,
+    parse_date,
+};
+
+fn person_obj(doc: &AutoCommit, doc_id: &str) -> Result<ObjId> {
+    child_map(doc, &ROOT, "person")?.ok_or_else(|| Error::BadDocument {
+        doc_id: doc_id.to_string(),
+        reason: "the person is missing".into(),
+    })
+}
+
+/// Write a new person file.
+pub fn create(doc: &mut AutoCommit, id: &str, now: &str, new: &NewPerson) -> Result<()> {
+    init_root(doc, DocKind::Person, id, now)?;
+    let p = doc.put_object(ROOT, "person", automerge::ObjType::Map)?;
+    doc.put_object(ROOT, "conversations", automerge::ObjType::Map)?;
+    doc.put_object(ROOT, "commitments", automerge::ObjType::Map)?;
+    doc.put(&p, "name", new.name.trim())?;
+    for (key, value) in [
+        ("phone", &new.phone),
+        ("email", &new.email),
+        ("address", &new.address),
+        ("area", &new.area),
+        ("workplace", &new.workplace),
+        ("role", &new.role),
+        ("notes", &new.notes),
+    ] {
+        put_opt(doc, &p, key, value.as_deref())?;
+    }
+    doc.put(&p, "do_not_contact", new.do_not_contact)?;
+    ensure_map(doc, &p, "tags")?;
+    update_set(doc, &p, "tags", &new.tags, &[])?;
+    let consent = ensure_map(doc, &p, "consent")?;
+    for ch in &new.consent {
+        doc.put(&consent, ch.as_str(), now)?;
+    }
+    Ok(())
+}
+
+/// Apply an edit to the person's details.
+pub fn apply_patch(
+    doc: &mut AutoCommit,
+    doc_id: &str,
+    patch: &PersonPatch,
+    now: &str,
+) -> Result<()> {
+    let p = person_obj(doc, doc_id)?;
+    if let Some(name) = &patch.name {
+        doc.put(&p, "name", name.trim())?;
+    }
+    for (key, value) in [
+        ("phone", &patch.phone),
+        ("email", &patch.email),
+        ("address", &patch.address),
+        ("area", &patch.area),
+        ("workplace", &patch.workplace),
+        ("role", &patch.role),
+        ("notes", &patch.notes),
+    ] {
+        put_opt(doc, &p, key, value.as_deref())?;
+    }
+    if let Some(dnc) = patch.do_not_contact {
+        doc.put(&p, "do_not_contact", dnc)?;
+    }
+    update_set(doc, &p, "tags", &patch.add_tags, &patch.remove_tags)?;
+    if !patch.grant_consent.is_empty() || !patch.withdraw_consent.is_empty() {
+        let consent = ensure_map(doc, &p, "consent")?;
+        for ch in &patch.withdraw_consent {
+            doc.delete(&consent, ch.as_str())?;
+        }
+        for ch in &patch.grant_consent {
+            // Consent already given keeps the time it was first given.
+            if doc.get(&consent, ch.as_str())?.is_none() {
+                doc.put(&consent, ch.as_str(), now)?;
+            }
+        }
+    }
+    touch(doc, now)
+}
+
+/// Add a conversation to the person file.
+pub fn add_conversation(doc: &mut AutoCommit, c: &Conversation) -> Result<()> {
+    let convs = ensure_map(doc, &ROOT, "conversations")?;
+    let o = doc.put_object(&convs, c.id.as_str(), automerge::ObjType::Map)?;
+    doc.put(&o, "at", c.at.as_str())?;
+    doc.put(&o, "kind", c.kind.as_str())?;
+    doc.put(&o, "canvasser", c.canvasser.as_str())?;
+    put_opt(doc, &o, "shift_id", c.shift_id.as_deref())?;
+    put_opt(doc, &o, "story", c.story.as_deref())?;
+    put_opt(doc, &o, "notes", c.notes.as_deref())?;
+    if let Some(e) = c.engagement {
+        doc.put(&o, "engagement", i64::from(e))?;
+    }
+    if let Some(d) = c.follow_up {
+        doc.put(&o, "follow_up", d.to_string())?;
+    }
+    doc.put(&o, "created_at", c.created_at.as_str())?;
+    ensure_map(doc, &o, "issues")?;
+    update_set(doc, &o, "issues", &c.issues, &[])?;
+    touch(doc, &c.created_at)
+}
+
+/// Add a commitment to the person file.
+pub fn add_commitment(doc: &mut AutoCommit, c: &Commitment) -> Result<()> {
+    let list = ensure_map(doc, &ROOT, "commitments")?;
+    let o = doc.put_object(&list, c.id.as_str(), automerge::ObjType::Map)?;
+    doc.put(&o, "what", c.what.as_str())?;
+    if let Some(d) = c.due {
+        doc.put(&o, "due", d.to_string())?;
+    }
+    doc.put(&o, "status", c.status.as_str())?;
+    put_opt(doc, &o, "conversation_id", c.conversation_id.as_deref())?;
+    put_opt(doc, &o, "campaign_id", c.campaign_id.as_deref())?;
+    doc.put(&o, "created_at", c.created_at.as_str())?;
+    doc.put(&o, "status_at", c.status_at.as_str())?;
+    touch(doc, &c.created_at)
+}
+
+/// Change a commitment's status. Returns false when the person file has no such commitment.
+pub fn set_commitment_status(
+    doc: &mut AutoCommit,
+    commitment_id: &str,
+    status: CommitmentStatus,
+    now: &str,
+) -> Result<bool> {
+    let Some(list) = child_map(doc, &ROOT, "commitments")? else {
+        return Ok(false);
+    };
+    let Some(o) = child_map(doc, &list, commitment_id)? else {
+        return Ok(false);
+    };
+    doc.put(&o, "status", status.as_str())?;
+    doc.put(&o, "status_at", now)?;
+    touch(doc, now)?;
+    Ok(true)
+}
+
+fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {
+    let mut root = Fields::new(doc, ROOT, doc_id);
+    let id = root.own_id()?;
+    let created_at = root.str("created_at")?;
+    let updated_at = root.str("updated_at")?;
+    let mut f = Fields::new(doc, person_obj(doc, doc_id)?, doc_id);
+    let person = Person {
+        id,
+        name: f.str("name")?,
+        phone: f.opt_str("phone")?,
+        email: f.opt_str("email")?,
+        address: f.opt_str("address")?,
+        area: f.opt_str("area")?,
+        workplace: f.opt_str("workplace")?,
+        role: f.opt_str("role")?,
+        notes: f.opt_str("notes")?,
+        tags: f.key_set("tags")?,
+        consent: f.str_map("consent")?,
+        do_not_contact: f.flag("do_not_contact")?,
+        created_at,
+        updated_at,
+        conflicts: Default::default(),
+    };
+    Ok(Person {
+        conflicts: f.conflicts,
+        ..person
+    })
+}
+
+fn read_conversation(
+    doc: &AutoCommit,
+    doc_id: &str,
+    id: String,
+    obj: ObjId,
+) -> Result<Conversation> {
+    let mut f = Fields::new(doc, obj, doc_id);
+    let engagement = match f.opt_int("engagement")? {
+        None => None,
+        Some(n) => Some(n.try_into().map_err(|e| Error::BadDocument {
+            doc_id: doc_id.to_string(),
+            reason: format!("engagement: {e}"),
+        })?),
+    };
+    let c = Conversation {
+        id,
+        person_id: doc_id.to_string(),
+        at: f.str("at")?,
+        kind: f
+            .parsed("kind", str::parse)?
+            .ok_or_else(|| f.bad("kind is missing".into()))?,
+        canvasser: f.str("canvasser")?,
+        shift_id: f.opt_str("shift_id")?,
+        issues: f.key_set("issues")?,
+        story: f.opt_str("story")?,
+        notes: f.opt_str("notes")?,
+        engagement,
+        follow_up: f.parsed("follow_up", parse_date)?,
+        created_at: f.str("created_at")?,
+        conflicts: Default::default(),
+    };
+    Ok(Conversation {
+        conflicts: f.conflicts,
+        ..c
+    })
+}
+
+fn read_commitment(doc: &AutoCommit, doc_id: &str, id: String, obj: ObjId) -> Result<Commitment> {
+    let mut f = Fields::new(doc, obj, doc_id);
+    let c = Commitment {
+        id,
+        person_id: doc_id.to_string(),
+        conversation_id: f.opt_str("conversation_id")?,
+        campaign_id: f.opt_str("campaign_id")?,
+        what: f.str("what")?,
+        due: f.parsed("due", parse_date)?,
+        status: f
+            .parsed("status", str::parse)?
+            .ok_or_else(|| f.bad("status is missing".into()))?,
+        created_at: f.str("created_at")?,
+        status_at: f.str("status_at")?,
+        conflicts: Default::default(),
+    };
+    Ok(Commitment {
+        conflicts: f.conflicts,
+        ..c
+    })
+}
+
+fn read_children<T>(
+    doc: &AutoCommit,
+    doc_id: &str,
+    key: &str,
+    read: impl Fn(&AutoCommit, &str, String, ObjId) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    if let Some(map) = child_map(doc, &ROOT, key)? {
+        for id in doc.keys(&map).collect::<Vec<_>>() {
+            if let Some(obj) = child_map(doc, &map, &id)? {
+                out.push(read(doc, doc_id, id, obj)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Read the whole person file. Conversations are ordered by time, commitments by creation.
+pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<PersonFile> {
+    let person = read_person(doc, doc_id)?;
+    let mut conversations = read_children(doc, doc_id, "conversations", read_conversation)?;
+    conversations.sort_by(|a, b| (&a.at, &a.id).cmp(&(&b.at, &b.id)));
+    let mut commitments = read_children(doc, doc_id, "commitments", read_commitment)?;
+    commitments.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+    Ok(PersonFile {
+        person,
+        conversations,
+        commitments,
+    })
+}

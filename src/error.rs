@@ -1,0 +1,100 @@
+//! The one error type of the Groundwork core.
+//!
+//! Every variant's message says what went wrong *and* what the user can do about it, because
+//! these messages reach a canvasser on a phone or an organiser at a terminal unchanged.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input from a user or another device that does not make sense.
+    #[error(transparent)]
+    Invalid(#[from] crate::model::ValidationError),
+
+    /// An id that names nothing in this store.
+    #[error("no {kind} with id {id}: check the id (`groundwork {kind} list` shows them)")]
+    NotFound {
+        /// What was looked for ("person", "commitment", …).
+        kind: &'static str,
+        /// The id as given.
+        id: String,
+    },
+
+    /// The data directory holds files that Groundwork did not write.
+    #[error(
+        "{} is not a Groundwork data directory (it holds other files); choose an empty or new directory, or the one Groundwork created",
+        path.display()
+    )]
+    NotOurDataDir {
+        /// The directory in question.
+        path: PathBuf,
+    },
+
+    /// The data directory cannot be created, opened or written.
+    #[error(
+        "cannot use the data directory {}: {source}; check that it exists, is a directory and is writable",
+        path.display()
+    )]
+    DataDir {
+        /// The directory in question.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The database was written by a newer Groundwork than this one.
+    #[error(
+        "this data directory was written by a newer Groundwork (schema {found}, this version knows up to {known}); update the app"
+    )]
+    SchemaTooNew {
+        /// The schema version found on disk.
+        found: i64,
+        /// The newest schema this build knows.
+        known: i64,
+    },
+
+    /// Change bytes from elsewhere that are not a valid Automerge change.
+    #[error("rejected corrupt change for document {doc_id}: {reason}; nothing was changed")]
+    CorruptChange {
+        /// The document the bytes were meant for.
+        doc_id: String,
+        /// Why they were rejected.
+        reason: String,
+    },
+
+    /// A stored document does not have the shape this version expects.
+    #[error("document {doc_id} is damaged or from an unknown version: {reason}")]
+    BadDocument {
+        /// The document in question.
+        doc_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// SQLite refused or failed.
+    #[error(
+        "the local database failed: {0}; if this persists, copy the data directory somewhere safe and report it"
+    )]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// Automerge refused or failed.
+    #[error("a document operation failed: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+
+    /// Writing JSON failed.
+    #[error("could not write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// Writing CSV failed.
+    #[error("could not write CSV: {0}")]
+    Csv(#[from] csv::Error),
+
+    /// Writing output failed.
+    #[error("could not write output: {0}")]
+    Io(#[from] std::io::Error),
+}

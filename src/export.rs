@@ -1,0 +1,194 @@
+//! Exports of people, conversations, commitments, campaigns and shifts as JSON or CSV.
+//!
+//! Exports are deterministic: rows sorted by id, fixed columns, so every device that holds the
+//! same changes writes the same bytes. JSON and CSV carry the same content: a JSON array of
+//! objects whose keys are the CSV columns. In CSV, list fields (tags, issues) are joined with
+//! `"; "` and maps (consent, targets) are written `key=value` joined with `"; "`; empty cells
+//! are absent values. Conflicting concurrent values are not exported (the winner is).
+
+use std::io::Write;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::model::ValidationError;
+use crate::store::Store;
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    /// People.
+    People,
+    /// Conversations.
+    Conversations,
+    /// Commitments.
+    Commitments,
+    /// Campaigns.
+    Campaigns,
+    /// Shifts.
+    Shifts,
+}
+
+impl FromStr for What {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        match s.trim().to_lowercase().as_str() {
+            "people" => Ok(What::People),
+            "conversations" => Ok(What::Conversations),
+            "commitments" => Ok(What::Commitments),
+            "campaigns" => Ok(What::Campaigns),
+            "shifts" => Ok(What::Shifts),
+            _ => Err(ValidationError::Choice {
+                what: "export",
+                value: s.to_string(),
+                allowed: "people, conversations, commitments, campaigns, shifts",
+            }),
+        }
+    }
+}
+
+/// The file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A JSON array of objects.
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        match s.trim().to_lowercase().as_str() {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            _ => Err(ValidationError::Choice {
+                what: "format",
+                value: s.to_string(),
+                allowed: "json, csv",
+            }),
+        }
+    }
+}
+
+/// The columns of each export, in order.
+pub fn columns(what: What) -> &'static [&'static str] {
+    match what {
+        What::People => &[
+            "id",
+            "name",
+            "phone",
+            "email",
+            "address",
+            "area",
+            "workplace",
+            "role",
+            "tags",
+            "consent",
+            "do_not_contact",
+            "notes",
+            "created_at",
+            "updated_at",
+        ],
+        What::Conversations => &[
+            "id",
+            "person_id",
+            "at",
+            "kind",
+            "canvasser",
+            "shift_id",
+            "issues",
+            "engagement",
+            "follow_up",
+            "story",
+            "notes",
+            "created_at",
+        ],
+        What::Commitments => &[
+            "id",
+            "person_id",
+            "conversation_id",
+            "campaign_id",
+            "what",
+            "due",
+            "status",
+            "created_at",
+            "status_at",
+        ],
+        What::Campaigns => &["id", "name", "issue", "targets", "created_at"],
+        What::Shifts => &[
+            "id",
+            "campaign_id",
+            "place",
+            "canvasser",
+            "started_at",
+            "ended_at",
+        ],
+    }
+}
+
+fn to_records<T: serde::Serialize>(what: What, items: Vec<T>) -> Result<Vec<Map<String, Value>>> {
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(mut full) = serde_json::to_value(item)? else {
+                return Ok(Map::new());
+            };
+            Ok(columns(what)
+                .iter()
+                .map(|c| (c.to_string(), full.remove(*c).unwrap_or(Value::Null)))
+                .collect())
+        })
+        .collect()
+}
+
+/// The rows of an export, as JSON objects with exactly [`columns`] as keys, sorted by id.
+pub fn records(store: &Store, what: What) -> Result<Vec<Map<String, Value>>> {
+    match what {
+        What::People => to_records(what, store.all_people()?),
+        What::Conversations => to_records(what, store.all_conversations()?),
+        What::Commitments => to_records(what, store.commitments_by_id()?),
+        What::Campaigns => to_records(what, store.campaigns()?),
+        What::Shifts => to_records(what, store.shifts()?),
+    }
+}
+
+/// The CSV text of one value.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("; "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", cell(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// Write an export to `out`.
+pub fn write(store: &Store, what: What, format: Format, out: &mut dyn Write) -> Result<()> {
+    let rows = records(store, what)?;
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(columns(what))?;
+            for row in &rows {
+                w.write_record(
+                    columns(what)
+                        .iter()
+                        .map(|c| cell(row.get(*c).unwrap_or(&Value::Null))),
+                )?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Keeping Automerge documents in SQLite: a snapshot per document plus the local changes made
+//! since, compacted into a new snapshot every [`COMPACT_AFTER`] changes.
+
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::docs::{self, DocKind};
+use crate::error::{Error, Result};
+
+/// Local changes kept beside a snapshot before it is rewritten.
+pub const COMPACT_AFTER: i64 = 32;
+
+/// What merging changes from elsewhere did to a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeReport {
+    /// The document.
+    pub doc_id: String,
+    /// What it is, once known ("person", "campaign", "shift").
+    pub kind: Option<&'static str>,
+    /// Changes this device had not seen before.
+    pub new_changes: usize,
+    /// Whether the document's content moved (false for duplicates and for changes still
+    /// waiting for their dependencies).
+    pub changed: bool,
+    /// Changes held back until the changes they depend on arrive.
+    pub waiting: usize,
+}
+
+/// A document as loaded from the store.
+pub(crate) struct Loaded {
+    pub doc: AutoCommit,
+    pub kind: Option<DocKind>,
+    pub changes_since: i64,
+}
+
+/// The snapshot and the later changes of `doc_id`, concatenated (Automerge loads that form).
+pub(crate) fn raw_bytes(conn: &Connection, doc_id: &str) -> Result<Option<Vec<u8>>> {
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE doc_id = ?1")?
+        .query_row([doc_id], |r| r.get(0))
+        .optional()?;
+    let Some(mut bytes) = snapshot else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([doc_id])?;
+    while let Some(row) = rows.next()? {
+        let chunk: Vec<u8> = row.get(0)?;
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
+}
+
+/// Load document `doc_id`, with `actor` as the author of new changes.
+pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<Option<Loaded>> {
+    let row: Option<(Option<String>, i64)> = conn
+        .prepare_cached("SELECT kind, changes_since FROM documents WHERE doc_id = ?1")?
+        .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((kind, changes_since)) = row else {
+        return Ok(None);
+    };
+    let bytes = raw_bytes(conn, doc_id)?.unwrap_or_default();
+    let doc = AutoCommit::load(&bytes)
+        .map_err(|e| Error::BadDocument {
+            doc_id: doc_id.to_string(),
+            reason: e.to_string(),
+        })?
+        .with_actor(actor.clone());
+    Ok(Some(Loaded {
+        doc,
+        kind: kind.as_deref().and_then(DocKind::parse),
+        changes_since,
+    }))
+}
+
+/// Write the whole document as a fresh snapshot, dropping the separate change rows.
+pub(crate) fn save_snapshot(
+    conn: &Connection,
+    doc_id: &str,
+    kind: Option<DocKind>,
+    doc: &mut AutoCommit,
+    now: &str,
+) -> Result<()> {
+    let snapshot = doc.save();
+    conn.prepare_cached(
+        "INSERT INTO documents (doc_id, kind, snapshot, changes_since, updated_at)
+         VALUES (?1, ?2, ?3, 0, ?4)
+         ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
+             changes_since = 0, updated_at = excluded.updated_at",
+    )?
+    .execute((doc_id, kind.map(DocKind::as_str), snapshot, now))?;
+    conn.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?
+        .execute([doc_id])?;
+    Ok(())
+}
+
+/// Commit the pending local edits of `doc` as one change, store it and queue it for the relay.
+/// Returns false when the edits changed nothing.
+pub(crate) fn save_local_change(
+    conn: &Connection,
+    doc_id: &str,
+    kind: DocKind,
+    doc: &mut AutoCommit,
+    changes_since: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
+    let options =
+        automerge::transaction::CommitOptions::default().with_time(now.timestamp_millis());
+    if doc.commit_with(options).is_none() {
+        return Ok(false);
+    }
+    let change = doc
+        .get_last_local_change()
+        .ok_or_else(|| Error::BadDocument {
+            doc_id: doc_id.to_string(),
+            reason: "a committed change could not be found".into(),
+        })?;
+    let stamp = crate::model::format_time(now);
+    let bytes = change.raw_bytes().to_vec();
+    match changes_since {
+        Some(n) if n + 1 < COMPACT_AFTER => {
+            conn.prepare_cached("INSERT INTO doc_changes (doc_id, bytes) VALUES (?1, ?2)")?
+                .execute((doc_id, &bytes))?;
+            conn.prepare_cached(
+                "UPDATE documents SET changes_since = changes_since + 1, updated_at = ?2 WHERE doc_id = ?1",
+            )?
+            .execute((doc_id, &stamp))?;
+        }
+        _ => save_snapshot(conn, doc_id, Some(kind), doc, &stamp)?,
+    }
+    conn.prepare_cached(
+        "INSERT INTO outbox (doc_id, change_hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute((doc_id, change.hash().to_string(), &bytes, &stamp))?;
+    Ok(true)
+}
+
+/// Parse change bytes from elsewhere, refusing anything that is not a valid change.
+pub(crate) fn parse_changes(doc_id: &str, blobs: &[Vec<u8>]) -> Result<Vec<Change>> {
+    blobs
+        .iter()
+        .map(|b| {
+            Change::try_from(b.as_slice()).map_err(|e| Error::CorruptChange {
+                doc_id: doc_id.to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Merge `changes` into `doc`; returns (new changes, whether the heads moved, waiting count).
+pub(crate) fn merge(
+    doc: &mut AutoCommit,
+    doc_id: &str,
+    changes: Vec<Change>,
+) -> Result<(usize, bool, usize)> {
+    let before: Vec<ChangeHash> = doc.get_heads();
+    let new = changes
+        .iter()
+        .filter(|c| doc.get_change_by_hash(&c.hash()).is_none())
+        .count();
+    doc.apply_changes(changes)
+        .map_err(|e| Error::CorruptChange {
+            doc_id: doc_id.to_string(),
+            reason: e.to_string(),
+        })?;
+    let changed = doc.get_heads() != before;
+    let waiting = doc.get_missing_deps(&[]).len();
+    Ok((new, changed, waiting))
+}
+
+/// The kind a merged document declares, checked against what the store expected.
+pub(crate) fn declared_kind(
+    doc: &AutoCommit,
+    doc_id: &str,
+    stored: Option<DocKind>,
+) -> Result<Option<DocKind>> {
+    let declared = docs::kind_of(doc)?;
+    match (stored, declared) {
+        (Some(s), Some(d)) if s != d => Err(Error::CorruptChange {
+            doc_id: doc_id.to_string(),
+            reason: format!("it would turn a {} into a {}", s.as_str(), d.as_str()),
+        }),
+        (s, d) => Ok(d.or(s)),
+    }
+}

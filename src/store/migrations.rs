@@ -1,0 +1,32 @@
+//! Numbered schema migrations, each applied in its own transaction.
+//!
+//! The schema version is SQLite's `user_version`. Migration N takes the schema from version
+//! N-1 to N. A shipped migration is never edited; a change is a new file.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// The migrations, in order: index 0 is schema version 1.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the database up to [`LATEST`]. Refuses a database newer than this build.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

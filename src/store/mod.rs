@@ -1,0 +1,441 @@
+//! The local store: one SQLite file per data directory.
+//!
+//! It holds the Automerge documents ([`crate::docs`]), the outbox of local changes a relay has
+//! not acknowledged, the sync cursor, drafts, and projection tables rebuilt from each document
+//! whenever it changes (with a full-text index for search).
+//!
+//! Every user action is one SQLite transaction: the document change, its bytes in the outbox,
+//! and the projections commit together or not at all. The database runs in WAL mode with
+//! `synchronous = FULL`, so an acknowledged write survives a killed process and a power cut.
+//!
+//! Writes go through a [`Writer`]; [`Store`] offers one-action-one-transaction wrappers and
+//! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
+
+mod documents;
+mod migrations;
+mod project;
+mod queries;
+mod writer;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use automerge::ActorId;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+pub use documents::MergeReport;
+pub use migrations::LATEST as SCHEMA_VERSION;
+pub use queries::CommitmentFilter;
+pub use writer::Writer;
+
+use crate::error::{Error, Result};
+use crate::ids::{self, Source};
+use crate::model::{
+    Campaign, Commitment, CommitmentStatus, Conversation, NewCampaign, NewCommitment,
+    NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
+};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "groundwork.sqlite3";
+
+/// SQLite `application_id` marking a database as Groundwork's ("GRND").
+const APPLICATION_ID: i64 = 0x4752_4E44;
+
+/// A local change waiting for a relay to acknowledge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Position in the outbox (oldest first).
+    pub seq: i64,
+    /// The document the change belongs to.
+    pub doc_id: String,
+    /// The change's Automerge hash (hex).
+    pub change_hash: String,
+    /// The change's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// An open data directory.
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    actor: ActorId,
+    device_id: String,
+    source: Source,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Files a data directory may hold besides the database.
+fn is_ours(name: &str) -> bool {
+    name.starts_with(DB_FILE)
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    let io = |source| Error::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "it is a file, not a directory",
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        Err(e) => return Err(io(e)),
+    }
+    if dir.join(DB_FILE).exists() {
+        return Ok(());
+    }
+    let foreign = fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok())
+        .any(|e| !is_ours(&e.file_name().to_string_lossy()));
+    if foreign {
+        return Err(Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn open_connection(dir: &Path) -> Result<Connection> {
+    let path = dir.join(DB_FILE);
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Is it ours? A new file has no tables and application_id 0.
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|_| Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        })?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if app_id != APPLICATION_ID && !(app_id == 0 && tables == 0) {
+        return Err(Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "could not switch the database to WAL (got {mode})"
+            )),
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    if app_id == 0 {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    Ok(conn)
+}
+
+impl Store {
+    /// Open (creating if needed) the data directory `dir`.
+    ///
+    /// Refuses a directory that holds files Groundwork did not write, a database of another
+    /// application, and a database written by a newer Groundwork.
+    pub fn open(dir: &Path) -> Result<Store> {
+        check_dir(dir)?;
+        let mut conn = open_connection(dir)?;
+        migrations::migrate(&mut conn)?;
+        let device_id = match meta_get(&conn, "device_id")? {
+            Some(id) => id,
+            None => {
+                let id = ids::new_device_id().to_string();
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+                    [&id],
+                )?;
+                id
+            }
+        };
+        let actor = actor_for(&device_id);
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            actor,
+            device_id,
+            source: Source::System,
+        })
+    }
+
+    /// Use `source` for times and ids from now on (demo data and tests).
+    pub fn set_source(&mut self, source: Source) {
+        self.source = source;
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// This device's id (also the Automerge actor id of every change made here).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The SQLite connection, for read-only queries by other layers (reports, benchmarks).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Run `f` with a [`Writer`] inside one transaction: all of its writes land, or none.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = Writer::new(&tx, &self.actor, &mut self.source);
+        let out = f(&mut w)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Add a person; returns their id.
+    pub fn add_person(&mut self, new: NewPerson) -> Result<String> {
+        self.batch(|w| w.add_person(new))
+    }
+
+    /// Edit a person's details.
+    pub fn edit_person(&mut self, id: &str, patch: PersonPatch) -> Result<()> {
+        self.batch(|w| w.edit_person(id, patch))
+    }
+
+    /// Record a conversation and the commitments made in it; returns the conversation's id and
+    /// the commitments' ids.
+    pub fn record_conversation(
+        &mut self,
+        new: NewConversation,
+        commitments: Vec<NewCommitment>,
+    ) -> Result<(String, Vec<String>)> {
+        self.batch(|w| w.record_conversation(new, commitments))
+    }
+
+    /// Add a commitment to a person (optionally tied to one of their conversations).
+    pub fn add_commitment(
+        &mut self,
+        person_id: &str,
+        conversation_id: Option<&str>,
+        new: NewCommitment,
+    ) -> Result<String> {
+        self.batch(|w| w.add_commitment(person_id, conversation_id, new))
+    }
+
+    /// Mark a commitment open, kept, broken or cancelled.
+    pub fn set_commitment_status(&mut self, id: &str, status: CommitmentStatus) -> Result<()> {
+        self.batch(|w| w.set_commitment_status(id, status))
+    }
+
+    /// Create a campaign; returns its id.
+    pub fn add_campaign(&mut self, new: NewCampaign) -> Result<String> {
+        self.batch(|w| w.add_campaign(new))
+    }
+
+    /// Start a shift on this device; returns its id.
+    pub fn start_shift(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+    ) -> Result<String> {
+        self.batch(|w| w.start_shift(place, campaign_id, canvasser))
+    }
+
+    /// End a shift (default: this device's open shift); returns its id.
+    pub fn end_shift(&mut self, id: Option<&str>) -> Result<String> {
+        self.batch(|w| w.end_shift(id))
+    }
+
+    /// Merge change bytes received from elsewhere into document `doc_id`.
+    pub fn apply_remote(&mut self, doc_id: &str, changes: &[Vec<u8>]) -> Result<MergeReport> {
+        self.batch(|w| w.apply_remote(doc_id, changes))
+    }
+
+    /// A person with their conversations and commitments.
+    pub fn person(&self, id: &str) -> Result<PersonFile> {
+        queries::person_file(&self.conn, id)
+    }
+
+    /// People, most recently changed first.
+    pub fn list_people(&self, limit: usize) -> Result<Vec<Person>> {
+        queries::recent_people(&self.conn, limit)
+    }
+
+    /// People matching `query` (names, contact details, places, workplaces, issues, notes,
+    /// stories), best match first. Each word of the query matches as a prefix.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Person>> {
+        queries::search(&self.conn, query, limit)
+    }
+
+    /// Commitments matching `filter`, soonest due first.
+    pub fn commitments(&self, filter: &CommitmentFilter) -> Result<Vec<Commitment>> {
+        queries::commitments(&self.conn, filter)
+    }
+
+    /// Every commitment, by id.
+    pub fn commitments_by_id(&self) -> Result<Vec<Commitment>> {
+        queries::all_commitments(&self.conn)
+    }
+
+    /// Every person, by id.
+    pub fn all_people(&self) -> Result<Vec<Person>> {
+        queries::all_people(&self.conn)
+    }
+
+    /// Every conversation, by id.
+    pub fn all_conversations(&self) -> Result<Vec<Conversation>> {
+        queries::all_conversations(&self.conn)
+    }
+
+    /// Every campaign, by id.
+    pub fn campaigns(&self) -> Result<Vec<Campaign>> {
+        queries::campaigns(&self.conn)
+    }
+
+    /// Every shift, by id.
+    pub fn shifts(&self) -> Result<Vec<Shift>> {
+        queries::shifts(&self.conn)
+    }
+
+    /// This device's open shift, if any.
+    pub fn current_shift(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, "current_shift")
+    }
+
+    /// The name this device records as canvasser.
+    pub fn canvasser_name(&self) -> Result<String> {
+        Ok(meta_get(&self.conn, "device_name")?.unwrap_or_else(|| DEFAULT_CANVASSER.to_string()))
+    }
+
+    /// Set the name this device records as canvasser.
+    pub fn set_canvasser_name(&mut self, name: &str) -> Result<()> {
+        let name = crate::model::required("name", name)?;
+        meta_set(&self.conn, "device_name", &name)
+    }
+
+    /// Save the text of a draft under `key` (replacing what was there).
+    pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            (key, body, crate::model::format_time(chrono::Utc::now())),
+        )?;
+        Ok(())
+    }
+
+    /// The draft saved under `key`, if any.
+    pub fn draft(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT body FROM drafts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Forget the draft under `key`.
+    pub fn delete_draft(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// How many local changes wait for a relay.
+    pub fn pending_changes(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The oldest `limit` changes waiting for a relay.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, doc_id, change_hash, bytes FROM outbox ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(OutboxItem {
+                seq: r.get(0)?,
+                doc_id: r.get(1)?,
+                change_hash: r.get(2)?,
+                bytes: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Drop acknowledged changes from the outbox.
+    pub fn acknowledge(&mut self, change_hashes: &[String]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?;
+            for h in change_hashes {
+                stmt.execute([h])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The raw bytes of a stored document (snapshot plus later changes), for tests and tools.
+    pub fn document_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        documents::raw_bytes(&self.conn, doc_id)
+    }
+}
+
+/// What a device records as canvasser until it is given a name.
+pub const DEFAULT_CANVASSER: &str = "unnamed canvasser";
+
+/// The Automerge actor of a device: the 16 bytes of its UUID.
+fn actor_for(device_id: &str) -> ActorId {
+    match uuid::Uuid::parse_str(device_id) {
+        Ok(u) => ActorId::from(u.as_bytes().to_vec()),
+        Err(_) => ActorId::from(device_id.as_bytes().to_vec()),
+    }
+}
+
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Projections: the tables lists and searches read, rebuilt from a document after every change.
+//!
+//! A projection is a pure function of the document, so every device holding the same changes
+//! builds the same rows, whatever order the changes arrived in.
+
+use automerge::AutoCommit;
+use rusqlite::Connection;
+
+use crate::docs::{self, DocKind};
+use crate::error::Result;
+use crate::model::{Campaign, Commitment, Conversation, PersonFile, Shift};
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+/// Rebuild the projections of document `doc_id`.
+pub(crate) fn project(
+    conn: &Connection,
+    doc_id: &str,
+    kind: Option<DocKind>,
+    doc: &AutoCommit,
+) -> Result<()> {
+    match kind {
+        Some(DocKind::Person) => person(conn, &docs::person::read(doc, doc_id)?),
+        Some(DocKind::Campaign) => campaign(conn, &docs::campaign::read(doc, doc_id)?),
+        Some(DocKind::Shift) => shift(conn, &docs::shift::read(doc, doc_id)?),
+        None => Ok(()),
+    }
+}
+
+fn join<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    parts.into_iter().flatten().collect::<Vec<_>>().join("\n")
+}
+
+fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
+    let p = &file.person;
+    let rowid: i64 = conn
+        .prepare_cached(
+            "INSERT INTO people (id, name, phone, email, address, area, workplace, role, notes, tags,
+                                 consent, do_not_contact, created_at, updated_at, conflicts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
+                 email = excluded.email, address = excluded.address, area = excluded.area,
+                 workplace = excluded.workplace, role = excluded.role, notes = excluded.notes,
+                 tags = excluded.tags, consent = excluded.consent,
+                 do_not_contact = excluded.do_not_contact, created_at = excluded.created_at,
+                 updated_at = excluded.updated_at, conflicts = excluded.conflicts
+             RETURNING rowid",
+        )?
+        .query_row(
+            rusqlite::params![
+                p.id,
+                p.name,
+                p.phone,
+                p.email,
+                p.address,
+                p.area,
+                p.workplace,
+                p.role,
+                p.notes,
+                json(&p.tags)?,
+                json(&p.consent)?,
+                p.do_not_contact,
+                p.created_at,
+                p.updated_at,
+                json(&p.conflicts)?,
+            ],
+            |r| r.get(0),
+        )?;
+
+    conn.prepare_cached("DELETE FROM conversations WHERE person_id = ?1")?
+        .execute([&p.id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO conversations (id, person_id, at, kind, canvasser, shift_id, issues, story, notes,
+                                    engagement, follow_up, created_at, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for c in &file.conversations {
+        conversation(&mut insert, c)?;
+    }
+    conn.prepare_cached("DELETE FROM commitments WHERE person_id = ?1")?
+        .execute([&p.id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO commitments (id, person_id, conversation_id, campaign_id, what, due, status,
+                                  created_at, status_at, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for c in &file.commitments {
+        commitment(&mut insert, c)?;
+    }
+
+    // Full-text entry: one row per person, covering what was said with them too.
+    let digits: String = p
+        .phone
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let contact = join([
+        p.phone.as_deref(),
+        Some(digits.as_str()),
+        p.email.as_deref(),
+    ]);
+    let place = join([p.address.as_deref(), p.area.as_deref()]);
+    let work = join([p.workplace.as_deref(), p.role.as_deref()]);
+    let mut issues: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+    for c in &file.conversations {
+        issues.extend(c.issues.iter().map(String::as_str));
+    }
+    issues.extend(file.commitments.iter().map(|c| c.what.as_str()));
+    let mut said: Vec<Option<&str>> = vec![p.notes.as_deref()];
+    for c in &file.conversations {
+        said.push(c.story.as_deref());
+        said.push(c.notes.as_deref());
+    }
+    conn.prepare_cached("DELETE FROM people_fts WHERE rowid = ?1")?
+        .execute([rowid])?;
+    conn.prepare_cached(
+        "INSERT INTO people_fts (rowid, name, contact, place, work, issues, said)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![
+        rowid,
+        p.name,
+        contact,
+        place,
+        work,
+        issues.join("\n"),
+        join(said)
+    ])?;
+    Ok(())
+}
+
+fn conversation(insert: &mut rusqlite::CachedStatement<'_>, c: &Conversation) -> Result<()> {
+    insert.execute(rusqlite::params![
+        c.id,
+        c.person_id,
+        c.at,
+        c.kind.as_str(),
+        c.canvasser,
+        c.shift_id,
+        json(&c.issues)?,
+        c.story,
+        c.notes,
+        c.engagement.map(i64::from),
+        c.follow_up.map(|d| d.to_string()),
+        c.created_at,
+        json(&c.conflicts)?,
+    ])?;
+    Ok(())
+}
+
+fn commitment(insert: &mut rusqlite::CachedStatement<'_>, c: &Commitment) -> Result<()> {
+    insert.execute(rusqlite::params![
+        c.id,
+        c.person_id,
+        c.conversation_id,
+        c.campaign_id,
+        c.what,
+        c.due.map(|d| d.to_string()),
+        c.status.as_str(),
+        c.created_at,
+        c.status_at,
+        json(&c.conflicts)?,
+    ])?;
+    Ok(())
+}
+
+fn campaign(conn: &Connection, c: &Campaign) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO campaigns (id, name, issue, targets, created_at, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        c.id,
+        c.name,
+        c.issue,
+        json(&c.targets)?,
+        c.created_at,
+        json(&c.conflicts)?
+    ])?;
+    Ok(())
+}
+
+fn shift(conn: &Connection, s: &Shift) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO shifts (id, campaign_id, place, canvasser, started_at, ended_at, conflicts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![s.id, s.campaign_id, s.place, s.canvasser, s.started_at, s.ended_at, json(&s.conflicts)?])?;
+    Ok(())
+}

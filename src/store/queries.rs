@@ -1,0 +1,292 @@
+//! Reading the projection tables: people lists, search, commitments, and whole tables for
+//! export. Nothing here loads an Automerge document.
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, Row};
+
+use crate::error::{Error, Result};
+use crate::ids::parse_id;
+use crate::model::{
+    Campaign, Commitment, CommitmentStatus, Conversation, Person, PersonFile, Shift,
+};
+
+fn from_json<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn parse_col<T, E: std::error::Error + Send + Sync + 'static>(
+    s: Option<String>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> rusqlite::Result<Option<T>> {
+    s.map(|v| {
+        parse(&v).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+fn date(s: Option<String>) -> rusqlite::Result<Option<NaiveDate>> {
+    parse_col(s, crate::model::parse_date)
+}
+
+const PERSON_COLS: &str = "p.id, p.name, p.phone, p.email, p.address, p.area, p.workplace, p.role, p.notes, \
+    p.tags, p.consent, p.do_not_contact, p.created_at, p.updated_at, p.conflicts";
+
+fn person_row(r: &Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        phone: r.get(2)?,
+        email: r.get(3)?,
+        address: r.get(4)?,
+        area: r.get(5)?,
+        workplace: r.get(6)?,
+        role: r.get(7)?,
+        notes: r.get(8)?,
+        tags: from_json(r.get(9)?)?,
+        consent: from_json(r.get(10)?)?,
+        do_not_contact: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+        conflicts: from_json(r.get(14)?)?,
+    })
+}
+
+const CONVERSATION_COLS: &str = "id, person_id, at, kind, canvasser, shift_id, issues, story, notes, \
+    engagement, follow_up, created_at, conflicts";
+
+fn conversation_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        at: r.get(2)?,
+        kind: parse_col(r.get(3)?, str::parse)?.unwrap_or(crate::model::ConversationKind::Doorstep),
+        canvasser: r.get(4)?,
+        shift_id: r.get(5)?,
+        issues: from_json(r.get(6)?)?,
+        story: r.get(7)?,
+        notes: r.get(8)?,
+        engagement: parse_col(
+            r.get::<_, Option<i64>>(9)?.map(|n| n.to_string()),
+            str::parse,
+        )?,
+        follow_up: date(r.get(10)?)?,
+        created_at: r.get(11)?,
+        conflicts: from_json(r.get(12)?)?,
+    })
+}
+
+const COMMITMENT_COLS: &str = "id, person_id, conversation_id, campaign_id, what, due, status, created_at, status_at, conflicts";
+
+fn commitment_row(r: &Row<'_>) -> rusqlite::Result<Commitment> {
+    Ok(Commitment {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        conversation_id: r.get(2)?,
+        campaign_id: r.get(3)?,
+        what: r.get(4)?,
+        due: date(r.get(5)?)?,
+        status: parse_col(r.get(6)?, str::parse)?.unwrap_or(CommitmentStatus::Open),
+        created_at: r.get(7)?,
+        status_at: r.get(8)?,
+        conflicts: from_json(r.get(9)?)?,
+    })
+}
+
+fn campaign_row(r: &Row<'_>) -> rusqlite::Result<Campaign> {
+    Ok(Campaign {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        issue: r.get(2)?,
+        targets: from_json(r.get(3)?)?,
+        created_at: r.get(4)?,
+        conflicts: from_json(r.get(5)?)?,
+    })
+}
+
+fn shift_row(r: &Row<'_>) -> rusqlite::Result<Shift> {
+    Ok(Shift {
+        id: r.get(0)?,
+        campaign_id: r.get(1)?,
+        place: r.get(2)?,
+        canvasser: r.get(3)?,
+        started_at: r.get(4)?,
+        ended_at: r.get(5)?,
+        conflicts: from_json(r.get(6)?)?,
+    })
+}
+
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, map)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(crate) fn person_file(conn: &Connection, id: &str) -> Result<PersonFile> {
+    let id = parse_id(id)?;
+    let person = all(
+        conn,
+        &format!("SELECT {PERSON_COLS} FROM people p WHERE p.id = ?1"),
+        [&id],
+        person_row,
+    )?
+    .pop()
+    .ok_or_else(|| Error::NotFound {
+        kind: "person",
+        id: id.clone(),
+    })?;
+    let conversations = all(
+        conn,
+        &format!(
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE person_id = ?1 ORDER BY at, id"
+        ),
+        [&id],
+        conversation_row,
+    )?;
+    let commitments = all(
+        conn,
+        &format!(
+            "SELECT {COMMITMENT_COLS} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id"
+        ),
+        [&id],
+        commitment_row,
+    )?;
+    Ok(PersonFile {
+        person,
+        conversations,
+        commitments,
+    })
+}
+
+pub(crate) fn recent_people(conn: &Connection, limit: usize) -> Result<Vec<Person>> {
+    all(
+        conn,
+        &format!("SELECT {PERSON_COLS} FROM people p ORDER BY p.updated_at DESC, p.id LIMIT ?1"),
+        [limit as i64],
+        person_row,
+    )
+}
+
+pub(crate) fn all_people(conn: &Connection) -> Result<Vec<Person>> {
+    all(
+        conn,
+        &format!("SELECT {PERSON_COLS} FROM people p ORDER BY p.id"),
+        [],
+        person_row,
+    )
+}
+
+pub(crate) fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> {
+    all(
+        conn,
+        &format!("SELECT {CONVERSATION_COLS} FROM conversations ORDER BY id"),
+        [],
+        conversation_row,
+    )
+}
+
+pub(crate) fn all_commitments(conn: &Connection) -> Result<Vec<Commitment>> {
+    all(
+        conn,
+        &format!("SELECT {COMMITMENT_COLS} FROM commitments ORDER BY id"),
+        [],
+        commitment_row,
+    )
+}
+
+pub(crate) fn campaigns(conn: &Connection) -> Result<Vec<Campaign>> {
+    all(
+        conn,
+        "SELECT id, name, issue, targets, created_at, conflicts FROM campaigns ORDER BY id",
+        [],
+        campaign_row,
+    )
+}
+
+pub(crate) fn shifts(conn: &Connection) -> Result<Vec<Shift>> {
+    all(
+        conn,
+        "SELECT id, campaign_id, place, canvasser, started_at, ended_at, conflicts FROM shifts ORDER BY id",
+        [],
+        shift_row,
+    )
+}
+
+/// Which commitments to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitmentFilter {
+    /// Only this status.
+    pub status: Option<CommitmentStatus>,
+    /// Only those due strictly before this date.
+    pub due_before: Option<NaiveDate>,
+    /// Only this person's.
+    pub person_id: Option<String>,
+}
+
+pub(crate) fn commitments(conn: &Connection, f: &CommitmentFilter) -> Result<Vec<Commitment>> {
+    let person = f.person_id.as_deref().map(parse_id).transpose()?;
+    all(
+        conn,
+        &format!(
+            "SELECT {COMMITMENT_COLS} FROM commitments
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR due < ?2) AND (?3 IS NULL OR person_id = ?3)
+             ORDER BY due IS NULL, due, created_at, id"
+        ),
+        (f.status.map(|s| s.as_str()), f.due_before.map(|d| d.to_string()), person),
+        commitment_row,
+    )
+}
+
+/// Turn what a person typed into an FTS5 query: every word must match, each as a prefix.
+/// Quotes keep FTS5's own syntax (AND, OR, NEAR, column filters, `*`) out of user input.
+pub(crate) fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> Result<Vec<Person>> {
+    let Some(q) = fts_query(query) else {
+        return Ok(Vec::new());
+    };
+    all(
+        conn,
+        &format!(
+            "SELECT {PERSON_COLS} FROM people_fts f JOIN people p ON p.rowid = f.rowid
+             WHERE people_fts MATCH ?1
+             ORDER BY bm25(people_fts, 10.0, 4.0, 3.0, 3.0, 2.0, 1.0), p.updated_at DESC, p.id
+             LIMIT ?2"
+        ),
+        (q, limit as i64),
+        person_row,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn user_input_never_reaches_fts_syntax() {
+        assert_eq!(
+            fts_query("Ann  o'Brien"),
+            Some("\"Ann\"* \"o\"* \"Brien\"*".into())
+        );
+        assert_eq!(
+            fts_query("name:x OR \"y"),
+            Some("\"name\"* \"x\"* \"OR\"* \"y\"*".into())
+        );
+        assert_eq!(fts_query(" -*- "), None);
+    }
+}

@@ -1,0 +1,370 @@
+//! Every write to the store: each method changes one document, stores the change, queues it
+//! for the relay and rebuilds the document's projections, inside the caller's transaction.
+
+use automerge::{ActorId, AutoCommit};
+use chrono::{DateTime, Duration, Local, Utc};
+use rusqlite::{Connection, OptionalExtension};
+
+use super::documents::{self, MergeReport};
+use super::{DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
+use crate::docs::{self, DocKind};
+use crate::error::{Error, Result};
+use crate::ids::{Source, parse_id};
+use crate::model::{
+    Commitment, CommitmentStatus, Conversation, NewCampaign, NewCommitment, NewConversation,
+    NewPerson, PersonPatch, Shift, ValidationError, format_time, normalise_tag, required,
+};
+
+/// Writes inside one open transaction. Get one from [`super::Store::batch`].
+pub struct Writer<'t> {
+    conn: &'t Connection,
+    actor: &'t ActorId,
+    source: &'t mut Source,
+}
+
+fn clean_tags(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = tags.iter().filter_map(|t| normalise_tag(t)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn clean_opt(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The default follow-up: 48 hours after the conversation, as a local calendar date.
+pub fn default_follow_up(at: DateTime<Utc>) -> chrono::NaiveDate {
+    (at + Duration::hours(48))
+        .with_timezone(&Local)
+        .date_naive()
+}
+
+impl<'t> Writer<'t> {
+    pub(super) fn new(conn: &'t Connection, actor: &'t ActorId, source: &'t mut Source) -> Self {
+        Writer {
+            conn,
+            actor,
+            source,
+        }
+    }
+
+    fn now(&mut self) -> DateTime<Utc> {
+        self.source.now()
+    }
+
+    /// Load an existing document of `kind`, or fail with "no such <what>".
+    fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<(AutoCommit, i64)> {
+        match documents::load(self.conn, id, self.actor)? {
+            Some(l) if l.kind == Some(kind) => Ok((l.doc, l.changes_since)),
+            _ => Err(Error::NotFound {
+                kind: what,
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// Store the edits made to `doc` and rebuild its projections.
+    fn finish(
+        &mut self,
+        id: &str,
+        kind: DocKind,
+        doc: &mut AutoCommit,
+        changes_since: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if documents::save_local_change(self.conn, id, kind, doc, changes_since, now)? {
+            project::project(self.conn, id, Some(kind), doc)?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self, table: &str, id: &str) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {table} WHERE id = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn require(&self, table: &str, what: &'static str, id: &str) -> Result<String> {
+        let id = parse_id(id)?;
+        if self.exists(table, &id)? {
+            Ok(id)
+        } else {
+            Err(Error::NotFound { kind: what, id })
+        }
+    }
+
+    fn canvasser(&self, given: Option<&str>) -> Result<String> {
+        match given.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(c) => Ok(c.to_string()),
+            None => Ok(meta_get(self.conn, "device_name")?
+                .unwrap_or_else(|| DEFAULT_CANVASSER.to_string())),
+        }
+    }
+
+    /// Add a person; returns their id.
+    pub fn add_person(&mut self, mut new: NewPerson) -> Result<String> {
+        new.name = required("name", &new.name)?;
+        new.tags = clean_tags(&new.tags);
+        let now = self.now();
+        let id = self.source.new_id(now);
+        let mut doc = docs::new_doc(self.actor);
+        docs::person::create(&mut doc, &id, &format_time(now), &new)?;
+        self.finish(&id, DocKind::Person, &mut doc, None, now)?;
+        Ok(id)
+    }
+
+    /// Edit a person's details.
+    pub fn edit_person(&mut self, id: &str, mut patch: PersonPatch) -> Result<()> {
+        let id = parse_id(id)?;
+        if let Some(name) = &patch.name {
+            patch.name = Some(required("name", name)?);
+        }
+        patch.add_tags = clean_tags(&patch.add_tags);
+        patch.remove_tags = clean_tags(&patch.remove_tags);
+        let (mut doc, since) = self.load(&id, DocKind::Person, "person")?;
+        let now = self.now();
+        docs::person::apply_patch(&mut doc, &id, &patch, &format_time(now))?;
+        self.finish(&id, DocKind::Person, &mut doc, Some(since), now)
+    }
+
+    /// Record a conversation with the commitments made in it, as one change.
+    pub fn record_conversation(
+        &mut self,
+        new: NewConversation,
+        commitments: Vec<NewCommitment>,
+    ) -> Result<(String, Vec<String>)> {
+        let person_id = parse_id(&new.person_id)?;
+        let shift_id = match new.shift_id.as_deref() {
+            Some(s) => Some(self.require("shifts", "shift", s)?),
+            None => meta_get(self.conn, "current_shift")?,
+        };
+        let campaigns = commitments
+            .iter()
+            .map(|c| {
+                c.campaign_id
+                    .as_deref()
+                    .map(|id| self.require("campaigns", "campaign", id))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let whats = commitments
+            .iter()
+            .map(|c| required("commitment", &c.what))
+            .collect::<Result<Vec<_>, ValidationError>>()?;
+        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        let at = new.at.unwrap_or(now);
+        let stamp = format_time(now);
+        let conversation = Conversation {
+            id: self.source.new_id(now),
+            person_id: person_id.clone(),
+            at: format_time(at),
+            kind: new.kind,
+            canvasser: self.canvasser(new.canvasser.as_deref())?,
+            shift_id,
+            issues: clean_tags(&new.issues),
+            story: clean_opt(new.story),
+            notes: clean_opt(new.notes),
+            engagement: new.engagement,
+            follow_up: Some(new.follow_up.unwrap_or_else(|| default_follow_up(at))),
+            created_at: stamp.clone(),
+            conflicts: Default::default(),
+        };
+        docs::person::add_conversation(&mut doc, &conversation)?;
+        let mut ids = Vec::new();
+        for ((c, what), campaign_id) in commitments.into_iter().zip(whats).zip(campaigns) {
+            let commitment = Commitment {
+                id: self.source.new_id(now),
+                person_id: person_id.clone(),
+                conversation_id: Some(conversation.id.clone()),
+                campaign_id,
+                what,
+                due: c.due,
+                status: CommitmentStatus::Open,
+                created_at: stamp.clone(),
+                status_at: stamp.clone(),
+                conflicts: Default::default(),
+            };
+            docs::person::add_commitment(&mut doc, &commitment)?;
+            ids.push(commitment.id);
+        }
+        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)?;
+        Ok((conversation.id, ids))
+    }
+
+    /// Add a commitment to a person, optionally tied to one of their conversations.
+    pub fn add_commitment(
+        &mut self,
+        person_id: &str,
+        conversation_id: Option<&str>,
+        new: NewCommitment,
+    ) -> Result<String> {
+        let person_id = parse_id(person_id)?;
+        let what = required("commitment", &new.what)?;
+        let campaign_id = new
+            .campaign_id
+            .as_deref()
+            .map(|id| self.require("campaigns", "campaign", id))
+            .transpose()?;
+        let conversation_id = match conversation_id {
+            None => None,
+            Some(c) => {
+                let c = parse_id(c)?;
+                let owner: Option<String> = self
+                    .conn
+                    .prepare_cached("SELECT person_id FROM conversations WHERE id = ?1")?
+                    .query_row([&c], |r| r.get(0))
+                    .optional()?;
+                match owner {
+                    Some(p) if p == person_id => Some(c),
+                    Some(_) => {
+                        return Err(ValidationError::OtherPersonsConversation(c).into());
+                    }
+                    None => {
+                        return Err(Error::NotFound {
+                            kind: "conversation",
+                            id: c,
+                        });
+                    }
+                }
+            }
+        };
+        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        let stamp = format_time(now);
+        let commitment = Commitment {
+            id: self.source.new_id(now),
+            person_id: person_id.clone(),
+            conversation_id,
+            campaign_id,
+            what,
+            due: new.due,
+            status: CommitmentStatus::Open,
+            created_at: stamp.clone(),
+            status_at: stamp,
+            conflicts: Default::default(),
+        };
+        docs::person::add_commitment(&mut doc, &commitment)?;
+        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)?;
+        Ok(commitment.id)
+    }
+
+    /// Mark a commitment open, kept, broken or cancelled.
+    pub fn set_commitment_status(&mut self, id: &str, status: CommitmentStatus) -> Result<()> {
+        let id = parse_id(id)?;
+        let person_id: Option<String> = self
+            .conn
+            .prepare_cached("SELECT person_id FROM commitments WHERE id = ?1")?
+            .query_row([&id], |r| r.get(0))
+            .optional()?;
+        let not_found = || Error::NotFound {
+            kind: "commitment",
+            id: id.clone(),
+        };
+        let person_id = person_id.ok_or_else(not_found)?;
+        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
+            return Err(not_found());
+        }
+        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)
+    }
+
+    /// Create a campaign; returns its id.
+    pub fn add_campaign(&mut self, mut new: NewCampaign) -> Result<String> {
+        new.name = required("campaign name", &new.name)?;
+        new.issue = clean_opt(new.issue).and_then(|i| normalise_tag(&i));
+        let now = self.now();
+        let id = self.source.new_id(now);
+        let mut doc = docs::new_doc(self.actor);
+        docs::campaign::create(&mut doc, &id, &format_time(now), &new)?;
+        self.finish(&id, DocKind::Campaign, &mut doc, None, now)?;
+        Ok(id)
+    }
+
+    /// Start a shift on this device; it becomes the shift new conversations are recorded in.
+    pub fn start_shift(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+    ) -> Result<String> {
+        let place = required("place", place)?;
+        if let Some(open) = meta_get(self.conn, "current_shift")? {
+            return Err(ValidationError::ShiftStillOpen(open).into());
+        }
+        let campaign_id = campaign_id
+            .map(|id| self.require("campaigns", "campaign", id))
+            .transpose()?;
+        let now = self.now();
+        let shift = Shift {
+            id: self.source.new_id(now),
+            campaign_id,
+            place,
+            canvasser: self.canvasser(canvasser)?,
+            started_at: format_time(now),
+            ended_at: None,
+            conflicts: Default::default(),
+        };
+        let mut doc = docs::new_doc(self.actor);
+        docs::shift::create(&mut doc, &shift)?;
+        self.finish(&shift.id, DocKind::Shift, &mut doc, None, now)?;
+        meta_set(self.conn, "current_shift", &shift.id)?;
+        Ok(shift.id)
+    }
+
+    /// End a shift (default: this device's open shift).
+    pub fn end_shift(&mut self, id: Option<&str>) -> Result<String> {
+        let current = meta_get(self.conn, "current_shift")?;
+        let id = match (id, &current) {
+            (Some(id), _) => parse_id(id)?,
+            (None, Some(c)) => c.clone(),
+            (None, None) => {
+                return Err(ValidationError::NoOpenShift.into());
+            }
+        };
+        let (mut doc, since) = self.load(&id, DocKind::Shift, "shift")?;
+        if docs::shift::read(&doc, &id)?.ended_at.is_some() {
+            return Err(ValidationError::ShiftEnded(id).into());
+        }
+        let now = self.now();
+        docs::shift::end(&mut doc, &format_time(now))?;
+        self.finish(&id, DocKind::Shift, &mut doc, Some(since), now)?;
+        if current.as_deref() == Some(id.as_str()) {
+            meta_delete(self.conn, "current_shift")?;
+        }
+        Ok(id)
+    }
+
+    /// Merge change bytes received from elsewhere into document `doc_id` and rebuild its
+    /// projections. Corrupt bytes are refused before anything is written.
+    pub fn apply_remote(&mut self, doc_id: &str, blobs: &[Vec<u8>]) -> Result<MergeReport> {
+        let doc_id = parse_id(doc_id)?;
+        let changes = documents::parse_changes(&doc_id, blobs)?;
+        let (mut doc, stored_kind) = match documents::load(self.conn, &doc_id, self.actor)? {
+            Some(l) => (l.doc, l.kind),
+            None => (docs::new_doc(self.actor), None),
+        };
+        let (new_changes, changed, waiting) = documents::merge(&mut doc, &doc_id, changes)?;
+        let kind = documents::declared_kind(&doc, &doc_id, stored_kind)?;
+        if new_changes > 0 {
+            let now = format_time(self.now());
+            documents::save_snapshot(self.conn, &doc_id, kind, &mut doc, &now)?;
+            if changed {
+                project::project(self.conn, &doc_id, kind, &doc)?;
+            }
+        }
+        Ok(MergeReport {
+            doc_id,
+            kind: kind.map(DocKind::as_str),
+            new_changes,
+            changed,
+            waiting,
+        })
+    }
+}
