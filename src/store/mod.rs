@@ -439,3 +439,6 @@ pub(crate) fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
     conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,438 @@
+//! Unit tests of the store: opening, writing, projections, merging, conflicts, drafts.
+
+use super::*;
+use crate::model::{ConversationKind, Engagement, ValidationError};
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn person(name: &str) -> NewPerson {
+    NewPerson {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn conversation(person_id: &str) -> NewConversation {
+    NewConversation {
+        person_id: person_id.into(),
+        kind: ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: vec!["Heating".into()],
+        story: Some("The boiler broke in November".into()),
+        notes: None,
+        engagement: Engagement::try_from(3).ok(),
+        follow_up: None,
+    }
+}
+
+/// Send every change in `from`'s outbox to `to`.
+fn deliver(from: &Store, to: &mut Store) {
+    for item in from.outbox(usize::MAX).unwrap() {
+        to.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+}
+
+#[test]
+fn a_store_survives_reopening_with_its_device_and_data() {
+    let dir = temp();
+    let (device, id) = {
+        let mut s = Store::open(dir.path()).unwrap();
+        let id = s.add_person(person("Grace Okafor")).unwrap();
+        (s.device_id().to_string(), id)
+    };
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.device_id(), device);
+    assert_eq!(s.person(&id).unwrap().person.name, "Grace Okafor");
+    assert_eq!(s.pending_changes().unwrap(), 1);
+}
+
+#[test]
+fn foreign_directories_and_files_are_refused_untouched() {
+    let dir = temp();
+    std::fs::write(dir.path().join("thesis.docx"), b"mine").unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::NotOurDataDir { .. }), "{err}");
+    assert!(!dir.path().join(DB_FILE).exists());
+
+    let other = temp();
+    let c = Connection::open(other.path().join(DB_FILE)).unwrap();
+    c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(c);
+    assert!(matches!(
+        Store::open(other.path()),
+        Err(Error::NotOurDataDir { .. })
+    ));
+
+    let file = other.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(matches!(Store::open(&file), Err(Error::DataDir { .. })));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = temp();
+    drop(Store::open(dir.path()).unwrap());
+    let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(c);
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(Error::SchemaTooNew { .. })
+    ));
+}
+
+#[test]
+fn edits_update_projections_and_search() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Tomasz Kowalski")).unwrap();
+    s.edit_person(
+        &id,
+        PersonPatch {
+            workplace: Some("Northfield Bus Depot".into()),
+            phone: Some("07700 900 456".into()),
+            add_tags: vec!["Union Member".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let p = s.person(&id).unwrap().person;
+    assert_eq!(p.workplace.as_deref(), Some("Northfield Bus Depot"));
+    assert_eq!(p.tags, vec!["union member"]);
+    assert_eq!(s.search("depot", 10).unwrap()[0].id, id);
+    assert_eq!(
+        s.search("07700900", 10).unwrap()[0].id,
+        id,
+        "phone digits match"
+    );
+    assert!(s.search("hospital", 10).unwrap().is_empty());
+    // Clearing a field with an empty value.
+    s.edit_person(
+        &id,
+        PersonPatch {
+            workplace: Some(String::new()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.person(&id).unwrap().person.workplace, None);
+    assert!(
+        s.search("depot", 10).unwrap().is_empty(),
+        "old words leave the index"
+    );
+}
+
+#[test]
+fn a_conversation_with_commitments_is_one_change() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Priya Patel")).unwrap();
+    let before = s.pending_changes().unwrap();
+    let (conv, made) = s
+        .record_conversation(
+            conversation(&id),
+            vec![
+                NewCommitment {
+                    what: "sign the letter".into(),
+                    due: None,
+                    campaign_id: None,
+                },
+                NewCommitment {
+                    what: "bring two colleagues".into(),
+                    due: crate::model::parse_date("2026-12-01").ok(),
+                    campaign_id: None,
+                },
+            ],
+        )
+        .unwrap();
+    assert_eq!(s.pending_changes().unwrap(), before + 1);
+    let file = s.person(&id).unwrap();
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(file.conversations[0].id, conv);
+    assert_eq!(file.conversations[0].issues, vec!["heating"]);
+    assert!(
+        file.conversations[0].follow_up.is_some(),
+        "follow-up defaults"
+    );
+    assert_eq!(file.commitments.len(), 2);
+    assert!(
+        file.commitments
+            .iter()
+            .all(|c| c.conversation_id.as_deref() == Some(conv.as_str()))
+    );
+    assert_eq!(
+        s.search("boiler", 5).unwrap()[0].id,
+        id,
+        "stories are searchable"
+    );
+
+    s.set_commitment_status(&made[0], CommitmentStatus::Kept)
+        .unwrap();
+    let open = s
+        .commitments(&CommitmentFilter {
+            status: Some(CommitmentStatus::Open),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, made[1]);
+    let due = s
+        .commitments(&CommitmentFilter {
+            due_before: crate::model::parse_date("2026-12-02").ok(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(due.len(), 1);
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Kwame Mensah")).unwrap();
+    let pending = s.pending_changes().unwrap();
+    let unknown = "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e";
+    assert!(matches!(
+        s.add_person(person("   ")),
+        Err(Error::Invalid(ValidationError::Empty { .. }))
+    ));
+    assert!(matches!(
+        s.record_conversation(conversation(unknown), vec![]),
+        Err(Error::NotFound { kind: "person", .. })
+    ));
+    assert!(matches!(
+        s.set_commitment_status(unknown, CommitmentStatus::Kept),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.edit_person("nonsense", PersonPatch::default()),
+        Err(Error::Invalid(ValidationError::Id(_)))
+    ));
+    let mut with_bad_shift = conversation(&id);
+    with_bad_shift.shift_id = Some(unknown.into());
+    assert!(matches!(
+        s.record_conversation(with_bad_shift, vec![]),
+        Err(Error::NotFound { kind: "shift", .. })
+    ));
+    let bad_campaign = NewCommitment {
+        what: "x".into(),
+        due: None,
+        campaign_id: Some(unknown.into()),
+    };
+    assert!(
+        s.record_conversation(conversation(&id), vec![bad_campaign])
+            .is_err()
+    );
+    assert_eq!(s.pending_changes().unwrap(), pending);
+    assert!(s.person(&id).unwrap().conversations.is_empty());
+}
+
+#[test]
+fn shifts_group_conversations_and_open_one_at_a_time() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let p = s.add_person(person("Maria Silva")).unwrap();
+    let shift = s
+        .start_shift("Elm Road odd numbers", None, Some("Sam"))
+        .unwrap();
+    assert!(matches!(
+        s.start_shift("elsewhere", None, None),
+        Err(Error::Invalid(ValidationError::ShiftStillOpen(_)))
+    ));
+    let (c, _) = s.record_conversation(conversation(&p), vec![]).unwrap();
+    assert_eq!(s.end_shift(None).unwrap(), shift);
+    assert!(matches!(
+        s.end_shift(None),
+        Err(Error::Invalid(ValidationError::NoOpenShift))
+    ));
+    assert!(matches!(
+        s.end_shift(Some(&shift)),
+        Err(Error::Invalid(ValidationError::ShiftEnded(_)))
+    ));
+    let file = s.person(&p).unwrap();
+    assert_eq!(file.conversations[0].id, c);
+    assert_eq!(
+        file.conversations[0].shift_id.as_deref(),
+        Some(shift.as_str())
+    );
+    let shifts = s.shifts().unwrap();
+    assert_eq!(shifts[0].canvasser, "Sam");
+    assert!(shifts[0].ended_at.is_some());
+}
+
+#[test]
+fn many_edits_compact_into_a_snapshot_and_reload() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Siobhan Murphy")).unwrap();
+    for i in 0..(documents::COMPACT_AFTER * 2 + 3) {
+        s.edit_person(
+            &id,
+            PersonPatch {
+                notes: Some(format!("note {i}")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let rows: i64 = s
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM doc_changes WHERE doc_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        rows < documents::COMPACT_AFTER,
+        "changes were compacted ({rows} left)"
+    );
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    let bytes = s.document_bytes(&id).unwrap().unwrap();
+    let doc = automerge::AutoCommit::load(&bytes).unwrap();
+    let file = crate::docs::person::read(&doc, &id).unwrap();
+    assert_eq!(file.person.notes.as_deref(), Some("note 66"));
+    assert_eq!(file, s.person(&id).unwrap(), "tables and document agree");
+}
+
+#[test]
+fn concurrent_edits_merge_and_show_conflicts_on_both_devices() {
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Yusuf Khan")).unwrap();
+    deliver(&a, &mut b);
+    assert_eq!(b.person(&id).unwrap().person.name, "Yusuf Khan");
+    a.acknowledge(
+        &a.outbox(100)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.change_hash)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    // Concurrent: both change the phone; a adds a conversation, b a tag.
+    a.edit_person(
+        &id,
+        PersonPatch {
+            phone: Some("111".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    a.record_conversation(conversation(&id), vec![]).unwrap();
+    b.edit_person(
+        &id,
+        PersonPatch {
+            phone: Some("222".into()),
+            add_tags: vec!["tenant".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let b_changes = b.outbox(100).unwrap();
+    deliver(&a, &mut b);
+    for item in &b_changes {
+        a.apply_remote(&item.doc_id, std::slice::from_ref(&item.bytes))
+            .unwrap();
+    }
+    let (fa, fb) = (a.person(&id).unwrap(), b.person(&id).unwrap());
+    assert_eq!(fa, fb);
+    assert_eq!(fa.conversations.len(), 1);
+    assert_eq!(fa.person.tags, vec!["tenant"]);
+    let phones = &fa.person.conflicts["phone"];
+    assert_eq!(phones.len(), 2);
+    assert!(phones.contains(&"111".into()) && phones.contains(&"222".into()));
+    // Writing one value resolves the conflict everywhere it travels.
+    a.edit_person(
+        &id,
+        PersonPatch {
+            phone: Some("222".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    deliver(&a, &mut b);
+    assert!(b.person(&id).unwrap().person.conflicts.is_empty());
+    assert_eq!(b.person(&id).unwrap().person.phone.as_deref(), Some("222"));
+}
+
+#[test]
+fn duplicates_out_of_order_changes_and_corrupt_bytes() {
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Chen Wei")).unwrap();
+    a.record_conversation(conversation(&id), vec![]).unwrap();
+    let items = a.outbox(10).unwrap();
+    assert_eq!(items.len(), 2);
+
+    // The second change first: held, nothing shown yet.
+    let r = b
+        .apply_remote(&id, std::slice::from_ref(&items[1].bytes))
+        .unwrap();
+    assert_eq!((r.new_changes, r.changed), (1, false));
+    assert!(r.waiting > 0);
+    assert!(b.person(&id).is_err());
+    // Held changes survive a restart.
+    drop(b);
+    let mut b = Store::open(db.path()).unwrap();
+    let r = b
+        .apply_remote(&id, std::slice::from_ref(&items[0].bytes))
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(r.waiting, 0);
+    assert_eq!(b.person(&id).unwrap().conversations.len(), 1);
+    // Duplicates change nothing.
+    let r = b
+        .apply_remote(&id, &[items[0].bytes.clone(), items[1].bytes.clone()])
+        .unwrap();
+    assert_eq!((r.new_changes, r.changed), (0, false));
+
+    // Corrupt bytes: refused, nothing changed.
+    let before = b.document_bytes(&id).unwrap();
+    let mut corrupt = items[1].bytes.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    corrupt[10] ^= 0x55;
+    for bad in [corrupt, b"hello".to_vec(), Vec::new()] {
+        let err = b.apply_remote(&id, &[bad]).unwrap_err();
+        assert!(matches!(err, Error::CorruptChange { .. }), "{err}");
+    }
+    assert_eq!(b.document_bytes(&id).unwrap(), before);
+    assert_eq!(b.person(&id).unwrap().conversations.len(), 1);
+    // A change for one document sent under another id is refused.
+    let other = a.add_person(person("Other")).unwrap();
+    let first_of_other = a.outbox(10).unwrap().pop().unwrap();
+    assert_eq!(first_of_other.doc_id, other);
+    let err = b.apply_remote(&id, &[first_of_other.bytes]).unwrap_err();
+    assert!(
+        matches!(err, Error::BadDocument { .. } | Error::CorruptChange { .. }),
+        "{err}"
+    );
+    assert_eq!(b.person(&id).unwrap().person.name, "Chen Wei");
+}
+
+#[test]
+fn drafts_are_kept_until_deleted() {
+    let dir = temp();
+    let s = Store::open(dir.path()).unwrap();
+    s.save_draft("conversation:new", "She said the ").unwrap();
+    s.save_draft("conversation:new", "She said the heating")
+        .unwrap();
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        s.draft("conversation:new").unwrap().as_deref(),
+        Some("She said the heating")
+    );
+    s.delete_draft("conversation:new").unwrap();
+    assert_eq!(s.draft("conversation:new").unwrap(), None);
+}

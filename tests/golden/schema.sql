@@ -1,0 +1,161 @@
+-- user_version 1
+-- index commitments_by_campaign
+CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
+
+-- index commitments_by_person
+CREATE INDEX commitments_by_person ON commitments (person_id);
+
+-- index commitments_by_status_due
+CREATE INDEX commitments_by_status_due ON commitments (status, due);
+
+-- index conversations_by_follow_up
+CREATE INDEX conversations_by_follow_up ON conversations (follow_up);
+
+-- index conversations_by_person
+CREATE INDEX conversations_by_person ON conversations (person_id, at);
+
+-- index conversations_by_shift
+CREATE INDEX conversations_by_shift ON conversations (shift_id);
+
+-- index doc_changes_by_doc
+CREATE INDEX doc_changes_by_doc ON doc_changes (doc_id, seq);
+
+-- index people_recent
+CREATE INDEX people_recent ON people (updated_at DESC, id);
+
+-- table campaigns
+CREATE TABLE campaigns (
+    id         TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    issue      TEXT,
+    targets    TEXT NOT NULL,         -- JSON object label -> number
+    created_at TEXT NOT NULL,
+    conflicts  TEXT NOT NULL
+);
+
+-- table commitments
+CREATE TABLE commitments (
+    id              TEXT PRIMARY KEY NOT NULL,
+    person_id       TEXT NOT NULL,
+    conversation_id TEXT,
+    campaign_id     TEXT,
+    what            TEXT NOT NULL,
+    due             TEXT,
+    status          TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    status_at       TEXT NOT NULL,
+    conflicts       TEXT NOT NULL
+);
+
+-- table conversations
+CREATE TABLE conversations (
+    id         TEXT PRIMARY KEY NOT NULL,
+    person_id  TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    canvasser  TEXT NOT NULL,
+    shift_id   TEXT,
+    issues     TEXT NOT NULL,         -- JSON array
+    story      TEXT,
+    notes      TEXT,
+    engagement INTEGER,
+    follow_up  TEXT,
+    created_at TEXT NOT NULL,
+    conflicts  TEXT NOT NULL
+);
+
+-- table doc_changes
+CREATE TABLE doc_changes (
+    seq    INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+    bytes  BLOB NOT NULL
+);
+
+-- table documents
+CREATE TABLE documents (
+    doc_id        TEXT PRIMARY KEY NOT NULL,
+    kind          TEXT,               -- person | campaign | shift; NULL until known
+    snapshot      BLOB NOT NULL,
+    changes_since INTEGER NOT NULL DEFAULT 0,
+    updated_at    TEXT NOT NULL
+);
+
+-- table drafts
+CREATE TABLE drafts (
+    key        TEXT PRIMARY KEY NOT NULL,
+    body       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- table meta
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+
+-- table outbox
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY,
+    doc_id      TEXT NOT NULL,
+    change_hash TEXT NOT NULL UNIQUE,
+    bytes       BLOB NOT NULL,
+    created_at  TEXT NOT NULL
+);
+
+-- table people
+CREATE TABLE people (
+    id             TEXT PRIMARY KEY NOT NULL,
+    name           TEXT NOT NULL,
+    phone          TEXT,
+    email          TEXT,
+    address        TEXT,
+    area           TEXT,
+    workplace      TEXT,
+    role           TEXT,
+    notes          TEXT,
+    tags           TEXT NOT NULL,     -- JSON array
+    consent        TEXT NOT NULL,     -- JSON object channel -> given_at
+    do_not_contact INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    conflicts      TEXT NOT NULL      -- JSON object field -> [values]
+);
+
+-- table people_fts
+CREATE VIRTUAL TABLE people_fts USING fts5 (
+    name, contact, place, work, issues, said,
+    content = '',
+    contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+-- table people_fts_config
+CREATE TABLE 'people_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+
+-- table people_fts_data
+CREATE TABLE 'people_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+
+-- table people_fts_docsize
+CREATE TABLE 'people_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB, origin INTEGER);
+
+-- table people_fts_idx
+CREATE TABLE 'people_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+
+-- table shifts
+CREATE TABLE shifts (
+    id          TEXT PRIMARY KEY NOT NULL,
+    campaign_id TEXT,
+    place       TEXT NOT NULL,
+    canvasser   TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    conflicts   TEXT NOT NULL
+);
+
+-- table sync_state
+CREATE TABLE sync_state (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor       INTEGER NOT NULL DEFAULT 0,
+    last_sync_at TEXT,
+    last_error   TEXT
+);

@@ -1,0 +1,450 @@
+//! The command line, driven as a user would drive it.
+
+use serde_json::Value;
+
+use super::{groundwork, ok};
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).expect("valid JSON on stdout")
+}
+
+#[test]
+fn a_breakfast_meeting_recorded_searched_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["settings", "--name", "Sam"]);
+    let person = ok(
+        d,
+        &[
+            "person",
+            "add",
+            "--name",
+            "Amina Yusuf",
+            "--phone",
+            "07700 900123",
+            "--workplace",
+            "University cleaning",
+            "--area",
+            "Castle Estate",
+            "--tag",
+            "Cleaner",
+            "--consent",
+            "phone",
+            "--consent",
+            "sms",
+        ],
+    )
+    .trim()
+    .to_string();
+    let campaign = ok(
+        d,
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "Living wage",
+            "--issue",
+            "Living Wage",
+            "--target",
+            "letters signed=50",
+            "--target",
+            "at the delivery=100",
+        ],
+    )
+    .trim()
+    .to_string();
+    let shift = ok(
+        d,
+        &[
+            "shift",
+            "start",
+            "--place",
+            "Uni staff canteen breakfast",
+            "--campaign",
+            &campaign,
+        ],
+    )
+    .trim()
+    .to_string();
+    let conversation = ok(
+        d,
+        &[
+            "conversation",
+            "add",
+            "--person",
+            &person,
+            "--kind",
+            "breakfast-meeting",
+            "--at",
+            "2026-03-14T05:15:00Z",
+            "--story",
+            "Works two jobs, \"still short\", every month",
+            "--issue",
+            "living wage",
+            "--issue",
+            "sick pay",
+            "--engagement",
+            "4",
+            "--commitment",
+            "sign the letter",
+        ],
+    )
+    .trim()
+    .to_string();
+    let commitment = ok(
+        d,
+        &[
+            "commitment",
+            "add",
+            "--person",
+            &person,
+            "--what",
+            "come to the delivery",
+            "--due",
+            "2026-03-20",
+            "--conversation",
+            &conversation,
+            "--campaign",
+            &campaign,
+        ],
+    )
+    .trim()
+    .to_string();
+    ok(d, &["shift", "end"]);
+
+    let file = json(&ok(d, &["person", "show", &person]));
+    assert_eq!(file["name"], "Amina Yusuf");
+    assert_eq!(file["tags"], serde_json::json!(["cleaner"]));
+    assert!(file["consent"]["sms"].is_string());
+    assert_eq!(file["conflicts"], serde_json::json!({}));
+    let conv = &file["conversations"][0];
+    assert_eq!(conv["id"], conversation.as_str());
+    assert_eq!(conv["kind"], "breakfast-meeting");
+    assert_eq!(conv["canvasser"], "Sam");
+    assert_eq!(conv["shift_id"], shift.as_str());
+    assert_eq!(conv["engagement"], 4);
+    assert_eq!(conv["follow_up"], "2026-03-16", "48 hours later by default");
+    assert_eq!(file["commitments"].as_array().unwrap().len(), 2);
+
+    for query in ["amina", "wage", "still short", "univ", "07700900", "castle"] {
+        let hits = json(&ok(d, &["search", query]));
+        assert_eq!(hits[0]["id"], person.as_str(), "search {query:?}");
+    }
+    assert_eq!(json(&ok(d, &["search", "hospital"])), serde_json::json!([]));
+
+    ok(d, &["commitment", "set", &commitment, "--status", "kept"]);
+    let open = json(&ok(d, &["commitment", "list", "--status", "open"]));
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["what"], "sign the letter");
+    let due = json(&ok(
+        d,
+        &["commitment", "list", "--due-before", "2026-03-21"],
+    ));
+    assert_eq!(due[0]["id"], commitment.as_str());
+    assert_eq!(due[0]["status"], "kept");
+
+    let csv_text = ok(d, &["export", "--what", "conversations", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let get = |h: &str| {
+        row.get(headers.iter().position(|x| x == h).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(get("story"), "Works two jobs, \"still short\", every month");
+    assert_eq!(get("issues"), "living wage; sick pay");
+    let exported = json(&ok(
+        d,
+        &["export", "--what", "campaigns", "--format", "json"],
+    ));
+    assert_eq!(exported[0]["targets"]["at the delivery"], 100);
+    assert_eq!(exported[0]["issue"], "living wage");
+
+    let people = json(&ok(d, &["person", "list", "--limit", "5"]));
+    assert_eq!(people.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn edits_change_only_what_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = ok(
+        d,
+        &[
+            "person",
+            "add",
+            "--name",
+            "Rosa Costa",
+            "--phone",
+            "123",
+            "--tag",
+            "a",
+            "--consent",
+            "email",
+        ],
+    )
+    .trim()
+    .to_string();
+    let after = json(&ok(
+        d,
+        &[
+            "person",
+            "edit",
+            &id,
+            "--email",
+            "rosa@example.org",
+            "--phone",
+            "",
+            "--tag",
+            "b",
+            "--untag",
+            "a",
+            "--withdraw-consent",
+            "email",
+            "--do-not-contact",
+        ],
+    ));
+    assert_eq!(after["name"], "Rosa Costa");
+    assert_eq!(after["email"], "rosa@example.org");
+    assert_eq!(after["phone"], Value::Null);
+    assert_eq!(after["tags"], serde_json::json!(["b"]));
+    assert_eq!(after["consent"], serde_json::json!({}));
+    assert_eq!(after["do_not_contact"], true);
+    let again = json(&ok(d, &["person", "edit", &id, "--allow-contact"]));
+    assert_eq!(again["do_not_contact"], false);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = ok(d, &["person", "add", "--name", "Kofi Boateng"])
+        .trim()
+        .to_string();
+    let before = ok(d, &["export", "--what", "people"]);
+    let unknown = "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e";
+    let cases: &[(&[&str], &str)] = &[
+        (&["person", "add", "--name", " "], "name must not be empty"),
+        (&["person", "show", unknown], "no person with id"),
+        (&["person", "show", "42"], "invalid id"),
+        (
+            &["person", "add", "--name", "X", "--consent", "pigeon"],
+            "unknown consent channel",
+        ),
+        (
+            &["conversation", "add", "--person", &id, "--kind", "chat"],
+            "unknown conversation kind",
+        ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                &id,
+                "--kind",
+                "phone",
+                "--engagement",
+                "6",
+            ],
+            "engagement must be",
+        ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                &id,
+                "--kind",
+                "phone",
+                "--engagement",
+                "0",
+            ],
+            "engagement must be",
+        ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                &id,
+                "--kind",
+                "phone",
+                "--at",
+                "yesterday",
+            ],
+            "invalid time",
+        ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                &id,
+                "--kind",
+                "phone",
+                "--follow-up",
+                "2026-02-30",
+            ],
+            "invalid date",
+        ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                unknown,
+                "--kind",
+                "phone",
+            ],
+            "no person with id",
+        ),
+        (
+            &["commitment", "set", unknown, "--status", "kept"],
+            "no commitment with id",
+        ),
+        (
+            &["commitment", "list", "--status", "maybe"],
+            "unknown commitment status",
+        ),
+        (
+            &[
+                "commitment",
+                "add",
+                "--person",
+                &id,
+                "--what",
+                "x",
+                "--due",
+                "31/12/2026",
+            ],
+            "invalid date",
+        ),
+        (
+            &[
+                "campaign",
+                "add",
+                "--name",
+                "C",
+                "--target",
+                "fifty letters",
+            ],
+            "invalid target",
+        ),
+        (&["shift", "end"], "no shift is open"),
+        (&["export", "--what", "secrets"], "unknown export"),
+        (
+            &["export", "--what", "people", "--format", "xlsx"],
+            "unknown format",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = groundwork(d, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    assert_eq!(ok(d, &["export", "--what", "people"]), before);
+    assert_eq!(ok(d, &["export", "--what", "conversations"]).trim(), "[]");
+
+    // Usage errors: exit status 2.
+    for args in [
+        &["frobnicate"][..],
+        &["person", "add"][..],
+        &["person", "add", "--name", "x", "--shoe-size", "9"][..],
+    ] {
+        assert_eq!(groundwork(d, args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn data_directories_that_are_not_ours_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not groundwork").unwrap();
+    let out = groundwork(dir.path(), &["person", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Groundwork data directory"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing was written"
+    );
+
+    let file = dir.path().join("notes.txt");
+    let out = groundwork(&file, &["person", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot use the data directory"));
+
+    // A place nobody can write (root included): /proc.
+    let out = groundwork(
+        std::path::Path::new("/proc/groundwork-test"),
+        &["person", "list"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot use the data directory"));
+}
+
+#[test]
+fn the_data_directory_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"))
+            .args(args)
+            .env("GROUNDWORK_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["person", "add", "--name", "Ellen Jones"])
+            .status
+            .success()
+    );
+    let out = run(&["search", "ellen"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Ellen Jones"));
+    assert!(dir.path().join("groundwork.sqlite3").exists());
+}
+
+#[test]
+fn demo_data_is_deterministic_and_exports_are_sorted() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let summary = json(&ok(
+        a.path(),
+        &["demo-data", "--people", "30", "--seed", "9"],
+    ));
+    assert_eq!(summary["people"], 30);
+    assert!(summary["conversations"].as_u64().unwrap() >= 60);
+    ok(b.path(), &["demo-data", "--people", "30", "--seed", "9"]);
+    for what in [
+        "people",
+        "conversations",
+        "commitments",
+        "campaigns",
+        "shifts",
+    ] {
+        for format in ["json", "csv"] {
+            let ea = ok(a.path(), &["export", "--what", what, "--format", format]);
+            assert_eq!(
+                ea,
+                ok(b.path(), &["export", "--what", what, "--format", format]),
+                "{what} {format}"
+            );
+        }
+        let rows = json(&ok(a.path(), &["export", "--what", what]));
+        let ids: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "{what} sorted by id");
+    }
+    let c = tempfile::tempdir().unwrap();
+    ok(c.path(), &["demo-data", "--people", "30", "--seed", "10"]);
+    assert_ne!(
+        ok(a.path(), &["export", "--what", "people"]),
+        ok(c.path(), &["export", "--what", "people"])
+    );
+}

@@ -1,0 +1,36 @@
+//! Integration tests of the local notebook, in one test binary so the suite links once.
+//!
+//! - `cli`: the real `groundwork` binary on real data directories.
+//! - `crash`: a writer killed with SIGKILL loses no acknowledged write.
+//! - `convergence`: replicas exchanging changes in any order end identical (proptest).
+//! - `golden`: stored and exported formats do not change by a byte unnoticed.
+
+mod cli;
+mod convergence;
+mod crash;
+mod golden;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run the real binary with `args` on data directory `dir`.
+pub fn groundwork(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .output()
+        .expect("the groundwork binary runs")
+}
+
+/// Run the binary and return its stdout, failing the test on a non-zero exit.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = groundwork(dir, args);
+    assert!(
+        out.status.success(),
+        "groundwork {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
