@@ -26,12 +26,12 @@ pub fn create(doc: &mut AutoCommit, id: &str, now: &str, new: &NewCampaign) -> R
 
 /// Read a campaign.
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<Campaign> {
-    let mut f = Fields::new(doc, ROOT, doc_id);
+    let f = Fields::new(doc, ROOT, doc_id)?;
     let c = Campaign {
         id: f.own_id()?,
         name: f.str("name")?,
         issue: f.opt_str("issue")?,
-        targets: f.int_map("targets")?,
+        targets: f.int_map("targets"),
         created_at: f.str("created_at")?,
         conflicts: Default::default(),
     };

@@ -20,6 +20,8 @@ pub mod campaign;
 pub mod person;
 pub mod shift;
 
+use std::collections::BTreeMap;
+
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
@@ -107,23 +109,45 @@ fn scalar_json(v: &ScalarValue) -> serde_json::Value {
     }
 }
 
-/// Reads the fields of one map object, collecting conflicts as it goes.
+/// The fields of one map object, read in a single pass, with their conflicts.
 pub(crate) struct Fields<'a> {
     doc: &'a AutoCommit,
-    obj: ObjId,
-    /// Conflicts found so far.
+    values: BTreeMap<String, (Value<'static>, ObjId)>,
+    /// Fields with several concurrent values.
     pub conflicts: Conflicts,
     doc_id: String,
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(doc: &'a AutoCommit, obj: ObjId, doc_id: &str) -> Self {
-        Fields {
-            doc,
-            obj,
-            conflicts: Conflicts::new(),
-            doc_id: doc_id.to_string(),
+    /// Read every field of `obj`. Only fields Automerge flags as conflicting cost a second
+    /// look-up (for all their values).
+    pub(crate) fn new(doc: &'a AutoCommit, obj: ObjId, doc_id: &str) -> Result<Self> {
+        let mut values = BTreeMap::new();
+        let mut conflicts = Conflicts::new();
+        for item in doc.map_range(&obj, ..) {
+            let key = item.key.to_string();
+            if item.conflict && !QUIET_FIELDS.contains(&key.as_str()) {
+                let all: Vec<serde_json::Value> = doc
+                    .get_all(&obj, key.as_str())?
+                    .iter()
+                    .filter_map(|(v, _)| match v {
+                        Value::Scalar(s) => Some(scalar_json(s)),
+                        Value::Object(_) => None,
+                    })
+                    .collect();
+                if all.len() > 1 {
+                    conflicts.insert(key.clone(), all);
+                }
+            }
+            let id = item.id();
+            values.insert(key, (item.value.into_value(), id));
         }
+        Ok(Fields {
+            doc,
+            values,
+            conflicts,
+            doc_id: doc_id.to_string(),
+        })
     }
 
     fn bad(&self, reason: String) -> Error {
@@ -133,21 +157,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The winning scalar value of `key`, noting a conflict when there are several.
-    fn scalar(&mut self, key: &str) -> Result<Option<ScalarValue>> {
-        let all = self.doc.get_all(&self.obj, key)?;
-        if all.len() > 1 && !QUIET_FIELDS.contains(&key) {
-            let values = all
-                .iter()
-                .filter_map(|(v, _)| match v {
-                    Value::Scalar(s) => Some(scalar_json(s)),
-                    Value::Object(_) => None,
-                })
-                .collect();
-            self.conflicts.insert(key.to_string(), values);
-        }
-        match self.doc.get(&self.obj, key)? {
-            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
+    /// The winning scalar value of `key`.
+    fn scalar(&self, key: &str) -> Result<Option<&ScalarValue>> {
+        match self.values.get(key) {
+            Some((Value::Scalar(s), _)) => Ok(Some(s.as_ref())),
             Some((Value::Object(_), _)) => {
                 Err(self.bad(format!("{key} is an object, not a value")))
             }
@@ -155,8 +168,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The map object at `key`, if there is one.
+    pub(crate) fn child(&self, key: &str) -> Option<ObjId> {
+        match self.values.get(key) {
+            Some((Value::Object(ObjType::Map), id)) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     /// An optional text field.
-    pub(crate) fn opt_str(&mut self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<String>> {
         match self.scalar(key)? {
             None | Some(ScalarValue::Null) => Ok(None),
             Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
@@ -165,13 +186,13 @@ impl<'a> Fields<'a> {
     }
 
     /// A required text field.
-    pub(crate) fn str(&mut self, key: &str) -> Result<String> {
+    pub(crate) fn str(&self, key: &str) -> Result<String> {
         self.opt_str(key)?
             .ok_or_else(|| self.bad(format!("{key} is missing")))
     }
 
     /// The document's own id, which must be the id it is stored under.
-    pub(crate) fn own_id(&mut self) -> Result<String> {
+    pub(crate) fn own_id(&self) -> Result<String> {
         let id = self.str("id")?;
         if id == self.doc_id {
             Ok(id)
@@ -181,27 +202,27 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional whole number.
-    pub(crate) fn opt_int(&mut self, key: &str) -> Result<Option<i64>> {
+    pub(crate) fn opt_int(&self, key: &str) -> Result<Option<i64>> {
         match self.scalar(key)? {
             None | Some(ScalarValue::Null) => Ok(None),
-            Some(ScalarValue::Int(i)) => Ok(Some(i)),
-            Some(ScalarValue::Uint(u)) => Ok(i64::try_from(u).ok()),
+            Some(ScalarValue::Int(i)) => Ok(Some(*i)),
+            Some(ScalarValue::Uint(u)) => Ok(i64::try_from(*u).ok()),
             Some(other) => Err(self.bad(format!("{key} should be a number, found {other}"))),
         }
     }
 
     /// A flag (missing = false).
-    pub(crate) fn flag(&mut self, key: &str) -> Result<bool> {
+    pub(crate) fn flag(&self, key: &str) -> Result<bool> {
         match self.scalar(key)? {
             None | Some(ScalarValue::Null) => Ok(false),
-            Some(ScalarValue::Boolean(b)) => Ok(b),
+            Some(ScalarValue::Boolean(b)) => Ok(*b),
             Some(other) => Err(self.bad(format!("{key} should be true or false, found {other}"))),
         }
     }
 
     /// A text field parsed with `parse`; a value that does not parse is a damaged document.
     pub(crate) fn parsed<T, E: std::fmt::Display>(
-        &mut self,
+        &self,
         key: &str,
         parse: impl Fn(&str) -> std::result::Result<T, E>,
     ) -> Result<Option<T>> {
@@ -214,44 +235,46 @@ impl<'a> Fields<'a> {
     }
 
     /// The keys of the map at `key`, sorted (a set of tags or issues).
-    pub(crate) fn key_set(&self, key: &str) -> Result<Vec<String>> {
-        Ok(match child_map(self.doc, &self.obj, key)? {
+    pub(crate) fn key_set(&self, key: &str) -> Vec<String> {
+        match self.child(key) {
             Some(map) => self.doc.keys(&map).collect(),
             None => Vec::new(),
-        })
-    }
-
-    /// The map at `key` read as key → text value.
-    pub(crate) fn str_map(&self, key: &str) -> Result<std::collections::BTreeMap<String, String>> {
-        let mut out = std::collections::BTreeMap::new();
-        if let Some(map) = child_map(self.doc, &self.obj, key)? {
-            for k in self.doc.keys(&map) {
-                if let Some((Value::Scalar(v), _)) = self.doc.get(&map, k.as_str())? {
-                    out.insert(
-                        k,
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    );
-                }
-            }
         }
-        Ok(out)
     }
 
-    /// The map at `key` read as key → whole number.
-    pub(crate) fn int_map(&self, key: &str) -> Result<std::collections::BTreeMap<String, i64>> {
-        let mut out = std::collections::BTreeMap::new();
-        if let Some(map) = child_map(self.doc, &self.obj, key)? {
-            for k in self.doc.keys(&map) {
-                if let Some((Value::Scalar(v), _)) = self.doc.get(&map, k.as_str())? {
-                    if let Some(n) = v.as_i64() {
-                        out.insert(k, n);
+    /// The map at `key` read as key → scalar value.
+    fn scalar_map<T>(
+        &self,
+        key: &str,
+        convert: impl Fn(&ScalarValue) -> Option<T>,
+    ) -> BTreeMap<String, T> {
+        let mut out = BTreeMap::new();
+        if let Some(map) = self.child(key) {
+            for item in self.doc.map_range(&map, ..) {
+                if let Value::Scalar(v) = item.value.into_value() {
+                    if let Some(t) = convert(&v) {
+                        out.insert(item.key.to_string(), t);
                     }
                 }
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// The map at `key` read as key → text.
+    pub(crate) fn str_map(&self, key: &str) -> BTreeMap<String, String> {
+        self.scalar_map(key, |v| {
+            Some(
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+    }
+
+    /// The map at `key` read as key → whole number.
+    pub(crate) fn int_map(&self, key: &str) -> BTreeMap<String, i64> {
+        self.scalar_map(key, ScalarValue::as_i64)
     }
 }
 

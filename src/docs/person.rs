@@ -11,7 +11,7 @@
 //! ```
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ROOT, ReadDoc};
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ValueRef};
 
 use super::{DocKind, Fields, child_map, ensure_map, init_root, put_opt, touch, update_set};
 use crate::error::{Error, Result};
@@ -154,11 +154,11 @@ pub fn set_commitment_status(
 }
 
 fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {
-    let mut root = Fields::new(doc, ROOT, doc_id);
+    let root = Fields::new(doc, ROOT, doc_id)?;
     let id = root.own_id()?;
     let created_at = root.str("created_at")?;
     let updated_at = root.str("updated_at")?;
-    let mut f = Fields::new(doc, person_obj(doc, doc_id)?, doc_id);
+    let f = Fields::new(doc, person_obj(doc, doc_id)?, doc_id)?;
     let person = Person {
         id,
         name: f.str("name")?,
@@ -169,8 +169,8 @@ fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {
         workplace: f.opt_str("workplace")?,
         role: f.opt_str("role")?,
         notes: f.opt_str("notes")?,
-        tags: f.key_set("tags")?,
-        consent: f.str_map("consent")?,
+        tags: f.key_set("tags"),
+        consent: f.str_map("consent"),
         do_not_contact: f.flag("do_not_contact")?,
         created_at,
         updated_at,
@@ -188,7 +188,7 @@ fn read_conversation(
     id: String,
     obj: ObjId,
 ) -> Result<Conversation> {
-    let mut f = Fields::new(doc, obj, doc_id);
+    let f = Fields::new(doc, obj, doc_id)?;
     let engagement = match f.opt_int("engagement")? {
         None => None,
         Some(n) => Some(n.try_into().map_err(|e| Error::BadDocument {
@@ -205,7 +205,7 @@ fn read_conversation(
             .ok_or_else(|| f.bad("kind is missing".into()))?,
         canvasser: f.str("canvasser")?,
         shift_id: f.opt_str("shift_id")?,
-        issues: f.key_set("issues")?,
+        issues: f.key_set("issues"),
         story: f.opt_str("story")?,
         notes: f.opt_str("notes")?,
         engagement,
@@ -220,7 +220,7 @@ fn read_conversation(
 }
 
 fn read_commitment(doc: &AutoCommit, doc_id: &str, id: String, obj: ObjId) -> Result<Commitment> {
-    let mut f = Fields::new(doc, obj, doc_id);
+    let f = Fields::new(doc, obj, doc_id)?;
     let c = Commitment {
         id,
         person_id: doc_id.to_string(),
@@ -249,10 +249,13 @@ fn read_children<T>(
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     if let Some(map) = child_map(doc, &ROOT, key)? {
-        for id in doc.keys(&map).collect::<Vec<_>>() {
-            if let Some(obj) = child_map(doc, &map, &id)? {
-                out.push(read(doc, doc_id, id, obj)?);
-            }
+        let children: Vec<(String, ObjId)> = doc
+            .map_range(&map, ..)
+            .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
+            .map(|item| (item.key.to_string(), item.id()))
+            .collect();
+        for (id, obj) in children {
+            out.push(read(doc, doc_id, id, obj)?);
         }
     }
     Ok(out)

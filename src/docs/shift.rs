@@ -30,7 +30,7 @@ pub fn end(doc: &mut AutoCommit, now: &str) -> Result<()> {
 
 /// Read a shift.
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<Shift> {
-    let mut f = Fields::new(doc, ROOT, doc_id);
+    let f = Fields::new(doc, ROOT, doc_id)?;
     let s = Shift {
         id: f.own_id()?,
         campaign_id: f.opt_str("campaign_id")?,

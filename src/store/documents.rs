@@ -1,5 +1,9 @@
-//! Keeping Automerge documents in SQLite: a snapshot per document plus the local changes made
-//! since, compacted into a new snapshot every [`COMPACT_AFTER`] changes.
+//! Keeping Automerge documents in SQLite: each document saved whole after every change.
+//!
+//! Measured on a person file of a few conversations (benches, BENCHMARKS.md): `save()` costs
+//! about 60 µs and loading the compact form about 110 µs, while loading a snapshot plus the
+//! changes since costs 240–400 µs and takes twice the space. So a write saves the whole
+//! document; the change itself goes to the outbox for the relay.
 
 use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use rusqlite::{Connection, OptionalExtension};
@@ -7,9 +11,6 @@ use serde::Serialize;
 
 use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
-
-/// Local changes kept beside a snapshot before it is rewritten.
-pub const COMPACT_AFTER: i64 = 32;
 
 /// What merging changes from elsewhere did to a document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,38 +32,25 @@ pub struct MergeReport {
 pub(crate) struct Loaded {
     pub doc: AutoCommit,
     pub kind: Option<DocKind>,
-    pub changes_since: i64,
 }
 
-/// The snapshot and the later changes of `doc_id`, concatenated (Automerge loads that form).
+/// The saved bytes of `doc_id`.
 pub(crate) fn raw_bytes(conn: &Connection, doc_id: &str) -> Result<Option<Vec<u8>>> {
-    let snapshot: Option<Vec<u8>> = conn
+    Ok(conn
         .prepare_cached("SELECT snapshot FROM documents WHERE doc_id = ?1")?
         .query_row([doc_id], |r| r.get(0))
-        .optional()?;
-    let Some(mut bytes) = snapshot else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([doc_id])?;
-    while let Some(row) = rows.next()? {
-        let chunk: Vec<u8> = row.get(0)?;
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(Some(bytes))
+        .optional()?)
 }
 
 /// Load document `doc_id`, with `actor` as the author of new changes.
 pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<Option<Loaded>> {
-    let row: Option<(Option<String>, i64)> = conn
-        .prepare_cached("SELECT kind, changes_since FROM documents WHERE doc_id = ?1")?
+    let row: Option<(Option<String>, Vec<u8>)> = conn
+        .prepare_cached("SELECT kind, snapshot FROM documents WHERE doc_id = ?1")?
         .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((kind, changes_since)) = row else {
+    let Some((kind, bytes)) = row else {
         return Ok(None);
     };
-    let bytes = raw_bytes(conn, doc_id)?.unwrap_or_default();
     let doc = AutoCommit::load(&bytes)
         .map_err(|e| Error::BadDocument {
             doc_id: doc_id.to_string(),
@@ -72,11 +60,10 @@ pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<O
     Ok(Some(Loaded {
         doc,
         kind: kind.as_deref().and_then(DocKind::parse),
-        changes_since,
     }))
 }
 
-/// Write the whole document as a fresh snapshot, dropping the separate change rows.
+/// Save the whole document.
 pub(crate) fn save_snapshot(
     conn: &Connection,
     doc_id: &str,
@@ -86,14 +73,11 @@ pub(crate) fn save_snapshot(
 ) -> Result<()> {
     let snapshot = doc.save();
     conn.prepare_cached(
-        "INSERT INTO documents (doc_id, kind, snapshot, changes_since, updated_at)
-         VALUES (?1, ?2, ?3, 0, ?4)
+        "INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
-             changes_since = 0, updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at",
     )?
     .execute((doc_id, kind.map(DocKind::as_str), snapshot, now))?;
-    conn.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?
-        .execute([doc_id])?;
     Ok(())
 }
 
@@ -104,7 +88,6 @@ pub(crate) fn save_local_change(
     doc_id: &str,
     kind: DocKind,
     doc: &mut AutoCommit,
-    changes_since: Option<i64>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool> {
     let options =
@@ -120,17 +103,7 @@ pub(crate) fn save_local_change(
         })?;
     let stamp = crate::model::format_time(now);
     let bytes = change.raw_bytes().to_vec();
-    match changes_since {
-        Some(n) if n + 1 < COMPACT_AFTER => {
-            conn.prepare_cached("INSERT INTO doc_changes (doc_id, bytes) VALUES (?1, ?2)")?
-                .execute((doc_id, &bytes))?;
-            conn.prepare_cached(
-                "UPDATE documents SET changes_since = changes_since + 1, updated_at = ?2 WHERE doc_id = ?1",
-            )?
-            .execute((doc_id, &stamp))?;
-        }
-        _ => save_snapshot(conn, doc_id, Some(kind), doc, &stamp)?,
-    }
+    save_snapshot(conn, doc_id, Some(kind), doc, &stamp)?;
     conn.prepare_cached(
         "INSERT INTO outbox (doc_id, change_hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?

@@ -54,9 +54,9 @@ impl<'t> Writer<'t> {
     }
 
     /// Load an existing document of `kind`, or fail with "no such <what>".
-    fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<(AutoCommit, i64)> {
+    fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<AutoCommit> {
         match documents::load(self.conn, id, self.actor)? {
-            Some(l) if l.kind == Some(kind) => Ok((l.doc, l.changes_since)),
+            Some(l) if l.kind == Some(kind) => Ok(l.doc),
             _ => Err(Error::NotFound {
                 kind: what,
                 id: id.to_string(),
@@ -70,10 +70,9 @@ impl<'t> Writer<'t> {
         id: &str,
         kind: DocKind,
         doc: &mut AutoCommit,
-        changes_since: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if documents::save_local_change(self.conn, id, kind, doc, changes_since, now)? {
+        if documents::save_local_change(self.conn, id, kind, doc, now)? {
             project::project(self.conn, id, Some(kind), doc)?;
         }
         Ok(())
@@ -114,7 +113,7 @@ impl<'t> Writer<'t> {
         let id = self.source.new_id(now);
         let mut doc = docs::new_doc(self.actor);
         docs::person::create(&mut doc, &id, &format_time(now), &new)?;
-        self.finish(&id, DocKind::Person, &mut doc, None, now)?;
+        self.finish(&id, DocKind::Person, &mut doc, now)?;
         Ok(id)
     }
 
@@ -126,10 +125,10 @@ impl<'t> Writer<'t> {
         }
         patch.add_tags = clean_tags(&patch.add_tags);
         patch.remove_tags = clean_tags(&patch.remove_tags);
-        let (mut doc, since) = self.load(&id, DocKind::Person, "person")?;
+        let mut doc = self.load(&id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::apply_patch(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish(&id, DocKind::Person, &mut doc, Some(since), now)
+        self.finish(&id, DocKind::Person, &mut doc, now)
     }
 
     /// Record a conversation with the commitments made in it, as one change.
@@ -156,7 +155,7 @@ impl<'t> Writer<'t> {
             .iter()
             .map(|c| required("commitment", &c.what))
             .collect::<Result<Vec<_>, ValidationError>>()?;
-        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let at = new.at.unwrap_or(now);
         let stamp = format_time(now);
@@ -193,7 +192,7 @@ impl<'t> Writer<'t> {
             docs::person::add_commitment(&mut doc, &commitment)?;
             ids.push(commitment.id);
         }
-        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)?;
+        self.finish(&person_id, DocKind::Person, &mut doc, now)?;
         Ok((conversation.id, ids))
     }
 
@@ -234,7 +233,7 @@ impl<'t> Writer<'t> {
                 }
             }
         };
-        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let stamp = format_time(now);
         let commitment = Commitment {
@@ -250,7 +249,7 @@ impl<'t> Writer<'t> {
             conflicts: Default::default(),
         };
         docs::person::add_commitment(&mut doc, &commitment)?;
-        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)?;
+        self.finish(&person_id, DocKind::Person, &mut doc, now)?;
         Ok(commitment.id)
     }
 
@@ -267,12 +266,12 @@ impl<'t> Writer<'t> {
             id: id.clone(),
         };
         let person_id = person_id.ok_or_else(not_found)?;
-        let (mut doc, since) = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
             return Err(not_found());
         }
-        self.finish(&person_id, DocKind::Person, &mut doc, Some(since), now)
+        self.finish(&person_id, DocKind::Person, &mut doc, now)
     }
 
     /// Create a campaign; returns its id.
@@ -283,7 +282,7 @@ impl<'t> Writer<'t> {
         let id = self.source.new_id(now);
         let mut doc = docs::new_doc(self.actor);
         docs::campaign::create(&mut doc, &id, &format_time(now), &new)?;
-        self.finish(&id, DocKind::Campaign, &mut doc, None, now)?;
+        self.finish(&id, DocKind::Campaign, &mut doc, now)?;
         Ok(id)
     }
 
@@ -313,7 +312,7 @@ impl<'t> Writer<'t> {
         };
         let mut doc = docs::new_doc(self.actor);
         docs::shift::create(&mut doc, &shift)?;
-        self.finish(&shift.id, DocKind::Shift, &mut doc, None, now)?;
+        self.finish(&shift.id, DocKind::Shift, &mut doc, now)?;
         meta_set(self.conn, "current_shift", &shift.id)?;
         Ok(shift.id)
     }
@@ -328,13 +327,13 @@ impl<'t> Writer<'t> {
                 return Err(ValidationError::NoOpenShift.into());
             }
         };
-        let (mut doc, since) = self.load(&id, DocKind::Shift, "shift")?;
+        let mut doc = self.load(&id, DocKind::Shift, "shift")?;
         if docs::shift::read(&doc, &id)?.ended_at.is_some() {
             return Err(ValidationError::ShiftEnded(id).into());
         }
         let now = self.now();
         docs::shift::end(&mut doc, &format_time(now))?;
-        self.finish(&id, DocKind::Shift, &mut doc, Some(since), now)?;
+        self.finish(&id, DocKind::Shift, &mut doc, now)?;
         if current.as_deref() == Some(id.as_str()) {
             meta_delete(self.conn, "current_shift")?;
         }

@@ -17,9 +17,6 @@ CREATE INDEX conversations_by_person ON conversations (person_id, at);
 -- index conversations_by_shift
 CREATE INDEX conversations_by_shift ON conversations (shift_id);
 
--- index doc_changes_by_doc
-CREATE INDEX doc_changes_by_doc ON doc_changes (doc_id, seq);
-
 -- index people_recent
 CREATE INDEX people_recent ON people (updated_at DESC, id);
 
@@ -64,20 +61,12 @@ CREATE TABLE conversations (
     conflicts  TEXT NOT NULL
 );
 
--- table doc_changes
-CREATE TABLE doc_changes (
-    seq    INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
-    bytes  BLOB NOT NULL
-);
-
 -- table documents
 CREATE TABLE documents (
-    doc_id        TEXT PRIMARY KEY NOT NULL,
-    kind          TEXT,               -- person | campaign | shift; NULL until known
-    snapshot      BLOB NOT NULL,
-    changes_since INTEGER NOT NULL DEFAULT 0,
-    updated_at    TEXT NOT NULL
+    doc_id     TEXT PRIMARY KEY NOT NULL,
+    kind       TEXT,                  -- person | campaign | shift; NULL until known
+    snapshot   BLOB NOT NULL,
+    updated_at TEXT NOT NULL
 );
 
 -- table drafts

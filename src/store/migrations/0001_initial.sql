@@ -7,22 +7,14 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
--- One Automerge document per person, campaign and shift: a saved snapshot plus the local
--- changes made since it was saved (compacted into the snapshot every so often).
+-- One Automerge document per person, campaign and shift, saved whole (compressed) after
+-- every change: at these sizes saving is cheaper than loading a snapshot plus changes.
 CREATE TABLE documents (
-    doc_id        TEXT PRIMARY KEY NOT NULL,
-    kind          TEXT,               -- person | campaign | shift; NULL until known
-    snapshot      BLOB NOT NULL,
-    changes_since INTEGER NOT NULL DEFAULT 0,
-    updated_at    TEXT NOT NULL
+    doc_id     TEXT PRIMARY KEY NOT NULL,
+    kind       TEXT,                  -- person | campaign | shift; NULL until known
+    snapshot   BLOB NOT NULL,
+    updated_at TEXT NOT NULL
 );
-
-CREATE TABLE doc_changes (
-    seq    INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
-    bytes  BLOB NOT NULL
-);
-CREATE INDEX doc_changes_by_doc ON doc_changes (doc_id, seq);
 
 -- Local changes a relay has not acknowledged yet, oldest first.
 CREATE TABLE outbox (
