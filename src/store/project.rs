@@ -69,26 +69,35 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
             |r| r.get(0),
         )?;
 
-    conn.prepare_cached("DELETE FROM conversations WHERE person_id = ?1")?
-        .execute([&p.id])?;
+    // Rewrite only the rows that changed: a new conversation is one insert, not a rewrite of
+    // every row of the person (each rewrite dirties pages of the table and of every index).
+    let old = super::queries::conversations_of(conn, &p.id)?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO conversations (id, person_id, at, kind, canvasser, shift_id, issues, story, notes,
-                                    engagement, follow_up, created_at, conflicts)
+        "INSERT OR REPLACE INTO conversations (id, person_id, at, kind, canvasser, shift_id, issues,
+                                               story, notes, engagement, follow_up, created_at, conflicts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
-    for c in &file.conversations {
-        conversation(&mut insert, c)?;
-    }
-    conn.prepare_cached("DELETE FROM commitments WHERE person_id = ?1")?
-        .execute([&p.id])?;
+    let gone = changed_rows(
+        old,
+        &file.conversations,
+        |c| &c.id,
+        |c| conversation(&mut insert, c),
+    )?;
+    delete_rows(conn, "conversations", &gone)?;
+
+    let old = super::queries::commitments_of(conn, &p.id)?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO commitments (id, person_id, conversation_id, campaign_id, what, due, status,
-                                  created_at, status_at, conflicts)
+        "INSERT OR REPLACE INTO commitments (id, person_id, conversation_id, campaign_id, what, due,
+                                             status, created_at, status_at, conflicts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    for c in &file.commitments {
-        commitment(&mut insert, c)?;
-    }
+    let gone = changed_rows(
+        old,
+        &file.commitments,
+        |c| &c.id,
+        |c| commitment(&mut insert, c),
+    )?;
+    delete_rows(conn, "commitments", &gone)?;
 
     // Full-text entry: one row per person, covering what was said with them too.
     let digits: String = p
@@ -130,6 +139,36 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
         issues.join("\n"),
         join(said)
     ])?;
+    Ok(())
+}
+
+/// Write each row of `new` that is not in `old` unchanged; return the ids of `old` rows that are
+/// no longer there.
+fn changed_rows<T: PartialEq>(
+    old: Vec<T>,
+    new: &[T],
+    id: impl Fn(&T) -> &String,
+    mut write: impl FnMut(&T) -> Result<()>,
+) -> Result<Vec<String>> {
+    let mut old: std::collections::HashMap<String, T> =
+        old.into_iter().map(|r| (id(&r).clone(), r)).collect();
+    for row in new {
+        match old.remove(id(row)) {
+            Some(existing) if existing == *row => {}
+            _ => write(row)?,
+        }
+    }
+    Ok(old.into_keys().collect())
+}
+
+fn delete_rows(conn: &Connection, table: &str, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+    for id in ids {
+        stmt.execute([id])?;
+    }
     Ok(())
 }
 

@@ -166,6 +166,30 @@ pub(crate) fn person_file(conn: &Connection, id: &str) -> Result<PersonFile> {
     })
 }
 
+/// A person's conversations, oldest first.
+pub(crate) fn conversations_of(conn: &Connection, person_id: &str) -> Result<Vec<Conversation>> {
+    all(
+        conn,
+        &format!(
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE person_id = ?1 ORDER BY at, id"
+        ),
+        [person_id],
+        conversation_row,
+    )
+}
+
+/// A person's commitments, oldest first.
+pub(crate) fn commitments_of(conn: &Connection, person_id: &str) -> Result<Vec<Commitment>> {
+    all(
+        conn,
+        &format!(
+            "SELECT {COMMITMENT_COLS} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id"
+        ),
+        [person_id],
+        commitment_row,
+    )
+}
+
 pub(crate) fn recent_people(conn: &Connection, limit: usize) -> Result<Vec<Person>> {
     all(
         conn,
