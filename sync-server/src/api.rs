@@ -1,0 +1,220 @@
+//! The HTTP routes: health, enrolment and sync, plus JSON errors for everything else.
+//!
+//! | route | body in | body out |
+//! | --- | --- | --- |
+//! | `GET /healthz` | none | `{"status":"ok"}` |
+//! | `POST /v1/enrol` | JSON `EnrolRequest` | JSON `EnrolResponse` |
+//! | `POST /v1/sync` | binary `SyncRequest` | binary `SyncResponse` |
+//!
+//! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. The CPU work of
+//! a sync (decompression, decoding, hashing, encoding, compression) and its transaction run on
+//! tokio's blocking pool, so slow requests never stall the accept loop.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use groundwork_protocol::id::{blob_digest, parse_blob_id};
+use groundwork_protocol::{
+    ENROL_PATH, EnrolRequest, EnrolResponse, HEALTH_PATH, JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN,
+    PulledChange, SYNC_CONTENT_TYPE, SYNC_PATH, SyncResponse, decode_sync_request,
+    encode_sync_response,
+};
+
+use crate::body::{accepts_gzip, decode_content, read_limited, respond};
+use crate::error::ApiError;
+use crate::secrets::{hash_invite, hash_token, new_token};
+use crate::store::{NewBlob, NewDevice, Store, now};
+
+/// Limits the relay enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, compressed or not (413 above it).
+    pub max_body_bytes: usize,
+    /// Largest page of pulled changes (blob and doc id bytes; at least one change is sent).
+    pub max_page_bytes: u64,
+}
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage.
+    pub store: Arc<dyn Store>,
+    /// The limits.
+    pub limits: Limits,
+}
+
+/// The relay's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(HEALTH_PATH, get(health))
+        .route(ENROL_PATH, post(enrol))
+        .route(SYNC_PATH, post(sync))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
+        "{\"status\":\"ok\"}",
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol and POST /v1/sync; \
+         check the relay address configured in the app",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "wrong method for this endpoint: use GET /healthz, POST /v1/enrol or POST /v1/sync",
+    )
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if status >= 500 {
+        tracing::error!(%method, %path, status, micros, "request");
+    } else {
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
+    response
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ApiError::internal()
+    })?
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    let raw = read_limited(body, &headers, limit).await?;
+    let plain = decode_content(&headers, raw, limit)?;
+    let req: EnrolRequest = serde_json::from_slice(&plain).map_err(|e| {
+        ApiError::bad_request(format!(
+            "enrolment body must be JSON {{\"invite\": \"<code>\", \"device_name\": \"<name>\"}}: {e}"
+        ))
+    })?;
+    let device_name = req.device_name.trim().to_owned();
+    if device_name.is_empty()
+        || device_name.len() > MAX_DEVICE_NAME_LEN
+        || device_name.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(format!(
+            "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of text, e.g. \"Sam's phone\""
+        )));
+    }
+    let token = new_token().map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a token");
+        ApiError::internal()
+    })?;
+    let device = NewDevice {
+        invite_hash: hash_invite(&req.invite),
+        device_id: uuid::Uuid::new_v4().to_string(),
+        name: device_name,
+        token_hash: hash_token(&token),
+    };
+    let device_id = device.device_id.clone();
+    let store = Arc::clone(&state.store);
+    let team_id = blocking(move || Ok(store.enrol(&device, now())?)).await?;
+    tracing::info!(%team_id, %device_id, "device enrolled");
+    let answer = EnrolResponse {
+        team_id,
+        device_id,
+        token,
+    };
+    let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
+    Ok(respond(JSON_CONTENT_TYPE, json, false))
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = crate::auth::authenticate(&state.store, &headers).await?;
+    let limits = state.limits;
+    let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
+    let gzip_ok = accepts_gzip(&headers);
+    let store = Arc::clone(&state.store);
+    blocking(move || {
+        let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
+        let req = decode_sync_request(&plain)
+            .map_err(|e| ApiError::bad_request(format!("malformed sync body: {e}")))?;
+        // Decoding computed every id from its blob and checked it against the id check sent.
+        let blobs: Vec<NewBlob<'_>> = req
+            .push
+            .iter()
+            .map(|item| NewBlob {
+                id: parse_blob_id(&item.id).unwrap_or_else(|| blob_digest(&item.blob)),
+                doc_id: &item.doc_id,
+                blob: &item.blob,
+            })
+            .collect();
+        let max_bytes = req
+            .max_bytes
+            .unwrap_or(limits.max_page_bytes)
+            .min(limits.max_page_bytes);
+        let page = store.sync(&device, req.since, &blobs, max_bytes, now())?;
+        tracing::debug!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            since = req.since,
+            pushed = req.push.len(),
+            inserted = page.inserted,
+            pulled = page.changes.len(),
+            cursor = page.cursor,
+            more = page.more,
+            "sync"
+        );
+        let answer = SyncResponse {
+            accepted: req.push.iter().map(|p| p.id.clone()).collect(),
+            changes: page
+                .changes
+                .into_iter()
+                .map(|c| PulledChange {
+                    seq: c.seq,
+                    id: String::new(),
+                    doc_id: c.doc_id,
+                    blob: c.blob,
+                })
+                .collect(),
+            cursor: page.cursor,
+            more: page.more,
+        };
+        let bytes = encode_sync_response(&answer, &req).map_err(|e| {
+            tracing::error!(error = %e, "could not encode a sync answer");
+            ApiError::internal()
+        })?;
+        Ok(respond(SYNC_CONTENT_TYPE, bytes, gzip_ok))
+    })
+    .await
+}

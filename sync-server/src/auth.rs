@@ -1,0 +1,70 @@
+//! Bearer-token authentication of devices.
+//!
+//! The token in `Authorization: Bearer <token>` is hashed and looked up; a missing or unknown
+//! token is 401, a revoked device's token 403.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+
+use crate::error::{ApiError, revoked, unknown_token};
+use crate::secrets::hash_token;
+use crate::store::{DeviceAuth, Store};
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The device making this request, or the error to answer with.
+pub async fn authenticate(
+    store: &Arc<dyn Store>,
+    headers: &HeaderMap,
+) -> Result<DeviceAuth, ApiError> {
+    let token = bearer_token(headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing device token: send `Authorization: Bearer <token>` with the token from \
+             enrolment",
+        )
+    })?;
+    let hash = hash_token(token);
+    let store = Arc::clone(store);
+    let found = tokio::task::spawn_blocking(move || store.authenticate(&hash))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authentication task failed");
+            ApiError::internal()
+        })??;
+    match found {
+        None => Err(unknown_token()),
+        Some(device) if device.revoked => Err(revoked()),
+        Some(device) => Ok(device),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn bearer_tokens_are_extracted() {
+        assert_eq!(bearer_token(&with_auth("Bearer gwt_abc")), Some("gwt_abc"));
+        assert_eq!(
+            bearer_token(&with_auth("bearer  gwt_abc ")),
+            Some("gwt_abc")
+        );
+        assert_eq!(bearer_token(&with_auth("Basic dXNlcjpwYXNz")), None);
+        assert_eq!(bearer_token(&with_auth("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+}

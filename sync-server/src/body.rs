@@ -1,0 +1,171 @@
+//! Request and response bodies: size limits and gzip in both directions.
+//!
+//! The size limit applies twice: to the bytes on the wire and to the bytes after decompression,
+//! so a small gzip bomb is refused (413) as surely as a large upload.
+
+use std::io::{Read, Write};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use crate::error::ApiError;
+
+/// Responses smaller than this are sent uncompressed: gzip's own framing would outweigh the gain.
+pub const GZIP_THRESHOLD: usize = 128;
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The request body after undoing its `Content-Encoding` (`gzip` or none), at most `limit` bytes.
+pub fn decode_content(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("identity") | Some("") => Ok(raw),
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::with_capacity(raw.len().saturating_mul(3).min(limit));
+            let read = GzDecoder::new(&raw[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out);
+            match read {
+                Ok(_) if out.len() > limit => Err(ApiError::too_large(limit)),
+                Ok(_) => Ok(Bytes::from(out)),
+                Err(e) => Err(ApiError::bad_request(format!(
+                    "request body is not valid gzip ({e}); compress it with gzip or send it \
+                     without Content-Encoding"
+                ))),
+            }
+        }
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {other:?} is not supported; use gzip or none"),
+        )),
+    }
+}
+
+/// Whether the client's `Accept-Encoding` allows gzip.
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// Gzip-compresses `bytes`.
+pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3 + 64),
+        Compression::default(),
+    );
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// A `200` answer with `content_type`, gzip-compressed when the client allows and it pays.
+pub fn respond(content_type: &'static str, bytes: Vec<u8>, gzip_ok: bool) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip_ok && bytes.len() >= GZIP_THRESHOLD {
+        match gzip(&bytes) {
+            Ok(compressed) => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                return (StatusCode::OK, headers, compressed).into_response();
+            }
+            Err(e) => tracing::warn!(error = %e, "gzip failed; answering uncompressed"),
+        }
+    }
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn accept_encoding_is_parsed() {
+        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip")])));
+        assert!(accepts_gzip(&headers(&[(
+            header::ACCEPT_ENCODING,
+            "br, GZIP;q=0.5"
+        )])));
+        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "*")])));
+        assert!(!accepts_gzip(&headers(&[(
+            header::ACCEPT_ENCODING,
+            "gzip;q=0"
+        )])));
+        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "br")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn gzip_round_trips_and_bombs_are_refused() {
+        let plain = vec![7u8; 10_000];
+        let packed = gzip(&plain).expect("gzip");
+        let h = headers(&[(header::CONTENT_ENCODING, "gzip")]);
+        let out = decode_content(&h, Bytes::from(packed.clone()), 10_000).expect("fits");
+        assert_eq!(&out[..], &plain[..]);
+        let err = decode_content(&h, Bytes::from(packed), 9_999).expect_err("too big");
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let err = decode_content(&h, Bytes::from_static(b"not gzip"), 100).expect_err("bad");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        let br = headers(&[(header::CONTENT_ENCODING, "br")]);
+        let err = decode_content(&br, Bytes::from_static(b"x"), 100).expect_err("unsupported");
+        assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}

@@ -1,0 +1,22 @@
+//! The Groundwork relay: stores each team's append-only log of opaque change blobs and serves it
+//! to the team's devices over HTTP.
+//!
+//! - [`cli`] and [`config`]: command line, environment and TOML settings.
+//! - [`server`]: binds the listener and runs the HTTP service built by [`api`].
+//! - [`auth`] and [`secrets`]: bearer tokens and invite codes, stored only as hashes.
+//! - [`body`]: request/response body compression and size limits.
+//! - [`store`]: the storage trait and its SQLite implementation.
+//! - [`ops`]: the operator commands (`team create`, `invite create`, `device list|revoke`).
+//!
+//! The wire types live in the `groundwork-protocol` crate, shared with the app.
+
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ops;
+pub mod secrets;
+pub mod server;
+pub mod store;

@@ -1,0 +1,122 @@
+//! `sync-server`: the Groundwork relay's binary. See `README.md` for the commands.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use sync_server::api::Limits;
+use sync_server::cli::{Cli, Command, DeviceCommand, InviteCommand, TeamCommand};
+use sync_server::config::{FileConfig, LogFormat, Settings};
+use sync_server::ops;
+use sync_server::server::{RunningRelay, shutdown_signal};
+use sync_server::store::{SqliteStore, Store};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let settings = Settings::resolve(cli.overrides(), file)?;
+    match cli.command {
+        Command::Serve(_) => {
+            init_logging(&settings.log, settings.log_format)?;
+            serve(settings)
+        }
+        command => {
+            init_logging("warn", LogFormat::Text)?;
+            let store = SqliteStore::open(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot open the relay database in {}",
+                    settings.data_dir.display()
+                )
+            })?;
+            operate(&store, command)
+        }
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) -> Result<()> {
+    let targets = Targets::from_str(filter).with_context(|| {
+        format!("log filter {filter:?} is invalid; try info or warn,sync_server=debug")
+    })?;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(targets);
+    match format {
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry.with(fmt.json()).try_init(),
+    }
+    .context("cannot start logging")
+}
+
+fn serve(settings: Settings) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = SqliteStore::open(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot open the relay database in {}",
+                settings.data_dir.display()
+            )
+        })?;
+        tracing::info!(database = %store.path().display(), "store opened");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let limits = Limits {
+            max_body_bytes: settings.max_body_bytes,
+            max_page_bytes: settings.max_page_bytes,
+        };
+        let relay = RunningRelay::start(settings.listen, store, limits)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = relay.addr();
+        tracing::info!(%addr, "listening");
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}")?;
+        stdout.flush()?;
+        drop(stdout);
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        relay.stop().await.context("server failed")?;
+        Ok(())
+    })
+}
+
+fn operate(store: &dyn Store, command: Command) -> Result<()> {
+    let out = match command {
+        Command::Serve(_) => anyhow::bail!("serve is not an operator command"),
+        Command::Team {
+            command: TeamCommand::Create { name },
+        } => ops::team_create(store, &name)?.to_string(),
+        Command::Invite {
+            command:
+                InviteCommand::Create {
+                    team,
+                    uses,
+                    expires_in,
+                },
+        } => ops::invite_create(store, &team, uses, expires_in)?,
+        Command::Device {
+            command: DeviceCommand::List { team },
+        } => serde_json::to_string_pretty(&ops::device_list(store, &team)?)?,
+        Command::Device {
+            command: DeviceCommand::Revoke { device_id },
+        } => ops::device_revoke(store, &device_id)?.to_string(),
+    };
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Device tokens and invite codes: random secrets handed out once and stored only as SHA-256.
+//!
+//! - A device token is `gwt_` followed by 64 hex characters (256 random bits).
+//! - An invite code is 32 base32 characters (160 random bits) shown in groups of four,
+//!   e.g. `abcd-efgh-…`. Case, spaces and dashes are ignored when it is presented.
+//!
+//! Hashes are unsalted SHA-256: the secrets are long random strings, so a salt or a slow hash
+//! would add nothing, and an exact-hash lookup keeps authentication a single index probe.
+
+use sha2::{Digest, Sha256};
+
+/// Prefix of every device token.
+pub const TOKEN_PREFIX: &str = "gwt_";
+
+/// The operating system's random source failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random number generator failed: {0}")]
+pub struct RandomError(String);
+
+/// A SHA-256 digest of a secret, as stored.
+pub type SecretHash = [u8; 32];
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| RandomError(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A fresh device token.
+pub fn new_token() -> Result<String, RandomError> {
+    let bytes: [u8; 32] = random_bytes()?;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        groundwork_protocol::id::hex(&bytes)
+    ))
+}
+
+/// The stored hash of a device token.
+pub fn hash_token(token: &str) -> SecretHash {
+    sha256(token.as_bytes())
+}
+
+/// A fresh invite code, grouped for reading aloud or typing.
+pub fn new_invite() -> Result<String, RandomError> {
+    let bytes: [u8; 20] = random_bytes()?;
+    let plain = base32(&bytes);
+    let groups: Vec<&str> = plain
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    Ok(groups.join("-"))
+}
+
+/// The stored hash of an invite code, after normalising how it was typed.
+pub fn hash_invite(code: &str) -> SecretHash {
+    sha256(normalise_invite(code).as_bytes())
+}
+
+/// Lower case, without dashes or white space.
+pub fn normalise_invite(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> SecretHash {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(Sha256::digest(bytes).as_slice());
+    out
+}
+
+/// RFC 4648 base32, lower case, without padding.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut buffer: u32 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        assert_eq!(base32(b""), "");
+        assert_eq!(base32(b"f"), "my");
+        assert_eq!(base32(b"fo"), "mzxq");
+        assert_eq!(base32(b"foo"), "mzxw6");
+        assert_eq!(base32(b"foobar"), "mzxw6ytboi");
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_prefixed() {
+        let a = new_token().expect("random");
+        let b = new_token().expect("random");
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn invites_hash_the_same_however_typed() {
+        let code = new_invite().expect("random");
+        assert_eq!(code.len(), 32 + 7);
+        let typed = code.replace('-', " ").to_uppercase();
+        assert_eq!(hash_invite(&code), hash_invite(&typed));
+        assert_ne!(hash_invite(&code), hash_invite("something else"));
+    }
+}

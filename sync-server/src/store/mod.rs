@@ -1,0 +1,160 @@
+//! Storage behind a narrow trait, so that a PostgreSQL backend can follow the SQLite one.
+//!
+//! Every method is one transaction and blocking: the HTTP layer calls it from
+//! `tokio::task::spawn_blocking`. Secrets arrive already hashed ([`SecretHash`]); blobs arrive
+//! already verified against their ids. Times are Unix seconds.
+
+pub mod sqlite;
+
+use crate::secrets::SecretHash;
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No team has this id.
+    #[error("no team has the id {0}")]
+    UnknownTeam(String),
+    /// No device has this id.
+    #[error("no device has the id {0}")]
+    UnknownDevice(String),
+    /// The device has been revoked by an operator.
+    #[error("device {0} has been revoked")]
+    DeviceRevoked(String),
+    /// No invite matches the presented code.
+    #[error("invite code not recognised")]
+    UnknownInvite,
+    /// The invite's expiry time has passed.
+    #[error("invite code has expired")]
+    InviteExpired,
+    /// The invite has been used as many times as allowed.
+    #[error("invite code has already been used")]
+    InviteUsedUp,
+    /// The database failed (disk full, corrupt file, lock timeout, …).
+    #[error("storage failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// An enrolled device, as authentication finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// The device's public id.
+    pub device_id: String,
+    /// The team it belongs to.
+    pub team_id: String,
+    /// Whether an operator has revoked it.
+    pub revoked: bool,
+}
+
+/// A device as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceInfo {
+    /// The device's public id.
+    pub device_id: String,
+    /// The name given at enrolment.
+    pub name: String,
+    /// When it enrolled.
+    pub enrolled_at: i64,
+    /// When it last completed a sync, if ever.
+    pub last_sync_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A new invite to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    /// Hash of the invite code.
+    pub code_hash: SecretHash,
+    /// How many devices may enrol with it.
+    pub uses: u32,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// A device enrolling with an invite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDevice {
+    /// Hash of the presented invite code.
+    pub invite_hash: SecretHash,
+    /// The new device's public id.
+    pub device_id: String,
+    /// The name its user chose.
+    pub name: String,
+    /// Hash of the token it will be given.
+    pub token_hash: SecretHash,
+}
+
+/// A pushed blob whose id has been checked against its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBlob<'a> {
+    /// Raw SHA-256 of `blob`.
+    pub id: [u8; 32],
+    /// The document it belongs to.
+    pub doc_id: &'a str,
+    /// The opaque bytes.
+    pub blob: &'a [u8],
+}
+
+/// One stored blob on its way to a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Its position in the team's log.
+    pub seq: u64,
+    /// The document it belongs to.
+    pub doc_id: String,
+    /// The opaque bytes.
+    pub blob: Vec<u8>,
+}
+
+/// What one sync transaction did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncPage {
+    /// How many pushed blobs were new (the others were already stored).
+    pub inserted: usize,
+    /// Blobs of other devices after `since`, in log order, within the byte budget.
+    pub changes: Vec<StoredBlob>,
+    /// The next cursor.
+    pub cursor: u64,
+    /// Whether more blobs wait after `cursor`.
+    pub more: bool,
+}
+
+/// The relay's storage.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a team and returns its id.
+    fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError>;
+
+    /// Stores an invite to `team_id`.
+    fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError>;
+
+    /// Uses one use of the invite and enrols the device; returns its team id.
+    fn enrol(&self, device: &NewDevice, now: i64) -> Result<String, StoreError>;
+
+    /// Finds the device whose token hashes to `token_hash`.
+    fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError>;
+
+    /// In one transaction: stores the new blobs of `push` (idempotently, by id, appending them
+    /// to the team's log), records the device's sync time, and reads the blobs of other devices
+    /// after `since` up to about `max_bytes` (always at least one if any wait).
+    fn sync(
+        &self,
+        device: &DeviceAuth,
+        since: u64,
+        push: &[NewBlob<'_>],
+        max_bytes: u64,
+        now: i64,
+    ) -> Result<SyncPage, StoreError>;
+
+    /// The devices of a team, in enrolment order.
+    fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError>;
+
+    /// Revokes a device (idempotent).
+    fn revoke_device(&self, device_id: &str, now: i64) -> Result<(), StoreError>;
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,470 @@
+//! The SQLite store: one file, `relay.sqlite3`, in the data directory.
+//!
+//! # Ordering: writers are serialised, so a reader never skips a late row
+//!
+//! Each team's log is numbered by `teams.head_seq`. A push runs in one `BEGIN IMMEDIATE`
+//! transaction that reads the head, appends the new blobs at `head + 1, head + 2, …`, stores the
+//! new head and commits. Writers are serialised twice over: in this process by a mutex around the
+//! write connection (so they queue without SQLite's sleeping busy handler), and across processes
+//! by SQLite's single write lock (operator commands, with a busy timeout). So sequence numbers are
+//! committed in increasing order: a reader's snapshot that contains row `n` contains every row
+//! before it, and a cursor can never move past a row that commits later. The alternative, serving
+//! only up to a "safe watermark" below the oldest open writer, is needed only when writers run in
+//! parallel; one SQLite file has one writer anyway. (A PostgreSQL backend gets the same guarantee
+//! by locking the team's row, `SELECT … FOR UPDATE`, for the length of the push transaction.)
+//!
+//! # Durability
+//!
+//! WAL journal with `synchronous = FULL` on the connection that stores blobs: a push is
+//! acknowledged only after its commit reached the disk. Pull-only syncs read from a pool of reader
+//! connections (WAL readers never block the writer) and then record the device's sync time on a
+//! second write connection with `synchronous = NORMAL`: losing a sync time to a power cut is
+//! harmless, and skipping the flush keeps pulls cheap.
+//!
+//! # Room for what comes next
+//!
+//! Blobs carry their document id and writing device so that erasure (delete a document's blobs,
+//! keep a tombstone) and revocation cut-offs can be added as new tables and migrations
+//! (`PRAGMA user_version` counts them).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    DeviceAuth, DeviceInfo, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob, SyncPage,
+};
+use crate::secrets::SecretHash;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "relay.sqlite3";
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reader connections kept open.
+const READERS: usize = 4;
+
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE teams (
+    pk         INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    head_seq   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE invites (
+    hash       BLOB PRIMARY KEY,
+    team_pk    INTEGER NOT NULL REFERENCES teams(pk),
+    uses_left  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    pk           INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    team_pk      INTEGER NOT NULL REFERENCES teams(pk),
+    name         TEXT NOT NULL,
+    token_hash   BLOB NOT NULL UNIQUE,
+    enrolled_at  INTEGER NOT NULL,
+    last_sync_at INTEGER,
+    revoked_at   INTEGER
+);
+CREATE INDEX devices_by_team ON devices(team_pk);
+CREATE TABLE blobs (
+    team_pk    INTEGER NOT NULL REFERENCES teams(pk),
+    seq        INTEGER NOT NULL,
+    id         BLOB NOT NULL,
+    doc_id     TEXT NOT NULL,
+    device_pk  INTEGER NOT NULL REFERENCES devices(pk),
+    created_at INTEGER NOT NULL,
+    blob       BLOB NOT NULL,
+    PRIMARY KEY (team_pk, seq)
+);
+CREATE UNIQUE INDEX blobs_by_id ON blobs(team_pk, id);
+"];
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// The two write connections; whoever holds the mutex is the only writer in this process.
+struct Writers {
+    /// `synchronous = FULL`: for anything that must survive a power cut.
+    durable: Connection,
+    /// `synchronous = NORMAL`: for sync times.
+    relaxed: Connection,
+}
+
+/// The SQLite implementation of [`super::Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writers: Mutex<Writers>,
+    readers: Mutex<Vec<Connection>>,
+    reader_returned: Condvar,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic cannot leave a transaction half-applied (it rolls back on drop), so a poisoned
+    // lock still guards a consistent connection.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let applied = usize::try_from(version).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Backend(
+            format!(
+                "the database is at schema version {version}, newer than this relay knows \
+                 ({}); run a newer sync-server",
+                MIGRATIONS.len()
+            )
+            .into(),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(
+                format!("cannot create data directory {}: {e}", data_dir.display()).into(),
+            )
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let mut durable = open_connection(&path, "FULL")?;
+        migrate(&mut durable)?;
+        let relaxed = open_connection(&path, "NORMAL")?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(&path, "NORMAL"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            path,
+            writers: Mutex::new(Writers { durable, relaxed }),
+            readers: Mutex::new(readers),
+            reader_returned: Condvar::new(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = {
+            let mut pool = lock(&self.readers);
+            loop {
+                if let Some(conn) = pool.pop() {
+                    break conn;
+                }
+                pool = self
+                    .reader_returned
+                    .wait(pool)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        };
+        let result = f(&mut conn);
+        lock(&self.readers).push(conn);
+        self.reader_returned.notify_one();
+        result
+    }
+
+    fn team_pk(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
+        conn.query_row("SELECT pk FROM teams WHERE id = ?1", [team_id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownTeam(team_id.to_owned()))
+    }
+
+    /// `(device_pk, team_pk, revoked)` of a device.
+    fn device_keys(conn: &Connection, device_id: &str) -> Result<(i64, i64, bool), StoreError> {
+        conn.prepare_cached(
+            "SELECT pk, team_pk, revoked_at IS NOT NULL FROM devices WHERE id = ?1",
+        )?
+        .query_row([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))
+    }
+
+    /// Reads the page of other devices' blobs after `since`.
+    fn pull(
+        conn: &Connection,
+        team_pk: i64,
+        device_pk: i64,
+        since: u64,
+        max_bytes: u64,
+    ) -> Result<SyncPage, StoreError> {
+        let head: i64 = conn
+            .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
+            .query_row([team_pk], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, doc_id, length(blob), blob FROM blobs
+             WHERE team_pk = ?1 AND seq > ?2 AND device_pk <> ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![team_pk, to_i64(since), device_pk])?;
+        let mut page = SyncPage {
+            cursor: to_u64(head).max(since),
+            ..SyncPage::default()
+        };
+        let mut used: u64 = 0;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let doc_id: String = row.get(1)?;
+            let blob_len: i64 = row.get(2)?;
+            let size = to_u64(blob_len).saturating_add(doc_id.len() as u64);
+            if !page.changes.is_empty() && used.saturating_add(size) > max_bytes {
+                page.more = true;
+                page.cursor = page.changes.last().map_or(since, |c| c.seq);
+                break;
+            }
+            used = used.saturating_add(size);
+            page.changes.push(StoredBlob {
+                seq: to_u64(seq),
+                doc_id,
+                blob: row.get(3)?,
+            });
+        }
+        Ok(page)
+    }
+}
+
+impl super::Store for SqliteStore {
+    fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let writers = lock(&self.writers);
+        writers.durable.execute(
+            "INSERT INTO teams (id, name, created_at) VALUES (?1, ?2, ?3)",
+            params![id, name, now],
+        )?;
+        Ok(id)
+    }
+
+    fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let team_pk = Self::team_pk(&tx, team_id)?;
+        tx.execute(
+            "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                &invite.code_hash[..],
+                team_pk,
+                invite.uses,
+                invite.expires_at,
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn enrol(&self, device: &NewDevice, now: i64) -> Result<String, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (team_pk, team_id, uses_left, expires_at): (i64, String, i64, i64) = tx
+            .query_row(
+                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at
+                 FROM invites i JOIN teams t ON t.pk = i.team_pk WHERE i.hash = ?1",
+                [&device.invite_hash[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::UnknownInvite)?;
+        if uses_left <= 0 {
+            return Err(StoreError::InviteUsedUp);
+        }
+        if expires_at <= now {
+            return Err(StoreError::InviteExpired);
+        }
+        tx.execute(
+            "UPDATE invites SET uses_left = uses_left - 1 WHERE hash = ?1",
+            [&device.invite_hash[..]],
+        )?;
+        tx.execute(
+            "INSERT INTO devices (id, team_pk, name, token_hash, enrolled_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.device_id,
+                team_pk,
+                device.name,
+                &device.token_hash[..],
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok(team_id)
+    }
+
+    fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT d.id, t.id, d.revoked_at IS NOT NULL
+                     FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = ?1",
+                )?
+                .query_row([&token_hash[..]], |r| {
+                    Ok(DeviceAuth {
+                        device_id: r.get(0)?,
+                        team_id: r.get(1)?,
+                        revoked: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn sync(
+        &self,
+        device: &DeviceAuth,
+        since: u64,
+        push: &[NewBlob<'_>],
+        max_bytes: u64,
+        now: i64,
+    ) -> Result<SyncPage, StoreError> {
+        if push.is_empty() {
+            // Pull only: a read snapshot, then record the sync time without waiting for a flush.
+            let (page, device_pk) = self.with_reader(|conn| {
+                let tx = conn.transaction()?;
+                let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+                if revoked {
+                    return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+                }
+                let page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
+                tx.commit()?;
+                Ok((page, device_pk))
+            })?;
+            let writers = lock(&self.writers);
+            writers
+                .relaxed
+                .prepare_cached("UPDATE devices SET last_sync_at = ?1 WHERE pk = ?2")?
+                .execute(params![now, device_pk])?;
+            return Ok(page);
+        }
+
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+        if revoked {
+            return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+        }
+        let mut head: i64 = tx
+            .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
+            .query_row([team_pk], |r| r.get(0))?;
+        let mut inserted = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (team_pk, id) DO NOTHING",
+            )?;
+            for item in push {
+                let changed = insert.execute(params![
+                    team_pk,
+                    head + 1,
+                    &item.id[..],
+                    item.doc_id,
+                    device_pk,
+                    now,
+                    item.blob
+                ])?;
+                if changed == 1 {
+                    head += 1;
+                    inserted += 1;
+                }
+            }
+        }
+        if inserted > 0 {
+            tx.prepare_cached("UPDATE teams SET head_seq = ?1 WHERE pk = ?2")?
+                .execute(params![head, team_pk])?;
+        }
+        tx.prepare_cached("UPDATE devices SET last_sync_at = ?1 WHERE pk = ?2")?
+            .execute(params![now, device_pk])?;
+        let mut page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
+        tx.commit()?;
+        page.inserted = inserted;
+        Ok(page)
+    }
+
+    fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
+        self.with_reader(|conn| {
+            let team_pk = Self::team_pk(conn, team_id)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, enrolled_at, last_sync_at, revoked_at
+                 FROM devices WHERE team_pk = ?1 ORDER BY pk",
+            )?;
+            let rows = stmt.query_map([team_pk], |r| {
+                Ok(DeviceInfo {
+                    device_id: r.get(0)?,
+                    name: r.get(1)?,
+                    enrolled_at: r.get(2)?,
+                    last_sync_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str, now: i64) -> Result<(), StoreError> {
+        let writers = lock(&self.writers);
+        let changed = writers.durable.execute(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+            params![now, device_id],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::UnknownDevice(device_id.to_owned()));
+        }
+        Ok(())
+    }
+}

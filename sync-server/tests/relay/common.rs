@@ -1,0 +1,357 @@
+//! Test harness: start and kill relay processes, run operator commands, talk HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use groundwork_protocol::{
+    ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, PushItem, SYNC_CONTENT_TYPE, SYNC_PATH,
+    SyncRequest, SyncResponse, decode_sync_response, encode_sync_request,
+};
+use reqwest::blocking::{Client, Response};
+use reqwest::header;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sync-server");
+
+/// A relay process; killed (SIGKILL) when dropped.
+pub struct Relay {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<TempDir>,
+    http: Client,
+}
+
+impl Relay {
+    /// A relay on a fresh temporary data directory.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A relay on a fresh temporary data directory with extra `serve` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data_dir = tmp.path().join("data");
+        let mut relay = Self::start_in(&data_dir, extra);
+        relay._tmp = Some(tmp);
+        relay
+    }
+
+    /// A relay on `data_dir` (which the caller keeps alive).
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let log = data_dir.with_extension("log");
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent).expect("log dir");
+        }
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("GROUNDWORK_RELAY_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn sync-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read stdout");
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("relay did not start: stdout {line:?}, stderr {log}");
+        };
+        let url = url.to_owned();
+        Relay {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            _tmp: None,
+            http: http_client(),
+        }
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    /// Runs an operator command against this relay's data directory.
+    pub fn op(&self, args: &[&str]) -> Output {
+        operator(&self.data_dir, args)
+    }
+
+    /// Runs an operator command that must succeed; returns its standard output.
+    pub fn op_ok(&self, args: &[&str]) -> String {
+        let out = self.op(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Creates a team; returns (team id, first invite).
+    pub fn team(&self, name: &str) -> (String, String) {
+        let v: Value = serde_json::from_str(&self.op_ok(&["team", "create", "--name", name]))
+            .expect("team create prints JSON");
+        (
+            v["team_id"].as_str().expect("team_id").to_owned(),
+            v["invite"].as_str().expect("invite").to_owned(),
+        )
+    }
+
+    /// Creates an invite with extra flags (e.g. `--uses 3`).
+    pub fn invite(&self, team: &str, extra: &[&str]) -> String {
+        let mut args = vec!["invite", "create", "--team", team];
+        args.extend_from_slice(extra);
+        self.op_ok(&args).trim().to_owned()
+    }
+
+    /// A team with `n` enrolled devices.
+    pub fn team_with_devices(&self, name: &str, n: usize) -> (String, Vec<Device>) {
+        let (team, _) = self.team(name);
+        let uses = n.to_string();
+        let invite = self.invite(&team, &["--uses", &uses]);
+        let devices = (0..n)
+            .map(|i| {
+                self.enrol(&invite, &format!("{name} device {i}"))
+                    .expect("enrols")
+            })
+            .collect();
+        (team, devices)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .expect("GET")
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.get("/healthz").status() == 200
+    }
+
+    /// Enrols a device.
+    pub fn enrol(&self, invite: &str, name: &str) -> Result<Device, (u16, String)> {
+        let req = EnrolRequest {
+            invite: invite.into(),
+            device_name: name.into(),
+        };
+        let resp = self
+            .http
+            .post(format!("{}{ENROL_PATH}", self.url))
+            .json_body(&req)
+            .send()
+            .expect("POST enrol");
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().expect("body");
+        if status == 200 {
+            let e: EnrolResponse = serde_json::from_slice(&bytes).expect("EnrolResponse");
+            Ok(Device {
+                url: self.url.clone(),
+                http: self.http.clone(),
+                team_id: e.team_id,
+                device_id: e.device_id,
+                token: e.token,
+                cursor: 0,
+            })
+        } else {
+            Err((status, error_message(&bytes)))
+        }
+    }
+
+    /// POSTs raw bytes to the sync endpoint.
+    pub fn post_sync_raw(
+        &self,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let mut req = self
+            .http
+            .post(format!("{}{SYNC_PATH}", self.url))
+            .header(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().expect("POST sync");
+        (resp.status().as_u16(), resp.bytes().expect("body").to_vec())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+trait JsonBody {
+    fn json_body<T: serde::Serialize>(self, value: &T) -> Self;
+}
+
+impl JsonBody for reqwest::blocking::RequestBuilder {
+    fn json_body<T: serde::Serialize>(self, value: &T) -> Self {
+        self.header(header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(value).expect("json"))
+    }
+}
+
+pub fn http_client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}
+
+/// Runs an operator command against `data_dir`.
+pub fn operator(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("GROUNDWORK_RELAY_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run operator command")
+}
+
+/// The `error` field of a JSON error body (panics if the body is not one).
+pub fn error_message(bytes: &[u8]) -> String {
+    let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "error body is not JSON {{\"error\": …}} ({e}): {:?}",
+            String::from_utf8_lossy(bytes)
+        )
+    });
+    assert!(!body.error.is_empty());
+    body.error
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut out).expect("gunzip");
+    out
+}
+
+/// An enrolled device with its cursor.
+#[derive(Clone, Debug)]
+pub struct Device {
+    url: String,
+    http: Client,
+    pub team_id: String,
+    pub device_id: String,
+    pub token: String,
+    pub cursor: u64,
+}
+
+impl Device {
+    /// One sync round trip (gzip both ways); advances the cursor on success.
+    pub fn sync(
+        &mut self,
+        push: Vec<PushItem>,
+        max_bytes: Option<u64>,
+    ) -> Result<SyncResponse, (u16, String)> {
+        let req = SyncRequest {
+            since: self.cursor,
+            push,
+            max_bytes,
+        };
+        let resp = self.send(&req, true)?;
+        self.cursor = resp.cursor;
+        Ok(resp)
+    }
+
+    /// Sends `req` and decodes the answer, with or without gzip.
+    pub fn send(&self, req: &SyncRequest, use_gzip: bool) -> Result<SyncResponse, (u16, String)> {
+        let plain = encode_sync_request(req).expect("encodes");
+        let mut builder = self
+            .http
+            .post(format!("{}{SYNC_PATH}", self.url))
+            .bearer_auth(&self.token)
+            .header(header::CONTENT_TYPE, SYNC_CONTENT_TYPE);
+        builder = if use_gzip {
+            builder
+                .header(header::CONTENT_ENCODING, "gzip")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(gzip(&plain))
+        } else {
+            builder.body(plain)
+        };
+        let resp = builder.send().map_err(|e| (0, e.to_string()))?;
+        let status = resp.status().as_u16();
+        let gzipped = resp
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| v == "gzip");
+        let bytes = resp.bytes().map_err(|e| (0, e.to_string()))?.to_vec();
+        if status != 200 {
+            return Err((status, error_message(&bytes)));
+        }
+        if gzipped {
+            assert!(
+                use_gzip,
+                "relay sent gzip to a client that did not ask for it"
+            );
+        }
+        let body = if gzipped { gunzip(&bytes) } else { bytes };
+        Ok(decode_sync_response(&body, req).expect("valid sync response"))
+    }
+
+    /// Pulls until `more` is false; returns every pulled change's (doc id, blob).
+    pub fn pull_all(&mut self, max_bytes: Option<u64>) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        loop {
+            let resp = self.sync(Vec::new(), max_bytes).expect("pull");
+            out.extend(resp.changes.into_iter().map(|c| (c.doc_id, c.blob)));
+            if !resp.more {
+                return out;
+            }
+        }
+    }
+}
+
+/// A push item with a unique blob.
+pub fn item(doc: &str, text: &str) -> PushItem {
+    PushItem::new(doc, text.as_bytes().to_vec())
+}
+
+impl Device {
+    /// The same device, talking to a restarted relay.
+    pub fn reconnect(&self, relay: &Relay) -> Device {
+        Device {
+            url: relay.url.clone(),
+            ..self.clone()
+        }
+    }
+}
