@@ -273,7 +273,8 @@ fn generate_inner(store: &mut Store, people: usize, seed: u64) -> Result<Summary
 }
 
 fn word(rng: &mut SplitMix64, items: &[&'static str]) -> &'static str {
-    *rng.pick(items)
+    let word: &&'static str = rng.pick(items);
+    word
 }
 
 /// With probability `p`, one of `items` (empty items count as none).

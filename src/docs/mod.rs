@@ -251,10 +251,10 @@ impl<'a> Fields<'a> {
         let mut out = BTreeMap::new();
         if let Some(map) = self.child(key) {
             for item in self.doc.map_range(&map, ..) {
-                if let Value::Scalar(v) = item.value.into_value() {
-                    if let Some(t) = convert(&v) {
-                        out.insert(item.key.to_string(), t);
-                    }
+                if let Value::Scalar(v) = item.value.into_value()
+                    && let Some(t) = convert(&v)
+                {
+                    out.insert(item.key.to_string(), t);
                 }
             }
         }
