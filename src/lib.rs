@@ -35,3 +35,4 @@ pub mod export;
 pub mod ids;
 pub mod model;
 pub mod store;
+pub mod sync;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command {
         Some(command) => cli::run(&dir, command),
-        None => app::run(&dir),
+        None => app::run(&dir).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

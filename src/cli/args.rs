@@ -63,6 +63,22 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Join a team on a relay with an invite code from the team lead.
+    Join {
+        /// The relay's address, e.g. https://relay.example.org.
+        #[arg(long)]
+        relay: String,
+        /// The invite code.
+        #[arg(long)]
+        invite: String,
+        /// A name for this device and its canvasser, e.g. "Sam's phone".
+        #[arg(long)]
+        name: String,
+    },
+    /// Send this device's changes to the relay and fetch the team's; prints {"pushed", "pulled"}.
+    Sync,
+    /// Where this device syncs and what is waiting (JSON).
+    Status,
     /// Show this device's settings, or change its canvasser name.
     Settings {
         /// The name recorded as canvasser on this device.

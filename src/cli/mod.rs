@@ -15,6 +15,7 @@ use groundwork::model::{
     PersonPatch, parse_date, parse_target, parse_time,
 };
 use groundwork::store::{CommitmentFilter, Store};
+use groundwork::sync::{self, HttpTransport, SyncError};
 
 use args::{
     CampaignCommand, Command, CommitmentCommand, ConversationCommand, PersonCommand, PersonDetails,
@@ -56,11 +57,49 @@ fn opt_date(s: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
     Ok(s.map(parse_date).transpose()?)
 }
 
-/// Run one command against the store in `dir`.
-pub fn run(dir: &Path, command: Command) -> Result<()> {
-    let mut store = Store::open(dir)?;
+/// What a command can fail with: the core's errors, and sync's.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// From the notebook.
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// From syncing.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// Run one command against the data directory `dir`.
+pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Person(c) => person(&mut store, c),
+        Command::Join {
+            relay,
+            invite,
+            name,
+        } => {
+            let mut store = Store::open(dir)?;
+            let transport = HttpTransport::new()?;
+            Ok(print_json(&sync::join(
+                &mut store, &transport, &relay, &invite, &name,
+            )?)?)
+        }
+        Command::Sync => {
+            let mut store = Store::open(dir)?;
+            let transport = HttpTransport::new()?;
+            let report = sync::sync_once(&mut store, &transport, sync::plan::Budget::default())?;
+            Ok(print_json(&serde_json::json!({
+                "pushed": report.pushed,
+                "pulled": report.pulled,
+                "rejected": report.rejected,
+            }))?)
+        }
+        other => Ok(notebook(&mut Store::open(dir)?, other)?),
+    }
+}
+
+/// The commands that need only the local notebook.
+fn notebook(store: &mut Store, command: Command) -> Result<()> {
+    match command {
+        Command::Person(c) => person(store, c),
         Command::Search { query, limit } => print_json(&store.search(&query, limit)?),
         Command::Conversation(ConversationCommand::Add {
             person,
@@ -98,7 +137,7 @@ pub fn run(dir: &Path, command: Command) -> Result<()> {
             let (id, _) = store.record_conversation(new, commitments)?;
             print_line(&id)
         }
-        Command::Commitment(c) => commitment(&mut store, c),
+        Command::Commitment(c) => commitment(store, c),
         Command::Campaign(CampaignCommand::Add {
             name,
             issue,
@@ -126,12 +165,12 @@ pub fn run(dir: &Path, command: Command) -> Result<()> {
             let what: export::What = what.parse()?;
             let format: export::Format = format.parse()?;
             let mut out = std::io::stdout().lock();
-            export::write(&store, what, format, &mut out)?;
+            export::write(store, what, format, &mut out)?;
             out.flush()?;
             Ok(())
         }
         Command::DemoData { people, seed } => {
-            print_json(&groundwork::demo::generate(&mut store, people, seed)?)
+            print_json(&groundwork::demo::generate(store, people, seed)?)
         }
         Command::Settings { name } => {
             if let Some(name) = name {
@@ -145,6 +184,22 @@ pub fn run(dir: &Path, command: Command) -> Result<()> {
                 "pending_changes": store.pending_changes()?,
             }))
         }
+        Command::Status => {
+            let state = store.sync_state()?;
+            print_json(&serde_json::json!({
+                "joined": state.link.is_some(),
+                "relay": state.link.as_ref().map(|l| &l.relay_url),
+                "team_id": state.link.as_ref().map(|l| &l.team_id),
+                "device_id": state.link.as_ref().map(|l| &l.relay_device_id),
+                "device_name": store.canvasser_name()?,
+                "pending_changes": store.pending_changes()?,
+                "cursor": state.cursor,
+                "last_sync": state.last_sync_at,
+                "last_error": state.last_error,
+            }))
+        }
+        // Handled by `run`, which needs more than the notebook for them.
+        Command::Join { .. } | Command::Sync => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson {

@@ -54,6 +54,32 @@ pub struct OutboxItem {
     pub bytes: Vec<u8>,
 }
 
+/// Where this device syncs, as recorded by `join`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLink {
+    /// The relay's base URL.
+    pub relay_url: String,
+    /// The team this device joined.
+    pub team_id: String,
+    /// This device's id at the relay.
+    pub relay_device_id: String,
+    /// The bearer token (secret).
+    pub token: String,
+}
+
+/// This device's sync bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// The relay link, once joined.
+    pub link: Option<RelayLink>,
+    /// The position in the team's log up to which changes are applied here.
+    pub cursor: u64,
+    /// When the last sync completed.
+    pub last_sync_at: Option<String>,
+    /// The last sync error, cleared by a successful sync.
+    pub last_error: Option<String>,
+}
+
 /// An open data directory.
 pub struct Store {
     conn: Connection,
@@ -404,6 +430,65 @@ impl Store {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// This device's sync bookkeeping.
+    pub fn sync_state(&self) -> Result<SyncState> {
+        Ok(self.conn.query_row(
+            "SELECT cursor, last_sync_at, last_error, relay_url, team_id, relay_device_id, token
+             FROM sync_state WHERE id = 1",
+            [],
+            |r| {
+                let link = match (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?) {
+                    (Some(relay_url), Some(team_id), Some(relay_device_id), Some(token)) => {
+                        Some(RelayLink {
+                            relay_url,
+                            team_id,
+                            relay_device_id,
+                            token,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok(SyncState {
+                    link,
+                    cursor: r.get::<_, i64>(0)?.max(0) as u64,
+                    last_sync_at: r.get(1)?,
+                    last_error: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
+    /// Record the relay this device joined. Joining another team starts its log from the
+    /// beginning; what this device holds stays and is sent there too.
+    pub fn set_relay_link(&mut self, link: &RelayLink) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET relay_url = ?1, team_id = ?2, relay_device_id = ?3, token = ?4,
+                 cursor = CASE WHEN team_id IS ?2 THEN cursor ELSE 0 END, last_error = NULL
+             WHERE id = 1",
+            (
+                &link.relay_url,
+                &link.team_id,
+                &link.relay_device_id,
+                &link.token,
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Record the outcome of a sync attempt: success clears the error and stamps the time.
+    pub fn record_sync_outcome(&self, error: Option<&str>) -> Result<()> {
+        match error {
+            None => self.conn.execute(
+                "UPDATE sync_state SET last_sync_at = ?1, last_error = NULL WHERE id = 1",
+                [crate::model::format_time(chrono::Utc::now())],
+            )?,
+            Some(e) => self
+                .conn
+                .execute("UPDATE sync_state SET last_error = ?1 WHERE id = 1", [e])?,
+        };
         Ok(())
     }
 

@@ -340,9 +340,32 @@ impl<'t> Writer<'t> {
         Ok(id)
     }
 
+    /// Move this device's position in the team's log forward to `cursor` (never back).
+    pub fn advance_cursor(&mut self, cursor: u64) -> Result<()> {
+        let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached("UPDATE sync_state SET cursor = max(cursor, ?1) WHERE id = 1")?
+            .execute([cursor])?;
+        Ok(())
+    }
+
     /// Merge change bytes received from elsewhere into document `doc_id` and rebuild its
-    /// projections. Corrupt bytes are refused before anything is written.
+    /// projections. Bytes that are not valid changes, or changes that would damage the
+    /// document, are refused and leave everything as it was (the rest of the transaction
+    /// goes on).
     pub fn apply_remote(&mut self, doc_id: &str, blobs: &[Vec<u8>]) -> Result<MergeReport> {
+        self.conn.execute_batch("SAVEPOINT apply_remote")?;
+        let result = self.apply_remote_inner(doc_id, blobs);
+        let end = if result.is_ok() {
+            "RELEASE apply_remote"
+        } else {
+            "ROLLBACK TO apply_remote; RELEASE apply_remote"
+        };
+        self.conn.execute_batch(end)?;
+        result
+    }
+
+    fn apply_remote_inner(&mut self, doc_id: &str, blobs: &[Vec<u8>]) -> Result<MergeReport> {
         let doc_id = parse_id(doc_id)?;
         let changes = documents::parse_changes(&doc_id, blobs)?;
         let (mut doc, stored_kind) = match documents::load(self.conn, &doc_id, self.actor)? {

@@ -1,4 +1,4 @@
--- user_version 1
+-- user_version 2
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -147,4 +147,4 @@ CREATE TABLE sync_state (
     cursor       INTEGER NOT NULL DEFAULT 0,
     last_sync_at TEXT,
     last_error   TEXT
-);
+, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT);

@@ -4,11 +4,13 @@
 //! - `crash`: a writer killed with SIGKILL loses no acknowledged write.
 //! - `convergence`: replicas exchanging changes in any order end identical (proptest).
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
+//! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 
 mod cli;
 mod convergence;
 mod crash;
 mod golden;
+mod sync;
 
 use std::path::Path;
 use std::process::{Command, Output};

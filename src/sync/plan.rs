@@ -1,0 +1,251 @@
+//! The sync plan: pure functions from the outbox, the cursor and the relay's answer to what to
+//! send, what to store and whether to go round again. No I/O, so every rule here is tested
+//! directly.
+//!
+//! Rules:
+//! - A request pushes the oldest outbox changes, up to a byte budget (at least one change, so a
+//!   large change still goes), and asks for everything after the cursor.
+//! - Only the changes the relay acknowledged leave the outbox.
+//! - Pulled changes are applied grouped by document, in the relay's order; the cursor moves to
+//!   the relay's cursor in the same transaction as the changes, never backwards.
+//! - Go round again while the relay says `more` or the outbox had changes left unsent.
+
+use std::collections::HashMap;
+
+use groundwork_protocol::{PushItem, SyncRequest, SyncResponse};
+
+use crate::store::OutboxItem;
+
+/// How much one request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of change data pushed per request (before compression).
+    pub push_bytes: usize,
+    /// Bytes of change data the relay may answer with (`max_bytes`).
+    pub pull_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            push_bytes: 1 << 20,
+            pull_bytes: 1 << 20,
+        }
+    }
+}
+
+/// One request, and which outbox rows it carries (by blob id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The request to send.
+    pub request: SyncRequest,
+    /// Blob id → the outbox row's change hash, for acknowledgements.
+    pub carried: HashMap<String, String>,
+    /// Whether outbox rows were left for a later request.
+    pub left_behind: bool,
+}
+
+/// Build the next request from the oldest outbox rows and the cursor.
+pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget) -> Planned {
+    let mut push = Vec::new();
+    let mut carried = HashMap::new();
+    let mut bytes = 0usize;
+    for item in outbox {
+        if !push.is_empty() && bytes + item.bytes.len() > budget.push_bytes {
+            break;
+        }
+        bytes += item.bytes.len();
+        let p = PushItem::new(item.doc_id.clone(), item.bytes.clone());
+        carried.insert(p.id.clone(), item.change_hash.clone());
+        push.push(p);
+    }
+    let left_behind = push.len() < outbox.len();
+    Planned {
+        request: SyncRequest {
+            since: cursor,
+            push,
+            max_bytes: Some(budget.pull_bytes),
+        },
+        carried,
+        left_behind,
+    }
+}
+
+/// What to do with an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Absorb {
+    /// Change hashes to drop from the outbox.
+    pub acknowledged: Vec<String>,
+    /// Pulled changes by document, each list in the relay's order; documents in order of
+    /// their first change.
+    pub apply: Vec<(String, Vec<Vec<u8>>)>,
+    /// The cursor to store with the applied changes.
+    pub cursor: u64,
+    /// Whether to send another request now.
+    pub again: bool,
+}
+
+/// An answer that cannot be right.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The relay's cursor went backwards: it lost data or is another relay.
+    #[error(
+        "the relay's log is behind this device (it answered position {relay}, this device has {device}); the relay may have been restored from an old backup: tell whoever runs it"
+    )]
+    CursorWentBack {
+        /// The relay's cursor.
+        relay: u64,
+        /// This device's cursor.
+        device: u64,
+    },
+}
+
+/// Turn the relay's answer to `planned` into what to store.
+pub fn absorb(planned: &Planned, response: SyncResponse) -> Result<Absorb, PlanError> {
+    if response.cursor < planned.request.since {
+        return Err(PlanError::CursorWentBack {
+            relay: response.cursor,
+            device: planned.request.since,
+        });
+    }
+    let acknowledged = response
+        .accepted
+        .iter()
+        .filter_map(|id| planned.carried.get(id).cloned())
+        .collect();
+    let mut order: Vec<String> = Vec::new();
+    let mut by_doc: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for change in response.changes {
+        let list = by_doc.entry(change.doc_id.clone()).or_insert_with(|| {
+            order.push(change.doc_id.clone());
+            Vec::new()
+        });
+        list.push(change.blob);
+    }
+    let apply = order
+        .into_iter()
+        .map(|doc| {
+            let blobs = by_doc.remove(&doc).unwrap_or_default();
+            (doc, blobs)
+        })
+        .collect();
+    let progressed = response.cursor > planned.request.since || !planned.request.push.is_empty();
+    Ok(Absorb {
+        acknowledged,
+        apply,
+        cursor: response.cursor,
+        again: progressed && (response.more || planned.left_behind),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use groundwork_protocol::{PulledChange, blob_id};
+
+    use super::*;
+
+    fn item(seq: i64, doc: &str, size: usize) -> OutboxItem {
+        OutboxItem {
+            seq,
+            doc_id: doc.into(),
+            change_hash: format!("hash{seq}"),
+            bytes: vec![seq as u8; size],
+        }
+    }
+
+    fn pulled(seq: u64, doc: &str, blob: &[u8]) -> PulledChange {
+        PulledChange {
+            seq,
+            id: blob_id(blob),
+            doc_id: doc.into(),
+            blob: blob.to_vec(),
+        }
+    }
+
+    #[test]
+    fn pushes_the_oldest_changes_within_the_budget_but_always_one() {
+        let outbox = vec![item(1, "a", 600), item(2, "b", 600), item(3, "a", 600)];
+        let budget = Budget {
+            push_bytes: 1300,
+            pull_bytes: 10,
+        };
+        let p = next_request(&outbox, 7, budget);
+        assert_eq!(p.request.since, 7);
+        assert_eq!(p.request.push.len(), 2);
+        assert_eq!(p.request.push[0].doc_id, "a");
+        assert!(p.left_behind);
+        let tiny = Budget {
+            push_bytes: 1,
+            pull_bytes: 10,
+        };
+        assert_eq!(next_request(&outbox, 0, tiny).request.push.len(), 1);
+        assert!(!next_request(&[], 0, tiny).left_behind);
+    }
+
+    #[test]
+    fn only_acknowledged_changes_leave_the_outbox() {
+        let outbox = vec![item(1, "a", 10), item(2, "b", 10)];
+        let p = next_request(&outbox, 0, Budget::default());
+        let first = p.request.push[0].id.clone();
+        let response = SyncResponse {
+            accepted: vec![first, "not-ours".into()],
+            changes: vec![],
+            cursor: 0,
+            more: false,
+        };
+        let a = absorb(&p, response).unwrap();
+        assert_eq!(a.acknowledged, vec!["hash1".to_string()]);
+        assert!(!a.again);
+    }
+
+    #[test]
+    fn pulled_changes_are_grouped_by_document_in_order() {
+        let p = next_request(&[], 3, Budget::default());
+        let response = SyncResponse {
+            accepted: vec![],
+            changes: vec![
+                pulled(4, "x", b"1"),
+                pulled(5, "y", b"2"),
+                pulled(6, "x", b"3"),
+            ],
+            cursor: 6,
+            more: true,
+        };
+        let a = absorb(&p, response).unwrap();
+        assert_eq!(
+            a.apply,
+            vec![
+                ("x".into(), vec![b"1".to_vec(), b"3".to_vec()]),
+                ("y".into(), vec![b"2".to_vec()])
+            ]
+        );
+        assert_eq!(a.cursor, 6);
+        assert!(a.again, "more to pull");
+    }
+
+    #[test]
+    fn a_cursor_going_back_is_an_error_and_no_progress_stops() {
+        let p = next_request(&[], 10, Budget::default());
+        let back = SyncResponse {
+            accepted: vec![],
+            changes: vec![],
+            cursor: 9,
+            more: false,
+        };
+        assert!(matches!(
+            absorb(&p, back),
+            Err(PlanError::CursorWentBack {
+                relay: 9,
+                device: 10
+            })
+        ));
+        // A relay that says `more` without moving would loop forever: stop.
+        let stuck = SyncResponse {
+            accepted: vec![],
+            changes: vec![],
+            cursor: 10,
+            more: true,
+        };
+        assert!(!absorb(&p, stuck).unwrap().again);
+    }
+}

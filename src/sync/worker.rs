@@ -1,0 +1,181 @@
+//! The background sync worker for the app: one thread with its own connection to the store.
+//!
+//! It syncs when asked ([`Worker::sync_now`]), a short while after local changes
+//! ([`Worker::local_change`], debounced), and periodically while joined; after every attempt it
+//! publishes a [`Status`] (offline, N changes waiting, last synced at, last error). The UI never
+//! waits on it.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::plan::Budget;
+use super::{HttpTransport, SyncError, sync_once};
+use crate::store::Store;
+
+/// What the app shows in its sync badge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// Whether this device has joined a team.
+    pub joined: bool,
+    /// The relay, once joined.
+    pub relay: Option<String>,
+    /// Local changes waiting for the relay.
+    pub pending: u64,
+    /// When the last sync completed.
+    pub last_synced_at: Option<String>,
+    /// The last error, cleared by a successful sync.
+    pub last_error: Option<String>,
+    /// True when the last attempt could not reach the relay.
+    pub offline: bool,
+    /// True while a sync runs.
+    pub syncing: bool,
+}
+
+/// When the worker syncs by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Wait after a local change before syncing (more changes within it wait together).
+    pub debounce: Duration,
+    /// Sync this often while joined, even without changes.
+    pub period: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            debounce: Duration::from_secs(3),
+            period: Duration::from_secs(60),
+        }
+    }
+}
+
+enum Message {
+    SyncNow,
+    LocalChange,
+    Stop,
+}
+
+/// A running worker; stops when dropped.
+pub struct Worker {
+    tx: Sender<Message>,
+    status: Arc<Mutex<Status>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+type Notify = Box<dyn Fn(&Status) + Send>;
+
+impl Worker {
+    /// Start a worker on the data directory `dir`. `notify` is called with every new status.
+    pub fn spawn(
+        dir: PathBuf,
+        timing: Timing,
+        notify: impl Fn(&Status) + Send + 'static,
+    ) -> Result<Worker, SyncError> {
+        let mut store = Store::open(&dir)?;
+        let transport = HttpTransport::new()?;
+        let status = Arc::new(Mutex::new(Status::default()));
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::clone(&status);
+        let notify: Notify = Box::new(notify);
+        let thread = std::thread::Builder::new()
+            .name("groundwork-sync".into())
+            .spawn(move || {
+                let publish = |s: Status| {
+                    notify(&s);
+                    if let Ok(mut slot) = shared.lock() {
+                        *slot = s;
+                    }
+                };
+                let mut current = read_status(&store, false);
+                publish(current.clone());
+                let mut due = current.joined.then(Instant::now);
+                loop {
+                    let wait = due.map_or(timing.period, |d| {
+                        d.saturating_duration_since(Instant::now())
+                    });
+                    match rx.recv_timeout(wait) {
+                        Ok(Message::SyncNow) => due = Some(Instant::now()),
+                        Ok(Message::LocalChange) => {
+                            let soon = Instant::now() + timing.debounce;
+                            due = Some(due.map_or(soon, |d| d.min(soon)));
+                            current = read_status(&store, current.offline);
+                            publish(current.clone());
+                        }
+                        Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                        Err(RecvTimeoutError::Timeout) => due = Some(Instant::now()),
+                    }
+                    if due.is_some_and(|d| d <= Instant::now()) {
+                        current = read_status(&store, current.offline);
+                        if !current.joined {
+                            due = None;
+                            continue;
+                        }
+                        publish(Status {
+                            syncing: true,
+                            ..current.clone()
+                        });
+                        let outcome = sync_once(&mut store, &transport, Budget::default());
+                        let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
+                        current = read_status(&store, offline);
+                        publish(current.clone());
+                        due = Some(Instant::now() + timing.period);
+                    }
+                }
+            })
+            .map_err(|e| SyncError::Store(e.into()))?;
+        Ok(Worker {
+            tx,
+            status,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sync as soon as possible.
+    pub fn sync_now(&self) {
+        let _ = self.tx.send(Message::SyncNow);
+    }
+
+    /// Tell the worker something was saved locally.
+    pub fn local_change(&self) {
+        let _ = self.tx.send(Message::LocalChange);
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> Status {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Message::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_status(store: &Store, offline: bool) -> Status {
+    let pending = store.pending_changes().unwrap_or(0);
+    match store.sync_state() {
+        Ok(s) => Status {
+            joined: s.link.is_some(),
+            relay: s.link.map(|l| l.relay_url),
+            pending,
+            last_synced_at: s.last_sync_at,
+            last_error: s.last_error,
+            offline,
+            syncing: false,
+        },
+        Err(e) => Status {
+            pending,
+            last_error: Some(e.to_string()),
+            ..Status::default()
+        },
+    }
+}

@@ -1,0 +1,604 @@
+//! Sync end to end: devices with real data directories, a real relay on 127.0.0.1:0 (in
+//! process, its real SQLite store and HTTP service), real HTTP through reqwest.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use groundwork::export::{self, Format, What};
+use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonPatch};
+use groundwork::store::Store;
+use groundwork::sync::plan::Budget;
+use groundwork::sync::{self, HttpTransport, SyncError};
+use proptest::prelude::*;
+use sync_server::api::Limits;
+use sync_server::server::RunningRelay;
+use sync_server::store::sqlite::SqliteStore;
+
+/// A relay serving in this process on 127.0.0.1:0.
+pub struct TestRelay {
+    rt: tokio::runtime::Runtime,
+    relay: Option<RunningRelay>,
+    store: Arc<SqliteStore>,
+    pub url: String,
+    dir: std::path::PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestRelay {
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut r = Self::start_in(&tmp.path().join("relay"));
+        r._tmp = Some(tmp);
+        r
+    }
+
+    fn start_in(dir: &Path) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = Arc::new(SqliteStore::open(dir).unwrap());
+        let limits = Limits {
+            max_body_bytes: 8 << 20,
+            max_page_bytes: 1 << 20,
+        };
+        let relay = rt
+            .block_on(RunningRelay::start(
+                "127.0.0.1:0".parse().unwrap(),
+                store.clone(),
+                limits,
+            ))
+            .unwrap();
+        let url = format!("http://{}", relay.addr());
+        TestRelay {
+            rt,
+            relay: Some(relay),
+            store,
+            url,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    /// Stop serving and start again on the same data directory (and a new port).
+    pub fn restart(mut self) -> Self {
+        if let Some(r) = self.relay.take() {
+            self.rt.block_on(r.stop()).unwrap();
+        }
+        let tmp = self._tmp.take();
+        let dir = self.dir.clone();
+        drop(self);
+        let mut again = Self::start_in(&dir);
+        again._tmp = tmp;
+        again
+    }
+
+    /// A new team and an invite for `uses` devices.
+    pub fn team(&self, uses: u32) -> (String, String) {
+        let created = sync_server::ops::team_create(&*self.store, "Test team").unwrap();
+        let team = created["team_id"].as_str().unwrap().to_string();
+        let invite = sync_server::ops::invite_create(&*self.store, &team, uses, 3600).unwrap();
+        (team, invite)
+    }
+
+    pub fn revoke(&self, device_id: &str) {
+        sync_server::ops::device_revoke(&*self.store, device_id).unwrap();
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        if let Some(r) = self.relay.take() {
+            let _ = self.rt.block_on(r.stop());
+        }
+    }
+}
+
+/// A device: its own data directory and store.
+pub struct Device {
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+fn transport() -> HttpTransport {
+    HttpTransport::with_retries(3, Duration::from_millis(20)).unwrap()
+}
+
+impl Device {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Device {
+            store: Store::open(dir.path()).unwrap(),
+            _dir: dir,
+        }
+    }
+
+    pub fn joined(relay: &str, invite: &str, name: &str) -> Self {
+        let mut d = Self::new();
+        sync::join(&mut d.store, &transport(), relay, invite, name).unwrap();
+        d
+    }
+
+    pub fn sync(&mut self) -> sync::SyncReport {
+        sync::sync_once(&mut self.store, &transport(), Budget::default()).unwrap()
+    }
+
+    pub fn person(&mut self, name: &str) -> String {
+        self.store
+            .add_person(NewPerson {
+                name: name.into(),
+                ..Default::default()
+            })
+            .unwrap()
+    }
+
+    pub fn converse(&mut self, person: &str, story: &str, asks: &[&str]) -> String {
+        let c = NewConversation {
+            person_id: person.into(),
+            kind: ConversationKind::Doorstep,
+            at: None,
+            canvasser: None,
+            shift_id: None,
+            issues: vec!["rent".into()],
+            story: Some(story.into()),
+            notes: None,
+            engagement: None,
+            follow_up: None,
+        };
+        let asks = asks
+            .iter()
+            .map(|w| NewCommitment {
+                what: (*w).into(),
+                due: None,
+                campaign_id: None,
+            })
+            .collect();
+        self.store.record_conversation(c, asks).unwrap().0
+    }
+
+    /// Every export, CSV, concatenated: what must be equal on converged devices.
+    pub fn exports(&self) -> String {
+        let mut out = Vec::new();
+        for what in [
+            What::People,
+            What::Conversations,
+            What::Commitments,
+            What::Campaigns,
+            What::Shifts,
+        ] {
+            export::write(&self.store, what, Format::Csv, &mut out).unwrap();
+        }
+        let mut text = String::from_utf8(out).unwrap();
+        text.push_str(&format!("{:?}", self.store.all_people().unwrap()));
+        text
+    }
+}
+
+#[test]
+fn three_devices_converge_and_see_the_same_conflict() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    let mut c = Device::joined(&relay.url, &invite, "Ravi's phone");
+    assert_eq!(a.store.canvasser_name().unwrap(), "Sam's phone");
+
+    let p = a.person("Amina Yusuf");
+    a.converse(&p, "works two jobs", &["sign the letter"]);
+    let r = a.sync();
+    assert_eq!((r.pushed, r.pulled), (2, 0));
+    assert_eq!(a.store.pending_changes().unwrap(), 0);
+    assert_eq!(b.sync().pulled, 2);
+    c.sync();
+    assert_eq!(c.store.person(&p).unwrap().conversations.len(), 1);
+
+    // Offline: concurrent edits of one field, additions to one person's file, a new person.
+    a.store
+        .edit_person(
+            &p,
+            PersonPatch {
+                phone: Some("111".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    a.converse(&p, "the heating broke", &[]);
+    b.store
+        .edit_person(
+            &p,
+            PersonPatch {
+                phone: Some("222".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    b.store
+        .add_commitment(
+            &p,
+            None,
+            NewCommitment {
+                what: "host a meeting".into(),
+                due: None,
+                campaign_id: None,
+            },
+        )
+        .unwrap();
+    let q = c.person("Kofi Boateng");
+
+    b.sync();
+    a.sync();
+    c.sync();
+    a.sync();
+    b.sync();
+    let expected = a.exports();
+    assert_eq!(b.exports(), expected);
+    assert_eq!(c.exports(), expected);
+    for d in [&a, &b, &c] {
+        let file = d.store.person(&p).unwrap();
+        assert_eq!(file.conversations.len(), 2);
+        assert_eq!(file.commitments.len(), 2);
+        let phones = &file.person.conflicts["phone"];
+        assert!(
+            phones.contains(&"111".into()) && phones.contains(&"222".into()),
+            "{phones:?}"
+        );
+        assert!(d.store.person(&q).is_ok());
+        assert_eq!(d.store.pending_changes().unwrap(), 0);
+    }
+    // Nothing new: a sync moves nothing.
+    let again = a.sync();
+    assert_eq!((again.pushed, again.pulled), (0, 0));
+}
+
+#[test]
+fn teams_never_see_each_other() {
+    let relay = TestRelay::start();
+    let (_, red) = relay.team(2);
+    let (_, blue) = relay.team(2);
+    let mut r1 = Device::joined(&relay.url, &red, "red 1");
+    let mut r2 = Device::joined(&relay.url, &red, "red 2");
+    let mut b1 = Device::joined(&relay.url, &blue, "blue 1");
+    let mut b2 = Device::joined(&relay.url, &blue, "blue 2");
+    r1.person("Red Person");
+    b1.person("Blue Person");
+    for d in [&mut r1, &mut b1, &mut r2, &mut b2] {
+        d.sync();
+    }
+    let names = |d: &Device| {
+        d.store
+            .all_people()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&r2), vec!["Red Person"]);
+    assert_eq!(names(&b2), vec!["Blue Person"]);
+}
+
+#[test]
+fn refused_devices_get_clear_errors_and_keep_their_changes() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "a");
+    a.person("Kept");
+    let device = a.store.sync_state().unwrap().link.unwrap().relay_device_id;
+    relay.revoke(&device);
+    let err = sync::sync_once(&mut a.store, &transport(), Budget::default()).unwrap_err();
+    assert!(matches!(err, SyncError::Revoked), "{err}");
+    assert!(
+        err.to_string()
+            .contains("ask your team lead for a new invite")
+    );
+    assert_eq!(a.store.pending_changes().unwrap(), 1, "nothing is dropped");
+    assert!(
+        a.store
+            .sync_state()
+            .unwrap()
+            .last_error
+            .unwrap()
+            .contains("revoked")
+    );
+
+    // A wrong token.
+    let mut b = Device::joined(&relay.url, &invite, "b");
+    let mut link = b.store.sync_state().unwrap().link.unwrap();
+    link.token = "gwt_0000".into();
+    b.store.set_relay_link(&link).unwrap();
+    let err = sync::sync_once(&mut b.store, &transport(), Budget::default()).unwrap_err();
+    assert!(matches!(err, SyncError::UnknownDevice(_)), "{err}");
+
+    // A used-up invite, and nonsense.
+    let mut c = Device::new();
+    for code in [invite.as_str(), "nonsense"] {
+        let err = sync::join(&mut c.store, &transport(), &relay.url, code, "c").unwrap_err();
+        assert!(matches!(err, SyncError::InviteRefused(_)), "{err}");
+    }
+    assert!(c.store.sync_state().unwrap().link.is_none());
+    // Not joined at all.
+    assert!(matches!(
+        sync::sync_once(&mut c.store, &transport(), Budget::default()),
+        Err(SyncError::NotJoined)
+    ));
+}
+
+#[test]
+fn an_unreachable_relay_loses_nothing() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut a = Device::joined(&relay.url, &invite, "a");
+    a.person("Waiting");
+    // Point the device at a port nobody listens on.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut link = a.store.sync_state().unwrap().link.unwrap();
+    let real = link.relay_url.clone();
+    link.relay_url = format!("http://{closed}");
+    a.store.set_relay_link(&link).unwrap();
+    let err = sync::sync_once(&mut a.store, &transport(), Budget::default()).unwrap_err();
+    assert!(matches!(err, SyncError::Unreachable { .. }), "{err}");
+    assert!(err.to_string().contains("nothing is lost"));
+    assert_eq!(a.store.pending_changes().unwrap(), 1);
+    link.relay_url = real;
+    a.store.set_relay_link(&link).unwrap();
+    assert_eq!(a.sync().pushed, 1);
+    assert!(a.store.sync_state().unwrap().last_error.is_none());
+}
+
+/// A TCP proxy that cuts the first `cuts` answers after `after` bytes.
+fn flaky_proxy(target: SocketAddr, cuts: usize, after: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cut = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&cut);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = TcpStream::connect(target) else {
+                return;
+            };
+            let cutting = counter.fetch_add(1, Ordering::SeqCst) < cuts;
+            let mut client_r = client.try_clone().unwrap();
+            let mut server_w = server.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_r, &mut server_w);
+            });
+            std::thread::spawn(move || {
+                let mut sent = 0;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match server.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let n = if cutting {
+                        n.min(after.saturating_sub(sent))
+                    } else {
+                        n
+                    };
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                    if cutting && sent >= after {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (addr, cut)
+}
+
+#[test]
+fn answers_cut_mid_way_are_retried_without_loss_or_duplicates() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "a");
+    let mut b = Device::joined(&relay.url, &invite, "b");
+    for i in 0..30 {
+        let p = a.person(&format!("Person {i}"));
+        a.converse(&p, "story", &["ask"]);
+    }
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    // The first two answers are cut after 60 bytes: the relay stored the push, the device never
+    // heard; the retry pushes the same changes again.
+    let (proxy, connections) = flaky_proxy(target, 2, 60);
+    let mut link = a.store.sync_state().unwrap().link.unwrap();
+    link.relay_url = format!("http://{proxy}");
+    a.store.set_relay_link(&link).unwrap();
+    let r = a.sync();
+    assert!(
+        connections.load(Ordering::SeqCst) >= 3,
+        "the answer was cut and retried"
+    );
+    assert_eq!(r.pushed, 60);
+    assert_eq!(a.store.pending_changes().unwrap(), 0);
+    let pulled = b.sync();
+    assert_eq!(pulled.pulled, 60, "each change stored once at the relay");
+    assert_eq!(a.exports(), b.exports());
+}
+
+#[test]
+fn a_restarted_relay_keeps_what_it_acknowledged_and_pages_big_pulls() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "a");
+    for i in 0..120 {
+        a.person(&format!("Person {i} with a longer name to fill pages"));
+    }
+    assert_eq!(a.sync().pushed, 120);
+    let relay = relay.restart();
+    let mut link = a.store.sync_state().unwrap().link.unwrap();
+    link.relay_url = relay.url.clone();
+    a.store.set_relay_link(&link).unwrap();
+    // A new device pulls it all in small pages.
+    let mut b = Device::new();
+    sync::join(&mut b.store, &transport(), &relay.url, &invite, "b").unwrap();
+    let small = Budget {
+        push_bytes: 1 << 20,
+        pull_bytes: 4096,
+    };
+    let r = sync::sync_once(&mut b.store, &transport(), small).unwrap();
+    assert_eq!(r.pulled, 120);
+    assert!(r.round_trips > 3, "paged: {} round trips", r.round_trips);
+    assert_eq!(a.exports(), b.exports());
+}
+
+#[test]
+fn the_command_line_joins_syncs_and_reports_status() {
+    let relay = TestRelay::start();
+    let (team, invite) = relay.team(2);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let joined: serde_json::Value = serde_json::from_str(&super::ok(
+        da.path(),
+        &[
+            "join",
+            "--relay",
+            &relay.url,
+            "--invite",
+            &invite,
+            "--name",
+            "Sam's phone",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(joined["team_id"], team.as_str());
+    super::ok(da.path(), &["person", "add", "--name", "Grace Okafor"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&super::ok(da.path(), &["status"])).unwrap();
+    assert_eq!(status["pending_changes"], 1);
+    assert_eq!(status["device_name"], "Sam's phone");
+    assert_eq!(status["last_sync"], serde_json::Value::Null);
+    let synced: serde_json::Value = serde_json::from_str(&super::ok(da.path(), &["sync"])).unwrap();
+    assert_eq!(
+        (synced["pushed"].as_u64(), synced["pulled"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&super::ok(da.path(), &["status"])).unwrap();
+    assert_eq!(status["pending_changes"], 0);
+    assert!(status["last_sync"].is_string());
+
+    super::ok(
+        db.path(),
+        &[
+            "join", "--relay", &relay.url, "--invite", &invite, "--name", "Joy",
+        ],
+    );
+    let synced: serde_json::Value = serde_json::from_str(&super::ok(db.path(), &["sync"])).unwrap();
+    assert_eq!(synced["pulled"], 1);
+    assert!(super::ok(db.path(), &["search", "grace"]).contains("Grace Okafor"));
+
+    // Refusals: exit 1 with a message.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = super::groundwork(fresh.path(), &["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not joined a team"));
+    let out = super::groundwork(
+        fresh.path(),
+        &[
+            "join", "--relay", &relay.url, "--invite", "wrong", "--name", "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the invite"));
+    let out = super::groundwork(
+        fresh.path(),
+        &[
+            "join",
+            "--relay",
+            "relay.example.org",
+            "--invite",
+            "x",
+            "--name",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a relay address"));
+}
+
+/// One step of the sync property test.
+#[derive(Debug, Clone)]
+enum Step {
+    Add {
+        device: usize,
+        name: u8,
+    },
+    Rename {
+        device: usize,
+        person: usize,
+        name: u8,
+    },
+    Converse {
+        device: usize,
+        person: usize,
+    },
+    Sync {
+        device: usize,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize, any::<u8>()).prop_map(|(device, name)| Step::Add { device, name }),
+        (0..3usize, any::<usize>(), any::<u8>()).prop_map(|(device, person, name)| Step::Rename {
+            device,
+            person,
+            name
+        }),
+        (0..3usize, any::<usize>()).prop_map(|(device, person)| Step::Converse { device, person }),
+        (0..3usize).prop_map(|device| Step::Sync { device }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn devices_syncing_through_a_real_relay_converge(steps in prop::collection::vec(step(), 1..25)) {
+        let relay = TestRelay::start();
+        let (_, invite) = relay.team(3);
+        let mut devices: Vec<Device> = (0..3).map(|i| Device::joined(&relay.url, &invite, &format!("d{i}"))).collect();
+        for s in steps {
+            match s {
+                Step::Add { device, name } => { devices[device].person(&format!("P{name}")); }
+                Step::Rename { device, person, name } => {
+                    let people = devices[device].store.all_people().unwrap();
+                    if let Some(p) = people.get(person % people.len().max(1)) {
+                        devices[device].store.edit_person(&p.id, PersonPatch { name: Some(format!("R{name}")), ..Default::default() }).unwrap();
+                    }
+                }
+                Step::Converse { device, person } => {
+                    let people = devices[device].store.all_people().unwrap();
+                    if let Some(p) = people.get(person % people.len().max(1)) {
+                        devices[device].converse(&p.id, "said", &["ask"]);
+                    }
+                }
+                Step::Sync { device } => { devices[device].sync(); }
+            }
+        }
+        for _ in 0..2 {
+            for d in devices.iter_mut() {
+                d.sync();
+            }
+        }
+        let expected = devices[0].exports();
+        for d in &devices[1..] {
+            prop_assert_eq!(d.exports(), expected.clone());
+        }
+        for d in &devices {
+            prop_assert_eq!(d.store.pending_changes().unwrap(), 0);
+        }
+    }
+}
