@@ -492,7 +492,7 @@ impl Store {
         Ok(())
     }
 
-    /// The raw bytes of a stored document (snapshot plus later changes), for tests and tools.
+    /// The saved bytes of a stored document, for tests and tools.
     pub fn document_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>> {
         documents::raw_bytes(&self.conn, doc_id)
     }

@@ -602,3 +602,65 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_background_worker_syncs_after_changes_and_when_asked() {
+    use groundwork::sync::worker::{Status, Timing, Worker};
+    use std::sync::mpsc;
+
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut app_store = Store::open(dir.path()).unwrap();
+    sync::join(&mut app_store, &transport(), &relay.url, &invite, "app").unwrap();
+    let mut other = Device::joined(&relay.url, &invite, "other");
+
+    let (tx, rx) = mpsc::channel::<Status>();
+    let timing = Timing { debounce: Duration::from_millis(100), period: Duration::from_secs(3600) };
+    let worker = Worker::spawn(dir.path().to_path_buf(), timing, move |s| {
+        let _ = tx.send(s.clone());
+    })
+    .unwrap();
+    let wait_for = |pred: &dyn Fn(&Status) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+                if pred(&s) {
+                    return s;
+                }
+            }
+        }
+        panic!("status never came");
+    };
+    // Joined: it syncs once at start.
+    let first = wait_for(&|s| s.joined && s.last_synced_at.is_some() && !s.syncing);
+    assert_eq!(first.pending, 0);
+
+    // A local change: "1 waiting", then synced after the debounce.
+    app_store.add_person(NewPerson { name: "Typed offline".into(), ..Default::default() }).unwrap();
+    worker.local_change();
+    wait_for(&|s| s.pending == 1);
+    wait_for(&|s| s.pending == 0 && !s.syncing && s.last_error.is_none());
+    other.sync();
+    assert_eq!(other.store.all_people().unwrap()[0].name, "Typed offline");
+
+    // Another device's change arrives when asked.
+    other.person("From the other phone");
+    other.sync();
+    worker.sync_now();
+    wait_for(&|s| !s.syncing && s.last_synced_at.is_some());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app_store.search("other phone", 5).unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(app_store.search("other phone", 5).unwrap().len(), 1);
+
+    // The relay goes away: offline, with the error, and the change still waiting.
+    drop(relay);
+    app_store.add_person(NewPerson { name: "While offline".into(), ..Default::default() }).unwrap();
+    worker.sync_now();
+    let s = wait_for(&|s| s.offline && !s.syncing);
+    assert_eq!(s.pending, 1);
+    assert!(s.last_error.unwrap().contains("cannot reach the relay"));
+    assert_eq!(worker.status().pending, 1);
+}
