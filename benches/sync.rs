@@ -5,7 +5,6 @@
 //! store); devices are real data directories talking real HTTP. Prints Markdown tables.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -17,48 +16,14 @@ use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPer
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport};
-use sync_server::api::Limits;
-use sync_server::server::RunningRelay;
-use sync_server::store::sqlite::SqliteStore;
+use sync_server::embedded::EmbeddedRelay;
 
-struct Relay {
-    rt: tokio::runtime::Runtime,
-    _relay: RunningRelay,
-    store: Arc<SqliteStore>,
-    url: String,
+fn relay(dir: &std::path::Path) -> EmbeddedRelay {
+    EmbeddedRelay::start(dir).unwrap()
 }
 
-fn relay(dir: &std::path::Path) -> Relay {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = Arc::new(SqliteStore::open(dir).unwrap());
-    let limits = Limits {
-        max_body_bytes: 8 << 20,
-        max_page_bytes: 1 << 20,
-    };
-    let relay = rt
-        .block_on(RunningRelay::start(
-            "127.0.0.1:0".parse().unwrap(),
-            store.clone(),
-            limits,
-        ))
-        .unwrap();
-    let url = format!("http://{}", relay.addr());
-    Relay {
-        rt,
-        _relay: relay,
-        store,
-        url,
-    }
-}
-
-fn invite(r: &Relay, uses: u32) -> String {
-    let created = sync_server::ops::team_create(&*r.store, "Bench team").unwrap();
-    sync_server::ops::invite_create(&*r.store, created["team_id"].as_str().unwrap(), uses, 3600)
-        .unwrap()
+fn invite(r: &EmbeddedRelay, uses: u32) -> String {
+    r.team("Bench team", uses).unwrap().1
 }
 
 fn transport() -> HttpTransport {
@@ -98,7 +63,7 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
     let code = invite(&r, 21);
     let lead_dir = tmp.path().join("lead");
     let mut lead = Store::open(&lead_dir).unwrap();
-    sync::join(&mut lead, &transport(), &r.url, &code, "Team lead").unwrap();
+    sync::join(&mut lead, &transport(), r.url(), &code, "Team lead").unwrap();
     let mut rng = SplitMix64::new(5);
     let mut pushes = Vec::new();
     let mut pushed_bytes = 0u64;
@@ -108,7 +73,7 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
         sync::join(
             &mut store,
             &transport(),
-            &r.url,
+            r.url(),
             &code,
             &format!("Canvasser {d}"),
         )
@@ -200,7 +165,6 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
             pushed_bytes as f64 / floor as f64
         ),
     ));
-    drop(r.rt);
 }
 
 fn first_sync(rows: &mut Vec<(String, String)>, people: usize) {
@@ -208,14 +172,14 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize) {
     let r = relay(&tmp.path().join("relay"));
     let code = invite(&r, 2);
     let mut old = Store::open(&tmp.path().join("old")).unwrap();
-    sync::join(&mut old, &transport(), &r.url, &code, "Old phone").unwrap();
+    sync::join(&mut old, &transport(), r.url(), &code, "Old phone").unwrap();
     groundwork::demo::generate(&mut old, people, 1).unwrap();
     let t = transport();
     let start = Instant::now();
     let up = sync::sync_once(&mut old, &t, Budget::default()).unwrap();
     let push = start.elapsed();
     let mut new = Store::open(&tmp.path().join("new")).unwrap();
-    sync::join(&mut new, &transport(), &r.url, &code, "New phone").unwrap();
+    sync::join(&mut new, &transport(), r.url(), &code, "New phone").unwrap();
     let t = transport();
     let start = Instant::now();
     let down = sync::sync_once(&mut new, &t, Budget::default()).unwrap();
@@ -253,7 +217,6 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize) {
             received as f64 / floor as f64
         ),
     ));
-    drop(r.rt);
 }
 
 fn main() {

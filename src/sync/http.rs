@@ -14,7 +14,7 @@ use groundwork_protocol::{
     ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE, SYNC_CONTENT_TYPE,
     SYNC_PATH, SyncRequest, SyncResponse, decode_sync_response, encode_sync_request,
 };
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header;
 
 use super::{SyncError, Transport};
@@ -73,12 +73,15 @@ impl HttpTransport {
         Ok(format!("{base}{path}"))
     }
 
-    /// Send with retries; `send` builds and sends one attempt and reads the whole body.
-    fn with_retries_do<T>(
+    /// POST `body` to `url`, retrying failures that may pass; `decorate` adds the headers of
+    /// the request and `finish` reads an answer that is not a 5xx.
+    fn post<T>(
         &self,
         relay: &str,
-        mut send: impl FnMut() -> Result<Result<(u16, Vec<u8>, bool), reqwest::Error>, SyncError>,
-        mut finish: impl FnMut(u16, Vec<u8>) -> Result<T, SyncError>,
+        url: &str,
+        body: Vec<u8>,
+        decorate: impl Fn(RequestBuilder) -> RequestBuilder,
+        finish: impl Fn(u16, Vec<u8>) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let mut wait = self.backoff;
         let mut last = String::new();
@@ -87,19 +90,26 @@ impl HttpTransport {
                 std::thread::sleep(wait);
                 wait *= 2;
             }
-            match send()? {
-                Ok((status, body, _)) if status >= 500 => {
-                    last = format!("HTTP {status}: {}", error_message(&body));
+            self.stats
+                .sent
+                .fetch_add(body.len() as u64, Ordering::Relaxed);
+            let answer = decorate(self.client.post(url))
+                .body(body.clone())
+                .send()
+                .and_then(|r| read_body(r, &self.stats));
+            match answer {
+                Ok((status, answer)) if status >= 500 => {
+                    last = format!("HTTP {status}: {}", error_message(&answer));
                     if attempt + 1 == self.attempts {
                         return Err(SyncError::RelayFailed {
                             status,
-                            message: error_message(&body),
+                            message: error_message(&answer),
                         });
                     }
                 }
-                Ok((status, body, _)) => {
+                Ok((status, answer)) => {
                     self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
-                    return finish(status, body);
+                    return finish(status, answer);
                 }
                 Err(e) => last = describe(&e),
             }
@@ -134,10 +144,7 @@ fn error_message(body: &[u8]) -> String {
 }
 
 /// Read a whole response body, undoing gzip, within [`MAX_ANSWER_BYTES`].
-fn read_body(
-    response: Response,
-    stats: &WireStats,
-) -> Result<(u16, Vec<u8>, bool), reqwest::Error> {
+fn read_body(response: Response, stats: &WireStats) -> Result<(u16, Vec<u8>), reqwest::Error> {
     let status = response.status().as_u16();
     let gzip = response
         .headers()
@@ -159,27 +166,18 @@ fn read_body(
     } else {
         raw.to_vec()
     };
-    Ok((status, body, gzip))
+    Ok((status, body))
 }
 
 impl Transport for HttpTransport {
     fn enrol(&self, relay: &str, request: &EnrolRequest) -> Result<EnrolResponse, SyncError> {
         let url = Self::url(relay, ENROL_PATH)?;
         let body = serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        self.with_retries_do(
+        self.post(
             relay,
-            || {
-                self.stats
-                    .sent
-                    .fetch_add(body.len() as u64, Ordering::Relaxed);
-                Ok(self
-                    .client
-                    .post(&url)
-                    .header(header::CONTENT_TYPE, JSON_CONTENT_TYPE)
-                    .body(body.clone())
-                    .send()
-                    .and_then(|r| read_body(r, &self.stats)))
-            },
+            &url,
+            body,
+            |r| r.header(header::CONTENT_TYPE, JSON_CONTENT_TYPE),
             |status, body| match status {
                 200 => {
                     serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string()))
@@ -208,22 +206,15 @@ impl Transport for HttpTransport {
         let body = gz
             .finish()
             .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        self.with_retries_do(
+        self.post(
             relay,
-            || {
-                self.stats
-                    .sent
-                    .fetch_add(body.len() as u64, Ordering::Relaxed);
-                Ok(self
-                    .client
-                    .post(&url)
-                    .bearer_auth(token)
+            &url,
+            body,
+            |r| {
+                r.bearer_auth(token)
                     .header(header::CONTENT_TYPE, SYNC_CONTENT_TYPE)
                     .header(header::CONTENT_ENCODING, "gzip")
                     .header(header::ACCEPT_ENCODING, "gzip")
-                    .body(body.clone())
-                    .send()
-                    .and_then(|r| read_body(r, &self.stats)))
             },
             |status, body| match status {
                 200 => decode_sync_response(&body, request)

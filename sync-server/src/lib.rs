@@ -7,6 +7,7 @@
 //! - [`body`]: request/response body compression and size limits.
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`ops`]: the operator commands (`team create`, `invite create`, `device list|revoke`).
+//! - [`embedded`]: a relay inside another process (for the app's tests and benchmarks).
 //!
 //! The wire types live in the `groundwork-protocol` crate, shared with the app.
 
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod ops;
 pub mod secrets;

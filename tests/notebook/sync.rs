@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,88 +13,44 @@ use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, SyncError};
 use proptest::prelude::*;
-use sync_server::api::Limits;
-use sync_server::server::RunningRelay;
-use sync_server::store::sqlite::SqliteStore;
+use sync_server::embedded::EmbeddedRelay;
 
-/// A relay serving in this process on 127.0.0.1:0.
+/// A relay serving in this process on 127.0.0.1:0, on a temporary data directory.
 pub struct TestRelay {
-    rt: tokio::runtime::Runtime,
-    relay: Option<RunningRelay>,
-    store: Arc<SqliteStore>,
+    relay: EmbeddedRelay,
     pub url: String,
-    dir: std::path::PathBuf,
-    _tmp: Option<tempfile::TempDir>,
+    _tmp: tempfile::TempDir,
 }
 
 impl TestRelay {
     pub fn start() -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let mut r = Self::start_in(&tmp.path().join("relay"));
-        r._tmp = Some(tmp);
-        r
-    }
-
-    fn start_in(dir: &Path) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let store = Arc::new(SqliteStore::open(dir).unwrap());
-        let limits = Limits {
-            max_body_bytes: 8 << 20,
-            max_page_bytes: 1 << 20,
-        };
-        let relay = rt
-            .block_on(RunningRelay::start(
-                "127.0.0.1:0".parse().unwrap(),
-                store.clone(),
-                limits,
-            ))
-            .unwrap();
-        let url = format!("http://{}", relay.addr());
+        let relay = EmbeddedRelay::start(&tmp.path().join("relay")).unwrap();
         TestRelay {
-            rt,
-            relay: Some(relay),
-            store,
-            url,
-            dir: dir.to_path_buf(),
-            _tmp: None,
+            url: relay.url().to_string(),
+            relay,
+            _tmp: tmp,
         }
     }
 
     /// Stop serving and start again on the same data directory (and a new port).
-    pub fn restart(mut self) -> Self {
-        if let Some(r) = self.relay.take() {
-            self.rt.block_on(r.stop()).unwrap();
+    pub fn restart(self) -> Self {
+        let TestRelay { relay, _tmp, .. } = self;
+        let relay = relay.restart().unwrap();
+        TestRelay {
+            url: relay.url().to_string(),
+            relay,
+            _tmp,
         }
-        let tmp = self._tmp.take();
-        let dir = self.dir.clone();
-        drop(self);
-        let mut again = Self::start_in(&dir);
-        again._tmp = tmp;
-        again
     }
 
     /// A new team and an invite for `uses` devices.
     pub fn team(&self, uses: u32) -> (String, String) {
-        let created = sync_server::ops::team_create(&*self.store, "Test team").unwrap();
-        let team = created["team_id"].as_str().unwrap().to_string();
-        let invite = sync_server::ops::invite_create(&*self.store, &team, uses, 3600).unwrap();
-        (team, invite)
+        self.relay.team("Test team", uses).unwrap()
     }
 
     pub fn revoke(&self, device_id: &str) {
-        sync_server::ops::device_revoke(&*self.store, device_id).unwrap();
-    }
-}
-
-impl Drop for TestRelay {
-    fn drop(&mut self) {
-        if let Some(r) = self.relay.take() {
-            let _ = self.rt.block_on(r.stop());
-        }
+        self.relay.revoke(device_id).unwrap();
     }
 }
 
@@ -616,7 +571,10 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     let mut other = Device::joined(&relay.url, &invite, "other");
 
     let (tx, rx) = mpsc::channel::<Status>();
-    let timing = Timing { debounce: Duration::from_millis(100), period: Duration::from_secs(3600) };
+    let timing = Timing {
+        debounce: Duration::from_millis(100),
+        period: Duration::from_secs(3600),
+    };
     let worker = Worker::spawn(dir.path().to_path_buf(), timing, move |s| {
         let _ = tx.send(s.clone());
     })
@@ -637,7 +595,12 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     assert_eq!(first.pending, 0);
 
     // A local change: "1 waiting", then synced after the debounce.
-    app_store.add_person(NewPerson { name: "Typed offline".into(), ..Default::default() }).unwrap();
+    app_store
+        .add_person(NewPerson {
+            name: "Typed offline".into(),
+            ..Default::default()
+        })
+        .unwrap();
     worker.local_change();
     wait_for(&|s| s.pending == 1);
     wait_for(&|s| s.pending == 0 && !s.syncing && s.last_error.is_none());
@@ -650,14 +613,21 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     worker.sync_now();
     wait_for(&|s| !s.syncing && s.last_synced_at.is_some());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app_store.search("other phone", 5).unwrap().is_empty() && std::time::Instant::now() < deadline {
+    while app_store.search("other phone", 5).unwrap().is_empty()
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(app_store.search("other phone", 5).unwrap().len(), 1);
 
     // The relay goes away: offline, with the error, and the change still waiting.
     drop(relay);
-    app_store.add_person(NewPerson { name: "While offline".into(), ..Default::default() }).unwrap();
+    app_store
+        .add_person(NewPerson {
+            name: "While offline".into(),
+            ..Default::default()
+        })
+        .unwrap();
     worker.sync_now();
     let s = wait_for(&|s| s.offline && !s.syncing);
     assert_eq!(s.pending, 1);

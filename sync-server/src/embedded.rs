@@ -1,0 +1,102 @@
+//! A relay running inside another process, on 127.0.0.1 with a port the system picks, with its
+//! own tokio runtime and its real SQLite store and HTTP service. For the app's tests and
+//! benchmarks (a real relay over real HTTP without a second process), and for tools that want a
+//! throwaway relay.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::runtime::Runtime;
+
+use crate::api::Limits;
+use crate::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAGE_BYTES};
+use crate::ops;
+use crate::server::RunningRelay;
+use crate::store::sqlite::SqliteStore;
+
+/// A relay serving from this process; it stops when dropped.
+pub struct EmbeddedRelay {
+    rt: Runtime,
+    relay: Option<RunningRelay>,
+    store: Arc<SqliteStore>,
+    url: String,
+    dir: PathBuf,
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl EmbeddedRelay {
+    /// Start a relay whose database lives in `dir`.
+    pub fn start(dir: &Path) -> io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let store = Arc::new(SqliteStore::open(dir).map_err(other)?);
+        let limits = Limits {
+            max_body_bytes: usize::try_from(DEFAULT_MAX_BODY_BYTES).unwrap_or(usize::MAX),
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+        };
+        let listen = "127.0.0.1:0".parse().map_err(other)?;
+        let relay = rt.block_on(RunningRelay::start(listen, store.clone(), limits))?;
+        let url = format!("http://{}", relay.addr());
+        Ok(EmbeddedRelay {
+            rt,
+            relay: Some(relay),
+            store,
+            url,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The base URL devices use, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stop (letting open requests finish) and start again on the same database, on a new port.
+    pub fn restart(mut self) -> io::Result<Self> {
+        self.stop()?;
+        let dir = self.dir.clone();
+        drop(self);
+        Self::start(&dir)
+    }
+
+    fn stop(&mut self) -> io::Result<()> {
+        match self.relay.take() {
+            Some(r) => self.rt.block_on(r.stop()),
+            None => Ok(()),
+        }
+    }
+
+    /// Create a team named `name`; returns its id and an invite for `uses` devices (one hour).
+    pub fn team(&self, name: &str, uses: u32) -> io::Result<(String, String)> {
+        let created = ops::team_create(&*self.store, name).map_err(other)?;
+        let team = created["team_id"]
+            .as_str()
+            .ok_or_else(|| other("team create gave no team id"))?
+            .to_string();
+        Ok((team.clone(), self.invite(&team, uses)?))
+    }
+
+    /// A new invite to `team` for `uses` devices, valid for an hour.
+    pub fn invite(&self, team: &str, uses: u32) -> io::Result<String> {
+        ops::invite_create(&*self.store, team, uses, 3600).map_err(other)
+    }
+
+    /// Revoke a device.
+    pub fn revoke(&self, device_id: &str) -> io::Result<()> {
+        ops::device_revoke(&*self.store, device_id)
+            .map(|_| ())
+            .map_err(other)
+    }
+}
+
+impl Drop for EmbeddedRelay {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
