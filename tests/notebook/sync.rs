@@ -582,10 +582,10 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     let wait_for = |pred: &dyn Fn(&Status) -> bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
-                if pred(&s) {
-                    return s;
-                }
+            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200))
+                && pred(&s)
+            {
+                return s;
             }
         }
         panic!("status never came");
