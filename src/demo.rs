@@ -205,20 +205,23 @@ fn generate_inner(store: &mut Store, people: usize, seed: u64) -> Result<Summary
             (
                 "Living wage for university cleaners",
                 "living wage",
-                vec![("letters signed", 50), ("at the delivery", 100)],
+                vec![
+                    ("sign the letter to the vice chancellor", 50),
+                    ("come to the delivery of the letter", 100),
+                ],
             ),
             (
                 "Fix the damp on Castle Estate",
                 "damp and mould",
                 vec![
-                    ("households surveyed", 200),
-                    ("at the residents' meeting", 60),
+                    ("come to the residents' meeting", 60),
+                    ("host a meeting at home", 10),
                 ],
             ),
             (
                 "Save the 42 bus",
                 "bus routes",
-                vec![("petition signatures", 500)],
+                vec![("talk to the early shift about the campaign", 40)],
             ),
         ] {
             ids.push(
@@ -260,7 +263,7 @@ fn generate_inner(store: &mut Store, people: usize, seed: u64) -> Result<Summary
         let part = store.batch(|w| {
             let mut s = Summary::default();
             for i in done..done + n {
-                person(w, &mut rng, &shifts[i * n_shifts / people.max(1)], &mut s)?;
+                person(w, &mut rng, &shifts, i * n_shifts / people.max(1), &mut s)?;
             }
             Ok(s)
         })?;
@@ -286,10 +289,10 @@ fn maybe(rng: &mut SplitMix64, p: f64, items: &[&'static str]) -> Option<String>
 fn person(
     w: &mut Writer<'_>,
     rng: &mut SplitMix64,
-    shift: &(String, String, DateTime<Utc>),
+    shifts: &[(String, String, DateTime<Utc>)],
+    first_shift: usize,
     s: &mut Summary,
 ) -> Result<()> {
-    let (shift_id, campaign_id, shift_start) = shift;
     let (workplace, roles) = *rng.pick(WORKPLACES);
     let name = format!("{} {}", word(rng, FIRST), word(rng, LAST));
     let phone = format!("07{:03} {:06}", rng.below(1000), rng.below(1_000_000));
@@ -328,8 +331,10 @@ fn person(
 
     let conversations = 2 + rng.below(3) as usize;
     for k in 0..conversations {
-        let at =
-            *shift_start + Duration::minutes(rng.below(120) as i64) + Duration::days(14 * k as i64);
+        // Each later conversation happens on a later shift: people are met again.
+        let (shift_id, campaign_id, shift_start) =
+            &shifts[(first_shift + 3 * k).min(shifts.len() - 1)];
+        let at = *shift_start + Duration::minutes(rng.below(120) as i64);
         let mut issues = vec![word(rng, ISSUES).to_string()];
         if rng.chance(0.5) {
             issues.push(word(rng, ISSUES).to_string());

@@ -4,7 +4,9 @@
 //! same changes writes the same bytes. JSON and CSV carry the same content: a JSON array of
 //! objects whose keys are the CSV columns. In CSV, list fields (tags, issues) are joined with
 //! `"; "` and maps (consent, targets) are written `key=value` joined with `"; "`; empty cells
-//! are absent values. Conflicting concurrent values are not exported (the winner is).
+//! are absent values. Conflicting concurrent values are not exported (the winner is). People
+//! who asked not to be contacted are left out of people exports unless asked for
+//! ([`Options`]); their conversations and commitments stay in those exports (no contact details).
 
 use std::io::Write;
 use std::str::FromStr;
@@ -143,10 +145,25 @@ fn to_records<T: serde::Serialize>(what: What, items: Vec<T>) -> Result<Vec<Map<
         .collect()
 }
 
+/// Choices about what an export holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Include people who asked not to be contacted (left out of people exports by default,
+    /// since exports feed contact lists).
+    pub include_do_not_contact: bool,
+}
+
 /// The rows of an export, as JSON objects with exactly [`columns`] as keys, sorted by id.
-pub fn records(store: &Store, what: What) -> Result<Vec<Map<String, Value>>> {
+pub fn records(store: &Store, what: What, options: Options) -> Result<Vec<Map<String, Value>>> {
     match what {
-        What::People => to_records(what, store.all_people()?),
+        What::People => to_records(
+            what,
+            store
+                .all_people()?
+                .into_iter()
+                .filter(|p| options.include_do_not_contact || !p.do_not_contact)
+                .collect(),
+        ),
         What::Conversations => to_records(what, store.all_conversations()?),
         What::Commitments => to_records(what, store.commitments_by_id()?),
         What::Campaigns => to_records(what, store.campaigns()?),
@@ -169,9 +186,23 @@ fn cell(v: &Value) -> String {
     }
 }
 
-/// Write an export to `out`.
+/// Write an export to `out`, everyone included (for backups and comparisons).
 pub fn write(store: &Store, what: What, format: Format, out: &mut dyn Write) -> Result<()> {
-    let rows = records(store, what)?;
+    let everyone = Options {
+        include_do_not_contact: true,
+    };
+    write_with(store, what, format, everyone, out)
+}
+
+/// Write an export to `out` with `options`.
+pub fn write_with(
+    store: &Store,
+    what: What,
+    format: Format,
+    options: Options,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let rows = records(store, what, options)?;
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &rows)?;

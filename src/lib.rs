@@ -34,5 +34,6 @@ pub mod error;
 pub mod export;
 pub mod ids;
 pub mod model;
+pub mod report;
 pub mod store;
 pub mod sync;

@@ -53,7 +53,14 @@ pub enum Command {
         /// json or csv.
         #[arg(long, default_value = "json")]
         format: String,
+        /// Also export people who asked not to be contacted (left out of people exports by
+        /// default).
+        #[arg(long)]
+        include_do_not_contact: bool,
     },
+    /// The team lead's reports: a shift, a campaign's progress, follow-ups due.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Add realistic, deterministic sample data.
     DemoData {
         /// How many people.
@@ -298,4 +305,44 @@ pub enum ShiftCommand {
     },
     /// List shifts (JSON).
     List,
+}
+
+/// `report …`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// What a shift, or the shifts between two dates, produced: per canvasser and for the team.
+    Shift {
+        /// The shift (default: this device's most recent shift).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        shift: Option<String>,
+        /// First day, YYYY-MM-DD (with --to).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (with --from).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// json or text.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Count follow-ups due on or before this day (default: today).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// A campaign's targets against commitments made and kept, and its last shifts.
+    Campaign {
+        /// The campaign's id.
+        id: String,
+        /// json or text.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Who needs a call back, by when, and who spoke to them last.
+    FollowUps {
+        /// Due on or before this day (default: today).
+        #[arg(long)]
+        by: Option<String>,
+        /// json or text.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
 }

@@ -9,17 +9,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use groundwork::error::{Error, Result};
-use groundwork::export;
 use groundwork::model::{
     CommitmentStatus, ConsentChannel, NewCampaign, NewCommitment, NewConversation, NewPerson,
     PersonPatch, parse_date, parse_target, parse_time,
 };
 use groundwork::store::{CommitmentFilter, Store};
 use groundwork::sync::{self, HttpTransport, SyncError};
+use groundwork::{export, report};
 
 use args::{
     CampaignCommand, Command, CommitmentCommand, ConversationCommand, PersonCommand, PersonDetails,
-    ShiftCommand,
+    ReportCommand, ShiftCommand,
 };
 
 /// The data directory: the flag or variable, else the platform's data directory.
@@ -92,6 +92,7 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 "rejected": report.rejected,
             }))?)
         }
+        Command::Report(command) => Ok(report(&Store::open(dir)?, command)?),
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }
 }
@@ -161,11 +162,18 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }) => print_line(&store.start_shift(&place, campaign.as_deref(), canvasser.as_deref())?),
         Command::Shift(ShiftCommand::End { id }) => print_line(&store.end_shift(id.as_deref())?),
         Command::Shift(ShiftCommand::List) => print_json(&store.shifts()?),
-        Command::Export { what, format } => {
+        Command::Export {
+            what,
+            format,
+            include_do_not_contact,
+        } => {
             let what: export::What = what.parse()?;
             let format: export::Format = format.parse()?;
+            let options = export::Options {
+                include_do_not_contact,
+            };
             let mut out = std::io::stdout().lock();
-            export::write(store, what, format, &mut out)?;
+            export::write_with(store, what, format, options, &mut out)?;
             out.flush()?;
             Ok(())
         }
@@ -199,7 +207,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             }))
         }
         // Handled by `run`, which needs more than the notebook for them.
-        Command::Join { .. } | Command::Sync => Ok(()),
+        Command::Join { .. } | Command::Sync | Command::Report(_) => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson {
@@ -209,6 +217,112 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 print_line(&id)?;
             }
             Ok(())
+        }
+    }
+}
+
+/// Whether a report is wanted as JSON (else text).
+fn json_format(format: &str) -> Result<bool> {
+    match format.trim().to_lowercase().as_str() {
+        "json" => Ok(true),
+        "text" => Ok(false),
+        _ => Err(groundwork::model::ValidationError::Choice {
+            what: "format",
+            value: format.to_string(),
+            allowed: "json, text",
+        }
+        .into()),
+    }
+}
+
+fn print_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The team's devices and their last sync, if this device has joined and the relay answers
+/// quickly; reports go on without them otherwise.
+fn team_devices(store: &Store) -> Option<Vec<report::DeviceSync>> {
+    let transport = HttpTransport::with_retries(1, std::time::Duration::ZERO).ok()?;
+    Some(report::DeviceSync::from_team(
+        sync::team_devices(store, &transport).ok()?,
+    ))
+}
+
+fn report(store: &Store, command: ReportCommand) -> Result<()> {
+    let today = chrono::Local::now().date_naive();
+    match command {
+        ReportCommand::Shift {
+            shift,
+            from,
+            to,
+            format,
+            as_of,
+        } => {
+            let json = json_format(&format)?;
+            let scope = match (shift, from, to) {
+                (Some(id), _, _) => report::Scope::Shift(id),
+                (None, Some(from), Some(to)) => report::Scope::Dates {
+                    from: parse_date(&from)?,
+                    to: parse_date(&to)?,
+                },
+                _ => {
+                    let latest = store
+                        .current_shift()?
+                        .or_else(|| {
+                            store
+                                .shifts()
+                                .ok()?
+                                .into_iter()
+                                .max_by(|a, b| a.started_at.cmp(&b.started_at))
+                                .map(|s| s.id)
+                        })
+                        .ok_or(groundwork::model::ValidationError::NoOpenShift)?;
+                    report::Scope::Shift(latest)
+                }
+            };
+            let as_of = opt_date(as_of.as_deref())?.unwrap_or(today);
+            let devices = team_devices(store);
+            let r = report::shift_report(store, &scope, as_of, devices.as_deref())?;
+            if json {
+                print_json(&r)
+            } else {
+                print_text(&report::shift_text(&r))
+            }
+        }
+        ReportCommand::Campaign { id, format } => {
+            let json = json_format(&format)?;
+            let r = report::campaign_report(store, &id)?;
+            if json {
+                print_json(&r)
+            } else {
+                print_text(&report::campaign_text(&r))
+            }
+        }
+        ReportCommand::FollowUps { by, format } => {
+            let json = json_format(&format)?;
+            let list = report::follow_ups(store, opt_date(by.as_deref())?.unwrap_or(today), today)?;
+            if json {
+                return print_json(&list);
+            }
+            let mut text = String::new();
+            for f in &list {
+                text.push_str(&format!(
+                    "{} {}{:<28} {:<16} last spoke: {} on {}\n",
+                    f.due,
+                    if f.overdue { "OVERDUE " } else { "" },
+                    f.name,
+                    f.phone.as_deref().unwrap_or("-"),
+                    f.last_spoken_by,
+                    &f.last_spoken_at[..10.min(f.last_spoken_at.len())],
+                ));
+            }
+            if list.is_empty() {
+                text.push_str("No follow-ups due.\n");
+            }
+            print_text(&text)
         }
     }
 }

@@ -67,6 +67,15 @@ pub fn join(
     })
 }
 
+/// The devices of this device's team with their last sync, as the relay knows them.
+pub fn team_devices(
+    store: &Store,
+    transport: &dyn Transport,
+) -> Result<Vec<super::TeamDevice>, SyncError> {
+    let link = store.sync_state()?.link.ok_or(SyncError::NotJoined)?;
+    transport.devices(&link.relay_url, &link.token)
+}
+
 /// Push everything waiting and pull everything new, as many round trips as that takes.
 /// The outcome (time or error) is recorded in the store for `status`.
 pub fn sync_once(

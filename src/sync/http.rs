@@ -11,11 +11,12 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use groundwork_protocol::{
-    ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE, SYNC_CONTENT_TYPE,
-    SYNC_PATH, SyncRequest, SyncResponse, decode_sync_response, encode_sync_request,
+    DEVICES_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE,
+    SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_response,
+    encode_sync_request,
 };
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header;
+use reqwest::{Method, header};
 
 use super::{SyncError, Transport};
 
@@ -73,10 +74,11 @@ impl HttpTransport {
         Ok(format!("{base}{path}"))
     }
 
-    /// POST `body` to `url`, retrying failures that may pass; `decorate` adds the headers of
+    /// Send `body` to `url`, retrying failures that may pass; `decorate` adds the headers of
     /// the request and `finish` reads an answer that is not a 5xx.
-    fn post<T>(
+    fn send<T>(
         &self,
+        method: Method,
         relay: &str,
         url: &str,
         body: Vec<u8>,
@@ -93,7 +95,7 @@ impl HttpTransport {
             self.stats
                 .sent
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
-            let answer = decorate(self.client.post(url))
+            let answer = decorate(self.client.request(method.clone(), url))
                 .body(body.clone())
                 .send()
                 .and_then(|r| read_body(r, &self.stats));
@@ -173,7 +175,8 @@ impl Transport for HttpTransport {
     fn enrol(&self, relay: &str, request: &EnrolRequest) -> Result<EnrolResponse, SyncError> {
         let url = Self::url(relay, ENROL_PATH)?;
         let body = serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        self.post(
+        self.send(
+            Method::POST,
             relay,
             &url,
             body,
@@ -206,7 +209,8 @@ impl Transport for HttpTransport {
         let body = gz
             .finish()
             .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        self.post(
+        self.send(
+            Method::POST,
             relay,
             &url,
             body,
@@ -219,6 +223,28 @@ impl Transport for HttpTransport {
             |status, body| match status {
                 200 => decode_sync_response(&body, request)
                     .map_err(|e| SyncError::BadAnswer(e.to_string())),
+                401 => Err(SyncError::UnknownDevice(error_message(&body))),
+                403 => Err(SyncError::Revoked),
+                _ => Err(SyncError::Refused {
+                    status,
+                    message: error_message(&body),
+                }),
+            },
+        )
+    }
+
+    fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError> {
+        let url = Self::url(relay, DEVICES_PATH)?;
+        self.send(
+            Method::GET,
+            relay,
+            &url,
+            Vec::new(),
+            |r| r.bearer_auth(token),
+            |status, body| match status {
+                200 => {
+                    serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string()))
+                }
                 401 => Err(SyncError::UnknownDevice(error_message(&body))),
                 403 => Err(SyncError::Revoked),
                 _ => Err(SyncError::Refused {

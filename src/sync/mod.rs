@@ -14,9 +14,10 @@ pub mod http;
 pub mod plan;
 pub mod worker;
 
-pub use engine::{JoinReport, SyncReport, join, sync_once};
+pub use engine::{JoinReport, SyncReport, join, sync_once, team_devices};
 pub use http::HttpTransport;
 
+pub use groundwork_protocol::TeamDevice;
 use groundwork_protocol::{EnrolRequest, EnrolResponse, SyncRequest, SyncResponse};
 
 /// Everything that can go wrong while syncing, worded for the person holding the phone.
@@ -86,6 +87,8 @@ pub enum SyncError {
 pub trait Transport {
     /// Enrol this device with an invite.
     fn enrol(&self, relay: &str, request: &EnrolRequest) -> Result<EnrolResponse, SyncError>;
+    /// The devices of this device's team, with their last sync.
+    fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError>;
     /// One sync round trip.
     fn sync(
         &self,

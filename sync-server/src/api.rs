@@ -22,9 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use groundwork_protocol::id::{blob_digest, parse_blob_id};
 use groundwork_protocol::{
-    ENROL_PATH, EnrolRequest, EnrolResponse, HEALTH_PATH, JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN,
-    PulledChange, SYNC_CONTENT_TYPE, SYNC_PATH, SyncResponse, decode_sync_request,
-    encode_sync_response,
+    DEVICES_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, HEALTH_PATH, JSON_CONTENT_TYPE,
+    MAX_DEVICE_NAME_LEN, PulledChange, SYNC_CONTENT_TYPE, SYNC_PATH, SyncResponse, TeamDevice,
+    decode_sync_request, encode_sync_response,
 };
 
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route(HEALTH_PATH, get(health))
         .route(ENROL_PATH, post(enrol))
         .route(SYNC_PATH, post(sync))
+        .route(DEVICES_PATH, get(devices))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_request))
@@ -73,8 +74,8 @@ async fn health() -> Response {
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol and POST /v1/sync; \
-         check the relay address configured in the app",
+        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol, POST /v1/sync and \
+         GET /v1/devices; check the relay address configured in the app",
     )
 }
 
@@ -153,6 +154,27 @@ async fn enrol(
     };
     let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
     Ok(respond(JSON_CONTENT_TYPE, json, false))
+}
+
+/// The caller's team's devices with their last sync, for the team lead's reports.
+async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let device = crate::auth::authenticate(&state.store, &headers).await?;
+    let store = Arc::clone(&state.store);
+    let list = blocking(move || Ok(store.list_devices(&device.team_id)?)).await?;
+    let body: Vec<TeamDevice> = list
+        .into_iter()
+        .map(|d| TeamDevice {
+            device_id: d.device_id,
+            name: d.name,
+            last_sync_at: d.last_sync_at,
+            revoked: d.revoked_at.is_some(),
+        })
+        .collect();
+    let json = serde_json::to_vec(&body).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode the device list");
+        ApiError::internal()
+    })?;
+    Ok(([(header::CONTENT_TYPE, JSON_CONTENT_TYPE)], json).into_response())
 }
 
 async fn sync(

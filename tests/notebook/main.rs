@@ -5,11 +5,13 @@
 //! - `convergence`: replicas exchanging changes in any order end identical (proptest).
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
+//! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 
 mod cli;
 mod convergence;
 mod crash;
 mod golden;
+mod reports;
 mod sync;
 
 use std::path::Path;

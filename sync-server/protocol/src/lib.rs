@@ -7,6 +7,7 @@
 //! | `GET` [`HEALTH_PATH`] | none | JSON `{"status":"ok"}` |
 //! | `POST` [`ENROL_PATH`] | JSON [`EnrolRequest`] | JSON [`EnrolResponse`] |
 //! | `POST` [`SYNC_PATH`] | binary [`SyncRequest`] ([`SYNC_CONTENT_TYPE`]) | binary [`SyncResponse`] |
+//! | `GET` [`DEVICES_PATH`] | none | JSON array of [`TeamDevice`] (the caller's team) |
 //!
 //! Every request except health and enrolment carries `Authorization: Bearer <token>`. Every error
 //! answer is JSON [`ErrorBody`]. Sync bodies may be gzip-compressed in both directions
@@ -32,6 +33,8 @@ pub const HEALTH_PATH: &str = "/healthz";
 pub const ENROL_PATH: &str = "/v1/enrol";
 /// Sync: `POST` a binary [`SyncRequest`], get a binary [`SyncResponse`].
 pub const SYNC_PATH: &str = "/v1/sync";
+/// The team's devices: `GET` with the bearer token, answers a JSON array of [`TeamDevice`].
+pub const DEVICES_PATH: &str = "/v1/devices";
 /// Content type of binary sync bodies, both directions.
 pub const SYNC_CONTENT_TYPE: &str = "application/vnd.groundwork.sync.v1";
 /// Content type of enrolment bodies and of every error body.
@@ -127,4 +130,17 @@ pub struct SyncResponse {
 pub struct ErrorBody {
     /// What went wrong and what to do about it, for a person to read.
     pub error: String,
+}
+
+/// One device of the caller's team, as `GET /v1/devices` lists it (for the team lead's reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamDevice {
+    /// The device's id at the relay.
+    pub device_id: String,
+    /// The name given at enrolment.
+    pub name: String,
+    /// When it last completed a sync (Unix seconds), if ever.
+    pub last_sync_at: Option<i64>,
+    /// Whether it was revoked.
+    pub revoked: bool,
 }

@@ -1,0 +1,680 @@
+//! The team lead's reports: what a shift (or a date range) produced, campaign progress against
+//! targets, and who needs a call back. Computed from the projection tables, so every device
+//! holding the same data gives the same report.
+//!
+//! Definitions (also in README.md):
+//! - A shift report covers the conversations recorded in the shift, or held in the date range.
+//! - People met are the distinct people of those conversations; *new* ones had no conversation
+//!   before, *returning* ones had.
+//! - Issues are ranked by how many different people raised them.
+//! - Engagement before/after compares, for returning people with a level on both sides, their
+//!   last level before the report's first conversation with them and their last level in it.
+//! - Commitments made are those recorded in the report's conversations, grouped by the ask
+//!   (their words, lower-cased); kept ones are those of them now marked kept.
+//! - A follow-up is due when a conversation's follow-up date has come (on or before the report's
+//!   day) and nobody has spoken to the person since.
+//! - A commitment counts towards a campaign target when it belongs to the campaign and its words
+//!   are the target's label (the app offers the labels when recording); other asks of the
+//!   campaign are counted apart.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::parse_id;
+use crate::model::{Commitment, CommitmentStatus, Conversation, Person, Shift};
+use crate::store::Store;
+
+/// Which conversations a shift report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Those recorded in one shift.
+    Shift(String),
+    /// Those held between two dates, both included (UTC dates).
+    Dates {
+        /// First day.
+        from: NaiveDate,
+        /// Last day.
+        to: NaiveDate,
+    },
+}
+
+/// Numbers for one canvasser, or for the whole team.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// Conversations held.
+    pub conversations: usize,
+    /// Conversations by kind.
+    pub by_kind: BTreeMap<String, usize>,
+    /// Distinct people spoken to.
+    pub people_met: usize,
+    /// Of them, people spoken to for the first time.
+    pub new_people: usize,
+    /// Of them, people spoken to before.
+    pub returning_people: usize,
+    /// Issues by how many people raised them, most first.
+    pub issues: Vec<Ranked>,
+    /// Engagement before and after, for returning people.
+    pub engagement: EngagementChange,
+    /// Commitments made in these conversations.
+    pub commitments_made: usize,
+    /// Of them, kept (so far).
+    pub commitments_kept: usize,
+    /// Of them, broken.
+    pub commitments_broken: usize,
+    /// Commitments by ask.
+    pub asks: Vec<Ask>,
+    /// Follow-ups of these conversations that are due and not yet done.
+    pub follow_ups_due: usize,
+}
+
+/// An issue and how many people raised it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ranked {
+    /// The issue.
+    pub issue: String,
+    /// How many different people raised it.
+    pub people: usize,
+}
+
+/// Commitments of one kind of ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ask {
+    /// The ask (lower-cased words of the commitment).
+    pub ask: String,
+    /// Made.
+    pub made: usize,
+    /// Kept so far.
+    pub kept: usize,
+}
+
+/// Engagement before and after.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngagementChange {
+    /// Returning people with a level before and in the report.
+    pub people: usize,
+    /// Their average level before.
+    pub before: Option<f64>,
+    /// Their average level in the report.
+    pub after: Option<f64>,
+    /// How many rose, stayed, fell.
+    pub rose: usize,
+    /// Stayed the same.
+    pub same: usize,
+    /// Fell.
+    pub fell: usize,
+}
+
+/// A device of the team and whether it has synced since the shift ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceSync {
+    /// Its name.
+    pub name: String,
+    /// When it last synced (RFC 3339), if ever.
+    pub last_sync: Option<String>,
+}
+
+impl DeviceSync {
+    /// The relay's view of the team's devices, revoked ones left out.
+    pub fn from_team(devices: Vec<groundwork_protocol::TeamDevice>) -> Vec<DeviceSync> {
+        devices
+            .into_iter()
+            .filter(|d| !d.revoked)
+            .map(|d| DeviceSync {
+                name: d.name,
+                last_sync: d
+                    .last_sync_at
+                    .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                    .map(crate::model::format_time),
+            })
+            .collect()
+    }
+}
+
+/// A shift report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShiftReport {
+    /// What it covers, in words.
+    pub scope: String,
+    /// The shift, when the report is for one.
+    pub shift: Option<Shift>,
+    /// The day the report was made for (follow-ups due on or before it).
+    pub as_of: NaiveDate,
+    /// The whole team.
+    pub team: Tally,
+    /// Each canvasser, by name.
+    pub canvassers: BTreeMap<String, Tally>,
+    /// Devices that have not synced since the shift ended (or since the range's last day);
+    /// `None` when the relay was not asked (not joined, or offline).
+    pub devices_not_synced: Option<Vec<DeviceSync>>,
+}
+
+/// Progress towards one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetProgress {
+    /// The target's label.
+    pub label: String,
+    /// The number aimed for.
+    pub target: i64,
+    /// Commitments made towards it.
+    pub made: usize,
+    /// Of them, kept.
+    pub kept: usize,
+    /// Kept as a share of the target, 0–100 (can pass 100).
+    pub percent_kept: f64,
+}
+
+/// One shift's contribution to a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShiftPoint {
+    /// The shift.
+    pub shift_id: String,
+    /// Where.
+    pub place: String,
+    /// When it started.
+    pub started_at: String,
+    /// Commitments to the campaign made in it.
+    pub made: usize,
+    /// Of them, kept.
+    pub kept: usize,
+}
+
+/// A campaign's progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignReport {
+    /// The campaign.
+    pub campaign: crate::model::Campaign,
+    /// Each target.
+    pub targets: Vec<TargetProgress>,
+    /// Commitments to the campaign that match no target, by ask.
+    pub other_asks: Vec<Ask>,
+    /// The last shifts of the campaign, oldest first (at most 8).
+    pub trend: Vec<ShiftPoint>,
+}
+
+/// A person to call back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUp {
+    /// Who.
+    pub person_id: String,
+    /// Their name.
+    pub name: String,
+    /// Their phone, unless they asked not to be contacted.
+    pub phone: Option<String>,
+    /// Due date.
+    pub due: NaiveDate,
+    /// Overdue (due before the report's day).
+    pub overdue: bool,
+    /// Who spoke to them last.
+    pub last_spoken_by: String,
+    /// When.
+    pub last_spoken_at: String,
+}
+
+fn ask_key(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Everything the reports read, loaded once.
+struct Data {
+    people: HashMap<String, Person>,
+    /// Conversations by person, oldest first.
+    by_person: HashMap<String, Vec<Conversation>>,
+    conversations: Vec<Conversation>,
+    commitments: Vec<Commitment>,
+}
+
+impl Data {
+    fn load(store: &Store) -> Result<Data> {
+        let conversations = store.all_conversations()?;
+        let mut by_person: HashMap<String, Vec<Conversation>> = HashMap::new();
+        for c in &conversations {
+            by_person
+                .entry(c.person_id.clone())
+                .or_default()
+                .push(c.clone());
+        }
+        for list in by_person.values_mut() {
+            list.sort_by(|a, b| (&a.at, &a.id).cmp(&(&b.at, &b.id)));
+        }
+        Ok(Data {
+            people: store
+                .all_people()?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect(),
+            by_person,
+            conversations,
+            commitments: store.commitments_by_id()?,
+        })
+    }
+
+    /// Whether `c` is the person's latest conversation and its follow-up is due by `day`.
+    fn follow_up_due(&self, c: &Conversation, day: NaiveDate) -> bool {
+        let latest = self.by_person.get(&c.person_id).and_then(|l| l.last());
+        c.follow_up.is_some_and(|d| d <= day) && latest.is_some_and(|l| l.id == c.id)
+    }
+}
+
+fn tally(data: &Data, convs: &[&Conversation], as_of: NaiveDate) -> Tally {
+    let mut t = Tally {
+        conversations: convs.len(),
+        ..Tally::default()
+    };
+    for c in convs {
+        *t.by_kind.entry(c.kind.as_str().to_string()).or_default() += 1;
+    }
+    // People, new or returning, and engagement.
+    let mut first_in: HashMap<&str, &str> = HashMap::new();
+    let mut last_in: HashMap<&str, &Conversation> = HashMap::new();
+    for c in convs {
+        let first = first_in.entry(&c.person_id).or_insert(&c.at);
+        if c.at.as_str() < *first {
+            *first = &c.at;
+        }
+        let last = last_in.entry(&c.person_id).or_insert(c);
+        if (&c.at, &c.id) > (&last.at, &last.id) {
+            *last = c;
+        }
+    }
+    let in_report: BTreeSet<&str> = convs.iter().map(|c| c.id.as_str()).collect();
+    t.people_met = first_in.len();
+    let (mut before_sum, mut after_sum) = (0i64, 0i64);
+    for (person, first) in &first_in {
+        let history = data
+            .by_person
+            .get(*person)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let earlier: Vec<&Conversation> = history
+            .iter()
+            .filter(|h| h.at.as_str() < *first && !in_report.contains(h.id.as_str()))
+            .collect();
+        if earlier.is_empty() {
+            t.new_people += 1;
+            continue;
+        }
+        t.returning_people += 1;
+        let before = earlier.iter().rev().find_map(|h| h.engagement);
+        let after = last_in.get(person).and_then(|c| c.engagement);
+        if let (Some(b), Some(a)) = (before, after) {
+            t.engagement.people += 1;
+            before_sum += i64::from(b);
+            after_sum += i64::from(a);
+            match a.cmp(&b) {
+                std::cmp::Ordering::Greater => t.engagement.rose += 1,
+                std::cmp::Ordering::Equal => t.engagement.same += 1,
+                std::cmp::Ordering::Less => t.engagement.fell += 1,
+            }
+        }
+    }
+    if t.engagement.people > 0 {
+        let n = t.engagement.people as f64;
+        t.engagement.before = Some(before_sum as f64 / n);
+        t.engagement.after = Some(after_sum as f64 / n);
+    }
+    // Issues by people.
+    let mut issues: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for c in convs {
+        for i in &c.issues {
+            issues.entry(i).or_default().insert(&c.person_id);
+        }
+    }
+    t.issues = issues
+        .into_iter()
+        .map(|(issue, people)| Ranked {
+            issue: issue.to_string(),
+            people: people.len(),
+        })
+        .collect();
+    t.issues
+        .sort_by(|a, b| b.people.cmp(&a.people).then(a.issue.cmp(&b.issue)));
+    // Commitments made in these conversations.
+    let mut asks: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in data.commitments.iter().filter(|c| {
+        c.conversation_id
+            .as_deref()
+            .is_some_and(|id| in_report.contains(id))
+    }) {
+        t.commitments_made += 1;
+        let entry = asks.entry(ask_key(&c.what)).or_default();
+        entry.0 += 1;
+        match c.status {
+            CommitmentStatus::Kept => {
+                t.commitments_kept += 1;
+                entry.1 += 1;
+            }
+            CommitmentStatus::Broken => t.commitments_broken += 1,
+            _ => {}
+        }
+    }
+    t.asks = asks_list(asks);
+    t.follow_ups_due = convs
+        .iter()
+        .filter(|c| data.follow_up_due(c, as_of))
+        .count();
+    t
+}
+
+fn asks_list(asks: BTreeMap<String, (usize, usize)>) -> Vec<Ask> {
+    let mut out: Vec<Ask> = asks
+        .into_iter()
+        .map(|(ask, (made, kept))| Ask { ask, made, kept })
+        .collect();
+    out.sort_by(|a, b| b.made.cmp(&a.made).then(a.ask.cmp(&b.ask)));
+    out
+}
+
+/// The shift report for `scope`, with follow-ups due as of `as_of`. `devices` is the team's
+/// devices as the relay knows them (name, last sync as RFC 3339), when it could be asked.
+pub fn shift_report(
+    store: &Store,
+    scope: &Scope,
+    as_of: NaiveDate,
+    devices: Option<&[DeviceSync]>,
+) -> Result<ShiftReport> {
+    let data = Data::load(store)?;
+    let (label, shift, convs, ended): (String, Option<Shift>, Vec<&Conversation>, Option<String>) =
+        match scope {
+            Scope::Shift(id) => {
+                let id = parse_id(id)?;
+                let shift = store
+                    .shifts()?
+                    .into_iter()
+                    .find(|s| s.id == id)
+                    .ok_or_else(|| Error::NotFound {
+                        kind: "shift",
+                        id: id.clone(),
+                    })?;
+                let convs = data
+                    .conversations
+                    .iter()
+                    .filter(|c| c.shift_id.as_deref() == Some(id.as_str()))
+                    .collect();
+                let label = format!("shift at {} ({})", shift.place, shift.canvasser);
+                let ended = shift.ended_at.clone();
+                (label, Some(shift), convs, ended)
+            }
+            Scope::Dates { from, to } => {
+                let (lo, hi) = (
+                    from.to_string(),
+                    (*to + chrono::Duration::days(1)).to_string(),
+                );
+                let convs = data
+                    .conversations
+                    .iter()
+                    .filter(|c| c.at.as_str() >= lo.as_str() && c.at.as_str() < hi.as_str())
+                    .collect();
+                (format!("{from} to {to}"), None, convs, Some(hi))
+            }
+        };
+    let mut by_canvasser: BTreeMap<String, Vec<&Conversation>> = BTreeMap::new();
+    for c in &convs {
+        by_canvasser.entry(c.canvasser.clone()).or_default().push(c);
+    }
+    let devices_not_synced = devices.map(|list| {
+        list.iter()
+            .filter(|d| match (&d.last_sync, &ended) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(last), Some(end)) => last.as_str() < end.as_str(),
+            })
+            .cloned()
+            .collect()
+    });
+    Ok(ShiftReport {
+        scope: label,
+        shift,
+        as_of,
+        team: tally(&data, &convs, as_of),
+        canvassers: by_canvasser
+            .into_iter()
+            .map(|(name, list)| (name, tally(&data, &list, as_of)))
+            .collect(),
+        devices_not_synced,
+    })
+}
+
+/// Progress of campaign `id`.
+pub fn campaign_report(store: &Store, id: &str) -> Result<CampaignReport> {
+    let id = parse_id(id)?;
+    let campaign = store
+        .campaigns()?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| Error::NotFound {
+            kind: "campaign",
+            id: id.clone(),
+        })?;
+    let data = Data::load(store)?;
+    let mine: Vec<&Commitment> = data
+        .commitments
+        .iter()
+        .filter(|c| c.campaign_id.as_deref() == Some(id.as_str()))
+        .collect();
+    let labels: HashMap<String, &String> =
+        campaign.targets.keys().map(|l| (ask_key(l), l)).collect();
+    let mut per_target: BTreeMap<&String, (usize, usize)> = BTreeMap::new();
+    let mut other: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in &mine {
+        let kept = usize::from(c.status == CommitmentStatus::Kept);
+        let key = ask_key(&c.what);
+        let entry = match labels.get(&key) {
+            Some(label) => per_target.entry(*label).or_default(),
+            None => other.entry(key).or_default(),
+        };
+        entry.0 += 1;
+        entry.1 += kept;
+    }
+    let targets = campaign
+        .targets
+        .iter()
+        .map(|(label, &target)| {
+            let (made, kept) = per_target.get(label).copied().unwrap_or_default();
+            TargetProgress {
+                label: label.clone(),
+                target,
+                made,
+                kept,
+                percent_kept: if target > 0 {
+                    kept as f64 * 100.0 / target as f64
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect();
+    let conv_shift: HashMap<&str, Option<&str>> = data
+        .conversations
+        .iter()
+        .map(|c| (c.id.as_str(), c.shift_id.as_deref()))
+        .collect();
+    let mut shifts: Vec<Shift> = store
+        .shifts()?
+        .into_iter()
+        .filter(|s| s.campaign_id.as_deref() == Some(id.as_str()))
+        .collect();
+    shifts.sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
+    let recent = &shifts[shifts.len().saturating_sub(8)..];
+    let trend = recent
+        .iter()
+        .map(|s| {
+            let of_shift: Vec<&&Commitment> = mine
+                .iter()
+                .filter(|c| {
+                    c.conversation_id
+                        .as_deref()
+                        .and_then(|cid| conv_shift.get(cid).copied().flatten())
+                        == Some(s.id.as_str())
+                })
+                .collect();
+            ShiftPoint {
+                shift_id: s.id.clone(),
+                place: s.place.clone(),
+                started_at: s.started_at.clone(),
+                made: of_shift.len(),
+                kept: of_shift
+                    .iter()
+                    .filter(|c| c.status == CommitmentStatus::Kept)
+                    .count(),
+            }
+        })
+        .collect();
+    Ok(CampaignReport {
+        campaign,
+        targets,
+        other_asks: asks_list(other),
+        trend,
+    })
+}
+
+/// People whose follow-up is due on or before `by`, soonest first.
+pub fn follow_ups(store: &Store, by: NaiveDate, today: NaiveDate) -> Result<Vec<FollowUp>> {
+    let data = Data::load(store)?;
+    let mut out: Vec<FollowUp> = data
+        .by_person
+        .values()
+        .filter_map(|list| list.last())
+        .filter(|c| c.follow_up.is_some_and(|d| d <= by))
+        .filter_map(|c| {
+            let p = data.people.get(&c.person_id)?;
+            let due = c.follow_up?;
+            Some(FollowUp {
+                person_id: p.id.clone(),
+                name: p.name.clone(),
+                phone: if p.do_not_contact {
+                    None
+                } else {
+                    p.phone.clone()
+                },
+                due,
+                overdue: due < today,
+                last_spoken_by: c.canvasser.clone(),
+                last_spoken_at: c.at.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.due, &a.name, &a.person_id).cmp(&(b.due, &b.name, &b.person_id)));
+    Ok(out)
+}
+
+/// A bar of `width` characters filled to `share` (0.0–1.0), for text reports.
+pub fn bar(share: f64, width: usize) -> String {
+    let filled = ((share.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// The shift report as text for a terminal.
+pub fn shift_text(r: &ShiftReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Shift report: {} (follow-ups as of {})",
+        r.scope, r.as_of
+    );
+    let mut section = |name: &str, t: &Tally| {
+        let _ = writeln!(s, "\n{name}");
+        let kinds: Vec<String> = t.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(
+            s,
+            "  conversations    {} ({})",
+            t.conversations,
+            kinds.join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "  people met       {} ({} new, {} returning)",
+            t.people_met, t.new_people, t.returning_people
+        );
+        if let (Some(b), Some(a)) = (t.engagement.before, t.engagement.after) {
+            let _ = writeln!(
+                s,
+                "  engagement       {b:.1} -> {a:.1} for {} returning ({} rose, {} same, {} fell)",
+                t.engagement.people, t.engagement.rose, t.engagement.same, t.engagement.fell
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  commitments      {} made, {} kept, {} broken",
+            t.commitments_made, t.commitments_kept, t.commitments_broken
+        );
+        for a in &t.asks {
+            let _ = writeln!(s, "    {:<40} {} made, {} kept", a.ask, a.made, a.kept);
+        }
+        let issues: Vec<String> = t
+            .issues
+            .iter()
+            .take(5)
+            .map(|i| format!("{} ({})", i.issue, i.people))
+            .collect();
+        let _ = writeln!(s, "  top issues       {}", issues.join(", "));
+        let _ = writeln!(s, "  follow-ups due   {}", t.follow_ups_due);
+    };
+    section("Team", &r.team);
+    for (name, t) in &r.canvassers {
+        section(&format!("Canvasser: {name}"), t);
+    }
+    match &r.devices_not_synced {
+        None => s.push_str("\nDevices: not checked (this device has not joined a relay, or it could not be reached)\n"),
+        Some(list) if list.is_empty() => s.push_str("\nDevices: every device has synced since\n"),
+        Some(list) => {
+            s.push_str("\nDevices that have not synced since:\n");
+            for d in list {
+                let _ = writeln!(s, "  {} (last sync: {})", d.name, d.last_sync.as_deref().unwrap_or("never"));
+            }
+        }
+    }
+    s
+}
+
+/// The campaign report as text for a terminal.
+pub fn campaign_text(r: &CampaignReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Campaign: {}{}",
+        r.campaign.name,
+        r.campaign
+            .issue
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default()
+    );
+    for t in &r.targets {
+        let _ = writeln!(
+            s,
+            "  {:<30} {} {:>4}/{:<4} kept ({} made)",
+            t.label,
+            bar(t.percent_kept / 100.0, 20),
+            t.kept,
+            t.target,
+            t.made
+        );
+    }
+    for a in &r.other_asks {
+        let _ = writeln!(s, "  other: {:<23} {} made, {} kept", a.ask, a.made, a.kept);
+    }
+    if !r.trend.is_empty() {
+        let most = r.trend.iter().map(|p| p.made).max().unwrap_or(0).max(1);
+        s.push_str("  last shifts (made / kept):\n");
+        for p in &r.trend {
+            let _ = writeln!(
+                s,
+                "    {} {:<28} {} {}/{}",
+                &p.started_at[..10.min(p.started_at.len())],
+                p.place,
+                bar(p.made as f64 / most as f64, 10),
+                p.made,
+                p.kept
+            );
+        }
+    }
+    s
+}
