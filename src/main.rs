@@ -2,6 +2,8 @@
 
 mod app;
 mod cli;
+#[cfg(any(feature = "desktop", feature = "web"))]
+mod ui;
 
 use std::process::ExitCode;
 

@@ -92,6 +92,13 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Serve the app to browsers (liveview): prints `listening on http://ADDR`.
+    #[cfg(feature = "web")]
+    Web {
+        /// HOST:PORT to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: String,
+    },
     /// Test helper: add people one per transaction, printing each id once it is durable.
     #[command(hide = true)]
     DebugWriteLoop {

@@ -71,6 +71,8 @@ pub enum CliError {
 /// Run one command against the data directory `dir`.
 pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
     match command {
+        #[cfg(feature = "web")]
+        Command::Web { listen } => Ok(crate::app::serve(dir, &listen)?),
         Command::Join {
             relay,
             invite,
@@ -208,6 +210,8 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }
         // Handled by `run`, which needs more than the notebook for them.
         Command::Join { .. } | Command::Sync | Command::Report(_) => Ok(()),
+        #[cfg(feature = "web")]
+        Command::Web { .. } => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson {

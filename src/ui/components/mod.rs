@@ -1,0 +1,20 @@
+//! Stateless building blocks: they draw what they are given and report what the user did.
+//! Screens (in `views/`) own the state. Each component's style sits beside it.
+
+mod chips;
+mod field;
+mod progress;
+mod sync_badge;
+
+pub use chips::{Chip, Chips};
+pub use field::TextField;
+pub use progress::ProgressBar;
+pub use sync_badge::SyncBadge;
+
+/// The components' styles, in one sheet.
+pub const STYLE: &str = concat!(
+    include_str!("chips.css"),
+    include_str!("field.css"),
+    include_str!("progress.css"),
+    include_str!("sync_badge.css"),
+);

@@ -1,0 +1,287 @@
+//! The app: one Dioxus UI for the whole field workflow, on a phone, a desktop window or a
+//! browser tab.
+//!
+//! - [`App`] is the root component. It needs a [`Services`] value in its root context (the
+//!   store handle and the sync engine); launchers provide it (`crate::app` for the desktop
+//!   window, [`web`] for `groundwork web`).
+//! - [`worker`]: the store runs on its own thread; the UI sends requests and awaits replies,
+//!   so it never waits on the disk.
+//! - [`sync`]: what the app needs from the sync engine, and a stand-in until it is connected.
+//! - `views/`: one module per screen, each owning its state; `components/`: stateless widgets.
+//!
+//! Text that a canvasser types is never bound back into the input (`value:`): fields start
+//! from an initial value and report changes, so fast typing loses nothing (see
+//! `components::TextField`).
+
+pub mod components;
+pub mod self_test;
+pub mod sync;
+pub mod views;
+#[cfg(feature = "web")]
+pub mod web;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use dioxus::prelude::*;
+use futures_util::StreamExt;
+
+use components::SyncBadge;
+use sync::{SharedSync, SyncStatus};
+use worker::{Overview, StoreHandle};
+
+/// What the app runs on: provided as root context by the launcher.
+#[derive(Clone)]
+pub struct Services {
+    /// The store's handle.
+    pub store: StoreHandle,
+    /// The sync engine (or its stand-in).
+    pub sync: SharedSync,
+}
+
+impl Services {
+    /// Services on `store` with the sync worker on the same data directory.
+    pub fn connected(store: StoreHandle, dir: &std::path::Path) -> Services {
+        Services {
+            store,
+            sync: sync::connect(dir),
+        }
+    }
+
+    /// Services on `store` with sync not connected (component tests).
+    #[cfg(test)]
+    pub fn offline(store: StoreHandle) -> Services {
+        Services {
+            store,
+            sync: std::sync::Arc::new(sync::NotConnected),
+        }
+    }
+}
+
+/// The screens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// Search and recent people.
+    People,
+    /// Add a person.
+    AddPerson,
+    /// A person's file.
+    Person(String),
+    /// Record a conversation with a person.
+    Record(String),
+    /// Commitments due and overdue.
+    Due,
+    /// Campaigns and their progress.
+    Campaigns,
+    /// Start or end a shift.
+    Shift,
+    /// Name, joining a team, sync.
+    Settings,
+}
+
+/// Shared by every screen: where we are, and what changed.
+#[derive(Clone, Copy)]
+pub struct Nav {
+    /// The screen shown.
+    pub screen: Signal<Screen>,
+    /// Counts writes in the store; resources that read it re-run after each write.
+    pub revision: Signal<u64>,
+    /// Canvasser, open shift, changes waiting.
+    pub overview: Signal<Overview>,
+    /// The last error or confirmation to show.
+    pub notice: Signal<Option<Notice>>,
+}
+
+/// A message shown under the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The words.
+    pub text: String,
+    /// An error (drawn as an alert) rather than a confirmation.
+    pub error: bool,
+}
+
+impl Nav {
+    /// Show a screen.
+    pub fn go(mut self, screen: Screen) {
+        self.notice.set(None);
+        self.screen.set(screen);
+    }
+
+    /// Show an error.
+    pub fn error(mut self, text: impl Into<String>) {
+        self.notice.set(Some(Notice {
+            text: text.into(),
+            error: true,
+        }));
+    }
+
+    /// Show a confirmation.
+    pub fn say(mut self, text: impl Into<String>) {
+        self.notice.set(Some(Notice {
+            text: text.into(),
+            error: false,
+        }));
+    }
+}
+
+/// The whole style sheet: base, components, screens.
+pub fn style() -> String {
+    [include_str!("app.css"), components::STYLE, views::STYLE].join("\n")
+}
+
+/// The `<head>` additions every launcher uses: viewport for phones, and the style sheet.
+pub fn head() -> String {
+    format!(
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light\"><style>{}</style>",
+        style()
+    )
+}
+
+/// The root component.
+#[component]
+pub fn App() -> Element {
+    let services = use_context::<Services>();
+    let screen = use_signal(|| Screen::People);
+    let mut revision = use_signal(|| 0u64);
+    let mut overview = use_signal(Overview::default);
+    let notice = use_signal(|| None::<Notice>);
+    let nav = use_context_provider(|| Nav {
+        screen,
+        revision,
+        overview,
+        notice,
+    });
+    let mut sync_status = use_signal(|| services.sync.status());
+
+    // Store changes: bump the revision so screens re-read.
+    let store = services.store.clone();
+    let engine = services.sync.clone();
+    use_future(move || {
+        let store = store.clone();
+        let engine = engine.clone();
+        async move {
+            let mut changes = store.subscribe();
+            while let Some(c) = changes.next().await {
+                revision.set(c.revision);
+                engine.local_change();
+            }
+        }
+    });
+    // Sync status updates from the engine.
+    let engine = services.sync.clone();
+    use_future(move || {
+        let engine = engine.clone();
+        async move {
+            let mut updates = engine.watch();
+            while let Some(s) = updates.next().await {
+                sync_status.set(s);
+            }
+        }
+    });
+    // The header facts, re-read after each write.
+    let store = services.store.clone();
+    use_effect(move || {
+        let _ = revision();
+        let store = store.clone();
+        spawn(async move {
+            match store.overview().await {
+                Ok(o) => overview.set(o),
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    });
+
+    let status: SyncStatus = sync_status();
+    let ov = overview();
+    let badge = sync::badge_text(&status, ov.pending);
+    let sync = services.sync.clone();
+    let current = screen();
+
+    let self_test = try_use_context::<self_test::SelfTestMode>().is_some();
+
+    rsx! {
+        if self_test {
+            self_test::SelfTest {}
+        }
+        div { class: "app",
+            header { class: "top",
+                div { class: "top-row",
+                    h1 { class: "brand", "Groundwork" }
+                    if let Some(shift) = &ov.shift {
+                        span { class: "shift-chip", "On shift: {shift.place}" }
+                    }
+                }
+                SyncBadge {
+                    text: badge,
+                    warning: status.last_error.is_some(),
+                    onsync: move |_| {
+                        if let Err(e) = sync.command(sync::SyncCommand::SyncNow) {
+                            nav.error(e);
+                        }
+                    },
+                }
+            }
+            if let Some(n) = notice() {
+                div {
+                    class: if n.error { "notice error" } else { "notice" },
+                    role: if n.error { "alert" } else { "status" },
+                    span { "{n.text}" }
+                    button {
+                        r#type: "button",
+                        class: "notice-close",
+                        "aria-label": "Dismiss message",
+                        onclick: move |_| { let mut n = nav.notice; n.set(None) },
+                        "✕"
+                    }
+                }
+            }
+            main { class: "content", id: "content",
+                match current.clone() {
+                    Screen::People => rsx! { views::People {} },
+                    Screen::AddPerson => rsx! { views::AddPerson {} },
+                    Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone() } },
+                    Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
+                    Screen::Due => rsx! { views::Due {} },
+                    Screen::Campaigns => rsx! { views::Campaigns {} },
+                    Screen::Shift => rsx! { views::ShiftView {} },
+                    Screen::Settings => rsx! { views::Settings { status: status.clone() } },
+                }
+            }
+            nav { class: "tabs", "aria-label": "Screens",
+                for (target, label) in [
+                    (Screen::People, "People"),
+                    (Screen::Due, "Due"),
+                    (Screen::Campaigns, "Campaigns"),
+                    (Screen::Shift, "Shift"),
+                    (Screen::Settings, "Settings"),
+                ] {
+                    button {
+                        key: "{label}",
+                        r#type: "button",
+                        class: "tab",
+                        id: "tab-{label}",
+                        "aria-current": if tab_of(&current) == target { "page" },
+                        onclick: {
+                            let t = target.clone();
+                            move |_| nav.go(t.clone())
+                        },
+                        "{label}"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tab a screen belongs to.
+fn tab_of(s: &Screen) -> Screen {
+    match s {
+        Screen::People | Screen::AddPerson | Screen::Person(_) | Screen::Record(_) => {
+            Screen::People
+        }
+        other => other.clone(),
+    }
+}

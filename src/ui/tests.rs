@@ -1,0 +1,314 @@
+//! Component tests without a window: the real [`App`] in a `VirtualDom` on a store in a temp
+//! directory, rendered with dioxus-ssr, with events sent to elements found by walking the
+//! rendered tree (by `id`, `data-id` or `aria-label`, never by listener order).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use dioxus::dioxus_core::{
+    AttributeValue, DynamicNode, ElementId, NoOpMutations, TemplateAttribute, TemplateNode, VNode,
+};
+use dioxus::prelude::*;
+use dioxus_html::{
+    PlatformEventData, SerializedFormData, SerializedHtmlEventConverter, SerializedMouseData,
+};
+use groundwork::model::{CommitmentStatus, NewCommitment, NewConversation, NewPerson};
+use groundwork::store::Store;
+
+use super::worker::StoreHandle;
+use super::{App, Services};
+
+struct Harness {
+    dom: VirtualDom,
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: StoreHandle,
+}
+
+/// Attributes of each element that has dynamic attributes (listeners included), by id.
+fn elements(dom: &VirtualDom) -> Vec<(ElementId, BTreeMap<String, String>)> {
+    let mut out = Vec::new();
+    walk(dom.base_scope().root_node(), dom, &mut out);
+    out
+}
+
+fn node_at<'a>(roots: &'a [TemplateNode], path: &[u8]) -> Option<&'a TemplateNode> {
+    let mut node = roots.get(usize::from(*path.first()?))?;
+    for i in &path[1..] {
+        match node {
+            TemplateNode::Element { children, .. } => node = children.get(usize::from(*i))?,
+            _ => return None,
+        }
+    }
+    Some(node)
+}
+
+fn walk(vnode: &VNode, dom: &VirtualDom, out: &mut Vec<(ElementId, BTreeMap<String, String>)>) {
+    let t = vnode.template;
+    for (i, path) in t.attr_paths.iter().enumerate() {
+        let Some(id) = vnode.mounted_dynamic_attribute(i, dom) else {
+            continue;
+        };
+        let mut attrs = BTreeMap::new();
+        if let Some(TemplateNode::Element { attrs: statics, .. }) = node_at(t.roots, path) {
+            for a in statics.iter() {
+                if let TemplateAttribute::Static { name, value, .. } = a {
+                    attrs.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        for (j, p) in t.attr_paths.iter().enumerate() {
+            if p == path {
+                for a in vnode.dynamic_attrs[j].iter() {
+                    let v = match &a.value {
+                        AttributeValue::Text(s) => s.clone(),
+                        AttributeValue::Bool(b) => b.to_string(),
+                        AttributeValue::Listener(_) => "listener".to_string(),
+                        _ => String::new(),
+                    };
+                    attrs.insert(a.name.to_string(), v);
+                }
+            }
+        }
+        out.push((id, attrs));
+    }
+    for (i, node) in vnode.dynamic_nodes.iter().enumerate() {
+        match node {
+            DynamicNode::Component(c) => {
+                if let Some(scope) = c.mounted_scope(i, vnode, dom) {
+                    walk(scope.root_node(), dom, out);
+                }
+            }
+            DynamicNode::Fragment(nodes) => {
+                for n in nodes {
+                    walk(n, dom, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Harness {
+    fn new(setup: impl FnOnce(&mut Store)) -> Harness {
+        dioxus_html::set_event_converter(Box::new(SerializedHtmlEventConverter));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notebook");
+        {
+            let mut s = Store::open(&path).unwrap();
+            setup(&mut s);
+        }
+        let store = StoreHandle::start(&path).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let mut dom = VirtualDom::new(App).with_root_context(Services::offline(store.clone()));
+        dom.rebuild_in_place();
+        let mut h = Harness {
+            dom,
+            rt,
+            _dir: dir,
+            path,
+            store,
+        };
+        h.settle_until("people list", |html| !html.contains("Loading…"));
+        h
+    }
+
+    fn html(&self) -> String {
+        dioxus_ssr::render(&self.dom)
+    }
+
+    /// Run the app's tasks until `done(html)` or five seconds pass.
+    fn settle_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let dom = &mut self.dom;
+            self.rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_millis(20), dom.wait_for_work()).await;
+            });
+            self.dom.render_immediate(&mut NoOpMutations);
+            let html = self.html();
+            if done(&html) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{html}"
+            );
+        }
+    }
+
+    fn find(&self, attr: &str, value: &str) -> ElementId {
+        elements(&self.dom)
+            .into_iter()
+            .find(|(_, a)| a.get(attr).map(String::as_str) == Some(value))
+            .map(|(id, _)| id)
+            .unwrap_or_else(|| panic!("no element with {attr}={value:?} in\n{}", self.html()))
+    }
+
+    fn click(&mut self, attr: &str, value: &str) {
+        let id = self.find(attr, value);
+        let data = PlatformEventData::new(Box::<SerializedMouseData>::default());
+        self.dom.runtime().handle_event(
+            "click",
+            Event::new(Rc::new(data) as Rc<dyn Any>, true),
+            id,
+        );
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
+
+    fn type_in(&mut self, element_id: &str, text: &str) {
+        let id = self.find("id", element_id);
+        // Like a browser: one input event per keystroke, carrying the text so far.
+        for end in text.char_indices().map(|(i, c)| i + c.len_utf8()) {
+            let data = PlatformEventData::new(Box::new(SerializedFormData::new(
+                text[..end].to_string(),
+                vec![],
+            )));
+            self.dom.runtime().handle_event(
+                "input",
+                Event::new(Rc::new(data) as Rc<dyn Any>, true),
+                id,
+            );
+            self.dom.render_immediate(&mut NoOpMutations);
+        }
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.path).unwrap()
+    }
+}
+
+fn person(s: &mut Store, name: &str) -> String {
+    s.add_person(NewPerson {
+        name: name.into(),
+        area: Some("Elm Road".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn people_list_shows_recent_people_and_the_sync_badge() {
+    let mut h = Harness::new(|s| {
+        person(s, "Amina Yusuf");
+        person(s, "Joe Bloggs");
+    });
+    h.settle_until("names", |html| html.contains("Joe Bloggs"));
+    let html = h.html();
+    assert!(html.contains("Amina Yusuf"), "{html}");
+    assert!(
+        html.find("Joe Bloggs") < html.find("Amina Yusuf"),
+        "recent first"
+    );
+    assert!(html.contains("Not joined · 2 changes waiting"), "{html}");
+    assert!(html.contains("No shift is open"), "{html}");
+}
+
+#[test]
+fn sync_now_says_sync_is_not_connected_yet() {
+    let mut h = Harness::new(|_| {});
+    h.click("class", "sync-now");
+    h.settle_until("notice", |html| html.contains("sync is not connected"));
+    assert!(h.html().contains("role=\"alert\""));
+}
+
+#[test]
+fn searching_narrows_the_list() {
+    let mut h = Harness::new(|s| {
+        person(s, "Amina Yusuf");
+        person(s, "Joe Bloggs");
+    });
+    h.type_in("search", "amin");
+    h.settle_until("search results", |html| {
+        html.contains("Search results") && !html.contains("Joe Bloggs")
+    });
+    assert!(h.html().contains("Amina Yusuf"));
+}
+
+#[test]
+fn recording_a_conversation_keeps_a_draft_then_saves_it() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| {
+        html.contains("Conversation with Amina Yusuf")
+    });
+    h.click("data-value", "breakfast-meeting");
+    h.click("data-value", "living wage");
+    h.type_in("story", "Two jobs, still short — every month.");
+    h.type_in("commitment-entry", "sign the letter");
+    h.click("id", "add-commitment");
+    h.settle_until("commitment listed", |html| {
+        html.contains("Remove commitment: sign the letter")
+    });
+
+    // The draft reaches the store once typing pauses.
+    let key = super::views::draft_key(&id);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let draft = loop {
+        let d = h.rt.block_on(h.store.draft(&key)).unwrap();
+        if let Some(d) = d.filter(|d| d.contains("sign the letter")) {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no draft saved");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let draft: super::views::ConversationDraft = serde_json::from_str(&draft).unwrap();
+    assert_eq!(draft.story, "Two jobs, still short — every month.");
+    assert_eq!(draft.kind, "breakfast-meeting");
+
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Conversation saved."));
+    let store = h.store();
+    let file = store.person(&id).unwrap();
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(
+        file.conversations[0].story.as_deref(),
+        Some("Two jobs, still short — every month.")
+    );
+    assert_eq!(file.conversations[0].issues, vec!["living wage"]);
+    assert_eq!(file.commitments[0].what, "sign the letter");
+    assert_eq!(store.draft(&key).unwrap(), None, "the draft is gone");
+}
+
+#[test]
+fn a_commitment_is_marked_kept_with_one_tap() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        s.record_conversation(
+            NewConversation {
+                person_id: id.clone(),
+                kind: groundwork::model::ConversationKind::Doorstep,
+                at: None,
+                canvasser: None,
+                shift_id: None,
+                issues: vec![],
+                story: None,
+                notes: None,
+                engagement: None,
+                follow_up: None,
+            },
+            vec![NewCommitment {
+                what: "come to the delivery".into(),
+                due: Some(chrono::Local::now().date_naive() - chrono::Duration::days(1)),
+                campaign_id: None,
+            }],
+        )
+        .unwrap();
+    });
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Overdue (1)"));
+    h.click("aria-label", "Kept: come to the delivery");
+    h.settle_until("marked", |html| html.contains("Overdue (0)"));
+    let c = h.store().commitments_by_id().unwrap();
+    assert_eq!(c[0].status, CommitmentStatus::Kept);
+}

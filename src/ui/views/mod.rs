@@ -1,0 +1,46 @@
+//! The screens, one module each. A screen owns its state, reads the store through the
+//! [`Services`](super::Services) handle and re-reads after every write (it reads
+//! [`Nav::revision`](super::Nav) inside its resources).
+
+mod campaigns;
+mod due;
+mod people;
+mod person;
+mod record;
+mod settings;
+mod shift;
+
+pub use campaigns::Campaigns;
+pub use due::Due;
+pub use people::{AddPerson, People};
+pub use person::PersonFile;
+pub use record::Record;
+#[cfg(test)]
+pub use record::{ConversationDraft, draft_key};
+pub use settings::Settings;
+pub use shift::ShiftView;
+
+/// The screens' styles, in one sheet.
+pub const STYLE: &str = concat!(
+    include_str!("people.css"),
+    include_str!("person.css"),
+    include_str!("record.css"),
+    include_str!("due.css"),
+    include_str!("campaigns.css"),
+);
+
+/// A date as the app shows it: "Tue 3 Mar".
+pub fn show_date(d: chrono::NaiveDate) -> String {
+    d.format("%a %-d %b").to_string()
+}
+
+/// A stored RFC 3339 time as the app shows it: "Tue 3 Mar 07:15" in local time.
+pub fn show_time(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%a %-d %b %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| t.to_string())
+}

@@ -1,0 +1,450 @@
+//! Recording a conversation: kind as large chips, issues as chips with free entry, story,
+//! notes, the engagement ladder, commitments added inline, a follow-up date (48 hours later by
+//! default), and one tap to save.
+//!
+//! The form is a draft from the first keystroke: every change is sent to the store worker,
+//! which writes it once typing pauses, so it is there again after the app is killed. Saving
+//! records the conversation and drops the draft in one request.
+
+use chrono::{Duration, NaiveDate, Utc};
+use dioxus::prelude::*;
+use groundwork::model::{
+    ConversationKind, Engagement, NewCommitment, NewConversation, normalise_tag, parse_date,
+};
+use serde::{Deserialize, Serialize};
+
+use super::person::kind_label;
+use crate::ui::components::{Chip, Chips, TextField};
+use crate::ui::worker::{Request, UiError};
+use crate::ui::{Nav, Screen, Services};
+
+/// Issues offered as chips before any are typed.
+const COMMON_ISSUES: &[&str] = &[
+    "living wage",
+    "housing",
+    "heating",
+    "repairs",
+    "hours",
+    "transport",
+    "childcare",
+    "safety",
+];
+
+/// The engagement ladder.
+const LADDER: &[(u8, &str)] = &[
+    (1, "1 Not interested"),
+    (2, "2 Listening"),
+    (3, "3 Interested"),
+    (4, "4 Taking part"),
+    (5, "5 Leading others"),
+];
+
+/// Everything typed into the form so far; stored as JSON under [`draft_key`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationDraft {
+    /// Conversation kind (`doorstep`, …).
+    pub kind: String,
+    /// Issues chosen or typed.
+    pub issues: Vec<String>,
+    /// Their story.
+    pub story: String,
+    /// Notes.
+    pub notes: String,
+    /// 1–5.
+    pub engagement: Option<u8>,
+    /// YYYY-MM-DD.
+    pub follow_up: String,
+    /// Commitments added.
+    pub commitments: Vec<String>,
+    /// A commitment being typed, not yet added.
+    pub commitment_entry: String,
+    /// An issue being typed, not yet added.
+    pub issue_entry: String,
+}
+
+impl ConversationDraft {
+    /// A fresh form: doorstep, follow-up 48 hours from now.
+    pub fn fresh() -> Self {
+        ConversationDraft {
+            kind: ConversationKind::Doorstep.as_str().to_string(),
+            follow_up: (Utc::now() + Duration::hours(48))
+                .with_timezone(&chrono::Local)
+                .date_naive()
+                .to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// The conversation and commitments to record, or what to correct first.
+    pub fn to_records(
+        &self,
+        person_id: &str,
+        campaign_id: Option<String>,
+    ) -> Result<(NewConversation, Vec<NewCommitment>), UiError> {
+        let kind: ConversationKind = self
+            .kind
+            .parse()
+            .map_err(|e: groundwork::model::ValidationError| UiError(e.to_string()))?;
+        let follow_up: Option<NaiveDate> = if self.follow_up.trim().is_empty() {
+            None
+        } else {
+            Some(parse_date(&self.follow_up).map_err(|e| UiError(e.to_string()))?)
+        };
+        let engagement = self
+            .engagement
+            .map(|e| Engagement::try_from(i64::from(e)))
+            .transpose()
+            .map_err(|e| UiError(e.to_string()))?;
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
+        let mut issues = self.issues.clone();
+        if let Some(t) = normalise_tag(&self.issue_entry)
+            && !issues.contains(&t)
+        {
+            issues.push(t);
+        }
+        let mut whats = self.commitments.clone();
+        if !self.commitment_entry.trim().is_empty() {
+            whats.push(self.commitment_entry.clone());
+        }
+        let commitments = whats
+            .into_iter()
+            .map(|what| NewCommitment {
+                what,
+                due: follow_up,
+                campaign_id: campaign_id.clone(),
+            })
+            .collect();
+        Ok((
+            NewConversation {
+                person_id: person_id.to_string(),
+                kind,
+                at: None,
+                canvasser: None,
+                shift_id: None,
+                issues,
+                story: text(&self.story),
+                notes: text(&self.notes),
+                engagement,
+                follow_up,
+            },
+            commitments,
+        ))
+    }
+}
+
+/// The draft key of a conversation with `person_id`.
+pub fn draft_key(person_id: &str) -> String {
+    format!("conversation:{person_id}")
+}
+
+/// Loads the draft (or starts one) and the person's name, then shows the form.
+#[component]
+pub fn Record(person_id: String) -> Element {
+    let services = use_context::<Services>();
+    let pid = person_id.clone();
+    // Read once: the form owns its text from here on.
+    let loaded = use_resource(move || {
+        let store = services.store.clone();
+        let pid = pid.clone();
+        async move {
+            let name = store.person(&pid).await?.person.name;
+            let draft = match store.draft(&draft_key(&pid)).await? {
+                Some(body) => {
+                    serde_json::from_str(&body).unwrap_or_else(|_| ConversationDraft::fresh())
+                }
+                None => ConversationDraft::fresh(),
+            };
+            Ok::<_, UiError>((name, draft))
+        }
+    });
+    match &*loaded.read() {
+        None => rsx! { p { class: "empty", "Loading…" } },
+        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Ok((name, draft))) => rsx! {
+            RecordForm { person_id: person_id.clone(), name: name.clone(), initial: draft.clone() }
+        },
+    }
+}
+
+#[component]
+fn RecordForm(person_id: String, name: String, initial: ConversationDraft) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let start = initial.clone();
+    let mut draft = use_signal(move || start);
+    let mut saving = use_signal(|| false);
+    // Bumped to empty the entry fields (a new element) after an item is added.
+    let mut commitment_field = use_signal(|| 0u32);
+    let mut issue_field = use_signal(|| 0u32);
+    let key = draft_key(&person_id);
+
+    // Every change to the form is a draft: sent to the store worker, written when typing pauses.
+    let store = services.store.clone();
+    let first = initial.clone();
+    use_effect(move || {
+        let d = draft();
+        if d != first
+            && let Ok(body) = serde_json::to_string(&d)
+        {
+            store.save_draft(&key, body);
+        }
+    });
+    let mut update = move |f: &dyn Fn(&mut ConversationDraft)| f(&mut draft.write());
+    let mut add_commitment = move || {
+        if !draft.peek().commitment_entry.trim().is_empty() {
+            update(&|d| {
+                d.commitments.push(d.commitment_entry.trim().to_string());
+                d.commitment_entry.clear();
+            });
+            commitment_field += 1;
+        }
+    };
+    let mut add_issue = move || {
+        if normalise_tag(&draft.peek().issue_entry).is_some() {
+            update(&|d| {
+                if let Some(t) = normalise_tag(&d.issue_entry)
+                    && !d.issues.contains(&t)
+                {
+                    d.issues.push(t);
+                }
+                d.issue_entry.clear();
+            });
+            issue_field += 1;
+        }
+    };
+
+    let discard_store = services.store.clone();
+    let discard_pid = person_id.clone();
+    let pid = person_id.clone();
+    let save = move |_| {
+        if saving() {
+            return;
+        }
+        let campaign = (nav.overview)().shift.and_then(|s| s.campaign_id);
+        let (conversation, commitments) = match draft.peek().to_records(&pid, campaign) {
+            Ok(r) => r,
+            Err(e) => {
+                nav.error(e.to_string());
+                return;
+            }
+        };
+        saving.set(true);
+        let store = services.store.clone();
+        let pid = pid.clone();
+        let draft_key = draft_key(&pid);
+        spawn(async move {
+            let request = Request::RecordConversation {
+                conversation,
+                commitments,
+                draft_key,
+            };
+            match store.create(request).await {
+                Ok(_) => {
+                    nav.go(Screen::Person(pid));
+                    nav.say("Conversation saved.");
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+            saving.set(false);
+        });
+    };
+
+    let d = draft();
+    let kinds: Vec<Chip> = ConversationKind::ALL
+        .iter()
+        .map(|k| Chip {
+            value: k.as_str().to_string(),
+            text: kind_label(k.as_str()).to_string(),
+        })
+        .collect();
+    let mut issue_chips: Vec<Chip> = COMMON_ISSUES.iter().map(|i| Chip::plain(i)).collect();
+    for i in &d.issues {
+        if !COMMON_ISSUES.contains(&i.as_str()) {
+            issue_chips.push(Chip::plain(i));
+        }
+    }
+    let ladder: Vec<Chip> = LADDER
+        .iter()
+        .map(|(n, t)| Chip {
+            value: n.to_string(),
+            text: t.to_string(),
+        })
+        .collect();
+    let engagement: Vec<String> = d.engagement.iter().map(|e| e.to_string()).collect();
+
+    rsx! {
+        section { class: "record", "aria-labelledby": "record-title",
+            h2 { id: "record-title", "Conversation with {name}" }
+            p { class: "muted", "Saved as you type: you can leave and come back." }
+            Chips {
+                label: "Kind",
+                chips: kinds,
+                selected: vec![d.kind.clone()],
+                ontoggle: move |v: String| update(&|d| d.kind = v.clone()),
+            }
+            Chips {
+                label: "Issues that matter to them",
+                chips: issue_chips,
+                selected: d.issues.clone(),
+                ontoggle: move |v: String| update(&|d| {
+                    if let Some(i) = d.issues.iter().position(|x| *x == v) {
+                        d.issues.remove(i);
+                    } else {
+                        d.issues.push(v.clone());
+                    }
+                }),
+            }
+            div { class: "entry-row",
+                // A one-item keyed list: a new key is a new, empty input.
+                for n in [issue_field()] {
+                    TextField {
+                        key: "{n}",
+                        id: "issue-entry",
+                        label: "Another issue",
+                        initial: if n == 0 { initial.issue_entry.clone() } else { String::new() },
+                        oninput: move |v: String| update(&|d| d.issue_entry = v.clone()),
+                        onenter: move |_| add_issue(),
+                    }
+                }
+                button { r#type: "button", class: "secondary", onclick: move |_| add_issue(), "Add issue" }
+            }
+            TextField {
+                id: "story",
+                label: "Their story, in their words",
+                multiline: true,
+                initial: initial.story.clone(),
+                oninput: move |v: String| update(&|d| d.story = v.clone()),
+            }
+            Chips {
+                label: "How engaged",
+                chips: ladder,
+                selected: engagement,
+                ontoggle: move |v: String| update(&|d| {
+                    let n = v.parse().ok();
+                    d.engagement = if d.engagement == n { None } else { n };
+                }),
+            }
+            fieldset { class: "commitments-entry",
+                legend { "Commitments" }
+                if !d.commitments.is_empty() {
+                    ul { class: "list added",
+                        for (i, c) in d.commitments.iter().enumerate() {
+                            li { key: "{i}-{c}", class: "added-item",
+                                span { "{c}" }
+                                button {
+                                    r#type: "button",
+                                    class: "secondary",
+                                    "aria-label": "Remove commitment: {c}",
+                                    onclick: move |_| update(&|d| { if i < d.commitments.len() { d.commitments.remove(i); } }),
+                                    "Remove"
+                                }
+                            }
+                        }
+                    }
+                }
+                div { class: "entry-row",
+                    for n in [commitment_field()] {
+                        TextField {
+                            key: "{n}",
+                            id: "commitment-entry",
+                            label: "They will…",
+                            hint: "e.g. sign the letter; due by the follow-up date",
+                            initial: if n == 0 { initial.commitment_entry.clone() } else { String::new() },
+                            oninput: move |v: String| update(&|d| d.commitment_entry = v.clone()),
+                            onenter: move |_| add_commitment(),
+                        }
+                    }
+                    button { r#type: "button", class: "secondary", id: "add-commitment", onclick: move |_| add_commitment(), "Add commitment" }
+                }
+            }
+            TextField {
+                id: "notes",
+                label: "Notes",
+                multiline: true,
+                initial: initial.notes.clone(),
+                oninput: move |v: String| update(&|d| d.notes = v.clone()),
+            }
+            TextField {
+                id: "follow-up",
+                label: "Follow up on",
+                kind: "date",
+                initial: initial.follow_up.clone(),
+                oninput: move |v: String| update(&|d| d.follow_up = v.clone()),
+            }
+            div { class: "save-bar",
+                button {
+                    r#type: "button",
+                    class: "primary",
+                    id: "save-conversation",
+                    disabled: saving(),
+                    onclick: save,
+                    if saving() { "Saving…" } else { "Save conversation" }
+                }
+                button {
+                    r#type: "button",
+                    class: "linkish",
+                    onclick: move |_| {
+                        let store = discard_store.clone();
+                        let pid = discard_pid.clone();
+                        spawn(async move {
+                            match store.run(Request::DeleteDraft(draft_key(&pid))).await {
+                                Ok(()) => {
+                                    nav.go(Screen::Person(pid));
+                                    nav.say("Draft discarded.");
+                                }
+                                Err(e) => nav.error(e.to_string()),
+                            }
+                        });
+                    },
+                    "Discard draft"
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draft_becomes_records_with_pending_entries_included() {
+        let d = ConversationDraft {
+            kind: "breakfast-meeting".into(),
+            issues: vec!["living wage".into()],
+            story: "Two jobs".into(),
+            engagement: Some(3),
+            follow_up: "2026-03-20".into(),
+            commitments: vec!["sign the letter".into()],
+            commitment_entry: "bring two colleagues".into(),
+            issue_entry: "  Night Shifts ".into(),
+            ..Default::default()
+        };
+        let (c, cs) = d.to_records("p", Some("camp".into())).unwrap();
+        assert_eq!(c.kind, ConversationKind::BreakfastMeeting);
+        assert_eq!(c.issues, vec!["living wage", "night shifts"]);
+        assert_eq!(c.story.as_deref(), Some("Two jobs"));
+        assert_eq!(c.notes, None);
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[1].what, "bring two colleagues");
+        assert_eq!(cs[0].due, NaiveDate::from_ymd_opt(2026, 3, 20));
+        assert_eq!(cs[0].campaign_id.as_deref(), Some("camp"));
+        let bad = ConversationDraft {
+            follow_up: "tomorrow".into(),
+            ..ConversationDraft::fresh()
+        };
+        assert!(bad.to_records("p", None).is_err());
+    }
+
+    #[test]
+    fn fresh_drafts_follow_up_two_days_later() {
+        let d = ConversationDraft::fresh();
+        let f = parse_date(&d.follow_up).unwrap();
+        let today = chrono::Local::now().date_naive();
+        assert!((f - today).num_days() >= 1 && (f - today).num_days() <= 3);
+        let round: ConversationDraft =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(round, d);
+    }
+}

@@ -1,0 +1,108 @@
+//! Starting and ending a shift: where, for which campaign; the shift groups the conversations
+//! recorded while it is open.
+
+use dioxus::prelude::*;
+
+use super::show_time;
+use crate::ui::components::{Chip, Chips, TextField};
+use crate::ui::worker::Request;
+use crate::ui::{Nav, Screen, Services};
+
+/// The shift screen.
+#[component]
+pub fn ShiftView() -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let store = services.store.clone();
+    let campaigns = use_resource(move || {
+        let store = store.clone();
+        let _ = (nav.revision)();
+        async move { store.campaigns().await }
+    });
+    let mut place = use_signal(String::new);
+    let mut campaign = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let ov = (nav.overview)();
+
+    let store = services.store.clone();
+    let start = move |_| {
+        let p = place();
+        if p.trim().is_empty() {
+            nav.error("Say where the shift is, e.g. “Elm Road odd numbers”.");
+            return;
+        }
+        let store = store.clone();
+        busy.set(true);
+        spawn(async move {
+            let r = store
+                .create(Request::StartShift {
+                    place: p,
+                    campaign_id: campaign(),
+                })
+                .await;
+            match r {
+                Ok(_) => {
+                    nav.go(Screen::People);
+                    nav.say("Shift started.");
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+            busy.set(false);
+        });
+    };
+    let end = move |_| {
+        let store = services.store.clone();
+        busy.set(true);
+        spawn(async move {
+            match store.create(Request::EndShift).await {
+                Ok(_) => nav.say("Shift ended. Well done."),
+                Err(e) => nav.error(e.to_string()),
+            }
+            busy.set(false);
+        });
+    };
+
+    let chips: Vec<Chip> = match &*campaigns.read() {
+        Some(Ok(l)) => l
+            .iter()
+            .map(|c| Chip {
+                value: c.campaign.id.clone(),
+                text: c.campaign.name.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+
+    rsx! {
+        section { class: "shift", "aria-labelledby": "shift-title",
+            h2 { id: "shift-title", "Shift" }
+            p { class: "muted", "Canvassing as {ov.canvasser}" }
+            if let Some(s) = ov.shift {
+                div { class: "card",
+                    p { strong { "{s.place}" } }
+                    p { class: "muted", "Started {show_time(&s.started_at)}" }
+                }
+                button { r#type: "button", class: "primary", id: "end-shift", disabled: busy(), onclick: end, "End shift" }
+            } else {
+                TextField {
+                    id: "shift-place",
+                    label: "Where",
+                    hint: "e.g. Uni staff canteen breakfast, Elm Road odd numbers",
+                    oninput: move |v: String| place.set(v),
+                }
+                if !chips.is_empty() {
+                    Chips {
+                        label: "Campaign",
+                        chips,
+                        selected: campaign().into_iter().collect::<Vec<_>>(),
+                        ontoggle: move |v: String| {
+                            let now = if campaign() == Some(v.clone()) { None } else { Some(v) };
+                            campaign.set(now);
+                        },
+                    }
+                }
+                button { r#type: "button", class: "primary", id: "start-shift", disabled: busy(), onclick: start, "Start shift" }
+            }
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The store on a background thread, behind a message-shaped handle.
+//!
+//! The UI never touches SQLite. It sends a [`Request`] through a [`StoreHandle`] and awaits the
+//! [`Reply`]; writes are followed by a [`Change`] event to every subscriber, so each screen
+//! re-reads what it shows. Requests, replies and events are plain values moved over channels,
+//! the same shape a web build would post to a Web Worker holding the store.
+//!
+//! Drafts are the exception to request/reply: [`StoreHandle::save_draft`] is fire-and-forget,
+//! sent on every keystroke, and the worker writes each draft once typing pauses for
+//! [`DRAFT_QUIET`] (and before answering any other request, and before it stops), so a draft
+//! costs one small write per pause rather than one per key.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = StoreHandle::start(std::path::Path::new("/tmp/notebook"))?;
+//! let recent = store.people("", 50).await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use futures_channel::{mpsc as amsc, oneshot};
+use groundwork::model::{
+    Campaign, Commitment, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
+    Person, PersonFile, PersonPatch, Shift,
+};
+use groundwork::store::{CommitmentFilter, Store};
+
+/// How long typing must pause before a draft is written.
+pub const DRAFT_QUIET: Duration = Duration::from_millis(250);
+
+/// What the UI asks of the store.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Canvasser name, open shift, changes waiting.
+    Overview,
+    /// People matching `query` (best first), or the most recent when it is blank.
+    People {
+        /// What was typed in the search box.
+        query: String,
+        /// At most this many.
+        limit: usize,
+    },
+    /// One person's whole file.
+    Person(String),
+    /// Add a person.
+    AddPerson(NewPerson),
+    /// Change a person (also how a conflict is settled: write the chosen value).
+    EditPerson(String, PersonPatch),
+    /// Record a conversation with its commitments, then drop the draft under `draft_key`.
+    RecordConversation {
+        /// The conversation.
+        conversation: NewConversation,
+        /// Commitments made in it.
+        commitments: Vec<NewCommitment>,
+        /// The draft the form was saved under.
+        draft_key: String,
+    },
+    /// Mark a commitment.
+    SetCommitment(String, CommitmentStatus),
+    /// Open commitments, soonest due first, with the person's name.
+    OpenCommitments {
+        /// At most this many.
+        limit: usize,
+    },
+    /// Campaigns with their progress.
+    Campaigns,
+    /// Create a campaign.
+    AddCampaign(NewCampaign),
+    /// Start a shift at `place`.
+    StartShift {
+        /// Place or area.
+        place: String,
+        /// The campaign it serves.
+        campaign_id: Option<String>,
+    },
+    /// End this device's open shift.
+    EndShift,
+    /// Set the canvasser name of this device.
+    SetName(String),
+    /// The draft saved under a key.
+    Draft(String),
+    /// Forget a draft.
+    DeleteDraft(String),
+}
+
+/// What the store answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// For [`Request::Overview`].
+    Overview(Overview),
+    /// A list of people.
+    People(Vec<Person>),
+    /// A person's file.
+    Person(Box<PersonFile>),
+    /// The id of what was created.
+    Id(String),
+    /// Done, nothing to report.
+    Done,
+    /// Open commitments.
+    Commitments(Vec<DueCommitment>),
+    /// Campaigns with progress.
+    Campaigns(Vec<CampaignProgress>),
+    /// A draft's text.
+    Draft(Option<String>),
+}
+
+/// A write happened; screens re-read what they show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Counts writes since the worker started.
+    pub revision: u64,
+}
+
+/// The header facts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Overview {
+    /// The canvasser name.
+    pub canvasser: String,
+    /// This device's open shift.
+    pub shift: Option<Shift>,
+    /// Local changes waiting for a relay.
+    pub pending: u64,
+}
+
+/// An open commitment and who made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueCommitment {
+    /// The commitment.
+    pub commitment: Commitment,
+    /// The person's name.
+    pub person_name: String,
+}
+
+/// A campaign and how its commitments stand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignProgress {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Commitments made towards it (not cancelled).
+    pub made: u64,
+    /// Of those, kept.
+    pub kept: u64,
+}
+
+/// A failure, in words for the canvasser (the core's messages say what to do next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiError(pub String);
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UiError {}
+
+impl From<groundwork::error::Error> for UiError {
+    fn from(e: groundwork::error::Error) -> Self {
+        UiError(e.to_string())
+    }
+}
+
+enum Message {
+    Call(Box<Request>, oneshot::Sender<Result<Reply, UiError>>),
+    SaveDraft(String, String),
+    Subscribe(amsc::UnboundedSender<Change>),
+}
+
+/// The UI's end of the store: cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Message>,
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreHandle")
+    }
+}
+
+impl PartialEq for StoreHandle {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl StoreHandle {
+    /// Open the store in `dir` on a new thread. Fails if the store cannot be opened.
+    pub fn start(dir: &Path) -> Result<StoreHandle, UiError> {
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let dir = dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("groundwork-store".into())
+            .spawn(move || match Store::open(&dir) {
+                Ok(store) => {
+                    let _ = ready_tx.send(Ok(()));
+                    Worker::new(store).run(rx);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(UiError::from(e)));
+                }
+            })
+            .map_err(|e| UiError(format!("could not start the store thread: {e}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| UiError("the store thread stopped while opening".into()))??;
+        Ok(StoreHandle { tx })
+    }
+
+    /// Send a request and wait for its reply without blocking the caller's thread.
+    pub async fn call(&self, request: Request) -> Result<Reply, UiError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Call(Box::new(request), tx))
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Remember `body` as the draft under `key`; written once typing pauses.
+    pub fn save_draft(&self, key: &str, body: String) {
+        let _ = self.tx.send(Message::SaveDraft(key.to_string(), body));
+    }
+
+    /// Change events from now on.
+    pub fn subscribe(&self) -> amsc::UnboundedReceiver<Change> {
+        let (tx, rx) = amsc::unbounded();
+        let _ = self.tx.send(Message::Subscribe(tx));
+        rx
+    }
+
+    /// Canvasser, open shift, changes waiting.
+    pub async fn overview(&self) -> Result<Overview, UiError> {
+        match self.call(Request::Overview).await? {
+            Reply::Overview(o) => Ok(o),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// People matching `query`, or the most recent.
+    pub async fn people(&self, query: &str, limit: usize) -> Result<Vec<Person>, UiError> {
+        let query = query.to_string();
+        match self.call(Request::People { query, limit }).await? {
+            Reply::People(p) => Ok(p),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One person's file.
+    pub async fn person(&self, id: &str) -> Result<PersonFile, UiError> {
+        match self.call(Request::Person(id.to_string())).await? {
+            Reply::Person(p) => Ok(*p),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Send a request whose reply is an id.
+    pub async fn create(&self, request: Request) -> Result<String, UiError> {
+        match self.call(request).await? {
+            Reply::Id(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Send a request whose reply is [`Reply::Done`].
+    pub async fn run(&self, request: Request) -> Result<(), UiError> {
+        match self.call(request).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Open commitments with names.
+    pub async fn open_commitments(&self, limit: usize) -> Result<Vec<DueCommitment>, UiError> {
+        match self.call(Request::OpenCommitments { limit }).await? {
+            Reply::Commitments(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Campaigns with progress.
+    pub async fn campaigns(&self) -> Result<Vec<CampaignProgress>, UiError> {
+        match self.call(Request::Campaigns).await? {
+            Reply::Campaigns(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The draft under `key`.
+    pub async fn draft(&self, key: &str) -> Result<Option<String>, UiError> {
+        match self.call(Request::Draft(key.to_string())).await? {
+            Reply::Draft(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn stopped() -> UiError {
+    UiError("the notebook stopped; close and reopen the app".into())
+}
+
+fn unexpected(reply: Reply) -> UiError {
+    UiError(format!("the notebook answered out of turn ({reply:?})"))
+}
+
+struct Worker {
+    store: Store,
+    drafts: HashMap<String, (String, Instant)>,
+    subscribers: Vec<amsc::UnboundedSender<Change>>,
+    revision: u64,
+}
+
+impl Worker {
+    fn new(store: Store) -> Self {
+        Worker {
+            store,
+            drafts: HashMap::new(),
+            subscribers: Vec::new(),
+            revision: 0,
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Message>) {
+        loop {
+            let next = match self.drafts.values().map(|(_, due)| *due).min() {
+                Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                },
+            };
+            match next {
+                None => self.flush_drafts(false),
+                Some(Message::SaveDraft(key, body)) => {
+                    self.drafts
+                        .insert(key, (body, Instant::now() + DRAFT_QUIET));
+                }
+                Some(Message::Subscribe(tx)) => self.subscribers.push(tx),
+                Some(Message::Call(request, reply)) => {
+                    self.flush_drafts(true);
+                    let writes = is_write(&request);
+                    let result = self.handle(*request);
+                    let _ = reply.send(result);
+                    if writes {
+                        self.revision += 1;
+                        let change = Change {
+                            revision: self.revision,
+                        };
+                        self.subscribers
+                            .retain(|s| s.unbounded_send(change).is_ok());
+                    }
+                }
+            }
+        }
+        self.flush_drafts(true);
+    }
+
+    fn flush_drafts(&mut self, all: bool) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .drafts
+            .iter()
+            .filter(|(_, (_, at))| all || *at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some((body, _)) = self.drafts.remove(&key)
+                && let Err(e) = self.store.save_draft(&key, &body)
+            {
+                eprintln!("warning: could not save the draft {key}: {e}");
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) -> Result<Reply, UiError> {
+        let s = &mut self.store;
+        Ok(match request {
+            Request::Overview => Reply::Overview(overview(s)?),
+            Request::People { query, limit } => Reply::People(if query.trim().is_empty() {
+                s.list_people(limit)?
+            } else {
+                s.search(&query, limit)?
+            }),
+            Request::Person(id) => Reply::Person(Box::new(s.person(&id)?)),
+            Request::AddPerson(new) => Reply::Id(s.add_person(new)?),
+            Request::EditPerson(id, patch) => {
+                s.edit_person(&id, patch)?;
+                Reply::Done
+            }
+            Request::RecordConversation {
+                conversation,
+                commitments,
+                draft_key,
+            } => {
+                let (id, _) = s.record_conversation(conversation, commitments)?;
+                self.drafts.remove(&draft_key);
+                s.delete_draft(&draft_key)?;
+                Reply::Id(id)
+            }
+            Request::SetCommitment(id, status) => {
+                s.set_commitment_status(&id, status)?;
+                Reply::Done
+            }
+            Request::OpenCommitments { limit } => Reply::Commitments(open_commitments(s, limit)?),
+            Request::Campaigns => Reply::Campaigns(campaigns(s)?),
+            Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
+            Request::StartShift { place, campaign_id } => {
+                Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
+            }
+            Request::EndShift => Reply::Id(s.end_shift(None)?),
+            Request::SetName(name) => {
+                s.set_canvasser_name(&name)?;
+                Reply::Done
+            }
+            Request::Draft(key) => Reply::Draft(s.draft(&key)?),
+            Request::DeleteDraft(key) => {
+                self.drafts.remove(&key);
+                s.delete_draft(&key)?;
+                Reply::Done
+            }
+        })
+    }
+}
+
+fn is_write(r: &Request) -> bool {
+    matches!(
+        r,
+        Request::AddPerson(_)
+            | Request::EditPerson(..)
+            | Request::RecordConversation { .. }
+            | Request::SetCommitment(..)
+            | Request::AddCampaign(_)
+            | Request::StartShift { .. }
+            | Request::EndShift
+            | Request::SetName(_)
+    )
+}
+
+fn overview(s: &Store) -> Result<Overview, UiError> {
+    let shift = match s.current_shift()? {
+        Some(id) => s.shifts()?.into_iter().find(|sh| sh.id == id),
+        None => None,
+    };
+    Ok(Overview {
+        canvasser: s.canvasser_name()?,
+        shift,
+        pending: s.pending_changes()?,
+    })
+}
+
+fn open_commitments(s: &Store, limit: usize) -> Result<Vec<DueCommitment>, UiError> {
+    let filter = CommitmentFilter {
+        status: Some(CommitmentStatus::Open),
+        ..Default::default()
+    };
+    let list = s.commitments(&filter)?;
+    let mut names = s
+        .connection()
+        .prepare_cached("SELECT name FROM people WHERE id = ?1")
+        .map_err(groundwork::error::Error::from)?;
+    list.into_iter()
+        .take(limit)
+        .map(|c| {
+            let name: String = names
+                .query_row([&c.person_id], |r| r.get(0))
+                .unwrap_or_else(|_| "(unknown)".to_string());
+            Ok(DueCommitment {
+                commitment: c,
+                person_name: name,
+            })
+        })
+        .collect()
+}
+
+fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {
+    let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
+    for c in s.commitments_by_id()? {
+        if let Some(id) = c.campaign_id
+            && c.status != CommitmentStatus::Cancelled
+        {
+            let e = counts.entry(id).or_default();
+            e.0 += 1;
+            if c.status == CommitmentStatus::Kept {
+                e.1 += 1;
+            }
+        }
+    }
+    Ok(s.campaigns()?
+        .into_iter()
+        .map(|campaign| {
+            let (made, kept) = counts.get(&campaign.id).copied().unwrap_or_default();
+            CampaignProgress {
+                campaign,
+                made,
+                kept,
+            }
+        })
+        .collect())
+}
+
+/// Today's date on this device.
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}

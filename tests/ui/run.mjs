@@ -1,0 +1,419 @@
+// Browser tests of the Groundwork app: `groundwork web --listen 127.0.0.1:0` on a temporary
+// data directory, driven in Debian's Chromium through playwright-core at phone size.
+//
+//   node tests/ui/run.mjs                  run every test
+//   GROUNDWORK_BIN=path                    the binary (default: target/debug/groundwork)
+//   GROUNDWORK_UI_SHOTS=dir                also save screenshots of the main screens there
+//   GROUNDWORK_UI_BENCH=1                  also time launch with 10,000 people (BENCHMARKS.md)
+//
+// Prints one line per test and a closing `N passed, N failed`; exits 1 on any failure.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
+const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
+const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
+const SHOTS = process.env.GROUNDWORK_UI_SHOTS;
+const BENCH = process.env.GROUNDWORK_UI_BENCH === '1';
+const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+// ---------------------------------------------------------------- helpers
+
+function cli(dir, ...args) {
+  return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8' });
+}
+
+/** Start `groundwork web` on port 0; resolves with { proc, url } once it prints its address. */
+function startApp(dir, bin = BIN, args = ['--data-dir', dir, 'web', '--listen', '127.0.0.1:0']) {
+  return new Promise((resolveStart, reject) => {
+    const proc = spawn(bin, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${err}`)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ proc, url: m[1] + '/' });
+      }
+    });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`groundwork web exited (${code}): ${err}`));
+    });
+  });
+}
+
+function stopApp(app, signal = 'SIGTERM') {
+  return new Promise((res) => {
+    if (app.proc.exitCode !== null || app.proc.signalCode !== null) return res();
+    app.proc.removeAllListeners('exit');
+    app.proc.on('exit', () => res());
+    app.proc.kill(signal);
+  });
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function eq(actual, expected, what) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+async function openPage(browser, url, width = 390) {
+  const context = await browser.newContext({ viewport: { width, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForSelector('.tabs');
+  return { context, page };
+}
+
+async function tab(page, name) {
+  await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name }).click();
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** Types like a fast thumb: one key at a time, no delay between keys. */
+async function typeFast(page, selector, text) {
+  const el = page.locator(selector);
+  await el.fill('');
+  await el.pressSequentially(text, { delay: 0 });
+}
+
+/** Open a person's file through search. */
+async function findPerson(page, query, name) {
+  await tab(page, 'People');
+  await typeFast(page, '#search', query);
+  await page.locator('.person-row', { hasText: name }).first().click();
+  await page.waitForSelector('#person-title');
+}
+
+async function axeCheck(page, screen) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${screen}: axe found ${JSON.stringify(bad)}`);
+  return result;
+}
+
+async function layoutCheck(page, screen) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth > width) {
+      out.push(`scrolls sideways: ${document.documentElement.scrollWidth} > ${width}`);
+    }
+    for (const el of document.querySelectorAll('button, input, textarea, select, summary')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (r.height < 44 || r.width < 44) {
+        out.push(`small target ${el.tagName} "${(el.textContent || el.id).trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`);
+      }
+    }
+    return out;
+  });
+  assert(problems.length === 0, `${screen}: ${problems.join('; ')}`);
+}
+
+// ---------------------------------------------------------------- the tests
+
+const STORY = "Works 5:15am–9 at the uni, then nights at Tesco; rent's up £40 & she's \"fed up\" (Amina's words).";
+const FIRST = 'sign the letter to the VC';
+const SECOND = 'bring two colleagues on Friday, 7:30!';
+const DRAFT = 'Draft typed fast: heating broken since October, landlord ignores calls #12b.';
+
+const state = {};
+
+const tests = [
+  ['start a shift', async ({ page, dir }) => {
+    await tab(page, 'Shift');
+    await typeFast(page, '#shift-place', 'Elm Road odd numbers');
+    await page.click('#start-shift');
+    await page.getByText('On shift: Elm Road odd numbers').waitFor();
+    const settings = JSON.parse(cli(dir, 'settings'));
+    assert(settings.current_shift, 'the store has no open shift');
+    const shifts = JSON.parse(cli(dir, 'shift', 'list'));
+    eq(shifts.map((s) => s.place), ['Elm Road odd numbers'], 'shift places');
+  }],
+
+  ['add a person', async ({ page, dir }) => {
+    await tab(page, 'People');
+    await page.getByRole('button', { name: '+ Add person' }).click();
+    await typeFast(page, '#person-name', 'Amina Yusuf');
+    await typeFast(page, '#person-phone', '07700 900123');
+    await typeFast(page, '#person-area', 'Elm Road');
+    await page.getByRole('button', { name: 'phone', exact: true }).click();
+    await page.getByRole('button', { name: 'Save person' }).click();
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    const people = JSON.parse(cli(dir, 'person', 'list'));
+    const amina = people.find((p) => p.name === 'Amina Yusuf');
+    assert(amina, 'Amina is not in the store');
+    eq(amina.phone, '07700 900123', 'phone');
+    eq(Object.keys(amina.consent), ['phone'], 'consent');
+    state.person = amina.id;
+  }],
+
+  ['record a conversation with two commitments, typed fast', async ({ page, dir }) => {
+    await page.click('#record-conversation');
+    await page.waitForSelector('#story');
+    await shot(page, 'record');
+    await page.getByRole('button', { name: 'Breakfast meeting' }).click();
+    await page.getByRole('button', { name: 'living wage' }).click();
+    await typeFast(page, '#issue-entry', 'Night Shifts');
+    await page.getByRole('button', { name: 'Add issue' }).click();
+    await typeFast(page, '#story', STORY);
+    await page.getByRole('button', { name: '4 Taking part' }).click();
+    await typeFast(page, '#commitment-entry', FIRST);
+    await page.keyboard.press('Enter');
+    await page.locator('.added-item', { hasText: FIRST }).waitFor();
+    await typeFast(page, '#commitment-entry', SECOND);
+    await page.click('#add-commitment');
+    await page.locator('.added-item', { hasText: SECOND }).waitFor();
+    await typeFast(page, '#notes', 'Ask about the breakfast club.');
+    const t0 = Date.now();
+    await page.click('#save-conversation');
+    await page.locator('.conversation .story', { hasText: 'fed up' }).waitFor();
+    state.saveMs = Date.now() - t0;
+    await shot(page, 'person');
+    const file = JSON.parse(cli(dir, 'person', 'show', state.person));
+    eq(file.conversations.length, 1, 'conversations');
+    const c = file.conversations[0];
+    eq(c.story, STORY, 'story');
+    eq(c.notes, 'Ask about the breakfast club.', 'notes');
+    eq(c.kind, 'breakfast-meeting', 'kind');
+    eq(c.issues, ['living wage', 'night shifts'], 'issues');
+    eq(c.engagement, 4, 'engagement');
+    assert(c.shift_id, 'the conversation is not in the open shift');
+    eq(file.commitments.map((x) => x.what), [FIRST, SECOND], 'commitments');
+    assert(file.commitments.every((x) => x.conversation_id === c.id), 'commitments not tied to the conversation');
+  }],
+
+  ['search finds it', async ({ page }) => {
+    await tab(page, 'People');
+    await typeFast(page, '#search', 'tesco');
+    await page.locator('.person-row', { hasText: 'Amina Yusuf' }).waitFor();
+    await shot(page, 'people');
+    const rows = await page.locator('.person-row').count();
+    eq(rows, 1, 'rows for "tesco"');
+  }],
+
+  ['a draft survives killing the app', async ({ page, dir, restart }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await page.click('#record-conversation');
+    await typeFast(page, '#story', DRAFT);
+    await typeFast(page, '#commitment-entry', 'host a meeting');
+    await page.waitForTimeout(800); // typing pauses; the draft is written
+    const page2 = await restart('SIGKILL');
+    await findPerson(page2, 'amina', 'Amina Yusuf');
+    await page2.click('#record-conversation');
+    await page2.waitForSelector('#story');
+    eq(await page2.inputValue('#story'), DRAFT, 'story after restart');
+    eq(await page2.inputValue('#commitment-entry'), 'host a meeting', 'commitment entry after restart');
+    await page2.getByRole('button', { name: 'Discard draft' }).click();
+    await page2.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    assert(!cli(dir, 'person', 'show', state.person).includes('heating broken'), 'the draft was saved as a conversation');
+  }],
+
+  ['mark a commitment kept', async ({ page, dir }) => {
+    await tab(page, 'Due');
+    await page.getByRole('heading', { name: /Due this week/ }).waitFor();
+    await shot(page, 'due');
+    await page.getByRole('button', { name: `Kept: ${FIRST}` }).click();
+    await page.getByText('Marked kept.').waitFor();
+    const kept = JSON.parse(cli(dir, 'commitment', 'list', '--status', 'kept'));
+    eq(kept.map((c) => c.what), [FIRST], 'kept commitments');
+    await page.getByRole('button', { name: `Kept: ${FIRST}` }).waitFor({ state: 'detached' });
+  }],
+
+  ['campaign progress and settings render', async ({ page, dir }) => {
+    const id = cli(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50').trim();
+    cli(dir, 'commitment', 'add', '--person', state.person, '--what', 'sign', '--campaign', id);
+    await tab(page, 'Campaigns');
+    await page.getByRole('heading', { name: 'Living wage for cleaners' }).waitFor();
+    await page.getByRole('progressbar', { name: 'letters signed (kept)' }).waitFor();
+    await shot(page, 'campaigns');
+    await tab(page, 'Settings');
+    await page.getByRole('heading', { name: 'Join a team' }).waitFor();
+    await page.getByText(/changes waiting/).first().waitFor();
+    await shot(page, 'settings');
+  }],
+
+  ['join a team on a real relay, then sync now', async ({ page, dir }) => {
+    const relayDir = mkdtempSync(join(tmpdir(), 'gw-relay-'));
+    const { invite } = JSON.parse(execFileSync(RELAY, ['--data-dir', relayDir, 'team', 'create', '--name', 'Elm Road'], { encoding: 'utf8' }));
+    const relay = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir]);
+    try {
+      await tab(page, 'Settings');
+      await typeFast(page, '#relay', relay.url.replace(/\/$/, ''));
+      await typeFast(page, '#invite', invite);
+      await typeFast(page, '#device-name', "Sam's phone");
+      await page.click('#join');
+      await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 20000 });
+      const status = JSON.parse(cli(dir, 'status'));
+      eq(status.joined, true, 'joined');
+      eq(status.pending_changes, 0, 'changes waiting after sync');
+      // A new change waits, and "Sync now" sends it.
+      cli(dir, 'person', 'add', '--name', 'Late Addition');
+      await page.getByRole('button', { name: 'Sync now' }).first().click();
+      await page.locator('.sync-text', { hasText: 'all saved here' }).waitFor({ timeout: 20000 });
+      eq(JSON.parse(cli(dir, 'status')).pending_changes, 0, 'changes waiting after sync now');
+    } finally {
+      await stopApp(relay);
+      rmSync(relayDir, { recursive: true, force: true });
+    }
+  }],
+
+  ['accessibility (axe) and phone layout on every screen', async ({ page }) => {
+    const screens = [
+      ['People', null],
+      ['Due', null],
+      ['Campaigns', null],
+      ['Shift', null],
+      ['Settings', null],
+    ];
+    for (const width of [360, 430]) {
+      await page.setViewportSize({ width, height: 844 });
+      for (const [name] of screens) {
+        await tab(page, name);
+        await page.waitForTimeout(150);
+        await axeCheck(page, `${name} at ${width}px`);
+        await layoutCheck(page, `${name} at ${width}px`);
+      }
+      await findPerson(page, 'amina', 'Amina Yusuf');
+      await axeCheck(page, `person file at ${width}px`);
+      await layoutCheck(page, `person file at ${width}px`);
+      await page.click('#record-conversation');
+      await page.waitForSelector('#story');
+      await axeCheck(page, `record at ${width}px`);
+      await layoutCheck(page, `record at ${width}px`);
+      await tab(page, 'People');
+    }
+  }],
+];
+
+// ---------------------------------------------------------------- the runner
+
+async function main() {
+  if (!cli(join(tmpdir(), 'gw-unused'), '--help').includes('web')) {
+    throw new Error(`${BIN} was built without the \`web\` feature: run \`cargo build --bin groundwork\``);
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    // playwright-core starts Chromium on a fresh temporary user-data-dir of its own.
+    args: CHROMIUM_ARGS,
+  });
+  const dir = join(mkdtempSync(join(tmpdir(), 'gw-ui-')), 'notebook');
+  cli(dir, 'settings', '--name', 'Sam');
+  let app = await startApp(dir);
+  let { context, page } = await openPage(browser, app.url);
+  const restart = async (signal) => {
+    await context.close();
+    await stopApp(app, signal);
+    app = await startApp(dir);
+    ({ context, page } = await openPage(browser, app.url));
+    return page;
+  };
+
+  let passed = 0;
+  let failed = 0;
+  for (const [name, run] of tests) {
+    const t0 = Date.now();
+    try {
+      await run({ page, dir, restart });
+      passed += 1;
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      failed += 1;
+      console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, `failed-${passed + failed}.png`) }).catch(() => {});
+    }
+  }
+  if (state.saveMs !== undefined) console.log(`bench: tap save to conversation shown: ${state.saveMs} ms`);
+  await context.close();
+  await stopApp(app);
+
+  if (BENCH) {
+    try {
+      await bench(browser);
+    } catch (e) {
+      console.log(`bench failed: ${e.message}`);
+    }
+  }
+  await browser.close();
+  rmSync(dirname(dir), { recursive: true, force: true });
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+/** Launch to interactive people list with 10,000 people; save to shown, on that notebook. */
+async function bench(browser) {
+  // GROUNDWORK_UI_BENCH_DIR: a notebook that already holds the 10,000 people (a debug build
+  // takes minutes to generate them).
+  const given = process.env.GROUNDWORK_UI_BENCH_DIR;
+  const dir = given || join(mkdtempSync(join(tmpdir(), 'gw-bench-')), 'notebook');
+  if (!given) {
+    const g0 = Date.now();
+    cli(dir, 'demo-data', '--people', '10000');
+    console.log(`bench: demo-data --people 10000: ${Date.now() - g0} ms`);
+  }
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = Date.now();
+    const app = await startApp(dir);
+    const { context, page } = await openPage(browser, app.url);
+    await page.locator('.person-row').first().waitFor();
+    runs.push(Date.now() - t0);
+    if (i === 2) {
+      await page.locator('.person-row').first().click();
+      await page.click('#record-conversation');
+      await typeFast(page, '#story', 'Benchmark conversation');
+      const s0 = Date.now();
+      await page.click('#save-conversation');
+      await page.locator('.conversation .story', { hasText: 'Benchmark conversation' }).waitFor();
+      console.log(`bench: 10,000 people, tap save to conversation shown: ${Date.now() - s0} ms`);
+      const q0 = Date.now();
+      await tab(page, 'People');
+      await typeFast(page, '#search', 'castle');
+      await page.locator('.person-row').first().waitFor();
+      console.log(`bench: 10,000 people, typing "castle" to results: ${Date.now() - q0} ms`);
+    }
+    await context.close();
+    await stopApp(app);
+  }
+  console.log(`bench: 10,000 people, launch to interactive people list: ${runs.join(', ')} ms`);
+  if (!given) rmSync(dirname(dir), { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.log(`FAIL runner: ${e.stack}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
