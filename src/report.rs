@@ -452,6 +452,22 @@ pub fn campaign_report(store: &Store, id: &str) -> Result<CampaignReport> {
             id: id.clone(),
         })?;
     let data = Data::load(store)?;
+    Ok(progress(&data, &store.shifts()?, campaign))
+}
+
+/// Progress of every campaign, in id order (the data is read once).
+pub fn campaign_reports(store: &Store) -> Result<Vec<CampaignReport>> {
+    let data = Data::load(store)?;
+    let shifts = store.shifts()?;
+    Ok(store
+        .campaigns()?
+        .into_iter()
+        .map(|c| progress(&data, &shifts, c))
+        .collect())
+}
+
+fn progress(data: &Data, shifts: &[Shift], campaign: crate::model::Campaign) -> CampaignReport {
+    let id = campaign.id.clone();
     let mine: Vec<&Commitment> = data
         .commitments
         .iter()
@@ -494,9 +510,8 @@ pub fn campaign_report(store: &Store, id: &str) -> Result<CampaignReport> {
         .iter()
         .map(|c| (c.id.as_str(), c.shift_id.as_deref()))
         .collect();
-    let mut shifts: Vec<Shift> = store
-        .shifts()?
-        .into_iter()
+    let mut shifts: Vec<&Shift> = shifts
+        .iter()
         .filter(|s| s.campaign_id.as_deref() == Some(id.as_str()))
         .collect();
     shifts.sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
@@ -525,12 +540,12 @@ pub fn campaign_report(store: &Store, id: &str) -> Result<CampaignReport> {
             }
         })
         .collect();
-    Ok(CampaignReport {
+    CampaignReport {
         campaign,
         targets,
         other_asks: asks_list(other),
         trend,
-    })
+    }
 }
 
 /// People whose follow-up is due on or before `by`, soonest first.

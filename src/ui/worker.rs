@@ -28,6 +28,7 @@ use groundwork::model::{
     Campaign, Commitment, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
     Person, PersonFile, PersonPatch, Shift,
 };
+use groundwork::report;
 use groundwork::store::{CommitmentFilter, Store};
 
 /// How long typing must pause before a draft is written.
@@ -69,6 +70,10 @@ pub enum Request {
     },
     /// Campaigns with their progress.
     Campaigns,
+    /// The report of this device's open shift, or else of the most recent one.
+    LastShiftReport,
+    /// Follow-ups due by today.
+    FollowUps,
     /// Create a campaign.
     AddCampaign(NewCampaign),
     /// Start a shift at `place`.
@@ -105,6 +110,10 @@ pub enum Reply {
     Commitments(Vec<DueCommitment>),
     /// Campaigns with progress.
     Campaigns(Vec<CampaignProgress>),
+    /// A shift report, when there is a shift.
+    ShiftReport(Box<Option<report::ShiftReport>>),
+    /// Follow-ups due.
+    FollowUps(Vec<report::FollowUp>),
     /// A draft's text.
     Draft(Option<String>),
 }
@@ -141,10 +150,14 @@ pub struct DueCommitment {
 pub struct CampaignProgress {
     /// The campaign.
     pub campaign: Campaign,
-    /// Commitments made towards it (not cancelled).
+    /// Commitments made towards it.
     pub made: u64,
     /// Of those, kept.
     pub kept: u64,
+    /// Each target with the commitments made and kept for it.
+    pub targets: Vec<report::TargetProgress>,
+    /// The campaign's last shifts, oldest first.
+    pub trend: Vec<report::ShiftPoint>,
 }
 
 /// A failure, in words for the canvasser (the core's messages say what to do next).
@@ -291,6 +304,22 @@ impl StoreHandle {
         }
     }
 
+    /// The report of the open shift, or else the most recent one.
+    pub async fn last_shift_report(&self) -> Result<Option<report::ShiftReport>, UiError> {
+        match self.call(Request::LastShiftReport).await? {
+            Reply::ShiftReport(r) => Ok(*r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Follow-ups due by today, soonest first.
+    pub async fn follow_ups(&self) -> Result<Vec<report::FollowUp>, UiError> {
+        match self.call(Request::FollowUps).await? {
+            Reply::FollowUps(f) => Ok(f),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// The draft under `key`.
     pub async fn draft(&self, key: &str) -> Result<Option<String>, UiError> {
         match self.call(Request::Draft(key.to_string())).await? {
@@ -412,6 +441,8 @@ impl Worker {
             }
             Request::OpenCommitments { limit } => Reply::Commitments(open_commitments(s, limit)?),
             Request::Campaigns => Reply::Campaigns(campaigns(s)?),
+            Request::LastShiftReport => Reply::ShiftReport(Box::new(last_shift_report(s)?)),
+            Request::FollowUps => Reply::FollowUps(report::follow_ups(s, today(), today())?),
             Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
             Request::StartShift { place, campaign_id } => {
                 Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
@@ -482,29 +513,45 @@ fn open_commitments(s: &Store, limit: usize) -> Result<Vec<DueCommitment>, UiErr
 }
 
 fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {
-    let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
-    for c in s.commitments_by_id()? {
-        if let Some(id) = c.campaign_id
-            && c.status != CommitmentStatus::Cancelled
-        {
-            let e = counts.entry(id).or_default();
-            e.0 += 1;
-            if c.status == CommitmentStatus::Kept {
-                e.1 += 1;
-            }
-        }
-    }
-    Ok(s.campaigns()?
+    Ok(report::campaign_reports(s)?
         .into_iter()
-        .map(|campaign| {
-            let (made, kept) = counts.get(&campaign.id).copied().unwrap_or_default();
+        .map(|r| {
+            let counts = r
+                .targets
+                .iter()
+                .map(|t| (t.made, t.kept))
+                .chain(r.other_asks.iter().map(|a| (a.made, a.kept)));
+            let (made, kept) =
+                counts.fold((0u64, 0u64), |(m, k), (a, b)| (m + a as u64, k + b as u64));
             CampaignProgress {
-                campaign,
+                campaign: r.campaign,
                 made,
                 kept,
+                targets: r.targets,
+                trend: r.trend,
             }
         })
         .collect())
+}
+
+fn last_shift_report(s: &Store) -> Result<Option<report::ShiftReport>, UiError> {
+    let latest = match s.current_shift()? {
+        Some(id) => Some(id),
+        None => s
+            .shifts()?
+            .into_iter()
+            .max_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)))
+            .map(|sh| sh.id),
+    };
+    match latest {
+        Some(id) => Ok(Some(report::shift_report(
+            s,
+            &report::Scope::Shift(id),
+            today(),
+            None,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 /// Today's date on this device.

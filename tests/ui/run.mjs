@@ -255,11 +255,22 @@ const tests = [
 
   ['campaign progress and settings render', async ({ page, dir }) => {
     const id = cli(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50').trim();
-    cli(dir, 'commitment', 'add', '--person', state.person, '--what', 'sign', '--campaign', id);
+    // A commitment in the target's words counts towards it once kept.
+    const made = cli(dir, 'commitment', 'add', '--person', state.person, '--what', 'letters signed', '--campaign', id).trim();
+    cli(dir, 'commitment', 'set', made, '--status', 'kept');
     await tab(page, 'Campaigns');
     await page.getByRole('heading', { name: 'Living wage for cleaners' }).waitFor();
-    await page.getByRole('progressbar', { name: 'letters signed (kept)' }).waitFor();
+    const bar = page.getByRole('progressbar', { name: 'letters signed: kept (1 made)' });
+    await bar.waitFor();
+    eq(await bar.getAttribute('aria-valuenow'), '1', 'kept towards the target');
+    eq(await bar.getAttribute('aria-valuemax'), '50', 'the target');
     await shot(page, 'campaigns');
+    // The shift screen carries the report of the latest shift; Due lists follow-ups.
+    await tab(page, 'Shift');
+    await page.getByRole('heading', { name: /^Report: shift at / }).waitFor();
+    await page.getByText(/^\d+ made, \d+ kept, \d+ broken$/).first().waitFor();
+    await tab(page, 'Due');
+    await page.getByRole('heading', { name: /^Follow-ups due \(\d+\)$/ }).waitFor();
     await tab(page, 'Settings');
     await page.getByRole('heading', { name: 'Join a team' }).waitFor();
     await page.getByText(/changes waiting/).first().waitFor();

@@ -5,11 +5,13 @@ mod chips;
 mod field;
 mod progress;
 mod sync_badge;
+mod trend;
 
 pub use chips::{Chip, Chips};
 pub use field::TextField;
 pub use progress::ProgressBar;
 pub use sync_badge::SyncBadge;
+pub use trend::{TrendChart, TrendPoint};
 
 /// The components' styles, in one sheet.
 pub const STYLE: &str = concat!(
@@ -17,4 +19,5 @@ pub const STYLE: &str = concat!(
     include_str!("field.css"),
     include_str!("progress.css"),
     include_str!("sync_badge.css"),
+    include_str!("trend.css"),
 );

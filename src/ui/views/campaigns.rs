@@ -1,12 +1,13 @@
-//! Campaigns with progress bars: commitments kept against commitments made, and kept against
-//! each target. Also a short form to create a campaign.
+//! Campaigns with progress bars: commitments kept against commitments made, each target against
+//! the commitments kept for it (a commitment counts when its words are the target's label), and
+//! a small chart of the last shifts. Also a short form to create a campaign.
 
 use std::collections::BTreeMap;
 
 use dioxus::prelude::*;
 use groundwork::model::NewCampaign;
 
-use crate::ui::components::{ProgressBar, TextField};
+use crate::ui::components::{ProgressBar, TextField, TrendChart, TrendPoint};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Services};
 
@@ -77,12 +78,26 @@ pub fn Campaigns() -> Element {
                                 p { class: "muted", "Issue: {i}" }
                             }
                             ProgressBar { label: "Commitments kept", value: c.kept, max: c.made }
-                            for (label, n) in c.campaign.targets.iter() {
+                            for t in c.targets.iter() {
                                 ProgressBar {
-                                    key: "{label}",
-                                    label: "{label} (kept)",
-                                    value: c.kept,
-                                    max: (*n).max(0) as u64,
+                                    key: "{t.label}",
+                                    label: "{t.label}: kept ({t.made} made)",
+                                    value: t.kept as u64,
+                                    max: t.target.max(0) as u64,
+                                }
+                            }
+                            if !c.trend.is_empty() {
+                                TrendChart {
+                                    title: "Made and kept, last shifts",
+                                    points: c
+                                        .trend
+                                        .iter()
+                                        .map(|p| TrendPoint {
+                                            label: format!("{} {}", p.place, p.started_at.get(..10).unwrap_or("")),
+                                            made: p.made as u64,
+                                            kept: p.kept as u64,
+                                        })
+                                        .collect::<Vec<_>>(),
                                 }
                             }
                         }
@@ -96,7 +111,7 @@ pub fn Campaigns() -> Element {
                 div { key: "{n}",
                     TextField { id: "campaign-name", label: "Name", oninput: move |v: String| name.set(v) }
                     TextField { id: "campaign-issue", label: "Issue", oninput: move |v: String| issue.set(v) }
-                    TextField { id: "target-label", label: "Target", hint: "e.g. letters signed",
+                    TextField { id: "target-label", label: "Target", hint: "the ask, e.g. sign the letter",
                         oninput: move |v: String| target_label.set(v) }
                     TextField { id: "target-number", label: "Target number", kind: "number",
                         oninput: move |v: String| target_number.set(v) }
