@@ -458,6 +458,35 @@ pub struct PersonPatch {
     pub do_not_contact: Option<bool>,
 }
 
+/// A change to a conversation. `None` leaves a field alone; for `story` and `notes`
+/// `Some("")` clears the field. Writing a field (even with the value it has) settles any
+/// conflict on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationPatch {
+    /// New story.
+    pub story: Option<String>,
+    /// New notes.
+    pub notes: Option<String>,
+    /// New kind.
+    pub kind: Option<ConversationKind>,
+    /// New engagement.
+    pub engagement: Option<Engagement>,
+    /// New follow-up date.
+    pub follow_up: Option<NaiveDate>,
+    /// New canvasser (must not be empty).
+    pub canvasser: Option<String>,
+}
+
+/// A change to a commitment. `None` leaves a field alone. Writing a field (even with the
+/// value it has) settles any conflict on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitmentPatch {
+    /// New words (must not be empty).
+    pub what: Option<String>,
+    /// New due date.
+    pub due: Option<NaiveDate>,
+}
+
 /// A conversation to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConversation {

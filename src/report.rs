@@ -417,16 +417,7 @@ pub fn shift_report(
     for c in &convs {
         by_canvasser.entry(c.canvasser.clone()).or_default().push(c);
     }
-    let devices_not_synced = devices.map(|list| {
-        list.iter()
-            .filter(|d| match (&d.last_sync, &ended) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(last), Some(end)) => last.as_str() < end.as_str(),
-            })
-            .cloned()
-            .collect()
-    });
+    let devices_not_synced = devices.map(|list| stale_devices(list, ended.as_deref()));
     Ok(ShiftReport {
         scope: label,
         shift,
@@ -438,6 +429,20 @@ pub fn shift_report(
             .collect(),
         devices_not_synced,
     })
+}
+
+/// The devices that have not synced since `since` (RFC 3339; e.g. when the shift ended), and
+/// those that never synced. With no `since` (a shift still open), only the never-synced.
+pub fn stale_devices(devices: &[DeviceSync], since: Option<&str>) -> Vec<DeviceSync> {
+    devices
+        .iter()
+        .filter(|d| match (&d.last_sync, since) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(last), Some(end)) => last.as_str() < end,
+        })
+        .cloned()
+        .collect()
 }
 
 /// Progress of campaign `id`.

@@ -16,8 +16,8 @@ use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ValueRef};
 use super::{DocKind, Fields, child_map, ensure_map, init_root, put_opt, touch, update_set};
 use crate::error::{Error, Result};
 use crate::model::{
-    Commitment, CommitmentStatus, Conversation, NewPerson, Person, PersonFile, PersonPatch,
-    parse_date,
+    Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewPerson,
+    Person, PersonFile, PersonPatch, parse_date,
 };
 
 fn person_obj(doc: &AutoCommit, doc_id: &str) -> Result<ObjId> {
@@ -151,6 +151,61 @@ pub fn set_commitment_status(
     doc.put(&o, "status_at", now)?;
     touch(doc, now)?;
     Ok(true)
+}
+
+/// The map of record `id` under the root map `list`, or `Error::NotFound`.
+fn record_obj(doc: &AutoCommit, list: &str, kind: &'static str, id: &str) -> Result<ObjId> {
+    let not_found = || Error::NotFound {
+        kind,
+        id: id.to_string(),
+    };
+    let map = child_map(doc, &ROOT, list)?.ok_or_else(not_found)?;
+    child_map(doc, &map, id)?.ok_or_else(not_found)
+}
+
+/// Write the fields given in `patch` into conversation `id` and touch the document.
+/// Text fields are trimmed; empty story or notes delete the field. Fails with
+/// `Error::NotFound` when the person file has no such conversation.
+pub fn edit_conversation(
+    doc: &mut AutoCommit,
+    id: &str,
+    patch: &ConversationPatch,
+    now: &str,
+) -> Result<()> {
+    let o = record_obj(doc, "conversations", "conversation", id)?;
+    put_opt(doc, &o, "story", patch.story.as_deref())?;
+    put_opt(doc, &o, "notes", patch.notes.as_deref())?;
+    if let Some(kind) = patch.kind {
+        doc.put(&o, "kind", kind.as_str())?;
+    }
+    if let Some(e) = patch.engagement {
+        doc.put(&o, "engagement", i64::from(e))?;
+    }
+    if let Some(d) = patch.follow_up {
+        doc.put(&o, "follow_up", d.to_string())?;
+    }
+    if let Some(c) = &patch.canvasser {
+        doc.put(&o, "canvasser", c.trim())?;
+    }
+    touch(doc, now)
+}
+
+/// Write the fields given in `patch` into commitment `id` and touch the document. Fails with
+/// `Error::NotFound` when the person file has no such commitment.
+pub fn edit_commitment(
+    doc: &mut AutoCommit,
+    id: &str,
+    patch: &CommitmentPatch,
+    now: &str,
+) -> Result<()> {
+    let o = record_obj(doc, "commitments", "commitment", id)?;
+    if let Some(what) = &patch.what {
+        doc.put(&o, "what", what.trim())?;
+    }
+    if let Some(d) = patch.due {
+        doc.put(&o, "due", d.to_string())?;
+    }
+    touch(doc, now)
 }
 
 fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {

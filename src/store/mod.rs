@@ -31,8 +31,8 @@ pub use writer::Writer;
 use crate::error::{Error, Result};
 use crate::ids::{self, Source};
 use crate::model::{
-    Campaign, Commitment, CommitmentStatus, Conversation, NewCampaign, NewCommitment,
-    NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
+    Campaign, Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch,
+    NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
 };
 
 /// The database file inside a data directory.
@@ -255,6 +255,16 @@ impl Store {
     /// Edit a person's details.
     pub fn edit_person(&mut self, id: &str, patch: PersonPatch) -> Result<()> {
         self.batch(|w| w.edit_person(id, patch))
+    }
+
+    /// Change a conversation's fields; writing a field settles any conflict on it.
+    pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
+        self.batch(|w| w.edit_conversation(id, patch))
+    }
+
+    /// Change a commitment's words or due date; writing a field settles any conflict on it.
+    pub fn edit_commitment(&mut self, id: &str, patch: CommitmentPatch) -> Result<()> {
+        self.batch(|w| w.edit_commitment(id, patch))
     }
 
     /// Record a conversation and the commitments made in it; returns the conversation's id and

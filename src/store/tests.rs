@@ -1,7 +1,9 @@
 //! Unit tests of the store: opening, writing, projections, merging, conflicts, drafts.
 
 use super::*;
-use crate::model::{ConversationKind, Engagement, ValidationError};
+use crate::model::{
+    CommitmentPatch, ConversationKind, ConversationPatch, Engagement, ValidationError,
+};
 
 fn temp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
@@ -429,4 +431,208 @@ fn drafts_are_kept_until_deleted() {
     );
     s.delete_draft("conversation:new").unwrap();
     assert_eq!(s.draft("conversation:new").unwrap(), None);
+}
+
+#[test]
+fn concurrent_edits_of_a_conversation_and_a_commitment_conflict_and_settle() {
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Grace Okafor")).unwrap();
+    let (conv, commitments) = a
+        .record_conversation(
+            conversation(&id),
+            vec![NewCommitment {
+                what: "sign the letter".into(),
+                due: None,
+                campaign_id: None,
+            }],
+        )
+        .unwrap();
+    let com = commitments[0].clone();
+    deliver(&a, &mut b);
+    let sent = a.outbox(100).unwrap();
+    a.acknowledge(&sent.into_iter().map(|i| i.change_hash).collect::<Vec<_>>())
+        .unwrap();
+    // Concurrent: both devices change the conversation's notes and the commitment's words.
+    let notes = |n: &str| ConversationPatch {
+        notes: Some(n.into()),
+        ..Default::default()
+    };
+    let what = |w: &str| CommitmentPatch {
+        what: Some(w.into()),
+        ..Default::default()
+    };
+    a.edit_conversation(&conv, notes("Call after 6pm")).unwrap();
+    a.edit_commitment(&com, what("sign the letter today"))
+        .unwrap();
+    b.edit_conversation(&conv, notes("Only weekends")).unwrap();
+    b.edit_commitment(&com, what("sign and share the letter"))
+        .unwrap();
+    let b_changes = b.outbox(100).unwrap();
+    deliver(&a, &mut b);
+    for item in &b_changes {
+        a.apply_remote(&item.doc_id, std::slice::from_ref(&item.bytes))
+            .unwrap();
+    }
+    let (fa, fb) = (a.person(&id).unwrap(), b.person(&id).unwrap());
+    assert_eq!(fa, fb);
+    let values = &fa.conversations[0].conflicts["notes"];
+    assert_eq!(values.len(), 2);
+    assert!(values.contains(&"Call after 6pm".into()) && values.contains(&"Only weekends".into()));
+    assert_eq!(fa.commitments[0].conflicts["what"].len(), 2);
+    assert!(fa.person.conflicts.is_empty());
+    // Writing one value on one device settles it on both.
+    b.acknowledge(
+        &b_changes
+            .iter()
+            .map(|i| i.change_hash.clone())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    b.edit_conversation(&conv, notes("Only weekends")).unwrap();
+    b.edit_commitment(&com, what("sign the letter today"))
+        .unwrap();
+    deliver(&b, &mut a);
+    for s in [&a, &b] {
+        let f = s.person(&id).unwrap();
+        assert!(f.conversations[0].conflicts.is_empty(), "{f:?}");
+        assert_eq!(f.conversations[0].notes.as_deref(), Some("Only weekends"));
+        assert!(f.commitments[0].conflicts.is_empty(), "{f:?}");
+        assert_eq!(f.commitments[0].what, "sign the letter today");
+    }
+    assert_eq!(a.person(&id).unwrap(), b.person(&id).unwrap());
+}
+
+#[test]
+fn conversation_and_commitment_edits_write_only_what_is_given() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Li Wei")).unwrap();
+    let (conv, coms) = s
+        .record_conversation(
+            conversation(&id),
+            vec![NewCommitment {
+                what: "come to the meeting".into(),
+                due: None,
+                campaign_id: None,
+            }],
+        )
+        .unwrap();
+    let before = s.person(&id).unwrap();
+    let due = crate::model::parse_date("2026-04-01").unwrap();
+    s.edit_conversation(
+        &conv,
+        ConversationPatch {
+            notes: Some("  Works nights  ".into()),
+            kind: Some(ConversationKind::Phone),
+            engagement: Engagement::try_from(5).ok(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    s.edit_commitment(
+        &coms[0],
+        CommitmentPatch {
+            due: Some(due),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let after = s.person(&id).unwrap();
+    let c = &after.conversations[0];
+    assert_eq!(c.notes.as_deref(), Some("Works nights"));
+    assert_eq!(c.kind, ConversationKind::Phone);
+    assert_eq!(c.engagement.map(Engagement::get), Some(5));
+    assert_eq!(c.story, before.conversations[0].story);
+    assert_eq!(c.canvasser, before.conversations[0].canvasser);
+    assert_eq!(after.commitments[0].due, Some(due));
+    assert_eq!(after.commitments[0].what, "come to the meeting");
+    assert!(after.person.updated_at >= before.person.updated_at);
+    // An empty story clears it.
+    s.edit_conversation(
+        &conv,
+        ConversationPatch {
+            story: Some(" ".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.person(&id).unwrap().conversations[0].story, None);
+    let search = s.search("nights", 5).unwrap();
+    assert_eq!(
+        search.len(),
+        1,
+        "the projections and search follow the edit"
+    );
+}
+
+#[test]
+fn conversation_and_commitment_edits_refuse_unknown_ids_and_bad_values() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Ana Costa")).unwrap();
+    let (conv, coms) = s
+        .record_conversation(
+            conversation(&id),
+            vec![NewCommitment {
+                what: "bring a neighbour".into(),
+                due: None,
+                campaign_id: None,
+            }],
+        )
+        .unwrap();
+    let before = s.person(&id).unwrap();
+    let pending = s.pending_changes().unwrap();
+    let unknown = "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e";
+    assert!(matches!(
+        s.edit_conversation(unknown, ConversationPatch::default()),
+        Err(Error::NotFound {
+            kind: "conversation",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.edit_commitment(unknown, CommitmentPatch::default()),
+        Err(Error::NotFound {
+            kind: "commitment",
+            ..
+        })
+    ));
+    // A commitment id is not a conversation id, and the other way round.
+    assert!(matches!(
+        s.edit_conversation(&coms[0], ConversationPatch::default()),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.edit_commitment(&conv, CommitmentPatch::default()),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.edit_conversation("nonsense", ConversationPatch::default()),
+        Err(Error::Invalid(ValidationError::Id(_)))
+    ));
+    assert!(matches!(
+        s.edit_conversation(
+            &conv,
+            ConversationPatch {
+                canvasser: Some("  ".into()),
+                notes: Some("should not land".into()),
+                ..Default::default()
+            }
+        ),
+        Err(Error::Invalid(ValidationError::Empty { .. }))
+    ));
+    assert!(matches!(
+        s.edit_commitment(
+            &coms[0],
+            CommitmentPatch {
+                what: Some("".into()),
+                ..Default::default()
+            }
+        ),
+        Err(Error::Invalid(ValidationError::Empty { .. }))
+    ));
+    assert_eq!(s.pending_changes().unwrap(), pending);
+    assert_eq!(s.person(&id).unwrap(), before);
 }

@@ -11,8 +11,9 @@ use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
 use crate::ids::{Source, parse_id};
 use crate::model::{
-    Commitment, CommitmentStatus, Conversation, NewCampaign, NewCommitment, NewConversation,
-    NewPerson, PersonPatch, Shift, ValidationError, format_time, normalise_tag, required,
+    Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewCampaign,
+    NewCommitment, NewConversation, NewPerson, PersonPatch, Shift, ValidationError, format_time,
+    normalise_tag, required,
 };
 
 /// Writes inside one open transaction. Get one from [`super::Store::batch`].
@@ -253,19 +254,56 @@ impl<'t> Writer<'t> {
         Ok(commitment.id)
     }
 
+    /// The person whose file holds record `id` of projection `table`, or `Error::NotFound`.
+    fn owner(&self, table: &str, kind: &'static str, id: &str) -> Result<String> {
+        let sql = format!("SELECT person_id FROM {table} WHERE id = ?1");
+        let person_id: Option<String> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        person_id.ok_or_else(|| Error::NotFound {
+            kind,
+            id: id.to_string(),
+        })
+    }
+
+    /// Change a conversation's story, notes, kind, engagement, follow-up or canvasser (also
+    /// how a conflict on one of them is settled: write the chosen value).
+    pub fn edit_conversation(&mut self, id: &str, mut patch: ConversationPatch) -> Result<()> {
+        let id = parse_id(id)?;
+        if let Some(c) = &patch.canvasser {
+            patch.canvasser = Some(required("canvasser", c)?);
+        }
+        let person_id = self.owner("conversations", "conversation", &id)?;
+        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
+        self.finish(&person_id, DocKind::Person, &mut doc, now)
+    }
+
+    /// Change a commitment's words or due date (also how a conflict on one of them is
+    /// settled: write the chosen value).
+    pub fn edit_commitment(&mut self, id: &str, mut patch: CommitmentPatch) -> Result<()> {
+        let id = parse_id(id)?;
+        if let Some(what) = &patch.what {
+            patch.what = Some(required("commitment", what)?);
+        }
+        let person_id = self.owner("commitments", "commitment", &id)?;
+        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
+        self.finish(&person_id, DocKind::Person, &mut doc, now)
+    }
+
     /// Mark a commitment open, kept, broken or cancelled.
     pub fn set_commitment_status(&mut self, id: &str, status: CommitmentStatus) -> Result<()> {
         let id = parse_id(id)?;
-        let person_id: Option<String> = self
-            .conn
-            .prepare_cached("SELECT person_id FROM commitments WHERE id = ?1")?
-            .query_row([&id], |r| r.get(0))
-            .optional()?;
         let not_found = || Error::NotFound {
             kind: "commitment",
             id: id.clone(),
         };
-        let person_id = person_id.ok_or_else(not_found)?;
+        let person_id = self.owner("commitments", "commitment", &id)?;
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {

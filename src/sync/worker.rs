@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Budget;
-use super::{HttpTransport, SyncError, sync_once};
+use super::{HttpTransport, SyncError, sync_once, team_devices};
 use crate::store::Store;
 
 /// What the app shows in its sync badge.
@@ -34,6 +34,9 @@ pub struct Status {
     pub offline: bool,
     /// True while a sync runs.
     pub syncing: bool,
+    /// The team's devices with their last sync, as the relay said after the last successful
+    /// sync (for the team lead's shift report).
+    pub team_devices: Option<Vec<super::TeamDevice>>,
 }
 
 /// When the worker syncs by itself.
@@ -91,7 +94,8 @@ impl Worker {
                         *slot = s;
                     }
                 };
-                let mut current = read_status(&store, false);
+                let mut devices = None;
+                let mut current = read_status(&store, false, &devices);
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
                 loop {
@@ -103,14 +107,14 @@ impl Worker {
                         Ok(Message::LocalChange) => {
                             let soon = Instant::now() + timing.debounce;
                             due = Some(due.map_or(soon, |d| d.min(soon)));
-                            current = read_status(&store, current.offline);
+                            current = read_status(&store, current.offline, &devices);
                             publish(current.clone());
                         }
                         Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                         Err(RecvTimeoutError::Timeout) => due = Some(Instant::now()),
                     }
                     if due.is_some_and(|d| d <= Instant::now()) {
-                        current = read_status(&store, current.offline);
+                        current = read_status(&store, current.offline, &devices);
                         if !current.joined {
                             due = None;
                             continue;
@@ -121,7 +125,10 @@ impl Worker {
                         });
                         let outcome = sync_once(&mut store, &transport, Budget::default());
                         let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
-                        current = read_status(&store, offline);
+                        if outcome.is_ok() {
+                            devices = team_devices(&store, &transport).ok().or(devices);
+                        }
+                        current = read_status(&store, offline, &devices);
                         publish(current.clone());
                         due = Some(Instant::now() + timing.period);
                     }
@@ -160,7 +167,7 @@ impl Drop for Worker {
     }
 }
 
-fn read_status(store: &Store, offline: bool) -> Status {
+fn read_status(store: &Store, offline: bool, devices: &Option<Vec<super::TeamDevice>>) -> Status {
     let pending = store.pending_changes().unwrap_or(0);
     match store.sync_state() {
         Ok(s) => Status {
@@ -171,6 +178,7 @@ fn read_status(store: &Store, offline: bool) -> Status {
             last_error: s.last_error,
             offline,
             syncing: false,
+            team_devices: devices.clone(),
         },
         Err(e) => Status {
             pending,

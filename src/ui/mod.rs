@@ -246,7 +246,7 @@ pub fn App() -> Element {
                     Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
                     Screen::Due => rsx! { views::Due {} },
                     Screen::Campaigns => rsx! { views::Campaigns {} },
-                    Screen::Shift => rsx! { views::ShiftView {} },
+                    Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
                 }
             }

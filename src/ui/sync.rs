@@ -30,6 +30,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// A sync is running now.
     pub syncing: bool,
+    /// The team's devices and their last sync, after a successful sync.
+    pub team_devices: Option<Vec<groundwork::report::DeviceSync>>,
 }
 
 /// What the app asks of the sync engine.
@@ -112,6 +114,10 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         last_synced: s.last_synced_at.clone(),
         last_error: s.last_error.clone(),
         syncing: s.syncing,
+        team_devices: s
+            .team_devices
+            .clone()
+            .map(groundwork::report::DeviceSync::from_team),
     }
 }
 
@@ -288,8 +294,20 @@ mod tests {
             last_error: None,
             offline: true,
             syncing: false,
+            team_devices: Some(vec![groundwork::sync::TeamDevice {
+                device_id: "d1".into(),
+                name: "Sam's phone".into(),
+                last_sync_at: Some(0),
+                revoked: false,
+            }]),
         };
         let s = from_worker(&w);
+        let devices = s.team_devices.clone().unwrap();
+        assert_eq!(devices[0].name, "Sam's phone");
+        assert_eq!(
+            devices[0].last_sync.as_deref(),
+            Some("1970-01-01T00:00:00.000Z")
+        );
         assert_eq!(s.joined.as_deref(), Some("https://relay.example.org"));
         assert_eq!(badge_text(&s, 0), "Offline · 4 changes waiting");
         let s = from_worker(&WorkerStatus::default());

@@ -14,7 +14,9 @@ use dioxus::prelude::*;
 use dioxus_html::{
     PlatformEventData, SerializedFormData, SerializedHtmlEventConverter, SerializedMouseData,
 };
-use groundwork::model::{CommitmentStatus, NewCommitment, NewConversation, NewPerson};
+use groundwork::model::{
+    CommitmentStatus, ConversationPatch, NewCommitment, NewConversation, NewPerson,
+};
 use groundwork::store::Store;
 
 use super::worker::StoreHandle;
@@ -311,4 +313,86 @@ fn a_commitment_is_marked_kept_with_one_tap() {
     h.settle_until("marked", |html| html.contains("Overdue (0)"));
     let c = h.store().commitments_by_id().unwrap();
     assert_eq!(c[0].status, CommitmentStatus::Kept);
+}
+
+#[test]
+fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
+    let mut id = String::new();
+    let mut conv = String::new();
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        let mut other = Store::open(other_dir.path()).unwrap();
+        let deliver = |from: &Store, to: &mut Store| {
+            for item in from.outbox(usize::MAX).unwrap() {
+                to.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+            }
+        };
+        let (c, _) = s
+            .record_conversation(
+                NewConversation {
+                    person_id: id.clone(),
+                    kind: groundwork::model::ConversationKind::Doorstep,
+                    at: None,
+                    canvasser: None,
+                    shift_id: None,
+                    issues: vec![],
+                    story: None,
+                    notes: None,
+                    engagement: None,
+                    follow_up: None,
+                },
+                vec![],
+            )
+            .unwrap();
+        deliver(s, &mut other);
+        let notes = |n: &str| ConversationPatch {
+            notes: Some(n.into()),
+            ..Default::default()
+        };
+        s.edit_conversation(&c, notes("Call after 6pm")).unwrap();
+        other.edit_conversation(&c, notes("Only weekends")).unwrap();
+        deliver(&other, s);
+        conv = c;
+    });
+    let at = h.store().person(&id).unwrap().conversations[0].at.clone();
+    let label = format!(
+        "Notes of the doorstep conversation on {}",
+        super::views::show_time(&at)
+    );
+    h.click("data-id", &id);
+    h.settle_until("conflict shown", |html| {
+        html.contains("Two devices disagree")
+    });
+    h.click("aria-label", &format!("Use “Only weekends” as the {label}"));
+    h.settle_until("settled", |html| !html.contains("Two devices disagree"));
+    let file = h.store().person(&id).unwrap();
+    assert_eq!(file.conversations[0].id, conv);
+    assert_eq!(
+        file.conversations[0].notes.as_deref(),
+        Some("Only weekends")
+    );
+    assert!(file.conversations[0].conflicts.is_empty());
+}
+
+#[test]
+fn a_persons_details_tags_and_consent_are_edited() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Edit details"));
+    h.click("id", "edit-person");
+    h.settle_until("form", |html| html.contains("Edit Amina Yusuf"));
+    h.type_in("edit-phone", "07700 900123");
+    h.type_in("tag-entry", "Tenant Rep");
+    h.click("id", "add-tag");
+    h.settle_until("tag listed", |html| html.contains("Remove tag: tenant rep"));
+    h.click("data-value", "whatsapp");
+    h.click("id", "save-person");
+    h.settle_until("saved", |html| html.contains("Details saved."));
+    let p = h.store().person(&id).unwrap().person;
+    assert_eq!(p.phone.as_deref(), Some("07700 900123"));
+    assert_eq!(p.tags, vec!["tenant rep"]);
+    assert!(p.consent.contains_key("whatsapp"));
+    assert_eq!(p.area.as_deref(), Some("Elm Road"), "untouched fields stay");
 }

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use futures_channel::{mpsc as amsc, oneshot};
 use groundwork::model::{
-    Campaign, Commitment, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
-    Person, PersonFile, PersonPatch, Shift,
+    Campaign, Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, NewCampaign,
+    NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
 };
 use groundwork::report;
 use groundwork::store::{CommitmentFilter, Store};
@@ -52,6 +52,10 @@ pub enum Request {
     AddPerson(NewPerson),
     /// Change a person (also how a conflict is settled: write the chosen value).
     EditPerson(String, PersonPatch),
+    /// Change a conversation (also how a conflict on one of its fields is settled).
+    EditConversation(String, ConversationPatch),
+    /// Change a commitment (also how a conflict on one of its fields is settled).
+    EditCommitment(String, CommitmentPatch),
     /// Record a conversation with its commitments, then drop the draft under `draft_key`.
     RecordConversation {
         /// The conversation.
@@ -70,8 +74,17 @@ pub enum Request {
     },
     /// Campaigns with their progress.
     Campaigns,
-    /// The report of this device's open shift, or else of the most recent one.
-    LastShiftReport,
+    /// The report of a shift; without an id, of this device's open shift or else the latest.
+    ShiftReport(Option<String>),
+    /// The report of the conversations held between two days (both included).
+    RangeReport {
+        /// First day.
+        from: NaiveDate,
+        /// Last day.
+        to: NaiveDate,
+    },
+    /// Shifts, latest first.
+    Shifts,
     /// Follow-ups due by today.
     FollowUps,
     /// Create a campaign.
@@ -112,6 +125,8 @@ pub enum Reply {
     Campaigns(Vec<CampaignProgress>),
     /// A shift report, when there is a shift.
     ShiftReport(Box<Option<report::ShiftReport>>),
+    /// Shifts, latest first.
+    Shifts(Vec<Shift>),
     /// Follow-ups due.
     FollowUps(Vec<report::FollowUp>),
     /// A draft's text.
@@ -304,10 +319,33 @@ impl StoreHandle {
         }
     }
 
-    /// The report of the open shift, or else the most recent one.
-    pub async fn last_shift_report(&self) -> Result<Option<report::ShiftReport>, UiError> {
-        match self.call(Request::LastShiftReport).await? {
+    /// The report of shift `id`, or of the open shift, or else of the most recent one.
+    pub async fn shift_report(
+        &self,
+        id: Option<String>,
+    ) -> Result<Option<report::ShiftReport>, UiError> {
+        match self.call(Request::ShiftReport(id)).await? {
             Reply::ShiftReport(r) => Ok(*r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The report of the conversations held between `from` and `to`.
+    pub async fn range_report(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<report::ShiftReport, UiError> {
+        match self.call(Request::RangeReport { from, to }).await? {
+            Reply::ShiftReport(r) => (*r).ok_or_else(|| UiError("no report".into())),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Shifts, latest first.
+    pub async fn shifts(&self) -> Result<Vec<Shift>, UiError> {
+        match self.call(Request::Shifts).await? {
+            Reply::Shifts(s) => Ok(s),
             other => Err(unexpected(other)),
         }
     }
@@ -425,6 +463,14 @@ impl Worker {
                 s.edit_person(&id, patch)?;
                 Reply::Done
             }
+            Request::EditConversation(id, patch) => {
+                s.edit_conversation(&id, patch)?;
+                Reply::Done
+            }
+            Request::EditCommitment(id, patch) => {
+                s.edit_commitment(&id, patch)?;
+                Reply::Done
+            }
             Request::RecordConversation {
                 conversation,
                 commitments,
@@ -441,7 +487,21 @@ impl Worker {
             }
             Request::OpenCommitments { limit } => Reply::Commitments(open_commitments(s, limit)?),
             Request::Campaigns => Reply::Campaigns(campaigns(s)?),
-            Request::LastShiftReport => Reply::ShiftReport(Box::new(last_shift_report(s)?)),
+            Request::ShiftReport(id) => Reply::ShiftReport(Box::new(shift_report(s, id)?)),
+            Request::RangeReport { from, to } => {
+                let scope = report::Scope::Dates { from, to };
+                Reply::ShiftReport(Box::new(Some(report::shift_report(
+                    s,
+                    &scope,
+                    today(),
+                    None,
+                )?)))
+            }
+            Request::Shifts => {
+                let mut list = s.shifts()?;
+                list.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+                Reply::Shifts(list)
+            }
             Request::FollowUps => Reply::FollowUps(report::follow_ups(s, today(), today())?),
             Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
             Request::StartShift { place, campaign_id } => {
@@ -467,6 +527,8 @@ fn is_write(r: &Request) -> bool {
         r,
         Request::AddPerson(_)
             | Request::EditPerson(..)
+            | Request::EditConversation(..)
+            | Request::EditCommitment(..)
             | Request::RecordConversation { .. }
             | Request::SetCommitment(..)
             | Request::AddCampaign(_)
@@ -534,8 +596,8 @@ fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {
         .collect())
 }
 
-fn last_shift_report(s: &Store) -> Result<Option<report::ShiftReport>, UiError> {
-    let latest = match s.current_shift()? {
+fn shift_report(s: &Store, id: Option<String>) -> Result<Option<report::ShiftReport>, UiError> {
+    let latest = match id.or(s.current_shift()?) {
         Some(id) => Some(id),
         None => s
             .shifts()?

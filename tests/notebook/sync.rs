@@ -593,6 +593,15 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     // Joined: it syncs once at start.
     let first = wait_for(&|s| s.joined && s.last_synced_at.is_some() && !s.syncing);
     assert_eq!(first.pending, 0);
+    // After a sync it knows the team's devices, for the shift report.
+    let mut names: Vec<String> = first
+        .team_devices
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["app", "other"]);
 
     // A local change: "1 waiting", then synced after the debounce.
     app_store

@@ -253,6 +253,32 @@ const tests = [
     await page.getByRole('button', { name: `Kept: ${FIRST}` }).waitFor({ state: 'detached' });
   }],
 
+  ['edit a person: phone, a tag and consent', async ({ page, dir }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await page.click('#edit-person');
+    await page.getByRole('heading', { name: 'Edit Amina Yusuf' }).waitFor();
+    eq(await page.inputValue('#edit-phone'), '07700 900123', 'phone before editing');
+    await typeFast(page, '#edit-phone', '07700 900456');
+    await typeFast(page, '#tag-entry', 'Tenant Rep');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Remove tag: tenant rep' }).waitFor();
+    await typeFast(page, '#tag-entry', 'cleaner');
+    await page.click('#add-tag');
+    await page.getByRole('button', { name: 'Remove tag: cleaner' }).waitFor();
+    await page.getByRole('button', { name: 'Remove tag: cleaner' }).click();
+    await page.getByRole('button', { name: 'sms', exact: true }).click();
+    await shot(page, 'edit-person');
+    await page.click('#save-person');
+    await page.getByText('Details saved.').waitFor();
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    const p = JSON.parse(cli(dir, 'person', 'show', state.person));
+    eq(p.phone, '07700 900456', 'phone after editing');
+    eq(p.tags, ['tenant rep'], 'tags after editing');
+    eq(Object.keys(p.consent).sort(), ['phone', 'sms'], 'consent after editing');
+    eq(p.area, 'Elm Road', 'an untouched field');
+    eq(p.do_not_contact, false, 'do not contact');
+  }],
+
   ['campaign progress and settings render', async ({ page, dir }) => {
     const id = cli(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50').trim();
     // A commitment in the target's words counts towards it once kept.
@@ -271,6 +297,14 @@ const tests = [
     await page.getByText(/^\d+ made, \d+ kept, \d+ broken$/).first().waitFor();
     await tab(page, 'Due');
     await page.getByRole('heading', { name: /^Follow-ups due \(\d+\)$/ }).waitFor();
+    // A report for a range of days: today holds this run's conversation.
+    await tab(page, 'Shift');
+    const day = new Date().toISOString().slice(0, 10);
+    await page.getByText('Report for other days').click();
+    await page.fill('#report-from', day);
+    await page.fill('#report-to', day);
+    await page.click('#report-range');
+    await page.getByRole('heading', { name: `Report: ${day} to ${day}` }).waitFor();
     await tab(page, 'Settings');
     await page.getByRole('heading', { name: 'Join a team' }).waitFor();
     await page.getByText(/changes waiting/).first().waitFor();
@@ -296,6 +330,9 @@ const tests = [
       await page.getByRole('button', { name: 'Sync now' }).first().click();
       await page.locator('.sync-text', { hasText: 'all saved here' }).waitFor({ timeout: 20000 });
       eq(JSON.parse(cli(dir, 'status')).pending_changes, 0, 'changes waiting after sync now');
+      // The relay told the app its team's devices: the shift report says who has synced.
+      await tab(page, 'Shift');
+      await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
     } finally {
       await stopApp(relay);
       rmSync(relayDir, { recursive: true, force: true });
@@ -321,6 +358,12 @@ const tests = [
       await findPerson(page, 'amina', 'Amina Yusuf');
       await axeCheck(page, `person file at ${width}px`);
       await layoutCheck(page, `person file at ${width}px`);
+      await page.click('#edit-person');
+      await page.waitForSelector('#edit-phone');
+      await axeCheck(page, `edit person at ${width}px`);
+      await layoutCheck(page, `edit person at ${width}px`);
+      await page.click('#cancel-edit');
+      await page.waitForSelector('#record-conversation');
       await page.click('#record-conversation');
       await page.waitForSelector('#story');
       await axeCheck(page, `record at ${width}px`);

@@ -4,6 +4,7 @@
 
 mod campaigns;
 mod due;
+mod edit_person;
 mod people;
 mod person;
 mod record;
@@ -27,6 +28,7 @@ pub const STYLE: &str = concat!(
     include_str!("record.css"),
     include_str!("due.css"),
     include_str!("campaigns.css"),
+    include_str!("shift.css"),
 );
 
 /// A date as the app shows it: "Tue 3 Mar".

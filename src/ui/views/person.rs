@@ -3,8 +3,12 @@
 
 use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
-use groundwork::model::{Commitment, CommitmentStatus, PersonPatch};
+use groundwork::model::{
+    Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, Engagement,
+    PersonFile as File, PersonPatch, parse_date,
+};
 
+use super::edit_person::EditPerson;
 use super::{show_date, show_time};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
@@ -39,12 +43,144 @@ pub fn patch_for(field: &str, value: &str) -> Option<PersonPatch> {
     Some(p)
 }
 
+/// The conversation fields a conflict can be settled on, with their labels.
+const CONVERSATION_FIELDS: &[(&str, &str)] = &[
+    ("kind", "Kind"),
+    ("story", "Story"),
+    ("notes", "Notes"),
+    ("engagement", "Engagement"),
+    ("follow_up", "Follow-up date"),
+    ("canvasser", "Canvasser"),
+];
+
+/// The commitment fields a conflict can be settled on, with their labels.
+const COMMITMENT_FIELDS: &[(&str, &str)] = &[("what", "Commitment"), ("due", "Due date")];
+
+/// The patch that writes the stored `value` into conversation field `field`.
+pub fn conversation_patch_for(field: &str, value: &serde_json::Value) -> Option<ConversationPatch> {
+    let mut p = ConversationPatch::default();
+    let text = value.as_str().map(str::to_string);
+    match field {
+        "story" => p.story = Some(text?),
+        "notes" => p.notes = Some(text?),
+        "canvasser" => p.canvasser = Some(text?),
+        "kind" => p.kind = Some(text?.parse().ok()?),
+        "follow_up" => p.follow_up = Some(parse_date(&text?).ok()?),
+        "engagement" => p.engagement = Some(Engagement::try_from(value.as_i64()?).ok()?),
+        _ => return None,
+    }
+    Some(p)
+}
+
+/// The patch that writes the stored `value` into commitment field `field`.
+pub fn commitment_patch_for(field: &str, value: &serde_json::Value) -> Option<CommitmentPatch> {
+    let mut p = CommitmentPatch::default();
+    let text = value.as_str()?.to_string();
+    match field {
+        "what" => p.what = Some(text),
+        "due" => p.due = Some(parse_date(&text).ok()?),
+        _ => return None,
+    }
+    Some(p)
+}
+
 fn value_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "(empty)".to_string(),
         other => other.to_string(),
     }
+}
+
+/// How a stored value of `field` reads in the app.
+fn shown(field: &str, v: &serde_json::Value) -> String {
+    match (field, v) {
+        ("kind", serde_json::Value::String(k)) => kind_label(k).to_string(),
+        ("engagement", serde_json::Value::Number(n)) => format!("{n} of 5"),
+        ("follow_up" | "due", serde_json::Value::String(d)) => {
+            parse_date(d).map(show_date).unwrap_or_else(|_| d.clone())
+        }
+        _ => value_text(v),
+    }
+}
+
+/// One field with concurrent values, each with the write that picks it.
+#[derive(Debug, Clone)]
+struct Conflict {
+    /// Unique on the page.
+    key: String,
+    /// What the field is, in words ("Notes of the doorstep conversation on Tue 3 Mar").
+    label: String,
+    /// Each value as shown, with the request that settles the field on it.
+    values: Vec<(String, Option<Request>)>,
+}
+
+/// Every conflict in the person file that can be settled from here.
+fn conflicts_of(f: &File) -> Vec<Conflict> {
+    let p = &f.person;
+    let mut out: Vec<Conflict> = FIELDS
+        .iter()
+        .filter_map(|(field, label)| {
+            let vals = p.conflicts.get(*field)?;
+            Some(Conflict {
+                key: format!("person-{field}"),
+                label: label.to_string(),
+                values: vals
+                    .iter()
+                    .map(|v| {
+                        let text = value_text(v);
+                        let req = v
+                            .as_str()
+                            .and_then(|t| patch_for(field, t))
+                            .map(|patch| Request::EditPerson(p.id.clone(), patch));
+                        (text, req)
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    for c in &f.conversations {
+        let whose = format!(
+            "{} conversation on {}",
+            kind_label(c.kind.as_str()).to_lowercase(),
+            show_time(&c.at)
+        );
+        for (field, label) in CONVERSATION_FIELDS {
+            if let Some(vals) = c.conflicts.get(*field) {
+                out.push(Conflict {
+                    key: format!("{}-{field}", c.id),
+                    label: format!("{label} of the {whose}"),
+                    values: vals
+                        .iter()
+                        .map(|v| {
+                            let req = conversation_patch_for(field, v)
+                                .map(|patch| Request::EditConversation(c.id.clone(), patch));
+                            (shown(field, v), req)
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    for c in &f.commitments {
+        for (field, label) in COMMITMENT_FIELDS {
+            if let Some(vals) = c.conflicts.get(*field) {
+                out.push(Conflict {
+                    key: format!("{}-{field}", c.id),
+                    label: format!("{label} “{}”", c.what),
+                    values: vals
+                        .iter()
+                        .map(|v| {
+                            let req = commitment_patch_for(field, v)
+                                .map(|patch| Request::EditCommitment(c.id.clone(), patch));
+                            (shown(field, v), req)
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The person's file.
@@ -60,12 +196,18 @@ pub fn PersonFile(id: String) -> Element {
         async move { store.person(&id).await }
     });
     let services = use_context::<Services>();
+    let mut editing = use_signal(|| false);
     let file = file.read();
     let f = match &*file {
         None => return rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => return rsx! { p { class: "empty", role: "alert", "{e}" } },
         Some(Ok(f)) => f.clone(),
     };
+    if editing() {
+        return rsx! {
+            EditPerson { person: f.person.clone(), onclose: move |_| editing.set(false) }
+        };
+    }
     let p = &f.person;
     let details: Vec<(&str, String)> = [
         ("Phone", &p.phone),
@@ -79,18 +221,7 @@ pub fn PersonFile(id: String) -> Element {
     .into_iter()
     .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
     .collect();
-    let conflicts: Vec<(String, &str, Vec<String>)> = FIELDS
-        .iter()
-        .filter_map(|(field, label)| {
-            p.conflicts.get(*field).map(|vals| {
-                (
-                    field.to_string(),
-                    *label,
-                    vals.iter().map(value_text).collect(),
-                )
-            })
-        })
-        .collect();
+    let conflicts = conflicts_of(&f);
     let (open, past): (Vec<Commitment>, Vec<Commitment>) = f
         .commitments
         .iter()
@@ -112,28 +243,26 @@ pub fn PersonFile(id: String) -> Element {
             if !conflicts.is_empty() {
                 section { class: "conflicts", "aria-labelledby": "conflicts-title",
                     h3 { id: "conflicts-title", "Two devices disagree" }
-                    for (field, label, values) in conflicts {
-                        div { class: "conflict card", key: "{field}",
-                            p { class: "conflict-label", "{label}: pick the right one" }
+                    for conflict in conflicts {
+                        div { class: "conflict card", key: "{conflict.key}",
+                            p { class: "conflict-label", "{conflict.label}: pick the right one" }
                             div { class: "conflict-values",
-                                for (i, v) in values.into_iter().enumerate() {
+                                for (i, (v, request)) in conflict.values.into_iter().enumerate() {
                                     div { class: "conflict-value", key: "{i}",
                                         p { "{v}" }
                                         button {
                                             r#type: "button",
                                             class: "secondary",
-                                            "aria-label": "Use “{v}” as the {label}",
+                                            disabled: request.is_none(),
+                                            "aria-label": "Use “{v}” as the {conflict.label}",
                                             onclick: {
                                                 let store = services.store.clone();
-                                                let field = field.clone();
-                                                let id = id.clone();
                                                 move |_| {
                                                     let store = store.clone();
-                                                    let patch = patch_for(&field, &v);
-                                                    let id = id.clone();
+                                                    let request = request.clone();
                                                     spawn_forever(async move {
-                                                        if let Some(patch) = patch
-                                                            && let Err(e) = store.run(Request::EditPerson(id, patch)).await
+                                                        if let Some(request) = request
+                                                            && let Err(e) = store.run(request).await
                                                         {
                                                             nav.error(e.to_string());
                                                         }
@@ -167,6 +296,13 @@ pub fn PersonFile(id: String) -> Element {
                     p { class: "muted", "No consent to contact recorded" }
                 } else {
                     p { "May be contacted by: {consent.join(\", \")}" }
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    id: "edit-person",
+                    onclick: move |_| editing.set(true),
+                    "Edit details"
                 }
             }
             section { "aria-labelledby": "open-title",

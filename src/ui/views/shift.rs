@@ -11,9 +11,10 @@ use crate::ui::components::{Chip, Chips, TextField};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
 
-/// The shift screen.
+/// The shift screen. `devices` is the team's devices with their last sync, when the relay has
+/// told (after a successful sync).
 #[component]
-pub fn ShiftView() -> Element {
+pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let store = services.store.clone();
@@ -22,11 +23,29 @@ pub fn ShiftView() -> Element {
         let _ = (nav.revision)();
         async move { store.campaigns().await }
     });
+    let mut chosen = use_signal(|| None::<String>);
+    let mut from = use_signal(String::new);
+    let mut to = use_signal(String::new);
+    // A date range, once both days are given and valid, replaces the shift's report.
+    let mut range = use_signal(|| None::<(chrono::NaiveDate, chrono::NaiveDate)>);
     let store = services.store.clone();
     let last = use_resource(move || {
         let store = store.clone();
         let _ = (nav.revision)();
-        async move { store.last_shift_report().await }
+        let id = chosen();
+        let dates = range();
+        async move {
+            match dates {
+                Some((f, t)) => store.range_report(f, t).await.map(Some),
+                None => store.shift_report(id).await,
+            }
+        }
+    });
+    let store = services.store.clone();
+    let recent = use_resource(move || {
+        let store = store.clone();
+        let _ = (nav.revision)();
+        async move { store.shifts().await }
     });
     let mut place = use_signal(String::new);
     let mut campaign = use_signal(|| None::<String>);
@@ -112,8 +131,45 @@ pub fn ShiftView() -> Element {
                 }
                 button { r#type: "button", class: "primary", id: "start-shift", disabled: busy(), onclick: start, "Start shift" }
             }
+            if let Some(Ok(list)) = &*recent.read()
+                && list.len() > 1
+            {
+                Chips {
+                    label: "Report for",
+                    chips: list
+                        .iter()
+                        .take(6)
+                        .map(|sh| Chip {
+                            value: sh.id.clone(),
+                            text: format!("{} · {}", sh.place, show_time(&sh.started_at)),
+                        })
+                        .collect::<Vec<_>>(),
+                    selected: chosen().into_iter().collect::<Vec<_>>(),
+                    ontoggle: move |v: String| {
+                        let now = if chosen() == Some(v.clone()) { None } else { Some(v) };
+                        range.set(None);
+                        chosen.set(now);
+                    },
+                }
+            }
+            details { class: "report-range",
+                summary { "Report for other days" }
+                TextField { id: "report-from", label: "From", kind: "date", oninput: move |v: String| from.set(v) }
+                TextField { id: "report-to", label: "To", kind: "date", oninput: move |v: String| to.set(v) }
+                button {
+                    r#type: "button",
+                    id: "report-range",
+                    onclick: move |_| {
+                        match (groundwork::model::parse_date(&from()), groundwork::model::parse_date(&to())) {
+                            (Ok(f), Ok(t)) if f <= t => range.set(Some((f, t))),
+                            _ => nav.error("Give both days, the first on or before the last."),
+                        }
+                    },
+                    "Show report"
+                }
+            }
             if let Some(Ok(Some(r))) = &*last.read() {
-                ShiftReportCard { report: r.clone() }
+                ShiftReportCard { report: r.clone(), devices: devices.clone() }
             }
         }
     }
@@ -121,8 +177,13 @@ pub fn ShiftView() -> Element {
 
 /// What the shift produced: the team's numbers, then each canvasser's.
 #[component]
-fn ShiftReportCard(report: report::ShiftReport) -> Element {
+fn ShiftReportCard(
+    report: report::ShiftReport,
+    devices: Option<Vec<report::DeviceSync>>,
+) -> Element {
     let t = &report.team;
+    let ended = report.shift.as_ref().and_then(|s| s.ended_at.clone());
+    let stale = devices.map(|d| report::stale_devices(&d, ended.as_deref()));
     let kinds = t
         .by_kind
         .iter()
@@ -154,6 +215,22 @@ fn ShiftReportCard(report: report::ShiftReport) -> Element {
                 dd { if issues.is_empty() { "none yet" } else { "{issues}" } }
                 dt { "Follow-ups due" }
                 dd { "{t.follow_ups_due}" }
+            }
+            match stale {
+                None => rsx! { p { class: "muted", "Devices: shown after a sync with the team's relay." } },
+                Some(list) if list.is_empty() => rsx! { p { class: "muted", "Every device has synced since the shift ended." } },
+                Some(list) => rsx! {
+                    h4 { "Not synced since the shift ended" }
+                    ul { class: "list",
+                        for d in list {
+                            li { key: "{d.name}",
+                                strong { "{d.name}" }
+                                " · last sync: "
+                                {d.last_sync.as_deref().map(show_time).unwrap_or_else(|| "never".to_string())}
+                            }
+                        }
+                    }
+                },
             }
             if report.canvassers.len() > 1 {
                 h4 { "By canvasser" }
