@@ -153,28 +153,39 @@ fn main() {
         .map(|p| p.id)
         .collect();
 
-    // Recording a conversation with two commitments, one transaction each.
+    // Recording a conversation with two commitments, one transaction each: first back to back,
+    // then as the app does it, with the WAL checkpointed while idle between conversations.
     let mut rng = SplitMix64::new(42);
-    let mut times = Vec::new();
-    for i in 0..1000 {
-        let p = people[rng.below(people.len() as u64) as usize].clone();
-        let (c, asks) = new_conversation(p, i);
-        let t = Instant::now();
-        store.record_conversation(c, asks).unwrap();
-        times.push(t.elapsed());
+    for idle_checkpoint in [false, true] {
+        let mut times = Vec::new();
+        for i in 0..1000 {
+            let p = people[rng.below(people.len() as u64) as usize].clone();
+            let (c, asks) = new_conversation(p, i);
+            let t = Instant::now();
+            store.record_conversation(c, asks).unwrap();
+            times.push(t.elapsed());
+            if idle_checkpoint {
+                store.checkpoint().unwrap();
+            }
+        }
+        let how = if idle_checkpoint {
+            "with idle checkpoints"
+        } else {
+            "back to back"
+        };
+        rows.push((
+            format!("record a conversation + 2 commitments, {how}, p50 (1,000 samples)"),
+            ms(percentile(&mut times, 0.5)),
+        ));
+        rows.push((
+            format!("record a conversation + 2 commitments, {how}, p99"),
+            ms(percentile(&mut times, 0.99)),
+        ));
+        rows.push((
+            format!("record a conversation + 2 commitments, {how}, max"),
+            ms(*times.iter().max().unwrap()),
+        ));
     }
-    rows.push((
-        "record a conversation + 2 commitments, p50 (1,000 samples)".into(),
-        ms(percentile(&mut times, 0.5)),
-    ));
-    rows.push((
-        "record a conversation + 2 commitments, p99".into(),
-        ms(percentile(&mut times, 0.99)),
-    ));
-    rows.push((
-        "record a conversation + 2 commitments, max".into(),
-        ms(*times.iter().max().unwrap()),
-    ));
 
     // Full-text search.
     let queries = [

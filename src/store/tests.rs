@@ -636,3 +636,28 @@ fn conversation_and_commitment_edits_refuse_unknown_ids_and_bad_values() {
     assert_eq!(s.pending_changes().unwrap(), pending);
     assert_eq!(s.person(&id).unwrap(), before);
 }
+
+#[test]
+fn an_idle_checkpoint_moves_the_log_into_the_database() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    for i in 0..5 {
+        s.add_person(person(&format!("Person {i}"))).unwrap();
+    }
+    let db_before = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len();
+    s.checkpoint().unwrap();
+    let db_after = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len();
+    assert!(
+        db_after > db_before,
+        "pages reached the database file ({db_before} -> {db_after})"
+    );
+    // Nothing is left to copy: another checkpoint moves no frames.
+    let (log, copied): (i64, i64) = s
+        .connection()
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(log, copied);
+    assert_eq!(s.all_people().unwrap().len(), 5);
+}

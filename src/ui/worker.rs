@@ -380,7 +380,13 @@ struct Worker {
     drafts: HashMap<String, (String, Instant)>,
     subscribers: Vec<amsc::UnboundedSender<Change>>,
     revision: u64,
+    /// When to checkpoint the database's write-ahead log, once the app has been idle a while
+    /// after a write (so that saves do not pay for it).
+    checkpoint_at: Option<Instant>,
 }
+
+/// How long after the last write the store counts as idle.
+const IDLE: Duration = Duration::from_secs(2);
 
 impl Worker {
     fn new(store: Store) -> Self {
@@ -389,12 +395,19 @@ impl Worker {
             drafts: HashMap::new(),
             subscribers: Vec::new(),
             revision: 0,
+            checkpoint_at: None,
         }
     }
 
     fn run(mut self, rx: mpsc::Receiver<Message>) {
         loop {
-            let next = match self.drafts.values().map(|(_, due)| *due).min() {
+            let wake = self
+                .drafts
+                .values()
+                .map(|(_, due)| *due)
+                .chain(self.checkpoint_at)
+                .min();
+            let next = match wake {
                 Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -406,7 +419,14 @@ impl Worker {
                 },
             };
             match next {
-                None => self.flush_drafts(false),
+                None => {
+                    self.flush_drafts(false);
+                    if self.checkpoint_at.is_some_and(|t| t <= Instant::now()) {
+                        self.checkpoint_at = None;
+                        // A failed checkpoint is retried by SQLite at a later write.
+                        let _ = self.store.checkpoint();
+                    }
+                }
                 Some(Message::SaveDraft(key, body)) => {
                     self.drafts
                         .insert(key, (body, Instant::now() + DRAFT_QUIET));
@@ -418,6 +438,7 @@ impl Worker {
                     let result = self.handle(*request);
                     let _ = reply.send(result);
                     if writes {
+                        self.checkpoint_at = Some(Instant::now() + IDLE);
                         self.revision += 1;
                         let change = Change {
                             revision: self.revision,
