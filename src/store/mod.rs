@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 pub use documents::MergeReport;
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::CommitmentFilter;
-pub use writer::Writer;
+pub use writer::{Writer, default_follow_up};
 
 use crate::error::{Error, Result};
 use crate::ids::{self, Source};

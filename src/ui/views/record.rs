@@ -6,7 +6,7 @@
 //! which writes it once typing pauses, so it is there again after the app is killed. Saving
 //! records the conversation and drops the draft in one request.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use dioxus::prelude::*;
 use groundwork::model::{
     ConversationKind, Engagement, NewCommitment, NewConversation, normalise_tag, parse_date,
@@ -68,10 +68,7 @@ impl ConversationDraft {
     pub fn fresh() -> Self {
         ConversationDraft {
             kind: ConversationKind::Doorstep.as_str().to_string(),
-            follow_up: (Utc::now() + Duration::hours(48))
-                .with_timezone(&chrono::Local)
-                .date_naive()
-                .to_string(),
+            follow_up: groundwork::store::default_follow_up(Utc::now()).to_string(),
             ..Default::default()
         }
     }
