@@ -147,6 +147,18 @@ impl Relay {
             .expect("GET")
     }
 
+    /// A GET with a bearer token: the status and the body as text.
+    pub fn http_get_with_token(&self, path: &str, token: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.text().unwrap_or_default())
+    }
+
     pub fn healthy(&self) -> bool {
         self.get("/healthz").status() == 200
     }

@@ -118,3 +118,36 @@ fn settings_come_from_the_config_file_and_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
 }
+
+/// `GET /v1/devices`: a device sees its own team's devices with their last sync, for the team
+/// lead's reports, and nothing of other teams; it needs a valid token.
+#[test]
+fn devices_list_the_callers_team_only() {
+    let relay = Relay::start();
+    let (_, mut red) = relay.team_with_devices("Red", 2);
+    let (_, blue) = relay.team_with_devices("Blue", 1);
+    red[0].sync(vec![item("doc", "hello")], None).expect("sync");
+    let list = |token: &str| relay.http_get_with_token("/v1/devices", token);
+    let (status, body) = list(&red[1].token);
+    assert_eq!(status, 200, "{body}");
+    let devices: Value = serde_json::from_str(&body).expect("JSON");
+    let devices = devices.as_array().expect("array");
+    assert_eq!(devices.len(), 2, "{body}");
+    let synced = devices
+        .iter()
+        .find(|d| d["device_id"] == red[0].device_id.as_str())
+        .expect("listed");
+    assert!(synced["last_sync_at"].is_i64(), "{synced}");
+    assert_eq!(synced["revoked"], false);
+    let idle = devices
+        .iter()
+        .find(|d| d["device_id"] == red[1].device_id.as_str())
+        .expect("listed");
+    assert!(idle["last_sync_at"].is_null(), "{idle}");
+    assert!(
+        !body.contains(&blue[0].device_id),
+        "no other team's devices"
+    );
+    let (status, _) = list("gwt_wrong");
+    assert_eq!(status, 401);
+}
