@@ -338,6 +338,14 @@ impl Store {
         queries::commitments(&self.conn, filter)
     }
 
+    /// Commitments matching `filter`, soonest due first, each with its person's name.
+    pub fn commitments_with_names(
+        &self,
+        filter: &CommitmentFilter,
+    ) -> Result<Vec<(Commitment, String)>> {
+        queries::commitments_with_names(&self.conn, filter)
+    }
+
     /// Every commitment, by id.
     pub fn commitments_by_id(&self) -> Result<Vec<Commitment>> {
         queries::all_commitments(&self.conn)

@@ -255,18 +255,45 @@ pub struct CommitmentFilter {
     pub person_id: Option<String>,
 }
 
-pub(crate) fn commitments(conn: &Connection, f: &CommitmentFilter) -> Result<Vec<Commitment>> {
+/// The commitments matching `f`, as SQL and its parameters, soonest due first.
+fn commitments_sql(
+    f: &CommitmentFilter,
+) -> Result<(
+    String,
+    (Option<&'static str>, Option<String>, Option<String>),
+)> {
     let person = f.person_id.as_deref().map(parse_id).transpose()?;
-    all(
-        conn,
-        &format!(
-            "SELECT {COMMITMENT_COLS} FROM commitments
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR due < ?2) AND (?3 IS NULL OR person_id = ?3)
-             ORDER BY due IS NULL, due, created_at, id"
+    let sql = format!(
+        "SELECT {COMMITMENT_COLS} FROM commitments
+         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR due < ?2) AND (?3 IS NULL OR person_id = ?3)
+         ORDER BY due IS NULL, due, created_at, id"
+    );
+    Ok((
+        sql,
+        (
+            f.status.map(|s| s.as_str()),
+            f.due_before.map(|d| d.to_string()),
+            person,
         ),
-        (f.status.map(|s| s.as_str()), f.due_before.map(|d| d.to_string()), person),
-        commitment_row,
-    )
+    ))
+}
+
+pub(crate) fn commitments(conn: &Connection, f: &CommitmentFilter) -> Result<Vec<Commitment>> {
+    let (sql, params) = commitments_sql(f)?;
+    all(conn, &sql, params, commitment_row)
+}
+
+/// The commitments matching `f` with the name of the person who made each, in one query.
+pub(crate) fn commitments_with_names(
+    conn: &Connection,
+    f: &CommitmentFilter,
+) -> Result<Vec<(Commitment, String)>> {
+    let (sql, params) = commitments_sql(f)?;
+    let sql = format!(
+        "SELECT c.*, coalesce((SELECT name FROM people WHERE people.id = c.person_id), '')
+         FROM ({sql}) c"
+    );
+    all(conn, &sql, params, |r| Ok((commitment_row(r)?, r.get(10)?)))
 }
 
 /// Turn what a person typed into an FTS5 query: every word must match, each as a prefix.

@@ -661,3 +661,40 @@ fn an_idle_checkpoint_moves_the_log_into_the_database() {
     assert_eq!(log, copied);
     assert_eq!(s.all_people().unwrap().len(), 5);
 }
+
+#[test]
+fn commitments_come_with_their_person_s_name() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let a = s.add_person(person("Amina Yusuf")).unwrap();
+    let b = s.add_person(person("Kofi Boateng")).unwrap();
+    for (p, what) in [(&a, "sign the letter"), (&b, "host a meeting")] {
+        s.add_commitment(
+            p,
+            None,
+            NewCommitment {
+                what: what.into(),
+                due: None,
+                campaign_id: None,
+            },
+        )
+        .unwrap();
+    }
+    let list = s
+        .commitments_with_names(&CommitmentFilter {
+            person_id: Some(b.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].0.what.as_str(), list[0].1.as_str()),
+        ("host a meeting", "Kofi Boateng")
+    );
+    assert_eq!(
+        s.commitments_with_names(&CommitmentFilter::default())
+            .unwrap()
+            .len(),
+        2
+    );
+}

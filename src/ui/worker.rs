@@ -576,23 +576,14 @@ fn open_commitments(s: &Store, limit: usize) -> Result<Vec<DueCommitment>, UiErr
         status: Some(CommitmentStatus::Open),
         ..Default::default()
     };
-    let list = s.commitments(&filter)?;
-    let mut names = s
-        .connection()
-        .prepare_cached("SELECT name FROM people WHERE id = ?1")
-        .map_err(groundwork::error::Error::from)?;
-    list.into_iter()
+    Ok(s.commitments_with_names(&filter)?
+        .into_iter()
         .take(limit)
-        .map(|c| {
-            let name: String = names
-                .query_row([&c.person_id], |r| r.get(0))
-                .unwrap_or_else(|_| "(unknown)".to_string());
-            Ok(DueCommitment {
-                commitment: c,
-                person_name: name,
-            })
+        .map(|(commitment, person_name)| DueCommitment {
+            commitment,
+            person_name,
         })
-        .collect()
+        .collect())
 }
 
 fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {
