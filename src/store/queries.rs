@@ -255,13 +255,11 @@ pub struct CommitmentFilter {
     pub person_id: Option<String>,
 }
 
+/// The parameters of a commitment filter: status, due before, person.
+type FilterParams = (Option<&'static str>, Option<String>, Option<String>);
+
 /// The commitments matching `f`, as SQL and its parameters, soonest due first.
-fn commitments_sql(
-    f: &CommitmentFilter,
-) -> Result<(
-    String,
-    (Option<&'static str>, Option<String>, Option<String>),
-)> {
+fn commitments_sql(f: &CommitmentFilter) -> Result<(String, FilterParams)> {
     let person = f.person_id.as_deref().map(parse_id).transpose()?;
     let sql = format!(
         "SELECT {COMMITMENT_COLS} FROM commitments
