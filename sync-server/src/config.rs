@@ -131,7 +131,8 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     }
 }
 
-/// The optional settings of the TOML file; every key may be left out.
+/// Optional settings, from the TOML file or from flags and environment variables; every key may
+/// be left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -166,22 +167,9 @@ impl FileConfig {
     }
 }
 
-/// Settings given on the command line or in the environment (`None` = not given).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides {
-    /// `--listen` / `GROUNDWORK_RELAY_LISTEN`.
-    pub listen: Option<String>,
-    /// `--data-dir` / `GROUNDWORK_RELAY_DATA_DIR`.
-    pub data_dir: Option<PathBuf>,
-    /// `--max-body-bytes` / `GROUNDWORK_RELAY_MAX_BODY_BYTES`.
-    pub max_body_bytes: Option<ByteSize>,
-    /// `--max-page-bytes` / `GROUNDWORK_RELAY_MAX_PAGE_BYTES`.
-    pub max_page_bytes: Option<ByteSize>,
-    /// `--log` / `GROUNDWORK_RELAY_LOG`.
-    pub log: Option<String>,
-    /// `--log-format` / `GROUNDWORK_RELAY_LOG_FORMAT`.
-    pub log_format: Option<LogFormat>,
-}
+/// Settings given on the command line or in the environment (`None` = not given): the same
+/// optional settings as the file, so that both merge field by field.
+pub type Overrides = FileConfig;
 
 /// The resolved settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
