@@ -2,12 +2,14 @@
 //! Screens (in `views/`) own the state. Each component's style sits beside it.
 
 mod chips;
+mod consent;
 mod field;
 mod progress;
 mod sync_badge;
 mod trend;
 
 pub use chips::{Chip, Chips};
+pub use consent::{ConsentChips, toggle as toggle_consent};
 pub use field::TextField;
 pub use progress::ProgressBar;
 pub use sync_badge::SyncBadge;

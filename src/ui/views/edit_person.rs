@@ -8,7 +8,7 @@
 use dioxus::prelude::*;
 use groundwork::model::{ConsentChannel, Person, PersonPatch, normalise_tag};
 
-use crate::ui::components::{Chip, Chips, TextField};
+use crate::ui::components::{ConsentChips, TextField, toggle_consent};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Services};
 
@@ -163,11 +163,7 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
     };
 
     let f = form();
-    let consent: Vec<String> = f.consent.iter().map(|c| c.as_str().to_string()).collect();
-    let channels: Vec<Chip> = ConsentChannel::ALL
-        .iter()
-        .map(|c| Chip::plain(c.as_str()))
-        .collect();
+    let consent = f.consent.clone();
     let text_fields: [(&str, &str, &str, String); 6] = [
         ("edit-phone", "Phone", "tel", start.phone.clone()),
         ("edit-email", "Email", "email", start.email.clone()),
@@ -243,20 +239,9 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
                     button { r#type: "button", class: "secondary", id: "add-tag", onclick: move |_| add_tag(), "Add tag" }
                 }
             }
-            Chips {
-                label: "Agreed to be contacted by",
-                chips: channels,
+            ConsentChips {
                 selected: consent,
-                ontoggle: move |v: String| {
-                    if let Ok(c) = v.parse::<ConsentChannel>() {
-                        let mut f = form.write();
-                        if let Some(i) = f.consent.iter().position(|x| *x == c) {
-                            f.consent.remove(i);
-                        } else {
-                            f.consent.push(c);
-                        }
-                    }
-                },
+                ontoggle: move |c| toggle_consent(&mut form.write().consent, c),
             }
             label { class: "check", r#for: "edit-dnc",
                 input {

@@ -1,9 +1,9 @@
 //! People: search as you type (recent first when the box is empty), and adding a person.
 
 use dioxus::prelude::*;
-use groundwork::model::{ConsentChannel, NewPerson, Person};
+use groundwork::model::{NewPerson, Person};
 
-use crate::ui::components::{Chip, Chips, TextField};
+use crate::ui::components::{ConsentChips, TextField, toggle_consent};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
 
@@ -134,16 +134,7 @@ pub fn AddPerson() -> Element {
             saving.set(false);
         });
     };
-    let consent: Vec<String> = form
-        .read()
-        .consent
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    let channels: Vec<Chip> = ConsentChannel::ALL
-        .iter()
-        .map(|c| Chip::plain(c.as_str()))
-        .collect();
+    let consent = form.read().consent.clone();
 
     rsx! {
         section { class: "add-person", "aria-labelledby": "add-title",
@@ -162,20 +153,9 @@ pub fn AddPerson() -> Element {
                 oninput: move |v: String| form.write().workplace = Some(v) }
             TextField { id: "person-role", label: "Role at work",
                 oninput: move |v: String| form.write().role = Some(v) }
-            Chips {
-                label: "Agreed to be contacted by",
-                chips: channels,
+            ConsentChips {
                 selected: consent,
-                ontoggle: move |v: String| {
-                    if let Ok(c) = v.parse::<ConsentChannel>() {
-                        let mut f = form.write();
-                        if let Some(i) = f.consent.iter().position(|x| *x == c) {
-                            f.consent.remove(i);
-                        } else {
-                            f.consent.push(c);
-                        }
-                    }
-                },
+                ontoggle: move |c| toggle_consent(&mut form.write().consent, c),
             }
             TextField { id: "person-notes", label: "Notes", multiline: true,
                 oninput: move |v: String| form.write().notes = Some(v) }
