@@ -34,8 +34,9 @@ pub struct Status {
     pub offline: bool,
     /// True while a sync runs.
     pub syncing: bool,
-    /// The team's devices with their last sync, as the relay said after the last successful
-    /// sync (for the team lead's shift report).
+    /// The team's devices with their last sync, as the relay said after a successful sync
+    /// (for the team lead's shift report): asked for on the first sync, on "sync now", and at
+    /// most every ten minutes otherwise.
     pub team_devices: Option<Vec<super::TeamDevice>>,
 }
 
@@ -56,6 +57,10 @@ impl Default for Timing {
         }
     }
 }
+
+/// How often the team's device list is refreshed by syncs nobody asked for (one extra request;
+/// only team leads look at it).
+const DEVICES_EVERY: Duration = Duration::from_secs(600);
 
 enum Message {
     SyncNow,
@@ -95,6 +100,10 @@ impl Worker {
                     }
                 };
                 let mut devices = None;
+                // When the device list was last asked for, and whether someone asked to sync
+                // (then the list is asked for again: the team lead wants it fresh).
+                let mut devices_at: Option<Instant> = None;
+                let mut asked = true;
                 let mut current = read_status(&store, false, &devices);
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
@@ -103,7 +112,10 @@ impl Worker {
                         d.saturating_duration_since(Instant::now())
                     });
                     match rx.recv_timeout(wait) {
-                        Ok(Message::SyncNow) => due = Some(Instant::now()),
+                        Ok(Message::SyncNow) => {
+                            asked = true;
+                            due = Some(Instant::now());
+                        }
                         Ok(Message::LocalChange) => {
                             let soon = Instant::now() + timing.debounce;
                             due = Some(due.map_or(soon, |d| d.min(soon)));
@@ -125,8 +137,11 @@ impl Worker {
                         });
                         let outcome = sync_once(&mut store, &transport, Budget::default());
                         let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
-                        if outcome.is_ok() {
+                        let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
+                        if outcome.is_ok() && (asked || stale) {
                             devices = team_devices(&store, &transport).ok().or(devices);
+                            devices_at = Some(Instant::now());
+                            asked = false;
                         }
                         current = read_status(&store, offline, &devices);
                         publish(current.clone());
