@@ -38,3 +38,27 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
+
+/// What must be identical on devices holding the same changes: every export (CSV) and the
+/// projection tables themselves, conflicts included.
+pub fn state_of(store: &groundwork::store::Store) -> String {
+    use groundwork::export::{self, Format, What};
+    let mut out = Vec::new();
+    for what in [
+        What::People,
+        What::Conversations,
+        What::Commitments,
+        What::Campaigns,
+        What::Shifts,
+    ] {
+        export::write(store, what, Format::Csv, &mut out).unwrap();
+    }
+    let mut text = String::from_utf8(out).unwrap();
+    text.push_str(&format!(
+        "{:?}\n{:?}\n{:?}\n",
+        store.all_people().unwrap(),
+        store.all_conversations().unwrap(),
+        store.commitments_by_id().unwrap()
+    ));
+    text
+}

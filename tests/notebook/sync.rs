@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use groundwork::export::{self, Format, What};
 use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonPatch};
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
@@ -116,21 +115,9 @@ impl Device {
         self.store.record_conversation(c, asks).unwrap().0
     }
 
-    /// Every export, CSV, concatenated: what must be equal on converged devices.
+    /// Every export and projection table: what must be equal on converged devices.
     pub fn exports(&self) -> String {
-        let mut out = Vec::new();
-        for what in [
-            What::People,
-            What::Conversations,
-            What::Commitments,
-            What::Campaigns,
-            What::Shifts,
-        ] {
-            export::write(&self.store, what, Format::Csv, &mut out).unwrap();
-        }
-        let mut text = String::from_utf8(out).unwrap();
-        text.push_str(&format!("{:?}", self.store.all_people().unwrap()));
-        text
+        super::state_of(&self.store)
     }
 }
 
