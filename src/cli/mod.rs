@@ -94,7 +94,6 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 "rejected": report.rejected,
             }))?)
         }
-        Command::Report(command) => Ok(report(&Store::open(dir)?, command)?),
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }
 }
@@ -208,8 +207,9 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_error": state.last_error,
             }))
         }
-        // Handled by `run`, which needs more than the notebook for them.
-        Command::Join { .. } | Command::Sync | Command::Report(_) => Ok(()),
+        // Handled by `run`: they can fail with sync errors too.
+        Command::Report(command) => report(store, command),
+        Command::Join { .. } | Command::Sync => Ok(()),
         #[cfg(feature = "web")]
         Command::Web { .. } => Ok(()),
         Command::DebugWriteLoop { count } => {

@@ -448,3 +448,101 @@ fn demo_data_is_deterministic_and_exports_are_sorted() {
         ok(c.path(), &["export", "--what", "people"])
     );
 }
+
+#[test]
+fn reports_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["demo-data", "--people", "40", "--seed", "4"]);
+    let text = ok(d, &["report", "shift"]);
+    assert!(text.starts_with("Shift report: shift at "), "{text}");
+    assert!(text.contains("people met"), "{text}");
+    let shift: Value = json(&ok(
+        d,
+        &[
+            "report",
+            "shift",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-12-31",
+        ],
+    ));
+    assert!(
+        shift["team"]["conversations"].as_u64().unwrap() > 0,
+        "{shift}"
+    );
+    assert_eq!(
+        shift["devices_not_synced"],
+        Value::Null,
+        "not joined: not asked"
+    );
+    let range = json(&ok(
+        d,
+        &[
+            "report",
+            "shift",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-12-31",
+            "--format",
+            "json",
+        ],
+    ));
+    let all_conversations = json(&ok(d, &["export", "--what", "conversations"]));
+    assert_eq!(
+        range["team"]["conversations"].as_u64().unwrap() as usize,
+        all_conversations.as_array().unwrap().len()
+    );
+
+    let campaigns = json(&ok(d, &["campaign", "list"]));
+    let mut with_shifts = 0;
+    for c in campaigns.as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let progress = json(&ok(d, &["report", "campaign", id, "--format", "json"]));
+        assert_eq!(progress["campaign"]["id"], id);
+        assert!(!progress["targets"].as_array().unwrap().is_empty());
+        let text = ok(d, &["report", "campaign", id]);
+        assert!(text.starts_with("Campaign: "), "{text}");
+        if !progress["trend"].as_array().unwrap().is_empty() {
+            with_shifts += 1;
+            assert!(text.contains("last shifts"), "{text}");
+        }
+    }
+    assert!(with_shifts > 0, "the demo's shifts serve some campaign");
+
+    let due = json(&ok(
+        d,
+        &[
+            "report",
+            "follow-ups",
+            "--by",
+            "2030-01-01",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        due.as_array().unwrap().len(),
+        40,
+        "everyone's last follow-up has come by 2030"
+    );
+    assert!(ok(d, &["report", "follow-ups", "--by", "2000-01-01"]).contains("No follow-ups due."));
+
+    let out = groundwork(d, &["report", "shift", "--format", "pdf"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
+    let out = groundwork(
+        d,
+        &["report", "campaign", "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no campaign with id"));
+    assert_eq!(
+        groundwork(d, &["report", "shift", "--from", "2026-09-01"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
