@@ -245,7 +245,7 @@ fn generate_inner(store: &mut Store, people: usize, seed: u64) -> Result<Summary
         let mut ids = Vec::new();
         for i in 0..n_shifts {
             let campaign = rng.pick(&campaigns).clone();
-            let id = w.start_shift(
+            let id = w.add_shift(
                 word(&mut rng, PLACES),
                 Some(&campaign),
                 Some(word(&mut rng, CANVASSERS)),

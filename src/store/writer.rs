@@ -331,10 +331,23 @@ impl<'t> Writer<'t> {
         campaign_id: Option<&str>,
         canvasser: Option<&str>,
     ) -> Result<String> {
-        let place = required("place", place)?;
         if let Some(open) = meta_get(self.conn, "current_shift")? {
             return Err(ValidationError::ShiftStillOpen(open).into());
         }
+        let id = self.add_shift(place, campaign_id, canvasser)?;
+        meta_set(self.conn, "current_shift", &id)?;
+        Ok(id)
+    }
+
+    /// Record a shift that starts now without making it this device's open shift (demo data,
+    /// shifts entered for someone else). End it with [`Writer::end_shift`] and its id.
+    pub fn add_shift(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+    ) -> Result<String> {
+        let place = required("place", place)?;
         let campaign_id = campaign_id
             .map(|id| self.require("campaigns", "campaign", id))
             .transpose()?;
@@ -351,7 +364,6 @@ impl<'t> Writer<'t> {
         let mut doc = docs::new_doc(self.actor);
         docs::shift::create(&mut doc, &shift)?;
         self.finish(&shift.id, DocKind::Shift, &mut doc, now)?;
-        meta_set(self.conn, "current_shift", &shift.id)?;
         Ok(shift.id)
     }
 

@@ -546,3 +546,16 @@ fn reports_on_the_command_line() {
         Some(2)
     );
 }
+
+#[test]
+fn demo_data_leaves_an_open_shift_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shift = ok(d, &["shift", "start", "--place", "Elm Road"])
+        .trim()
+        .to_string();
+    ok(d, &["demo-data", "--people", "5"]);
+    let settings = json(&ok(d, &["settings"]));
+    assert_eq!(settings["current_shift"], shift.as_str());
+    assert_eq!(ok(d, &["shift", "end"]).trim(), shift);
+}
