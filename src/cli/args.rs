@@ -82,8 +82,20 @@ pub enum Command {
         #[arg(long)]
         name: String,
     },
-    /// Send this device's changes to the relay and fetch the team's; prints {"pushed", "pulled"}.
-    Sync,
+    /// Send this device's changes to the relay and fetch the team's; prints {"pushed", "pulled",
+    /// "rejected", "waiting", "repaired"}.
+    Sync {
+        /// First ask the relay again for the changes of every document whose changes wait for
+        /// changes this device never received (or of the documents given with --doc).
+        #[arg(long)]
+        repair: bool,
+        /// With --repair: this document only (repeatable).
+        #[arg(long = "doc", requires = "repair")]
+        docs: Vec<String>,
+        /// With --repair: pull the team's whole log again from the start.
+        #[arg(long, requires = "repair", conflicts_with = "docs")]
+        all: bool,
+    },
     /// Where this device syncs and what is waiting (JSON).
     Status,
     /// Show this device's settings, or change its canvasser name.
@@ -178,6 +190,26 @@ pub enum PersonCommand {
     Show {
         /// The person's id.
         id: String,
+    },
+    /// Every change of a person's file: when, which device, what it did (JSON, oldest first).
+    History {
+        /// The person's id.
+        id: String,
+    },
+    /// Put a person's file, or one conversation or commitment, back to how it was just before
+    /// a change of its history; the restore is a new change that reaches every device.
+    Restore {
+        /// The person's id.
+        id: String,
+        /// The change (its hash, from `person history`) whose effect to undo.
+        #[arg(long)]
+        before: String,
+        /// Only this conversation.
+        #[arg(long, conflicts_with = "commitment")]
+        conversation: Option<String>,
+        /// Only this commitment.
+        #[arg(long)]
+        commitment: Option<String>,
     },
     /// List people, most recently changed first (JSON).
     List {

@@ -84,14 +84,28 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 &mut store, &transport, &relay, &invite, &name,
             )?)?)
         }
-        Command::Sync => {
+        Command::Sync { repair, docs, all } => {
             let mut store = Store::open(dir)?;
             let transport = HttpTransport::new()?;
-            let report = sync::sync_once(&mut store, &transport, sync::plan::Budget::default())?;
+            let budget = sync::plan::Budget::default();
+            let report = if repair {
+                let what = if all {
+                    sync::Repair::Everything
+                } else if docs.is_empty() {
+                    sync::Repair::Waiting
+                } else {
+                    sync::Repair::Docs(docs)
+                };
+                sync::repair(&mut store, &transport, what, budget)?
+            } else {
+                sync::sync_once(&mut store, &transport, budget)?
+            };
             Ok(print_json(&serde_json::json!({
                 "pushed": report.pushed,
                 "pulled": report.pulled,
                 "rejected": report.rejected,
+                "waiting": report.waiting,
+                "repaired": report.repaired,
             }))?)
         }
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
@@ -195,7 +209,13 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }
         Command::Status => {
             let state = store.sync_state()?;
+            let quarantined = store.quarantined()?;
+            let waiting = store.waiting_docs()?;
             print_json(&serde_json::json!({
+                "quarantined_changes": quarantined.len(),
+                "quarantine": quarantined,
+                "waiting_changes": waiting.iter().map(|(_, n)| n).sum::<usize>(),
+                "waiting_documents": waiting.iter().map(|(d, _)| d).collect::<Vec<_>>(),
                 "joined": state.link.is_some(),
                 "relay": state.link.as_ref().map(|l| &l.relay_url),
                 "team_id": state.link.as_ref().map(|l| &l.team_id),
@@ -209,7 +229,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }
         // Handled by `run`: they can fail with sync errors too.
         Command::Report(command) => report(store, command),
-        Command::Join { .. } | Command::Sync => Ok(()),
+        Command::Join { .. } | Command::Sync { .. } => Ok(()),
         #[cfg(feature = "web")]
         Command::Web { .. } => Ok(()),
         Command::DebugWriteLoop { count } => {
@@ -392,6 +412,24 @@ fn person(store: &mut Store, command: PersonCommand) -> Result<()> {
             print_json(&store.person(&id)?)
         }
         PersonCommand::Show { id } => print_json(&store.person(&id)?),
+        PersonCommand::History { id } => print_json(&store.history(&id)?),
+        PersonCommand::Restore {
+            id,
+            before,
+            conversation,
+            commitment,
+        } => {
+            let what = match (conversation, commitment) {
+                (Some(c), _) => groundwork::store::RestoreTarget::Conversation(c),
+                (None, Some(c)) => groundwork::store::RestoreTarget::Commitment(c),
+                (None, None) => groundwork::store::RestoreTarget::File,
+            };
+            let changed = store.restore(&id, &before, &what)?;
+            print_json(&serde_json::json!({
+                "restored": changed,
+                "person": store.person(&id)?,
+            }))
+        }
         PersonCommand::List { limit } => print_json(&store.list_people(limit)?),
     }
 }

@@ -17,6 +17,8 @@
 //! choice) and, for fields written concurrently, every value in [`Conflicts`].
 
 pub mod campaign;
+pub mod check;
+pub mod history;
 pub mod person;
 pub mod shift;
 

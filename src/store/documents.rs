@@ -5,11 +5,11 @@
 //! changes since costs 240–400 µs and takes twice the space. So a write saves the whole
 //! document; the change itself goes to the outbox for the relay.
 
-use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use automerge::{ActorId, AutoCommit};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::docs::{self, DocKind};
+use crate::docs::DocKind;
 use crate::error::{Error, Result};
 
 /// What merging changes from elsewhere did to a document.
@@ -109,54 +109,4 @@ pub(crate) fn save_local_change(
     )?
     .execute((doc_id, change.hash().to_string(), &bytes, &stamp))?;
     Ok(true)
-}
-
-/// Parse change bytes from elsewhere, refusing anything that is not a valid change.
-pub(crate) fn parse_changes(doc_id: &str, blobs: &[Vec<u8>]) -> Result<Vec<Change>> {
-    blobs
-        .iter()
-        .map(|b| {
-            Change::try_from(b.as_slice()).map_err(|e| Error::CorruptChange {
-                doc_id: doc_id.to_string(),
-                reason: e.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// Merge `changes` into `doc`; returns (new changes, whether the heads moved, waiting count).
-pub(crate) fn merge(
-    doc: &mut AutoCommit,
-    doc_id: &str,
-    changes: Vec<Change>,
-) -> Result<(usize, bool, usize)> {
-    let before: Vec<ChangeHash> = doc.get_heads();
-    let new = changes
-        .iter()
-        .filter(|c| doc.get_change_by_hash(&c.hash()).is_none())
-        .count();
-    doc.apply_changes(changes)
-        .map_err(|e| Error::CorruptChange {
-            doc_id: doc_id.to_string(),
-            reason: e.to_string(),
-        })?;
-    let changed = doc.get_heads() != before;
-    let waiting = doc.get_missing_deps(&[]).len();
-    Ok((new, changed, waiting))
-}
-
-/// The kind a merged document declares, checked against what the store expected.
-pub(crate) fn declared_kind(
-    doc: &AutoCommit,
-    doc_id: &str,
-    stored: Option<DocKind>,
-) -> Result<Option<DocKind>> {
-    let declared = docs::kind_of(doc)?;
-    match (stored, declared) {
-        (Some(s), Some(d)) if s != d => Err(Error::CorruptChange {
-            doc_id: doc_id.to_string(),
-            reason: format!("it would turn a {} into a {}", s.as_str(), d.as_str()),
-        }),
-        (s, d) => Ok(d.or(s)),
-    }
 }

@@ -12,6 +12,7 @@
 //! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
 
 mod documents;
+pub mod intake;
 mod migrations;
 mod project;
 mod queries;
@@ -24,9 +25,10 @@ use automerge::ActorId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use documents::MergeReport;
+pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::CommitmentFilter;
-pub use writer::{Writer, default_follow_up};
+pub use writer::{RestoreTarget, Writer, default_follow_up};
 
 use crate::error::{Error, Result};
 use crate::ids::{self, Source};
@@ -519,6 +521,88 @@ impl Store {
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// The history of a person file, oldest change first, with device names where known.
+    pub fn history(&self, person_id: &str) -> Result<Vec<crate::docs::history::HistoryEntry>> {
+        let id = crate::ids::parse_id(person_id)?;
+        let mut doc = match documents::load(&self.conn, &id, &self.actor)? {
+            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => l.doc,
+            _ => {
+                return Err(Error::NotFound {
+                    kind: "person",
+                    id,
+                });
+            }
+        };
+        let names = self.writer_names()?;
+        crate::docs::history::history(&mut doc, &|actor| names.get(actor).cloned())
+    }
+
+    /// Put a person file (or one record of it) back to how it was before a change; see
+    /// [`Writer::restore`]. Returns whether anything changed.
+    pub fn restore(&mut self, person_id: &str, before: &str, what: &RestoreTarget) -> Result<bool> {
+        self.batch(|w| w.restore(person_id, before, what))
+    }
+
+    /// Every pulled change that was refused, newest first.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        intake::quarantined(&self.conn)
+    }
+
+    /// The documents with pulled changes waiting for their dependencies, with how many wait.
+    pub fn waiting_docs(&self) -> Result<Vec<(String, usize)>> {
+        intake::waiting_docs(&self.conn)
+    }
+
+    /// The documents whose waiting changes should be asked for again: waiting since before
+    /// `waiting_before` and not asked for since `asked_before`.
+    pub fn docs_to_repair(&self, waiting_before: &str, asked_before: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT w.doc_id FROM waiting w LEFT JOIN repairs r ON r.doc_id = w.doc_id
+             GROUP BY w.doc_id
+             HAVING min(w.received_at) < ?1 AND (max(r.asked_at) IS NULL OR max(r.asked_at) < ?2)
+             ORDER BY min(w.rowid)",
+        )?;
+        let rows = stmt.query_map([waiting_before, asked_before], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
+    }
+
+    /// Note that `doc_id` was asked for again now.
+    pub fn mark_repaired(&self, doc_id: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO repairs (doc_id, asked_at) VALUES (?1, ?2)
+             ON CONFLICT (doc_id) DO UPDATE SET asked_at = excluded.asked_at",
+            (doc_id, crate::model::format_time(chrono::Utc::now())),
+        )?;
+        Ok(())
+    }
+
+    /// Set the sync cursor back to the start of the team's log, so that the next sync pulls
+    /// everything again (duplicates are no-ops; what was missing arrives).
+    pub fn rewind_cursor(&self) -> Result<()> {
+        self.conn
+            .execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
+        Ok(())
+    }
+
+    /// The names of the devices seen writing, by actor id (hex); this device included.
+    pub fn writer_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT actor, name FROM writers")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut names = rows.collect::<std::result::Result<
+            std::collections::HashMap<String, String>,
+            _,
+        >>()?;
+        names.insert(self.actor.to_hex_string(), self.canvasser_name()?);
+        Ok(names)
+    }
+
+    /// This device's Automerge actor id as bytes (what it declares to the relay).
+    pub fn actor_bytes(&self) -> Vec<u8> {
+        self.actor.to_bytes().to_vec()
     }
 
     /// The saved bytes of a stored document, for tests and tools.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Local, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::documents::{self, MergeReport};
+use super::intake::{self, Incoming, IntakeReport};
 use super::{DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
 use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
@@ -32,6 +33,27 @@ fn clean_tags(tags: &[String]) -> Vec<String> {
 
 fn clean_opt(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// What a restore puts back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// The person's details, and every conversation and commitment the file had then.
+    File,
+    /// One conversation.
+    Conversation(String),
+    /// One commitment.
+    Commitment(String),
+}
+
+/// Whether two readings of a person file hold the same records (ignoring `updated_at`).
+fn same_content(a: &crate::model::PersonFile, b: &crate::model::PersonFile) -> bool {
+    let strip = |f: &crate::model::PersonFile| {
+        let mut f = f.clone();
+        f.person.updated_at = String::new();
+        f
+    };
+    strip(a) == strip(b)
 }
 
 /// The default follow-up: 48 hours after the conversation, as a local calendar date.
@@ -399,10 +421,93 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Merge change bytes received from elsewhere into document `doc_id` and rebuild its
-    /// projections. Bytes that are not valid changes, or changes that would damage the
-    /// document, are refused and leave everything as it was (the rest of the transaction
-    /// goes on).
+    /// Put a person file, or one conversation or commitment in it, back to how it was just
+    /// before change `before` (a hash from its history), as a new change that every device
+    /// receives. Records added since are kept; nothing is deleted. Returns whether anything
+    /// had to change.
+    pub fn restore(&mut self, person_id: &str, before: &str, what: &RestoreTarget) -> Result<bool> {
+        let id = parse_id(person_id)?;
+        let mut doc = self.load(&id, DocKind::Person, "person")?;
+        let unknown = || {
+            Error::Invalid(ValidationError::Choice {
+                what: "change",
+                value: before.to_string(),
+                allowed: "a change hash listed by `groundwork person history ID`",
+            })
+        };
+        let hash: automerge::ChangeHash = before.trim().parse().map_err(|_| unknown())?;
+        let change = doc.get_change_by_hash(&hash).ok_or_else(unknown)?;
+        let deps = change.deps().to_vec();
+        let current = docs::person::read(&doc, &id)?;
+        let old = if deps.is_empty() {
+            None
+        } else {
+            let mut then = doc.fork_at(&deps)?;
+            then.set_actor(self.actor.clone());
+            Some(docs::person::read(&then, &id)?)
+        };
+        let now = self.now();
+        let stamp = format_time(now);
+        let not_then = |kind: &'static str, rid: &str| Error::NotFound {
+            kind,
+            id: format!("{rid} (it did not exist before change {before})"),
+        };
+        match what {
+            RestoreTarget::File => {
+                let old = old.ok_or_else(|| not_then("person", &id))?;
+                docs::person::restore_person(&mut doc, &id, &current.person, &old.person, &stamp)?;
+                for c in &old.conversations {
+                    let cur = current.conversations.iter().find(|x| x.id == c.id);
+                    docs::person::restore_conversation(&mut doc, cur, c, &stamp)?;
+                }
+                for c in &old.commitments {
+                    let cur = current.commitments.iter().find(|x| x.id == c.id);
+                    docs::person::restore_commitment(&mut doc, cur, c, &stamp)?;
+                }
+            }
+            RestoreTarget::Conversation(cid) => {
+                let c = old
+                    .as_ref()
+                    .and_then(|o| o.conversations.iter().find(|x| &x.id == cid))
+                    .ok_or_else(|| not_then("conversation", cid))?;
+                let cur = current.conversations.iter().find(|x| &x.id == cid);
+                docs::person::restore_conversation(&mut doc, cur, c, &stamp)?;
+            }
+            RestoreTarget::Commitment(cid) => {
+                let c = old
+                    .as_ref()
+                    .and_then(|o| o.commitments.iter().find(|x| &x.id == cid))
+                    .ok_or_else(|| not_then("commitment", cid))?;
+                let cur = current.commitments.iter().find(|x| &x.id == cid);
+                docs::person::restore_commitment(&mut doc, cur, c, &stamp)?;
+            }
+        }
+        // A restore that finds everything as it was changes nothing but the touch: skip it.
+        let after = docs::person::read(&doc, &id)?;
+        if same_content(&after, &current) {
+            return Ok(false);
+        }
+        self.finish(&id, DocKind::Person, &mut doc, now)?;
+        Ok(true)
+    }
+
+    /// Take in changes pulled from the team, judging each on its own (see
+    /// [`super::intake`]): applied, left waiting for its dependencies, or quarantined.
+    pub fn take_in(&mut self, changes: &[Incoming<'_>]) -> Result<IntakeReport> {
+        // Arrival times are real times (not the demo clock): repairs are timed by them.
+        let now = format_time(Utc::now());
+        intake::take_in(self.conn, self.actor, changes, &now)
+    }
+
+    /// Try the waiting changes of `doc_id` again.
+    pub fn retry_waiting(&mut self, doc_id: &str) -> Result<IntakeReport> {
+        let now = format_time(Utc::now());
+        intake::retry_waiting(self.conn, self.actor, doc_id, &now)
+    }
+
+    /// Merge changes of one document from elsewhere, all or nothing: the strict form of
+    /// [`Writer::take_in`] for tools and tests. A change that would be quarantined fails the
+    /// whole call (`Error::CorruptChange`) and nothing is written.
     pub fn apply_remote(&mut self, doc_id: &str, blobs: &[Vec<u8>]) -> Result<MergeReport> {
         self.conn.execute_batch("SAVEPOINT apply_remote")?;
         let result = self.apply_remote_inner(doc_id, blobs);
@@ -417,26 +522,40 @@ impl<'t> Writer<'t> {
 
     fn apply_remote_inner(&mut self, doc_id: &str, blobs: &[Vec<u8>]) -> Result<MergeReport> {
         let doc_id = parse_id(doc_id)?;
-        let changes = documents::parse_changes(&doc_id, blobs)?;
-        let (mut doc, stored_kind) = match documents::load(self.conn, &doc_id, self.actor)? {
-            Some(l) => (l.doc, l.kind),
-            None => (docs::new_doc(self.actor), None),
-        };
-        let (new_changes, changed, waiting) = documents::merge(&mut doc, &doc_id, changes)?;
-        let kind = documents::declared_kind(&doc, &doc_id, stored_kind)?;
-        if new_changes > 0 {
-            let now = format_time(self.now());
-            documents::save_snapshot(self.conn, &doc_id, kind, &mut doc, &now)?;
-            if changed {
-                project::project(self.conn, &doc_id, kind, &doc)?;
-            }
+        let incoming: Vec<Incoming<'_>> = blobs
+            .iter()
+            .map(|b| Incoming {
+                doc_id: &doc_id,
+                blob: b,
+                pusher: None,
+            })
+            .collect();
+        let report = self.take_in(&incoming)?;
+        if report.quarantined > 0 {
+            let reason = intake::quarantined(self.conn)?
+                .into_iter()
+                .find(|q| q.doc_id == doc_id)
+                .map(|q| q.reason)
+                .unwrap_or_else(|| "the change was refused".to_string());
+            return Err(Error::CorruptChange { doc_id, reason });
         }
+        let kind = self
+            .conn
+            .query_row(
+                "SELECT kind FROM documents WHERE doc_id = ?1",
+                [&doc_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten()
+            .and_then(|k| DocKind::parse(&k))
+            .map(DocKind::as_str);
         Ok(MergeReport {
             doc_id,
-            kind: kind.map(DocKind::as_str),
-            new_changes,
-            changed,
-            waiting,
+            kind,
+            new_changes: blobs.len() - report.duplicates - report.quarantined,
+            changed: report.applied > 0,
+            waiting: report.waiting,
         })
     }
 }

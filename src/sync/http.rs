@@ -11,7 +11,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use groundwork_protocol::{
-    DEVICES_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE,
+    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE,
     SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_response,
     encode_sync_request,
 };
@@ -222,6 +222,42 @@ impl Transport for HttpTransport {
             },
             |status, body| match status {
                 200 => decode_sync_response(&body, request)
+                    .map_err(|e| SyncError::BadAnswer(e.to_string())),
+                401 => Err(SyncError::UnknownDevice(error_message(&body))),
+                403 => Err(SyncError::Revoked),
+                _ => Err(SyncError::Refused {
+                    status,
+                    message: error_message(&body),
+                }),
+            },
+        )
+    }
+
+    fn doc_changes(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &DocChangesRequest,
+    ) -> Result<SyncResponse, SyncError> {
+        let url = Self::url(relay, DOC_CHANGES_PATH)?;
+        let body = serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        // The answer is read as the answer to a request that pushed nothing, from `after`.
+        let as_sync = SyncRequest {
+            since: request.after,
+            ..SyncRequest::default()
+        };
+        self.send(
+            Method::POST,
+            relay,
+            &url,
+            body,
+            |r| {
+                r.bearer_auth(token)
+                    .header(header::CONTENT_TYPE, JSON_CONTENT_TYPE)
+                    .header(header::ACCEPT_ENCODING, "gzip")
+            },
+            |status, body| match status {
+                200 => decode_sync_response(&body, &as_sync)
                     .map_err(|e| SyncError::BadAnswer(e.to_string())),
                 401 => Err(SyncError::UnknownDevice(error_message(&body))),
                 403 => Err(SyncError::Revoked),

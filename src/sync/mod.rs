@@ -14,11 +14,13 @@ pub mod http;
 pub mod plan;
 pub mod worker;
 
-pub use engine::{JoinReport, SyncReport, join, sync_once, team_devices};
+pub use engine::{JoinReport, Repair, SyncReport, join, repair, sync_once, team_devices};
 pub use http::HttpTransport;
 
 pub use groundwork_protocol::TeamDevice;
-use groundwork_protocol::{EnrolRequest, EnrolResponse, SyncRequest, SyncResponse};
+use groundwork_protocol::{
+    DocChangesRequest, EnrolRequest, EnrolResponse, SyncRequest, SyncResponse,
+};
 
 /// Everything that can go wrong while syncing, worded for the person holding the phone.
 #[derive(Debug, thiserror::Error)]
@@ -95,5 +97,12 @@ pub trait Transport {
         relay: &str,
         token: &str,
         request: &SyncRequest,
+    ) -> Result<SyncResponse, SyncError>;
+    /// One document's changes again (every device's), after a position of the team's log.
+    fn doc_changes(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &DocChangesRequest,
     ) -> Result<SyncResponse, SyncError>;
 }

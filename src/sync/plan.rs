@@ -6,13 +6,14 @@
 //! - A request pushes the oldest outbox changes, up to a byte budget (at least one change, so a
 //!   large change still goes), and asks for everything after the cursor.
 //! - Only the changes the relay acknowledged leave the outbox.
-//! - Pulled changes are applied grouped by document, in the relay's order; the cursor moves to
-//!   the relay's cursor in the same transaction as the changes, never backwards.
+//! - Pulled changes are handed to the store in the relay's order, each with the device that
+//!   pushed it (the store judges each change on its own); the cursor moves to the relay's
+//!   cursor in the same transaction as the changes, never backwards.
 //! - Go round again while the relay says `more` or the outbox had changes left unsent.
 
 use std::collections::HashMap;
 
-use groundwork_protocol::{PushItem, SyncRequest, SyncResponse};
+use groundwork_protocol::{PulledChange, Pusher, PushItem, SyncRequest, SyncResponse};
 
 use crate::store::OutboxItem;
 
@@ -45,8 +46,14 @@ pub struct Planned {
     pub left_behind: bool,
 }
 
-/// Build the next request from the oldest outbox rows and the cursor.
-pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget) -> Planned {
+/// Build the next request from the oldest outbox rows and the cursor; `actor` is the actor id
+/// this device's changes carry.
+pub fn next_request(
+    outbox: &[OutboxItem],
+    cursor: u64,
+    budget: Budget,
+    actor: &[u8],
+) -> Planned {
     let mut push = Vec::new();
     let mut carried = HashMap::new();
     let mut bytes = 0usize;
@@ -65,6 +72,7 @@ pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget) -> Plann
             since: cursor,
             push,
             max_bytes: Some(budget.pull_bytes),
+            actor: actor.to_vec(),
         },
         carried,
         left_behind,
@@ -76,9 +84,10 @@ pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget) -> Plann
 pub struct Absorb {
     /// Change hashes to drop from the outbox.
     pub acknowledged: Vec<String>,
-    /// Pulled changes by document, each list in the relay's order; documents in order of
-    /// their first change.
-    pub apply: Vec<(String, Vec<Vec<u8>>)>,
+    /// Pulled changes in the relay's order.
+    pub changes: Vec<PulledChange>,
+    /// The devices that pushed them (`PulledChange::pusher` indexes this).
+    pub pushers: Vec<Pusher>,
     /// The cursor to store with the applied changes.
     pub cursor: u64,
     /// Whether to send another request now.
@@ -113,26 +122,11 @@ pub fn absorb(planned: &Planned, response: SyncResponse) -> Result<Absorb, PlanE
         .iter()
         .filter_map(|id| planned.carried.get(id).cloned())
         .collect();
-    let mut order: Vec<String> = Vec::new();
-    let mut by_doc: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-    for change in response.changes {
-        let list = by_doc.entry(change.doc_id.clone()).or_insert_with(|| {
-            order.push(change.doc_id.clone());
-            Vec::new()
-        });
-        list.push(change.blob);
-    }
-    let apply = order
-        .into_iter()
-        .map(|doc| {
-            let blobs = by_doc.remove(&doc).unwrap_or_default();
-            (doc, blobs)
-        })
-        .collect();
     let progressed = response.cursor > planned.request.since || !planned.request.push.is_empty();
     Ok(Absorb {
         acknowledged,
-        apply,
+        changes: response.changes,
+        pushers: response.pushers,
         cursor: response.cursor,
         again: progressed && (response.more || planned.left_behind),
     })
@@ -158,6 +152,7 @@ mod tests {
             seq,
             id: blob_id(blob),
             doc_id: doc.into(),
+            pusher: 0,
             blob: blob.to_vec(),
         }
     }
@@ -169,8 +164,9 @@ mod tests {
             push_bytes: 1300,
             pull_bytes: 10,
         };
-        let p = next_request(&outbox, 7, budget);
+        let p = next_request(&outbox, 7, budget, b"me");
         assert_eq!(p.request.since, 7);
+        assert_eq!(p.request.actor, b"me".to_vec());
         assert_eq!(p.request.push.len(), 2);
         assert_eq!(p.request.push[0].doc_id, "a");
         assert!(p.left_behind);
@@ -178,16 +174,17 @@ mod tests {
             push_bytes: 1,
             pull_bytes: 10,
         };
-        assert_eq!(next_request(&outbox, 0, tiny).request.push.len(), 1);
-        assert!(!next_request(&[], 0, tiny).left_behind);
+        assert_eq!(next_request(&outbox, 0, tiny, b"me").request.push.len(), 1);
+        assert!(!next_request(&[], 0, tiny, b"me").left_behind);
     }
 
     #[test]
     fn only_acknowledged_changes_leave_the_outbox() {
         let outbox = vec![item(1, "a", 10), item(2, "b", 10)];
-        let p = next_request(&outbox, 0, Budget::default());
+        let p = next_request(&outbox, 0, Budget::default(), b"me");
         let first = p.request.push[0].id.clone();
         let response = SyncResponse {
+            pushers: vec![],
             accepted: vec![first, "not-ours".into()],
             changes: vec![],
             cursor: 0,
@@ -199,34 +196,36 @@ mod tests {
     }
 
     #[test]
-    fn pulled_changes_are_grouped_by_document_in_order() {
-        let p = next_request(&[], 3, Budget::default());
+    fn pulled_changes_keep_the_relays_order_and_pushers() {
+        let p = next_request(&[], 3, Budget::default(), b"me");
+        let pushers = vec![Pusher {
+            actor: b"sam".to_vec(),
+            name: "Sam".into(),
+        }];
+        let changes = vec![
+            pulled(4, "x", b"1"),
+            pulled(5, "y", b"2"),
+            pulled(6, "x", b"3"),
+        ];
         let response = SyncResponse {
             accepted: vec![],
-            changes: vec![
-                pulled(4, "x", b"1"),
-                pulled(5, "y", b"2"),
-                pulled(6, "x", b"3"),
-            ],
+            pushers: pushers.clone(),
+            changes: changes.clone(),
             cursor: 6,
             more: true,
         };
         let a = absorb(&p, response).unwrap();
-        assert_eq!(
-            a.apply,
-            vec![
-                ("x".into(), vec![b"1".to_vec(), b"3".to_vec()]),
-                ("y".into(), vec![b"2".to_vec()])
-            ]
-        );
+        assert_eq!(a.changes, changes);
+        assert_eq!(a.pushers, pushers);
         assert_eq!(a.cursor, 6);
         assert!(a.again, "more to pull");
     }
 
     #[test]
     fn a_cursor_going_back_is_an_error_and_no_progress_stops() {
-        let p = next_request(&[], 10, Budget::default());
+        let p = next_request(&[], 10, Budget::default(), b"me");
         let back = SyncResponse {
+            pushers: vec![],
             accepted: vec![],
             changes: vec![],
             cursor: 9,
@@ -241,6 +240,7 @@ mod tests {
         ));
         // A relay that says `more` without moving would loop forever: stop.
         let stuck = SyncResponse {
+            pushers: vec![],
             accepted: vec![],
             changes: vec![],
             cursor: 10,

@@ -299,6 +299,7 @@ mod tests {
                 name: "Sam's phone".into(),
                 last_sync_at: Some(0),
                 revoked: false,
+                actor: None,
             }]),
         };
         let s = from_worker(&w);

@@ -126,6 +126,7 @@ async fn run_device(
             since: cursor,
             push: outbox.clone(),
             max_bytes: None,
+            actor: (device_no as u64).to_be_bytes().to_vec(),
         };
         let Ok(plain) = encode_sync_request(&req) else {
             r.errors += 1;
@@ -239,6 +240,7 @@ fn main() -> Result<()> {
             let req = EnrolRequest {
                 invite: invites[d / o.team_size].clone(),
                 device_name: format!("load device {d}"),
+                actor: None,
             };
             let resp = http
                 .post(format!("{url}{ENROL_PATH}"))

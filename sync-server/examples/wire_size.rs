@@ -197,9 +197,11 @@ fn measure(n: usize) {
         since: 1_234,
         push: push.clone(),
         max_bytes: None,
+        actor: vec![7; 16],
     };
     let push_resp = SyncResponse {
         accepted: push.iter().map(|p| p.id.clone()).collect(),
+        pushers: Vec::new(),
         changes: Vec::new(),
         cursor: 1_234 + n as u64,
         more: false,
@@ -211,9 +213,14 @@ fn measure(n: usize) {
         since: 1_000,
         push: Vec::new(),
         max_bytes: None,
+        actor: vec![8; 16],
     };
     let pull_resp = SyncResponse {
         accepted: Vec::new(),
+        pushers: vec![groundwork_protocol::Pusher {
+            actor: vec![7; 16],
+            name: "Sam's phone".into(),
+        }],
         changes: push
             .iter()
             .zip(1_001..)
@@ -221,6 +228,7 @@ fn measure(n: usize) {
                 seq,
                 id: p.id.clone(),
                 doc_id: p.doc_id.clone(),
+                pusher: 0,
                 blob: p.blob.clone(),
             })
             .collect(),

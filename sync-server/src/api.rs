@@ -5,6 +5,11 @@
 //! | `GET /healthz` | none | `{"status":"ok"}` |
 //! | `POST /v1/enrol` | JSON `EnrolRequest` | JSON `EnrolResponse` |
 //! | `POST /v1/sync` | binary `SyncRequest` | binary `SyncResponse` |
+//! | `GET /v1/devices` | none | JSON array of `TeamDevice` |
+//! | `POST /v1/doc-changes` | JSON `DocChangesRequest` | binary `SyncResponse` (one document) |
+//!
+//! Every change served names the device that pushed it (its declared actor id and name), so
+//! devices can refuse a change written under another device's actor.
 //!
 //! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. The CPU work of
 //! a sync (decompression, decoding, hashing, encoding, compression) and its transaction run on
@@ -22,15 +27,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use groundwork_protocol::id::{blob_digest, parse_blob_id};
 use groundwork_protocol::{
-    DEVICES_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, HEALTH_PATH, JSON_CONTENT_TYPE,
-    MAX_DEVICE_NAME_LEN, PulledChange, SYNC_CONTENT_TYPE, SYNC_PATH, SyncResponse, TeamDevice,
+    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
+    HEALTH_PATH, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN,
+    PulledChange, Pusher, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice,
     decode_sync_request, encode_sync_response,
 };
 
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::secrets::{hash_invite, hash_token, new_token};
-use crate::store::{NewBlob, NewDevice, Store, now};
+use crate::store::{NewBlob, NewDevice, Store, StoredBlob, SyncPage, now};
 
 /// Limits the relay enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route(ENROL_PATH, post(enrol))
         .route(SYNC_PATH, post(sync))
         .route(DEVICES_PATH, get(devices))
+        .route(DOC_CHANGES_PATH, post(doc_changes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_request))
@@ -74,8 +81,8 @@ async fn health() -> Response {
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol, POST /v1/sync and \
-         GET /v1/devices; check the relay address configured in the app",
+        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol, POST /v1/sync, \
+         GET /v1/devices and POST /v1/doc-changes; check the relay address configured in the app",
     )
 }
 
@@ -137,11 +144,21 @@ async fn enrol(
         tracing::error!(error = %e, "no randomness for a token");
         ApiError::internal()
     })?;
+    let actor = match req.actor.as_deref() {
+        None => None,
+        Some(hex) => Some(parse_actor(hex).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "actor must be 2 to {} hexadecimal characters (the notebook's device id)",
+                MAX_ACTOR_LEN * 2
+            ))
+        })?),
+    };
     let device = NewDevice {
         invite_hash: hash_invite(&req.invite),
         device_id: uuid::Uuid::new_v4().to_string(),
         name: device_name,
         token_hash: hash_token(&token),
+        actor,
     };
     let device_id = device.device_id.clone();
     let store = Arc::clone(&state.store);
@@ -168,6 +185,7 @@ async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             name: d.name,
             last_sync_at: d.last_sync_at,
             revoked: d.revoked_at.is_some(),
+            actor: d.actor.as_deref().map(to_hex),
         })
         .collect();
     let json = serde_json::to_vec(&body).map_err(|e| {
@@ -201,11 +219,16 @@ async fn sync(
                 blob: &item.blob,
             })
             .collect();
+        if !req.push.is_empty() && req.actor.is_empty() {
+            return Err(ApiError::bad_request(
+                "a push must declare the actor id its changes carry: update the app",
+            ));
+        }
         let max_bytes = req
             .max_bytes
             .unwrap_or(limits.max_page_bytes)
             .min(limits.max_page_bytes);
-        let page = store.sync(&device, req.since, &blobs, max_bytes, now())?;
+        let page = store.sync(&device, &req.actor, req.since, &blobs, max_bytes, now())?;
         tracing::debug!(
             team_id = %device.team_id,
             device_id = %device.device_id,
@@ -217,26 +240,109 @@ async fn sync(
             more = page.more,
             "sync"
         );
-        let answer = SyncResponse {
-            accepted: req.push.iter().map(|p| p.id.clone()).collect(),
-            changes: page
-                .changes
-                .into_iter()
-                .map(|c| PulledChange {
-                    seq: c.seq,
-                    id: String::new(),
-                    doc_id: c.doc_id,
-                    blob: c.blob,
-                })
-                .collect(),
-            cursor: page.cursor,
-            more: page.more,
-        };
-        let bytes = encode_sync_response(&answer, &req).map_err(|e| {
-            tracing::error!(error = %e, "could not encode a sync answer");
-            ApiError::internal()
-        })?;
-        Ok(respond(SYNC_CONTENT_TYPE, bytes, gzip_ok))
+        let accepted = req.push.iter().map(|p| p.id.clone()).collect();
+        answer(&req, accepted, page, gzip_ok)
     })
     .await
+}
+
+/// One document's changes again, every device's, for a device repairing it.
+async fn doc_changes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = crate::auth::authenticate(&state.store, &headers).await?;
+    let limits = state.limits;
+    let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
+    let gzip_ok = accepts_gzip(&headers);
+    let store = Arc::clone(&state.store);
+    blocking(move || {
+        let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
+        let req: DocChangesRequest = serde_json::from_slice(&plain).map_err(|e| {
+            ApiError::bad_request(format!(
+                "body must be JSON {{\"doc_id\": \"<id>\", \"after\": 0}}: {e}"
+            ))
+        })?;
+        if req.doc_id.is_empty() || req.doc_id.len() > MAX_DOC_ID_LEN {
+            return Err(ApiError::bad_request(format!(
+                "doc_id must be 1 to {MAX_DOC_ID_LEN} bytes"
+            )));
+        }
+        let max_bytes = req
+            .max_bytes
+            .unwrap_or(limits.max_page_bytes)
+            .min(limits.max_page_bytes);
+        let page = store.doc_changes(&device, &req.doc_id, req.after, max_bytes)?;
+        let request = SyncRequest {
+            since: req.after,
+            ..SyncRequest::default()
+        };
+        answer(&request, Vec::new(), page, gzip_ok)
+    })
+    .await
+}
+
+/// Encodes a page as the answer to `req`, with the table of the devices that pushed it.
+fn answer(
+    req: &SyncRequest,
+    accepted: Vec<String>,
+    page: SyncPage,
+    gzip_ok: bool,
+) -> Result<Response, ApiError> {
+    let mut pushers: Vec<Pusher> = Vec::new();
+    let changes = page
+        .changes
+        .into_iter()
+        .map(|c: StoredBlob| {
+            let pusher = match pushers
+                .iter()
+                .position(|p| p.actor == c.pusher_actor && p.name == c.pusher_name)
+            {
+                Some(i) => i,
+                None => {
+                    pushers.push(Pusher {
+                        actor: c.pusher_actor,
+                        name: c.pusher_name,
+                    });
+                    pushers.len() - 1
+                }
+            };
+            PulledChange {
+                seq: c.seq,
+                id: String::new(),
+                doc_id: c.doc_id,
+                pusher,
+                blob: c.blob,
+            }
+        })
+        .collect();
+    let answer = SyncResponse {
+        accepted,
+        pushers,
+        changes,
+        cursor: page.cursor,
+        more: page.more,
+    };
+    let bytes = encode_sync_response(&answer, req).map_err(|e| {
+        tracing::error!(error = %e, "could not encode a sync answer");
+        ApiError::internal()
+    })?;
+    Ok(respond(SYNC_CONTENT_TYPE, bytes, gzip_ok))
+}
+
+/// An actor id given as hex: 1 to [`MAX_ACTOR_LEN`] bytes.
+fn parse_actor(hex: &str) -> Option<Vec<u8>> {
+    let hex = hex.trim();
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > MAX_ACTOR_LEN * 2 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -89,6 +89,17 @@ impl From<StoreError> for ApiError {
                 "this invite code has already been used: ask your team lead for a new one",
             ),
             StoreError::DeviceRevoked(_) => revoked(),
+            StoreError::ActorTaken(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "another device of this team already writes with this notebook's identity: a \
+                 copied notebook cannot join as a second device, and a notebook that joins again \
+                 needs its old device revoked first (ask whoever runs the relay)",
+            ),
+            StoreError::ActorChanged(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "this device token belongs to another notebook: join again with a new invite \
+                 from your team lead",
+            ),
             StoreError::UnknownDevice(_) | StoreError::UnknownTeam(_) => unknown_token(),
             StoreError::Backend(e) => {
                 tracing::error!(error = %e, "storage failed");

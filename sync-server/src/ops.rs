@@ -112,6 +112,7 @@ mod tests {
             device_id: "dev-1".into(),
             name: "Sam's phone".into(),
             token_hash: hash_token(&token),
+            actor: None,
         };
         assert_eq!(store.enrol(&device, now()).expect("enrols"), team_id);
         let again = NewDevice {

@@ -1,4 +1,4 @@
--- user_version 2
+-- user_version 3
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -19,6 +19,12 @@ CREATE INDEX conversations_by_shift ON conversations (shift_id);
 
 -- index people_recent
 CREATE INDEX people_recent ON people (updated_at DESC, id);
+
+-- index quarantine_by_hash
+CREATE INDEX quarantine_by_hash ON quarantine(change_hash);
+
+-- index waiting_by_doc
+CREATE INDEX waiting_by_doc ON waiting(doc_id);
 
 -- table campaigns
 CREATE TABLE campaigns (
@@ -130,6 +136,24 @@ CREATE TABLE 'people_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB, origin INTEGE
 -- table people_fts_idx
 CREATE TABLE 'people_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
 
+-- table quarantine
+CREATE TABLE quarantine (
+    blob_id      TEXT PRIMARY KEY,   -- SHA-256 of the bytes (the relay's id)
+    doc_id       TEXT NOT NULL,
+    change_hash  TEXT,               -- the Automerge hash, when the bytes are a change
+    pusher_actor TEXT,               -- hex actor of the device that pushed it, per the relay
+    pusher_name  TEXT,
+    reason       TEXT NOT NULL,
+    bytes        BLOB NOT NULL,
+    received_at  TEXT NOT NULL
+);
+
+-- table repairs
+CREATE TABLE repairs (
+    doc_id   TEXT PRIMARY KEY,
+    asked_at TEXT NOT NULL
+);
+
 -- table shifts
 CREATE TABLE shifts (
     id          TEXT PRIMARY KEY NOT NULL,
@@ -148,3 +172,21 @@ CREATE TABLE sync_state (
     last_sync_at TEXT,
     last_error   TEXT
 , relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT);
+
+-- table waiting
+CREATE TABLE waiting (
+    change_hash  TEXT PRIMARY KEY,
+    doc_id       TEXT NOT NULL,
+    blob_id      TEXT NOT NULL,
+    pusher_actor TEXT,
+    pusher_name  TEXT,
+    bytes        BLOB NOT NULL,
+    received_at  TEXT NOT NULL
+);
+
+-- table writers
+CREATE TABLE writers (
+    actor   TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);

@@ -8,6 +8,7 @@
 //! | `POST` [`ENROL_PATH`] | JSON [`EnrolRequest`] | JSON [`EnrolResponse`] |
 //! | `POST` [`SYNC_PATH`] | binary [`SyncRequest`] ([`SYNC_CONTENT_TYPE`]) | binary [`SyncResponse`] |
 //! | `GET` [`DEVICES_PATH`] | none | JSON array of [`TeamDevice`] (the caller's team) |
+//! | `POST` [`DOC_CHANGES_PATH`] | JSON [`DocChangesRequest`] | binary [`SyncResponse`] (one document's changes) |
 //!
 //! Every request except health and enrolment carries `Authorization: Bearer <token>`. Every error
 //! answer is JSON [`ErrorBody`]. Sync bodies may be gzip-compressed in both directions
@@ -35,12 +36,18 @@ pub const ENROL_PATH: &str = "/v1/enrol";
 pub const SYNC_PATH: &str = "/v1/sync";
 /// The team's devices: `GET` with the bearer token, answers a JSON array of [`TeamDevice`].
 pub const DEVICES_PATH: &str = "/v1/devices";
+/// One document's changes again (repair): `POST` a JSON [`DocChangesRequest`] with the bearer
+/// token, get a binary [`SyncResponse`] (decode it with a [`SyncRequest`] whose `since` is the
+/// request's `after` and which pushes nothing).
+pub const DOC_CHANGES_PATH: &str = "/v1/doc-changes";
 /// Content type of binary sync bodies, both directions.
 pub const SYNC_CONTENT_TYPE: &str = "application/vnd.groundwork.sync.v1";
 /// Content type of enrolment bodies and of every error body.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Longest document id the relay accepts, in bytes (ids are random, e.g. a UUID).
 pub const MAX_DOC_ID_LEN: usize = 128;
+/// Longest Automerge actor id a device may declare, in bytes (Groundwork devices use 16).
+pub const MAX_ACTOR_LEN: usize = 32;
 /// Longest device name the relay accepts, in bytes.
 pub const MAX_DEVICE_NAME_LEN: usize = 100;
 
@@ -51,6 +58,11 @@ pub struct EnrolRequest {
     pub invite: String,
     /// A name the team lead will recognise in `device list`, e.g. "Sam's phone".
     pub device_name: String,
+    /// The Automerge actor id (hex) of every change this device writes. The relay ties it to
+    /// the device: no other active device of the team may declare it, and every change the
+    /// device pushes is served with it so that others can check who wrote what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// The answer to a successful enrolment. Keep `token` secret: it is shown once and the relay
@@ -96,6 +108,20 @@ pub struct SyncRequest {
     pub push: Vec<PushItem>,
     /// Upper bound on the size of the pulled page; the relay applies its own cap too.
     pub max_bytes: Option<u64>,
+    /// The Automerge actor id every pushed change carries (at most [`MAX_ACTOR_LEN`] bytes).
+    /// The relay records it at the device's first declaration and refuses another one later, or
+    /// one that another active device of the team already declared.
+    pub actor: Vec<u8>,
+}
+
+/// A device that pushed changes in a [`SyncResponse`], as the relay knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pusher {
+    /// The actor id it declared (empty if it never declared one: it enrolled before devices
+    /// declared actors and has not synced since).
+    pub actor: Vec<u8>,
+    /// Its name at enrolment.
+    pub name: String,
 }
 
 /// One change pulled from the team's log.
@@ -107,6 +133,8 @@ pub struct PulledChange {
     pub id: String,
     /// The document this change belongs to.
     pub doc_id: String,
+    /// Who pushed it: an index into [`SyncResponse::pushers`].
+    pub pusher: usize,
     /// The change bytes, exactly as pushed.
     pub blob: Vec<u8>,
 }
@@ -116,6 +144,8 @@ pub struct PulledChange {
 pub struct SyncResponse {
     /// Ids of pushed items the relay has stored durably: delete them from the outbox.
     pub accepted: Vec<String>,
+    /// The devices that pushed `changes`.
+    pub pushers: Vec<Pusher>,
     /// Changes of other devices of the team after `since`, in log order. A device's own pushes
     /// are not sent back to it.
     pub changes: Vec<PulledChange>,
@@ -123,6 +153,19 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More changes wait after `cursor`: sync again straight away.
     pub more: bool,
+}
+
+/// Ask for one document's changes again, after position `after` of the team's log (0 for all).
+/// A device uses it to repair a document whose changes wait for changes it never received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChangesRequest {
+    /// The document.
+    pub doc_id: String,
+    /// Only changes after this position (the answer's `cursor` when it says `more`).
+    pub after: u64,
+    /// Upper bound on the size of the answer; the relay applies its own cap too.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
 }
 
 /// The JSON body of every error answer.
@@ -143,4 +186,7 @@ pub struct TeamDevice {
     pub last_sync_at: Option<i64>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// The actor id (hex) it declared, if it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }

@@ -1,4 +1,9 @@
-//! The binary sync body format, version 1 (content type [`crate::SYNC_CONTENT_TYPE`]).
+//! The binary sync body format, version 2 (content type [`crate::SYNC_CONTENT_TYPE`]).
+//!
+//! Version 2 added who wrote what: a request declares the Automerge actor its changes carry, and
+//! a response names the device that pushed each change (its declared actor and its name), so a
+//! device can refuse a change whose actor is not the device that pushed it. Version 1 bodies
+//! are refused with [`DecodeError::UnsupportedVersion`].
 //!
 //! Blobs are already-compact bytes (Automerge changes, later ciphertext): base64 inside JSON would
 //! add a third to them before compression and hide their structure from gzip. This format is a
@@ -13,10 +18,12 @@
 //! ## Request (device → relay)
 //!
 //! ```text
-//! magic     4 bytes  "GWQ" 0x01 (format version 1)
+//! magic     4 bytes  "GWQ" 0x02 (format version 2)
 //! since     varint   cursor of the last committed answer (0 at first)
 //! has_max   flag     1 if max_bytes follows
 //! max_bytes varint   (only if has_max) requested page size in bytes
+//! actor     bytes    the Automerge actor id of every change this device writes (at most
+//!                    MAX_ACTOR_LEN bytes; empty only for a device that writes nothing)
 //! count     varint   number of pushed items, then per item:
 //!   check   8 bytes  the first 8 bytes of the item's id (its raw SHA-256)
 //!   doc_id  string   at most MAX_DOC_ID_LEN bytes
@@ -36,17 +43,24 @@
 //! numbers are sent as gaps from `since`.
 //!
 //! ```text
-//! magic     4 bytes  "GWR" 0x01
+//! magic     4 bytes  "GWR" 0x02
 //! cursor    varint   the next `since`
 //! more      flag     1 if more changes wait after `cursor`
 //! accepted  varint   number of accepted pushes, then per push:
 //!   gap     varint   index in the request's push list = previous index + 1 + gap
 //!                    (the previous index starts at -1, so 0,0,0 means items 0,1,2)
+//! pushers   varint   number of devices that pushed the changes below, then per device:
+//!   actor   bytes    the actor it declared (at most MAX_ACTOR_LEN; empty: it never declared one)
+//!   name    string   its name (at most MAX_DEVICE_NAME_LEN bytes)
 //! count     varint   number of pulled changes, then per change:
 //!   gap     varint   seq = previous seq + 1 + gap (the previous seq starts at `since`)
 //!   doc_id  string
+//!   pusher  varint   index in the pushers list
 //!   blob    bytes    its id is computed from these bytes, not sent
 //! ```
+//!
+//! The pushers table costs a few bytes a device per page instead of the device's actor and
+//! name on every change.
 //!
 //! Decoding never panics and never allocates more than the body's length suggests: a hostile
 //! body gets a [`DecodeError`] that says what is wrong.
@@ -54,14 +68,17 @@
 use std::collections::HashMap;
 
 use crate::id::{blob_digest, hex, parse_blob_id};
-use crate::{MAX_DOC_ID_LEN, PulledChange, PushItem, SyncRequest, SyncResponse};
+use crate::{
+    MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PulledChange, Pusher, PushItem,
+    SyncRequest, SyncResponse,
+};
 
 /// Bytes of a pushed item's id sent as its check.
 pub const ID_CHECK_LEN: usize = 8;
-/// First four bytes of a version-1 request body.
-pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x01";
-/// First four bytes of a version-1 response body.
-pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x01";
+/// First four bytes of a version-2 request body.
+pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x02";
+/// First four bytes of a version-2 response body.
+pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x02";
 
 /// Why a value could not be encoded (a bug on the encoding side, never hostile input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +92,15 @@ pub enum EncodeError {
     /// An accepted id was not pushed in the request being answered.
     #[error("accepted id {0} is not in the request's push list")]
     UnknownAcceptedId(String),
+    /// An actor id is longer than [`MAX_ACTOR_LEN`].
+    #[error("actor id is {0} bytes long; the limit is {MAX_ACTOR_LEN}")]
+    ActorTooLong(usize),
+    /// A device name is longer than [`MAX_DEVICE_NAME_LEN`].
+    #[error("device name is {0} bytes long; the limit is {MAX_DEVICE_NAME_LEN}")]
+    NameTooLong(usize),
+    /// A change names a pusher that is not in the pushers list.
+    #[error("change {0} names pusher {1}, which is not in the pushers list")]
+    UnknownPusher(u64, usize),
     /// Changes must be after `since` and in increasing `seq` order.
     #[error("change seq {seq} is not after {previous}; changes must follow `since` in log order")]
     SeqOutOfOrder {
@@ -118,6 +144,15 @@ pub enum DecodeError {
          groundwork_protocol::blob_id over the exact bytes sent"
     )]
     IdMismatch(usize),
+    /// An actor id is longer than [`MAX_ACTOR_LEN`].
+    #[error("actor id is {0} bytes long; the limit is {MAX_ACTOR_LEN}")]
+    ActorTooLong(usize),
+    /// A device name is longer than [`MAX_DEVICE_NAME_LEN`].
+    #[error("device name is {0} bytes long; the limit is {MAX_DEVICE_NAME_LEN}")]
+    NameTooLong(usize),
+    /// A change names a pusher past the end of the pushers list.
+    #[error("pusher index {0} is outside the pushers list")]
+    PusherOutOfRange(u64),
     /// A sequence number does not fit in 64 bits.
     #[error("sequence number overflows")]
     SeqOverflow,
@@ -139,6 +174,10 @@ pub fn encode_sync_request(req: &SyncRequest) -> Result<Vec<u8>, EncodeError> {
         }
         None => out.push(0),
     }
+    if req.actor.len() > MAX_ACTOR_LEN {
+        return Err(EncodeError::ActorTooLong(req.actor.len()));
+    }
+    put_bytes(&mut out, &req.actor);
     put_varint(&mut out, len_u64(req.push.len()));
     for item in &req.push {
         let raw =
@@ -161,6 +200,11 @@ pub fn decode_sync_request(body: &[u8]) -> Result<SyncRequest, DecodeError> {
     } else {
         None
     };
+    let actor = r.bytes("actor")?;
+    if actor.len() > MAX_ACTOR_LEN {
+        return Err(DecodeError::ActorTooLong(actor.len()));
+    }
+    let actor = actor.to_vec();
     let count = r.varint("push count")?;
     // Each item takes at least 10 bytes: never reserve more than the body could hold.
     let mut push = Vec::with_capacity(capacity(count, r.remaining(), ID_CHECK_LEN + 2));
@@ -185,6 +229,7 @@ pub fn decode_sync_request(body: &[u8]) -> Result<SyncRequest, DecodeError> {
         since,
         push,
         max_bytes,
+        actor,
     })
 }
 
@@ -223,6 +268,17 @@ pub fn encode_sync_response(
         put_varint(&mut out, len_u64(index - next));
         next = index + 1;
     }
+    put_varint(&mut out, len_u64(resp.pushers.len()));
+    for pusher in &resp.pushers {
+        if pusher.actor.len() > MAX_ACTOR_LEN {
+            return Err(EncodeError::ActorTooLong(pusher.actor.len()));
+        }
+        if pusher.name.len() > MAX_DEVICE_NAME_LEN {
+            return Err(EncodeError::NameTooLong(pusher.name.len()));
+        }
+        put_bytes(&mut out, &pusher.actor);
+        put_bytes(&mut out, pusher.name.as_bytes());
+    }
     put_varint(&mut out, len_u64(resp.changes.len()));
     let mut previous = req.since;
     for change in &resp.changes {
@@ -235,6 +291,10 @@ pub fn encode_sync_response(
         put_varint(&mut out, change.seq - previous - 1);
         previous = change.seq;
         put_doc_id(&mut out, &change.doc_id)?;
+        if change.pusher >= resp.pushers.len() {
+            return Err(EncodeError::UnknownPusher(change.seq, change.pusher));
+        }
+        put_varint(&mut out, len_u64(change.pusher));
         put_bytes(&mut out, &change.blob);
     }
     Ok(out)
@@ -261,8 +321,27 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
         accepted.push(item.id.clone());
         next = index + 1;
     }
+    let count = r.varint("pusher count")?;
+    // Each pusher takes at least 2 bytes.
+    let mut pushers = Vec::with_capacity(capacity(count, r.remaining(), 2));
+    for _ in 0..count {
+        let actor = r.bytes("pusher actor")?;
+        if actor.len() > MAX_ACTOR_LEN {
+            return Err(DecodeError::ActorTooLong(actor.len()));
+        }
+        let name = r.bytes("pusher name")?;
+        if name.len() > MAX_DEVICE_NAME_LEN {
+            return Err(DecodeError::NameTooLong(name.len()));
+        }
+        let name =
+            String::from_utf8(name.to_vec()).map_err(|_| DecodeError::InvalidUtf8("pusher name"))?;
+        pushers.push(Pusher {
+            actor: actor.to_vec(),
+            name,
+        });
+    }
     let count = r.varint("change count")?;
-    // Each change takes at least 3 bytes.
+    // Each change takes at least 4 bytes.
     let mut changes = Vec::with_capacity(capacity(count, r.remaining(), 3));
     let mut previous = req.since;
     for _ in 0..count {
@@ -273,17 +352,24 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
             .ok_or(DecodeError::SeqOverflow)?;
         previous = seq;
         let doc_id = r.doc_id()?;
+        let index = r.varint("pusher index")?;
+        let pusher = usize::try_from(index)
+            .ok()
+            .filter(|i| *i < pushers.len())
+            .ok_or(DecodeError::PusherOutOfRange(index))?;
         let blob = r.bytes("change blob")?.to_vec();
         changes.push(PulledChange {
             seq,
             id: hex(&blob_digest(&blob)),
             doc_id,
+            pusher,
             blob,
         });
     }
     r.finish()?;
     Ok(SyncResponse {
         accepted,
+        pushers,
         changes,
         cursor,
         more,
@@ -456,7 +542,7 @@ mod tests {
     #[test]
     fn huge_counts_do_not_allocate() {
         let mut body = REQUEST_MAGIC.to_vec();
-        body.extend([0, 0]);
+        body.extend([0, 0, 0]);
         body.extend(varint_bytes(u64::MAX));
         assert_eq!(
             decode_sync_request(&body),
@@ -491,10 +577,12 @@ mod tests {
             ..SyncRequest::default()
         };
         let resp = SyncResponse {
+            pushers: vec![Pusher::default()],
             changes: vec![PulledChange {
                 seq: 5,
                 id: crate::blob_id(b"x"),
                 doc_id: "d".into(),
+                pusher: 0,
                 blob: b"x".to_vec(),
             }],
             ..SyncResponse::default()

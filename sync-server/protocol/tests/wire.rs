@@ -3,7 +3,7 @@
 //! and old clients would break. Bump the version in the magic bytes instead.
 
 use groundwork_protocol::{
-    DecodeError, PulledChange, PushItem, SyncRequest, SyncResponse, blob_id, decode_sync_request,
+    DecodeError, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse, blob_id, decode_sync_request,
     decode_sync_response, encode_sync_request, encode_sync_response,
 };
 use proptest::prelude::*;
@@ -24,13 +24,15 @@ fn golden_request() -> SyncRequest {
             PushItem::new("doc-b", vec![0, 1, 2]),
         ],
         max_bytes: Some(65_536),
+        actor: vec![0xab, 0xcd],
     }
 }
 
 const GOLDEN_REQUEST: &str = "
-    47575101
+    47575102
     ac02
     01 808004
+    02 abcd
     02
     2cf24dba5fb0a30e 05 646f632d61 05 68656c6c6f
     ae4b3280e56e2faf 05 646f632d62 03 000102
@@ -39,17 +41,26 @@ const GOLDEN_REQUEST: &str = "
 fn golden_response() -> SyncResponse {
     SyncResponse {
         accepted: vec![blob_id(b"hello"), blob_id(&[0, 1, 2])],
+        pushers: vec![
+            Pusher {
+                actor: vec![0xab, 0xcd],
+                name: "Sam".into(),
+            },
+            Pusher::default(),
+        ],
         changes: vec![
             PulledChange {
                 seq: 301,
                 id: blob_id(b"change one"),
                 doc_id: "doc-c".into(),
+                pusher: 0,
                 blob: b"change one".to_vec(),
             },
             PulledChange {
                 seq: 305,
                 id: blob_id(&[0xff]),
                 doc_id: "doc-a".into(),
+                pusher: 1,
                 blob: vec![0xff],
             },
         ],
@@ -59,13 +70,14 @@ fn golden_response() -> SyncResponse {
 }
 
 const GOLDEN_RESPONSE: &str = "
-    47575201
+    47575202
     ae02
     01
     02 00 00
+    02 02 abcd 03 53616d 00 00
     02
-    00 05 646f632d63 0a 6368616e6765206f6e65
-    03 05 646f632d61 01 ff
+    00 05 646f632d63 00 0a 6368616e6765206f6e65
+    03 05 646f632d61 01 01 ff
 ";
 
 #[test]
@@ -97,12 +109,12 @@ fn empty_request_and_response_are_tiny() {
     let req = SyncRequest::default();
     assert_eq!(
         encode_sync_request(&req).expect("encodes"),
-        unhex("47575101 00 00 00")
+        unhex("47575102 00 00 00 00")
     );
     let resp = SyncResponse::default();
     assert_eq!(
         encode_sync_response(&resp, &req).expect("encodes"),
-        unhex("47575201 00 00 00 00")
+        unhex("47575202 00 00 00 00 00")
     );
 }
 
@@ -113,15 +125,15 @@ fn decode_errors_say_what_is_wrong() {
         Err(DecodeError::BadMagic("request"))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575102 00 00 00")),
-        Err(DecodeError::UnsupportedVersion(2))
+        decode_sync_request(&unhex("47575101 00 00 00")),
+        Err(DecodeError::UnsupportedVersion(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575101 00 00 00 ff")),
+        decode_sync_request(&unhex("47575102 00 00 00 00 ff")),
         Err(DecodeError::TrailingBytes(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575101 00 07 00")),
+        decode_sync_request(&unhex("47575102 00 07 00 00")),
         Err(DecodeError::BadFlag("has_max"))
     );
     let mut tampered = unhex(GOLDEN_REQUEST);
@@ -143,8 +155,18 @@ fn decode_errors_say_what_is_wrong() {
     assert_eq!(decode_sync_request(&body), Err(DecodeError::IdMismatch(0)));
     let req = SyncRequest::default();
     assert_eq!(
-        decode_sync_response(&unhex("47575201 00 00 01 00 00"), &req),
+        decode_sync_response(&unhex("47575202 00 00 01 00 00 00"), &req),
         Err(DecodeError::AcceptedOutOfRange(0))
+    );
+    let long_actor = format!("47575102 00 00 21 {}", "ab".repeat(33));
+    assert_eq!(
+        decode_sync_request(&unhex(&long_actor)),
+        Err(DecodeError::ActorTooLong(33))
+    );
+    // One change naming pusher 1 when the pushers list is empty.
+    assert_eq!(
+        decode_sync_response(&unhex("47575202 01 00 00 00 01 00 01 64 01 00"), &req),
+        Err(DecodeError::PusherOutOfRange(1))
     );
     let message = DecodeError::BadMagic("request").to_string();
     assert!(message.contains("binary sync format"), "{message}");
@@ -163,11 +185,13 @@ fn arb_request() -> impl Strategy<Value = SyncRequest> {
         any::<u64>(),
         proptest::collection::vec(arb_push(), 0..8),
         proptest::option::of(any::<u64>()),
+        proptest::collection::vec(any::<u8>(), 0..=32),
     )
-        .prop_map(|(since, push, max_bytes)| SyncRequest {
+        .prop_map(|(since, push, max_bytes, actor)| SyncRequest {
             since,
             push,
             max_bytes,
+            actor,
         })
 }
 
@@ -182,7 +206,8 @@ proptest! {
     fn responses_round_trip(
         req in arb_request(),
         mask in proptest::collection::vec(any::<bool>(), 8),
-        gaps in proptest::collection::vec((0u64..1_000, "[a-z]{0,10}", proptest::collection::vec(any::<u8>(), 0..100)), 0..6),
+        gaps in proptest::collection::vec((0u64..1_000, "[a-z]{0,10}", proptest::collection::vec(any::<u8>(), 0..100), 0usize..3), 0..6),
+        pushers in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..=32), "[A-Za-z' ]{0,20}"), 3..4),
         cursor in any::<u64>(),
         more in any::<bool>(),
     ) {
@@ -193,12 +218,13 @@ proptest! {
             .collect();
         let mut seq = req.since;
         let mut changes = Vec::new();
-        for (gap, doc_id, blob) in gaps {
+        for (gap, doc_id, blob, pusher) in gaps {
             let Some(next) = seq.checked_add(gap + 1) else { break };
             seq = next;
-            changes.push(PulledChange { seq, id: blob_id(&blob), doc_id, blob });
+            changes.push(PulledChange { seq, id: blob_id(&blob), doc_id, pusher, blob });
         }
-        let resp = SyncResponse { accepted, changes, cursor, more };
+        let pushers = pushers.into_iter().map(|(actor, name)| Pusher { actor, name }).collect();
+        let resp = SyncResponse { accepted, pushers, changes, cursor, more };
         let body = encode_sync_response(&resp, &req).expect("encodes");
         prop_assert_eq!(decode_sync_response(&body, &req), Ok(resp));
     }
@@ -217,7 +243,7 @@ proptest! {
             body[i] = byte;
         }
         let _ = decode_sync_request(&body);
-        let mut prefixed = b"GWQ\x01".to_vec();
+        let mut prefixed = b"GWQ\x02".to_vec();
         prefixed.extend_from_slice(&body[body.len().min(4)..]);
         let _ = decode_sync_request(&prefixed);
     }

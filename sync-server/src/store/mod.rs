@@ -31,6 +31,12 @@ pub enum StoreError {
     /// The invite has been used as many times as allowed.
     #[error("invite code has already been used")]
     InviteUsedUp,
+    /// Another active device of the team already declared this actor id.
+    #[error("another device of this team already writes as actor {0}")]
+    ActorTaken(String),
+    /// The device declared a different actor id before.
+    #[error("device {0} declared another actor id before")]
+    ActorChanged(String),
     /// The database failed (disk full, corrupt file, lock timeout, …).
     #[error("storage failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -60,6 +66,8 @@ pub struct DeviceInfo {
     pub last_sync_at: Option<i64>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// The actor id it declared, if it has.
+    pub actor: Option<Vec<u8>>,
 }
 
 /// A new invite to store.
@@ -84,6 +92,8 @@ pub struct NewDevice {
     pub name: String,
     /// Hash of the token it will be given.
     pub token_hash: SecretHash,
+    /// The Automerge actor id it declared, if it did.
+    pub actor: Option<Vec<u8>>,
 }
 
 /// A pushed blob whose id has been checked against its bytes.
@@ -106,6 +116,10 @@ pub struct StoredBlob {
     pub doc_id: String,
     /// The opaque bytes.
     pub blob: Vec<u8>,
+    /// The actor id declared by the device that pushed it (empty if it never declared one).
+    pub pusher_actor: Vec<u8>,
+    /// The name of the device that pushed it.
+    pub pusher_name: String,
 }
 
 /// What one sync transaction did and found.
@@ -138,13 +152,28 @@ pub trait Store: Send + Sync + 'static {
     /// In one transaction: stores the new blobs of `push` (idempotently, by id, appending them
     /// to the team's log), records the device's sync time, and reads the blobs of other devices
     /// after `since` up to about `max_bytes` (always at least one if any wait).
+    ///
+    /// `actor` is the actor id the device declares (empty: none). The first declaration is
+    /// recorded; a different one later is [`StoreError::ActorChanged`], and one that another
+    /// active device of the team holds is [`StoreError::ActorTaken`].
     fn sync(
         &self,
         device: &DeviceAuth,
+        actor: &[u8],
         since: u64,
         push: &[NewBlob<'_>],
         max_bytes: u64,
         now: i64,
+    ) -> Result<SyncPage, StoreError>;
+
+    /// The blobs of document `doc_id` in the device's team after `after`, every device's
+    /// (the caller's own included), in log order, up to about `max_bytes`.
+    fn doc_changes(
+        &self,
+        device: &DeviceAuth,
+        doc_id: &str,
+        after: u64,
+        max_bytes: u64,
     ) -> Result<SyncPage, StoreError>;
 
     /// The devices of a team, in enrolment order.

@@ -82,6 +82,14 @@ CREATE TABLE blobs (
     PRIMARY KEY (team_pk, seq)
 );
 CREATE UNIQUE INDEX blobs_by_id ON blobs(team_pk, id);
+", r"
+-- Each device declares the Automerge actor id its changes carry; no two active devices of a
+-- team may declare the same one, so no device can write as another.
+ALTER TABLE devices ADD COLUMN actor BLOB;
+CREATE UNIQUE INDEX devices_by_actor ON devices(team_pk, actor)
+    WHERE actor IS NOT NULL AND revoked_at IS NULL;
+-- One document's changes, for devices repairing it.
+CREATE INDEX blobs_by_doc ON blobs(team_pk, doc_id, seq);
 "];
 
 impl From<rusqlite::Error> for StoreError {
@@ -159,6 +167,18 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A unique-index violation on the devices' actors is [`StoreError::ActorTaken`].
+fn actor_error(e: rusqlite::Error, actor: &[u8]) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::ActorTaken(actor.iter().map(|b| format!("{b:02x}")).collect())
+        }
+        _ => e.into(),
+    }
+}
+
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -231,6 +251,41 @@ impl SqliteStore {
         .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))
     }
 
+    /// Records the actor `device_pk` declares, or checks it against the one it declared before.
+    fn claim_actor(
+        conn: &Connection,
+        device_pk: i64,
+        device_id: &str,
+        actor: &[u8],
+    ) -> Result<(), StoreError> {
+        if actor.is_empty() {
+            return Ok(());
+        }
+        let known: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT actor FROM devices WHERE pk = ?1")?
+            .query_row([device_pk], |r| r.get(0))?;
+        match known {
+            Some(k) if k == actor => Ok(()),
+            Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
+            None => conn
+                .prepare_cached("UPDATE devices SET actor = ?1 WHERE pk = ?2")?
+                .execute(params![actor, device_pk])
+                .map(|_| ())
+                .map_err(|e| actor_error(e, actor)),
+        }
+    }
+
+    /// Whether `device_pk` must still record the actor it declares.
+    fn actor_unclaimed(conn: &Connection, device_pk: i64, actor: &[u8]) -> Result<bool, StoreError> {
+        if actor.is_empty() {
+            return Ok(false);
+        }
+        let known: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT actor FROM devices WHERE pk = ?1")?
+            .query_row([device_pk], |r| r.get(0))?;
+        Ok(known.as_deref() != Some(actor))
+    }
+
     /// Reads the page of other devices' blobs after `since`.
     fn pull(
         conn: &Connection,
@@ -243,12 +298,24 @@ impl SqliteStore {
             .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
             .query_row([team_pk], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, doc_id, length(blob), blob FROM blobs
-             WHERE team_pk = ?1 AND seq > ?2 AND device_pk <> ?3 ORDER BY seq",
+            "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name
+             FROM blobs b JOIN devices d ON d.pk = b.device_pk
+             WHERE b.team_pk = ?1 AND b.seq > ?2 AND b.device_pk <> ?3 ORDER BY b.seq",
         )?;
-        let mut rows = stmt.query(params![team_pk, to_i64(since), device_pk])?;
+        let rows = stmt.query(params![team_pk, to_i64(since), device_pk])?;
+        Self::page(rows, since, to_u64(head).max(since), max_bytes)
+    }
+
+    /// Reads rows `(seq, doc_id, length, blob, actor, name)` into a page of about `max_bytes`
+    /// (at least one row); `cursor` is the page's cursor when every row fits.
+    fn page(
+        mut rows: rusqlite::Rows<'_>,
+        since: u64,
+        cursor: u64,
+        max_bytes: u64,
+    ) -> Result<SyncPage, StoreError> {
         let mut page = SyncPage {
-            cursor: to_u64(head).max(since),
+            cursor,
             ..SyncPage::default()
         };
         let mut used: u64 = 0;
@@ -263,10 +330,13 @@ impl SqliteStore {
                 break;
             }
             used = used.saturating_add(size);
+            let actor: Option<Vec<u8>> = row.get(4)?;
             page.changes.push(StoredBlob {
                 seq: to_u64(seq),
                 doc_id,
                 blob: row.get(3)?,
+                pusher_actor: actor.unwrap_or_default(),
+                pusher_name: row.get(5)?,
             });
         }
         Ok(page)
@@ -330,16 +400,21 @@ impl super::Store for SqliteStore {
             [&device.invite_hash[..]],
         )?;
         tx.execute(
-            "INSERT INTO devices (id, team_pk, name, token_hash, enrolled_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO devices (id, team_pk, name, token_hash, enrolled_at, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 device.device_id,
                 team_pk,
                 device.name,
                 &device.token_hash[..],
-                now
+                now,
+                device.actor
             ],
-        )?;
+        )
+        .map_err(|e| match &device.actor {
+            Some(actor) => actor_error(e, actor),
+            None => e.into(),
+        })?;
         tx.commit()?;
         Ok(team_id)
     }
@@ -365,6 +440,7 @@ impl super::Store for SqliteStore {
     fn sync(
         &self,
         device: &DeviceAuth,
+        actor: &[u8],
         since: u64,
         push: &[NewBlob<'_>],
         max_bytes: u64,
@@ -372,16 +448,22 @@ impl super::Store for SqliteStore {
     ) -> Result<SyncPage, StoreError> {
         if push.is_empty() {
             // Pull only: a read snapshot, then record the sync time without waiting for a flush.
-            let (page, device_pk) = self.with_reader(|conn| {
+            let (page, device_pk, unclaimed) = self.with_reader(|conn| {
                 let tx = conn.transaction()?;
                 let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
                 if revoked {
                     return Err(StoreError::DeviceRevoked(device.device_id.clone()));
                 }
+                let unclaimed = Self::actor_unclaimed(&tx, device_pk, actor)?;
                 let page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
                 tx.commit()?;
-                Ok((page, device_pk))
+                Ok((page, device_pk, unclaimed))
             })?;
+            if unclaimed {
+                // Once per device: record (or check) its actor durably.
+                let writers = lock(&self.writers);
+                Self::claim_actor(&writers.durable, device_pk, &device.device_id, actor)?;
+            }
             let writers = lock(&self.writers);
             writers
                 .relaxed
@@ -398,6 +480,7 @@ impl super::Store for SqliteStore {
         if revoked {
             return Err(StoreError::DeviceRevoked(device.device_id.clone()));
         }
+        Self::claim_actor(&tx, device_pk, &device.device_id, actor)?;
         let mut head: i64 = tx
             .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
             .query_row([team_pk], |r| r.get(0))?;
@@ -440,7 +523,7 @@ impl super::Store for SqliteStore {
         self.with_reader(|conn| {
             let team_pk = Self::team_pk(conn, team_id)?;
             let mut stmt = conn.prepare_cached(
-                "SELECT id, name, enrolled_at, last_sync_at, revoked_at
+                "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor
                  FROM devices WHERE team_pk = ?1 ORDER BY pk",
             )?;
             let rows = stmt.query_map([team_pk], |r| {
@@ -450,9 +533,40 @@ impl super::Store for SqliteStore {
                     enrolled_at: r.get(2)?,
                     last_sync_at: r.get(3)?,
                     revoked_at: r.get(4)?,
+                    actor: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn doc_changes(
+        &self,
+        device: &DeviceAuth,
+        doc_id: &str,
+        after: u64,
+        max_bytes: u64,
+    ) -> Result<SyncPage, StoreError> {
+        self.with_reader(|conn| {
+            let tx = conn.transaction()?;
+            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+            if revoked {
+                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+            }
+            let head: i64 = tx
+                .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
+                .query_row([team_pk], |r| r.get(0))?;
+            let page = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name
+                     FROM blobs b JOIN devices d ON d.pk = b.device_pk
+                     WHERE b.team_pk = ?1 AND b.doc_id = ?2 AND b.seq > ?3 ORDER BY b.seq",
+                )?;
+                let rows = stmt.query(params![team_pk, doc_id, to_i64(after)])?;
+                Self::page(rows, after, to_u64(head).max(after), max_bytes)?
+            };
+            tx.commit()?;
+            Ok(page)
         })
     }
 

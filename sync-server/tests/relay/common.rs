@@ -168,6 +168,7 @@ impl Relay {
         let req = EnrolRequest {
             invite: invite.into(),
             device_name: name.into(),
+            actor: None,
         };
         let resp = self
             .http
@@ -186,6 +187,7 @@ impl Relay {
                 device_id: e.device_id,
                 token: e.token,
                 cursor: 0,
+                actor: uuid::Uuid::new_v4().as_bytes().to_vec(),
             })
         } else {
             Err((status, error_message(&bytes)))
@@ -285,6 +287,8 @@ pub struct Device {
     pub device_id: String,
     pub token: String,
     pub cursor: u64,
+    /// The actor id this test device declares.
+    pub actor: Vec<u8>,
 }
 
 impl Device {
@@ -298,6 +302,7 @@ impl Device {
             since: self.cursor,
             push,
             max_bytes,
+            actor: self.actor.clone(),
         };
         let resp = self.send(&req, true)?;
         self.cursor = resp.cursor;

@@ -64,6 +64,7 @@ fn oversized_bodies_are_413_and_the_relay_keeps_serving() {
         since: 0,
         push: vec![PushItem::new("doc", vec![7; 100_000])],
         max_bytes: None,
+        actor: vec![1; 16],
     })
     .expect("encodes");
 
@@ -104,6 +105,7 @@ fn malformed_bodies_are_400_and_the_relay_keeps_serving() {
         since: 0,
         push: vec![item("doc", "some change")],
         max_bytes: None,
+        actor: vec![1; 16],
     })
     .expect("encodes");
     truncated.truncate(truncated.len() - 3);

@@ -73,6 +73,7 @@ fn push_then_pull_round_trip() {
         since: b.cursor,
         push: vec![reply.clone()],
         max_bytes: None,
+        actor: b.actor.clone(),
     };
     let resp = b.send(&req, false).expect("uncompressed push");
     assert_eq!(resp.accepted, vec![reply.id.clone()]);

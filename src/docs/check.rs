@@ -1,0 +1,106 @@
+//! Checks a change from another device must pass before it is applied here.
+//!
+//! Automerge accepts any well-formed change, including ones that would damage a document for
+//! this app: give a person another kind or another id, make the name a number, replace or
+//! delete the map that holds the conversations. A device that is buggy or hostile could send
+//! such a change to the whole team. So each pulled change is judged on its own, by two rules
+//! that give the same verdict on every device whatever order changes arrive in:
+//!
+//! 1. [`check_ops`] looks at the change's own operations. After a document's first change, the
+//!    keys that make it what it is (`type`, `shape`, `id`, `created_at`, and the structural
+//!    maps of its kind) are never written again, and no new object is made at the top level.
+//! 2. [`check_state`] reads the document as it stands at the change (the change and everything
+//!    it depends on, not what happened concurrently elsewhere): it must still be a readable
+//!    document of the same kind with the same id, every field of the right type.
+//!
+//! A change that fails either is refused (the store quarantines it); legal edits that lose
+//! work (deleting a conversation) pass, and are undone from the person file's history.
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{AutoCommit, Change};
+
+use super::{DocKind, campaign, child_map, kind_of, person, shift};
+
+/// Root keys every document writes once, in its first change.
+const IDENTITY: &[&str] = &["type", "shape", "id", "created_at"];
+
+/// The structural maps at the root of a document of `kind`, created with it.
+pub fn structural_maps(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::Person => &["person", "conversations", "commitments"],
+        DocKind::Campaign => &["targets"],
+        DocKind::Shift => &[],
+    }
+}
+
+/// Rule 1: what the change's own operations may touch. `first` is whether the change begins
+/// the document (it has no dependencies).
+pub fn check_ops(change: &Change, first: bool) -> Result<(), String> {
+    if first {
+        return Ok(());
+    }
+    let expanded = change.decode();
+    for op in &expanded.operations {
+        if op.obj != ObjectId::Root {
+            continue;
+        }
+        let key = match &op.key {
+            Key::Map(k) => k.as_str(),
+            Key::Seq(_) => return Err("it writes a list position at the top level".into()),
+        };
+        let structural = [DocKind::Person, DocKind::Campaign, DocKind::Shift]
+            .iter()
+            .any(|k| structural_maps(*k).contains(&key));
+        if IDENTITY.contains(&key) || structural {
+            let verb = match op.action {
+                OpType::Delete => "deletes",
+                OpType::Make(_) => "replaces",
+                _ => "rewrites",
+            };
+            return Err(format!(
+                "it {verb} `{key}`, which only the document's first change sets"
+            ));
+        }
+        if let OpType::Make(_) = op.action {
+            return Err(format!("it makes a new object `{key}` at the top level"));
+        }
+    }
+    Ok(())
+}
+
+/// Rule 2: the document as it stands at the change must still be a readable document of
+/// `expected` kind (when the store already knows its kind) with id `doc_id`. Returns its kind.
+pub fn check_state(
+    doc: &AutoCommit,
+    doc_id: &str,
+    expected: Option<DocKind>,
+) -> Result<DocKind, String> {
+    let kind = kind_of(doc)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "it leaves the document without a kind".to_string())?;
+    if let Some(e) = expected
+        && e != kind
+    {
+        return Err(format!(
+            "it would turn a {} into a {}",
+            e.as_str(),
+            kind.as_str()
+        ));
+    }
+    for key in structural_maps(kind) {
+        let present = child_map(doc, &automerge::ROOT, key).map_err(|e| e.to_string())?;
+        if present.is_none() {
+            return Err(format!("it leaves the document without its `{key}` map"));
+        }
+    }
+    let read = match kind {
+        DocKind::Person => person::read(doc, doc_id).map(|_| ()),
+        DocKind::Campaign => campaign::read(doc, doc_id).map(|_| ()),
+        DocKind::Shift => shift::read(doc, doc_id).map(|_| ()),
+    };
+    read.map_err(|e| match e {
+        crate::error::Error::BadDocument { reason, .. } => format!("it damages the document: {reason}"),
+        other => other.to_string(),
+    })?;
+    Ok(kind)
+}

@@ -1,0 +1,508 @@
+//! Taking in changes pulled from the team, one change at a time.
+//!
+//! A page from the relay may hold honest changes and bad ones side by side: bytes that are
+//! not an Automerge change, a change written under another device's actor, a change that
+//! would damage its document (see [`crate::docs::check`]). Each change is judged on its own:
+//!
+//! - **applied** when its dependencies are here and it passes the checks;
+//! - **waiting** (table `waiting`) when changes it depends on have not arrived: it is kept,
+//!   counted, and tried again whenever more of its document arrives, or after a repair asks
+//!   the relay for the document again;
+//! - **quarantined** (table `quarantine`) when it cannot be applied or would do damage, or when
+//!   it depends on a quarantined change: kept with the reason and the device that pushed it,
+//!   counted and reported, never applied. One bad change never takes an honest one down with
+//!   it, and no change is ever silently dropped.
+//!
+//! Changes are applied in dependency order, so every change is checked against the document as
+//! it stood when it was written. The verdicts do not depend on how the relay split the log into
+//! pages, so every device reaches the same ones.
+
+use std::collections::HashSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{documents, project};
+use crate::docs::{self, DocKind, check};
+use crate::error::Result;
+
+/// The device the relay says pushed a change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pusher {
+    /// The actor id it declared (empty when it never declared one).
+    pub actor: Vec<u8>,
+    /// Its name.
+    pub name: String,
+}
+
+/// One change pulled from the relay.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The document the relay filed it under.
+    pub doc_id: &'a str,
+    /// Its bytes.
+    pub blob: &'a [u8],
+    /// Who pushed it, when the relay said.
+    pub pusher: Option<&'a Pusher>,
+}
+
+/// What taking in a batch of changes did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IntakeReport {
+    /// Changes applied now (including waiting ones whose dependencies arrived).
+    pub applied: usize,
+    /// Changes this device already had.
+    pub duplicates: usize,
+    /// Changes refused now.
+    pub quarantined: usize,
+    /// Changes of the batch's documents still waiting for their dependencies.
+    pub waiting: usize,
+    /// Documents whose content moved.
+    pub changed_docs: Vec<String>,
+}
+
+/// A refused change, as `status` and the app report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quarantined {
+    /// SHA-256 of its bytes (the relay's id for it).
+    pub blob_id: String,
+    /// The document it was filed under.
+    pub doc_id: String,
+    /// Its Automerge hash, when the bytes are a change at all.
+    pub change_hash: Option<String>,
+    /// The name of the device that pushed it.
+    pub pushed_by: Option<String>,
+    /// The actor id (hex) of the device that pushed it.
+    pub pusher_actor: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+    /// When it arrived here.
+    pub received_at: String,
+}
+
+/// A change parsed and waiting to be judged.
+struct Candidate {
+    change: Change,
+    blob_id: String,
+    pusher: Option<Pusher>,
+    bytes: Vec<u8>,
+    from_waiting: bool,
+}
+
+/// Bytes as lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Take in `changes`, grouped by document in order of first appearance.
+pub(crate) fn take_in(
+    conn: &Connection,
+    actor: &automerge::ActorId,
+    changes: &[Incoming<'_>],
+    now: &str,
+) -> Result<IntakeReport> {
+    let mut order: Vec<&str> = Vec::new();
+    for c in changes {
+        if !order.contains(&c.doc_id) {
+            order.push(c.doc_id);
+        }
+    }
+    let mut report = IntakeReport::default();
+    let mut remembered: Vec<&Pusher> = Vec::new();
+    for p in changes.iter().filter_map(|c| c.pusher) {
+        if !p.actor.is_empty() && !remembered.contains(&p) {
+            conn.prepare_cached(
+                "INSERT INTO writers (actor, name, seen_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (actor) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
+            )?
+            .execute((hex(&p.actor), &p.name, now))?;
+            remembered.push(p);
+        }
+    }
+    for doc_id in order {
+        let items: Vec<Incoming<'_>> = changes
+            .iter()
+            .filter(|c| c.doc_id == doc_id)
+            .copied()
+            .collect();
+        take_in_doc(conn, actor, doc_id, &items, now, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Try again the waiting changes of `doc_id` (after a repair brought what they need).
+pub(crate) fn retry_waiting(
+    conn: &Connection,
+    actor: &automerge::ActorId,
+    doc_id: &str,
+    now: &str,
+) -> Result<IntakeReport> {
+    let mut report = IntakeReport::default();
+    take_in_doc(conn, actor, doc_id, &[], now, &mut report)?;
+    Ok(report)
+}
+
+fn take_in_doc(
+    conn: &Connection,
+    actor: &automerge::ActorId,
+    raw_doc_id: &str,
+    items: &[Incoming<'_>],
+    now: &str,
+    report: &mut IntakeReport,
+) -> Result<()> {
+    let Ok(doc_id) = crate::ids::parse_id(raw_doc_id) else {
+        for item in items {
+            let blob_id = groundwork_protocol::blob_id(item.blob);
+            if !is_quarantined(conn, &blob_id)? {
+                quarantine(
+                    conn,
+                    raw_doc_id,
+                    &blob_id,
+                    None,
+                    item.pusher,
+                    "it is filed under a document id that is not a Groundwork id",
+                    item.blob,
+                    now,
+                )?;
+                report.quarantined += 1;
+            }
+        }
+        return Ok(());
+    };
+    let (mut doc, mut kind) = match documents::load(conn, &doc_id, actor)? {
+        Some(l) => (l.doc, l.kind),
+        None => (docs::new_doc(actor), None),
+    };
+    let mut pending = waiting_of(conn, &doc_id)?;
+    for item in items {
+        let blob_id = groundwork_protocol::blob_id(item.blob);
+        if is_quarantined(conn, &blob_id)? {
+            report.duplicates += 1;
+            continue;
+        }
+        let change = match Change::try_from(item.blob) {
+            Ok(c) => c,
+            Err(e) => {
+                quarantine(
+                    conn,
+                    &doc_id,
+                    &blob_id,
+                    None,
+                    item.pusher,
+                    &format!("it is not an Automerge change ({e})"),
+                    item.blob,
+                    now,
+                )?;
+                report.quarantined += 1;
+                continue;
+            }
+        };
+        let hash = change.hash();
+        if doc.get_change_by_hash(&hash).is_some() || pending.iter().any(|p| p.change.hash() == hash)
+        {
+            report.duplicates += 1;
+            continue;
+        }
+        if let Some(p) = item.pusher
+            && !p.actor.is_empty()
+            && change.actor_id().to_bytes() != p.actor.as_slice()
+        {
+            let reason = format!(
+                "it is written as device {} but was pushed by {} ({}): no device may write as another",
+                change.actor_id().to_hex_string(),
+                p.name,
+                hex(&p.actor)
+            );
+            quarantine(
+                conn,
+                &doc_id,
+                &blob_id,
+                Some(&hash),
+                item.pusher,
+                &reason,
+                item.blob,
+                now,
+            )?;
+            report.quarantined += 1;
+            continue;
+        }
+        pending.push(Candidate {
+            change,
+            blob_id,
+            pusher: item.pusher.cloned(),
+            bytes: item.blob.to_vec(),
+            from_waiting: false,
+        });
+    }
+
+    let saved = documents::raw_bytes(conn, &doc_id)?;
+    let mut accepted: Vec<Change> = Vec::new();
+    loop {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < pending.len() {
+            let deps: Vec<ChangeHash> = pending[i].change.deps().to_vec();
+            if let Some(bad) = first_quarantined(conn, &deps)? {
+                let c = pending.remove(i);
+                let reason =
+                    format!("it builds on change {bad}, which was refused, so it is refused too");
+                refuse(conn, &doc_id, &c, &reason, now)?;
+                report.quarantined += 1;
+                progressed = true;
+                continue;
+            }
+            if !deps.iter().all(|d| doc.get_change_by_hash(d).is_some()) {
+                i += 1;
+                continue;
+            }
+            let c = pending.remove(i);
+            progressed = true;
+            match judge_and_apply(&mut doc, &doc_id, kind, &c.change) {
+                Ok(k) => {
+                    kind = Some(k);
+                    accepted.push(c.change.clone());
+                    report.applied += 1;
+                    if c.from_waiting {
+                        unwait(conn, &c.change.hash())?;
+                    }
+                }
+                Err(reason) => {
+                    refuse(conn, &doc_id, &c, &reason, now)?;
+                    report.quarantined += 1;
+                    doc = rebuild(saved.as_deref(), actor, &accepted, &doc_id)?;
+                }
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    for c in &pending {
+        if !c.from_waiting {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO waiting
+                     (change_hash, doc_id, blob_id, pusher_actor, pusher_name, bytes, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute((
+                c.change.hash().to_string(),
+                &doc_id,
+                &c.blob_id,
+                c.pusher.as_ref().map(|p| hex(&p.actor)),
+                c.pusher.as_ref().map(|p| p.name.as_str()),
+                &c.bytes,
+                now,
+            ))?;
+        }
+    }
+    report.waiting += pending.len();
+    if !accepted.is_empty() {
+        documents::save_snapshot(conn, &doc_id, kind, &mut doc, now)?;
+        project::project(conn, &doc_id, kind, &doc)?;
+        report.changed_docs.push(doc_id);
+    }
+    Ok(())
+}
+
+/// Apply `change` to `doc` if it passes the checks; returns the document's kind. On `Err` the
+/// document may hold the refused change: the caller rebuilds it.
+fn judge_and_apply(
+    doc: &mut AutoCommit,
+    doc_id: &str,
+    kind: Option<DocKind>,
+    change: &Change,
+) -> std::result::Result<DocKind, String> {
+    let first = change.deps().is_empty();
+    if first && !doc.get_heads().is_empty() {
+        return Err("it starts the document over, but the document already exists".into());
+    }
+    check::check_ops(change, first)?;
+    let mut heads = doc.get_heads();
+    let mut deps = change.deps().to_vec();
+    heads.sort();
+    deps.sort();
+    let on_top = heads == deps;
+    let hash = change.hash();
+    doc.apply_changes([change.clone()])
+        .map_err(|e| format!("Automerge cannot apply it ({e})"))?;
+    if on_top {
+        check::check_state(doc, doc_id, kind)
+    } else {
+        // Concurrent with changes here: judge it by the document as its writer saw it.
+        let at = doc
+            .fork_at(&[hash])
+            .map_err(|e| format!("cannot read the document at this change ({e})"))?;
+        check::check_state(&at, doc_id, kind)
+    }
+}
+
+/// The document as saved before this batch, plus the changes of the batch accepted so far.
+fn rebuild(
+    saved: Option<&[u8]>,
+    actor: &automerge::ActorId,
+    accepted: &[Change],
+    doc_id: &str,
+) -> Result<AutoCommit> {
+    let mut doc = match saved {
+        Some(bytes) => AutoCommit::load(bytes)
+            .map_err(|e| crate::error::Error::BadDocument {
+                doc_id: doc_id.to_string(),
+                reason: e.to_string(),
+            })?
+            .with_actor(actor.clone()),
+        None => docs::new_doc(actor),
+    };
+    doc.apply_changes(accepted.iter().cloned())?;
+    Ok(doc)
+}
+
+fn refuse(conn: &Connection, doc_id: &str, c: &Candidate, reason: &str, now: &str) -> Result<()> {
+    quarantine(
+        conn,
+        doc_id,
+        &c.blob_id,
+        Some(&c.change.hash()),
+        c.pusher.as_ref(),
+        reason,
+        &c.bytes,
+        now,
+    )?;
+    if c.from_waiting {
+        unwait(conn, &c.change.hash())?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn quarantine(
+    conn: &Connection,
+    doc_id: &str,
+    blob_id: &str,
+    hash: Option<&ChangeHash>,
+    pusher: Option<&Pusher>,
+    reason: &str,
+    bytes: &[u8],
+    now: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO quarantine
+             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute((
+        blob_id,
+        doc_id,
+        hash.map(ToString::to_string),
+        pusher.map(|p| hex(&p.actor)),
+        pusher.map(|p| p.name.as_str()),
+        reason,
+        bytes,
+        now,
+    ))?;
+    Ok(())
+}
+
+fn is_quarantined(conn: &Connection, blob_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM quarantine WHERE blob_id = ?1")?
+        .query_row([blob_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn first_quarantined(conn: &Connection, deps: &[ChangeHash]) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM quarantine WHERE change_hash = ?1")?;
+    for d in deps {
+        let h = d.to_string();
+        if stmt.query_row([&h], |_| Ok(())).optional()?.is_some() {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
+
+fn unwait(conn: &Connection, hash: &ChangeHash) -> Result<()> {
+    conn.prepare_cached("DELETE FROM waiting WHERE change_hash = ?1")?
+        .execute([hash.to_string()])?;
+    Ok(())
+}
+
+/// The waiting changes of a document, oldest first.
+fn waiting_of(conn: &Connection, doc_id: &str) -> Result<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob_id, pusher_actor, pusher_name, bytes FROM waiting
+         WHERE doc_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([doc_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for row in rows {
+        let (blob_id, actor, name, bytes) = row?;
+        // Rows were parsed before they were stored; a row that no longer parses is skipped.
+        let Ok(change) = Change::try_from(bytes.as_slice()) else {
+            continue;
+        };
+        if !seen.insert(change.hash()) {
+            continue;
+        }
+        let pusher = match (actor, name) {
+            (Some(a), Some(n)) => Some(Pusher {
+                actor: unhex(&a),
+                name: n,
+            }),
+            _ => None,
+        };
+        out.push(Candidate {
+            change,
+            blob_id,
+            pusher,
+            bytes,
+            from_waiting: true,
+        });
+    }
+    Ok(out)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| s.get(2 * i..2 * i + 2))
+        .filter_map(|b| u8::from_str_radix(b, 16).ok())
+        .collect()
+}
+
+/// Every quarantined change, newest first.
+pub(crate) fn quarantined(conn: &Connection) -> Result<Vec<Quarantined>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob_id, doc_id, change_hash, pusher_name, pusher_actor, reason, received_at
+         FROM quarantine ORDER BY received_at DESC, rowid DESC",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Quarantined {
+            blob_id: r.get(0)?,
+            doc_id: r.get(1)?,
+            change_hash: r.get(2)?,
+            pushed_by: r.get(3)?,
+            pusher_actor: r.get(4)?,
+            reason: r.get(5)?,
+            received_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+/// How many changes wait, and the documents they belong to.
+pub(crate) fn waiting_docs(conn: &Connection) -> Result<Vec<(String, usize)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc_id, count(*) FROM waiting GROUP BY doc_id ORDER BY min(rowid)",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as usize)))?;
+    Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+}
