@@ -4,6 +4,7 @@
 //! - `crash`: a writer killed with SIGKILL loses no acknowledged write.
 //! - `convergence`: replicas exchanging changes in any order end identical (proptest).
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
+//! - `integrity`: a bad or hostile member cannot hide, destroy or forge anyone's work.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 
@@ -11,6 +12,7 @@ mod cli;
 mod convergence;
 mod crash;
 mod golden;
+mod integrity;
 mod reports;
 mod sync;
 

@@ -1,0 +1,532 @@
+//! One bad member of a team cannot hide, destroy or forge anyone's work: garbage and
+//! schema-breaking changes mixed with honest ones, forged actors, a wipe restored from history,
+//! repairs of documents whose changes wait, and a property test with a malicious device.
+//! Real devices, a real relay on 127.0.0.1:0, real HTTP.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
+use groundwork::store::RestoreTarget;
+use groundwork::sync::plan::Budget;
+use groundwork::sync::{self, HttpTransport, Repair, SyncError, Transport};
+use groundwork_protocol::{PushItem, SyncRequest};
+use proptest::prelude::*;
+
+use super::sync::{Device, TestRelay};
+
+fn transport() -> HttpTransport {
+    HttpTransport::with_retries(3, Duration::from_millis(20)).unwrap()
+}
+
+/// A member of the team that pushes whatever it likes, under its own token and actor.
+struct Evil {
+    device: Device,
+}
+
+impl Evil {
+    fn joined(relay: &str, invite: &str) -> Self {
+        Evil {
+            device: Device::joined(relay, invite, "Evil phone"),
+        }
+    }
+
+    /// Push raw blobs for documents, declaring `actor` (its own unless testing the relay).
+    fn push_as(&self, actor: Vec<u8>, items: Vec<(String, Vec<u8>)>) -> Result<(), SyncError> {
+        let link = self.device.store.sync_state().unwrap().link.unwrap();
+        let request = SyncRequest {
+            since: 0,
+            push: items
+                .into_iter()
+                .map(|(doc, blob)| PushItem::new(doc, blob))
+                .collect(),
+            max_bytes: Some(1),
+            actor,
+        };
+        transport()
+            .sync(&link.relay_url, &link.token, &request)
+            .map(|_| ())
+    }
+
+    fn push(&self, items: Vec<(String, Vec<u8>)>) {
+        self.push_as(self.device.store.actor_bytes(), items).unwrap();
+    }
+
+    /// The document `doc_id` as this device holds it, writing as `actor`.
+    fn doc_as(&self, doc_id: &str, actor: &[u8]) -> AutoCommit {
+        let bytes = self.device.store.document_bytes(doc_id).unwrap().unwrap();
+        AutoCommit::load(&bytes)
+            .unwrap()
+            .with_actor(ActorId::from(actor))
+    }
+
+    /// One change to `doc_id`, made by `edit` as `actor`.
+    fn change_as(
+        &self,
+        doc_id: &str,
+        actor: &[u8],
+        edit: impl FnOnce(&mut AutoCommit),
+    ) -> (String, Vec<u8>) {
+        let mut doc = self.doc_as(doc_id, actor);
+        edit(&mut doc);
+        // An edit that changed nothing makes no change: send garbage instead.
+        let change = match doc.commit() {
+            Some(_) => doc.get_last_local_change().unwrap().raw_bytes().to_vec(),
+            None => b"an edit that changed nothing".to_vec(),
+        };
+        (doc_id.to_string(), change)
+    }
+
+    fn change(&self, doc_id: &str, edit: impl FnOnce(&mut AutoCommit)) -> (String, Vec<u8>) {
+        let actor = self.device.store.actor_bytes();
+        self.change_as(doc_id, &actor, edit)
+    }
+}
+
+fn map(doc: &AutoCommit, key: &str) -> automerge::ObjId {
+    match doc.get(ROOT, key).unwrap() {
+        Some((automerge::Value::Object(ObjType::Map), id)) => id,
+        other => panic!("{key} is not a map: {other:?}"),
+    }
+}
+
+/// Every kind of change a bad device could send about `doc_id`, none of which may land.
+fn bad_changes(evil: &Evil, doc_id: &str, other_id: &str) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (doc_id.to_string(), b"not an automerge change".to_vec()),
+        (doc_id.to_string(), Vec::new()),
+        evil.change(doc_id, |d| d.put(ROOT, "type", "campaign").unwrap()),
+        evil.change(doc_id, |d| d.put(ROOT, "id", other_id).unwrap()),
+        evil.change(doc_id, |d| {
+            let p = map(d, "person");
+            d.put(&p, "name", 42_i64).unwrap();
+        }),
+        evil.change(doc_id, |d| d.delete(ROOT, "conversations").unwrap()),
+        evil.change(doc_id, |d| {
+            d.put_object(ROOT, "conversations", ObjType::Map).unwrap();
+        }),
+        evil.change(doc_id, |d| {
+            for key in ["type", "id", "person", "commitments"] {
+                d.delete(ROOT, key).unwrap();
+            }
+        }),
+        evil.change(doc_id, |d| {
+            let convs = map(d, "conversations");
+            let first: Vec<String> = d.keys(&convs).collect();
+            if let Some(c) = first.first() {
+                let c = match d.get(&convs, c.as_str()).unwrap() {
+                    Some((_, id)) => id,
+                    None => return,
+                };
+                d.delete(&c, "at").unwrap();
+            }
+        }),
+    ]
+}
+
+#[test]
+fn garbage_and_schema_breaking_changes_never_hide_honest_work() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(5);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+
+    let people: Vec<String> = (0..3).map(|i| a.person(&format!("Person {i}"))).collect();
+    for p in &people {
+        a.converse(p, "first visit", &["sign the letter"]);
+    }
+    a.sync();
+    evil.device.sync();
+    // Bad changes about every person, pushed between honest ones.
+    // The relay stores a blob once per team, whatever document it is filed under.
+    let mut distinct = BTreeSet::new();
+    for (i, p) in people.iter().enumerate() {
+        let items = bad_changes(&evil, p, &people[(i + 1) % people.len()]);
+        distinct.extend(items.iter().map(|(_, b)| b.clone()));
+        evil.push(items);
+    }
+    let bad = distinct.len();
+    for p in &people {
+        a.converse(p, "second visit", &[]);
+    }
+    a.sync();
+    let late = a.person("Added after the attack");
+    a.sync();
+
+    // A device that was there all along, in one page, and one that joins afterwards.
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    let r = b.sync();
+    assert_eq!(r.rejected, bad, "every bad change is refused and counted");
+    let mut c = Device::joined(&relay.url, &invite, "Late phone");
+    let small = Budget {
+        push_bytes: 1 << 20,
+        pull_bytes: 300,
+    };
+    sync::sync_once(&mut c.store, &transport(), small).unwrap();
+    a.sync();
+    evil.device.sync();
+
+    let expected = a.exports();
+    for d in [&b, &c] {
+        assert_eq!(d.exports(), expected);
+        for p in &people {
+            let file = d.store.person(p).unwrap();
+            assert_eq!(file.conversations.len(), 2, "both visits of {p}");
+            assert_eq!(file.commitments.len(), 1);
+            assert!(file.person.name.starts_with("Person "));
+        }
+        assert!(d.store.person(&late).is_ok());
+        let q = d.store.quarantined().unwrap();
+        assert_eq!(q.len(), bad);
+        assert!(q.iter().all(|x| x.pushed_by.as_deref() == Some("Evil phone")));
+        assert!(q.iter().all(|x| people.contains(&x.doc_id)));
+        assert!(d.store.waiting_docs().unwrap().is_empty());
+    }
+    // The honest author refused them too, and its own work is intact.
+    assert_eq!(a.store.quarantined().unwrap().len(), bad);
+    // `status` reports them with the document and the device.
+    let dir = c.store.dir().to_path_buf();
+    let status: serde_json::Value =
+        serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
+    assert_eq!(status["quarantined_changes"], bad);
+    assert_eq!(status["quarantine"][0]["pushed_by"], "Evil phone");
+    assert!(
+        status["quarantine"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["reason"].as_str().unwrap().contains("not an Automerge change"))
+    );
+}
+
+#[test]
+fn no_device_can_write_as_another() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(4);
+    let mut victim = Device::joined(&relay.url, &invite, "Victim phone");
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let p = victim.person("Amina Yusuf");
+    victim.sync();
+    evil.device.sync();
+
+    // The relay will not let a device declare another's actor.
+    let stolen = victim.store.actor_bytes();
+    let err = evil.push_as(stolen.clone(), vec![]).unwrap_err();
+    assert!(
+        matches!(err, SyncError::Refused { status: 409, .. }),
+        "{err}"
+    );
+    // A change written under the victim's actor, with its next sequence number, pushed by evil.
+    let forged = evil.change_as(&p, &stolen, |d| {
+        let person = map(d, "person");
+        d.put(&person, "notes", "forged words").unwrap();
+    });
+    evil.push(vec![forged]);
+    // The victim's own next change has the same sequence number.
+    victim
+        .store
+        .edit_person(
+            &p,
+            groundwork::model::PersonPatch {
+                notes: Some("what the victim wrote".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    victim.sync();
+    b.sync();
+    let mut late = Device::joined(&relay.url, &invite, "Late phone");
+    late.sync();
+    for d in [&victim, &b, &late] {
+        let file = d.store.person(&p).unwrap();
+        assert_eq!(
+            file.person.notes.as_deref(),
+            Some("what the victim wrote"),
+            "the victim's real edit lands everywhere"
+        );
+        let q = d.store.quarantined().unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(q[0].reason.contains("no device may write as another"), "{}", q[0].reason);
+        assert_eq!(q[0].pushed_by.as_deref(), Some("Evil phone"));
+    }
+    assert_eq!(b.exports(), victim.exports());
+    assert_eq!(late.exports(), victim.exports());
+}
+
+#[test]
+fn a_wiped_file_is_restored_from_history_on_every_device() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(4);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let p = a.person("Chen Wei");
+    let c1 = a.converse(&p, "the heating broke", &["come to the meeting"]);
+    let c2 = a.converse(&p, "landlord ignores letters", &[]);
+    a.sync();
+    evil.device.sync();
+    // A legal change: delete every conversation and commitment, and rename the person.
+    let wipe = evil.change(&p, |d| {
+        for list in ["conversations", "commitments"] {
+            let m = map(d, list);
+            let keys: Vec<String> = d.keys(&m).collect();
+            for k in keys {
+                d.delete(&m, k.as_str()).unwrap();
+            }
+        }
+        let person = map(d, "person");
+        d.put(&person, "name", "nobody").unwrap();
+    });
+    evil.push(vec![wipe]);
+    lead.sync();
+    a.sync();
+    assert!(lead.store.person(&p).unwrap().conversations.is_empty());
+
+    // The history shows who did it, when, and what.
+    let history = lead.store.history(&p).unwrap();
+    let culprit = history
+        .iter()
+        .find(|h| h.device.as_deref() == Some("Evil phone"))
+        .expect("the wipe is in the history");
+    let deleted: BTreeSet<String> = culprit
+        .edits
+        .iter()
+        .filter(|e| e.action == "deleted")
+        .filter_map(|e| e.id.clone())
+        .collect();
+    assert!(deleted.contains(&c1) && deleted.contains(&c2), "{culprit:?}");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.device.as_deref() == Some("Sam's phone")),
+        "the honest changes are named too"
+    );
+    // One conversation first (through the command line), then the whole file.
+    let dir = lead.store.dir().to_path_buf();
+    let out = super::ok(
+        &dir,
+        &[
+            "person",
+            "restore",
+            &p,
+            "--before",
+            &culprit.change,
+            "--conversation",
+            &c1,
+        ],
+    );
+    assert!(out.contains("\"restored\": true"), "{out}");
+    lead.store = groundwork::store::Store::open(&dir).unwrap();
+    assert_eq!(lead.store.person(&p).unwrap().conversations.len(), 1);
+    assert!(
+        lead.store
+            .restore(&p, &culprit.change, &RestoreTarget::File)
+            .unwrap()
+    );
+    // Restoring again changes nothing.
+    assert!(
+        !lead
+            .store
+            .restore(&p, &culprit.change, &RestoreTarget::File)
+            .unwrap()
+    );
+    lead.sync();
+    a.sync();
+    evil.device.sync();
+    let late = {
+        let mut d = Device::joined(&relay.url, &invite, "Late phone");
+        d.sync();
+        d
+    };
+    for d in [&lead, &a, &evil.device, &late] {
+        let file = d.store.person(&p).unwrap();
+        assert_eq!(file.person.name, "Chen Wei");
+        assert_eq!(file.conversations.len(), 2);
+        assert_eq!(file.commitments.len(), 1);
+        assert_eq!(file.conversations[0].story.as_deref(), Some("the heating broke"));
+    }
+    assert_eq!(a.exports(), lead.exports());
+    // A change that is not in the file is a clear error.
+    let err = lead
+        .store
+        .restore(&p, &"0".repeat(64), &RestoreTarget::File)
+        .unwrap_err();
+    assert!(err.to_string().contains("person history"), "{err}");
+}
+
+#[test]
+fn changes_waiting_for_lost_dependencies_are_repaired() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let p = a.person("Kofi Boateng");
+    a.sync();
+    // Two devices that skipped the person's first change, as an older version could after a
+    // refused page: their cursors start past it.
+    let mut devices: Vec<Device> = (0..2)
+        .map(|i| {
+            let d = Device::joined(&relay.url, &invite, &format!("phone {i}"));
+            d.store
+                .connection()
+                .execute("UPDATE sync_state SET cursor = 1 WHERE id = 1", [])
+                .unwrap();
+            d
+        })
+        .collect();
+    a.converse(&p, "wants a union rep", &[]);
+    a.sync();
+    for d in devices.iter_mut() {
+        let r = d.sync();
+        assert_eq!(r.waiting, 1, "the conversation waits for the person");
+        assert!(d.store.person(&p).is_err());
+    }
+    let dir = devices[0].store.dir().to_path_buf();
+    let status: serde_json::Value =
+        serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
+    assert_eq!(status["waiting_changes"], 1);
+    assert_eq!(status["waiting_documents"][0], p.as_str());
+
+    // Asked for by hand...
+    let out: serde_json::Value =
+        serde_json::from_str(&super::ok(&dir, &["sync", "--repair"])).unwrap();
+    assert_eq!(out["repaired"], 1);
+    assert_eq!(out["waiting"], 0);
+    let store = groundwork::store::Store::open(&dir).unwrap();
+    assert_eq!(store.person(&p).unwrap().conversations.len(), 1);
+    // ... and by itself on the next sync, when the changes keep waiting.
+    let r = devices[1].sync();
+    assert_eq!((r.repaired, r.waiting), (1, 0));
+    assert_eq!(devices[1].exports(), a.exports());
+    // A whole re-pull is harmless.
+    let r = sync::repair(
+        &mut devices[1].store,
+        &transport(),
+        Repair::Everything,
+        Budget::default(),
+    )
+    .unwrap();
+    assert_eq!(r.rejected, 0);
+    assert_eq!(devices[1].exports(), a.exports());
+}
+
+/// What a malicious member does in the property test.
+#[derive(Debug, Clone)]
+enum Attack {
+    Garbage,
+    Break(usize, usize),
+    Forge(usize, usize),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Add(usize),
+    Converse(usize, usize),
+    Rename(usize, usize, u8),
+    Sync(usize),
+    Attack(Attack),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (0..3usize).prop_map(Step::Add),
+        2 => (0..3usize, any::<usize>()).prop_map(|(d, p)| Step::Converse(d, p)),
+        1 => (0..3usize, any::<usize>(), any::<u8>()).prop_map(|(d, p, n)| Step::Rename(d, p, n)),
+        3 => (0..3usize).prop_map(Step::Sync),
+        1 => Just(Step::Attack(Attack::Garbage)),
+        3 => (any::<usize>(), any::<usize>()).prop_map(|(p, k)| Step::Attack(Attack::Break(p, k))),
+        3 => (any::<usize>(), 0..3usize).prop_map(|(p, d)| Step::Attack(Attack::Forge(p, d))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn honest_devices_converge_on_all_honest_work_despite_a_malicious_one(
+        steps in prop::collection::vec(step(), 1..30)
+    ) {
+        let relay = TestRelay::start();
+        let (_, invite) = relay.team(4);
+        let mut honest: Vec<Device> = (0..3)
+            .map(|i| Device::joined(&relay.url, &invite, &format!("honest {i}")))
+            .collect();
+        let mut evil = Evil::joined(&relay.url, &invite);
+        let mut people: BTreeSet<String> = BTreeSet::new();
+        let mut conversations: BTreeSet<String> = BTreeSet::new();
+        let mut n = 0;
+        for s in steps {
+            match s {
+                Step::Add(d) => {
+                    n += 1;
+                    people.insert(honest[d].person(&format!("P{n}")));
+                }
+                Step::Converse(d, p) => {
+                    let list = honest[d].store.all_people().unwrap();
+                    if let Some(p) = list.get(p % list.len().max(1)) {
+                        conversations.insert(honest[d].converse(&p.id, "said", &["ask"]));
+                    }
+                }
+                Step::Rename(d, p, name) => {
+                    let list = honest[d].store.all_people().unwrap();
+                    if let Some(p) = list.get(p % list.len().max(1)) {
+                        honest[d].store.edit_person(&p.id, groundwork::model::PersonPatch {
+                            name: Some(format!("R{name}")),
+                            ..Default::default()
+                        }).unwrap();
+                    }
+                }
+                Step::Sync(d) => { honest[d].sync(); }
+                Step::Attack(attack) => {
+                    evil.device.sync();
+                    let known = evil.device.store.all_people().unwrap();
+                    let Some(target) = known.first().map(|p| p.id.clone()) else {
+                        evil.push(vec![(uuid_like(n), b"garbage".to_vec())]);
+                        continue;
+                    };
+                    let item = match attack {
+                        Attack::Garbage => (target, vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]),
+                        Attack::Break(p, k) => {
+                            let doc = known[p % known.len()].id.clone();
+                            let other = known[(p + 1) % known.len()].id.clone();
+                            let mut all = bad_changes(&evil, &doc, &other);
+                            all.remove(k % all.len())
+                        }
+                        Attack::Forge(p, d) => {
+                            let doc = known[p % known.len()].id.clone();
+                            let victim = honest[d].store.actor_bytes();
+                            evil.change_as(&doc, &victim, |doc| {
+                                let person = map(doc, "person");
+                                doc.put(&person, "name", "forged").unwrap();
+                            })
+                        }
+                    };
+                    evil.push(vec![item]);
+                }
+            }
+        }
+        for _ in 0..2 {
+            for d in honest.iter_mut() {
+                d.sync();
+            }
+        }
+        let expected = honest[0].exports();
+        for d in &honest[1..] {
+            prop_assert_eq!(d.exports(), expected.clone());
+        }
+        for d in &honest {
+            let have: BTreeSet<String> = d.store.all_people().unwrap().into_iter().map(|p| p.id).collect();
+            prop_assert!(people.is_subset(&have));
+            let said: BTreeSet<String> = d.store.all_conversations().unwrap().into_iter().map(|c| c.id).collect();
+            prop_assert!(conversations.is_subset(&said));
+            prop_assert!(d.store.all_people().unwrap().iter().all(|p| p.name != "forged"));
+            prop_assert_eq!(d.store.pending_changes().unwrap(), 0);
+            prop_assert!(d.store.waiting_docs().unwrap().is_empty());
+        }
+    }
+}
+
+fn uuid_like(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
