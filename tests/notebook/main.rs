@@ -6,6 +6,7 @@
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
+//! - `web`: `groundwork web` refuses other sites, other host names, and strangers on the network.
 
 mod cli;
 mod convergence;
@@ -13,6 +14,8 @@ mod crash;
 mod golden;
 mod reports;
 mod sync;
+#[cfg(feature = "web")]
+mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};
