@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ struct Web {
     port: u16,
     /// Its stderr, line by line.
     stderr: Receiver<String>,
+    /// Kept open so that the server can still write to it.
+    _stdout: BufReader<ChildStdout>,
     _dir: tempfile::TempDir,
 }
 
@@ -49,35 +51,37 @@ impl Web {
                 let _ = tx.send(line);
             }
         });
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = out.read_line(&mut line).expect("read stdout");
-            assert!(n > 0, "groundwork web exited without printing its address");
-            if let Some(url) = line.trim().strip_prefix("listening on ") {
-                let url = url.to_string();
-                let authority = url
-                    .trim_start_matches("http://")
-                    .split('/')
-                    .next()
-                    .expect("an address")
-                    .to_string();
-                let port = authority
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .expect("a port");
-                let connect = authority.replace("0.0.0.0", "127.0.0.1");
-                return Web {
-                    child,
-                    url,
-                    connect,
-                    port,
-                    stderr,
-                    _dir: dir,
-                };
-            }
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let url = stdout
+            .by_ref()
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("listening on ").map(str::to_string));
+        let Some(url) = url else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("groundwork web exited without printing its address");
+        };
+        let authority = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let port = authority
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default();
+        let connect = authority.replace("0.0.0.0", "127.0.0.1");
+        Web {
+            child,
+            url,
+            connect,
+            port,
+            stderr,
+            _stdout: stdout,
+            _dir: dir,
         }
     }
 
