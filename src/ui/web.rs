@@ -70,6 +70,7 @@ pub fn parse_listen(listen: &str) -> Result<SocketAddr, UiError> {
 /// Serve the app as `options` say until the process is stopped.
 pub fn serve(dir: &Path, options: &WebOptions) -> Result<(), UiError> {
     let addr = parse_listen(&options.listen)?;
+    let gate = gate::Gate::new(addr, &options.allow_hosts, options.token.clone())?;
     let store = StoreHandle::start(dir)?;
     let services = Services::connected(store, dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,7 +84,7 @@ pub fn serve(dir: &Path, options: &WebOptions) -> Result<(), UiError> {
         let bound = listener
             .local_addr()
             .map_err(|e| UiError(format!("cannot read the bound address: {e}")))?;
-        let gate = gate::Gate::new(bound, &options.allow_hosts, options.token.clone())?;
+        let gate = gate.bound_to(bound);
         announce(bound, gate.token());
         let pool = LiveViewPool::new();
         let page = index_page(gate.token().is_some());

@@ -42,8 +42,9 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// The rules for a server bound to `bound`. A token is required beyond loopback: `token`
-    /// if given, else a new random one. Given on loopback, it is required there too.
+    /// The rules for a server on `bound` (checked before anything starts; see
+    /// [`Gate::bound_to`] for port 0). A token is required beyond loopback: `token` if given,
+    /// else a new random one. Given on loopback, it is required there too.
     pub fn new(
         bound: SocketAddr,
         allow_hosts: &[String],
@@ -74,6 +75,15 @@ impl Gate {
             token: token.map(Arc::from),
             cookie: format!("groundwork_token_{}", bound.port()),
         })
+    }
+
+    /// The same rules for the address actually bound (port 0 becomes the real port).
+    pub fn bound_to(self, bound: SocketAddr) -> Gate {
+        Gate {
+            bound,
+            cookie: format!("groundwork_token_{}", bound.port()),
+            ..self
+        }
     }
 
     /// The secret, if one is required.
