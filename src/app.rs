@@ -56,8 +56,8 @@ pub fn run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Serve the app to browsers on `listen` (`groundwork web`).
+/// Serve the app to browsers (`groundwork web`).
 #[cfg(feature = "web")]
-pub fn serve(dir: &Path, listen: &str) -> Result<()> {
-    crate::ui::web::serve(dir, listen).map_err(ui_error)
+pub fn serve(dir: &Path, options: &crate::ui::web::WebOptions) -> Result<()> {
+    crate::ui::web::serve(dir, options).map_err(ui_error)
 }

@@ -72,7 +72,18 @@ pub enum CliError {
 pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
     match command {
         #[cfg(feature = "web")]
-        Command::Web { listen } => Ok(crate::app::serve(dir, &listen)?),
+        Command::Web {
+            listen,
+            allow_host,
+            token,
+        } => {
+            let options = crate::ui::web::WebOptions {
+                listen,
+                allow_hosts: allow_host,
+                token,
+            };
+            Ok(crate::app::serve(dir, &options)?)
+        }
         Command::Join {
             relay,
             invite,

@@ -138,6 +138,51 @@ fn check_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Make the data directory readable by its owner only (0700), and the database with its
+/// `-wal` and `-shm` companions 0600: they hold everyone's records and the relay token.
+///
+/// A new database file is created here with mode 0600 before SQLite opens it, because SQLite
+/// gives the `-wal` and `-shm` files it creates later the mode of the database file. A
+/// directory or files created by an older version (which left them to the umask, usually
+/// 0755/0644) are tightened here when they are opened.
+#[cfg(unix)]
+fn restrict_to_owner(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |what: &Path, e: std::io::Error| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make {} readable by you only ({e}); make sure you own it, or run chmod go-rwx on it",
+                what.display()
+            ),
+        ),
+    };
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| fail(dir, e))?;
+    let db = dir.join(DB_FILE);
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db)
+        .map_err(|e| fail(&db, e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.join(format!("{DB_FILE}{suffix}"));
+        match fs::set_permissions(&file, fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(|e| fail(&file, e))?,
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere the platform's own permissions apply.
+#[cfg(not(unix))]
+fn restrict_to_owner(_dir: &Path) -> Result<()> {
+    Ok(())
+}
+
 fn open_connection(dir: &Path) -> Result<Connection> {
     let path = dir.join(DB_FILE);
     let conn = Connection::open_with_flags(
@@ -195,6 +240,7 @@ impl Store {
     /// application, and a database written by a newer Groundwork.
     pub fn open(dir: &Path) -> Result<Store> {
         check_dir(dir)?;
+        restrict_to_owner(dir)?;
         let mut conn = open_connection(dir)?;
         migrations::migrate(&mut conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
@@ -644,3 +690,61 @@ pub(crate) fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(all(test, unix))]
+mod permission_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// The permission bits, in octal as `ls` and `chmod` show them.
+    fn mode(path: &Path) -> String {
+        let mode = fs::metadata(path).expect("exists").permissions().mode();
+        format!("{:o}", mode & 0o777)
+    }
+
+    fn check_modes(dir: &Path) {
+        assert_eq!(mode(dir), "700", "the data directory");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DB_FILE}{suffix}"));
+            assert_eq!(mode(&file), "600", "{}", file.display());
+        }
+    }
+
+    fn write_someone(store: &mut Store) {
+        store
+            .add_person(NewPerson {
+                name: "Ada".into(),
+                ..Default::default()
+            })
+            .expect("add");
+    }
+
+    #[test]
+    fn the_data_directory_and_database_are_readable_by_the_user_only() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("notebook");
+        let mut store = Store::open(&dir).expect("open");
+        write_someone(&mut store);
+        // The WAL and shared-memory files exist while the store is open.
+        check_modes(&dir);
+    }
+
+    #[test]
+    fn a_notebook_left_open_to_others_is_tightened_when_opened() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("notebook");
+        let mut store = Store::open(&dir).expect("open");
+        write_someone(&mut store);
+        // As an older version left them: the umask's 0755 and 0644.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DB_FILE}{suffix}"));
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        drop(store);
+        let mut store = Store::open(&dir).expect("reopen");
+        write_someone(&mut store);
+        check_modes(&dir);
+    }
+}
