@@ -99,7 +99,9 @@ pub fn check_state(
         DocKind::Shift => shift::read(doc, doc_id).map(|_| ()),
     };
     read.map_err(|e| match e {
-        crate::error::Error::BadDocument { reason, .. } => format!("it damages the document: {reason}"),
+        crate::error::Error::BadDocument { reason, .. } => {
+            format!("it damages the document: {reason}")
+        }
         other => other.to_string(),
     })?;
     Ok(kind)

@@ -349,15 +349,35 @@ fn restore_field<T: PartialEq + ToString>(
 }
 
 /// Make the set-like map at `key` hold exactly `old`.
-fn restore_set(doc: &mut AutoCommit, obj: &ObjId, key: &str, current: &[String], old: &[String]) -> Result<()> {
-    let remove: Vec<String> = current.iter().filter(|k| !old.contains(k)).cloned().collect();
-    let add: Vec<String> = old.iter().filter(|k| !current.contains(k)).cloned().collect();
+fn restore_set(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    current: &[String],
+    old: &[String],
+) -> Result<()> {
+    let remove: Vec<String> = current
+        .iter()
+        .filter(|k| !old.contains(k))
+        .cloned()
+        .collect();
+    let add: Vec<String> = old
+        .iter()
+        .filter(|k| !current.contains(k))
+        .cloned()
+        .collect();
     update_set(doc, obj, key, &add, &remove)
 }
 
 /// Write the person's details back to `old` (as read from an earlier state of the file),
 /// touching only the fields that differ from `current`.
-pub fn restore_person(doc: &mut AutoCommit, doc_id: &str, current: &Person, old: &Person, now: &str) -> Result<()> {
+pub fn restore_person(
+    doc: &mut AutoCommit,
+    doc_id: &str,
+    current: &Person,
+    old: &Person,
+    now: &str,
+) -> Result<()> {
     let p = person_obj(doc, doc_id)?;
     restore_field(doc, &p, "name", Some(&current.name), Some(&old.name))?;
     for (key, cur, was) in [
@@ -377,7 +397,11 @@ pub fn restore_person(doc: &mut AutoCommit, doc_id: &str, current: &Person, old:
     restore_set(doc, &p, "tags", &current.tags, &old.tags)?;
     if current.consent != old.consent {
         let consent = ensure_map(doc, &p, "consent")?;
-        for ch in current.consent.keys().filter(|k| !old.consent.contains_key(*k)) {
+        for ch in current
+            .consent
+            .keys()
+            .filter(|k| !old.consent.contains_key(*k))
+        {
             doc.delete(&consent, ch.as_str())?;
         }
         for (ch, at) in &old.consent {
@@ -391,16 +415,39 @@ pub fn restore_person(doc: &mut AutoCommit, doc_id: &str, current: &Person, old:
 
 /// Put conversation `old` back: re-created if it was deleted, else its fields written back
 /// where they differ from `current`.
-pub fn restore_conversation(doc: &mut AutoCommit, current: Option<&Conversation>, old: &Conversation, now: &str) -> Result<()> {
+pub fn restore_conversation(
+    doc: &mut AutoCommit,
+    current: Option<&Conversation>,
+    old: &Conversation,
+    now: &str,
+) -> Result<()> {
     let Some(cur) = current else {
         add_conversation(doc, old)?;
         return touch(doc, now);
     };
     let o = record_obj(doc, "conversations", "conversation", &old.id)?;
     restore_field(doc, &o, "at", Some(&cur.at), Some(&old.at))?;
-    restore_field(doc, &o, "kind", Some(&cur.kind.as_str()), Some(&old.kind.as_str()))?;
-    restore_field(doc, &o, "canvasser", Some(&cur.canvasser), Some(&old.canvasser))?;
-    restore_field(doc, &o, "shift_id", cur.shift_id.as_ref(), old.shift_id.as_ref())?;
+    restore_field(
+        doc,
+        &o,
+        "kind",
+        Some(&cur.kind.as_str()),
+        Some(&old.kind.as_str()),
+    )?;
+    restore_field(
+        doc,
+        &o,
+        "canvasser",
+        Some(&cur.canvasser),
+        Some(&old.canvasser),
+    )?;
+    restore_field(
+        doc,
+        &o,
+        "shift_id",
+        cur.shift_id.as_ref(),
+        old.shift_id.as_ref(),
+    )?;
     restore_field(doc, &o, "story", cur.story.as_ref(), old.story.as_ref())?;
     restore_field(doc, &o, "notes", cur.notes.as_ref(), old.notes.as_ref())?;
     if cur.engagement != old.engagement {
@@ -409,14 +456,25 @@ pub fn restore_conversation(doc: &mut AutoCommit, current: Option<&Conversation>
             None => doc.delete(&o, "engagement")?,
         }
     }
-    restore_field(doc, &o, "follow_up", cur.follow_up.as_ref(), old.follow_up.as_ref())?;
+    restore_field(
+        doc,
+        &o,
+        "follow_up",
+        cur.follow_up.as_ref(),
+        old.follow_up.as_ref(),
+    )?;
     restore_set(doc, &o, "issues", &cur.issues, &old.issues)?;
     touch(doc, now)
 }
 
 /// Put commitment `old` back: re-created if it was deleted, else its fields written back
 /// where they differ from `current`.
-pub fn restore_commitment(doc: &mut AutoCommit, current: Option<&Commitment>, old: &Commitment, now: &str) -> Result<()> {
+pub fn restore_commitment(
+    doc: &mut AutoCommit,
+    current: Option<&Commitment>,
+    old: &Commitment,
+    now: &str,
+) -> Result<()> {
     let Some(cur) = current else {
         add_commitment(doc, old)?;
         return touch(doc, now);
@@ -424,9 +482,33 @@ pub fn restore_commitment(doc: &mut AutoCommit, current: Option<&Commitment>, ol
     let o = record_obj(doc, "commitments", "commitment", &old.id)?;
     restore_field(doc, &o, "what", Some(&cur.what), Some(&old.what))?;
     restore_field(doc, &o, "due", cur.due.as_ref(), old.due.as_ref())?;
-    restore_field(doc, &o, "status", Some(&cur.status.as_str()), Some(&old.status.as_str()))?;
-    restore_field(doc, &o, "conversation_id", cur.conversation_id.as_ref(), old.conversation_id.as_ref())?;
-    restore_field(doc, &o, "campaign_id", cur.campaign_id.as_ref(), old.campaign_id.as_ref())?;
-    restore_field(doc, &o, "status_at", Some(&cur.status_at), Some(&old.status_at))?;
+    restore_field(
+        doc,
+        &o,
+        "status",
+        Some(&cur.status.as_str()),
+        Some(&old.status.as_str()),
+    )?;
+    restore_field(
+        doc,
+        &o,
+        "conversation_id",
+        cur.conversation_id.as_ref(),
+        old.conversation_id.as_ref(),
+    )?;
+    restore_field(
+        doc,
+        &o,
+        "campaign_id",
+        cur.campaign_id.as_ref(),
+        old.campaign_id.as_ref(),
+    )?;
+    restore_field(
+        doc,
+        &o,
+        "status_at",
+        Some(&cur.status_at),
+        Some(&old.status_at),
+    )?;
     touch(doc, now)
 }

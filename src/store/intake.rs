@@ -199,7 +199,8 @@ fn take_in_doc(
             }
         };
         let hash = change.hash();
-        if doc.get_change_by_hash(&hash).is_some() || pending.iter().any(|p| p.change.hash() == hash)
+        if doc.get_change_by_hash(&hash).is_some()
+            || pending.iter().any(|p| p.change.hash() == hash)
         {
             report.duplicates += 1;
             continue;

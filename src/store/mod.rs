@@ -575,10 +575,7 @@ impl Store {
         let mut doc = match documents::load(&self.conn, &id, &self.actor)? {
             Some(l) if l.kind == Some(crate::docs::DocKind::Person) => l.doc,
             _ => {
-                return Err(Error::NotFound {
-                    kind: "person",
-                    id,
-                });
+                return Err(Error::NotFound { kind: "person", id });
             }
         };
         let names = self.writer_names()?;
@@ -638,10 +635,8 @@ impl Store {
             .conn
             .prepare_cached("SELECT actor, name FROM writers")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let mut names = rows.collect::<std::result::Result<
-            std::collections::HashMap<String, String>,
-            _,
-        >>()?;
+        let mut names =
+            rows.collect::<std::result::Result<std::collections::HashMap<String, String>, _>>()?;
         names.insert(self.actor.to_hex_string(), self.canvasser_name()?);
         Ok(names)
     }

@@ -11,9 +11,9 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use groundwork_protocol::{
-    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, JSON_CONTENT_TYPE,
-    SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_response,
-    encode_sync_request,
+    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
+    ErrorBody, JSON_CONTENT_TYPE, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse,
+    TeamDevice, decode_sync_response, encode_sync_request,
 };
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::{Method, header};

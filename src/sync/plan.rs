@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use groundwork_protocol::{PulledChange, Pusher, PushItem, SyncRequest, SyncResponse};
+use groundwork_protocol::{PulledChange, PushItem, Pusher, SyncRequest, SyncResponse};
 
 use crate::store::OutboxItem;
 
@@ -48,12 +48,7 @@ pub struct Planned {
 
 /// Build the next request from the oldest outbox rows and the cursor; `actor` is the actor id
 /// this device's changes carry.
-pub fn next_request(
-    outbox: &[OutboxItem],
-    cursor: u64,
-    budget: Budget,
-    actor: &[u8],
-) -> Planned {
+pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget, actor: &[u8]) -> Planned {
     let mut push = Vec::new();
     let mut carried = HashMap::new();
     let mut bytes = 0usize;

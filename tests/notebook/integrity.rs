@@ -50,7 +50,8 @@ impl Evil {
     }
 
     fn push(&self, items: Vec<(String, Vec<u8>)>) {
-        self.push_as(self.device.store.actor_bytes(), items).unwrap();
+        self.push_as(self.device.store.actor_bytes(), items)
+            .unwrap();
     }
 
     /// The document `doc_id` as this device holds it, writing as `actor`.
@@ -179,7 +180,10 @@ fn garbage_and_schema_breaking_changes_never_hide_honest_work() {
         assert!(d.store.person(&late).is_ok());
         let q = d.store.quarantined().unwrap();
         assert_eq!(q.len(), bad);
-        assert!(q.iter().all(|x| x.pushed_by.as_deref() == Some("Evil phone")));
+        assert!(
+            q.iter()
+                .all(|x| x.pushed_by.as_deref() == Some("Evil phone"))
+        );
         assert!(q.iter().all(|x| people.contains(&x.doc_id)));
         assert!(d.store.waiting_docs().unwrap().is_empty());
     }
@@ -187,17 +191,15 @@ fn garbage_and_schema_breaking_changes_never_hide_honest_work() {
     assert_eq!(a.store.quarantined().unwrap().len(), bad);
     // `status` reports them with the document and the device.
     let dir = c.store.dir().to_path_buf();
-    let status: serde_json::Value =
-        serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
     assert_eq!(status["quarantined_changes"], bad);
     assert_eq!(status["quarantine"][0]["pushed_by"], "Evil phone");
-    assert!(
-        status["quarantine"]
-            .as_array()
+    assert!(status["quarantine"].as_array().unwrap().iter().any(|q| {
+        q["reason"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|q| q["reason"].as_str().unwrap().contains("not an Automerge change"))
-    );
+            .contains("not an Automerge change")
+    }));
 }
 
 #[test]
@@ -248,7 +250,11 @@ fn no_device_can_write_as_another() {
         );
         let q = d.store.quarantined().unwrap();
         assert_eq!(q.len(), 1);
-        assert!(q[0].reason.contains("no device may write as another"), "{}", q[0].reason);
+        assert!(
+            q[0].reason.contains("no device may write as another"),
+            "{}",
+            q[0].reason
+        );
         assert_eq!(q[0].pushed_by.as_deref(), Some("Evil phone"));
     }
     assert_eq!(b.exports(), victim.exports());
@@ -296,7 +302,10 @@ fn a_wiped_file_is_restored_from_history_on_every_device() {
         .filter(|e| e.action == "deleted")
         .filter_map(|e| e.id.clone())
         .collect();
-    assert!(deleted.contains(&c1) && deleted.contains(&c2), "{culprit:?}");
+    assert!(
+        deleted.contains(&c1) && deleted.contains(&c2),
+        "{culprit:?}"
+    );
     assert!(
         history
             .iter()
@@ -345,7 +354,10 @@ fn a_wiped_file_is_restored_from_history_on_every_device() {
         assert_eq!(file.person.name, "Chen Wei");
         assert_eq!(file.conversations.len(), 2);
         assert_eq!(file.commitments.len(), 1);
-        assert_eq!(file.conversations[0].story.as_deref(), Some("the heating broke"));
+        assert_eq!(
+            file.conversations[0].story.as_deref(),
+            Some("the heating broke")
+        );
     }
     assert_eq!(a.exports(), lead.exports());
     // A change that is not in the file is a clear error.
@@ -383,8 +395,7 @@ fn changes_waiting_for_lost_dependencies_are_repaired() {
         assert!(d.store.person(&p).is_err());
     }
     let dir = devices[0].store.dir().to_path_buf();
-    let status: serde_json::Value =
-        serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&super::ok(&dir, &["status"])).unwrap();
     assert_eq!(status["waiting_changes"], 1);
     assert_eq!(status["waiting_documents"][0], p.as_str());
 

@@ -69,7 +69,7 @@ use std::collections::HashMap;
 
 use crate::id::{blob_digest, hex, parse_blob_id};
 use crate::{
-    MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PulledChange, Pusher, PushItem,
+    MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PulledChange, PushItem, Pusher,
     SyncRequest, SyncResponse,
 };
 
@@ -333,8 +333,8 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
         if name.len() > MAX_DEVICE_NAME_LEN {
             return Err(DecodeError::NameTooLong(name.len()));
         }
-        let name =
-            String::from_utf8(name.to_vec()).map_err(|_| DecodeError::InvalidUtf8("pusher name"))?;
+        let name = String::from_utf8(name.to_vec())
+            .map_err(|_| DecodeError::InvalidUtf8("pusher name"))?;
         pushers.push(Pusher {
             actor: actor.to_vec(),
             name,

@@ -3,8 +3,8 @@
 //! and old clients would break. Bump the version in the magic bytes instead.
 
 use groundwork_protocol::{
-    DecodeError, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse, blob_id, decode_sync_request,
-    decode_sync_response, encode_sync_request, encode_sync_response,
+    DecodeError, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse, blob_id,
+    decode_sync_request, decode_sync_response, encode_sync_request, encode_sync_response,
 };
 use proptest::prelude::*;
 

@@ -45,7 +45,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections kept open.
 const READERS: usize = 4;
 
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE teams (
     pk         INTEGER PRIMARY KEY,
     id         TEXT NOT NULL UNIQUE,
@@ -82,7 +83,8 @@ CREATE TABLE blobs (
     PRIMARY KEY (team_pk, seq)
 );
 CREATE UNIQUE INDEX blobs_by_id ON blobs(team_pk, id);
-", r"
+",
+    r"
 -- Each device declares the Automerge actor id its changes carry; no two active devices of a
 -- team may declare the same one, so no device can write as another.
 ALTER TABLE devices ADD COLUMN actor BLOB;
@@ -90,7 +92,8 @@ CREATE UNIQUE INDEX devices_by_actor ON devices(team_pk, actor)
     WHERE actor IS NOT NULL AND revoked_at IS NULL;
 -- One document's changes, for devices repairing it.
 CREATE INDEX blobs_by_doc ON blobs(team_pk, doc_id, seq);
-"];
+",
+];
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -276,7 +279,11 @@ impl SqliteStore {
     }
 
     /// Whether `device_pk` must still record the actor it declares.
-    fn actor_unclaimed(conn: &Connection, device_pk: i64, actor: &[u8]) -> Result<bool, StoreError> {
+    fn actor_unclaimed(
+        conn: &Connection,
+        device_pk: i64,
+        actor: &[u8],
+    ) -> Result<bool, StoreError> {
         if actor.is_empty() {
             return Ok(false);
         }

@@ -1,6 +1,7 @@
 //! Integration tests of the relay: a real `sync-server` process on 127.0.0.1 with a real data
 //! directory, driven over real HTTP. One test binary, one module per area.
 
+mod actors;
 mod common;
 mod convergence;
 mod durability;
