@@ -334,7 +334,7 @@ fn answer(
 /// An actor id given as hex: 1 to [`MAX_ACTOR_LEN`] bytes.
 fn parse_actor(hex: &str) -> Option<Vec<u8>> {
     let hex = hex.trim();
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > MAX_ACTOR_LEN * 2 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > MAX_ACTOR_LEN * 2 {
         return None;
     }
     (0..hex.len())
