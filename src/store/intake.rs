@@ -237,7 +237,6 @@ fn take_in_doc(
         });
     }
 
-    let saved = documents::raw_bytes(conn, &doc_id)?;
     let mut accepted: Vec<Change> = Vec::new();
     loop {
         let mut progressed = false;
@@ -271,6 +270,8 @@ fn take_in_doc(
                 Err(reason) => {
                     refuse(conn, &doc_id, &c, &reason, now)?;
                     report.quarantined += 1;
+                    // The document as saved before this batch (saved only at the end).
+                    let saved = documents::raw_bytes(conn, &doc_id)?;
                     doc = rebuild(saved.as_deref(), actor, &accepted, &doc_id)?;
                 }
             }

@@ -698,3 +698,125 @@ fn commitments_come_with_their_person_s_name() {
         2
     );
 }
+
+/// A change to `doc_id` as saved in `store`, made by `edit` under `actor`.
+fn foreign_change(
+    store: &Store,
+    doc_id: &str,
+    actor: &[u8],
+    edit: impl FnOnce(&mut automerge::AutoCommit),
+) -> Vec<u8> {
+    let bytes = store.document_bytes(doc_id).unwrap().unwrap();
+    let mut doc = automerge::AutoCommit::load(&bytes)
+        .unwrap()
+        .with_actor(automerge::ActorId::from(actor));
+    edit(&mut doc);
+    doc.commit().expect("a change");
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[test]
+fn changes_built_on_a_refused_change_are_refused_and_honest_ones_still_land() {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Grace Okafor")).unwrap();
+    deliver(&a, &mut b);
+    let evil = [7u8; 16];
+    let pusher = Pusher {
+        actor: evil.to_vec(),
+        name: "Evil".into(),
+    };
+    // A change that makes the name a number, and one built on top of it.
+    let bad = foreign_change(&a, &id, &evil, |d| {
+        let p = match d.get(automerge::ROOT, "person").unwrap() {
+            Some((_, p)) => p,
+            None => panic!("no person"),
+        };
+        d.put(&p, "name", 5_i64).unwrap();
+    });
+    let mut doc = automerge::AutoCommit::load(&a.document_bytes(&id).unwrap().unwrap())
+        .unwrap()
+        .with_actor(automerge::ActorId::from(&evil[..]));
+    doc.apply_changes([automerge::Change::try_from(&bad[..]).unwrap()])
+        .unwrap();
+    doc.put(automerge::ROOT, "updated_at", "later").unwrap();
+    doc.commit();
+    let on_top = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    // A second beginning for the same document.
+    let mut other = automerge::AutoCommit::new().with_actor(automerge::ActorId::from(&evil[..]));
+    crate::docs::person::create(
+        &mut other,
+        &id,
+        "2026-01-01T00:00:00.000Z",
+        &person("Someone"),
+    )
+    .unwrap();
+    other.commit();
+    let restart = other.get_last_local_change().unwrap().raw_bytes().to_vec();
+    // An honest change from the author, after them in the log.
+    a.edit_person(
+        &id,
+        PersonPatch {
+            phone: Some("07700 900123".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let honest = a.outbox(10).unwrap().pop().unwrap().bytes;
+
+    // The dependent change arrives first (it waits), then the rest.
+    let author = Pusher {
+        actor: a.actor_bytes(),
+        name: "Sam".into(),
+    };
+    let blobs = [
+        (on_top, &pusher),
+        (bad, &pusher),
+        (restart, &pusher),
+        (honest, &author),
+    ];
+    let incoming: Vec<Incoming<'_>> = blobs
+        .iter()
+        .map(|(blob, p)| Incoming {
+            doc_id: &id,
+            blob,
+            pusher: Some(*p),
+        })
+        .collect();
+    let report = b.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!(report.quarantined, 3, "{report:?}");
+    assert_eq!((report.applied, report.waiting), (1, 0));
+    let file = b.person(&id).unwrap();
+    assert_eq!(file.person.name, "Grace Okafor");
+    assert_eq!(file.person.phone.as_deref(), Some("07700 900123"));
+    let reasons: Vec<String> = b
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("name should be text")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("builds on change")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("starts the document over")),
+        "{reasons:?}"
+    );
+    // Taking the same changes in again changes nothing and counts nothing twice.
+    let again = b.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!(
+        (again.applied, again.quarantined, again.duplicates),
+        (0, 0, 4)
+    );
+    assert_eq!(b.quarantined().unwrap().len(), 3);
+}

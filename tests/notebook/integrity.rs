@@ -541,3 +541,29 @@ proptest! {
 fn uuid_like(n: usize) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
+
+#[test]
+fn a_notebook_from_before_these_checks_opens_and_syncs() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let p = a.person("Written before the upgrade");
+    // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables).
+    a.store
+        .connection()
+        .execute_batch(
+            "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let dir = a.store.dir().to_path_buf();
+    a.store = groundwork::store::Store::open(&dir).unwrap();
+    assert_eq!(a.sync().pushed, 1);
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    b.sync();
+    assert_eq!(
+        b.store.person(&p).unwrap().person.name,
+        "Written before the upgrade"
+    );
+    assert!(a.store.quarantined().unwrap().is_empty());
+}
