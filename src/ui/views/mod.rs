@@ -29,6 +29,7 @@ pub const STYLE: &str = concat!(
     include_str!("due.css"),
     include_str!("campaigns.css"),
     include_str!("shift.css"),
+    include_str!("settings.css"),
 );
 
 /// A date as the app shows it: "Tue 3 Mar".
