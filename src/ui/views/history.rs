@@ -67,7 +67,8 @@ fn field_words(field: &str) -> String {
         "follow_up" => "follow-up date".to_string(),
         "due" => "due date".to_string(),
         "what" => "words".to_string(),
-        other => other.replace('_', " "),
+        "status_at" => "status date".to_string(),
+        other => other.trim_end_matches("_id").replace('_', " "),
     }
 }
 
@@ -97,6 +98,28 @@ pub fn edit_words(edit: &Edit, subject: Option<&Subject>) -> String {
         }
         (record, action, _) => format!("{action} {record}"),
     }
+}
+
+/// What a change did, one line per edit, in words; the date of a status change is part of
+/// the status change.
+pub fn change_words(change: &FileChange) -> Vec<String> {
+    let status_set = |id: &Option<String>| {
+        change
+            .edits
+            .iter()
+            .any(|(e, _)| &e.id == id && e.field.as_deref() == Some("status"))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (e, s) in &change.edits {
+        if e.field.as_deref() == Some("status_at") && status_set(&e.id) {
+            continue;
+        }
+        let words = edit_words(e, s.as_ref());
+        if !out.contains(&words) {
+            out.push(words);
+        }
+    }
+    out
 }
 
 /// The restores a change offers: the whole file as it was before it (unless it created the
@@ -242,8 +265,8 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
                                 if c.edits.is_empty() {
                                     li { class: "muted", "changed nothing that the app shows" }
                                 }
-                                for (i, (e, s)) in c.edits.iter().enumerate() {
-                                    li { key: "{i}", "{edit_words(e, s.as_ref())}" }
+                                for (i, words) in change_words(&c).into_iter().enumerate() {
+                                    li { key: "{i}", "{words}" }
                                 }
                             }
                             div { class: "history-actions",
@@ -415,6 +438,18 @@ mod tests {
             ]
         );
         assert_eq!(device_words(&wipe), "an unknown device (abcdef01…)");
+        let kept = change(vec![
+            edit("commitment", Some("k1"), "set", Some("status")),
+            edit("commitment", Some("k1"), "set", Some("status_at")),
+            edit("commitment", Some("k2"), "set", Some("status_at")),
+        ]);
+        assert_eq!(
+            change_words(&kept),
+            [
+                "set status of the commitment",
+                "set status date of the commitment"
+            ]
+        );
         assert_eq!(when_words("1970-01-01T00:00:00.000Z"), "Time not recorded");
     }
 }
