@@ -295,6 +295,7 @@ const tests = [
     const before = cli(dir, 'person', 'show', state.person);
     await changes.first().getByRole('button', { name: 'Restore to before this' }).click();
     await page.getByRole('button', { name: 'Yes, restore' }).waitFor();
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-restore');
     await axeCheck(page, 'restore confirmation at 390px');
     await layoutCheck(page, 'restore confirmation at 390px');
     await page.click('#cancel-restore');

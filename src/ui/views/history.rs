@@ -301,6 +301,11 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
                                             class: "primary",
                                             id: "confirm-restore",
                                             disabled: busy(),
+                                            // The question appears below the tapped button:
+                                            // move focus to its answer, for screen readers.
+                                            onmounted: move |e: MountedEvent| async move {
+                                                let _ = e.set_focus(true).await;
+                                            },
                                             onclick: confirm.clone(),
                                             "Yes, restore"
                                         }
