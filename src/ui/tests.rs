@@ -488,6 +488,9 @@ fn settings_lists_refused_and_waiting_changes() {
     h.settle_until("repair answered", |html| {
         html.contains("sync is not connected")
     });
+    // The person's name opens their file, where the history is.
+    h.click("class", "linkish");
+    h.settle_until("person file", |html| html.contains("Show history"));
 }
 
 #[test]

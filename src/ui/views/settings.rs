@@ -9,7 +9,7 @@ use super::show_time;
 use crate::ui::components::TextField;
 use crate::ui::sync::{SyncCommand, SyncStatus, badge_text, short_time};
 use crate::ui::worker::{Integrity, Request};
-use crate::ui::{Nav, Services};
+use crate::ui::{Nav, Screen, Services};
 
 /// The settings screen; `status` is the sync engine's latest.
 #[component]
@@ -150,7 +150,17 @@ pub fn Settings(status: SyncStatus) -> Element {
                                     strong { "{pusher(&q.pushed_by)}" }
                                     " · "
                                     match &q.person {
-                                        Some(name) => rsx! { "{name}" },
+                                        Some(name) => rsx! {
+                                            button {
+                                                r#type: "button",
+                                                class: "linkish",
+                                                onclick: {
+                                                    let id = q.doc_id.clone();
+                                                    move |_| nav.go(Screen::Person(id.clone()))
+                                                },
+                                                "{name}"
+                                            }
+                                        },
                                         None => rsx! { span { class: "doc-id", "document {q.doc_id}" } },
                                     }
                                     " · {show_time(&q.received_at)}"
