@@ -2,8 +2,10 @@
 //!
 //! It syncs when asked ([`Worker::sync_now`]), a short while after local changes
 //! ([`Worker::local_change`], debounced), and periodically while joined; after every attempt it
-//! publishes a [`Status`] (offline, N changes waiting, last synced at, last error). The UI never
-//! waits on it.
+//! publishes a [`Status`] (offline, N changes waiting, last synced at, last error, pulled changes
+//! refused or waiting). It also repairs when asked ([`Worker::repair`]): the documents whose
+//! pulled changes wait for changes this device never received are asked for again. The UI
+//! never waits on it.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::plan::Budget;
-use super::{HttpTransport, SyncError, sync_once, team_devices};
+use super::{HttpTransport, Repair, SyncError, repair, sync_once, team_devices};
 use crate::store::Store;
 
 /// What the app shows in its sync badge.
@@ -38,6 +40,11 @@ pub struct Status {
     /// (for the team lead's shift report): asked for on the first sync, on "sync now", and at
     /// most every ten minutes otherwise.
     pub team_devices: Option<Vec<super::TeamDevice>>,
+    /// Pulled changes refused (corrupt, damaging, or written as another device) and kept in
+    /// quarantine.
+    pub quarantined: u64,
+    /// Pulled changes waiting for changes they depend on.
+    pub waiting: u64,
 }
 
 /// When the worker syncs by itself.
@@ -64,6 +71,7 @@ const DEVICES_EVERY: Duration = Duration::from_secs(600);
 
 enum Message {
     SyncNow,
+    Repair,
     LocalChange,
     Stop,
 }
@@ -104,6 +112,8 @@ impl Worker {
                 // (then the list is asked for again: the team lead wants it fresh).
                 let mut devices_at: Option<Instant> = None;
                 let mut asked = true;
+                // Someone asked for a repair: the next attempt repairs, then syncs.
+                let mut repairing = false;
                 let mut current = read_status(&store, false, &devices);
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
@@ -114,6 +124,11 @@ impl Worker {
                     match rx.recv_timeout(wait) {
                         Ok(Message::SyncNow) => {
                             asked = true;
+                            due = Some(Instant::now());
+                        }
+                        Ok(Message::Repair) => {
+                            asked = true;
+                            repairing = true;
                             due = Some(Instant::now());
                         }
                         Ok(Message::LocalChange) => {
@@ -129,13 +144,18 @@ impl Worker {
                         current = read_status(&store, current.offline, &devices);
                         if !current.joined {
                             due = None;
+                            repairing = false;
                             continue;
                         }
                         publish(Status {
                             syncing: true,
                             ..current.clone()
                         });
-                        let outcome = sync_once(&mut store, &transport, Budget::default());
+                        let outcome = if std::mem::take(&mut repairing) {
+                            repair(&mut store, &transport, Repair::Waiting, Budget::default())
+                        } else {
+                            sync_once(&mut store, &transport, Budget::default())
+                        };
                         let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         if outcome.is_ok() && (asked || stale) {
@@ -162,6 +182,12 @@ impl Worker {
         let _ = self.tx.send(Message::SyncNow);
     }
 
+    /// Ask the relay again for every document whose pulled changes wait for changes this
+    /// device never received, then sync (as soon as possible).
+    pub fn repair(&self) {
+        let _ = self.tx.send(Message::Repair);
+    }
+
     /// Tell the worker something was saved locally.
     pub fn local_change(&self) {
         let _ = self.tx.send(Message::LocalChange);
@@ -184,6 +210,10 @@ impl Drop for Worker {
 
 fn read_status(store: &Store, offline: bool, devices: &Option<Vec<super::TeamDevice>>) -> Status {
     let pending = store.pending_changes().unwrap_or(0);
+    let quarantined = store.quarantined().map_or(0, |q| q.len() as u64);
+    let waiting = store
+        .waiting_docs()
+        .map_or(0, |w| w.iter().map(|(_, n)| *n as u64).sum());
     match store.sync_state() {
         Ok(s) => Status {
             joined: s.link.is_some(),
@@ -194,9 +224,13 @@ fn read_status(store: &Store, offline: bool, devices: &Option<Vec<super::TeamDev
             offline,
             syncing: false,
             team_devices: devices.clone(),
+            quarantined,
+            waiting,
         },
         Err(e) => Status {
             pending,
+            quarantined,
+            waiting,
             last_error: Some(e.to_string()),
             ..Status::default()
         },

@@ -217,6 +217,7 @@ pub fn App() -> Element {
                 SyncBadge {
                     text: badge,
                     warning: status.last_error.is_some(),
+                    refused: status.quarantined,
                     onsync: move |_| {
                         if let Err(e) = sync.command(sync::SyncCommand::SyncNow) {
                             nav.error(e);

@@ -32,6 +32,10 @@ pub struct SyncStatus {
     pub syncing: bool,
     /// The team's devices and their last sync, after a successful sync.
     pub team_devices: Option<Vec<groundwork::report::DeviceSync>>,
+    /// Changes pulled from other devices and refused (kept in quarantine, never applied).
+    pub quarantined: u64,
+    /// Changes pulled from other devices that wait for changes this device has not received.
+    pub waiting: u64,
 }
 
 /// What the app asks of the sync engine.
@@ -48,6 +52,8 @@ pub enum SyncCommand {
     },
     /// Sync now instead of waiting for the next automatic sync.
     SyncNow,
+    /// Ask the relay again for the documents whose pulled changes wait, then sync.
+    Repair,
 }
 
 /// The app's view of a sync engine. Commands answer at once; their outcome arrives as status.
@@ -118,6 +124,8 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
             .team_devices
             .clone()
             .map(groundwork::report::DeviceSync::from_team),
+        quarantined: s.quarantined,
+        waiting: s.waiting,
     }
 }
 
@@ -154,11 +162,15 @@ impl SyncEngine for RelaySync {
 
     fn command(&self, command: SyncCommand) -> Result<(), String> {
         match command {
-            SyncCommand::SyncNow => {
+            SyncCommand::SyncNow | SyncCommand::Repair => {
                 if !self.worker.status().joined {
                     return Err("join a team first: Settings → Join a team".into());
                 }
-                self.worker.sync_now();
+                if command == SyncCommand::Repair {
+                    self.worker.repair();
+                } else {
+                    self.worker.sync_now();
+                }
                 Ok(())
             }
             SyncCommand::Join {
@@ -301,6 +313,8 @@ mod tests {
                 revoked: false,
                 actor: None,
             }]),
+            quarantined: 2,
+            waiting: 1,
         };
         let s = from_worker(&w);
         let devices = s.team_devices.clone().unwrap();
@@ -311,6 +325,7 @@ mod tests {
         );
         assert_eq!(s.joined.as_deref(), Some("https://relay.example.org"));
         assert_eq!(badge_text(&s, 0), "Offline · 4 changes waiting");
+        assert_eq!((s.quarantined, s.waiting), (2, 1));
         let s = from_worker(&WorkerStatus::default());
         assert_eq!(s.joined, None);
         assert_eq!(badge_text(&s, 0), "Not joined · all saved here");
@@ -322,6 +337,8 @@ mod tests {
         let engine = RelaySync::start(&dir.path().join("n")).unwrap();
         assert_eq!(engine.status().joined, None);
         let err = engine.command(SyncCommand::SyncNow).unwrap_err();
+        assert!(err.contains("join a team first"), "{err}");
+        let err = engine.command(SyncCommand::Repair).unwrap_err();
         assert!(err.contains("join a team first"), "{err}");
     }
 }

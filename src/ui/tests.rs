@@ -396,3 +396,166 @@ fn a_persons_details_tags_and_consent_are_edited() {
     assert!(p.consent.contains_key("whatsapp"));
     assert_eq!(p.area.as_deref(), Some("Elm Road"), "untouched fields stay");
 }
+
+fn doorstep(person_id: &str, story: &str) -> NewConversation {
+    NewConversation {
+        person_id: person_id.to_string(),
+        kind: groundwork::model::ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: vec![],
+        story: Some(story.into()),
+        notes: None,
+        engagement: None,
+        follow_up: None,
+    }
+}
+
+/// Another device of the team, writing person file `doc_id` as actor `actor`.
+fn other_device(s: &Store, doc_id: &str, actor: u8) -> automerge::AutoCommit {
+    let bytes = s.document_bytes(doc_id).unwrap().unwrap();
+    automerge::AutoCommit::load(&bytes)
+        .unwrap()
+        .with_actor(automerge::ActorId::from(vec![actor; 16]))
+}
+
+/// The last change `doc` made, as pulled bytes.
+fn last_change(doc: &mut automerge::AutoCommit) -> Vec<u8> {
+    doc.commit().expect("the edit changed something");
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+/// Take in `blob` for `doc_id` as pushed by the device `name` with actor `actor`.
+fn pull(s: &mut Store, doc_id: &str, blob: &[u8], actor: u8, name: &str) {
+    let pusher = groundwork::store::Pusher {
+        actor: vec![actor; 16],
+        name: name.into(),
+    };
+    s.batch(|w| {
+        w.take_in(&[groundwork::store::Incoming {
+            doc_id,
+            blob,
+            pusher: Some(&pusher),
+        }])
+    })
+    .unwrap();
+}
+
+fn person_map(doc: &automerge::AutoCommit, key: &str) -> automerge::ObjId {
+    use automerge::ReadDoc;
+    match doc.get(automerge::ROOT, key).unwrap() {
+        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+        other => panic!("{key} is not a map: {other:?}"),
+    }
+}
+
+#[test]
+fn settings_lists_refused_and_waiting_changes() {
+    use automerge::transaction::Transactable;
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        pull(s, &id, b"not an automerge change", 9, "Evil phone");
+        // Two changes from another device; only the second arrives, so it waits.
+        let mut other = other_device(s, &id, 5);
+        let p = person_map(&other, "person");
+        other.put(&p, "phone", "07700 900123").unwrap();
+        let _first = last_change(&mut other);
+        other.put(&p, "email", "amina@example.org").unwrap();
+        let second = last_change(&mut other);
+        pull(s, &id, &second, 5, "Sam's phone");
+    });
+    assert_eq!(h.store().quarantined().unwrap().len(), 1);
+    h.click("id", "tab-Settings");
+    h.settle_until("refused changes listed", |html| {
+        html.contains("1 change from another device was refused")
+    });
+    let html = h.html();
+    let refused = &html[html.find("was refused").unwrap()..];
+    assert!(refused.contains("Evil phone"), "{html}");
+    assert!(refused.contains("Amina Yusuf"), "{html}");
+    assert!(
+        refused.contains("Refused because it is not an Automerge change"),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 change waits for changes this device has not received"),
+        "{html}"
+    );
+    // Repair goes to the sync engine, which is not connected in these tests.
+    h.click("id", "repair");
+    h.settle_until("repair answered", |html| {
+        html.contains("sync is not connected")
+    });
+    // The person's name opens their file, where the history is.
+    h.click("class", "linkish");
+    h.settle_until("person file", |html| html.contains("Show history"));
+}
+
+#[test]
+fn history_lists_changes_and_restores_a_deleted_conversation() {
+    use automerge::transaction::Transactable;
+    let mut id = String::new();
+    let mut conv = String::new();
+    let mut h = Harness::new(|s| {
+        s.set_canvasser_name("Sam").unwrap();
+        id = person(s, "Amina Yusuf");
+        let (c, _) = s
+            .record_conversation(doorstep(&id, "The heating broke in October."), vec![])
+            .unwrap();
+        // Another device deletes the conversation: a legal change, so it is applied.
+        let mut other = other_device(s, &id, 7);
+        let convs = person_map(&other, "conversations");
+        other.delete(&convs, c.as_str()).unwrap();
+        let wipe = last_change(&mut other);
+        pull(s, &id, &wipe, 7, "Evil phone");
+        conv = c;
+    });
+    assert!(h.store().person(&id).unwrap().conversations.is_empty());
+    let wipe = h
+        .store()
+        .history(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.device.as_deref() == Some("Evil phone"))
+        .expect("the deletion is in the history")
+        .change;
+
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Show history"));
+    h.click("id", "show-history");
+    h.settle_until("history", |html| {
+        html.contains("History of Amina Yusuf") && html.contains("Evil phone")
+    });
+    let html = h.html();
+    assert!(
+        html.contains("deleted the doorstep conversation of"),
+        "{html}"
+    );
+    assert!(html.contains("created the file"), "{html}");
+    assert!(
+        html.find("Evil phone") < html.find("created the file"),
+        "newest first: {html}"
+    );
+
+    // A restore asks first; cancelling changes nothing.
+    h.click("data-restore", &format!("{wipe}/{conv}"));
+    h.settle_until("confirmation", |html| html.contains("Yes, restore"));
+    assert!(h.html().contains("Put back the doorstep conversation of"));
+    h.click("id", "cancel-restore");
+    h.settle_until("cancelled", |html| !html.contains("Yes, restore"));
+    assert!(h.store().person(&id).unwrap().conversations.is_empty());
+
+    h.click("data-restore", &format!("{wipe}/{conv}"));
+    h.settle_until("confirmation", |html| html.contains("Yes, restore"));
+    h.click("id", "confirm-restore");
+    h.settle_until("restored file shown", |html| {
+        html.contains("Restored the doorstep conversation")
+            && html.contains("The heating broke in October.")
+            && !html.contains("History of Amina Yusuf")
+    });
+    let file = h.store().person(&id).unwrap();
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(file.conversations[0].id, conv);
+}

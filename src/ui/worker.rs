@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use futures_channel::{mpsc as amsc, oneshot};
+use groundwork::docs::history::Edit;
 use groundwork::model::{
     Campaign, Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, NewCampaign,
     NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
 };
 use groundwork::report;
-use groundwork::store::{CommitmentFilter, Store};
+use groundwork::store::{CommitmentFilter, RestoreTarget, Store};
 
 /// How long typing must pause before a draft is written.
 pub const DRAFT_QUIET: Duration = Duration::from_millis(250);
@@ -104,6 +105,19 @@ pub enum Request {
     Draft(String),
     /// Forget a draft.
     DeleteDraft(String),
+    /// Pulled changes that were refused, and documents with changes waiting.
+    Integrity,
+    /// Every change of a person's file, newest first.
+    History(String),
+    /// Put a person's file, or one of its records, back to how it was before a change.
+    Restore {
+        /// The person.
+        person_id: String,
+        /// The change (hash, from [`Request::History`]) whose effect is undone.
+        before: String,
+        /// The whole file or one record.
+        target: RestoreTarget,
+    },
 }
 
 /// What the store answers.
@@ -131,6 +145,81 @@ pub enum Reply {
     FollowUps(Vec<report::FollowUp>),
     /// A draft's text.
     Draft(Option<String>),
+    /// For [`Request::Integrity`].
+    Integrity(Integrity),
+    /// For [`Request::History`].
+    History(Vec<FileChange>),
+    /// For [`Request::Restore`]: whether anything had to change.
+    Restored(bool),
+}
+
+/// What this device refused or is still waiting for, of the changes pulled from the team.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Integrity {
+    /// Refused changes, newest first.
+    pub refused: Vec<RefusedChange>,
+    /// Documents with changes waiting for changes this device has not received.
+    pub waiting: Vec<WaitingDoc>,
+}
+
+/// A pulled change that was refused and kept in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedChange {
+    /// The document it was filed under.
+    pub doc_id: String,
+    /// The person's name, when the document is a person this device has.
+    pub person: Option<String>,
+    /// The device that pushed it, when the relay said.
+    pub pushed_by: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// The relay's id for it (unique).
+    pub blob_id: String,
+}
+
+/// A document with pulled changes waiting for their dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingDoc {
+    /// The document.
+    pub doc_id: String,
+    /// The person's name, when the document is a person this device has.
+    pub person: Option<String>,
+    /// How many changes wait.
+    pub count: usize,
+}
+
+/// One change of a person's file, with the records it touched as they read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The change's hash (what a restore names).
+    pub change: String,
+    /// When it was made (RFC 3339, the writing device's clock).
+    pub at: String,
+    /// The writing device's name, when known.
+    pub device: Option<String>,
+    /// The writing device's actor id (hex).
+    pub actor: String,
+    /// What it did, each edit with the record it touched (when it could be read).
+    pub edits: Vec<(Edit, Option<Subject>)>,
+}
+
+/// A conversation or commitment, as much as is needed to name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A conversation: its kind and when it was held.
+    Conversation {
+        /// The kind (`doorstep`, …).
+        kind: String,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// A commitment: what was promised.
+    Commitment {
+        /// Its words.
+        what: String,
+    },
 }
 
 /// A write happened; screens re-read what they show.
@@ -358,6 +447,41 @@ impl StoreHandle {
         }
     }
 
+    /// Refused and waiting changes pulled from the team.
+    pub async fn integrity(&self) -> Result<Integrity, UiError> {
+        match self.call(Request::Integrity).await? {
+            Reply::Integrity(i) => Ok(i),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The changes of a person's file, newest first.
+    pub async fn history(&self, person_id: &str) -> Result<Vec<FileChange>, UiError> {
+        match self.call(Request::History(person_id.to_string())).await? {
+            Reply::History(h) => Ok(h),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Restore a person's file or a record of it to before change `before`; whether anything
+    /// changed.
+    pub async fn restore(
+        &self,
+        person_id: &str,
+        before: &str,
+        target: RestoreTarget,
+    ) -> Result<bool, UiError> {
+        let request = Request::Restore {
+            person_id: person_id.to_string(),
+            before: before.to_string(),
+            target,
+        };
+        match self.call(request).await? {
+            Reply::Restored(changed) => Ok(changed),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// The draft under `key`.
     pub async fn draft(&self, key: &str) -> Result<Option<String>, UiError> {
         match self.call(Request::Draft(key.to_string())).await? {
@@ -539,6 +663,13 @@ impl Worker {
                 s.delete_draft(&key)?;
                 Reply::Done
             }
+            Request::Integrity => Reply::Integrity(integrity(s)?),
+            Request::History(id) => Reply::History(history(s, &id)?),
+            Request::Restore {
+                person_id,
+                before,
+                target,
+            } => Reply::Restored(s.restore(&person_id, &before, &target)?),
         })
     }
 }
@@ -556,7 +687,113 @@ fn is_write(r: &Request) -> bool {
             | Request::StartShift { .. }
             | Request::EndShift
             | Request::SetName(_)
+            | Request::Restore { .. }
     )
+}
+
+/// At most this many refused changes are listed (the count is always whole).
+const REFUSED_SHOWN: usize = 200;
+
+fn integrity(s: &Store) -> Result<Integrity, UiError> {
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    let mut name_of = |doc_id: &str| {
+        names
+            .entry(doc_id.to_string())
+            .or_insert_with(|| s.person(doc_id).ok().map(|f| f.person.name))
+            .clone()
+    };
+    let quarantined = s.quarantined()?;
+    let refused = quarantined
+        .into_iter()
+        .take(REFUSED_SHOWN)
+        .map(|q| RefusedChange {
+            person: name_of(&q.doc_id),
+            doc_id: q.doc_id,
+            pushed_by: q.pushed_by,
+            reason: q.reason,
+            received_at: q.received_at,
+            blob_id: q.blob_id,
+        })
+        .collect();
+    let waiting = s
+        .waiting_docs()?
+        .into_iter()
+        .map(|(doc_id, count)| WaitingDoc {
+            person: name_of(&doc_id),
+            doc_id,
+            count,
+        })
+        .collect();
+    Ok(Integrity { refused, waiting })
+}
+
+/// The subjects (conversations and commitments) of a person file, by id.
+fn subjects_of(file: &groundwork::model::PersonFile, into: &mut HashMap<String, Subject>) {
+    for c in &file.conversations {
+        into.entry(c.id.clone())
+            .or_insert_with(|| Subject::Conversation {
+                kind: c.kind.as_str().to_string(),
+                at: c.at.clone(),
+            });
+    }
+    for c in &file.commitments {
+        into.entry(c.id.clone())
+            .or_insert_with(|| Subject::Commitment {
+                what: c.what.clone(),
+            });
+    }
+}
+
+fn history(s: &Store, person_id: &str) -> Result<Vec<FileChange>, UiError> {
+    let entries = s.history(person_id)?;
+    let mut subjects = HashMap::new();
+    subjects_of(&s.person(person_id)?, &mut subjects);
+    // Records no longer in the file are read from the file as it stood around the change that
+    // touched them (only when needed: most history entries name records still there).
+    let mut doc: Option<automerge::AutoCommit> = None;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let missing = e
+            .edits
+            .iter()
+            .any(|ed| ed.id.as_ref().is_some_and(|id| !subjects.contains_key(id)));
+        if missing {
+            if doc.is_none() {
+                doc = s
+                    .document_bytes(person_id)?
+                    .and_then(|b| automerge::AutoCommit::load(&b).ok());
+            }
+            if let Some(d) = doc.as_mut()
+                && let Ok(hash) = e.change.parse::<automerge::ChangeHash>()
+            {
+                let deps = d.get_change_by_hash(&hash).map(|c| c.deps().to_vec());
+                for heads in [vec![hash]].into_iter().chain(deps) {
+                    if let Ok(then) = d.fork_at(&heads)
+                        && let Ok(file) = groundwork::docs::person::read(&then, person_id)
+                    {
+                        subjects_of(&file, &mut subjects);
+                    }
+                }
+            }
+        }
+        let edits = e
+            .edits
+            .into_iter()
+            .map(|ed| {
+                let subject = ed.id.as_ref().and_then(|id| subjects.get(id).cloned());
+                (ed, subject)
+            })
+            .collect();
+        out.push(FileChange {
+            change: e.change,
+            at: e.at,
+            device: e.device,
+            actor: e.actor,
+            edits,
+        });
+    }
+    out.reverse();
+    Ok(out)
 }
 
 fn overview(s: &Store) -> Result<Overview, UiError> {

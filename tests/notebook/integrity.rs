@@ -567,3 +567,81 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     );
     assert!(a.store.quarantined().unwrap().is_empty());
 }
+
+#[test]
+fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked() {
+    use groundwork::store::{Incoming, Pusher};
+    use groundwork::sync::worker::{Status, Timing, Worker};
+    use std::sync::mpsc;
+
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let p = a.person("Kofi Boateng");
+    a.sync();
+    // A device that skipped the person's first change: the conversation will wait for it.
+    let mut d = Device::joined(&relay.url, &invite, "phone 0");
+    d.store
+        .connection()
+        .execute("UPDATE sync_state SET cursor = 1 WHERE id = 1", [])
+        .unwrap();
+    a.converse(&p, "wants a union rep", &[]);
+    a.sync();
+    assert_eq!(d.sync().waiting, 1);
+    let pusher = Pusher {
+        actor: vec![9; 16],
+        name: "Evil phone".into(),
+    };
+    d.store
+        .batch(|w| {
+            w.take_in(&[Incoming {
+                doc_id: &p,
+                blob: b"not a change",
+                pusher: Some(&pusher),
+            }])
+        })
+        .unwrap();
+    // Asked for just now: syncs leave the document alone for an hour; a repair asks again.
+    d.store.mark_repaired(&p).unwrap();
+
+    let (tx, rx) = mpsc::channel::<Status>();
+    let timing = Timing {
+        debounce: Duration::from_millis(100),
+        period: Duration::from_secs(3600),
+    };
+    let worker = Worker::spawn(d.store.dir().to_path_buf(), timing, move |s| {
+        let _ = tx.send(s.clone());
+    })
+    .unwrap();
+    let wait_for = |pred: &dyn Fn(&Status) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200))
+                && pred(&s)
+            {
+                return s;
+            }
+        }
+        panic!("status never came");
+    };
+    // The sync at start, then "sync now": the counts, and the change still waits.
+    wait_for(&|s| s.syncing);
+    let s = wait_for(&|s| !s.syncing);
+    assert_eq!((s.quarantined, s.waiting), (1, 1), "{s:?}");
+    worker.sync_now();
+    wait_for(&|s| s.syncing);
+    let s = wait_for(&|s| !s.syncing);
+    assert_eq!(
+        (s.quarantined, s.waiting, s.last_error.as_deref()),
+        (1, 1, None)
+    );
+    // A repair brings what it waited for.
+    worker.repair();
+    wait_for(&|s| s.syncing);
+    let s = wait_for(&|s| !s.syncing);
+    assert_eq!(
+        (s.quarantined, s.waiting, s.last_error.as_deref()),
+        (1, 0, None)
+    );
+    assert_eq!(d.store.person(&p).unwrap().conversations.len(), 1);
+}

@@ -279,6 +279,32 @@ const tests = [
     eq(p.do_not_contact, false, 'do not contact');
   }],
 
+  ['a person\'s history lists changes and asks before restoring', async ({ page, dir }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await page.click('#show-history');
+    await page.getByRole('heading', { name: 'History of Amina Yusuf' }).waitFor();
+    const changes = page.locator('.history-change');
+    await changes.first().waitFor();
+    assert(await changes.count() >= 3, 'fewer than three changes in the history');
+    await page.locator('.history-edits li', { hasText: 'set phone' }).first().waitFor();
+    await page.locator('.history-edits li', { hasText: 'created the file' }).waitFor();
+    await shot(page, 'history');
+    await axeCheck(page, 'history at 390px');
+    await layoutCheck(page, 'history at 390px');
+    // Restoring asks first; cancelling writes nothing.
+    const before = cli(dir, 'person', 'show', state.person);
+    await changes.first().getByRole('button', { name: 'Restore to before this' }).click();
+    await page.getByRole('button', { name: 'Yes, restore' }).waitFor();
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-restore');
+    await axeCheck(page, 'restore confirmation at 390px');
+    await layoutCheck(page, 'restore confirmation at 390px');
+    await page.click('#cancel-restore');
+    await page.getByRole('button', { name: 'Yes, restore' }).waitFor({ state: 'detached' });
+    eq(cli(dir, 'person', 'show', state.person), before, 'the file after a cancelled restore');
+    await page.click('#close-history');
+    await page.waitForSelector('#record-conversation');
+  }],
+
   ['campaign progress and settings render', async ({ page, dir }) => {
     const id = cli(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50').trim();
     // A commitment in the target's words counts towards it once kept.
@@ -363,6 +389,12 @@ const tests = [
       await axeCheck(page, `edit person at ${width}px`);
       await layoutCheck(page, `edit person at ${width}px`);
       await page.click('#cancel-edit');
+      await page.waitForSelector('#record-conversation');
+      await page.click('#show-history');
+      await page.locator('.history-change').first().waitFor();
+      await axeCheck(page, `history at ${width}px`);
+      await layoutCheck(page, `history at ${width}px`);
+      await page.click('#close-history');
       await page.waitForSelector('#record-conversation');
       await page.click('#record-conversation');
       await page.waitForSelector('#story');

@@ -5,6 +5,7 @@
 mod campaigns;
 mod due;
 mod edit_person;
+mod history;
 mod people;
 mod person;
 mod record;
@@ -29,6 +30,8 @@ pub const STYLE: &str = concat!(
     include_str!("due.css"),
     include_str!("campaigns.css"),
     include_str!("shift.css"),
+    include_str!("history.css"),
+    include_str!("settings.css"),
 );
 
 /// A date as the app shows it: "Tue 3 Mar".

@@ -1,5 +1,6 @@
-//! A person's file: details, consent, every conversation, open and past commitments, and
-//! conflicting values side by side with a way to pick one.
+//! A person's file: details, consent, every conversation, open and past commitments,
+//! conflicting values side by side with a way to pick one, and the file's history (see
+//! [`super::history`]).
 
 use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
@@ -9,6 +10,7 @@ use groundwork::model::{
 };
 
 use super::edit_person::EditPerson;
+use super::history::History;
 use super::{show_date, show_time};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
@@ -197,6 +199,7 @@ pub fn PersonFile(id: String) -> Element {
     });
     let services = use_context::<Services>();
     let mut editing = use_signal(|| false);
+    let mut history = use_signal(|| false);
     let file = file.read();
     let f = match &*file {
         None => return rsx! { p { class: "empty", "Loading…" } },
@@ -206,6 +209,15 @@ pub fn PersonFile(id: String) -> Element {
     if editing() {
         return rsx! {
             EditPerson { person: f.person.clone(), onclose: move |_| editing.set(false) }
+        };
+    }
+    if history() {
+        return rsx! {
+            History {
+                person_id: id.clone(),
+                name: f.person.name.clone(),
+                onclose: move |_| history.set(false),
+            }
         };
     }
     let p = &f.person;
@@ -353,6 +365,17 @@ pub fn PersonFile(id: String) -> Element {
                             CommitmentRow { key: "{c.id}", commitment: c, who: None }
                         }
                     }
+                }
+            }
+            section { "aria-labelledby": "file-history-title",
+                h3 { id: "file-history-title", "History" }
+                p { class: "muted", "Every change to this file, which device made it, and a way to undo it." }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    id: "show-history",
+                    onclick: move |_| history.set(true),
+                    "Show history"
                 }
             }
         }

@@ -1,11 +1,15 @@
-//! Settings: this device's canvasser name, joining a team on a relay, and sync.
+//! Settings: this device's canvasser name, joining a team on a relay, and sync: how it stands,
+//! the changes pulled from other devices that were refused (who pushed them, for which person,
+//! why, when), and the changes that wait for changes this device has not received, with a
+//! way to ask the relay for them again.
 
 use dioxus::prelude::*;
 
+use super::show_time;
 use crate::ui::components::TextField;
 use crate::ui::sync::{SyncCommand, SyncStatus, badge_text, short_time};
-use crate::ui::worker::Request;
-use crate::ui::{Nav, Services};
+use crate::ui::worker::{Integrity, Request};
+use crate::ui::{Nav, Screen, Services};
 
 /// The settings screen; `status` is the sync engine's latest.
 #[component]
@@ -61,6 +65,41 @@ pub fn Settings(status: SyncStatus) -> Element {
             nav.error(e);
         }
     };
+    let sync = services.sync.clone();
+    let repair = move |_| match sync.command(SyncCommand::Repair) {
+        Ok(()) => nav.say("Asking the relay again for what those changes need…"),
+        Err(e) => nav.error(e),
+    };
+    // Refused and waiting changes: re-read after each write here and after each sync (the
+    // sync worker writes through its own connection and reports its counts).
+    let synced = (
+        status.quarantined,
+        status.waiting,
+        status.last_synced.clone(),
+    );
+    let store = services.store.clone();
+    let integrity = use_resource(use_reactive!(|synced| {
+        let store = store.clone();
+        let _ = (nav.revision)();
+        async move {
+            let _ = synced;
+            store.integrity().await
+        }
+    }));
+    let integrity: Integrity = match &*integrity.read() {
+        Some(Ok(i)) => i.clone(),
+        _ => Integrity::default(),
+    };
+    let refused_total = integrity.refused.len().max(status.quarantined as usize);
+    let waiting_total: usize = integrity.waiting.iter().map(|w| w.count).sum();
+    let refused_title = match refused_total {
+        1 => "1 change from another device was refused".to_string(),
+        n => format!("{n} changes from other devices were refused"),
+    };
+    let waiting_title = match waiting_total {
+        1 => "1 change waits for changes this device has not received".to_string(),
+        n => format!("{n} changes wait for changes this device has not received"),
+    };
 
     rsx! {
         section { class: "settings", "aria-labelledby": "settings-title",
@@ -96,7 +135,63 @@ pub fn Settings(status: SyncStatus) -> Element {
                     p { class: "dnc", "Last error: {e}" }
                 }
                 button { r#type: "button", class: "secondary", onclick: sync_now, "Sync now" }
+                if refused_total > 0 {
+                    h4 { id: "refused-title", class: "integrity-title", "{refused_title}" }
+                    p { class: "muted",
+                        "They were kept aside and never applied: nothing here changed because of them."
+                    }
+                    if refused_total > integrity.refused.len() {
+                        p { class: "muted", "The latest {integrity.refused.len()} are listed." }
+                    }
+                    ul { class: "list refused", "aria-labelledby": "refused-title",
+                        for q in integrity.refused {
+                            li { class: "refused-change", key: "{q.blob_id}",
+                                p {
+                                    strong { "{pusher(&q.pushed_by)}" }
+                                    " · "
+                                    match &q.person {
+                                        Some(name) => rsx! {
+                                            button {
+                                                r#type: "button",
+                                                class: "linkish",
+                                                onclick: {
+                                                    let id = q.doc_id.clone();
+                                                    move |_| nav.go(Screen::Person(id.clone()))
+                                                },
+                                                "{name}"
+                                            }
+                                        },
+                                        None => rsx! { span { class: "doc-id", "document {q.doc_id}" } },
+                                    }
+                                    " · {show_time(&q.received_at)}"
+                                }
+                                p { class: "reason", "Refused because {q.reason}." }
+                            }
+                        }
+                    }
+                }
+                if waiting_total > 0 {
+                    h4 { id: "waiting-title", class: "integrity-title", "{waiting_title}" }
+                    ul { class: "list waiting", "aria-labelledby": "waiting-title",
+                        for w in integrity.waiting {
+                            li { key: "{w.doc_id}",
+                                match &w.person {
+                                    Some(name) => rsx! { "{name}" },
+                                    None => rsx! { span { class: "doc-id", "document {w.doc_id}" } },
+                                }
+                                ": {w.count} waiting"
+                            }
+                        }
+                    }
+                    p { class: "muted", "Repair asks the relay again for everything those documents have had." }
+                    button { r#type: "button", class: "secondary", id: "repair", onclick: repair, "Repair" }
+                }
             }
         }
     }
+}
+
+/// The device that pushed a refused change, in words.
+fn pusher(name: &Option<String>) -> &str {
+    name.as_deref().unwrap_or("An unknown device")
 }
