@@ -41,6 +41,16 @@ pub struct Limits {
     pub max_page_bytes: u64,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: usize::try_from(crate::config::DEFAULT_MAX_BODY_BYTES)
+                .unwrap_or(usize::MAX),
+            max_page_bytes: crate::config::DEFAULT_MAX_PAGE_BYTES,
+        }
+    }
+}
+
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct AppState {
