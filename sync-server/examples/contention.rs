@@ -25,6 +25,7 @@ use groundwork_protocol::{
 };
 use sync_server::api::Limits;
 use sync_server::ops;
+use sync_server::ratelimit::RateSettings;
 use sync_server::server::RunningRelay;
 use sync_server::store::{SqliteStore, Store};
 
@@ -152,7 +153,10 @@ async fn enrol(http: &reqwest::Client, url: &str, invite: &str, name: &str) -> R
         .send()
         .await?;
     if !resp.status().is_success() {
-        bail!("enrolment failed: {}", resp.text().await.unwrap_or_default());
+        bail!(
+            "enrolment failed: {}",
+            resp.text().await.unwrap_or_default()
+        );
     }
     let e: EnrolResponse = serde_json::from_slice(&resp.bytes().await?)?;
     Ok(e.token)
@@ -178,7 +182,10 @@ fn main() -> Result<()> {
     let relay = relay_rt.block_on(RunningRelay::start(
         "127.0.0.1:0".parse()?,
         relay_store,
-        Limits::default(),
+        Limits {
+            rates: RateSettings::unlimited(),
+            ..Limits::default()
+        },
     ))?;
     let url = format!("http://{}", relay.addr());
     let mut invites = Vec::new();

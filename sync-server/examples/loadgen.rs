@@ -30,6 +30,7 @@ use groundwork_protocol::{
 };
 use sync_server::api::Limits;
 use sync_server::ops;
+use sync_server::ratelimit::RateSettings;
 use sync_server::server::RunningRelay;
 use sync_server::store::{SqliteStore, Store};
 
@@ -235,7 +236,10 @@ fn main() -> Result<()> {
             let running = relay_rt.block_on(RunningRelay::start(
                 "127.0.0.1:0".parse()?,
                 relay_store,
-                Limits::default(),
+                Limits {
+                    rates: RateSettings::unlimited(),
+                    ..Limits::default()
+                },
             ))?;
             let url = format!("http://{}", running.addr());
             relay = Some(running);
