@@ -176,6 +176,7 @@ fn main() -> Result<()> {
     let store = Arc::new(SqliteStore::open(tmp.path())?);
     let relay_rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("relay")
+        .max_blocking_threads(sync_server::config::DEFAULT_BLOCKING_THREADS)
         .enable_all()
         .build()?;
     let relay_store: Arc<dyn Store> = store.clone();

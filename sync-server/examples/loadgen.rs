@@ -226,6 +226,7 @@ fn main() -> Result<()> {
     // In process, the relay gets its own runtime, as in `sync-server serve`.
     let relay_rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("relay")
+        .max_blocking_threads(sync_server::config::DEFAULT_BLOCKING_THREADS)
         .enable_all()
         .build()?;
     let mut relay = None;

@@ -33,6 +33,7 @@ impl EmbeddedRelay {
     pub fn start(dir: &Path) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .max_blocking_threads(crate::config::DEFAULT_BLOCKING_THREADS)
             .enable_all()
             .build()?;
         let store = Arc::new(SqliteStore::open(dir).map_err(other)?);

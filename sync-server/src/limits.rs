@@ -115,7 +115,9 @@ pub fn check_device_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Turns for pushes: whoever asked first writes first.
+/// Turns for pushes: whoever asked first writes first. Each turn's end wakes every waiting
+/// thread and only the next ticket goes on, so this suits a bounded number of waiters: the
+/// relay's blocking threads are capped (`blocking_threads`, 16 by default).
 #[derive(Debug, Default)]
 pub struct WriteTurns {
     /// (next ticket to hand out, ticket now served)
