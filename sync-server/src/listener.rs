@@ -136,6 +136,8 @@ struct ConnState {
     saw_bytes: AtomicBool,
     /// Told to close at once (evicted).
     kill: Notify,
+    /// Already told, so not a candidate again while it closes.
+    evicted: AtomicBool,
 }
 
 impl ConnState {
@@ -145,6 +147,7 @@ impl ConnState {
             free_since: AtomicU64::new(now),
             saw_bytes: AtomicBool::new(false),
             kill: Notify::new(),
+            evicted: AtomicBool::new(false),
         }
     }
 }
@@ -237,10 +240,11 @@ impl Registry {
         let victim = self
             .open
             .values()
-            .filter(|c| !c.busy.load(Ordering::SeqCst))
+            .filter(|c| !c.busy.load(Ordering::SeqCst) && !c.evicted.load(Ordering::SeqCst))
             .min_by_key(|c| c.free_since.load(Ordering::SeqCst));
         match victim {
             Some(conn) => {
+                conn.evicted.store(true, Ordering::SeqCst);
                 conn.kill.notify_one();
                 true
             }
@@ -535,6 +539,10 @@ mod tests {
                     .is_err()
             );
         });
+        // The next eviction picks another connection, not the one already closing.
+        assert!(reg.evict_one());
+        assert!(new_free.evicted.load(Ordering::SeqCst));
+        assert!(!reg.evict_one(), "only the busy one is left");
         let mut all_busy = Registry::default();
         all_busy.open.insert(1, old_busy);
         assert!(!all_busy.evict_one());
