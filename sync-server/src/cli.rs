@@ -141,6 +141,15 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub max_changes_per_request: Option<usize>,
+
+    /// Behind a reverse proxy on this machine: count requests from loopback under the last
+    /// X-Forwarded-For address for the rate limits [default: false]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_TRUST_PROXY_HEADERS",
+        value_name = "true|false"
+    )]
+    pub trust_proxy_headers: Option<bool>,
 }
 
 /// `team …`
@@ -211,6 +220,7 @@ impl Cli {
             over.failed_auth_burst = serve.failed_auth_burst;
             over.max_team_bytes = serve.max_team_bytes;
             over.max_changes_per_request = serve.max_changes_per_request;
+            over.trust_proxy_headers = serve.trust_proxy_headers;
         }
         over
     }

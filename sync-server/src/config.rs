@@ -227,6 +227,8 @@ pub struct FileConfig {
     pub max_team_bytes: Option<ByteSize>,
     /// Most changes in one push.
     pub max_changes_per_request: Option<usize>,
+    /// Count requests from loopback under their `X-Forwarded-For` address.
+    pub trust_proxy_headers: Option<bool>,
 }
 
 impl FileConfig {
@@ -375,6 +377,10 @@ impl Settings {
                 "failed_auth",
                 (DEFAULT_FAILED_AUTH_PER_MINUTE, DEFAULT_FAILED_AUTH_BURST),
             )?,
+            trust_proxy_headers: over
+                .trust_proxy_headers
+                .or(file.trust_proxy_headers)
+                .unwrap_or(false),
         };
         let max_team_bytes = over
             .max_team_bytes

@@ -6,6 +6,12 @@
 //! attempt is allowed) and a JSON error. Successful authentications are never counted: a valid
 //! token from an address that failed often still works.
 //!
+//! Behind a reverse proxy on the same machine every request comes from a loopback address. With
+//! `trust_proxy_headers`, a request from a loopback address is counted under the last address
+//! of its `X-Forwarded-For` header, the one the proxy added (Caddy does so by default; nginx
+//! with `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for`). Only turn it on behind
+//! such a proxy: a client that can reach the relay directly from loopback could pick its address.
+//!
 //! Memory is bounded: at most [`MAX_TRACKED`] addresses per limiter. When the table is full,
 //! buckets that have refilled completely (the same as never seen) are dropped; if that frees
 //! nothing, the new address is refused as if its bucket were empty, until buckets refill.
@@ -16,7 +22,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -41,6 +47,8 @@ pub struct RateSettings {
     pub enrol: Rate,
     /// Requests whose device token is missing or unknown (401).
     pub failed_auth: Rate,
+    /// Count requests from loopback under their `X-Forwarded-For` address (behind a proxy).
+    pub trust_proxy_headers: bool,
 }
 
 impl Default for RateSettings {
@@ -58,6 +66,7 @@ impl Default for RateSettings {
                 per_minute: DEFAULT_FAILED_AUTH_PER_MINUTE,
                 burst: DEFAULT_FAILED_AUTH_BURST,
             },
+            trust_proxy_headers: false,
         }
     }
 }
@@ -73,6 +82,7 @@ impl RateSettings {
         Self {
             enrol: rate,
             failed_auth: rate,
+            trust_proxy_headers: false,
         }
     }
 }
@@ -179,6 +189,8 @@ pub struct RateLimits {
     pub enrol: Limiter,
     /// Failed authentications.
     pub failed_auth: Limiter,
+    /// Whether to believe `X-Forwarded-For` on requests from loopback.
+    pub trust_proxy_headers: bool,
 }
 
 impl RateLimits {
@@ -187,6 +199,7 @@ impl RateLimits {
         Self {
             enrol: Limiter::new(settings.enrol),
             failed_auth: Limiter::new(settings.failed_auth),
+            trust_proxy_headers: settings.trust_proxy_headers,
         }
     }
 }
@@ -205,10 +218,28 @@ pub fn too_many(wait: Duration, message: &str) -> Response {
         .into_response()
 }
 
-fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions()
+/// The last address of the last `X-Forwarded-For` header: the one the nearest proxy added.
+pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let value = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let last = value.to_str().ok()?.rsplit(',').next()?.trim();
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// The address a request is counted under.
+fn client_ip(req: &Request, trust_proxy_headers: bool) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    if trust_proxy_headers
+        && peer.is_loopback()
+        && let Some(forwarded) = forwarded_for(req.headers())
+    {
+        return Some(forwarded);
+    }
+    Some(peer)
 }
 
 /// Middleware of `POST /v1/enrol`: every attempt takes one from the address's bucket.
@@ -217,7 +248,7 @@ pub async fn limit_enrolment(
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some(ip) = peer_ip(&req)
+    if let Some(ip) = client_ip(&req, limits.trust_proxy_headers)
         && let Err(wait) = limits.enrol.take(ip, Instant::now())
     {
         tracing::warn!(%ip, "enrolment attempts over the limit");
@@ -237,7 +268,7 @@ pub async fn limit_failed_auth(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = peer_ip(&req);
+    let ip = client_ip(&req, limits.trust_proxy_headers);
     let response = next.run(req).await;
     if response.status() != StatusCode::UNAUTHORIZED {
         return response;
@@ -294,6 +325,21 @@ mod tests {
             client_key(ip("2001:db8:1:3::1"))
         );
         assert_eq!(client_key(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn the_proxy_added_address_is_the_last_one() {
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded_for(&h), None);
+        h.append(
+            "x-forwarded-for",
+            "198.51.100.7, 203.0.113.9".parse().expect("value"),
+        );
+        assert_eq!(forwarded_for(&h), Some(ip("203.0.113.9")));
+        h.append("x-forwarded-for", "2001:db8::1".parse().expect("value"));
+        assert_eq!(forwarded_for(&h), Some(ip("2001:db8::1")));
+        h.insert("x-forwarded-for", "not an address".parse().expect("value"));
+        assert_eq!(forwarded_for(&h), None);
     }
 
     #[test]

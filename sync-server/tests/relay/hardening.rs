@@ -201,6 +201,37 @@ fn enrolment_attempts_are_rate_limited_per_address() {
 }
 
 #[test]
+fn behind_a_proxy_clients_are_told_apart_by_forwarded_for_only_when_trusted() {
+    let attempt = |relay: &Relay, client: &str| {
+        Client::new()
+            .post(format!("{}/v1/enrol", relay.url))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", format!("198.51.100.1, {client}"))
+            .body("{\"invite\": \"aaaa-bbbb\", \"device_name\": \"guess\"}")
+            .send()
+            .expect("POST")
+            .status()
+            .as_u16()
+    };
+    let limits = ["--enrol-per-minute", "1", "--enrol-burst", "1"];
+    let trusting = Relay::start_with(&[&limits[..], &["--trust-proxy-headers", "true"]].concat());
+    assert_eq!(attempt(&trusting, "203.0.113.1"), 401);
+    assert_eq!(attempt(&trusting, "203.0.113.1"), 429);
+    assert_eq!(
+        attempt(&trusting, "203.0.113.2"),
+        401,
+        "another client behind the same proxy has its own bucket"
+    );
+    let direct = Relay::start_with(&limits);
+    assert_eq!(attempt(&direct, "203.0.113.1"), 401);
+    assert_eq!(
+        attempt(&direct, "203.0.113.2"),
+        429,
+        "the header is ignored unless trusted"
+    );
+}
+
+#[test]
 fn failed_authentication_is_rate_limited_but_valid_tokens_are_not() {
     let relay = Relay::start_with(&["--failed-auth-per-minute", "1", "--failed-auth-burst", "3"]);
     let (_, mut devices) = relay.team_with_devices("Tokens", 1);
