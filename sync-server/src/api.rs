@@ -32,7 +32,8 @@ use groundwork_protocol::{
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
-    WriteTurns, check_device_name, check_push, require_content_type, sync_in_turns,
+    MAX_ENROL_BODY_BYTES, WriteTurns, check_device_name, check_push, require_content_type,
+    sync_in_turns,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
@@ -169,7 +170,7 @@ async fn enrol(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let limit = state.limits.max_body_bytes;
+    let limit = state.limits.max_body_bytes.min(MAX_ENROL_BODY_BYTES);
     let raw = read_limited(body, &headers, limit).await?;
     let plain = decode_content(&headers, raw, limit)?;
     let req: EnrolRequest = serde_json::from_slice(&plain).map_err(|e| {

@@ -2,6 +2,7 @@
 //!
 //! - [`require_content_type`]: `POST /v1/sync` must say `Content-Type:
 //!   application/vnd.groundwork.sync.v1` and `POST /v1/enrol` `application/json` (415 otherwise).
+//! - [`MAX_ENROL_BODY_BYTES`]: enrolment bodies are small (413 above 16 KiB).
 //! - [`check_push`]: at most `max_changes_per_request` changes per push (413), and every document
 //!   id non-empty, not only whitespace, without control characters (400).
 //! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
@@ -23,6 +24,11 @@ use groundwork_protocol::{JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, PushItem, SYNC
 
 use crate::error::ApiError;
 use crate::store::{DeviceAuth, NewBlob, Store, StoreError, SyncPage};
+
+/// Largest enrolment body: an invite code and a device name. Enrolment needs no token, so its
+/// bodies must stay small, or a few hundred connections posting `max_body_bytes` each would
+/// hold gigabytes.
+pub const MAX_ENROL_BODY_BYTES: usize = 16 * 1024;
 
 /// Most blob bytes written in one transaction of a push.
 pub const TURN_BYTES: usize = 256 * 1024;

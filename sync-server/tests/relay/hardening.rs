@@ -201,6 +201,54 @@ fn enrolment_attempts_are_rate_limited_per_address() {
 }
 
 #[test]
+fn enrolment_bodies_are_small_and_a_full_relay_says_so() {
+    let relay = Relay::start_with(&["--max-connections", "2"]);
+    let (_, devices) = relay.team_with_devices("Full house", 1);
+    let resp = Client::new()
+        .post(format!("{}/v1/enrol", relay.url))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"invite\": \"{}\", \"device_name\": \"x\"}}",
+            "a".repeat(100_000)
+        ))
+        .send();
+    // 413, or the connection closed while the client was still sending.
+    if let Ok(resp) = resp {
+        assert_eq!(resp.status(), 413);
+    }
+    // Both slots in the middle of a request (a body that stalls): a newcomer is told to retry.
+    let addr = addr(&relay);
+    let stalled_body = || {
+        let mut head = sync_head(&devices[0].token, 10_000);
+        head.extend_from_slice(b"GWQ");
+        stall(addr, &head)
+    };
+    let mut busy = vec![stalled_body(), stalled_body()];
+    let mut refused = None;
+    // The relay marks a connection busy once its head is parsed; should a newcomer arrive
+    // before that and take a slot, stall another body and ask again.
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(200));
+        let mut newcomer = stall(
+            addr,
+            b"GET /healthz HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n",
+        );
+        let answer = read_until_closed(&mut newcomer, Duration::from_secs(30)).expect("closed");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if text.starts_with("HTTP/1.1 503") {
+            refused = Some(text);
+            break;
+        }
+        busy.push(stalled_body());
+    }
+    let text = refused.expect("a newcomer is refused while every slot is in a request");
+    assert!(text.contains("retry-after: 5"), "{text}");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(error_message(body.as_bytes()).contains("connection limit"));
+    drop(busy);
+}
+
+#[test]
 fn behind_a_proxy_clients_are_told_apart_by_forwarded_for_only_when_trusted() {
     let attempt = |relay: &Relay, client: &str| {
         Client::new()
