@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the relay until interrupted (Ctrl-C or SIGTERM)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage teams
     Team {
         /// What to do with teams
@@ -150,6 +150,14 @@ pub struct ServeArgs {
         value_name = "true|false"
     )]
     pub trust_proxy_headers: Option<bool>,
+
+    /// Most request body bytes held at once over all connections, e.g. 256MiB [default: 256MiB]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_MAX_INFLIGHT_BODY_BYTES",
+        value_name = "SIZE"
+    )]
+    pub max_inflight_body_bytes: Option<ByteSize>,
 }
 
 /// `team …`
@@ -221,6 +229,7 @@ impl Cli {
             over.max_team_bytes = serve.max_team_bytes;
             over.max_changes_per_request = serve.max_changes_per_request;
             over.trust_proxy_headers = serve.trust_proxy_headers;
+            over.max_inflight_body_bytes = serve.max_inflight_body_bytes;
         }
         over
     }

@@ -29,6 +29,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
 pub const DEFAULT_BODY_READ_TIMEOUT: u64 = 60;
 /// Default time an idle kept-alive connection stays open, in seconds.
 pub const DEFAULT_IDLE_TIMEOUT: u64 = 5;
+/// Default budget for request bodies held at once: 256 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: u64 = 256 << 20;
 /// Default cap on tokio's blocking threads (SQLite work, compression).
 pub const DEFAULT_BLOCKING_THREADS: usize = 16;
 /// Default enrolment attempts per minute per client address.
@@ -229,6 +231,8 @@ pub struct FileConfig {
     pub max_changes_per_request: Option<usize>,
     /// Count requests from loopback under their `X-Forwarded-For` address.
     pub trust_proxy_headers: Option<bool>,
+    /// Most request body bytes held at once.
+    pub max_inflight_body_bytes: Option<ByteSize>,
 }
 
 impl FileConfig {
@@ -329,7 +333,17 @@ impl Settings {
                 DEFAULT_BODY_READ_TIMEOUT,
             ),
             idle_timeout: secs(over.idle_timeout, file.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+            max_inflight_body_bytes: over
+                .max_inflight_body_bytes
+                .or(file.max_inflight_body_bytes)
+                .map_or(DEFAULT_MAX_INFLIGHT_BODY_BYTES, |b| b.0),
+            max_body_bytes: max_body,
         };
+        if connections.max_inflight_body_bytes < max_body {
+            return Err(ConfigError::Invalid(
+                "max_inflight_body_bytes must be at least max_body_bytes".into(),
+            ));
+        }
         if connections.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "max_connections must be at least 1".into(),

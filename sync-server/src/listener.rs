@@ -16,6 +16,8 @@
 //!   enforced here on any connection that has sent bytes without completing a request.
 //! - **An idle limit** (`idle_timeout`): a connection that has sent nothing since its last answer
 //!   (or since it was accepted) for this long is closed.
+//! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
+//!   request waits up to [`BODY_BUDGET_WAIT`] for room, then gets a `503`.
 //! - **A body read deadline** (`body_read_timeout`): every request body is wrapped in
 //!   [`crate::body::DeadlineBody`], so reading it fails after the deadline and the handler answers
 //!   408.
@@ -74,6 +76,10 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Longest silence between requests on a kept-alive connection.
     pub idle_timeout: Duration,
+    /// Most request body bytes held at once, over all connections (see [`BodyBudget`]).
+    pub max_inflight_body_bytes: u64,
+    /// Largest request body (the most one request reserves from the budget).
+    pub max_body_bytes: u64,
 }
 
 impl Default for ConnectionLimits {
@@ -83,8 +89,70 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(crate::config::DEFAULT_HEADER_READ_TIMEOUT),
             body_read_timeout: Duration::from_secs(crate::config::DEFAULT_BODY_READ_TIMEOUT),
             idle_timeout: Duration::from_secs(crate::config::DEFAULT_IDLE_TIMEOUT),
+            max_inflight_body_bytes: crate::config::DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
         }
     }
+}
+
+/// How long a request waits for room in the body budget before it is answered 503.
+pub const BODY_BUDGET_WAIT: Duration = Duration::from_secs(5);
+
+/// The memory budget for request bodies, in KiB permits: a request with a body reserves its
+/// `Content-Length` (or `max_body_bytes` when it has none), capped at `max_body_bytes`, before
+/// the relay reads it, and holds it until its answer is produced. Without it, connections each
+/// sending a large body could make the relay hold `max_connections` × `max_body_bytes`.
+#[derive(Debug)]
+pub struct BodyBudget {
+    permits: Arc<Semaphore>,
+    total_kib: u64,
+    max_body_kib: u64,
+}
+
+impl BodyBudget {
+    /// A budget of `total` bytes for bodies of at most `max_body` bytes.
+    pub fn new(total: u64, max_body: u64) -> Self {
+        let total_kib = total.div_ceil(1024).clamp(1, Semaphore::MAX_PERMITS as u64);
+        Self {
+            permits: Arc::new(Semaphore::new(
+                usize::try_from(total_kib).unwrap_or(Semaphore::MAX_PERMITS),
+            )),
+            total_kib,
+            max_body_kib: max_body.div_ceil(1024).max(1),
+        }
+    }
+
+    /// KiB a request declaring `declared` bytes (or none) reserves.
+    pub fn reservation(&self, declared: Option<u64>) -> u32 {
+        let kib = declared.map_or(self.max_body_kib, |b| b.div_ceil(1024).max(1));
+        u32::try_from(kib.min(self.max_body_kib).min(self.total_kib)).unwrap_or(u32::MAX)
+    }
+
+    /// Waits up to [`BODY_BUDGET_WAIT`] for room for a body declaring `declared` bytes.
+    async fn reserve(&self, declared: Option<u64>) -> Option<OwnedSemaphorePermit> {
+        let want = self.reservation(declared);
+        tokio::time::timeout(
+            BODY_BUDGET_WAIT,
+            Arc::clone(&self.permits).acquire_many_owned(want),
+        )
+        .await
+        .ok()?
+        .ok()
+    }
+}
+
+/// 503 for a request that found no room in the body budget.
+fn budget_exhausted() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::RETRY_AFTER, "5")],
+        crate::error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the relay is receiving too much data at once; your device will retry, or try again \
+             in a minute",
+        ),
+    )
+        .into_response()
 }
 
 /// The soft limit on open file descriptors of this process, if the system tells it.
@@ -271,6 +339,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(max));
     let registry = Arc::new(Mutex::new(Registry::default()));
     let (closing_tx, closing_rx) = watch::channel(false);
+    let budget = Arc::new(BodyBudget::new(
+        limits.max_inflight_body_bytes,
+        limits.max_body_bytes,
+    ));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -307,6 +379,7 @@ pub async fn serve(
             limits,
             epoch,
             closing: closing_rx.clone(),
+            budget: Arc::clone(&budget),
         };
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
@@ -349,6 +422,7 @@ struct Connection {
     limits: ConnectionLimits,
     epoch: Instant,
     closing: watch::Receiver<bool>,
+    budget: Arc<BodyBudget>,
 }
 
 impl Connection {
@@ -361,6 +435,7 @@ impl Connection {
             limits,
             epoch,
             mut closing,
+            budget,
         } = self;
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(Watched {
@@ -372,7 +447,29 @@ impl Connection {
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let guard = BusyGuard::new(Arc::clone(&service_state), epoch);
             let app = app.clone();
+            let budget = Arc::clone(&budget);
             async move {
+                let _reserved = if http_body::Body::is_end_stream(req.body()) {
+                    None
+                } else {
+                    let declared = req
+                        .headers()
+                        .get(axum::http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    match budget.reserve(declared).await {
+                        Some(permit) => Some(permit),
+                        None => {
+                            tracing::warn!(%peer, "request refused: no room in the body budget");
+                            let mut refused = budget_exhausted();
+                            refused.headers_mut().insert(
+                                axum::http::header::CONNECTION,
+                                axum::http::HeaderValue::from_static("close"),
+                            );
+                            return Ok(refused);
+                        }
+                    }
+                };
                 let finished = Arc::new(AtomicBool::new(false));
                 let mut req = req.map(|incoming| {
                     Body::new(DeadlineBody::new(
@@ -478,6 +575,8 @@ mod tests {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(5),
+            max_inflight_body_bytes: 1 << 20,
+            max_body_bytes: 1 << 20,
         }
     }
 
@@ -503,6 +602,25 @@ mod tests {
             overdue(&state, &limits(), 60_000),
             Overdue::CheckIn(_)
         ));
+    }
+
+    #[test]
+    fn bodies_reserve_their_declared_size_within_limits() {
+        let budget = BodyBudget::new(64 << 20, 8 << 20);
+        assert_eq!(budget.reservation(Some(100)), 1);
+        assert_eq!(budget.reservation(Some(10 << 10)), 10);
+        assert_eq!(
+            budget.reservation(None),
+            8 << 10,
+            "unknown size: the largest body"
+        );
+        assert_eq!(budget.reservation(Some(1 << 40)), 8 << 10);
+        let small = BodyBudget::new(4 << 10, 8 << 20);
+        assert_eq!(
+            small.reservation(None),
+            4,
+            "never more than the whole budget"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ impl RunningRelay {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let mut connections = limits.connections;
+        connections.max_body_bytes = limits.max_body_bytes as u64;
         let fds = fd_soft_limit();
         connections.max_connections = fit_under_fd_limit(connections.max_connections, fds);
         if connections.max_connections < limits.connections.max_connections {

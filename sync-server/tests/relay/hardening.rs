@@ -249,6 +249,36 @@ fn enrolment_bodies_are_small_and_a_full_relay_says_so() {
 }
 
 #[test]
+fn bodies_in_flight_have_a_memory_budget() {
+    let relay = Relay::start_with(&[
+        "--max-body-bytes",
+        "64KiB",
+        "--max-inflight-body-bytes",
+        "64KiB",
+    ]);
+    let (_, mut devices) = relay.team_with_devices("Budget", 2);
+    let addr = addr(&relay);
+    // One request declares a 64 KiB body and sends 3 bytes of it: it holds the whole budget.
+    let mut head = sync_head(&devices[0].token, 64 * 1024);
+    head.extend_from_slice(b"GWQ");
+    let hog = stall(addr, &head);
+    let mut other = devices
+        .pop()
+        .expect("device")
+        .with_fresh_connections(Duration::from_secs(30));
+    let (status, message) = other
+        .sync(vec![item("doc", "waits for room")], None)
+        .expect_err("no room");
+    assert_eq!(status, 503);
+    assert!(message.contains("too much data"), "{message}");
+    // Bodiless requests need no room.
+    assert!(relay.healthy());
+    // Once the hog is gone its reservation is returned.
+    drop(hog);
+    sync_with_retries(&mut other, vec![item("doc", "room again")]);
+}
+
+#[test]
 fn behind_a_proxy_clients_are_told_apart_by_forwarded_for_only_when_trusted() {
     let attempt = |relay: &Relay, client: &str| {
         Client::new()
