@@ -10,6 +10,11 @@
 //! Flags: `--devices N` (200), `--seconds S` (10), `--team-size N` (20 devices per team),
 //! `--push N` (new blobs per sync, 2), `--blob-bytes N` (600), `--interval-ms N` (pause between
 //! a device's syncs, 0).
+//!
+//! `--url URL --data-dir DIR` drive a relay running in another process instead (`sync-server
+//! serve --data-dir DIR`; teams and invites are created in DIR, as the operator commands do), so
+//! that the relay's own memory and threads can be measured apart from the load generator's:
+//! see `BENCHMARKS-relay.md`.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -24,8 +29,8 @@ use groundwork_protocol::{
     decode_sync_response, encode_sync_request,
 };
 use sync_server::api::Limits;
-use sync_server::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAGE_BYTES};
 use sync_server::ops;
+use sync_server::ratelimit::RateSettings;
 use sync_server::server::RunningRelay;
 use sync_server::store::{SqliteStore, Store};
 
@@ -39,6 +44,8 @@ struct Options {
     push: usize,
     blob_bytes: usize,
     interval_ms: u64,
+    url: Option<String>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_options() -> Result<Options> {
@@ -49,12 +56,25 @@ fn parse_options() -> Result<Options> {
         push: 2,
         blob_bytes: 600,
         interval_ms: 0,
+        url: None,
+        data_dir: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--url" => {
+                o.url = Some(value.trim_end_matches('/').to_owned());
+                continue;
+            }
+            "--data-dir" => {
+                o.data_dir = Some(value.into());
+                continue;
+            }
+            _ => {}
+        }
         let n: u64 = value
             .parse()
             .with_context(|| format!("{flag} {value}: not a number"))?;
@@ -68,6 +88,9 @@ fn parse_options() -> Result<Options> {
             "--interval-ms" => o.interval_ms = n,
             _ => bail!("unknown flag {flag}"),
         }
+    }
+    if o.url.is_some() != o.data_dir.is_some() {
+        bail!("--url and --data-dir go together (the relay's address and its data directory)");
     }
     if o.devices == 0 || o.team_size == 0 || o.seconds == 0 || o.seconds > 600 {
         bail!("--devices and --team-size must be positive, --seconds between 1 and 600");
@@ -198,25 +221,33 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 fn main() -> Result<()> {
     let o = Arc::new(parse_options()?);
     let tmp = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(tmp.path())?);
+    let data_dir = o.data_dir.clone().unwrap_or_else(|| tmp.path().to_owned());
+    let store = Arc::new(SqliteStore::open(&data_dir)?);
 
-    // The relay gets its own runtime, as in `sync-server serve`.
+    // In process, the relay gets its own runtime, as in `sync-server serve`.
     let relay_rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("relay")
+        .max_blocking_threads(sync_server::config::DEFAULT_BLOCKING_THREADS)
         .enable_all()
         .build()?;
-    let limits = Limits {
-        max_body_bytes: usize::try_from(DEFAULT_MAX_BODY_BYTES)?,
-        max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+    let mut relay = None;
+    let url = match &o.url {
+        Some(url) => url.clone(),
+        None => {
+            let relay_store: Arc<dyn Store> = store.clone();
+            let running = relay_rt.block_on(RunningRelay::start(
+                "127.0.0.1:0".parse()?,
+                relay_store,
+                Limits {
+                    rates: RateSettings::unlimited(),
+                    ..Limits::default()
+                },
+            ))?;
+            let url = format!("http://{}", running.addr());
+            relay = Some(running);
+            url
+        }
     };
-    let relay_store: Arc<dyn Store> = store.clone();
-    let relay = relay_rt.block_on(RunningRelay::start(
-        "127.0.0.1:0".parse()?,
-        relay_store,
-        limits,
-    ))?;
-    let url = format!("http://{}", relay.addr());
-
     let teams = o.devices.div_ceil(o.team_size);
     let mut invites = Vec::new();
     for t in 0..teams {
@@ -319,7 +350,9 @@ fn main() -> Result<()> {
         up as f64 / 1e6,
         down as f64 / 1e6
     );
-    relay_rt.block_on(relay.stop())?;
+    if let Some(relay) = relay {
+        relay_rt.block_on(relay.stop())?;
+    }
     if errors > 0 {
         bail!("{errors} requests failed");
     }

@@ -11,7 +11,9 @@
 //! Every change served names the device that pushed it (its declared actor id and name), so
 //! devices can refuse a change written under another device's actor.
 //!
-//! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. The CPU work of
+//! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. Requests pass
+//! the guards of [`crate::limits`] (content types, push checks) and [`crate::ratelimit`]
+//! (enrolment attempts, failed authentications) on the way. The CPU work of
 //! a sync (decompression, decoding, hashing, encoding, compression) and its transaction run on
 //! tokio's blocking pool, so slow requests never stall the accept loop.
 
@@ -22,19 +24,25 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::{self, Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use groundwork_protocol::id::{blob_digest, parse_blob_id};
 use groundwork_protocol::{
     DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
-    HEALTH_PATH, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN,
-    PulledChange, Pusher, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice,
-    decode_sync_request, encode_sync_response,
+    HEALTH_PATH, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN, PulledChange, Pusher,
+    SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_request,
+    encode_sync_response,
 };
 
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
+use crate::limits::{
+    MAX_ENROL_BODY_BYTES, WriteTurns, check_device_name, check_push, require_content_type,
+    sync_in_turns,
+};
+use crate::listener::ConnectionLimits;
+use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
 use crate::secrets::{hash_invite, hash_token, new_token};
 use crate::store::{NewBlob, NewDevice, Store, StoredBlob, SyncPage, now};
 
@@ -45,6 +53,25 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest page of pulled changes (blob and doc id bytes; at least one change is sent).
     pub max_page_bytes: u64,
+    /// Most changes in one push (413 above it).
+    pub max_changes_per_request: usize,
+    /// Connection cap and timeouts.
+    pub connections: ConnectionLimits,
+    /// Rate limits per client address.
+    pub rates: RateSettings,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: usize::try_from(crate::config::DEFAULT_MAX_BODY_BYTES)
+                .unwrap_or(usize::MAX),
+            max_page_bytes: crate::config::DEFAULT_MAX_PAGE_BYTES,
+            max_changes_per_request: crate::config::DEFAULT_MAX_CHANGES_PER_REQUEST,
+            connections: ConnectionLimits::default(),
+            rates: RateSettings::default(),
+        }
+    }
 }
 
 /// Shared state of the HTTP handlers.
@@ -54,18 +81,48 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The limits.
     pub limits: Limits,
+    /// Per-address rate limiters.
+    pub rate_limits: Arc<RateLimits>,
+    /// Turns for pushes, so that teams do not wait long on each other's writes.
+    pub turns: Arc<WriteTurns>,
+}
+
+impl AppState {
+    /// The state for `store` and `limits`, with fresh rate limiters.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        Self {
+            store,
+            limits,
+            rate_limits: Arc::new(RateLimits::new(limits.rates)),
+            turns: Arc::default(),
+        }
+    }
 }
 
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {
+    let rates = Arc::clone(&state.rate_limits);
     Router::new()
         .route(HEALTH_PATH, get(health))
-        .route(ENROL_PATH, post(enrol))
-        .route(SYNC_PATH, post(sync))
-        .route(DEVICES_PATH, get(devices))
-        .route(DOC_CHANGES_PATH, post(doc_changes))
+        .route(
+            ENROL_PATH,
+            post(enrol).route_layer(from_fn_with_state(Arc::clone(&rates), limit_enrolment)),
+        )
+        .route(
+            SYNC_PATH,
+            post(sync).route_layer(from_fn_with_state(Arc::clone(&rates), limit_failed_auth)),
+        )
+        .route(
+            DEVICES_PATH,
+            get(devices).route_layer(from_fn_with_state(Arc::clone(&rates), limit_failed_auth)),
+        )
+        .route(
+            DOC_CHANGES_PATH,
+            post(doc_changes).route_layer(from_fn_with_state(rates, limit_failed_auth)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(require_content_type))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -123,7 +180,7 @@ async fn enrol(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let limit = state.limits.max_body_bytes;
+    let limit = state.limits.max_body_bytes.min(MAX_ENROL_BODY_BYTES);
     let raw = read_limited(body, &headers, limit).await?;
     let plain = decode_content(&headers, raw, limit)?;
     let req: EnrolRequest = serde_json::from_slice(&plain).map_err(|e| {
@@ -132,14 +189,7 @@ async fn enrol(
         ))
     })?;
     let device_name = req.device_name.trim().to_owned();
-    if device_name.is_empty()
-        || device_name.len() > MAX_DEVICE_NAME_LEN
-        || device_name.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request(format!(
-            "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of text, e.g. \"Sam's phone\""
-        )));
-    }
+    check_device_name(&device_name)?;
     let token = new_token().map_err(|e| {
         tracing::error!(error = %e, "no randomness for a token");
         ApiError::internal()
@@ -205,10 +255,12 @@ async fn sync(
     let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);
+    let turns = Arc::clone(&state.turns);
     blocking(move || {
         let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
         let req = decode_sync_request(&plain)
             .map_err(|e| ApiError::bad_request(format!("malformed sync body: {e}")))?;
+        check_push(&req.push, limits.max_changes_per_request)?;
         // Decoding computed every id from its blob and checked it against the id check sent.
         let blobs: Vec<NewBlob<'_>> = req
             .push
@@ -228,7 +280,16 @@ async fn sync(
             .max_bytes
             .unwrap_or(limits.max_page_bytes)
             .min(limits.max_page_bytes);
-        let page = store.sync(&device, &req.actor, req.since, &blobs, max_bytes, now())?;
+        let page = sync_in_turns(
+            &*store,
+            &turns,
+            &device,
+            &req.actor,
+            req.since,
+            &blobs,
+            max_bytes,
+            now(),
+        )?;
         tracing::debug!(
             team_id = %device.team_id,
             device_id = %device.device_id,

@@ -1,15 +1,24 @@
-//! Request and response bodies: size limits and gzip in both directions.
+//! Request and response bodies: size limits, a read deadline, and gzip in both directions.
 //!
 //! The size limit applies twice: to the bytes on the wire and to the bytes after decompression,
-//! so a small gzip bomb is refused (413) as surely as a large upload.
+//! so a small gzip bomb is refused (413) as surely as a large upload. Every request body arrives
+//! wrapped in a [`DeadlineBody`] (see [`crate::listener`]), so a body that trickles in is cut
+//! off and answered 408. A gzip body must be exactly one gzip member: bytes after it are 400.
 
+use std::future::Future;
 use std::io::{Read, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use axum::BoxError;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::error::ApiError;
@@ -17,7 +26,70 @@ use crate::error::ApiError;
 /// Responses smaller than this are sent uncompressed: gzip's own framing would outweigh the gain.
 pub const GZIP_THRESHOLD: usize = 128;
 
-/// Reads a request body of at most `limit` bytes.
+/// The request body did not arrive before its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {} seconds", .0.as_secs())]
+pub struct BodyTimeout(pub Duration);
+
+/// A request body that fails with [`BodyTimeout`] once `limit` has passed since it was wrapped,
+/// and records in `finished` whether it was read to its end.
+pub struct DeadlineBody<B> {
+    inner: B,
+    limit: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    finished: Arc<AtomicBool>,
+}
+
+impl<B: http_body::Body> DeadlineBody<B> {
+    /// Wraps `inner`; the deadline starts now. Needs a tokio runtime.
+    pub fn new(inner: B, limit: Duration, finished: Arc<AtomicBool>) -> Self {
+        finished.store(inner.is_end_stream(), Ordering::SeqCst);
+        Self {
+            inner,
+            limit,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            finished,
+        }
+    }
+}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                if frame.is_none() || this.inner.is_end_stream() {
+                    this.finished.store(true, Ordering::SeqCst);
+                }
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout(this.limit))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads a request body of at most `limit` bytes (413 above it, 408 if it is too slow).
 pub async fn read_limited(
     body: Body,
     headers: &HeaderMap,
@@ -34,6 +106,15 @@ pub async fn read_limited(
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         if is_length_limit(&e) {
             ApiError::too_large(limit)
+        } else if let Some(timeout) = find_source::<BodyTimeout>(&e) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body arrived too slowly (the relay waits {} seconds for it); \
+                     check the network connection and sync again",
+                    timeout.0.as_secs()
+                ),
+            )
         } else {
             ApiError::bad_request(format!("could not read the request body: {e}"))
         }
@@ -41,14 +122,19 @@ pub async fn read_limited(
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
+    find_source::<http_body_util::LengthLimitError>(e).is_some()
+}
+
+/// The first error of type `T` in `e`'s chain of sources.
+fn find_source<T: std::error::Error + 'static>(e: &axum::Error) -> Option<&T> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
         }
         source = err.source();
     }
-    false
+    None
 }
 
 /// The request body after undoing its `Content-Encoding` (`gzip` or none), at most `limit` bytes.
@@ -60,11 +146,13 @@ pub fn decode_content(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<B
         None | Some("identity") | Some("") => Ok(raw),
         Some("gzip") | Some("x-gzip") => {
             let mut out = Vec::with_capacity(raw.len().saturating_mul(3).min(limit));
-            let read = GzDecoder::new(&raw[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out);
+            let mut decoder = GzDecoder::new(&raw[..]);
+            let read = (&mut decoder).take(limit as u64 + 1).read_to_end(&mut out);
             match read {
                 Ok(_) if out.len() > limit => Err(ApiError::too_large(limit)),
+                Ok(_) if !decoder.into_inner().is_empty() => Err(ApiError::bad_request(
+                    "request body has bytes after the gzip data; send exactly one gzip stream",
+                )),
                 Ok(_) => Ok(Bytes::from(out)),
                 Err(e) => Err(ApiError::bad_request(format!(
                     "request body is not valid gzip ({e}); compress it with gzip or send it \
@@ -163,6 +251,14 @@ mod tests {
         let err = decode_content(&h, Bytes::from(packed), 9_999).expect_err("too big");
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
         let err = decode_content(&h, Bytes::from_static(b"not gzip"), 100).expect_err("bad");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        let mut trailing = gzip(b"hello").expect("gzip");
+        trailing.extend_from_slice(b"junk");
+        let err = decode_content(&h, Bytes::from(trailing), 100).expect_err("trailing");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        let mut two = gzip(b"hello").expect("gzip");
+        two.extend(gzip(b"again").expect("gzip"));
+        let err = decode_content(&h, Bytes::from(two), 100).expect_err("two members");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         let br = headers(&[(header::CONTENT_ENCODING, "br")]);
         let err = decode_content(&br, Bytes::from_static(b"x"), 100).expect_err("unsupported");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ByteSize, LogFormat, Overrides, parse_duration};
+use crate::config::{ByteSize, LogFormat, Overrides, Seconds, parse_duration};
 
 /// The Groundwork relay: stores each team's opaque change log and serves it to the team's devices.
 #[derive(Debug, Parser)]
@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the relay until interrupted (Ctrl-C or SIGTERM)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage teams
     Team {
         /// What to do with teams
@@ -81,6 +81,83 @@ pub struct ServeArgs {
     /// Log format [default: text]
     #[arg(long, env = "GROUNDWORK_RELAY_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+
+    /// Most connections held open at once, kept under the file descriptor limit [default: 512]
+    #[arg(long, env = "GROUNDWORK_RELAY_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Time allowed to receive a request's head, e.g. 10s [default: 10s]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_HEADER_READ_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub header_read_timeout: Option<Seconds>,
+
+    /// Time allowed to receive a request's body, e.g. 60s [default: 60s]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_BODY_READ_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub body_read_timeout: Option<Seconds>,
+
+    /// Time an idle kept-alive connection stays open, e.g. 5s [default: 5s]
+    #[arg(long, env = "GROUNDWORK_RELAY_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub idle_timeout: Option<Seconds>,
+
+    /// Most threads for blocking work (SQLite, compression) [default: 16]
+    #[arg(long, env = "GROUNDWORK_RELAY_BLOCKING_THREADS", value_name = "N")]
+    pub blocking_threads: Option<usize>,
+
+    /// Enrolment attempts per minute per client address [default: 10]
+    #[arg(long, env = "GROUNDWORK_RELAY_ENROL_PER_MINUTE", value_name = "N")]
+    pub enrol_per_minute: Option<u32>,
+
+    /// Enrolment attempts at once per client address [default: 30]
+    #[arg(long, env = "GROUNDWORK_RELAY_ENROL_BURST", value_name = "N")]
+    pub enrol_burst: Option<u32>,
+
+    /// Failed authentications per minute per client address [default: 30]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_FAILED_AUTH_PER_MINUTE",
+        value_name = "N"
+    )]
+    pub failed_auth_per_minute: Option<u32>,
+
+    /// Failed authentications at once per client address [default: 60]
+    #[arg(long, env = "GROUNDWORK_RELAY_FAILED_AUTH_BURST", value_name = "N")]
+    pub failed_auth_burst: Option<u32>,
+
+    /// Most bytes one team stores, e.g. 1GiB [default: 1GiB]
+    #[arg(long, env = "GROUNDWORK_RELAY_MAX_TEAM_BYTES", value_name = "SIZE")]
+    pub max_team_bytes: Option<ByteSize>,
+
+    /// Most changes in one push [default: 5000]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_MAX_CHANGES_PER_REQUEST",
+        value_name = "N"
+    )]
+    pub max_changes_per_request: Option<usize>,
+
+    /// Behind a reverse proxy on this machine: count requests from loopback under the last
+    /// X-Forwarded-For address for the rate limits [default: false]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_TRUST_PROXY_HEADERS",
+        value_name = "true|false"
+    )]
+    pub trust_proxy_headers: Option<bool>,
+
+    /// Most request body bytes held at once over all connections, e.g. 256MiB [default: 256MiB]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_MAX_INFLIGHT_BODY_BYTES",
+        value_name = "SIZE"
+    )]
+    pub max_inflight_body_bytes: Option<ByteSize>,
 }
 
 /// `team …`
@@ -140,6 +217,19 @@ impl Cli {
             over.max_page_bytes = serve.max_page_bytes;
             over.log.clone_from(&serve.log);
             over.log_format = serve.log_format;
+            over.max_connections = serve.max_connections;
+            over.header_read_timeout = serve.header_read_timeout;
+            over.body_read_timeout = serve.body_read_timeout;
+            over.idle_timeout = serve.idle_timeout;
+            over.blocking_threads = serve.blocking_threads;
+            over.enrol_per_minute = serve.enrol_per_minute;
+            over.enrol_burst = serve.enrol_burst;
+            over.failed_auth_per_minute = serve.failed_auth_per_minute;
+            over.failed_auth_burst = serve.failed_auth_burst;
+            over.max_team_bytes = serve.max_team_bytes;
+            over.max_changes_per_request = serve.max_changes_per_request;
+            over.trust_proxy_headers = serve.trust_proxy_headers;
+            over.max_inflight_body_bytes = serve.max_inflight_body_bytes;
         }
         over
     }

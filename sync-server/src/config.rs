@@ -4,7 +4,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use crate::listener::ConnectionLimits;
+use crate::ratelimit::{Rate, RateSettings};
 
 /// Default listen address: loopback, for a TLS-terminating reverse proxy in front.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -16,6 +21,30 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_PAGE_BYTES: u64 = 1024 * 1024;
 /// Default log filter.
 pub const DEFAULT_LOG: &str = "info";
+/// Default cap on open connections (lowered to fit under the process's file descriptor limit).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default time allowed to receive a request head, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
+/// Default time allowed to receive a request body, in seconds.
+pub const DEFAULT_BODY_READ_TIMEOUT: u64 = 60;
+/// Default time an idle kept-alive connection stays open, in seconds.
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 5;
+/// Default budget for request bodies held at once: 256 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: u64 = 256 << 20;
+/// Default cap on tokio's blocking threads (SQLite work, compression).
+pub const DEFAULT_BLOCKING_THREADS: usize = 16;
+/// Default enrolment attempts per minute per client address.
+pub const DEFAULT_ENROL_PER_MINUTE: u32 = 10;
+/// Default enrolment attempts at once per client address.
+pub const DEFAULT_ENROL_BURST: u32 = 30;
+/// Default failed authentications per minute per client address.
+pub const DEFAULT_FAILED_AUTH_PER_MINUTE: u32 = 30;
+/// Default failed authentications at once per client address.
+pub const DEFAULT_FAILED_AUTH_BURST: u32 = 60;
+/// Default cap on the bytes a team stores (blobs and document ids): 1 GiB.
+pub const DEFAULT_MAX_TEAM_BYTES: u64 = 1 << 30;
+/// Default cap on the changes of one push. The app pushes at most about 4,100 per request.
+pub const DEFAULT_MAX_CHANGES_PER_REQUEST: usize = 5_000;
 
 /// Why settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +137,36 @@ pub fn parse_byte_size(s: &str) -> Result<ByteSize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// A duration in whole seconds: an integer, or a string such as `"10s"`, `"5m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "DurationValue")]
+pub struct Seconds(pub u64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationValue {
+    Number(u64),
+    Text(String),
+}
+
+impl TryFrom<DurationValue> for Seconds {
+    type Error = String;
+    fn try_from(v: DurationValue) -> Result<Self, String> {
+        match v {
+            DurationValue::Number(0) => Err("a duration must be longer than zero".into()),
+            DurationValue::Number(n) => Ok(Seconds(n)),
+            DurationValue::Text(s) => parse_duration(&s).map(Seconds),
+        }
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_duration(s).map(Seconds)
+    }
+}
+
 /// Parses a duration such as `7d`, `12h`, `30m`, `90s` or `2w` into seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -148,6 +207,32 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Log format.
     pub log_format: Option<LogFormat>,
+    /// Most connections held open at once.
+    pub max_connections: Option<usize>,
+    /// Time allowed to receive a request head.
+    pub header_read_timeout: Option<Seconds>,
+    /// Time allowed to receive a request body.
+    pub body_read_timeout: Option<Seconds>,
+    /// Time an idle kept-alive connection stays open.
+    pub idle_timeout: Option<Seconds>,
+    /// Most threads for blocking work (SQLite, compression).
+    pub blocking_threads: Option<usize>,
+    /// Enrolment attempts per minute per client address.
+    pub enrol_per_minute: Option<u32>,
+    /// Enrolment attempts at once per client address.
+    pub enrol_burst: Option<u32>,
+    /// Failed authentications per minute per client address.
+    pub failed_auth_per_minute: Option<u32>,
+    /// Failed authentications at once per client address.
+    pub failed_auth_burst: Option<u32>,
+    /// Most bytes one team stores.
+    pub max_team_bytes: Option<ByteSize>,
+    /// Most changes in one push.
+    pub max_changes_per_request: Option<usize>,
+    /// Count requests from loopback under their `X-Forwarded-For` address.
+    pub trust_proxy_headers: Option<bool>,
+    /// Most request body bytes held at once.
+    pub max_inflight_body_bytes: Option<ByteSize>,
 }
 
 impl FileConfig {
@@ -186,6 +271,17 @@ pub struct Settings {
     pub log: String,
     /// Log format.
     pub log_format: LogFormat,
+    /// Connection cap and timeouts (the cap is not yet fitted to the descriptor limit: see
+    /// [`crate::listener::fit_under_fd_limit`]).
+    pub connections: ConnectionLimits,
+    /// Most threads for blocking work.
+    pub blocking_threads: usize,
+    /// Rate limits per client address.
+    pub rates: RateSettings,
+    /// Most bytes one team stores.
+    pub max_team_bytes: u64,
+    /// Most changes in one push.
+    pub max_changes_per_request: usize,
 }
 
 impl Settings {
@@ -218,6 +314,101 @@ impl Settings {
                 "max_page_bytes must be above zero".into(),
             ));
         }
+        let secs = |over: Option<Seconds>, file: Option<Seconds>, default: u64| {
+            Duration::from_secs(over.or(file).map_or(default, |s| s.0))
+        };
+        let connections = ConnectionLimits {
+            max_connections: over
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            header_read_timeout: secs(
+                over.header_read_timeout,
+                file.header_read_timeout,
+                DEFAULT_HEADER_READ_TIMEOUT,
+            ),
+            body_read_timeout: secs(
+                over.body_read_timeout,
+                file.body_read_timeout,
+                DEFAULT_BODY_READ_TIMEOUT,
+            ),
+            idle_timeout: secs(over.idle_timeout, file.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+            max_inflight_body_bytes: over
+                .max_inflight_body_bytes
+                .or(file.max_inflight_body_bytes)
+                .map_or(DEFAULT_MAX_INFLIGHT_BODY_BYTES, |b| b.0),
+            max_body_bytes: max_body,
+        };
+        if connections.max_inflight_body_bytes < max_body {
+            return Err(ConfigError::Invalid(
+                "max_inflight_body_bytes must be at least max_body_bytes".into(),
+            ));
+        }
+        if connections.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        if connections.idle_timeout > connections.header_read_timeout {
+            return Err(ConfigError::Invalid(
+                "idle_timeout must not be longer than header_read_timeout: the header timer also \
+                 runs while a connection waits for its next request"
+                    .into(),
+            ));
+        }
+        let blocking_threads = over
+            .blocking_threads
+            .or(file.blocking_threads)
+            .unwrap_or(DEFAULT_BLOCKING_THREADS);
+        if blocking_threads == 0 {
+            return Err(ConfigError::Invalid(
+                "blocking_threads must be at least 1".into(),
+            ));
+        }
+        let rate =
+            |per_minute: Option<u32>, burst: Option<u32>, name: &str, defaults: (u32, u32)| {
+                let rate = Rate {
+                    per_minute: per_minute.unwrap_or(defaults.0),
+                    burst: burst.unwrap_or(defaults.1),
+                };
+                if rate.per_minute == 0 || rate.burst == 0 {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}_per_minute and {name}_burst must be at least 1"
+                    )));
+                }
+                Ok(rate)
+            };
+        let rates = RateSettings {
+            enrol: rate(
+                over.enrol_per_minute.or(file.enrol_per_minute),
+                over.enrol_burst.or(file.enrol_burst),
+                "enrol",
+                (DEFAULT_ENROL_PER_MINUTE, DEFAULT_ENROL_BURST),
+            )?,
+            failed_auth: rate(
+                over.failed_auth_per_minute.or(file.failed_auth_per_minute),
+                over.failed_auth_burst.or(file.failed_auth_burst),
+                "failed_auth",
+                (DEFAULT_FAILED_AUTH_PER_MINUTE, DEFAULT_FAILED_AUTH_BURST),
+            )?,
+            trust_proxy_headers: over
+                .trust_proxy_headers
+                .or(file.trust_proxy_headers)
+                .unwrap_or(false),
+        };
+        let max_team_bytes = over
+            .max_team_bytes
+            .or(file.max_team_bytes)
+            .map_or(DEFAULT_MAX_TEAM_BYTES, |b| b.0);
+        let max_changes_per_request = over
+            .max_changes_per_request
+            .or(file.max_changes_per_request)
+            .unwrap_or(DEFAULT_MAX_CHANGES_PER_REQUEST);
+        if max_changes_per_request == 0 {
+            return Err(ConfigError::Invalid(
+                "max_changes_per_request must be at least 1".into(),
+            ));
+        }
         Ok(Self {
             listen,
             data_dir: over
@@ -231,6 +422,11 @@ impl Settings {
                 .or(file.log)
                 .unwrap_or_else(|| DEFAULT_LOG.to_owned()),
             log_format: over.log_format.or(file.log_format).unwrap_or_default(),
+            connections,
+            blocking_threads,
+            rates,
+            max_team_bytes,
+            max_changes_per_request,
         })
     }
 }
@@ -294,6 +490,41 @@ mod tests {
         .expect_err("not an address");
         assert!(err.to_string().contains("IP:PORT"));
         assert!(toml::from_str::<FileConfig>("colour = \"red\"").is_err());
+        let file: FileConfig =
+            toml::from_str("idle_timeout = \"1m\"\nheader_read_timeout = \"10s\"").expect("toml");
+        let err = Settings::resolve(Overrides::default(), file).expect_err("idle above header");
+        assert!(err.to_string().contains("idle_timeout"));
+        assert!(toml::from_str::<FileConfig>("body_read_timeout = 0").is_err());
+    }
+
+    #[test]
+    fn hardening_settings_resolve() {
+        let file: FileConfig = toml::from_str(
+            "max_connections = 100\nheader_read_timeout = \"20s\"\nbody_read_timeout = 30\n\
+             max_team_bytes = \"2GiB\"\nenrol_burst = 5\n",
+        )
+        .expect("toml");
+        let over = Overrides {
+            enrol_per_minute: Some(2),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(over, file).expect("valid");
+        assert_eq!(s.connections.max_connections, 100);
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(20));
+        assert_eq!(s.connections.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(
+            s.connections.idle_timeout,
+            Duration::from_secs(DEFAULT_IDLE_TIMEOUT)
+        );
+        assert_eq!(s.max_team_bytes, 2 << 30);
+        assert_eq!(
+            s.rates.enrol,
+            Rate {
+                per_minute: 2,
+                burst: 5
+            }
+        );
+        assert_eq!(s.max_changes_per_request, DEFAULT_MAX_CHANGES_PER_REQUEST);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::runtime::Runtime;
 
 use crate::api::Limits;
-use crate::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAGE_BYTES};
 use crate::ops;
+use crate::ratelimit::RateSettings;
 use crate::server::RunningRelay;
 use crate::store::sqlite::SqliteStore;
 
@@ -33,12 +33,14 @@ impl EmbeddedRelay {
     pub fn start(dir: &Path) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .max_blocking_threads(crate::config::DEFAULT_BLOCKING_THREADS)
             .enable_all()
             .build()?;
         let store = Arc::new(SqliteStore::open(dir).map_err(other)?);
+        // Tests and benchmarks enrol many devices from 127.0.0.1 at once.
         let limits = Limits {
-            max_body_bytes: usize::try_from(DEFAULT_MAX_BODY_BYTES).unwrap_or(usize::MAX),
-            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            rates: RateSettings::unlimited(),
+            ..Limits::default()
         };
         let listen = "127.0.0.1:0".parse().map_err(other)?;
         let relay = rt.block_on(RunningRelay::start(listen, store.clone(), limits))?;

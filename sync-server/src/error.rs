@@ -66,12 +66,20 @@ impl IntoResponse for ApiError {
             error: self.message,
         };
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"error\"}".to_vec());
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
             json,
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a body that came too slowly is not worth waiting for.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 
@@ -101,6 +109,19 @@ impl From<StoreError> for ApiError {
                  from your team lead",
             ),
             StoreError::UnknownDevice(_) | StoreError::UnknownTeam(_) => unknown_token(),
+            StoreError::TeamFull { limit } => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "your team's storage on this relay is full ({limit} bytes): your changes are \
+                     kept on this device, but cannot be shared until whoever runs your team's \
+                     relay raises its max_team_bytes; please tell them"
+                ),
+            ),
+            StoreError::CursorAhead { since, head } => ApiError::bad_request(format!(
+                "this device's position is ahead of the relay's log (it asked for changes after \
+                 {since}, the relay's log ends at {head}): the relay may have been restored from \
+                 a backup. Tell whoever runs your team's relay; this device's changes are kept"
+            )),
             StoreError::Backend(e) => {
                 tracing::error!(error = %e, "storage failed");
                 ApiError::internal()

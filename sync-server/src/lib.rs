@@ -3,6 +3,10 @@
 //!
 //! - [`cli`] and [`config`]: command line, environment and TOML settings.
 //! - [`server`]: binds the listener and runs the HTTP service built by [`api`].
+//! - [`listener`]: the accept loop with the connection cap and the header, body and idle
+//!   timeouts.
+//! - [`limits`] and [`ratelimit`]: what the relay refuses (content types, doc ids, device names,
+//!   changes per push), pushes taking turns, and per-address rate limits.
 //! - [`auth`] and [`secrets`]: bearer tokens and invite codes, stored only as hashes.
 //! - [`body`]: request/response body compression and size limits.
 //! - [`store`]: the storage trait and its SQLite implementation.
@@ -18,7 +22,10 @@ pub mod cli;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod limits;
+pub mod listener;
 pub mod ops;
+pub mod ratelimit;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -64,21 +64,27 @@ fn init_logging(filter: &str, format: LogFormat) -> Result<()> {
 
 fn serve(settings: Settings) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(settings.blocking_threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let store = SqliteStore::open(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot open the relay database in {}",
-                settings.data_dir.display()
-            )
-        })?;
+        let store = SqliteStore::open(&settings.data_dir)
+            .with_context(|| {
+                format!(
+                    "cannot open the relay database in {}",
+                    settings.data_dir.display()
+                )
+            })?
+            .with_max_team_bytes(settings.max_team_bytes);
         tracing::info!(database = %store.path().display(), "store opened");
         let store: Arc<dyn Store> = Arc::new(store);
         let limits = Limits {
             max_body_bytes: settings.max_body_bytes,
             max_page_bytes: settings.max_page_bytes,
+            max_changes_per_request: settings.max_changes_per_request,
+            connections: settings.connections,
+            rates: settings.rates,
         };
         let relay = RunningRelay::start(settings.listen, store, limits)
             .await

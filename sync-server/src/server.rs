@@ -1,20 +1,22 @@
-//! Running the HTTP service: bind, serve, shut down gracefully.
+//! Running the HTTP service: bind, serve (through [`crate::listener`], with its connection cap
+//! and timeouts), shut down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::{AppState, Limits, router};
+use crate::listener::{fd_soft_limit, fit_under_fd_limit};
 use crate::store::Store;
 
 /// A relay serving on a bound address.
 #[derive(Debug)]
 pub struct RunningRelay {
     addr: SocketAddr,
-    shutdown: oneshot::Sender<()>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -27,15 +29,21 @@ impl RunningRelay {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = router(AppState { store, limits });
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await
-        });
+        let mut connections = limits.connections;
+        connections.max_body_bytes = limits.max_body_bytes as u64;
+        let fds = fd_soft_limit();
+        connections.max_connections = fit_under_fd_limit(connections.max_connections, fds);
+        if connections.max_connections < limits.connections.max_connections {
+            tracing::warn!(
+                wanted = limits.connections.max_connections,
+                max_connections = connections.max_connections,
+                fd_limit = fds,
+                "max_connections lowered to fit under the open file limit (ulimit -n)"
+            );
+        }
+        let app = router(AppState::new(store, limits));
+        let (shutdown, stop) = watch::channel(false);
+        let task = tokio::spawn(crate::listener::serve(listener, app, connections, stop));
         Ok(Self {
             addr,
             shutdown,
@@ -50,7 +58,7 @@ impl RunningRelay {
 
     /// Stops accepting, lets open requests finish, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
-        let _ = self.shutdown.send(());
+        let _ = self.shutdown.send(true);
         self.task.await.map_err(std::io::Error::other)?
     }
 }

@@ -4,6 +4,7 @@
 //! `tokio::task::spawn_blocking`. Secrets arrive already hashed ([`SecretHash`]); blobs arrive
 //! already verified against their ids. Times are Unix seconds.
 
+pub mod files;
 pub mod sqlite;
 
 use crate::secrets::SecretHash;
@@ -37,6 +38,20 @@ pub enum StoreError {
     /// The device declared a different actor id before.
     #[error("device {0} declared another actor id before")]
     ActorChanged(String),
+    /// Storing the push would take the team over its byte quota; nothing was stored.
+    #[error("the team's storage is full ({limit} bytes)")]
+    TeamFull {
+        /// The team's quota in bytes.
+        limit: u64,
+    },
+    /// The device asked for changes after a position the team's log has not reached.
+    #[error("cursor {since} is ahead of the team's log, which ends at {head}")]
+    CursorAhead {
+        /// The cursor the device sent.
+        since: u64,
+        /// The last position of the team's log.
+        head: u64,
+    },
     /// The database failed (disk full, corrupt file, lock timeout, …).
     #[error("storage failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

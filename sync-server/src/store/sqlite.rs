@@ -93,6 +93,13 @@ CREATE UNIQUE INDEX devices_by_actor ON devices(team_pk, actor)
 -- One document's changes, for devices repairing it.
 CREATE INDEX blobs_by_doc ON blobs(team_pk, doc_id, seq);
 ",
+    r"
+-- Bytes each team stores (blobs and document ids), for the per-team quota.
+ALTER TABLE teams ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE teams SET stored_bytes = COALESCE(
+    (SELECT SUM(length(blob) + length(CAST(doc_id AS BLOB))) FROM blobs WHERE team_pk = teams.pk),
+    0);
+",
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -112,6 +119,8 @@ struct Writers {
 /// The SQLite implementation of [`super::Store`].
 pub struct SqliteStore {
     path: PathBuf,
+    /// Most bytes one team may store (see [`SqliteStore::with_max_team_bytes`]).
+    max_team_bytes: Option<u64>,
     writers: Mutex<Writers>,
     readers: Mutex<Vec<Connection>>,
     reader_returned: Condvar,
@@ -186,23 +195,43 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// A cursor past the team's head means the relay lost the end of its log (restored from a
+/// backup): answering as if nothing were missing would hide changes from that device for good.
+fn check_cursor(since: u64, head: i64) -> Result<(), StoreError> {
+    if since > to_u64(head) {
+        return Err(StoreError::CursorAhead {
+            since,
+            head: to_u64(head),
+        });
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        super::files::secure_dir(data_dir).map_err(|e| {
             StoreError::Backend(
                 format!("cannot create data directory {}: {e}", data_dir.display()).into(),
             )
         })?;
         let path = data_dir.join(DB_FILE);
+        super::files::secure_db_files(&path).map_err(|e| {
+            StoreError::Backend(format!("cannot secure {}: {e}", path.display()).into())
+        })?;
         let mut durable = open_connection(&path, "FULL")?;
         migrate(&mut durable)?;
         let relaxed = open_connection(&path, "NORMAL")?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, "NORMAL"))
             .collect::<Result<Vec<_>, _>>()?;
+        // The -wal and -shm files exist now: make sure they are owner-only too.
+        super::files::secure_db_files(&path).map_err(|e| {
+            StoreError::Backend(format!("cannot secure {}: {e}", path.display()).into())
+        })?;
         Ok(Self {
             path,
+            max_team_bytes: None,
             writers: Mutex::new(Writers { durable, relaxed }),
             readers: Mutex::new(readers),
             reader_returned: Condvar::new(),
@@ -212,6 +241,27 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses pushes that would take a team over `bytes` of blobs and document ids.
+    pub fn with_max_team_bytes(mut self, bytes: u64) -> Self {
+        self.max_team_bytes = Some(bytes);
+        self
+    }
+
+    /// Adds `added` bytes to the team's count, failing (and so rolling the push back) if that
+    /// goes over the quota.
+    fn charge_team(&self, conn: &Connection, team_pk: i64, added: u64) -> Result<(), StoreError> {
+        let stored: i64 = conn
+            .prepare_cached(
+                "UPDATE teams SET stored_bytes = stored_bytes + ?1 WHERE pk = ?2
+                 RETURNING stored_bytes",
+            )?
+            .query_row(params![to_i64(added), team_pk], |r| r.get(0))?;
+        match self.max_team_bytes {
+            Some(limit) if to_u64(stored) > limit => Err(StoreError::TeamFull { limit }),
+            _ => Ok(()),
+        }
     }
 
     fn with_reader<T>(
@@ -304,6 +354,7 @@ impl SqliteStore {
         let head: i64 = conn
             .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
             .query_row([team_pk], |r| r.get(0))?;
+        check_cursor(since, head)?;
         let mut stmt = conn.prepare_cached(
             "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name
              FROM blobs b JOIN devices d ON d.pk = b.device_pk
@@ -491,7 +542,9 @@ impl super::Store for SqliteStore {
         let mut head: i64 = tx
             .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
             .query_row([team_pk], |r| r.get(0))?;
+        check_cursor(since, head)?;
         let mut inserted = 0;
+        let mut added_bytes = 0u64;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
@@ -511,12 +564,14 @@ impl super::Store for SqliteStore {
                 if changed == 1 {
                     head += 1;
                     inserted += 1;
+                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
                 }
             }
         }
         if inserted > 0 {
             tx.prepare_cached("UPDATE teams SET head_seq = ?1 WHERE pk = ?2")?
                 .execute(params![head, team_pk])?;
+            self.charge_team(&tx, team_pk, added_bytes)?;
         }
         tx.prepare_cached("UPDATE devices SET last_sync_at = ?1 WHERE pk = ?2")?
             .execute(params![now, device_pk])?;

@@ -43,8 +43,22 @@ impl Relay {
         relay
     }
 
+    /// A relay on a fresh temporary data directory whose process may open at most `nofile`
+    /// file descriptors (a soft limit, as `ulimit -n` sets).
+    pub fn start_with_nofile(extra: &[&str], nofile: u64) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data_dir = tmp.path().join("data");
+        let mut relay = Self::spawn(&data_dir, extra, Some(nofile));
+        relay._tmp = Some(tmp);
+        relay
+    }
+
     /// A relay on `data_dir` (which the caller keeps alive).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, extra, None)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], nofile: Option<u64>) -> Self {
         let log = data_dir.with_extension("log");
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent).expect("log dir");
@@ -54,7 +68,11 @@ impl Relay {
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(nofile) = nofile {
+            limit_fds(&mut command, nofile);
+        }
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--log", "warn"])
             .arg("--data-dir")
@@ -217,6 +235,53 @@ impl Relay {
     }
 }
 
+#[cfg(unix)]
+fn limit_fds(command: &mut Command, nofile: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls getrlimit/setrlimit, which are
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = nofile.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn limit_fds(_command: &mut Command, _nofile: u64) {}
+
+/// Raises this test process's soft limit on open files to its hard limit (tests that open
+/// thousands of connections need more than the common default of 1,024).
+pub fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on a struct we own.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
+}
+
 impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -364,6 +429,19 @@ pub fn item(doc: &str, text: &str) -> PushItem {
 }
 
 impl Device {
+    /// The same device, opening a new connection for every request (as a phone waking up
+    /// does), each request given up after `timeout`.
+    pub fn with_fresh_connections(&self, timeout: Duration) -> Device {
+        Device {
+            http: Client::builder()
+                .pool_max_idle_per_host(0)
+                .timeout(timeout)
+                .build()
+                .expect("http client"),
+            ..self.clone()
+        }
+    }
+
     /// The same device, talking to a restarted relay.
     pub fn reconnect(&self, relay: &Relay) -> Device {
         Device {

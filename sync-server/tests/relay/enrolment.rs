@@ -74,6 +74,7 @@ fn bad_enrolment_bodies_are_400() {
     assert_eq!(status, 400);
     let resp = reqwest::blocking::Client::new()
         .post(format!("{}/v1/enrol", relay.url))
+        .header("content-type", "application/json")
         .body("{\"invite\": 42}")
         .send()
         .expect("POST");

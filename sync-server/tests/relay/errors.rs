@@ -87,6 +87,7 @@ fn oversized_bodies_are_413_and_the_relay_keeps_serving() {
     let sent = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", relay.url))
         .bearer_auth(token)
+        .header("content-type", groundwork_protocol::SYNC_CONTENT_TYPE)
         .body(reqwest::blocking::Body::new(std::io::Cursor::new(big)))
         .send();
     match sent {

@@ -7,5 +7,6 @@ mod convergence;
 mod durability;
 mod enrolment;
 mod errors;
+mod hardening;
 mod operator;
 mod sync;

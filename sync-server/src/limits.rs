@@ -1,0 +1,317 @@
+//! What the relay refuses, and how it keeps one team's writes from holding up another's.
+//!
+//! - [`require_content_type`]: `POST /v1/sync` must say `Content-Type:
+//!   application/vnd.groundwork.sync.v1` and `POST /v1/enrol` `application/json` (415 otherwise).
+//! - [`MAX_ENROL_BODY_BYTES`]: enrolment bodies are small (413 above 16 KiB).
+//! - [`check_push`]: at most `max_changes_per_request` changes per push (413), and every document
+//!   id non-empty, not only whitespace, without control characters (400).
+//! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
+//!   Unicode bidirectional controls, which could make a name display as someone else's (400).
+//! - [`sync_in_turns`]: a push is written in transactions of at most [`TURN_BYTES`] /
+//!   [`TURN_CHANGES`], and pushes take turns first come, first served ([`WriteTurns`]), so a team
+//!   pushing a large batch holds the single SQLite writer for one short transaction at a time
+//!   and a small push from another team waits for at most one of them, not for the whole batch.
+//!   A push that fails part-way may have stored its first blobs: that is harmless, since blobs
+//!   are stored idempotently by id and the device pushes them again.
+
+use std::sync::{Condvar, Mutex};
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use groundwork_protocol::{JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, PushItem, SYNC_CONTENT_TYPE};
+
+use crate::error::ApiError;
+use crate::store::{DeviceAuth, NewBlob, Store, StoreError, SyncPage};
+
+/// Largest enrolment body: an invite code and a device name. Enrolment needs no token, so its
+/// bodies must stay small, or a few hundred connections posting `max_body_bytes` each would
+/// hold gigabytes.
+pub const MAX_ENROL_BODY_BYTES: usize = 16 * 1024;
+
+/// Most blob bytes written in one transaction of a push.
+pub const TURN_BYTES: usize = 256 * 1024;
+/// Most blobs written in one transaction of a push.
+pub const TURN_CHANGES: usize = 256;
+
+/// Unicode bidirectional formatting characters: embeddings and overrides (U+202A–U+202E),
+/// isolates (U+2066–U+2069), and the marks U+200E, U+200F and U+061C.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Whether the media type of `headers`' `Content-Type` (parameters aside) is `expected`.
+pub fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(expected))
+}
+
+fn unsupported_type(headers: &HeaderMap, endpoint: &str, expected: &str) -> ApiError {
+    let got = match headers.get(header::CONTENT_TYPE) {
+        Some(v) => format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
+        None => "none".to_owned(),
+    };
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "{endpoint} needs `Content-Type: {expected}` (this request sent {got}); update the \
+             app, or fix the client sending this request"
+        ),
+    )
+}
+
+/// Middleware: refuses (415) a request to the sync or enrolment endpoint whose `Content-Type` is
+/// missing or wrong; other routes pass.
+pub async fn require_content_type(req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let expected = match req.uri().path() {
+        groundwork_protocol::SYNC_PATH => SYNC_CONTENT_TYPE,
+        groundwork_protocol::ENROL_PATH | groundwork_protocol::DOC_CHANGES_PATH => {
+            JSON_CONTENT_TYPE
+        }
+        _ => return next.run(req).await,
+    };
+    if !content_type_is(req.headers(), expected) {
+        let endpoint = format!("{} {}", req.method(), req.uri().path());
+        return unsupported_type(req.headers(), &endpoint, expected).into_response();
+    }
+    next.run(req).await
+}
+
+/// Refuses a push with too many changes or with an unusable document id.
+pub fn check_push(push: &[PushItem], max_changes: usize) -> Result<(), ApiError> {
+    if push.len() > max_changes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "this push has {} changes; this relay accepts at most {max_changes} per request: \
+                 send them in several smaller requests",
+                push.len()
+            ),
+        ));
+    }
+    for (i, item) in push.iter().enumerate() {
+        let doc = &item.doc_id;
+        if doc.trim().is_empty() || doc.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!(
+                "change {i} of this push has an invalid document id {doc:?}: a document id must \
+                 be non-empty text without control characters (e.g. a UUID); this is a bug in \
+                 the app, please report it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a device name that is empty, too long, or holds control or bidirectional characters.
+pub fn check_device_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty()
+        || name.len() > MAX_DEVICE_NAME_LEN
+        || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
+        return Err(ApiError::bad_request(format!(
+            "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of plain text, without control \
+             characters or text-direction controls, e.g. \"Sam's phone\""
+        )));
+    }
+    Ok(())
+}
+
+/// Turns for pushes: whoever asked first writes first. Each turn's end wakes every waiting
+/// thread and only the next ticket goes on, so this suits a bounded number of waiters: the
+/// relay's blocking threads are capped (`blocking_threads`, 16 by default).
+#[derive(Debug, Default)]
+pub struct WriteTurns {
+    /// (next ticket to hand out, ticket now served)
+    tickets: Mutex<(u64, u64)>,
+    turn_over: Condvar,
+}
+
+/// Ends a turn when dropped (also if the write panicked).
+struct Turn<'a>(&'a WriteTurns);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut t = self
+            .0
+            .tickets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        t.1 += 1;
+        self.0.turn_over.notify_all();
+    }
+}
+
+impl WriteTurns {
+    /// Waits for this caller's turn, then runs `f`. Blocking: call it on the blocking pool.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut t = self
+            .tickets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = t.0;
+        t.0 += 1;
+        while t.1 != mine {
+            t = self
+                .turn_over
+                .wait(t)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(t);
+        let _turn = Turn(self);
+        f()
+    }
+}
+
+/// Splits `push` into consecutive parts of at most [`TURN_BYTES`] and [`TURN_CHANGES`] (a single
+/// larger blob is a part of its own).
+pub fn split_push<'a, 'b>(push: &'b [NewBlob<'a>]) -> Vec<&'b [NewBlob<'a>]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0usize;
+    for (i, blob) in push.iter().enumerate() {
+        let size = blob.blob.len() + blob.doc_id.len();
+        if i > start && (bytes + size > TURN_BYTES || i - start >= TURN_CHANGES) {
+            parts.push(&push[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < push.len() {
+        parts.push(&push[start..]);
+    }
+    parts
+}
+
+/// [`Store::sync`], with a large push written in several turns (see the module documentation).
+/// Blocking. (It takes what [`Store::sync`] takes, plus the turns.)
+#[allow(clippy::too_many_arguments)]
+pub fn sync_in_turns(
+    store: &dyn Store,
+    turns: &WriteTurns,
+    device: &DeviceAuth,
+    actor: &[u8],
+    since: u64,
+    push: &[NewBlob<'_>],
+    max_bytes: u64,
+    now: i64,
+) -> Result<SyncPage, StoreError> {
+    if push.is_empty() {
+        return store.sync(device, actor, since, push, max_bytes, now);
+    }
+    let parts = split_push(push);
+    let Some((last, earlier)) = parts.split_last() else {
+        return store.sync(device, actor, since, push, max_bytes, now);
+    };
+    let mut inserted = 0;
+    for part in earlier {
+        // Only the last transaction's page is answered: the earlier ones read as little as the
+        // store allows.
+        inserted += turns
+            .run(|| store.sync(device, actor, since, part, 0, now))?
+            .inserted;
+    }
+    let mut page = turns.run(|| store.sync(device, actor, since, last, max_bytes, now))?;
+    page.inserted += inserted;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn content_types_are_matched_on_the_media_type() {
+        let mut h = HeaderMap::new();
+        assert!(!content_type_is(&h, JSON_CONTENT_TYPE));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/JSON; charset=utf-8"),
+        );
+        assert!(content_type_is(&h, JSON_CONTENT_TYPE));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(!content_type_is(&h, JSON_CONTENT_TYPE));
+    }
+
+    #[test]
+    fn pushes_are_checked() {
+        let ok = vec![PushItem::new("doc-1", b"x".to_vec())];
+        check_push(&ok, 1).expect("fine");
+        let err = check_push(&[ok[0].clone(), ok[0].clone()], 1).expect_err("too many");
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        for bad in ["", "   ", "doc\n1", "doc\u{0}"] {
+            let err = check_push(&[PushItem::new(bad, b"x".to_vec())], 10).expect_err(bad);
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn device_names_are_checked() {
+        check_device_name("Sam's phone").expect("plain");
+        check_device_name("Téléphone de Zoë").expect("accents");
+        check_device_name("هاتف سام").expect("right-to-left script is fine");
+        for bad in [
+            "",
+            "tab\there",
+            "Sam\u{202E}enohp",
+            "a\u{2066}b",
+            "a\u{200F}",
+            "a\u{061C}",
+        ] {
+            assert!(check_device_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_device_name(&"x".repeat(MAX_DEVICE_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn pushes_split_by_bytes_and_count() {
+        let big = vec![0u8; TURN_BYTES];
+        let small = vec![0u8; 10];
+        let blob = |b: &'static [u8]| NewBlob {
+            id: [0; 32],
+            doc_id: "d",
+            blob: b,
+        };
+        let big: &'static [u8] = Box::leak(big.into_boxed_slice());
+        let small: &'static [u8] = Box::leak(small.into_boxed_slice());
+        let push = vec![blob(small), blob(big), blob(small)];
+        let parts = split_push(&push);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+        let many: Vec<_> = (0..TURN_CHANGES * 2 + 1).map(|_| blob(small)).collect();
+        let parts = split_push(&many);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![TURN_CHANGES, TURN_CHANGES, 1]
+        );
+        assert!(split_push(&[]).is_empty());
+    }
+
+    #[test]
+    fn turns_are_first_come_first_served() {
+        let turns = std::sync::Arc::new(WriteTurns::default());
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (turns, order) = (turns.clone(), order.clone());
+                std::thread::spawn(move || {
+                    turns.run(|| order.lock().expect("order").push(i));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+        assert_eq!(order.lock().expect("order").len(), 8);
+    }
+}
