@@ -95,6 +95,9 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// Largest read buffer of a connection, which bounds the size of a request head.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// How long a request waits for room in the body budget before it is answered 503.
 pub const BODY_BUDGET_WAIT: Duration = Duration::from_secs(5);
 
@@ -498,7 +501,10 @@ impl Connection {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(limits.header_read_timeout)
+            // A connection's read buffer (and so the largest request head) stays at 64 KiB
+            // instead of hyper's ~400 KiB: `max_connections` slow heads hold at most that each.
+            .max_buf_size(READ_BUFFER_BYTES);
         let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
         let mut graceful = false;
