@@ -100,6 +100,15 @@ impl HttpTransport {
                 .send()
                 .and_then(|r| read_body(r, &self.stats));
             match answer {
+                // Refusals a retry now cannot change: the team's storage is full (507), or the
+                // relay asks this address to slow down (429; Retry-After says for how long).
+                Ok((status @ (429 | 507), answer)) => {
+                    self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+                    return Err(SyncError::RelayFailed {
+                        status,
+                        message: error_message(&answer),
+                    });
+                }
                 Ok((status, answer)) if status >= 500 => {
                     last = format!("HTTP {status}: {}", error_message(&answer));
                     if attempt + 1 == self.attempts {

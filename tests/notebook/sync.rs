@@ -630,3 +630,50 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     assert!(s.last_error.unwrap().contains("cannot reach the relay"));
     assert_eq!(worker.status().pending, 1);
 }
+
+/// A server that answers every request with `status` and a JSON error, counting requests.
+fn answering(status: u16) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 65536];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = stream.read(&mut buf);
+            let body = format!("{{\"error\":\"refused with {status}: tell whoever runs it\"}}");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nRetry-After: 60\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[test]
+fn a_full_team_store_or_a_rate_limit_is_reported_without_pointless_retries() {
+    for status in [507u16, 429] {
+        let relay = TestRelay::start();
+        let (_, invite) = relay.team(1);
+        let mut a = Device::joined(&relay.url, &invite, "a");
+        a.person("Kept");
+        let (url, count) = answering(status);
+        let mut link = a.store.sync_state().unwrap().link.unwrap();
+        link.relay_url = url;
+        a.store.set_relay_link(&link).unwrap();
+        let err = sync::sync_once(&mut a.store, &transport(), Budget::default()).unwrap_err();
+        assert!(
+            matches!(err, SyncError::RelayFailed { status: s, .. } if s == status),
+            "{err}"
+        );
+        assert!(err.to_string().contains("tell whoever runs it"), "{err}");
+        assert!(err.to_string().contains("nothing is lost"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "asked once, not retried");
+        assert_eq!(a.store.pending_changes().unwrap(), 1);
+    }
+}
