@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{documents, project};
@@ -81,6 +81,50 @@ pub struct Quarantined {
     pub received_at: String,
 }
 
+/// What is quarantined, and which documents have waiting changes, loaded once per batch
+/// (both are usually empty or tiny) instead of asked of SQLite for every change.
+struct Known {
+    /// Blob ids of quarantined changes.
+    blobs: HashSet<String>,
+    /// Automerge hashes of quarantined changes.
+    hashes: HashSet<String>,
+    /// Documents with rows in `waiting`.
+    waiting_docs: HashSet<String>,
+}
+
+impl Known {
+    fn load(conn: &Connection) -> Result<Known> {
+        let mut known = Known {
+            blobs: HashSet::new(),
+            hashes: HashSet::new(),
+            waiting_docs: HashSet::new(),
+        };
+        let mut stmt = conn.prepare_cached("SELECT blob_id, change_hash FROM quarantine")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        for row in rows {
+            let (blob, hash) = row?;
+            known.blobs.insert(blob);
+            known.hashes.extend(hash);
+        }
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT doc_id FROM waiting")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            known.waiting_docs.insert(row?);
+        }
+        Ok(known)
+    }
+}
+
+/// Whether `doc` holds every change of `hashes` (cheap: Automerge's change graph, where
+/// `get_change_by_hash` would rebuild each change's bytes).
+/// (Automerge also lists what changes it holds back are missing; only `hashes` count here.)
+fn holds(doc: &mut AutoCommit, hashes: &[ChangeHash]) -> bool {
+    let missing = doc.get_missing_deps(hashes);
+    !hashes.iter().any(|h| missing.contains(h))
+}
+
 /// A change parsed and waiting to be judged.
 struct Candidate {
     change: Change,
@@ -109,6 +153,7 @@ pub(crate) fn take_in(
         }
     }
     let mut report = IntakeReport::default();
+    let mut known = Known::load(conn)?;
     let mut remembered: Vec<&Pusher> = Vec::new();
     for p in changes.iter().filter_map(|c| c.pusher) {
         if !p.actor.is_empty() && !remembered.contains(&p) {
@@ -126,7 +171,7 @@ pub(crate) fn take_in(
             .filter(|c| c.doc_id == doc_id)
             .copied()
             .collect();
-        take_in_doc(conn, actor, doc_id, &items, now, &mut report)?;
+        take_in_doc(conn, actor, doc_id, &items, now, &mut known, &mut report)?;
     }
     Ok(report)
 }
@@ -139,7 +184,8 @@ pub(crate) fn retry_waiting(
     now: &str,
 ) -> Result<IntakeReport> {
     let mut report = IntakeReport::default();
-    take_in_doc(conn, actor, doc_id, &[], now, &mut report)?;
+    let mut known = Known::load(conn)?;
+    take_in_doc(conn, actor, doc_id, &[], now, &mut known, &mut report)?;
     Ok(report)
 }
 
@@ -149,14 +195,16 @@ fn take_in_doc(
     raw_doc_id: &str,
     items: &[Incoming<'_>],
     now: &str,
+    known: &mut Known,
     report: &mut IntakeReport,
 ) -> Result<()> {
     let Ok(doc_id) = crate::ids::parse_id(raw_doc_id) else {
         for item in items {
             let blob_id = groundwork_protocol::blob_id(item.blob);
-            if !is_quarantined(conn, &blob_id)? {
+            if !known.blobs.contains(&blob_id) {
                 quarantine(
                     conn,
+                    known,
                     raw_doc_id,
                     &blob_id,
                     None,
@@ -174,10 +222,14 @@ fn take_in_doc(
         Some(l) => (l.doc, l.kind),
         None => (docs::new_doc(actor), None),
     };
-    let mut pending = waiting_of(conn, &doc_id)?;
+    let mut pending = if known.waiting_docs.contains(&doc_id) {
+        waiting_of(conn, &doc_id)?
+    } else {
+        Vec::new()
+    };
     for item in items {
         let blob_id = groundwork_protocol::blob_id(item.blob);
-        if is_quarantined(conn, &blob_id)? {
+        if known.blobs.contains(&blob_id) {
             report.duplicates += 1;
             continue;
         }
@@ -186,6 +238,7 @@ fn take_in_doc(
             Err(e) => {
                 quarantine(
                     conn,
+                    known,
                     &doc_id,
                     &blob_id,
                     None,
@@ -199,9 +252,7 @@ fn take_in_doc(
             }
         };
         let hash = change.hash();
-        if doc.get_change_by_hash(&hash).is_some()
-            || pending.iter().any(|p| p.change.hash() == hash)
-        {
+        if holds(&mut doc, &[hash]) || pending.iter().any(|p| p.change.hash() == hash) {
             report.duplicates += 1;
             continue;
         }
@@ -217,6 +268,7 @@ fn take_in_doc(
             );
             quarantine(
                 conn,
+                known,
                 &doc_id,
                 &blob_id,
                 Some(&hash),
@@ -243,16 +295,20 @@ fn take_in_doc(
         let mut i = 0;
         while i < pending.len() {
             let deps: Vec<ChangeHash> = pending[i].change.deps().to_vec();
-            if let Some(bad) = first_quarantined(conn, &deps)? {
+            if let Some(bad) = deps
+                .iter()
+                .map(ToString::to_string)
+                .find(|d| known.hashes.contains(d))
+            {
                 let c = pending.remove(i);
                 let reason =
                     format!("it builds on change {bad}, which was refused, so it is refused too");
-                refuse(conn, &doc_id, &c, &reason, now)?;
+                refuse(conn, known, &doc_id, &c, &reason, now)?;
                 report.quarantined += 1;
                 progressed = true;
                 continue;
             }
-            if !deps.iter().all(|d| doc.get_change_by_hash(d).is_some()) {
+            if !holds(&mut doc, &deps) {
                 i += 1;
                 continue;
             }
@@ -268,7 +324,7 @@ fn take_in_doc(
                     }
                 }
                 Err(reason) => {
-                    refuse(conn, &doc_id, &c, &reason, now)?;
+                    refuse(conn, known, &doc_id, &c, &reason, now)?;
                     report.quarantined += 1;
                     // The document as saved before this batch (saved only at the end).
                     let saved = documents::raw_bytes(conn, &doc_id)?;
@@ -359,9 +415,17 @@ fn rebuild(
     Ok(doc)
 }
 
-fn refuse(conn: &Connection, doc_id: &str, c: &Candidate, reason: &str, now: &str) -> Result<()> {
+fn refuse(
+    conn: &Connection,
+    known: &mut Known,
+    doc_id: &str,
+    c: &Candidate,
+    reason: &str,
+    now: &str,
+) -> Result<()> {
     quarantine(
         conn,
+        known,
         doc_id,
         &c.blob_id,
         Some(&c.change.hash()),
@@ -379,6 +443,7 @@ fn refuse(conn: &Connection, doc_id: &str, c: &Candidate, reason: &str, now: &st
 #[allow(clippy::too_many_arguments)]
 fn quarantine(
     conn: &Connection,
+    known: &mut Known,
     doc_id: &str,
     blob_id: &str,
     hash: Option<&ChangeHash>,
@@ -402,26 +467,9 @@ fn quarantine(
         bytes,
         now,
     ))?;
+    known.blobs.insert(blob_id.to_string());
+    known.hashes.extend(hash.map(ToString::to_string));
     Ok(())
-}
-
-fn is_quarantined(conn: &Connection, blob_id: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM quarantine WHERE blob_id = ?1")?
-        .query_row([blob_id], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-fn first_quarantined(conn: &Connection, deps: &[ChangeHash]) -> Result<Option<String>> {
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM quarantine WHERE change_hash = ?1")?;
-    for d in deps {
-        let h = d.to_string();
-        if stmt.query_row([&h], |_| Ok(())).optional()?.is_some() {
-            return Ok(Some(h));
-        }
-    }
-    Ok(None)
 }
 
 fn unwait(conn: &Connection, hash: &ChangeHash) -> Result<()> {

@@ -148,6 +148,19 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// A binary sync answer to `request` (a pull or a document's changes), or what the refusal means.
+fn sync_answer(status: u16, body: &[u8], request: &SyncRequest) -> Result<SyncResponse, SyncError> {
+    match status {
+        200 => decode_sync_response(body, request).map_err(|e| SyncError::BadAnswer(e.to_string())),
+        401 => Err(SyncError::UnknownDevice(error_message(body))),
+        403 => Err(SyncError::Revoked),
+        _ => Err(SyncError::Refused {
+            status,
+            message: error_message(body),
+        }),
+    }
+}
+
 fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<ErrorBody>(body)
         .map(|b| b.error)
@@ -229,16 +242,7 @@ impl Transport for HttpTransport {
                     .header(header::CONTENT_ENCODING, "gzip")
                     .header(header::ACCEPT_ENCODING, "gzip")
             },
-            |status, body| match status {
-                200 => decode_sync_response(&body, request)
-                    .map_err(|e| SyncError::BadAnswer(e.to_string())),
-                401 => Err(SyncError::UnknownDevice(error_message(&body))),
-                403 => Err(SyncError::Revoked),
-                _ => Err(SyncError::Refused {
-                    status,
-                    message: error_message(&body),
-                }),
-            },
+            |status, body| sync_answer(status, &body, request),
         )
     }
 
@@ -265,16 +269,7 @@ impl Transport for HttpTransport {
                     .header(header::CONTENT_TYPE, JSON_CONTENT_TYPE)
                     .header(header::ACCEPT_ENCODING, "gzip")
             },
-            |status, body| match status {
-                200 => decode_sync_response(&body, &as_sync)
-                    .map_err(|e| SyncError::BadAnswer(e.to_string())),
-                401 => Err(SyncError::UnknownDevice(error_message(&body))),
-                403 => Err(SyncError::Revoked),
-                _ => Err(SyncError::Refused {
-                    status,
-                    message: error_message(&body),
-                }),
-            },
+            |status, body| sync_answer(status, &body, &as_sync),
         )
     }
 

@@ -118,7 +118,9 @@ pub enum DecodeError {
     #[error("not a Groundwork sync {0} body (wrong magic bytes); send the binary sync format")]
     BadMagic(&'static str),
     /// The body is a sync body of another format version.
-    #[error("sync format version {0} is not supported; this side speaks version 1")]
+    #[error(
+        "sync format version {0} is not supported; this side speaks version 2: update the app and the relay to the same release"
+    )]
     UnsupportedVersion(u8),
     /// The body ended in the middle of a field.
     #[error("body ends early, inside {0}")]
