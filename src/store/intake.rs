@@ -147,10 +147,16 @@ pub(crate) fn take_in(
     now: &str,
 ) -> Result<IntakeReport> {
     let mut order: Vec<&str> = Vec::new();
+    let mut by_doc: std::collections::HashMap<&str, Vec<Incoming<'_>>> =
+        std::collections::HashMap::new();
     for c in changes {
-        if !order.contains(&c.doc_id) {
-            order.push(c.doc_id);
-        }
+        by_doc
+            .entry(c.doc_id)
+            .or_insert_with(|| {
+                order.push(c.doc_id);
+                Vec::new()
+            })
+            .push(*c);
     }
     let mut report = IntakeReport::default();
     let mut known = Known::load(conn)?;
@@ -166,11 +172,7 @@ pub(crate) fn take_in(
         }
     }
     for doc_id in order {
-        let items: Vec<Incoming<'_>> = changes
-            .iter()
-            .filter(|c| c.doc_id == doc_id)
-            .copied()
-            .collect();
+        let items = by_doc.remove(doc_id).unwrap_or_default();
         take_in_doc(conn, actor, doc_id, &items, now, &mut known, &mut report)?;
     }
     Ok(report)
