@@ -370,6 +370,23 @@ fn asks_list(asks: BTreeMap<String, (usize, usize)>) -> Vec<Ask> {
     out
 }
 
+/// Shifts, the latest first: by start time, then by id (so that devices holding the same shifts
+/// list them in the same order, even when two started in the same second).
+pub fn shifts_latest_first(store: &Store) -> Result<Vec<Shift>> {
+    let mut list = store.shifts()?;
+    list.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+    Ok(list)
+}
+
+/// The shift a report is about when none is named: this device's open shift, else the latest
+/// (see [`shifts_latest_first`]). The command line and the app both ask this.
+pub fn default_shift(store: &Store) -> Result<Option<String>> {
+    if let Some(open) = store.current_shift()? {
+        return Ok(Some(open));
+    }
+    Ok(shifts_latest_first(store)?.into_iter().next().map(|s| s.id))
+}
+
 /// The shift report for `scope`, with follow-ups due as of `as_of`. `devices` is the team's
 /// devices as the relay knows them (name, last sync as RFC 3339), when it could be asked.
 pub fn shift_report(

@@ -304,16 +304,7 @@ fn report(store: &Store, command: ReportCommand) -> Result<()> {
                     to: parse_date(&to)?,
                 },
                 _ => {
-                    let latest = store
-                        .current_shift()?
-                        .or_else(|| {
-                            store
-                                .shifts()
-                                .ok()?
-                                .into_iter()
-                                .max_by(|a, b| a.started_at.cmp(&b.started_at))
-                                .map(|s| s.id)
-                        })
+                    let latest = report::default_shift(store)?
                         .ok_or(groundwork::model::ValidationError::NoOpenShift)?;
                     report::Scope::Shift(latest)
                 }

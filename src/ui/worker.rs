@@ -643,8 +643,7 @@ impl Worker {
                 )?)))
             }
             Request::Shifts => {
-                let mut list = s.shifts()?;
-                list.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+                let list = report::shifts_latest_first(s)?;
                 Reply::Shifts(list)
             }
             Request::FollowUps => Reply::FollowUps(report::follow_ups(s, today(), today())?),
@@ -846,13 +845,9 @@ fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {
 }
 
 fn shift_report(s: &Store, id: Option<String>) -> Result<Option<report::ShiftReport>, UiError> {
-    let latest = match id.or(s.current_shift()?) {
+    let latest = match id {
         Some(id) => Some(id),
-        None => s
-            .shifts()?
-            .into_iter()
-            .max_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)))
-            .map(|sh| sh.id),
+        None => report::default_shift(s)?,
     };
     match latest {
         Some(id) => Ok(Some(report::shift_report(

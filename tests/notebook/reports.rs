@@ -464,3 +464,46 @@ fn csv_reads_back_as_the_json_export_even_with_awkward_text() {
     );
     assert_eq!(ids(Options::default()).len(), 5);
 }
+
+#[test]
+fn the_default_shift_is_the_same_on_every_device_even_for_shifts_started_together() {
+    use groundwork::ids::Source;
+    use groundwork::store::Store;
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut stores: Vec<Store> = dirs
+        .iter()
+        .map(|d| Store::open(d.path()).unwrap())
+        .collect();
+    // Two devices start a shift in the same second.
+    let mut ids = Vec::new();
+    for (i, s) in stores.iter_mut().enumerate() {
+        s.set_source(Source::seeded(i as u64 + 1, at(0)));
+        ids.push(
+            s.batch(|w| w.add_shift(&format!("Place {i}"), None, None))
+                .unwrap(),
+        );
+    }
+    // Each receives the other's, so they hold the same shifts in different orders.
+    let outboxes: Vec<_> = stores.iter().map(|s| s.outbox(10).unwrap()).collect();
+    for (to, from) in [(0, 1), (1, 0)] {
+        for item in &outboxes[from] {
+            stores[to]
+                .apply_remote(&item.doc_id, &[item.bytes.clone()])
+                .unwrap();
+        }
+    }
+    let expected = ids.iter().max().cloned();
+    for s in &stores {
+        assert_eq!(report::default_shift(s).unwrap(), expected);
+        let order: Vec<String> = report::shifts_latest_first(s)
+            .unwrap()
+            .into_iter()
+            .map(|sh| sh.id)
+            .collect();
+        assert_eq!(order.first(), expected.as_ref());
+    }
+    // The command line reports on that shift.
+    let out = super::ok(dirs[0].path(), &["report", "shift", "--format", "json"]);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert!(out.contains(expected.as_deref().unwrap()), "{json}");
+}
