@@ -488,7 +488,7 @@ fn the_default_shift_is_the_same_on_every_device_even_for_shifts_started_togethe
     for (to, from) in [(0, 1), (1, 0)] {
         for item in &outboxes[from] {
             stores[to]
-                .apply_remote(&item.doc_id, &[item.bytes.clone()])
+                .apply_remote(&item.doc_id, std::slice::from_ref(&item.bytes))
                 .unwrap();
         }
     }
