@@ -820,3 +820,99 @@ fn changes_built_on_a_refused_change_are_refused_and_honest_ones_still_land() {
     );
     assert_eq!(b.quarantined().unwrap().len(), 3);
 }
+
+#[test]
+fn history_names_each_edit_and_restore_puts_back_one_record_or_the_file() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Grace Okafor")).unwrap();
+    let (conv, asks) = s
+        .record_conversation(
+            conversation(&id),
+            vec![NewCommitment {
+                what: "sign the letter".into(),
+                due: None,
+                campaign_id: None,
+            }],
+        )
+        .unwrap();
+    let commitment = asks[0].clone();
+    s.set_commitment_status(&commitment, CommitmentStatus::Kept)
+        .unwrap();
+    // A mis-tap, and a story overwritten.
+    s.set_commitment_status(&commitment, CommitmentStatus::Broken)
+        .unwrap();
+    s.edit_conversation(
+        &conv,
+        ConversationPatch {
+            story: Some("overwritten".into()),
+            notes: Some("new notes".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let history = s.history(&id).unwrap();
+    assert_eq!(history.len(), 5);
+    assert_eq!(history[0].edits[0].action, "added");
+    let mistap = &history[3];
+    assert!(
+        mistap
+            .edits
+            .iter()
+            .any(|e| e.record == "commitment" && e.field.as_deref() == Some("status")),
+        "{mistap:?}"
+    );
+    let overwrite = &history[4];
+    assert!(
+        overwrite
+            .edits
+            .iter()
+            .any(|e| e.record == "conversation" && e.field.as_deref() == Some("notes")),
+        "{overwrite:?}"
+    );
+
+    // One commitment back to before the mis-tap: kept again; the story is untouched.
+    assert!(
+        s.restore(
+            &id,
+            &mistap.change,
+            &RestoreTarget::Commitment(commitment.clone())
+        )
+        .unwrap()
+    );
+    let file = s.person(&id).unwrap();
+    assert_eq!(file.commitments[0].status, CommitmentStatus::Kept);
+    assert_eq!(file.conversations[0].story.as_deref(), Some("overwritten"));
+    // One conversation back to before the overwrite: the story returns, the notes go.
+    assert!(
+        s.restore(
+            &id,
+            &overwrite.change,
+            &RestoreTarget::Conversation(conv.clone())
+        )
+        .unwrap()
+    );
+    let file = s.person(&id).unwrap();
+    assert_eq!(
+        file.conversations[0].story.as_deref(),
+        Some("The boiler broke in November")
+    );
+    assert_eq!(file.conversations[0].notes, None);
+    // A record that did not exist before the change is a clear error; so is a bad hash.
+    let err = s
+        .restore(
+            &id,
+            &history[1].change,
+            &RestoreTarget::Commitment(commitment),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(
+        s.restore(&id, "not a hash", &RestoreTarget::File)
+            .unwrap_err()
+            .to_string()
+            .contains("person history")
+    );
+    // Every restore is a change for the relay.
+    assert_eq!(s.pending_changes().unwrap(), 7);
+}
