@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use groundwork_protocol::{PulledChange, PushItem, Pusher, SyncRequest, SyncResponse};
+use groundwork_protocol::{BlobId, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse};
 
 use crate::store::OutboxItem;
 
@@ -41,7 +41,7 @@ pub struct Planned {
     /// The request to send.
     pub request: SyncRequest,
     /// Blob id → the outbox row's change hash, for acknowledgements.
-    pub carried: HashMap<String, String>,
+    pub carried: HashMap<BlobId, String>,
     /// Whether outbox rows were left for a later request.
     pub left_behind: bool,
 }
@@ -58,7 +58,7 @@ pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget, actor: &
         }
         bytes += item.bytes.len();
         let p = PushItem::new(item.doc_id.clone(), item.bytes.clone());
-        carried.insert(p.id.clone(), item.change_hash.clone());
+        carried.insert(p.id, item.change_hash.clone());
         push.push(p);
     }
     let left_behind = push.len() < outbox.len();
@@ -129,7 +129,7 @@ pub fn absorb(planned: &Planned, response: SyncResponse) -> Result<Absorb, PlanE
 
 #[cfg(test)]
 mod tests {
-    use groundwork_protocol::{PulledChange, blob_id};
+    use groundwork_protocol::{PulledChange, blob_digest};
 
     use super::*;
 
@@ -145,7 +145,7 @@ mod tests {
     fn pulled(seq: u64, doc: &str, blob: &[u8]) -> PulledChange {
         PulledChange {
             seq,
-            id: blob_id(blob),
+            id: blob_digest(blob),
             doc_id: doc.into(),
             pusher: 0,
             blob: blob.to_vec(),
@@ -177,10 +177,10 @@ mod tests {
     fn only_acknowledged_changes_leave_the_outbox() {
         let outbox = vec![item(1, "a", 10), item(2, "b", 10)];
         let p = next_request(&outbox, 0, Budget::default(), b"me");
-        let first = p.request.push[0].id.clone();
+        let first = p.request.push[0].id;
         let response = SyncResponse {
             pushers: vec![],
-            accepted: vec![first, "not-ours".into()],
+            accepted: vec![first, blob_digest(b"not ours")],
             changes: vec![],
             cursor: 0,
             more: false,

@@ -15,6 +15,7 @@ use std::io::Write;
 use automerge::{ActorId, AutoCommit, ROOT, transaction::Transactable};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use groundwork_protocol::id::hex;
 use groundwork_protocol::{
     PulledChange, PushItem, SyncRequest, SyncResponse, encode_sync_request, encode_sync_response,
 };
@@ -200,7 +201,7 @@ fn measure(n: usize) {
         actor: vec![7; 16],
     };
     let push_resp = SyncResponse {
-        accepted: push.iter().map(|p| p.id.clone()).collect(),
+        accepted: push.iter().map(|p| p.id).collect(),
         pushers: Vec::new(),
         changes: Vec::new(),
         cursor: 1_234 + n as u64,
@@ -226,7 +227,7 @@ fn measure(n: usize) {
             .zip(1_001..)
             .map(|(p, seq)| PulledChange {
                 seq,
-                id: p.id.clone(),
+                id: p.id,
                 doc_id: p.doc_id.clone(),
                 pusher: 0,
                 blob: p.blob.clone(),
@@ -240,16 +241,12 @@ fn measure(n: usize) {
 
     let json_push = json!({
         "since": 1_234,
-        "push": push.iter().map(|p| json!({"id": p.id, "doc_id": p.doc_id, "blob": base64(&p.blob)})).collect::<Vec<_>>(),
+        "push": push.iter().map(|p| json!({"id": hex(&p.id), "doc_id": p.doc_id, "blob": base64(&p.blob)})).collect::<Vec<_>>(),
     });
     let json_push_gz = gz(&serde_json::to_vec(&json_push).expect("json"));
-    let json_ack =
-        json!({ "accepted": push_resp.accepted, "changes": [], "cursor": 0, "more": false });
+    let json_ack = json!({ "accepted": push_resp.accepted.iter().map(|id| hex(id)).collect::<Vec<_>>(), "changes": [], "cursor": 0, "more": false });
     let json_ack_gz = gz(&serde_json::to_vec(&json_ack).expect("json"));
-    let raw_ids: Vec<u8> = push
-        .iter()
-        .flat_map(|p| groundwork_protocol::id::parse_blob_id(&p.id).unwrap_or_default())
-        .collect();
+    let raw_ids: Vec<u8> = push.iter().flat_map(|p| p.id).collect();
     let id_acks_gz = gz(&raw_ids);
 
     let ratio = |x: usize| x as f64 / json_gz as f64;

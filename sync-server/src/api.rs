@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use groundwork_protocol::id::{blob_digest, parse_blob_id};
 use groundwork_protocol::{
     DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
     HEALTH_PATH, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN, PulledChange, Pusher,
@@ -266,7 +265,7 @@ async fn sync(
             .push
             .iter()
             .map(|item| NewBlob {
-                id: parse_blob_id(&item.id).unwrap_or_else(|| blob_digest(&item.blob)),
+                id: item.id,
                 doc_id: &item.doc_id,
                 blob: &item.blob,
             })
@@ -301,7 +300,7 @@ async fn sync(
             more = page.more,
             "sync"
         );
-        let accepted = req.push.iter().map(|p| p.id.clone()).collect();
+        let accepted = req.push.iter().map(|p| p.id).collect();
         answer(&req, accepted, page, gzip_ok)
     })
     .await
@@ -347,7 +346,7 @@ async fn doc_changes(
 /// Encodes a page as the answer to `req`, with the table of the devices that pushed it.
 fn answer(
     req: &SyncRequest,
-    accepted: Vec<String>,
+    accepted: Vec<groundwork_protocol::BlobId>,
     page: SyncPage,
     gzip_ok: bool,
 ) -> Result<Response, ApiError> {
@@ -371,7 +370,7 @@ fn answer(
             };
             PulledChange {
                 seq: c.seq,
-                id: String::new(),
+                id: c.id,
                 doc_id: c.doc_id,
                 pusher,
                 blob: c.blob,

@@ -5,6 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// A blob id as it travels and is stored: the 32 raw bytes of the SHA-256.
+pub type BlobId = [u8; 32];
+
 /// Length of a blob id in hexadecimal characters.
 pub const BLOB_ID_HEX_LEN: usize = 64;
 
@@ -13,8 +16,8 @@ pub fn blob_id(blob: &[u8]) -> String {
     hex(&blob_digest(blob))
 }
 
-/// The raw SHA-256 of `blob` (the wire form of its id).
-pub fn blob_digest(blob: &[u8]) -> [u8; 32] {
+/// The raw SHA-256 of `blob`: its id as the wire and the relay carry it.
+pub fn blob_digest(blob: &[u8]) -> BlobId {
     let mut out = [0u8; 32];
     out.copy_from_slice(Sha256::digest(blob).as_slice());
     out

@@ -22,7 +22,7 @@ pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
-pub use id::{BLOB_ID_HEX_LEN, blob_id, is_blob_id};
+pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use wire::{
     DecodeError, EncodeError, decode_sync_request, decode_sync_response, encode_sync_request,
     encode_sync_response,
@@ -80,8 +80,9 @@ pub struct EnrolResponse {
 /// One change the device pushes: an opaque blob, its id and the document it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushItem {
-    /// [`blob_id`] of `blob`; the relay rejects the request (400) if it differs.
-    pub id: String,
+    /// [`blob_digest`] of `blob` (raw bytes; [`blob_id`] is its hex form for people); the
+    /// relay rejects the request (400) if it differs.
+    pub id: BlobId,
     /// The document this change belongs to (opaque to the relay; at most [`MAX_DOC_ID_LEN`] bytes).
     pub doc_id: String,
     /// The change bytes (opaque to the relay; later encrypted).
@@ -92,7 +93,7 @@ impl PushItem {
     /// A push item for `blob` with its id computed by [`blob_id`].
     pub fn new(doc_id: impl Into<String>, blob: Vec<u8>) -> Self {
         Self {
-            id: blob_id(&blob),
+            id: blob_digest(&blob),
             doc_id: doc_id.into(),
             blob,
         }
@@ -129,8 +130,8 @@ pub struct Pusher {
 pub struct PulledChange {
     /// Position in the team's log (strictly increasing within an answer).
     pub seq: u64,
-    /// [`blob_id`] of `blob` (computed by the decoder, not sent on the wire).
-    pub id: String,
+    /// [`blob_digest`] of `blob` (computed by the decoder, not sent on the wire).
+    pub id: BlobId,
     /// The document this change belongs to.
     pub doc_id: String,
     /// Who pushed it: an index into [`SyncResponse::pushers`].
@@ -143,7 +144,7 @@ pub struct PulledChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
     /// Ids of pushed items the relay has stored durably: delete them from the outbox.
-    pub accepted: Vec<String>,
+    pub accepted: Vec<BlobId>,
     /// The devices that pushed `changes`.
     pub pushers: Vec<Pusher>,
     /// Changes of other devices of the team after `since`, in log order. A device's own pushes

@@ -67,7 +67,7 @@
 
 use std::collections::HashMap;
 
-use crate::id::{blob_digest, hex, parse_blob_id};
+use crate::id::{BlobId, blob_digest, hex};
 use crate::{
     MAX_ACTOR_LEN, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PulledChange, PushItem, Pusher,
     SyncRequest, SyncResponse,
@@ -83,9 +83,6 @@ pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x02";
 /// Why a value could not be encoded (a bug on the encoding side, never hostile input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
-    /// A pushed id is not 64 lowercase hex characters.
-    #[error("push item id {0:?} is not a blob id (64 lowercase hex characters); use blob_id()")]
-    InvalidBlobId(String),
     /// A document id is longer than [`MAX_DOC_ID_LEN`].
     #[error("document id is {0} bytes long; the limit is {MAX_DOC_ID_LEN}")]
     DocIdTooLong(usize),
@@ -182,9 +179,7 @@ pub fn encode_sync_request(req: &SyncRequest) -> Result<Vec<u8>, EncodeError> {
     put_bytes(&mut out, &req.actor);
     put_varint(&mut out, len_u64(req.push.len()));
     for item in &req.push {
-        let raw =
-            parse_blob_id(&item.id).ok_or_else(|| EncodeError::InvalidBlobId(item.id.clone()))?;
-        out.extend_from_slice(&raw[..ID_CHECK_LEN]);
+        out.extend_from_slice(&item.id[..ID_CHECK_LEN]);
         put_doc_id(&mut out, &item.doc_id)?;
         put_bytes(&mut out, &item.blob);
     }
@@ -221,7 +216,7 @@ pub fn decode_sync_request(body: &[u8]) -> Result<SyncRequest, DecodeError> {
             ));
         }
         push.push(PushItem {
-            id: hex(&digest),
+            id: digest,
             doc_id,
             blob,
         });
@@ -240,16 +235,16 @@ pub fn encode_sync_response(
     resp: &SyncResponse,
     req: &SyncRequest,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut first_index: HashMap<&str, usize> = HashMap::with_capacity(req.push.len());
+    let mut first_index: HashMap<&BlobId, usize> = HashMap::with_capacity(req.push.len());
     for (i, item) in req.push.iter().enumerate() {
-        first_index.entry(item.id.as_str()).or_insert(i);
+        first_index.entry(&item.id).or_insert(i);
     }
     let mut indexes = Vec::with_capacity(resp.accepted.len());
     for id in &resp.accepted {
         let index = first_index
-            .get(id.as_str())
+            .get(id)
             .copied()
-            .ok_or_else(|| EncodeError::UnknownAcceptedId(id.clone()))?;
+            .ok_or_else(|| EncodeError::UnknownAcceptedId(hex(id)))?;
         indexes.push(index);
     }
     indexes.sort_unstable();
@@ -320,7 +315,7 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
             .ok()
             .and_then(|i| req.push.get(i))
             .ok_or(DecodeError::AcceptedOutOfRange(index))?;
-        accepted.push(item.id.clone());
+        accepted.push(item.id);
         next = index + 1;
     }
     let count = r.varint("pusher count")?;
@@ -362,7 +357,7 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
         let blob = r.bytes("change blob")?.to_vec();
         changes.push(PulledChange {
             seq,
-            id: hex(&blob_digest(&blob)),
+            id: blob_digest(&blob),
             doc_id,
             pusher,
             blob,
@@ -554,18 +549,6 @@ mod tests {
 
     #[test]
     fn encoder_rejects_what_it_cannot_represent() {
-        let bad = SyncRequest {
-            push: vec![PushItem {
-                id: "xyz".into(),
-                doc_id: "d".into(),
-                blob: vec![],
-            }],
-            ..SyncRequest::default()
-        };
-        assert!(matches!(
-            encode_sync_request(&bad),
-            Err(EncodeError::InvalidBlobId(_))
-        ));
         let long = SyncRequest {
             push: vec![PushItem::new("d".repeat(MAX_DOC_ID_LEN + 1), vec![1])],
             ..SyncRequest::default()
@@ -582,7 +565,7 @@ mod tests {
             pushers: vec![Pusher::default()],
             changes: vec![PulledChange {
                 seq: 5,
-                id: crate::blob_id(b"x"),
+                id: crate::blob_digest(b"x"),
                 doc_id: "d".into(),
                 pusher: 0,
                 blob: b"x".to_vec(),
@@ -597,7 +580,7 @@ mod tests {
             })
         );
         let resp = SyncResponse {
-            accepted: vec![crate::blob_id(b"never pushed")],
+            accepted: vec![crate::blob_digest(b"never pushed")],
             ..SyncResponse::default()
         };
         assert!(matches!(

@@ -3,7 +3,7 @@
 //! and old clients would break. Bump the version in the magic bytes instead.
 
 use groundwork_protocol::{
-    DecodeError, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse, blob_id,
+    DecodeError, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse, blob_digest,
     decode_sync_request, decode_sync_response, encode_sync_request, encode_sync_response,
 };
 use proptest::prelude::*;
@@ -40,7 +40,7 @@ const GOLDEN_REQUEST: &str = "
 
 fn golden_response() -> SyncResponse {
     SyncResponse {
-        accepted: vec![blob_id(b"hello"), blob_id(&[0, 1, 2])],
+        accepted: vec![blob_digest(b"hello"), blob_digest(&[0, 1, 2])],
         pushers: vec![
             Pusher {
                 actor: vec![0xab, 0xcd],
@@ -51,14 +51,14 @@ fn golden_response() -> SyncResponse {
         changes: vec![
             PulledChange {
                 seq: 301,
-                id: blob_id(b"change one"),
+                id: blob_digest(b"change one"),
                 doc_id: "doc-c".into(),
                 pusher: 0,
                 blob: b"change one".to_vec(),
             },
             PulledChange {
                 seq: 305,
-                id: blob_id(&[0xff]),
+                id: blob_digest(&[0xff]),
                 doc_id: "doc-a".into(),
                 pusher: 1,
                 blob: vec![0xff],
@@ -145,7 +145,7 @@ fn decode_errors_say_what_is_wrong() {
     );
     let wrong_id = SyncRequest {
         push: vec![PushItem {
-            id: blob_id(b"other bytes"),
+            id: blob_digest(b"other bytes"),
             doc_id: "d".into(),
             blob: b"bytes".to_vec(),
         }],
@@ -212,16 +212,16 @@ proptest! {
         more in any::<bool>(),
     ) {
         let mut seen = std::collections::HashSet::new();
-        let accepted: Vec<String> = req.push.iter().zip(&mask)
-            .filter(|(p, keep)| **keep && seen.insert(p.id.clone()))
-            .map(|(p, _)| p.id.clone())
+        let accepted: Vec<groundwork_protocol::BlobId> = req.push.iter().zip(&mask)
+            .filter(|(p, keep)| **keep && seen.insert(p.id))
+            .map(|(p, _)| p.id)
             .collect();
         let mut seq = req.since;
         let mut changes = Vec::new();
         for (gap, doc_id, blob, pusher) in gaps {
             let Some(next) = seq.checked_add(gap + 1) else { break };
             seq = next;
-            changes.push(PulledChange { seq, id: blob_id(&blob), doc_id, pusher, blob });
+            changes.push(PulledChange { seq, id: blob_digest(&blob), doc_id, pusher, blob });
         }
         let pushers = pushers.into_iter().map(|(actor, name)| Pusher { actor, name }).collect();
         let resp = SyncResponse { accepted, pushers, changes, cursor, more };

@@ -127,6 +127,8 @@ pub struct NewBlob<'a> {
 pub struct StoredBlob {
     /// Its position in the team's log.
     pub seq: u64,
+    /// Raw SHA-256 of `blob`, as stored with it.
+    pub id: [u8; 32],
     /// The document it belongs to.
     pub doc_id: String,
     /// The opaque bytes.

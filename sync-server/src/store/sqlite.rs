@@ -356,7 +356,7 @@ impl SqliteStore {
             .query_row([team_pk], |r| r.get(0))?;
         check_cursor(since, head)?;
         let mut stmt = conn.prepare_cached(
-            "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name
+            "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
              FROM blobs b JOIN devices d ON d.pk = b.device_pk
              WHERE b.team_pk = ?1 AND b.seq > ?2 AND b.device_pk <> ?3 ORDER BY b.seq",
         )?;
@@ -364,7 +364,7 @@ impl SqliteStore {
         Self::page(rows, since, to_u64(head).max(since), max_bytes)
     }
 
-    /// Reads rows `(seq, doc_id, length, blob, actor, name)` into a page of about `max_bytes`
+    /// Reads rows `(seq, doc_id, length, blob, actor, name, id)` into a page of about `max_bytes`
     /// (at least one row); `cursor` is the page's cursor when every row fits.
     fn page(
         mut rows: rusqlite::Rows<'_>,
@@ -389,8 +389,12 @@ impl SqliteStore {
             }
             used = used.saturating_add(size);
             let actor: Option<Vec<u8>> = row.get(4)?;
+            let id: Vec<u8> = row.get(6)?;
             page.changes.push(StoredBlob {
                 seq: to_u64(seq),
+                id: id
+                    .try_into()
+                    .map_err(|_| StoreError::Backend("a stored blob id is not 32 bytes".into()))?,
                 doc_id,
                 blob: row.get(3)?,
                 pusher_actor: actor.unwrap_or_default(),
@@ -620,7 +624,7 @@ impl super::Store for SqliteStore {
                 .query_row([team_pk], |r| r.get(0))?;
             let page = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name
+                    "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
                      FROM blobs b JOIN devices d ON d.pk = b.device_pk
                      WHERE b.team_pk = ?1 AND b.doc_id = ?2 AND b.seq > ?3 ORDER BY b.seq",
                 )?;

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use groundwork_protocol::{PushItem, SyncRequest, blob_id};
+use groundwork_protocol::{PushItem, SyncRequest, blob_digest};
 
 use crate::common::{Relay, item};
 
@@ -38,7 +38,7 @@ fn push_then_pull_round_trip() {
         item("person-2", "another person"),
     ];
     let resp = a.sync(pushed.clone(), None).expect("push");
-    let ids: Vec<_> = pushed.iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<_> = pushed.iter().map(|p| p.id).collect();
     assert_eq!(resp.accepted, ids, "every pushed id is acknowledged");
     assert!(
         resp.changes.is_empty(),
@@ -53,12 +53,12 @@ fn push_then_pull_round_trip() {
     let got: Vec<_> = resp
         .changes
         .iter()
-        .map(|c| (c.seq, c.id.clone(), c.doc_id.clone(), c.blob.clone()))
+        .map(|c| (c.seq, c.id, c.doc_id.clone(), c.blob.clone()))
         .collect();
     let want: Vec<_> = pushed
         .iter()
         .zip(1..)
-        .map(|(p, seq)| (seq, p.id.clone(), p.doc_id.clone(), p.blob.clone()))
+        .map(|(p, seq)| (seq, p.id, p.doc_id.clone(), p.blob.clone()))
         .collect();
     assert_eq!(got, want);
 
@@ -76,7 +76,7 @@ fn push_then_pull_round_trip() {
         actor: b.actor.clone(),
     };
     let resp = b.send(&req, false).expect("uncompressed push");
-    assert_eq!(resp.accepted, vec![reply.id.clone()]);
+    assert_eq!(resp.accepted, vec![reply.id]);
     let resp = a.sync(Vec::new(), None).expect("pull");
     assert_eq!(resp.changes.len(), 1);
     assert_eq!(resp.changes[0].blob, reply.blob);
@@ -93,17 +93,17 @@ fn duplicate_pushes_are_stored_once() {
     let x = item("doc", "the same change");
 
     let first = a.sync(vec![x.clone()], None).expect("push");
-    assert_eq!(first.accepted, vec![x.id.clone()]);
+    assert_eq!(first.accepted, vec![x.id]);
     // A retry after a lost answer, and the same item twice in one request.
     a.cursor = 0;
     let again = a
         .sync(vec![x.clone(), x.clone()], None)
         .expect("push again");
-    assert_eq!(again.accepted, vec![x.id.clone()]);
+    assert_eq!(again.accepted, vec![x.id]);
     assert_eq!(again.cursor, 1, "no new row was appended");
     // Another device pushing identical bytes is acknowledged too.
     let from_b = b.sync(vec![x.clone()], None).expect("push from b");
-    assert_eq!(from_b.accepted, vec![x.id.clone()]);
+    assert_eq!(from_b.accepted, vec![x.id]);
 
     let pulled = c.pull_all(None);
     assert_eq!(pulled, vec![(x.doc_id.clone(), x.blob.clone())]);
@@ -117,7 +117,7 @@ fn mismatched_ids_are_rejected_and_not_stored() {
     let mut a = devices.pop().expect("a");
     let good = item("doc", "good");
     let bad = PushItem {
-        id: blob_id(b"something else"),
+        id: blob_digest(b"something else"),
         doc_id: "doc".into(),
         blob: b"tampered".to_vec(),
     };
