@@ -1,0 +1,35 @@
+//! Drafts: what a form holds while it is being typed, by key, never synced.
+
+use rusqlite::OptionalExtension;
+
+use super::Store;
+use crate::error::Result;
+
+impl Store {
+    /// Save the text of a draft under `key` (replacing what was there).
+    pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            (key, body, crate::model::format_time(chrono::Utc::now())),
+        )?;
+        Ok(())
+    }
+
+    /// The draft saved under `key`, if any.
+    pub fn draft(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT body FROM drafts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Forget the draft under `key`.
+    pub fn delete_draft(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! The data directory on disk: what it may hold, who may read it, and opening its SQLite file
+//! (ours, WAL, `synchronous = FULL`).
+
+use std::fs;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "groundwork.sqlite3";
+
+/// SQLite `application_id` marking a database as Groundwork's ("GRND").
+const APPLICATION_ID: i64 = 0x4752_4E44;
+
+/// Files a data directory may hold besides the database.
+fn is_ours(name: &str) -> bool {
+    name.starts_with(DB_FILE)
+}
+
+pub(super) fn check_dir(dir: &Path) -> Result<()> {
+    let io = |source| Error::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "it is a file, not a directory",
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        Err(e) => return Err(io(e)),
+    }
+    if dir.join(DB_FILE).exists() {
+        return Ok(());
+    }
+    let foreign = fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok())
+        .any(|e| !is_ours(&e.file_name().to_string_lossy()));
+    if foreign {
+        return Err(Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Make the data directory readable by its owner only (0700), and the database with its
+/// `-wal` and `-shm` companions 0600: they hold everyone's records and the relay token.
+///
+/// A new database file is created here with mode 0600 before SQLite opens it, because SQLite
+/// gives the `-wal` and `-shm` files it creates later the mode of the database file. A
+/// directory or files created by an older version (which left them to the umask, usually
+/// 0755/0644) are tightened here when they are opened.
+#[cfg(unix)]
+pub(super) fn restrict_to_owner(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |what: &Path, e: std::io::Error| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make {} readable by you only ({e}); make sure you own it, or run chmod go-rwx on it",
+                what.display()
+            ),
+        ),
+    };
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| fail(dir, e))?;
+    let db = dir.join(DB_FILE);
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db)
+        .map_err(|e| fail(&db, e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.join(format!("{DB_FILE}{suffix}"));
+        match fs::set_permissions(&file, fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(|e| fail(&file, e))?,
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere the platform's own permissions apply.
+#[cfg(not(unix))]
+pub(super) fn restrict_to_owner(_dir: &Path) -> Result<()> {
+    Ok(())
+}
+
+pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
+    let path = dir.join(DB_FILE);
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Is it ours? A new file has no tables and application_id 0.
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|_| Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        })?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if app_id != APPLICATION_ID && !(app_id == 0 && tables == 0) {
+        return Err(Error::NotOurDataDir {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "could not switch the database to WAL (got {mode})"
+            )),
+        });
+    }
+    // 8 MiB of page cache: a write touches pages all over the projection indexes.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;",
+    )?;
+
+    if app_id == 0 {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    Ok(conn)
+}
+
+#[cfg(all(test, unix))]
+mod permission_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::model::NewPerson;
+    use crate::store::Store;
+
+    /// The permission bits, in octal as `ls` and `chmod` show them.
+    fn mode(path: &Path) -> String {
+        let mode = fs::metadata(path).expect("exists").permissions().mode();
+        format!("{:o}", mode & 0o777)
+    }
+
+    fn check_modes(dir: &Path) {
+        assert_eq!(mode(dir), "700", "the data directory");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DB_FILE}{suffix}"));
+            assert_eq!(mode(&file), "600", "{}", file.display());
+        }
+    }
+
+    fn write_someone(store: &mut Store) {
+        store
+            .add_person(NewPerson {
+                name: "Ada".into(),
+                ..Default::default()
+            })
+            .expect("add");
+    }
+
+    #[test]
+    fn the_data_directory_and_database_are_readable_by_the_user_only() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("notebook");
+        let mut store = Store::open(&dir).expect("open");
+        write_someone(&mut store);
+        // The WAL and shared-memory files exist while the store is open.
+        check_modes(&dir);
+    }
+
+    #[test]
+    fn a_notebook_left_open_to_others_is_tightened_when_opened() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("notebook");
+        let mut store = Store::open(&dir).expect("open");
+        write_someone(&mut store);
+        // As an older version left them: the umask's 0755 and 0644.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DB_FILE}{suffix}"));
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        drop(store);
+        let mut store = Store::open(&dir).expect("reopen");
+        write_someone(&mut store);
+        check_modes(&dir);
+    }
+}

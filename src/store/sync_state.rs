@@ -1,0 +1,196 @@
+//! Sync bookkeeping kept in the store: the outbox of local changes, the relay link and cursor,
+//! the last outcome, and what pulled changes left behind (quarantined and waiting changes,
+//! repairs, the names of the devices seen writing).
+
+use super::{Quarantined, Store, intake};
+use crate::error::Result;
+
+/// A local change waiting for a relay to acknowledge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Position in the outbox (oldest first).
+    pub seq: i64,
+    /// The document the change belongs to.
+    pub doc_id: String,
+    /// The change's Automerge hash (hex).
+    pub change_hash: String,
+    /// The change's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Where this device syncs, as recorded by `join`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayLink {
+    /// The relay's base URL.
+    pub relay_url: String,
+    /// The team this device joined.
+    pub team_id: String,
+    /// This device's id at the relay.
+    pub relay_device_id: String,
+    /// The bearer token (secret).
+    pub token: String,
+}
+
+/// This device's sync bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// The relay link, once joined.
+    pub link: Option<RelayLink>,
+    /// The position in the team's log up to which changes are applied here.
+    pub cursor: u64,
+    /// When the last sync completed.
+    pub last_sync_at: Option<String>,
+    /// The last sync error, cleared by a successful sync.
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// How many local changes wait for a relay.
+    pub fn pending_changes(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The oldest `limit` changes waiting for a relay.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, doc_id, change_hash, bytes FROM outbox ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(OutboxItem {
+                seq: r.get(0)?,
+                doc_id: r.get(1)?,
+                change_hash: r.get(2)?,
+                bytes: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Drop acknowledged changes from the outbox.
+    pub fn acknowledge(&mut self, change_hashes: &[String]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?;
+            for h in change_hashes {
+                stmt.execute([h])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// This device's sync bookkeeping.
+    pub fn sync_state(&self) -> Result<SyncState> {
+        Ok(self.conn.query_row(
+            "SELECT cursor, last_sync_at, last_error, relay_url, team_id, relay_device_id, token
+             FROM sync_state WHERE id = 1",
+            [],
+            |r| {
+                let link = match (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?) {
+                    (Some(relay_url), Some(team_id), Some(relay_device_id), Some(token)) => {
+                        Some(RelayLink {
+                            relay_url,
+                            team_id,
+                            relay_device_id,
+                            token,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok(SyncState {
+                    link,
+                    cursor: r.get::<_, i64>(0)?.max(0) as u64,
+                    last_sync_at: r.get(1)?,
+                    last_error: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
+    /// Record the relay this device joined. Joining another team starts its log from the
+    /// beginning; what this device holds stays and is sent there too.
+    pub fn set_relay_link(&mut self, link: &RelayLink) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET relay_url = ?1, team_id = ?2, relay_device_id = ?3, token = ?4,
+                 cursor = CASE WHEN team_id IS ?2 THEN cursor ELSE 0 END, last_error = NULL
+             WHERE id = 1",
+            (
+                &link.relay_url,
+                &link.team_id,
+                &link.relay_device_id,
+                &link.token,
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Record the outcome of a sync attempt: success clears the error and stamps the time.
+    pub fn record_sync_outcome(&self, error: Option<&str>) -> Result<()> {
+        match error {
+            None => self.conn.execute(
+                "UPDATE sync_state SET last_sync_at = ?1, last_error = NULL WHERE id = 1",
+                [crate::model::format_time(chrono::Utc::now())],
+            )?,
+            Some(e) => self
+                .conn
+                .execute("UPDATE sync_state SET last_error = ?1 WHERE id = 1", [e])?,
+        };
+        Ok(())
+    }
+
+    /// Every pulled change that was refused, newest first.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        intake::quarantined(&self.conn)
+    }
+
+    /// The documents with pulled changes waiting for their dependencies, with how many wait.
+    pub fn waiting_docs(&self) -> Result<Vec<(String, usize)>> {
+        intake::waiting_docs(&self.conn)
+    }
+
+    /// The documents whose waiting changes should be asked for again: waiting since before
+    /// `waiting_before` and not asked for since `asked_before`.
+    pub fn docs_to_repair(&self, waiting_before: &str, asked_before: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT w.doc_id FROM waiting w LEFT JOIN repairs r ON r.doc_id = w.doc_id
+             GROUP BY w.doc_id
+             HAVING min(w.received_at) < ?1 AND (max(r.asked_at) IS NULL OR max(r.asked_at) < ?2)
+             ORDER BY min(w.rowid)",
+        )?;
+        let rows = stmt.query_map([waiting_before, asked_before], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
+    }
+
+    /// Note that `doc_id` was asked for again now.
+    pub fn mark_repaired(&self, doc_id: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO repairs (doc_id, asked_at) VALUES (?1, ?2)
+             ON CONFLICT (doc_id) DO UPDATE SET asked_at = excluded.asked_at",
+            (doc_id, crate::model::format_time(chrono::Utc::now())),
+        )?;
+        Ok(())
+    }
+
+    /// Set the sync cursor back to the start of the team's log, so that the next sync pulls
+    /// everything again (duplicates are no-ops; what was missing arrives).
+    pub fn rewind_cursor(&self) -> Result<()> {
+        self.conn
+            .execute("UPDATE sync_state SET cursor = 0 WHERE id = 1", [])?;
+        Ok(())
+    }
+
+    /// The names of the devices seen writing, by actor id (hex); this device included.
+    pub fn writer_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT actor, name FROM writers")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut names =
+            rows.collect::<std::result::Result<std::collections::HashMap<String, String>, _>>()?;
+        names.insert(self.actor.to_hex_string(), self.canvasser_name()?);
+        Ok(names)
+    }
+}
