@@ -26,6 +26,17 @@ impl Store {
             .optional()?)
     }
 
+    /// The keys of the drafts whose key starts with `prefix`, in key order.
+    pub fn draft_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM drafts WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+        let keys = stmt
+            .query_map([prefix], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(keys)
+    }
+
     /// Forget the draft under `key`.
     pub fn delete_draft(&self, key: &str) -> Result<()> {
         self.conn

@@ -429,8 +429,18 @@ fn drafts_are_kept_until_deleted() {
         s.draft("conversation:new").unwrap().as_deref(),
         Some("She said the heating")
     );
+    s.save_draft("conversation:p2", "x").unwrap();
+    s.save_draft("person-new", "y").unwrap();
+    assert_eq!(
+        s.draft_keys("conversation:").unwrap(),
+        vec!["conversation:new", "conversation:p2"]
+    );
     s.delete_draft("conversation:new").unwrap();
     assert_eq!(s.draft("conversation:new").unwrap(), None);
+    assert_eq!(
+        s.draft_keys("conversation:").unwrap(),
+        vec!["conversation:p2"]
+    );
 }
 
 #[test]

@@ -559,3 +559,183 @@ fn history_lists_changes_and_restores_a_deleted_conversation() {
     assert_eq!(file.conversations.len(), 1);
     assert_eq!(file.conversations[0].id, conv);
 }
+
+/// Wait until the store holds a draft under `key` that satisfies `ok`.
+fn wait_for_draft(h: &Harness, key: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let d = h.rt.block_on(h.store.draft(key)).unwrap();
+        if let Some(d) = d.filter(|d| ok(d)) {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "no draft under {key}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_half_typed_person_survives_a_tab_switch() {
+    let mut h = Harness::new(|_| {});
+    h.click("id", "add-person");
+    h.settle_until("form", |html| html.contains("Add a person"));
+    h.type_in("person-name", "Amina Yu");
+    h.type_in("person-notes", "Two jobs,\nnights at Tesco");
+    h.click("data-value", "sms");
+    // Away to another tab and back: nothing typed is lost.
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Overdue"));
+    h.click("id", "tab-People");
+    h.settle_until("the waiting person", |html| {
+        html.contains("A person you started adding is not saved yet")
+    });
+    h.click("id", "continue-new-person");
+    h.settle_until("restored form", |html| {
+        html.contains("A draft was restored") && html.contains("Amina Yu")
+    });
+    let html = h.html();
+    assert!(
+        html.contains("Two jobs,\nnights at Tesco"),
+        "the notes are back: {html}"
+    );
+    // Discarding asks first; "Keep it" keeps the draft.
+    h.click("id", "discard-draft");
+    h.settle_until("question", |html| {
+        html.contains("Discard this unsaved person?")
+    });
+    h.click("id", "discard-person-no");
+    h.settle_until("kept", |html| {
+        !html.contains("Discard this unsaved person?")
+    });
+    h.click("id", "save-new-person");
+    h.settle_until("saved", |html| html.contains("Person added."));
+    let store = h.store();
+    let people = store.list_people(10).unwrap();
+    assert_eq!(people.len(), 1);
+    assert_eq!(people[0].name, "Amina Yu");
+    assert_eq!(
+        people[0].notes.as_deref(),
+        Some("Two jobs,\nnights at Tesco")
+    );
+    assert!(people[0].consent.contains_key("sms"));
+    assert_eq!(
+        store.draft("person-new").unwrap(),
+        None,
+        "the draft is gone"
+    );
+}
+
+#[test]
+fn half_typed_details_survive_leaving_and_cancel_asks_first() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Edit details"));
+    h.click("id", "edit-person");
+    h.settle_until("form", |html| html.contains("Edit Amina Yusuf"));
+    h.type_in("edit-phone", "07700 900123");
+    h.type_in("tag-entry", "tenant r");
+    wait_for_draft(&h, &format!("person-edit:{id}"), |d| {
+        d.contains("07700 900123")
+    });
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Overdue"));
+    h.click("id", "tab-People");
+    h.settle_until("marked in the list", |html| html.contains("Unsaved draft"));
+    h.click("data-id", &id);
+    h.settle_until("the file says so", |html| {
+        html.contains("Unsaved changes to the details")
+    });
+    h.click("id", "continue-edit");
+    h.settle_until("restored", |html| {
+        html.contains("A draft was restored") && html.contains("07700 900123")
+    });
+    assert!(h.html().contains("tenant r"), "{}", h.html());
+    // Cancel with changes asks; keeping them keeps the form open.
+    h.click("id", "cancel-edit");
+    h.settle_until("question", |html| {
+        html.contains("Discard your unsaved changes to Amina Yusuf")
+    });
+    h.click("id", "discard-edit-no");
+    h.settle_until("still editing", |html| {
+        !html.contains("Discard your unsaved changes") && html.contains("Edit Amina Yusuf")
+    });
+    h.click("id", "save-person");
+    h.settle_until("saved", |html| html.contains("Details saved."));
+    let store = h.store();
+    let p = store.person(&id).unwrap().person;
+    assert_eq!(p.phone.as_deref(), Some("07700 900123"));
+    assert_eq!(p.tags, vec!["tenant r"]);
+    assert_eq!(store.draft(&format!("person-edit:{id}")).unwrap(), None);
+}
+
+#[test]
+fn discarding_a_conversation_draft_asks_first_and_the_file_shows_it_waiting() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| {
+        html.contains("Conversation with Amina Yusuf")
+    });
+    h.type_in("story", "The heating broke");
+    let key = super::views::draft_key(&id);
+    wait_for_draft(&h, &key, |d| d.contains("The heating broke"));
+    h.click("id", "tab-People");
+    h.settle_until("marked in the list", |html| html.contains("Unsaved draft"));
+    h.click("data-id", &id);
+    h.settle_until("the file says so", |html| {
+        html.contains("Unsaved conversation draft")
+    });
+    h.click("id", "continue-conversation");
+    h.settle_until("restored", |html| {
+        html.contains("A draft was restored") && html.contains("The heating broke")
+    });
+    h.click("id", "discard-draft");
+    h.settle_until("question", |html| html.contains("Discard this draft?"));
+    assert!(
+        h.store().draft(&key).unwrap().is_some(),
+        "asked, not deleted"
+    );
+    h.click("id", "discard-conversation-no");
+    h.settle_until("kept", |html| !html.contains("Discard this draft?"));
+    assert!(h.store().draft(&key).unwrap().is_some(), "kept");
+    h.click("id", "discard-draft");
+    h.settle_until("question", |html| html.contains("Discard this draft?"));
+    h.click("id", "discard-conversation-yes");
+    h.settle_until("discarded", |html| html.contains("Draft discarded."));
+    assert_eq!(h.store().draft(&key).unwrap(), None);
+    assert!(!h.html().contains("Unsaved conversation draft"));
+}
+
+#[test]
+fn line_breaks_in_notes_and_stories_are_shown_as_typed() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = s
+            .add_person(NewPerson {
+                name: "Amina Yusuf".into(),
+                notes: Some("Call after 6pm.\nNot on Sundays.".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let mut c = doorstep(&id, "Two jobs.\n\nStill short every month.");
+        c.notes = Some("Ask about\nthe breakfast club.".into());
+        s.record_conversation(c, vec![]).unwrap();
+    });
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Conversations"));
+    let html = h.html();
+    for held in [
+        "<dd class=\"as-typed\">Call after 6pm.\nNot on Sundays.</dd>",
+        "<p class=\"story as-typed\">Two jobs.\n\nStill short every month.</p>",
+        "<p class=\"notes as-typed\">Ask about\nthe breakfast club.</p>",
+    ] {
+        assert!(html.contains(held), "{held:?} in {html}");
+    }
+    let style = super::style();
+    assert!(
+        style.contains(".as-typed { white-space: pre-wrap;"),
+        "the line breaks are drawn"
+    );
+}

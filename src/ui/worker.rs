@@ -105,6 +105,8 @@ pub enum Request {
     Draft(String),
     /// Forget a draft.
     DeleteDraft(String),
+    /// The keys of the drafts whose key starts with this prefix.
+    DraftKeys(String),
     /// Pulled changes that were refused, and documents with changes waiting.
     Integrity,
     /// Every change of a person's file, newest first.
@@ -145,6 +147,8 @@ pub enum Reply {
     FollowUps(Vec<report::FollowUp>),
     /// A draft's text.
     Draft(Option<String>),
+    /// Draft keys, for [`Request::DraftKeys`].
+    DraftKeys(Vec<String>),
     /// For [`Request::Integrity`].
     Integrity(Integrity),
     /// For [`Request::History`].
@@ -482,6 +486,14 @@ impl StoreHandle {
         }
     }
 
+    /// The keys of the drafts whose key starts with `prefix`.
+    pub async fn draft_keys(&self, prefix: &str) -> Result<Vec<String>, UiError> {
+        match self.call(Request::DraftKeys(prefix.to_string())).await? {
+            Reply::DraftKeys(k) => Ok(k),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// The draft under `key`.
     pub async fn draft(&self, key: &str) -> Result<Option<String>, UiError> {
         match self.call(Request::Draft(key.to_string())).await? {
@@ -657,6 +669,7 @@ impl Worker {
                 Reply::Done
             }
             Request::Draft(key) => Reply::Draft(s.draft(&key)?),
+            Request::DraftKeys(prefix) => Reply::DraftKeys(s.draft_keys(&prefix)?),
             Request::DeleteDraft(key) => {
                 self.drafts.remove(&key);
                 s.delete_draft(&key)?;

@@ -148,6 +148,8 @@ async function layoutCheck(page, screen) {
 const STORY = "Works 5:15am–9 at the uni, then nights at Tesco; rent's up £40 & she's \"fed up\" (Amina's words).";
 const FIRST = 'sign the letter to the VC';
 const SECOND = 'bring two colleagues on Friday, 7:30!';
+const ENTER_FIRST = 'sign the letter';
+const ENTER_SECOND = 'bring two colleagues (Ana & Lee), 7:30!';
 const DRAFT = 'Draft typed fast: heating broken since October, landlord ignores calls #12b.';
 
 const state = {};
@@ -216,6 +218,25 @@ const tests = [
     assert(file.commitments.every((x) => x.conversation_id === c.id), 'commitments not tied to the conversation');
   }],
 
+  ['Enter in the commitment box adds it and keeps the focus there, typed fast', async ({ page, dir }) => {
+    const before = JSON.parse(cli(dir, 'person', 'show', state.person)).conversations.map((c) => c.id);
+    await page.click('#record-conversation');
+    await page.waitForSelector('#commitment-entry');
+    await page.click('#commitment-entry');
+    // One key at a time, no delay: the second ask is typed before the first Enter is answered.
+    await page.keyboard.type(`${ENTER_FIRST}\n${ENTER_SECOND}\n`, { delay: 0 });
+    await page.locator('.added-item', { hasText: ENTER_SECOND }).waitFor();
+    eq(await page.locator('.added-item span').allTextContents(), [ENTER_FIRST, ENTER_SECOND], 'commitments listed');
+    eq(await page.evaluate(() => document.activeElement && document.activeElement.id), 'commitment-entry', 'focus after Enter');
+    eq(await page.inputValue('#commitment-entry'), '', 'the box after Enter');
+    await page.click('#save-conversation');
+    await page.getByText('Conversation saved.').waitFor();
+    const file = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const added = file.conversations.filter((c) => !before.includes(c.id));
+    eq(added.length, 1, 'new conversations');
+    eq(file.commitments.filter((c) => c.conversation_id === added[0].id).map((c) => c.what), [ENTER_FIRST, ENTER_SECOND], 'commitments saved');
+  }],
+
   ['search finds it', async ({ page }) => {
     await tab(page, 'People');
     await typeFast(page, '#search', 'tesco');
@@ -232,13 +253,27 @@ const tests = [
     await typeFast(page, '#commitment-entry', 'host a meeting');
     await page.waitForTimeout(800); // typing pauses; the draft is written
     const page2 = await restart('SIGKILL');
-    await findPerson(page2, 'amina', 'Amina Yusuf');
-    await page2.click('#record-conversation');
+    // The People list marks Amina, and her file offers the draft.
+    await tab(page2, 'People');
+    await typeFast(page2, '#search', 'amina');
+    await page2.locator('.person-row', { hasText: 'Amina Yusuf' }).locator('.draft-mark').waitFor();
+    await page2.locator('.person-row', { hasText: 'Amina Yusuf' }).click();
+    await page2.getByText('Unsaved conversation draft.').waitFor();
+    await axeCheck(page2, 'person file with a draft at 390px');
+    await layoutCheck(page2, 'person file with a draft at 390px');
+    await page2.click('#continue-conversation');
     await page2.waitForSelector('#story');
+    await page2.getByText('A draft was restored').waitFor();
     eq(await page2.inputValue('#story'), DRAFT, 'story after restart');
     eq(await page2.inputValue('#commitment-entry'), 'host a meeting', 'commitment entry after restart');
-    await page2.getByRole('button', { name: 'Discard draft' }).click();
+    // Discarding asks first.
+    await page2.click('#discard-draft');
+    await page2.getByText('Discard this draft?').waitFor();
+    await axeCheck(page2, 'discard question at 390px');
+    await layoutCheck(page2, 'discard question at 390px');
+    await page2.click('#discard-conversation-yes');
     await page2.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    await page2.getByText('Draft discarded.').waitFor();
     assert(!cli(dir, 'person', 'show', state.person).includes('heating broken'), 'the draft was saved as a conversation');
   }],
 

@@ -2,6 +2,7 @@
 //! Screens (in `views/`) own the state. Each component's style sits beside it.
 
 mod chips;
+mod confirm;
 mod consent;
 mod field;
 mod progress;
@@ -9,6 +10,7 @@ mod sync_badge;
 mod trend;
 
 pub use chips::{Chip, Chips};
+pub use confirm::Confirm;
 pub use consent::{ConsentChips, toggle as toggle_consent};
 pub use field::TextField;
 pub use progress::ProgressBar;
@@ -18,6 +20,7 @@ pub use trend::{TrendChart, TrendPoint};
 /// The components' styles, in one sheet.
 pub const STYLE: &str = concat!(
     include_str!("chips.css"),
+    include_str!("confirm.css"),
     include_str!("field.css"),
     include_str!("progress.css"),
     include_str!("sync_badge.css"),

@@ -3,17 +3,23 @@
 //!
 //! The form starts from the person as they were when it opened (kept in a hook, so a sync
 //! arriving while typing does not rewrite the fields) and text is never bound back into the
-//! inputs.
+//! inputs. What is typed is a draft from the first keystroke (see [`super::drafts`]): leaving
+//! the form (another tab, another person) keeps it, and the form restores it when it opens
+//! again; "Cancel" asks before it throws changes away.
 
 use dioxus::prelude::*;
 use groundwork::model::{ConsentChannel, Person, PersonPatch, normalise_tag};
 
-use crate::ui::components::{ConsentChips, TextField, toggle_consent};
+use serde::{Deserialize, Serialize};
+
+use super::drafts::{EditDraft, edit_key};
+use crate::ui::components::{Confirm, ConsentChips, TextField, toggle_consent};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Services};
 
-/// What the form holds while it is open.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What the form holds while it is open (also the body of its draft, see [`super::drafts`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PersonForm {
     /// Name.
     pub name: String,
@@ -34,6 +40,7 @@ pub struct PersonForm {
     /// Tags, in the order shown.
     pub tags: Vec<String>,
     /// Channels consented to.
+    #[serde(with = "super::drafts::channels")]
     pub consent: Vec<ConsentChannel>,
     /// Asked not to be contacted.
     pub do_not_contact: bool,
@@ -104,20 +111,89 @@ impl PersonForm {
     }
 }
 
-/// The edit form for `person`; `onclose` is called after saving or on "Cancel".
+/// The edit form for `person`; `onclose` is called after saving, or on "Cancel" (which asks
+/// first when something was changed). An unsaved edit is kept as a draft and restored here.
 #[component]
 pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
     let services = use_context::<Services>();
+    let pid = person.id.clone();
+    // Read once: the form owns its text from here on.
+    let loaded = use_resource(move || {
+        let store = services.store.clone();
+        let key = edit_key(&pid);
+        async move { store.draft(&key).await }
+    });
+    match &*loaded.read() {
+        None => rsx! { p { class: "empty", "Loading…" } },
+        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Ok(body)) => {
+            let restored = body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<EditDraft>(b).ok());
+            rsx! { EditForm { person: person.clone(), restored, onclose } }
+        }
+    }
+}
+
+#[component]
+fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<()>) -> Element {
+    let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let id = person.id.clone();
-    // The person as the form opened: the fields start from it, and the patch is against it.
-    let before = use_hook(|| PersonForm::of(&person));
-    let start = before.clone();
-    let mut form = use_signal(|| before.clone());
-    let mut tag_entry = use_signal(String::new);
+    let was_restored = restored.is_some();
+    // The draft as the form opened: the person as they were (or as they were when the draft
+    // was started), and the fields as the user left them.
+    let first = use_hook(|| {
+        restored.clone().unwrap_or_else(|| {
+            let before = PersonForm::of(&person);
+            EditDraft {
+                form: before.clone(),
+                before,
+                tag_entry: String::new(),
+            }
+        })
+    });
+    let before = first.before.clone();
+    let start = first.form.clone();
+    let start_tag = first.tag_entry.clone();
+    let mut form = use_signal(|| start.clone());
+    let mut tag_entry = use_signal(|| start_tag.clone());
     // A new number is a new, empty tag field (see `TextField`).
     let mut tag_field = use_signal(|| 0u32);
     let mut saving = use_signal(|| false);
+    let mut confirming = use_signal(|| false);
+    let key = edit_key(&id);
+
+    // Every change is a draft, sent as it is made; back to how the person was, there is
+    // nothing to keep.
+    let store = services.store.clone();
+    let draft_before = before.clone();
+    let draft_key = key.clone();
+    let persist = use_callback(move |()| {
+        let d = EditDraft {
+            before: draft_before.clone(),
+            form: form.peek().clone(),
+            tag_entry: tag_entry.peek().clone(),
+        };
+        if d == first {
+            return;
+        }
+        if d.form == d.before && d.tag_entry.trim().is_empty() {
+            let store = store.clone();
+            let key = draft_key.clone();
+            spawn(async move {
+                let _ = store.run(Request::DeleteDraft(key)).await;
+            });
+        } else if let Ok(body) = serde_json::to_string(&d) {
+            store.save_draft(&draft_key, body);
+        }
+    });
+    let mut edit = move |f: &dyn Fn(&mut PersonForm)| {
+        f(&mut form.write());
+        persist(());
+    };
+    let dirty_before = before.clone();
+    let dirty = move || *form.read() != dirty_before || !tag_entry.read().trim().is_empty();
 
     let mut add_tag = move || {
         if let Some(t) = normalise_tag(&tag_entry()) {
@@ -128,7 +204,25 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
         }
         tag_entry.set(String::new());
         tag_field += 1;
+        persist(());
     };
+    let discard_store = services.store.clone();
+    let discard_key = key.clone();
+    let discard = use_callback(move |()| {
+        let store = discard_store.clone();
+        let key = discard_key.clone();
+        spawn(async move {
+            match store.run(Request::DeleteDraft(key)).await {
+                Ok(()) => {
+                    onclose.call(());
+                    nav.say("Changes discarded.");
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    });
+
+    let save_key = key.clone();
     let save = move |_| {
         let mut f = form();
         // A tag typed but not added yet is meant to be added.
@@ -142,26 +236,36 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
             return;
         }
         let patch = f.patch_from(&before);
-        if patch == PersonPatch::default() {
-            onclose.call(());
-            nav.say("Nothing changed.");
-            return;
-        }
         let store = services.store.clone();
         let id = id.clone();
+        let key = save_key.clone();
         saving.set(true);
         spawn(async move {
-            match store.run(Request::EditPerson(id, patch)).await {
-                Ok(()) => {
+            let saved = if patch == PersonPatch::default() {
+                Ok(false)
+            } else {
+                store
+                    .run(Request::EditPerson(id, patch))
+                    .await
+                    .map(|()| true)
+            };
+            match saved {
+                Ok(changed) => {
+                    if let Err(e) = store.run(Request::DeleteDraft(key)).await {
+                        nav.error(e.to_string());
+                    }
                     onclose.call(());
-                    nav.say("Details saved.");
+                    nav.say(if changed {
+                        "Details saved."
+                    } else {
+                        "Nothing changed."
+                    });
                 }
                 Err(e) => nav.error(e.to_string()),
             }
             saving.set(false);
         });
     };
-
     let f = form();
     let consent = f.consent.clone();
     let text_fields: [(&str, &str, &str, String); 6] = [
@@ -181,8 +285,13 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
     rsx! {
         section { class: "edit-person", "aria-labelledby": "edit-title",
             h2 { id: "edit-title", "Edit {person.name}" }
+            if was_restored {
+                p { class: "card restored", role: "status",
+                    "A draft was restored: your unsaved changes are back."
+                }
+            }
             TextField { id: "edit-name", label: "Name", initial: start.name.clone(),
-                oninput: move |v: String| form.write().name = v }
+                oninput: move |v: String| edit(&|f| f.name = v.clone()) }
             for (fid, label, kind, initial) in text_fields {
                 TextField {
                     key: "{fid}",
@@ -190,8 +299,8 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
                     label: "{label}",
                     kind: "{kind}",
                     initial,
-                    oninput: move |v: String| {
-                        let mut f = form.write();
+                    oninput: move |v: String| edit(&|f| {
+                        let v = v.clone();
                         match fid {
                             "edit-phone" => f.phone = v,
                             "edit-email" => f.email = v,
@@ -200,7 +309,7 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
                             "edit-workplace" => f.workplace = v,
                             _ => f.role = v,
                         }
-                    },
+                    }),
                 }
             }
             fieldset { class: "tags-entry",
@@ -218,7 +327,7 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
                                     "aria-label": "Remove tag: {t}",
                                     onclick: {
                                         let t = t.clone();
-                                        move |_| form.write().tags.retain(|x| *x != t)
+                                        move |_| edit(&|f| f.tags.retain(|x| *x != t))
                                     },
                                     "Remove"
                                 }
@@ -232,7 +341,11 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
                             key: "{n}",
                             id: "tag-entry",
                             label: "Add a tag",
-                            oninput: move |v: String| tag_entry.set(v),
+                            initial: if n == 0 { start_tag.clone() } else { String::new() },
+                            oninput: move |v: String| {
+                                tag_entry.set(v);
+                                persist(());
+                            },
                             onenter: move |_| add_tag(),
                         }
                     }
@@ -241,25 +354,41 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
             }
             ConsentChips {
                 selected: consent,
-                ontoggle: move |c| toggle_consent(&mut form.write().consent, c),
+                ontoggle: move |c| edit(&|f| toggle_consent(&mut f.consent, c)),
             }
             label { class: "check", r#for: "edit-dnc",
                 input {
                     id: "edit-dnc",
                     r#type: "checkbox",
                     checked: f.do_not_contact,
-                    onchange: move |e| form.write().do_not_contact = e.checked(),
+                    onchange: move |e| edit(&|f| f.do_not_contact = e.checked()),
                 }
                 span { "Asked not to be contacted at all" }
             }
             TextField { id: "edit-notes", label: "Notes", multiline: true, initial: start.notes.clone(),
-                oninput: move |v: String| form.write().notes = v }
+                oninput: move |v: String| edit(&|f| f.notes = v.clone()) }
+            if confirming() {
+                Confirm {
+                    id: "discard-edit",
+                    question: "Discard your unsaved changes to {person.name}'s details?",
+                    yes: "Discard changes",
+                    no: "Keep editing",
+                    onyes: discard,
+                    onno: move |_| confirming.set(false),
+                }
+            }
             div { class: "edit-actions",
                 button {
                     r#type: "button",
                     class: "secondary",
                     id: "cancel-edit",
-                    onclick: move |_| onclose.call(()),
+                    onclick: move |_| {
+                        if dirty() {
+                            confirming.set(true);
+                        } else {
+                            discard(());
+                        }
+                    },
                     "Cancel"
                 }
                 button {

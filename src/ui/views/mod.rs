@@ -3,6 +3,7 @@
 //! [`Nav::revision`](super::Nav) inside its resources).
 
 mod campaigns;
+mod drafts;
 mod due;
 mod edit_person;
 mod history;

@@ -1,9 +1,12 @@
-//! People: search as you type (recent first when the box is empty), and adding a person.
+//! People: search as you type (recent first when the box is empty), with a mark on people
+//! who have an unsaved draft, and adding a person (kept as a draft until saved).
 
 use dioxus::prelude::*;
-use groundwork::model::{NewPerson, Person};
+use groundwork::model::Person;
 
-use crate::ui::components::{ConsentChips, TextField, toggle_consent};
+use super::drafts::{NEW_PERSON_KEY, new_person, people_with_drafts};
+use super::edit_person::PersonForm;
+use crate::ui::components::{Confirm, ConsentChips, TextField, toggle_consent};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
 
@@ -20,10 +23,18 @@ pub fn People() -> Element {
         let store = services.store.clone();
         let q = query();
         let _ = (nav.revision)();
-        async move { store.people(&q, LIST_LIMIT).await }
+        async move {
+            let people = store.people(&q, LIST_LIMIT).await?;
+            let keys = store.draft_keys("").await?;
+            Ok::<_, crate::ui::worker::UiError>((people, keys))
+        }
     });
     let shift_open = (nav.overview)().shift.is_some();
     let q = query();
+    let new_person_waiting = matches!(
+        &*people.read(),
+        Some(Ok((_, keys))) if keys.iter().any(|k| k == NEW_PERSON_KEY)
+    );
 
     rsx! {
         section { class: "people", "aria-labelledby": "people-title",
@@ -32,8 +43,21 @@ pub fn People() -> Element {
                 button {
                     r#type: "button",
                     class: "secondary",
+                    id: "add-person",
                     onclick: move |_| nav.go(Screen::AddPerson),
                     "+ Add person"
+                }
+            }
+            if new_person_waiting {
+                p { class: "card draft-waiting",
+                    "A person you started adding is not saved yet. "
+                    button {
+                        r#type: "button",
+                        class: "linkish",
+                        id: "continue-new-person",
+                        onclick: move |_| nav.go(Screen::AddPerson),
+                        "Continue adding"
+                    }
                 }
             }
             if !shift_open {
@@ -58,19 +82,22 @@ pub fn People() -> Element {
             match &*people.read() {
                 None => rsx! { p { class: "empty", "Loading…" } },
                 Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
-                Some(Ok(list)) if list.is_empty() => rsx! {
+                Some(Ok((list, _))) if list.is_empty() => rsx! {
                     p { class: "empty",
                         if q.trim().is_empty() { "Nobody recorded yet. Add the first person." }
                         else { "Nobody matches “{q}”." }
                     }
                 },
-                Some(Ok(list)) => rsx! {
-                    ul { class: "list people-list", "aria-label": if q.trim().is_empty() { "Recent people" } else { "Search results" },
-                        for p in list.iter() {
-                            PersonRow { key: "{p.id}", person: p.clone() }
+                Some(Ok((list, keys))) => {
+                    let drafts = people_with_drafts(keys);
+                    rsx! {
+                        ul { class: "list people-list", "aria-label": if q.trim().is_empty() { "Recent people" } else { "Search results" },
+                            for p in list.iter() {
+                                PersonRow { key: "{p.id}", person: p.clone(), draft: drafts.contains(&p.id) }
+                            }
                         }
                     }
-                },
+                }
             }
         }
     }
@@ -86,8 +113,9 @@ fn whereabouts(p: &Person) -> String {
         .join(" · ")
 }
 
+/// A person in the list; `draft`: an unsaved conversation or edit of theirs is waiting.
 #[component]
-fn PersonRow(person: Person) -> Element {
+fn PersonRow(person: Person, draft: bool) -> Element {
     let nav = use_context::<Nav>();
     let place = whereabouts(&person);
     let id = person.id.clone();
@@ -102,22 +130,74 @@ fn PersonRow(person: Person) -> Element {
                 if !place.is_empty() {
                     span { class: "person-place", "{place}" }
                 }
+                if draft {
+                    span { class: "draft-mark", "Unsaved draft" }
+                }
             }
         }
     }
 }
 
-/// The form for a new person. Only the name is required.
+/// The form for a new person. Only the name is required. What is typed is a draft from the
+/// first keystroke, restored when the form opens again.
 #[component]
 pub fn AddPerson() -> Element {
     let services = use_context::<Services>();
-    let nav = use_context::<Nav>();
-    let mut form = use_signal(NewPerson::default);
-    let mut saving = use_signal(|| false);
-
-    let save = move |_| {
+    // Read once: the form owns its text from here on.
+    let loaded = use_resource(move || {
         let store = services.store.clone();
-        let new = form();
+        async move { store.draft(NEW_PERSON_KEY).await }
+    });
+    match &*loaded.read() {
+        None => rsx! { p { class: "empty", "Loading…" } },
+        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Ok(body)) => {
+            let restored = body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<PersonForm>(b).ok());
+            rsx! { AddPersonForm { restored } }
+        }
+    }
+}
+
+#[component]
+fn AddPersonForm(restored: Option<PersonForm>) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let was_restored = restored.is_some();
+    let first = use_hook(|| restored.clone().unwrap_or_default());
+    let start = first.clone();
+    let mut form = use_signal(|| start.clone());
+    let mut saving = use_signal(|| false);
+    let mut confirming = use_signal(|| false);
+
+    // Every change is a draft, sent as it is made; an emptied form leaves none.
+    let store = services.store.clone();
+    let persist = use_callback(move |()| {
+        let f = form.peek().clone();
+        if f == first {
+            return;
+        }
+        if f == PersonForm::default() {
+            let store = store.clone();
+            spawn(async move {
+                let _ = store
+                    .run(Request::DeleteDraft(NEW_PERSON_KEY.to_string()))
+                    .await;
+            });
+        } else if let Ok(body) = serde_json::to_string(&f) {
+            store.save_draft(NEW_PERSON_KEY, body);
+        }
+    });
+    let mut edit = move |f: &dyn Fn(&mut PersonForm)| {
+        f(&mut form.write());
+        persist(());
+    };
+
+    let save_store = services.store.clone();
+    let save = move |_| {
+        let store = save_store.clone();
+        let new = new_person(&form());
         if new.name.trim().is_empty() {
             nav.error("Give the person's name (the other details can wait).");
             return;
@@ -126,6 +206,12 @@ pub fn AddPerson() -> Element {
         spawn(async move {
             match store.create(Request::AddPerson(new)).await {
                 Ok(id) => {
+                    if let Err(e) = store
+                        .run(Request::DeleteDraft(NEW_PERSON_KEY.to_string()))
+                        .await
+                    {
+                        nav.error(e.to_string());
+                    }
                     nav.go(Screen::Person(id));
                     nav.say("Person added.");
                 }
@@ -134,37 +220,77 @@ pub fn AddPerson() -> Element {
             saving.set(false);
         });
     };
+    let discard = move |()| {
+        let store = services.store.clone();
+        spawn(async move {
+            match store
+                .run(Request::DeleteDraft(NEW_PERSON_KEY.to_string()))
+                .await
+            {
+                Ok(()) => {
+                    nav.go(Screen::People);
+                    nav.say("Draft discarded.");
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    };
     let consent = form.read().consent.clone();
+    let has_text = *form.read() != PersonForm::default();
 
     rsx! {
         section { class: "add-person", "aria-labelledby": "add-title",
             h2 { id: "add-title", "Add a person" }
-            TextField { id: "person-name", label: "Name", autocomplete: "off",
-                oninput: move |v: String| form.write().name = v }
-            TextField { id: "person-phone", label: "Phone", kind: "tel",
-                oninput: move |v: String| form.write().phone = Some(v) }
-            TextField { id: "person-email", label: "Email", kind: "email",
-                oninput: move |v: String| form.write().email = Some(v) }
-            TextField { id: "person-area", label: "Area or street",
-                oninput: move |v: String| form.write().area = Some(v) }
-            TextField { id: "person-address", label: "Address",
-                oninput: move |v: String| form.write().address = Some(v) }
-            TextField { id: "person-workplace", label: "Workplace",
-                oninput: move |v: String| form.write().workplace = Some(v) }
-            TextField { id: "person-role", label: "Role at work",
-                oninput: move |v: String| form.write().role = Some(v) }
+            if was_restored {
+                p { class: "card restored", role: "status",
+                    "A draft was restored: carry on where you left off."
+                }
+            }
+            TextField { id: "person-name", label: "Name", autocomplete: "off", initial: start.name.clone(),
+                oninput: move |v: String| edit(&|f| f.name = v.clone()) }
+            TextField { id: "person-phone", label: "Phone", kind: "tel", initial: start.phone.clone(),
+                oninput: move |v: String| edit(&|f| f.phone = v.clone()) }
+            TextField { id: "person-email", label: "Email", kind: "email", initial: start.email.clone(),
+                oninput: move |v: String| edit(&|f| f.email = v.clone()) }
+            TextField { id: "person-area", label: "Area or street", initial: start.area.clone(),
+                oninput: move |v: String| edit(&|f| f.area = v.clone()) }
+            TextField { id: "person-address", label: "Address", initial: start.address.clone(),
+                oninput: move |v: String| edit(&|f| f.address = v.clone()) }
+            TextField { id: "person-workplace", label: "Workplace", initial: start.workplace.clone(),
+                oninput: move |v: String| edit(&|f| f.workplace = v.clone()) }
+            TextField { id: "person-role", label: "Role at work", initial: start.role.clone(),
+                oninput: move |v: String| edit(&|f| f.role = v.clone()) }
             ConsentChips {
                 selected: consent,
-                ontoggle: move |c| toggle_consent(&mut form.write().consent, c),
+                ontoggle: move |c| edit(&|f| toggle_consent(&mut f.consent, c)),
             }
-            TextField { id: "person-notes", label: "Notes", multiline: true,
-                oninput: move |v: String| form.write().notes = Some(v) }
+            TextField { id: "person-notes", label: "Notes", multiline: true, initial: start.notes.clone(),
+                oninput: move |v: String| edit(&|f| f.notes = v.clone()) }
             button {
                 r#type: "button",
                 class: "primary",
+                id: "save-new-person",
                 disabled: saving(),
                 onclick: save,
                 "Save person"
+            }
+            if confirming() {
+                Confirm {
+                    id: "discard-person",
+                    question: "Discard this unsaved person? What you typed will be gone.",
+                    yes: "Discard draft",
+                    no: "Keep it",
+                    onyes: discard,
+                    onno: move |_| confirming.set(false),
+                }
+            } else if has_text {
+                button {
+                    r#type: "button",
+                    class: "linkish",
+                    id: "discard-draft",
+                    onclick: move |_| confirming.set(true),
+                    "Discard draft"
+                }
             }
         }
     }

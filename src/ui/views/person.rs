@@ -1,4 +1,5 @@
-//! A person's file: details, consent, every conversation, open and past commitments,
+//! A person's file: details, consent, every conversation, open and past commitments, drafts
+//! waiting (a conversation or changes to the details not saved yet, one tap to carry on),
 //! conflicting values side by side with a way to pick one, and the file's history (see
 //! [`super::history`]).
 
@@ -9,6 +10,7 @@ use groundwork::model::{
     PersonFile as File, PersonPatch, parse_date,
 };
 
+use super::drafts::{conversation_key, edit_key};
 use super::edit_person::EditPerson;
 use super::history::History;
 use super::{show_date, show_time};
@@ -197,6 +199,19 @@ pub fn PersonFile(id: String) -> Element {
         let _ = (nav.revision)();
         async move { store.person(&id).await }
     });
+    // Unsaved drafts of this person's conversation and details, shown with a way back to them.
+    let did = id.clone();
+    let draft_store = use_context::<Services>().store;
+    let drafts = use_resource(move || {
+        let store = draft_store.clone();
+        let id = did.clone();
+        let _ = (nav.revision)();
+        async move {
+            let conversation = store.draft(&conversation_key(&id)).await?.is_some();
+            let details = store.draft(&edit_key(&id)).await?.is_some();
+            Ok::<_, crate::ui::worker::UiError>((conversation, details))
+        }
+    });
     let services = use_context::<Services>();
     let mut editing = use_signal(|| false);
     let mut history = use_signal(|| false);
@@ -241,6 +256,12 @@ pub fn PersonFile(id: String) -> Element {
         .partition(|c| c.status == CommitmentStatus::Open);
     let consent: Vec<String> = p.consent.keys().cloned().collect();
     let rid = id.clone();
+    let cid = id.clone();
+    let (conversation_draft, details_draft) = drafts
+        .read()
+        .as_ref()
+        .and_then(|r| r.as_ref().ok().copied())
+        .unwrap_or_default();
 
     rsx! {
         article { class: "person-file", "aria-labelledby": "person-title",
@@ -252,6 +273,30 @@ pub fn PersonFile(id: String) -> Element {
                 onclick: move |_| nav.go(Screen::Record(rid.clone())),
                 "Record a conversation"
             }
+            if conversation_draft {
+                p { class: "card draft-waiting", id: "conversation-draft",
+                    "Unsaved conversation draft. "
+                    button {
+                        r#type: "button",
+                        class: "linkish",
+                        id: "continue-conversation",
+                        onclick: move |_| nav.go(Screen::Record(cid.clone())),
+                        "Continue it"
+                    }
+                }
+            }
+            if details_draft {
+                p { class: "card draft-waiting", id: "details-draft",
+                    "Unsaved changes to the details. "
+                    button {
+                        r#type: "button",
+                        class: "linkish",
+                        id: "continue-edit",
+                        onclick: move |_| editing.set(true),
+                        "Continue editing"
+                    }
+                }
+            }
             if !conflicts.is_empty() {
                 section { class: "conflicts", "aria-labelledby": "conflicts-title",
                     h3 { id: "conflicts-title", "Two devices disagree" }
@@ -261,7 +306,7 @@ pub fn PersonFile(id: String) -> Element {
                             div { class: "conflict-values",
                                 for (i, (v, request)) in conflict.values.into_iter().enumerate() {
                                     div { class: "conflict-value", key: "{i}",
-                                        p { "{v}" }
+                                        p { class: "as-typed", "{v}" }
                                         button {
                                             r#type: "button",
                                             class: "secondary",
@@ -296,7 +341,7 @@ pub fn PersonFile(id: String) -> Element {
                 }
                 dl {
                     for (k, v) in details {
-                        div { key: "{k}", dt { "{k}" } dd { "{v}" } }
+                        div { key: "{k}", dt { "{k}" } dd { class: "as-typed", "{v}" } }
                     }
                 }
                 if !p.tags.is_empty() {
@@ -344,10 +389,10 @@ pub fn PersonFile(id: String) -> Element {
                                 p { class: "issues", "Issues: {c.issues.join(\", \")}" }
                             }
                             if let Some(s) = &c.story {
-                                p { class: "story", "{s}" }
+                                p { class: "story as-typed", "{s}" }
                             }
                             if let Some(n) = &c.notes {
-                                p { class: "notes", "{n}" }
+                                p { class: "notes as-typed", "{n}" }
                             }
                             p { class: "muted",
                                 if let Some(e) = c.engagement { "Engagement {e.get()} of 5. " }

@@ -4,7 +4,8 @@
 //!
 //! The form is a draft from the first keystroke: every change is sent to the store worker,
 //! which writes it once typing pauses, so it is there again after the app is killed. Saving
-//! records the conversation and drops the draft in one request.
+//! records the conversation and drops the draft in one request; "Discard draft" asks first.
+//! A form opened on a waiting draft says so.
 
 use chrono::{NaiveDate, Utc};
 use dioxus::prelude::*;
@@ -14,7 +15,7 @@ use groundwork::model::{
 use serde::{Deserialize, Serialize};
 
 use super::person::kind_label;
-use crate::ui::components::{Chip, Chips, TextField};
+use crate::ui::components::{Chip, Chips, Confirm, TextField};
 use crate::ui::worker::{Request, UiError};
 use crate::ui::{Nav, Screen, Services};
 
@@ -130,9 +131,35 @@ impl ConversationDraft {
     }
 }
 
+/// Enter in the commitment box, handled in the page itself: the text is taken and the box
+/// emptied at the moment of the key, so what is typed next (however fast) starts the next
+/// commitment in the same, still focused box. The text goes to the app through the script's
+/// channel; an `input` event tells the form the box is empty. Installed once per form (a new
+/// form replaces the listener of the last); the field's own Enter handler is the fallback
+/// where scripts do not run (component tests).
+const COMMITMENT_ENTER: &str = r#"
+if (window.__groundworkCommitmentEnter) {
+  document.removeEventListener('keydown', window.__groundworkCommitmentEnter, true);
+}
+const onKey = (e) => {
+  const box = e.target;
+  if (e.key !== 'Enter' || e.isComposing || !box || box.id !== 'commitment-entry') return;
+  e.preventDefault();
+  e.stopPropagation();
+  const text = box.value;
+  if (text.trim() === '') return;
+  box.value = '';
+  box.dispatchEvent(new Event('input', { bubbles: true }));
+  dioxus.send(text);
+};
+window.__groundworkCommitmentEnter = onKey;
+document.addEventListener('keydown', onKey, true);
+await new Promise(() => {});
+"#;
+
 /// The draft key of a conversation with `person_id`.
 pub fn draft_key(person_id: &str) -> String {
-    format!("conversation:{person_id}")
+    super::drafts::conversation_key(person_id)
 }
 
 /// Loads the draft (or starts one) and the person's name, then shows the form.
@@ -146,48 +173,61 @@ pub fn Record(person_id: String) -> Element {
         let pid = pid.clone();
         async move {
             let name = store.person(&pid).await?.person.name;
-            let draft = match store.draft(&draft_key(&pid)).await? {
-                Some(body) => {
-                    serde_json::from_str(&body).unwrap_or_else(|_| ConversationDraft::fresh())
-                }
-                None => ConversationDraft::fresh(),
-            };
-            Ok::<_, UiError>((name, draft))
+            let restored = store
+                .draft(&draft_key(&pid))
+                .await?
+                .and_then(|body| serde_json::from_str::<ConversationDraft>(&body).ok());
+            Ok::<_, UiError>((name, restored))
         }
     });
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
-        Some(Ok((name, draft))) => rsx! {
-            RecordForm { person_id: person_id.clone(), name: name.clone(), initial: draft.clone() }
+        Some(Ok((name, restored))) => rsx! {
+            RecordForm {
+                person_id: person_id.clone(),
+                name: name.clone(),
+                restored: restored.is_some(),
+                initial: restored.clone().unwrap_or_else(ConversationDraft::fresh),
+            }
         },
     }
 }
 
 #[component]
-fn RecordForm(person_id: String, name: String, initial: ConversationDraft) -> Element {
+fn RecordForm(
+    person_id: String,
+    name: String,
+    restored: bool,
+    initial: ConversationDraft,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let start = initial.clone();
     let mut draft = use_signal(move || start);
     let mut saving = use_signal(|| false);
+    let mut confirming = use_signal(|| false);
     // Bumped to empty the entry fields (a new element) after an item is added.
     let mut commitment_field = use_signal(|| 0u32);
     let mut issue_field = use_signal(|| 0u32);
     let key = draft_key(&person_id);
 
-    // Every change to the form is a draft: sent to the store worker, written when typing pauses.
+    // Every change to the form is a draft, sent to the store worker as it is made (not later,
+    // so leaving at once keeps the last keystroke); the worker writes it when typing pauses.
     let store = services.store.clone();
     let first = initial.clone();
-    use_effect(move || {
-        let d = draft();
-        if d != first
-            && let Ok(body) = serde_json::to_string(&d)
+    let persist = use_callback(move |()| {
+        let d = draft.peek();
+        if *d != first
+            && let Ok(body) = serde_json::to_string(&*d)
         {
             store.save_draft(&key, body);
         }
     });
-    let mut update = move |f: &dyn Fn(&mut ConversationDraft)| f(&mut draft.write());
+    let mut update = move |f: &dyn Fn(&mut ConversationDraft)| {
+        f(&mut draft.write());
+        persist(());
+    };
     let mut add_commitment = move || {
         if !draft.peek().commitment_entry.trim().is_empty() {
             update(&|d| {
@@ -197,6 +237,17 @@ fn RecordForm(person_id: String, name: String, initial: ConversationDraft) -> El
             commitment_field += 1;
         }
     };
+    // Commitments added with Enter by the page script (see `COMMITMENT_ENTER`). The box was
+    // emptied in the page, and its `input` event empties `commitment_entry`.
+    use_future(move || async move {
+        let mut script = document::eval(COMMITMENT_ENTER);
+        while let Ok(text) = script.recv::<String>().await {
+            let what = text.trim().to_string();
+            if !what.is_empty() {
+                update(&|d| d.commitments.push(what.clone()));
+            }
+        }
+    });
     let mut add_issue = move || {
         if normalise_tag(&draft.peek().issue_entry).is_some() {
             update(&|d| {
@@ -273,6 +324,11 @@ fn RecordForm(person_id: String, name: String, initial: ConversationDraft) -> El
     rsx! {
         section { class: "record", "aria-labelledby": "record-title",
             h2 { id: "record-title", "Conversation with {name}" }
+            if restored {
+                p { class: "card restored", role: "status",
+                    "A draft was restored: carry on where you left off."
+                }
+            }
             p { class: "muted", "Saved as you type: you can leave and come back." }
             Chips {
                 label: "Kind",
@@ -378,23 +434,35 @@ fn RecordForm(person_id: String, name: String, initial: ConversationDraft) -> El
                     onclick: save,
                     if saving() { "Saving…" } else { "Save conversation" }
                 }
-                button {
-                    r#type: "button",
-                    class: "linkish",
-                    onclick: move |_| {
-                        let store = discard_store.clone();
-                        let pid = discard_pid.clone();
-                        spawn(async move {
-                            match store.run(Request::DeleteDraft(draft_key(&pid))).await {
-                                Ok(()) => {
-                                    nav.go(Screen::Person(pid));
-                                    nav.say("Draft discarded.");
+                if confirming() {
+                    Confirm {
+                        id: "discard-conversation",
+                        question: "Discard this draft? What you typed for {name} will be gone.",
+                        yes: "Discard draft",
+                        no: "Keep it",
+                        onyes: move |_| {
+                            let store = discard_store.clone();
+                            let pid = discard_pid.clone();
+                            spawn(async move {
+                                match store.run(Request::DeleteDraft(draft_key(&pid))).await {
+                                    Ok(()) => {
+                                        nav.go(Screen::Person(pid));
+                                        nav.say("Draft discarded.");
+                                    }
+                                    Err(e) => nav.error(e.to_string()),
                                 }
-                                Err(e) => nav.error(e.to_string()),
-                            }
-                        });
-                    },
-                    "Discard draft"
+                            });
+                        },
+                        onno: move |_| confirming.set(false),
+                    }
+                } else {
+                    button {
+                        r#type: "button",
+                        class: "linkish",
+                        id: "discard-draft",
+                        onclick: move |_| confirming.set(true),
+                        "Discard draft"
+                    }
                 }
             }
         }
