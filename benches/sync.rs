@@ -12,7 +12,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use groundwork::export::{self, Format, What};
 use groundwork::ids::SplitMix64;
-use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson};
+use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField};
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport};
@@ -80,13 +80,16 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
         .unwrap();
         for i in 0..40 {
             let person = store
-                .add_person(NewPerson {
-                    name: format!("Person {d}-{i}"),
-                    phone: Some(format!("07700 9{:05}", rng.below(100_000))),
-                    area: Some("Elm Road".into()),
-                    workplace: Some("University cleaning services".into()),
-                    ..Default::default()
-                })
+                .add_person(
+                    NewPerson::new()
+                        .put(PersonField::Name, format!("Person {d}-{i}"))
+                        .put(
+                            PersonField::Phone,
+                            format!("07700 9{:05}", rng.below(100_000)),
+                        )
+                        .put(PersonField::Area, "Elm Road")
+                        .put(PersonField::Workplace, "University cleaning services"),
+                )
                 .unwrap();
             let asks = (0..1 + rng.below(2))
                 .map(|k| NewCommitment {

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::ids::{Source, SplitMix64};
 use crate::model::{
     CommitmentStatus, ConsentChannel, ConversationKind, Engagement, NewCampaign, NewCommitment,
-    NewConversation, NewPerson,
+    NewConversation, NewPerson, PersonField,
 };
 use crate::store::{Store, Writer};
 
@@ -308,25 +308,36 @@ fn person(
     if rng.chance(0.3) {
         consent.push(ConsentChannel::Email);
     }
-    let person_id = w.add_person(NewPerson {
-        name,
-        phone: rng.chance(0.7).then_some(phone),
-        email: rng.chance(0.3).then_some(email),
-        address: rng
-            .chance(0.5)
-            .then(|| format!("{} {}", 1 + rng.below(180), word(rng, AREAS))),
-        area: Some(word(rng, AREAS).to_string()),
-        workplace: rng.chance(0.8).then(|| workplace.to_string()),
-        role: maybe(rng, 0.6, roles),
-        notes: maybe(rng, 0.4, NOTES),
-        tags: if rng.chance(0.2) {
-            vec!["union member".into()]
-        } else {
-            vec![]
-        },
-        consent,
-        do_not_contact: rng.chance(0.03),
-    })?;
+    // Drawn in this order, always: the demo notebook is the same for the same seed.
+    let phone = rng.chance(0.7).then_some(phone);
+    let email = rng.chance(0.3).then_some(email);
+    let address = rng
+        .chance(0.5)
+        .then(|| format!("{} {}", 1 + rng.below(180), word(rng, AREAS)));
+    let area = word(rng, AREAS).to_string();
+    let workplace = rng.chance(0.8).then(|| workplace.to_string());
+    let role = maybe(rng, 0.6, roles);
+    let notes = maybe(rng, 0.4, NOTES);
+    let tags: &[&str] = if rng.chance(0.2) {
+        &["union member"]
+    } else {
+        &[]
+    };
+    let do_not_contact = rng.chance(0.03);
+    let person_id = w.add_person(
+        NewPerson::new()
+            .put(PersonField::Name, name)
+            .put_some(PersonField::Phone, phone)
+            .put_some(PersonField::Email, email)
+            .put_some(PersonField::Address, address)
+            .put(PersonField::Area, area)
+            .put_some(PersonField::Workplace, workplace)
+            .put_some(PersonField::Role, role)
+            .put_some(PersonField::Notes, notes)
+            .add(PersonField::Tags, tags.iter().copied())
+            .add(PersonField::Consent, consent.iter().map(|c| c.as_str()))
+            .put(PersonField::DoNotContact, do_not_contact),
+    )?;
     s.people += 1;
 
     let conversations = 2 + rng.below(3) as usize;

@@ -14,7 +14,8 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::model::ValidationError;
+use crate::fields::FieldName;
+use crate::model::{PersonField, ValidationError};
 use crate::store::Store;
 
 /// What to export.
@@ -74,25 +75,22 @@ impl FromStr for Format {
     }
 }
 
-/// The columns of each export, in order.
+/// The columns of each export, in order. People's come from the declaration of their fields
+/// (every field marked exported, in declaration order).
 pub fn columns(what: What) -> &'static [&'static str] {
     match what {
-        What::People => &[
-            "id",
-            "name",
-            "phone",
-            "email",
-            "address",
-            "area",
-            "workplace",
-            "role",
-            "tags",
-            "consent",
-            "do_not_contact",
-            "notes",
-            "created_at",
-            "updated_at",
-        ],
+        What::People => {
+            static PEOPLE: std::sync::LazyLock<Vec<&'static str>> =
+                std::sync::LazyLock::new(|| {
+                    PersonField::ALL
+                        .iter()
+                        .map(|f| f.spec())
+                        .filter(|s| s.export)
+                        .map(|s| s.name)
+                        .collect()
+                });
+            &PEOPLE
+        }
         What::Conversations => &[
             "id",
             "person_id",

@@ -10,7 +10,7 @@
 //! use groundwork::store::Store;
 //!
 //! let mut store = Store::open(std::path::Path::new("/tmp/groundwork-example"))?;
-//! let id = store.add_person(NewPerson { name: "Amina Yusuf".into(), ..Default::default() })?;
+//! let id = store.add_person(NewPerson::named("Amina Yusuf"))?;
 //! store.record_conversation(
 //!     NewConversation {
 //!         person_id: id.clone(),
@@ -32,6 +32,7 @@ pub mod demo;
 pub mod docs;
 pub mod error;
 pub mod export;
+pub mod fields;
 pub mod ids;
 pub mod model;
 pub mod report;

@@ -12,6 +12,8 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::fields::{Patch, Search};
+
 /// Conflicting values of fields: field name → every concurrent value (the winner included).
 pub type Conflicts = BTreeMap<String, Vec<serde_json::Value>>;
 
@@ -68,6 +70,12 @@ pub enum ValidationError {
         "conversation {0} was held with somebody else: tie the commitment to one of this person's conversations"
     )]
     OtherPersonsConversation(String),
+    /// An addition or removal for a field that holds one value, or a value of the wrong kind.
+    #[error("{field} cannot be changed that way: give it one value (an empty one clears it)")]
+    WrongChange {
+        /// The field.
+        field: &'static str,
+    },
     /// An export selection that does not exist.
     #[error("unknown {what} {value:?}: use one of {allowed}")]
     Choice {
@@ -167,6 +175,12 @@ named_enum!(
     }
 );
 
+impl From<ConsentChannel> for String {
+    fn from(c: ConsentChannel) -> String {
+        c.as_str().to_string()
+    }
+}
+
 /// How engaged a person is, on a ladder from 1 (not interested) to 5 (leading others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
@@ -261,39 +275,40 @@ pub fn normalise_tag(s: &str) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
-/// A person as the app shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Person {
-    /// Random time-ordered id (UUID v7); also the id of the person's document.
-    pub id: String,
-    /// Name as given.
-    pub name: String,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Street address.
-    pub address: Option<String>,
-    /// Area, estate, ward or street.
-    pub area: Option<String>,
-    /// Workplace.
-    pub workplace: Option<String>,
-    /// Role at the workplace.
-    pub role: Option<String>,
-    /// Free notes.
-    pub notes: Option<String>,
-    /// Tags, sorted.
-    pub tags: Vec<String>,
-    /// Consent to be contacted: channel → when it was given.
-    pub consent: BTreeMap<String, String>,
-    /// Asked not to be contacted at all.
-    pub do_not_contact: bool,
-    /// When the person was first recorded.
-    pub created_at: String,
-    /// When the person's file last changed.
-    pub updated_at: String,
-    /// Fields with concurrent values: field → every value.
-    pub conflicts: Conflicts,
+crate::record! {
+    /// A person as the app shows them. The declaration of their fields: see [`crate::fields`].
+    pub struct Person, fields PersonField {
+        /// Random time-ordered id (UUID v7); also the id of the person's document.
+        id: String = Id("Id", Id).root(),
+        /// Name as given.
+        name: String = Name("Name", Text).required().search(Search::Name).edit("name", None),
+        /// Phone number.
+        phone: Option<String> = Phone("Phone", Phone).search(Search::Contact).edit("phone", None),
+        /// Email address.
+        email: Option<String> = Email("Email", Email).search(Search::Contact).edit("email", None),
+        /// Street address.
+        address: Option<String> = Address("Address", Text).search(Search::Place).edit("address", None),
+        /// Area, estate, ward or street.
+        area: Option<String> = Area("Area or street", Text).search(Search::Place).edit("area", None),
+        /// Workplace.
+        workplace: Option<String> = Workplace("Workplace", Text).search(Search::Work).edit("workplace", None),
+        /// Role at the workplace.
+        role: Option<String> = Role("Role at work", Text).search(Search::Work).edit("role", None),
+        /// Languages spoken, sorted.
+        languages: Vec<String> = Languages("Languages spoken", Set).keys().search(Search::Work).edit("language", Some("unlanguage")),
+        /// Tags, sorted.
+        tags: Vec<String> = Tags("Tags", Set).search(Search::Issues).edit("tag", Some("untag")),
+        /// Consent to be contacted: channel → when it was given.
+        consent: BTreeMap<String, String> = Consent("Consent", Consent).edit("consent", Some("withdraw-consent")),
+        /// Asked not to be contacted at all.
+        do_not_contact: bool = DoNotContact("Asked not to be contacted at all", Flag).edit("do-not-contact", Some("allow-contact")),
+        /// Free notes.
+        notes: Option<String> = Notes("Notes", Note).search(Search::Said).edit("notes", None),
+        /// When the person was first recorded.
+        created_at: String = CreatedAt("First recorded", Time).root(),
+        /// When the person's file last changed.
+        updated_at: String = UpdatedAt("Last changed", Time).root(),
+    }
 }
 
 /// A one-to-one conversation.
@@ -400,63 +415,19 @@ pub struct PersonFile {
     pub commitments: Vec<Commitment>,
 }
 
-/// Details of a new person; `name` is required.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewPerson {
-    /// Name.
-    pub name: String,
-    /// Optional details, as in [`Person`].
-    pub phone: Option<String>,
-    /// Email.
-    pub email: Option<String>,
-    /// Address.
-    pub address: Option<String>,
-    /// Area.
-    pub area: Option<String>,
-    /// Workplace.
-    pub workplace: Option<String>,
-    /// Role.
-    pub role: Option<String>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Channels consented to now.
-    pub consent: Vec<ConsentChannel>,
-    /// Asked not to be contacted.
-    pub do_not_contact: bool,
+/// A new person: the fields to set, `name` required (see [`crate::fields::Patch`]).
+pub type NewPerson = Patch<PersonField>;
+
+impl Patch<PersonField> {
+    /// A new person called `name`, nothing else known yet.
+    pub fn named(name: impl Into<String>) -> Self {
+        Patch::new().put(PersonField::Name, name.into())
+    }
 }
 
-/// A change to a person. `None` leaves a field alone; `Some("")` clears an optional field.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PersonPatch {
-    /// New name (must not be empty).
-    pub name: Option<String>,
-    /// New phone.
-    pub phone: Option<String>,
-    /// New email.
-    pub email: Option<String>,
-    /// New address.
-    pub address: Option<String>,
-    /// New area.
-    pub area: Option<String>,
-    /// New workplace.
-    pub workplace: Option<String>,
-    /// New role.
-    pub role: Option<String>,
-    /// New notes.
-    pub notes: Option<String>,
-    /// Tags to add.
-    pub add_tags: Vec<String>,
-    /// Tags to remove.
-    pub remove_tags: Vec<String>,
-    /// Channels consented to now.
-    pub grant_consent: Vec<ConsentChannel>,
-    /// Channels whose consent is withdrawn.
-    pub withdraw_consent: Vec<ConsentChannel>,
-    /// Set or clear do-not-contact.
-    pub do_not_contact: Option<bool>,
-}
+/// A change to a person. Putting an empty text clears an optional field; sets and consent
+/// take additions and removals.
+pub type PersonPatch = Patch<PersonField>;
 
 /// A change to a conversation. `None` leaves a field alone; for `story` and `notes`
 /// `Some("")` clears the field. Writing a field (even with the value it has) settles any

@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+use groundwork::model::PersonField;
+
+use super::fields::RecordFlags;
 
 /// Groundwork: the organiser's notebook. Works offline; JSON on stdout, errors on stderr.
 #[derive(Debug, Parser)]
@@ -134,71 +137,22 @@ pub enum Command {
     },
 }
 
-/// Optional details of a person, shared by `person add` and `person edit`.
-#[derive(Debug, Args)]
-pub struct PersonDetails {
-    /// Phone number.
-    #[arg(long)]
-    pub phone: Option<String>,
-    /// Email address.
-    #[arg(long)]
-    pub email: Option<String>,
-    /// Street address.
-    #[arg(long)]
-    pub address: Option<String>,
-    /// Area, estate, ward or street.
-    #[arg(long)]
-    pub area: Option<String>,
-    /// Workplace.
-    #[arg(long)]
-    pub workplace: Option<String>,
-    /// Role at work.
-    #[arg(long)]
-    pub role: Option<String>,
-    /// Free notes.
-    #[arg(long)]
-    pub notes: Option<String>,
-    /// A tag (repeatable).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// A channel the person consents to be contacted by, given now (repeatable):
-    /// phone, sms, whatsapp, email, post, visit.
-    #[arg(long = "consent", value_name = "CHANNEL")]
-    pub consent: Vec<String>,
-    /// The person asked not to be contacted.
-    #[arg(long)]
-    pub do_not_contact: bool,
-}
-
 /// `person …`
 #[derive(Debug, Subcommand)]
 pub enum PersonCommand {
-    /// Add a person; prints the new id.
+    /// Add a person; prints the new id. The flags are those of the person's declared
+    /// fields (see ARCHITECTURE.md, "Fields declared once").
     Add {
-        /// Name.
-        #[arg(long)]
-        name: String,
         #[command(flatten)]
-        details: PersonDetails,
+        fields: RecordFlags<PersonField, false>,
     },
-    /// Change a person's details (an empty value clears a field).
+    /// Change a person's details (an empty value clears a field; `--untag`, `--unlanguage`
+    /// and `--withdraw-consent` remove, `--allow-contact` clears do-not-contact).
     Edit {
         /// The person's id.
         id: String,
-        /// New name.
-        #[arg(long)]
-        name: Option<String>,
         #[command(flatten)]
-        details: PersonDetails,
-        /// Remove a tag (repeatable).
-        #[arg(long = "untag", value_name = "TAG")]
-        untag: Vec<String>,
-        /// Withdraw consent for a channel (repeatable).
-        #[arg(long = "withdraw-consent", value_name = "CHANNEL")]
-        withdraw_consent: Vec<String>,
-        /// The person may be contacted again.
-        #[arg(long, conflicts_with = "do_not_contact")]
-        allow_contact: bool,
+        fields: RecordFlags<PersonField, true>,
     },
     /// Show a person with conversations, commitments and conflicting values (JSON).
     Show {

@@ -4,22 +4,23 @@
 //! README.md for the list. Errors go to stderr with exit status 1.
 
 pub mod args;
+pub mod fields;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use groundwork::error::{Error, Result};
 use groundwork::model::{
-    CommitmentStatus, ConsentChannel, NewCampaign, NewCommitment, NewConversation, NewPerson,
-    PersonPatch, parse_date, parse_target, parse_time,
+    CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson, parse_date,
+    parse_target, parse_time,
 };
 use groundwork::store::{CommitmentFilter, Store};
 use groundwork::sync::{self, HttpTransport, SyncError};
 use groundwork::{export, report};
 
 use args::{
-    CampaignCommand, Command, CommitmentCommand, ConversationCommand, PersonCommand, PersonDetails,
-    ReportCommand, ShiftCommand,
+    CampaignCommand, Command, CommitmentCommand, ConversationCommand, PersonCommand, ReportCommand,
+    ShiftCommand,
 };
 
 /// The data directory: the flag or variable, else the platform's data directory.
@@ -47,10 +48,6 @@ fn print_line(s: &str) -> Result<()> {
     writeln!(out, "{s}")?;
     out.flush()?;
     Ok(())
-}
-
-fn channels(names: &[String]) -> Result<Vec<ConsentChannel>> {
-    Ok(names.iter().map(|c| c.parse()).collect::<Result<_, _>>()?)
 }
 
 fn opt_date(s: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
@@ -245,10 +242,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         Command::Web { .. } => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
-                let id = store.add_person(NewPerson {
-                    name: format!("Durable {i}"),
-                    ..Default::default()
-                })?;
+                let id = store.add_person(NewPerson::named(format!("Durable {i}")))?;
                 print_line(&id)?;
             }
             Ok(())
@@ -355,62 +349,9 @@ fn report(store: &Store, command: ReportCommand) -> Result<()> {
 
 fn person(store: &mut Store, command: PersonCommand) -> Result<()> {
     match command {
-        PersonCommand::Add { name, details } => {
-            let new = NewPerson {
-                name,
-                consent: channels(&details.consent)?,
-                phone: details.phone,
-                email: details.email,
-                address: details.address,
-                area: details.area,
-                workplace: details.workplace,
-                role: details.role,
-                notes: details.notes,
-                tags: details.tags,
-                do_not_contact: details.do_not_contact,
-            };
-            print_line(&store.add_person(new)?)
-        }
-        PersonCommand::Edit {
-            id,
-            name,
-            details,
-            untag,
-            withdraw_consent,
-            allow_contact,
-        } => {
-            let PersonDetails {
-                phone,
-                email,
-                address,
-                area,
-                workplace,
-                role,
-                notes,
-                tags,
-                consent,
-                do_not_contact,
-            } = details;
-            let patch = PersonPatch {
-                name,
-                phone,
-                email,
-                address,
-                area,
-                workplace,
-                role,
-                notes,
-                add_tags: tags,
-                remove_tags: untag,
-                grant_consent: channels(&consent)?,
-                withdraw_consent: channels(&withdraw_consent)?,
-                do_not_contact: match (do_not_contact, allow_contact) {
-                    (true, _) => Some(true),
-                    (_, true) => Some(false),
-                    _ => None,
-                },
-            };
-            store.edit_person(&id, patch)?;
+        PersonCommand::Add { fields } => print_line(&store.add_person(fields.patch)?),
+        PersonCommand::Edit { id, fields } => {
+            store.edit_person(&id, fields.patch)?;
             print_json(&store.person(&id)?)
         }
         PersonCommand::Show { id } => print_json(&store.person(&id)?),

@@ -20,6 +20,7 @@ pub mod campaign;
 pub mod check;
 pub mod history;
 pub mod person;
+pub mod record;
 pub mod shift;
 
 use std::collections::BTreeMap;
@@ -152,7 +153,7 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn bad(&self, reason: String) -> Error {
+    pub(crate) fn bad(&self, reason: String) -> Error {
         Error::BadDocument {
             doc_id: self.doc_id.clone(),
             reason,
@@ -242,6 +243,18 @@ impl<'a> Fields<'a> {
             Some(map) => self.doc.keys(&map).collect(),
             None => Vec::new(),
         }
+    }
+
+    /// The members of a set kept as one key per member (`<prefix><member>` → true), sorted.
+    pub(crate) fn members_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.values
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(
+                |(_, (v, _))| matches!(v, Value::Scalar(s) if **s == ScalarValue::Boolean(true)),
+            )
+            .map(|(k, _)| k[prefix.len()..].to_string())
+            .collect()
     }
 
     /// The map at `key` read as key → scalar value.

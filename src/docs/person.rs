@@ -3,21 +3,28 @@
 //! ```text
 //! ROOT { type: "person", shape: 1, id, created_at, updated_at,
 //!        person: { name, phone?, email?, address?, area?, workplace?, role?, notes?,
-//!                  do_not_contact, tags: { tag: true }, consent: { channel: given_at } },
+//!                  do_not_contact, tags: { tag: true }, consent: { channel: given_at },
+//!                  "languages/<language>": true … },
 //!        conversations: { <id>: { at, kind, canvasser, shift_id?, story?, notes?,
 //!                                 engagement?, follow_up?, created_at, issues: { issue: true } } },
 //!        commitments:   { <id>: { what, due?, status, conversation_id?, campaign_id?,
 //!                                 created_at, status_at } } }
 //! ```
+//!
+//! The person's own fields are declared in [`crate::model::Person`] and read and written
+//! through [`super::record`]; conversations and commitments are still written here by hand.
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ValueRef};
 
-use super::{DocKind, Fields, child_map, ensure_map, init_root, put_opt, touch, update_set};
+use super::{
+    DocKind, Fields, child_map, ensure_map, init_root, put_opt, record, touch, update_set,
+};
 use crate::error::{Error, Result};
+use crate::fields::{FieldName, Record};
 use crate::model::{
     Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewPerson,
-    Person, PersonFile, PersonPatch, parse_date,
+    Person, PersonField, PersonFile, PersonPatch, parse_date,
 };
 
 fn person_obj(doc: &AutoCommit, doc_id: &str) -> Result<ObjId> {
@@ -27,35 +34,16 @@ fn person_obj(doc: &AutoCommit, doc_id: &str) -> Result<ObjId> {
     })
 }
 
-/// Write a new person file.
+/// Write a new person file from `new` (a [`NewPerson`] that has been checked).
 pub fn create(doc: &mut AutoCommit, id: &str, now: &str, new: &NewPerson) -> Result<()> {
     init_root(doc, DocKind::Person, id, now)?;
     let p = doc.put_object(ROOT, "person", automerge::ObjType::Map)?;
     doc.put_object(ROOT, "conversations", automerge::ObjType::Map)?;
     doc.put_object(ROOT, "commitments", automerge::ObjType::Map)?;
-    doc.put(&p, "name", new.name.trim())?;
-    for (key, value) in [
-        ("phone", &new.phone),
-        ("email", &new.email),
-        ("address", &new.address),
-        ("area", &new.area),
-        ("workplace", &new.workplace),
-        ("role", &new.role),
-        ("notes", &new.notes),
-    ] {
-        put_opt(doc, &p, key, value.as_deref())?;
-    }
-    doc.put(&p, "do_not_contact", new.do_not_contact)?;
-    ensure_map(doc, &p, "tags")?;
-    update_set(doc, &p, "tags", &new.tags, &[])?;
-    let consent = ensure_map(doc, &p, "consent")?;
-    for ch in &new.consent {
-        doc.put(&consent, ch.as_str(), now)?;
-    }
-    Ok(())
+    record::create(doc, &p, new, now)
 }
 
-/// Apply an edit to the person's details.
+/// Apply an edit (checked) to the person's details.
 pub fn apply_patch(
     doc: &mut AutoCommit,
     doc_id: &str,
@@ -63,36 +51,7 @@ pub fn apply_patch(
     now: &str,
 ) -> Result<()> {
     let p = person_obj(doc, doc_id)?;
-    if let Some(name) = &patch.name {
-        doc.put(&p, "name", name.trim())?;
-    }
-    for (key, value) in [
-        ("phone", &patch.phone),
-        ("email", &patch.email),
-        ("address", &patch.address),
-        ("area", &patch.area),
-        ("workplace", &patch.workplace),
-        ("role", &patch.role),
-        ("notes", &patch.notes),
-    ] {
-        put_opt(doc, &p, key, value.as_deref())?;
-    }
-    if let Some(dnc) = patch.do_not_contact {
-        doc.put(&p, "do_not_contact", dnc)?;
-    }
-    update_set(doc, &p, "tags", &patch.add_tags, &patch.remove_tags)?;
-    if !patch.grant_consent.is_empty() || !patch.withdraw_consent.is_empty() {
-        let consent = ensure_map(doc, &p, "consent")?;
-        for ch in &patch.withdraw_consent {
-            doc.delete(&consent, ch.as_str())?;
-        }
-        for ch in &patch.grant_consent {
-            // Consent already given keeps the time it was first given.
-            if doc.get(&consent, ch.as_str())?.is_none() {
-                doc.put(&consent, ch.as_str(), now)?;
-            }
-        }
-    }
+    record::write(doc, &p, patch, now)?;
     touch(doc, now)
 }
 
@@ -210,31 +169,8 @@ pub fn edit_commitment(
 
 fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {
     let root = Fields::new(doc, ROOT, doc_id)?;
-    let id = root.own_id()?;
-    let created_at = root.str("created_at")?;
-    let updated_at = root.str("updated_at")?;
-    let f = Fields::new(doc, person_obj(doc, doc_id)?, doc_id)?;
-    let person = Person {
-        id,
-        name: f.str("name")?,
-        phone: f.opt_str("phone")?,
-        email: f.opt_str("email")?,
-        address: f.opt_str("address")?,
-        area: f.opt_str("area")?,
-        workplace: f.opt_str("workplace")?,
-        role: f.opt_str("role")?,
-        notes: f.opt_str("notes")?,
-        tags: f.key_set("tags"),
-        consent: f.str_map("consent"),
-        do_not_contact: f.flag("do_not_contact")?,
-        created_at,
-        updated_at,
-        conflicts: Default::default(),
-    };
-    Ok(Person {
-        conflicts: f.conflicts,
-        ..person
-    })
+    let map = Fields::new(doc, person_obj(doc, doc_id)?, doc_id)?;
+    record::read(&root, &map)
 }
 
 fn read_conversation(
@@ -378,39 +314,13 @@ pub fn restore_person(
     old: &Person,
     now: &str,
 ) -> Result<()> {
-    let p = person_obj(doc, doc_id)?;
-    restore_field(doc, &p, "name", Some(&current.name), Some(&old.name))?;
-    for (key, cur, was) in [
-        ("phone", &current.phone, &old.phone),
-        ("email", &current.email, &old.email),
-        ("address", &current.address, &old.address),
-        ("area", &current.area, &old.area),
-        ("workplace", &current.workplace, &old.workplace),
-        ("role", &current.role, &old.role),
-        ("notes", &current.notes, &old.notes),
-    ] {
-        restore_field(doc, &p, key, cur.as_ref(), was.as_ref())?;
-    }
-    if current.do_not_contact != old.do_not_contact {
-        doc.put(&p, "do_not_contact", old.do_not_contact)?;
-    }
-    restore_set(doc, &p, "tags", &current.tags, &old.tags)?;
-    if current.consent != old.consent {
-        let consent = ensure_map(doc, &p, "consent")?;
-        for ch in current
-            .consent
-            .keys()
-            .filter(|k| !old.consent.contains_key(*k))
-        {
-            doc.delete(&consent, ch.as_str())?;
-        }
-        for (ch, at) in &old.consent {
-            if current.consent.get(ch) != Some(at) {
-                doc.put(&consent, ch.as_str(), at.as_str())?;
-            }
+    let mut patch = PersonPatch::new();
+    for f in PersonField::ALL {
+        if f.spec().edit && current.value(*f) != old.value(*f) {
+            patch = patch.put(*f, old.value(*f));
         }
     }
-    touch(doc, now)
+    apply_patch(doc, doc_id, &patch, now)
 }
 
 /// Put conversation `old` back: re-created if it was deleted, else its fields written back

@@ -152,7 +152,7 @@ mod permission_tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::model::NewPerson;
+    use crate::model::{NewPerson, PersonField};
     use crate::store::Store;
 
     /// The permission bits, in octal as `ls` and `chmod` show them.
@@ -171,10 +171,7 @@ mod permission_tests {
 
     fn write_someone(store: &mut Store) {
         store
-            .add_person(NewPerson {
-                name: "Ada".into(),
-                ..Default::default()
-            })
+            .add_person(NewPerson::new().put(PersonField::Name, "Ada"))
             .expect("add");
     }
 

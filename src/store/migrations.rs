@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_relay.sql"),
     include_str!("migrations/0003_integrity.sql"),
+    include_str!("migrations/0004_languages.sql"),
 ];
 
 /// The schema version this build writes.

@@ -11,6 +11,7 @@
 //! Writes go through a [`Writer`]; [`Store`] offers one-action-one-transaction wrappers and
 //! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
 
+mod columns;
 mod documents;
 mod drafts;
 mod files;

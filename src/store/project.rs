@@ -8,7 +8,10 @@ use rusqlite::Connection;
 
 use crate::docs::{self, DocKind};
 use crate::error::Result;
-use crate::model::{Campaign, Commitment, Conversation, PersonFile, Shift};
+use std::collections::BTreeMap;
+
+use crate::fields::{FieldName, Record, Search, Type, Value};
+use crate::model::{Campaign, Commitment, Conversation, Person, PersonField, PersonFile, Shift};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
@@ -29,45 +32,42 @@ pub(crate) fn project(
     }
 }
 
-fn join<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
-    parts.into_iter().flatten().collect::<Vec<_>>().join("\n")
+/// The people search index's column for `s`.
+fn search_column(s: Search) -> &'static str {
+    match s {
+        Search::Name => "name",
+        Search::Contact => "contact",
+        Search::Place => "place",
+        Search::Work => "work",
+        Search::Issues => "issues",
+        Search::Said => "said",
+    }
+}
+
+/// The words a field's value puts into the search index; a phone number by its digits too,
+/// so "07700900123" finds "07700 900123".
+fn search_text(ty: Type, v: Value) -> Vec<String> {
+    match v {
+        Value::Text(s) if ty == Type::Phone => {
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            vec![s, digits]
+        }
+        Value::Text(s) => vec![s],
+        Value::Set(v) => v,
+        Value::Map(m) => m.into_keys().collect(),
+        Value::Number(n) => vec![n.to_string()],
+        Value::Empty | Value::Flag(_) => Vec::new(),
+    }
 }
 
 fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     let p = &file.person;
-    let rowid: i64 = conn
-        .prepare_cached(
-            "INSERT INTO people (id, name, phone, email, address, area, workplace, role, notes, tags,
-                                 consent, do_not_contact, created_at, updated_at, conflicts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
-                 email = excluded.email, address = excluded.address, area = excluded.area,
-                 workplace = excluded.workplace, role = excluded.role, notes = excluded.notes,
-                 tags = excluded.tags, consent = excluded.consent,
-                 do_not_contact = excluded.do_not_contact, created_at = excluded.created_at,
-                 updated_at = excluded.updated_at, conflicts = excluded.conflicts
-             RETURNING rowid",
-        )?
-        .query_row(
-            rusqlite::params![
-                p.id,
-                p.name,
-                p.phone,
-                p.email,
-                p.address,
-                p.area,
-                p.workplace,
-                p.role,
-                p.notes,
-                json(&p.tags)?,
-                json(&p.consent)?,
-                p.do_not_contact,
-                p.created_at,
-                p.updated_at,
-                json(&p.conflicts)?,
-            ],
-            |r| r.get(0),
-        )?;
+    static UPSERT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::upsert::<Person>("people"));
+    let rowid: i64 = conn.prepare_cached(&UPSERT)?.query_row(
+        rusqlite::params_from_iter(super::columns::values(p)?),
+        |r| r.get(0),
+    )?;
 
     // Rewrite only the rows that changed: a new conversation is one insert, not a rewrite of
     // every row of the person (each rewrite dirties pages of the table and of every index).
@@ -100,30 +100,25 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     delete_rows(conn, "commitments", &gone)?;
 
     // Full-text entry: one row per person, covering what was said with them too.
-    let digits: String = p
-        .phone
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let contact = join([
-        p.phone.as_deref(),
-        Some(digits.as_str()),
-        p.email.as_deref(),
-    ]);
-    let place = join([p.address.as_deref(), p.area.as_deref()]);
-    let work = join([p.workplace.as_deref(), p.role.as_deref()]);
-    let mut issues: Vec<&str> = p.tags.iter().map(String::as_str).collect();
-    for c in &file.conversations {
-        issues.extend(c.issues.iter().map(String::as_str));
+    let mut columns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in PersonField::ALL {
+        if let Some(col) = f.spec().search {
+            columns
+                .entry(search_column(col))
+                .or_default()
+                .extend(search_text(f.spec().ty, p.value(*f)));
+        }
     }
-    issues.extend(file.commitments.iter().map(|c| c.what.as_str()));
-    let mut said: Vec<Option<&str>> = vec![p.notes.as_deref()];
+    let mut issues: Vec<String> = Vec::new();
+    let mut said: Vec<String> = Vec::new();
     for c in &file.conversations {
-        said.push(c.story.as_deref());
-        said.push(c.notes.as_deref());
+        issues.extend(c.issues.iter().cloned());
+        said.extend(c.story.iter().chain(c.notes.iter()).cloned());
     }
+    issues.extend(file.commitments.iter().map(|c| c.what.clone()));
+    columns.entry("issues").or_default().extend(issues);
+    columns.entry("said").or_default().extend(said);
+    let text = |c: &str| columns.get(c).map(|v| v.join("\n")).unwrap_or_default();
     conn.prepare_cached("DELETE FROM people_fts WHERE rowid = ?1")?
         .execute([rowid])?;
     conn.prepare_cached(
@@ -132,12 +127,12 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     )?
     .execute(rusqlite::params![
         rowid,
-        p.name,
-        contact,
-        place,
-        work,
-        issues.join("\n"),
-        join(said)
+        text("name"),
+        text("contact"),
+        text("place"),
+        text("work"),
+        text("issues"),
+        text("said")
     ])?;
     Ok(())
 }

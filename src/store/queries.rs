@@ -32,27 +32,15 @@ fn date(s: Option<String>) -> rusqlite::Result<Option<NaiveDate>> {
     parse_col(s, crate::model::parse_date)
 }
 
-const PERSON_COLS: &str = "p.id, p.name, p.phone, p.email, p.address, p.area, p.workplace, p.role, p.notes, \
-    p.tags, p.consent, p.do_not_contact, p.created_at, p.updated_at, p.conflicts";
+/// The people table's columns as `p.<column>`, from the declaration of [`Person`].
+fn person_cols() -> &'static str {
+    static COLS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::select_list::<Person>("p"));
+    &COLS
+}
 
 fn person_row(r: &Row<'_>) -> rusqlite::Result<Person> {
-    Ok(Person {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        phone: r.get(2)?,
-        email: r.get(3)?,
-        address: r.get(4)?,
-        area: r.get(5)?,
-        workplace: r.get(6)?,
-        role: r.get(7)?,
-        notes: r.get(8)?,
-        tags: from_json(r.get(9)?)?,
-        consent: from_json(r.get(10)?)?,
-        do_not_contact: r.get(11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
-        conflicts: from_json(r.get(14)?)?,
-    })
+    super::columns::read_row(r, 0)
 }
 
 const CONVERSATION_COLS: &str = "id, person_id, at, kind, canvasser, shift_id, issues, story, notes, \
@@ -134,7 +122,7 @@ pub(crate) fn person_file(conn: &Connection, id: &str) -> Result<PersonFile> {
     let id = parse_id(id)?;
     let person = all(
         conn,
-        &format!("SELECT {PERSON_COLS} FROM people p WHERE p.id = ?1"),
+        &format!("SELECT {} FROM people p WHERE p.id = ?1", person_cols()),
         [&id],
         person_row,
     )?
@@ -193,7 +181,10 @@ pub(crate) fn commitments_of(conn: &Connection, person_id: &str) -> Result<Vec<C
 pub(crate) fn recent_people(conn: &Connection, limit: usize) -> Result<Vec<Person>> {
     all(
         conn,
-        &format!("SELECT {PERSON_COLS} FROM people p ORDER BY p.updated_at DESC, p.id LIMIT ?1"),
+        &format!(
+            "SELECT {} FROM people p ORDER BY p.updated_at DESC, p.id LIMIT ?1",
+            person_cols()
+        ),
         [limit as i64],
         person_row,
     )
@@ -202,7 +193,7 @@ pub(crate) fn recent_people(conn: &Connection, limit: usize) -> Result<Vec<Perso
 pub(crate) fn all_people(conn: &Connection) -> Result<Vec<Person>> {
     all(
         conn,
-        &format!("SELECT {PERSON_COLS} FROM people p ORDER BY p.id"),
+        &format!("SELECT {} FROM people p ORDER BY p.id", person_cols()),
         [],
         person_row,
     )
@@ -312,10 +303,11 @@ pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> Result<Vec
     all(
         conn,
         &format!(
-            "SELECT {PERSON_COLS} FROM people_fts f JOIN people p ON p.rowid = f.rowid
+            "SELECT {} FROM people_fts f JOIN people p ON p.rowid = f.rowid
              WHERE people_fts MATCH ?1
              ORDER BY bm25(people_fts, 10.0, 4.0, 3.0, 3.0, 2.0, 1.0), p.updated_at DESC, p.id
-             LIMIT ?2"
+             LIMIT ?2",
+            person_cols()
         ),
         (q, limit as i64),
         person_row,

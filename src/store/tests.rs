@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::{
-    CommitmentPatch, ConversationKind, ConversationPatch, Engagement, ValidationError,
+    CommitmentPatch, ConversationKind, ConversationPatch, Engagement, PersonField, ValidationError,
 };
 
 fn temp() -> tempfile::TempDir {
@@ -10,10 +10,7 @@ fn temp() -> tempfile::TempDir {
 }
 
 fn person(name: &str) -> NewPerson {
-    NewPerson {
-        name: name.into(),
-        ..Default::default()
-    }
+    NewPerson::new().put(PersonField::Name, name)
 }
 
 fn conversation(person_id: &str) -> NewConversation {
@@ -96,12 +93,10 @@ fn edits_update_projections_and_search() {
     let id = s.add_person(person("Tomasz Kowalski")).unwrap();
     s.edit_person(
         &id,
-        PersonPatch {
-            workplace: Some("Northfield Bus Depot".into()),
-            phone: Some("07700 900 456".into()),
-            add_tags: vec!["Union Member".into()],
-            ..Default::default()
-        },
+        PersonPatch::new()
+            .put(PersonField::Workplace, "Northfield Bus Depot")
+            .put(PersonField::Phone, "07700 900 456")
+            .add(PersonField::Tags, vec!["Union Member"]),
     )
     .unwrap();
     let p = s.person(&id).unwrap().person;
@@ -117,10 +112,7 @@ fn edits_update_projections_and_search() {
     // Clearing a field with an empty value.
     s.edit_person(
         &id,
-        PersonPatch {
-            workplace: Some(String::new()),
-            ..Default::default()
-        },
+        PersonPatch::new().put(PersonField::Workplace, String::new()),
     )
     .unwrap();
     assert_eq!(s.person(&id).unwrap().person.workplace, None);
@@ -276,10 +268,7 @@ fn many_edits_reload_and_tables_agree_with_the_document() {
     for i in 0..40 {
         s.edit_person(
             &id,
-            PersonPatch {
-                notes: Some(format!("note {i}")),
-                ..Default::default()
-            },
+            PersonPatch::new().put(PersonField::Notes, format!("note {i}")),
         )
         .unwrap();
     }
@@ -315,22 +304,14 @@ fn concurrent_edits_merge_and_show_conflicts_on_both_devices() {
     )
     .unwrap();
     // Concurrent: both change the phone; a adds a conversation, b a tag.
-    a.edit_person(
-        &id,
-        PersonPatch {
-            phone: Some("111".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    a.edit_person(&id, PersonPatch::new().put(PersonField::Phone, "111"))
+        .unwrap();
     a.record_conversation(conversation(&id), vec![]).unwrap();
     b.edit_person(
         &id,
-        PersonPatch {
-            phone: Some("222".into()),
-            add_tags: vec!["tenant".into()],
-            ..Default::default()
-        },
+        PersonPatch::new()
+            .put(PersonField::Phone, "222")
+            .add(PersonField::Tags, vec!["tenant"]),
     )
     .unwrap();
     let b_changes = b.outbox(100).unwrap();
@@ -343,18 +324,12 @@ fn concurrent_edits_merge_and_show_conflicts_on_both_devices() {
     assert_eq!(fa, fb);
     assert_eq!(fa.conversations.len(), 1);
     assert_eq!(fa.person.tags, vec!["tenant"]);
-    let phones = &fa.person.conflicts["phone"];
+    let phones = &fa.person.conflicts[&PersonField::Phone];
     assert_eq!(phones.len(), 2);
     assert!(phones.contains(&"111".into()) && phones.contains(&"222".into()));
     // Writing one value resolves the conflict everywhere it travels.
-    a.edit_person(
-        &id,
-        PersonPatch {
-            phone: Some("222".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    a.edit_person(&id, PersonPatch::new().put(PersonField::Phone, "222"))
+        .unwrap();
     deliver(&a, &mut b);
     assert!(b.person(&id).unwrap().person.conflicts.is_empty());
     assert_eq!(b.person(&id).unwrap().person.phone.as_deref(), Some("222"));
@@ -769,10 +744,7 @@ fn changes_built_on_a_refused_change_are_refused_and_honest_ones_still_land() {
     // An honest change from the author, after them in the log.
     a.edit_person(
         &id,
-        PersonPatch {
-            phone: Some("07700 900123".into()),
-            ..Default::default()
-        },
+        PersonPatch::new().put(PersonField::Phone, "07700 900123"),
     )
     .unwrap();
     let honest = a.outbox(10).unwrap().pop().unwrap().bytes;
@@ -925,4 +897,70 @@ fn history_names_each_edit_and_restore_puts_back_one_record_or_the_file() {
     );
     // Every restore is a change for the relay.
     assert_eq!(s.pending_changes().unwrap(), 7);
+}
+
+#[test]
+fn languages_added_on_two_devices_both_stay_and_are_searched_and_removed() {
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Yusuf Khan")).unwrap();
+    deliver(&a, &mut b);
+    let a_sent = a.outbox(100).unwrap().len();
+    // Concurrent first languages on a file that had none: both devices keep both.
+    a.edit_person(
+        &id,
+        PersonPatch::new().add(PersonField::Languages, ["Urdu"]),
+    )
+    .unwrap();
+    b.edit_person(
+        &id,
+        PersonPatch::new().add(PersonField::Languages, ["  polish ", "urdu"]),
+    )
+    .unwrap();
+    let from_b: Vec<_> = b.outbox(100).unwrap();
+    for item in a.outbox(100).unwrap().into_iter().skip(a_sent) {
+        b.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    for item in from_b {
+        a.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    for s in [&a, &b] {
+        let p = s.person(&id).unwrap().person;
+        assert_eq!(p.languages, vec!["polish", "urdu"]);
+        assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+        assert_eq!(s.search("polish", 10).unwrap()[0].id, id);
+    }
+    assert_eq!(a.person(&id).unwrap(), b.person(&id).unwrap());
+    // Removing one leaves the other; the search forgets it.
+    a.edit_person(
+        &id,
+        PersonPatch::new().remove(PersonField::Languages, ["URDU"]),
+    )
+    .unwrap();
+    let p = a.person(&id).unwrap().person;
+    assert_eq!(p.languages, vec!["polish"]);
+    assert!(a.search("urdu", 10).unwrap().is_empty());
+    // The document and the tables agree.
+    let doc = automerge::AutoCommit::load(&a.document_bytes(&id).unwrap().unwrap()).unwrap();
+    assert_eq!(crate::docs::person::read(&doc, &id).unwrap().person, p);
+}
+
+#[test]
+fn a_person_patch_refuses_bad_values_and_changes_nothing() {
+    let mut s = Store::open(temp().path()).unwrap();
+    let id = s.add_person(person("Amina")).unwrap();
+    let before = s.person(&id).unwrap();
+    for bad in [
+        PersonPatch::new().put(PersonField::Name, "   "),
+        PersonPatch::new().add(PersonField::Consent, ["carrier pigeon"]),
+        PersonPatch::new().add(PersonField::Phone, ["07700"]),
+    ] {
+        assert!(s.edit_person(&id, bad).is_err());
+    }
+    assert!(
+        s.add_person(PersonPatch::new().put(PersonField::Phone, "1"))
+            .is_err()
+    );
+    assert_eq!(s.person(&id).unwrap(), before);
 }

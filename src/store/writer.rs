@@ -10,11 +10,12 @@ use super::intake::{self, Incoming, IntakeReport};
 use super::{DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
 use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
+use crate::fields::{Change, Value};
 use crate::ids::{Source, parse_id};
 use crate::model::{
     Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewCampaign,
-    NewCommitment, NewConversation, NewPerson, PersonPatch, Shift, ValidationError, format_time,
-    normalise_tag, required,
+    NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch, Shift, ValidationError,
+    format_time, normalise_tag, required,
 };
 
 /// Writes inside one open transaction. Get one from [`super::Store::batch`].
@@ -129,9 +130,14 @@ impl<'t> Writer<'t> {
     }
 
     /// Add a person; returns their id.
-    pub fn add_person(&mut self, mut new: NewPerson) -> Result<String> {
-        new.name = required("name", &new.name)?;
-        new.tags = clean_tags(&new.tags);
+    pub fn add_person(&mut self, new: NewPerson) -> Result<String> {
+        let mut new = new.checked()?;
+        if new.put_of(PersonField::Name).is_none() {
+            return Err(ValidationError::Empty { field: "name" }.into());
+        }
+        // A new person's flag fields are false unless set; nothing else needs a value.
+        new.changes
+            .retain(|(_, c)| !matches!(c, Change::Put(Value::Empty)));
         let now = self.now();
         let id = self.source.new_id(now);
         let mut doc = docs::new_doc(self.actor);
@@ -141,13 +147,9 @@ impl<'t> Writer<'t> {
     }
 
     /// Edit a person's details.
-    pub fn edit_person(&mut self, id: &str, mut patch: PersonPatch) -> Result<()> {
+    pub fn edit_person(&mut self, id: &str, patch: PersonPatch) -> Result<()> {
         let id = parse_id(id)?;
-        if let Some(name) = &patch.name {
-            patch.name = Some(required("name", name)?);
-        }
-        patch.add_tags = clean_tags(&patch.add_tags);
-        patch.remove_tags = clean_tags(&patch.remove_tags);
+        let patch = patch.checked()?;
         let mut doc = self.load(&id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::apply_patch(&mut doc, &id, &patch, &format_time(now))?;

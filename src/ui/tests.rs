@@ -15,7 +15,7 @@ use dioxus_html::{
     PlatformEventData, SerializedFormData, SerializedHtmlEventConverter, SerializedMouseData,
 };
 use groundwork::model::{
-    CommitmentStatus, ConversationPatch, NewCommitment, NewConversation, NewPerson,
+    CommitmentStatus, ConversationPatch, NewCommitment, NewConversation, NewPerson, PersonField,
 };
 use groundwork::store::Store;
 
@@ -187,11 +187,11 @@ impl Harness {
 }
 
 fn person(s: &mut Store, name: &str) -> String {
-    s.add_person(NewPerson {
-        name: name.into(),
-        area: Some("Elm Road".into()),
-        ..Default::default()
-    })
+    s.add_person(
+        NewPerson::new()
+            .put(PersonField::Name, name)
+            .put(PersonField::Area, "Elm Road"),
+    )
     .unwrap()
 }
 
@@ -395,6 +395,31 @@ fn a_persons_details_tags_and_consent_are_edited() {
     assert_eq!(p.tags, vec!["tenant rep"]);
     assert!(p.consent.contains_key("whatsapp"));
     assert_eq!(p.area.as_deref(), Some("Elm Road"), "untouched fields stay");
+}
+
+#[test]
+fn languages_are_added_in_the_generated_form_and_shown_on_the_file() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Marta Nowak"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Edit details"));
+    h.click("id", "edit-person");
+    h.settle_until("form", |html| html.contains("Languages spoken"));
+    h.type_in("language-entry", "Polish");
+    h.click("id", "add-language");
+    h.settle_until("language listed", |html| {
+        html.contains("Remove language: polish")
+    });
+    // Typed but not added: saving adds it too.
+    h.type_in("language-entry", "Ukrainian");
+    h.click("id", "save-person");
+    h.settle_until("saved", |html| html.contains("Details saved."));
+    let p = h.store().person(&id).unwrap().person;
+    assert_eq!(p.languages, vec!["polish", "ukrainian"]);
+    assert_eq!(p.area.as_deref(), Some("Elm Road"), "untouched fields stay");
+    h.settle_until("shown on the file", |html| {
+        html.contains("Languages spoken") && html.contains("polish, ukrainian")
+    });
 }
 
 fn doorstep(person_id: &str, story: &str) -> NewConversation {
@@ -713,11 +738,11 @@ fn line_breaks_in_notes_and_stories_are_shown_as_typed() {
     let mut id = String::new();
     let mut h = Harness::new(|s| {
         id = s
-            .add_person(NewPerson {
-                name: "Amina Yusuf".into(),
-                notes: Some("Call after 6pm.\nNot on Sundays.".into()),
-                ..Default::default()
-            })
+            .add_person(
+                NewPerson::new()
+                    .put(PersonField::Name, "Amina Yusuf")
+                    .put(PersonField::Notes, "Call after 6pm.\nNot on Sundays."),
+            )
             .unwrap();
         let mut c = doorstep(&id, "Two jobs.\n\nStill short every month.");
         c.notes = Some("Ask about\nthe breakfast club.".into());

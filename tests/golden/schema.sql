@@ -1,4 +1,4 @@
--- user_version 3
+-- user_version 4
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -114,7 +114,7 @@ CREATE TABLE people (
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
     conflicts      TEXT NOT NULL      -- JSON object field -> [values]
-);
+, languages TEXT NOT NULL DEFAULT '[]');
 
 -- table people_fts
 CREATE VIRTUAL TABLE people_fts USING fts5 (

@@ -559,3 +559,68 @@ fn demo_data_leaves_an_open_shift_alone() {
     assert_eq!(settings["current_shift"], shift.as_str());
     assert_eq!(ok(d, &["shift", "end"]).trim(), shift);
 }
+
+#[test]
+fn languages_are_added_removed_searched_and_exported_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = ok(
+        d,
+        &[
+            "person",
+            "add",
+            "--name",
+            "Marta Nowak",
+            "--language",
+            "Polish",
+            "--language",
+            "English",
+            "--phone",
+            "07700 900555",
+        ],
+    )
+    .trim()
+    .to_string();
+    let file = json(&ok(d, &["person", "show", &id]));
+    assert_eq!(file["languages"], serde_json::json!(["english", "polish"]));
+    let found = json(&ok(d, &["search", "polish"]));
+    assert_eq!(found[0]["id"], id.as_str());
+    let file = json(&ok(
+        d,
+        &[
+            "person",
+            "edit",
+            &id,
+            "--unlanguage",
+            "ENGLISH",
+            "--language",
+            "ukrainian",
+            "--phone",
+            "",
+        ],
+    ));
+    assert_eq!(
+        file["languages"],
+        serde_json::json!(["polish", "ukrainian"])
+    );
+    assert_eq!(
+        file["phone"],
+        Value::Null,
+        "an empty value clears the phone"
+    );
+    let csv = ok(d, &["export", "--what", "people", "--format", "csv"]);
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let col = header.iter().position(|h| h == "languages").unwrap();
+    let row = rows.records().next().unwrap().unwrap();
+    assert_eq!(&row[col], "polish; ukrainian");
+    // `--unlanguage` belongs to edit; a bad consent channel is refused with the choices.
+    let out = super::groundwork(
+        d,
+        &["person", "add", "--name", "X", "--unlanguage", "polish"],
+    );
+    assert!(!out.status.success());
+    let out = super::groundwork(d, &["person", "edit", &id, "--consent", "pigeon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sms"));
+}

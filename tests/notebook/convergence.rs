@@ -2,7 +2,8 @@
 //! with identical tables and exports.
 
 use groundwork::model::{
-    CommitmentStatus, ConversationKind, NewCommitment, NewConversation, NewPerson, PersonPatch,
+    CommitmentStatus, ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField,
+    PersonPatch,
 };
 use groundwork::store::Store;
 use proptest::prelude::*;
@@ -129,10 +130,7 @@ fn run(steps: Vec<Step>, final_order: Vec<usize>) -> Vec<groundwork::model::Pers
             Step::AddPerson { replica, name } => {
                 replicas[replica]
                     .store
-                    .add_person(NewPerson {
-                        name: format!("Person {name}"),
-                        ..Default::default()
-                    })
+                    .add_person(NewPerson::new().put(PersonField::Name, format!("Person {name}")))
                     .unwrap();
             }
             Step::EditName {
@@ -142,10 +140,8 @@ fn run(steps: Vec<Step>, final_order: Vec<usize>) -> Vec<groundwork::model::Pers
             } => {
                 let people = replicas[replica].store.all_people().unwrap();
                 if let Some(p) = people.get(person % people.len().max(1)) {
-                    let patch = PersonPatch {
-                        name: Some(format!("Renamed {name}")),
-                        ..Default::default()
-                    };
+                    let patch =
+                        PersonPatch::new().put(PersonField::Name, format!("Renamed {name}"));
                     replicas[replica].store.edit_person(&p.id, patch).unwrap();
                 }
             }
@@ -156,10 +152,7 @@ fn run(steps: Vec<Step>, final_order: Vec<usize>) -> Vec<groundwork::model::Pers
             } => {
                 let people = replicas[replica].store.all_people().unwrap();
                 if let Some(p) = people.get(person % people.len().max(1)) {
-                    let patch = PersonPatch {
-                        phone: Some(format!("07{phone}")),
-                        ..Default::default()
-                    };
+                    let patch = PersonPatch::new().put(PersonField::Phone, format!("07{phone}"));
                     replicas[replica].store.edit_person(&p.id, patch).unwrap();
                 }
             }
@@ -173,15 +166,9 @@ fn run(steps: Vec<Step>, final_order: Vec<usize>) -> Vec<groundwork::model::Pers
                 if let Some(p) = people.get(person % people.len().max(1)) {
                     let t = vec![format!("tag {tag}")];
                     let patch = if add {
-                        PersonPatch {
-                            add_tags: t,
-                            ..Default::default()
-                        }
+                        PersonPatch::new().add(PersonField::Tags, t)
                     } else {
-                        PersonPatch {
-                            remove_tags: t,
-                            ..Default::default()
-                        }
+                        PersonPatch::new().remove(PersonField::Tags, t)
                     };
                     replicas[replica].store.edit_person(&p.id, patch).unwrap();
                 }
@@ -332,7 +319,7 @@ fn concurrent_renames_are_a_conflict_everywhere() {
         },
     ];
     let people = run(steps, vec![5, 3, 1]);
-    let names = &people[0].conflicts["name"];
+    let names = &people[0].conflicts[&PersonField::Name];
     assert_eq!(
         names.len(),
         3,

@@ -9,7 +9,9 @@ use automerge::ActorId;
 use automerge::transaction::CommitOptions;
 use groundwork::docs;
 use groundwork::export::{self, Format, What};
-use groundwork::model::{Commitment, CommitmentStatus, Conversation, ConversationKind, NewPerson};
+use groundwork::model::{
+    Commitment, CommitmentStatus, Conversation, ConversationKind, NewPerson, PersonField,
+};
 use groundwork::store::Store;
 
 fn check(name: &str, actual: &str) {
@@ -43,14 +45,15 @@ fn person_document_bytes() {
     let actor = ActorId::from(vec![0x42; 16]);
     let id = "01900000-0000-7000-8000-000000000001";
     let mut doc = docs::new_doc(&actor);
-    let new = NewPerson {
-        name: "Amina Yusuf".into(),
-        phone: Some("07700 900123".into()),
-        workplace: Some("University cleaning services".into()),
-        tags: vec!["cleaner".into()],
-        consent: vec![groundwork::model::ConsentChannel::Sms],
-        ..Default::default()
-    };
+    let new = NewPerson::new()
+        .put(PersonField::Name, "Amina Yusuf")
+        .put(PersonField::Phone, "07700 900123")
+        .put(PersonField::Workplace, "University cleaning services")
+        .add(PersonField::Tags, vec!["cleaner"])
+        .add(
+            PersonField::Consent,
+            vec![groundwork::model::ConsentChannel::Sms],
+        );
     docs::person::create(&mut doc, id, "2026-03-14T05:15:00.000Z", &new).unwrap();
     doc.commit_with(CommitOptions::default().with_time(1_773_465_300_000));
     let conversation = Conversation {

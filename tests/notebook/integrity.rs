@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
+use groundwork::model::PersonField;
 use groundwork::store::RestoreTarget;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, Repair, SyncError, Transport};
@@ -231,10 +232,7 @@ fn no_device_can_write_as_another() {
         .store
         .edit_person(
             &p,
-            groundwork::model::PersonPatch {
-                notes: Some("what the victim wrote".into()),
-                ..Default::default()
-            },
+            groundwork::model::PersonPatch::new().put(PersonField::Notes, "what the victim wrote"),
         )
         .unwrap();
     victim.sync();
@@ -482,10 +480,7 @@ proptest! {
                 Step::Rename(d, p, name) => {
                     let list = honest[d].store.all_people().unwrap();
                     if let Some(p) = list.get(p % list.len().max(1)) {
-                        honest[d].store.edit_person(&p.id, groundwork::model::PersonPatch {
-                            name: Some(format!("R{name}")),
-                            ..Default::default()
-                        }).unwrap();
+                        honest[d].store.edit_person(&p.id, groundwork::model::PersonPatch::new().put(PersonField::Name, format!("R{name}"))).unwrap();
                     }
                 }
                 Step::Sync(d) => { honest[d].sync(); }
@@ -548,12 +543,13 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let (_, invite) = relay.team(2);
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let p = a.person("Written before the upgrade");
-    // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables).
+    // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables,
+    // no languages column).
     a.store
         .connection()
         .execute_batch(
             "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
-             PRAGMA user_version = 2;",
+             ALTER TABLE people DROP COLUMN languages; PRAGMA user_version = 2;",
         )
         .unwrap();
     let dir = a.store.dir().to_path_buf();

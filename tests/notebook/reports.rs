@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use groundwork::export::{self, Format, Options, What};
 use groundwork::model::{
     CommitmentStatus, ConversationKind, NewCampaign, NewCommitment, NewConversation, NewPerson,
-    parse_date,
+    PersonField, parse_date,
 };
 use groundwork::report::{self, DeviceSync, Scope};
 use groundwork::sync::{self, HttpTransport};
@@ -399,21 +399,24 @@ fn csv_reads_back_as_the_json_export_even_with_awkward_text() {
     ];
     for name in awkward {
         d.store
-            .add_person(NewPerson {
-                name: name.into(),
-                notes: Some(format!("notes, with \"quotes\",\r\nand {name}")),
-                tags: vec!["a,b".into(), "tenant".into()],
-                ..Default::default()
-            })
+            .add_person(
+                NewPerson::new()
+                    .put(PersonField::Name, name)
+                    .put(
+                        PersonField::Notes,
+                        format!("notes, with \"quotes\",\r\nand {name}"),
+                    )
+                    .add(PersonField::Tags, vec!["a,b", "tenant"]),
+            )
             .unwrap();
     }
     let quiet = d
         .store
-        .add_person(NewPerson {
-            name: "Do Not Contact".into(),
-            do_not_contact: true,
-            ..Default::default()
-        })
+        .add_person(
+            NewPerson::new()
+                .put(PersonField::Name, "Do Not Contact")
+                .put(PersonField::DoNotContact, true),
+        )
         .unwrap();
     let p = d.store.all_people().unwrap()[0].id.clone();
     d.converse(&p, "story, \"quoted\"\nover lines", &["sign the letter"]);

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonPatch};
+use groundwork::model::{
+    ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch,
+};
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, SyncError};
@@ -84,10 +86,7 @@ impl Device {
 
     pub fn person(&mut self, name: &str) -> String {
         self.store
-            .add_person(NewPerson {
-                name: name.into(),
-                ..Default::default()
-            })
+            .add_person(NewPerson::new().put(PersonField::Name, name))
             .unwrap()
     }
 
@@ -141,23 +140,11 @@ fn three_devices_converge_and_see_the_same_conflict() {
 
     // Offline: concurrent edits of one field, additions to one person's file, a new person.
     a.store
-        .edit_person(
-            &p,
-            PersonPatch {
-                phone: Some("111".into()),
-                ..Default::default()
-            },
-        )
+        .edit_person(&p, PersonPatch::new().put(PersonField::Phone, "111"))
         .unwrap();
     a.converse(&p, "the heating broke", &[]);
     b.store
-        .edit_person(
-            &p,
-            PersonPatch {
-                phone: Some("222".into()),
-                ..Default::default()
-            },
-        )
+        .edit_person(&p, PersonPatch::new().put(PersonField::Phone, "222"))
         .unwrap();
     b.store
         .add_commitment(
@@ -184,7 +171,7 @@ fn three_devices_converge_and_see_the_same_conflict() {
         let file = d.store.person(&p).unwrap();
         assert_eq!(file.conversations.len(), 2);
         assert_eq!(file.commitments.len(), 2);
-        let phones = &file.person.conflicts["phone"];
+        let phones = &file.person.conflicts[&PersonField::Phone];
         assert!(
             phones.contains(&"111".into()) && phones.contains(&"222".into()),
             "{phones:?}"
@@ -518,7 +505,7 @@ proptest! {
                 Step::Rename { device, person, name } => {
                     let people = devices[device].store.all_people().unwrap();
                     if let Some(p) = people.get(person % people.len().max(1)) {
-                        devices[device].store.edit_person(&p.id, PersonPatch { name: Some(format!("R{name}")), ..Default::default() }).unwrap();
+                        devices[device].store.edit_person(&p.id, PersonPatch::new().put(PersonField::Name, format!("R{name}"))).unwrap();
                     }
                 }
                 Step::Converse { device, person } => {
@@ -592,10 +579,7 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
 
     // A local change: "1 waiting", then synced after the debounce.
     app_store
-        .add_person(NewPerson {
-            name: "Typed offline".into(),
-            ..Default::default()
-        })
+        .add_person(NewPerson::new().put(PersonField::Name, "Typed offline"))
         .unwrap();
     worker.local_change();
     wait_for(&|s| s.pending == 1);
@@ -619,10 +603,7 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
     // The relay goes away: offline, with the error, and the change still waiting.
     drop(relay);
     app_store
-        .add_person(NewPerson {
-            name: "While offline".into(),
-            ..Default::default()
-        })
+        .add_person(NewPerson::new().put(PersonField::Name, "While offline"))
         .unwrap();
     worker.sync_now();
     let s = wait_for(&|s| s.offline && !s.syncing);

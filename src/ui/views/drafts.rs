@@ -5,12 +5,11 @@
 //! typing pauses. A form sends its draft on every change, restores it when it opens again and
 //! drops it when it is saved or discarded (after asking).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use groundwork::model::{ConsentChannel, NewPerson};
 use serde::{Deserialize, Serialize};
 
-use super::edit_person::PersonForm;
+use super::person_form::PersonForm;
 
 /// Key prefix of conversation drafts (`conversation:{person id}`).
 pub const CONVERSATION_PREFIX: &str = "conversation:";
@@ -49,48 +48,29 @@ pub struct EditDraft {
     pub before: PersonForm,
     /// The form as the user left it.
     pub form: PersonForm,
-    /// A tag typed but not added.
+    /// What was typed in a set's entry box but not added, by the set's flag (`tag`).
+    pub entries: BTreeMap<String, String>,
+    /// A tag typed but not added, as drafts of the previous version kept it.
+    #[serde(skip_serializing)]
     pub tag_entry: String,
 }
 
-/// The new person a filled-in form describes: blank fields are left out.
-pub fn new_person(f: &PersonForm) -> NewPerson {
-    let text = |v: &String| (!v.trim().is_empty()).then(|| v.clone());
-    NewPerson {
-        name: f.name.clone(),
-        phone: text(&f.phone),
-        email: text(&f.email),
-        address: text(&f.address),
-        area: text(&f.area),
-        workplace: text(&f.workplace),
-        role: text(&f.role),
-        notes: text(&f.notes),
-        tags: f.tags.clone(),
-        consent: f.consent.clone(),
-        do_not_contact: f.do_not_contact,
-    }
-}
-
-/// Consent channels in a draft, by name (unknown names are dropped when read back).
-pub mod channels {
-    use super::ConsentChannel;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Write the channels' names.
-    pub fn serialize<S: Serializer>(v: &[ConsentChannel], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|c| c.as_str()))
-    }
-
-    /// Read the channels back from their names.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ConsentChannel>, D::Error> {
-        let names: Vec<String> = Vec::deserialize(d)?;
-        Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
+impl EditDraft {
+    /// The draft with an older version's `tag_entry` moved into `entries`.
+    pub fn upgraded(mut self) -> Self {
+        let tag = std::mem::take(&mut self.tag_entry);
+        if !tag.is_empty() {
+            self.entries.entry("tag".into()).or_insert(tag);
+        }
+        self
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::views::person_form::FormValue;
+    use groundwork::model::PersonField;
 
     #[test]
     fn people_with_drafts_come_from_conversation_and_edit_keys() {
@@ -106,33 +86,28 @@ mod tests {
     }
 
     #[test]
-    fn a_person_draft_round_trips_with_its_consent() {
+    fn a_person_draft_round_trips_and_an_older_one_keeps_its_tag_entry() {
+        let mut form = PersonForm::default();
+        form.set(PersonField::Name, FormValue::Text("Amina".into()));
+        form.set(
+            PersonField::Notes,
+            FormValue::Text("line one\nline two".into()),
+        );
+        form.set(PersonField::Consent, FormValue::List(vec!["sms".into()]));
         let d = EditDraft {
-            form: PersonForm {
-                name: "Amina".into(),
-                notes: "line one\nline two".into(),
-                consent: vec![ConsentChannel::Sms],
-                ..Default::default()
-            },
-            tag_entry: "ten".into(),
+            form,
+            entries: [("language".to_string(), "pol".to_string())].into(),
             ..Default::default()
         };
         let back: EditDraft = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
-        assert_eq!(back, d);
-        let unknown: PersonForm =
-            serde_json::from_str(r#"{"name":"X","consent":["sms","pigeon"]}"#).unwrap();
-        assert_eq!(unknown.consent, vec![ConsentChannel::Sms]);
-    }
-
-    #[test]
-    fn blank_fields_of_a_new_person_are_left_out() {
-        let p = new_person(&PersonForm {
-            name: "Joe".into(),
-            phone: "  ".into(),
-            area: "Elm Road".into(),
-            ..Default::default()
-        });
-        assert_eq!(p.phone, None);
-        assert_eq!(p.area.as_deref(), Some("Elm Road"));
+        assert_eq!(back.upgraded(), d);
+        let old: EditDraft = serde_json::from_str(
+            r#"{"before":{"name":"X"},"form":{"name":"X"},"tag_entry":"ten"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            old.upgraded().entries.get("tag").map(String::as_str),
+            Some("ten")
+        );
     }
 }

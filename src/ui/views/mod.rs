@@ -9,6 +9,7 @@ mod edit_person;
 mod history;
 mod people;
 mod person;
+mod person_form;
 mod record;
 mod settings;
 mod shift;

@@ -1,12 +1,14 @@
 //! People: search as you type (recent first when the box is empty), with a mark on people
 //! who have an unsaved draft, and adding a person (kept as a draft until saved).
 
-use dioxus::prelude::*;
-use groundwork::model::Person;
+use std::collections::BTreeMap;
 
-use super::drafts::{NEW_PERSON_KEY, new_person, people_with_drafts};
-use super::edit_person::PersonForm;
-use crate::ui::components::{Confirm, ConsentChips, TextField, toggle_consent};
+use dioxus::prelude::*;
+use groundwork::model::{Person, PersonField};
+
+use super::drafts::{NEW_PERSON_KEY, people_with_drafts};
+use super::person_form::{PersonFields, PersonForm, with_entries};
+use crate::ui::components::{Confirm, TextField};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
 
@@ -167,7 +169,8 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
     let was_restored = restored.is_some();
     let first = use_hook(|| restored.clone().unwrap_or_default());
     let start = first.clone();
-    let mut form = use_signal(|| start.clone());
+    let form = use_signal(|| start.clone());
+    let entries = use_signal(BTreeMap::<String, String>::new);
     let mut saving = use_signal(|| false);
     let mut confirming = use_signal(|| false);
 
@@ -189,16 +192,13 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
             store.save_draft(NEW_PERSON_KEY, body);
         }
     });
-    let mut edit = move |f: &dyn Fn(&mut PersonForm)| {
-        f(&mut form.write());
-        persist(());
-    };
 
     let save_store = services.store.clone();
     let save = move |_| {
         let store = save_store.clone();
-        let new = new_person(&form());
-        if new.name.trim().is_empty() {
+        let f = with_entries(&form(), &entries());
+        let new = f.new_person();
+        if f.text(PersonField::Name).trim().is_empty() {
             nav.error("Give the person's name (the other details can wait).");
             return;
         }
@@ -235,8 +235,8 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
             }
         });
     };
-    let consent = form.read().consent.clone();
-    let has_text = *form.read() != PersonForm::default();
+    let has_text = *form.read() != PersonForm::default()
+        || entries.read().values().any(|t| !t.trim().is_empty());
 
     rsx! {
         section { class: "add-person", "aria-labelledby": "add-title",
@@ -246,26 +246,14 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
                     "A draft was restored: carry on where you left off."
                 }
             }
-            TextField { id: "person-name", label: "Name", autocomplete: "off", initial: start.name.clone(),
-                oninput: move |v: String| edit(&|f| f.name = v.clone()) }
-            TextField { id: "person-phone", label: "Phone", kind: "tel", initial: start.phone.clone(),
-                oninput: move |v: String| edit(&|f| f.phone = v.clone()) }
-            TextField { id: "person-email", label: "Email", kind: "email", initial: start.email.clone(),
-                oninput: move |v: String| edit(&|f| f.email = v.clone()) }
-            TextField { id: "person-area", label: "Area or street", initial: start.area.clone(),
-                oninput: move |v: String| edit(&|f| f.area = v.clone()) }
-            TextField { id: "person-address", label: "Address", initial: start.address.clone(),
-                oninput: move |v: String| edit(&|f| f.address = v.clone()) }
-            TextField { id: "person-workplace", label: "Workplace", initial: start.workplace.clone(),
-                oninput: move |v: String| edit(&|f| f.workplace = v.clone()) }
-            TextField { id: "person-role", label: "Role at work", initial: start.role.clone(),
-                oninput: move |v: String| edit(&|f| f.role = v.clone()) }
-            ConsentChips {
-                selected: consent,
-                ontoggle: move |c| edit(&|f| toggle_consent(&mut f.consent, c)),
+            PersonFields {
+                prefix: "person",
+                start: start.clone(),
+                form,
+                entries,
+                start_entries: BTreeMap::new(),
+                onchange: persist,
             }
-            TextField { id: "person-notes", label: "Notes", multiline: true, initial: start.notes.clone(),
-                oninput: move |v: String| edit(&|f| f.notes = v.clone()) }
             button {
                 r#type: "button",
                 class: "primary",

@@ -5,8 +5,9 @@
 
 use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
+use groundwork::fields::{FieldName, Record, Type, Value};
 use groundwork::model::{
-    Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, Engagement,
+    Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, Engagement, PersonField,
     PersonFile as File, PersonPatch, parse_date,
 };
 
@@ -16,36 +17,6 @@ use super::history::History;
 use super::{show_date, show_time};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
-
-/// The person fields a conflict can be settled on from here, with their labels.
-const FIELDS: &[(&str, &str)] = &[
-    ("name", "Name"),
-    ("phone", "Phone"),
-    ("email", "Email"),
-    ("address", "Address"),
-    ("area", "Area"),
-    ("workplace", "Workplace"),
-    ("role", "Role"),
-    ("notes", "Notes"),
-];
-
-/// The patch that writes `value` into `field` (settling a conflict on it).
-pub fn patch_for(field: &str, value: &str) -> Option<PersonPatch> {
-    let mut p = PersonPatch::default();
-    let v = Some(value.to_string());
-    match field {
-        "name" => p.name = v,
-        "phone" => p.phone = v,
-        "email" => p.email = v,
-        "address" => p.address = v,
-        "area" => p.area = v,
-        "workplace" => p.workplace = v,
-        "role" => p.role = v,
-        "notes" => p.notes = v,
-        _ => return None,
-    }
-    Some(p)
-}
 
 /// The conversation fields a conflict can be settled on, with their labels.
 const CONVERSATION_FIELDS: &[(&str, &str)] = &[
@@ -122,25 +93,24 @@ struct Conflict {
 /// Every conflict in the person file that can be settled from here.
 fn conflicts_of(f: &File) -> Vec<Conflict> {
     let p = &f.person;
-    let mut out: Vec<Conflict> = FIELDS
+    // The person's own fields: typed values, settled by putting the chosen one back.
+    let mut out: Vec<Conflict> = p
+        .conflicts
         .iter()
-        .filter_map(|(field, label)| {
-            let vals = p.conflicts.get(*field)?;
-            Some(Conflict {
-                key: format!("person-{field}"),
-                label: label.to_string(),
-                values: vals
-                    .iter()
-                    .map(|v| {
-                        let text = value_text(v);
-                        let req = v
-                            .as_str()
-                            .and_then(|t| patch_for(field, t))
-                            .map(|patch| Request::EditPerson(p.id.clone(), patch));
-                        (text, req)
-                    })
-                    .collect(),
-            })
+        .map(|(field, vals)| Conflict {
+            key: format!("person-{}", field.name()),
+            label: field.spec().label.to_string(),
+            values: vals
+                .iter()
+                .map(|v| {
+                    let text = match v {
+                        Value::Empty => "(empty)".to_string(),
+                        v => v.to_text(),
+                    };
+                    let patch = PersonPatch::new().put(*field, v.clone());
+                    (text, Some(Request::EditPerson(p.id.clone(), patch)))
+                })
+                .collect(),
         })
         .collect();
     for c in &f.conversations {
@@ -236,18 +206,19 @@ pub fn PersonFile(id: String) -> Element {
         };
     }
     let p = &f.person;
-    let details: Vec<(&str, String)> = [
-        ("Phone", &p.phone),
-        ("Email", &p.email),
-        ("Address", &p.address),
-        ("Area", &p.area),
-        ("Workplace", &p.workplace),
-        ("Role", &p.role),
-        ("Notes", &p.notes),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-    .collect();
+    // Every declared detail with a value, in declaration order (the name is the heading;
+    // tags, consent and do-not-contact have lines of their own below).
+    let details: Vec<(&str, String)> = PersonField::ALL
+        .iter()
+        .filter(|f| {
+            let spec = f.spec();
+            spec.edit
+                && !matches!(**f, PersonField::Name | PersonField::Tags)
+                && !matches!(spec.ty, Type::Consent | Type::Flag)
+        })
+        .map(|f| (f.spec().label, p.value(*f).to_text()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     let conflicts = conflicts_of(&f);
     let (open, past): (Vec<Commitment>, Vec<Commitment>) = f
         .commitments

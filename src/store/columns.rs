@@ -1,0 +1,108 @@
+//! Projection columns of declared records (see [`crate::fields`]): one column per field,
+//! named as the field; sets and consent as JSON text, flags as integers, the rest as text.
+
+use rusqlite::Row;
+use rusqlite::types::Value as Sql;
+
+use crate::error::Result;
+use crate::fields::{FieldName, Record, Type, Value};
+
+/// The columns of record `R`'s table, then `conflicts`, each prefixed with `alias.` when
+/// given, separated by commas.
+pub(crate) fn select_list<R: Record>(alias: &str) -> String {
+    let prefix = if alias.is_empty() {
+        String::new()
+    } else {
+        format!("{alias}.")
+    };
+    R::Field::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(["conflicts"])
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `INSERT … ON CONFLICT (id) DO UPDATE` of every column of record `R` into `table`,
+/// returning the row's rowid.
+pub(crate) fn upsert<R: Record>(table: &str) -> String {
+    let cols = select_list::<R>("");
+    let n = R::Field::ALL.len() + 1;
+    let params = (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let set = R::Field::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(["conflicts"])
+        .filter(|c| *c != "id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO {table} ({cols}) VALUES ({params}) ON CONFLICT (id) DO UPDATE SET {set} RETURNING rowid"
+    )
+}
+
+/// The values of `r`'s columns, in [`select_list`] order.
+pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
+    let mut out = Vec::with_capacity(R::Field::ALL.len() + 1);
+    for f in R::Field::ALL {
+        out.push(match r.value(*f) {
+            Value::Empty => match f.spec().ty {
+                Type::Flag => Sql::Integer(0),
+                Type::Set => Sql::Text("[]".into()),
+                Type::Consent => Sql::Text("{}".into()),
+                _ => Sql::Null,
+            },
+            Value::Flag(b) => Sql::Integer(i64::from(b)),
+            Value::Number(n) => Sql::Integer(n),
+            Value::Text(s) => Sql::Text(s),
+            Value::Set(v) => Sql::Text(serde_json::to_string(&v)?),
+            Value::Map(m) => Sql::Text(serde_json::to_string(&m)?),
+        });
+    }
+    out.push(Sql::Text(serde_json::to_string(
+        &r.conflicts()
+            .iter()
+            .map(|(f, v)| (f.name(), v))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )?));
+    Ok(out)
+}
+
+fn bad(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Record `R` from a row whose columns, from `start`, are in [`select_list`] order.
+pub(crate) fn read_row<R: Record>(row: &Row<'_>, start: usize) -> rusqlite::Result<R> {
+    let mut r = R::blank();
+    for (k, f) in R::Field::ALL.iter().enumerate() {
+        let i = start + k;
+        let value = match f.spec().ty {
+            Type::Flag => Value::Flag(row.get(i)?),
+            Type::Set => {
+                Value::Set(serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?)
+            }
+            Type::Consent => {
+                Value::Map(serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?)
+            }
+            _ => row
+                .get::<_, Option<String>>(i)?
+                .map_or(Value::Empty, Value::Text),
+        };
+        r.set_value(*f, value)
+            .map_err(|e| bad(i, std::io::Error::other(e)))?;
+    }
+    let i = start + R::Field::ALL.len();
+    let raw: std::collections::BTreeMap<String, Vec<Value>> =
+        serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?;
+    *r.conflicts_mut() = raw
+        .into_iter()
+        .filter_map(|(k, v)| R::Field::named(&k).map(|f| (f, v)))
+        .collect();
+    Ok(r)
+}
