@@ -37,3 +37,4 @@ pub mod model;
 pub mod report;
 pub mod store;
 pub mod sync;
+pub mod words;

@@ -12,6 +12,7 @@ mod person;
 mod record;
 mod settings;
 mod shift;
+mod welcome;
 
 pub use campaigns::Campaigns;
 pub use due::Due;
@@ -22,6 +23,7 @@ pub use record::Record;
 pub use record::{ConversationDraft, draft_key};
 pub use settings::Settings;
 pub use shift::ShiftView;
+pub use welcome::Welcome;
 
 /// The screens' styles, in one sheet.
 pub const STYLE: &str = concat!(
