@@ -262,7 +262,12 @@ pub fn App() -> Element {
                 }
             }
             main { class: "content", id: "content",
-                if ov.name_asked == Some(false) {
+                // Until the notebook has said whether the name was asked, show no screen: a
+                // screen shown first and replaced by the question a moment later would take
+                // a tap meant for it.
+                if ov.name_asked.is_none() {
+                    p { class: "starting", role: "status", "Opening the notebook…" }
+                } else if ov.name_asked == Some(false) {
                     views::Welcome {}
                 } else {
                 match current.clone() {
