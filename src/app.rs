@@ -37,12 +37,45 @@ pub fn run(dir: &Path) -> Result<()> {
                 .with_window(
                     WindowBuilder::new()
                         .with_title("Groundwork")
-                        .with_inner_size(LogicalSize::new(420.0, 860.0)),
-                ),
+                        .with_inner_size(LogicalSize::new(WINDOW.0, WINDOW.1))
+                        .with_min_inner_size(LogicalSize::new(320.0, 400.0)),
+                )
+                // Once the window exists its screen is known: shrink it to fit and centre it.
+                .with_on_window(|window, _| {
+                    if let Some(monitor) = window.current_monitor() {
+                        let scale = monitor.scale_factor();
+                        let screen = monitor.size().to_logical::<f64>(scale);
+                        let (w, h) = fit_window(WINDOW, (screen.width, screen.height));
+                        window.set_inner_size(LogicalSize::new(w, h));
+                        let origin = monitor.position().to_logical::<f64>(scale);
+                        window.set_outer_position(dioxus::desktop::tao::dpi::LogicalPosition::new(
+                            origin.x + ((screen.width - w) / 2.0).max(0.0),
+                            origin.y + ((screen.height - h) / 2.0).max(0.0),
+                        ));
+                    }
+                }),
         )
         .with_context(services)
         .launch(crate::ui::App);
     Ok(())
+}
+
+/// The window's size on a screen with room for it (logical pixels): a phone's width, a tall
+/// page.
+#[cfg(any(feature = "desktop", test))]
+const WINDOW: (f64, f64) = (420.0, 860.0);
+
+/// The window's size on a screen of `screen` logical pixels: `wanted`, shrunk to leave room
+/// for the desktop's panels and the window's title bar (90% of the height, 95% of the width),
+/// never below 320 × 400.
+#[cfg(any(feature = "desktop", test))]
+fn fit_window(wanted: (f64, f64), screen: (f64, f64)) -> (f64, f64) {
+    let fit =
+        |want: f64, room: f64, share: f64, least: f64| want.min(room * share).max(least).round();
+    (
+        fit(wanted.0, screen.0, 0.95, 320.0),
+        fit(wanted.1, screen.1, 0.9, 400.0),
+    )
 }
 
 /// Without the desktop feature there is no window: say how to get one.
@@ -60,4 +93,20 @@ pub fn run(dir: &Path) -> Result<()> {
 #[cfg(feature = "web")]
 pub fn serve(dir: &Path, options: &crate::ui::web::WebOptions) -> Result<()> {
     crate::ui::web::serve(dir, options).map_err(ui_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_fits_the_screen() {
+        // A laptop with 768 px of height: the old 860 px window ran off the bottom.
+        assert_eq!(fit_window(WINDOW, (1366.0, 768.0)), (420.0, 691.0));
+        assert!(fit_window(WINDOW, (1366.0, 768.0)).1 < 768.0);
+        // Room enough: the size asked for.
+        assert_eq!(fit_window(WINDOW, (1920.0, 1080.0)), WINDOW);
+        // A tiny screen: never smaller than a usable minimum.
+        assert_eq!(fit_window(WINDOW, (300.0, 300.0)), (320.0, 400.0));
+    }
 }

@@ -38,3 +38,4 @@ pub mod model;
 pub mod report;
 pub mod store;
 pub mod sync;
+pub mod words;

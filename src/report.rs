@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::parse_id;
 use crate::model::{Commitment, CommitmentStatus, Conversation, Person, Shift};
-use crate::store::Store;
+use crate::store::{NO_NAME_GIVEN, Store, show_canvasser};
 
 /// Which conversations a shift report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,8 +413,18 @@ pub fn shift_report(
                     .iter()
                     .filter(|c| c.shift_id.as_deref() == Some(id.as_str()))
                     .collect();
-                let label = format!("shift at {} ({})", shift.place, shift.canvasser);
+                let label = format!(
+                    "shift at {} ({})",
+                    shift.place,
+                    show_canvasser(&shift.canvasser)
+                );
                 let ended = shift.ended_at.clone();
+                // The report shows who canvassed as every report does (never the stored
+                // stand-in for "no name given").
+                let shift = Shift {
+                    canvasser: show_canvasser(&shift.canvasser).to_string(),
+                    ..shift
+                };
                 (label, Some(shift), convs, ended)
             }
             Scope::Dates { from, to } => {
@@ -430,10 +440,7 @@ pub fn shift_report(
                 (format!("{from} to {to}"), None, convs, Some(hi))
             }
         };
-    let mut by_canvasser: BTreeMap<String, Vec<&Conversation>> = BTreeMap::new();
-    for c in &convs {
-        by_canvasser.entry(c.canvasser.clone()).or_default().push(c);
-    }
+    let by_canvasser = group_by_canvasser(&convs);
     let devices_not_synced = devices.map(|list| stale_devices(list, ended.as_deref()));
     Ok(ShiftReport {
         scope: label,
@@ -446,6 +453,44 @@ pub fn shift_report(
             .collect(),
         devices_not_synced,
     })
+}
+
+/// A canvasser's name as a key: the same person typed twice ("Sam", "sam ", "Sam  Jones" and
+/// "Sam Jones") is one key.
+fn canvasser_key(name: &str) -> String {
+    show_canvasser(name)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Conversations by canvasser, each canvasser listed once under the spelling used most (the
+/// first in order of the words on a tie), and records made before any name was given under
+/// [`NO_NAME_GIVEN`].
+fn group_by_canvasser<'a>(convs: &[&'a Conversation]) -> BTreeMap<String, Vec<&'a Conversation>> {
+    let mut groups: BTreeMap<String, (BTreeMap<String, usize>, Vec<&Conversation>)> =
+        BTreeMap::new();
+    for c in convs {
+        let shown = show_canvasser(&c.canvasser)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (spellings, list) = groups.entry(canvasser_key(&c.canvasser)).or_default();
+        *spellings.entry(shown).or_default() += 1;
+        list.push(c);
+    }
+    groups
+        .into_values()
+        .map(|(spellings, list)| {
+            let name = spellings
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(name, _)| name.clone())
+                .unwrap_or_else(|| NO_NAME_GIVEN.to_string());
+            (name, list)
+        })
+        .collect()
 }
 
 /// The devices that have not synced since `since` (RFC 3339; e.g. when the shift ended), and
@@ -591,7 +636,7 @@ pub fn follow_ups(store: &Store, by: NaiveDate, today: NaiveDate) -> Result<Vec<
                 },
                 due,
                 overdue: due < today,
-                last_spoken_by: c.canvasser.clone(),
+                last_spoken_by: show_canvasser(&c.canvasser).to_string(),
                 last_spoken_at: c.at.clone(),
             })
         })

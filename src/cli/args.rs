@@ -81,7 +81,7 @@ pub enum Command {
         /// The invite code.
         #[arg(long)]
         invite: String,
-        /// A name for this device and its canvasser, e.g. "Sam's phone".
+        /// A name for this device, e.g. "Sam's phone" (the canvasser's name is `settings --name`).
         #[arg(long)]
         name: String,
     },

@@ -210,7 +210,8 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             print_json(&serde_json::json!({
                 "data_dir": store.dir(),
                 "device_id": store.device_id(),
-                "canvasser": store.canvasser_name()?,
+                "canvasser": store.given_canvasser_name()?,
+                "device_name": store.device_name()?,
                 "current_shift": store.current_shift()?,
                 "pending_changes": store.pending_changes()?,
             }))
@@ -228,7 +229,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "relay": state.link.as_ref().map(|l| &l.relay_url),
                 "team_id": state.link.as_ref().map(|l| &l.team_id),
                 "device_id": state.link.as_ref().map(|l| &l.relay_device_id),
-                "device_name": store.canvasser_name()?,
+                "device_name": store.device_name()?,
                 "pending_changes": store.pending_changes()?,
                 "cursor": state.cursor,
                 "last_sync": state.last_sync_at,

@@ -253,15 +253,47 @@ impl Store {
         meta_get(&self.conn, "current_shift")
     }
 
-    /// The name this device records as canvasser.
+    /// The name this device records as canvasser: the one given, or [`DEFAULT_CANVASSER`].
     pub fn canvasser_name(&self) -> Result<String> {
-        Ok(meta_get(&self.conn, "device_name")?.unwrap_or_else(|| DEFAULT_CANVASSER.to_string()))
+        Ok(self
+            .given_canvasser_name()?
+            .unwrap_or_else(|| DEFAULT_CANVASSER.to_string()))
     }
 
-    /// Set the name this device records as canvasser.
+    /// The canvasser's name, if one was given on this device.
+    pub fn given_canvasser_name(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, CANVASSER_KEY)
+    }
+
+    /// Set the name this device records as canvasser (the person holding it, not the device:
+    /// see [`Store::set_device_name`]).
     pub fn set_canvasser_name(&mut self, name: &str) -> Result<()> {
         let name = crate::model::required("name", name)?;
-        meta_set(&self.conn, "device_name", &name)
+        meta_set(&self.conn, CANVASSER_KEY, &name)?;
+        meta_set(&self.conn, NAME_ASKED_KEY, "1")
+    }
+
+    /// The canvasser chose not to give a name when asked (the app asks once, at first start).
+    pub fn skip_canvasser_name(&mut self) -> Result<()> {
+        meta_set(&self.conn, NAME_ASKED_KEY, "1")
+    }
+
+    /// Whether the canvasser's name has been asked for (given or skipped): the app asks at
+    /// first start only.
+    pub fn canvasser_name_asked(&self) -> Result<bool> {
+        Ok(meta_get(&self.conn, NAME_ASKED_KEY)?.is_some()
+            || self.given_canvasser_name()?.is_some())
+    }
+
+    /// This device's name as the team's relay knows it ("Sam's phone"), once it has joined.
+    pub fn device_name(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, DEVICE_KEY)
+    }
+
+    /// Name this device (joining a team does); the canvasser's name is not changed.
+    pub fn set_device_name(&mut self, name: &str) -> Result<()> {
+        let name = crate::model::required("device name", name)?;
+        meta_set(&self.conn, DEVICE_KEY, &name)
     }
 
     /// Copy what the write-ahead log holds into the database file, without waiting for readers.
@@ -305,8 +337,31 @@ impl Store {
     }
 }
 
-/// What a device records as canvasser until it is given a name.
+/// What a device records as canvasser until it is given a name (the stored value, unchanged
+/// since the first version). Never shown as such: reports and screens say
+/// [`NO_NAME_GIVEN`] instead (see [`show_canvasser`]).
 pub const DEFAULT_CANVASSER: &str = "unnamed canvasser";
+
+/// How a record made without a canvasser's name is shown.
+pub const NO_NAME_GIVEN: &str = "no name given";
+
+/// A recorded canvasser's name as reports and screens show it: [`NO_NAME_GIVEN`] for a record
+/// made before any name was given.
+pub fn show_canvasser(recorded: &str) -> &str {
+    match recorded.trim() {
+        "" | DEFAULT_CANVASSER => NO_NAME_GIVEN,
+        name => name,
+    }
+}
+
+/// The `meta` key of the canvasser's name. Its name is historical: before devices were named
+/// apart from their canvasser, this key held the one name of both, and that name is the
+/// canvasser's in the records written since.
+pub(crate) const CANVASSER_KEY: &str = "device_name";
+/// The `meta` key of this device's name at the relay (set by joining).
+const DEVICE_KEY: &str = "relay_device_name";
+/// The `meta` key saying the canvasser's name was asked for (given or skipped).
+const NAME_ASKED_KEY: &str = "canvasser_name_asked";
 
 /// The Automerge actor of a device: the 16 bytes of its UUID.
 fn actor_for(device_id: &str) -> ActorId {

@@ -190,7 +190,11 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let mut names =
             rows.collect::<std::result::Result<std::collections::HashMap<String, String>, _>>()?;
-        names.insert(self.actor.to_hex_string(), self.canvasser_name()?);
+        let mine = match (self.given_canvasser_name()?, self.device_name()?) {
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => format!("this device ({})", super::NO_NAME_GIVEN),
+        };
+        names.insert(self.actor.to_hex_string(), mine);
         Ok(names)
     }
 }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::documents::{self, MergeReport};
 use super::intake::{self, Incoming, IntakeReport};
-use super::{DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
+use super::{CANVASSER_KEY, DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
 use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
 use crate::fields::{Change, Value};
@@ -124,7 +124,7 @@ impl<'t> Writer<'t> {
     fn canvasser(&self, given: Option<&str>) -> Result<String> {
         match given.map(str::trim).filter(|s| !s.is_empty()) {
             Some(c) => Ok(c.to_string()),
-            None => Ok(meta_get(self.conn, "device_name")?
+            None => Ok(meta_get(self.conn, CANVASSER_KEY)?
                 .unwrap_or_else(|| DEFAULT_CANVASSER.to_string())),
         }
     }

@@ -44,8 +44,9 @@ pub struct SyncReport {
     pub round_trips: usize,
 }
 
-/// Enrol this device with `invite` at `relay` under `name`, and remember the link. Also sets
-/// the canvasser name of this device to `name`.
+/// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
+/// the device ("Sam's phone"), not its canvasser: the name recorded on conversations and shifts
+/// is set apart ([`Store::set_canvasser_name`]).
 pub fn join(
     store: &mut Store,
     transport: &dyn Transport,
@@ -69,7 +70,7 @@ pub fn join(
         relay_device_id: answer.device_id.clone(),
         token: answer.token,
     })?;
-    store.set_canvasser_name(&name)?;
+    store.set_device_name(&name)?;
     Ok(JoinReport {
         relay,
         team_id: answer.team_id,

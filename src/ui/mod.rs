@@ -194,6 +194,22 @@ pub fn App() -> Element {
         });
     });
 
+    // A new screen starts at the top, with the focus on its heading (or on the heading asked
+    // for, e.g. the join form's), so a screen reader says where we are. Not on the first
+    // screen: nothing has changed yet.
+    let mut focus_to = use_signal(|| None::<&'static str>);
+    let mut shown = use_signal(|| 0u64);
+    use_effect(move || {
+        let _ = screen();
+        let n = *shown.peek();
+        shown.set(n + 1);
+        if n == 0 {
+            return;
+        }
+        let target = focus_to.take();
+        let _ = document::eval(&focus_script(target));
+    });
+
     let status: SyncStatus = sync_status();
     let ov = overview();
     let badge = sync::badge_text(&status, ov.pending);
@@ -216,12 +232,18 @@ pub fn App() -> Element {
                 }
                 SyncBadge {
                     text: badge,
-                    warning: status.last_error.is_some(),
+                    reason: sync::badge_reason(&status),
+                    warning: status.last_error.is_some() && !status.unreachable,
                     refused: status.quarantined,
+                    joined: status.joined.is_some(),
                     onsync: move |_| {
                         if let Err(e) = sync.command(sync::SyncCommand::SyncNow) {
                             nav.error(e);
                         }
+                    },
+                    onjoin: move |_| {
+                        focus_to.set(Some("join-title"));
+                        nav.go(Screen::Settings);
                     },
                 }
             }
@@ -240,6 +262,14 @@ pub fn App() -> Element {
                 }
             }
             main { class: "content", id: "content",
+                // Until the notebook has said whether the name was asked, show no screen: a
+                // screen shown first and replaced by the question a moment later would take
+                // a tap meant for it.
+                if ov.name_asked.is_none() {
+                    p { class: "starting", role: "status", "Opening the notebook…" }
+                } else if ov.name_asked == Some(false) {
+                    views::Welcome {}
+                } else {
                 match current.clone() {
                     Screen::People => rsx! { views::People {} },
                     Screen::AddPerson => rsx! { views::AddPerson {} },
@@ -249,6 +279,7 @@ pub fn App() -> Element {
                     Screen::Campaigns => rsx! { views::Campaigns {} },
                     Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
+                }
                 }
             }
             nav { class: "tabs", "aria-label": "Screens",
@@ -275,6 +306,36 @@ pub fn App() -> Element {
             }
         }
     }
+}
+
+/// The script run after a change of screen: scroll to the top and focus the new screen's
+/// heading (`target`'s id if given, else the first heading in the content), waiting up to a
+/// second for it to appear (screens read the store first). Leaves the focus alone if the user
+/// has already moved it into the new screen.
+fn focus_script(target: Option<&str>) -> String {
+    let selector = match target {
+        Some(id) => format!("#{id}"),
+        None => "#content h2, #content h1".to_string(),
+    };
+    format!(
+        r#"(async () => {{
+  window.scrollTo(0, 0);
+  const content = document.getElementById('content');
+  for (let i = 0; i < 40; i++) {{
+    const active = document.activeElement;
+    if (content && active && active !== document.body && content.contains(active)) return;
+    const h = document.querySelector({selector:?});
+    if (h) {{
+      if (!h.hasAttribute('tabindex')) h.setAttribute('tabindex', '-1');
+      h.focus({{ preventScroll: true }});
+      if ({scroll}) h.scrollIntoView({{ block: 'start' }});
+      return;
+    }}
+    await new Promise((r) => setTimeout(r, 25));
+  }}
+}})();"#,
+        scroll = target.is_some(),
+    )
 }
 
 /// The tab a screen belongs to.

@@ -18,7 +18,7 @@ pub struct SelfTestMode;
 /// The name the self-test types.
 const NAME: &str = "Self Test Person";
 
-/// The script: waits for the app, opens "Add person", types the name one key at a time (an
+/// The script: waits for the app (skipping the first start's name question), opens "Add person", types the name one key at a time (an
 /// input event per key, as a keyboard would), saves and waits for the person's file.
 fn script() -> String {
     format!(
@@ -33,7 +33,13 @@ const wait = async (f, what) => {{
   throw new Error('timed out waiting for ' + what);
 }};
 const button = (text) => [...document.querySelectorAll('button')].find((b) => b.textContent.includes(text));
-await wait(() => document.querySelector('.person-row, .empty'), 'the people list');
+try {{
+const first = await wait(() => document.querySelector('.person-row, .empty, #skip-name'), 'the app');
+if (first.id === 'skip-name') {{
+  // A new notebook asks who is canvassing first; skipping leads to the people list.
+  first.click();
+  await wait(() => document.querySelector('.person-row, .empty'), 'the people list');
+}}
 button('Add person').click();
 const input = await wait(() => document.getElementById('person-name'), 'the name field');
 input.focus();
@@ -48,6 +54,10 @@ await wait(() => {{
 }}, 'the person file');
 await new Promise((r) => setTimeout(r, 300));
 return document.documentElement.scrollWidth <= document.documentElement.clientWidth ? 'ok' : 'scrolls sideways';
+}} catch (e) {{
+  // Said as the outcome: a thrown error only reaches Rust as "communication failed".
+  return String(e && e.message || e);
+}}
 "#,
         name = NAME
     )

@@ -7,12 +7,13 @@
 //! everything on this device and says so when asked to join or sync.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_channel::mpsc as amsc;
 use groundwork::store::Store;
-use groundwork::sync::HttpTransport;
 use groundwork::sync::worker::{Status as WorkerStatus, Timing, Worker};
+use groundwork::sync::{HttpTransport, SyncError};
 
 /// What the sync badge and the settings screen show.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -21,6 +22,12 @@ pub struct SyncStatus {
     pub joined: Option<String>,
     /// Whether the relay answered last time it was tried.
     pub online: bool,
+    /// The last attempt (to sync or to join) could not reach the relay at all: no connection,
+    /// no name lookup, no answer in time. The badge then says "Offline", and `last_error` says
+    /// why.
+    pub unreachable: bool,
+    /// A join is under way (from the tap on "Join team" until the relay answers or fails).
+    pub joining: bool,
     /// Local changes waiting for the relay, when the engine knows (otherwise the store's count
     /// is shown).
     pub pending: Option<u64>,
@@ -99,6 +106,8 @@ pub struct RelaySync {
     dir: PathBuf,
     worker: Arc<Worker>,
     subscribers: Subscribers,
+    /// A join is under way: every status published meanwhile says so.
+    joining: Arc<AtomicBool>,
 }
 
 type Subscribers = Arc<Mutex<Vec<amsc::UnboundedSender<SyncStatus>>>>;
@@ -116,6 +125,8 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
             .joined
             .then(|| s.relay.clone().unwrap_or_else(|| "the team's relay".into())),
         online: s.joined && !s.offline,
+        unreachable: s.offline,
+        joining: false,
         pending: Some(s.pending),
         last_synced: s.last_synced_at.clone(),
         last_error: s.last_error.clone(),
@@ -133,22 +144,33 @@ impl RelaySync {
     /// Start the sync worker on the data directory `dir`.
     pub fn start(dir: &Path) -> Result<RelaySync, String> {
         let subscribers: Subscribers = Arc::default();
-        let subs = Arc::clone(&subscribers);
+        let joining = Arc::new(AtomicBool::new(false));
+        let (subs, flag) = (Arc::clone(&subscribers), Arc::clone(&joining));
         let worker = Worker::spawn(dir.to_path_buf(), Timing::default(), move |s| {
-            publish(&subs, &from_worker(s))
+            publish(
+                &subs,
+                &SyncStatus {
+                    joining: flag.load(Ordering::SeqCst),
+                    ..from_worker(s)
+                },
+            )
         })
         .map_err(|e| e.to_string())?;
         Ok(RelaySync {
             dir: dir.to_path_buf(),
             worker: Arc::new(worker),
             subscribers,
+            joining,
         })
     }
 }
 
 impl SyncEngine for RelaySync {
     fn status(&self) -> SyncStatus {
-        from_worker(&self.worker.status())
+        SyncStatus {
+            joining: self.joining.load(Ordering::SeqCst),
+            ..from_worker(&self.worker.status())
+        }
     }
 
     fn watch(&self) -> amsc::UnboundedReceiver<SyncStatus> {
@@ -178,28 +200,25 @@ impl SyncEngine for RelaySync {
                 invite,
                 device_name,
             } => {
-                let (dir, worker, subs) = (
+                if self.joining.swap(true, Ordering::SeqCst) {
+                    return Err("already joining: wait for the relay to answer".into());
+                }
+                let (dir, worker, subs, joining) = (
                     self.dir.clone(),
                     Arc::clone(&self.worker),
                     Arc::clone(&self.subscribers),
+                    Arc::clone(&self.joining),
                 );
-                publish(
-                    &subs,
-                    &SyncStatus {
-                        syncing: true,
-                        ..self.status()
-                    },
-                );
+                publish(&subs, &self.status());
                 // Joining talks to the relay: never on the UI's thread.
-                std::thread::Builder::new()
+                let started = std::thread::Builder::new()
                     .name("groundwork-join".into())
                     .spawn(move || {
                         let outcome =
                             Store::open(&dir)
-                                .map_err(|e| e.to_string())
+                                .map_err(SyncError::from)
                                 .and_then(|mut store| {
-                                    let transport =
-                                        HttpTransport::new().map_err(|e| e.to_string())?;
+                                    let transport = HttpTransport::new()?;
                                     groundwork::sync::join(
                                         &mut store,
                                         &transport,
@@ -207,22 +226,40 @@ impl SyncEngine for RelaySync {
                                         &invite,
                                         &device_name,
                                     )
-                                    .map_err(|e| e.to_string())
                                 });
+                        // The join has ended, either way: say so before anything else.
+                        joining.store(false, Ordering::SeqCst);
+                        let now = from_worker(&worker.status());
                         match outcome {
-                            Ok(_) => worker.sync_now(),
+                            Ok(report) => {
+                                publish(
+                                    &subs,
+                                    &SyncStatus {
+                                        joined: Some(report.relay),
+                                        last_error: None,
+                                        unreachable: false,
+                                        syncing: true,
+                                        ..now
+                                    },
+                                );
+                                worker.sync_now();
+                            }
                             Err(e) => publish(
                                 &subs,
                                 &SyncStatus {
-                                    last_error: Some(e),
+                                    unreachable: matches!(e, SyncError::Unreachable { .. }),
+                                    last_error: Some(e.to_string()),
                                     syncing: false,
-                                    ..from_worker(&worker.status())
+                                    ..now
                                 },
                             ),
                         }
-                    })
-                    .map(|_| ())
-                    .map_err(|e| format!("could not start joining: {e}"))
+                    });
+                started.map(|_| ()).map_err(|e| {
+                    self.joining.store(false, Ordering::SeqCst);
+                    publish(&self.subscribers, &self.status());
+                    format!("could not start joining: {e}")
+                })
             }
         }
     }
@@ -245,18 +282,28 @@ pub fn connect(dir: &Path) -> SharedSync {
 }
 
 /// The badge's words for a status and the store's count of changes waiting.
+///
+/// "Offline" when the relay could not be reached at all (that is no failure: everything stays
+/// here and goes later); "Sync failed" only when the relay answered with a refusal or a fault;
+/// "Not joined" (with the reason) when a join was refused. The reason is [`badge_reason`].
 pub fn badge_text(status: &SyncStatus, store_pending: u64) -> String {
     let pending = status.pending.unwrap_or(store_pending);
     let waiting = match pending {
         0 => "all saved here".to_string(),
-        1 => "1 change waiting".to_string(),
-        n => format!("{n} changes waiting"),
+        n => groundwork::words::plural(n, "change waiting", "changes waiting"),
     };
+    if status.joining {
+        return format!("Joining… · {waiting}");
+    }
     if status.syncing {
         return format!("Syncing… {waiting}");
     }
     if status.last_error.is_some() {
-        return format!("Sync failed · {waiting}");
+        return match (status.unreachable, &status.joined) {
+            (true, _) => format!("Offline · {waiting}"),
+            (false, None) => format!("Not joined · {waiting}"),
+            (false, Some(_)) => format!("Sync failed · {waiting}"),
+        };
     }
     match (&status.joined, status.online, &status.last_synced) {
         (None, _, _) => format!("Not joined · {waiting}"),
@@ -264,6 +311,34 @@ pub fn badge_text(status: &SyncStatus, store_pending: u64) -> String {
         (Some(_), true, Some(at)) => format!("Synced {} · {waiting}", short_time(at)),
         (Some(_), true, None) => format!("Online · {waiting}"),
     }
+}
+
+/// Why the badge says what it says, when something went wrong: shown one tap away from it.
+pub fn badge_reason(status: &SyncStatus) -> Option<String> {
+    if status.joining || status.syncing {
+        return None;
+    }
+    let e = status.last_error.as_deref()?;
+    let mut reason = String::new();
+    if status.unreachable {
+        reason.push_str("The relay cannot be reached from here just now. ");
+    } else if status.joined.is_none() {
+        reason.push_str("Could not join: ");
+    }
+    // The core's messages start in lower case, to follow a colon; a sentence starts here.
+    let mut chars = e.chars();
+    if let Some(first) = chars.next() {
+        if reason.is_empty() || reason.ends_with(". ") {
+            reason.extend(first.to_uppercase());
+        } else {
+            reason.push(first);
+        }
+        reason.push_str(chars.as_str());
+    }
+    if !reason.ends_with('.') {
+        reason.push('.');
+    }
+    Some(reason)
 }
 
 /// `HH:MM` in local time from an RFC 3339 time, or the text as given.
@@ -294,6 +369,76 @@ mod tests {
         };
         assert_eq!(badge_text(&failed, 9), "Sync failed · 2 changes waiting");
         assert!(NotConnected.command(SyncCommand::SyncNow).is_err());
+    }
+
+    #[test]
+    fn an_unreachable_relay_is_offline_with_the_reason_one_tap_away() {
+        let refused_connection = SyncError::Unreachable {
+            relay: "https://relay.example.org".into(),
+            reason: "no connection".into(),
+        };
+        let s = SyncStatus {
+            joined: Some("https://relay.example.org".into()),
+            unreachable: true,
+            last_error: Some(refused_connection.to_string()),
+            pending: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(badge_text(&s, 0), "Offline · 1 change waiting");
+        let reason = badge_reason(&s).unwrap();
+        assert!(
+            reason.starts_with("The relay cannot be reached from here just now. Cannot reach"),
+            "{reason}"
+        );
+        assert!(reason.contains("no connection"), "{reason}");
+        // The worker's own status says the same.
+        let w = WorkerStatus {
+            joined: true,
+            offline: true,
+            last_error: Some(refused_connection.to_string()),
+            ..Default::default()
+        };
+        assert_eq!(badge_text(&from_worker(&w), 0), "Offline · all saved here");
+        // A join that cannot reach the relay is offline too.
+        let join = SyncStatus {
+            joined: None,
+            ..s.clone()
+        };
+        assert_eq!(badge_text(&join, 0), "Offline · 1 change waiting");
+    }
+
+    #[test]
+    fn a_refusal_keeps_an_honest_message() {
+        let token = SyncError::UnknownDevice("unknown token".into());
+        let s = SyncStatus {
+            joined: Some("https://relay.example.org".into()),
+            online: true,
+            last_error: Some(token.to_string()),
+            ..Default::default()
+        };
+        assert_eq!(badge_text(&s, 0), "Sync failed · all saved here");
+        let reason = badge_reason(&s).unwrap();
+        assert!(
+            reason.starts_with("The relay does not recognise"),
+            "{reason}"
+        );
+        let invite = SyncStatus {
+            joined: None,
+            last_error: Some(SyncError::InviteRefused("expired".into()).to_string()),
+            ..Default::default()
+        };
+        assert_eq!(badge_text(&invite, 0), "Not joined · all saved here");
+        assert_eq!(
+            badge_reason(&invite).unwrap(),
+            "Could not join: the relay refused the invite: expired; ask your team lead for a new invite."
+        );
+        assert_eq!(badge_reason(&SyncStatus::default()), None);
+        let joining = SyncStatus {
+            joining: true,
+            ..invite
+        };
+        assert_eq!(badge_text(&joining, 0), "Joining… · all saved here");
+        assert_eq!(badge_reason(&joining), None);
     }
 
     #[test]
@@ -340,5 +485,38 @@ mod tests {
         assert!(err.contains("join a team first"), "{err}");
         let err = engine.command(SyncCommand::Repair).unwrap_err();
         assert!(err.contains("join a team first"), "{err}");
+    }
+
+    #[test]
+    fn joining_ends_when_the_join_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = RelaySync::start(&dir.path().join("n")).unwrap();
+        let mut updates = engine.watch();
+        // Nothing listens on port 1: the join fails at once, as an unreachable relay.
+        engine
+            .command(SyncCommand::Join {
+                relay: "http://127.0.0.1:1".into(),
+                invite: "abc".into(),
+                device_name: "Sam's phone".into(),
+            })
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut saw_joining = false;
+        let last = loop {
+            assert!(std::time::Instant::now() < deadline, "the join never ended");
+            match updates.try_recv() {
+                Ok(s) => {
+                    saw_joining |= s.joining;
+                    if !s.joining && s.last_error.is_some() {
+                        break s;
+                    }
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        assert!(saw_joining);
+        assert!(!engine.status().joining);
+        assert!(last.unreachable, "{last:?}");
+        assert_eq!(badge_text(&last, 0), "Offline · all saved here");
     }
 }

@@ -95,7 +95,22 @@ fn walk(vnode: &VNode, dom: &VirtualDom, out: &mut Vec<(ElementId, BTreeMap<Stri
 }
 
 impl Harness {
+    /// The app on a notebook whose canvasser is named "Sam", after `setup`.
     fn new(setup: impl FnOnce(&mut Store)) -> Harness {
+        Harness::with(
+            |s| {
+                s.set_canvasser_name("Sam").unwrap();
+                setup(s)
+            },
+            Services::offline,
+        )
+    }
+
+    /// The app on a notebook made by `setup`, with the services `services` gives.
+    fn with(
+        setup: impl FnOnce(&mut Store),
+        services: impl FnOnce(StoreHandle) -> Services,
+    ) -> Harness {
         dioxus_html::set_event_converter(Box::new(SerializedHtmlEventConverter));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notebook");
@@ -108,7 +123,7 @@ impl Harness {
             .enable_time()
             .build()
             .unwrap();
-        let mut dom = VirtualDom::new(App).with_root_context(Services::offline(store.clone()));
+        let mut dom = VirtualDom::new(App).with_root_context(services(store.clone()));
         dom.rebuild_in_place();
         let mut h = Harness {
             dom,
@@ -213,11 +228,15 @@ fn people_list_shows_recent_people_and_the_sync_badge() {
 }
 
 #[test]
-fn sync_now_says_sync_is_not_connected_yet() {
+fn before_joining_the_badge_offers_to_join_a_team_not_to_sync() {
     let mut h = Harness::new(|_| {});
-    h.click("class", "sync-now");
-    h.settle_until("notice", |html| html.contains("sync is not connected"));
-    assert!(h.html().contains("role=\"alert\""));
+    let html = h.html();
+    assert!(html.contains("Join a team"), "{html}");
+    assert!(!html.contains("Sync now"), "{html}");
+    h.click("id", "badge-join");
+    h.settle_until("settings' join form", |html| html.contains("Relay address"));
+    // Settings has no "Sync now" either, before joining.
+    assert!(!h.html().contains("Sync now"), "{}", h.html());
 }
 
 #[test]
@@ -763,4 +782,148 @@ fn line_breaks_in_notes_and_stories_are_shown_as_typed() {
         style.contains(".as-typed { white-space: pre-wrap;"),
         "the line breaks are drawn"
     );
+}
+
+/// A sync engine driven by the test: commands are recorded, statuses sent by hand.
+struct FakeSync {
+    status: std::sync::Mutex<super::sync::SyncStatus>,
+    subscribers:
+        std::sync::Mutex<Vec<futures_channel::mpsc::UnboundedSender<super::sync::SyncStatus>>>,
+    commands: std::sync::Mutex<Vec<super::sync::SyncCommand>>,
+}
+
+impl FakeSync {
+    fn new(status: super::sync::SyncStatus) -> std::sync::Arc<FakeSync> {
+        std::sync::Arc::new(FakeSync {
+            status: std::sync::Mutex::new(status),
+            subscribers: Default::default(),
+            commands: Default::default(),
+        })
+    }
+
+    fn send(&self, status: super::sync::SyncStatus) {
+        *self.status.lock().unwrap() = status.clone();
+        self.subscribers
+            .lock()
+            .unwrap()
+            .retain(|s| s.unbounded_send(status.clone()).is_ok());
+    }
+}
+
+impl super::sync::SyncEngine for FakeSync {
+    fn status(&self) -> super::sync::SyncStatus {
+        self.status.lock().unwrap().clone()
+    }
+
+    fn watch(&self) -> futures_channel::mpsc::UnboundedReceiver<super::sync::SyncStatus> {
+        let (tx, rx) = futures_channel::mpsc::unbounded();
+        self.subscribers.lock().unwrap().push(tx);
+        rx
+    }
+
+    fn command(&self, command: super::sync::SyncCommand) -> Result<(), String> {
+        self.commands.lock().unwrap().push(command.clone());
+        if let super::sync::SyncCommand::Join { .. } = command {
+            let joining = super::sync::SyncStatus {
+                joining: true,
+                ..self.status()
+            };
+            self.send(joining);
+        }
+        Ok(())
+    }
+}
+
+fn with_fake(fake: &std::sync::Arc<FakeSync>) -> impl FnOnce(StoreHandle) -> Services {
+    let sync: super::sync::SharedSync = fake.clone();
+    move |store| Services { store, sync }
+}
+
+#[test]
+fn joining_names_the_device_and_the_joining_notice_ends_with_the_join() {
+    let fake = FakeSync::new(Default::default());
+    let mut h = Harness::with(|s| s.set_canvasser_name("Sam").unwrap(), with_fake(&fake));
+    h.click("id", "tab-Settings");
+    h.settle_until("settings", |html| html.contains("Relay address"));
+    h.type_in("relay", "http://127.0.0.1:1");
+    h.type_in("invite", "abc");
+    h.type_in("device-name", "Sam's phone");
+    h.click("id", "join");
+    h.settle_until("joining", |html| html.contains("Joining…"));
+    let asked = fake.commands.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        vec![super::sync::SyncCommand::Join {
+            relay: "http://127.0.0.1:1".into(),
+            invite: "abc".into(),
+            device_name: "Sam's phone".into(),
+        }]
+    );
+    // The relay cannot be reached: the join ends, and so does "Joining…".
+    fake.send(super::sync::SyncStatus {
+        unreachable: true,
+        last_error: Some("cannot reach the relay at http://127.0.0.1:1 (no connection)".into()),
+        ..Default::default()
+    });
+    h.settle_until("join ended", |html| html.contains("Could not join"));
+    let html = h.html();
+    assert!(!html.contains("Joining…"), "{html}");
+    assert!(html.contains("Offline · "), "{html}");
+    // The reason is one tap away from the badge.
+    assert!(html.contains("<details class=\"sync-details\""), "{html}");
+    assert!(
+        html.contains("The relay cannot be reached from here just now."),
+        "{html}"
+    );
+    // The canvasser's name is still the canvasser's.
+    let store = h.store();
+    assert_eq!(
+        store.given_canvasser_name().unwrap().as_deref(),
+        Some("Sam")
+    );
+
+    // Joined: "Sync now" replaces "Join a team" in the badge.
+    fake.send(super::sync::SyncStatus {
+        joined: Some("https://relay.example.org".into()),
+        online: true,
+        ..Default::default()
+    });
+    h.settle_until("joined", |html| {
+        html.contains("Joined: this device syncs with")
+    });
+    let html = h.html();
+    assert!(
+        html.contains("Sync now") && !html.contains("badge-join"),
+        "{html}"
+    );
+}
+
+#[test]
+fn the_first_start_asks_the_canvassers_name_and_can_be_skipped() {
+    let mut h = Harness::with(|_| {}, Services::offline);
+    h.settle_until("the question", |html| html.contains("Who is canvassing?"));
+    h.click("id", "skip-name");
+    h.settle_until("people", |html| {
+        !html.contains("Who is canvassing?") && html.contains("people-title")
+    });
+    assert!(h.store().canvasser_name_asked().unwrap());
+    assert_eq!(h.store().given_canvasser_name().unwrap(), None);
+    // The shift screen never calls the canvasser "unnamed".
+    h.click("id", "tab-Shift");
+    h.settle_until("shift", |html| html.contains("no name given"));
+    assert!(!h.html().contains("unnamed"), "{}", h.html());
+
+    // A new notebook again: this time the name is given.
+    let mut h = Harness::with(|_| {}, Services::offline);
+    h.settle_until("the question", |html| html.contains("Who is canvassing?"));
+    h.type_in("welcome-name", "Amina");
+    h.click("id", "save-name");
+    h.settle_until("people", |html| !html.contains("Who is canvassing?"));
+    assert_eq!(
+        h.store().given_canvasser_name().unwrap().as_deref(),
+        Some("Amina")
+    );
+    // An older notebook with a name is never asked.
+    let h = Harness::new(|_| {});
+    assert!(!h.html().contains("Who is canvassing?"));
 }

@@ -101,6 +101,8 @@ pub enum Request {
     EndShift,
     /// Set the canvasser name of this device.
     SetName(String),
+    /// The canvasser chose not to give a name at first start.
+    SkipName,
     /// The draft saved under a key.
     Draft(String),
     /// Forget a draft.
@@ -236,8 +238,13 @@ pub struct Change {
 /// The header facts.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Overview {
-    /// The canvasser name.
-    pub canvasser: String,
+    /// The canvasser's name, if one was given.
+    pub canvasser: Option<String>,
+    /// Whether the canvasser's name has been asked for (given or skipped). `None` until the
+    /// store has answered, so the first start's question never flashes on an older notebook.
+    pub name_asked: Option<bool>,
+    /// This device's name at the team's relay, once joined.
+    pub device_name: Option<String>,
     /// This device's open shift.
     pub shift: Option<Shift>,
     /// Local changes waiting for a relay.
@@ -668,6 +675,10 @@ impl Worker {
                 s.set_canvasser_name(&name)?;
                 Reply::Done
             }
+            Request::SkipName => {
+                s.skip_canvasser_name()?;
+                Reply::Done
+            }
             Request::Draft(key) => Reply::Draft(s.draft(&key)?),
             Request::DraftKeys(prefix) => Reply::DraftKeys(s.draft_keys(&prefix)?),
             Request::DeleteDraft(key) => {
@@ -699,6 +710,7 @@ fn is_write(r: &Request) -> bool {
             | Request::StartShift { .. }
             | Request::EndShift
             | Request::SetName(_)
+            | Request::SkipName
             | Request::Restore { .. }
     )
 }
@@ -814,7 +826,9 @@ fn overview(s: &Store) -> Result<Overview, UiError> {
         None => None,
     };
     Ok(Overview {
-        canvasser: s.canvasser_name()?,
+        canvasser: s.given_canvasser_name()?,
+        name_asked: Some(s.canvasser_name_asked()?),
+        device_name: s.device_name()?,
         shift,
         pending: s.pending_changes()?,
     })

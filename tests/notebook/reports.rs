@@ -73,6 +73,10 @@ fn a_scripted_shift_reports_its_known_numbers() {
     let mut sam = Device::joined(&relay.url, &invite, "Sam's phone");
     let mut joy = Device::joined(&relay.url, &invite, "Joy's phone");
     let mut ravi = Device::joined(&relay.url, &invite, "Ravi's phone");
+    // Joining names the device; each canvasser gives their own name.
+    for (d, name) in [(&mut sam, "Sam"), (&mut joy, "Joy"), (&mut ravi, "Ravi")] {
+        d.store.set_canvasser_name(name).unwrap();
+    }
 
     let campaign = lead
         .store
@@ -280,17 +284,14 @@ fn a_scripted_shift_reports_its_known_numbers() {
     );
     assert_eq!(team.follow_ups_due, 5);
 
-    assert_eq!(
-        r.canvassers.keys().collect::<Vec<_>>(),
-        vec!["Joy's phone", "Sam's phone"]
-    );
-    let sam_t = &r.canvassers["Sam's phone"];
+    assert_eq!(r.canvassers.keys().collect::<Vec<_>>(), vec!["Joy", "Sam"]);
+    let sam_t = &r.canvassers["Sam"];
     assert_eq!(
         (sam_t.conversations, sam_t.people_met, sam_t.new_people),
         (3, 3, 3)
     );
     assert_eq!((sam_t.commitments_made, sam_t.commitments_kept), (3, 1));
-    let joy_t = &r.canvassers["Joy's phone"];
+    let joy_t = &r.canvassers["Joy"];
     assert_eq!(
         (
             joy_t.conversations,
@@ -360,7 +361,7 @@ fn a_scripted_shift_reports_its_known_numbers() {
         due.iter()
             .all(|f| f.overdue && f.due == parse_date("2026-03-16").unwrap())
     );
-    assert_eq!(due[1].last_spoken_by, "Joy's phone");
+    assert_eq!(due[1].last_spoken_by, "Joy");
     assert!(
         report::follow_ups(&lead.store, parse_date("2026-03-15").unwrap(), as_of)
             .unwrap()
@@ -509,4 +510,74 @@ fn the_default_shift_is_the_same_on_every_device_even_for_shifts_started_togethe
     let out = super::ok(dirs[0].path(), &["report", "shift", "--format", "json"]);
     let json: Value = serde_json::from_str(&out).unwrap();
     assert!(out.contains(expected.as_deref().unwrap()), "{json}");
+}
+
+#[test]
+fn a_report_names_each_canvasser_once_and_never_unnamed() {
+    let mut d = Device::new();
+    let shift = d.store.start_shift("Elm Road", None, None).unwrap();
+    let talk = |person: &str, canvasser: Option<&str>| NewConversation {
+        person_id: person.to_string(),
+        kind: ConversationKind::Doorstep,
+        at: None,
+        canvasser: canvasser.map(str::to_string),
+        shift_id: Some(shift.clone()),
+        issues: vec![],
+        story: None,
+        notes: None,
+        engagement: None,
+        follow_up: None,
+    };
+    let amina = d.person("Amina Yusuf");
+    let joe = d.person("Joe Bloggs");
+    let grace = d.person("Grace Okafor");
+    // Before the canvasser gave a name; then as "Sam", then typed again as "sam ".
+    d.store
+        .record_conversation(talk(&amina, None), vec![])
+        .unwrap();
+    d.store.set_canvasser_name("Sam").unwrap();
+    d.store
+        .record_conversation(talk(&joe, None), vec![])
+        .unwrap();
+    d.store
+        .record_conversation(talk(&grace, Some("sam ")), vec![])
+        .unwrap();
+    // Joining names the device, never the canvasser.
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    sync::join(
+        &mut d.store,
+        &transport(),
+        &relay.url,
+        &invite,
+        "Sam's phone",
+    )
+    .unwrap();
+    assert_eq!(d.store.canvasser_name().unwrap(), "Sam");
+    assert_eq!(
+        d.store.device_name().unwrap().as_deref(),
+        Some("Sam's phone")
+    );
+
+    let r = report::shift_report(
+        &d.store,
+        &Scope::Shift(shift.clone()),
+        parse_date("2030-01-01").unwrap(),
+        None,
+    )
+    .unwrap();
+    let names: Vec<(&str, usize)> = r
+        .canvassers
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.conversations))
+        .collect();
+    assert_eq!(names, vec![("Sam", 2), ("no name given", 1)]);
+    assert_eq!(r.scope, "shift at Elm Road (no name given)");
+    let text = report::shift_text(&r);
+    let json = serde_json::to_string(&r).unwrap();
+    for shown in [&text, &json] {
+        assert!(!shown.contains("unnamed"), "{shown}");
+    }
+    assert_eq!(text.matches("Canvasser: Sam\n").count(), 1, "{text}");
+    assert!(text.contains("Canvasser: no name given"), "{text}");
 }

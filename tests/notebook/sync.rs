@@ -127,7 +127,12 @@ fn three_devices_converge_and_see_the_same_conflict() {
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
     let mut c = Device::joined(&relay.url, &invite, "Ravi's phone");
-    assert_eq!(a.store.canvasser_name().unwrap(), "Sam's phone");
+    // Joining names the device, not its canvasser.
+    assert_eq!(
+        a.store.device_name().unwrap().as_deref(),
+        Some("Sam's phone")
+    );
+    assert_eq!(a.store.given_canvasser_name().unwrap(), None);
 
     let p = a.person("Amina Yusuf");
     a.converse(&p, "works two jobs", &["sign the letter"]);

@@ -372,6 +372,30 @@ const tests = [
     await shot(page, 'settings');
   }],
 
+  ['before joining: "Join a team", not "Sync now"; an unreachable relay is "Offline" with the reason one tap away, and "Joining…" ends', async ({ page, dir }) => {
+    const badge = page.locator('.sync-badge');
+    eq(await badge.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" buttons before joining');
+    await badge.getByRole('button', { name: 'Join a team' }).click();
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'join-title');
+    eq(await page.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" in Settings before joining');
+    // Nothing listens on port 9: connection refused, as with no network.
+    await typeFast(page, '#relay', 'http://127.0.0.1:9');
+    await typeFast(page, '#invite', 'no-such-invite');
+    await typeFast(page, '#device-name', "Sam's phone");
+    await page.click('#join');
+    await page.locator('#join-outcome', { hasText: 'Could not join' }).waitFor({ timeout: 30000 });
+    eq(await page.getByText('Joining…').count(), 0, '"Joining…" still shown after the join ended');
+    const words = (await page.locator('.sync-badge .sync-text').innerText()).trim();
+    assert(/^Offline · /.test(words), `badge says ${JSON.stringify(words)}`);
+    assert(!(await page.locator('#sync-reason').isVisible()), 'the reason shows before the tap');
+    await page.locator('.sync-badge summary').click();
+    await page.locator('#sync-reason', { hasText: 'The relay cannot be reached from here just now.' }).waitFor();
+    await axeCheck(page, 'badge with its reason open');
+    await page.locator('.sync-badge summary').click();
+    // The canvasser's name is untouched by joining.
+    eq(JSON.parse(cli(dir, 'settings')).canvasser, 'Sam', 'canvasser after a join');
+  }],
+
   ['join a team on a real relay, then sync now', async ({ page, dir }) => {
     const relayDir = mkdtempSync(join(tmpdir(), 'gw-relay-'));
     const { invite } = JSON.parse(execFileSync(RELAY, ['--data-dir', relayDir, 'team', 'create', '--name', 'Elm Road'], { encoding: 'utf8' }));
@@ -397,6 +421,90 @@ const tests = [
     } finally {
       await stopApp(relay);
       rmSync(relayDir, { recursive: true, force: true });
+    }
+  }],
+
+  ['the first start asks who is canvassing; skipping it never says "unnamed"', async ({ page }) => {
+    const fresh = join(mkdtempSync(join(tmpdir(), 'gw-first-')), 'notebook');
+    const app = await startApp(fresh);
+    const { context, page: first } = await openPage(page.context().browser(), app.url);
+    try {
+      await first.getByRole('heading', { name: 'Who is canvassing?' }).waitFor();
+      await axeCheck(first, 'first start');
+      await layoutCheck(first, 'first start');
+      await first.click('#skip-name');
+      await first.getByRole('heading', { name: 'People' }).waitFor();
+      eq(JSON.parse(cli(fresh, 'settings')).canvasser, null, 'no canvasser name after skipping');
+      await tab(first, 'Shift');
+      await first.getByText('Canvassing with no name given: add yours in Settings.').waitFor();
+      await typeFast(first, '#shift-place', 'Elm Road');
+      await first.click('#start-shift');
+      await first.getByText('On shift: Elm Road').waitFor();
+      const report = cli(fresh, 'report', 'shift');
+      assert(!report.includes('unnamed'), `the report says unnamed: ${report}`);
+      assert(report.includes('no name given'), `the report does not say no name given: ${report}`);
+      // The one name field is in Settings; a new visit does not ask again.
+      await tab(first, 'Settings');
+      await typeFast(first, '#canvasser-name', 'Priya');
+      await first.click('#save-name');
+      await first.getByText('Recorded on your conversations and shifts: Priya').waitFor();
+      await first.reload();
+      await first.waitForSelector('.tabs');
+      await first.getByRole('heading', { name: 'People' }).waitFor();
+      eq(await first.getByText('Who is canvassing?').count(), 0, 'asked again');
+    } finally {
+      await context.close();
+      await stopApp(app);
+      rmSync(dirname(fresh), { recursive: true, force: true });
+    }
+  }],
+
+  ['changing screen starts at the top with the focus on the new heading', async ({ page }) => {
+    await page.setViewportSize({ width: 390, height: 500 });
+    try {
+      await tab(page, 'Settings');
+      await page.getByRole('heading', { name: 'Settings' }).waitFor();
+      await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+      assert(await page.evaluate(() => window.scrollY) > 100, 'Settings does not scroll');
+      for (const [name, id] of [['Due', 'due-title'], ['Campaigns', 'campaigns-title'], ['Settings', 'settings-title']]) {
+        await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        await tab(page, name);
+        await page.waitForFunction((want) => document.activeElement && document.activeElement.id === want, id);
+        eq(await page.evaluate(() => window.scrollY), 0, `scrolled on ${name}`);
+      }
+      // A person's file too, opened from the list.
+      await findPerson(page, 'amina', 'Amina Yusuf');
+      await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'person-title');
+    } finally {
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
+  }],
+
+  ['the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
+    const browser = page.context().browser();
+    // Zoom in a browser shrinks the page's CSS size: 150% and 200% of a 360 × 740 phone.
+    for (const [width, height, scale] of [[360, 740, 1], [240, 493, 1.5], [180, 370, 2]]) {
+      const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale });
+      const zoomed = await context.newPage();
+      try {
+        await zoomed.goto(page.url());
+        await zoomed.waitForSelector('.tabs');
+        // Every bar that stays on screen while the page scrolls, with its height.
+        const sticky = () => zoomed.evaluate(() => [...document.querySelectorAll('body *')]
+          .filter((el) => ['sticky', 'fixed'].includes(getComputedStyle(el).position))
+          .map((el) => [el.className, Math.round(el.getBoundingClientRect().height)]));
+        await findPerson(zoomed, 'amina', 'Amina Yusuf');
+        const file = await sticky();
+        await zoomed.click('#record-conversation');
+        await zoomed.waitForSelector('#story');
+        const record = await sticky();
+        for (const [screen, bars] of [['person file', file], ['record', record]]) {
+          const px = bars.reduce((sum, [, h]) => sum + h, 0);
+          assert(px <= height / 4, `${screen} at ${width}x${height}: sticky bars ${px} px > ${height / 4}: ${JSON.stringify(bars)}`);
+        }
+      } finally {
+        await context.close();
+      }
     }
   }],
 

@@ -252,7 +252,7 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
             let list = list.clone();
             rsx! {
                 p { class: "muted",
-                    "{list.len()} changes, newest first. A restore puts back what was there before a change, as a new change that reaches every device; nothing is deleted."
+                    "{changes_count(list.len())}, newest first. A restore puts back what was there before a change, as a new change that reaches every device; nothing is deleted."
                 }
                 ol { class: "list history",
                     for c in list {
@@ -339,6 +339,11 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
             {body}
         }
     }
+}
+
+/// "1 change", "12 changes".
+fn changes_count(n: usize) -> String {
+    groundwork::words::count(n, "change")
 }
 
 #[cfg(test)]

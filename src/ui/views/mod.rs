@@ -13,6 +13,7 @@ mod person_form;
 mod record;
 mod settings;
 mod shift;
+mod welcome;
 
 pub use campaigns::Campaigns;
 pub use due::Due;
@@ -23,6 +24,7 @@ pub use record::Record;
 pub use record::{ConversationDraft, draft_key};
 pub use settings::Settings;
 pub use shift::ShiftView;
+pub use welcome::Welcome;
 
 /// The screens' styles, in one sheet.
 pub const STYLE: &str = concat!(

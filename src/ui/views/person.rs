@@ -354,7 +354,7 @@ pub fn PersonFile(id: String) -> Element {
                         li { class: "card conversation", key: "{c.id}",
                             p { class: "conv-head",
                                 strong { "{kind_label(c.kind.as_str())}" }
-                                " · {show_time(&c.at)} · {c.canvasser}"
+                                " · {show_time(&c.at)} · {groundwork::store::show_canvasser(&c.canvasser)}"
                             }
                             if !c.issues.is_empty() {
                                 p { class: "issues", "Issues: {c.issues.join(\", \")}" }

@@ -434,6 +434,9 @@ fn RecordForm(
                     onclick: save,
                     if saving() { "Saving…" } else { "Save conversation" }
                 }
+            }
+            // Below the save bar, not in it: the bar that stays on screen holds one button.
+            div { class: "discard-row",
                 if confirming() {
                     Confirm {
                         id: "discard-conversation",

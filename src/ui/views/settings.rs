@@ -1,4 +1,5 @@
-//! Settings: this device's canvasser name, joining a team on a relay, and sync: how it stands,
+//! Settings: the canvasser's name (the one name field), joining a team on a relay (which names
+//! the device, not the canvasser; while joining it says so, and says how it ended), and sync: how it stands,
 //! the changes pulled from other devices that were refused (who pushed them, for which person,
 //! why, when), and the changes that wait for changes this device has not received, with a
 //! way to ask the relay for them again.
@@ -17,10 +18,13 @@ pub fn Settings(status: SyncStatus) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let ov = (nav.overview)();
-    let mut name = use_signal(|| ov.canvasser.clone());
+    let mut name = use_signal(|| ov.canvasser.clone().unwrap_or_default());
     let mut relay = use_signal(String::new);
     let mut invite = use_signal(String::new);
-    let mut device = use_signal(|| ov.canvasser.clone());
+    let initial_device = ov.device_name.clone().unwrap_or_default();
+    let mut device = use_signal(|| initial_device.clone());
+    // A join was asked for on this screen: once it ends, say how.
+    let mut asked_join = use_signal(|| false);
 
     let store = services.store.clone();
     let save_name = move |_| {
@@ -33,7 +37,6 @@ pub fn Settings(status: SyncStatus) -> Element {
             }
         });
     };
-    let store = services.store.clone();
     let sync = services.sync.clone();
     let join = move |_| {
         let (r, i, d) = (relay(), invite(), device());
@@ -41,23 +44,18 @@ pub fn Settings(status: SyncStatus) -> Element {
             nav.error("Fill in the relay address, the invite code and this device's name.");
             return;
         }
-        let store = store.clone();
-        let sync = sync.clone();
-        spawn(async move {
-            // The name is this device's either way, joined or not.
-            if let Err(e) = store.run(Request::SetName(d.clone())).await {
-                nav.error(e.to_string());
-                return;
+        match sync.command(SyncCommand::Join {
+            relay: r.trim().to_string(),
+            invite: i.trim().to_string(),
+            device_name: d.trim().to_string(),
+        }) {
+            Ok(()) => {
+                let mut notice = nav.notice;
+                notice.set(None);
+                asked_join.set(true);
             }
-            match sync.command(SyncCommand::Join {
-                relay: r.trim().to_string(),
-                invite: i.trim().to_string(),
-                device_name: d,
-            }) {
-                Ok(()) => nav.say("Joining…"),
-                Err(e) => nav.error(e),
-            }
-        });
+            Err(e) => nav.error(e),
+        }
     };
     let sync = services.sync.clone();
     let sync_now = move |_| {
@@ -106,10 +104,14 @@ pub fn Settings(status: SyncStatus) -> Element {
             h2 { id: "settings-title", "Settings" }
             section { class: "card", "aria-labelledby": "name-title",
                 h3 { id: "name-title", "Your name" }
-                p { class: "muted", "Recorded as canvasser: {ov.canvasser}" }
-                TextField { id: "canvasser-name", label: "Canvasser name", initial: ov.canvasser.clone(),
+                match &ov.canvasser {
+                    Some(n) => rsx! { p { class: "muted", "Recorded on your conversations and shifts: {n}" } },
+                    None => rsx! { p { class: "muted", "No name given: your conversations show “no name given” in reports." } },
+                }
+                TextField { id: "canvasser-name", label: "Canvasser name", autocomplete: "name",
+                    initial: ov.canvasser.clone().unwrap_or_default(),
                     oninput: move |v: String| name.set(v) }
-                button { r#type: "button", class: "secondary", onclick: save_name, "Save name" }
+                button { r#type: "button", class: "secondary", id: "save-name", onclick: save_name, "Save name" }
             }
             section { class: "card", "aria-labelledby": "join-title",
                 h3 { id: "join-title", "Join a team" }
@@ -121,9 +123,21 @@ pub fn Settings(status: SyncStatus) -> Element {
                 TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
                     oninput: move |v: String| relay.set(v) }
                 TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
-                TextField { id: "device-name", label: "Your name on this device", initial: ov.canvasser.clone(),
+                TextField { id: "device-name", label: "This device's name", initial: initial_device,
+                    hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
                     oninput: move |v: String| device.set(v) }
-                button { r#type: "button", class: "primary", id: "join", onclick: join, "Join team" }
+                button { r#type: "button", class: "primary", id: "join", disabled: status.joining, onclick: join, "Join team" }
+                div { id: "join-outcome", role: "status", "aria-live": "polite",
+                    if status.joining {
+                        p { class: "joining", "Joining… waiting for the relay to answer." }
+                    } else if asked_join() {
+                        match (&status.joined, &status.last_error) {
+                            (Some(r), _) => rsx! { p { class: "joined", "Joined: this device syncs with {r}." } },
+                            (None, Some(e)) => rsx! { p { class: "dnc", "Could not join: {e}" } },
+                            (None, None) => rsx! {},
+                        }
+                    }
+                }
             }
             section { class: "card", "aria-labelledby": "sync-title",
                 h3 { id: "sync-title", "Sync" }
@@ -134,7 +148,11 @@ pub fn Settings(status: SyncStatus) -> Element {
                 if let Some(e) = &status.last_error {
                     p { class: "dnc", "Last error: {e}" }
                 }
-                button { r#type: "button", class: "secondary", onclick: sync_now, "Sync now" }
+                if status.joined.is_some() {
+                    button { r#type: "button", class: "secondary", id: "settings-sync-now", onclick: sync_now, "Sync now" }
+                } else {
+                    p { class: "muted", "Sync starts once this device has joined a team (above)." }
+                }
                 if refused_total > 0 {
                     h4 { id: "refused-title", class: "integrity-title", "{refused_title}" }
                     p { class: "muted",

@@ -3,6 +3,7 @@
 //! covers the whole team's conversations in it).
 
 use dioxus::prelude::*;
+use groundwork::words::{count, plural};
 
 use groundwork::report;
 
@@ -104,7 +105,10 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
     rsx! {
         section { class: "shift", "aria-labelledby": "shift-title",
             h2 { id: "shift-title", "Shift" }
-            p { class: "muted", "Canvassing as {ov.canvasser}" }
+            match &ov.canvasser {
+                Some(n) => rsx! { p { class: "muted", "Canvassing as {n}" } },
+                None => rsx! { p { class: "muted", "Canvassing with no name given: add yours in Settings." } },
+            }
             if let Some(s) = ov.shift {
                 div { class: "card",
                     p { strong { "{s.place}" } }
@@ -238,11 +242,22 @@ fn ShiftReportCard(
                     for (name, c) in report.canvassers.iter() {
                         li { key: "{name}",
                             strong { "{name}" }
-                            " · {c.conversations} conversations, {c.people_met} people, {c.commitments_made} commitments ({c.commitments_kept} kept)"
+                            " · {canvasser_line(c)}"
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// One canvasser's numbers in words: "1 conversation, 1 person, 2 commitments (1 kept)".
+fn canvasser_line(t: &report::Tally) -> String {
+    format!(
+        "{}, {}, {} ({} kept)",
+        count(t.conversations, "conversation"),
+        plural(t.people_met as u64, "person", "people"),
+        count(t.commitments_made, "commitment"),
+        t.commitments_kept
+    )
 }
