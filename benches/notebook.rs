@@ -66,11 +66,13 @@ fn new_conversation(person_id: String, i: usize) -> (NewConversation, Vec<NewCom
                 what: "sign the letter".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             },
             NewCommitment {
                 what: "come to the residents' meeting".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             },
         ],
     )

@@ -96,6 +96,7 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
                     what: ["sign the letter", "come to the delivery"][k as usize].into(),
                     due: None,
                     campaign_id: None,
+                    target: None,
                 })
                 .collect();
             store

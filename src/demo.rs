@@ -356,6 +356,7 @@ fn person(
                 what: word(rng, ASKS).to_string(),
                 due: Some((at + Duration::days(7)).date_naive()),
                 campaign_id: Some(campaign_id.clone()),
+                target: None,
             });
         }
         let engagement = Engagement::try_from(1 + rng.below(5) as i64).ok();
@@ -370,7 +371,7 @@ fn person(
                 story: Some(word(rng, STORIES).to_string()),
                 notes: maybe(rng, 0.3, NOTES),
                 engagement,
-                follow_up: Some((at + Duration::hours(48)).date_naive()),
+                follow_up: Some(Some((at + Duration::hours(48)).date_naive())),
             },
             commitments,
         )?;

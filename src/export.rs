@@ -10,12 +10,13 @@
 
 use std::io::Write;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::fields::FieldName;
-use crate::model::{PersonField, ValidationError};
+use crate::model::{CommitmentField, ConversationField, PersonField, ValidationError};
 use crate::store::Store;
 
 /// What to export.
@@ -75,47 +76,34 @@ impl FromStr for Format {
     }
 }
 
-/// The columns of each export, in order. People's come from the declaration of their fields
-/// (every field marked exported, in declaration order).
+/// Every exported field of a declared record kind, in declaration order.
+fn declared<F: FieldName>() -> Vec<&'static str> {
+    F::ALL
+        .iter()
+        .map(|f| f.spec())
+        .filter(|s| s.export)
+        .map(|s| s.name)
+        .collect()
+}
+
+/// The columns of each export, in order. People's, conversations' and commitments' come from
+/// the declaration of their fields (every field marked exported, in declaration order).
 pub fn columns(what: What) -> &'static [&'static str] {
     match what {
         What::People => {
-            static PEOPLE: std::sync::LazyLock<Vec<&'static str>> =
-                std::sync::LazyLock::new(|| {
-                    PersonField::ALL
-                        .iter()
-                        .map(|f| f.spec())
-                        .filter(|s| s.export)
-                        .map(|s| s.name)
-                        .collect()
-                });
+            static PEOPLE: LazyLock<Vec<&'static str>> = LazyLock::new(declared::<PersonField>);
             &PEOPLE
         }
-        What::Conversations => &[
-            "id",
-            "person_id",
-            "at",
-            "kind",
-            "canvasser",
-            "shift_id",
-            "issues",
-            "engagement",
-            "follow_up",
-            "story",
-            "notes",
-            "created_at",
-        ],
-        What::Commitments => &[
-            "id",
-            "person_id",
-            "conversation_id",
-            "campaign_id",
-            "what",
-            "due",
-            "status",
-            "created_at",
-            "status_at",
-        ],
+        What::Conversations => {
+            static CONVERSATIONS: LazyLock<Vec<&'static str>> =
+                LazyLock::new(declared::<ConversationField>);
+            &CONVERSATIONS
+        }
+        What::Commitments => {
+            static COMMITMENTS: LazyLock<Vec<&'static str>> =
+                LazyLock::new(declared::<CommitmentField>);
+            &COMMITMENTS
+        }
         What::Campaigns => &["id", "name", "issue", "targets", "created_at"],
         What::Shifts => &[
             "id",

@@ -19,7 +19,9 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ConsentChannel, ValidationError, normalise_tag, parse_date};
+use crate::model::{
+    ConsentChannel, ValidationError, format_time, normalise_tag, parse_date, parse_time,
+};
 
 /// A value as a field holds it: what the document stores, typed. Dates and choices are text
 /// in their one canonical form. Serialised untagged, so JSON shows plain values.
@@ -99,8 +101,12 @@ pub enum Type {
     Email,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
-    /// A time (RFC 3339, UTC), set by the app.
+    /// A time (RFC 3339; stored in UTC with milliseconds).
     Time,
+    /// A whole number (engagement 1–5: the record's type says which numbers are allowed).
+    Number,
+    /// One of a fixed list of names (a conversation's kind).
+    Choice(&'static [&'static str]),
     /// True or false.
     Flag,
     /// A set of names, each trimmed and lower-cased so that "Polish" and "polish" are one.
@@ -116,6 +122,10 @@ pub enum Place {
     Map,
     /// A key of the document's root map (ids and times every document has).
     Root,
+    /// The key the record is stored under in its parent map (a conversation's id).
+    Key,
+    /// The id of the document holding the record (a conversation's person).
+    Doc,
     /// One key of the record's map per member, `<name>/<member>` → true: for sets added after
     /// documents were already written, so two devices adding the first members of a file made
     /// before the field existed both keep theirs (two devices creating the same nested map
@@ -202,6 +212,20 @@ impl Spec {
             ..self
         }
     }
+    /// The record's key in its parent map.
+    pub const fn key(self) -> Spec {
+        Spec {
+            place: Place::Key,
+            ..self
+        }
+    }
+    /// The id of the document holding the record.
+    pub const fn doc(self) -> Spec {
+        Spec {
+            place: Place::Doc,
+            ..self
+        }
+    }
     /// Stored one key per member (see [`Place::Keys`]).
     pub const fn keys(self) -> Spec {
         Spec {
@@ -246,6 +270,8 @@ impl Spec {
 pub trait FieldName:
     Copy + Ord + fmt::Debug + Send + Sync + Serialize + serde::de::DeserializeOwned + 'static
 {
+    /// The record kind these are the fields of.
+    type Record: Record<Field = Self>;
     /// Every field, in declaration order.
     const ALL: &'static [Self];
     /// The field's declaration.
@@ -412,6 +438,54 @@ impl FieldType for BTreeMap<String, String> {
     }
 }
 
+impl FieldType for Option<crate::model::Engagement> {
+    fn to_value(&self) -> Value {
+        self.map_or(Value::Empty, |e| Value::Number(i64::from(e)))
+    }
+    fn from_value(v: Value) -> Result<Self, String> {
+        match v {
+            Value::Empty => Ok(None),
+            Value::Number(n) => crate::model::Engagement::try_from(n)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            other => Err(format!("should be a number from 1 to 5, found {other:?}")),
+        }
+    }
+    fn blank() -> Self {
+        None
+    }
+}
+
+/// A choice stored as its name.
+macro_rules! choice_field {
+    ($t:ty, $blank:expr) => {
+        impl FieldType for $t {
+            fn to_value(&self) -> Value {
+                Value::Text(self.as_str().to_string())
+            }
+            fn from_value(v: Value) -> Result<Self, String> {
+                match v {
+                    Value::Text(s) => s.parse().map_err(|e: ValidationError| e.to_string()),
+                    Value::Empty => Err("is missing".into()),
+                    other => Err(format!("should be a name, found {other:?}")),
+                }
+            }
+            fn blank() -> Self {
+                $blank
+            }
+        }
+    };
+}
+
+choice_field!(
+    crate::model::ConversationKind,
+    crate::model::ConversationKind::Doorstep
+);
+choice_field!(
+    crate::model::CommitmentStatus,
+    crate::model::CommitmentStatus::Open
+);
+
 /// Declare a record kind: the struct, the enum of its fields and its [`Record`] impl, from one
 /// list of fields. Each field: doc comment, `name: RustType = Variant(Spec…)`.
 #[macro_export]
@@ -421,7 +495,7 @@ macro_rules! record {
         pub struct $name:ident, fields $fields:ident {
             $(
                 $(#[$fmeta:meta])*
-                $field:ident : $ty:ty = $variant:ident ($label:literal, $kind:ident) $(. $opt:ident ( $($arg:expr),* ))*
+                $field:ident : $ty:ty = $variant:ident ($label:literal, $kind:ident $(($($karg:expr),*))?) $(. $opt:ident ( $($arg:expr),* ))*
             ),+ $(,)?
         }
     ) => {
@@ -446,11 +520,12 @@ macro_rules! record {
 
         impl $fields {
             const SPECS: &'static [$crate::fields::Spec] = &[
-                $( $crate::fields::Spec::new(stringify!($field), $label, $crate::fields::Type::$kind) $(. $opt ( $($arg),* ))*, )+
+                $( $crate::fields::Spec::new(stringify!($field), $label, $crate::fields::Type::$kind $(($($karg),*))?) $(. $opt ( $($arg),* ))*, )+
             ];
         }
 
         impl $crate::fields::FieldName for $fields {
+            type Record = $name;
             const ALL: &'static [$fields] = &[ $( $fields::$variant, )+ ];
             fn spec(self) -> &'static $crate::fields::Spec {
                 &Self::SPECS[self as usize]
@@ -585,7 +660,19 @@ impl<F: FieldName> Patch<F> {
         for (field, change) in self.changes {
             let spec = field.spec();
             let change = match change {
-                Change::Put(v) => Change::Put(check_value(spec, v)?),
+                Change::Put(v) => {
+                    let v = check_value(spec, v)?;
+                    // The record's own type has the last word (engagement 1–5, a known kind).
+                    if !v.is_empty() {
+                        F::Record::blank()
+                            .set_value(field, v.clone())
+                            .map_err(|reason| ValidationError::Field {
+                                field: spec.name,
+                                reason,
+                            })?;
+                    }
+                    Change::Put(v)
+                }
                 Change::Add(m) => Change::Add(check_members(spec, m)?),
                 Change::Remove(m) => Change::Remove(check_members(spec, m)?),
             };
@@ -611,6 +698,25 @@ fn check_value(spec: &Spec, v: Value) -> Result<Value, ValidationError> {
         (Type::Flag, v @ Value::Flag(_)) => v,
         (Type::Date, Value::Text(s)) if !s.trim().is_empty() => {
             Value::Text(parse_date(&s)?.to_string())
+        }
+        (Type::Time, Value::Text(s)) if !s.trim().is_empty() => {
+            Value::Text(format_time(parse_time(&s)?))
+        }
+        (Type::Number, Value::Text(s)) if !s.trim().is_empty() => {
+            Value::Number(s.trim().parse().map_err(|_| ValidationError::Field {
+                field: spec.name,
+                reason: format!("{s:?} is not a whole number"),
+            })?)
+        }
+        (Type::Choice(names), Value::Text(s)) if !s.trim().is_empty() => {
+            let n = s.trim().to_lowercase().replace(['_', ' '], "-");
+            if !names.contains(&n.as_str()) {
+                return Err(ValidationError::Field {
+                    field: spec.name,
+                    reason: format!("{s:?} is not one of {}", names.join(", ")),
+                });
+            }
+            Value::Text(n)
         }
         (_, Value::Text(s)) => match s.trim() {
             "" => Value::Empty,

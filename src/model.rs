@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::fields::{Patch, Search};
 
-/// Conflicting values of fields: field name → every concurrent value (the winner included).
+/// Conflicting values of the fields of records not declared yet (campaigns, shifts): field
+/// name → every concurrent value (the winner included). Declared records have typed ones
+/// ([`crate::fields::Conflicts`]).
 pub type Conflicts = BTreeMap<String, Vec<serde_json::Value>>;
 
 /// Bad input, described so that the person who typed it can correct it.
@@ -70,6 +72,25 @@ pub enum ValidationError {
         "conversation {0} was held with somebody else: tie the commitment to one of this person's conversations"
     )]
     OtherPersonsConversation(String),
+    /// A target given for a commitment with no campaign.
+    #[error("target {0:?} needs a campaign: give the commitment's campaign too (--campaign ID)")]
+    TargetWithoutCampaign(String),
+    /// A target the campaign does not have.
+    #[error("the campaign has no target {label:?}: use one of {targets}")]
+    NoSuchTarget {
+        /// What was given.
+        label: String,
+        /// The campaign's targets.
+        targets: String,
+    },
+    /// A value a field cannot hold.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// An addition or removal for a field that holds one value, or a value of the wrong kind.
     #[error("{field} cannot be changed that way: give it one value (an empty one clears it)")]
     WrongChange {
@@ -311,60 +332,61 @@ crate::record! {
     }
 }
 
-/// A one-to-one conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Conversation {
-    /// Id (UUID v7).
-    pub id: String,
-    /// Who it was with.
-    pub person_id: String,
-    /// When it happened (UTC).
-    pub at: String,
-    /// Doorstep, breakfast meeting, …
-    pub kind: ConversationKind,
-    /// Who held it.
-    pub canvasser: String,
-    /// The shift it was recorded in.
-    pub shift_id: Option<String>,
-    /// Issues the person raised, sorted.
-    pub issues: Vec<String>,
-    /// Their story and self-interest, in their words.
-    pub story: Option<String>,
-    /// Free notes.
-    pub notes: Option<String>,
-    /// Engagement, 1–5.
-    pub engagement: Option<Engagement>,
-    /// When to follow up.
-    pub follow_up: Option<NaiveDate>,
-    /// When it was recorded.
-    pub created_at: String,
-    /// Fields with concurrent values.
-    pub conflicts: Conflicts,
+crate::record! {
+    /// A one-to-one conversation, inside its person's file.
+    pub struct Conversation, fields ConversationField {
+        /// Id (UUID v7): its key in the person file's `conversations` map.
+        id: String = Id("Id", Id).key(),
+        /// Who it was with: the person file it is in.
+        person_id: String = PersonId("Person", Id).doc(),
+        /// When it happened (UTC).
+        at: String = At("When", Time).required().edit("at", None),
+        /// Doorstep, breakfast meeting, …
+        kind: ConversationKind = Kind("Kind", Choice(ConversationKind::NAMES)).required().edit("kind", None),
+        /// Who held it.
+        canvasser: String = Canvasser("Canvasser", Text).required().edit("canvasser", None),
+        /// The shift it was recorded in.
+        shift_id: Option<String> = ShiftId("Shift", Id),
+        /// Issues the person raised, sorted.
+        issues: Vec<String> = Issues("Issues raised", Set).search(Search::Issues).edit("issue", Some("unissue")),
+        /// Engagement, 1–5.
+        engagement: Option<Engagement> = Engagement("Engagement", Number).edit("engagement", None),
+        /// When to follow up.
+        follow_up: Option<NaiveDate> = FollowUp("Follow-up date", Date).edit("follow-up", None),
+        /// Their story and self-interest, in their words.
+        story: Option<String> = Story("Their story", Note).search(Search::Said).edit("story", None),
+        /// Free notes.
+        notes: Option<String> = Notes("Notes", Note).search(Search::Said).edit("notes", None),
+        /// When it was recorded.
+        created_at: String = CreatedAt("Recorded", Time).required(),
+    }
 }
 
-/// A commitment made by a person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Commitment {
-    /// Id (UUID v7).
-    pub id: String,
-    /// Who made it.
-    pub person_id: String,
-    /// The conversation it was made in.
-    pub conversation_id: Option<String>,
-    /// The campaign it counts towards.
-    pub campaign_id: Option<String>,
-    /// What they committed to.
-    pub what: String,
-    /// By when.
-    pub due: Option<NaiveDate>,
-    /// Open, kept, broken or cancelled.
-    pub status: CommitmentStatus,
-    /// When it was recorded.
-    pub created_at: String,
-    /// When the status last changed.
-    pub status_at: String,
-    /// Fields with concurrent values.
-    pub conflicts: Conflicts,
+crate::record! {
+    /// A commitment made by a person, inside their file.
+    pub struct Commitment, fields CommitmentField {
+        /// Id (UUID v7): its key in the person file's `commitments` map.
+        id: String = Id("Id", Id).key(),
+        /// Who made it: the person file it is in.
+        person_id: String = PersonId("Person", Id).doc(),
+        /// The conversation it was made in.
+        conversation_id: Option<String> = ConversationId("Conversation", Id),
+        /// The campaign it counts towards.
+        campaign_id: Option<String> = CampaignId("Campaign", Id).edit("campaign", None),
+        /// What they committed to.
+        what: String = What("Commitment", Text).required().search(Search::Issues).edit("what", None),
+        /// By when.
+        due: Option<NaiveDate> = Due("Due date", Date).edit("due", None),
+        /// Open, kept, broken or cancelled.
+        status: CommitmentStatus = Status("Status", Choice(CommitmentStatus::NAMES)).required(),
+        /// When it was recorded.
+        created_at: String = CreatedAt("Recorded", Time).required(),
+        /// When the status last changed.
+        status_at: String = StatusAt("Status changed", Time).required(),
+        /// The campaign target it counts towards, by the target's label (chosen, not guessed
+        /// from the words).
+        target: Option<String> = Target("Target", Text).edit("target", None),
+    }
 }
 
 /// A campaign with its numeric targets.
@@ -429,34 +451,13 @@ impl Patch<PersonField> {
 /// take additions and removals.
 pub type PersonPatch = Patch<PersonField>;
 
-/// A change to a conversation. `None` leaves a field alone; for `story` and `notes`
-/// `Some("")` clears the field. Writing a field (even with the value it has) settles any
-/// conflict on it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConversationPatch {
-    /// New story.
-    pub story: Option<String>,
-    /// New notes.
-    pub notes: Option<String>,
-    /// New kind.
-    pub kind: Option<ConversationKind>,
-    /// New engagement.
-    pub engagement: Option<Engagement>,
-    /// New follow-up date.
-    pub follow_up: Option<NaiveDate>,
-    /// New canvasser (must not be empty).
-    pub canvasser: Option<String>,
-}
+/// A change to a conversation: any of its editable fields (putting a value, even the one it
+/// has, settles a conflict on it; an empty date or note clears it).
+pub type ConversationPatch = Patch<ConversationField>;
 
-/// A change to a commitment. `None` leaves a field alone. Writing a field (even with the
-/// value it has) settles any conflict on it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CommitmentPatch {
-    /// New words (must not be empty).
-    pub what: Option<String>,
-    /// New due date.
-    pub due: Option<NaiveDate>,
-}
+/// A change to a commitment's words, due date, campaign or target (an empty due date clears
+/// it). Its status changes through `set_commitment_status`.
+pub type CommitmentPatch = Patch<CommitmentField>;
 
 /// A conversation to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -479,12 +480,13 @@ pub struct NewConversation {
     pub notes: Option<String>,
     /// Engagement.
     pub engagement: Option<Engagement>,
-    /// Follow-up date (default: 48 hours after the conversation, local date).
-    pub follow_up: Option<NaiveDate>,
+    /// Follow-up date: `None` for the default (48 hours after the conversation, local date),
+    /// `Some(None)` for no follow-up.
+    pub follow_up: Option<Option<NaiveDate>>,
 }
 
 /// A commitment to record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewCommitment {
     /// What.
     pub what: String,
@@ -492,6 +494,8 @@ pub struct NewCommitment {
     pub due: Option<NaiveDate>,
     /// Campaign it counts towards.
     pub campaign_id: Option<String>,
+    /// The campaign target it counts towards (one of the campaign's target labels).
+    pub target: Option<String>,
 }
 
 /// A campaign to create.

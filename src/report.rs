@@ -13,9 +13,11 @@
 //!   (their words, lower-cased); kept ones are those of them now marked kept.
 //! - A follow-up is due when a conversation's follow-up date has come (on or before the report's
 //!   day) and nobody has spoken to the person since.
-//! - A commitment counts towards a campaign target when it belongs to the campaign and its words
-//!   are the target's label (the app offers the labels when recording); other asks of the
-//!   campaign are counted apart.
+//! - A commitment counts towards a campaign target when it belongs to the campaign and was
+//!   given that target (by choice: the app offers the targets as one-tap asks, the command line
+//!   takes `--target`), or, given none, when its words are the target's label (so commitments
+//!   recorded before targets were chosen keep counting). Each target lists what it counts and
+//!   why; other asks of the campaign are counted apart.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -164,6 +166,33 @@ pub struct TargetProgress {
     pub kept: usize,
     /// Kept as a share of the target, 0–100 (can pass 100).
     pub percent_kept: f64,
+    /// The commitments it counts, oldest first, each with why.
+    pub commitments: Vec<Counted>,
+}
+
+/// Why a commitment counts towards a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CountedBy {
+    /// It was given the target.
+    Chosen,
+    /// It was given no target, and its words are the target's label.
+    SameWords,
+}
+
+/// A commitment counted towards a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counted {
+    /// The commitment.
+    pub commitment_id: String,
+    /// Who made it.
+    pub person_id: String,
+    /// Its words.
+    pub what: String,
+    /// Kept.
+    pub kept: bool,
+    /// Why it counts.
+    pub why: CountedBy,
 }
 
 /// One shift's contribution to a campaign.
@@ -542,28 +571,46 @@ fn progress(data: &Data, shifts: &[Shift], campaign: crate::model::Campaign) -> 
         .collect();
     let labels: HashMap<String, &String> =
         campaign.targets.keys().map(|l| (ask_key(l), l)).collect();
-    let mut per_target: BTreeMap<&String, (usize, usize)> = BTreeMap::new();
+    let mut per_target: BTreeMap<&String, Vec<Counted>> = BTreeMap::new();
     let mut other: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut mine = mine;
+    mine.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
     for c in &mine {
-        let kept = usize::from(c.status == CommitmentStatus::Kept);
-        let key = ask_key(&c.what);
-        let entry = match labels.get(&key) {
-            Some(label) => per_target.entry(*label).or_default(),
-            None => other.entry(key).or_default(),
+        let kept = c.status == CommitmentStatus::Kept;
+        let counted = match &c.target {
+            Some(t) => labels.get(&ask_key(t)).map(|l| (*l, CountedBy::Chosen)),
+            None => labels
+                .get(&ask_key(&c.what))
+                .map(|l| (*l, CountedBy::SameWords)),
         };
-        entry.0 += 1;
-        entry.1 += kept;
+        match counted {
+            Some((label, why)) => per_target.entry(label).or_default().push(Counted {
+                commitment_id: c.id.clone(),
+                person_id: c.person_id.clone(),
+                what: c.what.clone(),
+                kept,
+                why,
+            }),
+            None => {
+                let entry = other.entry(ask_key(&c.what)).or_default();
+                entry.0 += 1;
+                entry.1 += usize::from(kept);
+            }
+        }
     }
     let targets = campaign
         .targets
         .iter()
         .map(|(label, &target)| {
-            let (made, kept) = per_target.get(label).copied().unwrap_or_default();
+            let commitments = per_target.remove(label).unwrap_or_default();
+            let made = commitments.len();
+            let kept = commitments.iter().filter(|c| c.kept).count();
             TargetProgress {
                 label: label.clone(),
                 target,
                 made,
                 kept,
+                commitments,
                 percent_kept: if target > 0 {
                     kept as f64 * 100.0 / target as f64
                 } else {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use groundwork::model::PersonField;
+use groundwork::model::{CommitmentField, ConversationField, PersonField};
 
 use super::fields::RecordFlags;
 
@@ -189,6 +189,8 @@ pub enum PersonCommand {
 
 /// `conversation …`
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ConversationCommand {
     /// Record a conversation; prints its id.
     Add {
@@ -226,6 +228,16 @@ pub enum ConversationCommand {
         #[arg(long = "commitment", value_name = "WHAT")]
         commitments: Vec<String>,
     },
+    /// Correct a conversation after it was saved: any of the flags of `add` that describe it
+    /// (`--at`, `--kind`, `--canvasser`, `--issue`/`--unissue`, `--engagement`,
+    /// `--follow-up`, `--story`, `--notes`); an empty value clears a date or a note. Prints
+    /// the conversation.
+    Edit {
+        /// The conversation's id.
+        id: String,
+        #[command(flatten)]
+        fields: RecordFlags<ConversationField, true>,
+    },
 }
 
 /// `commitment …`
@@ -248,8 +260,20 @@ pub enum CommitmentCommand {
         /// The campaign it counts towards.
         #[arg(long)]
         campaign: Option<String>,
+        /// The campaign target it counts towards (one of the campaign's target labels).
+        #[arg(long, value_name = "LABEL", requires = "campaign")]
+        target: Option<String>,
     },
-    /// Mark a commitment open, kept, broken or cancelled.
+    /// Correct a commitment: `--what`, `--due` (an empty value clears it), `--campaign`,
+    /// `--target LABEL` (one of the campaign's targets; empty: none). Prints the commitment.
+    Edit {
+        /// The commitment's id.
+        id: String,
+        #[command(flatten)]
+        fields: RecordFlags<CommitmentField, true>,
+    },
+    /// Mark a commitment open, kept, broken or cancelled (`--status open` undoes a
+    /// mis-tapped kept or broken).
     Set {
         /// The commitment's id.
         id: String,

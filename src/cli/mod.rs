@@ -50,8 +50,11 @@ fn print_line(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// A date typed on the command line; an empty one is no date.
 fn opt_date(s: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
-    Ok(s.map(parse_date).transpose()?)
+    Ok(s.filter(|d| !d.trim().is_empty())
+        .map(parse_date)
+        .transpose()?)
 }
 
 /// What a command can fail with: the core's errors, and sync's.
@@ -148,7 +151,10 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 story,
                 notes,
                 engagement: engagement.as_deref().map(str::parse).transpose()?,
-                follow_up: opt_date(follow_up.as_deref())?,
+                follow_up: follow_up
+                    .as_deref()
+                    .map(|d| opt_date(Some(d)))
+                    .transpose()?,
             };
             let commitments = commitments
                 .into_iter()
@@ -156,10 +162,15 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                     what,
                     due: None,
                     campaign_id: None,
+                    target: None,
                 })
                 .collect();
             let (id, _) = store.record_conversation(new, commitments)?;
             print_line(&id)
+        }
+        Command::Conversation(ConversationCommand::Edit { id, fields }) => {
+            store.edit_conversation(&id, fields.patch)?;
+            print_json(&store.conversation(&id)?)
         }
         Command::Commitment(c) => commitment(store, c),
         Command::Campaign(CampaignCommand::Add {
@@ -386,13 +397,19 @@ fn commitment(store: &mut Store, command: CommitmentCommand) -> Result<()> {
             due,
             conversation,
             campaign,
+            target,
         } => {
             let new = NewCommitment {
                 what,
                 due: opt_date(due.as_deref())?,
                 campaign_id: campaign,
+                target,
             };
             print_line(&store.add_commitment(&person, conversation.as_deref(), new)?)
+        }
+        CommitmentCommand::Edit { id, fields } => {
+            store.edit_commitment(&id, fields.patch)?;
+            print_json(&store.commitment(&id)?)
         }
         CommitmentCommand::Set { id, status } => {
             let status: CommitmentStatus = status.parse()?;

@@ -153,6 +153,11 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// The id of the document being read.
+    pub(crate) fn doc_id(&self) -> &str {
+        &self.doc_id
+    }
+
     pub(crate) fn bad(&self, reason: String) -> Error {
         Error::BadDocument {
             doc_id: self.doc_id.clone(),
@@ -220,20 +225,6 @@ impl<'a> Fields<'a> {
             None | Some(ScalarValue::Null) => Ok(false),
             Some(ScalarValue::Boolean(b)) => Ok(*b),
             Some(other) => Err(self.bad(format!("{key} should be true or false, found {other}"))),
-        }
-    }
-
-    /// A text field parsed with `parse`; a value that does not parse is a damaged document.
-    pub(crate) fn parsed<T, E: std::fmt::Display>(
-        &self,
-        key: &str,
-        parse: impl Fn(&str) -> std::result::Result<T, E>,
-    ) -> Result<Option<T>> {
-        match self.opt_str(key)? {
-            None => Ok(None),
-            Some(s) => parse(&s)
-                .map(Some)
-                .map_err(|e| self.bad(format!("{key}: {e}"))),
         }
     }
 

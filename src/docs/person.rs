@@ -21,10 +21,10 @@ use super::{
     DocKind, Fields, child_map, ensure_map, init_root, put_opt, record, touch, update_set,
 };
 use crate::error::{Error, Result};
-use crate::fields::{FieldName, Record};
+use crate::fields::{FieldName, Patch, Place, Record};
 use crate::model::{
     Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewPerson,
-    Person, PersonField, PersonFile, PersonPatch, parse_date,
+    Person, PersonFile, PersonPatch,
 };
 
 fn person_obj(doc: &AutoCommit, doc_id: &str) -> Result<ObjId> {
@@ -90,6 +90,7 @@ pub fn add_commitment(doc: &mut AutoCommit, c: &Commitment) -> Result<()> {
     put_opt(doc, &o, "campaign_id", c.campaign_id.as_deref())?;
     doc.put(&o, "created_at", c.created_at.as_str())?;
     doc.put(&o, "status_at", c.status_at.as_str())?;
+    put_opt(doc, &o, "target", c.target.as_deref())?;
     touch(doc, &c.created_at)
 }
 
@@ -122,8 +123,7 @@ fn record_obj(doc: &AutoCommit, list: &str, kind: &'static str, id: &str) -> Res
     child_map(doc, &map, id)?.ok_or_else(not_found)
 }
 
-/// Write the fields given in `patch` into conversation `id` and touch the document.
-/// Text fields are trimmed; empty story or notes delete the field. Fails with
+/// Write `patch` (checked) into conversation `id` and touch the document. Fails with
 /// `Error::NotFound` when the person file has no such conversation.
 pub fn edit_conversation(
     doc: &mut AutoCommit,
@@ -132,24 +132,11 @@ pub fn edit_conversation(
     now: &str,
 ) -> Result<()> {
     let o = record_obj(doc, "conversations", "conversation", id)?;
-    put_opt(doc, &o, "story", patch.story.as_deref())?;
-    put_opt(doc, &o, "notes", patch.notes.as_deref())?;
-    if let Some(kind) = patch.kind {
-        doc.put(&o, "kind", kind.as_str())?;
-    }
-    if let Some(e) = patch.engagement {
-        doc.put(&o, "engagement", i64::from(e))?;
-    }
-    if let Some(d) = patch.follow_up {
-        doc.put(&o, "follow_up", d.to_string())?;
-    }
-    if let Some(c) = &patch.canvasser {
-        doc.put(&o, "canvasser", c.trim())?;
-    }
+    record::write(doc, &o, patch, now)?;
     touch(doc, now)
 }
 
-/// Write the fields given in `patch` into commitment `id` and touch the document. Fails with
+/// Write `patch` (checked) into commitment `id` and touch the document. Fails with
 /// `Error::NotFound` when the person file has no such commitment.
 pub fn edit_commitment(
     doc: &mut AutoCommit,
@@ -158,19 +145,14 @@ pub fn edit_commitment(
     now: &str,
 ) -> Result<()> {
     let o = record_obj(doc, "commitments", "commitment", id)?;
-    if let Some(what) = &patch.what {
-        doc.put(&o, "what", what.trim())?;
-    }
-    if let Some(d) = patch.due {
-        doc.put(&o, "due", d.to_string())?;
-    }
+    record::write(doc, &o, patch, now)?;
     touch(doc, now)
 }
 
 fn read_person(doc: &AutoCommit, doc_id: &str) -> Result<Person> {
     let root = Fields::new(doc, ROOT, doc_id)?;
     let map = Fields::new(doc, person_obj(doc, doc_id)?, doc_id)?;
-    record::read(&root, &map)
+    record::read(Some(&root), &map, doc_id)
 }
 
 fn read_conversation(
@@ -179,57 +161,11 @@ fn read_conversation(
     id: String,
     obj: ObjId,
 ) -> Result<Conversation> {
-    let f = Fields::new(doc, obj, doc_id)?;
-    let engagement = match f.opt_int("engagement")? {
-        None => None,
-        Some(n) => Some(n.try_into().map_err(|e| Error::BadDocument {
-            doc_id: doc_id.to_string(),
-            reason: format!("engagement: {e}"),
-        })?),
-    };
-    let c = Conversation {
-        id,
-        person_id: doc_id.to_string(),
-        at: f.str("at")?,
-        kind: f
-            .parsed("kind", str::parse)?
-            .ok_or_else(|| f.bad("kind is missing".into()))?,
-        canvasser: f.str("canvasser")?,
-        shift_id: f.opt_str("shift_id")?,
-        issues: f.key_set("issues"),
-        story: f.opt_str("story")?,
-        notes: f.opt_str("notes")?,
-        engagement,
-        follow_up: f.parsed("follow_up", parse_date)?,
-        created_at: f.str("created_at")?,
-        conflicts: Default::default(),
-    };
-    Ok(Conversation {
-        conflicts: f.conflicts,
-        ..c
-    })
+    record::read(None, &Fields::new(doc, obj, doc_id)?, &id)
 }
 
 fn read_commitment(doc: &AutoCommit, doc_id: &str, id: String, obj: ObjId) -> Result<Commitment> {
-    let f = Fields::new(doc, obj, doc_id)?;
-    let c = Commitment {
-        id,
-        person_id: doc_id.to_string(),
-        conversation_id: f.opt_str("conversation_id")?,
-        campaign_id: f.opt_str("campaign_id")?,
-        what: f.str("what")?,
-        due: f.parsed("due", parse_date)?,
-        status: f
-            .parsed("status", str::parse)?
-            .ok_or_else(|| f.bad("status is missing".into()))?,
-        created_at: f.str("created_at")?,
-        status_at: f.str("status_at")?,
-        conflicts: Default::default(),
-    };
-    Ok(Commitment {
-        conflicts: f.conflicts,
-        ..c
-    })
+    record::read(None, &Fields::new(doc, obj, doc_id)?, &id)
 }
 
 fn read_children<T>(
@@ -266,43 +202,17 @@ pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<PersonFile> {
     })
 }
 
-/// Put `old` at `key` when it differs from `current`; `None` deletes the field.
-fn restore_field<T: PartialEq + ToString>(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    current: Option<&T>,
-    old: Option<&T>,
-) -> Result<()> {
-    if current == old {
-        return Ok(());
+/// The patch that puts back every field stored in the record's map where `old` differs from
+/// `current`.
+fn back_to<R: Record>(current: &R, old: &R) -> Patch<R::Field> {
+    let mut patch = Patch::new();
+    for f in R::Field::ALL {
+        let spec = f.spec();
+        if matches!(spec.place, Place::Map | Place::Keys) && current.value(*f) != old.value(*f) {
+            patch = patch.put(*f, old.value(*f));
+        }
     }
-    match old {
-        Some(v) => doc.put(obj, key, v.to_string())?,
-        None => doc.delete(obj, key)?,
-    }
-    Ok(())
-}
-
-/// Make the set-like map at `key` hold exactly `old`.
-fn restore_set(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    current: &[String],
-    old: &[String],
-) -> Result<()> {
-    let remove: Vec<String> = current
-        .iter()
-        .filter(|k| !old.contains(k))
-        .cloned()
-        .collect();
-    let add: Vec<String> = old
-        .iter()
-        .filter(|k| !current.contains(k))
-        .cloned()
-        .collect();
-    update_set(doc, obj, key, &add, &remove)
+    patch
 }
 
 /// Write the person's details back to `old` (as read from an earlier state of the file),
@@ -314,13 +224,7 @@ pub fn restore_person(
     old: &Person,
     now: &str,
 ) -> Result<()> {
-    let mut patch = PersonPatch::new();
-    for f in PersonField::ALL {
-        if f.spec().edit && current.value(*f) != old.value(*f) {
-            patch = patch.put(*f, old.value(*f));
-        }
-    }
-    apply_patch(doc, doc_id, &patch, now)
+    apply_patch(doc, doc_id, &back_to(current, old), now)
 }
 
 /// Put conversation `old` back: re-created if it was deleted, else its fields written back
@@ -336,44 +240,7 @@ pub fn restore_conversation(
         return touch(doc, now);
     };
     let o = record_obj(doc, "conversations", "conversation", &old.id)?;
-    restore_field(doc, &o, "at", Some(&cur.at), Some(&old.at))?;
-    restore_field(
-        doc,
-        &o,
-        "kind",
-        Some(&cur.kind.as_str()),
-        Some(&old.kind.as_str()),
-    )?;
-    restore_field(
-        doc,
-        &o,
-        "canvasser",
-        Some(&cur.canvasser),
-        Some(&old.canvasser),
-    )?;
-    restore_field(
-        doc,
-        &o,
-        "shift_id",
-        cur.shift_id.as_ref(),
-        old.shift_id.as_ref(),
-    )?;
-    restore_field(doc, &o, "story", cur.story.as_ref(), old.story.as_ref())?;
-    restore_field(doc, &o, "notes", cur.notes.as_ref(), old.notes.as_ref())?;
-    if cur.engagement != old.engagement {
-        match old.engagement {
-            Some(e) => doc.put(&o, "engagement", i64::from(e))?,
-            None => doc.delete(&o, "engagement")?,
-        }
-    }
-    restore_field(
-        doc,
-        &o,
-        "follow_up",
-        cur.follow_up.as_ref(),
-        old.follow_up.as_ref(),
-    )?;
-    restore_set(doc, &o, "issues", &cur.issues, &old.issues)?;
+    record::write(doc, &o, &back_to(cur, old), now)?;
     touch(doc, now)
 }
 
@@ -390,35 +257,6 @@ pub fn restore_commitment(
         return touch(doc, now);
     };
     let o = record_obj(doc, "commitments", "commitment", &old.id)?;
-    restore_field(doc, &o, "what", Some(&cur.what), Some(&old.what))?;
-    restore_field(doc, &o, "due", cur.due.as_ref(), old.due.as_ref())?;
-    restore_field(
-        doc,
-        &o,
-        "status",
-        Some(&cur.status.as_str()),
-        Some(&old.status.as_str()),
-    )?;
-    restore_field(
-        doc,
-        &o,
-        "conversation_id",
-        cur.conversation_id.as_ref(),
-        old.conversation_id.as_ref(),
-    )?;
-    restore_field(
-        doc,
-        &o,
-        "campaign_id",
-        cur.campaign_id.as_ref(),
-        old.campaign_id.as_ref(),
-    )?;
-    restore_field(
-        doc,
-        &o,
-        "status_at",
-        Some(&cur.status_at),
-        Some(&old.status_at),
-    )?;
+    record::write(doc, &o, &back_to(cur, old), now)?;
     touch(doc, now)
 }

@@ -21,6 +21,7 @@ impl Fields<'_> {
         let key = spec.name;
         Ok(match spec.ty {
             Type::Flag => Value::Flag(self.flag(key)?),
+            Type::Number => self.opt_int(key)?.map_or(Value::Empty, Value::Number),
             Type::Set => Value::Set(self.key_set(key)),
             Type::Consent => Value::Map(self.str_map(key)),
             Type::Id
@@ -29,7 +30,8 @@ impl Fields<'_> {
             | Type::Phone
             | Type::Email
             | Type::Date
-            | Type::Time => self.opt_str(key)?.map_or(Value::Empty, Value::Text),
+            | Type::Time
+            | Type::Choice(_) => self.opt_str(key)?.map_or(Value::Empty, Value::Text),
         })
     }
 
@@ -57,23 +59,26 @@ fn json_value(v: &serde_json::Value) -> Value {
     }
 }
 
-/// Read record `R` from `map` (its own fields) and `root` (the document's root fields).
-/// A field of the wrong kind, or a required one missing, is a damaged document.
-pub(crate) fn read<R: Record>(root: &Fields<'_>, map: &Fields<'_>) -> Result<R> {
+/// Read record `R` stored under `key` from `map` (its own fields) and `root` (the document's
+/// root fields, for records with fields there). A field of the wrong kind, or a required one
+/// missing, is a damaged document.
+pub(crate) fn read<R: Record>(root: Option<&Fields<'_>>, map: &Fields<'_>, key: &str) -> Result<R> {
     let mut r = R::blank();
     for f in R::Field::ALL {
         let spec = f.spec();
-        let from = if spec.place == Place::Root { root } else { map };
-        let value = if spec.ty == Type::Id && spec.place == Place::Root {
-            Value::Text(root.own_id()?)
-        } else {
-            from.value_of(spec)?
+        let value = match (spec.place, root) {
+            (Place::Root, Some(root)) if spec.ty == Type::Id => Value::Text(root.own_id()?),
+            (Place::Root, Some(root)) => root.value_of(spec)?,
+            (Place::Root, None) => Value::Empty,
+            (Place::Key, _) => Value::Text(key.to_string()),
+            (Place::Doc, _) => Value::Text(map.doc_id().to_string()),
+            (Place::Map | Place::Keys, _) => map.value_of(spec)?,
         };
         if spec.required && value.is_empty() {
-            return Err(from.bad(format!("{} is missing", spec.name)));
+            return Err(map.bad(format!("{} is missing", spec.name)));
         }
         r.set_value(*f, value)
-            .map_err(|e| from.bad(format!("{}: {e}", spec.name)))?;
+            .map_err(|e| map.bad(format!("{}: {e}", spec.name)))?;
     }
     *r.conflicts_mut() = map.typed_conflicts();
     Ok(r)
@@ -88,7 +93,7 @@ pub(crate) fn create<F: FieldName>(
     patch: &Patch<F>,
     now: &str,
 ) -> Result<()> {
-    let in_map = |f: &F| f.spec().place != Place::Root;
+    let in_map = |f: &F| matches!(f.spec().place, Place::Map | Place::Keys);
     let phase = |f: &F| match f.spec().ty {
         Type::Flag => 1,
         Type::Set | Type::Consent => 2,
@@ -127,10 +132,13 @@ pub(crate) fn write<F: FieldName>(
 ) -> Result<()> {
     for (f, change) in &patch.changes {
         let spec = f.spec();
-        let target = if spec.place == Place::Root {
-            ROOT
-        } else {
-            obj.clone()
+        let target = match spec.place {
+            Place::Root => ROOT,
+            Place::Map | Place::Keys => obj.clone(),
+            // Where a record is kept is not a value to change.
+            Place::Key | Place::Doc => {
+                return Err(ValidationError::WrongChange { field: spec.name }.into());
+            }
         };
         apply(doc, &target, spec, change, now)?;
     }

@@ -46,6 +46,18 @@ pub(crate) fn upsert<R: Record>(table: &str) -> String {
     )
 }
 
+/// `INSERT OR REPLACE` of every column of record `R` into `table` (for rows keyed by their
+/// id alone).
+pub(crate) fn replace<R: Record>(table: &str) -> String {
+    let cols = select_list::<R>("");
+    let n = R::Field::ALL.len() + 1;
+    let params = (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT OR REPLACE INTO {table} ({cols}) VALUES ({params})")
+}
+
 /// The values of `r`'s columns, in [`select_list`] order.
 pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
     let mut out = Vec::with_capacity(R::Field::ALL.len() + 1);
@@ -84,6 +96,9 @@ pub(crate) fn read_row<R: Record>(row: &Row<'_>, start: usize) -> rusqlite::Resu
         let i = start + k;
         let value = match f.spec().ty {
             Type::Flag => Value::Flag(row.get(i)?),
+            Type::Number => row
+                .get::<_, Option<i64>>(i)?
+                .map_or(Value::Empty, Value::Number),
             Type::Set => {
                 Value::Set(serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?)
             }

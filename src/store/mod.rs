@@ -199,6 +199,16 @@ impl Store {
         queries::person_file(&self.conn, id)
     }
 
+    /// One conversation.
+    pub fn conversation(&self, id: &str) -> Result<Conversation> {
+        queries::conversation(&self.conn, id)
+    }
+
+    /// One commitment.
+    pub fn commitment(&self, id: &str) -> Result<Commitment> {
+        queries::commitment(&self.conn, id)
+    }
+
     /// People, most recently changed first.
     pub fn list_people(&self, limit: usize) -> Result<Vec<Person>> {
         queries::recent_people(&self.conn, limit)

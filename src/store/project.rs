@@ -11,7 +11,7 @@ use crate::error::Result;
 use std::collections::BTreeMap;
 
 use crate::fields::{FieldName, Record, Search, Type, Value};
-use crate::model::{Campaign, Commitment, Conversation, Person, PersonField, PersonFile, Shift};
+use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
@@ -29,6 +29,18 @@ pub(crate) fn project(
         Some(DocKind::Campaign) => campaign(conn, &docs::campaign::read(doc, doc_id)?),
         Some(DocKind::Shift) => shift(conn, &docs::shift::read(doc, doc_id)?),
         None => Ok(()),
+    }
+}
+
+/// Add the text of every searched field of `r` to its search column.
+fn index<R: Record>(columns: &mut BTreeMap<&'static str, Vec<String>>, r: &R) {
+    for f in R::Field::ALL {
+        if let Some(col) = f.spec().search {
+            columns
+                .entry(search_column(col))
+                .or_default()
+                .extend(search_text(f.spec().ty, r.value(*f)));
+        }
     }
 }
 
@@ -72,52 +84,28 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     // Rewrite only the rows that changed: a new conversation is one insert, not a rewrite of
     // every row of the person (each rewrite dirties pages of the table and of every index).
     let old = super::queries::conversations_of(conn, &p.id)?;
-    let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO conversations (id, person_id, at, kind, canvasser, shift_id, issues,
-                                               story, notes, engagement, follow_up, created_at, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
-    let gone = changed_rows(
-        old,
-        &file.conversations,
-        |c| &c.id,
-        |c| conversation(&mut insert, c),
-    )?;
+    static CONVERSATION: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
+    let mut insert = conn.prepare_cached(&CONVERSATION)?;
+    let gone = changed_rows(old, &file.conversations, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "conversations", &gone)?;
 
     let old = super::queries::commitments_of(conn, &p.id)?;
-    let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO commitments (id, person_id, conversation_id, campaign_id, what, due,
-                                             status, created_at, status_at, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    let gone = changed_rows(
-        old,
-        &file.commitments,
-        |c| &c.id,
-        |c| commitment(&mut insert, c),
-    )?;
+    static COMMITMENT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
+    let mut insert = conn.prepare_cached(&COMMITMENT)?;
+    let gone = changed_rows(old, &file.commitments, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "commitments", &gone)?;
 
     // Full-text entry: one row per person, covering what was said with them too.
     let mut columns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for f in PersonField::ALL {
-        if let Some(col) = f.spec().search {
-            columns
-                .entry(search_column(col))
-                .or_default()
-                .extend(search_text(f.spec().ty, p.value(*f)));
-        }
-    }
-    let mut issues: Vec<String> = Vec::new();
-    let mut said: Vec<String> = Vec::new();
+    index(&mut columns, p);
     for c in &file.conversations {
-        issues.extend(c.issues.iter().cloned());
-        said.extend(c.story.iter().chain(c.notes.iter()).cloned());
+        index(&mut columns, c);
     }
-    issues.extend(file.commitments.iter().map(|c| c.what.clone()));
-    columns.entry("issues").or_default().extend(issues);
-    columns.entry("said").or_default().extend(said);
+    for c in &file.commitments {
+        index(&mut columns, c);
+    }
     let text = |c: &str| columns.get(c).map(|v| v.join("\n")).unwrap_or_default();
     conn.prepare_cached("DELETE FROM people_fts WHERE rowid = ?1")?
         .execute([rowid])?;
@@ -167,38 +155,9 @@ fn delete_rows(conn: &Connection, table: &str, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn conversation(insert: &mut rusqlite::CachedStatement<'_>, c: &Conversation) -> Result<()> {
-    insert.execute(rusqlite::params![
-        c.id,
-        c.person_id,
-        c.at,
-        c.kind.as_str(),
-        c.canvasser,
-        c.shift_id,
-        json(&c.issues)?,
-        c.story,
-        c.notes,
-        c.engagement.map(i64::from),
-        c.follow_up.map(|d| d.to_string()),
-        c.created_at,
-        json(&c.conflicts)?,
-    ])?;
-    Ok(())
-}
-
-fn commitment(insert: &mut rusqlite::CachedStatement<'_>, c: &Commitment) -> Result<()> {
-    insert.execute(rusqlite::params![
-        c.id,
-        c.person_id,
-        c.conversation_id,
-        c.campaign_id,
-        c.what,
-        c.due.map(|d| d.to_string()),
-        c.status.as_str(),
-        c.created_at,
-        c.status_at,
-        json(&c.conflicts)?,
-    ])?;
+/// Write declared record `r` with a prepared [`super::columns::replace`] statement.
+fn row<R: Record>(insert: &mut rusqlite::CachedStatement<'_>, r: &R) -> Result<()> {
+    insert.execute(rusqlite::params_from_iter(super::columns::values(r)?))?;
     Ok(())
 }
 

@@ -16,22 +16,6 @@ fn from_json<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
     })
 }
 
-fn parse_col<T, E: std::error::Error + Send + Sync + 'static>(
-    s: Option<String>,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> rusqlite::Result<Option<T>> {
-    s.map(|v| {
-        parse(&v).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
-    })
-    .transpose()
-}
-
-fn date(s: Option<String>) -> rusqlite::Result<Option<NaiveDate>> {
-    parse_col(s, crate::model::parse_date)
-}
-
 /// The people table's columns as `p.<column>`, from the declaration of [`Person`].
 fn person_cols() -> &'static str {
     static COLS: std::sync::LazyLock<String> =
@@ -43,45 +27,31 @@ fn person_row(r: &Row<'_>) -> rusqlite::Result<Person> {
     super::columns::read_row(r, 0)
 }
 
-const CONVERSATION_COLS: &str = "id, person_id, at, kind, canvasser, shift_id, issues, story, notes, \
-    engagement, follow_up, created_at, conflicts";
-
-fn conversation_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
-    Ok(Conversation {
-        id: r.get(0)?,
-        person_id: r.get(1)?,
-        at: r.get(2)?,
-        kind: parse_col(r.get(3)?, str::parse)?.unwrap_or(crate::model::ConversationKind::Doorstep),
-        canvasser: r.get(4)?,
-        shift_id: r.get(5)?,
-        issues: from_json(r.get(6)?)?,
-        story: r.get(7)?,
-        notes: r.get(8)?,
-        engagement: parse_col(
-            r.get::<_, Option<i64>>(9)?.map(|n| n.to_string()),
-            str::parse,
-        )?,
-        follow_up: date(r.get(10)?)?,
-        created_at: r.get(11)?,
-        conflicts: from_json(r.get(12)?)?,
-    })
+/// The conversations table's columns, from the declaration of [`Conversation`].
+fn conversation_cols() -> &'static str {
+    static COLS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::select_list::<Conversation>(""));
+    &COLS
 }
 
-const COMMITMENT_COLS: &str = "id, person_id, conversation_id, campaign_id, what, due, status, created_at, status_at, conflicts";
+fn conversation_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
+    super::columns::read_row(r, 0)
+}
+
+/// The commitments table's columns, from the declaration of [`Commitment`].
+fn commitment_cols() -> &'static str {
+    static COLS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::select_list::<Commitment>(""));
+    &COLS
+}
+
+/// How many columns [`commitment_cols`] selects.
+fn commitment_width() -> usize {
+    <<Commitment as crate::fields::Record>::Field as crate::fields::FieldName>::ALL.len() + 1
+}
 
 fn commitment_row(r: &Row<'_>) -> rusqlite::Result<Commitment> {
-    Ok(Commitment {
-        id: r.get(0)?,
-        person_id: r.get(1)?,
-        conversation_id: r.get(2)?,
-        campaign_id: r.get(3)?,
-        what: r.get(4)?,
-        due: date(r.get(5)?)?,
-        status: parse_col(r.get(6)?, str::parse)?.unwrap_or(CommitmentStatus::Open),
-        created_at: r.get(7)?,
-        status_at: r.get(8)?,
-        conflicts: from_json(r.get(9)?)?,
-    })
+    super::columns::read_row(r, 0)
 }
 
 fn campaign_row(r: &Row<'_>) -> rusqlite::Result<Campaign> {
@@ -134,7 +104,8 @@ pub(crate) fn person_file(conn: &Connection, id: &str) -> Result<PersonFile> {
     let conversations = all(
         conn,
         &format!(
-            "SELECT {CONVERSATION_COLS} FROM conversations WHERE person_id = ?1 ORDER BY at, id"
+            "SELECT {cols} FROM conversations WHERE person_id = ?1 ORDER BY at, id",
+            cols = conversation_cols()
         ),
         [&id],
         conversation_row,
@@ -142,7 +113,8 @@ pub(crate) fn person_file(conn: &Connection, id: &str) -> Result<PersonFile> {
     let commitments = all(
         conn,
         &format!(
-            "SELECT {COMMITMENT_COLS} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id"
+            "SELECT {cols} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id",
+            cols = commitment_cols()
         ),
         [&id],
         commitment_row,
@@ -159,7 +131,8 @@ pub(crate) fn conversations_of(conn: &Connection, person_id: &str) -> Result<Vec
     all(
         conn,
         &format!(
-            "SELECT {CONVERSATION_COLS} FROM conversations WHERE person_id = ?1 ORDER BY at, id"
+            "SELECT {cols} FROM conversations WHERE person_id = ?1 ORDER BY at, id",
+            cols = conversation_cols()
         ),
         [person_id],
         conversation_row,
@@ -171,7 +144,8 @@ pub(crate) fn commitments_of(conn: &Connection, person_id: &str) -> Result<Vec<C
     all(
         conn,
         &format!(
-            "SELECT {COMMITMENT_COLS} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id"
+            "SELECT {cols} FROM commitments WHERE person_id = ?1 ORDER BY created_at, id",
+            cols = commitment_cols()
         ),
         [person_id],
         commitment_row,
@@ -199,10 +173,51 @@ pub(crate) fn all_people(conn: &Connection) -> Result<Vec<Person>> {
     )
 }
 
+/// Conversation `id`, or `Error::NotFound`.
+pub(crate) fn conversation(conn: &Connection, id: &str) -> Result<Conversation> {
+    let id = parse_id(id)?;
+    all(
+        conn,
+        &format!(
+            "SELECT {cols} FROM conversations WHERE id = ?1",
+            cols = conversation_cols()
+        ),
+        [&id],
+        conversation_row,
+    )?
+    .pop()
+    .ok_or(Error::NotFound {
+        kind: "conversation",
+        id,
+    })
+}
+
+/// Commitment `id`, or `Error::NotFound`.
+pub(crate) fn commitment(conn: &Connection, id: &str) -> Result<Commitment> {
+    let id = parse_id(id)?;
+    all(
+        conn,
+        &format!(
+            "SELECT {cols} FROM commitments WHERE id = ?1",
+            cols = commitment_cols()
+        ),
+        [&id],
+        commitment_row,
+    )?
+    .pop()
+    .ok_or(Error::NotFound {
+        kind: "commitment",
+        id,
+    })
+}
+
 pub(crate) fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> {
     all(
         conn,
-        &format!("SELECT {CONVERSATION_COLS} FROM conversations ORDER BY id"),
+        &format!(
+            "SELECT {cols} FROM conversations ORDER BY id",
+            cols = conversation_cols()
+        ),
         [],
         conversation_row,
     )
@@ -211,7 +226,10 @@ pub(crate) fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> 
 pub(crate) fn all_commitments(conn: &Connection) -> Result<Vec<Commitment>> {
     all(
         conn,
-        &format!("SELECT {COMMITMENT_COLS} FROM commitments ORDER BY id"),
+        &format!(
+            "SELECT {cols} FROM commitments ORDER BY id",
+            cols = commitment_cols()
+        ),
         [],
         commitment_row,
     )
@@ -253,10 +271,9 @@ type FilterParams = (Option<&'static str>, Option<String>, Option<String>);
 fn commitments_sql(f: &CommitmentFilter) -> Result<(String, FilterParams)> {
     let person = f.person_id.as_deref().map(parse_id).transpose()?;
     let sql = format!(
-        "SELECT {COMMITMENT_COLS} FROM commitments
+        "SELECT {cols} FROM commitments
          WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR due < ?2) AND (?3 IS NULL OR person_id = ?3)
-         ORDER BY due IS NULL, due, created_at, id"
-    );
+         ORDER BY due IS NULL, due, created_at, id", cols = commitment_cols());
     Ok((
         sql,
         (
@@ -282,7 +299,9 @@ pub(crate) fn commitments_with_names(
         "SELECT c.*, coalesce((SELECT name FROM people WHERE people.id = c.person_id), '')
          FROM ({sql}) c"
     );
-    all(conn, &sql, params, |r| Ok((commitment_row(r)?, r.get(10)?)))
+    all(conn, &sql, params, |r| {
+        Ok((commitment_row(r)?, r.get(commitment_width())?))
+    })
 }
 
 /// Turn what a person typed into an FTS5 query: every word must match, each as a prefix.

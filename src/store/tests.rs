@@ -1,8 +1,10 @@
 //! Unit tests of the store: opening, writing, projections, merging, conflicts, drafts.
 
 use super::*;
+use crate::fields::Value;
 use crate::model::{
-    CommitmentPatch, ConversationKind, ConversationPatch, Engagement, PersonField, ValidationError,
+    CommitmentField, CommitmentPatch, ConversationField, ConversationKind, ConversationPatch,
+    Engagement, PersonField, ValidationError,
 };
 
 fn temp() -> tempfile::TempDir {
@@ -136,11 +138,13 @@ fn a_conversation_with_commitments_is_one_change() {
                     what: "sign the letter".into(),
                     due: None,
                     campaign_id: None,
+                    target: None,
                 },
                 NewCommitment {
                     what: "bring two colleagues".into(),
                     due: crate::model::parse_date("2026-12-01").ok(),
                     campaign_id: None,
+                    target: None,
                 },
             ],
         )
@@ -218,6 +222,7 @@ fn bad_input_changes_nothing() {
         what: "x".into(),
         due: None,
         campaign_id: Some(unknown.into()),
+        target: None,
     };
     assert!(
         s.record_conversation(conversation(&id), vec![bad_campaign])
@@ -431,6 +436,7 @@ fn concurrent_edits_of_a_conversation_and_a_commitment_conflict_and_settle() {
                 what: "sign the letter".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             }],
         )
         .unwrap();
@@ -440,14 +446,8 @@ fn concurrent_edits_of_a_conversation_and_a_commitment_conflict_and_settle() {
     a.acknowledge(&sent.into_iter().map(|i| i.change_hash).collect::<Vec<_>>())
         .unwrap();
     // Concurrent: both devices change the conversation's notes and the commitment's words.
-    let notes = |n: &str| ConversationPatch {
-        notes: Some(n.into()),
-        ..Default::default()
-    };
-    let what = |w: &str| CommitmentPatch {
-        what: Some(w.into()),
-        ..Default::default()
-    };
+    let notes = |n: &str| ConversationPatch::new().put(ConversationField::Notes, n);
+    let what = |w: &str| CommitmentPatch::new().put(CommitmentField::What, w);
     a.edit_conversation(&conv, notes("Call after 6pm")).unwrap();
     a.edit_commitment(&com, what("sign the letter today"))
         .unwrap();
@@ -462,10 +462,10 @@ fn concurrent_edits_of_a_conversation_and_a_commitment_conflict_and_settle() {
     }
     let (fa, fb) = (a.person(&id).unwrap(), b.person(&id).unwrap());
     assert_eq!(fa, fb);
-    let values = &fa.conversations[0].conflicts["notes"];
+    let values = &fa.conversations[0].conflicts[&ConversationField::Notes];
     assert_eq!(values.len(), 2);
     assert!(values.contains(&"Call after 6pm".into()) && values.contains(&"Only weekends".into()));
-    assert_eq!(fa.commitments[0].conflicts["what"].len(), 2);
+    assert_eq!(fa.commitments[0].conflicts[&CommitmentField::What].len(), 2);
     assert!(fa.person.conflicts.is_empty());
     // Writing one value on one device settles it on both.
     b.acknowledge(
@@ -501,6 +501,7 @@ fn conversation_and_commitment_edits_write_only_what_is_given() {
                 what: "come to the meeting".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             }],
         )
         .unwrap();
@@ -508,20 +509,15 @@ fn conversation_and_commitment_edits_write_only_what_is_given() {
     let due = crate::model::parse_date("2026-04-01").unwrap();
     s.edit_conversation(
         &conv,
-        ConversationPatch {
-            notes: Some("  Works nights  ".into()),
-            kind: Some(ConversationKind::Phone),
-            engagement: Engagement::try_from(5).ok(),
-            ..Default::default()
-        },
+        ConversationPatch::new()
+            .put(ConversationField::Notes, "  Works nights  ")
+            .put(ConversationField::Kind, "phone")
+            .put(ConversationField::Engagement, Value::Number(5)),
     )
     .unwrap();
     s.edit_commitment(
         &coms[0],
-        CommitmentPatch {
-            due: Some(due),
-            ..Default::default()
-        },
+        CommitmentPatch::new().put(CommitmentField::Due, due.to_string()),
     )
     .unwrap();
     let after = s.person(&id).unwrap();
@@ -537,10 +533,7 @@ fn conversation_and_commitment_edits_write_only_what_is_given() {
     // An empty story clears it.
     s.edit_conversation(
         &conv,
-        ConversationPatch {
-            story: Some(" ".into()),
-            ..Default::default()
-        },
+        ConversationPatch::new().put(ConversationField::Story, " "),
     )
     .unwrap();
     assert_eq!(s.person(&id).unwrap().conversations[0].story, None);
@@ -564,6 +557,7 @@ fn conversation_and_commitment_edits_refuse_unknown_ids_and_bad_values() {
                 what: "bring a neighbour".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             }],
         )
         .unwrap();
@@ -600,21 +594,16 @@ fn conversation_and_commitment_edits_refuse_unknown_ids_and_bad_values() {
     assert!(matches!(
         s.edit_conversation(
             &conv,
-            ConversationPatch {
-                canvasser: Some("  ".into()),
-                notes: Some("should not land".into()),
-                ..Default::default()
-            }
+            ConversationPatch::new()
+                .put(ConversationField::Canvasser, "  ")
+                .put(ConversationField::Notes, "should not land")
         ),
         Err(Error::Invalid(ValidationError::Empty { .. }))
     ));
     assert!(matches!(
         s.edit_commitment(
             &coms[0],
-            CommitmentPatch {
-                what: Some("".into()),
-                ..Default::default()
-            }
+            CommitmentPatch::new().put(CommitmentField::What, "")
         ),
         Err(Error::Invalid(ValidationError::Empty { .. }))
     ));
@@ -661,6 +650,7 @@ fn commitments_come_with_their_person_s_name() {
                 what: what.into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             },
         )
         .unwrap();
@@ -815,6 +805,7 @@ fn history_names_each_edit_and_restore_puts_back_one_record_or_the_file() {
                 what: "sign the letter".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             }],
         )
         .unwrap();
@@ -826,11 +817,9 @@ fn history_names_each_edit_and_restore_puts_back_one_record_or_the_file() {
         .unwrap();
     s.edit_conversation(
         &conv,
-        ConversationPatch {
-            story: Some("overwritten".into()),
-            notes: Some("new notes".into()),
-            ..Default::default()
-        },
+        ConversationPatch::new()
+            .put(ConversationField::Story, "overwritten")
+            .put(ConversationField::Notes, "new notes"),
     )
     .unwrap();
     let history = s.history(&id).unwrap();

@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::fields::{Change, Value};
 use crate::ids::{Source, parse_id};
 use crate::model::{
-    Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch, NewCampaign,
-    NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch, Shift, ValidationError,
-    format_time, normalise_tag, required,
+    Commitment, CommitmentField, CommitmentPatch, CommitmentStatus, Conversation,
+    ConversationPatch, NewCampaign, NewCommitment, NewConversation, NewPerson, PersonField,
+    PersonPatch, Shift, ValidationError, format_time, normalise_tag, required,
 };
 
 /// Writes inside one open transaction. Get one from [`super::Store::batch`].
@@ -195,13 +195,14 @@ impl<'t> Writer<'t> {
             story: clean_opt(new.story),
             notes: clean_opt(new.notes),
             engagement: new.engagement,
-            follow_up: Some(new.follow_up.unwrap_or_else(|| default_follow_up(at))),
+            follow_up: new.follow_up.unwrap_or_else(|| Some(default_follow_up(at))),
             created_at: stamp.clone(),
             conflicts: Default::default(),
         };
         docs::person::add_conversation(&mut doc, &conversation)?;
         let mut ids = Vec::new();
         for ((c, what), campaign_id) in commitments.into_iter().zip(whats).zip(campaigns) {
+            let target = self.target_of(campaign_id.as_deref(), c.target.as_deref())?;
             let commitment = Commitment {
                 id: self.source.new_id(now),
                 person_id: person_id.clone(),
@@ -212,6 +213,7 @@ impl<'t> Writer<'t> {
                 status: CommitmentStatus::Open,
                 created_at: stamp.clone(),
                 status_at: stamp.clone(),
+                target,
                 conflicts: Default::default(),
             };
             docs::person::add_commitment(&mut doc, &commitment)?;
@@ -258,6 +260,7 @@ impl<'t> Writer<'t> {
                 }
             }
         };
+        let target = self.target_of(campaign_id.as_deref(), new.target.as_deref())?;
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let stamp = format_time(now);
@@ -271,6 +274,7 @@ impl<'t> Writer<'t> {
             status: CommitmentStatus::Open,
             created_at: stamp.clone(),
             status_at: stamp,
+            target,
             conflicts: Default::default(),
         };
         docs::person::add_commitment(&mut doc, &commitment)?;
@@ -292,13 +296,44 @@ impl<'t> Writer<'t> {
         })
     }
 
-    /// Change a conversation's story, notes, kind, engagement, follow-up or canvasser (also
-    /// how a conflict on one of them is settled: write the chosen value).
-    pub fn edit_conversation(&mut self, id: &str, mut patch: ConversationPatch) -> Result<()> {
+    /// The target label `given` as campaign `campaign_id` spells it, or an error saying which
+    /// targets there are. No label, no target.
+    fn target_of(&self, campaign_id: Option<&str>, given: Option<&str>) -> Result<Option<String>> {
+        let Some(label) = given.map(str::trim).filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(campaign_id) = campaign_id else {
+            return Err(ValidationError::TargetWithoutCampaign(label.to_string()).into());
+        };
+        let targets: String = self
+            .conn
+            .prepare_cached("SELECT targets FROM campaigns WHERE id = ?1")?
+            .query_row([campaign_id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                kind: "campaign",
+                id: campaign_id.to_string(),
+            })?;
+        let targets: std::collections::BTreeMap<String, i64> = serde_json::from_str(&targets)?;
+        targets
+            .keys()
+            .find(|t| t.trim().eq_ignore_ascii_case(label))
+            .map(|t| Some(t.clone()))
+            .ok_or_else(|| {
+                ValidationError::NoSuchTarget {
+                    label: label.to_string(),
+                    targets: targets.keys().cloned().collect::<Vec<_>>().join(", "),
+                }
+                .into()
+            })
+    }
+
+    /// Change any editable field of a conversation: when it happened, kind, canvasser,
+    /// issues, engagement, follow-up (an empty one clears it), story, notes. Also how a
+    /// conflict on one of them is settled: write the chosen value.
+    pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
         let id = parse_id(id)?;
-        if let Some(c) = &patch.canvasser {
-            patch.canvasser = Some(required("canvasser", c)?);
-        }
+        let patch = patch.checked()?;
         let person_id = self.owner("conversations", "conversation", &id)?;
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
@@ -306,14 +341,34 @@ impl<'t> Writer<'t> {
         self.finish(&person_id, DocKind::Person, &mut doc, now)
     }
 
-    /// Change a commitment's words or due date (also how a conflict on one of them is
-    /// settled: write the chosen value).
-    pub fn edit_commitment(&mut self, id: &str, mut patch: CommitmentPatch) -> Result<()> {
+    /// Change a commitment's words, due date (an empty one clears it), campaign or target
+    /// (also how a conflict on one of them is settled: write the chosen value). A campaign
+    /// must exist; a target must be one of the commitment's campaign's targets.
+    pub fn edit_commitment(&mut self, id: &str, patch: CommitmentPatch) -> Result<()> {
         let id = parse_id(id)?;
-        if let Some(what) = &patch.what {
-            patch.what = Some(required("commitment", what)?);
-        }
+        let mut patch = patch.checked()?;
         let person_id = self.owner("commitments", "commitment", &id)?;
+        let current = super::queries::commitment(self.conn, &id)?;
+        let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
+            Some(Value::Text(c)) => {
+                let c = self.require("campaigns", "campaign", &c)?;
+                patch = patch.put(CommitmentField::CampaignId, c.clone());
+                Some(c)
+            }
+            Some(_) => None,
+            None => current.campaign_id.clone(),
+        };
+        match patch.put_of(CommitmentField::Target).cloned() {
+            Some(Value::Text(t)) => {
+                let label = self.target_of(campaign.as_deref(), Some(&t))?;
+                patch = patch.put_some(CommitmentField::Target, label);
+            }
+            // A commitment leaving its campaign leaves its target too.
+            None if campaign.is_none() && current.target.is_some() => {
+                patch = patch.put(CommitmentField::Target, Value::Empty);
+            }
+            _ => {}
+        }
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;

@@ -15,7 +15,8 @@ use dioxus_html::{
     PlatformEventData, SerializedFormData, SerializedHtmlEventConverter, SerializedMouseData,
 };
 use groundwork::model::{
-    CommitmentStatus, ConversationPatch, NewCommitment, NewConversation, NewPerson, PersonField,
+    CommitmentStatus, ConversationField, ConversationPatch, NewCommitment, NewConversation,
+    NewPerson, PersonField,
 };
 use groundwork::store::Store;
 
@@ -322,6 +323,7 @@ fn a_commitment_is_marked_kept_with_one_tap() {
                 what: "come to the delivery".into(),
                 due: Some(chrono::Local::now().date_naive() - chrono::Duration::days(1)),
                 campaign_id: None,
+                target: None,
             }],
         )
         .unwrap();
@@ -365,10 +367,7 @@ fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
             )
             .unwrap();
         deliver(s, &mut other);
-        let notes = |n: &str| ConversationPatch {
-            notes: Some(n.into()),
-            ..Default::default()
-        };
+        let notes = |n: &str| ConversationPatch::new().put(ConversationField::Notes, n);
         s.edit_conversation(&c, notes("Call after 6pm")).unwrap();
         other.edit_conversation(&c, notes("Only weekends")).unwrap();
         deliver(&other, s);

@@ -1,4 +1,4 @@
--- user_version 4
+-- user_version 5
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -48,7 +48,7 @@ CREATE TABLE commitments (
     created_at      TEXT NOT NULL,
     status_at       TEXT NOT NULL,
     conflicts       TEXT NOT NULL
-);
+, target TEXT);
 
 -- table conversations
 CREATE TABLE conversations (

@@ -624,3 +624,224 @@ fn languages_are_added_removed_searched_and_exported_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sms"));
 }
+
+fn fails(d: &std::path::Path, args: &[&str]) -> String {
+    let out = super::groundwork(d, args);
+    assert!(!out.status.success(), "groundwork {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn conversations_and_commitments_are_corrected_and_dates_cleared_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["settings", "--name", "Sam"]);
+    let p = ok(d, &["person", "add", "--name", "Kofi Boateng"])
+        .trim()
+        .to_string();
+    let campaign = ok(
+        d,
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "Living wage",
+            "--target",
+            "letters signed=50",
+        ],
+    )
+    .trim()
+    .to_string();
+    // An empty follow-up means none, not the default.
+    let c = ok(
+        d,
+        &[
+            "conversation",
+            "add",
+            "--person",
+            &p,
+            "--kind",
+            "doorstep",
+            "--follow-up",
+            "",
+        ],
+    )
+    .trim()
+    .to_string();
+    assert_eq!(
+        json(&ok(d, &["person", "show", &p]))["conversations"][0]["follow_up"],
+        Value::Null
+    );
+    // A 5am breakfast written up on the 7am bus: every field corrected after saving.
+    let edited = json(&ok(
+        d,
+        &[
+            "conversation",
+            "edit",
+            &c,
+            "--at",
+            "2026-03-14T05:15:00+00:00",
+            "--kind",
+            "breakfast meeting",
+            "--engagement",
+            "4",
+            "--issue",
+            "Rent",
+            "--follow-up",
+            "2026-03-16",
+            "--story",
+            "Two jobs.\nStill short.",
+            "--notes",
+            "ask about Friday",
+        ],
+    ));
+    assert_eq!(edited["at"], "2026-03-14T05:15:00.000Z");
+    assert_eq!(edited["kind"], "breakfast-meeting");
+    assert_eq!(edited["engagement"], 4);
+    assert_eq!(edited["issues"], serde_json::json!(["rent"]));
+    assert_eq!(edited["follow_up"], "2026-03-16");
+    assert_eq!(edited["story"], "Two jobs.\nStill short.");
+    let cleared = json(&ok(
+        d,
+        &["conversation", "edit", &c, "--follow-up", "", "--notes", ""],
+    ));
+    assert_eq!(cleared["follow_up"], Value::Null);
+    assert_eq!(cleared["notes"], Value::Null);
+    assert_eq!(
+        cleared["story"], "Two jobs.\nStill short.",
+        "untouched fields stay"
+    );
+    assert!(fails(d, &["conversation", "edit", &c, "--engagement", "9"]).contains("1"));
+    assert!(fails(d, &["conversation", "edit", &c, "--at", "yesterday"]).contains("RFC 3339"));
+    assert!(fails(d, &["conversation", "edit", &c, "--canvasser", " "]).contains("canvasser"));
+    assert!(
+        fails(
+            d,
+            &[
+                "conversation",
+                "edit",
+                "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e",
+                "--notes",
+                "x"
+            ]
+        )
+        .contains("conversation")
+    );
+
+    // A target by choice, and one by the same words (as commitments made before choosing).
+    let chosen = ok(
+        d,
+        &[
+            "commitment",
+            "add",
+            "--person",
+            &p,
+            "--what",
+            "sign the letter",
+            "--campaign",
+            &campaign,
+            "--target",
+            "Letters signed",
+        ],
+    )
+    .trim()
+    .to_string();
+    let same = ok(
+        d,
+        &[
+            "commitment",
+            "add",
+            "--person",
+            &p,
+            "--what",
+            "letters signed",
+            "--campaign",
+            &campaign,
+        ],
+    )
+    .trim()
+    .to_string();
+    ok(d, &["commitment", "set", &chosen, "--status", "kept"]);
+    let report = json(&ok(
+        d,
+        &["report", "campaign", &campaign, "--format", "json"],
+    ));
+    let target = &report["targets"][0];
+    assert_eq!(
+        (target["made"].clone(), target["kept"].clone()),
+        (2.into(), 1.into())
+    );
+    let why: Vec<(String, String)> = target["commitments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["commitment_id"].as_str().unwrap().to_string(),
+                c["why"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        why,
+        vec![
+            (chosen.clone(), "chosen".into()),
+            (same.clone(), "same-words".into())
+        ]
+    );
+    // A mis-tapped kept is undone.
+    ok(d, &["commitment", "set", &chosen, "--status", "open"]);
+    assert_eq!(
+        json(&ok(d, &["person", "show", &p]))["commitments"][0]["status"],
+        "open"
+    );
+    // Words, due date (and clearing it), target.
+    let com = json(&ok(
+        d,
+        &[
+            "commitment",
+            "edit",
+            &same,
+            "--what",
+            "sign the big letter",
+            "--due",
+            "2026-04-01",
+        ],
+    ));
+    assert_eq!(
+        (com["what"].clone(), com["due"].clone()),
+        ("sign the big letter".into(), "2026-04-01".into())
+    );
+    let com = json(&ok(
+        d,
+        &[
+            "commitment",
+            "edit",
+            &same,
+            "--due",
+            "",
+            "--target",
+            "letters signed",
+        ],
+    ));
+    assert_eq!(com["due"], Value::Null);
+    assert_eq!(com["target"], "letters signed");
+    assert!(
+        fails(
+            d,
+            &["commitment", "edit", &same, "--target", "doors knocked"]
+        )
+        .contains("letters signed")
+    );
+    assert!(fails(d, &["commitment", "edit", &same, "--due", "2026-02-30"]).contains("YYYY-MM-DD"));
+    let com = json(&ok(d, &["commitment", "edit", &same, "--target", ""]));
+    assert_eq!(com["target"], Value::Null);
+    let report = json(&ok(
+        d,
+        &["report", "campaign", &campaign, "--format", "json"],
+    ));
+    assert_eq!(
+        report["targets"][0]["made"], 1,
+        "words changed and no target: it no longer counts"
+    );
+}

@@ -195,8 +195,7 @@ fn run(steps: Vec<Step>, final_order: Vec<usize>) -> Vec<groundwork::model::Pers
                     let asks = (0..commitments)
                         .map(|i| NewCommitment {
                             what: format!("ask {i}"),
-                            due: None,
-                            campaign_id: None,
+                            ..Default::default()
                         })
                         .collect();
                     replicas[replica]

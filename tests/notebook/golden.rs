@@ -84,6 +84,7 @@ fn person_document_bytes() {
             status: CommitmentStatus::Open,
             created_at: "2026-03-14T05:30:00.000Z".into(),
             status_at: "2026-03-14T05:30:00.000Z".into(),
+            target: None,
             conflicts: Default::default(),
         },
     )

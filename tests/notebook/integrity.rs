@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
-use groundwork::model::PersonField;
+use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::RestoreTarget;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, Repair, SyncError, Transport};
@@ -544,12 +544,13 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let p = a.person("Written before the upgrade");
     // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables,
-    // no languages column).
+    // no languages or target columns).
     a.store
         .connection()
         .execute_batch(
             "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
-             ALTER TABLE people DROP COLUMN languages; PRAGMA user_version = 2;",
+             ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     let dir = a.store.dir().to_path_buf();
@@ -562,6 +563,67 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
         "Written before the upgrade"
     );
     assert!(a.store.quarantined().unwrap().is_empty());
+}
+
+#[test]
+fn a_notebook_written_by_the_previous_version_opens_and_syncs_the_new_fields() {
+    use groundwork::model::{CommitmentField, CommitmentPatch, NewCampaign};
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let p = a.person("Marta Nowak");
+    a.converse(&p, "Cleans the library at 5am.", &["sign the letter"]);
+    // Schema 3, as the previous version left it: no languages, no targets. Its documents are
+    // byte for byte what this version writes when those fields are empty
+    // (golden::person_document_bytes).
+    a.store
+        .connection()
+        .execute_batch(
+            "ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    let dir = a.store.dir().to_path_buf();
+    a.store = groundwork::store::Store::open(&dir).unwrap();
+    let file = a.store.person(&p).unwrap();
+    assert!(file.person.languages.is_empty());
+    assert_eq!(file.commitments[0].target, None);
+    assert_eq!(a.sync().pushed, 2);
+    // The other device adds what the new version knows; the upgraded one gets it.
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    b.sync();
+    let campaign = b
+        .store
+        .add_campaign(NewCampaign {
+            name: "Living wage".into(),
+            issue: None,
+            targets: [("letters signed".to_string(), 50)].into(),
+        })
+        .unwrap();
+    let ask = b.store.person(&p).unwrap().commitments[0].id.clone();
+    b.store
+        .edit_person(
+            &p,
+            PersonPatch::new().add(PersonField::Languages, ["polish"]),
+        )
+        .unwrap();
+    b.store
+        .edit_commitment(
+            &ask,
+            CommitmentPatch::new()
+                .put(CommitmentField::CampaignId, campaign.as_str())
+                .put(CommitmentField::Target, "Letters signed"),
+        )
+        .unwrap();
+    b.sync();
+    a.sync();
+    let file = a.store.person(&p).unwrap();
+    assert_eq!(file.person.languages, vec!["polish"]);
+    assert_eq!(
+        file.commitments[0].target.as_deref(),
+        Some("letters signed")
+    );
+    assert_eq!(file, b.store.person(&p).unwrap());
 }
 
 #[test]

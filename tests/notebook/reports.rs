@@ -47,7 +47,7 @@ fn record(
         story: Some("in their words".into()),
         notes: None,
         engagement: t.engagement.and_then(|e| e.try_into().ok()),
-        follow_up: parse_date("2026-03-16").ok(),
+        follow_up: Some(parse_date("2026-03-16").ok()),
     };
     let asks = t
         .asks
@@ -56,6 +56,7 @@ fn record(
             what: (*what).into(),
             due: None,
             campaign_id: for_campaign.then(|| campaign.to_string()),
+            target: None,
         })
         .collect();
     d.store.record_conversation(c, asks).unwrap().1
@@ -104,7 +105,7 @@ fn a_scripted_shift_reports_its_known_numbers() {
                 story: None,
                 notes: None,
                 engagement: 2.try_into().ok(),
-                follow_up: parse_date("2026-03-02").ok(),
+                follow_up: Some(parse_date("2026-03-02").ok()),
             },
             vec![],
         )

@@ -109,6 +109,7 @@ impl Device {
                 what: (*w).into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             })
             .collect();
         self.store.record_conversation(c, asks).unwrap().0
@@ -159,6 +160,7 @@ fn three_devices_converge_and_see_the_same_conflict() {
                 what: "host a meeting".into(),
                 due: None,
                 campaign_id: None,
+                target: None,
             },
         )
         .unwrap();

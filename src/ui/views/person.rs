@@ -5,9 +5,9 @@
 
 use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
-use groundwork::fields::{FieldName, Record, Type, Value};
+use groundwork::fields::{FieldName, Record, Spec, Type, Value};
 use groundwork::model::{
-    Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, Engagement, PersonField,
+    Commitment, CommitmentField, CommitmentPatch, CommitmentStatus, ConversationPatch, PersonField,
     PersonFile as File, PersonPatch, parse_date,
 };
 
@@ -18,65 +18,40 @@ use super::{show_date, show_time};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
 
-/// The conversation fields a conflict can be settled on, with their labels.
-const CONVERSATION_FIELDS: &[(&str, &str)] = &[
-    ("kind", "Kind"),
-    ("story", "Story"),
-    ("notes", "Notes"),
-    ("engagement", "Engagement"),
-    ("follow_up", "Follow-up date"),
-    ("canvasser", "Canvasser"),
-];
-
-/// The commitment fields a conflict can be settled on, with their labels.
-const COMMITMENT_FIELDS: &[(&str, &str)] = &[("what", "Commitment"), ("due", "Due date")];
-
-/// The patch that writes the stored `value` into conversation field `field`.
-pub fn conversation_patch_for(field: &str, value: &serde_json::Value) -> Option<ConversationPatch> {
-    let mut p = ConversationPatch::default();
-    let text = value.as_str().map(str::to_string);
-    match field {
-        "story" => p.story = Some(text?),
-        "notes" => p.notes = Some(text?),
-        "canvasser" => p.canvasser = Some(text?),
-        "kind" => p.kind = Some(text?.parse().ok()?),
-        "follow_up" => p.follow_up = Some(parse_date(&text?).ok()?),
-        "engagement" => p.engagement = Some(Engagement::try_from(value.as_i64()?).ok()?),
-        _ => return None,
-    }
-    Some(p)
-}
-
-/// The patch that writes the stored `value` into commitment field `field`.
-pub fn commitment_patch_for(field: &str, value: &serde_json::Value) -> Option<CommitmentPatch> {
-    let mut p = CommitmentPatch::default();
-    let text = value.as_str()?.to_string();
-    match field {
-        "what" => p.what = Some(text),
-        "due" => p.due = Some(parse_date(&text).ok()?),
-        _ => return None,
-    }
-    Some(p)
-}
-
-fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "(empty)".to_string(),
-        other => other.to_string(),
+/// How a stored value of a field declared as `spec` reads in the app.
+pub fn shown(spec: &Spec, v: &Value) -> String {
+    match (spec.ty, v) {
+        (_, Value::Empty) => "(empty)".to_string(),
+        (Type::Choice(_), Value::Text(k)) if spec.name == "kind" => kind_label(k).to_string(),
+        (Type::Number, Value::Number(n)) if spec.name == "engagement" => format!("{n} of 5"),
+        (Type::Date, Value::Text(d)) => parse_date(d).map(show_date).unwrap_or_else(|_| d.clone()),
+        (Type::Time, Value::Text(t)) => show_time(t),
+        _ => v.to_text(),
     }
 }
 
-/// How a stored value of `field` reads in the app.
-fn shown(field: &str, v: &serde_json::Value) -> String {
-    match (field, v) {
-        ("kind", serde_json::Value::String(k)) => kind_label(k).to_string(),
-        ("engagement", serde_json::Value::Number(n)) => format!("{n} of 5"),
-        ("follow_up" | "due", serde_json::Value::String(d)) => {
-            parse_date(d).map(show_date).unwrap_or_else(|_| d.clone())
-        }
-        _ => value_text(v),
-    }
+/// The conflicts of one declared record: each field people can see, its values as shown,
+/// each with the request that settles the field on it (`settle` makes the request from the
+/// patch; `None` for fields settled another way). `key` prefixes each conflict's key,
+/// `label` says whose field it is.
+fn record_conflicts<R: Record>(
+    r: &R,
+    key: &str,
+    label: impl Fn(&Spec) -> String,
+    settle: impl Fn(R::Field, &Value) -> Option<Request>,
+) -> Vec<Conflict> {
+    r.conflicts()
+        .iter()
+        .filter(|(f, _)| f.spec().edit || f.spec().ty != Type::Time)
+        .map(|(f, vals)| Conflict {
+            key: format!("{key}-{}", f.name()),
+            label: label(f.spec()),
+            values: vals
+                .iter()
+                .map(|v| (shown(f.spec(), v), settle(*f, v)))
+                .collect(),
+        })
+        .collect()
 }
 
 /// One field with concurrent values, each with the write that picks it.
@@ -90,69 +65,52 @@ struct Conflict {
     values: Vec<(String, Option<Request>)>,
 }
 
-/// Every conflict in the person file that can be settled from here.
+/// Every conflict in the person file, with a way to settle each field people edit.
 fn conflicts_of(f: &File) -> Vec<Conflict> {
     let p = &f.person;
-    // The person's own fields: typed values, settled by putting the chosen one back.
-    let mut out: Vec<Conflict> = p
-        .conflicts
-        .iter()
-        .map(|(field, vals)| Conflict {
-            key: format!("person-{}", field.name()),
-            label: field.spec().label.to_string(),
-            values: vals
-                .iter()
-                .map(|v| {
-                    let text = match v {
-                        Value::Empty => "(empty)".to_string(),
-                        v => v.to_text(),
-                    };
-                    let patch = PersonPatch::new().put(*field, v.clone());
-                    (text, Some(Request::EditPerson(p.id.clone(), patch)))
-                })
-                .collect(),
-        })
-        .collect();
+    let mut out = record_conflicts(
+        p,
+        "person",
+        |spec| spec.label.to_string(),
+        |field, v| {
+            let patch = PersonPatch::new().put(field, v.clone());
+            Some(Request::EditPerson(p.id.clone(), patch))
+        },
+    );
     for c in &f.conversations {
         let whose = format!(
             "{} conversation on {}",
             kind_label(c.kind.as_str()).to_lowercase(),
             show_time(&c.at)
         );
-        for (field, label) in CONVERSATION_FIELDS {
-            if let Some(vals) = c.conflicts.get(*field) {
-                out.push(Conflict {
-                    key: format!("{}-{field}", c.id),
-                    label: format!("{label} of the {whose}"),
-                    values: vals
-                        .iter()
-                        .map(|v| {
-                            let req = conversation_patch_for(field, v)
-                                .map(|patch| Request::EditConversation(c.id.clone(), patch));
-                            (shown(field, v), req)
-                        })
-                        .collect(),
-                });
-            }
-        }
+        out.extend(record_conflicts(
+            c,
+            &c.id,
+            |spec| format!("{} of the {whose}", spec.label),
+            |field, v| {
+                field.spec().edit.then(|| {
+                    let patch = ConversationPatch::new().put(field, v.clone());
+                    Request::EditConversation(c.id.clone(), patch)
+                })
+            },
+        ));
     }
     for c in &f.commitments {
-        for (field, label) in COMMITMENT_FIELDS {
-            if let Some(vals) = c.conflicts.get(*field) {
-                out.push(Conflict {
-                    key: format!("{}-{field}", c.id),
-                    label: format!("{label} “{}”", c.what),
-                    values: vals
-                        .iter()
-                        .map(|v| {
-                            let req = commitment_patch_for(field, v)
-                                .map(|patch| Request::EditCommitment(c.id.clone(), patch));
-                            (shown(field, v), req)
-                        })
-                        .collect(),
-                });
-            }
-        }
+        out.extend(record_conflicts(
+            c,
+            &c.id,
+            |spec| format!("{} “{}”", spec.label, c.what),
+            |field, v| match (field, v) {
+                (CommitmentField::Status, Value::Text(s)) => s
+                    .parse::<CommitmentStatus>()
+                    .ok()
+                    .map(|s| Request::SetCommitment(c.id.clone(), s)),
+                _ => field.spec().edit.then(|| {
+                    let patch = CommitmentPatch::new().put(field, v.clone());
+                    Request::EditCommitment(c.id.clone(), patch)
+                }),
+            },
+        ));
     }
     out
 }

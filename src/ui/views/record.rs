@@ -111,6 +111,7 @@ impl ConversationDraft {
                 what,
                 due: follow_up,
                 campaign_id: campaign_id.clone(),
+                target: None,
             })
             .collect();
         Ok((
@@ -124,7 +125,8 @@ impl ConversationDraft {
                 story: text(&self.story),
                 notes: text(&self.notes),
                 engagement,
-                follow_up,
+                // The box starts on the default: emptied, it means no follow-up.
+                follow_up: Some(follow_up),
             },
             commitments,
         ))
