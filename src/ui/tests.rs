@@ -197,6 +197,26 @@ impl Harness {
         }
     }
 
+    /// Set a box's whole text at once (as pasting, or emptying it), one input event.
+    fn fill(&mut self, element_id: &str, text: &str) {
+        self.send(element_id, "input", text);
+    }
+
+    /// Pick `value` in a select box.
+    fn choose(&mut self, element_id: &str, value: &str) {
+        self.send(element_id, "change", value);
+    }
+
+    fn send(&mut self, element_id: &str, event: &str, value: &str) {
+        let id = self.find("id", element_id);
+        let data =
+            PlatformEventData::new(Box::new(SerializedFormData::new(value.to_string(), vec![])));
+        self.dom
+            .runtime()
+            .handle_event(event, Event::new(Rc::new(data) as Rc<dyn Any>, true), id);
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
+
     fn store(&self) -> Store {
         Store::open(&self.path).unwrap()
     }
@@ -438,6 +458,82 @@ fn languages_are_added_in_the_generated_form_and_shown_on_the_file() {
     h.settle_until("shown on the file", |html| {
         html.contains("Languages spoken") && html.contains("polish, ukrainian")
     });
+}
+
+#[test]
+fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
+    let (mut id, mut campaign) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        id = person(s, "Kofi Boateng");
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: [("letters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+        s.record_conversation(
+            doorstep(&id, "Cleans at 5am."),
+            vec![NewCommitment {
+                what: "sign the letter".into(),
+                due: groundwork::model::parse_date("2026-03-20").ok(),
+                ..Default::default()
+            }],
+        )
+        .unwrap();
+    });
+    let conv = h.store().person(&id).unwrap().conversations[0].clone();
+    assert!(conv.follow_up.is_some());
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Correct"));
+    h.click("data-correct", &conv.id);
+    h.settle_until("conversation form", |html| {
+        html.contains("Correct this conversation")
+    });
+    h.fill("conv-follow-up", "");
+    h.click("data-value", "phone");
+    h.type_in("conv-issue-entry", "Damp");
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Correction saved."));
+    let c = h.store().person(&id).unwrap().conversations[0].clone();
+    assert_eq!(c.follow_up, None, "an emptied date is cleared");
+    assert_eq!(c.kind, groundwork::model::ConversationKind::Phone);
+    assert_eq!(
+        c.issues,
+        vec!["damp"],
+        "an issue typed but not added is added"
+    );
+    assert_eq!(c.story, conv.story, "untouched fields stay");
+
+    h.settle_until("commitment", |html| {
+        html.contains("Correct: sign the letter")
+    });
+    h.click("aria-label", "Correct: sign the letter");
+    h.settle_until("commitment form", |html| {
+        html.contains("Correct this commitment")
+    });
+    h.fill("com-due", "");
+    h.choose("com-campaign", &campaign);
+    h.settle_until("targets offered", |html| html.contains("com-target"));
+    h.choose("com-target", "letters signed");
+    h.click("id", "save-commitment");
+    h.settle_until("saved", |html| html.contains("Correction saved."));
+    let com = h.store().person(&id).unwrap().commitments[0].clone();
+    assert_eq!(com.due, None);
+    assert_eq!(com.campaign_id.as_deref(), Some(campaign.as_str()));
+    assert_eq!(com.target.as_deref(), Some("letters signed"));
+
+    h.settle_until("kept button", |html| html.contains("Kept: sign the letter"));
+    h.click("aria-label", "Kept: sign the letter");
+    h.settle_until("reopen offered", |html| {
+        html.contains("Back to open: sign the letter")
+    });
+    h.click("aria-label", "Back to open: sign the letter");
+    h.settle_until("open again", |html| html.contains("Kept: sign the letter"));
+    assert_eq!(
+        h.store().person(&id).unwrap().commitments[0].status,
+        CommitmentStatus::Open
+    );
 }
 
 fn doorstep(person_id: &str, story: &str) -> NewConversation {

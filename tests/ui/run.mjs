@@ -314,6 +314,41 @@ const tests = [
     eq(p.do_not_contact, false, 'do not contact');
   }],
 
+  ['correct a conversation written up later: when it happened, kind, a cleared follow-up; a commitment\'s date cleared and a mis-tapped Kept undone', async ({ page, dir }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    const before = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const conv = before.conversations[0];
+    assert(conv.follow_up, 'the conversation has a follow-up to clear');
+    await page.locator(`[data-correct="${conv.id}"]`).click();
+    await page.getByRole('heading', { name: 'Correct this conversation' }).waitFor();
+    await page.fill('#conv-at', '2026-03-14T05:15');
+    await page.getByRole('button', { name: 'Phone', exact: true }).click();
+    await page.fill('#conv-follow-up', '');
+    await axeCheck(page, 'conversation correction at 390px');
+    await layoutCheck(page, 'conversation correction at 390px');
+    await page.click('#save-conversation');
+    await page.getByText('Correction saved.').waitFor();
+    const c = JSON.parse(cli(dir, 'person', 'show', state.person)).conversations.find((x) => x.id === conv.id);
+    eq(c.kind, 'phone', 'kind after correcting');
+    eq(c.follow_up, null, 'a cleared follow-up');
+    const local = new Date(c.at);
+    eq([local.getFullYear(), local.getMonth() + 1, local.getDate(), local.getHours(), local.getMinutes()], [2026, 3, 14, 5, 15], 'when it happened, in local time');
+    eq(c.story, conv.story, 'the story is untouched');
+    // A commitment: its date cleared; Kept by mistake, then back to open.
+    const com = before.commitments.find((x) => x.status === 'open');
+    await page.getByRole('button', { name: `Correct: ${com.what}` }).click();
+    await page.getByRole('heading', { name: 'Correct this commitment' }).waitFor();
+    await page.fill('#com-due', '');
+    await axeCheck(page, 'commitment correction at 390px');
+    await page.click('#save-commitment');
+    await page.getByText('Correction saved.').waitFor();
+    await page.getByRole('button', { name: `Kept: ${com.what}` }).click();
+    await page.getByRole('button', { name: `Back to open: ${com.what}` }).click();
+    await page.getByRole('button', { name: `Kept: ${com.what}` }).waitFor();
+    const after = JSON.parse(cli(dir, 'person', 'show', state.person)).commitments.find((x) => x.id === com.id);
+    eq([after.due, after.status], [null, 'open'], 'the commitment after correcting');
+  }],
+
   ['a person\'s history lists changes and asks before restoring', async ({ page, dir }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
     await page.click('#show-history');

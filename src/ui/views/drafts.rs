@@ -69,8 +69,7 @@ impl EditDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::views::person_form::FormValue;
-    use groundwork::model::PersonField;
+    use crate::ui::views::record_form::FormValue;
 
     #[test]
     fn people_with_drafts_come_from_conversation_and_edit_keys() {
@@ -88,12 +87,9 @@ mod tests {
     #[test]
     fn a_person_draft_round_trips_and_an_older_one_keeps_its_tag_entry() {
         let mut form = PersonForm::default();
-        form.set(PersonField::Name, FormValue::Text("Amina".into()));
-        form.set(
-            PersonField::Notes,
-            FormValue::Text("line one\nline two".into()),
-        );
-        form.set(PersonField::Consent, FormValue::List(vec!["sms".into()]));
+        form.set("name", FormValue::Text("Amina".into()));
+        form.set("notes", FormValue::Text("line one\nline two".into()));
+        form.set("consent", FormValue::List(vec!["sms".into()]));
         let d = EditDraft {
             form,
             entries: [("language".to_string(), "pol".to_string())].into(),

@@ -118,11 +118,11 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
     let save = move |_| {
         // A tag or language typed but not added yet is meant to be added.
         let f = with_entries(&form(), &entries());
-        if f.text(PersonField::Name).trim().is_empty() {
+        if f.text("name").trim().is_empty() {
             nav.error("Give the person's name: it cannot be left empty.");
             return;
         }
-        let patch = f.patch_from(&before);
+        let patch = f.patch_from::<PersonField>(&before);
         let store = services.store.clone();
         let id = id.clone();
         let key = save_key.clone();

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use dioxus::prelude::*;
-use groundwork::model::{Person, PersonField};
+use groundwork::model::Person;
 
 use super::drafts::{NEW_PERSON_KEY, people_with_drafts};
-use super::person_form::{PersonFields, PersonForm, with_entries};
+use super::person_form::{PersonFields, PersonForm, new_person, with_entries};
 use crate::ui::components::{Confirm, TextField};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
@@ -197,8 +197,8 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
     let save = move |_| {
         let store = save_store.clone();
         let f = with_entries(&form(), &entries());
-        let new = f.new_person();
-        if f.text(PersonField::Name).trim().is_empty() {
+        let new = new_person(&f);
+        if f.text("name").trim().is_empty() {
             nav.error("Give the person's name (the other details can wait).");
             return;
         }

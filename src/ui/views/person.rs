@@ -13,6 +13,7 @@ use groundwork::model::{
 
 use super::drafts::{conversation_key, edit_key};
 use super::edit_person::EditPerson;
+use super::edit_record::{CampaignChoice, EditCommitment, EditConversation};
 use super::history::History;
 use super::{show_date, show_time};
 use crate::ui::worker::{Request, today};
@@ -140,9 +141,29 @@ pub fn PersonFile(id: String) -> Element {
             Ok::<_, crate::ui::worker::UiError>((conversation, details))
         }
     });
+    // The campaigns a commitment can be moved to, with their targets.
+    let campaign_store = use_context::<Services>().store;
+    let campaigns = use_resource(move || {
+        let store = campaign_store.clone();
+        let _ = (nav.revision)();
+        async move { store.campaigns().await }
+    });
+    let campaigns: Vec<CampaignChoice> = match &*campaigns.read() {
+        Some(Ok(list)) => list
+            .iter()
+            .map(|c| CampaignChoice {
+                id: c.campaign.id.clone(),
+                name: c.campaign.name.clone(),
+                targets: c.campaign.targets.keys().cloned().collect(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let services = use_context::<Services>();
     let mut editing = use_signal(|| false);
     let mut history = use_signal(|| false);
+    // The conversation being corrected, if any.
+    let mut correcting = use_signal(|| None::<String>);
     let file = file.read();
     let f = match &*file {
         None => return rsx! { p { class: "empty", "Loading…" } },
@@ -298,7 +319,7 @@ pub fn PersonFile(id: String) -> Element {
                 }
                 ul { class: "list",
                     for c in open {
-                        CommitmentRow { key: "{c.id}", commitment: c, who: None }
+                        CommitmentRow { key: "{c.id}", commitment: c, who: None, campaigns: Some(campaigns.clone()) }
                     }
                 }
             }
@@ -309,6 +330,14 @@ pub fn PersonFile(id: String) -> Element {
                 }
                 ol { class: "list conversations",
                     for c in f.conversations.iter().rev() {
+                        if correcting().as_deref() == Some(c.id.as_str()) {
+                            li { key: "{c.id}",
+                                EditConversation {
+                                    conversation: c.clone(),
+                                    onclose: move |_| correcting.set(None),
+                                }
+                            }
+                        } else {
                         li { class: "card conversation", key: "{c.id}",
                             p { class: "conv-head",
                                 strong { "{kind_label(c.kind.as_str())}" }
@@ -327,6 +356,18 @@ pub fn PersonFile(id: String) -> Element {
                                 if let Some(e) = c.engagement { "Engagement {e.get()} of 5. " }
                                 if let Some(d) = c.follow_up { "Follow up {show_date(d)}." }
                             }
+                            button {
+                                r#type: "button",
+                                class: "linkish",
+                                "data-correct": "{c.id}",
+                                "aria-label": "Correct the {kind_label(c.kind.as_str()).to_lowercase()} conversation of {show_time(&c.at)}",
+                                onclick: {
+                                    let id = c.id.clone();
+                                    move |_| correcting.set(Some(id.clone()))
+                                },
+                                "Correct"
+                            }
+                        }
                         }
                     }
                 }
@@ -336,7 +377,7 @@ pub fn PersonFile(id: String) -> Element {
                     h3 { id: "past-title", "Past commitments" }
                     ul { class: "list",
                         for c in past {
-                            CommitmentRow { key: "{c.id}", commitment: c, who: None }
+                            CommitmentRow { key: "{c.id}", commitment: c, who: None, campaigns: Some(campaigns.clone()) }
                         }
                     }
                 }
@@ -369,12 +410,28 @@ pub fn kind_label(kind: &str) -> &'static str {
     }
 }
 
-/// A commitment with one-tap "Kept" and "Broken" while it is open.
+/// A commitment with one-tap "Kept" and "Broken" while it is open. Given `campaigns` (on the
+/// person's file), it can also be corrected (words, date, campaign, target), called off while
+/// open, and put back to open once marked (a mis-tapped Kept or Broken).
 #[component]
-pub fn CommitmentRow(commitment: Commitment, who: Option<(String, String)>) -> Element {
+pub fn CommitmentRow(
+    commitment: Commitment,
+    who: Option<(String, String)>,
+    #[props(default)] campaigns: Option<Vec<CampaignChoice>>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    let mut correcting = use_signal(|| false);
     let c = commitment;
+    if correcting()
+        && let Some(campaigns) = campaigns.clone()
+    {
+        return rsx! {
+            li { "data-id": "{c.id}",
+                EditCommitment { commitment: c.clone(), campaigns, onclose: move |_| correcting.set(false) }
+            }
+        };
+    }
     let overdue = c.status == CommitmentStatus::Open && c.due.is_some_and(|d| d < today());
     // The row disappears when the change arrives, maybe before the reply: the task must
     // outlive it, so it belongs to the root scope.
@@ -387,7 +444,8 @@ pub fn CommitmentRow(commitment: Commitment, who: Option<(String, String)>) -> E
             }
         });
     });
-    let (id1, id2) = (c.id.clone(), c.id.clone());
+    let (id1, id2, id3, id4) = (c.id.clone(), c.id.clone(), c.id.clone(), c.id.clone());
+    let correctable = campaigns.is_some();
     rsx! {
         li { class: if overdue { "card commitment overdue" } else { "card commitment" }, "data-id": "{c.id}",
             p { class: "what", "{c.what}" }
@@ -407,6 +465,7 @@ pub fn CommitmentRow(commitment: Commitment, who: Option<(String, String)>) -> E
                     None => rsx! { "No date" },
                 }
                 if c.status != CommitmentStatus::Open { " · {c.status}" }
+                if let Some(t) = &c.target { " · counts towards “{t}”" }
             }
             if c.status == CommitmentStatus::Open {
                 div { class: "commitment-actions",
@@ -424,6 +483,34 @@ pub fn CommitmentRow(commitment: Commitment, who: Option<(String, String)>) -> E
                         onclick: move |_| mark((id2.clone(), CommitmentStatus::Broken)),
                         "Broken"
                     }
+                    if correctable {
+                        button {
+                            r#type: "button",
+                            class: "linkish",
+                            "aria-label": "Call off: {c.what}",
+                            onclick: move |_| mark((id3.clone(), CommitmentStatus::Cancelled)),
+                            "Call off"
+                        }
+                    }
+                }
+            } else if correctable {
+                div { class: "commitment-actions",
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        "aria-label": "Back to open: {c.what}",
+                        onclick: move |_| mark((id4.clone(), CommitmentStatus::Open)),
+                        "Back to open"
+                    }
+                }
+            }
+            if correctable {
+                button {
+                    r#type: "button",
+                    class: "linkish",
+                    "aria-label": "Correct: {c.what}",
+                    onclick: move |_| correcting.set(true),
+                    "Correct"
                 }
             }
         }

@@ -1,192 +1,29 @@
-//! The person form, generated from the declaration of a person's fields (see
-//! `groundwork::fields`): what the form holds ([`PersonForm`], also the body of its draft),
-//! the patch it makes, and [`PersonFields`], which lays out one input per editable field in
-//! declaration order — text boxes, a text area for notes, chips for consent, a list with an
-//! entry box for each set (tags, languages), a check box for flags. Add person and Edit
-//! details both use it, so a field declared once appears in both.
+//! The person form: the generated form (see [`super::record_form`]) over every editable field
+//! of a person's declaration, for Add person and Edit details alike, so a field declared once
+//! appears in both. What the form holds is also the body of its draft (field name → value,
+//! so drafts of the previous version, with one key per field, read back).
 
 use std::collections::BTreeMap;
 
 use dioxus::prelude::*;
-use groundwork::fields::{FieldName, Record, Type, Value};
-use groundwork::model::{ConsentChannel, NewPerson, Person, PersonField, PersonPatch};
-use serde::{Deserialize, Serialize};
+use groundwork::model::{NewPerson, PersonField};
 
-use crate::ui::components::{ConsentChips, TextField, toggle_consent};
+pub use super::record_form::FormValues as PersonForm;
+use super::record_form::{RecordFields, editable_specs};
 
-/// One field's value in the form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FormValue {
-    /// A check box.
-    Flag(bool),
-    /// A text box, as typed.
-    Text(String),
-    /// Set members or consent channels, in the order shown.
-    List(Vec<String>),
+/// The new person a form describes: blank fields are left out.
+pub fn new_person(f: &PersonForm) -> NewPerson {
+    f.patch_from::<PersonField>(&PersonForm::default())
 }
 
-/// What the form holds: field name → value, with empty values left out (so two forms are
-/// equal when they say the same). Drafts written by earlier versions, with one key per field,
-/// read back as the same form.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(
-    from = "BTreeMap<String, FormValue>",
-    into = "BTreeMap<String, FormValue>"
-)]
-pub struct PersonForm(BTreeMap<&'static str, FormValue>);
-
-impl From<BTreeMap<String, FormValue>> for PersonForm {
-    fn from(raw: BTreeMap<String, FormValue>) -> Self {
-        let mut f = PersonForm::default();
-        for (k, v) in raw {
-            if let Some(field) = PersonField::named(&k) {
-                f.set(field, v);
-            }
-        }
-        f
-    }
+/// The form with a tag or language typed but not added yet, added.
+pub fn with_entries(f: &PersonForm, entries: &BTreeMap<String, String>) -> PersonForm {
+    f.with_entries::<PersonField>(entries)
 }
 
-impl From<PersonForm> for BTreeMap<String, FormValue> {
-    fn from(f: PersonForm) -> Self {
-        f.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-    }
-}
-
-fn is_blank(v: &FormValue) -> bool {
-    match v {
-        FormValue::Flag(b) => !b,
-        FormValue::Text(s) => s.is_empty(),
-        FormValue::List(l) => l.is_empty(),
-    }
-}
-
-impl PersonForm {
-    /// The form filled in from `p`.
-    pub fn of(p: &Person) -> PersonForm {
-        let mut f = PersonForm::default();
-        for field in editable() {
-            let v = match p.value(field) {
-                Value::Text(s) => FormValue::Text(s),
-                Value::Set(v) => FormValue::List(v),
-                Value::Map(m) => FormValue::List(
-                    ConsentChannel::NAMES
-                        .iter()
-                        .filter(|c| m.contains_key(**c))
-                        .map(|c| c.to_string())
-                        .collect(),
-                ),
-                Value::Flag(b) => FormValue::Flag(b),
-                Value::Number(n) => FormValue::Text(n.to_string()),
-                Value::Empty => continue,
-            };
-            f.set(field, v);
-        }
-        f
-    }
-
-    /// Set `field`'s value (an empty one is left out).
-    pub fn set(&mut self, field: PersonField, v: FormValue) {
-        if is_blank(&v) {
-            self.0.remove(field.name());
-        } else {
-            self.0.insert(field.name(), v);
-        }
-    }
-
-    /// The text of `field` (empty when none).
-    pub fn text(&self, field: PersonField) -> String {
-        match self.0.get(field.name()) {
-            Some(FormValue::Text(s)) => s.clone(),
-            _ => String::new(),
-        }
-    }
-
-    /// The members of `field` (none when empty).
-    pub fn list(&self, field: PersonField) -> Vec<String> {
-        match self.0.get(field.name()) {
-            Some(FormValue::List(l)) => l.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Whether `field`'s box is ticked.
-    pub fn flag(&self, field: PersonField) -> bool {
-        matches!(self.0.get(field.name()), Some(FormValue::Flag(true)))
-    }
-
-    /// Add `member` to set `field` (once).
-    pub fn add_member(&mut self, field: PersonField, member: String) {
-        let mut l = self.list(field);
-        if !l.contains(&member) {
-            l.push(member);
-        }
-        self.set(field, FormValue::List(l));
-    }
-
-    /// Take `member` out of set `field`.
-    pub fn remove_member(&mut self, field: PersonField, member: &str) {
-        let mut l = self.list(field);
-        l.retain(|m| m != member);
-        self.set(field, FormValue::List(l));
-    }
-
-    /// The patch that turns `before` into this form: only the fields that changed.
-    pub fn patch_from(&self, before: &PersonForm) -> PersonPatch {
-        let mut p = PersonPatch::new();
-        for field in editable() {
-            match field.spec().ty {
-                Type::Set | Type::Consent => {
-                    let (now, was) = (self.list(field), before.list(field));
-                    let added: Vec<String> =
-                        now.iter().filter(|m| !was.contains(m)).cloned().collect();
-                    let gone: Vec<String> =
-                        was.iter().filter(|m| !now.contains(m)).cloned().collect();
-                    p = p.add(field, added).remove(field, gone);
-                }
-                Type::Flag => {
-                    if self.flag(field) != before.flag(field) {
-                        p = p.put(field, self.flag(field));
-                    }
-                }
-                _ => {
-                    let (now, was) = (self.text(field), before.text(field));
-                    if now.trim() != was.trim() {
-                        p = p.put(field, now);
-                    }
-                }
-            }
-        }
-        p
-    }
-
-    /// The new person this form describes: blank fields are left out.
-    pub fn new_person(&self) -> NewPerson {
-        self.patch_from(&PersonForm::default())
-    }
-}
-
-/// The fields a person's form shows, in declaration order.
-pub fn editable() -> impl Iterator<Item = PersonField> {
-    PersonField::ALL.iter().copied().filter(|f| f.spec().edit)
-}
-
-/// The input type of a text field.
-fn input_kind(ty: Type) -> &'static str {
-    match ty {
-        Type::Phone => "tel",
-        Type::Email => "email",
-        Type::Date => "date",
-        _ => "text",
-    }
-}
-
-/// One input per editable field of a person, from the declaration. `prefix` starts each
-/// text box's id (`person-phone`, `edit-phone`); a set's entry box is `{flag}-entry` with an
-/// `add-{flag}` button (`tag-entry`, `add-tag`, `language-entry`, `add-language`).
-/// `start` fills the boxes once; every change goes to `form` and then `onchange`. What is
-/// typed in a set's entry box but not added yet is in `entries` (flag → text).
+/// One input per editable field of a person (see [`RecordFields`]; ids `person-…` in Add
+/// person, `edit-…` in Edit details, `tag-entry`/`add-tag` and `language-entry`/`add-language`
+/// in both).
 #[component]
 pub fn PersonFields(
     prefix: String,
@@ -196,161 +33,25 @@ pub fn PersonFields(
     start_entries: BTreeMap<String, String>,
     onchange: Callback<()>,
 ) -> Element {
-    // A new number per set is a new, empty entry box (see `TextField`).
-    let mut fresh = use_signal(BTreeMap::<&'static str, u32>::new);
-    let mut edit = move |f: &dyn Fn(&mut PersonForm)| {
-        f(&mut form.write());
-        onchange.call(());
-    };
-    let mut add_member = move |field: PersonField| {
-        let flag = field.spec().flag.unwrap_or(field.name());
-        let typed = entries.read().get(flag).cloned().unwrap_or_default();
-        if let Some(m) = groundwork::model::normalise_tag(&typed) {
-            form.write().add_member(field, m);
-        }
-        entries.write().remove(flag);
-        *fresh.write().entry(flag).or_default() += 1;
-        onchange.call(());
-    };
-    let current = form();
     rsx! {
-        for field in editable() {
-            {
-                let spec = field.spec();
-                let flag = spec.flag.unwrap_or(spec.name);
-                match spec.ty {
-                    Type::Consent => {
-                        let selected: Vec<ConsentChannel> = current
-                            .list(field)
-                            .iter()
-                            .filter_map(|c| c.parse().ok())
-                            .collect();
-                        rsx! {
-                            ConsentChips {
-                                key: "{spec.name}",
-                                selected,
-                                ontoggle: move |c| edit(&|f| {
-                                    let mut l: Vec<ConsentChannel> = f
-                                        .list(field)
-                                        .iter()
-                                        .filter_map(|c| c.parse().ok())
-                                        .collect();
-                                    toggle_consent(&mut l, c);
-                                    f.set(field, FormValue::List(l.iter().map(|c| c.as_str().to_string()).collect()));
-                                }),
-                            }
-                        }
-                    }
-                    Type::Flag => {
-                        let id = format!("{prefix}-{flag}");
-                        rsx! {
-                            label { key: "{spec.name}", class: "check", r#for: "{id}",
-                                input {
-                                    id: "{id}",
-                                    r#type: "checkbox",
-                                    checked: current.flag(field),
-                                    onchange: move |e| edit(&|f| f.set(field, FormValue::Flag(e.checked()))),
-                                }
-                                span { "{spec.label}" }
-                            }
-                        }
-                    }
-                    Type::Set => {
-                        let members = current.list(field);
-                        let n = fresh.read().get(flag).copied().unwrap_or(0);
-                        let initial = if n == 0 {
-                            start_entries.get(flag).cloned().unwrap_or_default()
-                        } else {
-                            String::new()
-                        };
-                        rsx! {
-                            fieldset { key: "{spec.name}", class: "tags-entry",
-                                legend { "{spec.label}" }
-                                if members.is_empty() {
-                                    p { class: "muted", "None yet." }
-                                } else {
-                                    ul { class: "list added",
-                                        for m in members {
-                                            li { key: "{m}", class: "added-item",
-                                                span { "{m}" }
-                                                button {
-                                                    r#type: "button",
-                                                    class: "secondary",
-                                                    "aria-label": "Remove {flag}: {m}",
-                                                    onclick: {
-                                                        let m = m.clone();
-                                                        move |_| edit(&|f| f.remove_member(field, &m))
-                                                    },
-                                                    "Remove"
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                                div { class: "entry-row",
-                                    for k in [n] {
-                                        TextField {
-                                            key: "{k}",
-                                            id: "{flag}-entry",
-                                            label: "Add a {flag}",
-                                            initial: initial.clone(),
-                                            oninput: move |v: String| {
-                                                entries.write().insert(flag.to_string(), v);
-                                                onchange.call(());
-                                            },
-                                            onenter: move |_| add_member(field),
-                                        }
-                                    }
-                                    button {
-                                        r#type: "button",
-                                        class: "secondary",
-                                        id: "add-{flag}",
-                                        onclick: move |_| add_member(field),
-                                        "Add {flag}"
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    ty => {
-                        let id = format!("{prefix}-{flag}");
-                        rsx! {
-                            TextField {
-                                key: "{spec.name}",
-                                id,
-                                label: "{spec.label}",
-                                kind: input_kind(ty),
-                                multiline: ty == Type::Note,
-                                initial: start.text(field),
-                                oninput: move |v: String| edit(&|f| f.set(field, FormValue::Text(v.clone()))),
-                            }
-                        }
-                    }
-                }
-            }
+        RecordFields {
+            prefix,
+            fields: editable_specs::<PersonField>(),
+            start,
+            form,
+            entries,
+            start_entries,
+            onchange,
         }
     }
-}
-
-/// The form with every set entry still typed but not added, added (what the user meant).
-pub fn with_entries(form: &PersonForm, entries: &BTreeMap<String, String>) -> PersonForm {
-    let mut f = form.clone();
-    for field in editable().filter(|f| f.spec().ty == Type::Set) {
-        let flag = field.spec().flag.unwrap_or(field.name());
-        if let Some(m) = entries
-            .get(flag)
-            .and_then(|t| groundwork::model::normalise_tag(t))
-        {
-            f.add_member(field, m);
-        }
-    }
-    f
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use groundwork::fields::Change;
+    use crate::ui::views::record_form::FormValue;
+    use groundwork::fields::{Change, Record, Value};
+    use groundwork::model::Person;
 
     fn someone() -> Person {
         let mut p = Person::blank();
@@ -367,21 +68,21 @@ mod tests {
     #[test]
     fn an_untouched_form_changes_nothing() {
         let f = PersonForm::of(&someone());
-        assert!(f.patch_from(&f).is_empty());
+        assert!(f.patch_from::<PersonField>(&f).is_empty());
     }
 
     #[test]
     fn the_patch_holds_only_what_changed() {
         let before = PersonForm::of(&someone());
         let mut f = before.clone();
-        f.set(PersonField::Phone, FormValue::Text("07700 900999".into()));
-        f.set(PersonField::Area, FormValue::Text(String::new()));
-        f.remove_member(PersonField::Tags, "tenant");
-        f.add_member(PersonField::Tags, "rep".into());
-        f.add_member(PersonField::Languages, "polish".into());
-        f.set(PersonField::Consent, FormValue::List(vec!["phone".into()]));
-        f.set(PersonField::DoNotContact, FormValue::Flag(true));
-        let p = f.patch_from(&before);
+        f.set("phone", FormValue::Text("07700 900999".into()));
+        f.set("area", FormValue::Text(String::new()));
+        f.remove_member("tags", "tenant");
+        f.add_member("tags", "rep".into());
+        f.add_member("languages", "polish".into());
+        f.set("consent", FormValue::List(vec!["phone".into()]));
+        f.set("do_not_contact", FormValue::Flag(true));
+        let p = f.patch_from::<PersonField>(&before);
         assert_eq!(
             p.put_of(PersonField::Phone),
             Some(&Value::from("07700 900999"))
@@ -392,12 +93,24 @@ mod tests {
             "an emptied field is cleared"
         );
         assert_eq!(p.put_of(PersonField::Name), None);
-        let changes: Vec<(PersonField, Change)> = p.changes.clone();
-        assert!(changes.contains(&(PersonField::Tags, Change::Add(vec!["rep".into()]))));
-        assert!(changes.contains(&(PersonField::Tags, Change::Remove(vec!["tenant".into()]))));
-        assert!(changes.contains(&(PersonField::Languages, Change::Add(vec!["polish".into()]))));
-        assert!(changes.contains(&(PersonField::Consent, Change::Add(vec!["phone".into()]))));
-        assert!(changes.contains(&(PersonField::Consent, Change::Remove(vec!["sms".into()]))));
+        let has = |c: (PersonField, Change)| p.changes.contains(&c);
+        assert!(has((PersonField::Tags, Change::Add(vec!["rep".into()]))));
+        assert!(has((
+            PersonField::Tags,
+            Change::Remove(vec!["tenant".into()])
+        )));
+        assert!(has((
+            PersonField::Languages,
+            Change::Add(vec!["polish".into()])
+        )));
+        assert!(has((
+            PersonField::Consent,
+            Change::Add(vec!["phone".into()])
+        )));
+        assert!(has((
+            PersonField::Consent,
+            Change::Remove(vec!["sms".into()])
+        )));
         assert_eq!(
             p.put_of(PersonField::DoNotContact),
             Some(&Value::Flag(true))
@@ -410,10 +123,10 @@ mod tests {
             "workplace":"","role":"","notes":"line one\nline two","tags":["tenant"],
             "consent":["sms"],"do_not_contact":false}"#;
         let f: PersonForm = serde_json::from_str(old).unwrap();
-        assert_eq!(f.text(PersonField::Name), "Amina");
-        assert_eq!(f.text(PersonField::Notes), "line one\nline two");
-        assert_eq!(f.list(PersonField::Tags), vec!["tenant"]);
-        assert_eq!(f.list(PersonField::Consent), vec!["sms"]);
+        assert_eq!(f.text("name"), "Amina");
+        assert_eq!(f.text("notes"), "line one\nline two");
+        assert_eq!(f.list("tags"), vec!["tenant"]);
+        assert_eq!(f.list("consent"), vec!["sms"]);
         let back: PersonForm = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
         assert_eq!(back, f);
     }
@@ -421,10 +134,10 @@ mod tests {
     #[test]
     fn blank_fields_of_a_new_person_are_left_out() {
         let mut f = PersonForm::default();
-        f.set(PersonField::Name, FormValue::Text("Joe".into()));
-        f.set(PersonField::Phone, FormValue::Text("  ".into()));
-        f.set(PersonField::Area, FormValue::Text("Elm Road".into()));
-        let p = f.new_person().checked().unwrap();
+        f.set("name", FormValue::Text("Joe".into()));
+        f.set("phone", FormValue::Text("  ".into()));
+        f.set("area", FormValue::Text("Elm Road".into()));
+        let p = new_person(&f).checked().unwrap();
         assert_eq!(p.put_of(PersonField::Phone), None);
         assert_eq!(p.put_of(PersonField::Area), Some(&Value::from("Elm Road")));
     }
