@@ -498,6 +498,20 @@ pub struct NewCommitment {
     pub target: Option<String>,
 }
 
+/// A change to a campaign: `None` leaves a field alone; an empty issue clears it; targets are
+/// set (added or renumbered) and dropped by label.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignPatch {
+    /// New name (must not be empty).
+    pub name: Option<String>,
+    /// New issue (empty: none).
+    pub issue: Option<String>,
+    /// Targets to add or renumber: label → number.
+    pub set_targets: BTreeMap<String, i64>,
+    /// Targets to drop, by label.
+    pub drop_targets: Vec<String>,
+}
+
 /// A campaign to create.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewCampaign {

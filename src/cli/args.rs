@@ -310,6 +310,23 @@ pub enum CampaignCommand {
         #[arg(long = "target", value_name = "LABEL=NUMBER")]
         targets: Vec<String>,
     },
+    /// Change a campaign's name, issue or targets; prints the campaign (JSON).
+    Edit {
+        /// The campaign's id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New issue (an empty value clears it).
+        #[arg(long, value_name = "TAG")]
+        issue: Option<String>,
+        /// Add a target or change its number, LABEL=NUMBER (repeatable).
+        #[arg(long = "target", value_name = "LABEL=NUMBER")]
+        targets: Vec<String>,
+        /// Drop a target (repeatable).
+        #[arg(long = "drop-target", value_name = "LABEL")]
+        drop_targets: Vec<String>,
+    },
     /// List campaigns (JSON).
     List,
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use groundwork::error::{Error, Result};
 use groundwork::model::{
-    CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson, parse_date,
-    parse_target, parse_time,
+    CampaignPatch, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
+    parse_date, parse_target, parse_time,
 };
 use groundwork::store::{CommitmentFilter, Store};
 use groundwork::sync::{self, HttpTransport, SyncError};
@@ -187,6 +187,28 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 issue,
                 targets,
             })?)
+        }
+        Command::Campaign(CampaignCommand::Edit {
+            id,
+            name,
+            issue,
+            targets,
+            drop_targets,
+        }) => {
+            let set_targets = targets
+                .iter()
+                .map(|t| parse_target(t))
+                .collect::<Result<_, _>>()?;
+            store.edit_campaign(
+                &id,
+                CampaignPatch {
+                    name,
+                    issue,
+                    set_targets,
+                    drop_targets,
+                },
+            )?;
+            print_json(&store.campaign(&id)?)
         }
         Command::Campaign(CampaignCommand::List) => print_json(&store.campaigns()?),
         Command::Shift(ShiftCommand::Start {

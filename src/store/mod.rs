@@ -40,8 +40,9 @@ pub use writer::{RestoreTarget, Writer, default_follow_up};
 use crate::error::{Error, Result};
 use crate::ids::{self, Source};
 use crate::model::{
-    Campaign, Commitment, CommitmentPatch, CommitmentStatus, Conversation, ConversationPatch,
-    NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
+    Campaign, CampaignPatch, Commitment, CommitmentPatch, CommitmentStatus, Conversation,
+    ConversationPatch, NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile,
+    PersonPatch, Shift,
 };
 
 /// An open data directory.
@@ -174,6 +175,11 @@ impl Store {
         self.batch(|w| w.add_campaign(new))
     }
 
+    /// Change a campaign's name, issue or targets.
+    pub fn edit_campaign(&mut self, id: &str, patch: CampaignPatch) -> Result<()> {
+        self.batch(|w| w.edit_campaign(id, patch))
+    }
+
     /// Start a shift on this device; returns its id.
     pub fn start_shift(
         &mut self,
@@ -246,6 +252,18 @@ impl Store {
     /// Every conversation, by id.
     pub fn all_conversations(&self) -> Result<Vec<Conversation>> {
         queries::all_conversations(&self.conn)
+    }
+
+    /// Campaign `id`.
+    pub fn campaign(&self, id: &str) -> Result<Campaign> {
+        let id = crate::ids::parse_id(id)?;
+        self.campaigns()?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(crate::error::Error::NotFound {
+                kind: "campaign",
+                id,
+            })
     }
 
     /// Every campaign, by id.

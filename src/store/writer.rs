@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fields::{Change, Value};
 use crate::ids::{Source, parse_id};
 use crate::model::{
-    Commitment, CommitmentField, CommitmentPatch, CommitmentStatus, Conversation,
+    CampaignPatch, Commitment, CommitmentField, CommitmentPatch, CommitmentStatus, Conversation,
     ConversationPatch, NewCampaign, NewCommitment, NewConversation, NewPerson, PersonField,
     PersonPatch, Shift, ValidationError, format_time, normalise_tag, required,
 };
@@ -401,6 +401,25 @@ impl<'t> Writer<'t> {
         docs::campaign::create(&mut doc, &id, &format_time(now), &new)?;
         self.finish(&id, DocKind::Campaign, &mut doc, now)?;
         Ok(id)
+    }
+
+    /// Change a campaign's name, issue or targets (several at once: set or renumbered, and
+    /// dropped, by label).
+    pub fn edit_campaign(&mut self, id: &str, mut patch: CampaignPatch) -> Result<()> {
+        let id = parse_id(id)?;
+        if let Some(name) = &patch.name {
+            patch.name = Some(required("campaign name", name)?);
+        }
+        patch.issue = patch.issue.map(|i| normalise_tag(&i).unwrap_or_default());
+        for n in patch.set_targets.values() {
+            if *n < 0 {
+                return Err(ValidationError::Target(n.to_string()).into());
+            }
+        }
+        let mut doc = self.load(&id, DocKind::Campaign, "campaign")?;
+        let now = self.now();
+        docs::campaign::edit(&mut doc, &patch, &format_time(now))?;
+        self.finish(&id, DocKind::Campaign, &mut doc, now)
     }
 
     /// Start a shift on this device; it becomes the shift new conversations are recorded in.

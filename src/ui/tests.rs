@@ -536,6 +536,85 @@ fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
     );
 }
 
+#[test]
+fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
+    let (mut id, mut campaign) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: [("letters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+        s.start_shift("Elm Road", Some(&campaign), None).unwrap();
+        id = person(s, "Amina Yusuf");
+    });
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("the campaign's targets offered", |html| {
+        html.contains("+ letters signed")
+    });
+    h.type_in("commitment-entry", "sign the letter");
+    h.click("data-value", "letters signed");
+    h.settle_until("ask added", |html| {
+        html.contains("Remove commitment: sign the letter")
+    });
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Conversation saved."));
+    let c = h.store().person(&id).unwrap().commitments[0].clone();
+    assert_eq!(c.what, "sign the letter");
+    assert_eq!(c.target.as_deref(), Some("letters signed"));
+    h.settle_until("kept button", |html| html.contains("Kept: sign the letter"));
+    h.click("aria-label", "Kept: sign the letter");
+    h.settle_until("marked", |html| html.contains("Marked kept."));
+    h.click("id", "tab-Campaigns");
+    h.settle_until("target counted", |html| {
+        html.contains("letters signed: kept (1 made)")
+            && html.contains("1 of 50")
+            && html.contains("given this target")
+    });
+}
+
+#[test]
+fn a_campaign_is_renamed_and_given_several_targets_in_the_app() {
+    let mut campaign = String::new();
+    let mut h = Harness::new(|s| {
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: Some("wages".into()),
+                targets: [("letters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+    });
+    h.click("id", "tab-Campaigns");
+    h.settle_until("campaign", |html| {
+        html.contains("Edit campaign Living wage")
+    });
+    h.click("aria-label", "Edit campaign Living wage");
+    h.settle_until("form", |html| html.contains("Edit Living wage"));
+    h.fill("edit-campaign-name", "Living wage now");
+    h.fill("edit-target-number-0", "80");
+    h.click("id", "edit-add-target");
+    h.settle_until("a second row", |html| html.contains("edit-target-label-1"));
+    h.fill("edit-target-label-1", "at the delivery");
+    h.fill("edit-target-number-1", "100");
+    h.click("id", "save-campaign");
+    h.settle_until("saved", |html| html.contains("Campaign saved."));
+    let c = h.store().campaign(&campaign).unwrap();
+    assert_eq!(c.name, "Living wage now");
+    assert_eq!(
+        c.targets,
+        [
+            ("at the delivery".to_string(), 100),
+            ("letters signed".to_string(), 80)
+        ]
+        .into()
+    );
+}
+
 fn doorstep(person_id: &str, story: &str) -> NewConversation {
     NewConversation {
         person_id: person_id.to_string(),

@@ -26,8 +26,8 @@ use chrono::NaiveDate;
 use futures_channel::{mpsc as amsc, oneshot};
 use groundwork::docs::history::Edit;
 use groundwork::model::{
-    Campaign, Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch, NewCampaign,
-    NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
+    Campaign, CampaignPatch, Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch,
+    NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
 };
 use groundwork::report;
 use groundwork::store::{CommitmentFilter, RestoreTarget, Store};
@@ -90,6 +90,8 @@ pub enum Request {
     FollowUps,
     /// Create a campaign.
     AddCampaign(NewCampaign),
+    /// Change a campaign's name, issue or targets.
+    EditCampaign(String, CampaignPatch),
     /// Start a shift at `place`.
     StartShift {
         /// Place or area.
@@ -635,6 +637,10 @@ impl Worker {
                 s.edit_commitment(&id, patch)?;
                 Reply::Done
             }
+            Request::EditCampaign(id, patch) => {
+                s.edit_campaign(&id, patch)?;
+                Reply::Done
+            }
             Request::RecordConversation {
                 conversation,
                 commitments,
@@ -707,6 +713,7 @@ fn is_write(r: &Request) -> bool {
             | Request::RecordConversation { .. }
             | Request::SetCommitment(..)
             | Request::AddCampaign(_)
+            | Request::EditCampaign(..)
             | Request::StartShift { .. }
             | Request::EndShift
             | Request::SetName(_)

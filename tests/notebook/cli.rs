@@ -845,3 +845,63 @@ fn conversations_and_commitments_are_corrected_and_dates_cleared_from_the_comman
         "words changed and no target: it no longer counts"
     );
 }
+
+#[test]
+fn a_campaign_is_renamed_and_its_targets_changed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = ok(
+        d,
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "Living wage",
+            "--issue",
+            "Wages",
+            "--target",
+            "letters signed=50",
+            "--target",
+            "doors knocked=200",
+        ],
+    )
+    .trim()
+    .to_string();
+    let edited = json(&ok(
+        d,
+        &[
+            "campaign",
+            "edit",
+            &c,
+            "--name",
+            "Living wage now",
+            "--issue",
+            "",
+            "--target",
+            "Letters Signed=80",
+            "--target",
+            "at the delivery=100",
+            "--drop-target",
+            "doors knocked",
+        ],
+    ));
+    assert_eq!(edited["name"], "Living wage now");
+    assert_eq!(edited["issue"], Value::Null, "an empty issue clears it");
+    assert_eq!(
+        edited["targets"],
+        serde_json::json!({"at the delivery": 100, "letters signed": 80}),
+        "renumbered under its first label, added, dropped"
+    );
+    assert!(
+        fails(d, &["campaign", "edit", &c, "--drop-target", "flyers"]).contains("letters signed")
+    );
+    assert!(
+        fails(d, &["campaign", "edit", &c, "--target", "flyers=lots"]).contains("LABEL=NUMBER")
+    );
+    assert!(fails(d, &["campaign", "edit", &c, "--name", " "]).contains("name"));
+    let unchanged = json(&ok(d, &["campaign", "list"]));
+    assert_eq!(
+        unchanged[0]["name"], "Living wage now",
+        "a refused edit changes nothing"
+    );
+}

@@ -1,11 +1,14 @@
 //! Campaigns with progress bars: commitments kept against commitments made, each target against
-//! the commitments kept for it (a commitment counts when its words are the target's label), and
-//! a small chart of the last shifts. Also a short form to create a campaign.
+//! the commitments kept for it, with what it counts and why (given the target when it was
+//! recorded or corrected, or, given none, its words are the target's label), and a small chart
+//! of the last shifts. A campaign's name, issue and targets are corrected in place; a new
+//! campaign can have several targets.
 
 use std::collections::BTreeMap;
 
 use dioxus::prelude::*;
-use groundwork::model::NewCampaign;
+use groundwork::model::{Campaign, CampaignPatch, NewCampaign};
+use groundwork::report::CountedBy;
 
 use crate::ui::components::{ProgressBar, TextField, TrendChart, TrendPoint};
 use crate::ui::worker::Request;
@@ -24,24 +27,18 @@ pub fn Campaigns() -> Element {
     });
     let mut name = use_signal(String::new);
     let mut issue = use_signal(String::new);
-    let mut target_label = use_signal(String::new);
-    let mut target_number = use_signal(String::new);
+    let rows = use_signal(|| vec![TargetRow::default()]);
     let mut form_gen = use_signal(|| 0u32);
+    let mut editing = use_signal(|| None::<String>);
 
     let create = use_callback(move |()| {
-        let mut targets = BTreeMap::new();
-        let label = target_label().trim().to_string();
-        if !label.is_empty() {
-            match target_number().trim().parse::<i64>() {
-                Ok(n) if n >= 0 => {
-                    targets.insert(label, n);
-                }
-                _ => {
-                    nav.error("Give the target as a whole number, e.g. 50.");
-                    return;
-                }
+        let targets = match targets_of(&rows()) {
+            Ok(t) => t,
+            Err(e) => {
+                nav.error(e);
+                return;
             }
-        }
+        };
         let issue_text = issue();
         let new = NewCampaign {
             name: name(),
@@ -53,9 +50,11 @@ pub fn Campaigns() -> Element {
             match store.create(Request::AddCampaign(new)).await {
                 Ok(_) => {
                     nav.say("Campaign created.");
-                    for mut s in [name, issue, target_label, target_number] {
+                    for mut s in [name, issue] {
                         s.set(String::new());
                     }
+                    let mut rows = rows;
+                    rows.set(vec![TargetRow::default()]);
                     form_gen += 1;
                 }
                 Err(e) => nav.error(e.to_string()),
@@ -72,6 +71,9 @@ pub fn Campaigns() -> Element {
                 Some(Ok(l)) if l.is_empty() => rsx! { p { class: "empty", "No campaigns yet." } },
                 Some(Ok(l)) => rsx! {
                     for c in l.iter() {
+                        if editing().as_deref() == Some(c.campaign.id.as_str()) {
+                            EditCampaign { key: "{c.campaign.id}", campaign: c.campaign.clone(), onclose: move |_| editing.set(None) }
+                        } else {
                         article { class: "card campaign", key: "{c.campaign.id}",
                             h3 { "{c.campaign.name}" }
                             if let Some(i) = &c.campaign.issue {
@@ -84,6 +86,25 @@ pub fn Campaigns() -> Element {
                                     label: "{t.label}: kept ({t.made} made)",
                                     value: t.kept as u64,
                                     max: t.target.max(0) as u64,
+                                }
+                                if !t.commitments.is_empty() {
+                                    details { class: "counted", key: "{t.label}-counted",
+                                        summary { "What counts towards {t.label} ({t.commitments.len()})" }
+                                        ul { class: "list",
+                                            for k in t.commitments.iter() {
+                                                li { key: "{k.commitment_id}",
+                                                    "“{k.what}”"
+                                                    if k.kept { " · kept" } else { " · not kept yet" }
+                                                    span { class: "muted",
+                                                        match k.why {
+                                                            CountedBy::Chosen => " · given this target",
+                                                            CountedBy::SameWords => " · its words are the target's",
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                             if !c.trend.is_empty() {
@@ -100,6 +121,17 @@ pub fn Campaigns() -> Element {
                                         .collect::<Vec<_>>(),
                                 }
                             }
+                            button {
+                                r#type: "button",
+                                class: "secondary",
+                                "aria-label": "Edit campaign {c.campaign.name}",
+                                onclick: {
+                                    let id = c.campaign.id.clone();
+                                    move |_| editing.set(Some(id.clone()))
+                                },
+                                "Edit"
+                            }
+                        }
                         }
                     }
                 },
@@ -111,14 +143,189 @@ pub fn Campaigns() -> Element {
                 div { key: "{n}",
                     TextField { id: "campaign-name", label: "Name", oninput: move |v: String| name.set(v) }
                     TextField { id: "campaign-issue", label: "Issue", oninput: move |v: String| issue.set(v) }
-                    TextField { id: "target-label", label: "Target", hint: "the ask, e.g. sign the letter",
-                        oninput: move |v: String| target_label.set(v) }
-                    TextField { id: "target-number", label: "Target number", kind: "number",
-                        oninput: move |v: String| target_number.set(v) }
+                    TargetsEditor { prefix: "new", rows }
                     button { r#type: "button", class: "primary", onclick: move |_| create(()), "Create campaign" }
                 }
                 }
             }
         }
+    }
+}
+
+/// One target row of a form: its label and number as typed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TargetRow {
+    /// The label, e.g. "letters signed".
+    pub label: String,
+    /// The number, as typed.
+    pub number: String,
+}
+
+/// The targets the rows describe (rows without a label are left out), or what to correct.
+pub fn targets_of(rows: &[TargetRow]) -> Result<BTreeMap<String, i64>, String> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let label = r.label.trim();
+        if label.is_empty() {
+            continue;
+        }
+        match r.number.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => {
+                out.insert(label.to_string(), n);
+            }
+            _ => {
+                return Err(format!(
+                    "Give the target “{label}” a whole number, e.g. 50."
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The target rows of a form, each a label and a number, with "Add a target" and "Remove".
+#[component]
+fn TargetsEditor(prefix: String, rows: Signal<Vec<TargetRow>>) -> Element {
+    let mut rows = rows;
+    let start = use_hook(|| rows.peek().clone());
+    // Rows are never reordered: a row's index is its identity, and its boxes keep what was
+    // typed (they are not bound back).
+    let shown = rows.read().len();
+    rsx! {
+        fieldset { class: "targets-entry",
+            legend { "Targets" }
+            for i in 0..shown {
+                div { key: "{i}", class: "target-row",
+                    TextField {
+                        id: "{prefix}-target-label-{i}",
+                        label: "Target {i + 1}",
+                        hint: if i == 0 { Some("what it counts, e.g. letters signed".to_string()) } else { None },
+                        initial: start.get(i).map(|r| r.label.clone()).unwrap_or_default(),
+                        oninput: move |v: String| {
+                            if let Some(r) = rows.write().get_mut(i) {
+                                r.label = v;
+                            }
+                        },
+                    }
+                    TextField {
+                        id: "{prefix}-target-number-{i}",
+                        label: "Number aimed for",
+                        kind: "number",
+                        initial: start.get(i).map(|r| r.number.clone()).unwrap_or_default(),
+                        oninput: move |v: String| {
+                            if let Some(r) = rows.write().get_mut(i) {
+                                r.number = v;
+                            }
+                        },
+                    }
+                }
+            }
+            button {
+                r#type: "button",
+                class: "secondary",
+                id: "{prefix}-add-target",
+                onclick: move |_| rows.write().push(TargetRow::default()),
+                "Add a target"
+            }
+        }
+    }
+}
+
+/// A campaign's name, issue and targets, corrected in place. A target whose label is emptied
+/// is dropped; a changed number is set.
+#[component]
+fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut name = use_signal(|| campaign.name.clone());
+    let mut issue = use_signal(|| campaign.issue.clone().unwrap_or_default());
+    let rows = use_signal(|| {
+        campaign
+            .targets
+            .iter()
+            .map(|(l, n)| TargetRow {
+                label: l.clone(),
+                number: n.to_string(),
+            })
+            .collect::<Vec<_>>()
+    });
+    let was = campaign.clone();
+    let save = move |_| {
+        let campaign = &was;
+        let targets = match targets_of(&rows()) {
+            Ok(t) => t,
+            Err(e) => {
+                nav.error(e);
+                return;
+            }
+        };
+        let patch = CampaignPatch {
+            name: Some(name()).filter(|n| *n != campaign.name),
+            issue: Some(issue()).filter(|i| i.trim() != campaign.issue.as_deref().unwrap_or("")),
+            set_targets: targets
+                .iter()
+                .filter(|(l, n)| campaign.targets.get(*l) != Some(n))
+                .map(|(l, n)| (l.clone(), *n))
+                .collect(),
+            drop_targets: campaign
+                .targets
+                .keys()
+                .filter(|l| !targets.contains_key(*l))
+                .cloned()
+                .collect(),
+        };
+        let store = services.store.clone();
+        let id = campaign.id.clone();
+        spawn(async move {
+            match store.run(Request::EditCampaign(id, patch)).await {
+                Ok(()) => {
+                    onclose.call(());
+                    nav.say("Campaign saved.");
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    };
+    rsx! {
+        section { class: "card campaign edit-campaign", "aria-labelledby": "edit-campaign-title",
+            h3 { id: "edit-campaign-title", "Edit {campaign.name}" }
+            TextField { id: "edit-campaign-name", label: "Name", initial: campaign.name.clone(),
+                oninput: move |v: String| name.set(v) }
+            TextField { id: "edit-campaign-issue", label: "Issue", initial: campaign.issue.clone().unwrap_or_default(),
+                oninput: move |v: String| issue.set(v) }
+            TargetsEditor { prefix: "edit", rows }
+            p { class: "muted", "Empty a target's name to drop it." }
+            div { class: "edit-actions",
+                button { r#type: "button", class: "secondary", id: "cancel-campaign", onclick: move |_| onclose.call(()), "Cancel" }
+                button { r#type: "button", class: "primary", id: "save-campaign", onclick: save, "Save campaign" }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_rows_need_a_whole_number_and_blank_rows_are_left_out() {
+        let row = |l: &str, n: &str| TargetRow {
+            label: l.into(),
+            number: n.into(),
+        };
+        assert_eq!(
+            targets_of(&[
+                row("letters signed", "50"),
+                row(" ", ""),
+                row("at the delivery", "100")
+            ]),
+            Ok([
+                ("letters signed".to_string(), 50),
+                ("at the delivery".to_string(), 100)
+            ]
+            .into())
+        );
+        assert!(targets_of(&[row("letters signed", "lots")]).is_err());
+        assert!(targets_of(&[row("letters signed", "-1")]).is_err());
     }
 }

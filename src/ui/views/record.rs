@@ -1,6 +1,8 @@
 //! Recording a conversation: kind as large chips, issues as chips with free entry, story,
-//! notes, the engagement ladder, commitments added inline, a follow-up date (48 hours later by
-//! default), and one tap to save.
+//! notes, the engagement ladder, commitments added inline (each with its own due date, the
+//! follow-up date to start with, and, on a campaign's shift, the target it counts towards:
+//! the campaign's targets are offered as one-tap asks), a follow-up date (48 hours later by
+//! default; emptied, none), and one tap to save.
 //!
 //! The form is a draft from the first keystroke: every change is sent to the store worker,
 //! which writes it once typing pauses, so it is there again after the app is killed. Saving
@@ -57,11 +59,61 @@ pub struct ConversationDraft {
     /// YYYY-MM-DD.
     pub follow_up: String,
     /// Commitments added.
-    pub commitments: Vec<String>,
+    pub commitments: Vec<Ask>,
     /// A commitment being typed, not yet added.
     pub commitment_entry: String,
     /// An issue being typed, not yet added.
     pub issue_entry: String,
+}
+
+/// A commitment added in the form: its words, its own due date and the campaign target it
+/// counts towards.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(from = "AskOnDisk")]
+pub struct Ask {
+    /// What they will do.
+    pub what: String,
+    /// Its due date as typed: `None` follows the conversation's follow-up date, empty is no
+    /// date.
+    pub due: Option<String>,
+    /// The target of the shift's campaign it counts towards, chosen (not guessed).
+    pub target: Option<String>,
+}
+
+/// An added commitment as drafts keep it: drafts of the previous version kept only the words.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AskOnDisk {
+    Words(String),
+    Full {
+        what: String,
+        #[serde(default)]
+        due: Option<String>,
+        #[serde(default)]
+        target: Option<String>,
+    },
+}
+
+impl From<AskOnDisk> for Ask {
+    fn from(a: AskOnDisk) -> Ask {
+        match a {
+            AskOnDisk::Words(what) => Ask {
+                what,
+                ..Default::default()
+            },
+            AskOnDisk::Full { what, due, target } => Ask { what, due, target },
+        }
+    }
+}
+
+impl Ask {
+    /// An ask with these words, due with the follow-up, counting towards no target.
+    pub fn words(what: impl Into<String>) -> Ask {
+        Ask {
+            what: what.into(),
+            ..Default::default()
+        }
+    }
 }
 
 impl ConversationDraft {
@@ -101,19 +153,29 @@ impl ConversationDraft {
         {
             issues.push(t);
         }
-        let mut whats = self.commitments.clone();
+        let mut asks = self.commitments.clone();
         if !self.commitment_entry.trim().is_empty() {
-            whats.push(self.commitment_entry.clone());
+            asks.push(Ask::words(self.commitment_entry.clone()));
         }
-        let commitments = whats
+        let commitments = asks
             .into_iter()
-            .map(|what| NewCommitment {
-                what,
-                due: follow_up,
-                campaign_id: campaign_id.clone(),
-                target: None,
+            .map(|a| {
+                let due = match a.due.as_deref().map(str::trim) {
+                    None => follow_up,
+                    Some("") => None,
+                    Some(d) => {
+                        Some(parse_date(d).map_err(|e| UiError(format!("{}: {e}", a.what)))?)
+                    }
+                };
+                Ok(NewCommitment {
+                    what: a.what,
+                    due,
+                    campaign_id: campaign_id.clone(),
+                    // A target belongs to the shift's campaign: without one, none.
+                    target: a.target.filter(|_| campaign_id.is_some()),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, UiError>>()?;
         Ok((
             NewConversation {
                 person_id: person_id.to_string(),
@@ -213,6 +275,11 @@ fn RecordForm(
     let mut commitment_field = use_signal(|| 0u32);
     let mut issue_field = use_signal(|| 0u32);
     let key = draft_key(&person_id);
+    let campaign_store = services.store.clone();
+    let campaigns = use_resource(move || {
+        let store = campaign_store.clone();
+        async move { store.campaigns().await }
+    });
 
     // Every change to the form is a draft, sent to the store worker as it is made (not later,
     // so leaving at once keeps the last keystroke); the worker writes it when typing pauses.
@@ -233,7 +300,11 @@ fn RecordForm(
     let mut add_commitment = move || {
         if !draft.peek().commitment_entry.trim().is_empty() {
             update(&|d| {
-                d.commitments.push(d.commitment_entry.trim().to_string());
+                let due = Some(d.follow_up.clone());
+                d.commitments.push(Ask {
+                    due,
+                    ..Ask::words(d.commitment_entry.trim())
+                });
                 d.commitment_entry.clear();
             });
             commitment_field += 1;
@@ -246,7 +317,13 @@ fn RecordForm(
         while let Ok(text) = script.recv::<String>().await {
             let what = text.trim().to_string();
             if !what.is_empty() {
-                update(&|d| d.commitments.push(what.clone()));
+                update(&|d| {
+                    let due = Some(d.follow_up.clone());
+                    d.commitments.push(Ask {
+                        due,
+                        ..Ask::words(what.clone())
+                    });
+                });
             }
         }
     });
@@ -301,6 +378,16 @@ fn RecordForm(
     };
 
     let d = draft();
+    // The targets of the open shift's campaign, offered as asks.
+    let shift_campaign = (nav.overview)().shift.and_then(|s| s.campaign_id);
+    let targets: Vec<String> = match &*campaigns.read() {
+        Some(Ok(list)) => list
+            .iter()
+            .find(|c| Some(&c.campaign.id) == shift_campaign.as_ref())
+            .map(|c| c.campaign.targets.keys().cloned().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let kinds: Vec<Chip> = ConversationKind::ALL
         .iter()
         .map(|k| Chip {
@@ -384,18 +471,66 @@ fn RecordForm(
                 legend { "Commitments" }
                 if !d.commitments.is_empty() {
                     ul { class: "list added",
-                        for (i, c) in d.commitments.iter().enumerate() {
-                            li { key: "{i}-{c}", class: "added-item",
-                                span { "{c}" }
+                        for (i, c) in d.commitments.iter().cloned().enumerate() {
+                            li { key: "{i}-{c.what}", class: "added-item ask",
+                                span { "{c.what}" }
                                 button {
                                     r#type: "button",
                                     class: "secondary",
-                                    "aria-label": "Remove commitment: {c}",
+                                    "aria-label": "Remove commitment: {c.what}",
                                     onclick: move |_| update(&|d| { if i < d.commitments.len() { d.commitments.remove(i); } }),
                                     "Remove"
                                 }
+                                div { class: "ask-details",
+                                    TextField {
+                                        id: "commitment-due-{i}",
+                                        label: "Due",
+                                        kind: "date",
+                                        initial: c.due.clone().unwrap_or_else(|| d.follow_up.clone()),
+                                        oninput: move |v: String| update(&|d| {
+                                            if let Some(a) = d.commitments.get_mut(i) {
+                                                a.due = Some(v.clone());
+                                            }
+                                        }),
+                                    }
+                                    if !targets.is_empty() {
+                                        div { class: "field",
+                                            label { r#for: "commitment-target-{i}", "Counts towards" }
+                                            select {
+                                                id: "commitment-target-{i}",
+                                                onchange: move |e| update(&|d| {
+                                                    if let Some(a) = d.commitments.get_mut(i) {
+                                                        let v = e.value();
+                                                        a.target = (!v.is_empty()).then_some(v);
+                                                    }
+                                                }),
+                                                option { value: "", selected: c.target.is_none(), "No target (a free ask)" }
+                                                for t in targets.clone() {
+                                                    option { key: "{t}", value: "{t}", selected: c.target.as_deref() == Some(t.as_str()), "{t}" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
+                    }
+                }
+                if !targets.is_empty() {
+                    Chips {
+                        label: "Asks for this campaign's targets (what you type below, or the target itself)",
+                        chips: targets.iter().map(|t| Chip { value: t.clone(), text: format!("+ {t}") }).collect::<Vec<_>>(),
+                        selected: Vec::<String>::new(),
+                        ontoggle: move |t: String| {
+                            update(&|d| {
+                                let typed = d.commitment_entry.trim().to_string();
+                                let what = if typed.is_empty() { t.clone() } else { typed };
+                                let due = Some(d.follow_up.clone());
+                                d.commitments.push(Ask { what, due, target: Some(t.clone()) });
+                                d.commitment_entry.clear();
+                            });
+                            commitment_field += 1;
+                        },
                     }
                 }
                 div { class: "entry-row",
@@ -486,7 +621,7 @@ mod tests {
             story: "Two jobs".into(),
             engagement: Some(3),
             follow_up: "2026-03-20".into(),
-            commitments: vec!["sign the letter".into()],
+            commitments: vec![Ask::words("sign the letter")],
             commitment_entry: "bring two colleagues".into(),
             issue_entry: "  Night Shifts ".into(),
             ..Default::default()
@@ -505,6 +640,52 @@ mod tests {
             ..ConversationDraft::fresh()
         };
         assert!(bad.to_records("p", None).is_err());
+    }
+
+    #[test]
+    fn each_ask_has_its_own_date_and_target_and_an_emptied_follow_up_is_none() {
+        let d = ConversationDraft {
+            follow_up: String::new(),
+            commitments: vec![
+                Ask {
+                    what: "sign the letter".into(),
+                    due: Some("2026-03-21".into()),
+                    target: Some("letters signed".into()),
+                },
+                Ask {
+                    what: "come on Friday".into(),
+                    due: Some(String::new()),
+                    target: None,
+                },
+            ],
+            ..ConversationDraft::fresh()
+        };
+        let (c, cs) = d.to_records("p", Some("camp".into())).unwrap();
+        assert_eq!(
+            c.follow_up,
+            Some(None),
+            "an emptied follow-up is none, not the default"
+        );
+        assert_eq!(cs[0].due, NaiveDate::from_ymd_opt(2026, 3, 21));
+        assert_eq!(cs[0].target.as_deref(), Some("letters signed"));
+        assert_eq!(cs[1].due, None);
+        // Without the shift's campaign there is no target to count towards.
+        let (_, cs) = d.to_records("p", None).unwrap();
+        assert_eq!(cs[0].target, None);
+    }
+
+    #[test]
+    fn a_draft_of_the_previous_version_keeps_its_commitments() {
+        let old =
+            r#"{"kind":"doorstep","commitments":["sign the letter"],"follow_up":"2026-03-20"}"#;
+        let d: ConversationDraft = serde_json::from_str(old).unwrap();
+        assert_eq!(d.commitments, vec![Ask::words("sign the letter")]);
+        let (_, cs) = d.to_records("p", None).unwrap();
+        assert_eq!(
+            cs[0].due,
+            NaiveDate::from_ymd_opt(2026, 3, 20),
+            "due with the follow-up"
+        );
     }
 
     #[test]
