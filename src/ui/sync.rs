@@ -43,6 +43,9 @@ pub struct SyncStatus {
     pub quarantined: u64,
     /// Changes pulled from other devices that wait for changes this device has not received.
     pub waiting: u64,
+    /// Changes pulled from other devices since the engine started: when it grows, the
+    /// notebook changed under the open screen, which re-reads it.
+    pub pulled: u64,
 }
 
 /// What the app asks of the sync engine.
@@ -137,6 +140,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
             .map(groundwork::report::DeviceSync::from_team),
         quarantined: s.quarantined,
         waiting: s.waiting,
+        pulled: s.pulled,
     }
 }
 

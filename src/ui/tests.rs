@@ -383,7 +383,10 @@ fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
     h.settle_until("conflict shown", |html| {
         html.contains("Two devices disagree")
     });
-    h.click("aria-label", &format!("Use “Only weekends” as the {label}"));
+    h.click(
+        "aria-label",
+        &format!("Use this: “Only weekends” as the {label}"),
+    );
     h.settle_until("settled", |html| !html.contains("Two devices disagree"));
     let file = h.store().person(&id).unwrap();
     assert_eq!(file.conversations[0].id, conv);
