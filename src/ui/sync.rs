@@ -464,6 +464,7 @@ mod tests {
             }]),
             quarantined: 2,
             waiting: 1,
+            pulled: 7,
         };
         let s = from_worker(&w);
         let devices = s.team_devices.clone().unwrap();
@@ -474,7 +475,7 @@ mod tests {
         );
         assert_eq!(s.joined.as_deref(), Some("https://relay.example.org"));
         assert_eq!(badge_text(&s, 0), "Offline · 4 changes waiting");
-        assert_eq!((s.quarantined, s.waiting), (2, 1));
+        assert_eq!((s.quarantined, s.waiting, s.pulled), (2, 1, 7));
         let s = from_worker(&WorkerStatus::default());
         assert_eq!(s.joined, None);
         assert_eq!(badge_text(&s, 0), "Not joined · all saved here");
