@@ -45,6 +45,9 @@ pub struct Status {
     pub quarantined: u64,
     /// Pulled changes waiting for changes they depend on.
     pub waiting: u64,
+    /// Changes pulled from the team since the worker started (it grows after every sync that
+    /// took something in: a screen showing the notebook re-reads it then).
+    pub pulled: u64,
 }
 
 /// When the worker syncs by itself.
@@ -114,7 +117,9 @@ impl Worker {
                 let mut asked = true;
                 // Someone asked for a repair: the next attempt repairs, then syncs.
                 let mut repairing = false;
-                let mut current = read_status(&store, false, &devices);
+                // Changes pulled since the start.
+                let mut pulled = 0u64;
+                let mut current = read_status(&store, false, &devices, pulled);
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
                 loop {
@@ -134,14 +139,14 @@ impl Worker {
                         Ok(Message::LocalChange) => {
                             let soon = Instant::now() + timing.debounce;
                             due = Some(due.map_or(soon, |d| d.min(soon)));
-                            current = read_status(&store, current.offline, &devices);
+                            current = read_status(&store, current.offline, &devices, pulled);
                             publish(current.clone());
                         }
                         Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                         Err(RecvTimeoutError::Timeout) => due = Some(Instant::now()),
                     }
                     if due.is_some_and(|d| d <= Instant::now()) {
-                        current = read_status(&store, current.offline, &devices);
+                        current = read_status(&store, current.offline, &devices, pulled);
                         if !current.joined {
                             due = None;
                             repairing = false;
@@ -156,6 +161,9 @@ impl Worker {
                         } else {
                             sync_once(&mut store, &transport, Budget::default())
                         };
+                        if let Ok(report) = &outcome {
+                            pulled += report.pulled as u64;
+                        }
                         let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         if outcome.is_ok() && (asked || stale) {
@@ -163,7 +171,7 @@ impl Worker {
                             devices_at = Some(Instant::now());
                             asked = false;
                         }
-                        current = read_status(&store, offline, &devices);
+                        current = read_status(&store, offline, &devices, pulled);
                         publish(current.clone());
                         due = Some(Instant::now() + timing.period);
                     }
@@ -208,7 +216,12 @@ impl Drop for Worker {
     }
 }
 
-fn read_status(store: &Store, offline: bool, devices: &Option<Vec<super::TeamDevice>>) -> Status {
+fn read_status(
+    store: &Store,
+    offline: bool,
+    devices: &Option<Vec<super::TeamDevice>>,
+    pulled: u64,
+) -> Status {
     let pending = store.pending_changes().unwrap_or(0);
     let quarantined = store.quarantined().map_or(0, |q| q.len() as u64);
     let waiting = store
@@ -226,11 +239,13 @@ fn read_status(store: &Store, offline: bool, devices: &Option<Vec<super::TeamDev
             team_devices: devices.clone(),
             quarantined,
             waiting,
+            pulled,
         },
         Err(e) => Status {
             pending,
             quarantined,
             waiting,
+            pulled,
             last_error: Some(e.to_string()),
             ..Status::default()
         },

@@ -7,6 +7,8 @@
 //! - [`worker`]: the store runs on its own thread; the UI sends requests and awaits replies,
 //!   so it never waits on the disk.
 //! - [`sync`]: what the app needs from the sync engine, and a stand-in until it is connected.
+//! - [`route`]: an address per screen, kept in step with the page's history (back, reload,
+//!   links).
 //! - `views/`: one module per screen, each owning its state; `components/`: stateless widgets.
 //!
 //! Text that a canvasser types is never bound back into the input (`value:`): fields start
@@ -14,6 +16,7 @@
 //! `components::TextField`).
 
 pub mod components;
+pub mod route;
 pub mod self_test;
 pub mod sync;
 pub mod views;
@@ -85,7 +88,10 @@ pub enum Screen {
 pub struct Nav {
     /// The screen shown.
     pub screen: Signal<Screen>,
-    /// Counts writes in the store; resources that read it re-run after each write.
+    /// The next change of screen replaces the history's current entry (see [`Nav::replace`]).
+    pub replacing: Signal<bool>,
+    /// Counts changes to the store, made here or pulled by sync; resources that read it
+    /// re-run after each change.
     pub revision: Signal<u64>,
     /// Canvasser, open shift, changes waiting.
     pub overview: Signal<Overview>,
@@ -103,10 +109,19 @@ pub struct Notice {
 }
 
 impl Nav {
-    /// Show a screen.
+    /// Show a screen (a new entry in the history: back returns here).
     pub fn go(mut self, screen: Screen) {
         self.notice.set(None);
         self.screen.set(screen);
+    }
+
+    /// Show a screen in place of the current one in the history: for a form that is done
+    /// (saved or discarded), so that back skips it and returns to where it was opened from.
+    pub fn replace(mut self, screen: Screen) {
+        if *self.screen.peek() != screen {
+            self.replacing.set(true);
+        }
+        self.go(screen);
     }
 
     /// Show an error.
@@ -145,18 +160,22 @@ pub fn head() -> String {
 pub fn App() -> Element {
     let services = use_context::<Services>();
     let screen = use_signal(|| Screen::People);
+    let replacing = use_signal(|| false);
     let mut revision = use_signal(|| 0u64);
     let mut overview = use_signal(Overview::default);
     let notice = use_signal(|| None::<Notice>);
     let nav = use_context_provider(|| Nav {
         screen,
+        replacing,
         revision,
         overview,
         notice,
     });
     let mut sync_status = use_signal(|| services.sync.status());
 
-    // Store changes: bump the revision so screens re-read.
+    // Store changes, made here or pulled by sync: bump the revision so the open screen
+    // re-reads (forms own their text, so a re-read never rewrites what is being typed); a
+    // change made here is also something for sync to send.
     let store = services.store.clone();
     let engine = services.sync.clone();
     use_future(move || {
@@ -166,21 +185,32 @@ pub fn App() -> Element {
             let mut changes = store.subscribe();
             while let Some(c) = changes.next().await {
                 revision.set(c.revision);
-                engine.local_change();
+                if c.local {
+                    engine.local_change();
+                }
             }
         }
     });
-    // Sync status updates from the engine.
+    // Sync status updates from the engine. When sync has pulled changes in, the store is told,
+    // and reports them like any other change.
     let engine = services.sync.clone();
+    let store = services.store.clone();
     use_future(move || {
         let engine = engine.clone();
+        let store = store.clone();
         async move {
             let mut updates = engine.watch();
+            let mut pulled = engine.status().pulled;
             while let Some(s) = updates.next().await {
+                if s.pulled != pulled {
+                    pulled = s.pulled;
+                    store.pulled();
+                }
                 sync_status.set(s);
             }
         }
     });
+    let routed = route::use_history(nav);
     // The header facts, re-read after each write.
     let store = services.store.clone();
     use_effect(move || {
@@ -265,7 +295,7 @@ pub fn App() -> Element {
                 // Until the notebook has said whether the name was asked, show no screen: a
                 // screen shown first and replaced by the question a moment later would take
                 // a tap meant for it.
-                if ov.name_asked.is_none() {
+                if ov.name_asked.is_none() || !routed() {
                     p { class: "starting", role: "status", "Opening the notebook…" }
                 } else if ov.name_asked == Some(false) {
                     views::Welcome {}

@@ -1,6 +1,6 @@
 //! A self-test the app can run on itself (`GROUNDWORK_SELF_TEST=1` under the desktop
 //! launcher): it drives the real UI through `document::eval` — add a person by typing key by
-//! key, save, wait for their file — checks the store, prints the outcome and exits 0 or 1.
+//! key, save, wait for their file, go back — checks the store, prints the outcome and exits 0 or 1.
 //! It uses nothing platform-specific, so it is how the desktop window is smoke-tested under
 //! Xvfb, where no WebDriver can reach the webview.
 
@@ -18,8 +18,9 @@ pub struct SelfTestMode;
 /// The name the self-test types.
 const NAME: &str = "Self Test Person";
 
-/// The script: waits for the app (skipping the first start's name question), opens "Add person", types the name one key at a time (an
-/// input event per key, as a keyboard would), saves and waits for the person's file.
+/// The script: waits for the app (skipping the first start's name question), opens "Add
+/// person", types the name one key at a time (an input event per key, as a keyboard would),
+/// saves, waits for the person's file, and goes back to the people list with Alt+Left.
 fn script() -> String {
     format!(
         r#"
@@ -52,6 +53,10 @@ await wait(() => {{
   const h = document.getElementById('person-title');
   return h && h.textContent === {name:?};
 }}, 'the person file');
+// Back (Alt+Left, the desktop's shortcut) leaves the file for the people list: the form,
+// done, gave its place in the history to the file.
+document.body.dispatchEvent(new KeyboardEvent('keydown', {{ key: 'ArrowLeft', altKey: true, bubbles: true }}));
+await wait(() => document.getElementById('people-title'), 'the people list after back');
 await new Promise((r) => setTimeout(r, 300));
 return document.documentElement.scrollWidth <= document.documentElement.clientWidth ? 'ok' : 'scrolls sideways';
 }} catch (e) {{

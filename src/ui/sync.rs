@@ -43,6 +43,9 @@ pub struct SyncStatus {
     pub quarantined: u64,
     /// Changes pulled from other devices that wait for changes this device has not received.
     pub waiting: u64,
+    /// Changes pulled from other devices since the engine started: when it grows, the
+    /// notebook changed under the open screen, which re-reads it.
+    pub pulled: u64,
 }
 
 /// What the app asks of the sync engine.
@@ -137,6 +140,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
             .map(groundwork::report::DeviceSync::from_team),
         quarantined: s.quarantined,
         waiting: s.waiting,
+        pulled: s.pulled,
     }
 }
 
@@ -460,6 +464,7 @@ mod tests {
             }]),
             quarantined: 2,
             waiting: 1,
+            pulled: 7,
         };
         let s = from_worker(&w);
         let devices = s.team_devices.clone().unwrap();
@@ -470,7 +475,7 @@ mod tests {
         );
         assert_eq!(s.joined.as_deref(), Some("https://relay.example.org"));
         assert_eq!(badge_text(&s, 0), "Offline · 4 changes waiting");
-        assert_eq!((s.quarantined, s.waiting), (2, 1));
+        assert_eq!((s.quarantined, s.waiting, s.pulled), (2, 1, 7));
         let s = from_worker(&WorkerStatus::default());
         assert_eq!(s.joined, None);
         assert_eq!(badge_text(&s, 0), "Not joined · all saved here");

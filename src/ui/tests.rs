@@ -402,7 +402,10 @@ fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
     h.settle_until("conflict shown", |html| {
         html.contains("Two devices disagree")
     });
-    h.click("aria-label", &format!("Use “Only weekends” as the {label}"));
+    h.click(
+        "aria-label",
+        &format!("Use this: “Only weekends” as the {label}"),
+    );
     h.settle_until("settled", |html| !html.contains("Two devices disagree"));
     let file = h.store().person(&id).unwrap();
     assert_eq!(file.conversations[0].id, conv);
@@ -1100,4 +1103,36 @@ fn the_first_start_asks_the_canvassers_name_and_can_be_skipped() {
     // An older notebook with a name is never asked.
     let h = Harness::new(|_| {});
     assert!(!h.html().contains("Who is canvassing?"));
+}
+
+#[test]
+fn a_change_pulled_by_sync_appears_on_the_open_person_file() {
+    let fake = FakeSync::new(Default::default());
+    let mut id = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            id = person(s, "Amina Yusuf");
+        },
+        with_fake(&fake),
+    );
+    h.click("data-id", &id);
+    h.settle_until("the file", |html| html.contains("person-title"));
+    // Sync writes what it pulls through a connection of its own, as here.
+    h.store()
+        .record_conversation(doorstep(&id, "Called back: she will bring Lee"), vec![])
+        .unwrap();
+    h.settle_until("a moment", |_| true);
+    assert!(
+        !h.html().contains("Called back"),
+        "shown before sync said so"
+    );
+    fake.send(super::sync::SyncStatus {
+        pulled: 1,
+        ..Default::default()
+    });
+    h.settle_until("the pulled conversation", |html| {
+        html.contains("Called back: she will bring Lee")
+    });
+    assert!(h.html().contains("person-title"), "{}", h.html());
 }

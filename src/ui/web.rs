@@ -54,6 +54,21 @@ fn index_page(with_token: bool) -> String {
     )
 }
 
+/// The answer to a GET of `uri`: the app's page for a screen's address, 404 for anything else.
+fn screen_page(uri: &axum::http::Uri, page: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if super::Screen::from_path(uri.path()).is_some() {
+        Html(page.to_string()).into_response()
+    } else {
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            "Nothing here: the notebook's screens are at /, /people/…, /due, /campaigns, \
+             /shift and /settings.",
+        )
+            .into_response()
+    }
+}
+
 /// Resolve `listen` (`127.0.0.1:0`, `localhost:8080`, `[::]:80`) to one address.
 pub fn parse_listen(listen: &str) -> Result<SocketAddr, UiError> {
     listen
@@ -87,9 +102,8 @@ pub fn serve(dir: &Path, options: &WebOptions) -> Result<(), UiError> {
         let gate = gate.bound_to(bound);
         announce(bound, gate.token());
         let pool = LiveViewPool::new();
-        let page = index_page(gate.token().is_some());
+        let page: Arc<str> = index_page(gate.token().is_some()).into();
         let app = Router::new()
-            .route("/", get(move || async move { Html(page) }))
             .route(
                 "/favicon.ico",
                 get(|| async { axum::http::StatusCode::NO_CONTENT }),
@@ -110,6 +124,12 @@ pub fn serve(dir: &Path, options: &WebOptions) -> Result<(), UiError> {
                     }
                 }),
             )
+            // Every screen has its own address (see `super::route`): a reload or a link to
+            // one gets the same page, and the app opens the screen the address names.
+            .fallback(get(move |uri: axum::http::Uri| {
+                let page = Arc::clone(&page);
+                async move { screen_page(&uri, &page) }
+            }))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(gate),
                 gate::check,

@@ -230,11 +230,14 @@ pub enum Subject {
     },
 }
 
-/// A write happened; screens re-read what they show.
+/// The store changed; screens re-read what they show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
-    /// Counts writes since the worker started.
+    /// Counts changes since the worker started.
     pub revision: u64,
+    /// Written here (there is something new to send), rather than pulled from the team by
+    /// sync (see [`StoreHandle::pulled`]).
+    pub local: bool,
 }
 
 /// The header facts.
@@ -299,6 +302,7 @@ enum Message {
     Call(Box<Request>, oneshot::Sender<Result<Reply, UiError>>),
     SaveDraft(String, String),
     Subscribe(amsc::UnboundedSender<Change>),
+    Pulled,
 }
 
 /// The UI's end of the store: cheap to clone, usable from any thread.
@@ -362,6 +366,12 @@ impl StoreHandle {
         let (tx, rx) = amsc::unbounded();
         let _ = self.tx.send(Message::Subscribe(tx));
         rx
+    }
+
+    /// Sync took in changes from the team (written to the notebook through its own
+    /// connection): subscribers hear of it as a change, after the writes queued before it.
+    pub fn pulled(&self) {
+        let _ = self.tx.send(Message::Pulled);
     }
 
     /// Canvasser, open shift, changes waiting.
@@ -577,6 +587,7 @@ impl Worker {
                         .insert(key, (body, Instant::now() + DRAFT_QUIET));
                 }
                 Some(Message::Subscribe(tx)) => self.subscribers.push(tx),
+                Some(Message::Pulled) => self.announce(false),
                 Some(Message::Call(request, reply)) => {
                     self.flush_drafts(true);
                     let writes = is_write(&request);
@@ -584,17 +595,23 @@ impl Worker {
                     let _ = reply.send(result);
                     if writes {
                         self.checkpoint_at = Some(Instant::now() + IDLE);
-                        self.revision += 1;
-                        let change = Change {
-                            revision: self.revision,
-                        };
-                        self.subscribers
-                            .retain(|s| s.unbounded_send(change).is_ok());
+                        self.announce(true);
                     }
                 }
             }
         }
         self.flush_drafts(true);
+    }
+
+    /// Tell every subscriber the store changed.
+    fn announce(&mut self, local: bool) {
+        self.revision += 1;
+        let change = Change {
+            revision: self.revision,
+            local,
+        };
+        self.subscribers
+            .retain(|s| s.unbounded_send(change).is_ok());
     }
 
     fn flush_drafts(&mut self, all: bool) {

@@ -16,7 +16,7 @@ sleep 1
 GROUNDWORK_SELF_TEST=1 DISPLAY="$display" "$bin" --data-dir "$work/notebook" >"$work/out" 2>&1 &
 app=$!
 if [ -n "$shot" ]; then
-  # Catch the window while the self-test is on the person's file.
+  # Catch the window as the self-test ends (back on the people list).
   for _ in $(seq 1 200); do
     grep -q "self-test passed" "$work/out" && break
     kill -0 "$app" 2>/dev/null || break

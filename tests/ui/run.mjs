@@ -246,6 +246,68 @@ const tests = [
     eq(rows, 1, 'rows for "tesco"');
   }],
 
+  ['back returns to the previous screen: the browser\'s back, Alt+Left, Backspace outside a field', async ({ page }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    const file = `/people/${state.person}`;
+    eq(new URL(page.url()).pathname, file, 'the person file\'s address');
+    await tab(page, 'Due');
+    await page.getByRole('heading', { name: /Due this week/ }).waitFor();
+    eq(new URL(page.url()).pathname, '/due', 'Due\'s address');
+    // The browser's back button (Android's back gesture does the same).
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    eq(new URL(page.url()).pathname, file, 'address after back');
+    await page.goBack();
+    await page.locator('#people-title').waitFor();
+    eq(new URL(page.url()).pathname, '/', 'address after a second back');
+    await page.goForward();
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    // The desktop shortcuts.
+    await page.keyboard.press('Alt+ArrowLeft');
+    await page.locator('#people-title').waitFor();
+    await page.keyboard.press('Alt+ArrowRight');
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    await page.click('#record-conversation');
+    await page.waitForSelector('#story');
+    eq(new URL(page.url()).pathname, `${file}/record`, 'the record form\'s address');
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('Backspace');
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    // Backspace in a text field deletes a letter and goes nowhere.
+    await tab(page, 'People');
+    await typeFast(page, '#search', 'amin');
+    await page.keyboard.press('Backspace');
+    await page.waitForTimeout(300);
+    eq(await page.inputValue('#search'), 'ami', 'search after Backspace');
+    eq(new URL(page.url()).pathname, '/', 'address after Backspace in a field');
+    await page.locator('#people-title').waitFor();
+  }],
+
+  ['a reload keeps the person\'s file open, and a link opens a person or the record form', async ({ page }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    eq(new URL(page.url()).pathname, `/people/${state.person}`, 'address after reload');
+    // Back still works after the reload.
+    await page.goBack();
+    await page.locator('#people-title').waitFor();
+    const origin = new URL(page.url()).origin;
+    const { context, page: linked } = await openPage(page.context().browser(), `${origin}/people/${state.person}`);
+    try {
+      await linked.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+      eq(await linked.locator('#people-title').count(), 0, 'the People list shown');
+      await axeCheck(linked, 'person file opened by a link');
+      await linked.goto(`${origin}/people/${state.person}/record`);
+      await linked.waitForSelector('#story');
+      await linked.goto(`${origin}/settings`);
+      await linked.getByRole('heading', { name: 'Settings' }).waitFor();
+      const missing = await linked.goto(`${origin}/nowhere`);
+      eq(missing.status(), 404, 'status of an address that is no screen');
+    } finally {
+      await context.close();
+    }
+  }],
+
   ['a draft survives killing the app', async ({ page, dir, restart }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
     await page.click('#record-conversation');
@@ -433,7 +495,10 @@ const tests = [
 
   ['join a team on a real relay, then sync now', async ({ page, dir }) => {
     const relayDir = mkdtempSync(join(tmpdir(), 'gw-relay-'));
-    const { invite } = JSON.parse(execFileSync(RELAY, ['--data-dir', relayDir, 'team', 'create', '--name', 'Elm Road'], { encoding: 'utf8' }));
+    const { invite, team_id: team } = JSON.parse(execFileSync(RELAY, ['--data-dir', relayDir, 'team', 'create', '--name', 'Elm Road'], { encoding: 'utf8' }));
+    // A teammate's device, joined with an invite of its own.
+    const second = execFileSync(RELAY, ['--data-dir', relayDir, 'invite', 'create', '--team', team], { encoding: 'utf8' }).trim();
+    const teammate = join(mkdtempSync(join(tmpdir(), 'gw-teammate-')), 'notebook');
     const relay = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir]);
     try {
       await tab(page, 'Settings');
@@ -453,9 +518,30 @@ const tests = [
       // The relay told the app its team's devices: the shift report says who has synced.
       await tab(page, 'Shift');
       await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
+
+      // A teammate's record and a new conflict appear on the open person file, pulled by
+      // sync, without leaving it.
+      cli(teammate, 'settings', '--name', 'Ana');
+      cli(teammate, 'join', '--relay', relay.url.replace(/\/$/, ''), '--invite', second, '--name', "Ana's phone");
+      cli(teammate, 'sync');
+      await findPerson(page, 'amina', 'Amina Yusuf');
+      cli(teammate, 'conversation', 'add', '--person', state.person, '--kind', 'phone', '--story', 'Called back: she will bring Lee');
+      cli(teammate, 'person', 'edit', state.person, '--workplace', 'Uni canteen');
+      cli(teammate, 'sync');
+      cli(dir, 'person', 'edit', state.person, '--workplace', 'Tesco Extra');
+      await page.getByRole('button', { name: 'Sync now' }).first().click();
+      await page.getByText('Called back: she will bring Lee').waitFor({ timeout: 20000 });
+      const conflict = page.locator('.conflict', { hasText: 'Workplace' });
+      await conflict.getByText('Uni canteen').waitFor({ timeout: 20000 });
+      await conflict.getByText('Tesco Extra').waitFor();
+      eq(new URL(page.url()).pathname, `/people/${state.person}`, 'still on the person file');
+      await axeCheck(page, 'person file with a pulled conflict');
+      await page.getByRole('button', { name: 'Use this: “Uni canteen” as the Workplace' }).click();
+      await page.locator('#conflicts-title').waitFor({ state: 'detached' });
     } finally {
       await stopApp(relay);
       rmSync(relayDir, { recursive: true, force: true });
+      rmSync(dirname(teammate), { recursive: true, force: true });
     }
   }],
 
@@ -485,7 +571,8 @@ const tests = [
       await first.getByText('Recorded on your conversations and shifts: Priya').waitFor();
       await first.reload();
       await first.waitForSelector('.tabs');
-      await first.getByRole('heading', { name: 'People' }).waitFor();
+      // A reload opens the same screen.
+      await first.getByRole('heading', { name: 'Settings' }).waitFor();
       eq(await first.getByText('Who is canvassing?').count(), 0, 'asked again');
     } finally {
       await context.close();

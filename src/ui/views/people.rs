@@ -212,7 +212,7 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
                     {
                         nav.error(e.to_string());
                     }
-                    nav.go(Screen::Person(id));
+                    nav.replace(Screen::Person(id));
                     nav.say("Person added.");
                 }
                 Err(e) => nav.error(e.to_string()),
@@ -228,7 +228,7 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
                 .await
             {
                 Ok(()) => {
-                    nav.go(Screen::People);
+                    nav.replace(Screen::People);
                     nav.say("Draft discarded.");
                 }
                 Err(e) => nav.error(e.to_string()),

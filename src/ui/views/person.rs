@@ -261,7 +261,8 @@ pub fn PersonFile(id: String) -> Element {
                                             r#type: "button",
                                             class: "secondary",
                                             disabled: request.is_none(),
-                                            "aria-label": "Use “{v}” as the {conflict.label}",
+                                            // The visible words first, so a voice command that says them finds the button.
+                                            "aria-label": "Use this: “{v}” as the {conflict.label}",
                                             onclick: {
                                                 let store = services.store.clone();
                                                 move |_| {

@@ -368,7 +368,7 @@ fn RecordForm(
             };
             match store.create(request).await {
                 Ok(_) => {
-                    nav.go(Screen::Person(pid));
+                    nav.replace(Screen::Person(pid));
                     nav.say("Conversation saved.");
                 }
                 Err(e) => nav.error(e.to_string()),
@@ -586,7 +586,7 @@ fn RecordForm(
                             spawn(async move {
                                 match store.run(Request::DeleteDraft(draft_key(&pid))).await {
                                     Ok(()) => {
-                                        nav.go(Screen::Person(pid));
+                                        nav.replace(Screen::Person(pid));
                                         nav.say("Draft discarded.");
                                     }
                                     Err(e) => nav.error(e.to_string()),
