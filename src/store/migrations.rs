@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_relay.sql"),
     include_str!("migrations/0003_integrity.sql"),
     include_str!("migrations/0004_languages.sql"),
+    include_str!("migrations/0005_people_filters.sql"),
 ];
 
 /// The schema version this build writes.
