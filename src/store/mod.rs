@@ -34,7 +34,8 @@ pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::{
-    CommitmentFilter, DueCounts, DueFilter, DueWhen, PeopleChoices, PeopleFilter, PeoplePage,
+    CommitmentFilter, DueCounts, DueFilter, DueWhen, FollowUpDue, PeopleChoices, PeopleFilter,
+    PeoplePage,
 };
 pub use sync_state::{OutboxItem, RelayLink, SyncState};
 pub use writer::{RestoreTarget, Writer, default_follow_up};
@@ -242,6 +243,19 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(Commitment, Person)>> {
         queries::due_page(&self.conn, filter, when, offset, limit)
+    }
+
+    /// How many people have a follow-up due on or before `by` (their latest conversation asks
+    /// for one; with `canvasser`, only where that canvasser held it), and a page of them from
+    /// the `offset`th on, soonest due first.
+    pub fn follow_ups_page(
+        &self,
+        by: chrono::NaiveDate,
+        canvasser: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<FollowUpDue>)> {
+        queries::follow_ups_page(&self.conn, by, canvasser, offset, limit)
     }
 
     /// The conversation kind used most in this device's open shift so far, if one is open

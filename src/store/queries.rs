@@ -624,6 +624,61 @@ pub(crate) fn due_page(
     )
 }
 
+/// A person whose follow-up has come: their latest conversation asks for one by now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpDue {
+    /// The person.
+    pub person: Person,
+    /// The follow-up date of their latest conversation.
+    pub due: NaiveDate,
+    /// Who held that conversation (as recorded).
+    pub canvasser: String,
+    /// When it was held (RFC 3339).
+    pub at: String,
+}
+
+/// People and their latest conversation, when it asks for a follow-up on or before `?1` and
+/// (with `?2`) was held by that canvasser.
+const FOLLOW_UPS_FROM: &str =
+    "FROM (SELECT p.rowid AS person_row, (SELECT c.id FROM conversations c \
+       WHERE c.person_id = p.id ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest FROM people p) l
+     JOIN people p ON p.rowid = l.person_row
+     JOIN conversations c ON c.id = l.latest
+     WHERE c.follow_up <= ?1 AND (?2 IS NULL OR c.canvasser = ?2)";
+
+/// How many people have a follow-up due by `by` (only after `canvasser`'s conversations, when
+/// given), and the page of them from the `offset`th on, soonest due first.
+pub(crate) fn follow_ups_page(
+    conn: &Connection,
+    by: NaiveDate,
+    canvasser: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<FollowUpDue>)> {
+    let by = by.to_string();
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) {FOLLOW_UPS_FROM}"))?
+        .query_row((&by, canvasser), |r| r.get(0))?;
+    let rows = all(
+        conn,
+        &format!(
+            "SELECT c.follow_up, c.canvasser, c.at, {} {FOLLOW_UPS_FROM}
+             ORDER BY c.follow_up, p.name, p.id LIMIT ?3 OFFSET ?4",
+            person_cols()
+        ),
+        (&by, canvasser, limit as i64, offset as i64),
+        |r| {
+            Ok(FollowUpDue {
+                due: date(r.get(0)?)?.unwrap_or_default(),
+                canvasser: r.get(1)?,
+                at: r.get(2)?,
+                person: super::columns::read_row(r, 3)?,
+            })
+        },
+    )?;
+    Ok((usize::try_from(n).unwrap_or(0), rows))
+}
+
 /// The conversation kind used most in shift `shift_id` so far (the latest used wins a tie).
 pub(crate) fn usual_kind(conn: &Connection, shift_id: &str) -> Result<Option<ConversationKind>> {
     let kind: Option<String> = conn

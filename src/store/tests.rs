@@ -1267,3 +1267,40 @@ fn the_usual_kind_is_the_open_shifts_most_used() {
         Some(ConversationKind::BreakfastMeeting)
     );
 }
+
+#[test]
+fn follow_ups_due_are_counted_and_paged_as_the_report_lists_them() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    crate::demo::generate(&mut s, 80, 7).unwrap();
+    let by = day("2026-09-20");
+    let report = crate::report::follow_ups(&s, by, by).unwrap();
+    assert!(
+        report.len() > 10,
+        "the demo has follow-ups due: {}",
+        report.len()
+    );
+    let (count, first) = s.follow_ups_page(by, None, 0, 10).unwrap();
+    let (_, rest) = s.follow_ups_page(by, None, 10, 1000).unwrap();
+    assert_eq!(count, report.len());
+    let paged: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .map(|f| (f.person.id.clone(), f.due, f.at.clone()))
+        .collect();
+    let listed: Vec<_> = report
+        .iter()
+        .map(|f| (f.person_id.clone(), f.due, f.last_spoken_at.clone()))
+        .collect();
+    assert_eq!(paged, listed);
+
+    // One canvasser's: those whose latest conversation they held.
+    let (sams, rows) = s.follow_ups_page(by, Some("Sam"), 0, 1000).unwrap();
+    assert_eq!(sams, rows.len());
+    assert!(sams > 0 && sams < count, "{sams} of {count}");
+    assert!(rows.iter().all(|f| f.canvasser == "Sam"));
+    assert_eq!(
+        sams,
+        report.iter().filter(|f| f.last_spoken_by == "Sam").count()
+    );
+}

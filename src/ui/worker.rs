@@ -105,8 +105,13 @@ pub enum Request {
     },
     /// Shifts, latest first.
     Shifts,
-    /// Follow-ups due by today.
-    FollowUps,
+    /// People whose follow-up is due by today: how many, and the first of them.
+    FollowUps {
+        /// Only after conversations held by this device's canvasser.
+        mine: bool,
+        /// At most this many.
+        limit: usize,
+    },
     /// Create a campaign.
     AddCampaign(NewCampaign),
     /// Start a shift at `place`.
@@ -170,8 +175,8 @@ pub enum Reply {
     ShiftReport(Box<Option<report::ShiftReport>>),
     /// Shifts, latest first.
     Shifts(Vec<Shift>),
-    /// Follow-ups due, each with the links the person's consent allows.
-    FollowUps(Vec<(report::FollowUp, ContactLinks)>),
+    /// Follow-ups due: how many, and the first of them.
+    FollowUps(usize, Vec<FollowUpItem>),
     /// A draft's text.
     Draft(Option<String>),
     /// Draft keys, for [`Request::DraftKeys`].
@@ -283,6 +288,23 @@ pub struct DueItem {
     pub commitment: Commitment,
     /// The person's name.
     pub person_name: String,
+    /// Call or text links their consent allows.
+    pub links: ContactLinks,
+}
+
+/// A person to call back, and how they may be contacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpItem {
+    /// Who.
+    pub person_id: String,
+    /// Their name.
+    pub name: String,
+    /// When the follow-up is due.
+    pub due: NaiveDate,
+    /// Due before today.
+    pub overdue: bool,
+    /// Who spoke to them last, as shown.
+    pub last_spoken_by: String,
     /// Call or text links their consent allows.
     pub links: ContactLinks,
 }
@@ -520,10 +542,15 @@ impl StoreHandle {
         }
     }
 
-    /// Follow-ups due by today, soonest first.
-    pub async fn follow_ups(&self) -> Result<Vec<(report::FollowUp, ContactLinks)>, UiError> {
-        match self.call(Request::FollowUps).await? {
-            Reply::FollowUps(f) => Ok(f),
+    /// How many follow-ups are due by today (`mine`: after this canvasser's conversations),
+    /// and the first `limit` of them, soonest first.
+    pub async fn follow_ups(
+        &self,
+        mine: bool,
+        limit: usize,
+    ) -> Result<(usize, Vec<FollowUpItem>), UiError> {
+        match self.call(Request::FollowUps { mine, limit }).await? {
+            Reply::FollowUps(n, f) => Ok((n, f)),
             other => Err(unexpected(other)),
         }
     }
@@ -742,7 +769,10 @@ impl Worker {
                 let list = report::shifts_latest_first(s)?;
                 Reply::Shifts(list)
             }
-            Request::FollowUps => Reply::FollowUps(follow_ups(s)?),
+            Request::FollowUps { mine, limit } => {
+                let (n, items) = follow_ups(s, mine, limit)?;
+                Reply::FollowUps(n, items)
+            }
             Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
             Request::StartShift { place, campaign_id } => {
                 Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
@@ -911,23 +941,26 @@ fn overview(s: &Store) -> Result<Overview, UiError> {
     })
 }
 
-fn follow_ups(s: &Store) -> Result<Vec<(report::FollowUp, ContactLinks)>, UiError> {
-    let due = report::follow_ups(s, today(), today())?;
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
-    let people: HashMap<String, groundwork::model::Person> = s
-        .all_people()?
+fn follow_ups(s: &Store, mine: bool, limit: usize) -> Result<(usize, Vec<FollowUpItem>), UiError> {
+    let today = today();
+    let canvasser = if mine {
+        Some(s.canvasser_name()?)
+    } else {
+        None
+    };
+    let (n, rows) = s.follow_ups_page(today, canvasser.as_deref(), 0, limit)?;
+    let items = rows
         .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    Ok(due
-        .into_iter()
-        .map(|f| {
-            let links = people.get(&f.person_id).map(contact::links);
-            (f, links.unwrap_or_default())
+        .map(|f| FollowUpItem {
+            links: contact::links(&f.person),
+            person_id: f.person.id,
+            name: f.person.name,
+            overdue: f.due < today,
+            due: f.due,
+            last_spoken_by: groundwork::store::show_canvasser(&f.canvasser).to_string(),
         })
-        .collect())
+        .collect();
+    Ok((n, items))
 }
 
 fn due(s: &Store, mine: bool, limits: [usize; 3]) -> Result<DueLists, UiError> {

@@ -7,6 +7,7 @@ use groundwork::contact::ContactLinks;
 use groundwork::store::DueWhen;
 
 use super::person::CommitmentRow;
+use super::{show_count, show_date};
 use crate::ui::components::{Chip, Chips};
 use crate::ui::worker::DueItem;
 use crate::ui::{Nav, Screen, Services};
@@ -80,11 +81,14 @@ pub fn Due() -> Element {
             }
             if mine() {
                 p { class: "muted", id: "due-mine-note",
-                    "Made in conversations you held on this device's name."
+                    match (nav.overview)().canvasser {
+                        Some(name) => rsx! { "Only those from conversations held by {name}." },
+                        None => rsx! { "Only those from conversations recorded here before a name was given." },
+                    }
                 }
             }
             {body}
-            FollowUps {}
+            FollowUps { mine: mine() }
         }
     }
 }
@@ -97,7 +101,7 @@ fn Group(when: DueWhen, count: usize, items: Vec<DueItem>, onmore: EventHandler<
     let left = count.saturating_sub(shown);
     rsx! {
         section { "aria-labelledby": "{id}-title",
-            h3 { id: "{id}-title", "{title} ({count})" }
+            h3 { id: "{id}-title", "{title} ({show_count(count)})" }
             if items.is_empty() {
                 p { class: "muted", "None." }
             }
@@ -115,7 +119,7 @@ fn Group(when: DueWhen, count: usize, items: Vec<DueItem>, onmore: EventHandler<
                 }
             }
             if left > 0 {
-                p { class: "muted shown-of", "Showing {shown} of {count}." }
+                p { class: "muted shown-of", "Showing {show_count(shown)} of {show_count(count)}." }
                 button {
                     r#type: "button",
                     class: "secondary show-more",
@@ -151,29 +155,29 @@ fn ContactLine(name: String, links: ContactLinks) -> Element {
 
 /// People to call back: their follow-up date has come and nobody has spoken to them since.
 #[component]
-fn FollowUps() -> Element {
+fn FollowUps(mine: bool) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut limit = use_signal(|| PAGE);
-    let list = use_resource(move || {
+    let list = use_resource(use_reactive!(|mine| {
         let store = services.store.clone();
         let _ = (nav.revision)();
-        async move { store.follow_ups().await }
-    });
-    let items = match &*list.read() {
+        let n = limit();
+        async move { store.follow_ups(mine, n).await }
+    }));
+    let (count, items) = match &*list.read() {
         Some(Ok(l)) => l.clone(),
-        _ => Vec::new(),
+        _ => (0, Vec::new()),
     };
-    let count = items.len();
-    let shown = count.min(limit());
+    let shown = items.len();
     rsx! {
         section { "aria-labelledby": "follow-ups-title",
-            h3 { id: "follow-ups-title", "Follow-ups due ({count})" }
+            h3 { id: "follow-ups-title", "Follow-ups due ({show_count(count)})" }
             if items.is_empty() {
                 p { class: "muted", "None." }
             }
             ul { class: "list", id: "follow-ups-list",
-                for (f, links) in items.into_iter().take(shown) {
+                for f in items {
                     li { key: "{f.person_id}",
                         button {
                             r#type: "button",
@@ -185,15 +189,15 @@ fn FollowUps() -> Element {
                             "{f.name}"
                         }
                         span { class: if f.overdue { "overdue" } else { "muted" },
-                            " · due {f.due}"
+                            " · due {show_date(f.due)}"
                         }
                         span { class: "muted", " · last spoke: {f.last_spoken_by}" }
-                        ContactLine { name: f.name.clone(), links }
+                        ContactLine { name: f.name.clone(), links: f.links }
                     }
                 }
             }
             if count > shown {
-                p { class: "muted shown-of", "Showing {shown} of {count}." }
+                p { class: "muted shown-of", "Showing {show_count(shown)} of {show_count(count)}." }
                 button {
                     r#type: "button",
                     class: "secondary show-more",
