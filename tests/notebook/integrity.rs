@@ -544,12 +544,14 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let p = a.person("Written before the upgrade");
     // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables,
-    // no languages column).
+    // no languages column, no filter indexes).
     a.store
         .connection()
         .execute_batch(
             "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
-             ALTER TABLE people DROP COLUMN languages; PRAGMA user_version = 2;",
+             ALTER TABLE people DROP COLUMN languages;
+             DROP INDEX people_by_area; DROP INDEX conversations_latest;
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     let dir = a.store.dir().to_path_buf();
