@@ -627,6 +627,7 @@ async function tenThousandPeople(browser, dir) {
     await page.locator('#people-count', { hasText: `${fmt(inArea)} of ${fmt(total)} match.` }).waitFor();
     console.log(`bench: 10,000 people, area filter to count and first page: ${Date.now() - f0} ms`);
     eq(await page.locator('.person-row').count(), 50, 'first page of the filtered list');
+    await shot(page, 'people-10k-filter');
     await axeCheck(page, 'People with a filter, 10,000 people');
     await layoutCheck(page, 'People with a filter, 10,000 people');
 

@@ -49,7 +49,6 @@ pub fn Due() -> Element {
     ];
     let selected = vec![if mine() { "mine" } else { "everyone" }.to_string()];
     let body = match &*lists.read() {
-        // The last lists stay up while new ones load (no flash when "Show more" is tapped).
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
         Some(Ok(d)) => {

@@ -156,7 +156,7 @@ pub fn People() -> Element {
                     }
                     Choice {
                         id: "filter-engagement",
-                        label: "Engagement (latest conversation)",
+                        label: "Engagement (latest)",
                         options: LEVELS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>(),
                         selected: filter.read().engagement.map(|e| e.get().to_string()),
                         onchange: move |v: Option<String>| {
