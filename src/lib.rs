@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod contact;
 pub mod demo;
 pub mod docs;
 pub mod error;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_integrity.sql"),
     include_str!("migrations/0004_languages.sql"),
     include_str!("migrations/0005_commitment_targets.sql"),
+    include_str!("migrations/0006_people_filters.sql"),
 ];
 
 /// The schema version this build writes.

@@ -33,7 +33,10 @@ pub use files::DB_FILE;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
 pub use migrations::LATEST as SCHEMA_VERSION;
-pub use queries::CommitmentFilter;
+pub use queries::{
+    CommitmentFilter, DueCounts, DueFilter, DueWhen, FollowUpDue, PeopleChoices, PeopleFilter,
+    PeoplePage,
+};
 pub use sync_state::{OutboxItem, RelayLink, SyncState};
 pub use writer::{RestoreTarget, Writer, default_follow_up};
 
@@ -224,6 +227,60 @@ impl Store {
     /// stories), best match first. Each word of the query matches as a prefix.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Person>> {
         queries::search(&self.conn, query, limit)
+    }
+
+    /// The people matching `filter` (search box and filters combined) from the `offset`th
+    /// on, at most `limit`, with how many match and how many the notebook holds.
+    pub fn people_page(
+        &self,
+        filter: &PeopleFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<PeoplePage> {
+        queries::people_page(&self.conn, filter, offset, limit)
+    }
+
+    /// The areas, tags and issues the People screen's filters offer.
+    pub fn people_choices(&self) -> Result<PeopleChoices> {
+        queries::people_choices(&self.conn)
+    }
+
+    /// How many open commitments are overdue, due this week, and due later (or undated).
+    pub fn due_counts(&self, filter: &DueFilter) -> Result<DueCounts> {
+        queries::due_counts(&self.conn, filter)
+    }
+
+    /// One page of the open commitments due `when`, soonest first, each with its person.
+    pub fn due_page(
+        &self,
+        filter: &DueFilter,
+        when: DueWhen,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(Commitment, Person)>> {
+        queries::due_page(&self.conn, filter, when, offset, limit)
+    }
+
+    /// How many people have a follow-up due on or before `by` (their latest conversation asks
+    /// for one; with `canvasser`, only where that canvasser held it), and a page of them from
+    /// the `offset`th on, soonest due first.
+    pub fn follow_ups_page(
+        &self,
+        by: chrono::NaiveDate,
+        canvasser: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<FollowUpDue>)> {
+        queries::follow_ups_page(&self.conn, by, canvasser, offset, limit)
+    }
+
+    /// The conversation kind used most in this device's open shift so far, if one is open
+    /// and has conversations.
+    pub fn usual_kind(&self) -> Result<Option<crate::model::ConversationKind>> {
+        match self.current_shift()? {
+            Some(shift) => queries::usual_kind(&self.conn, &shift),
+            None => Ok(None),
+        }
     }
 
     /// Commitments matching `filter`, soonest due first.

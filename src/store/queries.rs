@@ -2,12 +2,14 @@
 //! export. Nothing here loads an Automerge document.
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, Row};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::ids::parse_id;
 use crate::model::{
-    Campaign, Commitment, CommitmentStatus, Conversation, Person, PersonFile, Shift,
+    Campaign, Commitment, CommitmentStatus, Conversation, ConversationKind, Engagement, Person,
+    PersonFile, Shift, normalise_tag,
 };
 
 fn from_json<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
@@ -331,6 +333,381 @@ pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> Result<Vec
         (q, limit as i64),
         person_row,
     )
+}
+
+/// Which people the People screen lists: what is typed in the search box and each filter,
+/// all combined (a person must match every one given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeopleFilter {
+    /// What was typed in the search box (blank: everybody, most recently changed first).
+    pub query: String,
+    /// Only people in this area (any case).
+    pub area: Option<String>,
+    /// Only people with this tag.
+    pub tag: Option<String>,
+    /// Only people who raised this issue in any conversation.
+    pub issue: Option<String>,
+    /// Only people whose latest conversation left them at this level.
+    pub engagement: Option<Engagement>,
+    /// Only people whose latest conversation asks for a follow-up on or before this day.
+    pub follow_up_by: Option<NaiveDate>,
+}
+
+impl PeopleFilter {
+    /// Whether any filter besides the search box is set.
+    pub fn any_filter(&self) -> bool {
+        self.area.is_some()
+            || self.tag.is_some()
+            || self.issue.is_some()
+            || self.engagement.is_some()
+            || self.follow_up_by.is_some()
+    }
+}
+
+/// A page of people and how many there are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeoplePage {
+    /// The people on this page, in list order.
+    pub people: Vec<Person>,
+    /// How many people match the search and filters.
+    pub matching: usize,
+    /// How many people the notebook holds.
+    pub total: usize,
+}
+
+/// The values the People screen's filters offer, each sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeopleChoices {
+    /// Areas people live or work in.
+    pub areas: Vec<String>,
+    /// Tags given to people.
+    pub tags: Vec<String>,
+    /// Issues raised in conversations.
+    pub issues: Vec<String>,
+}
+
+/// The latest conversation of the person `p`, by time and then id (as reports choose it).
+const LATEST_CONVERSATION: &str = "FROM conversations c WHERE c.person_id = p.id \
+     ORDER BY c.at DESC, c.id DESC LIMIT 1";
+
+/// The `FROM` and `WHERE` of the people matching `f`, and the parameters in order; `None`
+/// when the search box holds nothing searchable but is not blank (nobody matches).
+fn people_where(f: &PeopleFilter) -> Option<(String, String, Vec<Value>)> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let searching = !f.query.trim().is_empty();
+    let from = if searching {
+        params.push(Value::Text(fts_query(&f.query)?));
+        clauses.push("people_fts MATCH ?".into());
+        "people_fts f JOIN people p ON p.rowid = f.rowid"
+    } else {
+        "people p"
+    };
+    if let Some(area) = f.area.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        clauses.push("p.area = ? COLLATE NOCASE".into());
+        params.push(Value::Text(area.to_string()));
+    }
+    if let Some(tag) = f.tag.as_deref().and_then(normalise_tag) {
+        clauses.push("EXISTS (SELECT 1 FROM json_each(p.tags) t WHERE t.value = ?)".into());
+        params.push(Value::Text(tag));
+    }
+    if let Some(issue) = f.issue.as_deref().and_then(normalise_tag) {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM conversations c, json_each(c.issues) i \
+             WHERE c.person_id = p.id AND i.value = ?)"
+                .into(),
+        );
+        params.push(Value::Text(issue));
+    }
+    if let Some(level) = f.engagement {
+        clauses.push(format!("(SELECT c.engagement {LATEST_CONVERSATION}) = ?"));
+        params.push(Value::Integer(level.into()));
+    }
+    if let Some(by) = f.follow_up_by {
+        clauses.push(format!("(SELECT c.follow_up {LATEST_CONVERSATION}) <= ?"));
+        params.push(Value::Text(by.to_string()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    Some((from.to_string(), filter, params))
+}
+
+/// The people matching `f` from the `offset`th on, at most `limit`, with how many match and
+/// how many there are. Searching orders best match first; otherwise most recently changed
+/// first.
+pub(crate) fn people_page(
+    conn: &Connection,
+    f: &PeopleFilter,
+    offset: usize,
+    limit: usize,
+) -> Result<PeoplePage> {
+    let total = count(conn, "SELECT count(*) FROM people", Vec::new())?;
+    let Some((from, filter, params)) = people_where(f) else {
+        return Ok(PeoplePage {
+            total,
+            ..Default::default()
+        });
+    };
+    let matching = if filter.is_empty() {
+        total
+    } else {
+        count(
+            conn,
+            &format!("SELECT count(*) FROM {from} {filter}"),
+            params.clone(),
+        )?
+    };
+    let order = if f.query.trim().is_empty() {
+        "p.updated_at DESC, p.id"
+    } else {
+        "bm25(people_fts, 10.0, 4.0, 3.0, 3.0, 2.0, 1.0), p.updated_at DESC, p.id"
+    };
+    let mut params = params;
+    params.push(Value::Integer(limit as i64));
+    params.push(Value::Integer(offset as i64));
+    let people = all(
+        conn,
+        &format!(
+            "SELECT {} FROM {from} {filter} ORDER BY {order} LIMIT ? OFFSET ?",
+            person_cols()
+        ),
+        rusqlite::params_from_iter(params),
+        person_row,
+    )?;
+    Ok(PeoplePage {
+        people,
+        matching,
+        total,
+    })
+}
+
+fn count(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(sql)?
+        .query_row(rusqlite::params_from_iter(params), |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+fn texts(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+    all(conn, sql, [], |r| r.get(0))
+}
+
+/// The areas, tags and issues the People screen's filters offer.
+pub(crate) fn people_choices(conn: &Connection) -> Result<PeopleChoices> {
+    Ok(PeopleChoices {
+        areas: texts(
+            conn,
+            "SELECT min(area) FROM people WHERE trim(area) <> ''
+             GROUP BY area COLLATE NOCASE ORDER BY area COLLATE NOCASE",
+        )?,
+        tags: texts(
+            conn,
+            "SELECT DISTINCT t.value FROM people p, json_each(p.tags) t ORDER BY 1",
+        )?,
+        issues: texts(
+            conn,
+            "SELECT DISTINCT i.value FROM conversations c, json_each(c.issues) i ORDER BY 1",
+        )?,
+    })
+}
+
+/// The parts of the Due screen: open commitments by when they are due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DueWhen {
+    /// Due before today.
+    Overdue,
+    /// Due today or in the next seven days.
+    ThisWeek,
+    /// Due later, or with no date.
+    Later,
+}
+
+impl DueWhen {
+    /// Every part, in screen order.
+    pub const ALL: [DueWhen; 3] = [DueWhen::Overdue, DueWhen::ThisWeek, DueWhen::Later];
+
+    fn condition(self) -> &'static str {
+        match self {
+            DueWhen::Overdue => "c.due < ?1",
+            DueWhen::ThisWeek => "c.due >= ?1 AND c.due <= ?2",
+            DueWhen::Later => "(c.due > ?2 OR c.due IS NULL)",
+        }
+    }
+}
+
+/// Whose open commitments the Due screen counts and lists, as of which day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueFilter {
+    /// The day that is today.
+    pub today: NaiveDate,
+    /// Only commitments made in conversations held by this canvasser (as recorded); `None`:
+    /// everyone's.
+    pub canvasser: Option<String>,
+}
+
+impl DueFilter {
+    fn params(&self) -> (String, String, Option<String>) {
+        let week = self.today + chrono::Duration::days(7);
+        (
+            self.today.to_string(),
+            week.to_string(),
+            self.canvasser.clone(),
+        )
+    }
+}
+
+/// How many open commitments each part of the Due screen holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueCounts {
+    /// Due before today.
+    pub overdue: usize,
+    /// Due today or within seven days.
+    pub this_week: usize,
+    /// Due later or undated.
+    pub later: usize,
+}
+
+impl DueCounts {
+    /// The count of one part.
+    pub fn of(&self, when: DueWhen) -> usize {
+        match when {
+            DueWhen::Overdue => self.overdue,
+            DueWhen::ThisWeek => self.this_week,
+            DueWhen::Later => self.later,
+        }
+    }
+}
+
+/// Open commitments, and (with `?3`) only those made in conversations held by a canvasser.
+const OPEN_OF: &str = "c.status = 'open' AND (?3 IS NULL OR EXISTS (SELECT 1 FROM conversations v \
+     WHERE v.id = c.conversation_id AND v.canvasser = ?3))";
+
+/// Count the open commitments of `f` by part, in one pass.
+pub(crate) fn due_counts(conn: &Connection, f: &DueFilter) -> Result<DueCounts> {
+    let sql = format!(
+        "SELECT coalesce(sum({}), 0), coalesce(sum({}), 0), coalesce(sum({}), 0)
+         FROM commitments c WHERE {OPEN_OF}",
+        DueWhen::Overdue.condition(),
+        DueWhen::ThisWeek.condition(),
+        DueWhen::Later.condition(),
+    );
+    let (o, w, l): (i64, i64, i64) = conn
+        .prepare_cached(&sql)?
+        .query_row(f.params(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let n = |v: i64| usize::try_from(v).unwrap_or(0);
+    Ok(DueCounts {
+        overdue: n(o),
+        this_week: n(w),
+        later: n(l),
+    })
+}
+
+/// The open commitments of `f` in part `when`, soonest due first, from the `offset`th on,
+/// at most `limit`, each with the person who made it.
+pub(crate) fn due_page(
+    conn: &Connection,
+    f: &DueFilter,
+    when: DueWhen,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<(Commitment, Person)>> {
+    let cols = commitment_cols()
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols}, {} FROM commitments c JOIN people p ON p.id = c.person_id
+         WHERE {OPEN_OF} AND {}
+         ORDER BY c.due IS NULL, c.due, c.created_at, c.id LIMIT ?4 OFFSET ?5",
+        person_cols(),
+        when.condition(),
+    );
+    let (today, week, canvasser) = f.params();
+    all(
+        conn,
+        &sql,
+        (today, week, canvasser, limit as i64, offset as i64),
+        |r| {
+            Ok((
+                commitment_row(r)?,
+                super::columns::read_row(r, commitment_width())?,
+            ))
+        },
+    )
+}
+
+/// A person whose follow-up has come: their latest conversation asks for one by now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpDue {
+    /// The person.
+    pub person: Person,
+    /// The follow-up date of their latest conversation.
+    pub due: NaiveDate,
+    /// Who held that conversation (as recorded).
+    pub canvasser: String,
+    /// When it was held (RFC 3339).
+    pub at: String,
+}
+
+/// People and their latest conversation, when it asks for a follow-up on or before `?1` and
+/// (with `?2`) was held by that canvasser.
+const FOLLOW_UPS_FROM: &str =
+    "FROM (SELECT p.rowid AS person_row, (SELECT c.id FROM conversations c \
+       WHERE c.person_id = p.id ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest FROM people p) l
+     JOIN people p ON p.rowid = l.person_row
+     JOIN conversations c ON c.id = l.latest
+     WHERE c.follow_up <= ?1 AND (?2 IS NULL OR c.canvasser = ?2)";
+
+/// How many people have a follow-up due by `by` (only after `canvasser`'s conversations, when
+/// given), and the page of them from the `offset`th on, soonest due first.
+pub(crate) fn follow_ups_page(
+    conn: &Connection,
+    by: NaiveDate,
+    canvasser: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<FollowUpDue>)> {
+    let by = by.to_string();
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) {FOLLOW_UPS_FROM}"))?
+        .query_row((&by, canvasser), |r| r.get(0))?;
+    let rows = all(
+        conn,
+        &format!(
+            "SELECT c.follow_up, c.canvasser, c.at, {} {FOLLOW_UPS_FROM}
+             ORDER BY c.follow_up, p.name, p.id LIMIT ?3 OFFSET ?4",
+            person_cols()
+        ),
+        (&by, canvasser, limit as i64, offset as i64),
+        |r| {
+            Ok(FollowUpDue {
+                due: r
+                    .get::<_, Option<String>>(0)?
+                    .and_then(|d| crate::model::parse_date(&d).ok())
+                    .unwrap_or_default(),
+                canvasser: r.get(1)?,
+                at: r.get(2)?,
+                person: super::columns::read_row(r, 3)?,
+            })
+        },
+    )?;
+    Ok((usize::try_from(n).unwrap_or(0), rows))
+}
+
+/// The conversation kind used most in shift `shift_id` so far (the latest used wins a tie).
+pub(crate) fn usual_kind(conn: &Connection, shift_id: &str) -> Result<Option<ConversationKind>> {
+    let kind: Option<String> = conn
+        .prepare_cached(
+            "SELECT kind FROM conversations WHERE shift_id = ?1
+             GROUP BY kind ORDER BY count(*) DESC, max(created_at) DESC, kind LIMIT 1",
+        )?
+        .query_row([shift_id], |r| r.get(0))
+        .optional()?;
+    Ok(kind.and_then(|k| k.parse().ok()))
 }
 
 #[cfg(test)]

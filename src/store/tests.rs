@@ -953,3 +953,343 @@ fn a_person_patch_refuses_bad_values_and_changes_nothing() {
     );
     assert_eq!(s.person(&id).unwrap(), before);
 }
+
+/// A day for tests that must not depend on the machine's clock.
+fn day(s: &str) -> chrono::NaiveDate {
+    crate::model::parse_date(s).expect("a test date")
+}
+
+#[test]
+fn people_filters_combine_with_search_count_and_page() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let add = |s: &mut Store, name: &str, area: &str, tags: &[&str]| {
+        s.add_person(
+            person(name)
+                .put(PersonField::Area, area)
+                .add(PersonField::Tags, tags.iter().copied()),
+        )
+        .unwrap()
+    };
+    let grace = add(&mut s, "Grace Okafor", "Elm Road", &["union member"]);
+    let amina = add(&mut s, "Amina Yusuf", "elm road", &[]);
+    let tomasz = add(&mut s, "Tomasz Nowak", "Castle Estate", &["union member"]);
+    let priya = add(&mut s, "Priya Patel", "Castle Estate", &[]);
+    let talk = |s: &mut Store, who: &str, at: &str, issue: &str, level: i64, follow: &str| {
+        let mut c = conversation(who);
+        c.at = Some(crate::model::parse_time(at).unwrap());
+        c.issues = vec![issue.into()];
+        c.engagement = Engagement::try_from(level).ok();
+        c.follow_up = Some(Some(day(follow)));
+        s.record_conversation(c, vec![]).unwrap();
+    };
+    // Grace raised damp once and is now at 4; Amina was at 4 but is now at 2.
+    talk(
+        &mut s,
+        &grace,
+        "2026-09-01T08:00:00Z",
+        "Damp",
+        2,
+        "2026-09-03",
+    );
+    talk(
+        &mut s,
+        &grace,
+        "2026-09-08T08:00:00Z",
+        "heating",
+        4,
+        "2026-12-01",
+    );
+    talk(
+        &mut s,
+        &amina,
+        "2026-09-01T08:00:00Z",
+        "rent",
+        4,
+        "2026-09-02",
+    );
+    talk(
+        &mut s,
+        &amina,
+        "2026-09-09T08:00:00Z",
+        "rent",
+        2,
+        "2026-09-20",
+    );
+    talk(
+        &mut s,
+        &tomasz,
+        "2026-09-05T08:00:00Z",
+        "damp",
+        4,
+        "2026-09-10",
+    );
+
+    let page = |f: PeopleFilter| {
+        let p = s.people_page(&f, 0, 50).unwrap();
+        assert_eq!(p.total, 4);
+        let mut ids: Vec<String> = p.people.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(p.matching, ids.len(), "{f:?}");
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(page(PeopleFilter::default()).len(), 4);
+    let area = |a: &str| PeopleFilter {
+        area: Some(a.into()),
+        ..Default::default()
+    };
+    assert_eq!(page(area("ELM ROAD")), sorted(vec![&grace, &amina]));
+    let tagged = PeopleFilter {
+        tag: Some("Union Member".into()),
+        ..Default::default()
+    };
+    assert_eq!(page(tagged.clone()), sorted(vec![&grace, &tomasz]));
+    let damp = PeopleFilter {
+        issue: Some("damp".into()),
+        ..Default::default()
+    };
+    assert_eq!(page(damp.clone()), sorted(vec![&grace, &tomasz]));
+    // Engagement is the latest conversation's level, not any earlier one.
+    let level4 = PeopleFilter {
+        engagement: Engagement::try_from(4).ok(),
+        ..Default::default()
+    };
+    assert_eq!(page(level4), sorted(vec![&grace, &tomasz]));
+    // Follow-up due by a day: the latest conversation's date, on or before it.
+    let due = PeopleFilter {
+        follow_up_by: Some(day("2026-09-20")),
+        ..Default::default()
+    };
+    assert_eq!(page(due), sorted(vec![&amina, &tomasz]));
+    // Filters combine with each other and with the search box.
+    assert_eq!(
+        page(PeopleFilter {
+            area: Some("castle estate".into()),
+            ..damp.clone()
+        }),
+        vec![tomasz.clone()]
+    );
+    assert_eq!(
+        page(PeopleFilter {
+            query: "grace".into(),
+            ..damp
+        }),
+        vec![grace.clone()]
+    );
+    assert_eq!(
+        page(PeopleFilter {
+            query: "okafor".into(),
+            ..area("castle estate")
+        }),
+        Vec::<String>::new()
+    );
+    assert!(
+        page(PeopleFilter {
+            query: " -*- ".into(),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+
+    // Pages follow one another without overlap, most recently changed first.
+    let all = PeopleFilter::default();
+    let first = s.people_page(&all, 0, 3).unwrap();
+    let second = s.people_page(&all, 3, 3).unwrap();
+    assert_eq!((first.people.len(), second.people.len()), (3, 1));
+    assert_eq!((first.matching, second.matching), (4, 4));
+    assert_eq!(second.people[0].id, priya, "changed least recently");
+    assert!(first.people.iter().all(|p| p.id != priya));
+
+    let choices = s.people_choices().unwrap();
+    assert_eq!(choices.areas.len(), 2, "{:?}", choices.areas);
+    assert_eq!(choices.tags, vec!["union member".to_string()]);
+    assert_eq!(
+        choices.issues,
+        vec!["damp".to_string(), "heating".into(), "rent".into()]
+    );
+}
+
+#[test]
+fn due_counts_are_whole_and_pages_soonest_first_mine_or_everyone() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let today = day("2026-12-01");
+    let grace = s.add_person(person("Grace Okafor")).unwrap();
+    let amina = s.add_person(person("Amina Yusuf")).unwrap();
+    let promise = |what: String, due: Option<&str>| NewCommitment {
+        what,
+        due: due.map(day),
+        ..Default::default()
+    };
+    // Sam holds a conversation with 250 overdue commitments (more than any one page), Ana one
+    // with a few of every kind.
+    let mut sams = conversation(&grace);
+    sams.canvasser = Some("Sam".into());
+    let overdue: Vec<NewCommitment> = (0..250)
+        .map(|i| {
+            let d = today - chrono::Duration::days(1 + i % 90);
+            promise(format!("ask {i}"), Some(&d.to_string()))
+        })
+        .collect();
+    s.record_conversation(sams, overdue).unwrap();
+    let mut anas = conversation(&amina);
+    anas.canvasser = Some("Ana".into());
+    let (_, made) = s
+        .record_conversation(
+            anas,
+            vec![
+                promise("bring two colleagues".into(), Some("2026-11-30")),
+                promise("come to the meeting".into(), Some("2026-12-01")),
+                promise("sign the letter".into(), Some("2026-12-08")),
+                promise("host a meeting".into(), Some("2026-12-09")),
+                promise("some day".into(), None),
+                promise("already kept".into(), Some("2026-11-01")),
+            ],
+        )
+        .unwrap();
+    s.set_commitment_status(&made[5], CommitmentStatus::Kept)
+        .unwrap();
+
+    let everyone = DueFilter {
+        today,
+        canvasser: None,
+    };
+    let counts = s.due_counts(&everyone).unwrap();
+    assert_eq!(
+        counts,
+        DueCounts {
+            overdue: 251,
+            this_week: 2,
+            later: 2
+        }
+    );
+    let sam = DueFilter {
+        today,
+        canvasser: Some("Sam".into()),
+    };
+    assert_eq!(
+        s.due_counts(&sam).unwrap(),
+        DueCounts {
+            overdue: 250,
+            this_week: 0,
+            later: 0
+        }
+    );
+    let ana = DueFilter {
+        today,
+        canvasser: Some("Ana".into()),
+    };
+    assert_eq!(
+        s.due_counts(&ana).unwrap(),
+        DueCounts {
+            overdue: 1,
+            this_week: 2,
+            later: 2
+        }
+    );
+
+    // Soonest (longest overdue) first; pages follow on; each row carries its person.
+    let first = s.due_page(&everyone, DueWhen::Overdue, 0, 50).unwrap();
+    let second = s.due_page(&everyone, DueWhen::Overdue, 50, 50).unwrap();
+    assert_eq!((first.len(), second.len()), (50, 50));
+    let dues: Vec<_> = first
+        .iter()
+        .chain(&second)
+        .map(|(c, _)| c.due.unwrap())
+        .collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]), "{dues:?}");
+    assert_eq!(dues[0], today - chrono::Duration::days(90));
+    assert!(first.iter().all(|(c, p)| p.id == c.person_id));
+    let last = s.due_page(&everyone, DueWhen::Overdue, 250, 50).unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].0.what, "bring two colleagues");
+    assert_eq!(last[0].1.name, "Amina Yusuf");
+
+    let week: Vec<_> = s
+        .due_page(&ana, DueWhen::ThisWeek, 0, 50)
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c.what)
+        .collect();
+    assert_eq!(week, vec!["come to the meeting", "sign the letter"]);
+    let later: Vec<_> = s
+        .due_page(&ana, DueWhen::Later, 0, 50)
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c.what)
+        .collect();
+    assert_eq!(later, vec!["host a meeting", "some day"]);
+    assert!(s.due_page(&sam, DueWhen::Later, 0, 50).unwrap().is_empty());
+}
+
+#[test]
+fn the_usual_kind_is_the_open_shifts_most_used() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let grace = s.add_person(person("Grace Okafor")).unwrap();
+    assert_eq!(s.usual_kind().unwrap(), None, "no shift open");
+    let mut other = conversation(&grace);
+    other.kind = ConversationKind::Phone;
+    s.record_conversation(other, vec![]).unwrap();
+    s.start_shift("Uni staff canteen", None, None).unwrap();
+    assert_eq!(
+        s.usual_kind().unwrap(),
+        None,
+        "nothing recorded in this shift"
+    );
+    let shift = s.current_shift().unwrap();
+    let mut held = |kind: ConversationKind| {
+        let mut c = conversation(&grace);
+        c.kind = kind;
+        c.shift_id = shift.clone();
+        s.record_conversation(c, vec![]).unwrap();
+    };
+    held(ConversationKind::BreakfastMeeting);
+    held(ConversationKind::Doorstep);
+    held(ConversationKind::BreakfastMeeting);
+    assert_eq!(
+        s.usual_kind().unwrap(),
+        Some(ConversationKind::BreakfastMeeting)
+    );
+}
+
+#[test]
+fn follow_ups_due_are_counted_and_paged_as_the_report_lists_them() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    crate::demo::generate(&mut s, 80, 7).unwrap();
+    let by = day("2026-09-20");
+    let report = crate::report::follow_ups(&s, by, by).unwrap();
+    assert!(
+        report.len() > 10,
+        "the demo has follow-ups due: {}",
+        report.len()
+    );
+    let (count, first) = s.follow_ups_page(by, None, 0, 10).unwrap();
+    let (_, rest) = s.follow_ups_page(by, None, 10, 1000).unwrap();
+    assert_eq!(count, report.len());
+    let paged: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .map(|f| (f.person.id.clone(), f.due, f.at.clone()))
+        .collect();
+    let listed: Vec<_> = report
+        .iter()
+        .map(|f| (f.person_id.clone(), f.due, f.last_spoken_at.clone()))
+        .collect();
+    assert_eq!(paged, listed);
+
+    // One canvasser's: those whose latest conversation they held.
+    let (sams, rows) = s.follow_ups_page(by, Some("Sam"), 0, 1000).unwrap();
+    assert_eq!(sams, rows.len());
+    assert!(sams > 0 && sams < count, "{sams} of {count}");
+    assert!(rows.iter().all(|f| f.canvasser == "Sam"));
+    assert_eq!(
+        sams,
+        report.iter().filter(|f| f.last_spoken_by == "Sam").count()
+    );
+}

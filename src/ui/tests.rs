@@ -1136,3 +1136,167 @@ fn a_change_pulled_by_sync_appears_on_the_open_person_file() {
     });
     assert!(h.html().contains("person-title"), "{}", h.html());
 }
+
+/// How many times `needle` occurs in `html`.
+fn occurrences(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+#[test]
+fn people_shows_the_total_filters_that_combine_with_search_and_more_rows() {
+    let mut h = Harness::new(|s| {
+        s.batch(|w| {
+            for i in 0..70 {
+                let (area, tags): (&str, &[&str]) = if i % 10 == 0 {
+                    ("Castle Estate", &["union member"])
+                } else {
+                    ("Elm Road", &[])
+                };
+                w.add_person(
+                    NewPerson::new()
+                        .put(PersonField::Name, format!("Person {i:02}"))
+                        .put(PersonField::Area, area)
+                        .add(PersonField::Tags, tags.iter().copied()),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    });
+    h.settle_until("the total", |html| {
+        html.contains("70 people in this notebook.")
+    });
+    assert_eq!(occurrences(&h.html(), "class=\"person-row\""), 50);
+    assert!(h.html().contains("Show 20 more"), "{}", h.html());
+    h.click("id", "people-more");
+    h.settle_until("more rows", |html| {
+        occurrences(html, "class=\"person-row\"") == 70
+    });
+    assert!(!h.html().contains("id=\"people-more\""));
+
+    h.choose("filter-area", "Castle Estate");
+    h.settle_until("the area's people", |html| html.contains("7 of 70 match."));
+    assert_eq!(occurrences(&h.html(), "class=\"person-row\""), 7);
+    assert!(h.html().contains("Filters (1 on)"), "{}", h.html());
+    // The search box narrows the filtered list further.
+    h.type_in("search", "person 2");
+    h.settle_until("filter and search", |html| html.contains("1 of 70 match."));
+    assert!(h.html().contains("Person 20"));
+    h.click("id", "clear-filters");
+    h.settle_until("search only", |html| html.contains("10 of 70 match."));
+}
+
+#[test]
+fn due_counts_every_commitment_lists_a_page_and_links_only_where_consent_allows() {
+    let today = chrono::Local::now().date_naive();
+    let mut h = Harness::new(|s| {
+        let add = |s: &mut Store, name: &str, consent: &[&str], dnc: bool| {
+            s.add_person(
+                NewPerson::new()
+                    .put(PersonField::Name, name)
+                    .put(PersonField::Phone, "07700 900123")
+                    .add(PersonField::Consent, consent.iter().copied())
+                    .put(PersonField::DoNotContact, dnc),
+            )
+            .unwrap()
+        };
+        let grace = add(s, "Grace Okafor", &["phone", "sms"], false);
+        let amina = add(s, "Amina Yusuf", &["phone"], false);
+        let tomasz = add(s, "Tomasz Nowak", &["phone", "sms"], true);
+        let promise = |what: String, days: i64| NewCommitment {
+            what,
+            due: Some(today + chrono::Duration::days(days)),
+            ..Default::default()
+        };
+        // Sam (this device's canvasser) holds one conversation with 260 overdue promises:
+        // more than any one page, and more than the 200 rows the screen used to load.
+        let mut sams = doorstep(&grace, "many promises");
+        sams.canvasser = Some("Sam".into());
+        let many = (0..260)
+            .map(|i| promise(format!("promise {i:03}"), -1 - (i % 30)))
+            .collect();
+        s.record_conversation(sams, many).unwrap();
+        let mut anas = doorstep(&amina, "one promise");
+        anas.canvasser = Some("Ana".into());
+        s.record_conversation(
+            anas,
+            vec![
+                promise("call the landlord".into(), -40),
+                promise("come to the meeting".into(), 2),
+            ],
+        )
+        .unwrap();
+        let mut third = doorstep(&tomasz, "asked not to be contacted");
+        third.canvasser = Some("Ana".into());
+        s.record_conversation(third, vec![promise("bring a colleague".into(), 3)])
+            .unwrap();
+    });
+    h.click("id", "tab-Due");
+    h.settle_until("whole counts", |html| html.contains("Overdue (261)"));
+    let html = h.html();
+    assert!(html.contains("Due this week (2)"), "{html}");
+    // Soonest first: Ana's 40-days-overdue promise leads; a page, not all 261.
+    assert!(
+        html.find("call the landlord") < html.find("promise 029"),
+        "soonest first"
+    );
+    assert_eq!(occurrences(&html, "Kept: promise"), 49);
+    assert!(html.contains("Showing 50 of 261."), "{html}");
+
+    // Consent: Grace may be called and texted, Amina only called, Tomasz (do not contact)
+    // neither, whatever his consent says.
+    assert!(html.contains("aria-label=\"Call Grace Okafor on 07700 900123\""));
+    assert!(html.contains("href=\"sms:07700900123\""), "{html}");
+    assert!(html.contains("aria-label=\"Text Grace Okafor on 07700 900123\""));
+    assert!(html.contains("aria-label=\"Call Amina Yusuf on 07700 900123\""));
+    assert!(!html.contains("Text Amina Yusuf"), "{html}");
+    assert!(html.contains("bring a colleague"));
+    assert!(!html.contains("Tomasz Nowak on"), "{html}");
+
+    h.click("id", "overdue-more");
+    h.settle_until("the next page", |html| html.contains("Showing 100 of 261."));
+    assert_eq!(occurrences(&h.html(), "Kept: promise"), 99);
+
+    h.click("data-value", "mine");
+    h.settle_until("mine only", |html| html.contains("Overdue (260)"));
+    let html = h.html();
+    assert!(html.contains("Due this week (0)"), "{html}");
+    assert!(!html.contains("call the landlord"), "{html}");
+    h.click("data-value", "everyone");
+    h.settle_until("everyone again", |html| html.contains("Overdue (261)"));
+}
+
+#[test]
+fn the_conversation_kind_starts_as_the_shifts_usual_kind() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        let shift = s.start_shift("Uni staff canteen", None, None).unwrap();
+        for kind in [
+            groundwork::model::ConversationKind::BreakfastMeeting,
+            groundwork::model::ConversationKind::Doorstep,
+            groundwork::model::ConversationKind::BreakfastMeeting,
+        ] {
+            let mut c = doorstep(&id, "at breakfast");
+            c.kind = kind;
+            c.shift_id = Some(shift.clone());
+            s.record_conversation(c, vec![]).unwrap();
+        }
+    });
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| {
+        html.contains("Conversation with Amina Yusuf")
+    });
+    let pressed = elements(&h.dom)
+        .into_iter()
+        .filter(|(_, a)| a.get("aria-pressed").map(String::as_str) == Some("true"))
+        .filter_map(|(_, a)| a.get("data-value").cloned())
+        .collect::<Vec<_>>();
+    assert!(
+        pressed.contains(&"breakfast-meeting".to_string()),
+        "{pressed:?}"
+    );
+    assert!(!pressed.contains(&"doorstep".to_string()), "{pressed:?}");
+}

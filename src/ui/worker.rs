@@ -24,13 +24,17 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use futures_channel::{mpsc as amsc, oneshot};
+use groundwork::contact::{self, ContactLinks};
 use groundwork::docs::history::Edit;
+use groundwork::model::ConversationKind;
 use groundwork::model::{
     Campaign, CampaignPatch, Commitment, CommitmentPatch, CommitmentStatus, ConversationPatch,
     NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile, PersonPatch, Shift,
 };
 use groundwork::report;
-use groundwork::store::{CommitmentFilter, RestoreTarget, Store};
+use groundwork::store::{
+    DueCounts, DueFilter, DueWhen, PeopleChoices, PeopleFilter, PeoplePage, RestoreTarget, Store,
+};
 
 /// How long typing must pause before a draft is written.
 pub const DRAFT_QUIET: Duration = Duration::from_millis(250);
@@ -47,6 +51,26 @@ pub enum Request {
         /// At most this many.
         limit: usize,
     },
+    /// A page of the people matching a search and filters, with how many match.
+    PeoplePage {
+        /// The search box and filters.
+        filter: PeopleFilter,
+        /// Skip this many.
+        offset: usize,
+        /// At most this many.
+        limit: usize,
+    },
+    /// The areas, tags and issues to filter people by.
+    PeopleChoices,
+    /// The Due screen: counts of open commitments by part and a page of each.
+    Due {
+        /// Only those made in conversations held by this device's canvasser.
+        mine: bool,
+        /// How many of each part to list (overdue, this week, later).
+        limits: [usize; 3],
+    },
+    /// The conversation kind used most in the open shift so far.
+    UsualKind,
     /// One person's whole file.
     Person(String),
     /// Add a person.
@@ -68,11 +92,6 @@ pub enum Request {
     },
     /// Mark a commitment.
     SetCommitment(String, CommitmentStatus),
-    /// Open commitments, soonest due first, with the person's name.
-    OpenCommitments {
-        /// At most this many.
-        limit: usize,
-    },
     /// Campaigns with their progress.
     Campaigns,
     /// The report of a shift; without an id, of this device's open shift or else the latest.
@@ -86,8 +105,13 @@ pub enum Request {
     },
     /// Shifts, latest first.
     Shifts,
-    /// Follow-ups due by today.
-    FollowUps,
+    /// People whose follow-up is due by today: how many, and the first of them.
+    FollowUps {
+        /// Only after conversations held by this device's canvasser.
+        mine: bool,
+        /// At most this many.
+        limit: usize,
+    },
     /// Create a campaign.
     AddCampaign(NewCampaign),
     /// Change a campaign's name, issue or targets.
@@ -133,22 +157,28 @@ pub enum Reply {
     Overview(Overview),
     /// A list of people.
     People(Vec<Person>),
+    /// A page of people.
+    PeoplePage(PeoplePage),
+    /// What people can be filtered by.
+    PeopleChoices(PeopleChoices),
+    /// The Due screen's counts and lists.
+    Due(DueLists),
+    /// A conversation kind, if there is one.
+    Kind(Option<ConversationKind>),
     /// A person's file.
     Person(Box<PersonFile>),
     /// The id of what was created.
     Id(String),
     /// Done, nothing to report.
     Done,
-    /// Open commitments.
-    Commitments(Vec<DueCommitment>),
     /// Campaigns with progress.
     Campaigns(Vec<CampaignProgress>),
     /// A shift report, when there is a shift.
     ShiftReport(Box<Option<report::ShiftReport>>),
     /// Shifts, latest first.
     Shifts(Vec<Shift>),
-    /// Follow-ups due.
-    FollowUps(Vec<report::FollowUp>),
+    /// Follow-ups due: how many, and the first of them.
+    FollowUps(usize, Vec<FollowUpItem>),
     /// A draft's text.
     Draft(Option<String>),
     /// Draft keys, for [`Request::DraftKeys`].
@@ -256,13 +286,41 @@ pub struct Overview {
     pub pending: u64,
 }
 
-/// An open commitment and who made it.
+/// An open commitment, who made it, and how they may be contacted about it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DueCommitment {
+pub struct DueItem {
     /// The commitment.
     pub commitment: Commitment,
     /// The person's name.
     pub person_name: String,
+    /// Call or text links their consent allows.
+    pub links: ContactLinks,
+}
+
+/// A person to call back, and how they may be contacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpItem {
+    /// Who.
+    pub person_id: String,
+    /// Their name.
+    pub name: String,
+    /// When the follow-up is due.
+    pub due: NaiveDate,
+    /// Due before today.
+    pub overdue: bool,
+    /// Who spoke to them last, as shown.
+    pub last_spoken_by: String,
+    /// Call or text links their consent allows.
+    pub links: ContactLinks,
+}
+
+/// What the Due screen shows: whole counts, and the first rows of each part.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DueLists {
+    /// How many open commitments each part holds.
+    pub counts: DueCounts,
+    /// The first rows of each part, soonest due first, in [`DueWhen::ALL`] order.
+    pub parts: Vec<(DueWhen, Vec<DueItem>)>,
 }
 
 /// A campaign and how its commitments stand.
@@ -391,6 +449,48 @@ impl StoreHandle {
         }
     }
 
+    /// A page of the people matching `filter`, with counts.
+    pub async fn people_page(
+        &self,
+        filter: PeopleFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<PeoplePage, UiError> {
+        let request = Request::PeoplePage {
+            filter,
+            offset,
+            limit,
+        };
+        match self.call(request).await? {
+            Reply::PeoplePage(p) => Ok(p),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// What people can be filtered by.
+    pub async fn people_choices(&self) -> Result<PeopleChoices, UiError> {
+        match self.call(Request::PeopleChoices).await? {
+            Reply::PeopleChoices(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The Due screen's counts and first rows (`mine`: this canvasser's only).
+    pub async fn due(&self, mine: bool, limits: [usize; 3]) -> Result<DueLists, UiError> {
+        match self.call(Request::Due { mine, limits }).await? {
+            Reply::Due(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The conversation kind used most in the open shift so far.
+    pub async fn usual_kind(&self) -> Result<Option<ConversationKind>, UiError> {
+        match self.call(Request::UsualKind).await? {
+            Reply::Kind(k) => Ok(k),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// One person's file.
     pub async fn person(&self, id: &str) -> Result<PersonFile, UiError> {
         match self.call(Request::Person(id.to_string())).await? {
@@ -411,14 +511,6 @@ impl StoreHandle {
     pub async fn run(&self, request: Request) -> Result<(), UiError> {
         match self.call(request).await? {
             Reply::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    /// Open commitments with names.
-    pub async fn open_commitments(&self, limit: usize) -> Result<Vec<DueCommitment>, UiError> {
-        match self.call(Request::OpenCommitments { limit }).await? {
-            Reply::Commitments(c) => Ok(c),
             other => Err(unexpected(other)),
         }
     }
@@ -462,10 +554,15 @@ impl StoreHandle {
         }
     }
 
-    /// Follow-ups due by today, soonest first.
-    pub async fn follow_ups(&self) -> Result<Vec<report::FollowUp>, UiError> {
-        match self.call(Request::FollowUps).await? {
-            Reply::FollowUps(f) => Ok(f),
+    /// How many follow-ups are due by today (`mine`: after this canvasser's conversations),
+    /// and the first `limit` of them, soonest first.
+    pub async fn follow_ups(
+        &self,
+        mine: bool,
+        limit: usize,
+    ) -> Result<(usize, Vec<FollowUpItem>), UiError> {
+        match self.call(Request::FollowUps { mine, limit }).await? {
+            Reply::FollowUps(n, f) => Ok((n, f)),
             other => Err(unexpected(other)),
         }
     }
@@ -640,6 +737,14 @@ impl Worker {
             } else {
                 s.search(&query, limit)?
             }),
+            Request::PeoplePage {
+                filter,
+                offset,
+                limit,
+            } => Reply::PeoplePage(s.people_page(&filter, offset, limit)?),
+            Request::PeopleChoices => Reply::PeopleChoices(s.people_choices()?),
+            Request::Due { mine, limits } => Reply::Due(due(s, mine, limits)?),
+            Request::UsualKind => Reply::Kind(s.usual_kind()?),
             Request::Person(id) => Reply::Person(Box::new(s.person(&id)?)),
             Request::AddPerson(new) => Reply::Id(s.add_person(new)?),
             Request::EditPerson(id, patch) => {
@@ -672,7 +777,6 @@ impl Worker {
                 s.set_commitment_status(&id, status)?;
                 Reply::Done
             }
-            Request::OpenCommitments { limit } => Reply::Commitments(open_commitments(s, limit)?),
             Request::Campaigns => Reply::Campaigns(campaigns(s)?),
             Request::ShiftReport(id) => Reply::ShiftReport(Box::new(shift_report(s, id)?)),
             Request::RangeReport { from, to } => {
@@ -688,7 +792,10 @@ impl Worker {
                 let list = report::shifts_latest_first(s)?;
                 Reply::Shifts(list)
             }
-            Request::FollowUps => Reply::FollowUps(report::follow_ups(s, today(), today())?),
+            Request::FollowUps { mine, limit } => {
+                let (n, items) = follow_ups(s, mine, limit)?;
+                Reply::FollowUps(n, items)
+            }
             Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
             Request::StartShift { place, campaign_id } => {
                 Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
@@ -858,19 +965,52 @@ fn overview(s: &Store) -> Result<Overview, UiError> {
     })
 }
 
-fn open_commitments(s: &Store, limit: usize) -> Result<Vec<DueCommitment>, UiError> {
-    let filter = CommitmentFilter {
-        status: Some(CommitmentStatus::Open),
-        ..Default::default()
+fn follow_ups(s: &Store, mine: bool, limit: usize) -> Result<(usize, Vec<FollowUpItem>), UiError> {
+    let today = today();
+    let canvasser = if mine {
+        Some(s.canvasser_name()?)
+    } else {
+        None
     };
-    Ok(s.commitments_with_names(&filter)?
+    let (n, rows) = s.follow_ups_page(today, canvasser.as_deref(), 0, limit)?;
+    let items = rows
         .into_iter()
-        .take(limit)
-        .map(|(commitment, person_name)| DueCommitment {
-            commitment,
-            person_name,
+        .map(|f| FollowUpItem {
+            links: contact::links(&f.person),
+            person_id: f.person.id,
+            name: f.person.name,
+            overdue: f.due < today,
+            due: f.due,
+            last_spoken_by: groundwork::store::show_canvasser(&f.canvasser).to_string(),
         })
-        .collect())
+        .collect();
+    Ok((n, items))
+}
+
+fn due(s: &Store, mine: bool, limits: [usize; 3]) -> Result<DueLists, UiError> {
+    let filter = DueFilter {
+        today: today(),
+        canvasser: if mine {
+            Some(s.canvasser_name()?)
+        } else {
+            None
+        },
+    };
+    let counts = s.due_counts(&filter)?;
+    let mut parts = Vec::with_capacity(DueWhen::ALL.len());
+    for (when, limit) in DueWhen::ALL.into_iter().zip(limits) {
+        let items = s
+            .due_page(&filter, when, 0, limit)?
+            .into_iter()
+            .map(|(commitment, person)| DueItem {
+                commitment,
+                links: contact::links(&person),
+                person_name: person.name,
+            })
+            .collect();
+        parts.push((when, items));
+    }
+    Ok(DueLists { counts, parts })
 }
 
 fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, UiError> {

@@ -1,4 +1,4 @@
--- user_version 5
+-- user_version 6
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -16,6 +16,12 @@ CREATE INDEX conversations_by_person ON conversations (person_id, at);
 
 -- index conversations_by_shift
 CREATE INDEX conversations_by_shift ON conversations (shift_id);
+
+-- index conversations_latest
+CREATE INDEX conversations_latest ON conversations (person_id, at, id, engagement, follow_up);
+
+-- index people_by_area
+CREATE INDEX people_by_area ON people (area COLLATE NOCASE);
 
 -- index people_recent
 CREATE INDEX people_recent ON people (updated_at DESC, id);

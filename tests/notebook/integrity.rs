@@ -544,12 +544,13 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let p = a.person("Written before the upgrade");
     // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables,
-    // no languages or target columns).
+    // no languages or target columns, no filter indexes).
     a.store
         .connection()
         .execute_batch(
             "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
              ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
+             DROP INDEX people_by_area; DROP INDEX conversations_latest;
              PRAGMA user_version = 2;",
         )
         .unwrap();
@@ -580,6 +581,7 @@ fn a_notebook_written_by_the_previous_version_opens_and_syncs_the_new_fields() {
         .connection()
         .execute_batch(
             "ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
+             DROP INDEX people_by_area; DROP INDEX conversations_latest;
              PRAGMA user_version = 3;",
         )
         .unwrap();

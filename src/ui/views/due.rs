@@ -1,71 +1,181 @@
-//! Commitments due and overdue, each marked kept or broken with one tap.
+//! Commitments due and overdue, each marked kept or broken with one tap: whole counts (made
+//! in SQL, however many there are), the soonest first a page at a time, the canvasser's own
+//! or everyone's, and a call or text link where the person agreed to be contacted that way.
 
-use chrono::Duration;
 use dioxus::prelude::*;
+use groundwork::contact::ContactLinks;
+use groundwork::store::DueWhen;
 
 use super::person::CommitmentRow;
-use crate::ui::worker::{DueCommitment, today};
+use super::{show_count, show_date};
+use crate::ui::components::{Chip, Chips};
+use crate::ui::worker::DueItem;
 use crate::ui::{Nav, Screen, Services};
 
-/// How many open commitments the screen lists.
-const LIMIT: usize = 200;
+/// How many rows each part lists at first, and how many more each "Show more" adds.
+const PAGE: usize = 50;
+
+/// The heading and element id of a part of the screen.
+fn part(when: DueWhen) -> (&'static str, &'static str) {
+    match when {
+        DueWhen::Overdue => ("Overdue", "overdue"),
+        DueWhen::ThisWeek => ("Due this week", "soon"),
+        DueWhen::Later => ("Later or no date", "later"),
+    }
+}
 
 /// The due list.
 #[component]
 pub fn Due() -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
-    let list = use_resource(move || {
+    let mut mine = use_signal(|| false);
+    let mut limits = use_signal(|| [PAGE; 3]);
+    let lists = use_resource(move || {
         let store = services.store.clone();
         let _ = (nav.revision)();
-        async move { store.open_commitments(LIMIT).await }
+        let (m, l) = (mine(), limits());
+        async move { store.due(m, l).await }
     });
-    let list = list.read();
-    let all = match &*list {
-        None => return rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => return rsx! { p { class: "empty", role: "alert", "{e}" } },
-        Some(Ok(l)) => l.clone(),
+    let whose = vec![
+        Chip {
+            value: "mine".into(),
+            text: "Mine".into(),
+        },
+        Chip {
+            value: "everyone".into(),
+            text: "Everyone".into(),
+        },
+    ];
+    let selected = vec![if mine() { "mine" } else { "everyone" }.to_string()];
+    let body = match &*lists.read() {
+        None => rsx! { p { class: "empty", "Loading…" } },
+        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Ok(d)) => {
+            let d = d.clone();
+            rsx! {
+                for (i, (when, items)) in d.parts.into_iter().enumerate() {
+                    Group {
+                        key: "{part(when).1}",
+                        when,
+                        count: d.counts.of(when),
+                        items,
+                        onmore: move |_| limits.with_mut(|l| l[i] += PAGE),
+                    }
+                }
+            }
+        }
     };
-    let today = today();
-    let week = today + Duration::days(7);
-    let (overdue, rest): (Vec<DueCommitment>, Vec<DueCommitment>) = all
-        .into_iter()
-        .partition(|c| c.commitment.due.is_some_and(|d| d < today));
-    let (soon, later): (Vec<DueCommitment>, Vec<DueCommitment>) = rest
-        .into_iter()
-        .partition(|c| c.commitment.due.is_some_and(|d| d <= week));
     rsx! {
         section { class: "due", "aria-labelledby": "due-title",
             h2 { id: "due-title", "Commitments" }
-            Group { title: "Overdue", id: "overdue", items: overdue }
-            Group { title: "Due this week", id: "soon", items: soon }
-            Group { title: "Later or no date", id: "later", items: later }
-            FollowUps {}
+            Chips {
+                label: "Whose commitments",
+                chips: whose,
+                selected,
+                ontoggle: move |v: String| {
+                    mine.set(v == "mine");
+                    limits.set([PAGE; 3]);
+                },
+            }
+            if mine() {
+                p { class: "muted", id: "due-mine-note",
+                    match (nav.overview)().canvasser {
+                        Some(name) => rsx! { "Only those from conversations held by {name}." },
+                        None => rsx! { "Only those from conversations recorded here before a name was given." },
+                    }
+                }
+            }
+            {body}
+            FollowUps { mine: mine() }
+        }
+    }
+}
+
+/// One part of the screen: its whole count, its first rows, and "Show more".
+#[component]
+fn Group(when: DueWhen, count: usize, items: Vec<DueItem>, onmore: EventHandler<()>) -> Element {
+    let (title, id) = part(when);
+    let shown = items.len();
+    let left = count.saturating_sub(shown);
+    rsx! {
+        section { "aria-labelledby": "{id}-title",
+            h3 { id: "{id}-title", "{title} ({show_count(count)})" }
+            if items.is_empty() {
+                p { class: "muted", "None." }
+            }
+            ul { class: "list due-list", id: "{id}-list",
+                for c in items {
+                    li { key: "{c.commitment.id}", class: "due-item",
+                        ul { class: "list",
+                            CommitmentRow {
+                                who: Some((c.commitment.person_id.clone(), c.person_name.clone())),
+                                commitment: c.commitment,
+                            }
+                        }
+                        ContactLine { name: c.person_name, links: c.links }
+                    }
+                }
+            }
+            if left > 0 {
+                p { class: "muted shown-of", "Showing {show_count(shown)} of {show_count(count)}." }
+                button {
+                    r#type: "button",
+                    class: "secondary show-more",
+                    id: "{id}-more",
+                    onclick: move |_| onmore.call(()),
+                    "Show {left.min(PAGE)} more"
+                }
+            }
+        }
+    }
+}
+
+/// Call and text links for a person, only those their consent allows (none at all for someone
+/// who asked not to be contacted).
+#[component]
+fn ContactLine(name: String, links: ContactLinks) -> Element {
+    let phone = links.phone.clone().unwrap_or_default();
+    if links.call.is_none() && links.text.is_none() {
+        return rsx! {};
+    }
+    rsx! {
+        p { class: "contact-links",
+            if let Some(href) = links.call {
+                a { class: "contact-link", href: "{href}", "aria-label": "Call {name} on {phone}", "Call" }
+            }
+            if let Some(href) = links.text {
+                a { class: "contact-link", href: "{href}", "aria-label": "Text {name} on {phone}", "Text" }
+            }
+            span { class: "muted", "{phone}" }
         }
     }
 }
 
 /// People to call back: their follow-up date has come and nobody has spoken to them since.
 #[component]
-fn FollowUps() -> Element {
+fn FollowUps(mine: bool) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
-    let list = use_resource(move || {
+    let mut limit = use_signal(|| PAGE);
+    let list = use_resource(use_reactive!(|mine| {
         let store = services.store.clone();
         let _ = (nav.revision)();
-        async move { store.follow_ups().await }
-    });
-    let items = match &*list.read() {
+        let n = limit();
+        async move { store.follow_ups(mine, n).await }
+    }));
+    let (count, items) = match &*list.read() {
         Some(Ok(l)) => l.clone(),
-        _ => Vec::new(),
+        _ => (0, Vec::new()),
     };
+    let shown = items.len();
     rsx! {
         section { "aria-labelledby": "follow-ups-title",
-            h3 { id: "follow-ups-title", "Follow-ups due ({items.len()})" }
+            h3 { id: "follow-ups-title", "Follow-ups due ({show_count(count)})" }
             if items.is_empty() {
                 p { class: "muted", "None." }
             }
-            ul { class: "list",
+            ul { class: "list", id: "follow-ups-list",
                 for f in items {
                     li { key: "{f.person_id}",
                         button {
@@ -78,35 +188,21 @@ fn FollowUps() -> Element {
                             "{f.name}"
                         }
                         span { class: if f.overdue { "overdue" } else { "muted" },
-                            " · due {f.due}"
+                            " · due {show_date(f.due)}"
                         }
                         span { class: "muted", " · last spoke: {f.last_spoken_by}" }
-                        if let Some(phone) = &f.phone {
-                            " · "
-                            a { href: "tel:{phone}", "{phone}" }
-                        }
+                        ContactLine { name: f.name.clone(), links: f.links }
                     }
                 }
             }
-        }
-    }
-}
-
-#[component]
-fn Group(title: String, id: String, items: Vec<DueCommitment>) -> Element {
-    rsx! {
-        section { "aria-labelledby": "{id}-title",
-            h3 { id: "{id}-title", "{title} ({items.len()})" }
-            if items.is_empty() {
-                p { class: "muted", "None." }
-            }
-            ul { class: "list",
-                for c in items {
-                    CommitmentRow {
-                        key: "{c.commitment.id}",
-                        who: Some((c.commitment.person_id.clone(), c.person_name.clone())),
-                        commitment: c.commitment,
-                    }
+            if count > shown {
+                p { class: "muted shown-of", "Showing {show_count(shown)} of {show_count(count)}." }
+                button {
+                    r#type: "button",
+                    class: "secondary show-more",
+                    id: "follow-ups-more",
+                    onclick: move |_| limit += PAGE,
+                    "Show {(count - shown).min(PAGE)} more"
                 }
             }
         }

@@ -40,6 +40,19 @@ pub const STYLE: &str = concat!(
     include_str!("settings.css"),
 );
 
+/// A count as the app shows it, with thousands separated: "10,000".
+pub fn show_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A date as the app shows it: "Tue 3 Mar".
 pub fn show_date(d: chrono::NaiveDate) -> String {
     d.format("%a %-d %b").to_string()

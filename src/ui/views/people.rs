@@ -1,42 +1,86 @@
-//! People: search as you type (recent first when the box is empty), with a mark on people
-//! who have an unsaved draft, and adding a person (kept as a draft until saved).
+//! People: search as you type (recent first when the box is empty), filters by area, tag,
+//! issue, engagement and follow-up due that combine with the search, the notebook's total and
+//! how many match, a page at a time with "Show more", a mark on people who have an unsaved
+//! draft, and adding a person (kept as a draft until saved).
 
 use std::collections::BTreeMap;
 
 use dioxus::prelude::*;
-use groundwork::model::Person;
+use groundwork::model::{Engagement, Person};
+use groundwork::store::{PeopleChoices, PeopleFilter};
 
 use super::drafts::{NEW_PERSON_KEY, people_with_drafts};
 use super::person_form::{PersonFields, PersonForm, new_person, with_entries};
+use super::show_count;
 use crate::ui::components::{Confirm, TextField};
-use crate::ui::worker::Request;
+use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
 
-/// How many people the list shows.
-const LIST_LIMIT: usize = 50;
+/// How many people the list shows at first, and how many more each "Show more" adds.
+const PAGE: usize = 50;
 
-/// The people list with its search box.
+/// The engagement ladder's words, for the filter.
+const LEVELS: &[(u8, &str)] = &[
+    (1, "1 Not interested"),
+    (2, "2 Listening"),
+    (3, "3 Interested"),
+    (4, "4 Taking part"),
+    (5, "5 Leading others"),
+];
+
+/// The people list with its search box and filters.
 #[component]
 pub fn People() -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut query = use_signal(String::new);
+    let mut filter = use_signal(PeopleFilter::default);
+    let mut follow_up_due = use_signal(|| false);
+    let mut limit = use_signal(|| PAGE);
+    let choice_store = services.store.clone();
     let people = use_resource(move || {
         let store = services.store.clone();
-        let q = query();
+        let mut f = filter();
+        f.query = query();
+        f.follow_up_by = follow_up_due().then(today);
+        let n = limit();
         let _ = (nav.revision)();
         async move {
-            let people = store.people(&q, LIST_LIMIT).await?;
+            let page = store.people_page(f, 0, n).await?;
             let keys = store.draft_keys("").await?;
-            Ok::<_, crate::ui::worker::UiError>((people, keys))
+            Ok::<_, crate::ui::worker::UiError>((page, keys))
         }
+    });
+    let choices = use_resource(move || {
+        let store = choice_store.clone();
+        let _ = (nav.revision)();
+        async move { store.people_choices().await }
     });
     let shift_open = (nav.overview)().shift.is_some();
     let q = query();
+    let filtering = filter.read().any_filter() || follow_up_due();
     let new_person_waiting = matches!(
         &*people.read(),
         Some(Ok((_, keys))) if keys.iter().any(|k| k == NEW_PERSON_KEY)
     );
+    let choices = match &*choices.read() {
+        Some(Ok(c)) => c.clone(),
+        _ => PeopleChoices::default(),
+    };
+    let on = [
+        filter.read().area.is_some(),
+        filter.read().tag.is_some(),
+        filter.read().issue.is_some(),
+        filter.read().engagement.is_some(),
+        follow_up_due(),
+    ]
+    .into_iter()
+    .filter(|b| *b)
+    .count();
+    let mut set = move |f: &dyn Fn(&mut PeopleFilter)| {
+        f(&mut filter.write());
+        limit.set(PAGE);
+    };
 
     rsx! {
         section { class: "people", "aria-labelledby": "people-title",
@@ -79,26 +123,146 @@ pub fn People() -> Element {
                 label: "Search people",
                 kind: "search",
                 hint: "Name, place, phone, workplace or issue",
-                oninput: move |v: String| query.set(v),
+                oninput: move |v: String| {
+                    query.set(v);
+                    limit.set(PAGE);
+                },
+            }
+            details { class: "people-filters", open: on > 0,
+                summary { id: "people-filters-toggle",
+                    if on == 0 { "Filters" } else { "Filters ({on} on)" }
+                }
+                div { class: "filter-grid",
+                    Choice {
+                        id: "filter-area",
+                        label: "Area",
+                        options: choices.areas.iter().map(|a| (a.clone(), a.clone())).collect::<Vec<_>>(),
+                        selected: filter.read().area.clone(),
+                        onchange: move |v: Option<String>| set(&|f| f.area = v.clone()),
+                    }
+                    Choice {
+                        id: "filter-tag",
+                        label: "Tag",
+                        options: choices.tags.iter().map(|a| (a.clone(), a.clone())).collect::<Vec<_>>(),
+                        selected: filter.read().tag.clone(),
+                        onchange: move |v: Option<String>| set(&|f| f.tag = v.clone()),
+                    }
+                    Choice {
+                        id: "filter-issue",
+                        label: "Issue raised",
+                        options: choices.issues.iter().map(|a| (a.clone(), a.clone())).collect::<Vec<_>>(),
+                        selected: filter.read().issue.clone(),
+                        onchange: move |v: Option<String>| set(&|f| f.issue = v.clone()),
+                    }
+                    Choice {
+                        id: "filter-engagement",
+                        label: "Engagement (latest)",
+                        options: LEVELS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>(),
+                        selected: filter.read().engagement.map(|e| e.get().to_string()),
+                        onchange: move |v: Option<String>| {
+                            let level = v.and_then(|v| v.parse::<Engagement>().ok());
+                            set(&|f| f.engagement = level);
+                        },
+                    }
+                }
+                div { class: "filter-actions",
+                    button {
+                        r#type: "button",
+                        class: "chip",
+                        id: "filter-follow-up",
+                        "aria-pressed": if follow_up_due() { "true" } else { "false" },
+                        onclick: move |_| {
+                            follow_up_due.toggle();
+                            limit.set(PAGE);
+                        },
+                        "Follow-up due"
+                    }
+                    if on > 0 {
+                        button {
+                            r#type: "button",
+                            class: "secondary",
+                            id: "clear-filters",
+                            onclick: move |_| {
+                                filter.set(PeopleFilter::default());
+                                follow_up_due.set(false);
+                                limit.set(PAGE);
+                            },
+                            "Clear filters"
+                        }
+                    }
+                }
             }
             match &*people.read() {
                 None => rsx! { p { class: "empty", "Loading…" } },
                 Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
-                Some(Ok((list, _))) if list.is_empty() => rsx! {
-                    p { class: "empty",
-                        if q.trim().is_empty() { "Nobody recorded yet. Add the first person." }
-                        else { "Nobody matches “{q}”." }
-                    }
-                },
-                Some(Ok((list, keys))) => {
+                Some(Ok((page, keys))) => {
                     let drafts = people_with_drafts(keys);
+                    let shown = page.people.len();
+                    let left = page.matching.saturating_sub(shown);
+                    let total = show_count(page.total);
+                    let matching = show_count(page.matching);
+                    let whole = if page.total == 1 { "1 person".to_string() } else { format!("{total} people") };
                     rsx! {
-                        ul { class: "list people-list", "aria-label": if q.trim().is_empty() { "Recent people" } else { "Search results" },
-                            for p in list.iter() {
-                                PersonRow { key: "{p.id}", person: p.clone(), draft: drafts.contains(&p.id) }
+                        p { class: "muted people-count", id: "people-count", role: "status",
+                            if q.trim().is_empty() && !filtering {
+                                "{whole} in this notebook."
+                            } else {
+                                "{matching} of {total} match."
+                            }
+                        }
+                        if page.people.is_empty() {
+                            p { class: "empty",
+                                if page.total == 0 { "Nobody recorded yet. Add the first person." }
+                                else if q.trim().is_empty() { "Nobody matches these filters." }
+                                else { "Nobody matches “{q}”." }
+                            }
+                        } else {
+                            ul { class: "list people-list", "aria-label": if q.trim().is_empty() && !filtering { "Recent people" } else { "Search results" },
+                                for p in page.people.iter() {
+                                    PersonRow { key: "{p.id}", person: p.clone(), draft: drafts.contains(&p.id) }
+                                }
+                            }
+                        }
+                        if left > 0 {
+                            p { class: "muted shown-of", "Showing {show_count(shown)} of {matching}." }
+                            button {
+                                r#type: "button",
+                                class: "secondary show-more",
+                                id: "people-more",
+                                onclick: move |_| limit += PAGE,
+                                "Show {left.min(PAGE)} more"
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A labelled drop-down of `options` (value, words), with "Any" for no filter.
+#[component]
+fn Choice(
+    id: String,
+    label: String,
+    options: Vec<(String, String)>,
+    selected: Option<String>,
+    onchange: EventHandler<Option<String>>,
+) -> Element {
+    let current = selected.clone().unwrap_or_default();
+    rsx! {
+        div { class: "field filter",
+            label { r#for: "{id}", "{label}" }
+            select {
+                id: "{id}",
+                value: "{current}",
+                onchange: move |e| {
+                    let v = e.value();
+                    onchange.call((!v.is_empty()).then_some(v));
+                },
+                option { value: "", selected: selected.is_none(), "Any" }
+                for (value, words) in options {
+                    option { key: "{value}", value: "{value}", selected: Some(&value) == selected.as_ref(), "{words}" }
                 }
             }
         }

@@ -118,9 +118,18 @@ impl Ask {
 
 impl ConversationDraft {
     /// A fresh form: doorstep, follow-up 48 hours from now.
+    #[cfg(test)]
     pub fn fresh() -> Self {
+        Self::fresh_of(None)
+    }
+
+    /// A fresh form of `kind` (the open shift's usual kind), else doorstep.
+    pub fn fresh_of(kind: Option<ConversationKind>) -> Self {
         ConversationDraft {
-            kind: ConversationKind::Doorstep.as_str().to_string(),
+            kind: kind
+                .unwrap_or(ConversationKind::Doorstep)
+                .as_str()
+                .to_string(),
             follow_up: groundwork::store::default_follow_up(Utc::now()).to_string(),
             ..Default::default()
         }
@@ -241,18 +250,22 @@ pub fn Record(person_id: String) -> Element {
                 .draft(&draft_key(&pid))
                 .await?
                 .and_then(|body| serde_json::from_str::<ConversationDraft>(&body).ok());
-            Ok::<_, UiError>((name, restored))
+            let usual = match restored {
+                Some(_) => None,
+                None => store.usual_kind().await?,
+            };
+            Ok::<_, UiError>((name, restored, usual))
         }
     });
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
-        Some(Ok((name, restored))) => rsx! {
+        Some(Ok((name, restored, usual))) => rsx! {
             RecordForm {
                 person_id: person_id.clone(),
                 name: name.clone(),
                 restored: restored.is_some(),
-                initial: restored.clone().unwrap_or_else(ConversationDraft::fresh),
+                initial: restored.clone().unwrap_or_else(|| ConversationDraft::fresh_of(*usual)),
             }
         },
     }
