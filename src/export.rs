@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::fields::FieldName;
-use crate::model::{CommitmentField, ConversationField, PersonField, ValidationError};
+use crate::model::{
+    CampaignField, CommitmentField, ConversationField, PersonField, ShiftField, ValidationError,
+};
 use crate::store::Store;
 
 /// What to export.
@@ -86,8 +88,8 @@ fn declared<F: FieldName>() -> Vec<&'static str> {
         .collect()
 }
 
-/// The columns of each export, in order. People's, conversations' and commitments' come from
-/// the declaration of their fields (every field marked exported, in declaration order).
+/// The columns of each export, in order: every exported field of the record kind's
+/// declaration, in declaration order.
 pub fn columns(what: What) -> &'static [&'static str] {
     match what {
         What::People => {
@@ -104,15 +106,15 @@ pub fn columns(what: What) -> &'static [&'static str] {
                 LazyLock::new(declared::<CommitmentField>);
             &COMMITMENTS
         }
-        What::Campaigns => &["id", "name", "issue", "targets", "created_at"],
-        What::Shifts => &[
-            "id",
-            "campaign_id",
-            "place",
-            "canvasser",
-            "started_at",
-            "ended_at",
-        ],
+        What::Campaigns => {
+            static CAMPAIGNS: LazyLock<Vec<&'static str>> =
+                LazyLock::new(declared::<CampaignField>);
+            &CAMPAIGNS
+        }
+        What::Shifts => {
+            static SHIFTS: LazyLock<Vec<&'static str>> = LazyLock::new(declared::<ShiftField>);
+            &SHIFTS
+        }
     }
 }
 

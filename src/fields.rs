@@ -40,6 +40,8 @@ pub enum Value {
     Set(Vec<String>),
     /// Names with a text each (consent: channel → when given).
     Map(BTreeMap<String, String>),
+    /// Names with a number each (a campaign's targets: label → number aimed for).
+    Counts(BTreeMap<String, i64>),
 }
 
 impl Value {
@@ -52,6 +54,11 @@ impl Value {
             Value::Text(s) => s.clone(),
             Value::Set(v) => v.join(", "),
             Value::Map(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
+            Value::Counts(m) => m
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 
@@ -62,6 +69,7 @@ impl Value {
             Value::Text(s) => s.is_empty(),
             Value::Set(v) => v.is_empty(),
             Value::Map(m) => m.is_empty(),
+            Value::Counts(m) => m.is_empty(),
             Value::Flag(true) | Value::Number(_) => false,
         }
     }
@@ -113,6 +121,8 @@ pub enum Type {
     Set,
     /// Consent to be contacted: channel → when given.
     Consent,
+    /// Labels with a number each (a campaign's targets).
+    Counts,
 }
 
 /// Where a field lives in its record's Automerge document.
@@ -431,6 +441,23 @@ impl FieldType for BTreeMap<String, String> {
             Value::Empty => Ok(BTreeMap::new()),
             Value::Map(m) => Ok(m),
             other => Err(format!("should be names with values, found {other:?}")),
+        }
+    }
+    fn blank() -> Self {
+        BTreeMap::new()
+    }
+}
+
+impl FieldType for BTreeMap<String, i64> {
+    fn to_value(&self) -> Value {
+        Value::Counts(self.clone())
+    }
+    fn from_value(v: Value) -> Result<Self, String> {
+        match v {
+            Value::Empty => Ok(BTreeMap::new()),
+            Value::Counts(m) => Ok(m),
+            Value::Map(m) if m.is_empty() => Ok(BTreeMap::new()),
+            other => Err(format!("should be labels with numbers, found {other:?}")),
         }
     }
     fn blank() -> Self {

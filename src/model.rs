@@ -14,11 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::fields::{Patch, Search};
 
-/// Conflicting values of the fields of records not declared yet (campaigns, shifts): field
-/// name → every concurrent value (the winner included). Declared records have typed ones
-/// ([`crate::fields::Conflicts`]).
-pub type Conflicts = BTreeMap<String, Vec<serde_json::Value>>;
-
 /// Bad input, described so that the person who typed it can correct it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
@@ -389,40 +384,38 @@ crate::record! {
     }
 }
 
-/// A campaign with its numeric targets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Campaign {
-    /// Id (UUID v7).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// The issue it is about.
-    pub issue: Option<String>,
-    /// Targets: label → number ("letters signed" → 50).
-    pub targets: BTreeMap<String, i64>,
-    /// When it was created.
-    pub created_at: String,
-    /// Fields with concurrent values.
-    pub conflicts: Conflicts,
+crate::record! {
+    /// A campaign with its numeric targets: a document of its own, its fields at the root.
+    pub struct Campaign, fields CampaignField {
+        /// Id (UUID v7); also the id of its document.
+        id: String = Id("Id", Id).root(),
+        /// Name.
+        name: String = Name("Name", Text).required(),
+        /// The issue it is about.
+        issue: Option<String> = Issue("Issue", Text),
+        /// Targets: label → number ("letters signed" → 50).
+        targets: BTreeMap<String, i64> = Targets("Targets", Counts),
+        /// When it was created.
+        created_at: String = CreatedAt("Created", Time).root().required(),
+    }
 }
 
-/// A canvassing shift.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Shift {
-    /// Id (UUID v7).
-    pub id: String,
-    /// The campaign it served.
-    pub campaign_id: Option<String>,
-    /// Place or area.
-    pub place: String,
-    /// Who canvassed.
-    pub canvasser: String,
-    /// Start (UTC).
-    pub started_at: String,
-    /// End (UTC), while open: none.
-    pub ended_at: Option<String>,
-    /// Fields with concurrent values.
-    pub conflicts: Conflicts,
+crate::record! {
+    /// A canvassing shift: a document of its own, its fields at the root.
+    pub struct Shift, fields ShiftField {
+        /// Id (UUID v7); also the id of its document.
+        id: String = Id("Id", Id).root(),
+        /// The campaign it served.
+        campaign_id: Option<String> = CampaignId("Campaign", Id),
+        /// Place or area.
+        place: String = Place("Place", Text).required(),
+        /// Who canvassed.
+        canvasser: String = Canvasser("Canvasser", Text).required(),
+        /// Start (UTC).
+        started_at: String = StartedAt("Started", Time).required(),
+        /// End (UTC), while open: none.
+        ended_at: Option<String> = EndedAt("Ended", Time),
+    }
 }
 
 /// A person with everything recorded about them.

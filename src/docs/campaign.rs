@@ -58,19 +58,8 @@ pub fn edit(doc: &mut AutoCommit, patch: &CampaignPatch, now: &str) -> Result<()
     touch(doc, now)
 }
 
-/// Read a campaign.
+/// Read a campaign (its declared fields, see [`Campaign`]).
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<Campaign> {
-    let f = Fields::new(doc, ROOT, doc_id)?;
-    let c = Campaign {
-        id: f.own_id()?,
-        name: f.str("name")?,
-        issue: f.opt_str("issue")?,
-        targets: f.int_map("targets"),
-        created_at: f.str("created_at")?,
-        conflicts: Default::default(),
-    };
-    Ok(Campaign {
-        conflicts: f.conflicts,
-        ..c
-    })
+    let root = Fields::new(doc, ROOT, doc_id)?;
+    super::record::read(Some(&root), &root, doc_id)
 }

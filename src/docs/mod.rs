@@ -14,7 +14,8 @@
 //!   later edits from any device land in the same map.
 //!
 //! Reading a document returns the winning value of each field (Automerge's deterministic
-//! choice) and, for fields written concurrently, every value in [`Conflicts`].
+//! choice) and, for fields written concurrently, every value in the record's conflicts
+//! ([`crate::fields::Conflicts`]).
 
 pub mod campaign;
 pub mod check;
@@ -29,7 +30,8 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use crate::error::{Error, Result};
-use crate::model::Conflicts;
+/// Concurrent values of a map's keys, as read: key → every value (the winner included).
+type RawConflicts = BTreeMap<String, Vec<crate::fields::Value>>;
 
 /// The version of the document shapes written by this build.
 pub const SHAPE_VERSION: i64 = 1;
@@ -99,16 +101,19 @@ pub fn kind_of(doc: &AutoCommit) -> Result<Option<DocKind>> {
     }
 }
 
-fn scalar_json(v: &ScalarValue) -> serde_json::Value {
+/// A scalar as a field value (counters and bytes as their text).
+fn scalar_value(v: &ScalarValue) -> crate::fields::Value {
+    use crate::fields::Value as V;
     match v {
-        ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
-        ScalarValue::Int(i) => serde_json::Value::from(*i),
-        ScalarValue::Uint(u) => serde_json::Value::from(*u),
-        ScalarValue::F64(f) => serde_json::Value::from(*f),
-        ScalarValue::Boolean(b) => serde_json::Value::Bool(*b),
-        ScalarValue::Timestamp(t) => serde_json::Value::from(*t),
-        ScalarValue::Null => serde_json::Value::Null,
-        other => serde_json::Value::String(other.to_string()),
+        ScalarValue::Str(s) => V::Text(s.to_string()),
+        ScalarValue::Int(i) => V::Number(*i),
+        ScalarValue::Uint(u) => {
+            i64::try_from(*u).map_or_else(|_| V::Text(u.to_string()), V::Number)
+        }
+        ScalarValue::Timestamp(t) => V::Number(*t),
+        ScalarValue::Boolean(b) => V::Flag(*b),
+        ScalarValue::Null => V::Empty,
+        other => V::Text(other.to_string()),
     }
 }
 
@@ -117,7 +122,7 @@ pub(crate) struct Fields<'a> {
     doc: &'a AutoCommit,
     values: BTreeMap<String, (Value<'static>, ObjId)>,
     /// Fields with several concurrent values.
-    pub conflicts: Conflicts,
+    pub conflicts: RawConflicts,
     doc_id: String,
 }
 
@@ -126,15 +131,15 @@ impl<'a> Fields<'a> {
     /// look-up (for all their values).
     pub(crate) fn new(doc: &'a AutoCommit, obj: ObjId, doc_id: &str) -> Result<Self> {
         let mut values = BTreeMap::new();
-        let mut conflicts = Conflicts::new();
+        let mut conflicts = RawConflicts::new();
         for item in doc.map_range(&obj, ..) {
             let key = item.key.to_string();
             if item.conflict && !QUIET_FIELDS.contains(&key.as_str()) {
-                let all: Vec<serde_json::Value> = doc
+                let all: Vec<crate::fields::Value> = doc
                     .get_all(&obj, key.as_str())?
                     .iter()
                     .filter_map(|(v, _)| match v {
-                        Value::Scalar(s) => Some(scalar_json(s)),
+                        Value::Scalar(s) => Some(scalar_value(s)),
                         Value::Object(_) => None,
                     })
                     .collect();

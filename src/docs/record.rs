@@ -24,6 +24,7 @@ impl Fields<'_> {
             Type::Number => self.opt_int(key)?.map_or(Value::Empty, Value::Number),
             Type::Set => Value::Set(self.key_set(key)),
             Type::Consent => Value::Map(self.str_map(key)),
+            Type::Counts => Value::Counts(self.int_map(key).into_iter().collect()),
             Type::Id
             | Type::Text
             | Type::Note
@@ -41,21 +42,9 @@ impl Fields<'_> {
             .iter()
             .filter_map(|(k, vals)| {
                 let f = F::named(k)?;
-                Some((f, vals.iter().map(json_value).collect()))
+                Some((f, vals.clone()))
             })
             .collect()
-    }
-}
-
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Empty,
-        serde_json::Value::Bool(b) => Value::Flag(*b),
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .map_or_else(|| Value::Text(n.to_string()), Value::Number),
-        other => Value::Text(other.to_string()),
     }
 }
 

@@ -28,20 +28,8 @@ pub fn end(doc: &mut AutoCommit, now: &str) -> Result<()> {
     touch(doc, now)
 }
 
-/// Read a shift.
+/// Read a shift (its declared fields, see [`Shift`]).
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<Shift> {
-    let f = Fields::new(doc, ROOT, doc_id)?;
-    let s = Shift {
-        id: f.own_id()?,
-        campaign_id: f.opt_str("campaign_id")?,
-        place: f.str("place")?,
-        canvasser: f.str("canvasser")?,
-        started_at: f.str("started_at")?,
-        ended_at: f.opt_str("ended_at")?,
-        conflicts: Default::default(),
-    };
-    Ok(Shift {
-        conflicts: f.conflicts,
-        ..s
-    })
+    let root = Fields::new(doc, ROOT, doc_id)?;
+    super::record::read(Some(&root), &root, doc_id)
 }

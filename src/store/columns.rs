@@ -66,7 +66,7 @@ pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
             Value::Empty => match f.spec().ty {
                 Type::Flag => Sql::Integer(0),
                 Type::Set => Sql::Text("[]".into()),
-                Type::Consent => Sql::Text("{}".into()),
+                Type::Consent | Type::Counts => Sql::Text("{}".into()),
                 _ => Sql::Null,
             },
             Value::Flag(b) => Sql::Integer(i64::from(b)),
@@ -74,6 +74,7 @@ pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
             Value::Text(s) => Sql::Text(s),
             Value::Set(v) => Sql::Text(serde_json::to_string(&v)?),
             Value::Map(m) => Sql::Text(serde_json::to_string(&m)?),
+            Value::Counts(m) => Sql::Text(serde_json::to_string(&m)?),
         });
     }
     out.push(Sql::Text(serde_json::to_string(
@@ -102,6 +103,9 @@ pub(crate) fn read_row<R: Record>(row: &Row<'_>, start: usize) -> rusqlite::Resu
             Type::Set => {
                 Value::Set(serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?)
             }
+            Type::Counts => Value::Counts(
+                serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?,
+            ),
             Type::Consent => {
                 Value::Map(serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?)
             }

@@ -13,10 +13,6 @@ use std::collections::BTreeMap;
 use crate::fields::{FieldName, Record, Search, Type, Value};
 use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift};
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String> {
-    Ok(serde_json::to_string(v)?)
-}
-
 /// Rebuild the projections of document `doc_id`.
 pub(crate) fn project(
     conn: &Connection,
@@ -67,6 +63,7 @@ fn search_text(ty: Type, v: Value) -> Vec<String> {
         Value::Text(s) => vec![s],
         Value::Set(v) => v,
         Value::Map(m) => m.into_keys().collect(),
+        Value::Counts(m) => m.into_keys().collect(),
         Value::Number(n) => vec![n.to_string()],
         Value::Empty | Value::Flag(_) => Vec::new(),
     }
@@ -162,26 +159,13 @@ fn row<R: Record>(insert: &mut rusqlite::CachedStatement<'_>, r: &R) -> Result<(
 }
 
 fn campaign(conn: &Connection, c: &Campaign) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO campaigns (id, name, issue, targets, created_at, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![
-        c.id,
-        c.name,
-        c.issue,
-        json(&c.targets)?,
-        c.created_at,
-        json(&c.conflicts)?
-    ])?;
-    Ok(())
+    static CAMPAIGN: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Campaign>("campaigns"));
+    row(&mut conn.prepare_cached(&CAMPAIGN)?, c)
 }
 
 fn shift(conn: &Connection, s: &Shift) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO shifts (id, campaign_id, place, canvasser, started_at, ended_at, conflicts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(rusqlite::params![s.id, s.campaign_id, s.place, s.canvasser, s.started_at, s.ended_at, json(&s.conflicts)?])?;
-    Ok(())
+    static SHIFT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Shift>("shifts"));
+    row(&mut conn.prepare_cached(&SHIFT)?, s)
 }

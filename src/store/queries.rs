@@ -12,12 +12,6 @@ use crate::model::{
     PersonFile, Shift, normalise_tag,
 };
 
-fn from_json<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T> {
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 /// The people table's columns as `p.<column>`, from the declaration of [`Person`].
 fn person_cols() -> &'static str {
     static COLS: std::sync::LazyLock<String> =
@@ -57,26 +51,11 @@ fn commitment_row(r: &Row<'_>) -> rusqlite::Result<Commitment> {
 }
 
 fn campaign_row(r: &Row<'_>) -> rusqlite::Result<Campaign> {
-    Ok(Campaign {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        issue: r.get(2)?,
-        targets: from_json(r.get(3)?)?,
-        created_at: r.get(4)?,
-        conflicts: from_json(r.get(5)?)?,
-    })
+    super::columns::read_row(r, 0)
 }
 
 fn shift_row(r: &Row<'_>) -> rusqlite::Result<Shift> {
-    Ok(Shift {
-        id: r.get(0)?,
-        campaign_id: r.get(1)?,
-        place: r.get(2)?,
-        canvasser: r.get(3)?,
-        started_at: r.get(4)?,
-        ended_at: r.get(5)?,
-        conflicts: from_json(r.get(6)?)?,
-    })
+    super::columns::read_row(r, 0)
 }
 
 fn all<T>(
@@ -240,7 +219,10 @@ pub(crate) fn all_commitments(conn: &Connection) -> Result<Vec<Commitment>> {
 pub(crate) fn campaigns(conn: &Connection) -> Result<Vec<Campaign>> {
     all(
         conn,
-        "SELECT id, name, issue, targets, created_at, conflicts FROM campaigns ORDER BY id",
+        &format!(
+            "SELECT {} FROM campaigns ORDER BY id",
+            super::columns::select_list::<Campaign>("")
+        ),
         [],
         campaign_row,
     )
@@ -249,7 +231,10 @@ pub(crate) fn campaigns(conn: &Connection) -> Result<Vec<Campaign>> {
 pub(crate) fn shifts(conn: &Connection) -> Result<Vec<Shift>> {
     all(
         conn,
-        "SELECT id, campaign_id, place, canvasser, started_at, ended_at, conflicts FROM shifts ORDER BY id",
+        &format!(
+            "SELECT {} FROM shifts ORDER BY id",
+            super::columns::select_list::<Shift>("")
+        ),
         [],
         shift_row,
     )

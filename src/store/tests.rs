@@ -1293,3 +1293,52 @@ fn follow_ups_due_are_counted_and_paged_as_the_report_lists_them() {
         report.iter().filter(|f| f.last_spoken_by == "Sam").count()
     );
 }
+
+#[test]
+fn campaigns_and_shifts_are_declared_records_with_typed_conflicts() {
+    use crate::model::{CampaignField, CampaignPatch, NewCampaign};
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a
+        .add_campaign(NewCampaign {
+            name: "Living wage".into(),
+            issue: None,
+            targets: [("letters signed".to_string(), 50)].into(),
+        })
+        .unwrap();
+    deliver(&a, &mut b);
+    let sent = a.outbox(100).unwrap().len();
+    let rename = |n: &str| CampaignPatch {
+        name: Some(n.into()),
+        ..Default::default()
+    };
+    a.edit_campaign(&id, rename("Living wage now")).unwrap();
+    b.edit_campaign(&id, rename("Real living wage")).unwrap();
+    let from_b = b.outbox(100).unwrap();
+    for item in a.outbox(100).unwrap().into_iter().skip(sent) {
+        b.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    for item in from_b {
+        a.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    let (ca, cb) = (a.campaign(&id).unwrap(), b.campaign(&id).unwrap());
+    assert_eq!(ca, cb);
+    let names = &ca.conflicts[&CampaignField::Name];
+    assert!(names.contains(&Value::from("Living wage now")));
+    assert!(names.contains(&Value::from("Real living wage")));
+    assert_eq!(ca.targets.get("letters signed"), Some(&50));
+    // A shift reads back through the same declaration.
+    let shift = a.start_shift("Elm Road", Some(&id), Some("Sam")).unwrap();
+    let s = a
+        .shifts()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == shift)
+        .unwrap();
+    assert_eq!(
+        (s.place.as_str(), s.campaign_id.as_deref()),
+        ("Elm Road", Some(id.as_str()))
+    );
+    assert!(s.ended_at.is_none() && s.conflicts.is_empty());
+}

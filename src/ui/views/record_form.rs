@@ -107,6 +107,7 @@ impl FormValues {
                 ),
                 Value::Flag(b) => FormValue::Flag(b),
                 Value::Number(n) => FormValue::Text(n.to_string()),
+                Value::Counts(m) => FormValue::List(m.into_keys().collect()),
                 Value::Empty => continue,
             };
             f.set(spec.name, v);
