@@ -8,7 +8,7 @@ use dioxus::prelude::*;
 use groundwork::docs::history::Edit;
 use groundwork::store::RestoreTarget;
 
-use super::person::kind_label;
+use super::kind_label;
 use super::{show_date, show_time};
 use crate::ui::worker::{FileChange, Subject};
 use crate::ui::{Nav, Services};

@@ -68,3 +68,16 @@ pub fn show_time(t: &str) -> String {
         })
         .unwrap_or_else(|_| t.to_string())
 }
+
+/// The words for a conversation kind.
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "doorstep" => "Doorstep",
+        "breakfast-meeting" => "Breakfast meeting",
+        "one-to-one" => "One-to-one",
+        "phone" => "Phone",
+        "workplace-visit" => "Workplace visit",
+        "event" => "Event",
+        _ => "Conversation",
+    }
+}

@@ -15,7 +15,7 @@ use super::drafts::{conversation_key, edit_key};
 use super::edit_person::EditPerson;
 use super::edit_record::{CampaignChoice, EditCommitment, EditConversation};
 use super::history::History;
-use super::{show_date, show_time};
+use super::{kind_label, show_date, show_time};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
 
@@ -395,19 +395,6 @@ pub fn PersonFile(id: String) -> Element {
                 }
             }
         }
-    }
-}
-
-/// The words for a conversation kind.
-pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "doorstep" => "Doorstep",
-        "breakfast-meeting" => "Breakfast meeting",
-        "one-to-one" => "One-to-one",
-        "phone" => "Phone",
-        "workplace-visit" => "Workplace visit",
-        "event" => "Event",
-        _ => "Conversation",
     }
 }
 

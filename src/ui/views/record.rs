@@ -16,7 +16,7 @@ use groundwork::model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::person::kind_label;
+use super::kind_label;
 use crate::ui::components::{Chip, Chips, Confirm, TextField};
 use crate::ui::worker::{Request, UiError};
 use crate::ui::{Nav, Screen, Services};

@@ -14,7 +14,7 @@ use groundwork::fields::{FieldName, Patch, Record, Spec, Type, Value};
 use groundwork::model::ConsentChannel;
 use serde::{Deserialize, Serialize};
 
-use super::person::kind_label;
+use super::kind_label;
 use crate::ui::components::{Chip, Chips, ConsentChips, TextField, toggle_consent};
 
 /// The engagement ladder, as the record form shows it.
