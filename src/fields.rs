@@ -10,7 +10,7 @@
 //! line's flags and the app's edit form, and the one core that settles a field on a value
 //! ([`Patch`], used by the app, the command line and conflict resolution alike).
 //!
-//! Adding a field: one line in the declaration (in [`crate::model`]), a migration adding its
+//! Adding a field: one line in the declaration (in `crate::model`), a migration adding its
 //! projection column, and the golden files. See ARCHITECTURE.md, "Fields declared once".
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
+use crate::rules::{
     ConsentChannel, ValidationError, format_time, normalise_tag, parse_date, parse_time,
 };
 
@@ -465,54 +465,6 @@ impl FieldType for BTreeMap<String, i64> {
     }
 }
 
-impl FieldType for Option<crate::model::Engagement> {
-    fn to_value(&self) -> Value {
-        self.map_or(Value::Empty, |e| Value::Number(i64::from(e)))
-    }
-    fn from_value(v: Value) -> Result<Self, String> {
-        match v {
-            Value::Empty => Ok(None),
-            Value::Number(n) => crate::model::Engagement::try_from(n)
-                .map(Some)
-                .map_err(|e| e.to_string()),
-            other => Err(format!("should be a number from 1 to 5, found {other:?}")),
-        }
-    }
-    fn blank() -> Self {
-        None
-    }
-}
-
-/// A choice stored as its name.
-macro_rules! choice_field {
-    ($t:ty, $blank:expr) => {
-        impl FieldType for $t {
-            fn to_value(&self) -> Value {
-                Value::Text(self.as_str().to_string())
-            }
-            fn from_value(v: Value) -> Result<Self, String> {
-                match v {
-                    Value::Text(s) => s.parse().map_err(|e: ValidationError| e.to_string()),
-                    Value::Empty => Err("is missing".into()),
-                    other => Err(format!("should be a name, found {other:?}")),
-                }
-            }
-            fn blank() -> Self {
-                $blank
-            }
-        }
-    };
-}
-
-choice_field!(
-    crate::model::ConversationKind,
-    crate::model::ConversationKind::Doorstep
-);
-choice_field!(
-    crate::model::CommitmentStatus,
-    crate::model::CommitmentStatus::Open
-);
-
 /// Declare a record kind: the struct, the enum of its fields and its [`Record`] impl, from one
 /// list of fields. Each field: doc comment, `name: RustType = Variant(Spec…)`.
 #[macro_export]
@@ -810,70 +762,4 @@ pub fn apply<R: Record>(record: &mut R, patch: &Patch<R::Field>, now: &str) -> R
         record.set_value(*field, value)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Person, PersonField};
-
-    #[test]
-    fn specs_line_up_with_the_fields() {
-        for f in PersonField::ALL {
-            assert_eq!(PersonField::named(f.name()), Some(*f));
-        }
-        assert_eq!(PersonField::Languages.spec().flag, Some("language"));
-        assert_eq!(PersonField::Languages.spec().place, Place::Keys);
-    }
-
-    #[test]
-    fn a_patch_is_checked_and_made_canonical() {
-        let p = Patch::new()
-            .put(PersonField::Name, "  Amina  ")
-            .put(PersonField::Phone, "   ")
-            .add(PersonField::Languages, ["  Polish ", "polish", "Urdu"])
-            .add(PersonField::Consent, ["SMS"]);
-        let c = p.checked().unwrap();
-        assert_eq!(c.put_of(PersonField::Name), Some(&Value::from("Amina")));
-        assert_eq!(c.put_of(PersonField::Phone), Some(&Value::Empty));
-        assert_eq!(
-            c.changes[2].1,
-            Change::Add(vec!["polish".into(), "urdu".into()])
-        );
-        assert_eq!(c.changes[3].1, Change::Add(vec!["sms".into()]));
-        let empty_name = Patch::new().put(PersonField::Name, " ").checked();
-        assert_eq!(empty_name, Err(ValidationError::Empty { field: "name" }));
-        assert!(
-            Patch::new()
-                .add(PersonField::Consent, ["pigeon"])
-                .checked()
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn applying_in_memory_adds_removes_and_clears() {
-        let mut p = Person::blank();
-        let patch = Patch::new()
-            .put(PersonField::Name, "Amina")
-            .add(PersonField::Languages, ["urdu", "english"])
-            .add(PersonField::Consent, ["sms"])
-            .checked()
-            .unwrap();
-        apply(&mut p, &patch, "T1").unwrap();
-        assert_eq!(p.languages, vec!["english", "urdu"]);
-        assert_eq!(p.consent.get("sms").map(String::as_str), Some("T1"));
-        let patch = Patch::new()
-            .remove(PersonField::Languages, ["urdu"])
-            .add(PersonField::Consent, ["sms"])
-            .checked()
-            .unwrap();
-        apply(&mut p, &patch, "T2").unwrap();
-        assert_eq!(p.languages, vec!["english"]);
-        assert_eq!(
-            p.consent.get("sms").map(String::as_str),
-            Some("T1"),
-            "consent keeps when it was first given"
-        );
-    }
 }

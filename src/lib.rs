@@ -37,6 +37,7 @@ pub mod fields;
 pub mod ids;
 pub mod model;
 pub mod report;
+pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod words;

@@ -11,36 +11,25 @@ use serde::Deserialize;
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{Rate, RateSettings};
 
+pub use crate::listener::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+};
+pub use crate::ratelimit::{
+    DEFAULT_ENROL_BURST, DEFAULT_ENROL_PER_MINUTE, DEFAULT_FAILED_AUTH_BURST,
+    DEFAULT_FAILED_AUTH_PER_MINUTE,
+};
+
 /// Default listen address: loopback, for a TLS-terminating reverse proxy in front.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "relay-data";
-/// Default request body limit: 8 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Default page size for pulls: 1 MiB.
 pub const DEFAULT_MAX_PAGE_BYTES: u64 = 1024 * 1024;
 /// Default log filter.
 pub const DEFAULT_LOG: &str = "info";
-/// Default cap on open connections (lowered to fit under the process's file descriptor limit).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// Default time allowed to receive a request head, in seconds.
-pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
-/// Default time allowed to receive a request body, in seconds.
-pub const DEFAULT_BODY_READ_TIMEOUT: u64 = 60;
-/// Default time an idle kept-alive connection stays open, in seconds.
-pub const DEFAULT_IDLE_TIMEOUT: u64 = 5;
-/// Default budget for request bodies held at once: 256 MiB.
-pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: u64 = 256 << 20;
 /// Default cap on tokio's blocking threads (SQLite work, compression).
 pub const DEFAULT_BLOCKING_THREADS: usize = 16;
-/// Default enrolment attempts per minute per client address.
-pub const DEFAULT_ENROL_PER_MINUTE: u32 = 10;
-/// Default enrolment attempts at once per client address.
-pub const DEFAULT_ENROL_BURST: u32 = 30;
-/// Default failed authentications per minute per client address.
-pub const DEFAULT_FAILED_AUTH_PER_MINUTE: u32 = 30;
-/// Default failed authentications at once per client address.
-pub const DEFAULT_FAILED_AUTH_BURST: u32 = 60;
 /// Default cap on the bytes a team stores (blobs and document ids): 1 GiB.
 pub const DEFAULT_MAX_TEAM_BYTES: u64 = 1 << 30;
 /// Default cap on the changes of one push. The app pushes at most about 4,100 per request.

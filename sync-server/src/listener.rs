@@ -54,6 +54,19 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const BUSY_MESSAGE: &str =
     "the relay is at its connection limit; your device will retry, or try again in a minute";
 
+/// Default request body limit: 8 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+/// Default cap on open connections (lowered to fit under the process's file descriptor limit).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default time allowed to receive a request head, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
+/// Default time allowed to receive a request body, in seconds.
+pub const DEFAULT_BODY_READ_TIMEOUT: u64 = 60;
+/// Default time an idle kept-alive connection stays open, in seconds.
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 5;
+/// Default budget for request bodies held at once: 256 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BODY_BYTES: u64 = 256 << 20;
+
 /// The raw HTTP answer to a connection above the cap (it is closed right after).
 fn busy_answer() -> Vec<u8> {
     let body = format!("{{\"error\":\"{BUSY_MESSAGE}\"}}");
@@ -85,12 +98,12 @@ pub struct ConnectionLimits {
 impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
-            max_connections: crate::config::DEFAULT_MAX_CONNECTIONS,
-            header_read_timeout: Duration::from_secs(crate::config::DEFAULT_HEADER_READ_TIMEOUT),
-            body_read_timeout: Duration::from_secs(crate::config::DEFAULT_BODY_READ_TIMEOUT),
-            idle_timeout: Duration::from_secs(crate::config::DEFAULT_IDLE_TIMEOUT),
-            max_inflight_body_bytes: crate::config::DEFAULT_MAX_INFLIGHT_BODY_BYTES,
-            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT),
+            body_read_timeout: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT),
+            max_inflight_body_bytes: DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

@@ -31,6 +31,15 @@ use crate::error::ApiError;
 /// Most addresses one limiter remembers.
 pub const MAX_TRACKED: usize = 100_000;
 
+/// Default enrolment attempts per minute per client address.
+pub const DEFAULT_ENROL_PER_MINUTE: u32 = 10;
+/// Default enrolment attempts at once per client address.
+pub const DEFAULT_ENROL_BURST: u32 = 30;
+/// Default failed authentications per minute per client address.
+pub const DEFAULT_FAILED_AUTH_PER_MINUTE: u32 = 30;
+/// Default failed authentications at once per client address.
+pub const DEFAULT_FAILED_AUTH_BURST: u32 = 60;
+
 /// A rate: `burst` at once, `per_minute` sustained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -53,10 +62,6 @@ pub struct RateSettings {
 
 impl Default for RateSettings {
     fn default() -> Self {
-        use crate::config::{
-            DEFAULT_ENROL_BURST, DEFAULT_ENROL_PER_MINUTE, DEFAULT_FAILED_AUTH_BURST,
-            DEFAULT_FAILED_AUTH_PER_MINUTE,
-        };
         Self {
             enrol: Rate {
                 per_minute: DEFAULT_ENROL_PER_MINUTE,
