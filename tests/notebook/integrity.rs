@@ -566,66 +566,83 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     assert!(a.store.quarantined().unwrap().is_empty());
 }
 
+/// A notebook written by the previous release (commit 63332c5, schema 3), kept as it was: a
+/// person, a campaign with the target "letters signed", a shift, a breakfast meeting and three
+/// commitments, one of them "Letters signed" for the campaign.
+const PREVIOUS_RELEASE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/notebook-schema-3/groundwork.sqlite3"
+);
+
 #[test]
-fn a_notebook_written_by_the_previous_version_opens_and_syncs_the_new_fields() {
-    use groundwork::model::{CommitmentField, CommitmentPatch, NewCampaign};
+fn a_notebook_written_by_the_previous_release_opens_syncs_and_takes_the_new_fields() {
+    use groundwork::model::{CommitmentField, CommitmentPatch};
+    use groundwork::report::CountedBy;
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::copy(PREVIOUS_RELEASE, dir.path().join("groundwork.sqlite3")).unwrap();
+    let mut a = groundwork::store::Store::open(dir.path()).unwrap();
+    let people = a.all_people().unwrap();
+    assert_eq!(people.len(), 1);
+    let p = people[0].id.clone();
+    let file = a.person(&p).unwrap();
+    assert_eq!(file.person.name, "Marta Nowak");
+    assert!(file.person.languages.is_empty());
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(file.commitments.len(), 3);
+    assert!(file.commitments.iter().all(|c| c.target.is_none()));
+    // The commitment whose words are the target's label keeps counting.
+    let campaign = a.campaigns().unwrap()[0].id.clone();
+    let report = groundwork::report::campaign_report(&a, &campaign).unwrap();
+    assert_eq!(report.targets[0].made, 1);
+    assert_eq!(report.targets[0].commitments[0].why, CountedBy::SameWords);
+    // It joins a team and sends everything it holds; a new device gets all of it.
     let relay = TestRelay::start();
     let (_, invite) = relay.team(2);
-    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
-    let p = a.person("Marta Nowak");
-    a.converse(&p, "Cleans the library at 5am.", &["sign the letter"]);
-    // Schema 3, as the previous version left it: no languages, no targets. Its documents are
-    // byte for byte what this version writes when those fields are empty
-    // (golden::person_document_bytes).
-    a.store
-        .connection()
-        .execute_batch(
-            "ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
-             DROP INDEX people_by_area; DROP INDEX conversations_latest;
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
-    let dir = a.store.dir().to_path_buf();
-    a.store = groundwork::store::Store::open(&dir).unwrap();
-    let file = a.store.person(&p).unwrap();
-    assert!(file.person.languages.is_empty());
-    assert_eq!(file.commitments[0].target, None);
-    assert_eq!(a.sync().pushed, 2);
-    // The other device adds what the new version knows; the upgraded one gets it.
+    sync::join(
+        &mut a,
+        &super::sync::transport(),
+        &relay.url,
+        &invite,
+        "Sam's phone",
+    )
+    .unwrap();
+    let pending = a.pending_changes().unwrap();
+    assert!(pending >= 6, "{pending} changes waiting");
+    let sent = sync::sync_once(&mut a, &super::sync::transport(), Budget::default()).unwrap();
+    assert_eq!(sent.pushed as u64, pending);
     let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
     b.sync();
-    let campaign = b
-        .store
-        .add_campaign(NewCampaign {
-            name: "Living wage".into(),
-            issue: None,
-            targets: [("letters signed".to_string(), 50)].into(),
-        })
+    assert_eq!(b.store.person(&p).unwrap(), a.person(&p).unwrap());
+    // What only this version knows travels back to the upgraded notebook.
+    let ask = file
+        .commitments
+        .iter()
+        .find(|c| c.what == "bring two colleagues")
         .unwrap();
-    let ask = b.store.person(&p).unwrap().commitments[0].id.clone();
     b.store
         .edit_person(
             &p,
-            PersonPatch::new().add(PersonField::Languages, ["polish"]),
+            PersonPatch::new().add(PersonField::Languages, ["Polish"]),
         )
         .unwrap();
     b.store
         .edit_commitment(
-            &ask,
-            CommitmentPatch::new()
-                .put(CommitmentField::CampaignId, campaign.as_str())
-                .put(CommitmentField::Target, "Letters signed"),
+            &ask.id,
+            CommitmentPatch::new().put(CommitmentField::Target, "letters signed"),
         )
         .unwrap();
     b.sync();
-    a.sync();
-    let file = a.store.person(&p).unwrap();
+    sync::sync_once(&mut a, &super::sync::transport(), Budget::default()).unwrap();
+    let file = a.person(&p).unwrap();
     assert_eq!(file.person.languages, vec!["polish"]);
-    assert_eq!(
-        file.commitments[0].target.as_deref(),
-        Some("letters signed")
-    );
-    assert_eq!(file, b.store.person(&p).unwrap());
+    let report = groundwork::report::campaign_report(&a, &campaign).unwrap();
+    assert_eq!(report.targets[0].made, 2, "one by its words, one chosen");
+    assert!(a.quarantined().unwrap().is_empty());
 }
 
 #[test]

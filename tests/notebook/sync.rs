@@ -61,7 +61,7 @@ pub struct Device {
     _dir: tempfile::TempDir,
 }
 
-fn transport() -> HttpTransport {
+pub fn transport() -> HttpTransport {
     HttpTransport::with_retries(3, Duration::from_millis(20)).unwrap()
 }
 
