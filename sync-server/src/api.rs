@@ -23,7 +23,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,6 +34,7 @@ use groundwork_protocol::{
     encode_sync_response,
 };
 
+use crate::app::{AppDir, is_api_path};
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
@@ -84,6 +85,8 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Turns for pushes, so that teams do not wait long on each other's writes.
     pub turns: Arc<WriteTurns>,
+    /// The web app served at `/` (`serve --app DIR`), if any.
+    pub app: Option<Arc<AppDir>>,
 }
 
 impl AppState {
@@ -94,7 +97,15 @@ impl AppState {
             limits,
             rate_limits: Arc::new(RateLimits::new(limits.rates)),
             turns: Arc::default(),
+            app: None,
         }
+    }
+
+    /// The same state, also serving the web app in `app` at `/`.
+    #[must_use]
+    pub fn with_app(mut self, app: Option<AppDir>) -> Self {
+        self.app = app.map(Arc::new);
+        self
     }
 }
 
@@ -119,7 +130,7 @@ pub fn router(state: AppState) -> Router {
             DOC_CHANGES_PATH,
             post(doc_changes).route_layer(from_fn_with_state(rates, limit_failed_auth)),
         )
-        .fallback(not_found)
+        .fallback(app_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_content_type))
         .layer(middleware::from_fn(log_request))
@@ -132,6 +143,19 @@ async fn health() -> Response {
         "{\"status\":\"ok\"}",
     )
         .into_response()
+}
+
+/// Unrouted requests: the web app's files and shell for `GET`/`HEAD` of a non-API path when
+/// the relay serves an app, the JSON 404 otherwise.
+async fn app_or_not_found(State(state): State<AppState>, req: Request) -> Response {
+    let method = req.method();
+    let path = req.uri().path();
+    match &state.app {
+        Some(app) if (method == Method::GET || method == Method::HEAD) && !is_api_path(path) => {
+            app.answer(method, path, req.headers()).await
+        }
+        _ => not_found().await.into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {

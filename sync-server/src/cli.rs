@@ -158,6 +158,11 @@ pub struct ServeArgs {
         value_name = "SIZE"
     )]
     pub max_inflight_body_bytes: Option<ByteSize>,
+
+    /// Built web app to serve at `/` next to the API (a directory holding index.html, as
+    /// .ci/build-web writes it) [default: none]
+    #[arg(long, env = "GROUNDWORK_RELAY_APP", value_name = "DIR")]
+    pub app: Option<PathBuf>,
 }
 
 /// `team …`
@@ -230,6 +235,7 @@ impl Cli {
             over.max_changes_per_request = serve.max_changes_per_request;
             over.trust_proxy_headers = serve.trust_proxy_headers;
             over.max_inflight_body_bytes = serve.max_inflight_body_bytes;
+            over.app.clone_from(&serve.app);
         }
         over
     }

@@ -222,6 +222,8 @@ pub struct FileConfig {
     pub trust_proxy_headers: Option<bool>,
     /// Most request body bytes held at once.
     pub max_inflight_body_bytes: Option<ByteSize>,
+    /// Built web app served at `/`.
+    pub app: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -271,6 +273,8 @@ pub struct Settings {
     pub max_team_bytes: u64,
     /// Most changes in one push.
     pub max_changes_per_request: usize,
+    /// Directory of a built web app served at `/` (none: the relay serves only its API).
+    pub app: Option<PathBuf>,
 }
 
 impl Settings {
@@ -416,6 +420,7 @@ impl Settings {
             rates,
             max_team_bytes,
             max_changes_per_request,
+            app: over.app.or(file.app),
         })
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`cli`] and [`config`]: command line, environment and TOML settings.
 //! - [`server`]: binds the listener and runs the HTTP service built by [`api`].
+//! - [`app`]: the built web app served at `/` next to the API (`serve --app DIR`).
 //! - [`listener`]: the accept loop with the connection cap and the header, body and idle
 //!   timeouts.
 //! - [`limits`] and [`ratelimit`]: what the relay refuses (content types, doc ids, device names,
@@ -16,6 +17,7 @@
 //! The wire types live in the `groundwork-protocol` crate, shared with the app.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod body;
 pub mod cli;

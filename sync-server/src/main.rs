@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 use sync_server::api::Limits;
+use sync_server::app::AppDir;
 use sync_server::cli::{Cli, Command, DeviceCommand, InviteCommand, TeamCommand};
 use sync_server::config::{FileConfig, LogFormat, Settings};
 use sync_server::ops;
@@ -68,6 +69,10 @@ fn serve(settings: Settings) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let app = settings.app.as_deref().map(AppDir::open).transpose()?;
+    if let Some(app) = &app {
+        tracing::info!(app = %app.root().display(), "serving the web app at /");
+    }
     runtime.block_on(async {
         let store = SqliteStore::open(&settings.data_dir)
             .with_context(|| {
@@ -86,7 +91,7 @@ fn serve(settings: Settings) -> Result<()> {
             connections: settings.connections,
             rates: settings.rates,
         };
-        let relay = RunningRelay::start(settings.listen, store, limits)
+        let relay = RunningRelay::start_with_app(settings.listen, store, limits, app)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = relay.addr();

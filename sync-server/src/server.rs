@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::{AppState, Limits, router};
+use crate::app::AppDir;
 use crate::listener::{fd_soft_limit, fit_under_fd_limit};
 use crate::store::Store;
 
@@ -21,11 +22,22 @@ pub struct RunningRelay {
 }
 
 impl RunningRelay {
-    /// Binds `listen` and starts serving in the background.
+    /// Binds `listen` and starts serving the API in the background.
     pub async fn start(
         listen: SocketAddr,
         store: Arc<dyn Store>,
         limits: Limits,
+    ) -> std::io::Result<Self> {
+        Self::start_with_app(listen, store, limits, None).await
+    }
+
+    /// Binds `listen` and starts serving the API, and the web app in `app` at `/`, in the
+    /// background.
+    pub async fn start_with_app(
+        listen: SocketAddr,
+        store: Arc<dyn Store>,
+        limits: Limits,
+        app: Option<AppDir>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -41,7 +53,7 @@ impl RunningRelay {
                 "max_connections lowered to fit under the open file limit (ulimit -n)"
             );
         }
-        let app = router(AppState::new(store, limits));
+        let app = router(AppState::new(store, limits).with_app(app));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(crate::listener::serve(listener, app, connections, stop));
         Ok(Self {

@@ -2,6 +2,7 @@
 //! directory, driven over real HTTP. One test binary, one module per area.
 
 mod actors;
+mod app;
 mod common;
 mod convergence;
 mod durability;
