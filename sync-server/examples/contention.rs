@@ -194,7 +194,7 @@ fn main() -> Result<()> {
     let url = format!("http://{}", relay.addr());
     let mut invites = Vec::new();
     for (name, uses) in [("big", 1), ("small", o.small_devices)] {
-        let team = ops::team_create(store.as_ref(), name)?;
+        let team = ops::team_create(store.as_ref(), name, None)?;
         let team_id = team["team_id"].as_str().context("team id")?.to_owned();
         invites.push(ops::invite_create(
             store.as_ref(),

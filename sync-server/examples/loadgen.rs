@@ -251,7 +251,7 @@ fn main() -> Result<()> {
     let teams = o.devices.div_ceil(o.team_size);
     let mut invites = Vec::new();
     for t in 0..teams {
-        let team = ops::team_create(store.as_ref(), &format!("load team {t}"))?;
+        let team = ops::team_create(store.as_ref(), &format!("load team {t}"), None)?;
         let team_id = team["team_id"].as_str().context("team id")?.to_owned();
         let uses = u32::try_from(o.team_size)?;
         invites.push(ops::invite_create(store.as_ref(), &team_id, uses, 3_600)?);

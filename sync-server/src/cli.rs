@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ByteSize, LogFormat, Overrides, Seconds, parse_duration};
+use crate::link::PublicUrl;
 
 /// The Groundwork relay: stores each team's opaque change log and serves it to the team's devices.
 #[derive(Debug, Parser)]
@@ -28,6 +29,16 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
+
+    /// The relay's address as phones reach it, e.g. https://relay.example.org: join links
+    /// https://RELAY/#join=CODE are printed with invites when it is known [default: none]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_PUBLIC_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub public_url: Option<PublicUrl>,
 
     /// What to do
     #[command(subcommand)]
@@ -168,7 +179,8 @@ pub struct ServeArgs {
 /// `team …`
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
-    /// Create a team; prints JSON {"team_id": …, "invite": …} with a single-use 7-day invite
+    /// Create a team; prints JSON {"team_id": …, "invite": …, "join_link": …} with a single-use
+    /// 7-day invite (join_link is null without a public URL)
     Create {
         /// The team's name (for operators; devices never see it)
         #[arg(long)]
@@ -179,7 +191,8 @@ pub enum TeamCommand {
 /// `invite …`
 #[derive(Debug, Subcommand)]
 pub enum InviteCommand {
-    /// Create an invite to a team; prints the invite code
+    /// Create an invite to a team; prints the invite code, then the join link when the public
+    /// URL is known
     Create {
         /// The team's id
         #[arg(long, value_name = "ID")]
@@ -190,6 +203,9 @@ pub enum InviteCommand {
         /// How long it stays valid: s, m, h, d or w, e.g. 7d
         #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
         expires_in: u64,
+        /// Also draw the join link as a QR code (needs --public-url)
+        #[arg(long)]
+        qr: bool,
     },
 }
 
@@ -214,6 +230,7 @@ impl Cli {
     pub fn overrides(&self) -> Overrides {
         let mut over = Overrides {
             data_dir: self.data_dir.clone(),
+            public_url: self.public_url.clone(),
             ..Overrides::default()
         };
         if let Command::Serve(serve) = &self.command {
@@ -275,9 +292,13 @@ mod tests {
                         team,
                         uses,
                         expires_in,
+                        qr,
                     },
             } => {
-                assert_eq!((team.as_str(), uses, expires_in), ("t1", 5, 7_200));
+                assert_eq!(
+                    (team.as_str(), uses, expires_in, qr),
+                    ("t1", 5, 7_200, false)
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::link::PublicUrl;
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{Rate, RateSettings};
 
@@ -224,6 +225,8 @@ pub struct FileConfig {
     pub max_inflight_body_bytes: Option<ByteSize>,
     /// Built web app served at `/`.
     pub app: Option<PathBuf>,
+    /// The relay's address as phones reach it, for join links.
+    pub public_url: Option<PublicUrl>,
 }
 
 impl FileConfig {
@@ -275,6 +278,8 @@ pub struct Settings {
     pub max_changes_per_request: usize,
     /// Directory of a built web app served at `/` (none: the relay serves only its API).
     pub app: Option<PathBuf>,
+    /// The relay's address as phones reach it (none: no join links are printed).
+    pub public_url: Option<PublicUrl>,
 }
 
 impl Settings {
@@ -421,6 +426,7 @@ impl Settings {
             max_team_bytes,
             max_changes_per_request,
             app: over.app.or(file.app),
+            public_url: over.public_url.or(file.public_url),
         })
     }
 }
@@ -519,6 +525,29 @@ mod tests {
             }
         );
         assert_eq!(s.max_changes_per_request, DEFAULT_MAX_CHANGES_PER_REQUEST);
+    }
+
+    #[test]
+    fn public_url_comes_from_flag_or_file_and_is_checked() {
+        let file: FileConfig =
+            toml::from_str("public_url = \"https://file.example/\"").expect("toml");
+        let s = Settings::resolve(Overrides::default(), file.clone()).expect("valid");
+        assert_eq!(
+            s.public_url.map(|u| u.to_string()).as_deref(),
+            Some("https://file.example")
+        );
+        let over = Overrides {
+            public_url: Some("https://flag.example".parse().expect("valid")),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(over, file).expect("valid");
+        assert_eq!(
+            s.public_url.map(|u| u.to_string()).as_deref(),
+            Some("https://flag.example")
+        );
+        let err = toml::from_str::<FileConfig>("public_url = \"https://x.example/app\"")
+            .expect_err("path refused");
+        assert!(err.to_string().contains("has a path"), "{err}");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl EmbeddedRelay {
 
     /// Create a team named `name`; returns its id and an invite for `uses` devices (one hour).
     pub fn team(&self, name: &str, uses: u32) -> io::Result<(String, String)> {
-        let created = ops::team_create(&*self.store, name).map_err(other)?;
+        let created = ops::team_create(&*self.store, name, None).map_err(other)?;
         let team = created["team_id"]
             .as_str()
             .ok_or_else(|| other("team create gave no team id"))?

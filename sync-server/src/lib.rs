@@ -12,6 +12,7 @@
 //! - [`body`]: request/response body compression and size limits.
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`ops`]: the operator commands (`team create`, `invite create`, `device list|revoke`).
+//! - [`link`]: the public URL, the join link `https://RELAY/#join=CODE` and its QR code.
 //! - [`embedded`]: a relay inside another process (for the app's tests and benchmarks).
 //!
 //! The wire types live in the `groundwork-protocol` crate, shared with the app.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod limits;
+pub mod link;
 pub mod listener;
 pub mod ops;
 pub mod ratelimit;

@@ -45,7 +45,7 @@ fn run() -> Result<()> {
                     settings.data_dir.display()
                 )
             })?;
-            operate(&store, command)
+            operate(&store, command, &settings)
         }
     }
 }
@@ -70,6 +70,9 @@ fn serve(settings: Settings) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let app = settings.app.as_deref().map(AppDir::open).transpose()?;
+    if let Some(url) = &settings.public_url {
+        tracing::info!(public_url = %url, "join links open {url}/#join=CODE");
+    }
     if let Some(app) = &app {
         tracing::info!(app = %app.root().display(), "serving the web app at /");
     }
@@ -107,20 +110,26 @@ fn serve(settings: Settings) -> Result<()> {
     })
 }
 
-fn operate(store: &dyn Store, command: Command) -> Result<()> {
+fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<()> {
+    let public_url = settings.public_url.as_ref();
     let out = match command {
         Command::Serve(_) => anyhow::bail!("serve is not an operator command"),
         Command::Team {
             command: TeamCommand::Create { name },
-        } => ops::team_create(store, &name)?.to_string(),
+        } => ops::team_create(store, &name, public_url)?.to_string(),
         Command::Invite {
             command:
                 InviteCommand::Create {
                     team,
                     uses,
                     expires_in,
+                    qr,
                 },
-        } => ops::invite_create(store, &team, uses, expires_in)?,
+        } => {
+            ops::check_qr(public_url, qr)?;
+            let code = ops::invite_create(store, &team, uses, expires_in)?;
+            ops::invite_output(&code, public_url, qr)?
+        }
         Command::Device {
             command: DeviceCommand::List { team },
         } => serde_json::to_string_pretty(&ops::device_list(store, &team)?)?,

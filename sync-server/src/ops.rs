@@ -1,8 +1,10 @@
 //! The operator commands. They open the same SQLite file as a running relay (WAL and a busy
-//! timeout make that safe) and print JSON or a plain invite code.
+//! timeout make that safe) and print JSON or a plain invite code. With the relay's public URL
+//! known, invites come with their join link (see [`crate::link`]).
 
 use serde_json::{Value, json};
 
+use crate::link::{PublicUrl, QrError, qr_text};
 use crate::secrets::{hash_invite, new_invite};
 use crate::store::{NewInvite, Store, StoreError, now};
 
@@ -23,17 +25,31 @@ pub enum OpsError {
     /// The team name is empty.
     #[error("a team name must not be empty")]
     EmptyName,
+    /// `--qr` without a public URL to put in the code.
+    #[error(
+        "--qr needs the relay's public address for the join link: pass --public-url https://relay.example.org (or set GROUNDWORK_RELAY_PUBLIC_URL, or public_url in the config file)"
+    )]
+    QrNeedsPublicUrl,
+    /// The link could not be drawn.
+    #[error(transparent)]
+    Qr(#[from] QrError),
 }
 
-/// `team create --name N`: the new team's id and a first invite.
-pub fn team_create(store: &dyn Store, name: &str) -> Result<Value, OpsError> {
+/// `team create --name N`: the new team's id, a first invite and its join link (null without a
+/// public URL).
+pub fn team_create(
+    store: &dyn Store,
+    name: &str,
+    public_url: Option<&PublicUrl>,
+) -> Result<Value, OpsError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(OpsError::EmptyName);
     }
     let team_id = store.create_team(name, now())?;
     let invite = invite_create(store, &team_id, FIRST_INVITE_USES, FIRST_INVITE_SECONDS)?;
-    Ok(json!({ "team_id": team_id, "invite": invite }))
+    let join_link = public_url.map(|url| url.join_link(&invite));
+    Ok(json!({ "team_id": team_id, "invite": invite, "join_link": join_link }))
 }
 
 /// `invite create --team ID --uses N --expires-in D`: a new invite code.
@@ -52,6 +68,36 @@ pub fn invite_create(
     };
     store.create_invite(team_id, &invite, now)?;
     Ok(code)
+}
+
+/// What `invite create` prints for `code`: the code on the first line, then the join link when
+/// the public URL is known, then with `qr` the link as a QR code. Without a public URL, `qr` is
+/// an error, checked before anything is created by [`check_qr`].
+pub fn invite_output(
+    code: &str,
+    public_url: Option<&PublicUrl>,
+    qr: bool,
+) -> Result<String, OpsError> {
+    check_qr(public_url, qr)?;
+    let mut out = code.to_owned();
+    if let Some(url) = public_url {
+        let link = url.join_link(code);
+        out.push('\n');
+        out.push_str(&link);
+        if qr {
+            out.push('\n');
+            out.push_str(qr_text(&link)?.trim_end_matches('\n'));
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses `--qr` without a public URL.
+pub fn check_qr(public_url: Option<&PublicUrl>, qr: bool) -> Result<(), OpsError> {
+    if qr && public_url.is_none() {
+        return Err(OpsError::QrNeedsPublicUrl);
+    }
+    Ok(())
 }
 
 /// `device list --team ID`: the team's devices, times in RFC 3339 (UTC).
@@ -100,10 +146,35 @@ mod tests {
     }
 
     #[test]
+    fn invites_come_with_their_join_link() {
+        let url: PublicUrl = "https://relay.example.org/".parse().expect("valid");
+        assert_eq!(invite_output("AB-CD", None, false).expect("plain"), "AB-CD");
+        assert_eq!(
+            invite_output("AB-CD", Some(&url), false).expect("link"),
+            "AB-CD\nhttps://relay.example.org/#join=AB-CD"
+        );
+        let with_qr = invite_output("AB-CD", Some(&url), true).expect("qr");
+        assert!(with_qr.lines().count() > 10);
+        assert!(matches!(
+            invite_output("AB-CD", None, true),
+            Err(OpsError::QrNeedsPublicUrl)
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let created = team_create(&store, "Canal", Some(&url)).expect("team");
+        let invite = created["invite"].as_str().expect("invite");
+        assert_eq!(
+            created["join_link"],
+            format!("https://relay.example.org/#join={invite}")
+        );
+    }
+
+    #[test]
     fn team_invite_enrol_list_revoke() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path()).expect("open");
-        let created = team_create(&store, " Riverside ").expect("team");
+        let created = team_create(&store, " Riverside ", None).expect("team");
+        assert_eq!(created["join_link"], Value::Null);
         let team_id = created["team_id"].as_str().expect("id").to_owned();
         let invite = created["invite"].as_str().expect("invite").to_owned();
         let token = new_token().expect("token");
@@ -141,7 +212,7 @@ mod tests {
             Err(OpsError::Store(StoreError::UnknownTeam(_)))
         ));
         assert!(matches!(
-            team_create(&store, "  "),
+            team_create(&store, "  ", None),
             Err(OpsError::EmptyName)
         ));
     }
