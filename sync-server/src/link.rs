@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(lines.len(), width.div_ceil(2));
         // Version v is 17 + 4v modules across.
         let modules = width - 2 * QUIET_ZONE as usize;
-        assert!(modules >= 21 && (modules - 17).is_multiple_of(4), "{modules}");
+        assert!(
+            modules >= 21 && (modules - 17).is_multiple_of(4),
+            "{modules}"
+        );
         assert!(lines.iter().all(|l| l.chars().count() == width));
         assert!(text.chars().all(|c| " ▀▄█\n".contains(c)));
         assert!(lines[0].chars().all(|c| c == '█'), "quiet zone on top");

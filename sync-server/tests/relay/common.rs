@@ -314,6 +314,7 @@ pub fn operator(data_dir: &Path, args: &[&str]) -> Output {
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("GROUNDWORK_RELAY_CONFIG")
+        .env_remove("GROUNDWORK_RELAY_PUBLIC_URL")
         .stdin(Stdio::null())
         .output()
         .expect("run operator command")

@@ -151,3 +151,141 @@ fn devices_list_the_callers_team_only() {
     let (status, _) = list("gwt_wrong");
     assert_eq!(status, 401);
 }
+
+/// The join link: printed with the invite when the relay's public URL is known, the code in the
+/// fragment exactly as the invite; the code alone (one line) otherwise.
+#[test]
+fn invites_come_with_a_join_link_when_the_public_url_is_known() {
+    let relay = Relay::start();
+    let url = ["--public-url", "https://relay.example.org/"];
+
+    // team create: the JSON gains join_link, null without a public URL.
+    let created: Value =
+        serde_json::from_str(&relay.op_ok(&["team", "create", "--name", "Plain"])).expect("JSON");
+    assert!(created["join_link"].is_null(), "{created}");
+    let mut args = vec!["team", "create", "--name", "Linked"];
+    args.extend_from_slice(&url);
+    let created: Value = serde_json::from_str(&relay.op_ok(&args)).expect("JSON");
+    let team = created["team_id"].as_str().expect("team_id").to_owned();
+    let first = created["invite"].as_str().expect("invite").to_owned();
+    assert_eq!(
+        created["join_link"],
+        format!("https://relay.example.org/#join={first}")
+    );
+
+    // invite create: the code on the first line as before, the link on the second.
+    let plain = relay.op_ok(&["invite", "create", "--team", &team]);
+    assert_eq!(plain.lines().count(), 1, "{plain}");
+    let mut args = vec!["invite", "create", "--team", &team];
+    args.extend_from_slice(&url);
+    let out = relay.op_ok(&args);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let (code, link) = (lines[0], lines[1]);
+    assert_eq!(link, format!("https://relay.example.org/#join={code}"));
+
+    // The environment works too, and the printed code is the real invite.
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["invite", "create", "--team", &team, "--data-dir"])
+        .arg(&relay.data_dir)
+        .env_remove("GROUNDWORK_RELAY_CONFIG")
+        .env("GROUNDWORK_RELAY_PUBLIC_URL", "http://10.0.0.5:8080")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let out = String::from_utf8(out.stdout).expect("utf-8");
+    let code = out.lines().next().expect("code");
+    assert_eq!(
+        out.lines().nth(1),
+        Some(format!("http://10.0.0.5:8080/#join={code}").as_str())
+    );
+    relay
+        .enrol(code, "Phone from the link")
+        .expect("the code enrols");
+    relay.enrol(&first, "Lead").expect("the first code enrols");
+}
+
+#[test]
+fn a_bad_public_url_is_refused_with_what_to_write() {
+    let relay = Relay::start();
+    let (team, _) = relay.team("Bad URL");
+    for (bad, reason) in [
+        ("https://relay.example.org/app", "has a path"),
+        ("https://relay.example.org/?x=1", "has a query"),
+        ("https://relay.example.org/#x", "has a fragment"),
+        ("relay.example.org", "must start with https://"),
+        ("ftp://relay.example.org", "must start with https://"),
+    ] {
+        let out = relay.op(&["invite", "create", "--team", &team, "--public-url", bad]);
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{bad}: {err}");
+        assert!(err.contains("e.g. https://relay.example.org"), "{err}");
+        assert!(out.stdout.is_empty(), "nothing printed for {bad}");
+    }
+    // In the config file too.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("relay.toml");
+    std::fs::write(&config, "public_url = \"https://relay.example.org/app\"\n").expect("write");
+    let out = relay.op(&[
+        "team",
+        "create",
+        "--name",
+        "x",
+        "--config",
+        &config.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has a path"));
+}
+
+/// `--qr`: the link as a block of Unicode half blocks, square in modules (two per line) with a
+/// light quiet zone; without a public URL, a clear error and no invite.
+#[test]
+fn qr_draws_the_link_and_needs_the_public_url() {
+    let relay = Relay::start();
+    let (team, _) = relay.team("QR");
+    let out = relay.op_ok(&[
+        "invite",
+        "create",
+        "--team",
+        &team,
+        "--qr",
+        "--public-url",
+        "https://relay.example.org",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[1].starts_with("https://relay.example.org/#join="));
+    let qr = &lines[2..];
+    let width = qr[0].chars().count();
+    // 4 modules of quiet zone each side around a code of 17 + 4v modules (v = 1..=40).
+    let modules = width - 8;
+    assert!(
+        (21..=177).contains(&modules) && (modules - 17).is_multiple_of(4),
+        "{width}"
+    );
+    assert_eq!(qr.len(), width.div_ceil(2), "{out}");
+    assert!(qr.iter().all(|l| l.chars().count() == width), "{out}");
+    assert!(
+        qr.iter().all(|l| l.chars().all(|c| " ▀▄█".contains(c))),
+        "{out}"
+    );
+    assert!(qr[..2].iter().all(|l| l.chars().all(|c| c == '█')), "{out}");
+    assert!(qr.iter().any(|l| l.contains(' ')), "dark modules drawn");
+
+    let invites = || -> i64 {
+        let db = rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open");
+        db.query_row("SELECT count(*) FROM invites", [], |r| r.get(0))
+            .expect("count")
+    };
+    let before = invites();
+    let out = relay.op(&["invite", "create", "--team", &team, "--qr"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--qr needs") && err.contains("--public-url"),
+        "{err}"
+    );
+    assert_eq!(invites(), before, "no invite created when --qr is refused");
+}
