@@ -104,6 +104,15 @@ async function shot(page, name) {
 }
 
 /** Types like a fast thumb: one key at a time, no delay between keys. */
+/** Wait until the page's address is `path` (the app moves it one message after the screen). */
+async function waitPath(page, path, what) {
+  try {
+    await page.waitForFunction((p) => window.location.pathname === p, path, { timeout: 10000 });
+  } catch {
+    throw new Error(`${what}: expected ${path}, the address is ${new URL(page.url()).pathname}`);
+  }
+}
+
 async function typeFast(page, selector, text) {
   const el = page.locator(selector);
   await el.fill('');
@@ -255,30 +264,36 @@ const tests = [
   ['back returns to the previous screen: the browser\'s back, Alt+Left, Backspace outside a field', async ({ page }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
     const file = `/people/${state.person}`;
-    eq(new URL(page.url()).pathname, file, 'the person file\'s address');
+    // The screen is drawn before the page's address follows it (one more message from the
+    // app): each step waits for the address before taking the next.
+    await waitPath(page, file, 'the person file\'s address');
     await tab(page, 'Due');
     await page.getByRole('heading', { name: /Due this week/ }).waitFor();
-    eq(new URL(page.url()).pathname, '/due', 'Due\'s address');
+    await waitPath(page, '/due', 'Due\'s address');
     // The browser's back button (Android's back gesture does the same).
     await page.goBack();
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
-    eq(new URL(page.url()).pathname, file, 'address after back');
+    await waitPath(page, file, 'address after back');
     await page.goBack();
     await page.locator('#people-title').waitFor();
-    eq(new URL(page.url()).pathname, '/', 'address after a second back');
+    await waitPath(page, '/', 'address after a second back');
     await page.goForward();
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    await waitPath(page, file, 'address after forward');
     // The desktop shortcuts.
     await page.keyboard.press('Alt+ArrowLeft');
     await page.locator('#people-title').waitFor();
+    await waitPath(page, '/', 'address after Alt+Left');
     await page.keyboard.press('Alt+ArrowRight');
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    await waitPath(page, file, 'address after Alt+Right');
     await page.click('#record-conversation');
     await page.waitForSelector('#story');
-    eq(new URL(page.url()).pathname, `${file}/record`, 'the record form\'s address');
+    await waitPath(page, `${file}/record`, 'the record form\'s address');
     await page.evaluate(() => document.activeElement && document.activeElement.blur());
     await page.keyboard.press('Backspace');
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    await waitPath(page, file, 'address after Backspace');
     // Backspace in a text field deletes a letter and goes nowhere.
     await tab(page, 'People');
     await typeFast(page, '#search', 'amin');
@@ -291,9 +306,10 @@ const tests = [
 
   ['a reload keeps the person\'s file open, and a link opens a person or the record form', async ({ page }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
+    await waitPath(page, `/people/${state.person}`, 'address before reload');
     await page.reload();
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
-    eq(new URL(page.url()).pathname, `/people/${state.person}`, 'address after reload');
+    await waitPath(page, `/people/${state.person}`, 'address after reload');
     // Back still works after the reload.
     await page.goBack();
     await page.locator('#people-title').waitFor();
