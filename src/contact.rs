@@ -5,7 +5,7 @@
 use crate::model::{ConsentChannel, Person};
 
 /// The links the app may show for a person; `None` where consent or a number is missing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContactLinks {
     /// `tel:` link, when the person agreed to phone calls.
     pub call: Option<String>,

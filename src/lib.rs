@@ -38,6 +38,7 @@ pub mod ids;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod service;
 pub mod store;
 pub mod sync;
 pub mod words;

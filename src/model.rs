@@ -180,7 +180,7 @@ pub type ConversationPatch = Patch<ConversationField>;
 pub type CommitmentPatch = Patch<CommitmentField>;
 
 /// A conversation to record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewConversation {
     /// Who it was with.
     pub person_id: String,
@@ -202,11 +202,26 @@ pub struct NewConversation {
     pub engagement: Option<Engagement>,
     /// Follow-up date: `None` for the default (48 hours after the conversation, local date),
     /// `Some(None)` for no follow-up.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub follow_up: Option<Option<NaiveDate>>,
 }
 
+/// Reads a field that is present (even as `null`) as `Some`, so `None` (left out) and
+/// `Some(None)` (`null`) survive a round trip.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// A commitment to record.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewCommitment {
     /// What.
     pub what: String,
@@ -220,7 +235,7 @@ pub struct NewCommitment {
 
 /// A change to a campaign: `None` leaves a field alone; an empty issue clears it; targets are
 /// set (added or renumbered) and dropped by label.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CampaignPatch {
     /// New name (must not be empty).
     pub name: Option<String>,
@@ -233,7 +248,7 @@ pub struct CampaignPatch {
 }
 
 /// A campaign to create.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewCampaign {
     /// Name.
     pub name: String,

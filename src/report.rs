@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::parse_id;
@@ -44,7 +44,7 @@ pub enum Scope {
 }
 
 /// Numbers for one canvasser, or for the whole team.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     /// Conversations held.
     pub conversations: usize,
@@ -73,7 +73,7 @@ pub struct Tally {
 }
 
 /// An issue and how many people raised it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ranked {
     /// The issue.
     pub issue: String,
@@ -82,7 +82,7 @@ pub struct Ranked {
 }
 
 /// Commitments of one kind of ask.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ask {
     /// The ask (lower-cased words of the commitment).
     pub ask: String,
@@ -93,7 +93,7 @@ pub struct Ask {
 }
 
 /// Engagement before and after.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EngagementChange {
     /// Returning people with a level before and in the report.
     pub people: usize,
@@ -110,7 +110,7 @@ pub struct EngagementChange {
 }
 
 /// A device of the team and whether it has synced since the shift ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceSync {
     /// Its name.
     pub name: String,
@@ -136,7 +136,7 @@ impl DeviceSync {
 }
 
 /// A shift report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShiftReport {
     /// What it covers, in words.
     pub scope: String,
@@ -154,7 +154,7 @@ pub struct ShiftReport {
 }
 
 /// Progress towards one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetProgress {
     /// The target's label.
     pub label: String,
@@ -171,7 +171,7 @@ pub struct TargetProgress {
 }
 
 /// Why a commitment counts towards a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CountedBy {
     /// It was given the target.
@@ -181,7 +181,7 @@ pub enum CountedBy {
 }
 
 /// A commitment counted towards a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counted {
     /// The commitment.
     pub commitment_id: String,
@@ -196,7 +196,7 @@ pub struct Counted {
 }
 
 /// One shift's contribution to a campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShiftPoint {
     /// The shift.
     pub shift_id: String,
@@ -211,7 +211,7 @@ pub struct ShiftPoint {
 }
 
 /// A campaign's progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignReport {
     /// The campaign.
     pub campaign: crate::model::Campaign,
@@ -224,7 +224,7 @@ pub struct CampaignReport {
 }
 
 /// A person to call back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     /// Who.
     pub person_id: String,

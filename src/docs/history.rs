@@ -6,12 +6,12 @@
 //! write an earlier state back as a new change.
 
 use automerge::{AutoCommit, Patch, PatchAction, Prop, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
 /// One change of a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// The change's hash: name it to restore what was there before it.
     pub change: String,
@@ -26,7 +26,7 @@ pub struct HistoryEntry {
 }
 
 /// What one change did to one record or field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Edit {
     /// `person`, `conversation`, `commitment` or `document`.
     pub record: String,

@@ -322,7 +322,7 @@ pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> Result<Vec
 
 /// Which people the People screen lists: what is typed in the search box and each filter,
 /// all combined (a person must match every one given).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PeopleFilter {
     /// What was typed in the search box (blank: everybody, most recently changed first).
     pub query: String,
@@ -350,7 +350,7 @@ impl PeopleFilter {
 }
 
 /// A page of people and how many there are.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeoplePage {
     /// The people on this page, in list order.
     pub people: Vec<Person>,
@@ -361,7 +361,7 @@ pub struct PeoplePage {
 }
 
 /// The values the People screen's filters offer, each sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PeopleChoices {
     /// Areas people live or work in.
     pub areas: Vec<String>,
@@ -500,7 +500,7 @@ pub(crate) fn people_choices(conn: &Connection) -> Result<PeopleChoices> {
 }
 
 /// The parts of the Due screen: open commitments by when they are due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DueWhen {
     /// Due before today.
     Overdue,
@@ -545,7 +545,7 @@ impl DueFilter {
 }
 
 /// How many open commitments each part of the Due screen holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DueCounts {
     /// Due before today.
     pub overdue: usize,

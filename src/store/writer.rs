@@ -37,7 +37,7 @@ fn clean_opt(s: Option<String>) -> Option<String> {
 }
 
 /// What a restore puts back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RestoreTarget {
     /// The person's details, and every conversation and commitment the file had then.
     File,

@@ -7,6 +7,7 @@
 //! - `integrity`: a bad or hostile member cannot hide, destroy or forge anyone's work.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
+//! - `service`: the app's message type answered by the core alone, through JSON.
 //! - `web`: `groundwork web` refuses other sites, other host names, and strangers on the network.
 
 mod cli;
@@ -15,6 +16,7 @@ mod crash;
 mod golden;
 mod integrity;
 mod reports;
+mod service;
 mod sync;
 #[cfg(feature = "web")]
 mod web;

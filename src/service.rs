@@ -1,0 +1,730 @@
+//! The one message type between an app and its notebook: [`Request`], [`Reply`] and the
+//! [`Change`] event, and [`handle`], which answers a request from a [`Store`].
+//!
+//! An app never touches SQLite itself. It sends a [`Request`] to whatever holds the store (the
+//! desktop app's store thread, a browser's Web Worker) and gets a [`Reply`] back; after a
+//! request that [`writes`](Request::writes), the holder tells every screen with a [`Change`]
+//! so each re-reads what it shows. All three are plain serde values, so they cross a channel
+//! or `postMessage` alike; nothing here knows about a window.
+//!
+//! Adding a request is one [`Request`] variant and one arm in [`handle`] (plus one line in
+//! [`Request::writes`] if it changes the notebook). Replies come in a few shapes; a caller
+//! takes the shape it expects with `TryFrom` (each payload type names its reply variant), so
+//! there is no typed wrapper per request:
+//!
+//! ```no_run
+//! use groundwork::model::NewPerson;
+//! use groundwork::service::{Request, handle};
+//! use groundwork::store::Store;
+//!
+//! let mut store = Store::open(std::path::Path::new("/tmp/groundwork-service"))?;
+//! let id: String = handle(&mut store, Request::AddPerson(NewPerson::named("Amina Yusuf")))?
+//!     .try_into()?;
+//! let file: Box<groundwork::model::PersonFile> =
+//!     handle(&mut store, Request::Person(id))?.try_into()?;
+//! assert_eq!(file.person.name, "Amina Yusuf");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{self, ContactLinks};
+use crate::docs::history::Edit;
+use crate::error::Error;
+use crate::model::{
+    Campaign, CampaignPatch, Commitment, CommitmentPatch, CommitmentStatus, ConversationKind,
+    ConversationPatch, NewCampaign, NewCommitment, NewConversation, NewPerson, Person, PersonFile,
+    PersonPatch, Shift,
+};
+use crate::report;
+use crate::store::{
+    DueCounts, DueFilter, DueWhen, PeopleChoices, PeopleFilter, PeoplePage, RestoreTarget, Store,
+};
+
+/// What the UI asks of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Canvasser name, open shift, changes waiting.
+    Overview,
+    /// People matching `query` (best first), or the most recent when it is blank.
+    People {
+        /// What was typed in the search box.
+        query: String,
+        /// At most this many.
+        limit: usize,
+    },
+    /// A page of the people matching a search and filters, with how many match.
+    PeoplePage {
+        /// The search box and filters.
+        filter: PeopleFilter,
+        /// Skip this many.
+        offset: usize,
+        /// At most this many.
+        limit: usize,
+    },
+    /// The areas, tags and issues to filter people by.
+    PeopleChoices,
+    /// The Due screen: counts of open commitments by part and a page of each.
+    Due {
+        /// Only those made in conversations held by this device's canvasser.
+        mine: bool,
+        /// How many of each part to list (overdue, this week, later).
+        limits: [usize; 3],
+    },
+    /// The conversation kind used most in the open shift so far.
+    UsualKind,
+    /// One person's whole file.
+    Person(String),
+    /// Add a person.
+    AddPerson(NewPerson),
+    /// Change a person (also how a conflict is settled: write the chosen value).
+    EditPerson(String, PersonPatch),
+    /// Change a conversation (also how a conflict on one of its fields is settled).
+    EditConversation(String, ConversationPatch),
+    /// Change a commitment (also how a conflict on one of its fields is settled).
+    EditCommitment(String, CommitmentPatch),
+    /// Record a conversation with its commitments, then drop the draft under `draft_key`.
+    RecordConversation {
+        /// The conversation.
+        conversation: NewConversation,
+        /// Commitments made in it.
+        commitments: Vec<NewCommitment>,
+        /// The draft the form was saved under.
+        draft_key: String,
+    },
+    /// Mark a commitment.
+    SetCommitment(String, CommitmentStatus),
+    /// Campaigns with their progress.
+    Campaigns,
+    /// The report of a shift; without an id, of this device's open shift or else the latest.
+    ShiftReport(Option<String>),
+    /// The report of the conversations held between two days (both included).
+    RangeReport {
+        /// First day.
+        from: NaiveDate,
+        /// Last day.
+        to: NaiveDate,
+    },
+    /// Shifts, latest first.
+    Shifts,
+    /// People whose follow-up is due by today: how many, and the first of them.
+    FollowUps {
+        /// Only after conversations held by this device's canvasser.
+        mine: bool,
+        /// At most this many.
+        limit: usize,
+    },
+    /// Create a campaign.
+    AddCampaign(NewCampaign),
+    /// Change a campaign's name, issue or targets.
+    EditCampaign(String, CampaignPatch),
+    /// Start a shift at `place`.
+    StartShift {
+        /// Place or area.
+        place: String,
+        /// The campaign it serves.
+        campaign_id: Option<String>,
+    },
+    /// End this device's open shift.
+    EndShift,
+    /// Set the canvasser name of this device.
+    SetName(String),
+    /// The canvasser chose not to give a name at first start.
+    SkipName,
+    /// The draft saved under a key.
+    Draft(String),
+    /// Save a draft now (the app's store thread instead holds drafts until typing pauses).
+    SaveDraft {
+        /// Which form, and which record it is for.
+        key: String,
+        /// The form's contents.
+        body: String,
+    },
+    /// Forget a draft.
+    DeleteDraft(String),
+    /// The keys of the drafts whose key starts with this prefix.
+    DraftKeys(String),
+    /// Pulled changes that were refused, and documents with changes waiting.
+    Integrity,
+    /// Every change of a person's file, newest first.
+    History(String),
+    /// Put a person's file, or one of its records, back to how it was before a change.
+    Restore {
+        /// The person.
+        person_id: String,
+        /// The change (hash, from [`Request::History`]) whose effect is undone.
+        before: String,
+        /// The whole file or one record.
+        target: RestoreTarget,
+    },
+}
+
+impl Request {
+    /// Whether answering it changes the notebook (so screens should re-read). Drafts do not
+    /// count: they are the form's own business.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::AddPerson(_)
+                | Request::EditPerson(..)
+                | Request::EditConversation(..)
+                | Request::EditCommitment(..)
+                | Request::RecordConversation { .. }
+                | Request::SetCommitment(..)
+                | Request::AddCampaign(_)
+                | Request::EditCampaign(..)
+                | Request::StartShift { .. }
+                | Request::EndShift
+                | Request::SetName(_)
+                | Request::SkipName
+                | Request::Restore { .. }
+        )
+    }
+}
+
+/// A reply of another shape than the caller expected (a bug, not a user's mistake).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the notebook answered out of turn (expected {expected}, got {got})")]
+pub struct Unexpected {
+    /// The reply variant the caller wanted.
+    pub expected: &'static str,
+    /// The reply variant it got.
+    pub got: &'static str,
+}
+
+/// Declares [`Reply`], one variant per shape of answer, and `TryFrom<Reply>` for each
+/// variant's payload type (so every payload type names exactly one variant).
+macro_rules! replies {
+    ($( $(#[$meta:meta])* $variant:ident($ty:ty), )+) => {
+        /// What the store answers.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum Reply {
+            $( $(#[$meta])* $variant($ty), )+
+        }
+
+        impl Reply {
+            /// The variant's name, for messages.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Reply::$variant(_) => stringify!($variant), )+
+                }
+            }
+        }
+
+        $(
+            impl TryFrom<Reply> for $ty {
+                type Error = Unexpected;
+
+                fn try_from(reply: Reply) -> Result<Self, Unexpected> {
+                    match reply {
+                        Reply::$variant(value) => Ok(value),
+                        other => Err(Unexpected {
+                            expected: stringify!($variant),
+                            got: other.name(),
+                        }),
+                    }
+                }
+            }
+        )+
+    };
+}
+
+replies! {
+    /// For [`Request::Overview`].
+    Overview(Overview),
+    /// A list of people.
+    People(Vec<Person>),
+    /// A page of people.
+    PeoplePage(PeoplePage),
+    /// What people can be filtered by.
+    PeopleChoices(PeopleChoices),
+    /// The Due screen's counts and lists.
+    Due(DueLists),
+    /// A conversation kind, if there is one.
+    Kind(Option<ConversationKind>),
+    /// A person's file.
+    Person(Box<PersonFile>),
+    /// The id of what was created.
+    Id(String),
+    /// Done, nothing to report.
+    Done(()),
+    /// Campaigns with progress.
+    Campaigns(Vec<CampaignProgress>),
+    /// A shift report, when there is a shift.
+    ShiftReport(Box<Option<report::ShiftReport>>),
+    /// Shifts, latest first.
+    Shifts(Vec<Shift>),
+    /// Follow-ups due: how many, and the first of them.
+    FollowUps((usize, Vec<FollowUpItem>)),
+    /// A draft's text.
+    Draft(Option<String>),
+    /// Draft keys, for [`Request::DraftKeys`].
+    DraftKeys(Vec<String>),
+    /// For [`Request::Integrity`].
+    Integrity(Integrity),
+    /// For [`Request::History`].
+    History(Vec<FileChange>),
+    /// For [`Request::Restore`]: whether anything had to change.
+    Restored(bool),
+}
+
+/// What this device refused or is still waiting for, of the changes pulled from the team.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Integrity {
+    /// Refused changes, newest first.
+    pub refused: Vec<RefusedChange>,
+    /// Documents with changes waiting for changes this device has not received.
+    pub waiting: Vec<WaitingDoc>,
+}
+
+/// A pulled change that was refused and kept in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedChange {
+    /// The document it was filed under.
+    pub doc_id: String,
+    /// The person's name, when the document is a person this device has.
+    pub person: Option<String>,
+    /// The device that pushed it, when the relay said.
+    pub pushed_by: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// The relay's id for it (unique).
+    pub blob_id: String,
+}
+
+/// A document with pulled changes waiting for their dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingDoc {
+    /// The document.
+    pub doc_id: String,
+    /// The person's name, when the document is a person this device has.
+    pub person: Option<String>,
+    /// How many changes wait.
+    pub count: usize,
+}
+
+/// One change of a person's file, with the records it touched as they read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    /// The change's hash (what a restore names).
+    pub change: String,
+    /// When it was made (RFC 3339, the writing device's clock).
+    pub at: String,
+    /// The writing device's name, when known.
+    pub device: Option<String>,
+    /// The writing device's actor id (hex).
+    pub actor: String,
+    /// What it did, each edit with the record it touched (when it could be read).
+    pub edits: Vec<(Edit, Option<Subject>)>,
+}
+
+/// A conversation or commitment, as much as is needed to name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Subject {
+    /// A conversation: its kind and when it was held.
+    Conversation {
+        /// The kind (`doorstep`, …).
+        kind: String,
+        /// When (RFC 3339).
+        at: String,
+    },
+    /// A commitment: what was promised.
+    Commitment {
+        /// Its words.
+        what: String,
+    },
+}
+
+/// The store changed; screens re-read what they show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Counts changes since the worker started.
+    pub revision: u64,
+    /// Written here (there is something new to send), rather than pulled from the team by
+    /// sync.
+    pub local: bool,
+}
+
+/// The header facts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Overview {
+    /// The canvasser's name, if one was given.
+    pub canvasser: Option<String>,
+    /// Whether the canvasser's name has been asked for (given or skipped). `None` until the
+    /// store has answered, so the first start's question never flashes on an older notebook.
+    pub name_asked: Option<bool>,
+    /// This device's name at the team's relay, once joined.
+    pub device_name: Option<String>,
+    /// This device's open shift.
+    pub shift: Option<Shift>,
+    /// Local changes waiting for a relay.
+    pub pending: u64,
+}
+
+/// An open commitment, who made it, and how they may be contacted about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DueItem {
+    /// The commitment.
+    pub commitment: Commitment,
+    /// The person's name.
+    pub person_name: String,
+    /// Call or text links their consent allows.
+    pub links: ContactLinks,
+}
+
+/// A person to call back, and how they may be contacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUpItem {
+    /// Who.
+    pub person_id: String,
+    /// Their name.
+    pub name: String,
+    /// When the follow-up is due.
+    pub due: NaiveDate,
+    /// Due before today.
+    pub overdue: bool,
+    /// Who spoke to them last, as shown.
+    pub last_spoken_by: String,
+    /// Call or text links their consent allows.
+    pub links: ContactLinks,
+}
+
+/// What the Due screen shows: whole counts, and the first rows of each part.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DueLists {
+    /// How many open commitments each part holds.
+    pub counts: DueCounts,
+    /// The first rows of each part, soonest due first, in [`DueWhen::ALL`] order.
+    pub parts: Vec<(DueWhen, Vec<DueItem>)>,
+}
+
+/// A campaign and how its commitments stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignProgress {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Commitments made towards it.
+    pub made: u64,
+    /// Of those, kept.
+    pub kept: u64,
+    /// Each target with the commitments made and kept for it.
+    pub targets: Vec<report::TargetProgress>,
+    /// The campaign's last shifts, oldest first.
+    pub trend: Vec<report::ShiftPoint>,
+}
+
+/// Answer one request from `s`. Requests that [`write`](Request::writes) are saved before
+/// this returns; `RecordConversation` also forgets its form's draft.
+pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
+    Ok(match request {
+        Request::Overview => Reply::Overview(overview(s)?),
+        Request::People { query, limit } => Reply::People(if query.trim().is_empty() {
+            s.list_people(limit)?
+        } else {
+            s.search(&query, limit)?
+        }),
+        Request::PeoplePage {
+            filter,
+            offset,
+            limit,
+        } => Reply::PeoplePage(s.people_page(&filter, offset, limit)?),
+        Request::PeopleChoices => Reply::PeopleChoices(s.people_choices()?),
+        Request::Due { mine, limits } => Reply::Due(due(s, mine, limits)?),
+        Request::UsualKind => Reply::Kind(s.usual_kind()?),
+        Request::Person(id) => Reply::Person(Box::new(s.person(&id)?)),
+        Request::AddPerson(new) => Reply::Id(s.add_person(new)?),
+        Request::EditPerson(id, patch) => {
+            s.edit_person(&id, patch)?;
+            Reply::Done(())
+        }
+        Request::EditConversation(id, patch) => {
+            s.edit_conversation(&id, patch)?;
+            Reply::Done(())
+        }
+        Request::EditCommitment(id, patch) => {
+            s.edit_commitment(&id, patch)?;
+            Reply::Done(())
+        }
+        Request::EditCampaign(id, patch) => {
+            s.edit_campaign(&id, patch)?;
+            Reply::Done(())
+        }
+        Request::RecordConversation {
+            conversation,
+            commitments,
+            draft_key,
+        } => {
+            let (id, _) = s.record_conversation(conversation, commitments)?;
+            s.delete_draft(&draft_key)?;
+            Reply::Id(id)
+        }
+        Request::SetCommitment(id, status) => {
+            s.set_commitment_status(&id, status)?;
+            Reply::Done(())
+        }
+        Request::Campaigns => Reply::Campaigns(campaigns(s)?),
+        Request::ShiftReport(id) => Reply::ShiftReport(Box::new(shift_report(s, id)?)),
+        Request::RangeReport { from, to } => {
+            let scope = report::Scope::Dates { from, to };
+            Reply::ShiftReport(Box::new(Some(report::shift_report(
+                s,
+                &scope,
+                today(),
+                None,
+            )?)))
+        }
+        Request::Shifts => {
+            let list = report::shifts_latest_first(s)?;
+            Reply::Shifts(list)
+        }
+        Request::FollowUps { mine, limit } => {
+            let (n, items) = follow_ups(s, mine, limit)?;
+            Reply::FollowUps((n, items))
+        }
+        Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
+        Request::StartShift { place, campaign_id } => {
+            Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
+        }
+        Request::EndShift => Reply::Id(s.end_shift(None)?),
+        Request::SetName(name) => {
+            s.set_canvasser_name(&name)?;
+            Reply::Done(())
+        }
+        Request::SkipName => {
+            s.skip_canvasser_name()?;
+            Reply::Done(())
+        }
+        Request::Draft(key) => Reply::Draft(s.draft(&key)?),
+        Request::SaveDraft { key, body } => {
+            s.save_draft(&key, &body)?;
+            Reply::Done(())
+        }
+        Request::DraftKeys(prefix) => Reply::DraftKeys(s.draft_keys(&prefix)?),
+        Request::DeleteDraft(key) => {
+            s.delete_draft(&key)?;
+            Reply::Done(())
+        }
+        Request::Integrity => Reply::Integrity(integrity(s)?),
+        Request::History(id) => Reply::History(history(s, &id)?),
+        Request::Restore {
+            person_id,
+            before,
+            target,
+        } => Reply::Restored(s.restore(&person_id, &before, &target)?),
+    })
+}
+
+/// At most this many refused changes are listed (the count is always whole).
+const REFUSED_SHOWN: usize = 200;
+
+fn integrity(s: &Store) -> Result<Integrity, Error> {
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    let mut name_of = |doc_id: &str| {
+        names
+            .entry(doc_id.to_string())
+            .or_insert_with(|| s.person(doc_id).ok().map(|f| f.person.name))
+            .clone()
+    };
+    let quarantined = s.quarantined()?;
+    let refused = quarantined
+        .into_iter()
+        .take(REFUSED_SHOWN)
+        .map(|q| RefusedChange {
+            person: name_of(&q.doc_id),
+            doc_id: q.doc_id,
+            pushed_by: q.pushed_by,
+            reason: q.reason,
+            received_at: q.received_at,
+            blob_id: q.blob_id,
+        })
+        .collect();
+    let waiting = s
+        .waiting_docs()?
+        .into_iter()
+        .map(|(doc_id, count)| WaitingDoc {
+            person: name_of(&doc_id),
+            doc_id,
+            count,
+        })
+        .collect();
+    Ok(Integrity { refused, waiting })
+}
+
+/// The subjects (conversations and commitments) of a person file, by id.
+fn subjects_of(file: &crate::model::PersonFile, into: &mut HashMap<String, Subject>) {
+    for c in &file.conversations {
+        into.entry(c.id.clone())
+            .or_insert_with(|| Subject::Conversation {
+                kind: c.kind.as_str().to_string(),
+                at: c.at.clone(),
+            });
+    }
+    for c in &file.commitments {
+        into.entry(c.id.clone())
+            .or_insert_with(|| Subject::Commitment {
+                what: c.what.clone(),
+            });
+    }
+}
+
+fn history(s: &Store, person_id: &str) -> Result<Vec<FileChange>, Error> {
+    let entries = s.history(person_id)?;
+    let mut subjects = HashMap::new();
+    subjects_of(&s.person(person_id)?, &mut subjects);
+    // Records no longer in the file are read from the file as it stood around the change that
+    // touched them (only when needed: most history entries name records still there).
+    let mut doc: Option<automerge::AutoCommit> = None;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let missing = e
+            .edits
+            .iter()
+            .any(|ed| ed.id.as_ref().is_some_and(|id| !subjects.contains_key(id)));
+        if missing {
+            if doc.is_none() {
+                doc = s
+                    .document_bytes(person_id)?
+                    .and_then(|b| automerge::AutoCommit::load(&b).ok());
+            }
+            if let Some(d) = doc.as_mut()
+                && let Ok(hash) = e.change.parse::<automerge::ChangeHash>()
+            {
+                let deps = d.get_change_by_hash(&hash).map(|c| c.deps().to_vec());
+                for heads in [vec![hash]].into_iter().chain(deps) {
+                    if let Ok(then) = d.fork_at(&heads)
+                        && let Ok(file) = crate::docs::person::read(&then, person_id)
+                    {
+                        subjects_of(&file, &mut subjects);
+                    }
+                }
+            }
+        }
+        let edits = e
+            .edits
+            .into_iter()
+            .map(|ed| {
+                let subject = ed.id.as_ref().and_then(|id| subjects.get(id).cloned());
+                (ed, subject)
+            })
+            .collect();
+        out.push(FileChange {
+            change: e.change,
+            at: e.at,
+            device: e.device,
+            actor: e.actor,
+            edits,
+        });
+    }
+    out.reverse();
+    Ok(out)
+}
+
+fn overview(s: &Store) -> Result<Overview, Error> {
+    let shift = match s.current_shift()? {
+        Some(id) => s.shifts()?.into_iter().find(|sh| sh.id == id),
+        None => None,
+    };
+    Ok(Overview {
+        canvasser: s.given_canvasser_name()?,
+        name_asked: Some(s.canvasser_name_asked()?),
+        device_name: s.device_name()?,
+        shift,
+        pending: s.pending_changes()?,
+    })
+}
+
+fn follow_ups(s: &Store, mine: bool, limit: usize) -> Result<(usize, Vec<FollowUpItem>), Error> {
+    let today = today();
+    let canvasser = if mine {
+        Some(s.canvasser_name()?)
+    } else {
+        None
+    };
+    let (n, rows) = s.follow_ups_page(today, canvasser.as_deref(), 0, limit)?;
+    let items = rows
+        .into_iter()
+        .map(|f| FollowUpItem {
+            links: contact::links(&f.person),
+            person_id: f.person.id,
+            name: f.person.name,
+            overdue: f.due < today,
+            due: f.due,
+            last_spoken_by: crate::store::show_canvasser(&f.canvasser).to_string(),
+        })
+        .collect();
+    Ok((n, items))
+}
+
+fn due(s: &Store, mine: bool, limits: [usize; 3]) -> Result<DueLists, Error> {
+    let filter = DueFilter {
+        today: today(),
+        canvasser: if mine {
+            Some(s.canvasser_name()?)
+        } else {
+            None
+        },
+    };
+    let counts = s.due_counts(&filter)?;
+    let mut parts = Vec::with_capacity(DueWhen::ALL.len());
+    for (when, limit) in DueWhen::ALL.into_iter().zip(limits) {
+        let items = s
+            .due_page(&filter, when, 0, limit)?
+            .into_iter()
+            .map(|(commitment, person)| DueItem {
+                commitment,
+                links: contact::links(&person),
+                person_name: person.name,
+            })
+            .collect();
+        parts.push((when, items));
+    }
+    Ok(DueLists { counts, parts })
+}
+
+fn campaigns(s: &Store) -> Result<Vec<CampaignProgress>, Error> {
+    Ok(report::campaign_reports(s)?
+        .into_iter()
+        .map(|r| {
+            let counts = r
+                .targets
+                .iter()
+                .map(|t| (t.made, t.kept))
+                .chain(r.other_asks.iter().map(|a| (a.made, a.kept)));
+            let (made, kept) =
+                counts.fold((0u64, 0u64), |(m, k), (a, b)| (m + a as u64, k + b as u64));
+            CampaignProgress {
+                campaign: r.campaign,
+                made,
+                kept,
+                targets: r.targets,
+                trend: r.trend,
+            }
+        })
+        .collect())
+}
+
+fn shift_report(s: &Store, id: Option<String>) -> Result<Option<report::ShiftReport>, Error> {
+    let latest = match id {
+        Some(id) => Some(id),
+        None => report::default_shift(s)?,
+    };
+    match latest {
+        Some(id) => Ok(Some(report::shift_report(
+            s,
+            &report::Scope::Shift(id),
+            today(),
+            None,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// Today's date on this device.
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}

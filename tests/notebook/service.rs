@@ -1,0 +1,323 @@
+//! The app's message type without the app: every [`Request`] survives a trip through JSON (as
+//! it would through `postMessage`), is answered by [`handle`] from a real store, and its
+//! [`Reply`] survives the same trip back.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use groundwork::model::{
+    CampaignPatch, CommitmentField, CommitmentPatch, CommitmentStatus, ConversationField,
+    ConversationKind, ConversationPatch, NewCampaign, NewCommitment, NewConversation, NewPerson,
+    PersonField, PersonFile, PersonPatch,
+};
+use groundwork::service::{Change, FileChange, Reply, Request, handle};
+use groundwork::store::{PeopleFilter, RestoreTarget, Store};
+
+/// How many variants [`Request`] has; [`variant`] numbers them.
+const VARIANTS: usize = 31;
+
+/// Each variant's number. No wildcard: a new variant fails to compile here until this test
+/// sends it too.
+fn variant(r: &Request) -> usize {
+    match r {
+        Request::Overview => 0,
+        Request::People { .. } => 1,
+        Request::PeoplePage { .. } => 2,
+        Request::PeopleChoices => 3,
+        Request::Due { .. } => 4,
+        Request::UsualKind => 5,
+        Request::Person(_) => 6,
+        Request::AddPerson(_) => 7,
+        Request::EditPerson(..) => 8,
+        Request::EditConversation(..) => 9,
+        Request::EditCommitment(..) => 10,
+        Request::RecordConversation { .. } => 11,
+        Request::SetCommitment(..) => 12,
+        Request::Campaigns => 13,
+        Request::ShiftReport(_) => 14,
+        Request::RangeReport { .. } => 15,
+        Request::Shifts => 16,
+        Request::FollowUps { .. } => 17,
+        Request::AddCampaign(_) => 18,
+        Request::EditCampaign(..) => 19,
+        Request::StartShift { .. } => 20,
+        Request::EndShift => 21,
+        Request::SetName(_) => 22,
+        Request::SkipName => 23,
+        Request::Draft(_) => 24,
+        Request::SaveDraft { .. } => 25,
+        Request::DeleteDraft(_) => 26,
+        Request::DraftKeys(_) => 27,
+        Request::Integrity => 28,
+        Request::History(_) => 29,
+        Request::Restore { .. } => 30,
+    }
+}
+
+/// Sends `request` the way a web app would: as JSON to the store, and the reply back as JSON.
+struct Wire {
+    store: Store,
+    sent: [bool; VARIANTS],
+}
+
+impl Wire {
+    fn send(&mut self, request: Request) -> Reply {
+        self.sent[variant(&request)] = true;
+        let json = serde_json::to_string(&request).expect("a request serialises");
+        let back: Request = serde_json::from_str(&json).expect("a request deserialises");
+        assert_eq!(back, request, "{json}");
+        let reply = handle(&mut self.store, back).unwrap_or_else(|e| panic!("{json}: {e}"));
+        let json = serde_json::to_string(&reply).expect("a reply serialises");
+        let back: Reply = serde_json::from_str(&json).expect("a reply deserialises");
+        assert_eq!(back, reply, "{json}");
+        back
+    }
+
+    fn ask<T: TryFrom<Reply, Error = groundwork::service::Unexpected>>(
+        &mut self,
+        request: Request,
+    ) -> T {
+        T::try_from(self.send(request)).expect("the reply has the expected shape")
+    }
+}
+
+fn conversation(person_id: &str, follow_up: Option<Option<NaiveDate>>) -> NewConversation {
+    NewConversation {
+        person_id: person_id.to_string(),
+        kind: ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: vec!["rent".into()],
+        story: Some("The landlord raised the rent twice this year".into()),
+        notes: None,
+        engagement: Some(4.try_into().expect("4 is an engagement level")),
+        follow_up,
+    }
+}
+
+#[test]
+fn every_request_round_trips_and_is_answered_without_the_app() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store opens");
+    let mut w = Wire {
+        store,
+        sent: [false; VARIANTS],
+    };
+
+    w.ask::<()>(Request::SetName("Dee".into()));
+    w.ask::<()>(Request::SkipName);
+    let campaign: String = w.ask(Request::AddCampaign(NewCampaign {
+        name: "Fair rent".into(),
+        issue: Some("rent".into()),
+        targets: BTreeMap::from([("join the union".into(), 5)]),
+    }));
+    w.ask::<()>(Request::EditCampaign(
+        campaign.clone(),
+        CampaignPatch {
+            name: Some("Fair rent now".into()),
+            ..CampaignPatch::default()
+        },
+    ));
+    let shift: String = w.ask(Request::StartShift {
+        place: "Elm Street".into(),
+        campaign_id: Some(campaign.clone()),
+    });
+
+    // A person, added, edited and read back.
+    let id: String = w.ask(Request::AddPerson(
+        NewPerson::named("Amina Yusuf").put(PersonField::Area, "Elm Street"),
+    ));
+    w.ask::<()>(Request::EditPerson(
+        id.clone(),
+        PersonPatch::new().put(PersonField::Phone, "+44 7700 900123"),
+    ));
+
+    // A draft saved and loaded, then dropped by recording the conversation it was for.
+    let key = format!("record/{id}");
+    w.ask::<()>(Request::SaveDraft {
+        key: key.clone(),
+        body: "{\"story\":\"half typed\"}".into(),
+    });
+    let draft: Option<String> = w.ask(Request::Draft(key.clone()));
+    assert_eq!(draft.as_deref(), Some("{\"story\":\"half typed\"}"));
+    let keys: Vec<String> = w.ask(Request::DraftKeys("record/".into()));
+    assert_eq!(keys, vec![key.clone()]);
+    let conv: String = w.ask(Request::RecordConversation {
+        conversation: conversation(&id, None),
+        commitments: vec![NewCommitment {
+            what: "Come to the tenants' meeting".into(),
+            due: NaiveDate::from_ymd_opt(2030, 1, 15),
+            campaign_id: Some(campaign.clone()),
+            target: Some("join the union".into()),
+        }],
+        draft_key: key.clone(),
+    });
+    assert_eq!(w.ask::<Option<String>>(Request::Draft(key.clone())), None);
+    w.ask::<()>(Request::SaveDraft {
+        key: key.clone(),
+        body: "again".into(),
+    });
+    w.ask::<()>(Request::DeleteDraft(key.clone()));
+    assert!(
+        w.ask::<Vec<String>>(Request::DraftKeys(String::new()))
+            .is_empty()
+    );
+
+    let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));
+    assert_eq!(file.person.name, "Amina Yusuf");
+    assert_eq!(file.person.phone.as_deref(), Some("+44 7700 900123"));
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(file.conversations[0].id, conv);
+    assert_eq!(
+        file.conversations[0].shift_id.as_deref(),
+        Some(shift.as_str())
+    );
+    assert_eq!(file.commitments.len(), 1);
+    let commitment = file.commitments[0].id.clone();
+
+    w.ask::<()>(Request::EditConversation(
+        conv.clone(),
+        ConversationPatch::new().put(ConversationField::Notes, "Ask about the repairs"),
+    ));
+    w.ask::<()>(Request::EditCommitment(
+        commitment.clone(),
+        CommitmentPatch::new().put(CommitmentField::What, "Bring a neighbour to the meeting"),
+    ));
+    w.ask::<()>(Request::SetCommitment(
+        commitment.clone(),
+        CommitmentStatus::Kept,
+    ));
+    let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));
+    assert_eq!(
+        file.conversations[0].notes.as_deref(),
+        Some("Ask about the repairs")
+    );
+    assert_eq!(file.commitments[0].what, "Bring a neighbour to the meeting");
+    assert_eq!(file.commitments[0].status, CommitmentStatus::Kept);
+
+    // Reads.
+    let overview: groundwork::service::Overview = w.ask(Request::Overview);
+    assert_eq!(overview.canvasser.as_deref(), Some("Dee"));
+    assert_eq!(overview.shift.map(|s| s.id), Some(shift.clone()));
+    let found: Vec<groundwork::model::Person> = w.ask(Request::People {
+        query: "amina".into(),
+        limit: 10,
+    });
+    assert_eq!(found.len(), 1);
+    let page: groundwork::store::PeoplePage = w.ask(Request::PeoplePage {
+        filter: PeopleFilter {
+            area: Some("elm street".into()),
+            ..PeopleFilter::default()
+        },
+        offset: 0,
+        limit: 10,
+    });
+    assert_eq!((page.matching, page.total), (1, 1));
+    let choices: groundwork::store::PeopleChoices = w.ask(Request::PeopleChoices);
+    assert_eq!(choices.issues, vec!["rent".to_string()]);
+    let due: groundwork::service::DueLists = w.ask(Request::Due {
+        mine: false,
+        limits: [10, 10, 10],
+    });
+    assert_eq!(due.parts.len(), 3);
+    let kind: Option<ConversationKind> = w.ask(Request::UsualKind);
+    assert_eq!(kind, Some(ConversationKind::Doorstep));
+    let campaigns: Vec<groundwork::service::CampaignProgress> = w.ask(Request::Campaigns);
+    assert_eq!(campaigns.len(), 1);
+    assert_eq!(campaigns[0].campaign.name, "Fair rent now");
+    assert_eq!((campaigns[0].made, campaigns[0].kept), (1, 1));
+    let report: Box<Option<groundwork::report::ShiftReport>> =
+        w.ask(Request::ShiftReport(Some(shift.clone())));
+    assert!(report.is_some());
+    let today = groundwork::service::today();
+    let range: Box<Option<groundwork::report::ShiftReport>> = w.ask(Request::RangeReport {
+        from: today - chrono::Days::new(1),
+        to: today + chrono::Days::new(1),
+    });
+    assert!(range.is_some());
+    let (n, _) = w.ask::<(usize, Vec<groundwork::service::FollowUpItem>)>(Request::FollowUps {
+        mine: true,
+        limit: 5,
+    });
+    assert_eq!(
+        n, 0,
+        "the follow-up falls two days after today's conversation"
+    );
+    let integrity: groundwork::service::Integrity = w.ask(Request::Integrity);
+    assert!(integrity.refused.is_empty() && integrity.waiting.is_empty());
+
+    // History and restore: put the commitment back to before it was reworded.
+    let history: Vec<FileChange> = w.ask(Request::History(id.clone()));
+    let reworded = history
+        .iter()
+        .find(|c| {
+            c.edits
+                .iter()
+                .any(|(e, _)| e.field.as_deref() == Some("what"))
+        })
+        .expect("the rewording is in the history");
+    let changed: bool = w.ask(Request::Restore {
+        person_id: id.clone(),
+        before: reworded.change.clone(),
+        target: RestoreTarget::Commitment(commitment.clone()),
+    });
+    assert!(changed);
+    let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));
+    assert_eq!(file.commitments[0].what, "Come to the tenants' meeting");
+
+    w.ask::<String>(Request::EndShift);
+    let shifts: Vec<groundwork::model::Shift> = w.ask(Request::Shifts);
+    assert_eq!(shifts.len(), 1);
+
+    let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !w.sent[i]).collect();
+    assert!(missing.is_empty(), "variants never sent: {missing:?}");
+}
+
+#[test]
+fn wrong_shapes_and_bad_input_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Store::open(dir.path()).expect("store opens");
+    let reply = handle(&mut store, Request::Overview).expect("overview");
+    let err = String::try_from(reply).expect_err("an overview is not an id");
+    assert_eq!((err.expected, err.got), ("Id", "Overview"));
+    assert!(handle(&mut store, Request::Person("not an id".into())).is_err());
+    assert!(serde_json::from_str::<Request>("{\"Person\": 7}").is_err());
+    assert!(serde_json::from_str::<Request>("\"NoSuchRequest\"").is_err());
+}
+
+#[test]
+fn follow_up_left_out_and_none_stay_apart_on_the_wire() {
+    for follow_up in [
+        None,
+        Some(None),
+        NaiveDate::from_ymd_opt(2030, 2, 1).map(Some),
+    ] {
+        let c = conversation("p", follow_up);
+        let json = serde_json::to_string(&c).expect("serialises");
+        let back: NewConversation = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back.follow_up, follow_up, "{json}");
+    }
+}
+
+#[test]
+fn changes_and_writes() {
+    let change = Change {
+        revision: 3,
+        local: true,
+    };
+    let json = serde_json::to_string(&change).expect("serialises");
+    assert_eq!(
+        serde_json::from_str::<Change>(&json).expect("deserialises"),
+        change
+    );
+    assert!(Request::AddPerson(NewPerson::named("A")).writes());
+    assert!(!Request::Overview.writes());
+    assert!(
+        !Request::SaveDraft {
+            key: "k".into(),
+            body: "b".into()
+        }
+        .writes()
+    );
+}
