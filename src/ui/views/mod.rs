@@ -81,3 +81,12 @@ pub fn kind_label(kind: &str) -> &'static str {
         _ => "Conversation",
     }
 }
+
+/// The engagement ladder, as every screen shows it: level and words.
+pub const LADDER: &[(u8, &str)] = &[
+    (1, "1 Not interested"),
+    (2, "2 Listening"),
+    (3, "3 Interested"),
+    (4, "4 Taking part"),
+    (5, "5 Leading others"),
+];

@@ -11,22 +11,13 @@ use groundwork::store::{PeopleChoices, PeopleFilter};
 
 use super::drafts::{NEW_PERSON_KEY, people_with_drafts};
 use super::person_form::{PersonFields, PersonForm, new_person, with_entries};
-use super::show_count;
+use super::{LADDER, show_count};
 use crate::ui::components::{Confirm, TextField};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
 
 /// How many people the list shows at first, and how many more each "Show more" adds.
 const PAGE: usize = 50;
-
-/// The engagement ladder's words, for the filter.
-const LEVELS: &[(u8, &str)] = &[
-    (1, "1 Not interested"),
-    (2, "2 Listening"),
-    (3, "3 Interested"),
-    (4, "4 Taking part"),
-    (5, "5 Leading others"),
-];
 
 /// The people list with its search box and filters.
 #[component]
@@ -157,7 +148,7 @@ pub fn People() -> Element {
                     Choice {
                         id: "filter-engagement",
                         label: "Engagement (latest)",
-                        options: LEVELS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>(),
+                        options: LADDER.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>(),
                         selected: filter.read().engagement.map(|e| e.get().to_string()),
                         onchange: move |v: Option<String>| {
                             let level = v.and_then(|v| v.parse::<Engagement>().ok());

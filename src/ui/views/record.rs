@@ -16,7 +16,7 @@ use groundwork::model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::kind_label;
+use super::{LADDER, kind_label};
 use crate::ui::components::{Chip, Chips, Confirm, TextField};
 use crate::ui::worker::{Request, UiError};
 use crate::ui::{Nav, Screen, Services};
@@ -31,15 +31,6 @@ const COMMON_ISSUES: &[&str] = &[
     "transport",
     "childcare",
     "safety",
-];
-
-/// The engagement ladder.
-const LADDER: &[(u8, &str)] = &[
-    (1, "1 Not interested"),
-    (2, "2 Listening"),
-    (3, "3 Interested"),
-    (4, "4 Taking part"),
-    (5, "5 Leading others"),
 ];
 
 /// Everything typed into the form so far; stored as JSON under [`draft_key`].

@@ -14,17 +14,8 @@ use groundwork::fields::{FieldName, Patch, Record, Spec, Type, Value};
 use groundwork::model::ConsentChannel;
 use serde::{Deserialize, Serialize};
 
-use super::kind_label;
+use super::{LADDER, kind_label};
 use crate::ui::components::{Chip, Chips, ConsentChips, TextField, toggle_consent};
-
-/// The engagement ladder, as the record form shows it.
-pub const LADDER: &[(u8, &str)] = &[
-    (1, "1 Not interested"),
-    (2, "2 Listening"),
-    (3, "3 Interested"),
-    (4, "4 Taking part"),
-    (5, "5 Leading others"),
-];
 
 /// One field's value in a form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
