@@ -7,6 +7,16 @@ use rusqlite::types::Value as Sql;
 use crate::error::Result;
 use crate::fields::{FieldName, Record, Type, Value};
 
+/// The column names of record `R`'s table: one per field, then `conflicts`.
+fn names<R: Record>() -> impl Iterator<Item = &'static str> {
+    R::Field::ALL.iter().map(|f| f.name()).chain(["conflicts"])
+}
+
+/// How many columns [`select_list`] selects.
+pub(crate) fn width<R: Record>() -> usize {
+    R::Field::ALL.len() + 1
+}
+
 /// The columns of record `R`'s table, then `conflicts`, each prefixed with `alias.` when
 /// given, separated by commas.
 pub(crate) fn select_list<R: Record>(alias: &str) -> String {
@@ -15,52 +25,47 @@ pub(crate) fn select_list<R: Record>(alias: &str) -> String {
     } else {
         format!("{alias}.")
     };
-    R::Field::ALL
-        .iter()
-        .map(|f| f.name())
-        .chain(["conflicts"])
+    names::<R>()
         .map(|c| format!("{prefix}{c}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// `INSERT … ON CONFLICT (id) DO UPDATE` of every column of record `R` into `table`,
-/// returning the row's rowid.
-pub(crate) fn upsert<R: Record>(table: &str) -> String {
-    let cols = select_list::<R>("");
-    let n = R::Field::ALL.len() + 1;
-    let params = (1..=n)
+/// `INSERT INTO table (every column) VALUES (?1, …)`, to which a conflict clause is added.
+fn insert<R: Record>(verb: &str, table: &str) -> String {
+    let params = (1..=width::<R>())
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let set = R::Field::ALL
-        .iter()
-        .map(|f| f.name())
-        .chain(["conflicts"])
+    format!(
+        "{verb} INTO {table} ({}) VALUES ({params})",
+        select_list::<R>("")
+    )
+}
+
+/// `INSERT … ON CONFLICT (id) DO UPDATE` of every column of record `R` into `table`,
+/// returning the row's rowid.
+pub(crate) fn upsert<R: Record>(table: &str) -> String {
+    let set = names::<R>()
         .filter(|c| *c != "id")
         .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO {table} ({cols}) VALUES ({params}) ON CONFLICT (id) DO UPDATE SET {set} RETURNING rowid"
+        "{} ON CONFLICT (id) DO UPDATE SET {set} RETURNING rowid",
+        insert::<R>("INSERT", table)
     )
 }
 
 /// `INSERT OR REPLACE` of every column of record `R` into `table` (for rows keyed by their
 /// id alone).
 pub(crate) fn replace<R: Record>(table: &str) -> String {
-    let cols = select_list::<R>("");
-    let n = R::Field::ALL.len() + 1;
-    let params = (1..=n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("INSERT OR REPLACE INTO {table} ({cols}) VALUES ({params})")
+    insert::<R>("INSERT OR REPLACE", table)
 }
 
 /// The values of `r`'s columns, in [`select_list`] order.
 pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
-    let mut out = Vec::with_capacity(R::Field::ALL.len() + 1);
+    let mut out = Vec::with_capacity(width::<R>());
     for f in R::Field::ALL {
         out.push(match r.value(*f) {
             Value::Empty => match f.spec().ty {
@@ -116,7 +121,7 @@ pub(crate) fn read_row<R: Record>(row: &Row<'_>, start: usize) -> rusqlite::Resu
         r.set_value(*f, value)
             .map_err(|e| bad(i, std::io::Error::other(e)))?;
     }
-    let i = start + R::Field::ALL.len();
+    let i = start + width::<R>() - 1;
     let raw: std::collections::BTreeMap<String, Vec<Value>> =
         serde_json::from_str(&row.get::<_, String>(i)?).map_err(|e| bad(i, e))?;
     *r.conflicts_mut() = raw

@@ -313,14 +313,7 @@ impl Store {
 
     /// Campaign `id`.
     pub fn campaign(&self, id: &str) -> Result<Campaign> {
-        let id = crate::ids::parse_id(id)?;
-        self.campaigns()?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or(crate::error::Error::NotFound {
-                kind: "campaign",
-                id,
-            })
+        queries::campaign(&self.conn, id)
     }
 
     /// Every campaign, by id.

@@ -41,11 +41,6 @@ fn commitment_cols() -> &'static str {
     &COLS
 }
 
-/// How many columns [`commitment_cols`] selects.
-fn commitment_width() -> usize {
-    <<Commitment as crate::fields::Record>::Field as crate::fields::FieldName>::ALL.len() + 1
-}
-
 fn commitment_row(r: &Row<'_>) -> rusqlite::Result<Commitment> {
     super::columns::read_row(r, 0)
 }
@@ -216,6 +211,25 @@ pub(crate) fn all_commitments(conn: &Connection) -> Result<Vec<Commitment>> {
     )
 }
 
+/// Campaign `id`, or `Error::NotFound`.
+pub(crate) fn campaign(conn: &Connection, id: &str) -> Result<Campaign> {
+    let id = parse_id(id)?;
+    all(
+        conn,
+        &format!(
+            "SELECT {} FROM campaigns WHERE id = ?1",
+            super::columns::select_list::<Campaign>("")
+        ),
+        [&id],
+        campaign_row,
+    )?
+    .pop()
+    .ok_or(Error::NotFound {
+        kind: "campaign",
+        id,
+    })
+}
+
 pub(crate) fn campaigns(conn: &Connection) -> Result<Vec<Campaign>> {
     all(
         conn,
@@ -287,7 +301,10 @@ pub(crate) fn commitments_with_names(
          FROM ({sql}) c"
     );
     all(conn, &sql, params, |r| {
-        Ok((commitment_row(r)?, r.get(commitment_width())?))
+        Ok((
+            commitment_row(r)?,
+            r.get(super::columns::width::<Commitment>())?,
+        ))
     })
 }
 
@@ -619,7 +636,7 @@ pub(crate) fn due_page(
         |r| {
             Ok((
                 commitment_row(r)?,
-                super::columns::read_row(r, commitment_width())?,
+                super::columns::read_row(r, super::columns::width::<Commitment>())?,
             ))
         },
     )

@@ -305,16 +305,7 @@ impl<'t> Writer<'t> {
         let Some(campaign_id) = campaign_id else {
             return Err(ValidationError::TargetWithoutCampaign(label.to_string()).into());
         };
-        let targets: String = self
-            .conn
-            .prepare_cached("SELECT targets FROM campaigns WHERE id = ?1")?
-            .query_row([campaign_id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| Error::NotFound {
-                kind: "campaign",
-                id: campaign_id.to_string(),
-            })?;
-        let targets: std::collections::BTreeMap<String, i64> = serde_json::from_str(&targets)?;
+        let targets = super::queries::campaign(self.conn, campaign_id)?.targets;
         targets
             .keys()
             .find(|t| t.trim().eq_ignore_ascii_case(label))
