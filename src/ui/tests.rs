@@ -425,8 +425,8 @@ fn a_persons_details_tags_and_consent_are_edited() {
     h.click("id", "edit-person");
     h.settle_until("form", |html| html.contains("Edit Amina Yusuf"));
     h.type_in("edit-phone", "07700 900123");
-    h.type_in("tag-entry", "Tenant Rep");
-    h.click("id", "add-tag");
+    h.type_in("edit-tag-entry", "Tenant Rep");
+    h.click("id", "edit-add-tag");
     h.settle_until("tag listed", |html| html.contains("Remove tag: tenant rep"));
     h.click("data-value", "whatsapp");
     h.click("id", "save-person");
@@ -446,13 +446,13 @@ fn languages_are_added_in_the_generated_form_and_shown_on_the_file() {
     h.settle_until("person file", |html| html.contains("Edit details"));
     h.click("id", "edit-person");
     h.settle_until("form", |html| html.contains("Languages spoken"));
-    h.type_in("language-entry", "Polish");
-    h.click("id", "add-language");
+    h.type_in("edit-language-entry", "Polish");
+    h.click("id", "edit-add-language");
     h.settle_until("language listed", |html| {
         html.contains("Remove language: polish")
     });
     // Typed but not added: saving adds it too.
-    h.type_in("language-entry", "Ukrainian");
+    h.type_in("edit-language-entry", "Ukrainian");
     h.click("id", "save-person");
     h.settle_until("saved", |html| html.contains("Details saved."));
     let p = h.store().person(&id).unwrap().person;
@@ -854,7 +854,7 @@ fn half_typed_details_survive_leaving_and_cancel_asks_first() {
     h.click("id", "edit-person");
     h.settle_until("form", |html| html.contains("Edit Amina Yusuf"));
     h.type_in("edit-phone", "07700 900123");
-    h.type_in("tag-entry", "tenant r");
+    h.type_in("edit-tag-entry", "tenant r");
     wait_for_draft(&h, &format!("person-edit:{id}"), |d| {
         d.contains("07700 900123")
     });

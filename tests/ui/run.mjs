@@ -378,11 +378,11 @@ const tests = [
     await page.getByRole('heading', { name: 'Edit Amina Yusuf' }).waitFor();
     eq(await page.inputValue('#edit-phone'), '07700 900123', 'phone before editing');
     await typeFast(page, '#edit-phone', '07700 900456');
-    await typeFast(page, '#tag-entry', 'Tenant Rep');
+    await typeFast(page, '#edit-tag-entry', 'Tenant Rep');
     await page.keyboard.press('Enter');
     await page.getByRole('button', { name: 'Remove tag: tenant rep' }).waitFor();
-    await typeFast(page, '#tag-entry', 'cleaner');
-    await page.click('#add-tag');
+    await typeFast(page, '#edit-tag-entry', 'cleaner');
+    await page.click('#edit-add-tag');
     await page.getByRole('button', { name: 'Remove tag: cleaner' }).waitFor();
     await page.getByRole('button', { name: 'Remove tag: cleaner' }).click();
     await page.getByRole('button', { name: 'sms', exact: true }).click();

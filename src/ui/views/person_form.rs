@@ -22,8 +22,7 @@ pub fn with_entries(f: &PersonForm, entries: &BTreeMap<String, String>) -> Perso
 }
 
 /// One input per editable field of a person (see [`RecordFields`]; ids `person-…` in Add
-/// person, `edit-…` in Edit details, `tag-entry`/`add-tag` and `language-entry`/`add-language`
-/// in both).
+/// person, `edit-…` in Edit details, sets as `edit-tag-entry`/`edit-add-tag`).
 #[component]
 pub fn PersonFields(
     prefix: String,

@@ -251,8 +251,7 @@ fn chips_of(spec: &Spec) -> Vec<Chip> {
 
 /// One input per field in `fields` (editable declarations, see [`editable_specs`]). `prefix`
 /// starts each box's id (`edit-phone`, `conv-notes`); a set's entry box is
-/// `{prefix}-{flag}-entry` with an `{prefix}-add-{flag}` button, except with the prefix
-/// `edit` or `person`, whose sets keep the ids `tag-entry` and `add-tag`. `start` fills the
+/// `{prefix}-{flag}-entry` with an `{prefix}-add-{flag}` button. `start` fills the
 /// boxes once; every change goes to `form` and then `onchange`. What is typed in a set's entry
 /// box but not added yet is in `entries` (flag → text).
 #[component]
@@ -280,11 +279,6 @@ pub fn RecordFields(
         entries.write().remove(flag);
         *fresh.write().entry(flag).or_default() += 1;
         onchange.call(());
-    };
-    let set_prefix = if prefix == "edit" || prefix == "person" {
-        String::new()
-    } else {
-        format!("{prefix}-")
     };
     let current = form();
     rsx! {
@@ -381,7 +375,7 @@ pub fn RecordFields(
                                     for k in [n] {
                                         TextField {
                                             key: "{k}",
-                                            id: "{set_prefix}{flag}-entry",
+                                            id: "{prefix}-{flag}-entry",
                                             label: "Add a {flag}",
                                             initial: initial.clone(),
                                             oninput: move |v: String| {
@@ -394,7 +388,7 @@ pub fn RecordFields(
                                     button {
                                         r#type: "button",
                                         class: "secondary",
-                                        id: "{set_prefix}add-{flag}",
+                                        id: "{prefix}-add-{flag}",
                                         onclick: move |_| add_member(spec),
                                         "Add {flag}"
                                     }
