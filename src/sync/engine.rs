@@ -1,10 +1,16 @@
 //! Joining a team and syncing: the small I/O part around [`super::plan`].
+//!
+//! The functions here are `async` over any [`Wire`] and reach the store through a
+//! [`Notebook`], borrowing it only between awaits: in the browser's store worker the UI's
+//! requests are answered while a sync waits on the network. The command line and the desktop
+//! app call the blocking forms in [`super`] (`sync::sync_once`, …).
 
 use groundwork_protocol::{DocChangesRequest, EnrolRequest, SyncResponse};
 use serde::Serialize;
 
 use super::plan::{self, Budget};
-use super::{SyncError, Transport};
+use super::relay::{Relay, Wire};
+use super::{Notebook, SyncError};
 use crate::error::Error;
 use crate::store::{Incoming, Pusher, RelayLink, Store};
 
@@ -47,30 +53,35 @@ pub struct SyncReport {
 /// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
 /// the device ("Sam's phone"), not its canvasser: the name recorded on conversations and shifts
 /// is set apart ([`Store::set_canvasser_name`]).
-pub fn join(
-    store: &mut Store,
-    transport: &dyn Transport,
+pub async fn join<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
     relay: &str,
     invite: &str,
     name: &str,
 ) -> Result<JoinReport, SyncError> {
     let name = crate::model::required("device name", name).map_err(Error::from)?;
     let relay = relay.trim().trim_end_matches('/').to_string();
-    let answer = transport.enrol(
-        &relay,
-        &EnrolRequest {
-            invite: invite.trim().to_string(),
-            device_name: name.clone(),
-            actor: Some(crate::store::intake::hex(&store.actor_bytes())),
-        },
-    )?;
-    store.set_relay_link(&RelayLink {
-        relay_url: relay.clone(),
-        team_id: answer.team_id.clone(),
-        relay_device_id: answer.device_id.clone(),
-        token: answer.token,
+    let actor = store.with(|s| crate::store::intake::hex(&s.actor_bytes()));
+    let answer = transport
+        .enrol(
+            &relay,
+            &EnrolRequest {
+                invite: invite.trim().to_string(),
+                device_name: name.clone(),
+                actor: Some(actor),
+            },
+        )
+        .await?;
+    store.with(|s| {
+        s.set_relay_link(&RelayLink {
+            relay_url: relay.clone(),
+            team_id: answer.team_id.clone(),
+            relay_device_id: answer.device_id.clone(),
+            token: answer.token,
+        })?;
+        s.set_device_name(&name)
     })?;
-    store.set_device_name(&name)?;
     Ok(JoinReport {
         relay,
         team_id: answer.team_id,
@@ -80,24 +91,27 @@ pub fn join(
 }
 
 /// The devices of this device's team with their last sync, as the relay knows them.
-pub fn team_devices(
-    store: &Store,
-    transport: &dyn Transport,
+pub async fn team_devices<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
 ) -> Result<Vec<super::TeamDevice>, SyncError> {
-    let link = store.sync_state()?.link.ok_or(SyncError::NotJoined)?;
-    transport.devices(&link.relay_url, &link.token)
+    let link = store
+        .with(|s| s.sync_state())?
+        .link
+        .ok_or(SyncError::NotJoined)?;
+    transport.devices(&link.relay_url, &link.token).await
 }
 
 /// Push everything waiting and pull everything new, as many round trips as that takes.
 /// The outcome (time or error) is recorded in the store for `status`.
-pub fn sync_once(
-    store: &mut Store,
-    transport: &dyn Transport,
+pub async fn sync_once<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
     budget: Budget,
 ) -> Result<SyncReport, SyncError> {
-    let result = run(store, transport, budget);
+    let result = run(store, transport, budget).await;
     let error = result.as_ref().err().map(ToString::to_string);
-    store.record_sync_outcome(error.as_deref())?;
+    store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
 }
 
@@ -115,27 +129,34 @@ pub enum Repair {
 
 /// Ask the relay for documents' changes again, take them in, then sync. Returns the sync's
 /// report with `repaired` set.
-pub fn repair(
-    store: &mut Store,
-    transport: &dyn Transport,
+pub async fn repair<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
     what: Repair,
     budget: Budget,
 ) -> Result<SyncReport, SyncError> {
-    let link = store.sync_state()?.link.ok_or(SyncError::NotJoined)?;
-    let result = (|| {
+    let link = store
+        .with(|s| s.sync_state())?
+        .link
+        .ok_or(SyncError::NotJoined)?;
+    let result = async {
         let docs = match what {
             Repair::Docs(docs) => docs,
-            Repair::Waiting => store.waiting_docs()?.into_iter().map(|(d, _)| d).collect(),
+            Repair::Waiting => store
+                .with(|s| s.waiting_docs())?
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect(),
             Repair::Everything => {
-                store.rewind_cursor()?;
+                store.with(|s| s.rewind_cursor())?;
                 Vec::new()
             }
         };
         let mut report = SyncReport::default();
         for doc in &docs {
-            repair_doc(store, transport, &link, doc, budget, &mut report)?;
+            repair_doc(store, transport, &link, doc, budget, &mut report).await?;
         }
-        let synced = run(store, transport, budget)?;
+        let synced = run(store, transport, budget).await?;
         Ok(SyncReport {
             pulled: report.pulled + synced.pulled,
             rejected: report.rejected + synced.rejected,
@@ -143,16 +164,17 @@ pub fn repair(
             repaired: report.repaired + synced.repaired,
             ..synced
         })
-    })();
+    }
+    .await;
     let error = result.as_ref().err().map(ToString::to_string);
-    store.record_sync_outcome(error.as_deref())?;
+    store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
 }
 
 /// Pull every change of `doc_id` again and take them in.
-fn repair_doc(
-    store: &mut Store,
-    transport: &dyn Transport,
+async fn repair_doc<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
     link: &RelayLink,
     doc_id: &str,
     budget: Budget,
@@ -165,18 +187,22 @@ fn repair_doc(
             after,
             max_bytes: Some(budget.pull_bytes),
         };
-        let response = transport.doc_changes(&link.relay_url, &link.token, &request)?;
+        let response = transport
+            .doc_changes(&link.relay_url, &link.token, &request)
+            .await?;
         report.round_trips += 1;
         report.pulled += response.changes.len();
-        let intake = take_in(store, &response, None)?;
+        let intake = store.with(|s| take_in(s, &response, None))?;
         report.rejected += intake;
         if !response.more || response.cursor <= after {
             break;
         }
         after = response.cursor;
     }
-    store.batch(|w| w.retry_waiting(doc_id))?;
-    store.mark_repaired(doc_id)?;
+    store.with(|s| {
+        s.batch(|w| w.retry_waiting(doc_id))?;
+        s.mark_repaired(doc_id)
+    })?;
     report.repaired += 1;
     Ok(())
 }
@@ -214,22 +240,24 @@ fn take_in(
     })
 }
 
-fn run(
-    store: &mut Store,
-    transport: &dyn Transport,
+async fn run<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
     budget: Budget,
 ) -> Result<SyncReport, SyncError> {
-    let state = store.sync_state()?;
+    let state = store.with(|s| s.sync_state())?;
     let link = state.link.ok_or(SyncError::NotJoined)?;
     let started = chrono::Utc::now();
     let mut cursor = state.cursor;
     let mut report = SyncReport::default();
-    let actor = store.actor_bytes();
+    let actor = store.with(|s| s.actor_bytes());
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
-        let outbox = store.outbox(budget.push_bytes / 256 + 1)?;
+        let outbox = store.with(|s| s.outbox(budget.push_bytes / 256 + 1))?;
         let planned = plan::next_request(&outbox, cursor, budget, &actor);
-        let response = transport.sync(&link.relay_url, &link.token, &planned.request)?;
+        let response = transport
+            .sync(&link.relay_url, &link.token, &planned.request)
+            .await?;
         report.round_trips += 1;
         let absorb = plan::absorb(&planned, response)?;
         report.pulled += absorb.changes.len();
@@ -240,8 +268,11 @@ fn run(
             cursor: absorb.cursor,
             more: false,
         };
-        report.rejected += take_in(store, &answer, Some(absorb.cursor))?;
-        store.acknowledge(&absorb.acknowledged)?;
+        report.rejected += store.with(|s| {
+            let rejected = take_in(s, &answer, Some(absorb.cursor))?;
+            s.acknowledge(&absorb.acknowledged)?;
+            Ok::<_, Error>(rejected)
+        })?;
         report.pushed += absorb.acknowledged.len();
         cursor = absorb.cursor;
         if !absorb.again {
@@ -251,10 +282,15 @@ fn run(
     // Changes that still wait after a whole pull may depend on changes this device never
     // received (an older version dropped some): ask for their documents again, now and then.
     let stamp = |t: chrono::DateTime<chrono::Utc>| crate::model::format_time(t);
-    let due = store.docs_to_repair(&stamp(started), &stamp(started - AUTO_REPAIR_EVERY))?;
+    let due =
+        store.with(|s| s.docs_to_repair(&stamp(started), &stamp(started - AUTO_REPAIR_EVERY)))?;
     for doc in due.iter().take(AUTO_REPAIR_DOCS) {
-        repair_doc(store, transport, &link, doc, budget, &mut report)?;
+        repair_doc(store, transport, &link, doc, budget, &mut report).await?;
     }
-    report.waiting = store.waiting_docs()?.iter().map(|(_, n)| n).sum();
+    report.waiting = store
+        .with(|s| s.waiting_docs())?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     Ok(report)
 }

@@ -2,25 +2,38 @@
 //! round trip at a time.
 //!
 //! - [`plan`]: pure functions deciding what to send and what to store (tested without I/O).
-//! - [`engine`]: `join` and `sync_once`, driving a [`Transport`] and the store.
-//! - [`http`]: the real transport (reqwest, rustls, gzip, timeouts, retries with backoff).
-//! - [`worker`]: a background thread for the app that syncs when asked, after local changes
-//!   (debounced) and periodically, and publishes a [`worker::Status`].
+//! - [`engine`]: `join` and `sync_once` (async), driving a [`Relay`] and the store through a
+//!   [`Notebook`]; the blocking forms below ([`sync_once`], …) run them on the calling thread.
+//! - [`relay`]: the relay's HTTP API over any [`Wire`], with retries and backoff.
+//! - `http`: the wire of the desktop and the command line (reqwest, rustls, gzip, timeouts);
+//!   `fetch`: the browser's.
+//! - `worker`: a background thread for the desktop app that syncs when asked, after local
+//!   changes (debounced) and periodically, and publishes a [`Status`] ([`status`]).
 //!
 //! The relay only ever sees opaque blobs (Automerge change bytes) and document ids.
 
 pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod http;
 pub mod plan;
+pub mod relay;
+pub mod status;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod worker;
 
-pub use engine::{JoinReport, Repair, SyncReport, join, repair, sync_once, team_devices};
+use std::cell::RefCell;
+
+pub use engine::{JoinReport, Repair, SyncReport};
+#[cfg(not(target_arch = "wasm32"))]
 pub use http::HttpTransport;
+pub use relay::{Relay, Wire};
+pub use status::Status;
 
 pub use groundwork_protocol::TeamDevice;
-use groundwork_protocol::{
-    DocChangesRequest, EnrolRequest, EnrolResponse, SyncRequest, SyncResponse,
-};
+
+use crate::store::Store;
 
 /// Everything that can go wrong while syncing, worded for the person holding the phone.
 #[derive(Debug, thiserror::Error)]
@@ -85,24 +98,97 @@ pub enum SyncError {
     Store(#[from] crate::error::Error),
 }
 
-/// How the engine talks to a relay. [`HttpTransport`] is the real one.
-pub trait Transport {
-    /// Enrol this device with an invite.
-    fn enrol(&self, relay: &str, request: &EnrolRequest) -> Result<EnrolResponse, SyncError>;
-    /// The devices of this device's team, with their last sync.
-    fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError>;
-    /// One sync round trip.
-    fn sync(
-        &self,
-        relay: &str,
-        token: &str,
-        request: &SyncRequest,
-    ) -> Result<SyncResponse, SyncError>;
-    /// One document's changes again (every device's), after a position of the team's log.
-    fn doc_changes(
-        &self,
-        relay: &str,
-        token: &str,
-        request: &DocChangesRequest,
-    ) -> Result<SyncResponse, SyncError>;
+/// How the engine reaches the store: a borrow for the length of one closure, never across a
+/// wait on the network. A `RefCell` holding the store (or a `&mut` to it) is one.
+pub trait Notebook {
+    /// Run `f` on the store.
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R;
+}
+
+impl Notebook for RefCell<Store> {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+impl Notebook for RefCell<&mut Store> {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+impl<N: Notebook> Notebook for std::rc::Rc<N> {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        (**self).with(f)
+    }
+}
+
+/// Run a future whose waits are all blocking calls (the reqwest wire's), on this thread: it
+/// finishes without ever waiting on an outside wake-up.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut context) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Enrol this device with `invite` at `relay` under `name`, and remember the link (blocking;
+/// see [`engine::join`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn join(
+    store: &mut Store,
+    transport: &HttpTransport,
+    relay: &str,
+    invite: &str,
+    name: &str,
+) -> Result<JoinReport, SyncError> {
+    block_on(engine::join(
+        &RefCell::new(store),
+        transport,
+        relay,
+        invite,
+        name,
+    ))
+}
+
+/// Push everything waiting and pull everything new (blocking; see [`engine::sync_once`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn sync_once(
+    store: &mut Store,
+    transport: &HttpTransport,
+    budget: plan::Budget,
+) -> Result<SyncReport, SyncError> {
+    block_on(engine::sync_once(&RefCell::new(store), transport, budget))
+}
+
+/// Ask the relay for documents' changes again, then sync (blocking; see [`engine::repair`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn repair(
+    store: &mut Store,
+    transport: &HttpTransport,
+    what: Repair,
+    budget: plan::Budget,
+) -> Result<SyncReport, SyncError> {
+    block_on(engine::repair(
+        &RefCell::new(store),
+        transport,
+        what,
+        budget,
+    ))
+}
+
+/// The devices of this device's team with their last sync (blocking; see
+/// [`engine::team_devices`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn team_devices(
+    store: &Store,
+    transport: &HttpTransport,
+) -> Result<Vec<TeamDevice>, SyncError> {
+    let link = store.sync_state()?.link.ok_or(SyncError::NotJoined)?;
+    block_on(transport.devices(&link.relay_url, &link.token))
 }

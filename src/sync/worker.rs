@@ -13,42 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::plan::Budget;
-use super::{HttpTransport, Repair, SyncError, repair, sync_once, team_devices};
+use super::{HttpTransport, Repair, Status, SyncError, repair, sync_once, team_devices};
 use crate::store::Store;
-
-/// What the app shows in its sync badge.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Status {
-    /// Whether this device has joined a team.
-    pub joined: bool,
-    /// The relay, once joined.
-    pub relay: Option<String>,
-    /// Local changes waiting for the relay.
-    pub pending: u64,
-    /// When the last sync completed.
-    pub last_synced_at: Option<String>,
-    /// The last error, cleared by a successful sync.
-    pub last_error: Option<String>,
-    /// True when the last attempt could not reach the relay.
-    pub offline: bool,
-    /// True while a sync runs.
-    pub syncing: bool,
-    /// The team's devices with their last sync, as the relay said after a successful sync
-    /// (for the team lead's shift report): asked for on the first sync, on "sync now", and at
-    /// most every ten minutes otherwise.
-    pub team_devices: Option<Vec<super::TeamDevice>>,
-    /// Pulled changes refused (corrupt, damaging, or written as another device) and kept in
-    /// quarantine.
-    pub quarantined: u64,
-    /// Pulled changes waiting for changes they depend on.
-    pub waiting: u64,
-    /// Changes pulled from the team since the worker started (it grows after every sync that
-    /// took something in: a screen showing the notebook re-reads it then).
-    pub pulled: u64,
-}
 
 /// When the worker syncs by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +86,7 @@ impl Worker {
                 let mut repairing = false;
                 // Changes pulled since the start.
                 let mut pulled = 0u64;
-                let mut current = read_status(&store, false, &devices, pulled);
+                let mut current = Status::read(&store, false, &devices, pulled);
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
                 loop {
@@ -139,14 +106,14 @@ impl Worker {
                         Ok(Message::LocalChange) => {
                             let soon = Instant::now() + timing.debounce;
                             due = Some(due.map_or(soon, |d| d.min(soon)));
-                            current = read_status(&store, current.offline, &devices, pulled);
+                            current = Status::read(&store, current.offline, &devices, pulled);
                             publish(current.clone());
                         }
                         Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                         Err(RecvTimeoutError::Timeout) => due = Some(Instant::now()),
                     }
                     if due.is_some_and(|d| d <= Instant::now()) {
-                        current = read_status(&store, current.offline, &devices, pulled);
+                        current = Status::read(&store, current.offline, &devices, pulled);
                         if !current.joined {
                             due = None;
                             repairing = false;
@@ -171,7 +138,7 @@ impl Worker {
                             devices_at = Some(Instant::now());
                             asked = false;
                         }
-                        current = read_status(&store, offline, &devices, pulled);
+                        current = Status::read(&store, offline, &devices, pulled);
                         publish(current.clone());
                         due = Some(Instant::now() + timing.period);
                     }
@@ -213,41 +180,5 @@ impl Drop for Worker {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-fn read_status(
-    store: &Store,
-    offline: bool,
-    devices: &Option<Vec<super::TeamDevice>>,
-    pulled: u64,
-) -> Status {
-    let pending = store.pending_changes().unwrap_or(0);
-    let quarantined = store.quarantined().map_or(0, |q| q.len() as u64);
-    let waiting = store
-        .waiting_docs()
-        .map_or(0, |w| w.iter().map(|(_, n)| *n as u64).sum());
-    match store.sync_state() {
-        Ok(s) => Status {
-            joined: s.link.is_some(),
-            relay: s.link.map(|l| l.relay_url),
-            pending,
-            last_synced_at: s.last_sync_at,
-            last_error: s.last_error,
-            offline,
-            syncing: false,
-            team_devices: devices.clone(),
-            quarantined,
-            waiting,
-            pulled,
-        },
-        Err(e) => Status {
-            pending,
-            quarantined,
-            waiting,
-            pulled,
-            last_error: Some(e.to_string()),
-            ..Status::default()
-        },
     }
 }

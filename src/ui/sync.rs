@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_channel::mpsc as amsc;
 use groundwork::store::Store;
-use groundwork::sync::worker::{Status as WorkerStatus, Timing, Worker};
+use groundwork::sync::Status as WorkerStatus;
+use groundwork::sync::worker::{Timing, Worker};
 use groundwork::sync::{HttpTransport, SyncError};
 
 /// What the sync badge and the settings screen show.

@@ -11,7 +11,7 @@ use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::RestoreTarget;
 use groundwork::sync::plan::Budget;
-use groundwork::sync::{self, HttpTransport, Repair, SyncError, Transport};
+use groundwork::sync::{self, HttpTransport, Repair, SyncError};
 use groundwork_protocol::{PushItem, SyncRequest};
 use proptest::prelude::*;
 
@@ -45,9 +45,7 @@ impl Evil {
             max_bytes: Some(1),
             actor,
         };
-        transport()
-            .sync(&link.relay_url, &link.token, &request)
-            .map(|_| ())
+        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).map(|_| ())
     }
 
     fn push(&self, items: Vec<(String, Vec<u8>)>) {
@@ -648,7 +646,8 @@ fn a_notebook_written_by_the_previous_release_opens_syncs_and_takes_the_new_fiel
 #[test]
 fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked() {
     use groundwork::store::{Incoming, Pusher};
-    use groundwork::sync::worker::{Status, Timing, Worker};
+    use groundwork::sync::Status;
+    use groundwork::sync::worker::{Timing, Worker};
     use std::sync::mpsc;
 
     let relay = TestRelay::start();

@@ -541,7 +541,8 @@ proptest! {
 
 #[test]
 fn the_background_worker_syncs_after_changes_and_when_asked() {
-    use groundwork::sync::worker::{Status, Timing, Worker};
+    use groundwork::sync::Status;
+    use groundwork::sync::worker::{Timing, Worker};
     use std::sync::mpsc;
 
     let relay = TestRelay::start();

@@ -1,0 +1,285 @@
+//! The relay's HTTP API as the engine uses it, over any [`Wire`]: the requests (URLs, headers,
+//! gzip, the binary sync body), the answers (status codes turned into [`SyncError`]s that say
+//! what to do) and retries with exponential backoff for failures that may pass (no connection,
+//! timeouts, 5xx). Refusals (4xx) are not retried. Retrying a sync is safe: pushes are
+//! idempotent at the relay and the cursor only moves once changes are stored.
+//!
+//! The wire is the only part that differs between hosts: reqwest on the desktop and the
+//! command line ([`super::http`]), `fetch` in the browser's store worker (`super::fetch`).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use groundwork_protocol::{
+    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
+    ErrorBody, JSON_CONTENT_TYPE, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse,
+    TeamDevice, decode_sync_response, encode_sync_request,
+};
+
+use super::SyncError;
+
+/// Largest answer accepted after decompression (a hostile relay cannot exhaust memory).
+pub const MAX_ANSWER_BYTES: u64 = 256 << 20;
+
+/// One HTTP request, as the relay API needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The whole URL.
+    pub url: String,
+    /// Header names and values (a browser leaves out the ones it sets itself, such as
+    /// `Accept-Encoding`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+}
+
+/// An answer: its status and its body, with gzip undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body, decompressed.
+    pub body: Vec<u8>,
+    /// Bytes of the body as they crossed the wire (compressed), when the wire knows.
+    pub wire_bytes: u64,
+}
+
+/// How HTTP reaches the relay: one request and its answer, and a pause between retries.
+///
+/// `exchange` fails (with the reason in words) only when there was no answer at all: no
+/// connection, no name lookup, no answer in time.
+#[allow(async_fn_in_trait)]
+pub trait Wire {
+    /// Send one request and read its whole answer (at most [`MAX_ANSWER_BYTES`]).
+    async fn exchange(&self, request: &Exchange) -> Result<Answer, String>;
+    /// Wait before trying again.
+    async fn pause(&self, wait: Duration);
+}
+
+/// Bytes that crossed the wire (bodies as sent and received, compressed), and round trips.
+#[derive(Debug, Default)]
+pub struct WireStats {
+    /// Request body bytes sent.
+    pub sent: AtomicU64,
+    /// Response body bytes received.
+    pub received: AtomicU64,
+    /// Requests that got an answer.
+    pub round_trips: AtomicU64,
+}
+
+/// The relay's API over a wire `W`, with retries.
+#[derive(Debug)]
+pub struct Relay<W> {
+    wire: W,
+    attempts: u32,
+    backoff: Duration,
+    /// What crossed the wire so far.
+    pub stats: WireStats,
+}
+
+impl<W: Wire> Relay<W> {
+    /// The API over `wire`, making up to `attempts` tries, waiting `backoff`, then twice that,
+    /// … between them.
+    pub fn over(wire: W, attempts: u32, backoff: Duration) -> Self {
+        Relay {
+            wire,
+            attempts: attempts.max(1),
+            backoff,
+            stats: WireStats::default(),
+        }
+    }
+
+    fn url(relay: &str, path: &str) -> Result<String, SyncError> {
+        let base = relay.trim().trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(SyncError::BadUrl(relay.to_string()));
+        }
+        Ok(format!("{base}{path}"))
+    }
+
+    /// Send `request` to `relay`, retrying failures that may pass; `finish` reads an answer
+    /// that is not a 5xx.
+    async fn send<T>(
+        &self,
+        relay: &str,
+        request: Exchange,
+        finish: impl Fn(u16, Vec<u8>) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                self.wire.pause(wait).await;
+                wait *= 2;
+            }
+            self.stats
+                .sent
+                .fetch_add(request.body.len() as u64, Ordering::Relaxed);
+            match self.wire.exchange(&request).await {
+                Ok(answer) => {
+                    self.stats
+                        .received
+                        .fetch_add(answer.wire_bytes, Ordering::Relaxed);
+                    let Answer { status, body, .. } = answer;
+                    match status {
+                        // Refusals a retry now cannot change: the team's storage is full
+                        // (507), or the relay asks this address to slow down (429;
+                        // Retry-After says for how long).
+                        429 | 507 => {
+                            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+                            return Err(SyncError::RelayFailed {
+                                status,
+                                message: error_message(&body),
+                            });
+                        }
+                        500.. => {
+                            last = format!("HTTP {status}: {}", error_message(&body));
+                            if attempt + 1 == self.attempts {
+                                return Err(SyncError::RelayFailed {
+                                    status,
+                                    message: error_message(&body),
+                                });
+                            }
+                        }
+                        _ => {
+                            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+                            return finish(status, body);
+                        }
+                    }
+                }
+                Err(reason) => last = reason,
+            }
+        }
+        Err(SyncError::Unreachable {
+            relay: relay.to_string(),
+            reason: last,
+        })
+    }
+
+    /// Enrol this device with an invite.
+    pub async fn enrol(
+        &self,
+        relay: &str,
+        request: &EnrolRequest,
+    ) -> Result<EnrolResponse, SyncError> {
+        let request = Exchange {
+            method: "POST",
+            url: Self::url(relay, ENROL_PATH)?,
+            headers: vec![("content-type", JSON_CONTENT_TYPE.to_string())],
+            body: serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?,
+        };
+        self.send(relay, request, |status, body| match status {
+            200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
+            400 | 401 | 403 | 404 | 410 => Err(SyncError::InviteRefused(error_message(&body))),
+            _ => Err(SyncError::Refused {
+                status,
+                message: error_message(&body),
+            }),
+        })
+        .await
+    }
+
+    /// One sync round trip: push, and pull after the request's cursor.
+    pub async fn sync(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &SyncRequest,
+    ) -> Result<SyncResponse, SyncError> {
+        let plain =
+            encode_sync_request(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let mut gz = GzEncoder::new(Vec::with_capacity(plain.len() / 2), Compression::default());
+        gz.write_all(&plain)
+            .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let body = gz
+            .finish()
+            .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let exchange = Exchange {
+            method: "POST",
+            url: Self::url(relay, SYNC_PATH)?,
+            headers: vec![
+                ("authorization", format!("Bearer {token}")),
+                ("content-type", SYNC_CONTENT_TYPE.to_string()),
+                ("content-encoding", "gzip".to_string()),
+                ("accept-encoding", "gzip".to_string()),
+            ],
+            body,
+        };
+        self.send(relay, exchange, |status, body| {
+            sync_answer(status, &body, request)
+        })
+        .await
+    }
+
+    /// One document's changes again (every device's), after a position of the team's log.
+    pub async fn doc_changes(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &DocChangesRequest,
+    ) -> Result<SyncResponse, SyncError> {
+        let exchange = Exchange {
+            method: "POST",
+            url: Self::url(relay, DOC_CHANGES_PATH)?,
+            headers: vec![
+                ("authorization", format!("Bearer {token}")),
+                ("content-type", JSON_CONTENT_TYPE.to_string()),
+                ("accept-encoding", "gzip".to_string()),
+            ],
+            body: serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?,
+        };
+        // The answer is read as the answer to a request that pushed nothing, from `after`.
+        let as_sync = SyncRequest {
+            since: request.after,
+            ..SyncRequest::default()
+        };
+        self.send(relay, exchange, |status, body| {
+            sync_answer(status, &body, &as_sync)
+        })
+        .await
+    }
+
+    /// The devices of this device's team, with their last sync.
+    pub async fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError> {
+        let exchange = Exchange {
+            method: "GET",
+            url: Self::url(relay, DEVICES_PATH)?,
+            headers: vec![("authorization", format!("Bearer {token}"))],
+            body: Vec::new(),
+        };
+        self.send(relay, exchange, |status, body| match status {
+            200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
+            401 => Err(SyncError::UnknownDevice(error_message(&body))),
+            403 => Err(SyncError::Revoked),
+            _ => Err(SyncError::Refused {
+                status,
+                message: error_message(&body),
+            }),
+        })
+        .await
+    }
+}
+
+/// A binary sync answer to `request` (a pull or a document's changes), or what the refusal means.
+fn sync_answer(status: u16, body: &[u8], request: &SyncRequest) -> Result<SyncResponse, SyncError> {
+    match status {
+        200 => decode_sync_response(body, request).map_err(|e| SyncError::BadAnswer(e.to_string())),
+        401 => Err(SyncError::UnknownDevice(error_message(body))),
+        403 => Err(SyncError::Revoked),
+        _ => Err(SyncError::Refused {
+            status,
+            message: error_message(body),
+        }),
+    }
+}
+
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
+}

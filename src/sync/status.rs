@@ -1,0 +1,78 @@
+//! What a sync engine reports for the app's badge and settings: [`Status`], read from the
+//! store after each attempt. Shared by the desktop's sync thread and the browser's store
+//! worker.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+
+/// What the app shows in its sync badge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Whether this device has joined a team.
+    pub joined: bool,
+    /// The relay, once joined.
+    pub relay: Option<String>,
+    /// Local changes waiting for the relay.
+    pub pending: u64,
+    /// When the last sync completed.
+    pub last_synced_at: Option<String>,
+    /// The last error, cleared by a successful sync.
+    pub last_error: Option<String>,
+    /// True when the last attempt could not reach the relay.
+    pub offline: bool,
+    /// True while a sync runs.
+    pub syncing: bool,
+    /// The team's devices with their last sync, as the relay said after a successful sync
+    /// (for the team lead's shift report): asked for on the first sync, on "sync now", and at
+    /// most every ten minutes otherwise.
+    pub team_devices: Option<Vec<crate::sync::TeamDevice>>,
+    /// Pulled changes refused (corrupt, damaging, or written as another device) and kept in
+    /// quarantine.
+    pub quarantined: u64,
+    /// Pulled changes waiting for changes they depend on.
+    pub waiting: u64,
+    /// Changes pulled from the team since the worker started (it grows after every sync that
+    /// took something in: a screen showing the notebook re-reads it then).
+    pub pulled: u64,
+}
+
+impl Status {
+    /// The status as the store says it now: `offline` after an attempt that could not reach
+    /// the relay, the team's devices last heard of, and the changes pulled so far.
+    pub fn read(
+        store: &Store,
+        offline: bool,
+        devices: &Option<Vec<crate::sync::TeamDevice>>,
+        pulled: u64,
+    ) -> Status {
+        let pending = store.pending_changes().unwrap_or(0);
+        let quarantined = store.quarantined().map_or(0, |q| q.len() as u64);
+        let waiting = store
+            .waiting_docs()
+            .map_or(0, |w| w.iter().map(|(_, n)| *n as u64).sum());
+        match store.sync_state() {
+            Ok(s) => Status {
+                joined: s.link.is_some(),
+                relay: s.link.map(|l| l.relay_url),
+                pending,
+                last_synced_at: s.last_sync_at,
+                last_error: s.last_error,
+                offline,
+                syncing: false,
+                team_devices: devices.clone(),
+                quarantined,
+                waiting,
+                pulled,
+            },
+            Err(e) => Status {
+                pending,
+                quarantined,
+                waiting,
+                pulled,
+                last_error: Some(e.to_string()),
+                ..Status::default()
+            },
+        }
+    }
+}
