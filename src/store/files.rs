@@ -1,6 +1,7 @@
 //! The data directory on disk: what it may hold, who may read it, and opening its SQLite file
 //! (ours, WAL, `synchronous = FULL`).
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::fs;
 use std::path::Path;
 
@@ -15,10 +16,12 @@ pub const DB_FILE: &str = "groundwork.sqlite3";
 const APPLICATION_ID: i64 = 0x4752_4E44;
 
 /// Files a data directory may hold besides the database.
+#[cfg(not(target_arch = "wasm32"))]
 fn is_ours(name: &str) -> bool {
     name.starts_with(DB_FILE)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 pub(super) fn check_dir(dir: &Path) -> Result<()> {
     let io = |source| Error::DataDir {
         path: dir.to_path_buf(),
@@ -92,7 +95,7 @@ pub(super) fn restrict_to_owner(dir: &Path) -> Result<()> {
 }
 
 /// Elsewhere the platform's own permissions apply.
-#[cfg(not(unix))]
+#[cfg(all(not(unix), not(target_arch = "wasm32")))]
 pub(super) fn restrict_to_owner(_dir: &Path) -> Result<()> {
     Ok(())
 }
@@ -122,19 +125,24 @@ pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
             path: dir.to_path_buf(),
         });
     }
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| Error::DataDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::DataDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(format!(
-                "could not switch the database to WAL (got {mode})"
-            )),
-        });
+    // WAL on disk; the browser's OPFS pool has no shared memory for a WAL, and keeps its
+    // rollback journal in the pool (one writer: the store worker).
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| Error::DataDir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::DataDir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "could not switch the database to WAL (got {mode})"
+                )),
+            });
+        }
     }
     // 8 MiB of page cache: a write touches pages all over the projection indexes.
     conn.execute_batch(

@@ -20,11 +20,9 @@ pub type FetchTransport = Relay<FetchWire>;
 #[derive(Debug, Default)]
 pub struct FetchWire;
 
-impl FetchTransport {
-    /// A transport making 4 attempts starting 250 ms apart.
-    pub fn new() -> Self {
-        Relay::over(FetchWire, 4, Duration::from_millis(250))
-    }
+/// A transport making 4 attempts starting 250 ms apart.
+pub fn transport() -> FetchTransport {
+    Relay::over(FetchWire, 4, Duration::from_millis(250))
 }
 
 #[wasm_bindgen]

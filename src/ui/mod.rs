@@ -16,6 +16,8 @@
 //! `components::TextField`).
 
 pub mod components;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod relay_sync;
 pub mod route;
 pub mod self_test;
 pub mod sync;
@@ -41,14 +43,31 @@ pub struct Services {
     pub store: StoreHandle,
     /// The sync engine (or its stand-in).
     pub sync: SharedSync,
+    /// What the host knows (the browser build: its relay, a join link, storage).
+    pub host: Host,
+}
+
+/// What the app knows of where it runs; the desktop leaves it empty, the phone web app fills
+/// it in (`crate::browser::page`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The relay that served this app: joining it needs only an invite code.
+    pub relay: Option<String>,
+    /// The invite code of the join link the app was opened with (`#join=CODE`).
+    pub invite: Option<String>,
+    /// Whether the browser promised to keep the notebook when storage runs low
+    /// (`navigator.storage.persist()`); `None` outside a browser.
+    pub persisted: Option<bool>,
 }
 
 impl Services {
     /// Services on `store` with the sync worker on the same data directory.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn connected(store: StoreHandle, dir: &std::path::Path) -> Services {
         Services {
             store,
             sync: sync::connect(dir),
+            host: Host::default(),
         }
     }
 
@@ -58,6 +77,7 @@ impl Services {
         Services {
             store,
             sync: std::sync::Arc::new(sync::NotConnected),
+            host: Host::default(),
         }
     }
 }
@@ -147,6 +167,7 @@ pub fn style() -> String {
 }
 
 /// The `<head>` additions every launcher uses: viewport for phones, and the style sheet.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn head() -> String {
     format!(
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -247,6 +268,14 @@ pub fn App() -> Element {
     let current = screen();
 
     let self_test = try_use_context::<self_test::SelfTestMode>().is_some();
+    // A join link's invite, until the device has joined or the canvasser puts it off.
+    let mut invite_put_off = use_signal(|| false);
+    let invite = match (&services.host.relay, &services.host.invite) {
+        (Some(r), Some(i)) if status.joined.is_none() && !invite_put_off() => {
+            Some((r.clone(), i.clone()))
+        }
+        _ => None,
+    };
 
     rsx! {
         if self_test {
@@ -297,6 +326,9 @@ pub fn App() -> Element {
                 // a tap meant for it.
                 if ov.name_asked.is_none() || !routed() {
                     p { class: "starting", role: "status", "Opening the notebook…" }
+                } else if let Some((relay, code)) = invite {
+                    views::JoinLink { relay, invite: code, status: status.clone(),
+                        ondone: move |_| invite_put_off.set(true) }
                 } else if ov.name_asked == Some(false) {
                     views::Welcome {}
                 } else {

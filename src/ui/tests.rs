@@ -1013,7 +1013,11 @@ impl super::sync::SyncEngine for FakeSync {
 
 fn with_fake(fake: &std::sync::Arc<FakeSync>) -> impl FnOnce(StoreHandle) -> Services {
     let sync: super::sync::SharedSync = fake.clone();
-    move |store| Services { store, sync }
+    move |store| Services {
+        store,
+        sync,
+        host: Default::default(),
+    }
 }
 
 #[test]

@@ -19,21 +19,32 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::collections::HashMap;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(target_arch = "wasm32"))]
+use std::time::Instant;
 
 use chrono::NaiveDate;
-use futures_channel::{mpsc as amsc, oneshot};
+use futures_channel::mpsc as amsc;
+#[cfg(not(target_arch = "wasm32"))]
+use futures_channel::oneshot;
 use groundwork::model::{ConversationKind, Person, PersonFile, Shift};
 use groundwork::report;
-use groundwork::service::{self, Unexpected};
+#[cfg(not(target_arch = "wasm32"))]
+use groundwork::service;
+use groundwork::service::Unexpected;
 pub use groundwork::service::{
     CampaignProgress, Change, DueItem, DueLists, FileChange, FollowUpItem, Integrity, Overview,
     Reply, Request, Subject, today,
 };
-use groundwork::store::{PeopleChoices, PeopleFilter, PeoplePage, RestoreTarget, Store};
+#[cfg(not(target_arch = "wasm32"))]
+use groundwork::store::Store;
+use groundwork::store::{PeopleChoices, PeopleFilter, PeoplePage, RestoreTarget};
 
 /// How long typing must pause before a draft is written.
 pub const DRAFT_QUIET: Duration = Duration::from_millis(250);
@@ -62,6 +73,7 @@ impl From<Unexpected> for UiError {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 enum Message {
     Call(Box<Request>, oneshot::Sender<Result<Reply, UiError>>),
     SaveDraft(String, String),
@@ -69,9 +81,11 @@ enum Message {
     Pulled,
 }
 
-/// The UI's end of the store: cheap to clone, usable from any thread.
+/// The UI's end of the store: cheap to clone. On the desktop it sends to the store's thread;
+/// in the browser it posts to the store's Web Worker (`crate::browser::page`).
 #[derive(Clone)]
 pub struct StoreHandle {
+    #[cfg(not(target_arch = "wasm32"))]
     tx: mpsc::Sender<Message>,
 }
 
@@ -87,6 +101,7 @@ impl PartialEq for StoreHandle {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl StoreHandle {
     /// Open the store in `dir` on a new thread. Fails if the store cannot be opened.
     pub fn start(dir: &Path) -> Result<StoreHandle, UiError> {
@@ -109,16 +124,6 @@ impl StoreHandle {
             .recv()
             .map_err(|_| UiError("the store thread stopped while opening".into()))??;
         Ok(StoreHandle { tx })
-    }
-
-    /// Send a request and take its reply as `T`, the payload type of the expected
-    /// [`Reply`] variant (`String` for an id, `()` for done, …): any request needs no wrapper
-    /// of its own.
-    pub async fn ask<T: TryFrom<Reply, Error = Unexpected>>(
-        &self,
-        request: Request,
-    ) -> Result<T, UiError> {
-        Ok(T::try_from(self.call(request).await?)?)
     }
 
     /// Send a request and wait for its reply without blocking the caller's thread.
@@ -146,6 +151,44 @@ impl StoreHandle {
     /// connection): subscribers hear of it as a change, after the writes queued before it.
     pub fn pulled(&self) {
         let _ = self.tx.send(Message::Pulled);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl StoreHandle {
+    /// The handle of the store worker this page started.
+    pub fn browser() -> StoreHandle {
+        StoreHandle {}
+    }
+
+    /// Send a request to the store worker and wait for its reply.
+    pub async fn call(&self, request: Request) -> Result<Reply, UiError> {
+        crate::browser::page::call(request).await.map_err(UiError)
+    }
+
+    /// Remember `body` as the draft under `key`; the worker writes it once typing pauses.
+    pub fn save_draft(&self, key: &str, body: String) {
+        crate::browser::page::save_draft(key, body);
+    }
+
+    /// Change events from now on.
+    pub fn subscribe(&self) -> amsc::UnboundedReceiver<Change> {
+        crate::browser::page::subscribe()
+    }
+
+    /// The store worker announces the changes it pulls itself.
+    pub fn pulled(&self) {}
+}
+
+impl StoreHandle {
+    /// Send a request and take its reply as `T`, the payload type of the expected
+    /// [`Reply`] variant (`String` for an id, `()` for done, …): any request needs no wrapper
+    /// of its own.
+    pub async fn ask<T: TryFrom<Reply, Error = Unexpected>>(
+        &self,
+        request: Request,
+    ) -> Result<T, UiError> {
+        Ok(T::try_from(self.call(request).await?)?)
     }
 
     /// Canvasser, open shift, changes waiting.
@@ -285,10 +328,12 @@ impl StoreHandle {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn stopped() -> UiError {
     UiError("the notebook stopped; close and reopen the app".into())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 struct Worker {
     store: Store,
     drafts: HashMap<String, (String, Instant)>,
@@ -300,8 +345,10 @@ struct Worker {
 }
 
 /// How long after the last write the store counts as idle.
+#[cfg(not(target_arch = "wasm32"))]
 const IDLE: Duration = Duration::from_secs(2);
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Worker {
     fn new(store: Store) -> Self {
         Worker {

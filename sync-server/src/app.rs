@@ -29,8 +29,13 @@ pub const MAX_APP_FILE_BYTES: u64 = 64 * 1024 * 1024;
 const GZIP_MIN_BYTES: usize = 512;
 
 /// The content security policy of every app answer: only the relay's own origin.
+///
+/// `'unsafe-eval'` is there because the UI framework (dioxus-web 0.7) runs the app's own
+/// small scripts (history, focus) through `new Function`; those scripts are constants of the
+/// app with only ids and paths formatted in, never text from the notebook or the network. No
+/// inline script is allowed and nothing loads from another origin.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' \
-    'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; style-src 'self' \
+    'wasm-unsafe-eval' 'unsafe-eval'; connect-src 'self'; img-src 'self' data:; style-src 'self' \
     'unsafe-inline'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; \
     frame-ancestors 'none'; form-action 'self'";
 

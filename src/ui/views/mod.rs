@@ -8,6 +8,7 @@ mod due;
 mod edit_person;
 mod edit_record;
 mod history;
+mod join_link;
 mod people;
 mod person;
 mod person_form;
@@ -19,6 +20,7 @@ mod welcome;
 
 pub use campaigns::Campaigns;
 pub use due::Due;
+pub use join_link::JoinLink;
 pub use people::{AddPerson, People};
 pub use person::PersonFile;
 pub use record::Record;

@@ -19,7 +19,9 @@ pub fn Settings(status: SyncStatus) -> Element {
     let nav = use_context::<Nav>();
     let ov = (nav.overview)();
     let mut name = use_signal(|| ov.canvasser.clone().unwrap_or_default());
-    let mut relay = use_signal(String::new);
+    // The phone web app was served by its team's relay: joining needs only the code.
+    let home_relay = services.host.relay.clone().unwrap_or_default();
+    let mut relay = use_signal(|| home_relay.clone());
     let mut invite = use_signal(String::new);
     let initial_device = ov.device_name.clone().unwrap_or_default();
     let mut device = use_signal(|| initial_device.clone());
@@ -121,7 +123,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }
                 TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
-                    oninput: move |v: String| relay.set(v) }
+                    initial: home_relay, oninput: move |v: String| relay.set(v) }
                 TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
                 TextField { id: "device-name", label: "This device's name", initial: initial_device,
                     hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
@@ -135,6 +137,18 @@ pub fn Settings(status: SyncStatus) -> Element {
                             (Some(r), _) => rsx! { p { class: "joined", "Joined: this device syncs with {r}." } },
                             (None, Some(e)) => rsx! { p { class: "dnc", "Could not join: {e}" } },
                             (None, None) => rsx! {},
+                        }
+                    }
+                }
+            }
+            if let Some(kept) = services.host.persisted {
+                section { class: "card", "aria-labelledby": "storage-title",
+                    h3 { id: "storage-title", "On this phone" }
+                    p { id: "storage-note",
+                        if kept {
+                            "This browser has promised to keep your notebook: it will not delete it to free up space."
+                        } else {
+                            "This browser has not promised to keep your notebook: if the phone runs short of space, it may delete it, with anything not yet synced. Add Groundwork to your home screen (browsers keep installed apps) and sync when you can."
                         }
                     }
                 }

@@ -1,0 +1,32 @@
+//! The phone web app (wasm32, feature `phone`): one wasm runs both halves.
+//!
+//! - [`page`]: on the page, the Dioxus UI (`ui::App`, the same as the desktop's) with a
+//!   [`crate::ui::worker::StoreHandle`] and a sync engine that post to the store worker.
+//! - [`store_worker`]: in a dedicated Web Worker, the notebook: SQLite on the origin-private
+//!   file system (a SyncAccessHandle pool, which only a dedicated worker may open), the same
+//!   `Store`, answering the same `service::Request`s with `service::handle`, and syncing with
+//!   the relay over `fetch`.
+//! - [`messages`]: what the two post to each other (JSON strings).
+//!
+//! `main` tells them apart by the global scope it runs in.
+
+pub mod messages;
+pub mod page;
+pub mod store_worker;
+
+use wasm_bindgen::JsCast;
+
+/// Start whichever half this global scope is.
+pub fn main() {
+    // A panic names its cause in the console (the wasm itself only says "unreachable").
+    std::panic::set_hook(Box::new(|info| log(&format!("groundwork: {info}"))));
+    match js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+        Ok(scope) => store_worker::start(scope),
+        Err(_) => page::start(),
+    }
+}
+
+/// Log a line to the browser's console.
+pub fn log(line: &str) {
+    web_sys::console::log_1(&wasm_bindgen::JsValue::from_str(line));
+}

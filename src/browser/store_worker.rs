@@ -1,0 +1,411 @@
+//! The store worker: the notebook in a dedicated Web Worker.
+//!
+//! On start it takes the notebook's Web Lock (so a second tab is told, instead of failing on
+//! the file), installs the OPFS SyncAccessHandle-pool VFS as SQLite's default, opens the same
+//! `Store` as the desktop (migrations, documents, projections, full-text index, drafts,
+//! outbox) and says `Ready`. Then:
+//!
+//! - each `Call` is answered with `service::handle`, after writing any draft still waiting;
+//!   a write is followed by a `Change` to the page and nudges sync;
+//! - drafts are written once typing pauses for [`DRAFT_QUIET`];
+//! - sync runs here, over `fetch`: a few seconds after local changes, every minute, when the
+//!   browser says it is back online, and on "Sync now"; its status goes to the page after
+//!   every attempt, and changes it pulled in are announced like local ones, so the open
+//!   screen re-reads them.
+//!
+//! Everything runs on the worker's one thread. The store is borrowed for one request, one
+//! draft or one step of a sync at a time, never across a wait on the network.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_channel::mpsc as amsc;
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+use groundwork::service::{self, Change, Request};
+use groundwork::store::Store;
+use groundwork::sync::fetch::{sleep, transport};
+use groundwork::sync::plan::Budget;
+use groundwork::sync::{Repair, Status, SyncError, engine};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::messages::{FromStore, Refusal, ToStore};
+use crate::ui::sync::{SyncCommand, SyncStatus, from_worker};
+use crate::ui::worker::DRAFT_QUIET;
+
+/// The name of the notebook's Web Lock.
+const LOCK: &str = "groundwork-notebook";
+/// The database file in the pool.
+const DB_DIR: &str = "/";
+/// Wait after a local change before syncing (more changes within it go together).
+const DEBOUNCE: Duration = Duration::from_secs(3);
+/// Sync this often while joined.
+const PERIOD: Duration = Duration::from_secs(60);
+/// The team's device list is refreshed at most this often by syncs nobody asked for.
+const DEVICES_EVERY_MS: f64 = 600_000.0;
+
+/// Why sync should run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Local,
+    Now,
+    Repair,
+}
+
+struct Worker {
+    scope: web_sys::DedicatedWorkerGlobalScope,
+    store: Rc<RefCell<Store>>,
+    /// Drafts waiting for typing to pause: key → (text, when to write, in ms since the epoch).
+    drafts: RefCell<HashMap<String, (String, f64)>>,
+    revision: Cell<u64>,
+    wake: amsc::UnboundedSender<Wake>,
+    /// The last status sent to the page.
+    status: RefCell<SyncStatus>,
+}
+
+thread_local! {
+    /// The pool's handle: the VFS lives as long as it does.
+    static POOL: RefCell<Option<sqlite_wasm_vfs::sahpool::OpfsSAHPoolUtil>> =
+        const { RefCell::new(None) };
+}
+
+/// Start the store worker in `scope`.
+pub fn start(scope: web_sys::DedicatedWorkerGlobalScope) {
+    wasm_bindgen_futures::spawn_local(async move {
+        match open().await {
+            Ok(store) => serve(scope, store),
+            Err(refusal) => post(&scope, &FromStore::Ready(Err(refusal))),
+        }
+    });
+}
+
+fn post(scope: &web_sys::DedicatedWorkerGlobalScope, message: &FromStore) {
+    match serde_json::to_string(message) {
+        Ok(text) => {
+            if let Err(e) = scope.post_message(&JsValue::from_str(&text)) {
+                super::log(&format!("store worker: could not post to the page: {e:?}"));
+            }
+        }
+        Err(e) => super::log(&format!("store worker: could not encode a message: {e}")),
+    }
+}
+
+/// Take the lock, install the VFS, open the notebook.
+async fn open() -> Result<Store, Refusal> {
+    if !take_lock().await? {
+        return Err(Refusal::OpenElsewhere);
+    }
+    let config = sqlite_wasm_vfs::sahpool::OpfsSAHPoolCfg::default();
+    let pool = sqlite_wasm_vfs::sahpool::install::<sqlite_wasm_rs::WasmOsCallback>(&config, true)
+        .await
+        .map_err(|e| Refusal::NoStorage(e.to_string()))?;
+    POOL.with(|p| *p.borrow_mut() = Some(pool));
+    Store::open(std::path::Path::new(DB_DIR)).map_err(|e| Refusal::Failed(e.to_string()))
+}
+
+/// Ask for the notebook's Web Lock without waiting for it: true when this worker holds it
+/// (until it ends), false when another tab does. A browser without Web Locks cannot tell;
+/// the pool's exclusive file handles then refuse the second tab instead.
+async fn take_lock() -> Result<bool, Refusal> {
+    let global = js_sys::global();
+    let locks = js_sys::Reflect::get(&global, &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"locks".into()))
+        .ok()
+        .filter(|l| !l.is_undefined() && !l.is_null());
+    let Some(locks) = locks else {
+        return Ok(true);
+    };
+    let (tx, rx) = futures_channel::oneshot::channel::<bool>();
+    let tx = RefCell::new(Some(tx));
+    // Called with the lock, or null when another holder has it. Returning a promise that
+    // never settles keeps the lock for the worker's lifetime.
+    let granted = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
+        let held = !lock.is_null();
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(held);
+        }
+        if held {
+            js_sys::Promise::new(&mut |_, _| {}).into()
+        } else {
+            JsValue::UNDEFINED
+        }
+    });
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+    let request = js_sys::Reflect::get(&locks, &"request".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let Some(request) = request else {
+        return Ok(true);
+    };
+    request
+        .call3(
+            &locks,
+            &LOCK.into(),
+            &options,
+            granted.as_ref().unchecked_ref(),
+        )
+        .map_err(|e| Refusal::Failed(format!("{e:?}")))?;
+    granted.forget();
+    rx.await
+        .map_err(|_| Refusal::Failed("the browser did not answer the lock request".into()))
+}
+
+/// Answer the page from now on, and sync.
+fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
+    let (wake, wakes) = amsc::unbounded();
+    let worker = Rc::new(Worker {
+        scope: scope.clone(),
+        store: Rc::new(RefCell::new(store)),
+        drafts: RefCell::new(HashMap::new()),
+        revision: Cell::new(0),
+        wake,
+        status: RefCell::new(SyncStatus::default()),
+    });
+    let on_message = {
+        let worker = Rc::clone(&worker);
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let text = event.data().as_string().unwrap_or_default();
+            match serde_json::from_str::<ToStore>(&text) {
+                Ok(message) => worker.receive(message),
+                Err(e) => super::log(&format!("store worker: unreadable message: {e}")),
+            }
+        })
+    };
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_online = {
+        let worker = Rc::clone(&worker);
+        Closure::<dyn FnMut()>::new(move || {
+            let _ = worker.wake.unbounded_send(Wake::Now);
+        })
+    };
+    let _ = scope.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    on_online.forget();
+    worker.publish_status(false, &None, 0);
+    post(&scope, &FromStore::Ready(Ok(())));
+    wasm_bindgen_futures::spawn_local(sync_loop(worker, wakes));
+}
+
+impl Worker {
+    fn post(&self, message: &FromStore) {
+        post(&self.scope, message);
+    }
+
+    fn receive(self: &Rc<Self>, message: ToStore) {
+        match message {
+            ToStore::Call { id, request } => self.call(id, request),
+            ToStore::SaveDraft { key, body } => self.save_draft(key, body),
+            ToStore::Sync(command) => self.command(command),
+            ToStore::Online => {
+                let _ = self.wake.unbounded_send(Wake::Now);
+            }
+        }
+    }
+
+    fn call(&self, id: u64, request: Request) {
+        self.flush_drafts(true);
+        let writes = request.writes();
+        let result =
+            service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
+        let ok = result.is_ok();
+        self.post(&FromStore::Reply { id, result });
+        if writes && ok {
+            self.announce(true);
+            let _ = self.wake.unbounded_send(Wake::Local);
+        }
+    }
+
+    /// Tell the page the notebook changed.
+    fn announce(&self, local: bool) {
+        let revision = self.revision.get() + 1;
+        self.revision.set(revision);
+        self.post(&FromStore::Change(Change { revision, local }));
+    }
+
+    fn save_draft(self: &Rc<Self>, key: String, body: String) {
+        let due = js_sys::Date::now() + DRAFT_QUIET.as_millis() as f64;
+        self.drafts.borrow_mut().insert(key, (body, due));
+        let worker = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            sleep(DRAFT_QUIET).await;
+            worker.flush_drafts(false);
+        });
+    }
+
+    /// Write the drafts whose typing has paused (or all of them).
+    fn flush_drafts(&self, all: bool) {
+        let now = js_sys::Date::now();
+        let due: Vec<(String, String)> = {
+            let mut drafts = self.drafts.borrow_mut();
+            let keys: Vec<String> = drafts
+                .iter()
+                .filter(|(_, (_, at))| all || *at <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| drafts.remove(&k).map(|(body, _)| (k, body)))
+                .collect()
+        };
+        for (key, body) in due {
+            if let Err(e) = self.store.borrow_mut().save_draft(&key, &body) {
+                super::log(&format!(
+                    "store worker: could not save the draft {key}: {e}"
+                ));
+            }
+        }
+    }
+
+    fn command(self: &Rc<Self>, command: SyncCommand) {
+        match command {
+            SyncCommand::SyncNow => {
+                let _ = self.wake.unbounded_send(Wake::Now);
+            }
+            SyncCommand::Repair => {
+                let _ = self.wake.unbounded_send(Wake::Repair);
+            }
+            SyncCommand::Join {
+                relay,
+                invite,
+                device_name,
+            } => {
+                if self.status.borrow().joining {
+                    return;
+                }
+                let now = self.status.borrow().clone();
+                self.set_status(SyncStatus {
+                    joining: true,
+                    ..now
+                });
+                let worker = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let transport = transport();
+                    let outcome =
+                        engine::join(&worker.store, &transport, &relay, &invite, &device_name)
+                            .await;
+                    let now = worker.status.borrow().clone();
+                    match outcome {
+                        Ok(report) => {
+                            worker.set_status(SyncStatus {
+                                joining: false,
+                                joined: Some(report.relay),
+                                last_error: None,
+                                unreachable: false,
+                                syncing: true,
+                                ..now
+                            });
+                            worker.announce(false);
+                            let _ = worker.wake.unbounded_send(Wake::Now);
+                        }
+                        Err(e) => worker.set_status(SyncStatus {
+                            joining: false,
+                            unreachable: matches!(e, SyncError::Unreachable { .. }),
+                            last_error: Some(e.to_string()),
+                            syncing: false,
+                            ..now
+                        }),
+                    }
+                });
+            }
+        }
+    }
+
+    fn set_status(&self, status: SyncStatus) {
+        *self.status.borrow_mut() = status.clone();
+        self.post(&FromStore::Sync(status));
+    }
+
+    /// Read the status from the store and send it.
+    fn publish_status(
+        &self,
+        offline: bool,
+        devices: &Option<Vec<groundwork::sync::TeamDevice>>,
+        pulled: u64,
+    ) {
+        let status = Status::read(&self.store.borrow(), offline, devices, pulled);
+        let joining = self.status.borrow().joining;
+        self.set_status(SyncStatus {
+            joining,
+            ..from_worker(&status)
+        });
+    }
+}
+
+/// Sync whenever woken, and every [`PERIOD`] while joined.
+async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>) {
+    let transport = transport();
+    let mut devices: Option<Vec<groundwork::sync::TeamDevice>> = None;
+    let mut devices_at: Option<f64> = None;
+    let mut pulled = 0u64;
+    let mut offline = false;
+    let mut wake = Some(Wake::Now);
+    loop {
+        let why = match wake.take() {
+            Some(w) => w,
+            None => match select(wakes.next(), Box::pin(sleep(PERIOD))).await {
+                Either::Left((Some(w), _)) => w,
+                Either::Left((None, _)) => return,
+                Either::Right(_) => Wake::Now,
+            },
+        };
+        let mut why = why;
+        if why == Wake::Local {
+            // More changes within the debounce go together; a command cuts it short.
+            sleep(DEBOUNCE).await;
+        }
+        while let Ok(more) = wakes.try_recv() {
+            if more == Wake::Repair || why == Wake::Local {
+                why = more;
+            }
+        }
+        let joined = worker
+            .store
+            .borrow()
+            .sync_state()
+            .map(|s| s.link.is_some())
+            .unwrap_or(false);
+        if !joined {
+            worker.publish_status(offline, &devices, pulled);
+            continue;
+        }
+        let now = worker.status.borrow().clone();
+        worker.set_status(SyncStatus {
+            syncing: true,
+            ..now
+        });
+        let outcome = match why {
+            Wake::Repair => {
+                engine::repair(
+                    &worker.store,
+                    &transport,
+                    Repair::Waiting,
+                    Budget::default(),
+                )
+                .await
+            }
+            _ => engine::sync_once(&worker.store, &transport, Budget::default()).await,
+        };
+        match &outcome {
+            Ok(report) => {
+                offline = false;
+                if report.pulled > 0 {
+                    pulled += report.pulled as u64;
+                    worker.announce(false);
+                }
+                let now = js_sys::Date::now();
+                if why != Wake::Local && devices_at.is_none_or(|at| now - at > DEVICES_EVERY_MS) {
+                    devices = engine::team_devices(&worker.store, &transport)
+                        .await
+                        .ok()
+                        .or(devices);
+                    devices_at = Some(now);
+                }
+            }
+            Err(e) => offline = matches!(e, SyncError::Unreachable { .. }),
+        }
+        worker.publish_status(offline, &devices, pulled);
+    }
+}

@@ -1,0 +1,170 @@
+//! The desktop's sync engine: the core's background sync thread behind [`SyncEngine`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_channel::mpsc as amsc;
+use groundwork::store::Store;
+use groundwork::sync::worker::{Timing, Worker};
+use groundwork::sync::{HttpTransport, SyncError};
+
+use super::sync::{NotConnected, SharedSync, SyncCommand, SyncEngine, SyncStatus, from_worker};
+
+/// The core's background sync worker behind [`SyncEngine`].
+pub struct RelaySync {
+    dir: PathBuf,
+    worker: Arc<Worker>,
+    subscribers: Subscribers,
+    /// A join is under way: every status published meanwhile says so.
+    joining: Arc<AtomicBool>,
+}
+
+type Subscribers = Arc<Mutex<Vec<amsc::UnboundedSender<SyncStatus>>>>;
+
+fn publish(subscribers: &Subscribers, status: &SyncStatus) {
+    if let Ok(mut subs) = subscribers.lock() {
+        subs.retain(|s| s.unbounded_send(status.clone()).is_ok());
+    }
+}
+
+impl RelaySync {
+    /// Start the sync worker on the data directory `dir`.
+    pub fn start(dir: &Path) -> Result<RelaySync, String> {
+        let subscribers: Subscribers = Arc::default();
+        let joining = Arc::new(AtomicBool::new(false));
+        let (subs, flag) = (Arc::clone(&subscribers), Arc::clone(&joining));
+        let worker = Worker::spawn(dir.to_path_buf(), Timing::default(), move |s| {
+            publish(
+                &subs,
+                &SyncStatus {
+                    joining: flag.load(Ordering::SeqCst),
+                    ..from_worker(s)
+                },
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(RelaySync {
+            dir: dir.to_path_buf(),
+            worker: Arc::new(worker),
+            subscribers,
+            joining,
+        })
+    }
+}
+
+impl SyncEngine for RelaySync {
+    fn status(&self) -> SyncStatus {
+        SyncStatus {
+            joining: self.joining.load(Ordering::SeqCst),
+            ..from_worker(&self.worker.status())
+        }
+    }
+
+    fn watch(&self) -> amsc::UnboundedReceiver<SyncStatus> {
+        let (tx, rx) = amsc::unbounded();
+        let _ = tx.unbounded_send(self.status());
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+        rx
+    }
+
+    fn command(&self, command: SyncCommand) -> Result<(), String> {
+        match command {
+            SyncCommand::SyncNow | SyncCommand::Repair => {
+                if !self.worker.status().joined {
+                    return Err("join a team first: Settings → Join a team".into());
+                }
+                if command == SyncCommand::Repair {
+                    self.worker.repair();
+                } else {
+                    self.worker.sync_now();
+                }
+                Ok(())
+            }
+            SyncCommand::Join {
+                relay,
+                invite,
+                device_name,
+            } => {
+                if self.joining.swap(true, Ordering::SeqCst) {
+                    return Err("already joining: wait for the relay to answer".into());
+                }
+                let (dir, worker, subs, joining) = (
+                    self.dir.clone(),
+                    Arc::clone(&self.worker),
+                    Arc::clone(&self.subscribers),
+                    Arc::clone(&self.joining),
+                );
+                publish(&subs, &self.status());
+                // Joining talks to the relay: never on the UI's thread.
+                let started = std::thread::Builder::new()
+                    .name("groundwork-join".into())
+                    .spawn(move || {
+                        let outcome =
+                            Store::open(&dir)
+                                .map_err(SyncError::from)
+                                .and_then(|mut store| {
+                                    let transport = HttpTransport::new()?;
+                                    groundwork::sync::join(
+                                        &mut store,
+                                        &transport,
+                                        &relay,
+                                        &invite,
+                                        &device_name,
+                                    )
+                                });
+                        // The join has ended, either way: say so before anything else.
+                        joining.store(false, Ordering::SeqCst);
+                        let now = from_worker(&worker.status());
+                        match outcome {
+                            Ok(report) => {
+                                publish(
+                                    &subs,
+                                    &SyncStatus {
+                                        joined: Some(report.relay),
+                                        last_error: None,
+                                        unreachable: false,
+                                        syncing: true,
+                                        ..now
+                                    },
+                                );
+                                worker.sync_now();
+                            }
+                            Err(e) => publish(
+                                &subs,
+                                &SyncStatus {
+                                    unreachable: matches!(e, SyncError::Unreachable { .. }),
+                                    last_error: Some(e.to_string()),
+                                    syncing: false,
+                                    ..now
+                                },
+                            ),
+                        }
+                    });
+                started.map(|_| ()).map_err(|e| {
+                    self.joining.store(false, Ordering::SeqCst);
+                    publish(&self.subscribers, &self.status());
+                    format!("could not start joining: {e}")
+                })
+            }
+        }
+    }
+
+    fn local_change(&self) {
+        self.worker.local_change();
+    }
+}
+
+/// The sync engine for the notebook in `dir`: the core's worker, or [`NotConnected`] (with a
+/// warning) if it cannot start.
+pub fn connect(dir: &Path) -> SharedSync {
+    match RelaySync::start(dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("warning: sync is off: {e}");
+            Arc::new(NotConnected)
+        }
+    }
+}
