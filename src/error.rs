@@ -77,9 +77,7 @@ pub enum Error {
     },
 
     /// SQLite refused or failed.
-    #[error(
-        "the local database failed: {0}; if this persists, copy the data directory somewhere safe and report it"
-    )]
+    #[error("{}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
 
     /// Automerge refused or failed.
@@ -97,4 +95,25 @@ pub enum Error {
     /// Writing output failed.
     #[error("could not write output: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// What a failure of the local database means for the person holding the device. A full disk
+/// (or a browser's storage quota) gets its own words: the write that hit it was rolled back
+/// whole, and everything saved before it is still there.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    let full = matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+    );
+    if full {
+        "this device's storage is full, so this was not saved (everything saved before is \
+         still here): free some space (or, in a browser, let the site keep more data), then \
+         save again"
+            .to_string()
+    } else {
+        format!(
+            "the local database failed: {e}; if this persists, copy the data directory \
+             somewhere safe and report it"
+        )
+    }
 }

@@ -1342,3 +1342,47 @@ fn campaigns_and_shifts_are_declared_records_with_typed_conflicts() {
     );
     assert!(s.ended_at.is_none() && s.conflicts.is_empty());
 }
+
+#[test]
+fn a_full_disk_refuses_the_write_in_words_and_keeps_everything_saved() {
+    let dir = temp();
+    let mut store = Store::open(dir.path()).unwrap();
+    let kept = store.add_person(person("Amina Yusuf")).unwrap();
+    store
+        .record_conversation(conversation(&kept), vec![])
+        .unwrap();
+    // No page more than the file has now: the next write that needs one fails as a full disk
+    // (or a browser's storage quota) would.
+    let pages: i64 = store
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    store
+        .conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .unwrap();
+    let mut refused = None;
+    for i in 0..200 {
+        match store.add_person(person(&format!("Person {i} {}", "x".repeat(2000)))) {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let message = refused.expect("a write was refused once the file could not grow");
+    assert!(message.contains("storage is full"), "{message}");
+    assert!(
+        message.contains("everything saved before is still here"),
+        "{message}"
+    );
+    store
+        .conn
+        .query_row("PRAGMA max_page_count = 1073741823", [], |_| Ok(()))
+        .unwrap();
+    let file = store.person(&kept).unwrap();
+    assert_eq!(file.person.name, "Amina Yusuf");
+    assert_eq!(file.conversations.len(), 1);
+    assert!(store.add_person(person("Afterwards")).is_ok());
+}

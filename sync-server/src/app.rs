@@ -3,9 +3,10 @@
 //! - A `GET` or `HEAD` of a file under `DIR` answers that file; `/` and any other path without a
 //!   file extension answer `DIR/index.html`, the app shell, so that deep links such as
 //!   `/people/ID` open the app. API paths (`/v1/…`, `/healthz`) never reach this module.
-//! - `index.html` and the service worker (`sw.js`, `service-worker.js`) are sent with
-//!   `Cache-Control: no-cache`; every other file has a content hash in its name and is cached for
-//!   a year (`immutable`).
+//! - A file whose path carries a content hash (`boot-0123456789abcdef.js`, anything under
+//!   `snippets-0123456789abcdef/`) is cached for a year (`immutable`); everything else
+//!   (`index.html`, the service worker, the manifest, the icons) is sent with
+//!   `Cache-Control: no-cache`, so a new build is seen at once.
 //! - Every answer carries its content type, `X-Content-Type-Options: nosniff` and a content
 //!   security policy that allows only the relay's own origin; text, scripts and wasm are gzipped
 //!   when the client accepts it.
@@ -212,6 +213,19 @@ impl AppFile {
     }
 }
 
+/// Whether a path names content that never changes under it: one of its segments carries a
+/// content hash (`-` and 16 hex digits before the extension, as `.ci/build-web` names files
+/// and the `snippets-HASH` directory). Everything else (`index.html`, `sw.js`, the manifest,
+/// the icons) is revalidated on every load.
+fn content_hashed(relative: &[String]) -> bool {
+    relative.iter().any(|segment| {
+        let stem = segment.split('.').next().unwrap_or_default();
+        stem.rsplit_once('-').is_some_and(|(_, hash)| {
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    })
+}
+
 /// Reads `root/relative…`, refusing anything that resolves outside `root` or is not a file.
 fn read_file(root: &Path, relative: &[String], gzip_ok: bool) -> Result<AppFile, StatusCode> {
     let mut path = root.to_path_buf();
@@ -244,9 +258,10 @@ fn read_file(root: &Path, relative: &[String], gzip_ok: bool) -> Result<AppFile,
         .unwrap_or_default()
         .to_owned();
     let (content_type, compressible) = content_type(&name);
-    let cache = match name.as_str() {
-        "index.html" | "sw.js" | "service-worker.js" => NO_CACHE,
-        _ => IMMUTABLE,
+    let cache = if content_hashed(relative) {
+        IMMUTABLE
+    } else {
+        NO_CACHE
     };
     if gzip_ok && compressible && bytes.len() >= GZIP_MIN_BYTES {
         match gzip(&bytes) {

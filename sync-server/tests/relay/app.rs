@@ -31,9 +31,9 @@ fn app_dir() -> TempDir {
     std::fs::write(app.join("app-5f3e2a.js"), script).expect("js");
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend(vec![7u8; 4096]);
-    std::fs::write(app.join("assets/groundwork_bg-9c1d0b.wasm"), wasm).expect("wasm");
+    std::fs::write(app.join("assets/groundwork_bg-9c1d0b2e3f4a5b6c.wasm"), wasm).expect("wasm");
     std::fs::write(
-        app.join("manifest-77aa.webmanifest"),
+        app.join("manifest.webmanifest"),
         "{\"name\":\"Groundwork\"}",
     )
     .expect("manifest");
@@ -98,7 +98,7 @@ fn index_deep_links_and_files_are_served_with_their_headers() {
     let csp = header(&resp, "content-security-policy");
     assert!(csp.contains("default-src 'self'"), "{csp}");
     assert!(
-        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        csp.contains("script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval';"),
         "{csp}"
     );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
@@ -109,7 +109,7 @@ fn index_deep_links_and_files_are_served_with_their_headers() {
     assert_eq!(header(&resp, "cache-control"), "no-cache");
     assert_eq!(resp.text().expect("text"), INDEX);
 
-    let resp = relay.get("/assets/groundwork_bg-9c1d0b.wasm");
+    let resp = relay.get("/assets/groundwork_bg-9c1d0b2e3f4a5b6c.wasm");
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "content-type"), "application/wasm");
     assert_eq!(
@@ -124,8 +124,13 @@ fn index_deep_links_and_files_are_served_with_their_headers() {
     assert_eq!(header(&resp, "cache-control"), "no-cache");
     assert!(header(&resp, "content-type").starts_with("text/javascript"));
 
-    let resp = relay.get("/manifest-77aa.webmanifest");
+    let resp = relay.get("/manifest.webmanifest");
     assert_eq!(header(&resp, "content-type"), "application/manifest+json");
+    assert_eq!(
+        header(&resp, "cache-control"),
+        "no-cache",
+        "a name without a content hash is revalidated"
+    );
 
     let resp = relay.get("/missing-0000.js");
     assert_eq!(resp.status(), 404, "a missing file is not the shell");
@@ -208,7 +213,7 @@ fn nothing_outside_the_app_directory_is_served() {
             !answer.contains(SECRET) && !answer.contains("root:"),
             "{path} leaked: {answer}"
         );
-        let listing = answer.contains("groundwork_bg-9c1d0b.wasm");
+        let listing = answer.contains("groundwork_bg-9c1d0b2e3f4a5b6c.wasm");
         assert!(!listing, "{path} listed a directory: {answer}");
         assert!(
             matches!(status, 400 | 404) || answer.contains("<title>Groundwork</title>"),
