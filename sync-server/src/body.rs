@@ -167,8 +167,14 @@ pub fn decode_content(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<B
     }
 }
 
-/// Whether the client's `Accept-Encoding` allows gzip.
+/// Whether the client accepts gzip (`Accept-Encoding: gzip`, or `*`, not refused with `q=0`).
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    accepts(headers, "gzip")
+}
+
+/// Whether the client accepts the content coding `coding` (named, or `*`, and not refused
+/// with `q=0`).
+pub fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -176,13 +182,13 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         .flat_map(|v| v.split(','))
         .any(|item| {
             let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
+            let named = parts.next().unwrap_or_default();
             let refused = parts.any(|p| {
                 p.strip_prefix("q=")
                     .and_then(|q| q.parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+            (named.eq_ignore_ascii_case(coding) || named == "*") && !refused
         })
 }
 

@@ -171,6 +171,45 @@ fn files_are_gzipped_when_the_client_accepts_it() {
 }
 
 #[test]
+fn a_copy_compressed_by_the_build_is_sent_when_the_client_accepts_its_coding() {
+    let tmp = app_dir();
+    let wasm = tmp
+        .path()
+        .join("app/assets/groundwork_bg-9c1d0b2e3f4a5b6c.wasm");
+    let plain = std::fs::read(&wasm).expect("wasm");
+    // Stand-ins the relay cannot tell from real brotli and zopfli output: it never recompresses
+    // or checks them, it sends them as they are.
+    let br = b"brotli bytes of the wasm".to_vec();
+    let gz = b"zopfli bytes of the wasm".to_vec();
+    let mut name = wasm.clone().into_os_string();
+    name.push(".br");
+    std::fs::write(&name, &br).expect("br");
+    let mut name = wasm.into_os_string();
+    name.push(".gz");
+    std::fs::write(&name, &gz).expect("gz");
+    let relay = start(&tmp);
+    let path = "/assets/groundwork_bg-9c1d0b2e3f4a5b6c.wasm";
+    let fetch = |accept: &str| {
+        let resp = http_client()
+            .get(format!("{}{path}", relay.url))
+            .header("accept-encoding", accept)
+            .send()
+            .expect("GET");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "content-type"), "application/wasm");
+        let coding = header(&resp, "content-encoding");
+        (coding, resp.bytes().expect("bytes").to_vec())
+    };
+    assert_eq!(fetch("gzip, deflate, br"), ("br".to_string(), br));
+    assert_eq!(fetch("gzip"), ("gzip".to_string(), gz));
+    assert_eq!(
+        fetch("br;q=0, gzip"),
+        ("gzip".to_string(), b"zopfli bytes of the wasm".to_vec())
+    );
+    assert_eq!(fetch("identity"), (String::new(), plain));
+}
+
+#[test]
 fn the_api_answers_as_before_next_to_the_app() {
     let tmp = app_dir();
     let relay = start(&tmp);
