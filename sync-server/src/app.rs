@@ -8,8 +8,9 @@
 //!   (`index.html`, the service worker, the manifest, the icons) is sent with
 //!   `Cache-Control: no-cache`, so a new build is seen at once.
 //! - Every answer carries its content type, `X-Content-Type-Options: nosniff` and a content
-//!   security policy that allows only the relay's own origin; text, scripts and wasm are gzipped
-//!   when the client accepts it.
+//!   security policy that allows only the relay's own origin. A compressible file is sent as the
+//!   copy the build compressed beside it (`NAME.br` when the client accepts brotli, `NAME.gz`
+//!   when it accepts gzip), else gzipped on the fly when the client accepts it.
 //! - Paths are decoded, then refused when a segment is `.`, `..` or hidden (starts with a dot),
 //!   or holds a backslash or NUL; the file found is canonicalised (following symlinks) and must
 //!   still be inside `DIR`. Directories are never listed. Files are read per request, up to
