@@ -28,6 +28,8 @@ pub enum ToStore {
     Sync(SyncCommand),
     /// The browser says the network is back.
     Online,
+    /// The page is being hidden or closed: write every draft now.
+    Flush,
 }
 
 /// The store worker to the page.

@@ -185,7 +185,28 @@ fn spawn_worker() -> Result<(), String> {
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
     CLIENT.with(|c| c.borrow_mut().worker = Some(worker));
+    listen_to_the_page();
     Ok(())
+}
+
+/// A page being hidden (another app, the lock button, closing the tab) may never run again:
+/// the worker writes the drafts typed in the last moments at once. The network coming back
+/// starts a sync.
+fn listen_to_the_page() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    // Writing the drafts early when the page comes back costs nothing.
+    let on_hide = Closure::<dyn FnMut()>::new(|| send(ToStore::Flush));
+    if let Some(document) = window.document() {
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
+    }
+    let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+    on_hide.forget();
+    let on_online = Closure::<dyn FnMut()>::new(|| send(ToStore::Online));
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    on_online.forget();
 }
 
 fn receive(message: FromStore) {

@@ -218,6 +218,7 @@ impl Worker {
             ToStore::Online => {
                 let _ = self.wake.unbounded_send(Wake::Now);
             }
+            ToStore::Flush => self.flush_drafts(true),
         }
     }
 
