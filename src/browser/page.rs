@@ -1,11 +1,12 @@
-//! The page: starts the store worker, then the app (`ui::App`) once the notebook is open.
+//! The page: starts the store worker and, beside it, the app (`ui::App`).
 //!
 //! The worker is the same wasm, started from the module script the page loaded. Requests get
 //! an id and wait on a oneshot for the reply with that id; change events and sync status go
 //! to every subscriber. Until the worker says it is ready nothing is posted (a worker drops
-//! messages that arrive before it listens), so early requests wait in a queue. If the notebook
-//! cannot open here (another tab has it, no OPFS), the page says so in words instead of
-//! starting an app that could not keep anything.
+//! messages that arrive before it listens), so early requests wait in a queue; the app shows
+//! "Opening the notebook…" meanwhile. If the notebook cannot open here (another tab has it, no
+//! OPFS), the app is hidden and the page says why in words: an app that could not keep
+//! anything is never shown.
 //!
 //! The page also reads the join link (`#join=CODE`): the code goes to the app, which offers to
 //! join the relay that served it, and leaves the address bar at once, so it is neither kept
@@ -51,16 +52,18 @@ pub fn start() {
         show_refusal(&Refusal::Failed(e));
         return;
     }
+    // The app starts while the worker opens the notebook (its first requests wait in the
+    // queue), so the two wasm instances start side by side.
     wasm_bindgen_futures::spawn_local(async move {
-        match ready().await {
-            Ok(()) => {
-                let host = Host {
-                    persisted: persist().await,
-                    ..host
-                };
-                launch(host);
-            }
-            Err(refusal) => show_refusal(&refusal),
+        let host = Host {
+            persisted: persist().await,
+            ..host
+        };
+        launch(host);
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(refusal) = ready().await {
+            show_refusal(&refusal);
         }
     });
 }
@@ -92,20 +95,21 @@ fn launch(host: Host) {
         .launch(crate::ui::App);
 }
 
-/// Put `refusal` where the app would have been.
+/// Put `refusal` in place of the app (which is hidden: it could not keep anything).
 fn show_refusal(refusal: &Refusal) {
     super::log(&format!("groundwork: {refusal}"));
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
     if let Some(main) = document.get_element_by_id("main") {
-        main.set_inner_html("");
-        if let Ok(p) = document.create_element("p") {
-            p.set_id("cannot-open");
-            let _ = p.set_attribute("role", "alert");
-            p.set_text_content(Some(&refusal.to_string()));
-            let _ = main.append_child(&p);
-        }
+        let _ = main.set_attribute("hidden", "");
+    }
+    if let (Some(body), Ok(p)) = (document.body(), document.create_element("p")) {
+        p.set_id("cannot-open");
+        p.set_class_name("cannot-open");
+        let _ = p.set_attribute("role", "alert");
+        p.set_text_content(Some(&refusal.to_string()));
+        let _ = body.append_child(&p);
     }
 }
 

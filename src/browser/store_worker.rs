@@ -231,6 +231,12 @@ impl Worker {
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
             self.announce(true);
+            // The badge counts what waits for the relay: one more now.
+            let pending = self.store.borrow().pending_changes().ok();
+            let now = self.status.borrow().clone();
+            if pending.is_some() && pending != now.pending {
+                self.set_status(SyncStatus { pending, ..now });
+            }
             let _ = self.wake.unbounded_send(Wake::Local);
         }
     }
@@ -370,7 +376,18 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
         let mut why = why;
         if why == Wake::Local {
             // More changes within the debounce go together; a command cuts it short.
-            sleep(DEBOUNCE).await;
+            let mut quiet = Box::pin(sleep(DEBOUNCE));
+            loop {
+                match select(wakes.next(), quiet).await {
+                    Either::Left((Some(Wake::Local), rest)) => quiet = rest,
+                    Either::Left((Some(other), _)) => {
+                        why = other;
+                        break;
+                    }
+                    Either::Left((None, _)) => return,
+                    Either::Right(_) => break,
+                }
+            }
         }
         while let Ok(more) = wakes.try_recv() {
             if more == Wake::Repair || why == Wake::Local {

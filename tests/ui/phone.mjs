@@ -1,0 +1,645 @@
+// Browser tests of the phone web app: the relay (`sync-server serve --app DIR`) serves the
+// wasm build on a temporary data directory; Debian's Chromium, through playwright-core,
+// emulates a 360 × 740 touch phone with a profile of its own (kept across a browser restart);
+// a command-line device (`groundwork --data-dir CLI`) joined to the same team checks what the
+// phone sent, byte for byte, and adds records for the phone to pull.
+//
+//   node tests/ui/phone.mjs                run every test (npm run phone --prefix tests/ui)
+//   CARGO_TARGET_DIR=dir                   where the native binaries are (default: <repo>/target)
+//   GROUNDWORK_WEB_DIR=dir                 the built web app (default: <repo>/target/web,
+//                                          written by .ci/build-web)
+//   GROUNDWORK_BIN=path                    the command line (default: $CARGO_TARGET_DIR/debug/groundwork)
+//   GROUNDWORK_RELAY_BIN=path              the relay (default: $CARGO_TARGET_DIR/debug/sync-server)
+//   GROUNDWORK_UI_ONLY=words               run only the tests whose name contains these words
+//                                          (the tests share one story: later ones need earlier ones)
+//   CHROMIUM=path                          the browser (default: /usr/bin/chromium)
+//
+// Prints one line per test, `bench:` lines (timings, not asserted) and a closing
+// `N passed, N failed`; exits 1 on any failure.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
+const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
+const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
+const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** A phone: 360 × 740 CSS pixels, touch. `bypassCSP` lets axe-core be injected into the page
+ * despite the relay's content security policy (no inline scripts). */
+const PHONE = {
+  viewport: { width: 360, height: 740 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  bypassCSP: true,
+};
+
+// ---------------------------------------------------------------- helpers
+
+function cli(dir, ...args) {
+  return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+function relayCli(dir, ...args) {
+  return execFileSync(RELAY, ['--data-dir', dir, ...args], { encoding: 'utf8' });
+}
+
+/** Start the relay serving the app; resolves with { proc, url, port } once it prints its address. */
+function startRelay(dir, listen = '127.0.0.1:0') {
+  return new Promise((resolveStart, reject) => {
+    const proc = spawn(RELAY, ['--data-dir', dir, 'serve', '--listen', listen, '--app', WEB, '--log', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`the relay printed no address; stderr: ${err}`)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/(\S+):(\d+))/);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ proc, url: m[1], port: Number(m[3]) });
+      }
+    });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the relay exited (${code}): ${err}`));
+    });
+  });
+}
+
+function stopRelay(relay, signal = 'SIGTERM') {
+  return new Promise((res) => {
+    if (!relay || relay.proc.exitCode !== null || relay.proc.signalCode !== null) return res();
+    relay.proc.removeAllListeners('exit');
+    relay.proc.on('exit', () => res());
+    relay.proc.kill(signal);
+  });
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function eq(actual, expected, what) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+async function tab(page, name) {
+  await page.click(`#tab-${name}`);
+}
+
+/** Wait until the page's address is `path` (the app moves it one message after the screen). */
+async function waitPath(page, path, what) {
+  try {
+    await page.waitForFunction((p) => window.location.pathname === p, path, { timeout: 10000 });
+  } catch {
+    throw new Error(`${what}: expected ${path}, the address is ${new URL(page.url()).pathname}`);
+  }
+}
+
+/** Types like a fast thumb: focus the field, then one key at a time with no delay. */
+async function typeKeys(page, selector, text) {
+  const el = page.locator(selector);
+  await el.fill('');
+  await el.click();
+  await page.keyboard.type(text, { delay: 0 });
+}
+
+/** Open a person's file through search. */
+async function findPerson(page, query, name) {
+  await tab(page, 'People');
+  await typeKeys(page, '#search', query);
+  await page.locator('.person-row', { hasText: name }).first().click();
+  await page.waitForSelector('#person-title');
+}
+
+async function badgeText(page) {
+  return (await page.locator('.sync-badge .sync-text').first().innerText()).trim();
+}
+
+/** Record every text the sync badge shows from now on (in `window.__badge`). */
+async function watchBadge(page) {
+  await page.evaluate(() => {
+    if (window.__badgeObserver) window.__badgeObserver.disconnect();
+    const read = () => {
+      const el = document.querySelector('.sync-badge .sync-text');
+      const text = el ? el.textContent.trim() : '';
+      if (window.__badge[window.__badge.length - 1] !== text) window.__badge.push(text);
+    };
+    window.__badge = [];
+    read();
+    window.__badgeObserver = new MutationObserver(read);
+    window.__badgeObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+const badgeSeen = (page) => page.evaluate(() => window.__badge || []);
+
+/** Tap "Sync now" and wait until the badge has said "Syncing…" and then that it synced with
+ * nothing waiting. */
+async function syncNow(page, timeout = 20000) {
+  await watchBadge(page);
+  await page.locator('.sync-badge').getByRole('button', { name: 'Sync now' }).first().tap();
+  await waitSynced(page, timeout);
+}
+
+/** Wait until the badge, watched by `watchBadge`, went through a sync and now says everything
+ * is sent. */
+async function waitSynced(page, timeout = 20000) {
+  try {
+    await page.waitForFunction(() => {
+      const seen = window.__badge || [];
+      const i = seen.findIndex((t) => t.startsWith('Syncing…'));
+      return i >= 0 && /^Synced \d\d:\d\d · all saved here$/.test(seen[seen.length - 1]);
+    }, null, { timeout });
+  } catch {
+    throw new Error(`the badge never said everything was sent after a sync: it said ${JSON.stringify(await badgeSeen(page).catch(() => '?'))}`);
+  }
+}
+
+async function waitAllSent(page, timeout = 20000) {
+  try {
+    await page.locator('.sync-badge .sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).first().waitFor({ timeout });
+  } catch {
+    throw new Error(`the badge never said everything was sent: it says ${JSON.stringify(await badgeText(page).catch(() => '?'))}`);
+  }
+}
+
+async function axeCheck(page, screen) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${screen}: axe found ${JSON.stringify(bad)}`);
+  return result;
+}
+
+/** Navigate (or reload) and time it until the People list answers: a row shown and the search
+ * box enabled. */
+async function timePeople(page, url) {
+  const t0 = Date.now();
+  if (url) await page.goto(url); else await page.reload();
+  await page.locator('.person-row').first().waitFor({ timeout: 60000 });
+  await page.locator('#search:enabled').waitFor();
+  return Date.now() - t0;
+}
+
+// ---------------------------------------------------------------- the story
+
+const CANVASSER = 'Zoë Ní Bhriain';
+const PERSON = 'Zoë Okafor-Brennan';
+const PHONE_NO = '07700 900321';
+const STORY = "Zoë's café — 5am start, then the night bus home; rent up £40 & \"no heating\" since Oct. ☕ ünïcödé";
+const FIRST = 'sign the letter to the landlord';
+const SECOND = "bring Ana & Lee to Friday's meeting, 7:30!";
+const OFFLINE_STORY = 'Written offline in the stairwell: Zoë says flat 4B — also damp, no signal here.';
+const TEAMMATE_PERSON = 'Bongani Dlamini';
+const TEAMMATE_STORY = "Ana called back: Zoë will bring the café's rota — 6 people.";
+const TEAMMATE_LATER = 'Kwame Mensah-Oduya';
+
+const state = {};
+
+/** A phone browser with its own profile, kept across a restart of the browser. */
+async function launchPhone(s, extra = {}) {
+  s.context = await chromium.launchPersistentContext(s.profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    ...PHONE,
+    ...extra,
+  });
+  s.page = s.context.pages()[0] || await s.context.newPage();
+  return s.page;
+}
+
+const tests = [
+  ['first load from the relay and join by link with a name', async (s) => {
+    const page = await launchPhone(s);
+    const t0 = Date.now();
+    await page.goto(`${s.relay.url}/#join=${encodeURIComponent(s.invite)}`);
+    await page.locator('#join-link-name').waitFor();
+    console.log(`bench: first load (empty cache) to the join card: ${Date.now() - t0} ms`);
+    eq(new URL(page.url()).hash, '', 'the address bar\'s fragment after opening a join link');
+    await page.getByText(`the team that syncs at ${s.relay.url}`).waitFor();
+    await typeKeys(page, '#join-link-name', CANVASSER);
+    await page.tap('#join-link-join');
+    await page.locator('h1.brand').waitFor({ timeout: 30000 });
+    await page.locator('#tab-People').waitFor();
+    await waitAllSent(page, 30000);
+    // What the command-line device added before the phone joined is pulled at once.
+    await page.locator('.person-row', { hasText: TEAMMATE_PERSON }).waitFor({ timeout: 20000 });
+    // The relay knows the phone, under the name typed.
+    const devices = JSON.parse(relayCli(s.relayDir, 'device', 'list', '--team', s.team));
+    const names = devices.map((d) => d.name);
+    assert(names.includes(`${CANVASSER}'s phone`), `the relay's devices: ${JSON.stringify(names)}`);
+    const settings = await (async () => { await tab(page, 'Settings'); return page.locator('#canvasser-name').inputValue(); })();
+    eq(settings, CANVASSER, 'the canvasser name recorded by joining');
+    await tab(page, 'People');
+  }],
+
+  ['field flow: add a person, record a conversation with two commitments typed fast, search finds it, the command line gets exactly the typed text', async (s) => {
+    const { page } = s;
+    await tab(page, 'People');
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await typeKeys(page, '#person-name', PERSON);
+    await typeKeys(page, '#person-phone', PHONE_NO);
+    await page.getByRole('button', { name: 'phone', exact: true }).tap();
+    await page.getByRole('button', { name: 'Save person' }).tap();
+    await page.getByRole('heading', { name: PERSON }).waitFor();
+    await page.waitForFunction(() => /^\/people\/[^/]+$/.test(window.location.pathname), null, { timeout: 10000 });
+    state.person = new URL(page.url()).pathname.split('/')[2];
+
+    await page.tap('#record-conversation');
+    await page.waitForSelector('#story');
+    await typeKeys(page, '#story', STORY);
+    // Both asks typed in one go, Enter after each: the second is typed before the first Enter
+    // is answered.
+    await page.click('#commitment-entry');
+    await page.keyboard.type(`${FIRST}\n${SECOND}\n`, { delay: 0 });
+    await page.locator('.added-item', { hasText: SECOND }).waitFor();
+    eq(await page.locator('.added-item span').allTextContents(), [FIRST, SECOND], 'commitments listed');
+    const t0 = Date.now();
+    await page.tap('#save-conversation');
+    await page.locator('.conversation .story', { hasText: '5am start' }).waitFor();
+    state.saveMs = Date.now() - t0;
+    eq(await page.locator('.conversation .story').first().innerText(), STORY, 'the story shown');
+    await page.locator('.commitment .what', { hasText: SECOND }).waitFor();
+    eq((await page.locator('.commitment .what').allInnerTexts()).sort(), [FIRST, SECOND].sort(), 'commitments shown');
+
+    await tab(page, 'People');
+    await typeKeys(page, '#search', 'café');
+    await page.locator('.person-row', { hasText: PERSON }).waitFor();
+    // The list follows the search a moment after the last key: wait for it to settle.
+    await page.waitForFunction(() => document.querySelectorAll('.person-row').length === 1, null, { timeout: 5000 }).catch(() => {});
+    const rows = await page.locator('.person-row').allInnerTexts();
+    eq(rows.length, 1, `rows for "café" (${JSON.stringify(rows)})`);
+    assert(rows[0].includes(PERSON), `the row found: ${JSON.stringify(rows[0])}`);
+
+    const n0 = Date.now();
+    await syncNow(page);
+    console.log(`bench: tap "Sync now" (within seconds of a save) to the badge saying all sent: ${Date.now() - n0} ms`);
+    cli(s.cliDir, 'sync');
+    const people = JSON.parse(cli(s.cliDir, 'person', 'list'));
+    const zoe = people.find((p) => p.id === state.person);
+    assert(zoe, `the command line has no person ${state.person}: ${JSON.stringify(people.map((p) => p.name))}`);
+    eq(zoe.name, PERSON, 'name');
+    eq(zoe.phone, PHONE_NO, 'phone');
+    const file = JSON.parse(cli(s.cliDir, 'person', 'show', state.person));
+    eq(file.conversations.length, 1, 'conversations');
+    const c = file.conversations[0];
+    eq(c.story, STORY, 'story');
+    eq(c.canvasser, CANVASSER, 'canvasser');
+    eq(file.commitments.map((x) => x.what), [FIRST, SECOND], 'commitments');
+    assert(file.commitments.every((x) => x.conversation_id === c.id), 'commitments not tied to the conversation');
+  }],
+
+  ['the browser\'s back returns to the previous screen; a reload keeps the person\'s file', async (s) => {
+    const { page } = s;
+    const file = `/people/${state.person}`;
+    await findPerson(page, 'okafor', PERSON);
+    await waitPath(page, file, 'the person file\'s address');
+    await tab(page, 'Due');
+    await waitPath(page, '/due', 'Due\'s address');
+    await page.goBack();
+    await page.getByRole('heading', { name: PERSON }).waitFor();
+    await waitPath(page, file, 'address after back');
+    await page.tap('#record-conversation');
+    await page.waitForSelector('#story');
+    await waitPath(page, `${file}/record`, 'the record form\'s address');
+    await page.goBack();
+    await page.getByRole('heading', { name: PERSON }).waitFor();
+    await waitPath(page, file, 'address after back from the record form');
+    await page.reload();
+    await page.getByRole('heading', { name: PERSON }).waitFor();
+    await waitPath(page, file, 'address after reload');
+    eq(await page.locator('#people-title').count(), 0, 'the People list shown after reload');
+    await page.goBack();
+    await page.locator('#people-title').waitFor();
+  }],
+
+  ['installable: no installability errors, the service worker controls the page', async (s) => {
+    const { page } = s;
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 15000 });
+    const cdp = await s.context.newCDPSession(page);
+    try {
+      const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+      eq(installabilityErrors, [], 'installability errors');
+      const man = await cdp.send('Page.getAppManifest');
+      eq(man.errors, [], 'manifest errors');
+    } finally {
+      await cdp.detach();
+    }
+  }],
+
+  ['bench: navigation to an interactive People list, online', async (s) => {
+    const { page } = s;
+    const cdp = await s.context.newCDPSession(page);
+    try {
+      const plain = [];
+      for (let i = 0; i < 3; i++) plain.push(await timePeople(page, `${s.relay.url}/`));
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+      const slow = [];
+      for (let i = 0; i < 2; i++) slow.push(await timePeople(page, `${s.relay.url}/`));
+      console.log(`bench: online, navigation to interactive People list: ${plain.join(', ')} ms; with 4× CPU throttling: ${slow.join(', ')} ms`);
+    } finally {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    }
+  }],
+
+  ['offline: relay stopped and no network, a reload starts from the service worker with the data; a conversation recorded offline waits', async (s) => {
+    const { page } = s;
+    await findPerson(page, 'okafor', PERSON);
+    await waitPath(page, `/people/${state.person}`, 'the person file\'s address');
+    await stopRelay(s.relay);
+    await s.context.setOffline(true);
+    await page.reload();
+    await page.getByRole('heading', { name: PERSON }).waitFor({ timeout: 30000 });
+    await page.locator('.conversation .story', { hasText: '5am start' }).waitFor();
+    await page.tap('#record-conversation');
+    await page.waitForSelector('#story');
+    await typeKeys(page, '#story', OFFLINE_STORY);
+    await page.tap('#save-conversation');
+    await page.locator('.conversation .story', { hasText: 'stairwell' }).waitFor();
+    // The worker tries about 3 s after the change and finds no relay.
+    try {
+      await page.locator('.sync-badge .sync-text', { hasText: /^Offline · [1-9]\d* changes? waiting$/ }).first().waitFor({ timeout: 20000 });
+    } catch {
+      throw new Error(`badge after an offline save: ${JSON.stringify(await badgeText(page))}`);
+    }
+  }],
+
+  ['bench: navigation to an interactive People list, offline', async (s) => {
+    const { page } = s;
+    const cdp = await s.context.newCDPSession(page);
+    try {
+      const plain = [];
+      for (let i = 0; i < 3; i++) plain.push(await timePeople(page, `${s.relay.url}/`));
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+      const slow = [];
+      for (let i = 0; i < 2; i++) slow.push(await timePeople(page, `${s.relay.url}/`));
+      console.log(`bench: offline, navigation to interactive People list: ${plain.join(', ')} ms; with 4× CPU throttling: ${slow.join(', ')} ms`);
+    } finally {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    }
+  }],
+
+  ['close the browser and reopen the same profile, still offline: everything is there', async (s) => {
+    await s.context.close();
+    s.context = null;
+    const page = await launchPhone(s, { offline: true });
+    await page.goto(`${s.relay.url}/people/${state.person}`);
+    await page.getByRole('heading', { name: PERSON }).waitFor({ timeout: 30000 });
+    await page.locator('.conversation .story', { hasText: '5am start' }).waitFor();
+    await page.locator('.conversation .story', { hasText: 'stairwell' }).waitFor();
+    eq(await page.locator('.conversation .story', { hasText: 'stairwell' }).innerText(), OFFLINE_STORY, 'the offline story after reopening');
+    const asks = await page.locator('.commitment .what').allInnerTexts();
+    assert(asks.includes(FIRST) && asks.includes(SECOND), `commitments after reopening: ${JSON.stringify(asks)}`);
+    try {
+      await page.locator('.sync-badge .sync-text', { hasText: /^Offline · [1-9]\d* changes? waiting$/ }).first().waitFor({ timeout: 20000 });
+    } catch {
+      throw new Error(`badge after reopening offline: ${JSON.stringify(await badgeText(page))}`);
+    }
+    await tab(page, 'People');
+    await page.locator('.person-row', { hasText: TEAMMATE_PERSON }).waitFor();
+  }],
+
+  ['relay back on the same port, going online (context.setOffline(false), the `online` event) syncs by itself: a teammate\'s conversation appears on the open screen', async (s) => {
+    const { page } = s;
+    await findPerson(page, 'okafor', PERSON);
+    await waitPath(page, `/people/${state.person}`, 'the person file\'s address');
+    s.relay = await startRelaySamePort(s.relayDir, s.port);
+    // A teammate writes while the phone is still offline.
+    cli(s.cliDir, 'conversation', 'add', '--person', state.person, '--kind', 'phone', '--story', TEAMMATE_STORY);
+    cli(s.cliDir, 'sync');
+    // Going online fires the `online` event: the worker should sync without a tap (well
+    // before its next sync of the minute).
+    const t0 = Date.now();
+    await watchBadge(page);
+    await s.context.setOffline(false);
+    try {
+      await page.getByText(TEAMMATE_STORY).waitFor({ timeout: 10000 });
+    } catch {
+      throw new Error(`no sync within 10 s of going online: the badge said ${JSON.stringify(await badgeSeen(page))}`);
+    }
+    console.log(`bench: online event to a teammate's conversation shown: ${Date.now() - t0} ms`);
+  }],
+
+  ['back online: the offline conversation reaches the command line, the teammate\'s shows on the open person file without changing screens', async (s) => {
+    const { page } = s;
+    if (await page.getByText(TEAMMATE_STORY).count() === 0) {
+      // The `online` event did not sync (see the test before): tap "Sync now".
+      console.log('     (tapped "Sync now": going online did not sync)');
+      await syncNow(page);
+    }
+    await page.getByText(TEAMMATE_STORY).waitFor({ timeout: 20000 });
+    eq(new URL(page.url()).pathname, `/people/${state.person}`, 'still on the person file');
+    await page.getByRole('heading', { name: PERSON }).waitFor();
+    await waitAllSent(page);
+    cli(s.cliDir, 'sync');
+    const file = JSON.parse(cli(s.cliDir, 'person', 'show', state.person));
+    const stories = file.conversations.map((c) => c.story).sort();
+    eq(stories, [STORY, OFFLINE_STORY, TEAMMATE_STORY].sort(), 'the command line\'s conversations');
+    const offline = file.conversations.find((c) => c.story === OFFLINE_STORY);
+    eq(offline.canvasser, CANVASSER, 'canvasser of the offline conversation');
+  }],
+
+  ['the sync of the minute brings a teammate\'s new person onto the open People list, no tap (waits up to 75 s)', async (s) => {
+    const { page } = s;
+    await tab(page, 'People');
+    await page.locator('#people-title').waitFor();
+    await page.locator('.person-row').first().waitFor();
+    cli(s.cliDir, 'person', 'add', '--name', TEAMMATE_LATER);
+    cli(s.cliDir, 'sync');
+    const t1 = Date.now();
+    await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor({ timeout: 75000 });
+    console.log(`bench: a teammate's new person shown by the periodic sync after ${Date.now() - t1} ms (no tap)`);
+    eq(new URL(page.url()).pathname, '/', 'still on the People list');
+  }],
+
+  ['online, the badge counts a change waiting right after a save (not "all saved here" until it is sent)', async (s) => {
+    const { page } = s;
+    await findPerson(page, 'okafor', PERSON);
+    await page.tap('#record-conversation');
+    await page.waitForSelector('#story');
+    await typeKeys(page, '#story', 'Badge check');
+    await watchBadge(page);
+    await page.tap('#save-conversation');
+    await page.locator('.conversation .story', { hasText: 'Badge check' }).waitFor();
+    try {
+      await page.waitForFunction(() => (window.__badge || []).some((t) => /\b[1-9]\d* changes? waiting$/.test(t)), null, { timeout: 2000 });
+    } catch {
+      throw new Error(`within 2 s of the save the badge said only ${JSON.stringify(await badgeSeen(page))}`);
+    } finally {
+      await waitAllSent(page, 20000).catch(() => {});
+    }
+  }],
+
+  ['a second tab cannot open the notebook', async (s) => {
+    const second = await s.context.newPage();
+    try {
+      await second.goto(`${s.relay.url}/`);
+      const alert = second.locator('#cannot-open[role="alert"]');
+      await alert.waitFor({ timeout: 30000 });
+      const words = await alert.innerText();
+      assert(/another tab/i.test(words), `#cannot-open says ${JSON.stringify(words)}`);
+      // The app that could not open its notebook is hidden, never usable.
+      eq(await second.locator('#tab-People').isVisible(), false, 'tabs visible in the second tab');
+      eq(await second.locator('#main').isVisible(), false, 'the app visible in the second tab');
+    } finally {
+      await second.close();
+    }
+    // The first tab still works.
+    await tab(s.page, 'Due');
+    await waitPath(s.page, '/due', 'Due in the first tab');
+  }],
+
+  ['Settings says whether the browser keeps the notebook', async (s) => {
+    const { page } = s;
+    await tab(page, 'Settings');
+    const note = await page.locator('#storage-note').innerText();
+    assert(/promised to keep your notebook/.test(note), `#storage-note says ${JSON.stringify(note)}`);
+  }],
+
+  ['accessibility (axe): People, a person\'s file, the record form, Due, Campaigns, Shift, Settings and the join card, at 360 × 740 and 412 × 915', async (s) => {
+    const { page } = s;
+    for (const [width, height] of [[360, 740], [412, 915]]) {
+      await page.setViewportSize({ width, height });
+      for (const name of ['People', 'Due', 'Campaigns', 'Shift', 'Settings']) {
+        await tab(page, name);
+        await waitPath(page, name === 'People' ? '/' : `/${name.toLowerCase()}`, `${name}'s address`);
+        await page.waitForTimeout(150);
+        await axeCheck(page, `${name} at ${width}px`);
+      }
+      await findPerson(page, 'okafor', PERSON);
+      await axeCheck(page, `person file at ${width}px`);
+      await page.tap('#record-conversation');
+      await page.waitForSelector('#story');
+      await axeCheck(page, `record form at ${width}px`);
+      await page.goBack();
+      await page.getByRole('heading', { name: PERSON }).waitFor();
+    }
+    await page.setViewportSize(PHONE.viewport);
+    // The join card, in a browser profile that has not joined.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      for (const [width, height] of [[360, 740], [412, 915]]) {
+        const context = await browser.newContext({ ...PHONE, viewport: { width, height } });
+        const fresh = await context.newPage();
+        await fresh.goto(`${s.relay.url}/#join=${encodeURIComponent(s.spareInvite)}`);
+        await fresh.locator('#join-link-name').waitFor({ timeout: 30000 });
+        await axeCheck(fresh, `join card at ${width}px`);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }],
+];
+
+/** Bind the port used before (it may take a moment to be free again). */
+async function startRelaySamePort(dir, port) {
+  let last;
+  for (let i = 0; i < 20; i++) {
+    try {
+      const relay = await startRelay(dir, `127.0.0.1:${port}`);
+      eq(relay.port, port, 'the relay\'s port after a restart');
+      return relay;
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw last;
+}
+
+// ---------------------------------------------------------------- the runner
+
+async function main() {
+  for (const [what, path] of [['groundwork', BIN], ['sync-server', RELAY]]) {
+    if (!existsSync(path)) throw new Error(`no ${what} at ${path}: run \`cargo build --workspace --bins\``);
+  }
+  if (!existsSync(join(WEB, 'index.html'))) throw new Error(`no web app in ${WEB}: run .ci/build-web`);
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-phone-'));
+  const s = {
+    relayDir: join(tmp, 'relay'),
+    cliDir: join(tmp, 'cli'),
+    profile: join(tmp, 'chromium-profile'),
+  };
+  // Interrupted (Ctrl-C, a timeout's SIGTERM, a closed pipe): still stop the relay and remove
+  // the temporary directories (playwright-core closes its browser when node exits).
+  const abandon = (code) => {
+    if (s.relay && s.relay.proc.exitCode === null) s.relay.proc.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(code);
+  };
+  process.on('SIGINT', () => abandon(130));
+  process.on('SIGTERM', () => abandon(143));
+  process.stdout.on('error', () => abandon(1));
+  let passed = 0;
+  let failed = 0;
+  try {
+    const team = JSON.parse(relayCli(s.relayDir, 'team', 'create', '--name', 'Elm Road'));
+    s.invite = team.invite;
+    s.team = team.team_id;
+    const cliInvite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
+    s.spareInvite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
+    s.relay = await startRelay(s.relayDir);
+    s.port = s.relay.port;
+    // The command-line device joins first and adds someone the phone must see after joining.
+    cli(s.cliDir, 'settings', '--name', 'Ana');
+    cli(s.cliDir, 'join', '--relay', s.relay.url, '--invite', cliInvite, '--name', "Ana's laptop");
+    cli(s.cliDir, 'person', 'add', '--name', TEAMMATE_PERSON, '--area', 'Elm Road');
+    cli(s.cliDir, 'sync');
+
+    const only = process.env.GROUNDWORK_UI_ONLY;
+    for (const [name, run] of tests) {
+      if (only && !name.includes(only)) continue;
+      const t0 = Date.now();
+      try {
+        await run(s);
+        passed += 1;
+        console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+      } catch (e) {
+        failed += 1;
+        console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+      }
+    }
+    if (state.saveMs !== undefined) console.log(`bench: tap save to conversation shown: ${state.saveMs} ms`);
+  } finally {
+    if (s.context) await s.context.close().catch(() => {});
+    await stopRelay(s.relay);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.log(`FAIL runner: ${e.stack}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
