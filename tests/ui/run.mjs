@@ -1,7 +1,18 @@
 // Browser tests of the Groundwork app: `groundwork web --listen 127.0.0.1:0` on a temporary
-// data directory, driven in Debian's Chromium through playwright-core at phone size.
+// data directory, driven in Debian's Chromium through playwright-core at phone size; or, with
+// GROUNDWORK_UI_HOST=phone, the same field flow in the phone web app served by a relay.
 //
 //   node tests/ui/run.mjs                  run every test
+//   GROUNDWORK_UI_HOST=phone               drive the phone web app instead (built by
+//                                          .ci/build-web into GROUNDWORK_WEB_DIR, default
+//                                          target/web) served by `sync-server serve --app`: the
+//                                          phone joins by link, and the notebook the tests read
+//                                          and seed with the command line is a device on the
+//                                          same team, synced with the phone before and after
+//                                          each command (tests of joining, of a fresh start,
+//                                          of zoomed windows and of 10,000 people are left to
+//                                          groundwork web here; tests/ui/phone.mjs and
+//                                          phone-bench.mjs cover them for the phone)
 //   GROUNDWORK_BIN=path                    the binary (default: target/debug/groundwork)
 //   GROUNDWORK_UI_SHOTS=dir                also save screenshots of the main screens there
 //   GROUNDWORK_UI_BENCH=1                  also time launch with 10,000 people (BENCHMARKS.md)
@@ -27,6 +38,8 @@ const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
 const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
 const SHOTS = process.env.GROUNDWORK_UI_SHOTS;
+const PHONE = process.env.GROUNDWORK_UI_HOST === 'phone';
+const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
 const BENCH = process.env.GROUNDWORK_UI_BENCH === '1';
 const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 
@@ -39,6 +52,52 @@ const CHROMIUM_ARGS = [
 
 function cli(dir, ...args) {
   return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+/** The command line on the app's notebook. With groundwork web that is the same data
+ * directory; for the phone it is a device of the same team: the phone sends its work and the
+ * device takes it before the command, and a command that writes is sent to the phone after. */
+async function nb(dir, ...args) {
+  if (!PHONE) return cli(dir, ...args);
+  await phoneSync(host.page);
+  cli(dir, 'sync');
+  const out = cli(dir, ...args);
+  const reads = ['show', 'list', 'history', 'export', 'report', 'status', 'settings'];
+  if (!args.some((a) => reads.includes(a))) {
+    cli(dir, 'sync');
+    await phoneSync(host.page);
+  }
+  return out;
+}
+
+/** The phone host: its page, and what it runs on. */
+const host = {};
+
+/** Tap "Sync now" on the phone and wait until the badge went through a sync and says every
+ * change is sent. */
+async function phoneSync(page) {
+  await page.evaluate(() => {
+    window.__badge = [];
+    const read = () => {
+      const el = document.querySelector('.sync-badge .sync-text');
+      const text = el ? el.textContent.trim() : '';
+      if (window.__badge[window.__badge.length - 1] !== text) window.__badge.push(text);
+    };
+    if (window.__badgeObserver) window.__badgeObserver.disconnect();
+    window.__badgeObserver = new MutationObserver(read);
+    window.__badgeObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.locator('.sync-badge').getByRole('button', { name: 'Sync now' }).first().click();
+  try {
+    await page.waitForFunction(() => {
+      const seen = window.__badge || [];
+      const i = seen.findIndex((t) => t.startsWith('Syncing'));
+      return i >= 0 && seen.slice(i + 1).some((t) => /^Synced \d\d:\d\d · all saved here$/.test(t))
+        && /^Synced \d\d:\d\d · all saved here$/.test(seen[seen.length - 1]);
+    }, null, { timeout: 30000 });
+  } catch {
+    throw new Error(`the phone did not sync: its badge said ${JSON.stringify(await page.evaluate(() => window.__badge))}`);
+  }
 }
 
 /** Start `groundwork web` on port 0; resolves with { proc, url } once it prints its address. */
@@ -175,9 +234,12 @@ const tests = [
     await typeFast(page, '#shift-place', 'Elm Road odd numbers');
     await page.click('#start-shift');
     await page.getByText('On shift: Elm Road odd numbers').waitFor();
-    const settings = JSON.parse(cli(dir, 'settings'));
-    assert(settings.current_shift, 'the store has no open shift');
-    const shifts = JSON.parse(cli(dir, 'shift', 'list'));
+    if (!PHONE) {
+      // Which shift is open is this device's own (the phone's is not synced).
+      const settings = JSON.parse(await nb(dir, 'settings'));
+      assert(settings.current_shift, 'the store has no open shift');
+    }
+    const shifts = JSON.parse(await nb(dir, 'shift', 'list'));
     eq(shifts.map((s) => s.place), ['Elm Road odd numbers'], 'shift places');
   }],
 
@@ -190,7 +252,7 @@ const tests = [
     await page.getByRole('button', { name: 'phone', exact: true }).click();
     await page.getByRole('button', { name: 'Save person' }).click();
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
-    const people = JSON.parse(cli(dir, 'person', 'list'));
+    const people = JSON.parse(await nb(dir, 'person', 'list'));
     const amina = people.find((p) => p.name === 'Amina Yusuf');
     assert(amina, 'Amina is not in the store');
     eq(amina.phone, '07700 900123', 'phone');
@@ -220,7 +282,7 @@ const tests = [
     await page.locator('.conversation .story', { hasText: 'fed up' }).waitFor();
     state.saveMs = Date.now() - t0;
     await shot(page, 'person');
-    const file = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const file = JSON.parse(await nb(dir, 'person', 'show', state.person));
     eq(file.conversations.length, 1, 'conversations');
     const c = file.conversations[0];
     eq(c.story, STORY, 'story');
@@ -234,7 +296,7 @@ const tests = [
   }],
 
   ['Enter in the commitment box adds it and keeps the focus there, typed fast', async ({ page, dir }) => {
-    const before = JSON.parse(cli(dir, 'person', 'show', state.person)).conversations.map((c) => c.id);
+    const before = JSON.parse(await nb(dir, 'person', 'show', state.person)).conversations.map((c) => c.id);
     await page.click('#record-conversation');
     await page.waitForSelector('#commitment-entry');
     await page.click('#commitment-entry');
@@ -246,7 +308,7 @@ const tests = [
     eq(await page.inputValue('#commitment-entry'), '', 'the box after Enter');
     await page.click('#save-conversation');
     await page.getByText('Conversation saved.').waitFor();
-    const file = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const file = JSON.parse(await nb(dir, 'person', 'show', state.person));
     const added = file.conversations.filter((c) => !before.includes(c.id));
     eq(added.length, 1, 'new conversations');
     eq(file.commitments.filter((c) => c.conversation_id === added[0].id).map((c) => c.what), [ENTER_FIRST, ENTER_SECOND], 'commitments saved');
@@ -314,8 +376,13 @@ const tests = [
     await page.goBack();
     await page.locator('#people-title').waitFor();
     const origin = new URL(page.url()).origin;
-    const { context, page: linked } = await openPage(page.context().browser(), `${origin}/people/${state.person}`);
+    // The phone's notebook is its browser profile's, open in one tab at a time: a link opens
+    // in that tab there.
+    const { context, page: linked } = PHONE
+      ? { context: null, page }
+      : await openPage(page.context().browser(), `${origin}/people/${state.person}`);
     try {
+      if (PHONE) await linked.goto(`${origin}/people/${state.person}`);
       await linked.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
       eq(await linked.locator('#people-title').count(), 0, 'the People list shown');
       await axeCheck(linked, 'person file opened by a link');
@@ -323,10 +390,12 @@ const tests = [
       await linked.waitForSelector('#story');
       await linked.goto(`${origin}/settings`);
       await linked.getByRole('heading', { name: 'Settings' }).waitFor();
-      const missing = await linked.goto(`${origin}/nowhere`);
-      eq(missing.status(), 404, 'status of an address that is no screen');
+      if (!PHONE) {
+        const missing = await linked.goto(`${origin}/nowhere`);
+        eq(missing.status(), 404, 'status of an address that is no screen');
+      }
     } finally {
-      await context.close();
+      if (context) await context.close();
     }
   }],
 
@@ -358,7 +427,7 @@ const tests = [
     await page2.click('#discard-conversation-yes');
     await page2.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
     await page2.getByText('Draft discarded.').waitFor();
-    assert(!cli(dir, 'person', 'show', state.person).includes('heating broken'), 'the draft was saved as a conversation');
+    assert(!(await nb(dir, 'person', 'show', state.person)).includes('heating broken'), 'the draft was saved as a conversation');
   }],
 
   ['mark a commitment kept', async ({ page, dir }) => {
@@ -367,7 +436,7 @@ const tests = [
     await shot(page, 'due');
     await page.getByRole('button', { name: `Kept: ${FIRST}` }).click();
     await page.getByText('Marked kept.').waitFor();
-    const kept = JSON.parse(cli(dir, 'commitment', 'list', '--status', 'kept'));
+    const kept = JSON.parse(await nb(dir, 'commitment', 'list', '--status', 'kept'));
     eq(kept.map((c) => c.what), [FIRST], 'kept commitments');
     await page.getByRole('button', { name: `Kept: ${FIRST}` }).waitFor({ state: 'detached' });
   }],
@@ -390,7 +459,7 @@ const tests = [
     await page.click('#save-person');
     await page.getByText('Details saved.').waitFor();
     await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
-    const p = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const p = JSON.parse(await nb(dir, 'person', 'show', state.person));
     eq(p.phone, '07700 900456', 'phone after editing');
     eq(p.tags, ['tenant rep'], 'tags after editing');
     eq(Object.keys(p.consent).sort(), ['phone', 'sms'], 'consent after editing');
@@ -400,7 +469,7 @@ const tests = [
 
   ['correct a conversation written up later: when it happened, kind, a cleared follow-up; a commitment\'s date cleared and a mis-tapped Kept undone', async ({ page, dir }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
-    const before = JSON.parse(cli(dir, 'person', 'show', state.person));
+    const before = JSON.parse(await nb(dir, 'person', 'show', state.person));
     const conv = before.conversations[0];
     assert(conv.follow_up, 'the conversation has a follow-up to clear');
     await page.locator(`[data-correct="${conv.id}"]`).click();
@@ -412,7 +481,7 @@ const tests = [
     await layoutCheck(page, 'conversation correction at 390px');
     await page.click('#save-conversation');
     await page.getByText('Correction saved.').waitFor();
-    const c = JSON.parse(cli(dir, 'person', 'show', state.person)).conversations.find((x) => x.id === conv.id);
+    const c = JSON.parse(await nb(dir, 'person', 'show', state.person)).conversations.find((x) => x.id === conv.id);
     eq(c.kind, 'phone', 'kind after correcting');
     eq(c.follow_up, null, 'a cleared follow-up');
     const local = new Date(c.at);
@@ -429,7 +498,7 @@ const tests = [
     await page.getByRole('button', { name: `Kept: ${com.what}` }).click();
     await page.getByRole('button', { name: `Back to open: ${com.what}` }).click();
     await page.getByRole('button', { name: `Kept: ${com.what}` }).waitFor();
-    const after = JSON.parse(cli(dir, 'person', 'show', state.person)).commitments.find((x) => x.id === com.id);
+    const after = JSON.parse(await nb(dir, 'person', 'show', state.person)).commitments.find((x) => x.id === com.id);
     eq([after.due, after.status], [null, 'open'], 'the commitment after correcting');
   }],
 
@@ -446,7 +515,7 @@ const tests = [
     await axeCheck(page, 'history at 390px');
     await layoutCheck(page, 'history at 390px');
     // Restoring asks first; cancelling writes nothing.
-    const before = cli(dir, 'person', 'show', state.person);
+    const before = await nb(dir, 'person', 'show', state.person);
     await changes.first().getByRole('button', { name: 'Restore to before this' }).click();
     await page.getByRole('button', { name: 'Yes, restore' }).waitFor();
     await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'confirm-restore');
@@ -454,16 +523,16 @@ const tests = [
     await layoutCheck(page, 'restore confirmation at 390px');
     await page.click('#cancel-restore');
     await page.getByRole('button', { name: 'Yes, restore' }).waitFor({ state: 'detached' });
-    eq(cli(dir, 'person', 'show', state.person), before, 'the file after a cancelled restore');
+    eq(await nb(dir, 'person', 'show', state.person), before, 'the file after a cancelled restore');
     await page.click('#close-history');
     await page.waitForSelector('#record-conversation');
   }],
 
   ['campaign progress and settings render', async ({ page, dir }) => {
-    const id = cli(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50').trim();
+    const id = (await nb(dir, 'campaign', 'add', '--name', 'Living wage for cleaners', '--target', 'letters signed=50')).trim();
     // A commitment in the target's words counts towards it once kept.
-    const made = cli(dir, 'commitment', 'add', '--person', state.person, '--what', 'letters signed', '--campaign', id).trim();
-    cli(dir, 'commitment', 'set', made, '--status', 'kept');
+    const made = (await nb(dir, 'commitment', 'add', '--person', state.person, '--what', 'letters signed', '--campaign', id)).trim();
+    await nb(dir, 'commitment', 'set', made, '--status', 'kept');
     await tab(page, 'Campaigns');
     await page.getByRole('heading', { name: 'Living wage for cleaners' }).waitFor();
     const bar = page.getByRole('progressbar', { name: 'letters signed: kept (1 made)' });
@@ -487,7 +556,8 @@ const tests = [
     await page.getByRole('heading', { name: `Report: ${day} to ${day}` }).waitFor();
     await tab(page, 'Settings');
     await page.getByRole('heading', { name: 'Join a team' }).waitFor();
-    await page.getByText(/changes waiting/).first().waitFor();
+    // groundwork web's notebook never joined; the phone's sends everything.
+    await page.getByText(PHONE ? /all saved here/ : /changes waiting/).first().waitFor();
     await shot(page, 'settings');
   }],
 
@@ -512,7 +582,7 @@ const tests = [
     await axeCheck(page, 'badge with its reason open');
     await page.locator('.sync-badge summary').click();
     // The canvasser's name is untouched by joining.
-    eq(JSON.parse(cli(dir, 'settings')).canvasser, 'Sam', 'canvasser after a join');
+    eq(JSON.parse(await nb(dir, 'settings')).canvasser, 'Sam', 'canvasser after a join');
   }],
 
   ['join a team on a real relay, then sync now', async ({ page, dir }) => {
@@ -529,14 +599,14 @@ const tests = [
       await typeFast(page, '#device-name', "Sam's phone");
       await page.click('#join');
       await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 20000 });
-      const status = JSON.parse(cli(dir, 'status'));
+      const status = JSON.parse(await nb(dir, 'status'));
       eq(status.joined, true, 'joined');
       eq(status.pending_changes, 0, 'changes waiting after sync');
       // A new change waits, and "Sync now" sends it.
-      cli(dir, 'person', 'add', '--name', 'Late Addition');
+      await nb(dir, 'person', 'add', '--name', 'Late Addition');
       await page.getByRole('button', { name: 'Sync now' }).first().click();
       await page.locator('.sync-text', { hasText: 'all saved here' }).waitFor({ timeout: 20000 });
-      eq(JSON.parse(cli(dir, 'status')).pending_changes, 0, 'changes waiting after sync now');
+      eq(JSON.parse(await nb(dir, 'status')).pending_changes, 0, 'changes waiting after sync now');
       // The relay told the app its team's devices: the shift report says who has synced.
       await tab(page, 'Shift');
       await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
@@ -550,7 +620,7 @@ const tests = [
       cli(teammate, 'conversation', 'add', '--person', state.person, '--kind', 'phone', '--story', 'Called back: she will bring Lee');
       cli(teammate, 'person', 'edit', state.person, '--workplace', 'Uni canteen');
       cli(teammate, 'sync');
-      cli(dir, 'person', 'edit', state.person, '--workplace', 'Tesco Extra');
+      await nb(dir, 'person', 'edit', state.person, '--workplace', 'Tesco Extra');
       await page.getByRole('button', { name: 'Sync now' }).first().click();
       await page.getByText('Called back: she will bring Lee').waitFor({ timeout: 20000 });
       const conflict = page.locator('.conflict', { hasText: 'Workplace' });
@@ -819,22 +889,37 @@ async function main() {
     args: CHROMIUM_ARGS,
   });
   const dir = join(mkdtempSync(join(tmpdir(), 'gw-ui-')), 'notebook');
-  cli(dir, 'settings', '--name', 'Sam');
-  let app = await startApp(dir);
-  let { context, page } = await openPage(browser, app.url);
-  const restart = async (signal) => {
-    await context.close();
-    await stopApp(app, signal);
+  let app;
+  let context;
+  let page;
+  let restart;
+  if (PHONE) {
+    const phone = await phoneHost(dir);
+    ({ app, context, page } = phone);
+    restart = async () => {
+      page = await phone.restart();
+      context = page.context();
+      return page;
+    };
+  } else {
+    cli(dir, 'settings', '--name', 'Sam');
     app = await startApp(dir);
     ({ context, page } = await openPage(browser, app.url));
-    return page;
-  };
+    restart = async (signal) => {
+      await context.close();
+      await stopApp(app, signal);
+      app = await startApp(dir);
+      ({ context, page } = await openPage(browser, app.url));
+      return page;
+    };
+  }
 
   let passed = 0;
   let failed = 0;
   const only = process.env.GROUNDWORK_UI_ONLY;
   for (const [name, run] of tests) {
     if (only && !name.includes(only)) continue;
+    if (PHONE && PHONE_ELSEWHERE.some((words) => name.includes(words))) continue;
     const t0 = Date.now();
     try {
       await run({ page, dir, restart, browser });
@@ -849,6 +934,7 @@ async function main() {
   if (state.saveMs !== undefined) console.log(`bench: tap save to conversation shown: ${state.saveMs} ms`);
   await context.close();
   await stopApp(app);
+  if (host.cleanup) host.cleanup();
 
   if (BENCH) {
     try {
@@ -861,6 +947,59 @@ async function main() {
   rmSync(dirname(dir), { recursive: true, force: true });
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
+}
+
+/** Tests the phone host leaves to `groundwork web`: joining from Settings and a relay that
+ * cannot be reached (tests/ui/phone.mjs joins by link and goes offline), a first start on a
+ * notebook of its own, windows zoomed in separate browser contexts (each would be a phone of its
+ * own, with an empty notebook), and 10,000 people (tests/ui/phone-bench.mjs). */
+const PHONE_ELSEWHERE = ['before joining', 'join a team on a real relay', 'the first start asks',
+  'sticky bars', '10,000 people'];
+
+/** The phone host: a relay serving the web app, the command-line device `dir` joined to its
+ * team (named Ana), and Chromium on a profile of its own (kept across `restart`, which closes
+ * the browser as a phone's owner would) that joined by link as Sam. */
+async function phoneHost(dir) {
+  if (!existsSync(join(WEB, 'index.html'))) throw new Error(`no web app in ${WEB}: run .ci/build-web`);
+  const relayDir = mkdtempSync(join(tmpdir(), 'gw-ui-relay-'));
+  const profile = mkdtempSync(join(tmpdir(), 'gw-ui-profile-'));
+  host.cleanup = () => {
+    rmSync(relayDir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  };
+  const relayCli = (...args) => execFileSync(RELAY, ['--data-dir', relayDir, ...args], { encoding: 'utf8' });
+  const { invite, team_id: team } = JSON.parse(relayCli('team', 'create', '--name', 'Elm Road'));
+  const phoneInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
+  const app = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--app', WEB]);
+  const url = app.url.replace(/\/$/, '');
+  cli(dir, 'settings', '--name', 'Ana');
+  cli(dir, 'join', '--relay', url, '--invite', invite, '--name', "Ana's laptop");
+  cli(dir, 'sync');
+  const open = async () => {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+      viewport: { width: 390, height: 844 },
+      bypassCSP: true, // axe-core is injected as a script
+    });
+    const page = context.pages()[0] || await context.newPage();
+    host.page = page;
+    return { context, page };
+  };
+  let { context, page } = await open();
+  await page.goto(`${url}/#join=${encodeURIComponent(phoneInvite)}`);
+  await page.fill('#join-link-name', 'Sam');
+  await page.click('#join-link-join');
+  await page.waitForSelector('.tabs');
+  await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 30000 });
+  const restart = async () => {
+    await context.close();
+    ({ context, page } = await open());
+    await page.goto(`${url}/`);
+    await page.waitForSelector('.tabs');
+    return page;
+  };
+  return { app, context, page, restart };
 }
 
 /** Launch to interactive people list with 10,000 people; save to shown, on that notebook. */
