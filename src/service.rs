@@ -99,6 +99,9 @@ pub enum Request {
     SetCommitment(String, CommitmentStatus),
     /// Campaigns with their progress.
     Campaigns,
+    /// Campaigns as recorded (names and targets, no progress): what a commitment can be
+    /// moved to.
+    CampaignList,
     /// The report of a shift; without an id, of this device's open shift or else the latest.
     ShiftReport(Option<String>),
     /// The report of the conversations held between two days (both included).
@@ -253,6 +256,8 @@ replies! {
     Done(()),
     /// Campaigns with progress.
     Campaigns(Vec<CampaignProgress>),
+    /// Campaigns as recorded.
+    CampaignList(Vec<Campaign>),
     /// A shift report, when there is a shift.
     ShiftReport(Box<Option<report::ShiftReport>>),
     /// Shifts, latest first.
@@ -468,6 +473,7 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             Reply::Done(())
         }
         Request::Campaigns => Reply::Campaigns(campaigns(s)?),
+        Request::CampaignList => Reply::CampaignList(s.campaigns()?),
         Request::ShiftReport(id) => Reply::ShiftReport(Box::new(shift_report(s, id)?)),
         Request::RangeReport { from, to } => {
             let scope = report::Scope::Dates { from, to };

@@ -419,7 +419,16 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                 )
                 .await
             }
-            _ => engine::sync_once(&worker.store, &transport, Budget::default()).await,
+            _ => {
+                // A long pull (a first sync) shows its records as each page is stored.
+                let shown = Rc::clone(&worker);
+                let mut on_page = move |changes: usize| {
+                    if changes > 0 {
+                        shown.announce(false);
+                    }
+                };
+                engine::sync_pages(&worker.store, &transport, Budget::default(), &mut on_page).await
+            }
         };
         match &outcome {
             Ok(report) => {

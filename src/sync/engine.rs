@@ -109,7 +109,18 @@ pub async fn sync_once<W: Wire>(
     transport: &Relay<W>,
     budget: Budget,
 ) -> Result<SyncReport, SyncError> {
-    let result = run(store, transport, budget).await;
+    sync_pages(store, transport, budget, &mut |_| {}).await
+}
+
+/// [`sync_once`], calling `on_page` with the number of changes each pulled page brought, once
+/// that page is stored: an app shows a first sync's records as they arrive.
+pub async fn sync_pages<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    budget: Budget,
+    on_page: &mut dyn FnMut(usize),
+) -> Result<SyncReport, SyncError> {
+    let result = run(store, transport, budget, on_page).await;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
@@ -156,7 +167,7 @@ pub async fn repair<W: Wire>(
         for doc in &docs {
             repair_doc(store, transport, &link, doc, budget, &mut report).await?;
         }
-        let synced = run(store, transport, budget).await?;
+        let synced = run(store, transport, budget, &mut |_| {}).await?;
         Ok(SyncReport {
             pulled: report.pulled + synced.pulled,
             rejected: report.rejected + synced.rejected,
@@ -244,6 +255,7 @@ async fn run<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     budget: Budget,
+    on_page: &mut dyn FnMut(usize),
 ) -> Result<SyncReport, SyncError> {
     let state = store.with(|s| s.sync_state())?;
     let link = state.link.ok_or(SyncError::NotJoined)?;
@@ -274,6 +286,7 @@ async fn run<W: Wire>(
             Ok::<_, Error>(rejected)
         })?;
         report.pushed += absorb.acknowledged.len();
+        on_page(answer.changes.len());
         cursor = absorb.cursor;
         if !absorb.again {
             break;

@@ -254,6 +254,11 @@ impl StoreHandle {
         self.ask(Request::Campaigns).await
     }
 
+    /// Campaigns as recorded (names and targets): cheap, no progress counted.
+    pub async fn campaign_list(&self) -> Result<Vec<groundwork::model::Campaign>, UiError> {
+        self.ask(Request::CampaignList).await
+    }
+
     /// The report of shift `id`, or of the open shift, or else of the most recent one.
     pub async fn shift_report(
         &self,

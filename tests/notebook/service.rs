@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 31;
+const VARIANTS: usize = 32;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -51,6 +51,7 @@ fn variant(r: &Request) -> usize {
         Request::Integrity => 28,
         Request::History(_) => 29,
         Request::Restore { .. } => 30,
+        Request::CampaignList => 31,
     }
 }
 
@@ -227,6 +228,9 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(campaigns.len(), 1);
     assert_eq!(campaigns[0].campaign.name, "Fair rent now");
     assert_eq!((campaigns[0].made, campaigns[0].kept), (1, 1));
+    let list: Vec<groundwork::model::Campaign> = w.ask(Request::CampaignList);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name, "Fair rent now");
     let report: Box<Option<groundwork::report::ShiftReport>> =
         w.ask(Request::ShiftReport(Some(shift.clone())));
     assert!(report.is_some());

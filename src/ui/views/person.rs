@@ -146,15 +146,15 @@ pub fn PersonFile(id: String) -> Element {
     let campaigns = use_resource(move || {
         let store = campaign_store.clone();
         let _ = (nav.revision)();
-        async move { store.campaigns().await }
+        async move { store.campaign_list().await }
     });
     let campaigns: Vec<CampaignChoice> = match &*campaigns.read() {
         Some(Ok(list)) => list
             .iter()
             .map(|c| CampaignChoice {
-                id: c.campaign.id.clone(),
-                name: c.campaign.name.clone(),
-                targets: c.campaign.targets.keys().cloned().collect(),
+                id: c.id.clone(),
+                name: c.name.clone(),
+                targets: c.targets.keys().cloned().collect(),
             })
             .collect(),
         _ => Vec::new(),

@@ -122,8 +122,14 @@ pub fn Settings(status: SyncStatus) -> Element {
                 } else {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }
-                TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
-                    initial: home_relay, oninput: move |v: String| relay.set(v) }
+                // The web app talks to the relay that served it, and to no other (its content
+                // security policy allows only its own origin).
+                if services.host.relay.is_some() {
+                    p { id: "home-relay", "This app syncs with the relay it was opened from: {home_relay}. Your team lead's invite code is all it needs." }
+                } else {
+                    TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
+                        oninput: move |v: String| relay.set(v) }
+                }
                 TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
                 TextField { id: "device-name", label: "This device's name", initial: initial_device,
                     hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
