@@ -9,10 +9,9 @@
 //                                          phone joins by link, and the notebook the tests read
 //                                          and seed with the command line is a device on the
 //                                          same team, synced with the phone before and after
-//                                          each command (tests of joining, of a fresh start,
-//                                          of zoomed windows and of 10,000 people are left to
-//                                          groundwork web here; tests/ui/phone.mjs and
-//                                          phone-bench.mjs cover them for the phone)
+//                                          each command; tests named `phone: …` run only
+//                                          there, in place of the ones that need groundwork
+//                                          web's shared data directory or another relay)
 //   GROUNDWORK_BIN=path                    the binary (default: target/debug/groundwork)
 //   GROUNDWORK_UI_SHOTS=dir                also save screenshots of the main screens there
 //   GROUNDWORK_UI_BENCH=1                  also time launch with 10,000 people (BENCHMARKS.md)
@@ -722,6 +721,131 @@ const tests = [
     }
   }],
 
+  // The phone's own forms of the tests above that need a notebook of their own (a fresh phone:
+  // a browser profile of its own) or the relay the app came from.
+  ['phone: a fresh phone asks who is canvassing; skipping never says "unnamed"; a reload does not ask again', async () => {
+    const fresh = await freshPhone();
+    try {
+      const first = fresh.page;
+      await first.goto(`${host.url}/`);
+      await first.getByRole('heading', { name: 'Who is canvassing?' }).waitFor();
+      await axeCheck(first, 'first start');
+      await layoutCheck(first, 'first start');
+      await first.click('#skip-name');
+      await first.getByRole('heading', { name: 'People' }).waitFor();
+      await tab(first, 'Settings');
+      await first.getByText('No name given: your conversations show “no name given” in reports.').waitFor();
+      await tab(first, 'Shift');
+      await first.getByText('Canvassing with no name given: add yours in Settings.').waitFor();
+      await typeFast(first, '#shift-place', 'Elm Road');
+      await first.click('#start-shift');
+      await first.getByText('On shift: Elm Road').waitFor();
+      assert(!(await first.locator('body').innerText()).toLowerCase().includes('unnamed'), 'the app says unnamed');
+      await tab(first, 'Settings');
+      await typeFast(first, '#canvasser-name', 'Priya');
+      await first.click('#save-name');
+      await first.getByText('Recorded on your conversations and shifts: Priya').waitFor();
+      await first.reload();
+      await first.waitForSelector('.tabs');
+      await first.getByRole('heading', { name: 'Settings' }).waitFor();
+      eq(await first.getByText('Who is canvassing?').count(), 0, 'asked again');
+    } finally {
+      await fresh.close();
+    }
+  }],
+
+  ['phone: before joining "Join a team", not "Sync now"; with no network the join says why and "Joining…" ends; then Settings joins the relay the app came from with just the code', async () => {
+    const fresh = await freshPhone();
+    try {
+      const page = fresh.page;
+      await page.goto(`${host.url}/`);
+      await typeFast(page, '#welcome-name', 'Priya');
+      await page.click('#save-name');
+      await page.waitForSelector('.tabs');
+      const badge = page.locator('.sync-badge');
+      eq(await badge.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" buttons before joining');
+      await badge.getByRole('button', { name: 'Join a team' }).click();
+      await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'join-title');
+      eq(await page.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" in Settings before joining');
+      await page.locator('#home-relay', { hasText: host.url }).waitFor();
+      eq(await page.locator('#relay').count(), 0, 'a relay field in the web app');
+      await fresh.context.setOffline(true);
+      await typeFast(page, '#invite', host.spareInvite);
+      await typeFast(page, '#device-name', "Priya's phone");
+      await page.click('#join');
+      await page.locator('#join-outcome', { hasText: 'Could not join' }).waitFor({ timeout: 30000 });
+      eq(await page.getByText('Joining…').count(), 0, '"Joining…" still shown after the join ended');
+      const words = (await page.locator('.sync-badge .sync-text').innerText()).trim();
+      assert(/^Offline · /.test(words), `badge says ${JSON.stringify(words)}`);
+      assert(!(await page.locator('#sync-reason').isVisible()), 'the reason shows before the tap');
+      await page.locator('.sync-badge summary').click();
+      await page.locator('#sync-reason', { hasText: 'The relay cannot be reached from here just now.' }).waitFor();
+      await axeCheck(page, 'badge with its reason open');
+      await page.locator('.sync-badge summary').click();
+      // The network back, the same code joins, and the team's people arrive.
+      await fresh.context.setOffline(false);
+      await page.click('#join');
+      await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 30000 });
+      await page.locator('#join-outcome', { hasText: `Joined: this device syncs with ${host.url}` }).waitFor();
+      await findPerson(page, 'amina', 'Amina Yusuf');
+      await tab(page, 'Settings');
+      await page.getByText('Recorded on your conversations and shifts: Priya').waitFor();
+    } finally {
+      await fresh.close();
+    }
+  }],
+
+  ['phone: a teammate\'s conversation and a conflicting edit appear on the open file after "Sync now"; the shift report says who has synced', async ({ page, dir }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await waitPath(page, `/people/${state.person}`, 'the person file\'s address');
+    // The teammate (the command-line device) writes without syncing yet...
+    cli(dir, 'conversation', 'add', '--person', state.person, '--kind', 'phone', '--story', 'Called back: she will bring Lee');
+    cli(dir, 'person', 'edit', state.person, '--workplace', 'Uni canteen');
+    // ...while the phone changes the same field.
+    await page.click('#edit-person');
+    await typeFast(page, '#edit-workplace', 'Tesco Extra');
+    await page.click('#save-person');
+    await page.getByText('Details saved.').waitFor();
+    await phoneSync(page);
+    cli(dir, 'sync');
+    await phoneSync(page);
+    await page.getByText('Called back: she will bring Lee').waitFor({ timeout: 20000 });
+    const conflict = page.locator('.conflict', { hasText: 'Workplace' });
+    await conflict.getByText('Uni canteen').waitFor({ timeout: 20000 });
+    await conflict.getByText('Tesco Extra').waitFor();
+    eq(new URL(page.url()).pathname, `/people/${state.person}`, 'still on the person file');
+    await axeCheck(page, 'person file with a pulled conflict');
+    await page.getByRole('button', { name: 'Use this: “Uni canteen” as the Workplace' }).click();
+    await page.locator('#conflicts-title').waitFor({ state: 'detached' });
+    eq(JSON.parse(await nb(dir, 'person', 'show', state.person)).workplace, 'Uni canteen', 'the workplace chosen, on the teammate\'s device');
+    await tab(page, 'Shift');
+    await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
+  }],
+
+  ['phone: the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
+    // Zoom in a browser shrinks the page's CSS size: 150% and 200% of a 360 × 740 phone.
+    try {
+      for (const [width, height] of [[360, 740], [240, 493], [180, 370]]) {
+        await page.setViewportSize({ width, height });
+        const sticky = () => page.evaluate(() => [...document.querySelectorAll('body *')]
+          .filter((el) => ['sticky', 'fixed'].includes(getComputedStyle(el).position))
+          .map((el) => [el.className, Math.round(el.getBoundingClientRect().height)]));
+        await findPerson(page, 'amina', 'Amina Yusuf');
+        const file = await sticky();
+        await page.click('#record-conversation');
+        await page.waitForSelector('#story');
+        const record = await sticky();
+        for (const [screen, bars] of [['person file', file], ['record', record]]) {
+          const px = bars.reduce((sum, [, h]) => sum + h, 0);
+          assert(px <= height / 4, `${screen} at ${width}x${height}: sticky bars ${px} px > ${height / 4}: ${JSON.stringify(bars)}`);
+        }
+        await tab(page, 'People');
+      }
+    } finally {
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
+  }],
+
   ['accessibility (axe) and phone layout on every screen', async ({ page }) => {
     const screens = [
       ['People', null],
@@ -828,12 +952,38 @@ async function tenThousandPeople(browser, dir) {
   assert(total === 10002, `expected 10,002 people, the export has ${total}`);
   assert(overdue.length > 200, `the demo should hold more than 200 overdue commitments, has ${overdue.length}`);
 
-  const t0 = Date.now();
-  const app = await startApp(dir);
-  const { context, page } = await openPage(browser, app.url);
-  try {
+  let app;
+  let context;
+  let page;
+  let close;
+  if (PHONE) {
+    // A team of its own on the phone host's relay: the command-line device sends its 10,002
+    // people, then a fresh phone joins by link and takes them all in.
+    const { invite, team_id: team } = JSON.parse(host.relayCli('team', 'create', '--name', 'Castle Estate'));
+    const phoneInvite = host.relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
+    cli(dir, 'join', '--relay', host.url, '--invite', invite, '--name', "Sam's laptop");
+    cli(dir, 'sync');
+    const fresh = await freshPhone();
+    ({ context, page } = fresh);
+    close = fresh.close;
+    await page.goto(`${host.url}/#join=${encodeURIComponent(phoneInvite)}`);
+    await page.fill('#join-link-name', 'Sam');
+    const s0 = Date.now();
+    await page.click('#join-link-join');
+    await page.locator('#people-count', { hasText: `${fmt(total)} people in this notebook.` }).waitFor({ timeout: 600000 });
+    console.log(`bench: 10,000 people, a phone's first sync to the total shown: ${Date.now() - s0} ms`);
+  } else {
+    const t0 = Date.now();
+    app = await startApp(dir);
+    ({ context, page } = await openPage(browser, app.url));
+    close = async () => {
+      await context.close();
+      await stopApp(app);
+    };
     await page.locator('#people-count', { hasText: `${fmt(total)} people in this notebook.` }).waitFor();
     console.log(`bench: 10,000 people, launch to the total shown: ${Date.now() - t0} ms`);
+  }
+  try {
     eq(await page.locator('.person-row').count(), 50, 'first page of people');
     await page.click('#people-more');
     await page.locator('.person-row').nth(99).waitFor();
@@ -872,8 +1022,7 @@ async function tenThousandPeople(browser, dir) {
     await layoutCheck(page, 'Due, 10,000 people');
     await shot(page, 'due-10k');
   } finally {
-    await context.close();
-    await stopApp(app);
+    await close();
   }
 }
 
@@ -919,7 +1068,8 @@ async function main() {
   const only = process.env.GROUNDWORK_UI_ONLY;
   for (const [name, run] of tests) {
     if (only && !name.includes(only)) continue;
-    if (PHONE && PHONE_ELSEWHERE.some((words) => name.includes(words))) continue;
+    if (PHONE && !name.startsWith('phone: ') && PHONE_ELSEWHERE.some((words) => name.includes(words))) continue;
+    if (!PHONE && name.startsWith('phone: ')) continue;
     const t0 = Date.now();
     try {
       await run({ page, dir, restart, browser });
@@ -950,11 +1100,10 @@ async function main() {
 }
 
 /** Tests the phone host leaves to `groundwork web`: joining from Settings and a relay that
- * cannot be reached (tests/ui/phone.mjs joins by link and goes offline), a first start on a
- * notebook of its own, windows zoomed in separate browser contexts (each would be a phone of its
- * own, with an empty notebook), and 10,000 people (tests/ui/phone-bench.mjs). */
+ * cannot be reached, a first start on a notebook of its own, windows zoomed in separate browser
+ * contexts: the phone has forms of its own of these (`phone: …`). */
 const PHONE_ELSEWHERE = ['before joining', 'join a team on a real relay', 'the first start asks',
-  'sticky bars', '10,000 people'];
+  'sticky bars'];
 
 /** The phone host: a relay serving the web app, the command-line device `dir` joined to its
  * team (named Ana), and Chromium on a profile of its own (kept across `restart`, which closes
@@ -970,8 +1119,11 @@ async function phoneHost(dir) {
   const relayCli = (...args) => execFileSync(RELAY, ['--data-dir', relayDir, ...args], { encoding: 'utf8' });
   const { invite, team_id: team } = JSON.parse(relayCli('team', 'create', '--name', 'Elm Road'));
   const phoneInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
+  host.spareInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
   const app = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--app', WEB]);
   const url = app.url.replace(/\/$/, '');
+  host.url = url;
+  host.relayCli = relayCli;
   cli(dir, 'settings', '--name', 'Ana');
   cli(dir, 'join', '--relay', url, '--invite', invite, '--name', "Ana's laptop");
   cli(dir, 'sync');
@@ -1000,6 +1152,27 @@ async function phoneHost(dir) {
     return page;
   };
   return { app, context, page, restart };
+}
+
+/** Another phone: Chromium on a new profile of its own (a notebook of its own), at the phone
+ * host's size. `close` ends it and removes the profile. */
+async function freshPhone() {
+  const profile = mkdtempSync(join(tmpdir(), 'gw-ui-fresh-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    viewport: { width: 390, height: 844 },
+    bypassCSP: true,
+  });
+  const page = context.pages()[0] || await context.newPage();
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Launch to interactive people list with 10,000 people; save to shown, on that notebook. */
