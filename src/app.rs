@@ -1,12 +1,12 @@
-//! Launching the app: the desktop window on the embedded store (feature `desktop`), and the
-//! web mode (`groundwork web`, feature `web`). The UI itself is in `crate::ui` and knows
-//! nothing of either launcher.
+//! Launching the app: the desktop window on the embedded store (feature `desktop`). The UI
+//! itself is in `crate::ui` and knows nothing of the launcher; the phone web app's launcher is
+//! `crate::browser`.
 
 use std::path::Path;
 
 use groundwork::error::{Error, Result};
 
-#[cfg(any(feature = "desktop", feature = "web"))]
+#[cfg(feature = "desktop")]
 fn ui_error(e: crate::ui::worker::UiError) -> Error {
     Error::Io(std::io::Error::other(e.0))
 }
@@ -84,15 +84,9 @@ pub fn run(dir: &Path) -> Result<()> {
     let _ = groundwork::store::Store::open(dir)?;
     eprintln!(
         "this build has no app window (built without the `desktop` feature); \
-         use `groundwork web --listen 127.0.0.1:8080` or the commands: groundwork --help"
+         use the commands (groundwork --help), or the web app served by a relay (README)"
     );
     Ok(())
-}
-
-/// Serve the app to browsers (`groundwork web`).
-#[cfg(feature = "web")]
-pub fn serve(dir: &Path, options: &crate::ui::web::WebOptions) -> Result<()> {
-    crate::ui::web::serve(dir, options).map_err(ui_error)
 }
 
 #[cfg(test)]

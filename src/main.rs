@@ -7,7 +7,7 @@ mod app;
 mod browser;
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
-#[cfg(any(feature = "desktop", feature = "web", feature = "phone"))]
+#[cfg(any(feature = "desktop", feature = "phone"))]
 mod ui;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -107,27 +107,6 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Serve the app to browsers (liveview): prints `listening on http://ADDR`. Beyond
-    /// loopback the link carries a secret token: only people with the link can open it.
-    #[cfg(feature = "web")]
-    Web {
-        /// HOST:PORT to listen on; port 0 picks a free port. Other than 127.0.0.1 or
-        /// localhost, the notebook is served to the network (with a token).
-        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-        listen: String,
-        /// Also answer to this host name (a name for this computer, or a proxy's); repeatable.
-        #[arg(long, value_name = "NAME")]
-        allow_host: Vec<String>,
-        /// The secret the link must carry (default beyond loopback: a new random one each
-        /// start); prefer the environment variable, which other users cannot see.
-        #[arg(
-            long,
-            env = "GROUNDWORK_WEB_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
-        )]
-        token: Option<String>,
-    },
     /// Test helper: add people one per transaction, printing each id once it is durable.
     #[command(hide = true)]
     DebugWriteLoop {

@@ -71,19 +71,6 @@ pub enum CliError {
 /// Run one command against the data directory `dir`.
 pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
     match command {
-        #[cfg(feature = "web")]
-        Command::Web {
-            listen,
-            allow_host,
-            token,
-        } => {
-            let options = crate::ui::web::WebOptions {
-                listen,
-                allow_hosts: allow_host,
-                token,
-            };
-            Ok(crate::app::serve(dir, &options)?)
-        }
         Command::Join {
             relay,
             invite,
@@ -272,8 +259,6 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         // Handled by `run`: they can fail with sync errors too.
         Command::Report(command) => report(store, command),
         Command::Join { .. } | Command::Sync { .. } => Ok(()),
-        #[cfg(feature = "web")]
-        Command::Web { .. } => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson::named(format!("Durable {i}")))?;

@@ -2,10 +2,10 @@
 //! browser tab.
 //!
 //! - [`App`] is the root component. It needs a [`Services`] value in its root context (the
-//!   store handle and the sync engine); launchers provide it (`crate::app` for the desktop
-//!   window, [`web`] for `groundwork web`).
-//! - [`worker`]: the store runs on its own thread; the UI sends requests and awaits replies,
-//!   so it never waits on the disk.
+//!   store handle, the sync engine and what the host knows); launchers provide it (`crate::app`
+//!   for the desktop window, `crate::browser` for the phone web app).
+//! - [`worker`]: the store runs on its own thread (in the browser, its own Web Worker); the UI
+//!   sends requests and awaits replies, so it never waits on the disk.
 //! - [`sync`]: what the app needs from the sync engine, and a stand-in until it is connected.
 //! - [`route`]: an address per screen, kept in step with the page's history (back, reload,
 //!   links).
@@ -22,8 +22,6 @@ pub mod route;
 pub mod self_test;
 pub mod sync;
 pub mod views;
-#[cfg(feature = "web")]
-pub mod web;
 pub mod worker;
 
 #[cfg(test)]

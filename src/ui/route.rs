@@ -6,9 +6,9 @@
 //! paths ([`Screen::path`], [`Screen::from_path`]) and, in [`use_history`], mirrors them into
 //! the page's history through `document::eval`: a new screen pushes an entry, a finished form
 //! giving way to its result replaces one ([`Nav::replace`]), and moving through the history
-//! (`popstate`) shows the screen of the entry reached. The same script works in a browser
-//! served by `groundwork web` and in the desktop webview (whose `dioxus://` address cannot be
-//! rewritten: there the path travels in the entry's state only). See ARCHITECTURE.md for why
+//! (`popstate`) shows the screen of the entry reached. The same script works in the phone web
+//! app and in the desktop webview (whose `dioxus://` address cannot be rewritten: there the
+//! path travels in the entry's state only). See ARCHITECTURE.md for why
 //! this is not dioxus-router.
 
 use dioxus::prelude::*;
@@ -80,17 +80,9 @@ dioxus.send(here(history.state));
 fn record_script(path: &str, replace: bool) -> String {
     // `path` is made by `Screen::path` from checked ids; quoted as JSON all the same.
     let quoted = serde_json::to_string(path).unwrap_or_else(|_| "\"/\"".to_string());
-    let (method, step) = if replace {
-        ("replaceState", 0)
-    } else {
-        ("pushState", 1)
-    };
-    // `index`: dioxus-liveview keeps a history of its own in the same entries, and reads
-    // every entry's state as `{ index }` (a reload or a move to an entry without it stops the
-    // session), so each entry carries one.
+    let method = if replace { "replaceState" } else { "pushState" };
     format!(
-        "const i = (history.state && Number.isInteger(history.state.index)) ? history.state.index : 0; \
-         const s = {{ index: i + {step}, gw: {quoted} }}; \
+        "const s = {{ gw: {quoted} }}; \
          try {{ history.{method}(s, '', {quoted}); }} catch (e) {{ history.{method}(s, ''); }}"
     )
 }

@@ -8,7 +8,6 @@
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 //! - `service`: the app's message type answered by the core alone, through JSON.
-//! - `web`: `groundwork web` refuses other sites, other host names, and strangers on the network.
 
 mod cli;
 mod convergence;
@@ -18,8 +17,6 @@ mod integrity;
 mod reports;
 mod service;
 mod sync;
-#[cfg(feature = "web")]
-mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};

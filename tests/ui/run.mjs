@@ -1,20 +1,14 @@
-// Browser tests of the Groundwork app: `groundwork web --listen 127.0.0.1:0` on a temporary
-// data directory, driven in Debian's Chromium through playwright-core at phone size; or, with
-// GROUNDWORK_UI_HOST=phone, the same field flow in the phone web app served by a relay.
+// Browser tests of the Groundwork app: the phone web app (built by .ci/build-web into
+// GROUNDWORK_WEB_DIR, default target/web) served by a real relay (`sync-server serve --app` on
+// port 0), driven in Debian's Chromium through playwright-core at phone size. The phone joins
+// by link; the notebook the tests read and seed with the command line is a device on the same
+// team, synced with the phone before and after each command (`nb`). See also phone.mjs
+// (offline, restart, live sync, installability) and phone-bench.mjs.
 //
 //   node tests/ui/run.mjs                  run every test
-//   GROUNDWORK_UI_HOST=phone               drive the phone web app instead (built by
-//                                          .ci/build-web into GROUNDWORK_WEB_DIR, default
-//                                          target/web) served by `sync-server serve --app`: the
-//                                          phone joins by link, and the notebook the tests read
-//                                          and seed with the command line is a device on the
-//                                          same team, synced with the phone before and after
-//                                          each command; tests named `phone: …` run only
-//                                          there, in place of the ones that need groundwork
-//                                          web's shared data directory or another relay)
-//   GROUNDWORK_BIN=path                    the binary (default: target/debug/groundwork)
+//   GROUNDWORK_BIN=path                    the command line (default: target/debug/groundwork)
+//   GROUNDWORK_RELAY_BIN=path              the relay (default: target/debug/sync-server)
 //   GROUNDWORK_UI_SHOTS=dir                also save screenshots of the main screens there
-//   GROUNDWORK_UI_BENCH=1                  also time launch with 10,000 people (BENCHMARKS.md)
 //   GROUNDWORK_UI_ONLY=words               run only the tests whose name contains these words
 //   GROUNDWORK_UI_10K_DIR=dir              a notebook made by `demo-data --people 10000`, copied
 //                                          by the 10,000-people test instead of generating one
@@ -37,9 +31,7 @@ const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
 const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
 const SHOTS = process.env.GROUNDWORK_UI_SHOTS;
-const PHONE = process.env.GROUNDWORK_UI_HOST === 'phone';
 const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
-const BENCH = process.env.GROUNDWORK_UI_BENCH === '1';
 const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 
 const CHROMIUM_ARGS = [
@@ -53,11 +45,10 @@ function cli(dir, ...args) {
   return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 }
 
-/** The command line on the app's notebook. With groundwork web that is the same data
- * directory; for the phone it is a device of the same team: the phone sends its work and the
- * device takes it before the command, and a command that writes is sent to the phone after. */
+/** The command line on the app's notebook: a device of the same team. The phone sends its work
+ * and the device takes it before the command; a command that writes is sent to the phone
+ * after. */
 async function nb(dir, ...args) {
-  if (!PHONE) return cli(dir, ...args);
   await phoneSync(host.page);
   cli(dir, 'sync');
   const out = cli(dir, ...args);
@@ -99,8 +90,9 @@ async function phoneSync(page) {
   }
 }
 
-/** Start `groundwork web` on port 0; resolves with { proc, url } once it prints its address. */
-function startApp(dir, bin = BIN, args = ['--data-dir', dir, 'web', '--listen', '127.0.0.1:0']) {
+/** Start the relay (`bin` with `args`, listening on port 0); resolves with { proc, url } once it
+ * prints its address. */
+function startApp(dir, bin, args) {
   return new Promise((resolveStart, reject) => {
     const proc = spawn(bin, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,14 +133,6 @@ function eq(actual, expected, what) {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
   }
-}
-
-async function openPage(browser, url, width = 390) {
-  const context = await browser.newContext({ viewport: { width, height: 844 } });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForSelector('.tabs');
-  return { context, page };
 }
 
 async function tab(page, name) {
@@ -233,11 +217,6 @@ const tests = [
     await typeFast(page, '#shift-place', 'Elm Road odd numbers');
     await page.click('#start-shift');
     await page.getByText('On shift: Elm Road odd numbers').waitFor();
-    if (!PHONE) {
-      // Which shift is open is this device's own (the phone's is not synced).
-      const settings = JSON.parse(await nb(dir, 'settings'));
-      assert(settings.current_shift, 'the store has no open shift');
-    }
     const shifts = JSON.parse(await nb(dir, 'shift', 'list'));
     eq(shifts.map((s) => s.place), ['Elm Road odd numbers'], 'shift places');
   }],
@@ -376,26 +355,15 @@ const tests = [
     await page.locator('#people-title').waitFor();
     const origin = new URL(page.url()).origin;
     // The phone's notebook is its browser profile's, open in one tab at a time: a link opens
-    // in that tab there.
-    const { context, page: linked } = PHONE
-      ? { context: null, page }
-      : await openPage(page.context().browser(), `${origin}/people/${state.person}`);
-    try {
-      if (PHONE) await linked.goto(`${origin}/people/${state.person}`);
-      await linked.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
-      eq(await linked.locator('#people-title').count(), 0, 'the People list shown');
-      await axeCheck(linked, 'person file opened by a link');
-      await linked.goto(`${origin}/people/${state.person}/record`);
-      await linked.waitForSelector('#story');
-      await linked.goto(`${origin}/settings`);
-      await linked.getByRole('heading', { name: 'Settings' }).waitFor();
-      if (!PHONE) {
-        const missing = await linked.goto(`${origin}/nowhere`);
-        eq(missing.status(), 404, 'status of an address that is no screen');
-      }
-    } finally {
-      if (context) await context.close();
-    }
+    // in that tab.
+    await page.goto(`${origin}/people/${state.person}`);
+    await page.getByRole('heading', { name: 'Amina Yusuf' }).waitFor();
+    eq(await page.locator('#people-title').count(), 0, 'the People list shown');
+    await axeCheck(page, 'person file opened by a link');
+    await page.goto(`${origin}/people/${state.person}/record`);
+    await page.waitForSelector('#story');
+    await page.goto(`${origin}/settings`);
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
   }],
 
   ['a draft survives killing the app', async ({ page, dir, restart }) => {
@@ -556,120 +524,8 @@ const tests = [
     await tab(page, 'Settings');
     await page.getByRole('heading', { name: 'Join a team' }).waitFor();
     // groundwork web's notebook never joined; the phone's sends everything.
-    await page.getByText(PHONE ? /all saved here/ : /changes waiting/).first().waitFor();
+    await page.getByText(/all saved here/).first().waitFor();
     await shot(page, 'settings');
-  }],
-
-  ['before joining: "Join a team", not "Sync now"; an unreachable relay is "Offline" with the reason one tap away, and "Joining…" ends', async ({ page, dir }) => {
-    const badge = page.locator('.sync-badge');
-    eq(await badge.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" buttons before joining');
-    await badge.getByRole('button', { name: 'Join a team' }).click();
-    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'join-title');
-    eq(await page.getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" in Settings before joining');
-    // Nothing listens on port 9: connection refused, as with no network.
-    await typeFast(page, '#relay', 'http://127.0.0.1:9');
-    await typeFast(page, '#invite', 'no-such-invite');
-    await typeFast(page, '#device-name', "Sam's phone");
-    await page.click('#join');
-    await page.locator('#join-outcome', { hasText: 'Could not join' }).waitFor({ timeout: 30000 });
-    eq(await page.getByText('Joining…').count(), 0, '"Joining…" still shown after the join ended');
-    const words = (await page.locator('.sync-badge .sync-text').innerText()).trim();
-    assert(/^Offline · /.test(words), `badge says ${JSON.stringify(words)}`);
-    assert(!(await page.locator('#sync-reason').isVisible()), 'the reason shows before the tap');
-    await page.locator('.sync-badge summary').click();
-    await page.locator('#sync-reason', { hasText: 'The relay cannot be reached from here just now.' }).waitFor();
-    await axeCheck(page, 'badge with its reason open');
-    await page.locator('.sync-badge summary').click();
-    // The canvasser's name is untouched by joining.
-    eq(JSON.parse(await nb(dir, 'settings')).canvasser, 'Sam', 'canvasser after a join');
-  }],
-
-  ['join a team on a real relay, then sync now', async ({ page, dir }) => {
-    const relayDir = mkdtempSync(join(tmpdir(), 'gw-relay-'));
-    const { invite, team_id: team } = JSON.parse(execFileSync(RELAY, ['--data-dir', relayDir, 'team', 'create', '--name', 'Elm Road'], { encoding: 'utf8' }));
-    // A teammate's device, joined with an invite of its own.
-    const second = execFileSync(RELAY, ['--data-dir', relayDir, 'invite', 'create', '--team', team], { encoding: 'utf8' }).trim();
-    const teammate = join(mkdtempSync(join(tmpdir(), 'gw-teammate-')), 'notebook');
-    const relay = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir]);
-    try {
-      await tab(page, 'Settings');
-      await typeFast(page, '#relay', relay.url.replace(/\/$/, ''));
-      await typeFast(page, '#invite', invite);
-      await typeFast(page, '#device-name', "Sam's phone");
-      await page.click('#join');
-      await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 20000 });
-      const status = JSON.parse(await nb(dir, 'status'));
-      eq(status.joined, true, 'joined');
-      eq(status.pending_changes, 0, 'changes waiting after sync');
-      // A new change waits, and "Sync now" sends it.
-      await nb(dir, 'person', 'add', '--name', 'Late Addition');
-      await page.getByRole('button', { name: 'Sync now' }).first().click();
-      await page.locator('.sync-text', { hasText: 'all saved here' }).waitFor({ timeout: 20000 });
-      eq(JSON.parse(await nb(dir, 'status')).pending_changes, 0, 'changes waiting after sync now');
-      // The relay told the app its team's devices: the shift report says who has synced.
-      await tab(page, 'Shift');
-      await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
-
-      // A teammate's record and a new conflict appear on the open person file, pulled by
-      // sync, without leaving it.
-      cli(teammate, 'settings', '--name', 'Ana');
-      cli(teammate, 'join', '--relay', relay.url.replace(/\/$/, ''), '--invite', second, '--name', "Ana's phone");
-      cli(teammate, 'sync');
-      await findPerson(page, 'amina', 'Amina Yusuf');
-      cli(teammate, 'conversation', 'add', '--person', state.person, '--kind', 'phone', '--story', 'Called back: she will bring Lee');
-      cli(teammate, 'person', 'edit', state.person, '--workplace', 'Uni canteen');
-      cli(teammate, 'sync');
-      await nb(dir, 'person', 'edit', state.person, '--workplace', 'Tesco Extra');
-      await page.getByRole('button', { name: 'Sync now' }).first().click();
-      await page.getByText('Called back: she will bring Lee').waitFor({ timeout: 20000 });
-      const conflict = page.locator('.conflict', { hasText: 'Workplace' });
-      await conflict.getByText('Uni canteen').waitFor({ timeout: 20000 });
-      await conflict.getByText('Tesco Extra').waitFor();
-      eq(new URL(page.url()).pathname, `/people/${state.person}`, 'still on the person file');
-      await axeCheck(page, 'person file with a pulled conflict');
-      await page.getByRole('button', { name: 'Use this: “Uni canteen” as the Workplace' }).click();
-      await page.locator('#conflicts-title').waitFor({ state: 'detached' });
-    } finally {
-      await stopApp(relay);
-      rmSync(relayDir, { recursive: true, force: true });
-      rmSync(dirname(teammate), { recursive: true, force: true });
-    }
-  }],
-
-  ['the first start asks who is canvassing; skipping it never says "unnamed"', async ({ page }) => {
-    const fresh = join(mkdtempSync(join(tmpdir(), 'gw-first-')), 'notebook');
-    const app = await startApp(fresh);
-    const { context, page: first } = await openPage(page.context().browser(), app.url);
-    try {
-      await first.getByRole('heading', { name: 'Who is canvassing?' }).waitFor();
-      await axeCheck(first, 'first start');
-      await layoutCheck(first, 'first start');
-      await first.click('#skip-name');
-      await first.getByRole('heading', { name: 'People' }).waitFor();
-      eq(JSON.parse(cli(fresh, 'settings')).canvasser, null, 'no canvasser name after skipping');
-      await tab(first, 'Shift');
-      await first.getByText('Canvassing with no name given: add yours in Settings.').waitFor();
-      await typeFast(first, '#shift-place', 'Elm Road');
-      await first.click('#start-shift');
-      await first.getByText('On shift: Elm Road').waitFor();
-      const report = cli(fresh, 'report', 'shift');
-      assert(!report.includes('unnamed'), `the report says unnamed: ${report}`);
-      assert(report.includes('no name given'), `the report does not say no name given: ${report}`);
-      // The one name field is in Settings; a new visit does not ask again.
-      await tab(first, 'Settings');
-      await typeFast(first, '#canvasser-name', 'Priya');
-      await first.click('#save-name');
-      await first.getByText('Recorded on your conversations and shifts: Priya').waitFor();
-      await first.reload();
-      await first.waitForSelector('.tabs');
-      // A reload opens the same screen.
-      await first.getByRole('heading', { name: 'Settings' }).waitFor();
-      eq(await first.getByText('Who is canvassing?').count(), 0, 'asked again');
-    } finally {
-      await context.close();
-      await stopApp(app);
-      rmSync(dirname(fresh), { recursive: true, force: true });
-    }
   }],
 
   ['changing screen starts at the top with the focus on the new heading', async ({ page }) => {
@@ -693,37 +549,7 @@ const tests = [
     }
   }],
 
-  ['the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
-    const browser = page.context().browser();
-    // Zoom in a browser shrinks the page's CSS size: 150% and 200% of a 360 × 740 phone.
-    for (const [width, height, scale] of [[360, 740, 1], [240, 493, 1.5], [180, 370, 2]]) {
-      const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale });
-      const zoomed = await context.newPage();
-      try {
-        await zoomed.goto(page.url());
-        await zoomed.waitForSelector('.tabs');
-        // Every bar that stays on screen while the page scrolls, with its height.
-        const sticky = () => zoomed.evaluate(() => [...document.querySelectorAll('body *')]
-          .filter((el) => ['sticky', 'fixed'].includes(getComputedStyle(el).position))
-          .map((el) => [el.className, Math.round(el.getBoundingClientRect().height)]));
-        await findPerson(zoomed, 'amina', 'Amina Yusuf');
-        const file = await sticky();
-        await zoomed.click('#record-conversation');
-        await zoomed.waitForSelector('#story');
-        const record = await sticky();
-        for (const [screen, bars] of [['person file', file], ['record', record]]) {
-          const px = bars.reduce((sum, [, h]) => sum + h, 0);
-          assert(px <= height / 4, `${screen} at ${width}x${height}: sticky bars ${px} px > ${height / 4}: ${JSON.stringify(bars)}`);
-        }
-      } finally {
-        await context.close();
-      }
-    }
-  }],
-
-  // The phone's own forms of the tests above that need a notebook of their own (a fresh phone:
-  // a browser profile of its own) or the relay the app came from.
-  ['phone: a fresh phone asks who is canvassing; skipping never says "unnamed"; a reload does not ask again', async () => {
+  ['a fresh phone asks who is canvassing; skipping never says "unnamed"; a reload does not ask again', async () => {
     const fresh = await freshPhone();
     try {
       const first = fresh.page;
@@ -754,7 +580,7 @@ const tests = [
     }
   }],
 
-  ['phone: before joining "Join a team", not "Sync now"; with no network the join says why and "Joining…" ends; then Settings joins the relay the app came from with just the code', async () => {
+  ['before joining "Join a team", not "Sync now"; with no network the join says why and "Joining…" ends; then Settings joins the relay the app came from with just the code', async () => {
     const fresh = await freshPhone();
     try {
       const page = fresh.page;
@@ -795,7 +621,7 @@ const tests = [
     }
   }],
 
-  ['phone: a teammate\'s conversation and a conflicting edit appear on the open file after "Sync now"; the shift report says who has synced', async ({ page, dir }) => {
+  ['a teammate\'s conversation and a conflicting edit appear on the open file after "Sync now"; the shift report says who has synced', async ({ page, dir }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
     await waitPath(page, `/people/${state.person}`, 'the person file\'s address');
     // The teammate (the command-line device) writes without syncing yet...
@@ -822,7 +648,7 @@ const tests = [
     await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
   }],
 
-  ['phone: the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
+  ['the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
     // Zoom in a browser shrinks the page's CSS size: 150% and 200% of a 360 × 740 phone.
     try {
       for (const [width, height] of [[360, 740], [240, 493], [180, 370]]) {
@@ -885,10 +711,10 @@ const tests = [
     }
   }],
 
-  ['10,000 people: the total, a filter, more rows, whole Due counts, mine, consent links', async ({ browser }) => {
+  ['10,000 people: the total, a filter, more rows, whole Due counts, mine, consent links', async () => {
     const { dir, cleanup } = tenThousand();
     try {
-      await tenThousandPeople(browser, dir);
+      await tenThousandPeople(dir);
     } finally {
       cleanup();
     }
@@ -927,7 +753,7 @@ function tenThousand() {
 
 const fmt = (n) => n.toLocaleString('en-GB');
 
-async function tenThousandPeople(browser, dir) {
+async function tenThousandPeople(dir) {
   const today = localToday();
   // Two people added on top of the demo data, each with a long-overdue promise (so they lead
   // the Overdue list): one agreed to calls and texts, one asked not to be contacted at all.
@@ -952,37 +778,20 @@ async function tenThousandPeople(browser, dir) {
   assert(total === 10002, `expected 10,002 people, the export has ${total}`);
   assert(overdue.length > 200, `the demo should hold more than 200 overdue commitments, has ${overdue.length}`);
 
-  let app;
-  let context;
-  let page;
-  let close;
-  if (PHONE) {
-    // A team of its own on the phone host's relay: the command-line device sends its 10,002
-    // people, then a fresh phone joins by link and takes them all in.
-    const { invite, team_id: team } = JSON.parse(host.relayCli('team', 'create', '--name', 'Castle Estate'));
-    const phoneInvite = host.relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
-    cli(dir, 'join', '--relay', host.url, '--invite', invite, '--name', "Sam's laptop");
-    cli(dir, 'sync');
-    const fresh = await freshPhone();
-    ({ context, page } = fresh);
-    close = fresh.close;
-    await page.goto(`${host.url}/#join=${encodeURIComponent(phoneInvite)}`);
-    await page.fill('#join-link-name', 'Sam');
-    const s0 = Date.now();
-    await page.click('#join-link-join');
-    await page.locator('#people-count', { hasText: `${fmt(total)} people in this notebook.` }).waitFor({ timeout: 600000 });
-    console.log(`bench: 10,000 people, a phone's first sync to the total shown: ${Date.now() - s0} ms`);
-  } else {
-    const t0 = Date.now();
-    app = await startApp(dir);
-    ({ context, page } = await openPage(browser, app.url));
-    close = async () => {
-      await context.close();
-      await stopApp(app);
-    };
-    await page.locator('#people-count', { hasText: `${fmt(total)} people in this notebook.` }).waitFor();
-    console.log(`bench: 10,000 people, launch to the total shown: ${Date.now() - t0} ms`);
-  }
+  // A team of its own on the phone host's relay: the command-line device sends its 10,002
+  // people, then a fresh phone joins by link and takes them all in.
+  const { invite, team_id: team } = JSON.parse(host.relayCli('team', 'create', '--name', 'Castle Estate'));
+  const phoneInvite = host.relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
+  cli(dir, 'join', '--relay', host.url, '--invite', invite, '--name', "Sam's laptop");
+  cli(dir, 'sync');
+  const fresh = await freshPhone();
+  const { page, close } = fresh;
+  await page.goto(`${host.url}/#join=${encodeURIComponent(phoneInvite)}`);
+  await page.fill('#join-link-name', 'Sam');
+  const s0 = Date.now();
+  await page.click('#join-link-join');
+  await page.locator('#people-count', { hasText: `${fmt(total)} people in this notebook.` }).waitFor({ timeout: 600000 });
+  console.log(`bench: 10,000 people, a phone's first sync to the total shown: ${Date.now() - s0} ms`);
   try {
     eq(await page.locator('.person-row').count(), 50, 'first page of people');
     await page.click('#people-more');
@@ -1029,50 +838,23 @@ async function tenThousandPeople(browser, dir) {
 // ---------------------------------------------------------------- the runner
 
 async function main() {
-  if (!cli(join(tmpdir(), 'gw-unused'), '--help').includes('web')) {
-    throw new Error(`${BIN} was built without the \`web\` feature: run \`cargo build --bin groundwork\``);
-  }
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    // playwright-core starts Chromium on a fresh temporary user-data-dir of its own.
-    args: CHROMIUM_ARGS,
-  });
   const dir = join(mkdtempSync(join(tmpdir(), 'gw-ui-')), 'notebook');
-  let app;
-  let context;
-  let page;
-  let restart;
-  if (PHONE) {
-    const phone = await phoneHost(dir);
-    ({ app, context, page } = phone);
-    restart = async () => {
-      page = await phone.restart();
-      context = page.context();
-      return page;
-    };
-  } else {
-    cli(dir, 'settings', '--name', 'Sam');
-    app = await startApp(dir);
-    ({ context, page } = await openPage(browser, app.url));
-    restart = async (signal) => {
-      await context.close();
-      await stopApp(app, signal);
-      app = await startApp(dir);
-      ({ context, page } = await openPage(browser, app.url));
-      return page;
-    };
-  }
+  const phone = await phoneHost(dir);
+  let { app, context, page } = phone;
+  const restart = async () => {
+    page = await phone.restart();
+    context = page.context();
+    return page;
+  };
 
   let passed = 0;
   let failed = 0;
   const only = process.env.GROUNDWORK_UI_ONLY;
   for (const [name, run] of tests) {
     if (only && !name.includes(only)) continue;
-    if (PHONE && !name.startsWith('phone: ') && PHONE_ELSEWHERE.some((words) => name.includes(words))) continue;
-    if (!PHONE && name.startsWith('phone: ')) continue;
     const t0 = Date.now();
     try {
-      await run({ page, dir, restart, browser });
+      await run({ page, dir, restart });
       passed += 1;
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);
     } catch (e) {
@@ -1086,24 +868,10 @@ async function main() {
   await stopApp(app);
   if (host.cleanup) host.cleanup();
 
-  if (BENCH) {
-    try {
-      await bench(browser);
-    } catch (e) {
-      console.log(`bench failed: ${e.message}`);
-    }
-  }
-  await browser.close();
   rmSync(dirname(dir), { recursive: true, force: true });
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
 }
-
-/** Tests the phone host leaves to `groundwork web`: joining from Settings and a relay that
- * cannot be reached, a first start on a notebook of its own, windows zoomed in separate browser
- * contexts: the phone has forms of its own of these (`phone: …`). */
-const PHONE_ELSEWHERE = ['before joining', 'join a team on a real relay', 'the first start asks',
-  'sticky bars'];
 
 /** The phone host: a relay serving the web app, the command-line device `dir` joined to its
  * team (named Ana), and Chromium on a profile of its own (kept across `restart`, which closes
@@ -1175,44 +943,6 @@ async function freshPhone() {
   };
 }
 
-/** Launch to interactive people list with 10,000 people; save to shown, on that notebook. */
-async function bench(browser) {
-  // GROUNDWORK_UI_BENCH_DIR: a notebook that already holds the 10,000 people (a debug build
-  // takes minutes to generate them).
-  const given = process.env.GROUNDWORK_UI_BENCH_DIR;
-  const dir = given || join(mkdtempSync(join(tmpdir(), 'gw-bench-')), 'notebook');
-  if (!given) {
-    const g0 = Date.now();
-    cli(dir, 'demo-data', '--people', '10000');
-    console.log(`bench: demo-data --people 10000: ${Date.now() - g0} ms`);
-  }
-  const runs = [];
-  for (let i = 0; i < 3; i++) {
-    const t0 = Date.now();
-    const app = await startApp(dir);
-    const { context, page } = await openPage(browser, app.url);
-    await page.locator('.person-row').first().waitFor();
-    runs.push(Date.now() - t0);
-    if (i === 2) {
-      await page.locator('.person-row').first().click();
-      await page.click('#record-conversation');
-      await typeFast(page, '#story', 'Benchmark conversation');
-      const s0 = Date.now();
-      await page.click('#save-conversation');
-      await page.locator('.conversation .story', { hasText: 'Benchmark conversation' }).waitFor();
-      console.log(`bench: 10,000 people, tap save to conversation shown: ${Date.now() - s0} ms`);
-      const q0 = Date.now();
-      await tab(page, 'People');
-      await typeFast(page, '#search', 'castle');
-      await page.locator('.person-row').first().waitFor();
-      console.log(`bench: 10,000 people, typing "castle" to results: ${Date.now() - q0} ms`);
-    }
-    await context.close();
-    await stopApp(app);
-  }
-  console.log(`bench: 10,000 people, launch to interactive people list: ${runs.join(', ')} ms`);
-  if (!given) rmSync(dirname(dir), { recursive: true, force: true });
-}
 
 main().catch((e) => {
   console.log(`FAIL runner: ${e.stack}`);
