@@ -1,7 +1,8 @@
 //! The phone web app (wasm32, feature `phone`): one wasm runs both halves.
 //!
 //! - [`page`]: on the page, the Dioxus UI (`ui::App`, the same as the desktop's) with a
-//!   [`crate::ui::worker::StoreHandle`] and a sync engine that post to the store worker.
+//!   [`crate::ui::worker::StoreHandle`] and a sync engine that post to the store worker
+//!   through [`client`].
 //! - [`store_worker`]: in a dedicated Web Worker, the notebook: SQLite on the origin-private
 //!   file system (a SyncAccessHandle pool, which only a dedicated worker may open), the same
 //!   `Store`, answering the same `service::Request`s with `service::handle`, and syncing with
@@ -10,6 +11,7 @@
 //!
 //! `main` tells them apart by the global scope it runs in.
 
+pub mod client;
 pub mod messages;
 pub mod page;
 pub mod store_worker;

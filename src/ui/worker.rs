@@ -82,7 +82,7 @@ enum Message {
 }
 
 /// The UI's end of the store: cheap to clone. On the desktop it sends to the store's thread;
-/// in the browser it posts to the store's Web Worker (`crate::browser::page`).
+/// in the browser it posts to the store's Web Worker (`crate::browser::client`).
 #[derive(Clone)]
 pub struct StoreHandle {
     #[cfg(not(target_arch = "wasm32"))]
@@ -163,17 +163,17 @@ impl StoreHandle {
 
     /// Send a request to the store worker and wait for its reply.
     pub async fn call(&self, request: Request) -> Result<Reply, UiError> {
-        crate::browser::page::call(request).await.map_err(UiError)
+        crate::browser::client::call(request).await.map_err(UiError)
     }
 
     /// Remember `body` as the draft under `key`; the worker writes it once typing pauses.
     pub fn save_draft(&self, key: &str, body: String) {
-        crate::browser::page::save_draft(key, body);
+        crate::browser::client::save_draft(key, body);
     }
 
     /// Change events from now on.
     pub fn subscribe(&self) -> amsc::UnboundedReceiver<Change> {
-        crate::browser::page::subscribe()
+        crate::browser::client::subscribe()
     }
 
     /// The store worker announces the changes it pulls itself.

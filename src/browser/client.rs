@@ -1,0 +1,248 @@
+//! The page's end of the store worker: starting it, posting requests and waiting for their
+//! replies, change events and sync status to subscribers, and the sync engine the app sees
+//! ([`WorkerSync`]). `ui::worker::StoreHandle` calls [`call`], [`save_draft`] and
+//! [`subscribe`] here on wasm32; nothing here knows the UI's screens.
+//!
+//! Requests get an id and wait on a oneshot for the reply with that id. Until the worker says
+//! it is ready nothing is posted (a worker drops messages that arrive before it listens), so
+//! early requests wait in a queue.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures_channel::{mpsc as amsc, oneshot};
+use groundwork::service::{Change, Reply, Request};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::messages::{FromStore, Refusal, ToStore};
+use crate::ui::sync::{SyncCommand, SyncEngine, SyncStatus};
+
+#[derive(Default)]
+struct Client {
+    worker: Option<web_sys::Worker>,
+    ready: Option<Result<(), Refusal>>,
+    ready_waiters: Vec<oneshot::Sender<Result<(), Refusal>>>,
+    /// Posted before the worker was ready.
+    queue: Vec<ToStore>,
+    pending: HashMap<u64, oneshot::Sender<Result<Reply, String>>>,
+    next: u64,
+    changes: Vec<amsc::UnboundedSender<Change>>,
+    sync: SyncStatus,
+    sync_watchers: Vec<amsc::UnboundedSender<SyncStatus>>,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Client> = RefCell::new(Client::default());
+}
+
+/// The module script this page started from: the worker runs the same one.
+fn script_url() -> Result<String, String> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    document
+        .query_selector("script[type=module][src]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.get_attribute("src"))
+        .ok_or_else(|| "the page has no module script to start the notebook from".into())
+}
+
+/// Start the store worker on the script this page started from.
+pub fn spawn_worker() -> Result<(), String> {
+    let options = web_sys::WorkerOptions::new();
+    options.set_type(web_sys::WorkerType::Module);
+    options.set_name("groundwork-store");
+    let worker = web_sys::Worker::new_with_options(&script_url()?, &options)
+        .map_err(|e| format!("the browser would not start the notebook's worker: {e:?}"))?;
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
+            let text = event.data().as_string().unwrap_or_default();
+            match serde_json::from_str::<FromStore>(&text) {
+                Ok(message) => receive(message),
+                Err(e) => super::log(&format!("page: unreadable message from the notebook: {e}")),
+            }
+        });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(|_event: web_sys::Event| {
+        receive(FromStore::Ready(Err(Refusal::Failed(
+            "the notebook's worker stopped".into(),
+        ))));
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    CLIENT.with(|c| c.borrow_mut().worker = Some(worker));
+    listen_to_the_page();
+    Ok(())
+}
+
+/// A page being hidden (another app, the lock button, closing the tab) may never run again:
+/// the worker writes the drafts typed in the last moments at once. The network coming back
+/// starts a sync.
+fn listen_to_the_page() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    // Writing the drafts early when the page comes back costs nothing.
+    let on_hide = Closure::<dyn FnMut()>::new(|| send(ToStore::Flush));
+    if let Some(document) = window.document() {
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
+    }
+    let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+    on_hide.forget();
+    let on_online = Closure::<dyn FnMut()>::new(|| send(ToStore::Online));
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    on_online.forget();
+}
+
+fn receive(message: FromStore) {
+    match message {
+        FromStore::Ready(outcome) => {
+            let (waiters, queue, pending) = CLIENT.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.ready.is_some() && outcome.is_err() {
+                    // The worker failed after opening: every waiting request fails.
+                    return (Vec::new(), Vec::new(), std::mem::take(&mut c.pending));
+                }
+                c.ready = Some(outcome.clone());
+                (
+                    std::mem::take(&mut c.ready_waiters),
+                    std::mem::take(&mut c.queue),
+                    HashMap::new(),
+                )
+            });
+            for tx in waiters {
+                let _ = tx.send(outcome.clone());
+            }
+            for (_, tx) in pending {
+                let _ = tx.send(Err("the notebook stopped; reload the page".into()));
+            }
+            for message in queue {
+                send(message);
+            }
+        }
+        FromStore::Reply { id, result } => {
+            if let Some(tx) = CLIENT.with(|c| c.borrow_mut().pending.remove(&id)) {
+                let _ = tx.send(result);
+            }
+        }
+        FromStore::Change(change) => CLIENT.with(|c| {
+            c.borrow_mut()
+                .changes
+                .retain(|s| s.unbounded_send(change).is_ok())
+        }),
+        FromStore::Sync(status) => CLIENT.with(|c| {
+            let mut c = c.borrow_mut();
+            c.sync = status.clone();
+            c.sync_watchers
+                .retain(|s| s.unbounded_send(status.clone()).is_ok());
+        }),
+    }
+}
+
+/// Post to the worker now, or once it is ready.
+fn send(message: ToStore) {
+    CLIENT.with(|c| {
+        let mut c = c.borrow_mut();
+        if !matches!(c.ready, Some(Ok(()))) {
+            c.queue.push(message);
+            return;
+        }
+        let Some(worker) = &c.worker else { return };
+        match serde_json::to_string(&message) {
+            Ok(text) => {
+                if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
+                    super::log(&format!("page: could not post to the notebook: {e:?}"));
+                }
+            }
+            Err(e) => super::log(&format!("page: could not encode a request: {e}")),
+        }
+    });
+}
+
+/// Wait until the worker has opened the notebook, or says why it cannot.
+pub async fn ready() -> Result<(), Refusal> {
+    let waiter = CLIENT.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(r) = &c.ready {
+            return Err(r.clone());
+        }
+        let (tx, rx) = oneshot::channel();
+        c.ready_waiters.push(tx);
+        Ok(rx)
+    });
+    match waiter {
+        Err(r) => r,
+        Ok(rx) => rx
+            .await
+            .unwrap_or_else(|_| Err(Refusal::Failed("the notebook's worker stopped".into()))),
+    }
+}
+
+/// Send `request` to the store worker and wait for its reply.
+pub async fn call(request: Request) -> Result<Reply, String> {
+    let (tx, rx) = oneshot::channel();
+    let id = CLIENT.with(|c| {
+        let mut c = c.borrow_mut();
+        c.next += 1;
+        let id = c.next;
+        c.pending.insert(id, tx);
+        id
+    });
+    send(ToStore::Call { id, request });
+    rx.await
+        .unwrap_or_else(|_| Err("the notebook stopped; reload the page".into()))
+}
+
+/// Send a draft's latest text (written by the worker once typing pauses).
+pub fn save_draft(key: &str, body: String) {
+    send(ToStore::SaveDraft {
+        key: key.to_string(),
+        body,
+    });
+}
+
+/// Change events from now on.
+pub fn subscribe() -> amsc::UnboundedReceiver<Change> {
+    let (tx, rx) = amsc::unbounded();
+    CLIENT.with(|c| c.borrow_mut().changes.push(tx));
+    rx
+}
+
+/// Sync as the page sees it: the store worker syncs; this relays its status and commands.
+#[derive(Debug, Default)]
+pub struct WorkerSync;
+
+impl SyncEngine for WorkerSync {
+    fn status(&self) -> SyncStatus {
+        CLIENT.with(|c| c.borrow().sync.clone())
+    }
+
+    fn watch(&self) -> amsc::UnboundedReceiver<SyncStatus> {
+        let (tx, rx) = amsc::unbounded();
+        CLIENT.with(|c| {
+            let mut c = c.borrow_mut();
+            let _ = tx.unbounded_send(c.sync.clone());
+            c.sync_watchers.push(tx);
+        });
+        rx
+    }
+
+    fn command(&self, command: SyncCommand) -> Result<(), String> {
+        let status = self.status();
+        match &command {
+            SyncCommand::SyncNow | SyncCommand::Repair if status.joined.is_none() => {
+                return Err("join a team first: Settings → Join a team".into());
+            }
+            SyncCommand::Join { .. } if status.joining => {
+                return Err("already joining: wait for the relay to answer".into());
+            }
+            _ => {}
+        }
+        send(ToStore::Sync(command));
+        Ok(())
+    }
+}
