@@ -4,7 +4,7 @@
 //! (`groundwork::sync::worker`); on the desktop `RelaySync` (`super::relay_sync`) puts it
 //! behind [`SyncEngine`]: status updates become a stream, joining runs on its own thread, and
 //! every local write nudges the worker. In the browser the store worker syncs, and the page's
-//! `WorkerSync` (`crate::browser::page`) relays its status and commands.
+//! `WorkerSync` (`crate::browser::client`) relays its status and commands.
 //! [`NotConnected`] stands in when the worker cannot start (and in component tests): it keeps
 //! everything on this device and says so when asked to join or sync.
 
