@@ -166,6 +166,16 @@ pub enum Request {
 }
 
 impl Request {
+    /// The draft this request ends (saved as a record, or discarded): a draft of it still
+    /// waiting to be written need not be.
+    pub fn ends_draft(&self) -> Option<&str> {
+        match self {
+            Request::RecordConversation { draft_key, .. } => Some(draft_key),
+            Request::DeleteDraft(key) => Some(key),
+            _ => None,
+        }
+    }
+
     /// Whether answering it changes the notebook (so screens should re-read). Drafts do not
     /// count: they are the form's own business.
     pub fn writes(&self) -> bool {
@@ -464,8 +474,8 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             commitments,
             draft_key,
         } => {
-            let (id, _) = s.record_conversation(conversation, commitments)?;
-            s.delete_draft(&draft_key)?;
+            let (id, _) =
+                s.record_conversation_from_draft(conversation, commitments, &draft_key)?;
             Reply::Id(id)
         }
         Request::SetCommitment(id, status) => {

@@ -223,11 +223,24 @@ impl Worker {
     }
 
     fn call(&self, id: u64, request: Request) {
+        // A draft the request ends (saved, discarded) is written only if the request fails:
+        // a save is then one transaction, not three.
+        let ended = request
+            .ends_draft()
+            .and_then(|k| self.drafts.borrow_mut().remove_entry(k));
         self.flush_drafts(true);
         let writes = request.writes();
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
+        if !ok
+            && let Some((key, (body, _))) = ended
+            && let Err(e) = self.store.borrow_mut().save_draft(&key, &body)
+        {
+            super::log(&format!(
+                "store worker: could not save the draft {key}: {e}"
+            ));
+        }
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
             self.announce(true);

@@ -164,6 +164,22 @@ impl Store {
         self.batch(|w| w.record_conversation(new, commitments))
     }
 
+    /// Record a conversation and forget the draft it was typed in, in one transaction: the
+    /// draft goes exactly when the conversation is stored (and stays if it cannot be), and a
+    /// save costs one commit, not two.
+    pub fn record_conversation_from_draft(
+        &mut self,
+        new: NewConversation,
+        commitments: Vec<NewCommitment>,
+        draft_key: &str,
+    ) -> Result<(String, Vec<String>)> {
+        self.batch(|w| {
+            let out = w.record_conversation(new, commitments)?;
+            w.delete_draft(draft_key)?;
+            Ok(out)
+        })
+    }
+
     /// Add a commitment to a person (optionally tied to one of their conversations).
     pub fn add_commitment(
         &mut self,

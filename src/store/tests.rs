@@ -1386,3 +1386,30 @@ fn a_full_disk_refuses_the_write_in_words_and_keeps_everything_saved() {
     assert_eq!(file.conversations.len(), 1);
     assert!(store.add_person(person("Afterwards")).is_ok());
 }
+
+#[test]
+fn a_conversation_saved_from_its_draft_takes_the_draft_with_it_or_leaves_both() {
+    let dir = temp();
+    let mut store = Store::open(dir.path()).unwrap();
+    let id = store.add_person(person("Amina Yusuf")).unwrap();
+    store.save_draft("conversation/x", "typed").unwrap();
+    let (saved, _) = store
+        .record_conversation_from_draft(conversation(&id), vec![], "conversation/x")
+        .unwrap();
+    assert_eq!(store.draft("conversation/x").unwrap(), None);
+    assert_eq!(store.person(&id).unwrap().conversations[0].id, saved);
+    // A save that cannot be made keeps its draft (and records nothing).
+    store.save_draft("conversation/y", "typed again").unwrap();
+    let mut unknown = conversation(&id);
+    unknown.person_id = crate::ids::new_device_id().to_string();
+    assert!(
+        store
+            .record_conversation_from_draft(unknown, vec![], "conversation/y")
+            .is_err()
+    );
+    assert_eq!(
+        store.draft("conversation/y").unwrap().as_deref(),
+        Some("typed again")
+    );
+    assert_eq!(store.person(&id).unwrap().conversations.len(), 1);
+}

@@ -223,6 +223,13 @@ impl<'t> Writer<'t> {
         Ok((conversation.id, ids))
     }
 
+    /// Forget the draft under `key` (in the same transaction as what it was the draft of).
+    pub fn delete_draft(&mut self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// Add a commitment to a person, optionally tied to one of their conversations.
     pub fn add_commitment(
         &mut self,

@@ -400,9 +400,19 @@ impl Worker {
                 Some(Message::Subscribe(tx)) => self.subscribers.push(tx),
                 Some(Message::Pulled) => self.announce(false),
                 Some(Message::Call(request, reply)) => {
+                    // A draft the request ends is written only if the request fails.
+                    let ended = request
+                        .ends_draft()
+                        .and_then(|k| self.drafts.remove_entry(k));
                     self.flush_drafts(true);
                     let writes = request.writes();
                     let result = service::handle(&mut self.store, *request).map_err(UiError::from);
+                    if result.is_err()
+                        && let Some((key, (body, _))) = ended
+                        && let Err(e) = self.store.save_draft(&key, &body)
+                    {
+                        eprintln!("warning: could not save the draft {key}: {e}");
+                    }
                     let _ = reply.send(result);
                     if writes {
                         self.checkpoint_at = Some(Instant::now() + IDLE);
