@@ -47,35 +47,24 @@
 //   a potentially trustworthy origin; elsewhere over plain http it offers gzip only); and the
 //   build's own summary (every file, gzip and brotli), as .ci/build-web prints it.
 
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, cpSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
-import { join, dirname, resolve, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { chromium } from 'playwright-core';
+import { root, targetDir, WEB, CHROMIUM, CHROMIUM_ARGS, processes } from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
-const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 const built = (name) => {
   const release = join(targetDir, 'release', name);
   return existsSync(release) ? release : join(targetDir, 'debug', name);
 };
 const BIN = process.env.GROUNDWORK_BIN || built('groundwork');
 const RELAY = process.env.GROUNDWORK_RELAY_BIN || built('sync-server');
-const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TEN_K = process.env.GROUNDWORK_UI_10K_DIR;
 const PEOPLE = Number(process.env.GROUNDWORK_BENCH_PEOPLE || 10000);
 const RUNS = Number(process.env.GROUNDWORK_BENCH_RUNS || 5);
 const WORD = process.env.GROUNDWORK_BENCH_WORD || 'maria';
 const KEEP = process.env.GROUNDWORK_BENCH_KEEP === '1';
 const FIRST_SYNC_LIMIT_MS = 10 * 60 * 1000;
-
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 const PHONE = {
   viewport: { width: 412, height: 915 },
@@ -106,51 +95,8 @@ function log(line) {
   console.log(line);
 }
 
-function cli(dir, ...args) {
-  return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-}
-
-function relayCli(dir, ...args) {
-  return execFileSync(RELAY, ['--data-dir', dir, ...args], { encoding: 'utf8' });
-}
-
-/** Start the relay serving the app; resolves with { proc, url, port }. */
-function startRelay(dir, listen = '127.0.0.1:0') {
-  return new Promise((resolveStart, reject) => {
-    const proc = spawn(RELAY, ['--data-dir', dir, 'serve', '--listen', listen, '--app', WEB, '--log', 'warn'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(proc);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`the relay printed no address; stderr: ${err}`)), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/(\S+):(\d+))/);
-      if (m) {
-        clearTimeout(timer);
-        resolveStart({ proc, url: m[1], port: Number(m[3]) });
-      }
-    });
-    proc.stderr.on('data', (d) => { err += d; });
-    proc.on('exit', (code) => {
-      children.delete(proc);
-      clearTimeout(timer);
-      reject(new Error(`the relay exited (${code}): ${err}`));
-    });
-  });
-}
-
-function stopRelay(relay) {
-  return new Promise((res) => {
-    if (!relay || relay.proc.exitCode !== null || relay.proc.signalCode !== null) return res();
-    relay.proc.removeAllListeners('exit');
-    relay.proc.on('exit', () => { children.delete(relay.proc); res(); });
-    relay.proc.kill('SIGTERM');
-  });
-}
-
 const children = new Set();
+const { cli, relayCli, startRelay, stopRelay } = processes({ bin: BIN, relay: RELAY, children });
 let tmp = null;
 let context = null;
 

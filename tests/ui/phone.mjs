@@ -17,26 +17,18 @@
 // Prints one line per test, `bench:` lines (timings, not asserted) and a closing
 // `N passed, N failed`; exits 1 on any failure.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  targetDir, WEB, CHROMIUM, CHROMIUM_ARGS, processes, assert, eq, tab, waitPath, typeFast, findPerson,
+  axeCheck, badgeText, watchBadge, badgeSeen, syncNow, waitSynced, waitAllSent,
+} from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
-const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
 const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
-const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+const { cli, relayCli, startRelay, stopRelay } = processes({ bin: BIN, relay: RELAY });
 
 /** A phone: 360 × 740 CSS pixels, touch. `bypassCSP` lets axe-core be injected into the page
  * despite the relay's content security policy (no inline scripts). */
@@ -49,151 +41,6 @@ const PHONE = {
 };
 
 // ---------------------------------------------------------------- helpers
-
-function cli(dir, ...args) {
-  return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-}
-
-function relayCli(dir, ...args) {
-  return execFileSync(RELAY, ['--data-dir', dir, ...args], { encoding: 'utf8' });
-}
-
-/** Start the relay serving the app; resolves with { proc, url, port } once it prints its address. */
-function startRelay(dir, listen = '127.0.0.1:0') {
-  return new Promise((resolveStart, reject) => {
-    const proc = spawn(RELAY, ['--data-dir', dir, 'serve', '--listen', listen, '--app', WEB, '--log', 'warn'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`the relay printed no address; stderr: ${err}`)), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/(\S+):(\d+))/);
-      if (m) {
-        clearTimeout(timer);
-        resolveStart({ proc, url: m[1], port: Number(m[3]) });
-      }
-    });
-    proc.stderr.on('data', (d) => { err += d; });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the relay exited (${code}): ${err}`));
-    });
-  });
-}
-
-function stopRelay(relay, signal = 'SIGTERM') {
-  return new Promise((res) => {
-    if (!relay || relay.proc.exitCode !== null || relay.proc.signalCode !== null) return res();
-    relay.proc.removeAllListeners('exit');
-    relay.proc.on('exit', () => res());
-    relay.proc.kill(signal);
-  });
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function eq(actual, expected, what) {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
-}
-
-async function tab(page, name) {
-  await page.click(`#tab-${name}`);
-}
-
-/** Wait until the page's address is `path` (the app moves it one message after the screen). */
-async function waitPath(page, path, what) {
-  try {
-    await page.waitForFunction((p) => window.location.pathname === p, path, { timeout: 10000 });
-  } catch {
-    throw new Error(`${what}: expected ${path}, the address is ${new URL(page.url()).pathname}`);
-  }
-}
-
-/** Types like a fast thumb: focus the field, then one key at a time with no delay. */
-async function typeKeys(page, selector, text) {
-  const el = page.locator(selector);
-  await el.fill('');
-  await el.click();
-  await page.keyboard.type(text, { delay: 0 });
-}
-
-/** Open a person's file through search. */
-async function findPerson(page, query, name) {
-  await tab(page, 'People');
-  await typeKeys(page, '#search', query);
-  await page.locator('.person-row', { hasText: name }).first().click();
-  await page.waitForSelector('#person-title');
-}
-
-async function badgeText(page) {
-  return (await page.locator('.sync-badge .sync-text').first().innerText()).trim();
-}
-
-/** Record every text the sync badge shows from now on (in `window.__badge`). */
-async function watchBadge(page) {
-  await page.evaluate(() => {
-    if (window.__badgeObserver) window.__badgeObserver.disconnect();
-    const read = () => {
-      const el = document.querySelector('.sync-badge .sync-text');
-      const text = el ? el.textContent.trim() : '';
-      if (window.__badge[window.__badge.length - 1] !== text) window.__badge.push(text);
-    };
-    window.__badge = [];
-    read();
-    window.__badgeObserver = new MutationObserver(read);
-    window.__badgeObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
-}
-
-const badgeSeen = (page) => page.evaluate(() => window.__badge || []);
-
-/** Tap "Sync now" and wait until the badge has said "Syncing…" and then that it synced with
- * nothing waiting. */
-async function syncNow(page, timeout = 20000) {
-  await watchBadge(page);
-  await page.locator('.sync-badge').getByRole('button', { name: 'Sync now' }).first().tap();
-  await waitSynced(page, timeout);
-}
-
-/** Wait until the badge, watched by `watchBadge`, went through a sync and now says everything
- * is sent. */
-async function waitSynced(page, timeout = 20000) {
-  try {
-    await page.waitForFunction(() => {
-      const seen = window.__badge || [];
-      const i = seen.findIndex((t) => t.startsWith('Syncing…'));
-      return i >= 0 && /^Synced \d\d:\d\d · all saved here$/.test(seen[seen.length - 1]);
-    }, null, { timeout });
-  } catch {
-    throw new Error(`the badge never said everything was sent after a sync: it said ${JSON.stringify(await badgeSeen(page).catch(() => '?'))}`);
-  }
-}
-
-async function waitAllSent(page, timeout = 20000) {
-  try {
-    await page.locator('.sync-badge .sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).first().waitFor({ timeout });
-  } catch {
-    throw new Error(`the badge never said everything was sent: it says ${JSON.stringify(await badgeText(page).catch(() => '?'))}`);
-  }
-}
-
-async function axeCheck(page, screen) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
-  });
-  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert(bad.length === 0, `${screen}: axe found ${JSON.stringify(bad)}`);
-  return result;
-}
 
 /** Navigate (or reload) and time it until the People list answers: a row shown and the search
  * box enabled. */
@@ -242,7 +89,7 @@ const tests = [
     console.log(`bench: first load (empty cache) to the join card: ${Date.now() - t0} ms`);
     eq(new URL(page.url()).hash, '', 'the address bar\'s fragment after opening a join link');
     await page.getByText(`the team that syncs at ${s.relay.url}`).waitFor();
-    await typeKeys(page, '#join-link-name', CANVASSER);
+    await typeFast(page, '#join-link-name', CANVASSER);
     await page.tap('#join-link-join');
     await page.locator('h1.brand').waitFor({ timeout: 30000 });
     await page.locator('#tab-People').waitFor();
@@ -262,8 +109,8 @@ const tests = [
     const { page } = s;
     await tab(page, 'People');
     await page.getByRole('button', { name: '+ Add person' }).tap();
-    await typeKeys(page, '#person-name', PERSON);
-    await typeKeys(page, '#person-phone', PHONE_NO);
+    await typeFast(page, '#person-name', PERSON);
+    await typeFast(page, '#person-phone', PHONE_NO);
     await page.getByRole('button', { name: 'phone', exact: true }).tap();
     await page.getByRole('button', { name: 'Save person' }).tap();
     await page.getByRole('heading', { name: PERSON }).waitFor();
@@ -272,7 +119,7 @@ const tests = [
 
     await page.tap('#record-conversation');
     await page.waitForSelector('#story');
-    await typeKeys(page, '#story', STORY);
+    await typeFast(page, '#story', STORY);
     // Both asks typed in one go, Enter after each: the second is typed before the first Enter
     // is answered.
     await page.click('#commitment-entry');
@@ -288,7 +135,7 @@ const tests = [
     eq((await page.locator('.commitment .what').allInnerTexts()).sort(), [FIRST, SECOND].sort(), 'commitments shown');
 
     await tab(page, 'People');
-    await typeKeys(page, '#search', 'café');
+    await typeFast(page, '#search', 'café');
     await page.locator('.person-row', { hasText: PERSON }).waitFor();
     // The list follows the search a moment after the last key: wait for it to settle.
     await page.waitForFunction(() => document.querySelectorAll('.person-row').length === 1, null, { timeout: 5000 }).catch(() => {});
@@ -380,7 +227,7 @@ const tests = [
     await page.locator('.conversation .story', { hasText: '5am start' }).waitFor();
     await page.tap('#record-conversation');
     await page.waitForSelector('#story');
-    await typeKeys(page, '#story', OFFLINE_STORY);
+    await typeFast(page, '#story', OFFLINE_STORY);
     await page.tap('#save-conversation');
     await page.locator('.conversation .story', { hasText: 'stairwell' }).waitFor();
     // The worker tries about 3 s after the change and finds no relay.
@@ -485,7 +332,7 @@ const tests = [
     await findPerson(page, 'okafor', PERSON);
     await page.tap('#record-conversation');
     await page.waitForSelector('#story');
-    await typeKeys(page, '#story', 'Badge check');
+    await typeFast(page, '#story', 'Badge check');
     await watchBadge(page);
     await page.tap('#save-conversation');
     await page.locator('.conversation .story', { hasText: 'Badge check' }).waitFor();
