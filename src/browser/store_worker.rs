@@ -378,7 +378,7 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
     let mut offline = false;
     let mut wake = Some(Wake::Now);
     loop {
-        let why = match wake.take() {
+        let mut why = match wake.take() {
             Some(w) => w,
             None => match select(wakes.next(), Box::pin(sleep(PERIOD))).await {
                 Either::Left((Some(w), _)) => w,
@@ -386,7 +386,6 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                 Either::Right(_) => Wake::Now,
             },
         };
-        let mut why = why;
         if why == Wake::Local {
             // More changes within the debounce go together; a command cuts it short.
             let mut quiet = Box::pin(sleep(DEBOUNCE));
