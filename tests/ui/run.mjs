@@ -18,44 +18,33 @@
 //
 // Prints one line per test and a closing `N passed, N failed`; exits 1 on any failure.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, mkdirSync, cpSync, existsSync, renameSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, cpSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  targetDir, WEB, CHROMIUM, CHROMIUM_ARGS, processes, assert, eq, tab, waitPath, typeFast, findPerson,
+  axeCheck, syncNow,
+} from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
-const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target');
 const BIN = process.env.GROUNDWORK_BIN || join(targetDir, 'debug', 'groundwork');
 const RELAY = process.env.GROUNDWORK_RELAY_BIN || join(targetDir, 'debug', 'sync-server');
+const { cli, relayCli: relayCliIn, startRelay, stopRelay } = processes({ bin: BIN, relay: RELAY });
 const SHOTS = process.env.GROUNDWORK_UI_SHOTS;
-const WEB = process.env.GROUNDWORK_WEB_DIR || join(root, 'target', 'web');
-const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 // ---------------------------------------------------------------- helpers
-
-function cli(dir, ...args) {
-  return execFileSync(BIN, ['--data-dir', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-}
 
 /** The command line on the app's notebook: a device of the same team. The phone sends its work
  * and the device takes it before the command; a command that writes is sent to the phone
  * after. */
 async function nb(dir, ...args) {
-  await phoneSync(host.page);
+  await syncNow(host.page);
   cli(dir, 'sync');
   const out = cli(dir, ...args);
   const reads = ['show', 'list', 'history', 'export', 'report', 'status', 'settings'];
   if (!args.some((a) => reads.includes(a))) {
     cli(dir, 'sync');
-    await phoneSync(host.page);
+    await syncNow(host.page);
   }
   return out;
 }
@@ -63,122 +52,10 @@ async function nb(dir, ...args) {
 /** The phone host: its page, and what it runs on. */
 const host = {};
 
-/** Tap "Sync now" on the phone and wait until the badge went through a sync and says every
- * change is sent. */
-async function phoneSync(page) {
-  await page.evaluate(() => {
-    window.__badge = [];
-    const read = () => {
-      const el = document.querySelector('.sync-badge .sync-text');
-      const text = el ? el.textContent.trim() : '';
-      if (window.__badge[window.__badge.length - 1] !== text) window.__badge.push(text);
-    };
-    if (window.__badgeObserver) window.__badgeObserver.disconnect();
-    window.__badgeObserver = new MutationObserver(read);
-    window.__badgeObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
-  await page.locator('.sync-badge').getByRole('button', { name: 'Sync now' }).first().click();
-  try {
-    await page.waitForFunction(() => {
-      const seen = window.__badge || [];
-      const i = seen.findIndex((t) => t.startsWith('Syncing'));
-      return i >= 0 && seen.slice(i + 1).some((t) => /^Synced \d\d:\d\d · all saved here$/.test(t))
-        && /^Synced \d\d:\d\d · all saved here$/.test(seen[seen.length - 1]);
-    }, null, { timeout: 30000 });
-  } catch {
-    throw new Error(`the phone did not sync: its badge said ${JSON.stringify(await page.evaluate(() => window.__badge))}`);
-  }
-}
-
-/** Start the relay (`bin` with `args`, listening on port 0); resolves with { proc, url } once it
- * prints its address. */
-function startApp(dir, bin, args) {
-  return new Promise((resolveStart, reject) => {
-    const proc = spawn(bin, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${err}`)), 20000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolveStart({ proc, url: m[1] + '/' });
-      }
-    });
-    proc.stderr.on('data', (d) => { err += d; });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`groundwork web exited (${code}): ${err}`));
-    });
-  });
-}
-
-function stopApp(app, signal = 'SIGTERM') {
-  return new Promise((res) => {
-    if (app.proc.exitCode !== null || app.proc.signalCode !== null) return res();
-    app.proc.removeAllListeners('exit');
-    app.proc.on('exit', () => res());
-    app.proc.kill(signal);
-  });
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function eq(actual, expected, what) {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
-}
-
-async function tab(page, name) {
-  await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name }).click();
-}
-
 async function shot(page, name) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-/** Types like a fast thumb: one key at a time, no delay between keys. */
-/** Wait until the page's address is `path` (the app moves it one message after the screen). */
-async function waitPath(page, path, what) {
-  try {
-    await page.waitForFunction((p) => window.location.pathname === p, path, { timeout: 10000 });
-  } catch {
-    throw new Error(`${what}: expected ${path}, the address is ${new URL(page.url()).pathname}`);
-  }
-}
-
-async function typeFast(page, selector, text) {
-  const el = page.locator(selector);
-  await el.fill('');
-  await el.pressSequentially(text, { delay: 0 });
-}
-
-/** Open a person's file through search. */
-async function findPerson(page, query, name) {
-  await tab(page, 'People');
-  await typeFast(page, '#search', query);
-  await page.locator('.person-row', { hasText: name }).first().click();
-  await page.waitForSelector('#person-title');
-}
-
-async function axeCheck(page, screen) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
-  });
-  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert(bad.length === 0, `${screen}: axe found ${JSON.stringify(bad)}`);
-  return result;
 }
 
 async function layoutCheck(page, screen) {
@@ -632,9 +509,9 @@ const tests = [
     await typeFast(page, '#edit-workplace', 'Tesco Extra');
     await page.click('#save-person');
     await page.getByText('Details saved.').waitFor();
-    await phoneSync(page);
+    await syncNow(page);
     cli(dir, 'sync');
-    await phoneSync(page);
+    await syncNow(page);
     await page.getByText('Called back: she will bring Lee').waitFor({ timeout: 20000 });
     const conflict = page.locator('.conflict', { hasText: 'Workplace' });
     await conflict.getByText('Uni canteen').waitFor({ timeout: 20000 });
@@ -865,7 +742,7 @@ async function main() {
   }
   if (state.saveMs !== undefined) console.log(`bench: tap save to conversation shown: ${state.saveMs} ms`);
   await context.close();
-  await stopApp(app);
+  await stopRelay(app);
   if (host.cleanup) host.cleanup();
 
   rmSync(dirname(dir), { recursive: true, force: true });
@@ -884,12 +761,12 @@ async function phoneHost(dir) {
     rmSync(relayDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   };
-  const relayCli = (...args) => execFileSync(RELAY, ['--data-dir', relayDir, ...args], { encoding: 'utf8' });
+  const relayCli = (...args) => relayCliIn(relayDir, ...args);
   const { invite, team_id: team } = JSON.parse(relayCli('team', 'create', '--name', 'Elm Road'));
   const phoneInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
   host.spareInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
-  const app = await startApp(relayDir, RELAY, ['serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--app', WEB]);
-  const url = app.url.replace(/\/$/, '');
+  const app = await startRelay(relayDir);
+  const url = app.url;
   host.url = url;
   host.relayCli = relayCli;
   cli(dir, 'settings', '--name', 'Ana');
@@ -897,7 +774,7 @@ async function phoneHost(dir) {
   cli(dir, 'sync');
   const open = async () => {
     const context = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      executablePath: CHROMIUM,
       args: CHROMIUM_ARGS,
       viewport: { width: 390, height: 844 },
       bypassCSP: true, // axe-core is injected as a script
@@ -927,7 +804,7 @@ async function phoneHost(dir) {
 async function freshPhone() {
   const profile = mkdtempSync(join(tmpdir(), 'gw-ui-fresh-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,
     viewport: { width: 390, height: 844 },
     bypassCSP: true,
@@ -942,7 +819,6 @@ async function freshPhone() {
     },
   };
 }
-
 
 main().catch((e) => {
   console.log(`FAIL runner: ${e.stack}`);
