@@ -485,8 +485,14 @@ const tests = [
       await page.locator('#sync-reason', { hasText: 'The relay cannot be reached from here just now.' }).waitFor();
       await axeCheck(page, 'badge with its reason open');
       await page.locator('.sync-badge summary').click();
-      // The network back, the same code joins, and the team's people arrive.
+      // The network back: a mistyped code is refused in words, and the device stays unjoined...
       await fresh.context.setOffline(false);
+      await typeFast(page, '#invite', 'mistyped-code');
+      await page.click('#join');
+      await page.locator('#join-outcome', { hasText: 'Could not join: the relay refused the invite' }).waitFor({ timeout: 30000 });
+      eq(await page.locator('.sync-badge').getByRole('button', { name: 'Sync now' }).count(), 0, '"Sync now" after a refused code');
+      // ...and the right one joins, and the team's people arrive.
+      await typeFast(page, '#invite', host.spareInvite);
       await page.click('#join');
       await page.locator('.sync-text', { hasText: /^Synced \d\d:\d\d · all saved here$/ }).waitFor({ timeout: 30000 });
       await page.locator('#join-outcome', { hasText: `Joined: this device syncs with ${host.url}` }).waitFor();
