@@ -1,15 +1,29 @@
-//! The HTTP routes: health, enrolment and sync, plus JSON errors for everything else.
+//! The HTTP routes: health, enrolment and sync, the lead's actions and erasure orders, plus JSON
+//! errors for everything else.
 //!
-//! | route | body in | body out |
-//! | --- | --- | --- |
-//! | `GET /healthz` | none | `{"status":"ok"}` |
-//! | `POST /v1/enrol` | JSON `EnrolRequest` | JSON `EnrolResponse` |
-//! | `POST /v1/sync` | binary `SyncRequest` | binary `SyncResponse` |
-//! | `GET /v1/devices` | none | JSON array of `TeamDevice` |
-//! | `POST /v1/doc-changes` | JSON `DocChangesRequest` | binary `SyncResponse` (one document) |
+//! | route | who | body in | body out |
+//! | --- | --- | --- | --- |
+//! | `GET /healthz` | anyone | none | `{"status":"ok"}` |
+//! | `POST /v1/enrol` | anyone with an invite | JSON `EnrolRequest` | JSON `EnrolResponse` |
+//! | `POST /v1/sync` | any device | binary `SyncRequest` | binary `SyncResponse` |
+//! | `POST /v1/doc-changes` | any device | JSON `DocChangesRequest` | binary `SyncResponse` (one document) |
+//! | `GET /v1/devices` | lead | none | JSON array of `TeamDevice` |
+//! | `POST /v1/invites` | lead | JSON `InviteRequest` | JSON `InviteResponse` |
+//! | `POST /v1/devices/revoke` | lead | JSON `DeviceAction` | JSON `TeamDevice` |
+//! | `POST /v1/devices/promote` | lead | JSON `DeviceAction` | JSON `TeamDevice` |
+//! | `POST /v1/erase` | lead | JSON `EraseRequest` | JSON `Erasure` |
+//! | `GET /v1/erasures?after=N` | any device | none | JSON `ErasureList` |
+//! | `POST /v1/erasures/confirm` | any device | JSON `ConfirmErasures` | JSON `ErasureList` (`head` only) |
 //!
 //! Every change served names the device that pushed it (its declared actor id and name), so
 //! devices can refuse a change written under another device's actor.
+//!
+//! Every answer to an authenticated device, errors included, carries its role
+//! (`x-groundwork-role: lead|canvasser`) and the team's last erasure order
+//! (`x-groundwork-erasures: N`); a sync or doc-changes answer reads the latter in the
+//! transaction that read its page. A canvasser asking for a lead's action gets 403 with the code
+//! `lead_only`; a push or a doc-changes request naming an erased document gets 410 with the code
+//! `erased` and the erased documents (nothing of that push is stored).
 //!
 //! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. Requests pass
 //! the guards of [`crate::limits`] (content types, push checks) and [`crate::ratelimit`]
@@ -23,28 +37,40 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use groundwork_protocol::team::{MAX_ERASURES_PER_PAGE, MAX_INVITE_SECS, MAX_INVITE_USES};
 use groundwork_protocol::{
-    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
-    HEALTH_PATH, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN, PulledChange, Pusher,
-    SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_request,
-    encode_sync_response,
+    CONFIRM_ERASURES_PATH, ConfirmErasures, DEVICES_PATH, DOC_CHANGES_PATH, DeviceAction,
+    DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER, ERASURES_PATH, EnrolRequest,
+    EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH, INVITES_PATH, InviteRequest,
+    InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN, PROMOTE_PATH, PulledChange,
+    Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest,
+    SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::app::{AppDir, is_api_path};
+use crate::auth::authenticate;
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
-    MAX_ENROL_BODY_BYTES, WriteTurns, check_device_name, check_push, require_content_type,
-    sync_in_turns,
+    MAX_ENROL_BODY_BYTES, MAX_JSON_BODY_BYTES, WriteTurns, check_device_name, check_doc_id,
+    check_push, require_content_type, sync_in_turns,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
 use crate::secrets::{hash_invite, hash_token, new_token};
-use crate::store::{NewBlob, NewDevice, Store, StoredBlob, SyncPage, now};
+use crate::store::{DeviceAuth, DeviceInfo, NewBlob, NewDevice, Store, StoredBlob, SyncPage, now};
+
+/// The routes, for the 404 and 405 answers.
+const ROUTES: &str = "GET /healthz, POST /v1/enrol, POST /v1/sync, POST /v1/doc-changes, \
+                      GET /v1/devices, POST /v1/invites, POST /v1/devices/revoke, \
+                      POST /v1/devices/promote, POST /v1/erase, GET /v1/erasures and \
+                      POST /v1/erasures/confirm";
 
 /// Limits the relay enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,23 +138,27 @@ impl AppState {
 /// The relay's routes.
 pub fn router(state: AppState) -> Router {
     let rates = Arc::clone(&state.rate_limits);
+    let failed_auth = || from_fn_with_state(Arc::clone(&rates), limit_failed_auth);
     Router::new()
         .route(HEALTH_PATH, get(health))
         .route(
             ENROL_PATH,
             post(enrol).route_layer(from_fn_with_state(Arc::clone(&rates), limit_enrolment)),
         )
-        .route(
-            SYNC_PATH,
-            post(sync).route_layer(from_fn_with_state(Arc::clone(&rates), limit_failed_auth)),
-        )
-        .route(
-            DEVICES_PATH,
-            get(devices).route_layer(from_fn_with_state(Arc::clone(&rates), limit_failed_auth)),
-        )
+        .route(SYNC_PATH, post(sync).route_layer(failed_auth()))
+        .route(DEVICES_PATH, get(devices).route_layer(failed_auth()))
         .route(
             DOC_CHANGES_PATH,
-            post(doc_changes).route_layer(from_fn_with_state(rates, limit_failed_auth)),
+            post(doc_changes).route_layer(failed_auth()),
+        )
+        .route(INVITES_PATH, post(invite).route_layer(failed_auth()))
+        .route(REVOKE_PATH, post(revoke).route_layer(failed_auth()))
+        .route(PROMOTE_PATH, post(promote).route_layer(failed_auth()))
+        .route(ERASE_PATH, post(erase).route_layer(failed_auth()))
+        .route(ERASURES_PATH, get(erasures).route_layer(failed_auth()))
+        .route(
+            CONFIRM_ERASURES_PATH,
+            post(confirm_erasures).route_layer(failed_auth()),
         )
         .fallback(app_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -161,15 +191,17 @@ async fn app_or_not_found(State(state): State<AppState>, req: Request) -> Respon
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: the relay serves GET /healthz, POST /v1/enrol, POST /v1/sync, \
-         GET /v1/devices and POST /v1/doc-changes; check the relay address configured in the app",
+        format!(
+            "no such endpoint: the relay serves {ROUTES}; check the relay address configured in \
+             the app"
+        ),
     )
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "wrong method for this endpoint: use GET /healthz, POST /v1/enrol or POST /v1/sync",
+        format!("wrong method for this endpoint: the relay serves {ROUTES}"),
     )
 }
 
@@ -235,37 +267,296 @@ async fn enrol(
     };
     let device_id = device.device_id.clone();
     let store = Arc::clone(&state.store);
-    let team_id = blocking(move || Ok(store.enrol(&device, now())?)).await?;
-    tracing::info!(%team_id, %device_id, "device enrolled");
+    let enrolled = blocking(move || Ok(store.enrol(&device, now())?)).await?;
+    let team_id = enrolled.team_id;
+    tracing::info!(%team_id, %device_id, role = enrolled.role.as_str(), "device enrolled");
     let answer = EnrolResponse {
         team_id,
         device_id,
         token,
+        role: enrolled.role,
     };
     let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
     Ok(respond(JSON_CONTENT_TYPE, json, false))
 }
 
-/// The caller's team's devices with their last sync, for the team lead's reports.
-async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let device = crate::auth::authenticate(&state.store, &headers).await?;
-    let store = Arc::clone(&state.store);
-    let list = blocking(move || Ok(store.list_devices(&device.team_id)?)).await?;
-    let body: Vec<TeamDevice> = list
-        .into_iter()
-        .map(|d| TeamDevice {
-            device_id: d.device_id,
-            name: d.name,
-            last_sync_at: d.last_sync_at,
-            revoked: d.revoked_at.is_some(),
-            actor: d.actor.as_deref().map(to_hex),
-        })
-        .collect();
-    let json = serde_json::to_vec(&body).map_err(|e| {
-        tracing::error!(error = %e, "cannot encode the device list");
+/// The answer to an authenticated device, with its role and the team's erasure head (unless
+/// the answer set a fresher head itself).
+fn to_device(device: &DeviceAuth, result: Result<Response, ApiError>) -> Response {
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    let headers = response.headers_mut();
+    headers.insert(ROLE_HEADER, HeaderValue::from_static(device.role.as_str()));
+    if !headers.contains_key(ERASURES_HEADER) {
+        headers.insert(ERASURES_HEADER, HeaderValue::from(device.erasure_head));
+    }
+    response
+}
+
+/// Sets the erasure head an answer carries.
+fn with_erasure_head(mut response: Response, head: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(ERASURES_HEADER, HeaderValue::from(head));
+    response
+}
+
+/// 403 `lead_only` unless `device` is a lead; `what` is the action ("invite devices").
+fn require_lead(device: &DeviceAuth, what: &str) -> Result<(), ApiError> {
+    match device.role {
+        Role::Lead => Ok(()),
+        Role::Canvasser => Err(ApiError::lead_only(what)),
+    }
+}
+
+/// A small JSON request body (at most [`MAX_JSON_BODY_BYTES`]); `shape` shows what is expected.
+async fn read_json<T: DeserializeOwned>(
+    body: Body,
+    headers: &HeaderMap,
+    limits: &Limits,
+    shape: &str,
+) -> Result<T, ApiError> {
+    let limit = limits.max_body_bytes.min(MAX_JSON_BODY_BYTES);
+    let raw = read_limited(body, headers, limit).await?;
+    let plain = decode_content(headers, raw, limit)?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| ApiError::bad_request(format!("body must be JSON {shape}: {e}")))
+}
+
+/// A `200` JSON answer.
+fn json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode a JSON answer");
         ApiError::internal()
     })?;
-    Ok(([(header::CONTENT_TYPE, JSON_CONTENT_TYPE)], json).into_response())
+    Ok(([(header::CONTENT_TYPE, JSON_CONTENT_TYPE)], bytes).into_response())
+}
+
+fn team_device(d: DeviceInfo) -> TeamDevice {
+    TeamDevice {
+        device_id: d.device_id,
+        name: d.name,
+        last_sync_at: d.last_sync_at,
+        revoked: d.revoked_at.is_some(),
+        actor: d.actor.as_deref().map(to_hex),
+        role: d.role,
+        enrolled_at: d.enrolled_at,
+    }
+}
+
+/// The caller's team's devices with their last sync and role, for the team lead (reports,
+/// managing the team).
+async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "see the team's devices")?;
+        let store = Arc::clone(&state.store);
+        let team_id = device.team_id.clone();
+        let list = blocking(move || Ok(store.list_devices(&team_id)?)).await?;
+        json(&list.into_iter().map(team_device).collect::<Vec<_>>())
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// A lead creates an invite to its team.
+async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "invite devices")?;
+        let req: InviteRequest = read_json(
+            body,
+            &headers,
+            &state.limits,
+            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead"}"#,
+        )
+        .await?;
+        if !(1..=MAX_INVITE_USES).contains(&req.uses) {
+            return Err(ApiError::bad_request(format!(
+                "uses must be 1 to {MAX_INVITE_USES}: how many devices may join with the invite \
+                 (this request asked for {})",
+                req.uses
+            )));
+        }
+        if !(60..=MAX_INVITE_SECS).contains(&req.expires_in_secs) {
+            return Err(ApiError::bad_request(format!(
+                "expires_in_secs must be 60 to {MAX_INVITE_SECS} (one minute to 30 days; this \
+                 request asked for {})",
+                req.expires_in_secs
+            )));
+        }
+        let now = now();
+        let (code, invite) =
+            crate::ops::prepare_invite(req.uses, req.expires_in_secs, req.role, now).map_err(
+                |e| {
+                    tracing::error!(error = %e, "no randomness for an invite");
+                    ApiError::internal()
+                },
+            )?;
+        let answer = InviteResponse {
+            code,
+            role: invite.role,
+            uses: invite.uses,
+            expires_at: invite.expires_at,
+        };
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        blocking(move || Ok(store.lead_invite(&lead, &invite, now)?)).await?;
+        tracing::info!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            role = answer.role.as_str(),
+            uses = answer.uses,
+            "a lead created an invite"
+        );
+        json(&answer)
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// A lead revokes a device of its team.
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "remove devices from the team")?;
+        let req: DeviceAction =
+            read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let revoked =
+            blocking(move || Ok(store.revoke_team_device(&lead, &req.device_id, now())?)).await?;
+        tracing::info!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            revoked = %revoked.device_id,
+            "a lead revoked a device"
+        );
+        json(&team_device(revoked))
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// A lead makes a device of its team a lead.
+async fn promote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "make a device a lead")?;
+        let req: DeviceAction =
+            read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let promoted =
+            blocking(move || Ok(store.promote_team_device(&lead, &req.device_id)?)).await?;
+        tracing::info!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            promoted = %promoted.device_id,
+            "a lead promoted a device"
+        );
+        json(&team_device(promoted))
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// A lead erases a document from its team.
+async fn erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "erase a person from the team")?;
+        let req: EraseRequest =
+            read_json(body, &headers, &state.limits, r#"{"doc_id": "<id>"}"#).await?;
+        check_doc_id(&req.doc_id)?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let erasure = blocking(move || Ok(store.erase(&lead, &req.doc_id, now())?)).await?;
+        let head = erasure.seq.max(device.erasure_head);
+        Ok(with_erasure_head(json(&erasure)?, head))
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// The number after `after=` in a query (0 without one).
+fn after_param(query: Option<&str>) -> Result<u64, ApiError> {
+    let Some(value) = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("after="))
+    else {
+        return Ok(0);
+    };
+    value.parse().map_err(|_| {
+        ApiError::bad_request(
+            "after must be a whole number: the last erasure order this device carried out (0 \
+             for none)",
+        )
+    })
+}
+
+/// The team's erasure orders after `?after=N`.
+async fn erasures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        let after = after_param(uri.query())?;
+        let store = Arc::clone(&state.store);
+        let caller = device.clone();
+        let list =
+            blocking(move || Ok(store.erasures(&caller, after, MAX_ERASURES_PER_PAGE)?)).await?;
+        Ok(with_erasure_head(json(&list)?, list.head))
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// The caller has carried out the erasure orders up to `up_to`.
+async fn confirm_erasures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        let req: ConfirmErasures = read_json(
+            body,
+            &headers,
+            &state.limits,
+            r#"{"up_to": <order number>}"#,
+        )
+        .await?;
+        let store = Arc::clone(&state.store);
+        let caller = device.clone();
+        let head = blocking(move || Ok(store.confirm_erasures(&caller, req.up_to)?)).await?;
+        let answer = ErasureList {
+            erasures: Vec::new(),
+            head,
+            more: false,
+        };
+        Ok(with_erasure_head(json(&answer)?, head))
+    }
+    .await;
+    Ok(to_device(&device, result))
 }
 
 async fn sync(
@@ -273,7 +564,18 @@ async fn sync(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let device = crate::auth::authenticate(&state.store, &headers).await?;
+    let device = authenticate(&state.store, &headers).await?;
+    let caller = device.clone();
+    let result = sync_for(state, headers, body, caller).await;
+    Ok(to_device(&device, result))
+}
+
+async fn sync_for(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    device: DeviceAuth,
+) -> Result<Response, ApiError> {
     let limits = state.limits;
     let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
     let gzip_ok = accepts_gzip(&headers);
@@ -336,7 +638,18 @@ async fn doc_changes(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let device = crate::auth::authenticate(&state.store, &headers).await?;
+    let device = authenticate(&state.store, &headers).await?;
+    let caller = device.clone();
+    let result = doc_changes_for(state, headers, body, caller).await;
+    Ok(to_device(&device, result))
+}
+
+async fn doc_changes_for(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    device: DeviceAuth,
+) -> Result<Response, ApiError> {
     let limits = state.limits;
     let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
     let gzip_ok = accepts_gzip(&headers);
@@ -412,7 +725,10 @@ fn answer(
         tracing::error!(error = %e, "could not encode a sync answer");
         ApiError::internal()
     })?;
-    Ok(respond(SYNC_CONTENT_TYPE, bytes, gzip_ok))
+    Ok(with_erasure_head(
+        respond(SYNC_CONTENT_TYPE, bytes, gzip_ok),
+        page.erasure_head,
+    ))
 }
 
 /// An actor id given as hex: 1 to [`MAX_ACTOR_LEN`] bytes.

@@ -1,7 +1,8 @@
 //! Bearer-token authentication of devices.
 //!
 //! The token in `Authorization: Bearer <token>` is hashed and looked up; a missing or unknown
-//! token is 401, a revoked device's token 403.
+//! token is 401, a revoked device's token 403 (code `revoked`). The device found carries its
+//! role and its team's erasure head, which every answer to it reports in headers.
 
 use std::sync::Arc;
 

@@ -180,7 +180,8 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
     /// Create a team; prints JSON {"team_id": …, "invite": …, "join_link": …} with a single-use
-    /// 7-day invite (join_link is null without a public URL)
+    /// 7-day lead invite: the device that joins with it runs the team (join_link is null without
+    /// a public URL)
     Create {
         /// The team's name (for operators; devices never see it)
         #[arg(long)]
@@ -191,12 +192,15 @@ pub enum TeamCommand {
 /// `invite …`
 #[derive(Debug, Subcommand)]
 pub enum InviteCommand {
-    /// Create an invite to a team; prints the invite code, then the join link when the public
-    /// URL is known
+    /// Create an invite to a team (for canvassers unless --lead); prints the invite code, then
+    /// the join link when the public URL is known
     Create {
         /// The team's id
         #[arg(long, value_name = "ID")]
         team: String,
+        /// Devices that join with it are team leads (they invite, remove, promote and erase)
+        #[arg(long)]
+        lead: bool,
         /// How many devices may enrol with it
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         uses: u32,
@@ -212,7 +216,7 @@ pub enum InviteCommand {
 /// `device …`
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// List a team's devices as JSON (id, name, last sync, revocation)
+    /// List a team's devices as JSON (id, name, last sync, revocation, role)
     List {
         /// The team's id
         #[arg(long, value_name = "ID")]
@@ -220,6 +224,11 @@ pub enum DeviceCommand {
     },
     /// Revoke a device: its token stops working at once (403)
     Revoke {
+        /// The device's id, from `device list`
+        device_id: String,
+    },
+    /// Make a device a team lead (it can then invite, remove, promote and erase)
+    Promote {
         /// The device's id, from `device list`
         device_id: String,
     },
@@ -290,14 +299,15 @@ mod tests {
                 command:
                     InviteCommand::Create {
                         team,
+                        lead,
                         uses,
                         expires_in,
                         qr,
                     },
             } => {
                 assert_eq!(
-                    (team.as_str(), uses, expires_in, qr),
-                    ("t1", 5, 7_200, false)
+                    (team.as_str(), lead, uses, expires_in, qr),
+                    ("t1", false, 5, 7_200, false)
                 );
             }
             other => panic!("unexpected {other:?}"),
@@ -314,6 +324,21 @@ mod tests {
             ])
             .is_err()
         );
+        let cli = Cli::try_parse_from(["sync-server", "invite", "create", "--team", "t", "--lead"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Invite {
+                command: InviteCommand::Create { lead: true, .. }
+            }
+        ));
+        let cli = Cli::try_parse_from(["sync-server", "device", "promote", "d1"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Device {
+                command: DeviceCommand::Promote { device_id }
+            } if device_id == "d1"
+        ));
         assert!(
             Cli::try_parse_from([
                 "sync-server",

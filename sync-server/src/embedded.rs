@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use groundwork_protocol::Role;
 use tokio::runtime::Runtime;
 
 use crate::api::Limits;
@@ -59,6 +60,11 @@ impl EmbeddedRelay {
         &self.url
     }
 
+    /// The data directory holding the relay's database.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Stop (letting open requests finish) and start again on the same database, on a new port.
     pub fn restart(mut self) -> io::Result<Self> {
         self.stop()?;
@@ -74,19 +80,34 @@ impl EmbeddedRelay {
         }
     }
 
-    /// Create a team named `name`; returns its id and an invite for `uses` devices (one hour).
+    /// Create a team named `name`; returns its id and a **lead** invite for `uses` devices (one
+    /// hour): every device joining with it may do everything, as before team roles. For
+    /// canvassers, use [`EmbeddedRelay::invite_as`].
     pub fn team(&self, name: &str, uses: u32) -> io::Result<(String, String)> {
         let created = ops::team_create(&*self.store, name, None).map_err(other)?;
         let team = created["team_id"]
             .as_str()
             .ok_or_else(|| other("team create gave no team id"))?
             .to_string();
-        Ok((team.clone(), self.invite(&team, uses)?))
+        Ok((team.clone(), self.invite_as(&team, uses, Role::Lead)?))
     }
 
-    /// A new invite to `team` for `uses` devices, valid for an hour.
+    /// A new invite to `team` for `uses` devices, valid for an hour, for canvassers (as the
+    /// operator's `invite create`).
     pub fn invite(&self, team: &str, uses: u32) -> io::Result<String> {
-        ops::invite_create(&*self.store, team, uses, 3600).map_err(other)
+        self.invite_as(team, uses, Role::Canvasser)
+    }
+
+    /// A new invite to `team` for `uses` devices with `role`, valid for an hour.
+    pub fn invite_as(&self, team: &str, uses: u32, role: Role) -> io::Result<String> {
+        ops::invite_create_as(&*self.store, team, uses, 3600, role).map_err(other)
+    }
+
+    /// Make a device a lead (as the operator's `device promote`).
+    pub fn promote(&self, device_id: &str) -> io::Result<()> {
+        ops::device_promote(&*self.store, device_id)
+            .map(|_| ())
+            .map_err(other)
     }
 
     /// Revoke a device.

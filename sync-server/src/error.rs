@@ -1,8 +1,12 @@
-//! HTTP errors: a status and a message for a person, sent as JSON `{"error": "…"}`.
+//! HTTP errors: a status and a message for a person, sent as JSON `{"error": "…"}`, with a
+//! code for programs when the app must act on it (`"code": "lead_only"`, `"revoked"`,
+//! `"erased"` with the erased documents in `"erased": […]`, `"last_lead"`).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use groundwork_protocol::{ErrorBody, JSON_CONTENT_TYPE};
+use groundwork_protocol::{
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_REVOKED, ErrorBody, JSON_CONTENT_TYPE,
+};
 
 use crate::store::StoreError;
 
@@ -13,6 +17,10 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// What went wrong, for a program (`ErrorBody::code`), if the app must act on it.
+    pub code: Option<&'static str>,
+    /// With the code `erased`: the erased documents the request named.
+    pub erased: Vec<String>,
 }
 
 impl ApiError {
@@ -21,7 +29,37 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            code: None,
+            erased: Vec::new(),
         }
+    }
+
+    /// The same error with a code for programs.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// 403 `lead_only`: a canvasser asked for a lead's action, `what` ("invite devices").
+    pub fn lead_only(what: &str) -> Self {
+        Self::forbidden(format!(
+            "only a team lead can {what}: ask your team lead to do it, or to make this device a \
+             lead"
+        ))
+        .with_code(CODE_LEAD_ONLY)
+    }
+
+    /// 410 `erased`: the request names documents erased from the team.
+    pub fn erased(docs: Vec<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::GONE,
+            "this device holds changes to people erased from the team: it will erase them and \
+             sync again",
+        )
+        .with_code(CODE_ERASED);
+        e.erased = docs;
+        e
     }
 
     /// 400: the body or a header is malformed.
@@ -64,6 +102,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.message,
+            code: self.code.map(str::to_owned),
+            erased: self.erased,
         };
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"error\"}".to_vec());
         let mut response = (
@@ -109,6 +149,28 @@ impl From<StoreError> for ApiError {
                  from your team lead",
             ),
             StoreError::UnknownDevice(_) | StoreError::UnknownTeam(_) => unknown_token(),
+            StoreError::NotLead(_) => ApiError::lead_only("do this"),
+            StoreError::NotInTeam(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no device of your team has the id {id:?}: check it in the team's device list"
+                ),
+            ),
+            StoreError::PromoteRevoked(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "this device has been removed from the team, so it cannot become a lead: invite \
+                 its user again with a lead invite",
+            ),
+            StoreError::LastLead(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "a team needs a lead: promote another device first",
+            )
+            .with_code(CODE_LAST_LEAD),
+            StoreError::Erased(docs) => ApiError::erased(docs),
+            StoreError::ErasuresAhead { up_to, head } => ApiError::bad_request(format!(
+                "this device confirms erasure orders up to {up_to}, but the team's last order is \
+                 {head}: confirm only orders fetched from this relay"
+            )),
             StoreError::TeamFull { limit } => ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 format!(
@@ -143,4 +205,5 @@ pub fn revoked() -> ApiError {
         "this device has been removed from the team: ask your team lead for a new invite if \
          that is a mistake",
     )
+    .with_code(CODE_REVOKED)
 }

@@ -10,8 +10,10 @@
 //!   changes per push), pushes taking turns, and per-address rate limits.
 //! - [`auth`] and [`secrets`]: bearer tokens and invite codes, stored only as hashes.
 //! - [`body`]: request/response body compression and size limits.
-//! - [`store`]: the storage trait and its SQLite implementation.
-//! - [`ops`]: the operator commands (`team create`, `invite create`, `device list|revoke`).
+//! - [`store`]: the storage trait and its SQLite implementation (teams' logs, devices and their
+//!   roles, invites, erasure orders).
+//! - [`ops`]: the operator commands (`team create`, `invite create [--lead]`,
+//!   `device list|revoke|promote`).
 //! - [`link`]: the public URL, the join link `https://RELAY/#join=CODE` and its QR code.
 //! - [`embedded`]: a relay inside another process (for the app's tests and benchmarks).
 //!

@@ -1,10 +1,14 @@
 //! What the relay refuses, and how it keeps one team's writes from holding up another's.
 //!
 //! - [`require_content_type`]: `POST /v1/sync` must say `Content-Type:
-//!   application/vnd.groundwork.sync.v1` and `POST /v1/enrol` `application/json` (415 otherwise).
-//! - [`MAX_ENROL_BODY_BYTES`]: enrolment bodies are small (413 above 16 KiB).
+//!   application/vnd.groundwork.sync.v1` and every other `POST` (enrolment, doc-changes, the
+//!   lead's actions, erasure confirmations) `application/json` (415 otherwise).
+//! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies and the lead's and
+//!   erasure requests are small (413 above 16 KiB).
 //! - [`check_push`]: at most `max_changes_per_request` changes per push (413), and every document
-//!   id non-empty, not only whitespace, without control characters (400).
+//!   id valid by [`check_doc_id`] (400).
+//! - [`check_doc_id`]: a document id is non-empty, not only whitespace, at most
+//!   [`MAX_DOC_ID_LEN`] bytes, without control characters.
 //! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
 //!   Unicode bidirectional controls, which could make a name display as someone else's (400).
 //! - [`sync_in_turns`]: a push is written in transactions of at most [`TURN_BYTES`] /
@@ -20,7 +24,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use groundwork_protocol::{JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, PushItem, SYNC_CONTENT_TYPE};
+use groundwork_protocol::{
+    JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
+};
 
 use crate::error::ApiError;
 use crate::store::{DeviceAuth, NewBlob, Store, StoreError, SyncPage};
@@ -29,6 +35,9 @@ use crate::store::{DeviceAuth, NewBlob, Store, StoreError, SyncPage};
 /// bodies must stay small, or a few hundred connections posting `max_body_bytes` each would
 /// hold gigabytes.
 pub const MAX_ENROL_BODY_BYTES: usize = 16 * 1024;
+
+/// Largest body of the lead's actions and of erasure confirmations: a few small fields.
+pub const MAX_JSON_BODY_BYTES: usize = MAX_ENROL_BODY_BYTES;
 
 /// Most blob bytes written in one transaction of a push.
 pub const TURN_BYTES: usize = 256 * 1024;
@@ -64,17 +73,21 @@ fn unsupported_type(headers: &HeaderMap, endpoint: &str, expected: &str) -> ApiE
     )
 }
 
-/// Middleware: refuses (415) a request to the sync or enrolment endpoint whose `Content-Type` is
-/// missing or wrong; other routes pass.
+/// Middleware: refuses (415) a `POST` to an endpoint of the relay whose `Content-Type` is
+/// missing or wrong (the binary sync type for sync, JSON for the others); other routes pass.
 pub async fn require_content_type(req: Request, next: Next) -> Response {
     if req.method() != axum::http::Method::POST {
         return next.run(req).await;
     }
     let expected = match req.uri().path() {
         groundwork_protocol::SYNC_PATH => SYNC_CONTENT_TYPE,
-        groundwork_protocol::ENROL_PATH | groundwork_protocol::DOC_CHANGES_PATH => {
-            JSON_CONTENT_TYPE
-        }
+        groundwork_protocol::ENROL_PATH
+        | groundwork_protocol::DOC_CHANGES_PATH
+        | groundwork_protocol::INVITES_PATH
+        | groundwork_protocol::REVOKE_PATH
+        | groundwork_protocol::PROMOTE_PATH
+        | groundwork_protocol::ERASE_PATH
+        | groundwork_protocol::CONFIRM_ERASURES_PATH => JSON_CONTENT_TYPE,
         _ => return next.run(req).await,
     };
     if !content_type_is(req.headers(), expected) {
@@ -98,7 +111,7 @@ pub fn check_push(push: &[PushItem], max_changes: usize) -> Result<(), ApiError>
     }
     for (i, item) in push.iter().enumerate() {
         let doc = &item.doc_id;
-        if doc.trim().is_empty() || doc.chars().any(char::is_control) {
+        if !valid_doc_id(doc) {
             return Err(ApiError::bad_request(format!(
                 "change {i} of this push has an invalid document id {doc:?}: a document id must \
                  be non-empty text without control characters (e.g. a UUID); this is a bug in \
@@ -107,6 +120,22 @@ pub fn check_push(push: &[PushItem], max_changes: usize) -> Result<(), ApiError>
         }
     }
     Ok(())
+}
+
+fn valid_doc_id(doc: &str) -> bool {
+    !doc.trim().is_empty() && doc.len() <= MAX_DOC_ID_LEN && !doc.chars().any(char::is_control)
+}
+
+/// Refuses a document id a push could not carry: empty, only whitespace, over
+/// [`MAX_DOC_ID_LEN`] bytes, or with control characters (400).
+pub fn check_doc_id(doc: &str) -> Result<(), ApiError> {
+    if valid_doc_id(doc) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "invalid document id {doc:?}: a document id is 1 to {MAX_DOC_ID_LEN} bytes of text \
+         without control characters (e.g. a UUID)"
+    )))
 }
 
 /// Refuses a device name that is empty, too long, or holds control or bidirectional characters.
@@ -192,6 +221,11 @@ pub fn split_push<'a, 'b>(push: &'b [NewBlob<'a>]) -> Vec<&'b [NewBlob<'a>]> {
 
 /// [`Store::sync`], with a large push written in several turns (see the module documentation).
 /// Blocking. (It takes what [`Store::sync`] takes, plus the turns.)
+///
+/// A push holding changes of erased documents is refused whole ([`StoreError::Erased`]): each
+/// transaction checks its own part, and a push written in several is checked first as a whole.
+/// (An erasure ordered between two of its transactions refuses the rest; what was stored before
+/// the order is a change the order then deleted, or a change of another document.)
 #[allow(clippy::too_many_arguments)]
 pub fn sync_in_turns(
     store: &dyn Store,
@@ -210,6 +244,13 @@ pub fn sync_in_turns(
     let Some((last, earlier)) = parts.split_last() else {
         return store.sync(device, actor, since, push, max_bytes, now);
     };
+    if !earlier.is_empty() {
+        let docs: Vec<&str> = push.iter().map(|b| b.doc_id).collect();
+        let erased = store.erased_among(device, &docs)?;
+        if !erased.is_empty() {
+            return Err(StoreError::Erased(erased));
+        }
+    }
     let mut inserted = 0;
     for part in earlier {
         // Only the last transaction's page is answered: the earlier ones read as little as the
@@ -250,7 +291,10 @@ mod tests {
         for bad in ["", "   ", "doc\n1", "doc\u{0}"] {
             let err = check_push(&[PushItem::new(bad, b"x".to_vec())], 10).expect_err(bad);
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad:?}");
+            assert!(check_doc_id(bad).is_err(), "{bad:?}");
         }
+        check_doc_id("0b6f8f3e-2c1d-4a57-9f1e-2f4d5c6b7a80").expect("a UUID");
+        assert!(check_doc_id(&"d".repeat(MAX_DOC_ID_LEN + 1)).is_err());
     }
 
     #[test]

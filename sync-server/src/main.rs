@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use groundwork_protocol::Role;
 use sync_server::api::Limits;
 use sync_server::app::AppDir;
 use sync_server::cli::{Cli, Command, DeviceCommand, InviteCommand, TeamCommand};
@@ -121,13 +122,15 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
             command:
                 InviteCommand::Create {
                     team,
+                    lead,
                     uses,
                     expires_in,
                     qr,
                 },
         } => {
             ops::check_qr(public_url, qr)?;
-            let code = ops::invite_create(store, &team, uses, expires_in)?;
+            let role = if lead { Role::Lead } else { Role::Canvasser };
+            let code = ops::invite_create_as(store, &team, uses, expires_in, role)?;
             ops::invite_output(&code, public_url, qr)?
         }
         Command::Device {
@@ -136,6 +139,9 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
         Command::Device {
             command: DeviceCommand::Revoke { device_id },
         } => ops::device_revoke(store, &device_id)?.to_string(),
+        Command::Device {
+            command: DeviceCommand::Promote { device_id },
+        } => ops::device_promote(store, &device_id)?.to_string(),
     };
     println!("{out}");
     Ok(())

@@ -1,14 +1,20 @@
 //! The operator commands. They open the same SQLite file as a running relay (WAL and a busy
 //! timeout make that safe) and print JSON or a plain invite code. With the relay's public URL
 //! known, invites come with their join link (see [`crate::link`]).
+//!
+//! The operator is the root of the team's trust: `team create` prints a lead invite (the first
+//! device to join runs the team), `invite create --lead` makes another, `device promote` makes
+//! an enrolled device a lead, and `device revoke` works on any device, even a team's last lead
+//! (a lead's own revocation through the API refuses that).
 
+use groundwork_protocol::Role;
 use serde_json::{Value, json};
 
 use crate::link::{PublicUrl, QrError, qr_text};
-use crate::secrets::{hash_invite, new_invite};
+use crate::secrets::{RandomError, hash_invite, new_invite};
 use crate::store::{NewInvite, Store, StoreError, now};
 
-/// Uses and lifetime of the invite printed by `team create`.
+/// Uses and lifetime of the lead invite printed by `team create`.
 pub const FIRST_INVITE_USES: u32 = 1;
 /// Seven days.
 pub const FIRST_INVITE_SECONDS: u64 = 7 * 86_400;
@@ -35,8 +41,8 @@ pub enum OpsError {
     Qr(#[from] QrError),
 }
 
-/// `team create --name N`: the new team's id, a first invite and its join link (null without a
-/// public URL).
+/// `team create --name N`: the new team's id, a first invite (single use, 7 days, for a lead)
+/// and its join link (null without a public URL).
 pub fn team_create(
     store: &dyn Store,
     name: &str,
@@ -47,25 +53,55 @@ pub fn team_create(
         return Err(OpsError::EmptyName);
     }
     let team_id = store.create_team(name, now())?;
-    let invite = invite_create(store, &team_id, FIRST_INVITE_USES, FIRST_INVITE_SECONDS)?;
+    let invite = invite_create_as(
+        store,
+        &team_id,
+        FIRST_INVITE_USES,
+        FIRST_INVITE_SECONDS,
+        Role::Lead,
+    )?;
     let join_link = public_url.map(|url| url.join_link(&invite));
     Ok(json!({ "team_id": team_id, "invite": invite, "join_link": join_link }))
 }
 
-/// `invite create --team ID --uses N --expires-in D`: a new invite code.
+/// A new invite code and what to store of it (its hash, uses, expiry and role): the operator's
+/// invites and the leads' are made alike.
+pub fn prepare_invite(
+    uses: u32,
+    expires_in_secs: u64,
+    role: Role,
+    now: i64,
+) -> Result<(String, NewInvite), RandomError> {
+    let code = new_invite()?;
+    let invite = NewInvite {
+        code_hash: hash_invite(&code),
+        uses,
+        expires_at: now.saturating_add(i64::try_from(expires_in_secs).unwrap_or(i64::MAX)),
+        role,
+    };
+    Ok((code, invite))
+}
+
+/// `invite create --team ID --uses N --expires-in D`: a new invite code for canvassers.
 pub fn invite_create(
     store: &dyn Store,
     team_id: &str,
     uses: u32,
     expires_in_secs: u64,
 ) -> Result<String, OpsError> {
-    let code = new_invite()?;
+    invite_create_as(store, team_id, uses, expires_in_secs, Role::Canvasser)
+}
+
+/// `invite create … [--lead]`: a new invite code giving `role`.
+pub fn invite_create_as(
+    store: &dyn Store,
+    team_id: &str,
+    uses: u32,
+    expires_in_secs: u64,
+    role: Role,
+) -> Result<String, OpsError> {
     let now = now();
-    let invite = NewInvite {
-        code_hash: hash_invite(&code),
-        uses,
-        expires_at: now.saturating_add(i64::try_from(expires_in_secs).unwrap_or(i64::MAX)),
-    };
+    let (code, invite) = prepare_invite(uses, expires_in_secs, role, now)?;
     store.create_invite(team_id, &invite, now)?;
     Ok(code)
 }
@@ -114,6 +150,7 @@ pub fn device_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> 
                     "enrolled_at": rfc3339(d.enrolled_at),
                     "revoked": d.revoked_at.is_some(),
                     "revoked_at": d.revoked_at.map(rfc3339),
+                    "role": d.role,
                 })
             })
             .collect(),
@@ -124,6 +161,12 @@ pub fn device_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> 
 pub fn device_revoke(store: &dyn Store, device_id: &str) -> Result<Value, OpsError> {
     store.revoke_device(device_id, now())?;
     Ok(json!({ "device_id": device_id, "revoked": true }))
+}
+
+/// `device promote DEVICE_ID`: the device becomes a lead of its team.
+pub fn device_promote(store: &dyn Store, device_id: &str) -> Result<Value, OpsError> {
+    store.promote_device(device_id)?;
+    Ok(json!({ "device_id": device_id, "role": Role::Lead }))
 }
 
 /// Unix seconds as RFC 3339 UTC, e.g. `2025-01-31T12:00:00Z`.
@@ -185,7 +228,13 @@ mod tests {
             token_hash: hash_token(&token),
             actor: None,
         };
-        assert_eq!(store.enrol(&device, now()).expect("enrols"), team_id);
+        let enrolled = store.enrol(&device, now()).expect("enrols");
+        assert_eq!(enrolled.team_id, team_id);
+        assert_eq!(
+            enrolled.role,
+            Role::Lead,
+            "team create's invite is a lead's"
+        );
         let again = NewDevice {
             device_id: "dev-2".into(),
             token_hash: hash_token("other"),
@@ -198,6 +247,26 @@ mod tests {
         let list = device_list(&store, &team_id).expect("list");
         assert_eq!(list[0]["device_id"], "dev-1");
         assert_eq!(list[0]["last_sync"], Value::Null);
+        assert_eq!(list[0]["role"], "lead");
+        let canvasser = invite_create(&store, &team_id, 1, 60).expect("invite");
+        let joined = store
+            .enrol(
+                &NewDevice {
+                    invite_hash: hash_invite(&canvasser),
+                    device_id: "dev-3".into(),
+                    name: "Joy's phone".into(),
+                    token_hash: hash_token("third"),
+                    actor: None,
+                },
+                now(),
+            )
+            .expect("enrols");
+        assert_eq!(joined.role, Role::Canvasser);
+        device_promote(&store, "dev-3").expect("promote");
+        assert_eq!(
+            device_list(&store, &team_id).expect("list")[1]["role"],
+            "lead"
+        );
         device_revoke(&store, "dev-1").expect("revoke");
         assert_eq!(
             device_list(&store, &team_id).expect("list")[0]["revoked"],
@@ -205,6 +274,14 @@ mod tests {
         );
         assert!(matches!(
             device_revoke(&store, "nope"),
+            Err(OpsError::Store(StoreError::UnknownDevice(_)))
+        ));
+        assert!(matches!(
+            device_promote(&store, "dev-1"),
+            Err(OpsError::Store(StoreError::PromoteRevoked(_)))
+        ));
+        assert!(matches!(
+            device_promote(&store, "nope"),
             Err(OpsError::Store(StoreError::UnknownDevice(_)))
         ));
         assert!(matches!(

@@ -7,22 +7,31 @@
 //! | `GET` [`HEALTH_PATH`] | none | JSON `{"status":"ok"}` |
 //! | `POST` [`ENROL_PATH`] | JSON [`EnrolRequest`] | JSON [`EnrolResponse`] |
 //! | `POST` [`SYNC_PATH`] | binary [`SyncRequest`] ([`SYNC_CONTENT_TYPE`]) | binary [`SyncResponse`] |
-//! | `GET` [`DEVICES_PATH`] | none | JSON array of [`TeamDevice`] (the caller's team) |
+//! | `GET` [`DEVICES_PATH`] | none | JSON array of [`TeamDevice`] (the caller's team; a lead only) |
 //! | `POST` [`DOC_CHANGES_PATH`] | JSON [`DocChangesRequest`] | binary [`SyncResponse`] (one document's changes) |
+//! | the lead's actions and erasure orders | JSON | JSON, see [`team`] |
 //!
 //! Every request except health and enrolment carries `Authorization: Bearer <token>`. Every error
 //! answer is JSON [`ErrorBody`]. Sync bodies may be gzip-compressed in both directions
 //! (`Content-Encoding: gzip` on the request, `Accept-Encoding: gzip` for the answer), and should
 //! be: the binary format leaves compression to gzip.
 //!
-//! The binary sync format is described in [`wire`]; blob ids in [`id`].
+//! The binary sync format is described in [`wire`]; blob ids in [`id`]; team roles, the lead's
+//! actions and erasure orders in [`team`].
 
 pub mod id;
+pub mod team;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
+pub use team::{
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_REVOKED, CONFIRM_ERASURES_PATH,
+    ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER, ERASURES_PATH, EraseRequest,
+    Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse, PROMOTE_PATH, REVOKE_PATH,
+    ROLE_HEADER, Role,
+};
 pub use wire::{
     DecodeError, EncodeError, decode_sync_request, decode_sync_response, encode_sync_request,
     encode_sync_response,
@@ -75,6 +84,9 @@ pub struct EnrolResponse {
     pub device_id: String,
     /// Bearer token for every later request.
     pub token: String,
+    /// What the device may do in its team (the invite's role).
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// One change the device pushes: an opaque blob, its id and the document it belongs to.
@@ -174,9 +186,17 @@ pub struct DocChangesRequest {
 pub struct ErrorBody {
     /// What went wrong and what to do about it, for a person to read.
     pub error: String,
+    /// What went wrong, for a program: [`CODE_LEAD_ONLY`], [`CODE_REVOKED`], [`CODE_ERASED`],
+    /// [`CODE_LAST_LEAD`]; absent for the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// With [`CODE_ERASED`]: the erased documents the request named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<String>,
 }
 
-/// One device of the caller's team, as `GET /v1/devices` lists it (for the team lead's reports).
+/// One device of the caller's team, as `GET /v1/devices` lists it (a lead only: for the team
+/// lead's reports and to manage the team).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamDevice {
     /// The device's id at the relay.
@@ -190,4 +210,10 @@ pub struct TeamDevice {
     /// The actor id (hex) it declared, if it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// What it may do in the team.
+    #[serde(default)]
+    pub role: Role,
+    /// When it enrolled (Unix seconds).
+    #[serde(default)]
+    pub enrolled_at: i64,
 }

@@ -3,9 +3,21 @@
 //! Every method is one transaction and blocking: the HTTP layer calls it from
 //! `tokio::task::spawn_blocking`. Secrets arrive already hashed ([`SecretHash`]); blobs arrive
 //! already verified against their ids. Times are Unix seconds.
+//!
+//! Roles and erasure: each device is a [`Role::Lead`] or a [`Role::Canvasser`] (the role of the
+//! invite it enrolled with). The lead's actions ([`Store::lead_invite`],
+//! [`Store::revoke_team_device`], [`Store::promote_team_device`], [`Store::erase`]) check in
+//! their own transaction that the caller is an active lead, and touch only the caller's team.
+//! Erasing a document deletes its blobs and keeps a tombstone, an erasure order numbered by the
+//! team's `erasure_seq`; from then on [`Store::sync`] refuses any push holding a change of it and
+//! [`Store::doc_changes`] refuses to serve it ([`StoreError::Erased`]). Each device records the
+//! last order it carried out ([`Store::confirm_erasures`]), so the orders can say how many of the
+//! team's active devices have erased the document.
 
 pub mod files;
 pub mod sqlite;
+
+use groundwork_protocol::{Erasure, ErasureList, Role};
 
 use crate::secrets::SecretHash;
 
@@ -52,6 +64,29 @@ pub enum StoreError {
         /// The last position of the team's log.
         head: u64,
     },
+    /// The caller of a lead's action is not a lead of its team.
+    #[error("device {0} is not a team lead")]
+    NotLead(String),
+    /// The device named in a lead's action is not a device of the lead's team (or does not exist).
+    #[error("no device of this team has the id {0}")]
+    NotInTeam(String),
+    /// A revoked device cannot become a lead.
+    #[error("device {0} has been revoked; a revoked device cannot become a lead")]
+    PromoteRevoked(String),
+    /// Revoking this device would leave its team without an active lead.
+    #[error("device {0} is the team's last active lead")]
+    LastLead(String),
+    /// The request names documents the team has erased; nothing was stored.
+    #[error("documents erased from the team: {}", .0.join(", "))]
+    Erased(Vec<String>),
+    /// A device confirmed erasure orders the team has not given.
+    #[error("erasure order {up_to} confirmed, but the team's last order is {head}")]
+    ErasuresAhead {
+        /// The order the device confirmed.
+        up_to: u64,
+        /// The team's last order.
+        head: u64,
+    },
     /// The database failed (disk full, corrupt file, lock timeout, …).
     #[error("storage failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -64,8 +99,12 @@ pub struct DeviceAuth {
     pub device_id: String,
     /// The team it belongs to.
     pub team_id: String,
-    /// Whether an operator has revoked it.
+    /// Whether it was revoked.
     pub revoked: bool,
+    /// What it may do in its team.
+    pub role: Role,
+    /// The number of the team's last erasure order when it was authenticated.
+    pub erasure_head: u64,
 }
 
 /// A device as the operator sees it.
@@ -83,6 +122,8 @@ pub struct DeviceInfo {
     pub revoked_at: Option<i64>,
     /// The actor id it declared, if it has.
     pub actor: Option<Vec<u8>>,
+    /// What it may do in its team.
+    pub role: Role,
 }
 
 /// A new invite to store.
@@ -94,6 +135,17 @@ pub struct NewInvite {
     pub uses: u32,
     /// When it stops working.
     pub expires_at: i64,
+    /// The role of the devices that enrol with it.
+    pub role: Role,
+}
+
+/// A device that has just enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The team it joined.
+    pub team_id: String,
+    /// Its role: the invite's.
+    pub role: Role,
 }
 
 /// A device enrolling with an invite.
@@ -150,6 +202,8 @@ pub struct SyncPage {
     pub cursor: u64,
     /// Whether more blobs wait after `cursor`.
     pub more: bool,
+    /// The number of the team's last erasure order, read in the same transaction.
+    pub erasure_head: u64,
 }
 
 /// The relay's storage.
@@ -157,18 +211,32 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a team and returns its id.
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError>;
 
-    /// Stores an invite to `team_id`.
+    /// Stores an invite to `team_id` (the operator's).
     fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError>;
 
-    /// Uses one use of the invite and enrols the device; returns its team id.
-    fn enrol(&self, device: &NewDevice, now: i64) -> Result<String, StoreError>;
+    /// Stores an invite to the team of `lead`, which must be an active lead
+    /// ([`StoreError::NotLead`], [`StoreError::DeviceRevoked`]).
+    fn lead_invite(
+        &self,
+        lead: &DeviceAuth,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Uses one use of the invite and enrols the device with the invite's role. The device
+    /// starts having seen every erasure order of the team so far: it never held those documents.
+    fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError>;
 
     /// Finds the device whose token hashes to `token_hash`.
     fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError>;
 
     /// In one transaction: stores the new blobs of `push` (idempotently, by id, appending them
     /// to the team's log), records the device's sync time, and reads the blobs of other devices
-    /// after `since` up to about `max_bytes` (always at least one if any wait).
+    /// after `since` up to about `max_bytes` (always at least one if any wait) and the team's
+    /// erasure head.
+    ///
+    /// A push holding a change of an erased document stores nothing: [`StoreError::Erased`]
+    /// names every erased document of the push.
     ///
     /// `actor` is the actor id the device declares (empty: none). The first declaration is
     /// recorded; a different one later is [`StoreError::ActorChanged`], and one that another
@@ -183,8 +251,17 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<SyncPage, StoreError>;
 
+    /// The erased documents among `doc_ids` in the device's team, each once, in the order given
+    /// (a read: for a push written in several transactions, checked before the first).
+    fn erased_among(
+        &self,
+        device: &DeviceAuth,
+        doc_ids: &[&str],
+    ) -> Result<Vec<String>, StoreError>;
+
     /// The blobs of document `doc_id` in the device's team after `after`, every device's
-    /// (the caller's own included), in log order, up to about `max_bytes`.
+    /// (the caller's own included), in log order, up to about `max_bytes`. An erased document is
+    /// [`StoreError::Erased`].
     fn doc_changes(
         &self,
         device: &DeviceAuth,
@@ -196,8 +273,52 @@ pub trait Store: Send + Sync + 'static {
     /// The devices of a team, in enrolment order.
     fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError>;
 
-    /// Revokes a device (idempotent).
+    /// Revokes a device (idempotent; the operator's: any device, even a team's last lead).
     fn revoke_device(&self, device_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Makes a device a lead (idempotent; the operator's). A revoked device is
+    /// [`StoreError::PromoteRevoked`].
+    fn promote_device(&self, device_id: &str) -> Result<(), StoreError>;
+
+    /// A lead revokes a device of its own team (idempotent): [`StoreError::NotInTeam`] for a
+    /// device of another team or none, [`StoreError::LastLead`] when the team would be left
+    /// without an active lead. Returns the device as it now is.
+    fn revoke_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+        now: i64,
+    ) -> Result<DeviceInfo, StoreError>;
+
+    /// A lead makes a device of its own team a lead (idempotent): [`StoreError::NotInTeam`] for
+    /// a device of another team or none. Returns the device as it now is.
+    fn promote_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+    ) -> Result<DeviceInfo, StoreError>;
+
+    /// A lead erases document `doc_id` from its team, in one transaction: deletes its blobs
+    /// (and their bytes from the team's storage count), keeps a tombstone numbered by the team's
+    /// next erasure order, and counts the lead as having carried out the order when it had
+    /// carried out every order before it. Idempotent: a document already erased answers its
+    /// existing order. A document the relay never held may be erased too (it may exist only on
+    /// a device that has not synced).
+    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError>;
+
+    /// The team's erasure orders after `after`, oldest first, at most `limit`, with how many of
+    /// the team's active devices have carried out each.
+    fn erasures(
+        &self,
+        device: &DeviceAuth,
+        after: u64,
+        limit: usize,
+    ) -> Result<ErasureList, StoreError>;
+
+    /// The device has carried out every erasure order up to `up_to`; returns the team's erasure
+    /// head. A device's count never goes back; an order beyond the head is
+    /// [`StoreError::ErasuresAhead`].
+    fn confirm_erasures(&self, device: &DeviceAuth, up_to: u64) -> Result<u64, StoreError>;
 }
 
 /// The current time in Unix seconds.

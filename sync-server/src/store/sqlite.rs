@@ -21,20 +21,42 @@
 //! second write connection with `synchronous = NORMAL`: losing a sync time to a power cut is
 //! harmless, and skipping the flush keeps pulls cheap.
 //!
+//! # Erasure
+//!
+//! A lead's erasure order deletes every blob of one document of its team and keeps a tombstone
+//! (`erasures`: the document id, the order's number from `teams.erasure_seq`, when, and by which
+//! device), in one transaction that also takes the blobs' bytes off the team's storage count.
+//! Every transaction that would store a push first looks its documents up among the tombstones,
+//! so no change of an erased document is stored again. So that the deleted bytes leave the files
+//! and not only the tables, every connection runs with `secure_delete = ON` (SQLite overwrites
+//! deleted content and freed pages with zeros instead of leaving them in free space), and after
+//! an erasure the WAL is checkpointed and truncated (`wal_checkpoint(TRUNCATE)`): the zeroed
+//! pages replace the old ones in `relay.sqlite3`, and the old page images leave `-wal`. That
+//! checkpoint is best effort: while another connection holds an older snapshot it cannot
+//! finish, a warning is logged, and the old frames stay in the WAL until a later checkpoint
+//! (the next erasure, or SQLite's automatic one) overwrites them. Copies made outside the
+//! database file (backups, the disk's own remapping of blocks) are out of the relay's reach.
+//!
+//! Each device keeps `erasures_seen`, the last order it carried out (a new device starts at the
+//! team's head: it never held what was erased before it joined); an order's confirmation count
+//! is the number of the team's active devices that have reached it.
+//!
 //! # Room for what comes next
 //!
-//! Blobs carry their document id and writing device so that erasure (delete a document's blobs,
-//! keep a tombstone) and revocation cut-offs can be added as new tables and migrations
-//! (`PRAGMA user_version` counts them).
+//! Blobs carry their writing device so that revocation cut-offs can be added as new tables and
+//! migrations (`PRAGMA user_version` counts them).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use groundwork_protocol::{Erasure, ErasureList, Role};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    DeviceAuth, DeviceInfo, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob, SyncPage,
+    DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
+    SyncPage,
 };
 use crate::secrets::SecretHash;
 
@@ -44,6 +66,8 @@ pub const DB_FILE: &str = "relay.sqlite3";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections kept open.
 const READERS: usize = 4;
+/// How long the checkpoint after an erasure waits for readers to leave older snapshots.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(2);
 
 const MIGRATIONS: &[&str] = &[
     r"
@@ -100,7 +124,56 @@ UPDATE teams SET stored_bytes = COALESCE(
     (SELECT SUM(length(blob) + length(CAST(doc_id AS BLOB))) FROM blobs WHERE team_pk = teams.pk),
     0);
 ",
+    r"
+-- Team roles. Devices enrolled before roles existed are canvassers (the operator promotes one:
+-- `device promote`); an invite gives its role to the devices that enrol with it.
+ALTER TABLE devices ADD COLUMN role TEXT NOT NULL DEFAULT 'canvasser'
+    CHECK (role IN ('lead', 'canvasser'));
+ALTER TABLE invites ADD COLUMN role TEXT NOT NULL DEFAULT 'canvasser'
+    CHECK (role IN ('lead', 'canvasser'));
+-- Erasure orders: one tombstone per erased document, numbered per team by teams.erasure_seq;
+-- each device's erasures_seen is the last order it carried out.
+ALTER TABLE teams ADD COLUMN erasure_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN erasures_seen INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE erasures (
+    team_pk   INTEGER NOT NULL REFERENCES teams(pk),
+    seq       INTEGER NOT NULL,
+    doc_id    TEXT NOT NULL,
+    erased_at INTEGER NOT NULL,
+    erased_by INTEGER NOT NULL REFERENCES devices(pk),
+    PRIMARY KEY (team_pk, seq),
+    UNIQUE (team_pk, doc_id)
+);
+",
 ];
+
+/// The columns [`device_row`] reads, in its order.
+const DEVICE_COLUMNS: &str = "id, name, enrolled_at, last_sync_at, revoked_at, actor, role";
+
+/// A role as stored: `lead` or `canvasser`.
+struct StoredRole(Role);
+
+impl FromSql for StoredRole {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Role::parse(text)
+            .map(StoredRole)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown role {text:?}").into()))
+    }
+}
+
+/// A device row of [`DEVICE_COLUMNS`].
+fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceInfo> {
+    Ok(DeviceInfo {
+        device_id: r.get(0)?,
+        name: r.get(1)?,
+        enrolled_at: r.get(2)?,
+        last_sync_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+        actor: r.get(5)?,
+        role: r.get::<_, StoredRole>(6)?.0,
+    })
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -146,6 +219,8 @@ fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreEr
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted content is overwritten, not left in free space: erasure must reach the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(conn)
 }
 
@@ -205,6 +280,153 @@ fn check_cursor(since: u64, head: i64) -> Result<(), StoreError> {
         });
     }
     Ok(())
+}
+
+/// The last position of a team's log and the number of its last erasure order.
+fn team_heads(conn: &Connection, team_pk: i64) -> Result<(i64, i64), StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT head_seq, erasure_seq FROM teams WHERE pk = ?1")?
+        .query_row([team_pk], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// The erased documents among `doc_ids` in the team, each once, in the order given.
+fn erased_in<'a>(
+    conn: &Connection,
+    team_pk: i64,
+    doc_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut erased = Vec::new();
+    let mut lookup =
+        conn.prepare_cached("SELECT 1 FROM erasures WHERE team_pk = ?1 AND doc_id = ?2")?;
+    for doc_id in doc_ids {
+        if seen.insert(doc_id) && lookup.exists(params![team_pk, doc_id])? {
+            erased.push(doc_id.to_owned());
+        }
+    }
+    Ok(erased)
+}
+
+/// Stores an invite to the team `team_pk`.
+fn insert_invite(
+    conn: &Connection,
+    team_pk: i64,
+    invite: &NewInvite,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at, role)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            &invite.code_hash[..],
+            team_pk,
+            invite.uses,
+            invite.expires_at,
+            now,
+            invite.role.as_str()
+        ],
+    )?;
+    Ok(())
+}
+
+/// `(device_pk, team_pk)` of `lead`, which must be an active lead.
+fn acting_lead(conn: &Connection, lead: &DeviceAuth) -> Result<(i64, i64), StoreError> {
+    let (pk, team_pk, revoked, role): (i64, i64, bool, StoredRole) = conn
+        .prepare_cached(
+            "SELECT pk, team_pk, revoked_at IS NOT NULL, role FROM devices WHERE id = ?1",
+        )?
+        .query_row([&lead.device_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownDevice(lead.device_id.clone()))?;
+    if revoked {
+        return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
+    }
+    if role.0 != Role::Lead {
+        return Err(StoreError::NotLead(lead.device_id.clone()));
+    }
+    Ok((pk, team_pk))
+}
+
+/// `(device_pk, revoked, role)` of the device `device_id` of the team `team_pk`; a device of
+/// another team is as unknown as one that does not exist.
+fn team_device(
+    conn: &Connection,
+    team_pk: i64,
+    device_id: &str,
+) -> Result<(i64, bool, Role), StoreError> {
+    let found: Option<(i64, bool, StoredRole)> = conn
+        .prepare_cached(
+            "SELECT pk, revoked_at IS NOT NULL, role FROM devices WHERE id = ?1 AND team_pk = ?2",
+        )?
+        .query_row(params![device_id, team_pk], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    found
+        .map(|(pk, revoked, role)| (pk, revoked, role.0))
+        .ok_or_else(|| StoreError::NotInTeam(device_id.to_owned()))
+}
+
+/// The device `device_pk` as the operator and the leads see it.
+fn device_info(conn: &Connection, device_pk: i64) -> Result<DeviceInfo, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE pk = ?1"
+        ))?
+        .query_row([device_pk], device_row)?)
+}
+
+/// The erasure orders each active device of the team has carried out, in increasing order.
+fn confirmations(conn: &Connection, team_pk: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT erasures_seen FROM devices WHERE team_pk = ?1 AND revoked_at IS NULL
+         ORDER BY erasures_seen",
+    )?;
+    let seen = stmt
+        .query_map([team_pk], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(seen)
+}
+
+/// Order `seq` with its confirmation count among the active devices whose `seen` is given.
+fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasure {
+    let confirmed = seen.len() - seen.partition_point(|&s| s < seq);
+    Erasure {
+        seq: to_u64(seq),
+        doc_id,
+        erased_at,
+        confirmed: u32::try_from(confirmed).unwrap_or(u32::MAX),
+        devices: u32::try_from(seen.len()).unwrap_or(u32::MAX),
+    }
+}
+
+/// Moves the WAL's pages into the database file and empties it, so that what an erasure
+/// overwrote leaves `-wal` too. Best effort: logs when a reader keeps it from finishing.
+fn checkpoint(conn: &Connection) {
+    let result = conn.busy_timeout(CHECKPOINT_PATIENCE).and_then(|()| {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+    });
+    match result {
+        Ok((0, _, _)) => {}
+        Ok((_, frames, done)) => tracing::warn!(
+            frames,
+            checkpointed = done,
+            "after an erasure the WAL could not be emptied (a reader holds an older snapshot): \
+             the erased bytes stay in relay.sqlite3-wal until a later checkpoint"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the checkpoint after an erasure failed"),
+    }
+    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!(error = %e, "could not restore the busy timeout");
+    }
 }
 
 impl SqliteStore {
@@ -343,7 +565,7 @@ impl SqliteStore {
         Ok(known.as_deref() != Some(actor))
     }
 
-    /// Reads the page of other devices' blobs after `since`.
+    /// Reads the page of other devices' blobs after `since`, and the team's erasure head.
     fn pull(
         conn: &Connection,
         team_pk: i64,
@@ -351,9 +573,7 @@ impl SqliteStore {
         since: u64,
         max_bytes: u64,
     ) -> Result<SyncPage, StoreError> {
-        let head: i64 = conn
-            .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
-            .query_row([team_pk], |r| r.get(0))?;
+        let (head, erasure_head) = team_heads(conn, team_pk)?;
         check_cursor(since, head)?;
         let mut stmt = conn.prepare_cached(
             "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
@@ -361,7 +581,9 @@ impl SqliteStore {
              WHERE b.team_pk = ?1 AND b.seq > ?2 AND b.device_pk <> ?3 ORDER BY b.seq",
         )?;
         let rows = stmt.query(params![team_pk, to_i64(since), device_pk])?;
-        Self::page(rows, since, to_u64(head).max(since), max_bytes)
+        let mut page = Self::page(rows, since, to_u64(head).max(since), max_bytes)?;
+        page.erasure_head = to_u64(erasure_head);
+        Ok(page)
     }
 
     /// Reads rows `(seq, doc_id, length, blob, actor, name, id)` into a page of about `max_bytes`
@@ -422,35 +644,58 @@ impl super::Store for SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let team_pk = Self::team_pk(&tx, team_id)?;
-        tx.execute(
-            "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                &invite.code_hash[..],
-                team_pk,
-                invite.uses,
-                invite.expires_at,
-                now
-            ],
-        )?;
+        insert_invite(&tx, team_pk, invite, now)?;
         tx.commit()?;
         Ok(())
     }
 
-    fn enrol(&self, device: &NewDevice, now: i64) -> Result<String, StoreError> {
+    fn lead_invite(
+        &self,
+        lead: &DeviceAuth,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut writers = lock(&self.writers);
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (team_pk, team_id, uses_left, expires_at): (i64, String, i64, i64) = tx
+        let (_, team_pk) = acting_lead(&tx, lead)?;
+        insert_invite(&tx, team_pk, invite, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (team_pk, team_id, uses_left, expires_at, role, erasure_head): (
+            i64,
+            String,
+            i64,
+            i64,
+            StoredRole,
+            i64,
+        ) = tx
             .query_row(
-                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at
+                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq
                  FROM invites i JOIN teams t ON t.pk = i.team_pk WHERE i.hash = ?1",
                 [&device.invite_hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?
             .ok_or(StoreError::UnknownInvite)?;
+        let role = role.0;
         if uses_left <= 0 {
             return Err(StoreError::InviteUsedUp);
         }
@@ -461,16 +706,20 @@ impl super::Store for SqliteStore {
             "UPDATE invites SET uses_left = uses_left - 1 WHERE hash = ?1",
             [&device.invite_hash[..]],
         )?;
+        // The new device never held what was erased before it joined.
         tx.execute(
-            "INSERT INTO devices (id, team_pk, name, token_hash, enrolled_at, actor)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO devices
+                 (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 device.device_id,
                 team_pk,
                 device.name,
                 &device.token_hash[..],
                 now,
-                device.actor
+                device.actor,
+                role.as_str(),
+                erasure_head
             ],
         )
         .map_err(|e| match &device.actor {
@@ -478,14 +727,14 @@ impl super::Store for SqliteStore {
             None => e.into(),
         })?;
         tx.commit()?;
-        Ok(team_id)
+        Ok(Enrolled { team_id, role })
     }
 
     fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError> {
         self.with_reader(|conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT d.id, t.id, d.revoked_at IS NOT NULL
+                    "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
                      FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = ?1",
                 )?
                 .query_row([&token_hash[..]], |r| {
@@ -493,6 +742,8 @@ impl super::Store for SqliteStore {
                         device_id: r.get(0)?,
                         team_id: r.get(1)?,
                         revoked: r.get(2)?,
+                        role: r.get::<_, StoredRole>(3)?.0,
+                        erasure_head: to_u64(r.get(4)?),
                     })
                 })
                 .optional()?)
@@ -542,10 +793,14 @@ impl super::Store for SqliteStore {
         if revoked {
             return Err(StoreError::DeviceRevoked(device.device_id.clone()));
         }
+        let (mut head, erasure_head) = team_heads(&tx, team_pk)?;
+        if erasure_head > 0 {
+            let erased = erased_in(&tx, team_pk, push.iter().map(|b| b.doc_id))?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+        }
         Self::claim_actor(&tx, device_pk, &device.device_id, actor)?;
-        let mut head: i64 = tx
-            .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
-            .query_row([team_pk], |r| r.get(0))?;
         check_cursor(since, head)?;
         let mut inserted = 0;
         let mut added_bytes = 0u64;
@@ -588,20 +843,10 @@ impl super::Store for SqliteStore {
     fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
         self.with_reader(|conn| {
             let team_pk = Self::team_pk(conn, team_id)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor
-                 FROM devices WHERE team_pk = ?1 ORDER BY pk",
-            )?;
-            let rows = stmt.query_map([team_pk], |r| {
-                Ok(DeviceInfo {
-                    device_id: r.get(0)?,
-                    name: r.get(1)?,
-                    enrolled_at: r.get(2)?,
-                    last_sync_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                    actor: r.get(5)?,
-                })
-            })?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE team_pk = ?1 ORDER BY pk"
+            ))?;
+            let rows = stmt.query_map([team_pk], device_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
@@ -619,10 +864,12 @@ impl super::Store for SqliteStore {
             if revoked {
                 return Err(StoreError::DeviceRevoked(device.device_id.clone()));
             }
-            let head: i64 = tx
-                .prepare_cached("SELECT head_seq FROM teams WHERE pk = ?1")?
-                .query_row([team_pk], |r| r.get(0))?;
-            let page = {
+            let (head, erasure_head) = team_heads(&tx, team_pk)?;
+            let erased = erased_in(&tx, team_pk, [doc_id])?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+            let mut page = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
                      FROM blobs b JOIN devices d ON d.pk = b.device_pk
@@ -631,6 +878,7 @@ impl super::Store for SqliteStore {
                 let rows = stmt.query(params![team_pk, doc_id, to_i64(after)])?;
                 Self::page(rows, after, to_u64(head).max(after), max_bytes)?
             };
+            page.erasure_head = to_u64(erasure_head);
             tx.commit()?;
             Ok(page)
         })
@@ -646,5 +894,317 @@ impl super::Store for SqliteStore {
             return Err(StoreError::UnknownDevice(device_id.to_owned()));
         }
         Ok(())
+    }
+
+    fn erased_among(
+        &self,
+        device: &DeviceAuth,
+        doc_ids: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|conn| {
+            let tx = conn.transaction()?;
+            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+            if revoked {
+                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+            }
+            let erased = erased_in(&tx, team_pk, doc_ids.iter().copied())?;
+            tx.commit()?;
+            Ok(erased)
+        })
+    }
+
+    fn promote_device(&self, device_id: &str) -> Result<(), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (device_pk, _, revoked) = Self::device_keys(&tx, device_id)?;
+        if revoked {
+            return Err(StoreError::PromoteRevoked(device_id.to_owned()));
+        }
+        tx.execute(
+            "UPDATE devices SET role = ?1 WHERE pk = ?2",
+            params![Role::Lead.as_str(), device_pk],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn revoke_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+        now: i64,
+    ) -> Result<DeviceInfo, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (_, team_pk) = acting_lead(&tx, lead)?;
+        let (device_pk, revoked, role) = team_device(&tx, team_pk, device_id)?;
+        if !revoked {
+            if role == Role::Lead {
+                let other_leads: i64 = tx.query_row(
+                    "SELECT count(*) FROM devices
+                     WHERE team_pk = ?1 AND role = ?2 AND revoked_at IS NULL AND pk <> ?3",
+                    params![team_pk, Role::Lead.as_str(), device_pk],
+                    |r| r.get(0),
+                )?;
+                if other_leads == 0 {
+                    return Err(StoreError::LastLead(device_id.to_owned()));
+                }
+            }
+            tx.execute(
+                "UPDATE devices SET revoked_at = ?1 WHERE pk = ?2",
+                params![now, device_pk],
+            )?;
+        }
+        let info = device_info(&tx, device_pk)?;
+        tx.commit()?;
+        Ok(info)
+    }
+
+    fn promote_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+    ) -> Result<DeviceInfo, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (_, team_pk) = acting_lead(&tx, lead)?;
+        let (device_pk, revoked, _) = team_device(&tx, team_pk, device_id)?;
+        if revoked {
+            return Err(StoreError::PromoteRevoked(device_id.to_owned()));
+        }
+        tx.execute(
+            "UPDATE devices SET role = ?1 WHERE pk = ?2",
+            params![Role::Lead.as_str(), device_pk],
+        )?;
+        let info = device_info(&tx, device_pk)?;
+        tx.commit()?;
+        Ok(info)
+    }
+
+    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
+        let existing: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT seq, erased_at FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
+                params![team_pk, doc_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, erased_at) = match existing {
+            Some(order) => order,
+            None => {
+                let freed: i64 = tx.query_row(
+                    "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
+                     FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
+                    params![team_pk, doc_id],
+                    |r| r.get(0),
+                )?;
+                let deleted = tx.execute(
+                    "DELETE FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
+                    params![team_pk, doc_id],
+                )?;
+                let seq: i64 = tx.query_row(
+                    "UPDATE teams SET erasure_seq = erasure_seq + 1,
+                         stored_bytes = max(stored_bytes - ?1, 0)
+                     WHERE pk = ?2 RETURNING erasure_seq",
+                    params![freed, team_pk],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![team_pk, seq, doc_id, now, lead_pk],
+                )?;
+                // The lead erases the document itself right after; it has carried out this
+                // order only if it had carried out every earlier one (another lead's, say).
+                tx.execute(
+                    "UPDATE devices SET erasures_seen = ?1 WHERE pk = ?2 AND erasures_seen = ?1 - 1",
+                    params![seq, lead_pk],
+                )?;
+                tracing::info!(
+                    team_id = %lead.team_id,
+                    device_id = %lead.device_id,
+                    seq,
+                    deleted,
+                    freed,
+                    "document erased"
+                );
+                (seq, now)
+            }
+        };
+        let seen = confirmations(&tx, team_pk)?;
+        tx.commit()?;
+        // Also after an order given before: a checkpoint a reader kept from finishing then
+        // gets another chance.
+        checkpoint(&writers.durable);
+        Ok(erasure(seq, doc_id.to_owned(), erased_at, &seen))
+    }
+
+    fn erasures(
+        &self,
+        device: &DeviceAuth,
+        after: u64,
+        limit: usize,
+    ) -> Result<ErasureList, StoreError> {
+        self.with_reader(|conn| {
+            let tx = conn.transaction()?;
+            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+            if revoked {
+                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+            }
+            let (_, head) = team_heads(&tx, team_pk)?;
+            let seen = confirmations(&tx, team_pk)?;
+            let mut orders = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT seq, doc_id, erased_at FROM erasures
+                     WHERE team_pk = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )?;
+                let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+                stmt.query_map(params![team_pk, to_i64(after), fetch], |r| {
+                    Ok(erasure(r.get(0)?, r.get(1)?, r.get(2)?, &seen))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            let more = orders.len() > limit;
+            orders.truncate(limit);
+            Ok(ErasureList {
+                erasures: orders,
+                head: to_u64(head),
+                more,
+            })
+        })
+    }
+
+    fn confirm_erasures(&self, device: &DeviceAuth, up_to: u64) -> Result<u64, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
+        if revoked {
+            return Err(StoreError::DeviceRevoked(device.device_id.clone()));
+        }
+        let (_, head) = team_heads(&tx, team_pk)?;
+        let head = to_u64(head);
+        if up_to > head {
+            return Err(StoreError::ErasuresAhead { up_to, head });
+        }
+        tx.execute(
+            "UPDATE devices SET erasures_seen = max(erasures_seen, ?1) WHERE pk = ?2",
+            params![to_i64(up_to), device_pk],
+        )?;
+        tx.commit()?;
+        Ok(head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{hash_invite, hash_token};
+    use crate::store::Store;
+
+    /// A store with a team and devices enrolled with the given roles; returns their `DeviceAuth`.
+    fn team(store: &SqliteStore, roles: &[Role]) -> Vec<DeviceAuth> {
+        let team_id = store.create_team("Team", 1).expect("team");
+        roles
+            .iter()
+            .enumerate()
+            .map(|(i, &role)| {
+                let code = format!("invite-{i}");
+                let invite = NewInvite {
+                    code_hash: hash_invite(&code),
+                    uses: 1,
+                    expires_at: i64::MAX,
+                    role,
+                };
+                store.create_invite(&team_id, &invite, 1).expect("invite");
+                let token = format!("token-{i}");
+                let device = NewDevice {
+                    invite_hash: hash_invite(&code),
+                    device_id: format!("device-{i}"),
+                    name: format!("Device {i}"),
+                    token_hash: hash_token(&token),
+                    actor: None,
+                };
+                assert_eq!(store.enrol(&device, 1).expect("enrols").role, role);
+                store
+                    .authenticate(&hash_token(&token))
+                    .expect("reads")
+                    .expect("known")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn orders_page_and_count_what_each_device_carried_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(&store, &[Role::Lead, Role::Lead, Role::Canvasser]);
+        let (a, b, c) = (&devices[0], &devices[1], &devices[2]);
+        // Lead a orders the first erasure and carries it out at once.
+        assert_eq!(store.erase(a, "x", 10).expect("erase").confirmed, 1);
+        // Lead b has not carried out order 1: its own order 2 does not count it either.
+        let second = store.erase(b, "y", 11).expect("erase");
+        assert_eq!((second.seq, second.confirmed, second.devices), (2, 0, 3));
+        let third = store.erase(a, "z", 12).expect("erase");
+        assert_eq!(
+            (third.seq, third.confirmed),
+            (3, 0),
+            "a has not carried out 2"
+        );
+        assert!(matches!(
+            store.erase(c, "w", 13),
+            Err(StoreError::NotLead(_))
+        ));
+
+        let page = store.erasures(c, 0, 2).expect("list");
+        assert_eq!((page.head, page.more), (3, true));
+        let seqs: Vec<u64> = page.erasures.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        assert_eq!(page.erasures[0].confirmed, 1);
+        let rest = store.erasures(c, 2, 2).expect("list");
+        assert_eq!((rest.erasures.len(), rest.more), (1, false));
+        assert_eq!(rest.erasures[0].doc_id, "z");
+
+        assert_eq!(store.confirm_erasures(b, 3).expect("confirm"), 3);
+        assert!(matches!(
+            store.confirm_erasures(b, 4),
+            Err(StoreError::ErasuresAhead { up_to: 4, head: 3 })
+        ));
+        let all = store.erasures(a, 0, 10).expect("list");
+        let confirmed: Vec<u32> = all.erasures.iter().map(|e| e.confirmed).collect();
+        assert_eq!(confirmed, vec![2, 1, 1]);
+        // The tombstones refuse the documents' changes; the others pass.
+        let blob = NewBlob {
+            id: [1; 32],
+            doc_id: "y",
+            blob: b"late",
+        };
+        assert!(matches!(
+            store.sync(c, &[], 0, std::slice::from_ref(&blob), 1000, 20),
+            Err(StoreError::Erased(docs)) if docs == ["y"]
+        ));
+        assert_eq!(
+            store.erased_among(c, &["q", "x", "q", "x"]).expect("reads"),
+            vec!["x".to_owned()]
+        );
+        let fine = NewBlob {
+            doc_id: "q",
+            ..blob
+        };
+        let page = store.sync(c, &[], 0, &[fine], 1000, 20).expect("stored");
+        assert_eq!((page.inserted, page.erasure_head), (1, 3));
     }
 }

@@ -78,7 +78,8 @@ fn ask(doc: &str, after: u64, max_bytes: Option<u64>) -> Vec<u8> {
 #[test]
 fn pulled_changes_name_the_device_that_pushed_them() {
     let relay = Relay::start();
-    let (_, mut devices) = relay.team_with_devices("Actors", 3);
+    // Leads: the device list is theirs.
+    let (_, mut devices) = relay.team_with_leads("Actors", 3);
     let pushed = item("doc-1", "from device 0");
     devices[0].sync(vec![pushed.clone()], None).expect("push");
     devices[1]

@@ -9,11 +9,13 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use groundwork_protocol::{
-    ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, PushItem, SYNC_CONTENT_TYPE, SYNC_PATH,
-    SyncRequest, SyncResponse, decode_sync_response, encode_sync_request,
+    ENROL_PATH, ERASURES_HEADER, EnrolRequest, EnrolResponse, ErrorBody, PushItem, ROLE_HEADER,
+    Role, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, decode_sync_response,
+    encode_sync_request,
 };
 use reqwest::blocking::{Client, Response};
-use reqwest::header;
+use reqwest::header::{self, HeaderMap};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -144,11 +146,28 @@ impl Relay {
         self.op_ok(&args).trim().to_owned()
     }
 
-    /// A team with `n` enrolled devices.
+    /// A team with `n` enrolled devices (canvassers).
     pub fn team_with_devices(&self, name: &str, n: usize) -> (String, Vec<Device>) {
+        self.team_with_devices_invited(name, n, &[])
+    }
+
+    /// A team with `n` enrolled leads.
+    pub fn team_with_leads(&self, name: &str, n: usize) -> (String, Vec<Device>) {
+        self.team_with_devices_invited(name, n, &["--lead"])
+    }
+
+    /// A team with `n` devices enrolled with one invite made with extra flags (e.g. `--lead`).
+    pub fn team_with_devices_invited(
+        &self,
+        name: &str,
+        n: usize,
+        extra: &[&str],
+    ) -> (String, Vec<Device>) {
         let (team, _) = self.team(name);
         let uses = n.to_string();
-        let invite = self.invite(&team, &["--uses", &uses]);
+        let mut flags = vec!["--uses", uses.as_str()];
+        flags.extend_from_slice(extra);
+        let invite = self.invite(&team, &flags);
         let devices = (0..n)
             .map(|i| {
                 self.enrol(&invite, &format!("{name} device {i}"))
@@ -204,11 +223,58 @@ impl Relay {
                 team_id: e.team_id,
                 device_id: e.device_id,
                 token: e.token,
+                role: e.role,
                 cursor: 0,
                 actor: uuid::Uuid::new_v4().as_bytes().to_vec(),
             })
         } else {
             Err((status, error_message(&bytes)))
+        }
+    }
+
+    /// A team whose first device is its lead (enrolled with `team create`'s invite), with
+    /// `canvassers` more devices enrolled with an invite the lead asked for over HTTP.
+    pub fn team_with_lead(&self, name: &str, canvassers: u32) -> (Device, Vec<Device>) {
+        let (_, first) = self.team(name);
+        let lead = self.enrol(&first, &format!("{name} lead")).expect("enrols");
+        assert_eq!(lead.role, Role::Lead, "team create's invite makes a lead");
+        if canvassers == 0 {
+            return (lead, Vec::new());
+        }
+        let answer = lead.post(
+            groundwork_protocol::INVITES_PATH,
+            &groundwork_protocol::InviteRequest {
+                uses: canvassers,
+                expires_in_secs: 3600,
+                role: Role::Canvasser,
+            },
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let invite: groundwork_protocol::InviteResponse = answer.json();
+        let devices = (0..canvassers)
+            .map(|i| {
+                let d = self
+                    .enrol(&invite.code, &format!("{name} phone {i}"))
+                    .expect("enrols");
+                assert_eq!(d.role, Role::Canvasser);
+                d
+            })
+            .collect();
+        (lead, devices)
+    }
+
+    /// A device of this relay known by its token (e.g. one written into a database by hand),
+    /// declaring a fresh actor.
+    pub fn device(&self, team_id: &str, device_id: &str, token: &str) -> Device {
+        Device {
+            url: self.url.clone(),
+            http: self.http.clone(),
+            team_id: team_id.to_owned(),
+            device_id: device_id.to_owned(),
+            token: token.to_owned(),
+            role: Role::Canvasser,
+            cursor: 0,
+            actor: uuid::Uuid::new_v4().as_bytes().to_vec(),
         }
     }
 
@@ -320,6 +386,56 @@ pub fn operator(data_dir: &Path, args: &[&str]) -> Output {
         .expect("run operator command")
 }
 
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    fn read(resp: Response) -> Self {
+        Answer {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().expect("body").to_vec(),
+        }
+    }
+
+    /// The body as JSON of type `T` (panics, with the body, if it is not).
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "answer {} is not the JSON expected ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The JSON error body (panics if the body is not one).
+    pub fn error(&self) -> ErrorBody {
+        let body: ErrorBody = self.json();
+        assert!(!body.error.is_empty());
+        body
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The role and erasure head headers every answer to a known device carries.
+    pub fn team_headers(&self) -> (Option<&str>, Option<u64>) {
+        (
+            self.header(ROLE_HEADER),
+            self.header(ERASURES_HEADER)
+                .map(|v| v.parse().expect("a number")),
+        )
+    }
+}
+
 /// The `error` field of a JSON error body (panics if the body is not one).
 pub fn error_message(bytes: &[u8]) -> String {
     let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|e| {
@@ -352,6 +468,8 @@ pub struct Device {
     pub team_id: String,
     pub device_id: String,
     pub token: String,
+    /// The role the relay gave it at enrolment.
+    pub role: Role,
     pub cursor: u64,
     /// The actor id this test device declares.
     pub actor: Vec<u8>,
@@ -420,6 +538,61 @@ impl Device {
             if !resp.more {
                 return out;
             }
+        }
+    }
+}
+
+impl Device {
+    /// A JSON `POST` with this device's token.
+    pub fn post(&self, path: &str, body: &impl serde::Serialize) -> Answer {
+        Answer::read(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .json_body(body)
+                .send()
+                .expect("POST"),
+        )
+    }
+
+    /// A `GET` with this device's token.
+    pub fn get(&self, path: &str) -> Answer {
+        Answer::read(
+            self.http
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .send()
+                .expect("GET"),
+        )
+    }
+
+    /// Sends `req` to the sync endpoint (gzip both ways or neither) and returns the answer
+    /// undecoded, headers included.
+    pub fn sync_raw(&self, req: &SyncRequest, use_gzip: bool) -> Answer {
+        let plain = encode_sync_request(req).expect("encodes");
+        let builder = self
+            .http
+            .post(format!("{}{SYNC_PATH}", self.url))
+            .bearer_auth(&self.token)
+            .header(header::CONTENT_TYPE, SYNC_CONTENT_TYPE);
+        let builder = if use_gzip {
+            builder
+                .header(header::CONTENT_ENCODING, "gzip")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(gzip(&plain))
+        } else {
+            builder.body(plain)
+        };
+        Answer::read(builder.send().expect("POST sync"))
+    }
+
+    /// A request from this device's cursor pushing `push`.
+    pub fn request(&self, push: Vec<PushItem>) -> SyncRequest {
+        SyncRequest {
+            since: self.cursor,
+            push,
+            max_bytes: None,
+            actor: self.actor.clone(),
         }
     }
 }

@@ -324,7 +324,7 @@ fn behind_a_proxy_clients_are_told_apart_by_forwarded_for_only_when_trusted() {
 #[test]
 fn failed_authentication_is_rate_limited_but_valid_tokens_are_not() {
     let relay = Relay::start_with(&["--failed-auth-per-minute", "1", "--failed-auth-burst", "3"]);
-    let (_, mut devices) = relay.team_with_devices("Tokens", 1);
+    let (_, mut devices) = relay.team_with_leads("Tokens", 1);
     let body = encode_sync_request(&SyncRequest::default()).expect("encodes");
     for _ in 0..3 {
         let (status, _) = relay.post_sync_raw(Some("gwt_guess"), &[], body.clone());

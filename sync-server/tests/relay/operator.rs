@@ -35,11 +35,19 @@ fn operator_commands_work_while_serving() {
         "last sync recorded: {lead_row}"
     );
     assert_eq!(lead_row["revoked"], false);
+    assert_eq!(
+        lead_row["role"], "lead",
+        "team create's invite makes a lead"
+    );
     let third_row = list
         .iter()
         .find(|d| d["name"] == "Third phone")
         .expect("third listed");
     assert!(third_row["last_sync"].is_null());
+    assert_eq!(
+        third_row["role"], "canvasser",
+        "invite create makes canvassers"
+    );
 
     // A pull-only sync records the time too.
     second.sync(Vec::new(), None).expect("pull");
@@ -119,12 +127,12 @@ fn settings_come_from_the_config_file_and_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
 }
 
-/// `GET /v1/devices`: a device sees its own team's devices with their last sync, for the team
-/// lead's reports, and nothing of other teams; it needs a valid token.
+/// `GET /v1/devices`: a lead sees its own team's devices with their last sync and role, for the
+/// team lead's reports, and nothing of other teams; it needs a valid token.
 #[test]
 fn devices_list_the_callers_team_only() {
     let relay = Relay::start();
-    let (_, mut red) = relay.team_with_devices("Red", 2);
+    let (_, mut red) = relay.team_with_leads("Red", 2);
     let (_, blue) = relay.team_with_devices("Blue", 1);
     red[0].sync(vec![item("doc", "hello")], None).expect("sync");
     let list = |token: &str| relay.http_get_with_token("/v1/devices", token);
@@ -144,6 +152,11 @@ fn devices_list_the_callers_team_only() {
         .find(|d| d["device_id"] == red[1].device_id.as_str())
         .expect("listed");
     assert!(idle["last_sync_at"].is_null(), "{idle}");
+    assert_eq!(idle["role"], "lead");
+    assert!(
+        idle["enrolled_at"].as_i64().is_some_and(|t| t > 0),
+        "{idle}"
+    );
     assert!(
         !body.contains(&blue[0].device_id),
         "no other team's devices"

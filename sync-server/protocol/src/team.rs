@@ -1,0 +1,160 @@
+//! Team roles, the lead's actions and erasure orders: the JSON bodies of the routes that manage a
+//! team rather than sync it.
+//!
+//! | request | who | body | answer |
+//! | --- | --- | --- | --- |
+//! | `POST` [`INVITES_PATH`] | lead | [`InviteRequest`] | [`InviteResponse`] |
+//! | `POST` [`REVOKE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
+//! | `POST` [`PROMOTE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
+//! | `POST` [`ERASE_PATH`] | lead | [`EraseRequest`] | [`Erasure`] |
+//! | `GET` [`ERASURES_PATH`]`?after=N` | any device | none | [`ErasureList`] |
+//! | `POST` [`CONFIRM_ERASURES_PATH`] | any device | [`ConfirmErasures`] | [`ErasureList`] (empty list, `head` only) |
+//!
+//! A canvasser's attempt at a lead action answers 403 with [`ErrorBody::code`](crate::ErrorBody)
+//! [`CODE_LEAD_ONLY`]. Every authenticated answer (sync included) carries the caller's role in
+//! [`ROLE_HEADER`] and the team's last erasure order number in [`ERASURES_HEADER`], so a device
+//! learns of a promotion or an erasure on its next sync without another round trip.
+//!
+//! Erasure: the relay deletes every stored change of the document, remembers its id (a
+//! tombstone: ids are random and say nothing about the person) and refuses its changes ever
+//! after with 410 and code [`CODE_ERASED`], naming the erased documents in
+//! [`ErrorBody::erased`](crate::ErrorBody); a device then fetches the orders after its last one,
+//! erases the documents itself, confirms, and syncs again.
+
+use serde::{Deserialize, Serialize};
+
+/// Create an invite to the caller's team (a lead): `POST` an [`InviteRequest`].
+pub const INVITES_PATH: &str = "/v1/invites";
+/// Revoke a device of the caller's team (a lead): `POST` a [`DeviceAction`].
+pub const REVOKE_PATH: &str = "/v1/devices/revoke";
+/// Make a device of the caller's team a lead (a lead): `POST` a [`DeviceAction`].
+pub const PROMOTE_PATH: &str = "/v1/devices/promote";
+/// Erase a document from the team (a lead): `POST` an [`EraseRequest`].
+pub const ERASE_PATH: &str = "/v1/erase";
+/// The team's erasure orders after `?after=N` (any device): `GET`, answers an [`ErasureList`].
+pub const ERASURES_PATH: &str = "/v1/erasures";
+/// The caller has erased every document up to an order (any device): `POST` [`ConfirmErasures`].
+pub const CONFIRM_ERASURES_PATH: &str = "/v1/erasures/confirm";
+
+/// Response header: the caller's role, `lead` or `canvasser`.
+pub const ROLE_HEADER: &str = "x-groundwork-role";
+/// Response header: the number of the team's last erasure order (0: none yet).
+pub const ERASURES_HEADER: &str = "x-groundwork-erasures";
+
+/// [`crate::ErrorBody::code`] of a 403 for a lead's action asked by a canvasser.
+pub const CODE_LEAD_ONLY: &str = "lead_only";
+/// [`crate::ErrorBody::code`] of a 403 for a revoked device.
+pub const CODE_REVOKED: &str = "revoked";
+/// [`crate::ErrorBody::code`] of a 410 for changes of an erased document.
+pub const CODE_ERASED: &str = "erased";
+/// [`crate::ErrorBody::code`] of a 409 that would leave a team without a lead.
+pub const CODE_LAST_LEAD: &str = "last_lead";
+
+/// Most uses an invite may have.
+pub const MAX_INVITE_USES: u32 = 1000;
+/// Longest an invite may stay valid, in seconds (30 days).
+pub const MAX_INVITE_SECS: u64 = 30 * 24 * 3600;
+/// Most erasure orders in one [`ErasureList`].
+pub const MAX_ERASURES_PER_PAGE: usize = 1000;
+
+/// What a device may do in its team.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Invites, revokes, promotes, erases; and everything a canvasser does.
+    Lead,
+    /// Records and syncs.
+    #[default]
+    Canvasser,
+}
+
+impl Role {
+    /// `lead` or `canvasser`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Lead => "lead",
+            Role::Canvasser => "canvasser",
+        }
+    }
+
+    /// The role named `s` (`lead` or `canvasser`), if it is one.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim() {
+            "lead" => Some(Role::Lead),
+            "canvasser" => Some(Role::Canvasser),
+            _ => None,
+        }
+    }
+}
+
+/// A lead asks for an invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// How many devices may join with it (1 to [`MAX_INVITE_USES`]).
+    pub uses: u32,
+    /// How long it stays valid, in seconds (60 to [`MAX_INVITE_SECS`]).
+    pub expires_in_secs: u64,
+    /// The role of the devices that join with it.
+    pub role: Role,
+}
+
+/// A new invite. The relay keeps only the code's hash: this is the one time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteResponse {
+    /// The invite code.
+    pub code: String,
+    /// The role it gives.
+    pub role: Role,
+    /// How many devices may join with it.
+    pub uses: u32,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// A lead's action on one device of the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAction {
+    /// The device's id, as `GET /v1/devices` lists it.
+    pub device_id: String,
+}
+
+/// A lead erases a document (a person's file) from the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseRequest {
+    /// The document's id.
+    pub doc_id: String,
+}
+
+/// One erasure order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// Its number in the team's orders (1, 2, …).
+    pub seq: u64,
+    /// The erased document.
+    pub doc_id: String,
+    /// When it was ordered (Unix seconds).
+    pub erased_at: i64,
+    /// Active devices of the team that have confirmed it (devices that joined after it count:
+    /// they never held the document).
+    pub confirmed: u32,
+    /// Active (not revoked) devices of the team.
+    pub devices: u32,
+}
+
+/// Erasure orders, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureList {
+    /// The orders after the one asked for, at most [`MAX_ERASURES_PER_PAGE`].
+    pub erasures: Vec<Erasure>,
+    /// The number of the team's last order.
+    pub head: u64,
+    /// More orders follow the last one listed.
+    pub more: bool,
+}
+
+/// A device has erased every document up to order `up_to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmErasures {
+    /// The last order it carried out (orders beyond the team's head are refused: 400).
+    pub up_to: u64,
+}

@@ -1,0 +1,362 @@
+//! Erasure: a lead's order deletes a document's changes from the relay (from its files too),
+//! refuses them ever after (410 `erased`), and counts the devices that carried it out.
+
+use std::path::Path;
+
+use groundwork_protocol::{
+    CODE_ERASED, ConfirmErasures, DocChangesRequest, EraseRequest, Erasure, ErasureList,
+    InviteRequest, InviteResponse, PushItem, Role, SyncResponse, decode_sync_response,
+};
+
+use crate::common::{Answer, Device, Relay, gunzip, item};
+
+fn erase(lead: &Device, doc_id: &str) -> Answer {
+    lead.post(
+        "/v1/erase",
+        &EraseRequest {
+            doc_id: doc_id.into(),
+        },
+    )
+}
+
+fn erased(lead: &Device, doc_id: &str) -> Erasure {
+    let answer = erase(lead, doc_id);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json()
+}
+
+fn orders(device: &Device, after: Option<&str>) -> Answer {
+    match after {
+        None => device.get("/v1/erasures"),
+        Some(after) => device.get(&format!("/v1/erasures?after={after}")),
+    }
+}
+
+fn list(device: &Device) -> ErasureList {
+    let answer = orders(device, None);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json()
+}
+
+fn counts(list: &ErasureList) -> Vec<(u64, u32, u32)> {
+    list.erasures
+        .iter()
+        .map(|e| (e.seq, e.confirmed, e.devices))
+        .collect()
+}
+
+fn confirm(device: &Device, up_to: u64) -> Answer {
+    device.post("/v1/erasures/confirm", &ConfirmErasures { up_to })
+}
+
+/// The team's log head and stored bytes, read from the relay's database.
+fn team_row(relay: &Relay, team_id: &str) -> (i64, i64) {
+    let db = rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open");
+    db.query_row(
+        "SELECT head_seq, stored_bytes FROM teams WHERE id = ?1",
+        [team_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .expect("team row")
+}
+
+/// Which of the relay's database files hold `needle`.
+fn files_holding(data_dir: &Path, needle: &[u8]) -> Vec<&'static str> {
+    ["relay.sqlite3", "relay.sqlite3-wal"]
+        .into_iter()
+        .filter(|name| {
+            let bytes = std::fs::read(data_dir.join(name)).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
+fn doc_changes(device: &Device, doc_id: &str) -> Answer {
+    device.post(
+        "/v1/doc-changes",
+        &DocChangesRequest {
+            doc_id: doc_id.into(),
+            after: 0,
+            max_bytes: None,
+        },
+    )
+}
+
+#[test]
+fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
+    let relay = Relay::start();
+    let (lead, mut devices) = relay.team_with_lead("Erase", 2);
+    let mut c = devices.pop().expect("c");
+    let mut b = devices.pop().expect("b");
+    let team = b.team_id.clone();
+    let canary = format!("CANARY-{}", uuid::Uuid::new_v4());
+    // A small change and one spread over several database pages.
+    let d_changes = vec![
+        item("doc-d", &format!("{canary} first version")),
+        item(
+            "doc-d",
+            &format!("{} {canary} second version", "y".repeat(50_000)),
+        ),
+    ];
+    let mut push = d_changes.clone();
+    push.push(item("doc-e", "someone else"));
+    b.sync(push, None).expect("push");
+    assert_eq!(c.pull_all(None).len(), 3);
+    let (head, bytes) = team_row(&relay, &team);
+    assert_eq!(head, 3);
+    assert!(
+        !files_holding(&relay.data_dir, canary.as_bytes()).is_empty(),
+        "the relay holds the changes before the erasure"
+    );
+
+    // The lead erases D: its changes and their bytes go, the log's positions stay.
+    let answer = erase(&lead, "doc-d");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.team_headers(), (Some("lead"), Some(1)));
+    let order: Erasure = answer.json();
+    assert_eq!(
+        (
+            order.seq,
+            order.doc_id.as_str(),
+            order.confirmed,
+            order.devices
+        ),
+        (1, "doc-d", 1, 3),
+        "the lead carried it out; b and c have yet to"
+    );
+    let freed: i64 = d_changes
+        .iter()
+        .map(|p| i64::try_from(p.blob.len() + p.doc_id.len()).expect("small"))
+        .sum();
+    assert_eq!(team_row(&relay, &team), (3, bytes - freed));
+    assert_eq!(
+        files_holding(&relay.data_dir, canary.as_bytes()),
+        Vec::<&str>::new(),
+        "nothing of the erased changes is left in the relay's files"
+    );
+
+    // Pulls never serve it again, from the start of the log or to a device that joins later.
+    c.cursor = 0;
+    assert_eq!(
+        c.pull_all(None),
+        vec![("doc-e".to_owned(), b"someone else".to_vec())]
+    );
+    let invite: InviteResponse = lead
+        .post(
+            "/v1/invites",
+            &InviteRequest {
+                uses: 1,
+                expires_in_secs: 600,
+                role: Role::Canvasser,
+            },
+        )
+        .json();
+    let mut late = relay.enrol(&invite.code, "Late phone").expect("enrols");
+    assert_eq!(late.pull_all(None).len(), 1);
+
+    // Asking for its changes again: 410 with the document named.
+    let answer = doc_changes(&c, "doc-d");
+    assert_eq!(answer.status, 410, "{answer:?}");
+    let body = answer.error();
+    assert_eq!(
+        (body.code.as_deref(), body.erased.clone()),
+        (Some(CODE_ERASED), vec!["doc-d".to_owned()])
+    );
+    assert_eq!(answer.team_headers(), (Some("canvasser"), Some(1)));
+    let answer = doc_changes(&c, "doc-e");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.team_headers(), (Some("canvasser"), Some(1)));
+
+    // B still holds D and edits it offline: a push holding any change of D is refused whole.
+    for push in [
+        vec![
+            item("doc-e", "new e"),
+            item("doc-d", "an edit made offline"),
+            item("doc-x", "someone new"),
+            item("doc-d", "another edit"),
+        ],
+        vec![d_changes[0].clone()],
+    ] {
+        let answer = b.sync_raw(&b.request(push), true);
+        assert_eq!(answer.status, 410, "{answer:?}");
+        let body = answer.error();
+        assert_eq!(body.code.as_deref(), Some(CODE_ERASED));
+        assert_eq!(body.erased, vec!["doc-d".to_owned()], "named once");
+        assert!(
+            body.error.contains("erased from the team") && body.error.contains("sync again"),
+            "{}",
+            body.error
+        );
+        assert_eq!(answer.team_headers(), (Some("canvasser"), Some(1)));
+        assert_eq!(
+            team_row(&relay, &team).0,
+            3,
+            "nothing of that push was stored"
+        );
+    }
+    assert!(c.pull_all(None).is_empty());
+    // Without D the same push goes through.
+    let resp = b
+        .sync(
+            vec![item("doc-e", "new e"), item("doc-x", "someone new")],
+            None,
+        )
+        .expect("a push without the erased document");
+    assert_eq!(resp.accepted.len(), 2);
+    assert_eq!(c.pull_all(None).len(), 2);
+
+    // Erasing again answers the same order; a document the relay never held may be erased.
+    let again = erased(&lead, "doc-d");
+    assert_eq!((again.seq, again.erased_at), (1, order.erased_at));
+    let unseen = erased(&lead, "doc-only-on-a-phone");
+    assert_eq!(unseen.seq, 2);
+    let answer = b.sync_raw(&b.request(vec![item("doc-only-on-a-phone", "x")]), false);
+    assert_eq!(answer.status, 410);
+    assert_eq!(
+        answer.error().erased,
+        vec!["doc-only-on-a-phone".to_owned()]
+    );
+    for bad in ["", "   ", "doc\nid"] {
+        let answer = erase(&lead, bad);
+        assert_eq!(answer.status, 400, "{bad:?}: {answer:?}");
+    }
+    assert_eq!(list(&lead).head, 2, "refused erasures made no order");
+}
+
+#[test]
+fn sync_answers_say_the_callers_role_and_the_teams_last_order() {
+    let relay = Relay::start();
+    let (lead, mut devices) = relay.team_with_lead("Headers", 1);
+    let b = devices.pop().expect("b");
+    for use_gzip in [true, false] {
+        let answer = b.sync_raw(&b.request(vec![item("doc", "x")]), use_gzip);
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.team_headers(), (Some("canvasser"), Some(0)));
+    }
+    erased(&lead, "doc");
+    erased(&lead, "other");
+    // Pull only (the readers' fast path), and a push, both with and without gzip.
+    for push in [Vec::new(), vec![item("third", "y")]] {
+        for use_gzip in [true, false] {
+            let req = b.request(push.clone());
+            let answer = b.sync_raw(&req, use_gzip);
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert_eq!(answer.team_headers(), (Some("canvasser"), Some(2)));
+            let body = if answer.header("content-encoding") == Some("gzip") {
+                gunzip(&answer.body)
+            } else {
+                answer.body.clone()
+            };
+            let resp: SyncResponse = decode_sync_response(&body, &req).expect("decodes");
+            assert_eq!(resp.accepted.len(), push.len());
+        }
+    }
+    let answer = lead.sync_raw(&lead.request(Vec::new()), true);
+    assert_eq!(answer.team_headers(), (Some("lead"), Some(2)));
+    assert_eq!(
+        lead.get("/v1/devices").team_headers(),
+        (Some("lead"), Some(2))
+    );
+    assert_eq!(
+        orders(&b, None).team_headers(),
+        (Some("canvasser"), Some(2))
+    );
+    assert_eq!(confirm(&b, 2).team_headers(), (Some("canvasser"), Some(2)));
+    // Errors of a known device carry them too; answers to unknown tokens do not.
+    assert_eq!(
+        orders(&b, Some("x")).team_headers(),
+        (Some("canvasser"), Some(2))
+    );
+    let (status, body) = relay.http_get_with_token("/v1/erasures", "gwt_unknown");
+    assert_eq!(status, 401, "{body}");
+}
+
+#[test]
+fn erasure_orders_count_the_devices_that_carried_them_out() {
+    let relay = Relay::start();
+    let (lead, mut devices) = relay.team_with_lead("Orders", 1);
+    let b = devices.pop().expect("b");
+    let first = erased(&lead, "doc-1");
+    assert_eq!((first.seq, first.confirmed, first.devices), (1, 1, 2));
+
+    let answer = orders(&b, None);
+    assert_eq!(answer.status, 200);
+    let seen: ErasureList = answer.json();
+    assert_eq!((seen.head, seen.more), (1, false));
+    assert_eq!(seen.erasures[0].doc_id, "doc-1");
+    assert_eq!(counts(&seen), vec![(1, 1, 2)]);
+    let after: ErasureList = orders(&b, Some("1")).json();
+    assert_eq!((after.erasures.len(), after.head), (0, 1));
+    let zero: ErasureList = orders(&b, Some("0")).json();
+    assert_eq!(zero, seen);
+    for bad in ["abc", "-1", "", "1.5"] {
+        let answer = orders(&b, Some(bad));
+        assert_eq!(answer.status, 400, "after={bad}");
+        assert!(answer.error().error.contains("after"), "{bad}");
+    }
+
+    // Confirming: never beyond the head, never backwards.
+    let answer = confirm(&b, 2);
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(counts(&list(&lead)), vec![(1, 1, 2)]);
+    let answer = confirm(&b, 1);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.json::<ErasureList>(),
+        ErasureList {
+            erasures: Vec::new(),
+            head: 1,
+            more: false
+        }
+    );
+    assert_eq!(counts(&list(&lead)), vec![(1, 2, 2)]);
+    assert_eq!(confirm(&b, 0).status, 200);
+    assert_eq!(counts(&list(&lead)), vec![(1, 2, 2)]);
+
+    // A device that joins later never held the document: it counts as having erased it.
+    let invite = relay.invite(&b.team_id, &[]);
+    let c = relay.enrol(&invite, "C").expect("enrols");
+    assert_eq!(counts(&list(&c)), vec![(1, 3, 3)]);
+    let second = erased(&lead, "doc-2");
+    assert_eq!((second.seq, second.confirmed, second.devices), (2, 1, 3));
+    // A revoked device leaves the counts.
+    let answer = lead.post(
+        "/v1/devices/revoke",
+        &groundwork_protocol::DeviceAction {
+            device_id: c.device_id.clone(),
+        },
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(counts(&list(&lead)), vec![(1, 2, 2), (2, 1, 2)]);
+    assert_eq!(confirm(&b, 2).status, 200);
+    assert_eq!(counts(&list(&b)), vec![(1, 2, 2), (2, 2, 2)]);
+    // The body must be JSON of the right shape.
+    let answer = b.post("/v1/erasures/confirm", &serde_json::json!({"up_to": "all"}));
+    assert_eq!(answer.status, 400);
+}
+
+#[test]
+fn a_push_written_in_several_transactions_is_refused_whole() {
+    let relay = Relay::start();
+    let (lead, mut devices) = relay.team_with_lead("Large", 1);
+    let mut b = devices.pop().expect("b");
+    erased(&lead, "doc-gone");
+    // More than one transaction's worth (256 KiB), the erased document last.
+    let mut push: Vec<PushItem> = (0..300)
+        .map(|i| {
+            item(
+                &format!("doc-{i}"),
+                &format!("{i:04} {}", "x".repeat(1_000)),
+            )
+        })
+        .collect();
+    push.push(item("doc-gone", "an edit"));
+    let answer = b.sync_raw(&b.request(push.clone()), true);
+    assert_eq!(answer.status, 410, "{answer:?}");
+    assert_eq!(answer.error().erased, vec!["doc-gone".to_owned()]);
+    assert_eq!(team_row(&relay, &b.team_id).0, 0, "nothing stored");
+    push.pop();
+    let resp = b.sync(push, None).expect("without the erased document");
+    assert_eq!(resp.accepted.len(), 300);
+    assert_eq!(team_row(&relay, &b.team_id).0, 300);
+}
