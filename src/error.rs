@@ -24,6 +24,15 @@ pub enum Error {
         id: String,
     },
 
+    /// A person (or other document) erased from this notebook and the team.
+    #[error(
+        "{id} was erased: nothing of it is kept here, and it cannot be changed or brought back"
+    )]
+    Erased {
+        /// The erased document's id.
+        id: String,
+    },
+
     /// The data directory holds files that Groundwork did not write.
     #[error(
         "{} is not a Groundwork data directory (it holds other files); choose an empty or new directory, or the one Groundwork created",

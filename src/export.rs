@@ -211,3 +211,35 @@ pub fn write_with(
     }
     Ok(())
 }
+
+/// Everything this notebook holds about one person (a subject access request): their file
+/// (details, conversations, commitments and any conflicting values), every change of it with
+/// the device that made it, and the drafts typed about them and not yet saved.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubjectAccess {
+    /// When this was written.
+    pub exported_at: String,
+    /// The person's file.
+    pub person: crate::model::PersonFile,
+    /// Every change of the file, oldest first.
+    pub history: Vec<crate::docs::history::HistoryEntry>,
+    /// Unsaved drafts about the person: `{"key": …, "text": …}`.
+    pub drafts: Vec<Value>,
+}
+
+/// Everything held about person `id` ([`SubjectAccess`]).
+pub fn subject_access(store: &Store, id: &str) -> Result<SubjectAccess> {
+    let id = store.held_person(id)?;
+    let mut drafts = Vec::new();
+    for key in [format!("conversation:{id}"), format!("person-edit:{id}")] {
+        if let Some(text) = store.draft(&key)? {
+            drafts.push(serde_json::json!({ "key": key, "text": text }));
+        }
+    }
+    Ok(SubjectAccess {
+        exported_at: crate::model::format_time(chrono::Utc::now()),
+        person: store.person(&id)?,
+        history: store.history(&id)?,
+        drafts,
+    })
+}

@@ -73,12 +73,13 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Join a team on a relay with an invite code from the team lead.
+    /// Join a team on a relay with an invite from the team lead: its join link
+    /// (https://RELAY/#join=CODE), or its code with --relay.
     Join {
-        /// The relay's address, e.g. https://relay.example.org.
+        /// The relay's address, e.g. https://relay.example.org (not needed with a join link).
         #[arg(long)]
-        relay: String,
-        /// The invite code.
+        relay: Option<String>,
+        /// The invite: the join link, or the code.
         #[arg(long)]
         invite: String,
         /// A name for this device, e.g. "Sam's phone" (the canvasser's name is `settings --name`).
@@ -99,7 +100,11 @@ pub enum Command {
         #[arg(long, requires = "repair", conflicts_with = "docs")]
         all: bool,
     },
-    /// Where this device syncs and what is waiting (JSON).
+    /// The team (a lead): invite devices, list them, revoke or promote one. A canvasser's
+    /// attempt is refused by the relay.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Where this device syncs, its role, and what is waiting (JSON).
     Status,
     /// Show this device's settings, or change its canvasser name.
     Settings {
@@ -163,6 +168,47 @@ pub enum PersonCommand {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+    /// Erase a person from every device of the team and from the relay, history included (a
+    /// team lead; in a notebook that syncs with no team, from this notebook). Cannot be undone.
+    Erase {
+        /// The person's id.
+        id: String,
+    },
+    /// Everything this notebook holds about one person, as JSON (a subject access request).
+    Export {
+        /// The person's id.
+        id: String,
+    },
+}
+
+/// `team …`
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create an invite to this device's team; prints JSON {"code", "join_link", "role",
+    /// "uses", "expires_at"}.
+    Invite {
+        /// How many devices may join with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it stays valid: a number and s, m, h, d or w (e.g. 30m, 24h, 7d).
+        #[arg(long, default_value = "24h")]
+        expires_in: String,
+        /// Devices that join with it are team leads (default: canvassers).
+        #[arg(long)]
+        lead: bool,
+    },
+    /// The team's devices with their role and last sync (JSON).
+    Devices,
+    /// Revoke a device (a lost phone): the relay refuses it at once.
+    Revoke {
+        /// The device's id, from `team devices`.
+        device_id: String,
+    },
+    /// Make a device a team lead too.
+    Promote {
+        /// The device's id, from `team devices`.
+        device_id: String,
     },
 }
 

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod fields;
+pub mod team;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,10 +77,11 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
             invite,
             name,
         } => {
+            let (relay, code) = team::relay_and_code(relay.as_deref(), &invite)?;
             let mut store = Store::open(dir)?;
             let transport = HttpTransport::new()?;
             Ok(print_json(&sync::join(
-                &mut store, &transport, &relay, &invite, &name,
+                &mut store, &transport, &relay, &code, &name,
             )?)?)
         }
         Command::Sync { repair, docs, all } => {
@@ -104,8 +106,11 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 "rejected": report.rejected,
                 "waiting": report.waiting,
                 "repaired": report.repaired,
+                "erased": report.erased,
             }))?)
         }
+        Command::Team(command) => team::run(&mut Store::open(dir)?, command),
+        Command::Person(PersonCommand::Erase { id }) => team::erase(&mut Store::open(dir)?, &id),
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }
 }
@@ -254,11 +259,13 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "cursor": state.cursor,
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
+                "role": store.role()?,
+                "erasures_waiting": store.erasures_waiting()?,
             }))
         }
         // Handled by `run`: they can fail with sync errors too.
         Command::Report(command) => report(store, command),
-        Command::Join { .. } | Command::Sync { .. } => Ok(()),
+        Command::Join { .. } | Command::Sync { .. } | Command::Team(_) => Ok(()),
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson::named(format!("Durable {i}")))?;
@@ -393,6 +400,9 @@ fn person(store: &mut Store, command: PersonCommand) -> Result<()> {
             }))
         }
         PersonCommand::List { limit } => print_json(&store.list_people(limit)?),
+        PersonCommand::Export { id } => print_json(&export::subject_access(store, &id)?),
+        // Handled by `run`: it can fail with sync errors too.
+        PersonCommand::Erase { .. } => Ok(()),
     }
 }
 

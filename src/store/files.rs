@@ -144,9 +144,12 @@ pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
             });
         }
     }
-    // 8 MiB of page cache: a write touches pages all over the projection indexes.
+    // 8 MiB of page cache: a write touches pages all over the projection indexes. Freed
+    // content is overwritten with zeros, so that an erased person's words do not stay in free
+    // space of the file (`erasure.rs`).
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;",
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;
+         PRAGMA secure_delete = ON;",
     )?;
 
     if app_id == 0 {

@@ -58,6 +58,8 @@ pub struct IntakeReport {
     pub quarantined: usize,
     /// Changes of the batch's documents still waiting for their dependencies.
     pub waiting: usize,
+    /// Changes of documents erased here, dropped unread.
+    pub erased: usize,
     /// Documents whose content moved.
     pub changed_docs: Vec<String>,
 }
@@ -220,6 +222,15 @@ fn take_in_doc(
         }
         return Ok(());
     };
+    // An erased document takes nothing in again: a relay that still serves its changes (a
+    // stale copy) or a repair cannot bring the person back.
+    if conn
+        .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+        .exists([&doc_id])?
+    {
+        report.erased += items.len();
+        return Ok(());
+    }
     let (mut doc, mut kind) = match documents::load(conn, &doc_id, actor)? {
         Some(l) => (l.doc, l.kind),
         None => (docs::new_doc(actor), None),

@@ -15,7 +15,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_languages.sql"),
     include_str!("migrations/0005_commitment_targets.sql"),
     include_str!("migrations/0006_people_filters.sql"),
+    include_str!("migrations/0007_roles_erasure.sql"),
 ];
+
+/// The schema version from which deleted content is overwritten (`secure_delete`).
+const SECURE_DELETE_SINCE: i64 = 7;
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -34,6 +38,11 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
+    }
+    // Schema 7 turned `secure_delete` on; what was deleted before it may still lie in free
+    // space of the file. Rewriting the file once leaves none of it.
+    if (1..SECURE_DELETE_SINCE).contains(&current) && LATEST >= SECURE_DELETE_SINCE {
+        conn.execute_batch("VACUUM")?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 mod columns;
 mod documents;
 mod drafts;
+mod erasure;
 mod files;
 pub mod intake;
 mod meta;
@@ -29,6 +30,7 @@ use automerge::ActorId;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use documents::MergeReport;
+pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
@@ -401,7 +403,13 @@ impl Store {
     /// SQLite does this by itself inside a write once the log passes 1,000 pages, which makes
     /// that one save slow; the app calls this when it is idle (between conversations) so that
     /// saves rarely pay for it.
+    ///
+    /// After an erasure whose checkpoint could not finish, this one truncates the log instead
+    /// ([`Store::scrub`]).
     pub fn checkpoint(&self) -> Result<()> {
+        if self.scrub_pending()? {
+            return self.scrub();
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())

@@ -113,7 +113,18 @@ impl Store {
     /// Record the relay this device joined. Joining another team starts its log from the
     /// beginning; what this device holds stays and is sent there too.
     pub fn set_relay_link(&mut self, link: &RelayLink) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        // Another team numbers its erasure orders from 1 again; the ids erased here stay erased.
+        tx.execute(
+            "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+            [&link.team_id],
+        )?;
+        tx.execute(
+            "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0, role = NULL
+             WHERE id = 1 AND team_id IS NOT ?1",
+            [&link.team_id],
+        )?;
+        tx.execute(
             "UPDATE sync_state SET relay_url = ?1, team_id = ?2, relay_device_id = ?3, token = ?4,
                  cursor = CASE WHEN team_id IS ?2 THEN cursor ELSE 0 END, last_error = NULL
              WHERE id = 1",
@@ -124,6 +135,7 @@ impl Store {
                 &link.token,
             ),
         )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use groundwork_protocol::{DocChangesRequest, EnrolRequest, SyncResponse};
 use serde::Serialize;
 
 use super::plan::{self, Budget};
-use super::relay::{Relay, Wire};
-use super::{Notebook, SyncError};
+use super::relay::{News, Relay, Wire};
+use super::{Notebook, SyncError, team};
 use crate::error::Error;
 use crate::store::{Incoming, Pusher, RelayLink, Store};
 
@@ -30,6 +30,8 @@ pub struct JoinReport {
     pub device_id: String,
     /// The device name given.
     pub device_name: String,
+    /// What the device may do in the team: `lead` or `canvasser`.
+    pub role: &'static str,
 }
 
 /// What a sync did.
@@ -48,6 +50,8 @@ pub struct SyncReport {
     pub repaired: usize,
     /// Round trips made.
     pub round_trips: usize,
+    /// People (documents) erased from this device by the team's erasure orders.
+    pub erased: usize,
 }
 
 /// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
@@ -80,6 +84,7 @@ pub async fn join<W: Wire>(
             relay_device_id: answer.device_id.clone(),
             token: answer.token,
         })?;
+        s.set_role(answer.role.as_str())?;
         s.set_device_name(&name)
     })?;
     Ok(JoinReport {
@@ -87,19 +92,17 @@ pub async fn join<W: Wire>(
         team_id: answer.team_id,
         device_id: answer.device_id,
         device_name: name,
+        role: answer.role.as_str(),
     })
 }
 
-/// The devices of this device's team with their last sync, as the relay knows them.
+/// The devices of this device's team with their last sync, as the relay knows them (a lead;
+/// see [`super::team::devices`]).
 pub async fn team_devices<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
 ) -> Result<Vec<super::TeamDevice>, SyncError> {
-    let link = store
-        .with(|s| s.sync_state())?
-        .link
-        .ok_or(SyncError::NotJoined)?;
-    transport.devices(&link.relay_url, &link.token).await
+    super::team::devices(store, transport).await
 }
 
 /// Push everything waiting and pull everything new, as many round trips as that takes.
@@ -263,14 +266,30 @@ async fn run<W: Wire>(
     let mut cursor = state.cursor;
     let mut report = SyncReport::default();
     let actor = store.with(|s| s.actor_bytes());
+    let mut news: News;
+    let mut erase_rounds = 0;
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let outbox = store.with(|s| s.outbox(budget.push_bytes / 256 + 1))?;
         let planned = plan::next_request(&outbox, cursor, budget, &actor);
-        let response = transport
+        let answer = transport
             .sync(&link.relay_url, &link.token, &planned.request)
-            .await?;
+            .await;
         report.round_trips += 1;
+        let response = match answer {
+            Ok((response, said)) => {
+                news = said;
+                response
+            }
+            // The push holds changes to people erased from the team (this device was offline
+            // when they were erased): erase them here, then push the rest.
+            Err(SyncError::Erased(_)) if erase_rounds < 3 => {
+                erase_rounds += 1;
+                report.erased += team::catch_up(store, transport, &link).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let absorb = plan::absorb(&planned, response)?;
         report.pulled += absorb.changes.len();
         let answer = SyncResponse {
@@ -292,6 +311,7 @@ async fn run<W: Wire>(
             break;
         }
     }
+    report.erased += team::follow_up(store, transport, &link, news).await?;
     // Changes that still wait after a whole pull may depend on changes this device never
     // received (an older version dropped some): ask for their documents again, now and then.
     let stamp = |t: chrono::DateTime<chrono::Utc>| crate::model::format_time(t);

@@ -8,7 +8,8 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, Relay, Wire};
+use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, Relay, Wire};
+use groundwork_protocol::{ERASURES_HEADER, ROLE_HEADER};
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -80,6 +81,8 @@ impl Wire for FetchWire {
             .map_err(|e| describe(&e))?
             .unchecked_into();
         let status = response.status();
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let news = News::read(header(ROLE_HEADER), header(ERASURES_HEADER));
         let buffer = JsFuture::from(response.array_buffer().map_err(|e| describe(&e))?)
             .await
             .map_err(|e| describe(&e))?;
@@ -92,6 +95,7 @@ impl Wire for FetchWire {
             status,
             wire_bytes: body.len() as u64,
             body,
+            news,
         })
     }
 

@@ -10,7 +10,8 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header;
 
 use super::SyncError;
-use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, Relay, Wire};
+use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, Relay, Wire};
+use groundwork_protocol::{ERASURES_HEADER, ROLE_HEADER};
 
 /// The relay's API over reqwest.
 pub type HttpTransport = Relay<ReqwestWire>;
@@ -81,6 +82,14 @@ fn describe(e: &reqwest::Error) -> String {
 /// Read a whole response body, undoing gzip, within [`MAX_ANSWER_BYTES`].
 fn read_body(response: Response) -> Result<Answer, reqwest::Error> {
     let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let news = News::read(header(ROLE_HEADER), header(ERASURES_HEADER));
     let gzip = response
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -102,5 +111,6 @@ fn read_body(response: Response) -> Result<Answer, reqwest::Error> {
         status,
         body,
         wire_bytes: raw.len() as u64,
+        news,
     })
 }

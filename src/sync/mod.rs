@@ -5,6 +5,7 @@
 //! - [`engine`]: `join` and `sync_once` (async), driving a [`Relay`] and the store through a
 //!   [`Notebook`]; the blocking forms below ([`sync_once`], …) run them on the calling thread.
 //! - [`relay`]: the relay's HTTP API over any [`Wire`], with retries and backoff.
+//! - [`team`]: roles, the lead's actions and erasure orders.
 //! - `http`: the wire of the desktop and the command line (reqwest, rustls, gzip, timeouts);
 //!   `fetch`: the browser's.
 //! - `worker`: a background thread for the desktop app that syncs when asked, after local
@@ -20,6 +21,7 @@ pub mod http;
 pub mod plan;
 pub mod relay;
 pub mod status;
+pub mod team;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod worker;
 
@@ -64,6 +66,16 @@ pub enum SyncError {
         "the relay refused this device: it was revoked; ask your team lead for a new invite and join again"
     )]
     Revoked,
+    /// A lead's action asked by a canvasser; the relay's message says who can do it.
+    #[error("{0}")]
+    LeadOnly(String),
+    /// Changes to documents erased from the team were refused (the engine erases them here and
+    /// syncs again; this reaches the user only if that keeps failing).
+    #[error(
+        "the relay refused changes to people erased from the team ({}); sync again to erase them from this device too",
+        .0.join(", ")
+    )]
+    Erased(Vec<String>),
     /// The relay does not know the token.
     #[error(
         "the relay does not recognise this device ({0}); join again with a new invite from your team lead"
@@ -182,13 +194,16 @@ pub fn repair(
     ))
 }
 
-/// The devices of this device's team with their last sync (blocking; see
-/// [`engine::team_devices`]).
+/// The devices of this device's team with their last sync (blocking; a lead; see
+/// [`team::devices`]).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn team_devices(
     store: &Store,
     transport: &HttpTransport,
 ) -> Result<Vec<TeamDevice>, SyncError> {
     let link = store.sync_state()?.link.ok_or(SyncError::NotJoined)?;
+    if store.role()?.as_deref() == Some(groundwork_protocol::Role::Canvasser.as_str()) {
+        return Err(team::lead_only("see the team's devices"));
+    }
     block_on(transport.devices(&link.relay_url, &link.token))
 }

@@ -14,10 +14,15 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use groundwork_protocol::{
-    DEVICES_PATH, DOC_CHANGES_PATH, DocChangesRequest, ENROL_PATH, EnrolRequest, EnrolResponse,
-    ErrorBody, JSON_CONTENT_TYPE, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse,
-    TeamDevice, decode_sync_response, encode_sync_request,
+    CODE_ERASED, CODE_LEAD_ONLY, CONFIRM_ERASURES_PATH, ConfirmErasures, DEVICES_PATH,
+    DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_PATH,
+    EnrolRequest, EnrolResponse, EraseRequest, Erasure, ErasureList, ErrorBody, INVITES_PATH,
+    InviteRequest, InviteResponse, JSON_CONTENT_TYPE, PROMOTE_PATH, REVOKE_PATH, Role,
+    SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_response,
+    encode_sync_request,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::SyncError;
 
@@ -47,6 +52,28 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// Bytes of the body as they crossed the wire (compressed), when the wire knows.
     pub wire_bytes: u64,
+    /// What the relay said of the team in its headers.
+    pub news: News,
+}
+
+/// What every authenticated answer says of the caller's team, in its headers
+/// (`x-groundwork-role`, `x-groundwork-erasures`); empty from a relay that does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct News {
+    /// The device's role.
+    pub role: Option<Role>,
+    /// The number of the team's last erasure order.
+    pub erasures: Option<u64>,
+}
+
+impl News {
+    /// The news in the two headers' values, ignoring values that do not parse.
+    pub fn read(role: Option<String>, erasures: Option<String>) -> News {
+        News {
+            role: role.as_deref().and_then(Role::parse),
+            erasures: erasures.and_then(|v| v.trim().parse().ok()),
+        }
+    }
 }
 
 /// How HTTP reaches the relay: one request and its answer, and a pause between retries.
@@ -108,7 +135,7 @@ impl<W: Wire> Relay<W> {
         &self,
         relay: &str,
         request: Exchange,
-        finish: impl Fn(u16, Vec<u8>) -> Result<T, SyncError>,
+        finish: impl Fn(u16, Vec<u8>, News) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let mut wait = self.backoff;
         let mut last = String::new();
@@ -125,7 +152,9 @@ impl<W: Wire> Relay<W> {
                     self.stats
                         .received
                         .fetch_add(answer.wire_bytes, Ordering::Relaxed);
-                    let Answer { status, body, .. } = answer;
+                    let Answer {
+                        status, body, news, ..
+                    } = answer;
                     match status {
                         // Refusals a retry now cannot change: the team's storage is full
                         // (507), or the relay asks this address to slow down (429;
@@ -148,7 +177,7 @@ impl<W: Wire> Relay<W> {
                         }
                         _ => {
                             self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
-                            return finish(status, body);
+                            return finish(status, body, news);
                         }
                     }
                 }
@@ -173,7 +202,7 @@ impl<W: Wire> Relay<W> {
             headers: vec![("content-type", JSON_CONTENT_TYPE.to_string())],
             body: serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?,
         };
-        self.send(relay, request, |status, body| match status {
+        self.send(relay, request, |status, body, _| match status {
             200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
             400 | 401 | 403 | 404 | 410 => Err(SyncError::InviteRefused(error_message(&body))),
             _ => Err(SyncError::Refused {
@@ -184,13 +213,14 @@ impl<W: Wire> Relay<W> {
         .await
     }
 
-    /// One sync round trip: push, and pull after the request's cursor.
+    /// One sync round trip: push, and pull after the request's cursor; with what the relay
+    /// said of the team.
     pub async fn sync(
         &self,
         relay: &str,
         token: &str,
         request: &SyncRequest,
-    ) -> Result<SyncResponse, SyncError> {
+    ) -> Result<(SyncResponse, News), SyncError> {
         let plain =
             encode_sync_request(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
         let mut gz = GzEncoder::new(Vec::with_capacity(plain.len() / 2), Compression::default());
@@ -210,8 +240,8 @@ impl<W: Wire> Relay<W> {
             ],
             body,
         };
-        self.send(relay, exchange, |status, body| {
-            sync_answer(status, &body, request)
+        self.send(relay, exchange, |status, body, news| {
+            sync_answer(status, &body, request).map(|r| (r, news))
         })
         .await
     }
@@ -238,30 +268,119 @@ impl<W: Wire> Relay<W> {
             since: request.after,
             ..SyncRequest::default()
         };
-        self.send(relay, exchange, |status, body| {
+        self.send(relay, exchange, |status, body, _| {
             sync_answer(status, &body, &as_sync)
         })
         .await
     }
 
-    /// The devices of this device's team, with their last sync.
-    pub async fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError> {
-        let exchange = Exchange {
-            method: "GET",
-            url: Self::url(relay, DEVICES_PATH)?,
-            headers: vec![("authorization", format!("Bearer {token}"))],
-            body: Vec::new(),
+    /// An authenticated JSON request: `body` sent as JSON (a `GET` when there is none), the
+    /// answer read as `T`.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        relay: &str,
+        token: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, SyncError> {
+        let mut headers = vec![("authorization", format!("Bearer {token}"))];
+        let (method, body) = match body {
+            Some(b) => {
+                headers.push(("content-type", JSON_CONTENT_TYPE.to_string()));
+                let bytes =
+                    serde_json::to_vec(b).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+                ("POST", bytes)
+            }
+            None => ("GET", Vec::new()),
         };
-        self.send(relay, exchange, |status, body| match status {
+        let exchange = Exchange {
+            method,
+            url: Self::url(relay, path)?,
+            headers,
+            body,
+        };
+        self.send(relay, exchange, |status, body, _| match status {
             200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
-            401 => Err(SyncError::UnknownDevice(error_message(&body))),
-            403 => Err(SyncError::Revoked),
-            _ => Err(SyncError::Refused {
-                status,
-                message: error_message(&body),
-            }),
+            _ => Err(refusal(status, &body)),
         })
         .await
+    }
+
+    /// The devices of this device's team, with their last sync and role (a lead only).
+    pub async fn devices(&self, relay: &str, token: &str) -> Result<Vec<TeamDevice>, SyncError> {
+        self.json(relay, token, DEVICES_PATH, None::<&()>).await
+    }
+
+    /// A new invite to this device's team (a lead only).
+    pub async fn invite(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &InviteRequest,
+    ) -> Result<InviteResponse, SyncError> {
+        self.json(relay, token, INVITES_PATH, Some(request)).await
+    }
+
+    /// Revoke a device of this device's team (a lead only).
+    pub async fn revoke(
+        &self,
+        relay: &str,
+        token: &str,
+        device_id: &str,
+    ) -> Result<TeamDevice, SyncError> {
+        let action = DeviceAction {
+            device_id: device_id.to_string(),
+        };
+        self.json(relay, token, REVOKE_PATH, Some(&action)).await
+    }
+
+    /// Make a device of this device's team a lead (a lead only).
+    pub async fn promote(
+        &self,
+        relay: &str,
+        token: &str,
+        device_id: &str,
+    ) -> Result<TeamDevice, SyncError> {
+        let action = DeviceAction {
+            device_id: device_id.to_string(),
+        };
+        self.json(relay, token, PROMOTE_PATH, Some(&action)).await
+    }
+
+    /// Erase a document from the team (a lead only).
+    pub async fn erase(
+        &self,
+        relay: &str,
+        token: &str,
+        doc_id: &str,
+    ) -> Result<Erasure, SyncError> {
+        let request = EraseRequest {
+            doc_id: doc_id.to_string(),
+        };
+        self.json(relay, token, ERASE_PATH, Some(&request)).await
+    }
+
+    /// The team's erasure orders after order `after`.
+    pub async fn erasures(
+        &self,
+        relay: &str,
+        token: &str,
+        after: u64,
+    ) -> Result<ErasureList, SyncError> {
+        let path = format!("{ERASURES_PATH}?after={after}");
+        self.json(relay, token, &path, None::<&()>).await
+    }
+
+    /// Tell the relay this device has carried out every order up to `up_to`.
+    pub async fn confirm_erasures(
+        &self,
+        relay: &str,
+        token: &str,
+        up_to: u64,
+    ) -> Result<ErasureList, SyncError> {
+        let request = ConfirmErasures { up_to };
+        self.json(relay, token, CONFIRM_ERASURES_PATH, Some(&request))
+            .await
     }
 }
 
@@ -269,12 +388,23 @@ impl<W: Wire> Relay<W> {
 fn sync_answer(status: u16, body: &[u8], request: &SyncRequest) -> Result<SyncResponse, SyncError> {
     match status {
         200 => decode_sync_response(body, request).map_err(|e| SyncError::BadAnswer(e.to_string())),
-        401 => Err(SyncError::UnknownDevice(error_message(body))),
-        403 => Err(SyncError::Revoked),
-        _ => Err(SyncError::Refused {
+        _ => Err(refusal(status, body)),
+    }
+}
+
+/// What a refusal (a 4xx answer) means for the person holding the device.
+fn refusal(status: u16, body: &[u8]) -> SyncError {
+    let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
+    let code = parsed.as_ref().and_then(|b| b.code.as_deref());
+    match (status, code) {
+        (401, _) => SyncError::UnknownDevice(error_message(body)),
+        (403, Some(CODE_LEAD_ONLY)) => SyncError::LeadOnly(error_message(body)),
+        (403, _) => SyncError::Revoked,
+        (410, Some(CODE_ERASED)) => SyncError::Erased(parsed.map(|b| b.erased).unwrap_or_default()),
+        _ => SyncError::Refused {
             status,
             message: error_message(body),
-        }),
+        },
     }
 }
 

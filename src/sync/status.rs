@@ -35,6 +35,9 @@ pub struct Status {
     /// Changes pulled from the team since the worker started (it grows after every sync that
     /// took something in: a screen showing the notebook re-reads it then).
     pub pulled: u64,
+    /// This device's role in its team as the relay last said: `lead` or `canvasser`.
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 impl Status {
@@ -64,6 +67,7 @@ impl Status {
                 quarantined,
                 waiting,
                 pulled,
+                role: store.role().ok().flatten(),
             },
             Err(e) => Status {
                 pending,

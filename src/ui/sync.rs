@@ -48,6 +48,8 @@ pub struct SyncStatus {
     /// Changes pulled from other devices since the engine started: when it grows, the
     /// notebook changed under the open screen, which re-reads it.
     pub pulled: u64,
+    /// This device's role in its team (`lead` or `canvasser`), once the relay has said.
+    pub role: Option<String>,
 }
 
 /// What the app asks of the sync engine.
@@ -128,6 +130,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         quarantined: s.quarantined,
         waiting: s.waiting,
         pulled: s.pulled,
+        role: s.role.clone(),
     }
 }
 
@@ -309,10 +312,13 @@ mod tests {
                 last_sync_at: Some(0),
                 revoked: false,
                 actor: None,
+                role: groundwork_protocol::Role::Canvasser,
+                enrolled_at: 0,
             }]),
             quarantined: 2,
             waiting: 1,
             pulled: 7,
+            role: Some("lead".into()),
         };
         let s = from_worker(&w);
         let devices = s.team_devices.clone().unwrap();
@@ -324,6 +330,7 @@ mod tests {
         assert_eq!(s.joined.as_deref(), Some("https://relay.example.org"));
         assert_eq!(badge_text(&s, 0), "Offline · 4 changes waiting");
         assert_eq!((s.quarantined, s.waiting, s.pulled), (2, 1, 7));
+        assert_eq!(s.role.as_deref(), Some("lead"));
         let s = from_worker(&WorkerStatus::default());
         assert_eq!(s.joined, None);
         assert_eq!(badge_text(&s, 0), "Not joined · all saved here");

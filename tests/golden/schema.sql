@@ -1,4 +1,4 @@
--- user_version 6
+-- user_version 7
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -19,6 +19,9 @@ CREATE INDEX conversations_by_shift ON conversations (shift_id);
 
 -- index conversations_latest
 CREATE INDEX conversations_latest ON conversations (person_id, at, id, engagement, follow_up);
+
+-- index erased_by_seq
+CREATE UNIQUE INDEX erased_by_seq ON erased (seq) WHERE seq IS NOT NULL;
 
 -- index people_by_area
 CREATE INDEX people_by_area ON people (area COLLATE NOCASE);
@@ -86,6 +89,15 @@ CREATE TABLE drafts (
     key        TEXT PRIMARY KEY NOT NULL,
     body       TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+
+-- table erased
+CREATE TABLE erased (
+    doc_id    TEXT PRIMARY KEY NOT NULL,
+    seq       INTEGER,
+    erased_at TEXT NOT NULL,
+    confirmed INTEGER,
+    devices   INTEGER
 );
 
 -- table meta
@@ -177,7 +189,7 @@ CREATE TABLE sync_state (
     cursor       INTEGER NOT NULL DEFAULT 0,
     last_sync_at TEXT,
     last_error   TEXT
-, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT);
+, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0);
 
 -- table waiting
 CREATE TABLE waiting (

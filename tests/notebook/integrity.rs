@@ -541,14 +541,17 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let (_, invite) = relay.team(2);
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
     let p = a.person("Written before the upgrade");
-    // Take the notebook back to schema 2 (no quarantine, waiting, writers or repairs tables,
-    // no languages or target columns, no filter indexes).
+    // Take the notebook back to schema 2 (no quarantine, waiting, writers, repairs or erased
+    // tables, no languages, target or role columns, no filter indexes).
     a.store
         .connection()
         .execute_batch(
             "DROP TABLE quarantine; DROP TABLE waiting; DROP TABLE writers; DROP TABLE repairs;
              ALTER TABLE people DROP COLUMN languages; ALTER TABLE commitments DROP COLUMN target;
              DROP INDEX people_by_area; DROP INDEX conversations_latest;
+             DROP TABLE erased; ALTER TABLE sync_state DROP COLUMN role;
+             ALTER TABLE sync_state DROP COLUMN erasures_applied;
+             ALTER TABLE sync_state DROP COLUMN erasures_confirmed;
              PRAGMA user_version = 2;",
         )
         .unwrap();

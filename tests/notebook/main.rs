@@ -12,6 +12,7 @@
 mod cli;
 mod convergence;
 mod crash;
+mod erasure;
 mod golden;
 mod integrity;
 mod reports;

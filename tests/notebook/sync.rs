@@ -45,9 +45,24 @@ impl TestRelay {
         }
     }
 
-    /// A new team and an invite for `uses` devices.
+    /// A new team and an invite for `uses` devices (they join as leads).
     pub fn team(&self, uses: u32) -> (String, String) {
         self.relay.team("Test team", uses).unwrap()
+    }
+
+    /// A new team and its first lead's invite, as `sync-server team create` makes them.
+    pub fn lead_team(&self) -> (String, String) {
+        self.team(1)
+    }
+
+    /// A canvassers' invite to `team` for `uses` devices.
+    pub fn invite(&self, team: &str, uses: u32) -> String {
+        self.relay.invite(team, uses).unwrap()
+    }
+
+    /// The relay's data directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.relay.dir().to_path_buf()
     }
 
     pub fn revoke(&self, device_id: &str) {
@@ -78,6 +93,11 @@ impl Device {
         let mut d = Self::new();
         sync::join(&mut d.store, &transport(), relay, invite, name).unwrap();
         d
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self._dir.path().to_path_buf()
     }
 
     pub fn sync(&mut self) -> sync::SyncReport {

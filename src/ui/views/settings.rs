@@ -119,6 +119,11 @@ pub fn Settings(status: SyncStatus) -> Element {
                 h3 { id: "join-title", "Join a team" }
                 if let Some(r) = &status.joined {
                     p { "This device syncs with {r}." }
+                    match status.role.as_deref() {
+                        Some("lead") => rsx! { p { id: "team-role", "You are a team lead: you can invite and revoke devices and erase a person (from the command line: groundwork team, groundwork person erase)." } },
+                        Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
+                        None => rsx! {},
+                    }
                 } else {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }

@@ -1,0 +1,171 @@
+//! The commands that act on the team through its relay: join (by link or code), the lead's
+//! `team …` commands, and `person erase`. Each prints JSON; a refusal says who can do it.
+
+use std::cell::RefCell;
+
+use groundwork::error::Error;
+use groundwork::model::ValidationError;
+use groundwork::store::Store;
+use groundwork::sync::{self, HttpTransport, SyncError, team};
+use groundwork_protocol::team::MAX_INVITE_SECS;
+use groundwork_protocol::{InviteRequest, Role};
+
+use super::args::TeamCommand;
+use super::{CliError, print_json};
+
+/// The relay and code of `invite`: a join link `https://RELAY/#join=CODE` gives both; a bare
+/// code needs `relay`.
+pub fn relay_and_code(relay: Option<&str>, invite: &str) -> Result<(String, String), CliError> {
+    let invite = invite.trim();
+    if let Some((base, code)) = invite.split_once("#join=") {
+        let base = base.trim_end_matches('/');
+        if let Some(given) = relay
+            && given.trim().trim_end_matches('/') != base
+        {
+            return Err(invalid(
+                "--relay",
+                given,
+                "the join link names another relay: give the link alone",
+            ));
+        }
+        return Ok((base.to_string(), code.trim().to_string()));
+    }
+    match relay {
+        Some(r) => Ok((r.to_string(), invite.to_string())),
+        None => Err(invalid(
+            "--invite",
+            invite,
+            "a code needs the relay's address too (--relay URL); or give the whole join link",
+        )),
+    }
+}
+
+fn invalid(what: &'static str, value: &str, hint: &'static str) -> CliError {
+    CliError::Core(Error::Invalid(ValidationError::Choice {
+        what,
+        value: value.to_string(),
+        allowed: hint,
+    }))
+}
+
+/// Seconds in `s`: a number and s, m, h, d or w (e.g. `30m`, `7d`).
+pub fn parse_duration(s: &str) -> Result<u64, CliError> {
+    const HINT: &str = "a number and s, m, h, d or w, e.g. 30m, 24h or 7d (at most 30d)";
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| invalid("--expires-in", s, HINT))?;
+    let unit_secs = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(invalid("--expires-in", s, HINT)),
+    };
+    let secs = n
+        .checked_mul(unit_secs)
+        .filter(|&v| (60..=MAX_INVITE_SECS).contains(&v))
+        .ok_or_else(|| invalid("--expires-in", s, HINT))?;
+    Ok(secs)
+}
+
+/// Run a `team …` command.
+pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
+    let transport = HttpTransport::new()?;
+    let nb = RefCell::new(store);
+    match command {
+        TeamCommand::Invite {
+            uses,
+            expires_in,
+            lead: as_lead,
+        } => {
+            let request = InviteRequest {
+                uses,
+                expires_in_secs: parse_duration(&expires_in)?,
+                role: if as_lead { Role::Lead } else { Role::Canvasser },
+            };
+            let (invite, join_link) = sync::block_on(team::invite(&nb, &transport, &request))
+                .map_err(|e| lead(e, "invite"))?;
+            Ok(print_json(&serde_json::json!({
+                "code": invite.code,
+                "join_link": join_link,
+                "role": invite.role,
+                "uses": invite.uses,
+                "expires_at": chrono::DateTime::from_timestamp(invite.expires_at, 0)
+                    .map(groundwork::model::format_time),
+            }))?)
+        }
+        TeamCommand::Devices => {
+            let mine = nb
+                .borrow()
+                .sync_state()?
+                .link
+                .map(|l| l.relay_device_id)
+                .unwrap_or_default();
+            let devices =
+                sync::block_on(team::devices(&nb, &transport)).map_err(|e| lead(e, "devices"))?;
+            let listed: Vec<_> = devices
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "device_id": d.device_id,
+                        "name": d.name,
+                        "role": d.role,
+                        "this_device": d.device_id == mine,
+                        "enrolled_at": time(Some(d.enrolled_at)),
+                        "last_sync_at": time(d.last_sync_at),
+                        "revoked": d.revoked,
+                    })
+                })
+                .collect();
+            Ok(print_json(&listed)?)
+        }
+        TeamCommand::Revoke { device_id } => {
+            let device = sync::block_on(team::revoke(&nb, &transport, &device_id))
+                .map_err(|e| lead(e, "revoke"))?;
+            Ok(print_json(&device)?)
+        }
+        TeamCommand::Promote { device_id } => {
+            let device = sync::block_on(team::promote(&nb, &transport, &device_id))
+                .map_err(|e| lead(e, "promote"))?;
+            Ok(print_json(&device)?)
+        }
+    }
+}
+
+/// `person erase ID`.
+pub fn erase(store: &mut Store, id: &str) -> Result<(), CliError> {
+    let transport = HttpTransport::new()?;
+    let nb = RefCell::new(store);
+    let outcome = sync::block_on(team::erase_person(&nb, &transport, id)).map_err(|e| match e {
+        SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
+            "only a team lead can erase a person, and this device is a canvasser's: ask your \
+             team lead to run `groundwork person erase {}`",
+            id.trim()
+        ))
+        .into(),
+        other => CliError::from(other),
+    })?;
+    Ok(print_json(&outcome)?)
+}
+
+/// A canvasser's refusal of a `team` command, worded for that command.
+fn lead(e: SyncError, command: &str) -> CliError {
+    match e {
+        SyncError::LeadOnly(_) => team::lead_only(match command {
+            "invite" => "invite devices to the team",
+            "devices" => "see the team's devices",
+            "revoke" => "revoke a device",
+            _ => "make a device a team lead",
+        })
+        .into(),
+        other => other.into(),
+    }
+}
+
+fn time(unix: Option<i64>) -> Option<String> {
+    unix.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(groundwork::model::format_time)
+}

@@ -1,0 +1,281 @@
+//! Erasing a document from this notebook (a person's right to be forgotten), and the
+//! bookkeeping of the team's erasure orders: this device's role, how far it has carried out
+//! and confirmed the orders, and how many devices have confirmed each one.
+//!
+//! Erasing deletes, in one transaction: the saved document, its projection rows (the person,
+//! their conversations and commitments; a campaign or a shift), its search-index row, its
+//! changes waiting for the relay, pulled changes of it that wait or were quarantined, the
+//! drafts typed about it, and its repair stamp; and it records the id in `erased`, so that
+//! nothing of it is ever taken in again. The database runs with `secure_delete` on (freed
+//! content is overwritten with zeros) and the search index with FTS5 `secure-delete` (words are
+//! removed from the index, not masked), so once the write-ahead log is checkpointed and
+//! truncated ([`Store::scrub`]) the bytes are gone from the database file and its journal.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::Store;
+use crate::docs::DocKind;
+use crate::error::{Error, Result};
+
+/// Meta key set while a checkpoint after an erasure could not finish (another connection was
+/// reading); the next [`Store::checkpoint`] truncates the log then.
+const SCRUB_PENDING: &str = "scrub_pending";
+
+/// An erasure recorded in this notebook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasureRecord {
+    /// The erased document.
+    pub doc_id: String,
+    /// The team's order number (none for an erasure made without a team).
+    pub seq: Option<u64>,
+    /// When it was carried out here.
+    pub erased_at: String,
+    /// Devices of the team that had confirmed it when the relay was last asked.
+    pub confirmed: Option<u32>,
+    /// Active devices of the team then.
+    pub devices: Option<u32>,
+}
+
+/// How far this device has gone through the team's erasure orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErasureProgress {
+    /// The last order carried out here.
+    pub applied: u64,
+    /// The last order the relay has been told about.
+    pub confirmed: u64,
+}
+
+impl Store {
+    /// Erase document `doc_id` from this notebook (see the module documentation); `seq` is the
+    /// team's order, if the erasure came from one. Returns whether the notebook held anything
+    /// of it. Carrying out the same order twice is harmless.
+    pub fn erase_document(&mut self, doc_id: &str, seq: Option<u64>) -> Result<bool> {
+        let now = crate::model::format_time(chrono::Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let kind: Option<Option<String>> = tx
+            .query_row(
+                "SELECT kind FROM documents WHERE doc_id = ?1",
+                [doc_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut held = kind.is_some();
+        match kind.flatten().as_deref().and_then(DocKind::parse) {
+            Some(DocKind::Person) | None => {
+                let rowid: Option<i64> = tx
+                    .query_row("SELECT rowid FROM people WHERE id = ?1", [doc_id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if let Some(rowid) = rowid {
+                    tx.execute("DELETE FROM people_fts WHERE rowid = ?1", [rowid])?;
+                }
+                tx.execute("DELETE FROM conversations WHERE person_id = ?1", [doc_id])?;
+                tx.execute("DELETE FROM commitments WHERE person_id = ?1", [doc_id])?;
+                tx.execute("DELETE FROM people WHERE id = ?1", [doc_id])?;
+            }
+            Some(DocKind::Campaign) => {
+                tx.execute("DELETE FROM campaigns WHERE id = ?1", [doc_id])?;
+            }
+            Some(DocKind::Shift) => {
+                tx.execute("DELETE FROM shifts WHERE id = ?1", [doc_id])?;
+            }
+        }
+        for sql in [
+            "DELETE FROM documents WHERE doc_id = ?1",
+            "DELETE FROM outbox WHERE doc_id = ?1",
+            "DELETE FROM waiting WHERE doc_id = ?1",
+            "DELETE FROM quarantine WHERE doc_id = ?1",
+            "DELETE FROM repairs WHERE doc_id = ?1",
+        ] {
+            held |= tx.execute(sql, [doc_id])? > 0;
+        }
+        for prefix in ["conversation:", "person-edit:"] {
+            tx.execute(
+                "DELETE FROM drafts WHERE key = ?1",
+                [format!("{prefix}{doc_id}")],
+            )?;
+        }
+        if held {
+            // Words of the person's earlier versions may still sit in older index segments
+            // (written before secure-delete was on): merging the index drops them.
+            tx.execute(
+                "INSERT INTO people_fts (people_fts) VALUES ('optimize')",
+                [],
+            )?;
+        }
+        if let Some(seq) = seq {
+            // Another document under the same order number would be a relay's mistake; the
+            // order's document is the one erased here.
+            tx.execute(
+                "DELETE FROM erased WHERE seq = ?1 AND doc_id <> ?2",
+                params![seq as i64, doc_id],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO erased (doc_id, seq, erased_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doc_id) DO UPDATE SET seq = COALESCE(erased.seq, excluded.seq)",
+            params![doc_id, seq.map(|s| s as i64), now],
+        )?;
+        if let Some(seq) = seq {
+            tx.execute(
+                "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",
+                [seq as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(held)
+    }
+
+    /// Erase the person `id` from a notebook that syncs with no team (a joined notebook erases
+    /// through the team's lead: `sync::erase_person`). Fails for an id that is not a person
+    /// held here.
+    pub fn erase_person_locally(&mut self, id: &str) -> Result<()> {
+        let id = self.held_person(id)?;
+        self.erase_document(&id, None)?;
+        self.scrub()
+    }
+
+    /// `id` as a person held here, or why not.
+    pub fn held_person(&self, id: &str) -> Result<String> {
+        let id = crate::ids::parse_id(id)?;
+        let kind: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT kind FROM documents WHERE doc_id = ?1", [&id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match kind.flatten().as_deref() {
+            Some("person") => Ok(id),
+            _ if self.is_erased(&id)? => Err(Error::Erased { id }),
+            _ => Err(Error::NotFound { kind: "person", id }),
+        }
+    }
+
+    /// Whether `doc_id` was erased from this notebook.
+    pub fn is_erased(&self, doc_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+            .exists([doc_id])?)
+    }
+
+    /// Make sure erased bytes are gone from the files: copy the write-ahead log into the
+    /// database and truncate it. When another connection is reading, the log is truncated at
+    /// the next [`Store::checkpoint`] instead.
+    pub fn scrub(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                self.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, '1')
+                     ON CONFLICT (key) DO UPDATE SET value = '1'",
+                    [SCRUB_PENDING],
+                )?;
+            } else {
+                self.conn
+                    .execute("DELETE FROM meta WHERE key = ?1", [SCRUB_PENDING])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a truncating checkpoint is still owed after an erasure.
+    pub(crate) fn scrub_pending(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM meta WHERE key = ?1")?
+            .exists([SCRUB_PENDING])?)
+    }
+
+    /// Every erasure recorded here, by order (erasures without a team last).
+    pub fn erasures(&self) -> Result<Vec<ErasureRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id, seq, erased_at, confirmed, devices FROM erased
+             ORDER BY seq IS NULL, seq, erased_at",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ErasureRecord {
+                doc_id: r.get(0)?,
+                seq: r.get::<_, Option<i64>>(1)?.map(|s| s.max(0) as u64),
+                erased_at: r.get(2)?,
+                confirmed: r.get::<_, Option<i64>>(3)?.map(|n| n.max(0) as u32),
+                devices: r.get::<_, Option<i64>>(4)?.map(|n| n.max(0) as u32),
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The team's erasures not yet confirmed by every device, as the relay last counted.
+    pub fn erasures_waiting(&self) -> Result<Vec<ErasureRecord>> {
+        Ok(self
+            .erasures()?
+            .into_iter()
+            .filter(|e| e.seq.is_some() && e.confirmed.zip(e.devices).is_none_or(|(c, d)| c < d))
+            .collect())
+    }
+
+    /// Record the relay's count of devices that confirmed order `seq`.
+    pub fn set_erasure_count(&self, seq: u64, confirmed: u32, devices: u32) -> Result<()> {
+        self.conn.execute(
+            "UPDATE erased SET confirmed = ?2, devices = ?3 WHERE seq = ?1",
+            params![seq as i64, confirmed, devices],
+        )?;
+        Ok(())
+    }
+
+    /// How far this device has gone through the team's erasure orders.
+    pub fn erasure_progress(&self) -> Result<ErasureProgress> {
+        Ok(self.conn.query_row(
+            "SELECT erasures_applied, erasures_confirmed FROM sync_state WHERE id = 1",
+            [],
+            |r| {
+                Ok(ErasureProgress {
+                    applied: r.get::<_, i64>(0)?.max(0) as u64,
+                    confirmed: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            },
+        )?)
+    }
+
+    /// Note that the relay was told of every order up to `seq`.
+    pub fn set_erasures_confirmed(&self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET erasures_confirmed = max(erasures_confirmed, ?1) WHERE id = 1",
+            [seq as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Note that every order up to `seq` was carried out here (the orders listed had nothing
+    /// left to erase, or were erased by [`Store::erase_document`]).
+    pub fn set_erasures_applied(&self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",
+            [seq as i64],
+        )?;
+        Ok(())
+    }
+
+    /// This device's role in its team as the relay last said (`lead` or `canvasser`).
+    pub fn role(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT role FROM sync_state WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    /// Record this device's role as the relay says it.
+    pub fn set_role(&self, role: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET role = ?1 WHERE id = 1 AND role IS NOT ?1",
+            [role],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! A team's roles and erasure orders, as a device takes part in them: the lead's actions
+//! (invite, see the devices, revoke, promote, erase a person) and every device's part in an
+//! erasure (carry out the team's orders, confirm them to the relay).
+//!
+//! The relay decides who may do what: a canvasser's attempt at a lead's action is refused
+//! there (403), and reaches the user as [`SyncError::LeadOnly`] with the relay's words. The
+//! device keeps the role the relay last named (every answer carries it) for `status` and to
+//! leave out what only a lead may ask.
+//!
+//! An erasure: the lead's device asks the relay to erase the person's file; the relay deletes
+//! its changes and numbers the order; every device (the lead's first) fetches the orders after
+//! the last one it carried out, erases each document ([`Store::erase_document`]), makes sure
+//! the bytes are gone from its files ([`Store::scrub`]) and confirms. A sync that learns of a
+//! new order (the `x-groundwork-erasures` header), or whose push the relay refuses because it
+//! holds changes to an erased person (410), does this before going on.
+
+use groundwork_protocol::{InviteRequest, InviteResponse, Role, TeamDevice};
+use serde::Serialize;
+
+use super::relay::{News, Relay, Wire};
+use super::{Notebook, SyncError};
+use crate::store::{ErasureRecord, RelayLink};
+
+/// What `person erase` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasureOutcome {
+    /// The erased person.
+    pub erased: String,
+    /// The team's order number (none for a notebook that syncs with no team).
+    pub order: Option<u64>,
+    /// Devices of the team that have carried it out so far (this one included).
+    pub confirmed: Option<u32>,
+    /// Active devices of the team.
+    pub devices: Option<u32>,
+}
+
+fn link_of(store: &impl Notebook) -> Result<RelayLink, SyncError> {
+    store
+        .with(|s| s.sync_state())?
+        .link
+        .ok_or(SyncError::NotJoined)
+}
+
+/// Record what an answer's headers said of the team: the device's role.
+fn remember(store: &impl Notebook, news: News) -> Result<(), SyncError> {
+    if let Some(role) = news.role {
+        store.with(|s| s.set_role(role.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Whether this device should catch up with the team's erasure orders: the relay numbers more
+/// orders than were carried out here, or some were carried out and not yet confirmed.
+fn behind(store: &impl Notebook, news: News) -> Result<bool, SyncError> {
+    let progress = store.with(|s| s.erasure_progress())?;
+    Ok(news.erasures.is_some_and(|head| head > progress.applied)
+        || progress.applied > progress.confirmed)
+}
+
+/// After a sync: carry out the team's new erasure orders if there are any ([`catch_up`]);
+/// otherwise, on a lead's device with orders still waiting for devices, ask how many have
+/// confirmed them now. Returns how many documents held here were erased.
+pub(crate) async fn follow_up<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    news: News,
+) -> Result<usize, SyncError> {
+    remember(store, news)?;
+    if behind(store, news)? {
+        catch_up(store, transport, link).await
+    } else {
+        refresh_counts(store, transport, link).await?;
+        Ok(0)
+    }
+}
+
+/// Carry out the team's erasure orders after the last one carried out here, confirm them to the
+/// relay, and (on a lead's device) refresh the count of devices that confirmed each order still
+/// waiting. Returns how many documents held here were erased.
+pub(crate) async fn catch_up<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+) -> Result<usize, SyncError> {
+    let progress = store.with(|s| s.erasure_progress())?;
+    let mut after = progress.applied;
+    let mut erased = 0;
+    loop {
+        let list = transport
+            .erasures(&link.relay_url, &link.token, after)
+            .await?;
+        let mut last = after;
+        for order in &list.erasures {
+            if order.seq <= last {
+                return Err(SyncError::BadAnswer(format!(
+                    "erasure orders out of order ({} after {last})",
+                    order.seq
+                )));
+            }
+            last = order.seq;
+            // An id that is not a Groundwork id names nothing this device can hold.
+            if crate::ids::parse_id(&order.doc_id).is_ok() {
+                if store.with(|s| s.erase_document(&order.doc_id, Some(order.seq)))? {
+                    erased += 1;
+                }
+                store.with(|s| s.set_erasure_count(order.seq, order.confirmed, order.devices))?;
+            }
+        }
+        store.with(|s| s.set_erasures_applied(last))?;
+        let done = !list.more || last == after;
+        after = last;
+        if done {
+            break;
+        }
+    }
+    if erased > 0 {
+        store.with(|s| s.scrub())?;
+    }
+    if after > progress.confirmed {
+        transport
+            .confirm_erasures(&link.relay_url, &link.token, after)
+            .await?;
+        store.with(|s| s.set_erasures_confirmed(after))?;
+    }
+    refresh_counts(store, transport, link).await?;
+    Ok(erased)
+}
+
+/// On a lead's device: ask the relay again how many devices confirmed each order still waiting.
+async fn refresh_counts<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+) -> Result<(), SyncError> {
+    if store.with(|s| s.role())?.as_deref() != Some(Role::Lead.as_str()) {
+        return Ok(());
+    }
+    let waiting = store.with(|s| s.erasures_waiting())?;
+    let Some(first) = waiting.iter().filter_map(|e| e.seq).min() else {
+        return Ok(());
+    };
+    let list = transport
+        .erasures(&link.relay_url, &link.token, first - 1)
+        .await?;
+    for order in &list.erasures {
+        store.with(|s| s.set_erasure_count(order.seq, order.confirmed, order.devices))?;
+    }
+    Ok(())
+}
+
+/// Erase the person `id` from the team and from every device (a lead), starting with this one;
+/// in a notebook that syncs with no team, from this notebook.
+pub async fn erase_person<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    id: &str,
+) -> Result<ErasureOutcome, SyncError> {
+    let id = store.with(|s| s.held_person(id))?;
+    let Some(link) = store.with(|s| s.sync_state())?.link else {
+        store.with(|s| s.erase_person_locally(&id))?;
+        return Ok(ErasureOutcome {
+            erased: id,
+            order: None,
+            confirmed: None,
+            devices: None,
+        });
+    };
+    let order = transport.erase(&link.relay_url, &link.token, &id).await?;
+    // The order reached the relay: from here the person is erased, on this device now or at its
+    // next sync.
+    catch_up(store, transport, &link).await?;
+    let record: Option<ErasureRecord> = store
+        .with(|s| s.erasures())?
+        .into_iter()
+        .find(|e| e.doc_id == id);
+    Ok(ErasureOutcome {
+        erased: id,
+        order: Some(order.seq),
+        confirmed: record
+            .as_ref()
+            .and_then(|r| r.confirmed)
+            .or(Some(order.confirmed)),
+        devices: record
+            .as_ref()
+            .and_then(|r| r.devices)
+            .or(Some(order.devices)),
+    })
+}
+
+/// A new invite to this device's team (a lead).
+pub async fn invite<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    request: &InviteRequest,
+) -> Result<(InviteResponse, String), SyncError> {
+    let link = link_of(store)?;
+    let invite = transport
+        .invite(&link.relay_url, &link.token, request)
+        .await?;
+    let join_link = format!(
+        "{}/#join={}",
+        link.relay_url.trim_end_matches('/'),
+        invite.code
+    );
+    Ok((invite, join_link))
+}
+
+/// The devices of this device's team with their last sync and role, as the relay knows them
+/// (a lead). A device the relay last named a canvasser does not ask.
+pub async fn devices<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+) -> Result<Vec<TeamDevice>, SyncError> {
+    let link = link_of(store)?;
+    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+        return Err(lead_only("see the team's devices"));
+    }
+    transport.devices(&link.relay_url, &link.token).await
+}
+
+/// Revoke a device of this device's team (a lead).
+pub async fn revoke<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    device_id: &str,
+) -> Result<TeamDevice, SyncError> {
+    let link = link_of(store)?;
+    transport
+        .revoke(&link.relay_url, &link.token, device_id.trim())
+        .await
+}
+
+/// Make a device of this device's team a lead (a lead).
+pub async fn promote<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    device_id: &str,
+) -> Result<TeamDevice, SyncError> {
+    let link = link_of(store)?;
+    transport
+        .promote(&link.relay_url, &link.token, device_id.trim())
+        .await
+}
+
+/// The refusal of a lead's action on a device the relay last named a canvasser.
+pub fn lead_only(what: &str) -> SyncError {
+    SyncError::LeadOnly(format!(
+        "only a team lead can {what}: this device is a canvasser's; ask your team lead"
+    ))
+}

@@ -1,0 +1,487 @@
+//! Erasure (a person's right to be forgotten) and subject access: what an erased person leaves
+//! behind on a device (nothing: rows, search index, outbox, drafts, and the bytes in the
+//! database file and its journal), and how an erasure order reaches every device of a team
+//! through a real relay, including one that was offline with edits to the person.
+
+use std::path::Path;
+
+use groundwork::error::Error;
+use groundwork::model::{ConversationKind, NewConversation, NewPerson, PersonField};
+use groundwork::store::Store;
+
+/// A word no other data contains: what a byte scan looks for.
+pub const CANARY: &str = "zqxcanaryvbq";
+
+/// Every file of a data directory (a notebook's database, its write-ahead log and shared
+/// memory; a relay's the same) that holds `needle`.
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// A person whose name, notes, a conversation's story and a draft all carry the canary.
+pub fn canary_person(store: &mut Store) -> String {
+    let id = store
+        .add_person(
+            NewPerson::new()
+                .put(PersonField::Name, format!("Rosa {CANARY}"))
+                .put(PersonField::Notes, format!("pay and heating {CANARY}")),
+        )
+        .unwrap();
+    let c = NewConversation {
+        person_id: id.clone(),
+        kind: ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: vec![format!("damp {CANARY}")],
+        story: Some(format!("her story {CANARY}")),
+        notes: None,
+        engagement: None,
+        follow_up: None,
+    };
+    store.record_conversation(c, Vec::new()).unwrap();
+    store
+        .save_draft(
+            &format!("conversation:{id}"),
+            &format!("half typed {CANARY}"),
+        )
+        .unwrap();
+    id
+}
+
+#[test]
+fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    let other = store.add_person(NewPerson::named("Someone else")).unwrap();
+    let id = canary_person(&mut store);
+    // Edited a few times, as a real person file is: earlier versions are freed space.
+    for i in 0..5 {
+        store
+            .edit_person(
+                &id,
+                groundwork::model::PersonPatch::new()
+                    .put(PersonField::Notes, format!("version {i} {CANARY}")),
+            )
+            .unwrap();
+    }
+    assert!(
+        !files_holding(tmp.path(), CANARY).is_empty(),
+        "the scan finds the canary before"
+    );
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+
+    store.erase_person_locally(&id).unwrap();
+
+    assert!(matches!(store.person(&id), Err(Error::NotFound { .. })));
+    assert!(store.search(CANARY, 10).unwrap().is_empty());
+    assert!(store.search("Rosa", 10).unwrap().is_empty());
+    assert!(store.outbox(1000).unwrap().iter().all(|o| o.doc_id != id));
+    assert_eq!(store.draft(&format!("conversation:{id}")).unwrap(), None);
+    assert!(
+        store
+            .all_conversations()
+            .unwrap()
+            .iter()
+            .all(|c| c.person_id != id)
+    );
+    let export = {
+        let mut out = Vec::new();
+        for what in [
+            groundwork::export::What::People,
+            groundwork::export::What::Conversations,
+        ] {
+            groundwork::export::write(&store, what, groundwork::export::Format::Json, &mut out)
+                .unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    };
+    assert!(
+        !export.contains(CANARY) && !export.contains(&id),
+        "exports: {export}"
+    );
+    assert_eq!(files_holding(tmp.path(), CANARY), Vec::<String>::new());
+    // Erased, not missing: the id is refused by name, and the rest is untouched.
+    assert!(matches!(store.held_person(&id), Err(Error::Erased { .. })));
+    assert!(matches!(
+        store.erase_person_locally(&id),
+        Err(Error::Erased { .. })
+    ));
+    assert_eq!(store.person(&other).unwrap().person.name, "Someone else");
+    drop(store);
+    assert_eq!(files_holding(tmp.path(), CANARY), Vec::<String>::new());
+}
+
+#[test]
+fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let mut sa = Store::open(a.path()).unwrap();
+    let mut sb = Store::open(b.path()).unwrap();
+    let id = canary_person(&mut sa);
+    let changes: Vec<Vec<u8>> = sa
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.bytes)
+        .collect();
+    sb.apply_remote(&id, &changes).unwrap();
+    assert!(sb.person(&id).is_ok());
+    sb.erase_person_locally(&id).unwrap();
+    // The same changes again (a stale relay, a repair): dropped unread.
+    let incoming: Vec<groundwork::store::Incoming<'_>> = changes
+        .iter()
+        .map(|c| groundwork::store::Incoming {
+            doc_id: &id,
+            blob: c,
+            pusher: None,
+        })
+        .collect();
+    let report = sb.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!((report.applied, report.erased), (0, changes.len()));
+    assert!(sb.person(&id).is_err());
+    assert!(
+        sb.quarantined().unwrap().is_empty(),
+        "nothing of them kept in quarantine"
+    );
+    assert_eq!(files_holding(b.path(), CANARY), Vec::<String>::new());
+}
+
+#[test]
+fn subject_access_gives_everything_held_about_one_person() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    store.add_person(NewPerson::named("Someone else")).unwrap();
+    let id = canary_person(&mut store);
+    let out = groundwork::export::subject_access(&store, &id).unwrap();
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["person"]["id"], id);
+    assert_eq!(json["person"]["conversations"].as_array().unwrap().len(), 1);
+    assert!(json["history"].as_array().unwrap().len() >= 2, "{json}");
+    assert_eq!(json["drafts"][0]["text"], format!("half typed {CANARY}"));
+    assert!(!json.to_string().contains("Someone else"));
+    assert!(matches!(
+        groundwork::export::subject_access(&store, "0190f1d2-0000-7000-8000-000000000000"),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+mod through_the_relay {
+    use std::cell::RefCell;
+
+    use groundwork::model::{NewPerson, PersonField, PersonPatch};
+    use groundwork::sync::{self, SyncError, team};
+
+    use super::{CANARY, canary_person, files_holding};
+    use crate::sync::{Device, TestRelay, transport};
+
+    fn erase(device: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
+        let nb = RefCell::new(&mut device.store);
+        sync::block_on(team::erase_person(&nb, &transport(), id))
+    }
+
+    #[test]
+    fn an_erasure_reaches_every_device_even_one_offline_with_edits_and_nothing_comes_back() {
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let invite = relay.invite(&team_id, 2);
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &invite, "B's phone");
+        let mut c = Device::joined(&relay.url, &invite, "C's phone");
+        let id = canary_person(&mut b.store);
+        // A small change carries its words as they are (larger ones are compressed).
+        b.store
+            .edit_person(&id, PersonPatch::new().put(PersonField::Notes, CANARY))
+            .unwrap();
+        b.sync();
+        lead.sync();
+        c.sync();
+        assert!(lead.store.person(&id).is_ok() && c.store.person(&id).is_ok());
+        assert!(
+            !files_holding(&relay.dir(), CANARY).is_empty(),
+            "the relay held it"
+        );
+
+        // C goes offline and goes on working: an edit to the person, and someone new.
+        c.store
+            .edit_person(
+                &id,
+                PersonPatch::new().put(PersonField::Notes, format!("offline {CANARY}")),
+            )
+            .unwrap();
+        let newcomer = c.store.add_person(NewPerson::named("Niamh")).unwrap();
+
+        // A canvasser cannot erase; nothing is erased anywhere.
+        match erase(&mut b, &id) {
+            Err(SyncError::LeadOnly(message)) => assert!(message.contains("lead"), "{message}"),
+            other => panic!("a canvasser erased: {other:?}"),
+        }
+        assert!(b.store.person(&id).is_ok());
+
+        let outcome = erase(&mut lead, &id).unwrap();
+        assert_eq!(outcome.order, Some(1));
+        assert_eq!((outcome.confirmed, outcome.devices), (Some(1), Some(3)));
+        assert!(lead.store.person(&id).is_err());
+        let waiting = lead.store.erasures_waiting().unwrap();
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+
+        assert_eq!(b.sync().erased, 1);
+        assert!(b.store.person(&id).is_err());
+
+        // C's push holds changes to the erased person: refused (410), C erases them and
+        // sends the rest.
+        let report = c.sync();
+        assert_eq!(report.erased, 1, "{report:?}");
+        assert!(c.store.person(&id).is_err());
+        assert_eq!(c.store.pending_changes().unwrap(), 0);
+        lead.sync();
+        assert_eq!(lead.store.person(&newcomer).unwrap().person.name, "Niamh");
+        assert!(
+            lead.store.person(&id).is_err(),
+            "the person does not come back"
+        );
+        assert!(
+            lead.store.erasures_waiting().unwrap().is_empty(),
+            "every device confirmed: {:?}",
+            lead.store.erasures()
+        );
+        // A device that joins afterwards never sees them.
+        let mut d = Device::joined(&relay.url, &relay.invite(&team_id, 1), "D's phone");
+        d.sync();
+        assert!(d.store.person(&id).is_err());
+        assert_eq!(d.store.person(&newcomer).unwrap().person.name, "Niamh");
+
+        for (who, dir) in [
+            ("lead", lead.dir()),
+            ("b", b.dir()),
+            ("c", c.dir()),
+            ("d", d.dir()),
+            ("relay", relay.dir()),
+        ] {
+            assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new(), "{who}");
+        }
+    }
+
+    #[test]
+    fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let b_id = b.store.sync_state().unwrap().link.unwrap().relay_device_id;
+        lead.sync();
+        b.sync();
+        assert_eq!(lead.store.role().unwrap().as_deref(), Some("lead"));
+        assert_eq!(b.store.role().unwrap().as_deref(), Some("canvasser"));
+        let t = transport();
+        let request = groundwork_protocol::InviteRequest {
+            uses: 1,
+            expires_in_secs: 3600,
+            role: groundwork_protocol::Role::Canvasser,
+        };
+        {
+            let nb = RefCell::new(&mut b.store);
+            let refused = |r: Result<(), SyncError>, what: &str| {
+                assert!(matches!(r, Err(SyncError::LeadOnly(_))), "{what}: {r:?}");
+            };
+            refused(
+                sync::block_on(team::invite(&nb, &t, &request)).map(drop),
+                "invite",
+            );
+            refused(sync::block_on(team::devices(&nb, &t)).map(drop), "devices");
+            refused(
+                sync::block_on(team::revoke(&nb, &t, &b_id)).map(drop),
+                "revoke",
+            );
+            refused(
+                sync::block_on(team::promote(&nb, &t, &b_id)).map(drop),
+                "promote",
+            );
+        }
+        {
+            let nb = RefCell::new(&mut lead.store);
+            let (invite, link) = sync::block_on(team::invite(&nb, &t, &request)).unwrap();
+            assert!(link.ends_with(&format!("/#join={}", invite.code)), "{link}");
+            let devices = sync::block_on(team::devices(&nb, &t)).unwrap();
+            assert_eq!(devices.len(), 2);
+            let promoted = sync::block_on(team::promote(&nb, &t, &b_id)).unwrap();
+            assert_eq!(promoted.role, groundwork_protocol::Role::Lead);
+        }
+        b.sync();
+        assert_eq!(
+            b.store.role().unwrap().as_deref(),
+            Some("lead"),
+            "b learns on its sync"
+        );
+        let lead_id = lead
+            .store
+            .sync_state()
+            .unwrap()
+            .link
+            .unwrap()
+            .relay_device_id;
+        {
+            let nb = RefCell::new(&mut b.store);
+            let revoked = sync::block_on(team::revoke(&nb, &t, &lead_id)).unwrap();
+            assert!(revoked.revoked);
+        }
+        assert!(matches!(
+            sync::sync_once(&mut lead.store, &t, Default::default()),
+            Err(SyncError::Revoked)
+        ));
+    }
+}
+
+mod command_line {
+    use crate::sync::TestRelay;
+    use crate::{groundwork, ok};
+
+    fn json(s: &str) -> serde_json::Value {
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+    }
+
+    #[test]
+    fn the_team_commands_and_erasure_from_the_command_line() {
+        let relay = TestRelay::start();
+        let (_, lead_invite) = relay.lead_team();
+        let tmp = tempfile::tempdir().unwrap();
+        let (lead, sam) = (tmp.path().join("lead"), tmp.path().join("sam"));
+
+        // The lead joins with the bare code and the relay's address.
+        let joined = json(&ok(
+            &lead,
+            &[
+                "join",
+                "--relay",
+                &relay.url,
+                "--invite",
+                &lead_invite,
+                "--name",
+                "Lead's phone",
+            ],
+        ));
+        assert_eq!(joined["role"], "lead");
+        let invite = json(&ok(&lead, &["team", "invite", "--expires-in", "2h"]));
+        assert_eq!(
+            (invite["role"].as_str(), invite["uses"].as_u64()),
+            (Some("canvasser"), Some(1))
+        );
+        let link = invite["join_link"].as_str().unwrap().to_string();
+        assert_eq!(
+            link,
+            format!("{}/#join={}", relay.url, invite["code"].as_str().unwrap())
+        );
+
+        // Sam joins with the link alone.
+        let joined = json(&ok(
+            &sam,
+            &["join", "--invite", &link, "--name", "Sam's phone"],
+        ));
+        assert_eq!(joined["role"], "canvasser");
+        // The link was single use.
+        let again = groundwork(
+            &tmp.path().join("x"),
+            &["join", "--invite", &link, "--name", "X"],
+        );
+        assert_eq!(again.status.code(), Some(1));
+
+        let status = json(&ok(&sam, &["status"]));
+        assert_eq!(status["role"], "canvasser");
+        for args in [
+            &["team", "invite"][..],
+            &["team", "devices"],
+            &["team", "promote", "some-device"],
+            &["team", "revoke", "some-device"],
+        ] {
+            let out = groundwork(&sam, args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.contains("only a team lead can"), "{args:?}: {err}");
+        }
+        let bad = groundwork(&lead, &["team", "invite", "--expires-in", "forever"]);
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("24h"));
+
+        let p = ok(
+            &sam,
+            &[
+                "person",
+                "add",
+                "--name",
+                "Rosa Kowalski",
+                "--notes",
+                "night shifts",
+            ],
+        )
+        .trim()
+        .to_string();
+        ok(&sam, &["sync"]);
+        ok(&lead, &["sync"]);
+        let export = json(&ok(&lead, &["person", "export", &p]));
+        assert_eq!(export["person"]["name"], "Rosa Kowalski");
+
+        let devices = json(&ok(&lead, &["team", "devices"]));
+        let roles: Vec<(&str, &str, bool)> = devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["name"].as_str().unwrap(),
+                    d["role"].as_str().unwrap(),
+                    d["this_device"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                ("Lead's phone", "lead", true),
+                ("Sam's phone", "canvasser", false)
+            ]
+        );
+
+        let out = groundwork(&sam, &["person", "erase", &p]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("groundwork person erase {p}")),
+            "{err}"
+        );
+
+        let erased = json(&ok(&lead, &["person", "erase", &p]));
+        assert_eq!(
+            (erased["order"].as_u64(), erased["devices"].as_u64()),
+            (Some(1), Some(2))
+        );
+        let status = json(&ok(&lead, &["status"]));
+        assert_eq!(status["role"], "lead");
+        assert_eq!(status["erasures_waiting"][0]["doc_id"], p.as_str());
+        assert_eq!(json(&ok(&sam, &["sync"]))["erased"], 1);
+        let shown = groundwork(&sam, &["person", "show", &p]);
+        assert_eq!(shown.status.code(), Some(1));
+        ok(&lead, &["sync"]);
+        let status = json(&ok(&lead, &["status"]));
+        assert_eq!(
+            status["erasures_waiting"],
+            serde_json::json!([]),
+            "{status}"
+        );
+
+        // Revoking Sam's phone: its next sync is refused.
+        let sam_id = devices[1]["device_id"].as_str().unwrap();
+        ok(&lead, &["team", "revoke", sam_id]);
+        let out = groundwork(&sam, &["sync"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+    }
+}
