@@ -157,8 +157,16 @@ fn main() {
 
     // Recording a conversation with two commitments, one transaction each: first back to back,
     // then as the app does it, with the WAL checkpointed while idle between conversations.
+    // The last round turns `secure_delete` off for comparison (the store runs with it on, so
+    // that an erased person's words do not stay in freed space).
     let mut rng = SplitMix64::new(42);
-    for idle_checkpoint in [false, true] {
+    for (idle_checkpoint, secure_delete) in [(false, true), (true, true), (true, false)] {
+        if !secure_delete {
+            store
+                .connection()
+                .execute_batch("PRAGMA secure_delete = OFF;")
+                .unwrap();
+        }
         let mut times = Vec::new();
         for i in 0..1000 {
             let p = people[rng.below(people.len() as u64) as usize].clone();
@@ -170,10 +178,10 @@ fn main() {
                 store.checkpoint().unwrap();
             }
         }
-        let how = if idle_checkpoint {
-            "with idle checkpoints"
-        } else {
-            "back to back"
+        let how = match (idle_checkpoint, secure_delete) {
+            (true, true) => "with idle checkpoints",
+            (true, false) => "with idle checkpoints, secure_delete off",
+            _ => "back to back",
         };
         rows.push((
             format!("record a conversation + 2 commitments, {how}, p50 (1,000 samples)"),
@@ -188,6 +196,35 @@ fn main() {
             ms(*times.iter().max().unwrap()),
         ));
     }
+
+    store
+        .connection()
+        .execute_batch("PRAGMA secure_delete = ON;")
+        .unwrap();
+
+    // Erasing a person: every row, the search index entry (and an index merge), the WAL
+    // truncated.
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let p = people[rng.below(people.len() as u64) as usize].clone();
+        if store.is_erased(&p).unwrap() {
+            continue;
+        }
+        let t = Instant::now();
+        store.erase_person_locally(&p).unwrap();
+        times.push(t.elapsed());
+    }
+    rows.push((
+        format!(
+            "erase a person (`person erase` on this device), p50 ({} samples)",
+            times.len()
+        ),
+        ms(percentile(&mut times, 0.5)),
+    ));
+    rows.push((
+        "erase a person, max".into(),
+        ms(*times.iter().max().unwrap()),
+    ));
 
     // Full-text search.
     let queries = [
