@@ -445,8 +445,10 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
         match &outcome {
             Ok(report) => {
                 offline = false;
-                if report.pulled > 0 {
-                    pulled += report.pulled as u64;
+                // An erasure changes the notebook as pulled changes do: the open screen re-reads.
+                let moved = (report.pulled + report.erased) as u64;
+                if moved > 0 {
+                    pulled += moved;
                     worker.announce(false);
                 }
                 let now = js_sys::Date::now();

@@ -129,7 +129,8 @@ impl Worker {
                             sync_once(&mut store, &transport, Budget::default())
                         };
                         if let Ok(report) = &outcome {
-                            pulled += report.pulled as u64;
+                            // An erasure changes the notebook as pulled changes do.
+                            pulled += (report.pulled + report.erased) as u64;
                         }
                         let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);

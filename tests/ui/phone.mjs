@@ -371,6 +371,31 @@ const tests = [
     assert(/promised to keep your notebook/.test(note), `#storage-note says ${JSON.stringify(note)}`);
   }],
 
+  ['a canvasser\'s phone: Settings names the role; a person the lead erases leaves the open People list at the next sync, for good', async (s) => {
+    const { page } = s;
+    await tab(page, 'Settings');
+    const role = await page.locator('#team-role').innerText();
+    assert(/You are a canvasser/.test(role), `#team-role says ${JSON.stringify(role)}`);
+    await tab(page, 'People');
+    await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor();
+    const gone = JSON.parse(cli(s.cliDir, 'person', 'list')).find((p) => p.name === TEAMMATE_LATER);
+    const erased = JSON.parse(cli(s.cliDir, 'person', 'erase', gone.id));
+    eq([erased.order, erased.confirmed, erased.devices], [1, 1, 2], 'the order, as the lead sees it');
+    await syncNow(page);
+    await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor({ state: 'detached', timeout: 20000 });
+    eq(new URL(page.url()).pathname, '/', 'still on the People list');
+    await page.fill('#search', 'Mensah');
+    await page.getByText('Nobody matches “Mensah”.').waitFor();
+    eq(await page.locator('.person-row', { hasText: TEAMMATE_LATER }).count(), 0, 'search finds no one');
+    await page.fill('#search', '');
+    // The phone confirmed: the lead's next sync sees every device done.
+    cli(s.cliDir, 'sync');
+    const status = JSON.parse(cli(s.cliDir, 'status'));
+    eq(status.erasures_waiting, [], 'erasures waiting for devices, on the lead\'s');
+    await syncNow(page);
+    eq(await page.locator('.person-row', { hasText: TEAMMATE_LATER }).count(), 0, 'not back after another sync');
+  }],
+
   ['accessibility (axe): People, a person\'s file, the record form, Due, Campaigns, Shift, Settings and the join card, at 360 × 740 and 412 × 915', async (s) => {
     const { page } = s;
     for (const [width, height] of [[360, 740], [412, 915]]) {
@@ -449,10 +474,12 @@ async function main() {
   let passed = 0;
   let failed = 0;
   try {
+    // The command-line device is the team's lead (the invite `team create` makes); the phone
+    // is a canvasser's.
     const team = JSON.parse(relayCli(s.relayDir, 'team', 'create', '--name', 'Elm Road'));
-    s.invite = team.invite;
+    const cliInvite = team.invite;
     s.team = team.team_id;
-    const cliInvite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
+    s.invite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
     s.spareInvite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
     s.relay = await startRelay(s.relayDir);
     s.port = s.relay.port;
