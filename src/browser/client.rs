@@ -234,11 +234,16 @@ impl SyncEngine for WorkerSync {
     fn command(&self, command: SyncCommand) -> Result<(), String> {
         let status = self.status();
         match &command {
-            SyncCommand::SyncNow | SyncCommand::Repair if status.joined.is_none() => {
+            SyncCommand::SyncNow | SyncCommand::Repair | SyncCommand::Team(_)
+                if status.joined.is_none() =>
+            {
                 return Err("join a team first: Settings → Join a team".into());
             }
             SyncCommand::Join { .. } if status.joining => {
                 return Err("already joining: wait for the relay to answer".into());
+            }
+            SyncCommand::Team(_) if status.team.busy => {
+                return Err("wait for the relay to answer the last request".into());
             }
             _ => {}
         }

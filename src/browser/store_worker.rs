@@ -28,12 +28,13 @@ use groundwork::service::{self, Change, Request};
 use groundwork::store::Store;
 use groundwork::sync::fetch::{sleep, transport};
 use groundwork::sync::plan::Budget;
+use groundwork::sync::team::{self, TeamAction};
 use groundwork::sync::{Repair, Status, SyncError, engine};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use super::messages::{FromStore, Refusal, ToStore};
-use crate::ui::sync::{SyncCommand, SyncStatus, from_worker};
+use crate::ui::sync::{SyncCommand, SyncStatus, TeamPanel, from_worker};
 use crate::ui::worker::DRAFT_QUIET;
 
 /// The name of the notebook's Web Lock.
@@ -296,6 +297,35 @@ impl Worker {
 
     fn command(self: &Rc<Self>, command: SyncCommand) {
         match command {
+            SyncCommand::Team(action) => {
+                let now = self.status.borrow().clone();
+                if now.team.busy {
+                    return;
+                }
+                self.set_status(SyncStatus {
+                    team: TeamPanel {
+                        busy: true,
+                        ..now.team.clone()
+                    },
+                    ..now
+                });
+                let worker = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let erasing = matches!(action, TeamAction::Erase { .. });
+                    let reply = team::act(&worker.store, &transport(), action)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let erased = erasing && reply.is_ok();
+                    let now = worker.status.borrow().clone();
+                    worker.set_status(SyncStatus {
+                        team: now.team.after(reply),
+                        ..now
+                    });
+                    if erased {
+                        worker.announce(false);
+                    }
+                });
+            }
             SyncCommand::SyncNow => {
                 let _ = self.wake.unbounded_send(Wake::Now);
             }
@@ -361,9 +391,13 @@ impl Worker {
         pulled: u64,
     ) {
         let status = Status::read(&self.store.borrow(), offline, devices, pulled);
-        let joining = self.status.borrow().joining;
+        let (joining, team) = {
+            let now = self.status.borrow();
+            (now.joining, now.team.clone())
+        };
         self.set_status(SyncStatus {
             joining,
+            team,
             ..from_worker(&status)
         });
     }

@@ -22,7 +22,7 @@ use super::{Notebook, SyncError};
 use crate::store::{ErasureRecord, RelayLink};
 
 /// What `person erase` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ErasureOutcome {
     /// The erased person.
     pub erased: String,
@@ -248,4 +248,96 @@ pub fn lead_only(what: &str) -> SyncError {
     SyncError::LeadOnly(format!(
         "only a team lead can {what}: this device is a canvasser's; ask your team lead"
     ))
+}
+
+/// A lead's action, as an app asks its sync engine for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TeamAction {
+    /// A new single-use invite, valid for a day.
+    Invite {
+        /// Devices that join with it are leads.
+        lead: bool,
+    },
+    /// The team's devices.
+    Devices,
+    /// Revoke a device.
+    Revoke {
+        /// The device's id.
+        device_id: String,
+    },
+    /// Make a device a lead.
+    Promote {
+        /// The device's id.
+        device_id: String,
+    },
+    /// Erase a person from the team.
+    Erase {
+        /// The person's id.
+        person_id: String,
+    },
+}
+
+/// An invite as an app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InviteShown {
+    /// The code.
+    pub code: String,
+    /// The join link (`https://RELAY/#join=CODE`).
+    pub link: String,
+    /// Whether it makes leads.
+    pub lead: bool,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// What a [`TeamAction`] gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TeamReply {
+    /// A new invite.
+    Invite(InviteShown),
+    /// The team's devices (after a revoke or a promotion too).
+    Devices(Vec<TeamDevice>),
+    /// A person erased.
+    Erased(ErasureOutcome),
+}
+
+/// How long an invite made from the app stays valid.
+pub const APP_INVITE_SECS: u64 = 24 * 3600;
+
+/// Carry out a lead's action asked for in an app.
+pub async fn act<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    action: TeamAction,
+) -> Result<TeamReply, SyncError> {
+    match action {
+        TeamAction::Invite { lead } => {
+            let request = InviteRequest {
+                uses: 1,
+                expires_in_secs: APP_INVITE_SECS,
+                role: if lead { Role::Lead } else { Role::Canvasser },
+            };
+            let (invite, link) = invite(store, transport, &request).await?;
+            Ok(TeamReply::Invite(InviteShown {
+                code: invite.code,
+                link,
+                lead,
+                expires_at: chrono::DateTime::from_timestamp(invite.expires_at, 0)
+                    .map(crate::model::format_time)
+                    .unwrap_or_default(),
+            }))
+        }
+        TeamAction::Devices => Ok(TeamReply::Devices(devices(store, transport).await?)),
+        TeamAction::Revoke { device_id } => {
+            revoke(store, transport, &device_id).await?;
+            Ok(TeamReply::Devices(devices(store, transport).await?))
+        }
+        TeamAction::Promote { device_id } => {
+            promote(store, transport, &device_id).await?;
+            Ok(TeamReply::Devices(devices(store, transport).await?))
+        }
+        TeamAction::Erase { person_id } => Ok(TeamReply::Erased(
+            erase_person(store, transport, &person_id).await?,
+        )),
+    }
 }

@@ -260,6 +260,10 @@ pub fn App() -> Element {
     });
 
     let status: SyncStatus = sync_status();
+    // A team lead's device offers the lead's actions where they belong (erase on a person's
+    // file); a canvasser's does not.
+    let lead_panel = (status.joined.is_some() && status.role.as_deref() == Some("lead"))
+        .then(|| status.team.clone());
     let ov = overview();
     let badge = sync::badge_text(&status, ov.pending);
     let sync = services.sync.clone();
@@ -333,7 +337,7 @@ pub fn App() -> Element {
                 match current.clone() {
                     Screen::People => rsx! { views::People {} },
                     Screen::AddPerson => rsx! { views::AddPerson {} },
-                    Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone() } },
+                    Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), lead: lead_panel.clone() } },
                     Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
                     Screen::Due => rsx! { views::Due {} },
                     Screen::Campaigns => rsx! { views::Campaigns {} },

@@ -1,15 +1,19 @@
 //! The desktop's sync engine: the core's background sync thread behind [`SyncEngine`].
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_channel::mpsc as amsc;
 use groundwork::store::Store;
+use groundwork::sync::team::{self, TeamAction};
 use groundwork::sync::worker::{Timing, Worker};
 use groundwork::sync::{HttpTransport, SyncError};
 
-use super::sync::{NotConnected, SharedSync, SyncCommand, SyncEngine, SyncStatus, from_worker};
+use super::sync::{
+    NotConnected, SharedSync, SyncCommand, SyncEngine, SyncStatus, TeamPanel, from_worker,
+};
 
 /// The core's background sync worker behind [`SyncEngine`].
 pub struct RelaySync {
@@ -18,6 +22,12 @@ pub struct RelaySync {
     subscribers: Subscribers,
     /// A join is under way: every status published meanwhile says so.
     joining: Arc<AtomicBool>,
+    /// The team lead's panel, carried on every status.
+    team: Arc<Mutex<TeamPanel>>,
+}
+
+fn panel(team: &Mutex<TeamPanel>) -> TeamPanel {
+    team.lock().map(|p| p.clone()).unwrap_or_default()
 }
 
 type Subscribers = Arc<Mutex<Vec<amsc::UnboundedSender<SyncStatus>>>>;
@@ -33,12 +43,18 @@ impl RelaySync {
     pub fn start(dir: &Path) -> Result<RelaySync, String> {
         let subscribers: Subscribers = Arc::default();
         let joining = Arc::new(AtomicBool::new(false));
-        let (subs, flag) = (Arc::clone(&subscribers), Arc::clone(&joining));
+        let team: Arc<Mutex<TeamPanel>> = Arc::default();
+        let (subs, flag, shown) = (
+            Arc::clone(&subscribers),
+            Arc::clone(&joining),
+            Arc::clone(&team),
+        );
         let worker = Worker::spawn(dir.to_path_buf(), Timing::default(), move |s| {
             publish(
                 &subs,
                 &SyncStatus {
                     joining: flag.load(Ordering::SeqCst),
+                    team: panel(&shown),
                     ..from_worker(s)
                 },
             )
@@ -49,6 +65,55 @@ impl RelaySync {
             worker: Arc::new(worker),
             subscribers,
             joining,
+            team,
+        })
+    }
+
+    /// Carry out a team lead's action on a thread of its own (it talks to the relay), showing
+    /// the panel busy meanwhile and its outcome after.
+    fn team_action(&self, action: TeamAction) -> Result<(), String> {
+        if let Ok(mut p) = self.team.lock() {
+            if p.busy {
+                return Err("wait for the relay to answer the last request".into());
+            }
+            p.busy = true;
+        }
+        publish(&self.subscribers, &self.status());
+        let (dir, worker, subs, joining, team) = (
+            self.dir.clone(),
+            Arc::clone(&self.worker),
+            Arc::clone(&self.subscribers),
+            Arc::clone(&self.joining),
+            Arc::clone(&self.team),
+        );
+        let started = std::thread::Builder::new()
+            .name("groundwork-team".into())
+            .spawn(move || {
+                let reply = Store::open(&dir)
+                    .map_err(SyncError::from)
+                    .and_then(|mut store| {
+                        let transport = HttpTransport::new()?;
+                        let nb = RefCell::new(&mut store);
+                        groundwork::sync::block_on(team::act(&nb, &transport, action))
+                    })
+                    .map_err(|e| e.to_string());
+                if let Ok(mut p) = team.lock() {
+                    *p = p.after(reply);
+                }
+                publish(
+                    &subs,
+                    &SyncStatus {
+                        joining: joining.load(Ordering::SeqCst),
+                        team: panel(&team),
+                        ..from_worker(&worker.status())
+                    },
+                );
+            });
+        started.map(|_| ()).map_err(|e| {
+            if let Ok(mut p) = self.team.lock() {
+                p.busy = false;
+            }
+            format!("could not reach the relay: {e}")
         })
     }
 }
@@ -57,6 +122,7 @@ impl SyncEngine for RelaySync {
     fn status(&self) -> SyncStatus {
         SyncStatus {
             joining: self.joining.load(Ordering::SeqCst),
+            team: panel(&self.team),
             ..from_worker(&self.worker.status())
         }
     }
@@ -72,6 +138,12 @@ impl SyncEngine for RelaySync {
 
     fn command(&self, command: SyncCommand) -> Result<(), String> {
         match command {
+            SyncCommand::Team(action) => {
+                if !self.worker.status().joined {
+                    return Err("join a team first: Settings → Join a team".into());
+                }
+                self.team_action(action)
+            }
             SyncCommand::SyncNow | SyncCommand::Repair => {
                 if !self.worker.status().joined {
                     return Err("join a team first: Settings → Join a team".into());

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use futures_channel::mpsc as amsc;
 use groundwork::sync::Status as WorkerStatus;
+use groundwork::sync::team::{ErasureOutcome, InviteShown, TeamAction, TeamReply};
 use serde::{Deserialize, Serialize};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -50,6 +51,8 @@ pub struct SyncStatus {
     pub pulled: u64,
     /// This device's role in its team (`lead` or `canvasser`), once the relay has said.
     pub role: Option<String>,
+    /// The team lead's panel.
+    pub team: TeamPanel,
 }
 
 /// What the app asks of the sync engine.
@@ -68,6 +71,42 @@ pub enum SyncCommand {
     SyncNow,
     /// Ask the relay again for the documents whose pulled changes wait, then sync.
     Repair,
+    /// A team lead's action (invite, the devices, revoke, promote, erase a person); its outcome
+    /// arrives in [`SyncStatus::team`].
+    Team(TeamAction),
+}
+
+/// What the team lead's panel shows: the last invite made, the devices, the last outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TeamPanel {
+    /// An action is under way.
+    pub busy: bool,
+    /// The invite made last, to show and share.
+    pub invite: Option<InviteShown>,
+    /// The team's devices, as the relay last listed them.
+    pub devices: Option<Vec<groundwork::sync::TeamDevice>>,
+    /// The person erased last.
+    pub erased: Option<ErasureOutcome>,
+    /// Why the last action failed, in words that say what to do.
+    pub error: Option<String>,
+}
+
+impl TeamPanel {
+    /// The panel after `reply` (or its failure).
+    pub fn after(&self, reply: Result<TeamReply, String>) -> TeamPanel {
+        let mut next = TeamPanel {
+            busy: false,
+            error: None,
+            ..self.clone()
+        };
+        match reply {
+            Ok(TeamReply::Invite(i)) => next.invite = Some(i),
+            Ok(TeamReply::Devices(d)) => next.devices = Some(d),
+            Ok(TeamReply::Erased(e)) => next.erased = Some(e),
+            Err(e) => next.error = Some(e),
+        }
+        next
+    }
 }
 
 /// The app's view of a sync engine. Commands answer at once; their outcome arrives as status.
@@ -131,6 +170,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         waiting: s.waiting,
         pulled: s.pulled,
         role: s.role.clone(),
+        team: TeamPanel::default(),
     }
 }
 

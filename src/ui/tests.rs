@@ -1304,3 +1304,127 @@ fn the_conversation_kind_starts_as_the_shifts_usual_kind() {
     );
     assert!(!pressed.contains(&"doorstep".to_string()), "{pressed:?}");
 }
+
+#[test]
+fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not() {
+    use super::sync::{SyncCommand, SyncStatus, TeamPanel};
+    use groundwork::sync::team::{ErasureOutcome, InviteShown, TeamAction};
+    let joined = |role: &str| SyncStatus {
+        joined: Some("https://relay.example.org".into()),
+        online: true,
+        role: Some(role.into()),
+        ..Default::default()
+    };
+    let mut id = String::new();
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            id = person(s, "Rosa Kowalski");
+        },
+        with_fake(&fake),
+    );
+    // A canvasser: no team card, no erasure on a person's file.
+    h.click("id", "tab-Settings");
+    h.settle_until("settings", |html| html.contains("You are a canvasser"));
+    assert!(!h.html().contains("team-invite"), "{}", h.html());
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Rosa Kowalski"));
+    h.click("data-id", &id);
+    h.settle_until("person", |html| html.contains("Show history"));
+    assert!(!h.html().contains("erase-person"));
+
+    // Promoted: the file offers erasure, behind a question.
+    fake.send(joined("lead"));
+    h.settle_until("erase offered", |html| html.contains("id=\"erase-person\""));
+    h.click("id", "erase-person");
+    h.settle_until("asked", |html| html.contains("cannot be brought back"));
+    h.click("id", "erase-confirm-yes");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::Erase {
+            person_id: id.clone()
+        }))
+    );
+    // Done: the app leaves the file and says what happened.
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            erased: Some(ErasureOutcome {
+                erased: id.clone(),
+                order: Some(1),
+                confirmed: Some(1),
+                devices: Some(2),
+            }),
+            ..Default::default()
+        },
+        ..joined("lead")
+    });
+    h.settle_until("left the file", |html| {
+        html.contains("was erased from this device and the relay") && !html.contains("Show history")
+    });
+
+    // Settings: the team card invites, lists devices, revokes after a question.
+    h.click("id", "tab-Settings");
+    h.settle_until("team card", |html| html.contains("Your team"));
+    h.click("id", "team-invite");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::Invite { lead: false }))
+    );
+    let device = |id: &str, name: &str, role| groundwork::sync::TeamDevice {
+        device_id: id.into(),
+        name: name.into(),
+        last_sync_at: Some(1_700_000_000),
+        revoked: false,
+        actor: None,
+        role,
+        enrolled_at: 0,
+    };
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            invite: Some(InviteShown {
+                code: "abcd-efgh".into(),
+                link: "https://relay.example.org/#join=abcd-efgh".into(),
+                lead: false,
+                expires_at: "2026-12-03T09:00:00.000Z".into(),
+            }),
+            devices: Some(vec![
+                device("d1", "Lead's phone", groundwork_protocol::Role::Lead),
+                device("d2", "Sam's phone", groundwork_protocol::Role::Canvasser),
+            ]),
+            ..Default::default()
+        },
+        ..joined("lead")
+    });
+    h.settle_until("invite shown", |html| {
+        html.contains("https://relay.example.org/#join=abcd-efgh")
+            && html.contains("Sam&#39;s phone")
+    });
+    h.click("aria-label", "Revoke Sam's phone");
+    h.settle_until("asked to revoke", |html| {
+        html.contains("What is already on it stays there")
+    });
+    h.click("id", "revoke-confirm-yes");
+    h.click("aria-label", "Make Sam's phone a team lead");
+    let asked = fake.commands.lock().unwrap().clone();
+    assert_eq!(
+        asked[asked.len() - 2..],
+        [
+            SyncCommand::Team(TeamAction::Revoke {
+                device_id: "d2".into()
+            }),
+            SyncCommand::Team(TeamAction::Promote {
+                device_id: "d2".into()
+            }),
+        ]
+    );
+    // A refusal is shown in the relay's words.
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            error: Some("a team needs a lead: promote another device first".into()),
+            ..Default::default()
+        },
+        ..joined("lead")
+    });
+    h.settle_until("refusal", |html| html.contains("a team needs a lead"));
+}

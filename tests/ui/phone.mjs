@@ -396,6 +396,50 @@ const tests = [
     eq(await page.locator('.person-row', { hasText: TEAMMATE_LATER }).count(), 0, 'not back after another sync');
   }],
 
+  ['promoted to lead: the phone invites a device by link, lists the team, revokes that device, and erases a person from its file', async (s) => {
+    const { page } = s;
+    const phoneName = `${CANVASSER}'s phone`;
+    const listed = JSON.parse(cli(s.cliDir, 'team', 'devices'));
+    const phone = listed.find((d) => d.name === phoneName);
+    assert(phone && phone.role === 'canvasser', `the phone in the lead's list: ${JSON.stringify(listed)}`);
+    cli(s.cliDir, 'team', 'promote', phone.device_id);
+    const doomed = cli(s.cliDir, 'person', 'add', '--name', 'Erin Erasable').trim();
+    cli(s.cliDir, 'sync');
+    await syncNow(page);
+    await tab(page, 'Settings');
+    await page.locator('#team-title').waitFor();
+    const role = await page.locator('#team-role').innerText();
+    assert(/You are a team lead/.test(role), `#team-role says ${JSON.stringify(role)}`);
+
+    await page.tap('#team-invite');
+    const link = await page.locator('#team-invite-link').innerText({ timeout: 20000 });
+    assert(link.startsWith(`${s.relay.url}/#join=`), `the invite link ${link}`);
+    const newcomer = join(s.tmp, 'newcomer');
+    const joined = JSON.parse(cli(newcomer, 'join', '--invite', link, '--name', 'Newcomer laptop'));
+    eq(joined.role, 'canvasser', 'the role the phone\'s invite gives');
+
+    await page.tap('#team-devices');
+    await page.locator('.team-device', { hasText: 'Newcomer laptop' }).waitFor({ timeout: 20000 });
+    await page.getByRole('button', { name: 'Revoke Newcomer laptop' }).tap();
+    await page.locator('#revoke-confirm-yes').tap();
+    await page.locator('.team-device', { hasText: 'Newcomer laptop' }).filter({ hasText: 'revoked' }).waitFor({ timeout: 20000 });
+    let refused = '';
+    try { cli(newcomer, 'sync'); } catch (e) { refused = String(e.stderr); }
+    assert(/revoked/.test(refused), `the revoked device's sync: ${JSON.stringify(refused)}`);
+
+    await tab(page, 'People');
+    await page.locator('.person-row', { hasText: 'Erin Erasable' }).first().tap();
+    await page.locator('#erase-person').tap();
+    await page.locator('#erase-confirm-yes').tap();
+    await page.getByText('Erin Erasable was erased from this device and the relay').waitFor({ timeout: 20000 });
+    eq(new URL(page.url()).pathname, '/', 'back on the People list');
+    eq(await page.locator('.person-row', { hasText: 'Erin Erasable' }).count(), 0, 'not listed');
+    eq(JSON.parse(cli(s.cliDir, 'sync')).erased, 1, 'the lead\'s command line erased it at its sync');
+    let shown = '';
+    try { cli(s.cliDir, 'person', 'show', doomed); } catch (e) { shown = String(e.stderr); }
+    assert(/no person|erased/.test(shown), `the command line still shows the person: ${shown}`);
+  }],
+
   ['accessibility (axe): People, a person\'s file, the record form, Due, Campaigns, Shift, Settings and the join card, at 360 × 740 and 412 × 915', async (s) => {
     const { page } = s;
     for (const [width, height] of [[360, 740], [412, 915]]) {
@@ -459,6 +503,7 @@ async function main() {
   const s = {
     relayDir: join(tmp, 'relay'),
     cliDir: join(tmp, 'cli'),
+    tmp,
     profile: join(tmp, 'chromium-profile'),
   };
   // Interrupted (Ctrl-C, a timeout's SIGTERM, a closed pipe): still stop the relay and remove

@@ -16,6 +16,7 @@ mod record;
 mod record_form;
 mod settings;
 mod shift;
+mod team;
 mod welcome;
 
 pub use campaigns::Campaigns;
@@ -28,6 +29,7 @@ pub use record::Record;
 pub use record::{ConversationDraft, draft_key};
 pub use settings::Settings;
 pub use shift::ShiftView;
+pub use team::{EraseSection, TeamCard};
 pub use welcome::Welcome;
 
 /// The screens' styles, in one sheet.

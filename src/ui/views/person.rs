@@ -118,7 +118,12 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
 
 /// The person's file.
 #[component]
-pub fn PersonFile(id: String) -> Element {
+pub fn PersonFile(
+    id: String,
+    /// On a team lead's device, the lead's panel: the file offers to erase the person.
+    #[props(default)]
+    lead: Option<crate::ui::sync::TeamPanel>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let pid = id.clone();
@@ -393,6 +398,9 @@ pub fn PersonFile(id: String) -> Element {
                     onclick: move |_| history.set(true),
                     "Show history"
                 }
+            }
+            if let Some(panel) = lead {
+                super::EraseSection { person_id: id.clone(), name: p.name.clone(), panel }
             }
         }
     }

@@ -120,7 +120,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                 if let Some(r) = &status.joined {
                     p { "This device syncs with {r}." }
                     match status.role.as_deref() {
-                        Some("lead") => rsx! { p { id: "team-role", "You are a team lead: you can invite and revoke devices and erase a person (from the command line: groundwork team, groundwork person erase)." } },
+                        Some("lead") => rsx! { p { id: "team-role", "You are a team lead: you can invite people and revoke devices (below), and erase a person (at the end of their file)." } },
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
@@ -151,6 +151,9 @@ pub fn Settings(status: SyncStatus) -> Element {
                         }
                     }
                 }
+            }
+            if status.joined.is_some() && status.role.as_deref() == Some("lead") {
+                super::TeamCard { panel: status.team.clone() }
             }
             if let Some(kept) = services.host.persisted {
                 section { class: "card", "aria-labelledby": "storage-title",

@@ -1,0 +1,182 @@
+//! The team lead's card in Settings: invite a canvasser (or a second lead) with a join link to
+//! send or show, see the team's devices, revoke a lost phone, make a device a lead. Shown only
+//! on a lead's device; the relay refuses these to a canvasser anyway.
+
+use dioxus::prelude::*;
+
+use groundwork::sync::team::TeamAction;
+use groundwork_protocol::Role;
+
+use super::show_time;
+use crate::ui::components::Confirm;
+use crate::ui::sync::{SyncCommand, TeamPanel};
+use crate::ui::{Nav, Screen, Services};
+
+/// The lead's card; `panel` is the sync engine's latest [`TeamPanel`].
+#[component]
+pub fn TeamCard(panel: TeamPanel) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut as_lead = use_signal(|| false);
+    // The device whose revocation waits for a "yes".
+    let mut revoking = use_signal(|| None::<String>);
+    let act = use_callback(move |action: TeamAction| {
+        if let Err(e) = services.sync.command(SyncCommand::Team(action)) {
+            nav.error(e);
+        }
+    });
+    let busy = panel.busy;
+
+    rsx! {
+        section { class: "card team", "aria-labelledby": "team-title",
+            h3 { id: "team-title", "Your team" }
+            p { class: "muted", "As a team lead you can invite people to the team, and revoke a lost phone." }
+            label { class: "check",
+                input { r#type: "checkbox", id: "invite-lead", checked: as_lead(),
+                    onchange: move |e: FormEvent| as_lead.set(e.checked()) }
+                " The invite makes a team lead (for a second lead)"
+            }
+            button { r#type: "button", class: "primary", id: "team-invite", disabled: busy,
+                onclick: move |_| act.call(TeamAction::Invite { lead: as_lead() }),
+                "Create an invite"
+            }
+            if let Some(invite) = &panel.invite {
+                div { id: "team-invite-made", role: "status", "aria-live": "polite",
+                    p {
+                        if invite.lead { "A team lead's invite" } else { "A canvasser's invite" }
+                        ", for one phone, until {show_time(&invite.expires_at)}. Send them this link, or let them type the code:"
+                    }
+                    p { class: "invite-link",
+                        a { id: "team-invite-link", href: "{invite.link}", "{invite.link}" }
+                    }
+                    p { "Code: " code { id: "team-invite-code", "{invite.code}" } }
+                }
+            }
+            h4 { id: "team-devices-title", "Devices" }
+            button { r#type: "button", class: "secondary", id: "team-devices", disabled: busy,
+                onclick: move |_| act.call(TeamAction::Devices),
+                if panel.devices.is_some() { "Refresh the list" } else { "Show the team's devices" }
+            }
+            if let Some(devices) = &panel.devices {
+                ul { class: "list team-devices", "aria-labelledby": "team-devices-title",
+                    for d in devices.iter().cloned() {
+                        li { key: "{d.device_id}", class: "team-device", "data-device": "{d.device_id}",
+                            p { class: "device-name",
+                                strong { "{d.name}" }
+                                " · "
+                                if d.role == Role::Lead { "team lead" } else { "canvasser" }
+                                if d.revoked { " · revoked" }
+                            }
+                            p { class: "muted",
+                                match d.last_sync_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+                                    Some(t) => rsx! { "Last synced {show_time(&groundwork::model::format_time(t))}" },
+                                    None => rsx! { "Never synced" },
+                                }
+                            }
+                            if !d.revoked {
+                                if revoking().as_deref() == Some(d.device_id.as_str()) {
+                                    Confirm {
+                                        id: "revoke-confirm",
+                                        question: format!("Revoke {}? It will not sync again. What is already on it stays there.", d.name),
+                                        yes: "Revoke",
+                                        no: "Keep it",
+                                        onyes: {
+                                            let id = d.device_id.clone();
+                                            move |_| {
+                                                revoking.set(None);
+                                                act.call(TeamAction::Revoke { device_id: id.clone() });
+                                            }
+                                        },
+                                        onno: move |_| revoking.set(None),
+                                    }
+                                } else {
+                                    div { class: "device-actions",
+                                        button { r#type: "button", class: "danger", disabled: busy,
+                                            "aria-label": "Revoke {d.name}",
+                                            onclick: {
+                                                let id = d.device_id.clone();
+                                                move |_| revoking.set(Some(id.clone()))
+                                            },
+                                            "Revoke"
+                                        }
+                                        if d.role != Role::Lead {
+                                            button { r#type: "button", class: "secondary", disabled: busy,
+                                                "aria-label": "Make {d.name} a team lead",
+                                                onclick: {
+                                                    let id = d.device_id.clone();
+                                                    move |_| act.call(TeamAction::Promote { device_id: id.clone() })
+                                                },
+                                                "Make lead"
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if busy {
+                p { class: "muted", role: "status", "Waiting for the relay…" }
+            }
+            if let Some(e) = &panel.error {
+                p { class: "dnc", id: "team-error", role: "alert", "{e}" }
+            }
+        }
+    }
+}
+
+/// At the end of a person's file, on a lead's device: erase the person from every device of
+/// the team and from the relay, after a question that says it cannot be undone.
+#[component]
+pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut asking = use_signal(|| false);
+    // Once this person's erasure is done, leave their (now empty) file.
+    let done = panel.erased.as_ref().is_some_and(|e| e.erased == person_id);
+    let gone = name.clone();
+    use_effect(use_reactive!(|done| {
+        if done {
+            nav.replace(Screen::People);
+            nav.say(format!(
+                "{gone} was erased from this device and the relay; the team's other devices erase them at their next sync."
+            ));
+        }
+    }));
+    let id = person_id.clone();
+    rsx! {
+        section { class: "erase", "aria-labelledby": "erase-title",
+            h3 { id: "erase-title", "Erase" }
+            p { class: "muted",
+                "If {name} asks to be forgotten, erase them: every device of the team and the relay delete their file, history included. It cannot be undone."
+            }
+            if asking() {
+                Confirm {
+                    id: "erase-confirm",
+                    question: format!("Erase {name} from every device of the team? Everything recorded about them goes, and cannot be brought back."),
+                    yes: "Erase for good",
+                    no: "Keep",
+                    onyes: move |_| {
+                        asking.set(false);
+                        if let Err(e) = services.sync.command(SyncCommand::Team(TeamAction::Erase { person_id: id.clone() })) {
+                            nav.error(e);
+                        }
+                    },
+                    onno: move |_| asking.set(false),
+                }
+            } else {
+                button { r#type: "button", class: "danger", id: "erase-person", disabled: panel.busy,
+                    onclick: move |_| asking.set(true),
+                    "Erase {name}…"
+                }
+            }
+            if panel.busy {
+                p { class: "muted", role: "status", "Waiting for the relay…" }
+            }
+            if let Some(e) = &panel.error {
+                p { class: "dnc", id: "erase-error", role: "alert", "{e}" }
+            }
+        }
+    }
+}
