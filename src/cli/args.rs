@@ -354,6 +354,12 @@ pub enum CampaignCommand {
     },
     /// List campaigns (JSON).
     List,
+    /// Delete a campaign from every device of the team and the relay (a team lead; without a
+    /// team, from this notebook); commitments made towards it stay with their people.
+    Delete {
+        /// The campaign's id.
+        id: String,
+    },
 }
 
 /// `shift …`

@@ -111,6 +111,9 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
         }
         Command::Team(command) => team::run(&mut Store::open(dir)?, command),
         Command::Person(PersonCommand::Erase { id }) => team::erase(&mut Store::open(dir)?, &id),
+        Command::Campaign(CampaignCommand::Delete { id }) => {
+            team::delete_campaign(&mut Store::open(dir)?, &id)
+        }
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }
 }
@@ -203,6 +206,8 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             print_json(&store.campaign(&id)?)
         }
         Command::Campaign(CampaignCommand::List) => print_json(&store.campaigns()?),
+        // Handled by `run`: it can fail with sync errors too.
+        Command::Campaign(CampaignCommand::Delete { .. }) => Ok(()),
         Command::Shift(ShiftCommand::Start {
             place,
             campaign,

@@ -169,3 +169,20 @@ fn time(unix: Option<i64>) -> Option<String> {
     unix.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(groundwork::model::format_time)
 }
+
+/// `campaign delete ID`.
+pub fn delete_campaign(store: &mut Store, id: &str) -> Result<(), CliError> {
+    let transport = HttpTransport::new()?;
+    let nb = RefCell::new(store);
+    let outcome =
+        sync::block_on(team::delete_campaign(&nb, &transport, id)).map_err(|e| match e {
+            SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
+                "only a team lead can delete a campaign, and this device is a canvasser's: ask \
+                 your team lead to run `groundwork campaign delete {}`",
+                id.trim()
+            ))
+            .into(),
+            other => CliError::from(other),
+        })?;
+    Ok(print_json(&outcome)?)
+}

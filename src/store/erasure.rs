@@ -131,27 +131,40 @@ impl Store {
     }
 
     /// Erase the person `id` from a notebook that syncs with no team (a joined notebook erases
-    /// through the team's lead: `sync::erase_person`). Fails for an id that is not a person
-    /// held here.
+    /// through the team's lead: `sync::team::erase_person`). Fails for an id that is not a
+    /// person held here.
     pub fn erase_person_locally(&mut self, id: &str) -> Result<()> {
-        let id = self.held_person(id)?;
+        self.erase_locally(id, DocKind::Person)
+    }
+
+    /// Erase the document `id`, a `kind` held here, from this notebook alone.
+    pub fn erase_locally(&mut self, id: &str, kind: DocKind) -> Result<()> {
+        let id = self.held(id, kind)?;
         self.erase_document(&id, None)?;
         self.scrub()
     }
 
     /// `id` as a person held here, or why not.
     pub fn held_person(&self, id: &str) -> Result<String> {
+        self.held(id, DocKind::Person)
+    }
+
+    /// `id` as a document of `kind` held here, or why not.
+    pub fn held(&self, id: &str, kind: DocKind) -> Result<String> {
         let id = crate::ids::parse_id(id)?;
-        let kind: Option<Option<String>> = self
+        let found: Option<Option<String>> = self
             .conn
             .query_row("SELECT kind FROM documents WHERE doc_id = ?1", [&id], |r| {
                 r.get(0)
             })
             .optional()?;
-        match kind.flatten().as_deref() {
-            Some("person") => Ok(id),
+        match found.flatten().as_deref() {
+            Some(k) if k == kind.as_str() => Ok(id),
             _ if self.is_erased(&id)? => Err(Error::Erased { id }),
-            _ => Err(Error::NotFound { kind: "person", id }),
+            _ => Err(Error::NotFound {
+                kind: kind.as_str(),
+                id,
+            }),
         }
     }
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError};
+use crate::docs::DocKind;
 use crate::store::{ErasureRecord, RelayLink};
 
 /// What `person erase` did.
@@ -156,9 +157,28 @@ pub async fn erase_person<W: Wire>(
     transport: &Relay<W>,
     id: &str,
 ) -> Result<ErasureOutcome, SyncError> {
-    let id = store.with(|s| s.held_person(id))?;
+    erase(store, transport, id, DocKind::Person).await
+}
+
+/// Delete the campaign `id` from the team and every device (a lead), as an erasure: the
+/// commitments that counted towards it stay with their people.
+pub async fn delete_campaign<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    id: &str,
+) -> Result<ErasureOutcome, SyncError> {
+    erase(store, transport, id, DocKind::Campaign).await
+}
+
+async fn erase<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    id: &str,
+    kind: DocKind,
+) -> Result<ErasureOutcome, SyncError> {
+    let id = store.with(|s| s.held(id, kind))?;
     let Some(link) = store.with(|s| s.sync_state())?.link else {
-        store.with(|s| s.erase_person_locally(&id))?;
+        store.with(|s| s.erase_locally(&id, kind))?;
         return Ok(ErasureOutcome {
             erased: id,
             order: None,
@@ -167,8 +187,8 @@ pub async fn erase_person<W: Wire>(
         });
     };
     let order = transport.erase(&link.relay_url, &link.token, &id).await?;
-    // The order reached the relay: from here the person is erased, on this device now or at its
-    // next sync.
+    // The order reached the relay: from here the document is erased, on this device now or at
+    // its next sync.
     catch_up(store, transport, &link).await?;
     let record: Option<ErasureRecord> = store
         .with(|s| s.erasures())?

@@ -477,6 +477,23 @@ mod command_line {
             "{status}"
         );
 
+        // A campaign is deleted the same way, by a lead only; commitments stay with people.
+        let c = ok(&sam, &["campaign", "add", "--name", "Heating"])
+            .trim()
+            .to_string();
+        ok(&sam, &["sync"]);
+        ok(&lead, &["sync"]);
+        let out = groundwork(&sam, &["campaign", "delete", &c]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("campaign delete"));
+        let gone = json(&ok(&lead, &["campaign", "delete", &c]));
+        assert_eq!(gone["order"], 2);
+        assert_eq!(json(&ok(&sam, &["sync"]))["erased"], 1);
+        assert_eq!(
+            json(&ok(&sam, &["campaign", "list"])),
+            serde_json::json!([])
+        );
+
         // Revoking Sam's phone: its next sync is refused.
         let sam_id = devices[1]["device_id"].as_str().unwrap();
         ok(&lead, &["team", "revoke", sam_id]);

@@ -768,8 +768,10 @@ async function phoneHost(dir) {
     rmSync(profile, { recursive: true, force: true });
   };
   const relayCli = (...args) => relayCliIn(relayDir, ...args);
+  // The phone is a team lead's (its shift report lists the team's devices, which only a lead
+  // may see); the command-line device is the first lead.
   const { invite, team_id: team } = JSON.parse(relayCli('team', 'create', '--name', 'Elm Road'));
-  const phoneInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
+  const phoneInvite = relayCli('invite', 'create', '--team', team, '--lead').trim().split('\n')[0].trim();
   host.spareInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
   const app = await startRelay(relayDir);
   const url = app.url;

@@ -6,6 +6,7 @@ mod confirm;
 mod consent;
 mod field;
 mod progress;
+mod qr;
 mod sync_badge;
 mod trend;
 
@@ -14,6 +15,7 @@ pub use confirm::Confirm;
 pub use consent::{ConsentChips, toggle as toggle_consent};
 pub use field::TextField;
 pub use progress::ProgressBar;
+pub use qr::QrImage;
 pub use sync_badge::SyncBadge;
 pub use trend::{TrendChart, TrendPoint};
 

@@ -8,7 +8,7 @@ use groundwork::sync::team::TeamAction;
 use groundwork_protocol::Role;
 
 use super::show_time;
-use crate::ui::components::Confirm;
+use crate::ui::components::{Confirm, QrImage};
 use crate::ui::sync::{SyncCommand, TeamPanel};
 use crate::ui::{Nav, Screen, Services};
 
@@ -50,6 +50,8 @@ pub fn TeamCard(panel: TeamPanel) -> Element {
                         a { id: "team-invite-link", href: "{invite.link}", "{invite.link}" }
                     }
                     p { "Code: " code { id: "team-invite-code", "{invite.code}" } }
+                    p { class: "muted", "Or let them scan this with their phone's camera:" }
+                    QrImage { id: "team-invite-qr", text: invite.link.clone(), label: "QR code of the join link" }
                 }
             }
             h4 { id: "team-devices-title", "Devices" }
