@@ -41,8 +41,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     // Schema 7 turned `secure_delete` on; what was deleted before it may still lie in free
     // space of the file. Rewriting the file once leaves none of it.
+    // The rewrite is best effort: a notebook that cannot be rewritten now (no room for the
+    // copy) still opens, and every deletion from now on is overwritten anyway.
     if (1..SECURE_DELETE_SINCE).contains(&current) && LATEST >= SECURE_DELETE_SINCE {
-        conn.execute_batch("VACUUM")?;
+        let _ = conn.execute_batch("PRAGMA temp_store = MEMORY; VACUUM;");
     }
     Ok(())
 }
