@@ -265,7 +265,12 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
                 "role": store.role()?,
-                "erasures_waiting": store.erasures_waiting()?,
+                // Counted again at each sync on a lead's device only.
+                "erasures_waiting": if store.role()?.as_deref() == Some("lead") {
+                    store.erasures_waiting()?
+                } else {
+                    Vec::new()
+                },
             }))
         }
         // Handled by `run`: they can fail with sync errors too.
