@@ -76,6 +76,12 @@ pub enum Error {
         reason: String,
     },
 
+    /// An erasure order from the relay that this notebook cannot keep.
+    #[error(
+        "the relay sent an erasure order this app cannot keep ({0}); tell whoever runs your team's relay"
+    )]
+    BadOrder(String),
+
     /// A stored document does not have the shape this version expects.
     #[error("document {doc_id} is damaged or from an unknown version: {reason}")]
     BadDocument {

@@ -6,10 +6,14 @@ use super::Store;
 use crate::error::Result;
 
 impl Store {
-    /// Save the text of a draft under `key` (replacing what was there).
+    /// Save the text of a draft under `key` (replacing what was there). A draft about a person
+    /// erased from this notebook (`conversation:ID`, `person-edit:ID`; a form left open when
+    /// the erasure arrived) is not kept.
     pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
+            "INSERT INTO drafts (key, body, updated_at)
+             SELECT ?1, ?2, ?3
+             WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = substr(?1, instr(?1, ':') + 1))
              ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
             (key, body, crate::model::format_time(chrono::Utc::now())),
         )?;

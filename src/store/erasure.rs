@@ -88,7 +88,11 @@ impl Store {
             "DELETE FROM documents WHERE doc_id = ?1",
             "DELETE FROM outbox WHERE doc_id = ?1",
             "DELETE FROM waiting WHERE doc_id = ?1",
-            "DELETE FROM quarantine WHERE doc_id = ?1",
+            // Quarantined changes filed under another spelling of the id (upper case, braces,
+            // no hyphens) too.
+            "DELETE FROM quarantine WHERE doc_id = ?1
+                OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
+                   IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
             "DELETE FROM repairs WHERE doc_id = ?1",
         ] {
             held |= tx.execute(sql, [doc_id])? > 0;
@@ -110,20 +114,21 @@ impl Store {
         if let Some(seq) = seq {
             // Another document under the same order number would be a relay's mistake; the
             // order's document is the one erased here.
+            // Never delete a tombstone: its order number is moved to this document.
             tx.execute(
-                "DELETE FROM erased WHERE seq = ?1 AND doc_id <> ?2",
-                params![seq as i64, doc_id],
+                "UPDATE erased SET seq = NULL WHERE seq = ?1 AND doc_id <> ?2",
+                params![seq_number(seq)?, doc_id],
             )?;
         }
         tx.execute(
             "INSERT INTO erased (doc_id, seq, erased_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (doc_id) DO UPDATE SET seq = COALESCE(erased.seq, excluded.seq)",
-            params![doc_id, seq.map(|s| s as i64), now],
+            params![doc_id, seq.map(seq_number).transpose()?, now],
         )?;
         if let Some(seq) = seq {
             tx.execute(
                 "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",
-                [seq as i64],
+                [seq_number(seq)?],
             )?;
         }
         tx.commit()?;
@@ -180,6 +185,19 @@ impl Store {
     /// database and truncate it. When another connection is reading, the log is truncated at
     /// the next [`Store::checkpoint`] instead.
     pub fn scrub(&self) -> Result<()> {
+        // The one-time rewrite of a notebook upgraded to schema 7, if it could not be done then.
+        if self
+            .conn
+            .prepare_cached("SELECT 1 FROM meta WHERE key = 'vacuum_owed'")?
+            .exists([])?
+            && self
+                .conn
+                .execute_batch("PRAGMA temp_store = MEMORY; VACUUM;")
+                .is_ok()
+        {
+            self.conn
+                .execute("DELETE FROM meta WHERE key = 'vacuum_owed'", [])?;
+        }
         #[cfg(not(target_arch = "wasm32"))]
         {
             let busy: i64 = self
@@ -238,7 +256,7 @@ impl Store {
     pub fn set_erasure_count(&self, seq: u64, confirmed: u32, devices: u32) -> Result<()> {
         self.conn.execute(
             "UPDATE erased SET confirmed = ?2, devices = ?3 WHERE seq = ?1",
-            params![seq as i64, confirmed, devices],
+            params![seq_number(seq)?, confirmed, devices],
         )?;
         Ok(())
     }
@@ -261,7 +279,7 @@ impl Store {
     pub fn set_erasures_confirmed(&self, seq: u64) -> Result<()> {
         self.conn.execute(
             "UPDATE sync_state SET erasures_confirmed = max(erasures_confirmed, ?1) WHERE id = 1",
-            [seq as i64],
+            [seq_number(seq)?],
         )?;
         Ok(())
     }
@@ -271,7 +289,7 @@ impl Store {
     pub fn set_erasures_applied(&self, seq: u64) -> Result<()> {
         self.conn.execute(
             "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",
-            [seq as i64],
+            [seq_number(seq)?],
         )?;
         Ok(())
     }
@@ -289,6 +307,26 @@ impl Store {
             "UPDATE sync_state SET role = ?1 WHERE id = 1 AND role IS NOT ?1",
             [role],
         )?;
+        Ok(())
+    }
+}
+
+/// An erasure order's number as stored; a relay's number beyond SQLite's integers is refused.
+fn seq_number(seq: u64) -> Result<i64> {
+    i64::try_from(seq).map_err(|_| Error::BadOrder(format!("order number {seq} is out of range")))
+}
+
+impl Store {
+    /// Start the erasure bookkeeping over (the relay's orders end before the last one carried
+    /// out here: it was restored from a backup or replaced). The ids erased here stay erased.
+    pub fn reset_erasure_progress(&self) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("UPDATE erased SET seq = NULL", [])?;
+        tx.execute(
+            "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0 WHERE id = 1",
+            [],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 }

@@ -202,7 +202,25 @@ fn take_in_doc(
     known: &mut Known,
     report: &mut IntakeReport,
 ) -> Result<()> {
-    let Ok(doc_id) = crate::ids::parse_id(raw_doc_id) else {
+    // Only Groundwork's own spelling of an id: another spelling of the same UUID (upper case,
+    // braces, no hyphens) would be a second copy of a document the relay cannot match, e.g.
+    // when it erases the document.
+    let parsed = crate::ids::parse_id(raw_doc_id).ok();
+    let erased = |id: &str| -> Result<bool> {
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+            .exists([id])?)
+    };
+    // An erased document takes nothing in again, under any spelling of its id: a relay that
+    // still serves its changes (a stale copy) or a repair cannot bring the person back, and
+    // nothing of them is kept, not even in quarantine.
+    if let Some(id) = &parsed
+        && erased(id)?
+    {
+        report.erased += items.len();
+        return Ok(());
+    }
+    let Some(doc_id) = parsed.filter(|id| id == raw_doc_id) else {
         for item in items {
             let blob_id = groundwork_protocol::blob_id(item.blob);
             if !known.blobs.contains(&blob_id) {
@@ -222,15 +240,6 @@ fn take_in_doc(
         }
         return Ok(());
     };
-    // An erased document takes nothing in again: a relay that still serves its changes (a
-    // stale copy) or a repair cannot bring the person back.
-    if conn
-        .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
-        .exists([&doc_id])?
-    {
-        report.erased += items.len();
-        return Ok(());
-    }
     let (mut doc, mut kind) = match documents::load(conn, &doc_id, actor)? {
         Some(l) => (l.doc, l.kind),
         None => (docs::new_doc(actor), None),

@@ -43,8 +43,18 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     // space of the file. Rewriting the file once leaves none of it.
     // The rewrite is best effort: a notebook that cannot be rewritten now (no room for the
     // copy) still opens, and every deletion from now on is overwritten anyway.
-    if (1..SECURE_DELETE_SINCE).contains(&current) && LATEST >= SECURE_DELETE_SINCE {
-        let _ = conn.execute_batch("PRAGMA temp_store = MEMORY; VACUUM;");
+    // When it fails, it is owed, and tried again after the next erasure (`Store::scrub`).
+    if (1..SECURE_DELETE_SINCE).contains(&current)
+        && LATEST >= SECURE_DELETE_SINCE
+        && conn
+            .execute_batch("PRAGMA temp_store = MEMORY; VACUUM;")
+            .is_err()
+    {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('vacuum_owed', '1')
+             ON CONFLICT (key) DO UPDATE SET value = '1'",
+            [],
+        )?;
     }
     Ok(())
 }

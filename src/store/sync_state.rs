@@ -53,6 +53,14 @@ impl Store {
             as u64)
     }
 
+    /// Whether changes of `doc_id` wait for a relay.
+    pub fn has_pending(&self, doc_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM outbox WHERE doc_id = ?1 LIMIT 1")?
+            .exists([doc_id])?)
+    }
+
     /// The oldest `limit` changes waiting for a relay.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(

@@ -201,9 +201,18 @@ async fn repair_doc<W: Wire>(
             after,
             max_bytes: Some(budget.pull_bytes),
         };
-        let response = transport
+        let response = match transport
             .doc_changes(&link.relay_url, &link.token, &request)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            // Erased meanwhile: carry out the order, and there is nothing to repair.
+            Err(SyncError::Erased(named)) => {
+                report.erased += team::after_refusal(store, transport, link, &named).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         report.round_trips += 1;
         report.pulled += response.changes.len();
         let intake = store.with(|s| take_in(s, &response, None))?;
@@ -283,9 +292,9 @@ async fn run<W: Wire>(
             }
             // The push holds changes to people erased from the team (this device was offline
             // when they were erased): erase them here, then push the rest.
-            Err(SyncError::Erased(_)) if erase_rounds < 3 => {
+            Err(SyncError::Erased(named)) if erase_rounds < 3 => {
                 erase_rounds += 1;
-                report.erased += team::catch_up(store, transport, &link).await?;
+                report.erased += team::after_refusal(store, transport, &link, &named).await?;
                 continue;
             }
             Err(e) => return Err(e),

@@ -53,7 +53,13 @@ fn remember(store: &impl Notebook, news: News) -> Result<(), SyncError> {
 /// Whether this device should catch up with the team's erasure orders: the relay numbers more
 /// orders than were carried out here, or some were carried out and not yet confirmed.
 fn behind(store: &impl Notebook, news: News) -> Result<bool, SyncError> {
-    let progress = store.with(|s| s.erasure_progress())?;
+    let mut progress = store.with(|s| s.erasure_progress())?;
+    if news.erasures.is_some_and(|head| head < progress.applied) {
+        // The relay's orders end before the last one carried out here: it was restored from a
+        // backup or replaced. Go through its orders from the start (erased ids stay erased).
+        store.with(|s| s.reset_erasure_progress())?;
+        progress = store.with(|s| s.erasure_progress())?;
+    }
     Ok(news.erasures.is_some_and(|head| head > progress.applied)
         || progress.applied > progress.confirmed)
 }
@@ -74,6 +80,28 @@ pub(crate) async fn follow_up<W: Wire>(
         refresh_counts(store, transport, link).await?;
         Ok(0)
     }
+}
+
+/// After the relay refused a push holding changes to `named` (410): carry out the team's
+/// orders, then erase here any of those documents whose changes still wait to be pushed (the
+/// relay says they are erased; without this a relay restored from a backup, with fewer orders,
+/// would refuse every push again). Returns how many documents held here were erased.
+pub(crate) async fn after_refusal<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    named: &[String],
+) -> Result<usize, SyncError> {
+    let mut erased = catch_up(store, transport, link).await?;
+    for doc in named {
+        if store.with(|s| s.has_pending(doc))? && store.with(|s| s.erase_document(doc, None))? {
+            erased += 1;
+        }
+    }
+    if erased > 0 {
+        store.with(|s| s.scrub())?;
+    }
+    Ok(erased)
 }
 
 /// Carry out the team's erasure orders after the last one carried out here, confirm them to the
@@ -101,8 +129,8 @@ pub(crate) async fn catch_up<W: Wire>(
             }
             last = order.seq;
             // An id that is not a Groundwork id names nothing this device can hold.
-            if crate::ids::parse_id(&order.doc_id).is_ok() {
-                if store.with(|s| s.erase_document(&order.doc_id, Some(order.seq)))? {
+            if let Ok(id) = crate::ids::parse_id(&order.doc_id) {
+                if store.with(|s| s.erase_document(&id, Some(order.seq)))? {
                     erased += 1;
                 }
                 store.with(|s| s.set_erasure_count(order.seq, order.confirmed, order.devices))?;
@@ -142,7 +170,7 @@ async fn refresh_counts<W: Wire>(
         return Ok(());
     };
     let list = transport
-        .erasures(&link.relay_url, &link.token, first - 1)
+        .erasures(&link.relay_url, &link.token, first.saturating_sub(1))
         .await?;
     for order in &list.erasures {
         store.with(|s| s.set_erasure_count(order.seq, order.confirmed, order.devices))?;

@@ -117,6 +117,22 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
         Err(Error::Erased { .. })
     ));
     assert_eq!(store.person(&other).unwrap().person.name, "Someone else");
+    // A form left open on the person when the erasure came: its draft is not kept.
+    store
+        .save_draft(&format!("conversation:{id}"), &format!("late {CANARY}"))
+        .unwrap();
+    assert_eq!(store.draft(&format!("conversation:{id}")).unwrap(), None);
+    store
+        .save_draft(&format!("conversation:{other}"), "kept")
+        .unwrap();
+    assert_eq!(
+        store
+            .draft(&format!("conversation:{other}"))
+            .unwrap()
+            .as_deref(),
+        Some("kept")
+    );
+    store.scrub().unwrap();
     drop(store);
     assert_eq!(files_holding(tmp.path(), CANARY), Vec::<String>::new());
 }
@@ -148,6 +164,46 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
         .collect();
     let report = sb.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((report.applied, report.erased), (0, changes.len()));
+    // Nor under another spelling of the same id (upper case): that is not a Groundwork id.
+    let upper = id.to_uppercase();
+    let respelled: Vec<groundwork::store::Incoming<'_>> = changes
+        .iter()
+        .map(|c| groundwork::store::Incoming {
+            doc_id: &upper,
+            blob: c,
+            pusher: None,
+        })
+        .collect();
+    let report = sb.batch(|w| w.take_in(&respelled)).unwrap();
+    assert_eq!(
+        (report.applied, report.quarantined, report.erased),
+        (0, 0, changes.len())
+    );
+    assert!(sb.person(&id).is_err());
+    assert!(
+        sb.quarantined().unwrap().is_empty(),
+        "nothing of them kept in quarantine"
+    );
+    // Respelled copies that came before the erasure sit in quarantine; the erasure takes them.
+    let c = tempfile::tempdir().unwrap();
+    let mut sc = Store::open(c.path()).unwrap();
+    let braced = format!("{{{upper}}}");
+    let incoming: Vec<groundwork::store::Incoming<'_>> = changes
+        .iter()
+        .map(|c| groundwork::store::Incoming {
+            doc_id: &braced,
+            blob: c,
+            pusher: None,
+        })
+        .collect();
+    assert_eq!(
+        sc.batch(|w| w.take_in(&incoming)).unwrap().quarantined,
+        changes.len()
+    );
+    sc.erase_document(&id, Some(1)).unwrap();
+    sc.scrub().unwrap();
+    assert!(sc.quarantined().unwrap().is_empty());
+    assert_eq!(files_holding(c.path(), CANARY), Vec::<String>::new());
     assert!(sb.person(&id).is_err());
     assert!(
         sb.quarantined().unwrap().is_empty(),
@@ -501,4 +557,20 @@ mod command_line {
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
     }
+}
+
+#[test]
+fn an_erasure_order_reusing_a_number_never_lifts_another_tombstone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    let a = store.add_person(NewPerson::named("A")).unwrap();
+    let b = store.add_person(NewPerson::named("B")).unwrap();
+    store.erase_document(&a, Some(1)).unwrap();
+    // A relay restored from a backup numbers another order 1 again.
+    store.erase_document(&b, Some(1)).unwrap();
+    assert!(store.is_erased(&a).unwrap() && store.is_erased(&b).unwrap());
+    assert!(
+        store.erase_document(&a, Some(u64::MAX)).is_err(),
+        "an order number out of range"
+    );
 }
