@@ -418,7 +418,7 @@ async fn invite(
     Ok(to_device(&device, result))
 }
 
-/// A lead revokes a device of its team.
+/// A lead revokes a device of its team (the invites that device made are cancelled with it).
 async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

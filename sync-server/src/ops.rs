@@ -157,10 +157,11 @@ pub fn device_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> 
     ))
 }
 
-/// `device revoke DEVICE_ID`.
+/// `device revoke DEVICE_ID`: the device's token stops working, and the invites it made that
+/// still had uses left are cancelled (`invites_cancelled` says how many).
 pub fn device_revoke(store: &dyn Store, device_id: &str) -> Result<Value, OpsError> {
-    store.revoke_device(device_id, now())?;
-    Ok(json!({ "device_id": device_id, "revoked": true }))
+    let cancelled = store.revoke_device(device_id, now())?;
+    Ok(json!({ "device_id": device_id, "revoked": true, "invites_cancelled": cancelled }))
 }
 
 /// `device promote DEVICE_ID`: the device becomes a lead of its team.
@@ -267,7 +268,11 @@ mod tests {
             device_list(&store, &team_id).expect("list")[1]["role"],
             "lead"
         );
-        device_revoke(&store, "dev-1").expect("revoke");
+        assert_eq!(
+            device_revoke(&store, "dev-1").expect("revoke")["invites_cancelled"],
+            0,
+            "dev-1 made no invites"
+        );
         assert_eq!(
             device_list(&store, &team_id).expect("list")[0]["revoked"],
             true

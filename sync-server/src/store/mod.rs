@@ -8,6 +8,8 @@
 //! invite it enrolled with). The lead's actions ([`Store::lead_invite`],
 //! [`Store::revoke_team_device`], [`Store::promote_team_device`], [`Store::erase`]) check in
 //! their own transaction that the caller is an active lead, and touch only the caller's team.
+//! An invite remembers the lead that made it (none: the operator's); revoking a device cancels
+//! the invites it made, so a removed or lost lead's invites bring nobody back.
 //! Erasing a document deletes its blobs and keeps a tombstone, an erasure order numbered by the
 //! team's `erasure_seq`; from then on [`Store::sync`] refuses any push holding a change of it and
 //! [`Store::doc_changes`] refuses to serve it ([`StoreError::Erased`]). Each device records the
@@ -215,7 +217,7 @@ pub trait Store: Send + Sync + 'static {
     fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError>;
 
     /// Stores an invite to the team of `lead`, which must be an active lead
-    /// ([`StoreError::NotLead`], [`StoreError::DeviceRevoked`]).
+    /// ([`StoreError::NotLead`], [`StoreError::DeviceRevoked`]), recording `lead` as its maker.
     fn lead_invite(
         &self,
         lead: &DeviceAuth,
@@ -225,6 +227,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Uses one use of the invite and enrols the device with the invite's role. The device
     /// starts having seen every erasure order of the team so far: it never held those documents.
+    /// An invite whose maker has been revoked is [`StoreError::UnknownInvite`], like a code that
+    /// never existed.
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError>;
 
     /// Finds the device whose token hashes to `token_hash`.
@@ -273,8 +277,10 @@ pub trait Store: Send + Sync + 'static {
     /// The devices of a team, in enrolment order.
     fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError>;
 
-    /// Revokes a device (idempotent; the operator's: any device, even a team's last lead).
-    fn revoke_device(&self, device_id: &str, now: i64) -> Result<(), StoreError>;
+    /// Revokes a device (idempotent; the operator's: any device, even a team's last lead) and,
+    /// in the same transaction, deletes the invites it made that still have uses left; returns
+    /// how many.
+    fn revoke_device(&self, device_id: &str, now: i64) -> Result<u64, StoreError>;
 
     /// Makes a device a lead (idempotent; the operator's). A revoked device is
     /// [`StoreError::PromoteRevoked`].
@@ -282,7 +288,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// A lead revokes a device of its own team (idempotent): [`StoreError::NotInTeam`] for a
     /// device of another team or none, [`StoreError::LastLead`] when the team would be left
-    /// without an active lead. Returns the device as it now is.
+    /// without an active lead. The invites the device made that still have uses left are
+    /// deleted in the same transaction. Returns the device as it now is.
     fn revoke_team_device(
         &self,
         lead: &DeviceAuth,
@@ -303,7 +310,8 @@ pub trait Store: Send + Sync + 'static {
     /// next erasure order, and counts the lead as having carried out the order when it had
     /// carried out every order before it. Idempotent: a document already erased answers its
     /// existing order. A document the relay never held may be erased too (it may exist only on
-    /// a device that has not synced).
+    /// a device that has not synced). A backend that keeps old page images (SQLite's WAL)
+    /// clears them after the transaction, without making other teams' writes wait on it.
     fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError>;
 
     /// The team's erasure orders after `after`, oldest first, at most `limit`, with how many of

@@ -31,11 +31,22 @@
 //! and not only the tables, every connection runs with `secure_delete = ON` (SQLite overwrites
 //! deleted content and freed pages with zeros instead of leaving them in free space), and after
 //! an erasure the WAL is checkpointed and truncated (`wal_checkpoint(TRUNCATE)`): the zeroed
-//! pages replace the old ones in `relay.sqlite3`, and the old page images leave `-wal`. That
-//! checkpoint is best effort: while another connection holds an older snapshot it cannot
-//! finish, a warning is logged, and the old frames stay in the WAL until a later checkpoint
-//! (the next erasure, or SQLite's automatic one) overwrites them. Copies made outside the
-//! database file (backups, the disk's own remapping of blocks) are out of the relay's reach.
+//! pages replace the old ones in `relay.sqlite3`, and the old page images leave `-wal`.
+//!
+//! That checkpoint must not stall the other teams. It runs after the erasure's transaction
+//! committed and the writers' mutex was released, on a connection of its own whose busy timeout
+//! is zero: a try gives up at once when a writer, or a reader still using the WAL, is in the
+//! way, instead of holding SQLite's write lock while it waits for them. The erasure
+//! retries for up to `CHECKPOINT_PATIENCE` (2 s) between tries holding no lock; if the WAL still
+//! could not be emptied (a long `sqlite3 .backup`, say), the checkpoint is *owed*: a warning is
+//! logged and it is tried again after every durable push commits, and at the next erasure,
+//! until it succeeds (while nothing is owed, a push only reads a flag; a relay starts with one
+//! owed, in case it stopped before one succeeded). Erasing a document erased before orders
+//! nothing new and checkpoints only when one is owed. Every connection sets
+//! `journal_size_limit`, so that a WAL reused after a checkpoint is cut back to
+//! `WAL_SIZE_LIMIT` (1 MiB) rather than staying as large as it once grew, stale frames included.
+//! Copies made outside the database file (backups, the disk's own remapping of blocks) are out
+//! of the relay's reach.
 //!
 //! Each device keeps `erasures_seen`, the last order it carried out (a new device starts at the
 //! team's head: it never held what was erased before it joined); an order's confirmation count
@@ -47,8 +58,9 @@
 //! migrations (`PRAGMA user_version` counts them).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use groundwork_protocol::{Erasure, ErasureList, Role};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
@@ -66,8 +78,13 @@ pub const DB_FILE: &str = "relay.sqlite3";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections kept open.
 const READERS: usize = 4;
-/// How long the checkpoint after an erasure waits for readers to leave older snapshots.
+/// How long an erasure keeps trying to empty the WAL while readers hold older snapshots (each
+/// try gives up at once; no lock is held between tries).
 const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(2);
+/// The pause between those tries.
+const CHECKPOINT_RETRY: Duration = Duration::from_millis(20);
+/// `journal_size_limit`: a WAL reused after a checkpoint is cut back to this many bytes.
+const WAL_SIZE_LIMIT: i64 = 1 << 20;
 
 const MIGRATIONS: &[&str] = &[
     r"
@@ -145,6 +162,13 @@ CREATE TABLE erasures (
     UNIQUE (team_pk, doc_id)
 );
 ",
+    r"
+-- Who made each invite: the lead's device, or NULL for the operator's. Revoking a device deletes
+-- the invites it made that still have uses left, and enrolment refuses an invite whose maker is
+-- revoked.
+ALTER TABLE invites ADD COLUMN created_by INTEGER REFERENCES devices(pk);
+CREATE INDEX invites_by_creator ON invites(created_by) WHERE created_by IS NOT NULL;
+",
 ];
 
 /// The columns [`device_row`] reads, in its order.
@@ -189,6 +213,12 @@ struct Writers {
     relaxed: Connection,
 }
 
+/// The connection that empties the WAL after erasures, outside the writers' mutex.
+struct Checkpointer {
+    /// `synchronous = FULL`, busy timeout zero: a checkpoint never waits on anyone.
+    conn: Connection,
+}
+
 /// The SQLite implementation of [`super::Store`].
 pub struct SqliteStore {
     path: PathBuf,
@@ -197,6 +227,9 @@ pub struct SqliteStore {
     writers: Mutex<Writers>,
     readers: Mutex<Vec<Connection>>,
     reader_returned: Condvar,
+    checkpointer: Mutex<Checkpointer>,
+    /// Whether the WAL may still hold page images an erasure overwrote: a checkpoint is owed.
+    checkpoint_owed: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -221,6 +254,8 @@ fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreEr
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Deleted content is overwritten, not left in free space: erasure must reach the file.
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // A WAL reused after a checkpoint is cut back instead of keeping its old size (and frames).
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     Ok(conn)
 }
 
@@ -307,26 +342,56 @@ fn erased_in<'a>(
     Ok(erased)
 }
 
-/// Stores an invite to the team `team_pk`.
+/// Stores an invite to the team `team_pk`, made by the device `created_by` (`None`: the
+/// operator).
 fn insert_invite(
     conn: &Connection,
     team_pk: i64,
     invite: &NewInvite,
+    created_by: Option<i64>,
     now: i64,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at, role)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at, role, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             &invite.code_hash[..],
             team_pk,
             invite.uses,
             invite.expires_at,
             now,
-            invite.role.as_str()
+            invite.role.as_str(),
+            created_by
         ],
     )?;
     Ok(())
+}
+
+/// Revokes the device `device_pk` (an earlier revocation keeps its time) and deletes the
+/// invites it made that could still enrol a device, so that a lost or removed lead's invites
+/// cannot bring anyone (itself included) back. Returns how many invites it deleted.
+fn revoke(
+    conn: &Connection,
+    device_pk: i64,
+    device_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    conn.execute(
+        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE pk = ?2",
+        params![now, device_pk],
+    )?;
+    let cancelled = conn.execute(
+        "DELETE FROM invites WHERE created_by = ?1 AND uses_left > 0",
+        [device_pk],
+    )?;
+    if cancelled > 0 {
+        tracing::info!(
+            device_id,
+            invites = cancelled,
+            "revoking a device cancelled the invites it made"
+        );
+    }
+    Ok(cancelled)
 }
 
 /// `(device_pk, team_pk)` of `lead`, which must be an active lead.
@@ -402,31 +467,27 @@ fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasure {
     }
 }
 
-/// Moves the WAL's pages into the database file and empties it, so that what an erasure
-/// overwrote leaves `-wal` too. Best effort: logs when a reader keeps it from finishing.
-fn checkpoint(conn: &Connection) {
-    let result = conn.busy_timeout(CHECKPOINT_PATIENCE).and_then(|()| {
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-    });
-    match result {
-        Ok((0, _, _)) => {}
-        Ok((_, frames, done)) => tracing::warn!(
+/// One try at moving the WAL's pages into the database file and emptying it
+/// (`wal_checkpoint(TRUNCATE)`), so that what an erasure overwrote leaves `-wal` too. On the
+/// checkpointer's connection (busy timeout zero) it gives up at once when a writer holds the
+/// write lock or a reader still uses the WAL: it never waits for them, so it makes nobody wait
+/// long. Whether the WAL was emptied.
+fn truncate_wal(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    let (busy, frames, done) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    if busy != 0 {
+        tracing::debug!(
             frames,
             checkpointed = done,
-            "after an erasure the WAL could not be emptied (a reader holds an older snapshot): \
-             the erased bytes stay in relay.sqlite3-wal until a later checkpoint"
-        ),
-        Err(e) => tracing::warn!(error = %e, "the checkpoint after an erasure failed"),
+            "the WAL could not be emptied yet (a writer, or a reader of an older snapshot)"
+        );
     }
-    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
-        tracing::warn!(error = %e, "could not restore the busy timeout");
-    }
+    Ok(busy == 0)
 }
 
 impl SqliteStore {
@@ -447,6 +508,8 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| open_connection(&path, "NORMAL"))
             .collect::<Result<Vec<_>, _>>()?;
+        let checkpointer = open_connection(&path, "FULL")?;
+        checkpointer.busy_timeout(Duration::ZERO)?;
         // The -wal and -shm files exist now: make sure they are owner-only too.
         super::files::secure_db_files(&path).map_err(|e| {
             StoreError::Backend(format!("cannot secure {}: {e}", path.display()).into())
@@ -457,6 +520,9 @@ impl SqliteStore {
             writers: Mutex::new(Writers { durable, relaxed }),
             readers: Mutex::new(readers),
             reader_returned: Condvar::new(),
+            checkpointer: Mutex::new(Checkpointer { conn: checkpointer }),
+            // The relay may have stopped before the checkpoint an erasure owed succeeded.
+            checkpoint_owed: AtomicBool::new(true),
         })
     }
 
@@ -484,6 +550,124 @@ impl SqliteStore {
             Some(limit) if to_u64(stored) > limit => Err(StoreError::TeamFull { limit }),
             _ => Ok(()),
         }
+    }
+
+    /// One try at emptying the WAL; whether it did. While it has not, a checkpoint is owed.
+    /// Holds only the checkpointer's mutex, never the writers'.
+    fn empty_wal(&self) -> bool {
+        let checkpointer = lock(&self.checkpointer);
+        // Cleared before the try: an erasure that commits during it sets it again.
+        self.checkpoint_owed.store(false, Ordering::SeqCst);
+        let emptied = truncate_wal(&checkpointer.conn).unwrap_or_else(|e| {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+                tracing::debug!(error = %e, "the WAL could not be emptied yet");
+            } else {
+                tracing::warn!(error = %e, "a checkpoint to empty the WAL failed");
+            }
+            false
+        });
+        if !emptied {
+            self.checkpoint_owed.store(true, Ordering::SeqCst);
+        }
+        emptied
+    }
+
+    /// After an erasure, when a checkpoint is owed: tries to empty the WAL for up to
+    /// `CHECKPOINT_PATIENCE` (2 s), holding no lock between tries, and warns when it could not.
+    fn empty_wal_after_erasure(&self) {
+        if !self.checkpoint_owed.load(Ordering::SeqCst) {
+            return;
+        }
+        let deadline = Instant::now() + CHECKPOINT_PATIENCE;
+        while !self.empty_wal() {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "after an erasure the WAL could not be emptied (a reader holds an older \
+                     snapshot): the erased bytes stay in relay.sqlite3-wal until a later \
+                     checkpoint; the relay tries again after each push"
+                );
+                return;
+            }
+            std::thread::sleep(CHECKPOINT_RETRY);
+        }
+    }
+
+    /// After a durable commit: one try at a checkpoint an erasure still owes (nothing when none
+    /// is owed).
+    fn empty_owed_wal(&self) {
+        if self.checkpoint_owed.load(Ordering::SeqCst) && self.empty_wal() {
+            tracing::info!("the checkpoint an erasure owed succeeded: the WAL is empty");
+        }
+    }
+
+    /// The erasure's transaction (see [`super::Store::erase`]): the order, and whether it is new
+    /// (`false`: the document was erased before, nothing was deleted now).
+    fn order_erasure(
+        &self,
+        lead: &DeviceAuth,
+        doc_id: &str,
+        now: i64,
+    ) -> Result<(Erasure, bool), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
+        let existing: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT seq, erased_at FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
+                params![team_pk, doc_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, erased_at) = match existing {
+            Some(order) => order,
+            None => {
+                let freed: i64 = tx.query_row(
+                    "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
+                     FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
+                    params![team_pk, doc_id],
+                    |r| r.get(0),
+                )?;
+                let deleted = tx.execute(
+                    "DELETE FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
+                    params![team_pk, doc_id],
+                )?;
+                let seq: i64 = tx.query_row(
+                    "UPDATE teams SET erasure_seq = erasure_seq + 1,
+                         stored_bytes = max(stored_bytes - ?1, 0)
+                     WHERE pk = ?2 RETURNING erasure_seq",
+                    params![freed, team_pk],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![team_pk, seq, doc_id, now, lead_pk],
+                )?;
+                // The lead erases the document itself right after; it has carried out this
+                // order only if it had carried out every earlier one (another lead's, say).
+                tx.execute(
+                    "UPDATE devices SET erasures_seen = ?1 WHERE pk = ?2 AND erasures_seen = ?1 - 1",
+                    params![seq, lead_pk],
+                )?;
+                tracing::info!(
+                    team_id = %lead.team_id,
+                    device_id = %lead.device_id,
+                    seq,
+                    deleted,
+                    freed,
+                    "document erased"
+                );
+                (seq, now)
+            }
+        };
+        let seen = confirmations(&tx, team_pk)?;
+        tx.commit()?;
+        Ok((
+            erasure(seq, doc_id.to_owned(), erased_at, &seen),
+            existing.is_none(),
+        ))
     }
 
     fn with_reader<T>(
@@ -644,7 +828,7 @@ impl super::Store for SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let team_pk = Self::team_pk(&tx, team_id)?;
-        insert_invite(&tx, team_pk, invite, now)?;
+        insert_invite(&tx, team_pk, invite, None, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -659,8 +843,8 @@ impl super::Store for SqliteStore {
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (_, team_pk) = acting_lead(&tx, lead)?;
-        insert_invite(&tx, team_pk, invite, now)?;
+        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
+        insert_invite(&tx, team_pk, invite, Some(lead_pk), now)?;
         tx.commit()?;
         Ok(())
     }
@@ -670,17 +854,21 @@ impl super::Store for SqliteStore {
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (team_pk, team_id, uses_left, expires_at, role, erasure_head): (
+        let (team_pk, team_id, uses_left, expires_at, role, erasure_head, maker_revoked): (
             i64,
             String,
             i64,
             i64,
             StoredRole,
             i64,
+            bool,
         ) = tx
             .query_row(
-                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq
-                 FROM invites i JOIN teams t ON t.pk = i.team_pk WHERE i.hash = ?1",
+                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq,
+                        c.revoked_at IS NOT NULL
+                 FROM invites i JOIN teams t ON t.pk = i.team_pk
+                 LEFT JOIN devices c ON c.pk = i.created_by
+                 WHERE i.hash = ?1",
                 [&device.invite_hash[..]],
                 |r| {
                     Ok((
@@ -690,11 +878,17 @@ impl super::Store for SqliteStore {
                         r.get(3)?,
                         r.get(4)?,
                         r.get(5)?,
+                        r.get(6)?,
                     ))
                 },
             )
             .optional()?
             .ok_or(StoreError::UnknownInvite)?;
+        // Revoking a device deletes its invites; this refuses any that escaped (belt and
+        // braces), with the answer an unknown code gets.
+        if maker_revoked {
+            return Err(StoreError::UnknownInvite);
+        }
         let role = role.0;
         if uses_left <= 0 {
             return Err(StoreError::InviteUsedUp);
@@ -836,7 +1030,9 @@ impl super::Store for SqliteStore {
             .execute(params![now, device_pk])?;
         let mut page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
         tx.commit()?;
+        drop(writers);
         page.inserted = inserted;
+        self.empty_owed_wal();
         Ok(page)
     }
 
@@ -884,16 +1080,15 @@ impl super::Store for SqliteStore {
         })
     }
 
-    fn revoke_device(&self, device_id: &str, now: i64) -> Result<(), StoreError> {
-        let writers = lock(&self.writers);
-        let changed = writers.durable.execute(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
-            params![now, device_id],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::UnknownDevice(device_id.to_owned()));
-        }
-        Ok(())
+    fn revoke_device(&self, device_id: &str, now: i64) -> Result<u64, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (device_pk, _, _) = Self::device_keys(&tx, device_id)?;
+        let cancelled = revoke(&tx, device_pk, device_id, now)?;
+        tx.commit()?;
+        Ok(cancelled as u64)
     }
 
     fn erased_among(
@@ -942,23 +1137,18 @@ impl super::Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (_, team_pk) = acting_lead(&tx, lead)?;
         let (device_pk, revoked, role) = team_device(&tx, team_pk, device_id)?;
-        if !revoked {
-            if role == Role::Lead {
-                let other_leads: i64 = tx.query_row(
-                    "SELECT count(*) FROM devices
-                     WHERE team_pk = ?1 AND role = ?2 AND revoked_at IS NULL AND pk <> ?3",
-                    params![team_pk, Role::Lead.as_str(), device_pk],
-                    |r| r.get(0),
-                )?;
-                if other_leads == 0 {
-                    return Err(StoreError::LastLead(device_id.to_owned()));
-                }
-            }
-            tx.execute(
-                "UPDATE devices SET revoked_at = ?1 WHERE pk = ?2",
-                params![now, device_pk],
+        if !revoked && role == Role::Lead {
+            let other_leads: i64 = tx.query_row(
+                "SELECT count(*) FROM devices
+                 WHERE team_pk = ?1 AND role = ?2 AND revoked_at IS NULL AND pk <> ?3",
+                params![team_pk, Role::Lead.as_str(), device_pk],
+                |r| r.get(0),
             )?;
+            if other_leads == 0 {
+                return Err(StoreError::LastLead(device_id.to_owned()));
+            }
         }
+        revoke(&tx, device_pk, device_id, now)?;
         let info = device_info(&tx, device_pk)?;
         tx.commit()?;
         Ok(info)
@@ -988,66 +1178,14 @@ impl super::Store for SqliteStore {
     }
 
     fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError> {
-        let mut writers = lock(&self.writers);
-        let tx = writers
-            .durable
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        let existing: Option<(i64, i64)> = tx
-            .query_row(
-                "SELECT seq, erased_at FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
-                params![team_pk, doc_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (seq, erased_at) = match existing {
-            Some(order) => order,
-            None => {
-                let freed: i64 = tx.query_row(
-                    "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
-                     FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
-                    params![team_pk, doc_id],
-                    |r| r.get(0),
-                )?;
-                let deleted = tx.execute(
-                    "DELETE FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
-                    params![team_pk, doc_id],
-                )?;
-                let seq: i64 = tx.query_row(
-                    "UPDATE teams SET erasure_seq = erasure_seq + 1,
-                         stored_bytes = max(stored_bytes - ?1, 0)
-                     WHERE pk = ?2 RETURNING erasure_seq",
-                    params![freed, team_pk],
-                    |r| r.get(0),
-                )?;
-                tx.execute(
-                    "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![team_pk, seq, doc_id, now, lead_pk],
-                )?;
-                // The lead erases the document itself right after; it has carried out this
-                // order only if it had carried out every earlier one (another lead's, say).
-                tx.execute(
-                    "UPDATE devices SET erasures_seen = ?1 WHERE pk = ?2 AND erasures_seen = ?1 - 1",
-                    params![seq, lead_pk],
-                )?;
-                tracing::info!(
-                    team_id = %lead.team_id,
-                    device_id = %lead.device_id,
-                    seq,
-                    deleted,
-                    freed,
-                    "document erased"
-                );
-                (seq, now)
-            }
-        };
-        let seen = confirmations(&tx, team_pk)?;
-        tx.commit()?;
-        // Also after an order given before: a checkpoint a reader kept from finishing then
-        // gets another chance.
-        checkpoint(&writers.durable);
-        Ok(erasure(seq, doc_id.to_owned(), erased_at, &seen))
+        let (order, new) = self.order_erasure(lead, doc_id, now)?;
+        // The writers' mutex is released: the checkpoint makes no other team wait. An order
+        // given before deleted nothing now; it checkpoints only if an earlier one is still owed.
+        if new {
+            self.checkpoint_owed.store(true, Ordering::SeqCst);
+        }
+        self.empty_wal_after_erasure();
+        Ok(order)
     }
 
     fn erasures(
@@ -1145,6 +1283,133 @@ mod tests {
                     .expect("known")
             })
             .collect()
+    }
+
+    /// A device with the token `token`, enrolling with the invite `code`.
+    fn joining(code: &str, token: &str) -> NewDevice {
+        NewDevice {
+            invite_hash: hash_invite(code),
+            device_id: token.to_owned(),
+            name: token.to_owned(),
+            token_hash: hash_token(token),
+            actor: None,
+        }
+    }
+
+    fn invite(code: &str, uses: u32, role: Role) -> NewInvite {
+        NewInvite {
+            code_hash: hash_invite(code),
+            uses,
+            expires_at: i64::MAX,
+            role,
+        }
+    }
+
+    /// The invites of the database, by maker's device id (`None`: the operator's), in order.
+    fn invite_makers(store: &SqliteStore) -> Vec<(Option<String>, i64)> {
+        let writers = lock(&store.writers);
+        let mut stmt = writers
+            .durable
+            .prepare(
+                "SELECT d.id, i.uses_left FROM invites i LEFT JOIN devices d ON d.pk = i.created_by
+                 ORDER BY i.created_at, d.id",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn revoking_a_device_cancels_its_invites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(&store, &[Role::Lead, Role::Lead]);
+        let (a, b) = (&devices[0], &devices[1]);
+        store
+            .lead_invite(a, &invite("from-a", 1000, Role::Lead), 10)
+            .expect("a's lead invite");
+        store
+            .lead_invite(a, &invite("from-a-used", 1, Role::Canvasser), 11)
+            .expect("a's used-up invite");
+        store
+            .lead_invite(b, &invite("from-b", 2, Role::Canvasser), 12)
+            .expect("b's invite");
+        store
+            .create_invite(&a.team_id, &invite("operator", 2, Role::Lead), 13)
+            .expect("the operator's invite");
+        store
+            .enrol(&joining("from-a-used", "joined-with-a"), 14)
+            .expect("enrols");
+
+        // Belt and braces: an invite whose maker is revoked enrols nobody, even if it is
+        // still there, with the answer an unknown code gets.
+        let by_hand = |revoked_at: Option<i64>| {
+            lock(&store.writers)
+                .durable
+                .execute(
+                    "UPDATE devices SET revoked_at = ?1 WHERE id = ?2",
+                    params![revoked_at, a.device_id],
+                )
+                .expect("by hand")
+        };
+        by_hand(Some(15));
+        assert!(matches!(
+            store.enrol(&joining("from-a", "thief"), 16),
+            Err(StoreError::UnknownInvite)
+        ));
+        by_hand(None);
+        assert_eq!(
+            store
+                .enrol(&joining("from-a", "second-lead"), 17)
+                .expect("enrols while a is active")
+                .role,
+            Role::Lead
+        );
+
+        // b revokes a: a's invite with uses left goes, in the same transaction.
+        let revoked = store
+            .revoke_team_device(b, &a.device_id, 18)
+            .expect("revoke");
+        assert_eq!(revoked.revoked_at, Some(18));
+        assert_eq!(
+            invite_makers(&store),
+            vec![
+                (None, 0),
+                (None, 0),
+                (Some("device-0".to_owned()), 0),
+                (Some("device-1".to_owned()), 2),
+                (None, 2),
+            ],
+            "the operator's used-up invites, a's used-up one, b's and the operator's"
+        );
+        for code in ["from-a", "from-a-used"] {
+            assert!(matches!(
+                store.enrol(&joining(code, "thief"), 19),
+                Err(StoreError::UnknownInvite)
+            ));
+        }
+        store
+            .enrol(&joining("from-b", "b-invited"), 20)
+            .expect("b's invite still works");
+        store
+            .enrol(&joining("operator", "operator-invited"), 21)
+            .expect("the operator's invite still works");
+
+        // The operator's revocation cancels too; again, nothing more, and the time stays.
+        assert_eq!(store.revoke_device(&b.device_id, 22).expect("revoke"), 1);
+        assert!(matches!(
+            store.enrol(&joining("from-b", "late"), 23),
+            Err(StoreError::UnknownInvite)
+        ));
+        assert_eq!(store.revoke_device(&b.device_id, 24).expect("again"), 0);
+        let list = store.list_devices(&a.team_id).expect("list");
+        assert_eq!(list[1].revoked_at, Some(22));
+        assert!(matches!(
+            store.revoke_device("nope", 25),
+            Err(StoreError::UnknownDevice(_))
+        ));
     }
 
     #[test]

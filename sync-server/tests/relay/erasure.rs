@@ -2,6 +2,7 @@
 //! refuses them ever after (410 `erased`), and counts the devices that carried it out.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use groundwork_protocol::{
     CODE_ERASED, ConfirmErasures, DocChangesRequest, EraseRequest, Erasure, ErasureList,
@@ -359,4 +360,111 @@ fn a_push_written_in_several_transactions_is_refused_whole() {
     let resp = b.sync(push, None).expect("without the erased document");
     assert_eq!(resp.accepted.len(), 300);
     assert_eq!(team_row(&relay, &b.team_id).0, 300);
+}
+
+/// The relay's database, opened by the test as another process would (`sqlite3`, say).
+fn open_db(relay: &Relay) -> rusqlite::Connection {
+    rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open")
+}
+
+/// A read transaction keeping a snapshot of the relay's database, as a long-running
+/// `sqlite3 .backup` does: while it lasts, the WAL cannot be emptied.
+fn hold_snapshot(relay: &Relay) -> rusqlite::Connection {
+    let db = open_db(relay);
+    db.execute_batch("BEGIN").expect("begin");
+    let _: i64 = db
+        .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+        .expect("read");
+    db
+}
+
+/// Waits until the relay's database holds `n` erasure orders.
+fn wait_for_orders(relay: &Relay, n: i64) {
+    let db = open_db(relay);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let orders: i64 = db
+            .query_row("SELECT count(*) FROM erasures", [], |r| r.get(0))
+            .expect("count");
+        if orders >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no erasure order {n}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_checkpoint_after_an_erasure_makes_no_one_wait_and_is_retried_until_done() {
+    let relay = Relay::start();
+    let (lead, mut devices) = relay.team_with_lead("Checkpoint", 1);
+    let mut b = devices.pop().expect("b");
+    let (_, mut others) = relay.team_with_devices("Elsewhere", 1);
+    let mut elsewhere = others.pop().expect("elsewhere");
+    let (canary_d, canary_e) = (
+        format!("CANARY-{}", uuid::Uuid::new_v4()),
+        format!("CANARY-{}", uuid::Uuid::new_v4()),
+    );
+    b.sync(
+        vec![
+            item("doc-d", &format!("{canary_d} a person")),
+            item("doc-e", &format!("{canary_e} someone else")),
+        ],
+        None,
+    )
+    .expect("push");
+    let holding = |canary: &str| files_holding(&relay.data_dir, canary.as_bytes());
+
+    // A backup holds a snapshot from before the erasure: the WAL cannot be emptied.
+    let backup = hold_snapshot(&relay);
+    let erasing = {
+        let lead = lead.clone();
+        std::thread::spawn(move || erase(&lead, "doc-d"))
+    };
+    // Once the erasure committed, while it still tries to empty the WAL, another team's push
+    // goes through (the checkpoint holds no lock anyone waits for; how long it takes is
+    // measured, not asserted: tests check behaviour, not timings).
+    wait_for_orders(&relay, 1);
+    elsewhere
+        .sync(vec![item("doc-x", "another team's work")], None)
+        .expect("push");
+    let answer = erasing.join().expect("the erasing thread");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        !holding(&canary_d).is_empty(),
+        "the backup's snapshot kept the checkpoint from finishing"
+    );
+
+    // The checkpoint is owed: the next push, once the backup is over, carries it out.
+    drop(backup);
+    elsewhere
+        .sync(vec![item("doc-y", "more work")], None)
+        .expect("push");
+    assert_eq!(
+        holding(&canary_d),
+        Vec::<&str>::new(),
+        "the owed checkpoint ran after the next push"
+    );
+
+    // Erasing the same document again orders nothing new, even while a backup holds a
+    // snapshot (of a WAL holding frames again, so that a checkpoint could not finish).
+    elsewhere
+        .sync(vec![item("doc-z", "still more work")], None)
+        .expect("push");
+    let backup = hold_snapshot(&relay);
+    let again = erased(&lead, "doc-d");
+    assert_eq!(again.seq, 1);
+
+    // An erasure the backup keeps from emptying the WAL is retried at the next erasure too.
+    let answer = erase(&lead, "doc-e");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(!holding(&canary_e).is_empty());
+    drop(backup);
+    let again = erased(&lead, "doc-e");
+    assert_eq!(again.seq, 2);
+    assert_eq!(
+        holding(&canary_e),
+        Vec::<&str>::new(),
+        "erasing again carried out the checkpoint still owed"
+    );
 }

@@ -327,6 +327,102 @@ fn a_team_keeps_a_lead() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no device"));
 }
 
+/// A lead's invites die with it: once the lead is revoked (its phone lost or stolen), none of the
+/// invites it made enrols anyone, not even as a lead, while the operator's and the other leads'
+/// invites, and the devices it brought in, carry on.
+#[test]
+fn a_revoked_leads_invites_no_longer_enrol() {
+    let relay = Relay::start();
+    let (lead, _) = team_with_lead(&relay, "Stolen", 0);
+    let team = lead.team_id.clone();
+    let operator_code = relay.invite(&team, &["--lead", "--uses", "3"]);
+    let other = relay.enrol(&operator_code, "Other lead").expect("enrols");
+
+    // The lead makes the most generous lead invite there is, and a canvassers' one; a device
+    // joins with the former while the lead is active.
+    let generous: InviteResponse = lead
+        .post(
+            "/v1/invites",
+            &InviteRequest {
+                uses: MAX_USES,
+                expires_in_secs: MAX_SECS,
+                role: Role::Lead,
+            },
+        )
+        .json();
+    assert_eq!((generous.uses, generous.role), (MAX_USES, Role::Lead));
+    let canvassers: InviteResponse = lead
+        .post("/v1/invites", &invite_request(5, Role::Canvasser))
+        .json();
+    let mut joined = relay
+        .enrol(&generous.code, "Joined in time")
+        .expect("enrols while its maker is a lead");
+    assert_eq!(joined.role, Role::Lead);
+    let others: InviteResponse = other
+        .post("/v1/invites", &invite_request(2, Role::Canvasser))
+        .json();
+
+    // The other lead revokes it.
+    let answer = other.post("/v1/devices/revoke", &action(&lead));
+    assert_eq!(answer.status, 200, "{answer:?}");
+
+    // Its invites now get exactly the answer a code that never existed gets.
+    let unknown = relay
+        .enrol("aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh", "Nobody")
+        .expect_err("unknown");
+    assert_eq!(unknown.0, 401, "{unknown:?}");
+    for code in [&generous.code, &canvassers.code] {
+        let refused = relay
+            .enrol(code, "Thief")
+            .expect_err("its maker is revoked");
+        assert_eq!(refused, unknown, "{code}");
+    }
+
+    // The operator's invite and the other lead's still work; the device the revoked lead
+    // brought in stays (revoke it by itself if it should go).
+    let third = relay
+        .enrol(&operator_code, "Operator's lead")
+        .expect("the operator's invite");
+    assert_eq!(third.role, Role::Lead);
+    relay
+        .enrol(&others.code, "Canvasser")
+        .expect("the other lead's invite");
+    joined
+        .sync(vec![item("doc", "still here")], None)
+        .expect("a device it brought in still syncs");
+    let names: Vec<(String, bool)> = devices_of(&other)
+        .into_iter()
+        .map(|d| (d.name, d.revoked))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("Stolen lead".to_owned(), true),
+            ("Other lead".to_owned(), false),
+            ("Joined in time".to_owned(), false),
+            ("Operator's lead".to_owned(), false),
+            ("Canvasser".to_owned(), false),
+        ],
+        "no thief joined"
+    );
+
+    // The operator's `device revoke` cancels a device's invites too, and says how many.
+    let from_joined: InviteResponse = joined
+        .post("/v1/invites", &invite_request(1, Role::Lead))
+        .json();
+    let out = relay.op_ok(&["device", "revoke", &joined.device_id]);
+    assert!(out.contains("\"invites_cancelled\":1"), "{out}");
+    let refused = relay
+        .enrol(&from_joined.code, "Late")
+        .expect_err("its maker is revoked");
+    assert_eq!(refused, unknown);
+    let out = relay.op_ok(&["device", "revoke", &joined.device_id]);
+    assert!(out.contains("\"invites_cancelled\":0"), "{out}");
+}
+
+/// Longest life a lead may give an invite.
+const MAX_SECS: u64 = groundwork_protocol::team::MAX_INVITE_SECS;
+
 /// A relay database made by the relay before team roles (schema 3) opens, migrates, and keeps
 /// its teams, devices and changes: its devices are canvassers until the operator promotes one.
 #[test]
@@ -394,7 +490,7 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .expect("open")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 /// The relay's schema before team roles (its migrations 1 to 3, applied).
