@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 const SCRUB_PENDING: &str = "scrub_pending";
 
 /// An erasure recorded in this notebook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ErasureRecord {
     /// The erased document.
     pub doc_id: String,

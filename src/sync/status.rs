@@ -38,6 +38,10 @@ pub struct Status {
     /// This device's role in its team as the relay last said: `lead` or `canvasser`.
     #[serde(default)]
     pub role: Option<String>,
+    /// On a lead's device: the team's erasures not yet confirmed by every device, as the relay
+    /// last counted.
+    #[serde(default)]
+    pub erasures_waiting: Vec<crate::store::ErasureRecord>,
 }
 
 impl Status {
@@ -68,6 +72,10 @@ impl Status {
                 waiting,
                 pulled,
                 role: store.role().ok().flatten(),
+                erasures_waiting: match store.role() {
+                    Ok(Some(r)) if r == "lead" => store.erasures_waiting().unwrap_or_default(),
+                    _ => Vec::new(),
+                },
             },
             Err(e) => Status {
                 pending,

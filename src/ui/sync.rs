@@ -53,6 +53,8 @@ pub struct SyncStatus {
     pub role: Option<String>,
     /// The team lead's panel.
     pub team: TeamPanel,
+    /// On a lead's device: erasures not yet confirmed by every device.
+    pub erasures_waiting: Vec<groundwork::store::ErasureRecord>,
 }
 
 /// What the app asks of the sync engine.
@@ -171,6 +173,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         pulled: s.pulled,
         role: s.role.clone(),
         team: TeamPanel::default(),
+        erasures_waiting: s.erasures_waiting.clone(),
     }
 }
 
@@ -359,6 +362,7 @@ mod tests {
             waiting: 1,
             pulled: 7,
             role: Some("lead".into()),
+            erasures_waiting: Vec::new(),
         };
         let s = from_worker(&w);
         let devices = s.team_devices.clone().unwrap();

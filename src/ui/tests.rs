@@ -1394,12 +1394,24 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             ]),
             ..Default::default()
         },
+        erasures_waiting: vec![groundwork::store::ErasureRecord {
+            doc_id: id.clone(),
+            seq: Some(1),
+            erased_at: "2026-12-02T09:00:00.000Z".into(),
+            confirmed: Some(1),
+            devices: Some(3),
+        }],
         ..joined("lead")
     });
     h.settle_until("invite shown", |html| {
         html.contains("https://relay.example.org/#join=abcd-efgh")
             && html.contains("Sam&#39;s phone")
     });
+    assert!(
+        h.html().contains("1 of 3 devices have erased it so far"),
+        "{}",
+        h.html()
+    );
     h.click("aria-label", "Revoke Sam's phone");
     h.settle_until("asked to revoke", |html| {
         html.contains("What is already on it stays there")

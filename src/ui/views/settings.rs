@@ -153,7 +153,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                 }
             }
             if status.joined.is_some() && status.role.as_deref() == Some("lead") {
-                super::TeamCard { panel: status.team.clone() }
+                super::TeamCard { panel: status.team.clone(), erasures: status.erasures_waiting.clone() }
             }
             if let Some(kept) = services.host.persisted {
                 section { class: "card", "aria-labelledby": "storage-title",

@@ -14,7 +14,12 @@ use crate::ui::{Nav, Screen, Services};
 
 /// The lead's card; `panel` is the sync engine's latest [`TeamPanel`].
 #[component]
-pub fn TeamCard(panel: TeamPanel) -> Element {
+pub fn TeamCard(
+    panel: TeamPanel,
+    /// Erasures not yet confirmed by every device, as the relay last counted.
+    #[props(default)]
+    erasures: Vec<groundwork::store::ErasureRecord>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut as_lead = use_signal(|| false);
@@ -117,6 +122,20 @@ pub fn TeamCard(panel: TeamPanel) -> Element {
                         }
                     }
                 }
+            }
+            if !erasures.is_empty() {
+                h4 { id: "team-erasures-title", "Erasures not yet done everywhere" }
+                ul { class: "list", id: "team-erasures", "aria-labelledby": "team-erasures-title",
+                    for e in erasures.iter() {
+                        li { key: "{e.doc_id}",
+                            match (e.confirmed, e.devices) {
+                                (Some(c), Some(d)) => rsx! { "Erased {show_time(&e.erased_at)}: {c} of {d} devices have erased it so far." },
+                                _ => rsx! { "Erased {show_time(&e.erased_at)}: waiting for the relay's count." },
+                            }
+                        }
+                    }
+                }
+                p { class: "muted", "Each device erases it at its next sync. A revoked device is not counted: what it held stays on it." }
             }
             if busy {
                 p { class: "muted", role: "status", "Waiting for the relay…" }
