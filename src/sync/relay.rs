@@ -328,10 +328,7 @@ impl<W: Wire> Relay<W> {
         token: &str,
         device_id: &str,
     ) -> Result<TeamDevice, SyncError> {
-        let action = DeviceAction {
-            device_id: device_id.to_string(),
-        };
-        self.json(relay, token, REVOKE_PATH, Some(&action)).await
+        self.on_device(relay, token, REVOKE_PATH, device_id).await
     }
 
     /// Make a device of this device's team a lead (a lead only).
@@ -341,10 +338,21 @@ impl<W: Wire> Relay<W> {
         token: &str,
         device_id: &str,
     ) -> Result<TeamDevice, SyncError> {
+        self.on_device(relay, token, PROMOTE_PATH, device_id).await
+    }
+
+    /// A lead's action at `path` on one device of the team.
+    async fn on_device(
+        &self,
+        relay: &str,
+        token: &str,
+        path: &str,
+        device_id: &str,
+    ) -> Result<TeamDevice, SyncError> {
         let action = DeviceAction {
             device_id: device_id.to_string(),
         };
-        self.json(relay, token, PROMOTE_PATH, Some(&action)).await
+        self.json(relay, token, path, Some(&action)).await
     }
 
     /// Erase a document from the team (a lead only).

@@ -64,7 +64,9 @@ use crate::limits::{
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
 use crate::secrets::{hash_invite, hash_token, new_token};
-use crate::store::{DeviceAuth, DeviceInfo, NewBlob, NewDevice, Store, StoredBlob, SyncPage, now};
+use crate::store::{
+    DeviceAuth, DeviceInfo, NewBlob, NewDevice, Store, StoreError, StoredBlob, SyncPage, now,
+};
 
 /// The routes, for the 404 and 405 answers.
 const ROUTES: &str = "GET /healthz, POST /v1/enrol, POST /v1/sync, POST /v1/doc-changes, \
@@ -418,31 +420,25 @@ async fn invite(
     Ok(to_device(&device, result))
 }
 
+/// What a lead does to one device of its team, in one store transaction.
+type DeviceChange = fn(&dyn Store, &DeviceAuth, &str, i64) -> Result<DeviceInfo, StoreError>;
+
 /// A lead revokes a device of its team (the invites that device made are cancelled with it).
 async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&state.store, &headers).await?;
-    let result = async {
-        require_lead(&device, "remove devices from the team")?;
-        let req: DeviceAction =
-            read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
-        let store = Arc::clone(&state.store);
-        let lead = device.clone();
-        let revoked =
-            blocking(move || Ok(store.revoke_team_device(&lead, &req.device_id, now())?)).await?;
-        tracing::info!(
-            team_id = %device.team_id,
-            device_id = %device.device_id,
-            revoked = %revoked.device_id,
-            "a lead revoked a device"
-        );
-        json(&team_device(revoked))
-    }
-    .await;
-    Ok(to_device(&device, result))
+    let change: DeviceChange = |store, lead, id, now| store.revoke_team_device(lead, id, now);
+    on_device(
+        state,
+        headers,
+        body,
+        "remove devices from the team",
+        "revoked",
+        change,
+    )
+    .await
 }
 
 /// A lead makes a device of its team a lead.
@@ -451,22 +447,45 @@ async fn promote(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let change: DeviceChange = |store, lead, id, _| store.promote_team_device(lead, id);
+    on_device(
+        state,
+        headers,
+        body,
+        "make a device a lead",
+        "promoted",
+        change,
+    )
+    .await
+}
+
+/// A lead's `change` to the device a JSON `DeviceAction` names; `what` words the refusal to a
+/// canvasser, `done` the log line.
+async fn on_device(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    what: &'static str,
+    done: &'static str,
+    change: DeviceChange,
+) -> Result<Response, ApiError> {
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
-        require_lead(&device, "make a device a lead")?;
+        require_lead(&device, what)?;
         let req: DeviceAction =
             read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        let promoted =
-            blocking(move || Ok(store.promote_team_device(&lead, &req.device_id)?)).await?;
+        let changed =
+            blocking(move || Ok(change(store.as_ref(), &lead, &req.device_id, now())?)).await?;
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
-            promoted = %promoted.device_id,
-            "a lead promoted a device"
+            target = %changed.device_id,
+            change = done,
+            "a lead changed a device"
         );
-        json(&team_device(promoted))
+        json(&team_device(changed))
     }
     .await;
     Ok(to_device(&device, result))
