@@ -41,4 +41,5 @@ pub mod rules;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod walk;
 pub mod words;
