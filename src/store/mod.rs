@@ -229,7 +229,11 @@ impl Store {
 
     /// A person with their conversations and commitments.
     pub fn person(&self, id: &str) -> Result<PersonFile> {
-        queries::person_file(&self.conn, id)
+        match queries::person_file(&self.conn, id) {
+            // Erased (a screen left open on them): say so, not "no such person".
+            Err(Error::NotFound { id, .. }) if self.is_erased(&id)? => Err(Error::Erased { id }),
+            other => other,
+        }
     }
 
     /// One conversation.

@@ -81,6 +81,14 @@ impl<'t> Writer<'t> {
     fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<AutoCommit> {
         match documents::load(self.conn, id, self.actor)? {
             Some(l) if l.kind == Some(kind) => Ok(l.doc),
+            // A form left open on a person erased meanwhile says so, not "no such person".
+            None if self
+                .conn
+                .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+                .exists([id])? =>
+            {
+                Err(Error::Erased { id: id.to_string() })
+            }
             _ => Err(Error::NotFound {
                 kind: what,
                 id: id.to_string(),

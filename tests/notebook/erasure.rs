@@ -82,7 +82,7 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
 
     store.erase_person_locally(&id).unwrap();
 
-    assert!(matches!(store.person(&id), Err(Error::NotFound { .. })));
+    assert!(matches!(store.person(&id), Err(Error::Erased { .. })));
     assert!(store.search(CANARY, 10).unwrap().is_empty());
     assert!(store.search("Rosa", 10).unwrap().is_empty());
     assert!(store.outbox(1000).unwrap().iter().all(|o| o.doc_id != id));
@@ -117,7 +117,24 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
         Err(Error::Erased { .. })
     ));
     assert_eq!(store.person(&other).unwrap().person.name, "Someone else");
-    // A form left open on the person when the erasure came: its draft is not kept.
+    // A form left open on the person when the erasure came: saving it says why it cannot be.
+    let late = NewConversation {
+        person_id: id.clone(),
+        kind: ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: Vec::new(),
+        story: Some(format!("late {CANARY}")),
+        notes: None,
+        engagement: None,
+        follow_up: None,
+    };
+    assert!(matches!(
+        store.record_conversation(late, Vec::new()),
+        Err(Error::Erased { .. })
+    ));
+    // Nor is its draft kept.
     store
         .save_draft(&format!("conversation:{id}"), &format!("late {CANARY}"))
         .unwrap();
