@@ -204,8 +204,15 @@ async fn erase<W: Wire>(
     id: &str,
     kind: DocKind,
 ) -> Result<ErasureOutcome, SyncError> {
-    let id = store.with(|s| s.held(id, kind))?;
-    let Some(link) = store.with(|s| s.sync_state())?.link else {
+    let link = store.with(|s| s.sync_state())?.link;
+    let id = match store.with(|s| s.held(id, kind)) {
+        Ok(id) => id,
+        // Erased here already: the order is sent again (the relay answers the order it has, or
+        // numbers a new one when it was restored from a backup taken before the erasure).
+        Err(crate::error::Error::Erased { id }) if link.is_some() => id,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(link) = link else {
         store.with(|s| s.erase_locally(&id, kind))?;
         return Ok(ErasureOutcome {
             erased: id,

@@ -345,6 +345,55 @@ mod through_the_relay {
     }
 
     #[test]
+    fn a_relay_restored_from_a_backup_numbers_orders_afresh_and_devices_follow() {
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let p = b.person("Pat");
+        b.sync();
+        lead.sync();
+        // The operator's backup, taken before the erasure.
+        let backup = tempfile::tempdir().unwrap();
+        let copy = backup.path().join("relay.sqlite3");
+        rusqlite::Connection::open(relay.dir().join("relay.sqlite3"))
+            .unwrap()
+            .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+            .unwrap();
+        erase(&mut lead, &p).unwrap();
+        assert_eq!(b.sync().erased, 1);
+
+        // The relay is restored from that backup: it knows no erasure order.
+        let relay = relay.restored_from(&copy);
+        for d in [&mut lead, &mut b] {
+            d.store
+                .connection()
+                .execute("UPDATE sync_state SET relay_url = ?1", [relay.url.as_str()])
+                .unwrap();
+        }
+        // B's honest work still goes, and the person stays erased on B.
+        let q = b.person("Quinn");
+        b.sync();
+        lead.sync();
+        assert_eq!(lead.store.person(&q).unwrap().person.name, "Quinn");
+        assert!(b.store.person(&p).is_err());
+        // The lead erases again on the restored relay (order 1 there): B carries it out and
+        // confirms it, so the lead sees every device done.
+        // (The lead's notebook erased the person already: the order is sent again.)
+        assert_eq!(erase(&mut lead, &p).unwrap().order, Some(1));
+        b.sync();
+        lead.sync();
+        let link = lead.store.sync_state().unwrap().link.unwrap();
+        let orders = sync::block_on(transport().erasures(&link.relay_url, &link.token, 0)).unwrap();
+        assert_eq!(orders.erasures.len(), 1);
+        assert_eq!(
+            (orders.erasures[0].confirmed, orders.erasures[0].devices),
+            (2, 2),
+            "B confirmed the restored relay's order: {orders:?}"
+        );
+    }
+
+    #[test]
     fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
         let relay = TestRelay::start();
         let (team_id, lead_invite) = relay.lead_team();

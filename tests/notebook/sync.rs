@@ -60,6 +60,24 @@ impl TestRelay {
         self.relay.invite(team, uses).unwrap()
     }
 
+    /// Stop, put the database `backup` in place of the relay's (as an operator restoring a
+    /// backup), and start again on a new port.
+    pub fn restored_from(self, backup: &std::path::Path) -> Self {
+        let dir = self.dir();
+        let TestRelay { relay, _tmp, .. } = self;
+        drop(relay);
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("relay.sqlite3{suffix}")));
+        }
+        std::fs::copy(backup, dir.join("relay.sqlite3")).unwrap();
+        let relay = EmbeddedRelay::start(&dir).unwrap();
+        TestRelay {
+            url: relay.url().to_string(),
+            relay,
+            _tmp,
+        }
+    }
+
     /// The relay's data directory.
     pub fn dir(&self) -> std::path::PathBuf {
         self.relay.dir().to_path_buf()
