@@ -710,6 +710,14 @@ impl SqliteStore {
         .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))
     }
 
+    /// The keys of a device that may still act: a revoked one is [`StoreError::DeviceRevoked`].
+    fn active_device(conn: &Connection, device_id: &str) -> Result<(i64, i64), StoreError> {
+        match Self::device_keys(conn, device_id)? {
+            (_, _, true) => Err(StoreError::DeviceRevoked(device_id.to_owned())),
+            (device_pk, team_pk, false) => Ok((device_pk, team_pk)),
+        }
+    }
+
     /// Records the actor `device_pk` declares, or checks it against the one it declared before.
     fn claim_actor(
         conn: &Connection,
@@ -957,10 +965,7 @@ impl super::Store for SqliteStore {
             // Pull only: a read snapshot, then record the sync time without waiting for a flush.
             let (page, device_pk, unclaimed) = self.with_reader(|conn| {
                 let tx = conn.transaction()?;
-                let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-                if revoked {
-                    return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-                }
+                let (device_pk, team_pk) = Self::active_device(&tx, &device.device_id)?;
                 let unclaimed = Self::actor_unclaimed(&tx, device_pk, actor)?;
                 let page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
                 tx.commit()?;
@@ -983,10 +988,7 @@ impl super::Store for SqliteStore {
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-        if revoked {
-            return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-        }
+        let (device_pk, team_pk) = Self::active_device(&tx, &device.device_id)?;
         let (mut head, erasure_head) = team_heads(&tx, team_pk)?;
         if erasure_head > 0 {
             let erased = erased_in(&tx, team_pk, push.iter().map(|b| b.doc_id))?;
@@ -1056,10 +1058,7 @@ impl super::Store for SqliteStore {
     ) -> Result<SyncPage, StoreError> {
         self.with_reader(|conn| {
             let tx = conn.transaction()?;
-            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-            if revoked {
-                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-            }
+            let (_, team_pk) = Self::active_device(&tx, &device.device_id)?;
             let (head, erasure_head) = team_heads(&tx, team_pk)?;
             let erased = erased_in(&tx, team_pk, [doc_id])?;
             if !erased.is_empty() {
@@ -1098,10 +1097,7 @@ impl super::Store for SqliteStore {
     ) -> Result<Vec<String>, StoreError> {
         self.with_reader(|conn| {
             let tx = conn.transaction()?;
-            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-            if revoked {
-                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-            }
+            let (_, team_pk) = Self::active_device(&tx, &device.device_id)?;
             let erased = erased_in(&tx, team_pk, doc_ids.iter().copied())?;
             tx.commit()?;
             Ok(erased)
@@ -1196,10 +1192,7 @@ impl super::Store for SqliteStore {
     ) -> Result<ErasureList, StoreError> {
         self.with_reader(|conn| {
             let tx = conn.transaction()?;
-            let (_, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-            if revoked {
-                return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-            }
+            let (_, team_pk) = Self::active_device(&tx, &device.device_id)?;
             let (_, head) = team_heads(&tx, team_pk)?;
             let seen = confirmations(&tx, team_pk)?;
             let mut orders = {
@@ -1229,10 +1222,7 @@ impl super::Store for SqliteStore {
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (device_pk, team_pk, revoked) = Self::device_keys(&tx, &device.device_id)?;
-        if revoked {
-            return Err(StoreError::DeviceRevoked(device.device_id.clone()));
-        }
+        let (device_pk, team_pk) = Self::active_device(&tx, &device.device_id)?;
         let (_, head) = team_heads(&tx, team_pk)?;
         let head = to_u64(head);
         if up_to > head {
