@@ -231,7 +231,7 @@ pub struct SubjectAccess {
 pub fn subject_access(store: &Store, id: &str) -> Result<SubjectAccess> {
     let id = store.held_person(id)?;
     let mut drafts = Vec::new();
-    for key in [format!("conversation:{id}"), format!("person-edit:{id}")] {
+    for key in crate::store::drafts::person_draft_keys(&id) {
         if let Some(text) = store.draft(&key)? {
             drafts.push(serde_json::json!({ "key": key, "text": text }));
         }

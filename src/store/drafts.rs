@@ -5,6 +5,20 @@ use rusqlite::OptionalExtension;
 use super::Store;
 use crate::error::Result;
 
+/// Key prefix of conversation drafts (`conversation:{person id}`).
+pub const CONVERSATION_PREFIX: &str = "conversation:";
+/// Key prefix of drafts of changes to a person's details (`person-edit:{person id}`).
+pub const EDIT_PREFIX: &str = "person-edit:";
+
+/// The keys of every draft typed about `person_id` (what erasure deletes and subject access
+/// shows).
+pub fn person_draft_keys(person_id: &str) -> [String; 2] {
+    [
+        format!("{CONVERSATION_PREFIX}{person_id}"),
+        format!("{EDIT_PREFIX}{person_id}"),
+    ]
+}
+
 impl Store {
     /// Save the text of a draft under `key` (replacing what was there). A draft about a person
     /// erased from this notebook (`conversation:ID`, `person-edit:ID`; a form left open when

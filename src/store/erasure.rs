@@ -97,11 +97,8 @@ impl Store {
         ] {
             held |= tx.execute(sql, [doc_id])? > 0;
         }
-        for prefix in ["conversation:", "person-edit:"] {
-            tx.execute(
-                "DELETE FROM drafts WHERE key = ?1",
-                [format!("{prefix}{doc_id}")],
-            )?;
+        for key in super::drafts::person_draft_keys(doc_id) {
+            tx.execute("DELETE FROM drafts WHERE key = ?1", [key])?;
         }
         if held {
             // Words of the person's earlier versions may still sit in older index segments

@@ -13,7 +13,7 @@
 
 mod columns;
 mod documents;
-mod drafts;
+pub mod drafts;
 mod erasure;
 mod files;
 pub mod intake;

@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::person_form::PersonForm;
 
-/// Key prefix of conversation drafts (`conversation:{person id}`).
-pub const CONVERSATION_PREFIX: &str = "conversation:";
-/// Key prefix of drafts of changes to a person's details (`person-edit:{person id}`).
-pub const EDIT_PREFIX: &str = "person-edit:";
+pub use groundwork::store::drafts::{CONVERSATION_PREFIX, EDIT_PREFIX};
+
 /// Key of the draft of the person being added.
 pub const NEW_PERSON_KEY: &str = "person-new";
 
