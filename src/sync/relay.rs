@@ -403,15 +403,20 @@ fn sync_answer(status: u16, body: &[u8], request: &SyncRequest) -> Result<SyncRe
 /// What a refusal (a 4xx answer) means for the person holding the device.
 fn refusal(status: u16, body: &[u8]) -> SyncError {
     let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
-    let code = parsed.as_ref().and_then(|b| b.code.as_deref());
-    match (status, code) {
-        (401, _) => SyncError::UnknownDevice(error_message(body)),
-        (403, Some(CODE_LEAD_ONLY)) => SyncError::LeadOnly(error_message(body)),
+    let code = parsed.as_ref().and_then(|b| b.code.clone());
+    let message = || {
+        parsed
+            .as_ref()
+            .map_or_else(|| error_message(body), |b| b.error.clone())
+    };
+    match (status, code.as_deref()) {
+        (401, _) => SyncError::UnknownDevice(message()),
+        (403, Some(CODE_LEAD_ONLY)) => SyncError::LeadOnly(message()),
         (403, _) => SyncError::Revoked,
         (410, Some(CODE_ERASED)) => SyncError::Erased(parsed.map(|b| b.erased).unwrap_or_default()),
         _ => SyncError::Refused {
             status,
-            message: error_message(body),
+            message: message(),
         },
     }
 }
