@@ -85,6 +85,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                 uses,
                 expires_in_secs: parse_duration(&expires_in)?,
                 role: if as_lead { Role::Lead } else { Role::Canvasser },
+                sealed_keys: None,
             };
             let (invite, join_link) = sync::block_on(team::invite(&nb, &transport, &request))
                 .map_err(|e| lead(e, "invite"))?;

@@ -371,6 +371,7 @@ pub async fn act<W: Wire>(
                 uses: 1,
                 expires_in_secs: APP_INVITE_SECS,
                 role: if lead { Role::Lead } else { Role::Canvasser },
+                sealed_keys: None,
             };
             let (invite, link) = invite(store, transport, &request).await?;
             Ok(TeamReply::Invite(InviteShown {

@@ -409,6 +409,7 @@ mod through_the_relay {
             uses: 1,
             expires_in_secs: 3600,
             role: groundwork_protocol::Role::Canvasser,
+            sealed_keys: None,
         };
         {
             let nb = RefCell::new(&mut b.store);

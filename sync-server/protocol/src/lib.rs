@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
-    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_REVOKED, CONFIRM_ERASURES_PATH,
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED,
+    CONFIRM_ERASURES_PATH,
     ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER, ERASURES_PATH, EraseRequest,
     Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse, PROMOTE_PATH, REVOKE_PATH,
     ROLE_HEADER, Role,
@@ -72,6 +73,11 @@ pub struct EnrolRequest {
     /// device pushes is served with it so that others can check who wrote what.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The device seals (encrypts and signs) everything it pushes, and makes the team's key
+    /// when it is the first device of a team with nothing stored yet. Devices that predate
+    /// end-to-end encryption leave it out (`false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealing: bool,
 }
 
 /// The answer to a successful enrolment. Keep `token` secret: it is shown once and the relay
@@ -87,6 +93,16 @@ pub struct EnrolResponse {
     /// What the device may do in its team (the invite's role).
     #[serde(default)]
     pub role: Role,
+    /// The team's notebook is end-to-end encrypted (sealed): the device must seal what it
+    /// pushes. With `sealed_keys` absent on a sealed team, this device is the team's first and
+    /// makes the key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
+    /// The team's keys as the inviting lead's device sealed them for this invite
+    /// ([`crate::team::InviteRequest::sealed_keys`]), opaque to the relay: the invite's secret
+    /// half, which never reaches the relay, opens them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_keys: Option<String>,
 }
 
 /// One change the device pushes: an opaque blob, its id and the document it belongs to.
@@ -187,7 +203,7 @@ pub struct ErrorBody {
     /// What went wrong and what to do about it, for a person to read.
     pub error: String,
     /// What went wrong, for a program: [`CODE_LEAD_ONLY`], [`CODE_REVOKED`], [`CODE_ERASED`],
-    /// [`CODE_LAST_LEAD`]; absent for the rest.
+    /// [`CODE_LAST_LEAD`], [`CODE_NEEDS_KEY`]; absent for the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// With [`CODE_ERASED`]: the erased documents the request named.

@@ -49,6 +49,11 @@ pub const CODE_REVOKED: &str = "revoked";
 pub const CODE_ERASED: &str = "erased";
 /// [`crate::ErrorBody::code`] of a 409 that would leave a team without a lead.
 pub const CODE_LAST_LEAD: &str = "last_lead";
+/// [`crate::ErrorBody::code`] of a 409 for an enrolment into an end-to-end encrypted team with
+/// an invite that carries no keys (one the operator made): the invite is not used up.
+pub const CODE_NEEDS_KEY: &str = "needs_key";
+/// Longest [`InviteRequest::sealed_keys`], in bytes.
+pub const MAX_SEALED_KEYS_LEN: usize = 16 * 1024;
 
 /// Most uses an invite may have.
 pub const MAX_INVITE_USES: u32 = 1000;
@@ -96,6 +101,14 @@ pub struct InviteRequest {
     pub expires_in_secs: u64,
     /// The role of the devices that join with it.
     pub role: Role,
+    /// The team's keys sealed by the lead's device under the invite's secret half (which
+    /// stays in the join link's fragment and never reaches the relay): opaque text of
+    /// base64url characters (`A–Z a–z 0–9 - _`), at most [`MAX_SEALED_KEYS_LEN`] bytes. The
+    /// relay hands it to each device that enrols with the invite and forgets it when the
+    /// invite is used up, expires or its maker is revoked. An invite that carries it marks
+    /// the team as sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_keys: Option<String>,
 }
 
 /// A new invite. The relay keeps only the code's hash: this is the one time it is shown.
