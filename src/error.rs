@@ -33,6 +33,10 @@ pub enum Error {
         id: String,
     },
 
+    /// Sealing or opening with the team's keys failed, or an invite's keys did not open.
+    #[error("end-to-end encryption: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+
     /// The data directory holds files that Groundwork did not write.
     #[error(
         "{} is not a Groundwork data directory (it holds other files); choose an empty or new directory, or the one Groundwork created",

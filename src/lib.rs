@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod contact;
+pub mod crypto;
 pub mod demo;
 pub mod docs;
 pub mod error;

@@ -494,6 +494,50 @@ fn quarantine(
     Ok(())
 }
 
+/// Quarantine a pulled blob that could not be opened (see [`super::keys`]); `false` when it
+/// was already quarantined.
+pub(crate) fn quarantine_unopened(
+    conn: &Connection,
+    c: &Incoming<'_>,
+    reason: &str,
+    now: &str,
+) -> Result<bool> {
+    let blob_id = groundwork_protocol::blob_id(c.blob);
+    let added = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO quarantine
+                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
+             VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute((
+            &blob_id,
+            c.doc_id,
+            c.pusher.map(|p| hex(&p.actor)),
+            c.pusher.map(|p| p.name.as_str()),
+            reason,
+            c.blob,
+            now,
+        ))?;
+    Ok(added > 0)
+}
+
+/// Bytes of lower-case hex text, `None` if it is not.
+pub(crate) fn unhex_strict(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            let pair = s.get(i..i + 2)?;
+            pair.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                .then(|| u8::from_str_radix(pair, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
 fn unwait(conn: &Connection, hash: &ChangeHash) -> Result<()> {
     conn.prepare_cached("DELETE FROM waiting WHERE change_hash = ?1")?
         .execute([hash.to_string()])?;

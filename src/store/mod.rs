@@ -16,6 +16,7 @@ mod documents;
 pub mod drafts;
 mod erasure;
 mod files;
+mod keys;
 pub mod intake;
 mod meta;
 mod migrations;

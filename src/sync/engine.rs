@@ -11,6 +11,8 @@ use serde::Serialize;
 use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError, team};
+use crate::crypto::CryptoError;
+use crate::crypto::keys::{InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::{Incoming, Pusher, RelayLink, Store};
 
@@ -66,18 +68,38 @@ pub async fn join<W: Wire>(
 ) -> Result<JoinReport, SyncError> {
     let name = crate::model::required("device name", name).map_err(Error::from)?;
     let relay = relay.trim().trim_end_matches('/').to_string();
+    // An invite from a lead's app is `CODE.SECRET`: the code goes to the relay, the secret
+    // (which opens the team's keys the relay hands over) never does.
+    let (invite, secret) = match invite.trim().split_once('.') {
+        Some((code, secret)) => (
+            code,
+            Some(InviteSecret::parse(secret).map_err(Error::from)?),
+        ),
+        None => (invite.trim(), None),
+    };
     let actor = store.with(|s| crate::store::intake::hex(&s.actor_bytes()));
     let answer = transport
         .enrol(
             &relay,
             &EnrolRequest {
-                invite: invite.trim().to_string(),
+                invite: invite.to_string(),
                 device_name: name.clone(),
                 actor: Some(actor),
+                sealing: true,
             },
         )
         .await?;
+    let keys = match (answer.sealed, &answer.sealed_keys, &secret) {
+        (false, _, _) => Keyring::default(),
+        (true, Some(sealed), Some(secret)) => {
+            open_invite(secret, &answer.team_id, sealed).map_err(Error::from)?
+        }
+        (true, Some(_), None) => return Err(Error::from(CryptoError::Invite).into()),
+        // The first device of a new team makes its key.
+        (true, None, _) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?]),
+    };
     store.with(|s| {
+        s.adopt_team_keys(answer.sealed, &keys, &name)?;
         s.set_relay_link(&RelayLink {
             relay_url: relay.clone(),
             team_id: answer.team_id.clone(),
@@ -279,7 +301,10 @@ async fn run<W: Wire>(
     let mut erase_rounds = 0;
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
-        let outbox = store.with(|s| s.outbox(budget.push_bytes / 256 + 1))?;
+        let outbox = store.with(|s| {
+            let items = s.outbox(budget.push_bytes / 256 + 1)?;
+            s.sealed_for_push(items)
+        })?;
         let planned = plan::next_request(&outbox, cursor, budget, &actor);
         let answer = transport
             .sync(&link.relay_url, &link.token, &planned.request)

@@ -19,7 +19,9 @@ use serde::Serialize;
 
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError};
+use crate::crypto::keys::{InviteSecret, seal_invite};
 use crate::docs::DocKind;
+use crate::error::Error;
 use crate::store::{ErasureRecord, RelayLink};
 
 /// What `person erase` did.
@@ -250,9 +252,24 @@ pub async fn invite<W: Wire>(
     request: &InviteRequest,
 ) -> Result<(InviteResponse, String), SyncError> {
     let link = link_of(store)?;
-    let invite = transport
-        .invite(&link.relay_url, &link.token, request)
+    // A sealed team's invite carries its keys, sealed under a secret that stays in the code
+    // and the link's fragment: the relay holds only what it cannot open.
+    let mut request = request.clone();
+    let secret = if store.with(|s| s.sealed())? {
+        let secret = InviteSecret::generate().map_err(Error::from)?;
+        let keys = store.with(|s| s.keyring())?;
+        request.sealed_keys =
+            Some(seal_invite(&secret, &link.team_id, &keys).map_err(Error::from)?);
+        Some(secret)
+    } else {
+        None
+    };
+    let mut invite = transport
+        .invite(&link.relay_url, &link.token, &request)
         .await?;
+    if let Some(secret) = secret {
+        invite.code = format!("{}.{}", invite.code, secret.to_text());
+    }
     let join_link = format!(
         "{}/#join={}",
         link.relay_url.trim_end_matches('/'),

@@ -1,0 +1,300 @@
+//! Keys: the team's key per epoch, this device's signing key, member records and the keys an
+//! invite carries.
+//!
+//! - A **team key** is 32 random bytes; the first device of a team makes epoch 1. Each sealing
+//!   key is derived from it with HKDF-SHA256, bound to the team, so one secret never keys two
+//!   algorithms or two teams.
+//! - A **device key** is an Ed25519 signing key made when the device joins; it never leaves the
+//!   device.
+//! - A **member record** ties a device's Automerge actor to its signing key. The device pushes
+//!   it sealed like any change (under the team key and signed by the key it names), filed
+//!   under [`member_doc_id`]; the first record seen for an actor is the one kept, so a later
+//!   record cannot swap another device's key.
+//! - An **invite's secret** (20 random bytes, [`InviteSecret`]) travels only in the join link's
+//!   fragment or the code's second half; the team's keys are sealed under it and left with the
+//!   relay for the invite's uses ([`seal_invite`], [`open_invite`]).
+
+use std::collections::BTreeMap;
+
+use aes_siv::KeyInit;
+use aes_siv::siv::Aes256Siv;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use hkdf::Hkdf;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{CryptoError, random, text};
+
+/// Bytes of a team key and of a signing key's secret.
+pub const KEY_LEN: usize = 32;
+/// Bytes of an Ed25519 public key.
+pub const PUBLIC_KEY_LEN: usize = 32;
+/// Bytes of an invite's secret half.
+pub const INVITE_SECRET_LEN: usize = 20;
+/// Document ids of member records start with this (then the actor's hex).
+pub const MEMBER_DOC_PREFIX: &str = "member-";
+
+/// One epoch of the team's key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TeamKey {
+    epoch: u64,
+    secret: [u8; KEY_LEN],
+}
+
+impl Drop for TeamKey {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+impl std::fmt::Debug for TeamKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TeamKey(epoch {})", self.epoch)
+    }
+}
+
+impl TeamKey {
+    /// A fresh random key for `epoch`.
+    pub fn generate(epoch: u64) -> Result<TeamKey, CryptoError> {
+        Ok(TeamKey {
+            epoch,
+            secret: random()?,
+        })
+    }
+
+    /// The key of `epoch` from its stored bytes.
+    pub fn from_bytes(epoch: u64, bytes: &[u8]) -> Result<TeamKey, CryptoError> {
+        let secret: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Key(format!("a team key has {KEY_LEN} bytes")))?;
+        if epoch == 0 {
+            return Err(CryptoError::Key("team key epochs start at 1".into()));
+        }
+        Ok(TeamKey { epoch, secret })
+    }
+
+    /// Its epoch (1, 2, …).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Its bytes, to store on this device.
+    pub fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.secret
+    }
+
+    /// The AES-256-SIV cipher sealing `team`'s blobs under this key.
+    pub(crate) fn blob_cipher(&self, team: &str) -> Aes256Siv {
+        siv(&self.secret, b"groundwork blob key v1", team)
+    }
+}
+
+/// The cipher keyed by HKDF-SHA256(`secret`, info = `label` ‖ `team`).
+fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
+    let mut okm = Zeroizing::new([0u8; 64]);
+    let mut info = label.to_vec();
+    info.extend_from_slice(team.as_bytes());
+    // 64 bytes is far below HKDF-SHA256's limit of 8,160: expand cannot fail here.
+    let _ = Hkdf::<Sha256>::new(None, secret).expand(&info, okm.as_mut());
+    Aes256Siv::new(&(*okm).into())
+}
+
+/// The team's keys this device holds, by epoch.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    keys: BTreeMap<u64, TeamKey>,
+}
+
+impl Keyring {
+    /// A keyring holding `keys`.
+    pub fn new(keys: impl IntoIterator<Item = TeamKey>) -> Keyring {
+        Keyring {
+            keys: keys.into_iter().map(|k| (k.epoch, k)).collect(),
+        }
+    }
+
+    /// The key of `epoch`, if held.
+    pub fn get(&self, epoch: u64) -> Option<&TeamKey> {
+        self.keys.get(&epoch)
+    }
+
+    /// The newest key: what this device seals with.
+    pub fn current(&self) -> Option<&TeamKey> {
+        self.keys.values().next_back()
+    }
+
+    /// Every key, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = &TeamKey> {
+        self.keys.values()
+    }
+
+    /// Whether it holds no key (a team from before encryption).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// This device's signing key.
+#[derive(Clone)]
+pub struct DeviceKey {
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DeviceKey({})",
+            crate::store::intake::hex(&self.public())
+        )
+    }
+}
+
+impl DeviceKey {
+    /// A fresh random signing key.
+    pub fn generate() -> Result<DeviceKey, CryptoError> {
+        let seed = Zeroizing::new(random::<KEY_LEN>()?);
+        Ok(DeviceKey {
+            signing: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// The key from its stored secret.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DeviceKey, CryptoError> {
+        let seed: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Key(format!("a signing key has {KEY_LEN} bytes")))?;
+        Ok(DeviceKey {
+            signing: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Its secret, to store on this device.
+    pub fn secret(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        Zeroizing::new(self.signing.to_bytes())
+    }
+
+    /// Its public half.
+    pub fn public(&self) -> [u8; PUBLIC_KEY_LEN] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    /// An Ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+}
+
+/// Check an Ed25519 signature strictly (no malleable or small-order forms).
+pub fn verify(public: &[u8], message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
+    let public: [u8; PUBLIC_KEY_LEN] = public.try_into().map_err(|_| CryptoError::Signature)?;
+    let key = VerifyingKey::from_bytes(&public).map_err(|_| CryptoError::Signature)?;
+    let signature =
+        ed25519_dalek::Signature::from_slice(signature).map_err(|_| CryptoError::Signature)?;
+    key.verify_strict(message, &signature)
+        .map_err(|_| CryptoError::Signature)
+}
+
+/// What a device says about itself to the rest of its team, sealed and signed like a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Its Automerge actor id (hex).
+    pub actor: String,
+    /// Its Ed25519 public key (hex).
+    pub signing_key: String,
+    /// Its name, as given at joining.
+    pub name: String,
+}
+
+/// Where `actor`'s member record is filed.
+pub fn member_doc_id(actor_hex: &str) -> String {
+    format!("{MEMBER_DOC_PREFIX}{actor_hex}")
+}
+
+/// The secret half of an invite: never sent to the relay.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InviteSecret([u8; INVITE_SECRET_LEN]);
+
+impl Drop for InviteSecret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for InviteSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteSecret(…)")
+    }
+}
+
+impl InviteSecret {
+    /// A fresh random secret.
+    pub fn generate() -> Result<InviteSecret, CryptoError> {
+        Ok(InviteSecret(random()?))
+    }
+
+    /// The secret as typed or carried in a link (base32; case, dashes and spaces ignored).
+    pub fn parse(text: &str) -> Result<InviteSecret, CryptoError> {
+        text::from_base32(text)
+            .and_then(|b| <[u8; INVITE_SECRET_LEN]>::try_from(b.as_slice()).ok())
+            .map(InviteSecret)
+            .ok_or(CryptoError::Invite)
+    }
+
+    /// The secret as text (32 base32 letters and digits).
+    pub fn to_text(&self) -> String {
+        text::base32(&self.0)
+    }
+
+    fn cipher(&self, team: &str) -> Aes256Siv {
+        siv(&self.0, b"groundwork invite key v1", team)
+    }
+}
+
+const INVITE_HEADER: &[u8] = b"groundwork invite v1";
+
+/// `keys` of `team` sealed under `secret`, as text for the relay to hold.
+pub fn seal_invite(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+) -> Result<String, CryptoError> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(keys.keys.len() * 40));
+    for key in keys.all() {
+        plain.extend_from_slice(&key.epoch.to_be_bytes());
+        plain.extend_from_slice(&key.secret);
+    }
+    let sealed = secret
+        .cipher(team)
+        .encrypt([INVITE_HEADER, team.as_bytes()], plain.as_slice())
+        .map_err(|_| CryptoError::Key("the team's keys could not be sealed".into()))?;
+    Ok(text::base64url(&sealed))
+}
+
+/// The team's keys from what the relay handed over at enrolment.
+pub fn open_invite(
+    secret: &InviteSecret,
+    team: &str,
+    sealed: &str,
+) -> Result<Keyring, CryptoError> {
+    let bytes = text::from_base64url(sealed).ok_or(CryptoError::Invite)?;
+    let plain = Zeroizing::new(
+        secret
+            .cipher(team)
+            .decrypt([INVITE_HEADER, team.as_bytes()], &bytes)
+            .map_err(|_| CryptoError::Invite)?,
+    );
+    if plain.is_empty() || plain.len() % (8 + KEY_LEN) != 0 {
+        return Err(CryptoError::Invite);
+    }
+    let keys = plain
+        .chunks(8 + KEY_LEN)
+        .map(|c| {
+            let mut epoch = [0u8; 8];
+            epoch.copy_from_slice(&c[..8]);
+            TeamKey::from_bytes(u64::from_be_bytes(epoch), &c[8..])
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Keyring::new(keys))
+}

@@ -1,0 +1,68 @@
+//! End-to-end encryption: what a device pushes is sealed so that the relay stores and serves
+//! bytes it can neither read nor alter undetected.
+//!
+//! - [`keys`]: the team's key (one per epoch), this device's signing key, the member record
+//!   that ties a device's Automerge actor to its signing key, and the keys an invite carries.
+//! - [`seal`]: the sealed-blob format: AES-256-SIV (RFC 5297) over the padded change, bound to
+//!   team, document and epoch, then an Ed25519 signature by the writing device.
+//! - [`text`]: base64url and base32 for keys that travel as text (invites, join links).
+//!
+//! ARCHITECTURE.md ("End-to-end encryption") says why these primitives and what the relay
+//! still sees.
+
+pub mod keys;
+pub mod seal;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
+
+/// Why sealing or opening failed. Opening errors are reasons a pulled change is quarantined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The bytes do not start like a sealed blob.
+    #[error(
+        "it is not sealed with the team's key (sent in the clear, or damaged); ask the team lead which device sent it"
+    )]
+    NotSealed,
+    /// The header is cut short or malformed.
+    #[error("its sealed header is damaged")]
+    Header,
+    /// Sealed under an epoch of the team key this device does not hold.
+    #[error(
+        "it is sealed with the team's key number {0}, which this device does not hold: join again with an invite from a team lead"
+    )]
+    UnknownEpoch(u64),
+    /// The AEAD check failed.
+    #[error(
+        "it failed authentication: altered on the way, or sealed for another team, document or key"
+    )]
+    Authentication,
+    /// The writer's signature is wrong.
+    #[error("its signature does not match the device that wrote it")]
+    Signature,
+    /// The padding inside is malformed (after authentication: a buggy writer).
+    #[error("its padding is damaged")]
+    Padding,
+    /// The compressed content is malformed or too large.
+    #[error("its content does not decompress: {0}")]
+    Decompress(String),
+    /// No randomness available.
+    #[error("this device could not get random bytes for a key ({0}); try again")]
+    Random(String),
+    /// A key of the wrong length or form.
+    #[error("a key is malformed: {0}")]
+    Key(String),
+    /// The invite's secret half does not open what the relay handed over.
+    #[error(
+        "the invite's secret does not open the team's keys: copy the whole join link (or the whole code, both parts around the dot) and try again"
+    )]
+    Invite,
+}
+
+/// `N` random bytes from the operating system (or the browser's `crypto.getRandomValues`).
+pub fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(out)
+}

@@ -1,0 +1,285 @@
+//! Known answers for the primitives, and the sealed format refusing every altered byte.
+
+use aes_siv::KeyInit;
+use aes_siv::siv::Aes128Siv;
+use proptest::prelude::*;
+
+use super::CryptoError;
+use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite, verify};
+use super::seal::{self, open, padme, verify_signature};
+use super::text::{base32, base64url, from_base32, from_base64url};
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    crate::store::intake::hex(b)
+}
+
+#[test]
+fn aes_siv_matches_rfc_5297_appendix_a1() {
+    let key = unhex("fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
+    let ad = unhex("101112131415161718191a1b1c1d1e1f2021222324252627");
+    let plain = unhex("112233445566778899aabbccddee");
+    let key: [u8; 32] = key.try_into().unwrap();
+    let out = Aes128Siv::new(&key.into()).encrypt([&ad], &plain).unwrap();
+    assert_eq!(
+        hex(&out),
+        "85632d07c6e8f37f950acd320a2ecc9340c02b9690c4dc04daef7f6afe5c"
+    );
+    let back = Aes128Siv::new(&key.into()).decrypt([&ad], &out).unwrap();
+    assert_eq!(back, plain);
+}
+
+#[test]
+fn ed25519_matches_rfc_8032_tests_1_and_2() {
+    let cases = [
+        (
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "",
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        ),
+        (
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "72",
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+        ),
+    ];
+    for (secret, public, message, signature) in cases {
+        let key = DeviceKey::from_bytes(&unhex(secret)).unwrap();
+        assert_eq!(hex(&key.public()), public);
+        let sig = key.sign(&unhex(message));
+        assert_eq!(hex(&sig), signature);
+        verify(&unhex(public), &unhex(message), &sig).unwrap();
+        let mut bad = sig;
+        bad[0] ^= 1;
+        assert_eq!(
+            verify(&unhex(public), &unhex(message), &bad),
+            Err(CryptoError::Signature)
+        );
+    }
+}
+
+#[test]
+fn hkdf_sha256_matches_rfc_5869_test_1() {
+    let ikm = [0x0bu8; 22];
+    let salt = unhex("000102030405060708090a0b0c");
+    let info = unhex("f0f1f2f3f4f5f6f7f8f9");
+    let mut okm = [0u8; 42];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(&salt), &ikm)
+        .expand(&info, &mut okm)
+        .unwrap();
+    assert_eq!(
+        hex(&okm),
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    );
+}
+
+#[test]
+fn text_encodings_match_rfc_4648() {
+    let cases = [
+        ("", "", ""),
+        ("f", "Zg", "my"),
+        ("fo", "Zm8", "mzxq"),
+        ("foo", "Zm9v", "mzxw6"),
+        ("foob", "Zm9vYg", "mzxw6yq"),
+        ("fooba", "Zm9vYmE", "mzxw6ytb"),
+        ("foobar", "Zm9vYmFy", "mzxw6ytboi"),
+    ];
+    for (plain, b64, b32) in cases {
+        assert_eq!(base64url(plain.as_bytes()), b64);
+        assert_eq!(base32(plain.as_bytes()), b32);
+        assert_eq!(from_base64url(b64).unwrap(), plain.as_bytes());
+        assert_eq!(from_base32(&b32.to_uppercase()).unwrap(), plain.as_bytes());
+    }
+    assert_eq!(from_base64url("Zh"), None, "non-zero leftover bits");
+    assert_eq!(from_base64url("Z+8"), None, "not base64url");
+    assert_eq!(from_base32("m"), None, "a lone symbol is not a byte");
+}
+
+const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
+const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
+
+fn fixed() -> (TeamKey, DeviceKey) {
+    (
+        TeamKey::from_bytes(1, &[7u8; 32]).unwrap(),
+        DeviceKey::from_bytes(&[9u8; 32]).unwrap(),
+    )
+}
+
+fn open_and_verify(
+    team: &str,
+    doc: &str,
+    ring: &Keyring,
+    blob: &[u8],
+    public: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let opened = open(team, doc, ring, blob)?;
+    verify_signature(team, doc, blob, public)?;
+    Ok(opened.content)
+}
+
+#[test]
+fn the_sealed_format_is_stable() {
+    // A known answer for our own format: a change to it (labels, order, padding) shows here,
+    // and blobs already on relays would stop opening.
+    let (key, device) = fixed();
+    let blob = seal::seal(TEAM, DOC, &key, &device, b"canary: Mrs Okafor's heating").unwrap();
+    assert_eq!(blob[0], seal::MAGIC);
+    assert_eq!(blob[1], 1, "epoch 1");
+    let again = seal::seal(TEAM, DOC, &key, &device, b"canary: Mrs Okafor's heating").unwrap();
+    assert_eq!(blob, again, "sealing is deterministic");
+    assert_eq!(
+        hex(&blob),
+        include_str!("sealed_blob_v1.hex").trim(),
+        "the sealed-blob format changed"
+    );
+    let ring = Keyring::new([key]);
+    assert_eq!(
+        open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(),
+        b"canary: Mrs Okafor's heating"
+    );
+    assert!(
+        !blob.windows(6).any(|w| w == b"canary"),
+        "the content is not in the clear"
+    );
+}
+
+#[test]
+fn every_flipped_bit_of_a_blob_is_refused() {
+    let (key, device) = fixed();
+    let ring = Keyring::new([key.clone(), TeamKey::from_bytes(2, &[8u8; 32]).unwrap()]);
+    let content: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    for i in 0..blob.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = blob.clone();
+            bad[i] ^= bit;
+            let r = open_and_verify(TEAM, DOC, &ring, &bad, &device.public());
+            assert!(r.is_err(), "byte {i} bit {bit:#x} flipped was accepted");
+        }
+    }
+    // Cut short or lengthened.
+    for len in 0..blob.len() {
+        assert!(
+            open_and_verify(TEAM, DOC, &ring, &blob[..len], &device.public()).is_err(),
+            "cut at {len}"
+        );
+    }
+    let mut longer = blob.clone();
+    longer.push(0);
+    assert!(open_and_verify(TEAM, DOC, &ring, &longer, &device.public()).is_err());
+}
+
+#[test]
+fn a_blob_moved_to_another_document_team_or_epoch_is_refused() {
+    let (key, device) = fixed();
+    let key2 = TeamKey::from_bytes(2, &[7u8; 32]).unwrap(); // same bytes, other epoch
+    let ring = Keyring::new([key.clone(), key2]);
+    let blob = seal::seal(TEAM, DOC, &key, &device, b"a change").unwrap();
+    let other_doc = "0193b2c4-1111-7222-8333-944455566678";
+    let other_team = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6c";
+    assert_eq!(
+        open(TEAM, other_doc, &ring, &blob),
+        Err(CryptoError::Authentication)
+    );
+    assert_eq!(
+        open(other_team, DOC, &ring, &blob),
+        Err(CryptoError::Authentication)
+    );
+    assert_eq!(
+        verify_signature(TEAM, other_doc, &blob, &device.public()),
+        Err(CryptoError::Signature)
+    );
+    // Relabelled as epoch 2: the key bytes are the same, the binding is not.
+    let mut relabelled = blob.clone();
+    relabelled[1] = 2;
+    assert_eq!(
+        open(TEAM, DOC, &ring, &relabelled),
+        Err(CryptoError::Authentication)
+    );
+    // Another device's signature over the same bytes does not pass for this one's.
+    let other = DeviceKey::from_bytes(&[10u8; 32]).unwrap();
+    let theirs = seal::seal(TEAM, DOC, &key, &other, b"a change").unwrap();
+    assert_eq!(
+        verify_signature(TEAM, DOC, &theirs, &device.public()),
+        Err(CryptoError::Signature)
+    );
+    // An epoch this device does not hold, and the clear.
+    let key9 = TeamKey::from_bytes(9, &[1u8; 32]).unwrap();
+    let later = seal::seal(TEAM, DOC, &key9, &device, b"a change").unwrap();
+    assert_eq!(
+        open(TEAM, DOC, &ring, &later),
+        Err(CryptoError::UnknownEpoch(9))
+    );
+    assert_eq!(
+        open(TEAM, DOC, &ring, b"\x85\x6f\x4a\x83 clear"),
+        Err(CryptoError::NotSealed)
+    );
+    // The wrong team key.
+    let stranger = Keyring::new([TeamKey::from_bytes(1, &[6u8; 32]).unwrap()]);
+    assert_eq!(
+        open(TEAM, DOC, &stranger, &blob),
+        Err(CryptoError::Authentication)
+    );
+}
+
+#[test]
+fn invites_carry_the_keys_only_to_the_secret_holder() {
+    let ring = Keyring::new([
+        TeamKey::from_bytes(1, &[1u8; 32]).unwrap(),
+        TeamKey::from_bytes(2, &[2u8; 32]).unwrap(),
+    ]);
+    let secret = InviteSecret::generate().unwrap();
+    let sealed = seal_invite(&secret, TEAM, &ring).unwrap();
+    assert!(
+        sealed
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    );
+    let typed = InviteSecret::parse(&secret.to_text().to_uppercase()).unwrap();
+    let opened = open_invite(&typed, TEAM, &sealed).unwrap();
+    let epochs: Vec<u64> = opened.all().map(TeamKey::epoch).collect();
+    assert_eq!(epochs, [1, 2]);
+    assert_eq!(opened.get(2).unwrap().bytes(), &[2u8; 32]);
+    let wrong = InviteSecret::generate().unwrap();
+    assert_eq!(
+        open_invite(&wrong, TEAM, &sealed).unwrap_err(),
+        CryptoError::Invite
+    );
+    assert_eq!(
+        open_invite(&secret, "another-team", &sealed).unwrap_err(),
+        CryptoError::Invite
+    );
+    assert_eq!(
+        open_invite(&secret, TEAM, "not*base64").unwrap_err(),
+        CryptoError::Invite
+    );
+    assert!(InviteSecret::parse("too-short").is_err());
+}
+
+proptest! {
+    #[test]
+    fn any_content_seals_and_opens(content in proptest::collection::vec(any::<u8>(), 0..3000), epoch in 1u64..100_000) {
+        let key = TeamKey::from_bytes(epoch, &[3u8; 32]).unwrap();
+        let device = DeviceKey::from_bytes(&[4u8; 32]).unwrap();
+        let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+        let ring = Keyring::new([key]);
+        prop_assert_eq!(open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(), content);
+        prop_assert_eq!(seal::epoch_of(&blob).unwrap(), epoch);
+    }
+
+    #[test]
+    fn padme_hides_little_and_costs_at_most_an_eighth(len in 0usize..10_000_000) {
+        let p = padme(len);
+        prop_assert!(p >= len);
+        prop_assert!(p - len <= len / 8 + 1, "{} -> {}", len, p);
+        prop_assert_eq!(padme(p), p);
+    }
+}

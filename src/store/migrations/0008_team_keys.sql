@@ -1,0 +1,23 @@
+-- End-to-end encryption (issue 11): the team's keys by epoch, this device's signing key, and
+-- the signing keys of the team's devices as their member records said (the first record seen
+-- for an actor is kept). `sync_state.sealed`: the team seals what it pushes.
+CREATE TABLE team_keys (
+    epoch    INTEGER PRIMARY KEY CHECK (epoch >= 1),
+    key      BLOB NOT NULL CHECK (length(key) = 32),
+    added_at TEXT NOT NULL
+);
+
+CREATE TABLE device_key (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE members (
+    actor       TEXT PRIMARY KEY,
+    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
+    name        TEXT NOT NULL,
+    seen_at     TEXT NOT NULL
+);
+
+ALTER TABLE sync_state ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
