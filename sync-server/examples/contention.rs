@@ -148,6 +148,7 @@ async fn enrol(http: &reqwest::Client, url: &str, invite: &str, name: &str) -> R
         invite: invite.to_owned(),
         device_name: name.to_owned(),
         actor: None,
+        sealing: false,
     };
     let resp = http
         .post(format!("{url}{ENROL_PATH}"))

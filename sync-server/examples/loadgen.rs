@@ -272,6 +272,7 @@ fn main() -> Result<()> {
                 invite: invites[d / o.team_size].clone(),
                 device_name: format!("load device {d}"),
                 actor: None,
+                sealing: false,
             };
             let resp = http
                 .post(format!("{url}{ENROL_PATH}"))

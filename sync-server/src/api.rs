@@ -15,6 +15,12 @@
 //! | `GET /v1/erasures?after=N` | any device | none | JSON `ErasureList` |
 //! | `POST /v1/erasures/confirm` | any device | JSON `ConfirmErasures` | JSON `ErasureList` (`head` only) |
 //!
+//! End-to-end encryption: a lead's invite may carry the team's keys sealed by the lead's device
+//! (`sealed_keys`, base64url text the relay cannot open, checked by
+//! [`crate::limits::check_sealed_keys`]); enrolment hands them to the device and says whether
+//! the team is sealed. An invite without keys into a sealed team answers 409 `needs_key` and is
+//! not used up. See [`Store::enrol`] for the order of the decision.
+//!
 //! Every change served names the device that pushed it (its declared actor id and name), so
 //! devices can refuse a change written under another device's actor.
 //!
@@ -58,8 +64,9 @@ use crate::auth::authenticate;
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
-    MAX_ENROL_BODY_BYTES, MAX_JSON_BODY_BYTES, WriteTurns, check_device_name, check_doc_id,
-    check_push, require_content_type, sync_in_turns,
+    MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES, WriteTurns,
+    check_device_name, check_doc_id, check_push, check_sealed_keys, require_content_type,
+    sync_in_turns,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
@@ -266,17 +273,27 @@ async fn enrol(
         name: device_name,
         token_hash: hash_token(&token),
         actor,
+        sealing: req.sealing,
     };
     let device_id = device.device_id.clone();
     let store = Arc::clone(&state.store);
     let enrolled = blocking(move || Ok(store.enrol(&device, now())?)).await?;
     let team_id = enrolled.team_id;
-    tracing::info!(%team_id, %device_id, role = enrolled.role.as_str(), "device enrolled");
+    tracing::info!(
+        %team_id,
+        %device_id,
+        role = enrolled.role.as_str(),
+        sealed = enrolled.sealed,
+        makes_key = enrolled.sealed && enrolled.sealed_keys.is_none(),
+        "device enrolled"
+    );
     let answer = EnrolResponse {
         team_id,
         device_id,
         token,
         role: enrolled.role,
+        sealed: enrolled.sealed,
+        sealed_keys: enrolled.sealed_keys,
     };
     let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
     Ok(respond(JSON_CONTENT_TYPE, json, false))
@@ -317,7 +334,18 @@ async fn read_json<T: DeserializeOwned>(
     limits: &Limits,
     shape: &str,
 ) -> Result<T, ApiError> {
-    let limit = limits.max_body_bytes.min(MAX_JSON_BODY_BYTES);
+    read_json_up_to(body, headers, limits, MAX_JSON_BODY_BYTES, shape).await
+}
+
+/// A JSON request body of at most `max` bytes; `shape` shows what is expected.
+async fn read_json_up_to<T: DeserializeOwned>(
+    body: Body,
+    headers: &HeaderMap,
+    limits: &Limits,
+    max: usize,
+    shape: &str,
+) -> Result<T, ApiError> {
+    let limit = limits.max_body_bytes.min(max);
     let raw = read_limited(body, headers, limit).await?;
     let plain = decode_content(headers, raw, limit)?;
     serde_json::from_slice(&plain)
@@ -369,11 +397,12 @@ async fn invite(
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
         require_lead(&device, "invite devices")?;
-        let req: InviteRequest = read_json(
+        let req: InviteRequest = read_json_up_to(
             body,
             &headers,
             &state.limits,
-            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead"}"#,
+            MAX_INVITE_BODY_BYTES,
+            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional)}"#,
         )
         .await?;
         if !(1..=MAX_INVITE_USES).contains(&req.uses) {
@@ -390,14 +419,19 @@ async fn invite(
                 req.expires_in_secs
             )));
         }
+        if let Some(keys) = &req.sealed_keys {
+            check_sealed_keys(keys)?;
+        }
         let now = now();
-        let (code, invite) =
+        let (code, mut invite) =
             crate::ops::prepare_invite(req.uses, req.expires_in_secs, req.role, now).map_err(
                 |e| {
                     tracing::error!(error = %e, "no randomness for an invite");
                     ApiError::internal()
                 },
             )?;
+        let sealed = req.sealed_keys.is_some();
+        invite.sealed_keys = req.sealed_keys;
         let answer = InviteResponse {
             code,
             role: invite.role,
@@ -412,6 +446,7 @@ async fn invite(
             device_id = %device.device_id,
             role = answer.role.as_str(),
             uses = answer.uses,
+            sealed,
             "a lead created an invite"
         );
         json(&answer)

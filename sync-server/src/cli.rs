@@ -193,7 +193,8 @@ pub enum TeamCommand {
 #[derive(Debug, Subcommand)]
 pub enum InviteCommand {
     /// Create an invite to a team (for canvassers unless --lead); prints the invite code, then
-    /// the join link when the public URL is known
+    /// the join link when the public URL is known. For a sealed (end-to-end encrypted) team it
+    /// warns on standard error: devices join a sealed team only with an invite from a lead's app
     Create {
         /// The team's id
         #[arg(long, value_name = "ID")]

@@ -1,11 +1,12 @@
 //! HTTP errors: a status and a message for a person, sent as JSON `{"error": "…"}`, with a
 //! code for programs when the app must act on it (`"code": "lead_only"`, `"revoked"`,
-//! `"erased"` with the erased documents in `"erased": […]`, `"last_lead"`).
+//! `"erased"` with the erased documents in `"erased": […]`, `"last_lead"`, `"needs_key"`).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use groundwork_protocol::{
-    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_REVOKED, ErrorBody, JSON_CONTENT_TYPE,
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED, ErrorBody,
+    JSON_CONTENT_TYPE,
 };
 
 use crate::store::StoreError;
@@ -136,6 +137,13 @@ impl From<StoreError> for ApiError {
             StoreError::InviteUsedUp => ApiError::forbidden(
                 "this invite code has already been used: ask your team lead for a new one",
             ),
+            StoreError::NeedsKey => ApiError::new(
+                StatusCode::CONFLICT,
+                "this team's notebook is end-to-end encrypted and this invite carries no key: ask \
+                 a team lead for an invite from their app (groundwork team invite); this invite \
+                 was not used up",
+            )
+            .with_code(CODE_NEEDS_KEY),
             StoreError::DeviceRevoked(_) => revoked(),
             StoreError::ActorTaken(_) => ApiError::new(
                 StatusCode::CONFLICT,

@@ -4,7 +4,10 @@
 //!   application/vnd.groundwork.sync.v1` and every other `POST` (enrolment, doc-changes, the
 //!   lead's actions, erasure confirmations) `application/json` (415 otherwise).
 //! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies and the lead's and
-//!   erasure requests are small (413 above 16 KiB).
+//!   erasure requests are small (413 above 16 KiB); an invite request, which may carry sealed
+//!   keys, up to [`MAX_INVITE_BODY_BYTES`] (20 KiB).
+//! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
+//!   characters (400).
 //! - [`check_push`]: at most `max_changes_per_request` changes per push (413), and every document
 //!   id valid by [`check_doc_id`] (400).
 //! - [`check_doc_id`]: a document id is non-empty, not only whitespace, at most
@@ -24,6 +27,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
 use groundwork_protocol::{
     JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
 };
@@ -38,6 +42,10 @@ pub const MAX_ENROL_BODY_BYTES: usize = 16 * 1024;
 
 /// Largest body of the lead's actions and of erasure confirmations: a few small fields.
 pub const MAX_JSON_BODY_BYTES: usize = MAX_ENROL_BODY_BYTES;
+
+/// Largest body of a lead's invite request: a few small fields and up to
+/// [`MAX_SEALED_KEYS_LEN`] bytes of sealed keys.
+pub const MAX_INVITE_BODY_BYTES: usize = MAX_SEALED_KEYS_LEN + 4 * 1024;
 
 /// Most blob bytes written in one transaction of a push.
 pub const TURN_BYTES: usize = 256 * 1024;
@@ -147,6 +155,33 @@ pub fn check_device_name(name: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request(format!(
             "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of plain text, without control \
              characters or text-direction controls, e.g. \"Sam's phone\""
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses sealed keys that are empty, longer than [`MAX_SEALED_KEYS_LEN`] bytes, or hold
+/// anything but base64url characters (`A-Z a-z 0-9 - _`, no padding). The relay cannot open
+/// them; it only checks that they are what a lead's app makes.
+pub fn check_sealed_keys(keys: &str) -> Result<(), ApiError> {
+    if keys.is_empty() {
+        return Err(ApiError::bad_request(
+            "sealed_keys must not be empty: leave it out for an invite without keys",
+        ));
+    }
+    if keys.len() > MAX_SEALED_KEYS_LEN {
+        return Err(ApiError::bad_request(format!(
+            "sealed_keys is {} bytes; at most {MAX_SEALED_KEYS_LEN} are accepted",
+            keys.len()
+        )));
+    }
+    if let Some(bad) = keys
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "sealed_keys must be base64url text (A-Z a-z 0-9 - _ only, without padding); it \
+             holds {bad:?}"
         )));
     }
     Ok(())
@@ -313,6 +348,24 @@ mod tests {
             assert!(check_device_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_device_name(&"x".repeat(MAX_DEVICE_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn sealed_keys_are_checked() {
+        check_sealed_keys("AZaz09-_").expect("every base64url character");
+        check_sealed_keys(&"k".repeat(MAX_SEALED_KEYS_LEN)).expect("the longest");
+        for bad in [
+            String::new(),
+            "k".repeat(MAX_SEALED_KEYS_LEN + 1),
+            "padded==".to_owned(),
+            "a+b/c".to_owned(),
+            "with space".to_owned(),
+            "é".to_owned(),
+            "line\n".to_owned(),
+        ] {
+            let err = check_sealed_keys(&bad).expect_err("refused");
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        }
     }
 
     #[test]

@@ -130,8 +130,11 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
         } => {
             ops::check_qr(public_url, qr)?;
             let role = if lead { Role::Lead } else { Role::Canvasser };
-            let code = ops::invite_create_as(store, &team, uses, expires_in, role)?;
-            ops::invite_output(&code, public_url, qr)?
+            let invite = ops::operator_invite(store, &team, uses, expires_in, role)?;
+            if invite.team_sealed {
+                eprintln!("{}", ops::SEALED_TEAM_WARNING);
+            }
+            ops::invite_output(&invite.code, public_url, qr)?
         }
         Command::Device {
             command: DeviceCommand::List { team },

@@ -64,8 +64,8 @@ pub fn team_create(
     Ok(json!({ "team_id": team_id, "invite": invite, "join_link": join_link }))
 }
 
-/// A new invite code and what to store of it (its hash, uses, expiry and role): the operator's
-/// invites and the leads' are made alike.
+/// A new invite code and what to store of it (its hash, uses, expiry and role; no sealed keys):
+/// the operator's invites and the leads' are made alike.
 pub fn prepare_invite(
     uses: u32,
     expires_in_secs: u64,
@@ -78,6 +78,7 @@ pub fn prepare_invite(
         uses,
         expires_at: now.saturating_add(i64::try_from(expires_in_secs).unwrap_or(i64::MAX)),
         role,
+        sealed_keys: None,
     };
     Ok((code, invite))
 }
@@ -100,10 +101,37 @@ pub fn invite_create_as(
     expires_in_secs: u64,
     role: Role,
 ) -> Result<String, OpsError> {
+    Ok(operator_invite(store, team_id, uses, expires_in_secs, role)?.code)
+}
+
+/// An invite the operator made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorInvite {
+    /// The invite code.
+    pub code: String,
+    /// The team is sealed (end-to-end encrypted): the operator's invite, which carries no keys,
+    /// enrols nobody into it (see [`SEALED_TEAM_WARNING`]).
+    pub team_sealed: bool,
+}
+
+/// What `invite create` warns (on standard error) for a sealed team.
+pub const SEALED_TEAM_WARNING: &str = "warning: this team's notebook is end-to-end encrypted \
+     (sealed): an invite from the operator carries no key, so devices cannot join with it (they \
+     are refused with needs_key and the invite is not used up). Ask a team lead to invite them \
+     from their app (groundwork team invite).";
+
+/// `invite create … [--lead]`: a new invite code giving `role`, and whether its team is sealed.
+pub fn operator_invite(
+    store: &dyn Store,
+    team_id: &str,
+    uses: u32,
+    expires_in_secs: u64,
+    role: Role,
+) -> Result<OperatorInvite, OpsError> {
     let now = now();
     let (code, invite) = prepare_invite(uses, expires_in_secs, role, now)?;
-    store.create_invite(team_id, &invite, now)?;
-    Ok(code)
+    let team_sealed = store.create_invite(team_id, &invite, now)?;
+    Ok(OperatorInvite { code, team_sealed })
 }
 
 /// What `invite create` prints for `code`: the code on the first line, then the join link when
@@ -228,6 +256,7 @@ mod tests {
             name: "Sam's phone".into(),
             token_hash: hash_token(&token),
             actor: None,
+            sealing: false,
         };
         let enrolled = store.enrol(&device, now()).expect("enrols");
         assert_eq!(enrolled.team_id, team_id);
@@ -258,6 +287,7 @@ mod tests {
                     name: "Joy's phone".into(),
                     token_hash: hash_token("third"),
                     actor: None,
+                    sealing: false,
                 },
                 now(),
             )

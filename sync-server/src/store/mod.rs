@@ -15,6 +15,12 @@
 //! [`Store::doc_changes`] refuses to serve it ([`StoreError::Erased`]). Each device records the
 //! last order it carried out ([`Store::confirm_erasures`]), so the orders can say how many of the
 //! team's active devices have erased the document.
+//!
+//! End-to-end encryption: a team is *sealed* once a lead's invite carries the team's keys sealed
+//! by the lead's device ([`NewInvite::sealed_keys`], opaque to the relay), or once the first
+//! sealing device enrols into a team that never stored a change ([`Store::enrol`]). The relay
+//! hands an invite's sealed keys to each device that enrols with it, and forgets them (sets them
+//! to NULL, or deletes the invite) when the invite is used up, expires or its maker is revoked.
 
 pub mod files;
 pub mod sqlite;
@@ -46,6 +52,10 @@ pub enum StoreError {
     /// The invite has been used as many times as allowed.
     #[error("invite code has already been used")]
     InviteUsedUp,
+    /// The team is sealed (end-to-end encrypted) and the invite carries no keys; it was not
+    /// used up.
+    #[error("the team is sealed and the invite carries no keys")]
+    NeedsKey,
     /// Another active device of the team already declared this actor id.
     #[error("another device of this team already writes as actor {0}")]
     ActorTaken(String),
@@ -139,6 +149,10 @@ pub struct NewInvite {
     pub expires_at: i64,
     /// The role of the devices that enrol with it.
     pub role: Role,
+    /// The team's keys as the inviting lead's device sealed them for this invite (checked
+    /// base64url text, opaque to the relay); an invite that carries them seals the team.
+    /// `None` for the operator's invites.
+    pub sealed_keys: Option<String>,
 }
 
 /// A device that has just enrolled.
@@ -148,6 +162,10 @@ pub struct Enrolled {
     pub team_id: String,
     /// Its role: the invite's.
     pub role: Role,
+    /// Whether the team is sealed (end-to-end encrypted): the device must seal what it pushes.
+    pub sealed: bool,
+    /// The invite's sealed keys; `None` in a sealed team means this device makes the key.
+    pub sealed_keys: Option<String>,
 }
 
 /// A device enrolling with an invite.
@@ -163,6 +181,9 @@ pub struct NewDevice {
     pub token_hash: SecretHash,
     /// The Automerge actor id it declared, if it did.
     pub actor: Option<Vec<u8>>,
+    /// The device seals what it pushes, and makes the team's key if it is the first device of
+    /// a team that never stored a change.
+    pub sealing: bool,
 }
 
 /// A pushed blob whose id has been checked against its bytes.
@@ -213,11 +234,18 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a team and returns its id.
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError>;
 
-    /// Stores an invite to `team_id` (the operator's).
-    fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError>;
+    /// Stores an invite to `team_id` (the operator's); returns whether the team is sealed (a
+    /// device can then join only with an invite carrying keys, from a lead's app).
+    fn create_invite(
+        &self,
+        team_id: &str,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Stores an invite to the team of `lead`, which must be an active lead
     /// ([`StoreError::NotLead`], [`StoreError::DeviceRevoked`]), recording `lead` as its maker.
+    /// An invite carrying sealed keys marks the team as sealed, in the same transaction.
     fn lead_invite(
         &self,
         lead: &DeviceAuth,
@@ -229,6 +257,17 @@ pub trait Store: Send + Sync + 'static {
     /// starts having seen every erasure order of the team so far: it never held those documents.
     /// An invite whose maker has been revoked is [`StoreError::UnknownInvite`], like a code that
     /// never existed.
+    ///
+    /// Sealing, decided in the same transaction (so two devices racing into an empty team cannot
+    /// both make its key), after the invite's own checks:
+    /// 1. the invite carries sealed keys: the device gets them (`sealed`);
+    /// 2. the team is sealed: [`StoreError::NeedsKey`], and the invite keeps its use;
+    /// 3. the device is sealing and the team never stored a change: the team becomes sealed and
+    ///    the device makes its key (`sealed`, no keys);
+    /// 4. otherwise the team is not sealed (one from before encryption, or a device that does
+    ///    not seal).
+    ///
+    /// The invite's last use forgets its sealed keys.
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError>;
 
     /// Finds the device whose token hashes to `token_hash`.
@@ -278,8 +317,8 @@ pub trait Store: Send + Sync + 'static {
     fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError>;
 
     /// Revokes a device (idempotent; the operator's: any device, even a team's last lead) and,
-    /// in the same transaction, deletes the invites it made that still have uses left; returns
-    /// how many.
+    /// in the same transaction, deletes the invites it made that still have uses left (with the
+    /// sealed keys they carried); returns how many.
     fn revoke_device(&self, device_id: &str, now: i64) -> Result<u64, StoreError>;
 
     /// Makes a device a lead (idempotent; the operator's). A revoked device is

@@ -52,6 +52,17 @@
 //! team's head: it never held what was erased before it joined); an order's confirmation count
 //! is the number of the team's active devices that have reached it.
 //!
+//! # Sealed keys
+//!
+//! An invite a lead's app made may carry the team's keys sealed for it (`invites.sealed_keys`,
+//! opaque to the relay). The relay keeps no copy longer than the invite can be used: the
+//! invite's last use sets them to NULL in the enrolment's transaction, revoking its maker deletes
+//! the invite, and every invite creation or enrolment into a team first sets the keys of the
+//! team's expired invites to NULL. `secure_delete` overwrites the old row, and the WAL is then
+//! emptied as after an erasure (the same owed-checkpoint machinery), so that the keys leave
+//! `relay.sqlite3-wal` too. A team is sealed (`teams.sealed`) from the first invite carrying keys,
+//! or from the enrolment of its first sealing device while it had never stored a change.
+//!
 //! # Room for what comes next
 //!
 //! Blobs carry their writing device so that revocation cut-offs can be added as new tables and
@@ -169,7 +180,32 @@ CREATE TABLE erasures (
 ALTER TABLE invites ADD COLUMN created_by INTEGER REFERENCES devices(pk);
 CREATE INDEX invites_by_creator ON invites(created_by) WHERE created_by IS NOT NULL;
 ",
+    r"
+-- End-to-end encryption. An invite a lead's app made may carry the team's keys, sealed by that
+-- device for the invite (opaque base64url text; the relay cannot open it); it is set to NULL when
+-- the invite is used up or expires, and goes with the invite when its maker is revoked. A team is
+-- sealed once such an invite is made, or once its first sealing device enrolled into it while it
+-- had never stored a change: from then on only invites carrying keys enrol devices.
+ALTER TABLE invites ADD COLUMN sealed_keys TEXT;
+ALTER TABLE teams ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));
+",
 ];
+
+/// An invite as enrolment reads it, with its team.
+struct InviteRow {
+    team_pk: i64,
+    team_id: String,
+    uses_left: i64,
+    expires_at: i64,
+    role: Role,
+    /// The team's last erasure order.
+    erasure_head: i64,
+    maker_revoked: bool,
+    sealed_keys: Option<String>,
+    team_sealed: bool,
+    /// The team's `head_seq`: how many blobs it ever stored.
+    team_head: i64,
+}
 
 /// The columns [`device_row`] reads, in its order.
 const DEVICE_COLUMNS: &str = "id, name, enrolled_at, last_sync_at, revoked_at, actor, role";
@@ -343,17 +379,18 @@ fn erased_in<'a>(
 }
 
 /// Stores an invite to the team `team_pk`, made by the device `created_by` (`None`: the
-/// operator).
+/// operator); an invite carrying sealed keys seals the team. Returns whether the team is sealed.
 fn insert_invite(
     conn: &Connection,
     team_pk: i64,
     invite: &NewInvite,
     created_by: Option<i64>,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     conn.execute(
-        "INSERT INTO invites (hash, team_pk, uses_left, expires_at, created_at, role, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO invites
+             (hash, team_pk, uses_left, expires_at, created_at, role, created_by, sealed_keys)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             &invite.code_hash[..],
             team_pk,
@@ -361,24 +398,56 @@ fn insert_invite(
             invite.expires_at,
             now,
             invite.role.as_str(),
-            created_by
+            created_by,
+            invite.sealed_keys
         ],
     )?;
-    Ok(())
+    if invite.sealed_keys.is_some() {
+        conn.execute("UPDATE teams SET sealed = 1 WHERE pk = ?1", [team_pk])?;
+    }
+    Ok(conn
+        .prepare_cached("SELECT sealed FROM teams WHERE pk = ?1")?
+        .query_row([team_pk], |r| r.get(0))?)
+}
+
+/// Forgets the sealed keys of the team's expired invites; returns how many invites held some.
+fn forget_expired_keys(conn: &Connection, team_pk: i64, now: i64) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE invites SET sealed_keys = NULL
+             WHERE team_pk = ?1 AND expires_at <= ?2 AND sealed_keys IS NOT NULL",
+        )?
+        .execute(params![team_pk, now])?)
+}
+
+/// What revoking a device cancelled.
+struct Cancelled {
+    /// Invites deleted.
+    invites: usize,
+    /// How many of them carried sealed keys.
+    with_keys: usize,
 }
 
 /// Revokes the device `device_pk` (an earlier revocation keeps its time) and deletes the
 /// invites it made that could still enrol a device, so that a lost or removed lead's invites
-/// cannot bring anyone (itself included) back. Returns how many invites it deleted.
+/// cannot bring anyone (itself included) back, and the relay keeps none of the keys they
+/// carried.
 fn revoke(
     conn: &Connection,
     device_pk: i64,
     device_id: &str,
     now: i64,
-) -> Result<usize, StoreError> {
+) -> Result<Cancelled, StoreError> {
     conn.execute(
         "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE pk = ?2",
         params![now, device_pk],
+    )?;
+    // Used-up invites hold no keys any more; this catches the expired ones that still did.
+    let with_keys: i64 = conn.query_row(
+        "SELECT count(*) FROM invites
+         WHERE created_by = ?1 AND uses_left > 0 AND sealed_keys IS NOT NULL",
+        [device_pk],
+        |r| r.get(0),
     )?;
     let cancelled = conn.execute(
         "DELETE FROM invites WHERE created_by = ?1 AND uses_left > 0",
@@ -391,7 +460,10 @@ fn revoke(
             "revoking a device cancelled the invites it made"
         );
     }
-    Ok(cancelled)
+    Ok(Cancelled {
+        invites: cancelled,
+        with_keys: usize::try_from(with_keys).unwrap_or(usize::MAX),
+    })
 }
 
 /// `(device_pk, team_pk)` of `lead`, which must be an active lead.
@@ -572,9 +644,10 @@ impl SqliteStore {
         emptied
     }
 
-    /// After an erasure, when a checkpoint is owed: tries to empty the WAL for up to
-    /// `CHECKPOINT_PATIENCE` (2 s), holding no lock between tries, and warns when it could not.
-    fn empty_wal_after_erasure(&self) {
+    /// After an erasure, or after sealed keys were forgotten, when a checkpoint is owed: tries
+    /// to empty the WAL for up to `CHECKPOINT_PATIENCE` (2 s), holding no lock between tries,
+    /// and warns when it could not. `after` names what was deleted, for the warning.
+    fn empty_wal_patiently(&self, after: &'static str) {
         if !self.checkpoint_owed.load(Ordering::SeqCst) {
             return;
         }
@@ -582,13 +655,23 @@ impl SqliteStore {
         while !self.empty_wal() {
             if Instant::now() >= deadline {
                 tracing::warn!(
-                    "after an erasure the WAL could not be emptied (a reader holds an older \
-                     snapshot): the erased bytes stay in relay.sqlite3-wal until a later \
-                     checkpoint; the relay tries again after each push"
+                    after,
+                    "the WAL could not be emptied (a reader holds an older snapshot): what was \
+                     deleted stays in relay.sqlite3-wal until a later checkpoint; the relay \
+                     tries again after each push"
                 );
                 return;
             }
             std::thread::sleep(CHECKPOINT_RETRY);
+        }
+    }
+
+    /// After a transaction that forgot `forgotten` invites' sealed keys (none: nothing to do):
+    /// their old copies leave the WAL as an erasure's do.
+    fn empty_wal_of_keys(&self, forgotten: usize) {
+        if forgotten > 0 {
+            self.checkpoint_owed.store(true, Ordering::SeqCst);
+            self.empty_wal_patiently("forgetting an invite's sealed keys");
         }
     }
 
@@ -667,6 +750,85 @@ impl SqliteStore {
         Ok((
             erasure(seq, doc_id.to_owned(), erased_at, &seen),
             existing.is_none(),
+        ))
+    }
+
+    /// The enrolment's checks and writes once its invite was found, in the enrolment's
+    /// transaction (see [`super::Store::enrol`] for the order of the sealing decision). A refusal
+    /// has written nothing. Returns the enrolment and whether this last use forgot the invite's
+    /// sealed keys.
+    fn enrol_into(
+        tx: &Connection,
+        device: &NewDevice,
+        invite: InviteRow,
+        now: i64,
+    ) -> Result<(Enrolled, bool), StoreError> {
+        // Revoking a device deletes its invites; this refuses any that escaped (belt and
+        // braces), with the answer an unknown code gets.
+        if invite.maker_revoked {
+            return Err(StoreError::UnknownInvite);
+        }
+        if invite.uses_left <= 0 {
+            return Err(StoreError::InviteUsedUp);
+        }
+        if invite.expires_at <= now {
+            return Err(StoreError::InviteExpired);
+        }
+        let sealed = if invite.sealed_keys.is_some() {
+            // A lead's app sealed the team's keys for this invite: the device opens them.
+            true
+        } else if invite.team_sealed {
+            // Without the keys the device could read nothing and would push in the clear.
+            return Err(StoreError::NeedsKey);
+        } else if device.sealing && invite.team_head == 0 {
+            // The team never stored a change: `head_seq` numbers every blob ever stored and an
+            // erasure never lowers it, so a team whose blobs were all erased is not empty. No
+            // one's data predates the key this device makes; from now on the team is sealed,
+            // and a device racing this one (after this transaction) gets `NeedsKey`.
+            tx.execute(
+                "UPDATE teams SET sealed = 1 WHERE pk = ?1",
+                [invite.team_pk],
+            )?;
+            true
+        } else {
+            false
+        };
+        // The last use forgets the keys: the relay keeps no copy of what it handed out.
+        let last_use_forgot_keys = invite.uses_left == 1 && invite.sealed_keys.is_some();
+        tx.execute(
+            "UPDATE invites SET uses_left = uses_left - 1,
+                 sealed_keys = CASE WHEN uses_left <= 1 THEN NULL ELSE sealed_keys END
+             WHERE hash = ?1",
+            [&device.invite_hash[..]],
+        )?;
+        // The new device never held what was erased before it joined.
+        tx.execute(
+            "INSERT INTO devices
+                 (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                device.device_id,
+                invite.team_pk,
+                device.name,
+                &device.token_hash[..],
+                now,
+                device.actor,
+                invite.role.as_str(),
+                invite.erasure_head
+            ],
+        )
+        .map_err(|e| match &device.actor {
+            Some(actor) => actor_error(e, actor),
+            None => e.into(),
+        })?;
+        Ok((
+            Enrolled {
+                team_id: invite.team_id,
+                role: invite.role,
+                sealed,
+                sealed_keys: invite.sealed_keys,
+            },
+            last_use_forgot_keys,
         ))
     }
 
@@ -830,15 +992,23 @@ impl super::Store for SqliteStore {
         Ok(id)
     }
 
-    fn create_invite(&self, team_id: &str, invite: &NewInvite, now: i64) -> Result<(), StoreError> {
+    fn create_invite(
+        &self,
+        team_id: &str,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut writers = lock(&self.writers);
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let team_pk = Self::team_pk(&tx, team_id)?;
-        insert_invite(&tx, team_pk, invite, None, now)?;
+        let forgotten = forget_expired_keys(&tx, team_pk, now)?;
+        let sealed = insert_invite(&tx, team_pk, invite, None, now)?;
         tx.commit()?;
-        Ok(())
+        drop(writers);
+        self.empty_wal_of_keys(forgotten);
+        Ok(sealed)
     }
 
     fn lead_invite(
@@ -852,8 +1022,11 @@ impl super::Store for SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
+        let forgotten = forget_expired_keys(&tx, team_pk, now)?;
         insert_invite(&tx, team_pk, invite, Some(lead_pk), now)?;
         tx.commit()?;
+        drop(writers);
+        self.empty_wal_of_keys(forgotten);
         Ok(())
     }
 
@@ -862,74 +1035,52 @@ impl super::Store for SqliteStore {
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (team_pk, team_id, uses_left, expires_at, role, erasure_head, maker_revoked): (
-            i64,
-            String,
-            i64,
-            i64,
-            StoredRole,
-            i64,
-            bool,
-        ) = tx
+        let Some(invite) = tx
             .query_row(
                 "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq,
-                        c.revoked_at IS NOT NULL
+                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq
                  FROM invites i JOIN teams t ON t.pk = i.team_pk
                  LEFT JOIN devices c ON c.pk = i.created_by
                  WHERE i.hash = ?1",
                 [&device.invite_hash[..]],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
+                    Ok(InviteRow {
+                        team_pk: r.get(0)?,
+                        team_id: r.get(1)?,
+                        uses_left: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        role: r.get::<_, StoredRole>(4)?.0,
+                        erasure_head: r.get(5)?,
+                        maker_revoked: r.get(6)?,
+                        sealed_keys: r.get(7)?,
+                        team_sealed: r.get(8)?,
+                        team_head: r.get(9)?,
+                    })
                 },
             )
             .optional()?
-            .ok_or(StoreError::UnknownInvite)?;
-        // Revoking a device deletes its invites; this refuses any that escaped (belt and
-        // braces), with the answer an unknown code gets.
-        if maker_revoked {
+        else {
             return Err(StoreError::UnknownInvite);
+        };
+        let forgotten = forget_expired_keys(&tx, invite.team_pk, now)?;
+        match Self::enrol_into(&tx, device, invite, now) {
+            Ok((enrolled, last_use_forgot_keys)) => {
+                tx.commit()?;
+                drop(writers);
+                self.empty_wal_of_keys(forgotten + usize::from(last_use_forgot_keys));
+                Ok(enrolled)
+            }
+            Err(refused) => {
+                // Nothing was changed but the expired invites' keys, which stay forgotten (the
+                // refused invite keeps its uses).
+                if forgotten > 0 {
+                    tx.commit()?;
+                    drop(writers);
+                    self.empty_wal_of_keys(forgotten);
+                }
+                Err(refused)
+            }
         }
-        let role = role.0;
-        if uses_left <= 0 {
-            return Err(StoreError::InviteUsedUp);
-        }
-        if expires_at <= now {
-            return Err(StoreError::InviteExpired);
-        }
-        tx.execute(
-            "UPDATE invites SET uses_left = uses_left - 1 WHERE hash = ?1",
-            [&device.invite_hash[..]],
-        )?;
-        // The new device never held what was erased before it joined.
-        tx.execute(
-            "INSERT INTO devices
-                 (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                device.device_id,
-                team_pk,
-                device.name,
-                &device.token_hash[..],
-                now,
-                device.actor,
-                role.as_str(),
-                erasure_head
-            ],
-        )
-        .map_err(|e| match &device.actor {
-            Some(actor) => actor_error(e, actor),
-            None => e.into(),
-        })?;
-        tx.commit()?;
-        Ok(Enrolled { team_id, role })
     }
 
     fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError> {
@@ -1087,7 +1238,9 @@ impl super::Store for SqliteStore {
         let (device_pk, _, _) = Self::device_keys(&tx, device_id)?;
         let cancelled = revoke(&tx, device_pk, device_id, now)?;
         tx.commit()?;
-        Ok(cancelled as u64)
+        drop(writers);
+        self.empty_wal_of_keys(cancelled.with_keys);
+        Ok(cancelled.invites as u64)
     }
 
     fn erased_among(
@@ -1144,9 +1297,11 @@ impl super::Store for SqliteStore {
                 return Err(StoreError::LastLead(device_id.to_owned()));
             }
         }
-        revoke(&tx, device_pk, device_id, now)?;
+        let cancelled = revoke(&tx, device_pk, device_id, now)?;
         let info = device_info(&tx, device_pk)?;
         tx.commit()?;
+        drop(writers);
+        self.empty_wal_of_keys(cancelled.with_keys);
         Ok(info)
     }
 
@@ -1180,7 +1335,7 @@ impl super::Store for SqliteStore {
         if new {
             self.checkpoint_owed.store(true, Ordering::SeqCst);
         }
-        self.empty_wal_after_erasure();
+        self.empty_wal_patiently("an erasure");
         Ok(order)
     }
 
@@ -1256,6 +1411,7 @@ mod tests {
                     uses: 1,
                     expires_at: i64::MAX,
                     role,
+                    sealed_keys: None,
                 };
                 store.create_invite(&team_id, &invite, 1).expect("invite");
                 let token = format!("token-{i}");
@@ -1265,6 +1421,7 @@ mod tests {
                     name: format!("Device {i}"),
                     token_hash: hash_token(&token),
                     actor: None,
+                    sealing: false,
                 };
                 assert_eq!(store.enrol(&device, 1).expect("enrols").role, role);
                 store
@@ -1283,6 +1440,7 @@ mod tests {
             name: token.to_owned(),
             token_hash: hash_token(token),
             actor: None,
+            sealing: false,
         }
     }
 
@@ -1292,6 +1450,7 @@ mod tests {
             uses,
             expires_at: i64::MAX,
             role,
+            sealed_keys: None,
         }
     }
 
@@ -1400,6 +1559,181 @@ mod tests {
             store.revoke_device("nope", 25),
             Err(StoreError::UnknownDevice(_))
         ));
+    }
+
+    /// Each invite's code hash prefix and sealed keys, with the team's sealed flag.
+    fn stored_keys(store: &SqliteStore, code: &str) -> Option<Option<String>> {
+        lock(&store.writers)
+            .durable
+            .query_row(
+                "SELECT sealed_keys FROM invites WHERE hash = ?1",
+                [&hash_invite(code)[..]],
+                |r| r.get(0),
+            )
+            .optional()
+            .expect("reads")
+    }
+
+    fn uses_left(store: &SqliteStore, code: &str) -> i64 {
+        lock(&store.writers)
+            .durable
+            .query_row(
+                "SELECT uses_left FROM invites WHERE hash = ?1",
+                [&hash_invite(code)[..]],
+                |r| r.get(0),
+            )
+            .expect("reads")
+    }
+
+    fn sealing(code: &str, token: &str) -> NewDevice {
+        NewDevice {
+            sealing: true,
+            ..joining(code, token)
+        }
+    }
+
+    fn with_keys(invite: NewInvite, keys: &str) -> NewInvite {
+        NewInvite {
+            sealed_keys: Some(keys.to_owned()),
+            ..invite
+        }
+    }
+
+    fn auth(store: &SqliteStore, token: &str) -> DeviceAuth {
+        store
+            .authenticate(&hash_token(token))
+            .expect("reads")
+            .expect("known")
+    }
+
+    #[test]
+    fn enrolment_decides_whether_the_team_is_sealed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let team_id = store.create_team("Team", 1).expect("team");
+        let sealed = store
+            .create_invite(&team_id, &invite("first", 3, Role::Lead), 1)
+            .expect("invite");
+        assert!(!sealed, "a new team is not sealed");
+
+        // A device that does not seal changes nothing, even in an empty team.
+        let plain = store.enrol(&joining("first", "plain"), 2).expect("enrols");
+        assert_eq!((plain.sealed, plain.sealed_keys), (false, None));
+        // The first sealing device of a team that never stored a change makes the key.
+        let maker = store.enrol(&sealing("first", "maker"), 3).expect("enrols");
+        assert_eq!((maker.sealed, maker.sealed_keys), (true, None));
+        // From then on an invite without keys enrols nobody, and keeps its uses.
+        assert_eq!(uses_left(&store, "first"), 1);
+        for device in [sealing("first", "late"), joining("first", "old-app")] {
+            assert!(matches!(store.enrol(&device, 4), Err(StoreError::NeedsKey)));
+        }
+        assert_eq!(uses_left(&store, "first"), 1, "the refusals used nothing");
+        let sealed = store
+            .create_invite(&team_id, &invite("operator", 1, Role::Canvasser), 5)
+            .expect("invite");
+        assert!(sealed, "the operator is told the team is sealed");
+        assert!(matches!(
+            store.enrol(&sealing("operator", "late"), 6),
+            Err(StoreError::NeedsKey)
+        ));
+
+        // A lead's invite with keys hands them to each device; its last use forgets them.
+        let lead = auth(&store, "maker");
+        store
+            .lead_invite(
+                &lead,
+                &with_keys(invite("keyed", 2, Role::Canvasser), "S3aled_k-ys"),
+                7,
+            )
+            .expect("lead invite");
+        for (token, left) in [("one", Some("S3aled_k-ys")), ("two", None)] {
+            let joined = store.enrol(&sealing("keyed", token), 8).expect("enrols");
+            assert_eq!(joined.sealed_keys.as_deref(), Some("S3aled_k-ys"));
+            assert!(joined.sealed);
+            assert_eq!(stored_keys(&store, "keyed"), Some(left.map(str::to_owned)));
+        }
+        // A device that does not seal gets the keys all the same: the team is sealed.
+        store
+            .lead_invite(&lead, &with_keys(invite("keyed-2", 1, Role::Lead), "K"), 9)
+            .expect("lead invite");
+        let old = store
+            .enrol(&joining("keyed-2", "three"), 10)
+            .expect("enrols");
+        assert_eq!((old.sealed, old.sealed_keys.as_deref()), (true, Some("K")));
+    }
+
+    #[test]
+    fn a_team_that_stored_changes_is_not_sealed_by_a_sealing_device() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(&store, &[Role::Lead]);
+        let lead = &devices[0];
+        let blob = NewBlob {
+            id: [7; 32],
+            doc_id: "doc",
+            blob: b"plain",
+        };
+        store
+            .sync(lead, b"actor", 0, &[blob], 1000, 2)
+            .expect("stored");
+        store.erase(lead, "doc", 3).expect("erased");
+        store
+            .create_invite(&lead.team_id, &invite("after", 1, Role::Canvasser), 4)
+            .expect("invite");
+        let joined = store.enrol(&sealing("after", "new"), 5).expect("enrols");
+        assert_eq!(
+            (joined.sealed, joined.sealed_keys),
+            (false, None),
+            "a team whose changes were all erased is not empty"
+        );
+    }
+
+    #[test]
+    fn keys_are_forgotten_when_invites_expire_or_their_maker_is_revoked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(&store, &[Role::Lead, Role::Lead]);
+        let (a, b) = (&devices[0], &devices[1]);
+        let expiring = NewInvite {
+            expires_at: 100,
+            ..with_keys(invite("expiring", 1, Role::Canvasser), "EXP")
+        };
+        store.lead_invite(a, &expiring, 10).expect("invite");
+        store
+            .lead_invite(
+                a,
+                &with_keys(invite("a-later", 5, Role::Canvasser), "AAA"),
+                11,
+            )
+            .expect("invite");
+        store
+            .lead_invite(
+                b,
+                &with_keys(invite("b-later", 5, Role::Canvasser), "BBB"),
+                12,
+            )
+            .expect("invite");
+        // Any invite to the team after the expiry forgets the expired invite's keys.
+        assert!(
+            store
+                .create_invite(&a.team_id, &invite("operator", 1, Role::Canvasser), 200)
+                .expect("invite")
+        );
+        assert_eq!(stored_keys(&store, "expiring"), Some(None));
+        assert_eq!(stored_keys(&store, "a-later"), Some(Some("AAA".to_owned())));
+        assert!(matches!(
+            store.enrol(&sealing("expiring", "late"), 201),
+            Err(StoreError::InviteExpired)
+        ));
+        // Revoking a deletes its invite, keys and all; b's stays.
+        store
+            .revoke_team_device(b, &a.device_id, 202)
+            .expect("revoke");
+        assert_eq!(stored_keys(&store, "a-later"), None);
+        assert_eq!(stored_keys(&store, "b-later"), Some(Some("BBB".to_owned())));
+        // So does the operator's revocation.
+        assert_eq!(store.revoke_device(&b.device_id, 203).expect("revoke"), 1);
+        assert_eq!(stored_keys(&store, "b-later"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn enrol_as(relay: &Relay, invite: &str, name: &str, actor: &str) -> Result<Stri
         invite: invite.into(),
         device_name: name.into(),
         actor: Some(actor.into()),
+        sealing: false,
     };
     let resp = http_client()
         .post(format!("{}{ENROL_PATH}", relay.url))

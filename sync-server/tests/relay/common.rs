@@ -206,30 +206,37 @@ impl Relay {
             invite: invite.into(),
             device_name: name.into(),
             actor: None,
+            sealing: false,
         };
-        let resp = self
-            .http
-            .post(format!("{}{ENROL_PATH}", self.url))
-            .json_body(&req)
-            .send()
-            .expect("POST enrol");
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().expect("body");
-        if status == 200 {
-            let e: EnrolResponse = serde_json::from_slice(&bytes).expect("EnrolResponse");
-            Ok(Device {
-                url: self.url.clone(),
-                http: self.http.clone(),
-                team_id: e.team_id,
-                device_id: e.device_id,
-                token: e.token,
-                role: e.role,
-                cursor: 0,
-                actor: uuid::Uuid::new_v4().as_bytes().to_vec(),
-            })
-        } else {
-            Err((status, error_message(&bytes)))
+        self.enrol_with(&req)
+            .map(|(device, _)| device)
+            .map_err(|answer| (answer.status, error_message(&answer.body)))
+    }
+
+    /// Enrols with `req`: the device and the relay's whole answer, or the error answer.
+    pub fn enrol_with(&self, req: &EnrolRequest) -> Result<(Device, EnrolResponse), Box<Answer>> {
+        let answer = Answer::read(
+            self.http
+                .post(format!("{}{ENROL_PATH}", self.url))
+                .json_body(req)
+                .send()
+                .expect("POST enrol"),
+        );
+        if answer.status != 200 {
+            return Err(Box::new(answer));
         }
+        let e: EnrolResponse = answer.json();
+        let device = Device {
+            url: self.url.clone(),
+            http: self.http.clone(),
+            team_id: e.team_id.clone(),
+            device_id: e.device_id.clone(),
+            token: e.token.clone(),
+            role: e.role,
+            cursor: 0,
+            actor: uuid::Uuid::new_v4().as_bytes().to_vec(),
+        };
+        Ok((device, e))
     }
 
     /// A team whose first device is its lead (enrolled with `team create`'s invite), with
@@ -247,6 +254,7 @@ impl Relay {
                 uses: canvassers,
                 expires_in_secs: 3600,
                 role: Role::Canvasser,
+                sealed_keys: None,
             },
         );
         assert_eq!(answer.status, 200, "{answer:?}");
@@ -434,6 +442,17 @@ impl Answer {
                 .map(|v| v.parse().expect("a number")),
         )
     }
+}
+
+/// Which of the relay's database files (`relay.sqlite3` and its `-wal`) hold `needle`.
+pub fn files_holding(data_dir: &Path, needle: &[u8]) -> Vec<&'static str> {
+    ["relay.sqlite3", "relay.sqlite3-wal"]
+        .into_iter()
+        .filter(|name| {
+            let bytes = std::fs::read(data_dir.join(name)).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
 }
 
 /// The `error` field of a JSON error body (panics if the body is not one).

@@ -1,7 +1,6 @@
 //! Erasure: a lead's order deletes a document's changes from the relay (from its files too),
 //! refuses them ever after (410 `erased`), and counts the devices that carried it out.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use groundwork_protocol::{
@@ -9,7 +8,7 @@ use groundwork_protocol::{
     InviteRequest, InviteResponse, PushItem, Role, SyncResponse, decode_sync_response,
 };
 
-use crate::common::{Answer, Device, Relay, gunzip, item};
+use crate::common::{Answer, Device, Relay, files_holding, gunzip, item};
 
 fn erase(lead: &Device, doc_id: &str) -> Answer {
     lead.post(
@@ -59,17 +58,6 @@ fn team_row(relay: &Relay, team_id: &str) -> (i64, i64) {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .expect("team row")
-}
-
-/// Which of the relay's database files hold `needle`.
-fn files_holding(data_dir: &Path, needle: &[u8]) -> Vec<&'static str> {
-    ["relay.sqlite3", "relay.sqlite3-wal"]
-        .into_iter()
-        .filter(|name| {
-            let bytes = std::fs::read(data_dir.join(name)).unwrap_or_default();
-            bytes.windows(needle.len()).any(|w| w == needle)
-        })
-        .collect()
 }
 
 fn doc_changes(device: &Device, doc_id: &str) -> Answer {
@@ -149,6 +137,7 @@ fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
                 uses: 1,
                 expires_in_secs: 600,
                 role: Role::Canvasser,
+                sealed_keys: None,
             },
         )
         .json();

@@ -12,4 +12,5 @@ mod errors;
 mod hardening;
 mod operator;
 mod roles;
+mod sealed;
 mod sync;

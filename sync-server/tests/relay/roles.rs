@@ -14,6 +14,7 @@ fn invite_request(uses: u32, role: Role) -> InviteRequest {
         uses,
         expires_in_secs: 3600,
         role,
+        sealed_keys: None,
     }
 }
 
@@ -172,6 +173,7 @@ fn a_lead_invites_lists_promotes_and_revokes() {
                 uses,
                 expires_in_secs: secs,
                 role: Role::Canvasser,
+                sealed_keys: None,
             },
         );
         assert_eq!(answer.status, 400, "{uses} {secs}");
@@ -347,6 +349,7 @@ fn a_revoked_leads_invites_no_longer_enrol() {
                 uses: MAX_USES,
                 expires_in_secs: MAX_SECS,
                 role: Role::Lead,
+                sealed_keys: None,
             },
         )
         .json();
@@ -490,7 +493,7 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .expect("open")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
 
 /// The relay's schema before team roles (its migrations 1 to 3, applied).

@@ -1,0 +1,373 @@
+//! End-to-end encryption at the relay: which enrolments seal a team, invites that carry the
+//! team's keys sealed by a lead's app (handed back byte for byte, then forgotten, also from the
+//! database files), and keyless invites that a sealed team refuses without using them up.
+
+use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
+use groundwork_protocol::{
+    CODE_NEEDS_KEY, DeviceAction, ERASE_PATH, EnrolRequest, EnrolResponse, EraseRequest,
+    INVITES_PATH, InviteRequest, InviteResponse, REVOKE_PATH, Role,
+};
+
+use crate::common::{Answer, Device, Relay, files_holding, item};
+
+/// Enrols with `invite`, saying whether the device seals.
+fn join(
+    relay: &Relay,
+    invite: &str,
+    name: &str,
+    sealing: bool,
+) -> Result<(Device, EnrolResponse), Box<Answer>> {
+    relay.enrol_with(&EnrolRequest {
+        invite: invite.into(),
+        device_name: name.into(),
+        actor: None,
+        sealing,
+    })
+}
+
+/// Enrols, which must succeed.
+fn joined(relay: &Relay, invite: &str, name: &str, sealing: bool) -> (Device, EnrolResponse) {
+    join(relay, invite, name, sealing).unwrap_or_else(|a| panic!("{name} could not enrol: {a:?}"))
+}
+
+/// A lead asks for an invite carrying `keys`.
+fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&str>) -> Answer {
+    lead.post(
+        INVITES_PATH,
+        &InviteRequest {
+            uses,
+            expires_in_secs: 3600,
+            role,
+            sealed_keys: keys.map(str::to_owned),
+        },
+    )
+}
+
+/// A lead's invite carrying `keys`, which must be made.
+fn keyed_invite(lead: &Device, uses: u32, keys: &str) -> String {
+    let answer = lead_invite(lead, uses, Role::Canvasser, Some(keys));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.json::<InviteResponse>().code
+}
+
+fn db(relay: &Relay) -> rusqlite::Connection {
+    rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open")
+}
+
+/// The invite's uses left and sealed keys, as the relay stores them.
+fn stored_invite(relay: &Relay, code: &str) -> Option<(i64, Option<String>)> {
+    use rusqlite::OptionalExtension;
+    db(relay)
+        .query_row(
+            "SELECT uses_left, sealed_keys FROM invites WHERE hash = ?1",
+            [&sync_server::secrets::hash_invite(code)[..]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .expect("reads")
+}
+
+fn team_sealed(relay: &Relay, team_id: &str) -> bool {
+    db(relay)
+        .query_row("SELECT sealed FROM teams WHERE id = ?1", [team_id], |r| {
+            r.get(0)
+        })
+        .expect("team row")
+}
+
+/// Sealed keys as a lead's app makes them: base64url, with a unique marker to look for.
+fn keys_with_marker(len: usize) -> (String, String) {
+    let marker = format!("SEALEDKEYS{}", uuid::Uuid::new_v4().simple());
+    let mut keys = marker.clone();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while keys.len() < len {
+        keys.push(char::from(alphabet[i % alphabet.len()]));
+        i += 7;
+    }
+    (keys, marker)
+}
+
+/// A 409 `needs_key` refusal that says what to do.
+fn assert_needs_key(result: Result<(Device, EnrolResponse), Box<Answer>>, what: &str) {
+    let answer = match result {
+        Ok((_, e)) => panic!("{what}: enrolled ({e:?}) instead of being refused"),
+        Err(answer) => answer,
+    };
+    assert_eq!(answer.status, 409, "{what}: {answer:?}");
+    let body = answer.error();
+    assert_eq!(body.code.as_deref(), Some(CODE_NEEDS_KEY), "{what}");
+    assert!(
+        body.error.contains("end-to-end encrypted") && body.error.contains("team lead"),
+        "{what}: {}",
+        body.error
+    );
+}
+
+#[test]
+fn the_first_sealing_device_of_an_empty_team_makes_the_key() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Sealed");
+    assert!(!team_sealed(&relay, &team));
+    let (lead, answer) = joined(&relay, &first, "lead", true);
+    assert_eq!(answer.role, Role::Lead);
+    assert!(answer.sealed, "{answer:?}");
+    assert_eq!(answer.sealed_keys, None, "this device makes the key");
+    assert_eq!(lead.team_id, team);
+    assert!(team_sealed(&relay, &team));
+}
+
+#[test]
+fn a_sealed_team_refuses_an_invite_without_keys_and_leaves_it_unused() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Sealed");
+    let (lead, _) = joined(&relay, &first, "lead", true);
+
+    // The operator can still make an invite, with a warning.
+    let out = relay.op(&["invite", "create", "--team", &team]);
+    assert!(out.status.success(), "{out:?}");
+    let code = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let warning = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        warning.contains("end-to-end encrypted") && warning.contains("lead"),
+        "{warning}"
+    );
+
+    // Refused, twice, sealing or not: the single use is still there.
+    assert_needs_key(join(&relay, &code, "phone", true), "a sealing device");
+    assert_needs_key(join(&relay, &code, "phone", true), "the same again");
+    assert_needs_key(
+        join(&relay, &code, "old phone", false),
+        "a device that does not seal",
+    );
+    assert_eq!(stored_invite(&relay, &code), Some((1, None)), "not used up");
+    assert_eq!(
+        relay.enrol(&code, "x").map(|_| ()).map_err(|e| e.0),
+        Err(409)
+    );
+
+    // A lead's invite without keys is refused alike.
+    let answer = lead_invite(&lead, 1, Role::Canvasser, None);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let keyless = answer.json::<InviteResponse>().code;
+    assert_needs_key(
+        join(&relay, &keyless, "phone", true),
+        "a lead's keyless invite",
+    );
+    assert_eq!(stored_invite(&relay, &keyless), Some((1, None)));
+}
+
+#[test]
+fn the_operator_is_warned_only_about_sealed_teams() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Plain");
+    let (lead, _) = joined(&relay, &first, "lead", false);
+    let out = relay.op(&["invite", "create", "--team", &team]);
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A lead of a team from before encryption seals it with an invite carrying keys.
+    keyed_invite(&lead, 1, "c2VhbGVk");
+    assert!(team_sealed(&relay, &team));
+    let out = relay.op(&["invite", "create", "--team", &team, "--lead"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("end-to-end encrypted"),
+        "{out:?}"
+    );
+    let code = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert_needs_key(
+        join(&relay, &code, "phone", true),
+        "after the lead sealed it",
+    );
+}
+
+#[test]
+fn a_leads_invite_hands_back_exactly_its_sealed_keys() {
+    let relay = Relay::start();
+    let (_, first) = relay.team("Sealed");
+    let (lead, _) = joined(&relay, &first, "lead", true);
+    let keys = format!(
+        "AZaz09-_{}_{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let code = keyed_invite(&lead, 2, &keys);
+    for (name, sealing) in [("sealing phone", true), ("older phone", false)] {
+        let (device, answer) = joined(&relay, &code, name, sealing);
+        assert!(answer.sealed, "{name}");
+        assert_eq!(answer.sealed_keys.as_deref(), Some(keys.as_str()), "{name}");
+        assert_eq!(device.role, Role::Canvasser);
+    }
+    let used_up = join(&relay, &code, "third", true).expect_err("used up");
+    assert_eq!(used_up.status, 403, "{used_up:?}");
+}
+
+#[test]
+fn sealed_keys_leave_the_relay_after_the_invites_last_use() {
+    let relay = Relay::start();
+    let (_, first) = relay.team("Sealed");
+    let (lead, _) = joined(&relay, &first, "lead", true);
+    // The longest keys accepted, spread over several database pages.
+    let (keys, marker) = keys_with_marker(MAX_SEALED_KEYS_LEN);
+    let tail = &keys[keys.len() - 40..];
+    let code = keyed_invite(&lead, 2, &keys);
+
+    let (_, answer) = joined(&relay, &code, "first phone", true);
+    assert_eq!(answer.sealed_keys.as_deref(), Some(keys.as_str()));
+    assert_eq!(stored_invite(&relay, &code), Some((1, Some(keys.clone()))));
+    assert!(
+        !files_holding(&relay.data_dir, marker.as_bytes()).is_empty(),
+        "the scan finds the keys while the invite can still be used"
+    );
+
+    let (_, answer) = joined(&relay, &code, "last phone", true);
+    assert_eq!(answer.sealed_keys.as_deref(), Some(keys.as_str()));
+    assert_eq!(stored_invite(&relay, &code), Some((0, None)));
+    for needle in [marker.as_str(), tail] {
+        assert_eq!(
+            files_holding(&relay.data_dir, needle.as_bytes()),
+            Vec::<&str>::new(),
+            "the keys are gone from the database files"
+        );
+    }
+}
+
+#[test]
+fn removing_a_lead_forgets_the_keys_of_its_invites() {
+    let relay = Relay::start();
+    let (_, first) = relay.team("Sealed");
+    let (a, _) = joined(&relay, &first, "lead a", true);
+    let answer = lead_invite(&a, 1, Role::Lead, Some("bGVhZA"));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let (b, _) = joined(
+        &relay,
+        &answer.json::<InviteResponse>().code,
+        "lead b",
+        true,
+    );
+    assert_eq!(b.role, Role::Lead);
+    let (keys, marker) = keys_with_marker(600);
+    let code = keyed_invite(&a, 5, &keys);
+    assert!(!files_holding(&relay.data_dir, marker.as_bytes()).is_empty());
+
+    let revoked = b.post(
+        REVOKE_PATH,
+        &DeviceAction {
+            device_id: a.device_id.clone(),
+        },
+    );
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    assert_eq!(
+        stored_invite(&relay, &code),
+        None,
+        "the invite is cancelled"
+    );
+    assert_eq!(
+        files_holding(&relay.data_dir, marker.as_bytes()),
+        Vec::<&str>::new()
+    );
+    let refused = join(&relay, &code, "thief", true).expect_err("cancelled");
+    assert_eq!(refused.status, 401, "{refused:?}");
+}
+
+#[test]
+fn malformed_sealed_keys_are_refused() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Plain");
+    let (lead, _) = joined(&relay, &first, "lead", false);
+    let too_long = "k".repeat(MAX_SEALED_KEYS_LEN + 1);
+    for bad in [
+        too_long.as_str(),
+        "",
+        "padded==",
+        "a+b/c",
+        "with space",
+        "naïve",
+        "line\nbreak",
+    ] {
+        let answer = lead_invite(&lead, 1, Role::Canvasser, Some(bad));
+        assert_eq!(answer.status, 400, "{bad:?}: {answer:?}");
+        assert!(answer.error().error.contains("sealed_keys"), "{answer:?}");
+    }
+    assert!(
+        !team_sealed(&relay, &team),
+        "a refused invite seals nothing"
+    );
+    let answer = lead_invite(
+        &lead,
+        1,
+        Role::Canvasser,
+        Some(&"k".repeat(MAX_SEALED_KEYS_LEN)),
+    );
+    assert_eq!(answer.status, 200, "the longest keys fit: {answer:?}");
+}
+
+#[test]
+fn a_team_that_stored_changes_is_not_sealed_by_a_new_device() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Plain");
+    let (mut lead, answer) = joined(&relay, &first, "lead", false);
+    assert!(!answer.sealed);
+    lead.sync(vec![item("doc-1", "a change in the clear")], None)
+        .expect("push");
+    let code = relay.invite(&team, &["--uses", "2"]);
+    let (_, answer) = joined(&relay, &code, "old phone", false);
+    assert_eq!((answer.sealed, answer.sealed_keys), (false, None));
+
+    // Even with every change erased, the team is not empty: its devices hold its notebook.
+    let erased = lead.post(
+        ERASE_PATH,
+        &EraseRequest {
+            doc_id: "doc-1".into(),
+        },
+    );
+    assert_eq!(erased.status, 200, "{erased:?}");
+    let (_, answer) = joined(&relay, &code, "new phone", true);
+    assert_eq!(
+        (answer.sealed, answer.sealed_keys),
+        (false, None),
+        "a sealing device cannot make the key of a team with a past"
+    );
+    assert!(!team_sealed(&relay, &team));
+}
+
+#[test]
+fn racing_sealing_devices_make_only_one_key() {
+    let relay = Relay::start();
+    let (team, _) = relay.team("Race");
+    let code = relay.invite(&team, &["--uses", "8", "--lead"]);
+    let results: Vec<Result<(Device, EnrolResponse), Box<Answer>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (relay, code) = (&relay, &code);
+                s.spawn(move || join(relay, code, &format!("phone {i}"), true))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let mut makers = 0;
+    for result in results {
+        match result {
+            Ok((_, answer)) => {
+                assert_eq!((answer.sealed, answer.sealed_keys), (true, None));
+                makers += 1;
+            }
+            Err(answer) => assert_needs_key(Err(answer), "a device that lost the race"),
+        }
+    }
+    assert_eq!(makers, 1, "exactly one device makes the team's key");
+    assert_eq!(stored_invite(&relay, &code), Some((7, None)));
+}
