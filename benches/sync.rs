@@ -10,20 +10,31 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use groundwork::crypto::keys::{InviteSecret, Keyring, TeamKey, seal_invite};
 use groundwork::export::{self, Format, What};
 use groundwork::ids::SplitMix64;
 use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField};
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport};
+use groundwork_protocol::Role;
 use sync_server::embedded::EmbeddedRelay;
 
 fn relay(dir: &std::path::Path) -> EmbeddedRelay {
     EmbeddedRelay::start(dir).unwrap()
 }
 
+/// A new end-to-end encrypted team and an invite for `uses` devices that carries its key, as a
+/// lead's app makes one.
 fn invite(r: &EmbeddedRelay, uses: u32) -> String {
-    r.team("Bench team", uses).unwrap().1
+    let (team, _) = r.team("Bench team", 1).unwrap();
+    let keys = Keyring::new([TeamKey::generate(1).unwrap()]);
+    let secret = InviteSecret::generate().unwrap();
+    let sealed = seal_invite(&secret, &team, &keys).unwrap();
+    let code = r
+        .invite_with_keys(&team, uses, Role::Lead, &sealed)
+        .unwrap();
+    format!("{code}.{}", secret.to_text())
 }
 
 fn transport() -> HttpTransport {

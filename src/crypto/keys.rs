@@ -285,7 +285,7 @@ pub fn open_invite(
             .decrypt([INVITE_HEADER, team.as_bytes()], &bytes)
             .map_err(|_| CryptoError::Invite)?,
     );
-    if plain.is_empty() || plain.len() % (8 + KEY_LEN) != 0 {
+    if plain.is_empty() || !plain.len().is_multiple_of(8 + KEY_LEN) {
         return Err(CryptoError::Invite);
     }
     let keys = plain

@@ -523,7 +523,7 @@ pub(crate) fn quarantine_unopened(
 
 /// Bytes of lower-case hex text, `None` if it is not.
 pub(crate) fn unhex_strict(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

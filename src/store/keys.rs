@@ -143,7 +143,7 @@ impl Store {
 
     /// `items` as they go to the relay: sealed with the team's newest key and signed by this
     /// device when the team is sealed, as they are otherwise.
-    pub fn sealed_for_push(&mut self, items: Vec<OutboxItem>) -> Result<Vec<OutboxItem>> {
+    pub fn sealed_for_push(&self, items: Vec<OutboxItem>) -> Result<Vec<OutboxItem>> {
         if !sealed(&self.conn)? || items.is_empty() {
             return Ok(items);
         }
@@ -216,14 +216,44 @@ pub(crate) fn open_pulled<'a>(
                 pusher: c.pusher,
             }),
             Ok(None) => {}
-            Err(reason) => {
-                if intake::quarantine_unopened(conn, c, &reason, now)? {
+            Err(Refused { reason, opened }) => {
+                // Refused after opening: kept (and counted once) as the content inside, as
+                // intake keeps what it refuses; before: as the bytes that came.
+                let kept = match &opened {
+                    Some(content) => Incoming {
+                        blob: content,
+                        ..*c
+                    },
+                    None => *c,
+                };
+                if intake::quarantine_unopened(conn, &kept, &reason, now)? {
                     quarantined += 1;
                 }
             }
         }
     }
     Ok(Some((opened, quarantined)))
+}
+
+/// Why a pulled blob is refused, with its content when it opened.
+struct Refused {
+    reason: String,
+    opened: Option<Vec<u8>>,
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Refused {
+            reason,
+            opened: None,
+        }
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
 }
 
 /// The change inside `c`, `None` for a member record (taken in here), or why it is refused.
@@ -234,34 +264,41 @@ fn open_one(
     members: &mut HashMap<String, Vec<u8>>,
     c: &Incoming<'_>,
     now: &str,
-) -> std::result::Result<Option<Vec<u8>>, String> {
+) -> std::result::Result<Option<Vec<u8>>, Refused> {
     let opened = seal::open(team, c.doc_id, ring, c.blob).map_err(|e| e.to_string())?;
+    let content = opened.content;
+    let refuse = |reason: String| Refused {
+        reason,
+        opened: Some(content.clone()),
+    };
     if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
-        let record: MemberRecord = serde_json::from_slice(&opened.content)
-            .map_err(|e| format!("its member record is malformed ({e})"))?;
+        let record: MemberRecord = serde_json::from_slice(&content)
+            .map_err(|e| refuse(format!("its member record is malformed ({e})")))?;
         let key = crate::store::intake::unhex_strict(&record.signing_key)
             .filter(|k| k.len() == 32)
-            .ok_or("its member record holds no valid signing key")?;
+            .ok_or_else(|| refuse("its member record holds no valid signing key".into()))?;
         if record.actor != actor {
-            return Err("its member record names another device than it is filed under".into());
+            return Err(refuse(
+                "its member record names another device than it is filed under".into(),
+            ));
         }
         if let Some(p) = c.pusher
             && !p.actor.is_empty()
             && intake::hex(&p.actor) != actor
         {
-            return Err(format!(
+            return Err(refuse(format!(
                 "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
                 p.name,
                 intake::hex(&p.actor)
-            ));
+            )));
         }
-        seal::verify_signature(team, c.doc_id, c.blob, &key).map_err(|e| e.to_string())?;
+        seal::verify_signature(team, c.doc_id, c.blob, &key).map_err(|e| refuse(e.to_string()))?;
         match members.get(actor) {
             Some(known) if *known == key => {}
             Some(_) => {
-                return Err(format!(
+                return Err(refuse(format!(
                     "it gives device {actor} a second signing key: the first one stays"
-                ));
+                )));
             }
             None => {
                 conn.prepare_cached(
@@ -269,18 +306,24 @@ fn open_one(
                      VALUES (?1, ?2, ?3, ?4)",
                 )
                 .and_then(|mut s| s.execute((actor, &key, &record.name, now)))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Refused::from(e.to_string()))?;
                 members.insert(actor.to_string(), key);
             }
         }
         return Ok(None);
     }
-    let change = Change::try_from(opened.content.as_slice())
-        .map_err(|e| format!("it is not an Automerge change ({e})"))?;
+    let change = Change::try_from(content.as_slice())
+        .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
     let actor = change.actor_id().to_hex_string();
     let key = members.get(&actor).ok_or_else(|| {
-        format!("it is written by device {actor}, whose signing key this device has not received")
+        refuse(format!(
+            "it is written by device {actor}, whose signing key this device has not received"
+        ))
     })?;
-    seal::verify_signature(team, c.doc_id, c.blob, key).map_err(|e| e.to_string())?;
-    Ok(Some(opened.content))
+    seal::verify_signature(team, c.doc_id, c.blob, key).map_err(|_| {
+        refuse(format!(
+            "it is written as device {actor} but not signed by that device's key: no device may write as another"
+        ))
+    })?;
+    Ok(Some(content))
 }

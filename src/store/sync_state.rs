@@ -47,10 +47,12 @@ pub struct SyncState {
 impl Store {
     /// How many local changes wait for a relay.
     pub fn pending_changes(&self) -> Result<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
-            as u64)
+        Ok(self.conn.query_row(
+            // This device's member record is bookkeeping, not a change to the notebook.
+            "SELECT count(*) FROM outbox WHERE doc_id NOT LIKE 'member-%'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Whether changes of `doc_id` wait for a relay.

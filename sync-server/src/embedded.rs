@@ -14,6 +14,7 @@ use crate::api::Limits;
 use crate::ops;
 use crate::ratelimit::RateSettings;
 use crate::server::RunningRelay;
+use crate::store::Store as _;
 use crate::store::sqlite::SqliteStore;
 
 /// A relay serving from this process; it stops when dropped.
@@ -101,6 +102,26 @@ impl EmbeddedRelay {
     /// A new invite to `team` for `uses` devices with `role`, valid for an hour.
     pub fn invite_as(&self, team: &str, uses: u32, role: Role) -> io::Result<String> {
         ops::invite_create_as(&*self.store, team, uses, 3600, role).map_err(other)
+    }
+
+    /// A new invite to `team` for `uses` devices with `role`, valid for an hour, carrying the
+    /// team's keys as a lead's device sealed them (tests and benchmarks play that device here;
+    /// the operator's own invites carry none).
+    pub fn invite_with_keys(
+        &self,
+        team: &str,
+        uses: u32,
+        role: Role,
+        sealed_keys: &str,
+    ) -> io::Result<String> {
+        crate::limits::check_sealed_keys(sealed_keys).map_err(|e| other(format!("{e:?}")))?;
+        let now = crate::store::now();
+        let (code, mut invite) = ops::prepare_invite(uses, 3600, role, now).map_err(other)?;
+        invite.sealed_keys = Some(sealed_keys.to_string());
+        self.store
+            .create_invite(team, &invite, now)
+            .map_err(other)?;
+        Ok(code)
     }
 
     /// Make a device a lead (as the operator's `device promote`).

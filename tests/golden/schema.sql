@@ -1,4 +1,4 @@
--- user_version 7
+-- user_version 8
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -76,6 +76,13 @@ CREATE TABLE conversations (
     conflicts  TEXT NOT NULL
 );
 
+-- table device_key
+CREATE TABLE device_key (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
+    created_at  TEXT NOT NULL
+);
+
 -- table documents
 CREATE TABLE documents (
     doc_id     TEXT PRIMARY KEY NOT NULL,
@@ -98,6 +105,14 @@ CREATE TABLE erased (
     erased_at TEXT NOT NULL,
     confirmed INTEGER,
     devices   INTEGER
+);
+
+-- table members
+CREATE TABLE members (
+    actor       TEXT PRIMARY KEY,
+    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
+    name        TEXT NOT NULL,
+    seen_at     TEXT NOT NULL
 );
 
 -- table meta
@@ -189,7 +204,14 @@ CREATE TABLE sync_state (
     cursor       INTEGER NOT NULL DEFAULT 0,
     last_sync_at TEXT,
     last_error   TEXT
-, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0);
+, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0, sealed INTEGER NOT NULL DEFAULT 0);
+
+-- table team_keys
+CREATE TABLE team_keys (
+    epoch    INTEGER PRIMARY KEY CHECK (epoch >= 1),
+    key      BLOB NOT NULL CHECK (length(key) = 32),
+    added_at TEXT NOT NULL
+);
 
 -- table waiting
 CREATE TABLE waiting (

@@ -9,7 +9,7 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 use groundwork::model::{PersonField, PersonPatch};
-use groundwork::store::RestoreTarget;
+use groundwork::store::{OutboxItem, RestoreTarget};
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, Repair, SyncError};
 use groundwork_protocol::{PushItem, SyncRequest};
@@ -28,19 +28,36 @@ struct Evil {
 
 impl Evil {
     fn joined(relay: &str, invite: &str) -> Self {
-        Evil {
-            device: Device::joined(relay, invite, "Evil phone"),
-        }
+        let mut device = Device::joined(relay, invite, "Evil phone");
+        // Its member record (its signing key) reaches the team like any device's.
+        device.sync();
+        Evil { device }
     }
 
     /// Push raw blobs for documents, declaring `actor` (its own unless testing the relay).
     fn push_as(&self, actor: Vec<u8>, items: Vec<(String, Vec<u8>)>) -> Result<(), SyncError> {
         let link = self.device.store.sync_state().unwrap().link.unwrap();
+        // Sealed with the team's key and signed by this device, as a team member can.
+        let items = self
+            .device
+            .store
+            .sealed_for_push(
+                items
+                    .into_iter()
+                    .map(|(doc_id, bytes)| OutboxItem {
+                        seq: 0,
+                        doc_id,
+                        change_hash: String::new(),
+                        bytes,
+                    })
+                    .collect(),
+            )
+            .unwrap();
         let request = SyncRequest {
             since: 0,
             push: items
                 .into_iter()
-                .map(|(doc, blob)| PushItem::new(doc, blob))
+                .map(|i| PushItem::new(i.doc_id, i.bytes))
                 .collect(),
             max_bytes: Some(1),
             actor,
@@ -369,20 +386,29 @@ fn changes_waiting_for_lost_dependencies_are_repaired() {
     let relay = TestRelay::start();
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    a.sync();
+    let mut devices: Vec<Device> = (0..2)
+        .map(|i| {
+            let mut d = Device::joined(&relay.url, &invite, &format!("phone {i}"));
+            // Its signing key goes out, and it takes in Sam's.
+            d.sync();
+            d
+        })
+        .collect();
     let p = a.person("Kofi Boateng");
     a.sync();
     // Two devices that skipped the person's first change, as an older version could after a
     // refused page: their cursors start past it.
-    let mut devices: Vec<Device> = (0..2)
-        .map(|i| {
-            let d = Device::joined(&relay.url, &invite, &format!("phone {i}"));
-            d.store
-                .connection()
-                .execute("UPDATE sync_state SET cursor = 1 WHERE id = 1", [])
-                .unwrap();
-            d
-        })
-        .collect();
+    let past = a.store.sync_state().unwrap().cursor;
+    for d in &devices {
+        d.store
+            .connection()
+            .execute(
+                "UPDATE sync_state SET cursor = ?1 WHERE id = 1",
+                [past as i64],
+            )
+            .unwrap();
+    }
     a.converse(&p, "wants a union rep", &[]);
     a.sync();
     for d in devices.iter_mut() {
@@ -538,8 +564,10 @@ fn uuid_like(n: usize) -> String {
 #[test]
 fn a_notebook_from_before_these_checks_opens_and_syncs() {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(2);
+    // A team from before end-to-end encryption too: its devices sync in the clear.
+    let (_, invite) = relay.clear_team(2);
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    assert!(!a.store.sealed().unwrap());
     let p = a.person("Written before the upgrade");
     // Take the notebook back to schema 2 (no quarantine, waiting, writers, repairs or erased
     // tables, no languages, target or role columns, no filter indexes).
@@ -552,6 +580,8 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE erased; ALTER TABLE sync_state DROP COLUMN role;
              ALTER TABLE sync_state DROP COLUMN erasures_applied;
              ALTER TABLE sync_state DROP COLUMN erasures_confirmed;
+             DROP TABLE team_keys; DROP TABLE device_key; DROP TABLE members;
+             ALTER TABLE sync_state DROP COLUMN sealed;
              PRAGMA user_version = 2;",
         )
         .unwrap();
@@ -656,13 +686,19 @@ fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked
     let relay = TestRelay::start();
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    a.sync();
+    let mut d = Device::joined(&relay.url, &invite, "phone 0");
+    d.sync();
     let p = a.person("Kofi Boateng");
     a.sync();
     // A device that skipped the person's first change: the conversation will wait for it.
-    let mut d = Device::joined(&relay.url, &invite, "phone 0");
+    let past = a.store.sync_state().unwrap().cursor;
     d.store
         .connection()
-        .execute("UPDATE sync_state SET cursor = 1 WHERE id = 1", [])
+        .execute(
+            "UPDATE sync_state SET cursor = ?1 WHERE id = 1",
+            [past as i64],
+        )
         .unwrap();
     a.converse(&p, "wants a union rep", &[]);
     a.sync();

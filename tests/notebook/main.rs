@@ -16,6 +16,7 @@ mod erasure;
 mod golden;
 mod integrity;
 mod reports;
+mod sealed;
 mod service;
 mod sync;
 

@@ -7,19 +7,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use groundwork::crypto::keys::{InviteSecret, Keyring, TeamKey, seal_invite};
 use groundwork::model::{
     ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch,
 };
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport, SyncError};
+use groundwork_protocol::Role;
 use proptest::prelude::*;
 use sync_server::embedded::EmbeddedRelay;
 
 /// A relay serving in this process on 127.0.0.1:0, on a temporary data directory.
+///
+/// Its teams are end-to-end encrypted as a lead's app would make them: the test plays the
+/// first lead's device, makes each team's key, and hands out invites that carry it (sealed
+/// under the invite's secret, which stays in the code after the dot).
 pub struct TestRelay {
     relay: EmbeddedRelay,
     pub url: String,
+    keys: std::cell::RefCell<std::collections::HashMap<String, Keyring>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -30,41 +37,83 @@ impl TestRelay {
         TestRelay {
             url: relay.url().to_string(),
             relay,
+            keys: Default::default(),
             _tmp: tmp,
         }
     }
 
     /// Stop serving and start again on the same data directory (and a new port).
     pub fn restart(self) -> Self {
-        let TestRelay { relay, _tmp, .. } = self;
+        let TestRelay {
+            relay, _tmp, keys, ..
+        } = self;
         let relay = relay.restart().unwrap();
         TestRelay {
             url: relay.url().to_string(),
             relay,
+            keys,
             _tmp,
         }
     }
 
     /// A new team and an invite for `uses` devices (they join as leads).
     pub fn team(&self, uses: u32) -> (String, String) {
-        self.relay.team("Test team", uses).unwrap()
+        let (team, _operators) = self.relay.team("Test team", 1).unwrap();
+        let ring = Keyring::new([TeamKey::generate(1).unwrap()]);
+        self.keys.borrow_mut().insert(team.clone(), ring);
+        let invite = self.keyed_invite(&team, uses, Role::Lead);
+        (team, invite)
     }
 
-    /// A new team and its first lead's invite, as `sync-server team create` makes them.
+    /// A new team and its first lead's invite.
     pub fn lead_team(&self) -> (String, String) {
         self.team(1)
     }
 
+    /// A team from before end-to-end encryption (its log already held changes when the first
+    /// device that seals joined, so nobody made a key) and an invite for `uses` devices.
+    pub fn clear_team(&self, uses: u32) -> (String, String) {
+        let (team, invite) = self.relay.team("Old team", uses).unwrap();
+        self.tamper(&format!(
+            "UPDATE teams SET head_seq = 1 WHERE id = '{team}'"
+        ));
+        (team, invite)
+    }
+
     /// A canvassers' invite to `team` for `uses` devices.
     pub fn invite(&self, team: &str, uses: u32) -> String {
+        self.keyed_invite(team, uses, Role::Canvasser)
+    }
+
+    /// An invite carrying `team`'s keys, as a lead's app makes it: `CODE.SECRET`.
+    fn keyed_invite(&self, team: &str, uses: u32, role: Role) -> String {
+        let secret = InviteSecret::generate().unwrap();
+        let sealed = seal_invite(&secret, team, &self.keys.borrow()[team]).unwrap();
+        let code = self
+            .relay
+            .invite_with_keys(team, uses, role, &sealed)
+            .unwrap();
+        format!("{code}.{}", secret.to_text())
+    }
+
+    /// An operator's invite (`sync-server invite create`): it carries no key.
+    pub fn operator_invite(&self, team: &str, uses: u32) -> String {
         self.relay.invite(team, uses).unwrap()
+    }
+
+    /// A new team and the operator's invite for its first device, as `sync-server team
+    /// create` makes them (the device that joins with it makes the team's key).
+    pub fn operator_team(&self) -> (String, String) {
+        self.relay.team("Test team", 1).unwrap()
     }
 
     /// Stop, put the database `backup` in place of the relay's (as an operator restoring a
     /// backup), and start again on a new port.
     pub fn restored_from(self, backup: &std::path::Path) -> Self {
         let dir = self.dir();
-        let TestRelay { relay, _tmp, .. } = self;
+        let TestRelay {
+            relay, _tmp, keys, ..
+        } = self;
         drop(relay);
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("relay.sqlite3{suffix}")));
@@ -74,8 +123,44 @@ impl TestRelay {
         TestRelay {
             url: relay.url().to_string(),
             relay,
+            keys,
             _tmp,
         }
+    }
+
+    /// Run `sql` on the relay's database while it serves (as someone holding the relay's
+    /// files could).
+    pub fn tamper(&self, sql: &str) {
+        self.db().execute_batch(sql).unwrap();
+    }
+
+    /// Flip a byte of every stored blob of `doc_id` (and give each the id of its new bytes, as a
+    /// careful attacker would).
+    pub fn flip_byte(&self, doc_id: &str, at: usize) {
+        let conn = self.db();
+        let rows: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT rowid, blob FROM blobs WHERE doc_id = ?1")
+            .unwrap()
+            .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!rows.is_empty());
+        for (rowid, mut blob) in rows {
+            blob[at] ^= 0xff;
+            let id = groundwork_protocol::blob_digest(&blob);
+            conn.execute(
+                "UPDATE blobs SET blob = ?1, id = ?2 WHERE rowid = ?3",
+                (&blob, id.as_slice(), rowid),
+            )
+            .unwrap();
+        }
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.dir().join("relay.sqlite3")).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn
     }
 
     /// The relay's data directory.

@@ -524,13 +524,15 @@ async function main() {
     const team = JSON.parse(relayCli(s.relayDir, 'team', 'create', '--name', 'Elm Road'));
     const cliInvite = team.invite;
     s.team = team.team_id;
-    s.invite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
-    s.spareInvite = relayCli(s.relayDir, 'invite', 'create', '--team', team.team_id).trim();
     s.relay = await startRelay(s.relayDir);
     s.port = s.relay.port;
-    // The command-line device joins first and adds someone the phone must see after joining.
+    // The command-line device joins first (the team's first device: it makes the team's key)
+    // and adds someone the phone must see after joining. The team is end-to-end encrypted, so
+    // the phone's invites come from the lead's device (they carry the key), not the operator.
     cli(s.cliDir, 'settings', '--name', 'Ana');
     cli(s.cliDir, 'join', '--relay', s.relay.url, '--invite', cliInvite, '--name', "Ana's laptop");
+    s.invite = JSON.parse(cli(s.cliDir, 'team', 'invite')).code;
+    s.spareInvite = JSON.parse(cli(s.cliDir, 'team', 'invite')).code;
     cli(s.cliDir, 'person', 'add', '--name', TEAMMATE_PERSON, '--area', 'Elm Road');
     cli(s.cliDir, 'sync');
 

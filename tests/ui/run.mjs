@@ -664,8 +664,10 @@ async function tenThousandPeople(dir) {
   // A team of its own on the phone host's relay: the command-line device sends its 10,002
   // people, then a fresh phone joins by link and takes them all in.
   const { invite, team_id: team } = JSON.parse(host.relayCli('team', 'create', '--name', 'Castle Estate'));
-  const phoneInvite = host.relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
   cli(dir, 'join', '--relay', host.url, '--invite', invite, '--name', "Sam's laptop");
+  // An end-to-end encrypted team: the phone's invite comes from the lead's device (it carries
+  // the team's key), not from the relay's operator.
+  const phoneInvite = JSON.parse(cli(dir, 'team', 'invite')).code;
   cli(dir, 'sync');
   const fresh = await freshPhone();
   const { page, close } = fresh;
@@ -771,14 +773,15 @@ async function phoneHost(dir) {
   // The phone is a team lead's (its shift report lists the team's devices, which only a lead
   // may see); the command-line device is the first lead.
   const { invite, team_id: team } = JSON.parse(relayCli('team', 'create', '--name', 'Elm Road'));
-  const phoneInvite = relayCli('invite', 'create', '--team', team, '--lead').trim().split('\n')[0].trim();
-  host.spareInvite = relayCli('invite', 'create', '--team', team).trim().split('\n')[0].trim();
   const app = await startRelay(relayDir);
   const url = app.url;
   host.url = url;
   host.relayCli = relayCli;
   cli(dir, 'settings', '--name', 'Ana');
   cli(dir, 'join', '--relay', url, '--invite', invite, '--name', "Ana's laptop");
+  // The team is end-to-end encrypted: invites that carry its key come from a lead's device.
+  const phoneInvite = JSON.parse(cli(dir, 'team', 'invite', '--lead')).code;
+  host.spareInvite = JSON.parse(cli(dir, 'team', 'invite')).code;
   cli(dir, 'sync');
   const open = async () => {
     const context = await chromium.launchPersistentContext(profile, {

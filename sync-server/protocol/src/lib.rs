@@ -28,10 +28,9 @@ use serde::{Deserialize, Serialize};
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
     CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED,
-    CONFIRM_ERASURES_PATH,
-    ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER, ERASURES_PATH, EraseRequest,
-    Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse, PROMOTE_PATH, REVOKE_PATH,
-    ROLE_HEADER, Role,
+    CONFIRM_ERASURES_PATH, ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER,
+    ERASURES_PATH, EraseRequest, Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse,
+    PROMOTE_PATH, REVOKE_PATH, ROLE_HEADER, Role,
 };
 pub use wire::{
     DecodeError, EncodeError, decode_sync_request, decode_sync_response, encode_sync_request,

@@ -1,0 +1,172 @@
+//! End-to-end encryption through a real relay: the relay holds only ciphertext, a team's key
+//! reaches new devices only through an invite's secret, and a relay that alters or moves a
+//! blob cannot get it applied (it is quarantined, and the honest changes beside it are not).
+
+use std::cell::RefCell;
+
+use groundwork::sync::{self, team};
+use groundwork_protocol::{InviteRequest, Role};
+
+use super::erasure::{CANARY, canary_person, files_holding};
+use super::sync::{Device, TestRelay, transport};
+
+fn lead_invite(lead: &mut Device) -> String {
+    let request = InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let nb = RefCell::new(&mut lead.store);
+    let (invite, link) = sync::block_on(team::invite(&nb, &transport(), &request)).unwrap();
+    assert!(link.ends_with(&format!("#join={}", invite.code)), "{link}");
+    invite.code
+}
+
+#[test]
+fn the_relay_holds_only_ciphertext_and_devices_read_each_other() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    assert!(a.store.sealed().unwrap() && b.store.sealed().unwrap());
+    let id = canary_person(&mut a.store);
+    a.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    let person = b.store.person(&id).unwrap();
+    assert!(
+        person.person.name.contains(CANARY),
+        "{}",
+        person.person.name
+    );
+    // Both devices know each other's signing keys (their member records went through).
+    assert_eq!(b.store.known_members().unwrap(), 2);
+    a.sync();
+    assert_eq!(a.store.known_members().unwrap(), 2);
+    assert_eq!(a.exports(), b.exports());
+    // Never in the relay's database or its journal.
+    assert_eq!(files_holding(&relay.dir(), CANARY), Vec::<String>::new());
+    // The device's own files hold it, as they must (encryption at rest is a separate option).
+    assert!(!files_holding(&b.dir(), CANARY).is_empty());
+}
+
+#[test]
+fn the_first_device_makes_the_key_and_only_a_leads_invite_carries_it() {
+    let relay = TestRelay::start();
+    let (team_id, first) = relay.operator_team();
+    let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
+    assert!(lead.store.sealed().unwrap());
+    let key = lead
+        .store
+        .keyring()
+        .unwrap()
+        .current()
+        .unwrap()
+        .bytes()
+        .to_vec();
+
+    // The operator's invites carry no key: the relay says so and keeps the invite unused.
+    let operators = relay.operator_invite(&team_id, 1);
+    let mut stranger = Device::new();
+    let refused = sync::join(
+        &mut stranger.store,
+        &transport(),
+        &relay.url,
+        &operators,
+        "Stranger",
+    );
+    let message = refused
+        .expect_err("an operator's invite into a sealed team")
+        .to_string();
+    assert!(
+        message.contains("encrypted") && message.contains("lead"),
+        "{message}"
+    );
+    assert!(stranger.store.sync_state().unwrap().link.is_none());
+
+    // A lead's invite: the code before the dot goes to the relay; without the part after it
+    // the keys the relay hands over stay shut, and the device records no link.
+    let code = lead_invite(&mut lead);
+    let (relay_part, secret) = code.split_once('.').expect("CODE.SECRET");
+    assert_eq!(secret.len(), 32);
+    let mut halfway = Device::new();
+    let err = sync::join(
+        &mut halfway.store,
+        &transport(),
+        &relay.url,
+        relay_part,
+        "Half",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("whole join link"), "{err}");
+    assert!(halfway.store.sync_state().unwrap().link.is_none());
+
+    let code = lead_invite(&mut lead);
+    let mut b = Device::joined(&relay.url, &code, "B's phone");
+    assert_eq!(
+        b.store
+            .keyring()
+            .unwrap()
+            .current()
+            .unwrap()
+            .bytes()
+            .to_vec(),
+        key
+    );
+    let id = lead.person("Precious Okafor");
+    lead.sync();
+    b.sync();
+    assert_eq!(b.store.person(&id).unwrap().person.name, "Precious Okafor");
+    // The relay never saw the secret half or the key.
+    let secret_hex = hex(&key);
+    for needle in [secret, secret_hex.as_str()] {
+        assert_eq!(
+            files_holding(&relay.dir(), needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn a_relay_that_alters_or_moves_a_blob_gets_it_quarantined_and_the_rest_applied() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let altered = a.person("Altered Person");
+    let moved = a.person("Moved Person");
+    let honest = a.person("Honest Person");
+    a.sync();
+    // The relay's operator (or whoever took its database) flips a byte of one blob and files
+    // another under a different document.
+    relay.flip_byte(&altered, 40);
+    relay.tamper(&format!(
+        "UPDATE blobs SET doc_id = '{honest}' WHERE doc_id = '{moved}';"
+    ));
+    let report = b.sync();
+    assert_eq!(report.rejected, 2, "{report:?}");
+    assert_eq!(
+        b.store.person(&honest).unwrap().person.name,
+        "Honest Person"
+    );
+    assert!(b.store.person(&altered).is_err());
+    assert!(b.store.person(&moved).is_err());
+    let reasons: Vec<String> = b
+        .store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.reason)
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.contains("failed authentication")),
+        "{reasons:?}"
+    );
+}
