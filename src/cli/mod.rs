@@ -265,6 +265,11 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
                 "role": store.role()?,
+                // End-to-end encryption: whether this team seals what it sends, the newest
+                // key's number, and how many devices' keys this device knows.
+                "sealed": store.sealed()?,
+                "key_epoch": store.keyring()?.current().map(|k| k.epoch()),
+                "team_members_known": store.known_members()?,
                 // Counted again at each sync on a lead's device only.
                 "erasures_waiting": if store.role()?.as_deref() == Some("lead") {
                     store.erasures_waiting()?

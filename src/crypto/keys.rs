@@ -4,9 +4,9 @@
 //! - A **team key** is 32 random bytes; the first device of a team makes epoch 1. Each sealing
 //!   key is derived from it with HKDF-SHA256, bound to the team, so one secret never keys two
 //!   algorithms or two teams.
-//! - A **device key** is an Ed25519 signing key made when the device joins; it never leaves the
-//!   device.
-//! - A **member record** ties a device's Automerge actor to its signing key. The device pushes
+//! - A **device key** is an Ed25519 signing key and an X25519 exchange key made when the
+//!   device joins; their secrets never leave the device.
+//! - A **member record** ties a device's Automerge actor to its signing and exchange keys. The device pushes
 //!   it sealed like any change (under the team key and signed by the key it names), filed
 //!   under [`member_doc_id`]; the first record seen for an actor is the one kept, so a later
 //!   record cannot swap another device's key.
@@ -22,6 +22,7 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{CryptoError, random, text};
@@ -91,7 +92,7 @@ impl TeamKey {
 }
 
 /// The cipher keyed by HKDF-SHA256(`secret`, info = `label` ‖ `team`).
-fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
+pub(crate) fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
     let mut okm = Zeroizing::new([0u8; 64]);
     let mut info = label.to_vec();
     info.extend_from_slice(team.as_bytes());
@@ -135,10 +136,11 @@ impl Keyring {
     }
 }
 
-/// This device's signing key.
+/// This device's keys: Ed25519 to sign what it writes, X25519 to receive new team keys.
 #[derive(Clone)]
 pub struct DeviceKey {
     signing: SigningKey,
+    exchange: StaticSecret,
 }
 
 impl std::fmt::Debug for DeviceKey {
@@ -152,37 +154,59 @@ impl std::fmt::Debug for DeviceKey {
 }
 
 impl DeviceKey {
-    /// A fresh random signing key.
+    /// Fresh random keys.
     pub fn generate() -> Result<DeviceKey, CryptoError> {
         let seed = Zeroizing::new(random::<KEY_LEN>()?);
-        Ok(DeviceKey {
-            signing: SigningKey::from_bytes(&seed),
-        })
+        let exchange = Zeroizing::new(random::<KEY_LEN>()?);
+        DeviceKey::from_parts(seed.as_slice(), exchange.as_slice())
     }
 
-    /// The key from its stored secret.
-    pub fn from_bytes(bytes: &[u8]) -> Result<DeviceKey, CryptoError> {
-        let seed: [u8; KEY_LEN] = bytes
+    /// The keys from their stored secrets.
+    pub fn from_parts(signing: &[u8], exchange: &[u8]) -> Result<DeviceKey, CryptoError> {
+        let seed: [u8; KEY_LEN] = signing
             .try_into()
             .map_err(|_| CryptoError::Key(format!("a signing key has {KEY_LEN} bytes")))?;
+        let exchange: [u8; KEY_LEN] = exchange
+            .try_into()
+            .map_err(|_| CryptoError::Key(format!("an exchange key has {KEY_LEN} bytes")))?;
         Ok(DeviceKey {
             signing: SigningKey::from_bytes(&seed),
+            exchange: StaticSecret::from(exchange),
         })
     }
 
-    /// Its secret, to store on this device.
+    /// The signing key's secret, to store on this device.
     pub fn secret(&self) -> Zeroizing<[u8; KEY_LEN]> {
         Zeroizing::new(self.signing.to_bytes())
     }
 
-    /// Its public half.
+    /// The exchange key's secret, to store on this device.
+    pub fn exchange_secret(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        Zeroizing::new(self.exchange.to_bytes())
+    }
+
+    /// The signing key's public half.
     pub fn public(&self) -> [u8; PUBLIC_KEY_LEN] {
         self.signing.verifying_key().to_bytes()
+    }
+
+    /// The exchange key's public half.
+    pub fn exchange_public(&self) -> [u8; PUBLIC_KEY_LEN] {
+        X25519Public::from(&self.exchange).to_bytes()
     }
 
     /// An Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
+    }
+
+    /// X25519 with `their` public key; `None` for a public key that forces a known result
+    /// (a low-order point).
+    pub(crate) fn agree(&self, their: &[u8; PUBLIC_KEY_LEN]) -> Option<Zeroizing<[u8; 32]>> {
+        let shared = self.exchange.diffie_hellman(&X25519Public::from(*their));
+        shared
+            .was_contributory()
+            .then(|| Zeroizing::new(shared.to_bytes()))
     }
 }
 
@@ -203,6 +227,8 @@ pub struct MemberRecord {
     pub actor: String,
     /// Its Ed25519 public key (hex).
     pub signing_key: String,
+    /// Its X25519 public key (hex), to which new team keys are wrapped.
+    pub exchange_key: String,
     /// Its name, as given at joining.
     pub name: String,
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`keys`]: the team's key (one per epoch), this device's signing key, the member record
 //!   that ties a device's Automerge actor to its signing key, and the keys an invite carries.
+//! - [`epoch`]: rotating the team key when a device is revoked.
 //! - [`seal`]: the sealed-blob format: AES-256-SIV (RFC 5297) over the padded change, bound to
 //!   team, document and epoch, then an Ed25519 signature by the writing device.
 //! - [`text`]: base64url and base32 for keys that travel as text (invites, join links).
@@ -10,6 +11,7 @@
 //! ARCHITECTURE.md ("End-to-end encryption") says why these primitives and what the relay
 //! still sees.
 
+pub mod epoch;
 pub mod keys;
 pub mod seal;
 pub mod text;

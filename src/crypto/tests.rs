@@ -52,7 +52,7 @@ fn ed25519_matches_rfc_8032_tests_1_and_2() {
         ),
     ];
     for (secret, public, message, signature) in cases {
-        let key = DeviceKey::from_bytes(&unhex(secret)).unwrap();
+        let key = DeviceKey::from_parts(&unhex(secret), &[1u8; 32]).unwrap();
         assert_eq!(hex(&key.public()), public);
         let sig = key.sign(&unhex(message));
         assert_eq!(hex(&sig), signature);
@@ -109,7 +109,7 @@ const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
 fn fixed() -> (TeamKey, DeviceKey) {
     (
         TeamKey::from_bytes(1, &[7u8; 32]).unwrap(),
-        DeviceKey::from_bytes(&[9u8; 32]).unwrap(),
+        DeviceKey::from_parts(&[9u8; 32], &[1u8; 32]).unwrap(),
     )
 }
 
@@ -205,7 +205,7 @@ fn a_blob_moved_to_another_document_team_or_epoch_is_refused() {
         Err(CryptoError::Authentication)
     );
     // Another device's signature over the same bytes does not pass for this one's.
-    let other = DeviceKey::from_bytes(&[10u8; 32]).unwrap();
+    let other = DeviceKey::from_parts(&[10u8; 32], &[1u8; 32]).unwrap();
     let theirs = seal::seal(TEAM, DOC, &key, &other, b"a change").unwrap();
     assert_eq!(
         verify_signature(TEAM, DOC, &theirs, &device.public()),
@@ -268,7 +268,7 @@ proptest! {
     #[test]
     fn any_content_seals_and_opens(content in proptest::collection::vec(any::<u8>(), 0..3000), epoch in 1u64..100_000) {
         let key = TeamKey::from_bytes(epoch, &[3u8; 32]).unwrap();
-        let device = DeviceKey::from_bytes(&[4u8; 32]).unwrap();
+        let device = DeviceKey::from_parts(&[4u8; 32], &[1u8; 32]).unwrap();
         let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
         let ring = Keyring::new([key]);
         prop_assert_eq!(open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(), content);
@@ -282,4 +282,58 @@ proptest! {
         prop_assert!(p - len <= len / 8 + 1, "{} -> {}", len, p);
         prop_assert_eq!(padme(p), p);
     }
+}
+
+#[test]
+fn x25519_matches_rfc_7748_section_6_1() {
+    let alice = DeviceKey::from_parts(
+        &[1u8; 32],
+        &unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+    )
+    .unwrap();
+    assert_eq!(
+        hex(&alice.exchange_public()),
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+    );
+    let bob_public: [u8; 32] =
+        unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+            .try_into()
+            .unwrap();
+    assert_eq!(
+        hex(alice.agree(&bob_public).unwrap().as_slice()),
+        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+    );
+    // A low-order point would force the shared secret: refused.
+    assert!(alice.agree(&[0u8; 32]).is_none());
+}
+
+#[test]
+fn a_wrapped_key_opens_only_for_its_device_team_and_epoch() {
+    use super::epoch::{unwrap, wrap};
+    let key = TeamKey::from_bytes(2, &[5u8; 32]).unwrap();
+    let device = DeviceKey::generate().unwrap();
+    let other = DeviceKey::generate().unwrap();
+    let wrapped = wrap(TEAM, &key, "aa11", &device.exchange_public()).unwrap();
+    assert_eq!(unwrap(TEAM, 2, &wrapped, &device).unwrap(), key);
+    assert!(unwrap(TEAM, 2, &wrapped, &other).is_err(), "another device");
+    assert!(
+        unwrap("other-team", 2, &wrapped, &device).is_err(),
+        "another team"
+    );
+    assert!(unwrap(TEAM, 3, &wrapped, &device).is_err(), "another epoch");
+    let mut relabelled = wrapped.clone();
+    relabelled.actor = "bb22".into();
+    assert!(
+        unwrap(TEAM, 2, &relabelled, &device).is_err(),
+        "another actor"
+    );
+    let mut flipped = wrapped.clone();
+    let mut bytes = from_base64url(&flipped.sealed).unwrap();
+    bytes[20] ^= 1;
+    flipped.sealed = base64url(&bytes);
+    assert!(unwrap(TEAM, 2, &flipped, &device).is_err(), "altered");
+    assert!(
+        wrap(TEAM, &key, "aa11", &[0u8; 32]).is_err(),
+        "a low-order key"
+    );
 }

@@ -1,11 +1,14 @@
 //! The team's keys and members as this device holds them (schema 8), sealing the outbox for a
-//! push, and opening sealed changes pulled from the relay before intake judges them.
+//! push, rotating the key when a lead revokes a device, and opening sealed changes pulled from
+//! the relay before intake judges them.
 //!
 //! A pulled blob of a sealed team is opened (AES-SIV under the team key of its epoch, bound to
 //! team and document), then its signature is checked against its writer's signing key: a
 //! change's writer is its Automerge actor, whose key comes from the first member record seen
-//! for that actor; a member record is signed by the key it names. Whatever fails is
-//! quarantined with the reason, never applied, and never hides the honest changes beside it.
+//! for that actor; a member record is signed by the key it names; an epoch record by the
+//! member it names as its maker. Whatever fails is quarantined with the reason, never applied,
+//! and never hides the honest changes beside it. Blobs are taken in in the relay's order, so
+//! an epoch record is a cut-off: after it, nothing written as a device it revokes is taken in.
 
 use std::collections::HashMap;
 
@@ -14,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::intake::{self, Incoming, Pusher};
 use super::{OutboxItem, Store};
+use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_doc_id, epoch_of_doc};
 use crate::crypto::keys::{
     DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord, TeamKey, member_doc_id,
 };
@@ -50,20 +54,79 @@ fn team_id(conn: &Connection) -> Result<Option<String>> {
 }
 
 fn device_key(conn: &Connection) -> Result<DeviceKey> {
-    let stored: Option<Vec<u8>> = conn
-        .query_row("SELECT signing_key FROM device_key WHERE id = 1", [], |r| {
-            r.get(0)
-        })
+    let stored: Option<(Vec<u8>, Vec<u8>)> = conn
+        .query_row(
+            "SELECT signing_key, exchange_key FROM device_key WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
-    if let Some(bytes) = stored {
-        return Ok(DeviceKey::from_bytes(&bytes)?);
+    if let Some((signing, exchange)) = stored {
+        return Ok(DeviceKey::from_parts(&signing, &exchange)?);
     }
     let key = DeviceKey::generate()?;
     conn.execute(
-        "INSERT INTO device_key (id, signing_key, created_at) VALUES (1, ?1, ?2)",
-        (key.secret().as_slice(), format_time(chrono::Utc::now())),
+        "INSERT INTO device_key (id, signing_key, exchange_key, created_at) VALUES (1, ?1, ?2, ?3)",
+        (
+            key.secret().as_slice(),
+            key.exchange_secret().as_slice(),
+            format_time(chrono::Utc::now()),
+        ),
     )?;
     Ok(key)
+}
+
+/// Put `bytes` filed under `doc_id` at the head of the outbox (others need it before the
+/// changes waiting there).
+fn queue_first(conn: &Connection, doc_id: &str, bytes: &[u8], now: &str) -> Result<()> {
+    let first: i64 = conn.query_row("SELECT coalesce(min(seq), 1) - 1 FROM outbox", [], |r| {
+        r.get(0)
+    })?;
+    conn.execute(
+        "INSERT OR IGNORE INTO outbox (seq, doc_id, change_hash, bytes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        (
+            first,
+            doc_id,
+            groundwork_protocol::blob_id(bytes),
+            bytes,
+            now,
+        ),
+    )?;
+    Ok(())
+}
+
+/// A device of the team as its member record said.
+#[derive(Debug, Clone)]
+struct Member {
+    signing: Vec<u8>,
+    exchange: Vec<u8>,
+    revoked: bool,
+}
+
+fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT actor, signing_key, exchange_key, revoked FROM members")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Member {
+                signing: r.get(1)?,
+                exchange: r.get(2)?,
+                revoked: r.get(3)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rotation {
+    /// The new epoch.
+    pub epoch: u64,
+    /// Devices the new key was wrapped for (this one included).
+    pub devices: usize,
 }
 
 impl Store {
@@ -77,12 +140,12 @@ impl Store {
         keyring(&self.conn)
     }
 
-    /// This device's signing key, made on first use.
+    /// This device's keys, made on first use.
     pub fn device_key(&mut self) -> Result<DeviceKey> {
         device_key(&self.conn)
     }
 
-    /// How many devices of the team this device knows the signing keys of.
+    /// How many devices of the team this device knows the keys of.
     pub fn known_members(&self) -> Result<usize> {
         Ok(self
             .conn
@@ -116,33 +179,88 @@ impl Store {
         tx.execute("UPDATE sync_state SET sealed = ?1 WHERE id = 1", [sealed])?;
         if sealed {
             tx.execute(
-                "INSERT INTO members (actor, signing_key, name, seen_at) VALUES (?1, ?2, ?3, ?4)",
-                (&actor, device.public().as_slice(), device_name, &now),
+                "INSERT INTO members (actor, signing_key, exchange_key, name, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (
+                    &actor,
+                    device.public().as_slice(),
+                    device.exchange_public().as_slice(),
+                    device_name,
+                    &now,
+                ),
             )?;
             let record = serde_json::to_vec(&MemberRecord {
                 actor: actor.clone(),
                 signing_key: intake::hex(&device.public()),
+                exchange_key: intake::hex(&device.exchange_public()),
                 name: device_name.to_string(),
             })
             .map_err(|e| CryptoError::Key(e.to_string()))?;
-            let hash = groundwork_protocol::blob_id(&record);
-            // Ahead of every change waiting in the outbox: others check those changes against it.
-            let first: i64 =
-                tx.query_row("SELECT coalesce(min(seq), 1) - 1 FROM outbox", [], |r| {
-                    r.get(0)
-                })?;
-            tx.execute(
-                "INSERT OR IGNORE INTO outbox (seq, doc_id, change_hash, bytes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (first, member_doc_id(&actor), hash, record, &now),
-            )?;
+            queue_first(&tx, &member_doc_id(&actor), &record, &now)?;
         }
         tx.commit()?;
         Ok(())
     }
 
+    /// Rotate the team's key after `revoked` (actors, hex) were revoked: a new epoch, wrapped
+    /// for every other device whose member record this device holds, and an epoch record that
+    /// tells them (queued to go first). From now on this device seals with the new key and
+    /// takes in nothing more written as the revoked devices.
+    pub fn rotate_team_key(&mut self, revoked: &[String]) -> Result<Rotation> {
+        let team = team_id(&self.conn)?.ok_or_else(|| {
+            Error::Crypto(CryptoError::Key("this device has joined no team".into()))
+        })?;
+        if !sealed(&self.conn)? {
+            return Err(CryptoError::Key(
+                "this team's notebook is not end-to-end encrypted: there is no key to rotate"
+                    .into(),
+            )
+            .into());
+        }
+        let me = intake::hex(&self.actor_bytes());
+        let now = format_time(chrono::Utc::now());
+        let tx = self.conn.transaction()?;
+        let ring = keyring(&tx)?;
+        let next = ring.current().map_or(1, |k| k.epoch() + 1);
+        let key = TeamKey::generate(next)?;
+        let mut wrapped = Vec::new();
+        let mut known: Vec<(String, Member)> = members(&tx)?.into_iter().collect();
+        known.sort_by(|a, b| a.0.cmp(&b.0));
+        for (actor, member) in known {
+            if member.revoked || revoked.contains(&actor) {
+                continue;
+            }
+            let Ok(exchange) = <[u8; 32]>::try_from(member.exchange.as_slice()) else {
+                continue;
+            };
+            wrapped.push(epoch::wrap(&team, &key, &actor, &exchange)?);
+        }
+        let devices = wrapped.len();
+        let record = serde_json::to_vec(&EpochRecord {
+            epoch: next,
+            by: me,
+            revoked: revoked.to_vec(),
+            wrapped,
+        })
+        .map_err(|e| CryptoError::Key(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
+            (next as i64, key.bytes().as_slice(), &now),
+        )?;
+        for actor in revoked {
+            tx.execute("UPDATE members SET revoked = 1 WHERE actor = ?1", [actor])?;
+        }
+        queue_first(&tx, &epoch_doc_id(next), &record, &now)?;
+        tx.commit()?;
+        Ok(Rotation {
+            epoch: next,
+            devices,
+        })
+    }
+
     /// `items` as they go to the relay: sealed with the team's newest key and signed by this
-    /// device when the team is sealed, as they are otherwise.
+    /// device when the team is sealed, as they are otherwise. An epoch record is sealed with
+    /// the key before it, which every member holds.
     pub fn sealed_for_push(&self, items: Vec<OutboxItem>) -> Result<Vec<OutboxItem>> {
         if !sealed(&self.conn)? || items.is_empty() {
             return Ok(items);
@@ -151,14 +269,21 @@ impl Store {
             "this device has joined no team".into(),
         )))?;
         let ring = keyring(&self.conn)?;
-        let key = ring.current().ok_or(CryptoError::Key(
-            "this device holds none of its team's keys: join again with an invite from a team lead"
-                .into(),
-        ))?;
+        let missing = || {
+            CryptoError::Key(
+                "this device holds none of its team's keys: join again with an invite from a team lead"
+                    .into(),
+            )
+        };
+        let current = ring.current().ok_or_else(missing)?;
         let device = device_key(&self.conn)?;
         items
             .into_iter()
             .map(|mut item| {
+                let key = match epoch_of_doc(&item.doc_id) {
+                    Some(e) => ring.get(e - 1).ok_or_else(missing)?,
+                    None => current,
+                };
                 item.bytes = seal::seal(&team, &item.doc_id, key, &device, &item.bytes)?;
                 Ok(item)
             })
@@ -183,11 +308,21 @@ impl Opened<'_> {
     }
 }
 
+/// What opening needs, loaded once per batch.
+struct Opener {
+    team: String,
+    me: String,
+    ring: Keyring,
+    device: DeviceKey,
+    members: HashMap<String, Member>,
+}
+
 /// Open `changes` for intake when the team is sealed: `None` when it is not (they go to intake
-/// as they are). Member records are taken in here; what fails is quarantined (counted in the
-/// returned number).
+/// as they are). Member and epoch records are taken in here; what fails is quarantined
+/// (counted in the returned number).
 pub(crate) fn open_pulled<'a>(
     conn: &Connection,
+    me: &str,
     changes: &[Incoming<'a>],
     now: &str,
 ) -> Result<Option<(Vec<Opened<'a>>, usize)>> {
@@ -197,19 +332,17 @@ pub(crate) fn open_pulled<'a>(
     let Some(team) = team_id(conn)? else {
         return Ok(None);
     };
-    let ring = keyring(conn)?;
-    let mut members: HashMap<String, Vec<u8>> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached("SELECT actor, signing_key FROM members")?;
-        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-            let (actor, key) = row?;
-            members.insert(actor, key);
-        }
-    }
+    let mut opener = Opener {
+        team,
+        me: me.to_string(),
+        ring: keyring(conn)?,
+        device: device_key(conn)?,
+        members: members(conn)?,
+    };
     let mut opened = Vec::with_capacity(changes.len());
     let mut quarantined = 0;
     for c in changes {
-        match open_one(conn, &team, &ring, &mut members, c, now) {
+        match opener.open_one(conn, c, now) {
             Ok(Some(content)) => opened.push(Opened {
                 doc_id: c.doc_id,
                 content,
@@ -250,80 +383,176 @@ impl From<String> for Refused {
     }
 }
 
-impl From<&str> for Refused {
-    fn from(reason: &str) -> Self {
-        reason.to_string().into()
-    }
+fn sql(e: rusqlite::Error) -> Refused {
+    Refused::from(format!("it could not be recorded ({e})"))
 }
 
-/// The change inside `c`, `None` for a member record (taken in here), or why it is refused.
-fn open_one(
-    conn: &Connection,
-    team: &str,
-    ring: &Keyring,
-    members: &mut HashMap<String, Vec<u8>>,
-    c: &Incoming<'_>,
-    now: &str,
-) -> std::result::Result<Option<Vec<u8>>, Refused> {
-    let opened = seal::open(team, c.doc_id, ring, c.blob).map_err(|e| e.to_string())?;
-    let content = opened.content;
-    let refuse = |reason: String| Refused {
-        reason,
-        opened: Some(content.clone()),
-    };
-    if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
-        let record: MemberRecord = serde_json::from_slice(&content)
-            .map_err(|e| refuse(format!("its member record is malformed ({e})")))?;
-        let key = crate::store::intake::unhex_strict(&record.signing_key)
-            .filter(|k| k.len() == 32)
-            .ok_or_else(|| refuse("its member record holds no valid signing key".into()))?;
-        if record.actor != actor {
+impl Opener {
+    /// The change inside `c`, `None` for a member or epoch record (taken in here), or why it
+    /// is refused.
+    fn open_one(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        now: &str,
+    ) -> std::result::Result<Option<Vec<u8>>, Refused> {
+        let opened =
+            seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| e.to_string())?;
+        let content = opened.content;
+        let refuse = |reason: String| Refused {
+            reason,
+            opened: Some(content.clone()),
+        };
+        if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
+            self.take_member(conn, c, actor, &content, now)
+                .map_err(refuse)?;
+            return Ok(None);
+        }
+        if let Some(epoch) = epoch_of_doc(c.doc_id) {
+            if opened.epoch + 1 != epoch {
+                return Err(refuse(format!(
+                    "it is the record of key {epoch} but sealed under key {}",
+                    opened.epoch
+                )));
+            }
+            self.take_epoch(conn, c, epoch, &content, now)
+                .map_err(refuse)?;
+            return Ok(None);
+        }
+        if c.doc_id.starts_with(EPOCH_DOC_PREFIX) {
             return Err(refuse(
-                "its member record names another device than it is filed under".into(),
+                "it is filed as a key record with no valid number".into(),
             ));
+        }
+        let change = Change::try_from(content.as_slice())
+            .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
+        let actor = change.actor_id().to_hex_string();
+        let Some(member) = self.members.get(&actor) else {
+            return Err(refuse(format!(
+                "it is written by device {actor}, whose signing key this device has not received"
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
+            refuse(format!(
+                "it is written as device {actor} but not signed by that device's key: no device may write as another"
+            ))
+        })?;
+        if member.revoked {
+            return Err(refuse(format!(
+                "it is written by device {actor} after the team revoked it"
+            )));
+        }
+        Ok(Some(content))
+    }
+
+    fn take_member(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        actor: &str,
+        content: &[u8],
+        now: &str,
+    ) -> std::result::Result<(), String> {
+        let record: MemberRecord = serde_json::from_slice(content)
+            .map_err(|e| format!("its member record is malformed ({e})"))?;
+        let key = |hex: &str| {
+            intake::unhex_strict(hex)
+                .filter(|k| k.len() == 32)
+                .ok_or("its member record holds no valid key")
+        };
+        let signing = key(&record.signing_key)?;
+        let exchange = key(&record.exchange_key)?;
+        if record.actor != actor {
+            return Err("its member record names another device than it is filed under".into());
         }
         if let Some(p) = c.pusher
             && !p.actor.is_empty()
             && intake::hex(&p.actor) != actor
         {
-            return Err(refuse(format!(
+            return Err(format!(
                 "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
                 p.name,
                 intake::hex(&p.actor)
-            )));
+            ));
         }
-        seal::verify_signature(team, c.doc_id, c.blob, &key).map_err(|e| refuse(e.to_string()))?;
-        match members.get(actor) {
-            Some(known) if *known == key => {}
-            Some(_) => {
-                return Err(refuse(format!(
-                    "it gives device {actor} a second signing key: the first one stays"
-                )));
-            }
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &signing)
+            .map_err(|e| e.to_string())?;
+        match self.members.get(actor) {
+            Some(known) if known.signing == signing && known.exchange == exchange => Ok(()),
+            Some(_) => Err(format!(
+                "it gives device {actor} other keys: the first ones stay"
+            )),
             None => {
                 conn.prepare_cached(
-                    "INSERT OR IGNORE INTO members (actor, signing_key, name, seen_at)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO members (actor, signing_key, exchange_key, name, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-                .and_then(|mut s| s.execute((actor, &key, &record.name, now)))
-                .map_err(|e| Refused::from(e.to_string()))?;
-                members.insert(actor.to_string(), key);
+                .and_then(|mut s| s.execute((actor, &signing, &exchange, &record.name, now)))
+                .map_err(|e| sql(e).reason)?;
+                self.members.insert(
+                    actor.to_string(),
+                    Member {
+                        signing,
+                        exchange,
+                        revoked: false,
+                    },
+                );
+                Ok(())
             }
         }
-        return Ok(None);
     }
-    let change = Change::try_from(content.as_slice())
-        .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
-    let actor = change.actor_id().to_hex_string();
-    let key = members.get(&actor).ok_or_else(|| {
-        refuse(format!(
-            "it is written by device {actor}, whose signing key this device has not received"
-        ))
-    })?;
-    seal::verify_signature(team, c.doc_id, c.blob, key).map_err(|_| {
-        refuse(format!(
-            "it is written as device {actor} but not signed by that device's key: no device may write as another"
-        ))
-    })?;
-    Ok(Some(content))
+
+    fn take_epoch(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        epoch: u64,
+        content: &[u8],
+        now: &str,
+    ) -> std::result::Result<(), String> {
+        let record: EpochRecord = serde_json::from_slice(content)
+            .map_err(|e| format!("its key record is malformed ({e})"))?;
+        if record.epoch != epoch {
+            return Err("its key record names another key than it is filed under".into());
+        }
+        let maker = match self.members.get(&record.by) {
+            Some(m) if !m.revoked => m,
+            Some(_) => {
+                return Err(format!(
+                    "its key record is made by revoked device {}",
+                    record.by
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "its key record is made by device {}, whose signing key this device has not received",
+                    record.by
+                ));
+            }
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
+            .map_err(|e| e.to_string())?;
+        if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me)
+            && self.ring.get(epoch).is_none()
+        {
+            let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
+                .map_err(|e| format!("its key for this device does not open: {e}"))?;
+            conn.execute(
+                "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
+                (epoch as i64, key.bytes().as_slice(), now),
+            )
+            .map_err(|e| sql(e).reason)?;
+            let mut keys: Vec<TeamKey> = self.ring.all().cloned().collect();
+            keys.push(key);
+            self.ring = Keyring::new(keys);
+        }
+        for actor in &record.revoked {
+            conn.execute("UPDATE members SET revoked = 1 WHERE actor = ?1", [actor])
+                .map_err(|e| sql(e).reason)?;
+            if let Some(m) = self.members.get_mut(actor) {
+                m.revoked = true;
+            }
+        }
+        Ok(())
+    }
 }

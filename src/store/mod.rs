@@ -34,6 +34,7 @@ pub use documents::MergeReport;
 pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
+pub use keys::Rotation;
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::{

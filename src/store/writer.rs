@@ -578,7 +578,8 @@ impl<'t> Writer<'t> {
     pub fn take_in(&mut self, changes: &[Incoming<'_>]) -> Result<IntakeReport> {
         // Arrival times are real times (not the demo clock): repairs are timed by them.
         let now = format_time(Utc::now());
-        match super::keys::open_pulled(self.conn, changes, &now)? {
+        let me = intake::hex(self.actor.to_bytes());
+        match super::keys::open_pulled(self.conn, &me, changes, &now)? {
             None => intake::take_in(self.conn, self.actor, changes, &now),
             Some((opened, refused)) => {
                 let incoming: Vec<Incoming<'_>> = opened.iter().map(|o| o.incoming()).collect();

@@ -22,7 +22,7 @@ use super::{Notebook, SyncError};
 use crate::crypto::keys::{InviteSecret, seal_invite};
 use crate::docs::DocKind;
 use crate::error::Error;
-use crate::store::{ErasureRecord, RelayLink};
+use crate::store::{ErasureRecord, RelayLink, Rotation};
 
 /// What `person erase` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -291,16 +291,47 @@ pub async fn devices<W: Wire>(
     transport.devices(&link.relay_url, &link.token).await
 }
 
-/// Revoke a device of this device's team (a lead).
+/// What revoking a device did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revoked {
+    /// The device, as the relay now lists it.
+    #[serde(flatten)]
+    pub device: TeamDevice,
+    /// For an end-to-end encrypted team: the new key's epoch and how many devices it was
+    /// wrapped for (this one included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
+    /// Whether the new key's record reached the relay now (otherwise at the next sync).
+    pub rotation_sent: bool,
+}
+
+/// Revoke a device of this device's team (a lead): the relay refuses its token from now on;
+/// in an end-to-end encrypted team the key is rotated too (see [`crate::crypto::epoch`]) and
+/// the record of the new key is sent at once.
 pub async fn revoke<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     device_id: &str,
-) -> Result<TeamDevice, SyncError> {
+) -> Result<Revoked, SyncError> {
     let link = link_of(store)?;
-    transport
+    let device = transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
-        .await
+        .await?;
+    let rotation = match &device.actor {
+        Some(actor) if store.with(|s| s.sealed())? => {
+            Some(store.with(|s| s.rotate_team_key(std::slice::from_ref(actor)))?)
+        }
+        _ => None,
+    };
+    let rotation_sent = rotation.is_some()
+        && super::engine::sync_once(store, transport, super::plan::Budget::default())
+            .await
+            .is_ok();
+    Ok(Revoked {
+        device,
+        rotation,
+        rotation_sent,
+    })
 }
 
 /// Make a device of this device's team a lead (a lead).

@@ -78,9 +78,10 @@ CREATE TABLE conversations (
 
 -- table device_key
 CREATE TABLE device_key (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
-    created_at  TEXT NOT NULL
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    signing_key  BLOB NOT NULL CHECK (length(signing_key) = 32),
+    exchange_key BLOB NOT NULL CHECK (length(exchange_key) = 32),
+    created_at   TEXT NOT NULL
 );
 
 -- table documents
@@ -109,10 +110,12 @@ CREATE TABLE erased (
 
 -- table members
 CREATE TABLE members (
-    actor       TEXT PRIMARY KEY,
-    signing_key BLOB NOT NULL CHECK (length(signing_key) = 32),
-    name        TEXT NOT NULL,
-    seen_at     TEXT NOT NULL
+    actor        TEXT PRIMARY KEY,
+    signing_key  BLOB NOT NULL CHECK (length(signing_key) = 32),
+    exchange_key BLOB NOT NULL CHECK (length(exchange_key) = 32),
+    name         TEXT NOT NULL,
+    revoked      INTEGER NOT NULL DEFAULT 0,
+    seen_at      TEXT NOT NULL
 );
 
 -- table meta

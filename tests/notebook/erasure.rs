@@ -453,7 +453,8 @@ mod through_the_relay {
         {
             let nb = RefCell::new(&mut b.store);
             let revoked = sync::block_on(team::revoke(&nb, &t, &lead_id)).unwrap();
-            assert!(revoked.revoked);
+            assert!(revoked.device.revoked);
+            assert_eq!(revoked.rotation.map(|r| r.epoch), Some(2));
         }
         assert!(matches!(
             sync::sync_once(&mut lead.store, &t, Default::default()),

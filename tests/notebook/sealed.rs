@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 
+use groundwork::store::Incoming;
 use groundwork::sync::{self, team};
 use groundwork_protocol::{InviteRequest, Role};
 
@@ -169,4 +170,101 @@ fn a_relay_that_alters_or_moves_a_blob_gets_it_quarantined_and_the_rest_applied(
         reasons.iter().all(|r| r.contains("failed authentication")),
         "{reasons:?}"
     );
+}
+
+#[test]
+fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_in() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let mut lost = Device::joined(&relay.url, &invite, "Lost phone");
+    // Everyone's keys go round.
+    for _ in 0..2 {
+        lead.sync();
+        b.sync();
+        lost.sync();
+    }
+    assert_eq!(lead.store.known_members().unwrap(), 3);
+    let lost_id = lost
+        .store
+        .sync_state()
+        .unwrap()
+        .link
+        .unwrap()
+        .relay_device_id;
+    // Written on the lost phone before the lead revokes it, and sealed, but never pushed by
+    // it: a relay in league with whoever holds the phone will slip it in later.
+    let later = lost.person("Slipped in after the revocation");
+    let outbox = lost.store.outbox(10).unwrap();
+    let slipped = lost.store.sealed_for_push(outbox).unwrap();
+    let slipped: Vec<_> = slipped.into_iter().filter(|i| i.doc_id == later).collect();
+    assert_eq!(slipped.len(), 1);
+
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &lost_id)).unwrap()
+    };
+    assert!(revoked.device.revoked);
+    let rotation = revoked.rotation.expect("the key is rotated");
+    assert_eq!((rotation.epoch, rotation.devices), (2, 2));
+    assert!(revoked.rotation_sent);
+
+    // Written after: B reads it (it took the new key from the record), the lost phone cannot
+    // even when handed the relay's ciphertext.
+    let secret = lead.person(&format!("After the revocation {CANARY}"));
+    lead.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert!(b.store.keyring().unwrap().get(2).is_some());
+    assert!(b.store.person(&secret).is_ok());
+    let handed = relay.blobs_of(&secret);
+    assert!(!handed.is_empty());
+    assert!(
+        handed
+            .iter()
+            .all(|blob| groundwork::crypto::seal::epoch_of(blob) == Ok(2))
+    );
+    let incoming: Vec<Incoming<'_>> = handed
+        .iter()
+        .map(|blob| Incoming {
+            doc_id: &secret,
+            blob,
+            pusher: None,
+        })
+        .collect();
+    let taken = lost.store.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!((taken.applied, taken.quarantined), (0, handed.len()));
+    assert!(lost.store.person(&secret).is_err());
+    assert!(lost.store.keyring().unwrap().get(2).is_none());
+    assert_eq!(files_holding(&lost.dir(), CANARY), Vec::<String>::new());
+    // Its token no longer works.
+    let err = sync::sync_once(&mut lost.store, &transport(), Default::default()).unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+
+    // The relay slips in what the lost phone wrote: every device that took in the record
+    // refuses it, and so does one that joins later and reads the log from the start.
+    relay.inject(&lost_id, &later, &slipped[0].bytes);
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    let mut late = Device::joined(&relay.url, &lead_invite(&mut lead), "Late phone");
+    assert!(
+        late.store.keyring().unwrap().get(2).is_some(),
+        "invites carry every key"
+    );
+    let report = late.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    for d in [&b, &late] {
+        assert!(d.store.person(&later).is_err());
+        assert!(d.store.person(&secret).is_ok());
+        let q = d.store.quarantined().unwrap();
+        assert!(
+            q.iter()
+                .any(|q| q.reason.contains("after the team revoked it")),
+            "{q:?}"
+        );
+    }
+    lead.sync();
+    assert_eq!(late.exports(), lead.exports());
+    assert_eq!(b.exports(), lead.exports());
 }

@@ -157,6 +157,47 @@ impl TestRelay {
         }
     }
 
+    /// Append `blob` filed under `doc_id` to the log of `device_id`'s team as if that device
+    /// had pushed it (what a relay colluding with a revoked device could do).
+    pub fn inject(&self, device_id: &str, doc_id: &str, blob: &[u8]) {
+        let conn = self.db();
+        let (team_pk, device_pk): (i64, i64) = conn
+            .query_row(
+                "SELECT team_pk, pk FROM devices WHERE id = ?1",
+                [device_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        conn.execute(
+            "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
+             SELECT pk, head_seq + 1, ?2, ?3, ?4, 0, ?5 FROM teams WHERE pk = ?1",
+            (
+                team_pk,
+                groundwork_protocol::blob_digest(blob).as_slice(),
+                doc_id,
+                device_pk,
+                blob,
+            ),
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE teams SET head_seq = head_seq + 1 WHERE pk = ?1",
+            [team_pk],
+        )
+        .unwrap();
+    }
+
+    /// The blobs stored for `doc_id`, in log order.
+    pub fn blobs_of(&self, doc_id: &str) -> Vec<Vec<u8>> {
+        self.db()
+            .prepare("SELECT blob FROM blobs WHERE doc_id = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([doc_id], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn db(&self) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open(self.dir().join("relay.sqlite3")).unwrap();
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
