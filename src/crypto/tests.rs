@@ -125,15 +125,23 @@ fn open_and_verify(
     Ok(opened.content)
 }
 
+/// Bytes that do not compress, so that sealing them does not depend on the compressor.
+fn incompressible() -> Vec<u8> {
+    (0u32..48)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
 #[test]
 fn the_sealed_format_is_stable() {
     // A known answer for our own format: a change to it (labels, order, padding) shows here,
     // and blobs already on relays would stop opening.
     let (key, device) = fixed();
-    let blob = seal::seal(TEAM, DOC, &key, &device, b"canary: Mrs Okafor's heating").unwrap();
+    let content = incompressible();
+    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
     assert_eq!(blob[0], seal::MAGIC);
     assert_eq!(blob[1], 1, "epoch 1");
-    let again = seal::seal(TEAM, DOC, &key, &device, b"canary: Mrs Okafor's heating").unwrap();
+    let again = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
     assert_eq!(blob, again, "sealing is deterministic");
     assert_eq!(
         hex(&blob),
@@ -143,11 +151,24 @@ fn the_sealed_format_is_stable() {
     let ring = Keyring::new([key]);
     assert_eq!(
         open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(),
-        b"canary: Mrs Okafor's heating"
+        content
     );
+}
+
+#[test]
+fn a_compressed_blob_of_format_1_still_opens() {
+    // Sealed once with the format's dictionary compression; whatever compressor a later
+    // version uses, this must open to the same words (and never hold them in the clear).
+    let (key, device) = fixed();
+    let blob = unhex(include_str!("sealed_blob_v1_compressed.hex").trim());
     assert!(
         !blob.windows(6).any(|w| w == b"canary"),
         "the content is not in the clear"
+    );
+    let ring = Keyring::new([key]);
+    assert_eq!(
+        open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(),
+        b"canary: Mrs Okafor's heating"
     );
 }
 
@@ -336,4 +357,42 @@ fn a_wrapped_key_opens_only_for_its_device_team_and_epoch() {
         wrap(TEAM, &key, "aa11", &[0u8; 32]).is_err(),
         "a low-order key"
     );
+}
+
+#[test]
+fn the_compression_dictionary_is_the_formats() {
+    use sha2::Digest;
+    let bytes = include_bytes!("dictionary-v1.bin");
+    assert_eq!(
+        hex(&sha2::Sha256::digest(bytes)),
+        "82c1abeb2860b91216e3b4dd5dea9c9c7db172840b342dd3dd99366e8af4084e",
+        "the dictionary is part of the sealed format: blobs sealed with another do not open"
+    );
+}
+
+#[test]
+fn changes_alike_compress_and_a_bomb_is_refused() {
+    let (key, device) = fixed();
+    let ring = Keyring::new([key.clone()]);
+    // Words the dictionary holds (field names of a person's file) compress well.
+    let content = b"person name notes conversations commitments story issues engagement".repeat(3);
+    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    assert!(
+        blob.len() < content.len(),
+        "{} >= {}",
+        blob.len(),
+        content.len()
+    );
+    assert_eq!(
+        open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(),
+        content
+    );
+    // Content that opens to more than any change may be is refused, not inflated.
+    let huge = vec![0u8; seal::MAX_CONTENT + 1];
+    let blob = seal::seal(TEAM, DOC, &key, &device, &huge).unwrap();
+    assert!(blob.len() < 64 * 1024);
+    assert!(matches!(
+        open(TEAM, DOC, &ring, &blob),
+        Err(CryptoError::Decompress(_))
+    ));
 }

@@ -301,11 +301,15 @@ async fn run<W: Wire>(
     let mut erase_rounds = 0;
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
+        let rows = budget.push_bytes / 256 + 1;
         let outbox = store.with(|s| {
-            let items = s.outbox(budget.push_bytes / 256 + 1)?;
+            let items = s.outbox(rows)?;
             s.sealed_for_push(items)
         })?;
-        let planned = plan::next_request(&outbox, cursor, budget, &actor);
+        let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
+        // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
+        // rows read before the byte budget: whatever the outbox holds beyond them goes next.
+        planned.left_behind |= outbox.len() == rows;
         let answer = transport
             .sync(&link.relay_url, &link.token, &planned.request)
             .await;

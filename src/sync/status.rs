@@ -42,6 +42,9 @@ pub struct Status {
     /// last counted.
     #[serde(default)]
     pub erasures_waiting: Vec<crate::store::ErasureRecord>,
+    /// The team's notebook is end-to-end encrypted (the relay stores only sealed changes).
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 impl Status {
@@ -76,6 +79,7 @@ impl Status {
                     Ok(Some(r)) if r == "lead" => store.erasures_waiting().unwrap_or_default(),
                     _ => Vec::new(),
                 },
+                sealed: store.sealed().unwrap_or(false),
             },
             Err(e) => Status {
                 pending,

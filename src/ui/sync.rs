@@ -55,6 +55,8 @@ pub struct SyncStatus {
     pub team: TeamPanel,
     /// On a lead's device: erasures not yet confirmed by every device.
     pub erasures_waiting: Vec<groundwork::store::ErasureRecord>,
+    /// The team's notebook is end-to-end encrypted.
+    pub sealed: bool,
 }
 
 /// What the app asks of the sync engine.
@@ -174,6 +176,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         role: s.role.clone(),
         team: TeamPanel::default(),
         erasures_waiting: s.erasures_waiting.clone(),
+        sealed: s.sealed,
     }
 }
 
@@ -363,8 +366,10 @@ mod tests {
             pulled: 7,
             role: Some("lead".into()),
             erasures_waiting: Vec::new(),
+            sealed: true,
         };
         let s = from_worker(&w);
+        assert!(s.sealed);
         let devices = s.team_devices.clone().unwrap();
         assert_eq!(devices[0].name, "Sam's phone");
         assert_eq!(

@@ -170,6 +170,25 @@ fn a_relay_that_alters_or_moves_a_blob_gets_it_quarantined_and_the_rest_applied(
         reasons.iter().all(|r| r.contains("failed authentication")),
         "{reasons:?}"
     );
+    // Served again (a replay), the honest blobs change nothing and the bad ones are not
+    // counted twice.
+    let before = b.exports();
+    let replayed: Vec<(String, Vec<u8>)> = [&altered, &honest]
+        .iter()
+        .flat_map(|d| relay.blobs_of(d).into_iter().map(|b| (d.to_string(), b)))
+        .collect();
+    let incoming: Vec<Incoming<'_>> = replayed
+        .iter()
+        .map(|(doc_id, blob)| Incoming {
+            doc_id,
+            blob,
+            pusher: None,
+        })
+        .collect();
+    let again = b.store.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!((again.applied, again.quarantined), (0, 0), "{again:?}");
+    assert_eq!(b.exports(), before);
+    assert_eq!(b.store.quarantined().unwrap().len(), 2);
 }
 
 #[test]
@@ -267,4 +286,22 @@ fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_i
     lead.sync();
     assert_eq!(late.exports(), lead.exports());
     assert_eq!(b.exports(), lead.exports());
+}
+
+#[test]
+fn small_sealed_changes_beyond_the_rows_read_for_one_request_all_go() {
+    // Sealed and compressed changes are small: more of them than the rows read for one
+    // request fit in its byte budget. The rest must follow in the same sync, not wait.
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let people: Vec<String> = (0..40).map(|i| a.person(&format!("P{i}"))).collect();
+    let budget = groundwork::sync::plan::Budget {
+        push_bytes: 8192,
+        pull_bytes: 1 << 20,
+    };
+    let report = sync::sync_once(&mut a.store, &transport(), budget).unwrap();
+    assert_eq!(report.pushed, people.len(), "{report:?}");
+    assert!(report.round_trips > 1, "{report:?}");
+    assert_eq!(a.store.pending_changes().unwrap(), 0);
 }

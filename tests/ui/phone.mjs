@@ -376,6 +376,9 @@ const tests = [
     await tab(page, 'Settings');
     const role = await page.locator('#team-role').innerText();
     assert(/You are a canvasser/.test(role), `#team-role says ${JSON.stringify(role)}`);
+    // The team's first device made its key, and the phone's invite carried it.
+    const sealed = await page.locator('#team-sealed').innerText();
+    assert(/^End-to-end encrypted/.test(sealed), `#team-sealed says ${JSON.stringify(sealed)}`);
     await tab(page, 'People');
     await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor();
     const gone = JSON.parse(cli(s.cliDir, 'person', 'list')).find((p) => p.name === TEAMMATE_LATER);
@@ -426,6 +429,10 @@ const tests = [
     let refused = '';
     try { cli(newcomer, 'sync'); } catch (e) { refused = String(e.stderr); }
     assert(/revoked/.test(refused), `the revoked device's sync: ${JSON.stringify(refused)}`);
+    // The phone rotated the team's key when it revoked the laptop; the lead's command line
+    // takes the new key in at its next sync.
+    cli(s.cliDir, 'sync');
+    eq(JSON.parse(cli(s.cliDir, 'status')).key_epoch, 2, 'the key the phone rotated to, on the lead\'s laptop');
 
     await tab(page, 'People');
     await page.locator('.person-row', { hasText: 'Erin Erasable' }).first().tap();

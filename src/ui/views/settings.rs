@@ -124,6 +124,13 @@ pub fn Settings(status: SyncStatus) -> Element {
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
+                    if status.sealed {
+                        p { id: "team-sealed", class: "muted",
+                            "End-to-end encrypted: the relay keeps only what it cannot read. Invites from a team lead's app carry the key; keep them private." }
+                    } else {
+                        p { id: "team-sealed", class: "muted",
+                            "This team's notebook is not end-to-end encrypted (it was created before encryption): its relay can read what is synced. Start a new team to encrypt." }
+                    }
                 } else {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }
