@@ -270,6 +270,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "sealed": store.sealed()?,
                 "key_epoch": store.keyring()?.current().map(|k| k.epoch()),
                 "team_members_known": store.known_members()?,
+                "awaiting_key_changes": store.awaiting_key_changes()?,
                 // Counted again at each sync on a lead's device only.
                 "erasures_waiting": if store.role()?.as_deref() == Some("lead") {
                     store.erasures_waiting()?

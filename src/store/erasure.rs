@@ -94,6 +94,8 @@ impl Store {
                 OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
                    IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
             "DELETE FROM repairs WHERE doc_id = ?1",
+            // Sealed changes of the person still waiting for their writer's key.
+            "DELETE FROM awaiting_key WHERE doc_id = ?1",
         ] {
             held |= tx.execute(sql, [doc_id])? > 0;
         }

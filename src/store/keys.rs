@@ -145,6 +145,12 @@ impl Store {
         device_key(&self.conn)
     }
 
+    /// Pulled changes kept until their writer's key or their key's record arrives (a relay
+    /// that served the log out of order).
+    pub fn awaiting_key_changes(&self) -> Result<usize> {
+        awaiting_count(&self.conn)
+    }
+
     /// How many devices of the team this device knows the keys of.
     pub fn known_members(&self) -> Result<usize> {
         Ok(self
@@ -292,18 +298,18 @@ impl Store {
 }
 
 /// A pulled change, opened.
-pub(crate) struct Opened<'a> {
-    doc_id: &'a str,
+pub(crate) struct Opened {
+    doc_id: String,
     content: Vec<u8>,
-    pusher: Option<&'a Pusher>,
+    pusher: Option<Pusher>,
 }
 
-impl Opened<'_> {
+impl Opened {
     pub(crate) fn incoming(&self) -> Incoming<'_> {
         Incoming {
-            doc_id: self.doc_id,
+            doc_id: &self.doc_id,
             blob: &self.content,
-            pusher: self.pusher,
+            pusher: self.pusher.as_ref(),
         }
     }
 }
@@ -320,12 +326,12 @@ struct Opener {
 /// Open `changes` for intake when the team is sealed: `None` when it is not (they go to intake
 /// as they are). Member and epoch records are taken in here; what fails is quarantined
 /// (counted in the returned number).
-pub(crate) fn open_pulled<'a>(
+pub(crate) fn open_pulled(
     conn: &Connection,
     me: &str,
-    changes: &[Incoming<'a>],
+    changes: &[Incoming<'_>],
     now: &str,
-) -> Result<Option<(Vec<Opened<'a>>, usize)>> {
+) -> Result<Option<(Vec<Opened>, usize)>> {
     if !sealed(conn)? {
         return Ok(None);
     }
@@ -339,17 +345,145 @@ pub(crate) fn open_pulled<'a>(
         device: device_key(conn)?,
         members: members(conn)?,
     };
-    let mut opened = Vec::with_capacity(changes.len());
-    let mut quarantined = 0;
+    let mut out = Outcome::default();
+    let mut progressed = false;
     for c in changes {
-        match opener.open_one(conn, c, now) {
-            Ok(Some(content)) => opened.push(Opened {
-                doc_id: c.doc_id,
-                content,
-                pusher: c.pusher,
+        progressed |= opener.judge(conn, c, now, &mut out)?;
+    }
+    // What waited for a writer's key or a key record may be judged now; each round that takes
+    // a record in may free more.
+    while progressed {
+        progressed = false;
+        let waiting = awaiting(conn)?;
+        if waiting.is_empty() {
+            break;
+        }
+        for w in &waiting {
+            conn.prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
+                .execute([&w.blob_id])?;
+            let c = Incoming {
+                doc_id: &w.doc_id,
+                blob: &w.blob,
+                pusher: w.pusher.as_ref(),
+            };
+            let before = out.opened.len();
+            progressed |= opener.judge(conn, &c, now, &mut out)? || out.opened.len() > before;
+        }
+    }
+    Ok(Some((out.opened, out.quarantined)))
+}
+
+/// What a batch gave.
+#[derive(Default)]
+struct Outcome {
+    opened: Vec<Opened>,
+    quarantined: usize,
+}
+
+/// A sealed change kept until it can be judged.
+struct Awaiting {
+    blob_id: String,
+    doc_id: String,
+    blob: Vec<u8>,
+    pusher: Option<Pusher>,
+}
+
+fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name FROM awaiting_key
+         ORDER BY received_at, rowid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let actor: Option<String> = r.get(3)?;
+        let name: Option<String> = r.get(4)?;
+        Ok(Awaiting {
+            blob_id: r.get(0)?,
+            doc_id: r.get(1)?,
+            blob: r.get(2)?,
+            pusher: actor.map(|a| Pusher {
+                actor: intake::unhex_strict(&a).unwrap_or_default(),
+                name: name.unwrap_or_default(),
             }),
-            Ok(None) => {}
-            Err(Refused { reason, opened }) => {
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// How many pulled changes wait for a writer's key or a key record.
+pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
+    Ok(conn
+        .query_row("SELECT count(*) FROM awaiting_key", [], |r| {
+            r.get::<_, i64>(0)
+        })?
+        .max(0) as usize)
+}
+
+/// Why a pulled blob is refused, with its content when it opened; `wait` when it may be
+/// judged later (its writer's key or its epoch's key has not arrived yet).
+struct Refused {
+    reason: String,
+    opened: Option<Vec<u8>>,
+    wait: bool,
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Refused {
+            reason,
+            opened: None,
+            wait: false,
+        }
+    }
+}
+
+fn later(reason: String) -> Refused {
+    Refused {
+        wait: true,
+        ..Refused::from(reason)
+    }
+}
+
+fn sql(e: rusqlite::Error) -> Refused {
+    Refused::from(format!("it could not be recorded ({e})"))
+}
+
+impl Opener {
+    /// Judge `c`: opened (added to `out`), taken in (a record: `true`), kept to be judged
+    /// later, or quarantined.
+    fn judge(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        now: &str,
+        out: &mut Outcome,
+    ) -> Result<bool> {
+        match self.open_one(conn, c, now) {
+            Ok(Some(content)) => {
+                out.opened.push(Opened {
+                    doc_id: c.doc_id.to_string(),
+                    content,
+                    pusher: c.pusher.cloned(),
+                });
+                Ok(false)
+            }
+            Ok(None) => Ok(true),
+            Err(Refused { wait: true, .. }) => {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO awaiting_key
+                         (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute((
+                    groundwork_protocol::blob_id(c.blob),
+                    c.doc_id,
+                    c.blob,
+                    c.pusher.map(|p| intake::hex(&p.actor)),
+                    c.pusher.map(|p| p.name.as_str()),
+                    now,
+                ))?;
+                Ok(false)
+            }
+            Err(Refused { reason, opened, .. }) => {
                 // Refused after opening: kept (and counted once) as the content inside, as
                 // intake keeps what it refuses; before: as the bytes that came.
                 let kept = match &opened {
@@ -360,34 +494,13 @@ pub(crate) fn open_pulled<'a>(
                     None => *c,
                 };
                 if intake::quarantine_unopened(conn, &kept, &reason, now)? {
-                    quarantined += 1;
+                    out.quarantined += 1;
                 }
+                Ok(false)
             }
         }
     }
-    Ok(Some((opened, quarantined)))
-}
 
-/// Why a pulled blob is refused, with its content when it opened.
-struct Refused {
-    reason: String,
-    opened: Option<Vec<u8>>,
-}
-
-impl From<String> for Refused {
-    fn from(reason: String) -> Self {
-        Refused {
-            reason,
-            opened: None,
-        }
-    }
-}
-
-fn sql(e: rusqlite::Error) -> Refused {
-    Refused::from(format!("it could not be recorded ({e})"))
-}
-
-impl Opener {
     /// The change inside `c`, `None` for a member or epoch record (taken in here), or why it
     /// is refused.
     fn open_one(
@@ -396,12 +509,15 @@ impl Opener {
         c: &Incoming<'_>,
         now: &str,
     ) -> std::result::Result<Option<Vec<u8>>, Refused> {
-        let opened =
-            seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| e.to_string())?;
+        let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
+            CryptoError::UnknownEpoch(_) => later(e.to_string()),
+            e => Refused::from(e.to_string()),
+        })?;
         let content = opened.content;
         let refuse = |reason: String| Refused {
             reason,
             opened: Some(content.clone()),
+            wait: false,
         };
         if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
             self.take_member(conn, c, actor, &content, now)
@@ -416,7 +532,7 @@ impl Opener {
                 )));
             }
             self.take_epoch(conn, c, epoch, &content, now)
-                .map_err(refuse)?;
+                .map_err(|(reason, wait)| if wait { later(reason) } else { refuse(reason) })?;
             return Ok(None);
         }
         if c.doc_id.starts_with(EPOCH_DOC_PREFIX) {
@@ -428,7 +544,7 @@ impl Opener {
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
         let actor = change.actor_id().to_hex_string();
         let Some(member) = self.members.get(&actor) else {
-            return Err(refuse(format!(
+            return Err(later(format!(
                 "it is written by device {actor}, whose signing key this device has not received"
             )));
         };
@@ -509,46 +625,52 @@ impl Opener {
         epoch: u64,
         content: &[u8],
         now: &str,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), (String, bool)> {
         let record: EpochRecord = serde_json::from_slice(content)
-            .map_err(|e| format!("its key record is malformed ({e})"))?;
+            .map_err(|e| (format!("its key record is malformed ({e})"), false))?;
         if record.epoch != epoch {
-            return Err("its key record names another key than it is filed under".into());
+            return Err((
+                "its key record names another key than it is filed under".into(),
+                false,
+            ));
         }
         let maker = match self.members.get(&record.by) {
             Some(m) if !m.revoked => m,
             Some(_) => {
-                return Err(format!(
-                    "its key record is made by revoked device {}",
-                    record.by
+                return Err((
+                    format!("its key record is made by revoked device {}", record.by),
+                    false,
                 ));
             }
             None => {
-                return Err(format!(
-                    "its key record is made by device {}, whose signing key this device has not received",
-                    record.by
+                return Err((
+                    format!(
+                        "its key record is made by device {}, whose signing key this device has not received",
+                        record.by
+                    ),
+                    true,
                 ));
             }
         };
         seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| (e.to_string(), false))?;
         if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me)
             && self.ring.get(epoch).is_none()
         {
             let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
-                .map_err(|e| format!("its key for this device does not open: {e}"))?;
+                .map_err(|e| (format!("its key for this device does not open: {e}"), false))?;
             conn.execute(
                 "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
                 (epoch as i64, key.bytes().as_slice(), now),
             )
-            .map_err(|e| sql(e).reason)?;
+            .map_err(|e| (sql(e).reason, false))?;
             let mut keys: Vec<TeamKey> = self.ring.all().cloned().collect();
             keys.push(key);
             self.ring = Keyring::new(keys);
         }
         for actor in &record.revoked {
             conn.execute("UPDATE members SET revoked = 1 WHERE actor = ?1", [actor])
-                .map_err(|e| sql(e).reason)?;
+                .map_err(|e| (sql(e).reason, false))?;
             if let Some(m) = self.members.get_mut(actor) {
                 m.revoked = true;
             }

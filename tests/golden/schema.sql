@@ -35,6 +35,16 @@ CREATE INDEX quarantine_by_hash ON quarantine(change_hash);
 -- index waiting_by_doc
 CREATE INDEX waiting_by_doc ON waiting(doc_id);
 
+-- table awaiting_key
+CREATE TABLE awaiting_key (
+    blob_id      TEXT PRIMARY KEY,
+    doc_id       TEXT NOT NULL,
+    blob         BLOB NOT NULL,
+    pusher_actor TEXT,
+    pusher_name  TEXT,
+    received_at  TEXT NOT NULL
+);
+
 -- table campaigns
 CREATE TABLE campaigns (
     id         TEXT PRIMARY KEY NOT NULL,

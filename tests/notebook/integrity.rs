@@ -581,6 +581,7 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              ALTER TABLE sync_state DROP COLUMN erasures_applied;
              ALTER TABLE sync_state DROP COLUMN erasures_confirmed;
              DROP TABLE team_keys; DROP TABLE device_key; DROP TABLE members;
+             DROP TABLE awaiting_key;
              ALTER TABLE sync_state DROP COLUMN sealed;
              PRAGMA user_version = 2;",
         )

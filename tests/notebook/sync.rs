@@ -187,6 +187,17 @@ impl TestRelay {
         .unwrap();
     }
 
+    /// The whole log (every team's), in order: document and blob.
+    pub fn log(&self) -> Vec<(String, Vec<u8>)> {
+        self.db()
+            .prepare("SELECT doc_id, blob FROM blobs ORDER BY team_pk, seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// The blobs stored for `doc_id`, in log order.
     pub fn blobs_of(&self, doc_id: &str) -> Vec<Vec<u8>> {
         self.db()

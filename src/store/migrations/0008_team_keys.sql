@@ -25,3 +25,15 @@ CREATE TABLE members (
 );
 
 ALTER TABLE sync_state ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+
+-- Sealed changes that cannot be judged yet: their writer's member record or their key's
+-- epoch record has not arrived (a relay may serve the log out of order). Tried again whenever
+-- more arrives; never applied unchecked.
+CREATE TABLE awaiting_key (
+    blob_id      TEXT PRIMARY KEY,
+    doc_id       TEXT NOT NULL,
+    blob         BLOB NOT NULL,
+    pusher_actor TEXT,
+    pusher_name  TEXT,
+    received_at  TEXT NOT NULL
+);
