@@ -81,6 +81,18 @@ fn headers<'a>(
     ]
 }
 
+/// Whether a key can be wrapped to the exchange key `public` (not a low-order point, which
+/// would fix the shared secret whatever the ephemeral key).
+pub fn can_wrap_to(public: &[u8]) -> bool {
+    let Ok(public) = <[u8; PUBLIC_KEY_LEN]>::try_from(public) else {
+        return false;
+    };
+    let probe = StaticSecret::from([0x5a; KEY_LEN]);
+    probe
+        .diffie_hellman(&X25519Public::from(public))
+        .was_contributory()
+}
+
 /// `key` wrapped for the device `actor` whose exchange key is `recipient`.
 pub fn wrap(
     team: &str,

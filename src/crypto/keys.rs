@@ -231,6 +231,9 @@ pub struct MemberRecord {
     pub exchange_key: String,
     /// Its name, as given at joining.
     pub name: String,
+    /// Its id at the relay (what a lead revokes): said by the device itself, so that a lead
+    /// finds the keys of the device it revokes without taking the relay's word for them.
+    pub device_id: String,
 }
 
 /// Where `actor`'s member record is filed.

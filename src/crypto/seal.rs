@@ -37,8 +37,10 @@ pub const MAGIC: u8 = 0xE1;
 pub const SIV_LEN: usize = 16;
 /// Bytes of the signature.
 pub const SIGNATURE_LEN: usize = 64;
-/// Largest content a blob may open to (the relay refuses larger blobs long before).
-pub const MAX_CONTENT: usize = 16 * 1024 * 1024;
+/// Largest content a blob may open to: far more than any change a person types (a
+/// conversation's change is a few KiB), small enough that a page of hostile blobs cannot
+/// inflate to gigabytes before the signature check refuses them.
+pub const MAX_CONTENT: usize = 1024 * 1024;
 
 const AD_LABEL: &[u8] = b"groundwork blob v1";
 

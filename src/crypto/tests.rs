@@ -396,3 +396,14 @@ fn changes_alike_compress_and_a_bomb_is_refused() {
         Err(CryptoError::Decompress(_))
     ));
 }
+
+#[test]
+fn keys_are_wrapped_only_to_exchange_keys_that_can_take_them() {
+    let device = DeviceKey::generate().unwrap();
+    assert!(super::epoch::can_wrap_to(&device.exchange_public()));
+    assert!(!super::epoch::can_wrap_to(&[0u8; 32]), "the zero point");
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    assert!(!super::epoch::can_wrap_to(&one), "a low-order point");
+    assert!(!super::epoch::can_wrap_to(&[7u8; 31]), "the wrong length");
+}

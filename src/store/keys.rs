@@ -151,6 +151,17 @@ impl Store {
         awaiting_count(&self.conn)
     }
 
+    /// The actors (hex) whose member records name `device_id` (a device's id at the relay) as
+    /// theirs: one for an honest team; every one is revoked with the device, so that a record
+    /// falsely claiming the id cannot shield the real one.
+    pub fn member_actors(&self, device_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT actor FROM members WHERE device_id = ?1 ORDER BY actor")?;
+        let rows = stmt.query_map([device_id], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// How many devices of the team this device knows the keys of.
     pub fn known_members(&self) -> Result<usize> {
         Ok(self
@@ -166,6 +177,7 @@ impl Store {
         sealed: bool,
         keys: &Keyring,
         device_name: &str,
+        device_id: &str,
     ) -> Result<()> {
         if sealed && keys.is_empty() {
             return Err(CryptoError::Key("a sealed team needs its key".into()).into());
@@ -185,13 +197,14 @@ impl Store {
         tx.execute("UPDATE sync_state SET sealed = ?1 WHERE id = 1", [sealed])?;
         if sealed {
             tx.execute(
-                "INSERT INTO members (actor, signing_key, exchange_key, name, seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO members (actor, signing_key, exchange_key, name, device_id, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 (
                     &actor,
                     device.public().as_slice(),
                     device.exchange_public().as_slice(),
                     device_name,
+                    device_id,
                     &now,
                 ),
             )?;
@@ -200,6 +213,7 @@ impl Store {
                 signing_key: intake::hex(&device.public()),
                 exchange_key: intake::hex(&device.exchange_public()),
                 name: device_name.to_string(),
+                device_id: device_id.to_string(),
             })
             .map_err(|e| CryptoError::Key(e.to_string()))?;
             queue_first(&tx, &member_doc_id(&actor), &record, &now)?;
@@ -239,7 +253,11 @@ impl Store {
             let Ok(exchange) = <[u8; 32]>::try_from(member.exchange.as_slice()) else {
                 continue;
             };
-            wrapped.push(epoch::wrap(&team, &key, &actor, &exchange)?);
+            // A member whose exchange key nothing can be wrapped to (a low-order point, from
+            // a buggy or hostile device) gets no key; it must not stop the rotation.
+            if let Ok(w) = epoch::wrap(&team, &key, &actor, &exchange) {
+                wrapped.push(w);
+            }
         }
         let devices = wrapped.len();
         let record = serde_json::to_vec(&EpochRecord {
@@ -373,6 +391,10 @@ pub(crate) fn open_pulled(
     Ok(Some((out.opened, out.quarantined)))
 }
 
+/// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
+/// gets them quarantined (counted and listed) instead of growing the queue without end.
+const MAX_AWAITING: usize = 20_000;
+
 /// What a batch gave.
 #[derive(Default)]
 struct Outcome {
@@ -457,6 +479,15 @@ impl Opener {
         now: &str,
         out: &mut Outcome,
     ) -> Result<bool> {
+        // Nothing of an erased person is kept again, not even sealed or in quarantine.
+        if !c.doc_id.starts_with(MEMBER_DOC_PREFIX)
+            && !c.doc_id.starts_with(EPOCH_DOC_PREFIX)
+            && conn
+                .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+                .exists([c.doc_id])?
+        {
+            return Ok(false);
+        }
         match self.open_one(conn, c, now) {
             Ok(Some(content)) => {
                 out.opened.push(Opened {
@@ -467,7 +498,7 @@ impl Opener {
                 Ok(false)
             }
             Ok(None) => Ok(true),
-            Err(Refused { wait: true, .. }) => {
+            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < MAX_AWAITING => {
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO awaiting_key
                          (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at)
@@ -483,7 +514,19 @@ impl Opener {
                 ))?;
                 Ok(false)
             }
-            Err(Refused { reason, opened, .. }) => {
+            Err(Refused {
+                reason,
+                opened,
+                wait,
+                ..
+            }) => {
+                let reason = if wait {
+                    format!(
+                        "{reason}; and more than {MAX_AWAITING} changes already wait for keys here"
+                    )
+                } else {
+                    reason
+                };
                 // Refused after opening: kept (and counted once) as the content inside, as
                 // intake keeps what it refuses; before: as the bytes that came.
                 let kept = match &opened {
@@ -578,6 +621,11 @@ impl Opener {
         };
         let signing = key(&record.signing_key)?;
         let exchange = key(&record.exchange_key)?;
+        if !epoch::can_wrap_to(&exchange) {
+            return Err(
+                "its member record holds an exchange key no team key can be sent to".into(),
+            );
+        }
         if record.actor != actor {
             return Err("its member record names another device than it is filed under".into());
         }
@@ -600,10 +648,20 @@ impl Opener {
             )),
             None => {
                 conn.prepare_cached(
-                    "INSERT OR IGNORE INTO members (actor, signing_key, exchange_key, name, seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR IGNORE INTO members
+                         (actor, signing_key, exchange_key, name, device_id, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
-                .and_then(|mut s| s.execute((actor, &signing, &exchange, &record.name, now)))
+                .and_then(|mut s| {
+                    s.execute((
+                        actor,
+                        &signing,
+                        &exchange,
+                        &record.name,
+                        &record.device_id,
+                        now,
+                    ))
+                })
                 .map_err(|e| sql(e).reason)?;
                 self.members.insert(
                     actor.to_string(),

@@ -90,16 +90,25 @@ pub async fn join<W: Wire>(
         )
         .await?;
     let keys = match (answer.sealed, &answer.sealed_keys, &secret) {
-        (false, _, _) => Keyring::default(),
         (true, Some(sealed), Some(secret)) => {
             open_invite(secret, &answer.team_id, sealed).map_err(Error::from)?
         }
         (true, Some(_), None) => return Err(Error::from(CryptoError::Invite).into()),
+        // An invite that carries a key belongs to an encrypted team: a relay that answers
+        // "not encrypted" or leaves the keys out is not believed (it would have this device
+        // send in the clear, or make a key of its own).
+        (_, _, Some(_)) => {
+            return Err(Error::from(CryptoError::Key(
+                "the relay answered this invite without the team's keys, which it must hand over: do not use this relay, and tell your team lead".into(),
+            ))
+            .into());
+        }
+        (false, _, None) => Keyring::default(),
         // The first device of a new team makes its key.
-        (true, None, _) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?]),
+        (true, None, None) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?]),
     };
     store.with(|s| {
-        s.adopt_team_keys(answer.sealed, &keys, &name)?;
+        s.adopt_team_keys(answer.sealed, &keys, &name, &answer.device_id)?;
         s.set_relay_link(&RelayLink {
             relay_url: relay.clone(),
             team_id: answer.team_id.clone(),

@@ -317,11 +317,14 @@ pub async fn revoke<W: Wire>(
     let device = transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
         .await?;
-    let rotation = match &device.actor {
-        Some(actor) if store.with(|s| s.sealed())? => {
-            Some(store.with(|s| s.rotate_team_key(std::slice::from_ref(actor)))?)
-        }
-        _ => None,
+    // In an encrypted team the key is always rotated. Which keys were the revoked device's
+    // comes from its own member record (sealed and signed, naming its relay id), not from the
+    // relay's list; a device whose record never arrived here gets no wrapped key anyway.
+    let rotation = if store.with(|s| s.sealed())? {
+        let revoked = store.with(|s| s.member_actors(&device.device_id))?;
+        Some(store.with(|s| s.rotate_team_key(&revoked))?)
+    } else {
+        None
     };
     let rotation_sent = rotation.is_some()
         && super::engine::sync_once(store, transport, super::plan::Budget::default())

@@ -144,6 +144,11 @@ impl From<StoreError> for ApiError {
                  was not used up",
             )
             .with_code(CODE_NEEDS_KEY),
+            StoreError::NeedsSealing => ApiError::new(
+                StatusCode::CONFLICT,
+                "this team's notebook is end-to-end encrypted and this version of Groundwork                  cannot encrypt: update the app, then join again; this invite was not used up",
+            )
+            .with_code(CODE_NEEDS_KEY),
             StoreError::DeviceRevoked(_) => revoked(),
             StoreError::ActorTaken(_) => ApiError::new(
                 StatusCode::CONFLICT,

@@ -124,6 +124,7 @@ CREATE TABLE members (
     signing_key  BLOB NOT NULL CHECK (length(signing_key) = 32),
     exchange_key BLOB NOT NULL CHECK (length(exchange_key) = 32),
     name         TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
     revoked      INTEGER NOT NULL DEFAULT 0,
     seen_at      TEXT NOT NULL
 );

@@ -402,3 +402,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    b.sync();
+    let id = canary_person(&mut a.store);
+    a.sync();
+    // B carries out the erasure before the person's changes reach it (the order came first).
+    b.store.erase_document(&id, None).unwrap();
+    let blobs = relay.blobs_of(&id);
+    let mut served: Vec<Vec<u8>> = blobs.clone();
+    // Altered copies would be quarantined, and blobs of an unknown key would wait: for an
+    // erased person, neither keeps anything.
+    for blob in &blobs {
+        let mut bad = blob.clone();
+        let at = bad.len() / 2;
+        bad[at] ^= 1;
+        served.push(bad);
+        let mut later = blob.clone();
+        later[1] = 9;
+        served.push(later);
+    }
+    let incoming: Vec<Incoming<'_>> = served
+        .iter()
+        .map(|blob| Incoming {
+            doc_id: &id,
+            blob,
+            pusher: None,
+        })
+        .collect();
+    let taken = b.store.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!((taken.applied, taken.quarantined), (0, 0), "{taken:?}");
+    assert!(b.store.quarantined().unwrap().is_empty());
+    assert_eq!(b.store.awaiting_key_changes().unwrap(), 0);
+    assert!(b.store.person(&id).is_err());
+    b.sync();
+    assert!(b.store.person(&id).is_err());
+    assert_eq!(files_holding(&b.dir(), CANARY), Vec::<String>::new());
+}

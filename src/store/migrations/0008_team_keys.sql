@@ -1,6 +1,7 @@
 -- End-to-end encryption (issue 11): the team's keys by epoch, this device's signing and
 -- exchange keys, and the keys of the team's devices as their member records said (the first
--- record seen for an actor is kept; `revoked`: an epoch record revoked it, and nothing it
+-- record seen for an actor is kept; `device_id`: its id at the relay, as it said itself;
+-- `revoked`: an epoch record revoked it, and nothing it
 -- writes is taken in any more). `sync_state.sealed`: the team seals what it pushes.
 CREATE TABLE team_keys (
     epoch    INTEGER PRIMARY KEY CHECK (epoch >= 1),
@@ -20,6 +21,7 @@ CREATE TABLE members (
     signing_key  BLOB NOT NULL CHECK (length(signing_key) = 32),
     exchange_key BLOB NOT NULL CHECK (length(exchange_key) = 32),
     name         TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
     revoked      INTEGER NOT NULL DEFAULT 0,
     seen_at      TEXT NOT NULL
 );

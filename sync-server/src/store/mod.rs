@@ -56,6 +56,10 @@ pub enum StoreError {
     /// used up.
     #[error("the team is sealed and the invite carries no keys")]
     NeedsKey,
+    /// The team is sealed and the enrolling device does not seal (an app from before
+    /// end-to-end encryption); the invite was not used up.
+    #[error("the team is sealed and the device does not seal")]
+    NeedsSealing,
     /// Another active device of the team already declared this actor id.
     #[error("another device of this team already writes as actor {0}")]
     ActorTaken(String),

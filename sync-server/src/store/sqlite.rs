@@ -775,6 +775,10 @@ impl SqliteStore {
             return Err(StoreError::InviteExpired);
         }
         let sealed = if invite.sealed_keys.is_some() {
+            if !device.sealing {
+                // An app from before end-to-end encryption would push in the clear.
+                return Err(StoreError::NeedsSealing);
+            }
             // A lead's app sealed the team's keys for this invite: the device opens them.
             true
         } else if invite.team_sealed {
@@ -1652,14 +1656,18 @@ mod tests {
             assert!(joined.sealed);
             assert_eq!(stored_keys(&store, "keyed"), Some(left.map(str::to_owned)));
         }
-        // A device that does not seal gets the keys all the same: the team is sealed.
+        // A device that does not seal would push in the clear: refused, the invite kept.
         store
             .lead_invite(&lead, &with_keys(invite("keyed-2", 1, Role::Lead), "K"), 9)
             .expect("lead invite");
-        let old = store
-            .enrol(&joining("keyed-2", "three"), 10)
+        assert!(matches!(
+            store.enrol(&joining("keyed-2", "three"), 10),
+            Err(StoreError::NeedsSealing)
+        ));
+        let new = store
+            .enrol(&sealing("keyed-2", "four"), 11)
             .expect("enrols");
-        assert_eq!((old.sealed, old.sealed_keys.as_deref()), (true, Some("K")));
+        assert_eq!((new.sealed, new.sealed_keys.as_deref()), (true, Some("K")));
     }
 
     #[test]

@@ -202,8 +202,12 @@ fn a_leads_invite_hands_back_exactly_its_sealed_keys() {
         uuid::Uuid::new_v4().simple()
     );
     let code = keyed_invite(&lead, 2, &keys);
-    for (name, sealing) in [("sealing phone", true), ("older phone", false)] {
-        let (device, answer) = joined(&relay, &code, name, sealing);
+    // An app that cannot seal would push in the clear: refused, and the use is kept.
+    let older = join(&relay, &code, "older phone", false).expect_err("an app that cannot seal");
+    assert_eq!(older.status, 409, "{older:?}");
+    assert!(older.error().error.contains("update the app"), "{older:?}");
+    for name in ["sealing phone", "second sealing phone"] {
+        let (device, answer) = joined(&relay, &code, name, true);
         assert!(answer.sealed, "{name}");
         assert_eq!(answer.sealed_keys.as_deref(), Some(keys.as_str()), "{name}");
         assert_eq!(device.role, Role::Canvasser);
