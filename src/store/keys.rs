@@ -440,11 +440,10 @@ pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
         .max(0) as usize)
 }
 
-/// Why a pulled blob is refused, with its content when it opened; `wait` when it may be
-/// judged later (its writer's key or its epoch's key has not arrived yet).
+/// Why a pulled blob is refused; `wait` when it may be judged later (its writer's key or its
+/// epoch's key has not arrived yet).
 struct Refused {
     reason: String,
-    opened: Option<Vec<u8>>,
     wait: bool,
 }
 
@@ -452,7 +451,6 @@ impl From<String> for Refused {
     fn from(reason: String) -> Self {
         Refused {
             reason,
-            opened: None,
             wait: false,
         }
     }
@@ -514,12 +512,7 @@ impl Opener {
                 ))?;
                 Ok(false)
             }
-            Err(Refused {
-                reason,
-                opened,
-                wait,
-                ..
-            }) => {
+            Err(Refused { reason, wait }) => {
                 let reason = if wait {
                     format!(
                         "{reason}; and more than {MAX_AWAITING} changes already wait for keys here"
@@ -527,16 +520,10 @@ impl Opener {
                 } else {
                     reason
                 };
-                // Refused after opening: kept (and counted once) as the content inside, as
-                // intake keeps what it refuses; before: as the bytes that came.
-                let kept = match &opened {
-                    Some(content) => Incoming {
-                        blob: content,
-                        ..*c
-                    },
-                    None => *c,
-                };
-                if intake::quarantine_unopened(conn, &kept, &reason, now)? {
+                // Kept as the sealed bytes that came, never as the content inside: a refusal
+                // remembered by its content would make an honest copy of the same change,
+                // sealed and signed by its real writer, look like a duplicate of it.
+                if intake::quarantine_unopened(conn, c, &reason, now)? {
                     out.quarantined += 1;
                 }
                 Ok(false)
@@ -557,11 +544,7 @@ impl Opener {
             e => Refused::from(e.to_string()),
         })?;
         let content = opened.content;
-        let refuse = |reason: String| Refused {
-            reason,
-            opened: Some(content.clone()),
-            wait: false,
-        };
+        let refuse = Refused::from;
         if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
             self.take_member(conn, c, actor, &content, now)
                 .map_err(refuse)?;

@@ -156,11 +156,12 @@ fn garbage_and_schema_breaking_changes_never_hide_honest_work() {
     a.sync();
     evil.device.sync();
     // Bad changes about every person, pushed between honest ones.
-    // The relay stores a blob once per team, whatever document it is filed under.
+    // Sealed, the same bytes filed under two documents are two blobs (the document is bound
+    // into each); the relay stores each once.
     let mut distinct = BTreeSet::new();
     for (i, p) in people.iter().enumerate() {
         let items = bad_changes(&evil, p, &people[(i + 1) % people.len()]);
-        distinct.extend(items.iter().map(|(_, b)| b.clone()));
+        distinct.extend(items.iter().cloned());
         evil.push(items);
     }
     let bad = distinct.len();

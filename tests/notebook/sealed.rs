@@ -444,3 +444,48 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
     assert!(b.store.person(&id).is_err());
     assert_eq!(files_holding(&b.dir(), CANARY), Vec::<String>::new());
 }
+
+#[test]
+fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
+    use groundwork::store::OutboxItem;
+    use groundwork_protocol::{PushItem, SyncRequest};
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    for d in [&mut a, &mut evil, &mut b] {
+        d.sync();
+    }
+    let p = a.person("Honest Person");
+    // Evil gets hold of A's change before A pushes it, seals it under its own signature and
+    // has it served first.
+    let honest: Vec<OutboxItem> = a
+        .store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.doc_id == p)
+        .collect();
+    let forged = evil.store.sealed_for_push(honest).unwrap();
+    let link = evil.store.sync_state().unwrap().link.unwrap();
+    let request = SyncRequest {
+        since: 0,
+        push: forged
+            .into_iter()
+            .map(|i| PushItem::new(i.doc_id, i.bytes))
+            .collect(),
+        max_bytes: Some(1),
+        actor: evil.store.actor_bytes(),
+    };
+    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    a.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    assert_eq!(
+        b.store.person(&p).unwrap().person.name,
+        "Honest Person",
+        "the honest change is applied"
+    );
+    assert_eq!(b.exports(), a.exports());
+}
