@@ -62,6 +62,12 @@ pub enum CryptoError {
     Invite,
 }
 
+/// Whether `doc_id` files a key record (a device's member record or an epoch record) rather
+/// than a document of the notebook: bookkeeping, left out of the changes a user is shown.
+pub fn is_key_record(doc_id: &str) -> bool {
+    doc_id.starts_with(keys::MEMBER_DOC_PREFIX) || doc_id.starts_with(epoch::EPOCH_DOC_PREFIX)
+}
+
 /// `N` random bytes from the operating system (or the browser's `crypto.getRandomValues`).
 pub fn random<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];

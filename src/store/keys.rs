@@ -478,8 +478,7 @@ impl Opener {
         out: &mut Outcome,
     ) -> Result<bool> {
         // Nothing of an erased person is kept again, not even sealed or in quarantine.
-        if !c.doc_id.starts_with(MEMBER_DOC_PREFIX)
-            && !c.doc_id.starts_with(EPOCH_DOC_PREFIX)
+        if !crate::crypto::is_key_record(c.doc_id)
             && conn
                 .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
                 .exists([c.doc_id])?

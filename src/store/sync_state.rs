@@ -48,8 +48,10 @@ impl Store {
     /// How many local changes wait for a relay.
     pub fn pending_changes(&self) -> Result<u64> {
         Ok(self.conn.query_row(
-            // This device's member record is bookkeeping, not a change to the notebook.
-            "SELECT count(*) FROM outbox WHERE doc_id NOT LIKE 'member-%'",
+            // Key records (this device's keys, a key rotation) are bookkeeping, not changes
+            // to the notebook (`crypto::is_key_record`).
+            "SELECT count(*) FROM outbox
+             WHERE doc_id NOT LIKE 'member-%' AND doc_id NOT LIKE 'epoch-%'",
             [],
             |r| r.get::<_, i64>(0),
         )? as u64)

@@ -12,7 +12,7 @@ use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError, team};
 use crate::crypto::CryptoError;
-use crate::crypto::keys::{InviteSecret, Keyring, MEMBER_DOC_PREFIX, TeamKey, open_invite};
+use crate::crypto::keys::{InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::{Incoming, Pusher, RelayLink, Store};
 
@@ -338,18 +338,18 @@ async fn run<W: Wire>(
             Err(e) => return Err(e),
         };
         let absorb = plan::absorb(&planned, response)?;
-        // Member records (devices' signing keys) are bookkeeping, not changes to the notebook.
-        let is_member = |doc: &str| doc.starts_with(MEMBER_DOC_PREFIX);
+        // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
+        let is_record = crate::crypto::is_key_record;
         report.pulled += absorb
             .changes
             .iter()
-            .filter(|c| !is_member(&c.doc_id))
+            .filter(|c| !is_record(&c.doc_id))
             .count();
         let acknowledged: std::collections::HashSet<&str> =
             absorb.acknowledged.iter().map(String::as_str).collect();
         report.pushed += outbox
             .iter()
-            .filter(|i| !is_member(&i.doc_id) && acknowledged.contains(i.change_hash.as_str()))
+            .filter(|i| !is_record(&i.doc_id) && acknowledged.contains(i.change_hash.as_str()))
             .count();
         let answer = SyncResponse {
             accepted: Vec::new(),

@@ -121,7 +121,7 @@ fn the_first_device_makes_the_key_and_only_a_leads_invite_carries_it() {
     b.sync();
     assert_eq!(b.store.person(&id).unwrap().person.name, "Precious Okafor");
     // The relay never saw the secret half or the key.
-    let secret_hex = hex(&key);
+    let secret_hex = groundwork::store::intake::hex(&key);
     for needle in [secret, secret_hex.as_str()] {
         assert_eq!(
             files_holding(&relay.dir(), needle),
@@ -129,10 +129,6 @@ fn the_first_device_makes_the_key_and_only_a_leads_invite_carries_it() {
             "{needle}"
         );
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]
@@ -488,4 +484,23 @@ fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
         "the honest change is applied"
     );
     assert_eq!(b.exports(), a.exports());
+}
+
+#[test]
+fn key_records_are_not_counted_as_changes_waiting_or_sent() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    assert_eq!(a.store.pending_changes().unwrap(), 0, "the member record");
+    assert_eq!(a.sync().pushed, 0);
+    let rotation = a.store.rotate_team_key(&[]).unwrap();
+    assert_eq!(rotation.epoch, 2);
+    assert_eq!(a.store.pending_changes().unwrap(), 0, "the epoch record");
+    let report = a.sync();
+    assert_eq!((report.pushed, report.pulled), (0, 0), "{report:?}");
+    assert_eq!(
+        a.store.sync_state().unwrap().cursor,
+        2,
+        "both records reached the relay"
+    );
 }
