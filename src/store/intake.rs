@@ -50,6 +50,9 @@ pub struct Incoming<'a> {
 /// What taking in a batch of changes did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IntakeReport {
+    /// Changes the batch brought, key records left out: a blob carrying a document's changes
+    /// sealed together counts each of them (counted when it is opened).
+    pub received: usize,
     /// Changes applied now (including waiting ones whose dependencies arrived).
     pub applied: usize,
     /// Changes this device already had.

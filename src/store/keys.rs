@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use automerge::Change;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::bundle::{self, Outgoing};
 use super::intake::{self, Incoming, Pusher};
 use super::{OutboxItem, Store};
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_doc_id, epoch_of_doc};
@@ -282,12 +283,13 @@ impl Store {
         })
     }
 
-    /// `items` as they go to the relay: sealed with the team's newest key and signed by this
-    /// device when the team is sealed, as they are otherwise. An epoch record is sealed with
-    /// the key before it, which every member holds.
-    pub fn sealed_for_push(&self, items: Vec<OutboxItem>) -> Result<Vec<OutboxItem>> {
+    /// `items` as they go to the relay. When the team is sealed, each document's changes go
+    /// together ([`bundle::group`]), sealed with the team's newest key and signed by this
+    /// device; an epoch record is sealed with the key before it, which every member holds.
+    /// Otherwise one blob per change, as they are.
+    pub fn sealed_for_push(&self, items: Vec<OutboxItem>) -> Result<Vec<Outgoing>> {
         if !sealed(&self.conn)? || items.is_empty() {
-            return Ok(items);
+            return Ok(bundle::each(items));
         }
         let team = team_id(&self.conn)?.ok_or(Error::Crypto(CryptoError::Key(
             "this device has joined no team".into(),
@@ -301,15 +303,15 @@ impl Store {
         };
         let current = ring.current().ok_or_else(missing)?;
         let device = device_key(&self.conn)?;
-        items
+        bundle::group(items, crate::crypto::is_key_record)
             .into_iter()
-            .map(|mut item| {
-                let key = match epoch_of_doc(&item.doc_id) {
+            .map(|mut out| {
+                let key = match epoch_of_doc(&out.doc_id) {
                     Some(e) => ring.get(e - 1).ok_or_else(missing)?,
                     None => current,
                 };
-                item.bytes = seal::seal(&team, &item.doc_id, key, &device, &item.bytes)?;
-                Ok(item)
+                out.bytes = seal::seal(&team, &out.doc_id, key, &device, &out.bytes)?;
+                Ok(out)
             })
             .collect()
     }
@@ -486,12 +488,12 @@ impl Opener {
             return Ok(false);
         }
         match self.open_one(conn, c, now) {
-            Ok(Some(content)) => {
-                out.opened.push(Opened {
+            Ok(Some(changes)) => {
+                out.opened.extend(changes.into_iter().map(|content| Opened {
                     doc_id: c.doc_id.to_string(),
                     content,
                     pusher: c.pusher.cloned(),
-                });
+                }));
                 Ok(false)
             }
             Ok(None) => Ok(true),
@@ -530,14 +532,15 @@ impl Opener {
         }
     }
 
-    /// The change inside `c`, `None` for a member or epoch record (taken in here), or why it
-    /// is refused.
+    /// The changes inside `c` (one, or a document's changes sealed together: all written by
+    /// the device that signed them), `None` for a member or epoch record (taken in here), or
+    /// why it is refused.
     fn open_one(
         &mut self,
         conn: &Connection,
         c: &Incoming<'_>,
         now: &str,
-    ) -> std::result::Result<Option<Vec<u8>>, Refused> {
+    ) -> std::result::Result<Option<Vec<Vec<u8>>>, Refused> {
         let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
             CryptoError::UnknownEpoch(_) => later(e.to_string()),
             e => Refused::from(e.to_string()),
@@ -565,9 +568,28 @@ impl Opener {
                 "it is filed as a key record with no valid number".into(),
             ));
         }
-        let change = Change::try_from(content.as_slice())
+        let chunks = bundle::split(&content)
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
-        let actor = change.actor_id().to_hex_string();
+        let mut writer: Option<String> = None;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let change = Change::try_from(*chunk).map_err(|e| {
+                refuse(format!(
+                    "its change {} is not an Automerge change ({e})",
+                    i + 1
+                ))
+            })?;
+            let actor = change.actor_id().to_hex_string();
+            match &writer {
+                None => writer = Some(actor),
+                Some(w) if *w == actor => {}
+                Some(w) => {
+                    return Err(refuse(format!(
+                        "it seals changes of devices {w} and {actor} together: a device seals only its own"
+                    )));
+                }
+            }
+        }
+        let actor = writer.unwrap_or_default();
         let Some(member) = self.members.get(&actor) else {
             return Err(later(format!(
                 "it is written by device {actor}, whose signing key this device has not received"
@@ -583,7 +605,7 @@ impl Opener {
                 "it is written by device {actor} after the team revoked it"
             )));
         }
-        Ok(Some(content))
+        Ok(Some(chunks.into_iter().map(<[u8]>::to_vec).collect()))
     }
 
     fn take_member(

@@ -11,6 +11,7 @@
 //! Writes go through a [`Writer`]; [`Store`] offers one-action-one-transaction wrappers and
 //! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
 
+pub mod bundle;
 mod columns;
 mod documents;
 pub mod drafts;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use bundle::Outgoing;
 pub use documents::MergeReport;
 pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;

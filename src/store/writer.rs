@@ -580,11 +580,19 @@ impl<'t> Writer<'t> {
         let now = format_time(Utc::now());
         let me = intake::hex(self.actor.to_bytes());
         match super::keys::open_pulled(self.conn, &me, changes, &now)? {
-            None => intake::take_in(self.conn, self.actor, changes, &now),
+            None => {
+                let mut report = intake::take_in(self.conn, self.actor, changes, &now)?;
+                report.received = changes
+                    .iter()
+                    .filter(|c| !crate::crypto::is_key_record(c.doc_id))
+                    .count();
+                Ok(report)
+            }
             Some((opened, refused)) => {
                 let incoming: Vec<Incoming<'_>> = opened.iter().map(|o| o.incoming()).collect();
                 let mut report = intake::take_in(self.conn, self.actor, &incoming, &now)?;
                 report.quarantined += refused;
+                report.received = incoming.len() + refused;
                 Ok(report)
             }
         }

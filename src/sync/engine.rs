@@ -245,9 +245,9 @@ async fn repair_doc<W: Wire>(
             Err(e) => return Err(e),
         };
         report.round_trips += 1;
-        report.pulled += response.changes.len();
-        let intake = store.with(|s| take_in(s, &response, None))?;
-        report.rejected += intake;
+        let (received, rejected) = store.with(|s| take_in(s, &response, None))?;
+        report.pulled += received;
+        report.rejected += rejected;
         if !response.more || response.cursor <= after {
             break;
         }
@@ -262,12 +262,12 @@ async fn repair_doc<W: Wire>(
 }
 
 /// Take in the changes of a relay answer, with the cursor to store alongside (if any);
-/// returns how many were quarantined.
+/// returns how many changes it brought and how many were quarantined.
 fn take_in(
     store: &mut Store,
     response: &SyncResponse,
     cursor: Option<u64>,
-) -> Result<usize, Error> {
+) -> Result<(usize, usize), Error> {
     let pushers: Vec<Pusher> = response
         .pushers
         .iter()
@@ -290,7 +290,7 @@ fn take_in(
         if let Some(cursor) = cursor {
             w.advance_cursor(cursor)?;
         }
-        Ok(r.quarantined)
+        Ok((r.received, r.quarantined))
     })
 }
 
@@ -311,14 +311,15 @@ async fn run<W: Wire>(
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let rows = budget.push_bytes / 256 + 1;
-        let outbox = store.with(|s| {
+        let (outbox, read) = store.with(|s| {
             let items = s.outbox(rows)?;
-            s.sealed_for_push(items)
+            let read = items.len();
+            s.sealed_for_push(items).map(|o| (o, read))
         })?;
         let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
         // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
         // rows read before the byte budget: whatever the outbox holds beyond them goes next.
-        planned.left_behind |= outbox.len() == rows;
+        planned.left_behind |= read == rows;
         let answer = transport
             .sync(&link.relay_url, &link.token, &planned.request)
             .await;
@@ -340,16 +341,13 @@ async fn run<W: Wire>(
         let absorb = plan::absorb(&planned, response)?;
         // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
         let is_record = crate::crypto::is_key_record;
-        report.pulled += absorb
-            .changes
-            .iter()
-            .filter(|c| !is_record(&c.doc_id))
-            .count();
         let acknowledged: std::collections::HashSet<&str> =
             absorb.acknowledged.iter().map(String::as_str).collect();
         report.pushed += outbox
             .iter()
-            .filter(|i| !is_record(&i.doc_id) && acknowledged.contains(i.change_hash.as_str()))
+            .filter(|o| !is_record(&o.doc_id))
+            .flat_map(|o| &o.change_hashes)
+            .filter(|h| acknowledged.contains(h.as_str()))
             .count();
         let answer = SyncResponse {
             accepted: Vec::new(),
@@ -358,12 +356,14 @@ async fn run<W: Wire>(
             cursor: absorb.cursor,
             more: false,
         };
-        report.rejected += store.with(|s| {
-            let rejected = take_in(s, &answer, Some(absorb.cursor))?;
+        let (received, rejected) = store.with(|s| {
+            let taken = take_in(s, &answer, Some(absorb.cursor))?;
             s.acknowledge(&absorb.acknowledged)?;
-            Ok::<_, Error>(rejected)
+            Ok::<_, Error>(taken)
         })?;
-        on_page(answer.changes.len());
+        report.pulled += received;
+        report.rejected += rejected;
+        on_page(received);
         cursor = absorb.cursor;
         if !absorb.again {
             break;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use groundwork_protocol::{BlobId, PulledChange, PushItem, Pusher, SyncRequest, SyncResponse};
 
-use crate::store::OutboxItem;
+use crate::store::Outgoing;
 
 /// How much one request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +40,15 @@ impl Default for Budget {
 pub struct Planned {
     /// The request to send.
     pub request: SyncRequest,
-    /// Blob id → the outbox row's change hash, for acknowledgements.
-    pub carried: HashMap<BlobId, String>,
+    /// Blob id → the outbox changes it carries (their hashes), for acknowledgements.
+    pub carried: HashMap<BlobId, Vec<String>>,
     /// Whether outbox rows were left for a later request.
     pub left_behind: bool,
 }
 
-/// Build the next request from the oldest outbox rows and the cursor; `actor` is the actor id
+/// Build the next request from the oldest outbox blobs and the cursor; `actor` is the actor id
 /// this device's changes carry.
-pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget, actor: &[u8]) -> Planned {
+pub fn next_request(outbox: &[Outgoing], cursor: u64, budget: Budget, actor: &[u8]) -> Planned {
     let mut push = Vec::new();
     let mut carried = HashMap::new();
     let mut bytes = 0usize;
@@ -58,7 +58,7 @@ pub fn next_request(outbox: &[OutboxItem], cursor: u64, budget: Budget, actor: &
         }
         bytes += item.bytes.len();
         let p = PushItem::new(item.doc_id.clone(), item.bytes.clone());
-        carried.insert(p.id, item.change_hash.clone());
+        carried.insert(p.id, item.change_hashes.clone());
         push.push(p);
     }
     let left_behind = push.len() < outbox.len();
@@ -115,7 +115,9 @@ pub fn absorb(planned: &Planned, response: SyncResponse) -> Result<Absorb, PlanE
     let acknowledged = response
         .accepted
         .iter()
-        .filter_map(|id| planned.carried.get(id).cloned())
+        .filter_map(|id| planned.carried.get(id))
+        .flatten()
+        .cloned()
         .collect();
     let progressed = response.cursor > planned.request.since || !planned.request.push.is_empty();
     Ok(Absorb {
@@ -133,11 +135,10 @@ mod tests {
 
     use super::*;
 
-    fn item(seq: i64, doc: &str, size: usize) -> OutboxItem {
-        OutboxItem {
-            seq,
+    fn item(seq: i64, doc: &str, size: usize) -> Outgoing {
+        Outgoing {
             doc_id: doc.into(),
-            change_hash: format!("hash{seq}"),
+            change_hashes: vec![format!("hash{seq}")],
             bytes: vec![seq as u8; size],
         }
     }
@@ -188,6 +189,28 @@ mod tests {
         let a = absorb(&p, response).unwrap();
         assert_eq!(a.acknowledged, vec!["hash1".to_string()]);
         assert!(!a.again);
+    }
+
+    #[test]
+    fn a_blob_carrying_several_changes_acknowledges_them_all() {
+        let outbox = vec![
+            Outgoing {
+                doc_id: "a".into(),
+                change_hashes: vec!["h1".into(), "h3".into()],
+                bytes: vec![1; 10],
+            },
+            item(2, "b", 10),
+        ];
+        let p = next_request(&outbox, 0, Budget::default(), b"me");
+        let response = SyncResponse {
+            pushers: vec![],
+            accepted: vec![p.request.push[0].id],
+            changes: vec![],
+            cursor: 0,
+            more: false,
+        };
+        let a = absorb(&p, response).unwrap();
+        assert_eq!(a.acknowledged, vec!["h1".to_string(), "h3".to_string()]);
     }
 
     #[test]

@@ -37,8 +37,38 @@ impl Evil {
     /// Push raw blobs for documents, declaring `actor` (its own unless testing the relay).
     fn push_as(&self, actor: Vec<u8>, items: Vec<(String, Vec<u8>)>) -> Result<(), SyncError> {
         let link = self.device.store.sync_state().unwrap().link.unwrap();
-        // Sealed with the team's key and signed by this device, as a team member can.
-        let items = self
+        // Sealed with the team's key and signed by this device, as a team member can: each
+        // alone (an honest push seals a document's changes together).
+        let items: Vec<_> = items
+            .into_iter()
+            .flat_map(|(doc_id, bytes)| {
+                self.device
+                    .store
+                    .sealed_for_push(vec![OutboxItem {
+                        seq: 0,
+                        doc_id,
+                        change_hash: String::new(),
+                        bytes,
+                    }])
+                    .unwrap()
+            })
+            .collect();
+        let request = SyncRequest {
+            since: 0,
+            push: items
+                .into_iter()
+                .map(|i| PushItem::new(i.doc_id, i.bytes))
+                .collect(),
+            max_bytes: Some(1),
+            actor,
+        };
+        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).map(|_| ())
+    }
+
+    /// Push `items` sealed as an honest push seals them: a document's changes together.
+    fn push_together(&self, items: Vec<(String, Vec<u8>)>) {
+        let link = self.device.store.sync_state().unwrap().link.unwrap();
+        let sealed = self
             .device
             .store
             .sealed_for_push(
@@ -53,16 +83,17 @@ impl Evil {
                     .collect(),
             )
             .unwrap();
+        assert_eq!(sealed.len(), 1, "one document, one blob");
         let request = SyncRequest {
             since: 0,
-            push: items
+            push: sealed
                 .into_iter()
                 .map(|i| PushItem::new(i.doc_id, i.bytes))
                 .collect(),
             max_bytes: Some(1),
-            actor,
+            actor: self.device.store.actor_bytes(),
         };
-        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).map(|_| ())
+        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
     }
 
     fn push(&self, items: Vec<(String, Vec<u8>)>) {
@@ -217,6 +248,48 @@ fn garbage_and_schema_breaking_changes_never_hide_honest_work() {
             .unwrap()
             .contains("not an Automerge change")
     }));
+}
+
+#[test]
+fn a_bad_change_sealed_among_good_ones_does_not_take_them_with_it() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let p = a.person("Person");
+    a.sync();
+    evil.device.sync();
+    // One blob for the document: a good edit, a schema-breaking one, another good edit, one
+    // after the other (each depends on the one before).
+    let mut doc = evil.doc_as(&p, &evil.device.store.actor_bytes());
+    let mut step = |edit: &dyn Fn(&mut AutoCommit)| {
+        edit(&mut doc);
+        doc.commit().unwrap();
+        (
+            p.clone(),
+            doc.get_last_local_change().unwrap().raw_bytes().to_vec(),
+        )
+    };
+    let good = step(&|d| {
+        let person = map(d, "person");
+        d.put(&person, "notes", "met at the gate").unwrap();
+    });
+    let bad = step(&|d| d.put(ROOT, "type", "campaign").unwrap());
+    let also_good = step(&|d| {
+        let person = map(d, "person");
+        d.put(&person, "area", "Elm Road").unwrap();
+    });
+    evil.push_together(vec![good, bad, also_good]);
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    let r = b.sync();
+    // The person, the good edit in; the bad one refused, and the edit built on it with it.
+    assert_eq!((r.rejected, r.pulled), (2, 4), "{r:?}");
+    let person = b.store.person(&p).unwrap().person;
+    assert_eq!(person.notes.as_deref(), Some("met at the gate"));
+    assert_eq!(person.area, None);
+    a.sync();
+    assert_eq!(a.exports(), b.exports());
+    assert_eq!(a.store.quarantined().unwrap().len(), 2);
 }
 
 #[test]

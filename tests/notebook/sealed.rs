@@ -504,3 +504,97 @@ fn key_records_are_not_counted_as_changes_waiting_or_sent() {
         "both records reached the relay"
     );
 }
+
+#[test]
+fn a_persons_steps_go_as_one_sealed_blob_and_arrive_whole() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    // Written in steps, as on a doorstep: the person, the conversation, a later commitment.
+    let p = a.person("Step Person");
+    let conversation = a.converse(&p, "short of hours", &["sign the letter"]);
+    a.converse(&p, "came back", &["come to the meeting"]);
+    let steps = a.store.pending_changes().unwrap() as usize;
+    assert!(steps >= 3, "{steps}");
+    let other = a.person("Other Person");
+    let report = a.sync();
+    assert_eq!(report.pushed, steps + 1, "{report:?}");
+    assert_eq!(a.store.pending_changes().unwrap(), 0);
+    assert_eq!(
+        relay.blobs_of(&p).len(),
+        1,
+        "one blob for the person's steps"
+    );
+    assert_eq!(relay.blobs_of(&other).len(), 1);
+    let report = b.sync();
+    assert_eq!(
+        (report.pulled, report.rejected),
+        (steps + 1, 0),
+        "{report:?}"
+    );
+    let file = b.store.person(&p).unwrap();
+    assert_eq!(file.conversations.len(), 2);
+    assert!(file.conversations.iter().any(|c| c.id == conversation));
+    assert_eq!(file.commitments.len(), 2);
+    assert_eq!(a.exports(), b.exports());
+    // A later edit goes in a blob of its own, and a retry of the same push adds nothing.
+    a.converse(&p, "third visit", &[]);
+    a.sync();
+    assert_eq!(relay.blobs_of(&p).len(), 2);
+    b.sync();
+    assert_eq!(a.exports(), b.exports());
+}
+
+#[test]
+fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
+    use groundwork::store::OutboxItem;
+    use groundwork_protocol::{PushItem, SyncRequest};
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    for d in [&mut a, &mut evil, &mut b] {
+        d.sync();
+    }
+    let p = a.person("Honest Person");
+    evil.person("Evil's own");
+    // Evil seals A's change and one of its own as one blob of A's person, signed by itself.
+    let mut items: Vec<OutboxItem> = a
+        .store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.doc_id == p)
+        .collect();
+    let mut own = evil
+        .store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .find(|i| !groundwork::crypto::is_key_record(&i.doc_id))
+        .unwrap();
+    own.doc_id = p.clone();
+    items.push(own);
+    let forged = evil.store.sealed_for_push(items).unwrap();
+    assert_eq!(forged.len(), 1);
+    let link = evil.store.sync_state().unwrap().link.unwrap();
+    let request = SyncRequest {
+        since: 0,
+        push: forged
+            .into_iter()
+            .map(|i| PushItem::new(i.doc_id, i.bytes))
+            .collect(),
+        max_bytes: Some(1),
+        actor: evil.store.actor_bytes(),
+    };
+    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    a.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    let q = b.store.quarantined().unwrap();
+    assert!(q[0].reason.contains("together"), "{}", q[0].reason);
+    assert_eq!(b.store.person(&p).unwrap().person.name, "Honest Person");
+    assert_eq!(b.exports(), a.exports());
+}
