@@ -186,7 +186,7 @@ pub enum PersonCommand {
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
     /// Create an invite to this device's team; prints JSON {"code", "join_link", "role",
-    /// "uses", "expires_at"}.
+    /// "uses", "expires_at"}, and with --qr the join link as a QR code after it.
     Invite {
         /// How many devices may join with it.
         #[arg(long, default_value_t = 1)]
@@ -197,6 +197,9 @@ pub enum TeamCommand {
         /// Devices that join with it are team leads (default: canvassers).
         #[arg(long)]
         lead: bool,
+        /// Also draw the join link as a QR code after the JSON, for a phone's camera.
+        #[arg(long)]
+        qr: bool,
     },
     /// The team's devices with their role and last sync (JSON).
     Devices,

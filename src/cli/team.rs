@@ -11,7 +11,7 @@ use groundwork_protocol::team::MAX_INVITE_SECS;
 use groundwork_protocol::{InviteRequest, Role};
 
 use super::args::TeamCommand;
-use super::{CliError, print_json};
+use super::{CliError, print_json, print_line};
 
 /// The relay and code of `invite`: a join link `https://RELAY/#join=CODE` gives both; a bare
 /// code needs `relay`.
@@ -80,6 +80,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             uses,
             expires_in,
             lead: as_lead,
+            qr,
         } => {
             let request = InviteRequest {
                 uses,
@@ -89,14 +90,23 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             };
             let (invite, join_link) = sync::block_on(team::invite(&nb, &transport, &request))
                 .map_err(|e| lead(e, "invite"))?;
-            Ok(print_json(&serde_json::json!({
+            print_json(&serde_json::json!({
                 "code": invite.code,
                 "join_link": join_link,
                 "role": invite.role,
                 "uses": invite.uses,
                 "expires_at": chrono::DateTime::from_timestamp(invite.expires_at, 0)
                     .map(groundwork::model::format_time),
-            }))?)
+            }))?;
+            if qr {
+                // A join link always fits (a few hundred characters at most); should one not,
+                // the link printed above still does the job.
+                match groundwork_protocol::qr::text(&join_link) {
+                    Some(drawn) => print_line(drawn.trim_end_matches('\n'))?,
+                    None => eprintln!("the join link is too long for a QR code: send the link"),
+                }
+            }
+            Ok(())
         }
         TeamCommand::Devices => {
             let mine = nb

@@ -8,12 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use qrcodegen::{QrCode, QrCodeEcc};
 use serde::Deserialize;
-
-/// Modules of light margin around the QR code (the quiet zone scanners need; the standard asks
-/// for four).
-pub const QUIET_ZONE: i32 = 4;
 
 /// Why a public URL was refused. Every message shows a URL that would work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,40 +132,14 @@ impl TryFrom<String> for PublicUrl {
 pub enum QrError {
     /// The text does not fit in the largest QR code.
     #[error(
-        "the join link is too long for a QR code ({0}); use a shorter --public-url and print the link instead"
+        "the join link is too long for a QR code; use a shorter --public-url and print the link instead"
     )]
-    TooLong(qrcodegen::DataTooLong),
+    TooLong,
 }
 
-/// Draws `text` as a QR code for a terminal: one character per module across and two modules
-/// per line (Unicode half blocks), with a quiet zone of [`QUIET_ZONE`] modules.
-///
-/// Light modules are drawn (`█`, `▀`, `▄`) and dark ones left blank, which reads right on the
-/// usual light-on-dark terminal; on a dark-on-light terminal the code comes out inverted, which
-/// most phone cameras read too. Every line has the same width and ends with a newline.
+/// `text` as a QR code for a terminal ([`groundwork_protocol::qr::text`]).
 pub fn qr_text(text: &str) -> Result<String, QrError> {
-    let code = QrCode::encode_text(text, QrCodeEcc::Medium).map_err(QrError::TooLong)?;
-    let light = |x: i32, y: i32| !code.get_module(x, y);
-    let side = code.size() + 2 * QUIET_ZONE;
-    let rows = (side + 1) / 2;
-    let mut out = String::with_capacity(((side as usize) * 3 + 1) * rows as usize);
-    for row in 0..rows {
-        let top_y = 2 * row - QUIET_ZONE;
-        for col in 0..side {
-            let x = col - QUIET_ZONE;
-            let top = light(x, top_y);
-            // An odd side leaves half of the last line below the quiet zone: blank.
-            let bottom = 2 * row + 1 < side && light(x, top_y + 1);
-            out.push(match (top, bottom) {
-                (true, true) => '█',
-                (true, false) => '▀',
-                (false, true) => '▄',
-                (false, false) => ' ',
-            });
-        }
-        out.push('\n');
-    }
-    Ok(out)
+    groundwork_protocol::qr::text(text).ok_or(QrError::TooLong)
 }
 
 #[cfg(test)]
@@ -240,30 +209,5 @@ mod tests {
                 .to_string()
                 .contains("https://relay.example.org")
         );
-    }
-
-    #[test]
-    fn qr_is_a_square_of_half_blocks_with_a_light_border() {
-        let text = qr_text("https://relay.example.org/#join=ABCD-EFGH-IJKL").expect("fits");
-        let lines: Vec<&str> = text.lines().collect();
-        let width = lines[0].chars().count();
-        assert_eq!(lines.len(), width.div_ceil(2));
-        // Version v is 17 + 4v modules across.
-        let modules = width - 2 * QUIET_ZONE as usize;
-        assert!(
-            modules >= 21 && (modules - 17).is_multiple_of(4),
-            "{modules}"
-        );
-        assert!(lines.iter().all(|l| l.chars().count() == width));
-        assert!(text.chars().all(|c| " ▀▄█\n".contains(c)));
-        assert!(lines[0].chars().all(|c| c == '█'), "quiet zone on top");
-        let (last, body) = lines.split_last().expect("lines");
-        assert!(
-            body.iter()
-                .all(|l| l.starts_with("████") && l.ends_with("████"))
-        );
-        // An odd side: the last line holds the bottom row of the quiet zone in its top half.
-        assert!(last.chars().all(|c| c == '▀'), "quiet zone below");
-        assert!(qr_text(&"x".repeat(5_000)).is_err());
     }
 }

@@ -532,6 +532,15 @@ mod command_line {
         let bad = groundwork(&lead, &["team", "invite", "--expires-in", "forever"]);
         assert_eq!(bad.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("24h"));
+        // With --qr the join link follows the JSON as a QR code, for a phone's camera.
+        let drawn = ok(&lead, &["team", "invite", "--qr"]);
+        let (json_part, qr_part) = drawn.split_once("}\n").expect("JSON, then the code");
+        let link = json(&format!("{json_part}}}"))["join_link"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(link.contains("#join="), "{link}");
+        assert_eq!(qr_part, groundwork_protocol::qr::text(&link).unwrap());
 
         let p = ok(
             &sam,

@@ -3,32 +3,13 @@
 //! lead's invite link.
 
 use dioxus::prelude::*;
-use qrcodegen::{QrCode, QrCodeEcc};
-
-/// Modules of light border around the code.
-const QUIET_ZONE: i32 = 4;
-
-/// The SVG path of `text`'s dark modules (one `M x y h1 v1 h-1 z` square each), and the side
-/// of the square drawing including the quiet zone; `None` when the text is too long for a QR
-/// code.
-pub fn qr_path(text: &str) -> Option<(String, i32)> {
-    let code = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
-    let mut path = String::new();
-    for y in 0..code.size() {
-        for x in 0..code.size() {
-            if code.get_module(x, y) {
-                path.push_str(&format!("M{} {}h1v1h-1z", x + QUIET_ZONE, y + QUIET_ZONE));
-            }
-        }
-    }
-    Some((path, code.size() + 2 * QUIET_ZONE))
-}
+use groundwork_protocol::qr::svg_path;
 
 /// `text` as a QR code, described for screen readers by `label`; nothing if it cannot be
 /// drawn (the text stays shown beside it anyway).
 #[component]
 pub fn QrImage(id: String, text: String, label: String) -> Element {
-    let Some((path, side)) = qr_path(&text) else {
+    let Some((path, side)) = svg_path(&text) else {
         return rsx! {};
     };
     rsx! {
@@ -51,13 +32,13 @@ mod tests {
 
     #[test]
     fn a_join_link_is_drawn_with_finder_patterns_and_a_quiet_zone() {
-        let (path, side) = qr_path("https://relay.example.org/#join=abcd-efgh-ijkl").unwrap();
+        let (path, side) = svg_path("https://relay.example.org/#join=abcd-efgh-ijkl").unwrap();
         // Version 3 or so: 29 modules plus 8 of quiet zone.
         assert!((25..=45).contains(&side), "{side}");
         // The top-left finder pattern starts at the quiet zone's corner, and nothing is drawn in
         // the quiet zone.
         assert!(path.starts_with("M4 4h1v1h-1z"), "{}", &path[..40]);
         assert!(!path.contains("M3 ") && !path.contains(" 3h"));
-        assert!(qr_path(&"x".repeat(5000)).is_none());
+        assert!(svg_path(&"x".repeat(5000)).is_none());
     }
 }

@@ -20,6 +20,7 @@
 //! actions and erasure orders in [`team`].
 
 pub mod id;
+pub mod qr;
 pub mod team;
 pub mod wire;
 
