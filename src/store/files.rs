@@ -113,6 +113,10 @@ pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
         source: std::io::Error::other(e.to_string()),
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // The store caches more statements than rusqlite's default of 16 (taking in a page of
+    // pulled changes alone uses most of those): beyond the cache, a statement is prepared
+    // again at every use.
+    conn.set_prepared_statement_cache_capacity(128);
     // Is it ours? A new file has no tables and application_id 0.
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
