@@ -107,6 +107,7 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 "waiting": report.waiting,
                 "repaired": report.repaired,
                 "erased": report.erased,
+                "withheld": report.withheld,
             }))?)
         }
         Command::Team(command) => team::run(&mut Store::open(dir)?, command),
@@ -271,6 +272,8 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "key_epoch": store.keyring()?.current().map(|k| k.epoch()),
                 "team_members_known": store.known_members()?,
                 "awaiting_key_changes": store.awaiting_key_changes()?,
+                // What other devices' push records say the relay holds and has not served.
+                "withheld": store.withheld()?,
                 // Counted again at each sync on a lead's device only.
                 "erasures_waiting": if store.role()?.as_deref() == Some("lead") {
                     store.erasures_waiting()?

@@ -4,6 +4,8 @@
 //! - [`keys`]: the team's key (one per epoch), this device's signing key, the member record
 //!   that ties a device's Automerge actor to its signing key, and the keys an invite carries.
 //! - [`epoch`]: rotating the team key when a device is revoked.
+//! - [`pushlog`]: push records, each push's signed list of what it carried, so that a relay
+//!   withholding blobs is found out.
 //! - [`seal`]: the sealed-blob format: AES-256-SIV (RFC 5297) over the padded change, bound to
 //!   team, document and epoch, then an Ed25519 signature by the writing device.
 //! - [`text`]: base64url and base32 for keys that travel as text (invites, join links).
@@ -13,6 +15,7 @@
 
 pub mod epoch;
 pub mod keys;
+pub mod pushlog;
 pub mod seal;
 pub mod text;
 
@@ -62,10 +65,13 @@ pub enum CryptoError {
     Invite,
 }
 
-/// Whether `doc_id` files a key record (a device's member record or an epoch record) rather
-/// than a document of the notebook: bookkeeping, left out of the changes a user is shown.
+/// Whether `doc_id` files a record (a device's member record, an epoch record or a push
+/// record) rather than a document of the notebook: bookkeeping, left out of the changes a user
+/// is shown.
 pub fn is_key_record(doc_id: &str) -> bool {
-    doc_id.starts_with(keys::MEMBER_DOC_PREFIX) || doc_id.starts_with(epoch::EPOCH_DOC_PREFIX)
+    doc_id.starts_with(keys::MEMBER_DOC_PREFIX)
+        || doc_id.starts_with(epoch::EPOCH_DOC_PREFIX)
+        || doc_id.starts_with(pushlog::PUSH_DOC_PREFIX)
 }
 
 /// `N` random bytes from the operating system (or the browser's `crypto.getRandomValues`).

@@ -99,6 +99,8 @@ impl Store {
         ] {
             held |= tx.execute(sql, [doc_id])? > 0;
         }
+        // Blobs of the person other devices' push records listed: the relay deleted them.
+        tx.execute("DELETE FROM blobs_expected WHERE doc_id = ?1", [doc_id])?;
         for key in super::drafts::person_draft_keys(doc_id) {
             tx.execute("DELETE FROM drafts WHERE key = ?1", [key])?;
         }

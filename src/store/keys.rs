@@ -17,11 +17,13 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::bundle::{self, Outgoing};
 use super::intake::{self, Incoming, Pusher};
+use super::withheld;
 use super::{OutboxItem, Store};
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_doc_id, epoch_of_doc};
 use crate::crypto::keys::{
     DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord, TeamKey, member_doc_id,
 };
+use crate::crypto::pushlog::{PUSH_DOC_PREFIX, PushRecord, push_of_doc};
 use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
 use crate::model::format_time;
@@ -38,7 +40,8 @@ pub(crate) fn keyring(conn: &Connection) -> Result<Keyring> {
     Ok(Keyring::new(keys))
 }
 
-fn sealed(conn: &Connection) -> Result<bool> {
+/// Whether this device's team seals what it pushes.
+pub(crate) fn sealed(conn: &Connection) -> Result<bool> {
     Ok(
         conn.query_row("SELECT sealed FROM sync_state WHERE id = 1", [], |r| {
             r.get::<_, bool>(0)
@@ -317,6 +320,19 @@ impl Store {
     }
 }
 
+/// `content` sealed as record `doc_id` under the team's newest key and signed by this device.
+pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Result<Vec<u8>> {
+    let team = team_id(conn)?.ok_or(Error::Crypto(CryptoError::Key(
+        "this device has joined no team".into(),
+    )))?;
+    let ring = keyring(conn)?;
+    let key = ring.current().ok_or(Error::Crypto(CryptoError::Key(
+        "this device holds none of its team's keys: join again with an invite from a team lead"
+            .into(),
+    )))?;
+    Ok(seal::seal(&team, doc_id, key, &device_key(conn)?, content)?)
+}
+
 /// A pulled change, opened.
 pub(crate) struct Opened {
     doc_id: String,
@@ -368,6 +384,7 @@ pub(crate) fn open_pulled(
     let mut out = Outcome::default();
     let mut progressed = false;
     for c in changes {
+        withheld::note_received(conn, c.blob)?;
         progressed |= opener.judge(conn, c, now, &mut out)?;
     }
     // What waited for a writer's key or a key record may be judged now; each round that takes
@@ -463,6 +480,10 @@ fn later(reason: String) -> Refused {
         wait: true,
         ..Refused::from(reason)
     }
+}
+
+fn sql_error(e: &Error) -> Refused {
+    Refused::from(format!("it could not be recorded ({e})"))
 }
 
 fn sql(e: rusqlite::Error) -> Refused {
@@ -568,6 +589,10 @@ impl Opener {
                 "it is filed as a key record with no valid number".into(),
             ));
         }
+        if c.doc_id.starts_with(PUSH_DOC_PREFIX) {
+            self.take_push(conn, c, &content)?;
+            return Ok(None);
+        }
         let chunks = bundle::split(&content)
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
         let mut writer: Option<String> = None;
@@ -606,6 +631,55 @@ impl Opener {
             )));
         }
         Ok(Some(chunks.into_iter().map(<[u8]>::to_vec).collect()))
+    }
+
+    /// Take in a push record: filed under its writer and number, signed by its writer, who is
+    /// not revoked.
+    fn take_push(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        content: &[u8],
+    ) -> std::result::Result<(), Refused> {
+        let Some((actor, n)) = push_of_doc(c.doc_id) else {
+            return Err(Refused::from(
+                "it is filed as a push record with no valid device or number".to_string(),
+            ));
+        };
+        let record: PushRecord = serde_json::from_slice(content)
+            .map_err(|e| Refused::from(format!("its push record is malformed ({e})")))?;
+        if record.actor != actor || record.n != n {
+            return Err(Refused::from(
+                "its push record names another device or number than it is filed under".to_string(),
+            ));
+        }
+        if let Some(p) = c.pusher
+            && !p.actor.is_empty()
+            && intake::hex(&p.actor) != actor
+        {
+            return Err(Refused::from(format!(
+                "it is a push record of device {actor} pushed by {}: no device may speak for another",
+                p.name
+            )));
+        }
+        withheld::check_record(&record).map_err(Refused::from)?;
+        let Some(member) = self.members.get(actor) else {
+            return Err(later(format!(
+                "it is a push record of device {actor}, whose signing key this device has not received"
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
+            Refused::from(format!(
+                "it is a push record of device {actor} not signed by that device's key"
+            ))
+        })?;
+        // A revoked device's records are not needed: nothing it pushes after the cut-off is
+        // taken in, so nothing of it is expected (and what it pushed before is judged by its
+        // place in the log, as its changes are).
+        if member.revoked {
+            return Ok(());
+        }
+        withheld::take_record(conn, &record, &self.me).map_err(|e| sql_error(&e))
     }
 
     fn take_member(

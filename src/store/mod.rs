@@ -24,6 +24,7 @@ mod migrations;
 mod project;
 mod queries;
 mod sync_state;
+mod withheld;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ pub use queries::{
     PeoplePage,
 };
 pub use sync_state::{OutboxItem, RelayLink, SyncState};
+pub use withheld::{SealedRecord, Withheld};
 pub use writer::{RestoreTarget, Writer, default_follow_up};
 
 use crate::error::{Error, Result};

@@ -175,8 +175,10 @@ impl Store {
         intake::waiting_docs(&self.conn)
     }
 
-    /// The documents whose waiting changes should be asked for again: waiting since before
-    /// `waiting_before` and not asked for since `asked_before`.
+    /// The documents to ask for again: those whose changes have been waiting for their
+    /// dependencies since before `waiting_before`, then those with blobs other devices' push
+    /// records list and the relay has not served (withheld); none asked for since
+    /// `asked_before`.
     pub fn docs_to_repair(&self, waiting_before: &str, asked_before: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT w.doc_id FROM waiting w LEFT JOIN repairs r ON r.doc_id = w.doc_id
@@ -185,7 +187,20 @@ impl Store {
              ORDER BY min(w.rowid)",
         )?;
         let rows = stmt.query_map([waiting_before, asked_before], |r| r.get(0))?;
-        Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
+        let mut docs = rows.collect::<std::result::Result<Vec<String>, _>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT x.doc_id FROM blobs_expected x LEFT JOIN repairs r ON r.doc_id = x.doc_id
+             WHERE (r.asked_at IS NULL OR r.asked_at < ?1)
+               AND NOT EXISTS (SELECT 1 FROM erased e WHERE e.doc_id = x.doc_id)
+             ORDER BY x.doc_id",
+        )?;
+        for doc in stmt.query_map([asked_before], |r| r.get::<_, String>(0))? {
+            let doc = doc?;
+            if !docs.contains(&doc) {
+                docs.push(doc);
+            }
+        }
+        Ok(docs)
     }
 
     /// Note that `doc_id` was asked for again now.

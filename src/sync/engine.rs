@@ -5,7 +5,7 @@
 //! requests are answered while a sync waits on the network. The command line and the desktop
 //! app call the blocking forms in [`super`] (`sync::sync_once`, …).
 
-use groundwork_protocol::{DocChangesRequest, EnrolRequest, SyncResponse};
+use groundwork_protocol::{DocChangesRequest, EnrolRequest, PushItem, SyncResponse};
 use serde::Serialize;
 
 use super::plan::{self, Budget};
@@ -54,6 +54,10 @@ pub struct SyncReport {
     pub round_trips: usize,
     /// People (documents) erased from this device by the team's erasure orders.
     pub erased: usize,
+    /// Blobs and whole pushes that other devices' push records say the relay holds and it has
+    /// not served this device, even when their documents were asked for again: a relay
+    /// withholding the team's work (`status` lists them).
+    pub withheld: usize,
 }
 
 /// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
@@ -320,6 +324,24 @@ async fn run<W: Wire>(
         // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
         // rows read before the byte budget: whatever the outbox holds beyond them goes next.
         planned.left_behind |= read == rows;
+        // In a sealed team a push ends with this device's signed record of what it carries,
+        // so that other devices find out if the relay withholds any of it.
+        let record = store.with(|s| {
+            let carried: Vec<(&str, &[u8])> = planned
+                .request
+                .push
+                .iter()
+                .map(|p| (p.doc_id.as_str(), p.blob.as_slice()))
+                .collect();
+            s.push_record(&carried)
+        })?;
+        let record = record.map(|r| {
+            let item = PushItem::new(r.doc_id, r.bytes);
+            let id = item.id;
+            planned.carried.insert(id, Vec::new());
+            planned.request.push.push(item);
+            (id, r.n)
+        });
         let answer = transport
             .sync(&link.relay_url, &link.token, &planned.request)
             .await;
@@ -338,6 +360,9 @@ async fn run<W: Wire>(
             }
             Err(e) => return Err(e),
         };
+        let record_sent = record
+            .filter(|(id, _)| response.accepted.contains(id))
+            .map(|(_, n)| n);
         let absorb = plan::absorb(&planned, response)?;
         // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
         let is_record = crate::crypto::is_key_record;
@@ -359,6 +384,9 @@ async fn run<W: Wire>(
         let (received, rejected) = store.with(|s| {
             let taken = take_in(s, &answer, Some(absorb.cursor))?;
             s.acknowledge(&absorb.acknowledged)?;
+            if let Some(n) = record_sent {
+                s.push_record_sent(n)?;
+            }
             Ok::<_, Error>(taken)
         })?;
         report.pulled += received;
@@ -383,5 +411,7 @@ async fn run<W: Wire>(
         .iter()
         .map(|(_, n)| n)
         .sum();
+    let withheld = store.with(|s| s.withheld())?;
+    report.withheld = withheld.blobs + withheld.pushes;
     Ok(report)
 }

@@ -45,6 +45,10 @@ pub struct Status {
     /// The team's notebook is end-to-end encrypted (the relay stores only sealed changes).
     #[serde(default)]
     pub sealed: bool,
+    /// Blobs and pushes other devices' push records say the relay holds and it has not served
+    /// this device ([`crate::store::Withheld`]).
+    #[serde(default)]
+    pub withheld: u64,
 }
 
 impl Status {
@@ -80,6 +84,7 @@ impl Status {
                     _ => Vec::new(),
                 },
                 sealed: store.sealed().unwrap_or(false),
+                withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
             },
             Err(e) => Status {
                 pending,

@@ -57,6 +57,8 @@ pub struct SyncStatus {
     pub erasures_waiting: Vec<groundwork::store::ErasureRecord>,
     /// The team's notebook is end-to-end encrypted.
     pub sealed: bool,
+    /// What other devices say the relay holds and it has not served this device.
+    pub withheld: u64,
 }
 
 /// What the app asks of the sync engine.
@@ -177,6 +179,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         team: TeamPanel::default(),
         erasures_waiting: s.erasures_waiting.clone(),
         sealed: s.sealed,
+        withheld: s.withheld,
     }
 }
 
@@ -367,9 +370,11 @@ mod tests {
             role: Some("lead".into()),
             erasures_waiting: Vec::new(),
             sealed: true,
+            withheld: 3,
         };
         let s = from_worker(&w);
         assert!(s.sealed);
+        assert_eq!(s.withheld, 3);
         let devices = s.team_devices.clone().unwrap();
         assert_eq!(devices[0].name, "Sam's phone");
         assert_eq!(

@@ -1,4 +1,7 @@
--- user_version 8
+-- user_version 9
+-- index blobs_expected_by_doc
+CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
+
 -- index commitments_by_campaign
 CREATE INDEX commitments_by_campaign ON commitments (campaign_id);
 
@@ -43,6 +46,13 @@ CREATE TABLE awaiting_key (
     pusher_actor TEXT,
     pusher_name  TEXT,
     received_at  TEXT NOT NULL
+);
+
+-- table blobs_expected
+CREATE TABLE blobs_expected (
+    tag    INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    actor  TEXT NOT NULL
 );
 
 -- table campaigns
@@ -183,6 +193,19 @@ CREATE TABLE 'people_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB, origin INTEGE
 -- table people_fts_idx
 CREATE TABLE 'people_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
 
+-- table push_attested
+CREATE TABLE push_attested (
+    actor TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL CHECK (n >= 1)
+) WITHOUT ROWID;
+
+-- table push_records
+CREATE TABLE push_records (
+    actor TEXT NOT NULL,
+    n     INTEGER NOT NULL CHECK (n >= 1),
+    PRIMARY KEY (actor, n)
+) WITHOUT ROWID;
+
 -- table quarantine
 CREATE TABLE quarantine (
     blob_id      TEXT PRIMARY KEY,   -- SHA-256 of the bytes (the relay's id)
@@ -193,6 +216,11 @@ CREATE TABLE quarantine (
     reason       TEXT NOT NULL,
     bytes        BLOB NOT NULL,
     received_at  TEXT NOT NULL
+);
+
+-- table received_blobs
+CREATE TABLE received_blobs (
+    tag INTEGER PRIMARY KEY
 );
 
 -- table repairs

@@ -657,6 +657,8 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE team_keys; DROP TABLE device_key; DROP TABLE members;
              DROP TABLE awaiting_key;
              ALTER TABLE sync_state DROP COLUMN sealed;
+             DROP TABLE push_records; DROP TABLE push_attested; DROP TABLE received_blobs;
+             DROP TABLE blobs_expected;
              PRAGMA user_version = 2;",
         )
         .unwrap();

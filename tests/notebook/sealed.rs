@@ -500,8 +500,8 @@ fn key_records_are_not_counted_as_changes_waiting_or_sent() {
     assert_eq!((report.pushed, report.pulled), (0, 0), "{report:?}");
     assert_eq!(
         a.store.sync_state().unwrap().cursor,
-        2,
-        "both records reached the relay"
+        4,
+        "both records reached the relay, each push with its push record"
     );
 }
 
@@ -597,4 +597,229 @@ fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     assert!(q[0].reason.contains("together"), "{}", q[0].reason);
     assert_eq!(b.store.person(&p).unwrap().person.name, "Honest Person");
     assert_eq!(b.exports(), a.exports());
+}
+
+/// The relay's id of `device`.
+fn device_id(device: &Device) -> String {
+    device
+        .store
+        .sync_state()
+        .unwrap()
+        .link
+        .unwrap()
+        .relay_device_id
+}
+
+#[test]
+fn a_blob_the_relay_withholds_is_found_out_and_taken_in_once_served() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let hidden = a.person("Hidden Person");
+    let shown = a.person("Shown Person");
+    a.sync();
+    a.person("Later Person");
+    a.sync();
+    // B read the whole log: nothing is missing.
+    let report = b.sync();
+    assert_eq!(report.withheld, 0, "{report:?}");
+    assert_eq!(b.store.withheld().unwrap(), Default::default());
+
+    // The relay drops one blob from its log; a device joining afterwards is told the rest.
+    let kept = relay.blobs_of(&hidden);
+    assert_eq!(kept.len(), 1);
+    relay.tamper(&format!("DELETE FROM blobs WHERE doc_id = '{hidden}'"));
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    assert_eq!(report.withheld, 1, "{report:?}");
+    assert!(
+        report.repaired >= 1,
+        "its document is asked for again: {report:?}"
+    );
+    let withheld = c.store.withheld().unwrap();
+    assert_eq!((withheld.blobs, withheld.pushes), (1, 0));
+    assert_eq!(withheld.docs, vec![hidden.clone()]);
+    assert!(c.store.person(&hidden).is_err());
+    assert!(c.store.person(&shown).is_ok());
+    let status: serde_json::Value =
+        serde_json::from_str(&super::ok(c.store.dir(), &["status"])).unwrap();
+    assert_eq!(status["withheld"]["blobs"], 1, "{status}");
+
+    // Served again (here: put back in the log), it is taken in and nothing is missing.
+    relay.inject(&device_id(&a), &hidden, &kept[0]);
+    let report = c.sync();
+    assert_eq!(report.withheld, 0, "{report:?}");
+    assert_eq!(
+        c.store.person(&hidden).unwrap().person.name,
+        "Hidden Person"
+    );
+    assert_eq!(c.store.withheld().unwrap(), Default::default());
+}
+
+#[test]
+fn a_whole_push_the_relay_withholds_is_found_out_by_the_next_record() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    a.sync(); // push 1: A's member record
+    let hidden = a.person("Hidden Person");
+    a.sync(); // push 2
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    b.sync();
+    b.person("B's Person");
+    b.sync(); // B's record says it has taken in A's push 2
+    // The relay drops A's push 2 whole: its blob and its record.
+    let actor = groundwork::store::intake::hex(&a.store.actor_bytes());
+    relay.tamper(&format!(
+        "DELETE FROM blobs WHERE doc_id IN ('{hidden}', 'push-{actor}-2')"
+    ));
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    let withheld = c.store.withheld().unwrap();
+    assert_eq!((withheld.blobs, withheld.pushes), (0, 1), "{report:?}");
+    assert_eq!(report.withheld, 1);
+    assert!(c.store.person(&hidden).is_err());
+    // A's next push (number 3) does not fill the gap: it stays visible.
+    a.person("Next");
+    a.sync();
+    c.sync();
+    assert_eq!(c.store.withheld().unwrap().pushes, 1);
+}
+
+#[test]
+fn a_forged_or_misfiled_push_record_is_refused() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    a.person("Someone");
+    a.sync();
+    evil.sync();
+    // Evil files a record of its own under A's name, claiming pushes A never made.
+    let a_actor = groundwork::store::intake::hex(&a.store.actor_bytes());
+    let record = groundwork::crypto::pushlog::PushRecord {
+        actor: a_actor.clone(),
+        n: 9,
+        blobs: vec![("x".into(), "0011223344556677".into())],
+        seen: Default::default(),
+    };
+    let doc = groundwork::crypto::pushlog::push_doc_id(&a_actor, 9);
+    let sealed = evil
+        .store
+        .sealed_for_push(vec![groundwork::store::OutboxItem {
+            seq: 0,
+            doc_id: doc.clone(),
+            change_hash: String::new(),
+            bytes: serde_json::to_vec(&record).unwrap(),
+        }])
+        .unwrap();
+    relay.inject(&device_id(&a), &doc, &sealed[0].bytes);
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    assert_eq!(c.store.withheld().unwrap(), Default::default());
+    assert!(
+        c.store.quarantined().unwrap()[0]
+            .reason
+            .contains("push record")
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    /// A relay that drops any part of the log from what it shows a device (and shows two
+    /// devices different parts: a fork) cannot leave it silently apart from the team: the
+    /// device either ends where one that read the whole log does, or says what is missing
+    /// (withheld blobs or pushes, changes waiting for a key or for changes they need).
+    /// Anything but the very last push is covered: a later record names it.
+    #[test]
+    fn a_relay_that_drops_or_forks_the_log_cannot_make_devices_diverge_silently(
+        seed in any::<u64>(),
+        steps in proptest::collection::vec((0usize..3, 0u8..3), 3..10),
+    ) {
+        let relay = TestRelay::start();
+        let (_, invite) = relay.team(6);
+        let mut writers: Vec<Device> = (0..3)
+            .map(|i| Device::joined(&relay.url, &invite, &format!("phone {i}")))
+            .collect();
+        let mut people: Vec<String> = Vec::new();
+        for (i, (w, what)) in steps.iter().enumerate() {
+            let d = &mut writers[*w];
+            d.sync();
+            match (what, people.last()) {
+                (0, _) | (_, None) => people.push(d.person(&format!("Person {i}"))),
+                (1, Some(p)) if d.store.person(p).is_ok() => {
+                    let p = p.clone();
+                    d.converse(&p, &format!("visit {i}"), &["come along"]);
+                }
+                _ => {}
+            }
+            d.sync();
+        }
+        // Two rounds in turn, so that a later record names every push but the last.
+        for round in 0..2 {
+            for (w, d) in writers.iter_mut().enumerate() {
+                d.sync();
+                people.push(d.person(&format!("Round {round} by {w}")));
+                d.sync();
+            }
+        }
+        let log = relay.log();
+        // The last push: the blobs after the record before the last one.
+        let last_push = log[..log.len() - 1]
+            .iter()
+            .rposition(|(doc, _)| doc.starts_with("push-"))
+            .map_or(0, |i| i + 1);
+        let mut honest =
+            Device::joined(&relay.url, &lead_invite(&mut writers[0]), "reads it all");
+        honest.sync();
+        let mut rng = groundwork::ids::SplitMix64::new(seed);
+        for fork in 0..2 {
+            // Drop each blob before the last push with probability 1/4 (at least one).
+            let mut served = Vec::new();
+            let mut dropped = 0;
+            for (i, item) in log.iter().enumerate() {
+                let must = dropped == 0 && i + 1 == last_push;
+                if i < last_push && (must || rng.below(4) == 0) {
+                    dropped += 1;
+                } else {
+                    served.push(item.clone());
+                }
+            }
+            let mut fed = Device::joined(
+                &relay.url,
+                &lead_invite(&mut writers[0]),
+                &format!("fork {fork}"),
+            );
+            // Its own join pushed and pulled: start from what the doctored log gives.
+            let mut at = 0;
+            while at < served.len() {
+                let n = 1 + rng.below(8) as usize;
+                let page: Vec<Incoming<'_>> = served[at..(at + n).min(served.len())]
+                    .iter()
+                    .map(|(doc_id, blob)| Incoming { doc_id, blob, pusher: None })
+                    .collect();
+                fed.store.batch(|w| w.take_in(&page)).unwrap();
+                at += n;
+            }
+            let withheld = fed.store.withheld().unwrap();
+            let said = withheld.any()
+                || fed.store.awaiting_key_changes().unwrap() > 0
+                || !fed.store.waiting_docs().unwrap().is_empty();
+            let same = people.iter().all(|p| fed.store.person(p).is_ok())
+                && fed.exports() == honest.exports();
+            prop_assert!(
+                same || said,
+                "fork {} dropped {} of {} and says nothing: {:?}",
+                fork,
+                dropped,
+                log.len(),
+                withheld
+            );
+            prop_assert!(fed.store.quarantined().unwrap().is_empty());
+        }
+        prop_assert_eq!(honest.store.withheld().unwrap(), Default::default());
+    }
 }

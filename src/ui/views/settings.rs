@@ -124,6 +124,10 @@ pub fn Settings(status: SyncStatus) -> Element {
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
+                    if status.withheld > 0 {
+                        p { id: "sync-withheld", class: "notice error", role: "alert",
+                            "The relay has not given this device {status.withheld} pieces of the team's work that other devices say they sent, even when asked again. It may be losing or hiding them: tell whoever runs the relay." }
+                    }
                     if status.sealed {
                         p { id: "team-sealed", class: "muted",
                             "End-to-end encrypted: the relay keeps only what it cannot read. Invites from a team lead's app carry the key; keep them private." }

@@ -1,0 +1,208 @@
+//! Push records on this device (schema 9): making this device's record for a push, taking in
+//! other devices' records, and finding out what the relay withholds
+//! ([`crate::crypto::pushlog`] says why).
+//!
+//! Every blob pulled in a sealed team leaves its tag in `received_blobs`; a record taken in
+//! expects each blob it lists that has not come (`blobs_expected`) and every push number up to
+//! the highest any record names for a device (`push_attested` against `push_records`). Blobs
+//! come before the record that lists them in an honest log, so at the end of a sync nothing is
+//! expected; what still is, was withheld (or the relay deleted an erased person's blobs, which
+//! is left out).
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::intake::unhex_strict;
+use super::{Store, meta_get, meta_set};
+use crate::crypto::pushlog::{PushRecord, TAG_LEN, push_doc_id, tag_of};
+use crate::error::Result;
+
+/// The meta key of this device's next push number.
+const NEXT_PUSH: &str = "push_record_next";
+
+/// What the relay has not served that other devices' push records say it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Withheld {
+    /// Blobs listed by a record that never came (erased people left out).
+    pub blobs: usize,
+    /// Push records (whole pushes) named by a later record that never came.
+    pub pushes: usize,
+    /// The documents of the withheld blobs (at most 20), to ask for again.
+    pub docs: Vec<String>,
+}
+
+impl Withheld {
+    /// Whether anything is withheld.
+    pub fn any(&self) -> bool {
+        self.blobs + self.pushes > 0
+    }
+}
+
+/// A push record made for a request, sealed and signed, with its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    /// Its document id (`push-<actor>-<n>`).
+    pub doc_id: String,
+    /// The sealed bytes.
+    pub bytes: Vec<u8>,
+    /// Its push number.
+    pub n: u64,
+}
+
+/// A tag as stored: the first [`TAG_LEN`] bytes as a big-endian integer.
+fn tag_number(bytes: &[u8]) -> Option<i64> {
+    let head: [u8; TAG_LEN] = bytes.get(..TAG_LEN)?.try_into().ok()?;
+    Some(i64::from_be_bytes(head))
+}
+
+/// Note that `blob` was pulled: it is no longer expected.
+pub(crate) fn note_received(conn: &Connection, blob: &[u8]) -> Result<()> {
+    let digest = groundwork_protocol::blob_digest(blob);
+    let Some(tag) = tag_number(&digest) else {
+        return Ok(());
+    };
+    conn.prepare_cached("INSERT OR IGNORE INTO received_blobs (tag) VALUES (?1)")?
+        .execute([tag])?;
+    conn.prepare_cached("DELETE FROM blobs_expected WHERE tag = ?1")?
+        .execute([tag])?;
+    Ok(())
+}
+
+/// Check a record's lists before anything of it is taken in: the reason it is refused, if it
+/// is.
+pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), String> {
+    let hex_actor =
+        |a: &str| !a.is_empty() && a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit());
+    if record.blobs.iter().any(|(doc, tag)| {
+        doc.is_empty()
+            || doc.len() > groundwork_protocol::MAX_DOC_ID_LEN
+            || tag.len() != 2 * TAG_LEN
+            || unhex_strict(tag).is_none()
+    }) {
+        return Err("its push record lists a blob it cannot name".into());
+    }
+    if record.seen.iter().any(|(a, &n)| !hex_actor(a) || n == 0) {
+        return Err("its push record names a device or push that cannot be".into());
+    }
+    Ok(())
+}
+
+/// Take in another device's push record (checked by [`check_record`], its signature by the
+/// caller). This device's own records are not needed: it knows what it pushed.
+pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> {
+    if record.actor == me {
+        return Ok(());
+    }
+    conn.prepare_cached("INSERT OR IGNORE INTO push_records (actor, n) VALUES (?1, ?2)")?
+        .execute((&record.actor, record.n as i64))?;
+    let mut attest = conn.prepare_cached(
+        "INSERT INTO push_attested (actor, n) VALUES (?1, ?2)
+         ON CONFLICT (actor) DO UPDATE SET n = max(n, excluded.n)",
+    )?;
+    attest.execute((&record.actor, record.n as i64))?;
+    for (actor, n) in &record.seen {
+        if actor != me {
+            attest.execute((actor, *n as i64))?;
+        }
+    }
+    let mut received = conn.prepare_cached("SELECT 1 FROM received_blobs WHERE tag = ?1")?;
+    let mut expect = conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs_expected (tag, doc_id, actor) VALUES (?1, ?2, ?3)",
+    )?;
+    for (doc, tag) in &record.blobs {
+        let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) else {
+            continue;
+        };
+        if !received.exists([tag])? {
+            expect.execute((tag, doc, &record.actor))?;
+        }
+    }
+    Ok(())
+}
+
+/// What is withheld, as this device sees it now.
+pub(crate) fn withheld(conn: &Connection) -> Result<Withheld> {
+    let not_erased = "NOT EXISTS (SELECT 1 FROM erased e WHERE e.doc_id = x.doc_id)";
+    let blobs: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM blobs_expected x WHERE {not_erased}"),
+        [],
+        |r| r.get(0),
+    )?;
+    let docs = conn
+        .prepare(&format!(
+            "SELECT DISTINCT doc_id FROM blobs_expected x WHERE {not_erased}
+             ORDER BY doc_id LIMIT 20"
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    // Devices revoked since are left out: what they pushed after the cut-off is refused, so
+    // their later numbers never come.
+    let pushes: i64 = conn.query_row(
+        "SELECT coalesce(sum(a.n - (SELECT count(*) FROM push_records p
+                                    WHERE p.actor = a.actor AND p.n <= a.n)), 0)
+         FROM push_attested a
+         WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.actor = a.actor AND m.revoked = 1)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Withheld {
+        blobs: blobs.max(0) as usize,
+        pushes: pushes.max(0) as usize,
+        docs,
+    })
+}
+
+impl Store {
+    /// What the relay has not served that other devices' push records say it holds.
+    pub fn withheld(&self) -> Result<Withheld> {
+        withheld(&self.conn)
+    }
+
+    /// This device's push record for a request carrying `carried` (`(document, blob)` pairs),
+    /// sealed and signed; `None` when the team is not sealed or nothing is carried.
+    pub fn push_record(&self, carried: &[(&str, &[u8])]) -> Result<Option<SealedRecord>> {
+        if carried.is_empty() || !super::keys::sealed(&self.conn)? {
+            return Ok(None);
+        }
+        let n: u64 = meta_get(&self.conn, NEXT_PUSH)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let seen: BTreeMap<String, u64> = self
+            .conn
+            .prepare_cached("SELECT actor, max(n) FROM push_records GROUP BY actor")?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(1) as u64))
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let actor = super::intake::hex(&self.actor_bytes());
+        let record = PushRecord {
+            actor: actor.clone(),
+            n,
+            blobs: carried
+                .iter()
+                .map(|(doc, blob)| {
+                    (
+                        (*doc).to_string(),
+                        tag_of(&groundwork_protocol::blob_id(blob)),
+                    )
+                })
+                .collect(),
+            seen,
+        };
+        let doc_id = push_doc_id(&actor, n);
+        let content = serde_json::to_vec(&record)?;
+        let bytes = super::keys::seal_record(&self.conn, &doc_id, &content)?;
+        Ok(Some(SealedRecord { doc_id, bytes, n }))
+    }
+
+    /// The relay acknowledged push record `n`: the next push is `n + 1`.
+    pub fn push_record_sent(&self, n: u64) -> Result<()> {
+        let current: Option<u64> = meta_get(&self.conn, NEXT_PUSH)?.and_then(|v| v.parse().ok());
+        if current.unwrap_or(1) == n {
+            meta_set(&self.conn, NEXT_PUSH, &(n + 1).to_string())?;
+        }
+        Ok(())
+    }
+}
