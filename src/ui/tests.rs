@@ -1328,6 +1328,16 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     h.click("id", "tab-Settings");
     h.settle_until("settings", |html| html.contains("You are a canvasser"));
     assert!(!h.html().contains("team-invite"), "{}", h.html());
+    // Joined before this screen opened: no join form, a team heading instead.
+    let html = h.html();
+    assert!(
+        !html.contains("id=\"invite\"") && !html.contains("id=\"join\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("This device&#39;s team") || html.contains("This device's team"),
+        "{html}"
+    );
     h.click("id", "tab-People");
     h.settle_until("people", |html| html.contains("Rosa Kowalski"));
     h.click("data-id", &id);

@@ -399,8 +399,10 @@ const tests = [
     await page.click('#report-range');
     await page.getByRole('heading', { name: `Report: ${day} to ${day}` }).waitFor();
     await tab(page, 'Settings');
-    await page.getByRole('heading', { name: 'Join a team' }).waitFor();
-    // groundwork web's notebook never joined; the phone's sends everything.
+    // This notebook has joined the test's relay: the card names the team's relay, and the
+    // join form is gone (joining again is not offered).
+    await page.getByRole('heading', { name: "This device's team" }).waitFor();
+    eq(await page.getByRole('button', { name: 'Join team' }).count(), 0, 'join form shown once joined');
     await page.getByText(/all saved here/).first().waitFor();
     await shot(page, 'settings');
   }],

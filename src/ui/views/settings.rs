@@ -116,7 +116,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                 button { r#type: "button", class: "secondary", id: "save-name", onclick: save_name, "Save name" }
             }
             section { class: "card", "aria-labelledby": "join-title",
-                h3 { id: "join-title", "Join a team" }
+                h3 { id: "join-title", if status.joined.is_some() { "This device's team" } else { "Join a team" } }
                 if let Some(r) = &status.joined {
                     p { "This device syncs with {r}." }
                     match status.role.as_deref() {
@@ -138,19 +138,22 @@ pub fn Settings(status: SyncStatus) -> Element {
                 } else {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }
-                // The web app talks to the relay that served it, and to no other (its content
-                // security policy allows only its own origin).
-                if services.host.relay.is_some() {
-                    p { id: "home-relay", "This app syncs with the relay it was opened from: {home_relay}. Your team lead's invite code is all it needs." }
-                } else {
-                    TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
-                        oninput: move |v: String| relay.set(v) }
+                // Once joined, the form goes (it stays for the answer right after joining).
+                if status.joined.is_none() || asked_join() {
+                    // The web app talks to the relay that served it, and to no other (its content
+                    // security policy allows only its own origin).
+                    if services.host.relay.is_some() {
+                        p { id: "home-relay", "This app syncs with the relay it was opened from: {home_relay}. Your team lead's invite code is all it needs." }
+                    } else {
+                        TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
+                            oninput: move |v: String| relay.set(v) }
+                    }
+                    TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
+                    TextField { id: "device-name", label: "This device's name", initial: initial_device,
+                        hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
+                        oninput: move |v: String| device.set(v) }
+                    button { r#type: "button", class: "primary", id: "join", disabled: status.joining, onclick: join, "Join team" }
                 }
-                TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
-                TextField { id: "device-name", label: "This device's name", initial: initial_device,
-                    hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
-                    oninput: move |v: String| device.set(v) }
-                button { r#type: "button", class: "primary", id: "join", disabled: status.joining, onclick: join, "Join team" }
                 div { id: "join-outcome", role: "status", "aria-live": "polite",
                     if status.joining {
                         p { class: "joining", "Joining… waiting for the relay to answer." }
