@@ -51,6 +51,12 @@ pub struct EpochRecord {
     pub revoked: Vec<String>,
     /// The new key, once for each remaining device.
     pub wrapped: Vec<Wrapped>,
+    /// For each revoked device, the last of its pushes (push records' numbers) the maker had
+    /// taken in: what it pushed up to there is taken in wherever the relay puts it in the
+    /// log, and nothing after. Absent in records from before push records: then the log's
+    /// order decides.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cutoffs: std::collections::BTreeMap<String, u64>,
 }
 
 /// The new key for one device.

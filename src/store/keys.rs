@@ -1,29 +1,16 @@
-//! The team's keys and members as this device holds them (schema 8), sealing the outbox for a
-//! push, rotating the key when a lead revokes a device, and opening sealed changes pulled from
-//! the relay before intake judges them.
-//!
-//! A pulled blob of a sealed team is opened (AES-SIV under the team key of its epoch, bound to
-//! team and document), then its signature is checked against its writer's signing key: a
-//! change's writer is its Automerge actor, whose key comes from the first member record seen
-//! for that actor; a member record is signed by the key it names; an epoch record by the
-//! member it names as its maker. Whatever fails is quarantined with the reason, never applied,
-//! and never hides the honest changes beside it. Blobs are taken in in the relay's order, so
-//! an epoch record is a cut-off: after it, nothing written as a device it revokes is taken in.
+//! The team's keys and members as this device holds them (schema 8): adopting a team's keys at
+//! joining, sealing the outbox for a push, and rotating the key when a lead revokes a device.
+//! Opening what is pulled is in [`super::opening`].
 
 use std::collections::HashMap;
 
-use automerge::Change;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::bundle::{self, Outgoing};
-use super::intake::{self, Incoming, Pusher};
-use super::withheld;
+use super::intake;
 use super::{OutboxItem, Store};
-use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_doc_id, epoch_of_doc};
-use crate::crypto::keys::{
-    DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord, TeamKey, member_doc_id,
-};
-use crate::crypto::pushlog::{PUSH_DOC_PREFIX, PushRecord, push_of_doc};
+use crate::crypto::epoch::{self, EpochRecord, epoch_doc_id, epoch_of_doc};
+use crate::crypto::keys::{DeviceKey, Keyring, MemberRecord, TeamKey, member_doc_id};
 use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
 use crate::model::format_time;
@@ -49,7 +36,7 @@ pub(crate) fn sealed(conn: &Connection) -> Result<bool> {
     )
 }
 
-fn team_id(conn: &Connection) -> Result<Option<String>> {
+pub(super) fn team_id(conn: &Connection) -> Result<Option<String>> {
     Ok(
         conn.query_row("SELECT team_id FROM sync_state WHERE id = 1", [], |r| {
             r.get(0)
@@ -57,7 +44,7 @@ fn team_id(conn: &Connection) -> Result<Option<String>> {
     )
 }
 
-fn device_key(conn: &Connection) -> Result<DeviceKey> {
+pub(super) fn device_key(conn: &Connection) -> Result<DeviceKey> {
     let stored: Option<(Vec<u8>, Vec<u8>)> = conn
         .query_row(
             "SELECT signing_key, exchange_key FROM device_key WHERE id = 1",
@@ -102,15 +89,17 @@ fn queue_first(conn: &Connection, doc_id: &str, bytes: &[u8], now: &str) -> Resu
 
 /// A device of the team as its member record said.
 #[derive(Debug, Clone)]
-struct Member {
-    signing: Vec<u8>,
-    exchange: Vec<u8>,
-    revoked: bool,
+pub(super) struct Member {
+    pub(super) signing: Vec<u8>,
+    pub(super) exchange: Vec<u8>,
+    pub(super) revoked: bool,
+    /// Revoked: the last of its pushes taken in ([`EpochRecord::cutoffs`]).
+    pub(super) cutoff: Option<u64>,
 }
 
-fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT actor, signing_key, exchange_key, revoked FROM members")?;
+pub(super) fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT actor, signing_key, exchange_key, revoked, cutoff FROM members")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -118,6 +107,7 @@ fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
                 signing: r.get(1)?,
                 exchange: r.get(2)?,
                 revoked: r.get(3)?,
+                cutoff: r.get::<_, Option<i64>>(4)?.map(|n| n.max(0) as u64),
             },
         ))
     })?;
@@ -152,7 +142,7 @@ impl Store {
     /// Pulled changes kept until their writer's key or their key's record arrives (a relay
     /// that served the log out of order).
     pub fn awaiting_key_changes(&self) -> Result<usize> {
-        awaiting_count(&self.conn)
+        super::opening::awaiting_count(&self.conn)
     }
 
     /// The actors (hex) whose member records name `device_id` (a device's id at the relay) as
@@ -162,6 +152,15 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT actor FROM members WHERE device_id = ?1 ORDER BY actor")?;
+        let rows = stmt.query_map([device_id], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The actors (hex) whose member records name `device_id` and that are not revoked here.
+    pub fn unrevoked_member_actors(&self, device_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT actor FROM members WHERE device_id = ?1 AND revoked = 0 ORDER BY actor",
+        )?;
         let rows = stmt.query_map([device_id], |r| r.get(0))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -264,11 +263,17 @@ impl Store {
             }
         }
         let devices = wrapped.len();
+        // What each revoked device pushed that this device has taken in stays; nothing after.
+        let mut cutoffs = std::collections::BTreeMap::new();
+        for actor in revoked {
+            cutoffs.insert(actor.clone(), super::withheld::last_push_of(&tx, actor)?);
+        }
         let record = serde_json::to_vec(&EpochRecord {
             epoch: next,
             by: me,
             revoked: revoked.to_vec(),
             wrapped,
+            cutoffs: cutoffs.clone(),
         })
         .map_err(|e| CryptoError::Key(e.to_string()))?;
         tx.execute(
@@ -276,7 +281,10 @@ impl Store {
             (next as i64, key.bytes().as_slice(), &now),
         )?;
         for actor in revoked {
-            tx.execute("UPDATE members SET revoked = 1 WHERE actor = ?1", [actor])?;
+            tx.execute(
+                "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
+                (actor, cutoffs.get(actor).map(|&n| n as i64)),
+            )?;
         }
         queue_first(&tx, &epoch_doc_id(next), &record, &now)?;
         tx.commit()?;
@@ -331,486 +339,4 @@ pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Re
             .into(),
     )))?;
     Ok(seal::seal(&team, doc_id, key, &device_key(conn)?, content)?)
-}
-
-/// A pulled change, opened.
-pub(crate) struct Opened {
-    doc_id: String,
-    content: Vec<u8>,
-    pusher: Option<Pusher>,
-}
-
-impl Opened {
-    pub(crate) fn incoming(&self) -> Incoming<'_> {
-        Incoming {
-            doc_id: &self.doc_id,
-            blob: &self.content,
-            pusher: self.pusher.as_ref(),
-        }
-    }
-}
-
-/// What opening needs, loaded once per batch.
-struct Opener {
-    team: String,
-    me: String,
-    ring: Keyring,
-    device: DeviceKey,
-    members: HashMap<String, Member>,
-}
-
-/// Open `changes` for intake when the team is sealed: `None` when it is not (they go to intake
-/// as they are). Member and epoch records are taken in here; what fails is quarantined
-/// (counted in the returned number).
-pub(crate) fn open_pulled(
-    conn: &Connection,
-    me: &str,
-    changes: &[Incoming<'_>],
-    now: &str,
-) -> Result<Option<(Vec<Opened>, usize)>> {
-    if !sealed(conn)? {
-        return Ok(None);
-    }
-    let Some(team) = team_id(conn)? else {
-        return Ok(None);
-    };
-    let mut opener = Opener {
-        team,
-        me: me.to_string(),
-        ring: keyring(conn)?,
-        device: device_key(conn)?,
-        members: members(conn)?,
-    };
-    let mut out = Outcome::default();
-    let mut progressed = false;
-    for c in changes {
-        withheld::note_received(conn, c.blob)?;
-        progressed |= opener.judge(conn, c, now, &mut out)?;
-    }
-    // What waited for a writer's key or a key record may be judged now; each round that takes
-    // a record in may free more.
-    while progressed {
-        progressed = false;
-        let waiting = awaiting(conn)?;
-        if waiting.is_empty() {
-            break;
-        }
-        for w in &waiting {
-            conn.prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
-                .execute([&w.blob_id])?;
-            let c = Incoming {
-                doc_id: &w.doc_id,
-                blob: &w.blob,
-                pusher: w.pusher.as_ref(),
-            };
-            let before = out.opened.len();
-            progressed |= opener.judge(conn, &c, now, &mut out)? || out.opened.len() > before;
-        }
-    }
-    Ok(Some((out.opened, out.quarantined)))
-}
-
-/// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
-/// gets them quarantined (counted and listed) instead of growing the queue without end.
-const MAX_AWAITING: usize = 20_000;
-
-/// What a batch gave.
-#[derive(Default)]
-struct Outcome {
-    opened: Vec<Opened>,
-    quarantined: usize,
-}
-
-/// A sealed change kept until it can be judged.
-struct Awaiting {
-    blob_id: String,
-    doc_id: String,
-    blob: Vec<u8>,
-    pusher: Option<Pusher>,
-}
-
-fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name FROM awaiting_key
-         ORDER BY received_at, rowid",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let actor: Option<String> = r.get(3)?;
-        let name: Option<String> = r.get(4)?;
-        Ok(Awaiting {
-            blob_id: r.get(0)?,
-            doc_id: r.get(1)?,
-            blob: r.get(2)?,
-            pusher: actor.map(|a| Pusher {
-                actor: intake::unhex_strict(&a).unwrap_or_default(),
-                name: name.unwrap_or_default(),
-            }),
-        })
-    })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
-}
-
-/// How many pulled changes wait for a writer's key or a key record.
-pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
-    Ok(conn
-        .query_row("SELECT count(*) FROM awaiting_key", [], |r| {
-            r.get::<_, i64>(0)
-        })?
-        .max(0) as usize)
-}
-
-/// Why a pulled blob is refused; `wait` when it may be judged later (its writer's key or its
-/// epoch's key has not arrived yet).
-struct Refused {
-    reason: String,
-    wait: bool,
-}
-
-impl From<String> for Refused {
-    fn from(reason: String) -> Self {
-        Refused {
-            reason,
-            wait: false,
-        }
-    }
-}
-
-fn later(reason: String) -> Refused {
-    Refused {
-        wait: true,
-        ..Refused::from(reason)
-    }
-}
-
-fn sql_error(e: &Error) -> Refused {
-    Refused::from(format!("it could not be recorded ({e})"))
-}
-
-fn sql(e: rusqlite::Error) -> Refused {
-    Refused::from(format!("it could not be recorded ({e})"))
-}
-
-impl Opener {
-    /// Judge `c`: opened (added to `out`), taken in (a record: `true`), kept to be judged
-    /// later, or quarantined.
-    fn judge(
-        &mut self,
-        conn: &Connection,
-        c: &Incoming<'_>,
-        now: &str,
-        out: &mut Outcome,
-    ) -> Result<bool> {
-        // Nothing of an erased person is kept again, not even sealed or in quarantine.
-        if !crate::crypto::is_key_record(c.doc_id)
-            && conn
-                .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
-                .exists([c.doc_id])?
-        {
-            return Ok(false);
-        }
-        match self.open_one(conn, c, now) {
-            Ok(Some(changes)) => {
-                out.opened.extend(changes.into_iter().map(|content| Opened {
-                    doc_id: c.doc_id.to_string(),
-                    content,
-                    pusher: c.pusher.cloned(),
-                }));
-                Ok(false)
-            }
-            Ok(None) => Ok(true),
-            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < MAX_AWAITING => {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO awaiting_key
-                         (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute((
-                    groundwork_protocol::blob_id(c.blob),
-                    c.doc_id,
-                    c.blob,
-                    c.pusher.map(|p| intake::hex(&p.actor)),
-                    c.pusher.map(|p| p.name.as_str()),
-                    now,
-                ))?;
-                Ok(false)
-            }
-            Err(Refused { reason, wait }) => {
-                let reason = if wait {
-                    format!(
-                        "{reason}; and more than {MAX_AWAITING} changes already wait for keys here"
-                    )
-                } else {
-                    reason
-                };
-                // Kept as the sealed bytes that came, never as the content inside: a refusal
-                // remembered by its content would make an honest copy of the same change,
-                // sealed and signed by its real writer, look like a duplicate of it.
-                if intake::quarantine_unopened(conn, c, &reason, now)? {
-                    out.quarantined += 1;
-                }
-                Ok(false)
-            }
-        }
-    }
-
-    /// The changes inside `c` (one, or a document's changes sealed together: all written by
-    /// the device that signed them), `None` for a member or epoch record (taken in here), or
-    /// why it is refused.
-    fn open_one(
-        &mut self,
-        conn: &Connection,
-        c: &Incoming<'_>,
-        now: &str,
-    ) -> std::result::Result<Option<Vec<Vec<u8>>>, Refused> {
-        let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
-            CryptoError::UnknownEpoch(_) => later(e.to_string()),
-            e => Refused::from(e.to_string()),
-        })?;
-        let content = opened.content;
-        let refuse = Refused::from;
-        if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
-            self.take_member(conn, c, actor, &content, now)
-                .map_err(refuse)?;
-            return Ok(None);
-        }
-        if let Some(epoch) = epoch_of_doc(c.doc_id) {
-            if opened.epoch + 1 != epoch {
-                return Err(refuse(format!(
-                    "it is the record of key {epoch} but sealed under key {}",
-                    opened.epoch
-                )));
-            }
-            self.take_epoch(conn, c, epoch, &content, now)
-                .map_err(|(reason, wait)| if wait { later(reason) } else { refuse(reason) })?;
-            return Ok(None);
-        }
-        if c.doc_id.starts_with(EPOCH_DOC_PREFIX) {
-            return Err(refuse(
-                "it is filed as a key record with no valid number".into(),
-            ));
-        }
-        if c.doc_id.starts_with(PUSH_DOC_PREFIX) {
-            self.take_push(conn, c, &content)?;
-            return Ok(None);
-        }
-        let chunks = bundle::split(&content)
-            .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
-        let mut writer: Option<String> = None;
-        for (i, chunk) in chunks.iter().enumerate() {
-            let change = Change::try_from(*chunk).map_err(|e| {
-                refuse(format!(
-                    "its change {} is not an Automerge change ({e})",
-                    i + 1
-                ))
-            })?;
-            let actor = change.actor_id().to_hex_string();
-            match &writer {
-                None => writer = Some(actor),
-                Some(w) if *w == actor => {}
-                Some(w) => {
-                    return Err(refuse(format!(
-                        "it seals changes of devices {w} and {actor} together: a device seals only its own"
-                    )));
-                }
-            }
-        }
-        let actor = writer.unwrap_or_default();
-        let Some(member) = self.members.get(&actor) else {
-            return Err(later(format!(
-                "it is written by device {actor}, whose signing key this device has not received"
-            )));
-        };
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
-            refuse(format!(
-                "it is written as device {actor} but not signed by that device's key: no device may write as another"
-            ))
-        })?;
-        if member.revoked {
-            return Err(refuse(format!(
-                "it is written by device {actor} after the team revoked it"
-            )));
-        }
-        Ok(Some(chunks.into_iter().map(<[u8]>::to_vec).collect()))
-    }
-
-    /// Take in a push record: filed under its writer and number, signed by its writer, who is
-    /// not revoked.
-    fn take_push(
-        &mut self,
-        conn: &Connection,
-        c: &Incoming<'_>,
-        content: &[u8],
-    ) -> std::result::Result<(), Refused> {
-        let Some((actor, n)) = push_of_doc(c.doc_id) else {
-            return Err(Refused::from(
-                "it is filed as a push record with no valid device or number".to_string(),
-            ));
-        };
-        let record: PushRecord = serde_json::from_slice(content)
-            .map_err(|e| Refused::from(format!("its push record is malformed ({e})")))?;
-        if record.actor != actor || record.n != n {
-            return Err(Refused::from(
-                "its push record names another device or number than it is filed under".to_string(),
-            ));
-        }
-        if let Some(p) = c.pusher
-            && !p.actor.is_empty()
-            && intake::hex(&p.actor) != actor
-        {
-            return Err(Refused::from(format!(
-                "it is a push record of device {actor} pushed by {}: no device may speak for another",
-                p.name
-            )));
-        }
-        withheld::check_record(&record).map_err(Refused::from)?;
-        let Some(member) = self.members.get(actor) else {
-            return Err(later(format!(
-                "it is a push record of device {actor}, whose signing key this device has not received"
-            )));
-        };
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
-            Refused::from(format!(
-                "it is a push record of device {actor} not signed by that device's key"
-            ))
-        })?;
-        // A revoked device's records are not needed: nothing it pushes after the cut-off is
-        // taken in, so nothing of it is expected (and what it pushed before is judged by its
-        // place in the log, as its changes are).
-        if member.revoked {
-            return Ok(());
-        }
-        withheld::take_record(conn, &record, &self.me).map_err(|e| sql_error(&e))
-    }
-
-    fn take_member(
-        &mut self,
-        conn: &Connection,
-        c: &Incoming<'_>,
-        actor: &str,
-        content: &[u8],
-        now: &str,
-    ) -> std::result::Result<(), String> {
-        let record: MemberRecord = serde_json::from_slice(content)
-            .map_err(|e| format!("its member record is malformed ({e})"))?;
-        let key = |hex: &str| {
-            intake::unhex_strict(hex)
-                .filter(|k| k.len() == 32)
-                .ok_or("its member record holds no valid key")
-        };
-        let signing = key(&record.signing_key)?;
-        let exchange = key(&record.exchange_key)?;
-        if !epoch::can_wrap_to(&exchange) {
-            return Err(
-                "its member record holds an exchange key no team key can be sent to".into(),
-            );
-        }
-        if record.actor != actor {
-            return Err("its member record names another device than it is filed under".into());
-        }
-        if let Some(p) = c.pusher
-            && !p.actor.is_empty()
-            && intake::hex(&p.actor) != actor
-        {
-            return Err(format!(
-                "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
-                p.name,
-                intake::hex(&p.actor)
-            ));
-        }
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &signing)
-            .map_err(|e| e.to_string())?;
-        match self.members.get(actor) {
-            Some(known) if known.signing == signing && known.exchange == exchange => Ok(()),
-            Some(_) => Err(format!(
-                "it gives device {actor} other keys: the first ones stay"
-            )),
-            None => {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO members
-                         (actor, signing_key, exchange_key, name, device_id, seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut s| {
-                    s.execute((
-                        actor,
-                        &signing,
-                        &exchange,
-                        &record.name,
-                        &record.device_id,
-                        now,
-                    ))
-                })
-                .map_err(|e| sql(e).reason)?;
-                self.members.insert(
-                    actor.to_string(),
-                    Member {
-                        signing,
-                        exchange,
-                        revoked: false,
-                    },
-                );
-                Ok(())
-            }
-        }
-    }
-
-    fn take_epoch(
-        &mut self,
-        conn: &Connection,
-        c: &Incoming<'_>,
-        epoch: u64,
-        content: &[u8],
-        now: &str,
-    ) -> std::result::Result<(), (String, bool)> {
-        let record: EpochRecord = serde_json::from_slice(content)
-            .map_err(|e| (format!("its key record is malformed ({e})"), false))?;
-        if record.epoch != epoch {
-            return Err((
-                "its key record names another key than it is filed under".into(),
-                false,
-            ));
-        }
-        let maker = match self.members.get(&record.by) {
-            Some(m) if !m.revoked => m,
-            Some(_) => {
-                return Err((
-                    format!("its key record is made by revoked device {}", record.by),
-                    false,
-                ));
-            }
-            None => {
-                return Err((
-                    format!(
-                        "its key record is made by device {}, whose signing key this device has not received",
-                        record.by
-                    ),
-                    true,
-                ));
-            }
-        };
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
-            .map_err(|e| (e.to_string(), false))?;
-        if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me)
-            && self.ring.get(epoch).is_none()
-        {
-            let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
-                .map_err(|e| (format!("its key for this device does not open: {e}"), false))?;
-            conn.execute(
-                "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
-                (epoch as i64, key.bytes().as_slice(), now),
-            )
-            .map_err(|e| (sql(e).reason, false))?;
-            let mut keys: Vec<TeamKey> = self.ring.all().cloned().collect();
-            keys.push(key);
-            self.ring = Keyring::new(keys);
-        }
-        for actor in &record.revoked {
-            conn.execute("UPDATE members SET revoked = 1 WHERE actor = ?1", [actor])
-                .map_err(|e| (sql(e).reason, false))?;
-            if let Some(m) = self.members.get_mut(actor) {
-                m.revoked = true;
-            }
-        }
-        Ok(())
-    }
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_roles_erasure.sql"),
     include_str!("migrations/0008_team_keys.sql"),
     include_str!("migrations/0009_push_records.sql"),
+    include_str!("migrations/0010_revocation_cutoffs.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

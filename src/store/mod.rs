@@ -21,6 +21,7 @@ pub mod intake;
 mod keys;
 mod meta;
 mod migrations;
+mod opening;
 mod project;
 mod queries;
 mod sync_state;

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::intake::unhex_strict;
@@ -107,6 +107,8 @@ pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> R
             attest.execute((actor, *n as i64))?;
         }
     }
+    let mut listed = conn
+        .prepare_cached("INSERT OR IGNORE INTO listed_blobs (tag, actor, n) VALUES (?1, ?2, ?3)")?;
     let mut received = conn.prepare_cached("SELECT 1 FROM received_blobs WHERE tag = ?1")?;
     let mut expect = conn.prepare_cached(
         "INSERT OR IGNORE INTO blobs_expected (tag, doc_id, actor) VALUES (?1, ?2, ?3)",
@@ -115,11 +117,40 @@ pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> R
         let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) else {
             continue;
         };
+        listed.execute((tag, &record.actor, record.n as i64))?;
         if !received.exists([tag])? {
             expect.execute((tag, doc, &record.actor))?;
         }
     }
     Ok(())
+}
+
+/// The number of `actor`'s push that listed `blob`, if a record taken in here listed it.
+pub(crate) fn listed_in(conn: &Connection, blob: &[u8], actor: &str) -> Result<Option<u64>> {
+    let Some(tag) = tag_number(&groundwork_protocol::blob_digest(blob)) else {
+        return Ok(None);
+    };
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT n FROM listed_blobs WHERE tag = ?1 AND actor = ?2")?
+        .query_row((tag, actor), |r| r.get(0))
+        .optional()?;
+    Ok(n.map(|n| n.max(0) as u64))
+}
+
+/// Whether every push record of `actor` numbered 1 to `last` has been taken in here.
+pub(crate) fn records_up_to(conn: &Connection, actor: &str, last: u64) -> Result<bool> {
+    let have: i64 = conn
+        .prepare_cached("SELECT count(*) FROM push_records WHERE actor = ?1 AND n <= ?2")?
+        .query_row((actor, last as i64), |r| r.get(0))?;
+    Ok(have.max(0) as u64 >= last)
+}
+
+/// The highest push number of `actor` taken in here (0: none).
+pub(crate) fn last_push_of(conn: &Connection, actor: &str) -> Result<u64> {
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT max(n) FROM push_records WHERE actor = ?1")?
+        .query_row([actor], |r| r.get(0))?;
+    Ok(n.unwrap_or(0).max(0) as u64)
 }
 
 /// What is withheld, as this device sees it now.

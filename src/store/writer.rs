@@ -579,7 +579,7 @@ impl<'t> Writer<'t> {
         // Arrival times are real times (not the demo clock): repairs are timed by them.
         let now = format_time(Utc::now());
         let me = intake::hex(self.actor.to_bytes());
-        match super::keys::open_pulled(self.conn, &me, changes, &now)? {
+        match super::opening::open_pulled(self.conn, &me, changes, &now)? {
             None => {
                 let mut report = intake::take_in(self.conn, self.actor, changes, &now)?;
                 report.received = changes

@@ -288,7 +288,37 @@ pub async fn devices<W: Wire>(
     if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
         return Err(lead_only("see the team's devices"));
     }
-    transport.devices(&link.relay_url, &link.token).await
+    let list = transport.devices(&link.relay_url, &link.token).await?;
+    rotate_for_revoked(store, transport, &list).await?;
+    Ok(list)
+}
+
+/// In an encrypted team, a device revoked at the relay by someone who holds no key (the
+/// operator's `sync-server device revoke`) still holds the team's key: the first lead's device
+/// that sees it revoked in the team's list rotates the key, as its own `team revoke` would have
+/// (pulling first, so that the cut-off covers what the device pushed before). Nothing to do
+/// when every revoked device's keys are already revoked here.
+async fn rotate_for_revoked<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    list: &[TeamDevice],
+) -> Result<Option<Rotation>, SyncError> {
+    if !store.with(|s| s.sealed())? {
+        return Ok(None);
+    }
+    let mut actors = Vec::new();
+    for device in list.iter().filter(|d| d.revoked) {
+        actors.extend(store.with(|s| s.unrevoked_member_actors(&device.device_id))?);
+    }
+    if actors.is_empty() {
+        return Ok(None);
+    }
+    let budget = super::plan::Budget::default();
+    // Offline now: the cut-off is what this device holds, and the record goes at the next sync.
+    let _ = super::engine::sync_once(store, transport, budget).await;
+    let rotation = store.with(|s| s.rotate_team_key(&actors))?;
+    let _ = super::engine::sync_once(store, transport, budget).await;
+    Ok(Some(rotation))
 }
 
 /// What revoking a device did.
@@ -320,7 +350,14 @@ pub async fn revoke<W: Wire>(
     // In an encrypted team the key is always rotated. Which keys were the revoked device's
     // comes from its own member record (sealed and signed, naming its relay id), not from the
     // relay's list; a device whose record never arrived here gets no wrapped key anyway.
-    let rotation = if store.with(|s| s.sealed())? {
+    // First everything the relay took from the device before refusing it is pulled, so that
+    // the rotation's cut-off (the device's last push taken in here) covers all of it.
+    let sealed = store.with(|s| s.sealed())?;
+    if sealed {
+        // Offline or refused now: the cut-off is what this device has, as before.
+        let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
+    }
+    let rotation = if sealed {
         let revoked = store.with(|s| s.member_actors(&device.device_id))?;
         Some(store.with(|s| s.rotate_team_key(&revoked))?)
     } else {

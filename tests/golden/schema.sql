@@ -1,4 +1,4 @@
--- user_version 9
+-- user_version 10
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -128,6 +128,13 @@ CREATE TABLE erased (
     devices   INTEGER
 );
 
+-- table listed_blobs
+CREATE TABLE listed_blobs (
+    tag   INTEGER PRIMARY KEY,
+    actor TEXT NOT NULL,
+    n     INTEGER NOT NULL
+);
+
 -- table members
 CREATE TABLE members (
     actor        TEXT PRIMARY KEY,
@@ -137,7 +144,7 @@ CREATE TABLE members (
     device_id    TEXT NOT NULL,
     revoked      INTEGER NOT NULL DEFAULT 0,
     seen_at      TEXT NOT NULL
-);
+, cutoff INTEGER);
 
 -- table meta
 CREATE TABLE meta (

@@ -658,7 +658,7 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE awaiting_key;
              ALTER TABLE sync_state DROP COLUMN sealed;
              DROP TABLE push_records; DROP TABLE push_attested; DROP TABLE received_blobs;
-             DROP TABLE blobs_expected;
+             DROP TABLE blobs_expected; DROP TABLE listed_blobs;
              PRAGMA user_version = 2;",
         )
         .unwrap();

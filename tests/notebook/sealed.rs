@@ -322,13 +322,11 @@ proptest! {
         let mut writers: Vec<Device> = (0..3)
             .map(|i| Device::joined(&relay.url, &invite, &format!("phone {i}")))
             .collect();
-        // A phone that will be lost: its key goes round, it writes nothing. (What a revoked
-        // device wrote before the cut-off is accepted or refused by its place in the log, so a
-        // relay that moves it past the cut-off can make devices disagree about it: listed in
-        // their quarantine, not silent; see ARCHITECTURE.md.)
+        // A phone that will be lost writes before it is: what it pushed before the cut-off is
+        // taken in wherever the relay puts it, before or after the rotation's record.
         let mut lost = Device::joined(&relay.url, &invite, "lost phone");
+        let mut people: Vec<String> = vec![lost.person("Met by the lost phone")];
         lost.sync();
-        let mut people: Vec<String> = Vec::new();
         for (i, (w, what)) in steps.iter().enumerate() {
             let d = &mut writers[*w];
             match (what, people.last()) {
@@ -822,4 +820,53 @@ proptest! {
         }
         prop_assert_eq!(honest.store.withheld().unwrap(), Default::default());
     }
+}
+
+#[test]
+fn a_device_the_operator_revokes_loses_the_key_when_a_lead_next_lists_the_team() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let mut lost = Device::joined(&relay.url, &invite, "Lost phone");
+    lost.person("Written before it was lost");
+    for d in [&mut lost, &mut lead, &mut b] {
+        d.sync();
+    }
+    // The operator revokes it: the relay refuses its token, but holds no key to rotate.
+    relay.revoke(&device_id(&lost));
+    let epoch = |d: &Device| d.store.keyring().unwrap().current().map(|k| k.epoch());
+    assert_eq!(epoch(&lead), Some(1));
+    // The lead's device lists the team (the app does after syncing): it rotates the key.
+    let listed = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &transport())).unwrap()
+    };
+    assert!(
+        listed
+            .iter()
+            .any(|d| d.device_id == device_id(&lost) && d.revoked)
+    );
+    assert_eq!(epoch(&lead), Some(2));
+    b.sync();
+    assert_eq!(epoch(&b), Some(2));
+    // Listing again rotates nothing more.
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &transport())).unwrap();
+    }
+    assert_eq!(epoch(&lead), Some(2));
+    // What the lost phone pushed before stays with everyone, and nothing it wrote since is
+    // taken in by a device that joins now.
+    let mut c = Device::joined(&relay.url, &lead_invite(&mut lead), "C's phone");
+    let report = c.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(c.exports(), b.exports());
+    assert!(
+        c.store
+            .all_people()
+            .unwrap()
+            .iter()
+            .any(|p| p.name == "Written before it was lost")
+    );
 }

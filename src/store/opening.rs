@@ -1,0 +1,544 @@
+//! Opening sealed blobs pulled from the relay, before intake judges the changes inside.
+//!
+//! A pulled blob of a sealed team is opened (AES-SIV under the team key of its epoch, bound to
+//! team and document), then its signature is checked against its writer's signing key: a
+//! change's writer is its Automerge actor, whose key comes from the first member record seen
+//! for that actor; a member record is signed by the key it names; an epoch record by the
+//! member it names as its maker; a push record by the device it is filed under. Records are
+//! taken in here. Whatever fails is quarantined with the reason, never applied, and never
+//! hides the honest changes beside it; what cannot be judged yet (its writer's key or its
+//! epoch's record has not come) waits, sealed. Blobs are taken in in the relay's order, so an
+//! epoch record is a cut-off: after it, nothing written as a device it revokes is taken in.
+
+use std::collections::HashMap;
+
+use automerge::Change;
+use rusqlite::Connection;
+
+use super::bundle;
+use super::intake::{self, Incoming, Pusher};
+use super::keys::{Member, device_key, keyring, members, sealed, team_id};
+use super::withheld;
+use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_of_doc};
+use crate::crypto::keys::{DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord, TeamKey};
+use crate::crypto::pushlog::{PUSH_DOC_PREFIX, PushRecord, push_of_doc};
+use crate::crypto::{CryptoError, seal};
+use crate::error::{Error, Result};
+
+/// A pulled change, opened.
+pub(crate) struct Opened {
+    doc_id: String,
+    content: Vec<u8>,
+    pusher: Option<Pusher>,
+}
+
+impl Opened {
+    pub(crate) fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            doc_id: &self.doc_id,
+            blob: &self.content,
+            pusher: self.pusher.as_ref(),
+        }
+    }
+}
+
+/// What opening needs, loaded once per batch.
+struct Opener {
+    team: String,
+    me: String,
+    ring: Keyring,
+    device: DeviceKey,
+    members: HashMap<String, Member>,
+}
+
+/// Open `changes` for intake when the team is sealed: `None` when it is not (they go to intake
+/// as they are). Member and epoch records are taken in here; what fails is quarantined
+/// (counted in the returned number).
+pub(crate) fn open_pulled(
+    conn: &Connection,
+    me: &str,
+    changes: &[Incoming<'_>],
+    now: &str,
+) -> Result<Option<(Vec<Opened>, usize)>> {
+    if !sealed(conn)? {
+        return Ok(None);
+    }
+    let Some(team) = team_id(conn)? else {
+        return Ok(None);
+    };
+    let mut opener = Opener {
+        team,
+        me: me.to_string(),
+        ring: keyring(conn)?,
+        device: device_key(conn)?,
+        members: members(conn)?,
+    };
+    let mut out = Outcome::default();
+    let mut progressed = false;
+    for c in changes {
+        withheld::note_received(conn, c.blob)?;
+        progressed |= opener.judge(conn, c, now, &mut out)?;
+    }
+    // What waited for a writer's key or a key record may be judged now; each round that takes
+    // a record in may free more.
+    while progressed {
+        progressed = false;
+        let waiting = awaiting(conn)?;
+        if waiting.is_empty() {
+            break;
+        }
+        for w in &waiting {
+            conn.prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
+                .execute([&w.blob_id])?;
+            let c = Incoming {
+                doc_id: &w.doc_id,
+                blob: &w.blob,
+                pusher: w.pusher.as_ref(),
+            };
+            let before = out.opened.len();
+            progressed |= opener.judge(conn, &c, now, &mut out)? || out.opened.len() > before;
+        }
+    }
+    Ok(Some((out.opened, out.quarantined)))
+}
+
+/// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
+/// gets them quarantined (counted and listed) instead of growing the queue without end.
+const MAX_AWAITING: usize = 20_000;
+
+/// What a batch gave.
+#[derive(Default)]
+struct Outcome {
+    opened: Vec<Opened>,
+    quarantined: usize,
+}
+
+/// A sealed change kept until it can be judged.
+struct Awaiting {
+    blob_id: String,
+    doc_id: String,
+    blob: Vec<u8>,
+    pusher: Option<Pusher>,
+}
+
+fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name FROM awaiting_key
+         ORDER BY received_at, rowid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let actor: Option<String> = r.get(3)?;
+        let name: Option<String> = r.get(4)?;
+        Ok(Awaiting {
+            blob_id: r.get(0)?,
+            doc_id: r.get(1)?,
+            blob: r.get(2)?,
+            pusher: actor.map(|a| Pusher {
+                actor: intake::unhex_strict(&a).unwrap_or_default(),
+                name: name.unwrap_or_default(),
+            }),
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// How many pulled changes wait for a writer's key or a key record.
+pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
+    Ok(conn
+        .query_row("SELECT count(*) FROM awaiting_key", [], |r| {
+            r.get::<_, i64>(0)
+        })?
+        .max(0) as usize)
+}
+
+/// Why a pulled blob is refused; `wait` when it may be judged later (its writer's key or its
+/// epoch's key has not arrived yet).
+struct Refused {
+    reason: String,
+    wait: bool,
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Refused {
+            reason,
+            wait: false,
+        }
+    }
+}
+
+fn later(reason: String) -> Refused {
+    Refused {
+        wait: true,
+        ..Refused::from(reason)
+    }
+}
+
+fn sql_error(e: &Error) -> Refused {
+    Refused::from(format!("it could not be recorded ({e})"))
+}
+
+fn sql(e: rusqlite::Error) -> Refused {
+    Refused::from(format!("it could not be recorded ({e})"))
+}
+
+impl Opener {
+    /// Judge `c`: opened (added to `out`), taken in (a record: `true`), kept to be judged
+    /// later, or quarantined.
+    fn judge(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        now: &str,
+        out: &mut Outcome,
+    ) -> Result<bool> {
+        // Nothing of an erased person is kept again, not even sealed or in quarantine.
+        if !crate::crypto::is_key_record(c.doc_id)
+            && conn
+                .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+                .exists([c.doc_id])?
+        {
+            return Ok(false);
+        }
+        match self.open_one(conn, c, now) {
+            Ok(Some(changes)) => {
+                out.opened.extend(changes.into_iter().map(|content| Opened {
+                    doc_id: c.doc_id.to_string(),
+                    content,
+                    pusher: c.pusher.cloned(),
+                }));
+                Ok(false)
+            }
+            Ok(None) => Ok(true),
+            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < MAX_AWAITING => {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO awaiting_key
+                         (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute((
+                    groundwork_protocol::blob_id(c.blob),
+                    c.doc_id,
+                    c.blob,
+                    c.pusher.map(|p| intake::hex(&p.actor)),
+                    c.pusher.map(|p| p.name.as_str()),
+                    now,
+                ))?;
+                Ok(false)
+            }
+            Err(Refused { reason, wait }) => {
+                let reason = if wait {
+                    format!(
+                        "{reason}; and more than {MAX_AWAITING} changes already wait for keys here"
+                    )
+                } else {
+                    reason
+                };
+                // Kept as the sealed bytes that came, never as the content inside: a refusal
+                // remembered by its content would make an honest copy of the same change,
+                // sealed and signed by its real writer, look like a duplicate of it.
+                if intake::quarantine_unopened(conn, c, &reason, now)? {
+                    out.quarantined += 1;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// The changes inside `c` (one, or a document's changes sealed together: all written by
+    /// the device that signed them), `None` for a member or epoch record (taken in here), or
+    /// why it is refused.
+    fn open_one(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        now: &str,
+    ) -> std::result::Result<Option<Vec<Vec<u8>>>, Refused> {
+        let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
+            CryptoError::UnknownEpoch(_) => later(e.to_string()),
+            e => Refused::from(e.to_string()),
+        })?;
+        let content = opened.content;
+        let refuse = Refused::from;
+        if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
+            self.take_member(conn, c, actor, &content, now)
+                .map_err(refuse)?;
+            return Ok(None);
+        }
+        if let Some(epoch) = epoch_of_doc(c.doc_id) {
+            if opened.epoch + 1 != epoch {
+                return Err(refuse(format!(
+                    "it is the record of key {epoch} but sealed under key {}",
+                    opened.epoch
+                )));
+            }
+            self.take_epoch(conn, c, epoch, &content, now)
+                .map_err(|(reason, wait)| if wait { later(reason) } else { refuse(reason) })?;
+            return Ok(None);
+        }
+        if c.doc_id.starts_with(EPOCH_DOC_PREFIX) {
+            return Err(refuse(
+                "it is filed as a key record with no valid number".into(),
+            ));
+        }
+        if c.doc_id.starts_with(PUSH_DOC_PREFIX) {
+            self.take_push(conn, c, &content)?;
+            return Ok(None);
+        }
+        let chunks = bundle::split(&content)
+            .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
+        let mut writer: Option<String> = None;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let change = Change::try_from(*chunk).map_err(|e| {
+                refuse(format!(
+                    "its change {} is not an Automerge change ({e})",
+                    i + 1
+                ))
+            })?;
+            let actor = change.actor_id().to_hex_string();
+            match &writer {
+                None => writer = Some(actor),
+                Some(w) if *w == actor => {}
+                Some(w) => {
+                    return Err(refuse(format!(
+                        "it seals changes of devices {w} and {actor} together: a device seals only its own"
+                    )));
+                }
+            }
+        }
+        let actor = writer.unwrap_or_default();
+        let Some(member) = self.members.get(&actor) else {
+            return Err(later(format!(
+                "it is written by device {actor}, whose signing key this device has not received"
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
+            refuse(format!(
+                "it is written as device {actor} but not signed by that device's key: no device may write as another"
+            ))
+        })?;
+        if member.revoked {
+            self.within_cutoff(conn, c, &actor, member.cutoff)?;
+        }
+        Ok(Some(chunks.into_iter().map(<[u8]>::to_vec).collect()))
+    }
+
+    /// Take in a push record: filed under its writer and number, signed by its writer, who is
+    /// not revoked.
+    fn take_push(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        content: &[u8],
+    ) -> std::result::Result<(), Refused> {
+        let Some((actor, n)) = push_of_doc(c.doc_id) else {
+            return Err(Refused::from(
+                "it is filed as a push record with no valid device or number".to_string(),
+            ));
+        };
+        let record: PushRecord = serde_json::from_slice(content)
+            .map_err(|e| Refused::from(format!("its push record is malformed ({e})")))?;
+        if record.actor != actor || record.n != n {
+            return Err(Refused::from(
+                "its push record names another device or number than it is filed under".to_string(),
+            ));
+        }
+        if let Some(p) = c.pusher
+            && !p.actor.is_empty()
+            && intake::hex(&p.actor) != actor
+        {
+            return Err(Refused::from(format!(
+                "it is a push record of device {actor} pushed by {}: no device may speak for another",
+                p.name
+            )));
+        }
+        withheld::check_record(&record).map_err(Refused::from)?;
+        let Some(member) = self.members.get(actor) else {
+            return Err(later(format!(
+                "it is a push record of device {actor}, whose signing key this device has not received"
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
+            Refused::from(format!(
+                "it is a push record of device {actor} not signed by that device's key"
+            ))
+        })?;
+        // A revoked device's records up to its cut-off say which of its blobs are taken in;
+        // later ones are not needed (nothing it pushed after is taken in).
+        if member.revoked && member.cutoff.is_none_or(|cut| n > cut) {
+            return Ok(());
+        }
+        withheld::take_record(conn, &record, &self.me).map_err(|e| sql_error(&e))
+    }
+
+    fn take_member(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        actor: &str,
+        content: &[u8],
+        now: &str,
+    ) -> std::result::Result<(), String> {
+        let record: MemberRecord = serde_json::from_slice(content)
+            .map_err(|e| format!("its member record is malformed ({e})"))?;
+        let key = |hex: &str| {
+            intake::unhex_strict(hex)
+                .filter(|k| k.len() == 32)
+                .ok_or("its member record holds no valid key")
+        };
+        let signing = key(&record.signing_key)?;
+        let exchange = key(&record.exchange_key)?;
+        if !epoch::can_wrap_to(&exchange) {
+            return Err(
+                "its member record holds an exchange key no team key can be sent to".into(),
+            );
+        }
+        if record.actor != actor {
+            return Err("its member record names another device than it is filed under".into());
+        }
+        if let Some(p) = c.pusher
+            && !p.actor.is_empty()
+            && intake::hex(&p.actor) != actor
+        {
+            return Err(format!(
+                "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
+                p.name,
+                intake::hex(&p.actor)
+            ));
+        }
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &signing)
+            .map_err(|e| e.to_string())?;
+        match self.members.get(actor) {
+            Some(known) if known.signing == signing && known.exchange == exchange => Ok(()),
+            Some(_) => Err(format!(
+                "it gives device {actor} other keys: the first ones stay"
+            )),
+            None => {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO members
+                         (actor, signing_key, exchange_key, name, device_id, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut s| {
+                    s.execute((
+                        actor,
+                        &signing,
+                        &exchange,
+                        &record.name,
+                        &record.device_id,
+                        now,
+                    ))
+                })
+                .map_err(|e| sql(e).reason)?;
+                self.members.insert(
+                    actor.to_string(),
+                    Member {
+                        signing,
+                        exchange,
+                        revoked: false,
+                        cutoff: None,
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn take_epoch(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        epoch: u64,
+        content: &[u8],
+        now: &str,
+    ) -> std::result::Result<(), (String, bool)> {
+        let record: EpochRecord = serde_json::from_slice(content)
+            .map_err(|e| (format!("its key record is malformed ({e})"), false))?;
+        if record.epoch != epoch {
+            return Err((
+                "its key record names another key than it is filed under".into(),
+                false,
+            ));
+        }
+        let maker = match self.members.get(&record.by) {
+            Some(m) if !m.revoked => m,
+            Some(_) => {
+                return Err((
+                    format!("its key record is made by revoked device {}", record.by),
+                    false,
+                ));
+            }
+            None => {
+                return Err((
+                    format!(
+                        "its key record is made by device {}, whose signing key this device has not received",
+                        record.by
+                    ),
+                    true,
+                ));
+            }
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
+            .map_err(|e| (e.to_string(), false))?;
+        if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me)
+            && self.ring.get(epoch).is_none()
+        {
+            let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
+                .map_err(|e| (format!("its key for this device does not open: {e}"), false))?;
+            conn.execute(
+                "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
+                (epoch as i64, key.bytes().as_slice(), now),
+            )
+            .map_err(|e| (sql(e).reason, false))?;
+            let mut keys: Vec<TeamKey> = self.ring.all().cloned().collect();
+            keys.push(key);
+            self.ring = Keyring::new(keys);
+        }
+        for actor in &record.revoked {
+            let cutoff = record.cutoffs.get(actor).copied();
+            conn.execute(
+                "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
+                (actor, cutoff.map(|n| n as i64)),
+            )
+            .map_err(|e| (sql(e).reason, false))?;
+            if let Some(m) = self.members.get_mut(actor) {
+                m.revoked = true;
+                m.cutoff = m.cutoff.or(cutoff);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether blob `c`, written by revoked device `actor`, was pushed before its cut-off.
+    /// With a cut-off (a push number) that is what its push records say, wherever the relay
+    /// put the blob in the log: listed by a push up to the cut-off, it is taken in; listed by
+    /// a later one, or by none once all of them up to the cut-off are here, it is refused;
+    /// otherwise it waits for the records. Without one (an epoch record from before push
+    /// records), it is refused: it came after the record in the log.
+    fn within_cutoff(
+        &self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        actor: &str,
+        cutoff: Option<u64>,
+    ) -> std::result::Result<(), Refused> {
+        let after = || {
+            Refused::from(format!(
+                "it is written by device {actor} after the team revoked it"
+            ))
+        };
+        let Some(cut) = cutoff else {
+            return Err(after());
+        };
+        match withheld::listed_in(conn, c.blob, actor).map_err(|e| sql_error(&e))? {
+            Some(n) if n <= cut => Ok(()),
+            Some(_) => Err(after()),
+            None if withheld::records_up_to(conn, actor, cut).map_err(|e| sql_error(&e))? => {
+                Err(after())
+            }
+            None => Err(later(format!(
+                "it is written by device {actor}, since revoked, and the records of what it pushed before have not all come"
+            ))),
+        }
+    }
+}
