@@ -16,13 +16,17 @@ pub enum Error {
     Invalid(#[from] crate::model::ValidationError),
 
     /// An id that names nothing in this store.
-    #[error("no {kind} with id {id}: check the id (`groundwork {kind} list` shows them)")]
+    #[error("no {kind} with id {id}: check the id ({})", where_listed(kind))]
     NotFound {
         /// What was looked for ("person", "commitment", …).
         kind: &'static str,
         /// The id as given.
         id: String,
     },
+
+    /// A street list that cannot be imported (nothing of it was).
+    #[error(transparent)]
+    Import(#[from] crate::walk::import::ImportError),
 
     /// A person (or other document) erased from this notebook and the team.
     #[error(
@@ -114,6 +118,14 @@ pub enum Error {
     /// Writing output failed.
     #[error("could not write output: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The command that lists records of `kind`, to find an id.
+fn where_listed(kind: &str) -> String {
+    match kind {
+        "door" => "`groundwork walklist show LIST_ID` lists a walk list's doors".to_string(),
+        _ => format!("`groundwork {kind} list` shows them"),
+    }
 }
 
 /// What a failure of the local database means for the person holding the device. A full disk

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fields::{FieldType, Patch, Search, Value};
 pub use crate::rules::{
-    CommitmentStatus, ConsentChannel, ConversationKind, Engagement, ValidationError, format_time,
-    normalise_tag, parse_date, parse_target, parse_time, required,
+    CommitmentStatus, ConsentChannel, ConversationKind, Engagement, Outcome, ValidationError,
+    format_time, normalise_tag, parse_date, parse_target, parse_time, required,
 };
 
 crate::record! {
@@ -142,6 +142,73 @@ crate::record! {
         started_at: String = StartedAt("Started", Time).required(),
         /// End (UTC), while open: none.
         ended_at: Option<String> = EndedAt("Ended", Time),
+        /// The walk list it works through.
+        walklist_id: Option<String> = WalkListId("Walk list", Id),
+    }
+}
+
+crate::record! {
+    /// A walk list: a named set of doors in walking order, a document of its own (its fields
+    /// at the root, its doors and their visits in maps; see [`crate::docs::walklist`]).
+    pub struct WalkList, fields WalkListField {
+        /// Id (UUID v7); also the id of its document.
+        id: String = Id("Id", Id).root(),
+        /// Name ("Elm Road", "Block C", "polling district AB").
+        name: String = Name("Name", Text).required(),
+        /// The file it was imported from.
+        source: Option<String> = Source("Imported from", Text),
+        /// When it was created.
+        created_at: String = CreatedAt("Created", Time).root().required(),
+    }
+}
+
+crate::record! {
+    /// A door of a walk list: one address.
+    pub struct Door, fields DoorField {
+        /// Id (UUID v7): its key in the list's `doors` map.
+        id: String = Id("Id", Id).key(),
+        /// The walk list it is on: the document it is in.
+        walklist_id: String = WalkListId("Walk list", Id).doc(),
+        /// The whole address on one line, as people read it.
+        address: String = Address("Address", Text).required(),
+        /// The house number as written ("12A").
+        number: Option<String> = Number("House number", Text),
+        /// The street.
+        street: Option<String> = Street("Street", Text),
+        /// The flat ("Flat 3", "2/1").
+        flat: Option<String> = Flat("Flat", Text),
+        /// The town.
+        town: Option<String> = Town("Town", Text),
+        /// The postcode.
+        postcode: Option<String> = Postcode("Postcode", Text),
+        /// What makes two rows the same address (case and spacing aside): how a re-import
+        /// finds the doors it already has, and how a do-not-knock reaches every list.
+        key: String = Key("Address key", Text).required().private(),
+    }
+}
+
+crate::record! {
+    /// A visit to a door: one outcome, kept in the list's `visits` map. Every visit is kept
+    /// (two canvassers marking one door both count); the latest is the door's status.
+    pub struct Visit, fields VisitField {
+        /// Id (UUID v7): its key in the list's `visits` map.
+        id: String = Id("Id", Id).key(),
+        /// The walk list: the document it is in.
+        walklist_id: String = WalkListId("Walk list", Id).doc(),
+        /// The door.
+        door_id: String = DoorId("Door", Id).required(),
+        /// What happened.
+        outcome: Outcome = Outcome("Outcome", Choice(Outcome::NAMES)).required(),
+        /// When (UTC).
+        at: String = At("When", Time).required(),
+        /// Who knocked.
+        canvasser: String = Canvasser("Canvasser", Text).required(),
+        /// The shift it was marked in.
+        shift_id: Option<String> = ShiftId("Shift", Id),
+        /// When to come back (for "come back later").
+        come_back_at: Option<String> = ComeBackAt("Come back at", Time),
+        /// A note.
+        note: Option<String> = Note("Note", Note),
     }
 }
 
@@ -305,6 +372,7 @@ choice_field!(
     crate::rules::CommitmentStatus,
     crate::rules::CommitmentStatus::Open
 );
+choice_field!(crate::rules::Outcome, crate::rules::Outcome::NotHome);
 
 #[cfg(test)]
 mod tests {

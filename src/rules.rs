@@ -37,6 +37,9 @@ pub enum ValidationError {
     /// An unknown commitment status.
     #[error("unknown commitment status {0:?}: use one of open, kept, broken, cancelled")]
     Status(String),
+    /// An unknown door outcome.
+    #[error("unknown door outcome {0:?}: use one of {outcomes}", outcomes = Outcome::NAMES.join(", "))]
+    Outcome(String),
     /// An unknown consent channel.
     #[error("unknown consent channel {0:?}: use one of {channels}", channels = ConsentChannel::NAMES.join(", "))]
     Channel(String),
@@ -167,6 +170,34 @@ named_enum!(
         Cancelled => "cancelled",
     }
 );
+
+named_enum!(
+    /// What happened at a door of a walk list.
+    Outcome, Outcome, {
+        /// Nobody opened.
+        NotHome => "not-home",
+        /// Somebody opened and talked.
+        Answered => "answered",
+        /// Somebody opened and would not talk.
+        Refused => "refused",
+        /// Asked to come back later (optionally when).
+        ComeBack => "come-back",
+        /// The resident has moved away.
+        Moved => "moved",
+        /// Asked not to be knocked again: stays marked on every list holding the address.
+        DoNotKnock => "do-not-knock",
+        /// The door could not be reached (locked entrance, gate).
+        NoAccess => "no-access",
+    }
+);
+
+impl Outcome {
+    /// Whether a canvasser knocked at the door (a door not reached, or not to be knocked, was
+    /// not knocked).
+    pub fn knocked(self) -> bool {
+        !matches!(self, Outcome::DoNotKnock | Outcome::NoAccess)
+    }
+}
 
 named_enum!(
     /// A way a person has agreed to be contacted.

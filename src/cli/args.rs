@@ -48,6 +48,12 @@ pub enum Command {
     /// Start and end shifts.
     #[command(subcommand)]
     Shift(ShiftCommand),
+    /// Walk lists: import a street list, list them, show one in walking order, delete one.
+    #[command(subcommand)]
+    Walklist(WalklistCommand),
+    /// Mark doors of a walk list with what happened at them.
+    #[command(subcommand)]
+    Door(DoorCommand),
     /// Export records as JSON or CSV, sorted by id.
     Export {
         /// people, conversations, commitments, campaigns or shifts.
@@ -370,9 +376,13 @@ pub enum CampaignCommand {
 pub enum ShiftCommand {
     /// Start a shift on this device; prints its id.
     Start {
-        /// Place or area, e.g. "Elm Road odd numbers".
-        #[arg(long)]
+        /// Place or area, e.g. "Elm Road odd numbers" (with --walklist: the list's name when
+        /// left out).
+        #[arg(long, default_value = "")]
         place: String,
+        /// The walk list the shift works through.
+        #[arg(long, value_name = "ID")]
+        walklist: Option<String>,
         /// The campaign it serves.
         #[arg(long)]
         campaign: Option<String>,
@@ -387,6 +397,66 @@ pub enum ShiftCommand {
     },
     /// List shifts (JSON).
     List,
+}
+
+/// `walklist …`
+#[derive(Debug, Subcommand)]
+pub enum WalklistCommand {
+    /// Import a street list (CSV with a header row: address lines, house number, street,
+    /// postcode, resident names, elector numbers, in any column order) into the walk list
+    /// NAME, made when there is none; prints its id and counts (JSON). Importing the same
+    /// file again adds nothing; a file with bad rows imports nothing and names their lines.
+    Import {
+        /// The list's name.
+        #[arg(long)]
+        name: String,
+        /// The CSV file.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Take the column HEADER as FIELD (repeatable): address, number, street, postcode,
+        /// flat, town, name, first-name, surname, elector-number or ignore.
+        #[arg(long = "map", value_name = "HEADER=FIELD")]
+        map: Vec<String>,
+        /// Show how the columns would be read and what would be imported, and import nothing.
+        #[arg(long)]
+        preview: bool,
+    },
+    /// List walk lists with their progress (JSON).
+    List,
+    /// A walk list's doors in walking order, each with its status (JSON).
+    Show {
+        /// The list's id.
+        id: String,
+    },
+    /// Delete a walk list from every device of the team and the relay (a team lead; without a
+    /// team, from this notebook). Conversations recorded at its doors stay with their people.
+    Delete {
+        /// The list's id.
+        id: String,
+    },
+}
+
+/// `door …`
+#[derive(Debug, Subcommand)]
+pub enum DoorCommand {
+    /// Mark one or more doors with an outcome; prints the visits recorded (JSON).
+    Mark {
+        /// The doors' ids (several: the same outcome for each, e.g. a row of "not home").
+        #[arg(required = true, value_name = "DOOR_ID")]
+        doors: Vec<String>,
+        /// not-home, answered, refused, come-back, moved, do-not-knock or no-access.
+        #[arg(long)]
+        outcome: String,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+        /// When (RFC 3339; default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// For come-back: when to come back (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        come_back_at: Option<String>,
+    },
 }
 
 /// `report …`

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod fields;
 pub mod team;
+mod walk;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,8 @@ use groundwork::sync::{self, HttpTransport, SyncError};
 use groundwork::{export, report};
 
 use args::{
-    CampaignCommand, Command, CommitmentCommand, ConversationCommand, PersonCommand, ReportCommand,
-    ShiftCommand,
+    CampaignCommand, Command, CommitmentCommand, ConversationCommand, DoorCommand, PersonCommand,
+    ReportCommand, ShiftCommand, WalklistCommand,
 };
 
 /// The data directory: the flag or variable, else the platform's data directory.
@@ -114,6 +115,9 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
         Command::Person(PersonCommand::Erase { id }) => team::erase(&mut Store::open(dir)?, &id),
         Command::Campaign(CampaignCommand::Delete { id }) => {
             team::delete_campaign(&mut Store::open(dir)?, &id)
+        }
+        Command::Walklist(WalklistCommand::Delete { id }) => {
+            team::delete_walklist(&mut Store::open(dir)?, &id)
         }
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }
@@ -213,7 +217,29 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             place,
             campaign,
             canvasser,
-        }) => print_line(&store.start_shift(&place, campaign.as_deref(), canvasser.as_deref())?),
+            walklist,
+        }) => print_line(&store.start_shift_on(
+            &place,
+            campaign.as_deref(),
+            canvasser.as_deref(),
+            walklist.as_deref(),
+        )?),
+        Command::Walklist(c) => walk::walklist(store, c),
+        Command::Door(DoorCommand::Mark {
+            doors,
+            outcome,
+            note,
+            at,
+            come_back_at,
+        }) => {
+            let mark = groundwork::store::walklists::Mark {
+                outcome: outcome.parse()?,
+                note,
+                at: at.as_deref().map(parse_time).transpose()?,
+                come_back_at: come_back_at.as_deref().map(parse_time).transpose()?,
+            };
+            print_json(&store.mark_doors(&doors, &mark)?)
+        }
         Command::Shift(ShiftCommand::End { id }) => print_line(&store.end_shift(id.as_deref())?),
         Command::Shift(ShiftCommand::List) => print_json(&store.shifts()?),
         Command::Export {

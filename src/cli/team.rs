@@ -197,3 +197,20 @@ pub fn delete_campaign(store: &mut Store, id: &str) -> Result<(), CliError> {
         })?;
     Ok(print_json(&outcome)?)
 }
+
+/// `walklist delete ID`: the list goes from every device and the relay (a lead).
+pub fn delete_walklist(store: &mut Store, id: &str) -> Result<(), CliError> {
+    let transport = HttpTransport::new()?;
+    let nb = RefCell::new(store);
+    let outcome =
+        sync::block_on(team::delete_walklist(&nb, &transport, id)).map_err(|e| match e {
+            SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
+                "only a team lead can delete a walk list, and this device is a canvasser's: ask \
+                 your team lead to run `groundwork walklist delete {}`",
+                id.trim()
+            ))
+            .into(),
+            other => CliError::from(other),
+        })?;
+    Ok(print_json(&outcome)?)
+}

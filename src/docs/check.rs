@@ -19,7 +19,7 @@
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{AutoCommit, Change};
 
-use super::{DocKind, campaign, child_map, kind_of, person, shift};
+use super::{DocKind, campaign, child_map, kind_of, person, shift, walklist};
 
 /// Root keys every document writes once, in its first change.
 const IDENTITY: &[&str] = &["type", "shape", "id", "created_at"];
@@ -30,6 +30,7 @@ pub fn structural_maps(kind: DocKind) -> &'static [&'static str] {
         DocKind::Person => &["person", "conversations", "commitments"],
         DocKind::Campaign => &["targets"],
         DocKind::Shift => &[],
+        DocKind::WalkList => &["doors", "visits"],
     }
 }
 
@@ -48,9 +49,14 @@ pub fn check_ops(change: &Change, first: bool) -> Result<(), String> {
             Key::Map(k) => k.as_str(),
             Key::Seq(_) => return Err("it writes a list position at the top level".into()),
         };
-        let structural = [DocKind::Person, DocKind::Campaign, DocKind::Shift]
-            .iter()
-            .any(|k| structural_maps(*k).contains(&key));
+        let structural = [
+            DocKind::Person,
+            DocKind::Campaign,
+            DocKind::Shift,
+            DocKind::WalkList,
+        ]
+        .iter()
+        .any(|k| structural_maps(*k).contains(&key));
         if IDENTITY.contains(&key) || structural {
             let verb = match op.action {
                 OpType::Delete => "deletes",
@@ -97,6 +103,7 @@ pub fn check_state(
         DocKind::Person => person::read(doc, doc_id).map(|_| ()),
         DocKind::Campaign => campaign::read(doc, doc_id).map(|_| ()),
         DocKind::Shift => shift::read(doc, doc_id).map(|_| ()),
+        DocKind::WalkList => walklist::read(doc, doc_id).map(|_| ()),
     };
     read.map_err(|e| match e {
         crate::error::Error::BadDocument { reason, .. } => {

@@ -1,7 +1,8 @@
 //! Automerge documents: the truth every table is built from.
 //!
 //! One document per person (their profile, conversations and commitments), one per campaign,
-//! one per shift. Each document's id is the id of the record it is named after.
+//! one per shift, one per walk list (its doors and visits). Each document's id is the id of the
+//! record it is named after.
 //!
 //! Shape rules, so that edits made on different devices merge:
 //! - Records inside a document live in maps keyed by their id (`conversations/<id>`), never in
@@ -23,6 +24,7 @@ pub mod history;
 pub mod person;
 pub mod record;
 pub mod shift;
+pub mod walklist;
 
 use std::collections::BTreeMap;
 
@@ -48,6 +50,8 @@ pub enum DocKind {
     Campaign,
     /// A shift.
     Shift,
+    /// A walk list.
+    WalkList,
 }
 
 impl DocKind {
@@ -57,6 +61,7 @@ impl DocKind {
             DocKind::Person => "person",
             DocKind::Campaign => "campaign",
             DocKind::Shift => "shift",
+            DocKind::WalkList => "walklist",
         }
     }
 
@@ -66,6 +71,7 @@ impl DocKind {
             "person" => Some(DocKind::Person),
             "campaign" => Some(DocKind::Campaign),
             "shift" => Some(DocKind::Shift),
+            "walklist" => Some(DocKind::WalkList),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ROOT { type: "shift", shape: 1, id, created_at, updated_at,
-//!        place, canvasser, campaign_id?, started_at, ended_at? }
+//!        place, canvasser, campaign_id?, walklist_id?, started_at, ended_at? }
 //! ```
 
 use automerge::transaction::Transactable;
@@ -18,6 +18,7 @@ pub fn create(doc: &mut AutoCommit, s: &Shift) -> Result<()> {
     doc.put(ROOT, "place", s.place.trim())?;
     doc.put(ROOT, "canvasser", s.canvasser.as_str())?;
     put_opt(doc, &ROOT, "campaign_id", s.campaign_id.as_deref())?;
+    put_opt(doc, &ROOT, "walklist_id", s.walklist_id.as_deref())?;
     doc.put(ROOT, "started_at", s.started_at.as_str())?;
     Ok(())
 }

@@ -90,6 +90,28 @@ pub(crate) fn save_local_change(
     doc: &mut AutoCommit,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool> {
+    if !commit_local_change(conn, doc_id, doc, now)? {
+        return Ok(false);
+    }
+    save_snapshot(
+        conn,
+        doc_id,
+        Some(kind),
+        doc,
+        &crate::model::format_time(now),
+    )?;
+    Ok(true)
+}
+
+/// Commit the pending local edits of `doc` as one change and queue it for the relay, without
+/// saving the document (a write made of several changes saves it once, at its end, with
+/// [`save_snapshot`]). Returns false when the edits changed nothing.
+pub(crate) fn commit_local_change(
+    conn: &Connection,
+    doc_id: &str,
+    doc: &mut AutoCommit,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
     let options =
         automerge::transaction::CommitOptions::default().with_time(now.timestamp_millis());
     if doc.commit_with(options).is_none() {
@@ -102,11 +124,14 @@ pub(crate) fn save_local_change(
             reason: "a committed change could not be found".into(),
         })?;
     let stamp = crate::model::format_time(now);
-    let bytes = change.raw_bytes().to_vec();
-    save_snapshot(conn, doc_id, Some(kind), doc, &stamp)?;
     conn.prepare_cached(
         "INSERT INTO outbox (doc_id, change_hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute((doc_id, change.hash().to_string(), &bytes, &stamp))?;
+    .execute((
+        doc_id,
+        change.hash().to_string(),
+        change.raw_bytes(),
+        &stamp,
+    ))?;
     Ok(true)
 }

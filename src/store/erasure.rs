@@ -83,6 +83,12 @@ impl Store {
             Some(DocKind::Shift) => {
                 tx.execute("DELETE FROM shifts WHERE id = ?1", [doc_id])?;
             }
+            // The doors go; conversations recorded at them stay with their people.
+            Some(DocKind::WalkList) => {
+                tx.execute("DELETE FROM door_visits WHERE walklist_id = ?1", [doc_id])?;
+                tx.execute("DELETE FROM doors WHERE walklist_id = ?1", [doc_id])?;
+                tx.execute("DELETE FROM walklists WHERE id = ?1", [doc_id])?;
+            }
         }
         for sql in [
             "DELETE FROM documents WHERE doc_id = ?1",

@@ -25,6 +25,7 @@ mod opening;
 mod project;
 mod queries;
 mod sync_state;
+pub mod walklists;
 mod withheld;
 mod writer;
 
@@ -224,6 +225,17 @@ impl Store {
         self.batch(|w| w.start_shift(place, campaign_id, canvasser))
     }
 
+    /// Start a shift working through walk list `walklist_id`; returns its id.
+    pub fn start_shift_on(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+        walklist_id: Option<&str>,
+    ) -> Result<String> {
+        self.batch(|w| w.start_shift_on(place, campaign_id, canvasser, walklist_id))
+    }
+
     /// End a shift (default: this device's open shift); returns its id.
     pub fn end_shift(&mut self, id: Option<&str>) -> Result<String> {
         self.batch(|w| w.end_shift(id))
@@ -354,6 +366,36 @@ impl Store {
     /// Every campaign, by id.
     pub fn campaigns(&self) -> Result<Vec<Campaign>> {
         queries::campaigns(&self.conn)
+    }
+
+    /// Import a street list into the walk list called `name` (made when there is none);
+    /// importing the same file again adds nothing.
+    pub fn import_walklist(
+        &mut self,
+        name: &str,
+        source: Option<&str>,
+        imported: &crate::walk::import::Imported,
+    ) -> Result<walklists::ImportReport> {
+        self.batch(|w| w.import_walklist(name, source, imported))
+    }
+
+    /// Mark doors with one outcome; returns the visits recorded.
+    pub fn mark_doors(
+        &mut self,
+        door_ids: &[String],
+        mark: &walklists::Mark,
+    ) -> Result<Vec<crate::model::Visit>> {
+        self.batch(|w| w.mark_doors(door_ids, mark))
+    }
+
+    /// Walk list `id`: its doors in walking order with their status, and its progress.
+    pub fn walklist(&self, id: &str) -> Result<walklists::WalkListView> {
+        walklists::walklist(&self.conn, id)
+    }
+
+    /// Every walk list with its progress, by name.
+    pub fn walklists(&self) -> Result<Vec<walklists::WalkListSummary>> {
+        walklists::walklists(&self.conn)
     }
 
     /// Every shift, by id.

@@ -11,7 +11,7 @@ use crate::error::Result;
 use std::collections::BTreeMap;
 
 use crate::fields::{FieldName, Record, Search, Type, Value};
-use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift};
+use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift, Visit};
 
 /// Rebuild the projections of document `doc_id`.
 pub(crate) fn project(
@@ -24,6 +24,7 @@ pub(crate) fn project(
         Some(DocKind::Person) => person(conn, &docs::person::read(doc, doc_id)?),
         Some(DocKind::Campaign) => campaign(conn, &docs::campaign::read(doc, doc_id)?),
         Some(DocKind::Shift) => shift(conn, &docs::shift::read(doc, doc_id)?),
+        Some(DocKind::WalkList) => walklist(conn, &docs::walklist::read(doc, doc_id)?),
         None => Ok(()),
     }
 }
@@ -168,4 +169,36 @@ fn shift(conn: &Connection, s: &Shift) -> Result<()> {
     static SHIFT: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| super::columns::replace::<Shift>("shifts"));
     row(&mut conn.prepare_cached(&SHIFT)?, s)
+}
+
+/// A walk list's row, its doors and their visits; only doors and visits that changed are
+/// written (a mark on a list of hundreds of doors writes one visit row).
+fn walklist(conn: &Connection, file: &docs::walklist::WalkListFile) -> Result<()> {
+    static LIST: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<crate::model::WalkList>("walklists"));
+    row(&mut conn.prepare_cached(&LIST)?, &file.list)?;
+
+    let old = super::walklists::door_entries(conn, &file.list.id)?;
+    static DOOR: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<crate::model::Door>("doors"));
+    let mut insert = conn.prepare_cached(&DOOR)?;
+    let mut residents = conn.prepare_cached("UPDATE doors SET residents = ?2 WHERE id = ?1")?;
+    let gone = changed_rows(
+        old,
+        &file.doors,
+        |d| &d.door.id,
+        |d| {
+            row(&mut insert, &d.door)?;
+            residents.execute((&d.door.id, serde_json::to_string(&d.residents)?))?;
+            Ok(())
+        },
+    )?;
+    delete_rows(conn, "doors", &gone)?;
+
+    let old = super::walklists::visits_of(conn, &file.list.id)?;
+    static VISIT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Visit>("door_visits"));
+    let mut insert = conn.prepare_cached(&VISIT)?;
+    let gone = changed_rows(old, &file.visits, |v| &v.id, |v| row(&mut insert, v))?;
+    delete_rows(conn, "door_visits", &gone)
 }

@@ -73,12 +73,27 @@ impl<'t> Writer<'t> {
         }
     }
 
-    fn now(&mut self) -> DateTime<Utc> {
+    pub(super) fn now(&mut self) -> DateTime<Utc> {
         self.source.now()
     }
 
+    /// A new id for a record made at `at`.
+    pub(super) fn new_id(&mut self, at: DateTime<Utc>) -> String {
+        self.source.new_id(at)
+    }
+
+    /// The open transaction.
+    pub(super) fn conn(&self) -> &Connection {
+        self.conn
+    }
+
+    /// The author of this device's changes.
+    pub(super) fn actor(&self) -> &ActorId {
+        self.actor
+    }
+
     /// Load an existing document of `kind`, or fail with "no such <what>".
-    fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<AutoCommit> {
+    pub(super) fn load(&self, id: &str, kind: DocKind, what: &'static str) -> Result<AutoCommit> {
         match documents::load(self.conn, id, self.actor)? {
             Some(l) if l.kind == Some(kind) => Ok(l.doc),
             // A form left open on a person erased meanwhile says so, not "no such person".
@@ -97,7 +112,7 @@ impl<'t> Writer<'t> {
     }
 
     /// Store the edits made to `doc` and rebuild its projections.
-    fn finish(
+    pub(super) fn finish(
         &mut self,
         id: &str,
         kind: DocKind,
@@ -129,7 +144,7 @@ impl<'t> Writer<'t> {
         }
     }
 
-    fn canvasser(&self, given: Option<&str>) -> Result<String> {
+    pub(super) fn canvasser(&self, given: Option<&str>) -> Result<String> {
         match given.map(str::trim).filter(|s| !s.is_empty()) {
             Some(c) => Ok(c.to_string()),
             None => Ok(meta_get(self.conn, CANVASSER_KEY)?
@@ -435,10 +450,32 @@ impl<'t> Writer<'t> {
         campaign_id: Option<&str>,
         canvasser: Option<&str>,
     ) -> Result<String> {
+        self.start_shift_on(place, campaign_id, canvasser, None)
+    }
+
+    /// Start a shift working through walk list `walklist_id` (when given; the place, when
+    /// empty, is the list's name).
+    pub fn start_shift_on(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+        walklist_id: Option<&str>,
+    ) -> Result<String> {
         if let Some(open) = meta_get(self.conn, "current_shift")? {
             return Err(ValidationError::ShiftStillOpen(open).into());
         }
-        let id = self.add_shift(place, campaign_id, canvasser)?;
+        let walklist_id = walklist_id
+            .map(|id| self.require("walklists", "walklist", id))
+            .transpose()?;
+        let place = match &walklist_id {
+            Some(list) if place.trim().is_empty() => self
+                .conn
+                .prepare_cached("SELECT name FROM walklists WHERE id = ?1")?
+                .query_row([list], |r| r.get(0))?,
+            _ => place.to_string(),
+        };
+        let id = self.shift(&place, campaign_id, canvasser, walklist_id)?;
         meta_set(self.conn, "current_shift", &id)?;
         Ok(id)
     }
@@ -450,6 +487,16 @@ impl<'t> Writer<'t> {
         place: &str,
         campaign_id: Option<&str>,
         canvasser: Option<&str>,
+    ) -> Result<String> {
+        self.shift(place, campaign_id, canvasser, None)
+    }
+
+    fn shift(
+        &mut self,
+        place: &str,
+        campaign_id: Option<&str>,
+        canvasser: Option<&str>,
+        walklist_id: Option<String>,
     ) -> Result<String> {
         let place = required("place", place)?;
         let campaign_id = campaign_id
@@ -463,6 +510,7 @@ impl<'t> Writer<'t> {
             canvasser: self.canvasser(canvasser)?,
             started_at: format_time(now),
             ended_at: None,
+            walklist_id,
             conflicts: Default::default(),
         };
         let mut doc = docs::new_doc(self.actor);

@@ -200,6 +200,17 @@ pub async fn delete_campaign<W: Wire>(
     erase(store, transport, id, DocKind::Campaign).await
 }
 
+/// Delete the walk list `id` from the team and every device (a lead), as an erasure: its
+/// doors and their visits go (register data is kept no longer than needed); conversations
+/// recorded at its doors stay with their people.
+pub async fn delete_walklist<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    id: &str,
+) -> Result<ErasureOutcome, SyncError> {
+    erase(store, transport, id, DocKind::WalkList).await
+}
+
 async fn erase<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,

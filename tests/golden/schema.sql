@@ -1,4 +1,4 @@
--- user_version 10
+-- user_version 11
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -22,6 +22,21 @@ CREATE INDEX conversations_by_shift ON conversations (shift_id);
 
 -- index conversations_latest
 CREATE INDEX conversations_latest ON conversations (person_id, at, id, engagement, follow_up);
+
+-- index door_visits_by_door
+CREATE INDEX door_visits_by_door ON door_visits (door_id, at, id);
+
+-- index door_visits_by_list
+CREATE INDEX door_visits_by_list ON door_visits (walklist_id);
+
+-- index door_visits_by_shift
+CREATE INDEX door_visits_by_shift ON door_visits (shift_id);
+
+-- index doors_by_key
+CREATE INDEX doors_by_key ON doors (key);
+
+-- index doors_by_list
+CREATE INDEX doors_by_list ON doors (walklist_id);
 
 -- index erased_by_seq
 CREATE UNIQUE INDEX erased_by_seq ON erased (seq) WHERE seq IS NOT NULL;
@@ -110,6 +125,35 @@ CREATE TABLE documents (
     kind       TEXT,                  -- person | campaign | shift; NULL until known
     snapshot   BLOB NOT NULL,
     updated_at TEXT NOT NULL
+);
+
+-- table door_visits
+CREATE TABLE door_visits (
+    id           TEXT PRIMARY KEY NOT NULL,
+    walklist_id  TEXT NOT NULL,
+    door_id      TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    canvasser    TEXT NOT NULL,
+    shift_id     TEXT,
+    come_back_at TEXT,
+    note         TEXT,
+    conflicts    TEXT NOT NULL
+);
+
+-- table doors
+CREATE TABLE doors (
+    id          TEXT PRIMARY KEY NOT NULL,
+    walklist_id TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    number      TEXT,
+    street      TEXT,
+    flat        TEXT,
+    town        TEXT,
+    postcode    TEXT,
+    key         TEXT NOT NULL,
+    conflicts   TEXT NOT NULL,
+    residents   TEXT NOT NULL DEFAULT '[]'
 );
 
 -- table drafts
@@ -245,7 +289,7 @@ CREATE TABLE shifts (
     started_at  TEXT NOT NULL,
     ended_at    TEXT,
     conflicts   TEXT NOT NULL
-);
+, walklist_id TEXT);
 
 -- table sync_state
 CREATE TABLE sync_state (
@@ -271,6 +315,15 @@ CREATE TABLE waiting (
     pusher_name  TEXT,
     bytes        BLOB NOT NULL,
     received_at  TEXT NOT NULL
+);
+
+-- table walklists
+CREATE TABLE walklists (
+    id         TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    source     TEXT,
+    created_at TEXT NOT NULL,
+    conflicts  TEXT NOT NULL
 );
 
 -- table writers

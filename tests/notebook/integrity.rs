@@ -644,7 +644,7 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
     assert!(!a.store.sealed().unwrap());
     let p = a.person("Written before the upgrade");
     // Take the notebook back to schema 2 (no quarantine, waiting, writers, repairs or erased
-    // tables, no languages, target or role columns, no filter indexes).
+    // tables, no languages, target or role columns, no filter indexes, no walk lists).
     a.store
         .connection()
         .execute_batch(
@@ -659,6 +659,8 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              ALTER TABLE sync_state DROP COLUMN sealed;
              DROP TABLE push_records; DROP TABLE push_attested; DROP TABLE received_blobs;
              DROP TABLE blobs_expected; DROP TABLE listed_blobs;
+             DROP TABLE walklists; DROP TABLE doors; DROP TABLE door_visits;
+             ALTER TABLE shifts DROP COLUMN walklist_id;
              PRAGMA user_version = 2;",
         )
         .unwrap();

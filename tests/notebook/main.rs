@@ -8,6 +8,7 @@
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 //! - `service`: the app's message type answered by the core alone, through JSON.
+//! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
 
 mod cli;
 mod convergence;
@@ -19,6 +20,7 @@ mod reports;
 mod sealed;
 mod service;
 mod sync;
+mod walk;
 
 use std::path::Path;
 use std::process::{Command, Output};
