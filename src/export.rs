@@ -1,4 +1,5 @@
-//! Exports of people, conversations, commitments, campaigns and shifts as JSON or CSV.
+//! Exports of people, conversations, commitments, campaigns, shifts and walk-list doors as JSON
+//! or CSV.
 //!
 //! Exports are deterministic: rows sorted by id, fixed columns, so every device that holds the
 //! same changes writes the same bytes. JSON and CSV carry the same content: a JSON array of
@@ -7,6 +8,8 @@
 //! are absent values. Conflicting concurrent values are not exported (the winner is). People
 //! who asked not to be contacted are left out of people exports unless asked for
 //! ([`Options`]); their conversations and commitments stay in those exports (no contact details).
+//! Doors marked do-not-knock (on any list holding the address) are left out of door exports in
+//! the same way.
 
 use std::io::Write;
 use std::str::FromStr;
@@ -17,7 +20,8 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::fields::FieldName;
 use crate::model::{
-    CampaignField, CommitmentField, ConversationField, PersonField, ShiftField, ValidationError,
+    CampaignField, CommitmentField, ConversationField, DoorField, PersonField, ShiftField,
+    ValidationError,
 };
 use crate::store::Store;
 
@@ -34,6 +38,8 @@ pub enum What {
     Campaigns,
     /// Shifts.
     Shifts,
+    /// The doors of every walk list, with their status.
+    Doors,
 }
 
 impl FromStr for What {
@@ -45,10 +51,11 @@ impl FromStr for What {
             "commitments" => Ok(What::Commitments),
             "campaigns" => Ok(What::Campaigns),
             "shifts" => Ok(What::Shifts),
+            "doors" => Ok(What::Doors),
             _ => Err(ValidationError::Choice {
                 what: "export",
                 value: s.to_string(),
-                allowed: "people, conversations, commitments, campaigns, shifts",
+                allowed: "people, conversations, commitments, campaigns, shifts, doors",
             }),
         }
     }
@@ -115,8 +122,28 @@ pub fn columns(what: What) -> &'static [&'static str] {
             static SHIFTS: LazyLock<Vec<&'static str>> = LazyLock::new(declared::<ShiftField>);
             &SHIFTS
         }
+        What::Doors => {
+            static DOORS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+                let mut c = declared::<DoorField>();
+                c.extend(DOOR_STATUS);
+                c
+            });
+            &DOORS
+        }
     }
 }
+
+/// The columns a door export adds to the door's declared fields: its residents ("name
+/// (elector number)"), its latest outcome and the rest of [`crate::store::walklists::DoorView`].
+const DOOR_STATUS: [&str; 7] = [
+    "residents",
+    "status",
+    "status_at",
+    "status_by",
+    "come_back_at",
+    "visits",
+    "do_not_knock",
+];
 
 fn to_records<T: serde::Serialize>(what: What, items: Vec<T>) -> Result<Vec<Map<String, Value>>> {
     items
@@ -156,6 +183,26 @@ pub fn records(store: &Store, what: What, options: Options) -> Result<Vec<Map<St
         What::Commitments => to_records(what, store.commitments_by_id()?),
         What::Campaigns => to_records(what, store.campaigns()?),
         What::Shifts => to_records(what, store.shifts()?),
+        What::Doors => {
+            let mut doors: Vec<Value> = Vec::new();
+            for d in store.all_doors()? {
+                if d.do_not_knock && !options.include_do_not_contact {
+                    continue;
+                }
+                let mut v = serde_json::to_value(&d)?;
+                v["residents"] = d
+                    .residents
+                    .iter()
+                    .map(|r| match &r.elector_number {
+                        Some(n) => format!("{} ({n})", r.name),
+                        None => r.name.clone(),
+                    })
+                    .collect();
+                doors.push(v);
+            }
+            doors.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+            to_records(what, doors)
+        }
     }
 }
 

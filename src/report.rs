@@ -13,6 +13,10 @@
 //!   (their words, lower-cased); kept ones are those of them now marked kept.
 //! - A follow-up is due when a conversation's follow-up date has come (on or before the report's
 //!   day) and nobody has spoken to the person since.
+//! - Door figures count the walk-list visits marked in the shift (or in the date range): doors
+//!   knocked are distinct doors with an outcome of knocking (not do-not-knock or no-access),
+//!   answered ones those with an "answered" visit, and the contact rate is answered / knocked;
+//!   outcomes count every visit. A canvasser who only marked doors still has a line.
 //! - A commitment counts towards a campaign target when it belongs to the campaign and was
 //!   given that target (by choice: the app offers the targets as one-tap asks, the command line
 //!   takes `--target`), or, given none, when its words are the target's label (so commitments
@@ -26,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::parse_id;
-use crate::model::{Commitment, CommitmentStatus, Conversation, Person, Shift};
+use crate::model::{Commitment, CommitmentStatus, Conversation, Outcome, Person, Shift, Visit};
 use crate::store::{NO_NAME_GIVEN, Store, show_canvasser};
 
 /// Which conversations a shift report covers.
@@ -70,6 +74,24 @@ pub struct Tally {
     pub asks: Vec<Ask>,
     /// Follow-ups of these conversations that are due and not yet done.
     pub follow_ups_due: usize,
+    /// Doors of walk lists marked in the report.
+    #[serde(default)]
+    pub doors: DoorTally,
+}
+
+/// What happened at the doors of walk lists.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DoorTally {
+    /// Visits recorded (a door marked twice counts twice).
+    pub visits: usize,
+    /// Distinct doors knocked (any outcome but do-not-knock and no-access).
+    pub knocked: usize,
+    /// Distinct doors answered.
+    pub answered: usize,
+    /// Answered as a share of knocked, 0–1 (none when nothing was knocked).
+    pub contact_rate: Option<f64>,
+    /// Visits by outcome.
+    pub outcomes: BTreeMap<String, usize>,
 }
 
 /// An issue and how many people raised it.
@@ -471,17 +493,74 @@ pub fn shift_report(
         };
     let by_canvasser = group_by_canvasser(&convs);
     let devices_not_synced = devices.map(|list| stale_devices(list, ended.as_deref()));
+    let shift_id = shift.as_ref().map(|s| s.id.clone());
+    let visits: Vec<Visit> = store
+        .door_visits()?
+        .into_iter()
+        .filter(|v| match scope {
+            Scope::Shift(_) => v.shift_id.is_some() && v.shift_id == shift_id,
+            Scope::Dates { from, to } => {
+                let hi = (*to + chrono::Duration::days(1)).to_string();
+                v.at.as_str() >= from.to_string().as_str() && v.at.as_str() < hi.as_str()
+            }
+        })
+        .collect();
+    let mut team = tally(&data, &convs, as_of);
+    team.doors = door_tally(visits.iter());
+    let mut canvassers: BTreeMap<String, Tally> = by_canvasser
+        .into_iter()
+        .map(|(name, list)| (name, tally(&data, &list, as_of)))
+        .collect();
+    let mut door_groups: BTreeMap<String, Vec<&Visit>> = BTreeMap::new();
+    for v in &visits {
+        door_groups
+            .entry(canvasser_key(&v.canvasser))
+            .or_default()
+            .push(v);
+    }
+    for (key, list) in door_groups {
+        let name = canvassers
+            .keys()
+            .find(|n| canvasser_key(n) == key)
+            .cloned()
+            .unwrap_or_else(|| {
+                show_canvasser(&list[0].canvasser)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
+        canvassers.entry(name).or_default().doors = door_tally(list.into_iter());
+    }
     Ok(ShiftReport {
         scope: label,
         shift,
         as_of,
-        team: tally(&data, &convs, as_of),
-        canvassers: by_canvasser
-            .into_iter()
-            .map(|(name, list)| (name, tally(&data, &list, as_of)))
-            .collect(),
+        team,
+        canvassers,
         devices_not_synced,
     })
+}
+
+/// The door figures of `visits`.
+fn door_tally<'a>(visits: impl Iterator<Item = &'a Visit>) -> DoorTally {
+    let mut t = DoorTally::default();
+    let (mut knocked, mut answered) = (BTreeSet::new(), BTreeSet::new());
+    for v in visits {
+        t.visits += 1;
+        *t.outcomes
+            .entry(v.outcome.as_str().to_string())
+            .or_default() += 1;
+        if v.outcome.knocked() {
+            knocked.insert(v.door_id.as_str());
+        }
+        if v.outcome == Outcome::Answered {
+            answered.insert(v.door_id.as_str());
+        }
+    }
+    t.knocked = knocked.len();
+    t.answered = answered.len();
+    t.contact_rate = (t.knocked > 0).then(|| t.answered as f64 / t.knocked as f64);
+    t
 }
 
 /// A canvasser's name as a key: the same person typed twice ("Sam", "sam ", "Sam  Jones" and

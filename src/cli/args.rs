@@ -56,14 +56,14 @@ pub enum Command {
     Door(DoorCommand),
     /// Export records as JSON or CSV, sorted by id.
     Export {
-        /// people, conversations, commitments, campaigns or shifts.
+        /// people, conversations, commitments, campaigns, shifts or doors.
         #[arg(long)]
         what: String,
         /// json or csv.
         #[arg(long, default_value = "json")]
         format: String,
-        /// Also export people who asked not to be contacted (left out of people exports by
-        /// default).
+        /// Also export people who asked not to be contacted, and doors marked do-not-knock
+        /// (left out of people and door exports by default).
         #[arg(long)]
         include_do_not_contact: bool,
     },

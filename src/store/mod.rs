@@ -393,6 +393,20 @@ impl Store {
         walklists::walklist(&self.conn, id)
     }
 
+    /// Every door visit of every walk list, by id.
+    pub fn door_visits(&self) -> Result<Vec<crate::model::Visit>> {
+        walklists::all_visits(&self.conn)
+    }
+
+    /// Every door of every walk list with its status, by list then walking order.
+    pub fn all_doors(&self) -> Result<Vec<walklists::DoorView>> {
+        let mut out = Vec::new();
+        for list in self.walklists()? {
+            out.extend(walklists::walklist(&self.conn, &list.list.id)?.doors);
+        }
+        Ok(out)
+    }
+
     /// Every walk list with its progress, by name.
     pub fn walklists(&self) -> Result<Vec<walklists::WalkListSummary>> {
         walklists::walklists(&self.conn)

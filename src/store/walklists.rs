@@ -384,6 +384,17 @@ pub(crate) fn visits_of(conn: &Connection, id: &str) -> Result<Vec<Visit>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Every visit of every list, by id.
+pub(crate) fn all_visits(conn: &Connection) -> Result<Vec<Visit>> {
+    let sql = format!(
+        "SELECT {} FROM door_visits ORDER BY id",
+        columns::select_list::<Visit>("")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], |r| columns::read_row::<Visit>(r, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Addresses (door keys) whose status is do-not-knock on some list.
 fn do_not_knock_keys(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare_cached(

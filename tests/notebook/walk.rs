@@ -417,3 +417,98 @@ fn the_command_line_imports_shows_marks_and_starts_a_shift_on_a_list() {
     ok(&nb, &["walklist", "delete", &id]);
     assert_eq!(ok(&nb, &["walklist", "list"]).trim(), "[]");
 }
+
+#[test]
+fn the_shift_report_and_the_door_export_count_the_doors() {
+    use groundwork::export::{self, Format, Options, What};
+    use groundwork::report::{self, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let list = import_into(&mut store, "Elm Road", ELM).id;
+    let ids: Vec<String> = store
+        .walklist(&list)
+        .unwrap()
+        .doors
+        .iter()
+        .map(|d| d.door.id.clone())
+        .collect();
+    // Before the shift: a door marked outside it does not count.
+    store
+        .mark_doors(&ids[7..8], &mark(Outcome::Answered))
+        .unwrap();
+    store.set_canvasser_name("Sam").unwrap();
+    let shift = store.start_shift_on("", None, None, Some(&list)).unwrap();
+    store
+        .mark_doors(&ids[0..3], &mark(Outcome::NotHome))
+        .unwrap();
+    store
+        .mark_doors(&ids[0..1], &mark(Outcome::Answered))
+        .unwrap();
+    store
+        .mark_doors(&ids[3..4], &mark(Outcome::NoAccess))
+        .unwrap();
+    // A second canvasser on the same phone, who only marks doors.
+    store.set_canvasser_name("Joy").unwrap();
+    store
+        .mark_doors(&ids[4..5], &mark(Outcome::Refused))
+        .unwrap();
+    store
+        .mark_doors(&ids[5..6], &mark(Outcome::Answered))
+        .unwrap();
+    store
+        .mark_doors(&ids[6..7], &mark(Outcome::DoNotKnock))
+        .unwrap();
+
+    let today = chrono::Utc::now().date_naive();
+    let r = report::shift_report(&store, &Scope::Shift(shift.clone()), today, None).unwrap();
+    let team = &r.team.doors;
+    assert_eq!(team.visits, 8);
+    assert_eq!(
+        team.knocked, 5,
+        "doors 0-2, 4, 5: no-access and do-not-knock are not knocks"
+    );
+    assert_eq!(team.answered, 2);
+    assert_eq!(team.contact_rate, Some(2.0 / 5.0));
+    assert_eq!(team.outcomes["not-home"], 3);
+    assert_eq!(team.outcomes["answered"], 2);
+    assert_eq!(team.outcomes["no-access"], 1);
+    assert_eq!(team.outcomes["do-not-knock"], 1);
+    assert!(!team.outcomes.contains_key("moved"));
+    let sam = &r.canvassers["Sam"].doors;
+    assert_eq!((sam.visits, sam.knocked, sam.answered), (5, 3, 1));
+    let joy = &r.canvassers["Joy"].doors;
+    assert_eq!((joy.visits, joy.knocked, joy.answered), (3, 2, 1));
+    assert_eq!(joy.contact_rate, Some(0.5));
+    assert_eq!(r.canvassers["Joy"].conversations, 0);
+
+    // The door export: every door but the do-not-knock one, unless asked.
+    let mut out = Vec::new();
+    export::write_with(
+        &store,
+        What::Doors,
+        Format::Csv,
+        Options::default(),
+        &mut out,
+    )
+    .unwrap();
+    let csv = String::from_utf8(out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,walklist_id,address,number,street,flat,town,postcode,residents,status,status_at,status_by,come_back_at,visits,do_not_knock"
+    );
+    assert_eq!(lines.count(), 7);
+    assert!(
+        csv.contains("\"Amina Khan (E1); Nowak, Piotr (E2)\""),
+        "{csv}"
+    );
+    assert!(!csv.contains("ls12ab"), "the match key is not exported");
+    let mut out = Vec::new();
+    let all = Options {
+        include_do_not_contact: true,
+    };
+    export::write_with(&store, What::Doors, Format::Json, all, &mut out).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.iter().filter(|r| r["do_not_knock"] == true).count(), 1);
+}
