@@ -823,6 +823,25 @@ pub fn shift_text(r: &ShiftReport) -> String {
             .collect();
         let _ = writeln!(s, "  top issues       {}", issues.join(", "));
         let _ = writeln!(s, "  follow-ups due   {}", t.follow_ups_due);
+        if t.doors.visits > 0 {
+            let rate = t
+                .doors
+                .contact_rate
+                .map_or_else(|| "-".to_string(), |r| format!("{:.0}%", r * 100.0));
+            let outcomes: Vec<String> = t
+                .doors
+                .outcomes
+                .iter()
+                .map(|(o, n)| format!("{o} {n}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  doors            {} knocked, {} answered (contact rate {rate}); {}",
+                t.doors.knocked,
+                t.doors.answered,
+                outcomes.join(", ")
+            );
+        }
     };
     section("Team", &r.team);
     for (name, t) in &r.canvassers {

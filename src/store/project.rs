@@ -202,3 +202,15 @@ fn walklist(conn: &Connection, file: &docs::walklist::WalkListFile) -> Result<()
     let gone = changed_rows(old, &file.visits, |v| &v.id, |v| row(&mut insert, v))?;
     delete_rows(conn, "door_visits", &gone)
 }
+
+/// Add new visits' rows: what a local mark changes in a walk list's projection (its doors and
+/// the list's own fields are as they were), so a mark need not read the whole list again.
+pub(crate) fn new_visits(conn: &Connection, visits: &[Visit]) -> Result<()> {
+    static VISIT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Visit>("door_visits"));
+    let mut insert = conn.prepare_cached(&VISIT)?;
+    for v in visits {
+        row(&mut insert, v)?;
+    }
+    Ok(())
+}

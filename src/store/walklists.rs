@@ -312,6 +312,7 @@ impl Writer<'_> {
         let mut out: Vec<Option<Visit>> = vec![None; ids.len()];
         for (list, indexes) in by_list {
             let mut doc = self.load(&list, DocKind::WalkList, "walklist")?;
+            let mut added = Vec::with_capacity(indexes.len());
             for i in indexes {
                 let visit = Visit {
                     id: self.new_id(now),
@@ -326,9 +327,14 @@ impl Writer<'_> {
                     conflicts: Default::default(),
                 };
                 docs::walklist::add_visit(&mut doc, &list, &visit)?;
+                added.push(visit.clone());
                 out[i] = Some(visit);
             }
-            self.finish(&list, DocKind::WalkList, &mut doc, now)?;
+            // Only visits were added: their rows are all the projection gains (the same rows
+            // a full projection of the document would write; a test holds them equal).
+            if documents::save_local_change(self.conn(), &list, DocKind::WalkList, &mut doc, now)? {
+                project::new_visits(self.conn(), &added)?;
+            }
         }
         Ok(out.into_iter().flatten().collect())
     }

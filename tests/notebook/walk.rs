@@ -209,6 +209,17 @@ fn concurrent_marks_from_three_devices_converge_through_a_relay() {
     a.store.set_canvasser_name("Sam").unwrap();
     b.store.set_canvasser_name("Joy").unwrap();
     c.store.set_canvasser_name("Ravi").unwrap();
+    // A mark writes only its visit's row; a device taking the change in projects the whole
+    // list from the document: both give the same list.
+    a.store
+        .mark_doors(&ids[5..7], &mark(Outcome::NoAccess))
+        .unwrap();
+    a.sync();
+    b.sync();
+    assert_eq!(
+        a.store.walklist(&list).unwrap(),
+        b.store.walklist(&list).unwrap()
+    );
     // All three mark the same door at once, offline; and each some doors of their own.
     let at = |m: i64| Some(chrono::Utc::now() + chrono::Duration::minutes(m));
     a.store
