@@ -126,10 +126,24 @@ pub enum Request {
     EditCampaign(String, CampaignPatch),
     /// Start a shift at `place`.
     StartShift {
-        /// Place or area.
+        /// Place or area (with a walk list, empty: the list's name).
         place: String,
         /// The campaign it serves.
         campaign_id: Option<String>,
+        /// The walk list it works through.
+        #[serde(default)]
+        walklist_id: Option<String>,
+    },
+    /// Walk lists with their progress.
+    WalkLists,
+    /// A walk list's doors in walking order, with their status.
+    WalkList(String),
+    /// Mark doors with one outcome.
+    MarkDoors {
+        /// The doors.
+        doors: Vec<String>,
+        /// What happened.
+        outcome: crate::model::Outcome,
     },
     /// End this device's open shift.
     EndShift,
@@ -190,6 +204,7 @@ impl Request {
                 | Request::AddCampaign(_)
                 | Request::EditCampaign(..)
                 | Request::StartShift { .. }
+                | Request::MarkDoors { .. }
                 | Request::EndShift
                 | Request::SetName(_)
                 | Request::SkipName
@@ -272,6 +287,10 @@ replies! {
     ShiftReport(Box<Option<report::ShiftReport>>),
     /// Shifts, latest first.
     Shifts(Vec<Shift>),
+    /// Walk lists with their progress.
+    WalkLists(Vec<crate::store::walklists::WalkListSummary>),
+    /// One walk list.
+    WalkList(Box<crate::store::walklists::WalkListView>),
     /// Follow-ups due: how many, and the first of them.
     FollowUps((usize, Vec<FollowUpItem>)),
     /// A draft's text.
@@ -503,8 +522,27 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             Reply::FollowUps((n, items))
         }
         Request::AddCampaign(new) => Reply::Id(s.add_campaign(new)?),
-        Request::StartShift { place, campaign_id } => {
-            Reply::Id(s.start_shift(&place, campaign_id.as_deref(), None)?)
+        Request::StartShift {
+            place,
+            campaign_id,
+            walklist_id,
+        } => Reply::Id(s.start_shift_on(
+            &place,
+            campaign_id.as_deref(),
+            None,
+            walklist_id.as_deref(),
+        )?),
+        Request::WalkLists => Reply::WalkLists(s.walklists()?),
+        Request::WalkList(id) => Reply::WalkList(Box::new(s.walklist(&id)?)),
+        Request::MarkDoors { doors, outcome } => {
+            let mark = crate::store::walklists::Mark {
+                outcome,
+                note: None,
+                at: None,
+                come_back_at: None,
+            };
+            s.mark_doors(&doors, &mark)?;
+            Reply::Done(())
         }
         Request::EndShift => Reply::Id(s.end_shift(None)?),
         Request::SetName(name) => {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::writer::Writer;
 use super::{columns, documents, meta_get, project};
@@ -51,7 +51,7 @@ pub struct ImportReport {
 }
 
 /// A walk list in a list of lists, with its progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WalkListSummary {
     /// The list.
     #[serde(flatten)]
@@ -62,7 +62,7 @@ pub struct WalkListSummary {
 }
 
 /// How far a walk list has got.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     /// Doors on the list.
     pub total: usize,
@@ -77,7 +77,7 @@ pub struct Progress {
 }
 
 /// A door as the Walk screen and `walklist show` give it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoorView {
     /// The door.
     #[serde(flatten)]
@@ -103,7 +103,7 @@ pub struct DoorView {
 }
 
 /// A walk list with its doors in walking order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WalkListView {
     /// The list.
     #[serde(flatten)]

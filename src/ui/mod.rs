@@ -99,6 +99,8 @@ pub enum Screen {
     Shift,
     /// Name, joining a team, sync.
     Settings,
+    /// A walk list: its doors in walking order, one tap per outcome.
+    Walk(String),
 }
 
 /// Shared by every screen: where we are, and what changed.
@@ -343,6 +345,7 @@ pub fn App() -> Element {
                     Screen::Campaigns => rsx! { views::Campaigns {} },
                     Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
+                    Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone() } },
                 }
                 }
             }
@@ -408,6 +411,7 @@ fn tab_of(s: &Screen) -> Screen {
         Screen::People | Screen::AddPerson | Screen::Person(_) | Screen::Record(_) => {
             Screen::People
         }
+        Screen::Walk(_) => Screen::Shift,
         other => other.clone(),
     }
 }

@@ -17,7 +17,7 @@ use super::{Nav, Screen};
 
 impl Screen {
     /// The screen's address: `/`, `/people/new`, `/people/ID`, `/people/ID/record`, `/due`,
-    /// `/campaigns`, `/shift`, `/settings`.
+    /// `/campaigns`, `/shift`, `/settings`, `/walk/ID`.
     pub fn path(&self) -> String {
         match self {
             Screen::People => "/".to_string(),
@@ -28,6 +28,7 @@ impl Screen {
             Screen::Campaigns => "/campaigns".to_string(),
             Screen::Shift => "/shift".to_string(),
             Screen::Settings => "/settings".to_string(),
+            Screen::Walk(id) => format!("/walk/{id}"),
         }
     }
 
@@ -45,6 +46,7 @@ impl Screen {
             ["campaigns"] => Screen::Campaigns,
             ["shift"] => Screen::Shift,
             ["settings"] => Screen::Settings,
+            ["walk", id] if is_id(id) => Screen::Walk((*id).to_string()),
             _ => return None,
         })
     }

@@ -1450,3 +1450,30 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     });
     h.settle_until("refusal", |html| html.contains("a team needs a lead"));
 }
+
+#[test]
+fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
+    let mut list = String::new();
+    let mut h = Harness::new(|s| {
+        let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
+        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+        list = s.import_walklist("Elm Road", None, &read).unwrap().id;
+        s.start_shift_on("", None, None, Some(&list)).unwrap();
+    });
+    h.click("id", "tab-Shift");
+    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
+    h.click("id", "open-walk");
+    // Odd side first: 1, 3, then 2.
+    h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
+    assert!(h.html().contains("0 of 3"), "{}", h.html());
+    h.click("id", "outcome-not-home");
+    h.settle_until("the next door", |html| html.contains(">3 Elm Road</h3>"));
+    assert!(h.html().contains("1 of 3"), "{}", h.html());
+    let view = h.store().walklist(&list).unwrap();
+    assert_eq!(
+        view.doors[0].status,
+        Some(groundwork::model::Outcome::NotHome)
+    );
+    assert_eq!(view.doors[0].visits, 1);
+    assert_eq!(view.progress.knocked, 1);
+}

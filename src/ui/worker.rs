@@ -286,6 +286,25 @@ impl StoreHandle {
         self.ask(Request::Shifts).await
     }
 
+    /// Walk lists with their progress.
+    pub async fn walklists(
+        &self,
+    ) -> Result<Vec<groundwork::store::walklists::WalkListSummary>, UiError> {
+        self.ask(Request::WalkLists).await
+    }
+
+    /// Walk list `id`: its doors in walking order with their status.
+    pub async fn walklist(
+        &self,
+        id: &str,
+    ) -> Result<groundwork::store::walklists::WalkListView, UiError> {
+        Ok(*self
+            .ask::<Box<groundwork::store::walklists::WalkListView>>(Request::WalkList(
+                id.to_string(),
+            ))
+            .await?)
+    }
+
     /// How many follow-ups are due by today (`mine`: after this canvasser's conversations),
     /// and the first `limit` of them, soonest first.
     pub async fn follow_ups(

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 32;
+const VARIANTS: usize = 35;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -52,6 +52,9 @@ fn variant(r: &Request) -> usize {
         Request::History(_) => 29,
         Request::Restore { .. } => 30,
         Request::CampaignList => 31,
+        Request::WalkLists => 32,
+        Request::WalkList(_) => 33,
+        Request::MarkDoors { .. } => 34,
     }
 }
 
@@ -120,10 +123,41 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
             ..CampaignPatch::default()
         },
     ));
+    // A walk list (imported as the command line does), which the shift works through.
+    let street = groundwork::walk::import::read(
+        b"House No,Street,Name\n2,Elm Street,Ann Bo\n1,Elm Street,Cy Do\n",
+        &[],
+    )
+    .unwrap();
+    let list = w
+        .store
+        .import_walklist("Elm Street", None, &street)
+        .unwrap()
+        .id;
     let shift: String = w.ask(Request::StartShift {
-        place: "Elm Street".into(),
+        place: String::new(),
         campaign_id: Some(campaign.clone()),
+        walklist_id: Some(list.clone()),
     });
+    let lists: Vec<groundwork::store::walklists::WalkListSummary> = w.ask(Request::WalkLists);
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0].progress.total, 2);
+    let walk: Box<groundwork::store::walklists::WalkListView> =
+        w.ask(Request::WalkList(list.clone()));
+    assert_eq!(walk.doors[0].door.address, "1 Elm Street");
+    let first = walk.doors[0].door.id.clone();
+    w.ask::<()>(Request::MarkDoors {
+        doors: vec![first.clone()],
+        outcome: groundwork::model::Outcome::Answered,
+    });
+    let walk: Box<groundwork::store::walklists::WalkListView> =
+        w.ask(Request::WalkList(list.clone()));
+    assert_eq!(
+        walk.doors[0].status,
+        Some(groundwork::model::Outcome::Answered)
+    );
+    assert_eq!(walk.doors[0].visits, 1);
+    assert_eq!(walk.next.as_deref(), Some(walk.doors[1].door.id.as_str()));
 
     // A person, added, edited and read back.
     let id: String = w.ask(Request::AddPerson(

@@ -523,3 +523,30 @@ fn the_shift_report_and_the_door_export_count_the_doors() {
     assert_eq!(rows.len(), 8);
     assert_eq!(rows.iter().filter(|r| r["do_not_knock"] == true).count(), 1);
 }
+
+#[test]
+fn a_big_list_syncs_whole_to_a_new_phone_in_an_encrypted_team() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead");
+    let mut csv = String::from("House No,Street,Flat,Name\n");
+    for i in 1..=1_200 {
+        let street = ["Elm Road", "Oak Avenue", "Mill Lane"][i % 3];
+        let flat = if i % 7 == 0 {
+            format!("Flat {}", i % 5 + 1)
+        } else {
+            String::new()
+        };
+        csv.push_str(&format!("{},{street},{flat},Resident {i}\n", i / 3 + 1));
+    }
+    let report = import_into(&mut lead.store, "Ward", &csv);
+    assert_eq!(report.doors_added, 1_200);
+    assert!(lead.store.sealed().unwrap());
+    lead.sync();
+    let mut phone = Device::joined(&relay.url, &invite, "Phone");
+    phone.sync();
+    let there = phone.store.walklist(&report.id).unwrap();
+    assert_eq!(there.progress.total, 1_200);
+    assert_eq!(there, lead.store.walklist(&report.id).unwrap());
+    assert!(phone.store.quarantined().unwrap().is_empty());
+}

@@ -18,7 +18,7 @@
 //
 // Prints one line per test and a closing `N passed, N failed`; exits 1 on any failure.
 
-import { mkdtempSync, rmSync, mkdirSync, cpSync, existsSync, renameSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, cpSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -555,6 +555,59 @@ const tests = [
     } finally {
       await page.setViewportSize({ width: 390, height: 844 });
     }
+  }],
+
+  ['a walk at phone size: the next door first, one tap per door, several "not home" at once, answered into the record form, do-not-knock', async ({ page, dir }) => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    const csvDir = mkdtempSync(join(tmpdir(), 'gw-walk-'));
+    const csv = join(csvDir, 'walk.csv');
+    writeFileSync(csv, 'Elector No,Name,House No,Street,Flat,Postcode\n'
+      + 'E1,Ola Bo,4,Birch Street,,LS2 1AA\nE2,Kemi Ade,1,Birch Street,,LS2 1AA\n'
+      + 'E3,Tom Fry,2,Birch Street,,LS2 1AA\nE4,Ana Lee,3,Birch Street,,LS2 1AA\n'
+      + 'E5,Raj Das,5,Birch Street,,LS2 1AA\n');
+    const imported = JSON.parse(await nb(dir, 'walklist', 'import', '--name', 'Birch Street', '--csv', csv));
+    rmSync(csvDir, { recursive: true, force: true });
+    eq(imported.doors_added, 5, 'doors imported');
+    await tab(page, 'Shift');
+    await page.getByRole('button', { name: 'Birch Street: 0 of 5 knocked' }).click();
+    await page.getByRole('heading', { name: 'Birch Street', exact: true }).waitFor();
+    // Walking order: odd side first. The next door is at the top, with its residents.
+    const door = page.locator('#door-title');
+    eq(await door.textContent(), '1 Birch Street, LS2 1AA', 'first door');
+    await shot(page, 'walk');
+    await layoutCheck(page, 'walk at 360px');
+    await axeCheck(page, 'walk at 360px');
+    // One tap: not home; the next door takes its place.
+    await page.getByRole('button', { name: 'Not home', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '3 Birch Street, LS2 1AA');
+    // Two doors ticked, marked "not home" together.
+    await page.getByRole('checkbox', { name: 'Tick 5 Birch Street, LS2 1AA to mark it with others' }).check();
+    await page.getByRole('checkbox', { name: 'Tick 2 Birch Street, LS2 1AA to mark it with others' }).check();
+    await page.click('#mark-ticked');
+    await page.getByText('2 doors marked not home.').waitFor();
+    // Answered: who answered, then the record form for them, the address from the door.
+    await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '3 Birch Street, LS2 1AA');
+    await page.getByRole('button', { name: 'Answered', exact: true }).click();
+    await page.getByRole('heading', { name: 'Who answered at 3 Birch Street, LS2 1AA?' }).waitFor();
+    await page.getByRole('button', { name: 'Ana Lee', exact: true }).click();
+    await page.getByRole('heading', { name: 'Conversation with Ana Lee' }).waitFor();
+    // Back on the list, a door opened from the list and marked do-not-knock.
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Birch Street', exact: true }).waitFor();
+    await page.getByRole('button', { name: /^4 Birch Street, LS2 1AA/ }).click();
+    await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '4 Birch Street, LS2 1AA');
+    await page.getByRole('button', { name: 'Do not knock', exact: true }).click();
+    await page.getByText('Every door on this list has been knocked.').waitFor();
+    const shown = JSON.parse(await nb(dir, 'walklist', 'show', imported.id));
+    eq(shown.doors.map((d) => [d.address.split(',')[0], d.status]), [
+      ['1 Birch Street', 'not-home'], ['3 Birch Street', 'answered'], ['5 Birch Street', 'not-home'],
+      ['2 Birch Street', 'not-home'], ['4 Birch Street', 'do-not-knock'],
+    ], 'door statuses');
+    eq(shown.knocked, 4, 'knocked');
+    const people = JSON.parse(await nb(dir, 'person', 'list'));
+    const ana = people.find((p) => p.name === 'Ana Lee');
+    assert(ana && ana.address === '3 Birch Street, LS2 1AA', `Ana's address: ${JSON.stringify(ana)}`);
+    await page.setViewportSize({ width: 390, height: 844 });
   }],
 
   ['accessibility (axe) and phone layout on every screen', async ({ page }) => {

@@ -17,6 +17,7 @@ mod record_form;
 mod settings;
 mod shift;
 mod team;
+mod walk;
 mod welcome;
 
 pub use campaigns::Campaigns;
@@ -30,6 +31,7 @@ pub use record::{ConversationDraft, draft_key};
 pub use settings::Settings;
 pub use shift::ShiftView;
 pub use team::{EraseSection, TeamCard};
+pub use walk::Walk;
 pub use welcome::Welcome;
 
 /// The screens' styles, in one sheet.
@@ -42,6 +44,7 @@ pub const STYLE: &str = concat!(
     include_str!("shift.css"),
     include_str!("history.css"),
     include_str!("settings.css"),
+    include_str!("walk.css"),
 );
 
 /// A count as the app shows it, with thousands separated: "10,000".

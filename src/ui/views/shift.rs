@@ -1,5 +1,6 @@
-//! Starting and ending a shift: where, for which campaign; the shift groups the conversations
-//! recorded while it is open. Below, the report of the open or latest shift (after a sync it
+//! Starting and ending a shift: where, for which campaign, on which walk list; the shift groups
+//! the conversations recorded and the doors marked while it is open. The walk lists, each
+//! opening its Walk screen. Below, the report of the open or latest shift (after a sync it
 //! covers the whole team's conversations in it).
 
 use dioxus::prelude::*;
@@ -48,16 +49,25 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
         let _ = (nav.revision)();
         async move { store.shifts().await }
     });
+    let store = services.store.clone();
+    let walklists = use_resource(move || {
+        let store = store.clone();
+        let _ = (nav.revision)();
+        async move { store.walklists().await }
+    });
     let mut place = use_signal(String::new);
     let mut campaign = use_signal(|| None::<String>);
+    let mut walklist = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
     let ov = (nav.overview)();
 
     let store = services.store.clone();
     let start = move |_| {
         let p = place();
-        if p.trim().is_empty() {
-            nav.error("Say where the shift is, e.g. “Elm Road odd numbers”.");
+        if p.trim().is_empty() && walklist().is_none() {
+            nav.error(
+                "Say where the shift is, e.g. “Elm Road odd numbers”, or choose a walk list.",
+            );
             return;
         }
         let store = store.clone();
@@ -67,11 +77,16 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
                 .create(Request::StartShift {
                     place: p,
                     campaign_id: campaign(),
+                    walklist_id: walklist(),
                 })
                 .await;
             match r {
                 Ok(_) => {
-                    nav.go(Screen::People);
+                    // A shift on a walk list starts at its first door; another at People.
+                    match walklist() {
+                        Some(id) => nav.go(Screen::Walk(id)),
+                        None => nav.go(Screen::People),
+                    }
                     nav.say("Shift started.");
                 }
                 Err(e) => nav.error(e.to_string()),
@@ -91,6 +106,17 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
         });
     };
 
+    let lists: Vec<groundwork::store::walklists::WalkListSummary> = match &*walklists.read() {
+        Some(Ok(l)) => l.clone(),
+        _ => Vec::new(),
+    };
+    let list_chips: Vec<Chip> = lists
+        .iter()
+        .map(|l| Chip {
+            value: l.list.id.clone(),
+            text: l.list.name.clone(),
+        })
+        .collect();
     let chips: Vec<Chip> = match &*campaigns.read() {
         Some(Ok(l)) => l
             .iter()
@@ -114,6 +140,10 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
                     p { strong { "{s.place}" } }
                     p { class: "muted", "Started {show_time(&s.started_at)}" }
                 }
+                if let Some(id) = s.walklist_id.clone() {
+                    button { r#type: "button", class: "primary", id: "open-walk",
+                        onclick: move |_| nav.go(Screen::Walk(id.clone())), "Walk list: next door" }
+                }
                 button { r#type: "button", class: "primary", id: "end-shift", disabled: busy(), onclick: end, "End shift" }
             } else {
                 TextField {
@@ -133,7 +163,34 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
                         },
                     }
                 }
+                if !list_chips.is_empty() {
+                    Chips {
+                        label: "Walk list",
+                        chips: list_chips,
+                        selected: walklist().into_iter().collect::<Vec<_>>(),
+                        ontoggle: move |v: String| {
+                            let now = if walklist() == Some(v.clone()) { None } else { Some(v) };
+                            walklist.set(now);
+                        },
+                    }
+                }
                 button { r#type: "button", class: "primary", id: "start-shift", disabled: busy(), onclick: start, "Start shift" }
+            }
+            if !lists.is_empty() {
+                h3 { id: "walklists-title", "Walk lists" }
+                ul { class: "list", "aria-labelledby": "walklists-title",
+                    for l in lists.iter() {
+                        li { key: "{l.list.id}",
+                            button { r#type: "button", class: "secondary walklist-open",
+                                onclick: {
+                                    let id = l.list.id.clone();
+                                    move |_| nav.go(Screen::Walk(id.clone()))
+                                },
+                                "{l.list.name}: {l.progress.knocked} of {l.progress.total} knocked"
+                            }
+                        }
+                    }
+                }
             }
             if let Some(Ok(list)) = &*recent.read()
                 && list.len() > 1
@@ -219,6 +276,10 @@ fn ShiftReportCard(
                 dd { if issues.is_empty() { "none yet" } else { "{issues}" } }
                 dt { "Follow-ups due" }
                 dd { "{t.follow_ups_due}" }
+                if t.doors.visits > 0 {
+                    dt { "Doors" }
+                    dd { {door_line(&t.doors)} }
+                }
             }
             match stale {
                 None => rsx! { p { class: "muted", "Devices: shown after a sync with the team's relay." } },
@@ -260,4 +321,13 @@ fn canvasser_line(t: &report::Tally) -> String {
         count(t.commitments_made, "commitment"),
         t.commitments_kept
     )
+}
+
+/// Door figures in words: "12 knocked, 4 answered (33%)".
+fn door_line(d: &report::DoorTally) -> String {
+    let rate = d
+        .contact_rate
+        .map(|r| format!(" ({:.0}%)", r * 100.0))
+        .unwrap_or_default();
+    format!("{} knocked, {} answered{rate}", d.knocked, d.answered)
 }

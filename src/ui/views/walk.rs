@@ -1,0 +1,290 @@
+//! The Walk screen: a walk list's doors in walking order, the door to knock next at the top
+//! with one big button per outcome, and progress above it. A tap records the outcome and the
+//! next unknocked door takes its place. Several doors can be ticked and marked "not home" in
+//! one go; any door of the list can be opened in the top card. "Answered" asks who answered
+//! (the list's residents, or a new name) and opens the record form for them, their address
+//! taken from the door.
+
+use std::collections::BTreeSet;
+
+use dioxus::prelude::*;
+use groundwork::model::{NewPerson, Outcome, PersonField};
+use groundwork::store::walklists::DoorView;
+
+use crate::ui::components::{ProgressBar, TextField};
+use crate::ui::worker::Request;
+use crate::ui::{Nav, Screen, Services};
+
+/// The outcome buttons of the top card, in the order a canvasser reaches for them.
+const OUTCOMES: [(Outcome, &str); 7] = [
+    (Outcome::NotHome, "Not home"),
+    (Outcome::Answered, "Answered"),
+    (Outcome::Refused, "Refused"),
+    (Outcome::ComeBack, "Come back later"),
+    (Outcome::Moved, "Moved away"),
+    (Outcome::NoAccess, "No access"),
+    (Outcome::DoNotKnock, "Do not knock"),
+];
+
+/// How an outcome reads on a door's line.
+fn outcome_text(o: Outcome) -> &'static str {
+    OUTCOMES
+        .iter()
+        .find(|(x, _)| *x == o)
+        .map_or("", |(_, t)| t)
+}
+
+/// The Walk screen for walk list `id`.
+#[component]
+pub fn Walk(id: String) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let store = services.store.clone();
+    let list_id = id.clone();
+    let view = use_resource(move || {
+        let store = store.clone();
+        let id = list_id.clone();
+        let _ = (nav.revision)();
+        async move { store.walklist(&id).await }
+    });
+    // The door opened in the top card (none: the next one to knock).
+    let mut opened = use_signal(|| None::<String>);
+    let mut ticked = use_signal(BTreeSet::<String>::new);
+    // The door just marked "answered": who answered is asked next.
+    let mut answered = use_signal(|| None::<DoorView>);
+    let mut busy = use_signal(|| false);
+
+    let mark = use_callback(move |(doors, outcome): (Vec<String>, Outcome)| {
+        let store = services.store.clone();
+        busy.set(true);
+        spawn(async move {
+            let n = doors.len();
+            match store.run(Request::MarkDoors { doors, outcome }).await {
+                Ok(()) => {
+                    if n > 1 {
+                        nav.say(format!(
+                            "{n} doors marked {}.",
+                            outcome_text(outcome).to_lowercase()
+                        ));
+                    }
+                    opened.set(None);
+                    ticked.set(BTreeSet::new());
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+            busy.set(false);
+        });
+    });
+
+    let body = match &*view.read() {
+        None => rsx! { p { class: "empty", "Loading…" } },
+        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Ok(v)) => {
+            let current_id = opened().or_else(|| v.next.clone());
+            let current = current_id
+                .as_ref()
+                .and_then(|id| v.doors.iter().find(|d| &d.door.id == id))
+                .cloned();
+            let p = v.progress;
+            let doors = v.doors.clone();
+            let ticked_now = ticked();
+            rsx! {
+                h2 { id: "walk-title", "{v.list.name}" }
+                ProgressBar { label: "Doors knocked", value: p.knocked as u64, max: (p.total - p.do_not_knock) as u64 }
+                p { class: "muted", id: "walk-progress",
+                    "{p.answered} answered · {p.to_knock} to knock"
+                    if p.do_not_knock > 0 { " · {p.do_not_knock} not to knock" }
+                }
+                if let Some(d) = answered() {
+                    WhoAnswered { door: d, ondone: move |_| answered.set(None) }
+                } else if let Some(d) = current {
+                    section { class: "card door-card", "aria-labelledby": "door-title",
+                        h3 { id: "door-title", "{d.door.address}" }
+                        if !d.residents.is_empty() {
+                            p { class: "residents",
+                                {d.residents.iter().map(|r| r.name.clone()).collect::<Vec<_>>().join(", ")}
+                            }
+                        }
+                        if d.do_not_knock {
+                            p { class: "dnk", role: "note", "Do not knock: asked not to be called on." }
+                        }
+                        if let Some(s) = d.status {
+                            p { class: "muted", "Last: {outcome_text(s)}" }
+                        }
+                        div { class: "outcomes", role: "group", "aria-label": "What happened at {d.door.address}",
+                            for (outcome, text) in OUTCOMES {
+                                button {
+                                    key: "{text}",
+                                    r#type: "button",
+                                    id: "outcome-{outcome}",
+                                    class: if outcome == Outcome::Answered { "primary outcome" } else { "outcome" },
+                                    disabled: busy(),
+                                    onclick: {
+                                        let d = d.clone();
+                                        move |_| {
+                                            if outcome == Outcome::Answered {
+                                                answered.set(Some(d.clone()));
+                                            }
+                                            mark((vec![d.door.id.clone()], outcome));
+                                        }
+                                    },
+                                    "{text}"
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    p { class: "card done", role: "status", "Every door on this list has been knocked." }
+                }
+                if !ticked_now.is_empty() {
+                    button {
+                        r#type: "button",
+                        class: "primary",
+                        id: "mark-ticked",
+                        disabled: busy(),
+                        onclick: move |_| mark((ticked().into_iter().collect(), Outcome::NotHome)),
+                        "Not home: {ticked_now.len()} ticked doors"
+                    }
+                }
+                h3 { id: "doors-title", "Doors in walking order" }
+                ul { class: "doors", "aria-labelledby": "doors-title",
+                    for d in doors {
+                        DoorLine {
+                            key: "{d.door.id}",
+                            ticked: ticked_now.contains(&d.door.id),
+                            current: current_id.as_deref() == Some(d.door.id.as_str()),
+                            door: d.clone(),
+                            ontick: move |(id, on): (String, bool)| {
+                                let mut t = ticked();
+                                if on { t.insert(id); } else { t.remove(&id); }
+                                ticked.set(t);
+                            },
+                            onopen: move |id: String| {
+                                answered.set(None);
+                                opened.set(Some(id));
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    };
+    rsx! {
+        section { class: "walk", "aria-labelledby": "walk-title",
+            {body}
+        }
+    }
+}
+
+/// One door in the list: a tick box (for marking several "not home"), its address and status;
+/// tapping the address opens it in the top card.
+#[component]
+fn DoorLine(
+    door: DoorView,
+    ticked: bool,
+    current: bool,
+    ontick: EventHandler<(String, bool)>,
+    onopen: EventHandler<String>,
+) -> Element {
+    let id = door.door.id.clone();
+    let status = if door.do_not_knock {
+        "Do not knock".to_string()
+    } else {
+        door.status.map_or_else(
+            || "Not knocked".to_string(),
+            |s| outcome_text(s).to_string(),
+        )
+    };
+    let tick_id = format!("tick-{id}");
+    let open_id = id.clone();
+    let where_ = match (door.entrance.as_str(), door.floor) {
+        ("", None) => String::new(),
+        ("", Some(f)) => floor_text(f),
+        (e, None) => e.to_string(),
+        (e, Some(f)) => format!("{e}, {}", floor_text(f)),
+    };
+    rsx! {
+        li { class: if current { "door current" } else { "door" },
+            input {
+                r#type: "checkbox",
+                id: "{tick_id}",
+                checked: ticked,
+                disabled: door.do_not_knock,
+                "aria-label": "Tick {door.door.address} to mark it with others",
+                onchange: move |e: FormEvent| ontick.call((id.clone(), e.checked())),
+            }
+            button {
+                r#type: "button",
+                class: "door-open",
+                "aria-current": if current { "true" },
+                onclick: move |_| onopen.call(open_id.clone()),
+                span { class: "door-address", "{door.door.address}" }
+                if !where_.is_empty() {
+                    span { class: "muted door-where", "{where_}" }
+                }
+                span { class: if door.status.is_some() || door.do_not_knock { "door-status marked" } else { "door-status" }, "{status}" }
+            }
+        }
+    }
+}
+
+fn floor_text(f: i64) -> String {
+    match f {
+        0 => "ground floor".to_string(),
+        -1 => "basement".to_string(),
+        n => format!("floor {n}"),
+    }
+}
+
+/// After "answered": who answered (one of the list's residents, or a name typed), then the
+/// record form for them, their address taken from the door.
+#[component]
+fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut typed = use_signal(String::new);
+    let address = door.door.address.clone();
+    let area = door.door.street.clone();
+    let record = use_callback(move |name: String| {
+        if name.trim().is_empty() {
+            nav.error("Give the name of who answered (or skip).");
+            return;
+        }
+        let mut new = NewPerson::named(name).put(PersonField::Address, address.clone());
+        if let Some(a) = &area {
+            new = new.put(PersonField::Area, a.clone());
+        }
+        let store = services.store.clone();
+        spawn(async move {
+            match store.create(Request::AddPerson(new)).await {
+                Ok(id) => {
+                    ondone.call(());
+                    nav.go(Screen::Record(id));
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    });
+    rsx! {
+        section { class: "card door-card", "aria-labelledby": "answered-title",
+            h3 { id: "answered-title", "Who answered at {door.door.address}?" }
+            div { class: "outcomes", role: "group", "aria-label": "Residents",
+                for r in door.residents.iter() {
+                    button {
+                        key: "{r.name}",
+                        r#type: "button",
+                        class: "outcome",
+                        onclick: {
+                            let name = r.name.clone();
+                            move |_| record(name.clone())
+                        },
+                        "{r.name}"
+                    }
+                }
+            }
+            TextField { id: "answered-name", label: "Someone else: their name", oninput: move |v: String| typed.set(v) }
+            button { r#type: "button", class: "primary", id: "answered-record", onclick: move |_| record(typed()), "Record the conversation" }
+            button { r#type: "button", class: "secondary", id: "answered-skip", onclick: move |_| ondone.call(()), "Skip: next door" }
+        }
+    }
+}
