@@ -195,6 +195,37 @@ fn main() {
         ),
     ));
 
+    // Where a mark's time goes: loading the list's document from its saved bytes, and saving
+    // it whole again.
+    let snapshot: Vec<u8> = store
+        .connection()
+        .query_row(
+            "SELECT snapshot FROM documents WHERE doc_id = ?1",
+            [&list],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let (mut loads, mut saves) = (Vec::new(), Vec::new());
+    for _ in 0..30 {
+        let start = Instant::now();
+        let mut doc = automerge::AutoCommit::load(&snapshot).unwrap();
+        loads.push(start.elapsed());
+        let start = Instant::now();
+        let _ = doc.save();
+        saves.push(start.elapsed());
+    }
+    rows.push((
+        format!(
+            "  of which: load the list's document ({} KiB saved), p50",
+            snapshot.len() / 1024
+        ),
+        ms(percentile(&mut loads, 0.5)),
+    ));
+    rows.push((
+        "  of which: save it whole, p50".into(),
+        ms(percentile(&mut saves, 0.5)),
+    ));
+
     // What the shift's marks weigh: the changes waiting for the relay after the import's.
     let waiting = store.outbox(100_000).unwrap();
     let changes: Vec<u8> = waiting

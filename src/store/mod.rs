@@ -65,6 +65,8 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     source: Source,
+    /// The document last written by a walk-list mark, kept loaded (see [`documents::Kept`]).
+    kept: Option<documents::Kept>,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,6 +112,7 @@ impl Store {
             actor,
             device_id,
             source: Source::System,
+            kept: None,
         })
     }
 
@@ -138,7 +141,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut w = Writer::new(&tx, &self.actor, &mut self.source);
+        let mut w = Writer::new(&tx, &self.actor, &mut self.source, &mut self.kept);
         let out = f(&mut w)?;
         tx.commit()?;
         Ok(out)

@@ -311,7 +311,7 @@ impl Writer<'_> {
         }
         let mut out: Vec<Option<Visit>> = vec![None; ids.len()];
         for (list, indexes) in by_list {
-            let mut doc = self.load(&list, DocKind::WalkList, "walklist")?;
+            let mut doc = self.load_kept(&list, DocKind::WalkList, "walklist")?;
             let mut added = Vec::with_capacity(indexes.len());
             for i in indexes {
                 let visit = Visit {
@@ -332,8 +332,16 @@ impl Writer<'_> {
             }
             // Only visits were added: their rows are all the projection gains (the same rows
             // a full projection of the document would write; a test holds them equal).
-            if documents::save_local_change(self.conn(), &list, DocKind::WalkList, &mut doc, now)? {
+            if documents::commit_local_change(self.conn(), &list, &mut doc, now)? {
+                let saved = documents::save_snapshot(
+                    self.conn(),
+                    &list,
+                    Some(DocKind::WalkList),
+                    &mut doc,
+                    &format_time(now),
+                )?;
                 project::new_visits(self.conn(), &added)?;
+                self.keep(&list, doc, saved);
             }
         }
         Ok(out.into_iter().flatten().collect())

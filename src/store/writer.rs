@@ -23,6 +23,7 @@ pub struct Writer<'t> {
     conn: &'t Connection,
     actor: &'t ActorId,
     source: &'t mut Source,
+    kept: &'t mut Option<documents::Kept>,
 }
 
 fn clean_tags(tags: &[String]) -> Vec<String> {
@@ -65,12 +66,42 @@ pub fn default_follow_up(at: DateTime<Utc>) -> chrono::NaiveDate {
 }
 
 impl<'t> Writer<'t> {
-    pub(super) fn new(conn: &'t Connection, actor: &'t ActorId, source: &'t mut Source) -> Self {
+    pub(super) fn new(
+        conn: &'t Connection,
+        actor: &'t ActorId,
+        source: &'t mut Source,
+        kept: &'t mut Option<documents::Kept>,
+    ) -> Self {
         Writer {
             conn,
             actor,
             source,
+            kept,
         }
+    }
+
+    /// Load document `id` of `kind` as [`Writer::load`] does, taking it from the one kept
+    /// loaded when that is still what the store holds (see [`documents::Kept`]).
+    pub(super) fn load_kept(
+        &mut self,
+        id: &str,
+        kind: DocKind,
+        what: &'static str,
+    ) -> Result<AutoCommit> {
+        let saved = documents::raw_bytes(self.conn, id)?;
+        match (self.kept.take(), saved) {
+            (Some(k), Some(saved)) if k.doc_id == id && k.saved == saved => Ok(k.doc),
+            _ => self.load(id, kind, what),
+        }
+    }
+
+    /// Keep `doc`, just saved as `saved`, loaded for the next write to it.
+    pub(super) fn keep(&mut self, doc_id: &str, doc: AutoCommit, saved: Vec<u8>) {
+        *self.kept = Some(documents::Kept {
+            doc_id: doc_id.to_string(),
+            doc,
+            saved,
+        });
     }
 
     pub(super) fn now(&mut self) -> DateTime<Utc> {

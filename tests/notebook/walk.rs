@@ -280,6 +280,25 @@ fn concurrent_marks_from_three_devices_converge_through_a_relay() {
     assert!(views[0].doors[3].do_not_knock);
     assert_eq!(views[0].progress.knocked, 4);
     assert_eq!(views[0].progress.answered, 1);
+
+    // A's list document was kept loaded after its marks; it has since taken in B's and C's.
+    // A's next mark must build on the document as it is now, not as A last wrote it: after
+    // one more round, every visit is still in A's document (a full projection of it, made
+    // when C's next mark arrives, would drop the rows of visits it lost).
+    a.store
+        .mark_doors(&ids[7..8], &mark(Outcome::Refused))
+        .unwrap();
+    a.sync();
+    c.store
+        .mark_doors(&ids[6..7], &mark(Outcome::Moved))
+        .unwrap();
+    c.sync();
+    a.sync();
+    b.sync();
+    let after_a = a.store.walklist(&list).unwrap();
+    assert_eq!(after_a, b.store.walklist(&list).unwrap());
+    assert_eq!(after_a.doors[0].visits, 3);
+    assert_eq!(after_a.doors[3].status, Some(Outcome::DoNotKnock));
 }
 
 #[test]
