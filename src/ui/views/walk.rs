@@ -2,8 +2,9 @@
 //! with one big button per outcome, and progress above it. A tap records the outcome and the
 //! next unknocked door takes its place. Several doors can be ticked and marked "not home" in
 //! one go; any door of the list can be opened in the top card. "Answered" asks who answered
-//! (the list's residents, or a new name) and opens the record form for them, their address
-//! taken from the door.
+//! (the list's residents, people of the notebook at that address, or a new name) and opens the
+//! record form for them: a person already in the notebook at the door's address (by name) is
+//! not added again; a new one takes the door's address.
 
 use std::collections::BTreeSet;
 
@@ -245,9 +246,47 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
     let mut typed = use_signal(String::new);
     let address = door.door.address.clone();
     let area = door.door.street.clone();
+    // People already in the notebook at this address: answering again opens their file's
+    // record form, not a second person of the same name.
+    let store = services.store.clone();
+    let at = address.clone();
+    let known = use_resource(move || {
+        let store = store.clone();
+        let at = at.clone();
+        async move {
+            store.people(&at, 50).await.map(|people| {
+                people
+                    .into_iter()
+                    .filter(|p| p.address.as_deref() == Some(at.as_str()))
+                    .collect::<Vec<_>>()
+            })
+        }
+    });
+    let known_now: Vec<groundwork::model::Person> = match &*known.read() {
+        Some(Ok(p)) => p.clone(),
+        _ => Vec::new(),
+    };
+    let here = known_now.clone();
     let record = use_callback(move |name: String| {
         if name.trim().is_empty() {
             nav.error("Give the name of who answered (or skip).");
+            return;
+        }
+        let same = |p: &&groundwork::model::Person| {
+            p.name
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+                == name
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+        };
+        if let Some(p) = here.iter().find(same) {
+            ondone.call(());
+            nav.go(Screen::Record(p.id.clone()));
             return;
         }
         let mut new = NewPerson::named(name).put(PersonField::Address, address.clone());
@@ -265,20 +304,27 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
             }
         });
     });
+    // The notebook's people at this address, then the list's residents not among them.
+    let mut names: Vec<String> = known_now.iter().map(|p| p.name.clone()).collect();
+    for r in &door.residents {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&r.name)) {
+            names.push(r.name.clone());
+        }
+    }
     rsx! {
         section { class: "card door-card", "aria-labelledby": "answered-title",
             h3 { id: "answered-title", "Who answered at {door.door.address}?" }
             div { class: "outcomes", role: "group", "aria-label": "Residents",
-                for r in door.residents.iter() {
+                for name in names {
                     button {
-                        key: "{r.name}",
+                        key: "{name}",
                         r#type: "button",
                         class: "outcome",
                         onclick: {
-                            let name = r.name.clone();
+                            let name = name.clone();
                             move |_| record(name.clone())
                         },
-                        "{r.name}"
+                        "{name}"
                     }
                 }
             }
