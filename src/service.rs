@@ -144,6 +144,9 @@ pub enum Request {
         doors: Vec<String>,
         /// What happened.
         outcome: crate::model::Outcome,
+        /// For "come back later": when (RFC 3339).
+        #[serde(default)]
+        come_back_at: Option<String>,
     },
     /// End this device's open shift.
     EndShift,
@@ -534,12 +537,19 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         )?),
         Request::WalkLists => Reply::WalkLists(s.walklists()?),
         Request::WalkList(id) => Reply::WalkList(Box::new(s.walklist(&id)?)),
-        Request::MarkDoors { doors, outcome } => {
+        Request::MarkDoors {
+            doors,
+            outcome,
+            come_back_at,
+        } => {
             let mark = crate::store::walklists::Mark {
                 outcome,
                 note: None,
                 at: None,
-                come_back_at: None,
+                come_back_at: come_back_at
+                    .as_deref()
+                    .map(crate::model::parse_time)
+                    .transpose()?,
             };
             s.mark_doors(&doors, &mark)?;
             Reply::Done(())

@@ -149,6 +149,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     w.ask::<()>(Request::MarkDoors {
         doors: vec![first.clone()],
         outcome: groundwork::model::Outcome::Answered,
+        come_back_at: None,
     });
     let walk: Box<groundwork::store::walklists::WalkListView> =
         w.ask(Request::WalkList(list.clone()));

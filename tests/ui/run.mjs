@@ -602,6 +602,13 @@ const tests = [
     await page.getByRole('heading', { name: 'Conversation with Ana Lee' }).waitFor();
     await page.goBack();
     await page.getByRole('heading', { name: 'Birch Street', exact: true }).waitFor();
+    // "Come back later" at a set time, on a door knocked before.
+    await page.getByRole('button', { name: /^1 Birch Street, LS2 1AA/ }).click();
+    await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '1 Birch Street, LS2 1AA');
+    await page.getByText('Come back at a set time…').click();
+    await page.fill('#come-back-time', '2026-12-24T18:30');
+    await page.click('#come-back-save');
+    await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '4 Birch Street, LS2 1AA');
     // A door opened from the list and marked do-not-knock.
     await page.getByRole('button', { name: /^4 Birch Street, LS2 1AA/ }).click();
     await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '4 Birch Street, LS2 1AA');
@@ -609,10 +616,13 @@ const tests = [
     await page.getByText('Every door on this list has been knocked.').waitFor();
     const shown = JSON.parse(await nb(dir, 'walklist', 'show', imported.id));
     eq(shown.doors.map((d) => [d.address.split(',')[0], d.status]), [
-      ['1 Birch Street', 'not-home'], ['3 Birch Street', 'answered'], ['5 Birch Street', 'not-home'],
+      ['1 Birch Street', 'come-back'], ['3 Birch Street', 'answered'], ['5 Birch Street', 'not-home'],
       ['2 Birch Street', 'not-home'], ['4 Birch Street', 'do-not-knock'],
     ], 'door statuses');
     eq(shown.knocked, 4, 'knocked');
+    const back = new Date(shown.doors[0].come_back_at);
+    eq([back.getFullYear(), back.getMonth() + 1, back.getDate(), back.getHours(), back.getMinutes()],
+      [2026, 12, 24, 18, 30], 'come back at, in local time');
     const people = JSON.parse(await nb(dir, 'person', 'list'));
     const anas = people.filter((p) => p.name === 'Ana Lee');
     eq(anas.length, 1, 'Ana Lee, once');

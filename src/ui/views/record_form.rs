@@ -71,7 +71,7 @@ pub fn local_input(t: &str) -> String {
 
 /// What a date-and-time box holds as the RFC 3339 time the store takes (its text unchanged
 /// when it is not a local date and time: the store then says what is wrong).
-fn from_local_input(s: &str) -> String {
+pub fn from_local_input(s: &str) -> String {
     NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
         .ok()
         .and_then(|n| Local.from_local_datetime(&n).earliest())

@@ -55,12 +55,21 @@ pub fn Walk(id: String) -> Element {
     let mut answered = use_signal(|| None::<DoorView>);
     let mut busy = use_signal(|| false);
 
+    let mut come_back = use_signal(String::new);
     let mark = use_callback(move |(doors, outcome): (Vec<String>, Outcome)| {
         let store = services.store.clone();
+        // A time to come back, when one was given with "Come back then".
+        let when = (outcome == Outcome::ComeBack && !come_back().trim().is_empty())
+            .then(|| super::record_form::from_local_input(&come_back()));
         busy.set(true);
         spawn(async move {
             let n = doors.len();
-            match store.run(Request::MarkDoors { doors, outcome }).await {
+            let request = Request::MarkDoors {
+                doors,
+                outcome,
+                come_back_at: when,
+            };
+            match store.run(request).await {
                 Ok(()) => {
                     if n > 1 {
                         nav.say(format!(
@@ -70,6 +79,7 @@ pub fn Walk(id: String) -> Element {
                     }
                     opened.set(None);
                     ticked.set(BTreeSet::new());
+                    come_back.set(String::new());
                 }
                 Err(e) => nav.error(e.to_string()),
             }
@@ -110,7 +120,9 @@ pub fn Walk(id: String) -> Element {
                             p { class: "dnk", role: "note", "Do not knock: asked not to be called on." }
                         }
                         if let Some(s) = d.status {
-                            p { class: "muted", "Last: {outcome_text(s)}" }
+                            p { class: "muted", "Last: {outcome_text(s)}"
+                                if let Some(t) = &d.come_back_at { ", come back {super::show_time(t)}" }
+                            }
                         }
                         div { class: "outcomes", role: "group", "aria-label": "What happened at {d.door.address}",
                             for (outcome, text) in OUTCOMES {
@@ -131,6 +143,28 @@ pub fn Walk(id: String) -> Element {
                                     },
                                     "{text}"
                                 }
+                            }
+                        }
+                        details { class: "come-back-at",
+                            summary { "Come back at a set time…" }
+                            TextField { id: "come-back-time", label: "When to come back", kind: "datetime-local",
+                                oninput: move |v: String| come_back.set(v) }
+                            button {
+                                r#type: "button",
+                                class: "secondary",
+                                id: "come-back-save",
+                                disabled: busy(),
+                                onclick: {
+                                    let id = d.door.id.clone();
+                                    move |_| {
+                                        if come_back().trim().is_empty() {
+                                            nav.error("Give the day and time to come back.");
+                                            return;
+                                        }
+                                        mark((vec![id.clone()], Outcome::ComeBack));
+                                    }
+                                },
+                                "Come back then"
                             }
                         }
                     }
