@@ -141,13 +141,7 @@ fn main() {
     store
         .start_shift_on("", None, Some("Bench"), Some(&list))
         .unwrap();
-    let doors: Vec<String> = store
-        .walklist(&list)
-        .unwrap()
-        .doors
-        .iter()
-        .map(|d| d.door.id.clone())
-        .collect();
+    let doors = store.walklist(&list).unwrap().door_ids();
     let before_marks = store.pending_changes().unwrap();
     let mut rng = SplitMix64::new(3);
     let outcomes = [

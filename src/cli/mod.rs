@@ -11,6 +11,7 @@ mod walk;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use groundwork::docs::DocKind;
 use groundwork::error::{Error, Result};
 use groundwork::model::{
     CampaignPatch, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
@@ -112,12 +113,14 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
             }))?)
         }
         Command::Team(command) => team::run(&mut Store::open(dir)?, command),
-        Command::Person(PersonCommand::Erase { id }) => team::erase(&mut Store::open(dir)?, &id),
+        Command::Person(PersonCommand::Erase { id }) => {
+            team::erase(&mut Store::open(dir)?, &id, DocKind::Person)
+        }
         Command::Campaign(CampaignCommand::Delete { id }) => {
-            team::delete_campaign(&mut Store::open(dir)?, &id)
+            team::erase(&mut Store::open(dir)?, &id, DocKind::Campaign)
         }
         Command::Walklist(WalklistCommand::Delete { id }) => {
-            team::delete_walklist(&mut Store::open(dir)?, &id)
+            team::erase(&mut Store::open(dir)?, &id, DocKind::WalkList)
         }
         other => Ok(notebook(&mut Store::open(dir)?, other)?),
     }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use groundwork::docs::DocKind;
 use groundwork::error::Error;
 use groundwork::model::ValidationError;
 use groundwork::store::Store;
@@ -147,18 +148,26 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
 }
 
 /// `person erase ID`.
-pub fn erase(store: &mut Store, id: &str) -> Result<(), CliError> {
+/// `person erase ID`, `campaign delete ID`, `walklist delete ID`: the document goes from every
+/// device and the relay (a lead; a canvasser is told to ask one).
+pub fn erase(store: &mut Store, id: &str, kind: DocKind) -> Result<(), CliError> {
+    let (action, command) = match kind {
+        DocKind::Campaign => ("delete a campaign", "campaign delete"),
+        DocKind::WalkList => ("delete a walk list", "walklist delete"),
+        _ => ("erase a person", "person erase"),
+    };
     let transport = HttpTransport::new()?;
     let nb = RefCell::new(store);
-    let outcome = sync::block_on(team::erase_person(&nb, &transport, id)).map_err(|e| match e {
-        SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
-            "only a team lead can erase a person, and this device is a canvasser's: ask your \
-             team lead to run `groundwork person erase {}`",
-            id.trim()
-        ))
-        .into(),
-        other => CliError::from(other),
-    })?;
+    let outcome =
+        sync::block_on(team::erase_document(&nb, &transport, id, kind)).map_err(|e| match e {
+            SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
+                "only a team lead can {action}, and this device is a canvasser's: ask your \
+                 team lead to run `groundwork {command} {}`",
+                id.trim()
+            ))
+            .into(),
+            other => CliError::from(other),
+        })?;
     Ok(print_json(&outcome)?)
 }
 
@@ -179,38 +188,4 @@ fn lead(e: SyncError, command: &str) -> CliError {
 fn time(unix: Option<i64>) -> Option<String> {
     unix.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(groundwork::model::format_time)
-}
-
-/// `campaign delete ID`.
-pub fn delete_campaign(store: &mut Store, id: &str) -> Result<(), CliError> {
-    let transport = HttpTransport::new()?;
-    let nb = RefCell::new(store);
-    let outcome =
-        sync::block_on(team::delete_campaign(&nb, &transport, id)).map_err(|e| match e {
-            SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
-                "only a team lead can delete a campaign, and this device is a canvasser's: ask \
-                 your team lead to run `groundwork campaign delete {}`",
-                id.trim()
-            ))
-            .into(),
-            other => CliError::from(other),
-        })?;
-    Ok(print_json(&outcome)?)
-}
-
-/// `walklist delete ID`: the list goes from every device and the relay (a lead).
-pub fn delete_walklist(store: &mut Store, id: &str) -> Result<(), CliError> {
-    let transport = HttpTransport::new()?;
-    let nb = RefCell::new(store);
-    let outcome =
-        sync::block_on(team::delete_walklist(&nb, &transport, id)).map_err(|e| match e {
-            SyncError::LeadOnly(_) => SyncError::LeadOnly(format!(
-                "only a team lead can delete a walk list, and this device is a canvasser's: ask \
-                 your team lead to run `groundwork walklist delete {}`",
-                id.trim()
-            ))
-            .into(),
-            other => CliError::from(other),
-        })?;
-    Ok(print_json(&outcome)?)
 }

@@ -58,6 +58,28 @@ fn map_of(doc: &AutoCommit, doc_id: &str, key: &str) -> Result<automerge::ObjId>
     })
 }
 
+/// Call `each` with every record of the root map `map` (doors or visits) and its key, in key
+/// order; an entry that is not a map is a damaged document.
+fn each_record(
+    doc: &AutoCommit,
+    doc_id: &str,
+    map: &str,
+    what: &str,
+    mut each: impl FnMut(String, Fields<'_>) -> Result<()>,
+) -> Result<()> {
+    let obj = map_of(doc, doc_id, map)?;
+    for key in doc.keys(&obj) {
+        let Some(o) = child_map(doc, &obj, &key)? else {
+            return Err(Error::BadDocument {
+                doc_id: doc_id.to_string(),
+                reason: format!("{what} {key} is not a map"),
+            });
+        };
+        each(key, Fields::new(doc, o, doc_id)?)?;
+    }
+    Ok(())
+}
+
 /// Write a new, empty walk list (its doors follow with [`add_door`]).
 pub fn create(doc: &mut AutoCommit, list: &WalkList) -> Result<()> {
     init_root(doc, DocKind::WalkList, &list.id, &list.created_at)?;
@@ -175,38 +197,30 @@ pub fn read_list(doc: &AutoCommit, doc_id: &str) -> Result<WalkList> {
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<WalkListFile> {
     let root = Fields::new(doc, ROOT, doc_id)?;
     let list: WalkList = record::read(Some(&root), &root, doc_id)?;
-    let doors_map = map_of(doc, doc_id, "doors")?;
     let mut doors = Vec::new();
-    for key in doc.keys(&doors_map).collect::<Vec<_>>() {
-        let Some(o) = child_map(doc, &doors_map, &key)? else {
-            return Err(root.bad(format!("door {key} is not a map")));
-        };
-        let fields = Fields::new(doc, o, doc_id)?;
+    each_record(doc, doc_id, "doors", "door", |key, fields| {
         let door: Door = record::read(None, &fields, &key)?;
         doors.push(DoorEntry {
             residents: residents_of(doc, &fields)?,
             door,
         });
-    }
-    let visits_map = map_of(doc, doc_id, "visits")?;
+        Ok(())
+    })?;
     let mut visits = Vec::new();
-    for key in doc.keys(&visits_map).collect::<Vec<_>>() {
-        let Some(o) = child_map(doc, &visits_map, &key)? else {
-            return Err(root.bad(format!("visit {key} is not a map")));
-        };
-        let fields = Fields::new(doc, o, doc_id)?;
+    each_record(doc, doc_id, "visits", "visit", |key, fields| {
         let visit: Visit = record::read(None, &fields, &key)?;
         if doors
             .binary_search_by(|d| d.door.id.as_str().cmp(visit.door_id.as_str()))
             .is_err()
         {
-            return Err(root.bad(format!(
+            return Err(fields.bad(format!(
                 "visit {key} is to door {}, which the list does not have",
                 visit.door_id
             )));
         }
         visits.push(visit);
-    }
+        Ok(())
+    })?;
     Ok(WalkListFile {
         list,
         doors,

@@ -74,6 +74,10 @@ pub struct Progress {
     pub do_not_knock: usize,
     /// Doors with no visit yet and not marked do-not-knock.
     pub to_knock: usize,
+    /// Conversations recorded in shifts working through the list (at its doors, or anywhere
+    /// else during those shifts).
+    #[serde(default)]
+    pub conversations: usize,
 }
 
 /// A door as the Walk screen and `walklist show` give it.
@@ -442,12 +446,42 @@ pub(crate) fn walklist(conn: &Connection, id: &str) -> Result<WalkListView> {
             id,
         });
     };
-    let dnk = do_not_knock_keys(conn)?;
+    let mut doors = door_views(conn, &id, &do_not_knock_keys(conn)?)?;
+    doors.sort_by(|a, b| {
+        walking_order(&place(&a.door), &place(&b.door)).then(a.door.id.cmp(&b.door.id))
+    });
+    let progress = progress(conn, &id, &doors)?;
+    let next = doors
+        .iter()
+        .find(|d| d.status.is_none() && !d.do_not_knock)
+        .map(|d| d.door.id.clone());
+    Ok(WalkListView {
+        list,
+        progress,
+        next,
+        doors,
+    })
+}
+
+impl WalkListView {
+    /// The ids of the list's doors, in walking order.
+    pub fn door_ids(&self) -> Vec<String> {
+        self.doors.iter().map(|d| d.door.id.clone()).collect()
+    }
+}
+
+/// The doors of list `id` with their status, in no particular order; `dnk` holds the
+/// addresses marked do-not-knock anywhere.
+fn door_views(
+    conn: &Connection,
+    id: &str,
+    dnk: &std::collections::HashSet<String>,
+) -> Result<Vec<DoorView>> {
     let mut visits: HashMap<String, Vec<Visit>> = HashMap::new();
-    for v in visits_of(conn, &id)? {
+    for v in visits_of(conn, id)? {
         visits.entry(v.door_id.clone()).or_default().push(v);
     }
-    let mut doors: Vec<DoorView> = door_entries(conn, &id)?
+    Ok(door_entries(conn, id)?
         .into_iter()
         .map(|e| {
             let history = visits.get(&e.door.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -466,21 +500,7 @@ pub(crate) fn walklist(conn: &Connection, id: &str) -> Result<WalkListView> {
                 door: e.door,
             }
         })
-        .collect();
-    doors.sort_by(|a, b| {
-        walking_order(&place(&a.door), &place(&b.door)).then(a.door.id.cmp(&b.door.id))
-    });
-    let progress = progress(&doors);
-    let next = doors
-        .iter()
-        .find(|d| d.status.is_none() && !d.do_not_knock)
-        .map(|d| d.door.id.clone());
-    Ok(WalkListView {
-        list,
-        progress,
-        next,
-        doors,
-    })
+        .collect())
 }
 
 fn place(d: &Door) -> Place<'_> {
@@ -491,9 +511,16 @@ fn place(d: &Door) -> Place<'_> {
     }
 }
 
-fn progress(doors: &[DoorView]) -> Progress {
+fn progress(conn: &Connection, id: &str, doors: &[DoorView]) -> Result<Progress> {
+    let conversations: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM conversations c JOIN shifts s ON s.id = c.shift_id
+             WHERE s.walklist_id = ?1",
+        )?
+        .query_row([id], |r| r.get(0))?;
     let mut p = Progress {
         total: doors.len(),
+        conversations: usize::try_from(conversations).unwrap_or(0),
         ..Progress::default()
     };
     for d in doors {
@@ -510,21 +537,27 @@ fn progress(doors: &[DoorView]) -> Progress {
             p.to_knock += 1;
         }
     }
-    p
+    Ok(p)
 }
 
-/// Every walk list with its progress, by name.
+/// Every walk list with its progress, by name (the do-not-knock addresses are read once for
+/// all of them).
 pub(crate) fn walklists(conn: &Connection) -> Result<Vec<WalkListSummary>> {
-    let ids: Vec<String> = conn
-        .prepare_cached("SELECT id FROM walklists ORDER BY name COLLATE NOCASE, id")?
-        .query_map([], |r| r.get(0))?
+    let sql = format!(
+        "SELECT {} FROM walklists ORDER BY name COLLATE NOCASE, id",
+        columns::select_list::<WalkList>("")
+    );
+    let lists: Vec<WalkList> = conn
+        .prepare_cached(&sql)?
+        .query_map([], |r| columns::read_row::<WalkList>(r, 0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let view = walklist(conn, &id)?;
+    let dnk = do_not_knock_keys(conn)?;
+    let mut out = Vec::with_capacity(lists.len());
+    for list in lists {
+        let doors = door_views(conn, &list.id, &dnk)?;
         out.push(WalkListSummary {
-            list: view.list,
-            progress: view.progress,
+            progress: progress(conn, &list.id, &doors)?,
+            list,
         });
     }
     Ok(out)

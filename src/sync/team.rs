@@ -187,7 +187,7 @@ pub async fn erase_person<W: Wire>(
     transport: &Relay<W>,
     id: &str,
 ) -> Result<ErasureOutcome, SyncError> {
-    erase(store, transport, id, DocKind::Person).await
+    erase_document(store, transport, id, DocKind::Person).await
 }
 
 /// Delete the campaign `id` from the team and every device (a lead), as an erasure: the
@@ -197,7 +197,7 @@ pub async fn delete_campaign<W: Wire>(
     transport: &Relay<W>,
     id: &str,
 ) -> Result<ErasureOutcome, SyncError> {
-    erase(store, transport, id, DocKind::Campaign).await
+    erase_document(store, transport, id, DocKind::Campaign).await
 }
 
 /// Delete the walk list `id` from the team and every device (a lead), as an erasure: its
@@ -208,10 +208,12 @@ pub async fn delete_walklist<W: Wire>(
     transport: &Relay<W>,
     id: &str,
 ) -> Result<ErasureOutcome, SyncError> {
-    erase(store, transport, id, DocKind::WalkList).await
+    erase_document(store, transport, id, DocKind::WalkList).await
 }
 
-async fn erase<W: Wire>(
+/// Erase the document `id` of `kind` from the team and every device (a lead): a person, a
+/// campaign or a walk list.
+pub async fn erase_document<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     id: &str,

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use groundwork::model::Outcome;
+use groundwork::model::{Outcome, PersonField};
 use groundwork::store::Store;
 use groundwork::store::walklists::{Mark, WalkListView};
 use groundwork::sync::{self, team};
@@ -18,6 +18,21 @@ fn mark(outcome: Outcome) -> Mark {
         note: None,
         at: None,
         come_back_at: None,
+    }
+}
+
+fn talk(person_id: &str) -> groundwork::model::NewConversation {
+    groundwork::model::NewConversation {
+        person_id: person_id.to_string(),
+        kind: groundwork::model::ConversationKind::Doorstep,
+        at: None,
+        canvasser: None,
+        shift_id: None,
+        issues: Vec::new(),
+        story: None,
+        notes: None,
+        engagement: None,
+        follow_up: None,
     }
 }
 
@@ -123,7 +138,7 @@ fn marks_set_status_progress_and_do_not_knock_reaches_every_list() {
     let elm = import_into(&mut store, "Elm Road", ELM).id;
     let other = import_into(&mut store, "Elm Road again", ELM).id;
     let view = store.walklist(&elm).unwrap();
-    let ids: Vec<String> = view.doors.iter().map(|d| d.door.id.clone()).collect();
+    let ids = view.door_ids();
 
     // A row of "not home" in one tap.
     let visits = store
@@ -197,14 +212,7 @@ fn concurrent_marks_from_three_devices_converge_through_a_relay() {
     a.sync();
     b.sync();
     c.sync();
-    let ids: Vec<String> = b
-        .store
-        .walklist(&list)
-        .unwrap()
-        .doors
-        .iter()
-        .map(|d| d.door.id.clone())
-        .collect();
+    let ids = b.store.walklist(&list).unwrap().door_ids();
     assert_eq!(ids.len(), 8);
     a.store.set_canvasser_name("Sam").unwrap();
     b.store.set_canvasser_name("Joy").unwrap();
@@ -455,39 +463,37 @@ fn the_shift_report_and_the_door_export_count_the_doors() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     let list = import_into(&mut store, "Elm Road", ELM).id;
-    let ids: Vec<String> = store
-        .walklist(&list)
-        .unwrap()
-        .doors
-        .iter()
-        .map(|d| d.door.id.clone())
-        .collect();
+    let ids = store.walklist(&list).unwrap().door_ids();
     // Before the shift: a door marked outside it does not count.
     store
         .mark_doors(&ids[7..8], &mark(Outcome::Answered))
         .unwrap();
+    // A conversation recorded before any shift on the list is not one of its conversations.
+    let ana = store
+        .add_person(groundwork::model::NewPerson::new().put(PersonField::Name, "Ana Lee"))
+        .unwrap();
+    store.record_conversation(talk(&ana), Vec::new()).unwrap();
     store.set_canvasser_name("Sam").unwrap();
     let shift = store.start_shift_on("", None, None, Some(&list)).unwrap();
-    store
-        .mark_doors(&ids[0..3], &mark(Outcome::NotHome))
-        .unwrap();
-    store
-        .mark_doors(&ids[0..1], &mark(Outcome::Answered))
-        .unwrap();
-    store
-        .mark_doors(&ids[3..4], &mark(Outcome::NoAccess))
-        .unwrap();
-    // A second canvasser on the same phone, who only marks doors.
-    store.set_canvasser_name("Joy").unwrap();
-    store
-        .mark_doors(&ids[4..5], &mark(Outcome::Refused))
-        .unwrap();
-    store
-        .mark_doors(&ids[5..6], &mark(Outcome::Answered))
-        .unwrap();
-    store
-        .mark_doors(&ids[6..7], &mark(Outcome::DoNotKnock))
-        .unwrap();
+    // A second canvasser on the same phone, Joy, only marks doors.
+    for (who, doors, outcome) in [
+        ("Sam", 0..3, Outcome::NotHome),
+        ("Sam", 0..1, Outcome::Answered),
+        ("Sam", 3..4, Outcome::NoAccess),
+        ("Joy", 4..5, Outcome::Refused),
+        ("Joy", 5..6, Outcome::Answered),
+        ("Joy", 6..7, Outcome::DoNotKnock),
+    ] {
+        store.set_canvasser_name(who).unwrap();
+        store.mark_doors(&ids[doors], &mark(outcome)).unwrap();
+    }
+    // Sam's answered door became a conversation in the shift.
+    store.set_canvasser_name("Sam").unwrap();
+    store.record_conversation(talk(&ana), Vec::new()).unwrap();
+    let progress = store.walklist(&list).unwrap().progress;
+    assert_eq!(progress.conversations, 1);
+    assert_eq!((progress.knocked, progress.answered), (6, 3));
+    assert_eq!(store.walklists().unwrap()[0].progress, progress);
 
     let today = chrono::Utc::now().date_naive();
     let r = report::shift_report(&store, &Scope::Shift(shift.clone()), today, None).unwrap();
@@ -510,6 +516,7 @@ fn the_shift_report_and_the_door_export_count_the_doors() {
     assert_eq!((joy.visits, joy.knocked, joy.answered), (3, 2, 1));
     assert_eq!(joy.contact_rate, Some(0.5));
     assert_eq!(r.canvassers["Joy"].conversations, 0);
+    assert_eq!(r.canvassers["Sam"].conversations, 1);
 
     // The door export: every door but the do-not-knock one, unless asked.
     let mut out = Vec::new();

@@ -103,7 +103,7 @@ pub fn Walk(id: String) -> Element {
                 h2 { id: "walk-title", "{v.list.name}" }
                 ProgressBar { label: "Doors knocked", value: p.knocked as u64, max: (p.total - p.do_not_knock) as u64 }
                 p { class: "muted", id: "walk-progress",
-                    "{p.answered} answered · {p.to_knock} to knock"
+                    "{p.answered} answered · {conversations(p.conversations)} · {p.to_knock} to knock"
                     if p.do_not_knock > 0 { " · {p.do_not_knock} not to knock" }
                 }
                 if let Some(d) = answered() {
@@ -366,5 +366,14 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
             button { r#type: "button", class: "primary", id: "answered-record", onclick: move |_| record(typed()), "Record the conversation" }
             button { r#type: "button", class: "secondary", id: "answered-skip", onclick: move |_| ondone.call(()), "Skip: next door" }
         }
+    }
+}
+
+/// "1 conversation", "3 conversations".
+fn conversations(n: usize) -> String {
+    if n == 1 {
+        "1 conversation".to_string()
+    } else {
+        format!("{n} conversations")
     }
 }
