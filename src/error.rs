@@ -64,6 +64,54 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The notebook is encrypted at rest and no passphrase was found for it.
+    #[error(
+        "the notebook in {} is encrypted: give its passphrase in the GROUNDWORK_PASSPHRASE environment variable (or unlock the key store holding its key)",
+        path.display()
+    )]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+
+    /// The passphrase given does not open the encrypted notebook.
+    #[error(
+        "the passphrase does not open the notebook in {}: check GROUNDWORK_PASSPHRASE (nothing was changed)",
+        path.display()
+    )]
+    WrongPassphrase {
+        /// The data directory.
+        path: PathBuf,
+    },
+
+    /// `notebook encrypt` with no passphrase to encrypt with.
+    #[error(
+        "give the passphrase to encrypt the notebook with in the GROUNDWORK_PASSPHRASE environment variable (at least 10 characters), or use --key-store; nothing was changed"
+    )]
+    NoPassphrase,
+
+    /// `notebook encrypt` on a notebook encrypted already.
+    #[error("the notebook in {} is encrypted already; nothing was changed", path.display())]
+    AlreadyEncrypted {
+        /// The data directory.
+        path: PathBuf,
+    },
+
+    /// A passphrase too short to protect a notebook.
+    #[error(
+        "a notebook's passphrase needs at least {min} characters (several unrelated words are easy to remember); nothing was changed"
+    )]
+    WeakPassphrase {
+        /// The fewest characters accepted.
+        min: usize,
+    },
+
+    /// The desktop's key store could not keep or give a notebook's key.
+    #[error(
+        "the key store could not keep the notebook's key ({0}); use a passphrase in GROUNDWORK_PASSPHRASE instead (nothing was changed)"
+    )]
+    KeyStore(String),
+
     /// The database was written by a newer Groundwork than this one.
     #[error(
         "this data directory was written by a newer Groundwork (schema {found}, this version knows up to {known}); update the app"

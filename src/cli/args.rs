@@ -112,6 +112,9 @@ pub enum Command {
     Team(TeamCommand),
     /// Where this device syncs, its role, and what is waiting (JSON).
     Status,
+    /// The notebook on this device: encrypt it at rest.
+    #[command(subcommand)]
+    Notebook(NotebookCommand),
     /// Show this device's settings, or change its canvasser name.
     Settings {
         /// The name recorded as canvasser on this device.
@@ -397,6 +400,21 @@ pub enum ShiftCommand {
     },
     /// List shifts (JSON).
     List,
+}
+
+/// `notebook …`
+#[derive(Debug, Subcommand)]
+pub enum NotebookCommand {
+    /// Encrypt this notebook on disk (SQLCipher) with the passphrase in GROUNDWORK_PASSPHRASE
+    /// (at least 10 characters), or with a random key kept in the desktop's key store
+    /// (--key-store). From then on the notebook opens only with it: keep the passphrase
+    /// safe; it cannot be recovered. Prints {"encrypted": true, "key_store": …}.
+    Encrypt {
+        /// Make a random key and keep it in the desktop's key store (GNOME Keyring, KWallet,
+        /// through secret-tool) instead of a passphrase.
+        #[arg(long)]
+        key_store: bool,
+    },
 }
 
 /// `walklist …`

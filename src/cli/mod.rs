@@ -22,9 +22,34 @@ use groundwork::sync::{self, HttpTransport, SyncError};
 use groundwork::{export, report};
 
 use args::{
-    CampaignCommand, Command, CommitmentCommand, ConversationCommand, DoorCommand, PersonCommand,
-    ReportCommand, ShiftCommand, WalklistCommand,
+    CampaignCommand, Command, CommitmentCommand, ConversationCommand, DoorCommand, NotebookCommand,
+    PersonCommand, ReportCommand, ShiftCommand, WalklistCommand,
 };
+
+/// `notebook encrypt`: with the passphrase in the environment, or a random key kept in the key
+/// store (kept there first: a notebook is never encrypted under a key that was not kept).
+fn encrypt_notebook(dir: &Path, key_store: bool) -> Result<()> {
+    use groundwork::store::at_rest::{self, Passphrase};
+    let store = Store::open(dir)?;
+    if store.encrypted_at_rest()? {
+        return Err(Error::AlreadyEncrypted {
+            path: dir.to_path_buf(),
+        });
+    }
+    let passphrase = if key_store {
+        let key = groundwork::crypto::random::<32>().map_err(|e| Error::KeyStore(e.to_string()))?;
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let passphrase = Passphrase::new(hex);
+        at_rest::key_store::save(dir, &passphrase)?;
+        passphrase
+    } else {
+        let passphrase = Passphrase::from_env().ok_or(Error::NoPassphrase)?;
+        passphrase.check_strength()?;
+        passphrase
+    };
+    store.encrypt_at_rest(&passphrase)?;
+    print_json(&serde_json::json!({ "encrypted": true, "key_store": key_store }))
+}
 
 /// The data directory: the flag or variable, else the platform's data directory.
 pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
@@ -113,6 +138,9 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
             }))?)
         }
         Command::Team(command) => team::run(&mut Store::open(dir)?, command),
+        Command::Notebook(NotebookCommand::Encrypt { key_store }) => {
+            Ok(encrypt_notebook(dir, key_store)?)
+        }
         Command::Person(PersonCommand::Erase { id }) => {
             team::erase(&mut Store::open(dir)?, &id, DocKind::Person)
         }
@@ -295,6 +323,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
                 "role": store.role()?,
+                "encrypted_at_rest": store.encrypted_at_rest()?,
                 // End-to-end encryption: whether this team seals what it sends, the newest
                 // key's number, and how many devices' keys this device knows.
                 "sealed": store.sealed()?,
@@ -313,7 +342,9 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }
         // Handled by `run`: they can fail with sync errors too.
         Command::Report(command) => report(store, command),
-        Command::Join { .. } | Command::Sync { .. } | Command::Team(_) => Ok(()),
+        Command::Join { .. } | Command::Sync { .. } | Command::Team(_) | Command::Notebook(_) => {
+            Ok(())
+        }
         Command::DebugWriteLoop { count } => {
             for i in 0..count {
                 let id = store.add_person(NewPerson::named(format!("Durable {i}")))?;

@@ -100,7 +100,12 @@ pub(super) fn restrict_to_owner(_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
+/// Open the database in `dir`, with `passphrase` when it is encrypted at rest (or is to be,
+/// for a new one).
+pub(super) fn open_connection(
+    dir: &Path,
+    passphrase: Option<&super::at_rest::Passphrase>,
+) -> Result<Connection> {
     let path = dir.join(DB_FILE);
     let conn = Connection::open_with_flags(
         &path,
@@ -112,6 +117,11 @@ pub(super) fn open_connection(dir: &Path) -> Result<Connection> {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
     })?;
+    // The key comes before anything is read.
+    if let Some(passphrase) = passphrase {
+        super::at_rest::unlock(&conn, passphrase)?;
+        super::at_rest::check_key(&conn, dir)?;
+    }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // The store caches more statements than rusqlite's default of 16 (taking in a page of
     // pulled changes alone uses most of those): beyond the cache, a statement is prepared

@@ -11,6 +11,7 @@
 //! Writes go through a [`Writer`]; [`Store`] offers one-action-one-transaction wrappers and
 //! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
 
+pub mod at_rest;
 pub mod bundle;
 mod columns;
 mod documents;
@@ -86,13 +87,53 @@ impl Store {
     ///
     /// In a browser (wasm32) `dir` names the directory in the store worker's OPFS pool, which
     /// holds nothing else; the checks of a directory on disk do not apply.
+    ///
+    /// A notebook encrypted at rest opens with the passphrase in `GROUNDWORK_PASSPHRASE` or the
+    /// key store's (see [`at_rest`]); a new notebook is made encrypted when a passphrase is
+    /// set there.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with(dir, None)
+    }
+
+    /// Open as [`Store::open`] does, with `passphrase` for a notebook encrypted at rest (or to
+    /// make a new one encrypted); without one, the passphrase is looked for as `open` does. A
+    /// plain notebook opens plain whatever is given: [`Store::encrypt_at_rest`] encrypts it.
+    pub fn open_with(dir: &Path, given: Option<&at_rest::Passphrase>) -> Result<Store> {
         #[cfg(not(target_arch = "wasm32"))]
-        {
+        let passphrase = {
             files::check_dir(dir)?;
+            let new = std::fs::metadata(dir.join(files::DB_FILE))
+                .map(|m| m.len() == 0)
+                .unwrap_or(true);
+            let encrypted = at_rest::is_encrypted(dir)?;
             files::restrict_to_owner(dir)?;
-        }
-        let mut conn = files::open_connection(dir)?;
+            if new || encrypted {
+                // A new notebook has no key in the key store yet: only a passphrase given or
+                // set in the environment makes it encrypted.
+                let found = given.cloned().or_else(|| match encrypted {
+                    true => at_rest::Passphrase::find(dir),
+                    false => at_rest::Passphrase::from_env(),
+                });
+                match found {
+                    None if encrypted => {
+                        return Err(Error::Locked {
+                            path: dir.to_path_buf(),
+                        });
+                    }
+                    Some(p) if new => {
+                        p.check_strength()?;
+                        Some(p)
+                    }
+                    found => found,
+                }
+            } else {
+                None
+            }
+        };
+        // The browser's notebook is the origin's own (its SQLite has no cipher).
+        #[cfg(target_arch = "wasm32")]
+        let passphrase: Option<at_rest::Passphrase> = given.and(None);
+        let mut conn = files::open_connection(dir, passphrase.as_ref())?;
         migrations::migrate(&mut conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
             Some(id) => id,
@@ -466,6 +507,22 @@ impl Store {
     pub fn set_device_name(&mut self, name: &str) -> Result<()> {
         let name = crate::model::required("device name", name)?;
         meta_set(&self.conn, DEVICE_KEY, &name)
+    }
+
+    /// Encrypt this notebook at rest with `passphrase` (see [`at_rest`]); the store is closed,
+    /// and opens again with the passphrase. A notebook encrypted already is refused.
+    pub fn encrypt_at_rest(self, passphrase: &at_rest::Passphrase) -> Result<()> {
+        if at_rest::is_encrypted(&self.dir)? {
+            return Err(Error::AlreadyEncrypted {
+                path: self.dir.clone(),
+            });
+        }
+        at_rest::encrypt(self.conn, &self.dir, passphrase)
+    }
+
+    /// Whether this notebook is encrypted at rest.
+    pub fn encrypted_at_rest(&self) -> Result<bool> {
+        at_rest::is_encrypted(&self.dir)
     }
 
     /// Copy what the write-ahead log holds into the database file, without waiting for readers.

@@ -1,5 +1,6 @@
 //! Integration tests of the local notebook, in one test binary so the suite links once.
 //!
+//! - `at_rest`: a notebook encrypted on disk (SQLCipher), its passphrase and key store.
 //! - `cli`: the real `groundwork` binary on real data directories.
 //! - `crash`: a writer killed with SIGKILL loses no acknowledged write.
 //! - `convergence`: replicas exchanging changes in any order end identical (proptest).
@@ -10,6 +11,7 @@
 //! - `service`: the app's message type answered by the core alone, through JSON.
 //! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
 
+mod at_rest;
 mod cli;
 mod convergence;
 mod crash;
@@ -32,6 +34,7 @@ pub fn groundwork(dir: &Path, args: &[&str]) -> Output {
         .arg(dir)
         .args(args)
         .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("GROUNDWORK_PASSPHRASE")
         .output()
         .expect("the groundwork binary runs")
 }

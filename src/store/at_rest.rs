@@ -1,0 +1,303 @@
+//! Encryption at rest: a notebook whose database file (and its write-ahead log) is encrypted
+//! on disk with SQLCipher, for those who need it (a laptop or phone that may be lost or
+//! seized). It is off by default; `groundwork notebook encrypt` turns it on for a notebook.
+//!
+//! The passphrase comes from the `GROUNDWORK_PASSPHRASE` environment variable, or from the
+//! desktop's key store (the Secret Service, through `secret-tool`) where one is running and
+//! holds a key for the notebook. SQLCipher derives the page key from it (PBKDF2-HMAC-SHA512)
+//! and encrypts and authenticates every page (AES-256, HMAC-SHA512). A notebook is known to be
+//! encrypted by its first bytes: a plain SQLite file starts with `SQLite format 3`, an
+//! encrypted one with a random salt.
+//!
+//! Not in the browser: the phone web app keeps its notebook in the origin's private file
+//! system, and the browser's SQLite has no cipher.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+use super::files::DB_FILE;
+
+/// The environment variable holding a notebook's passphrase.
+pub const PASSPHRASE_VAR: &str = "GROUNDWORK_PASSPHRASE";
+
+/// The shortest passphrase `notebook encrypt` accepts.
+pub const MIN_PASSPHRASE: usize = 10;
+
+/// The first bytes of every plain SQLite database file.
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// A notebook's passphrase, wiped from memory when dropped.
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<String>);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(…)")
+    }
+}
+
+impl Passphrase {
+    /// A passphrase as given.
+    pub fn new(secret: impl Into<String>) -> Passphrase {
+        Passphrase(Zeroizing::new(secret.into()))
+    }
+
+    /// The passphrase in `GROUNDWORK_PASSPHRASE`, if it is set and not empty.
+    pub fn from_env() -> Option<Passphrase> {
+        std::env::var(PASSPHRASE_VAR)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Passphrase::new)
+    }
+
+    /// The passphrase for the notebook in `dir`: `GROUNDWORK_PASSPHRASE`, else the key store's.
+    pub fn find(dir: &Path) -> Option<Passphrase> {
+        Passphrase::from_env().or_else(|| key_store::lookup(dir))
+    }
+
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Refuse a passphrase too short to protect a notebook.
+    pub fn check_strength(&self) -> Result<()> {
+        if self.0.chars().count() < MIN_PASSPHRASE {
+            return Err(Error::WeakPassphrase {
+                min: MIN_PASSPHRASE,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether the notebook in `dir` is encrypted at rest. A directory with no database yet, or an
+/// empty one, is not.
+pub fn is_encrypted(dir: &Path) -> Result<bool> {
+    use std::io::Read;
+    let path = dir.join(DB_FILE);
+    let mut head = Vec::with_capacity(PLAIN_HEADER.len());
+    match std::fs::File::open(&path) {
+        Ok(f) => f
+            .take(PLAIN_HEADER.len() as u64)
+            .read_to_end(&mut head)
+            .map_err(|source| Error::DataDir {
+                path: dir.to_path_buf(),
+                source,
+            })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(Error::DataDir {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(!head.is_empty() && head.as_slice() != PLAIN_HEADER)
+}
+
+/// Give `conn` the notebook's key before anything else is read. A wrong passphrase shows on
+/// the first read (SQLCipher's "file is not a database"), which [`check_key`] turns into a
+/// clear error.
+pub(super) fn unlock(conn: &rusqlite::Connection, passphrase: &Passphrase) -> Result<()> {
+    // SQLCipher would also print its own line for a wrong key on stderr, beside ours.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.pragma_update(None, "key", passphrase.expose())?;
+    Ok(())
+}
+
+/// Read the first page with the key given: the error says a wrong passphrase rather than a
+/// foreign file.
+pub(super) fn check_key(conn: &rusqlite::Connection, dir: &Path) -> Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|_| ())
+    .map_err(|_| Error::WrongPassphrase {
+        path: dir.to_path_buf(),
+    })
+}
+
+/// Copy the open plain notebook behind `conn` (schema version `user_version`, application id
+/// `application_id`) into a new encrypted database file beside it, check that file opens with
+/// the passphrase, and put it in place of the plain one. The plain file stays until the
+/// encrypted one is durable and checked; a crash before the swap leaves the plain notebook
+/// as it was (and a half-written copy, removed by the next attempt).
+pub(super) fn encrypt(
+    conn: rusqlite::Connection,
+    dir: &Path,
+    passphrase: &Passphrase,
+) -> Result<()> {
+    passphrase.check_strength()?;
+    let plain = dir.join(DB_FILE);
+    let copy = dir.join(format!("{DB_FILE}.encrypting"));
+    remove_if_there(&copy, dir)?;
+    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    // Everything in the log goes into the database, and the database leaves WAL mode, which
+    // SQLite allows only to the one connection open on it: the app or another command using
+    // the notebook now would keep writing to the plain file after the swap. Then this
+    // connection keeps the file locked until it closes.
+    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::ResourceBusy,
+                "the notebook is open in the app or another command: close them and try again (nothing was changed)",
+            ),
+        });
+    }
+    conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS sealed KEY ?2",
+        rusqlite::params![path_str(&copy, dir)?, passphrase.expose()],
+    )?;
+    conn.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
+    conn.execute_batch(&format!(
+        "PRAGMA sealed.user_version = {user_version};
+         PRAGMA sealed.application_id = {application_id};"
+    ))?;
+    conn.execute("DETACH DATABASE sealed", [])?;
+    sync_file(&copy, dir)?;
+    check_copy(&copy, dir, passphrase, user_version)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        remove_if_there(&dir.join(format!("{DB_FILE}{suffix}")), dir)?;
+    }
+    // Swapped while the plain file is still locked by this connection.
+    std::fs::rename(&copy, &plain).map_err(|source| Error::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    sync_dir(dir)?;
+    drop(conn);
+    Ok(())
+}
+
+/// The encrypted copy opens with the passphrase, has the schema version, and is whole.
+fn check_copy(copy: &Path, dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<()> {
+    let conn = rusqlite::Connection::open(copy)?;
+    unlock(&conn, passphrase)?;
+    check_key(&conn, dir)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if version != user_version || check != "ok" {
+        return Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the encrypted copy did not check out (schema {version}, {check}); the plain notebook is unchanged"
+            )),
+        });
+    }
+    Ok(())
+}
+
+fn path_str<'a>(path: &'a Path, dir: &Path) -> Result<&'a str> {
+    path.to_str().ok_or_else(|| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other("the data directory's path is not valid UTF-8"),
+    })
+}
+
+fn remove_if_there(path: &Path, dir: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn sync_file(path: &Path, dir: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| Error::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    sync_file(dir, dir)?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The desktop's key store (the freedesktop Secret Service: GNOME Keyring, KWallet), reached
+/// through `secret-tool` (Debian's `libsecret-tools`) so that the app links no D-Bus code.
+/// Where no key store runs, nothing is found and nothing can be kept there.
+pub mod key_store {
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    use super::Passphrase;
+    use crate::error::{Error, Result};
+
+    /// The attributes naming a notebook's key: the application and the notebook's directory.
+    fn attributes(dir: &Path) -> [String; 4] {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        [
+            "application".into(),
+            "groundwork".into(),
+            "notebook".into(),
+            dir.display().to_string(),
+        ]
+    }
+
+    /// The key kept for the notebook in `dir`, if a key store runs and holds one. Only asked
+    /// where there is a session bus to reach it on (so a server or a test run never waits on
+    /// a key store starting).
+    pub fn lookup(dir: &Path) -> Option<Passphrase> {
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS")?;
+        let out = Command::new("secret-tool")
+            .arg("lookup")
+            .args(attributes(dir))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let secret = String::from_utf8(out.stdout).ok()?;
+        let secret = secret.trim_end_matches('\n');
+        (out.status.success() && !secret.is_empty()).then(|| Passphrase::new(secret))
+    }
+
+    /// Keep `passphrase` in the key store for the notebook in `dir`.
+    pub fn save(dir: &Path, passphrase: &Passphrase) -> Result<()> {
+        let unavailable = |why: String| Error::KeyStore(why);
+        let mut child = Command::new("secret-tool")
+            .arg("store")
+            .arg("--label=Groundwork notebook")
+            .args(attributes(dir))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| unavailable(format!("cannot run secret-tool ({e})")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(passphrase.expose().as_bytes())
+                .map_err(|e| unavailable(format!("cannot give secret-tool the key ({e})")))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| unavailable(format!("secret-tool failed ({e})")))?;
+        if !out.status.success() {
+            return Err(unavailable(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        // Read back: a key store that took the key but cannot give it back is no use.
+        match lookup(dir) {
+            Some(kept) if kept.expose() == passphrase.expose() => Ok(()),
+            _ => Err(unavailable(
+                "the key store did not give the key back".to_string(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Encryption at rest: a notebook encrypted on disk holds none of its words in any file, opens
+//! only with its passphrase (a clear error otherwise, and nothing changed), keeps working
+//! (search, writes, erasure) once open, and takes its key from the desktop's key store when
+//! one runs (a real GNOME Keyring in a private D-Bus session).
+
+use std::path::Path;
+use std::process::Command;
+
+use groundwork::error::Error;
+use groundwork::model::{NewPerson, PersonField};
+use groundwork::store::Store;
+use groundwork::store::at_rest::{self, Passphrase};
+
+use super::erasure::{CANARY, canary_person, files_holding};
+use super::{groundwork, ok};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+fn passphrase() -> Passphrase {
+    Passphrase::new(PASSPHRASE)
+}
+
+#[test]
+fn an_encrypted_notebook_holds_no_words_and_opens_only_with_its_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    assert!(!store.encrypted_at_rest().unwrap());
+    assert!(
+        !files_holding(&dir, CANARY).is_empty(),
+        "a plain notebook holds its words (else this test proves nothing)"
+    );
+    // Too short a passphrase is refused, and the notebook stays as it was.
+    let weak = Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&Passphrase::new("short"));
+    assert!(
+        matches!(weak, Err(Error::WeakPassphrase { .. })),
+        "{weak:?}"
+    );
+    assert!(!at_rest::is_encrypted(&dir).unwrap());
+    drop(store);
+
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    assert!(at_rest::is_encrypted(&dir).unwrap());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    assert_eq!(
+        files_holding(&dir, "SQLite format 3"),
+        Vec::<String>::new(),
+        "not even the header is in the clear"
+    );
+
+    // Without the passphrase, or with a wrong one: a clear error, and the file is untouched.
+    let before = std::fs::read(dir.join("groundwork.sqlite3")).unwrap();
+    let locked = Store::open(&dir);
+    assert!(matches!(locked, Err(Error::Locked { .. })), "{locked:?}");
+    let wrong = Store::open_with(&dir, Some(&Passphrase::new("not the right passphrase")));
+    assert!(
+        matches!(wrong, Err(Error::WrongPassphrase { .. })),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong
+            .unwrap_err()
+            .to_string()
+            .contains("GROUNDWORK_PASSPHRASE"),
+        "the message says where the passphrase goes"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("groundwork.sqlite3")).unwrap(),
+        before
+    );
+
+    // With it: everything is there, search included, and new writes are encrypted too (the
+    // write-ahead log as well as the database).
+    let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert!(store.encrypted_at_rest().unwrap());
+    assert!(store.person(&rosa).unwrap().person.name.contains(CANARY));
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+    let again = Store::open(&dir).unwrap_err();
+    assert!(matches!(again, Error::Locked { .. }), "{again:?}");
+    let second = format!("{CANARY}two");
+    store
+        .add_person(NewPerson::new().put(PersonField::Name, second.as_str()))
+        .unwrap();
+    assert!(dir.join("groundwork.sqlite3-wal").exists());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    assert_eq!(store.search(&second, 10).unwrap().len(), 1);
+    // Erasure works as in a plain notebook.
+    store
+        .erase_locally(&rosa, groundwork::docs::DocKind::Person)
+        .unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+    // Encrypting twice is refused.
+    let twice = store.encrypt_at_rest(&passphrase());
+    assert!(
+        matches!(twice, Err(Error::AlreadyEncrypted { .. })),
+        "{twice:?}"
+    );
+}
+
+#[test]
+fn a_new_notebook_made_with_a_passphrase_is_encrypted_from_its_first_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let weak = Store::open_with(&dir, Some(&Passphrase::new("tooshort")));
+    assert!(
+        matches!(weak, Err(Error::WeakPassphrase { .. })),
+        "{weak:?}"
+    );
+    let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    canary_person(&mut store);
+    assert!(store.encrypted_at_rest().unwrap());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    drop(store);
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+}
+
+/// `groundwork` with the passphrase in its environment.
+fn with_passphrase(dir: &Path, args: &[&str], passphrase: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groundwork"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove(at_rest::PASSPHRASE_VAR);
+    if let Some(p) = passphrase {
+        cmd.env(at_rest::PASSPHRASE_VAR, p);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_command_line_encrypts_a_notebook_and_says_what_it_needs_to_open_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let id = ok(&dir, &["person", "add", "--name", &format!("Ana {CANARY}")]);
+    let id = id.trim();
+    // No passphrase given: refused with what to do.
+    let none = with_passphrase(&dir, &["notebook", "encrypt"], None);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("GROUNDWORK_PASSPHRASE"));
+    let enc = with_passphrase(&dir, &["notebook", "encrypt"], Some(PASSPHRASE));
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+
+    let locked = groundwork(&dir, &["person", "show", id]);
+    assert_eq!(locked.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&locked.stderr);
+    assert!(
+        err.contains("encrypted") && err.contains("GROUNDWORK_PASSPHRASE"),
+        "{err}"
+    );
+    let wrong = with_passphrase(&dir, &["person", "show", id], Some("wrong passphrase!"));
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open"));
+
+    let shown = with_passphrase(&dir, &["person", "show", id], Some(PASSPHRASE));
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(CANARY));
+    let status = with_passphrase(&dir, &["status"], Some(PASSPHRASE));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["encrypted_at_rest"], true);
+    let plain = tempfile::tempdir().unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ok(plain.path(), &["status"])).unwrap();
+    assert_eq!(status["encrypted_at_rest"], false);
+}
+
+/// The key-store path, end to end, in a private D-Bus session with a GNOME Keyring unlocked in
+/// it (as a desktop login does): `notebook encrypt --key-store` keeps a random key there, and
+/// the notebook then opens with no passphrase typed or set.
+#[test]
+fn a_key_kept_in_the_desktop_key_store_opens_the_notebook_with_nothing_typed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let id = ok(&dir, &["person", "add", "--name", &format!("Ana {CANARY}")]);
+    let home = tmp.path().join("home");
+    let runtime = tmp.path().join("run");
+    for d in [&home, &runtime] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let bin = env!("CARGO_BIN_EXE_groundwork");
+    let script = format!(
+        r#"set -e
+printf 'login' | gnome-keyring-daemon --daemonize --login > /dev/null
+eval "$(gnome-keyring-daemon --start --components=secrets)"
+"{bin}" --data-dir "$NB" notebook encrypt --key-store
+"{bin}" --data-dir "$NB" person show {id}
+secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/../key"
+"#,
+        id = id.trim()
+    );
+    let out = Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", &script])
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("NB", &dir)
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove(at_rest::PASSPHRASE_VAR)
+        .output()
+        .expect("dbus-run-session runs (.ci/setup-system installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""key_store": true"#), "{stdout}");
+    assert!(
+        stdout.contains(CANARY),
+        "opened with the kept key: {stdout}"
+    );
+    assert!(at_rest::is_encrypted(&dir).unwrap());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    // The key is the store's own: 64 hex digits, and not in any file of the notebook.
+    let key = std::fs::read_to_string(tmp.path().join("key")).unwrap();
+    assert_eq!(key.trim().len(), 64, "{key}");
+    assert_eq!(files_holding(&dir, key.trim()), Vec::<String>::new());
+    // Outside that session the key store is out of reach: the notebook stays shut.
+    let locked = groundwork(&dir, &["person", "show", id.trim()]);
+    assert_eq!(locked.status.code(), Some(1));
+    // With the key itself as the passphrase it opens (what a user could do with the key
+    // copied out of the key store).
+    let store = Store::open_with(&dir, Some(&Passphrase::new(key.trim()))).unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+}
