@@ -17,9 +17,23 @@ pub fn run(dir: &Path) -> Result<()> {
     use dioxus::desktop::tao::dpi::LogicalSize;
     use dioxus::desktop::{Config, WindowBuilder};
 
-    let store = crate::ui::worker::StoreHandle::start(dir).map_err(ui_error)?;
-    let services = crate::ui::Services::connected(store, dir);
+    use groundwork::store::at_rest;
+
     let mut launch = dioxus::LaunchBuilder::desktop();
+    // An encrypted notebook with no key in the environment or the key store: the lock screen
+    // asks for its passphrase, then opens the app.
+    let locked = at_rest::is_encrypted(dir)? && at_rest::Passphrase::find(dir).is_none();
+    let root: fn() -> dioxus::prelude::Element = if locked {
+        launch = launch.with_context(crate::ui::unlock::Locked {
+            dir: dir.to_path_buf(),
+            connect: crate::ui::Services::connected,
+        });
+        crate::ui::unlock::LockScreen
+    } else {
+        let store = crate::ui::worker::StoreHandle::start(dir).map_err(ui_error)?;
+        launch = launch.with_context(crate::ui::Services::connected(store, dir));
+        crate::ui::App
+    };
     if std::env::var_os("GROUNDWORK_SELF_TEST").is_some_and(|v| v == "1") {
         launch = launch.with_context(crate::ui::self_test::SelfTestMode);
         // A hung webview must not hang CI.
@@ -55,8 +69,7 @@ pub fn run(dir: &Path) -> Result<()> {
                     }
                 }),
         )
-        .with_context(services)
-        .launch(crate::ui::App);
+        .launch(root);
     Ok(())
 }
 

@@ -2,12 +2,12 @@
 //! on disk with SQLCipher, for those who need it (a laptop or phone that may be lost or
 //! seized). It is off by default; `groundwork notebook encrypt` turns it on for a notebook.
 //!
-//! The passphrase comes from the `GROUNDWORK_PASSPHRASE` environment variable, or from the
-//! desktop's key store (the Secret Service, through `secret-tool`) where one is running and
-//! holds a key for the notebook. SQLCipher derives the page key from it (PBKDF2-HMAC-SHA512)
-//! and encrypts and authenticates every page (AES-256, HMAC-SHA512). A notebook is known to be
-//! encrypted by its first bytes: a plain SQLite file starts with `SQLite format 3`, an
-//! encrypted one with a random salt.
+//! The passphrase comes from the desktop app's lock screen, the `GROUNDWORK_PASSPHRASE`
+//! environment variable, or the desktop's key store (the Secret Service, through
+//! `secret-tool`) where one is running and holds a key for the notebook. SQLCipher derives the
+//! page key from it (PBKDF2-HMAC-SHA512) and encrypts and authenticates every page (AES-256,
+//! HMAC-SHA512). A notebook is known to be encrypted by its first bytes: a plain SQLite file
+//! starts with `SQLite format 3`, an encrypted one with a random salt.
 //!
 //! Not in the browser: the phone web app keeps its notebook in the origin's private file
 //! system, and the browser's SQLite has no cipher.
@@ -53,9 +53,12 @@ impl Passphrase {
             .map(Passphrase::new)
     }
 
-    /// The passphrase for the notebook in `dir`: `GROUNDWORK_PASSPHRASE`, else the key store's.
+    /// The passphrase for the notebook in `dir`: one typed into this process (the desktop
+    /// app's lock screen, [`remember`]), else `GROUNDWORK_PASSPHRASE`, else the key store's.
     pub fn find(dir: &Path) -> Option<Passphrase> {
-        Passphrase::from_env().or_else(|| key_store::lookup(dir))
+        remembered()
+            .or_else(Passphrase::from_env)
+            .or_else(|| key_store::lookup(dir))
     }
 
     pub(super) fn expose(&self) -> &str {
@@ -71,6 +74,21 @@ impl Passphrase {
         }
         Ok(())
     }
+}
+
+/// A passphrase typed into this process, used by every store it opens on an encrypted
+/// notebook from then on (the app's own store thread and its sync thread).
+static TYPED: std::sync::Mutex<Option<Passphrase>> = std::sync::Mutex::new(None);
+
+/// Use `passphrase` for the encrypted notebooks this process opens (none: forget it).
+pub fn remember(passphrase: Option<Passphrase>) {
+    if let Ok(mut typed) = TYPED.lock() {
+        *typed = passphrase;
+    }
+}
+
+fn remembered() -> Option<Passphrase> {
+    TYPED.lock().ok().and_then(|t| t.clone())
 }
 
 /// Whether the notebook in `dir` is encrypted at rest. A directory with no database yet, or an
@@ -140,7 +158,10 @@ pub(super) fn encrypt(
     // SQLite allows only to the one connection open on it: the app or another command using
     // the notebook now would keep writing to the plain file after the swap. Then this
     // connection keeps the file locked until it closes.
-    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .unwrap_or_default();
     if !mode.eq_ignore_ascii_case("delete") {
         return Err(Error::DataDir {
             path: dir.to_path_buf(),

@@ -7,6 +7,8 @@
 //! - [`worker`]: the store runs on its own thread (in the browser, its own Web Worker); the UI
 //!   sends requests and awaits replies, so it never waits on the disk.
 //! - [`sync`]: what the app needs from the sync engine, and a stand-in until it is connected.
+//! - [`unlock`]: the desktop's lock screen, before the app, for a notebook encrypted at rest
+//!   whose key it does not find.
 //! - [`route`]: an address per screen, kept in step with the page's history (back, reload,
 //!   links).
 //! - `views/`: one module per screen, each owning its state; `components/`: stateless widgets.
@@ -21,6 +23,8 @@ pub mod relay_sync;
 pub mod route;
 pub mod self_test;
 pub mod sync;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod unlock;
 pub mod views;
 pub mod worker;
 

@@ -28,7 +28,8 @@ struct Harness {
     rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
-    store: StoreHandle,
+    /// The store's handle (none on the lock screen).
+    store: Option<StoreHandle>,
 }
 
 /// Attributes of each element that has dynamic attributes (listeners included), by id.
@@ -131,7 +132,7 @@ impl Harness {
             rt,
             _dir: dir,
             path,
-            store,
+            store: Some(store),
         };
         h.settle_until("people list", |html| !html.contains("Loading…"));
         h
@@ -220,6 +221,58 @@ impl Harness {
     fn store(&self) -> Store {
         Store::open(&self.path).unwrap()
     }
+
+    fn handle(&self) -> &StoreHandle {
+        self.store.as_ref().expect("the app is open on a store")
+    }
+
+    /// The desktop's lock screen on a notebook encrypted with `passphrase` that holds `name`.
+    fn locked(passphrase: &str, name: &str) -> Harness {
+        use groundwork::store::at_rest::Passphrase;
+        dioxus_html::set_event_converter(Box::new(SerializedHtmlEventConverter));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notebook");
+        let mut s = Store::open(&path).unwrap();
+        s.set_canvasser_name("Sam").unwrap();
+        person(&mut s, name);
+        s.encrypt_at_rest(&Passphrase::new(passphrase)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let mut dom =
+            VirtualDom::new(super::unlock::LockScreen).with_root_context(super::unlock::Locked {
+                dir: path.clone(),
+                connect: |store, _| Services::offline(store),
+            });
+        dom.rebuild_in_place();
+        Harness {
+            dom,
+            rt,
+            _dir: dir,
+            path,
+            store: None,
+        }
+    }
+
+    /// Press Enter in the element with id `element_id`.
+    fn press_enter(&mut self, element_id: &str) {
+        let id = self.find("id", element_id);
+        let data = PlatformEventData::new(Box::new(dioxus_html::SerializedKeyboardData::new(
+            Key::Enter,
+            Code::Enter,
+            Location::Standard,
+            false,
+            Modifiers::empty(),
+            false,
+        )));
+        self.dom.runtime().handle_event(
+            "keydown",
+            Event::new(Rc::new(data) as Rc<dyn Any>, true),
+            id,
+        );
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
 }
 
 fn person(s: &mut Store, name: &str) -> String {
@@ -296,7 +349,7 @@ fn recording_a_conversation_keeps_a_draft_then_saves_it() {
     let key = super::views::draft_key(&id);
     let deadline = Instant::now() + Duration::from_secs(5);
     let draft = loop {
-        let d = h.rt.block_on(h.store.draft(&key)).unwrap();
+        let d = h.rt.block_on(h.handle().draft(&key)).unwrap();
         if let Some(d) = d.filter(|d| d.contains("sign the letter")) {
             break d;
         }
@@ -785,7 +838,7 @@ fn history_lists_changes_and_restores_a_deleted_conversation() {
 fn wait_for_draft(h: &Harness, key: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let d = h.rt.block_on(h.store.draft(key)).unwrap();
+        let d = h.rt.block_on(h.handle().draft(key)).unwrap();
         if let Some(d) = d.filter(|d| ok(d)) {
             return d;
         }
@@ -1476,4 +1529,28 @@ fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     );
     assert_eq!(view.doors[0].visits, 1);
     assert_eq!(view.progress.knocked, 1);
+}
+
+#[test]
+fn a_locked_notebook_asks_for_its_passphrase_then_opens_the_app() {
+    let mut h = Harness::locked("a passphrase for the test", "Ana Lee");
+    let html = h.html();
+    assert!(html.contains("This notebook is encrypted"), "{html}");
+    assert!(html.contains(r#"type="password""#), "{html}");
+    assert!(
+        !html.contains("Ana Lee"),
+        "nothing of the notebook before it is open"
+    );
+    // A wrong passphrase: said so, and the form stays.
+    h.type_in("passphrase", "not the passphrase");
+    h.click("id", "unlock");
+    h.settle_until("the refusal", |html| html.contains("unlock-error"));
+    assert!(h.html().contains("does not open"), "{}", h.html());
+    assert!(!h.html().contains("Ana Lee"));
+    // The right one, with Enter: the app opens on the notebook.
+    h.fill("passphrase", "a passphrase for the test");
+    h.press_enter("passphrase");
+    h.settle_until("the people list", |html| html.contains("Ana Lee"));
+    assert!(!h.html().contains("This notebook is encrypted"));
+    groundwork::store::at_rest::remember(None);
 }

@@ -40,6 +40,12 @@ fn an_encrypted_notebook_holds_no_words_and_opens_only_with_its_passphrase() {
         "{weak:?}"
     );
     assert!(!at_rest::is_encrypted(&dir).unwrap());
+    // While the notebook is open elsewhere (the app), it is not swapped from under it.
+    let busy = Store::open(&dir).unwrap().encrypt_at_rest(&passphrase());
+    let message = busy.unwrap_err().to_string();
+    assert!(message.contains("close them"), "{message}");
+    assert!(!at_rest::is_encrypted(&dir).unwrap());
+    assert!(store.person(&rosa).is_ok());
     drop(store);
 
     Store::open(&dir)
