@@ -17,6 +17,11 @@
 //   GROUNDWORK_BENCH_PEOPLE=N         with no GROUNDWORK_UI_10K_DIR: generate N people (default 10000)
 //   GROUNDWORK_BENCH_RUNS=N           runs of each measurement (default 5)
 //   GROUNDWORK_BENCH_WORD=word        the word typed into the search, a key at a time (default maria)
+//   GROUNDWORK_BENCH_PROFILE=file     profile the store worker (CDP Profiler) from each save's click to
+//                                     the conversation shown, without throttling: the profiles are
+//                                     written to file (a JSON array of .cpuprofile) and the top
+//                                     functions by own time printed; build the app with
+//                                     GROUNDWORK_WASM_OPT=off to keep the wasm's function names
 //   GROUNDWORK_BENCH_KEEP=1           keep the temporary directory (relay, CLI device, profile)
 //   CHROMIUM=path                     the browser (default: /usr/bin/chromium)
 //
@@ -47,7 +52,7 @@
 //   a potentially trustworthy origin; elsewhere over plain http it offers gzip only); and the
 //   build's own summary (every file, gzip and brotli), as .ci/build-web prints it.
 
-import { mkdtempSync, rmSync, existsSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, cpSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -63,6 +68,7 @@ const TEN_K = process.env.GROUNDWORK_UI_10K_DIR;
 const PEOPLE = Number(process.env.GROUNDWORK_BENCH_PEOPLE || 10000);
 const RUNS = Number(process.env.GROUNDWORK_BENCH_RUNS || 5);
 const WORD = process.env.GROUNDWORK_BENCH_WORD || 'maria';
+const PROFILE = process.env.GROUNDWORK_BENCH_PROFILE || '';
 const KEEP = process.env.GROUNDWORK_BENCH_KEEP === '1';
 const FIRST_SYNC_LIMIT_MS = 10 * 60 * 1000;
 
@@ -236,6 +242,49 @@ class Targets {
     return [...this.targets].filter(([, t]) => t.type === 'worker').map(([sid]) => sid);
   }
 
+  /** Start the CPU profiler on the store worker; returns its session id. */
+  async startProfile() {
+    const sids = this.storeWorkers();
+    if (sids.length === 0) throw new Error('no worker target attached');
+    const sid = sids[sids.length - 1];
+    await this.send(sid, 'Profiler.enable');
+    await this.send(sid, 'Profiler.setSamplingInterval', { interval: 100 });
+    await this.send(sid, 'Profiler.start');
+    return sid;
+  }
+
+  /** Stop the profiler and keep its profile. */
+  async stopProfile(sid) {
+    const { profile } = await this.send(sid, 'Profiler.stop');
+    (this.profiles ||= []).push(profile);
+  }
+
+  /**
+   * Write the profiles kept (one per save) to `file` (a JSON array of .cpuprofile objects) and
+   * print the top functions by own time over all of them.
+   */
+  reportProfile(file) {
+    const profiles = this.profiles || [];
+    this.profiles = [];
+    writeFileSync(file, JSON.stringify(profiles));
+    const self = new Map();
+    for (const profile of profiles) {
+      const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      const gaps = profile.timeDeltas || [];
+      (profile.samples || []).forEach((id, i) => {
+        const f = byId.get(id).callFrame;
+        const name = f.functionName || `(anonymous ${f.url.split('/').pop()}:${f.lineNumber})`;
+        self.set(name, (self.get(name) || 0) + (gaps[i + 1] || 0) / 1000);
+      });
+    }
+    const busy = [...self].filter(([n]) => n !== '(idle)' && n !== '(program)');
+    const total = busy.reduce((a, [, t]) => a + t, 0);
+    log(`bench: store worker profile of ${profiles.length} saves (${file}): ${ms(total)} ms busy; top functions by own time:`);
+    for (const [name, t] of busy.sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+      log(`bench:   ${ms(t)} ms ${(100 * t / total).toFixed(1)}% ${name.slice(0, 140)}`);
+    }
+  }
+
   async evalInStoreWorker(expression) {
     const sids = this.storeWorkers();
     if (sids.length === 0) throw new Error('no worker target attached');
@@ -364,7 +413,7 @@ async function openRuns(page, expectedText, label) {
   return { inPage, wall };
 }
 
-async function saveRuns(page, expectedText, label, offset) {
+async function saveRuns(page, expectedText, label, offset, profiler = null) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     await toPeople(page, expectedText);
@@ -385,8 +434,10 @@ async function saveRuns(page, expectedText, label, offset) {
       });
       obs.observe(document.body, { subtree: true, childList: true, characterData: true });
     }, story);
+    const profiling = profiler ? await profiler.startProfile() : null;
     await page.click('#save-conversation');
     await page.waitForFunction(() => window.__save.t1 !== null && window.__save.t0 !== null, null, { timeout: 60000, polling: 50 });
+    if (profiling) await profiler.stopProfile(profiling);
     const s = await page.evaluate(() => window.__save);
     times.push(s.t1 - s.t0);
     // The store worker's messages meanwhile (ms after the click): where the time goes.
@@ -596,7 +647,9 @@ async function main() {
     if (r.pushed === 0 && r.pulled === 0 && r.waiting === 0) break;
   }
   log(`bench: CLI device pushed ${fmt(pushed)} changes to the relay in ${Date.now() - u0} ms`);
-  const invite = relayCli(relayDir, 'invite', 'create', '--team', team.team_id).split('\n')[0].trim();
+  // The team is end-to-end encrypted: the phone's invite comes from the CLI device (its lead),
+  // and its code carries the key after the dot.
+  const invite = JSON.parse(cli(cliDir, 'team', 'invite')).code;
 
   // The phone, cold.
   context = await chromium.launchPersistentContext(profile, {
@@ -699,7 +752,8 @@ async function main() {
     await targets.setRate(rate, true);
     const r = {};
     r.open = await openRuns(page, expectedText, `${label}, open online`);
-    r.save = await saveRuns(page, expectedText, label, offset);
+    r.save = await saveRuns(page, expectedText, label, offset, PROFILE && rate === 1 ? targets : null);
+    if (PROFILE && rate === 1) targets.reportProfile(PROFILE);
     offset += RUNS;
     r.search = await searchRuns(page, expectedText, states, WORD, label);
     // Offline: relay stopped, context offline.

@@ -280,9 +280,11 @@ fn RecordForm(
     let mut issue_field = use_signal(|| 0u32);
     let key = draft_key(&person_id);
     let campaign_store = services.store.clone();
+    // The campaigns as recorded (their targets), not their progress: counting progress reads
+    // every conversation, which in the phone's store worker held up the save behind it.
     let campaigns = use_resource(move || {
         let store = campaign_store.clone();
-        async move { store.campaigns().await }
+        async move { store.campaign_list().await }
     });
 
     // Every change to the form is a draft, sent to the store worker as it is made (not later,
@@ -387,8 +389,8 @@ fn RecordForm(
     let targets: Vec<String> = match &*campaigns.read() {
         Some(Ok(list)) => list
             .iter()
-            .find(|c| Some(&c.campaign.id) == shift_campaign.as_ref())
-            .map(|c| c.campaign.targets.keys().cloned().collect())
+            .find(|c| Some(&c.id) == shift_campaign.as_ref())
+            .map(|c| c.targets.keys().cloned().collect())
             .unwrap_or_default(),
         _ => Vec::new(),
     };

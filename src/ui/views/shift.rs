@@ -23,7 +23,8 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
     let campaigns = use_resource(move || {
         let store = store.clone();
         let _ = (nav.revision)();
-        async move { store.campaigns().await }
+        // Names only: progress would read every conversation at each change.
+        async move { store.campaign_list().await }
     });
     let mut chosen = use_signal(|| None::<String>);
     let mut from = use_signal(String::new);
@@ -121,8 +122,8 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
         Some(Ok(l)) => l
             .iter()
             .map(|c| Chip {
-                value: c.campaign.id.clone(),
-                text: c.campaign.name.clone(),
+                value: c.id.clone(),
+                text: c.name.clone(),
             })
             .collect(),
         _ => Vec::new(),
