@@ -17,8 +17,9 @@
 //   GROUNDWORK_BENCH_PEOPLE=N         with no GROUNDWORK_UI_10K_DIR: generate N people (default 10000)
 //   GROUNDWORK_BENCH_RUNS=N           runs of each measurement (default 5)
 //   GROUNDWORK_BENCH_WORD=word        the word typed into the search, a key at a time (default maria)
-//   GROUNDWORK_BENCH_PROFILE=file     profile the store worker (CDP Profiler) from each save's click to
-//                                     the conversation shown, without throttling: the profiles are
+//   GROUNDWORK_BENCH_PROFILE=file     profile the store worker (CDP Profiler) during the first sync
+//                                     (into file.first-sync) and from each save's click to the
+//                                     conversation shown, without throttling: the profiles are
 //                                     written to file (a JSON array of .cpuprofile) and the top
 //                                     functions by own time printed; build the app with
 //                                     GROUNDWORK_WASM_OPT=off to keep the wasm's function names
@@ -263,7 +264,7 @@ class Targets {
    * Write the profiles kept (one per save) to `file` (a JSON array of .cpuprofile objects) and
    * print the top functions by own time over all of them.
    */
-  reportProfile(file) {
+  reportProfile(file, what = `${(this.profiles || []).length} saves`) {
     const profiles = this.profiles || [];
     this.profiles = [];
     writeFileSync(file, JSON.stringify(profiles));
@@ -279,7 +280,7 @@ class Targets {
     }
     const busy = [...self].filter(([n]) => n !== '(idle)' && n !== '(program)');
     const total = busy.reduce((a, [, t]) => a + t, 0);
-    log(`bench: store worker profile of ${profiles.length} saves (${file}): ${ms(total)} ms busy; top functions by own time:`);
+    log(`bench: store worker profile of ${what} (${file}): ${ms(total)} ms busy; top functions by own time:`);
     for (const [name, t] of busy.sort((a, b) => b[1] - a[1]).slice(0, 30)) {
       log(`bench:   ${ms(t)} ms ${(100 * t / total).toFixed(1)}% ${name.slice(0, 140)}`);
     }
@@ -694,6 +695,7 @@ async function main() {
 
   // Join and the first sync.
   await page.locator('#join-link-name').fill('Bench Phone');
+  const syncProfile = PROFILE ? await targets.startProfile() : null;
   const j0 = Date.now();
   await page.click('#join-link-join');
   let joinedMs = null;
@@ -725,6 +727,10 @@ async function main() {
     await sleep(100);
   }
   const firstSync = Date.now() - j0;
+  if (syncProfile) {
+    await targets.stopProfile(syncProfile);
+    targets.reportProfile(`${PROFILE}.first-sync`, 'the first sync');
+  }
   log(`bench: first sync of ${fmt(total)} people (tap "Join team" to "${expectedText}"): ${firstSync} ms (join card gone after ${joinedMs} ms)`);
   const memAfterSync = await memory(page, session, targets, 'after the first sync');
 
