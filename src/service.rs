@@ -401,6 +401,9 @@ pub struct Overview {
     pub shift: Option<Shift>,
     /// Local changes waiting for a relay.
     pub pending: u64,
+    /// Whether the notebook is encrypted on this device's disk (never, in a browser).
+    #[serde(default)]
+    pub encrypted_at_rest: bool,
 }
 
 /// An open commitment, who made it, and how they may be contacted about it.
@@ -699,6 +702,7 @@ fn overview(s: &Store) -> Result<Overview, Error> {
         device_name: s.device_name()?,
         shift,
         pending: s.pending_changes()?,
+        encrypted_at_rest: s.encrypted_at_rest()?,
     })
 }
 

@@ -520,8 +520,12 @@ impl Store {
         at_rest::encrypt(self.conn, &self.dir, passphrase)
     }
 
-    /// Whether this notebook is encrypted at rest.
+    /// Whether this notebook is encrypted at rest (never in a browser, whose notebook is in
+    /// the origin's private storage, not a file of its own).
     pub fn encrypted_at_rest(&self) -> Result<bool> {
+        #[cfg(target_arch = "wasm32")]
+        return Ok(false);
+        #[cfg(not(target_arch = "wasm32"))]
         at_rest::is_encrypted(&self.dir)
     }
 

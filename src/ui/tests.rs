@@ -1551,6 +1551,29 @@ fn a_locked_notebook_asks_for_its_passphrase_then_opens_the_app() {
     h.fill("passphrase", "a passphrase for the test");
     h.press_enter("passphrase");
     h.settle_until("the people list", |html| html.contains("Ana Lee"));
-    assert!(!h.html().contains("This notebook is encrypted"));
+    assert!(
+        !h.html()
+            .contains("This notebook is encrypted on this device")
+    );
+    // Settings says so.
+    h.click("id", "tab-Settings");
+    h.settle_until("the encryption card", |html| {
+        html.contains("This notebook is encrypted on this computer")
+    });
     groundwork::store::at_rest::remember(None);
+}
+
+#[test]
+fn settings_says_a_plain_notebook_is_not_encrypted_and_how_to_encrypt_it() {
+    let mut h = Harness::new(|s| {
+        person(s, "Ana Lee");
+    });
+    h.click("id", "tab-Settings");
+    h.settle_until("the encryption card", |html| html.contains("at-rest-note"));
+    let html = h.html();
+    assert!(
+        html.contains("not encrypted on this computer")
+            && html.contains("groundwork notebook encrypt"),
+        "{html}"
+    );
 }

@@ -169,6 +169,18 @@ pub fn Settings(status: SyncStatus) -> Element {
             if status.joined.is_some() && status.role.as_deref() == Some("lead") {
                 super::TeamCard { panel: status.team.clone(), erasures: status.erasures_waiting.clone() }
             }
+            if services.host.persisted.is_none() {
+                section { class: "card", "aria-labelledby": "at-rest-title",
+                    h3 { id: "at-rest-title", "On this computer" }
+                    p { id: "at-rest-note",
+                        if ov.encrypted_at_rest {
+                            "This notebook is encrypted on this computer's disk: it opens only with its passphrase or the key in your key store. A forgotten passphrase cannot be recovered."
+                        } else {
+                            "This notebook is not encrypted on this computer's disk: anyone who copies the disk can read it. To encrypt it, close the app and run groundwork notebook encrypt (README, “Encryption at rest”)."
+                        }
+                    }
+                }
+            }
             if let Some(kept) = services.host.persisted {
                 section { class: "card", "aria-labelledby": "storage-title",
                     h3 { id: "storage-title", "On this phone" }
