@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use groundwork::error::{Error, Result};
+#[cfg(feature = "desktop")]
+use groundwork::error::Error;
+use groundwork::error::Result;
 
 #[cfg(feature = "desktop")]
 fn ui_error(e: crate::ui::worker::UiError) -> Error {
