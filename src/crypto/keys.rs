@@ -101,33 +101,64 @@ pub(crate) fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
     Aes256Siv::new(&(*okm).into())
 }
 
-/// The team's keys this device holds, by epoch.
+/// The team's keys this device holds, by epoch. An epoch usually has one key; two leads
+/// revoking devices at the same moment each make one, and every device keeps both (each lead
+/// wrapped its key for every member it knew), so that what either lead's side seals opens
+/// everywhere.
 #[derive(Debug, Clone, Default)]
 pub struct Keyring {
-    keys: BTreeMap<u64, TeamKey>,
+    /// Each epoch's keys, in the order of their bytes (the first is the one sealed with).
+    keys: BTreeMap<u64, Vec<TeamKey>>,
 }
 
 impl Keyring {
-    /// A keyring holding `keys`.
+    /// A keyring holding `keys` (a key given twice is held once).
     pub fn new(keys: impl IntoIterator<Item = TeamKey>) -> Keyring {
-        Keyring {
-            keys: keys.into_iter().map(|k| (k.epoch, k)).collect(),
+        let mut ring = Keyring::default();
+        for key in keys {
+            ring.add(key);
+        }
+        ring
+    }
+
+    /// Add `key`; false when it was held already.
+    pub fn add(&mut self, key: TeamKey) -> bool {
+        let held = self.keys.entry(key.epoch).or_default();
+        match held.binary_search_by(|k| k.secret.cmp(&key.secret)) {
+            Ok(_) => false,
+            Err(at) => {
+                held.insert(at, key);
+                true
+            }
         }
     }
 
-    /// The key of `epoch`, if held.
+    /// The key this device seals with for `epoch`, if it holds one (of several, the first by
+    /// its bytes: every device holding the same keys picks the same).
     pub fn get(&self, epoch: u64) -> Option<&TeamKey> {
-        self.keys.get(&epoch)
+        self.keys.get(&epoch).and_then(|k| k.first())
+    }
+
+    /// Every key held for `epoch`.
+    pub fn of_epoch(&self, epoch: u64) -> &[TeamKey] {
+        self.keys.get(&epoch).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `key` is held.
+    pub fn holds(&self, key: &TeamKey) -> bool {
+        self.of_epoch(key.epoch)
+            .iter()
+            .any(|k| k.secret == key.secret)
     }
 
     /// The newest key: what this device seals with.
     pub fn current(&self) -> Option<&TeamKey> {
-        self.keys.values().next_back()
+        self.keys.values().next_back().and_then(|k| k.first())
     }
 
-    /// Every key, oldest first.
+    /// Every key, oldest epoch first.
     pub fn all(&self) -> impl Iterator<Item = &TeamKey> {
-        self.keys.values()
+        self.keys.values().flatten()
     }
 
     /// Whether it holds no key (a team from before encryption).
@@ -289,7 +320,7 @@ pub fn seal_invite(
     team: &str,
     keys: &Keyring,
 ) -> Result<String, CryptoError> {
-    let mut plain = Zeroizing::new(Vec::with_capacity(keys.keys.len() * 40));
+    let mut plain = Zeroizing::new(Vec::with_capacity(keys.all().count() * 40));
     for key in keys.all() {
         plain.extend_from_slice(&key.epoch.to_be_bytes());
         plain.extend_from_slice(&key.secret);

@@ -407,3 +407,38 @@ fn keys_are_wrapped_only_to_exchange_keys_that_can_take_them() {
     assert!(!super::epoch::can_wrap_to(&one), "a low-order point");
     assert!(!super::epoch::can_wrap_to(&[7u8; 31]), "the wrong length");
 }
+
+#[test]
+fn an_epoch_with_two_keys_opens_what_either_sealed_and_every_ring_picks_the_same() {
+    let device = DeviceKey::from_parts(&[3u8; 32], &[4u8; 32]).unwrap();
+    let one = TeamKey::from_bytes(2, &[7u8; 32]).unwrap();
+    let two = TeamKey::from_bytes(2, &[5u8; 32]).unwrap();
+    let old = TeamKey::from_bytes(1, &[9u8; 32]).unwrap();
+    let ring = Keyring::new([old.clone(), one.clone(), two.clone(), one.clone()]);
+    assert_eq!(ring.all().count(), 3, "a key given twice is held once");
+    assert_eq!(ring.of_epoch(2).len(), 2);
+    assert!(ring.holds(&one) && ring.holds(&two));
+    // Whatever order they arrived in, every ring seals with the same key of the epoch.
+    let other_order = Keyring::new([two.clone(), old.clone(), one.clone()]);
+    assert_eq!(ring.current().unwrap().bytes(), &[5u8; 32]);
+    assert_eq!(other_order.current().unwrap().bytes(), &[5u8; 32]);
+    for key in [&one, &two] {
+        let blob = seal::seal(TEAM, DOC, key, &device, b"a change").unwrap();
+        assert_eq!(open(TEAM, DOC, &ring, &blob).unwrap().content, b"a change");
+        // A ring holding only the other key of the epoch does not open it.
+        let other = if key.bytes() == one.bytes() {
+            &two
+        } else {
+            &one
+        };
+        let only_other = Keyring::new([other.clone()]);
+        assert_eq!(
+            open(TEAM, DOC, &only_other, &blob),
+            Err(CryptoError::Authentication)
+        );
+    }
+    // An invite carries both.
+    let secret = InviteSecret::generate().unwrap();
+    let opened = open_invite(&secret, TEAM, &seal_invite(&secret, TEAM, &ring).unwrap()).unwrap();
+    assert_eq!(opened.of_epoch(2).len(), 2);
+}

@@ -20,7 +20,7 @@ use super::intake::{self, Incoming, Pusher};
 use super::keys::{Member, device_key, keyring, members, sealed, team_id};
 use super::withheld;
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_of_doc};
-use crate::crypto::keys::{DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord, TeamKey};
+use crate::crypto::keys::{DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord};
 use crate::crypto::pushlog::{PUSH_DOC_PREFIX, PushRecord, push_of_doc};
 use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
@@ -480,19 +480,19 @@ impl Opener {
         };
         seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
             .map_err(|e| (e.to_string(), false))?;
-        if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me)
-            && self.ring.get(epoch).is_none()
-        {
+        // Kept even when this device holds a key of that epoch already: two leads revoking at
+        // the same moment make two, and what each side seals must open everywhere.
+        if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me) {
             let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
                 .map_err(|e| (format!("its key for this device does not open: {e}"), false))?;
-            conn.execute(
-                "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
-                (epoch as i64, key.bytes().as_slice(), now),
-            )
-            .map_err(|e| (sql(e).reason, false))?;
-            let mut keys: Vec<TeamKey> = self.ring.all().cloned().collect();
-            keys.push(key);
-            self.ring = Keyring::new(keys);
+            if !self.ring.holds(&key) {
+                conn.execute(
+                    "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
+                    (epoch as i64, key.bytes().as_slice(), now),
+                )
+                .map_err(|e| (sql(e).reason, false))?;
+                self.ring.add(key);
+            }
         }
         for actor in &record.revoked {
             let cutoff = record.cutoffs.get(actor).copied();

@@ -1,4 +1,4 @@
--- user_version 11
+-- user_version 12
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -300,10 +300,11 @@ CREATE TABLE sync_state (
 , relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0, sealed INTEGER NOT NULL DEFAULT 0);
 
 -- table team_keys
-CREATE TABLE team_keys (
-    epoch    INTEGER PRIMARY KEY CHECK (epoch >= 1),
+CREATE TABLE "team_keys" (
+    epoch    INTEGER NOT NULL CHECK (epoch >= 1),
     key      BLOB NOT NULL CHECK (length(key) = 32),
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (epoch, key)
 );
 
 -- table waiting

@@ -870,3 +870,79 @@ fn a_device_the_operator_revokes_loses_the_key_when_a_lead_next_lists_the_team()
             .any(|p| p.name == "Written before it was lost")
     );
 }
+
+/// Two leads revoking at the same moment each make a key for the next epoch, and each seals
+/// new work under their own. Every device keeps both keys (each lead wrapped theirs for every
+/// member), so nothing either side writes is refused anywhere, and both sides settle on the
+/// same key to seal with; a device invited afterwards receives both.
+#[test]
+fn two_leads_rotating_at_once_lose_nothing() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "Lead A");
+    let mut b = Device::joined(&relay.url, &invite, "Lead B");
+    let mut c = Device::joined(&relay.url, &invite, "Canvasser C");
+    a.sync();
+    b.sync();
+    c.sync();
+    a.sync();
+    b.sync();
+    assert_eq!(c.store.known_members().unwrap(), 3);
+    // Both rotate before either hears of the other, and both write under their new key.
+    assert_eq!(a.store.rotate_team_key(&[]).unwrap().epoch, 2);
+    assert_eq!(b.store.rotate_team_key(&[]).unwrap().epoch, 2);
+    let (ka, kb) = (
+        a.store
+            .keyring()
+            .unwrap()
+            .current()
+            .unwrap()
+            .bytes()
+            .to_vec(),
+        b.store
+            .keyring()
+            .unwrap()
+            .current()
+            .unwrap()
+            .bytes()
+            .to_vec(),
+    );
+    assert_ne!(ka, kb, "two keys for one epoch");
+    let from_a = a.person("Written under A's key");
+    let from_b = b.person("Written under B's key");
+    let rejected = a.sync().rejected + b.sync().rejected + c.sync().rejected + a.sync().rejected;
+    assert_eq!(rejected, 0);
+    for d in [&a, &b, &c] {
+        assert_eq!(d.store.quarantined().unwrap().len(), 0);
+        let ring = d.store.keyring().unwrap();
+        assert_eq!(ring.of_epoch(2).len(), 2, "both keys held");
+        for id in [&from_a, &from_b] {
+            assert!(d.store.person(id).is_ok(), "{id} reached every device");
+        }
+    }
+    assert_eq!(a.exports(), c.exports());
+    assert_eq!(b.exports(), c.exports());
+    // From now on both leads seal with the same key, and what they write opens everywhere.
+    let current = |d: &Device| {
+        d.store
+            .keyring()
+            .unwrap()
+            .current()
+            .unwrap()
+            .bytes()
+            .to_vec()
+    };
+    assert_eq!(current(&a), current(&b));
+    let later = b.person("Written after");
+    b.sync();
+    assert_eq!(c.sync().rejected, 0);
+    assert!(c.store.person(&later).is_ok());
+    // A device invited afterwards by either lead receives both keys and reads both sides.
+    let code = lead_invite(&mut a);
+    let mut d = Device::joined(&relay.url, &code, "New phone");
+    assert_eq!(d.sync().rejected, 0);
+    assert_eq!(d.store.keyring().unwrap().of_epoch(2).len(), 2);
+    for id in [&from_a, &from_b, &later] {
+        assert!(d.store.person(id).is_ok());
+    }
+}
