@@ -172,6 +172,9 @@ pub(super) fn encrypt(
         });
     }
     conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")?;
+    // The copy is made readable by its owner only before SQLite writes to it, as the
+    // notebook's own file is (`files::restrict_to_owner`).
+    create_private(&copy, dir)?;
     conn.execute(
         "ATTACH DATABASE ?1 AS sealed KEY ?2",
         rusqlite::params![path_str(&copy, dir)?, passphrase.expose()],
@@ -213,6 +216,22 @@ fn check_copy(copy: &Path, dir: &Path, passphrase: &Passphrase, user_version: i6
         });
     }
     Ok(())
+}
+
+/// An empty file at `path`, readable and writable by its owner only (elsewhere than Unix, as
+/// the platform makes it).
+fn create_private(path: &Path, dir: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| Error::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 fn path_str<'a>(path: &'a Path, dir: &Path) -> Result<&'a str> {

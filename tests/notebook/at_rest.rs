@@ -53,6 +53,15 @@ fn an_encrypted_notebook_holds_no_words_and_opens_only_with_its_passphrase() {
         .encrypt_at_rest(&passphrase())
         .unwrap();
     assert!(at_rest::is_encrypted(&dir).unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("groundwork.sqlite3"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
     assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
     assert_eq!(
         files_holding(&dir, "SQLite format 3"),
