@@ -25,6 +25,17 @@ fn lead_invite(lead: &mut Device) -> String {
     invite.code
 }
 
+/// The key `d` seals with now.
+fn current_key(d: &Device) -> Vec<u8> {
+    d.store
+        .keyring()
+        .unwrap()
+        .current()
+        .unwrap()
+        .bytes()
+        .to_vec()
+}
+
 #[test]
 fn the_relay_holds_only_ciphertext_and_devices_read_each_other() {
     let relay = TestRelay::start();
@@ -59,14 +70,7 @@ fn the_first_device_makes_the_key_and_only_a_leads_invite_carries_it() {
     let (team_id, first) = relay.operator_team();
     let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
     assert!(lead.store.sealed().unwrap());
-    let key = lead
-        .store
-        .keyring()
-        .unwrap()
-        .current()
-        .unwrap()
-        .bytes()
-        .to_vec();
+    let key = current_key(&lead);
 
     // The operator's invites carry no key: the relay says so and keeps the invite unused.
     let operators = relay.operator_invite(&team_id, 1);
@@ -106,16 +110,7 @@ fn the_first_device_makes_the_key_and_only_a_leads_invite_carries_it() {
 
     let code = lead_invite(&mut lead);
     let mut b = Device::joined(&relay.url, &code, "B's phone");
-    assert_eq!(
-        b.store
-            .keyring()
-            .unwrap()
-            .current()
-            .unwrap()
-            .bytes()
-            .to_vec(),
-        key
-    );
+    assert_eq!(current_key(&b), key);
     let id = lead.person("Precious Okafor");
     lead.sync();
     b.sync();
@@ -891,23 +886,7 @@ fn two_leads_rotating_at_once_lose_nothing() {
     // Both rotate before either hears of the other, and both write under their new key.
     assert_eq!(a.store.rotate_team_key(&[]).unwrap().epoch, 2);
     assert_eq!(b.store.rotate_team_key(&[]).unwrap().epoch, 2);
-    let (ka, kb) = (
-        a.store
-            .keyring()
-            .unwrap()
-            .current()
-            .unwrap()
-            .bytes()
-            .to_vec(),
-        b.store
-            .keyring()
-            .unwrap()
-            .current()
-            .unwrap()
-            .bytes()
-            .to_vec(),
-    );
-    assert_ne!(ka, kb, "two keys for one epoch");
+    assert_ne!(current_key(&a), current_key(&b), "two keys for one epoch");
     let from_a = a.person("Written under A's key");
     let from_b = b.person("Written under B's key");
     let rejected = a.sync().rejected + b.sync().rejected + c.sync().rejected + a.sync().rejected;
@@ -923,16 +902,7 @@ fn two_leads_rotating_at_once_lose_nothing() {
     assert_eq!(a.exports(), c.exports());
     assert_eq!(b.exports(), c.exports());
     // From now on both leads seal with the same key, and what they write opens everywhere.
-    let current = |d: &Device| {
-        d.store
-            .keyring()
-            .unwrap()
-            .current()
-            .unwrap()
-            .bytes()
-            .to_vec()
-    };
-    assert_eq!(current(&a), current(&b));
+    assert_eq!(current_key(&a), current_key(&b));
     let later = b.person("Written after");
     b.sync();
     assert_eq!(c.sync().rejected, 0);
