@@ -31,21 +31,19 @@ use args::{
 fn encrypt_notebook(dir: &Path, key_store: bool) -> Result<()> {
     use groundwork::store::at_rest::{self, Passphrase};
     let store = Store::open(dir)?;
-    if store.encrypted_at_rest()? {
+    if store.encrypted_at_rest() {
         return Err(Error::AlreadyEncrypted {
             path: dir.to_path_buf(),
         });
     }
     let passphrase = if key_store {
         let key = groundwork::crypto::random::<32>().map_err(|e| Error::KeyStore(e.to_string()))?;
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        let passphrase = Passphrase::new(hex);
+        let passphrase = Passphrase::new(groundwork::store::intake::hex(&key));
         at_rest::key_store::save(dir, &passphrase)?;
         passphrase
     } else {
-        let passphrase = Passphrase::from_env().ok_or(Error::NoPassphrase)?;
-        passphrase.check_strength()?;
-        passphrase
+        // Its strength is checked by the encryption itself, before anything is written.
+        Passphrase::from_env().ok_or(Error::NoPassphrase)?
     };
     store.encrypt_at_rest(&passphrase)?;
     print_json(&serde_json::json!({ "encrypted": true, "key_store": key_store }))
@@ -323,7 +321,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
                 "role": store.role()?,
-                "encrypted_at_rest": store.encrypted_at_rest()?,
+                "encrypted_at_rest": store.encrypted_at_rest(),
                 // End-to-end encryption: whether this team seals what it sends, the newest
                 // key's number, and how many devices' keys this device knows.
                 "sealed": store.sealed()?,

@@ -68,6 +68,8 @@ pub struct Store {
     source: Source,
     /// The document last written by a walk-list mark, kept loaded (see [`documents::Kept`]).
     kept: Option<documents::Kept>,
+    /// Opened with a key: encrypted at rest (it cannot change while the store is open).
+    encrypted: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,6 +156,7 @@ impl Store {
             device_id,
             source: Source::System,
             kept: None,
+            encrypted: passphrase.is_some(),
         })
     }
 
@@ -512,7 +515,7 @@ impl Store {
     /// Encrypt this notebook at rest with `passphrase` (see [`at_rest`]); the store is closed,
     /// and opens again with the passphrase. A notebook encrypted already is refused.
     pub fn encrypt_at_rest(self, passphrase: &at_rest::Passphrase) -> Result<()> {
-        if at_rest::is_encrypted(&self.dir)? {
+        if self.encrypted {
             return Err(Error::AlreadyEncrypted {
                 path: self.dir.clone(),
             });
@@ -520,13 +523,10 @@ impl Store {
         at_rest::encrypt(self.conn, &self.dir, passphrase)
     }
 
-    /// Whether this notebook is encrypted at rest (never in a browser, whose notebook is in
-    /// the origin's private storage, not a file of its own).
-    pub fn encrypted_at_rest(&self) -> Result<bool> {
-        #[cfg(target_arch = "wasm32")]
-        return Ok(false);
-        #[cfg(not(target_arch = "wasm32"))]
-        at_rest::is_encrypted(&self.dir)
+    /// Whether this notebook is encrypted at rest: it was opened with a key (never in a
+    /// browser, whose notebook is in the origin's private storage, not a file of its own).
+    pub fn encrypted_at_rest(&self) -> bool {
+        self.encrypted
     }
 
     /// Copy what the write-ahead log holds into the database file, without waiting for readers.

@@ -26,7 +26,7 @@ fn an_encrypted_notebook_holds_no_words_and_opens_only_with_its_passphrase() {
     let dir = tmp.path().join("notebook");
     let mut store = Store::open(&dir).unwrap();
     let rosa = canary_person(&mut store);
-    assert!(!store.encrypted_at_rest().unwrap());
+    assert!(!store.encrypted_at_rest());
     assert!(
         !files_holding(&dir, CANARY).is_empty(),
         "a plain notebook holds its words (else this test proves nothing)"
@@ -93,7 +93,7 @@ fn an_encrypted_notebook_holds_no_words_and_opens_only_with_its_passphrase() {
     // With it: everything is there, search included, and new writes are encrypted too (the
     // write-ahead log as well as the database).
     let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
-    assert!(store.encrypted_at_rest().unwrap());
+    assert!(store.encrypted_at_rest());
     assert!(store.person(&rosa).unwrap().person.name.contains(CANARY));
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
     let again = Store::open(&dir).unwrap_err();
@@ -129,7 +129,7 @@ fn a_new_notebook_made_with_a_passphrase_is_encrypted_from_its_first_write() {
     );
     let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
     canary_person(&mut store);
-    assert!(store.encrypted_at_rest().unwrap());
+    assert!(store.encrypted_at_rest());
     assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
     drop(store);
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
