@@ -22,9 +22,17 @@ pub fn run(dir: &Path) -> Result<()> {
     use groundwork::store::at_rest;
 
     let mut launch = dioxus::LaunchBuilder::desktop();
-    // An encrypted notebook with no key in the environment or the key store: the lock screen
-    // asks for its passphrase, then opens the app.
-    let locked = at_rest::is_encrypted(dir)? && at_rest::Passphrase::find(dir).is_none();
+    // An encrypted notebook: its key is looked for once (the environment, the key store) and
+    // kept for the process, so that the store thread and every sync open the notebook without
+    // asking the key store again. With none found, the lock screen asks for the passphrase.
+    let found = match at_rest::is_encrypted(dir)? {
+        true => Some(at_rest::Passphrase::find(dir)),
+        false => None,
+    };
+    let locked = matches!(found, Some(None));
+    if let Some(Some(key)) = found {
+        at_rest::remember(Some(key));
+    }
     let root: fn() -> dioxus::prelude::Element = if locked {
         launch = launch.with_context(crate::ui::unlock::Locked {
             dir: dir.to_path_buf(),

@@ -53,8 +53,9 @@ impl Passphrase {
             .map(Passphrase::new)
     }
 
-    /// The passphrase for the notebook in `dir`: one typed into this process (the desktop
-    /// app's lock screen, [`remember`]), else `GROUNDWORK_PASSPHRASE`, else the key store's.
+    /// The passphrase for the notebook in `dir`: one this process keeps ([`remember`]: typed
+    /// into the desktop app's lock screen, or found at its start), else
+    /// `GROUNDWORK_PASSPHRASE`, else the key store's.
     pub fn find(dir: &Path) -> Option<Passphrase> {
         remembered()
             .or_else(Passphrase::from_env)
@@ -76,8 +77,9 @@ impl Passphrase {
     }
 }
 
-/// A passphrase typed into this process, used by every store it opens on an encrypted
-/// notebook from then on (the app's own store thread and its sync thread).
+/// A passphrase typed into this process (the lock screen) or found once at its start, used by
+/// every store it opens on an encrypted notebook from then on (the app's store thread and its
+/// sync thread, which opens the notebook at each sync).
 static TYPED: std::sync::Mutex<Option<Passphrase>> = std::sync::Mutex::new(None);
 
 /// Use `passphrase` for the encrypted notebooks this process opens (none: forget it).
