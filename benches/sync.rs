@@ -1,7 +1,9 @@
 //! Sync benchmark: the end of a shift, and a new device's first sync into a big team.
 //!
 //! Run: `cargo bench --bench sync` (`BENCH_TEAM_PEOPLE=N` changes the big team's size, default
-//! 10000). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
+//! 10000; `BENCH_EDITS=N` edits each person N more times before the upload, to show the first
+//! sync after compaction does not grow with history; `BENCH_FIRST_SYNC_ONLY=1` skips the end of
+//! a shift). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
 //! store); devices are real data directories talking real HTTP. Prints Markdown tables.
 
 use std::io::Write;
@@ -13,7 +15,9 @@ use flate2::write::GzEncoder;
 use groundwork::crypto::keys::{InviteSecret, Keyring, TeamKey, seal_invite};
 use groundwork::export::{self, Format, What};
 use groundwork::ids::SplitMix64;
-use groundwork::model::{ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField};
+use groundwork::model::{
+    ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch,
+};
 use groundwork::store::Store;
 use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport};
@@ -27,13 +31,21 @@ fn relay(dir: &std::path::Path) -> EmbeddedRelay {
 /// A new end-to-end encrypted team and an invite for `uses` devices that carries its key, as a
 /// lead's app makes one.
 fn invite(r: &EmbeddedRelay, uses: u32) -> String {
+    let (team, keys) = sealed_team(r);
+    invite_as(r, &team, &keys, uses, Role::Lead)
+}
+
+/// A new end-to-end encrypted team and its key.
+fn sealed_team(r: &EmbeddedRelay) -> (String, Keyring) {
     let (team, _) = r.team("Bench team", 1).unwrap();
-    let keys = Keyring::new([TeamKey::generate(1).unwrap()]);
+    (team, Keyring::new([TeamKey::generate(1).unwrap()]))
+}
+
+/// An invite to `team` carrying `keys`, for `uses` devices of `role`.
+fn invite_as(r: &EmbeddedRelay, team: &str, keys: &Keyring, uses: u32, role: Role) -> String {
     let secret = InviteSecret::generate().unwrap();
-    let sealed = seal_invite(&secret, &team, &keys).unwrap();
-    let code = r
-        .invite_with_keys(&team, uses, Role::Lead, &sealed)
-        .unwrap();
+    let sealed = seal_invite(&secret, team, keys).unwrap();
+    let code = r.invite_with_keys(team, uses, role, &sealed).unwrap();
     format!("{code}.{}", secret.to_text())
 }
 
@@ -182,56 +194,132 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
     ));
 }
 
-fn first_sync(rows: &mut Vec<(String, String)>, people: usize) {
-    let tmp = tempfile::tempdir().unwrap();
-    let r = relay(&tmp.path().join("relay"));
-    let code = invite(&r, 2);
-    let mut old = Store::open(&tmp.path().join("old")).unwrap();
-    sync::join(&mut old, &transport(), r.url(), &code, "Old phone").unwrap();
-    groundwork::demo::generate(&mut old, people, 1).unwrap();
-    let t = transport();
-    let start = Instant::now();
-    let up = sync::sync_once(&mut old, &t, Budget::default()).unwrap();
-    let push = start.elapsed();
-    let mut new = Store::open(&tmp.path().join("new")).unwrap();
-    sync::join(&mut new, &transport(), r.url(), &code, "New phone").unwrap();
+/// A new device joins the team and syncs: time, bytes received, round trips.
+fn new_device(
+    r: &EmbeddedRelay,
+    dir: &std::path::Path,
+    code: &str,
+) -> (Store, Duration, u64, usize) {
+    let mut new = Store::open(dir).unwrap();
+    sync::join(&mut new, &transport(), r.url(), code, "New phone").unwrap();
     let t = transport();
     let start = Instant::now();
     let down = sync::sync_once(&mut new, &t, Budget::default()).unwrap();
     let pull = start.elapsed();
-    let received = t.stats.received.load(Ordering::Relaxed);
-    let (_, floor) = gzipped_json(&new);
-    assert_eq!(
-        new.all_people().unwrap().len(),
-        old.all_people().unwrap().len()
-    );
+    assert_eq!(down.withheld, 0, "{down:?}");
+    (
+        new,
+        pull,
+        t.stats.received.load(Ordering::Relaxed),
+        down.round_trips,
+    )
+}
+
+/// A new device's first sync into a team of `people` (demo data, each person then edited
+/// `edits` more times): before any compaction, and after a lead compacted the team.
+fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = relay(&tmp.path().join("relay"));
+    let (team, keys) = sealed_team(&r);
+    let canvassers = invite_as(&r, &team, &keys, 3, Role::Canvasser);
+    let leads = invite_as(&r, &team, &keys, 1, Role::Lead);
+    let mut old = Store::open(&tmp.path().join("old")).unwrap();
+    sync::join(&mut old, &transport(), r.url(), &canvassers, "Old phone").unwrap();
+    groundwork::demo::generate(&mut old, people, 1).unwrap();
+    let ids: Vec<String> = old
+        .all_people()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    for round in 0..edits {
+        for id in &ids {
+            let patch = PersonPatch::new().put(
+                PersonField::Notes,
+                format!("visit {round}: still short of hours"),
+            );
+            old.edit_person(id, patch).unwrap();
+        }
+    }
+    let t = transport();
+    let start = Instant::now();
+    let up = sync::sync_once(&mut old, &t, Budget::default()).unwrap();
+    let push = start.elapsed();
+    let (before, before_time, before_bytes, before_trips) =
+        new_device(&r, &tmp.path().join("before"), &canvassers);
+    let (_, floor) = gzipped_json(&before);
+    assert_eq!(before.all_people().unwrap().len(), ids.len());
+
+    // The lead joins, takes the team in and compacts it, sync after sync.
+    let mut lead = Store::open(&tmp.path().join("lead")).unwrap();
+    sync::join(&mut lead, &transport(), r.url(), &leads, "Lead's laptop").unwrap();
+    let first = sync::sync_once(&mut lead, &transport(), Budget::default()).unwrap();
+    let mut compacted = first.compacted;
+    let mut compaction = Duration::ZERO;
+    let mut syncs = 0;
+    loop {
+        let start = Instant::now();
+        let report = sync::sync_once(&mut lead, &transport(), Budget::default()).unwrap();
+        compaction += start.elapsed();
+        syncs += 1;
+        compacted += report.compacted;
+        if report.compacted == 0 {
+            break;
+        }
+    }
+    let (after, after_time, after_bytes, after_trips) =
+        new_device(&r, &tmp.path().join("after"), &canvassers);
+    assert_eq!(groundwork_state(&after), groundwork_state(&before));
+
     rows.push((
         format!(
-            "first sync of a new device into a team of {people} people ({} changes)",
-            down.pulled
+            "first sync of a new device into a team of {people} people ({} changes; {edits} later edits a person)",
+            up.pushed
         ),
         String::new(),
     ));
     rows.push((
         "  the team's first upload (one device)".into(),
+        format!("{} ({} round trips)", ms(push), up.round_trips),
+    ));
+    rows.push((
+        "  before compaction: new device's pull, time".into(),
+        format!("{} ({} round trips)", ms(before_time), before_trips),
+    ));
+    rows.push((
+        "  before compaction: bytes / floor (gzipped JSON)".into(),
         format!(
-            "{} ({} changes, {} round trips)",
-            ms(push),
-            up.pushed,
-            up.round_trips
+            "{before_bytes} B / {floor} B = {:.2}×",
+            before_bytes as f64 / floor as f64
         ),
     ));
     rows.push((
-        "  new device's pull: time".into(),
-        format!("{} ({} round trips)", ms(pull), down.round_trips),
-    ));
-    rows.push((
-        "  new device's pull: bytes / floor (gzipped JSON)".into(),
+        "  the lead compacts: documents, further syncs, their time".into(),
         format!(
-            "{received} B / {floor} B = {:.2}×",
-            received as f64 / floor as f64
+            "{compacted} documents, {syncs} syncs after its first, {}",
+            ms(compaction)
         ),
     ));
+    rows.push((
+        "  **after compaction: new device's pull, time**".into(),
+        format!("**{}** ({} round trips)", ms(after_time), after_trips),
+    ));
+    rows.push((
+        "  **after compaction: bytes / floor**".into(),
+        format!(
+            "**{after_bytes} B / {floor} B = {:.2}×**",
+            after_bytes as f64 / floor as f64
+        ),
+    ));
+}
+
+/// Every person, conversation and commitment, as exported: equal on devices that converged.
+fn groundwork_state(store: &Store) -> Vec<u8> {
+    let mut out = Vec::new();
+    for what in [What::People, What::Conversations, What::Commitments] {
+        export::write(store, what, Format::Json, &mut out).unwrap();
+    }
+    out
 }
 
 fn main() {
@@ -239,9 +327,15 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
+    let edits: usize = std::env::var("BENCH_EDITS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut rows = Vec::new();
-    end_of_shift(&mut rows);
-    first_sync(&mut rows, people);
+    if std::env::var_os("BENCH_FIRST_SYNC_ONLY").is_none() {
+        end_of_shift(&mut rows);
+    }
+    first_sync(&mut rows, people, edits);
     println!("| measurement | result |\n|---|---|");
     for (k, v) in rows {
         println!("| {k} | {v} |");

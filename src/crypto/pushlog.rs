@@ -38,6 +38,12 @@ pub struct PushRecord {
     pub blobs: Vec<(String, String)>,
     /// The highest push number taken in from each other device (actor hex), when it pushed.
     pub seen: BTreeMap<String, u64>,
+    /// The snapshots the push carried (a lead's, see `store::compaction`), as `blobs` lists
+    /// blobs. Listed so that a revoked lead's snapshots pushed before its cut-off are still
+    /// taken in, but not expected: the relay serves a placed snapshot only to devices that
+    /// were behind what it stands for (a device that already holds those blobs never gets it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<(String, String)>,
 }
 
 /// Where `actor`'s push number `n` is filed.

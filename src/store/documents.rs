@@ -81,6 +81,24 @@ pub(crate) fn save_snapshot(
     Ok(snapshot)
 }
 
+/// Store `bytes` (an `AutoCommit::save` of the document, already loaded and checked by the
+/// caller) as the document, without saving it again.
+pub(crate) fn save_bytes(
+    conn: &Connection,
+    doc_id: &str,
+    kind: DocKind,
+    bytes: &[u8],
+    now: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
+             updated_at = excluded.updated_at",
+    )?
+    .execute((doc_id, kind.as_str(), bytes, now))?;
+    Ok(())
+}
+
 /// A document kept loaded between writes, with the bytes it was last saved as. Loading a big
 /// document from its bytes is most of what a write to it costs (a walk list of 500 doors: 6 ms
 /// of a 9 ms mark), so the store keeps the last one a mark wrote. It is used only while the

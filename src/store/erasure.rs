@@ -102,11 +102,14 @@ impl Store {
             "DELETE FROM repairs WHERE doc_id = ?1",
             // Sealed changes of the person still waiting for their writer's key.
             "DELETE FROM awaiting_key WHERE doc_id = ?1",
+            // A snapshot of the person made here and not yet pushed or announced.
+            "DELETE FROM snapshots_out WHERE doc_id = ?1",
         ] {
             held |= tx.execute(sql, [doc_id])? > 0;
         }
         // Blobs of the person other devices' push records listed: the relay deleted them.
         tx.execute("DELETE FROM blobs_expected WHERE doc_id = ?1", [doc_id])?;
+        tx.execute("DELETE FROM doc_blobs WHERE doc_id = ?1", [doc_id])?;
         for key in super::drafts::person_draft_keys(doc_id) {
             tx.execute("DELETE FROM drafts WHERE key = ?1", [key])?;
         }

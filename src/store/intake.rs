@@ -23,6 +23,7 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::Connection;
 use serde::Serialize;
 
+use super::opening::OpenedSnapshot;
 use super::{documents, project};
 use crate::docs::{self, DocKind, check};
 use crate::error::Result;
@@ -45,6 +46,9 @@ pub struct Incoming<'a> {
     pub blob: &'a [u8],
     /// Who pushed it, when the relay said.
     pub pusher: Option<&'a Pusher>,
+    /// The relay says it placed this blob as a lead's snapshot (see
+    /// [`super::compaction`]): only then is a snapshot inside taken in.
+    pub snapshot: bool,
 }
 
 /// What taking in a batch of changes did.
@@ -181,6 +185,145 @@ pub(crate) fn take_in(
         take_in_doc(conn, actor, doc_id, &items, now, &mut known, &mut report)?;
     }
     Ok(report)
+}
+
+/// Take in snapshots (see [`super::compaction`]), opened and their signatures checked. A
+/// snapshot of a document not held here becomes the document; one of a document held here is
+/// merged into it. Either way the document that results must read whole as its kind (the same
+/// check each change's result gets), and a snapshot holding a change refused here is refused,
+/// so that devices never differ over a verdict. The blobs it stands for are noted as received
+/// (the relay skips them for this device), and changes of the document that waited for what
+/// the snapshot brings are tried again.
+pub(crate) fn take_snapshots(
+    conn: &Connection,
+    actor: &automerge::ActorId,
+    snapshots: &[OpenedSnapshot],
+    now: &str,
+    report: &mut IntakeReport,
+) -> Result<()> {
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    let mut known = Known::load(conn)?;
+    for s in snapshots {
+        take_snapshot(conn, actor, s, now, &mut known, report)?;
+    }
+    Ok(())
+}
+
+fn take_snapshot(
+    conn: &Connection,
+    actor: &automerge::ActorId,
+    s: &OpenedSnapshot,
+    now: &str,
+    known: &mut Known,
+    report: &mut IntakeReport,
+) -> Result<()> {
+    let blob_id = groundwork_protocol::blob_id(&s.blob);
+    if known.blobs.contains(&blob_id) {
+        report.duplicates += 1;
+        return Ok(());
+    }
+    let parsed = crate::ids::parse_id(&s.doc_id).ok();
+    if let Some(id) = &parsed
+        && conn
+            .prepare_cached("SELECT 1 FROM erased WHERE doc_id = ?1")?
+            .exists([id])?
+    {
+        report.erased += 1;
+        return Ok(());
+    }
+    let mut refuse = |reason: &str| -> Result<()> {
+        quarantine(
+            conn,
+            known,
+            &s.doc_id,
+            &blob_id,
+            None,
+            s.pusher.as_ref(),
+            reason,
+            &s.blob,
+            now,
+        )?;
+        report.quarantined += 1;
+        Ok(())
+    };
+    let Some(doc_id) = parsed.filter(|id| *id == s.doc_id) else {
+        return refuse("it is filed under a document id that is not a Groundwork id");
+    };
+    let mut snap = match AutoCommit::load(&s.snapshot.doc) {
+        Ok(d) => d,
+        Err(e) => {
+            return refuse(&format!("its snapshot is not an Automerge document ({e})"));
+        }
+    };
+    // A change refused here stays refused, whoever passes it on.
+    let refused: Vec<String> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT change_hash FROM quarantine WHERE doc_id = ?1 AND change_hash IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    for hash in &refused {
+        if let Ok(h) = hash.parse::<ChangeHash>()
+            && snap.get_change_by_hash(&h).is_some()
+        {
+            return refuse(&format!(
+                "its snapshot holds change {hash}, which was refused here"
+            ));
+        }
+    }
+    match documents::load(conn, &doc_id, actor)? {
+        None => match check::check_state(&snap, &doc_id, None) {
+            Ok(kind) => {
+                documents::save_bytes(conn, &doc_id, kind, &s.snapshot.doc, now)?;
+                project::project(conn, &doc_id, Some(kind), &snap)?;
+                report.applied += 1;
+                report.changed_docs.push(doc_id.clone());
+            }
+            Err(reason) => {
+                return refuse(&format!("its snapshot is not a sound document: {reason}"));
+            }
+        },
+        Some(loaded) => {
+            let mut doc = loaded.doc;
+            let before = doc.get_heads();
+            if let Err(e) = doc.merge(&mut snap) {
+                return refuse(&format!("Automerge cannot merge its snapshot ({e})"));
+            }
+            if doc.get_heads() == before {
+                report.duplicates += 1;
+            } else {
+                match check::check_state(&doc, &doc_id, loaded.kind) {
+                    Ok(kind) => {
+                        documents::save_snapshot(conn, &doc_id, Some(kind), &mut doc, now)?;
+                        project::project(conn, &doc_id, Some(kind), &doc)?;
+                        report.applied += 1;
+                        report.changed_docs.push(doc_id.clone());
+                    }
+                    Err(reason) => {
+                        return refuse(&format!(
+                            "its snapshot would leave the document unsound: {reason}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    super::compaction::note_snapshot(
+        conn,
+        &doc_id,
+        super::compaction::tag_of_blob(&s.blob),
+        &s.snapshot.covers,
+    )?;
+    for tag in &s.snapshot.covers {
+        super::withheld::note_tag_received(conn, *tag)?;
+    }
+    if known.waiting_docs.contains(&doc_id) {
+        take_in_doc(conn, actor, &doc_id, &[], now, known, report)?;
+    }
+    Ok(())
 }
 
 /// Try again the waiting changes of `doc_id` (after a repair brought what they need).

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_revocation_cutoffs.sql"),
     include_str!("migrations/0011_walk_lists.sql"),
     include_str!("migrations/0012_team_keys_per_epoch.sql"),
+    include_str!("migrations/0013_compaction.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

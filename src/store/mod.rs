@@ -14,6 +14,7 @@
 pub mod at_rest;
 pub mod bundle;
 mod columns;
+pub mod compaction;
 mod documents;
 pub mod drafts;
 mod erasure;

@@ -16,6 +16,7 @@ use automerge::Change;
 use rusqlite::Connection;
 
 use super::bundle;
+use super::compaction::{self, Snapshot};
 use super::intake::{self, Incoming, Pusher};
 use super::keys::{Member, device_key, keyring, members, sealed, team_id};
 use super::withheld;
@@ -32,12 +33,32 @@ pub(crate) struct Opened {
     pusher: Option<Pusher>,
 }
 
+/// A pulled snapshot (see [`super::compaction`]), opened and its signature checked.
+pub(crate) struct OpenedSnapshot {
+    pub(crate) doc_id: String,
+    pub(crate) snapshot: Snapshot,
+    pub(crate) blob: Vec<u8>,
+    pub(crate) pusher: Option<Pusher>,
+}
+
+/// What a blob holds once opened.
+enum Content {
+    /// Changes, all by the device that signed the blob.
+    Changes(Vec<Vec<u8>>),
+    /// A snapshot of the document.
+    Snapshot(Snapshot),
+    /// A snapshot the relay did not place as a lead's: nothing to take in (its document's
+    /// blobs reach this device themselves).
+    Unplaced,
+}
+
 impl Opened {
     pub(crate) fn incoming(&self) -> Incoming<'_> {
         Incoming {
             doc_id: &self.doc_id,
             blob: &self.content,
             pusher: self.pusher.as_ref(),
+            snapshot: false,
         }
     }
 }
@@ -51,6 +72,16 @@ struct Opener {
     members: HashMap<String, Member>,
 }
 
+/// What a sealed page opened to.
+pub(crate) struct OpenedPage {
+    /// Changes for intake, in the page's order.
+    pub(crate) changes: Vec<Opened>,
+    /// Snapshots for intake.
+    pub(crate) snapshots: Vec<OpenedSnapshot>,
+    /// Blobs refused here (quarantined).
+    pub(crate) quarantined: usize,
+}
+
 /// Open `changes` for intake when the team is sealed: `None` when it is not (they go to intake
 /// as they are). Member and epoch records are taken in here; what fails is quarantined
 /// (counted in the returned number).
@@ -59,7 +90,7 @@ pub(crate) fn open_pulled(
     me: &str,
     changes: &[Incoming<'_>],
     now: &str,
-) -> Result<Option<(Vec<Opened>, usize)>> {
+) -> Result<Option<OpenedPage>> {
     if !sealed(conn)? {
         return Ok(None);
     }
@@ -94,12 +125,17 @@ pub(crate) fn open_pulled(
                 doc_id: &w.doc_id,
                 blob: &w.blob,
                 pusher: w.pusher.as_ref(),
+                snapshot: w.snapshot,
             };
             let before = out.opened.len();
             progressed |= opener.judge(conn, &c, now, &mut out)? || out.opened.len() > before;
         }
     }
-    Ok(Some((out.opened, out.quarantined)))
+    Ok(Some(OpenedPage {
+        changes: out.opened,
+        snapshots: out.snapshots,
+        quarantined: out.quarantined,
+    }))
 }
 
 /// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
@@ -110,6 +146,7 @@ const MAX_AWAITING: usize = 20_000;
 #[derive(Default)]
 struct Outcome {
     opened: Vec<Opened>,
+    snapshots: Vec<OpenedSnapshot>,
     quarantined: usize,
 }
 
@@ -119,11 +156,12 @@ struct Awaiting {
     doc_id: String,
     blob: Vec<u8>,
     pusher: Option<Pusher>,
+    snapshot: bool,
 }
 
 fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name FROM awaiting_key
+        "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name, snapshot FROM awaiting_key
          ORDER BY received_at, rowid",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -137,6 +175,7 @@ fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
                 actor: intake::unhex_strict(&a).unwrap_or_default(),
                 name: name.unwrap_or_default(),
             }),
+            snapshot: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -201,7 +240,23 @@ impl Opener {
             return Ok(false);
         }
         match self.open_one(conn, c, now) {
-            Ok(Some(changes)) => {
+            Ok(Some(Content::Snapshot(snapshot))) => {
+                out.snapshots.push(OpenedSnapshot {
+                    doc_id: c.doc_id.to_string(),
+                    snapshot,
+                    blob: c.blob.to_vec(),
+                    pusher: c.pusher.cloned(),
+                });
+                Ok(false)
+            }
+            Ok(Some(Content::Unplaced)) => Ok(false),
+            Ok(Some(Content::Changes(changes))) => {
+                compaction::note_blob(
+                    conn,
+                    c.doc_id,
+                    compaction::tag_of_blob(c.blob),
+                    changes.len(),
+                )?;
                 out.opened.extend(changes.into_iter().map(|content| Opened {
                     doc_id: c.doc_id.to_string(),
                     content,
@@ -213,8 +268,8 @@ impl Opener {
             Err(Refused { wait: true, .. }) if awaiting_count(conn)? < MAX_AWAITING => {
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO awaiting_key
-                         (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at, snapshot)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute((
                     groundwork_protocol::blob_id(c.blob),
@@ -223,6 +278,7 @@ impl Opener {
                     c.pusher.map(|p| intake::hex(&p.actor)),
                     c.pusher.map(|p| p.name.as_str()),
                     now,
+                    c.snapshot,
                 ))?;
                 Ok(false)
             }
@@ -253,7 +309,7 @@ impl Opener {
         conn: &Connection,
         c: &Incoming<'_>,
         now: &str,
-    ) -> std::result::Result<Option<Vec<Vec<u8>>>, Refused> {
+    ) -> std::result::Result<Option<Content>, Refused> {
         let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
             CryptoError::UnknownEpoch(_) => later(e.to_string()),
             e => Refused::from(e.to_string()),
@@ -284,6 +340,12 @@ impl Opener {
         if c.doc_id.starts_with(PUSH_DOC_PREFIX) {
             self.take_push(conn, c, &content)?;
             return Ok(None);
+        }
+        if compaction::is_snapshot(&content) {
+            if !c.snapshot {
+                return Ok(Some(Content::Unplaced));
+            }
+            return self.open_snapshot(conn, c, &content).map(Some);
         }
         let chunks = bundle::split(&content)
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
@@ -320,7 +382,45 @@ impl Opener {
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
-        Ok(Some(chunks.into_iter().map(<[u8]>::to_vec).collect()))
+        Ok(Some(Content::Changes(
+            chunks.into_iter().map(<[u8]>::to_vec).collect(),
+        )))
+    }
+
+    /// A snapshot: read, pushed by the device that made it, signed by that device's key, and
+    /// (if it was revoked since) pushed before its cut-off.
+    fn open_snapshot(
+        &self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        content: &[u8],
+    ) -> std::result::Result<Content, Refused> {
+        let snapshot = compaction::decode(content).map_err(Refused::from)?;
+        let actor = intake::hex(&snapshot.writer);
+        if let Some(p) = c.pusher
+            && !p.actor.is_empty()
+            && p.actor != snapshot.writer
+        {
+            return Err(Refused::from(format!(
+                "it is a snapshot made by device {actor} but pushed by {} ({}): no device may speak for another",
+                p.name,
+                intake::hex(&p.actor)
+            )));
+        }
+        let Some(member) = self.members.get(&actor) else {
+            return Err(later(format!(
+                "it is a snapshot made by device {actor}, whose signing key this device has not received"
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
+            Refused::from(format!(
+                "it is a snapshot made as device {actor} but not signed by that device's key"
+            ))
+        })?;
+        if member.revoked {
+            self.within_cutoff(conn, c, &actor, member.cutoff)?;
+        }
+        Ok(Content::Snapshot(snapshot))
     }
 
     /// Take in a push record: filed under its writer and number, signed by its writer, who is

@@ -756,6 +756,7 @@ fn changes_built_on_a_refused_change_are_refused_and_honest_ones_still_land() {
             doc_id: &id,
             blob,
             pusher: Some(*p),
+            snapshot: false,
         })
         .collect();
     let report = b.batch(|w| w.take_in(&incoming)).unwrap();

@@ -63,6 +63,12 @@ pub(crate) fn note_received(conn: &Connection, blob: &[u8]) -> Result<()> {
     let Some(tag) = tag_number(&digest) else {
         return Ok(());
     };
+    note_tag_received(conn, tag)
+}
+
+/// Note that the blob of `tag` was received, itself or as part of a snapshot that stands for
+/// it: it is no longer expected.
+pub(crate) fn note_tag_received(conn: &Connection, tag: i64) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO received_blobs (tag) VALUES (?1)")?
         .execute([tag])?;
     conn.prepare_cached("DELETE FROM blobs_expected WHERE tag = ?1")?
@@ -75,12 +81,17 @@ pub(crate) fn note_received(conn: &Connection, blob: &[u8]) -> Result<()> {
 pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), String> {
     let hex_actor =
         |a: &str| !a.is_empty() && a.len() <= 64 && a.bytes().all(|b| b.is_ascii_hexdigit());
-    if record.blobs.iter().any(|(doc, tag)| {
-        doc.is_empty()
-            || doc.len() > groundwork_protocol::MAX_DOC_ID_LEN
-            || tag.len() != 2 * TAG_LEN
-            || unhex_strict(tag).is_none()
-    }) {
+    if record
+        .blobs
+        .iter()
+        .chain(&record.snapshots)
+        .any(|(doc, tag)| {
+            doc.is_empty()
+                || doc.len() > groundwork_protocol::MAX_DOC_ID_LEN
+                || tag.len() != 2 * TAG_LEN
+                || unhex_strict(tag).is_none()
+        })
+    {
         return Err("its push record lists a blob it cannot name".into());
     }
     if record.seen.iter().any(|(a, &n)| !hex_actor(a) || n == 0) {
@@ -120,6 +131,11 @@ pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> R
         listed.execute((tag, &record.actor, record.n as i64))?;
         if !received.exists([tag])? {
             expect.execute((tag, doc, &record.actor))?;
+        }
+    }
+    for (_, tag) in &record.snapshots {
+        if let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) {
+            listed.execute((tag, &record.actor, record.n as i64))?;
         }
     }
     Ok(())
@@ -193,7 +209,7 @@ impl Store {
 
     /// This device's push record for a request carrying `carried` (`(document, blob)` pairs),
     /// sealed and signed; `None` when the team is not sealed or nothing is carried.
-    pub fn push_record(&self, carried: &[(&str, &[u8])]) -> Result<Option<SealedRecord>> {
+    pub fn push_record(&self, carried: &[(&str, &[u8], bool)]) -> Result<Option<SealedRecord>> {
         if carried.is_empty() || !super::keys::sealed(&self.conn)? {
             return Ok(None);
         }
@@ -213,7 +229,8 @@ impl Store {
             n,
             blobs: carried
                 .iter()
-                .map(|(doc, blob)| {
+                .filter(|(_, _, snapshot)| !snapshot)
+                .map(|(doc, blob, _)| {
                     (
                         (*doc).to_string(),
                         tag_of(&groundwork_protocol::blob_id(blob)),
@@ -221,6 +238,16 @@ impl Store {
                 })
                 .collect(),
             seen,
+            snapshots: carried
+                .iter()
+                .filter(|(_, _, snapshot)| *snapshot)
+                .map(|(doc, blob, _)| {
+                    (
+                        (*doc).to_string(),
+                        tag_of(&groundwork_protocol::blob_id(blob)),
+                    )
+                })
+                .collect(),
         };
         let doc_id = push_doc_id(&actor, n);
         let content = serde_json::to_vec(&record)?;

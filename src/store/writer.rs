@@ -667,11 +667,25 @@ impl<'t> Writer<'t> {
                     .count();
                 Ok(report)
             }
-            Some((opened, refused)) => {
-                let incoming: Vec<Incoming<'_>> = opened.iter().map(|o| o.incoming()).collect();
+            Some(page) => {
+                // Snapshots first: changes of the same page that build on what a snapshot
+                // brings then find it here.
+                let mut first = IntakeReport::default();
+                intake::take_snapshots(self.conn, self.actor, &page.snapshots, &now, &mut first)?;
+                let incoming: Vec<Incoming<'_>> =
+                    page.changes.iter().map(|o| o.incoming()).collect();
                 let mut report = intake::take_in(self.conn, self.actor, &incoming, &now)?;
-                report.quarantined += refused;
-                report.received = incoming.len() + refused;
+                report.applied += first.applied;
+                report.duplicates += first.duplicates;
+                report.erased += first.erased;
+                report.quarantined += page.quarantined + first.quarantined;
+                for doc in first.changed_docs {
+                    if !report.changed_docs.contains(&doc) {
+                        report.changed_docs.push(doc);
+                    }
+                }
+                report.waiting += first.waiting;
+                report.received = incoming.len() + page.snapshots.len() + page.quarantined;
                 Ok(report)
             }
         }
@@ -706,6 +720,7 @@ impl<'t> Writer<'t> {
                 doc_id: &doc_id,
                 blob: b,
                 pusher: None,
+                snapshot: false,
             })
             .collect();
         let report = self.take_in(&incoming)?;

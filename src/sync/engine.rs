@@ -14,6 +14,7 @@ use super::{Notebook, SyncError, team};
 use crate::crypto::CryptoError;
 use crate::crypto::keys::{InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
+use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
 use crate::store::{Incoming, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
@@ -58,6 +59,8 @@ pub struct SyncReport {
     /// not served this device, even when their documents were asked for again: a relay
     /// withholding the team's work (`status` lists them).
     pub withheld: usize,
+    /// Documents this lead's device compacted: snapshots pushed and announced to the relay.
+    pub compacted: usize,
 }
 
 /// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
@@ -287,6 +290,7 @@ fn take_in(
             doc_id: &c.doc_id,
             blob: &c.blob,
             pusher: pushers.get(c.pusher),
+            snapshot: c.snapshot,
         })
         .collect();
     store.batch(|w| {
@@ -307,31 +311,91 @@ async fn run<W: Wire>(
     let state = store.with(|s| s.sync_state())?;
     let link = state.link.ok_or(SyncError::NotJoined)?;
     let started = chrono::Utc::now();
-    let mut cursor = state.cursor;
     let mut report = SyncReport::default();
+    let (cursor, news) = rounds(
+        store,
+        transport,
+        &link,
+        state.cursor,
+        budget,
+        on_page,
+        &mut report,
+    )
+    .await?;
+    report.erased += team::follow_up(store, transport, &link, news).await?;
+    compact(
+        store,
+        transport,
+        &link,
+        cursor,
+        budget,
+        on_page,
+        &mut report,
+    )
+    .await?;
+    // Changes that still wait after a whole pull may depend on changes this device never
+    // received (an older version dropped some): ask for their documents again, now and then.
+    let stamp = |t: chrono::DateTime<chrono::Utc>| crate::model::format_time(t);
+    let due =
+        store.with(|s| s.docs_to_repair(&stamp(started), &stamp(started - AUTO_REPAIR_EVERY)))?;
+    for doc in due.iter().take(AUTO_REPAIR_DOCS) {
+        repair_doc(store, transport, &link, doc, budget, &mut report).await?;
+    }
+    report.waiting = store
+        .with(|s| s.waiting_docs())?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let withheld = store.with(|s| s.withheld())?;
+    report.withheld = withheld.blobs + withheld.pushes;
+    Ok(report)
+}
+
+/// Push what waits and pull what is new, round trip after round trip, from `cursor`: returns
+/// the cursor reached and what the relay's last answer said about the team.
+async fn rounds<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    mut cursor: u64,
+    budget: Budget,
+    on_page: &mut dyn FnMut(usize),
+    report: &mut SyncReport,
+) -> Result<(u64, News), SyncError> {
     let actor = store.with(|s| s.actor_bytes());
     let mut news: News;
     let mut erase_rounds = 0;
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let rows = budget.push_bytes / 256 + 1;
-        let (outbox, read) = store.with(|s| {
+        let (outbox, read, snapshots_left) = store.with(|s| {
             let items = s.outbox(rows)?;
             let read = items.len();
-            s.sealed_for_push(items).map(|o| (o, read))
+            let mut out = s.sealed_for_push(items)?;
+            // A lead's snapshots go after the changes, in what room the budget leaves.
+            let used: usize = out.iter().map(|o| o.bytes.len()).sum();
+            let (snapshots, left) = s.snapshots_to_push(budget.push_bytes.saturating_sub(used))?;
+            out.extend(snapshots);
+            Ok::<_, Error>((out, read, left))
         })?;
         let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
         // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
         // rows read before the byte budget: whatever the outbox holds beyond them goes next.
-        planned.left_behind |= read == rows;
+        planned.left_behind |= read == rows || snapshots_left;
         // In a sealed team a push ends with this device's signed record of what it carries,
         // so that other devices find out if the relay withholds any of it.
         let record = store.with(|s| {
-            let carried: Vec<(&str, &[u8])> = planned
+            let carried: Vec<(&str, &[u8], bool)> = planned
                 .request
                 .push
                 .iter()
-                .map(|p| (p.doc_id.as_str(), p.blob.as_slice()))
+                .map(|p| {
+                    let snapshot = planned
+                        .carried
+                        .get(&p.id)
+                        .is_some_and(|c| c.iter().any(|h| h.starts_with(SNAPSHOT_MARK)));
+                    (p.doc_id.as_str(), p.blob.as_slice(), snapshot)
+                })
                 .collect();
             s.push_record(&carried)
         })?;
@@ -355,7 +419,7 @@ async fn run<W: Wire>(
             // when they were erased): erase them here, then push the rest.
             Err(SyncError::Erased(named)) if erase_rounds < 3 => {
                 erase_rounds += 1;
-                report.erased += team::after_refusal(store, transport, &link, &named).await?;
+                report.erased += team::after_refusal(store, transport, link, &named).await?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -363,6 +427,18 @@ async fn run<W: Wire>(
         let record_sent = record
             .filter(|(id, _)| response.accepted.contains(id))
             .map(|(_, n)| n);
+        // What the relay stored, by document: blobs a later snapshot stands for, and this
+        // device's snapshots, to announce.
+        let stored: Vec<(String, groundwork_protocol::BlobId, Vec<String>)> = planned
+            .request
+            .push
+            .iter()
+            .filter(|p| response.accepted.contains(&p.id))
+            .filter_map(|p| {
+                let carried = planned.carried.get(&p.id)?;
+                Some((p.doc_id.clone(), p.id, carried.clone()))
+            })
+            .collect();
         let absorb = plan::absorb(&planned, response)?;
         // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
         let is_record = crate::crypto::is_key_record;
@@ -372,7 +448,7 @@ async fn run<W: Wire>(
             .iter()
             .filter(|o| !is_record(&o.doc_id))
             .flat_map(|o| &o.change_hashes)
-            .filter(|h| acknowledged.contains(h.as_str()))
+            .filter(|h| !h.starts_with(SNAPSHOT_MARK) && acknowledged.contains(h.as_str()))
             .count();
         let answer = SyncResponse {
             accepted: Vec::new(),
@@ -384,6 +460,7 @@ async fn run<W: Wire>(
         let (received, rejected) = store.with(|s| {
             let taken = take_in(s, &answer, Some(absorb.cursor))?;
             s.acknowledge(&absorb.acknowledged)?;
+            s.note_pushed(&stored)?;
             if let Some(n) = record_sent {
                 s.push_record_sent(n)?;
             }
@@ -397,21 +474,78 @@ async fn run<W: Wire>(
             break;
         }
     }
-    report.erased += team::follow_up(store, transport, &link, news).await?;
-    // Changes that still wait after a whole pull may depend on changes this device never
-    // received (an older version dropped some): ask for their documents again, now and then.
-    let stamp = |t: chrono::DateTime<chrono::Utc>| crate::model::format_time(t);
-    let due =
-        store.with(|s| s.docs_to_repair(&stamp(started), &stamp(started - AUTO_REPAIR_EVERY)))?;
-    for doc in due.iter().take(AUTO_REPAIR_DOCS) {
-        repair_doc(store, transport, &link, doc, budget, &mut report).await?;
+    Ok((cursor, news))
+}
+
+/// A lead's compaction, after the sync proper: announce the snapshots the relay stored, make new
+/// ones for the documents worth it, push them and announce them too. Compaction never fails a
+/// sync: what could not be done is tried again at the next one.
+#[allow(clippy::too_many_arguments)]
+async fn compact<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    cursor: u64,
+    budget: Budget,
+    on_page: &mut dyn FnMut(usize),
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    report.compacted += announce(store, transport, link).await?;
+    let made = store.with(|s| s.make_snapshots(MAX_SNAPSHOTS_PER_SYNC))?;
+    if made == 0 {
+        return Ok(());
     }
-    report.waiting = store
-        .with(|s| s.waiting_docs())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
-    let withheld = store.with(|s| s.withheld())?;
-    report.withheld = withheld.blobs + withheld.pushes;
-    Ok(report)
+    rounds(store, transport, link, cursor, budget, on_page, report).await?;
+    report.compacted += announce(store, transport, link).await?;
+    Ok(())
+}
+
+/// Most covered tags announced in one request (the relay takes bodies of up to 4 MiB, about
+/// 200,000 tags).
+const ANNOUNCE_TAGS: usize = 50_000;
+
+/// Tell the relay what the snapshots it stored stand for; returns how many were announced.
+async fn announce<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+) -> Result<usize, SyncError> {
+    let mut items = store.with(|s| s.snapshots_to_announce())?;
+    for item in &mut items {
+        // The relay covers what is named and serves the rest as before: naming fewer is safe.
+        item.covers.truncate(groundwork_protocol::MAX_COVERED);
+    }
+    let mut announced = 0;
+    let mut rest = items.as_slice();
+    while !rest.is_empty() {
+        let mut n = 0;
+        let mut tags = 0;
+        while n < rest.len()
+            && n < groundwork_protocol::MAX_COMPACT_ITEMS
+            && (n == 0 || tags + rest[n].covers.len() <= ANNOUNCE_TAGS)
+        {
+            tags += rest[n].covers.len();
+            n += 1;
+        }
+        let (chunk, after) = rest.split_at(n);
+        rest = after;
+        let request = groundwork_protocol::CompactRequest {
+            items: chunk.to_vec(),
+        };
+        let docs: Vec<String> = chunk.iter().map(|i| i.doc_id.clone()).collect();
+        match transport
+            .compact(&link.relay_url, &link.token, &request)
+            .await
+        {
+            Ok(_) => announced += docs.len(),
+            // No longer a lead, or an announcement the relay will never take: the snapshots
+            // stay on the relay as ordinary blobs, and nothing is lost.
+            Err(SyncError::LeadOnly(_) | SyncError::Refused { .. }) => {}
+            Err(e @ (SyncError::Revoked | SyncError::UnknownDevice(_))) => return Err(e),
+            // Anything else is tried again at the next sync.
+            Err(_) => return Ok(announced),
+        }
+        store.with(|s| s.snapshots_announced(&docs))?;
+    }
+    Ok(announced)
 }

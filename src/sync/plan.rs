@@ -150,6 +150,7 @@ mod tests {
             doc_id: doc.into(),
             pusher: 0,
             blob: blob.to_vec(),
+            snapshot: false,
         }
     }
 

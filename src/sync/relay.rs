@@ -368,6 +368,22 @@ impl<W: Wire> Relay<W> {
         self.json(relay, token, ERASE_PATH, Some(&request)).await
     }
 
+    /// Tell the relay what snapshots this device pushed stand for (a lead only).
+    pub async fn compact(
+        &self,
+        relay: &str,
+        token: &str,
+        request: &groundwork_protocol::CompactRequest,
+    ) -> Result<groundwork_protocol::CompactResponse, SyncError> {
+        self.json(
+            relay,
+            token,
+            groundwork_protocol::COMPACT_PATH,
+            Some(request),
+        )
+        .await
+    }
+
     /// The team's erasure orders after order `after`.
     pub async fn erasures(
         &self,

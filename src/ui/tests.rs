@@ -711,6 +711,7 @@ fn pull(s: &mut Store, doc_id: &str, blob: &[u8], actor: u8, name: &str) {
             doc_id,
             blob,
             pusher: Some(&pusher),
+            snapshot: false,
         }])
     })
     .unwrap();

@@ -230,6 +230,7 @@ fn measure(n: usize) {
                 id: p.id,
                 doc_id: p.doc_id.clone(),
                 pusher: 0,
+                snapshot: false,
                 blob: p.blob.clone(),
             })
             .collect(),

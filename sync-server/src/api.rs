@@ -1,5 +1,5 @@
-//! The HTTP routes: health, enrolment and sync, the lead's actions and erasure orders, plus JSON
-//! errors for everything else.
+//! The HTTP routes: health, enrolment and sync, the lead's actions, erasure orders and
+//! compaction, plus JSON errors for everything else.
 //!
 //! | route | who | body in | body out |
 //! | --- | --- | --- | --- |
@@ -14,6 +14,7 @@
 //! | `POST /v1/erase` | lead | JSON `EraseRequest` | JSON `Erasure` |
 //! | `GET /v1/erasures?after=N` | any device | none | JSON `ErasureList` |
 //! | `POST /v1/erasures/confirm` | any device | JSON `ConfirmErasures` | JSON `ErasureList` (`head` only) |
+//! | `POST /v1/compact` | lead | JSON `CompactRequest` (at most 4 MiB) | JSON `CompactResponse` |
 //!
 //! End-to-end encryption: a lead's invite may carry the team's keys sealed by the lead's device
 //! (`sealed_keys`, base64url text the relay cannot open, checked by
@@ -30,6 +31,11 @@
 //! transaction that read its page. A canvasser asking for a lead's action gets 403 with the code
 //! `lead_only`; a push or a doc-changes request naming an erased document gets 410 with the code
 //! `erased` and the erased documents (nothing of that push is stored).
+//!
+//! Compaction: a lead names snapshots it pushed and the blobs each stands for; the store places
+//! them ([`Store::compact`]), and from then on a sync serves a covered blob only to the devices
+//! that still need it, and every placed snapshot flagged as one (`PulledChange::snapshot`). A
+//! doc-changes request serves every stored blob of its document, covered or not.
 //!
 //! Unknown routes answer 404 and wrong methods 405, both with a JSON error body. Requests pass
 //! the guards of [`crate::limits`] (content types, push checks) and [`crate::ratelimit`]
@@ -49,12 +55,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use groundwork_protocol::team::{MAX_ERASURES_PER_PAGE, MAX_INVITE_SECS, MAX_INVITE_USES};
 use groundwork_protocol::{
-    CONFIRM_ERASURES_PATH, ConfirmErasures, DEVICES_PATH, DOC_CHANGES_PATH, DeviceAction,
-    DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER, ERASURES_PATH, EnrolRequest,
-    EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH, INVITES_PATH, InviteRequest,
-    InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN, PROMOTE_PATH, PulledChange,
-    Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest,
-    SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
+    COMPACT_PATH, CONFIRM_ERASURES_PATH, CompactRequest, ConfirmErasures, DEVICES_PATH,
+    DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER,
+    ERASURES_PATH, EnrolRequest, EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH,
+    INVITES_PATH, InviteRequest, InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN,
+    PROMOTE_PATH, PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE,
+    SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -64,9 +70,9 @@ use crate::auth::authenticate;
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
-    MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES, WriteTurns,
-    check_device_name, check_doc_id, check_push, check_sealed_keys, require_content_type,
-    sync_in_turns,
+    MAX_COMPACT_BODY_BYTES, MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES,
+    WriteTurns, check_compact, check_device_name, check_doc_id, check_push, check_sealed_keys,
+    require_content_type, sync_in_turns,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
@@ -78,8 +84,8 @@ use crate::store::{
 /// The routes, for the 404 and 405 answers.
 const ROUTES: &str = "GET /healthz, POST /v1/enrol, POST /v1/sync, POST /v1/doc-changes, \
                       GET /v1/devices, POST /v1/invites, POST /v1/devices/revoke, \
-                      POST /v1/devices/promote, POST /v1/erase, GET /v1/erasures and \
-                      POST /v1/erasures/confirm";
+                      POST /v1/devices/promote, POST /v1/erase, GET /v1/erasures, \
+                      POST /v1/erasures/confirm and POST /v1/compact";
 
 /// Limits the relay enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +175,7 @@ pub fn router(state: AppState) -> Router {
             CONFIRM_ERASURES_PATH,
             post(confirm_erasures).route_layer(failed_auth()),
         )
+        .route(COMPACT_PATH, post(compact).route_layer(failed_auth()))
         .fallback(app_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(require_content_type))
@@ -613,6 +620,38 @@ async fn confirm_erasures(
     Ok(to_device(&device, result))
 }
 
+/// A lead places the snapshots it pushed (see [`Store::compact`]).
+async fn compact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "compact the team's documents")?;
+        let limit = state.limits.max_body_bytes.min(MAX_COMPACT_BODY_BYTES);
+        let raw = read_limited(body, &headers, limit).await?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        // Up to 4 MiB of JSON: parsed on the blocking pool, like a sync body.
+        let done = blocking(move || {
+            let plain = decode_content(&headers, raw, limit)?;
+            let req: CompactRequest = serde_json::from_slice(&plain).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "body must be JSON {{\"items\": [{{\"doc_id\": \"<id>\", \"snapshot\": \
+                     \"<blob id>\", \"covers\": [<tag>, …]}}]}}: {e}"
+                ))
+            })?;
+            check_compact(&req)?;
+            Ok(store.compact(&lead, &req.items, now())?)
+        })
+        .await?;
+        json(&done)
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
 async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -764,6 +803,7 @@ fn answer(
                 id: c.id,
                 doc_id: c.doc_id,
                 pusher,
+                snapshot: c.snapshot,
                 blob: c.blob,
             }
         })

@@ -8,6 +8,9 @@
 //!   keys, up to [`MAX_INVITE_BODY_BYTES`] (20 KiB).
 //! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
 //!   characters (400).
+//! - [`MAX_COMPACT_BODY_BYTES`], [`check_compact`]: a lead's compaction request is at most 4 MiB
+//!   (413 above it), names at most [`MAX_COMPACT_ITEMS`] snapshots, each by a blob id of 64
+//!   lowercase hex digits, of a valid document id, covering at most [`MAX_COVERED`] tags (400).
 //! - [`check_push`]: at most `max_changes_per_request` changes per push (413), and every document
 //!   id valid by [`check_doc_id`] (400).
 //! - [`check_doc_id`]: a document id is non-empty, not only whitespace, at most
@@ -27,9 +30,11 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use groundwork_protocol::id::parse_blob_id;
 use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
 use groundwork_protocol::{
-    JSON_CONTENT_TYPE, MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
+    BLOB_ID_HEX_LEN, CompactRequest, JSON_CONTENT_TYPE, MAX_COMPACT_ITEMS, MAX_COVERED,
+    MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
 };
 
 use crate::error::ApiError;
@@ -46,6 +51,13 @@ pub const MAX_JSON_BODY_BYTES: usize = MAX_ENROL_BODY_BYTES;
 /// Largest body of a lead's invite request: a few small fields and up to
 /// [`MAX_SEALED_KEYS_LEN`] bytes of sealed keys.
 pub const MAX_INVITE_BODY_BYTES: usize = MAX_SEALED_KEYS_LEN + 4 * 1024;
+
+/// Largest body of a lead's compaction request. A tag takes up to 21 bytes of JSON, so this
+/// holds about 200,000 of them: a full request ([`MAX_COMPACT_ITEMS`] snapshots of
+/// [`MAX_COVERED`] tags each, some 200 MB) does not fit, and a device announcing that much sends
+/// it in several requests. The relay holds it whole while it parses it (and the listener's body
+/// budget counts it), so it stays well under the default `max_body_bytes`.
+pub const MAX_COMPACT_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most blob bytes written in one transaction of a push.
 pub const TURN_BYTES: usize = 256 * 1024;
@@ -95,7 +107,8 @@ pub async fn require_content_type(req: Request, next: Next) -> Response {
         | groundwork_protocol::REVOKE_PATH
         | groundwork_protocol::PROMOTE_PATH
         | groundwork_protocol::ERASE_PATH
-        | groundwork_protocol::CONFIRM_ERASURES_PATH => JSON_CONTENT_TYPE,
+        | groundwork_protocol::CONFIRM_ERASURES_PATH
+        | groundwork_protocol::COMPACT_PATH => JSON_CONTENT_TYPE,
         _ => return next.run(req).await,
     };
     if !content_type_is(req.headers(), expected) {
@@ -144,6 +157,43 @@ pub fn check_doc_id(doc: &str) -> Result<(), ApiError> {
         "invalid document id {doc:?}: a document id is 1 to {MAX_DOC_ID_LEN} bytes of text \
          without control characters (e.g. a UUID)"
     )))
+}
+
+/// Refuses a compaction request with more than [`MAX_COMPACT_ITEMS`] snapshots, or an item with
+/// an invalid document id, a snapshot that is not a blob id, or more than [`MAX_COVERED`] tags
+/// (400, naming the item).
+pub fn check_compact(req: &CompactRequest) -> Result<(), ApiError> {
+    if req.items.len() > MAX_COMPACT_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "this compaction names {} snapshots; the relay accepts at most {MAX_COMPACT_ITEMS} \
+             per request: send them in several requests",
+            req.items.len()
+        )));
+    }
+    for (i, item) in req.items.iter().enumerate() {
+        if !valid_doc_id(&item.doc_id) {
+            return Err(ApiError::bad_request(format!(
+                "item {i} of this compaction has an invalid document id: a document id is 1 to \
+                 {MAX_DOC_ID_LEN} bytes of text without control characters (e.g. a UUID); this \
+                 is a bug in the app, please report it"
+            )));
+        }
+        if parse_blob_id(&item.snapshot).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "item {i} of this compaction does not name its snapshot by a blob id: that is \
+                 {BLOB_ID_HEX_LEN} lowercase hexadecimal digits, the id the sync that pushed it \
+                 acknowledged; this is a bug in the app, please report it"
+            )));
+        }
+        if item.covers.len() > MAX_COVERED {
+            return Err(ApiError::bad_request(format!(
+                "item {i} of this compaction covers {} blobs; a snapshot may cover at most \
+                 {MAX_COVERED}: make snapshots of smaller documents, or of fewer changes",
+                item.covers.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a device name that is empty, too long, or holds control or bidirectional characters.

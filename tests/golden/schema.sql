@@ -1,4 +1,4 @@
--- user_version 12
+-- user_version 13
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -22,6 +22,9 @@ CREATE INDEX conversations_by_shift ON conversations (shift_id);
 
 -- index conversations_latest
 CREATE INDEX conversations_latest ON conversations (person_id, at, id, engagement, follow_up);
+
+-- index doc_blobs_by_doc
+CREATE INDEX doc_blobs_by_doc ON doc_blobs(doc_id);
 
 -- index door_visits_by_door
 CREATE INDEX door_visits_by_door ON door_visits (door_id, at, id);
@@ -61,7 +64,7 @@ CREATE TABLE awaiting_key (
     pusher_actor TEXT,
     pusher_name  TEXT,
     received_at  TEXT NOT NULL
-);
+, snapshot INTEGER NOT NULL DEFAULT 0 CHECK (snapshot IN (0, 1)));
 
 -- table blobs_expected
 CREATE TABLE blobs_expected (
@@ -117,6 +120,14 @@ CREATE TABLE device_key (
     signing_key  BLOB NOT NULL CHECK (length(signing_key) = 32),
     exchange_key BLOB NOT NULL CHECK (length(exchange_key) = 32),
     created_at   TEXT NOT NULL
+);
+
+-- table doc_blobs
+CREATE TABLE doc_blobs (
+    tag     INTEGER PRIMARY KEY,
+    doc_id  TEXT NOT NULL,
+    changes INTEGER NOT NULL,
+    covered INTEGER NOT NULL DEFAULT 0 CHECK (covered IN (0, 1))
 );
 
 -- table documents
@@ -290,6 +301,14 @@ CREATE TABLE shifts (
     ended_at    TEXT,
     conflicts   TEXT NOT NULL
 , walklist_id TEXT);
+
+-- table snapshots_out
+CREATE TABLE snapshots_out (
+    doc_id  TEXT PRIMARY KEY,
+    content BLOB NOT NULL,
+    blob_id TEXT,
+    made_at TEXT NOT NULL
+);
 
 -- table sync_state
 CREATE TABLE sync_state (

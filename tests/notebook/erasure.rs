@@ -177,6 +177,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
             doc_id: &id,
             blob: c,
             pusher: None,
+            snapshot: false,
         })
         .collect();
     let report = sb.batch(|w| w.take_in(&incoming)).unwrap();
@@ -189,6 +190,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
             doc_id: &upper,
             blob: c,
             pusher: None,
+            snapshot: false,
         })
         .collect();
     let report = sb.batch(|w| w.take_in(&respelled)).unwrap();
@@ -211,6 +213,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
             doc_id: &braced,
             blob: c,
             pusher: None,
+            snapshot: false,
         })
         .collect();
     assert_eq!(

@@ -661,6 +661,7 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE blobs_expected; DROP TABLE listed_blobs;
              DROP TABLE walklists; DROP TABLE doors; DROP TABLE door_visits;
              ALTER TABLE shifts DROP COLUMN walklist_id;
+             DROP TABLE doc_blobs; DROP TABLE snapshots_out;
              PRAGMA user_version = 2;",
         )
         .unwrap();
@@ -792,6 +793,7 @@ fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked
                 doc_id: &p,
                 blob: b"not a change",
                 pusher: Some(&pusher),
+                snapshot: false,
             }])
         })
         .unwrap();

@@ -2,6 +2,7 @@
 //!
 //! - `at_rest`: a notebook encrypted on disk (SQLCipher), its passphrase and key store.
 //! - `cli`: the real `groundwork` binary on real data directories.
+//! - `compaction`: a lead's snapshots stand for a document's history; nothing is lost by them.
 //! - `crash`: a writer killed with SIGKILL loses no acknowledged write.
 //! - `convergence`: replicas exchanging changes in any order end identical (proptest).
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
@@ -13,6 +14,7 @@
 
 mod at_rest;
 mod cli;
+mod compaction;
 mod convergence;
 mod crash;
 mod erasure;

@@ -157,6 +157,20 @@ impl TestRelay {
         }
     }
 
+    /// Flip a byte of the stored blob `blob` (keeping its id: a damaged disk).
+    pub fn flip_byte_of(&self, blob: &[u8], at: usize) {
+        let mut damaged = blob.to_vec();
+        damaged[at] ^= 0xff;
+        let changed = self
+            .db()
+            .execute(
+                "UPDATE blobs SET blob = ?1 WHERE blob = ?2",
+                (&damaged, blob),
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+
     /// Append `blob` filed under `doc_id` to the log of `device_id`'s team as if that device
     /// had pushed it (what a relay colluding with a revoked device could do).
     pub fn inject(&self, device_id: &str, doc_id: &str, blob: &[u8]) {
@@ -198,6 +212,18 @@ impl TestRelay {
             .unwrap()
     }
 
+    /// The whole log (every team's), in order: document, blob, and whether it is a placed
+    /// snapshot (as the relay says when it serves it).
+    pub fn log_with_snapshots(&self) -> Vec<(String, Vec<u8>, bool)> {
+        self.db()
+            .prepare("SELECT doc_id, blob, placed FROM blobs ORDER BY team_pk, seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// The blobs stored for `doc_id`, in log order.
     pub fn blobs_of(&self, doc_id: &str) -> Vec<Vec<u8>> {
         self.db()
@@ -207,6 +233,17 @@ impl TestRelay {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    /// How many blobs of `doc_id` a snapshot stands for (skipped for devices that get it).
+    pub fn covered_of(&self, doc_id: &str) -> usize {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*) FROM blobs WHERE doc_id = ?1 AND covered_from IS NOT NULL",
+                [doc_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap() as usize
     }
 
     fn db(&self) -> rusqlite::Connection {

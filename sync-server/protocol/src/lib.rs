@@ -10,6 +10,7 @@
 //! | `GET` [`DEVICES_PATH`] | none | JSON array of [`TeamDevice`] (the caller's team; a lead only) |
 //! | `POST` [`DOC_CHANGES_PATH`] | JSON [`DocChangesRequest`] | binary [`SyncResponse`] (one document's changes) |
 //! | the lead's actions and erasure orders | JSON | JSON, see [`team`] |
+//! | `POST` [`COMPACT_PATH`] (a lead) | JSON [`CompactRequest`] | JSON [`CompactResponse`], see [`compact`] |
 //!
 //! Every request except health and enrolment carries `Authorization: Bearer <token>`. Every error
 //! answer is JSON [`ErrorBody`]. Sync bodies may be gzip-compressed in both directions
@@ -19,6 +20,7 @@
 //! The binary sync format is described in [`wire`]; blob ids in [`id`]; team roles, the lead's
 //! actions and erasure orders in [`team`].
 
+pub mod compact;
 pub mod id;
 pub mod qr;
 pub mod team;
@@ -26,6 +28,9 @@ pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
+pub use compact::{
+    COMPACT_PATH, CompactItem, CompactRequest, CompactResponse, MAX_COMPACT_ITEMS, MAX_COVERED,
+};
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
     CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED,
@@ -164,6 +169,9 @@ pub struct PulledChange {
     pub doc_id: String,
     /// Who pushed it: an index into [`SyncResponse::pushers`].
     pub pusher: usize,
+    /// The relay placed this blob as a lead's snapshot (see [`compact`]).
+    #[serde(default)]
+    pub snapshot: bool,
     /// The change bytes, exactly as pushed.
     pub blob: Vec<u8>,
 }

@@ -1,9 +1,11 @@
-//! The binary sync body format, version 2 (content type [`crate::SYNC_CONTENT_TYPE`]).
+//! The binary sync body format, version 3 (content type [`crate::SYNC_CONTENT_TYPE`]).
 //!
 //! Version 2 added who wrote what: a request declares the Automerge actor its changes carry, and
 //! a response names the device that pushed each change (its declared actor and its name), so a
-//! device can refuse a change whose actor is not the device that pushed it. Version 1 bodies
-//! are refused with [`DecodeError::UnsupportedVersion`].
+//! device can refuse a change whose actor is not the device that pushed it. Version 3 added a
+//! flags byte to each pulled change: it says whether the change is a snapshot a lead placed (see
+//! [`crate::compact`]). Version 1 and 2 bodies are refused with
+//! [`DecodeError::UnsupportedVersion`]: the app and the relay are updated together.
 //!
 //! Blobs are already-compact bytes (Automerge changes, later ciphertext): base64 inside JSON would
 //! add a third to them before compression and hide their structure from gzip. This format is a
@@ -18,7 +20,7 @@
 //! ## Request (device → relay)
 //!
 //! ```text
-//! magic     4 bytes  "GWQ" 0x02 (format version 2)
+//! magic     4 bytes  "GWQ" 0x03 (format version 3)
 //! since     varint   cursor of the last committed answer (0 at first)
 //! has_max   flag     1 if max_bytes follows
 //! max_bytes varint   (only if has_max) requested page size in bytes
@@ -43,7 +45,7 @@
 //! numbers are sent as gaps from `since`.
 //!
 //! ```text
-//! magic     4 bytes  "GWR" 0x02
+//! magic     4 bytes  "GWR" 0x03
 //! cursor    varint   the next `since`
 //! more      flag     1 if more changes wait after `cursor`
 //! accepted  varint   number of accepted pushes, then per push:
@@ -56,11 +58,15 @@
 //!   gap     varint   seq = previous seq + 1 + gap (the previous seq starts at `since`)
 //!   doc_id  string
 //!   pusher  varint   index in the pushers list
+//!   flags   1 byte   bit 0 (CHANGE_SNAPSHOT): the relay placed this change as a lead's
+//!                    snapshot; every other bit is 0 (a body with another bit set is refused:
+//!                    it comes from a newer format)
 //!   blob    bytes    its id is computed from these bytes, not sent
 //! ```
 //!
 //! The pushers table costs a few bytes a device per page instead of the device's actor and
-//! name on every change.
+//! name on every change. The flags cost one byte a change, almost always 0: gzip makes nearly
+//! nothing of them.
 //!
 //! Decoding never panics and never allocates more than the body's length suggests: a hostile
 //! body gets a [`DecodeError`] that says what is wrong.
@@ -75,10 +81,15 @@ use crate::{
 
 /// Bytes of a pushed item's id sent as its check.
 pub const ID_CHECK_LEN: usize = 8;
-/// First four bytes of a version-2 request body.
-pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x02";
-/// First four bytes of a version-2 response body.
-pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x02";
+/// First four bytes of a version-3 request body.
+pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x03";
+/// First four bytes of a version-3 response body.
+pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x03";
+/// Bit of a pulled change's flags byte: the change is a snapshot a lead placed
+/// ([`PulledChange::snapshot`]).
+pub const CHANGE_SNAPSHOT: u8 = 0x01;
+/// Every bit of a pulled change's flags byte this version knows.
+const KNOWN_CHANGE_FLAGS: u8 = CHANGE_SNAPSHOT;
 
 /// Why a value could not be encoded (a bug on the encoding side, never hostile input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +127,7 @@ pub enum DecodeError {
     BadMagic(&'static str),
     /// The body is a sync body of another format version.
     #[error(
-        "sync format version {0} is not supported; this side speaks version 2: update the app and the relay to the same release"
+        "sync format version {0} is not supported; this side speaks version 3: update the app and the relay to the same release"
     )]
     UnsupportedVersion(u8),
     /// The body ended in the middle of a field.
@@ -152,6 +163,12 @@ pub enum DecodeError {
     /// A change names a pusher past the end of the pushers list.
     #[error("pusher index {0} is outside the pushers list")]
     PusherOutOfRange(u64),
+    /// A pulled change's flags byte has bits this version does not know.
+    #[error(
+        "a change's flags byte is {0:#04x}, with bits this side does not know (a newer sync \
+         format): update the app and the relay to the same release"
+    )]
+    UnknownFlags(u8),
     /// A sequence number does not fit in 64 bits.
     #[error("sequence number overflows")]
     SeqOverflow,
@@ -292,6 +309,7 @@ pub fn encode_sync_response(
             return Err(EncodeError::UnknownPusher(change.seq, change.pusher));
         }
         put_varint(&mut out, len_u64(change.pusher));
+        out.push(if change.snapshot { CHANGE_SNAPSHOT } else { 0 });
         put_bytes(&mut out, &change.blob);
     }
     Ok(out)
@@ -338,8 +356,8 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
         });
     }
     let count = r.varint("change count")?;
-    // Each change takes at least 4 bytes.
-    let mut changes = Vec::with_capacity(capacity(count, r.remaining(), 3));
+    // Each change takes at least 5 bytes.
+    let mut changes = Vec::with_capacity(capacity(count, r.remaining(), 4));
     let mut previous = req.since;
     for _ in 0..count {
         let gap = r.varint("seq gap")?;
@@ -354,12 +372,17 @@ pub fn decode_sync_response(body: &[u8], req: &SyncRequest) -> Result<SyncRespon
             .ok()
             .filter(|i| *i < pushers.len())
             .ok_or(DecodeError::PusherOutOfRange(index))?;
+        let flags = r.byte("change flags")?;
+        if flags & !KNOWN_CHANGE_FLAGS != 0 {
+            return Err(DecodeError::UnknownFlags(flags));
+        }
         let blob = r.bytes("change blob")?.to_vec();
         changes.push(PulledChange {
             seq,
             id: blob_digest(&blob),
             doc_id,
             pusher,
+            snapshot: flags & CHANGE_SNAPSHOT != 0,
             blob,
         });
     }
@@ -458,6 +481,13 @@ impl<'a> Reader<'a> {
             }
         }
         Err(DecodeError::BadVarint(what))
+    }
+
+    fn byte(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        self.take(1, what)?
+            .first()
+            .copied()
+            .ok_or(DecodeError::Truncated(what))
     }
 
     fn flag(&mut self, what: &'static str) -> Result<bool, DecodeError> {
@@ -568,6 +598,7 @@ mod tests {
                 id: crate::blob_digest(b"x"),
                 doc_id: "d".into(),
                 pusher: 0,
+                snapshot: false,
                 blob: b"x".to_vec(),
             }],
             ..SyncResponse::default()

@@ -29,7 +29,7 @@ fn golden_request() -> SyncRequest {
 }
 
 const GOLDEN_REQUEST: &str = "
-    47575102
+    47575103
     ac02
     01 808004
     02 abcd
@@ -54,6 +54,7 @@ fn golden_response() -> SyncResponse {
                 id: blob_digest(b"change one"),
                 doc_id: "doc-c".into(),
                 pusher: 0,
+                snapshot: false,
                 blob: b"change one".to_vec(),
             },
             PulledChange {
@@ -61,6 +62,7 @@ fn golden_response() -> SyncResponse {
                 id: blob_digest(&[0xff]),
                 doc_id: "doc-a".into(),
                 pusher: 1,
+                snapshot: true,
                 blob: vec![0xff],
             },
         ],
@@ -70,14 +72,14 @@ fn golden_response() -> SyncResponse {
 }
 
 const GOLDEN_RESPONSE: &str = "
-    47575202
+    47575203
     ae02
     01
     02 00 00
     02 02 abcd 03 53616d 00 00
     02
-    00 05 646f632d63 00 0a 6368616e6765206f6e65
-    03 05 646f632d61 01 01 ff
+    00 05 646f632d63 00 00 0a 6368616e6765206f6e65
+    03 05 646f632d61 01 01 01 ff
 ";
 
 #[test]
@@ -109,12 +111,12 @@ fn empty_request_and_response_are_tiny() {
     let req = SyncRequest::default();
     assert_eq!(
         encode_sync_request(&req).expect("encodes"),
-        unhex("47575102 00 00 00 00")
+        unhex("47575103 00 00 00 00")
     );
     let resp = SyncResponse::default();
     assert_eq!(
         encode_sync_response(&resp, &req).expect("encodes"),
-        unhex("47575202 00 00 00 00 00")
+        unhex("47575203 00 00 00 00 00")
     );
 }
 
@@ -129,11 +131,11 @@ fn decode_errors_say_what_is_wrong() {
         Err(DecodeError::UnsupportedVersion(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575102 00 00 00 00 ff")),
+        decode_sync_request(&unhex("47575103 00 00 00 00 ff")),
         Err(DecodeError::TrailingBytes(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575102 00 07 00 00")),
+        decode_sync_request(&unhex("47575103 00 07 00 00")),
         Err(DecodeError::BadFlag("has_max"))
     );
     let mut tampered = unhex(GOLDEN_REQUEST);
@@ -155,21 +157,88 @@ fn decode_errors_say_what_is_wrong() {
     assert_eq!(decode_sync_request(&body), Err(DecodeError::IdMismatch(0)));
     let req = SyncRequest::default();
     assert_eq!(
-        decode_sync_response(&unhex("47575202 00 00 01 00 00 00"), &req),
+        decode_sync_response(&unhex("47575203 00 00 01 00 00 00"), &req),
         Err(DecodeError::AcceptedOutOfRange(0))
     );
-    let long_actor = format!("47575102 00 00 21 {}", "ab".repeat(33));
+    let long_actor = format!("47575103 00 00 21 {}", "ab".repeat(33));
     assert_eq!(
         decode_sync_request(&unhex(&long_actor)),
         Err(DecodeError::ActorTooLong(33))
     );
     // One change naming pusher 1 when the pushers list is empty.
     assert_eq!(
-        decode_sync_response(&unhex("47575202 01 00 00 00 01 00 01 64 01 00"), &req),
+        decode_sync_response(&unhex("47575203 01 00 00 00 01 00 01 64 01 00"), &req),
         Err(DecodeError::PusherOutOfRange(1))
     );
     let message = DecodeError::BadMagic("request").to_string();
     assert!(message.contains("binary sync format"), "{message}");
+}
+
+#[test]
+fn version_2_bodies_are_refused_with_a_message_to_update() {
+    // The golden bodies of version 2 (no flags byte), whole: both directions refuse them.
+    let v2_request = "47575102 ac02 01 808004 02 abcd 00";
+    assert_eq!(
+        decode_sync_request(&unhex(v2_request)),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+    let v2_response = "47575202 01 00 00 01 00 00 01 00 01 64 00 01 ff";
+    assert_eq!(
+        decode_sync_response(&unhex(v2_response), &SyncRequest::default()),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+    let message = DecodeError::UnsupportedVersion(2).to_string();
+    assert!(
+        message.contains("version 3") && message.contains("update the app and the relay"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_change_flags_are_refused() {
+    let req = SyncRequest::default();
+    // One change (pusher 0, an empty pusher), flags as given, blob ff.
+    let body = |flags: &str| {
+        unhex(&format!(
+            "47575203 01 00 00 01 00 00 01 00 01 64 00 {flags} 01 ff"
+        ))
+    };
+    let plain = decode_sync_response(&body("00"), &req).expect("flags 0");
+    assert!(!plain.changes[0].snapshot);
+    let snapshot = decode_sync_response(&body("01"), &req).expect("flags 1");
+    assert!(snapshot.changes[0].snapshot);
+    for flags in [0x02u8, 0x03, 0x80, 0xff] {
+        assert_eq!(
+            decode_sync_response(&body(&format!("{flags:02x}")), &req),
+            Err(DecodeError::UnknownFlags(flags)),
+            "flags {flags:#04x}"
+        );
+    }
+    let message = DecodeError::UnknownFlags(0x02).to_string();
+    assert!(
+        message.contains("update the app and the relay"),
+        "{message}"
+    );
+    // Ends before its flags byte.
+    assert_eq!(
+        decode_sync_response(&unhex("47575203 01 00 00 01 00 00 01 00 01 64 00"), &req),
+        Err(DecodeError::Truncated("change flags"))
+    );
+}
+
+#[test]
+fn snapshots_round_trip_either_way() {
+    let req = golden_request();
+    for snapshot in [false, true] {
+        let mut resp = golden_response();
+        for change in &mut resp.changes {
+            change.snapshot = snapshot;
+        }
+        let body = encode_sync_response(&resp, &req).expect("encodes");
+        let decoded = decode_sync_response(&body, &req).expect("decodes");
+        assert!(decoded.changes.iter().all(|c| c.snapshot == snapshot));
+        assert_eq!(decoded, resp);
+    }
 }
 
 fn arb_push() -> impl Strategy<Value = PushItem> {
@@ -206,7 +275,7 @@ proptest! {
     fn responses_round_trip(
         req in arb_request(),
         mask in proptest::collection::vec(any::<bool>(), 8),
-        gaps in proptest::collection::vec((0u64..1_000, "[a-z]{0,10}", proptest::collection::vec(any::<u8>(), 0..100), 0usize..3), 0..6),
+        gaps in proptest::collection::vec((0u64..1_000, "[a-z]{0,10}", proptest::collection::vec(any::<u8>(), 0..100), 0usize..3, any::<bool>()), 0..6),
         pushers in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..=32), "[A-Za-z' ]{0,20}"), 3..4),
         cursor in any::<u64>(),
         more in any::<bool>(),
@@ -218,10 +287,10 @@ proptest! {
             .collect();
         let mut seq = req.since;
         let mut changes = Vec::new();
-        for (gap, doc_id, blob, pusher) in gaps {
+        for (gap, doc_id, blob, pusher, snapshot) in gaps {
             let Some(next) = seq.checked_add(gap + 1) else { break };
             seq = next;
-            changes.push(PulledChange { seq, id: blob_digest(&blob), doc_id, pusher, blob });
+            changes.push(PulledChange { seq, id: blob_digest(&blob), doc_id, pusher, snapshot, blob });
         }
         let pushers = pushers.into_iter().map(|(actor, name)| Pusher { actor, name }).collect();
         let resp = SyncResponse { accepted, pushers, changes, cursor, more };
@@ -243,7 +312,7 @@ proptest! {
             body[i] = byte;
         }
         let _ = decode_sync_request(&body);
-        let mut prefixed = b"GWQ\x02".to_vec();
+        let mut prefixed = b"GWQ\x03".to_vec();
         prefixed.extend_from_slice(&body[body.len().min(4)..]);
         let _ = decode_sync_request(&prefixed);
     }

@@ -21,11 +21,20 @@
 //! sealing device enrols into a team that never stored a change ([`Store::enrol`]). The relay
 //! hands an invite's sealed keys to each device that enrols with it, and forgets them (sets them
 //! to NULL, or deletes the invite) when the invite is used up, expires or its maker is revoked.
+//!
+//! Compaction ([`Store::compact`], `groundwork_protocol::compact`): a lead names snapshots it
+//! pushed and the blobs of the same document each stands for. The store moves each snapshot to
+//! the log position `f` of the earliest blob it covers (deleting that blob), and records which
+//! devices still need each other covered blob: those whose next sync may start at or past `f`
+//! and before the blob. A sync serves a covered blob only to them; a device drops its needs up
+//! to the `since` it sends, and a covered blob nobody needs is deleted. To know where a device
+//! starts, every sync records the `since` it read from and the cursor it answered: the
+//! device's next sync starts at one of the two.
 
 pub mod files;
 pub mod sqlite;
 
-use groundwork_protocol::{Erasure, ErasureList, Role};
+use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 
 use crate::secrets::SecretHash;
 
@@ -216,6 +225,8 @@ pub struct StoredBlob {
     pub pusher_actor: Vec<u8>,
     /// The name of the device that pushed it.
     pub pusher_name: String,
+    /// A lead's snapshot, placed (see [`Store::compact`]).
+    pub snapshot: bool,
 }
 
 /// What one sync transaction did and found.
@@ -280,7 +291,9 @@ pub trait Store: Send + Sync + 'static {
     /// In one transaction: stores the new blobs of `push` (idempotently, by id, appending them
     /// to the team's log), records the device's sync time, and reads the blobs of other devices
     /// after `since` up to about `max_bytes` (always at least one if any wait) and the team's
-    /// erasure head.
+    /// erasure head. A covered blob is read only if the device still needs it (see
+    /// [`Store::compact`]). The device's `since` and the page's cursor are recorded, and its
+    /// needs up to `since` dropped, before any placement can decide on them.
     ///
     /// A push holding a change of an erased document stores nothing: [`StoreError::Erased`]
     /// names every erased document of the push.
@@ -307,8 +320,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     /// The blobs of document `doc_id` in the device's team after `after`, every device's
-    /// (the caller's own included), in log order, up to about `max_bytes`. An erased document is
-    /// [`StoreError::Erased`].
+    /// (the caller's own included), in log order, up to about `max_bytes`: every stored one,
+    /// snapshots and the blobs they cover alike (a device repairing a document gets whatever is
+    /// left of its history). An erased document is [`StoreError::Erased`].
     fn doc_changes(
         &self,
         device: &DeviceAuth,
@@ -370,6 +384,31 @@ pub trait Store: Send + Sync + 'static {
     /// head. A device's count never goes back; an order beyond the head is
     /// [`StoreError::ErasuresAhead`].
     fn confirm_erasures(&self, device: &DeviceAuth, up_to: u64) -> Result<u64, StoreError>;
+
+    /// A lead places the snapshots it pushed, in one transaction ([`StoreError::NotLead`],
+    /// [`StoreError::DeviceRevoked`]); items were checked by the caller (a snapshot id that is
+    /// not 64 lowercase hex digits is counted as unknown). For each item:
+    ///
+    /// 1. the snapshot must be a blob of `doc_id` of the lead's team pushed by `lead`, not
+    ///    covered and not placed before; otherwise the item is skipped (counted `unknown` when no
+    ///    such blob exists, e.g. its document was erased);
+    /// 2. the covered blobs are the document's blobs before the snapshot in the log whose
+    ///    [`groundwork_protocol::compact::tag`] is listed (none: the item is skipped);
+    /// 3. the earliest covered blob, at position `f`, is deleted and the snapshot takes its
+    ///    position (marked placed: it never moves again);
+    /// 4. every other covered blob not covered before is marked covered, and needed by every
+    ///    active device but its pusher and `lead` whose next `since`, anywhere from the `since`
+    ///    of its last sync to the cursor answered to it (unknown: from that `since` on), may lie
+    ///    in `[f, p)`, `p` the blob's position; a blob covered before keeps its needs.
+    ///
+    /// Then every covered blob of the team that no active device needs is deleted. Deleted blobs
+    /// leave the team's byte count; the team's head is unchanged.
+    fn compact(
+        &self,
+        lead: &DeviceAuth,
+        items: &[CompactItem],
+        now: i64,
+    ) -> Result<CompactResponse, StoreError>;
 }
 
 /// The current time in Unix seconds.

@@ -17,9 +17,10 @@
 //!
 //! WAL journal with `synchronous = FULL` on the connection that stores blobs: a push is
 //! acknowledged only after its commit reached the disk. Pull-only syncs read from a pool of reader
-//! connections (WAL readers never block the writer) and then record the device's sync time on a
-//! second write connection with `synchronous = NORMAL`: losing a sync time to a power cut is
-//! harmless, and skipping the flush keeps pulls cheap.
+//! connections (WAL readers never block the writer) and then record the device's sync time and
+//! position on a second write connection with `synchronous = NORMAL`: losing that record to a
+//! power cut is harmless (a relay that starts again does not trust the positions: see
+//! "Compaction"), and skipping the flush keeps pulls cheap.
 //!
 //! # Erasure
 //!
@@ -63,17 +64,75 @@
 //! `relay.sqlite3-wal` too. A team is sealed (`teams.sealed`) from the first invite carrying keys,
 //! or from the enrolment of its first sealing device while it had never stored a change.
 //!
+//! # Compaction
+//!
+//! A lead's device pushes a *snapshot* (one blob standing for many of a document's blobs, opaque
+//! like any other) and then names, by their tags, the blobs it covers ([`super::Store::compact`]).
+//! The relay decides, when it places the snapshot, which devices still need each covered blob,
+//! and serves a covered blob to those devices only:
+//!
+//! - **Placing.** The snapshot (at `s`) moves to the position `f` of the earliest blob it covers,
+//!   and that blob is deleted (its bytes leave the team's count): its content is in the snapshot.
+//!   A device whose next `since` is before `f` gets the snapshot; one at `f` or later holds that
+//!   blob (it read past `f`, pushed it, or holds what stood for it). `blobs.placed` marks a
+//!   placed snapshot: it never moves again (moved back, it would pass the devices between its
+//!   new and its old position, and they would get neither it nor what it stands for), and a
+//!   covered snapshot is never placed. The earliest blob may itself be an earlier snapshot.
+//! - **Needs.** Every other covered blob `b` that no earlier placement covered gets
+//!   `blobs.covered_from = f` (the marker: covered, and by a snapshot placed where) and one
+//!   `covered_needs` row per active device that may still need it: every active device but `b`'s
+//!   pusher and the snapshot's maker (they hold it) whose next `since` may lie in `[f, b)`, i.e.
+//!   `cursor < b` and (`reach` unknown or `reach >= f`). Such a device read past `f` without the
+//!   snapshot and has not read `b`. A blob an earlier placement covered keeps the needs it has
+//!   and gets no new ones: a device that was not among them then got that snapshot (or a later
+//!   one standing where it stood) or holds the blob. Deciding conservatively costs bytes only.
+//! - **Pulls.** A sync serves a covered blob only to a device with a `covered_needs` row for it.
+//!   So a new device, paging from 0, gets each snapshot once and no blob it covers, whatever the
+//!   page size; a device past `f` gets what it lacks and not the snapshot. The repair route
+//!   (`doc_changes`) serves every stored blob of its document, covered or not: a device that
+//!   refused a damaged snapshot gets whatever history is still stored.
+//! - **Forgetting.** A device sends a `since` only once it has committed everything up to
+//!   there, so every sync (pull-only or pushing, with the statement that records where it is)
+//!   deletes its rows up to its `since`. Revoking a device deletes its rows (pruning deletes any
+//!   left of a revoked device too). A compaction request (one with no items included) then
+//!   deletes every covered blob of the team that no row names (with `secure_delete`, like any
+//!   delete; its bytes leave the team's count). Erasure deletes a document's rows with its
+//!   blobs, snapshots included.
+//!
+//! Where a device's next sync starts: `devices.cursor` is the `since` of its last sync and
+//! `devices.reach` the cursor answered to it; its next `since` is one of the two (the answer's,
+//! once it committed the page; its own, if the answer was lost). Two things keep that record
+//! honest for placement:
+//!
+//! - A pull-only sync records on the relaxed connection, which a power cut may roll back after
+//!   the answer was sent (the record then says the device is further back than it is, and a
+//!   placement would leave it no row for a blob it lacks). So every `open` forgets the reaches
+//!   (`reach` NULL: the next `since` is anywhere from `cursor` on), until each device syncs
+//!   again. A device that never synced has no reach either: an app that joins again may start
+//!   from the position it had.
+//! - A pull-only sync reads its page on a reader connection and records afterwards. A placement
+//!   committed in between decided on the previous record, and the page (read before it) may
+//!   hold the deleted blob and lack the snapshot: the sync (a counter of placements in the store
+//!   tells) reads its page again holding the writers' mutex, where no placement can come
+//!   between the read and its record. Pruning alone needs no second read: it deletes only blobs
+//!   no device is served.
+//!
+//! Compaction changes no `head_seq`, and a blob pushed after the snapshot is never covered.
+//!
 //! # Room for what comes next
 //!
 //! Blobs carry their writing device so that revocation cut-offs can be added as new tables and
 //! migrations (`PRAGMA user_version` counts them).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use groundwork_protocol::{Erasure, ErasureList, Role};
+use groundwork_protocol::compact::tag;
+use groundwork_protocol::id::parse_blob_id;
+use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -189,6 +248,29 @@ CREATE INDEX invites_by_creator ON invites(created_by) WHERE created_by IS NOT N
 ALTER TABLE invites ADD COLUMN sealed_keys TEXT;
 ALTER TABLE teams ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0 CHECK (sealed IN (0, 1));
 ",
+    r"
+-- Compaction. placed: the blob is a lead's snapshot, moved to the position of the earliest
+-- blob it stands for (that blob was deleted). covered_from: NULL, or the position of the first
+-- snapshot placed that stands for the blob: the blob is covered, and a sync serves it only to
+-- the devices covered_needs lists for it. cursor: the `since` of the device's last sync; reach:
+-- the cursor answered to it (NULL: unknown); its next sync starts at one of the two.
+ALTER TABLE blobs ADD COLUMN covered_from INTEGER;
+ALTER TABLE blobs ADD COLUMN placed INTEGER NOT NULL DEFAULT 0 CHECK (placed IN (0, 1));
+ALTER TABLE devices ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN reach INTEGER;
+CREATE INDEX blobs_covered ON blobs(team_pk, seq) WHERE covered_from IS NOT NULL;
+-- The devices that still need a covered blob, decided when it was covered: those whose next
+-- sync could start between the snapshot's position and the blob's. A row goes once its device
+-- syncs from the blob's position or later, or is revoked; a covered blob without rows is
+-- deleted.
+CREATE TABLE covered_needs (
+    team_pk   INTEGER NOT NULL REFERENCES teams(pk),
+    seq       INTEGER NOT NULL,
+    device_pk INTEGER NOT NULL REFERENCES devices(pk),
+    PRIMARY KEY (team_pk, seq, device_pk)
+) WITHOUT ROWID;
+CREATE INDEX covered_needs_by_device ON covered_needs(device_pk, seq);
+",
 ];
 
 /// An invite as enrolment reads it, with its team.
@@ -245,7 +327,7 @@ impl From<rusqlite::Error> for StoreError {
 struct Writers {
     /// `synchronous = FULL`: for anything that must survive a power cut.
     durable: Connection,
-    /// `synchronous = NORMAL`: for sync times.
+    /// `synchronous = NORMAL`: for what a pull-only sync records (see "Durability").
     relaxed: Connection,
 }
 
@@ -266,7 +348,17 @@ pub struct SqliteStore {
     checkpointer: Mutex<Checkpointer>,
     /// Whether the WAL may still hold page images an erasure overwrote: a checkpoint is owed.
     checkpoint_owed: AtomicBool,
+    /// Compactions that placed a snapshot, counted under the writers' mutex after their commit:
+    /// a pull-only sync whose read overlapped one reads again (see "Compaction" above).
+    compactions: AtomicU64,
+    /// Tests: runs once between a pull-only sync's read and its record.
+    #[cfg(test)]
+    after_pull_read: Mutex<Option<PullHook>>,
 }
+
+/// What a test runs between a pull-only sync's read and its record.
+#[cfg(test)]
+type PullHook = Box<dyn FnOnce(&SqliteStore) + Send>;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -431,7 +523,7 @@ struct Cancelled {
 /// Revokes the device `device_pk` (an earlier revocation keeps its time) and deletes the
 /// invites it made that could still enrol a device, so that a lost or removed lead's invites
 /// cannot bring anyone (itself included) back, and the relay keeps none of the keys they
-/// carried.
+/// carried. Its needs of covered blobs go too.
 fn revoke(
     conn: &Connection,
     device_pk: i64,
@@ -441,6 +533,11 @@ fn revoke(
     conn.execute(
         "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE pk = ?2",
         params![now, device_pk],
+    )?;
+    // It will never sync again: the covered blobs only it needed go at the next compaction.
+    conn.execute(
+        "DELETE FROM covered_needs WHERE device_pk = ?1",
+        [device_pk],
     )?;
     // Used-up invites hold no keys any more; this catches the expired ones that still did.
     let with_keys: i64 = conn.query_row(
@@ -539,6 +636,165 @@ fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasure {
     }
 }
 
+/// Records a sync of `device_pk` (see "Compaction" above): its time, the `since` it read from
+/// and the cursor answered (its next sync starts at one of the two), and forgets the covered
+/// blobs it needed up to `since`: a device sends a `since` only once it committed every change
+/// up to there, so it holds them. Run it in the transaction (or right after the read, holding
+/// the writers' mutex) of the page it records.
+fn record_sync(
+    conn: &Connection,
+    device_pk: i64,
+    since: u64,
+    answered: u64,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE devices SET last_sync_at = ?1, cursor = ?2, reach = ?3 WHERE pk = ?4",
+    )?
+    .execute(params![now, to_i64(since), to_i64(answered), device_pk])?;
+    conn.prepare_cached("DELETE FROM covered_needs WHERE device_pk = ?1 AND seq <= ?2")?
+        .execute(params![device_pk, to_i64(since)])?;
+    Ok(())
+}
+
+/// What placing one snapshot did.
+enum Placement {
+    /// No blob of the document pushed by the lead has this id.
+    Unknown,
+    /// Nothing to do: the snapshot is covered or placed already, or covers nothing before it.
+    Nothing,
+    /// Placed, taking the position of a blob that was deleted (`freed` bytes); `newly` blobs
+    /// (that one included) were not covered before.
+    Placed { newly: u64, freed: i64 },
+}
+
+/// A blob the snapshot being placed stands for.
+struct Covered {
+    seq: i64,
+    /// It was covered by an earlier placement.
+    already: bool,
+    /// The device that pushed it.
+    pusher: i64,
+    /// Its bytes, as the team's count has them.
+    bytes: i64,
+}
+
+/// Places the snapshot of `item` for the lead `lead_pk` (see [`super::Store::compact`] and
+/// "Compaction" above).
+fn place_snapshot(
+    conn: &Connection,
+    team_pk: i64,
+    lead_pk: i64,
+    item: &CompactItem,
+) -> Result<Placement, StoreError> {
+    let Some(id) = parse_blob_id(&item.snapshot) else {
+        return Ok(Placement::Unknown);
+    };
+    let snapshot: Option<(i64, bool, bool)> = conn
+        .prepare_cached(
+            "SELECT seq, covered_from IS NOT NULL, placed FROM blobs
+             WHERE team_pk = ?1 AND id = ?2 AND doc_id = ?3 AND device_pk = ?4",
+        )?
+        .query_row(params![team_pk, &id[..], item.doc_id, lead_pk], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((s, covered, placed)) = snapshot else {
+        return Ok(Placement::Unknown);
+    };
+    if covered || placed {
+        // Moved again, it would leave the devices that were between its new and its old
+        // position without it, and without what it stands for.
+        return Ok(Placement::Nothing);
+    }
+    let tags: HashSet<u64> = item.covers.iter().copied().collect();
+    // In log order.
+    let mut found: Vec<Covered> = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, id, covered_from IS NOT NULL, device_pk,
+                    length(blob) + length(CAST(doc_id AS BLOB))
+             FROM blobs WHERE team_pk = ?1 AND doc_id = ?2 AND seq < ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![team_pk, item.doc_id, s])?;
+        while let Some(row) = rows.next()? {
+            let id: Vec<u8> = row.get(1)?;
+            let id: [u8; 32] = id
+                .try_into()
+                .map_err(|_| StoreError::Backend("a stored blob id is not 32 bytes".into()))?;
+            if tags.contains(&tag(&id)) {
+                found.push(Covered {
+                    seq: row.get(0)?,
+                    already: row.get(2)?,
+                    pusher: row.get(3)?,
+                    bytes: row.get(4)?,
+                });
+            }
+        }
+    }
+    let Some(earliest) = found.first() else {
+        return Ok(Placement::Nothing);
+    };
+    let f = earliest.seq;
+    // The earliest covered blob goes: a device before `f` gets the snapshot instead, one at
+    // `f` or later holds it (or what stands for it) already.
+    conn.prepare_cached("DELETE FROM covered_needs WHERE team_pk = ?1 AND seq = ?2")?
+        .execute(params![team_pk, f])?;
+    conn.prepare_cached("DELETE FROM blobs WHERE team_pk = ?1 AND seq = ?2")?
+        .execute(params![team_pk, f])?;
+    conn.prepare_cached("UPDATE blobs SET seq = ?1, placed = 1 WHERE team_pk = ?2 AND seq = ?3")?
+        .execute(params![f, team_pk, s])?;
+    let mut mark =
+        conn.prepare_cached("UPDATE blobs SET covered_from = ?1 WHERE team_pk = ?2 AND seq = ?3")?;
+    // Every active device but the blob's pusher and the snapshot's maker (they hold it) whose
+    // next `since`, somewhere from its recorded cursor to its reach, may lie in [f, seq).
+    let mut needs = conn.prepare_cached(
+        "INSERT OR IGNORE INTO covered_needs (team_pk, seq, device_pk)
+         SELECT ?1, ?2, pk FROM devices
+         WHERE team_pk = ?1 AND revoked_at IS NULL AND pk <> ?3 AND pk <> ?4
+             AND cursor < ?2 AND (reach IS NULL OR reach >= ?5)",
+    )?;
+    for blob in &found[1..] {
+        // A blob covered before keeps the devices that needed it then: every other device got
+        // that snapshot, or holds the blob.
+        if !blob.already {
+            mark.execute(params![f, team_pk, blob.seq])?;
+            needs.execute(params![team_pk, blob.seq, blob.pusher, lead_pk, f])?;
+        }
+    }
+    let newly = found.iter().filter(|b| !b.already).count();
+    Ok(Placement::Placed {
+        newly: u64::try_from(newly).unwrap_or(u64::MAX),
+        freed: earliest.bytes,
+    })
+}
+
+/// Deletes the team's covered blobs that no active device needs any more (see "Compaction"
+/// above), the needs of revoked devices first; returns how many, and their bytes.
+fn prune_covered(conn: &Connection, team_pk: i64) -> Result<(u64, i64), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM covered_needs WHERE team_pk = ?1 AND device_pk IN
+             (SELECT pk FROM devices WHERE team_pk = ?1 AND revoked_at IS NOT NULL)",
+    )?
+    .execute([team_pk])?;
+    let (dropped, freed): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
+             FROM blobs b WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
+                 (SELECT 1 FROM covered_needs n WHERE n.team_pk = b.team_pk AND n.seq = b.seq)",
+        )?
+        .query_row([team_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if dropped > 0 {
+        conn.prepare_cached(
+            "DELETE FROM blobs WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
+                 (SELECT 1 FROM covered_needs n
+                  WHERE n.team_pk = blobs.team_pk AND n.seq = blobs.seq)",
+        )?
+        .execute([team_pk])?;
+    }
+    Ok((to_u64(dropped), freed))
+}
+
 /// One try at moving the WAL's pages into the database file and emptying it
 /// (`wal_checkpoint(TRUNCATE)`), so that what an erasure overwrote leaves `-wal` too. On the
 /// checkpointer's connection (busy timeout zero) it gives up at once when a writer holds the
@@ -576,6 +832,13 @@ impl SqliteStore {
         })?;
         let mut durable = open_connection(&path, "FULL")?;
         migrate(&mut durable)?;
+        // A power cut may have rolled back the positions last recorded on the relaxed connection,
+        // after their answers were sent: until each device syncs again, its reach is unknown (a
+        // placement then keeps every covered blob after its cursor for it).
+        durable.execute(
+            "UPDATE devices SET reach = NULL WHERE reach IS NOT NULL",
+            [],
+        )?;
         let relaxed = open_connection(&path, "NORMAL")?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, "NORMAL"))
@@ -595,6 +858,9 @@ impl SqliteStore {
             checkpointer: Mutex::new(Checkpointer { conn: checkpointer }),
             // The relay may have stopped before the checkpoint an erasure owed succeeded.
             checkpoint_owed: AtomicBool::new(true),
+            compactions: AtomicU64::new(0),
+            #[cfg(test)]
+            after_pull_read: Mutex::new(None),
         })
     }
 
@@ -711,6 +977,11 @@ impl SqliteStore {
                      FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
                     params![team_pk, doc_id],
                     |r| r.get(0),
+                )?;
+                tx.execute(
+                    "DELETE FROM covered_needs WHERE team_pk = ?1 AND seq IN
+                         (SELECT seq FROM blobs WHERE team_pk = ?1 AND doc_id = ?2)",
+                    params![team_pk, doc_id],
                 )?;
                 let deleted = tx.execute(
                     "DELETE FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
@@ -923,7 +1194,8 @@ impl SqliteStore {
         Ok(known.as_deref() != Some(actor))
     }
 
-    /// Reads the page of other devices' blobs after `since`, and the team's erasure head.
+    /// Reads the page of other devices' blobs after `since` (a covered blob only if the device
+    /// still needs it: see "Compaction" above), and the team's erasure head.
     fn pull(
         conn: &Connection,
         team_pk: i64,
@@ -934,9 +1206,12 @@ impl SqliteStore {
         let (head, erasure_head) = team_heads(conn, team_pk)?;
         check_cursor(since, head)?;
         let mut stmt = conn.prepare_cached(
-            "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
+            "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id, b.placed
              FROM blobs b JOIN devices d ON d.pk = b.device_pk
-             WHERE b.team_pk = ?1 AND b.seq > ?2 AND b.device_pk <> ?3 ORDER BY b.seq",
+             WHERE b.team_pk = ?1 AND b.seq > ?2 AND b.device_pk <> ?3
+                 AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
+                     WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = ?3))
+             ORDER BY b.seq",
         )?;
         let rows = stmt.query(params![team_pk, to_i64(since), device_pk])?;
         let mut page = Self::page(rows, since, to_u64(head).max(since), max_bytes)?;
@@ -944,8 +1219,8 @@ impl SqliteStore {
         Ok(page)
     }
 
-    /// Reads rows `(seq, doc_id, length, blob, actor, name, id)` into a page of about `max_bytes`
-    /// (at least one row); `cursor` is the page's cursor when every row fits.
+    /// Reads rows `(seq, doc_id, length, blob, actor, name, id, placed)` into a page of about
+    /// `max_bytes` (at least one row); `cursor` is the page's cursor when every row fits.
     fn page(
         mut rows: rusqlite::Rows<'_>,
         since: u64,
@@ -979,6 +1254,7 @@ impl SqliteStore {
                 blob: row.get(3)?,
                 pusher_actor: actor.unwrap_or_default(),
                 pusher_name: row.get(5)?,
+                snapshot: row.get(7)?,
             });
         }
         Ok(page)
@@ -1117,25 +1393,38 @@ impl super::Store for SqliteStore {
         now: i64,
     ) -> Result<SyncPage, StoreError> {
         if push.is_empty() {
-            // Pull only: a read snapshot, then record the sync time without waiting for a flush.
-            let (page, device_pk, unclaimed) = self.with_reader(|conn| {
+            // Pull only: a read snapshot, then record the sync without waiting for a flush.
+            let compactions = self.compactions.load(Ordering::SeqCst);
+            let (page, device_pk, team_pk, unclaimed) = self.with_reader(|conn| {
                 let tx = conn.transaction()?;
                 let (device_pk, team_pk) = Self::active_device(&tx, &device.device_id)?;
                 let unclaimed = Self::actor_unclaimed(&tx, device_pk, actor)?;
                 let page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
                 tx.commit()?;
-                Ok((page, device_pk, unclaimed))
+                Ok((page, device_pk, team_pk, unclaimed))
             })?;
+            #[cfg(test)]
+            if let Some(then) = lock(&self.after_pull_read).take() {
+                then(self);
+            }
+            let mut writers = lock(&self.writers);
             if unclaimed {
                 // Once per device: record (or check) its actor durably.
-                let writers = lock(&self.writers);
                 Self::claim_actor(&writers.durable, device_pk, &device.device_id, actor)?;
             }
-            let writers = lock(&self.writers);
-            writers
+            let tx = writers
                 .relaxed
-                .prepare_cached("UPDATE devices SET last_sync_at = ?1 WHERE pk = ?2")?
-                .execute(params![now, device_pk])?;
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let page = if self.compactions.load(Ordering::SeqCst) == compactions {
+                page
+            } else {
+                // A snapshot was placed while the page was read, on what the device's previous
+                // sync recorded: read again, where no placement can come between the read and
+                // its record.
+                Self::pull(&tx, team_pk, device_pk, since, max_bytes)?
+            };
+            record_sync(&tx, device_pk, since, page.cursor, now)?;
+            tx.commit()?;
             return Ok(page);
         }
 
@@ -1183,9 +1472,8 @@ impl super::Store for SqliteStore {
                 .execute(params![head, team_pk])?;
             self.charge_team(&tx, team_pk, added_bytes)?;
         }
-        tx.prepare_cached("UPDATE devices SET last_sync_at = ?1 WHERE pk = ?2")?
-            .execute(params![now, device_pk])?;
         let mut page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
+        record_sync(&tx, device_pk, since, page.cursor, now)?;
         tx.commit()?;
         drop(writers);
         page.inserted = inserted;
@@ -1221,7 +1509,8 @@ impl super::Store for SqliteStore {
             }
             let mut page = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id
+                    "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id,
+                            b.placed
                      FROM blobs b JOIN devices d ON d.pk = b.device_pk
                      WHERE b.team_pk = ?1 AND b.doc_id = ?2 AND b.seq > ?3 ORDER BY b.seq",
                 )?;
@@ -1394,10 +1683,71 @@ impl super::Store for SqliteStore {
         tx.commit()?;
         Ok(head)
     }
+
+    fn compact(
+        &self,
+        lead: &DeviceAuth,
+        items: &[CompactItem],
+        _now: i64,
+    ) -> Result<CompactResponse, StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
+        let mut done = CompactResponse::default();
+        let mut freed: i64 = 0;
+        for item in items {
+            match place_snapshot(&tx, team_pk, lead_pk, item)? {
+                Placement::Unknown => done.unknown += 1,
+                Placement::Nothing => {}
+                Placement::Placed {
+                    newly,
+                    freed: taken,
+                } => {
+                    done.placed += 1;
+                    done.covered += newly;
+                    done.dropped += 1;
+                    freed = freed.saturating_add(taken);
+                }
+            }
+        }
+        let (pruned, pruned_bytes) = prune_covered(&tx, team_pk)?;
+        done.dropped += pruned;
+        freed = freed.saturating_add(pruned_bytes);
+        if freed > 0 {
+            tx.execute(
+                "UPDATE teams SET stored_bytes = max(stored_bytes - ?1, 0) WHERE pk = ?2",
+                params![freed, team_pk],
+            )?;
+        }
+        tx.commit()?;
+        if done.placed > 0 {
+            // Still under the writers' mutex: a pull-only sync records only after checking it.
+            // (Pruning alone changes no page: it deletes only blobs no device is served.)
+            self.compactions.fetch_add(1, Ordering::SeqCst);
+        }
+        drop(writers);
+        tracing::info!(
+            team_id = %lead.team_id,
+            device_id = %lead.device_id,
+            items = items.len(),
+            placed = done.placed,
+            covered = done.covered,
+            dropped = done.dropped,
+            freed,
+            unknown = done.unknown,
+            "compaction"
+        );
+        Ok(done)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
     use super::*;
     use crate::secrets::{hash_invite, hash_token};
     use crate::store::Store;
@@ -1803,5 +2153,983 @@ mod tests {
         };
         let page = store.sync(c, &[], 0, &[fine], 1000, 20).expect("stored");
         assert_eq!((page.inserted, page.erasure_head), (1, 3));
+    }
+
+    // Compaction.
+
+    /// A change to push: its id, document and bytes; `name` for readable assertions.
+    #[derive(Debug, Clone)]
+    struct Change {
+        name: &'static str,
+        id: [u8; 32],
+        doc: &'static str,
+        bytes: Vec<u8>,
+    }
+
+    /// Its bytes are `"<name> of <doc>"`: 8 bytes with the document id for a two-letter name.
+    fn change(name: &'static str, doc: &'static str) -> Change {
+        let bytes = format!("{name} of {doc}").into_bytes();
+        Change {
+            name,
+            id: groundwork_protocol::blob_digest(&bytes),
+            doc,
+            bytes,
+        }
+    }
+
+    /// `device` pushes `c` (reading as little as a sync can: its next sync starts at 0, or at the
+    /// first change of another device).
+    fn push(store: &SqliteStore, device: &DeviceAuth, c: &Change) {
+        let blob = NewBlob {
+            id: c.id,
+            doc_id: c.doc,
+            blob: &c.bytes,
+        };
+        let page = store.sync(device, &[], 0, &[blob], 0, 5).expect("pushed");
+        assert_eq!(page.inserted, 1, "{} is new", c.name);
+    }
+
+    /// A compaction item: `snapshot` of its document, covering `covers` and the raw `tags`.
+    fn compact_item(snapshot: &Change, covers: &[&Change], tags: &[u64]) -> CompactItem {
+        CompactItem {
+            doc_id: snapshot.doc.to_owned(),
+            snapshot: groundwork_protocol::id::hex(&snapshot.id),
+            covers: covers
+                .iter()
+                .map(|c| tag(&c.id))
+                .chain(tags.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// A team, its devices and the changes they pushed, as [`logged`] makes them.
+    struct Compacted {
+        store: SqliteStore,
+        _dir: tempfile::TempDir,
+        /// lead, a, b (canvassers that push), n and e (canvassers that only read).
+        lead: DeviceAuth,
+        a: DeviceAuth,
+        b: DeviceAuth,
+        n: DeviceAuth,
+        e: DeviceAuth,
+        changes: Vec<Change>,
+    }
+
+    impl Compacted {
+        fn named(&self, name: &str) -> &Change {
+            self.changes
+                .iter()
+                .find(|c| c.name == name)
+                .expect("a change of the fixture")
+        }
+
+        fn name_of(&self, id: &[u8; 32]) -> &'static str {
+            self.changes
+                .iter()
+                .find(|c| &c.id == id)
+                .map_or("?", |c| c.name)
+        }
+
+        /// The fixture's name of a device.
+        fn who(&self, device_id: &str) -> String {
+            [
+                (&self.lead, "lead"),
+                (&self.a, "a"),
+                (&self.b, "b"),
+                (&self.n, "n"),
+                (&self.e, "e"),
+            ]
+            .into_iter()
+            .find(|(d, _)| d.device_id == device_id)
+            .map_or_else(|| device_id.to_owned(), |(_, name)| name.to_owned())
+        }
+
+        /// `(seq, name)` of a page.
+        fn seqs(&self, page: &SyncPage) -> Vec<(u64, &'static str)> {
+            page.changes
+                .iter()
+                .map(|c| (c.seq, self.name_of(&c.id)))
+                .collect()
+        }
+
+        /// The names of a page's changes served as snapshots.
+        fn snapshots(&self, page: &SyncPage) -> Vec<&'static str> {
+            page.changes
+                .iter()
+                .filter(|c| c.snapshot)
+                .map(|c| self.name_of(&c.id))
+                .collect()
+        }
+
+        /// `device` pulls from `since`: `(seq, name)` of the page, its cursor and `more`.
+        fn pull(
+            &self,
+            device: &DeviceAuth,
+            since: u64,
+            max_bytes: u64,
+        ) -> (Vec<(u64, &'static str)>, u64, bool) {
+            let page = self
+                .store
+                .sync(device, &[], since, &[], max_bytes, 50)
+                .expect("pulls");
+            for c in page.changes.iter().filter(|c| c.snapshot) {
+                let name = self.name_of(&c.id);
+                assert!(name.starts_with('s'), "{name} is served as a snapshot");
+            }
+            (self.seqs(&page), page.cursor, page.more)
+        }
+
+        /// `device` syncs from the head: it holds the whole log, its next sync starts there.
+        fn read_all(&self, device: &DeviceAuth) {
+            let head = self.head();
+            let (_, cursor, more) = self.pull(device, head, 1 << 20);
+            assert_eq!((cursor, more), (head, false));
+        }
+
+        fn head(&self) -> u64 {
+            to_u64(
+                team_heads(&lock(&self.store.writers).durable, 1)
+                    .expect("heads")
+                    .0,
+            )
+        }
+
+        /// The team's blobs: `(seq, name, covered_from, placed)`.
+        fn rows(&self) -> Vec<(i64, &'static str, Option<i64>, bool)> {
+            let writers = lock(&self.store.writers);
+            let mut stmt = writers
+                .durable
+                .prepare("SELECT seq, id, covered_from, placed FROM blobs ORDER BY seq")
+                .expect("prepare");
+            stmt.query_map([], |r| {
+                let id: Vec<u8> = r.get(1)?;
+                Ok((r.get(0)?, id, r.get(2)?, r.get(3)?))
+            })
+            .expect("query")
+            .map(|row| {
+                let (seq, id, from, placed) = row.expect("row");
+                let id: [u8; 32] = id.try_into().expect("32 bytes");
+                (seq, self.name_of(&id), from, placed)
+            })
+            .collect()
+        }
+
+        /// Who still needs which covered blob: `(seq, device)`, in order.
+        fn needs(&self) -> Vec<(i64, String)> {
+            let rows: Vec<(i64, String)> = {
+                let writers = lock(&self.store.writers);
+                let mut stmt = writers
+                    .durable
+                    .prepare(
+                        "SELECT n.seq, d.id FROM covered_needs n JOIN devices d ON d.pk = n.device_pk
+                         ORDER BY n.seq, n.device_pk",
+                    )
+                    .expect("prepare");
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows")
+            };
+            rows.into_iter()
+                .map(|(seq, id)| (seq, self.who(&id)))
+                .collect()
+        }
+
+        /// `(cursor, reach)` recorded for `device`.
+        fn recorded(&self, device: &DeviceAuth) -> (i64, Option<i64>) {
+            lock(&self.store.writers)
+                .durable
+                .query_row(
+                    "SELECT cursor, reach FROM devices WHERE id = ?1",
+                    [&device.device_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("reads")
+        }
+
+        /// The team's byte count, and the bytes its blobs really take.
+        fn bytes(&self) -> (i64, i64) {
+            lock(&self.store.writers)
+                .durable
+                .query_row(
+                    "SELECT stored_bytes, (SELECT COALESCE(SUM(length(blob)
+                         + length(CAST(doc_id AS BLOB))), 0) FROM blobs)
+                     FROM teams",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("reads")
+        }
+
+        /// What the team's count holds for the change `name`.
+        fn size(&self, name: &str) -> i64 {
+            let c = self.named(name);
+            i64::try_from(c.bytes.len() + c.doc.len()).expect("small")
+        }
+
+        fn compact(&self, items: &[CompactItem]) -> CompactResponse {
+            self.store.compact(&self.lead, items, 60).expect("compacts")
+        }
+
+        fn prune(&self) -> CompactResponse {
+            self.compact(&[])
+        }
+
+        /// A canvasser enrolled now, whose device id is `name`.
+        fn newcomer(&self, name: &str) -> DeviceAuth {
+            let code = format!("invite-{name}");
+            self.store
+                .create_invite(&self.lead.team_id, &invite(&code, 1, Role::Canvasser), 61)
+                .expect("invite");
+            self.store.enrol(&joining(&code, name), 61).expect("enrols");
+            self.store
+                .authenticate(&hash_token(name))
+                .expect("reads")
+                .expect("known")
+        }
+    }
+
+    /// A team (a lead, canvassers a and b that push, n and e that only read) whose log is:
+    ///
+    /// ```text
+    /// 1 c1 (doc C, b)  2 a1 (a)  3 b1 (doc B, b)  4 a2 (a)  5 a3 (b)  6 ax (a)  7 b2 (doc B, a)
+    /// 8 s1 (the lead's snapshot of doc A)  9 a4 (a: after the snapshot)
+    /// ```
+    ///
+    /// Each push read one change at most, so the devices' next syncs start at: the lead 0 or 1,
+    /// a 0 or 1, b 0 or 2; n and e never synced (anywhere).
+    fn logged() -> Compacted {
+        let mut log = devices_only();
+        log.changes = vec![
+            change("c1", "C"),
+            change("a1", "A"),
+            change("b1", "B"),
+            change("a2", "A"),
+            change("a3", "A"),
+            change("ax", "A"),
+            change("b2", "B"),
+            change("s1", "A"),
+            change("a4", "A"),
+        ];
+        for (c, by) in log.changes.iter().zip([
+            &log.b, &log.a, &log.b, &log.a, &log.b, &log.a, &log.a, &log.lead, &log.a,
+        ]) {
+            push(&log.store, by, c);
+        }
+        log
+    }
+
+    /// s1 covering a1, a2, a3, and listing a4 (after it), b1 (another document) and a tag of
+    /// nothing.
+    fn s1_item(log: &Compacted) -> CompactItem {
+        compact_item(
+            log.named("s1"),
+            &[
+                log.named("a1"),
+                log.named("a2"),
+                log.named("a3"),
+                log.named("a4"),
+                log.named("b1"),
+            ],
+            &[0xdead_beef],
+        )
+    }
+
+    /// [`logged`], then s1 placed: at 2, where a1 was (a1 deleted); a2 and a3 covered, needed
+    /// by b (it may start at 2), n and e (they may start anywhere).
+    fn compacted() -> Compacted {
+        let log = logged();
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!((done.placed, done.dropped), (1, 1));
+        log
+    }
+
+    /// The team of [`logged`], with nothing pushed yet.
+    fn devices_only() -> Compacted {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(
+            &store,
+            &[
+                Role::Lead,
+                Role::Canvasser,
+                Role::Canvasser,
+                Role::Canvasser,
+                Role::Canvasser,
+            ],
+        );
+        let [lead, a, b, n, e] = <[DeviceAuth; 5]>::try_from(devices).expect("five devices");
+        Compacted {
+            store,
+            _dir: dir,
+            lead,
+            a,
+            b,
+            n,
+            e,
+            changes: Vec::new(),
+        }
+    }
+
+    fn needs(list: &[(i64, &str)]) -> Vec<(i64, String)> {
+        list.iter()
+            .map(|&(seq, who)| (seq, who.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_snapshot_takes_the_place_of_the_earliest_blob_it_covers_which_goes() {
+        let log = logged();
+        let (before, _) = log.bytes();
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                placed: 1,
+                covered: 3,
+                dropped: 1,
+                unknown: 0
+            },
+            "a1, a2 and a3 covered, a1 deleted at once"
+        );
+        assert_eq!(
+            log.rows(),
+            vec![
+                (1, "c1", None, false),
+                (2, "s1", None, true),
+                (3, "b1", None, false),
+                (4, "a2", Some(2), false),
+                (5, "a3", Some(2), false),
+                (6, "ax", None, false),
+                (7, "b2", None, false),
+                (9, "a4", None, false),
+            ],
+            "s1 where a1 was; a4 (after the snapshot), ax and b1 are not covered"
+        );
+        let (after, real) = log.bytes();
+        assert_eq!(after, before - log.size("a1"));
+        assert_eq!(after, real);
+        // b may start at 2 (it holds a1, not a2; a3 is its own); n and e may start anywhere.
+        // a starts at 0 or 1 and gets s1; the lead made it.
+        assert_eq!(
+            log.needs(),
+            needs(&[(4, "b"), (4, "n"), (4, "e"), (5, "n"), (5, "e")])
+        );
+        assert_eq!(log.head(), 9, "the head did not move");
+        // a gets the snapshot (its own blobs stay out), and no covered blob.
+        assert_eq!(
+            log.pull(&log.a, 1, 1 << 20),
+            (vec![(2, "s1"), (3, "b1")], 9, false)
+        );
+        // b, from 2, gets a2 and not the snapshot.
+        assert_eq!(
+            log.pull(&log.b, 2, 1 << 20).0,
+            vec![(4, "a2"), (6, "ax"), (7, "b2"), (9, "a4")]
+        );
+    }
+
+    #[test]
+    fn a_new_device_gets_each_snapshot_once_and_no_covered_blob() {
+        let log = compacted();
+        // A second document compacted too: sb (pushed at 10) stands for b1 and b2, where b1 was.
+        let sb = change("sb", "B");
+        push(&log.store, &log.lead, &sb);
+        let mut changes = log.changes.clone();
+        changes.push(sb.clone());
+        let log = Compacted { changes, ..log };
+        let done = log.compact(&[compact_item(&sb, &[log.named("b1"), log.named("b2")], &[])]);
+        assert_eq!((done.placed, done.covered), (1, 2));
+        let contents: HashMap<&str, Vec<&str>> =
+            HashMap::from([("s1", vec!["a1", "a2", "a3"]), ("sb", vec!["b1", "b2"])]);
+        let everything: HashSet<&str> = log.changes.iter().map(|c| c.name).collect();
+        for (i, max_bytes) in [0, 1, 8, 12, 16, 24, 25, 40, 1 << 20]
+            .into_iter()
+            .enumerate()
+        {
+            let fresh = log.newcomer(&format!("fresh-{i}"));
+            let mut since = 0;
+            let mut served = Vec::new();
+            let mut snapshots = Vec::new();
+            loop {
+                let page = log
+                    .store
+                    .sync(&fresh, &[], since, &[], max_bytes, 70)
+                    .expect("pulls");
+                assert!(
+                    page.changes
+                        .iter()
+                        .all(|c| c.seq > since && c.seq <= page.cursor)
+                );
+                served.extend(log.seqs(&page));
+                snapshots.extend(log.snapshots(&page));
+                since = page.cursor;
+                if !page.more {
+                    break;
+                }
+            }
+            assert_eq!(since, 10, "the last cursor is the head");
+            assert_eq!(
+                served,
+                [(1, "c1"), (2, "s1"), (3, "sb"), (6, "ax"), (9, "a4")],
+                "pages of {max_bytes} bytes: each snapshot once, no covered blob"
+            );
+            assert_eq!(snapshots, ["s1", "sb"]);
+            let mut held: HashSet<&str> = HashSet::new();
+            for &(_, name) in &served {
+                held.insert(name);
+                held.extend(contents.get(name).into_iter().flatten());
+            }
+            assert_eq!(held, everything, "pages of {max_bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn a_device_past_the_covered_blobs_gets_nothing_again() {
+        let log = logged();
+        // b has read up to 7 (past a1, a2 and a3, before s1 at 8), and then s1 from there: it
+        // starts at 7 or 8. n and e have read the whole log. a starts at 0 or 1.
+        assert_eq!(
+            log.pull(&log.b, 0, 32),
+            (vec![(2, "a1"), (4, "a2"), (6, "ax"), (7, "b2")], 7, true)
+        );
+        assert_eq!(log.pull(&log.b, 7, 0), (vec![(8, "s1")], 8, true));
+        log.read_all(&log.n);
+        log.read_all(&log.e);
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                placed: 1,
+                covered: 3,
+                dropped: 3,
+                unknown: 0
+            },
+            "no device needs a2 or a3: they go at once, with a1"
+        );
+        assert!(log.needs().is_empty());
+        // Nothing again: not the snapshot (now at 2), not a1, not a covered blob.
+        assert_eq!(log.pull(&log.b, 7, 1 << 20).0, [(9, "a4")]);
+        assert_eq!(log.pull(&log.b, 8, 1 << 20).0, [(9, "a4")]);
+        assert_eq!(log.pull(&log.b, 9, 1 << 20), (vec![], 9, false));
+        assert_eq!(log.pull(&log.n, 9, 1 << 20), (vec![], 9, false));
+        // a, before the snapshot, gets it (a3 is in it; a1 and a2 are its own).
+        assert_eq!(log.pull(&log.a, 1, 1 << 20).0, [(2, "s1"), (3, "b1")]);
+        let (counted, real) = log.bytes();
+        assert_eq!(counted, real);
+    }
+
+    #[test]
+    fn a_device_inside_the_covered_range_gets_what_it_lacks_then_they_go() {
+        let log = logged();
+        // n has read c1, a1 and b1: it starts at 3 (or 0, had it lost the answer). Everyone
+        // else has read the whole log.
+        assert_eq!(
+            log.pull(&log.n, 0, 24),
+            (vec![(1, "c1"), (2, "a1"), (3, "b1")], 3, true)
+        );
+        for device in [&log.lead, &log.a, &log.b, &log.e] {
+            log.read_all(device);
+        }
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!((done.placed, done.covered, done.dropped), (1, 3, 1));
+        assert_eq!(log.needs(), needs(&[(4, "n"), (5, "n")]));
+        // From 3: the covered blobs after its cursor, and not the snapshot.
+        let page = log
+            .store
+            .sync(&log.n, &[], 3, &[], 1 << 20, 62)
+            .expect("pulls");
+        assert_eq!(
+            log.seqs(&page),
+            [(4, "a2"), (5, "a3"), (6, "ax"), (7, "b2"), (9, "a4")]
+        );
+        assert!(log.snapshots(&page).is_empty());
+        // n may not have kept that answer: a2 and a3 stay.
+        assert_eq!(log.prune().dropped, 0);
+        assert_eq!(log.needs(), needs(&[(4, "n"), (5, "n")]));
+        // n syncs from 9: it holds them, and they go at the next compaction.
+        assert_eq!(log.pull(&log.n, 9, 1 << 20), (vec![], 9, false));
+        assert!(log.needs().is_empty());
+        let (before, _) = log.bytes();
+        assert_eq!(
+            log.prune(),
+            CompactResponse {
+                dropped: 2,
+                ..CompactResponse::default()
+            }
+        );
+        let (after, real) = log.bytes();
+        assert_eq!(after, before - log.size("a2") - log.size("a3"));
+        assert_eq!(after, real);
+        assert_eq!(
+            log.rows(),
+            vec![
+                (1, "c1", None, false),
+                (2, "s1", None, true),
+                (3, "b1", None, false),
+                (6, "ax", None, false),
+                (7, "b2", None, false),
+                (9, "a4", None, false),
+            ]
+        );
+        // Reading from the start still gets everything: the snapshot stands for what went.
+        let fresh = log.newcomer("fresh");
+        assert_eq!(
+            log.pull(&fresh, 0, 1 << 20).0,
+            [
+                (1, "c1"),
+                (2, "s1"),
+                (3, "b1"),
+                (6, "ax"),
+                (7, "b2"),
+                (9, "a4")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_revoked_device_needs_nothing() {
+        let log = logged();
+        for device in [&log.lead, &log.a, &log.b, &log.n] {
+            log.read_all(device);
+        }
+        // e never synced: it may start anywhere, so it needs a2 and a3.
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!(done.dropped, 1);
+        assert_eq!(log.needs(), needs(&[(4, "e"), (5, "e")]));
+        assert_eq!(log.prune().dropped, 0);
+        log.store
+            .revoke_device(&log.e.device_id, 63)
+            .expect("revokes");
+        assert!(log.needs().is_empty(), "its needs went with it");
+        assert_eq!(log.prune().dropped, 2);
+        let (counted, real) = log.bytes();
+        assert_eq!(counted, real);
+    }
+
+    #[test]
+    fn doc_changes_serves_every_stored_blob_of_the_document() {
+        let log = compacted();
+        let head = 9;
+        let doc = |doc_id: &str, after| {
+            let page = log
+                .store
+                .doc_changes(&log.a, doc_id, after, 1 << 20)
+                .expect("reads");
+            (
+                log.seqs(&page),
+                log.snapshots(&page),
+                page.cursor,
+                page.more,
+            )
+        };
+        // The snapshot and what it covers, the caller's own blobs included: a device that
+        // refused a snapshot gets whatever history is still stored.
+        assert_eq!(
+            doc("A", 0),
+            (
+                vec![(2, "s1"), (4, "a2"), (5, "a3"), (6, "ax"), (9, "a4")],
+                vec!["s1"],
+                head,
+                false
+            )
+        );
+        assert_eq!(doc("A", 3).0, [(4, "a2"), (5, "a3"), (6, "ax"), (9, "a4")]);
+        assert_eq!(doc("B", 0).0, [(3, "b1"), (7, "b2")]);
+        // Once the covered blobs went, the snapshot stands for them.
+        for device in [&log.lead, &log.a, &log.b, &log.n, &log.e] {
+            log.read_all(device);
+        }
+        assert_eq!(log.prune().dropped, 2);
+        assert_eq!(doc("A", 0).0, [(2, "s1"), (6, "ax"), (9, "a4")]);
+    }
+
+    #[test]
+    fn syncs_record_where_the_device_starts_next_and_drop_what_it_holds() {
+        let log = compacted();
+        assert_eq!(log.recorded(&log.e), (0, None), "never synced");
+        log.pull(&log.n, 3, 1);
+        assert_eq!(
+            log.recorded(&log.n),
+            (3, Some(4)),
+            "a pull: since and the page's cursor"
+        );
+        assert_eq!(
+            log.needs(),
+            needs(&[(4, "b"), (4, "n"), (4, "e"), (5, "n"), (5, "e")]),
+            "n may not have kept the page with a2"
+        );
+        log.pull(&log.n, 4, 1);
+        assert_eq!(log.recorded(&log.n), (4, Some(5)));
+        assert_eq!(
+            log.needs(),
+            needs(&[(4, "b"), (4, "e"), (5, "n"), (5, "e")]),
+            "n holds a2"
+        );
+        log.pull(&log.n, 0, 1 << 20);
+        assert_eq!(log.recorded(&log.n), (0, Some(9)), "a device may go back");
+        // A push records the same way, and drops b's need of a2.
+        let a5 = change("a5", "A");
+        let blob = NewBlob {
+            id: a5.id,
+            doc_id: a5.doc,
+            blob: &a5.bytes,
+        };
+        let page = log
+            .store
+            .sync(&log.b, &[], 5, &[blob], 0, 64)
+            .expect("pushes");
+        assert_eq!((page.inserted, page.cursor), (1, 6));
+        assert_eq!(log.recorded(&log.b), (5, Some(6)));
+        assert_eq!(log.needs(), needs(&[(4, "e"), (5, "n"), (5, "e")]));
+        assert!(matches!(
+            log.store.sync(&log.n, &[], 11, &[], 10, 1),
+            Err(StoreError::CursorAhead { .. })
+        ));
+        assert_eq!(
+            log.recorded(&log.n),
+            (0, Some(9)),
+            "a refused sync records nothing"
+        );
+    }
+
+    #[test]
+    fn compaction_is_a_leads_and_only_of_its_own_snapshots() {
+        let log = compacted();
+        let rows = log.rows();
+        let (bytes, _) = log.bytes();
+        let s1 = log.named("s1");
+        let ax = log.named("ax");
+        let b2 = log.named("b2");
+        let a2 = log.named("a2");
+        // A canvasser's announcement changes nothing.
+        assert!(matches!(
+            log.store.compact(&log.a, &[compact_item(ax, &[a2], &[])], 20),
+            Err(StoreError::NotLead(id)) if id == log.a.device_id
+        ));
+        // Another device's blob, a snapshot under another document, an id of nothing, a bad
+        // id: unknown. The snapshot again (placed already) and a snapshot covering nothing
+        // before it: nothing to do.
+        let mut other_doc = compact_item(s1, &[a2], &[]);
+        other_doc.doc_id = "B".to_owned();
+        let mut bad_id = compact_item(s1, &[a2], &[]);
+        bad_id.snapshot = "S1".repeat(32);
+        let nothing = change("nothing", "A");
+        let lonely = change("lonely", "D");
+        push(&log.store, &log.lead, &lonely);
+        let rows_after_push = {
+            let mut r = rows.clone();
+            r.push((10, "?", None, false));
+            r
+        };
+        let done = log.compact(&[
+            compact_item(ax, &[a2], &[]),
+            compact_item(b2, &[log.named("b1")], &[]),
+            other_doc,
+            compact_item(&nothing, &[a2], &[]),
+            bad_id,
+            compact_item(s1, &[log.named("c1"), a2, log.named("a1")], &[]),
+            compact_item(&lonely, &[a2, s1], &[tag(&lonely.id)]),
+        ]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                unknown: 5,
+                ..CompactResponse::default()
+            }
+        );
+        assert_eq!(log.rows(), rows_after_push, "nothing moved or was marked");
+        assert_eq!(log.bytes().0, bytes + (lonely.bytes.len() + 1) as i64);
+        // A revoked lead is refused as revoked.
+        log.store
+            .promote_device(&log.b.device_id)
+            .expect("b becomes a lead");
+        log.store
+            .revoke_team_device(&log.b, &log.lead.device_id, 30)
+            .expect("b revokes the lead");
+        assert!(matches!(
+            log.store.compact(&log.lead, &[], 31),
+            Err(StoreError::DeviceRevoked(_))
+        ));
+    }
+
+    #[test]
+    fn compacting_again_covers_the_previous_snapshot() {
+        let log = compacted();
+        // n reads to 5 (s1, and a2 and a3 too: its start was unknown), then one more: it starts
+        // at 5 or 6.
+        assert_eq!(
+            log.pull(&log.n, 0, 40),
+            (
+                vec![(1, "c1"), (2, "s1"), (3, "b1"), (4, "a2"), (5, "a3")],
+                5,
+                true
+            )
+        );
+        assert_eq!(log.pull(&log.n, 5, 0), (vec![(6, "ax")], 6, true));
+        let a5 = change("a5", "A");
+        let s2 = change("s2", "A");
+        push(&log.store, &log.a, &a5);
+        push(&log.store, &log.lead, &s2);
+        let mut changes = log.changes.clone();
+        changes.extend([a5.clone(), s2.clone()]);
+        let log = Compacted { changes, ..log };
+        log.read_all(&log.b);
+        log.read_all(&log.e);
+        // s2 stands for every change of A (a1 is gone: its tag matches nothing). A blob pushed
+        // after s2 would not be covered: see the fixture's a4 and s1.
+        let doc_a: Vec<&Change> = log
+            .changes
+            .iter()
+            .filter(|c| c.doc == "A" && c.name != "s2")
+            .collect();
+        let done = log.compact(&[compact_item(&s2, &doc_a, &[])]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                placed: 1,
+                covered: 4,
+                dropped: 3,
+                unknown: 0
+            },
+            "s1, ax, a4 and a5 newly covered (a2 and a3 were); s1 goes (s2 takes its place), \
+             and a2 and a3 (no one needs them now)"
+        );
+        assert_eq!(
+            log.rows(),
+            vec![
+                (1, "c1", None, false),
+                (2, "s2", None, true),
+                (3, "b1", None, false),
+                (6, "ax", Some(2), false),
+                (7, "b2", None, false),
+                (9, "a4", Some(2), false),
+                (10, "a5", Some(2), false),
+            ]
+        );
+        assert_eq!(log.needs(), needs(&[(6, "n"), (9, "n"), (10, "n")]));
+        // A new device: every change once, or in the snapshot it got.
+        let fresh = log.newcomer("fresh");
+        let (page, _, more) = log.pull(&fresh, 0, 1 << 20);
+        assert!(!more);
+        assert_eq!(page, [(1, "c1"), (2, "s2"), (3, "b1"), (7, "b2")]);
+        let mut held: HashSet<&str> = page.iter().map(|&(_, name)| name).collect();
+        held.extend(doc_a.iter().map(|c| c.name));
+        let everything: HashSet<&str> = log.changes.iter().map(|c| c.name).collect();
+        assert_eq!(held, everything);
+        // n, past s2's position, gets what it lacks and not s2.
+        assert_eq!(
+            log.pull(&log.n, 5, 1 << 20).0,
+            [(6, "ax"), (7, "b2"), (9, "a4"), (10, "a5")]
+        );
+        assert_eq!(
+            log.pull(&log.n, 6, 1 << 20).0,
+            [(7, "b2"), (9, "a4"), (10, "a5")]
+        );
+        // The placed snapshot never moves again; s1 is gone. n holds ax now: it goes.
+        let again = log.compact(&[
+            compact_item(&s2, &[log.named("c1")], &[]),
+            compact_item(log.named("s1"), &[log.named("a2")], &[]),
+        ]);
+        assert_eq!(
+            again,
+            CompactResponse {
+                dropped: 1,
+                unknown: 1,
+                ..CompactResponse::default()
+            }
+        );
+        assert_eq!(log.needs(), needs(&[(9, "n"), (10, "n")]));
+        let (counted, real) = log.bytes();
+        assert_eq!(counted, real);
+    }
+
+    #[test]
+    fn an_already_covered_blob_keeps_its_needs_and_a_placed_snapshot_stays() {
+        let mut log = devices_only();
+        log.changes = ["d0", "d1", "d2", "sd1", "d3", "sd2", "d4", "sd3"]
+            .map(|name| change(name, "D"))
+            .to_vec();
+        let pushed = |log: &Compacted, name: &str| {
+            let by = if name.starts_with('s') {
+                &log.lead
+            } else {
+                &log.a
+            };
+            push(&log.store, by, log.named(name));
+        };
+        for name in ["d0", "d1", "d2", "sd1"] {
+            pushed(&log, name);
+        }
+        // n read d0 and d1 (it starts at 0 or 2), e read d0 (at 0 or 1), b everything.
+        assert_eq!(
+            log.pull(&log.n, 0, 16),
+            (vec![(1, "d0"), (2, "d1")], 2, true)
+        );
+        assert_eq!(log.pull(&log.e, 0, 0), (vec![(1, "d0")], 1, true));
+        log.read_all(&log.b);
+        // sd1 stands for d1 and d2: at 2, d1 gone, d2 needed by n (e gets sd1).
+        let first = compact_item(log.named("sd1"), &[log.named("d1"), log.named("d2")], &[]);
+        let done = log.compact(&[first]);
+        assert_eq!((done.placed, done.covered, done.dropped), (1, 2, 1));
+        assert_eq!(log.needs(), needs(&[(3, "n")]));
+
+        // sd2 stands for d0, d2 (covered already) and d3: at 1, d0 gone. d2 keeps its needs
+        // and gets no new one (e, which could start at 1, gets sd1 at 2); d3 is needed by n
+        // and e, which may start past 1.
+        for name in ["d3", "sd2"] {
+            pushed(&log, name);
+        }
+        log.read_all(&log.b);
+        let second = compact_item(
+            log.named("sd2"),
+            &[log.named("d0"), log.named("d2"), log.named("d3")],
+            &[],
+        );
+        let done = log.compact(&[second]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                placed: 1,
+                covered: 2,
+                dropped: 1,
+                unknown: 0
+            },
+            "d0 and d3 newly covered, d0 deleted"
+        );
+        let rows = vec![
+            (1, "sd2", None, true),
+            (2, "sd1", None, true),
+            (3, "d2", Some(2), false),
+            (5, "d3", Some(1), false),
+        ];
+        assert_eq!(log.rows(), rows);
+        assert_eq!(log.needs(), needs(&[(3, "n"), (5, "n"), (5, "e")]));
+        // Named again, with a blob before it, a placed snapshot does not move.
+        let again = compact_item(log.named("sd1"), &[log.named("d0")], &[]);
+        assert_eq!(log.compact(&[again]), CompactResponse::default());
+        assert_eq!(log.rows(), rows);
+        let fresh = log.newcomer("fresh");
+        assert_eq!(log.pull(&fresh, 0, 1 << 20).0, [(1, "sd2"), (2, "sd1")]);
+        assert_eq!(log.pull(&log.e, 1, 1 << 20).0, [(2, "sd1"), (5, "d3")]);
+        assert_eq!(
+            log.pull(&log.e, 0, 1 << 20).0,
+            [(1, "sd2"), (2, "sd1"), (5, "d3")]
+        );
+
+        // sd3 stands for d2 (still needed by n) and d4: at 3, d2 gone with n's need. n, which
+        // starts at 2, gets sd3 instead; e and the new device read up to 6 (they may start
+        // there, past 3): they need d4.
+        for name in ["d4", "sd3"] {
+            pushed(&log, name);
+        }
+        log.read_all(&log.b);
+        let third = compact_item(log.named("sd3"), &[log.named("d2"), log.named("d4")], &[]);
+        let done = log.compact(&[third]);
+        assert_eq!((done.placed, done.covered, done.dropped), (1, 1, 1));
+        assert_eq!(
+            log.rows(),
+            vec![
+                (1, "sd2", None, true),
+                (2, "sd1", None, true),
+                (3, "sd3", None, true),
+                (5, "d3", Some(1), false),
+                (7, "d4", Some(3), false),
+            ]
+        );
+        assert_eq!(
+            log.needs(),
+            needs(&[(5, "n"), (5, "e"), (7, "e"), (7, "fresh")])
+        );
+        assert_eq!(log.pull(&log.n, 2, 1 << 20).0, [(3, "sd3"), (5, "d3")]);
+        assert_eq!(log.pull(&log.e, 6, 1 << 20).0, [(7, "d4")]);
+        let (counted, real) = log.bytes();
+        assert_eq!(counted, real);
+    }
+
+    #[test]
+    fn erasing_a_compacted_document_deletes_its_snapshot_and_needs() {
+        let log = compacted();
+        log.store.erase(&log.lead, "A", 65).expect("erases");
+        assert_eq!(
+            log.rows(),
+            vec![
+                (1, "c1", None, false),
+                (3, "b1", None, false),
+                (7, "b2", None, false),
+            ]
+        );
+        assert!(log.needs().is_empty());
+        let (counted, real) = log.bytes();
+        assert_eq!(counted, real);
+        assert_eq!(
+            log.compact(&[s1_item(&log)]),
+            CompactResponse {
+                unknown: 1,
+                ..CompactResponse::default()
+            },
+            "the snapshot is gone with its document"
+        );
+    }
+
+    #[test]
+    fn a_restarted_relay_keeps_covered_blobs_for_devices_it_lost_track_of() {
+        let log = logged();
+        for device in [&log.lead, &log.b, &log.n, &log.e] {
+            log.read_all(device);
+        }
+        // a reads b1 (at 3: past a1, before a3) and keeps it: it starts at 3. A power cut
+        // then rolls back that record (written without a flush): the relay's file says a
+        // starts at 0 or 1, where it would get s1 and need nothing.
+        assert_eq!(log.pull(&log.a, 1, 8), (vec![(3, "b1")], 3, true));
+        lock(&log.store.writers)
+            .durable
+            .execute(
+                "UPDATE devices SET cursor = 0, reach = 1 WHERE id = ?1",
+                [&log.a.device_id],
+            )
+            .expect("by hand");
+        // The relay starts again: it no longer trusts where a device reaches.
+        let store = SqliteStore::open(log._dir.path()).expect("reopens");
+        let log = Compacted { store, ..log };
+        assert_eq!(log.recorded(&log.a), (0, None));
+        let done = log.compact(&[s1_item(&log)]);
+        assert_eq!(
+            (done.placed, done.covered, done.dropped),
+            (1, 3, 2),
+            "a1 and a2 go (a2 is a's own), a3 stays"
+        );
+        assert_eq!(log.needs(), needs(&[(5, "a")]));
+        assert_eq!(log.pull(&log.a, 3, 1 << 20).0, [(5, "a3")]);
+        assert_eq!(log.pull(&log.a, 9, 1 << 20), (vec![], 9, false));
+        assert_eq!(log.prune().dropped, 1);
+    }
+
+    #[test]
+    fn a_pull_that_overlaps_a_placement_reads_again() {
+        let log = logged();
+        for device in [&log.lead, &log.a, &log.b, &log.e] {
+            log.read_all(device);
+        }
+        // n read one change: it starts at 0 or 1 and gets s1, so the placement leaves it no
+        // need of a2 or a3.
+        assert_eq!(log.pull(&log.n, 0, 0), (vec![(1, "c1")], 1, true));
+        let item = s1_item(&log);
+        let lead = log.lead.clone();
+        let done = Arc::new(Mutex::new(None));
+        let record = Arc::clone(&done);
+        *lock(&log.store.after_pull_read) = Some(Box::new(move |store: &SqliteStore| {
+            *lock(&record) = Some(store.compact(&lead, &[item], 21).expect("compacts"));
+        }));
+        // n's pull read [a1, b1, a2] before the placement: answered, n would go on from 4
+        // and never get a3 (nor s1). It reads again.
+        let (page, cursor, more) = log.pull(&log.n, 1, 30);
+        assert_eq!(
+            lock(&done).take().map(|d| (d.placed, d.dropped)),
+            Some((1, 3))
+        );
+        assert_eq!(page, vec![(2, "s1"), (3, "b1"), (6, "ax")]);
+        assert_eq!((cursor, more), (6, true));
+        assert_eq!(log.recorded(&log.n), (1, Some(6)));
+        assert_eq!(log.pull(&log.n, 6, 1 << 20).0, [(7, "b2"), (9, "a4")]);
     }
 }

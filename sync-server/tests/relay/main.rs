@@ -4,6 +4,7 @@
 mod actors;
 mod app;
 mod common;
+mod compaction;
 mod convergence;
 mod durability;
 mod enrolment;

@@ -1,0 +1,290 @@
+//! Compaction through a real relay: a lead's device publishes snapshots that stand for a
+//! document's blobs, a new device gets the snapshots instead of the history and ends exactly
+//! where the others are, and nothing written meanwhile or afterwards is lost.
+
+use std::cell::RefCell;
+
+use groundwork::store::Store;
+use groundwork::sync::{self, plan::Budget, team};
+use groundwork_protocol::{InviteRequest, Role};
+use proptest::prelude::*;
+
+use super::sync::{Device, TestRelay, transport};
+
+/// A team with a lead and a canvasser; the canvasser writes `people` people, each in four
+/// steps synced apart (four blobs, four changes), and the lead pulls them.
+fn team_with_history(relay: &TestRelay, people: usize) -> (String, Device, Device, Vec<String>) {
+    let (team, lead_invite) = relay.team(1);
+    let lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
+    let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
+    let ids: Vec<String> = (0..people)
+        .map(|i| canvasser.person(&format!("Person {i}")))
+        .collect();
+    canvasser.sync();
+    for step in 0..3 {
+        for id in &ids {
+            canvasser.converse(id, &format!("step {step} of {id}"), &[]);
+        }
+        canvasser.sync();
+    }
+    (team, lead, canvasser, ids)
+}
+
+/// Blobs of `doc` this device took in as changes (not through a snapshot).
+fn change_blobs(store: &Store, doc: &str) -> usize {
+    store.change_blobs_of(doc).unwrap()
+}
+
+#[test]
+fn a_new_device_gets_snapshots_instead_of_history_and_ends_the_same() {
+    let relay = TestRelay::start();
+    let (team, mut lead, mut canvasser, ids) = team_with_history(&relay, 3);
+    let report = lead.sync();
+    assert_eq!(report.compacted, 3, "{report:?}");
+    for id in &ids {
+        // The canvasser's four blobs are stood for by the lead's snapshot (those no device
+        // can need any more are gone).
+        let stored = relay.blobs_of(id).len();
+        assert!((1..=5).contains(&stored), "{id}: {stored}");
+        assert_eq!(relay.covered_of(id), stored - 1, "{id}");
+    }
+    // A canvasser's device makes none.
+    assert_eq!(canvasser.store.make_snapshots(100).unwrap(), 0);
+
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(report.withheld, 0, "{report:?}");
+    for id in &ids {
+        assert_eq!(change_blobs(&fresh.store, id), 0, "{id} came as history");
+        assert_eq!(fresh.store.person(id).unwrap().conversations.len(), 3);
+    }
+    canvasser.sync();
+    assert_eq!(fresh.exports(), lead.exports());
+    assert_eq!(fresh.exports(), canvasser.exports());
+    // What is written after the snapshot comes on top of it, everywhere.
+    canvasser.converse(&ids[0], "after the snapshot", &["come to the meeting"]);
+    canvasser.sync();
+    fresh.sync();
+    lead.sync();
+    assert_eq!(fresh.store.person(&ids[0]).unwrap().conversations.len(), 4);
+    assert_eq!(fresh.exports(), lead.exports());
+    assert_eq!(fresh.exports(), canvasser.exports());
+    assert_eq!(fresh.store.withheld().unwrap().blobs, 0);
+}
+
+#[test]
+fn a_change_made_while_the_lead_compacts_is_not_lost() {
+    let relay = TestRelay::start();
+    let (team, mut lead, mut canvasser, ids) = team_with_history(&relay, 2);
+    // The lead makes its snapshots from what it holds...
+    let pulled = lead.sync();
+    assert_eq!(pulled.compacted, 2);
+    canvasser.converse(&ids[1], "one more step", &[]);
+    canvasser.converse(&ids[1], "and another", &[]);
+    canvasser.converse(&ids[1], "and a third", &[]);
+    canvasser.sync();
+    // ...takes in three more changes (too few to compact by itself)...
+    assert_eq!(lead.sync().compacted, 0);
+    // ...and compacts while the canvasser writes: a change pushed between the snapshot and
+    // its push is not in it, and must not be covered.
+    assert_eq!(lead.store.make_snapshots_after(100, 1).unwrap(), 1);
+    canvasser.converse(&ids[1], "written while the lead compacts", &[]);
+    canvasser.sync();
+    let report = lead.sync();
+    assert_eq!(report.compacted, 1, "{report:?}");
+
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    let person = fresh.store.person(&ids[1]).unwrap();
+    assert_eq!(person.conversations.len(), 3 + 3 + 1);
+    assert!(
+        person
+            .conversations
+            .iter()
+            .any(|c| c.story.as_deref() == Some("written while the lead compacts"))
+    );
+    canvasser.sync();
+    lead.sync();
+    assert_eq!(fresh.exports(), lead.exports());
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
+
+#[test]
+fn a_damaged_snapshot_is_refused_reported_and_hides_nothing_else() {
+    let relay = TestRelay::start();
+    let (team, mut lead, _canvasser, ids) = team_with_history(&relay, 2);
+    assert_eq!(lead.sync().compacted, 2);
+    // The relay's disk damages one snapshot (the blob of the document the relay now serves
+    // first).
+    let snapshot = relay.blobs_of(&ids[0])[0].clone();
+    relay.flip_byte_of(&snapshot, 20);
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    // Refused and said so: the blobs it stood for, which push records list, are missing and
+    // counted as withheld (never silent). The other person arrives whole.
+    assert_eq!(report.rejected, 1, "{report:?}");
+    assert!(report.withheld >= 1, "{report:?}");
+    assert!(fresh.store.person(&ids[0]).is_err());
+    assert_eq!(fresh.store.person(&ids[1]).unwrap().conversations.len(), 3);
+    assert_eq!(
+        fresh.store.person(&ids[1]).unwrap(),
+        lead.store.person(&ids[1]).unwrap()
+    );
+}
+
+#[test]
+fn a_canvassers_snapshot_is_never_placed_nor_taken_in() {
+    let relay = TestRelay::start();
+    let (team, _lead, mut canvasser, ids) = team_with_history(&relay, 1);
+    // A canvasser's device that believes it leads (buggy or hostile) makes a snapshot and
+    // pushes it: the relay stores it as an ordinary blob and refuses to place it.
+    canvasser.store.set_role("lead").unwrap();
+    assert_eq!(canvasser.store.make_snapshots(100).unwrap(), 1);
+    let report = canvasser.sync();
+    assert_eq!(report.compacted, 0, "{report:?}");
+    assert_eq!(relay.blobs_of(&ids[0]).len(), 5);
+    assert_eq!(relay.covered_of(&ids[0]), 0);
+    // Other devices get the history, and ignore the snapshot.
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    assert_eq!(change_blobs(&fresh.store, &ids[0]), 4);
+    assert_eq!(fresh.store.compaction_counts().unwrap().0, 0);
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
+
+#[test]
+fn a_revoked_leads_snapshots_made_before_still_count() {
+    let relay = TestRelay::start();
+    let (team_id, leads) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &leads, "Lead A");
+    let mut b = Device::joined(&relay.url, &leads, "Lead B");
+    let mut canvasser = Device::joined(&relay.url, &relay.invite(&team_id, 1), "Sam's phone");
+    let id = canvasser.person("Rosa");
+    canvasser.sync();
+    for step in 0..3 {
+        canvasser.converse(&id, &format!("step {step}"), &[]);
+        canvasser.sync();
+    }
+    assert_eq!(a.sync().compacted, 1);
+    b.sync();
+    // A's laptop is lost: B revokes it and the key is rotated. Its snapshot was pushed before
+    // the cut-off, so it still stands for the blobs it covers (which are gone from the relay).
+    let a_id = a.store.sync_state().unwrap().link.unwrap().relay_device_id;
+    let revoked = {
+        let nb = RefCell::new(&mut b.store);
+        sync::block_on(team::revoke(&nb, &transport(), &a_id)).unwrap()
+    };
+    assert!(revoked.rotation.is_some());
+    let invite = {
+        let request = InviteRequest {
+            uses: 1,
+            expires_in_secs: 3600,
+            role: Role::Canvasser,
+            sealed_keys: None,
+        };
+        let nb = RefCell::new(&mut b.store);
+        sync::block_on(team::invite(&nb, &transport(), &request))
+            .unwrap()
+            .0
+            .code
+    };
+    let mut fresh = Device::joined(&relay.url, &invite, "New phone");
+    let report = fresh.sync();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    assert_eq!(change_blobs(&fresh.store, &id), 0);
+    assert_eq!(fresh.store.person(&id).unwrap().conversations.len(), 3);
+    canvasser.sync();
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
+
+/// A step of the property test below.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Canvasser `0` or `1` writes a conversation with person `1` (adding people as needed).
+    Write(usize, usize),
+    /// Device `0` (the lead), `1` or `2` syncs.
+    Sync(usize),
+    /// The lead compacts whatever has a change not yet stood for, and syncs.
+    Compact,
+    /// A new device joins and syncs, in pages of about this many bytes.
+    Join(u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0usize..2, 0usize..4).prop_map(|(d, p)| Step::Write(d, p)),
+        3 => (0usize..3).prop_map(Step::Sync),
+        2 => Just(Step::Compact),
+        1 => prop_oneof![Just(200u64), Just(2_000), Just(1 << 20)].prop_map(Step::Join),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Whatever the order of writes, syncs, compactions and new devices, and however a new
+    /// device's first sync is paged, every device ends with the same notebook, and nothing is
+    /// refused, withheld or left waiting.
+    #[test]
+    fn compaction_never_loses_or_duplicates_work(steps in proptest::collection::vec(step(), 4..24)) {
+        let relay = TestRelay::start();
+        let (team, lead_invite) = relay.team(1);
+        let mut devices = vec![
+            Device::joined(&relay.url, &lead_invite, "Lead"),
+            Device::joined(&relay.url, &relay.invite(&team, 1), "Canvasser A"),
+            Device::joined(&relay.url, &relay.invite(&team, 1), "Canvasser B"),
+        ];
+        let mut people: Vec<String> = Vec::new();
+        let mut written = 0usize;
+        for s in &steps {
+            match s {
+                Step::Write(d, p) => {
+                    let d = &mut devices[1 + d];
+                    if *p >= people.len() {
+                        people.push(d.person(&format!("Person {}", people.len())));
+                    } else {
+                        // A person another canvasser added arrives before it is written to.
+                        d.sync();
+                        if d.store.person(&people[*p]).is_err() {
+                            continue;
+                        }
+                        d.converse(&people[*p], &format!("visit {written}"), &["come along"]);
+                        written += 1;
+                    }
+                }
+                Step::Sync(d) => {
+                    let r = devices[*d].sync();
+                    prop_assert_eq!((r.rejected, r.withheld), (0, 0), "{:?}", r);
+                }
+                Step::Compact => {
+                    devices[0].sync();
+                    devices[0].store.make_snapshots_after(100, 1).unwrap();
+                    devices[0].sync();
+                }
+                Step::Join(page) => {
+                    let mut d = Device::joined(&relay.url, &relay.invite(&team, 1), "New");
+                    let budget = Budget { push_bytes: 1 << 20, pull_bytes: *page };
+                    let r = sync::sync_once(&mut d.store, &transport(), budget).unwrap();
+                    prop_assert_eq!((r.rejected, r.withheld), (0, 0), "{:?}", r);
+                    devices.push(d);
+                }
+            }
+        }
+        for _ in 0..2 {
+            for d in devices.iter_mut() {
+                let r = d.sync();
+                prop_assert_eq!((r.rejected, r.withheld), (0, 0), "{:?}", r);
+            }
+        }
+        let first = devices[0].exports();
+        for d in &devices[1..] {
+            prop_assert_eq!(&d.exports(), &first);
+        }
+        for d in &devices {
+            prop_assert_eq!(d.store.waiting_docs().unwrap().len(), 0);
+        }
+    }
+}
