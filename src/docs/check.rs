@@ -74,6 +74,30 @@ pub fn check_ops(change: &Change, first: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// A document read whole, as [`check_and_read`] gives it.
+pub enum ReadDoc {
+    /// A person file.
+    Person(crate::model::PersonFile),
+    /// A campaign.
+    Campaign(crate::model::Campaign),
+    /// A shift.
+    Shift(crate::model::Shift),
+    /// A walk list.
+    WalkList(walklist::WalkListFile),
+}
+
+impl ReadDoc {
+    /// Its kind.
+    pub fn kind(&self) -> DocKind {
+        match self {
+            ReadDoc::Person(_) => DocKind::Person,
+            ReadDoc::Campaign(_) => DocKind::Campaign,
+            ReadDoc::Shift(_) => DocKind::Shift,
+            ReadDoc::WalkList(_) => DocKind::WalkList,
+        }
+    }
+}
+
 /// Rule 2: the document as it stands at the change must still be a readable document of
 /// `expected` kind (when the store already knows its kind) with id `doc_id`. Returns its kind.
 pub fn check_state(
@@ -81,6 +105,16 @@ pub fn check_state(
     doc_id: &str,
     expected: Option<DocKind>,
 ) -> Result<DocKind, String> {
+    check_and_read(doc, doc_id, expected).map(|r| r.kind())
+}
+
+/// [`check_state`], keeping what it read (a caller that projects the document next need not
+/// read it again).
+pub fn check_and_read(
+    doc: &AutoCommit,
+    doc_id: &str,
+    expected: Option<DocKind>,
+) -> Result<ReadDoc, String> {
     let kind = kind_of(doc)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "it leaves the document without a kind".to_string())?;
@@ -100,16 +134,15 @@ pub fn check_state(
         }
     }
     let read = match kind {
-        DocKind::Person => person::read(doc, doc_id).map(|_| ()),
-        DocKind::Campaign => campaign::read(doc, doc_id).map(|_| ()),
-        DocKind::Shift => shift::read(doc, doc_id).map(|_| ()),
-        DocKind::WalkList => walklist::read(doc, doc_id).map(|_| ()),
+        DocKind::Person => person::read(doc, doc_id).map(ReadDoc::Person),
+        DocKind::Campaign => campaign::read(doc, doc_id).map(ReadDoc::Campaign),
+        DocKind::Shift => shift::read(doc, doc_id).map(ReadDoc::Shift),
+        DocKind::WalkList => walklist::read(doc, doc_id).map(ReadDoc::WalkList),
     };
     read.map_err(|e| match e {
         crate::error::Error::BadDocument { reason, .. } => {
             format!("it damages the document: {reason}")
         }
         other => other.to_string(),
-    })?;
-    Ok(kind)
+    })
 }

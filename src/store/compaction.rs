@@ -12,8 +12,9 @@
 //! writer  1 byte length, then the actor id of the device that made it (whose key signs it)
 //! count   LEB128   number of covered blobs, then per blob:
 //!   tag   8 bytes  the first eight bytes of its id (as push records name blobs)
-//! doc     the rest: the document, `AutoCommit::save` bytes
+//! doc     the rest: the document, `AutoCommit::save_nocompress` bytes
 //! ```
+
 //!
 //! The life of a snapshot: [`Store::make_snapshots`] (a lead, sealed team) picks documents whose
 //! blobs not yet stood for by a snapshot carry [`COMPACT_AFTER_CHANGES`] changes or more and
@@ -68,22 +69,41 @@ pub(crate) fn is_snapshot(content: &[u8]) -> bool {
     content.starts_with(&SNAPSHOT_MAGIC)
 }
 
-/// A snapshot's content.
-pub(crate) fn encode(writer: &[u8], covers: &[i64], doc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + writer.len() + covers.len() * TAG_LEN + doc.len());
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.push(u8::try_from(writer.len()).unwrap_or(u8::MAX));
-    out.extend_from_slice(&writer[..writer.len().min(255)]);
-    let mut n = covers.len() as u64;
+/// Append `n` as LEB128.
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
             out.push(byte);
-            break;
+            return;
         }
         out.push(byte | 0x80);
     }
+}
+
+/// Read a LEB128 number off the front of `rest`.
+fn take_varint(rest: &mut &[u8]) -> Option<u64> {
+    let mut n: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let (&byte, tail) = rest.split_first()?;
+        *rest = tail;
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// A snapshot's content.
+pub(crate) fn encode(writer: &[u8], covers: &[i64], doc: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + writer.len() + covers.len() * TAG_LEN + doc.len());
+    out.extend_from_slice(&SNAPSHOT_MAGIC);
+    let writer = &writer[..writer.len().min(255)];
+    out.push(writer.len() as u8);
+    out.extend_from_slice(writer);
+    put_varint(&mut out, covers.len() as u64);
     for tag in covers {
         out.extend_from_slice(&tag.to_be_bytes());
     }
@@ -103,20 +123,7 @@ pub(crate) fn decode(content: &[u8]) -> std::result::Result<Snapshot, String> {
         return Err(bad("no writer"));
     }
     let (writer, mut rest) = rest.split_at(len);
-    let mut count: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let (&byte, tail) = rest.split_first().ok_or_else(|| bad("no count"))?;
-        rest = tail;
-        if shift > 56 {
-            return Err(bad("count too long"));
-        }
-        count |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
+    let count = take_varint(&mut rest).ok_or_else(|| bad("no count"))?;
     let need = usize::try_from(count)
         .ok()
         .and_then(|c| c.checked_mul(TAG_LEN))
@@ -228,9 +235,15 @@ impl Store {
         let docs = candidates(&tx, limit, changes.max(1))?;
         let mut made = 0;
         for doc_id in &docs {
-            let Some(doc) = super::documents::raw_bytes(&tx, doc_id)? else {
+            let Some(saved) = super::documents::raw_bytes(&tx, doc_id)? else {
                 continue;
             };
+            // Saved without Automerge's own column compression: the seal deflates the whole
+            // with its dictionary, which does better (BENCHMARKS.md, "Compaction").
+            let Ok(mut loaded) = automerge::AutoCommit::load(&saved) else {
+                continue;
+            };
+            let doc = loaded.save_nocompress();
             if doc.len() > MAX_SNAPSHOT_DOC {
                 continue;
             }

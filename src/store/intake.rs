@@ -275,10 +275,10 @@ fn take_snapshot(
         }
     }
     match documents::load(conn, &doc_id, actor)? {
-        None => match check::check_state(&snap, &doc_id, None) {
-            Ok(kind) => {
-                documents::save_bytes(conn, &doc_id, kind, &s.snapshot.doc, now)?;
-                project::project(conn, &doc_id, Some(kind), &snap)?;
+        None => match check::check_and_read(&snap, &doc_id, None) {
+            Ok(read) => {
+                documents::save_bytes(conn, &doc_id, read.kind(), &s.snapshot.doc, now)?;
+                project::project_read(conn, &read)?;
                 report.applied += 1;
                 report.changed_docs.push(doc_id.clone());
             }
@@ -295,10 +295,10 @@ fn take_snapshot(
             if doc.get_heads() == before {
                 report.duplicates += 1;
             } else {
-                match check::check_state(&doc, &doc_id, loaded.kind) {
-                    Ok(kind) => {
-                        documents::save_snapshot(conn, &doc_id, Some(kind), &mut doc, now)?;
-                        project::project(conn, &doc_id, Some(kind), &doc)?;
+                match check::check_and_read(&doc, &doc_id, loaded.kind) {
+                    Ok(read) => {
+                        documents::save_snapshot(conn, &doc_id, Some(read.kind()), &mut doc, now)?;
+                        project::project_read(conn, &read)?;
                         report.applied += 1;
                         report.changed_docs.push(doc_id.clone());
                     }

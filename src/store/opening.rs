@@ -70,6 +70,12 @@ struct Opener {
     ring: Keyring,
     device: DeviceKey,
     members: HashMap<String, Member>,
+    /// A record taken in since the blobs kept waiting were last tried may let them be judged
+    /// now: a writer's member record, an epoch record (a key, or revocations), or a push
+    /// record of a revoked device (its cut-off). Push records of others free nothing, and
+    /// trying every waiting blob again after each (one a page) made a first sync quadratic
+    /// when many blobs waited for one late member record.
+    unblocked: bool,
 }
 
 /// What a sealed page opened to.
@@ -103,17 +109,16 @@ pub(crate) fn open_pulled(
         ring: keyring(conn)?,
         device: device_key(conn)?,
         members: members(conn)?,
+        unblocked: false,
     };
     let mut out = Outcome::default();
-    let mut progressed = false;
     for c in changes {
         withheld::note_received(conn, c.blob)?;
-        progressed |= opener.judge(conn, c, now, &mut out)?;
+        opener.judge(conn, c, now, &mut out)?;
     }
     // What waited for a writer's key or a key record may be judged now; each round that takes
-    // a record in may free more.
-    while progressed {
-        progressed = false;
+    // such a record in may free more.
+    while std::mem::take(&mut opener.unblocked) {
         let waiting = awaiting(conn)?;
         if waiting.is_empty() {
             break;
@@ -127,8 +132,7 @@ pub(crate) fn open_pulled(
                 pusher: w.pusher.as_ref(),
                 snapshot: w.snapshot,
             };
-            let before = out.opened.len();
-            progressed |= opener.judge(conn, &c, now, &mut out)? || out.opened.len() > before;
+            opener.judge(conn, &c, now, &mut out)?;
         }
     }
     Ok(Some(OpenedPage {
@@ -468,6 +472,8 @@ impl Opener {
         if member.revoked && member.cutoff.is_none_or(|cut| n > cut) {
             return Ok(());
         }
+        // A revoked device's records decide which of its blobs, kept waiting, are taken in.
+        self.unblocked |= member.revoked;
         withheld::take_record(conn, &record, &self.me).map_err(|e| sql_error(&e))
     }
 
@@ -530,6 +536,7 @@ impl Opener {
                     ))
                 })
                 .map_err(|e| sql(e).reason)?;
+                self.unblocked = true;
                 self.members.insert(
                     actor.to_string(),
                     Member {
@@ -606,6 +613,7 @@ impl Opener {
                 m.cutoff = m.cutoff.or(cutoff);
             }
         }
+        self.unblocked = true;
         Ok(())
     }
 

@@ -29,6 +29,18 @@ pub(crate) fn project(
     }
 }
 
+/// Rebuild the projections of a document already read whole (by
+/// [`crate::docs::check::check_and_read`]).
+pub(crate) fn project_read(conn: &Connection, read: &crate::docs::check::ReadDoc) -> Result<()> {
+    use crate::docs::check::ReadDoc;
+    match read {
+        ReadDoc::Person(file) => person(conn, file),
+        ReadDoc::Campaign(c) => campaign(conn, c),
+        ReadDoc::Shift(s) => shift(conn, s),
+        ReadDoc::WalkList(w) => walklist(conn, w),
+    }
+}
+
 /// Add the text of every searched field of `r` to its search column.
 fn index<R: Record>(columns: &mut BTreeMap<&'static str, Vec<String>>, r: &R) {
     for f in R::Field::ALL {
