@@ -76,8 +76,8 @@ pub fn check_ops(change: &Change, first: bool) -> Result<(), String> {
 
 /// A document read whole, as [`check_and_read`] gives it.
 pub enum ReadDoc {
-    /// A person file.
-    Person(crate::model::PersonFile),
+    /// A person file (boxed: it is the largest by far).
+    Person(Box<crate::model::PersonFile>),
     /// A campaign.
     Campaign(crate::model::Campaign),
     /// A shift.
@@ -134,7 +134,7 @@ pub fn check_and_read(
         }
     }
     let read = match kind {
-        DocKind::Person => person::read(doc, doc_id).map(ReadDoc::Person),
+        DocKind::Person => person::read(doc, doc_id).map(|p| ReadDoc::Person(Box::new(p))),
         DocKind::Campaign => campaign::read(doc, doc_id).map(ReadDoc::Campaign),
         DocKind::Shift => shift::read(doc, doc_id).map(ReadDoc::Shift),
         DocKind::WalkList => walklist::read(doc, doc_id).map(ReadDoc::WalkList),
