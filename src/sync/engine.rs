@@ -491,14 +491,26 @@ async fn compact<W: Wire>(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     report.compacted += announce(store, transport, link).await?;
-    let made = store.with(|s| s.make_snapshots(MAX_SNAPSHOTS_PER_SYNC))?;
-    if made == 0 {
-        return Ok(());
+    let mut cursor = cursor;
+    let mut made = 0;
+    // In batches, each pushed and announced before the next is made: the store is free for
+    // the app's own requests between them (a phone's store worker does one thing at a time).
+    while made < MAX_SNAPSHOTS_PER_SYNC {
+        let batch = store.with(|s| s.make_snapshots(SNAPSHOTS_PER_BATCH))?;
+        if batch == 0 {
+            break;
+        }
+        made += batch;
+        cursor = rounds(store, transport, link, cursor, budget, on_page, report)
+            .await?
+            .0;
+        report.compacted += announce(store, transport, link).await?;
     }
-    rounds(store, transport, link, cursor, budget, on_page, report).await?;
-    report.compacted += announce(store, transport, link).await?;
     Ok(())
 }
+
+/// Snapshots made at a time (a few tens of milliseconds of the store's time natively).
+const SNAPSHOTS_PER_BATCH: usize = 250;
 
 /// Most covered tags announced in one request (the relay takes bodies of up to 4 MiB, about
 /// 200,000 tags).
