@@ -133,6 +133,7 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 "repaired": report.repaired,
                 "erased": report.erased,
                 "withheld": report.withheld,
+                "compacted": report.compacted,
             }))?)
         }
         Command::Team(command) => team::run(&mut Store::open(dir)?, command),
