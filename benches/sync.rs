@@ -28,13 +28,6 @@ fn relay(dir: &std::path::Path) -> EmbeddedRelay {
     EmbeddedRelay::start(dir).unwrap()
 }
 
-/// A new end-to-end encrypted team and an invite for `uses` devices that carries its key, as a
-/// lead's app makes one.
-fn invite(r: &EmbeddedRelay, uses: u32) -> String {
-    let (team, keys) = sealed_team(r);
-    invite_as(r, &team, &keys, uses, Role::Lead)
-}
-
 /// A new end-to-end encrypted team and its key.
 fn sealed_team(r: &EmbeddedRelay) -> (String, Keyring) {
     let (team, _) = r.team("Bench team", 1).unwrap();
@@ -80,13 +73,19 @@ const STORIES: &[&str] = &[
     "Has not had a pay rise in four years while the rent went up twice.",
 ];
 
-fn end_of_shift(rows: &mut Vec<(String, String)>) {
+/// The end of a shift: 20 canvassers' devices push 40 people each, then the lead pulls. With
+/// `steps`, each person is written as a canvasser does on a doorstep and after: the person, the
+/// conversation, each commitment on its own, and a later edit of the notes (five or six changes
+/// instead of two).
+fn end_of_shift(rows: &mut Vec<(String, String)>, steps: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let r = relay(&tmp.path().join("relay"));
-    let code = invite(&r, 21);
+    let (team, keys) = sealed_team(&r);
+    let code = invite_as(&r, &team, &keys, 20, Role::Canvasser);
+    let lead_code = invite_as(&r, &team, &keys, 1, Role::Lead);
     let lead_dir = tmp.path().join("lead");
     let mut lead = Store::open(&lead_dir).unwrap();
-    sync::join(&mut lead, &transport(), r.url(), &code, "Team lead").unwrap();
+    sync::join(&mut lead, &transport(), r.url(), &lead_code, "Team lead").unwrap();
     let mut rng = SplitMix64::new(5);
     let mut pushes = Vec::new();
     let mut pushed_bytes = 0u64;
@@ -114,7 +113,7 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
                         .put(PersonField::Workplace, "University cleaning services"),
                 )
                 .unwrap();
-            let asks = (0..1 + rng.below(2))
+            let asks: Vec<NewCommitment> = (0..1 + rng.below(2))
                 .map(|k| NewCommitment {
                     what: ["sign the letter", "come to the delivery"][k as usize].into(),
                     due: None,
@@ -122,10 +121,15 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
                     target: None,
                 })
                 .collect();
-            store
+            let (now, later) = if steps {
+                (Vec::new(), asks)
+            } else {
+                (asks, Vec::new())
+            };
+            let (conversation, _) = store
                 .record_conversation(
                     NewConversation {
-                        person_id: person,
+                        person_id: person.clone(),
                         kind: ConversationKind::Doorstep,
                         at: None,
                         canvasser: None,
@@ -136,9 +140,19 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
                         engagement: 3.try_into().ok(),
                         follow_up: None,
                     },
-                    asks,
+                    now,
                 )
                 .unwrap();
+            for ask in later {
+                store
+                    .add_commitment(&person, Some(&conversation), ask)
+                    .unwrap();
+            }
+            if steps {
+                let patch = PersonPatch::new()
+                    .put(PersonField::Notes, "Rang back: on nights from next week.");
+                store.edit_person(&person, patch).unwrap();
+            }
         }
         let t = transport();
         let start = Instant::now();
@@ -156,14 +170,24 @@ fn end_of_shift(rows: &mut Vec<(String, String)>) {
     let people = lead.all_people().unwrap().len();
     rows.push((
         format!(
-            "end of shift: 20 devices × 40 conversations; lead pulls {} changes ({people} people)",
+            "end of shift{}: 20 devices × 40 conversations; lead pulls {} changes ({people} people)",
+            if steps {
+                ", each person in steps (person, conversation, each commitment, a later edit)"
+            } else {
+                ""
+            },
             report.pulled
         ),
         String::new(),
     ));
     rows.push((
         "  lead's pull: time".into(),
-        format!("{} ({} round trips)", ms(pull), report.round_trips),
+        format!(
+            "{} ({} round trips; it then compacted {} people)",
+            ms(pull),
+            report.round_trips,
+            report.compacted
+        ),
     ));
     rows.push((
         "  lead's pull: bytes received (bodies, gzip)".into(),
@@ -333,7 +357,8 @@ fn main() {
         .unwrap_or(0);
     let mut rows = Vec::new();
     if std::env::var_os("BENCH_FIRST_SYNC_ONLY").is_none() {
-        end_of_shift(&mut rows);
+        end_of_shift(&mut rows, false);
+        end_of_shift(&mut rows, true);
     }
     first_sync(&mut rows, people, edits);
     println!("| measurement | result |\n|---|---|");
