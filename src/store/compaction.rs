@@ -150,9 +150,9 @@ pub(crate) fn decode(content: &[u8]) -> std::result::Result<Snapshot, String> {
 
 /// The tag of a blob id, as `doc_blobs` and `received_blobs` store it.
 pub(crate) fn tag_of_id(id: &[u8; 32]) -> i64 {
-    let mut head = [0u8; TAG_LEN];
-    head.copy_from_slice(&id[..TAG_LEN]);
-    i64::from_be_bytes(head)
+    // The relay's definition, so that both sides name the same blobs; stored as SQLite's
+    // signed integer, bit for bit.
+    groundwork_protocol::compact::tag(id) as i64
 }
 
 /// The tag of a sealed blob.
@@ -300,9 +300,8 @@ impl Store {
                 let Some(snapshot) = content.and_then(|c| decode(&c).ok()) else {
                     continue;
                 };
-                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
                 tx.prepare_cached("UPDATE snapshots_out SET blob_id = ?1 WHERE doc_id = ?2")?
-                    .execute((hex, doc_id))?;
+                    .execute((super::intake::hex(id), doc_id))?;
                 note_snapshot(&tx, doc_id, tag_of_id(id), &snapshot.covers)?;
             } else {
                 note_blob(&tx, doc_id, tag_of_id(id), carried.len())?;

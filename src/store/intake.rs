@@ -233,6 +233,7 @@ fn take_snapshot(
         report.erased += 1;
         return Ok(());
     }
+    let nothing_refused = known.hashes.is_empty();
     let mut refuse = |reason: &str| -> Result<()> {
         quarantine(
             conn,
@@ -257,8 +258,11 @@ fn take_snapshot(
             return refuse(&format!("its snapshot is not an Automerge document ({e})"));
         }
     };
-    // A change refused here stays refused, whoever passes it on.
-    let refused: Vec<String> = {
+    // A change refused here stays refused, whoever passes it on (nothing to look up when
+    // nothing was ever refused here: the usual case, known from the batch's `Known`).
+    let refused: Vec<String> = if nothing_refused {
+        Vec::new()
+    } else {
         let mut stmt = conn.prepare_cached(
             "SELECT change_hash FROM quarantine WHERE doc_id = ?1 AND change_hash IS NOT NULL",
         )?;

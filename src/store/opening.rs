@@ -210,6 +210,13 @@ impl From<String> for Refused {
     }
 }
 
+/// The device the relay says pushed `c`, when that is not `actor` (hex): records and snapshots
+/// speak for the device that made them, and no device may speak for another.
+fn other_pusher<'a>(c: &Incoming<'a>, actor: &str) -> Option<&'a Pusher> {
+    c.pusher
+        .filter(|p| !p.actor.is_empty() && intake::hex(&p.actor) != actor)
+}
+
 fn later(reason: String) -> Refused {
     Refused {
         wait: true,
@@ -401,10 +408,7 @@ impl Opener {
     ) -> std::result::Result<Content, Refused> {
         let snapshot = compaction::decode(content).map_err(Refused::from)?;
         let actor = intake::hex(&snapshot.writer);
-        if let Some(p) = c.pusher
-            && !p.actor.is_empty()
-            && p.actor != snapshot.writer
-        {
+        if let Some(p) = other_pusher(c, &actor) {
             return Err(Refused::from(format!(
                 "it is a snapshot made by device {actor} but pushed by {} ({}): no device may speak for another",
                 p.name,
@@ -447,10 +451,7 @@ impl Opener {
                 "its push record names another device or number than it is filed under".to_string(),
             ));
         }
-        if let Some(p) = c.pusher
-            && !p.actor.is_empty()
-            && intake::hex(&p.actor) != actor
-        {
+        if let Some(p) = other_pusher(c, actor) {
             return Err(Refused::from(format!(
                 "it is a push record of device {actor} pushed by {}: no device may speak for another",
                 p.name
@@ -502,10 +503,7 @@ impl Opener {
         if record.actor != actor {
             return Err("its member record names another device than it is filed under".into());
         }
-        if let Some(p) = c.pusher
-            && !p.actor.is_empty()
-            && intake::hex(&p.actor) != actor
-        {
+        if let Some(p) = other_pusher(c, actor) {
             return Err(format!(
                 "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
                 p.name,
