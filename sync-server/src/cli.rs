@@ -21,6 +21,27 @@ pub struct Cli {
     )]
     pub data_dir: Option<PathBuf>,
 
+    /// Keep the relay's data in PostgreSQL instead of the data directory's SQLite file:
+    /// postgres://USER@HOST/DBNAME or host=/var/run/postgresql dbname=DBNAME (no TLS: use a
+    /// Unix socket or a private network) [default: none, SQLite]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Most connections to PostgreSQL this process keeps open [default: 8]
+    #[arg(
+        long,
+        env = "GROUNDWORK_RELAY_DATABASE_POOL",
+        global = true,
+        value_name = "N"
+    )]
+    pub database_pool: Option<usize>,
+
     /// TOML settings file (see config.example.toml)
     #[arg(
         long,
@@ -240,6 +261,8 @@ impl Cli {
     pub fn overrides(&self) -> Overrides {
         let mut over = Overrides {
             data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            database_pool: self.database_pool,
             public_url: self.public_url.clone(),
             ..Overrides::default()
         };

@@ -189,6 +189,10 @@ pub struct FileConfig {
     pub listen: Option<String>,
     /// Data directory.
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL connection settings (none: SQLite in the data directory).
+    pub database_url: Option<String>,
+    /// Most PostgreSQL connections.
+    pub database_pool: Option<usize>,
     /// Request body limit.
     pub max_body_bytes: Option<ByteSize>,
     /// Pull page size limit.
@@ -257,6 +261,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Directory of the database.
     pub data_dir: PathBuf,
+    /// PostgreSQL connection settings: when given, the relay's data is there and not in
+    /// `data_dir`.
+    pub database_url: Option<String>,
+    /// Most PostgreSQL connections kept open.
+    pub database_pool: usize,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
     /// Pull page size limit in bytes.
@@ -402,6 +411,15 @@ impl Settings {
             .max_changes_per_request
             .or(file.max_changes_per_request)
             .unwrap_or(DEFAULT_MAX_CHANGES_PER_REQUEST);
+        let database_pool = over
+            .database_pool
+            .or(file.database_pool)
+            .unwrap_or(crate::store::postgres::DEFAULT_POOL_SIZE);
+        if database_pool == 0 {
+            return Err(ConfigError::Invalid(
+                "database_pool must be at least 1".into(),
+            ));
+        }
         if max_changes_per_request == 0 {
             return Err(ConfigError::Invalid(
                 "max_changes_per_request must be at least 1".into(),
@@ -413,6 +431,8 @@ impl Settings {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: over.database_url.or(file.database_url),
+            database_pool,
             max_body_bytes: usize::try_from(max_body).unwrap_or(usize::MAX),
             max_page_bytes: max_page,
             log: over

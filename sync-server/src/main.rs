@@ -14,7 +14,7 @@ use sync_server::cli::{Cli, Command, DeviceCommand, InviteCommand, TeamCommand};
 use sync_server::config::{FileConfig, LogFormat, Settings};
 use sync_server::ops;
 use sync_server::server::{RunningRelay, shutdown_signal};
-use sync_server::store::{SqliteStore, Store};
+use sync_server::store::{PostgresStore, SqliteStore, Store};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -40,13 +40,8 @@ fn run() -> Result<()> {
         }
         command => {
             init_logging("warn", LogFormat::Text)?;
-            let store = SqliteStore::open(&settings.data_dir).with_context(|| {
-                format!(
-                    "cannot open the relay database in {}",
-                    settings.data_dir.display()
-                )
-            })?;
-            operate(&store, command, &settings)
+            let store = open_store(&settings)?;
+            operate(store.as_ref(), command, &settings)
         }
     }
 }
@@ -77,17 +72,11 @@ fn serve(settings: Settings) -> Result<()> {
     if let Some(app) = &app {
         tracing::info!(app = %app.root().display(), "serving the web app at /");
     }
-    runtime.block_on(async {
-        let store = SqliteStore::open(&settings.data_dir)
-            .with_context(|| {
-                format!(
-                    "cannot open the relay database in {}",
-                    settings.data_dir.display()
-                )
-            })?
-            .with_max_team_bytes(settings.max_team_bytes);
-        tracing::info!(database = %store.path().display(), "store opened");
-        let store: Arc<dyn Store> = Arc::new(store);
+    // Opened before the runtime runs and dropped after it stopped: PostgreSQL's blocking client
+    // drives a runtime of its own, which cannot start or stop on the runtime's threads.
+    let store = open_store(&settings)?;
+    let served = Arc::clone(&store);
+    let result = runtime.block_on(async {
         let limits = Limits {
             max_body_bytes: settings.max_body_bytes,
             max_page_bytes: settings.max_page_bytes,
@@ -95,7 +84,7 @@ fn serve(settings: Settings) -> Result<()> {
             connections: settings.connections,
             rates: settings.rates,
         };
-        let relay = RunningRelay::start_with_app(settings.listen, store, limits, app)
+        let relay = RunningRelay::start_with_app(settings.listen, served, limits, app)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = relay.addr();
@@ -108,7 +97,32 @@ fn serve(settings: Settings) -> Result<()> {
         tracing::info!("shutting down");
         relay.stop().await.context("server failed")?;
         Ok(())
-    })
+    });
+    drop(runtime);
+    drop(store);
+    result
+}
+
+/// The store the settings name: PostgreSQL when a database URL is given, else the SQLite file
+/// in the data directory.
+fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    if let Some(url) = &settings.database_url {
+        let store = PostgresStore::open(url, settings.database_pool)
+            .context("cannot open the relay's PostgreSQL database")?
+            .with_max_team_bytes(settings.max_team_bytes);
+        tracing::info!(database = %store.describe(), "store opened");
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::open(&settings.data_dir)
+        .with_context(|| {
+            format!(
+                "cannot open the relay database in {}",
+                settings.data_dir.display()
+            )
+        })?
+        .with_max_team_bytes(settings.max_team_bytes);
+    tracing::info!(database = %store.path().display(), "store opened");
+    Ok(Arc::new(store))
 }
 
 fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<()> {

@@ -32,12 +32,15 @@
 //! device's next sync starts at one of the two.
 
 pub mod files;
+pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 
 use crate::secrets::SecretHash;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -112,9 +115,10 @@ pub enum StoreError {
         /// The team's last order.
         head: u64,
     },
-    /// The database failed (disk full, corrupt file, lock timeout, …).
+    /// The database failed (disk full, corrupt file, lock timeout, lost connection, …). Its
+    /// message is part of this one (it is not repeated as a source).
     #[error("storage failed: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An enrolled device, as authentication finds it.
@@ -246,6 +250,13 @@ pub struct SyncPage {
 
 /// The relay's storage.
 pub trait Store: Send + Sync + 'static {
+    /// Whether writers of different teams run in parallel inside the store (PostgreSQL: each
+    /// team's row is its lock). When not (SQLite has one writer), the HTTP layer makes large
+    /// pushes take turns so that no team waits behind another's whole push.
+    fn parallel_writes(&self) -> bool {
+        false
+    }
+
     /// Creates a team and returns its id.
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError>;
 

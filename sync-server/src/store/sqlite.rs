@@ -136,6 +136,7 @@ use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Ro
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::shared::{Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
     SyncPage,
@@ -413,10 +414,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 /// A unique-index violation on the devices' actors is [`StoreError::ActorTaken`].
 fn actor_error(e: rusqlite::Error, actor: &[u8]) -> StoreError {
     match &e {
@@ -427,22 +424,6 @@ fn actor_error(e: rusqlite::Error, actor: &[u8]) -> StoreError {
         }
         _ => e.into(),
     }
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// A cursor past the team's head means the relay lost the end of its log (restored from a
-/// backup): answering as if nothing were missing would hide changes from that device for good.
-fn check_cursor(since: u64, head: i64) -> Result<(), StoreError> {
-    if since > to_u64(head) {
-        return Err(StoreError::CursorAhead {
-            since,
-            head: to_u64(head),
-        });
-    }
-    Ok(())
 }
 
 /// The last position of a team's log and the number of its last erasure order.
@@ -624,18 +605,6 @@ fn confirmations(conn: &Connection, team_pk: i64) -> Result<Vec<i64>, StoreError
     Ok(seen)
 }
 
-/// Order `seq` with its confirmation count among the active devices whose `seen` is given.
-fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasure {
-    let confirmed = seen.len() - seen.partition_point(|&s| s < seq);
-    Erasure {
-        seq: to_u64(seq),
-        doc_id,
-        erased_at,
-        confirmed: u32::try_from(confirmed).unwrap_or(u32::MAX),
-        devices: u32::try_from(seen.len()).unwrap_or(u32::MAX),
-    }
-}
-
 /// Records a sync of `device_pk` (see "Compaction" above): its time, the `since` it read from
 /// and the cursor answered (its next sync starts at one of the two), and forgets the covered
 /// blobs it needed up to `since`: a device sends a `since` only once it committed every change
@@ -718,11 +687,7 @@ fn place_snapshot(
         )?;
         let mut rows = stmt.query(params![team_pk, item.doc_id, s])?;
         while let Some(row) = rows.next()? {
-            let id: Vec<u8> = row.get(1)?;
-            let id: [u8; 32] = id
-                .try_into()
-                .map_err(|_| StoreError::Backend("a stored blob id is not 32 bytes".into()))?;
-            if tags.contains(&tag(&id)) {
+            if tags.contains(&tag(&blob_id(row.get(1)?)?)) {
                 found.push(Covered {
                     seq: row.get(0)?,
                     already: row.get(2)?,
@@ -1227,29 +1192,17 @@ impl SqliteStore {
         cursor: u64,
         max_bytes: u64,
     ) -> Result<SyncPage, StoreError> {
-        let mut page = SyncPage {
-            cursor,
-            ..SyncPage::default()
-        };
-        let mut used: u64 = 0;
+        let mut pager = Pager::new(since, cursor, max_bytes);
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let doc_id: String = row.get(1)?;
-            let blob_len: i64 = row.get(2)?;
-            let size = to_u64(blob_len).saturating_add(doc_id.len() as u64);
-            if !page.changes.is_empty() && used.saturating_add(size) > max_bytes {
-                page.more = true;
-                page.cursor = page.changes.last().map_or(since, |c| c.seq);
+            if !pager.room_for(row.get(2)?, &doc_id) {
                 break;
             }
-            used = used.saturating_add(size);
             let actor: Option<Vec<u8>> = row.get(4)?;
-            let id: Vec<u8> = row.get(6)?;
-            page.changes.push(StoredBlob {
+            pager.push(StoredBlob {
                 seq: to_u64(seq),
-                id: id
-                    .try_into()
-                    .map_err(|_| StoreError::Backend("a stored blob id is not 32 bytes".into()))?,
+                id: blob_id(row.get(6)?)?,
                 doc_id,
                 blob: row.get(3)?,
                 pusher_actor: actor.unwrap_or_default(),
@@ -1257,7 +1210,7 @@ impl SqliteStore {
                 snapshot: row.get(7)?,
             });
         }
-        Ok(page)
+        Ok(pager.finish())
     }
 }
 

@@ -17,9 +17,125 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{self, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sha2::Digest;
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sync-server");
+
+/// The PostgreSQL server the suite runs on instead of SQLite, if any: connection settings
+/// without a database name in `GROUNDWORK_TEST_POSTGRES` (`.ci/postgres` prints them), e.g.
+/// `host=/tmp/groundwork-pg user=postgres`.
+pub fn postgres() -> Option<String> {
+    std::env::var("GROUNDWORK_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Whether a test that looks into the SQLite file itself should be skipped: the suite is running
+/// on PostgreSQL. Says so on standard error.
+pub fn sqlite_only(test: &str) -> bool {
+    let skip = postgres().is_some();
+    if skip {
+        eprintln!("{test}: looks into relay.sqlite3; not run on PostgreSQL");
+    }
+    skip
+}
+
+/// The `--database-url` for a relay whose data directory is `data_dir`, when the suite runs on
+/// PostgreSQL: one database per data directory (created on first use), so that a relay
+/// restarted on the same directory, and operator commands on it, find the same data.
+pub fn database_url(data_dir: &Path) -> Option<String> {
+    use std::sync::Mutex;
+    static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let base = postgres()?;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let name: String = format!("gw_{}", hex(&digest[..10]));
+    let mut created = CREATED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !created.contains(&name) {
+        let mut admin =
+            postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
+                .expect("connect to the test PostgreSQL (GROUNDWORK_TEST_POSTGRES)");
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .expect("look the database up")
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create the test database");
+        }
+        created.push(name.clone());
+    }
+    Some(format!("{base} dbname={name}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The parameter of a query a test runs on the relay's database ([`db_row`]).
+pub enum Param<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// The one row (if any) of `sql` on the relay's database, whichever backend holds it, each
+/// column read as text (`CAST(… AS TEXT)` the numbers; a boolean reads `1`/`true`). `sql` names
+/// its parameter `$1`, which SQLite takes too.
+pub fn db_row(data_dir: &Path, sql: &str, param: Param<'_>) -> Option<Vec<Option<String>>> {
+    if let Some(url) = database_url(data_dir) {
+        let mut db = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let row = match param {
+            Param::Text(t) => db.query_opt(sql, &[&t]),
+            Param::Bytes(b) => db.query_opt(sql, &[&b]),
+        }
+        .expect("query")?;
+        return Some((0..row.len()).map(|i| row.get(i)).collect());
+    }
+    use rusqlite::OptionalExtension;
+    let db = rusqlite::Connection::open(data_dir.join("relay.sqlite3")).expect("open");
+    let read = |r: &rusqlite::Row<'_>| {
+        (0..r.as_ref().column_count())
+            .map(|i| r.get::<_, Option<String>>(i))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    match param {
+        Param::Text(t) => db.query_row(sql, [t], read),
+        Param::Bytes(b) => db.query_row(sql, [b], read),
+    }
+    .optional()
+    .expect("query")
+}
+
+/// A column of [`db_row`] as a number.
+pub fn int(column: &Option<String>) -> i64 {
+    column
+        .as_deref()
+        .expect("a value")
+        .parse()
+        .expect("a number")
+}
+
+/// A column of [`db_row`] as a boolean.
+pub fn boolean(column: &Option<String>) -> bool {
+    matches!(column.as_deref(), Some("1" | "true"))
+}
+
+/// Whether the suite can scan the relay's files for bytes (SQLite: its files are the data
+/// directory's; PostgreSQL keeps its own, and deleted rows until vacuum: see the PostgreSQL
+/// store's "Erasure").
+pub fn scans_files() -> bool {
+    postgres().is_none()
+}
+
+/// `--database-url URL` when the suite runs on PostgreSQL, else nothing.
+pub fn database_args(data_dir: &Path) -> Vec<String> {
+    database_url(data_dir)
+        .map(|url| vec!["--database-url".to_owned(), url])
+        .unwrap_or_default()
+}
 
 /// A relay process; killed (SIGKILL) when dropped.
 pub struct Relay {
@@ -79,6 +195,7 @@ impl Relay {
             .args(["--listen", "127.0.0.1:0", "--log", "warn"])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(database_args(data_dir))
             .args(extra)
             .env_remove("GROUNDWORK_RELAY_CONFIG")
             .stdin(Stdio::null())
@@ -387,6 +504,7 @@ pub fn operator(data_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
+        .args(database_args(data_dir))
         .env_remove("GROUNDWORK_RELAY_CONFIG")
         .env_remove("GROUNDWORK_RELAY_PUBLIC_URL")
         .stdin(Stdio::null())

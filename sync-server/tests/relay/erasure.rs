@@ -8,7 +8,10 @@ use groundwork_protocol::{
     InviteRequest, InviteResponse, PushItem, Role, SyncResponse, decode_sync_response,
 };
 
-use crate::common::{Answer, Device, Relay, files_holding, gunzip, item};
+use crate::common::{
+    Answer, Device, Param, Relay, db_row, files_holding, gunzip, int, item, scans_files,
+    sqlite_only,
+};
 
 fn erase(lead: &Device, doc_id: &str) -> Answer {
     lead.post(
@@ -51,13 +54,13 @@ fn confirm(device: &Device, up_to: u64) -> Answer {
 
 /// The team's log head and stored bytes, read from the relay's database.
 fn team_row(relay: &Relay, team_id: &str) -> (i64, i64) {
-    let db = rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open");
-    db.query_row(
-        "SELECT head_seq, stored_bytes FROM teams WHERE id = ?1",
-        [team_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+    let row = db_row(
+        &relay.data_dir,
+        "SELECT CAST(head_seq AS TEXT), CAST(stored_bytes AS TEXT) FROM teams WHERE id = $1",
+        Param::Text(team_id),
     )
-    .expect("team row")
+    .expect("team row");
+    (int(&row[0]), int(&row[1]))
 }
 
 fn doc_changes(device: &Device, doc_id: &str) -> Answer {
@@ -93,10 +96,12 @@ fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
     assert_eq!(c.pull_all(None).len(), 3);
     let (head, bytes) = team_row(&relay, &team);
     assert_eq!(head, 3);
-    assert!(
-        !files_holding(&relay.data_dir, canary.as_bytes()).is_empty(),
-        "the relay holds the changes before the erasure"
-    );
+    if scans_files() {
+        assert!(
+            !files_holding(&relay.data_dir, canary.as_bytes()).is_empty(),
+            "the relay holds the changes before the erasure"
+        );
+    }
 
     // The lead erases D: its changes and their bytes go, the log's positions stay.
     let answer = erase(&lead, "doc-d");
@@ -118,11 +123,13 @@ fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
         .map(|p| i64::try_from(p.blob.len() + p.doc_id.len()).expect("small"))
         .sum();
     assert_eq!(team_row(&relay, &team), (3, bytes - freed));
-    assert_eq!(
-        files_holding(&relay.data_dir, canary.as_bytes()),
-        Vec::<&str>::new(),
-        "nothing of the erased changes is left in the relay's files"
-    );
+    if scans_files() {
+        assert_eq!(
+            files_holding(&relay.data_dir, canary.as_bytes()),
+            Vec::<&str>::new(),
+            "nothing of the erased changes is left in the relay's files"
+        );
+    }
 
     // Pulls never serve it again, from the start of the log or to a device that joins later.
     c.cursor = 0;
@@ -385,6 +392,9 @@ fn wait_for_orders(relay: &Relay, n: i64) {
 
 #[test]
 fn the_checkpoint_after_an_erasure_makes_no_one_wait_and_is_retried_until_done() {
+    if sqlite_only("the checkpoint after an erasure") {
+        return;
+    }
     let relay = Relay::start();
     let (lead, mut devices) = relay.team_with_lead("Checkpoint", 1);
     let mut b = devices.pop().expect("b");

@@ -486,6 +486,9 @@ fn device_names_with_direction_overrides_are_refused() {
 #[cfg(unix)]
 #[test]
 fn the_data_directory_is_private() {
+    if crate::common::sqlite_only("the data directory is private") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let relay = Relay::start();
     let (_, mut devices) = relay.team_with_devices("Private", 1);

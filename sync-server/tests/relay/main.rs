@@ -12,6 +12,7 @@ mod erasure;
 mod errors;
 mod hardening;
 mod operator;
+mod postgres;
 mod roles;
 mod sealed;
 mod sync;

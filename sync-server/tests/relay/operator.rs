@@ -201,6 +201,7 @@ fn invites_come_with_a_join_link_when_the_public_url_is_known() {
     let out = std::process::Command::new(crate::common::BIN)
         .args(["invite", "create", "--team", &team, "--data-dir"])
         .arg(&relay.data_dir)
+        .args(crate::common::database_args(&relay.data_dir))
         .env_remove("GROUNDWORK_RELAY_CONFIG")
         .env("GROUNDWORK_RELAY_PUBLIC_URL", "http://10.0.0.5:8080")
         .output()
@@ -287,9 +288,13 @@ fn qr_draws_the_link_and_needs_the_public_url() {
     assert!(qr.iter().any(|l| l.contains(' ')), "dark modules drawn");
 
     let invites = || -> i64 {
-        let db = rusqlite::Connection::open(relay.data_dir.join("relay.sqlite3")).expect("open");
-        db.query_row("SELECT count(*) FROM invites", [], |r| r.get(0))
-            .expect("count")
+        let row = crate::common::db_row(
+            &relay.data_dir,
+            "SELECT CAST(count(*) AS TEXT) FROM invites WHERE $1 = $1",
+            crate::common::Param::Text(""),
+        )
+        .expect("count");
+        crate::common::int(&row[0])
     };
     let before = invites();
     let out = relay.op(&["invite", "create", "--team", &team, "--qr"]);

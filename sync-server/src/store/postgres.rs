@@ -1,0 +1,1510 @@
+//! The PostgreSQL store: `sync-server serve --database-url postgres://…`, for relays that hold
+//! many teams, several relay processes on one database.
+//!
+//! It keeps every promise of [`super::Store`] that the SQLite store keeps; what differs is how.
+//!
+//! # Ordering: each team's writers are serialised by the team's row
+//!
+//! SQLite has one writer; PostgreSQL has many, in many processes. Each team's log stays gapless
+//! for readers because every transaction that changes a team's log first locks the team's row:
+//!
+//! | transaction | lock on `teams` row | waits for |
+//! |---|---|---|
+//! | a push (and its page), an erasure, an enrolment, an invite, a lead's or the operator's device action | `FOR NO KEY UPDATE` | the same team's other writers and compactions |
+//! | a pull-only sync (its page and its record) | `FOR KEY SHARE` | the same team's compactions only |
+//! | a compaction | `FOR UPDATE` | everything above, of the same team |
+//!
+//! A push reads the head and appends at `head + 1, …` holding its team's lock, so positions are
+//! committed in increasing order: a page bounded by the head read at its start holds every
+//! blob up to there (`seq <= head` in the page's query: under READ COMMITTED a later statement
+//! may see a later push, whose blobs the next page serves). Teams never wait on each other: the
+//! locks are rows, one per team, and the HTTP layer skips the SQLite store's single queue of
+//! pushes ([`super::Store::parallel_writes`]).
+//!
+//! A placement decides which devices need a covered blob from where their last syncs were
+//! (`devices.cursor` and `reach`); because a compaction waits for every sync of its team in
+//! flight and they wait for it, no sync reads a page before a placement and records it after.
+//! (The SQLite store gets the same by reading such a page again.) Every commit here is durable
+//! (`synchronous_commit` as the server sets it, on by default), pull-only records included, so a
+//! relay process that starts does not forget the devices' reaches as the SQLite one must.
+//!
+//! # Connections
+//!
+//! A small pool ([`PostgresStore::open`]'s `pool_size`) of blocking clients, each with its own
+//! cache of prepared statements. A transaction that PostgreSQL breaks off to resolve a deadlock
+//! (or a serialization failure) is run again, up to three times; any other failure is
+//! [`StoreError::Backend`], and a connection that broke is dropped from the pool. No TLS: reach
+//! the database over a Unix socket or a private network (see README).
+//!
+//! # Keyed by team
+//!
+//! The tables that grow with a team's work (`blobs`, `covered_needs`, `erasures`) have
+//! `team_pk` first in every key and index, and every statement on them names the team, so they
+//! can be distributed by team (Citus: `create_distributed_table(…, 'team_pk')`) without
+//! change; `teams`, `devices` and `invites` are small, looked up by token or code, and would be
+//! reference tables.
+//!
+//! # Erasure
+//!
+//! Erasing a document deletes its rows in one transaction, as in SQLite. PostgreSQL has no
+//! `secure_delete`: the deleted tuples stay in the table's files until vacuum reclaims their
+//! space and new rows overwrite it, and in the write-ahead log until it is recycled. What they
+//! hold is ciphertext the relay cannot read (teams are end-to-end encrypted); an operator who
+//! needs the bytes gone sooner runs `VACUUM (FULL) blobs` (see README).
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use groundwork_protocol::compact::tag;
+use groundwork_protocol::id::parse_blob_id;
+use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, IsolationLevel, NoTls, Portal, Row, Statement, Transaction};
+
+use super::shared::{Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
+use super::{
+    DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
+    SyncPage,
+};
+use crate::secrets::SecretHash;
+
+/// Connections kept open by default.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// How many times a transaction PostgreSQL broke off (deadlock, serialization) is run again.
+const RETRIES: usize = 3;
+/// Rows fetched at a time while filling a page.
+const PAGE_ROWS: i32 = 64;
+/// The advisory lock that serialises relays migrating the same database at once.
+const MIGRATION_LOCK: i64 = 0x4752_4f55_4e44; // "GROUND"
+
+/// The schema, one migration per entry; `relay_schema.version` counts those applied.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE teams (
+    pk           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    head_seq     BIGINT NOT NULL DEFAULT 0,
+    stored_bytes BIGINT NOT NULL DEFAULT 0,
+    erasure_seq  BIGINT NOT NULL DEFAULT 0,
+    sealed       BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE devices (
+    pk            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    team_pk       BIGINT NOT NULL REFERENCES teams(pk),
+    name          TEXT NOT NULL,
+    token_hash    BYTEA NOT NULL UNIQUE,
+    enrolled_at   BIGINT NOT NULL,
+    last_sync_at  BIGINT,
+    revoked_at    BIGINT,
+    actor         BYTEA,
+    role          TEXT NOT NULL DEFAULT 'canvasser' CHECK (role IN ('lead', 'canvasser')),
+    erasures_seen BIGINT NOT NULL DEFAULT 0,
+    cursor        BIGINT NOT NULL DEFAULT 0,
+    reach         BIGINT
+);
+CREATE INDEX devices_by_team ON devices(team_pk);
+-- No two active devices of a team write as the same Automerge actor.
+CREATE UNIQUE INDEX devices_by_actor ON devices(team_pk, actor)
+    WHERE actor IS NOT NULL AND revoked_at IS NULL;
+CREATE TABLE invites (
+    hash        BYTEA PRIMARY KEY,
+    team_pk     BIGINT NOT NULL REFERENCES teams(pk),
+    uses_left   BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    role        TEXT NOT NULL DEFAULT 'canvasser' CHECK (role IN ('lead', 'canvasser')),
+    created_by  BIGINT REFERENCES devices(pk),
+    sealed_keys TEXT
+);
+CREATE INDEX invites_by_team ON invites(team_pk);
+CREATE INDEX invites_by_creator ON invites(created_by) WHERE created_by IS NOT NULL;
+CREATE TABLE blobs (
+    team_pk      BIGINT NOT NULL REFERENCES teams(pk),
+    seq          BIGINT NOT NULL,
+    id           BYTEA NOT NULL,
+    doc_id       TEXT NOT NULL,
+    device_pk    BIGINT NOT NULL REFERENCES devices(pk),
+    created_at   BIGINT NOT NULL,
+    blob         BYTEA NOT NULL,
+    covered_from BIGINT,
+    placed       BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (team_pk, seq),
+    UNIQUE (team_pk, id)
+);
+-- Ciphertext does not compress: store it out of line without trying.
+ALTER TABLE blobs ALTER COLUMN blob SET STORAGE EXTERNAL;
+CREATE INDEX blobs_by_doc ON blobs(team_pk, doc_id, seq);
+CREATE INDEX blobs_covered ON blobs(team_pk, seq) WHERE covered_from IS NOT NULL;
+CREATE TABLE erasures (
+    team_pk   BIGINT NOT NULL REFERENCES teams(pk),
+    seq       BIGINT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    erased_at BIGINT NOT NULL,
+    erased_by BIGINT NOT NULL REFERENCES devices(pk),
+    PRIMARY KEY (team_pk, seq),
+    UNIQUE (team_pk, doc_id)
+);
+CREATE TABLE covered_needs (
+    team_pk   BIGINT NOT NULL REFERENCES teams(pk),
+    seq       BIGINT NOT NULL,
+    device_pk BIGINT NOT NULL REFERENCES devices(pk),
+    PRIMARY KEY (team_pk, seq, device_pk)
+);
+CREATE INDEX covered_needs_by_device ON covered_needs(team_pk, device_pk, seq);
+"];
+
+/// A PostgreSQL failure with its whole message (the client's own `Display` says only "db
+/// error"; the server's message, detail and code are in its source) and its SQLSTATE code.
+#[derive(Debug)]
+struct PgError {
+    message: String,
+    code: Option<SqlState>,
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PgError {}
+
+/// The client's message followed by its sources'.
+fn pg_message(e: &postgres::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Backend(Box::new(PgError {
+            message: pg_message(&e),
+            code: e.code().cloned(),
+        }))
+    }
+}
+
+/// A role as stored.
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown role {text:?}").into()))
+}
+
+fn device_row(r: &Row) -> Result<DeviceInfo, StoreError> {
+    Ok(DeviceInfo {
+        device_id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        enrolled_at: r.try_get(2)?,
+        last_sync_at: r.try_get(3)?,
+        revoked_at: r.try_get(4)?,
+        actor: r.try_get(5)?,
+        role: role_of(r.try_get(6)?)?,
+    })
+}
+
+/// Whether PostgreSQL broke the transaction off and running it again may succeed.
+fn retryable(e: &StoreError) -> bool {
+    let StoreError::Backend(source) = e else {
+        return false;
+    };
+    source
+        .downcast_ref::<PgError>()
+        .and_then(|e| e.code.as_ref())
+        .is_some_and(|c| {
+            *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+        })
+}
+
+/// A unique-index violation on the devices' actors is [`StoreError::ActorTaken`].
+fn actor_error(e: postgres::Error, actor: &[u8]) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if db.constraint() == Some("devices_by_actor") => {
+            StoreError::ActorTaken(actor.iter().map(|b| format!("{b:02x}")).collect())
+        }
+        _ => e.into(),
+    }
+}
+
+/// One pooled connection and the statements prepared on it.
+struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+/// How a transaction locks its team's row (see the module documentation).
+#[derive(Clone, Copy)]
+enum TeamLock {
+    /// A pull-only sync: waits only for compactions.
+    KeyShare,
+    /// Anything that writes the team's log or devices: waits for the team's other writers.
+    Write,
+    /// A compaction: waits for everything of the team.
+    Exclusive,
+}
+
+/// A transaction with the connection's statement cache.
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl Tx<'_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query(&s, params)?)
+    }
+
+    fn opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_opt(&s, params)?)
+    }
+
+    fn one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_one(&s, params)?)
+    }
+
+    fn exec(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.execute(&s, params)?)
+    }
+
+    /// Binds a query whose rows are then fetched a few at a time ([`Tx::fill`]).
+    fn bind(&mut self, sql: &'static str, params: Params<'_>) -> Result<Portal, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.bind(&s, params)?)
+    }
+
+    /// Locks the team's row; returns its `(head_seq, erasure_seq)`.
+    fn lock_team(&mut self, team_pk: i64, lock: TeamLock) -> Result<(i64, i64), StoreError> {
+        let sql = match lock {
+            TeamLock::KeyShare => {
+                "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1 FOR KEY SHARE"
+            }
+            TeamLock::Write => {
+                "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1 FOR NO KEY UPDATE"
+            }
+            TeamLock::Exclusive => {
+                "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1 FOR UPDATE"
+            }
+        };
+        let row = self.one(sql, &[&team_pk])?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Fills a page from the rows `(seq, doc_id, length, blob, actor, name, id, placed)` of
+    /// `portal` (see [`Pager`]).
+    fn fill(&mut self, portal: &Portal, mut pager: Pager) -> Result<SyncPage, StoreError> {
+        loop {
+            let rows = self.tx.query_portal(portal, PAGE_ROWS)?;
+            let last = rows.len() < usize::try_from(PAGE_ROWS).unwrap_or(usize::MAX);
+            for row in rows {
+                let doc_id: String = row.try_get(1)?;
+                if !pager.room_for(row.try_get(2)?, &doc_id) {
+                    return Ok(pager.finish());
+                }
+                let actor: Option<Vec<u8>> = row.try_get(4)?;
+                pager.push(StoredBlob {
+                    seq: to_u64(row.try_get(0)?),
+                    id: blob_id(row.try_get(6)?)?,
+                    doc_id,
+                    blob: row.try_get(3)?,
+                    pusher_actor: actor.unwrap_or_default(),
+                    pusher_name: row.try_get(5)?,
+                    snapshot: row.try_get(7)?,
+                });
+            }
+            if last {
+                return Ok(pager.finish());
+            }
+        }
+    }
+
+    fn team_pk(&mut self, team_id: &str) -> Result<i64, StoreError> {
+        self.opt("SELECT pk FROM teams WHERE id = $1", &[&team_id])?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .ok_or_else(|| StoreError::UnknownTeam(team_id.to_owned()))
+    }
+
+    /// `(device_pk, team_pk, revoked)` of a device.
+    fn device_keys(&mut self, device_id: &str) -> Result<(i64, i64, bool), StoreError> {
+        let row = self
+            .opt(
+                "SELECT pk, team_pk, revoked_at IS NOT NULL FROM devices WHERE id = $1",
+                &[&device_id],
+            )?
+            .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    }
+
+    /// The keys of a device that may still act: a revoked one is [`StoreError::DeviceRevoked`].
+    fn active_device(&mut self, device_id: &str) -> Result<(i64, i64), StoreError> {
+        match self.device_keys(device_id)? {
+            (_, _, true) => Err(StoreError::DeviceRevoked(device_id.to_owned())),
+            (device_pk, team_pk, false) => Ok((device_pk, team_pk)),
+        }
+    }
+
+    /// Locks the team of `lead` (for writing) and checks that it is an active lead; returns
+    /// `(lead_pk, team_pk)`.
+    fn acting_lead(&mut self, lead: &DeviceAuth, lock: TeamLock) -> Result<(i64, i64), StoreError> {
+        let (_, team_pk, _) = self.device_keys(&lead.device_id)?;
+        self.lock_team(team_pk, lock)?;
+        // Read again under the team's lock: a revocation or a demotion may just have committed.
+        let row = self.one(
+            "SELECT pk, revoked_at IS NOT NULL, role FROM devices WHERE id = $1",
+            &[&lead.device_id],
+        )?;
+        if row.try_get::<_, bool>(1)? {
+            return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
+        }
+        if role_of(row.try_get(2)?)? != Role::Lead {
+            return Err(StoreError::NotLead(lead.device_id.clone()));
+        }
+        Ok((row.try_get(0)?, team_pk))
+    }
+
+    /// `(device_pk, revoked, role)` of the device `device_id` of the team `team_pk`; a device of
+    /// another team is as unknown as one that does not exist.
+    fn team_device(
+        &mut self,
+        team_pk: i64,
+        device_id: &str,
+    ) -> Result<(i64, bool, Role), StoreError> {
+        let row = self
+            .opt(
+                "SELECT pk, revoked_at IS NOT NULL, role FROM devices
+                 WHERE id = $1 AND team_pk = $2",
+                &[&device_id, &team_pk],
+            )?
+            .ok_or_else(|| StoreError::NotInTeam(device_id.to_owned()))?;
+        Ok((row.try_get(0)?, row.try_get(1)?, role_of(row.try_get(2)?)?))
+    }
+
+    fn device_info(&mut self, device_pk: i64) -> Result<DeviceInfo, StoreError> {
+        let row = self.one(
+            "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role
+             FROM devices WHERE pk = $1",
+            &[&device_pk],
+        )?;
+        device_row(&row)
+    }
+
+    /// The erasure orders each active device of the team has carried out, in increasing order.
+    fn confirmations(&mut self, team_pk: i64) -> Result<Vec<i64>, StoreError> {
+        self.query(
+            "SELECT erasures_seen FROM devices WHERE team_pk = $1 AND revoked_at IS NULL
+             ORDER BY erasures_seen",
+            &[&team_pk],
+        )?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+    }
+
+    /// The erased documents among `doc_ids` in the team, each once, in the order given.
+    fn erased_in<'a>(
+        &mut self,
+        team_pk: i64,
+        doc_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut seen = HashSet::new();
+        let mut erased = Vec::new();
+        for doc_id in doc_ids {
+            if seen.insert(doc_id)
+                && self
+                    .opt(
+                        "SELECT 1 FROM erasures WHERE team_pk = $1 AND doc_id = $2",
+                        &[&team_pk, &doc_id],
+                    )?
+                    .is_some()
+            {
+                erased.push(doc_id.to_owned());
+            }
+        }
+        Ok(erased)
+    }
+
+    /// Stores an invite to the team `team_pk` (whose row the caller locked), made by
+    /// `created_by` (`None`: the operator); returns whether the team is sealed.
+    fn insert_invite(
+        &mut self,
+        team_pk: i64,
+        invite: &NewInvite,
+        created_by: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.exec(
+            "INSERT INTO invites
+                 (hash, team_pk, uses_left, expires_at, created_at, role, created_by, sealed_keys)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &&invite.code_hash[..],
+                &team_pk,
+                &i64::from(invite.uses),
+                &invite.expires_at,
+                &now,
+                &invite.role.as_str(),
+                &created_by,
+                &invite.sealed_keys,
+            ],
+        )?;
+        if invite.sealed_keys.is_some() {
+            self.exec("UPDATE teams SET sealed = TRUE WHERE pk = $1", &[&team_pk])?;
+        }
+        Ok(self
+            .one("SELECT sealed FROM teams WHERE pk = $1", &[&team_pk])?
+            .try_get(0)?)
+    }
+
+    /// Forgets the sealed keys of the team's expired invites.
+    fn forget_expired_keys(&mut self, team_pk: i64, now: i64) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE invites SET sealed_keys = NULL
+             WHERE team_pk = $1 AND expires_at <= $2 AND sealed_keys IS NOT NULL",
+            &[&team_pk, &now],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes the device (an earlier revocation keeps its time), drops its needs of covered
+    /// blobs, and deletes the invites it made that could still enrol a device; returns how many.
+    fn revoke(
+        &mut self,
+        team_pk: i64,
+        device_pk: i64,
+        device_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.exec(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE pk = $2",
+            &[&now, &device_pk],
+        )?;
+        self.exec(
+            "DELETE FROM covered_needs WHERE team_pk = $1 AND device_pk = $2",
+            &[&team_pk, &device_pk],
+        )?;
+        let cancelled = self.exec(
+            "DELETE FROM invites WHERE created_by = $1 AND uses_left > 0",
+            &[&device_pk],
+        )?;
+        if cancelled > 0 {
+            tracing::info!(
+                device_id,
+                invites = cancelled,
+                "revoking a device cancelled the invites it made"
+            );
+        }
+        Ok(cancelled)
+    }
+
+    /// Records the actor `device_pk` declares, or checks it against the one it declared before.
+    fn claim_actor(
+        &mut self,
+        device_pk: i64,
+        device_id: &str,
+        actor: &[u8],
+    ) -> Result<(), StoreError> {
+        if actor.is_empty() {
+            return Ok(());
+        }
+        let known: Option<Vec<u8>> = self
+            .one("SELECT actor FROM devices WHERE pk = $1", &[&device_pk])?
+            .try_get(0)?;
+        match known {
+            Some(k) if k == actor => Ok(()),
+            Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
+            None => {
+                let s = self.statement("UPDATE devices SET actor = $1 WHERE pk = $2")?;
+                self.tx
+                    .execute(&s, &[&actor, &device_pk])
+                    .map(|_| ())
+                    .map_err(|e| actor_error(e, actor))
+            }
+        }
+    }
+
+    /// Adds `added` bytes to the team's count, failing (and so rolling the push back) over
+    /// `limit`.
+    fn charge_team(
+        &mut self,
+        team_pk: i64,
+        added: u64,
+        limit: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let stored: i64 = self
+            .one(
+                "UPDATE teams SET stored_bytes = stored_bytes + $1 WHERE pk = $2
+                 RETURNING stored_bytes",
+                &[&to_i64(added), &team_pk],
+            )?
+            .try_get(0)?;
+        match limit {
+            Some(limit) if to_u64(stored) > limit => Err(StoreError::TeamFull { limit }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The page of other devices' blobs after `since` up to the team's `head` (a covered blob
+    /// only if the device still needs it), with the erasure head.
+    fn pull(
+        &mut self,
+        team_pk: i64,
+        device_pk: i64,
+        (head, erasure_head): (i64, i64),
+        since: u64,
+        max_bytes: u64,
+    ) -> Result<SyncPage, StoreError> {
+        check_cursor(since, head)?;
+        let portal = self.bind(
+            "SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT, b.blob, d.actor, d.name, b.id,
+                    b.placed
+             FROM blobs b JOIN devices d ON d.pk = b.device_pk
+             WHERE b.team_pk = $1 AND b.seq > $2 AND b.seq <= $3 AND b.device_pk <> $4
+                 AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
+                     WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = $4))
+             ORDER BY b.seq",
+            &[&team_pk, &to_i64(since), &head, &device_pk],
+        )?;
+        let mut page = self.fill(
+            &portal,
+            Pager::new(since, to_u64(head).max(since), max_bytes),
+        )?;
+        page.erasure_head = to_u64(erasure_head);
+        Ok(page)
+    }
+
+    /// Records a sync (see the SQLite store's "Compaction"): its time, its `since` and the
+    /// cursor answered, and forgets the covered blobs it needed up to `since`.
+    fn record_sync(
+        &mut self,
+        team_pk: i64,
+        device_pk: i64,
+        since: u64,
+        answered: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE devices SET last_sync_at = $1, cursor = $2, reach = $3 WHERE pk = $4",
+            &[&now, &to_i64(since), &to_i64(answered), &device_pk],
+        )?;
+        self.exec(
+            "DELETE FROM covered_needs WHERE team_pk = $1 AND device_pk = $2 AND seq <= $3",
+            &[&team_pk, &device_pk, &to_i64(since)],
+        )?;
+        Ok(())
+    }
+
+    /// Places the snapshot of `item` (see [`super::Store::compact`]); the team is locked.
+    fn place_snapshot(
+        &mut self,
+        team_pk: i64,
+        lead_pk: i64,
+        item: &CompactItem,
+    ) -> Result<Placement, StoreError> {
+        let Some(id) = parse_blob_id(&item.snapshot) else {
+            return Ok(Placement::Unknown);
+        };
+        let Some(row) = self.opt(
+            "SELECT seq, covered_from IS NOT NULL, placed FROM blobs
+             WHERE team_pk = $1 AND id = $2 AND doc_id = $3 AND device_pk = $4",
+            &[&team_pk, &&id[..], &item.doc_id, &lead_pk],
+        )?
+        else {
+            return Ok(Placement::Unknown);
+        };
+        let s: i64 = row.try_get(0)?;
+        if row.try_get::<_, bool>(1)? || row.try_get::<_, bool>(2)? {
+            return Ok(Placement::Nothing);
+        }
+        let tags: HashSet<u64> = item.covers.iter().copied().collect();
+        let mut found: Vec<Covered> = Vec::new();
+        for row in self.query(
+            "SELECT seq, id, covered_from IS NOT NULL, device_pk,
+                    (octet_length(blob) + octet_length(doc_id))::BIGINT
+             FROM blobs WHERE team_pk = $1 AND doc_id = $2 AND seq < $3 ORDER BY seq",
+            &[&team_pk, &item.doc_id, &s],
+        )? {
+            if tags.contains(&tag(&blob_id(row.try_get(1)?)?)) {
+                found.push(Covered {
+                    seq: row.try_get(0)?,
+                    already: row.try_get(2)?,
+                    pusher: row.try_get(3)?,
+                    bytes: row.try_get(4)?,
+                });
+            }
+        }
+        let Some(earliest) = found.first() else {
+            return Ok(Placement::Nothing);
+        };
+        let f = earliest.seq;
+        self.exec(
+            "DELETE FROM covered_needs WHERE team_pk = $1 AND seq = $2",
+            &[&team_pk, &f],
+        )?;
+        self.exec(
+            "DELETE FROM blobs WHERE team_pk = $1 AND seq = $2",
+            &[&team_pk, &f],
+        )?;
+        self.exec(
+            "UPDATE blobs SET seq = $1, placed = TRUE WHERE team_pk = $2 AND seq = $3",
+            &[&f, &team_pk, &s],
+        )?;
+        for blob in &found[1..] {
+            if !blob.already {
+                self.exec(
+                    "UPDATE blobs SET covered_from = $1 WHERE team_pk = $2 AND seq = $3",
+                    &[&f, &team_pk, &blob.seq],
+                )?;
+                self.exec(
+                    "INSERT INTO covered_needs (team_pk, seq, device_pk)
+                     SELECT $1, $2, pk FROM devices
+                     WHERE team_pk = $1 AND revoked_at IS NULL AND pk <> $3 AND pk <> $4
+                         AND cursor < $2 AND (reach IS NULL OR reach >= $5)
+                     ON CONFLICT DO NOTHING",
+                    &[&team_pk, &blob.seq, &blob.pusher, &lead_pk, &f],
+                )?;
+            }
+        }
+        let newly = found.iter().filter(|b| !b.already).count();
+        Ok(Placement::Placed {
+            newly: u64::try_from(newly).unwrap_or(u64::MAX),
+            freed: earliest.bytes,
+        })
+    }
+
+    /// Deletes the team's covered blobs no active device needs; returns how many, and their
+    /// bytes.
+    fn prune_covered(&mut self, team_pk: i64) -> Result<(u64, i64), StoreError> {
+        self.exec(
+            "DELETE FROM covered_needs WHERE team_pk = $1 AND device_pk IN
+                 (SELECT pk FROM devices WHERE team_pk = $1 AND revoked_at IS NOT NULL)",
+            &[&team_pk],
+        )?;
+        let row = self.one(
+            "WITH gone AS (
+                 DELETE FROM blobs b WHERE team_pk = $1 AND covered_from IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM covered_needs n
+                                     WHERE n.team_pk = b.team_pk AND n.seq = b.seq)
+                 RETURNING octet_length(blob) + octet_length(doc_id) AS bytes)
+             SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
+            &[&team_pk],
+        )?;
+        Ok((to_u64(row.try_get(0)?), row.try_get(1)?))
+    }
+}
+
+/// What placing one snapshot did.
+enum Placement {
+    Unknown,
+    Nothing,
+    Placed { newly: u64, freed: i64 },
+}
+
+/// A blob the snapshot being placed stands for.
+struct Covered {
+    seq: i64,
+    already: bool,
+    pusher: i64,
+    bytes: i64,
+}
+
+/// The connections, opened as needed up to the pool's size.
+struct Pool {
+    config: Config,
+    size: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Pool {
+    fn connect(config: &Config) -> Result<Conn, StoreError> {
+        let client = config.connect(NoTls).map_err(|e| {
+            StoreError::Backend(format!("cannot connect to PostgreSQL: {}", pg_message(&e)).into())
+        })?;
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    /// A connection: an idle one, a new one while fewer than `size` are open, or the next one
+    /// returned.
+    fn get(&self) -> Result<Conn, StoreError> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                return Ok(conn);
+            }
+            if state.open < self.size {
+                state.open += 1;
+                drop(state);
+                return Self::connect(&self.config).inspect_err(|_| {
+                    lock(&self.state).open -= 1;
+                    self.returned.notify_one();
+                });
+            }
+            state = self
+                .returned
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Gives a connection back; a broken one is closed and the next caller opens another.
+    fn put(&self, conn: Conn) {
+        let mut state = lock(&self.state);
+        if conn.client.is_closed() {
+            state.open -= 1;
+        } else {
+            state.idle.push(conn);
+        }
+        drop(state);
+        self.returned.notify_one();
+    }
+}
+
+/// The PostgreSQL implementation of [`super::Store`].
+pub struct PostgresStore {
+    pool: Pool,
+    /// Most bytes one team may store.
+    max_team_bytes: Option<u64>,
+    /// Where it connects, without the password, for logs.
+    described: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("database", &self.described)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `host:port/dbname`, without user or password.
+fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "postgresql {} port {} database {}",
+        if hosts.is_empty() {
+            "localhost".to_owned()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".to_owned()
+        } else {
+            ports.join(",")
+        },
+        config.get_dbname().unwrap_or("(the user's)")
+    )
+}
+
+fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
+    let mut tx = conn.client.transaction()?;
+    // Relays started together on a new database take turns.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")?;
+    let version: i64 = match tx.query_opt("SELECT version FROM relay_schema", &[])? {
+        Some(row) => row.try_get(0)?,
+        None => {
+            tx.execute("INSERT INTO relay_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    let applied = usize::try_from(version).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Backend(
+            format!(
+                "the database is at schema version {version}, newer than this relay knows \
+                 ({}); run a newer sync-server",
+                MIGRATIONS.len()
+            )
+            .into(),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.batch_execute(sql)?;
+        let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        tx.execute("UPDATE relay_schema SET version = $1", &[&version])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://…` URL or `key=value` settings, as
+    /// libpq takes them; no TLS), brings its schema up to date, and keeps up to `pool_size`
+    /// connections.
+    pub fn open(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let config = Config::from_str(url).map_err(|e| {
+            StoreError::Backend(
+                format!(
+                    "the database URL is not valid ({e}); write postgres://USER@HOST/DBNAME or \
+                     host=/var/run/postgresql dbname=DBNAME"
+                )
+                .into(),
+            )
+        })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreError::Backend(
+                "the relay does not speak TLS to PostgreSQL: drop sslmode=require and connect \
+                 over a Unix socket or a private network (see README, \"PostgreSQL\")"
+                    .into(),
+            ));
+        }
+        let described = describe(&config);
+        let mut first = Pool::connect(&config)?;
+        migrate(&mut first)?;
+        let pool = Pool {
+            config,
+            size: pool_size.max(1),
+            state: Mutex::new(PoolState {
+                idle: vec![first],
+                open: 1,
+            }),
+            returned: Condvar::new(),
+        };
+        Ok(Self {
+            pool,
+            max_team_bytes: None,
+            described,
+        })
+    }
+
+    /// Where it connects (host, port and database; never the password).
+    pub fn describe(&self) -> &str {
+        &self.described
+    }
+
+    /// Refuses pushes that would take a team over `bytes` of blobs and document ids.
+    pub fn with_max_team_bytes(mut self, bytes: u64) -> Self {
+        self.max_team_bytes = Some(bytes);
+        self
+    }
+
+    /// Runs `f` in one transaction (read-only at one snapshot when `read_only`), and again when
+    /// PostgreSQL broke it off to resolve a deadlock.
+    fn run<T>(
+        &self,
+        read_only: bool,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            let attempt = (|| {
+                let Conn { client, statements } = &mut conn;
+                let tx = if read_only {
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                        .start()?
+                } else {
+                    client.transaction()?
+                };
+                let mut tx = Tx { tx, statements };
+                let value = f(&mut tx)?;
+                tx.tx.commit()?;
+                Ok(value)
+            })();
+            match attempt {
+                Err(e) if retryable(&e) && tries < RETRIES => {
+                    tracing::debug!(error = %e, "transaction broken off; running it again");
+                }
+                other => break other,
+            }
+        };
+        self.pool.put(conn);
+        result
+    }
+}
+
+impl super::Store for PostgresStore {
+    fn parallel_writes(&self) -> bool {
+        true
+    }
+
+    fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.run(false, |tx| {
+            tx.exec(
+                "INSERT INTO teams (id, name, created_at) VALUES ($1, $2, $3)",
+                &[&id, &name, &now],
+            )
+        })?;
+        Ok(id)
+    }
+
+    fn create_invite(
+        &self,
+        team_id: &str,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.run(false, |tx| {
+            let team_pk = tx.team_pk(team_id)?;
+            tx.lock_team(team_pk, TeamLock::Write)?;
+            tx.forget_expired_keys(team_pk, now)?;
+            tx.insert_invite(team_pk, invite, None, now)
+        })
+    }
+
+    fn lead_invite(
+        &self,
+        lead: &DeviceAuth,
+        invite: &NewInvite,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.run(false, |tx| {
+            let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            tx.forget_expired_keys(team_pk, now)?;
+            tx.insert_invite(team_pk, invite, Some(lead_pk), now)?;
+            Ok(())
+        })
+    }
+
+    fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError> {
+        let hash = &device.invite_hash[..];
+        self.run(false, |tx| {
+            let Some(row) = tx.opt("SELECT team_pk FROM invites WHERE hash = $1", &[&hash])? else {
+                return Ok(Err(StoreError::UnknownInvite));
+            };
+            let team_pk: i64 = row.try_get(0)?;
+            // Every change to a team's invites is made holding the team's row: read it again.
+            tx.lock_team(team_pk, TeamLock::Write)?;
+            // Expired invites' keys stay forgotten even if this enrolment is refused.
+            tx.forget_expired_keys(team_pk, now)?;
+            let Some(r) = tx.opt(
+                "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq,
+                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq
+                 FROM invites i JOIN teams t ON t.pk = i.team_pk
+                 LEFT JOIN devices c ON c.pk = i.created_by
+                 WHERE i.hash = $1",
+                &[&hash],
+            )?
+            else {
+                return Ok(Err(StoreError::UnknownInvite));
+            };
+            let invite = InviteRow {
+                team_pk: r.try_get(0)?,
+                team_id: r.try_get(1)?,
+                uses_left: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+                role: role_of(r.try_get(4)?)?,
+                erasure_head: r.try_get(5)?,
+                maker_revoked: r.try_get::<_, Option<bool>>(6)?.unwrap_or(false),
+                sealed_keys: r.try_get(7)?,
+                team_sealed: r.try_get(8)?,
+                team_head: r.try_get(9)?,
+            };
+            match refusal(device, &invite, now) {
+                // A refusal still commits the forgotten keys; the invite keeps its uses.
+                Some(refused) => Ok(Err(refused)),
+                None => enrol_into(tx, device, invite, now).map(Ok),
+            }
+        })?
+    }
+
+    fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError> {
+        let token = &token_hash[..];
+        self.run(true, |tx| {
+            tx.opt(
+                "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
+                 FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = $1",
+                &[&token],
+            )?
+            .map(|r| {
+                Ok(DeviceAuth {
+                    device_id: r.try_get(0)?,
+                    team_id: r.try_get(1)?,
+                    revoked: r.try_get(2)?,
+                    role: role_of(r.try_get(3)?)?,
+                    erasure_head: to_u64(r.try_get(4)?),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn sync(
+        &self,
+        device: &DeviceAuth,
+        actor: &[u8],
+        since: u64,
+        push: &[NewBlob<'_>],
+        max_bytes: u64,
+        now: i64,
+    ) -> Result<SyncPage, StoreError> {
+        let limit = self.max_team_bytes;
+        self.run(false, |tx| {
+            let (device_pk, team_pk) = tx.active_device(&device.device_id)?;
+            if push.is_empty() {
+                // Pull only: waits for no push, only for a compaction of the team.
+                let heads = tx.lock_team(team_pk, TeamLock::KeyShare)?;
+                tx.claim_actor(device_pk, &device.device_id, actor)?;
+                let page = tx.pull(team_pk, device_pk, heads, since, max_bytes)?;
+                tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
+                return Ok(page);
+            }
+            let (mut head, erasure_head) = tx.lock_team(team_pk, TeamLock::Write)?;
+            if erasure_head > 0 {
+                let erased = tx.erased_in(team_pk, push.iter().map(|b| b.doc_id))?;
+                if !erased.is_empty() {
+                    return Err(StoreError::Erased(erased));
+                }
+            }
+            tx.claim_actor(device_pk, &device.device_id, actor)?;
+            check_cursor(since, head)?;
+            let mut inserted = 0;
+            let mut added_bytes = 0u64;
+            for item in push {
+                let changed = tx.exec(
+                    "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (team_pk, id) DO NOTHING",
+                    &[
+                        &team_pk,
+                        &(head + 1),
+                        &&item.id[..],
+                        &item.doc_id,
+                        &device_pk,
+                        &now,
+                        &item.blob,
+                    ],
+                )?;
+                if changed == 1 {
+                    head += 1;
+                    inserted += 1;
+                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
+                }
+            }
+            if inserted > 0 {
+                tx.exec(
+                    "UPDATE teams SET head_seq = $1 WHERE pk = $2",
+                    &[&head, &team_pk],
+                )?;
+                tx.charge_team(team_pk, added_bytes, limit)?;
+            }
+            let mut page = tx.pull(team_pk, device_pk, (head, erasure_head), since, max_bytes)?;
+            tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
+            page.inserted = inserted;
+            Ok(page)
+        })
+    }
+
+    fn erased_among(
+        &self,
+        device: &DeviceAuth,
+        doc_ids: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        self.run(true, |tx| {
+            let (_, team_pk) = tx.active_device(&device.device_id)?;
+            tx.erased_in(team_pk, doc_ids.iter().copied())
+        })
+    }
+
+    fn doc_changes(
+        &self,
+        device: &DeviceAuth,
+        doc_id: &str,
+        after: u64,
+        max_bytes: u64,
+    ) -> Result<SyncPage, StoreError> {
+        self.run(true, |tx| {
+            let (_, team_pk) = tx.active_device(&device.device_id)?;
+            let row = tx.one(
+                "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1",
+                &[&team_pk],
+            )?;
+            let (head, erasure_head): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let erased = tx.erased_in(team_pk, [doc_id])?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+            let portal = tx.bind(
+                "SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT, b.blob, d.actor, d.name,
+                        b.id, b.placed
+                 FROM blobs b JOIN devices d ON d.pk = b.device_pk
+                 WHERE b.team_pk = $1 AND b.doc_id = $2 AND b.seq > $3 ORDER BY b.seq",
+                &[&team_pk, &doc_id, &to_i64(after)],
+            )?;
+            let mut page = tx.fill(
+                &portal,
+                Pager::new(after, to_u64(head).max(after), max_bytes),
+            )?;
+            page.erasure_head = to_u64(erasure_head);
+            Ok(page)
+        })
+    }
+
+    fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
+        self.run(true, |tx| {
+            let team_pk = tx.team_pk(team_id)?;
+            tx.query(
+                "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role
+                 FROM devices WHERE team_pk = $1 ORDER BY pk",
+                &[&team_pk],
+            )?
+            .iter()
+            .map(device_row)
+            .collect()
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str, now: i64) -> Result<u64, StoreError> {
+        self.run(false, |tx| {
+            let (device_pk, team_pk, _) = tx.device_keys(device_id)?;
+            tx.lock_team(team_pk, TeamLock::Write)?;
+            tx.revoke(team_pk, device_pk, device_id, now)
+        })
+    }
+
+    fn promote_device(&self, device_id: &str) -> Result<(), StoreError> {
+        self.run(false, |tx| {
+            let (_, team_pk, _) = tx.device_keys(device_id)?;
+            tx.lock_team(team_pk, TeamLock::Write)?;
+            let (device_pk, _, revoked) = tx.device_keys(device_id)?;
+            if revoked {
+                return Err(StoreError::PromoteRevoked(device_id.to_owned()));
+            }
+            tx.exec(
+                "UPDATE devices SET role = $1 WHERE pk = $2",
+                &[&Role::Lead.as_str(), &device_pk],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn revoke_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+        now: i64,
+    ) -> Result<DeviceInfo, StoreError> {
+        self.run(false, |tx| {
+            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            let (device_pk, revoked, role) = tx.team_device(team_pk, device_id)?;
+            if !revoked && role == Role::Lead {
+                let other_leads: i64 = tx
+                    .one(
+                        "SELECT count(*) FROM devices
+                         WHERE team_pk = $1 AND role = $2 AND revoked_at IS NULL AND pk <> $3",
+                        &[&team_pk, &Role::Lead.as_str(), &device_pk],
+                    )?
+                    .try_get(0)?;
+                if other_leads == 0 {
+                    return Err(StoreError::LastLead(device_id.to_owned()));
+                }
+            }
+            tx.revoke(team_pk, device_pk, device_id, now)?;
+            tx.device_info(device_pk)
+        })
+    }
+
+    fn promote_team_device(
+        &self,
+        lead: &DeviceAuth,
+        device_id: &str,
+    ) -> Result<DeviceInfo, StoreError> {
+        self.run(false, |tx| {
+            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            let (device_pk, revoked, _) = tx.team_device(team_pk, device_id)?;
+            if revoked {
+                return Err(StoreError::PromoteRevoked(device_id.to_owned()));
+            }
+            tx.exec(
+                "UPDATE devices SET role = $1 WHERE pk = $2",
+                &[&Role::Lead.as_str(), &device_pk],
+            )?;
+            tx.device_info(device_pk)
+        })
+    }
+
+    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError> {
+        self.run(false, |tx| {
+            let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            let existing = tx.opt(
+                "SELECT seq, erased_at FROM erasures WHERE team_pk = $1 AND doc_id = $2",
+                &[&team_pk, &doc_id],
+            )?;
+            let (seq, erased_at): (i64, i64) = match existing {
+                Some(row) => (row.try_get(0)?, row.try_get(1)?),
+                None => {
+                    tx.exec(
+                        "DELETE FROM covered_needs WHERE team_pk = $1 AND seq IN
+                             (SELECT seq FROM blobs WHERE team_pk = $1 AND doc_id = $2)",
+                        &[&team_pk, &doc_id],
+                    )?;
+                    let gone = tx.one(
+                        "WITH gone AS (
+                             DELETE FROM blobs WHERE team_pk = $1 AND doc_id = $2
+                             RETURNING octet_length(blob) + octet_length(doc_id) AS bytes)
+                         SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
+                        &[&team_pk, &doc_id],
+                    )?;
+                    let (deleted, freed): (i64, i64) = (gone.try_get(0)?, gone.try_get(1)?);
+                    let seq: i64 = tx
+                        .one(
+                            "UPDATE teams SET erasure_seq = erasure_seq + 1,
+                                 stored_bytes = GREATEST(stored_bytes - $1, 0)
+                             WHERE pk = $2 RETURNING erasure_seq",
+                            &[&freed, &team_pk],
+                        )?
+                        .try_get(0)?;
+                    tx.exec(
+                        "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
+                         VALUES ($1, $2, $3, $4, $5)",
+                        &[&team_pk, &seq, &doc_id, &now, &lead_pk],
+                    )?;
+                    tx.exec(
+                        "UPDATE devices SET erasures_seen = $1::BIGINT
+                         WHERE pk = $2 AND erasures_seen = $1::BIGINT - 1",
+                        &[&seq, &lead_pk],
+                    )?;
+                    tracing::info!(
+                        team_id = %lead.team_id,
+                        device_id = %lead.device_id,
+                        seq,
+                        deleted,
+                        freed,
+                        "document erased"
+                    );
+                    (seq, now)
+                }
+            };
+            let seen = tx.confirmations(team_pk)?;
+            Ok(erasure(seq, doc_id.to_owned(), erased_at, &seen))
+        })
+    }
+
+    fn erasures(
+        &self,
+        device: &DeviceAuth,
+        after: u64,
+        limit: usize,
+    ) -> Result<ErasureList, StoreError> {
+        self.run(true, |tx| {
+            let (_, team_pk) = tx.active_device(&device.device_id)?;
+            let head: i64 = tx
+                .one("SELECT erasure_seq FROM teams WHERE pk = $1", &[&team_pk])?
+                .try_get(0)?;
+            let seen = tx.confirmations(team_pk)?;
+            let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+            let mut orders = tx
+                .query(
+                    "SELECT seq, doc_id, erased_at FROM erasures
+                     WHERE team_pk = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&team_pk, &to_i64(after), &fetch],
+                )?
+                .iter()
+                .map(|r| Ok(erasure(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, &seen)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let more = orders.len() > limit;
+            orders.truncate(limit);
+            Ok(ErasureList {
+                erasures: orders,
+                head: to_u64(head),
+                more,
+            })
+        })
+    }
+
+    fn confirm_erasures(&self, device: &DeviceAuth, up_to: u64) -> Result<u64, StoreError> {
+        self.run(false, |tx| {
+            let (device_pk, team_pk) = tx.active_device(&device.device_id)?;
+            let head: i64 = tx
+                .one("SELECT erasure_seq FROM teams WHERE pk = $1", &[&team_pk])?
+                .try_get(0)?;
+            let head = to_u64(head);
+            if up_to > head {
+                return Err(StoreError::ErasuresAhead { up_to, head });
+            }
+            tx.exec(
+                "UPDATE devices SET erasures_seen = GREATEST(erasures_seen, $1) WHERE pk = $2",
+                &[&to_i64(up_to), &device_pk],
+            )?;
+            Ok(head)
+        })
+    }
+
+    fn compact(
+        &self,
+        lead: &DeviceAuth,
+        items: &[CompactItem],
+        _now: i64,
+    ) -> Result<CompactResponse, StoreError> {
+        let (done, freed) = self.run(false, |tx| {
+            let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Exclusive)?;
+            let mut done = CompactResponse::default();
+            let mut freed: i64 = 0;
+            for item in items {
+                match tx.place_snapshot(team_pk, lead_pk, item)? {
+                    Placement::Unknown => done.unknown += 1,
+                    Placement::Nothing => {}
+                    Placement::Placed {
+                        newly,
+                        freed: taken,
+                    } => {
+                        done.placed += 1;
+                        done.covered += newly;
+                        done.dropped += 1;
+                        freed = freed.saturating_add(taken);
+                    }
+                }
+            }
+            let (pruned, pruned_bytes) = tx.prune_covered(team_pk)?;
+            done.dropped += pruned;
+            freed = freed.saturating_add(pruned_bytes);
+            if freed > 0 {
+                tx.exec(
+                    "UPDATE teams SET stored_bytes = GREATEST(stored_bytes - $1, 0) WHERE pk = $2",
+                    &[&freed, &team_pk],
+                )?;
+            }
+            Ok((done, freed))
+        })?;
+        tracing::info!(
+            team_id = %lead.team_id,
+            device_id = %lead.device_id,
+            items = items.len(),
+            placed = done.placed,
+            covered = done.covered,
+            dropped = done.dropped,
+            freed,
+            unknown = done.unknown,
+            "compaction"
+        );
+        Ok(done)
+    }
+}
+
+/// An invite as enrolment reads it, with its team.
+struct InviteRow {
+    team_pk: i64,
+    team_id: String,
+    uses_left: i64,
+    expires_at: i64,
+    role: Role,
+    erasure_head: i64,
+    maker_revoked: bool,
+    sealed_keys: Option<String>,
+    team_sealed: bool,
+    team_head: i64,
+}
+
+/// Why the invite cannot enrol this device, if it cannot (in [`super::Store::enrol`]'s order).
+fn refusal(device: &NewDevice, invite: &InviteRow, now: i64) -> Option<StoreError> {
+    if invite.maker_revoked {
+        return Some(StoreError::UnknownInvite);
+    }
+    if invite.uses_left <= 0 {
+        return Some(StoreError::InviteUsedUp);
+    }
+    if invite.expires_at <= now {
+        return Some(StoreError::InviteExpired);
+    }
+    if invite.sealed_keys.is_some() && !device.sealing {
+        return Some(StoreError::NeedsSealing);
+    }
+    if invite.sealed_keys.is_none() && invite.team_sealed {
+        return Some(StoreError::NeedsKey);
+    }
+    None
+}
+
+/// The enrolment's writes once [`refusal`] found nothing to refuse (the team is locked).
+fn enrol_into(
+    tx: &mut Tx<'_>,
+    device: &NewDevice,
+    invite: InviteRow,
+    now: i64,
+) -> Result<Enrolled, StoreError> {
+    let sealed = if invite.sealed_keys.is_some() {
+        true
+    } else if device.sealing && invite.team_head == 0 {
+        tx.exec(
+            "UPDATE teams SET sealed = TRUE WHERE pk = $1",
+            &[&invite.team_pk],
+        )?;
+        true
+    } else {
+        false
+    };
+    tx.exec(
+        "UPDATE invites SET uses_left = uses_left - 1,
+             sealed_keys = CASE WHEN uses_left <= 1 THEN NULL ELSE sealed_keys END
+         WHERE hash = $1",
+        &[&&device.invite_hash[..]],
+    )?;
+    let s = tx.statement(
+        "INSERT INTO devices
+             (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )?;
+    tx.tx
+        .execute(
+            &s,
+            &[
+                &device.device_id,
+                &invite.team_pk,
+                &device.name,
+                &&device.token_hash[..],
+                &now,
+                &device.actor,
+                &invite.role.as_str(),
+                &invite.erasure_head,
+            ],
+        )
+        .map_err(|e| match &device.actor {
+            Some(actor) => actor_error(e, actor),
+            None => e.into(),
+        })?;
+    Ok(Enrolled {
+        team_id: invite.team_id,
+        role: invite.role,
+        sealed,
+        sealed_keys: invite.sealed_keys,
+    })
+}
