@@ -14,7 +14,11 @@
 //! `--url URL --data-dir DIR` drive a relay running in another process instead (`sync-server
 //! serve --data-dir DIR`; teams and invites are created in DIR, as the operator commands do), so
 //! that the relay's own memory and threads can be measured apart from the load generator's:
-//! see `BENCHMARKS-relay.md`.
+//! see `BENCHMARKS-relay.md`. `--url` may be given several times: device `d` talks to the
+//! `d mod n`-th relay (several relay processes on one PostgreSQL database). `--database-url URL`
+//! (with `--url`) makes the teams and invites in that PostgreSQL database instead of a data
+//! directory. `--syncs N` bounds each device's syncs (an end-of-shift burst: every device syncs
+//! N times as fast as it can, and the run ends when all have, or at `--seconds`).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -32,7 +36,7 @@ use sync_server::api::Limits;
 use sync_server::ops;
 use sync_server::ratelimit::RateSettings;
 use sync_server::server::RunningRelay;
-use sync_server::store::{SqliteStore, Store};
+use sync_server::store::{PostgresStore, SqliteStore, Store};
 
 /// Hard cap on requests per device, on top of the time limit.
 const MAX_REQUESTS_PER_DEVICE: u64 = 1_000_000;
@@ -44,8 +48,10 @@ struct Options {
     push: usize,
     blob_bytes: usize,
     interval_ms: u64,
-    url: Option<String>,
+    urls: Vec<String>,
     data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    syncs: u64,
 }
 
 fn parse_options() -> Result<Options> {
@@ -56,8 +62,10 @@ fn parse_options() -> Result<Options> {
         push: 2,
         blob_bytes: 600,
         interval_ms: 0,
-        url: None,
+        urls: Vec::new(),
         data_dir: None,
+        database_url: None,
+        syncs: MAX_REQUESTS_PER_DEVICE,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -66,7 +74,11 @@ fn parse_options() -> Result<Options> {
             .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--url" => {
-                o.url = Some(value.trim_end_matches('/').to_owned());
+                o.urls.push(value.trim_end_matches('/').to_owned());
+                continue;
+            }
+            "--database-url" => {
+                o.database_url = Some(value);
                 continue;
             }
             "--data-dir" => {
@@ -86,11 +98,16 @@ fn parse_options() -> Result<Options> {
             "--push" => o.push = as_usize,
             "--blob-bytes" => o.blob_bytes = as_usize,
             "--interval-ms" => o.interval_ms = n,
+            "--syncs" => o.syncs = n.min(MAX_REQUESTS_PER_DEVICE),
             _ => bail!("unknown flag {flag}"),
         }
     }
-    if o.url.is_some() != o.data_dir.is_some() {
-        bail!("--url and --data-dir go together (the relay's address and its data directory)");
+    let stores = usize::from(o.data_dir.is_some()) + usize::from(o.database_url.is_some());
+    if o.urls.is_empty() != (stores == 0) || stores > 1 {
+        bail!(
+            "--url goes with one of --data-dir or --database-url (the relay's address and where \
+             its data is)"
+        );
     }
     if o.devices == 0 || o.team_size == 0 || o.seconds == 0 || o.seconds > 600 {
         bail!("--devices and --team-size must be positive, --seconds between 1 and 600");
@@ -132,7 +149,7 @@ async fn run_device(
     let mut cursor = 0u64;
     let mut counter = 0u64;
     let mut outbox: Vec<PushItem> = Vec::new();
-    for _ in 0..MAX_REQUESTS_PER_DEVICE {
+    for _ in 0..o.syncs {
         if Instant::now() >= deadline {
             break;
         }
@@ -222,7 +239,10 @@ fn main() -> Result<()> {
     let o = Arc::new(parse_options()?);
     let tmp = tempfile::tempdir()?;
     let data_dir = o.data_dir.clone().unwrap_or_else(|| tmp.path().to_owned());
-    let store = Arc::new(SqliteStore::open(&data_dir)?);
+    let store: Arc<dyn Store> = match &o.database_url {
+        Some(url) => Arc::new(PostgresStore::open(url, 2)?),
+        None => Arc::new(SqliteStore::open(&data_dir)?),
+    };
 
     // In process, the relay gets its own runtime, as in `sync-server serve`.
     let relay_rt = tokio::runtime::Builder::new_multi_thread()
@@ -231,9 +251,9 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let mut relay = None;
-    let url = match &o.url {
-        Some(url) => url.clone(),
-        None => {
+    let urls = match o.urls.is_empty() {
+        false => o.urls.clone(),
+        true => {
             let relay_store: Arc<dyn Store> = store.clone();
             let running = relay_rt.block_on(RunningRelay::start(
                 "127.0.0.1:0".parse()?,
@@ -245,7 +265,7 @@ fn main() -> Result<()> {
             ))?;
             let url = format!("http://{}", running.addr());
             relay = Some(running);
-            url
+            vec![url]
         }
     };
     let teams = o.devices.div_ceil(o.team_size);
@@ -275,7 +295,7 @@ fn main() -> Result<()> {
                 sealing: false,
             };
             let resp = http
-                .post(format!("{url}{ENROL_PATH}"))
+                .post(format!("{}{ENROL_PATH}", urls[d % urls.len()]))
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(&req)?)
                 .send()
@@ -290,8 +310,18 @@ fn main() -> Result<()> {
             tokens.push(e.token);
         }
         println!(
-            "{} devices in {teams} teams enrolled; syncing for {} s (push {} x {} B per sync)",
-            o.devices, o.seconds, o.push, o.blob_bytes
+            "{} devices in {teams} teams enrolled through {} relay(s); syncing for {} s{} (push \
+             {} x {} B per sync)",
+            o.devices,
+            urls.len(),
+            o.seconds,
+            if o.syncs < MAX_REQUESTS_PER_DEVICE {
+                format!(" or {} syncs each", o.syncs)
+            } else {
+                String::new()
+            },
+            o.push,
+            o.blob_bytes
         );
         let deadline = Instant::now() + Duration::from_secs(o.seconds);
         let started = Instant::now();
@@ -301,7 +331,7 @@ fn main() -> Result<()> {
             .map(|(d, token)| {
                 tokio::spawn(run_device(
                     http.clone(),
-                    url.clone(),
+                    urls[d % urls.len()].clone(),
                     token,
                     d,
                     Arc::clone(&o),

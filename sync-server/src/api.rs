@@ -71,8 +71,8 @@ use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
     MAX_COMPACT_BODY_BYTES, MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES,
-    WriteTurns, check_compact, check_device_name, check_doc_id, check_push, check_sealed_keys,
-    require_content_type, sync_in_turns,
+    check_compact, check_device_name, check_doc_id, check_push, check_sealed_keys,
+    require_content_type, sync_in_parts,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
@@ -124,8 +124,6 @@ pub struct AppState {
     pub limits: Limits,
     /// Per-address rate limiters.
     pub rate_limits: Arc<RateLimits>,
-    /// Turns for pushes, so that teams do not wait long on each other's writes.
-    pub turns: Arc<WriteTurns>,
     /// The web app served at `/` (`serve --app DIR`), if any.
     pub app: Option<Arc<AppDir>>,
 }
@@ -137,7 +135,6 @@ impl AppState {
             store,
             limits,
             rate_limits: Arc::new(RateLimits::new(limits.rates)),
-            turns: Arc::default(),
             app: None,
         }
     }
@@ -673,7 +670,6 @@ async fn sync_for(
     let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);
-    let turns = Arc::clone(&state.turns);
     blocking(move || {
         let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
         let req = decode_sync_request(&plain)
@@ -698,9 +694,8 @@ async fn sync_for(
             .max_bytes
             .unwrap_or(limits.max_page_bytes)
             .min(limits.max_page_bytes);
-        let page = sync_in_turns(
+        let page = sync_in_parts(
             &*store,
-            &turns,
             &device,
             &req.actor,
             req.since,

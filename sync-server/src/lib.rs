@@ -7,7 +7,7 @@
 //! - [`listener`]: the accept loop with the connection cap and the header, body and idle
 //!   timeouts.
 //! - [`limits`] and [`ratelimit`]: what the relay refuses (content types, doc ids, device names,
-//!   changes per push), pushes taking turns, and per-address rate limits.
+//!   changes per push), large pushes written in parts, and per-address rate limits.
 //! - [`auth`] and [`secrets`]: bearer tokens and invite codes, stored only as hashes.
 //! - [`body`]: request/response body compression and size limits.
 //! - [`store`]: the storage trait and its SQLite implementation (teams' logs, devices and their

@@ -17,14 +17,13 @@
 //!   [`MAX_DOC_ID_LEN`] bytes, without control characters.
 //! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
 //!   Unicode bidirectional controls, which could make a name display as someone else's (400).
-//! - [`sync_in_turns`]: a push is written in transactions of at most [`TURN_BYTES`] /
-//!   [`TURN_CHANGES`], and pushes take turns first come, first served ([`WriteTurns`]), so a team
-//!   pushing a large batch holds the single SQLite writer for one short transaction at a time
-//!   and a small push from another team waits for at most one of them, not for the whole batch.
+//! - [`sync_in_parts`]: a push is written in transactions of at most [`TURN_BYTES`] /
+//!   [`TURN_CHANGES`], one after the other, so a team pushing a large batch holds a writer for
+//!   one short transaction at a time: on SQLite, pushes queue first come, first served for group
+//!   commits (see the SQLite store), and a small push from another team waits for at most one
+//!   group, not for the whole batch; on PostgreSQL, only the pusher's own team waits.
 //!   A push that fails part-way may have stored its first blobs: that is harmless, since blobs
 //!   are stored idempotently by id and the device pushes them again.
-
-use std::sync::{Condvar, Mutex};
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -237,52 +236,6 @@ pub fn check_sealed_keys(keys: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Turns for pushes: whoever asked first writes first. Each turn's end wakes every waiting
-/// thread and only the next ticket goes on, so this suits a bounded number of waiters: the
-/// relay's blocking threads are capped (`blocking_threads`, 16 by default).
-#[derive(Debug, Default)]
-pub struct WriteTurns {
-    /// (next ticket to hand out, ticket now served)
-    tickets: Mutex<(u64, u64)>,
-    turn_over: Condvar,
-}
-
-/// Ends a turn when dropped (also if the write panicked).
-struct Turn<'a>(&'a WriteTurns);
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        let mut t = self
-            .0
-            .tickets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        t.1 += 1;
-        self.0.turn_over.notify_all();
-    }
-}
-
-impl WriteTurns {
-    /// Waits for this caller's turn, then runs `f`. Blocking: call it on the blocking pool.
-    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let mut t = self
-            .tickets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mine = t.0;
-        t.0 += 1;
-        while t.1 != mine {
-            t = self
-                .turn_over
-                .wait(t)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        drop(t);
-        let _turn = Turn(self);
-        f()
-    }
-}
-
 /// Splits `push` into consecutive parts of at most [`TURN_BYTES`] and [`TURN_CHANGES`] (a single
 /// larger blob is a part of its own).
 pub fn split_push<'a, 'b>(push: &'b [NewBlob<'a>]) -> Vec<&'b [NewBlob<'a>]> {
@@ -304,17 +257,16 @@ pub fn split_push<'a, 'b>(push: &'b [NewBlob<'a>]) -> Vec<&'b [NewBlob<'a>]> {
     parts
 }
 
-/// [`Store::sync`], with a large push written in several turns (see the module documentation).
-/// Blocking. (It takes what [`Store::sync`] takes, plus the turns.)
+/// [`Store::sync`], with a large push written in several parts (see the module
+/// documentation). Blocking.
 ///
 /// A push holding changes of erased documents is refused whole ([`StoreError::Erased`]): each
 /// transaction checks its own part, and a push written in several is checked first as a whole.
 /// (An erasure ordered between two of its transactions refuses the rest; what was stored before
 /// the order is a change the order then deleted, or a change of another document.)
 #[allow(clippy::too_many_arguments)]
-pub fn sync_in_turns(
+pub fn sync_in_parts(
     store: &dyn Store,
-    turns: &WriteTurns,
     device: &DeviceAuth,
     actor: &[u8],
     since: u64,
@@ -336,21 +288,13 @@ pub fn sync_in_turns(
             return Err(StoreError::Erased(erased));
         }
     }
-    // A store whose teams write in parallel needs no turns: only the pusher's own team waits.
-    let in_turn = |f: &dyn Fn() -> Result<SyncPage, StoreError>| {
-        if store.parallel_writes() {
-            f()
-        } else {
-            turns.run(f)
-        }
-    };
     let mut inserted = 0;
     for part in earlier {
         // Only the last transaction's page is answered: the earlier ones read as little as the
         // store allows.
-        inserted += in_turn(&|| store.sync(device, actor, since, part, 0, now))?.inserted;
+        inserted += store.sync(device, actor, since, part, 0, now)?.inserted;
     }
-    let mut page = in_turn(&|| store.sync(device, actor, since, last, max_bytes, now))?;
+    let mut page = store.sync(device, actor, since, last, max_bytes, now)?;
     page.inserted += inserted;
     Ok(page)
 }
@@ -448,23 +392,5 @@ mod tests {
             vec![TURN_CHANGES, TURN_CHANGES, 1]
         );
         assert!(split_push(&[]).is_empty());
-    }
-
-    #[test]
-    fn turns_are_first_come_first_served() {
-        let turns = std::sync::Arc::new(WriteTurns::default());
-        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let (turns, order) = (turns.clone(), order.clone());
-                std::thread::spawn(move || {
-                    turns.run(|| order.lock().expect("order").push(i));
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().expect("thread");
-        }
-        assert_eq!(order.lock().expect("order").len(), 8);
     }
 }

@@ -250,13 +250,6 @@ pub struct SyncPage {
 
 /// The relay's storage.
 pub trait Store: Send + Sync + 'static {
-    /// Whether writers of different teams run in parallel inside the store (PostgreSQL: each
-    /// team's row is its lock). When not (SQLite has one writer), the HTTP layer makes large
-    /// pushes take turns so that no team waits behind another's whole push.
-    fn parallel_writes(&self) -> bool {
-        false
-    }
-
     /// Creates a team and returns its id.
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError>;
 

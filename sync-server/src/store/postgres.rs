@@ -18,8 +18,7 @@
 //! committed in increasing order: a page bounded by the head read at its start holds every
 //! blob up to there (`seq <= head` in the page's query: under READ COMMITTED a later statement
 //! may see a later push, whose blobs the next page serves). Teams never wait on each other: the
-//! locks are rows, one per team, and the HTTP layer skips the SQLite store's single queue of
-//! pushes ([`super::Store::parallel_writes`]).
+//! locks are rows, one per team (the SQLite store, with one writer, queues every push instead).
 //!
 //! A placement decides which devices need a covered blob from where their last syncs were
 //! (`devices.cursor` and `reach`); because a compaction waits for every sync of its team in
@@ -962,10 +961,6 @@ impl PostgresStore {
 }
 
 impl super::Store for PostgresStore {
-    fn parallel_writes(&self) -> bool {
-        true
-    }
-
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         self.run(false, |tx| {

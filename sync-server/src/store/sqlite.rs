@@ -13,10 +13,18 @@
 //! parallel; one SQLite file has one writer anyway. (A PostgreSQL backend gets the same guarantee
 //! by locking the team's row, `SELECT … FOR UPDATE`, for the length of the push transaction.)
 //!
-//! # Durability
+//! # Durability, and group commit
 //!
 //! WAL journal with `synchronous = FULL` on the connection that stores blobs: a push is
-//! acknowledged only after its commit reached the disk. Pull-only syncs read from a pool of reader
+//! acknowledged only after its commit reached the disk. Pushes are committed in groups: a push
+//! joins a queue, and whichever waiting push finds no group being written takes the writers'
+//! mutex and then the queue's front (every push that arrived while the previous group was
+//! committing, up to `GROUP_BYTES` of blobs beyond the first), writes each push inside its own
+//! savepoint of one transaction (a refused push, over its team's quota or holding an erased
+//! document, rolls back alone), commits once, and hands each push its own answer. So one flush
+//! of the WAL acknowledges many pushes, and the queue keeps pushes first come, first served, as
+//! the HTTP layer's turns did (a large push still arrives in parts of at most 256 KiB, one part
+//! queued at a time: another team's push waits for at most one group). Pull-only syncs read from a pool of reader
 //! connections (WAL readers never block the writer) and then record the device's sync time and
 //! position on a second write connection with `synchronous = NORMAL`: losing that record to a
 //! power cut is harmless (a relay that starts again does not trust the positions: see
@@ -156,6 +164,8 @@ const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(2);
 const CHECKPOINT_RETRY: Duration = Duration::from_millis(20);
 /// `journal_size_limit`: a WAL reused after a checkpoint is cut back to this many bytes.
 const WAL_SIZE_LIMIT: i64 = 1 << 20;
+/// Blob bytes a group commit takes beyond its first push (see "Durability, and group commit").
+const GROUP_BYTES: usize = 256 * 1024;
 
 const MIGRATIONS: &[&str] = &[
     r"
@@ -352,6 +362,12 @@ pub struct SqliteStore {
     /// Compactions that placed a snapshot, counted under the writers' mutex after their commit:
     /// a pull-only sync whose read overlapped one reads again (see "Compaction" above).
     compactions: AtomicU64,
+    /// Pushes waiting to be committed in a group, and the answers of those committed.
+    group: Mutex<Group>,
+    /// A group was committed: its pushes' answers are in `group`.
+    group_done: Condvar,
+    /// Commits of push groups (tests and logs: how well pushes group).
+    group_commits: AtomicU64,
     /// Tests: runs once between a pull-only sync's read and its record.
     #[cfg(test)]
     after_pull_read: Mutex<Option<PullHook>>,
@@ -824,6 +840,9 @@ impl SqliteStore {
             // The relay may have stopped before the checkpoint an erasure owed succeeded.
             checkpoint_owed: AtomicBool::new(true),
             compactions: AtomicU64::new(0),
+            group: Mutex::new(Group::default()),
+            group_done: Condvar::new(),
+            group_commits: AtomicU64::new(0),
             #[cfg(test)]
             after_pull_read: Mutex::new(None),
         })
@@ -1214,6 +1233,211 @@ impl SqliteStore {
     }
 }
 
+/// A push waiting for its group (see "Durability, and group commit"), its blobs owned: the
+/// group is written by whichever thread leads it.
+struct PushJob {
+    device: DeviceAuth,
+    actor: Vec<u8>,
+    since: u64,
+    /// `(id, doc_id, blob)` of each pushed blob.
+    blobs: Vec<([u8; 32], String, Vec<u8>)>,
+    max_bytes: u64,
+    now: i64,
+}
+
+/// The queue of pushes and the answers of committed groups, by ticket.
+#[derive(Default)]
+struct Group {
+    next_ticket: u64,
+    waiting: std::collections::VecDeque<(u64, PushJob)>,
+    answers: std::collections::HashMap<u64, Result<SyncPage, StoreError>>,
+    /// A thread is writing a group now.
+    leading: bool,
+}
+
+/// Ends a thread's lead of a group, also if writing it panicked: the pushes it held get an
+/// error rather than waiting for ever, and another thread may lead.
+struct Lead<'a> {
+    store: &'a SqliteStore,
+    tickets: Vec<u64>,
+    answers: Vec<(u64, Result<SyncPage, StoreError>)>,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let mut group = lock(&self.store.group);
+        let answered: HashSet<u64> = self.answers.iter().map(|(t, _)| *t).collect();
+        for t in &self.tickets {
+            if !answered.contains(t) {
+                group.answers.insert(
+                    *t,
+                    Err(StoreError::Backend(
+                        "the group of pushes this one was written in failed".into(),
+                    )),
+                );
+            }
+        }
+        group.answers.extend(self.answers.drain(..));
+        group.leading = false;
+        drop(group);
+        self.store.group_done.notify_all();
+    }
+}
+
+impl SqliteStore {
+    /// Writes `job` in a group commit and returns its answer (see "Durability, and group
+    /// commit").
+    fn push_in_group(&self, job: PushJob) -> Result<SyncPage, StoreError> {
+        let mut group = lock(&self.group);
+        let ticket = group.next_ticket;
+        group.next_ticket += 1;
+        group.waiting.push_back((ticket, job));
+        loop {
+            if let Some(answer) = group.answers.remove(&ticket) {
+                return answer;
+            }
+            if group.leading {
+                group = self
+                    .group_done
+                    .wait(group)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            group.leading = true;
+            drop(group);
+            self.lead_group();
+            group = lock(&self.group);
+        }
+    }
+
+    /// Takes the writers' mutex, then the queue's front, and commits it as one transaction.
+    fn lead_group(&self) {
+        let mut writers = lock(&self.writers);
+        // Whoever arrived while the writers' mutex was busy joins this group.
+        let jobs: Vec<(u64, PushJob)> = {
+            let mut group = lock(&self.group);
+            let mut taken = Vec::new();
+            let mut bytes = 0usize;
+            while let Some((_, job)) = group.waiting.front() {
+                let size: usize = job.blobs.iter().map(|(_, _, b)| b.len()).sum();
+                if !taken.is_empty() && bytes + size > GROUP_BYTES {
+                    break;
+                }
+                bytes += size;
+                taken.extend(group.waiting.pop_front());
+            }
+            taken
+        };
+        let mut lead = Lead {
+            store: self,
+            tickets: jobs.iter().map(|(t, _)| *t).collect(),
+            answers: Vec::with_capacity(jobs.len()),
+        };
+        if jobs.is_empty() {
+            return;
+        }
+        let committed = (|| -> Result<(), StoreError> {
+            let mut tx = writers
+                .durable
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (ticket, job) in &jobs {
+                let push: Vec<NewBlob<'_>> = job
+                    .blobs
+                    .iter()
+                    .map(|(id, doc_id, blob)| NewBlob {
+                        id: *id,
+                        doc_id,
+                        blob,
+                    })
+                    .collect();
+                let sp = tx.savepoint()?;
+                let answer = self.push_in(&sp, job, &push);
+                if answer.is_ok() {
+                    sp.commit()?;
+                }
+                // (Dropped without commit, the savepoint rolls this push back alone.)
+                lead.answers.push((*ticket, answer));
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = committed {
+            // Nothing of the group was stored: every push of it fails with the reason.
+            let message = e.to_string();
+            lead.answers = jobs
+                .iter()
+                .map(|(t, _)| (*t, Err(StoreError::Backend(message.clone().into()))))
+                .collect();
+        } else {
+            self.group_commits.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(writers);
+        self.empty_owed_wal();
+        drop(lead);
+    }
+
+    /// One push of a group, inside its savepoint: stores the new blobs, reads the page, records
+    /// the sync.
+    fn push_in(
+        &self,
+        tx: &Connection,
+        job: &PushJob,
+        push: &[NewBlob<'_>],
+    ) -> Result<SyncPage, StoreError> {
+        let (device, actor, since, max_bytes, now) = (
+            &job.device,
+            &job.actor[..],
+            job.since,
+            job.max_bytes,
+            job.now,
+        );
+        let (device_pk, team_pk) = Self::active_device(tx, &device.device_id)?;
+        let (mut head, erasure_head) = team_heads(tx, team_pk)?;
+        if erasure_head > 0 {
+            let erased = erased_in(tx, team_pk, push.iter().map(|b| b.doc_id))?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+        }
+        Self::claim_actor(tx, device_pk, &device.device_id, actor)?;
+        check_cursor(since, head)?;
+        let mut inserted = 0;
+        let mut added_bytes = 0u64;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (team_pk, id) DO NOTHING",
+            )?;
+            for item in push {
+                let changed = insert.execute(params![
+                    team_pk,
+                    head + 1,
+                    &item.id[..],
+                    item.doc_id,
+                    device_pk,
+                    now,
+                    item.blob
+                ])?;
+                if changed == 1 {
+                    head += 1;
+                    inserted += 1;
+                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
+                }
+            }
+        }
+        if inserted > 0 {
+            tx.prepare_cached("UPDATE teams SET head_seq = ?1 WHERE pk = ?2")?
+                .execute(params![head, team_pk])?;
+            self.charge_team(tx, team_pk, added_bytes)?;
+        }
+        let mut page = Self::pull(tx, team_pk, device_pk, since, max_bytes)?;
+        record_sync(tx, device_pk, since, page.cursor, now)?;
+        page.inserted = inserted;
+        Ok(page)
+    }
+}
+
 impl super::Store for SqliteStore {
     fn create_team(&self, name: &str, now: i64) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
@@ -1381,57 +1605,17 @@ impl super::Store for SqliteStore {
             return Ok(page);
         }
 
-        let mut writers = lock(&self.writers);
-        let tx = writers
-            .durable
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (device_pk, team_pk) = Self::active_device(&tx, &device.device_id)?;
-        let (mut head, erasure_head) = team_heads(&tx, team_pk)?;
-        if erasure_head > 0 {
-            let erased = erased_in(&tx, team_pk, push.iter().map(|b| b.doc_id))?;
-            if !erased.is_empty() {
-                return Err(StoreError::Erased(erased));
-            }
-        }
-        Self::claim_actor(&tx, device_pk, &device.device_id, actor)?;
-        check_cursor(since, head)?;
-        let mut inserted = 0;
-        let mut added_bytes = 0u64;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (team_pk, id) DO NOTHING",
-            )?;
-            for item in push {
-                let changed = insert.execute(params![
-                    team_pk,
-                    head + 1,
-                    &item.id[..],
-                    item.doc_id,
-                    device_pk,
-                    now,
-                    item.blob
-                ])?;
-                if changed == 1 {
-                    head += 1;
-                    inserted += 1;
-                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
-                }
-            }
-        }
-        if inserted > 0 {
-            tx.prepare_cached("UPDATE teams SET head_seq = ?1 WHERE pk = ?2")?
-                .execute(params![head, team_pk])?;
-            self.charge_team(&tx, team_pk, added_bytes)?;
-        }
-        let mut page = Self::pull(&tx, team_pk, device_pk, since, max_bytes)?;
-        record_sync(&tx, device_pk, since, page.cursor, now)?;
-        tx.commit()?;
-        drop(writers);
-        page.inserted = inserted;
-        self.empty_owed_wal();
-        Ok(page)
+        self.push_in_group(PushJob {
+            device: device.clone(),
+            actor: actor.to_vec(),
+            since,
+            blobs: push
+                .iter()
+                .map(|b| (b.id, b.doc_id.to_owned(), b.blob.to_vec()))
+                .collect(),
+            max_bytes,
+            now,
+        })
     }
 
     fn list_devices(&self, team_id: &str) -> Result<Vec<DeviceInfo>, StoreError> {
@@ -1737,6 +1921,112 @@ mod tests {
                     .expect("known")
             })
             .collect()
+    }
+
+    /// Pushes that wait while a group is being written are committed together, in one
+    /// transaction and one flush, each answered with its own page; one refused in the group
+    /// (a change of an erased document, a team over its quota) rolls back alone.
+    #[test]
+    fn pushes_waiting_together_commit_as_one_group_and_a_refusal_stays_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+        let mut roles = vec![Role::Lead];
+        roles.extend([Role::Canvasser; 9]);
+        let devices = team(&store, &roles);
+        store.erase(&devices[0], "erased", 2).expect("erase");
+        let commits = store.group_commits.load(Ordering::SeqCst);
+
+        // While the writers are busy, every push queues.
+        let writers = lock(&store.writers);
+        let handles: Vec<_> = (1..=9)
+            .map(|i| {
+                let (store, device) = (Arc::clone(&store), devices[i].clone());
+                std::thread::spawn(move || {
+                    let doc = if i == 9 {
+                        "erased".to_owned()
+                    } else {
+                        format!("doc-{i}")
+                    };
+                    let bytes = format!("change {i}").into_bytes();
+                    let blob = NewBlob {
+                        id: groundwork_protocol::blob_digest(&bytes),
+                        doc_id: &doc,
+                        blob: &bytes,
+                    };
+                    store.sync(&device, &[], 0, &[blob], 1 << 20, 5)
+                })
+            })
+            .collect();
+        while lock(&store.group).waiting.len() < 9 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(writers);
+        let answers: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+
+        assert_eq!(
+            store.group_commits.load(Ordering::SeqCst) - commits,
+            1,
+            "one commit for the nine pushes"
+        );
+        // In the group, each push's page is read after the pushes queued before it: its cursor
+        // is its own position, and it holds the pushes before it.
+        let mut order = vec![String::new(); 8];
+        for (i, answer) in answers.iter().enumerate().take(8) {
+            let page = answer.as_ref().expect("stored");
+            assert_eq!(page.inserted, 1, "push {} stored", i + 1);
+            let seqs: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
+            assert_eq!(seqs, (1..page.cursor).collect::<Vec<_>>(), "push {}", i + 1);
+            let at = usize::try_from(page.cursor).expect("small") - 1;
+            assert!(order[at].is_empty(), "two pushes at one position");
+            order[at] = format!("doc-{}", i + 1);
+        }
+        assert!(
+            matches!(&answers[8], Err(StoreError::Erased(docs)) if docs == &["erased"]),
+            "{:?}",
+            answers[8]
+        );
+        let page = store
+            .sync(&devices[0], &[], 0, &[], 1 << 20, 6)
+            .expect("pull");
+        let stored: Vec<String> = page.changes.iter().map(|c| c.doc_id.clone()).collect();
+        assert_eq!(
+            stored, order,
+            "the eight pushes stored where their answers said, the refused one not at all"
+        );
+        assert_eq!(page.cursor, 8);
+
+        // A team over its quota is refused alone too, in a group of its own here.
+        drop(store);
+        let store = SqliteStore::open(dir.path())
+            .expect("open")
+            .with_max_team_bytes(0);
+        let big = b"too big".to_vec();
+        let refused = store.sync(
+            &devices[1],
+            &[],
+            8,
+            &[NewBlob {
+                id: groundwork_protocol::blob_digest(&big),
+                doc_id: "doc-big",
+                blob: &big,
+            }],
+            0,
+            7,
+        );
+        assert!(
+            matches!(refused, Err(StoreError::TeamFull { limit: 0 })),
+            "{refused:?}"
+        );
+        let page = store
+            .sync(&devices[0], &[], 8, &[], 1 << 20, 8)
+            .expect("pull");
+        assert!(
+            page.changes.is_empty(),
+            "nothing of the refused push stored"
+        );
     }
 
     /// A device with the token `token`, enrolling with the invite `code`.
