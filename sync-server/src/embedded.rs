@@ -1,7 +1,7 @@
 //! A relay running inside another process, on 127.0.0.1 with a port the system picks, with its
-//! own tokio runtime and its real SQLite store and HTTP service. For the app's tests and
-//! benchmarks (a real relay over real HTTP without a second process), and for tools that want a
-//! throwaway relay.
+//! own tokio runtime and its real store (SQLite, or PostgreSQL: [`EmbeddedRelay::start_on_new_database`])
+//! and HTTP service. For the app's tests and benchmarks (a real relay over real HTTP without a
+//! second process), and for tools that want a throwaway relay.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,16 +14,28 @@ use crate::api::Limits;
 use crate::ops;
 use crate::ratelimit::RateSettings;
 use crate::server::RunningRelay;
-use crate::store::Store as _;
+use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
+
+/// Where an embedded relay keeps its data.
+#[derive(Clone)]
+enum Backend {
+    /// SQLite in this directory.
+    Sqlite(PathBuf),
+    /// PostgreSQL, with these connection settings.
+    Postgres(String),
+}
 
 /// A relay serving from this process; it stops when dropped.
 pub struct EmbeddedRelay {
+    // Dropped in this order: the runtime (and the server's tasks) before the store, whose
+    // PostgreSQL connections must close outside any runtime.
     rt: Runtime,
     relay: Option<RunningRelay>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     url: String,
-    dir: PathBuf,
+    backend: Backend,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -33,12 +45,35 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 impl EmbeddedRelay {
     /// Start a relay whose database lives in `dir`.
     pub fn start(dir: &Path) -> io::Result<Self> {
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()))
+    }
+
+    /// Start a relay on a new PostgreSQL database, created (with a random name) on the server
+    /// that `settings` reach (`host=… user=…`, without a database name; the user may create
+    /// databases). For running the app's sync tests on PostgreSQL.
+    pub fn start_on_new_database(settings: &str) -> io::Result<Self> {
+        let name = format!("gw_embedded_{}", uuid::Uuid::new_v4().simple());
+        let mut admin =
+            postgres::Client::connect(&format!("{settings} dbname=postgres"), postgres::NoTls)
+                .map_err(other)?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .map_err(other)?;
+        admin.close().map_err(other)?;
+        Self::start_with(Backend::Postgres(format!("{settings} dbname={name}")))
+    }
+
+    fn start_with(backend: Backend) -> io::Result<Self> {
+        // Opened before the runtime: PostgreSQL's blocking client cannot start inside one.
+        let store: Arc<dyn Store> = match &backend {
+            Backend::Sqlite(dir) => Arc::new(SqliteStore::open(dir).map_err(other)?),
+            Backend::Postgres(url) => Arc::new(PostgresStore::open(url, 8).map_err(other)?),
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(crate::config::DEFAULT_BLOCKING_THREADS)
             .enable_all()
             .build()?;
-        let store = Arc::new(SqliteStore::open(dir).map_err(other)?);
         // Tests and benchmarks enrol many devices from 127.0.0.1 at once.
         let limits = Limits {
             rates: RateSettings::unlimited(),
@@ -52,7 +87,7 @@ impl EmbeddedRelay {
             relay: Some(relay),
             store,
             url,
-            dir: dir.to_path_buf(),
+            backend,
         })
     }
 
@@ -61,17 +96,20 @@ impl EmbeddedRelay {
         &self.url
     }
 
-    /// The data directory holding the relay's database.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The data directory holding the relay's database (SQLite; on PostgreSQL, none).
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(dir) => Some(dir),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// Stop (letting open requests finish) and start again on the same database, on a new port.
     pub fn restart(mut self) -> io::Result<Self> {
         self.stop()?;
-        let dir = self.dir.clone();
+        let backend = self.backend.clone();
         drop(self);
-        Self::start(&dir)
+        Self::start_with(backend)
     }
 
     fn stop(&mut self) -> io::Result<()> {

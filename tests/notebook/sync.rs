@@ -31,9 +31,17 @@ pub struct TestRelay {
 }
 
 impl TestRelay {
+    /// A relay on SQLite, or on a new PostgreSQL database when `GROUNDWORK_TEST_POSTGRES` gives
+    /// a server's settings (`.ci/postgres` prints them; `.ci/test` runs the sync and compaction
+    /// tests that way too).
     pub fn start() -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let relay = EmbeddedRelay::start(&tmp.path().join("relay")).unwrap();
+        let relay = match std::env::var("GROUNDWORK_TEST_POSTGRES") {
+            Ok(settings) if !settings.trim().is_empty() => {
+                EmbeddedRelay::start_on_new_database(&settings).unwrap()
+            }
+            _ => EmbeddedRelay::start(&tmp.path().join("relay")).unwrap(),
+        };
         TestRelay {
             url: relay.url().to_string(),
             relay,
@@ -254,7 +262,10 @@ impl TestRelay {
 
     /// The relay's data directory.
     pub fn dir(&self) -> std::path::PathBuf {
-        self.relay.dir().to_path_buf()
+        self.relay
+            .dir()
+            .expect("this test looks into the relay's SQLite files: run it without GROUNDWORK_TEST_POSTGRES")
+            .to_path_buf()
     }
 
     pub fn revoke(&self, device_id: &str) {
