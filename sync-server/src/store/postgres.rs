@@ -239,11 +239,10 @@ struct Conn {
     statements: HashMap<&'static str, Statement>,
 }
 
-/// How a transaction locks its team's row (see the module documentation).
+/// How a transaction locks its team's row (see the module documentation; a pull-only sync
+/// locks it `FOR KEY SHARE` in [`Tx::syncing_device`]).
 #[derive(Clone, Copy)]
 enum TeamLock {
-    /// A pull-only sync: waits only for compactions.
-    KeyShare,
     /// Anything that writes the team's log or devices: waits for the team's other writers.
     Write,
     /// A compaction: waits for everything of the team.
@@ -297,9 +296,6 @@ impl Tx<'_> {
     /// Locks the team's row; returns its `(head_seq, erasure_seq)`.
     fn lock_team(&mut self, team_pk: i64, lock: TeamLock) -> Result<(i64, i64), StoreError> {
         let sql = match lock {
-            TeamLock::KeyShare => {
-                "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1 FOR KEY SHARE"
-            }
             TeamLock::Write => {
                 "SELECT head_seq, erasure_seq FROM teams WHERE pk = $1 FOR NO KEY UPDATE"
             }
@@ -518,19 +514,18 @@ impl Tx<'_> {
         Ok(cancelled)
     }
 
-    /// Records the actor `device_pk` declares, or checks it against the one it declared before.
+    /// Records the actor `device_pk` declares, or checks it against `known`, the one it
+    /// declared before.
     fn claim_actor(
         &mut self,
         device_pk: i64,
         device_id: &str,
         actor: &[u8],
+        known: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         if actor.is_empty() {
             return Ok(());
         }
-        let known: Option<Vec<u8>> = self
-            .one("SELECT actor FROM devices WHERE pk = $1", &[&device_pk])?
-            .try_get(0)?;
         match known {
             Some(k) if k == actor => Ok(()),
             Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
@@ -544,19 +539,47 @@ impl Tx<'_> {
         }
     }
 
-    /// Adds `added` bytes to the team's count, failing (and so rolling the push back) over
-    /// `limit`.
-    fn charge_team(
+    /// A syncing device, found in one round trip with its team's row locked (a pull-only sync
+    /// `FOR KEY SHARE`, a push `FOR NO KEY UPDATE`): a revoked one is
+    /// [`StoreError::DeviceRevoked`].
+    fn syncing_device(&mut self, device_id: &str, pushing: bool) -> Result<Syncing, StoreError> {
+        let sql = if pushing {
+            "SELECT d.pk, d.team_pk, d.revoked_at IS NOT NULL, d.actor, t.head_seq, t.erasure_seq
+             FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.id = $1
+             FOR NO KEY UPDATE OF t"
+        } else {
+            "SELECT d.pk, d.team_pk, d.revoked_at IS NOT NULL, d.actor, t.head_seq, t.erasure_seq
+             FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.id = $1
+             FOR KEY SHARE OF t"
+        };
+        let row = self
+            .opt(sql, &[&device_id])?
+            .ok_or_else(|| StoreError::UnknownDevice(device_id.to_owned()))?;
+        if row.try_get::<_, bool>(2)? {
+            return Err(StoreError::DeviceRevoked(device_id.to_owned()));
+        }
+        Ok(Syncing {
+            device_pk: row.try_get(0)?,
+            team_pk: row.try_get(1)?,
+            actor: row.try_get(3)?,
+            heads: (row.try_get(4)?, row.try_get(5)?),
+        })
+    }
+
+    /// Stores the team's new head and adds `added` bytes to its count, failing (and so rolling
+    /// the push back) over `limit`.
+    fn advance_team(
         &mut self,
         team_pk: i64,
+        head: i64,
         added: u64,
         limit: Option<u64>,
     ) -> Result<(), StoreError> {
         let stored: i64 = self
             .one(
-                "UPDATE teams SET stored_bytes = stored_bytes + $1 WHERE pk = $2
+                "UPDATE teams SET head_seq = $1, stored_bytes = stored_bytes + $2 WHERE pk = $3
                  RETURNING stored_bytes",
-                &[&to_i64(added), &team_pk],
+                &[&head, &to_i64(added), &team_pk],
             )?
             .try_get(0)?;
         match limit {
@@ -604,13 +627,18 @@ impl Tx<'_> {
         answered: u64,
         now: i64,
     ) -> Result<(), StoreError> {
+        // One round trip: the update runs to completion whether or not the delete reads it.
         self.exec(
-            "UPDATE devices SET last_sync_at = $1, cursor = $2, reach = $3 WHERE pk = $4",
-            &[&now, &to_i64(since), &to_i64(answered), &device_pk],
-        )?;
-        self.exec(
-            "DELETE FROM covered_needs WHERE team_pk = $1 AND device_pk = $2 AND seq <= $3",
-            &[&team_pk, &device_pk, &to_i64(since)],
+            "WITH recorded AS (
+                 UPDATE devices SET last_sync_at = $1, cursor = $2, reach = $3 WHERE pk = $4)
+             DELETE FROM covered_needs WHERE team_pk = $5 AND device_pk = $4 AND seq <= $2",
+            &[
+                &now,
+                &to_i64(since),
+                &to_i64(answered),
+                &device_pk,
+                &team_pk,
+            ],
         )?;
         Ok(())
     }
@@ -712,6 +740,16 @@ impl Tx<'_> {
         )?;
         Ok((to_u64(row.try_get(0)?), row.try_get(1)?))
     }
+}
+
+/// A syncing device with its team's row locked.
+struct Syncing {
+    device_pk: i64,
+    team_pk: i64,
+    /// The actor it declared, if it has.
+    actor: Option<Vec<u8>>,
+    /// The team's `(head_seq, erasure_seq)`.
+    heads: (i64, i64),
 }
 
 /// What placing one snapshot did.
@@ -1074,23 +1112,27 @@ impl super::Store for PostgresStore {
     ) -> Result<SyncPage, StoreError> {
         let limit = self.max_team_bytes;
         self.run(false, |tx| {
-            let (device_pk, team_pk) = tx.active_device(&device.device_id)?;
+            // A pull-only sync waits for no push, only for a compaction of the team.
+            let Syncing {
+                device_pk,
+                team_pk,
+                actor: known,
+                heads,
+            } = tx.syncing_device(&device.device_id, !push.is_empty())?;
             if push.is_empty() {
-                // Pull only: waits for no push, only for a compaction of the team.
-                let heads = tx.lock_team(team_pk, TeamLock::KeyShare)?;
-                tx.claim_actor(device_pk, &device.device_id, actor)?;
+                tx.claim_actor(device_pk, &device.device_id, actor, known.as_deref())?;
                 let page = tx.pull(team_pk, device_pk, heads, since, max_bytes)?;
                 tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
                 return Ok(page);
             }
-            let (mut head, erasure_head) = tx.lock_team(team_pk, TeamLock::Write)?;
+            let (mut head, erasure_head) = heads;
             if erasure_head > 0 {
                 let erased = tx.erased_in(team_pk, push.iter().map(|b| b.doc_id))?;
                 if !erased.is_empty() {
                     return Err(StoreError::Erased(erased));
                 }
             }
-            tx.claim_actor(device_pk, &device.device_id, actor)?;
+            tx.claim_actor(device_pk, &device.device_id, actor, known.as_deref())?;
             check_cursor(since, head)?;
             let mut inserted = 0;
             let mut added_bytes = 0u64;
@@ -1116,11 +1158,7 @@ impl super::Store for PostgresStore {
                 }
             }
             if inserted > 0 {
-                tx.exec(
-                    "UPDATE teams SET head_seq = $1 WHERE pk = $2",
-                    &[&head, &team_pk],
-                )?;
-                tx.charge_team(team_pk, added_bytes, limit)?;
+                tx.advance_team(team_pk, head, added_bytes, limit)?;
             }
             let mut page = tx.pull(team_pk, device_pk, (head, erasure_head), since, max_bytes)?;
             tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
