@@ -154,7 +154,11 @@ async function modeWrite() {
   const repo = new Repo({ storage: new NodeFSStorageAdapter(opt.dir), network: [] });
   const handles = new Map(); // record id -> handle
   let changes = 0;
-  for (const p of records.people) {
+  const started = performance.now();
+  for (const [n, p] of records.people.entries()) {
+    if (n > 0 && n % 1000 === 0) log(`${n} people written offline, ${Math.round((performance.now() - started) / 1000)} s`);
+    // Let the Repo's debounced saves to storage run between people, as they would on a device.
+    if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     const convs = conversations.get(p.id) ?? [];
     const comms = commitments.get(p.id) ?? [];
     if (steps === "shift") {
@@ -212,6 +216,7 @@ async function modeWrite() {
   // Signal: connect, list the documents in the team's index, wait until the server holds all.
   const start = performance.now();
   repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(opt.server));
+  await serverStorageId(repo); // connected: a find before that finds no peer to ask
   const index = await repo.find(opt.index);
   index.change((d) => {
     for (const [id, h] of handles) d.docs[id] = s(h.url);
@@ -233,6 +238,7 @@ async function modePull() {
   const start = performance.now();
   const deadline = Date.now() + timeoutMs;
   const repo = new Repo({ storage: new NodeFSStorageAdapter(opt.dir), network: [new WebSocketClientAdapter(opt.server)] });
+  await serverStorageId(repo);
   const result = { ms: null, index_ms: null, held: 0, expected: expected.size, complete: false, unavailable: 0, ready: 0 };
   const finish = async () => {
     fs.writeFileSync(opt.out, JSON.stringify(result));

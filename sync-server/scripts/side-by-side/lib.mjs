@@ -118,14 +118,17 @@ export async function stopServer(child) {
 }
 
 /** Runs a command to completion; resolves with its stdout, rejects with its stderr when it
- * fails or runs longer than `timeoutMs`. */
-export function run(cmd, args, { timeoutMs = 0, env = process.env } = {}) {
+ * fails or runs longer than `timeoutMs`. With `echo`, its stderr is also passed on as it comes. */
+export function run(cmd, args, { timeoutMs = 0, env = process.env, echo = false } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
     const out = [];
     const err = [];
     child.stdout.on("data", (b) => out.push(b));
-    child.stderr.on("data", (b) => err.push(b));
+    child.stderr.on("data", (b) => {
+      err.push(b);
+      if (echo) process.stderr.write(b);
+    });
     let timer;
     if (timeoutMs > 0) timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
