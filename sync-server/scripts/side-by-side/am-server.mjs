@@ -33,6 +33,17 @@ const repo = new Repo({
 });
 wss.on("listening", () => console.log(`listening 127.0.0.1:${values.port}`));
 
+// automerge-repo 2.5.6 can reject a promise nobody awaits when a document takes over 60 s to be
+// ready (DocSynchronizer.beginSync awaits DocHandle.whenReady, whose timeout is 60 s). Node
+// ends a process on an unhandled rejection, and so did this server, once, under the 10,000-person
+// upload (automerge-repo's own sync server has no handler either). It is logged and counted
+// here instead, so that the run can go on; the driver reports the count.
+let rejections = 0;
+process.on("unhandledRejection", (err) => {
+  rejections += 1;
+  console.error(`unhandled rejection #${rejections}: ${err?.message ?? err}`);
+});
+
 process.on("SIGTERM", async () => {
   try {
     await repo.flush();

@@ -282,6 +282,16 @@ async function amClient(mode, srv, dir, args) {
   return { ...JSON.parse(fs.readFileSync(out, "utf8")), wallMs, down: after.down - before.down, up: after.up - before.up };
 }
 
+/** How many unhandled rejections the automerge-repo server logged (see am-server.mjs). */
+function rejections(dir) {
+  const log = fs.readFileSync(path.join(dir, "server.log"), "utf8");
+  return (log.match(/^unhandled rejection #/gm) ?? []).length;
+}
+const rejectionNote = (dir) => {
+  const n = rejections(dir);
+  return n ? `; the server logged ${n} unhandled rejections so far` : "";
+};
+
 function heldText(r) {
   return `${r.held} of ${r.expected}${r.complete ? ", every change" : `: TIMED OUT after ${TIMEOUT_S} s (${r.ready} found, ${r.unavailable} unavailable)`}`;
 }
@@ -320,6 +330,7 @@ async function amEndOfShift(exports) {
       system: "automerge-repo", workload: `end of shift: ${exports.length} devices push, one after another`, ms: pushes.ms,
       down: pushes.down, up: pushes.up, mem: uploadMem, changes: pushes.changes,
       held: `${Object.keys(expect.docs).length} people pushed${pushes.held === pushes.total ? "" : `, the server acknowledged ${pushes.held} of ${pushes.total} documents`}`,
+      note: rejectionNote(dir).replace(/^; /, ""),
     });
     const expectFile = path.join(dir, "expect.json");
     fs.writeFileSync(expectFile, JSON.stringify(expect));
@@ -328,7 +339,7 @@ async function amEndOfShift(exports) {
     rows.push({
       system: "automerge-repo", workload: "**end of shift: the lead's pull**", ms: pull.ms ?? null, down: pull.down, up: pull.up,
       mem: peakMemory(srv.server.pid), held: heldText(pull), changes: pushes.changes,
-      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}`,
+      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
     });
   } finally {
     await srv.proxy.close();
@@ -371,11 +382,16 @@ async function amFirstSync(team) {
       up.changes += w.changes;
       up.held += w.held_by_server;
       up.total += w.total;
+      if (!w.complete) {
+        note(`automerge-repo, first sync: device ${k + 1} timed out (the server acknowledged ${w.held_by_server} of ${w.total}); no more uploads`);
+        break;
+      }
     }
     rows.push({
       system: "automerge-repo", workload: `first sync: the team's upload (${chunks.length} devices of ${AM_WRITER_PEOPLE} people, one after another)`, ms: up.ms,
       down: up.down, up: up.up, mem: peakMemory(srv.server.pid), changes: up.changes,
-      held: `${team.people.length} people pushed${up.held === up.total ? "" : `; TIMED OUT: the server acknowledged ${up.held} of ${up.total} documents`}`,
+      held: `${Object.keys(expect.docs).length} documents pushed${up.held === up.total ? "" : `; TIMED OUT: the server acknowledged ${up.held} of ${up.total} documents`}`,
+      note: rejectionNote(dir).replace(/^; /, ""),
     });
     const w = { changes: up.changes };
     const expectFile = path.join(dir, "expect.json");
@@ -385,7 +401,7 @@ async function amFirstSync(team) {
     rows.push({
       system: "automerge-repo", workload: `**first sync of a new device, ${team.people.length} people**`, ms: pull.ms ?? null,
       down: pull.down, up: pull.up, mem: peakMemory(srv.server.pid), held: heldText(pull), changes: w.changes,
-      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}`,
+      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
     });
   } finally {
     await srv.proxy.close();
