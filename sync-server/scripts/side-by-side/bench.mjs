@@ -293,7 +293,9 @@ const rejectionNote = (dir) => {
 };
 
 function heldText(r) {
-  return `${r.held} of ${r.expected}${r.complete ? ", every change" : `: TIMED OUT after ${TIMEOUT_S} s (${r.ready} found, ${r.unavailable} unavailable)`}`;
+  if (r.complete) return `${r.held} of ${r.expected}, every change`;
+  if (r.ms !== null) return `${r.held} of ${r.expected}: every document the index listed (${r.index_complete ? "the whole index" : "the server's index lacked the last upload"})`;
+  return `${r.held} of ${r.expected}: TIMED OUT after ${TIMEOUT_S} s (${r.ready} found, ${r.unavailable} unavailable${r.index_complete === false ? "; the server's index lacked the last upload" : ""})`;
 }
 
 /** One writer's records, for am-client write. */
