@@ -6,7 +6,7 @@
 #   sync-server/scripts/side-by-side/run.sh [WORK_DIR]
 #
 # WORK_DIR (default: a new temporary directory, kept for inspection) holds every relay,
-# server and device. Takes 15-30 minutes on 2 cores. Environment:
+# server and device. Took 50 minutes on 2 shared cores. Environment:
 #   CARGO_TARGET_DIR   where cargo builds (default: target in the repository)
 #   SBS_TEAM_PEOPLE    people in the first-sync team (default 10000)
 #   SBS_TIMEOUT        seconds a client may take before it reports what it holds (default 600)
