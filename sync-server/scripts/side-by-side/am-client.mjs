@@ -36,6 +36,7 @@ const { values: opt } = parseArgs({
     expect: { type: "string" },
     out: { type: "string" },
     timeout: { type: "string", default: "600" },
+    batch: { type: "string", default: "0" },
   },
 });
 
@@ -275,15 +276,26 @@ async function modePull() {
   const urls = Object.values(index.doc().docs).map(String);
   for (const u of urls) if (!expected.has(u)) fail(`the index lists ${u}, which no writer reported`);
 
-  // Then every document it lists, all asked for at once.
+  // Then every document it lists: all asked for at once, or with --batch N, N at a time, each
+  // batch settled before the next is asked for. (A document once found unavailable stays so in
+  // a Repo: there is no retry.)
   const handles = new Map();
-  for (const u of urls) {
+  const ask = (u) =>
     repo
       .find(u)
       .then((h) => handles.set(u, h))
       .catch(() => {
         result.unavailable += 1;
       });
+  const batch = Number(opt.batch);
+  if (batch > 0) {
+    void (async () => {
+      for (let i = 0; i < urls.length && Date.now() < deadline; i += batch) {
+        await Promise.all(urls.slice(i, i + batch).map(ask));
+      }
+    })();
+  } else {
+    for (const u of urls) void ask(u);
   }
   let pending = urls;
   let lastLog = Date.now();

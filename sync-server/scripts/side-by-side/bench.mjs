@@ -6,7 +6,8 @@
 //
 // Environment: SBS_TEAM_PEOPLE (10000), SBS_TIMEOUT seconds per client (600), SBS_DEVICES (20)
 // and SBS_PER_DEVICE (40) for the end of a shift, SBS_ONLY=shift|first to run one workload,
-// SBS_AM_WRITER_PEOPLE (1000): people per automerge-repo device uploading the big team.
+// SBS_AM_WRITER_PEOPLE (1000): people per automerge-repo device uploading the big team,
+// SBS_AM_FIND_BATCH (0: all at once): documents a new automerge-repo device asks for at a time.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -44,6 +45,7 @@ const DEVICES = envInt("SBS_DEVICES", 20);
 const PER_DEVICE = envInt("SBS_PER_DEVICE", 40);
 const ONLY = process.env.SBS_ONLY ?? "";
 const AM_WRITER_PEOPLE = Math.max(1, envInt("SBS_AM_WRITER_PEOPLE", 1000));
+const AM_FIND_BATCH = envInt("SBS_AM_FIND_BATCH", 0);
 if (!["", "shift", "first"].includes(ONLY)) throw new Error(`SBS_ONLY must be shift or first, not ${ONLY}`);
 
 const GW = path.join(opt.bin, "groundwork");
@@ -273,6 +275,7 @@ async function amServer(dir) {
 async function amClient(mode, srv, dir, args) {
   const out = path.join(dir, `${mode}-${path.basename(args.dir)}.json`);
   const argv = [AM_CLIENT, mode, "--server", srv.url, "--out", out, "--timeout", String(TIMEOUT_S)];
+  if (mode === "pull") argv.push("--batch", String(AM_FIND_BATCH));
   for (const [k, v] of Object.entries(args)) argv.push(`--${k}`, v);
   const before = srv.proxy.snapshot();
   const t0 = performance.now();
@@ -341,7 +344,7 @@ async function amEndOfShift(exports) {
     rows.push({
       system: "automerge-repo", workload: "**end of shift: the lead's pull**", ms: pull.ms ?? null, down: pull.down, up: pull.up,
       mem: peakMemory(srv.server.pid), held: heldText(pull), changes: pushes.changes,
-      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
+      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for ${AM_FIND_BATCH ? `${AM_FIND_BATCH} at a time` : "at once"}; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
     });
   } finally {
     await srv.proxy.close();
@@ -403,7 +406,7 @@ async function amFirstSync(team) {
     rows.push({
       system: "automerge-repo", workload: `**first sync of a new device, ${team.people.length} people**`, ms: pull.ms ?? null,
       down: pull.down, up: pull.up, mem: peakMemory(srv.server.pid), held: heldText(pull), changes: w.changes,
-      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for at once; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
+      note: `index after ${fmtMs(pull.index_ms)}, then every document asked for ${AM_FIND_BATCH ? `${AM_FIND_BATCH} at a time` : "at once"}; the client process ran ${fmtMs(pull.wallMs)}${rejectionNote(dir)}`,
     });
   } finally {
     await srv.proxy.close();

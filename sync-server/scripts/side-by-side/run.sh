@@ -13,6 +13,7 @@
 #   SBS_DEVICES, SBS_PER_DEVICE   the end of a shift: devices and people each (default 20, 40)
 #   SBS_ONLY           shift or first: one workload only
 #   SBS_AM_WRITER_PEOPLE  people per automerge-repo device uploading the big team (default 1000)
+#   SBS_AM_FIND_BATCH  documents a new automerge-repo device asks for at a time (default 0: all)
 #   SBS_SKIP_BUILD=1   use the release binaries already built
 set -euo pipefail
 
