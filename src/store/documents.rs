@@ -64,6 +64,11 @@ pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<O
 }
 
 /// Save the whole document; returns the bytes saved.
+///
+/// Saved without Automerge's column compression: compressing (DEFLATE of the larger columns)
+/// was a tenth of a conversation's recording, for files about a sixth larger on disk (a person
+/// file of a few conversations still fits in one page). Loading reads either form, so files
+/// saved compressed by earlier versions load as before.
 pub(crate) fn save_snapshot(
     conn: &Connection,
     doc_id: &str,
@@ -71,7 +76,7 @@ pub(crate) fn save_snapshot(
     doc: &mut AutoCommit,
     now: &str,
 ) -> Result<Vec<u8>> {
-    let snapshot = doc.save();
+    let snapshot = doc.save_nocompress();
     conn.prepare_cached(
         "INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, snapshot = excluded.snapshot,
