@@ -76,6 +76,8 @@ struct Opener {
     /// trying every waiting blob again after each (one a page) made a first sync quadratic
     /// when many blobs waited for one late member record.
     unblocked: bool,
+    /// Most changes kept waiting for a key ([`MAX_AWAITING`] unless a test set fewer).
+    max_awaiting: usize,
 }
 
 /// What a sealed page opened to.
@@ -110,6 +112,9 @@ pub(crate) fn open_pulled(
         device: device_key(conn)?,
         members: members(conn)?,
         unblocked: false,
+        max_awaiting: super::meta_get(conn, MAX_AWAITING_KEY)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MAX_AWAITING),
     };
     let mut out = Outcome::default();
     for c in changes {
@@ -145,6 +150,9 @@ pub(crate) fn open_pulled(
 /// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
 /// gets them quarantined (counted and listed) instead of growing the queue without end.
 const MAX_AWAITING: usize = 20_000;
+
+/// The `meta` key under which a test sets a lower bound than [`MAX_AWAITING`].
+pub(crate) const MAX_AWAITING_KEY: &str = "max_awaiting";
 
 /// What a batch gave.
 #[derive(Default)]
@@ -276,7 +284,7 @@ impl Opener {
                 Ok(false)
             }
             Ok(None) => Ok(true),
-            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < MAX_AWAITING => {
+            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < self.max_awaiting => {
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO awaiting_key
                          (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at, snapshot)
@@ -296,7 +304,8 @@ impl Opener {
             Err(Refused { reason, wait }) => {
                 let reason = if wait {
                     format!(
-                        "{reason}; and more than {MAX_AWAITING} changes already wait for keys here"
+                        "{reason}; and more than {} changes already wait for keys here",
+                        self.max_awaiting
                     )
                 } else {
                     reason

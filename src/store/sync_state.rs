@@ -170,6 +170,25 @@ impl Store {
         intake::quarantined(&self.conn)
     }
 
+    /// Keep at most `n` pulled blobs waiting for a key here (instead of 20,000): for tests
+    /// of what happens at that bound without pulling tens of thousands of blobs.
+    #[doc(hidden)]
+    pub fn set_max_awaiting(&mut self, n: usize) -> Result<()> {
+        super::meta_set(&self.conn, super::opening::MAX_AWAITING_KEY, &n.to_string())
+    }
+
+    /// The devices (hex actors) whose blobs wait here for their signing key, by what the relay
+    /// says pushed them: their member records have not come yet.
+    pub fn awaited_members(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT pusher_actor FROM awaiting_key
+             WHERE pusher_actor IS NOT NULL
+               AND pusher_actor NOT IN (SELECT actor FROM members)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
+    }
+
     /// The documents with pulled changes waiting for their dependencies, with how many wait.
     pub fn waiting_docs(&self) -> Result<Vec<(String, usize)>> {
         intake::waiting_docs(&self.conn)

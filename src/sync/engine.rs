@@ -232,6 +232,47 @@ async fn repair_doc<W: Wire>(
     budget: Budget,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
+    pull_doc(store, transport, link, doc_id, budget, report).await?;
+    store.with(|s| {
+        s.batch(|w| w.retry_waiting(doc_id))?;
+        s.mark_repaired(doc_id)
+    })?;
+    report.repaired += 1;
+    Ok(())
+}
+
+/// Ask the relay for the member records of devices whose blobs wait here for their signing
+/// key, once a sync each (`asked`). A lead who joined after the team's history was written
+/// has its member record at the end of the log, but its snapshots are served where that
+/// history was: without this, every snapshot a new device pulls waits for the record, and
+/// past the waiting queue's bound honest snapshots would be refused.
+async fn fetch_awaited_members<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    budget: Budget,
+    asked: &mut std::collections::HashSet<String>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let awaited = store.with(|s| s.awaited_members())?;
+    for actor in awaited {
+        if asked.insert(actor.clone()) {
+            let doc_id = crate::crypto::keys::member_doc_id(&actor);
+            pull_doc(store, transport, link, &doc_id, budget, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Pull every change of `doc_id` and take them in (the log's cursor stays where it is).
+async fn pull_doc<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    doc_id: &str,
+    budget: Budget,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
     let mut after = 0;
     loop {
         let request = DocChangesRequest {
@@ -260,11 +301,6 @@ async fn repair_doc<W: Wire>(
         }
         after = response.cursor;
     }
-    store.with(|s| {
-        s.batch(|w| w.retry_waiting(doc_id))?;
-        s.mark_repaired(doc_id)
-    })?;
-    report.repaired += 1;
     Ok(())
 }
 
@@ -365,6 +401,7 @@ async fn rounds<W: Wire>(
     let actor = store.with(|s| s.actor_bytes());
     let mut news: News;
     let mut erase_rounds = 0;
+    let mut members_asked = std::collections::HashSet::new();
     loop {
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let rows = budget.push_bytes / 256 + 1;
@@ -470,6 +507,7 @@ async fn rounds<W: Wire>(
         report.rejected += rejected;
         on_page(received);
         cursor = absorb.cursor;
+        fetch_awaited_members(store, transport, link, budget, &mut members_asked, report).await?;
         if !absorb.again {
             break;
         }

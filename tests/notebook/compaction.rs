@@ -198,6 +198,47 @@ fn a_revoked_leads_snapshots_made_before_still_count() {
     assert_eq!(fresh.exports(), canvasser.exports());
 }
 
+#[test]
+fn a_lead_who_joined_after_the_history_has_its_snapshots_taken_in_however_many() {
+    let relay = TestRelay::start();
+    let (team, leads) = relay.team(2);
+    let _first_lead = Device::joined(&relay.url, &leads, "Lead A");
+    let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
+    let ids: Vec<String> = (0..8)
+        .map(|i| canvasser.person(&format!("Person {i}")))
+        .collect();
+    canvasser.sync();
+    for step in 0..3 {
+        for id in &ids {
+            canvasser.converse(id, &format!("step {step} of {id}"), &[]);
+        }
+        canvasser.sync();
+    }
+    // A second lead joins now: its member record is at the end of the log, and the snapshots
+    // it makes are served where the history they stand for was, before that record.
+    let mut late = Device::joined(&relay.url, &leads, "Lead B");
+    let report = late.sync();
+    assert_eq!(report.compacted, ids.len(), "{report:?}");
+
+    // A new device that keeps at most three blobs waiting for a key, pulling a page of a few
+    // snapshots at a time: every snapshot is taken in, none refused for want of room.
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    fresh.store.set_max_awaiting(3).unwrap();
+    let budget = Budget {
+        push_bytes: 1 << 20,
+        pull_bytes: 1500,
+    };
+    let report = sync::sync_once(&mut fresh.store, &transport(), budget).unwrap();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    assert!(fresh.store.quarantined().unwrap().is_empty());
+    for id in &ids {
+        assert_eq!(change_blobs(&fresh.store, id), 0, "{id} came as history");
+        assert_eq!(fresh.store.person(id).unwrap().conversations.len(), 3);
+    }
+    canvasser.sync();
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
+
 /// A step of the property test below.
 #[derive(Debug, Clone)]
 enum Step {
