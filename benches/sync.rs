@@ -4,7 +4,9 @@
 //! 10000; `BENCH_EDITS=N` edits each person N more times before the upload, to show the first
 //! sync after compaction does not grow with history; `BENCH_FIRST_SYNC_ONLY=1` skips the end of
 //! a shift). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
-//! store); devices are real data directories talking real HTTP. Prints Markdown tables.
+//! store); devices are real data directories talking real HTTP, and one more new device is the
+//! real command line (`groundwork join`, `groundwork sync`, each a process), whose peak
+//! resident memory is read from `/proc`. Prints Markdown tables.
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -230,6 +232,12 @@ fn new_device(
     let start = Instant::now();
     let down = sync::sync_once(&mut new, &t, Budget::default()).unwrap();
     let pull = start.elapsed();
+    if down.withheld != 0 || down.rejected != 0 {
+        // Say why before failing: the reasons the device gave for what it refused.
+        for q in new.quarantined().unwrap().iter().take(5) {
+            eprintln!("refused: {}", q.reason);
+        }
+    }
     assert_eq!(down.withheld, 0, "{down:?}");
     (
         new,
@@ -239,13 +247,47 @@ fn new_device(
     )
 }
 
+/// A line of `/proc/PID/status` in KiB (Linux), e.g. `VmHWM`.
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the real command line, `groundwork --data-dir DIR ARGS`, to its end: its wall time and
+/// its peak resident memory (`VmHWM`, read every 20 ms while it runs, so the last 20 ms may be
+/// missed; Linux only).
+fn command_line(dir: &std::path::Path, args: &[&str]) -> (Duration, Option<u64>) {
+    let start = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peak = None;
+    loop {
+        if let Some(kib) = memory_kib(child.id(), "VmHWM") {
+            peak = Some(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "groundwork {args:?}: {status}");
+            return (start.elapsed(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A new device's first sync into a team of `people` (demo data, each person then edited
 /// `edits` more times): before any compaction, and after a lead compacted the team.
 fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let r = relay(&tmp.path().join("relay"));
     let (team, keys) = sealed_team(&r);
-    let canvassers = invite_as(&r, &team, &keys, 3, Role::Canvasser);
+    let canvassers = invite_as(&r, &team, &keys, 4, Role::Canvasser);
     let leads = invite_as(&r, &team, &keys, 1, Role::Lead);
     let mut old = Store::open(&tmp.path().join("old")).unwrap();
     sync::join(&mut old, &transport(), r.url(), &canvassers, "Old phone").unwrap();
@@ -295,6 +337,26 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
         new_device(&r, &tmp.path().join("after"), &canvassers);
     assert_eq!(groundwork_state(&after), groundwork_state(&before));
 
+    // The same as a device of its own: the command line's join, then one sync, each a process.
+    let own = tmp.path().join("own");
+    let (_, idle) = command_line(&own, &["person", "list", "--limit", "1"]);
+    command_line(
+        &own,
+        &[
+            "join",
+            "--relay",
+            r.url(),
+            "--invite",
+            &canvassers,
+            "--name",
+            "Own phone",
+        ],
+    );
+    let (own_time, own_peak) = command_line(&own, &["sync"]);
+    let own_store = Store::open(&own).unwrap();
+    assert_eq!(groundwork_state(&own_store), groundwork_state(&before));
+    drop(own_store);
+
     rows.push((
         format!(
             "first sync of a new device into a team of {people} people ({} changes; {edits} later edits a person)",
@@ -327,6 +389,19 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
     rows.push((
         "  **after compaction: new device's pull, time**".into(),
         format!("**{}** ({} round trips)", ms(after_time), after_trips),
+    ));
+    let mib = |k: Option<u64>| {
+        k.map_or("not measured (Linux only)".into(), |k| {
+            format!("{:.1} MiB", k as f64 / 1024.0)
+        })
+    };
+    rows.push((
+        "  after compaction: the same pull as a process of its own (`groundwork sync`), time / peak resident memory".into(),
+        format!("{} / **{}**", ms(own_time), mib(own_peak)),
+    ));
+    rows.push((
+        "  the same command line's peak resident memory listing one person (its floor: the binary, the app window's libraries)".into(),
+        mib(idle),
     ));
     rows.push((
         "  **after compaction: bytes / floor**".into(),
