@@ -19,6 +19,8 @@ use crate::store::{Incoming, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
 const AUTO_REPAIR_DOCS: usize = 20;
+/// Member records asked for by one sync, at most (see [`fetch_awaited_members`]).
+const MEMBERS_ASKED_PER_SYNC: usize = 20;
 /// A document is asked for again automatically at most this often.
 const AUTO_REPAIR_EVERY: chrono::Duration = chrono::Duration::hours(1);
 
@@ -256,6 +258,10 @@ async fn fetch_awaited_members<W: Wire>(
 ) -> Result<(), SyncError> {
     let awaited = store.with(|s| s.awaited_members())?;
     for actor in awaited {
+        // The pushers are what the relay says: a hostile one could name thousands.
+        if asked.len() >= MEMBERS_ASKED_PER_SYNC {
+            break;
+        }
         if asked.insert(actor.clone()) {
             let doc_id = crate::crypto::keys::member_doc_id(&actor);
             pull_doc(store, transport, link, &doc_id, budget, report).await?;
