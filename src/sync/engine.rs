@@ -291,7 +291,7 @@ async fn pull_doc<W: Wire>(
             .await
         {
             Ok(r) => r,
-            // Erased meanwhile: carry out the order, and there is nothing to repair.
+            // Erased meanwhile: carry out the order; there is nothing to pull.
             Err(SyncError::Erased(named)) => {
                 report.erased += team::after_refusal(store, transport, link, &named).await?;
                 return Ok(());

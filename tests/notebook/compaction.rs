@@ -17,6 +17,12 @@ fn team_with_history(relay: &TestRelay, people: usize) -> (String, Device, Devic
     let (team, lead_invite) = relay.team(1);
     let lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
     let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
+    let ids = write_history(&mut canvasser, people);
+    (team, lead, canvasser, ids)
+}
+
+/// `canvasser` writes `people` people, each in four steps synced apart; returns their ids.
+fn write_history(canvasser: &mut Device, people: usize) -> Vec<String> {
     let ids: Vec<String> = (0..people)
         .map(|i| canvasser.person(&format!("Person {i}")))
         .collect();
@@ -27,7 +33,7 @@ fn team_with_history(relay: &TestRelay, people: usize) -> (String, Device, Devic
         }
         canvasser.sync();
     }
-    (team, lead, canvasser, ids)
+    ids
 }
 
 /// Blobs of `doc` this device took in as changes (not through a snapshot).
@@ -204,16 +210,7 @@ fn a_lead_who_joined_after_the_history_has_its_snapshots_taken_in_however_many()
     let (team, leads) = relay.team(2);
     let _first_lead = Device::joined(&relay.url, &leads, "Lead A");
     let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
-    let ids: Vec<String> = (0..8)
-        .map(|i| canvasser.person(&format!("Person {i}")))
-        .collect();
-    canvasser.sync();
-    for step in 0..3 {
-        for id in &ids {
-            canvasser.converse(id, &format!("step {step} of {id}"), &[]);
-        }
-        canvasser.sync();
-    }
+    let ids = write_history(&mut canvasser, 8);
     // A second lead joins now: its member record is at the end of the log, and the snapshots
     // it makes are served where the history they stand for was, before that record.
     let mut late = Device::joined(&relay.url, &leads, "Lead B");
