@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use groundwork::crypto::keys::{InviteSecret, Keyring, TeamKey, seal_invite};
+use groundwork::crypto::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite};
+use groundwork::crypto::trust::{TrustedRole, certify_invite};
 use groundwork::export::{self, Format, What};
 use groundwork::ids::SplitMix64;
 use groundwork::model::{
@@ -30,16 +31,35 @@ fn relay(dir: &std::path::Path) -> EmbeddedRelay {
     EmbeddedRelay::start(dir).unwrap()
 }
 
-/// A new end-to-end encrypted team and its key.
-fn sealed_team(r: &EmbeddedRelay) -> (String, Keyring) {
+/// A new end-to-end encrypted team: its key and its anchor (the first lead's signing key, which
+/// certifies the invites, as a lead's app does).
+fn sealed_team(r: &EmbeddedRelay) -> (String, (Keyring, DeviceKey)) {
     let (team, _) = r.team("Bench team", 1).unwrap();
-    (team, Keyring::new([TeamKey::generate(1).unwrap()]))
+    (
+        team,
+        (
+            Keyring::new([TeamKey::generate(1).unwrap()]),
+            DeviceKey::generate().unwrap(),
+        ),
+    )
 }
 
-/// An invite to `team` carrying `keys`, for `uses` devices of `role`.
-fn invite_as(r: &EmbeddedRelay, team: &str, keys: &Keyring, uses: u32, role: Role) -> String {
+/// An invite to `team` carrying its keys and anchor, for `uses` devices of `role`.
+fn invite_as(
+    r: &EmbeddedRelay,
+    team: &str,
+    (keys, anchor): &(Keyring, DeviceKey),
+    uses: u32,
+    role: Role,
+) -> String {
     let secret = InviteSecret::generate().unwrap();
-    let sealed = seal_invite(&secret, team, keys).unwrap();
+    let trusted = match role {
+        Role::Lead => TrustedRole::Lead,
+        Role::Canvasser => TrustedRole::Canvasser,
+    };
+    let by = groundwork::store::intake::hex(&anchor.public());
+    let cert = certify_invite(team, &secret, trusted, &by, anchor);
+    let sealed = seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap();
     let code = r.invite_with_keys(team, uses, role, &sealed).unwrap();
     format!("{code}.{}", secret.to_text())
 }

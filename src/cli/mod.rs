@@ -322,6 +322,14 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 "last_sync": state.last_sync_at,
                 "last_error": state.last_error,
                 "role": store.role()?,
+                // The team's root of trust: whether the lead's key decides roles here (not the
+                // relay), and this device's role as a lead's signature gave it.
+                "root_of_trust": store.has_anchor()?,
+                "signed_role": store
+                    .trusted_role(&groundwork::store::intake::hex(&store.actor_bytes()))?
+                    .map(|r| r.as_str()),
+                // Erasure orders from the relay that no lead signed: the records are kept.
+                "erasures_refused": store.refused_erasures()?,
                 "encrypted_at_rest": store.encrypted_at_rest(),
                 // End-to-end encryption: whether this team seals what it sends, the newest
                 // key's number, and how many devices' keys this device knows.

@@ -265,6 +265,11 @@ pub struct MemberRecord {
     /// Its id at the relay (what a lead revokes): said by the device itself, so that a lead
     /// finds the keys of the device it revokes without taking the relay's word for them.
     pub device_id: String,
+    /// How a lead let it in: the invite's certificate and the proof that it held the invite's
+    /// secret (see [`super::trust`]). Absent for the team's first lead (its key is the
+    /// team's anchor) and in teams from before the root of trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<super::trust::Admission>,
 }
 
 /// Where `actor`'s member record is filed.
@@ -310,21 +315,65 @@ impl InviteSecret {
     fn cipher(&self, team: &str) -> Aes256Siv {
         siv(&self.0, b"groundwork invite key v1", team)
     }
+
+    /// Its bytes, for the keys derived from it.
+    pub(crate) fn bytes(&self) -> &[u8; INVITE_SECRET_LEN] {
+        &self.0
+    }
 }
 
 const INVITE_HEADER: &[u8] = b"groundwork invite v1";
+const INVITE_HEADER_V2: &[u8] = b"groundwork invite v2";
 
-/// `keys` of `team` sealed under `secret`, as text for the relay to hold.
+/// What a sealed invite holds: the team's keys and, from invites made since the lead's key is
+/// the team's root of trust, the team's anchor (its first lead's signing key) and the invite's
+/// certificate (see [`super::trust`]).
+#[derive(Debug, Clone)]
+pub struct InviteContents {
+    /// The team's keys, every epoch.
+    pub keys: Keyring,
+    /// The signing key of the team's first lead; `None` in an invite from before.
+    pub anchor: Option<[u8; PUBLIC_KEY_LEN]>,
+    /// The inviting lead's certificate for this invite; `None` in an invite from before.
+    pub cert: Option<super::trust::InviteCert>,
+}
+
+/// `keys` of `team`, its `anchor` and the invite's `cert`, sealed under `secret`, as text for
+/// the relay to hold.
 pub fn seal_invite(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+    anchor: &[u8; PUBLIC_KEY_LEN],
+    cert: &super::trust::InviteCert,
+) -> Result<String, CryptoError> {
+    let cert = serde_json::to_vec(cert).map_err(|e| CryptoError::Key(e.to_string()))?;
+    let cert_len = u16::try_from(cert.len())
+        .map_err(|_| CryptoError::Key("an invite certificate is too long".into()))?;
+    let mut plain = Zeroizing::new(Vec::with_capacity(
+        PUBLIC_KEY_LEN + 2 + cert.len() + keys.all().count() * 40,
+    ));
+    plain.extend_from_slice(anchor);
+    plain.extend_from_slice(&cert_len.to_be_bytes());
+    plain.extend_from_slice(&cert);
+    push_keys(&mut plain, keys);
+    let sealed = secret
+        .cipher(team)
+        .encrypt([INVITE_HEADER_V2, team.as_bytes()], plain.as_slice())
+        .map_err(|_| CryptoError::Key("the team's keys could not be sealed".into()))?;
+    Ok(text::base64url(&sealed))
+}
+
+/// `keys` of `team` sealed under `secret` as invites were before the root of trust (no anchor,
+/// no certificate): what an older lead's app left with the relay. Kept to test that such an
+/// invite still opens.
+pub fn seal_invite_v1(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
 ) -> Result<String, CryptoError> {
     let mut plain = Zeroizing::new(Vec::with_capacity(keys.all().count() * 40));
-    for key in keys.all() {
-        plain.extend_from_slice(&key.epoch.to_be_bytes());
-        plain.extend_from_slice(&key.secret);
-    }
+    push_keys(&mut plain, keys);
     let sealed = secret
         .cipher(team)
         .encrypt([INVITE_HEADER, team.as_bytes()], plain.as_slice())
@@ -332,19 +381,54 @@ pub fn seal_invite(
     Ok(text::base64url(&sealed))
 }
 
-/// The team's keys from what the relay handed over at enrolment.
+fn push_keys(plain: &mut Vec<u8>, keys: &Keyring) {
+    for key in keys.all() {
+        plain.extend_from_slice(&key.epoch.to_be_bytes());
+        plain.extend_from_slice(&key.secret);
+    }
+}
+
+/// What the relay handed over at enrolment, opened with the invite's secret.
 pub fn open_invite(
     secret: &InviteSecret,
     team: &str,
     sealed: &str,
-) -> Result<Keyring, CryptoError> {
+) -> Result<InviteContents, CryptoError> {
     let bytes = text::from_base64url(sealed).ok_or(CryptoError::Invite)?;
+    let cipher = || secret.cipher(team);
+    if let Ok(plain) = cipher().decrypt([INVITE_HEADER_V2, team.as_bytes()], &bytes) {
+        let plain = Zeroizing::new(plain);
+        if plain.len() < PUBLIC_KEY_LEN + 2 {
+            return Err(CryptoError::Invite);
+        }
+        let mut anchor = [0u8; PUBLIC_KEY_LEN];
+        anchor.copy_from_slice(&plain[..PUBLIC_KEY_LEN]);
+        let cert_len =
+            u16::from_be_bytes([plain[PUBLIC_KEY_LEN], plain[PUBLIC_KEY_LEN + 1]]) as usize;
+        let cert_end = PUBLIC_KEY_LEN + 2 + cert_len;
+        let cert = plain
+            .get(PUBLIC_KEY_LEN + 2..cert_end)
+            .and_then(|c| serde_json::from_slice(c).ok())
+            .ok_or(CryptoError::Invite)?;
+        return Ok(InviteContents {
+            keys: keys_of(&plain[cert_end..])?,
+            anchor: Some(anchor),
+            cert: Some(cert),
+        });
+    }
     let plain = Zeroizing::new(
-        secret
-            .cipher(team)
+        cipher()
             .decrypt([INVITE_HEADER, team.as_bytes()], &bytes)
             .map_err(|_| CryptoError::Invite)?,
     );
+    Ok(InviteContents {
+        keys: keys_of(&plain)?,
+        anchor: None,
+        cert: None,
+    })
+}
+
+fn keys_of(plain: &[u8]) -> Result<Keyring, CryptoError> {
     if plain.is_empty() || !plain.len().is_multiple_of(8 + KEY_LEN) {
         return Err(CryptoError::Invite);
     }

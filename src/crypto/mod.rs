@@ -8,6 +8,8 @@
 //!   withholding blobs is found out.
 //! - [`seal`]: the sealed-blob format: AES-256-SIV (RFC 5297) over the padded change, bound to
 //!   team, document and epoch, then an Ed25519 signature by the writing device.
+//! - [`trust`]: the team's root of trust: invite certificates, admissions, lead records and
+//!   erase orders signed by a lead.
 //! - [`text`]: base64url and base32 for keys that travel as text (invites, join links).
 //!
 //! ARCHITECTURE.md ("End-to-end encryption") says why these primitives and what the relay
@@ -18,6 +20,7 @@ pub mod keys;
 pub mod pushlog;
 pub mod seal;
 pub mod text;
+pub mod trust;
 
 #[cfg(test)]
 mod tests;
@@ -65,13 +68,14 @@ pub enum CryptoError {
     Invite,
 }
 
-/// Whether `doc_id` files a record (a device's member record, an epoch record or a push
-/// record) rather than a document of the notebook: bookkeeping, left out of the changes a user
+/// Whether `doc_id` files a record (a device's member record, an epoch record, a push record
+/// or a lead record) rather than a document of the notebook: bookkeeping, left out of the changes a user
 /// is shown.
 pub fn is_key_record(doc_id: &str) -> bool {
     doc_id.starts_with(keys::MEMBER_DOC_PREFIX)
         || doc_id.starts_with(epoch::EPOCH_DOC_PREFIX)
         || doc_id.starts_with(pushlog::PUSH_DOC_PREFIX)
+        || doc_id.starts_with(trust::LEAD_DOC_PREFIX)
 }
 
 /// `N` random bytes from the operating system (or the browser's `crypto.getRandomValues`).

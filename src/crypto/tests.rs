@@ -5,9 +5,15 @@ use aes_siv::siv::Aes128Siv;
 use proptest::prelude::*;
 
 use super::CryptoError;
-use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite, verify};
+use super::keys::{
+    DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite, seal_invite_v1, verify,
+};
 use super::seal::{self, open, padme, verify_signature};
 use super::text::{base32, base64url, from_base32, from_base64url};
+use super::trust::{
+    TrustedRole, admit, certify_invite, check_admission, check_cert, check_erase, erase_proof,
+    parse_erase_proof,
+};
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -258,7 +264,9 @@ fn invites_carry_the_keys_only_to_the_secret_holder() {
         TeamKey::from_bytes(2, &[2u8; 32]).unwrap(),
     ]);
     let secret = InviteSecret::generate().unwrap();
-    let sealed = seal_invite(&secret, TEAM, &ring).unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    let sealed = seal_invite(&secret, TEAM, &ring, &lead.public(), &cert).unwrap();
     assert!(
         sealed
             .bytes()
@@ -266,9 +274,20 @@ fn invites_carry_the_keys_only_to_the_secret_holder() {
     );
     let typed = InviteSecret::parse(&secret.to_text().to_uppercase()).unwrap();
     let opened = open_invite(&typed, TEAM, &sealed).unwrap();
-    let epochs: Vec<u64> = opened.all().map(TeamKey::epoch).collect();
+    let epochs: Vec<u64> = opened.keys.all().map(TeamKey::epoch).collect();
     assert_eq!(epochs, [1, 2]);
-    assert_eq!(opened.get(2).unwrap().bytes(), &[2u8; 32]);
+    assert_eq!(opened.keys.get(2).unwrap().bytes(), &[2u8; 32]);
+    assert_eq!(opened.anchor, Some(lead.public()));
+    assert_eq!(opened.cert, Some(cert));
+    // An invite an older lead's app left (no anchor, no certificate) still opens.
+    let old = open_invite(
+        &secret,
+        TEAM,
+        &seal_invite_v1(&secret, TEAM, &ring).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(old.keys.all().count(), 2);
+    assert_eq!((old.anchor, old.cert), (None, None));
     let wrong = InviteSecret::generate().unwrap();
     assert_eq!(
         open_invite(&wrong, TEAM, &sealed).unwrap_err(),
@@ -439,6 +458,135 @@ fn an_epoch_with_two_keys_opens_what_either_sealed_and_every_ring_picks_the_same
     }
     // An invite carries both.
     let secret = InviteSecret::generate().unwrap();
-    let opened = open_invite(&secret, TEAM, &seal_invite(&secret, TEAM, &ring).unwrap()).unwrap();
-    assert_eq!(opened.of_epoch(2).len(), 2);
+    let opened = open_invite(
+        &secret,
+        TEAM,
+        &seal_invite_v1(&secret, TEAM, &ring).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(opened.keys.of_epoch(2).len(), 2);
+}
+
+/// Every byte of `bytes` (hex) flipped in turn; `check` must fail on each.
+fn each_flip_refused(hex_text: &str, check: impl Fn(&str) -> bool) {
+    let bytes = crate::store::intake::unhex_strict(hex_text).unwrap();
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x01;
+        assert!(
+            !check(&crate::store::intake::hex(&flipped)),
+            "byte {i} flipped was taken"
+        );
+    }
+}
+
+#[test]
+fn an_invite_certificate_holds_only_for_its_team_lead_key_and_role() {
+    let lead = DeviceKey::generate().unwrap();
+    let other = DeviceKey::generate().unwrap();
+    let secret = InviteSecret::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    check_cert(TEAM, &cert, &lead.public()).unwrap();
+    assert!(check_cert(TEAM, &cert, &other.public()).is_err());
+    assert!(check_cert("another-team", &cert, &lead.public()).is_err());
+    // A canvasser's invite made into a lead's, or credited to another device, is refused.
+    let mut promoted = cert.clone();
+    promoted.role = TrustedRole::Lead;
+    assert!(check_cert(TEAM, &promoted, &lead.public()).is_err());
+    let mut moved = cert.clone();
+    moved.by = "0c0d".into();
+    assert!(check_cert(TEAM, &moved, &lead.public()).is_err());
+    each_flip_refused(&cert.signature, |sig| {
+        let mut c = cert.clone();
+        c.signature = sig.to_string();
+        check_cert(TEAM, &c, &lead.public()).is_ok()
+    });
+    each_flip_refused(&cert.invite_key, |key| {
+        let mut c = cert.clone();
+        c.invite_key = key.to_string();
+        check_cert(TEAM, &c, &lead.public()).is_ok()
+    });
+}
+
+#[test]
+fn only_the_holder_of_an_invite_secret_can_be_admitted_by_it() {
+    let lead = DeviceKey::generate().unwrap();
+    let joiner = DeviceKey::generate().unwrap();
+    let secret = InviteSecret::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    let (signing, exchange) = (joiner.public(), joiner.exchange_public());
+    let admission = admit(TEAM, &secret, &cert, "0e0f", &signing, &exchange);
+    check_admission(TEAM, &admission, "0e0f", &signing, &exchange).unwrap();
+    // The same admission for another actor, other keys or another team: refused.
+    assert!(check_admission(TEAM, &admission, "0e10", &signing, &exchange).is_err());
+    let stranger = DeviceKey::generate().unwrap();
+    assert!(check_admission(TEAM, &admission, "0e0f", &stranger.public(), &exchange).is_err());
+    assert!(
+        check_admission(
+            TEAM,
+            &admission,
+            "0e0f",
+            &signing,
+            &stranger.exchange_public()
+        )
+        .is_err()
+    );
+    assert!(check_admission("another-team", &admission, "0e0f", &signing, &exchange).is_err());
+    // Someone who holds the certificate but not the secret (a relay, another member) cannot
+    // make one.
+    let guessed = admit(
+        TEAM,
+        &InviteSecret::generate().unwrap(),
+        &cert,
+        "0e0f",
+        &signing,
+        &exchange,
+    );
+    assert!(check_admission(TEAM, &guessed, "0e0f", &signing, &exchange).is_err());
+    each_flip_refused(&admission.proof, |proof| {
+        let mut a = admission.clone();
+        a.proof = proof.to_string();
+        check_admission(TEAM, &a, "0e0f", &signing, &exchange).is_ok()
+    });
+}
+
+#[test]
+fn an_erase_order_holds_only_for_its_document_team_and_lead() {
+    let lead = DeviceKey::generate().unwrap();
+    let proof = erase_proof(TEAM, "doc-1", "0a0b", &lead);
+    let (by, signature) = parse_erase_proof(&proof).unwrap();
+    assert_eq!(by, "0a0b");
+    check_erase(TEAM, "doc-1", &signature, &lead.public()).unwrap();
+    assert!(check_erase(TEAM, "doc-2", &signature, &lead.public()).is_err());
+    assert!(check_erase("another-team", "doc-1", &signature, &lead.public()).is_err());
+    let other = DeviceKey::generate().unwrap();
+    assert!(check_erase(TEAM, "doc-1", &signature, &other.public()).is_err());
+    for bad in ["", "0a0b", "0a0b.", "XY.AAAA", "0a0b.too-short"] {
+        assert!(parse_erase_proof(bad).is_none(), "{bad:?}");
+    }
+    for i in 0..signature.len() {
+        let mut flipped = signature.clone();
+        flipped[i] ^= 0x80;
+        assert!(check_erase(TEAM, "doc-1", &flipped, &lead.public()).is_err());
+    }
+}
+
+#[test]
+fn the_invite_signer_is_the_secret_and_team_s_alone() {
+    // Known answer: the key a given secret makes for a given team never changes (devices that
+    // joined with an invite are checked against it for as long as the team lives).
+    let secret = InviteSecret::parse(&super::text::base32(&[7u8; 20])).unwrap();
+    let key = super::trust::invite_signer(&secret, TEAM);
+    let again = super::trust::invite_signer(&secret, TEAM);
+    assert_eq!(key.to_bytes(), again.to_bytes());
+    assert_ne!(
+        key.to_bytes(),
+        super::trust::invite_signer(&secret, "another-team").to_bytes()
+    );
+    assert_eq!(
+        crate::store::intake::hex(key.verifying_key().as_bytes()),
+        // Computed apart: HKDF-SHA256 (no salt, the secret, info = label ‖ team) with
+        // Python's hmac, then the Ed25519 public key with the `cryptography` package.
+        "3dc9e107daee2967c416bae03fe7b372c0bcd494264c905317643cf69deff81f"
+    );
 }

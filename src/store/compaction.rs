@@ -226,7 +226,13 @@ impl Store {
     /// [`Store::make_snapshots`] of the documents whose blobs no snapshot stands for yet carry
     /// at least `changes` changes.
     pub fn make_snapshots_after(&mut self, limit: usize, changes: i64) -> Result<usize> {
-        if !sealed(&self.conn)? || self.role()?.as_deref() != Some("lead") {
+        // A device the relay names a lead but no lead of the team signed as one does not
+        // compact: the others would not take its snapshots, and the relay would drop the
+        // blobs they stand for.
+        if !sealed(&self.conn)?
+            || self.role()?.as_deref() != Some("lead")
+            || !self.may_sign_as_lead()?
+        {
             return Ok(0);
         }
         let now = crate::model::format_time(chrono::Utc::now());

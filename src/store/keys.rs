@@ -10,7 +10,8 @@ use super::bundle::{self, Outgoing};
 use super::intake;
 use super::{OutboxItem, Store};
 use crate::crypto::epoch::{self, EpochRecord, epoch_doc_id, epoch_of_doc};
-use crate::crypto::keys::{DeviceKey, Keyring, MemberRecord, TeamKey, member_doc_id};
+use crate::crypto::keys::{DeviceKey, InviteSecret, Keyring, MemberRecord, TeamKey, member_doc_id};
+use crate::crypto::trust::{self, InviteCert, TrustedRole};
 use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
 use crate::model::format_time;
@@ -69,7 +70,7 @@ pub(super) fn device_key(conn: &Connection) -> Result<DeviceKey> {
 
 /// Put `bytes` filed under `doc_id` at the head of the outbox (others need it before the
 /// changes waiting there).
-fn queue_first(conn: &Connection, doc_id: &str, bytes: &[u8], now: &str) -> Result<()> {
+pub(super) fn queue_first(conn: &Connection, doc_id: &str, bytes: &[u8], now: &str) -> Result<()> {
     let first: i64 = conn.query_row("SELECT coalesce(min(seq), 1) - 1 FROM outbox", [], |r| {
         r.get(0)
     })?;
@@ -95,11 +96,14 @@ pub(super) struct Member {
     pub(super) revoked: bool,
     /// Revoked: the last of its pushes taken in ([`EpochRecord::cutoffs`]).
     pub(super) cutoff: Option<u64>,
+    /// The role a lead's signature gave it (`None` in a team with no anchor).
+    pub(super) role: Option<TrustedRole>,
 }
 
 pub(super) fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT actor, signing_key, exchange_key, revoked, cutoff FROM members")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT actor, signing_key, exchange_key, revoked, cutoff, role FROM members",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -108,10 +112,36 @@ pub(super) fn members(conn: &Connection) -> Result<HashMap<String, Member>> {
                 exchange: r.get(2)?,
                 revoked: r.get(3)?,
                 cutoff: r.get::<_, Option<i64>>(4)?.map(|n| n.max(0) as u64),
+                role: r
+                    .get::<_, Option<String>>(5)?
+                    .as_deref()
+                    .and_then(TrustedRole::parse),
             },
         ))
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// How a joining device knows who leads its team (see [`crate::crypto::trust`]).
+#[derive(Debug, Clone, Copy)]
+pub enum JoinTrust<'a> {
+    /// It made the team's first key: its own signing key is the team's anchor.
+    Root,
+    /// It joined with a lead's invite that carried the team's anchor and the invite's
+    /// certificate; the invite's secret makes its admission.
+    Invite {
+        /// The team's id.
+        team: &'a str,
+        /// The team's first lead's signing key.
+        anchor: &'a [u8; 32],
+        /// The invite's secret half.
+        secret: &'a InviteSecret,
+        /// The inviting lead's certificate.
+        cert: &'a InviteCert,
+    },
+    /// An invite from before the root of trust (or a team in the clear): the relay's word on
+    /// roles stands.
+    Relay,
 }
 
 /// What a key rotation did.
@@ -181,6 +211,7 @@ impl Store {
         keys: &Keyring,
         device_name: &str,
         device_id: &str,
+        trust: JoinTrust<'_>,
     ) -> Result<()> {
         if sealed && keys.is_empty() {
             return Err(CryptoError::Key("a sealed team needs its key".into()).into());
@@ -197,11 +228,38 @@ impl Store {
                 (key.epoch() as i64, key.bytes().as_slice(), &now),
             )?;
         }
-        tx.execute("UPDATE sync_state SET sealed = ?1 WHERE id = 1", [sealed])?;
+        let (anchor, role, admission) = match (sealed, trust) {
+            (false, _) | (true, JoinTrust::Relay) => (None, None, None),
+            (true, JoinTrust::Root) => (Some(device.public()), Some(TrustedRole::Lead), None),
+            (
+                true,
+                JoinTrust::Invite {
+                    team,
+                    anchor,
+                    secret,
+                    cert,
+                },
+            ) => {
+                let admission = trust::admit(
+                    team,
+                    secret,
+                    cert,
+                    &actor,
+                    &device.public(),
+                    &device.exchange_public(),
+                );
+                (Some(*anchor), Some(cert.role), Some(admission))
+            }
+        };
+        tx.execute(
+            "UPDATE sync_state SET sealed = ?1, anchor = ?2 WHERE id = 1",
+            (sealed, anchor.as_ref().map(|a| a.as_slice())),
+        )?;
         if sealed {
             tx.execute(
-                "INSERT INTO members (actor, signing_key, exchange_key, name, device_id, seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO members
+                     (actor, signing_key, exchange_key, name, device_id, seen_at, role)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 (
                     &actor,
                     device.public().as_slice(),
@@ -209,6 +267,7 @@ impl Store {
                     device_name,
                     device_id,
                     &now,
+                    role.map(TrustedRole::as_str),
                 ),
             )?;
             let record = serde_json::to_vec(&MemberRecord {
@@ -217,6 +276,7 @@ impl Store {
                 exchange_key: intake::hex(&device.exchange_public()),
                 name: device_name.to_string(),
                 device_id: device_id.to_string(),
+                admission,
             })
             .map_err(|e| CryptoError::Key(e.to_string()))?;
             queue_first(&tx, &member_doc_id(&actor), &record, &now)?;

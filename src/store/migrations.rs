@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_walk_lists.sql"),
     include_str!("migrations/0012_team_keys_per_epoch.sql"),
     include_str!("migrations/0013_compaction.sql"),
+    include_str!("migrations/0014_root_of_trust.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

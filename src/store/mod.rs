@@ -27,6 +27,7 @@ mod opening;
 mod project;
 mod queries;
 mod sync_state;
+mod trust;
 pub mod walklists;
 mod withheld;
 mod writer;
@@ -41,7 +42,7 @@ pub use documents::MergeReport;
 pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
-pub use keys::Rotation;
+pub use keys::{JoinTrust, Rotation};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::{
@@ -49,6 +50,7 @@ pub use queries::{
     PeoplePage,
 };
 pub use sync_state::{OutboxItem, RelayLink, SyncState};
+pub use trust::RefusedErasure;
 pub use withheld::{SealedRecord, Withheld};
 pub use writer::{RestoreTarget, Writer, default_follow_up};
 

@@ -23,6 +23,7 @@ use super::withheld;
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_of_doc};
 use crate::crypto::keys::{DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord};
 use crate::crypto::pushlog::{PUSH_DOC_PREFIX, PushRecord, push_of_doc};
+use crate::crypto::trust::{self, LEAD_DOC_PREFIX, LeadRecord, TrustedRole};
 use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
 
@@ -78,6 +79,9 @@ struct Opener {
     unblocked: bool,
     /// Most changes kept waiting for a key ([`MAX_AWAITING`] unless a test set fewer).
     max_awaiting: usize,
+    /// The team's anchor (its first lead's signing key); `None` in a team from before the
+    /// root of trust, where roles are the relay's word.
+    anchor: Option<Vec<u8>>,
 }
 
 /// What a sealed page opened to.
@@ -115,6 +119,7 @@ pub(crate) fn open_pulled(
         max_awaiting: super::meta_get(conn, MAX_AWAITING_KEY)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(MAX_AWAITING),
+        anchor: super::trust::anchor(conn)?,
     };
     let mut out = Outcome::default();
     for c in changes {
@@ -337,8 +342,11 @@ impl Opener {
         let content = opened.content;
         let refuse = Refused::from;
         if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
-            self.take_member(conn, c, actor, &content, now)
-                .map_err(refuse)?;
+            self.take_member(conn, c, actor, &content, now)?;
+            return Ok(None);
+        }
+        if let Some(actor) = c.doc_id.strip_prefix(LEAD_DOC_PREFIX) {
+            self.take_lead(conn, c, actor, &content)?;
             return Ok(None);
         }
         if let Some(epoch) = epoch_of_doc(c.doc_id) {
@@ -434,6 +442,11 @@ impl Opener {
                 "it is a snapshot made as device {actor} but not signed by that device's key"
             ))
         })?;
+        if self.anchor.is_some() && member.role != Some(TrustedRole::Lead) {
+            return Err(later(format!(
+                "it is a snapshot made by device {actor}, which this device does not know as a team lead: only a lead's device compacts the team's history"
+            )));
+        }
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
@@ -494,7 +507,7 @@ impl Opener {
         actor: &str,
         content: &[u8],
         now: &str,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), Refused> {
         let record: MemberRecord = serde_json::from_slice(content)
             .map_err(|e| format!("its member record is malformed ({e})"))?;
         let key = |hex: &str| {
@@ -502,35 +515,42 @@ impl Opener {
                 .filter(|k| k.len() == 32)
                 .ok_or("its member record holds no valid key")
         };
-        let signing = key(&record.signing_key)?;
-        let exchange = key(&record.exchange_key)?;
+        let signing = key(&record.signing_key).map_err(|e| Refused::from(e.to_string()))?;
+        let exchange = key(&record.exchange_key).map_err(|e| Refused::from(e.to_string()))?;
         if !epoch::can_wrap_to(&exchange) {
-            return Err(
-                "its member record holds an exchange key no team key can be sent to".into(),
-            );
+            return Err(Refused::from(
+                "its member record holds an exchange key no team key can be sent to".to_string(),
+            ));
         }
         if record.actor != actor {
-            return Err("its member record names another device than it is filed under".into());
+            return Err(Refused::from(
+                "its member record names another device than it is filed under".to_string(),
+            ));
         }
         if let Some(p) = other_pusher(c, actor) {
-            return Err(format!(
+            return Err(Refused::from(format!(
                 "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
                 p.name,
                 intake::hex(&p.actor)
-            ));
+            )));
         }
         seal::verify_signature(&self.team, c.doc_id, c.blob, &signing)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Refused::from(e.to_string()))?;
         match self.members.get(actor) {
             Some(known) if known.signing == signing && known.exchange == exchange => Ok(()),
-            Some(_) => Err(format!(
+            Some(_) => Err(Refused::from(format!(
                 "it gives device {actor} other keys: the first ones stay"
-            )),
+            ))),
             None => {
+                let role = match &self.anchor {
+                    None => None,
+                    Some(anchor) if *anchor == signing => Some(TrustedRole::Lead),
+                    Some(anchor) => Some(self.admitted(&record, &signing, &exchange, anchor)?),
+                };
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO members
-                         (actor, signing_key, exchange_key, name, device_id, seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         (actor, signing_key, exchange_key, name, device_id, seen_at, role)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .and_then(|mut s| {
                     s.execute((
@@ -540,9 +560,10 @@ impl Opener {
                         &record.name,
                         &record.device_id,
                         now,
+                        role.map(TrustedRole::as_str),
                     ))
                 })
-                .map_err(|e| sql(e).reason)?;
+                .map_err(sql)?;
                 self.unblocked = true;
                 self.members.insert(
                     actor.to_string(),
@@ -551,11 +572,124 @@ impl Opener {
                         exchange,
                         revoked: false,
                         cutoff: None,
+                        role,
                     },
                 );
                 Ok(())
             }
         }
+    }
+
+    /// The role a lead gave the device of `record` (keys `signing`, `exchange`) in a team whose
+    /// anchor is `anchor`: its admission must prove it held an invite's secret, and the
+    /// invite's certificate must be signed by the anchor or by a lead this device knows, not
+    /// revoked. A certificate of a device not yet known as a lead waits (its member or lead
+    /// record may still come).
+    fn admitted(
+        &self,
+        record: &MemberRecord,
+        signing: &[u8],
+        exchange: &[u8],
+        anchor: &[u8],
+    ) -> std::result::Result<TrustedRole, Refused> {
+        let actor = &record.actor;
+        let Some(admission) = &record.admission else {
+            return Err(Refused::from(format!(
+                "device {actor} was let in by no team lead's invite: a device joins this team only with an invite a lead made"
+            )));
+        };
+        trust::check_admission(&self.team, admission, actor, signing, exchange).map_err(|_| {
+            Refused::from(format!(
+                "device {actor}'s proof of its invite does not match its keys: it did not hold the invite it names"
+            ))
+        })?;
+        let cert = &admission.cert;
+        if trust::check_cert(&self.team, cert, anchor).is_ok() {
+            return Ok(cert.role);
+        }
+        let by = &cert.by;
+        match self.members.get(by) {
+            Some(m) if m.revoked => Err(Refused::from(format!(
+                "device {actor} was let in by an invite of device {by}, which the team has revoked"
+            ))),
+            Some(m) if m.role == Some(TrustedRole::Lead) => {
+                trust::check_cert(&self.team, cert, &m.signing).map_err(|_| {
+                    Refused::from(format!(
+                        "device {actor}'s invite is not signed by device {by}, which it names"
+                    ))
+                })?;
+                Ok(cert.role)
+            }
+            _ => Err(later(format!(
+                "device {actor} was let in by an invite of device {by}, which this device does not know as a team lead (yet)"
+            ))),
+        }
+    }
+
+    /// Take in a lead record: a lead's signed word that another member leads too. Waits for
+    /// the member's record and for its maker to be known as a lead.
+    fn take_lead(
+        &mut self,
+        conn: &Connection,
+        c: &Incoming<'_>,
+        actor: &str,
+        content: &[u8],
+    ) -> std::result::Result<(), Refused> {
+        let record: LeadRecord = serde_json::from_slice(content)
+            .map_err(|e| format!("its lead record is malformed ({e})"))?;
+        if record.actor != actor {
+            return Err(Refused::from(
+                "its lead record names another device than it is filed under".to_string(),
+            ));
+        }
+        if let Some(p) = other_pusher(c, &record.by) {
+            return Err(Refused::from(format!(
+                "it is a lead record made by device {} pushed by {}: no device may speak for another",
+                record.by, p.name
+            )));
+        }
+        let Some(maker) = self.members.get(&record.by) else {
+            return Err(later(format!(
+                "it is a lead record made by device {}, whose signing key this device has not received",
+                record.by
+            )));
+        };
+        seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing).map_err(|_| {
+            Refused::from(format!(
+                "it is a lead record made as device {} but not signed by that device's key",
+                record.by
+            ))
+        })?;
+        if self.anchor.is_none() {
+            // A team from before the root of trust: the relay's word on roles stands.
+            return Ok(());
+        }
+        if maker.revoked {
+            return Err(Refused::from(format!(
+                "it is a lead record made by revoked device {}",
+                record.by
+            )));
+        }
+        if maker.role != Some(TrustedRole::Lead) {
+            return Err(later(format!(
+                "it is a lead record made by device {}, which this device does not know as a team lead (yet)",
+                record.by
+            )));
+        }
+        if !self.members.contains_key(actor) {
+            return Err(later(format!(
+                "it makes device {actor} a lead, whose member record this device has not received"
+            )));
+        }
+        conn.execute("UPDATE members SET role = 'lead' WHERE actor = ?1", [actor])
+            .map_err(sql)?;
+        if let Some(m) = self.members.get_mut(actor)
+            && m.role != Some(TrustedRole::Lead)
+        {
+            m.role = Some(TrustedRole::Lead);
+            self.unblocked = true;
+        }
+        Ok(())
     }
 
     fn take_epoch(
@@ -575,6 +709,15 @@ impl Opener {
             ));
         }
         let maker = match self.members.get(&record.by) {
+            Some(m) if self.anchor.is_some() && !m.revoked && m.role != Some(TrustedRole::Lead) => {
+                return Err((
+                    format!(
+                        "its key record is made by device {}, which this device does not know as a team lead: only a lead's device rotates the team's key",
+                        record.by
+                    ),
+                    true,
+                ));
+            }
             Some(m) if !m.revoked => m,
             Some(_) => {
                 return Err((

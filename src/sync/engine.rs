@@ -12,10 +12,10 @@ use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError, team};
 use crate::crypto::CryptoError;
-use crate::crypto::keys::{InviteSecret, Keyring, TeamKey, open_invite};
+use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
-use crate::store::{Incoming, Pusher, RelayLink, Store};
+use crate::store::{Incoming, JoinTrust, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
 const AUTO_REPAIR_DOCS: usize = 20;
@@ -98,9 +98,13 @@ pub async fn join<W: Wire>(
             },
         )
         .await?;
+    let mut opened = None;
     let keys = match (answer.sealed, &answer.sealed_keys, &secret) {
         (true, Some(sealed), Some(secret)) => {
-            open_invite(secret, &answer.team_id, sealed).map_err(Error::from)?
+            let contents = open_invite(secret, &answer.team_id, sealed).map_err(Error::from)?;
+            let keys = contents.keys.clone();
+            opened = Some(contents);
+            keys
         }
         (true, Some(_), None) => return Err(Error::from(CryptoError::Invite).into()),
         // An invite that carries a key belongs to an encrypted team: a relay that answers
@@ -116,8 +120,28 @@ pub async fn join<W: Wire>(
         // The first device of a new team makes its key.
         (true, None, None) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?]),
     };
+    let trust = match (&opened, &secret) {
+        (
+            Some(InviteContents {
+                anchor: Some(anchor),
+                cert: Some(cert),
+                ..
+            }),
+            Some(secret),
+        ) => JoinTrust::Invite {
+            team: &answer.team_id,
+            anchor,
+            secret,
+            cert,
+        },
+        // An older lead's invite: the relay's word on roles stands in that team.
+        (Some(_), _) => JoinTrust::Relay,
+        // This device made the team's first key: its signing key is the team's anchor.
+        (None, _) if answer.sealed => JoinTrust::Root,
+        (None, _) => JoinTrust::Relay,
+    };
     store.with(|s| {
-        s.adopt_team_keys(answer.sealed, &keys, &name, &answer.device_id)?;
+        s.adopt_team_keys(answer.sealed, &keys, &name, &answer.device_id, trust)?;
         s.set_relay_link(&RelayLink {
             relay_url: relay.clone(),
             team_id: answer.team_id.clone(),

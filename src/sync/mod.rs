@@ -69,6 +69,10 @@ pub enum SyncError {
     /// A lead's action asked by a canvasser; the relay's message says who can do it.
     #[error("{0}")]
     LeadOnly(String),
+    /// A lead's action asked on a device the relay names a lead but that no lead of the team
+    /// signed as one: the other devices would not follow it (see `crypto::trust`).
+    #[error("{0}")]
+    UnsignedLead(String),
     /// Changes to documents erased from the team were refused (the engine erases them here and
     /// syncs again; this reaches the user only if that keeps failing).
     #[error(

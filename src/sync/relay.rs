@@ -361,9 +361,11 @@ impl<W: Wire> Relay<W> {
         relay: &str,
         token: &str,
         doc_id: &str,
+        proof: Option<String>,
     ) -> Result<Erasure, SyncError> {
         let request = EraseRequest {
             doc_id: doc_id.to_string(),
+            proof,
         };
         self.json(relay, token, ERASE_PATH, Some(&request)).await
     }

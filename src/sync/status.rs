@@ -49,6 +49,10 @@ pub struct Status {
     /// this device ([`crate::store::Withheld`]).
     #[serde(default)]
     pub withheld: u64,
+    /// Erasure orders the relay handed over that no lead of the team signed: not carried out
+    /// ([`crate::store::RefusedErasure`]).
+    #[serde(default)]
+    pub erasures_refused: u64,
 }
 
 impl Status {
@@ -85,6 +89,7 @@ impl Status {
                 },
                 sealed: store.sealed().unwrap_or(false),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
+                erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
             },
             Err(e) => Status {
                 pending,

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError};
-use crate::crypto::keys::{InviteSecret, seal_invite};
+use crate::crypto::keys::{InviteSecret, seal_invite, seal_invite_v1};
+use crate::crypto::trust::{TrustedRole, certify_invite};
 use crate::docs::DocKind;
 use crate::error::Error;
 use crate::store::{ErasureRecord, RelayLink, Rotation};
@@ -76,11 +77,19 @@ pub(crate) async fn follow_up<W: Wire>(
     news: News,
 ) -> Result<usize, SyncError> {
     remember(store, news)?;
+    // Promotions this lead signed before the promoted device's member record came.
+    store.with(|s| s.sign_pending_promotions())?;
     if behind(store, news)? {
         catch_up(store, transport, link).await
     } else {
+        // Orders refused here for want of a lead's signature may hold now (the record making
+        // their signer a lead came with this sync).
+        let erased = recheck_refused(store)?;
+        if erased > 0 {
+            store.with(|s| s.scrub())?;
+        }
         refresh_counts(store, transport, link).await?;
-        Ok(0)
+        Ok(erased)
     }
 }
 
@@ -95,6 +104,13 @@ pub(crate) async fn after_refusal<W: Wire>(
     named: &[String],
 ) -> Result<usize, SyncError> {
     let mut erased = catch_up(store, transport, link).await?;
+    // In a team whose lead's key is its root of trust, only a lead's signed order erases
+    // (carried out above); the relay's refusal alone does not.
+    let named = if store.with(|s| s.has_anchor())? {
+        &[][..]
+    } else {
+        named
+    };
     for doc in named {
         if store.with(|s| s.has_pending(doc))? && store.with(|s| s.erase_document(doc, None))? {
             erased += 1;
@@ -132,8 +148,20 @@ pub(crate) async fn catch_up<W: Wire>(
             last = order.seq;
             // An id that is not a Groundwork id names nothing this device can hold.
             if let Ok(id) = crate::ids::parse_id(&order.doc_id) {
-                if store.with(|s| s.erase_document(&id, Some(order.seq)))? {
-                    erased += 1;
+                // In a team whose lead's key is its root of trust, an order no lead signed is
+                // the relay's alone: the document stays, and the refusal is remembered (and
+                // checked again at the next sync: the record making its signer a lead may
+                // come later).
+                let verdict = store.with(|s| s.check_erase_order(&id, order.proof.as_deref()))?;
+                match verdict {
+                    Ok(()) => {
+                        if store.with(|s| s.erase_document(&id, Some(order.seq)))? {
+                            erased += 1;
+                        }
+                    }
+                    Err(reason) => store.with(|s| {
+                        s.refuse_erasure(order.seq, &id, order.proof.as_deref(), &reason)
+                    })?,
                 }
                 store.with(|s| s.set_erasure_count(order.seq, order.confirmed, order.devices))?;
             }
@@ -145,6 +173,7 @@ pub(crate) async fn catch_up<W: Wire>(
             break;
         }
     }
+    erased += recheck_refused(store)?;
     if erased > 0 {
         store.with(|s| s.scrub())?;
     }
@@ -155,6 +184,23 @@ pub(crate) async fn catch_up<W: Wire>(
         store.with(|s| s.set_erasures_confirmed(after))?;
     }
     refresh_counts(store, transport, link).await?;
+    Ok(erased)
+}
+
+/// Check again the erasure orders refused here: one whose signer is now known as a lead is
+/// carried out. Returns how many documents held here were erased.
+fn recheck_refused(store: &impl Notebook) -> Result<usize, SyncError> {
+    let mut erased = 0;
+    for refused in store.with(|s| s.refused_erasures())? {
+        let verdict =
+            store.with(|s| s.check_erase_order(&refused.doc_id, refused.proof.as_deref()))?;
+        if verdict.is_ok() {
+            if store.with(|s| s.erase_document(&refused.doc_id, Some(refused.seq)))? {
+                erased += 1;
+            }
+            store.with(|s| s.forget_refused_erasure(refused.seq))?;
+        }
+    }
     Ok(erased)
 }
 
@@ -236,7 +282,11 @@ pub async fn erase_document<W: Wire>(
             devices: None,
         });
     };
-    let order = transport.erase(&link.relay_url, &link.token, &id).await?;
+    require_signed_lead(store, "erase a person from the team")?;
+    let proof = store.with(|s| s.erase_proof(&id))?;
+    let order = transport
+        .erase(&link.relay_url, &link.token, &id, proof)
+        .await?;
     // The order reached the relay: from here the document is erased, on this device now or at
     // its next sync.
     catch_up(store, transport, &link).await?;
@@ -268,11 +318,26 @@ pub async fn invite<W: Wire>(
     // A sealed team's invite carries its keys, sealed under a secret that stays in the code
     // and the link's fragment: the relay holds only what it cannot open.
     let mut request = request.clone();
+    require_signed_lead(store, "invite devices")?;
     let secret = if store.with(|s| s.sealed())? {
         let secret = InviteSecret::generate().map_err(Error::from)?;
         let keys = store.with(|s| s.keyring())?;
-        request.sealed_keys =
-            Some(seal_invite(&secret, &link.team_id, &keys).map_err(Error::from)?);
+        // With the team's anchor, the invite carries it and this lead's certificate, so that
+        // every device can tell the new one was let in by a lead.
+        request.sealed_keys = Some(
+            match store.with(|s| s.invite_trust())? {
+                Some((anchor, by, device)) => {
+                    let role = match request.role {
+                        Role::Lead => TrustedRole::Lead,
+                        Role::Canvasser => TrustedRole::Canvasser,
+                    };
+                    let cert = certify_invite(&link.team_id, &secret, role, &by, &device);
+                    seal_invite(&secret, &link.team_id, &keys, &anchor, &cert)
+                }
+                None => seal_invite_v1(&secret, &link.team_id, &keys),
+            }
+            .map_err(Error::from)?,
+        );
         Some(secret)
     } else {
         None
@@ -316,7 +381,7 @@ async fn rotate_for_revoked<W: Wire>(
     transport: &Relay<W>,
     list: &[TeamDevice],
 ) -> Result<Option<Rotation>, SyncError> {
-    if !store.with(|s| s.sealed())? {
+    if !store.with(|s| s.sealed())? || !store.with(|s| s.may_sign_as_lead())? {
         return Ok(None);
     }
     let mut actors = Vec::new();
@@ -365,7 +430,9 @@ pub async fn revoke<W: Wire>(
     // relay's list; a device whose record never arrived here gets no wrapped key anyway.
     // First everything the relay took from the device before refusing it is pulled, so that
     // the rotation's cut-off (the device's last push taken in here) covers all of it.
-    let sealed = store.with(|s| s.sealed())?;
+    // Only a device a lead's signature made a lead rotates the key (the others would not take
+    // its record in): a lead's device that is signed as one does, when it next lists the team.
+    let sealed = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
     if sealed {
         // Offline or refused now: the cut-off is what this device has, as before.
         let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
@@ -394,9 +461,35 @@ pub async fn promote<W: Wire>(
     device_id: &str,
 ) -> Result<TeamDevice, SyncError> {
     let link = link_of(store)?;
-    transport
+    require_signed_lead(store, "promote a device")?;
+    let device = transport
         .promote(&link.relay_url, &link.token, device_id.trim())
-        .await
+        .await?;
+    // This lead's signed word goes to the team at once, so that the other devices take the new
+    // lead's acts (its invites, rotations and erasures) from now on. The device's keys come
+    // from its own member record (pulled first), not the relay's word; a record not here yet
+    // is signed when it comes (after a later sync). Offline now: at the next sync.
+    let budget = super::plan::Budget::default();
+    let _ = super::engine::sync_once(store, transport, budget).await;
+    if store.with(|s| s.promote_device(&device.device_id))? {
+        let _ = super::engine::sync_once(store, transport, budget).await;
+    }
+    Ok(device)
+}
+
+/// Refuse a lead's act `what` on a device that may not sign it for the team: a canvasser's
+/// ([`lead_only`]), or one the relay names a lead that no lead of the team signed as one
+/// (promoted by the relay's operator alone), whose acts the other devices would not follow.
+fn require_signed_lead(store: &impl Notebook, what: &str) -> Result<(), SyncError> {
+    if store.with(|s| s.may_sign_as_lead())? {
+        return Ok(());
+    }
+    if store.with(|s| s.role())?.as_deref() != Some(Role::Lead.as_str()) {
+        return Err(lead_only(what));
+    }
+    Err(SyncError::UnsignedLead(format!(
+        "this device cannot {what}: the relay names it a lead, but no team lead's device has signed it as one, so the other devices would not follow it; ask a lead to promote it from their app or with `groundwork team promote`"
+    )))
 }
 
 /// The refusal of a lead's action on a device the relay last named a canvasser.

@@ -59,6 +59,8 @@ pub struct SyncStatus {
     pub sealed: bool,
     /// What other devices say the relay holds and it has not served this device.
     pub withheld: u64,
+    /// Erasure orders from the relay that no team lead signed (the records are kept).
+    pub erasures_refused: u64,
 }
 
 /// What the app asks of the sync engine.
@@ -180,6 +182,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         erasures_waiting: s.erasures_waiting.clone(),
         sealed: s.sealed,
         withheld: s.withheld,
+        erasures_refused: s.erasures_refused,
     }
 }
 
@@ -371,10 +374,12 @@ mod tests {
             erasures_waiting: Vec::new(),
             sealed: true,
             withheld: 3,
+            erasures_refused: 1,
         };
         let s = from_worker(&w);
         assert!(s.sealed);
         assert_eq!(s.withheld, 3);
+        assert_eq!(s.erasures_refused, 1);
         let devices = s.team_devices.clone().unwrap();
         assert_eq!(devices[0].name, "Sam's phone");
         assert_eq!(

@@ -542,9 +542,14 @@ async fn erase(
         let req: EraseRequest =
             read_json(body, &headers, &state.limits, r#"{"doc_id": "<id>"}"#).await?;
         check_doc_id(&req.doc_id)?;
+        if let Some(proof) = &req.proof {
+            crate::limits::check_erase_proof(proof)?;
+        }
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        let erasure = blocking(move || Ok(store.erase(&lead, &req.doc_id, now())?)).await?;
+        let erasure =
+            blocking(move || Ok(store.erase(&lead, &req.doc_id, req.proof.as_deref(), now())?))
+                .await?;
         let head = erasure.seq.max(device.erasure_head);
         Ok(with_erasure_head(json(&erasure)?, head))
     }

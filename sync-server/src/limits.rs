@@ -8,6 +8,8 @@
 //!   keys, up to [`MAX_INVITE_BODY_BYTES`] (20 KiB).
 //! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
 //!   characters (400).
+//! - [`check_erase_proof`]: an erasure order's proof is 1 to [`MAX_ERASE_PROOF_LEN`] printable
+//!   ASCII characters (400).
 //! - [`MAX_COMPACT_BODY_BYTES`], [`check_compact`]: a lead's compaction request is at most 4 MiB
 //!   (413 above it), names at most [`MAX_COMPACT_ITEMS`] snapshots, each by a blob id of 64
 //!   lowercase hex digits, of a valid document id, covering at most [`MAX_COVERED`] tags (400).
@@ -30,7 +32,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use groundwork_protocol::id::parse_blob_id;
-use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
+use groundwork_protocol::team::{MAX_ERASE_PROOF_LEN, MAX_SEALED_KEYS_LEN};
 use groundwork_protocol::{
     BLOB_ID_HEX_LEN, CompactRequest, JSON_CONTENT_TYPE, MAX_COMPACT_ITEMS, MAX_COVERED,
     MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
@@ -236,6 +238,24 @@ pub fn check_sealed_keys(keys: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An erasure order's proof is 1 to [`MAX_ERASE_PROOF_LEN`] printable ASCII characters, no
+/// spaces (400): the relay keeps it as it came and cannot check it (it holds no member's key).
+pub fn check_erase_proof(proof: &str) -> Result<(), ApiError> {
+    if proof.is_empty() || proof.len() > MAX_ERASE_PROOF_LEN {
+        return Err(ApiError::bad_request(format!(
+            "proof is {} bytes; 1 to {MAX_ERASE_PROOF_LEN} are accepted (leave it out for an \
+             order without one)",
+            proof.len()
+        )));
+    }
+    if let Some(bad) = proof.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "proof must be printable ASCII without spaces; it holds {bad:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Splits `push` into consecutive parts of at most [`TURN_BYTES`] and [`TURN_CHANGES`] (a single
 /// larger blob is a part of its own).
 pub fn split_push<'a, 'b>(push: &'b [NewBlob<'a>]) -> Vec<&'b [NewBlob<'a>]> {
@@ -348,6 +368,16 @@ mod tests {
             assert!(check_device_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_device_name(&"x".repeat(MAX_DEVICE_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn erase_proofs_are_checked() {
+        check_erase_proof("0a1b.AZaz09-_").expect("an actor and a signature");
+        check_erase_proof(&"p".repeat(MAX_ERASE_PROOF_LEN)).expect("the longest");
+        for bad in ["", "has space", "tab\t", "é"] {
+            assert!(check_erase_proof(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_erase_proof(&"p".repeat(MAX_ERASE_PROOF_LEN + 1)).is_err());
     }
 
     #[test]

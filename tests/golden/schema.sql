@@ -1,4 +1,4 @@
--- user_version 13
+-- user_version 14
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -199,7 +199,7 @@ CREATE TABLE members (
     device_id    TEXT NOT NULL,
     revoked      INTEGER NOT NULL DEFAULT 0,
     seen_at      TEXT NOT NULL
-, cutoff INTEGER);
+, cutoff INTEGER, role TEXT CHECK (role IS NULL OR role IN ('lead', 'canvasser')));
 
 -- table meta
 CREATE TABLE meta (
@@ -285,6 +285,15 @@ CREATE TABLE received_blobs (
     tag INTEGER PRIMARY KEY
 );
 
+-- table refused_erasures
+CREATE TABLE refused_erasures (
+    seq        INTEGER PRIMARY KEY,
+    doc_id     TEXT NOT NULL,
+    proof      TEXT,
+    reason     TEXT NOT NULL,
+    refused_at TEXT NOT NULL
+);
+
 -- table repairs
 CREATE TABLE repairs (
     doc_id   TEXT PRIMARY KEY,
@@ -316,7 +325,7 @@ CREATE TABLE sync_state (
     cursor       INTEGER NOT NULL DEFAULT 0,
     last_sync_at TEXT,
     last_error   TEXT
-, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0, sealed INTEGER NOT NULL DEFAULT 0);
+, relay_url TEXT, team_id TEXT, relay_device_id TEXT, token TEXT, role TEXT, erasures_applied INTEGER NOT NULL DEFAULT 0, erasures_confirmed INTEGER NOT NULL DEFAULT 0, sealed INTEGER NOT NULL DEFAULT 0, anchor BLOB CHECK (anchor IS NULL OR length(anchor) = 32));
 
 -- table team_keys
 CREATE TABLE "team_keys" (

@@ -145,6 +145,16 @@ fn a_canvassers_snapshot_is_never_placed_nor_taken_in() {
     // A canvasser's device that believes it leads (buggy or hostile) makes a snapshot and
     // pushes it: the relay stores it as an ordinary blob and refuses to place it.
     canvasser.store.set_role("lead").unwrap();
+    canvasser
+        .store
+        .connection()
+        .execute(
+            "UPDATE members SET role = 'lead' WHERE actor = ?1",
+            [groundwork::store::intake::hex(
+                &canvasser.store.actor_bytes(),
+            )],
+        )
+        .unwrap();
     assert_eq!(canvasser.store.make_snapshots(100).unwrap(), 1);
     let report = canvasser.sync();
     assert_eq!(report.compacted, 0, "{report:?}");

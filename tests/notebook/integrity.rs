@@ -662,6 +662,7 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE walklists; DROP TABLE doors; DROP TABLE door_visits;
              ALTER TABLE shifts DROP COLUMN walklist_id;
              DROP TABLE doc_blobs; DROP TABLE snapshots_out;
+             ALTER TABLE sync_state DROP COLUMN anchor; DROP TABLE refused_erasures;
              PRAGMA user_version = 2;",
         )
         .unwrap();

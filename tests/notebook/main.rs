@@ -8,6 +8,8 @@
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
 //! - `integrity`: a bad or hostile member cannot hide, destroy or forge anyone's work.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
+//! - `trust`: the lead's key as the team's root of trust: who is a member, who leads, and
+//!   whose erasure orders are carried out, whatever the relay says.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 //! - `service`: the app's message type answered by the core alone, through JSON.
 //! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
@@ -24,6 +26,7 @@ mod reports;
 mod sealed;
 mod service;
 mod sync;
+mod trust;
 mod walk;
 
 use std::path::Path;

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use groundwork::crypto::keys::{InviteSecret, Keyring, TeamKey, seal_invite};
+use groundwork::crypto::keys::{
+    DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite, seal_invite_v1,
+};
+use groundwork::crypto::trust::{TrustedRole, certify_invite};
 use groundwork::model::{
     ConversationKind, NewCommitment, NewConversation, NewPerson, PersonField, PersonPatch,
 };
@@ -21,12 +24,15 @@ use sync_server::embedded::EmbeddedRelay;
 /// A relay serving in this process on 127.0.0.1:0, on a temporary data directory.
 ///
 /// Its teams are end-to-end encrypted as a lead's app would make them: the test plays the
-/// first lead's device, makes each team's key, and hands out invites that carry it (sealed
-/// under the invite's secret, which stays in the code after the dot).
+/// first lead's device, makes each team's key and its anchor (the signing key at the root of
+/// the team's trust), and hands out invites that carry them with a certificate signed by the
+/// anchor (sealed under the invite's secret, which stays in the code after the dot).
 pub struct TestRelay {
     relay: EmbeddedRelay,
     pub url: String,
     keys: std::cell::RefCell<std::collections::HashMap<String, Keyring>>,
+    /// Each team's anchor; a team without one is from before the root of trust.
+    anchors: std::cell::RefCell<std::collections::HashMap<String, DeviceKey>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -46,6 +52,7 @@ impl TestRelay {
             url: relay.url().to_string(),
             relay,
             keys: Default::default(),
+            anchors: Default::default(),
             _tmp: tmp,
         }
     }
@@ -53,13 +60,18 @@ impl TestRelay {
     /// Stop serving and start again on the same data directory (and a new port).
     pub fn restart(self) -> Self {
         let TestRelay {
-            relay, _tmp, keys, ..
+            relay,
+            _tmp,
+            keys,
+            anchors,
+            ..
         } = self;
         let relay = relay.restart().unwrap();
         TestRelay {
             url: relay.url().to_string(),
             relay,
             keys,
+            anchors,
             _tmp,
         }
     }
@@ -67,6 +79,19 @@ impl TestRelay {
     /// A new team and an invite for `uses` devices (they join as leads).
     pub fn team(&self, uses: u32) -> (String, String) {
         let (team, _operators) = self.relay.team("Test team", 1).unwrap();
+        let ring = Keyring::new([TeamKey::generate(1).unwrap()]);
+        self.keys.borrow_mut().insert(team.clone(), ring);
+        self.anchors
+            .borrow_mut()
+            .insert(team.clone(), DeviceKey::generate().unwrap());
+        let invite = self.keyed_invite(&team, uses, Role::Lead);
+        (team, invite)
+    }
+
+    /// A sealed team from before the root of trust (its invites carry keys but no anchor: the
+    /// relay's word on roles stands) and an invite for `uses` devices (they join as leads).
+    pub fn team_without_anchor(&self, uses: u32) -> (String, String) {
+        let (team, _operators) = self.relay.team("Older team", 1).unwrap();
         let ring = Keyring::new([TeamKey::generate(1).unwrap()]);
         self.keys.borrow_mut().insert(team.clone(), ring);
         let invite = self.keyed_invite(&team, uses, Role::Lead);
@@ -96,7 +121,19 @@ impl TestRelay {
     /// An invite carrying `team`'s keys, as a lead's app makes it: `CODE.SECRET`.
     fn keyed_invite(&self, team: &str, uses: u32, role: Role) -> String {
         let secret = InviteSecret::generate().unwrap();
-        let sealed = seal_invite(&secret, team, &self.keys.borrow()[team]).unwrap();
+        let keys = &self.keys.borrow()[team];
+        let sealed = match self.anchors.borrow().get(team) {
+            Some(anchor) => {
+                let trusted = match role {
+                    Role::Lead => TrustedRole::Lead,
+                    Role::Canvasser => TrustedRole::Canvasser,
+                };
+                let by = groundwork::store::intake::hex(&anchor.public());
+                let cert = certify_invite(team, &secret, trusted, &by, anchor);
+                seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap()
+            }
+            None => seal_invite_v1(&secret, team, keys).unwrap(),
+        };
         let code = self
             .relay
             .invite_with_keys(team, uses, role, &sealed)
@@ -120,7 +157,11 @@ impl TestRelay {
     pub fn restored_from(self, backup: &std::path::Path) -> Self {
         let dir = self.dir();
         let TestRelay {
-            relay, _tmp, keys, ..
+            relay,
+            _tmp,
+            keys,
+            anchors,
+            ..
         } = self;
         drop(relay);
         for suffix in ["-wal", "-shm"] {
@@ -132,6 +173,7 @@ impl TestRelay {
             url: relay.url().to_string(),
             relay,
             keys,
+            anchors,
             _tmp,
         }
     }
@@ -270,6 +312,24 @@ impl TestRelay {
 
     pub fn revoke(&self, device_id: &str) {
         self.relay.revoke(device_id).unwrap();
+    }
+
+    /// Make a device a lead at the relay alone (the operator's `sync-server device promote`):
+    /// no lead of the team signs it.
+    pub fn operator_promote(&self, device_id: &str) {
+        self.relay.promote(device_id).unwrap();
+    }
+
+    /// `team`'s anchor: the first lead's signing key.
+    pub fn anchor_of(&self, team: &str) -> DeviceKey {
+        self.anchors.borrow()[team].clone()
+    }
+
+    /// An invite for one device of `role` carrying `sealed` (as whoever made it sealed it), and
+    /// `secret` after the dot.
+    pub fn invite_carrying(&self, team: &str, role: Role, sealed: &str, secret: &str) -> String {
+        let code = self.relay.invite_with_keys(team, 1, role, sealed).unwrap();
+        format!("{code}.{secret}")
     }
 }
 

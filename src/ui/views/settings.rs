@@ -124,6 +124,10 @@ pub fn Settings(status: SyncStatus) -> Element {
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
+                    if status.erasures_refused > 0 {
+                        p { id: "sync-erasures-refused", class: "notice error", role: "alert",
+                            "The relay told this device to erase {status.erasures_refused} records that no team lead signed the order for. They are kept. Tell your team lead and whoever runs the relay." }
+                    }
                     if status.withheld > 0 {
                         p { id: "sync-withheld", class: "notice error", role: "alert",
                             "The relay has not given this device {status.withheld} pieces of the team's work that other devices say they sent, even when asked again. It may be losing or hiding them: tell whoever runs the relay." }

@@ -55,6 +55,9 @@ pub const CODE_NEEDS_KEY: &str = "needs_key";
 /// Longest [`InviteRequest::sealed_keys`], in bytes.
 pub const MAX_SEALED_KEYS_LEN: usize = 16 * 1024;
 
+/// Longest [`EraseRequest::proof`], in bytes.
+pub const MAX_ERASE_PROOF_LEN: usize = 512;
+
 /// Most uses an invite may have.
 pub const MAX_INVITE_USES: u32 = 1000;
 /// Longest an invite may stay valid, in seconds (30 days).
@@ -136,6 +139,12 @@ pub struct DeviceAction {
 pub struct EraseRequest {
     /// The document's id.
     pub doc_id: String,
+    /// The lead's signed order, as its device makes it: opaque text the relay keeps and hands
+    /// to every device with the order (devices of a team whose lead's key is its root of trust
+    /// carry out no order without it). At most [`MAX_ERASE_PROOF_LEN`] printable ASCII
+    /// characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 /// One erasure order.
@@ -152,6 +161,9 @@ pub struct Erasure {
     pub confirmed: u32,
     /// Active (not revoked) devices of the team.
     pub devices: u32,
+    /// The lead's signed order, as given with the [`EraseRequest`] that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 /// Erasure orders, oldest first.

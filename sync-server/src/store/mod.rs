@@ -373,7 +373,13 @@ pub trait Store: Send + Sync + 'static {
     /// existing order. A document the relay never held may be erased too (it may exist only on
     /// a device that has not synced). A backend that keeps old page images (SQLite's WAL)
     /// clears them after the transaction, without making other teams' writes wait on it.
-    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError>;
+    fn erase(
+        &self,
+        lead: &DeviceAuth,
+        doc_id: &str,
+        proof: Option<&str>,
+        now: i64,
+    ) -> Result<Erasure, StoreError>;
 
     /// The team's erasure orders after `after`, oldest first, at most `limit`, with how many of
     /// the team's active devices have carried out each.

@@ -79,7 +79,8 @@ const PAGE_ROWS: i32 = 64;
 const MIGRATION_LOCK: i64 = 0x4752_4f55_4e44; // "GROUND"
 
 /// The schema, one migration per entry; `relay_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE teams (
     pk           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id           TEXT NOT NULL UNIQUE,
@@ -154,7 +155,13 @@ CREATE TABLE covered_needs (
     PRIMARY KEY (team_pk, seq, device_pk)
 );
 CREATE INDEX covered_needs_by_device ON covered_needs(team_pk, device_pk, seq);
-"];
+",
+    r"
+-- The lead's signed erasure order (opaque text its device made), handed to every device with
+-- the order.
+ALTER TABLE erasures ADD COLUMN proof TEXT;
+",
+];
 
 /// A PostgreSQL failure with its whole message (the client's own `Display` says only "db
 /// error"; the server's message, detail and code are in its source) and its SQLSTATE code.
@@ -1295,15 +1302,23 @@ impl super::Store for PostgresStore {
         })
     }
 
-    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError> {
+    fn erase(
+        &self,
+        lead: &DeviceAuth,
+        doc_id: &str,
+        proof: Option<&str>,
+        now: i64,
+    ) -> Result<Erasure, StoreError> {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            // An order given again keeps its first proof, or takes this one if it had none.
             let existing = tx.opt(
-                "SELECT seq, erased_at FROM erasures WHERE team_pk = $1 AND doc_id = $2",
-                &[&team_pk, &doc_id],
+                "UPDATE erasures SET proof = COALESCE(proof, $3)
+                 WHERE team_pk = $1 AND doc_id = $2 RETURNING seq, erased_at, proof",
+                &[&team_pk, &doc_id, &proof],
             )?;
-            let (seq, erased_at): (i64, i64) = match existing {
-                Some(row) => (row.try_get(0)?, row.try_get(1)?),
+            let (seq, erased_at, proof): (i64, i64, Option<String>) = match existing {
+                Some(row) => (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
                 None => {
                     tx.exec(
                         "DELETE FROM covered_needs WHERE team_pk = $1 AND seq IN
@@ -1327,9 +1342,9 @@ impl super::Store for PostgresStore {
                         )?
                         .try_get(0)?;
                     tx.exec(
-                        "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
-                         VALUES ($1, $2, $3, $4, $5)",
-                        &[&team_pk, &seq, &doc_id, &now, &lead_pk],
+                        "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[&team_pk, &seq, &doc_id, &now, &lead_pk, &proof],
                     )?;
                     tx.exec(
                         "UPDATE devices SET erasures_seen = $1::BIGINT
@@ -1344,11 +1359,11 @@ impl super::Store for PostgresStore {
                         freed,
                         "document erased"
                     );
-                    (seq, now)
+                    (seq, now, proof.map(str::to_owned))
                 }
             };
             let seen = tx.confirmations(team_pk)?;
-            Ok(erasure(seq, doc_id.to_owned(), erased_at, &seen))
+            Ok(erasure(seq, doc_id.to_owned(), erased_at, proof, &seen))
         })
     }
 
@@ -1367,12 +1382,20 @@ impl super::Store for PostgresStore {
             let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
             let mut orders = tx
                 .query(
-                    "SELECT seq, doc_id, erased_at FROM erasures
+                    "SELECT seq, doc_id, erased_at, proof FROM erasures
                      WHERE team_pk = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                     &[&team_pk, &to_i64(after), &fetch],
                 )?
                 .iter()
-                .map(|r| Ok(erasure(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, &seen)))
+                .map(|r| {
+                    Ok(erasure(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        &seen,
+                    ))
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let more = orders.len() > limit;
             orders.truncate(limit);

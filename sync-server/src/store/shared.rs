@@ -30,7 +30,13 @@ pub fn check_cursor(since: u64, head: i64) -> Result<(), StoreError> {
 
 /// Order `seq` with its confirmation count among the active devices whose last carried-out
 /// orders are `seen`, in increasing order.
-pub fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasure {
+pub fn erasure(
+    seq: i64,
+    doc_id: String,
+    erased_at: i64,
+    proof: Option<String>,
+    seen: &[i64],
+) -> Erasure {
     let confirmed = seen.len() - seen.partition_point(|&s| s < seq);
     Erasure {
         seq: to_u64(seq),
@@ -38,6 +44,7 @@ pub fn erasure(seq: i64, doc_id: String, erased_at: i64, seen: &[i64]) -> Erasur
         erased_at,
         confirmed: u32::try_from(confirmed).unwrap_or(u32::MAX),
         devices: u32::try_from(seen.len()).unwrap_or(u32::MAX),
+        proof,
     }
 }
 

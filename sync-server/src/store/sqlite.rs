@@ -282,6 +282,12 @@ CREATE TABLE covered_needs (
 ) WITHOUT ROWID;
 CREATE INDEX covered_needs_by_device ON covered_needs(device_pk, seq);
 ",
+    r"
+-- The lead's signed erasure order (opaque text its device made), handed to every device with
+-- the order: devices of a team whose lead's key is its root of trust carry out no order
+-- without one.
+ALTER TABLE erasures ADD COLUMN proof TEXT;
+",
 ];
 
 /// An invite as enrolment reads it, with its team.
@@ -939,6 +945,7 @@ impl SqliteStore {
         &self,
         lead: &DeviceAuth,
         doc_id: &str,
+        proof: Option<&str>,
         now: i64,
     ) -> Result<(Erasure, bool), StoreError> {
         let mut writers = lock(&self.writers);
@@ -946,14 +953,16 @@ impl SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        let existing: Option<(i64, i64)> = tx
+        // An order given again keeps its first proof, or takes this one if it had none.
+        let existing: Option<(i64, i64, Option<String>)> = tx
             .query_row(
-                "SELECT seq, erased_at FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
-                params![team_pk, doc_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "UPDATE erasures SET proof = coalesce(proof, ?3)
+                 WHERE team_pk = ?1 AND doc_id = ?2 RETURNING seq, erased_at, proof",
+                params![team_pk, doc_id, proof],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let (seq, erased_at) = match existing {
+        let (seq, erased_at, proof) = match existing.clone() {
             Some(order) => order,
             None => {
                 let freed: i64 = tx.query_row(
@@ -979,9 +988,9 @@ impl SqliteStore {
                     |r| r.get(0),
                 )?;
                 tx.execute(
-                    "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![team_pk, seq, doc_id, now, lead_pk],
+                    "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![team_pk, seq, doc_id, now, lead_pk, proof],
                 )?;
                 // The lead erases the document itself right after; it has carried out this
                 // order only if it had carried out every earlier one (another lead's, say).
@@ -997,13 +1006,13 @@ impl SqliteStore {
                     freed,
                     "document erased"
                 );
-                (seq, now)
+                (seq, now, proof.map(str::to_owned))
             }
         };
         let seen = confirmations(&tx, team_pk)?;
         tx.commit()?;
         Ok((
-            erasure(seq, doc_id.to_owned(), erased_at, &seen),
+            erasure(seq, doc_id.to_owned(), erased_at, proof, &seen),
             existing.is_none(),
         ))
     }
@@ -1758,8 +1767,14 @@ impl super::Store for SqliteStore {
         Ok(info)
     }
 
-    fn erase(&self, lead: &DeviceAuth, doc_id: &str, now: i64) -> Result<Erasure, StoreError> {
-        let (order, new) = self.order_erasure(lead, doc_id, now)?;
+    fn erase(
+        &self,
+        lead: &DeviceAuth,
+        doc_id: &str,
+        proof: Option<&str>,
+        now: i64,
+    ) -> Result<Erasure, StoreError> {
+        let (order, new) = self.order_erasure(lead, doc_id, proof, now)?;
         // The writers' mutex is released: the checkpoint makes no other team wait. An order
         // given before deleted nothing now; it checkpoints only if an earlier one is still owed.
         if new {
@@ -1782,12 +1797,12 @@ impl super::Store for SqliteStore {
             let seen = confirmations(&tx, team_pk)?;
             let mut orders = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT seq, doc_id, erased_at FROM erasures
+                    "SELECT seq, doc_id, erased_at, proof FROM erasures
                      WHERE team_pk = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                 )?;
                 let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
                 stmt.query_map(params![team_pk, to_i64(after), fetch], |r| {
-                    Ok(erasure(r.get(0)?, r.get(1)?, r.get(2)?, &seen))
+                    Ok(erasure(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, &seen))
                 })?
                 .collect::<Result<Vec<_>, _>>()?
             };
@@ -1933,7 +1948,7 @@ mod tests {
         let mut roles = vec![Role::Lead];
         roles.extend([Role::Canvasser; 9]);
         let devices = team(&store, &roles);
-        store.erase(&devices[0], "erased", 2).expect("erase");
+        store.erase(&devices[0], "erased", None, 2).expect("erase");
         let commits = store.group_commits.load(Ordering::SeqCst);
 
         // While the writers are busy, every push queues.
@@ -2277,7 +2292,7 @@ mod tests {
         store
             .sync(lead, b"actor", 0, &[blob], 1000, 2)
             .expect("stored");
-        store.erase(lead, "doc", 3).expect("erased");
+        store.erase(lead, "doc", None, 3).expect("erased");
         store
             .create_invite(&lead.team_id, &invite("after", 1, Role::Canvasser), 4)
             .expect("invite");
@@ -2344,18 +2359,18 @@ mod tests {
         let devices = team(&store, &[Role::Lead, Role::Lead, Role::Canvasser]);
         let (a, b, c) = (&devices[0], &devices[1], &devices[2]);
         // Lead a orders the first erasure and carries it out at once.
-        assert_eq!(store.erase(a, "x", 10).expect("erase").confirmed, 1);
+        assert_eq!(store.erase(a, "x", None, 10).expect("erase").confirmed, 1);
         // Lead b has not carried out order 1: its own order 2 does not count it either.
-        let second = store.erase(b, "y", 11).expect("erase");
+        let second = store.erase(b, "y", None, 11).expect("erase");
         assert_eq!((second.seq, second.confirmed, second.devices), (2, 0, 3));
-        let third = store.erase(a, "z", 12).expect("erase");
+        let third = store.erase(a, "z", None, 12).expect("erase");
         assert_eq!(
             (third.seq, third.confirmed),
             (3, 0),
             "a has not carried out 2"
         );
         assert!(matches!(
-            store.erase(c, "w", 13),
+            store.erase(c, "w", None, 13),
             Err(StoreError::NotLead(_))
         ));
 
@@ -3292,7 +3307,7 @@ mod tests {
     #[test]
     fn erasing_a_compacted_document_deletes_its_snapshot_and_needs() {
         let log = compacted();
-        log.store.erase(&log.lead, "A", 65).expect("erases");
+        log.store.erase(&log.lead, "A", None, 65).expect("erases");
         assert_eq!(
             log.rows(),
             vec![

@@ -18,6 +18,17 @@ fn erase(lead: &Device, doc_id: &str) -> Answer {
         "/v1/erase",
         &EraseRequest {
             doc_id: doc_id.into(),
+            proof: None,
+        },
+    )
+}
+
+fn erase_with_proof(lead: &Device, doc_id: &str, proof: &str) -> Answer {
+    lead.post(
+        "/v1/erase",
+        &EraseRequest {
+            doc_id: doc_id.into(),
+            proof: Some(proof.into()),
         },
     )
 }
@@ -72,6 +83,35 @@ fn doc_changes(device: &Device, doc_id: &str) -> Answer {
             max_bytes: None,
         },
     )
+}
+
+#[test]
+fn a_leads_signed_order_is_kept_as_it_came_and_handed_to_every_device() {
+    let relay = Relay::start();
+    let (lead, devices) = relay.team_with_lead("Proofs", 1);
+    let answer = erase_with_proof(&lead, "doc-a", "0a0b.c2lnbmVk");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.json::<Erasure>().proof.as_deref(),
+        Some("0a0b.c2lnbmVk")
+    );
+    // Given again with another proof, the order keeps its first one; an order that had none
+    // takes the first given.
+    let again: Erasure = erase_with_proof(&lead, "doc-a", "0c0d.b3RoZXI").json();
+    assert_eq!(again.proof.as_deref(), Some("0a0b.c2lnbmVk"));
+    assert_eq!(erased(&lead, "doc-b").proof, None);
+    let later: Erasure = erase_with_proof(&lead, "doc-b", "0e0f.bGF0ZQ").json();
+    assert_eq!(later.proof.as_deref(), Some("0e0f.bGF0ZQ"));
+    // Every device is handed the proofs with the orders.
+    let listed = list(&devices[0]);
+    let proofs: Vec<Option<&str>> = listed.erasures.iter().map(|e| e.proof.as_deref()).collect();
+    assert_eq!(proofs, [Some("0a0b.c2lnbmVk"), Some("0e0f.bGF0ZQ")]);
+    // A proof that is empty, too long or not printable text is refused (400) and orders nothing.
+    for bad in [String::new(), "p".repeat(513), "with space".into()] {
+        let answer = erase_with_proof(&lead, "doc-c", &bad);
+        assert_eq!(answer.status, 400, "{bad:?}: {answer:?}");
+    }
+    assert_eq!(list(&devices[0]).erasures.len(), 2);
 }
 
 #[test]

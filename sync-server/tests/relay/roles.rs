@@ -84,6 +84,7 @@ fn a_canvasser_is_refused_every_lead_action() {
             "/v1/erase",
             &EraseRequest {
                 doc_id: "doc-d".into(),
+                proof: None,
             },
         ),
         "erase",
@@ -496,7 +497,10 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .expect("open")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 7, "every migration applied, compaction's included");
+    assert_eq!(
+        version, 8,
+        "every migration applied, erasure proofs' included"
+    );
 }
 
 /// The relay's schema before team roles (its migrations 1 to 3, applied).

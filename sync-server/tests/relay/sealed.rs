@@ -339,6 +339,7 @@ fn a_team_that_stored_changes_is_not_sealed_by_a_new_device() {
         ERASE_PATH,
         &EraseRequest {
             doc_id: "doc-1".into(),
+            proof: None,
         },
     );
     assert_eq!(erased.status, 200, "{erased:?}");

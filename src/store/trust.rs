@@ -1,0 +1,282 @@
+//! The team's root of trust as this device holds it (schema 14): the team's anchor, each
+//! member's role as a lead's signature gave it, the lead records this device makes when it
+//! promotes another, and the verdict on the erasure orders the relay hands over. The checks
+//! of pulled records are in [`super::opening`]; the signatures in [`crate::crypto::trust`].
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::Store;
+use super::intake;
+use super::keys::{device_key, queue_first, team_id};
+use crate::crypto::CryptoError;
+use crate::crypto::trust::{self, LeadRecord, TrustedRole, lead_doc_id};
+use crate::error::{Error, Result};
+use crate::model::format_time;
+
+/// The team's anchor (its first lead's signing key), if this device's team has one.
+pub(super) fn anchor(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    Ok(
+        conn.query_row("SELECT anchor FROM sync_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// The `meta` key of the devices (relay ids) promoted by this device whose member records had
+/// not come yet, as a JSON list.
+const PENDING_PROMOTIONS: &str = "pending_promotions";
+
+fn pending_promotions(conn: &Connection) -> Result<Vec<String>> {
+    Ok(super::meta::meta_get(conn, PENDING_PROMOTIONS)?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
+}
+
+fn set_pending_promotions(conn: &Connection, devices: &[String]) -> Result<()> {
+    let text = serde_json::to_string(devices).map_err(|e| CryptoError::Key(e.to_string()))?;
+    super::meta::meta_set(conn, PENDING_PROMOTIONS, &text)
+}
+
+/// An erasure order no lead of the team signed: handed over by the relay, not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedErasure {
+    /// The order's number at the relay.
+    pub seq: u64,
+    /// The document it named (kept on this device).
+    pub doc_id: String,
+    /// The proof the relay handed over with it, if any.
+    pub proof: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl Store {
+    /// Whether this device's team has an anchor: the lead's key is its root of trust, and the
+    /// relay's word on who leads is not taken.
+    pub fn has_anchor(&self) -> Result<bool> {
+        Ok(anchor(&self.conn)?.is_some())
+    }
+
+    /// The role a lead's signature gave the device of `actor` (hex), as far as this device
+    /// has taken in its team's records; `None` in a team with no anchor or for a device not
+    /// known here.
+    pub fn trusted_role(&self, actor: &str) -> Result<Option<TrustedRole>> {
+        let role: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT role FROM members WHERE actor = ?1 AND revoked = 0",
+                [actor],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(role.flatten().as_deref().and_then(TrustedRole::parse))
+    }
+
+    /// What this device's invites carry for the team's root of trust: the team's anchor, this
+    /// device's actor (hex) and keys to sign the invite's certificate; `None` in a team with no
+    /// anchor (its invites are made as before).
+    pub fn invite_trust(
+        &self,
+    ) -> Result<Option<([u8; 32], String, crate::crypto::keys::DeviceKey)>> {
+        let Some(anchor) = anchor(&self.conn)? else {
+            return Ok(None);
+        };
+        let anchor: [u8; 32] = anchor
+            .try_into()
+            .map_err(|_| CryptoError::Key("the team's stored anchor is not 32 bytes".into()))?;
+        if !self.may_sign_as_lead()? {
+            return Err(CryptoError::Key(
+                "this device cannot invite for the team: the relay names it a lead, but no team lead's device has signed it as one, so the other devices would not let its invitees in; ask a lead to promote it from their app or with `groundwork team promote`".into(),
+            )
+            .into());
+        }
+        Ok(Some((
+            anchor,
+            intake::hex(&self.actor_bytes()),
+            device_key(&self.conn)?,
+        )))
+    }
+
+    /// Whether this device may sign a lead's acts: in a team with an anchor, only a device a
+    /// lead's signature made a lead; in one without, any (the relay decides).
+    pub fn may_sign_as_lead(&self) -> Result<bool> {
+        if !self.has_anchor()? {
+            return Ok(true);
+        }
+        let me = intake::hex(&self.actor_bytes());
+        Ok(self.trusted_role(&me)? == Some(TrustedRole::Lead))
+    }
+
+    /// The proof that goes with this device's order to erase `doc_id` (see
+    /// [`trust::erase_proof`]); `None` when its team is not sealed (no keys to sign with).
+    pub fn erase_proof(&self, doc_id: &str) -> Result<Option<String>> {
+        if !super::keys::sealed(&self.conn)? {
+            return Ok(None);
+        }
+        let Some(team) = team_id(&self.conn)? else {
+            return Ok(None);
+        };
+        let me = intake::hex(&self.actor_bytes());
+        Ok(Some(trust::erase_proof(
+            &team,
+            doc_id,
+            &me,
+            &device_key(&self.conn)?,
+        )))
+    }
+
+    /// Queue this device's signed word that the devices of `actors` (hex) lead the team too,
+    /// to go first at the next push; they count as leads here at once.
+    pub fn promote_members(&mut self, actors: &[String]) -> Result<()> {
+        if actors.is_empty() || !super::keys::sealed(&self.conn)? {
+            return Ok(());
+        }
+        let me = intake::hex(&self.actor_bytes());
+        let now = format_time(chrono::Utc::now());
+        let tx = self.conn.transaction()?;
+        for actor in actors {
+            let record = serde_json::to_vec(&LeadRecord {
+                actor: actor.clone(),
+                by: me.clone(),
+            })
+            .map_err(|e| CryptoError::Key(e.to_string()))?;
+            queue_first(&tx, &lead_doc_id(actor), &record, &now)?;
+            tx.execute(
+                "UPDATE members SET role = 'lead' WHERE actor = ?1 AND role IS NOT NULL",
+                [actor],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sign the promotion of the device `device_id` (its id at the relay) to lead: at once when
+    /// its member record is here, otherwise when it comes ([`Store::sign_pending_promotions`]
+    /// after each sync). Returns whether it was signed now.
+    pub fn promote_device(&mut self, device_id: &str) -> Result<bool> {
+        let actors = self.member_actors(device_id)?;
+        if !actors.is_empty() {
+            self.promote_members(&actors)?;
+            return Ok(true);
+        }
+        let mut pending = pending_promotions(&self.conn)?;
+        if !pending.iter().any(|d| d == device_id) {
+            pending.push(device_id.to_string());
+            set_pending_promotions(&self.conn, &pending)?;
+        }
+        Ok(false)
+    }
+
+    /// Sign the promotions waiting for their device's member record, for those that came.
+    /// Returns how many were signed (their records go at the next push).
+    pub fn sign_pending_promotions(&mut self) -> Result<usize> {
+        let pending = pending_promotions(&self.conn)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut still = Vec::new();
+        let mut signed = 0;
+        for device_id in pending {
+            let actors = self.member_actors(&device_id)?;
+            if actors.is_empty() {
+                still.push(device_id);
+            } else {
+                self.promote_members(&actors)?;
+                signed += 1;
+            }
+        }
+        set_pending_promotions(&self.conn, &still)?;
+        Ok(signed)
+    }
+
+    /// Whether the erasure order for `doc_id` with `proof` (as the relay handed it over) may
+    /// be carried out: `Ok(())` when a lead of the team signed it (or the team has no anchor,
+    /// where the relay's word stands), otherwise why not.
+    pub fn check_erase_order(
+        &self,
+        doc_id: &str,
+        proof: Option<&str>,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some(anchor) = anchor(&self.conn)? else {
+            return Ok(Ok(()));
+        };
+        let team = team_id(&self.conn)?.ok_or(Error::Crypto(CryptoError::Key(
+            "this device has joined no team".into(),
+        )))?;
+        let Some((by, signature)) = proof.and_then(trust::parse_erase_proof) else {
+            return Ok(Err(
+                "no team lead signed it: the relay gave the order on its own".into(),
+            ));
+        };
+        if trust::check_erase(&team, doc_id, &signature, &anchor).is_ok() {
+            return Ok(Ok(()));
+        }
+        let lead: Option<(Vec<u8>, Option<String>, bool)> = self
+            .conn
+            .query_row(
+                "SELECT signing_key, role, revoked FROM members WHERE actor = ?1",
+                [by],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(match lead {
+            None => Err(format!(
+                "it is signed as device {by}, which this device does not know"
+            )),
+            Some((_, _, true)) => Err(format!(
+                "it is signed by device {by}, which the team has revoked"
+            )),
+            Some((_, role, _)) if role.as_deref() != Some(TrustedRole::Lead.as_str()) => Err(
+                format!("it is signed by device {by}, which is not a team lead"),
+            ),
+            Some((key, _, _)) => trust::check_erase(&team, doc_id, &signature, &key)
+                .map_err(|_| format!("its signature is not device {by}'s")),
+        })
+    }
+
+    /// Remember that the relay's order `seq` to erase `doc_id` (with `proof`) was refused,
+    /// and why.
+    pub fn refuse_erasure(
+        &self,
+        seq: u64,
+        doc_id: &str,
+        proof: Option<&str>,
+        reason: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO refused_erasures (seq, doc_id, proof, reason, refused_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            (
+                seq as i64,
+                doc_id,
+                proof,
+                reason,
+                format_time(chrono::Utc::now()),
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Forget the refusal of order `seq` (checked again and carried out).
+    pub fn forget_refused_erasure(&self, seq: u64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM refused_erasures WHERE seq = ?1", [seq as i64])?;
+        Ok(())
+    }
+
+    /// The erasure orders refused here, oldest first.
+    pub fn refused_erasures(&self) -> Result<Vec<RefusedErasure>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, doc_id, proof, reason FROM refused_erasures ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RefusedErasure {
+                seq: r.get::<_, i64>(0)?.max(0) as u64,
+                doc_id: r.get(1)?,
+                proof: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,323 @@
+//! The lead's key as the team's root of trust, through a real relay: a device no lead let in,
+//! a key rotation by a canvasser and an erasure order no lead signed are not followed, whatever
+//! the relay says; a lead promoted by a lead is followed in each of them; a team from before
+//! keeps the relay's word.
+
+use std::cell::RefCell;
+
+use groundwork::crypto::keys::{InviteSecret, seal_invite, seal_invite_v1};
+use groundwork::crypto::trust::{TrustedRole, certify_invite, erase_proof};
+use groundwork::store::intake::hex;
+use groundwork::sync::{self, SyncError, team};
+use groundwork_protocol::Role;
+
+use super::sync::{Device, TestRelay, transport};
+
+fn actor(d: &Device) -> String {
+    hex(&d.store.actor_bytes())
+}
+
+fn relay_id(d: &Device) -> String {
+    d.store.sync_state().unwrap().link.unwrap().relay_device_id
+}
+
+fn erase(d: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
+    let nb = RefCell::new(&mut d.store);
+    sync::block_on(team::erase_person(&nb, &transport(), id))
+}
+
+fn promote(by: &mut Device, device_id: &str) {
+    let nb = RefCell::new(&mut by.store);
+    sync::block_on(team::promote(&nb, &transport(), device_id)).unwrap();
+}
+
+fn quarantine_reasons(d: &Device) -> Vec<String> {
+    d.store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| format!("{}: {}", q.doc_id, q.reason))
+        .collect()
+}
+
+/// A team with its lead and two canvassers, all synced.
+fn team_of_three(relay: &TestRelay) -> (String, Device, Device, Device) {
+    let (team_id, lead_invite) = relay.lead_team();
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+    let mut c = Device::joined(&relay.url, &relay.invite(&team_id, 1), "C's phone");
+    let mut d = Device::joined(&relay.url, &relay.invite(&team_id, 1), "D's phone");
+    for dev in [&mut lead, &mut c, &mut d] {
+        dev.sync();
+    }
+    lead.sync();
+    (team_id, lead, c, d)
+}
+
+#[test]
+fn a_device_no_lead_let_in_is_not_taken_for_a_member_whatever_its_invite_carried() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, mut c, _d) = team_of_three(&relay);
+    assert_eq!(
+        lead.store.trusted_role(&actor(&c)).unwrap(),
+        Some(TrustedRole::Canvasser)
+    );
+    assert_eq!(
+        c.store.trusted_role(&actor(&lead)).unwrap(),
+        Some(TrustedRole::Lead)
+    );
+    // A canvasser hands the team's keys on in an invite of the old form (no certificate), as a
+    // leaked key and a relay's help would allow: the device joins and writes.
+    let keys = c.store.keyring().unwrap();
+    let secret = InviteSecret::generate().unwrap();
+    let sealed = seal_invite_v1(&secret, &team_id, &keys).unwrap();
+    let invite = relay.invite_carrying(&team_id, Role::Canvasser, &sealed, &secret.to_text());
+    let mut stranger = Device::joined(&relay.url, &invite, "Stranger's phone");
+    let forged = stranger.person("Written by a device nobody let in");
+    stranger.sync();
+    // A canvasser certifies an invite itself, carrying the real anchor: it signs as no lead.
+    let secret = InviteSecret::generate().unwrap();
+    let anchor = relay.anchor_of(&team_id).public();
+    let cert = certify_invite(
+        &team_id,
+        &secret,
+        TrustedRole::Lead,
+        &actor(&c),
+        &c.store.device_key().unwrap(),
+    );
+    let sealed = seal_invite(&secret, &team_id, &keys, &anchor, &cert).unwrap();
+    let invite = relay.invite_carrying(&team_id, Role::Lead, &sealed, &secret.to_text());
+    let mut self_made = Device::joined(&relay.url, &invite, "Self-made lead's phone");
+    let also_forged = self_made.person("Written by a lead no lead made");
+    self_made.sync();
+
+    let report = lead.sync();
+    // Neither device's work is taken in; the first is refused with the reason, the second
+    // waits (a lead record naming its certifier could still come) and is never applied.
+    for id in [&forged, &also_forged] {
+        assert!(lead.store.person(id).is_err(), "{report:?}");
+    }
+    let reasons = quarantine_reasons(&lead);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("let in by no team lead's invite")),
+        "{reasons:?}"
+    );
+    assert!(lead.store.awaiting_key_changes().unwrap() >= 1);
+    assert_eq!(lead.store.trusted_role(&actor(&stranger)).unwrap(), None);
+    assert_eq!(lead.store.trusted_role(&actor(&self_made)).unwrap(), None);
+    // A key rotation would not wrap the new key for either of them: the lead knows three
+    // members (itself, C, D).
+    assert_eq!(lead.store.known_members().unwrap(), 3);
+    // Honest work beside them still goes through.
+    let honest = c.person("Written by a canvasser a lead let in");
+    c.sync();
+    lead.sync();
+    assert!(lead.store.person(&honest).is_ok());
+}
+
+#[test]
+fn a_canvassers_key_rotation_is_not_followed() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    // C revokes the lead on its own: a new key, wrapped for D and itself, and a record saying
+    // the lead's later writes are not to be taken in.
+    let lead_actor = actor(&lead);
+    c.store.rotate_team_key(&[lead_actor]).unwrap();
+    c.sync();
+    let d_report = d.sync();
+    // D keeps the team's first key and goes on taking the lead's work in.
+    assert_eq!(
+        d.store.keyring().unwrap().current().unwrap().epoch(),
+        1,
+        "{d_report:?}"
+    );
+    let after = lead.person("Written by the lead after C's rotation");
+    lead.sync();
+    d.sync();
+    assert!(d.store.person(&after).is_ok());
+    // What C seals with its own key does not open on D: it is never applied.
+    let cs = c.person("Sealed under C's own key");
+    c.sync();
+    d.sync();
+    assert!(d.store.person(&cs).is_err());
+    // A lead's rotation is followed.
+    let nb = RefCell::new(&mut lead.store);
+    let c_id = relay_id(&c);
+    sync::block_on(team::revoke(&nb, &transport(), &c_id)).unwrap();
+    d.sync();
+    assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
+}
+
+#[test]
+fn an_erase_order_signed_by_no_lead_is_refused_and_the_person_kept() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = lead.person("Kept unless a lead erases them");
+    lead.sync();
+    d.sync();
+    c.sync();
+    assert!(d.store.person(&p).is_ok());
+    // The operator makes C a lead at the relay alone: C's app refuses to sign for the team.
+    relay.operator_promote(&relay_id(&c));
+    c.sync();
+    assert_eq!(c.store.role().unwrap().as_deref(), Some("lead"));
+    match erase(&mut c, &p) {
+        Err(SyncError::UnsignedLead(m)) => assert!(m.contains("groundwork team promote"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // C signs an order itself and hands it to the relay (which checks roles only by its own
+    // word): the relay deletes the person's blobs, D keeps the person and says why.
+    let link = c.store.sync_state().unwrap().link.unwrap();
+    let proof = erase_proof(&team_id, &p, &actor(&c), &c.store.device_key().unwrap());
+    sync::block_on(transport().erase(&link.relay_url, &link.token, &p, Some(proof))).unwrap();
+    d.sync();
+    assert!(d.store.person(&p).is_ok());
+    let refused = d.store.refused_erasures().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].reason.contains("not a team lead"),
+        "{}",
+        refused[0].reason
+    );
+    assert!(!d.store.is_erased(&p).unwrap());
+    // An order with no proof at all (the relay's alone) is refused the same way.
+    let q = lead.person("Also kept");
+    lead.sync();
+    d.sync();
+    sync::block_on(transport().erase(&link.relay_url, &link.token, &q, None)).unwrap();
+    d.sync();
+    assert!(d.store.person(&q).is_ok());
+    assert!(
+        d.store.refused_erasures().unwrap()[1]
+            .reason
+            .contains("no team lead signed it")
+    );
+    // A new device: the relay no longer serves the person's blobs, and the other devices'
+    // records say it holds them: the gap is reported, not excused as an erasure.
+    let mut e = Device::joined(&relay.url, &relay.invite(&team_id, 1), "E's phone");
+    let report = e.sync();
+    assert!(e.store.person(&p).is_err());
+    assert!(report.withheld > 0, "{report:?}");
+}
+
+#[test]
+fn a_lead_promoted_by_a_lead_is_followed_in_invites_erasures_and_rotations() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = lead.person("Erased by the second lead");
+    lead.sync();
+    promote(&mut lead, &relay_id(&c));
+    c.sync();
+    d.sync();
+    assert_eq!(
+        d.store.trusted_role(&actor(&c)).unwrap(),
+        Some(TrustedRole::Lead)
+    );
+    // C's erasure is carried out on D.
+    erase(&mut c, &p).unwrap();
+    d.sync();
+    assert!(d.store.person(&p).is_err());
+    assert!(d.store.refused_erasures().unwrap().is_empty());
+    // A device C invites is taken for a member by D.
+    let request = groundwork_protocol::InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let code = {
+        let nb = RefCell::new(&mut c.store);
+        sync::block_on(team::invite(&nb, &transport(), &request))
+            .unwrap()
+            .0
+            .code
+    };
+    let mut e = Device::joined(&relay.url, &code, "E's phone");
+    let from_e = e.person("Written by C's invitee");
+    e.sync();
+    d.sync();
+    assert!(d.store.person(&from_e).is_ok());
+    assert_eq!(
+        d.store.trusted_role(&actor(&e)).unwrap(),
+        Some(TrustedRole::Canvasser)
+    );
+    // C's rotation (revoking E) is followed by D.
+    let nb = RefCell::new(&mut c.store);
+    sync::block_on(team::revoke(&nb, &transport(), &relay_id(&e))).unwrap();
+    d.sync();
+    assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
+    let _ = lead;
+}
+
+#[test]
+fn an_order_refused_while_its_signer_was_unknown_as_a_lead_is_carried_out_once_known() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = lead.person("Erased by a lead D learns of late");
+    lead.sync();
+    d.sync();
+    promote(&mut lead, &relay_id(&c));
+    c.sync();
+    // The relay withholds the lead's record of the promotion from D for a while.
+    let record_doc = format!("lead-{}", actor(&c));
+    let record = relay.blobs_of(&record_doc);
+    assert_eq!(record.len(), 1);
+    relay.tamper(&format!("DELETE FROM blobs WHERE doc_id = '{record_doc}'"));
+    erase(&mut c, &p).unwrap();
+    d.sync();
+    assert!(d.store.person(&p).is_ok());
+    assert_eq!(d.store.refused_erasures().unwrap().len(), 1);
+    // Served at last: D takes the record in, checks the order again and carries it out.
+    relay.inject(&relay_id(&lead), &record_doc, &record[0]);
+    d.sync();
+    assert!(d.store.person(&p).is_err());
+    assert!(d.store.refused_erasures().unwrap().is_empty());
+}
+
+#[test]
+fn a_team_from_before_the_root_of_trust_keeps_the_relays_word() {
+    let relay = TestRelay::start();
+    let (team_id, invite) = relay.team_without_anchor(1);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
+    let mut c = Device::joined(&relay.url, &relay.invite(&team_id, 1), "C's phone");
+    lead.sync();
+    c.sync();
+    assert!(!c.store.has_anchor().unwrap());
+    let p = c.person("Erased by an operator-made lead");
+    c.sync();
+    lead.sync();
+    // The operator promotes the lead's device's peer; its orders are followed (the relay
+    // decides roles in such a team, as before).
+    relay.operator_promote(&relay_id(&c));
+    c.sync();
+    erase(&mut c, &p).unwrap();
+    lead.sync();
+    assert!(lead.store.person(&p).is_err());
+}
+
+#[test]
+fn a_promotion_of_a_device_whose_record_had_not_come_is_signed_when_it_comes() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, _c, mut d) = team_of_three(&relay);
+    // E joins and has not synced: the lead knows no keys of it when it promotes it.
+    let mut e = Device::joined(&relay.url, &relay.invite(&team_id, 1), "E's phone");
+    promote(&mut lead, &relay_id(&e));
+    e.sync();
+    d.sync();
+    assert_eq!(
+        d.store.trusted_role(&actor(&e)).unwrap(),
+        Some(TrustedRole::Canvasser),
+        "nothing signed yet"
+    );
+    // The lead's next syncs take E's record in, sign the promotion and send it.
+    lead.sync();
+    lead.sync();
+    d.sync();
+    assert_eq!(
+        d.store.trusted_role(&actor(&e)).unwrap(),
+        Some(TrustedRole::Lead)
+    );
+    e.sync();
+    assert!(e.store.may_sign_as_lead().unwrap());
+}
