@@ -53,6 +53,10 @@ pub struct Status {
     /// ([`crate::store::RefusedErasure`]).
     #[serde(default)]
     pub erasures_refused: u64,
+    /// The relay names this device a lead, but no lead of the team signed it as one: the other
+    /// devices would not follow its lead's acts (see `crypto::trust`).
+    #[serde(default)]
+    pub unsigned_lead: bool,
 }
 
 impl Status {
@@ -90,6 +94,8 @@ impl Status {
                 sealed: store.sealed().unwrap_or(false),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
+                unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")
+                    && !store.may_sign_as_lead().unwrap_or(true),
             },
             Err(e) => Status {
                 pending,

@@ -61,6 +61,8 @@ pub struct SyncStatus {
     pub withheld: u64,
     /// Erasure orders from the relay that no team lead signed (the records are kept).
     pub erasures_refused: u64,
+    /// A lead at the relay that no team lead signed as one.
+    pub unsigned_lead: bool,
 }
 
 /// What the app asks of the sync engine.
@@ -183,6 +185,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         sealed: s.sealed,
         withheld: s.withheld,
         erasures_refused: s.erasures_refused,
+        unsigned_lead: s.unsigned_lead,
     }
 }
 
@@ -375,11 +378,13 @@ mod tests {
             sealed: true,
             withheld: 3,
             erasures_refused: 1,
+            unsigned_lead: true,
         };
         let s = from_worker(&w);
         assert!(s.sealed);
         assert_eq!(s.withheld, 3);
         assert_eq!(s.erasures_refused, 1);
+        assert!(s.unsigned_lead);
         let devices = s.team_devices.clone().unwrap();
         assert_eq!(devices[0].name, "Sam's phone");
         assert_eq!(

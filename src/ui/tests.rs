@@ -1506,6 +1506,38 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
 }
 
 #[test]
+fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no_lead_signed() {
+    use super::sync::SyncStatus;
+    let joined = |role: &str| SyncStatus {
+        joined: Some("https://relay.example.org".into()),
+        online: true,
+        role: Some(role.into()),
+        ..Default::default()
+    };
+    let fake = FakeSync::new(joined("lead"));
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Settings");
+    fake.send(SyncStatus {
+        unsigned_lead: true,
+        erasures_refused: 2,
+        ..joined("lead")
+    });
+    h.settle_until("the notices", |html| {
+        html.contains("no team lead has promoted it from their own device")
+            && html.contains("erase 2 records that no team lead signed")
+    });
+    fake.send(joined("lead"));
+    h.settle_until("no notices", |html| {
+        !html.contains("no team lead has promoted it") && !html.contains("no team lead signed")
+    });
+}
+
+#[test]
 fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     let mut list = String::new();
     let mut h = Harness::new(|s| {

@@ -124,6 +124,10 @@ pub fn Settings(status: SyncStatus) -> Element {
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
+                    if status.unsigned_lead {
+                        p { id: "team-unsigned-lead", class: "notice", role: "status",
+                            "The relay names this device a lead, but no team lead has promoted it from their own device, so the team's other devices will not follow its invites, revocations or erasures. Ask a lead to promote this device from their app." }
+                    }
                     if status.erasures_refused > 0 {
                         p { id: "sync-erasures-refused", class: "notice error", role: "alert",
                             "The relay told this device to erase {status.erasures_refused} records that no team lead signed the order for. They are kept. Tell your team lead and whoever runs the relay." }
