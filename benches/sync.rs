@@ -58,7 +58,7 @@ fn invite_as(
         Role::Canvasser => TrustedRole::Canvasser,
     };
     let by = groundwork::store::intake::hex(&anchor.public());
-    let cert = certify_invite(team, &secret, trusted, &by, anchor);
+    let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
     let sealed = seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap();
     let code = r.invite_with_keys(team, uses, role, &sealed).unwrap();
     format!("{code}.{}", secret.to_text())

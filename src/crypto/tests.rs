@@ -265,7 +265,7 @@ fn invites_carry_the_keys_only_to_the_secret_holder() {
     ]);
     let secret = InviteSecret::generate().unwrap();
     let lead = DeviceKey::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
     let sealed = seal_invite(&secret, TEAM, &ring, &lead.public(), &cert).unwrap();
     assert!(
         sealed
@@ -485,7 +485,7 @@ fn an_invite_certificate_holds_only_for_its_team_lead_key_and_role() {
     let lead = DeviceKey::generate().unwrap();
     let other = DeviceKey::generate().unwrap();
     let secret = InviteSecret::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
     check_cert(TEAM, &cert, &lead.public()).unwrap();
     assert!(check_cert(TEAM, &cert, &other.public()).is_err());
     assert!(check_cert("another-team", &cert, &lead.public()).is_err());
@@ -496,6 +496,9 @@ fn an_invite_certificate_holds_only_for_its_team_lead_key_and_role() {
     let mut moved = cert.clone();
     moved.by = "0c0d".into();
     assert!(check_cert(TEAM, &moved, &lead.public()).is_err());
+    let mut stretched = cert.clone();
+    stretched.uses = 1000;
+    assert!(check_cert(TEAM, &stretched, &lead.public()).is_err());
     each_flip_refused(&cert.signature, |sig| {
         let mut c = cert.clone();
         c.signature = sig.to_string();
@@ -513,7 +516,7 @@ fn only_the_holder_of_an_invite_secret_can_be_admitted_by_it() {
     let lead = DeviceKey::generate().unwrap();
     let joiner = DeviceKey::generate().unwrap();
     let secret = InviteSecret::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, "0a0b", &lead);
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
     let (signing, exchange) = (joiner.public(), joiner.exchange_public());
     let admission = admit(TEAM, &secret, &cert, "0e0f", &signing, &exchange);
     check_admission(TEAM, &admission, "0e0f", &signing, &exchange).unwrap();

@@ -71,7 +71,9 @@ pub struct InviteCert {
     pub invite_key: String,
     /// The role the invite gives.
     pub role: TrustedRole,
-    /// The lead's signature (hex) over team, `by`, `invite_key` and `role`.
+    /// How many devices may join with it (devices admit no more, whatever the relay does).
+    pub uses: u32,
+    /// The lead's signature (hex) over team, `by`, `invite_key`, `role` and `uses`.
     pub signature: String,
 }
 
@@ -120,7 +122,7 @@ fn message(label: &[u8], fields: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn cert_message(team: &str, by: &str, invite_key: &str, role: TrustedRole) -> Vec<u8> {
+fn cert_message(team: &str, by: &str, invite_key: &str, role: TrustedRole, uses: u32) -> Vec<u8> {
     message(
         b"groundwork invite cert v1",
         &[
@@ -128,6 +130,7 @@ fn cert_message(team: &str, by: &str, invite_key: &str, role: TrustedRole) -> Ve
             by.as_bytes(),
             invite_key.as_bytes(),
             role.as_str().as_bytes(),
+            &uses.to_be_bytes(),
         ],
     )
 }
@@ -146,21 +149,23 @@ fn erase_message(team: &str, doc_id: &str) -> Vec<u8> {
     )
 }
 
-/// A certificate for an invite of `team` whose secret is `secret`, giving `role`, signed by
-/// the lead's `device` (actor `by`).
+/// A certificate for an invite of `team` whose secret is `secret`, giving `role` to at most
+/// `uses` devices, signed by the lead's `device` (actor `by`).
 pub fn certify_invite(
     team: &str,
     secret: &InviteSecret,
     role: TrustedRole,
+    uses: u32,
     by: &str,
     device: &DeviceKey,
 ) -> InviteCert {
     let invite_key = hex(invite_signer(secret, team).verifying_key().as_bytes());
-    let signature = hex(&device.sign(&cert_message(team, by, &invite_key, role)));
+    let signature = hex(&device.sign(&cert_message(team, by, &invite_key, role, uses)));
     InviteCert {
         by: by.to_string(),
         invite_key,
         role,
+        uses,
         signature,
     }
 }
@@ -170,7 +175,7 @@ pub fn check_cert(team: &str, cert: &InviteCert, lead_key: &[u8]) -> Result<(), 
     let signature = unhex_strict(&cert.signature).ok_or(CryptoError::Signature)?;
     verify(
         lead_key,
-        &cert_message(team, &cert.by, &cert.invite_key, cert.role),
+        &cert_message(team, &cert.by, &cert.invite_key, cert.role, cert.uses),
         &signature,
     )
 }

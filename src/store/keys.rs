@@ -258,8 +258,8 @@ impl Store {
         if sealed {
             tx.execute(
                 "INSERT INTO members
-                     (actor, signing_key, exchange_key, name, device_id, seen_at, role)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     (actor, signing_key, exchange_key, name, device_id, seen_at, role, invite_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 (
                     &actor,
                     device.public().as_slice(),
@@ -268,6 +268,7 @@ impl Store {
                     device_id,
                     &now,
                     role.map(TrustedRole::as_str),
+                    admission.as_ref().map(|a| a.cert.invite_key.as_str()),
                 ),
             )?;
             let record = serde_json::to_vec(&MemberRecord {

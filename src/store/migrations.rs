@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_team_keys_per_epoch.sql"),
     include_str!("migrations/0013_compaction.sql"),
     include_str!("migrations/0014_root_of_trust.sql"),
+    include_str!("migrations/0015_trust_hardening.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use automerge::Change;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::bundle;
 use super::compaction::{self, Snapshot};
@@ -542,15 +542,33 @@ impl Opener {
                 "it gives device {actor} other keys: the first ones stay"
             ))),
             None => {
-                let role = match &self.anchor {
-                    None => None,
-                    Some(anchor) if *anchor == signing => Some(TrustedRole::Lead),
-                    Some(anchor) => Some(self.admitted(&record, &signing, &exchange, anchor)?),
+                // One signing key, one device: a key already known under another actor (a
+                // revoked lead's, the anchor's) cannot come back as a new member.
+                if self.anchor.is_some() && self.members.values().any(|m| m.signing == signing) {
+                    return Err(Refused::from(format!(
+                        "device {actor}'s signing key is another device's: a device joins once, with its own keys"
+                    )));
+                }
+                let (role, invite_key) = match &self.anchor {
+                    None => (None, None),
+                    Some(anchor) if *anchor == signing => (Some(TrustedRole::Lead), None),
+                    Some(anchor) => {
+                        let (role, invite_key) =
+                            self.admitted(conn, &record, &signing, &exchange, anchor)?;
+                        (Some(role), Some(invite_key))
+                    }
                 };
+                // Revoked before its record came (a relay serving the log out of order).
+                let early: Option<Option<i64>> = conn
+                    .prepare_cached("SELECT cutoff FROM revoked_unknown WHERE actor = ?1")
+                    .and_then(|mut s| s.query_row([actor], |r| r.get(0)).optional())
+                    .map_err(sql)?;
+                let cutoff = early.flatten().map(|n| n.max(0) as u64);
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO members
-                         (actor, signing_key, exchange_key, name, device_id, seen_at, role)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         (actor, signing_key, exchange_key, name, device_id, seen_at, role,
+                          invite_key, revoked, cutoff)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .and_then(|mut s| {
                     s.execute((
@@ -561,6 +579,9 @@ impl Opener {
                         &record.device_id,
                         now,
                         role.map(TrustedRole::as_str),
+                        invite_key,
+                        early.is_some(),
+                        cutoff.map(|n| n as i64),
                     ))
                 })
                 .map_err(sql)?;
@@ -570,8 +591,8 @@ impl Opener {
                     Member {
                         signing,
                         exchange,
-                        revoked: false,
-                        cutoff: None,
+                        revoked: early.is_some(),
+                        cutoff,
                         role,
                     },
                 );
@@ -581,17 +602,19 @@ impl Opener {
     }
 
     /// The role a lead gave the device of `record` (keys `signing`, `exchange`) in a team whose
-    /// anchor is `anchor`: its admission must prove it held an invite's secret, and the
-    /// invite's certificate must be signed by the anchor or by a lead this device knows, not
-    /// revoked. A certificate of a device not yet known as a lead waits (its member or lead
-    /// record may still come).
+    /// anchor is `anchor`, and the invite key it joined with: its admission must prove it held
+    /// an invite's secret; the invite's certificate must be signed by the anchor (while the
+    /// anchor's device is not revoked) or by a lead this device knows, not revoked; and the
+    /// invite must not have let in as many devices as it was made for already. A certificate
+    /// of a device not yet known as a lead waits (its member or lead record may still come).
     fn admitted(
         &self,
+        conn: &Connection,
         record: &MemberRecord,
         signing: &[u8],
         exchange: &[u8],
         anchor: &[u8],
-    ) -> std::result::Result<TrustedRole, Refused> {
+    ) -> std::result::Result<(TrustedRole, String), Refused> {
         let actor = &record.actor;
         let Some(admission) = &record.admission else {
             return Err(Refused::from(format!(
@@ -604,8 +627,19 @@ impl Opener {
             ))
         })?;
         let cert = &admission.cert;
-        if trust::check_cert(&self.team, cert, anchor).is_ok() {
-            return Ok(cert.role);
+        let used: i64 = conn
+            .prepare_cached("SELECT count(*) FROM members WHERE invite_key = ?1")
+            .and_then(|mut s| s.query_row([&cert.invite_key], |r| r.get(0)))
+            .map_err(sql)?;
+        if used >= i64::from(cert.uses) {
+            return Err(Refused::from(format!(
+                "device {actor} joined with an invite made for {} device(s), which {used} have used already",
+                cert.uses
+            )));
+        }
+        let joined = |role| Ok((role, cert.invite_key.clone()));
+        if !self.anchor_revoked(anchor) && trust::check_cert(&self.team, cert, anchor).is_ok() {
+            return joined(cert.role);
         }
         let by = &cert.by;
         match self.members.get(by) {
@@ -618,12 +652,20 @@ impl Opener {
                         "device {actor}'s invite is not signed by device {by}, which it names"
                     ))
                 })?;
-                Ok(cert.role)
+                joined(cert.role)
             }
             _ => Err(later(format!(
                 "device {actor} was let in by an invite of device {by}, which this device does not know as a team lead (yet)"
             ))),
         }
+    }
+
+    /// Whether the device holding the team's anchor key has been revoked: from then on the
+    /// anchor signs nothing for the team.
+    fn anchor_revoked(&self, anchor: &[u8]) -> bool {
+        self.members
+            .values()
+            .any(|m| m.revoked && m.signing == anchor)
     }
 
     /// Take in a lead record: a lead's signed word that another member leads too. Waits for
@@ -758,6 +800,14 @@ impl Opener {
                 (actor, cutoff.map(|n| n as i64)),
             )
             .map_err(|e| (sql(e).reason, false))?;
+            if !self.members.contains_key(actor) {
+                // Its member record has not come: when it does, it is taken in revoked.
+                conn.execute(
+                    "INSERT OR IGNORE INTO revoked_unknown (actor, cutoff) VALUES (?1, ?2)",
+                    (actor, cutoff.map(|n| n as i64)),
+                )
+                .map_err(|e| (sql(e).reason, false))?;
+            }
             if let Some(m) = self.members.get_mut(actor) {
                 m.revoked = true;
                 m.cutoff = m.cutoff.or(cutoff);

@@ -65,10 +65,15 @@ impl Store {
             .exists([doc_id])?)
     }
 
-    /// The oldest `limit` changes waiting for a relay.
+    /// The oldest `limit` changes waiting for a relay. Changes to a document whose erasure
+    /// order this device refused (no lead signed it) are held back: the relay would refuse the
+    /// whole push for them, and this device could then never pull the record that may make
+    /// the order good.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, doc_id, change_hash, bytes FROM outbox ORDER BY seq LIMIT ?1",
+            "SELECT seq, doc_id, change_hash, bytes FROM outbox
+             WHERE doc_id NOT IN (SELECT doc_id FROM refused_erasures)
+             ORDER BY seq LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
             Ok(OutboxItem {

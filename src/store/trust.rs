@@ -150,11 +150,23 @@ impl Store {
         Ok(())
     }
 
-    /// Sign the promotion of the device `device_id` (its id at the relay) to lead: at once when
-    /// its member record is here, otherwise when it comes ([`Store::sign_pending_promotions`]
-    /// after each sync). Returns whether it was signed now.
-    pub fn promote_device(&mut self, device_id: &str) -> Result<bool> {
-        let actors = self.member_actors(device_id)?;
+    /// Sign the promotion of the device `device_id` (its id at the relay; `relay_actor`, the
+    /// actor the relay lists for it) to lead: at once when its member record is here,
+    /// otherwise when it comes ([`Store::sign_pending_promotions`] after each sync). Returns
+    /// whether it was signed now. The device's actor comes from its own member record; when
+    /// several records claim the id (a device lying about its id), none is signed.
+    pub fn promote_device(&mut self, device_id: &str, relay_actor: Option<&str>) -> Result<bool> {
+        let mut actors = self.unrevoked_member_actors(device_id)?;
+        if let Some(a) = relay_actor {
+            actors.retain(|m| m == a);
+        }
+        if actors.len() > 1 {
+            return Err(CryptoError::Key(format!(
+                "{} devices of the team claim the id {device_id}: none was signed as a lead; revoke the one that is not yours",
+                actors.len()
+            ))
+            .into());
+        }
         if !actors.is_empty() {
             self.promote_members(&actors)?;
             return Ok(true);
@@ -177,12 +189,16 @@ impl Store {
         let mut still = Vec::new();
         let mut signed = 0;
         for device_id in pending {
-            let actors = self.member_actors(&device_id)?;
-            if actors.is_empty() {
-                still.push(device_id);
-            } else {
-                self.promote_members(&actors)?;
-                signed += 1;
+            let actors = self.unrevoked_member_actors(&device_id)?;
+            match actors.len() {
+                0 => still.push(device_id),
+                1 => {
+                    self.promote_members(&actors)?;
+                    signed += 1;
+                }
+                // Several records claim the id: none is signed (the lead is told when it
+                // promotes again).
+                _ => {}
             }
         }
         set_pending_promotions(&self.conn, &still)?;
@@ -208,7 +224,12 @@ impl Store {
                 "no team lead signed it: the relay gave the order on its own".into(),
             ));
         };
-        if trust::check_erase(&team, doc_id, &signature, &anchor).is_ok() {
+        // The anchor signs for the team until the device holding it is revoked.
+        let anchor_revoked = self
+            .conn
+            .prepare_cached("SELECT 1 FROM members WHERE signing_key = ?1 AND revoked = 1")?
+            .exists([&anchor])?;
+        if !anchor_revoked && trust::check_erase(&team, doc_id, &signature, &anchor).is_ok() {
             return Ok(Ok(()));
         }
         let lead: Option<(Vec<u8>, Option<String>, bool)> = self
@@ -247,7 +268,7 @@ impl Store {
             "INSERT OR REPLACE INTO refused_erasures (seq, doc_id, proof, reason, refused_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             (
-                seq as i64,
+                i64::try_from(seq).unwrap_or(i64::MAX),
                 doc_id,
                 proof,
                 reason,
@@ -257,10 +278,22 @@ impl Store {
         Ok(())
     }
 
+    /// The proof the relay now gives for refused order `seq` (a lead may have given the order
+    /// again with a good one).
+    pub fn update_refused_proof(&self, seq: u64, proof: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE refused_erasures SET proof = ?2 WHERE seq = ?1",
+            (i64::try_from(seq).unwrap_or(i64::MAX), proof),
+        )?;
+        Ok(())
+    }
+
     /// Forget the refusal of order `seq` (checked again and carried out).
     pub fn forget_refused_erasure(&self, seq: u64) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM refused_erasures WHERE seq = ?1", [seq as i64])?;
+        self.conn.execute(
+            "DELETE FROM refused_erasures WHERE seq = ?1",
+            [i64::try_from(seq).unwrap_or(i64::MAX)],
+        )?;
         Ok(())
     }
 

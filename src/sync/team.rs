@@ -173,18 +173,48 @@ pub(crate) async fn catch_up<W: Wire>(
             break;
         }
     }
+    refresh_refused_proofs(store, transport, link).await?;
     erased += recheck_refused(store)?;
     if erased > 0 {
         store.with(|s| s.scrub())?;
     }
-    if after > progress.confirmed {
+    // Confirmed only up to the first order still refused here: the lead must not see a device
+    // as done while it keeps the person.
+    let first_refused = store.with(|s| s.refused_erasures())?.first().map(|r| r.seq);
+    let confirm_to = first_refused.map_or(after, |seq| after.min(seq.saturating_sub(1)));
+    if confirm_to > progress.confirmed {
         transport
-            .confirm_erasures(&link.relay_url, &link.token, after)
+            .confirm_erasures(&link.relay_url, &link.token, confirm_to)
             .await?;
-        store.with(|s| s.set_erasures_confirmed(after))?;
+        store.with(|s| s.set_erasures_confirmed(confirm_to))?;
     }
     refresh_counts(store, transport, link).await?;
     Ok(erased)
+}
+
+/// Ask the relay again for the orders refused here: a lead may have given one again with a
+/// good proof (the relay keeps the newest).
+async fn refresh_refused_proofs<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+) -> Result<(), SyncError> {
+    let refused = store.with(|s| s.refused_erasures())?;
+    let Some(first) = refused.first().map(|r| r.seq) else {
+        return Ok(());
+    };
+    let list = transport
+        .erasures(&link.relay_url, &link.token, first.saturating_sub(1))
+        .await?;
+    for order in &list.erasures {
+        if let Some(r) = refused.iter().find(|r| r.seq == order.seq)
+            && r.doc_id == order.doc_id
+            && r.proof != order.proof
+        {
+            store.with(|s| s.update_refused_proof(order.seq, order.proof.as_deref()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Check again the erasure orders refused here: one whose signer is now known as a lead is
@@ -331,7 +361,8 @@ pub async fn invite<W: Wire>(
                         Role::Lead => TrustedRole::Lead,
                         Role::Canvasser => TrustedRole::Canvasser,
                     };
-                    let cert = certify_invite(&link.team_id, &secret, role, &by, &device);
+                    let cert =
+                        certify_invite(&link.team_id, &secret, role, request.uses, &by, &device);
                     seal_invite(&secret, &link.team_id, &keys, &anchor, &cert)
                 }
                 None => seal_invite_v1(&secret, &link.team_id, &keys),
@@ -438,7 +469,8 @@ pub async fn revoke<W: Wire>(
         let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
     }
     let rotation = if sealed {
-        let revoked = store.with(|s| s.member_actors(&device.device_id))?;
+        // The device the lead asked for, not whatever id the relay's answer names.
+        let revoked = store.with(|s| s.member_actors(device_id.trim()))?;
         Some(store.with(|s| s.rotate_team_key(&revoked))?)
     } else {
         None
@@ -471,7 +503,8 @@ pub async fn promote<W: Wire>(
     // is signed when it comes (after a later sync). Offline now: at the next sync.
     let budget = super::plan::Budget::default();
     let _ = super::engine::sync_once(store, transport, budget).await;
-    if store.with(|s| s.promote_device(&device.device_id))? {
+    // The device the lead asked for, not whatever id the relay's answer names.
+    if store.with(|s| s.promote_device(device_id.trim(), device.actor.as_deref()))? {
         let _ = super::engine::sync_once(store, transport, budget).await;
     }
     Ok(device)

@@ -1,4 +1,4 @@
--- user_version 14
+-- user_version 15
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -199,7 +199,7 @@ CREATE TABLE members (
     device_id    TEXT NOT NULL,
     revoked      INTEGER NOT NULL DEFAULT 0,
     seen_at      TEXT NOT NULL
-, cutoff INTEGER, role TEXT CHECK (role IS NULL OR role IN ('lead', 'canvasser')));
+, cutoff INTEGER, role TEXT CHECK (role IS NULL OR role IN ('lead', 'canvasser')), invite_key TEXT);
 
 -- table meta
 CREATE TABLE meta (
@@ -298,6 +298,12 @@ CREATE TABLE refused_erasures (
 CREATE TABLE repairs (
     doc_id   TEXT PRIMARY KEY,
     asked_at TEXT NOT NULL
+);
+
+-- table revoked_unknown
+CREATE TABLE revoked_unknown (
+    actor  TEXT PRIMARY KEY,
+    cutoff INTEGER
 );
 
 -- table shifts

@@ -129,7 +129,7 @@ impl TestRelay {
                     Role::Canvasser => TrustedRole::Canvasser,
                 };
                 let by = groundwork::store::intake::hex(&anchor.public());
-                let cert = certify_invite(team, &secret, trusted, &by, anchor);
+                let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
                 seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap()
             }
             None => seal_invite_v1(&secret, team, keys).unwrap(),

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 
 use groundwork::crypto::keys::{InviteSecret, seal_invite, seal_invite_v1};
 use groundwork::crypto::trust::{TrustedRole, certify_invite, erase_proof};
+use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::intake::hex;
 use groundwork::sync::{self, SyncError, team};
 use groundwork_protocol::Role;
@@ -81,6 +82,7 @@ fn a_device_no_lead_let_in_is_not_taken_for_a_member_whatever_its_invite_carried
         &team_id,
         &secret,
         TrustedRole::Lead,
+        1,
         &actor(&c),
         &c.store.device_key().unwrap(),
     );
@@ -181,13 +183,33 @@ fn an_erase_order_signed_by_no_lead_is_refused_and_the_person_kept() {
         refused[0].reason
     );
     assert!(!d.store.is_erased(&p).unwrap());
-    // An order with no proof at all (the relay's alone) is refused the same way.
+    // An order with no proof at all (the relay's alone) is refused the same way, even on a
+    // device holding unsent edits to the person: its other work still goes, the edits wait.
     let q = lead.person("Also kept");
     lead.sync();
     d.sync();
+    d.store
+        .edit_person(
+            &q,
+            PersonPatch::new().put(PersonField::Name, "Also kept, renamed"),
+        )
+        .unwrap();
+    let other = d.person("Written beside the refused order");
     sync::block_on(transport().erase(&link.relay_url, &link.token, &q, None)).unwrap();
-    d.sync();
-    assert!(d.store.person(&q).is_ok());
+    let report = d.sync();
+    assert!(d.store.person(&q).is_ok(), "{report:?}");
+    lead.sync();
+    assert!(lead.store.person(&other).is_ok());
+    assert!(
+        d.store.has_pending(&q).unwrap(),
+        "the edit is kept, not sent"
+    );
+    // The relay does not count D as having carried either order out.
+    let orders = sync::block_on(transport().erasures(&link.relay_url, &link.token, 0)).unwrap();
+    assert!(
+        orders.erasures.iter().all(|o| o.confirmed < o.devices),
+        "{orders:?}"
+    );
     assert!(
         d.store.refused_erasures().unwrap()[1]
             .reason
@@ -320,4 +342,121 @@ fn a_promotion_of_a_device_whose_record_had_not_come_is_signed_when_it_comes() {
     );
     e.sync();
     assert!(e.store.may_sign_as_lead().unwrap());
+}
+
+#[test]
+fn an_invite_lets_in_no_more_devices_than_it_was_made_for() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, _c, _d) = team_of_three(&relay);
+    // One certificate for one device, handed to the relay twice (a used link and a relay's
+    // help): the first device to join is a member, the second is not.
+    let keys = lead.store.keyring().unwrap();
+    let anchor = relay.anchor_of(&team_id);
+    let secret = InviteSecret::generate().unwrap();
+    let by = hex(&anchor.public());
+    let cert = certify_invite(&team_id, &secret, TrustedRole::Canvasser, 1, &by, &anchor);
+    let sealed = seal_invite(&secret, &team_id, &keys, &anchor.public(), &cert).unwrap();
+    let mut first = Device::joined(
+        &relay.url,
+        &relay.invite_carrying(&team_id, Role::Canvasser, &sealed, &secret.to_text()),
+        "First",
+    );
+    let mut second = Device::joined(
+        &relay.url,
+        &relay.invite_carrying(&team_id, Role::Canvasser, &sealed, &secret.to_text()),
+        "Second",
+    );
+    let a = first.person("From the invite's one device");
+    let b = second.person("From a device too many");
+    first.sync();
+    second.sync();
+    lead.sync();
+    assert!(lead.store.person(&a).is_ok());
+    assert!(lead.store.person(&b).is_err());
+    let reasons = quarantine_reasons(&lead);
+    assert!(
+        reasons.iter().any(|r| r.contains("made for 1 device(s)")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
+    let relay = TestRelay::start();
+    // The first lead joins with the operator's invite: its own key is the team's anchor.
+    let (team_id, first_invite) = relay.operator_team();
+    let mut first = Device::joined(&relay.url, &first_invite, "First lead's phone");
+    first.sync();
+    let request = |role| groundwork_protocol::InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role,
+        sealed_keys: None,
+    };
+    let invite = |lead: &mut Device, role| {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::invite(&nb, &transport(), &request(role)))
+            .unwrap()
+            .0
+            .code
+    };
+    let code = invite(&mut first, Role::Lead);
+    let mut second = Device::joined(&relay.url, &code, "Second lead's phone");
+    let code = invite(&mut first, Role::Canvasser);
+    let mut d = Device::joined(&relay.url, &code, "D's phone");
+    for dev in [&mut second, &mut d, &mut first] {
+        dev.sync();
+    }
+    second.sync();
+    d.sync();
+    let p = second.person("Kept after the first lead's phone is lost");
+    second.sync();
+    d.sync();
+    // The first lead's phone is lost; the second lead revokes it.
+    let old_keys = first.store.keyring().unwrap();
+    let anchor_key = first.store.device_key().unwrap();
+    let first_actor = actor(&first);
+    {
+        let nb = RefCell::new(&mut second.store);
+        sync::block_on(team::revoke(&nb, &transport(), &relay_id(&first))).unwrap();
+    }
+    d.sync();
+    assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
+    // Whoever holds the phone, with the relay's help: an erasure order signed with the
+    // anchor's key is refused, and so is a device let in by a certificate it signs.
+    let proof = erase_proof(&team_id, &p, &first_actor, &anchor_key);
+    relay.tamper(&format!(
+        "UPDATE teams SET erasure_seq = erasure_seq + 1 WHERE id = '{team_id}';
+         INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
+         SELECT t.pk, t.erasure_seq, '{p}', 0, d.pk, '{proof}'
+         FROM teams t JOIN devices d ON d.team_pk = t.pk
+         WHERE t.id = '{team_id}' LIMIT 1;"
+    ));
+    d.sync();
+    assert!(d.store.person(&p).is_ok());
+    let refused = d.store.refused_erasures().unwrap();
+    assert!(
+        refused.iter().any(|r| r.reason.contains("revoked")),
+        "{refused:?}"
+    );
+    let secret = InviteSecret::generate().unwrap();
+    let cert = certify_invite(
+        &team_id,
+        &secret,
+        TrustedRole::Lead,
+        1,
+        &first_actor,
+        &anchor_key,
+    );
+    let sealed = seal_invite(&secret, &team_id, &old_keys, &anchor_key.public(), &cert).unwrap();
+    let mut planted = Device::joined(
+        &relay.url,
+        &relay.invite_carrying(&team_id, Role::Lead, &sealed, &secret.to_text()),
+        "Planted",
+    );
+    let planted_person = planted.person("Written by a device the lost phone let in");
+    planted.sync();
+    d.sync();
+    assert!(d.store.person(&planted_person).is_err());
+    assert_eq!(d.store.trusted_role(&actor(&planted)).unwrap(), None);
 }

@@ -1311,9 +1311,9 @@ impl super::Store for PostgresStore {
     ) -> Result<Erasure, StoreError> {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
-            // An order given again keeps its first proof, or takes this one if it had none.
+            // An order given again takes the newest proof given (a lead repairing a bad one).
             let existing = tx.opt(
-                "UPDATE erasures SET proof = COALESCE(proof, $3)
+                "UPDATE erasures SET proof = COALESCE($3, proof)
                  WHERE team_pk = $1 AND doc_id = $2 RETURNING seq, erased_at, proof",
                 &[&team_pk, &doc_id, &proof],
             )?;

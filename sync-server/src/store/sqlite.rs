@@ -953,10 +953,10 @@ impl SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        // An order given again keeps its first proof, or takes this one if it had none.
+        // An order given again takes the newest proof given (a lead repairing a bad one).
         let existing: Option<(i64, i64, Option<String>)> = tx
             .query_row(
-                "UPDATE erasures SET proof = coalesce(proof, ?3)
+                "UPDATE erasures SET proof = coalesce(?3, proof)
                  WHERE team_pk = ?1 AND doc_id = ?2 RETURNING seq, erased_at, proof",
                 params![team_pk, doc_id, proof],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
