@@ -59,7 +59,7 @@ fn invite_as(
     };
     let by = groundwork::store::intake::hex(&anchor.public());
     let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
-    let sealed = seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap();
+    let sealed = seal_invite(&secret, team, keys, (&anchor.public(), &by), &cert).unwrap();
     let code = r.invite_with_keys(team, uses, role, &sealed).unwrap();
     format!("{code}.{}", secret.to_text())
 }

@@ -334,26 +334,32 @@ pub struct InviteContents {
     pub keys: Keyring,
     /// The signing key of the team's first lead; `None` in an invite from before.
     pub anchor: Option<[u8; PUBLIC_KEY_LEN]>,
+    /// The first lead's actor (hex): the anchor key counts only under it.
+    pub anchor_actor: Option<String>,
     /// The inviting lead's certificate for this invite; `None` in an invite from before.
     pub cert: Option<super::trust::InviteCert>,
 }
 
-/// `keys` of `team`, its `anchor` and the invite's `cert`, sealed under `secret`, as text for
-/// the relay to hold.
+/// `keys` of `team`, its `anchor` (the first lead's key and actor) and the invite's `cert`,
+/// sealed under `secret`, as text for the relay to hold.
 pub fn seal_invite(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
-    anchor: &[u8; PUBLIC_KEY_LEN],
+    (anchor, anchor_actor): (&[u8; PUBLIC_KEY_LEN], &str),
     cert: &super::trust::InviteCert,
 ) -> Result<String, CryptoError> {
     let cert = serde_json::to_vec(cert).map_err(|e| CryptoError::Key(e.to_string()))?;
     let cert_len = u16::try_from(cert.len())
         .map_err(|_| CryptoError::Key("an invite certificate is too long".into()))?;
+    let actor_len = u8::try_from(anchor_actor.len())
+        .map_err(|_| CryptoError::Key("an actor id is too long".into()))?;
     let mut plain = Zeroizing::new(Vec::with_capacity(
-        PUBLIC_KEY_LEN + 2 + cert.len() + keys.all().count() * 40,
+        PUBLIC_KEY_LEN + 3 + anchor_actor.len() + cert.len() + keys.all().count() * 40,
     ));
     plain.extend_from_slice(anchor);
+    plain.push(actor_len);
+    plain.extend_from_slice(anchor_actor.as_bytes());
     plain.extend_from_slice(&cert_len.to_be_bytes());
     plain.extend_from_slice(&cert);
     push_keys(&mut plain, keys);
@@ -398,21 +404,27 @@ pub fn open_invite(
     let cipher = || secret.cipher(team);
     if let Ok(plain) = cipher().decrypt([INVITE_HEADER_V2, team.as_bytes()], &bytes) {
         let plain = Zeroizing::new(plain);
-        if plain.len() < PUBLIC_KEY_LEN + 2 {
-            return Err(CryptoError::Invite);
-        }
         let mut anchor = [0u8; PUBLIC_KEY_LEN];
-        anchor.copy_from_slice(&plain[..PUBLIC_KEY_LEN]);
-        let cert_len =
-            u16::from_be_bytes([plain[PUBLIC_KEY_LEN], plain[PUBLIC_KEY_LEN + 1]]) as usize;
-        let cert_end = PUBLIC_KEY_LEN + 2 + cert_len;
+        anchor.copy_from_slice(plain.get(..PUBLIC_KEY_LEN).ok_or(CryptoError::Invite)?);
+        let actor_len = *plain.get(PUBLIC_KEY_LEN).ok_or(CryptoError::Invite)? as usize;
+        let actor_end = PUBLIC_KEY_LEN + 1 + actor_len;
+        let anchor_actor = plain
+            .get(PUBLIC_KEY_LEN + 1..actor_end)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .ok_or(CryptoError::Invite)?
+            .to_string();
+        let len = plain
+            .get(actor_end..actor_end + 2)
+            .ok_or(CryptoError::Invite)?;
+        let cert_end = actor_end + 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
         let cert = plain
-            .get(PUBLIC_KEY_LEN + 2..cert_end)
+            .get(actor_end + 2..cert_end)
             .and_then(|c| serde_json::from_slice(c).ok())
             .ok_or(CryptoError::Invite)?;
         return Ok(InviteContents {
             keys: keys_of(&plain[cert_end..])?,
             anchor: Some(anchor),
+            anchor_actor: Some(anchor_actor),
             cert: Some(cert),
         });
     }
@@ -424,6 +436,7 @@ pub fn open_invite(
     Ok(InviteContents {
         keys: keys_of(&plain)?,
         anchor: None,
+        anchor_actor: None,
         cert: None,
     })
 }

@@ -266,7 +266,7 @@ fn invites_carry_the_keys_only_to_the_secret_holder() {
     let secret = InviteSecret::generate().unwrap();
     let lead = DeviceKey::generate().unwrap();
     let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
-    let sealed = seal_invite(&secret, TEAM, &ring, &lead.public(), &cert).unwrap();
+    let sealed = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
     assert!(
         sealed
             .bytes()
@@ -278,6 +278,7 @@ fn invites_carry_the_keys_only_to_the_secret_holder() {
     assert_eq!(epochs, [1, 2]);
     assert_eq!(opened.keys.get(2).unwrap().bytes(), &[2u8; 32]);
     assert_eq!(opened.anchor, Some(lead.public()));
+    assert_eq!(opened.anchor_actor.as_deref(), Some("0a0b"));
     assert_eq!(opened.cert, Some(cert));
     // An invite an older lead's app left (no anchor, no certificate) still opens.
     let old = open_invite(

@@ -208,6 +208,7 @@ fn candidates(conn: &Connection, limit: usize, changes: i64) -> Result<Vec<Strin
            AND b.doc_id NOT IN (SELECT doc_id FROM awaiting_key)
            AND b.doc_id NOT IN (SELECT doc_id FROM outbox)
            AND b.doc_id NOT IN (SELECT doc_id FROM erased)
+           AND b.doc_id NOT IN (SELECT doc_id FROM refused_erasures)
            AND b.doc_id IN (SELECT doc_id FROM documents)
          GROUP BY b.doc_id HAVING SUM(b.changes) >= ?1
          ORDER BY b.doc_id LIMIT ?2",
@@ -269,7 +270,11 @@ impl Store {
     /// deterministic, so a retried push sends the same blob.
     pub fn snapshots_to_push(&self, room: usize) -> Result<(Vec<Outgoing>, bool)> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT doc_id, content FROM snapshots_out WHERE blob_id IS NULL ORDER BY doc_id",
+            // Not of a document whose erasure order this device refused: the relay would refuse
+            // the whole push for it (see `Store::outbox`).
+            "SELECT doc_id, content FROM snapshots_out
+             WHERE blob_id IS NULL AND doc_id NOT IN (SELECT doc_id FROM refused_erasures)
+             ORDER BY doc_id",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();

@@ -135,6 +135,9 @@ impl Store {
              ON CONFLICT (doc_id) DO UPDATE SET seq = COALESCE(erased.seq, excluded.seq)",
             params![doc_id, seq.map(seq_number).transpose()?, now],
         )?;
+        // Erased: no refusal of an order for it stands any longer (one under another number
+        // included).
+        tx.execute("DELETE FROM refused_erasures WHERE doc_id = ?1", [doc_id])?;
         if let Some(seq) = seq {
             tx.execute(
                 "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",
@@ -332,6 +335,9 @@ impl Store {
     pub fn reset_erasure_progress(&self) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute("UPDATE erased SET seq = NULL", [])?;
+        // The relay numbers its orders afresh: refusals of its old numbers are gone with them
+        // (the orders, if it still has them, are refused again as they come).
+        tx.execute("DELETE FROM refused_erasures", [])?;
         tx.execute(
             "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0 WHERE id = 1",
             [],

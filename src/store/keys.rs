@@ -134,6 +134,8 @@ pub enum JoinTrust<'a> {
         team: &'a str,
         /// The team's first lead's signing key.
         anchor: &'a [u8; 32],
+        /// The team's first lead's actor (hex).
+        anchor_actor: &'a str,
         /// The invite's secret half.
         secret: &'a InviteSecret,
         /// The inviting lead's certificate.
@@ -228,14 +230,20 @@ impl Store {
                 (key.epoch() as i64, key.bytes().as_slice(), &now),
             )?;
         }
-        let (anchor, role, admission) = match (sealed, trust) {
-            (false, _) | (true, JoinTrust::Relay) => (None, None, None),
-            (true, JoinTrust::Root) => (Some(device.public()), Some(TrustedRole::Lead), None),
+        let (anchor, anchor_actor, role, admission) = match (sealed, trust) {
+            (false, _) | (true, JoinTrust::Relay) => (None, None, None, None),
+            (true, JoinTrust::Root) => (
+                Some(device.public()),
+                Some(actor.clone()),
+                Some(TrustedRole::Lead),
+                None,
+            ),
             (
                 true,
                 JoinTrust::Invite {
                     team,
                     anchor,
+                    anchor_actor,
                     secret,
                     cert,
                 },
@@ -248,9 +256,24 @@ impl Store {
                     &device.public(),
                     &device.exchange_public(),
                 );
-                (Some(*anchor), Some(cert.role), Some(admission))
+                (
+                    Some(*anchor),
+                    Some(anchor_actor.to_string()),
+                    Some(cert.role),
+                    Some(admission),
+                )
             }
         };
+        match &anchor_actor {
+            Some(a) => super::meta::meta_set(&tx, super::trust::ANCHOR_ACTOR, a)?,
+            None => {
+                tx.execute(
+                    "DELETE FROM meta WHERE key = ?1",
+                    [super::trust::ANCHOR_ACTOR],
+                )?;
+            }
+        }
+        tx.execute("DELETE FROM revoked_unknown", [])?;
         tx.execute(
             "UPDATE sync_state SET sealed = ?1, anchor = ?2 WHERE id = 1",
             (sealed, anchor.as_ref().map(|a| a.as_slice())),
@@ -268,7 +291,9 @@ impl Store {
                     device_id,
                     &now,
                     role.map(TrustedRole::as_str),
-                    admission.as_ref().map(|a| a.cert.invite_key.as_str()),
+                    // Counted among the invite's uses when its own record comes back in the
+                    // log's order, as every other device counts it.
+                    None::<&str>,
                 ),
             )?;
             let record = serde_json::to_vec(&MemberRecord {

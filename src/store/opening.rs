@@ -537,7 +537,18 @@ impl Opener {
         seal::verify_signature(&self.team, c.doc_id, c.blob, &signing)
             .map_err(|e| Refused::from(e.to_string()))?;
         match self.members.get(actor) {
-            Some(known) if known.signing == signing && known.exchange == exchange => Ok(()),
+            Some(known) if known.signing == signing && known.exchange == exchange => {
+                // This device's own record, back from the log: its invite's use is counted
+                // from here, in the log's order, as every other device counts it.
+                if let Some(admission) = &record.admission {
+                    conn.prepare_cached(
+                        "UPDATE members SET invite_key = ?2 WHERE actor = ?1 AND invite_key IS NULL",
+                    )
+                    .and_then(|mut s| s.execute((actor, &admission.cert.invite_key)))
+                    .map_err(sql)?;
+                }
+                Ok(())
+            }
             Some(_) => Err(Refused::from(format!(
                 "it gives device {actor} other keys: the first ones stay"
             ))),
@@ -551,7 +562,16 @@ impl Opener {
                 }
                 let (role, invite_key) = match &self.anchor {
                     None => (None, None),
-                    Some(anchor) if *anchor == signing => (Some(TrustedRole::Lead), None),
+                    Some(anchor) if *anchor == signing => {
+                        // The first lead's key counts only under the first lead's actor.
+                        let named = super::trust::anchor_actor(conn).map_err(|e| sql_error(&e))?;
+                        if named.as_deref().is_some_and(|a| a != actor) {
+                            return Err(Refused::from(format!(
+                                "device {actor} carries the team's first lead's key, which belongs to another device"
+                            )));
+                        }
+                        (Some(TrustedRole::Lead), None)
+                    }
                     Some(anchor) => {
                         let (role, invite_key) =
                             self.admitted(conn, &record, &signing, &exchange, anchor)?;
@@ -638,7 +658,9 @@ impl Opener {
             )));
         }
         let joined = |role| Ok((role, cert.invite_key.clone()));
-        if !self.anchor_revoked(anchor) && trust::check_cert(&self.team, cert, anchor).is_ok() {
+        let anchor_revoked =
+            super::trust::anchor_revoked(conn, anchor).map_err(|e| sql_error(&e))?;
+        if !anchor_revoked && trust::check_cert(&self.team, cert, anchor).is_ok() {
             return joined(cert.role);
         }
         let by = &cert.by;
@@ -658,14 +680,6 @@ impl Opener {
                 "device {actor} was let in by an invite of device {by}, which this device does not know as a team lead (yet)"
             ))),
         }
-    }
-
-    /// Whether the device holding the team's anchor key has been revoked: from then on the
-    /// anchor signs nothing for the team.
-    fn anchor_revoked(&self, anchor: &[u8]) -> bool {
-        self.members
-            .values()
-            .any(|m| m.revoked && m.signing == anchor)
     }
 
     /// Take in a lead record: a lead's signed word that another member leads too. Waits for

@@ -51,7 +51,8 @@ impl Store {
             // Key records (this device's keys, a key rotation) are bookkeeping, not changes
             // to the notebook (`crypto::is_key_record`).
             "SELECT count(*) FROM outbox
-             WHERE doc_id NOT LIKE 'member-%' AND doc_id NOT LIKE 'epoch-%'",
+             WHERE doc_id NOT LIKE 'member-%' AND doc_id NOT LIKE 'epoch-%'
+               AND doc_id NOT LIKE 'lead-%'",
             [],
             |r| r.get::<_, i64>(0),
         )? as u64)
@@ -136,6 +137,17 @@ impl Store {
             "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
             [&link.team_id],
         )?;
+        // Another team's refusals, early revocations and promotions are not this one's.
+        for sql in [
+            "DELETE FROM refused_erasures
+             WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+            "DELETE FROM revoked_unknown
+             WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+            "DELETE FROM meta WHERE key = 'pending_promotions'
+               AND (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+        ] {
+            tx.execute(sql, [&link.team_id])?;
+        }
         tx.execute(
             "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0, role = NULL
              WHERE id = 1 AND team_id IS NOT ?1",

@@ -22,17 +22,51 @@ pub(super) fn anchor(conn: &Connection) -> Result<Option<Vec<u8>>> {
     )
 }
 
+/// The `meta` key of the team's first lead's actor (hex): the anchor key counts only under it.
+pub(super) const ANCHOR_ACTOR: &str = "anchor_actor";
+
+/// The team's first lead's actor, as this device's invite named it (or itself, when it made
+/// the team's first key).
+pub(super) fn anchor_actor(conn: &Connection) -> Result<Option<String>> {
+    super::meta::meta_get(conn, ANCHOR_ACTOR)
+}
+
+/// Whether the device holding the team's anchor key has been revoked (its member record here
+/// revoked, or a revocation of the first lead's actor taken in before its record came): from
+/// then on the anchor signs nothing for the team.
+pub(super) fn anchor_revoked(conn: &Connection, anchor: &[u8]) -> Result<bool> {
+    if conn
+        .prepare_cached("SELECT 1 FROM members WHERE signing_key = ?1 AND revoked = 1")?
+        .exists([anchor])?
+    {
+        return Ok(true);
+    }
+    Ok(match anchor_actor(conn)? {
+        Some(actor) => conn
+            .prepare_cached(
+                "SELECT 1 FROM revoked_unknown WHERE actor = ?1
+                 UNION ALL SELECT 1 FROM members WHERE actor = ?1 AND revoked = 1",
+            )?
+            .exists([&actor])?,
+        None => false,
+    })
+}
+
 /// The `meta` key of the devices (relay ids) promoted by this device whose member records had
 /// not come yet, as a JSON list.
 const PENDING_PROMOTIONS: &str = "pending_promotions";
 
-fn pending_promotions(conn: &Connection) -> Result<Vec<String>> {
+/// A promotion waiting for its device's member record: the relay id asked for, and the actor
+/// the relay listed for it.
+type Pending = (String, Option<String>);
+
+fn pending_promotions(conn: &Connection) -> Result<Vec<Pending>> {
     Ok(super::meta::meta_get(conn, PENDING_PROMOTIONS)?
         .and_then(|v| serde_json::from_str(&v).ok())
         .unwrap_or_default())
 }
 
-fn set_pending_promotions(conn: &Connection, devices: &[String]) -> Result<()> {
+fn set_pending_promotions(conn: &Connection, devices: &[Pending]) -> Result<()> {
     let text = serde_json::to_string(devices).map_err(|e| CryptoError::Key(e.to_string()))?;
     super::meta::meta_set(conn, PENDING_PROMOTIONS, &text)
 }
@@ -75,9 +109,10 @@ impl Store {
     /// What this device's invites carry for the team's root of trust: the team's anchor, this
     /// device's actor (hex) and keys to sign the invite's certificate; `None` in a team with no
     /// anchor (its invites are made as before).
+    #[allow(clippy::type_complexity)]
     pub fn invite_trust(
         &self,
-    ) -> Result<Option<([u8; 32], String, crate::crypto::keys::DeviceKey)>> {
+    ) -> Result<Option<([u8; 32], String, String, crate::crypto::keys::DeviceKey)>> {
         let Some(anchor) = anchor(&self.conn)? else {
             return Ok(None);
         };
@@ -90,11 +125,23 @@ impl Store {
             )
             .into());
         }
+        let anchor_actor = anchor_actor(&self.conn)?.ok_or_else(|| {
+            CryptoError::Key("this device does not know its team's first lead".into())
+        })?;
         Ok(Some((
             anchor,
+            anchor_actor,
             intake::hex(&self.actor_bytes()),
             device_key(&self.conn)?,
         )))
+    }
+
+    /// Whether `actor` (hex) is a member of this device's team as far as it knows.
+    pub fn is_member(&self, actor: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM members WHERE actor = ?1")?
+            .exists([actor])?)
     }
 
     /// Whether this device may sign a lead's acts: in a team with an anchor, only a device a
@@ -156,10 +203,7 @@ impl Store {
     /// whether it was signed now. The device's actor comes from its own member record; when
     /// several records claim the id (a device lying about its id), none is signed.
     pub fn promote_device(&mut self, device_id: &str, relay_actor: Option<&str>) -> Result<bool> {
-        let mut actors = self.unrevoked_member_actors(device_id)?;
-        if let Some(a) = relay_actor {
-            actors.retain(|m| m == a);
-        }
+        let actors = self.claiming(device_id, relay_actor)?;
         if actors.len() > 1 {
             return Err(CryptoError::Key(format!(
                 "{} devices of the team claim the id {device_id}: none was signed as a lead; revoke the one that is not yours",
@@ -172,11 +216,21 @@ impl Store {
             return Ok(true);
         }
         let mut pending = pending_promotions(&self.conn)?;
-        if !pending.iter().any(|d| d == device_id) {
-            pending.push(device_id.to_string());
+        if !pending.iter().any(|(d, _)| d == device_id) {
+            pending.push((device_id.to_string(), relay_actor.map(str::to_string)));
             set_pending_promotions(&self.conn, &pending)?;
         }
         Ok(false)
+    }
+
+    /// The unrevoked members whose records name `device_id` (and are `relay_actor`, when the
+    /// relay listed one).
+    fn claiming(&self, device_id: &str, relay_actor: Option<&str>) -> Result<Vec<String>> {
+        let mut actors = self.unrevoked_member_actors(device_id)?;
+        if let Some(a) = relay_actor {
+            actors.retain(|m| m == a);
+        }
+        Ok(actors)
     }
 
     /// Sign the promotions waiting for their device's member record, for those that came.
@@ -188,17 +242,15 @@ impl Store {
         }
         let mut still = Vec::new();
         let mut signed = 0;
-        for device_id in pending {
-            let actors = self.unrevoked_member_actors(&device_id)?;
-            match actors.len() {
-                0 => still.push(device_id),
-                1 => {
-                    self.promote_members(&actors)?;
-                    signed += 1;
-                }
-                // Several records claim the id: none is signed (the lead is told when it
-                // promotes again).
-                _ => {}
+        for (device_id, relay_actor) in pending {
+            let actors = self.claiming(&device_id, relay_actor.as_deref())?;
+            if actors.len() == 1 {
+                self.promote_members(&actors)?;
+                signed += 1;
+            } else {
+                // Not here yet, or several records claim the id: none is signed; it stays
+                // waiting (promoting again tells the lead which).
+                still.push((device_id, relay_actor));
             }
         }
         set_pending_promotions(&self.conn, &still)?;
@@ -219,17 +271,35 @@ impl Store {
         let team = team_id(&self.conn)?.ok_or(Error::Crypto(CryptoError::Key(
             "this device has joined no team".into(),
         )))?;
-        let Some((by, signature)) = proof.and_then(trust::parse_erase_proof) else {
-            return Ok(Err(
-                "no team lead signed it: the relay gave the order on its own".into(),
-            ));
+        // The relay keeps the last few proofs given for an order (separated by spaces): one
+        // by a lead is enough.
+        let mut verdict = Err("no team lead signed it: the relay gave the order on its own".into());
+        for one in proof.unwrap_or_default().split_whitespace() {
+            verdict = self.check_erase_proof(&team, &anchor, doc_id, one)?;
+            if verdict.is_ok() {
+                break;
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// Whether one erase order's proof is a lead's.
+    fn check_erase_proof(
+        &self,
+        team: &str,
+        anchor: &[u8],
+        doc_id: &str,
+        proof: &str,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some((by, signature)) = trust::parse_erase_proof(proof) else {
+            return Ok(Err("its proof is malformed".into()));
         };
+        let team = team.to_string();
+        let anchor = anchor.to_vec();
         // The anchor signs for the team until the device holding it is revoked.
-        let anchor_revoked = self
-            .conn
-            .prepare_cached("SELECT 1 FROM members WHERE signing_key = ?1 AND revoked = 1")?
-            .exists([&anchor])?;
-        if !anchor_revoked && trust::check_erase(&team, doc_id, &signature, &anchor).is_ok() {
+        if !anchor_revoked(&self.conn, &anchor)?
+            && trust::check_erase(&team, doc_id, &signature, &anchor).is_ok()
+        {
             return Ok(Ok(()));
         }
         let lead: Option<(Vec<u8>, Option<String>, bool)> = self

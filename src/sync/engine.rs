@@ -124,6 +124,7 @@ pub async fn join<W: Wire>(
         (
             Some(InviteContents {
                 anchor: Some(anchor),
+                anchor_actor: Some(anchor_actor),
                 cert: Some(cert),
                 ..
             }),
@@ -131,6 +132,7 @@ pub async fn join<W: Wire>(
         ) => JoinTrust::Invite {
             team: &answer.team_id,
             anchor,
+            anchor_actor,
             secret,
             cert,
         },

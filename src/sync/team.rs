@@ -203,18 +203,26 @@ async fn refresh_refused_proofs<W: Wire>(
     let Some(first) = refused.first().map(|r| r.seq) else {
         return Ok(());
     };
-    let list = transport
-        .erasures(&link.relay_url, &link.token, first.saturating_sub(1))
-        .await?;
-    for order in &list.erasures {
-        if let Some(r) = refused.iter().find(|r| r.seq == order.seq)
-            && r.doc_id == order.doc_id
-            && r.proof != order.proof
-        {
-            store.with(|s| s.update_refused_proof(order.seq, order.proof.as_deref()))?;
+    let last = refused.iter().map(|r| r.seq).max().unwrap_or(first);
+    let mut after = first.saturating_sub(1);
+    loop {
+        let list = transport
+            .erasures(&link.relay_url, &link.token, after)
+            .await?;
+        for order in &list.erasures {
+            if let Some(r) = refused.iter().find(|r| r.seq == order.seq)
+                && r.doc_id == order.doc_id
+                && r.proof != order.proof
+            {
+                store.with(|s| s.update_refused_proof(order.seq, order.proof.as_deref()))?;
+            }
         }
+        let next = list.erasures.last().map_or(after, |o| o.seq);
+        if !list.more || next <= after || next >= last {
+            return Ok(());
+        }
+        after = next;
     }
-    Ok(())
 }
 
 /// Check again the erasure orders refused here: one whose signer is now known as a lead is
@@ -356,14 +364,20 @@ pub async fn invite<W: Wire>(
         // every device can tell the new one was let in by a lead.
         request.sealed_keys = Some(
             match store.with(|s| s.invite_trust())? {
-                Some((anchor, by, device)) => {
+                Some((anchor, anchor_actor, by, device)) => {
                     let role = match request.role {
                         Role::Lead => TrustedRole::Lead,
                         Role::Canvasser => TrustedRole::Canvasser,
                     };
                     let cert =
                         certify_invite(&link.team_id, &secret, role, request.uses, &by, &device);
-                    seal_invite(&secret, &link.team_id, &keys, &anchor, &cert)
+                    seal_invite(
+                        &secret,
+                        &link.team_id,
+                        &keys,
+                        (&anchor, &anchor_actor),
+                        &cert,
+                    )
                 }
                 None => seal_invite_v1(&secret, &link.team_id, &keys),
             }
@@ -469,8 +483,15 @@ pub async fn revoke<W: Wire>(
         let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
     }
     let rotation = if sealed {
-        // The device the lead asked for, not whatever id the relay's answer names.
-        let revoked = store.with(|s| s.member_actors(device_id.trim()))?;
+        // The device the lead asked for, not whatever id the relay's answer names; and the
+        // actor the relay lists for it, in case that device's record named another id.
+        let mut revoked = store.with(|s| s.member_actors(device_id.trim()))?;
+        if let Some(actor) = device.actor.as_ref()
+            && !revoked.contains(actor)
+            && store.with(|s| s.is_member(actor))?
+        {
+            revoked.push(actor.clone());
+        }
         Some(store.with(|s| s.rotate_team_key(&revoked))?)
     } else {
         None

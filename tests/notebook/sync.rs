@@ -130,7 +130,7 @@ impl TestRelay {
                 };
                 let by = groundwork::store::intake::hex(&anchor.public());
                 let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
-                seal_invite(&secret, team, keys, &anchor.public(), &cert).unwrap()
+                seal_invite(&secret, team, keys, (&anchor.public(), &by), &cert).unwrap()
             }
             None => seal_invite_v1(&secret, team, keys).unwrap(),
         };

@@ -86,7 +86,8 @@ fn a_device_no_lead_let_in_is_not_taken_for_a_member_whatever_its_invite_carried
         &actor(&c),
         &c.store.device_key().unwrap(),
     );
-    let sealed = seal_invite(&secret, &team_id, &keys, &anchor, &cert).unwrap();
+    let anchor_actor = hex(&anchor);
+    let sealed = seal_invite(&secret, &team_id, &keys, (&anchor, &anchor_actor), &cert).unwrap();
     let invite = relay.invite_carrying(&team_id, Role::Lead, &sealed, &secret.to_text());
     let mut self_made = Device::joined(&relay.url, &invite, "Self-made lead's phone");
     let also_forged = self_made.person("Written by a lead no lead made");
@@ -355,7 +356,7 @@ fn an_invite_lets_in_no_more_devices_than_it_was_made_for() {
     let secret = InviteSecret::generate().unwrap();
     let by = hex(&anchor.public());
     let cert = certify_invite(&team_id, &secret, TrustedRole::Canvasser, 1, &by, &anchor);
-    let sealed = seal_invite(&secret, &team_id, &keys, &anchor.public(), &cert).unwrap();
+    let sealed = seal_invite(&secret, &team_id, &keys, (&anchor.public(), &by), &cert).unwrap();
     let mut first = Device::joined(
         &relay.url,
         &relay.invite_carrying(&team_id, Role::Canvasser, &sealed, &secret.to_text()),
@@ -448,7 +449,14 @@ fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
         &first_actor,
         &anchor_key,
     );
-    let sealed = seal_invite(&secret, &team_id, &old_keys, &anchor_key.public(), &cert).unwrap();
+    let sealed = seal_invite(
+        &secret,
+        &team_id,
+        &old_keys,
+        (&anchor_key.public(), &first_actor),
+        &cert,
+    )
+    .unwrap();
     let mut planted = Device::joined(
         &relay.url,
         &relay.invite_carrying(&team_id, Role::Lead, &sealed, &secret.to_text()),
@@ -459,4 +467,89 @@ fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
     d.sync();
     assert!(d.store.person(&planted_person).is_err());
     assert_eq!(d.store.trusted_role(&actor(&planted)).unwrap(), None);
+}
+
+#[test]
+fn a_junk_proof_given_after_a_leads_cannot_undo_the_order() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = lead.person("Erased by the lead");
+    lead.sync();
+    d.sync();
+    erase(&mut lead, &p).unwrap();
+    // C, a lead at the relay alone, gives the same order again with its own proof before D
+    // has synced: the relay keeps both, and D carries the order out on the lead's.
+    relay.operator_promote(&relay_id(&c));
+    c.sync();
+    let link = c.store.sync_state().unwrap().link.unwrap();
+    let junk = erase_proof(&team_id, &p, &actor(&c), &c.store.device_key().unwrap());
+    let order =
+        sync::block_on(transport().erase(&link.relay_url, &link.token, &p, Some(junk))).unwrap();
+    assert_eq!(order.proof.unwrap().split(' ').count(), 2);
+    d.sync();
+    assert!(d.store.person(&p).is_err());
+    assert!(d.store.refused_erasures().unwrap().is_empty());
+}
+
+#[test]
+fn the_first_leads_key_under_another_device_is_not_the_first_lead() {
+    let relay = TestRelay::start();
+    let (team_id, first_invite) = relay.operator_team();
+    let mut first = Device::joined(&relay.url, &first_invite, "First lead's phone");
+    first.sync();
+    let request = groundwork_protocol::InviteRequest {
+        uses: 2,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let code = {
+        let nb = RefCell::new(&mut first.store);
+        sync::block_on(team::invite(&nb, &transport(), &request))
+            .unwrap()
+            .0
+            .code
+    };
+    // Whoever holds the first lead's keys (a stolen phone) joins as a new device with them.
+    let mut impostor = Device::new();
+    let stolen = first.store.device_key().unwrap();
+    impostor
+        .store
+        .connection()
+        .execute(
+            "INSERT INTO device_key (id, signing_key, exchange_key, created_at)
+             VALUES (1, ?1, ?2, '2026-12-03T00:00:00.000Z')",
+            (
+                stolen.secret().as_slice(),
+                stolen.exchange_secret().as_slice(),
+            ),
+        )
+        .unwrap();
+    sync::join(
+        &mut impostor.store,
+        &transport(),
+        &relay.url,
+        &code,
+        "Impostor",
+    )
+    .unwrap();
+    let forged = impostor.person("Written under the first lead's key");
+    impostor.sync();
+    // A new device from whom the relay withholds the real first lead's record.
+    relay.tamper(&format!(
+        "DELETE FROM blobs WHERE doc_id = 'member-{}'",
+        actor(&first)
+    ));
+    let mut fresh = Device::joined(&relay.url, &code, "Fresh phone");
+    fresh.sync();
+    assert!(fresh.store.person(&forged).is_err());
+    assert_eq!(fresh.store.trusted_role(&actor(&impostor)).unwrap(), None);
+    let reasons = quarantine_reasons(&fresh);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("first lead's key, which belongs to another device")),
+        "{reasons:?}"
+    );
+    let _ = team_id;
 }

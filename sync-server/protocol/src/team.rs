@@ -161,7 +161,8 @@ pub struct Erasure {
     pub confirmed: u32,
     /// Active (not revoked) devices of the team.
     pub devices: u32,
-    /// The lead's signed order, as given with the [`EraseRequest`] that made it.
+    /// The lead's signed order as given with the [`EraseRequest`]s for it: the last four
+    /// proofs given, newest first, separated by spaces (the relay cannot tell which is good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
 }

@@ -62,7 +62,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Portal, Row, Statement, Transaction};
 
-use super::shared::{Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
+use super::shared::{Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64};
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
     SyncPage,
@@ -1311,14 +1311,24 @@ impl super::Store for PostgresStore {
     ) -> Result<Erasure, StoreError> {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
-            // An order given again takes the newest proof given (a lead repairing a bad one).
+            // An order given again keeps the newest proofs given (a lead repairing a bad one).
             let existing = tx.opt(
-                "UPDATE erasures SET proof = COALESCE($3, proof)
-                 WHERE team_pk = $1 AND doc_id = $2 RETURNING seq, erased_at, proof",
-                &[&team_pk, &doc_id, &proof],
+                "SELECT seq, erased_at, proof FROM erasures WHERE team_pk = $1 AND doc_id = $2",
+                &[&team_pk, &doc_id],
             )?;
             let (seq, erased_at, proof): (i64, i64, Option<String>) = match existing {
-                Some(row) => (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
+                Some(row) => {
+                    let (seq, at, kept): (i64, i64, Option<String>) =
+                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    let merged = merge_proofs(kept.as_deref(), proof);
+                    if merged != kept {
+                        tx.exec(
+                            "UPDATE erasures SET proof = $3 WHERE team_pk = $1 AND seq = $2",
+                            &[&team_pk, &seq, &merged],
+                        )?;
+                    }
+                    (seq, at, merged)
+                }
                 None => {
                     tx.exec(
                         "DELETE FROM covered_needs WHERE team_pk = $1 AND seq IN

@@ -48,6 +48,26 @@ pub fn erasure(
     }
 }
 
+/// Most proofs kept for one erasure order.
+pub const MAX_PROOFS_KEPT: usize = 4;
+
+/// The proofs kept for an order (space-separated, newest first) once `new` is given: it goes
+/// first (once), and at most [`MAX_PROOFS_KEPT`] stay. The relay cannot tell a lead's proof
+/// from junk, so it keeps several: one junk proof cannot push out a good one.
+pub fn merge_proofs(kept: Option<&str>, new: Option<&str>) -> Option<String> {
+    let Some(new) = new else {
+        return kept.map(str::to_owned);
+    };
+    let mut all = vec![new];
+    all.extend(
+        kept.unwrap_or_default()
+            .split_whitespace()
+            .filter(|p| *p != new),
+    );
+    all.truncate(MAX_PROOFS_KEPT);
+    Some(all.join(" "))
+}
+
 /// A stored blob id, which must be 32 bytes.
 pub fn blob_id(id: Vec<u8>) -> Result<[u8; 32], StoreError> {
     id.try_into()
@@ -98,5 +118,23 @@ impl Pager {
     /// The page.
     pub fn finish(self) -> SyncPage {
         self.page
+    }
+}
+
+#[cfg(test)]
+mod proof_tests {
+    use super::merge_proofs;
+
+    #[test]
+    fn proofs_are_kept_newest_first_once_each_and_at_most_four() {
+        assert_eq!(merge_proofs(None, None), None);
+        assert_eq!(merge_proofs(Some("a"), None).as_deref(), Some("a"));
+        assert_eq!(merge_proofs(None, Some("a")).as_deref(), Some("a"));
+        assert_eq!(merge_proofs(Some("a"), Some("b")).as_deref(), Some("b a"));
+        assert_eq!(merge_proofs(Some("b a"), Some("a")).as_deref(), Some("a b"));
+        assert_eq!(
+            merge_proofs(Some("d c b a"), Some("e")).as_deref(),
+            Some("e d c b")
+        );
     }
 }

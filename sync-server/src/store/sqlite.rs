@@ -953,15 +953,27 @@ impl SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        // An order given again takes the newest proof given (a lead repairing a bad one).
+        // An order given again keeps the newest proofs given (a lead repairing a bad one).
         let existing: Option<(i64, i64, Option<String>)> = tx
             .query_row(
-                "UPDATE erasures SET proof = coalesce(?3, proof)
-                 WHERE team_pk = ?1 AND doc_id = ?2 RETURNING seq, erased_at, proof",
-                params![team_pk, doc_id, proof],
+                "SELECT seq, erased_at, proof FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
+                params![team_pk, doc_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
+        let existing = match existing {
+            Some((seq, at, kept)) => {
+                let merged = super::shared::merge_proofs(kept.as_deref(), proof);
+                if merged != kept {
+                    tx.execute(
+                        "UPDATE erasures SET proof = ?3 WHERE team_pk = ?1 AND seq = ?2",
+                        params![team_pk, seq, merged],
+                    )?;
+                }
+                Some((seq, at, merged))
+            }
+            None => None,
+        };
         let (seq, erased_at, proof) = match existing.clone() {
             Some(order) => order,
             None => {

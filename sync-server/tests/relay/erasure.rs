@@ -95,13 +95,14 @@ fn a_leads_signed_order_is_kept_as_it_came_and_handed_to_every_device() {
         answer.json::<Erasure>().proof.as_deref(),
         Some("0a0b.c2lnbmVk")
     );
-    // Given again with another proof, the order takes the newest (a lead repairing a bad one);
-    // given again with none, it keeps the one it has.
+    // Given again with another proof, the order keeps both, newest first (a lead repairing a
+    // bad one; junk given later cannot push a good one out); given again with none, it keeps
+    // what it has.
     let again: Erasure = erase_with_proof(&lead, "doc-a", "0c0d.b3RoZXI").json();
-    assert_eq!(again.proof.as_deref(), Some("0c0d.b3RoZXI"));
+    assert_eq!(again.proof.as_deref(), Some("0c0d.b3RoZXI 0a0b.c2lnbmVk"));
     assert_eq!(
         erased(&lead, "doc-a").proof.as_deref(),
-        Some("0c0d.b3RoZXI")
+        Some("0c0d.b3RoZXI 0a0b.c2lnbmVk")
     );
     assert_eq!(erased(&lead, "doc-b").proof, None);
     let later: Erasure = erase_with_proof(&lead, "doc-b", "0e0f.bGF0ZQ").json();
@@ -109,7 +110,10 @@ fn a_leads_signed_order_is_kept_as_it_came_and_handed_to_every_device() {
     // Every device is handed the proofs with the orders.
     let listed = list(&devices[0]);
     let proofs: Vec<Option<&str>> = listed.erasures.iter().map(|e| e.proof.as_deref()).collect();
-    assert_eq!(proofs, [Some("0c0d.b3RoZXI"), Some("0e0f.bGF0ZQ")]);
+    assert_eq!(
+        proofs,
+        [Some("0c0d.b3RoZXI 0a0b.c2lnbmVk"), Some("0e0f.bGF0ZQ")]
+    );
     // A proof that is empty, too long or not printable text is refused (400) and orders nothing.
     for bad in [String::new(), "p".repeat(513), "with space".into()] {
         let answer = erase_with_proof(&lead, "doc-c", &bad);
