@@ -53,10 +53,7 @@ fn invite_as(
     role: Role,
 ) -> String {
     let secret = InviteSecret::generate().unwrap();
-    let trusted = match role {
-        Role::Lead => TrustedRole::Lead,
-        Role::Canvasser => TrustedRole::Canvasser,
-    };
+    let trusted = TrustedRole::from(role);
     let by = groundwork::store::intake::hex(&anchor.public());
     let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
     let sealed = seal_invite(&secret, team, keys, (&anchor.public(), &by), &cert).unwrap();

@@ -363,11 +363,7 @@ pub fn seal_invite(
     plain.extend_from_slice(&cert_len.to_be_bytes());
     plain.extend_from_slice(&cert);
     push_keys(&mut plain, keys);
-    let sealed = secret
-        .cipher(team)
-        .encrypt([INVITE_HEADER_V2, team.as_bytes()], plain.as_slice())
-        .map_err(|_| CryptoError::Key("the team's keys could not be sealed".into()))?;
-    Ok(text::base64url(&sealed))
+    seal_plain(secret, team, INVITE_HEADER_V2, &plain)
 }
 
 /// `keys` of `team` sealed under `secret` as invites were before the root of trust (no anchor,
@@ -380,9 +376,19 @@ pub fn seal_invite_v1(
 ) -> Result<String, CryptoError> {
     let mut plain = Zeroizing::new(Vec::with_capacity(keys.all().count() * 40));
     push_keys(&mut plain, keys);
+    seal_plain(secret, team, INVITE_HEADER, &plain)
+}
+
+/// `plain` sealed under `secret` with the invite format's `header` and `team` bound, as text.
+fn seal_plain(
+    secret: &InviteSecret,
+    team: &str,
+    header: &[u8],
+    plain: &[u8],
+) -> Result<String, CryptoError> {
     let sealed = secret
         .cipher(team)
-        .encrypt([INVITE_HEADER, team.as_bytes()], plain.as_slice())
+        .encrypt([header, team.as_bytes()], plain)
         .map_err(|_| CryptoError::Key("the team's keys could not be sealed".into()))?;
     Ok(text::base64url(&sealed))
 }

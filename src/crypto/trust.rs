@@ -43,6 +43,16 @@ pub enum TrustedRole {
     Canvasser,
 }
 
+impl From<groundwork_protocol::Role> for TrustedRole {
+    /// The role an invite the relay records as `role` certifies.
+    fn from(role: groundwork_protocol::Role) -> TrustedRole {
+        match role {
+            groundwork_protocol::Role::Lead => TrustedRole::Lead,
+            groundwork_protocol::Role::Canvasser => TrustedRole::Canvasser,
+        }
+    }
+}
+
 impl TrustedRole {
     /// Its name, as stored.
     pub fn as_str(self) -> &'static str {

@@ -271,11 +271,13 @@ impl Store {
         let team = team_id(&self.conn)?.ok_or(Error::Crypto(CryptoError::Key(
             "this device has joined no team".into(),
         )))?;
+        // The anchor signs for the team until the device holding it is revoked.
+        let anchor = (!anchor_revoked(&self.conn, &anchor)?).then_some(anchor.as_slice());
         // The relay keeps the last few proofs given for an order (separated by spaces): one
         // by a lead is enough.
         let mut verdict = Err("no team lead signed it: the relay gave the order on its own".into());
         for one in proof.unwrap_or_default().split_whitespace() {
-            verdict = self.check_erase_proof(&team, &anchor, doc_id, one)?;
+            verdict = self.check_erase_proof(&team, anchor, doc_id, one)?;
             if verdict.is_ok() {
                 break;
             }
@@ -283,23 +285,19 @@ impl Store {
         Ok(verdict)
     }
 
-    /// Whether one erase order's proof is a lead's.
+    /// Whether one erase order's proof is a lead's (`anchor`: the team's anchor while its
+    /// device is not revoked).
     fn check_erase_proof(
         &self,
         team: &str,
-        anchor: &[u8],
+        anchor: Option<&[u8]>,
         doc_id: &str,
         proof: &str,
     ) -> Result<std::result::Result<(), String>> {
         let Some((by, signature)) = trust::parse_erase_proof(proof) else {
             return Ok(Err("its proof is malformed".into()));
         };
-        let team = team.to_string();
-        let anchor = anchor.to_vec();
-        // The anchor signs for the team until the device holding it is revoked.
-        if !anchor_revoked(&self.conn, &anchor)?
-            && trust::check_erase(&team, doc_id, &signature, &anchor).is_ok()
-        {
+        if anchor.is_some_and(|a| trust::check_erase(team, doc_id, &signature, a).is_ok()) {
             return Ok(Ok(()));
         }
         let lead: Option<(Vec<u8>, Option<String>, bool)> = self
@@ -320,7 +318,7 @@ impl Store {
             Some((_, role, _)) if role.as_deref() != Some(TrustedRole::Lead.as_str()) => Err(
                 format!("it is signed by device {by}, which is not a team lead"),
             ),
-            Some((key, _, _)) => trust::check_erase(&team, doc_id, &signature, &key)
+            Some((key, _, _)) => trust::check_erase(team, doc_id, &signature, &key)
                 .map_err(|_| format!("its signature is not device {by}'s")),
         })
     }

@@ -79,17 +79,13 @@ pub(crate) async fn follow_up<W: Wire>(
     remember(store, news)?;
     // Promotions this lead signed before the promoted device's member record came.
     store.with(|s| s.sign_pending_promotions())?;
+    // A device holding refused orders has confirmed only up to the first of them, so it is
+    // always behind: `catch_up` checks them again at every sync.
     if behind(store, news)? {
         catch_up(store, transport, link).await
     } else {
-        // Orders refused here for want of a lead's signature may hold now (the record making
-        // their signer a lead came with this sync).
-        let erased = recheck_refused(store)?;
-        if erased > 0 {
-            store.with(|s| s.scrub())?;
-        }
         refresh_counts(store, transport, link).await?;
-        Ok(erased)
+        Ok(0)
     }
 }
 
@@ -365,10 +361,7 @@ pub async fn invite<W: Wire>(
         request.sealed_keys = Some(
             match store.with(|s| s.invite_trust())? {
                 Some((anchor, anchor_actor, by, device)) => {
-                    let role = match request.role {
-                        Role::Lead => TrustedRole::Lead,
-                        Role::Canvasser => TrustedRole::Canvasser,
-                    };
+                    let role = TrustedRole::from(request.role);
                     let cert =
                         certify_invite(&link.team_id, &secret, role, request.uses, &by, &device);
                     seal_invite(
@@ -477,12 +470,12 @@ pub async fn revoke<W: Wire>(
     // the rotation's cut-off (the device's last push taken in here) covers all of it.
     // Only a device a lead's signature made a lead rotates the key (the others would not take
     // its record in): a lead's device that is signed as one does, when it next lists the team.
-    let sealed = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
-    if sealed {
+    let rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
+    if rotates {
         // Offline or refused now: the cut-off is what this device has, as before.
         let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
     }
-    let rotation = if sealed {
+    let rotation = if rotates {
         // The device the lead asked for, not whatever id the relay's answer names; and the
         // actor the relay lists for it, in case that device's record named another id.
         let mut revoked = store.with(|s| s.member_actors(device_id.trim()))?;

@@ -1359,16 +1359,20 @@ fn the_conversation_kind_starts_as_the_shifts_usual_kind() {
     assert!(!pressed.contains(&"doorstep".to_string()), "{pressed:?}");
 }
 
-#[test]
-fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not() {
-    use super::sync::{SyncCommand, SyncStatus, TeamPanel};
-    use groundwork::sync::team::{ErasureOutcome, InviteShown, TeamAction};
-    let joined = |role: &str| SyncStatus {
+/// A sync status joined to a relay that names this device `role`.
+fn joined(role: &str) -> super::sync::SyncStatus {
+    super::sync::SyncStatus {
         joined: Some("https://relay.example.org".into()),
         online: true,
         role: Some(role.into()),
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not() {
+    use super::sync::{SyncCommand, SyncStatus, TeamPanel};
+    use groundwork::sync::team::{ErasureOutcome, InviteShown, TeamAction};
     let mut id = String::new();
     let fake = FakeSync::new(joined("canvasser"));
     let mut h = Harness::with(
@@ -1508,12 +1512,6 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
 #[test]
 fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no_lead_signed() {
     use super::sync::SyncStatus;
-    let joined = |role: &str| SyncStatus {
-        joined: Some("https://relay.example.org".into()),
-        online: true,
-        role: Some(role.into()),
-        ..Default::default()
-    };
     let fake = FakeSync::new(joined("lead"));
     let mut h = Harness::with(
         |s| {

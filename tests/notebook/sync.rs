@@ -124,10 +124,7 @@ impl TestRelay {
         let keys = &self.keys.borrow()[team];
         let sealed = match self.anchors.borrow().get(team) {
             Some(anchor) => {
-                let trusted = match role {
-                    Role::Lead => TrustedRole::Lead,
-                    Role::Canvasser => TrustedRole::Canvasser,
-                };
+                let trusted = TrustedRole::from(role);
                 let by = groundwork::store::intake::hex(&anchor.public());
                 let cert = certify_invite(team, &secret, trusted, uses, &by, anchor);
                 seal_invite(&secret, team, keys, (&anchor.public(), &by), &cert).unwrap()

@@ -32,6 +32,22 @@ fn promote(by: &mut Device, device_id: &str) {
     sync::block_on(team::promote(&nb, &transport(), device_id)).unwrap();
 }
 
+/// An invite made by `lead`'s device (as its app or `team invite` does) for `uses` devices of
+/// `role`: its code, secret included.
+fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
+    let request = groundwork_protocol::InviteRequest {
+        uses,
+        expires_in_secs: 3600,
+        role,
+        sealed_keys: None,
+    };
+    let nb = RefCell::new(&mut lead.store);
+    sync::block_on(team::invite(&nb, &transport(), &request))
+        .unwrap()
+        .0
+        .code
+}
+
 fn quarantine_reasons(d: &Device) -> Vec<String> {
     d.store
         .quarantined()
@@ -243,19 +259,7 @@ fn a_lead_promoted_by_a_lead_is_followed_in_invites_erasures_and_rotations() {
     assert!(d.store.person(&p).is_err());
     assert!(d.store.refused_erasures().unwrap().is_empty());
     // A device C invites is taken for a member by D.
-    let request = groundwork_protocol::InviteRequest {
-        uses: 1,
-        expires_in_secs: 3600,
-        role: Role::Canvasser,
-        sealed_keys: None,
-    };
-    let code = {
-        let nb = RefCell::new(&mut c.store);
-        sync::block_on(team::invite(&nb, &transport(), &request))
-            .unwrap()
-            .0
-            .code
-    };
+    let code = invite_by(&mut c, Role::Canvasser, 1);
     let mut e = Device::joined(&relay.url, &code, "E's phone");
     let from_e = e.person("Written by C's invitee");
     e.sync();
@@ -388,22 +392,9 @@ fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
     let (team_id, first_invite) = relay.operator_team();
     let mut first = Device::joined(&relay.url, &first_invite, "First lead's phone");
     first.sync();
-    let request = |role| groundwork_protocol::InviteRequest {
-        uses: 1,
-        expires_in_secs: 3600,
-        role,
-        sealed_keys: None,
-    };
-    let invite = |lead: &mut Device, role| {
-        let nb = RefCell::new(&mut lead.store);
-        sync::block_on(team::invite(&nb, &transport(), &request(role)))
-            .unwrap()
-            .0
-            .code
-    };
-    let code = invite(&mut first, Role::Lead);
+    let code = invite_by(&mut first, Role::Lead, 1);
     let mut second = Device::joined(&relay.url, &code, "Second lead's phone");
-    let code = invite(&mut first, Role::Canvasser);
+    let code = invite_by(&mut first, Role::Canvasser, 1);
     let mut d = Device::joined(&relay.url, &code, "D's phone");
     for dev in [&mut second, &mut d, &mut first] {
         dev.sync();
@@ -497,19 +488,7 @@ fn the_first_leads_key_under_another_device_is_not_the_first_lead() {
     let (team_id, first_invite) = relay.operator_team();
     let mut first = Device::joined(&relay.url, &first_invite, "First lead's phone");
     first.sync();
-    let request = groundwork_protocol::InviteRequest {
-        uses: 2,
-        expires_in_secs: 3600,
-        role: Role::Canvasser,
-        sealed_keys: None,
-    };
-    let code = {
-        let nb = RefCell::new(&mut first.store);
-        sync::block_on(team::invite(&nb, &transport(), &request))
-            .unwrap()
-            .0
-            .code
-    };
+    let code = invite_by(&mut first, Role::Canvasser, 2);
     // Whoever holds the first lead's keys (a stolen phone) joins as a new device with them.
     let mut impostor = Device::new();
     let stolen = first.store.device_key().unwrap();
