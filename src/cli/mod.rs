@@ -335,6 +335,9 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 // key's number, and how many devices' keys this device knows.
                 "sealed": store.sealed()?,
                 "key_epoch": store.keyring()?.current().map(|k| k.epoch()),
+                // Whether each document has its own key too, so that an erasure reaches
+                // copies of the relay's database taken before it (teams made since).
+                "document_keys": store.keyring()?.doc_keys().is_some(),
                 "team_members_known": store.known_members()?,
                 "awaiting_key_changes": store.awaiting_key_changes()?,
                 // What other devices' push records say the relay holds and has not served.

@@ -25,6 +25,7 @@ use sha2::Sha256;
 use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::doc_keys::{DocKey, DocKeys};
 use super::{CryptoError, random, text};
 
 /// Bytes of a team key and of a signing key's secret.
@@ -89,6 +90,15 @@ impl TeamKey {
     pub(crate) fn blob_cipher(&self, team: &str) -> Aes256Siv {
         siv(&self.secret, b"groundwork blob key v1", team)
     }
+
+    /// The cipher sealing a document's blobs under this key and the document's own key
+    /// (format 2): HKDF-SHA256 over both secrets, so that neither alone opens them.
+    pub(crate) fn doc_cipher(&self, team: &str, doc_key: &DocKey) -> Aes256Siv {
+        let mut both = Zeroizing::new([0u8; KEY_LEN + super::doc_keys::NODE_LEN]);
+        both[..KEY_LEN].copy_from_slice(&self.secret);
+        both[KEY_LEN..].copy_from_slice(doc_key.as_slice());
+        siv(both.as_slice(), b"groundwork blob key v2", team)
+    }
 }
 
 /// The cipher keyed by HKDF-SHA256(`secret`, info = `label` ‖ `team`).
@@ -109,6 +119,9 @@ pub(crate) fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
 pub struct Keyring {
     /// Each epoch's keys, in the order of their bytes (the first is the one sealed with).
     keys: BTreeMap<u64, Vec<TeamKey>>,
+    /// The tree of documents' own keys, in a team made since erasure reaches the relay's
+    /// backups ([`super::doc_keys`]); `None` in a team from before.
+    doc_keys: Option<DocKeys>,
 }
 
 impl Keyring {
@@ -164,6 +177,17 @@ impl Keyring {
     /// Whether it holds no key (a team from before encryption).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The same keys with the team's tree of documents' own keys.
+    pub fn with_doc_keys(mut self, doc_keys: DocKeys) -> Keyring {
+        self.doc_keys = Some(doc_keys);
+        self
+    }
+
+    /// The team's tree of documents' own keys, if the team has one.
+    pub fn doc_keys(&self) -> Option<&DocKeys> {
+        self.doc_keys.as_ref()
     }
 }
 
@@ -324,6 +348,7 @@ impl InviteSecret {
 
 const INVITE_HEADER: &[u8] = b"groundwork invite v1";
 const INVITE_HEADER_V2: &[u8] = b"groundwork invite v2";
+const INVITE_HEADER_V3: &[u8] = b"groundwork invite v3";
 
 /// What a sealed invite holds: the team's keys and, from invites made since the lead's key is
 /// the team's root of trust, the team's anchor (its first lead's signing key) and the invite's
@@ -340,8 +365,9 @@ pub struct InviteContents {
     pub cert: Option<super::trust::InviteCert>,
 }
 
-/// `keys` of `team`, its `anchor` (the first lead's key and actor) and the invite's `cert`,
-/// sealed under `secret`, as text for the relay to hold.
+/// `keys` of `team` (with its tree of documents' keys, if it has one: invite format 3), its
+/// `anchor` (the first lead's key and actor) and the invite's `cert`, sealed under `secret`,
+/// as text for the relay to hold.
 pub fn seal_invite(
     secret: &InviteSecret,
     team: &str,
@@ -362,8 +388,17 @@ pub fn seal_invite(
     plain.extend_from_slice(anchor_actor.as_bytes());
     plain.extend_from_slice(&cert_len.to_be_bytes());
     plain.extend_from_slice(&cert);
+    let Some(tree) = keys.doc_keys() else {
+        push_keys(&mut plain, keys);
+        return seal_plain(secret, team, INVITE_HEADER_V2, &plain);
+    };
+    // Format 3: the number of team keys, the keys, then the tree's nodes to the end.
+    let count = u16::try_from(keys.all().count())
+        .map_err(|_| CryptoError::Key("a team has too many keys for an invite".into()))?;
+    plain.extend_from_slice(&count.to_be_bytes());
     push_keys(&mut plain, keys);
-    seal_plain(secret, team, INVITE_HEADER_V2, &plain)
+    plain.extend_from_slice(&tree.encode());
+    seal_plain(secret, team, INVITE_HEADER_V3, &plain)
 }
 
 /// `keys` of `team` sealed under `secret` as invites were before the root of trust (no anchor,
@@ -408,7 +443,14 @@ pub fn open_invite(
 ) -> Result<InviteContents, CryptoError> {
     let bytes = text::from_base64url(sealed).ok_or(CryptoError::Invite)?;
     let cipher = || secret.cipher(team);
-    if let Ok(plain) = cipher().decrypt([INVITE_HEADER_V2, team.as_bytes()], &bytes) {
+    let (plain, v3) = match cipher().decrypt([INVITE_HEADER_V3, team.as_bytes()], &bytes) {
+        Ok(plain) => (Ok(plain), true),
+        Err(_) => (
+            cipher().decrypt([INVITE_HEADER_V2, team.as_bytes()], &bytes),
+            false,
+        ),
+    };
+    if let Ok(plain) = plain {
         let plain = Zeroizing::new(plain);
         let mut anchor = [0u8; PUBLIC_KEY_LEN];
         anchor.copy_from_slice(plain.get(..PUBLIC_KEY_LEN).ok_or(CryptoError::Invite)?);
@@ -427,8 +469,26 @@ pub fn open_invite(
             .get(actor_end + 2..cert_end)
             .and_then(|c| serde_json::from_slice(c).ok())
             .ok_or(CryptoError::Invite)?;
+        let keys = if v3 {
+            let count = plain
+                .get(cert_end..cert_end + 2)
+                .ok_or(CryptoError::Invite)?;
+            let keys_end = cert_end
+                + 2
+                + usize::from(u16::from_be_bytes([count[0], count[1]])) * (8 + KEY_LEN);
+            let ring = keys_of(
+                plain
+                    .get(cert_end + 2..keys_end)
+                    .ok_or(CryptoError::Invite)?,
+            )?;
+            ring.with_doc_keys(
+                DocKeys::decode(&plain[keys_end..]).map_err(|_| CryptoError::Invite)?,
+            )
+        } else {
+            keys_of(plain.get(cert_end..).ok_or(CryptoError::Invite)?)?
+        };
         return Ok(InviteContents {
-            keys: keys_of(&plain[cert_end..])?,
+            keys,
             anchor: Some(anchor),
             anchor_actor: Some(anchor_actor),
             cert: Some(cert),

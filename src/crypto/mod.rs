@@ -3,6 +3,8 @@
 //!
 //! - [`keys`]: the team's key (one per epoch), this device's signing key, the member record
 //!   that ties a device's Automerge actor to its signing key, and the keys an invite carries.
+//! - [`doc_keys`]: each document's own key, from a tree that erasure cuts, so that an erasure
+//!   reaches copies of the relay's database taken before it.
 //! - [`epoch`]: rotating the team key when a device is revoked.
 //! - [`pushlog`]: push records, each push's signed list of what it carried, so that a relay
 //!   withholding blobs is found out.
@@ -15,6 +17,7 @@
 //! ARCHITECTURE.md ("End-to-end encryption") says why these primitives and what the relay
 //! still sees.
 
+pub mod doc_keys;
 pub mod epoch;
 pub mod keys;
 pub mod pushlog;
@@ -22,6 +25,8 @@ pub mod seal;
 pub mod text;
 pub mod trust;
 
+#[cfg(test)]
+mod doc_key_tests;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +63,19 @@ pub enum CryptoError {
     /// No randomness available.
     #[error("this device could not get random bytes for a key ({0}); try again")]
     Random(String),
+    /// A document of a team whose documents each have their own key, sealed without it.
+    #[error(
+        "it is sealed without its document's own key, which every device of this team uses: the device that sent it runs an older Groundwork; update it"
+    )]
+    WithoutDocKey,
+    /// Sealed with a document key where none belongs (a record, or a team without them).
+    #[error(
+        "it is sealed with a document's own key, which this team does not use: join again with an invite from a team lead"
+    )]
+    UnexpectedDocKey,
+    /// The document was erased here: its key is gone.
+    #[error("its document has been erased on this device, and its key with it")]
+    DocKeyErased,
     /// A key of the wrong length or form.
     #[error("a key is malformed: {0}")]
     Key(String),

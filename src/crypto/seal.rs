@@ -1,7 +1,8 @@
 //! The sealed-blob format: what the relay stores for every change of an encrypted team.
 //!
 //! ```text
-//! magic      1 byte    0xE1 (no Automerge change starts with it: theirs start 0x85 0x6f)
+//! magic      1 byte    0xE1, or 0xE2 for format 2 (no Automerge change starts with
+//!                      either: theirs start 0x85 0x6f)
 //! epoch      varint    the team key's epoch (LEB128, at most 10 bytes, at least 1)
 //! siv        16 bytes  AES-256-SIV synthetic IV (the authentication tag)
 //! ciphertext n bytes   the padded content, encrypted
@@ -21,6 +22,13 @@
 //! about 12% of their precision (Nikitin et al., "Reducing Metadata Leakage from Encrypted
 //! Files and Communication with PURBs", 2019).
 //!
+//! **Format 2** (0xE2) is the same layout for a document of a team that gives each document its
+//! own key ([`super::doc_keys`]): the cipher's key is derived from the team key *and* the
+//! document's key, and the associated data's label is `"groundwork blob v2"`. In such a team
+//! every document of the notebook is sealed in format 2 and records (members, key rotations,
+//! pushes, leads) in format 1; a blob sealed the other way is refused, so that no device can
+//! leave a document where an erasure would not reach its copies.
+//!
 //! SIV is deterministic: the same change sealed twice under the same key is the same blob, so
 //! a retried push is recognised by the relay as the change it already holds, and no nonce can
 //! ever be reused (a phone restored from a backup would repeat a counter; here that is
@@ -29,10 +37,13 @@
 use std::io::Read;
 
 use super::CryptoError;
+use super::doc_keys::DocKey;
 use super::keys::{DeviceKey, Keyring, TeamKey, verify};
 
-/// First byte of every sealed blob.
+/// First byte of every sealed blob of format 1 (the team key alone).
 pub const MAGIC: u8 = 0xE1;
+/// First byte of a blob of format 2 (the team key and the document's own key).
+pub const MAGIC_V2: u8 = 0xE2;
 /// Bytes of the synthetic IV.
 pub const SIV_LEN: usize = 16;
 /// Bytes of the signature.
@@ -43,6 +54,7 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const MAX_CONTENT: usize = 1024 * 1024;
 
 const AD_LABEL: &[u8] = b"groundwork blob v1";
+const AD_LABEL_V2: &[u8] = b"groundwork blob v2";
 
 /// The preset dictionary of format 1's compression: 15,656 bytes of Automerge changes of
 /// Groundwork documents (every ninth change of `groundwork demo-data --people 300 --seed 2`,
@@ -62,22 +74,26 @@ pub struct Opened {
 }
 
 /// Seal `content` (a change or a member record) of document `doc` of `team`: encrypted under
-/// `key` and signed by `device`.
+/// `key` (and `doc_key`, the document's own key, when given: format 2) and signed by `device`.
 pub fn seal(
     team: &str,
     doc: &str,
     key: &TeamKey,
+    doc_key: Option<&DocKey>,
     device: &DeviceKey,
     content: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let padded = pad(content);
     let epoch = key.epoch();
-    let sealed = key
-        .blob_cipher(team)
-        .encrypt(associated(team, doc, epoch), &padded)
+    let (magic, mut cipher) = match doc_key {
+        Some(dk) => (MAGIC_V2, key.doc_cipher(team, dk)),
+        None => (MAGIC, key.blob_cipher(team)),
+    };
+    let sealed = cipher
+        .encrypt(associated(magic, team, doc, epoch), &padded)
         .map_err(|_| CryptoError::Key("the change could not be sealed".into()))?;
     let mut blob = Vec::with_capacity(1 + 10 + sealed.len() + SIGNATURE_LEN);
-    blob.push(MAGIC);
+    blob.push(magic);
     put_varint(&mut blob, epoch);
     blob.extend_from_slice(&sealed);
     let signature = device.sign(&signed_message(team, doc, &blob));
@@ -90,15 +106,24 @@ pub fn epoch_of(blob: &[u8]) -> Result<u64, CryptoError> {
     Ok(header(blob)?.0)
 }
 
-/// Whether `blob` starts like a sealed blob.
+/// Whether `blob` starts like a sealed blob (of either format).
 pub fn looks_sealed(blob: &[u8]) -> bool {
-    blob.first() == Some(&MAGIC)
+    matches!(blob.first(), Some(&MAGIC) | Some(&MAGIC_V2))
 }
 
 /// Decrypt and authenticate `blob` of document `doc` of `team` with the team's keys. The
 /// signature is checked apart ([`verify_signature`]) once the writer is known.
 pub fn open(team: &str, doc: &str, keys: &Keyring, blob: &[u8]) -> Result<Opened, CryptoError> {
     let (epoch, start) = header(blob)?;
+    let magic = blob[0];
+    let record = super::is_key_record(doc);
+    // Which document key, if any, the blob must have been sealed with in this team.
+    let doc_key = match (magic, keys.doc_keys(), record) {
+        (MAGIC, None, _) | (MAGIC, Some(_), true) => None,
+        (MAGIC, Some(_), false) => return Err(CryptoError::WithoutDocKey),
+        (_, Some(tree), false) => Some(tree.key_for(doc).ok_or(CryptoError::DocKeyErased)?),
+        (_, None, _) | (_, Some(_), true) => return Err(CryptoError::UnexpectedDocKey),
+    };
     let candidates = keys.of_epoch(epoch);
     if candidates.is_empty() {
         return Err(CryptoError::UnknownEpoch(epoch));
@@ -108,8 +133,12 @@ pub fn open(team: &str, doc: &str, keys: &Keyring, blob: &[u8]) -> Result<Opened
     let padded = candidates
         .iter()
         .find_map(|key| {
-            key.blob_cipher(team)
-                .decrypt(associated(team, doc, epoch), body)
+            let mut cipher = match &doc_key {
+                Some(dk) => key.doc_cipher(team, dk),
+                None => key.blob_cipher(team),
+            };
+            cipher
+                .decrypt(associated(magic, team, doc, epoch), body)
                 .ok()
         })
         .ok_or(CryptoError::Authentication)?;
@@ -144,9 +173,14 @@ fn header(blob: &[u8]) -> Result<(u64, usize), CryptoError> {
     Ok((epoch, start))
 }
 
-fn associated(team: &str, doc: &str, epoch: u64) -> [Vec<u8>; 4] {
+fn associated(magic: u8, team: &str, doc: &str, epoch: u64) -> [Vec<u8>; 4] {
     [
-        AD_LABEL.to_vec(),
+        if magic == MAGIC_V2 {
+            AD_LABEL_V2
+        } else {
+            AD_LABEL
+        }
+        .to_vec(),
         team.as_bytes().to_vec(),
         doc.as_bytes().to_vec(),
         epoch.to_be_bytes().to_vec(),

@@ -144,10 +144,10 @@ fn the_sealed_format_is_stable() {
     // and blobs already on relays would stop opening.
     let (key, device) = fixed();
     let content = incompressible();
-    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, None, &device, &content).unwrap();
     assert_eq!(blob[0], seal::MAGIC);
     assert_eq!(blob[1], 1, "epoch 1");
-    let again = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    let again = seal::seal(TEAM, DOC, &key, None, &device, &content).unwrap();
     assert_eq!(blob, again, "sealing is deterministic");
     assert_eq!(
         hex(&blob),
@@ -183,7 +183,7 @@ fn every_flipped_bit_of_a_blob_is_refused() {
     let (key, device) = fixed();
     let ring = Keyring::new([key.clone(), TeamKey::from_bytes(2, &[8u8; 32]).unwrap()]);
     let content: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
-    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, None, &device, &content).unwrap();
     for i in 0..blob.len() {
         for bit in [0x01u8, 0x80] {
             let mut bad = blob.clone();
@@ -209,7 +209,7 @@ fn a_blob_moved_to_another_document_team_or_epoch_is_refused() {
     let (key, device) = fixed();
     let key2 = TeamKey::from_bytes(2, &[7u8; 32]).unwrap(); // same bytes, other epoch
     let ring = Keyring::new([key.clone(), key2]);
-    let blob = seal::seal(TEAM, DOC, &key, &device, b"a change").unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, None, &device, b"a change").unwrap();
     let other_doc = "0193b2c4-1111-7222-8333-944455566678";
     let other_team = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6c";
     assert_eq!(
@@ -233,14 +233,14 @@ fn a_blob_moved_to_another_document_team_or_epoch_is_refused() {
     );
     // Another device's signature over the same bytes does not pass for this one's.
     let other = DeviceKey::from_parts(&[10u8; 32], &[1u8; 32]).unwrap();
-    let theirs = seal::seal(TEAM, DOC, &key, &other, b"a change").unwrap();
+    let theirs = seal::seal(TEAM, DOC, &key, None, &other, b"a change").unwrap();
     assert_eq!(
         verify_signature(TEAM, DOC, &theirs, &device.public()),
         Err(CryptoError::Signature)
     );
     // An epoch this device does not hold, and the clear.
     let key9 = TeamKey::from_bytes(9, &[1u8; 32]).unwrap();
-    let later = seal::seal(TEAM, DOC, &key9, &device, b"a change").unwrap();
+    let later = seal::seal(TEAM, DOC, &key9, None, &device, b"a change").unwrap();
     assert_eq!(
         open(TEAM, DOC, &ring, &later),
         Err(CryptoError::UnknownEpoch(9))
@@ -310,7 +310,7 @@ proptest! {
     fn any_content_seals_and_opens(content in proptest::collection::vec(any::<u8>(), 0..3000), epoch in 1u64..100_000) {
         let key = TeamKey::from_bytes(epoch, &[3u8; 32]).unwrap();
         let device = DeviceKey::from_parts(&[4u8; 32], &[1u8; 32]).unwrap();
-        let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+        let blob = seal::seal(TEAM, DOC, &key, None, &device, &content).unwrap();
         let ring = Keyring::new([key]);
         prop_assert_eq!(open_and_verify(TEAM, DOC, &ring, &blob, &device.public()).unwrap(), content);
         prop_assert_eq!(seal::epoch_of(&blob).unwrap(), epoch);
@@ -396,7 +396,7 @@ fn changes_alike_compress_and_a_bomb_is_refused() {
     let ring = Keyring::new([key.clone()]);
     // Words the dictionary holds (field names of a person's file) compress well.
     let content = b"person name notes conversations commitments story issues engagement".repeat(3);
-    let blob = seal::seal(TEAM, DOC, &key, &device, &content).unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, None, &device, &content).unwrap();
     assert!(
         blob.len() < content.len(),
         "{} >= {}",
@@ -409,7 +409,7 @@ fn changes_alike_compress_and_a_bomb_is_refused() {
     );
     // Content that opens to more than any change may be is refused, not inflated.
     let huge = vec![0u8; seal::MAX_CONTENT + 1];
-    let blob = seal::seal(TEAM, DOC, &key, &device, &huge).unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, None, &device, &huge).unwrap();
     assert!(blob.len() < 64 * 1024);
     assert!(matches!(
         open(TEAM, DOC, &ring, &blob),
@@ -443,7 +443,7 @@ fn an_epoch_with_two_keys_opens_what_either_sealed_and_every_ring_picks_the_same
     assert_eq!(ring.current().unwrap().bytes(), &[5u8; 32]);
     assert_eq!(other_order.current().unwrap().bytes(), &[5u8; 32]);
     for key in [&one, &two] {
-        let blob = seal::seal(TEAM, DOC, key, &device, b"a change").unwrap();
+        let blob = seal::seal(TEAM, DOC, key, None, &device, b"a change").unwrap();
         assert_eq!(open(TEAM, DOC, &ring, &blob).unwrap().content, b"a change");
         // A ring holding only the other key of the epoch does not open it.
         let other = if key.bytes() == one.bytes() {

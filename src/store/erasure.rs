@@ -5,8 +5,9 @@
 //! Erasing deletes, in one transaction: the saved document, its projection rows (the person,
 //! their conversations and commitments; a campaign or a shift), its search-index row, its
 //! changes waiting for the relay, pulled changes of it that wait or were quarantined, the
-//! drafts typed about it, and its repair stamp; and it records the id in `erased`, so that
-//! nothing of it is ever taken in again. The database runs with `secure_delete` on (freed
+//! drafts typed about it, and its repair stamp; it cuts the document's own key out of the
+//! team's tree of keys ([`crate::crypto::doc_keys`]); and it records the id in `erased`, so
+//! that nothing of it is ever taken in again. The database runs with `secure_delete` on (freed
 //! content is overwritten with zeros) and the search index with FTS5 `secure-delete` (words are
 //! removed from the index, not masked), so once the write-ahead log is checkpointed and
 //! truncated ([`Store::scrub`]) the bytes are gone from the database file and its journal.
@@ -138,6 +139,9 @@ impl Store {
         // Erased: no refusal of an order for it stands any longer (one under another number
         // included).
         tx.execute("DELETE FROM refused_erasures WHERE doc_id = ?1", [doc_id])?;
+        // Its own key goes too: what copies of the relay's database taken before this moment
+        // hold of it opens under no key any device still has (see `crypto::doc_keys`).
+        super::keys::puncture_doc_key(&tx, doc_id)?;
         if let Some(seq) = seq {
             tx.execute(
                 "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",

@@ -9,6 +9,9 @@ use rusqlite::{Connection, OptionalExtension};
 use super::bundle::{self, Outgoing};
 use super::intake;
 use super::{OutboxItem, Store};
+use zeroize::Zeroizing;
+
+use crate::crypto::doc_keys::{DocKey, DocKeys, NODE_LEN, Position};
 use crate::crypto::epoch::{self, EpochRecord, epoch_doc_id, epoch_of_doc};
 use crate::crypto::keys::{DeviceKey, InviteSecret, Keyring, MemberRecord, TeamKey, member_doc_id};
 use crate::crypto::trust::{self, InviteCert, TrustedRole};
@@ -16,7 +19,8 @@ use crate::crypto::{CryptoError, seal};
 use crate::error::{Error, Result};
 use crate::model::format_time;
 
-/// The team's keys, as stored.
+/// The team's keys, as stored: every epoch's, and the tree of documents' own keys if the team
+/// has one.
 pub(crate) fn keyring(conn: &Connection) -> Result<Keyring> {
     let mut stmt = conn.prepare_cached("SELECT epoch, key FROM team_keys ORDER BY epoch")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
@@ -25,7 +29,84 @@ pub(crate) fn keyring(conn: &Connection) -> Result<Keyring> {
         let (epoch, key) = row?;
         keys.push(TeamKey::from_bytes(epoch.max(0) as u64, &key)?);
     }
-    Ok(Keyring::new(keys))
+    let ring = Keyring::new(keys);
+    Ok(match doc_keys(conn)? {
+        Some(tree) => ring.with_doc_keys(tree),
+        None => ring,
+    })
+}
+
+/// The nodes of the team's tree of documents' own keys this device holds (`None`: a team
+/// from before, or none).
+pub(crate) fn doc_keys(conn: &Connection) -> Result<Option<DocKeys>> {
+    let mut stmt = conn.prepare_cached("SELECT depth, prefix, key FROM doc_keys")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            Zeroizing::new(r.get::<_, Vec<u8>>(2)?),
+        ))
+    })?;
+    let mut nodes = Vec::new();
+    for row in rows {
+        let (depth, prefix, key) = row?;
+        let key: [u8; NODE_LEN] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::Key(format!("a stored document key has {NODE_LEN} bytes")))?;
+        let depth = u8::try_from(depth)
+            .map_err(|_| CryptoError::Key("a stored document key's depth is impossible".into()))?;
+        nodes.push((
+            Position {
+                depth,
+                prefix: prefix as u64,
+            },
+            key,
+        ));
+    }
+    if nodes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(DocKeys::from_nodes(nodes)?))
+}
+
+/// Replace the stored tree with `tree` (or remove it).
+fn store_doc_keys(conn: &Connection, tree: Option<&DocKeys>) -> Result<()> {
+    conn.execute("DELETE FROM doc_keys", [])?;
+    for (at, key) in tree.into_iter().flat_map(DocKeys::nodes) {
+        conn.execute(
+            "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
+            (i64::from(at.depth), at.prefix as i64, key.as_slice()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Cut document `doc_id`'s key out of the stored tree (an erasure; see
+/// [`crate::crypto::doc_keys`]), in the caller's transaction. Nothing to do in a team
+/// without a tree or when it was cut already.
+pub(crate) fn puncture_doc_key(conn: &Connection, doc_id: &str) -> Result<bool> {
+    let Some(mut tree) = doc_keys(conn)? else {
+        return Ok(false);
+    };
+    let Some(cut) = tree.puncture(doc_id) else {
+        return Ok(false);
+    };
+    conn.execute(
+        "DELETE FROM doc_keys WHERE depth = ?1 AND prefix = ?2",
+        (i64::from(cut.removed.depth), cut.removed.prefix as i64),
+    )?;
+    let nodes: HashMap<_, _> = tree.nodes().collect();
+    for at in cut.added {
+        let key = nodes.get(&at).ok_or_else(|| {
+            CryptoError::Key("a document key was lost while cutting the tree".into())
+        })?;
+        conn.execute(
+            "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
+            (i64::from(at.depth), at.prefix as i64, key.as_slice()),
+        )?;
+    }
+    Ok(true)
 }
 
 /// Whether this device's team seals what it pushes.
@@ -230,6 +311,7 @@ impl Store {
                 (key.epoch() as i64, key.bytes().as_slice(), &now),
             )?;
         }
+        store_doc_keys(&tx, keys.doc_keys().filter(|_| sealed))?;
         let (anchor, anchor_actor, role, admission) = match (sealed, trust) {
             (false, _) | (true, JoinTrust::Relay) => (None, None, None, None),
             (true, JoinTrust::Root) => (
@@ -407,14 +489,38 @@ impl Store {
                     Some(e) => ring.get(e - 1).ok_or_else(missing)?,
                     None => current,
                 };
-                out.bytes = seal::seal(&team, &out.doc_id, key, &device, &out.bytes)?;
+                let doc_key = doc_key_for(&ring, &out.doc_id)?;
+                out.bytes = seal::seal(
+                    &team,
+                    &out.doc_id,
+                    key,
+                    doc_key.as_ref(),
+                    &device,
+                    &out.bytes,
+                )?;
                 Ok(out)
             })
             .collect()
     }
 }
 
-/// `content` sealed as record `doc_id` under the team's newest key and signed by this device.
+/// The key of its own `doc_id` is sealed under besides the team's: a document of a team with a
+/// tree of documents' keys has one; records, and every document of a team from before, none.
+fn doc_key_for(ring: &Keyring, doc_id: &str) -> Result<Option<DocKey>> {
+    match ring.doc_keys() {
+        Some(tree) if !crate::crypto::is_key_record(doc_id) => {
+            Ok(Some(tree.key_for(doc_id).ok_or_else(|| {
+                CryptoError::Key(format!(
+                    "document {doc_id} has been erased in this team, and its key with it: nothing more of it can be sent"
+                ))
+            })?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `content` sealed as `doc_id` (a record, or a document's snapshot) under the team's newest
+/// key (and the document's own key, see [`doc_key_for`]) and signed by this device.
 pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Result<Vec<u8>> {
     let team = team_id(conn)?.ok_or(Error::Crypto(CryptoError::Key(
         "this device has joined no team".into(),
@@ -424,5 +530,12 @@ pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Re
         "this device holds none of its team's keys: join again with an invite from a team lead"
             .into(),
     )))?;
-    Ok(seal::seal(&team, doc_id, key, &device_key(conn)?, content)?)
+    Ok(seal::seal(
+        &team,
+        doc_id,
+        key,
+        doc_key_for(&ring, doc_id)?.as_ref(),
+        &device_key(conn)?,
+        content,
+    )?)
 }

@@ -12,6 +12,7 @@ use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError, team};
 use crate::crypto::CryptoError;
+use crate::crypto::doc_keys::DocKeys;
 use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
@@ -117,8 +118,10 @@ pub async fn join<W: Wire>(
             .into());
         }
         (false, _, None) => Keyring::default(),
-        // The first device of a new team makes its key.
-        (true, None, None) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?]),
+        // The first device of a new team makes its key, and the tree of its documents' own
+        // keys that erasure cuts.
+        (true, None, None) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?])
+            .with_doc_keys(DocKeys::generate().map_err(Error::from)?),
     };
     let trust = match (&opened, &secret) {
         (

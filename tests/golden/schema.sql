@@ -1,4 +1,4 @@
--- user_version 15
+-- user_version 16
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -129,6 +129,14 @@ CREATE TABLE doc_blobs (
     changes INTEGER NOT NULL,
     covered INTEGER NOT NULL DEFAULT 0 CHECK (covered IN (0, 1))
 );
+
+-- table doc_keys
+CREATE TABLE doc_keys (
+    depth  INTEGER NOT NULL,
+    prefix INTEGER NOT NULL,
+    key    BLOB NOT NULL,
+    PRIMARY KEY (depth, prefix)
+) WITHOUT ROWID;
 
 -- table documents
 CREATE TABLE documents (

@@ -394,6 +394,84 @@ mod through_the_relay {
         );
     }
 
+    /// The sealed blobs of `doc` in a copy of the relay's database.
+    fn blobs_of(copy: &std::path::Path, doc: &str) -> Vec<Vec<u8>> {
+        let conn = rusqlite::Connection::open(copy).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT blob FROM blobs WHERE doc_id = ?1 ORDER BY seq")
+            .unwrap();
+        stmt.query_map([doc], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_copy_of_the_relay_taken_before_an_erasure_opens_under_no_key_left_anywhere() {
+        use groundwork::crypto::CryptoError;
+        use groundwork::crypto::keys::Keyring;
+        use groundwork::crypto::seal;
+
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let p = canary_person(&mut b.store);
+        let q = b.person("Quinn");
+        b.sync();
+        lead.sync();
+        // The operator's backup (or a thief's copy), taken before the erasure.
+        let backup = tempfile::tempdir().unwrap();
+        let copy = backup.path().join("relay.sqlite3");
+        rusqlite::Connection::open(relay.dir().join("relay.sqlite3"))
+            .unwrap()
+            .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+            .unwrap();
+        let (of_p, of_q) = (blobs_of(&copy, &p), blobs_of(&copy, &q));
+        assert!(!of_p.is_empty() && !of_q.is_empty());
+        // Before the erasure a member's keys open them: the check below can fail.
+        let before = lead.store.keyring().unwrap();
+        assert!(before.doc_keys().is_some(), "a new team has document keys");
+        for blob in &of_p {
+            assert!(seal::open(&team_id, &p, &before, blob).is_ok());
+        }
+
+        erase(&mut lead, &p).unwrap();
+        b.sync();
+        lead.sync();
+        assert!(lead.store.erasures_waiting().unwrap().is_empty());
+        // A device let in afterwards by the lead, with the keys as they are now.
+        let invite = crate::sealed::lead_invite(&mut lead);
+        let mut d = Device::joined(&relay.url, &invite, "D's phone");
+        d.sync();
+        assert_eq!(d.store.person(&q).unwrap().person.name, "Quinn");
+
+        for (who, device) in [("lead", &lead), ("b", &b), ("d", &d)] {
+            let ring = device.store.keyring().unwrap();
+            for blob in &of_p {
+                assert_eq!(
+                    seal::open(&team_id, &p, &ring, blob),
+                    Err(CryptoError::DocKeyErased),
+                    "{who}"
+                );
+                // Every team key this device holds, tried alone on the ciphertext (the blob
+                // relabelled as sealed under the team key only): nothing opens.
+                let mut relabelled = blob.clone();
+                relabelled[0] = seal::MAGIC;
+                let team_keys_only = Keyring::new(ring.all().cloned());
+                assert_eq!(
+                    seal::open(&team_id, &p, &team_keys_only, &relabelled),
+                    Err(CryptoError::Authentication),
+                    "{who}"
+                );
+            }
+            // The rest of the copy still opens with the same keys.
+            for blob in &of_q {
+                assert!(seal::open(&team_id, &q, &ring, blob).is_ok(), "{who}");
+            }
+        }
+    }
+
     #[test]
     fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
         let relay = TestRelay::start();

@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use super::erasure::{CANARY, canary_person, files_holding};
 use super::sync::{Device, TestRelay, transport};
 
-fn lead_invite(lead: &mut Device) -> String {
+/// A canvasser's invite made by `lead`'s device, as the app makes it.
+pub(crate) fn lead_invite(lead: &mut Device) -> String {
     let request = InviteRequest {
         uses: 1,
         expires_in_secs: 3600,

@@ -76,10 +76,14 @@ impl TestRelay {
         }
     }
 
-    /// A new team and an invite for `uses` devices (they join as leads).
+    /// A new team and an invite for `uses` devices (they join as leads). Its keys are made
+    /// here, as the first lead's device makes them: the team key and the tree of documents'
+    /// keys. (Invites made here carry the tree as it was made: an invite for a device that
+    /// must hold the tree as erasures left it comes from a lead's device.)
     pub fn team(&self, uses: u32) -> (String, String) {
         let (team, _operators) = self.relay.team("Test team", 1).unwrap();
-        let ring = Keyring::new([TeamKey::generate(1).unwrap()]);
+        let ring = Keyring::new([TeamKey::generate(1).unwrap()])
+            .with_doc_keys(groundwork::crypto::doc_keys::DocKeys::generate().unwrap());
         self.keys.borrow_mut().insert(team.clone(), ring);
         self.anchors
             .borrow_mut()

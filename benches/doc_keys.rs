@@ -1,0 +1,83 @@
+//! What each document's own key costs (`cargo bench --bench doc_keys`): deriving a key from the
+//! team's tree, cutting one out at an erasure, and how the tree an invite carries grows with
+//! the team's erasures.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use groundwork::crypto::doc_keys::DocKeys;
+use groundwork::crypto::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite};
+use groundwork::crypto::seal;
+use groundwork::crypto::trust::{TrustedRole, certify_invite};
+
+const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
+
+fn doc(n: u32) -> String {
+    format!("0193b2c4-{n:04x}-7222-8333-944455566677")
+}
+
+fn main() {
+    let tree = DocKeys::generate().expect("random bytes");
+    let n = 100_000u32;
+
+    let start = Instant::now();
+    for i in 0..n {
+        black_box(tree.key_for(&doc(i)));
+    }
+    let per_key = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("deriving a document's key from the root: {per_key:.2} µs");
+
+    // Sealing and opening a change-sized blob, with and without the document's key.
+    let key = TeamKey::generate(1).expect("random bytes");
+    let device = DeviceKey::generate().expect("random bytes");
+    let content = vec![b'x'; 600];
+    let ring1 = Keyring::new([key.clone()]);
+    let ring2 = Keyring::new([key.clone()]).with_doc_keys(tree.clone());
+    let rounds = 5_000u32;
+    for (label, ring, keyed) in [("format 1", &ring1, false), ("format 2", &ring2, true)] {
+        let start = Instant::now();
+        for i in 0..rounds {
+            let d = doc(i);
+            let dk = keyed.then(|| tree.key_for(&d)).flatten();
+            let blob = seal::seal(TEAM, &d, &key, dk.as_ref(), &device, &content).expect("seal");
+            black_box(seal::open(TEAM, &d, ring, &blob).expect("open"));
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        println!("sealing and opening a 600-byte change, {label}: {per:.1} µs");
+    }
+
+    // Erasures: the tree's size, the time to cut one, an invite's length.
+    let secret = InviteSecret::generate().expect("random bytes");
+    let lead = DeviceKey::generate().expect("random bytes");
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let mut cut = tree.clone();
+    let mut done = 0u32;
+    let mut cut_time = 0.0;
+    println!("| erasures | nodes held | tree bytes | invite (base64url) | deriving a key |");
+    for target in [0u32, 1, 10, 100, 490, 1000] {
+        while done < target {
+            let start = Instant::now();
+            cut.puncture(&doc(1_000_000 + done));
+            cut_time += start.elapsed().as_secs_f64();
+            done += 1;
+        }
+        let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
+        let invite =
+            seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
+        let start = Instant::now();
+        for i in 0..10_000 {
+            black_box(cut.key_for(&doc(i)));
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
+        println!(
+            "| {target} | {} | {} | {} | {per:.2} µs |",
+            cut.len(),
+            cut.encode().len(),
+            invite.len()
+        );
+    }
+    println!(
+        "cutting a key out: {:.1} µs each",
+        cut_time * 1e6 / f64::from(done.max(1))
+    );
+}

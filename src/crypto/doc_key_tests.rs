@@ -1,0 +1,270 @@
+//! Each document's own key: known answers computed apart (Python's `hashlib`, `cryptography`),
+//! the tree cut by erasures in any order, and format 2 refusing what it must.
+
+use proptest::prelude::*;
+
+use super::CryptoError;
+use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, leaf_of};
+use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite};
+use super::seal::{self, open, verify_signature};
+use super::trust::{TrustedRole, certify_invite};
+
+const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
+const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
+const OTHER: &str = "0193b2c4-1111-7222-8333-944455566678";
+
+fn hex(b: &[u8]) -> String {
+    crate::store::intake::hex(b)
+}
+
+fn root() -> [u8; NODE_LEN] {
+    std::array::from_fn(|i| i as u8)
+}
+
+fn tree() -> DocKeys {
+    DocKeys::from_root(&root())
+}
+
+fn fixed() -> (TeamKey, DeviceKey) {
+    (
+        TeamKey::from_bytes(1, &[7u8; 32]).unwrap(),
+        DeviceKey::from_parts(&[9u8; 32], &[1u8; 32]).unwrap(),
+    )
+}
+
+/// The same 48 bytes the format-1 known answer seals: they do not compress.
+fn incompressible() -> Vec<u8> {
+    (0u32..48)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+#[test]
+fn a_document_s_leaf_and_key_match_an_independent_computation() {
+    // Computed with Python's hashlib from the module's description alone.
+    assert_eq!(format!("{:016x}", leaf_of(DOC)), "871bc19389597a86");
+    let key = tree().key_for(DOC).unwrap();
+    assert_eq!(hex(key.as_slice()), "112bd42c5532f7fcdef8bd7c944ce010");
+}
+
+#[test]
+fn a_format_2_blob_matches_an_independent_computation() {
+    // The whole blob computed with Python's `cryptography` (HKDF-SHA256 over the team key and
+    // the document's key, AES-SIV, Ed25519): header, padding, binding and signature.
+    let (key, device) = fixed();
+    let doc_key = tree().key_for(DOC).unwrap();
+    let blob = seal::seal(TEAM, DOC, &key, Some(&doc_key), &device, &incompressible()).unwrap();
+    assert_eq!(
+        hex(&blob),
+        "e201cea515dbd50fb0520ec952f9c49ce797bdd564211810fb8c6f8b11a9ad5051acbfe048ac67f06eb6\
+         0d38e9160bf8b0a77e2e93b56b627cbe0d767dd5cd7d59731db793a0292cf8adcb34f4e6a9b80a334acaec\
+         bcb6f785b30796ae032303a17d4a9527ac2e4288385984a1d6a1700e806eee07fd493e55afa9f389d492fd\
+         1212e5b9b203"
+    );
+    let ring = Keyring::new([key]).with_doc_keys(tree());
+    assert_eq!(
+        open(TEAM, DOC, &ring, &blob).unwrap().content,
+        incompressible()
+    );
+    verify_signature(TEAM, DOC, &blob, &device.public()).unwrap();
+}
+
+#[test]
+fn every_flipped_bit_of_a_format_2_blob_is_refused() {
+    let (key, device) = fixed();
+    let ring = Keyring::new([key.clone()]).with_doc_keys(tree());
+    let doc_key = tree().key_for(DOC).unwrap();
+    let content: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+    let blob = seal::seal(TEAM, DOC, &key, Some(&doc_key), &device, &content).unwrap();
+    for i in 0..blob.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = blob.clone();
+            bad[i] ^= bit;
+            let opened = open(TEAM, DOC, &ring, &bad)
+                .and_then(|_| verify_signature(TEAM, DOC, &bad, &device.public()));
+            assert!(
+                opened.is_err(),
+                "byte {i} bit {bit:#x} flipped was accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_team_with_document_keys_takes_each_blob_only_in_its_own_format() {
+    let (key, device) = fixed();
+    let with_tree = Keyring::new([key.clone()]).with_doc_keys(tree());
+    let without = Keyring::new([key.clone()]);
+    let doc_key = tree().key_for(DOC).unwrap();
+    let v2 = seal::seal(TEAM, DOC, &key, Some(&doc_key), &device, b"a change").unwrap();
+    let v1 = seal::seal(TEAM, DOC, &key, None, &device, b"a change").unwrap();
+    // A document sealed under the team key alone: where an erasure would not reach.
+    assert_eq!(
+        open(TEAM, DOC, &with_tree, &v1),
+        Err(CryptoError::WithoutDocKey)
+    );
+    // A team from before does not take the new format; records are always format 1.
+    assert_eq!(
+        open(TEAM, DOC, &without, &v2),
+        Err(CryptoError::UnexpectedDocKey)
+    );
+    let member = "member-0a0b";
+    let record = seal::seal(TEAM, member, &key, None, &device, b"a record").unwrap();
+    assert_eq!(
+        open(TEAM, member, &with_tree, &record).unwrap().content,
+        b"a record"
+    );
+    let keyed_record = seal::seal(TEAM, member, &key, Some(&doc_key), &device, b"x").unwrap();
+    assert_eq!(
+        open(TEAM, member, &with_tree, &keyed_record),
+        Err(CryptoError::UnexpectedDocKey)
+    );
+    // Moved to another document (whose key differs) or opened with another team's tree.
+    assert_eq!(
+        open(TEAM, OTHER, &with_tree, &v2),
+        Err(CryptoError::Authentication)
+    );
+    let stranger = Keyring::new([key]).with_doc_keys(DocKeys::from_root(&[1u8; NODE_LEN]));
+    assert_eq!(
+        open(TEAM, DOC, &stranger, &v2),
+        Err(CryptoError::Authentication)
+    );
+    // The tree without the epoch's team key (a device revoked before it): not opened.
+    let later = TeamKey::from_bytes(2, &[5u8; 32]).unwrap();
+    let after = seal::seal(TEAM, DOC, &later, Some(&doc_key), &device, b"later").unwrap();
+    assert_eq!(
+        open(TEAM, DOC, &with_tree, &after),
+        Err(CryptoError::UnknownEpoch(2))
+    );
+}
+
+#[test]
+fn an_erased_document_s_blobs_open_under_nothing_left_and_the_others_still_do() {
+    let (key, device) = fixed();
+    let mut cut = tree();
+    let erased = seal::seal(
+        TEAM,
+        DOC,
+        &key,
+        Some(&cut.key_for(DOC).unwrap()),
+        &device,
+        b"canary",
+    )
+    .unwrap();
+    let kept = seal::seal(
+        TEAM,
+        OTHER,
+        &key,
+        Some(&cut.key_for(OTHER).unwrap()),
+        &device,
+        b"kept",
+    )
+    .unwrap();
+    let change = cut.puncture(DOC).unwrap();
+    assert_eq!(
+        change.removed,
+        Position {
+            depth: 0,
+            prefix: 0
+        }
+    );
+    assert_eq!(change.added.len(), 64);
+    assert_eq!(cut.puncture(DOC), None, "cut once");
+    assert_eq!(cut.key_for(DOC), None);
+    let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
+    assert_eq!(
+        open(TEAM, DOC, &ring, &erased),
+        Err(CryptoError::DocKeyErased)
+    );
+    assert_eq!(open(TEAM, OTHER, &ring, &kept).unwrap().content, b"kept");
+    // No node left derives the erased key, whatever path is walked down from it: each node
+    // held is checked not to lie on the erased leaf's path.
+    let leaf = leaf_of(DOC);
+    for (at, _) in cut.nodes() {
+        let on_path = at.depth == 0 || (leaf >> (64 - u32::from(at.depth))) == at.prefix;
+        assert!(!on_path, "{at:?} lies above the erased leaf");
+    }
+}
+
+#[test]
+fn node_sets_are_refused_when_they_would_undo_an_erasure() {
+    let mut cut = tree();
+    cut.puncture(DOC).unwrap();
+    let bytes = cut.encode();
+    assert_eq!(bytes.len(), 64 * ENCODED_NODE_LEN);
+    assert_eq!(DocKeys::decode(&bytes).unwrap(), cut);
+    // The root given back beside the cut tree: overlaps everything.
+    let mut with_root = bytes.to_vec();
+    with_root.push(0);
+    with_root.extend_from_slice(&[0u8; 8]);
+    with_root.extend_from_slice(&root());
+    assert!(DocKeys::decode(&with_root).is_err());
+    // A node given twice, cut short, an impossible depth or prefix, nothing.
+    let mut twice = bytes.to_vec();
+    twice.extend_from_slice(&bytes[..ENCODED_NODE_LEN]);
+    assert!(DocKeys::decode(&twice).is_err());
+    assert!(DocKeys::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut deep = bytes.to_vec();
+    deep[0] = 65;
+    assert!(DocKeys::decode(&deep).is_err());
+    let mut wide = vec![3u8];
+    wide.extend_from_slice(&8u64.to_be_bytes());
+    wide.extend_from_slice(&[1u8; NODE_LEN]);
+    assert!(DocKeys::decode(&wide).is_err());
+    assert!(DocKeys::decode(&[]).is_err());
+}
+
+#[test]
+fn invites_carry_the_cut_tree() {
+    let mut cut = tree();
+    cut.puncture(DOC).unwrap();
+    let ring = Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut);
+    let secret = InviteSecret::generate().unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let sealed = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+    let opened = open_invite(&secret, TEAM, &sealed).unwrap();
+    assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
+    assert_eq!(opened.keys.doc_keys().unwrap().key_for(DOC), None);
+    assert_eq!(
+        opened.keys.doc_keys().unwrap().key_for(OTHER),
+        tree().key_for(OTHER)
+    );
+    assert_eq!(opened.keys.get(1).unwrap().bytes(), &[1u8; 32]);
+    assert_eq!(opened.cert, Some(cert));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn erasures_in_any_order_leave_the_same_tree_and_every_other_key(
+        erased in proptest::collection::btree_set(0u32..400, 1..12),
+        seed in any::<u64>(),
+    ) {
+        let doc = |n: u32| format!("doc-{n}");
+        let mut forwards = tree();
+        for n in &erased {
+            prop_assert!(forwards.puncture(&doc(*n)).is_some());
+        }
+        // Another order: rotated by the seed, and each erasure repeated (carried out twice).
+        let list: Vec<u32> = erased.iter().copied().collect();
+        let turn = (seed as usize) % list.len();
+        let mut backwards = tree();
+        for n in list[turn..].iter().chain(&list[..turn]).rev() {
+            backwards.puncture(&doc(*n));
+            prop_assert!(backwards.puncture(&doc(*n)).is_none());
+        }
+        prop_assert_eq!(forwards.encode(), backwards.encode());
+        let whole = tree();
+        for n in 0u32..400 {
+            let key = forwards.key_for(&doc(n));
+            if erased.contains(&n) {
+                prop_assert!(key.is_none());
+            } else {
+                prop_assert_eq!(key, whole.key_for(&doc(n)));
+            }
+        }
+        prop_assert_eq!(DocKeys::decode(&forwards.encode()).unwrap(), forwards);
+    }
+}
