@@ -45,6 +45,10 @@ pub struct Status {
     /// The team's notebook is end-to-end encrypted (the relay stores only sealed changes).
     #[serde(default)]
     pub sealed: bool,
+    /// Each document has its own key too, so that an erasure reaches copies of the relay taken
+    /// before it (a team made since; see `crypto::doc_keys`).
+    #[serde(default)]
+    pub document_keys: bool,
     /// Blobs and pushes other devices' push records say the relay holds and it has not served
     /// this device ([`crate::store::Withheld`]).
     #[serde(default)]
@@ -92,6 +96,7 @@ impl Status {
                     _ => Vec::new(),
                 },
                 sealed: store.sealed().unwrap_or(false),
+                document_keys: store.keyring().is_ok_and(|k| k.doc_keys().is_some()),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")

@@ -57,6 +57,8 @@ pub struct SyncStatus {
     pub erasures_waiting: Vec<groundwork::store::ErasureRecord>,
     /// The team's notebook is end-to-end encrypted.
     pub sealed: bool,
+    /// Each of its documents has its own key too: an erasure reaches old copies of the relay.
+    pub document_keys: bool,
     /// What other devices say the relay holds and it has not served this device.
     pub withheld: u64,
     /// Erasure orders from the relay that no team lead signed (the records are kept).
@@ -183,6 +185,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         team: TeamPanel::default(),
         erasures_waiting: s.erasures_waiting.clone(),
         sealed: s.sealed,
+        document_keys: s.document_keys,
         withheld: s.withheld,
         erasures_refused: s.erasures_refused,
         unsigned_lead: s.unsigned_lead,
@@ -376,12 +379,13 @@ mod tests {
             role: Some("lead".into()),
             erasures_waiting: Vec::new(),
             sealed: true,
+            document_keys: true,
             withheld: 3,
             erasures_refused: 1,
             unsigned_lead: true,
         };
         let s = from_worker(&w);
-        assert!(s.sealed);
+        assert!(s.sealed && s.document_keys);
         assert_eq!(s.withheld, 3);
         assert_eq!(s.erasures_refused, 1);
         assert!(s.unsigned_lead);

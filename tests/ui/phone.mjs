@@ -379,6 +379,10 @@ const tests = [
     // The team's first device made its key, and the phone's invite carried it.
     const sealed = await page.locator('#team-sealed').innerText();
     assert(/^End-to-end encrypted/.test(sealed), `#team-sealed says ${JSON.stringify(sealed)}`);
+    // A team made since documents have their own keys: erasure reaches old copies of the relay.
+    const documentKeys = await page.locator('#team-document-keys').innerText();
+    assert(/^Each person's file has its own key/.test(documentKeys),
+      `#team-document-keys says ${JSON.stringify(documentKeys)}`);
     await tab(page, 'People');
     await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor();
     const gone = JSON.parse(cli(s.cliDir, 'person', 'list')).find((p) => p.name === TEAMMATE_LATER);

@@ -139,6 +139,13 @@ pub fn Settings(status: SyncStatus) -> Element {
                     if status.sealed {
                         p { id: "team-sealed", class: "muted",
                             "End-to-end encrypted: the relay keeps only what it cannot read. Invites from a team lead's app carry the key; keep them private." }
+                        if status.document_keys {
+                            p { id: "team-document-keys", class: "muted",
+                                "Each person's file has its own key as well: once every device has erased someone, no copy of the relay, even one taken before, can be read for them." }
+                        } else {
+                            p { id: "team-document-keys", class: "muted",
+                                "This team was created before each person's file had its own key: an erasure does not reach copies of the relay taken before it. Start a new team for that." }
+                        }
                     } else {
                         p { id: "team-sealed", class: "muted",
                             "This team's notebook is not end-to-end encrypted (it was created before encryption): its relay can read what is synced. Start a new team to encrypt." }
