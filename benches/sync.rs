@@ -31,14 +31,15 @@ fn relay(dir: &std::path::Path) -> EmbeddedRelay {
     EmbeddedRelay::start(dir).unwrap()
 }
 
-/// A new end-to-end encrypted team: its key and its anchor (the first lead's signing key, which
-/// certifies the invites, as a lead's app does).
+/// A new end-to-end encrypted team: its key, the tree of its documents' own keys, and its
+/// anchor (the first lead's signing key, which certifies the invites, as a lead's app does).
 fn sealed_team(r: &EmbeddedRelay) -> (String, (Keyring, DeviceKey)) {
     let (team, _) = r.team("Bench team", 1).unwrap();
     (
         team,
         (
-            Keyring::new([TeamKey::generate(1).unwrap()]),
+            Keyring::new([TeamKey::generate(1).unwrap()])
+                .with_doc_keys(groundwork::crypto::doc_keys::DocKeys::generate().unwrap()),
             DeviceKey::generate().unwrap(),
         ),
     )
