@@ -106,10 +106,11 @@ pub fn leaf_of(doc: &str) -> u64 {
 
 /// The child of `node` on `bit`.
 fn child(node: &[u8; NODE_LEN], bit: bool) -> [u8; NODE_LEN] {
-    let digest = Sha256::new()
+    let mut digest: [u8; 32] = Sha256::new()
         .chain_update(TREE_LABEL)
         .chain_update(node)
-        .finalize();
+        .finalize()
+        .into();
     let mut out = [0u8; NODE_LEN];
     let half = if bit {
         &digest[NODE_LEN..]
@@ -117,6 +118,7 @@ fn child(node: &[u8; NODE_LEN], bit: bool) -> [u8; NODE_LEN] {
         &digest[..NODE_LEN]
     };
     out.copy_from_slice(half);
+    digest.zeroize();
     out
 }
 
@@ -219,7 +221,9 @@ impl DocKeys {
         let leaf = leaf_of(doc);
         let (at, node) = self.cover(leaf)?;
         let mut key = Zeroizing::new(*node);
-        self.nodes.remove(&at);
+        if let Some(mut gone) = self.nodes.remove(&at) {
+            gone.zeroize();
+        }
         let mut added = Vec::with_capacity(usize::from(DEPTH - at.depth));
         for depth in at.depth..DEPTH {
             let on = bit(leaf, depth);

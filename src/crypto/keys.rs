@@ -381,7 +381,14 @@ pub fn seal_invite(
     let actor_len = u8::try_from(anchor_actor.len())
         .map_err(|_| CryptoError::Key("an actor id is too long".into()))?;
     let mut plain = Zeroizing::new(Vec::with_capacity(
-        PUBLIC_KEY_LEN + 3 + anchor_actor.len() + cert.len() + keys.all().count() * 40,
+        PUBLIC_KEY_LEN
+            + 5
+            + anchor_actor.len()
+            + cert.len()
+            + keys.all().count() * 40
+            + keys
+                .doc_keys()
+                .map_or(0, |t| t.len() * super::doc_keys::ENCODED_NODE_LEN),
     ));
     plain.extend_from_slice(anchor);
     plain.push(actor_len);

@@ -35,7 +35,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::keys::{seal_record, sealed};
+use super::keys::sealed;
 use super::{Outgoing, Store};
 use crate::crypto::pushlog::TAG_LEN;
 use crate::error::Result;
@@ -279,6 +279,7 @@ impl Store {
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         let mut used = 0;
+        let ring = super::keys::keyring(&self.conn)?;
         while let Some(row) = rows.next()? {
             let (doc_id, content): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
             if used + content.len() > room && (!out.is_empty() || room == 0) {
@@ -286,7 +287,7 @@ impl Store {
             }
             used += content.len();
             out.push(Outgoing {
-                bytes: seal_record(&self.conn, &doc_id, &content)?,
+                bytes: super::keys::seal_with(&self.conn, &ring, &doc_id, &content)?,
                 change_hashes: vec![format!("{SNAPSHOT_MARK}{doc_id}")],
                 doc_id,
             });

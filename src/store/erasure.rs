@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 
 /// Meta key set while a checkpoint after an erasure could not finish (another connection was
 /// reading); the next [`Store::checkpoint`] truncates the log then.
-const SCRUB_PENDING: &str = "scrub_pending";
+pub(crate) const SCRUB_PENDING: &str = "scrub_pending";
 
 /// An erasure recorded in this notebook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -141,7 +141,11 @@ impl Store {
         tx.execute("DELETE FROM refused_erasures WHERE doc_id = ?1", [doc_id])?;
         // Its own key goes too: what copies of the relay's database taken before this moment
         // hold of it opens under no key any device still has (see `crypto::doc_keys`).
-        super::keys::puncture_doc_key(&tx, doc_id)?;
+        // The key's bytes were in the database: its log must be truncated even when nothing
+        // else of the document was held here.
+        if super::keys::puncture_doc_key(&tx, doc_id)? {
+            super::meta::meta_set(&tx, SCRUB_PENDING, "1")?;
+        }
         if let Some(seq) = seq {
             tx.execute(
                 "UPDATE sync_state SET erasures_applied = max(erasures_applied, ?1) WHERE id = 1",

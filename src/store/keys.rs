@@ -50,10 +50,11 @@ pub(crate) fn doc_keys(conn: &Connection) -> Result<Option<DocKeys>> {
     let mut nodes = Vec::new();
     for row in rows {
         let (depth, prefix, key) = row?;
-        let key: [u8; NODE_LEN] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::Key(format!("a stored document key has {NODE_LEN} bytes")))?;
+        let key: [u8; NODE_LEN] = key.as_slice().try_into().map_err(|_| {
+            CryptoError::Key(format!(
+                "a stored document key does not have {NODE_LEN} bytes: the notebook is damaged"
+            ))
+        })?;
         let depth = u8::try_from(depth)
             .map_err(|_| CryptoError::Key("a stored document key's depth is impossible".into()))?;
         nodes.push((
@@ -311,7 +312,25 @@ impl Store {
                 (key.epoch() as i64, key.bytes().as_slice(), &now),
             )?;
         }
-        store_doc_keys(&tx, keys.doc_keys().filter(|_| sealed))?;
+        // The tree as the invite carried it, with every document this notebook has erased cut
+        // out again (an invite made before one of them, or by a lead who had not caught up,
+        // carries a tree that still holds its key: joining again must not bring it back).
+        let tree = match keys.doc_keys().filter(|_| sealed) {
+            Some(tree) => {
+                let mut tree = tree.clone();
+                let mut stmt = tx.prepare("SELECT doc_id FROM erased")?;
+                let erased = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                for doc in erased {
+                    if tree.puncture(&doc?).is_some() {
+                        super::meta::meta_set(&tx, super::erasure::SCRUB_PENDING, "1")?;
+                    }
+                }
+                drop(stmt);
+                Some(tree)
+            }
+            None => None,
+        };
+        store_doc_keys(&tx, tree.as_ref())?;
         let (anchor, anchor_actor, role, admission) = match (sealed, trust) {
             (false, _) | (true, JoinTrust::Relay) => (None, None, None, None),
             (true, JoinTrust::Root) => (
@@ -390,6 +409,27 @@ impl Store {
             queue_first(&tx, &member_doc_id(&actor), &record, &now)?;
         }
         tx.commit()?;
+        // A document this notebook holds whose key the lead's tree has cut was erased in the
+        // team (a lead carried out the order before making the invite): it is erased here too,
+        // so that its unsent changes do not stop every push (they could not be sealed).
+        if let Some(tree) = tree {
+            let held: Vec<String> = self
+                .conn
+                .prepare(
+                    "SELECT doc_id FROM documents UNION SELECT doc_id FROM outbox
+                     UNION SELECT doc_id FROM snapshots_out",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+            for doc in held {
+                if !crate::crypto::is_key_record(&doc) && tree.key_for(&doc).is_none() {
+                    self.erase_document(&doc, None)?;
+                }
+            }
+        }
+        if super::meta::meta_get(&self.conn, super::erasure::SCRUB_PENDING)?.is_some() {
+            self.scrub()?;
+        }
         Ok(())
     }
 
@@ -522,10 +562,20 @@ fn doc_key_for(ring: &Keyring, doc_id: &str) -> Result<Option<DocKey>> {
 /// `content` sealed as `doc_id` (a record, or a document's snapshot) under the team's newest
 /// key (and the document's own key, see [`doc_key_for`]) and signed by this device.
 pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Result<Vec<u8>> {
+    seal_with(conn, &keyring(conn)?, doc_id, content)
+}
+
+/// [`seal_record`] with the team's keys already read (a lead sealing many snapshots reads the
+/// tree once).
+pub(crate) fn seal_with(
+    conn: &Connection,
+    ring: &Keyring,
+    doc_id: &str,
+    content: &[u8],
+) -> Result<Vec<u8>> {
     let team = team_id(conn)?.ok_or(Error::Crypto(CryptoError::Key(
         "this device has joined no team".into(),
     )))?;
-    let ring = keyring(conn)?;
     let key = ring.current().ok_or(Error::Crypto(CryptoError::Key(
         "this device holds none of its team's keys: join again with an invite from a team lead"
             .into(),
@@ -534,7 +584,7 @@ pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Re
         &team,
         doc_id,
         key,
-        doc_key_for(&ring, doc_id)?.as_ref(),
+        doc_key_for(ring, doc_id)?.as_ref(),
         &device_key(conn)?,
         content,
     )?)

@@ -123,6 +123,22 @@ pub async fn join<W: Wire>(
         (true, None, None) => Keyring::new([TeamKey::generate(1).map_err(Error::from)?])
             .with_doc_keys(DocKeys::generate().map_err(Error::from)?),
     };
+    // A team whose documents have their own keys never hands out an invite without them: one
+    // that does (an older app's, or forged) would leave this device unable to read or write.
+    let had_tree = store.with(|s| {
+        Ok::<_, Error>(
+            s.sync_state()?
+                .link
+                .is_some_and(|l| l.team_id == answer.team_id)
+                && s.keyring()?.doc_keys().is_some(),
+        )
+    })?;
+    if had_tree && answer.sealed && keys.doc_keys().is_none() {
+        return Err(Error::from(CryptoError::Key(
+            "this invite does not carry the team's document keys, which this device already holds: ask a team lead for an invite from an up-to-date app".into(),
+        ))
+        .into());
+    }
     let trust = match (&opened, &secret) {
         (
             Some(InviteContents {

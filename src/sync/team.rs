@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::relay::{News, Relay, Wire};
 use super::{Notebook, SyncError};
+use crate::crypto::CryptoError;
 use crate::crypto::keys::{InviteSecret, seal_invite, seal_invite_v1};
 use crate::crypto::trust::{TrustedRole, certify_invite};
 use crate::docs::DocKind;
@@ -171,7 +172,9 @@ pub(crate) async fn catch_up<W: Wire>(
     }
     refresh_refused_proofs(store, transport, link).await?;
     erased += recheck_refused(store)?;
-    if erased > 0 {
+    // An order for a document never held here still cut its key out of the tree: the log is
+    // truncated for that too.
+    if erased > 0 || store.with(|s| s.scrub_pending())? {
         store.with(|s| s.scrub())?;
     }
     // Confirmed only up to the first order still refused here: the lead must not see a device
@@ -353,6 +356,9 @@ pub async fn invite<W: Wire>(
     // and the link's fragment: the relay holds only what it cannot open.
     let mut request = request.clone();
     require_signed_lead(store, "invite devices")?;
+    // The invite carries the tree of documents' keys as this device holds it: every erasure
+    // the team has ordered is carried out first, so that none of their keys goes with it.
+    catch_up(store, transport, &link).await?;
     let secret = if store.with(|s| s.sealed())? {
         let secret = InviteSecret::generate().map_err(Error::from)?;
         let keys = store.with(|s| s.keyring())?;
@@ -376,6 +382,18 @@ pub async fn invite<W: Wire>(
             }
             .map_err(Error::from)?,
         );
+        // Each erasure grows the tree of documents' keys an invite carries; past what a relay
+        // takes, say so here rather than pass on the relay's refusal.
+        if let Some(sealed) = &request.sealed_keys
+            && sealed.len() > groundwork_protocol::team::MAX_SEALED_KEYS_LEN
+        {
+            return Err(Error::from(CryptoError::Key(format!(
+                "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 2 KiB); devices already in the team keep working, and new devices need a new team",
+                sealed.len() / 1024,
+                groundwork_protocol::team::MAX_SEALED_KEYS_LEN / 1024
+            )))
+            .into());
+        }
         Some(secret)
     } else {
         None

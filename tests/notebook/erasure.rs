@@ -472,6 +472,126 @@ mod through_the_relay {
         }
     }
 
+    /// The files of `dir` (the database, its log) that hold `needle` anywhere.
+    fn files_holding_bytes(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).ok()?;
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                    .then(|| path.display().to_string())
+            })
+            .collect()
+    }
+
+    /// `lead` revokes `device` (so that its notebook may join again).
+    fn revoke_device(lead: &mut Device, device: &Device) {
+        let id = device
+            .store
+            .sync_state()
+            .unwrap()
+            .link
+            .unwrap()
+            .relay_device_id;
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();
+    }
+
+    /// An invite for `uses` canvassers made by `lead`'s device.
+    fn invite_from(lead: &mut Device, uses: u32) -> String {
+        let request = groundwork_protocol::InviteRequest {
+            uses,
+            expires_in_secs: 3600,
+            role: groundwork_protocol::Role::Canvasser,
+            sealed_keys: None,
+        };
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::invite(&nb, &transport(), &request))
+            .unwrap()
+            .0
+            .code
+    }
+
+    #[test]
+    fn a_cut_key_leaves_the_files_of_a_device_that_never_held_the_person_and_never_comes_back() {
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let p = b.person("Pat");
+        b.sync();
+        lead.sync();
+        // An invite for two made before the erasure: it carries the tree whole.
+        let stale = invite_from(&mut lead, 2);
+        let root = {
+            let ring = lead.store.keyring().unwrap();
+            let tree = ring.doc_keys().unwrap();
+            assert_eq!(tree.len(), 1, "no erasure yet: the root alone");
+            tree.nodes().next().unwrap().1.to_vec()
+        };
+        // C joins with it and never pulls Pat.
+        let mut c = Device::joined(&relay.url, &stale, "C's phone");
+        assert!(
+            !files_holding_bytes(&c.dir(), &root).is_empty(),
+            "the scan finds the root"
+        );
+
+        erase(&mut lead, &p).unwrap();
+        b.sync();
+        c.sync();
+        assert!(c.store.person(&p).is_err());
+        assert_eq!(
+            c.store.keyring().unwrap().doc_keys().unwrap().key_for(&p),
+            None
+        );
+        // Nothing of Pat was held on C, yet the tree's root is gone from its files and log.
+        assert_eq!(files_holding_bytes(&c.dir(), &root), Vec::<String>::new());
+
+        // B, which erased Pat, is revoked and joins again with the invite made before: the key
+        // stays cut.
+        revoke_device(&mut lead, &b);
+        sync::join(&mut b.store, &transport(), &relay.url, &stale, "B again").unwrap();
+        assert_eq!(
+            b.store.keyring().unwrap().doc_keys().unwrap().key_for(&p),
+            None
+        );
+        assert_eq!(files_holding_bytes(&b.dir(), &root), Vec::<String>::new());
+        b.sync();
+        assert!(b.store.person(&p).is_err());
+    }
+
+    #[test]
+    fn a_device_with_edits_to_an_erased_person_joins_again_and_its_push_is_not_stopped_by_them() {
+        let relay = TestRelay::start();
+        let (team_id, lead_invite) = relay.lead_team();
+        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let p = b.person("Pat");
+        b.sync();
+        lead.sync();
+        // Offline, B edits Pat and meets Quinn; meanwhile the lead erases Pat.
+        b.store
+            .edit_person(&p, PersonPatch::new().put(PersonField::Notes, "offline"))
+            .unwrap();
+        let q = b.person("Quinn");
+        erase(&mut lead, &p).unwrap();
+        // B is revoked and joins again with an invite the lead makes now: its tree has Pat's
+        // key cut, so Pat's unsent edits could never be sealed. They go with Pat; the push of
+        // the rest is not stopped by them.
+        revoke_device(&mut lead, &b);
+        let fresh = invite_from(&mut lead, 1);
+        sync::join(&mut b.store, &transport(), &relay.url, &fresh, "B again").unwrap();
+        assert!(b.store.person(&p).is_err());
+        assert_eq!(b.store.person(&q).unwrap().person.name, "Quinn");
+        let report = sync::sync_once(&mut b.store, &transport(), sync::plan::Budget::default());
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(b.store.pending_changes().unwrap(), 0);
+        assert!(b.store.person(&p).is_err());
+    }
+
     #[test]
     fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
         let relay = TestRelay::start();

@@ -53,7 +53,7 @@ pub const CODE_LAST_LEAD: &str = "last_lead";
 /// an invite that carries no keys (one the operator made): the invite is not used up.
 pub const CODE_NEEDS_KEY: &str = "needs_key";
 /// Longest [`InviteRequest::sealed_keys`], in bytes: 1 MiB. The keys grow with the team's
-/// erasures (each adds about 1.8 KB of document keys to the tree an invite carries), so
+/// erasures (each adds about 2 KB, in base64url, of document keys to what an invite carries), so
 /// this holds about 580 of them.
 pub const MAX_SEALED_KEYS_LEN: usize = 1024 * 1024;
 
