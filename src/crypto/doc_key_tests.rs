@@ -7,15 +7,10 @@ use super::CryptoError;
 use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, leaf_of};
 use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite};
 use super::seal::{self, open, verify_signature};
+use super::tests::{DOC, TEAM, fixed, hex, incompressible};
 use super::trust::{TrustedRole, certify_invite};
 
-const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
-const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
 const OTHER: &str = "0193b2c4-1111-7222-8333-944455566678";
-
-fn hex(b: &[u8]) -> String {
-    crate::store::intake::hex(b)
-}
 
 fn root() -> [u8; NODE_LEN] {
     std::array::from_fn(|i| i as u8)
@@ -23,20 +18,6 @@ fn root() -> [u8; NODE_LEN] {
 
 fn tree() -> DocKeys {
     DocKeys::from_root(&root())
-}
-
-fn fixed() -> (TeamKey, DeviceKey) {
-    (
-        TeamKey::from_bytes(1, &[7u8; 32]).unwrap(),
-        DeviceKey::from_parts(&[9u8; 32], &[1u8; 32]).unwrap(),
-    )
-}
-
-/// The same 48 bytes the format-1 known answer seals: they do not compress.
-fn incompressible() -> Vec<u8> {
-    (0u32..48)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect()
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     crate::store::intake::hex(b)
 }
 
@@ -109,10 +109,10 @@ fn text_encodings_match_rfc_4648() {
     assert_eq!(from_base32("m"), None, "a lone symbol is not a byte");
 }
 
-const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
-const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
+pub(super) const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
+pub(super) const DOC: &str = "0193b2c4-1111-7222-8333-944455566677";
 
-fn fixed() -> (TeamKey, DeviceKey) {
+pub(super) fn fixed() -> (TeamKey, DeviceKey) {
     (
         TeamKey::from_bytes(1, &[7u8; 32]).unwrap(),
         DeviceKey::from_parts(&[9u8; 32], &[1u8; 32]).unwrap(),
@@ -132,7 +132,7 @@ fn open_and_verify(
 }
 
 /// Bytes that do not compress, so that sealing them does not depend on the compressor.
-fn incompressible() -> Vec<u8> {
+pub(super) fn incompressible() -> Vec<u8> {
     (0u32..48)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect()

@@ -348,19 +348,12 @@ mod through_the_relay {
     #[test]
     fn a_relay_restored_from_a_backup_numbers_orders_afresh_and_devices_follow() {
         let relay = TestRelay::start();
-        let (team_id, lead_invite) = relay.lead_team();
-        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
-        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let (_, mut lead, mut b) = lead_and_canvasser(&relay);
         let p = b.person("Pat");
         b.sync();
         lead.sync();
         // The operator's backup, taken before the erasure.
-        let backup = tempfile::tempdir().unwrap();
-        let copy = backup.path().join("relay.sqlite3");
-        rusqlite::Connection::open(relay.dir().join("relay.sqlite3"))
-            .unwrap()
-            .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
-            .unwrap();
+        let (_backup, copy) = backup_of(&relay);
         erase(&mut lead, &p).unwrap();
         assert_eq!(b.sync().erased, 1);
 
@@ -394,6 +387,25 @@ mod through_the_relay {
         );
     }
 
+    /// A team, its lead's device and one canvasser's ("B").
+    fn lead_and_canvasser(relay: &TestRelay) -> (String, Device, Device) {
+        let (team_id, lead_invite) = relay.lead_team();
+        let lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+        let b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        (team_id, lead, b)
+    }
+
+    /// A copy of the relay's database, as an operator's backup takes it (and its folder).
+    fn backup_of(relay: &TestRelay) -> (tempfile::TempDir, std::path::PathBuf) {
+        let backup = tempfile::tempdir().unwrap();
+        let copy = backup.path().join("relay.sqlite3");
+        rusqlite::Connection::open(relay.dir().join("relay.sqlite3"))
+            .unwrap()
+            .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+            .unwrap();
+        (backup, copy)
+    }
+
     /// The sealed blobs of `doc` in a copy of the relay's database.
     fn blobs_of(copy: &std::path::Path, doc: &str) -> Vec<Vec<u8>> {
         let conn = rusqlite::Connection::open(copy).unwrap();
@@ -413,20 +425,13 @@ mod through_the_relay {
         use groundwork::crypto::seal;
 
         let relay = TestRelay::start();
-        let (team_id, lead_invite) = relay.lead_team();
-        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
-        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let (team_id, mut lead, mut b) = lead_and_canvasser(&relay);
         let p = canary_person(&mut b.store);
         let q = b.person("Quinn");
         b.sync();
         lead.sync();
         // The operator's backup (or a thief's copy), taken before the erasure.
-        let backup = tempfile::tempdir().unwrap();
-        let copy = backup.path().join("relay.sqlite3");
-        rusqlite::Connection::open(relay.dir().join("relay.sqlite3"))
-            .unwrap()
-            .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
-            .unwrap();
+        let (_backup, copy) = backup_of(&relay);
         let (of_p, of_q) = (blobs_of(&copy, &p), blobs_of(&copy, &q));
         assert!(!of_p.is_empty() && !of_q.is_empty());
         // Before the erasure a member's keys open them: the check below can fail.
@@ -489,13 +494,7 @@ mod through_the_relay {
 
     /// `lead` revokes `device` (so that its notebook may join again).
     fn revoke_device(lead: &mut Device, device: &Device) {
-        let id = device
-            .store
-            .sync_state()
-            .unwrap()
-            .link
-            .unwrap()
-            .relay_device_id;
+        let id = device.relay_device_id();
         let nb = RefCell::new(&mut lead.store);
         sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();
     }
@@ -518,9 +517,7 @@ mod through_the_relay {
     #[test]
     fn a_cut_key_leaves_the_files_of_a_device_that_never_held_the_person_and_never_comes_back() {
         let relay = TestRelay::start();
-        let (team_id, lead_invite) = relay.lead_team();
-        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
-        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let (_, mut lead, mut b) = lead_and_canvasser(&relay);
         let p = b.person("Pat");
         b.sync();
         lead.sync();
@@ -566,9 +563,7 @@ mod through_the_relay {
     #[test]
     fn a_device_with_edits_to_an_erased_person_joins_again_and_its_push_is_not_stopped_by_them() {
         let relay = TestRelay::start();
-        let (team_id, lead_invite) = relay.lead_team();
-        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
-        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+        let (_, mut lead, mut b) = lead_and_canvasser(&relay);
         let p = b.person("Pat");
         b.sync();
         lead.sync();
@@ -595,10 +590,8 @@ mod through_the_relay {
     #[test]
     fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
         let relay = TestRelay::start();
-        let (team_id, lead_invite) = relay.lead_team();
-        let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
-        let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
-        let b_id = b.store.sync_state().unwrap().link.unwrap().relay_device_id;
+        let (_, mut lead, mut b) = lead_and_canvasser(&relay);
+        let b_id = b.relay_device_id();
         lead.sync();
         b.sync();
         assert_eq!(lead.store.role().unwrap().as_deref(), Some("lead"));

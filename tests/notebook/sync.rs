@@ -364,6 +364,16 @@ impl Device {
         self._dir.path().to_path_buf()
     }
 
+    /// Its id at the relay (what a lead revokes).
+    pub fn relay_device_id(&self) -> String {
+        self.store
+            .sync_state()
+            .unwrap()
+            .link
+            .unwrap()
+            .relay_device_id
+    }
+
     pub fn sync(&mut self) -> sync::SyncReport {
         sync::sync_once(&mut self.store, &transport(), Budget::default()).unwrap()
     }
