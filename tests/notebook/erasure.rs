@@ -588,6 +588,43 @@ mod through_the_relay {
     }
 
     #[test]
+    fn a_lead_is_told_when_the_team_s_keys_have_outgrown_an_invite() {
+        let relay = TestRelay::start();
+        let (_, mut lead, _b) = lead_and_canvasser(&relay);
+        invite_from(&mut lead, 1);
+        // The lead's tree as 700 erasures leave it (each cuts about 1.5 KB of keys into it).
+        let mut tree = lead.store.keyring().unwrap().doc_keys().unwrap().clone();
+        for n in 0..700 {
+            tree.puncture(&format!("0193b2c4-{n:04x}-7222-8333-944455566677"));
+        }
+        let conn = lead.store.connection();
+        conn.execute_batch("BEGIN; DELETE FROM doc_keys;").unwrap();
+        for (at, key) in tree.nodes() {
+            conn.execute(
+                "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
+                (i64::from(at.depth), at.prefix as i64, key.as_slice()),
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        let request = groundwork_protocol::InviteRequest {
+            uses: 1,
+            expires_in_secs: 3600,
+            role: groundwork_protocol::Role::Canvasser,
+            sealed_keys: None,
+        };
+        let nb = RefCell::new(&mut lead.store);
+        match sync::block_on(team::invite(&nb, &transport(), &request)) {
+            Err(e) => {
+                let message = e.to_string();
+                assert!(message.contains("too large for an invite"), "{message}");
+                assert!(message.contains("new team"), "{message}");
+            }
+            Ok(_) => panic!("an invite over the relay's limit was made"),
+        }
+    }
+
+    #[test]
     fn a_canvasser_is_refused_every_lead_action_and_a_lead_can_do_each() {
         let relay = TestRelay::start();
         let (_, mut lead, mut b) = lead_and_canvasser(&relay);
