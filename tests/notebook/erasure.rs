@@ -521,8 +521,8 @@ mod through_the_relay {
         let p = b.person("Pat");
         b.sync();
         lead.sync();
-        // An invite for two made before the erasure: it carries the tree whole.
-        let stale = invite_from(&mut lead, 2);
+        // An invite for three made before the erasure: it carries the tree whole.
+        let stale = invite_from(&mut lead, 3);
         let root = {
             let ring = lead.store.keyring().unwrap();
             let tree = ring.doc_keys().unwrap();
@@ -546,6 +546,14 @@ mod through_the_relay {
         );
         // Nothing of Pat was held on C, yet the tree's root is gone from its files and log.
         assert_eq!(files_holding_bytes(&c.dir(), &root), Vec::<String>::new());
+        // D joins with the same invite after the erasure: its first sync cuts the key.
+        let mut d = Device::joined(&relay.url, &stale, "D's phone");
+        d.sync();
+        assert_eq!(
+            d.store.keyring().unwrap().doc_keys().unwrap().key_for(&p),
+            None
+        );
+        assert_eq!(files_holding_bytes(&d.dir(), &root), Vec::<String>::new());
 
         // B, which erased Pat, is revoked and joins again with the invite made before: the key
         // stays cut.
