@@ -338,6 +338,8 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 // Whether each document has its own key too, so that an erasure reaches
                 // copies of the relay's database taken before it (teams made since).
                 "document_keys": store.keyring()?.doc_keys().is_some(),
+                // About how many more erasures the team's invites have room for.
+                "invite_room": store.invite_room()?,
                 "team_members_known": store.known_members()?,
                 "awaiting_key_changes": store.awaiting_key_changes()?,
                 // What other devices' push records say the relay holds and has not served.

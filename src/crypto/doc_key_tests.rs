@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::CryptoError;
-use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, leaf_of};
+use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, erasures_left, leaf_of};
 use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite};
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
@@ -213,6 +213,33 @@ fn invites_carry_the_cut_tree() {
     );
     assert_eq!(opened.keys.get(1).unwrap().bytes(), &[1u8; 32]);
     assert_eq!(opened.cert, Some(cert));
+}
+
+#[test]
+fn the_room_left_in_invites_errs_low_and_shrinks_with_each_erasure() {
+    let secret = InviteSecret::generate().unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let limit = 64 * 1024;
+    let mut cut = tree();
+    let first = erasures_left(&cut, 1, limit);
+    let mut before = first;
+    assert!(first > 20, "{first}");
+    let mut erased = 0;
+    while erasures_left(&cut, 1, limit) > 0 {
+        // Whenever room is said to be left, an invite made now fits.
+        let ring =
+            Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut.clone());
+        let sealed = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+        assert!(sealed.len() <= limit, "{} > {limit}", sealed.len());
+        cut.puncture(&format!("doc-{erased}"));
+        erased += 1;
+        let now = erasures_left(&cut, 1, limit);
+        assert!(now <= before, "{now} after {before}");
+        before = now;
+    }
+    // It erred low: at least as many erasures fitted as it first said.
+    assert!(erased >= first, "{erased} < {first}");
 }
 
 proptest! {

@@ -274,6 +274,18 @@ impl DocKeys {
     }
 }
 
+/// About how many more erasures a team's invites have room for, when an invite may carry at
+/// most `limit` characters of sealed keys and the tree is `tree` beside `team_keys` keys: each
+/// erasure adds about [`DEPTH`] − 1 nodes (fewer as the tree fills, so this errs low), and an
+/// invite carries them in base64url beside the certificate and the team keys.
+pub fn erasures_left(tree: &DocKeys, team_keys: usize, limit: usize) -> u64 {
+    // Anchor, actor, certificate and headers: under 1 KB; a team key 40 bytes; the SIV tag 16.
+    let fixed = 1024 + team_keys * 40 + 16;
+    let now = (fixed + tree.len() * ENCODED_NODE_LEN) * 4 / 3;
+    let per_erasure = usize::from(DEPTH - 1) * ENCODED_NODE_LEN * 4 / 3;
+    (limit.saturating_sub(now) / per_erasure) as u64
+}
+
 /// What one erasure changed in the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Puncture {

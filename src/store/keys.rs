@@ -248,6 +248,19 @@ impl Store {
         keyring(&self.conn)
     }
 
+    /// About how many more erasures the team's invites have room for (`None`: a team without
+    /// document keys); see [`crate::crypto::doc_keys::erasures_left`].
+    pub fn invite_room(&self) -> Result<Option<u64>> {
+        let ring = keyring(&self.conn)?;
+        Ok(ring.doc_keys().map(|tree| {
+            crate::crypto::doc_keys::erasures_left(
+                tree,
+                ring.all().count(),
+                groundwork_protocol::team::MAX_SEALED_KEYS_LEN,
+            )
+        }))
+    }
+
     /// This device's keys, made on first use.
     pub fn device_key(&mut self) -> Result<DeviceKey> {
         device_key(&self.conn)

@@ -49,6 +49,10 @@ pub struct Status {
     /// before it (a team made since; see `crypto::doc_keys`).
     #[serde(default)]
     pub document_keys: bool,
+    /// About how many more erasures the team's invites have room for (each erasure grows the
+    /// keys an invite carries); `None` in a team without document keys.
+    #[serde(default)]
+    pub invite_room: Option<u64>,
     /// Blobs and pushes other devices' push records say the relay holds and it has not served
     /// this device ([`crate::store::Withheld`]).
     #[serde(default)]
@@ -97,6 +101,7 @@ impl Status {
                 },
                 sealed: store.sealed().unwrap_or(false),
                 document_keys: store.keyring().is_ok_and(|k| k.doc_keys().is_some()),
+                invite_room: store.invite_room().ok().flatten(),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")

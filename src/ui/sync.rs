@@ -59,6 +59,8 @@ pub struct SyncStatus {
     pub sealed: bool,
     /// Each of its documents has its own key too: an erasure reaches old copies of the relay.
     pub document_keys: bool,
+    /// About how many more erasures the team's invites have room for.
+    pub invite_room: Option<u64>,
     /// What other devices say the relay holds and it has not served this device.
     pub withheld: u64,
     /// Erasure orders from the relay that no team lead signed (the records are kept).
@@ -186,6 +188,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         erasures_waiting: s.erasures_waiting.clone(),
         sealed: s.sealed,
         document_keys: s.document_keys,
+        invite_room: s.invite_room,
         withheld: s.withheld,
         erasures_refused: s.erasures_refused,
         unsigned_lead: s.unsigned_lead,
@@ -380,12 +383,14 @@ mod tests {
             erasures_waiting: Vec::new(),
             sealed: true,
             document_keys: true,
+            invite_room: Some(40),
             withheld: 3,
             erasures_refused: 1,
             unsigned_lead: true,
         };
         let s = from_worker(&w);
         assert!(s.sealed && s.document_keys);
+        assert_eq!(s.invite_room, Some(40));
         assert_eq!(s.withheld, 3);
         assert_eq!(s.erasures_refused, 1);
         assert!(s.unsigned_lead);

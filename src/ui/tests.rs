@@ -1536,6 +1536,37 @@ fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no
 }
 
 #[test]
+fn settings_tell_a_lead_when_invites_have_room_for_few_more_erasures() {
+    use super::sync::SyncStatus;
+    let fake = FakeSync::new(joined("lead"));
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Settings");
+    let sealed = |role: &str, room: u64| SyncStatus {
+        sealed: true,
+        document_keys: true,
+        invite_room: Some(room),
+        ..joined(role)
+    };
+    fake.send(sealed("lead", 40));
+    h.settle_until("the notice", |html| {
+        html.contains("they have room for about 40 more")
+    });
+    fake.send(sealed("lead", 400));
+    h.settle_until("plenty of room", |html| {
+        html.contains("has its own key as well") && !html.contains("room for about")
+    });
+    fake.send(sealed("canvasser", 40));
+    h.settle_until("a canvasser is not told", |html| {
+        html.contains("has its own key as well") && !html.contains("room for about")
+    });
+}
+
+#[test]
 fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     let mut list = String::new();
     let mut h = Harness::new(|s| {

@@ -12,6 +12,10 @@ use crate::ui::sync::{SyncCommand, SyncStatus, badge_text, short_time};
 use crate::ui::worker::{Integrity, Request};
 use crate::ui::{Nav, Screen, Services};
 
+/// Below this many erasures' room left in the team's invites, a lead is told (each erasure
+/// grows the keys an invite carries; see `crypto::doc_keys`).
+const INVITE_ROOM_WARNING: u64 = 100;
+
 /// The settings screen; `status` is the sync engine's latest.
 #[component]
 pub fn Settings(status: SyncStatus) -> Element {
@@ -139,6 +143,12 @@ pub fn Settings(status: SyncStatus) -> Element {
                     if status.sealed {
                         p { id: "team-sealed", class: "muted",
                             "End-to-end encrypted: the relay keeps only what it cannot read. Invites from a team lead's app carry the key; keep them private." }
+                        if let Some(room) = status.invite_room.filter(|&r| r < INVITE_ROOM_WARNING)
+                            && status.role.as_deref() == Some("lead")
+                        {
+                            p { id: "team-invite-room", class: "notice", role: "status",
+                                "Each erasure makes the team's invites larger: they have room for about {room} more. Past that, new devices can only join a new team." }
+                        }
                         if status.document_keys {
                             p { id: "team-document-keys", class: "muted",
                                 "Each person's file has its own key as well: once every device has erased someone, no copy of the relay, even one taken before, can be read for them." }
