@@ -1509,9 +1509,8 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     h.settle_until("refusal", |html| html.contains("a team needs a lead"));
 }
 
-#[test]
-fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no_lead_signed() {
-    use super::sync::SyncStatus;
+/// A lead's app (named Sam) on its Settings screen, its sync status the fake's.
+fn lead_on_settings() -> (std::sync::Arc<FakeSync>, Harness) {
     let fake = FakeSync::new(joined("lead"));
     let mut h = Harness::with(
         |s| {
@@ -1520,6 +1519,13 @@ fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no
         with_fake(&fake),
     );
     h.click("id", "tab-Settings");
+    (fake, h)
+}
+
+#[test]
+fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no_lead_signed() {
+    use super::sync::SyncStatus;
+    let (fake, mut h) = lead_on_settings();
     fake.send(SyncStatus {
         unsigned_lead: true,
         erasures_refused: 2,
@@ -1538,14 +1544,7 @@ fn settings_say_when_the_relay_alone_made_this_device_a_lead_or_gave_erasures_no
 #[test]
 fn settings_tell_a_lead_when_invites_have_room_for_few_more_erasures() {
     use super::sync::SyncStatus;
-    let fake = FakeSync::new(joined("lead"));
-    let mut h = Harness::with(
-        |s| {
-            s.set_canvasser_name("Sam").unwrap();
-        },
-        with_fake(&fake),
-    );
-    h.click("id", "tab-Settings");
+    let (fake, mut h) = lead_on_settings();
     let sealed = |role: &str, room: u64| SyncStatus {
         sealed: true,
         document_keys: true,
