@@ -186,7 +186,7 @@ fn a_revoked_leads_snapshots_made_before_still_count() {
     b.sync();
     // A's laptop is lost: B revokes it and the key is rotated. Its snapshot was pushed before
     // the cut-off, so it still stands for the blobs it covers (which are gone from the relay).
-    let a_id = a.store.sync_state().unwrap().link.unwrap().relay_device_id;
+    let a_id = a.relay_device_id();
     let revoked = {
         let nb = RefCell::new(&mut b.store);
         sync::block_on(team::revoke(&nb, &transport(), &a_id)).unwrap()

@@ -13,13 +13,14 @@ use groundwork::store::Store;
 pub const CANARY: &str = "zqxcanaryvbq";
 
 /// Every file of a data directory (a notebook's database, its write-ahead log and shared
-/// memory; a relay's the same) that holds `needle`.
-pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+/// memory; a relay's the same) that holds `needle` (words, or a key's bytes).
+pub fn files_holding(dir: &Path, needle: impl AsRef<[u8]>) -> Vec<String> {
+    let needle = needle.as_ref();
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            && bytes.windows(needle.len()).any(|w| w == needle)
         {
             found.push(path.display().to_string());
         }
@@ -251,7 +252,7 @@ fn subject_access_gives_everything_held_about_one_person() {
     ));
 }
 
-mod through_the_relay {
+pub(crate) mod through_the_relay {
     use std::cell::RefCell;
 
     use groundwork::model::{NewPerson, PersonField, PersonPatch};
@@ -260,7 +261,7 @@ mod through_the_relay {
     use super::{CANARY, canary_person, files_holding};
     use crate::sync::{Device, TestRelay, transport};
 
-    fn erase(device: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
+    pub(crate) fn erase(device: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
         let nb = RefCell::new(&mut device.store);
         sync::block_on(team::erase_person(&nb, &transport(), id))
     }
@@ -477,21 +478,6 @@ mod through_the_relay {
         }
     }
 
-    /// The files of `dir` (the database, its log) that hold `needle` anywhere.
-    fn files_holding_bytes(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.unwrap().path();
-                let bytes = std::fs::read(&path).ok()?;
-                bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle)
-                    .then(|| path.display().to_string())
-            })
-            .collect()
-    }
-
     /// `lead` revokes `device` (so that its notebook may join again).
     fn revoke_device(lead: &mut Device, device: &Device) {
         let id = device.relay_device_id();
@@ -501,17 +487,7 @@ mod through_the_relay {
 
     /// An invite for `uses` canvassers made by `lead`'s device.
     fn invite_from(lead: &mut Device, uses: u32) -> String {
-        let request = groundwork_protocol::InviteRequest {
-            uses,
-            expires_in_secs: 3600,
-            role: groundwork_protocol::Role::Canvasser,
-            sealed_keys: None,
-        };
-        let nb = RefCell::new(&mut lead.store);
-        sync::block_on(team::invite(&nb, &transport(), &request))
-            .unwrap()
-            .0
-            .code
+        crate::trust::invite_by(lead, groundwork_protocol::Role::Canvasser, uses)
     }
 
     #[test]
@@ -532,7 +508,7 @@ mod through_the_relay {
         // C joins with it and never pulls Pat.
         let mut c = Device::joined(&relay.url, &stale, "C's phone");
         assert!(
-            !files_holding_bytes(&c.dir(), &root).is_empty(),
+            !files_holding(&c.dir(), &root).is_empty(),
             "the scan finds the root"
         );
 
@@ -545,7 +521,7 @@ mod through_the_relay {
             None
         );
         // Nothing of Pat was held on C, yet the tree's root is gone from its files and log.
-        assert_eq!(files_holding_bytes(&c.dir(), &root), Vec::<String>::new());
+        assert_eq!(files_holding(&c.dir(), &root), Vec::<String>::new());
         // D joins with the same invite after the erasure: its first sync cuts the key.
         let mut d = Device::joined(&relay.url, &stale, "D's phone");
         d.sync();
@@ -553,7 +529,7 @@ mod through_the_relay {
             d.store.keyring().unwrap().doc_keys().unwrap().key_for(&p),
             None
         );
-        assert_eq!(files_holding_bytes(&d.dir(), &root), Vec::<String>::new());
+        assert_eq!(files_holding(&d.dir(), &root), Vec::<String>::new());
 
         // B, which erased Pat, is revoked and joins again with the invite made before: the key
         // stays cut.
@@ -563,7 +539,7 @@ mod through_the_relay {
             b.store.keyring().unwrap().doc_keys().unwrap().key_for(&p),
             None
         );
-        assert_eq!(files_holding_bytes(&b.dir(), &root), Vec::<String>::new());
+        assert_eq!(files_holding(&b.dir(), &root), Vec::<String>::new());
         b.sync();
         assert!(b.store.person(&p).is_err());
     }
@@ -682,13 +658,7 @@ mod through_the_relay {
             Some("lead"),
             "b learns on its sync"
         );
-        let lead_id = lead
-            .store
-            .sync_state()
-            .unwrap()
-            .link
-            .unwrap()
-            .relay_device_id;
+        let lead_id = lead.relay_device_id();
         {
             let nb = RefCell::new(&mut b.store);
             let revoked = sync::block_on(team::revoke(&nb, &t, &lead_id)).unwrap();

@@ -199,13 +199,7 @@ fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_i
         lost.sync();
     }
     assert_eq!(lead.store.known_members().unwrap(), 3);
-    let lost_id = lost
-        .store
-        .sync_state()
-        .unwrap()
-        .link
-        .unwrap()
-        .relay_device_id;
+    let lost_id = lost.relay_device_id();
     // Written on the lost phone before the lead revokes it, and sealed, but never pushed by
     // it: a relay in league with whoever holds the phone will slip it in later.
     let later = lost.person("Slipped in after the revocation");
@@ -342,7 +336,7 @@ proptest! {
         }
         if revoke {
             // A rotation in the middle of the log: later blobs are sealed under key 2.
-            let lost = lost.store.sync_state().unwrap().link.unwrap().relay_device_id;
+            let lost = lost.relay_device_id();
             for d in writers.iter_mut() {
                 d.sync();
             }
@@ -598,17 +592,6 @@ fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     assert_eq!(b.exports(), a.exports());
 }
 
-/// The relay's id of `device`.
-fn device_id(device: &Device) -> String {
-    device
-        .store
-        .sync_state()
-        .unwrap()
-        .link
-        .unwrap()
-        .relay_device_id
-}
-
 #[test]
 fn a_blob_the_relay_withholds_is_found_out_and_taken_in_once_served() {
     let relay = TestRelay::start();
@@ -646,7 +629,7 @@ fn a_blob_the_relay_withholds_is_found_out_and_taken_in_once_served() {
     assert_eq!(status["withheld"]["blobs"], 1, "{status}");
 
     // Served again (here: put back in the log), it is taken in and nothing is missing.
-    relay.inject(&device_id(&a), &hidden, &kept[0]);
+    relay.inject(&a.relay_device_id(), &hidden, &kept[0]);
     let report = c.sync();
     assert_eq!(report.withheld, 0, "{report:?}");
     assert_eq!(
@@ -714,7 +697,7 @@ fn a_forged_or_misfiled_push_record_is_refused() {
             bytes: serde_json::to_vec(&record).unwrap(),
         }])
         .unwrap();
-    relay.inject(&device_id(&a), &doc, &sealed[0].bytes);
+    relay.inject(&a.relay_device_id(), &doc, &sealed[0].bytes);
     let mut c = Device::joined(&relay.url, &invite, "C's phone");
     let report = c.sync();
     assert_eq!(report.rejected, 1, "{report:?}");
@@ -836,7 +819,7 @@ fn a_device_the_operator_revokes_loses_the_key_when_a_lead_next_lists_the_team()
         d.sync();
     }
     // The operator revokes it: the relay refuses its token, but holds no key to rotate.
-    relay.revoke(&device_id(&lost));
+    relay.revoke(&lost.relay_device_id());
     let epoch = |d: &Device| d.store.keyring().unwrap().current().map(|k| k.epoch());
     assert_eq!(epoch(&lead), Some(1));
     // The lead's device lists the team (the app does after syncing): it rotates the key.
@@ -847,7 +830,7 @@ fn a_device_the_operator_revokes_loses_the_key_when_a_lead_next_lists_the_team()
     assert!(
         listed
             .iter()
-            .any(|d| d.device_id == device_id(&lost) && d.revoked)
+            .any(|d| d.device_id == lost.relay_device_id() && d.revoked)
     );
     assert_eq!(epoch(&lead), Some(2));
     b.sync();

@@ -517,7 +517,7 @@ fn refused_devices_get_clear_errors_and_keep_their_changes() {
     let (_, invite) = relay.team(2);
     let mut a = Device::joined(&relay.url, &invite, "a");
     a.person("Kept");
-    let device = a.store.sync_state().unwrap().link.unwrap().relay_device_id;
+    let device = a.relay_device_id();
     relay.revoke(&device);
     let err = sync::sync_once(&mut a.store, &transport(), Budget::default()).unwrap_err();
     assert!(matches!(err, SyncError::Revoked), "{err}");

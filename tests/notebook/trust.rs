@@ -12,19 +12,11 @@ use groundwork::store::intake::hex;
 use groundwork::sync::{self, SyncError, team};
 use groundwork_protocol::Role;
 
+use super::erasure::through_the_relay::erase;
 use super::sync::{Device, TestRelay, transport};
 
 fn actor(d: &Device) -> String {
     hex(&d.store.actor_bytes())
-}
-
-fn relay_id(d: &Device) -> String {
-    d.store.sync_state().unwrap().link.unwrap().relay_device_id
-}
-
-fn erase(d: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
-    let nb = RefCell::new(&mut d.store);
-    sync::block_on(team::erase_person(&nb, &transport(), id))
 }
 
 fn promote(by: &mut Device, device_id: &str) {
@@ -34,7 +26,7 @@ fn promote(by: &mut Device, device_id: &str) {
 
 /// An invite made by `lead`'s device (as its app or `team invite` does) for `uses` devices of
 /// `role`: its code, secret included.
-fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
+pub(crate) fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
     let request = groundwork_protocol::InviteRequest {
         uses,
         expires_in_secs: 3600,
@@ -162,7 +154,7 @@ fn a_canvassers_key_rotation_is_not_followed() {
     assert!(d.store.person(&cs).is_err());
     // A lead's rotation is followed.
     let nb = RefCell::new(&mut lead.store);
-    let c_id = relay_id(&c);
+    let c_id = c.relay_device_id();
     sync::block_on(team::revoke(&nb, &transport(), &c_id)).unwrap();
     d.sync();
     assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
@@ -178,7 +170,7 @@ fn an_erase_order_signed_by_no_lead_is_refused_and_the_person_kept() {
     c.sync();
     assert!(d.store.person(&p).is_ok());
     // The operator makes C a lead at the relay alone: C's app refuses to sign for the team.
-    relay.operator_promote(&relay_id(&c));
+    relay.operator_promote(&c.relay_device_id());
     c.sync();
     assert_eq!(c.store.role().unwrap().as_deref(), Some("lead"));
     match erase(&mut c, &p) {
@@ -246,7 +238,7 @@ fn a_lead_promoted_by_a_lead_is_followed_in_invites_erasures_and_rotations() {
     let (_team_id, mut lead, mut c, mut d) = team_of_three(&relay);
     let p = lead.person("Erased by the second lead");
     lead.sync();
-    promote(&mut lead, &relay_id(&c));
+    promote(&mut lead, &c.relay_device_id());
     c.sync();
     d.sync();
     assert_eq!(
@@ -271,7 +263,7 @@ fn a_lead_promoted_by_a_lead_is_followed_in_invites_erasures_and_rotations() {
     );
     // C's rotation (revoking E) is followed by D.
     let nb = RefCell::new(&mut c.store);
-    sync::block_on(team::revoke(&nb, &transport(), &relay_id(&e))).unwrap();
+    sync::block_on(team::revoke(&nb, &transport(), &e.relay_device_id())).unwrap();
     d.sync();
     assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
     let _ = lead;
@@ -284,7 +276,7 @@ fn an_order_refused_while_its_signer_was_unknown_as_a_lead_is_carried_out_once_k
     let p = lead.person("Erased by a lead D learns of late");
     lead.sync();
     d.sync();
-    promote(&mut lead, &relay_id(&c));
+    promote(&mut lead, &c.relay_device_id());
     c.sync();
     // The relay withholds the lead's record of the promotion from D for a while.
     let record_doc = format!("lead-{}", actor(&c));
@@ -296,7 +288,7 @@ fn an_order_refused_while_its_signer_was_unknown_as_a_lead_is_carried_out_once_k
     assert!(d.store.person(&p).is_ok());
     assert_eq!(d.store.refused_erasures().unwrap().len(), 1);
     // Served at last: D takes the record in, checks the order again and carries it out.
-    relay.inject(&relay_id(&lead), &record_doc, &record[0]);
+    relay.inject(&lead.relay_device_id(), &record_doc, &record[0]);
     d.sync();
     assert!(d.store.person(&p).is_err());
     assert!(d.store.refused_erasures().unwrap().is_empty());
@@ -316,7 +308,7 @@ fn a_team_from_before_the_root_of_trust_keeps_the_relays_word() {
     lead.sync();
     // The operator promotes the lead's device's peer; its orders are followed (the relay
     // decides roles in such a team, as before).
-    relay.operator_promote(&relay_id(&c));
+    relay.operator_promote(&c.relay_device_id());
     c.sync();
     erase(&mut c, &p).unwrap();
     lead.sync();
@@ -329,7 +321,7 @@ fn a_promotion_of_a_device_whose_record_had_not_come_is_signed_when_it_comes() {
     let (team_id, mut lead, _c, mut d) = team_of_three(&relay);
     // E joins and has not synced: the lead knows no keys of it when it promotes it.
     let mut e = Device::joined(&relay.url, &relay.invite(&team_id, 1), "E's phone");
-    promote(&mut lead, &relay_id(&e));
+    promote(&mut lead, &e.relay_device_id());
     e.sync();
     d.sync();
     assert_eq!(
@@ -410,7 +402,7 @@ fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
     let first_actor = actor(&first);
     {
         let nb = RefCell::new(&mut second.store);
-        sync::block_on(team::revoke(&nb, &transport(), &relay_id(&first))).unwrap();
+        sync::block_on(team::revoke(&nb, &transport(), &first.relay_device_id())).unwrap();
     }
     d.sync();
     assert_eq!(d.store.keyring().unwrap().current().unwrap().epoch(), 2);
@@ -470,7 +462,7 @@ fn a_junk_proof_given_after_a_leads_cannot_undo_the_order() {
     erase(&mut lead, &p).unwrap();
     // C, a lead at the relay alone, gives the same order again with its own proof before D
     // has synced: the relay keeps both, and D carries the order out on the lead's.
-    relay.operator_promote(&relay_id(&c));
+    relay.operator_promote(&c.relay_device_id());
     c.sync();
     let link = c.store.sync_state().unwrap().link.unwrap();
     let junk = erase_proof(&team_id, &p, &actor(&c), &c.store.device_key().unwrap());
