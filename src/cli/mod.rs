@@ -305,6 +305,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         }
         Command::Status => {
             let state = store.sync_state()?;
+            let ring = store.keyring()?;
             let quarantined = store.quarantined()?;
             let waiting = store.waiting_docs()?;
             print_json(&serde_json::json!({
@@ -334,12 +335,12 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 // End-to-end encryption: whether this team seals what it sends, the newest
                 // key's number, and how many devices' keys this device knows.
                 "sealed": store.sealed()?,
-                "key_epoch": store.keyring()?.current().map(|k| k.epoch()),
+                "key_epoch": ring.current().map(|k| k.epoch()),
                 // Whether each document has its own key too, so that an erasure reaches
                 // copies of the relay's database taken before it (teams made since).
-                "document_keys": store.keyring()?.doc_keys().is_some(),
+                "document_keys": ring.doc_keys().is_some(),
                 // About how many more erasures the team's invites have room for.
-                "invite_room": store.invite_room()?,
+                "invite_room": ring.invite_room(groundwork_protocol::team::MAX_SEALED_KEYS_LEN),
                 "team_members_known": store.known_members()?,
                 "awaiting_key_changes": store.awaiting_key_changes()?,
                 // What other devices' push records say the relay holds and has not served.

@@ -189,6 +189,18 @@ impl Keyring {
     pub fn doc_keys(&self) -> Option<&DocKeys> {
         self.doc_keys.as_ref()
     }
+
+    /// About how many more erasures an invite of at most `limit` characters of sealed keys has
+    /// room for (`None`: a team without document keys); see
+    /// [`super::doc_keys::erasures_left`].
+    pub fn invite_room(&self, limit: usize) -> Option<u64> {
+        let tree = self.doc_keys.as_ref()?;
+        Some(super::doc_keys::erasures_left(
+            tree,
+            self.all().count(),
+            limit,
+        ))
+    }
 }
 
 /// This device's keys: Ed25519 to sign what it writes, X25519 to receive new team keys.

@@ -75,11 +75,15 @@ pub(crate) fn doc_keys(conn: &Connection) -> Result<Option<DocKeys>> {
 fn store_doc_keys(conn: &Connection, tree: Option<&DocKeys>) -> Result<()> {
     conn.execute("DELETE FROM doc_keys", [])?;
     for (at, key) in tree.into_iter().flat_map(DocKeys::nodes) {
-        conn.execute(
-            "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
-            (i64::from(at.depth), at.prefix as i64, key.as_slice()),
-        )?;
+        store_node(conn, at, key)?;
     }
+    Ok(())
+}
+
+/// Store one node of the tree.
+fn store_node(conn: &Connection, at: Position, key: &[u8; NODE_LEN]) -> Result<()> {
+    conn.prepare_cached("INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)")?
+        .execute((i64::from(at.depth), at.prefix as i64, key.as_slice()))?;
     Ok(())
 }
 
@@ -102,10 +106,7 @@ pub(crate) fn puncture_doc_key(conn: &Connection, doc_id: &str) -> Result<bool> 
         let key = nodes.get(&at).ok_or_else(|| {
             CryptoError::Key("a document key was lost while cutting the tree".into())
         })?;
-        conn.execute(
-            "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
-            (i64::from(at.depth), at.prefix as i64, key.as_slice()),
-        )?;
+        store_node(conn, at, key)?;
     }
     Ok(true)
 }
@@ -246,19 +247,6 @@ impl Store {
     /// The team's keys this device holds.
     pub fn keyring(&self) -> Result<Keyring> {
         keyring(&self.conn)
-    }
-
-    /// About how many more erasures the team's invites have room for (`None`: a team without
-    /// document keys); see [`crate::crypto::doc_keys::erasures_left`].
-    pub fn invite_room(&self) -> Result<Option<u64>> {
-        let ring = keyring(&self.conn)?;
-        Ok(ring.doc_keys().map(|tree| {
-            crate::crypto::doc_keys::erasures_left(
-                tree,
-                ring.all().count(),
-                groundwork_protocol::team::MAX_SEALED_KEYS_LEN,
-            )
-        }))
     }
 
     /// This device's keys, made on first use.
@@ -440,7 +428,7 @@ impl Store {
                 }
             }
         }
-        if super::meta::meta_get(&self.conn, super::erasure::SCRUB_PENDING)?.is_some() {
+        if self.scrub_pending()? {
             self.scrub()?;
         }
         Ok(())

@@ -81,6 +81,7 @@ impl Status {
         let waiting = store
             .waiting_docs()
             .map_or(0, |w| w.iter().map(|(_, n)| *n as u64).sum());
+        let ring = store.keyring().ok();
         match store.sync_state() {
             Ok(s) => Status {
                 joined: s.link.is_some(),
@@ -100,8 +101,10 @@ impl Status {
                     _ => Vec::new(),
                 },
                 sealed: store.sealed().unwrap_or(false),
-                document_keys: store.keyring().is_ok_and(|k| k.doc_keys().is_some()),
-                invite_room: store.invite_room().ok().flatten(),
+                document_keys: ring.as_ref().is_some_and(|k| k.doc_keys().is_some()),
+                invite_room: ring
+                    .as_ref()
+                    .and_then(|k| k.invite_room(groundwork_protocol::team::MAX_SEALED_KEYS_LEN)),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")

@@ -798,6 +798,11 @@ mod command_line {
             "{err}"
         );
 
+        // The team's documents have their own keys; invites have room for many erasures.
+        let before = json(&ok(&lead, &["status"]));
+        assert_eq!(before["document_keys"], true, "{before}");
+        let room = before["invite_room"].as_u64().unwrap();
+        assert!(room > 400, "{before}");
         let erased = json(&ok(&lead, &["person", "erase", &p]));
         assert_eq!(
             (erased["order"].as_u64(), erased["devices"].as_u64()),
@@ -805,6 +810,7 @@ mod command_line {
         );
         let status = json(&ok(&lead, &["status"]));
         assert_eq!(status["role"], "lead");
+        assert!(status["invite_room"].as_u64().unwrap() < room, "{status}");
         assert_eq!(status["erasures_waiting"][0]["doc_id"], p.as_str());
         assert_eq!(json(&ok(&sam, &["sync"]))["erased"], 1);
         let shown = groundwork(&sam, &["person", "show", &p]);
