@@ -572,6 +572,37 @@ pub(crate) mod through_the_relay {
     }
 
     #[test]
+    fn a_device_holding_the_team_s_document_keys_refuses_an_invite_without_them() {
+        use groundwork::crypto::keys::{InviteSecret, Keyring, seal_invite_v1};
+
+        let relay = TestRelay::start();
+        let (team_id, mut lead, mut b) = lead_and_canvasser(&relay);
+        b.sync();
+        revoke_device(&mut lead, &b);
+        // An invite of the old form: the team's keys, not its tree of document keys.
+        let ring = lead.store.keyring().unwrap();
+        let without_tree = Keyring::new(ring.all().cloned());
+        let secret = InviteSecret::generate().unwrap();
+        let sealed = seal_invite_v1(&secret, &team_id, &without_tree).unwrap();
+        let invite = relay.invite_carrying(
+            &team_id,
+            groundwork_protocol::Role::Canvasser,
+            &sealed,
+            &secret.to_text(),
+        );
+        let refused = sync::join(&mut b.store, &transport(), &relay.url, &invite, "B again")
+            .expect_err("an invite without the tree was taken");
+        assert!(
+            refused
+                .to_string()
+                .contains("does not carry the team's document keys"),
+            "{refused}"
+        );
+        // The tree B held is kept.
+        assert!(b.store.keyring().unwrap().doc_keys().is_some());
+    }
+
+    #[test]
     fn a_lead_is_told_when_the_team_s_keys_have_outgrown_an_invite() {
         let relay = TestRelay::start();
         let (_, mut lead, _b) = lead_and_canvasser(&relay);
