@@ -140,9 +140,9 @@ impl Store {
         // included).
         tx.execute("DELETE FROM refused_erasures WHERE doc_id = ?1", [doc_id])?;
         // Its own key goes too: what copies of the relay's database taken before this moment
-        // hold of it opens under no key any device still has (see `crypto::doc_keys`).
-        // The key's bytes were in the database: its log must be truncated even when nothing
-        // else of the document was held here.
+        // hold of it opens under no key any device still has (see `crypto::doc_keys`). The
+        // key's bytes were in this database, so its log is truncated afterwards even when
+        // nothing else of the document was held here.
         if super::keys::puncture_doc_key(&tx, doc_id)? {
             super::meta::meta_set(&tx, SCRUB_PENDING, "1")?;
         }
