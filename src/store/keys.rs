@@ -290,6 +290,8 @@ impl Store {
 
     /// After joining a team: whether it is sealed and its keys (those of another team are
     /// forgotten), and, for a sealed team, this device's member record, queued to go first.
+    /// With `renew` (a new device id, for a notebook that had joined before), the notebook
+    /// takes a new identity first, in the same transaction ([`super::identity`]).
     pub fn adopt_team_keys(
         &mut self,
         sealed: bool,
@@ -297,13 +299,26 @@ impl Store {
         device_name: &str,
         device_id: &str,
         trust: JoinTrust<'_>,
-    ) -> Result<()> {
+        renew: Option<&str>,
+    ) -> Result<Option<super::identity::Renewed>> {
         if sealed && keys.is_empty() {
             return Err(CryptoError::Key("a sealed team needs its key".into()).into());
         }
-        let actor = intake::hex(&self.actor_bytes());
         let now = format_time(chrono::Utc::now());
+        let old_actor = self.actor.clone();
         let tx = self.conn.transaction()?;
+        let renewed = match renew {
+            Some(id) => {
+                let (actor, renewed) =
+                    super::identity::renew(&tx, &old_actor, id, device_name, chrono::Utc::now())?;
+                Some((id.to_string(), actor, renewed))
+            }
+            None => None,
+        };
+        let actor = match &renewed {
+            Some((_, actor, _)) => actor.to_hex_string(),
+            None => old_actor.to_hex_string(),
+        };
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
         tx.execute("DELETE FROM members", [])?;
@@ -410,6 +425,12 @@ impl Store {
             queue_first(&tx, &member_doc_id(&actor), &record, &now)?;
         }
         tx.commit()?;
+        let renewed = renewed.map(|(id, actor, renewed)| {
+            self.device_id = id;
+            self.actor = actor;
+            self.kept = None;
+            renewed
+        });
         // A document this notebook holds whose key the lead's tree has cut was erased in the
         // team (a lead carried out the order before making the invite): it is erased here too,
         // so that its unsent changes do not stop every push (they could not be sealed).
@@ -431,7 +452,7 @@ impl Store {
         if self.scrub_pending()? {
             self.scrub()?;
         }
-        Ok(())
+        Ok(renewed)
     }
 
     /// Rotate the team's key after `revoked` (actors, hex) were revoked: a new epoch, wrapped

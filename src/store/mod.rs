@@ -19,6 +19,7 @@ mod documents;
 pub mod drafts;
 mod erasure;
 mod files;
+mod identity;
 pub mod intake;
 mod keys;
 mod meta;
@@ -41,6 +42,7 @@ pub use bundle::Outgoing;
 pub use documents::MergeReport;
 pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;
+pub use identity::Renewed;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
 pub use keys::{JoinTrust, Rotation};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
@@ -606,7 +608,7 @@ const DEVICE_KEY: &str = "relay_device_name";
 const NAME_ASKED_KEY: &str = "canvasser_name_asked";
 
 /// The Automerge actor of a device: the 16 bytes of its UUID.
-fn actor_for(device_id: &str) -> ActorId {
+pub(crate) fn actor_for(device_id: &str) -> ActorId {
     match uuid::Uuid::parse_str(device_id) {
         Ok(u) => ActorId::from(u.as_bytes().to_vec()),
         Err(_) => ActorId::from(device_id.as_bytes().to_vec()),

@@ -20,7 +20,7 @@ use crate::crypto::pushlog::{PushRecord, TAG_LEN, push_doc_id, tag_of};
 use crate::error::Result;
 
 /// The meta key of this device's next push number.
-const NEXT_PUSH: &str = "push_record_next";
+pub(super) const NEXT_PUSH: &str = "push_record_next";
 
 /// What the relay has not served that other devices' push records say it holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -87,7 +87,17 @@ pub async fn join<W: Wire>(
         ),
         None => (invite.trim(), None),
     };
-    let actor = store.with(|s| crate::store::intake::hex(&s.actor_bytes()));
+    // A notebook that has joined before (this team or another) joins with a new identity: a
+    // revoked one would otherwise have everything it writes refused, and the relay enrols an
+    // actor once per team (see `store::identity`).
+    let renew = store
+        .with(|s| s.sync_state())?
+        .link
+        .map(|_| crate::ids::new_device_id().to_string());
+    let actor = match &renew {
+        Some(id) => crate::store::actor_for(id).to_hex_string(),
+        None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
+    };
     let answer = transport
         .enrol(
             &relay,
@@ -162,7 +172,14 @@ pub async fn join<W: Wire>(
         (None, _) => JoinTrust::Relay,
     };
     store.with(|s| {
-        s.adopt_team_keys(answer.sealed, &keys, &name, &answer.device_id, trust)?;
+        s.adopt_team_keys(
+            answer.sealed,
+            &keys,
+            &name,
+            &answer.device_id,
+            trust,
+            renew.as_deref(),
+        )?;
         s.set_relay_link(&RelayLink {
             relay_url: relay.clone(),
             team_id: answer.team_id.clone(),

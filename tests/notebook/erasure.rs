@@ -569,6 +569,12 @@ pub(crate) mod through_the_relay {
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(b.store.pending_changes().unwrap(), 0);
         assert!(b.store.person(&p).is_err());
+        // Quinn, met while B was away, reaches the lead (written again under B's new
+        // identity), and Pat does not come back.
+        lead.sync();
+        assert_eq!(lead.store.person(&q).unwrap().person.name, "Quinn");
+        assert!(lead.store.person(&p).is_err());
+        assert!(lead.store.quarantined().unwrap().is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
 //! - `trust`: the lead's key as the team's root of trust: who is a member, who leads, and
 //!   whose erasure orders are carried out, whatever the relay says.
+//! - `rejoin`: a notebook joining its team again (revoked and found) under a new identity.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 //! - `service`: the app's message type answered by the core alone, through JSON.
 //! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
@@ -22,6 +23,7 @@ mod crash;
 mod erasure;
 mod golden;
 mod integrity;
+mod rejoin;
 mod reports;
 mod sealed;
 mod service;

@@ -1,0 +1,133 @@
+//! A notebook that joins its team again (revoked and found, or given a second invite) through a
+//! real relay: it takes a new identity, what it wrote and never sent reaches the team written
+//! again under it, and what it writes afterwards is heard by every device.
+
+use std::cell::RefCell;
+
+use groundwork::model::{PersonField, PersonPatch};
+use groundwork::store::intake::hex;
+use groundwork::sync::{self, SyncError, team};
+use groundwork_protocol::Role;
+
+use super::sync::{Device, TestRelay, transport};
+use super::trust::invite_by;
+
+fn revoke(lead: &mut Device, device: &Device) {
+    let id = device.relay_device_id();
+    let nb = RefCell::new(&mut lead.store);
+    sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();
+}
+
+fn quarantined(d: &Device) -> Vec<String> {
+    d.store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| format!("{}: {}", q.doc_id, q.reason))
+        .collect()
+}
+
+/// A team with its lead's device and a canvasser's ("B"), both synced.
+fn team() -> (TestRelay, Device, Device) {
+    let relay = TestRelay::start();
+    let (team_id, lead_invite) = relay.lead_team();
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
+    let mut b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
+    b.sync();
+    lead.sync();
+    (relay, lead, b)
+}
+
+#[test]
+fn a_revoked_notebook_that_joins_again_is_heard_with_what_it_wrote_offline() {
+    let (relay, mut lead, mut b) = team();
+    let pat = b.person("Pat");
+    b.converse(&pat, "rent up again", &["come on Tuesday"]);
+    b.sync();
+    lead.sync();
+    let old_actor = hex(&b.store.actor_bytes());
+
+    // Offline, B edits Pat and meets Quinn; meanwhile the lead revokes B (reported lost).
+    b.store
+        .edit_person(
+            &pat,
+            PersonPatch::new().put(PersonField::Notes, "works nights"),
+        )
+        .unwrap();
+    let quinn = b.person("Quinn");
+    b.converse(&quinn, "heating broken", &["bring two neighbours"]);
+    revoke(&mut lead, &b);
+    let refused = sync::sync_once(&mut b.store, &transport(), Default::default());
+    assert!(matches!(refused, Err(SyncError::Revoked)), "{refused:?}");
+
+    // The phone is found: B joins again with a new invite and goes on writing.
+    let invite = invite_by(&mut lead, Role::Canvasser, 1);
+    sync::join(&mut b.store, &transport(), &relay.url, &invite, "B's phone").unwrap();
+    assert_ne!(hex(&b.store.actor_bytes()), old_actor, "a new identity");
+    let riley = b.person("Riley");
+    b.sync();
+    assert_eq!(b.store.pending_changes().unwrap(), 0);
+    lead.sync();
+
+    assert_eq!(quarantined(&lead), Vec::<String>::new());
+    let pat_file = lead.store.person(&pat).unwrap();
+    assert_eq!(pat_file.person.notes.as_deref(), Some("works nights"));
+    assert_eq!(pat_file.conversations.len(), 1);
+    let quinn_file = lead.store.person(&quinn).unwrap();
+    assert_eq!(quinn_file.conversations.len(), 1);
+    assert_eq!(quinn_file.commitments[0].what, "bring two neighbours");
+    assert_eq!(lead.store.person(&riley).unwrap().person.name, "Riley");
+    // The old actor stays revoked: nothing is heard as it.
+    let revoked: bool = lead
+        .store
+        .connection()
+        .query_row(
+            "SELECT revoked FROM members WHERE actor = ?1",
+            [&old_actor],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(revoked);
+
+    // B holds what the team holds (none of its unsent changes left behind), and so does a
+    // device let in afterwards, with nothing waiting or refused.
+    b.sync();
+    assert_eq!(b.exports(), lead.exports());
+    let mut c = Device::joined(
+        &relay.url,
+        &invite_by(&mut lead, Role::Canvasser, 1),
+        "C's phone",
+    );
+    c.sync();
+    assert_eq!(c.exports(), lead.exports());
+    assert_eq!(quarantined(&c), Vec::<String>::new());
+    assert!(c.store.waiting_docs().unwrap().is_empty());
+    assert!(b.store.waiting_docs().unwrap().is_empty());
+}
+
+#[test]
+fn a_notebook_given_a_second_invite_joins_again_beside_its_old_self() {
+    let (relay, mut lead, mut b) = team();
+    let pat = b.person("Pat");
+    b.sync();
+    // Not revoked: the relay would not enrol the same actor twice in a team.
+    b.store
+        .edit_person(
+            &pat,
+            PersonPatch::new().put(PersonField::Notes, "before joining again"),
+        )
+        .unwrap();
+    let invite = invite_by(&mut lead, Role::Canvasser, 1);
+    sync::join(&mut b.store, &transport(), &relay.url, &invite, "B again").unwrap();
+    b.store
+        .edit_person(&pat, PersonPatch::new().put(PersonField::Area, "Leith"))
+        .unwrap();
+    b.sync();
+    lead.sync();
+    assert_eq!(quarantined(&lead), Vec::<String>::new());
+    let file = lead.store.person(&pat).unwrap();
+    assert_eq!(file.person.notes.as_deref(), Some("before joining again"));
+    assert_eq!(file.person.area.as_deref(), Some("Leith"));
+    b.sync();
+    assert_eq!(b.exports(), lead.exports());
+}
