@@ -9,7 +9,12 @@
 //!
 //! Flags: `--devices N` (200), `--seconds S` (10), `--team-size N` (20 devices per team),
 //! `--push N` (new blobs per sync, 2), `--blob-bytes N` (600), `--interval-ms N` (pause between
-//! a device's syncs, 0).
+//! a device's syncs, 0), `--spread-ms N` (device `d` of `n` starts `d * N / n` ms after the
+//! first, 0: all at once).
+//!
+//! Besides the whole run's latency percentiles it prints those of the syncs started in the
+//! run's first second (when every device makes its first sync, at once unless spread) and of
+//! the rest, since the two can differ by an order of magnitude.
 //!
 //! `--url URL --data-dir DIR` drive a relay running in another process instead (`sync-server
 //! serve --data-dir DIR`; teams and invites are created in DIR, as the operator commands do), so
@@ -48,6 +53,7 @@ struct Options {
     push: usize,
     blob_bytes: usize,
     interval_ms: u64,
+    spread_ms: u64,
     urls: Vec<String>,
     data_dir: Option<std::path::PathBuf>,
     database_url: Option<String>,
@@ -62,6 +68,7 @@ fn parse_options() -> Result<Options> {
         push: 2,
         blob_bytes: 600,
         interval_ms: 0,
+        spread_ms: 0,
         urls: Vec::new(),
         data_dir: None,
         database_url: None,
@@ -98,6 +105,7 @@ fn parse_options() -> Result<Options> {
             "--push" => o.push = as_usize,
             "--blob-bytes" => o.blob_bytes = as_usize,
             "--interval-ms" => o.interval_ms = n,
+            "--spread-ms" => o.spread_ms = n,
             "--syncs" => o.syncs = n.min(MAX_REQUESTS_PER_DEVICE),
             _ => bail!("unknown flag {flag}"),
         }
@@ -123,6 +131,8 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 struct DeviceResult {
     latencies_us: Vec<u64>,
+    /// Latencies of the syncs started in the run's first second.
+    first_second_us: Vec<u64>,
     errors: u64,
     pushed: u64,
     pulled: u64,
@@ -136,16 +146,22 @@ async fn run_device(
     token: String,
     device_no: usize,
     o: Arc<Options>,
+    run_started: Instant,
     deadline: Instant,
 ) -> DeviceResult {
     let mut r = DeviceResult {
         latencies_us: Vec::new(),
+        first_second_us: Vec::new(),
         errors: 0,
         pushed: 0,
         pulled: 0,
         bytes_up: 0,
         bytes_down: 0,
     };
+    if o.spread_ms > 0 {
+        let offset = o.spread_ms * device_no as u64 / o.devices.max(1) as u64;
+        tokio::time::sleep_until((run_started + Duration::from_millis(offset)).into()).await;
+    }
     let mut cursor = 0u64;
     let mut counter = 0u64;
     let mut outbox: Vec<PushItem> = Vec::new();
@@ -212,7 +228,11 @@ async fn run_device(
         };
         match decode_sync_response(&plain, &req) {
             Ok(resp) => {
-                r.latencies_us.push(latency);
+                if started.duration_since(run_started) < Duration::from_secs(1) {
+                    r.first_second_us.push(latency);
+                } else {
+                    r.latencies_us.push(latency);
+                }
                 r.pushed += resp.accepted.len() as u64;
                 r.pulled += resp.changes.len() as u64;
                 outbox.retain(|p| !resp.accepted.contains(&p.id));
@@ -323,8 +343,8 @@ fn main() -> Result<()> {
             o.push,
             o.blob_bytes
         );
-        let deadline = Instant::now() + Duration::from_secs(o.seconds);
         let started = Instant::now();
+        let deadline = started + Duration::from_secs(o.seconds);
         let tasks: Vec<_> = tokens
             .into_iter()
             .enumerate()
@@ -335,6 +355,7 @@ fn main() -> Result<()> {
                     token,
                     d,
                     Arc::clone(&o),
+                    started,
                     deadline,
                 ))
             })
@@ -347,10 +368,14 @@ fn main() -> Result<()> {
     })?;
     let (results, elapsed) = results;
 
-    let mut latencies: Vec<u64> = results
-        .iter()
-        .flat_map(|r| r.latencies_us.iter().copied())
-        .collect();
+    let sorted = |of: &dyn Fn(&DeviceResult) -> &Vec<u64>| {
+        let mut all: Vec<u64> = results.iter().flat_map(|r| of(r).iter().copied()).collect();
+        all.sort_unstable();
+        all
+    };
+    let first_second = sorted(&|r| &r.first_second_us);
+    let after = sorted(&|r| &r.latencies_us);
+    let mut latencies: Vec<u64> = first_second.iter().chain(&after).copied().collect();
     latencies.sort_unstable();
     let ok = latencies.len() as f64;
     let secs = elapsed.as_secs_f64();
@@ -371,6 +396,16 @@ fn main() -> Result<()> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
+    for (what, part) in [("first second:", &first_second), ("after it:", &after)] {
+        println!(
+            "  {what:<15} p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}  ({} syncs)",
+            percentile(part, 0.50),
+            percentile(part, 0.90),
+            percentile(part, 0.99),
+            percentile(part, 1.0),
+            part.len()
+        );
+    }
     println!(
         "blobs pushed:     {pushed} ({:.0}/s); changes pulled: {pulled} ({:.0}/s)",
         pushed as f64 / secs,

@@ -966,6 +966,26 @@ impl PostgresStore {
         self
     }
 
+    /// Runs the one read-only statement `sql` on its own, outside any transaction (a single
+    /// statement reads one snapshot), and returns its row if any.
+    fn single(&self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let result = (|| {
+            let Conn { client, statements } = &mut conn;
+            let statement = match statements.get(sql) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = client.prepare(sql)?;
+                    statements.insert(sql, s.clone());
+                    s
+                }
+            };
+            Ok(client.query_opt(&statement, params)?)
+        })();
+        self.pool.put(conn);
+        result
+    }
+
     /// Runs `f` in one transaction (read-only at one snapshot when `read_only`), and again when
     /// PostgreSQL broke it off to resolve a deadlock.
     fn run<T>(
@@ -1089,23 +1109,23 @@ impl super::Store for PostgresStore {
 
     fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError> {
         let token = &token_hash[..];
-        self.run(true, |tx| {
-            tx.opt(
-                "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
-                 FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = $1",
-                &[&token],
-            )?
-            .map(|r| {
-                Ok(DeviceAuth {
-                    device_id: r.try_get(0)?,
-                    team_id: r.try_get(1)?,
-                    revoked: r.try_get(2)?,
-                    role: role_of(r.try_get(3)?)?,
-                    erasure_head: to_u64(r.try_get(4)?),
-                })
+        // Every request of a device starts here: one statement, one round trip, where a
+        // transaction of its own would take three.
+        self.single(
+            "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
+             FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = $1",
+            &[&token],
+        )?
+        .map(|r| {
+            Ok(DeviceAuth {
+                device_id: r.try_get(0)?,
+                team_id: r.try_get(1)?,
+                revoked: r.try_get(2)?,
+                role: role_of(r.try_get(3)?)?,
+                erasure_head: to_u64(r.try_get(4)?),
             })
-            .transpose()
         })
+        .transpose()
     }
 
     fn sync(
