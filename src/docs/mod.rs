@@ -149,7 +149,9 @@ impl<'a> Fields<'a> {
                         Value::Object(_) => None,
                     })
                     .collect();
-                if all.len() > 1 {
+                // Devices that wrote the same value at once do not disagree (a change written
+                // again under a new identity, whose first copy the relay also took, is one).
+                if all.iter().any(|v| *v != all[0]) {
                     conflicts.insert(key.clone(), all);
                 }
             }

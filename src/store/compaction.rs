@@ -236,6 +236,7 @@ impl Store {
         {
             return Ok(0);
         }
+        self.refresh_identity()?;
         let now = crate::model::format_time(chrono::Utc::now());
         let writer = self.actor.to_bytes().to_vec();
         let tx = self.conn.transaction()?;

@@ -324,12 +324,17 @@ impl Store {
 
     /// Record this device's role as the relay says it.
     pub fn set_role(&self, role: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE sync_state SET role = ?1 WHERE id = 1 AND role IS NOT ?1",
-            [role],
-        )?;
-        Ok(())
+        write_role(&self.conn, role)
     }
+}
+
+/// Record this device's role (inside the caller's transaction, if any).
+pub(super) fn write_role(conn: &rusqlite::Connection, role: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sync_state SET role = ?1 WHERE id = 1 AND role IS NOT ?1",
+        [role],
+    )?;
+    Ok(())
 }
 
 /// An erasure order's number as stored; a relay's number beyond SQLite's integers is refused.

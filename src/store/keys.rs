@@ -229,6 +229,26 @@ pub enum JoinTrust<'a> {
     Relay,
 }
 
+/// What joining a team brings to this notebook, taken in at once by
+/// [`Store::adopt_team_keys`].
+#[derive(Debug, Clone, Copy)]
+pub struct Joining<'a> {
+    /// Whether the team is sealed (end-to-end encrypted).
+    pub sealed: bool,
+    /// The team's keys (empty for a team in the clear).
+    pub keys: &'a Keyring,
+    /// This device's name.
+    pub device_name: &'a str,
+    /// How this device knows who leads the team.
+    pub trust: JoinTrust<'a>,
+    /// The relay, the team, this device's id there and its token.
+    pub link: &'a super::RelayLink,
+    /// What the relay says this device may do (`lead` or `canvasser`).
+    pub role: &'a str,
+    /// A new device id for a notebook that had joined before ([`super::identity`]).
+    pub renew: Option<&'a str>,
+}
+
 /// What a key rotation did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rotation {
@@ -288,29 +308,42 @@ impl Store {
             .max(0) as usize)
     }
 
-    /// After joining a team: whether it is sealed and its keys (those of another team are
-    /// forgotten), and, for a sealed team, this device's member record, queued to go first.
-    /// With `renew` (a new device id, for a notebook that had joined before), the notebook
-    /// takes a new identity first, in the same transaction ([`super::identity`]).
+    /// Take in a team just joined, in one transaction: whether it is sealed and its keys (those
+    /// of another team are forgotten); for a sealed team, this device's member record, queued
+    /// to go first; the relay link, the role and the device's name. With `renew` (a new device
+    /// id, for a notebook that had joined before), the notebook first takes a new identity
+    /// ([`super::identity`]), and what that did is returned.
     pub fn adopt_team_keys(
         &mut self,
-        sealed: bool,
-        keys: &Keyring,
-        device_name: &str,
-        device_id: &str,
-        trust: JoinTrust<'_>,
-        renew: Option<&str>,
+        joining: Joining<'_>,
     ) -> Result<Option<super::identity::Renewed>> {
+        let Joining {
+            sealed,
+            keys,
+            device_name,
+            trust,
+            link,
+            role: relay_role,
+            renew,
+        } = joining;
+        let device_id = link.relay_device_id.as_str();
         if sealed && keys.is_empty() {
             return Err(CryptoError::Key("a sealed team needs its key".into()).into());
         }
         let now = format_time(chrono::Utc::now());
-        let old_actor = self.actor.clone();
-        let tx = self.conn.transaction()?;
+        let shown_as = self.own_name()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // The identity as the data directory records it, read under the write lock.
+        let old_actor = match super::meta::meta_get(&tx, "device_id")? {
+            Some(id) => super::actor_for(&id),
+            None => self.actor.clone(),
+        };
         let renewed = match renew {
             Some(id) => {
                 let (actor, renewed) =
-                    super::identity::renew(&tx, &old_actor, id, device_name, chrono::Utc::now())?;
+                    super::identity::renew(&tx, &old_actor, id, &shown_as, chrono::Utc::now())?;
                 Some((id.to_string(), actor, renewed))
             }
             None => None,
@@ -424,6 +457,9 @@ impl Store {
             .map_err(|e| CryptoError::Key(e.to_string()))?;
             queue_first(&tx, &member_doc_id(&actor), &record, &now)?;
         }
+        super::sync_state::write_link(&tx, link)?;
+        super::erasure::write_role(&tx, relay_role)?;
+        super::meta::meta_set(&tx, super::DEVICE_KEY, device_name)?;
         tx.commit()?;
         let renewed = renewed.map(|(id, actor, renewed)| {
             self.device_id = id;

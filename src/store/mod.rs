@@ -44,7 +44,7 @@ pub use erasure::{ErasureProgress, ErasureRecord};
 pub use files::DB_FILE;
 pub use identity::Renewed;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};
-pub use keys::{JoinTrust, Rotation};
+pub use keys::{JoinTrust, Joining, Rotation};
 pub(crate) use meta::{meta_delete, meta_get, meta_set};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use queries::{
@@ -175,7 +175,8 @@ impl Store {
         &self.dir
     }
 
-    /// This device's id (also the Automerge actor id of every change made here).
+    /// This device's id (also the Automerge actor id of every change made here), as it was
+    /// when this store last wrote.
     pub fn device_id(&self) -> &str {
         &self.device_id
     }
@@ -190,6 +191,15 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read under the write lock: a join by another store on this directory either
+        // committed before (and is taken up) or waits for this write.
+        if let Some(id) = meta_get(&tx, "device_id")?
+            && id != self.device_id
+        {
+            self.actor = actor_for(&id);
+            self.device_id = id;
+            self.kept = None;
+        }
         let mut w = Writer::new(&tx, &self.actor, &mut self.source, &mut self.kept);
         let out = f(&mut w)?;
         tx.commit()?;
@@ -570,9 +580,27 @@ impl Store {
         self.batch(|w| w.restore(person_id, before, what))
     }
 
-    /// This device's Automerge actor id as bytes (what it declares to the relay).
+    /// This device's Automerge actor id as bytes (what it declares to the relay), as the data
+    /// directory records it now: another store open on it may have joined a team again since
+    /// this one was opened ([`identity`]).
     pub fn actor_bytes(&self) -> Vec<u8> {
-        self.actor.to_bytes().to_vec()
+        match meta_get(&self.conn, "device_id") {
+            Ok(Some(id)) if id != self.device_id => actor_for(&id).to_bytes().to_vec(),
+            _ => self.actor.to_bytes().to_vec(),
+        }
+    }
+
+    /// Take up the device id the data directory records, if another store open on it changed
+    /// it (joining a team again): every write is made as the notebook's current identity.
+    pub(crate) fn refresh_identity(&mut self) -> Result<()> {
+        if let Some(id) = meta_get(&self.conn, "device_id")?
+            && id != self.device_id
+        {
+            self.actor = actor_for(&id);
+            self.device_id = id;
+            self.kept = None;
+        }
+        Ok(())
     }
 
     /// The saved bytes of a stored document, for tests and tools.

@@ -132,6 +132,23 @@ impl Store {
     /// beginning; what this device holds stays and is sent there too.
     pub fn set_relay_link(&mut self, link: &RelayLink) -> Result<()> {
         let tx = self.conn.transaction()?;
+        write_link(&tx, link)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The name this device's own changes are shown as.
+    pub(super) fn own_name(&self) -> Result<String> {
+        Ok(match (self.given_canvasser_name()?, self.device_name()?) {
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => format!("this device ({})", super::NO_NAME_GIVEN),
+        })
+    }
+}
+
+/// Record `link` inside the caller's transaction (see [`Store::set_relay_link`]).
+pub(super) fn write_link(tx: &rusqlite::Connection, link: &RelayLink) -> Result<()> {
+    {
         // Another team numbers its erasure orders from 1 again; the ids erased here stay erased.
         tx.execute(
             "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
@@ -164,10 +181,11 @@ impl Store {
                 &link.token,
             ),
         )?;
-        tx.commit()?;
-        Ok(())
     }
+    Ok(())
+}
 
+impl Store {
     /// Record the outcome of a sync attempt: success clears the error and stamps the time.
     pub fn record_sync_outcome(&self, error: Option<&str>) -> Result<()> {
         match error {
@@ -265,11 +283,7 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let mut names =
             rows.collect::<std::result::Result<std::collections::HashMap<String, String>, _>>()?;
-        let mine = match (self.given_canvasser_name()?, self.device_name()?) {
-            (Some(name), _) | (None, Some(name)) => name,
-            (None, None) => format!("this device ({})", super::NO_NAME_GIVEN),
-        };
-        names.insert(self.actor.to_hex_string(), mine);
+        names.insert(intake::hex(&self.actor_bytes()), self.own_name()?);
         Ok(names)
     }
 }

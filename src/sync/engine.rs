@@ -16,7 +16,7 @@ use crate::crypto::doc_keys::DocKeys;
 use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
-use crate::store::{Incoming, JoinTrust, Pusher, RelayLink, Store};
+use crate::store::{Incoming, JoinTrust, Joining, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
 const AUTO_REPAIR_DOCS: usize = 20;
@@ -38,6 +38,10 @@ pub struct JoinReport {
     pub device_name: String,
     /// What the device may do in the team: `lead` or `canvasser`.
     pub role: &'static str,
+    /// For a notebook that had joined before: what taking its new identity did (the documents
+    /// whose unsent changes were written again, the unsent records dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<crate::store::Renewed>,
 }
 
 /// What a sync did.
@@ -171,23 +175,22 @@ pub async fn join<W: Wire>(
         (None, _) if answer.sealed => JoinTrust::Root,
         (None, _) => JoinTrust::Relay,
     };
-    store.with(|s| {
-        s.adopt_team_keys(
-            answer.sealed,
-            &keys,
-            &name,
-            &answer.device_id,
+    let link = RelayLink {
+        relay_url: relay.clone(),
+        team_id: answer.team_id.clone(),
+        relay_device_id: answer.device_id.clone(),
+        token: answer.token,
+    };
+    let renewed = store.with(|s| {
+        s.adopt_team_keys(Joining {
+            sealed: answer.sealed,
+            keys: &keys,
+            device_name: &name,
             trust,
-            renew.as_deref(),
-        )?;
-        s.set_relay_link(&RelayLink {
-            relay_url: relay.clone(),
-            team_id: answer.team_id.clone(),
-            relay_device_id: answer.device_id.clone(),
-            token: answer.token,
-        })?;
-        s.set_role(answer.role.as_str())?;
-        s.set_device_name(&name)
+            link: &link,
+            role: answer.role.as_str(),
+            renew: renew.as_deref(),
+        })
     })?;
     Ok(JoinReport {
         relay,
@@ -195,6 +198,7 @@ pub async fn join<W: Wire>(
         device_id: answer.device_id,
         device_name: name,
         role: answer.role.as_str(),
+        renewed,
     })
 }
 
@@ -471,6 +475,14 @@ async fn rounds<W: Wire>(
     let mut erase_rounds = 0;
     let mut members_asked = std::collections::HashSet::new();
     loop {
+        // A join meanwhile (another window or process on this notebook) changed the identity
+        // or the link: nothing of the new identity goes with the old link.
+        let joined_again = store.with(|s| {
+            Ok::<_, Error>(s.actor_bytes() != actor || s.sync_state()?.link.as_ref() != Some(link))
+        })?;
+        if joined_again {
+            return Err(SyncError::JoinedAgain);
+        }
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let rows = budget.push_bytes / 256 + 1;
         let (outbox, read, snapshots_left) = store.with(|s| {

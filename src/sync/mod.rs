@@ -80,6 +80,13 @@ pub enum SyncError {
         .0.join(", ")
     )]
     Erased(Vec<String>),
+    /// This notebook joined its team again while a sync was under way (from another window
+    /// or process): the sync stopped before pushing anything as the new identity with the
+    /// old link.
+    #[error(
+        "this notebook joined its team again while it was syncing: sync again; nothing is lost"
+    )]
+    JoinedAgain,
     /// The relay does not know the token.
     #[error(
         "the relay does not recognise this device ({0}); join again with a new invite from your team lead"

@@ -448,8 +448,13 @@ async fn rotate_for_revoked<W: Wire>(
         return Ok(None);
     }
     let budget = super::plan::Budget::default();
-    // Offline now: the cut-off is what this device holds, and the record goes at the next sync.
-    let _ = super::engine::sync_once(store, transport, budget).await;
+    // Unable to pull first: the rotation waits for a listing after a sync (see `revoke`).
+    if super::engine::sync_once(store, transport, budget)
+        .await
+        .is_err()
+    {
+        return Ok(None);
+    }
     let rotation = store.with(|s| s.rotate_team_key(&actors))?;
     let _ = super::engine::sync_once(store, transport, budget).await;
     Ok(Some(rotation))
@@ -467,6 +472,9 @@ pub struct Revoked {
     pub rotation: Option<Rotation>,
     /// Whether the new key's record reached the relay now (otherwise at the next sync).
     pub rotation_sent: bool,
+    /// Whether the rotation waits because this device could not first pull what the revoked
+    /// device had pushed: the next listing of the team's devices after a sync rotates.
+    pub rotation_waits: bool,
 }
 
 /// Revoke a device of this device's team (a lead): the relay refuses its token from now on;
@@ -488,10 +496,21 @@ pub async fn revoke<W: Wire>(
     // the rotation's cut-off (the device's last push taken in here) covers all of it.
     // Only a device a lead's signature made a lead rotates the key (the others would not take
     // its record in): a lead's device that is signed as one does, when it next lists the team.
-    let rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
+    let mut rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
+    let mut rotation_waits = false;
     if rotates {
-        // Offline or refused now: the cut-off is what this device has, as before.
-        let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
+        // Offline or refused now: the rotation waits. Made with a cut-off short of what the
+        // device pushed, it would have the team refuse that honest work, and the documents it
+        // touched could never be synced again by the phone if it joined again. The relay
+        // refuses the device already; the next listing of the team's devices after a sync
+        // (the app's, or `team devices`) rotates, as for a device the operator revoked.
+        if super::engine::sync_once(store, transport, super::plan::Budget::default())
+            .await
+            .is_err()
+        {
+            rotates = false;
+            rotation_waits = true;
+        }
     }
     let rotation = if rotates {
         // The device the lead asked for, not whatever id the relay's answer names; and the
@@ -515,6 +534,7 @@ pub async fn revoke<W: Wire>(
         device,
         rotation,
         rotation_sent,
+        rotation_waits,
     })
 }
 

@@ -332,3 +332,36 @@ fn concurrent_renames_are_a_conflict_everywhere() {
         "the winner is one of them"
     );
 }
+
+/// Two devices that write the same name at once do not disagree: no conflict is shown.
+#[test]
+fn the_same_name_written_at_once_is_no_conflict() {
+    let steps = vec![
+        Step::AddPerson {
+            replica: 0,
+            name: 1,
+        },
+        Step::Deliver {
+            from: 0,
+            to: 1,
+            pick: vec![0],
+        },
+        Step::EditName {
+            replica: 0,
+            person: 0,
+            name: 2,
+        },
+        Step::EditName {
+            replica: 1,
+            person: 0,
+            name: 2,
+        },
+    ];
+    let people = run(steps, vec![3, 1]);
+    assert_eq!(people[0].name, "Renamed 2");
+    assert!(
+        !people[0].conflicts.contains_key(&PersonField::Name),
+        "{:?}",
+        people[0].conflicts
+    );
+}

@@ -62,8 +62,14 @@ fn a_revoked_notebook_that_joins_again_is_heard_with_what_it_wrote_offline() {
 
     // The phone is found: B joins again with a new invite and goes on writing.
     let invite = invite_by(&mut lead, Role::Canvasser, 1);
-    sync::join(&mut b.store, &transport(), &relay.url, &invite, "B's phone").unwrap();
+    let joined = sync::join(&mut b.store, &transport(), &relay.url, &invite, "B's phone").unwrap();
     assert_ne!(hex(&b.store.actor_bytes()), old_actor, "a new identity");
+    let renewed = joined.renewed.expect("a notebook joining again is renewed");
+    let mut rewritten = renewed.rewritten.clone();
+    rewritten.sort();
+    let mut expected = vec![pat.clone(), quinn.clone()];
+    expected.sort();
+    assert_eq!(rewritten, expected);
     let riley = b.person("Riley");
     b.sync();
     assert_eq!(b.store.pending_changes().unwrap(), 0);
@@ -103,6 +109,41 @@ fn a_revoked_notebook_that_joins_again_is_heard_with_what_it_wrote_offline() {
     assert_eq!(quarantined(&c), Vec::<String>::new());
     assert!(c.store.waiting_docs().unwrap().is_empty());
     assert!(b.store.waiting_docs().unwrap().is_empty());
+    // Its old pushes, which the others' records count, are not taken for withheld ones.
+    assert!(
+        !b.store.withheld().unwrap().any(),
+        "{:?}",
+        b.store.withheld()
+    );
+}
+
+#[test]
+fn a_store_opened_before_the_notebook_joined_again_writes_and_syncs_as_its_new_identity() {
+    let (relay, mut lead, mut b) = team();
+    let pat = b.person("Pat");
+    b.sync();
+    lead.sync();
+    // The app keeps the notebook open (its window, its sync worker) while a join runs on
+    // another connection.
+    let mut window = groundwork::store::Store::open(&b.dir()).unwrap();
+    revoke(&mut lead, &b);
+    let invite = invite_by(&mut lead, Role::Canvasser, 1);
+    sync::join(&mut b.store, &transport(), &relay.url, &invite, "B's phone").unwrap();
+    window
+        .edit_person(
+            &pat,
+            PersonPatch::new().put(PersonField::Notes, "typed in the window"),
+        )
+        .unwrap();
+    assert_eq!(window.actor_bytes(), b.store.actor_bytes());
+    let report = sync::sync_once(&mut window, &transport(), Default::default());
+    assert!(report.is_ok(), "{report:?}");
+    lead.sync();
+    assert_eq!(quarantined(&lead), Vec::<String>::new());
+    assert_eq!(
+        lead.store.person(&pat).unwrap().person.notes.as_deref(),
+        Some("typed in the window")
+    );
 }
 
 #[test]
