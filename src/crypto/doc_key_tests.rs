@@ -168,6 +168,22 @@ fn an_erased_document_s_blobs_open_under_nothing_left_and_the_others_still_do() 
 }
 
 #[test]
+fn another_spelling_of_an_id_has_the_same_key_and_is_cut_with_it() {
+    let upper = DOC.to_uppercase();
+    let braced = format!("{{{DOC}}}");
+    let mut keys = tree();
+    assert_eq!(leaf_of(&upper), leaf_of(DOC));
+    assert_eq!(keys.key_for(&braced), keys.key_for(DOC));
+    assert_ne!(leaf_of(OTHER), leaf_of(DOC));
+    keys.puncture(DOC);
+    assert_eq!(keys.key_for(&upper), None);
+    assert_eq!(keys.key_for(&braced), None);
+    assert!(keys.key_for(OTHER).is_some());
+    // What is not an id is its own leaf, as written.
+    assert_ne!(leaf_of("member-ab"), leaf_of("MEMBER-AB"));
+}
+
+#[test]
 fn node_sets_are_refused_when_they_would_undo_an_erasure() {
     let mut cut = tree();
     cut.puncture(DOC).unwrap();

@@ -93,8 +93,12 @@ impl std::fmt::Debug for DocKeys {
     }
 }
 
-/// The leaf of document `doc`.
+/// The leaf of document `doc`. An id is taken in its one canonical spelling (lower case,
+/// hyphenated): a member sealing a person under another spelling of their id (upper case,
+/// braces) gets the same leaf, so the person's erasure cuts that copy's key too.
 pub fn leaf_of(doc: &str) -> u64 {
+    let canonical = crate::ids::parse_id(doc).ok();
+    let doc = canonical.as_deref().unwrap_or(doc);
     let digest = Sha256::new()
         .chain_update(LEAF_LABEL)
         .chain_update(doc.as_bytes())
