@@ -121,6 +121,7 @@ pub(super) fn renew(
         super::project::project(tx, &doc_id, loaded.kind, &doc)?;
         renewed.rewritten.push(doc_id);
     }
+    super::project::flush_search(tx)?;
     Ok((actor, renewed))
 }
 

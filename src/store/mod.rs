@@ -142,6 +142,7 @@ impl Store {
         let passphrase: Option<at_rest::Passphrase> = given.and(None);
         let mut conn = files::open_connection(dir, passphrase.as_ref())?;
         migrations::migrate(&mut conn)?;
+        project::prepare_search(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
             Some(id) => id,
             None => {
@@ -202,6 +203,7 @@ impl Store {
         }
         let mut w = Writer::new(&tx, &self.actor, &mut self.source, &mut self.kept);
         let out = f(&mut w)?;
+        project::flush_search(&tx)?;
         tx.commit()?;
         Ok(out)
     }

@@ -117,10 +117,9 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
         index(&mut columns, c);
     }
     let text = |c: &str| columns.get(c).map(|v| v.join("\n")).unwrap_or_default();
-    conn.prepare_cached("DELETE FROM people_fts WHERE rowid = ?1")?
-        .execute([rowid])?;
+    // Written to the index at the end of the transaction ([`flush_search`]).
     conn.prepare_cached(
-        "INSERT INTO people_fts (rowid, name, contact, place, work, issues, said)
+        "INSERT OR REPLACE INTO temp.search_pending (rowid, name, contact, place, work, issues, said)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(rusqlite::params![
@@ -132,6 +131,65 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
         text("issues"),
         text("said")
     ])?;
+    Ok(())
+}
+
+/// Make this connection's table of search-index rows waiting for the end of a transaction.
+///
+/// FTS5 writes what a transaction adds to its index in memory and flushes it to the index's
+/// segments at the transaction's end, and also whenever a later statement of the transaction
+/// opens a savepoint of its own (any statement that may change several rows: the projections'
+/// `INSERT OR REPLACE`s). Written as each document was projected, a sync's page of a thousand
+/// people flushed the index a thousand times, into a thousand small segments to merge: a sixth
+/// of taking in a first sync's snapshots (BENCHMARKS.md, "A faster notebook"). So rows wait in
+/// this temporary table (in memory) and [`flush_search`] writes them together.
+pub(crate) fn prepare_search(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA temp_store = MEMORY;
+         CREATE TEMP TABLE IF NOT EXISTS search_pending (
+             rowid INTEGER PRIMARY KEY, name, contact, place, work, issues, said);",
+    )?;
+    Ok(())
+}
+
+/// Write the search-index rows projections left waiting, one after the other (one flush of
+/// the index), and forget them. Every transaction that projects a document calls it before
+/// committing ([`super::Store::batch`] does).
+pub(crate) fn flush_search(conn: &Connection) -> Result<()> {
+    let pending: Vec<(i64, [String; 6])> = conn
+        .prepare_cached(
+            "SELECT rowid, name, contact, place, work, issues, said FROM temp.search_pending",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                [
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ],
+            ))
+        })?
+        .collect::<std::result::Result<_, _>>()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM people_fts WHERE rowid = ?1")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO people_fts (rowid, name, contact, place, work, issues, said)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (rowid, [name, contact, place, work, issues, said]) in &pending {
+        delete.execute([rowid])?;
+        insert.execute(rusqlite::params![
+            rowid, name, contact, place, work, issues, said
+        ])?;
+    }
+    conn.prepare_cached("DELETE FROM temp.search_pending")?
+        .execute([])?;
     Ok(())
 }
 

@@ -125,6 +125,40 @@ fn edits_update_projections_and_search() {
 }
 
 #[test]
+fn search_rows_written_at_a_batchs_end_are_all_found_and_a_failed_batch_leaves_none() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let (a, b) = s
+        .batch(|w| {
+            let a = w.add_person(person("Ayesha Rahman"))?;
+            let b = w.add_person(person("Bogdan Nowak"))?;
+            w.record_conversation(conversation(&a), Vec::new())?;
+            Ok((a, b))
+        })
+        .unwrap();
+    assert_eq!(s.search("ayesha", 10).unwrap()[0].id, a);
+    assert_eq!(s.search("bogdan", 10).unwrap()[0].id, b);
+    assert_eq!(s.search("boiler", 10).unwrap()[0].id, a, "what was said");
+    let waiting = |s: &Store| -> i64 {
+        s.connection()
+            .query_row("SELECT count(*) FROM temp.search_pending", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(waiting(&s), 0);
+    // A batch that fails after projecting leaves neither the person nor a row waiting.
+    let failed = s.batch(|w| {
+        w.add_person(person("Celestine Okafor"))?;
+        w.add_person(NewPerson::new())
+    });
+    assert!(failed.is_err());
+    assert_eq!(waiting(&s), 0);
+    assert!(s.search("celestine", 10).unwrap().is_empty());
+    s.add_person(person("Dara Byrne")).unwrap();
+    assert!(s.search("celestine", 10).unwrap().is_empty());
+    assert_eq!(s.search("dara", 10).unwrap().len(), 1);
+}
+
+#[test]
 fn a_conversation_with_commitments_is_one_change() {
     let dir = temp();
     let mut s = Store::open(dir.path()).unwrap();
