@@ -73,6 +73,8 @@ impl Store {
                     .optional()?;
                 if let Some(rowid) = rowid {
                     tx.execute("DELETE FROM people_fts WHERE rowid = ?1", [rowid])?;
+                    // A row waiting for its transaction's end is never written after this.
+                    tx.execute("DELETE FROM temp.search_pending WHERE rowid = ?1", [rowid])?;
                 }
                 tx.execute("DELETE FROM conversations WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM commitments WHERE person_id = ?1", [doc_id])?;
