@@ -10,21 +10,12 @@ use groundwork::sync::{self, SyncError, team};
 use groundwork_protocol::Role;
 
 use super::sync::{Device, TestRelay, transport};
-use super::trust::invite_by;
+use super::trust::{invite_by, quarantine_reasons as quarantined};
 
 fn revoke(lead: &mut Device, device: &Device) {
     let id = device.relay_device_id();
     let nb = RefCell::new(&mut lead.store);
     sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();
-}
-
-fn quarantined(d: &Device) -> Vec<String> {
-    d.store
-        .quarantined()
-        .unwrap()
-        .into_iter()
-        .map(|q| format!("{}: {}", q.doc_id, q.reason))
-        .collect()
 }
 
 /// A team with its lead's device and a canvasser's ("B"), both synced.

@@ -40,7 +40,8 @@ pub(crate) fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
         .code
 }
 
-fn quarantine_reasons(d: &Device) -> Vec<String> {
+/// Every refusal in `d`'s quarantine, as `doc: reason`.
+pub(crate) fn quarantine_reasons(d: &Device) -> Vec<String> {
     d.store
         .quarantined()
         .unwrap()
