@@ -356,6 +356,7 @@ impl Worker {
                         Ok(report) => {
                             worker.set_status(SyncStatus {
                                 joining: false,
+                                rejoined: report.renewed.as_ref().map(|r| r.rewritten.len()),
                                 joined: Some(report.relay),
                                 last_error: None,
                                 unreachable: false,
@@ -391,13 +392,14 @@ impl Worker {
         pulled: u64,
     ) {
         let status = Status::read(&self.store.borrow(), offline, devices, pulled);
-        let (joining, team) = {
+        let (joining, team, rejoined) = {
             let now = self.status.borrow();
-            (now.joining, now.team.clone())
+            (now.joining, now.team.clone(), now.rejoined)
         };
         self.set_status(SyncStatus {
             joining,
             team,
+            rejoined,
             ..from_worker(&status)
         });
     }

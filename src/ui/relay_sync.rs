@@ -24,6 +24,12 @@ pub struct RelaySync {
     joining: Arc<AtomicBool>,
     /// The team lead's panel, carried on every status.
     team: Arc<Mutex<TeamPanel>>,
+    /// What the last join said about joining again, carried on every status.
+    rejoined: Arc<Mutex<Option<usize>>>,
+}
+
+fn rejoined(r: &Mutex<Option<usize>>) -> Option<usize> {
+    r.lock().map(|r| *r).unwrap_or_default()
 }
 
 fn panel(team: &Mutex<TeamPanel>) -> TeamPanel {
@@ -44,10 +50,12 @@ impl RelaySync {
         let subscribers: Subscribers = Arc::default();
         let joining = Arc::new(AtomicBool::new(false));
         let team: Arc<Mutex<TeamPanel>> = Arc::default();
-        let (subs, flag, shown) = (
+        let again: Arc<Mutex<Option<usize>>> = Arc::default();
+        let (subs, flag, shown, told) = (
             Arc::clone(&subscribers),
             Arc::clone(&joining),
             Arc::clone(&team),
+            Arc::clone(&again),
         );
         let worker = Worker::spawn(dir.to_path_buf(), Timing::default(), move |s| {
             publish(
@@ -55,6 +63,7 @@ impl RelaySync {
                 &SyncStatus {
                     joining: flag.load(Ordering::SeqCst),
                     team: panel(&shown),
+                    rejoined: rejoined(&told),
                     ..from_worker(s)
                 },
             )
@@ -66,6 +75,7 @@ impl RelaySync {
             subscribers,
             joining,
             team,
+            rejoined: again,
         })
     }
 
@@ -79,12 +89,13 @@ impl RelaySync {
             p.busy = true;
         }
         publish(&self.subscribers, &self.status());
-        let (dir, worker, subs, joining, team) = (
+        let (dir, worker, subs, joining, team, again) = (
             self.dir.clone(),
             Arc::clone(&self.worker),
             Arc::clone(&self.subscribers),
             Arc::clone(&self.joining),
             Arc::clone(&self.team),
+            Arc::clone(&self.rejoined),
         );
         let started = std::thread::Builder::new()
             .name("groundwork-team".into())
@@ -105,6 +116,7 @@ impl RelaySync {
                     &SyncStatus {
                         joining: joining.load(Ordering::SeqCst),
                         team: panel(&team),
+                        rejoined: rejoined(&again),
                         ..from_worker(&worker.status())
                     },
                 );
@@ -123,6 +135,7 @@ impl SyncEngine for RelaySync {
         SyncStatus {
             joining: self.joining.load(Ordering::SeqCst),
             team: panel(&self.team),
+            rejoined: rejoined(&self.rejoined),
             ..from_worker(&self.worker.status())
         }
     }
@@ -163,11 +176,12 @@ impl SyncEngine for RelaySync {
                 if self.joining.swap(true, Ordering::SeqCst) {
                     return Err("already joining: wait for the relay to answer".into());
                 }
-                let (dir, worker, subs, joining) = (
+                let (dir, worker, subs, joining, again) = (
                     self.dir.clone(),
                     Arc::clone(&self.worker),
                     Arc::clone(&self.subscribers),
                     Arc::clone(&self.joining),
+                    Arc::clone(&self.rejoined),
                 );
                 publish(&subs, &self.status());
                 // Joining talks to the relay: never on the UI's thread.
@@ -192,9 +206,14 @@ impl SyncEngine for RelaySync {
                         let now = from_worker(&worker.status());
                         match outcome {
                             Ok(report) => {
+                                let told = report.renewed.as_ref().map(|r| r.rewritten.len());
+                                if let Ok(mut r) = again.lock() {
+                                    *r = told;
+                                }
                                 publish(
                                     &subs,
                                     &SyncStatus {
+                                        rejoined: told,
                                         joined: Some(report.relay),
                                         last_error: None,
                                         unreachable: false,

@@ -67,6 +67,9 @@ pub struct SyncStatus {
     pub erasures_refused: u64,
     /// A lead at the relay that no team lead signed as one.
     pub unsigned_lead: bool,
+    /// Right after this notebook joined its team again (under a new identity): how many of
+    /// its documents had changes never sent, now written again under the new identity.
+    pub rejoined: Option<usize>,
 }
 
 /// What the app asks of the sync engine.
@@ -192,6 +195,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         withheld: s.withheld,
         erasures_refused: s.erasures_refused,
         unsigned_lead: s.unsigned_lead,
+        rejoined: None,
     }
 }
 

@@ -1566,6 +1566,23 @@ fn settings_tell_a_lead_when_invites_have_room_for_few_more_erasures() {
 }
 
 #[test]
+fn settings_say_when_the_notebook_joined_again_and_what_it_sends_again() {
+    use super::sync::SyncStatus;
+    let (fake, mut h) = lead_on_settings();
+    fake.send(SyncStatus {
+        rejoined: Some(2),
+        ..joined("canvasser")
+    });
+    h.settle_until("the notice", |html| {
+        html.contains("joined its team again") && html.contains("What 2 of its files held")
+    });
+    fake.send(joined("canvasser"));
+    h.settle_until("no notice before a rejoin", |html| {
+        html.contains("You are a canvasser") && !html.contains("joined its team again")
+    });
+}
+
+#[test]
 fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     let mut list = String::new();
     let mut h = Harness::new(|s| {

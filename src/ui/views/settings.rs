@@ -128,6 +128,13 @@ pub fn Settings(status: SyncStatus) -> Element {
                         Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
                         None => rsx! {},
                     }
+                    match status.rejoined {
+                        Some(0) => rsx! { p { id: "team-rejoined", class: "notice", role: "status",
+                            "This notebook joined its team again, under a new identity (the team never hears a revoked device again). It held nothing unsent." } },
+                        Some(n) => rsx! { p { id: "team-rejoined", class: "notice", role: "status",
+                            "This notebook joined its team again, under a new identity (the team never hears a revoked device again). What {n} of its files held and had not sent goes to the team under it." } },
+                        None => rsx! {},
+                    }
                     if status.unsigned_lead {
                         p { id: "team-unsigned-lead", class: "notice", role: "status",
                             "The relay names this device a lead, but no team lead has promoted it from their own device, so the team's other devices will not follow its invites, revocations or erasures. Ask a lead to promote this device from their app." }
