@@ -115,11 +115,13 @@ pub(super) fn renew(
         };
         let (mut doc, rest) = rebuild(&mut current, &unsent, &actor).map_err(bad)?;
         tx.execute("DELETE FROM outbox WHERE doc_id = ?1", [&doc_id])?;
-        documents::commit_local_change(tx, &doc_id, &mut doc, now)?;
+        let written = documents::commit_local_change(tx, &doc_id, &mut doc, now)?;
         doc.apply_changes(rest).map_err(bad)?;
         documents::save_snapshot(tx, &doc_id, loaded.kind, &mut doc, &stamp)?;
         super::project::project(tx, &doc_id, loaded.kind, &doc)?;
-        renewed.rewritten.push(doc_id);
+        if written {
+            renewed.rewritten.push(doc_id);
+        }
     }
     super::project::flush_search(tx)?;
     Ok((actor, renewed))

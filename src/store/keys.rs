@@ -331,7 +331,10 @@ impl Store {
             return Err(CryptoError::Key("a sealed team needs its key".into()).into());
         }
         let now = format_time(chrono::Utc::now());
-        let shown_as = self.own_name()?;
+        let shown_as = match renew {
+            Some(_) => self.own_name()?,
+            None => String::new(),
+        };
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -340,17 +343,13 @@ impl Store {
             Some(id) => super::actor_for(&id),
             None => self.actor.clone(),
         };
-        let renewed = match renew {
+        let (actor, renewed) = match renew {
             Some(id) => {
                 let (actor, renewed) =
                     super::identity::renew(&tx, &old_actor, id, &shown_as, chrono::Utc::now())?;
-                Some((id.to_string(), actor, renewed))
+                (actor.to_hex_string(), Some(renewed))
             }
-            None => None,
-        };
-        let actor = match &renewed {
-            Some((_, actor, _)) => actor.to_hex_string(),
-            None => old_actor.to_hex_string(),
+            None => (old_actor.to_hex_string(), None),
         };
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
@@ -461,12 +460,7 @@ impl Store {
         super::erasure::write_role(&tx, relay_role)?;
         super::meta::meta_set(&tx, super::DEVICE_KEY, device_name)?;
         tx.commit()?;
-        let renewed = renewed.map(|(id, actor, renewed)| {
-            self.device_id = id;
-            self.actor = actor;
-            self.kept = None;
-            renewed
-        });
+        self.refresh_identity()?;
         // A document this notebook holds whose key the lead's tree has cut was erased in the
         // team (a lead carried out the order before making the invite): it is erased here too,
         // so that its unsent changes do not stop every push (they could not be sealed).

@@ -194,13 +194,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Read under the write lock: a join by another store on this directory either
         // committed before (and is taken up) or waits for this write.
-        if let Some(id) = meta_get(&tx, "device_id")?
-            && id != self.device_id
-        {
-            self.actor = actor_for(&id);
-            self.device_id = id;
-            self.kept = None;
-        }
+        follow_identity(&tx, &mut self.device_id, &mut self.actor, &mut self.kept)?;
         let mut w = Writer::new(&tx, &self.actor, &mut self.source, &mut self.kept);
         let out = f(&mut w)?;
         project::flush_search(&tx)?;
@@ -595,14 +589,12 @@ impl Store {
     /// Take up the device id the data directory records, if another store open on it changed
     /// it (joining a team again): every write is made as the notebook's current identity.
     pub(crate) fn refresh_identity(&mut self) -> Result<()> {
-        if let Some(id) = meta_get(&self.conn, "device_id")?
-            && id != self.device_id
-        {
-            self.actor = actor_for(&id);
-            self.device_id = id;
-            self.kept = None;
-        }
-        Ok(())
+        follow_identity(
+            &self.conn,
+            &mut self.device_id,
+            &mut self.actor,
+            &mut self.kept,
+        )
     }
 
     /// The saved bytes of a stored document, for tests and tools.
@@ -636,6 +628,25 @@ pub(crate) const CANVASSER_KEY: &str = "device_name";
 const DEVICE_KEY: &str = "relay_device_name";
 /// The `meta` key saying the canvasser's name was asked for (given or skipped).
 const NAME_ASKED_KEY: &str = "canvasser_name_asked";
+
+/// Take up the device id `conn`'s data directory records when it is not `device_id` (another
+/// store on it joined a team again, [`identity`]): its actor, and no document kept loaded as
+/// the old one.
+fn follow_identity(
+    conn: &Connection,
+    device_id: &mut String,
+    actor: &mut ActorId,
+    kept: &mut Option<documents::Kept>,
+) -> Result<()> {
+    if let Some(id) = meta_get(conn, "device_id")?
+        && id != *device_id
+    {
+        *actor = actor_for(&id);
+        *device_id = id;
+        *kept = None;
+    }
+    Ok(())
+}
 
 /// The Automerge actor of a device: the 16 bytes of its UUID.
 pub(crate) fn actor_for(device_id: &str) -> ActorId {

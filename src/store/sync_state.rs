@@ -148,40 +148,38 @@ impl Store {
 
 /// Record `link` inside the caller's transaction (see [`Store::set_relay_link`]).
 pub(super) fn write_link(tx: &rusqlite::Connection, link: &RelayLink) -> Result<()> {
-    {
-        // Another team numbers its erasure orders from 1 again; the ids erased here stay erased.
-        tx.execute(
-            "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
-            [&link.team_id],
-        )?;
-        // Another team's refusals, early revocations and promotions are not this one's.
-        for sql in [
-            "DELETE FROM refused_erasures
-             WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
-            "DELETE FROM revoked_unknown
-             WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
-            "DELETE FROM meta WHERE key = 'pending_promotions'
-               AND (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
-        ] {
-            tx.execute(sql, [&link.team_id])?;
-        }
-        tx.execute(
-            "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0, role = NULL
-             WHERE id = 1 AND team_id IS NOT ?1",
-            [&link.team_id],
-        )?;
-        tx.execute(
-            "UPDATE sync_state SET relay_url = ?1, team_id = ?2, relay_device_id = ?3, token = ?4,
-                 cursor = CASE WHEN team_id IS ?2 THEN cursor ELSE 0 END, last_error = NULL
-             WHERE id = 1",
-            (
-                &link.relay_url,
-                &link.team_id,
-                &link.relay_device_id,
-                &link.token,
-            ),
-        )?;
+    // Another team numbers its erasure orders from 1 again; the ids erased here stay erased.
+    tx.execute(
+        "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+        [&link.team_id],
+    )?;
+    // Another team's refusals, early revocations and promotions are not this one's.
+    for sql in [
+        "DELETE FROM refused_erasures
+         WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+        "DELETE FROM revoked_unknown
+         WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+        "DELETE FROM meta WHERE key = 'pending_promotions'
+           AND (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+    ] {
+        tx.execute(sql, [&link.team_id])?;
     }
+    tx.execute(
+        "UPDATE sync_state SET erasures_applied = 0, erasures_confirmed = 0, role = NULL
+         WHERE id = 1 AND team_id IS NOT ?1",
+        [&link.team_id],
+    )?;
+    tx.execute(
+        "UPDATE sync_state SET relay_url = ?1, team_id = ?2, relay_device_id = ?3, token = ?4,
+             cursor = CASE WHEN team_id IS ?2 THEN cursor ELSE 0 END, last_error = NULL
+         WHERE id = 1",
+        (
+            &link.relay_url,
+            &link.team_id,
+            &link.relay_device_id,
+            &link.token,
+        ),
+    )?;
     Ok(())
 }
 
