@@ -447,17 +447,36 @@ async fn rotate_for_revoked<W: Wire>(
     if actors.is_empty() {
         return Ok(None);
     }
+    Ok(rotate_after_pull(store, transport, |_| Ok(actors))
+        .await?
+        .map(|(rotation, _)| rotation))
+}
+
+/// Rotate the team's key away from the devices `revoked` names (actors, hex; asked once the
+/// pull is done), after pulling everything the relay took from them: the rotation's cut-off
+/// (each device's last push taken in here) then covers all of it. `None` when the pull fails
+/// (offline, refused): the rotation waits for the next listing of the team's devices after a
+/// sync ([`rotate_for_revoked`]), since a cut-off short of what a device pushed would have the
+/// team refuse its honest work, and strand the documents it touched on that phone should it
+/// join again. Otherwise the rotation, and whether its record reached the relay now.
+async fn rotate_after_pull<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    revoked: impl FnOnce(&mut crate::store::Store) -> Result<Vec<String>, Error>,
+) -> Result<Option<(Rotation, bool)>, SyncError> {
     let budget = super::plan::Budget::default();
-    // Unable to pull first: the rotation waits for a listing after a sync (see `revoke`).
     if super::engine::sync_once(store, transport, budget)
         .await
         .is_err()
     {
         return Ok(None);
     }
+    let actors = store.with(revoked)?;
     let rotation = store.with(|s| s.rotate_team_key(&actors))?;
-    let _ = super::engine::sync_once(store, transport, budget).await;
-    Ok(Some(rotation))
+    let sent = super::engine::sync_once(store, transport, budget)
+        .await
+        .is_ok();
+    Ok(Some((rotation, sent)))
 }
 
 /// What revoking a device did.
@@ -492,49 +511,32 @@ pub async fn revoke<W: Wire>(
     // In an encrypted team the key is always rotated. Which keys were the revoked device's
     // comes from its own member record (sealed and signed, naming its relay id), not from the
     // relay's list; a device whose record never arrived here gets no wrapped key anyway.
-    // First everything the relay took from the device before refusing it is pulled, so that
-    // the rotation's cut-off (the device's last push taken in here) covers all of it.
     // Only a device a lead's signature made a lead rotates the key (the others would not take
     // its record in): a lead's device that is signed as one does, when it next lists the team.
-    let mut rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
-    let mut rotation_waits = false;
-    if rotates {
-        // Offline or refused now: the rotation waits. Made with a cut-off short of what the
-        // device pushed, it would have the team refuse that honest work, and the documents it
-        // touched could never be synced again by the phone if it joined again. The relay
-        // refuses the device already; the next listing of the team's devices after a sync
-        // (the app's, or `team devices`) rotates, as for a device the operator revoked.
-        if super::engine::sync_once(store, transport, super::plan::Budget::default())
-            .await
-            .is_err()
-        {
-            rotates = false;
-            rotation_waits = true;
-        }
-    }
-    let rotation = if rotates {
+    let rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
+    let outcome = if rotates {
         // The device the lead asked for, not whatever id the relay's answer names; and the
         // actor the relay lists for it, in case that device's record named another id.
-        let mut revoked = store.with(|s| s.member_actors(device_id.trim()))?;
-        if let Some(actor) = device.actor.as_ref()
-            && !revoked.contains(actor)
-            && store.with(|s| s.is_member(actor))?
-        {
-            revoked.push(actor.clone());
-        }
-        Some(store.with(|s| s.rotate_team_key(&revoked))?)
+        let relay_actor = device.actor.clone();
+        rotate_after_pull(store, transport, |s| {
+            let mut revoked = s.member_actors(device_id.trim())?;
+            if let Some(actor) = relay_actor
+                && !revoked.contains(&actor)
+                && s.is_member(&actor)?
+            {
+                revoked.push(actor);
+            }
+            Ok(revoked)
+        })
+        .await?
     } else {
         None
     };
-    let rotation_sent = rotation.is_some()
-        && super::engine::sync_once(store, transport, super::plan::Budget::default())
-            .await
-            .is_ok();
     Ok(Revoked {
         device,
-        rotation,
-        rotation_sent,
-        rotation_waits,
+        rotation_sent: outcome.as_ref().is_some_and(|(_, sent)| *sent),
+        rotation_waits: rotates && outcome.is_none(),
+        rotation: outcome.map(|(rotation, _)| rotation),
     })
 }
 
