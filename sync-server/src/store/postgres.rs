@@ -264,14 +264,23 @@ struct Tx<'a> {
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
+/// `sql` prepared once per connection: from `statements`, or by `prepare` and kept there.
+fn cached(
+    statements: &mut HashMap<&'static str, Statement>,
+    sql: &'static str,
+    prepare: impl FnOnce(&str) -> Result<Statement, postgres::Error>,
+) -> Result<Statement, StoreError> {
+    if let Some(s) = statements.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = prepare(sql)?;
+    statements.insert(sql, s.clone());
+    Ok(s)
+}
+
 impl Tx<'_> {
     fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.tx.prepare(sql)?;
-        self.statements.insert(sql, s.clone());
-        Ok(s)
+        cached(self.statements, sql, |sql| self.tx.prepare(sql))
     }
 
     fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
@@ -972,14 +981,7 @@ impl PostgresStore {
         let mut conn = self.pool.get()?;
         let result = (|| {
             let Conn { client, statements } = &mut conn;
-            let statement = match statements.get(sql) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = client.prepare(sql)?;
-                    statements.insert(sql, s.clone());
-                    s
-                }
-            };
+            let statement = cached(statements, sql, |sql| client.prepare(sql))?;
             Ok(client.query_opt(&statement, params)?)
         })();
         self.pool.put(conn);
