@@ -479,7 +479,7 @@ pub(crate) mod through_the_relay {
     }
 
     /// `lead` revokes `device` (so that its notebook may join again).
-    fn revoke_device(lead: &mut Device, device: &Device) {
+    pub(crate) fn revoke_device(lead: &mut Device, device: &Device) {
         let id = device.relay_device_id();
         let nb = RefCell::new(&mut lead.store);
         sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();

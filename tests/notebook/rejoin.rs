@@ -2,21 +2,14 @@
 //! real relay: it takes a new identity, what it wrote and never sent reaches the team written
 //! again under it, and what it writes afterwards is heard by every device.
 
-use std::cell::RefCell;
-
 use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::intake::hex;
-use groundwork::sync::{self, SyncError, team};
+use groundwork::sync::{self, SyncError};
 use groundwork_protocol::Role;
 
+use super::erasure::through_the_relay::revoke_device as revoke;
 use super::sync::{Device, TestRelay, transport};
 use super::trust::{invite_by, quarantine_reasons as quarantined};
-
-fn revoke(lead: &mut Device, device: &Device) {
-    let id = device.relay_device_id();
-    let nb = RefCell::new(&mut lead.store);
-    sync::block_on(team::revoke(&nb, &transport(), &id)).unwrap();
-}
 
 /// A team with its lead's device and a canvasser's ("B"), both synced.
 fn team() -> (TestRelay, Device, Device) {
