@@ -197,7 +197,7 @@ pub(crate) fn take_in(
 pub(crate) fn take_snapshots(
     conn: &Connection,
     actor: &automerge::ActorId,
-    snapshots: &[OpenedSnapshot],
+    snapshots: &mut [OpenedSnapshot],
     now: &str,
     report: &mut IntakeReport,
 ) -> Result<()> {
@@ -205,8 +205,12 @@ pub(crate) fn take_snapshots(
         return Ok(());
     }
     let mut known = Known::load(conn)?;
-    for s in snapshots {
-        take_snapshot(conn, actor, s, now, &mut known, report)?;
+    // A window at a time, so that a page's documents are not all held loaded at once.
+    for window in snapshots.chunks_mut(super::ahead::WINDOW) {
+        super::ahead::load(window);
+        for s in window {
+            take_snapshot(conn, actor, s, now, &mut known, report)?;
+        }
     }
     Ok(())
 }
@@ -214,7 +218,7 @@ pub(crate) fn take_snapshots(
 fn take_snapshot(
     conn: &Connection,
     actor: &automerge::ActorId,
-    s: &OpenedSnapshot,
+    s: &mut OpenedSnapshot,
     now: &str,
     known: &mut Known,
     report: &mut IntakeReport,
@@ -252,7 +256,15 @@ fn take_snapshot(
     let Some(doc_id) = parsed.filter(|id| *id == s.doc_id) else {
         return refuse("it is filed under a document id that is not a Groundwork id");
     };
-    let mut snap = match AutoCommit::load(&s.snapshot.doc) {
+    // Loaded and read ahead ([`super::ahead`]), or here.
+    let (loaded, mut read_ahead) = match s.loaded.take() {
+        Some(l) => (l.doc, l.read),
+        None => (
+            AutoCommit::load(&s.snapshot.doc).map_err(|e| e.to_string()),
+            None,
+        ),
+    };
+    let mut snap = match loaded {
         Ok(d) => d,
         Err(e) => {
             return refuse(&format!("its snapshot is not an Automerge document ({e})"));
@@ -279,7 +291,10 @@ fn take_snapshot(
         }
     }
     match documents::load(conn, &doc_id, actor)? {
-        None => match check::check_and_read(&snap, &doc_id, None) {
+        None => match read_ahead
+            .take()
+            .unwrap_or_else(|| check::check_and_read(&snap, &doc_id, None))
+        {
             Ok(read) => {
                 documents::save_bytes(conn, &doc_id, read.kind(), &s.snapshot.doc, now)?;
                 project::project_read(conn, &read)?;

@@ -11,6 +11,7 @@
 //! Writes go through a [`Writer`]; [`Store`] offers one-action-one-transaction wrappers and
 //! [`Store::batch`] for many actions in one transaction (demo data, applying a sync page).
 
+mod ahead;
 pub mod at_rest;
 pub mod bundle;
 mod columns;
@@ -38,6 +39,7 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use ahead::{WorkedAhead, worked_ahead};
 pub use bundle::Outgoing;
 pub use documents::MergeReport;
 pub use erasure::{ErasureProgress, ErasureRecord};

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use automerge::Change;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::ahead::{self, Ahead, Loaded};
 use super::bundle;
 use super::compaction::{self, Snapshot};
 use super::intake::{self, Incoming, Pusher};
@@ -40,6 +41,8 @@ pub(crate) struct OpenedSnapshot {
     pub(crate) snapshot: Snapshot,
     pub(crate) blob: Vec<u8>,
     pub(crate) pusher: Option<Pusher>,
+    /// Its document loaded and read ahead ([`super::ahead::load`]), once it is.
+    pub(crate) loaded: Option<Loaded>,
 }
 
 /// What a blob holds once opened.
@@ -69,6 +72,9 @@ struct Opener {
     team: String,
     me: String,
     ring: Keyring,
+    /// A key was added to `ring` during the batch: blobs opened ahead with the ring it began
+    /// with are opened again.
+    ring_grew: bool,
     device: DeviceKey,
     members: HashMap<String, Member>,
     /// A record taken in since the blobs kept waiting were last tried may let them be judged
@@ -113,6 +119,7 @@ pub(crate) fn open_pulled(
         team,
         me: me.to_string(),
         ring: keyring(conn)?,
+        ring_grew: false,
         device: device_key(conn)?,
         members: members(conn)?,
         unblocked: false,
@@ -122,9 +129,18 @@ pub(crate) fn open_pulled(
         anchor: super::trust::anchor(conn)?,
     };
     let mut out = Outcome::default();
-    for c in changes {
-        withheld::note_received(conn, c.blob)?;
-        opener.judge(conn, c, now, &mut out)?;
+    // A window at a time, so that a page's blobs are not all held opened at once.
+    for window in changes.chunks(ahead::WINDOW) {
+        let start = ahead::Start {
+            team: &opener.team,
+            ring: &opener.ring,
+            members: &opener.members,
+        };
+        let worked = ahead::prepare(&start, window);
+        for (c, done) in window.iter().zip(worked) {
+            withheld::note_received(conn, c.blob)?;
+            opener.judge(conn, c, now, &mut out, done)?;
+        }
     }
     // What waited for a writer's key or a key record may be judged now; each round that takes
     // such a record in may free more.
@@ -142,7 +158,7 @@ pub(crate) fn open_pulled(
                 pusher: w.pusher.as_ref(),
                 snapshot: w.snapshot,
             };
-            opener.judge(conn, &c, now, &mut out)?;
+            opener.judge(conn, &c, now, &mut out, Ahead::default())?;
         }
     }
     Ok(Some(OpenedPage {
@@ -254,6 +270,7 @@ impl Opener {
         c: &Incoming<'_>,
         now: &str,
         out: &mut Outcome,
+        done: Ahead,
     ) -> Result<bool> {
         // Nothing of an erased person is kept again, not even sealed or in quarantine.
         if !crate::crypto::is_key_record(c.doc_id)
@@ -263,13 +280,14 @@ impl Opener {
         {
             return Ok(false);
         }
-        match self.open_one(conn, c, now) {
+        match self.open_one(conn, c, now, done) {
             Ok(Some(Content::Snapshot(snapshot))) => {
                 out.snapshots.push(OpenedSnapshot {
                     doc_id: c.doc_id.to_string(),
                     snapshot,
                     blob: c.blob.to_vec(),
                     pusher: c.pusher.cloned(),
+                    loaded: None,
                 });
                 Ok(false)
             }
@@ -334,11 +352,15 @@ impl Opener {
         conn: &Connection,
         c: &Incoming<'_>,
         now: &str,
+        mut done: Ahead,
     ) -> std::result::Result<Option<Content>, Refused> {
-        let opened = seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
-            CryptoError::UnknownEpoch(_) => later(e.to_string()),
-            e => Refused::from(e.to_string()),
-        })?;
+        let opened = match done.take_opened(c.blob).filter(|_| !self.ring_grew) {
+            Some(opened) => opened,
+            None => seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
+                CryptoError::UnknownEpoch(_) => later(e.to_string()),
+                e => Refused::from(e.to_string()),
+            })?,
+        };
         let content = opened.content;
         let refuse = Refused::from;
         if let Some(actor) = c.doc_id.strip_prefix(MEMBER_DOC_PREFIX) {
@@ -373,7 +395,7 @@ impl Opener {
             if !c.snapshot {
                 return Ok(Some(Content::Unplaced));
             }
-            return self.open_snapshot(conn, c, &content).map(Some);
+            return self.open_snapshot(conn, c, &content, &done).map(Some);
         }
         let chunks = bundle::split(&content)
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
@@ -402,11 +424,11 @@ impl Opener {
                 "it is written by device {actor}, whose signing key this device has not received"
             )));
         };
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
-            refuse(format!(
+        if !self.signed(c, &member.signing, &done) {
+            return Err(refuse(format!(
                 "it is written as device {actor} but not signed by that device's key: no device may write as another"
-            ))
-        })?;
+            )));
+        }
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
@@ -422,6 +444,7 @@ impl Opener {
         conn: &Connection,
         c: &Incoming<'_>,
         content: &[u8],
+        done: &Ahead,
     ) -> std::result::Result<Content, Refused> {
         let snapshot = compaction::decode(content).map_err(Refused::from)?;
         let actor = intake::hex(&snapshot.writer);
@@ -437,11 +460,11 @@ impl Opener {
                 "it is a snapshot made by device {actor}, whose signing key this device has not received"
             )));
         };
-        seal::verify_signature(&self.team, c.doc_id, c.blob, &member.signing).map_err(|_| {
-            Refused::from(format!(
+        if !self.signed(c, &member.signing, done) {
+            return Err(Refused::from(format!(
                 "it is a snapshot made as device {actor} but not signed by that device's key"
-            ))
-        })?;
+            )));
+        }
         if self.anchor.is_some() && member.role != Some(TrustedRole::Lead) {
             return Err(later(format!(
                 "it is a snapshot made by device {actor}, which this device does not know as a team lead: only a lead's device compacts the team's history"
@@ -451,6 +474,14 @@ impl Opener {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
         Ok(Content::Snapshot(snapshot))
+    }
+
+    /// Whether `c`'s signature holds for `signing` (as found ahead, when it was checked
+    /// against that key).
+    fn signed(&self, c: &Incoming<'_>, signing: &[u8], done: &Ahead) -> bool {
+        done.signed_by(c.blob, signing).unwrap_or_else(|| {
+            seal::verify_signature(&self.team, c.doc_id, c.blob, signing).is_ok()
+        })
     }
 
     /// Take in a push record: filed under its writer and number, signed by its writer, who is
@@ -805,6 +836,7 @@ impl Opener {
                 )
                 .map_err(|e| (sql(e).reason, false))?;
                 self.ring.add(key);
+                self.ring_grew = true;
             }
         }
         for actor in &record.revoked {

@@ -667,11 +667,17 @@ impl<'t> Writer<'t> {
                     .count();
                 Ok(report)
             }
-            Some(page) => {
+            Some(mut page) => {
                 // Snapshots first: changes of the same page that build on what a snapshot
                 // brings then find it here.
                 let mut first = IntakeReport::default();
-                intake::take_snapshots(self.conn, self.actor, &page.snapshots, &now, &mut first)?;
+                intake::take_snapshots(
+                    self.conn,
+                    self.actor,
+                    &mut page.snapshots,
+                    &now,
+                    &mut first,
+                )?;
                 let incoming: Vec<Incoming<'_>> =
                     page.changes.iter().map(|o| o.incoming()).collect();
                 let mut report = intake::take_in(self.conn, self.actor, &incoming, &now)?;

@@ -1,5 +1,6 @@
 //! Integration tests of the local notebook, in one test binary so the suite links once.
 //!
+//! - `ahead`: work done ahead on other cores decides nothing a blob-by-blob intake would not.
 //! - `at_rest`: a notebook encrypted on disk (SQLCipher), its passphrase and key store.
 //! - `cli`: the real `groundwork` binary on real data directories.
 //! - `compaction`: a lead's snapshots stand for a document's history; nothing is lost by them.
@@ -15,6 +16,7 @@
 //! - `service`: the app's message type answered by the core alone, through JSON.
 //! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
 
+mod ahead;
 mod at_rest;
 mod cli;
 mod compaction;

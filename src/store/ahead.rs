@@ -1,0 +1,247 @@
+//! Work on a page of pulled blobs done ahead, on the machine's other cores: opening each seal
+//! and checking its signature ([`prepare`]), then loading and reading the documents of the
+//! snapshots among them, a window at a time ([`load`]).
+//!
+//! Each result is a pure function of the bytes and of what it was computed with: the keyring
+//! and the members' signing keys as the page began. The one-at-a-time judgement that follows
+//! ([`super::opening`], then [`super::intake`]) takes a result only where it would compute
+//! with the same (the same ring, the same signing key, no local copy of the document), and
+//! computes it itself otherwise, so a record taken in mid-page (a new key, a new member, a
+//! revocation) changes where the work is done, never what is decided. Failures are not kept:
+//! the judgement meets them again itself and words the refusal as it always does.
+//!
+//! The judgement stays one at a time and in the relay's order (records taken in there are
+//! cut-offs for what follows); only the pure work moves. In the browser (wasm32, one thread)
+//! nothing is done ahead.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use automerge::{AutoCommit, Change};
+
+use super::bundle;
+use super::compaction;
+use super::intake::{self, Incoming};
+use super::keys::Member;
+use super::opening::OpenedSnapshot;
+use crate::crypto::keys::Keyring;
+use crate::crypto::seal::{self, Opened};
+use crate::docs::check::{self, ReadDoc};
+
+/// Fewer blobs than this in a page are judged as they come: starting threads would cost more
+/// than they save.
+const FEWEST: usize = 16;
+
+/// At most this many threads work on one page (the calling one included).
+#[cfg(not(target_arch = "wasm32"))]
+const MOST_THREADS: usize = 4;
+
+/// Blobs opened, or snapshots loaded, ahead at a time: what is worked out is held until it is
+/// judged or taken in, and a page holds thousands of blobs.
+pub(crate) const WINDOW: usize = 64;
+
+/// How much this process worked out ahead, for tests and benchmarks: blobs opened (and their
+/// signatures checked) and snapshots loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkedAhead {
+    /// Blobs opened ahead.
+    pub opened: u64,
+    /// Snapshots' documents loaded ahead.
+    pub loaded: u64,
+}
+
+static OPENED: AtomicU64 = AtomicU64::new(0);
+static LOADED: AtomicU64 = AtomicU64::new(0);
+
+/// How much this process has worked out ahead so far.
+pub fn worked_ahead() -> WorkedAhead {
+    WorkedAhead {
+        opened: OPENED.load(Ordering::Relaxed),
+        loaded: LOADED.load(Ordering::Relaxed),
+    }
+}
+
+/// What was worked out ahead for one pulled blob.
+#[derive(Default)]
+pub(crate) struct Ahead {
+    /// Where the blob it was worked out for lies in memory (start, length): a result is taken
+    /// for that blob only, whatever order the results come back in.
+    blob: (usize, usize),
+    /// The blob opened with the ring the page began with.
+    opened: Option<Opened>,
+    /// The signing key its signature was checked against, and whether it held.
+    signed: Option<(Vec<u8>, bool)>,
+}
+
+/// A snapshot's document loaded, and read as a document new to this device.
+pub(crate) struct Loaded {
+    /// `AutoCommit::load` of the snapshot's document (its error, worded).
+    pub(crate) doc: std::result::Result<AutoCommit, String>,
+    /// [`check::check_and_read`] of it with no kind expected, when it loaded and is filed
+    /// under Groundwork's own spelling of its id.
+    pub(crate) read: Option<std::result::Result<ReadDoc, String>>,
+}
+
+impl Ahead {
+    /// Whether this was worked out for `blob` (the very bytes, not a copy).
+    fn is_for(&self, blob: &[u8]) -> bool {
+        self.blob == (blob.as_ptr() as usize, blob.len())
+    }
+
+    /// `blob` opened with the ring the page began with, if it was opened ahead.
+    pub(crate) fn take_opened(&mut self, blob: &[u8]) -> Option<Opened> {
+        if self.is_for(blob) {
+            self.opened.take()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the signature of `blob` was found to hold for `signing`: `None` when it was
+    /// not checked against that key ahead.
+    pub(crate) fn signed_by(&self, blob: &[u8], signing: &[u8]) -> Option<bool> {
+        self.signed
+            .as_ref()
+            .filter(|(key, _)| self.is_for(blob) && key.as_slice() == signing)
+            .map(|(_, ok)| *ok)
+    }
+}
+
+/// What a page's blobs start from: the team, its ring and its members as the page began.
+pub(crate) struct Start<'a> {
+    pub(crate) team: &'a str,
+    pub(crate) ring: &'a Keyring,
+    pub(crate) members: &'a HashMap<String, Member>,
+}
+
+/// Work out ahead what can be for each of `blobs` (one entry each, in order; all empty when
+/// the page is small or the machine has one core).
+pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
+    let threads = threads();
+    if threads < 2 || blobs.len() < FEWEST {
+        return blobs.iter().map(|_| Ahead::default()).collect();
+    }
+    OPENED.fetch_add(blobs.len() as u64, Ordering::Relaxed);
+    in_parallel(blobs, threads, |c| one(start, c))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MOST_THREADS))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn threads() -> usize {
+    1
+}
+
+/// `work` applied to each of `items`, the items cut into `threads` runs, one run a thread;
+/// a run whose thread cannot be started is worked on by the calling thread.
+#[cfg(not(target_arch = "wasm32"))]
+fn in_parallel<T: Sync, R: Send + Default>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let size = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut runs = items.chunks(size);
+        let mine = runs.next().unwrap_or(&[]);
+        let started: Vec<_> = runs
+            .map(|run| {
+                let spawned = std::thread::Builder::new()
+                    .name("groundwork-ahead".into())
+                    .spawn_scoped(scope, move || run.iter().map(work).collect::<Vec<R>>());
+                (run, spawned)
+            })
+            .collect();
+        let mut out: Vec<R> = mine.iter().map(work).collect();
+        for (run, spawned) in started {
+            // A thread that could not start, or whose work panicked, leaves nothing done
+            // ahead for its run: the judgement does that work itself (and meets the panic
+            // there, as it would have without this).
+            match spawned.map(|handle| handle.join()) {
+                Ok(Ok(done)) => out.extend(done),
+                _ => out.extend(run.iter().map(|_| R::default())),
+            }
+        }
+        out
+    })
+}
+
+#[cfg(target_arch = "wasm32")]
+fn in_parallel<T, R>(items: &[T], _threads: usize, work: impl Fn(&T) -> R) -> Vec<R> {
+    items.iter().map(work).collect()
+}
+
+/// What can be worked out ahead for `c`.
+fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
+    let mut ahead = Ahead {
+        blob: (c.blob.as_ptr() as usize, c.blob.len()),
+        ..Ahead::default()
+    };
+    if crate::crypto::is_key_record(c.doc_id) {
+        return ahead;
+    }
+    let Ok(opened) = seal::open(start.team, c.doc_id, start.ring, c.blob) else {
+        return ahead;
+    };
+    let writer = if compaction::is_snapshot(&opened.content) {
+        match compaction::decode(&opened.content) {
+            Ok(snapshot) if c.snapshot => Some(intake::hex(&snapshot.writer)),
+            _ => None,
+        }
+    } else {
+        first_writer(&opened.content)
+    };
+    if let Some(member) = writer.and_then(|w| start.members.get(&w)) {
+        let held = seal::verify_signature(start.team, c.doc_id, c.blob, &member.signing).is_ok();
+        ahead.signed = Some((member.signing.clone(), held));
+    }
+    ahead.opened = Some(opened);
+    ahead
+}
+
+/// The actor of the first change sealed in `content`, in hex.
+fn first_writer(content: &[u8]) -> Option<String> {
+    let chunks = bundle::split(content).ok()?;
+    let change = Change::try_from(*chunks.first()?).ok()?;
+    Some(change.actor_id().to_hex_string())
+}
+
+/// Load (and read) ahead the documents of `snapshots` not loaded yet.
+pub(crate) fn load(snapshots: &mut [OpenedSnapshot]) {
+    if threads() < 2 || snapshots.len() < 2 {
+        return;
+    }
+    LOADED.fetch_add(
+        snapshots.iter().filter(|s| s.loaded.is_none()).count() as u64,
+        Ordering::Relaxed,
+    );
+    let loaded = in_parallel(snapshots, threads(), |s| {
+        s.loaded
+            .is_none()
+            .then(|| load_one(&s.doc_id, &s.snapshot.doc))
+    });
+    for (s, l) in snapshots.iter_mut().zip(loaded) {
+        if l.is_some() {
+            s.loaded = l;
+        }
+    }
+}
+
+/// A snapshot's document loaded, and read when filed under a canonical id.
+fn load_one(doc_id: &str, bytes: &[u8]) -> Loaded {
+    match AutoCommit::load(bytes) {
+        Ok(doc) => {
+            let canonical = crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id);
+            let read = canonical.then(|| check::check_and_read(&doc, doc_id, None));
+            Loaded { doc: Ok(doc), read }
+        }
+        Err(e) => Loaded {
+            doc: Err(e.to_string()),
+            read: None,
+        },
+    }
+}

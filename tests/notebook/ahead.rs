@@ -1,0 +1,176 @@
+//! Work done ahead on other cores decides nothing: a page of pulled blobs taken in whole (its
+//! seals opened, signatures checked and snapshots loaded ahead, a window at a time) ends
+//! exactly as the same blobs taken in one at a time, honest and hostile ones alike, across a
+//! key rotation that comes in the middle of the page.
+
+use std::cell::RefCell;
+
+use groundwork::store::{Incoming, OutboxItem, worked_ahead};
+use groundwork::sync::{self, team};
+use groundwork_protocol::{PushItem, SyncRequest};
+
+use super::sync::{Device, TestRelay, transport};
+
+/// `evil` seals `victim`'s pending change of `doc` under its own signature and has the relay
+/// store it before `victim` pushes its own.
+fn forge_copy(evil: &Device, victim: &Device, doc: &str) {
+    let honest: Vec<OutboxItem> = victim
+        .store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.doc_id == doc)
+        .collect();
+    assert_eq!(honest.len(), 1);
+    let forged = evil.store.sealed_for_push(honest).unwrap();
+    let link = evil.store.sync_state().unwrap().link.unwrap();
+    let request = SyncRequest {
+        since: 0,
+        push: forged
+            .into_iter()
+            .map(|i| PushItem::new(i.doc_id, i.bytes))
+            .collect(),
+        max_bytes: Some(1),
+        actor: evil.store.actor_bytes(),
+    };
+    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+}
+
+/// What a device decided about everything it was given: its notebook, and what it refused
+/// and why.
+fn decided(d: &Device) -> (String, Vec<(String, String)>, usize) {
+    let mut refused: Vec<(String, String)> = d
+        .store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.doc_id, q.reason))
+        .collect();
+    refused.sort();
+    (
+        d.exports(),
+        refused,
+        d.store.awaiting_key_changes().unwrap(),
+    )
+}
+
+#[test]
+fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
+    let relay = TestRelay::start();
+    let (team, lead_invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
+    let mut a = Device::joined(&relay.url, &relay.invite(&team, 1), "A's phone");
+    let mut evil = Device::joined(&relay.url, &relay.invite(&team, 1), "Evil phone");
+    // Two devices that will take in the team's work directly (whole, and blob by blob): their
+    // member records go round first, so that the key the lead rotates to is wrapped for them
+    // and reaches them in the middle of the log, by the epoch record.
+    let mut whole = Device::joined(&relay.url, &relay.invite(&team, 1), "Whole page");
+    let mut single = Device::joined(&relay.url, &relay.invite(&team, 1), "Blob by blob");
+    for _ in 0..2 {
+        for d in [&mut lead, &mut a, &mut evil, &mut whole, &mut single] {
+            d.sync();
+        }
+    }
+    // Honest work of two writers; three people with histories long enough for the lead to
+    // compact (snapshots in the log).
+    let people: Vec<String> = (0..30)
+        .map(|i| a.person(&format!("A's person {i}")))
+        .collect();
+    a.sync();
+    let long: Vec<String> = (0..3).map(|i| a.person(&format!("Long {i}"))).collect();
+    for step in 0..4 {
+        for id in &long {
+            a.converse(id, &format!("visit {step}"), &["come back"]);
+        }
+        a.sync();
+    }
+    // A copy of A's next change sealed and signed by Evil, stored before A's own.
+    let copied = a.person("Copied person");
+    forge_copy(&evil, &a, &copied);
+    a.sync();
+    evil.person("Evil's own person");
+    evil.sync();
+    let report = lead.sync();
+    assert!(report.compacted >= 3, "{report:?}");
+    // A blob altered on the relay.
+    relay.flip_byte(&people[3], 40);
+
+    let later = evil.person("Slipped in after the revocation");
+    let slipped: Vec<_> = evil
+        .store
+        .sealed_for_push(evil.store.outbox(10).unwrap())
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.doc_id == later)
+        .collect();
+    let evil_id = evil.relay_device_id();
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &evil_id)).unwrap()
+    };
+    assert_eq!(revoked.rotation.expect("the key is rotated").epoch, 2);
+    let after: Vec<String> = (0..20)
+        .map(|i| lead.person(&format!("After the rotation {i}")))
+        .collect();
+    lead.sync();
+    relay.inject(&evil_id, &later, &slipped[0].bytes);
+
+    let log = relay.log_with_snapshots();
+    assert!(log.iter().filter(|(_, _, s)| *s).count() >= 3);
+    let incoming: Vec<Incoming<'_>> = log
+        .iter()
+        .map(|(doc_id, blob, snapshot)| Incoming {
+            doc_id,
+            blob,
+            pusher: None,
+            snapshot: *snapshot,
+        })
+        .collect();
+    assert!(incoming.len() > 80, "{}", incoming.len());
+    let before = worked_ahead();
+    whole.store.batch(|w| w.take_in(&incoming)).unwrap();
+    let done = worked_ahead();
+    for c in &incoming {
+        single
+            .store
+            .batch(|w| w.take_in(std::slice::from_ref(c)))
+            .unwrap();
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        // Other tests of this binary may work ahead meanwhile: at least this page was.
+        assert!(
+            done.opened - before.opened >= incoming.len() as u64 - 64,
+            "{before:?} {done:?}"
+        );
+        assert!(done.loaded - before.loaded >= 3, "{before:?} {done:?}");
+    }
+
+    let (notebook, refused, waiting) = decided(&whole);
+    assert_eq!(
+        (notebook.clone(), refused.clone(), waiting),
+        decided(&single)
+    );
+    // What each was given: the honest work whole, the three hostile blobs refused.
+    for id in people.iter().skip(4).chain(&long).chain(&after) {
+        assert!(whole.store.person(id).is_ok(), "{id}");
+    }
+    assert!(whole.store.person(&people[3]).is_err());
+    assert_eq!(
+        whole.store.person(&copied).unwrap().person.name,
+        "Copied person"
+    );
+    assert!(whole.store.person(&later).is_err());
+    let reasons: Vec<&str> = refused.iter().map(|(_, r)| r.as_str()).collect();
+    for expected in [
+        "failed authentication",
+        "not signed by that device's key",
+        "after the team revoked it",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "{expected}: {reasons:?}"
+        );
+    }
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(notebook.contains("After the rotation 19"));
+}
