@@ -31,13 +31,21 @@ impl HttpTransport {
 
     /// A transport making up to `attempts` tries, waiting `backoff`, then twice that, … between.
     pub fn with_retries(attempts: u32, backoff: Duration) -> Result<Self, SyncError> {
+        Ok(Relay::over(ReqwestWire::new()?, attempts, backoff))
+    }
+}
+
+impl ReqwestWire {
+    /// A client with 10 s to connect and 60 s per request (a wire of its own, for a
+    /// [`Relay`] that wraps it in another [`Wire`]).
+    pub fn new() -> Result<Self, SyncError> {
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("groundwork/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SyncError::BadAnswer(format!("cannot set up HTTP: {e}")))?;
-        Ok(Relay::over(ReqwestWire { client }, attempts, backoff))
+        Ok(ReqwestWire { client })
     }
 }
 

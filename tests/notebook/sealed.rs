@@ -856,6 +856,83 @@ fn a_device_the_operator_revokes_loses_the_key_when_a_lead_next_lists_the_team()
     );
 }
 
+/// A wire to the real relay whose syncs fail while `down` is set (the connection drops after
+/// the lead's revocation reached the relay); every other request goes through.
+struct SyncsFail {
+    wire: groundwork::sync::http::ReqwestWire,
+    down: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl groundwork::sync::Wire for SyncsFail {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, String> {
+        if self.down.get() && request.url.ends_with("/v1/sync") {
+            return Err("no connection".into());
+        }
+        self.wire.exchange(request).await
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+#[test]
+fn a_revocation_whose_pull_fails_rotates_at_the_next_listing_and_keeps_what_was_pushed() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let mut lost = Device::joined(&relay.url, &invite, "Lost phone");
+    for _ in 0..2 {
+        for d in [&mut lead, &mut b, &mut lost] {
+            d.sync();
+        }
+    }
+    // Pushed by the phone just before it was lost; the lead has not pulled it yet.
+    let pushed = lost.person("Pushed just before it was lost");
+    lost.sync();
+    let epoch = |d: &Device| d.store.keyring().unwrap().current().map(|k| k.epoch());
+    let down = std::rc::Rc::new(std::cell::Cell::new(true));
+    let flaky = groundwork::sync::Relay::over(
+        SyncsFail {
+            wire: groundwork::sync::http::ReqwestWire::new().unwrap(),
+            down: down.clone(),
+        },
+        1,
+        std::time::Duration::ZERO,
+    );
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &flaky, &lost.relay_device_id())).unwrap()
+    };
+    // The relay refuses the phone at once; the rotation waits for the pull it could not make
+    // (a cut-off short of what the phone pushed would have the team refuse that work).
+    assert!(revoked.device.revoked);
+    assert!(revoked.rotation_waits, "{revoked:?}");
+    assert_eq!((revoked.rotation, revoked.rotation_sent), (None, false));
+    assert_eq!(epoch(&lead), Some(1));
+    let err = sync::sync_once(&mut lost.store, &transport(), Default::default()).unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    // Back online: the next listing of the team pulls first, then rotates.
+    down.set(false);
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &flaky)).unwrap();
+    }
+    assert_eq!(epoch(&lead), Some(2));
+    assert!(lead.store.person(&pushed).is_ok());
+    let report = b.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(epoch(&b), Some(2));
+    assert_eq!(
+        b.store.person(&pushed).unwrap().person.name,
+        "Pushed just before it was lost"
+    );
+    lead.sync();
+    assert_eq!(b.exports(), lead.exports());
+}
+
 /// Two leads revoking at the same moment each make a key for the next epoch, and each seals
 /// new work under their own. Every device keeps both keys (each lead wrapped theirs for every
 /// member), so nothing either side writes is refused anywhere, and both sides settle on the
