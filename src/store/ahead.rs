@@ -48,16 +48,20 @@ pub struct WorkedAhead {
     pub opened: u64,
     /// Snapshots' documents loaded ahead.
     pub loaded: u64,
+    /// Documents new here whose pulled changes were applied and judged ahead.
+    pub applied: u64,
 }
 
 static OPENED: AtomicU64 = AtomicU64::new(0);
 static LOADED: AtomicU64 = AtomicU64::new(0);
+static APPLIED: AtomicU64 = AtomicU64::new(0);
 
 /// How much this process has worked out ahead so far.
 pub fn worked_ahead() -> WorkedAhead {
     WorkedAhead {
         opened: OPENED.load(Ordering::Relaxed),
         loaded: LOADED.load(Ordering::Relaxed),
+        applied: APPLIED.load(Ordering::Relaxed),
     }
 }
 
@@ -123,6 +127,20 @@ pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
     }
     OPENED.fetch_add(blobs.len() as u64, Ordering::Relaxed);
     in_parallel(blobs, threads, |c| one(start, c))
+}
+
+/// `work` applied to each of `items` on all cores, in order; `None` for each when there are
+/// few or the machine has one core (the caller then does the work as it goes).
+pub(crate) fn each<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Option<R> + Sync,
+) -> Vec<Option<R>> {
+    let threads = threads();
+    if threads < 2 || items.len() < FEWEST {
+        return items.iter().map(|_| None).collect();
+    }
+    APPLIED.fetch_add(items.len() as u64, Ordering::Relaxed);
+    in_parallel(items, threads, work)
 }
 
 #[cfg(not(target_arch = "wasm32"))]

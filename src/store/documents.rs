@@ -42,6 +42,13 @@ pub(crate) fn raw_bytes(conn: &Connection, doc_id: &str) -> Result<Option<Vec<u8
         .optional()?)
 }
 
+/// Whether document `doc_id` is held here.
+pub(crate) fn exists(conn: &Connection, doc_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM documents WHERE doc_id = ?1")?
+        .exists([doc_id])?)
+}
+
 /// Load document `doc_id`, with `actor` as the author of new changes.
 pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<Option<Loaded>> {
     let row: Option<(Option<String>, Vec<u8>)> = conn

@@ -180,11 +180,113 @@ pub(crate) fn take_in(
             remembered.push(p);
         }
     }
-    for doc_id in order {
-        let items = by_doc.remove(doc_id).unwrap_or_default();
-        take_in_doc(conn, actor, doc_id, &items, now, &mut known, &mut report)?;
+    let groups: Vec<(&str, Vec<Incoming<'_>>)> = order
+        .into_iter()
+        .map(|doc_id| (doc_id, by_doc.remove(doc_id).unwrap_or_default()))
+        .collect();
+    // A window of documents at a time: those new here are applied and judged ahead, on all
+    // cores ([`super::ahead`]), then every one is taken in in order on this thread.
+    for window in groups.chunks(DOCS_AHEAD) {
+        let new_here: Vec<bool> = window
+            .iter()
+            .map(|(doc_id, _)| new_here(conn, doc_id, &known))
+            .collect::<Result<_>>()?;
+        let candidates: Vec<(&(&str, Vec<Incoming<'_>>), bool)> =
+            window.iter().zip(new_here).collect();
+        let alone = super::ahead::each(&candidates, |((doc_id, items), new)| {
+            new.then(|| apply_alone(actor, doc_id, items)).flatten()
+        });
+        for ((doc_id, items), alone) in window.iter().zip(alone) {
+            take_in_doc(
+                conn,
+                actor,
+                doc_id,
+                items,
+                now,
+                &mut known,
+                &mut report,
+                alone,
+            )?;
+        }
     }
     Ok(report)
+}
+
+/// Documents whose changes are applied ahead at a time (each is held until taken in).
+const DOCS_AHEAD: usize = 64;
+
+/// Whether `doc_id` is worth applying ahead: filed under Groundwork's own spelling of its id,
+/// not held here and with no changes waiting here.
+fn new_here(conn: &Connection, doc_id: &str, known: &Known) -> Result<bool> {
+    Ok(crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id)
+        && !known.waiting_docs.contains(doc_id)
+        && !documents::exists(conn, doc_id)?)
+}
+
+/// A document new here, its pulled changes applied and judged ahead: what [`take_in_doc`]
+/// would make of them on its own, when every one of them was applied.
+struct Alone {
+    doc: AutoCommit,
+    kind: Option<DocKind>,
+    /// The changes applied, in the order they were.
+    accepted: Vec<Change>,
+    /// Items that repeated a change of the batch.
+    duplicates: usize,
+    /// The blob id of every item.
+    blob_ids: Vec<String>,
+}
+
+/// `items` applied to a new document in the order [`take_in_doc`] applies them, each judged
+/// as it does: `None` unless every change parses, is written by its pusher, passes and is
+/// applied (anything else is left to [`take_in_doc`], which words the refusals and keeps what
+/// waits). Nothing here reads or writes the database.
+fn apply_alone(actor: &automerge::ActorId, doc_id: &str, items: &[Incoming<'_>]) -> Option<Alone> {
+    let mut doc = docs::new_doc(actor);
+    let mut pending: Vec<Change> = Vec::new();
+    let mut duplicates = 0;
+    let mut blob_ids = Vec::with_capacity(items.len());
+    for item in items {
+        blob_ids.push(groundwork_protocol::blob_id(item.blob));
+        let change = Change::try_from(item.blob).ok()?;
+        let hash = change.hash();
+        if holds(&mut doc, &[hash]) || pending.iter().any(|p| p.hash() == hash) {
+            duplicates += 1;
+            continue;
+        }
+        if let Some(p) = item.pusher
+            && !p.actor.is_empty()
+            && change.actor_id().to_bytes() != p.actor.as_slice()
+        {
+            return None;
+        }
+        pending.push(change);
+    }
+    let mut kind = None;
+    let mut accepted = Vec::with_capacity(pending.len());
+    loop {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < pending.len() {
+            if !holds(&mut doc, pending[i].deps()) {
+                i += 1;
+                continue;
+            }
+            let change = pending.remove(i);
+            progressed = true;
+            kind = Some(judge_and_apply(&mut doc, doc_id, kind, &change).ok()?);
+            accepted.push(change);
+        }
+        if !progressed {
+            break;
+        }
+    }
+    (pending.is_empty() && !accepted.is_empty()).then_some(Alone {
+        doc,
+        kind,
+        accepted,
+        duplicates,
+        blob_ids,
+    })
 }
 
 /// Take in snapshots (see [`super::compaction`]), opened and their signatures checked. A
@@ -340,7 +442,7 @@ fn take_snapshot(
         super::withheld::note_tag_received(conn, *tag)?;
     }
     if known.waiting_docs.contains(&doc_id) {
-        take_in_doc(conn, actor, &doc_id, &[], now, known, report)?;
+        take_in_doc(conn, actor, &doc_id, &[], now, known, report, None)?;
     }
     Ok(())
 }
@@ -354,10 +456,11 @@ pub(crate) fn retry_waiting(
 ) -> Result<IntakeReport> {
     let mut report = IntakeReport::default();
     let mut known = Known::load(conn)?;
-    take_in_doc(conn, actor, doc_id, &[], now, &mut known, &mut report)?;
+    take_in_doc(conn, actor, doc_id, &[], now, &mut known, &mut report, None)?;
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn take_in_doc(
     conn: &Connection,
     actor: &automerge::ActorId,
@@ -366,6 +469,7 @@ fn take_in_doc(
     now: &str,
     known: &mut Known,
     report: &mut IntakeReport,
+    alone: Option<Alone>,
 ) -> Result<()> {
     // Only Groundwork's own spelling of an id: another spelling of the same UUID (upper case,
     // braces, no hyphens) would be a second copy of a document the relay cannot match, e.g.
@@ -405,6 +509,26 @@ fn take_in_doc(
         }
         return Ok(());
     };
+    // Applied ahead, it is taken as it was made when nothing here would judge it otherwise:
+    // still new here, nothing waiting for it, no item refused here before, no change building
+    // on one refused here (the same checks this function makes below, item by item).
+    if let Some(mut alone) = alone
+        && !known.waiting_docs.contains(&doc_id)
+        && !alone.blob_ids.iter().any(|b| known.blobs.contains(b))
+        && !alone
+            .accepted
+            .iter()
+            .flat_map(|c| c.deps())
+            .any(|d| known.hashes.contains(&d.to_string()))
+        && !documents::exists(conn, &doc_id)?
+    {
+        report.duplicates += alone.duplicates;
+        report.applied += alone.accepted.len();
+        documents::save_snapshot(conn, &doc_id, alone.kind, &mut alone.doc, now)?;
+        project::project(conn, &doc_id, alone.kind, &alone.doc)?;
+        report.changed_docs.push(doc_id);
+        return Ok(());
+    }
     let (mut doc, mut kind) = match documents::load(conn, &doc_id, actor)? {
         Some(l) => (l.doc, l.kind),
         None => (docs::new_doc(actor), None),

@@ -1,5 +1,6 @@
 //! Work done ahead on other cores decides nothing: a page of pulled blobs taken in whole (its
-//! seals opened, signatures checked and snapshots loaded ahead, a window at a time) ends
+//! seals opened, signatures checked, snapshots loaded and the changes of documents new here
+//! applied and judged ahead, a window at a time) ends
 //! exactly as the same blobs taken in one at a time, honest and hostile ones alike, across a
 //! key rotation that comes in the middle of the page.
 
@@ -27,6 +28,44 @@ fn forge_copy(evil: &Device, victim: &Device, doc: &str) {
     let request = SyncRequest {
         since: 0,
         push: forged
+            .into_iter()
+            .map(|i| PushItem::new(i.doc_id, i.bytes))
+            .collect(),
+        max_bytes: Some(1),
+        actor: evil.store.actor_bytes(),
+    };
+    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+}
+
+/// `evil` pushes a change of its own document `doc` that rewrites the document's id (sealed and
+/// signed as any member can): it opens, and intake refuses it.
+fn push_id_rewrite(evil: &Device, doc: &str) {
+    use automerge::transaction::Transactable;
+    let bytes = evil.store.document_bytes(doc).unwrap().unwrap();
+    let mut d = automerge::AutoCommit::load(&bytes)
+        .unwrap()
+        .with_actor(automerge::ActorId::from(evil.store.actor_bytes()));
+    d.put(
+        automerge::ROOT,
+        "id",
+        "01a2407c-0000-7000-8000-000000000000",
+    )
+    .unwrap();
+    d.commit();
+    let change = d.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let sealed = evil
+        .store
+        .sealed_for_push(vec![OutboxItem {
+            seq: 0,
+            doc_id: doc.to_string(),
+            change_hash: String::new(),
+            bytes: change,
+        }])
+        .unwrap();
+    let link = evil.store.sync_state().unwrap().link.unwrap();
+    let request = SyncRequest {
+        since: 0,
+        push: sealed
             .into_iter()
             .map(|i| PushItem::new(i.doc_id, i.bytes))
             .collect(),
@@ -73,7 +112,7 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     }
     // Honest work of two writers; three people with histories long enough for the lead to
     // compact (snapshots in the log).
-    let people: Vec<String> = (0..30)
+    let people: Vec<String> = (0..40)
         .map(|i| a.person(&format!("A's person {i}")))
         .collect();
     a.sync();
@@ -88,8 +127,11 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     let copied = a.person("Copied person");
     forge_copy(&evil, &a, &copied);
     a.sync();
-    evil.person("Evil's own person");
+    // A document of Evil's own, then a change to it that no document may take: a document new
+    // to the devices below whose changes are not all sound.
+    let own = evil.person("Evil's own person");
     evil.sync();
+    push_id_rewrite(&evil, &own);
     let report = lead.sync();
     assert!(report.compacted >= 3, "{report:?}");
     // A blob altered on the relay.
@@ -143,6 +185,7 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
             "{before:?} {done:?}"
         );
         assert!(done.loaded - before.loaded >= 3, "{before:?} {done:?}");
+        assert!(done.applied - before.applied >= 16, "{before:?} {done:?}");
     }
 
     let (notebook, refused, waiting) = decided(&whole);
@@ -161,8 +204,13 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     );
     assert!(whole.store.person(&later).is_err());
     let reasons: Vec<&str> = refused.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(
+        whole.store.person(&own).unwrap().person.name,
+        "Evil's own person"
+    );
     for expected in [
         "failed authentication",
+        "rewrites `id`",
         "not signed by that device's key",
         "after the team revoked it",
     ] {
@@ -171,6 +219,6 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
             "{expected}: {reasons:?}"
         );
     }
-    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert_eq!(refused.len(), 4, "{refused:?}");
     assert!(notebook.contains("After the rotation 19"));
 }
