@@ -136,11 +136,16 @@ pub(crate) fn each<T: Sync, R: Send>(
     work: impl Fn(&T) -> Option<R> + Sync,
 ) -> Vec<Option<R>> {
     let threads = threads();
-    if threads < 2 || items.len() < FEWEST {
+    if !worth_it(items.len()) {
         return items.iter().map(|_| None).collect();
     }
     APPLIED.fetch_add(items.len() as u64, Ordering::Relaxed);
     in_parallel(items, threads, work)
+}
+
+/// Whether `n` items are worth working on ahead: enough of them, and more than one core.
+pub(crate) fn worth_it(n: usize) -> bool {
+    n >= FEWEST && threads() >= 2
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -187,9 +187,11 @@ pub(crate) fn take_in(
     // A window of documents at a time: those new here are applied and judged ahead, on all
     // cores ([`super::ahead`]), then every one is taken in in order on this thread.
     for window in groups.chunks(DOCS_AHEAD) {
+        // (Not even looked up when nothing would be done ahead: the phone's one thread.)
+        let ahead = super::ahead::worth_it(window.len());
         let new_here: Vec<bool> = window
             .iter()
-            .map(|(doc_id, _)| new_here(conn, doc_id, &known))
+            .map(|(doc_id, _)| Ok(ahead && new_here(conn, doc_id, &known)?))
             .collect::<Result<_>>()?;
         let candidates: Vec<(&(&str, Vec<Incoming<'_>>), bool)> =
             window.iter().zip(new_here).collect();

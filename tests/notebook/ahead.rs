@@ -8,7 +8,6 @@ use std::cell::RefCell;
 
 use groundwork::store::{Incoming, OutboxItem, worked_ahead};
 use groundwork::sync::{self, team};
-use groundwork_protocol::{PushItem, SyncRequest};
 
 use super::sync::{Device, TestRelay, transport};
 
@@ -24,17 +23,7 @@ fn forge_copy(evil: &Device, victim: &Device, doc: &str) {
         .collect();
     assert_eq!(honest.len(), 1);
     let forged = evil.store.sealed_for_push(honest).unwrap();
-    let link = evil.store.sync_state().unwrap().link.unwrap();
-    let request = SyncRequest {
-        since: 0,
-        push: forged
-            .into_iter()
-            .map(|i| PushItem::new(i.doc_id, i.bytes))
-            .collect(),
-        max_bytes: Some(1),
-        actor: evil.store.actor_bytes(),
-    };
-    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    evil.push_sealed(forged);
 }
 
 /// `evil` pushes a change of its own document `doc` that rewrites the document's id (sealed and
@@ -62,17 +51,7 @@ fn push_id_rewrite(evil: &Device, doc: &str) {
             bytes: change,
         }])
         .unwrap();
-    let link = evil.store.sync_state().unwrap().link.unwrap();
-    let request = SyncRequest {
-        since: 0,
-        push: sealed
-            .into_iter()
-            .map(|i| PushItem::new(i.doc_id, i.bytes))
-            .collect(),
-        max_bytes: Some(1),
-        actor: evil.store.actor_bytes(),
-    };
-    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    evil.push_sealed(sealed);
 }
 
 /// What a device decided about everything it was given: its notebook, and what it refused

@@ -67,7 +67,6 @@ impl Evil {
 
     /// Push `items` sealed as an honest push seals them: a document's changes together.
     fn push_together(&self, items: Vec<(String, Vec<u8>)>) {
-        let link = self.device.store.sync_state().unwrap().link.unwrap();
         let sealed = self
             .device
             .store
@@ -84,16 +83,7 @@ impl Evil {
             )
             .unwrap();
         assert_eq!(sealed.len(), 1, "one document, one blob");
-        let request = SyncRequest {
-            since: 0,
-            push: sealed
-                .into_iter()
-                .map(|i| PushItem::new(i.doc_id, i.bytes))
-                .collect(),
-            max_bytes: Some(1),
-            actor: self.device.store.actor_bytes(),
-        };
-        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+        self.device.push_sealed(sealed);
     }
 
     fn push(&self, items: Vec<(String, Vec<u8>)>) {

@@ -435,7 +435,6 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
 #[test]
 fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
     use groundwork::store::OutboxItem;
-    use groundwork_protocol::{PushItem, SyncRequest};
     let relay = TestRelay::start();
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "A's phone");
@@ -455,17 +454,7 @@ fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
         .filter(|i| i.doc_id == p)
         .collect();
     let forged = evil.store.sealed_for_push(honest).unwrap();
-    let link = evil.store.sync_state().unwrap().link.unwrap();
-    let request = SyncRequest {
-        since: 0,
-        push: forged
-            .into_iter()
-            .map(|i| PushItem::new(i.doc_id, i.bytes))
-            .collect(),
-        max_bytes: Some(1),
-        actor: evil.store.actor_bytes(),
-    };
-    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    evil.push_sealed(forged);
     a.sync();
     let report = b.sync();
     assert_eq!(report.rejected, 1, "{report:?}");
@@ -542,7 +531,6 @@ fn a_persons_steps_go_as_one_sealed_blob_and_arrive_whole() {
 #[test]
 fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     use groundwork::store::OutboxItem;
-    use groundwork_protocol::{PushItem, SyncRequest};
     let relay = TestRelay::start();
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "A's phone");
@@ -572,17 +560,7 @@ fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     items.push(own);
     let forged = evil.store.sealed_for_push(items).unwrap();
     assert_eq!(forged.len(), 1);
-    let link = evil.store.sync_state().unwrap().link.unwrap();
-    let request = SyncRequest {
-        since: 0,
-        push: forged
-            .into_iter()
-            .map(|i| PushItem::new(i.doc_id, i.bytes))
-            .collect(),
-        max_bytes: Some(1),
-        actor: evil.store.actor_bytes(),
-    };
-    sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    evil.push_sealed(forged);
     a.sync();
     let report = b.sync();
     assert_eq!(report.rejected, 1, "{report:?}");

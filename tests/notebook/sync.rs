@@ -378,6 +378,22 @@ impl Device {
         sync::sync_once(&mut self.store, &transport(), Budget::default()).unwrap()
     }
 
+    /// Push blobs this device sealed (`Store::sealed_for_push`) as they are, under its token
+    /// and actor, pulling nothing: what a member that pushes whatever it likes can send.
+    pub fn push_sealed(&self, sealed: Vec<groundwork::store::Outgoing>) {
+        let link = self.store.sync_state().unwrap().link.unwrap();
+        let request = groundwork_protocol::SyncRequest {
+            since: 0,
+            push: sealed
+                .into_iter()
+                .map(|i| groundwork_protocol::PushItem::new(i.doc_id, i.bytes))
+                .collect(),
+            max_bytes: Some(1),
+            actor: self.store.actor_bytes(),
+        };
+        sync::block_on(transport().sync(&link.relay_url, &link.token, &request)).unwrap();
+    }
+
     pub fn person(&mut self, name: &str) -> String {
         self.store
             .add_person(NewPerson::new().put(PersonField::Name, name))
