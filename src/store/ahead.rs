@@ -1,12 +1,14 @@
-//! Work on a page of pulled blobs done ahead, on the machine's other cores: opening each seal
-//! and checking its signature ([`prepare`]), then loading and reading the documents of the
-//! snapshots among them, a window at a time ([`load`]).
+//! Work on a page of pulled blobs done ahead, on the machine's other cores, a window at a time:
+//! opening each seal and checking its signature ([`prepare`]), loading and reading the
+//! documents of the snapshots among them ([`load`]), and applying and judging the changes of
+//! documents new here ([`new_documents`], the work itself in [`super::intake`]).
 //!
 //! Each result is a pure function of the bytes and of what it was computed with: the keyring
-//! and the members' signing keys as the page began. The one-at-a-time judgement that follows
-//! ([`super::opening`], then [`super::intake`]) takes a result only where it would compute
-//! with the same (the same ring, the same signing key, no local copy of the document), and
-//! computes it itself otherwise, so a record taken in mid-page (a new key, a new member, a
+//! and the members' signing keys as the page began, an empty document. The one-at-a-time
+//! judgement that follows ([`super::opening`], then [`super::intake`]) takes a result only
+//! where it would compute with the same (the same ring, the same signing key, no local copy of
+//! the document, nothing refused or waiting here that bears on it), and computes it itself
+//! otherwise, so a record taken in mid-page (a new key, a new member, a
 //! revocation) changes where the work is done, never what is decided. Failures are not kept:
 //! the judgement meets them again itself and words the refusal as it always does.
 //!
@@ -121,26 +123,27 @@ pub(crate) struct Start<'a> {
 /// Work out ahead what can be for each of `blobs` (one entry each, in order; all empty when
 /// the page is small or the machine has one core).
 pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
-    let threads = threads();
-    if threads < 2 || blobs.len() < FEWEST {
+    if !worth_it(blobs.len()) {
         return blobs.iter().map(|_| Ahead::default()).collect();
     }
     OPENED.fetch_add(blobs.len() as u64, Ordering::Relaxed);
-    in_parallel(blobs, threads, |c| one(start, c))
+    in_parallel(blobs, threads(), |c| one(start, c))
 }
 
-/// `work` applied to each of `items` on all cores, in order; `None` for each when there are
-/// few or the machine has one core (the caller then does the work as it goes).
-pub(crate) fn each<T: Sync, R: Send>(
+/// `work` on each of `items` (documents and their pulled changes) on all cores, in order: a
+/// document's changes applied and judged, or `None` (not new here, or not all applied). All
+/// `None` when there are few or the machine has one core: the caller does the work as it goes.
+pub(crate) fn new_documents<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> Option<R> + Sync,
 ) -> Vec<Option<R>> {
-    let threads = threads();
     if !worth_it(items.len()) {
         return items.iter().map(|_| None).collect();
     }
-    APPLIED.fetch_add(items.len() as u64, Ordering::Relaxed);
-    in_parallel(items, threads, work)
+    let done = in_parallel(items, threads(), work);
+    let applied = done.iter().filter(|d| d.is_some()).count();
+    APPLIED.fetch_add(applied as u64, Ordering::Relaxed);
+    done
 }
 
 /// Whether `n` items are worth working on ahead: enough of them, and more than one core.

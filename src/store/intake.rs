@@ -195,7 +195,7 @@ pub(crate) fn take_in(
             .collect::<Result<_>>()?;
         let candidates: Vec<(&(&str, Vec<Incoming<'_>>), bool)> =
             window.iter().zip(new_here).collect();
-        let alone = super::ahead::each(&candidates, |((doc_id, items), new)| {
+        let alone = super::ahead::new_documents(&candidates, |((doc_id, items), new)| {
             new.then(|| apply_alone(actor, doc_id, items)).flatten()
         });
         for ((doc_id, items), alone) in window.iter().zip(alone) {
