@@ -9,22 +9,8 @@ use std::cell::RefCell;
 use groundwork::store::{Incoming, OutboxItem, worked_ahead};
 use groundwork::sync::{self, team};
 
+use super::sealed::forge_copy;
 use super::sync::{Device, TestRelay, transport};
-
-/// `evil` seals `victim`'s pending change of `doc` under its own signature and has the relay
-/// store it before `victim` pushes its own.
-fn forge_copy(evil: &Device, victim: &Device, doc: &str) {
-    let honest: Vec<OutboxItem> = victim
-        .store
-        .outbox(10)
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.doc_id == doc)
-        .collect();
-    assert_eq!(honest.len(), 1);
-    let forged = evil.store.sealed_for_push(honest).unwrap();
-    evil.push_sealed(forged);
-}
 
 /// `evil` pushes a change of its own document `doc` that rewrites the document's id (sealed and
 /// signed as any member can): it opens, and intake refuses it.

@@ -26,6 +26,21 @@ pub(crate) fn lead_invite(lead: &mut Device) -> String {
     invite.code
 }
 
+/// `evil` seals `victim`'s pending change of `doc` under its own signature and has the relay
+/// store it before `victim` pushes its own.
+pub(crate) fn forge_copy(evil: &Device, victim: &Device, doc: &str) {
+    let honest: Vec<groundwork::store::OutboxItem> = victim
+        .store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.doc_id == doc)
+        .collect();
+    assert_eq!(honest.len(), 1);
+    let forged = evil.store.sealed_for_push(honest).unwrap();
+    evil.push_sealed(forged);
+}
+
 /// The key `d` seals with now.
 fn current_key(d: &Device) -> Vec<u8> {
     d.store
@@ -434,7 +449,6 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
 
 #[test]
 fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
-    use groundwork::store::OutboxItem;
     let relay = TestRelay::start();
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "A's phone");
@@ -446,15 +460,7 @@ fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
     let p = a.person("Honest Person");
     // Evil gets hold of A's change before A pushes it, seals it under its own signature and
     // has it served first.
-    let honest: Vec<OutboxItem> = a
-        .store
-        .outbox(10)
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.doc_id == p)
-        .collect();
-    let forged = evil.store.sealed_for_push(honest).unwrap();
-    evil.push_sealed(forged);
+    forge_copy(&evil, &a, &p);
     a.sync();
     let report = b.sync();
     assert_eq!(report.rejected, 1, "{report:?}");
