@@ -1,7 +1,7 @@
 //! Work on a page of pulled blobs done ahead, on the machine's other cores, a window at a time:
 //! opening each seal and checking its signature ([`prepare`]), loading and reading the
-//! documents of the snapshots among them ([`load`]), and applying and judging the changes of
-//! documents new here ([`new_documents`], the work itself in [`super::intake`]).
+//! documents of the snapshots among them ([`load`]), and applying and judging each document's
+//! changes ([`documents`], the work itself in [`super::intake`]).
 //!
 //! Each result is a pure function of the bytes and of what it was computed with: the keyring
 //! and the members' signing keys as the page began, an empty document. The one-at-a-time
@@ -50,7 +50,7 @@ pub struct WorkedAhead {
     pub opened: u64,
     /// Snapshots' documents loaded ahead.
     pub loaded: u64,
-    /// Documents new here whose pulled changes were applied and judged ahead.
+    /// Documents whose pulled changes were applied and judged ahead.
     pub applied: u64,
 }
 
@@ -131,9 +131,9 @@ pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
 }
 
 /// `work` on each of `items` (documents and their pulled changes) on all cores, in order: a
-/// document's changes applied and judged, or `None` (not new here, or not all applied). All
+/// document's changes applied and judged, or `None` (waiting here, or not all applied). All
 /// `None` when there are few or the machine has one core: the caller does the work as it goes.
-pub(crate) fn new_documents<T: Sync, R: Send>(
+pub(crate) fn documents<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> Option<R> + Sync,
 ) -> Vec<Option<R>> {

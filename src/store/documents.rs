@@ -42,20 +42,21 @@ pub(crate) fn raw_bytes(conn: &Connection, doc_id: &str) -> Result<Option<Vec<u8
         .optional()?)
 }
 
-/// Whether document `doc_id` is held here.
-pub(crate) fn exists(conn: &Connection, doc_id: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM documents WHERE doc_id = ?1")?
-        .exists([doc_id])?)
-}
-
-/// Load document `doc_id`, with `actor` as the author of new changes.
-pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<Option<Loaded>> {
+/// Document `doc_id` as stored: its kind and its saved bytes.
+pub(crate) fn stored(
+    conn: &Connection,
+    doc_id: &str,
+) -> Result<Option<(Option<DocKind>, Vec<u8>)>> {
     let row: Option<(Option<String>, Vec<u8>)> = conn
         .prepare_cached("SELECT kind, snapshot FROM documents WHERE doc_id = ?1")?
         .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((kind, bytes)) = row else {
+    Ok(row.map(|(kind, bytes)| (kind.as_deref().and_then(DocKind::parse), bytes)))
+}
+
+/// Load document `doc_id`, with `actor` as the author of new changes.
+pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<Option<Loaded>> {
+    let Some((kind, bytes)) = stored(conn, doc_id)? else {
         return Ok(None);
     };
     let doc = AutoCommit::load(&bytes)
@@ -64,10 +65,7 @@ pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<O
             reason: e.to_string(),
         })?
         .with_actor(actor.clone());
-    Ok(Some(Loaded {
-        doc,
-        kind: kind.as_deref().and_then(DocKind::parse),
-    }))
+    Ok(Some(Loaded { doc, kind }))
 }
 
 /// Save the whole document; returns the bytes saved.

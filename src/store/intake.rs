@@ -189,14 +189,17 @@ pub(crate) fn take_in(
     for window in groups.chunks(DOCS_AHEAD) {
         // (Not even looked up when nothing would be done ahead: the phone's one thread.)
         let ahead = super::ahead::worth_it(window.len());
-        let new_here: Vec<bool> = window
+        let bases: Vec<Option<Base>> = window
             .iter()
-            .map(|(doc_id, _)| Ok(ahead && new_here(conn, doc_id, &known)?))
+            .map(|(doc_id, _)| match ahead {
+                true => base(conn, doc_id, &known),
+                false => Ok(None),
+            })
             .collect::<Result<_>>()?;
-        let candidates: Vec<(&(&str, Vec<Incoming<'_>>), bool)> =
-            window.iter().zip(new_here).collect();
-        let alone = super::ahead::new_documents(&candidates, |((doc_id, items), new)| {
-            new.then(|| apply_alone(actor, doc_id, items)).flatten()
+        let candidates: Vec<_> = window.iter().zip(bases).collect();
+        let alone = super::ahead::documents(&candidates, |((doc_id, items), base)| {
+            base.as_ref()
+                .and_then(|base| apply_alone(actor, doc_id, base, items))
         });
         for ((doc_id, items), alone) in window.iter().zip(alone) {
             take_in_doc(
@@ -217,17 +220,27 @@ pub(crate) fn take_in(
 /// Documents whose changes are applied ahead at a time (each is held until taken in).
 const DOCS_AHEAD: usize = 64;
 
-/// Whether `doc_id` is worth applying ahead: filed under Groundwork's own spelling of its id,
-/// not held here and with no changes waiting here.
-fn new_here(conn: &Connection, doc_id: &str, known: &Known) -> Result<bool> {
-    Ok(crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id)
+/// What a document's pulled changes are applied to ahead: the document as stored here (its
+/// kind and bytes), or nothing for a document new here.
+type Base = Option<(Option<DocKind>, Vec<u8>)>;
+
+/// What `doc_id`'s changes would be applied to, when it is worth applying them ahead: filed
+/// under Groundwork's own spelling of its id and with no changes waiting here.
+fn base(conn: &Connection, doc_id: &str, known: &Known) -> Result<Option<Base>> {
+    if crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id)
         && !known.waiting_docs.contains(doc_id)
-        && !documents::exists(conn, doc_id)?)
+    {
+        Ok(Some(documents::stored(conn, doc_id)?))
+    } else {
+        Ok(None)
+    }
 }
 
-/// A document new here, its pulled changes applied and judged ahead: what [`take_in_doc`]
-/// would make of them on its own, when every one of them was applied.
+/// A document's pulled changes applied and judged ahead: what [`take_in_doc`] would make of
+/// them on its own, when every one of them was applied.
 struct Alone {
+    /// The stored bytes it was applied to (`None`: a new document).
+    from: Option<Vec<u8>>,
     doc: AutoCommit,
     kind: Option<DocKind>,
     /// The changes applied, in the order they were.
@@ -238,12 +251,24 @@ struct Alone {
     blob_ids: Vec<String>,
 }
 
-/// `items` applied to a new document in the order [`take_in_doc`] applies them, each judged
-/// as it does: `None` unless every change parses, is written by its pusher, passes and is
-/// applied (anything else is left to [`take_in_doc`], which words the refusals and keeps what
-/// waits). Nothing here reads or writes the database.
-fn apply_alone(actor: &automerge::ActorId, doc_id: &str, items: &[Incoming<'_>]) -> Option<Alone> {
-    let mut doc = docs::new_doc(actor);
+/// `items` applied to the document `base` (a new one when `None`) in the order [`take_in_doc`]
+/// applies them, each judged as it does: `None` unless the stored document loads and every
+/// change parses, is written by its pusher, passes and is applied, at least one of them
+/// (anything else is left to [`take_in_doc`], which words the refusals, keeps what waits and
+/// counts what was held). Nothing here reads or writes the database.
+fn apply_alone(
+    actor: &automerge::ActorId,
+    doc_id: &str,
+    base: &Base,
+    items: &[Incoming<'_>],
+) -> Option<Alone> {
+    let (mut doc, mut kind) = match base {
+        Some((kind, bytes)) => (
+            AutoCommit::load(bytes).ok()?.with_actor(actor.clone()),
+            *kind,
+        ),
+        None => (docs::new_doc(actor), None),
+    };
     let mut pending: Vec<Change> = Vec::new();
     let mut duplicates = 0;
     let mut blob_ids = Vec::with_capacity(items.len());
@@ -263,7 +288,6 @@ fn apply_alone(actor: &automerge::ActorId, doc_id: &str, items: &[Incoming<'_>])
         }
         pending.push(change);
     }
-    let mut kind = None;
     let mut accepted = Vec::with_capacity(pending.len());
     loop {
         let mut progressed = false;
@@ -282,7 +306,8 @@ fn apply_alone(actor: &automerge::ActorId, doc_id: &str, items: &[Incoming<'_>])
             break;
         }
     }
-    (pending.is_empty() && !accepted.is_empty()).then_some(Alone {
+    (pending.is_empty() && !accepted.is_empty()).then(|| Alone {
+        from: base.as_ref().map(|(_, bytes)| bytes.clone()),
         doc,
         kind,
         accepted,
@@ -512,8 +537,9 @@ fn take_in_doc(
         return Ok(());
     };
     // Applied ahead, it is taken as it was made when nothing here would judge it otherwise:
-    // still new here, nothing waiting for it, no item refused here before, no change building
-    // on one refused here (the same checks this function makes below, item by item).
+    // the document still stored as it was applied to (or still not held), nothing waiting for
+    // it, no item refused here before, no change building on one refused here (the same checks
+    // this function makes below, item by item).
     if let Some(mut alone) = alone
         && !known.waiting_docs.contains(&doc_id)
         && !alone.blob_ids.iter().any(|b| known.blobs.contains(b))
@@ -522,7 +548,7 @@ fn take_in_doc(
             .iter()
             .flat_map(|c| c.deps())
             .any(|d| known.hashes.contains(&d.to_string()))
-        && !documents::exists(conn, &doc_id)?
+        && documents::raw_bytes(conn, &doc_id)? == alone.from
     {
         report.duplicates += alone.duplicates;
         report.applied += alone.accepted.len();

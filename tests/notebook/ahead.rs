@@ -81,6 +81,17 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
         .map(|i| a.person(&format!("A's person {i}")))
         .collect();
     a.sync();
+    let own = evil.person("Evil's own person");
+    evil.sync();
+    // The two devices take these in by syncing; then A talks to half of them again: changes to
+    // documents the two devices hold.
+    whole.sync();
+    single.sync();
+    for id in people.iter().step_by(2) {
+        a.converse(id, "met again", &["bring a neighbour"]);
+    }
+    a.sync();
+    let altered = a.person("Altered on the relay");
     let long: Vec<String> = (0..3).map(|i| a.person(&format!("Long {i}"))).collect();
     for step in 0..4 {
         for id in &long {
@@ -92,15 +103,16 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     let copied = a.person("Copied person");
     forge_copy(&evil, &a, &copied);
     a.sync();
-    // A document of Evil's own, then a change to it that no document may take: a document new
-    // to the devices below whose changes are not all sound.
-    let own = evil.person("Evil's own person");
-    evil.sync();
+    // A change no document may take, to a document of Evil's that the two devices hold, and
+    // the same to one they do not.
     push_id_rewrite(&evil, &own);
+    let fresh = evil.person("Evil's fresh person");
+    evil.sync();
+    push_id_rewrite(&evil, &fresh);
     let report = lead.sync();
     assert!(report.compacted >= 3, "{report:?}");
     // A blob altered on the relay.
-    relay.flip_byte(&people[3], 40);
+    relay.flip_byte(&altered, 40);
 
     let later = evil.person("Slipped in after the revocation");
     let slipped: Vec<_> = evil
@@ -159,10 +171,14 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
         decided(&single)
     );
     // What each was given: the honest work whole, the three hostile blobs refused.
-    for id in people.iter().skip(4).chain(&long).chain(&after) {
+    for id in people.iter().chain(&long).chain(&after) {
         assert!(whole.store.person(id).is_ok(), "{id}");
     }
-    assert!(whole.store.person(&people[3]).is_err());
+    assert!(whole.store.person(&altered).is_err());
+    assert_eq!(
+        whole.store.person(&people[0]).unwrap().conversations.len(),
+        1
+    );
     assert_eq!(
         whole.store.person(&copied).unwrap().person.name,
         "Copied person"
@@ -172,6 +188,10 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     assert_eq!(
         whole.store.person(&own).unwrap().person.name,
         "Evil's own person"
+    );
+    assert_eq!(
+        whole.store.person(&fresh).unwrap().person.name,
+        "Evil's fresh person"
     );
     for expected in [
         "failed authentication",
@@ -184,6 +204,6 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
             "{expected}: {reasons:?}"
         );
     }
-    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert_eq!(refused.len(), 5, "{refused:?}");
     assert!(notebook.contains("After the rotation 19"));
 }
