@@ -4,10 +4,11 @@
 //! changes ([`documents`], the work itself in [`super::intake`]).
 //!
 //! Each result is a pure function of the bytes and of what it was computed with: the keyring
-//! and the members' signing keys as the page began, an empty document. The one-at-a-time
+//! and the members' signing keys as the page began, the document as stored (or an empty one
+//! for a document new here). The one-at-a-time
 //! judgement that follows ([`super::opening`], then [`super::intake`]) takes a result only
-//! where it would compute with the same (the same ring, the same signing key, no local copy of
-//! the document, nothing refused or waiting here that bears on it), and computes it itself
+//! where it would compute with the same (the same ring, the same signing key, the same stored
+//! document, nothing refused or waiting here that bears on it), and computes it itself
 //! otherwise, so a record taken in mid-page (a new key, a new member, a
 //! revocation) changes where the work is done, never what is decided. Failures are not kept:
 //! the judgement meets them again itself and words the refusal as it always does.
@@ -33,6 +34,10 @@ use crate::docs::check::{self, ReadDoc};
 /// Fewer blobs than this in a page are judged as they come: starting threads would cost more
 /// than they save.
 const FEWEST: usize = 16;
+
+/// Fewer snapshots than this are loaded as they come; loading one is costlier than a thread's
+/// start, so two are worth it.
+const FEWEST_SNAPSHOTS: usize = 2;
 
 /// At most this many threads work on one page (the calling one included).
 #[cfg(not(target_arch = "wasm32"))]
@@ -236,24 +241,17 @@ fn first_writer(content: &[u8]) -> Option<String> {
     Some(change.actor_id().to_hex_string())
 }
 
-/// Load (and read) ahead the documents of `snapshots` not loaded yet.
+/// Load (and read) ahead the documents of `snapshots`.
 pub(crate) fn load(snapshots: &mut [OpenedSnapshot]) {
-    if threads() < 2 || snapshots.len() < 2 {
+    if snapshots.len() < FEWEST_SNAPSHOTS || threads() < 2 {
         return;
     }
-    LOADED.fetch_add(
-        snapshots.iter().filter(|s| s.loaded.is_none()).count() as u64,
-        Ordering::Relaxed,
-    );
+    LOADED.fetch_add(snapshots.len() as u64, Ordering::Relaxed);
     let loaded = in_parallel(snapshots, threads(), |s| {
-        s.loaded
-            .is_none()
-            .then(|| load_one(&s.doc_id, &s.snapshot.doc))
+        Some(load_one(&s.doc_id, &s.snapshot.doc))
     });
     for (s, l) in snapshots.iter_mut().zip(loaded) {
-        if l.is_some() {
-            s.loaded = l;
-        }
+        s.loaded = l;
     }
 }
 

@@ -191,9 +191,12 @@ pub(crate) fn take_in(
         let ahead = super::ahead::worth_it(window.len());
         let bases: Vec<Option<Base>> = window
             .iter()
-            .map(|(doc_id, _)| match ahead {
-                true => base(conn, doc_id, &known),
-                false => Ok(None),
+            .map(|(doc_id, _)| {
+                if ahead {
+                    base(conn, doc_id, &known)
+                } else {
+                    Ok(None)
+                }
             })
             .collect::<Result<_>>()?;
         let candidates: Vec<_> = window.iter().zip(bases).collect();
@@ -220,9 +223,13 @@ pub(crate) fn take_in(
 /// Documents whose changes are applied ahead at a time (each is held until taken in).
 const DOCS_AHEAD: usize = 64;
 
-/// What a document's pulled changes are applied to ahead: the document as stored here (its
-/// kind and bytes), or nothing for a document new here.
-type Base = Option<(Option<DocKind>, Vec<u8>)>;
+/// What a document's pulled changes are applied to ahead.
+enum Base {
+    /// A document new here: an empty one.
+    New,
+    /// The document as stored here: its kind and bytes.
+    Stored(Option<DocKind>, Vec<u8>),
+}
 
 /// What `doc_id`'s changes would be applied to, when it is worth applying them ahead: filed
 /// under Groundwork's own spelling of its id and with no changes waiting here.
@@ -230,7 +237,10 @@ fn base(conn: &Connection, doc_id: &str, known: &Known) -> Result<Option<Base>> 
     if crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id)
         && !known.waiting_docs.contains(doc_id)
     {
-        Ok(Some(documents::stored(conn, doc_id)?))
+        Ok(Some(match documents::stored(conn, doc_id)? {
+            Some((kind, bytes)) => Base::Stored(kind, bytes),
+            None => Base::New,
+        }))
     } else {
         Ok(None)
     }
@@ -239,7 +249,9 @@ fn base(conn: &Connection, doc_id: &str, known: &Known) -> Result<Option<Base>> 
 /// A document's pulled changes applied and judged ahead: what [`take_in_doc`] would make of
 /// them on its own, when every one of them was applied.
 struct Alone {
-    /// The stored bytes it was applied to (`None`: a new document).
+    /// The stored bytes it was applied to (`None`: a new document), checked again at its turn:
+    /// a guard, since nothing else writes a document between a window's read and its turn (it
+    /// comes once in a batch), and a stale copy saved over it would lose changes.
     from: Option<Vec<u8>>,
     doc: AutoCommit,
     kind: Option<DocKind>,
@@ -251,7 +263,7 @@ struct Alone {
     blob_ids: Vec<String>,
 }
 
-/// `items` applied to the document `base` (a new one when `None`) in the order [`take_in_doc`]
+/// `items` applied to the document `base` in the order [`take_in_doc`]
 /// applies them, each judged as it does: `None` unless the stored document loads and every
 /// change parses, is written by its pusher, passes and is applied, at least one of them
 /// (anything else is left to [`take_in_doc`], which words the refusals, keeps what waits and
@@ -263,11 +275,11 @@ fn apply_alone(
     items: &[Incoming<'_>],
 ) -> Option<Alone> {
     let (mut doc, mut kind) = match base {
-        Some((kind, bytes)) => (
+        Base::Stored(kind, bytes) => (
             AutoCommit::load(bytes).ok()?.with_actor(actor.clone()),
             *kind,
         ),
-        None => (docs::new_doc(actor), None),
+        Base::New => (docs::new_doc(actor), None),
     };
     let mut pending: Vec<Change> = Vec::new();
     let mut duplicates = 0;
@@ -307,7 +319,10 @@ fn apply_alone(
         }
     }
     (pending.is_empty() && !accepted.is_empty()).then(|| Alone {
-        from: base.as_ref().map(|(_, bytes)| bytes.clone()),
+        from: match base {
+            Base::Stored(_, bytes) => Some(bytes.clone()),
+            Base::New => None,
+        },
         doc,
         kind,
         accepted,
