@@ -35,6 +35,15 @@
 //! [`StoreError::Backend`], and a connection that broke is dropped from the pool. No TLS: reach
 //! the database over a Unix socket or a private network (see README).
 //!
+//! # Round trips
+//!
+//! A relay on another machine than its database pays a network's round trip for every
+//! statement, so their number does not grow with what a sync carries: a push's blobs are
+//! appended by one statement ([`Tx::append`]), and a page is read by queries that each bring
+//! many blobs with a running byte count ([`Tx::fill`]). A push sync is seven round trips: the
+//! token, `BEGIN`, the device with its team's lock, the append, the page, the sync's record,
+//! `COMMIT` (one more at a device's first sync, to record its actor).
+//!
 //! # Keyed by team
 //!
 //! The tables that grow with a team's work (`blobs`, `covered_needs`, `erasures`) have
@@ -60,7 +69,7 @@ use groundwork_protocol::id::parse_blob_id;
 use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, IsolationLevel, NoTls, Portal, Row, Statement, Transaction};
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 
 use super::shared::{Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64};
 use super::{
@@ -73,8 +82,11 @@ use crate::secrets::SecretHash;
 pub const DEFAULT_POOL_SIZE: usize = 8;
 /// How many times a transaction PostgreSQL broke off (deadlock, serialization) is run again.
 const RETRIES: usize = 3;
-/// Rows fetched at a time while filling a page.
-const PAGE_ROWS: i32 = 64;
+/// Blobs a page's first query asks for; each further query of the same page asks for twice as
+/// many as the one before, up to [`MAX_PAGE_ROWS`].
+const FIRST_PAGE_ROWS: i64 = 256;
+/// Most blobs one query of a page asks for.
+const MAX_PAGE_ROWS: i64 = 16_384;
 /// The advisory lock that serialises relays migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x4752_4f55_4e44; // "GROUND"
 
@@ -257,6 +269,18 @@ enum TeamLock {
 }
 
 /// A transaction with the connection's statement cache.
+/// What [`Tx::append`] did.
+struct Appended {
+    /// Blobs appended.
+    inserted: usize,
+    /// The team's head after them.
+    head: i64,
+    /// The team's stored bytes after them (`None`: nothing appended).
+    stored_bytes: Option<u64>,
+    /// The pushed documents that were erased, in the order pushed (nothing appended then).
+    erased: Vec<String>,
+}
+
 struct Tx<'a> {
     tx: Transaction<'a>,
     statements: &'a mut HashMap<&'static str, Statement>,
@@ -303,12 +327,6 @@ impl Tx<'_> {
         Ok(self.tx.execute(&s, params)?)
     }
 
-    /// Binds a query whose rows are then fetched a few at a time ([`Tx::fill`]).
-    fn bind(&mut self, sql: &'static str, params: Params<'_>) -> Result<Portal, StoreError> {
-        let s = self.statement(sql)?;
-        Ok(self.tx.bind(&s, params)?)
-    }
-
     /// Locks the team's row; returns its `(head_seq, erasure_seq)`.
     fn lock_team(&mut self, team_pk: i64, lock: TeamLock) -> Result<(i64, i64), StoreError> {
         let sql = match lock {
@@ -323,20 +341,34 @@ impl Tx<'_> {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
-    /// Fills a page from the rows `(seq, doc_id, length, blob, actor, name, id, placed)` of
-    /// `portal` (see [`Pager`]).
-    fn fill(&mut self, portal: &Portal, mut pager: Pager) -> Result<SyncPage, StoreError> {
+    /// Fills a page after `after` with the rows `(seq, doc_id, length, blob, actor, name, id,
+    /// placed)` that `fetch(tx, after, budget, rows)` gives: in log order from the first blob
+    /// after `after`, at most `rows` of them, each one whose page so far (the blobs before it in
+    /// the answer) is within `budget` bytes, and the first two whatever their size. So one round
+    /// trip brings what fits and the blob that ends the page ([`Pager`] decides, as for SQLite);
+    /// another is needed only when `rows` blobs all fit.
+    fn fill(
+        &mut self,
+        mut pager: Pager,
+        after: u64,
+        mut fetch: impl FnMut(&mut Self, i64, i64, i64) -> Result<Vec<Row>, StoreError>,
+    ) -> Result<SyncPage, StoreError> {
+        let mut after = to_i64(after);
+        let mut rows_wanted = FIRST_PAGE_ROWS;
         loop {
-            let rows = self.tx.query_portal(portal, PAGE_ROWS)?;
-            let last = rows.len() < usize::try_from(PAGE_ROWS).unwrap_or(usize::MAX);
+            let rows = fetch(self, after, to_i64(pager.remaining()), rows_wanted)?;
+            // Without a cut every blob the query looked at is in the answer: fewer than asked
+            // for means the log (up to the head) ends here.
+            let ended = i64::try_from(rows.len()).unwrap_or(i64::MAX) < rows_wanted;
             for row in rows {
                 let doc_id: String = row.try_get(1)?;
                 if !pager.room_for(row.try_get(2)?, &doc_id) {
                     return Ok(pager.finish());
                 }
                 let actor: Option<Vec<u8>> = row.try_get(4)?;
+                after = row.try_get(0)?;
                 pager.push(StoredBlob {
-                    seq: to_u64(row.try_get(0)?),
+                    seq: to_u64(after),
                     id: blob_id(row.try_get(6)?)?,
                     doc_id,
                     blob: row.try_get(3)?,
@@ -345,9 +377,10 @@ impl Tx<'_> {
                     snapshot: row.try_get(7)?,
                 });
             }
-            if last {
+            if ended {
                 return Ok(pager.finish());
             }
+            rows_wanted = (rows_wanted * 2).min(MAX_PAGE_ROWS);
         }
     }
 
@@ -434,27 +467,36 @@ impl Tx<'_> {
         .collect()
     }
 
-    /// The erased documents among `doc_ids` in the team, each once, in the order given.
+    /// The erased documents among `doc_ids` in the team, each once, in the order given: one
+    /// round trip however many there are.
     fn erased_in<'a>(
         &mut self,
         team_pk: i64,
         doc_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<String>, StoreError> {
+        let mut given = Vec::new();
         let mut seen = HashSet::new();
-        let mut erased = Vec::new();
         for doc_id in doc_ids {
-            if seen.insert(doc_id)
-                && self
-                    .opt(
-                        "SELECT 1 FROM erasures WHERE team_pk = $1 AND doc_id = $2",
-                        &[&team_pk, &doc_id],
-                    )?
-                    .is_some()
-            {
-                erased.push(doc_id.to_owned());
+            if seen.insert(doc_id) {
+                given.push(doc_id);
             }
         }
-        Ok(erased)
+        if given.is_empty() {
+            return Ok(Vec::new());
+        }
+        let erased: HashSet<String> = self
+            .query(
+                "SELECT doc_id FROM erasures WHERE team_pk = $1 AND doc_id = ANY($2)",
+                &[&team_pk, &given],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        Ok(given
+            .into_iter()
+            .filter(|d| erased.contains(*d))
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Stores an invite to the team `team_pk` (whose row the caller locked), made by
@@ -582,26 +624,73 @@ impl Tx<'_> {
         })
     }
 
-    /// Stores the team's new head and adds `added` bytes to its count, failing (and so rolling
-    /// the push back) over `limit`.
-    fn advance_team(
+    /// Appends the blobs of `push` not yet in the team's log after `head` (the head read holding
+    /// the team's lock), in the order given (a blob given twice once), and moves the team's
+    /// head and stored bytes: one statement, one round trip, however many blobs. Appends
+    /// nothing when `check_erasures` and a document pushed was erased (listed in the answer).
+    fn append(
         &mut self,
-        team_pk: i64,
+        (team_pk, device_pk): (i64, i64),
         head: i64,
-        added: u64,
-        limit: Option<u64>,
-    ) -> Result<(), StoreError> {
-        let stored: i64 = self
-            .one(
-                "UPDATE teams SET head_seq = $1, stored_bytes = stored_bytes + $2 WHERE pk = $3
-                 RETURNING stored_bytes",
-                &[&head, &to_i64(added), &team_pk],
-            )?
-            .try_get(0)?;
-        match limit {
-            Some(limit) if to_u64(stored) > limit => Err(StoreError::TeamFull { limit }),
-            _ => Ok(()),
-        }
+        push: &[NewBlob<'_>],
+        check_erasures: bool,
+        now: i64,
+    ) -> Result<Appended, StoreError> {
+        let ids: Vec<&[u8]> = push.iter().map(|b| &b.id[..]).collect();
+        let docs: Vec<&str> = push.iter().map(|b| b.doc_id).collect();
+        let blobs: Vec<&[u8]> = push.iter().map(|b| b.blob).collect();
+        // Every statement after the lock sees every push of the team committed before it, and
+        // none can commit meanwhile: the blobs already there are known, and positions follow
+        // the head without a gap.
+        let row = self.one(
+            "WITH erased AS (
+                 SELECT doc_id FROM erasures WHERE $7 AND team_pk = $1 AND doc_id = ANY($4)),
+             given AS (
+                 SELECT DISTINCT ON (u.id) u.id, u.doc_id, u.blob, u.ord
+                 FROM unnest($3::BYTEA[], $4::TEXT[], $5::BYTEA[])
+                     WITH ORDINALITY AS u(id, doc_id, blob, ord)
+                 ORDER BY u.id, u.ord),
+             fresh AS (
+                 SELECT g.id, g.doc_id, g.blob, row_number() OVER (ORDER BY g.ord) AS n
+                 FROM given g
+                 WHERE NOT EXISTS (SELECT 1 FROM erased)
+                     AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.team_pk = $1 AND b.id = g.id)),
+             added AS (
+                 INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
+                 SELECT $1, $2 + f.n, f.id, f.doc_id, $6, $8, f.blob FROM fresh f
+                 ON CONFLICT (team_pk, id) DO NOTHING
+                 RETURNING seq, octet_length(blob) + octet_length(doc_id) AS size),
+             grown AS (
+                 UPDATE teams SET head_seq = (SELECT max(seq) FROM added),
+                     stored_bytes = stored_bytes + (SELECT sum(size) FROM added)
+                 WHERE pk = $1 AND EXISTS (SELECT 1 FROM added)
+                 RETURNING head_seq, stored_bytes)
+             SELECT (SELECT count(*) FROM added), (SELECT head_seq FROM grown),
+                 (SELECT stored_bytes FROM grown), ARRAY(SELECT doc_id FROM erased)",
+            &[
+                &team_pk,
+                &head,
+                &ids,
+                &docs,
+                &blobs,
+                &device_pk,
+                &check_erasures,
+                &now,
+            ],
+        )?;
+        let erased: HashSet<String> = row.try_get::<_, Vec<String>>(3)?.into_iter().collect();
+        let mut listed = HashSet::new();
+        Ok(Appended {
+            inserted: usize::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0),
+            head: row.try_get::<_, Option<i64>>(1)?.unwrap_or(head),
+            stored_bytes: row.try_get::<_, Option<i64>>(2)?.map(to_u64),
+            // In the order pushed, each once.
+            erased: docs
+                .into_iter()
+                .filter(|d| erased.contains(*d) && listed.insert(*d))
+                .map(str::to_owned)
+                .collect(),
+        })
     }
 
     /// The page of other devices' blobs after `since` up to the team's `head` (a covered blob
@@ -615,20 +704,24 @@ impl Tx<'_> {
         max_bytes: u64,
     ) -> Result<SyncPage, StoreError> {
         check_cursor(since, head)?;
-        let portal = self.bind(
-            "SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT, b.blob, d.actor, d.name, b.id,
-                    b.placed
-             FROM blobs b JOIN devices d ON d.pk = b.device_pk
-             WHERE b.team_pk = $1 AND b.seq > $2 AND b.seq <= $3 AND b.device_pk <> $4
-                 AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
-                     WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = $4))
-             ORDER BY b.seq",
-            &[&team_pk, &to_i64(since), &head, &device_pk],
-        )?;
-        let mut page = self.fill(
-            &portal,
-            Pager::new(since, to_u64(head).max(since), max_bytes),
-        )?;
+        let pager = Pager::new(since, to_u64(head).max(since), max_bytes);
+        let mut page = self.fill(pager, since, |tx, after, budget, rows| {
+            tx.query(
+                "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
+                     SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
+                            d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
+                            sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
+                     FROM blobs b JOIN devices d ON d.pk = b.device_pk
+                     WHERE b.team_pk = $1 AND b.seq > $2 AND b.seq <= $3 AND b.device_pk <> $4
+                         AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
+                             WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = $4))
+                     WINDOW w AS (ORDER BY b.seq ROWS UNBOUNDED PRECEDING)
+                     ORDER BY b.seq LIMIT $6) page
+                 WHERE n <= 2 OR upto - len - octet_length(doc_id) <= $5
+                 ORDER BY seq",
+                &[&team_pk, &after, &head, &device_pk, &budget, &rows],
+            )
+        })?;
         page.erasure_head = to_u64(erasure_head);
         Ok(page)
     }
@@ -1154,41 +1247,20 @@ impl super::Store for PostgresStore {
                 tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
                 return Ok(page);
             }
-            let (mut head, erasure_head) = heads;
-            if erasure_head > 0 {
-                let erased = tx.erased_in(team_pk, push.iter().map(|b| b.doc_id))?;
-                if !erased.is_empty() {
-                    return Err(StoreError::Erased(erased));
-                }
+            let (head, erasure_head) = heads;
+            let appended = tx.append((team_pk, device_pk), head, push, erasure_head > 0, now)?;
+            // Refusals in the order the checks were always made; each rolls the append back.
+            if !appended.erased.is_empty() {
+                return Err(StoreError::Erased(appended.erased));
             }
             tx.claim_actor(device_pk, &device.device_id, actor, known.as_deref())?;
             check_cursor(since, head)?;
-            let mut inserted = 0;
-            let mut added_bytes = 0u64;
-            for item in push {
-                let changed = tx.exec(
-                    "INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (team_pk, id) DO NOTHING",
-                    &[
-                        &team_pk,
-                        &(head + 1),
-                        &&item.id[..],
-                        &item.doc_id,
-                        &device_pk,
-                        &now,
-                        &item.blob,
-                    ],
-                )?;
-                if changed == 1 {
-                    head += 1;
-                    inserted += 1;
-                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
-                }
+            if let (Some(limit), Some(stored)) = (limit, appended.stored_bytes)
+                && stored > limit
+            {
+                return Err(StoreError::TeamFull { limit });
             }
-            if inserted > 0 {
-                tx.advance_team(team_pk, head, added_bytes, limit)?;
-            }
+            let (head, inserted) = (appended.head, appended.inserted);
             let mut page = tx.pull(team_pk, device_pk, (head, erasure_head), since, max_bytes)?;
             tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
             page.inserted = inserted;
@@ -1225,17 +1297,22 @@ impl super::Store for PostgresStore {
             if !erased.is_empty() {
                 return Err(StoreError::Erased(erased));
             }
-            let portal = tx.bind(
-                "SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT, b.blob, d.actor, d.name,
-                        b.id, b.placed
-                 FROM blobs b JOIN devices d ON d.pk = b.device_pk
-                 WHERE b.team_pk = $1 AND b.doc_id = $2 AND b.seq > $3 ORDER BY b.seq",
-                &[&team_pk, &doc_id, &to_i64(after)],
-            )?;
-            let mut page = tx.fill(
-                &portal,
-                Pager::new(after, to_u64(head).max(after), max_bytes),
-            )?;
+            let pager = Pager::new(after, to_u64(head).max(after), max_bytes);
+            let mut page = tx.fill(pager, after, |tx, after, budget, rows| {
+                tx.query(
+                    "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
+                         SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
+                                d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
+                                sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
+                         FROM blobs b JOIN devices d ON d.pk = b.device_pk
+                         WHERE b.team_pk = $1 AND b.doc_id = $2 AND b.seq > $3
+                         WINDOW w AS (ORDER BY b.seq ROWS UNBOUNDED PRECEDING)
+                         ORDER BY b.seq LIMIT $5) page
+                     WHERE n <= 2 OR upto - len - octet_length(doc_id) <= $4
+                     ORDER BY seq",
+                    &[&team_pk, &doc_id, &after, &budget, &rows],
+                )
+            })?;
             page.erasure_head = to_u64(erasure_head);
             Ok(page)
         })

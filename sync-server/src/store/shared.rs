@@ -110,6 +110,12 @@ impl Pager {
         true
     }
 
+    /// The bytes left before the page is full (none once a first blob larger than the page
+    /// filled it).
+    pub fn remaining(&self) -> u64 {
+        self.max_bytes.saturating_sub(self.used)
+    }
+
     /// Adds a blob [`Pager::room_for`] made room for.
     pub fn push(&mut self, blob: StoredBlob) {
         self.page.changes.push(blob);

@@ -182,6 +182,77 @@ fn pages_are_bounded_by_bytes() {
     assert!(!resp.more);
 }
 
+/// Pages of many small blobs (more than a PostgreSQL relay asks its database for at once), and a
+/// blob larger than the page with small ones after it: every blob once, in order, and a page
+/// ends only where the next blob does not fit.
+#[test]
+fn pages_of_many_small_blobs_and_an_oversized_one_miss_nothing() {
+    let relay = Relay::start();
+    let (_, mut devices) = relay.team_with_devices("Many", 2);
+    let mut b = devices.pop().expect("b");
+    let mut a = devices.pop().expect("a");
+    // 1,200 blobs of 4 bytes in document "d": 5 bytes each on a page.
+    let mut pushed: Vec<PushItem> = Vec::new();
+    for round in 0..6u32 {
+        let items: Vec<PushItem> = (0..200u32)
+            .map(|i| PushItem::new("d", (round * 200 + i).to_be_bytes().to_vec()))
+            .collect();
+        // One of them twice: stored once.
+        let mut with_repeat = items.clone();
+        with_repeat.push(items[7].clone());
+        a.sync(with_repeat, None).expect("push");
+        pushed.extend(items);
+    }
+    let want: Vec<Vec<u8>> = pushed.iter().map(|p| p.blob.clone()).collect();
+
+    // 3,500 bytes a page: 700 blobs, then the other 500.
+    let first = b.sync(Vec::new(), Some(3_500)).expect("first page");
+    assert_eq!(first.changes.len(), 700);
+    assert!(first.more);
+    assert_eq!(first.cursor, first.changes[699].seq);
+    let second = b.sync(Vec::new(), Some(3_500)).expect("second page");
+    assert_eq!(second.changes.len(), 500);
+    assert!(!second.more);
+    let got: Vec<Vec<u8>> = first
+        .changes
+        .iter()
+        .chain(&second.changes)
+        .map(|c| c.blob.clone())
+        .collect();
+    assert_eq!(got, want);
+    let seqs: Vec<u64> = first
+        .changes
+        .iter()
+        .chain(&second.changes)
+        .map(|c| c.seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in log order");
+
+    // All of them on one page when the page has room.
+    let mut fresh = b.clone();
+    fresh.cursor = 0;
+    let whole = fresh.sync(Vec::new(), Some(1 << 20)).expect("one page");
+    assert_eq!(whole.changes.len(), 1_200);
+    assert!(!whole.more);
+
+    // A blob larger than the page, then small ones: the big one alone, then the rest.
+    let big = PushItem::new("big", vec![9; 5_000]);
+    let after: Vec<PushItem> = (0..3u8).map(|i| PushItem::new("d", vec![i; 3])).collect();
+    let mut push = vec![big.clone()];
+    push.extend(after.clone());
+    a.sync(push, None).expect("push big");
+    let alone = b.sync(Vec::new(), Some(100)).expect("big page");
+    assert_eq!(alone.changes.len(), 1);
+    assert_eq!(alone.changes[0].blob, big.blob);
+    assert!(alone.more, "the small blobs after it are still to come");
+    let rest = b.sync(Vec::new(), Some(100)).expect("the rest");
+    let rest: Vec<Vec<u8>> = rest.changes.into_iter().map(|c| c.blob).collect();
+    assert_eq!(
+        rest,
+        after.iter().map(|p| p.blob.clone()).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn teams_never_see_each_other() {
     let relay = Relay::start();
