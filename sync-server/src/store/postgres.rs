@@ -90,6 +90,33 @@ const MAX_PAGE_ROWS: i64 = 16_384;
 /// The advisory lock that serialises relays migrating the same database at once.
 const MIGRATION_LOCK: i64 = 0x4752_4f55_4e44; // "GROUND"
 
+/// The query of one part of a page ([`Tx::fill`]): the blobs `$filter` selects (`b`, joined
+/// with their pusher `d`), in log order, at most `$limit` of them, each with its length and
+/// the page's bytes up to it; those that start past `$budget` bytes left out, but for the
+/// first two.
+macro_rules! page_query {
+    ($filter:literal, limit $limit:literal, budget $budget:literal) => {
+        concat!(
+            "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
+                 SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
+                        d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
+                        sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
+                 FROM blobs b JOIN devices d ON d.pk = b.device_pk
+                 WHERE ",
+            $filter,
+            "
+                 WINDOW w AS (ORDER BY b.seq ROWS UNBOUNDED PRECEDING)
+                 ORDER BY b.seq LIMIT ",
+            $limit,
+            ") page
+             WHERE n <= 2 OR upto - len - octet_length(doc_id) <= ",
+            $budget,
+            "
+             ORDER BY seq"
+        )
+    };
+}
+
 /// The schema, one migration per entry; `relay_schema.version` counts those applied.
 const MIGRATIONS: &[&str] = &[
     r"
@@ -707,18 +734,13 @@ impl Tx<'_> {
         let pager = Pager::new(since, to_u64(head).max(since), max_bytes);
         let mut page = self.fill(pager, since, |tx, after, budget, rows| {
             tx.query(
-                "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
-                     SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
-                            d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
-                            sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
-                     FROM blobs b JOIN devices d ON d.pk = b.device_pk
-                     WHERE b.team_pk = $1 AND b.seq > $2 AND b.seq <= $3 AND b.device_pk <> $4
-                         AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
-                             WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = $4))
-                     WINDOW w AS (ORDER BY b.seq ROWS UNBOUNDED PRECEDING)
-                     ORDER BY b.seq LIMIT $6) page
-                 WHERE n <= 2 OR upto - len - octet_length(doc_id) <= $5
-                 ORDER BY seq",
+                page_query!(
+                    "b.team_pk = $1 AND b.seq > $2 AND b.seq <= $3 AND b.device_pk <> $4
+                     AND (b.covered_from IS NULL OR EXISTS (SELECT 1 FROM covered_needs n
+                         WHERE n.team_pk = b.team_pk AND n.seq = b.seq AND n.device_pk = $4))",
+                    limit "$6",
+                    budget "$5"
+                ),
                 &[&team_pk, &after, &head, &device_pk, &budget, &rows],
             )
         })?;
@@ -1300,16 +1322,11 @@ impl super::Store for PostgresStore {
             let pager = Pager::new(after, to_u64(head).max(after), max_bytes);
             let mut page = tx.fill(pager, after, |tx, after, budget, rows| {
                 tx.query(
-                    "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
-                         SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
-                                d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
-                                sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
-                         FROM blobs b JOIN devices d ON d.pk = b.device_pk
-                         WHERE b.team_pk = $1 AND b.doc_id = $2 AND b.seq > $3
-                         WINDOW w AS (ORDER BY b.seq ROWS UNBOUNDED PRECEDING)
-                         ORDER BY b.seq LIMIT $5) page
-                     WHERE n <= 2 OR upto - len - octet_length(doc_id) <= $4
-                     ORDER BY seq",
+                    page_query!(
+                        "b.team_pk = $1 AND b.doc_id = $2 AND b.seq > $3",
+                        limit "$5",
+                        budget "$4"
+                    ),
                     &[&team_pk, &doc_id, &after, &budget, &rows],
                 )
             })?;
