@@ -49,7 +49,8 @@
 //! The tables that grow with a team's work (`blobs`, `covered_needs`, `erasures`) have
 //! `team_pk` first in every key and index, and every statement on them names the team, so they
 //! can be distributed by team (Citus: `create_distributed_table(…, 'team_pk')`) without
-//! change; `teams`, `devices` and `invites` are small, looked up by token or code, and would be
+//! change (not tried: whether Citus runs a push's append, one statement that writes `blobs` and
+//! `teams` through common table expressions, as it is); `teams`, `devices` and `invites` are small, looked up by token or code, and would be
 //! reference tables.
 //!
 //! # Erasure
@@ -93,14 +94,17 @@ const MIGRATION_LOCK: i64 = 0x4752_4f55_4e44; // "GROUND"
 /// The query of one part of a page ([`Tx::fill`]): the blobs `$filter` selects (`b`, joined
 /// with their pusher `d`), in log order, at most `$limit` of them, each with its length and
 /// the page's bytes up to it; those that start past `$budget` bytes left out, but for the
-/// first two.
+/// first two. Bytes are counted as [`Pager`] counts them (a document id's UTF-8 bytes, whatever
+/// the database's encoding): counted larger here, a blob the page has room for would be left
+/// out and the page end early as if the log did.
 macro_rules! page_query {
     ($filter:literal, limit $limit:literal, budget $budget:literal) => {
         concat!(
             "SELECT seq, doc_id, len, blob, actor, name, id, placed FROM (
                  SELECT b.seq, b.doc_id, octet_length(b.blob)::BIGINT AS len, b.blob,
                         d.actor, d.name, b.id, b.placed, row_number() OVER w AS n,
-                        sum(octet_length(b.blob) + octet_length(b.doc_id)) OVER w AS upto
+                        sum(octet_length(b.blob) + octet_length(convert_to(b.doc_id, 'UTF8')))
+                            OVER w AS upto
                  FROM blobs b JOIN devices d ON d.pk = b.device_pk
                  WHERE ",
             $filter,
@@ -109,7 +113,7 @@ macro_rules! page_query {
                  ORDER BY b.seq LIMIT ",
             $limit,
             ") page
-             WHERE n <= 2 OR upto - len - octet_length(doc_id) <= ",
+             WHERE n <= 2 OR upto - len - octet_length(convert_to(doc_id, 'UTF8')) <= ",
             $budget,
             "
              ORDER BY seq"
@@ -295,7 +299,6 @@ enum TeamLock {
     Exclusive,
 }
 
-/// A transaction with the connection's statement cache.
 /// What [`Tx::append`] did.
 struct Appended {
     /// Blobs appended.
@@ -308,6 +311,7 @@ struct Appended {
     erased: Vec<String>,
 }
 
+/// A transaction with the connection's statement cache.
 struct Tx<'a> {
     tx: Transaction<'a>,
     statements: &'a mut HashMap<&'static str, Statement>,
