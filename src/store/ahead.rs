@@ -237,7 +237,7 @@ fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
 /// The actor of the first change sealed in `content`, in hex.
 fn first_writer(content: &[u8]) -> Option<String> {
     let chunks = bundle::split(content).ok()?;
-    let change = Change::try_from(*chunks.first()?).ok()?;
+    let change = Change::try_from(chunks.first()?.as_slice()).ok()?;
     Some(change.actor_id().to_hex_string())
 }
 

@@ -582,13 +582,19 @@ impl Store {
                     None => current,
                 };
                 let doc_key = doc_key_for(&ring, &out.doc_id)?;
+                // A document's changes go packed; records as they are.
+                let content = if crate::crypto::is_key_record(&out.doc_id) {
+                    std::mem::take(&mut out.bytes)
+                } else {
+                    bundle::pack(&out.bytes)
+                };
                 out.bytes = seal::seal(
                     &team,
                     &out.doc_id,
                     key,
                     doc_key.as_ref(),
                     &device,
-                    &out.bytes,
+                    &content,
                 )?;
                 Ok(out)
             })

@@ -401,7 +401,7 @@ impl Opener {
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
         let mut writer: Option<String> = None;
         for (i, chunk) in chunks.iter().enumerate() {
-            let change = Change::try_from(*chunk).map_err(|e| {
+            let change = Change::try_from(chunk.as_slice()).map_err(|e| {
                 refuse(format!(
                     "its change {} is not an Automerge change ({e})",
                     i + 1
@@ -432,9 +432,7 @@ impl Opener {
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
-        Ok(Some(Content::Changes(
-            chunks.into_iter().map(<[u8]>::to_vec).collect(),
-        )))
+        Ok(Some(Content::Changes(chunks)))
     }
 
     /// A snapshot: read, pushed by the device that made it, signed by that device's key, and

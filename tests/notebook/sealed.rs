@@ -514,6 +514,20 @@ fn a_persons_steps_go_as_one_sealed_blob_and_arrive_whole() {
         "one blob for the person's steps"
     );
     assert_eq!(relay.blobs_of(&other).len(), 1);
+    // Packed: the steps after the first name the one before by its place, not its hash.
+    let opened = groundwork::crypto::seal::open(
+        &team,
+        &p,
+        &a.store.keyring().unwrap(),
+        &relay.blobs_of(&p)[0],
+    )
+    .unwrap();
+    assert!(
+        opened
+            .content
+            .starts_with(&groundwork::store::bundle::PACKED_MAGIC),
+        "a person's steps go packed"
+    );
     let report = b.sync();
     assert_eq!(
         (report.pulled, report.rejected),
