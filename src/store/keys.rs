@@ -588,14 +588,8 @@ impl Store {
                 } else {
                     bundle::pack(&out.bytes)
                 };
-                out.bytes = seal::seal(
-                    &team,
-                    &out.doc_id,
-                    key,
-                    doc_key.as_ref(),
-                    &device,
-                    &content,
-                )?;
+                out.bytes =
+                    seal::seal(&team, &out.doc_id, key, doc_key.as_ref(), &device, &content)?;
                 Ok(out)
             })
             .collect()
