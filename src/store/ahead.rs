@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use automerge::{AutoCommit, Change};
+use automerge::AutoCommit;
 
 use super::bundle;
 use super::compaction;
@@ -237,7 +237,7 @@ fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
 /// The actor of the first change sealed in `content`, in hex.
 fn first_writer(content: &[u8]) -> Option<String> {
     let chunks = bundle::split(content).ok()?;
-    let change = Change::try_from(chunks.first()?.as_slice()).ok()?;
+    let change = super::intake::parse_change(chunks.first()?).ok()?;
     Some(change.actor_id().to_hex_string())
 }
 

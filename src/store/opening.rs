@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use automerge::Change;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::ahead::{self, Ahead, Loaded};
@@ -401,7 +400,7 @@ impl Opener {
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
         let mut writer: Option<String> = None;
         for (i, chunk) in chunks.iter().enumerate() {
-            let change = Change::try_from(chunk.as_slice()).map_err(|e| {
+            let change = super::intake::parse_change(chunk).map_err(|e| {
                 refuse(format!(
                     "its change {} is not an Automerge change ({e})",
                     i + 1

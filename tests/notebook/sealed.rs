@@ -590,6 +590,56 @@ fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     assert_eq!(b.exports(), a.exports());
 }
 
+/// A compressed Automerge change (chunk type 2) that inflates to 64 MiB of zeros: Automerge
+/// would inflate it whole before refusing it. Sealed and signed by a member of the team, it is
+/// refused unread, and the honest work in the same page goes in.
+#[test]
+fn a_compressed_change_bomb_from_a_member_is_refused_unread() {
+    use flate2::Compression;
+    use flate2::write::DeflateEncoder;
+    use groundwork::store::OutboxItem;
+    use std::io::Write;
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    for d in [&mut a, &mut evil, &mut b] {
+        d.sync();
+    }
+    let mut deflate = DeflateEncoder::new(Vec::new(), Compression::best());
+    for _ in 0..64 {
+        deflate.write_all(&vec![0u8; 1 << 20]).unwrap();
+    }
+    let body = deflate.finish().unwrap();
+    let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = body.len();
+    while len >= 0x80 {
+        bomb.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    bomb.push(len as u8);
+    bomb.extend_from_slice(&body);
+    let p = a.person("Honest Person");
+    a.sync();
+    let doc = evil.person("Evil's own");
+    let forged = evil
+        .store
+        .sealed_for_push(vec![OutboxItem {
+            seq: 1,
+            doc_id: doc,
+            change_hash: "bomb".into(),
+            bytes: bomb,
+        }])
+        .unwrap();
+    evil.push_sealed(forged);
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    let q = b.store.quarantined().unwrap();
+    assert!(q[0].reason.contains("compressed"), "{}", q[0].reason);
+    assert_eq!(b.store.person(&p).unwrap().person.name, "Honest Person");
+}
+
 #[test]
 fn a_blob_the_relay_withholds_is_found_out_and_taken_in_once_served() {
     let relay = TestRelay::start();
