@@ -16,9 +16,10 @@
 //! same things and the ciphertext; it is checked against the key in the writer's member
 //! record (see [`super::keys`]).
 //!
-//! Content, before encryption: one byte (0: as is, 1: raw DEFLATE with the format's preset
-//! dictionary, when that is smaller), the bytes, then `0x80` and zeros up to the Padmé length
-//! of the whole, so sizes leak at most
+//! Content, before encryption: one byte (0: as is; 2: raw DEFLATE with the preset
+//! dictionary [`DICTIONARY_V2`], when that is smaller; 1: with [`DICTIONARY`], as blobs were
+//! sealed before 2026-12-04, still opened), the bytes, then `0x80` and zeros up to the Padmé
+//! length of the whole, so sizes leak at most
 //! about 12% of their precision (Nikitin et al., "Reducing Metadata Leakage from Encrypted
 //! Files and Communication with PURBs", 2019).
 //!
@@ -62,6 +63,14 @@ const AD_LABEL_V2: &[u8] = b"groundwork blob v2";
 /// share nothing; with the dictionary, a change compresses about twice as well (measured in
 /// BENCHMARKS.md). Fixed for the format: changing it would make sealed blobs unreadable.
 const DICTIONARY: &[u8] = include_bytes!("dictionary-v1.bin");
+/// The preset dictionary content is compressed with since 2026-12-04 (content flag 2): 13,727
+/// bytes of saved documents (`AutoCommit::save_nocompress` of every ninth person of the same
+/// demo data, in order of id, until 16 KiB), then [`DICTIONARY`], 29,383 bytes in all, within
+/// DEFLATE's 32 KiB reach. A lead's snapshot is a saved document, whose header, heads and
+/// column layout the first dictionary, of changes only, does not hold: a person's snapshot
+/// seals about a quarter smaller, and changes no larger (BENCHMARKS.md, "Compaction"). Fixed
+/// for the format, as the first.
+const DICTIONARY_V2: &[u8] = include_bytes!("dictionary-v2.bin");
 const SIGNATURE_LABEL: &[u8] = b"groundwork blob signature v1";
 
 /// What opening a blob gave.
@@ -213,9 +222,9 @@ pub fn padme(len: usize) -> usize {
 }
 
 fn pad(content: &[u8]) -> Vec<u8> {
-    let compressed = deflate(content).filter(|c| c.len() < content.len());
+    let compressed = deflate(DICTIONARY_V2, content).filter(|c| c.len() < content.len());
     let (flag, body) = match &compressed {
-        Some(c) => (1u8, c.as_slice()),
+        Some(c) => (2u8, c.as_slice()),
         None => (0u8, content),
     };
     let len = padme(body.len() + 2);
@@ -238,17 +247,18 @@ fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let body = &padded[1..end];
     match padded[0] {
         0 => Ok(body.to_vec()),
-        1 => inflate(body),
+        1 => inflate(DICTIONARY, body),
+        2 => inflate(DICTIONARY_V2, body),
         _ => Err(CryptoError::Padding),
     }
 }
 
-/// Raw DEFLATE of `bytes` with [`DICTIONARY`] as its preset dictionary: the compressor reads
+/// Raw DEFLATE of `bytes` with `dictionary` as its preset dictionary: the compressor reads
 /// the dictionary, flushes to a byte boundary, and only what it writes after that is kept.
-fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
+fn deflate(dictionary: &[u8], bytes: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(DICTIONARY).ok()?;
+    e.write_all(dictionary).ok()?;
     e.flush().ok()?;
     let skip = e.get_ref().len();
     e.write_all(bytes).ok()?;
@@ -259,21 +269,23 @@ fn deflate(bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// The inverse of [`deflate`]: the dictionary goes first as a stored (uncompressed) block, so
 /// that the body's back-references into it resolve; it is then dropped from the output.
-fn inflate(bytes: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let len = DICTIONARY.len() as u16;
+fn inflate(dictionary: &[u8], bytes: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    // A stored block holds at most 65,535 bytes: both dictionaries fit (checked by a test).
+    let len = u16::try_from(dictionary.len())
+        .map_err(|_| CryptoError::Decompress("the dictionary is too long".into()))?;
     let mut prefix = vec![0u8];
     prefix.extend_from_slice(&len.to_le_bytes());
     prefix.extend_from_slice(&(!len).to_le_bytes());
-    prefix.extend_from_slice(DICTIONARY);
+    prefix.extend_from_slice(dictionary);
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(std::io::Cursor::new(prefix).chain(bytes))
-        .take((DICTIONARY.len() + MAX_CONTENT) as u64 + 1)
+        .take((dictionary.len() + MAX_CONTENT) as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| CryptoError::Decompress(e.to_string()))?;
-    if out.len() > DICTIONARY.len() + MAX_CONTENT || out.len() < DICTIONARY.len() {
+    if out.len() > dictionary.len() + MAX_CONTENT || out.len() < dictionary.len() {
         return Err(CryptoError::Decompress("not a change's size".into()));
     }
-    out.drain(..DICTIONARY.len());
+    out.drain(..dictionary.len());
     Ok(out)
 }
 

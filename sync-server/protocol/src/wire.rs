@@ -1,11 +1,15 @@
-//! The binary sync body format, version 3 (content type [`crate::SYNC_CONTENT_TYPE`]).
+//! The binary sync body format, version 4 (content type [`crate::SYNC_CONTENT_TYPE`]).
 //!
 //! Version 2 added who wrote what: a request declares the Automerge actor its changes carry, and
 //! a response names the device that pushed each change (its declared actor and its name), so a
 //! device can refuse a change whose actor is not the device that pushed it. Version 3 added a
 //! flags byte to each pulled change: it says whether the change is a snapshot a lead placed (see
-//! [`crate::compact`]). Version 1 and 2 bodies are refused with
-//! [`DecodeError::UnsupportedVersion`]: the app and the relay are updated together.
+//! [`crate::compact`]). Version 4 changed no field: it marks the devices that seal a person's
+//! changes packed and compressed with the second dictionary (2026-12-04), which a device of
+//! version 3 would refuse as damaged, and keep refused once updated; such a device is refused
+//! by the relay instead (update the app), and nothing of its team's is quarantined. Bodies of
+//! older versions are refused with [`DecodeError::UnsupportedVersion`]: the app and the relay
+//! are updated together.
 //!
 //! Blobs are already-compact bytes (Automerge changes, later ciphertext): base64 inside JSON would
 //! add a third to them before compression and hide their structure from gzip. This format is a
@@ -20,7 +24,7 @@
 //! ## Request (device → relay)
 //!
 //! ```text
-//! magic     4 bytes  "GWQ" 0x03 (format version 3)
+//! magic     4 bytes  "GWQ" 0x04 (format version 4)
 //! since     varint   cursor of the last committed answer (0 at first)
 //! has_max   flag     1 if max_bytes follows
 //! max_bytes varint   (only if has_max) requested page size in bytes
@@ -45,7 +49,7 @@
 //! numbers are sent as gaps from `since`.
 //!
 //! ```text
-//! magic     4 bytes  "GWR" 0x03
+//! magic     4 bytes  "GWR" 0x04
 //! cursor    varint   the next `since`
 //! more      flag     1 if more changes wait after `cursor`
 //! accepted  varint   number of accepted pushes, then per push:
@@ -81,10 +85,10 @@ use crate::{
 
 /// Bytes of a pushed item's id sent as its check.
 pub const ID_CHECK_LEN: usize = 8;
-/// First four bytes of a version-3 request body.
-pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x03";
-/// First four bytes of a version-3 response body.
-pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x03";
+/// First four bytes of a version-4 request body.
+pub const REQUEST_MAGIC: [u8; 4] = *b"GWQ\x04";
+/// First four bytes of a version-4 response body.
+pub const RESPONSE_MAGIC: [u8; 4] = *b"GWR\x04";
 /// Bit of a pulled change's flags byte: the change is a snapshot a lead placed
 /// ([`PulledChange::snapshot`]).
 pub const CHANGE_SNAPSHOT: u8 = 0x01;
@@ -127,7 +131,7 @@ pub enum DecodeError {
     BadMagic(&'static str),
     /// The body is a sync body of another format version.
     #[error(
-        "sync format version {0} is not supported; this side speaks version 3: update the app and the relay to the same release"
+        "sync format version {0} is not supported; this side speaks version 4: update the app and the relay to the same release"
     )]
     UnsupportedVersion(u8),
     /// The body ended in the middle of a field.

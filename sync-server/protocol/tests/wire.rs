@@ -29,7 +29,7 @@ fn golden_request() -> SyncRequest {
 }
 
 const GOLDEN_REQUEST: &str = "
-    47575103
+    47575104
     ac02
     01 808004
     02 abcd
@@ -72,7 +72,7 @@ fn golden_response() -> SyncResponse {
 }
 
 const GOLDEN_RESPONSE: &str = "
-    47575203
+    47575204
     ae02
     01
     02 00 00
@@ -111,12 +111,12 @@ fn empty_request_and_response_are_tiny() {
     let req = SyncRequest::default();
     assert_eq!(
         encode_sync_request(&req).expect("encodes"),
-        unhex("47575103 00 00 00 00")
+        unhex("47575104 00 00 00 00")
     );
     let resp = SyncResponse::default();
     assert_eq!(
         encode_sync_response(&resp, &req).expect("encodes"),
-        unhex("47575203 00 00 00 00 00")
+        unhex("47575204 00 00 00 00 00")
     );
 }
 
@@ -131,11 +131,11 @@ fn decode_errors_say_what_is_wrong() {
         Err(DecodeError::UnsupportedVersion(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575103 00 00 00 00 ff")),
+        decode_sync_request(&unhex("47575104 00 00 00 00 ff")),
         Err(DecodeError::TrailingBytes(1))
     );
     assert_eq!(
-        decode_sync_request(&unhex("47575103 00 07 00 00")),
+        decode_sync_request(&unhex("47575104 00 07 00 00")),
         Err(DecodeError::BadFlag("has_max"))
     );
     let mut tampered = unhex(GOLDEN_REQUEST);
@@ -157,17 +157,17 @@ fn decode_errors_say_what_is_wrong() {
     assert_eq!(decode_sync_request(&body), Err(DecodeError::IdMismatch(0)));
     let req = SyncRequest::default();
     assert_eq!(
-        decode_sync_response(&unhex("47575203 00 00 01 00 00 00"), &req),
+        decode_sync_response(&unhex("47575204 00 00 01 00 00 00"), &req),
         Err(DecodeError::AcceptedOutOfRange(0))
     );
-    let long_actor = format!("47575103 00 00 21 {}", "ab".repeat(33));
+    let long_actor = format!("47575104 00 00 21 {}", "ab".repeat(33));
     assert_eq!(
         decode_sync_request(&unhex(&long_actor)),
         Err(DecodeError::ActorTooLong(33))
     );
     // One change naming pusher 1 when the pushers list is empty.
     assert_eq!(
-        decode_sync_response(&unhex("47575203 01 00 00 00 01 00 01 64 01 00"), &req),
+        decode_sync_response(&unhex("47575204 01 00 00 00 01 00 01 64 01 00"), &req),
         Err(DecodeError::PusherOutOfRange(1))
     );
     let message = DecodeError::BadMagic("request").to_string();
@@ -187,9 +187,15 @@ fn version_2_bodies_are_refused_with_a_message_to_update() {
         decode_sync_response(&unhex(v2_response), &SyncRequest::default()),
         Err(DecodeError::UnsupportedVersion(2))
     );
+    // Version 3 (before packed, second-dictionary sealing) too: its fields are the same.
+    let v3_request = "47575103 ac02 01 808004 02 abcd 00";
+    assert_eq!(
+        decode_sync_request(&unhex(v3_request)),
+        Err(DecodeError::UnsupportedVersion(3))
+    );
     let message = DecodeError::UnsupportedVersion(2).to_string();
     assert!(
-        message.contains("version 3") && message.contains("update the app and the relay"),
+        message.contains("version 4") && message.contains("update the app and the relay"),
         "{message}"
     );
 }
@@ -200,7 +206,7 @@ fn unknown_change_flags_are_refused() {
     // One change (pusher 0, an empty pusher), flags as given, blob ff.
     let body = |flags: &str| {
         unhex(&format!(
-            "47575203 01 00 00 01 00 00 01 00 01 64 00 {flags} 01 ff"
+            "47575204 01 00 00 01 00 00 01 00 01 64 00 {flags} 01 ff"
         ))
     };
     let plain = decode_sync_response(&body("00"), &req).expect("flags 0");
@@ -221,7 +227,7 @@ fn unknown_change_flags_are_refused() {
     );
     // Ends before its flags byte.
     assert_eq!(
-        decode_sync_response(&unhex("47575203 01 00 00 01 00 00 01 00 01 64 00"), &req),
+        decode_sync_response(&unhex("47575204 01 00 00 01 00 00 01 00 01 64 00"), &req),
         Err(DecodeError::Truncated("change flags"))
     );
 }
@@ -312,7 +318,7 @@ proptest! {
             body[i] = byte;
         }
         let _ = decode_sync_request(&body);
-        let mut prefixed = b"GWQ\x03".to_vec();
+        let mut prefixed = groundwork_protocol::wire::REQUEST_MAGIC.to_vec();
         prefixed.extend_from_slice(&body[body.len().min(4)..]);
         let _ = decode_sync_request(&prefixed);
     }

@@ -116,6 +116,9 @@ fn malformed_bodies_are_400_and_the_relay_keeps_serving() {
         ("empty", vec![], Vec::new()),
         ("truncated", vec![], truncated),
         ("future version", vec![], b"GWQ\x09\x00\x00\x00".to_vec()),
+        // An app from before packed, second-dictionary sealing (version 3): refused, so that it
+        // does not pull and refuse its team's new blobs for good.
+        ("older app", vec![], b"GWQ\x03\x00\x00\x00".to_vec()),
         (
             "bad gzip",
             vec![("content-encoding", "gzip")],
@@ -127,6 +130,9 @@ fn malformed_bodies_are_400_and_the_relay_keeps_serving() {
         assert_eq!(status, 400, "{name}");
         let message = error_message(&answer);
         assert!(!message.is_empty(), "{name}");
+        if name == "older app" {
+            assert!(message.contains("update the app"), "{message}");
+        }
         assert!(relay.healthy(), "still serving after {name}");
     }
     let (status, answer) = relay.post_sync_raw(
