@@ -14,15 +14,8 @@ set -euo pipefail
 bin=$1
 shift
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-work=$(mktemp -d)
-chmod 755 "$work" # the PostgreSQL server runs as the postgres user
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  GROUNDWORK_PG_FSYNC=on "$here/.ci/postgres" --stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=load-common.sh
+source "$here/sync-server/scripts/load-common.sh"
 
 # A thousand devices keep a thousand connections open: room for them in the relays (and in the
 # load generator, which inherits the limit).

@@ -14,15 +14,8 @@ bin=$1
 delay=$2
 shift 2
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-work=$(mktemp -d)
-chmod 755 "$work" # the PostgreSQL server runs as the postgres user
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  GROUNDWORK_PG_FSYNC=on "$here/.ci/postgres" --stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=load-common.sh
+source "$here/sync-server/scripts/load-common.sh"
 
 pg="$(GROUNDWORK_PG_FSYNC=on "$here/.ci/postgres" "$work/pg")"
 psql "$pg" -qc "CREATE DATABASE load" >/dev/null

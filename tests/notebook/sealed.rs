@@ -447,9 +447,9 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
     assert_eq!(files_holding(&b.dir(), CANARY), Vec::<String>::new());
 }
 
-#[test]
-fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
-    let relay = TestRelay::start();
+/// Three devices of one team on `relay`, each synced once: an honest writer, a hostile member
+/// and a reader.
+fn honest_evil_and_reader(relay: &TestRelay) -> (Device, Device, Device) {
     let (_, invite) = relay.team(3);
     let mut a = Device::joined(&relay.url, &invite, "A's phone");
     let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
@@ -457,6 +457,13 @@ fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
     for d in [&mut a, &mut evil, &mut b] {
         d.sync();
     }
+    (a, evil, b)
+}
+
+#[test]
+fn a_copy_of_an_honest_change_signed_by_another_device_cannot_shadow_it() {
+    let relay = TestRelay::start();
+    let (mut a, evil, mut b) = honest_evil_and_reader(&relay);
     let p = a.person("Honest Person");
     // Evil gets hold of A's change before A pushes it, seals it under its own signature and
     // has it served first.
@@ -552,13 +559,7 @@ fn a_persons_steps_go_as_one_sealed_blob_and_arrive_whole() {
 fn a_blob_sealing_another_devices_change_with_its_own_is_refused_whole() {
     use groundwork::store::OutboxItem;
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(3);
-    let mut a = Device::joined(&relay.url, &invite, "A's phone");
-    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
-    let mut b = Device::joined(&relay.url, &invite, "B's phone");
-    for d in [&mut a, &mut evil, &mut b] {
-        d.sync();
-    }
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
     let p = a.person("Honest Person");
     evil.person("Evil's own");
     // Evil seals A's change and one of its own as one blob of A's person, signed by itself.
@@ -600,13 +601,7 @@ fn a_compressed_change_bomb_from_a_member_is_refused_unread() {
     use groundwork::store::OutboxItem;
     use std::io::Write;
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(3);
-    let mut a = Device::joined(&relay.url, &invite, "A's phone");
-    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
-    let mut b = Device::joined(&relay.url, &invite, "B's phone");
-    for d in [&mut a, &mut evil, &mut b] {
-        d.sync();
-    }
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
     let mut deflate = DeflateEncoder::new(Vec::new(), Compression::best());
     for _ in 0..64 {
         deflate.write_all(&vec![0u8; 1 << 20]).unwrap();
