@@ -17,7 +17,7 @@
 //! record (see [`super::keys`]).
 //!
 //! Content, before encryption: one byte (0: as is; 2: raw DEFLATE with the preset
-//! dictionary [`DICTIONARY_V2`], when that is smaller; 1: with [`DICTIONARY`], as blobs were
+//! dictionary `DICTIONARY_V2`, when that is smaller; 1: with `DICTIONARY`, as blobs were
 //! sealed before 2026-12-04, still opened), the bytes, then `0x80` and zeros up to the Padmé
 //! length of the whole, so sizes leak at most
 //! about 12% of their precision (Nikitin et al., "Reducing Metadata Leakage from Encrypted

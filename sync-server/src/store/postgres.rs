@@ -39,8 +39,8 @@
 //!
 //! A relay on another machine than its database pays a network's round trip for every
 //! statement, so their number does not grow with what a sync carries: a push's blobs are
-//! appended by one statement ([`Tx::append`]), and a page is read by queries that each bring
-//! many blobs with a running byte count ([`Tx::fill`]). A push sync is seven round trips: the
+//! appended by one statement (`Tx::append`), and a page is read by queries that each bring
+//! many blobs with a running byte count (`Tx::fill`). A push sync is seven round trips: the
 //! token, `BEGIN`, the device with its team's lock, the append, the page, the sync's record,
 //! `COMMIT` (one more at a device's first sync, to record its actor).
 //!
