@@ -135,6 +135,16 @@ pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
     in_parallel(blobs, threads(), |c| one(start, c))
 }
 
+/// `work` on each of `items` on all cores, in order, when there are enough of them and cores to
+/// share; `None` for each item not done so (all of them when few, or one core, or the phone's
+/// worker): the caller does that work itself. For pure work on what a device sends (sealing).
+pub(crate) fn each<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<Option<R>> {
+    if !worth_it(items.len()) {
+        return items.iter().map(|_| None).collect();
+    }
+    in_parallel(items, threads(), |item| Some(work(item)))
+}
+
 /// `work` on each of `items` (documents and their pulled changes) on all cores, in order: a
 /// document's changes applied and judged, or `None` (waiting here, or not all applied). All
 /// `None` when there are few or the machine has one core: the caller does the work as it goes.

@@ -574,22 +574,40 @@ impl Store {
         };
         let current = ring.current().ok_or_else(missing)?;
         let device = device_key(&self.conn)?;
-        bundle::group(items, crate::crypto::is_key_record)
-            .into_iter()
-            .map(|mut out| {
-                let key = match epoch_of_doc(&out.doc_id) {
-                    Some(e) => ring.get(e - 1).ok_or_else(missing)?,
-                    None => current,
+        // Each blob sealed on its own (pure work): on all cores when there are many, as in a
+        // team's first upload or a lead's compaction.
+        let seal_one = |out: &Outgoing| -> Result<Vec<u8>> {
+            let key = match epoch_of_doc(&out.doc_id) {
+                Some(e) => ring.get(e - 1).ok_or_else(missing)?,
+                None => current,
+            };
+            let doc_key = doc_key_for(&ring, &out.doc_id)?;
+            // A document's changes go packed; records as they are.
+            let packed;
+            let content = if crate::crypto::is_key_record(&out.doc_id) {
+                &out.bytes
+            } else {
+                packed = bundle::pack(&out.bytes);
+                &packed
+            };
+            Ok(seal::seal(
+                &team,
+                &out.doc_id,
+                key,
+                doc_key.as_ref(),
+                &device,
+                content,
+            )?)
+        };
+        let outs = bundle::group(items, crate::crypto::is_key_record);
+        let sealed = super::ahead::each(&outs, |out| seal_one(out));
+        outs.into_iter()
+            .zip(sealed)
+            .map(|(mut out, done)| {
+                out.bytes = match done {
+                    Some(bytes) => bytes?,
+                    None => seal_one(&out)?,
                 };
-                let doc_key = doc_key_for(&ring, &out.doc_id)?;
-                // A document's changes go packed; records as they are.
-                let content = if crate::crypto::is_key_record(&out.doc_id) {
-                    std::mem::take(&mut out.bytes)
-                } else {
-                    bundle::pack(&out.bytes)
-                };
-                out.bytes =
-                    seal::seal(&team, &out.doc_id, key, doc_key.as_ref(), &device, &content)?;
                 Ok(out)
             })
             .collect()
