@@ -152,10 +152,7 @@ pub(crate) fn documents<T: Sync, R: Send>(
     items: &[T],
     work: impl Fn(&T) -> Option<R> + Sync,
 ) -> Vec<Option<R>> {
-    if !worth_it(items.len()) {
-        return items.iter().map(|_| None).collect();
-    }
-    let done = in_parallel(items, threads(), work);
+    let done: Vec<Option<R>> = each(items, work).into_iter().map(Option::flatten).collect();
     let applied = done.iter().filter(|d| d.is_some()).count();
     APPLIED.fetch_add(applied as u64, Ordering::Relaxed);
     done
@@ -247,7 +244,7 @@ fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
 /// The actor of the first change sealed in `content`, in hex.
 fn first_writer(content: &[u8]) -> Option<String> {
     let chunks = bundle::split(content).ok()?;
-    let change = super::intake::parse_change(chunks.first()?).ok()?;
+    let change = bundle::change(chunks.first()?).ok()?;
     Some(change.actor_id().to_hex_string())
 }
 

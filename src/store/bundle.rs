@@ -118,6 +118,23 @@ pub fn split(content: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
+/// A change from the bytes another device sent: only a change chunk as Groundwork writes it
+/// (type 1). Automerge also reads compressed change chunks (type 2), inflating them with no
+/// bound, so a few hundred kilobytes could take gigabytes before being refused; no Groundwork
+/// device sends one.
+pub(crate) fn change(bytes: &[u8]) -> Result<automerge::Change, String> {
+    if !bytes.starts_with(&CHUNK_MAGIC) {
+        return Err("it does not start like an Automerge change".into());
+    }
+    match bytes.get(8) {
+        Some(&CHANGE_CHUNK) => automerge::Change::try_from(bytes).map_err(|e| e.to_string()),
+        Some(2) => {
+            Err("it is a compressed Automerge change, which no Groundwork device sends".into())
+        }
+        _ => Err("it does not start like an Automerge change".into()),
+    }
+}
+
 /// `content` (changes one after another, as [`group`] makes them) packed, when that gives
 /// back exactly the same changes; else `content` as it is.
 pub fn pack(content: &[u8]) -> Vec<u8> {
@@ -291,7 +308,7 @@ fn unpack(mut packed: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// Takes a LEB128 number off the front of `bytes`.
-fn take_leb128(bytes: &mut &[u8]) -> Option<u64> {
+pub(crate) fn take_leb128(bytes: &mut &[u8]) -> Option<u64> {
     let (v, took) = leb128(bytes)?;
     *bytes = &bytes[took..];
     Some(v)
@@ -305,7 +322,8 @@ fn take_bytes<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(taken)
 }
 
-fn put_leb128(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as LEB128.
+pub(crate) fn put_leb128(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;

@@ -69,33 +69,6 @@ pub(crate) fn is_snapshot(content: &[u8]) -> bool {
     content.starts_with(&SNAPSHOT_MAGIC)
 }
 
-/// Append `n` as LEB128.
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// Read a LEB128 number off the front of `rest`.
-fn take_varint(rest: &mut &[u8]) -> Option<u64> {
-    let mut n: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&byte, tail) = rest.split_first()?;
-        *rest = tail;
-        n |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(n);
-        }
-    }
-    None
-}
-
 /// A snapshot's content.
 pub(crate) fn encode(writer: &[u8], covers: &[i64], doc: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + writer.len() + covers.len() * TAG_LEN + doc.len());
@@ -103,7 +76,7 @@ pub(crate) fn encode(writer: &[u8], covers: &[i64], doc: &[u8]) -> Vec<u8> {
     let writer = &writer[..writer.len().min(255)];
     out.push(writer.len() as u8);
     out.extend_from_slice(writer);
-    put_varint(&mut out, covers.len() as u64);
+    super::bundle::put_leb128(&mut out, covers.len() as u64);
     for tag in covers {
         out.extend_from_slice(&tag.to_be_bytes());
     }
@@ -123,7 +96,7 @@ pub(crate) fn decode(content: &[u8]) -> std::result::Result<Snapshot, String> {
         return Err(bad("no writer"));
     }
     let (writer, mut rest) = rest.split_at(len);
-    let count = take_varint(&mut rest).ok_or_else(|| bad("no count"))?;
+    let count = super::bundle::take_leb128(&mut rest).ok_or_else(|| bad("no count"))?;
     let need = usize::try_from(count)
         .ok()
         .and_then(|c| c.checked_mul(TAG_LEN))

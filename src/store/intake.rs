@@ -24,7 +24,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::opening::OpenedSnapshot;
-use super::{documents, project};
+use super::{bundle, documents, project};
 use crate::docs::{self, DocKind, check};
 use crate::error::Result;
 
@@ -286,7 +286,7 @@ fn apply_alone(
     let mut blob_ids = Vec::with_capacity(items.len());
     for item in items {
         blob_ids.push(groundwork_protocol::blob_id(item.blob));
-        let change = parse_change(item.blob).ok()?;
+        let change = bundle::change(item.blob).ok()?;
         let hash = change.hash();
         if holds(&mut doc, &[hash]) || pending.iter().any(|p| p.hash() == hash) {
             duplicates += 1;
@@ -329,23 +329,6 @@ fn apply_alone(
         duplicates,
         blob_ids,
     })
-}
-
-/// A change from the bytes another device sent: only a change chunk as Groundwork writes it
-/// (type 1). Automerge also reads compressed change chunks (type 2), inflating them with no
-/// bound, so a few hundred kilobytes could take gigabytes before being refused; no Groundwork
-/// device sends one.
-pub(crate) fn parse_change(bytes: &[u8]) -> std::result::Result<Change, String> {
-    if !bytes.starts_with(&[0x85, 0x6f, 0x4a, 0x83]) {
-        return Err("it does not start like an Automerge change".into());
-    }
-    match bytes.get(8) {
-        Some(1) => Change::try_from(bytes).map_err(|e| e.to_string()),
-        Some(2) => {
-            Err("it is a compressed Automerge change, which no Groundwork device sends".into())
-        }
-        _ => Err("it does not start like an Automerge change".into()),
-    }
 }
 
 /// Take in snapshots (see [`super::compaction`]), opened and their signatures checked. A
@@ -604,7 +587,7 @@ fn take_in_doc(
             report.duplicates += 1;
             continue;
         }
-        let change = match parse_change(item.blob) {
+        let change = match bundle::change(item.blob) {
             Ok(c) => c,
             Err(e) => {
                 quarantine(
@@ -912,7 +895,7 @@ fn waiting_of(conn: &Connection, doc_id: &str) -> Result<Vec<Candidate>> {
     for row in rows {
         let (blob_id, actor, name, bytes) = row?;
         // Rows were parsed before they were stored; a row that no longer parses is skipped.
-        let Ok(change) = parse_change(&bytes) else {
+        let Ok(change) = bundle::change(&bytes) else {
             continue;
         };
         if !seen.insert(change.hash()) {

@@ -400,7 +400,7 @@ impl Opener {
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
         let mut writer: Option<String> = None;
         for (i, chunk) in chunks.iter().enumerate() {
-            let change = super::intake::parse_change(chunk).map_err(|e| {
+            let change = bundle::change(chunk).map_err(|e| {
                 refuse(format!(
                     "its change {} is not an Automerge change ({e})",
                     i + 1
