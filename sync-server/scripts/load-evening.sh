@@ -22,21 +22,6 @@ source "$here/sync-server/scripts/load-common.sh"
 if [ "$(ulimit -n)" -lt 8192 ]; then
   ulimit -n 8192 2>/dev/null || echo "could not raise the open-file limit ($(ulimit -n))" >&2
 fi
-# shellcheck disable=SC2206 # RELAY_FLAGS: extra serve flags, split on spaces
-flags=(--enrol-burst 1000000 --enrol-per-minute 1000000 --max-connections 4096 ${RELAY_FLAGS:-})
-
-# Starts a relay with "$@" (its store flags); sets $url and appends its pid.
-start_relay() {
-  local out="$work/relay-${#pids[@]}.out"
-  : >"$out"
-  "$bin/sync-server" serve --listen 127.0.0.1:0 --log warn "${flags[@]}" "$@" >"$out" &
-  pids+=($!)
-  while ! grep -q listening "$out"; do
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "a relay did not start" >&2; exit 1; }
-    sleep 0.1
-  done
-  url=$(sed -n 's/^listening on //p' "$out")
-}
 
 # Samples the threads of the relays started so far until they stop.
 report_relays() {

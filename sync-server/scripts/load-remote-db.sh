@@ -28,15 +28,7 @@ while ! grep -q forwarding "$work/proxy.out"; do
 done
 db="host=127.0.0.1 port=$port user=postgres dbname=load"
 
-out="$work/relay.out"
-"$bin/sync-server" serve --listen 127.0.0.1:0 --log warn --enrol-burst 1000000 \
-  --enrol-per-minute 1000000 --max-connections 4096 --database-url "$db" >"$out" &
-pids+=($!)
-while ! grep -q listening "$out"; do
-  kill -0 "${pids[-1]}" 2>/dev/null || { echo "the relay did not start" >&2; exit 1; }
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$out")
+start_relay --database-url "$db"
 echo "== PostgreSQL through a proxy adding ${delay} µs each way, one relay"
 "$bin/examples/loadgen" --url "$url" --database-url "$db" "$@"
 echo "relay: $(grep -E '^(VmHWM|Threads)' /proc/"${pids[-1]}"/status | tr -s ' \t' ' ' | paste -sd ';')"
