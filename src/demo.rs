@@ -193,6 +193,8 @@ pub fn generate(store: &mut Store, people: usize, seed: u64) -> Result<Summary> 
     store.set_source(Source::seeded(seed, start()));
     let result = generate_inner(store, people, seed);
     store.set_source(Source::System);
+    // Searchable at once, as imported data would be.
+    store.catch_up_search()?;
     result
 }
 

@@ -244,6 +244,12 @@ impl Worker {
         }
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
+            // The search index, left behind by the save so that its reply went sooner.
+            if let Err(e) = self.store.borrow().catch_up_search() {
+                super::log(&format!(
+                    "store worker: the search index could not catch up: {e}"
+                ));
+            }
             self.announce(true);
             // The badge counts what waits for the relay: one more now.
             let pending = self.store.borrow().pending_changes().ok();

@@ -313,6 +313,54 @@ pub(crate) fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result
     }
 }
 
+/// The fields of a map being made whole (see [`create_map`]).
+#[derive(Default)]
+pub(crate) struct NewMap(std::collections::HashMap<String, automerge::hydrate::Value>);
+
+impl NewMap {
+    /// Set `key` to `value`.
+    pub(crate) fn put(&mut self, key: &str, value: impl Into<ScalarValue>) -> &mut Self {
+        self.0
+            .insert(key.to_string(), automerge::hydrate::Value::scalar(value));
+        self
+    }
+
+    /// Set `key` to `value` trimmed, unless there is none or it is empty (as [`put_opt`] does
+    /// on a map with nothing in it yet).
+    pub(crate) fn put_opt(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            self.put(key, v);
+        }
+        self
+    }
+
+    /// Set `key` to a set-like map of `members` (each `member: true`), empty if there are none.
+    pub(crate) fn set(&mut self, key: &str, members: &[String]) -> &mut Self {
+        let set: std::collections::HashMap<String, automerge::hydrate::Value> = members
+            .iter()
+            .map(|m| (m.clone(), automerge::hydrate::Value::scalar(true)))
+            .collect();
+        self.0.insert(
+            key.to_string(),
+            automerge::hydrate::Value::Map(automerge::hydrate::Map::from(set)),
+        );
+        self
+    }
+}
+
+/// Make a new map at `key` of `obj` holding `fields`, as one batch: the same operations as a
+/// `put_object` and a `put` a field, in two splices of Automerge's columns instead of one a
+/// field (each splice a few microseconds on a person file; a conversation has a dozen fields).
+pub(crate) fn create_map(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    fields: NewMap,
+) -> Result<ObjId> {
+    let value = automerge::hydrate::Value::Map(automerge::hydrate::Map::from(fields.0));
+    Ok(doc.batch_create_object(obj, key, &value, false)?)
+}
+
 /// Set an optional text field: `None` leaves it, empty text deletes it, other text sets it.
 pub(crate) fn put_opt(
     doc: &mut AutoCommit,
@@ -324,27 +372,6 @@ pub(crate) fn put_opt(
         None => {}
         Some("") => doc.delete(obj, key)?,
         Some(v) => doc.put(obj, key, v)?,
-    }
-    Ok(())
-}
-
-/// Add and remove keys of the set-like map at `key`.
-pub(crate) fn update_set(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    add: &[String],
-    remove: &[String],
-) -> Result<()> {
-    if add.is_empty() && remove.is_empty() {
-        return Ok(());
-    }
-    let set = ensure_map(doc, obj, key)?;
-    for k in remove {
-        doc.delete(&set, k.as_str())?;
-    }
-    for k in add {
-        doc.put(&set, k.as_str(), true)?;
     }
     Ok(())
 }

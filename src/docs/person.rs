@@ -17,9 +17,7 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ValueRef};
 
-use super::{
-    DocKind, Fields, child_map, ensure_map, init_root, put_opt, record, touch, update_set,
-};
+use super::{DocKind, Fields, NewMap, child_map, create_map, ensure_map, init_root, record, touch};
 use crate::error::{Error, Result};
 use crate::fields::{FieldName, Patch, Place, Record};
 use crate::model::{
@@ -55,43 +53,65 @@ pub fn apply_patch(
     touch(doc, now)
 }
 
-/// Add a conversation to the person file.
-pub fn add_conversation(doc: &mut AutoCommit, c: &Conversation) -> Result<()> {
+/// Add a conversation to the person file, with the commitments made in it, as one change.
+pub fn add_conversation(
+    doc: &mut AutoCommit,
+    c: &Conversation,
+    commitments: &[Commitment],
+) -> Result<()> {
+    put_conversation(doc, c)?;
+    for commitment in commitments {
+        put_commitment(doc, commitment)?;
+    }
+    touch(doc, &c.created_at)
+}
+
+/// Write conversation `c`'s map (the caller touches the document).
+fn put_conversation(doc: &mut AutoCommit, c: &Conversation) -> Result<()> {
     let convs = ensure_map(doc, &ROOT, "conversations")?;
-    let o = doc.put_object(&convs, c.id.as_str(), automerge::ObjType::Map)?;
-    doc.put(&o, "at", c.at.as_str())?;
-    doc.put(&o, "kind", c.kind.as_str())?;
-    doc.put(&o, "canvasser", c.canvasser.as_str())?;
-    put_opt(doc, &o, "shift_id", c.shift_id.as_deref())?;
-    put_opt(doc, &o, "story", c.story.as_deref())?;
-    put_opt(doc, &o, "notes", c.notes.as_deref())?;
+    let mut fields = NewMap::default();
+    fields
+        .put("at", c.at.as_str())
+        .put("kind", c.kind.as_str())
+        .put("canvasser", c.canvasser.as_str())
+        .put_opt("shift_id", c.shift_id.as_deref())
+        .put_opt("story", c.story.as_deref())
+        .put_opt("notes", c.notes.as_deref())
+        .put("created_at", c.created_at.as_str())
+        .set("issues", &c.issues);
     if let Some(e) = c.engagement {
-        doc.put(&o, "engagement", i64::from(e))?;
+        fields.put("engagement", i64::from(e));
     }
     if let Some(d) = c.follow_up {
-        doc.put(&o, "follow_up", d.to_string())?;
+        fields.put("follow_up", d.to_string());
     }
-    doc.put(&o, "created_at", c.created_at.as_str())?;
-    ensure_map(doc, &o, "issues")?;
-    update_set(doc, &o, "issues", &c.issues, &[])?;
-    touch(doc, &c.created_at)
+    create_map(doc, &convs, &c.id, fields)?;
+    Ok(())
 }
 
 /// Add a commitment to the person file.
 pub fn add_commitment(doc: &mut AutoCommit, c: &Commitment) -> Result<()> {
-    let list = ensure_map(doc, &ROOT, "commitments")?;
-    let o = doc.put_object(&list, c.id.as_str(), automerge::ObjType::Map)?;
-    doc.put(&o, "what", c.what.as_str())?;
-    if let Some(d) = c.due {
-        doc.put(&o, "due", d.to_string())?;
-    }
-    doc.put(&o, "status", c.status.as_str())?;
-    put_opt(doc, &o, "conversation_id", c.conversation_id.as_deref())?;
-    put_opt(doc, &o, "campaign_id", c.campaign_id.as_deref())?;
-    doc.put(&o, "created_at", c.created_at.as_str())?;
-    doc.put(&o, "status_at", c.status_at.as_str())?;
-    put_opt(doc, &o, "target", c.target.as_deref())?;
+    put_commitment(doc, c)?;
     touch(doc, &c.created_at)
+}
+
+/// Write commitment `c`'s map (the caller touches the document).
+fn put_commitment(doc: &mut AutoCommit, c: &Commitment) -> Result<()> {
+    let list = ensure_map(doc, &ROOT, "commitments")?;
+    let mut fields = NewMap::default();
+    fields
+        .put("what", c.what.as_str())
+        .put("status", c.status.as_str())
+        .put_opt("conversation_id", c.conversation_id.as_deref())
+        .put_opt("campaign_id", c.campaign_id.as_deref())
+        .put("created_at", c.created_at.as_str())
+        .put("status_at", c.status_at.as_str())
+        .put_opt("target", c.target.as_deref());
+    if let Some(d) = c.due {
+        fields.put("due", d.to_string());
+    }
+    create_map(doc, &list, &c.id, fields)?;
+    Ok(())
 }
 
 /// Change a commitment's status. Returns false when the person file has no such commitment.
@@ -202,6 +222,32 @@ pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<PersonFile> {
     })
 }
 
+/// The person's own record, and the conversations `conversations` and commitments
+/// `commitments` of the file, each read alone (what a local write added to it).
+pub fn read_added(
+    doc: &AutoCommit,
+    doc_id: &str,
+    conversations: &[String],
+    commitments: &[String],
+) -> Result<(Person, Vec<Conversation>, Vec<Commitment>)> {
+    let person = read_person(doc, doc_id)?;
+    let conversations = conversations
+        .iter()
+        .map(|id| {
+            let obj = record_obj(doc, "conversations", "conversation", id)?;
+            read_conversation(doc, doc_id, id.clone(), obj)
+        })
+        .collect::<Result<_>>()?;
+    let commitments = commitments
+        .iter()
+        .map(|id| {
+            let obj = record_obj(doc, "commitments", "commitment", id)?;
+            read_commitment(doc, doc_id, id.clone(), obj)
+        })
+        .collect::<Result<_>>()?;
+    Ok((person, conversations, commitments))
+}
+
 /// The patch that puts back every field stored in the record's map where `old` differs from
 /// `current`.
 fn back_to<R: Record>(current: &R, old: &R) -> Patch<R::Field> {
@@ -236,7 +282,7 @@ pub fn restore_conversation(
     now: &str,
 ) -> Result<()> {
     let Some(cur) = current else {
-        add_conversation(doc, old)?;
+        put_conversation(doc, old)?;
         return touch(doc, now);
     };
     let o = record_obj(doc, "conversations", "conversation", &old.id)?;
@@ -253,10 +299,100 @@ pub fn restore_commitment(
     now: &str,
 ) -> Result<()> {
     let Some(cur) = current else {
-        add_commitment(doc, old)?;
+        put_commitment(doc, old)?;
         return touch(doc, now);
     };
     let o = record_obj(doc, "commitments", "commitment", &old.id)?;
     record::write(doc, &o, &back_to(cur, old), now)?;
     touch(doc, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConversationKind, Engagement};
+    use proptest::prelude::*;
+
+    /// Conversation `c` written one operation a field, as before batches: the reference.
+    fn field_by_field(doc: &mut AutoCommit, c: &Conversation) {
+        let put_opt = |doc: &mut AutoCommit, o: &ObjId, k: &str, v: Option<&str>| {
+            super::super::put_opt(doc, o, k, v).unwrap()
+        };
+        let convs = ensure_map(doc, &ROOT, "conversations").unwrap();
+        let o = doc.put_object(&convs, c.id.as_str(), ObjType::Map).unwrap();
+        doc.put(&o, "at", c.at.as_str()).unwrap();
+        doc.put(&o, "kind", c.kind.as_str()).unwrap();
+        doc.put(&o, "canvasser", c.canvasser.as_str()).unwrap();
+        put_opt(doc, &o, "shift_id", c.shift_id.as_deref());
+        put_opt(doc, &o, "story", c.story.as_deref());
+        put_opt(doc, &o, "notes", c.notes.as_deref());
+        if let Some(e) = c.engagement {
+            doc.put(&o, "engagement", i64::from(e)).unwrap();
+        }
+        if let Some(d) = c.follow_up {
+            doc.put(&o, "follow_up", d.to_string()).unwrap();
+        }
+        doc.put(&o, "created_at", c.created_at.as_str()).unwrap();
+        let issues = doc.put_object(&o, "issues", ObjType::Map).unwrap();
+        for i in &c.issues {
+            doc.put(&issues, i.as_str(), true).unwrap();
+        }
+        touch(doc, &c.created_at).unwrap();
+    }
+
+    fn note() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            Just(String::new()),
+            Just("  ".into()),
+            "[a-z ]{1,12}"
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn a_conversation_made_in_one_batch_is_the_one_made_field_by_field(
+            story in note(),
+            notes in note(),
+            shift_id in note(),
+            issues in prop::collection::vec("[a-z]{1,6}", 0..4),
+            engagement in prop::option::of(1i64..=5),
+            follow_up in any::<bool>(),
+        ) {
+            let person_id = "01a07b0c-0f18-79b2-8c2b-24295a6f7834";
+            let mut base = super::super::new_doc(&automerge::ActorId::random());
+            let new = NewPerson::new().put(crate::model::PersonField::Name, "Ada");
+            create(&mut base, person_id, "2026-12-04T10:00:00Z", &new).unwrap();
+            base.commit();
+            let c = Conversation {
+                id: "01a07b0c-0f18-79b2-8c2b-000000000001".into(),
+                person_id: person_id.into(),
+                at: "2026-12-04T10:05:00Z".into(),
+                kind: ConversationKind::Doorstep,
+                canvasser: "Sam".into(),
+                shift_id,
+                issues,
+                story,
+                notes,
+                engagement: engagement.and_then(|e| Engagement::try_from(e).ok()),
+                follow_up: follow_up.then(|| chrono::NaiveDate::from_ymd_opt(2026, 12, 6)).flatten(),
+                created_at: "2026-12-04T10:06:00Z".into(),
+                conflicts: Default::default(),
+            };
+            let mut batched = base.fork();
+            add_conversation(&mut batched, &c, &[]).unwrap();
+            batched.commit();
+            let mut reference = base.fork();
+            field_by_field(&mut reference, &c);
+            reference.commit();
+            let whole = |d: &AutoCommit| d.hydrate(ROOT, None).unwrap();
+            prop_assert_eq!(whole(&batched), whole(&reference));
+            // Another device applying the change, and the file saved and loaded, agree.
+            let mut other = AutoCommit::load(&base.save()).unwrap();
+            other.apply_changes(batched.get_changes(&base.get_heads())).unwrap();
+            prop_assert_eq!(whole(&other), whole(&batched));
+            let reloaded = AutoCommit::load(&batched.save_nocompress()).unwrap();
+            prop_assert_eq!(whole(&reloaded), whole(&batched));
+            prop_assert_eq!(read(&other, person_id).unwrap(), read(&reference, person_id).unwrap());
+        }
+    }
 }

@@ -82,13 +82,18 @@ pub(crate) fn values<R: Record>(r: &R) -> Result<Vec<Sql>> {
             Value::Counts(m) => Sql::Text(serde_json::to_string(&m)?),
         });
     }
-    out.push(Sql::Text(serde_json::to_string(
+    out.push(conflicts(r)?);
+    Ok(out)
+}
+
+/// The value of `r`'s `conflicts` column: field name → every value, as JSON.
+pub(crate) fn conflicts<R: Record>(r: &R) -> Result<Sql> {
+    Ok(Sql::Text(serde_json::to_string(
         &r.conflicts()
             .iter()
             .map(|(f, v)| (f.name(), v))
             .collect::<std::collections::BTreeMap<_, _>>(),
-    )?));
-    Ok(out)
+    )?))
 }
 
 fn bad(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {

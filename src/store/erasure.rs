@@ -76,6 +76,7 @@ impl Store {
                     // A row waiting for its transaction's end is never written after this.
                     tx.execute("DELETE FROM temp.search_pending WHERE rowid = ?1", [rowid])?;
                 }
+                tx.execute("DELETE FROM search_stale WHERE doc_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM conversations WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM commitments WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM people WHERE id = ?1", [doc_id])?;

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_root_of_trust.sql"),
     include_str!("migrations/0015_trust_hardening.sql"),
     include_str!("migrations/0016_doc_keys.sql"),
+    include_str!("migrations/0017_search_stale.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

@@ -333,7 +333,25 @@ impl Store {
     /// People matching `query` (names, contact details, places, workplaces, issues, notes,
     /// stories), best match first. Each word of the query matches as a prefix.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Person>> {
+        self.catch_up_search()?;
         queries::search(&self.conn, query, limit)
+    }
+
+    /// Write the search-index rows that saves left out of date (see
+    /// [`project::person_added`]), in a transaction of their own; returns how many. Searches
+    /// do it first, and [`Store::checkpoint`] (the app's idle work) does it too.
+    pub fn catch_up_search(&self) -> Result<usize> {
+        let stale: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_stale)")?
+            .query_row([], |r| r.get(0))?;
+        if !stale {
+            return Ok(0);
+        }
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let n = project::catch_up_search(&tx, &self.actor)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// The people matching `filter` (search box and filters combined) from the `offset`th
@@ -344,6 +362,9 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<PeoplePage> {
+        if !filter.query.trim().is_empty() {
+            self.catch_up_search()?;
+        }
         queries::people_page(&self.conn, filter, offset, limit)
     }
 
@@ -542,7 +563,8 @@ impl Store {
         self.encrypted
     }
 
-    /// Copy what the write-ahead log holds into the database file, without waiting for readers.
+    /// Catch the search index up with the last saves ([`Store::catch_up_search`]), then copy
+    /// what the write-ahead log holds into the database file, without waiting for readers.
     ///
     /// SQLite does this by itself inside a write once the log passes 1,000 pages, which makes
     /// that one save slow; the app calls this when it is idle (between conversations) so that
@@ -551,6 +573,7 @@ impl Store {
     /// After an erasure whose checkpoint could not finish, this one truncates the log instead
     /// ([`Store::scrub`]).
     pub fn checkpoint(&self) -> Result<()> {
+        self.catch_up_search()?;
         if self.scrub_pending()? {
             return self.scrub();
         }

@@ -4,7 +4,7 @@
 //! builds the same rows, whatever order the changes arrived in.
 
 use automerge::AutoCommit;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::docs::{self, DocKind};
 use crate::error::Result;
@@ -107,7 +107,87 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     let gone = changed_rows(old, &file.commitments, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "commitments", &gone)?;
 
-    // Full-text entry: one row per person, covering what was said with them too.
+    search_row(conn, rowid, file)
+}
+
+/// The records a local write added to a person file (see [`person_added`]).
+pub(crate) struct Added<'a> {
+    /// Ids of the new conversations.
+    pub conversations: &'a [String],
+    /// Ids of the new commitments.
+    pub commitments: &'a [String],
+}
+
+/// Project person file `doc_id` after a local write that only added the records `added` and
+/// touched the file (as recording a conversation does): the projection before it stays true
+/// but for the new rows and the person's `updated_at` (and its conflicts, which a local write
+/// of it settles). The person's search-index row is marked out of date ([`catch_up_search`]
+/// rewrites it before the next search, or when the app is idle). Rebuilding the whole
+/// projection instead reads every record of the file and every row of the person back,
+/// rewrites the person's row and its indexes, and the search index's row with all that was
+/// ever said to the person; the index's merges of its segments make the slowest saves
+/// (BENCHMARKS.md, "A faster notebook"). The rows are the same as [`project`]'s (a test
+/// compares them).
+pub(crate) fn person_added(
+    conn: &Connection,
+    doc_id: &str,
+    doc: &AutoCommit,
+    added: Added<'_>,
+) -> Result<()> {
+    let (p, conversations, commitments) =
+        docs::person::read_added(doc, doc_id, added.conversations, added.commitments)?;
+    let updated = conn
+        .prepare_cached("UPDATE people SET updated_at = ?2, conflicts = ?3 WHERE id = ?1")?
+        .execute((&p.id, &p.updated_at, super::columns::conflicts(&p)?))?;
+    if updated == 0 {
+        // No row yet: nothing to keep from before.
+        return person(conn, &docs::person::read(doc, doc_id)?);
+    }
+    static CONVERSATION: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
+    let mut insert = conn.prepare_cached(&CONVERSATION)?;
+    for c in &conversations {
+        row(&mut insert, c)?;
+    }
+    static COMMITMENT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
+    let mut insert = conn.prepare_cached(&COMMITMENT)?;
+    for c in &commitments {
+        row(&mut insert, c)?;
+    }
+    conn.prepare_cached("INSERT OR IGNORE INTO search_stale (doc_id) VALUES (?1)")?
+        .execute([doc_id])?;
+    Ok(())
+}
+
+/// Rewrite the search-index rows of the people [`person_added`] left out of date, from their
+/// files, inside the caller's transaction; returns how many. A person erased meanwhile has no
+/// file and no row left to write.
+pub(crate) fn catch_up_search(conn: &Connection, actor: &automerge::ActorId) -> Result<usize> {
+    let stale: Vec<String> = conn
+        .prepare_cached("SELECT doc_id FROM search_stale")?
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    for doc_id in &stale {
+        let rowid: Option<i64> = conn
+            .prepare_cached("SELECT rowid FROM people WHERE id = ?1")?
+            .query_row([doc_id], |r| r.get(0))
+            .optional()?;
+        let loaded = super::documents::load(conn, doc_id, actor)?;
+        if let (Some(rowid), Some(loaded)) = (rowid, loaded) {
+            search_row(conn, rowid, &docs::person::read(&loaded.doc, doc_id)?)?;
+        }
+    }
+    conn.prepare_cached("DELETE FROM search_stale")?
+        .execute([])?;
+    flush_search(conn)?;
+    Ok(stale.len())
+}
+
+/// Leave person `file`'s full-text row (the person's rowid `rowid`) for [`flush_search`]: one
+/// row per person, covering what was said with them too.
+fn search_row(conn: &Connection, rowid: i64, file: &PersonFile) -> Result<()> {
+    let p = &file.person;
     let mut columns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     index(&mut columns, p);
     for c in &file.conversations {

@@ -1448,3 +1448,147 @@ fn a_conversation_saved_from_its_draft_takes_the_draft_with_it_or_leaves_both() 
     );
     assert_eq!(store.person(&id).unwrap().conversations.len(), 1);
 }
+
+/// Every projection row of person `id` (people, conversations, commitments), as text.
+fn projection_rows(s: &Store, id: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM people WHERE id = ?1",
+        "SELECT * FROM conversations WHERE person_id = ?1 ORDER BY id",
+        "SELECT * FROM commitments WHERE person_id = ?1 ORDER BY id",
+    ] {
+        let mut stmt = s.connection().prepare(sql).unwrap();
+        let width = stmt.column_count();
+        let mut q = stmt.query([id]).unwrap();
+        while let Some(r) = q.next().unwrap() {
+            let cols: Vec<String> = (0..width)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect();
+            rows.push(cols.join("|"));
+        }
+    }
+    rows
+}
+
+#[test]
+fn a_saves_own_projection_is_the_one_the_whole_file_gives() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.add_person(person("Ifeoma Chukwu")).unwrap();
+    s.edit_person(
+        &id,
+        PersonPatch::new()
+            .put(PersonField::Area, "Elm Road")
+            .add(PersonField::Tags, vec!["tenant"]),
+    )
+    .unwrap();
+    let (first, _) = s
+        .record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    let ask = |what: &str| NewCommitment {
+        what: what.into(),
+        due: chrono::NaiveDate::from_ymd_opt(2026, 12, 24),
+        campaign_id: None,
+        target: None,
+    };
+    let mut later = conversation(&id);
+    later.issues = vec!["Rent".into(), "Damp".into()];
+    later.notes = Some("  ring twice  ".into());
+    later.engagement = None;
+    s.record_conversation(
+        later,
+        vec![ask("come to the meeting"), ask("ask a neighbour")],
+    )
+    .unwrap();
+    s.add_commitment(&id, Some(&first), ask("bring the letter"))
+        .unwrap();
+    let fast = projection_rows(&s, &id);
+    assert_eq!(
+        fast.len(),
+        1 + 2 + 3,
+        "the person, two conversations, three commitments"
+    );
+
+    // The same rows from the whole file, projected again from scratch.
+    s.connection()
+        .execute_batch(
+            "DELETE FROM people WHERE id IN (SELECT id FROM people);
+             DELETE FROM conversations; DELETE FROM commitments;",
+        )
+        .unwrap();
+    let doc = documents::load(s.connection(), &id, &automerge::ActorId::random())
+        .unwrap()
+        .unwrap();
+    project::project(s.connection(), &id, doc.kind, &doc.doc).unwrap();
+    project::flush_search(s.connection()).unwrap();
+    assert_eq!(projection_rows(&s, &id), fast);
+}
+
+#[test]
+fn the_search_index_catches_up_with_saves_before_a_search_and_after_a_crash() {
+    let dir = temp();
+    let id = {
+        let mut s = Store::open(dir.path()).unwrap();
+        let id = s.add_person(person("Oluwaseun Adeyemi")).unwrap();
+        let mut c = conversation(&id);
+        c.story = Some("Mould in the children's bedroom".into());
+        s.record_conversation(c, Vec::new()).unwrap();
+        let stale: i64 = s
+            .connection()
+            .query_row("SELECT count(*) FROM search_stale", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stale, 1, "the save left the person's search row for later");
+        id
+        // Dropped without a search or an idle moment: as if the app were killed here.
+    };
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        s.search("mould", 10).unwrap()[0].id,
+        id,
+        "found after reopening"
+    );
+    assert_eq!(s.catch_up_search().unwrap(), 0, "nothing left to catch up");
+    let mut c = conversation(&id);
+    c.story = Some("Landlord ignores the letters".into());
+    s.record_conversation(c, Vec::new()).unwrap();
+    let page = s
+        .people_page(
+            &PeopleFilter {
+                query: "landlord".into(),
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .unwrap();
+    assert_eq!(
+        page.people.len(),
+        1,
+        "the People screen's search catches up too"
+    );
+    s.add_commitment(
+        &id,
+        None,
+        NewCommitment {
+            what: "Write to the council".into(),
+            due: None,
+            campaign_id: None,
+            target: None,
+        },
+    )
+    .unwrap();
+    s.checkpoint().unwrap();
+    let stale: i64 = s
+        .connection()
+        .query_row("SELECT count(*) FROM search_stale", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stale, 0, "the idle checkpoint caught up");
+    assert_eq!(s.search("council", 10).unwrap()[0].id, id);
+    // Erased with its row still out of date: nothing of it is written to the index after.
+    s.record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    s.erase_locally(&id, crate::docs::DocKind::Person).unwrap();
+    assert_eq!(s.catch_up_search().unwrap(), 0);
+    assert!(s.search("boiler", 10).unwrap().is_empty());
+    assert!(s.search("mould", 10).unwrap().is_empty());
+}

@@ -156,6 +156,21 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Store the edits made to person file `id`, which only added the records `added` and
+    /// touched the file, and project them ([`project::person_added`]).
+    fn finish_added(
+        &mut self,
+        id: &str,
+        doc: &mut AutoCommit,
+        now: DateTime<Utc>,
+        added: project::Added<'_>,
+    ) -> Result<()> {
+        if documents::save_local_change(self.conn, id, DocKind::Person, doc, now)? {
+            project::person_added(self.conn, id, doc, added)?;
+        }
+        Ok(())
+    }
+
     fn exists(&self, table: &str, id: &str) -> Result<bool> {
         let sql = format!("SELECT 1 FROM {table} WHERE id = ?1");
         Ok(self
@@ -253,8 +268,7 @@ impl<'t> Writer<'t> {
             created_at: stamp.clone(),
             conflicts: Default::default(),
         };
-        docs::person::add_conversation(&mut doc, &conversation)?;
-        let mut ids = Vec::new();
+        let mut made = Vec::new();
         for ((c, what), campaign_id) in commitments.into_iter().zip(whats).zip(campaigns) {
             let target = self.target_of(campaign_id.as_deref(), c.target.as_deref())?;
             let commitment = Commitment {
@@ -270,10 +284,15 @@ impl<'t> Writer<'t> {
                 target,
                 conflicts: Default::default(),
             };
-            docs::person::add_commitment(&mut doc, &commitment)?;
-            ids.push(commitment.id);
+            made.push(commitment);
         }
-        self.finish(&person_id, DocKind::Person, &mut doc, now)?;
+        docs::person::add_conversation(&mut doc, &conversation, &made)?;
+        let ids: Vec<String> = made.into_iter().map(|c| c.id).collect();
+        let added = project::Added {
+            conversations: std::slice::from_ref(&conversation.id),
+            commitments: &ids,
+        };
+        self.finish_added(&person_id, &mut doc, now, added)?;
         Ok((conversation.id, ids))
     }
 
@@ -339,7 +358,11 @@ impl<'t> Writer<'t> {
             conflicts: Default::default(),
         };
         docs::person::add_commitment(&mut doc, &commitment)?;
-        self.finish(&person_id, DocKind::Person, &mut doc, now)?;
+        let added = project::Added {
+            conversations: &[],
+            commitments: std::slice::from_ref(&commitment.id),
+        };
+        self.finish_added(&person_id, &mut doc, now, added)?;
         Ok(commitment.id)
     }
 

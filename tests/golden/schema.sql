@@ -1,4 +1,4 @@
--- user_version 16
+-- user_version 17
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -13,9 +13,6 @@ CREATE INDEX commitments_by_status_due ON commitments (status, due);
 
 -- index conversations_by_follow_up
 CREATE INDEX conversations_by_follow_up ON conversations (follow_up);
-
--- index conversations_by_person
-CREATE INDEX conversations_by_person ON conversations (person_id, at);
 
 -- index conversations_by_shift
 CREATE INDEX conversations_by_shift ON conversations (shift_id);
@@ -313,6 +310,11 @@ CREATE TABLE revoked_unknown (
     actor  TEXT PRIMARY KEY,
     cutoff INTEGER
 );
+
+-- table search_stale
+CREATE TABLE search_stale (
+    doc_id TEXT PRIMARY KEY NOT NULL
+) WITHOUT ROWID;
 
 -- table shifts
 CREATE TABLE shifts (

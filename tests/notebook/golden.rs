@@ -71,7 +71,7 @@ fn person_document_bytes() {
         created_at: "2026-03-14T05:30:00.000Z".into(),
         conflicts: Default::default(),
     };
-    docs::person::add_conversation(&mut doc, &conversation).unwrap();
+    docs::person::add_conversation(&mut doc, &conversation, &[]).unwrap();
     docs::person::add_commitment(
         &mut doc,
         &Commitment {
