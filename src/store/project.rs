@@ -110,32 +110,32 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     search_row(conn, rowid, file)
 }
 
-/// The records a local write added to a person file (see [`person_added`]).
-pub(crate) struct Added<'a> {
-    /// Ids of the new conversations.
+/// The records of a person file a local write added or changed (see [`person_written`]).
+pub(crate) struct Written<'a> {
+    /// Ids of the conversations written.
     pub conversations: &'a [String],
-    /// Ids of the new commitments.
+    /// Ids of the commitments written.
     pub commitments: &'a [String],
 }
 
-/// Project person file `doc_id` after a local write that only added the records `added` and
-/// touched the file (as recording a conversation does): the projection before it stays true
-/// but for the new rows and the person's `updated_at` (and its conflicts, which a local write
-/// of it settles). The person's search-index row is marked out of date ([`catch_up_search`]
-/// rewrites it before the next search, or when the app is idle). Rebuilding the whole
-/// projection instead reads every record of the file and every row of the person back,
-/// rewrites the person's row and its indexes, and the search index's row with all that was
-/// ever said to the person; the index's merges of its segments make the slowest saves
-/// (BENCHMARKS.md, "A faster notebook"). The rows are the same as [`project`]'s (a test
-/// compares them).
-pub(crate) fn person_added(
+/// Project person file `doc_id` after a local write that only added or changed the records
+/// `written` (each still in the file) and touched the file, as recording a conversation,
+/// correcting one or marking a commitment kept do: the projection before it stays true but for
+/// those records' rows and the person's `updated_at`. The person's search-index row is marked
+/// out of date ([`catch_up_search`] rewrites it before the next search, or when the app is
+/// idle). Rebuilding the whole projection instead reads every record of the file and every row
+/// of the person back, rewrites the person's row and its indexes, and the search index's row
+/// with all that was ever said to the person; the index's merges of its segments make the
+/// slowest saves (BENCHMARKS.md, "A faster notebook"). The rows are the same as
+/// [`project`]'s (a test compares them).
+pub(crate) fn person_written(
     conn: &Connection,
     doc_id: &str,
     doc: &AutoCommit,
-    added: Added<'_>,
+    written: Written<'_>,
 ) -> Result<()> {
     let (p, conversations, commitments) =
-        docs::person::read_added(doc, doc_id, added.conversations, added.commitments)?;
+        docs::person::read_records(doc, doc_id, written.conversations, written.commitments)?;
     let updated = conn
         .prepare_cached("UPDATE people SET updated_at = ?2, conflicts = ?3 WHERE id = ?1")?
         .execute((&p.id, &p.updated_at, super::columns::conflicts(&p)?))?;
@@ -160,7 +160,7 @@ pub(crate) fn person_added(
     Ok(())
 }
 
-/// Rewrite the search-index rows of the people [`person_added`] left out of date, from their
+/// Rewrite the search-index rows of the people [`person_written`] left out of date, from their
 /// files, inside the caller's transaction; returns how many. A person erased meanwhile has no
 /// file and no row left to write.
 pub(crate) fn catch_up_search(conn: &Connection, actor: &automerge::ActorId) -> Result<usize> {

@@ -1462,7 +1462,7 @@ fn projection_rows(s: &Store, id: &str) -> Vec<String> {
         let mut q = stmt.query([id]).unwrap();
         while let Some(r) = q.next().unwrap() {
             let cols: Vec<String> = (0..width)
-                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap()))
                 .collect();
             rows.push(cols.join("|"));
         }
@@ -1500,9 +1500,39 @@ fn a_saves_own_projection_is_the_one_the_whole_file_gives() {
         vec![ask("come to the meeting"), ask("ask a neighbour")],
     )
     .unwrap();
-    s.add_commitment(&id, Some(&first), ask("bring the letter"))
+    let letter = s
+        .add_commitment(&id, Some(&first), ask("bring the letter"))
+        .unwrap();
+    // Edits of one record, one of them settling a conflict with another device.
+    let other_dir = temp();
+    let mut other = Store::open(other_dir.path()).unwrap();
+    deliver(&s, &mut other);
+    let notes = |n: &str| ConversationPatch::new().put(ConversationField::Notes, n);
+    s.edit_conversation(&first, notes("Call after 6pm"))
+        .unwrap();
+    other
+        .edit_conversation(&first, notes("Only weekends"))
+        .unwrap();
+    deliver(&other, &mut s);
+    assert!(
+        !s.conversation(&first).unwrap().conflicts.is_empty(),
+        "a conflict to settle"
+    );
+    s.edit_conversation(&first, notes("Weekends after 6pm"))
+        .unwrap();
+    s.edit_commitment(
+        &letter,
+        CommitmentPatch::new().put(CommitmentField::What, "bring two letters"),
+    )
+    .unwrap();
+    s.set_commitment_status(&letter, CommitmentStatus::Kept)
         .unwrap();
     let fast = projection_rows(&s, &id);
+    assert!(fast.iter().any(|r| r.contains("Weekends after 6pm")));
+    assert!(
+        fast.iter()
+            .any(|r| r.contains("bring two letters") && r.contains("kept"))
+    );
     assert_eq!(
         fast.len(),
         1 + 2 + 3,

@@ -58,6 +58,14 @@ fn same_content(a: &crate::model::PersonFile, b: &crate::model::PersonFile) -> b
     strip(a) == strip(b)
 }
 
+/// A write of commitment `id` alone.
+fn commitment_written(id: &String) -> super::project::Written<'_> {
+    super::project::Written {
+        conversations: &[],
+        commitments: std::slice::from_ref(id),
+    }
+}
+
 /// The default follow-up: 48 hours after the conversation, as a local calendar date.
 pub fn default_follow_up(at: DateTime<Utc>) -> chrono::NaiveDate {
     (at + Duration::hours(48))
@@ -156,17 +164,17 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Store the edits made to person file `id`, which only added the records `added` and
-    /// touched the file, and project them ([`project::person_added`]).
-    fn finish_added(
+    /// Store the edits made to person file `id`, which only added or changed the records
+    /// `written` and touched the file, and project them ([`project::person_written`]).
+    fn finish_written(
         &mut self,
         id: &str,
         doc: &mut AutoCommit,
         now: DateTime<Utc>,
-        added: project::Added<'_>,
+        written: project::Written<'_>,
     ) -> Result<()> {
         if documents::save_local_change(self.conn, id, DocKind::Person, doc, now)? {
-            project::person_added(self.conn, id, doc, added)?;
+            project::person_written(self.conn, id, doc, written)?;
         }
         Ok(())
     }
@@ -288,11 +296,11 @@ impl<'t> Writer<'t> {
         }
         docs::person::add_conversation(&mut doc, &conversation, &made)?;
         let ids: Vec<String> = made.into_iter().map(|c| c.id).collect();
-        let added = project::Added {
+        let written = project::Written {
             conversations: std::slice::from_ref(&conversation.id),
             commitments: &ids,
         };
-        self.finish_added(&person_id, &mut doc, now, added)?;
+        self.finish_written(&person_id, &mut doc, now, written)?;
         Ok((conversation.id, ids))
     }
 
@@ -358,11 +366,12 @@ impl<'t> Writer<'t> {
             conflicts: Default::default(),
         };
         docs::person::add_commitment(&mut doc, &commitment)?;
-        let added = project::Added {
-            conversations: &[],
-            commitments: std::slice::from_ref(&commitment.id),
-        };
-        self.finish_added(&person_id, &mut doc, now, added)?;
+        self.finish_written(
+            &person_id,
+            &mut doc,
+            now,
+            commitment_written(&commitment.id),
+        )?;
         Ok(commitment.id)
     }
 
@@ -413,7 +422,11 @@ impl<'t> Writer<'t> {
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish(&person_id, DocKind::Person, &mut doc, now)
+        let written = project::Written {
+            conversations: std::slice::from_ref(&id),
+            commitments: &[],
+        };
+        self.finish_written(&person_id, &mut doc, now, written)
     }
 
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
@@ -447,7 +460,7 @@ impl<'t> Writer<'t> {
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish(&person_id, DocKind::Person, &mut doc, now)
+        self.finish_written(&person_id, &mut doc, now, commitment_written(&id))
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
@@ -463,7 +476,7 @@ impl<'t> Writer<'t> {
         if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
             return Err(not_found());
         }
-        self.finish(&person_id, DocKind::Person, &mut doc, now)
+        self.finish_written(&person_id, &mut doc, now, commitment_written(&id))
     }
 
     /// Create a campaign; returns its id.

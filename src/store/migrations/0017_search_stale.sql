@@ -1,5 +1,5 @@
 -- People whose search-index row a local write left out of date (see
--- src/store/project.rs, `person_added`): the index catches up before the next search and
+-- src/store/project.rs, `person_written`): the index catches up before the next search and
 -- when the app is idle, so that saving a conversation does not wait for it.
 CREATE TABLE search_stale (
     doc_id TEXT PRIMARY KEY NOT NULL
