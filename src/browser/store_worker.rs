@@ -7,7 +7,8 @@
 //!
 //! - each `Call` is answered with `service::handle`, after writing any draft still waiting;
 //!   a write is followed by a `Change` to the page and nudges sync;
-//! - drafts are written once typing pauses for [`DRAFT_QUIET`];
+//! - drafts are written once typing pauses for [`DRAFT_QUIET`], and the search index catches
+//!   up with a save [`SEARCH_QUIET`] after it;
 //! - sync runs here, over `fetch`: a few seconds after local changes, every minute, when the
 //!   browser says it is back online, and on "Sync now"; its status goes to the page after
 //!   every attempt, and changes it pulled in are announced like local ones, so the open
@@ -36,6 +37,10 @@ use wasm_bindgen::prelude::*;
 use super::messages::{FromStore, Refusal, ToStore};
 use crate::ui::sync::{SyncCommand, SyncStatus, TeamPanel, from_worker};
 use crate::ui::worker::DRAFT_QUIET;
+
+/// How long after a save the search index catches up with it (see
+/// `Store::catch_up_search`): after the screens the save changes have asked for what they show.
+const SEARCH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The name of the notebook's Web Lock.
 const LOCK: &str = "groundwork-notebook";
@@ -223,7 +228,7 @@ impl Worker {
         }
     }
 
-    fn call(&self, id: u64, request: Request) {
+    fn call(self: &Rc<Self>, id: u64, request: Request) {
         // A draft the request ends (saved, discarded) is written only if the request fails:
         // a save is then one transaction, not three.
         let ended = request
@@ -244,12 +249,17 @@ impl Worker {
         }
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
-            // The search index, left behind by the save so that its reply went sooner.
-            if let Err(e) = self.store.borrow().catch_up_search() {
-                super::log(&format!(
-                    "store worker: the search index could not catch up: {e}"
-                ));
-            }
+            // The search index's rows a save left behind, once the screen has been redrawn
+            // (a search before then catches up first).
+            let worker = Rc::clone(self);
+            wasm_bindgen_futures::spawn_local(async move {
+                sleep(SEARCH_QUIET).await;
+                if let Err(e) = worker.store.borrow().catch_up_search() {
+                    super::log(&format!(
+                        "store worker: the search index could not catch up: {e}"
+                    ));
+                }
+            });
             self.announce(true);
             // The badge counts what waits for the relay: one more now.
             let pending = self.store.borrow().pending_changes().ok();
