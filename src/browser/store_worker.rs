@@ -8,7 +8,7 @@
 //! - each `Call` is answered with `service::handle`, after writing any draft still waiting;
 //!   a write is followed by a `Change` to the page and nudges sync;
 //! - drafts are written once typing pauses for [`DRAFT_QUIET`], and the search index catches
-//!   up with a save [`SEARCH_QUIET`] after it;
+//!   up with a save, and the log is checkpointed, [`QUIET`] after it;
 //! - sync runs here, over `fetch`: a few seconds after local changes, every minute, when the
 //!   browser says it is back online, and on "Sync now"; its status goes to the page after
 //!   every attempt, and changes it pulled in are announced like local ones, so the open
@@ -38,9 +38,9 @@ use super::messages::{FromStore, Refusal, ToStore};
 use crate::ui::sync::{SyncCommand, SyncStatus, TeamPanel, from_worker};
 use crate::ui::worker::DRAFT_QUIET;
 
-/// How long after a save the search index catches up with it (see
-/// `Store::catch_up_search`): after the screens the save changes have asked for what they show.
-const SEARCH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long after a save the search index catches up with it and the log is checkpointed
+/// (`Store::checkpoint`): after the screens the save changed have asked for what they show.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The name of the notebook's Web Lock.
 const LOCK: &str = "groundwork-notebook";
@@ -249,15 +249,14 @@ impl Worker {
         }
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
-            // The search index's rows a save left behind, once the screen has been redrawn
-            // (a search before then catches up first).
+            // Once the screens the save changed have been redrawn: the search index's rows it
+            // left behind (a search before then catches up first), and the log copied into
+            // the database, so that a later save rarely does it (`Store::checkpoint`).
             let worker = Rc::clone(self);
             wasm_bindgen_futures::spawn_local(async move {
-                sleep(SEARCH_QUIET).await;
-                if let Err(e) = worker.store.borrow().catch_up_search() {
-                    super::log(&format!(
-                        "store worker: the search index could not catch up: {e}"
-                    ));
+                sleep(QUIET).await;
+                if let Err(e) = worker.store.borrow().checkpoint() {
+                    super::log(&format!("store worker: idle work failed: {e}"));
                 }
             });
             self.announce(true);

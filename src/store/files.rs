@@ -123,6 +123,14 @@ pub(super) fn open_connection(
         super::at_rest::check_key(&conn, dir)?;
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // The browser's OPFS pool has no shared memory for a WAL's index, so there the store
+    // worker (the one connection, under the notebook's Web Lock) holds the database in
+    // exclusive locking mode, set before its first read, and SQLite keeps the index in the
+    // worker's memory. A save then writes its pages once, to the log, and flushes once, where
+    // a rollback journal wrote each page twice and flushed and truncated the journal at every
+    // commit (half of a save's time in the worker; BENCHMARKS.md, "A faster notebook").
+    #[cfg(target_arch = "wasm32")]
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
     // The store caches more statements than rusqlite's default of 16 (taking in a page of
     // pulled changes alone uses most of those): beyond the cache, a statement is prepared
     // again at every use.
@@ -139,9 +147,7 @@ pub(super) fn open_connection(
             path: dir.to_path_buf(),
         });
     }
-    // WAL on disk; the browser's OPFS pool has no shared memory for a WAL, and keeps its
-    // rollback journal in the pool (one writer: the store worker).
-    #[cfg(not(target_arch = "wasm32"))]
+    // WAL (see above for the browser).
     {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -149,7 +155,8 @@ pub(super) fn open_connection(
                 path: dir.to_path_buf(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        // In the browser a notebook left in its rollback journal still works, only slower.
+        if !mode.eq_ignore_ascii_case("wal") && cfg!(not(target_arch = "wasm32")) {
             return Err(Error::DataDir {
                 path: dir.to_path_buf(),
                 source: std::io::Error::other(format!(
