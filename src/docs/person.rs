@@ -223,7 +223,7 @@ pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<PersonFile> {
 }
 
 /// The person's own record, and the conversations `conversations` and commitments
-/// `commitments` of the file, each read alone (what a local write added to it).
+/// `commitments` of the file, each read alone (what a local write added or changed).
 pub fn read_records(
     doc: &AutoCommit,
     doc_id: &str,

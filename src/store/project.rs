@@ -13,6 +13,13 @@ use std::collections::BTreeMap;
 use crate::fields::{FieldName, Record, Search, Type, Value};
 use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift, Visit};
 
+/// Writes a conversation's projection row (see [`row`]).
+static CONVERSATION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
+/// Writes a commitment's projection row (see [`row`]).
+static COMMITMENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
+
 /// Rebuild the projections of document `doc_id`.
 pub(crate) fn project(
     conn: &Connection,
@@ -94,15 +101,11 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     // Rewrite only the rows that changed: a new conversation is one insert, not a rewrite of
     // every row of the person (each rewrite dirties pages of the table and of every index).
     let old = super::queries::conversations_of(conn, &p.id)?;
-    static CONVERSATION: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     let gone = changed_rows(old, &file.conversations, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "conversations", &gone)?;
 
     let old = super::queries::commitments_of(conn, &p.id)?;
-    static COMMITMENT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
     let mut insert = conn.prepare_cached(&COMMITMENT)?;
     let gone = changed_rows(old, &file.commitments, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "commitments", &gone)?;
@@ -116,6 +119,24 @@ pub(crate) struct Written<'a> {
     pub conversations: &'a [String],
     /// Ids of the commitments written.
     pub commitments: &'a [String],
+}
+
+impl<'a> Written<'a> {
+    /// A write of conversation `id` alone.
+    pub(crate) fn conversation(id: &'a String) -> Self {
+        Written {
+            conversations: std::slice::from_ref(id),
+            commitments: &[],
+        }
+    }
+
+    /// A write of commitment `id` alone.
+    pub(crate) fn commitment(id: &'a String) -> Self {
+        Written {
+            conversations: &[],
+            commitments: std::slice::from_ref(id),
+        }
+    }
 }
 
 /// Project person file `doc_id` after a local write that only added or changed the records
@@ -143,14 +164,10 @@ pub(crate) fn person_written(
         // No row yet: nothing to keep from before.
         return person(conn, &docs::person::read(doc, doc_id)?);
     }
-    static CONVERSATION: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     for c in &conversations {
         row(&mut insert, c)?;
     }
-    static COMMITMENT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
     let mut insert = conn.prepare_cached(&COMMITMENT)?;
     for c in &commitments {
         row(&mut insert, c)?;

@@ -58,14 +58,6 @@ fn same_content(a: &crate::model::PersonFile, b: &crate::model::PersonFile) -> b
     strip(a) == strip(b)
 }
 
-/// A write of commitment `id` alone.
-fn commitment_written(id: &String) -> super::project::Written<'_> {
-    super::project::Written {
-        conversations: &[],
-        commitments: std::slice::from_ref(id),
-    }
-}
-
 /// The default follow-up: 48 hours after the conversation, as a local calendar date.
 pub fn default_follow_up(at: DateTime<Utc>) -> chrono::NaiveDate {
     (at + Duration::hours(48))
@@ -370,7 +362,7 @@ impl<'t> Writer<'t> {
             &person_id,
             &mut doc,
             now,
-            commitment_written(&commitment.id),
+            project::Written::commitment(&commitment.id),
         )?;
         Ok(commitment.id)
     }
@@ -422,11 +414,12 @@ impl<'t> Writer<'t> {
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
-        let written = project::Written {
-            conversations: std::slice::from_ref(&id),
-            commitments: &[],
-        };
-        self.finish_written(&person_id, &mut doc, now, written)
+        self.finish_written(
+            &person_id,
+            &mut doc,
+            now,
+            project::Written::conversation(&id),
+        )
     }
 
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
@@ -460,7 +453,7 @@ impl<'t> Writer<'t> {
         let mut doc = self.load(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish_written(&person_id, &mut doc, now, commitment_written(&id))
+        self.finish_written(&person_id, &mut doc, now, project::Written::commitment(&id))
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
@@ -476,7 +469,7 @@ impl<'t> Writer<'t> {
         if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
             return Err(not_found());
         }
-        self.finish_written(&person_id, &mut doc, now, commitment_written(&id))
+        self.finish_written(&person_id, &mut doc, now, project::Written::commitment(&id))
     }
 
     /// Create a campaign; returns its id.
