@@ -67,6 +67,9 @@ struct Worker {
     /// Drafts waiting for typing to pause: key → (text, when to write, in ms since the epoch).
     drafts: RefCell<HashMap<String, (String, f64)>>,
     revision: Cell<u64>,
+    /// Saves answered so far: [`Store::checkpoint`] waits for [`QUIET`] after the last one,
+    /// so a run of taps checkpoints once.
+    saves: Cell<u64>,
     wake: amsc::UnboundedSender<Wake>,
     /// The last status sent to the page.
     status: RefCell<SyncStatus>,
@@ -168,6 +171,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
         store: Rc::new(RefCell::new(store)),
         drafts: RefCell::new(HashMap::new()),
         revision: Cell::new(0),
+        saves: Cell::new(0),
         wake,
         status: RefCell::new(SyncStatus::default()),
     });
@@ -252,9 +256,14 @@ impl Worker {
             // Once the screens the save changed have been redrawn: the search index's rows it
             // left behind (a search before then catches up first), and the log copied into
             // the database, so that a later save rarely does it (`Store::checkpoint`).
+            let save = self.saves.get() + 1;
+            self.saves.set(save);
             let worker = Rc::clone(self);
             wasm_bindgen_futures::spawn_local(async move {
                 sleep(QUIET).await;
+                if worker.saves.get() != save {
+                    return; // a later save's own wait does it
+                }
                 if let Err(e) = worker.store.borrow().checkpoint() {
                     super::log(&format!("store worker: idle work failed: {e}"));
                 }
