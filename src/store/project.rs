@@ -7,7 +7,7 @@ use automerge::AutoCommit;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::docs::{self, DocKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
 use crate::fields::{FieldName, Record, Search, Type, Value};
@@ -179,7 +179,9 @@ pub(crate) fn person_written(
 
 /// Rewrite the search-index rows of the people [`person_written`] left out of date, from their
 /// files, inside the caller's transaction; returns how many. A person erased meanwhile has no
-/// file and no row left to write.
+/// file and no row left to write. A file that cannot be read (damaged on disk) keeps the row it
+/// had and does not stop the others: one damaged person must not make every search fail (a
+/// sync that brings the person again projects them whole).
 pub(crate) fn catch_up_search(conn: &Connection, actor: &automerge::ActorId) -> Result<usize> {
     let stale: Vec<String> = conn
         .prepare_cached("SELECT doc_id FROM search_stale")?
@@ -190,9 +192,16 @@ pub(crate) fn catch_up_search(conn: &Connection, actor: &automerge::ActorId) -> 
             .prepare_cached("SELECT rowid FROM people WHERE id = ?1")?
             .query_row([doc_id], |r| r.get(0))
             .optional()?;
-        let loaded = super::documents::load(conn, doc_id, actor)?;
-        if let (Some(rowid), Some(loaded)) = (rowid, loaded) {
-            search_row(conn, rowid, &docs::person::read(&loaded.doc, doc_id)?)?;
+        let Some(rowid) = rowid else { continue };
+        let file = match super::documents::load(conn, doc_id, actor) {
+            Ok(Some(loaded)) => docs::person::read(&loaded.doc, doc_id),
+            Ok(None) => continue,
+            Err(e) => Err(e),
+        };
+        match file {
+            Ok(file) => search_row(conn, rowid, &file)?,
+            Err(Error::BadDocument { .. } | Error::Automerge(_) | Error::Invalid(_)) => continue,
+            Err(e) => return Err(e),
         }
     }
     conn.prepare_cached("DELETE FROM search_stale")?

@@ -1622,3 +1622,36 @@ fn the_search_index_catches_up_with_saves_before_a_search_and_after_a_crash() {
     assert!(s.search("boiler", 10).unwrap().is_empty());
     assert!(s.search("mould", 10).unwrap().is_empty());
 }
+
+#[test]
+fn a_damaged_file_waiting_for_the_search_index_does_not_stop_searches() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let damaged = s.add_person(person("Amara Okafor")).unwrap();
+    let other = s.add_person(person("Tomasz Nowak")).unwrap();
+    for (id, story) in [(&damaged, "Rent rise letter"), (&other, "Rent arrears")] {
+        let mut c = conversation(id);
+        c.story = Some(story.into());
+        s.record_conversation(c, Vec::new()).unwrap();
+    }
+    // The first person's stored file is damaged on disk while its index row waits.
+    s.connection()
+        .execute(
+            "UPDATE documents SET snapshot = x'00112233' WHERE doc_id = ?1",
+            [&damaged],
+        )
+        .unwrap();
+    let found: Vec<String> = s
+        .search("rent", 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(found, vec![other.clone()], "the readable person is found");
+    assert_eq!(s.catch_up_search().unwrap(), 0, "no mark left to retry");
+    assert_eq!(
+        s.search("amara", 10).unwrap()[0].id,
+        damaged,
+        "its old row stays"
+    );
+}
