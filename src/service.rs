@@ -76,6 +76,9 @@ pub enum Request {
     },
     /// The conversation kind used most in the open shift so far.
     UsualKind,
+    /// Keep a person's file loaded for writing: their conversation form is open
+    /// ([`Store::keep_loaded`]).
+    KeepLoaded(String),
     /// One person's whole file.
     Person(String),
     /// Add a person.
@@ -476,6 +479,10 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         Request::PeopleChoices => Reply::PeopleChoices(s.people_choices()?),
         Request::Due { mine, limits } => Reply::Due(due(s, mine, limits)?),
         Request::UsualKind => Reply::Kind(s.usual_kind()?),
+        Request::KeepLoaded(id) => {
+            s.keep_loaded(&id)?;
+            Reply::Done(())
+        }
         Request::Person(id) => Reply::Person(Box::new(s.person(&id)?)),
         Request::AddPerson(new) => Reply::Id(s.add_person(new)?),
         Request::EditPerson(id, patch) => {

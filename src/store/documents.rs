@@ -1,4 +1,5 @@
-//! Keeping Automerge documents in SQLite: each document saved whole after every change.
+//! Keeping Automerge documents in SQLite: each document saved whole after every change, and
+//! the last few written kept loaded ([`KeptDocs`]).
 //!
 //! Measured on a person file of a few conversations (benches, BENCHMARKS.md): `save()` costs
 //! about 60 µs and loading the compact form about 110 µs, while loading a snapshot plus the
@@ -111,39 +112,85 @@ pub(crate) fn save_bytes(
 
 /// A document kept loaded between writes, with the bytes it was last saved as. Loading a big
 /// document from its bytes is most of what a write to it costs (a walk list of 500 doors: 6 ms
-/// of a 9 ms mark), so the store keeps the last one a mark wrote. It is used only while the
-/// store still holds exactly those bytes for it: any other write to the document (a pull, an
-/// import, an erasure, a rolled-back transaction) changes or removes them, and the document is
-/// loaded again. Comparing the bytes costs microseconds.
+/// of a 9 ms mark; a person file of a few conversations about a tenth of recording one), so the
+/// store keeps the last few it wrote ([`KeptDocs`]). One is used only while the store still
+/// holds exactly those bytes for it: any other write to the document (a pull, an import, an
+/// erasure, a rolled-back transaction) changes or removes them, and the document is loaded
+/// again. Comparing the bytes costs microseconds.
 pub(crate) struct Kept {
     /// The document's id.
     pub doc_id: String,
+    /// What it is.
+    pub kind: DocKind,
     /// The document, as loaded with this device's actor.
     pub doc: AutoCommit,
     /// What the store held for it when it was kept.
     pub saved: Vec<u8>,
 }
 
+/// How many documents [`KeptDocs`] holds: a canvasser's walk list and the people of the last
+/// few doors.
+const KEEP: usize = 8;
+
+/// The documents the store wrote last, kept loaded (see [`Kept`]); the least recently written
+/// goes first when there are more than [`KEEP`].
+#[derive(Default)]
+pub(crate) struct KeptDocs {
+    /// Least recently written first.
+    docs: Vec<Kept>,
+}
+
+impl KeptDocs {
+    /// Take document `doc_id` out, if it is kept.
+    pub fn take(&mut self, doc_id: &str) -> Option<Kept> {
+        let i = self.docs.iter().position(|k| k.doc_id == doc_id)?;
+        Some(self.docs.remove(i))
+    }
+
+    /// Whether document `doc_id` is kept, as a `kind` saved as `saved`.
+    pub fn holds(&self, doc_id: &str, kind: DocKind, saved: &[u8]) -> bool {
+        self.docs
+            .iter()
+            .any(|k| k.doc_id == doc_id && k.kind == kind && k.saved == saved)
+    }
+
+    /// Keep `kept` as the most recently written.
+    pub fn put(&mut self, kept: Kept) {
+        if let Some(i) = self.docs.iter().position(|k| k.doc_id == kept.doc_id) {
+            self.docs.remove(i);
+        }
+        if self.docs.len() >= KEEP {
+            self.docs.remove(0);
+        }
+        self.docs.push(kept);
+    }
+
+    /// Forget every kept document (the notebook's identity changed: they carry the old actor).
+    pub fn clear(&mut self) {
+        self.docs.clear();
+    }
+}
+
 /// Commit the pending local edits of `doc` as one change, store it and queue it for the relay.
-/// Returns false when the edits changed nothing.
+/// Returns the bytes the document was saved as, or `None` when the edits changed nothing.
 pub(crate) fn save_local_change(
     conn: &Connection,
     doc_id: &str,
     kind: DocKind,
     doc: &mut AutoCommit,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<bool> {
+) -> Result<Option<Vec<u8>>> {
     if !commit_local_change(conn, doc_id, doc, now)? {
-        return Ok(false);
+        return Ok(None);
     }
-    save_snapshot(
+    let saved = save_snapshot(
         conn,
         doc_id,
         Some(kind),
         doc,
         &crate::model::format_time(now),
     )?;
-    Ok(true)
+    Ok(Some(saved))
 }
 
 /// Commit the pending local edits of `doc` as one change and queue it for the relay, without

@@ -73,8 +73,8 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     source: Source,
-    /// The document last written by a walk-list mark, kept loaded (see [`documents::Kept`]).
-    kept: Option<documents::Kept>,
+    /// The documents written last, kept loaded (see [`documents::Kept`]).
+    kept: documents::KeptDocs,
     /// Opened with a key: encrypted at rest (it cannot change while the store is open).
     encrypted: bool,
 }
@@ -163,7 +163,7 @@ impl Store {
             actor,
             device_id,
             source: Source::System,
-            kept: None,
+            kept: documents::KeptDocs::default(),
             encrypted: passphrase.is_some(),
         })
     }
@@ -400,6 +400,35 @@ impl Store {
         limit: usize,
     ) -> Result<(usize, Vec<FollowUpDue>)> {
         queries::follow_ups_page(&self.conn, by, canvasser, offset, limit)
+    }
+
+    /// Load person file `id` to be kept loaded for the next write to it, unless it already is
+    /// (see [`documents::Kept`]): the form for a conversation with the person asks for this as
+    /// it opens, so that saving the conversation does not pay for loading the file (about a
+    /// tenth of a save). Nothing is written; a person who is not here is "not found".
+    pub fn keep_loaded(&mut self, id: &str) -> Result<()> {
+        let id = crate::ids::parse_id(id)?;
+        self.refresh_identity()?;
+        let not_found = || Error::NotFound {
+            kind: "person",
+            id: id.clone(),
+        };
+        let saved = documents::raw_bytes(&self.conn, &id)?.ok_or_else(not_found)?;
+        if self.kept.holds(&id, crate::docs::DocKind::Person, &saved) {
+            return Ok(());
+        }
+        match documents::load(&self.conn, &id, &self.actor)? {
+            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => {
+                self.kept.put(documents::Kept {
+                    doc_id: id,
+                    kind: crate::docs::DocKind::Person,
+                    doc: l.doc,
+                    saved,
+                });
+                Ok(())
+            }
+            _ => Err(not_found()),
+        }
     }
 
     /// The conversation kind used most in this device's open shift so far, if one is open
@@ -661,14 +690,14 @@ fn follow_identity(
     conn: &Connection,
     device_id: &mut String,
     actor: &mut ActorId,
-    kept: &mut Option<documents::Kept>,
+    kept: &mut documents::KeptDocs,
 ) -> Result<()> {
     if let Some(id) = meta_get(conn, "device_id")?
         && id != *device_id
     {
         *actor = actor_for(&id);
         *device_id = id;
-        *kept = None;
+        kept.clear();
     }
     Ok(())
 }

@@ -1624,6 +1624,113 @@ fn the_search_index_catches_up_with_saves_before_a_search_and_after_a_crash() {
 }
 
 #[test]
+fn a_person_file_kept_loaded_between_saves_is_used_only_while_the_store_holds_it() {
+    let (da, db) = (temp(), temp());
+    let mut a = Store::open(da.path()).unwrap();
+    let mut b = Store::open(db.path()).unwrap();
+    let id = a.add_person(person("Ifeoma Eze")).unwrap();
+    deliver(&a, &mut b);
+    // A's save keeps the file loaded; then the file changes in A's store by other paths: a
+    // change from B, and an edit of the person's details (which does not keep it).
+    a.record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    let before = a.outbox(usize::MAX).unwrap().len();
+    let mut from_b = conversation(&id);
+    from_b.story = Some("Told B about the damp".into());
+    b.record_conversation(from_b, Vec::new()).unwrap();
+    for item in b.outbox(usize::MAX).unwrap() {
+        a.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    a.edit_person(
+        &id,
+        PersonPatch::new().put(PersonField::Phone, "07700 900123"),
+    )
+    .unwrap();
+    let (_, asks) = a
+        .record_conversation(
+            conversation(&id),
+            vec![NewCommitment {
+                what: "Bring a neighbour".into(),
+                due: None,
+                campaign_id: None,
+                target: None,
+            }],
+        )
+        .unwrap();
+    a.set_commitment_status(&asks[0], CommitmentStatus::Kept)
+        .unwrap();
+    let file = a.person(&id).unwrap();
+    assert_eq!(
+        file.conversations.len(),
+        3,
+        "B's conversation is still there"
+    );
+    assert_eq!(file.person.phone.as_deref(), Some("07700 900123"));
+    assert_eq!(file.commitments[0].status, CommitmentStatus::Kept);
+    assert_eq!(a.outbox(usize::MAX).unwrap().len(), before + 3);
+    // What A holds is what its stored file says, and B converges on it.
+    deliver(&a, &mut b);
+    assert_eq!(b.person(&id).unwrap(), file);
+
+    // More people written than are kept, then the first again: still right.
+    let others: Vec<String> = (0..10)
+        .map(|i| a.add_person(person(&format!("Neighbour {i}"))).unwrap())
+        .collect();
+    for o in &others {
+        a.record_conversation(conversation(o), Vec::new()).unwrap();
+    }
+    a.record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    assert_eq!(a.person(&id).unwrap().conversations.len(), 4);
+
+    // A walk list's id given where a person's is expected is refused, even when the list is
+    // kept loaded.
+    let read = crate::walk::import::read(
+        "Elector No,Name,House No,Street,Flat,Postcode\nE1,Ann Lee,1,Elm Road,,LS1 2AB\n"
+            .as_bytes(),
+        &[],
+    )
+    .unwrap();
+    let list = a.import_walklist("Elm Road", None, &read).unwrap().id;
+    let door = a.walklist(&list).unwrap().doors[0].door.id.clone();
+    let knock = walklists::Mark {
+        outcome: crate::model::Outcome::NotHome,
+        note: None,
+        at: None,
+        come_back_at: None,
+    };
+    a.mark_doors(std::slice::from_ref(&door), &knock).unwrap();
+    let err = a
+        .record_conversation(conversation(&list), Vec::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(a.walklist(&list).unwrap().doors[0].visits, 1);
+
+    // A form opening keeps the file loaded; a change from B arrives before the save.
+    assert!(matches!(a.keep_loaded(&list), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        a.keep_loaded("01a24236-0000-7000-8000-000000000000"),
+        Err(Error::NotFound { .. })
+    ));
+    a.keep_loaded(&id).unwrap();
+    let mut from_b = conversation(&id);
+    from_b.story = Some("Told B about the rent".into());
+    b.record_conversation(from_b, Vec::new()).unwrap();
+    for item in b.outbox(usize::MAX).unwrap() {
+        a.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+    }
+    a.record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    a.keep_loaded(&id).unwrap();
+    a.record_conversation(conversation(&id), Vec::new())
+        .unwrap();
+    let file = a.person(&id).unwrap();
+    assert_eq!(file.conversations.len(), 7);
+    deliver(&a, &mut b);
+    assert_eq!(b.person(&id).unwrap(), file);
+}
+
+#[test]
 fn a_damaged_file_waiting_for_the_search_index_does_not_stop_searches() {
     let dir = temp();
     let mut s = Store::open(dir.path()).unwrap();

@@ -345,7 +345,7 @@ impl Writer<'_> {
                     &format_time(now),
                 )?;
                 project::new_visits(self.conn(), &added)?;
-                self.keep(&list, doc, saved);
+                self.keep(&list, DocKind::WalkList, doc, saved);
             }
         }
         Ok(out.into_iter().flatten().collect())

@@ -23,7 +23,7 @@ pub struct Writer<'t> {
     conn: &'t Connection,
     actor: &'t ActorId,
     source: &'t mut Source,
-    kept: &'t mut Option<documents::Kept>,
+    kept: &'t mut documents::KeptDocs,
 }
 
 fn clean_tags(tags: &[String]) -> Vec<String> {
@@ -70,7 +70,7 @@ impl<'t> Writer<'t> {
         conn: &'t Connection,
         actor: &'t ActorId,
         source: &'t mut Source,
-        kept: &'t mut Option<documents::Kept>,
+        kept: &'t mut documents::KeptDocs,
     ) -> Self {
         Writer {
             conn,
@@ -80,25 +80,28 @@ impl<'t> Writer<'t> {
         }
     }
 
-    /// Load document `id` of `kind` as [`Writer::load`] does, taking it from the one kept
-    /// loaded when that is still what the store holds (see [`documents::Kept`]).
+    /// Load document `id` of `kind` as [`Writer::load`] does, taking it from those kept
+    /// loaded when it is there and still what the store holds (see [`documents::Kept`]).
     pub(super) fn load_kept(
         &mut self,
         id: &str,
         kind: DocKind,
         what: &'static str,
     ) -> Result<AutoCommit> {
-        let saved = documents::raw_bytes(self.conn, id)?;
-        match (self.kept.take(), saved) {
-            (Some(k), Some(saved)) if k.doc_id == id && k.saved == saved => Ok(k.doc),
+        let Some(kept) = self.kept.take(id) else {
+            return self.load(id, kind, what);
+        };
+        match documents::raw_bytes(self.conn, id)? {
+            Some(saved) if kept.kind == kind && kept.saved == saved => Ok(kept.doc),
             _ => self.load(id, kind, what),
         }
     }
 
-    /// Keep `doc`, just saved as `saved`, loaded for the next write to it.
-    pub(super) fn keep(&mut self, doc_id: &str, doc: AutoCommit, saved: Vec<u8>) {
-        *self.kept = Some(documents::Kept {
+    /// Keep `doc` (a `kind`), just saved as `saved`, loaded for the next write to it.
+    pub(super) fn keep(&mut self, doc_id: &str, kind: DocKind, doc: AutoCommit, saved: Vec<u8>) {
+        self.kept.put(documents::Kept {
             doc_id: doc_id.to_string(),
+            kind,
             doc,
             saved,
         });
@@ -150,23 +153,27 @@ impl<'t> Writer<'t> {
         doc: &mut AutoCommit,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if documents::save_local_change(self.conn, id, kind, doc, now)? {
+        if documents::save_local_change(self.conn, id, kind, doc, now)?.is_some() {
             project::project(self.conn, id, Some(kind), doc)?;
         }
         Ok(())
     }
 
     /// Store the edits made to person file `id`, which only added or changed the records
-    /// `written` and touched the file, and project them ([`project::person_written`]).
+    /// `written` and touched the file, and project them ([`project::person_written`]); the
+    /// file stays loaded for the next write to it.
     fn finish_written(
         &mut self,
         id: &str,
-        doc: &mut AutoCommit,
+        mut doc: AutoCommit,
         now: DateTime<Utc>,
         written: project::Written<'_>,
     ) -> Result<()> {
-        if documents::save_local_change(self.conn, id, DocKind::Person, doc, now)? {
-            project::person_written(self.conn, id, doc, written)?;
+        if let Some(saved) =
+            documents::save_local_change(self.conn, id, DocKind::Person, &mut doc, now)?
+        {
+            project::person_written(self.conn, id, &doc, written)?;
+            self.keep(id, DocKind::Person, doc, saved);
         }
         Ok(())
     }
@@ -249,7 +256,7 @@ impl<'t> Writer<'t> {
             .iter()
             .map(|c| required("commitment", &c.what))
             .collect::<Result<Vec<_>, ValidationError>>()?;
-        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let at = new.at.unwrap_or(now);
         let stamp = format_time(now);
@@ -292,7 +299,7 @@ impl<'t> Writer<'t> {
             conversations: std::slice::from_ref(&conversation.id),
             commitments: &ids,
         };
-        self.finish_written(&person_id, &mut doc, now, written)?;
+        self.finish_written(&person_id, doc, now, written)?;
         Ok((conversation.id, ids))
     }
 
@@ -341,7 +348,7 @@ impl<'t> Writer<'t> {
             }
         };
         let target = self.target_of(campaign_id.as_deref(), new.target.as_deref())?;
-        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let stamp = format_time(now);
         let commitment = Commitment {
@@ -360,7 +367,7 @@ impl<'t> Writer<'t> {
         docs::person::add_commitment(&mut doc, &commitment)?;
         self.finish_written(
             &person_id,
-            &mut doc,
+            doc,
             now,
             project::Written::commitment(&commitment.id),
         )?;
@@ -411,15 +418,10 @@ impl<'t> Writer<'t> {
         let id = parse_id(id)?;
         let patch = patch.checked()?;
         let person_id = self.owner("conversations", "conversation", &id)?;
-        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish_written(
-            &person_id,
-            &mut doc,
-            now,
-            project::Written::conversation(&id),
-        )
+        self.finish_written(&person_id, doc, now, project::Written::conversation(&id))
     }
 
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
@@ -450,10 +452,10 @@ impl<'t> Writer<'t> {
             }
             _ => {}
         }
-        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish_written(&person_id, &mut doc, now, project::Written::commitment(&id))
+        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
@@ -464,12 +466,12 @@ impl<'t> Writer<'t> {
             id: id.clone(),
         };
         let person_id = self.owner("commitments", "commitment", &id)?;
-        let mut doc = self.load(&person_id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
             return Err(not_found());
         }
-        self.finish_written(&person_id, &mut doc, now, project::Written::commitment(&id))
+        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
     }
 
     /// Create a campaign; returns its id.

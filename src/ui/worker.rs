@@ -232,6 +232,11 @@ impl StoreHandle {
         self.ask(Request::UsualKind).await
     }
 
+    /// Keep person `id`'s file loaded for writing: their conversation form has opened.
+    pub async fn keep_loaded(&self, id: &str) -> Result<(), UiError> {
+        self.run(Request::KeepLoaded(id.to_string())).await
+    }
+
     /// One person's file.
     pub async fn person(&self, id: &str) -> Result<PersonFile, UiError> {
         Ok(*self

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 35;
+const VARIANTS: usize = 36;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -55,6 +55,7 @@ fn variant(r: &Request) -> usize {
         Request::WalkLists => 32,
         Request::WalkList(_) => 33,
         Request::MarkDoors { .. } => 34,
+        Request::KeepLoaded(_) => 35,
     }
 }
 
@@ -259,6 +260,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(due.parts.len(), 3);
     let kind: Option<ConversationKind> = w.ask(Request::UsualKind);
     assert_eq!(kind, Some(ConversationKind::Doorstep));
+    let () = w.ask(Request::KeepLoaded(id.clone()));
     let campaigns: Vec<groundwork::service::CampaignProgress> = w.ask(Request::Campaigns);
     assert_eq!(campaigns.len(), 1);
     assert_eq!(campaigns[0].campaign.name, "Fair rent now");

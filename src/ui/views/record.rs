@@ -245,6 +245,9 @@ pub fn Record(person_id: String) -> Element {
                 Some(_) => None,
                 None => store.usual_kind().await?,
             };
+            // While the conversation is typed, the person's file waits loaded for the save.
+            // Only a little time is at stake: the form opens whether or not this worked.
+            let _ = store.keep_loaded(&pid).await;
             Ok::<_, UiError>((name, restored, usual))
         }
     });
