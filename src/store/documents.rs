@@ -112,7 +112,7 @@ pub(crate) fn save_bytes(
 
 /// A document kept loaded between writes, with the bytes it was last saved as. Loading a big
 /// document from its bytes is most of what a write to it costs (a walk list of 500 doors: 6 ms
-/// of a 9 ms mark; a person file of a few conversations about a tenth of recording one), so the
+/// of a 9 ms mark; a person file's, about 15 % of recording a conversation), so the
 /// store keeps the last few it wrote ([`KeptDocs`]). One is used only while the store still
 /// holds exactly those bytes for it: any other write to the document (a pull, an import, an
 /// erasure, a rolled-back transaction) changes or removes them, and the document is loaded

@@ -52,6 +52,8 @@ impl Store {
     /// team's order, if the erasure came from one. Returns whether the notebook held anything
     /// of it. Carrying out the same order twice is harmless.
     pub fn erase_document(&mut self, doc_id: &str, seq: Option<u64>) -> Result<bool> {
+        // Not even in memory: a file kept loaded for the next write goes first.
+        drop(self.kept.take(doc_id));
         let now = crate::model::format_time(chrono::Utc::now());
         let tx = self
             .conn

@@ -404,8 +404,8 @@ impl Store {
 
     /// Load person file `id` to be kept loaded for the next write to it, unless it already is
     /// (see [`documents::Kept`]): the form for a conversation with the person asks for this as
-    /// it opens, so that saving the conversation does not pay for loading the file (about a
-    /// tenth of a save). Nothing is written; a person who is not here is "not found".
+    /// it opens, so that saving the conversation does not pay for loading the file (about
+    /// 15 % of a save, BENCHMARKS.md). Nothing is written; a person who is not here is "not found".
     pub fn keep_loaded(&mut self, id: &str) -> Result<()> {
         let id = crate::ids::parse_id(id)?;
         self.refresh_identity()?;

@@ -1728,6 +1728,14 @@ fn a_person_file_kept_loaded_between_saves_is_used_only_while_the_store_holds_it
     assert_eq!(file.conversations.len(), 7);
     deliver(&a, &mut b);
     assert_eq!(b.person(&id).unwrap(), file);
+
+    // Erased: not kept in memory either.
+    a.keep_loaded(&id).unwrap();
+    a.erase_person_locally(&id).unwrap();
+    assert!(
+        a.kept.take(&id).is_none(),
+        "the erased file is not kept loaded"
+    );
 }
 
 #[test]
