@@ -145,16 +145,18 @@ impl<'t> Writer<'t> {
         }
     }
 
-    /// Store the edits made to `doc` and rebuild its projections.
+    /// Store the edits made to `doc` and rebuild its projections; the document stays loaded
+    /// for the next write to it.
     pub(super) fn finish(
         &mut self,
         id: &str,
         kind: DocKind,
-        doc: &mut AutoCommit,
+        mut doc: AutoCommit,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if documents::save_local_change(self.conn, id, kind, doc, now)?.is_some() {
-            project::project(self.conn, id, Some(kind), doc)?;
+        if let Some(saved) = documents::save_local_change(self.conn, id, kind, &mut doc, now)? {
+            project::project(self.conn, id, Some(kind), &doc)?;
+            self.keep(id, kind, doc, saved);
         }
         Ok(())
     }
@@ -218,7 +220,7 @@ impl<'t> Writer<'t> {
         let id = self.source.new_id(now);
         let mut doc = docs::new_doc(self.actor);
         docs::person::create(&mut doc, &id, &format_time(now), &new)?;
-        self.finish(&id, DocKind::Person, &mut doc, now)?;
+        self.finish(&id, DocKind::Person, doc, now)?;
         Ok(id)
     }
 
@@ -226,10 +228,10 @@ impl<'t> Writer<'t> {
     pub fn edit_person(&mut self, id: &str, patch: PersonPatch) -> Result<()> {
         let id = parse_id(id)?;
         let patch = patch.checked()?;
-        let mut doc = self.load(&id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&id, DocKind::Person, "person")?;
         let now = self.now();
         docs::person::apply_patch(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish(&id, DocKind::Person, &mut doc, now)
+        self.finish(&id, DocKind::Person, doc, now)
     }
 
     /// Record a conversation with the commitments made in it, as one change.
@@ -482,7 +484,7 @@ impl<'t> Writer<'t> {
         let id = self.source.new_id(now);
         let mut doc = docs::new_doc(self.actor);
         docs::campaign::create(&mut doc, &id, &format_time(now), &new)?;
-        self.finish(&id, DocKind::Campaign, &mut doc, now)?;
+        self.finish(&id, DocKind::Campaign, doc, now)?;
         Ok(id)
     }
 
@@ -499,10 +501,10 @@ impl<'t> Writer<'t> {
                 return Err(ValidationError::Target(n.to_string()).into());
             }
         }
-        let mut doc = self.load(&id, DocKind::Campaign, "campaign")?;
+        let mut doc = self.load_kept(&id, DocKind::Campaign, "campaign")?;
         let now = self.now();
         docs::campaign::edit(&mut doc, &patch, &format_time(now))?;
-        self.finish(&id, DocKind::Campaign, &mut doc, now)
+        self.finish(&id, DocKind::Campaign, doc, now)
     }
 
     /// Start a shift on this device; it becomes the shift new conversations are recorded in.
@@ -577,7 +579,7 @@ impl<'t> Writer<'t> {
         };
         let mut doc = docs::new_doc(self.actor);
         docs::shift::create(&mut doc, &shift)?;
-        self.finish(&shift.id, DocKind::Shift, &mut doc, now)?;
+        self.finish(&shift.id, DocKind::Shift, doc, now)?;
         Ok(shift.id)
     }
 
@@ -591,13 +593,13 @@ impl<'t> Writer<'t> {
                 return Err(ValidationError::NoOpenShift.into());
             }
         };
-        let mut doc = self.load(&id, DocKind::Shift, "shift")?;
+        let mut doc = self.load_kept(&id, DocKind::Shift, "shift")?;
         if docs::shift::read(&doc, &id)?.ended_at.is_some() {
             return Err(ValidationError::ShiftEnded(id).into());
         }
         let now = self.now();
         docs::shift::end(&mut doc, &format_time(now))?;
-        self.finish(&id, DocKind::Shift, &mut doc, now)?;
+        self.finish(&id, DocKind::Shift, doc, now)?;
         if current.as_deref() == Some(id.as_str()) {
             meta_delete(self.conn, "current_shift")?;
         }
@@ -619,7 +621,7 @@ impl<'t> Writer<'t> {
     /// had to change.
     pub fn restore(&mut self, person_id: &str, before: &str, what: &RestoreTarget) -> Result<bool> {
         let id = parse_id(person_id)?;
-        let mut doc = self.load(&id, DocKind::Person, "person")?;
+        let mut doc = self.load_kept(&id, DocKind::Person, "person")?;
         let unknown = || {
             Error::Invalid(ValidationError::Choice {
                 what: "change",
@@ -679,7 +681,7 @@ impl<'t> Writer<'t> {
         if same_content(&after, &current) {
             return Ok(false);
         }
-        self.finish(&id, DocKind::Person, &mut doc, now)?;
+        self.finish(&id, DocKind::Person, doc, now)?;
         Ok(true)
     }
 
