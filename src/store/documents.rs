@@ -60,13 +60,18 @@ pub(crate) fn load(conn: &Connection, doc_id: &str, actor: &ActorId) -> Result<O
     let Some((kind, bytes)) = stored(conn, doc_id)? else {
         return Ok(None);
     };
-    let doc = AutoCommit::load(&bytes)
+    let doc = from_bytes(doc_id, &bytes, actor)?;
+    Ok(Some(Loaded { doc, kind }))
+}
+
+/// Document `doc_id` from its saved `bytes`, with `actor` as the author of new changes.
+pub(crate) fn from_bytes(doc_id: &str, bytes: &[u8], actor: &ActorId) -> Result<AutoCommit> {
+    Ok(AutoCommit::load(bytes)
         .map_err(|e| Error::BadDocument {
             doc_id: doc_id.to_string(),
             reason: e.to_string(),
         })?
-        .with_actor(actor.clone());
-    Ok(Some(Loaded { doc, kind }))
+        .with_actor(actor.clone()))
 }
 
 /// Save the whole document; returns the bytes saved.

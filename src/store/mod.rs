@@ -413,22 +413,22 @@ impl Store {
             kind: "person",
             id: id.clone(),
         };
-        let saved = documents::raw_bytes(&self.conn, &id)?.ok_or_else(not_found)?;
-        if self.kept.holds(&id, crate::docs::DocKind::Person, &saved) {
-            return Ok(());
+        // One read: the document kept is made from exactly the bytes it is kept as.
+        let person = Some(crate::docs::DocKind::Person);
+        let saved = match documents::stored(&self.conn, &id)? {
+            Some((kind, saved)) if kind == person => saved,
+            _ => return Err(not_found()),
+        };
+        if !self.kept.holds(&id, crate::docs::DocKind::Person, &saved) {
+            let doc = documents::from_bytes(&id, &saved, &self.actor)?;
+            self.kept.put(documents::Kept {
+                doc_id: id,
+                kind: crate::docs::DocKind::Person,
+                doc,
+                saved,
+            });
         }
-        match documents::load(&self.conn, &id, &self.actor)? {
-            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => {
-                self.kept.put(documents::Kept {
-                    doc_id: id,
-                    kind: crate::docs::DocKind::Person,
-                    doc: l.doc,
-                    saved,
-                });
-                Ok(())
-            }
-            _ => Err(not_found()),
-        }
+        Ok(())
     }
 
     /// The conversation kind used most in this device's open shift so far, if one is open
