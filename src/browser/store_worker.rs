@@ -416,15 +416,26 @@ impl Worker {
         pulled: u64,
     ) {
         let status = Status::read(&self.store.borrow(), offline, devices, pulled);
-        let (joining, team, rejoined) = {
+        let (joining, team, rejoined, failed_join) = {
             let now = self.status.borrow();
-            (now.joining, now.team.clone(), now.rejoined)
+            // Why the last join failed is not in the store (nothing was joined): it stays
+            // until the device joins or tries again, not until the next write wakes this.
+            let failed_join = (now.joined.is_none() && now.last_error.is_some())
+                .then(|| (now.last_error.clone(), now.unreachable));
+            (now.joining, now.team.clone(), now.rejoined, failed_join)
         };
+        let mut fresh = from_worker(&status);
+        if let Some((last_error, unreachable)) = failed_join
+            && fresh.joined.is_none()
+        {
+            fresh.last_error = last_error;
+            fresh.unreachable = unreachable;
+        }
         self.set_status(SyncStatus {
             joining,
             team,
             rejoined,
-            ..from_worker(&status)
+            ..fresh
         });
     }
 }
