@@ -146,7 +146,8 @@ impl From<StoreError> for ApiError {
             .with_code(CODE_NEEDS_KEY),
             StoreError::NeedsSealing => ApiError::new(
                 StatusCode::CONFLICT,
-                "this team's notebook is end-to-end encrypted and this version of Groundwork                  cannot encrypt: update the app, then join again; this invite was not used up",
+                "this team's notebook is end-to-end encrypted and this version of Groundwork \
+                 cannot encrypt: update the app, then join again; this invite was not used up",
             )
             .with_code(CODE_NEEDS_KEY),
             StoreError::DeviceRevoked(_) => revoked(),
@@ -190,6 +191,15 @@ impl From<StoreError> for ApiError {
                     "your team's storage on this relay is full ({limit} bytes): your changes are \
                      kept on this device, but cannot be shared until whoever runs your team's \
                      relay raises its max_team_bytes; please tell them"
+                ),
+            ),
+            StoreError::InviteKeysFull { limit } => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "your team's unused invites already hold as many keys as this relay keeps \
+                     for a team ({limit} bytes): make one invite for several people (groundwork \
+                     team invite --uses N), or wait for unused invites to expire; whoever runs \
+                     the relay can raise max_team_bytes (a sixteenth of it is this limit)"
                 ),
             ),
             StoreError::CursorAhead { since, head } => ApiError::bad_request(format!(

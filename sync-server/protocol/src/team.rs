@@ -52,10 +52,11 @@ pub const CODE_LAST_LEAD: &str = "last_lead";
 /// [`crate::ErrorBody::code`] of a 409 for an enrolment into an end-to-end encrypted team with
 /// an invite that carries no keys (one the operator made): the invite is not used up.
 pub const CODE_NEEDS_KEY: &str = "needs_key";
-/// Longest [`InviteRequest::sealed_keys`], in bytes: 1 MiB. The keys grow with the team's
-/// erasures (each adds about 2 KB, in base64url, of document keys to what an invite carries), so
-/// this holds about 580 of them.
-pub const MAX_SEALED_KEYS_LEN: usize = 1024 * 1024;
+/// Longest [`InviteRequest::sealed_keys`], in bytes: 4 MiB. The keys grow with the team's
+/// erasures (each adds about 1.4 KB, in base64url, of document keys to what an invite
+/// carries), so this holds about 3,000 of them. A relay also bounds what a team's unused
+/// invites hold together (a sixteenth of its `max_team_bytes`).
+pub const MAX_SEALED_KEYS_LEN: usize = 4 * 1024 * 1024;
 
 /// Longest [`EraseRequest::proof`], in bytes.
 pub const MAX_ERASE_PROOF_LEN: usize = 512;

@@ -84,6 +84,13 @@ pub enum StoreError {
         /// The team's quota in bytes.
         limit: u64,
     },
+    /// The team's unused invites would hold more sealed keys together than the relay allows
+    /// ([`invite_keys_limit`]); the invite was not made.
+    #[error("the team's unused invites hold too many keys ({limit} bytes at most)")]
+    InviteKeysFull {
+        /// The most bytes of sealed keys a team's unused invites may hold.
+        limit: u64,
+    },
     /// The device asked for changes after a position the team's log has not reached.
     #[error("cursor {since} is ahead of the team's log, which ends at {head}")]
     CursorAhead {
@@ -246,6 +253,15 @@ pub struct SyncPage {
     pub more: bool,
     /// The number of the team's last erasure order, read in the same transaction.
     pub erasure_head: u64,
+}
+
+/// The most bytes of sealed keys a team's unused invites may hold together, for a relay whose
+/// teams may each store `max_team_bytes` (`None`: no quota, no limit): a sixteenth of it, 64 MiB
+/// with the default quota. An invite holds its keys until its last use, its expiry or its
+/// maker's revocation, and each can be [`groundwork_protocol::team::MAX_SEALED_KEYS_LEN`] long:
+/// without a bound, a lead's device (buggy, or stolen) could fill the relay's disk with invites.
+pub fn invite_keys_limit(max_team_bytes: Option<u64>) -> Option<u64> {
+    max_team_bytes.map(|bytes| bytes / 16)
 }
 
 /// The relay's storage.

@@ -531,14 +531,29 @@ impl Tx<'_> {
     }
 
     /// Stores an invite to the team `team_pk` (whose row the caller locked), made by
-    /// `created_by` (`None`: the operator); returns whether the team is sealed.
+    /// `created_by` (`None`: the operator); returns whether the team is sealed. Refused when
+    /// the team's unused invites would then hold more than `keys_limit` bytes of sealed keys
+    /// ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first).
     fn insert_invite(
         &mut self,
         team_pk: i64,
         invite: &NewInvite,
         created_by: Option<i64>,
         now: i64,
+        keys_limit: Option<u64>,
     ) -> Result<bool, StoreError> {
+        if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
+            let held: i64 = self
+                .one(
+                    "SELECT COALESCE(SUM(LENGTH(sealed_keys)), 0)::BIGINT FROM invites
+                     WHERE team_pk = $1 AND sealed_keys IS NOT NULL",
+                    &[&team_pk],
+                )?
+                .try_get(0)?;
+            if to_u64(held).saturating_add(keys.len() as u64) > limit {
+                return Err(StoreError::InviteKeysFull { limit });
+            }
+        }
         self.exec(
             "INSERT INTO invites
                  (hash, team_pk, uses_left, expires_at, created_at, role, created_by, sealed_keys)
@@ -1164,11 +1179,12 @@ impl super::Store for PostgresStore {
         invite: &NewInvite,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
         self.run(false, |tx| {
             let team_pk = tx.team_pk(team_id)?;
             tx.lock_team(team_pk, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            tx.insert_invite(team_pk, invite, None, now)
+            tx.insert_invite(team_pk, invite, None, now, keys_limit)
         })
     }
 
@@ -1178,10 +1194,11 @@ impl super::Store for PostgresStore {
         invite: &NewInvite,
         now: i64,
     ) -> Result<(), StoreError> {
+        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            tx.insert_invite(team_pk, invite, Some(lead_pk), now)?;
+            tx.insert_invite(team_pk, invite, Some(lead_pk), now, keys_limit)?;
             Ok(())
         })
     }

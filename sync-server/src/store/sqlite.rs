@@ -475,13 +475,27 @@ fn erased_in<'a>(
 
 /// Stores an invite to the team `team_pk`, made by the device `created_by` (`None`: the
 /// operator); an invite carrying sealed keys seals the team. Returns whether the team is sealed.
+/// Refused when the team's unused invites would then hold more than `keys_limit` bytes of
+/// sealed keys ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first).
 fn insert_invite(
     conn: &Connection,
     team_pk: i64,
     invite: &NewInvite,
     created_by: Option<i64>,
     now: i64,
+    keys_limit: Option<u64>,
 ) -> Result<bool, StoreError> {
+    if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
+        let held: i64 = conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(LENGTH(sealed_keys)), 0) FROM invites
+                 WHERE team_pk = ?1 AND sealed_keys IS NOT NULL",
+            )?
+            .query_row([team_pk], |r| r.get(0))?;
+        if to_u64(held).saturating_add(keys.len() as u64) > limit {
+            return Err(StoreError::InviteKeysFull { limit });
+        }
+    }
     conn.execute(
         "INSERT INTO invites
              (hash, team_pk, uses_left, expires_at, created_at, role, created_by, sealed_keys)
@@ -1482,7 +1496,8 @@ impl super::Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let team_pk = Self::team_pk(&tx, team_id)?;
         let forgotten = forget_expired_keys(&tx, team_pk, now)?;
-        let sealed = insert_invite(&tx, team_pk, invite, None, now)?;
+        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
+        let sealed = insert_invite(&tx, team_pk, invite, None, now, keys_limit)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(forgotten);
@@ -1501,7 +1516,8 @@ impl super::Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
         let forgotten = forget_expired_keys(&tx, team_pk, now)?;
-        insert_invite(&tx, team_pk, invite, Some(lead_pk), now)?;
+        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
+        insert_invite(&tx, team_pk, invite, Some(lead_pk), now, keys_limit)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(forgotten);

@@ -323,6 +323,39 @@ fn malformed_sealed_keys_are_refused() {
 }
 
 #[test]
+fn a_teams_unused_invites_hold_at_most_a_sixteenth_of_its_quota_in_keys() {
+    // A quota of 160 KiB: the team's unused invites may hold 10,240 bytes of keys.
+    let relay = Relay::start_with(&["--max-team-bytes", "160KiB"]);
+    let (_, first) = relay.team("Sealed");
+    let (lead, _) = joined(&relay, &first, "lead", true);
+    let (other_team_lead, _) = {
+        let (_, first) = relay.team("Another");
+        joined(&relay, &first, "other lead", true)
+    };
+    let keys = |n: usize| "k".repeat(n);
+    let one = keyed_invite(&lead, 1, &keys(4_000));
+    keyed_invite(&lead, 3, &keys(4_000));
+    // 8,000 held: 2,241 more would pass the limit, 2,240 fit.
+    let refused = lead_invite(&lead, 1, Role::Canvasser, Some(&keys(2_241)));
+    assert_eq!(refused.status, 409, "{refused:?}");
+    let message = &refused.error().error;
+    assert!(
+        message.contains("--uses") && message.contains("10240 bytes"),
+        "{message}"
+    );
+    // Nothing of it was kept, and another team is not held back by this one.
+    keyed_invite(&other_team_lead, 1, &keys(10_240));
+    // An invite without keys takes no room; keys of an invite used up are forgotten.
+    let plain = lead_invite(&lead, 1, Role::Canvasser, None);
+    assert_eq!(plain.status, 200, "{plain:?}");
+    joined(&relay, &one, "phone", true);
+    keyed_invite(&lead, 1, &keys(2_241));
+    keyed_invite(&lead, 1, &keys(3_999));
+    let refused = lead_invite(&lead, 1, Role::Canvasser, Some(&keys(1)));
+    assert_eq!(refused.status, 409, "full again: {refused:?}");
+}
+
+#[test]
 fn a_team_that_stored_changes_is_not_sealed_by_a_new_device() {
     let relay = Relay::start();
     let (team, first) = relay.team("Plain");
