@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use groundwork::crypto::doc_keys::DocKeys;
-use groundwork::crypto::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite};
+use groundwork::crypto::keys::{
+    DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite, seal_invite_v3,
+};
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
 
@@ -53,8 +55,11 @@ fn main() {
     let mut cut = tree.clone();
     let mut done = 0u32;
     let mut cut_time = 0.0;
-    println!("| erasures | nodes held | tree bytes | invite (base64url) | deriving a key |");
-    for target in [0u32, 1, 10, 100, 490, 1000] {
+    println!(
+        "| erasures | nodes held | tree stored | tree in an invite | invite (base64url) | \
+         invite of format 3 | deriving a key |"
+    );
+    for target in [0u32, 1, 10, 100, 490, 1000, 3000] {
         while done < target {
             let start = Instant::now();
             cut.puncture(&doc(1_000_000 + done));
@@ -64,16 +69,20 @@ fn main() {
         let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
         let invite =
             seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
+        let before =
+            seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
         let start = Instant::now();
         for i in 0..10_000 {
             black_box(cut.key_for(&doc(i)));
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
         println!(
-            "| {target} | {} | {} | {} | {per:.2} µs |",
+            "| {target} | {} | {} B | {} B | {} B | {} B | {per:.2} µs |",
             cut.len(),
             cut.encode().len(),
-            invite.len()
+            cut.dense_len(),
+            invite.len(),
+            before.len()
         );
     }
     println!(

@@ -5,7 +5,9 @@ use proptest::prelude::*;
 
 use super::CryptoError;
 use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, erasures_left, leaf_of};
-use super::keys::{DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite};
+use super::keys::{
+    DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite, seal_invite_v3,
+};
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
 use super::trust::{TrustedRole, certify_invite};
@@ -212,6 +214,122 @@ fn node_sets_are_refused_when_they_would_undo_an_erasure() {
 }
 
 #[test]
+fn the_dense_form_carries_the_same_tree_in_two_thirds_of_the_bytes() {
+    // The whole tree: one tag (a node here) and the root's key.
+    let whole = tree();
+    let mut expected = vec![0, 0, 0, 1, 0b0100_0000];
+    expected.extend_from_slice(&root());
+    assert_eq!(
+        whole.encode_dense().unwrap().as_slice(),
+        expected.as_slice()
+    );
+    // One erasure: 64 levels of "nodes below" with the sibling held beside each, and nothing
+    // at the erased leaf: 129 tags (33 bytes) and 64 keys, against 64 nodes of 25 bytes.
+    let mut cut = tree();
+    cut.puncture(DOC).unwrap();
+    let dense = cut.encode_dense().unwrap();
+    assert_eq!(dense[..4], 129u32.to_be_bytes());
+    assert_eq!(dense.len(), 4 + 33 + 64 * NODE_LEN);
+    assert_eq!(cut.dense_len(), dense.len());
+    assert_eq!(DocKeys::decode_dense(&dense).unwrap(), cut);
+    // The first level: nodes below the root, then (the leaf's first bit is 1: 0x87…) the
+    // root's child 0 held, then nodes below child 1.
+    assert_eq!(dense[4] >> 2, 0b10_01_10);
+    assert_eq!(dense[4 + 33..4 + 33 + NODE_LEN], cut_child_zero());
+    // A hundred erasures: about two thirds of the bytes.
+    for n in 0..99 {
+        cut.puncture(&format!("doc-{n}")).unwrap();
+    }
+    let dense = cut.encode_dense().unwrap();
+    assert_eq!(cut.dense_len(), dense.len());
+    assert!(
+        dense.len() * 100 < cut.encode().len() * 68,
+        "{} against {}",
+        dense.len(),
+        cut.encode().len()
+    );
+    assert_eq!(DocKeys::decode_dense(&dense).unwrap(), cut);
+}
+
+/// The root's child on bit 0, as the module describes it.
+fn cut_child_zero() -> [u8; NODE_LEN] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"groundwork doc tree v1")
+        .chain_update(root())
+        .finalize();
+    let mut out = [0u8; NODE_LEN];
+    out.copy_from_slice(&digest[..NODE_LEN]);
+    out
+}
+
+#[test]
+fn the_dense_form_refuses_what_is_not_a_whole_walk() {
+    let mut cut = tree();
+    cut.puncture(DOC).unwrap();
+    cut.puncture(OTHER).unwrap();
+    let dense = cut.encode_dense().unwrap().to_vec();
+    assert_eq!(DocKeys::decode_dense(&dense).unwrap(), cut);
+    // Cut short anywhere, or a byte more.
+    for len in 0..dense.len() {
+        assert!(DocKeys::decode_dense(&dense[..len]).is_err(), "{len}");
+    }
+    let mut longer = dense.clone();
+    longer.push(0);
+    assert!(DocKeys::decode_dense(&longer).is_err());
+    // A key more or less than the walk holds.
+    let mut more = dense.clone();
+    more.extend_from_slice(&[7u8; NODE_LEN]);
+    assert!(DocKeys::decode_dense(&more).is_err());
+    // More tags counted than the walk takes, fewer, and none.
+    let count = u32::from_be_bytes([dense[0], dense[1], dense[2], dense[3]]);
+    for wrong in [count + 1, count - 1, 0, u32::MAX] {
+        let mut bad = dense.clone();
+        bad[..4].copy_from_slice(&wrong.to_be_bytes());
+        assert!(DocKeys::decode_dense(&bad).is_err(), "{wrong}");
+    }
+    // Stray bits after the last tag (129 + 127 tags: the last byte's low bits are unused).
+    let tags_end = 4 + (count as usize).div_ceil(4);
+    assert!(!count.is_multiple_of(4));
+    let mut stray = dense.clone();
+    stray[tags_end - 1] |= 1;
+    assert!(DocKeys::decode_dense(&stray).is_err());
+    // Tag 3, which means nothing.
+    let mut three = dense.clone();
+    three[4] |= 0b1100_0000;
+    assert!(DocKeys::decode_dense(&three).is_err());
+    // Nothing held at all; and "nodes below" a leaf: 65 levels of them.
+    assert!(DocKeys::decode_dense(&[0, 0, 0, 1, 0]).is_err());
+    let mut deep = 130u32.to_be_bytes().to_vec();
+    deep.extend(std::iter::repeat_n(0b1010_1010, 16));
+    deep.push(0b1001_0000);
+    deep.extend_from_slice(&[1u8; NODE_LEN]);
+    assert!(DocKeys::decode_dense(&deep).is_err());
+}
+
+#[test]
+fn invites_of_format_3_still_open() {
+    let mut cut = tree();
+    cut.puncture(DOC).unwrap();
+    let ring = Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut);
+    let secret = InviteSecret::generate().unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let old = seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+    let new = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+    for sealed in [&old, &new] {
+        let opened = open_invite(&secret, TEAM, sealed).unwrap();
+        assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
+        assert_eq!(opened.cert.as_ref(), Some(&cert));
+    }
+    // The dense form: 539 bytes fewer before base64url.
+    let bytes = |sealed: &str| super::text::from_base64url(sealed).unwrap().len();
+    assert_eq!(bytes(&old) - bytes(&new), 539);
+    // Each format is bound to its header: one's bytes are not read as the other's.
+    assert_ne!(old, new);
+}
+
+#[test]
 fn invites_carry_the_cut_tree() {
     let mut cut = tree();
     cut.puncture(DOC).unwrap();
@@ -289,6 +407,34 @@ proptest! {
                 prop_assert_eq!(key, whole.key_for(&doc(n)));
             }
         }
-        prop_assert_eq!(DocKeys::decode(&forwards.encode()).unwrap(), forwards);
+        prop_assert_eq!(&DocKeys::decode(&forwards.encode()).unwrap(), &forwards);
+        let dense = forwards.encode_dense().unwrap();
+        prop_assert_eq!(forwards.dense_len(), dense.len());
+        prop_assert_eq!(DocKeys::decode_dense(&dense).unwrap(), forwards);
+    }
+
+    #[test]
+    fn the_dense_form_never_panics_and_decodes_only_whole_trees(
+        erased in proptest::collection::btree_set(0u32..400, 0..6),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut_to in any::<prop::sample::Index>(),
+    ) {
+        let mut cut = tree();
+        for n in &erased {
+            cut.puncture(&format!("doc-{n}"));
+        }
+        let dense = cut.encode_dense().unwrap().to_vec();
+        let mut changed = dense.clone();
+        let i = at.index(changed.len());
+        changed[i] = byte;
+        let shorter = &changed[..cut_to.index(changed.len() + 1)];
+        for bytes in [&changed[..], shorter] {
+            if let Ok(keys) = DocKeys::decode_dense(bytes) {
+                // Whatever decodes is a set of nodes that covers no leaf twice.
+                prop_assert!(DocKeys::from_nodes(keys.nodes().map(|(p, k)| (p, *k))).is_ok());
+                prop_assert_eq!(keys.dense_len(), bytes.len());
+            }
+        }
     }
 }

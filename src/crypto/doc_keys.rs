@@ -19,6 +19,22 @@
 //!   documents does not depend on the order they were erased in: two devices that carried out
 //!   the same orders in different orders hold the same nodes.
 //!
+//! Invites carry the nodes in a dense form ([`DocKeys::encode_dense`], since invite format 4): a
+//! walk of the tree from the root in which each position visited is a two-bit tag, the first
+//! in the high bits of the first byte, followed by the keys of the nodes held in the walk's
+//! order:
+//!
+//! ```text
+//! count  4 bytes   number of tags, big-endian
+//! tags   ceil(count / 4) bytes: 0 = no node at or below here, 1 = a node here (its key is the
+//!        next key), 2 = nodes below (child 0's walk, then child 1's); unused bits 0
+//! keys   16 bytes each, in the walk's order
+//! ```
+//!
+//! The positions, nine of the 25 bytes of every node as stored ([`DocKeys::encode`]), are implied
+//! by the walk: an erasure's 63 or so nodes cost about two tags each instead, and an invite
+//! about two thirds of the bytes.
+//!
 //! The team key stays in the cipher so that a revoked device, which knew the tree, still cannot
 //! read what is sealed after its revocation. A document whose leaf equals an erased one's
 //! (one chance in 2^64 for each pair) could no longer be opened; the app refuses to seal such a
@@ -255,6 +271,88 @@ impl DocKeys {
         out
     }
 
+    /// The nodes in the dense form invites carry since format 4 (see the module's
+    /// documentation): about two thirds of [`Self::encode`]'s size.
+    pub fn encode_dense(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let held = self.in_walk_order();
+        let mut walk = DenseWalk::default();
+        walk.visit(Position::ROOT, &held)?;
+        let count = u32::try_from(walk.tags.len())
+            .map_err(|_| CryptoError::Key("a team's document keys are too many".into()))?;
+        let mut out = Zeroizing::new(Vec::with_capacity(
+            4 + walk.tags.len().div_ceil(4) + walk.keys.len(),
+        ));
+        out.extend_from_slice(&count.to_be_bytes());
+        for four in walk.tags.chunks(4) {
+            let byte = four
+                .iter()
+                .enumerate()
+                .fold(0u8, |b, (i, tag)| b | (tag << (6 - 2 * i)));
+            out.push(byte);
+        }
+        out.extend_from_slice(&walk.keys);
+        Ok(out)
+    }
+
+    /// The length of [`Self::encode_dense`]'s bytes, without making them.
+    pub fn dense_len(&self) -> usize {
+        let held = self.in_walk_order();
+        let mut tags = 0usize;
+        count_tags(Position::ROOT, &held, &mut tags);
+        4 + tags.div_ceil(4) + held.len() * NODE_LEN
+    }
+
+    /// The nodes held, ordered by the first leaf they cover: the order of a walk from the root,
+    /// child 0 before child 1 (nodes held never overlap).
+    fn in_walk_order(&self) -> Vec<(u128, Position, &[u8; NODE_LEN])> {
+        let mut held: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|(at, key)| (at.range().0, *at, key))
+            .collect();
+        held.sort_unstable_by_key(|h| (h.0, h.1.depth));
+        held
+    }
+
+    /// The inverse of [`Self::encode_dense`], checked as [`Self::from_nodes`] checks; every
+    /// byte must be used and every unused bit zero.
+    pub fn decode_dense(bytes: &[u8]) -> Result<DocKeys, CryptoError> {
+        let short = || CryptoError::Key("a team's document keys are cut short".into());
+        let count = bytes.get(..4).ok_or_else(short)?;
+        let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]) as usize;
+        let rest = &bytes[4..];
+        if count == 0 || count.div_ceil(4) > rest.len() {
+            return Err(short());
+        }
+        let (tags, keys) = rest.split_at(count.div_ceil(4));
+        if !keys.len().is_multiple_of(NODE_LEN) {
+            return Err(short());
+        }
+        let unused = (tags.len() * 4 - count) * 2;
+        if tags
+            .last()
+            .is_some_and(|last| last & ((1u8 << unused) - 1) != 0)
+        {
+            return Err(CryptoError::Key(
+                "a team's document keys have stray bits".into(),
+            ));
+        }
+        let mut read = DenseRead {
+            tags,
+            count,
+            next_tag: 0,
+            keys,
+            nodes: Vec::new(),
+        };
+        read.visit(Position::ROOT)?;
+        if read.next_tag != count || read.nodes.len() * NODE_LEN != keys.len() {
+            return Err(CryptoError::Key(
+                "a team's document keys carry more than their tree".into(),
+            ));
+        }
+        DocKeys::from_nodes(std::mem::take(&mut read.nodes))
+    }
+
     /// The inverse of [`Self::encode`], checked as [`Self::from_nodes`] checks.
     pub fn decode(bytes: &[u8]) -> Result<DocKeys, CryptoError> {
         if bytes.is_empty() || !bytes.len().is_multiple_of(ENCODED_NODE_LEN) {
@@ -281,13 +379,148 @@ impl DocKeys {
 /// About how many more erasures a team's invites have room for, when an invite may carry at
 /// most `limit` characters of sealed keys and the tree is `tree` beside `team_keys` keys: each
 /// erasure adds about [`DEPTH`] − 1 nodes (fewer as the tree fills, so this errs low), and an
-/// invite carries them in base64url beside the certificate and the team keys.
+/// invite carries them in their dense form ([`DocKeys::encode_dense`]), in base64url, beside the
+/// certificate and the team keys.
 pub fn erasures_left(tree: &DocKeys, team_keys: usize, limit: usize) -> u64 {
     // Anchor, actor, certificate and headers: under 1 KB; a team key 40 bytes; the SIV tag 16.
     let fixed = 1024 + team_keys * 40 + 16;
-    let now = (fixed + tree.len() * ENCODED_NODE_LEN) * 4 / 3;
-    let per_erasure = usize::from(DEPTH - 1) * ENCODED_NODE_LEN * 4 / 3;
+    let now = (fixed + tree.dense_len()) * 4 / 3;
+    // Its nodes' keys, and about two tags (a quarter byte each) for each level of its path.
+    let per_erasure = (usize::from(DEPTH - 1) * NODE_LEN + usize::from(DEPTH) / 2) * 4 / 3;
     (limit.saturating_sub(now) / per_erasure) as u64
+}
+
+// Tags of the dense form (see the module's documentation).
+const TAG_NONE: u8 = 0;
+const TAG_HELD: u8 = 1;
+const TAG_SPLIT: u8 = 2;
+
+impl Position {
+    /// The root of the tree.
+    const ROOT: Position = Position {
+        depth: 0,
+        prefix: 0,
+    };
+
+    /// Its two children, on bit 0 and bit 1 (only above the leaves).
+    fn children(self) -> (Position, Position) {
+        let depth = self.depth + 1;
+        (
+            Position {
+                depth,
+                prefix: self.prefix << 1,
+            },
+            Position {
+                depth,
+                prefix: (self.prefix << 1) | 1,
+            },
+        )
+    }
+}
+
+/// The tags and keys of [`DocKeys::encode_dense`], as the walk makes them.
+#[derive(Default)]
+struct DenseWalk {
+    tags: Vec<u8>,
+    keys: Zeroizing<Vec<u8>>,
+}
+
+impl DenseWalk {
+    /// Walk the subtree at `at`, which holds exactly the nodes `held` (in walk order).
+    fn visit(
+        &mut self,
+        at: Position,
+        held: &[(u128, Position, &[u8; NODE_LEN])],
+    ) -> Result<(), CryptoError> {
+        match held {
+            [] => self.tags.push(TAG_NONE),
+            [(_, only, key)] if *only == at => {
+                self.tags.push(TAG_HELD);
+                self.keys.extend_from_slice(*key);
+            }
+            _ if at.depth == DEPTH => {
+                // Nodes held never overlap (`from_nodes` checks), so a leaf holds one at most.
+                return Err(CryptoError::Key(
+                    "document keys overlap: one would undo an erasure".into(),
+                ));
+            }
+            _ => {
+                self.tags.push(TAG_SPLIT);
+                let (zero, one) = at.children();
+                let first_of_one = one.range().0;
+                let split = held.partition_point(|h| h.0 < first_of_one);
+                self.visit(zero, &held[..split])?;
+                self.visit(one, &held[split..])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many tags [`DenseWalk::visit`] makes for the same walk.
+fn count_tags(at: Position, held: &[(u128, Position, &[u8; NODE_LEN])], tags: &mut usize) {
+    *tags += 1;
+    match held {
+        [] => {}
+        [(_, only, _)] if *only == at => {}
+        _ if at.depth == DEPTH => {}
+        _ => {
+            let (zero, one) = at.children();
+            let split = held.partition_point(|h| h.0 < one.range().0);
+            count_tags(zero, &held[..split], tags);
+            count_tags(one, &held[split..], tags);
+        }
+    }
+}
+
+/// [`DocKeys::decode_dense`]'s reading of a walk.
+struct DenseRead<'a> {
+    tags: &'a [u8],
+    count: usize,
+    next_tag: usize,
+    keys: &'a [u8],
+    nodes: Vec<(Position, [u8; NODE_LEN])>,
+}
+
+impl DenseRead<'_> {
+    fn visit(&mut self, at: Position) -> Result<(), CryptoError> {
+        if self.next_tag >= self.count {
+            return Err(CryptoError::Key(
+                "a team's document keys are cut short".into(),
+            ));
+        }
+        let i = self.next_tag;
+        self.next_tag += 1;
+        match (self.tags[i / 4] >> (6 - 2 * (i % 4))) & 0b11 {
+            TAG_NONE => Ok(()),
+            TAG_HELD => {
+                let from = self.nodes.len() * NODE_LEN;
+                let key = self.keys.get(from..from + NODE_LEN).ok_or_else(|| {
+                    CryptoError::Key("a team's document keys are cut short".into())
+                })?;
+                let mut node = [0u8; NODE_LEN];
+                node.copy_from_slice(key);
+                self.nodes.push((at, node));
+                Ok(())
+            }
+            TAG_SPLIT if at.depth < DEPTH => {
+                let (zero, one) = at.children();
+                self.visit(zero)?;
+                self.visit(one)
+            }
+            _ => Err(CryptoError::Key(
+                "a team's document keys hold a position outside the tree".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for DenseRead<'_> {
+    fn drop(&mut self) {
+        for (_, key) in &mut self.nodes {
+            key.zeroize();
+        }
+    }
 }
 
 /// What one erasure changed in the tree.

@@ -361,6 +361,7 @@ impl InviteSecret {
 const INVITE_HEADER: &[u8] = b"groundwork invite v1";
 const INVITE_HEADER_V2: &[u8] = b"groundwork invite v2";
 const INVITE_HEADER_V3: &[u8] = b"groundwork invite v3";
+const INVITE_HEADER_V4: &[u8] = b"groundwork invite v4";
 
 /// What a sealed invite holds: the team's keys and, from invites made since the lead's key is
 /// the team's root of trust, the team's anchor (its first lead's signing key) and the invite's
@@ -377,15 +378,47 @@ pub struct InviteContents {
     pub cert: Option<super::trust::InviteCert>,
 }
 
-/// `keys` of `team` (with its tree of documents' keys, if it has one: invite format 3), its
-/// `anchor` (the first lead's key and actor) and the invite's `cert`, sealed under `secret`,
-/// as text for the relay to hold.
+/// `keys` of `team` (with its tree of documents' keys in their dense form, if it has one:
+/// invite format 4), its `anchor` (the first lead's key and actor) and the invite's `cert`,
+/// sealed under `secret`, as text for the relay to hold.
 pub fn seal_invite(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
+    cert: &super::trust::InviteCert,
+) -> Result<String, CryptoError> {
+    seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Dense)
+}
+
+/// [`seal_invite`] as apps made it before invite format 4 (the tree's nodes one by one, with
+/// their positions: format 3). Kept to test that such an invite still opens.
+pub fn seal_invite_v3(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
+    cert: &super::trust::InviteCert,
+) -> Result<String, CryptoError> {
+    seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Nodes)
+}
+
+/// How an invite carries the tree of documents' keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TreeForm {
+    /// [`DocKeys::encode`]: invite format 3.
+    Nodes,
+    /// [`DocKeys::encode_dense`]: invite format 4.
+    Dense,
+}
+
+fn seal_invite_as(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
     (anchor, anchor_actor): (&[u8; PUBLIC_KEY_LEN], &str),
     cert: &super::trust::InviteCert,
+    form: TreeForm,
 ) -> Result<String, CryptoError> {
     let cert = serde_json::to_vec(cert).map_err(|e| CryptoError::Key(e.to_string()))?;
     let cert_len = u16::try_from(cert.len())
@@ -411,13 +444,21 @@ pub fn seal_invite(
         push_keys(&mut plain, keys);
         return seal_plain(secret, team, INVITE_HEADER_V2, &plain);
     };
-    // Format 3: the number of team keys, the keys, then the tree's nodes to the end.
+    // Formats 3 and 4: the number of team keys, the keys, then the tree to the end.
     let count = u16::try_from(keys.all().count())
         .map_err(|_| CryptoError::Key("a team has too many keys for an invite".into()))?;
     plain.extend_from_slice(&count.to_be_bytes());
     push_keys(&mut plain, keys);
-    plain.extend_from_slice(&tree.encode());
-    seal_plain(secret, team, INVITE_HEADER_V3, &plain)
+    match form {
+        TreeForm::Nodes => {
+            plain.extend_from_slice(&tree.encode());
+            seal_plain(secret, team, INVITE_HEADER_V3, &plain)
+        }
+        TreeForm::Dense => {
+            plain.extend_from_slice(&tree.encode_dense()?);
+            seal_plain(secret, team, INVITE_HEADER_V4, &plain)
+        }
+    }
 }
 
 /// `keys` of `team` sealed under `secret` as invites were before the root of trust (no anchor,
@@ -462,14 +503,21 @@ pub fn open_invite(
 ) -> Result<InviteContents, CryptoError> {
     let bytes = text::from_base64url(sealed).ok_or(CryptoError::Invite)?;
     let cipher = || secret.cipher(team);
-    let (plain, v3) = match cipher().decrypt([INVITE_HEADER_V3, team.as_bytes()], &bytes) {
-        Ok(plain) => (Ok(plain), true),
-        Err(_) => (
-            cipher().decrypt([INVITE_HEADER_V2, team.as_bytes()], &bytes),
-            false,
-        ),
-    };
-    if let Ok(plain) = plain {
+    // The newest format first: each is tried with its own header, which the seal is bound to.
+    let (plain, tree) = [
+        (INVITE_HEADER_V4, Some(TreeForm::Dense)),
+        (INVITE_HEADER_V3, Some(TreeForm::Nodes)),
+        (INVITE_HEADER_V2, None),
+    ]
+    .into_iter()
+    .find_map(|(header, tree)| {
+        cipher()
+            .decrypt([header, team.as_bytes()], &bytes)
+            .ok()
+            .map(|plain| (Some(plain), tree))
+    })
+    .unwrap_or((None, None));
+    if let Some(plain) = plain {
         let plain = Zeroizing::new(plain);
         let mut anchor = [0u8; PUBLIC_KEY_LEN];
         anchor.copy_from_slice(plain.get(..PUBLIC_KEY_LEN).ok_or(CryptoError::Invite)?);
@@ -488,7 +536,7 @@ pub fn open_invite(
             .get(actor_end + 2..cert_end)
             .and_then(|c| serde_json::from_slice(c).ok())
             .ok_or(CryptoError::Invite)?;
-        let keys = if v3 {
+        let keys = if let Some(form) = tree {
             let count = plain
                 .get(cert_end..cert_end + 2)
                 .ok_or(CryptoError::Invite)?;
@@ -500,9 +548,12 @@ pub fn open_invite(
                     .get(cert_end + 2..keys_end)
                     .ok_or(CryptoError::Invite)?,
             )?;
-            ring.with_doc_keys(
-                DocKeys::decode(&plain[keys_end..]).map_err(|_| CryptoError::Invite)?,
-            )
+            let tree = plain.get(keys_end..).ok_or(CryptoError::Invite)?;
+            let tree = match form {
+                TreeForm::Nodes => DocKeys::decode(tree),
+                TreeForm::Dense => DocKeys::decode_dense(tree),
+            };
+            ring.with_doc_keys(tree.map_err(|_| CryptoError::Invite)?)
         } else {
             keys_of(plain.get(cert_end..).ok_or(CryptoError::Invite)?)?
         };

@@ -388,7 +388,7 @@ pub async fn invite<W: Wire>(
             && sealed.len() > groundwork_protocol::team::MAX_SEALED_KEYS_LEN
         {
             return Err(Error::from(CryptoError::Key(format!(
-                "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 2 KiB); devices already in the team keep working, and new devices need a new team",
+                "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 1.4 KiB); devices already in the team keep working, and new devices need a new team",
                 sealed.len() / 1024,
                 groundwork_protocol::team::MAX_SEALED_KEYS_LEN / 1024
             )))
