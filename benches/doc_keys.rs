@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use groundwork::crypto::doc_keys::DocKeys;
 use groundwork::crypto::keys::{
-    DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite, seal_invite_v3,
+    DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite_dense, seal_invite_v3,
 };
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
@@ -56,7 +56,7 @@ fn main() {
     let mut done = 0u32;
     let mut cut_time = 0.0;
     println!(
-        "| erasures | nodes held | tree stored | tree in an invite | invite (base64url) | \
+        "| erasures | nodes held | tree stored | tree in an invite | invite of format 4 (base64url) | \
          invite of format 3 | deriving a key |"
     );
     for target in [0u32, 1, 10, 100, 490, 1000, 3000] {
@@ -68,7 +68,7 @@ fn main() {
         }
         let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
         let invite =
-            seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
+            seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
         let before =
             seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
         let start = Instant::now();

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use super::CryptoError;
 use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, erasures_left, leaf_of};
 use super::keys::{
-    DeviceKey, InviteSecret, Keyring, TeamKey, open_invite, seal_invite, seal_invite_v3,
+    DeviceKey, FORMAT_3_INVITE_LEN, InviteSecret, Keyring, TeamKey, open_invite, seal_invite,
+    seal_invite_dense, seal_invite_v3,
 };
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
@@ -316,7 +317,7 @@ fn invites_of_format_3_still_open() {
     let lead = DeviceKey::generate().unwrap();
     let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
     let old = seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
-    let new = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+    let new = seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
     for sealed in [&old, &new] {
         let opened = open_invite(&secret, TEAM, sealed).unwrap();
         assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
@@ -327,6 +328,42 @@ fn invites_of_format_3_still_open() {
     assert_eq!(bytes(&old) - bytes(&new), 539);
     // Each format is bound to its header: one's bytes are not read as the other's.
     assert_ne!(old, new);
+}
+
+#[test]
+fn invites_are_made_in_format_3_while_it_fits_in_what_relays_took_before() {
+    let secret = InviteSecret::generate().unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let anchor = (&lead.public(), "0a0b");
+    let ring = |tree: &DocKeys| {
+        Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(tree.clone())
+    };
+    // A few erasures: format 3, which an app from before format 4 opens (the seal is
+    // deterministic, so the same bytes).
+    let mut cut = tree();
+    for n in 0..10 {
+        cut.puncture(&format!("doc-{n}"));
+    }
+    let made = seal_invite(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
+    assert_eq!(
+        made,
+        seal_invite_v3(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap()
+    );
+    // Past what relays took before (about 580 erasures): format 4, and it opens.
+    for n in 10..600 {
+        cut.puncture(&format!("doc-{n}"));
+    }
+    let v3 = seal_invite_v3(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
+    assert!(v3.len() > FORMAT_3_INVITE_LEN, "{}", v3.len());
+    let made = seal_invite(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
+    assert_eq!(
+        made,
+        seal_invite_dense(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap()
+    );
+    assert!(made.len() < FORMAT_3_INVITE_LEN, "{}", made.len());
+    let opened = open_invite(&secret, TEAM, &made).unwrap();
+    assert_eq!(opened.keys.doc_keys(), Some(&cut));
 }
 
 #[test]
@@ -361,10 +398,12 @@ fn the_room_left_in_invites_errs_low_and_shrinks_with_each_erasure() {
     assert!(first > 20, "{first}");
     let mut erased = 0;
     while erasures_left(&cut, 1, limit) > 0 {
-        // Whenever room is said to be left, an invite made now fits.
+        // Whenever room is said to be left, an invite made now fits (in format 4, the form
+        // invites take past what relays took before; under it they fit anyway).
         let ring =
             Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut.clone());
-        let sealed = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+        let sealed =
+            seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
         assert!(sealed.len() <= limit, "{} > {limit}", sealed.len());
         cut.puncture(&format!("doc-{erased}"));
         erased += 1;

@@ -19,10 +19,11 @@
 //!   documents does not depend on the order they were erased in: two devices that carried out
 //!   the same orders in different orders hold the same nodes.
 //!
-//! Invites carry the nodes in a dense form ([`DocKeys::encode_dense`], since invite format 4): a
-//! walk of the tree from the root in which each position visited is a two-bit tag, the first
-//! in the high bits of the first byte, followed by the keys of the nodes held in the walk's
-//! order:
+//! Invites past what relays took before (1 MiB of sealed keys, about 580 erasures) carry the
+//! nodes in a dense form ([`DocKeys::encode_dense`], invite format 4; smaller invites stay in
+//! format 3, which older apps open): a walk of the tree from the root in which each position
+//! visited is a two-bit tag, the first in the high bits of the first byte, followed by the keys
+//! of the nodes held in the walk's order:
 //!
 //! ```text
 //! count  4 bytes   number of tags, big-endian

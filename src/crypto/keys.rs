@@ -378,10 +378,32 @@ pub struct InviteContents {
     pub cert: Option<super::trust::InviteCert>,
 }
 
-/// `keys` of `team` (with its tree of documents' keys in their dense form, if it has one:
-/// invite format 4), its `anchor` (the first lead's key and actor) and the invite's `cert`,
-/// sealed under `secret`, as text for the relay to hold.
+/// Longest sealed keys relays took before invite format 4 (1 MiB): an invite of format 3 that
+/// fits in it is made in format 3, which apps from before format 4 can open.
+pub const FORMAT_3_INVITE_LEN: usize = 1024 * 1024;
+
+/// `keys` of `team` (with its tree of documents' keys, if it has one), its `anchor` (the first
+/// lead's key and actor) and the invite's `cert`, sealed under `secret`, as text for the relay
+/// to hold. The tree goes node by node (invite format 3) while that fits in
+/// [`FORMAT_3_INVITE_LEN`], so that a phone served an older app by its relay can still join
+/// with an invite from an updated lead's app; past it (about 580 erasures), in its dense form
+/// (format 4: two thirds of the bytes), which such an invite could not have held anyway.
 pub fn seal_invite(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
+    cert: &super::trust::InviteCert,
+) -> Result<String, CryptoError> {
+    let nodes = seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Nodes)?;
+    if nodes.len() <= FORMAT_3_INVITE_LEN {
+        return Ok(nodes);
+    }
+    seal_invite_dense(secret, team, keys, anchor, cert)
+}
+
+/// [`seal_invite`] in format 4 whatever the tree's size (format 2 for a team without a tree).
+pub fn seal_invite_dense(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
@@ -391,8 +413,8 @@ pub fn seal_invite(
     seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Dense)
 }
 
-/// [`seal_invite`] as apps made it before invite format 4 (the tree's nodes one by one, with
-/// their positions: format 3). Kept to test that such an invite still opens.
+/// [`seal_invite`] in format 3 whatever the tree's size (format 2 for a team without a tree):
+/// what apps made before format 4.
 pub fn seal_invite_v3(
     secret: &InviteSecret,
     team: &str,
