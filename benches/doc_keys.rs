@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use groundwork::crypto::doc_keys::DocKeys;
 use groundwork::crypto::keys::{
-    DeviceKey, InviteSecret, Keyring, TeamKey, seal_invite_dense, seal_invite_v3,
+    DeviceKey, InviteSecret, Keyring, TeamKey, TreeForm, seal_invite_as,
 };
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
@@ -67,10 +67,24 @@ fn main() {
             done += 1;
         }
         let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
-        let invite =
-            seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
-        let before =
-            seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).expect("seal");
+        let invite = seal_invite_as(
+            &secret,
+            TEAM,
+            &ring,
+            (&lead.public(), "0a0b"),
+            &cert,
+            TreeForm::Dense,
+        )
+        .expect("seal");
+        let before = seal_invite_as(
+            &secret,
+            TEAM,
+            &ring,
+            (&lead.public(), "0a0b"),
+            &cert,
+            TreeForm::Nodes,
+        )
+        .expect("seal");
         let start = Instant::now();
         for i in 0..10_000 {
             black_box(cut.key_for(&doc(i)));

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use super::CryptoError;
 use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, erasures_left, leaf_of};
 use super::keys::{
-    DeviceKey, FORMAT_3_INVITE_LEN, InviteSecret, Keyring, TeamKey, open_invite, seal_invite,
-    seal_invite_dense, seal_invite_v3,
+    DeviceKey, FORMAT_3_INVITE_LEN, InviteSecret, Keyring, TeamKey, TreeForm, open_invite,
+    seal_invite, seal_invite_as,
 };
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
@@ -316,8 +316,24 @@ fn invites_of_format_3_still_open() {
     let secret = InviteSecret::generate().unwrap();
     let lead = DeviceKey::generate().unwrap();
     let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
-    let old = seal_invite_v3(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
-    let new = seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+    let old = seal_invite_as(
+        &secret,
+        TEAM,
+        &ring,
+        (&lead.public(), "0a0b"),
+        &cert,
+        TreeForm::Nodes,
+    )
+    .unwrap();
+    let new = seal_invite_as(
+        &secret,
+        TEAM,
+        &ring,
+        (&lead.public(), "0a0b"),
+        &cert,
+        TreeForm::Dense,
+    )
+    .unwrap();
     for sealed in [&old, &new] {
         let opened = open_invite(&secret, TEAM, sealed).unwrap();
         assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
@@ -348,18 +364,18 @@ fn invites_are_made_in_format_3_while_it_fits_in_what_relays_took_before() {
     let made = seal_invite(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
     assert_eq!(
         made,
-        seal_invite_v3(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap()
+        seal_invite_as(&secret, TEAM, &ring(&cut), anchor, &cert, TreeForm::Nodes).unwrap()
     );
     // Past what relays took before (about 580 erasures): format 4, and it opens.
     for n in 10..600 {
         cut.puncture(&format!("doc-{n}"));
     }
-    let v3 = seal_invite_v3(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
+    let v3 = seal_invite_as(&secret, TEAM, &ring(&cut), anchor, &cert, TreeForm::Nodes).unwrap();
     assert!(v3.len() > FORMAT_3_INVITE_LEN, "{}", v3.len());
     let made = seal_invite(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
     assert_eq!(
         made,
-        seal_invite_dense(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap()
+        seal_invite_as(&secret, TEAM, &ring(&cut), anchor, &cert, TreeForm::Dense).unwrap()
     );
     assert!(made.len() < FORMAT_3_INVITE_LEN, "{}", made.len());
     let opened = open_invite(&secret, TEAM, &made).unwrap();
@@ -402,8 +418,15 @@ fn the_room_left_in_invites_errs_low_and_shrinks_with_each_erasure() {
         // invites take past what relays took before; under it they fit anyway).
         let ring =
             Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut.clone());
-        let sealed =
-            seal_invite_dense(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
+        let sealed = seal_invite_as(
+            &secret,
+            TEAM,
+            &ring,
+            (&lead.public(), "0a0b"),
+            &cert,
+            TreeForm::Dense,
+        )
+        .unwrap();
         assert!(sealed.len() <= limit, "{} > {limit}", sealed.len());
         cut.puncture(&format!("doc-{erased}"));
         erased += 1;

@@ -399,42 +399,21 @@ pub fn seal_invite(
     if nodes.len() <= FORMAT_3_INVITE_LEN {
         return Ok(nodes);
     }
-    seal_invite_dense(secret, team, keys, anchor, cert)
-}
-
-/// [`seal_invite`] in format 4 whatever the tree's size (format 2 for a team without a tree).
-pub fn seal_invite_dense(
-    secret: &InviteSecret,
-    team: &str,
-    keys: &Keyring,
-    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
-    cert: &super::trust::InviteCert,
-) -> Result<String, CryptoError> {
     seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Dense)
 }
 
-/// [`seal_invite`] in format 3 whatever the tree's size (format 2 for a team without a tree):
-/// what apps made before format 4.
-pub fn seal_invite_v3(
-    secret: &InviteSecret,
-    team: &str,
-    keys: &Keyring,
-    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
-    cert: &super::trust::InviteCert,
-) -> Result<String, CryptoError> {
-    seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Nodes)
-}
-
 /// How an invite carries the tree of documents' keys.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TreeForm {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeForm {
     /// [`DocKeys::encode`]: invite format 3.
     Nodes,
     /// [`DocKeys::encode_dense`]: invite format 4.
     Dense,
 }
 
-fn seal_invite_as(
+/// [`seal_invite`] with the tree in `form` whatever its size (format 2 for a team without a
+/// tree): `TreeForm::Nodes` is what apps made before format 4.
+pub fn seal_invite_as(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
