@@ -613,9 +613,10 @@ pub(crate) mod through_the_relay {
         let relay = TestRelay::start();
         let (_, mut lead, _b) = lead_and_canvasser(&relay);
         invite_from(&mut lead, 1);
-        // The lead's tree as 700 erasures leave it (each cuts about 1.5 KB of keys into it).
+        // The lead's tree as 4,000 erasures leave it (each cuts about 1.5 KB of keys into it,
+        // about 1 KB in an invite's dense form: 4 MB, over the relay's 4 MiB).
         let mut tree = lead.store.keyring().unwrap().doc_keys().unwrap().clone();
-        for n in 0..700 {
+        for n in 0..4000 {
             tree.puncture(&format!("0193b2c4-{n:04x}-7222-8333-944455566677"));
         }
         let conn = lead.store.connection();
