@@ -7,7 +7,7 @@ use super::CryptoError;
 use super::doc_keys::{DocKeys, ENCODED_NODE_LEN, NODE_LEN, Position, erasures_left, leaf_of};
 use super::keys::{
     DeviceKey, FORMAT_3_INVITE_LEN, InviteSecret, Keyring, TeamKey, TreeForm, open_invite,
-    seal_invite, seal_invite_as,
+    seal_invite, seal_invite_as, sealed_text_len,
 };
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
@@ -316,24 +316,9 @@ fn invites_of_format_3_still_open() {
     let secret = InviteSecret::generate().unwrap();
     let lead = DeviceKey::generate().unwrap();
     let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
-    let old = seal_invite_as(
-        &secret,
-        TEAM,
-        &ring,
-        (&lead.public(), "0a0b"),
-        &cert,
-        TreeForm::Nodes,
-    )
-    .unwrap();
-    let new = seal_invite_as(
-        &secret,
-        TEAM,
-        &ring,
-        (&lead.public(), "0a0b"),
-        &cert,
-        TreeForm::Dense,
-    )
-    .unwrap();
+    let [old, new] = [TreeForm::Nodes, TreeForm::Dense].map(|form| {
+        seal_invite_as(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert, form).unwrap()
+    });
     for sealed in [&old, &new] {
         let opened = open_invite(&secret, TEAM, sealed).unwrap();
         assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
@@ -366,12 +351,16 @@ fn invites_are_made_in_format_3_while_it_fits_in_what_relays_took_before() {
         made,
         seal_invite_as(&secret, TEAM, &ring(&cut), anchor, &cert, TreeForm::Nodes).unwrap()
     );
+    // The choice is made from the length format 3 would have, computed without sealing it.
+    let sealed_bytes = |text: &str| super::text::from_base64url(text).unwrap().len();
+    assert_eq!(sealed_text_len(sealed_bytes(&made) - 16), made.len());
     // Past what relays took before (about 580 erasures): format 4, and it opens.
     for n in 10..600 {
         cut.puncture(&format!("doc-{n}"));
     }
     let v3 = seal_invite_as(&secret, TEAM, &ring(&cut), anchor, &cert, TreeForm::Nodes).unwrap();
     assert!(v3.len() > FORMAT_3_INVITE_LEN, "{}", v3.len());
+    assert_eq!(sealed_text_len(sealed_bytes(&v3) - 16), v3.len());
     let made = seal_invite(&secret, TEAM, &ring(&cut), anchor, &cert).unwrap();
     assert_eq!(
         made,

@@ -395,11 +395,7 @@ pub fn seal_invite(
     anchor: (&[u8; PUBLIC_KEY_LEN], &str),
     cert: &super::trust::InviteCert,
 ) -> Result<String, CryptoError> {
-    let nodes = seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Nodes)?;
-    if nodes.len() <= FORMAT_3_INVITE_LEN {
-        return Ok(nodes);
-    }
-    seal_invite_as(secret, team, keys, anchor, cert, TreeForm::Dense)
+    seal_invite_in(secret, team, keys, anchor, cert, None)
 }
 
 /// How an invite carries the tree of documents' keys.
@@ -417,9 +413,27 @@ pub fn seal_invite_as(
     secret: &InviteSecret,
     team: &str,
     keys: &Keyring,
-    (anchor, anchor_actor): (&[u8; PUBLIC_KEY_LEN], &str),
+    anchor: (&[u8; PUBLIC_KEY_LEN], &str),
     cert: &super::trust::InviteCert,
     form: TreeForm,
+) -> Result<String, CryptoError> {
+    seal_invite_in(secret, team, keys, anchor, cert, Some(form))
+}
+
+/// Text of an invite whose sealed plaintext is `plain_len` bytes: the SIV tag, then base64url
+/// without padding.
+pub(super) fn sealed_text_len(plain_len: usize) -> usize {
+    ((plain_len + 16) * 4).div_ceil(3)
+}
+
+/// [`seal_invite`] with the tree in `form`, or (`None`) in the form [`seal_invite`] chooses.
+fn seal_invite_in(
+    secret: &InviteSecret,
+    team: &str,
+    keys: &Keyring,
+    (anchor, anchor_actor): (&[u8; PUBLIC_KEY_LEN], &str),
+    cert: &super::trust::InviteCert,
+    form: Option<TreeForm>,
 ) -> Result<String, CryptoError> {
     let cert = serde_json::to_vec(cert).map_err(|e| CryptoError::Key(e.to_string()))?;
     let cert_len = u16::try_from(cert.len())
@@ -450,6 +464,15 @@ pub fn seal_invite_as(
         .map_err(|_| CryptoError::Key("a team has too many keys for an invite".into()))?;
     plain.extend_from_slice(&count.to_be_bytes());
     push_keys(&mut plain, keys);
+    // Format 3's size follows from the number of nodes: no need to seal it to know.
+    let form = form.unwrap_or_else(|| {
+        let nodes_len = plain.len() + tree.len() * super::doc_keys::ENCODED_NODE_LEN;
+        if sealed_text_len(nodes_len) <= FORMAT_3_INVITE_LEN {
+            TreeForm::Nodes
+        } else {
+            TreeForm::Dense
+        }
+    });
     match form {
         TreeForm::Nodes => {
             plain.extend_from_slice(&tree.encode());
