@@ -276,12 +276,16 @@ impl DocKeys {
     /// documentation): about two thirds of [`Self::encode`]'s size.
     pub fn encode_dense(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let held = self.in_walk_order();
-        let mut walk = DenseWalk::default();
+        let mut walk = DenseWalk {
+            tags: Vec::new(),
+            keys: Some(Zeroizing::new(Vec::with_capacity(held.len() * NODE_LEN))),
+        };
         walk.visit(Position::ROOT, &held)?;
+        let keys = walk.keys.take().unwrap_or_default();
         let count = u32::try_from(walk.tags.len())
             .map_err(|_| CryptoError::Key("a team's document keys are too many".into()))?;
         let mut out = Zeroizing::new(Vec::with_capacity(
-            4 + walk.tags.len().div_ceil(4) + walk.keys.len(),
+            4 + walk.tags.len().div_ceil(4) + keys.len(),
         ));
         out.extend_from_slice(&count.to_be_bytes());
         for four in walk.tags.chunks(4) {
@@ -291,16 +295,22 @@ impl DocKeys {
                 .fold(0u8, |b, (i, tag)| b | (tag << (6 - 2 * i)));
             out.push(byte);
         }
-        out.extend_from_slice(&walk.keys);
+        out.extend_from_slice(&keys);
         Ok(out)
     }
 
-    /// The length of [`Self::encode_dense`]'s bytes, without making them.
+    /// The length of [`Self::encode_dense`]'s bytes, without copying the keys.
     pub fn dense_len(&self) -> usize {
         let held = self.in_walk_order();
-        let mut tags = 0usize;
-        count_tags(Position::ROOT, &held, &mut tags);
-        4 + tags.div_ceil(4) + held.len() * NODE_LEN
+        let mut walk = DenseWalk {
+            tags: Vec::new(),
+            keys: None,
+        };
+        match walk.visit(Position::ROOT, &held) {
+            Ok(()) => 4 + walk.tags.len().div_ceil(4) + held.len() * NODE_LEN,
+            // Never for a set `from_nodes` checked; the stored form's size is more.
+            Err(_) => self.len() * ENCODED_NODE_LEN,
+        }
     }
 
     /// The nodes held, ordered by the first leaf they cover: the order of a walk from the root,
@@ -419,11 +429,11 @@ impl Position {
     }
 }
 
-/// The tags and keys of [`DocKeys::encode_dense`], as the walk makes them.
-#[derive(Default)]
+/// The tags and keys of [`DocKeys::encode_dense`], as the walk makes them (the keys only when
+/// wanted: [`DocKeys::dense_len`] needs the tags alone).
 struct DenseWalk {
     tags: Vec<u8>,
-    keys: Zeroizing<Vec<u8>>,
+    keys: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl DenseWalk {
@@ -437,7 +447,9 @@ impl DenseWalk {
             [] => self.tags.push(TAG_NONE),
             [(_, only, key)] if *only == at => {
                 self.tags.push(TAG_HELD);
-                self.keys.extend_from_slice(*key);
+                if let Some(keys) = &mut self.keys {
+                    keys.extend_from_slice(*key);
+                }
             }
             _ if at.depth == DEPTH => {
                 // Nodes held never overlap (`from_nodes` checks), so a leaf holds one at most.
@@ -455,22 +467,6 @@ impl DenseWalk {
             }
         }
         Ok(())
-    }
-}
-
-/// How many tags [`DenseWalk::visit`] makes for the same walk.
-fn count_tags(at: Position, held: &[(u128, Position, &[u8; NODE_LEN])], tags: &mut usize) {
-    *tags += 1;
-    match held {
-        [] => {}
-        [(_, only, _)] if *only == at => {}
-        _ if at.depth == DEPTH => {}
-        _ => {
-            let (zero, one) = at.children();
-            let split = held.partition_point(|h| h.0 < one.range().0);
-            count_tags(zero, &held[..split], tags);
-            count_tags(one, &held[split..], tags);
-        }
     }
 }
 
