@@ -133,6 +133,14 @@ pub(crate) struct Kept {
     pub saved: Vec<u8>,
 }
 
+impl Kept {
+    /// Whether this is document `kind` as the store holds it, saved as `saved`: only then may
+    /// a write use it instead of loading the file.
+    pub fn is(&self, kind: DocKind, saved: &[u8]) -> bool {
+        self.kind == kind && self.saved == saved
+    }
+}
+
 /// How many documents [`KeptDocs`] holds: a canvasser's walk list and the people of the last
 /// few doors.
 const KEEP: usize = 8;
@@ -156,7 +164,7 @@ impl KeptDocs {
     pub fn holds(&self, doc_id: &str, kind: DocKind, saved: &[u8]) -> bool {
         self.docs
             .iter()
-            .any(|k| k.doc_id == doc_id && k.kind == kind && k.saved == saved)
+            .any(|k| k.doc_id == doc_id && k.is(kind, saved))
     }
 
     /// Keep `kept` as the most recently written.

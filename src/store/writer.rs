@@ -92,7 +92,7 @@ impl<'t> Writer<'t> {
             return self.load(id, kind, what);
         };
         match documents::raw_bytes(self.conn, id)? {
-            Some(saved) if kept.kind == kind && kept.saved == saved => Ok(kept.doc),
+            Some(saved) if kept.is(kind, &saved) => Ok(kept.doc),
             _ => self.load(id, kind, what),
         }
     }
