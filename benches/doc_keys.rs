@@ -67,24 +67,10 @@ fn main() {
             done += 1;
         }
         let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
-        let invite = seal_invite_as(
-            &secret,
-            TEAM,
-            &ring,
-            (&lead.public(), "0a0b"),
-            &cert,
-            TreeForm::Dense,
-        )
-        .expect("seal");
-        let before = seal_invite_as(
-            &secret,
-            TEAM,
-            &ring,
-            (&lead.public(), "0a0b"),
-            &cert,
-            TreeForm::Nodes,
-        )
-        .expect("seal");
+        let [invite, before] = [TreeForm::Dense, TreeForm::Nodes].map(|form| {
+            seal_invite_as(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert, form)
+                .expect("seal")
+        });
         let start = Instant::now();
         for i in 0..10_000 {
             black_box(cut.key_for(&doc(i)));
