@@ -76,8 +76,28 @@ async function launchPhone(s, extra = {}) {
     ...PHONE,
     ...extra,
   });
+  await s.context.addInitScript(recordWorkerAsks);
   s.page = s.context.pages()[0] || await s.context.newPage();
   return s.page;
+}
+
+/** Runs in every page before its scripts: wraps `Worker` so that each request posted to the
+ * store worker that asks for a person's file to be kept loaded is noted with whether the
+ * conversation form (`#story`) was on screen when it was posted. */
+function recordWorkerAsks() {
+  window.__keepLoadedAsks = [];
+  const Base = window.Worker;
+  if (!Base || Base.__asksWrapped) return;
+  class AskWorker extends Base {
+    postMessage(...args) {
+      if (typeof args[0] === 'string' && args[0].includes('"KeepLoaded"')) {
+        window.__keepLoadedAsks.push({ formShown: document.getElementById('story') !== null });
+      }
+      return super.postMessage(...args);
+    }
+  }
+  AskWorker.__asksWrapped = true;
+  window.Worker = AskWorker;
 }
 
 const tests = [
@@ -119,6 +139,10 @@ const tests = [
 
     await page.tap('#record-conversation');
     await page.waitForSelector('#story');
+    // The person's file is asked to be kept loaded for the save, once the form is shown (the
+    // form's own reads do not wait behind it).
+    await page.waitForFunction(() => window.__keepLoadedAsks.length > 0, null, { timeout: 10000 });
+    eq(await page.evaluate(() => window.__keepLoadedAsks), [{ formShown: true }], 'asks to keep the file loaded');
     await typeFast(page, '#story', STORY);
     // Both asks typed in one go, Enter after each: the second is typed before the first Enter
     // is answered.

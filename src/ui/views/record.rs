@@ -231,6 +231,7 @@ pub fn draft_key(person_id: &str) -> String {
 pub fn Record(person_id: String) -> Element {
     let services = use_context::<Services>();
     let pid = person_id.clone();
+    let keep_store = services.store.clone();
     // Read once: the form owns its text from here on.
     let loaded = use_resource(move || {
         let store = services.store.clone();
@@ -245,10 +246,23 @@ pub fn Record(person_id: String) -> Element {
                 Some(_) => None,
                 None => store.usual_kind().await?,
             };
-            // While the conversation is typed, the person's file waits loaded for the save.
-            // Only a little time is at stake: the form opens whether or not this worked.
-            let _ = store.keep_loaded(&pid).await;
             Ok::<_, UiError>((name, restored, usual))
+        }
+    });
+    // While the conversation is typed, the person's file waits loaded for the save. Asked for
+    // once the form is shown, so that the form's own reads do not queue behind it in the
+    // phone's store worker; only a little time is at stake, so whether it worked does not
+    // matter.
+    let keep_id = person_id.clone();
+    let mut asked = use_signal(|| false);
+    use_effect(move || {
+        if matches!(&*loaded.read(), Some(Ok(_))) && !*asked.peek() {
+            asked.set(true);
+            let store = keep_store.clone();
+            let id = keep_id.clone();
+            spawn(async move {
+                let _ = store.keep_loaded(&id).await;
+            });
         }
     });
     match &*loaded.read() {
