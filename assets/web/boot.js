@@ -1,8 +1,9 @@
 // Starts Groundwork: loads the wasm-bindgen glue and the wasm, which runs `main()`.
 //
 // The page and its dedicated store worker both load this module: the wasm finds its own URL in
-// the page's `script[type=module][src]` and starts a worker on it. In the worker this file only
-// starts the wasm; the page also registers the service worker that keeps the app offline.
+// the page's `script[type=module][src]` and starts a worker on it (and the store worker starts
+// its helper workers on it too). In a worker this file only starts the wasm; the page also
+// registers the service worker that keeps the app offline.
 // .ci/build-web rewrites the two relative file names below to their content-hashed names.
 import init from './groundwork.js';
 

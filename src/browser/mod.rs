@@ -7,11 +7,14 @@
 //!   file system (a SyncAccessHandle pool, which only a dedicated worker may open), the same
 //!   `Store`, answering the same `service::Request`s with `service::handle`, and syncing with
 //!   the relay over `fetch`.
-//! - [`messages`]: what the two post to each other (JSON strings).
+//! - [`helpers`]: more dedicated workers, started by the store worker, that open and check
+//!   parts of large pulled pages while it does its own part.
+//! - [`messages`]: what the page and the store worker post to each other (JSON strings).
 //!
-//! `main` tells them apart by the global scope it runs in.
+//! `main` tells them apart by the global scope it runs in, and a helper by its worker's name.
 
 pub mod client;
+pub mod helpers;
 pub mod messages;
 pub mod page;
 pub mod store_worker;
@@ -23,6 +26,7 @@ pub fn main() {
     // A panic names its cause in the console (the wasm itself only says "unreachable").
     std::panic::set_hook(Box::new(|info| log(&format!("groundwork: {info}"))));
     match js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+        Ok(scope) if scope.name() == helpers::HELPER_NAME => helpers::serve(scope),
         Ok(scope) => store_worker::start(scope),
         Err(_) => page::start(),
     }

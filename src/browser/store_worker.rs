@@ -202,7 +202,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
 }
 
 /// `groundworkMemoryBytes()` in the worker's global scope: the wasm's memory in bytes, for the
-/// benchmarks (DevTools cannot see inside the wasm's memory).
+/// benchmarks (DevTools cannot see inside the wasm's memory); and `groundworkOpenedElsewhere()`.
 fn expose_memory(scope: &web_sys::DedicatedWorkerGlobalScope) {
     let bytes = Closure::<dyn Fn() -> f64>::new(|| {
         js_sys::Reflect::get(&wasm_bindgen::memory(), &"buffer".into())
@@ -213,6 +213,12 @@ fn expose_memory(scope: &web_sys::DedicatedWorkerGlobalScope) {
     });
     let _ = js_sys::Reflect::set(scope, &"groundworkMemoryBytes".into(), bytes.as_ref());
     bytes.forget();
+    // `groundworkOpenedElsewhere()`: pulled blobs opened and checked before their page was
+    // judged (by the helper workers and this one together), for the tests.
+    let opened =
+        Closure::<dyn Fn() -> f64>::new(|| groundwork::store::worked_ahead().elsewhere as f64);
+    let _ = js_sys::Reflect::set(scope, &"groundworkOpenedElsewhere".into(), opened.as_ref());
+    opened.forget();
 }
 
 impl Worker {
@@ -510,7 +516,14 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                         shown.announce(false);
                     }
                 };
-                engine::sync_pages(&worker.store, &transport, Budget::default(), &mut on_page).await
+                engine::sync_pages_with(
+                    &worker.store,
+                    &transport,
+                    Budget::default(),
+                    &mut on_page,
+                    &super::helpers::WorkerHelpers,
+                )
+                .await
             }
         };
         match &outcome {

@@ -33,7 +33,7 @@ use crate::docs::check::{self, ReadDoc};
 
 /// Fewer blobs than this in a page are judged as they come: starting threads would cost more
 /// than they save.
-const FEWEST: usize = 16;
+pub(crate) const FEWEST: usize = 16;
 
 /// Fewer snapshots than this are loaded as they come; loading one is costlier than a thread's
 /// start, so two are worth it.
@@ -57,11 +57,15 @@ pub struct WorkedAhead {
     pub loaded: u64,
     /// Documents whose pulled changes were applied and judged ahead.
     pub applied: u64,
+    /// Blobs opened (and their signatures checked) in other workers and taken
+    /// ([`super::elsewhere`]; counted in `opened` too).
+    pub elsewhere: u64,
 }
 
 static OPENED: AtomicU64 = AtomicU64::new(0);
 static LOADED: AtomicU64 = AtomicU64::new(0);
 static APPLIED: AtomicU64 = AtomicU64::new(0);
+static ELSEWHERE: AtomicU64 = AtomicU64::new(0);
 
 /// How much this process has worked out ahead so far.
 pub fn worked_ahead() -> WorkedAhead {
@@ -69,6 +73,7 @@ pub fn worked_ahead() -> WorkedAhead {
         opened: OPENED.load(Ordering::Relaxed),
         loaded: LOADED.load(Ordering::Relaxed),
         applied: APPLIED.load(Ordering::Relaxed),
+        elsewhere: ELSEWHERE.load(Ordering::Relaxed),
     }
 }
 
@@ -108,6 +113,32 @@ impl Ahead {
         }
     }
 
+    /// What was found for `blob` elsewhere ([`super::elsewhere`]): `blob` opened, and the
+    /// signing key its signature was checked against with whether it held.
+    pub(crate) fn found(
+        blob: &[u8],
+        opened: Option<Opened>,
+        signed: Option<(Vec<u8>, bool)>,
+    ) -> Ahead {
+        Ahead {
+            blob: (blob.as_ptr() as usize, blob.len()),
+            opened,
+            signed,
+        }
+    }
+
+    /// Whether the blob was opened.
+    pub(crate) fn was_opened(&self) -> bool {
+        self.opened.is_some()
+    }
+
+    /// The signing key the signature was checked against, and whether it held.
+    pub(crate) fn signed(&self) -> Option<(&[u8], bool)> {
+        self.signed
+            .as_ref()
+            .map(|(key, held)| (key.as_slice(), *held))
+    }
+
     /// Whether the signature of `blob` was found to hold for `signing`: `None` when it was
     /// not checked against that key ahead.
     pub(crate) fn signed_by(&self, blob: &[u8], signing: &[u8]) -> Option<bool> {
@@ -119,20 +150,28 @@ impl Ahead {
 }
 
 /// What a page's blobs start from: the team, its ring and its members as the page began.
-pub(crate) struct Start<'a> {
-    pub(crate) team: &'a str,
-    pub(crate) ring: &'a Keyring,
-    pub(crate) members: &'a HashMap<String, Member>,
+pub(super) struct Start<'a> {
+    pub(super) team: &'a str,
+    pub(super) ring: &'a Keyring,
+    pub(super) members: &'a HashMap<String, Member>,
 }
 
 /// Work out ahead what can be for each of `blobs` (one entry each, in order; all empty when
 /// the page is small or the machine has one core).
-pub(crate) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
+pub(super) fn prepare(start: &Start<'_>, blobs: &[Incoming<'_>]) -> Vec<Ahead> {
     if !worth_it(blobs.len()) {
         return blobs.iter().map(|_| Ahead::default()).collect();
     }
     OPENED.fetch_add(blobs.len() as u64, Ordering::Relaxed);
-    in_parallel(blobs, threads(), |c| one(start, c))
+    in_parallel(blobs, threads(), |c| {
+        one(start.team, start.ring, start.members, c)
+    })
+}
+
+/// Count `n` blobs opened in other workers ([`super::elsewhere`]).
+pub(crate) fn opened_elsewhere(n: usize) {
+    OPENED.fetch_add(n as u64, Ordering::Relaxed);
+    ELSEWHERE.fetch_add(n as u64, Ordering::Relaxed);
 }
 
 /// `work` on each of `items` on all cores, in order, when there are enough of them and cores to
@@ -213,8 +252,31 @@ fn in_parallel<T, R>(items: &[T], _threads: usize, work: impl Fn(&T) -> R) -> Ve
     items.iter().map(work).collect()
 }
 
-/// What can be worked out ahead for `c`.
-fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
+/// The members' signing keys, by their actor in hex.
+pub(crate) trait Signers {
+    /// The signing key of the member whose actor is `actor`.
+    fn signing(&self, actor: &str) -> Option<&[u8]>;
+}
+
+impl Signers for HashMap<String, Member> {
+    fn signing(&self, actor: &str) -> Option<&[u8]> {
+        self.get(actor).map(|m| m.signing.as_slice())
+    }
+}
+
+impl Signers for HashMap<String, Vec<u8>> {
+    fn signing(&self, actor: &str) -> Option<&[u8]> {
+        self.get(actor).map(Vec::as_slice)
+    }
+}
+
+/// What can be worked out ahead for `c` in `team`, with `ring` and the members' signing keys.
+pub(crate) fn one(
+    team: &str,
+    ring: &Keyring,
+    members: &(impl Signers + ?Sized),
+    c: &Incoming<'_>,
+) -> Ahead {
     let mut ahead = Ahead {
         blob: (c.blob.as_ptr() as usize, c.blob.len()),
         ..Ahead::default()
@@ -222,7 +284,7 @@ fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
     if crate::crypto::is_key_record(c.doc_id) {
         return ahead;
     }
-    let Ok(opened) = seal::open(start.team, c.doc_id, start.ring, c.blob) else {
+    let Ok(opened) = seal::open(team, c.doc_id, ring, c.blob) else {
         return ahead;
     };
     let writer = if compaction::is_snapshot(&opened.content) {
@@ -233,9 +295,9 @@ fn one(start: &Start<'_>, c: &Incoming<'_>) -> Ahead {
     } else {
         first_writer(&opened.content)
     };
-    if let Some(member) = writer.and_then(|w| start.members.get(&w)) {
-        let held = seal::verify_signature(start.team, c.doc_id, c.blob, &member.signing).is_ok();
-        ahead.signed = Some((member.signing.clone(), held));
+    if let Some(signing) = writer.as_deref().and_then(|w| members.signing(w)) {
+        let held = seal::verify_signature(team, c.doc_id, c.blob, signing).is_ok();
+        ahead.signed = Some((signing.to_vec(), held));
     }
     ahead.opened = Some(opened);
     ahead

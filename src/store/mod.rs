@@ -18,6 +18,7 @@ mod columns;
 pub mod compaction;
 mod documents;
 pub mod drafts;
+pub mod elsewhere;
 mod erasure;
 mod files;
 mod identity;

@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::ahead::{self, Ahead, Loaded};
 use super::bundle;
 use super::compaction::{self, Snapshot};
+use super::elsewhere::{self, DoneElsewhere};
 use super::intake::{self, Incoming, Pusher};
 use super::keys::{Member, device_key, keyring, members, sealed, team_id};
 use super::withheld;
@@ -107,6 +108,7 @@ pub(crate) fn open_pulled(
     me: &str,
     changes: &[Incoming<'_>],
     now: &str,
+    elsewhere: Option<&DoneElsewhere>,
 ) -> Result<Option<OpenedPage>> {
     if !sealed(conn)? {
         return Ok(None);
@@ -128,14 +130,41 @@ pub(crate) fn open_pulled(
         anchor: super::trust::anchor(conn)?,
     };
     let mut out = Outcome::default();
+    // Work done in other workers (the phone's helpers), taken only when it was computed from
+    // what this page starts from.
+    let mut found = match elsewhere {
+        Some(done) => {
+            let start = ahead::Start {
+                team: &opener.team,
+                ring: &opener.ring,
+                members: &opener.members,
+            };
+            elsewhere::taken(done, &elsewhere::start_bytes(&start)?, changes)
+        }
+        None => None,
+    };
+    if let Some(found) = &found {
+        ahead::opened_elsewhere(found.iter().filter(|a| a.was_opened()).count());
+    }
     // A window at a time, so that a page's blobs are not all held opened at once.
-    for window in changes.chunks(ahead::WINDOW) {
-        let start = ahead::Start {
-            team: &opener.team,
-            ring: &opener.ring,
-            members: &opener.members,
+    for (w, window) in changes.chunks(ahead::WINDOW).enumerate() {
+        let worked = match &mut found {
+            Some(found) => {
+                let from = w * ahead::WINDOW;
+                found[from..from + window.len()]
+                    .iter_mut()
+                    .map(std::mem::take)
+                    .collect()
+            }
+            None => {
+                let start = ahead::Start {
+                    team: &opener.team,
+                    ring: &opener.ring,
+                    members: &opener.members,
+                };
+                ahead::prepare(&start, window)
+            }
         };
-        let worked = ahead::prepare(&start, window);
         for (c, done) in window.iter().zip(worked) {
             withheld::note_received(conn, c.blob)?;
             opener.judge(conn, c, now, &mut out, done)?;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Local, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::documents::{self, MergeReport};
+use super::elsewhere::DoneElsewhere;
 use super::intake::{self, Incoming, IntakeReport};
 use super::{CANVASSER_KEY, DEFAULT_CANVASSER, meta_delete, meta_get, meta_set, project};
 use crate::docs::{self, DocKind};
@@ -688,10 +689,21 @@ impl<'t> Writer<'t> {
     /// Take in changes pulled from the team, judging each on its own (see
     /// [`super::intake`]): applied, left waiting for its dependencies, or quarantined.
     pub fn take_in(&mut self, changes: &[Incoming<'_>]) -> Result<IntakeReport> {
+        self.take_in_with(changes, None)
+    }
+
+    /// [`Writer::take_in`], with the blobs' opening and signature checks done in other
+    /// workers (the jobs of [`super::Store::jobs_elsewhere`], answered): taken where they were
+    /// computed from what this page starts from, done here otherwise.
+    pub fn take_in_with(
+        &mut self,
+        changes: &[Incoming<'_>],
+        elsewhere: Option<&DoneElsewhere>,
+    ) -> Result<IntakeReport> {
         // Arrival times are real times (not the demo clock): repairs are timed by them.
         let now = format_time(Utc::now());
         let me = intake::hex(self.actor.to_bytes());
-        match super::opening::open_pulled(self.conn, &me, changes, &now)? {
+        match super::opening::open_pulled(self.conn, &me, changes, &now, elsewhere)? {
             None => {
                 let mut report = intake::take_in(self.conn, self.actor, changes, &now)?;
                 report.received = changes

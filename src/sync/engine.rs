@@ -10,12 +10,13 @@ use serde::Serialize;
 
 use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
-use super::{Notebook, SyncError, team};
+use super::{Helpers, NoHelpers, Notebook, SyncError, team};
 use crate::crypto::CryptoError;
 use crate::crypto::doc_keys::DocKeys;
 use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
+use crate::store::elsewhere::DoneElsewhere;
 use crate::store::{Incoming, JoinTrust, Joining, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
@@ -229,7 +230,19 @@ pub async fn sync_pages<W: Wire>(
     budget: Budget,
     on_page: &mut dyn FnMut(usize),
 ) -> Result<SyncReport, SyncError> {
-    let result = run(store, transport, budget, on_page).await;
+    sync_pages_with(store, transport, budget, on_page, &NoHelpers).await
+}
+
+/// [`sync_pages`], with each pulled page's blobs opened and checked by `helpers` (and this
+/// worker) before the page is taken in: the phone's store worker, which has no threads.
+pub async fn sync_pages_with<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    budget: Budget,
+    on_page: &mut dyn FnMut(usize),
+    helpers: &impl Helpers,
+) -> Result<SyncReport, SyncError> {
+    let result = run(store, transport, budget, on_page, helpers).await;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
@@ -276,7 +289,7 @@ pub async fn repair<W: Wire>(
         for doc in &docs {
             repair_doc(store, transport, &link, doc, budget, &mut report).await?;
         }
-        let synced = run(store, transport, budget, &mut |_| {}).await?;
+        let synced = run(store, transport, budget, &mut |_| {}, &NoHelpers).await?;
         Ok(SyncReport {
             pulled: report.pulled + synced.pulled,
             rejected: report.rejected + synced.rejected,
@@ -365,7 +378,7 @@ async fn pull_doc<W: Wire>(
             Err(e) => return Err(e),
         };
         report.round_trips += 1;
-        let (received, rejected) = store.with(|s| take_in(s, &response, None))?;
+        let (received, rejected) = store.with(|s| take_in(s, &response, None, None))?;
         report.pulled += received;
         report.rejected += rejected;
         if !response.more || response.cursor <= after {
@@ -382,6 +395,7 @@ fn take_in(
     store: &mut Store,
     response: &SyncResponse,
     cursor: Option<u64>,
+    elsewhere: Option<&DoneElsewhere>,
 ) -> Result<(usize, usize), Error> {
     let pushers: Vec<Pusher> = response
         .pushers
@@ -402,7 +416,7 @@ fn take_in(
         })
         .collect();
     store.batch(|w| {
-        let r = w.take_in(&incoming)?;
+        let r = w.take_in_with(&incoming, elsewhere)?;
         if let Some(cursor) = cursor {
             w.advance_cursor(cursor)?;
         }
@@ -410,11 +424,43 @@ fn take_in(
     })
 }
 
+/// The blobs of a relay answer opened and checked by `helpers` (and this worker), for
+/// [`take_in`]: `None` when there are no helpers or the page is not worth it.
+async fn opened_elsewhere(
+    store: &impl Notebook,
+    helpers: &impl Helpers,
+    response: &SyncResponse,
+) -> Result<Option<DoneElsewhere>, SyncError> {
+    let parts = helpers.parts();
+    if parts < 2 {
+        return Ok(None);
+    }
+    let jobs = store.with(|s| {
+        let incoming: Vec<Incoming<'_>> = response
+            .changes
+            .iter()
+            .map(|c| Incoming {
+                doc_id: &c.doc_id,
+                blob: &c.blob,
+                pusher: None,
+                snapshot: c.snapshot,
+            })
+            .collect();
+        s.jobs_elsewhere(&incoming, parts)
+    })?;
+    let Some(mut jobs) = jobs else {
+        return Ok(None);
+    };
+    let answers = helpers.work(std::mem::take(&mut jobs.jobs)).await;
+    Ok(Some(jobs.answered(answers)))
+}
+
 async fn run<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     budget: Budget,
     on_page: &mut dyn FnMut(usize),
+    helpers: &impl Helpers,
 ) -> Result<SyncReport, SyncError> {
     let state = store.with(|s| s.sync_state())?;
     let link = state.link.ok_or(SyncError::NotJoined)?;
@@ -428,6 +474,7 @@ async fn run<W: Wire>(
         budget,
         on_page,
         &mut report,
+        helpers,
     )
     .await?;
     report.erased += team::follow_up(store, transport, &link, news).await?;
@@ -439,6 +486,7 @@ async fn run<W: Wire>(
         budget,
         on_page,
         &mut report,
+        helpers,
     )
     .await?;
     // Changes that still wait after a whole pull may depend on changes this device never
@@ -461,6 +509,7 @@ async fn run<W: Wire>(
 
 /// Push what waits and pull what is new, round trip after round trip, from `cursor`: returns
 /// the cursor reached and what the relay's last answer said about the team.
+#[allow(clippy::too_many_arguments)]
 async fn rounds<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
@@ -469,6 +518,7 @@ async fn rounds<W: Wire>(
     budget: Budget,
     on_page: &mut dyn FnMut(usize),
     report: &mut SyncReport,
+    helpers: &impl Helpers,
 ) -> Result<(u64, News), SyncError> {
     let actor = store.with(|s| s.actor_bytes());
     let mut news: News;
@@ -574,8 +624,9 @@ async fn rounds<W: Wire>(
             cursor: absorb.cursor,
             more: false,
         };
+        let elsewhere = opened_elsewhere(store, helpers, &answer).await?;
         let (received, rejected) = store.with(|s| {
-            let taken = take_in(s, &answer, Some(absorb.cursor))?;
+            let taken = take_in(s, &answer, Some(absorb.cursor), elsewhere.as_ref())?;
             s.acknowledge(&absorb.acknowledged)?;
             s.note_pushed(&stored)?;
             if let Some(n) = record_sent {
@@ -607,6 +658,7 @@ async fn compact<W: Wire>(
     budget: Budget,
     on_page: &mut dyn FnMut(usize),
     report: &mut SyncReport,
+    helpers: &impl Helpers,
 ) -> Result<(), SyncError> {
     report.compacted += announce(store, transport, link).await?;
     let mut cursor = cursor;
@@ -619,9 +671,11 @@ async fn compact<W: Wire>(
             break;
         }
         made += batch;
-        cursor = rounds(store, transport, link, cursor, budget, on_page, report)
-            .await?
-            .0;
+        cursor = rounds(
+            store, transport, link, cursor, budget, on_page, report, helpers,
+        )
+        .await?
+        .0;
         report.compacted += announce(store, transport, link).await?;
     }
     Ok(())

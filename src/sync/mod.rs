@@ -5,6 +5,7 @@
 //! - [`engine`]: `join` and `sync_once` (async), driving a [`Relay`] and the store through a
 //!   [`Notebook`]; the blocking forms below ([`sync_once`], …) run them on the calling thread.
 //! - [`relay`]: the relay's HTTP API over any [`Wire`], with retries and backoff.
+//! - [`helpers`]: other workers taking part of a pulled page's opening (the phone's).
 //! - [`team`]: roles, the lead's actions and erasure orders.
 //! - `http`: the wire of the desktop and the command line (reqwest, rustls, gzip, timeouts);
 //!   `fetch`: the browser's.
@@ -16,6 +17,7 @@
 pub mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
+pub mod helpers;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod http;
 pub mod plan;
@@ -28,6 +30,7 @@ pub mod worker;
 use std::cell::RefCell;
 
 pub use engine::{JoinReport, Repair, SyncReport};
+pub use helpers::{Helpers, NoHelpers};
 #[cfg(not(target_arch = "wasm32"))]
 pub use http::HttpTransport;
 pub use relay::{Relay, Wire};

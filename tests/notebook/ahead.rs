@@ -2,11 +2,12 @@
 //! seals opened, signatures checked, snapshots loaded and the changes of documents new here
 //! applied and judged ahead, a window at a time) ends
 //! exactly as the same blobs taken in one at a time, honest and hostile ones alike, across a
-//! key rotation that comes in the middle of the page.
+//! key rotation that comes in the middle of the page; and so does the same page opened in
+//! jobs for other workers (the phone's helpers), one of which never answers.
 
 use std::cell::RefCell;
 
-use groundwork::store::{Incoming, OutboxItem, worked_ahead};
+use groundwork::store::{Incoming, OutboxItem, elsewhere, worked_ahead};
 use groundwork::sync::{self, team};
 
 use super::sealed::forge_copy;
@@ -70,8 +71,17 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     // and reaches them in the middle of the log, by the epoch record.
     let mut whole = Device::joined(&relay.url, &relay.invite(&team, 1), "Whole page");
     let mut single = Device::joined(&relay.url, &relay.invite(&team, 1), "Blob by blob");
+    // And one whose page is opened in jobs for other workers, as the phone's helpers do.
+    let mut apart = Device::joined(&relay.url, &relay.invite(&team, 1), "Helped phone");
     for _ in 0..2 {
-        for d in [&mut lead, &mut a, &mut evil, &mut whole, &mut single] {
+        for d in [
+            &mut lead,
+            &mut a,
+            &mut evil,
+            &mut whole,
+            &mut single,
+            &mut apart,
+        ] {
             d.sync();
         }
     }
@@ -87,6 +97,7 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     // documents the two devices hold.
     whole.sync();
     single.sync();
+    apart.sync();
     for id in people.iter().step_by(2) {
         a.converse(id, "met again", &["bring a neighbour"]);
     }
@@ -165,10 +176,42 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
         assert!(done.applied - before.applied >= 16, "{before:?} {done:?}");
     }
 
+    // The phone's way: the page cut into three jobs, done apart from the store (as bytes, by
+    // the same function the helpers run), the second as a helper that failed.
+    let mut jobs = apart
+        .store
+        .jobs_elsewhere(&incoming, 3)
+        .unwrap()
+        .expect("a sealed page of more than 16 blobs is worth cutting");
+    let parts = std::mem::take(&mut jobs.jobs);
+    assert_eq!(parts.len(), 3);
+    let answers: Vec<Option<Vec<u8>>> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, job)| (i != 1).then(|| elsewhere::work(job).unwrap()))
+        .collect();
+    let before = worked_ahead();
+    apart
+        .store
+        .batch(|w| w.take_in_with(&incoming, Some(&jobs.answered(answers))))
+        .unwrap();
+    let taken = worked_ahead().elsewhere - before.elsewhere;
+    // What the first and last jobs opened was taken (not the key records, which are never
+    // opened ahead, nor what the rotated key sealed); the failed job's blobs were opened here.
+    let answered = (incoming.len() - incoming.len().div_ceil(3)) as u64;
+    assert!(
+        taken >= 16 && taken <= answered,
+        "{taken} of {answered} answered",
+    );
+
     let (notebook, refused, waiting) = decided(&whole);
     assert_eq!(
         (notebook.clone(), refused.clone(), waiting),
         decided(&single)
+    );
+    assert_eq!(
+        (notebook.clone(), refused.clone(), waiting),
+        decided(&apart)
     );
     // What each was given: the honest work whole, the three hostile blobs refused.
     for id in people.iter().chain(&long).chain(&after) {

@@ -81,6 +81,14 @@ async function launchPhone(s, extra = {}) {
   return s.page;
 }
 
+/** The page's store worker (the one that exposes the notebook's counters). */
+async function storeWorker(page) {
+  for (const w of page.workers()) {
+    if (await w.evaluate(() => typeof globalThis.groundworkOpenedElsewhere === 'function').catch(() => false)) return w;
+  }
+  throw new Error(`no store worker among ${page.workers().length} workers`);
+}
+
 /** Runs in every page before its scripts: wraps `Worker` so that each request posted to the
  * store worker that asks for a person's file to be kept loaded is noted with whether the
  * conversation form (`#story`) was on screen when it was posted. */
@@ -349,6 +357,27 @@ const tests = [
     await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor({ timeout: 75000 });
     console.log(`bench: a teammate's new person shown by the periodic sync after ${Date.now() - t1} ms (no tap)`);
     eq(new URL(page.url()).pathname, '/', 'still on the People list');
+  }],
+
+  ['a page of 24 people pulled at once is opened and checked by the store worker and its helper workers together', async (s) => {
+    const { page } = s;
+    const names = Array.from({ length: 24 }, (_, i) => `Neighbour ${i + 1} of Block C`);
+    for (const name of names) cli(s.cliDir, 'person', 'add', '--name', name);
+    cli(s.cliDir, 'sync');
+    const worker = await storeWorker(page);
+    const cores = await worker.evaluate(() => navigator.hardwareConcurrency);
+    const before = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere());
+    await tab(page, 'People');
+    await syncNow(page);
+    await page.fill('#search', 'Block C');
+    await page.locator('.person-row', { hasText: names[23] }).waitFor({ timeout: 20000 });
+    const opened = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere()) - before;
+    if (cores >= 2) {
+      assert(opened >= names.length, `blobs opened in jobs for the helpers: ${opened} (${cores} cores)`);
+    } else {
+      console.log(`     (one core: no helper workers; ${opened} blobs opened in jobs)`);
+    }
+    await page.fill('#search', '');
   }],
 
   ['online, the badge counts a change waiting right after a save (not "all saved here" until it is sent)', async (s) => {
