@@ -276,5 +276,6 @@ pub fn serve(scope: web_sys::DedicatedWorkerGlobalScope) {
         });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+    super::expose_memory(&scope);
     let _ = scope.post_message(&JsValue::from_str(READY));
 }

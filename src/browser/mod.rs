@@ -36,3 +36,18 @@ pub fn main() {
 pub fn log(line: &str) {
     web_sys::console::log_1(&wasm_bindgen::JsValue::from_str(line));
 }
+
+/// `groundworkMemoryBytes()` in a worker's global scope: its wasm's memory in bytes, for the
+/// benchmarks (DevTools cannot see inside the wasm's memory).
+fn expose_memory(scope: &web_sys::DedicatedWorkerGlobalScope) {
+    use wasm_bindgen::prelude::*;
+    let bytes = Closure::<dyn Fn() -> f64>::new(|| {
+        js_sys::Reflect::get(&wasm_bindgen::memory(), &"buffer".into())
+            .and_then(|b| js_sys::Reflect::get(&b, &"byteLength".into()))
+            .ok()
+            .and_then(|n| n.as_f64())
+            .unwrap_or(0.0)
+    });
+    let _ = js_sys::Reflect::set(scope, &"groundworkMemoryBytes".into(), bytes.as_ref());
+    bytes.forget();
+}

@@ -195,7 +195,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
     };
     let _ = scope.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     on_online.forget();
-    expose_memory(&scope);
+    expose_for_tests(&scope);
     worker.publish_status(false, &None, 0);
     post(&scope, &FromStore::Ready(Ok(())));
     wasm_bindgen_futures::spawn_local(sync_loop(worker, wakes));
@@ -203,16 +203,8 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
 
 /// `groundworkMemoryBytes()` in the worker's global scope: the wasm's memory in bytes, for the
 /// benchmarks (DevTools cannot see inside the wasm's memory); and `groundworkOpenedElsewhere()`.
-fn expose_memory(scope: &web_sys::DedicatedWorkerGlobalScope) {
-    let bytes = Closure::<dyn Fn() -> f64>::new(|| {
-        js_sys::Reflect::get(&wasm_bindgen::memory(), &"buffer".into())
-            .and_then(|b| js_sys::Reflect::get(&b, &"byteLength".into()))
-            .ok()
-            .and_then(|n| n.as_f64())
-            .unwrap_or(0.0)
-    });
-    let _ = js_sys::Reflect::set(scope, &"groundworkMemoryBytes".into(), bytes.as_ref());
-    bytes.forget();
+fn expose_for_tests(scope: &web_sys::DedicatedWorkerGlobalScope) {
+    super::expose_memory(scope);
     // `groundworkOpenedElsewhere()`: pulled blobs opened and checked before their page was
     // judged (by the helper workers and this one together), for the tests.
     let opened =

@@ -197,11 +197,11 @@ pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
     Ok(out)
 }
 
-/// The store's start as the page is judged: `done`'s answers, one [`Ahead`] per blob of
-/// `blobs`, when they were computed from it; `None` otherwise. An answer missing or unreadable
-/// leaves its run's blobs with nothing done ahead.
+/// `done`'s answers, one [`Ahead`] per blob of `blobs`, when they were computed from `start`
+/// (the store's own as the page is judged); `None` otherwise. An answer missing or unreadable
+/// leaves its run's blobs with nothing done ahead. Each answer's bytes are let go once read.
 pub(crate) fn taken(
-    done: &DoneElsewhere,
+    done: DoneElsewhere,
     start: &[u8],
     blobs: &[Incoming<'_>],
 ) -> Option<Vec<Ahead>> {
@@ -213,10 +213,10 @@ pub(crate) fn taken(
     }
     let mut out = Vec::with_capacity(blobs.len());
     let mut at = 0;
-    for (answer, &size) in done.answers.iter().zip(&done.sizes) {
+    for (answer, size) in done.answers.into_iter().zip(done.sizes) {
         let run = &blobs[at..at + size];
         at += size;
-        match answer.as_deref().map(|a| read_answer(a, run)) {
+        match answer.map(|a| read_answer(&a, run)) {
             Some(Ok(aheads)) => out.extend(aheads),
             _ => out.extend(run.iter().map(|_| Ahead::default())),
         }
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(jobs.sizes, vec![7, 7, 6]);
         let answers = parts.iter().map(|j| Some(work(j).unwrap())).collect();
         let done = jobs.answered(answers);
-        let mut found = taken(&done, &start, &blobs_in).expect("the same start");
+        let mut found = taken(done, &start, &blobs_in).expect("the same start");
         assert_eq!(found.len(), 20);
         for (i, (a, c)) in found.iter_mut().zip(&blobs_in).enumerate() {
             let opened = a.take_opened(c.blob).expect("opened apart");
@@ -449,17 +449,18 @@ mod tests {
         let (_, other_start) = page(1);
         let mut jobs = cut(start.clone(), &blobs_in, 2);
         let answers = answer(&mut jobs);
-        let done = jobs.answers_for_test(answers);
-        assert!(taken(&done, &other_start, &blobs_in).is_none());
+        let done = jobs.answers_for_test(answers.clone());
+        assert!(taken(done, &other_start, &blobs_in).is_none());
         // Answers for fewer blobs than the page has.
-        assert!(taken(&done, &start, &blobs_in[..19]).is_none());
+        let done = jobs.answers_for_test(answers);
+        assert!(taken(done, &start, &blobs_in[..19]).is_none());
         // One answer damaged, one missing: their runs are left to the store, the others taken.
         let mut jobs = cut(start.clone(), &blobs_in, 4);
         let mut answers = answer(&mut jobs);
         answers[1].as_mut().unwrap().truncate(30);
         answers[2] = None;
         let done = jobs.answers_for_test(answers);
-        let mut found = taken(&done, &start, &blobs_in).unwrap();
+        let mut found = taken(done, &start, &blobs_in).unwrap();
         let opened: Vec<bool> = found
             .iter_mut()
             .zip(&blobs_in)
@@ -480,7 +481,7 @@ mod tests {
         let mut jobs = cut(start.clone(), &blobs_in, 2);
         let parts = std::mem::take(&mut jobs.jobs);
         let done = jobs.answered(parts.iter().map(|j| work(j).ok()).collect());
-        let mut found = taken(&done, &start, &blobs_in).unwrap();
+        let mut found = taken(done, &start, &blobs_in).unwrap();
         let opened: Vec<usize> = found
             .iter_mut()
             .zip(&blobs_in)
@@ -528,7 +529,7 @@ mod tests {
             let short = answer[..cut_at.index(answer.len())].to_vec();
             for a in [answer, short] {
                 let done = jobs.answers_for_test(vec![Some(a)]);
-                let found = taken(&done, &start, &blobs_in).unwrap();
+                let found = taken(done, &start, &blobs_in).unwrap();
                 prop_assert_eq!(found.len(), 3);
             }
         }

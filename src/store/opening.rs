@@ -108,7 +108,7 @@ pub(crate) fn open_pulled(
     me: &str,
     changes: &[Incoming<'_>],
     now: &str,
-    elsewhere: Option<&DoneElsewhere>,
+    elsewhere: Option<DoneElsewhere>,
 ) -> Result<Option<OpenedPage>> {
     if !sealed(conn)? {
         return Ok(None);

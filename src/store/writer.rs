@@ -698,7 +698,7 @@ impl<'t> Writer<'t> {
     pub fn take_in_with(
         &mut self,
         changes: &[Incoming<'_>],
-        elsewhere: Option<&DoneElsewhere>,
+        elsewhere: Option<DoneElsewhere>,
     ) -> Result<IntakeReport> {
         // Arrival times are real times (not the demo clock): repairs are timed by them.
         let now = format_time(Utc::now());

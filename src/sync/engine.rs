@@ -395,7 +395,7 @@ fn take_in(
     store: &mut Store,
     response: &SyncResponse,
     cursor: Option<u64>,
-    elsewhere: Option<&DoneElsewhere>,
+    elsewhere: Option<DoneElsewhere>,
 ) -> Result<(usize, usize), Error> {
     let pushers: Vec<Pusher> = response
         .pushers
@@ -626,7 +626,7 @@ async fn rounds<W: Wire>(
         };
         let elsewhere = opened_elsewhere(store, helpers, &answer).await?;
         let (received, rejected) = store.with(|s| {
-            let taken = take_in(s, &answer, Some(absorb.cursor), elsewhere.as_ref())?;
+            let taken = take_in(s, &answer, Some(absorb.cursor), elsewhere)?;
             s.acknowledge(&absorb.acknowledged)?;
             s.note_pushed(&stored)?;
             if let Some(n) = record_sent {

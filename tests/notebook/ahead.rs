@@ -193,7 +193,7 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     let before = worked_ahead();
     apart
         .store
-        .batch(|w| w.take_in_with(&incoming, Some(&jobs.answered(answers))))
+        .batch(|w| w.take_in_with(&incoming, Some(jobs.answered(answers))))
         .unwrap();
     let taken = worked_ahead().elsewhere - before.elsewhere;
     // What the first and last jobs opened was taken (not the key records, which are never

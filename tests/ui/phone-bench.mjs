@@ -574,9 +574,16 @@ async function memory(page, session, targets, label) {
     const h = await targets.workerHeap();
     out.workerHeap = h ? h.usedSize : null;
   } catch { out.workerHeap = null; }
+  // The store worker's helper workers (started at its first sync), when the browser lists them.
+  out.helpers = [];
+  for (const w of page.workers()) {
+    const seen = await w.evaluate(() => [self.name, typeof self.groundworkMemoryBytes === 'function' ? self.groundworkMemoryBytes() : null]).catch(() => null);
+    if (seen && seen[0] === 'groundwork-helper') out.helpers.push(seen[1]);
+  }
   const metrics = await session.send('Performance.getMetrics');
   out.pageHeap = metrics.metrics.find((m) => m.name === 'JSHeapUsedSize')?.value;
-  log(`bench: memory ${label}: store worker wasm memory ${mib(out.wasm)} (${out.wasm} bytes, ${out.via}); worker JS heap ${out.workerHeap ? mib(out.workerHeap) : '?'}; page JS heap used ${mib(out.pageHeap)}`);
+  const helpers = out.helpers.length ? out.helpers.map(mib).join(', ') : 'none listed';
+  log(`bench: memory ${label}: store worker wasm memory ${mib(out.wasm)} (${out.wasm} bytes, ${out.via}); worker JS heap ${out.workerHeap ? mib(out.workerHeap) : '?'}; page JS heap used ${mib(out.pageHeap)}; helper workers' wasm memory ${helpers}`);
   return out;
 }
 
@@ -802,6 +809,7 @@ async function main() {
     `| cold first load transfer (CDP, page + workers; codings ${Object.keys(codings).join(', ')}) | ${kib(wire)} (${wire} bytes incl. headers, ${bodies} of bodies, ${coldRequests} requests) |`,
     `| build total raw / gzip / brotli | ${kib(totals.raw)} / ${kib(totals.gz)} / ${kib(totals.br)} |`,
     `| store worker wasm memory after first sync / after runs (a new worker since the last reload) | ${mib(memAfterSync.wasm)} / ${mib(memAfterRuns.wasm)} |`,
+    `| helper workers' wasm memory after first sync | ${memAfterSync.helpers.length ? memAfterSync.helpers.map(mib).join(', ') : 'none listed'} |`,
     `| store worker JS heap after first sync / after runs | ${memAfterSync.workerHeap ? mib(memAfterSync.workerHeap) : '?'} / ${memAfterRuns.workerHeap ? mib(memAfterRuns.workerHeap) : '?'} |`,
     `| page JS heap used after first sync / after runs | ${mib(memAfterSync.pageHeap)} / ${mib(memAfterRuns.pageHeap)} |`,
     `| 4× throttling reaches the store worker | ${workerThrottled ? 'yes' : 'no'} (a fixed loop in the worker: ${ms(loops.none.worker)} ms unthrottled, ${ms(loops.pageOnly.worker)} ms with the page throttled, ${ms(loops.both.worker)} ms with the worker target asked too${targets.throttleErrors.size ? `; the worker target answered: ${[...targets.throttleErrors][0].replace(/^worker: /, '')}` : ''}); the page's loop: ${ms(loops.none.page)} → ${ms(loops.pageOnly.page)} ms |`,
