@@ -5,9 +5,10 @@
 //! as work done ahead on a native device's other cores is: only where it was computed from
 //! what the page starts from, and judged one blob at a time as always.
 //!
-//! Helpers are started at the first sync that pulls (one fewer than the device's cores, at
-//! most [`MOST_HELPERS`]) and used once they say they are ready: a page that comes before is
-//! done by the store worker alone. A helper that fails, or does not answer within
+//! Helpers are started when the first page large enough to cut is pulled (one fewer than the
+//! device's cores, at most [`MOST_HELPERS`]; each holds its own copy of the wasm, about 6 MiB)
+//! and used once they say they are ready: a page that comes before is done by the store worker
+//! alone. A phone that only ever pulls a few changes at a time starts none. A helper that fails, or does not answer within
 //! [`PATIENCE`], is stopped and not used again; its part is done by the store as the page is
 //! taken in, so a helper can slow a sync down but never stop it or change what it decides.
 //!

@@ -71,6 +71,11 @@ impl PageJobs {
     }
 }
 
+/// Whether a page of `n` blobs is worth cutting into jobs (fewer are opened as they come).
+pub fn worth_cutting(n: usize) -> bool {
+    n >= ahead::FEWEST
+}
+
 impl super::Store {
     /// The opening and signature checks of `blobs` (a pulled page) cut into `parts` jobs for
     /// other workers ([`work`]), when the team is sealed and the page is worth it; `None`
@@ -81,7 +86,7 @@ impl super::Store {
         parts: usize,
     ) -> crate::error::Result<Option<PageJobs>> {
         let conn = &self.conn;
-        if parts < 2 || blobs.len() < ahead::FEWEST || !super::keys::sealed(conn)? {
+        if parts < 2 || !worth_cutting(blobs.len()) || !super::keys::sealed(conn)? {
             return Ok(None);
         }
         let Some(team) = super::keys::team_id(conn)? else {

@@ -431,6 +431,10 @@ async fn opened_elsewhere(
     helpers: &impl Helpers,
     response: &SyncResponse,
 ) -> Result<Option<DoneElsewhere>, SyncError> {
+    // Helpers are asked for (and started, the first time) only for a page worth it.
+    if !crate::store::elsewhere::worth_cutting(response.changes.len()) {
+        return Ok(None);
+    }
     let parts = helpers.parts();
     if parts < 2 {
         return Ok(None);

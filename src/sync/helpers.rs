@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 #[allow(async_fn_in_trait)]
 pub trait Helpers {
     /// How many jobs a page is worth cutting into now: one for the calling worker and one for
-    /// each helper ready to take one (1: no helper is, and nothing is cut).
+    /// each helper ready to take one (1: no helper is, and nothing is cut). Asked only for a
+    /// page large enough to cut, so helpers may be started at the first such call.
     fn parts(&self) -> usize;
     /// Do `jobs` at once, the first in the calling worker: their answers in the same order,
     /// `None` for a job not done (its blobs are then opened and checked as they are judged).

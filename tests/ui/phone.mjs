@@ -359,21 +359,26 @@ const tests = [
     eq(new URL(page.url()).pathname, '/', 'still on the People list');
   }],
 
-  ['a page of 24 people pulled at once is opened and checked by the store worker and its helper workers together', async (s) => {
+  ['pages of 24 people pulled at once: the first starts helper workers, the next is opened and checked by the store worker and its helpers together', async (s) => {
     const { page } = s;
-    const names = Array.from({ length: 24 }, (_, i) => `Neighbour ${i + 1} of Block C`);
-    for (const name of names) cli(s.cliDir, 'person', 'add', '--name', name);
-    cli(s.cliDir, 'sync');
     const worker = await storeWorker(page);
     const cores = await worker.evaluate(() => navigator.hardwareConcurrency);
-    const before = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere());
     await tab(page, 'People');
-    await syncNow(page);
-    await page.fill('#search', 'Block C');
-    await page.locator('.person-row', { hasText: names[23] }).waitFor({ timeout: 20000 });
-    const opened = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere()) - before;
+    let opened = 0;
+    for (const block of ['C', 'D']) {
+      const names = Array.from({ length: 24 }, (_, i) => `Neighbour ${i + 1} of Block ${block}`);
+      for (const name of names) cli(s.cliDir, 'person', 'add', '--name', name);
+      cli(s.cliDir, 'sync');
+      const before = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere());
+      await syncNow(page);
+      await page.fill('#search', `Block ${block}`);
+      await page.locator('.person-row', { hasText: names[23] }).waitFor({ timeout: 20000 });
+      opened = await worker.evaluate(() => globalThis.groundworkOpenedElsewhere()) - before;
+      // The first page of this size starts the helpers, and is done before they are ready.
+      if (block === 'C') eq(opened, 0, 'blobs opened in jobs before the helpers were ready');
+    }
     if (cores >= 2) {
-      assert(opened >= names.length, `blobs opened in jobs for the helpers: ${opened} (${cores} cores)`);
+      assert(opened >= 24, `blobs of the second page opened in jobs with the helpers: ${opened} (${cores} cores)`);
     } else {
       console.log(`     (one core: no helper workers; ${opened} blobs opened in jobs)`);
     }
