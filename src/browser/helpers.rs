@@ -197,14 +197,9 @@ fn answered(index: usize, data: &JsValue) {
         });
         return;
     }
-    let Some(array) = data.dyn_ref::<js_sys::Uint8Array>() else {
+    let Some(bytes) = take_bytes(data).filter(|b| b.len() >= 9) else {
         return;
     };
-    let bytes = Zeroizing::new(array.to_vec());
-    array.fill(0, 0, array.length());
-    if bytes.len() < 9 {
-        return;
-    }
     let mut id = [0u8; 8];
     id.copy_from_slice(&bytes[..8]);
     let id = u64::from_le_bytes(id);
@@ -213,6 +208,15 @@ fn answered(index: usize, data: &JsValue) {
     if let Some((_, tx)) = waiting {
         let _ = tx.send(answer);
     }
+}
+
+/// A message's bytes copied into wasm memory, and the message's buffer zeroed (it carried keys
+/// or opened notes); `None` for a message that is not bytes.
+fn take_bytes(data: &JsValue) -> Option<Zeroizing<Vec<u8>>> {
+    let array = data.dyn_ref::<js_sys::Uint8Array>()?;
+    let bytes = Zeroizing::new(array.to_vec());
+    array.fill(0, 0, array.length());
+    Some(bytes)
 }
 
 /// Stop helper `index` for good: whoever waits on it gets nothing.
@@ -252,15 +256,9 @@ pub fn serve(scope: web_sys::DedicatedWorkerGlobalScope) {
     let replies = scope.clone();
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let data = event.data();
-            let Some(array) = data.dyn_ref::<js_sys::Uint8Array>() else {
+            let Some(bytes) = take_bytes(&event.data()).filter(|b| b.len() >= 8) else {
                 return;
             };
-            let bytes = Zeroizing::new(array.to_vec());
-            array.fill(0, 0, array.length());
-            if bytes.len() < 8 {
-                return;
-            }
             let answer = elsewhere::work(&bytes[8..]);
             let body = answer.as_deref().unwrap_or(&[]);
             let reply = js_sys::Uint8Array::new_with_length((9 + body.len()) as u32);
