@@ -37,8 +37,8 @@ pub const HELPER_NAME: &str = "groundwork-helper";
 /// a page.
 const MOST_HELPERS: usize = 3;
 
-/// How long a job may take before its helper is given up on (a job is a part of a page of at
-/// most 1 MiB: about a second on a phone).
+/// How long a page's jobs may take before the helpers still working on them are given up on
+/// (a job is a part of a page of at most 1 MiB: about a second on a phone).
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// What a helper says once it listens.
@@ -86,12 +86,18 @@ impl Helpers for WorkerHelpers {
             jobs.map(|job| post_job(&job)).collect();
         let mut answers = vec![elsewhere::work(&mine).ok()];
         drop(mine);
+        // One deadline for all the jobs of the page.
+        let mut deadline = Box::pin(sleep(PATIENCE));
+        let mut expired = false;
         for rx in asked {
             let answer = match rx {
-                Some(rx) => match select(rx, Box::pin(sleep(PATIENCE))).await {
+                // Past the deadline, only what has already come is taken.
+                Some(mut rx) if expired => rx.try_recv().ok().flatten().flatten(),
+                Some(rx) => match select(rx, &mut deadline).await {
                     Either::Left((Ok(answer), _)) => answer,
                     Either::Left((Err(_), _)) => None,
                     Either::Right(_) => {
+                        expired = true;
                         give_up_on_slow();
                         None
                     }
@@ -123,7 +129,9 @@ fn start_helpers() {
         0
     };
     let script = scope.location().href();
-    for index in 0..wanted {
+    for _ in 0..wanted {
+        // A helper is known by its place in the pool (one that could not start takes none).
+        let index = POOL.with(|p| p.borrow().helpers.len());
         match spawn(&script, index) {
             Ok(worker) => POOL.with(|p| {
                 p.borrow_mut().helpers.push(Helper {
