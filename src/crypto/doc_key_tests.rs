@@ -11,7 +11,7 @@ use super::keys::{
 };
 use super::seal::{self, open, verify_signature};
 use super::tests::{DOC, TEAM, fixed, hex, incompressible};
-use super::trust::{TrustedRole, certify_invite};
+use super::trust::{InviteCert, TrustedRole, certify_invite};
 
 const OTHER: &str = "0193b2c4-1111-7222-8333-944455566678";
 
@@ -308,14 +308,25 @@ fn the_dense_form_refuses_what_is_not_a_whole_walk() {
     assert!(DocKeys::decode_dense(&deep).is_err());
 }
 
+/// An invite's secret, the lead who certifies it, and the certificate (a canvasser's, one use).
+fn certified_invite() -> (InviteSecret, DeviceKey, InviteCert) {
+    let secret = InviteSecret::generate().unwrap();
+    let lead = DeviceKey::generate().unwrap();
+    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    (secret, lead, cert)
+}
+
+/// A ring of the fixed team key of epoch 1, with `tree` for the documents' keys.
+fn ring_with(tree: DocKeys) -> Keyring {
+    Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(tree)
+}
+
 #[test]
 fn invites_of_format_3_still_open() {
     let mut cut = tree();
     cut.puncture(DOC).unwrap();
-    let ring = Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut);
-    let secret = InviteSecret::generate().unwrap();
-    let lead = DeviceKey::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let ring = ring_with(cut);
+    let (secret, lead, cert) = certified_invite();
     let [old, new] = [TreeForm::Nodes, TreeForm::Dense].map(|form| {
         seal_invite_as(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert, form).unwrap()
     });
@@ -333,13 +344,9 @@ fn invites_of_format_3_still_open() {
 
 #[test]
 fn invites_are_made_in_format_3_while_it_fits_in_what_relays_took_before() {
-    let secret = InviteSecret::generate().unwrap();
-    let lead = DeviceKey::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let (secret, lead, cert) = certified_invite();
     let anchor = (&lead.public(), "0a0b");
-    let ring = |tree: &DocKeys| {
-        Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(tree.clone())
-    };
+    let ring = |tree: &DocKeys| ring_with(tree.clone());
     // A few erasures: format 3, which an app from before format 4 opens (the seal is
     // deterministic, so the same bytes).
     let mut cut = tree();
@@ -375,10 +382,8 @@ fn invites_are_made_in_format_3_while_it_fits_in_what_relays_took_before() {
 fn invites_carry_the_cut_tree() {
     let mut cut = tree();
     cut.puncture(DOC).unwrap();
-    let ring = Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut);
-    let secret = InviteSecret::generate().unwrap();
-    let lead = DeviceKey::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let ring = ring_with(cut);
+    let (secret, lead, cert) = certified_invite();
     let sealed = seal_invite(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert).unwrap();
     let opened = open_invite(&secret, TEAM, &sealed).unwrap();
     assert_eq!(opened.keys.doc_keys(), ring.doc_keys());
@@ -393,9 +398,7 @@ fn invites_carry_the_cut_tree() {
 
 #[test]
 fn the_room_left_in_invites_errs_low_and_shrinks_with_each_erasure() {
-    let secret = InviteSecret::generate().unwrap();
-    let lead = DeviceKey::generate().unwrap();
-    let cert = certify_invite(TEAM, &secret, TrustedRole::Canvasser, 1, "0a0b", &lead);
+    let (secret, lead, cert) = certified_invite();
     let limit = 64 * 1024;
     let mut cut = tree();
     let first = erasures_left(&cut, 1, limit);
@@ -405,8 +408,7 @@ fn the_room_left_in_invites_errs_low_and_shrinks_with_each_erasure() {
     while erasures_left(&cut, 1, limit) > 0 {
         // Whenever room is said to be left, an invite made now fits (in format 4, the form
         // invites take past what relays took before; under it they fit anyway).
-        let ring =
-            Keyring::new([TeamKey::from_bytes(1, &[1u8; 32]).unwrap()]).with_doc_keys(cut.clone());
+        let ring = ring_with(cut.clone());
         let sealed = seal_invite_as(
             &secret,
             TEAM,
