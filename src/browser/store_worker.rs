@@ -202,15 +202,22 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
 }
 
 /// `groundworkMemoryBytes()` in the worker's global scope: the wasm's memory in bytes, for the
-/// benchmarks (DevTools cannot see inside the wasm's memory); and `groundworkOpenedElsewhere()`.
+/// benchmarks (DevTools cannot see inside the wasm's memory); `groundworkOpenedElsewhere()` and
+/// `groundworkReadElsewhere()`.
 fn expose_for_tests(scope: &web_sys::DedicatedWorkerGlobalScope) {
     super::expose_memory(scope);
     // `groundworkOpenedElsewhere()`: pulled blobs opened and checked before their page was
-    // judged (by the helper workers and this one together), for the tests.
+    // judged (by the helper workers and this one together), for the tests;
+    // `groundworkReadElsewhere()`: snapshots taken in as read there, their documents not
+    // loaded here.
     let opened =
         Closure::<dyn Fn() -> f64>::new(|| groundwork::store::worked_ahead().elsewhere as f64);
     let _ = js_sys::Reflect::set(scope, &"groundworkOpenedElsewhere".into(), opened.as_ref());
     opened.forget();
+    let read =
+        Closure::<dyn Fn() -> f64>::new(|| groundwork::store::worked_ahead().read_elsewhere as f64);
+    let _ = js_sys::Reflect::set(scope, &"groundworkReadElsewhere".into(), read.as_ref());
+    read.forget();
 }
 
 impl Worker {

@@ -15,7 +15,8 @@
 //!
 //! The judgement stays one at a time and in the relay's order (records taken in there are
 //! cut-offs for what follows); only the pure work moves. In the browser (wasm32, one thread)
-//! nothing is done ahead.
+//! nothing is done ahead on threads: the phone's helper workers open, check and read snapshots
+//! instead ([`super::elsewhere`]), and their answers are taken here as [`Ahead`]s.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,12 +61,16 @@ pub struct WorkedAhead {
     /// Blobs opened (and their signatures checked) in other workers and taken
     /// ([`super::elsewhere`]; counted in `opened` too).
     pub elsewhere: u64,
+    /// Snapshots taken in as read in other workers, without loading their documents here
+    /// ([`super::elsewhere`]).
+    pub read_elsewhere: u64,
 }
 
 static OPENED: AtomicU64 = AtomicU64::new(0);
 static LOADED: AtomicU64 = AtomicU64::new(0);
 static APPLIED: AtomicU64 = AtomicU64::new(0);
 static ELSEWHERE: AtomicU64 = AtomicU64::new(0);
+static READ_ELSEWHERE: AtomicU64 = AtomicU64::new(0);
 
 /// How much this process has worked out ahead so far.
 pub fn worked_ahead() -> WorkedAhead {
@@ -74,6 +79,7 @@ pub fn worked_ahead() -> WorkedAhead {
         loaded: LOADED.load(Ordering::Relaxed),
         applied: APPLIED.load(Ordering::Relaxed),
         elsewhere: ELSEWHERE.load(Ordering::Relaxed),
+        read_elsewhere: READ_ELSEWHERE.load(Ordering::Relaxed),
     }
 }
 
@@ -87,15 +93,46 @@ pub(crate) struct Ahead {
     opened: Option<Opened>,
     /// The signing key its signature was checked against, and whether it held.
     signed: Option<(Vec<u8>, bool)>,
+    /// A snapshot's document read as a document new to this device (in another worker, which
+    /// loaded it): what [`load_one`] would read, when that is a sound person file, as JSON.
+    read: Option<Vec<u8>>,
 }
+
+/// What a document reads as, or why it does not read.
+pub(crate) type Reading = std::result::Result<ReadDoc, String>;
+
+/// A snapshot's document loaded (`None`: loaded only elsewhere), or why it does not load.
+pub(crate) type LoadedDoc = std::result::Result<Option<AutoCommit>, String>;
 
 /// A snapshot's document loaded, and read as a document new to this device.
 pub(crate) struct Loaded {
-    /// `AutoCommit::load` of the snapshot's document (its error, worded).
-    pub(crate) doc: std::result::Result<AutoCommit, String>,
+    /// `AutoCommit::load` of the snapshot's document (its error, worded); `Ok(None)` when it
+    /// was loaded and read in another worker (with `read` then its reading), and is loaded
+    /// here only if it is needed (merged into a document held here, searched for a change
+    /// refused here).
+    pub(crate) doc: LoadedDoc,
     /// [`check::check_and_read`] of it with no kind expected, when it loaded and is filed
     /// under Groundwork's own spelling of its id.
-    pub(crate) read: Option<std::result::Result<ReadDoc, String>>,
+    pub(crate) read: Option<Reading>,
+    /// The same reading done in another worker: a person file as JSON, read back only when it
+    /// is taken in (a page's snapshots wait together between opening and intake, and the
+    /// JSON is about half the size of the file read back).
+    person_json: Option<Vec<u8>>,
+}
+
+impl Loaded {
+    /// The document (`Ok(None)`: not loaded here) and what it reads as, when that is known.
+    /// A reading from elsewhere that does not read back leaves the document to be loaded and
+    /// read here.
+    pub(crate) fn parts(self) -> (LoadedDoc, Option<Reading>) {
+        let read = match self.person_json {
+            Some(json) => serde_json::from_slice::<crate::model::PersonFile>(&json)
+                .ok()
+                .map(|p| Ok(ReadDoc::Person(Box::new(p)))),
+            None => self.read,
+        };
+        (self.doc, read)
+    }
 }
 
 impl Ahead {
@@ -113,18 +150,34 @@ impl Ahead {
         }
     }
 
-    /// What was found for `blob` elsewhere ([`super::elsewhere`]): `blob` opened, and the
-    /// signing key its signature was checked against with whether it held.
+    /// What was found for `blob` elsewhere ([`super::elsewhere`]): `blob` opened, the
+    /// signing key its signature was checked against with whether it held, and (a snapshot)
+    /// its document read (a person file as JSON).
     pub(crate) fn found(
         blob: &[u8],
         opened: Option<Opened>,
         signed: Option<(Vec<u8>, bool)>,
+        read: Option<Vec<u8>>,
     ) -> Ahead {
         Ahead {
             blob: (blob.as_ptr() as usize, blob.len()),
             opened,
             signed,
+            read,
         }
+    }
+
+    /// The document of `blob` (a snapshot) as read elsewhere, to be taken in without loading
+    /// it here ([`Loaded`] with no document).
+    pub(crate) fn take_read(&mut self, blob: &[u8]) -> Option<Loaded> {
+        if !self.is_for(blob) {
+            return None;
+        }
+        self.read.take().map(|json| Loaded {
+            doc: Ok(None),
+            read: None,
+            person_json: Some(json),
+        })
     }
 
     /// Whether the blob was opened.
@@ -310,31 +363,69 @@ fn first_writer(content: &[u8]) -> Option<String> {
     Some(change.actor_id().to_hex_string())
 }
 
-/// Load (and read) ahead the documents of `snapshots`.
+/// Load (and read) ahead the documents of `snapshots` not already read elsewhere.
 pub(crate) fn load(snapshots: &mut [OpenedSnapshot]) {
-    if snapshots.len() < FEWEST_SNAPSHOTS || threads() < 2 {
+    let todo: Vec<usize> = (0..snapshots.len())
+        .filter(|&i| snapshots[i].loaded.is_none())
+        .collect();
+    if todo.len() < FEWEST_SNAPSHOTS || threads() < 2 {
         return;
     }
-    LOADED.fetch_add(snapshots.len() as u64, Ordering::Relaxed);
-    let loaded = in_parallel(snapshots, threads(), |s| {
+    LOADED.fetch_add(todo.len() as u64, Ordering::Relaxed);
+    let shared: &[OpenedSnapshot] = snapshots;
+    let loaded = in_parallel(&todo, threads(), |&i| {
+        let s = &shared[i];
         Some(load_one(&s.doc_id, &s.snapshot.doc))
     });
-    for (s, l) in snapshots.iter_mut().zip(loaded) {
-        s.loaded = l;
+    for (i, l) in todo.into_iter().zip(loaded) {
+        snapshots[i].loaded = l;
     }
+}
+
+/// Count a snapshot taken in as read elsewhere.
+pub(crate) fn read_elsewhere() {
+    READ_ELSEWHERE.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A snapshot's document loaded, and read when filed under a canonical id.
 fn load_one(doc_id: &str, bytes: &[u8]) -> Loaded {
+    let (doc, read) = load_and_read(doc_id, bytes);
+    Loaded {
+        doc: doc.map(Some),
+        read,
+        person_json: None,
+    }
+}
+
+/// A snapshot's document loaded (its error, worded), and read as a document new here when it
+/// loaded and is filed under Groundwork's own spelling of its id.
+pub(crate) fn load_and_read(
+    doc_id: &str,
+    bytes: &[u8],
+) -> (std::result::Result<AutoCommit, String>, Option<Reading>) {
     match AutoCommit::load(bytes) {
         Ok(doc) => {
             let canonical = crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id);
             let read = canonical.then(|| check::check_and_read(&doc, doc_id, None));
-            Loaded { doc: Ok(doc), read }
+            (Ok(doc), read)
         }
-        Err(e) => Loaded {
-            doc: Err(e.to_string()),
+        Err(e) => (Err(e.to_string()), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_from_elsewhere_that_does_not_read_back_leaves_the_document_to_the_store() {
+        let loaded = Loaded {
+            doc: Ok(None),
             read: None,
-        },
+            person_json: Some(b"{\"name\": 3".to_vec()),
+        };
+        let (doc, read) = loaded.parts();
+        assert!(matches!(doc, Ok(None)));
+        assert!(read.is_none(), "loaded and read by the store instead");
     }
 }

@@ -2,7 +2,12 @@
 //! phone's store worker (one thread; wasm has no threads to share memory with) cuts a page into
 //! jobs for helper workers (`browser::helpers` in the app), each of which opens its blobs and
 //! checks their signatures with [`super::ahead`]'s own function and answers with what it
-//! found. Natively [`super::ahead`] does the same work on threads, and nothing here is used.
+//! found. For a snapshot whose signature held, it also loads the snapshot's document and
+//! reads it as [`super::ahead`] does for a document new here; a person file so read is
+//! answered as JSON (only when it comes back from JSON unchanged), and the store takes it in
+//! without loading the document, unless it must load it anyway (it holds that document and
+//! merges the snapshot into it, or searches it for a change it refused). Natively
+//! [`super::ahead`] does the same work on threads, and nothing here is used.
 //!
 //! A job holds what the work is computed with (the team, its keyring with the documents' keys,
 //! each member's signing key: the page's *start*) and the blobs; an answer holds, for each blob
@@ -23,11 +28,14 @@ use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 use super::ahead::{self, Ahead};
+use super::compaction;
 use super::intake::Incoming;
 use super::keys::Member;
 use crate::crypto::doc_keys::DocKeys;
 use crate::crypto::keys::{Keyring, TeamKey};
 use crate::crypto::seal::Opened;
+use crate::docs::check::ReadDoc;
+use crate::model::PersonFile;
 
 const JOB_MAGIC: &[u8; 4] = b"GWJ\x01";
 const ANSWER_MAGIC: &[u8; 4] = b"GWA\x01";
@@ -36,6 +44,7 @@ const ANSWER_MAGIC: &[u8; 4] = b"GWA\x01";
 const OPENED: u8 = 1;
 const SIGNED: u8 = 2;
 const HELD: u8 = 4;
+const READ: u8 = 8;
 
 /// A job or an answer that cannot be read (a bug or a damaged message: the work is then done
 /// by the store itself).
@@ -153,7 +162,8 @@ pub(crate) fn cut(start: Zeroizing<Vec<u8>>, blobs: &[Incoming<'_>], parts: usiz
 }
 
 /// Do `job` (in a helper worker): open each blob and check its signature as
-/// [`super::ahead`] does, and answer with what was found.
+/// [`super::ahead`] does, read each snapshot whose signature held, and answer with what was
+/// found.
 pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
     let mut r = Reader(job);
     r.magic(JOB_MAGIC)?;
@@ -190,6 +200,15 @@ pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
         if let Some((_, held)) = signed {
             flags |= SIGNED | if held { HELD } else { 0 };
         }
+        // A snapshot whose signature held: its document loaded and read here, so that the
+        // store need not load it.
+        let read = match (&opened, signed) {
+            (Some(opened), Some((_, true))) if c.snapshot => read_snapshot(c.doc_id, opened),
+            _ => None,
+        };
+        if read.is_some() {
+            flags |= READ;
+        }
         out.push(flags);
         if let Some(opened) = opened {
             out.extend_from_slice(&opened.epoch.to_le_bytes());
@@ -198,8 +217,28 @@ pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
         if let Some((key, _)) = signed {
             put(&mut out, key);
         }
+        if let Some(read) = read {
+            put(&mut out, &read);
+        }
     }
     Ok(out)
+}
+
+/// The person file a snapshot's document reads as, new to a device, as JSON: only when it is
+/// one, reads soundly, and comes back from JSON exactly as read (the store then takes it as
+/// read, without loading the document). Anything else is left to the store.
+fn read_snapshot(doc_id: &str, opened: &Opened) -> Option<Vec<u8>> {
+    if !compaction::is_snapshot(&opened.content) {
+        return None;
+    }
+    let snapshot = compaction::decode(&opened.content).ok()?;
+    let (_, read) = ahead::load_and_read(doc_id, &snapshot.doc);
+    let Some(Ok(ReadDoc::Person(person))) = read else {
+        return None;
+    };
+    let json = serde_json::to_vec(&person).ok()?;
+    let again: PersonFile = serde_json::from_slice(&json).ok()?;
+    (again == *person).then_some(json)
 }
 
 /// `done`'s answers, one [`Ahead`] per blob of `blobs`, when they were computed from `start`
@@ -239,7 +278,10 @@ fn read_answer(answer: &[u8], run: &[Incoming<'_>]) -> Result<Vec<Ahead>, JobErr
     let mut out = Vec::with_capacity(run.len());
     for c in run {
         let flags = r.byte()?;
-        if flags & !(OPENED | SIGNED | HELD) != 0 || (flags & HELD != 0 && flags & SIGNED == 0) {
+        if flags & !(OPENED | SIGNED | HELD | READ) != 0
+            || (flags & HELD != 0 && flags & SIGNED == 0)
+            || (flags & READ != 0 && flags & (OPENED | HELD) != (OPENED | HELD))
+        {
             return Err(JobError("an answer's flags"));
         }
         let opened = if flags & OPENED != 0 {
@@ -256,7 +298,14 @@ fn read_answer(answer: &[u8], run: &[Incoming<'_>]) -> Result<Vec<Ahead>, JobErr
         } else {
             None
         };
-        out.push(Ahead::found(c.blob, opened, signed));
+        // A person file as JSON, read back when the snapshot is taken in (one that does not
+        // read back is then loaded and read by the store).
+        let read = if flags & READ != 0 {
+            Some(r.field()?.to_vec())
+        } else {
+            None
+        };
+        out.push(Ahead::found(c.blob, opened, signed, read));
     }
     r.end()?;
     Ok(out)
@@ -494,6 +543,96 @@ mod tests {
             .filter_map(|(i, (a, c))| a.take_opened(c.blob).is_none().then_some(i))
             .collect();
         assert_eq!(opened, vec![3, 4]);
+    }
+
+    /// A snapshot of a new person file called `name`, written by `writer` and sealed as a
+    /// snapshot by `device`; the person file as read.
+    fn snapshot_blob(
+        key: &TeamKey,
+        device: &DeviceKey,
+        writer: &[u8; 16],
+        name: &str,
+    ) -> (String, Vec<u8>, PersonFile) {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut doc = automerge::AutoCommit::new();
+        let new = crate::model::NewPerson::named(name);
+        crate::docs::person::create(&mut doc, &id, "2026-12-05T01:00:00Z", &new).unwrap();
+        let read = crate::docs::person::read(&doc, &id).unwrap();
+        let content = compaction::encode(writer, &[7], &doc.save());
+        let blob = seal::seal(TEAM, &id, key, None, device, &content).unwrap();
+        (id, blob, read)
+    }
+
+    #[test]
+    fn snapshots_signed_by_their_writer_are_read_apart_as_the_store_reads_them() {
+        let key = TeamKey::generate(1).unwrap();
+        let writer_key = DeviceKey::generate().unwrap();
+        let other_key = DeviceKey::generate().unwrap();
+        let writer = [3u8; 16];
+        let mut blobs: Blobs = Vec::new();
+        let mut people = Vec::new();
+        for i in 0..18 {
+            // The fourth signed by a device that is not its writer.
+            let device = if i == 3 { &other_key } else { &writer_key };
+            let (id, blob, read) = snapshot_blob(&key, device, &writer, &format!("Person {i}"));
+            blobs.push((id, blob));
+            people.push(read);
+        }
+        let members = HashMap::from([(
+            crate::store::intake::hex(&writer),
+            super::super::keys::Member {
+                signing: writer_key.public().to_vec(),
+                exchange: Vec::new(),
+                revoked: false,
+                cutoff: None,
+                role: None,
+            },
+        )]);
+        let ring = Keyring::new([key]);
+        let start = start_bytes(&ahead::Start {
+            team: TEAM,
+            ring: &ring,
+            members: &members,
+        })
+        .unwrap();
+        let mut blobs_in: Vec<Incoming<'_>> = incoming(&blobs);
+        for c in &mut blobs_in {
+            c.snapshot = true;
+        }
+        // The fifth not placed by the relay as a snapshot: opened, never read.
+        blobs_in[4].snapshot = false;
+        let mut jobs = cut(start.clone(), &blobs_in, 2);
+        let parts = std::mem::take(&mut jobs.jobs);
+        let done = jobs.answered(parts.iter().map(|j| work(j).ok()).collect());
+        let mut found = taken(done, &start, &blobs_in).unwrap();
+        for (i, (a, c)) in found.iter_mut().zip(&blobs_in).enumerate() {
+            assert!(a.take_opened(c.blob).is_some(), "blob {i} opened");
+            let loaded = a.take_read(c.blob);
+            if i == 3 || i == 4 {
+                assert!(loaded.is_none(), "blob {i} is not read");
+                continue;
+            }
+            let (doc, read) = loaded.expect("read apart").parts();
+            assert!(matches!(doc, Ok(None)), "not loaded here");
+            match read {
+                Some(Ok(ReadDoc::Person(p))) => assert_eq!(*p, people[i]),
+                _ => panic!("blob {i} read as a person file"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_reading_answered_without_a_held_signature_is_refused() {
+        let (blobs, start) = page(16);
+        let blobs_in = incoming(&blobs);
+        let mut jobs = cut(start.clone(), &blobs_in, 1);
+        let mut answer = work(&std::mem::take(&mut jobs.jobs)[0]).unwrap();
+        // The first blob's flags (after the magic and the count): opened, and "read".
+        assert_eq!(answer[8], OPENED);
+        answer[8] |= READ;
+        let done = jobs.answers_for_test(vec![Some(answer)]);
+        let mut found = taken(done, &start, &blobs_in).unwrap();
+        assert!(found[0].take_opened(blobs_in[0].blob).is_none());
     }
 
     impl PageJobs {

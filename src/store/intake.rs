@@ -400,11 +400,14 @@ fn take_snapshot(
     let Some(doc_id) = parsed.filter(|id| *id == s.doc_id) else {
         return refuse("it is filed under a document id that is not a Groundwork id");
     };
-    // Loaded and read ahead ([`super::ahead`]), or here.
+    // Loaded and read ahead ([`super::ahead`]), or read in another worker (loaded here only
+    // if it must be), or loaded here.
     let (loaded, mut read_ahead) = match s.loaded.take() {
-        Some(l) => (l.doc, l.read),
+        Some(l) => l.parts(),
         None => (
-            AutoCommit::load(&s.snapshot.doc).map_err(|e| e.to_string()),
+            AutoCommit::load(&s.snapshot.doc)
+                .map(Some)
+                .map_err(|e| e.to_string()),
             None,
         ),
     };
@@ -414,6 +417,7 @@ fn take_snapshot(
             return refuse(&format!("its snapshot is not an Automerge document ({e})"));
         }
     };
+    let read_elsewhere = snap.is_none();
     // A change refused here stays refused, whoever passes it on (nothing to look up when
     // nothing was ever refused here: the usual case, known from the batch's `Known`).
     let refused: Vec<String> = if nothing_refused {
@@ -425,34 +429,61 @@ fn take_snapshot(
         let rows = stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?;
         rows.collect::<std::result::Result<_, _>>()?
     };
-    for hash in &refused {
-        if let Ok(h) = hash.parse::<ChangeHash>()
-            && snap.get_change_by_hash(&h).is_some()
-        {
-            return refuse(&format!(
-                "its snapshot holds change {hash}, which was refused here"
-            ));
+    if !refused.is_empty() {
+        let snap = match snapshot_doc(&mut snap, &s.snapshot.doc) {
+            Ok(d) => d,
+            Err(e) => {
+                return refuse(&format!("its snapshot is not an Automerge document ({e})"));
+            }
+        };
+        for hash in &refused {
+            if let Ok(h) = hash.parse::<ChangeHash>()
+                && snap.get_change_by_hash(&h).is_some()
+            {
+                return refuse(&format!(
+                    "its snapshot holds change {hash}, which was refused here"
+                ));
+            }
         }
     }
     match documents::load(conn, &doc_id, actor)? {
-        None => match read_ahead
-            .take()
-            .unwrap_or_else(|| check::check_and_read(&snap, &doc_id, None))
-        {
-            Ok(read) => {
-                documents::save_bytes(conn, &doc_id, read.kind(), &s.snapshot.doc, now)?;
-                project::project_read(conn, &read)?;
-                report.applied += 1;
-                report.changed_docs.push(doc_id.clone());
+        None => {
+            let read = match read_ahead.take() {
+                Some(read) => {
+                    if read_elsewhere {
+                        super::ahead::read_elsewhere();
+                    }
+                    read
+                }
+                None => match snapshot_doc(&mut snap, &s.snapshot.doc) {
+                    Ok(snap) => check::check_and_read(snap, &doc_id, None),
+                    Err(e) => {
+                        return refuse(&format!("its snapshot is not an Automerge document ({e})"));
+                    }
+                },
+            };
+            match read {
+                Ok(read) => {
+                    documents::save_bytes(conn, &doc_id, read.kind(), &s.snapshot.doc, now)?;
+                    project::project_read(conn, &read)?;
+                    report.applied += 1;
+                    report.changed_docs.push(doc_id.clone());
+                }
+                Err(reason) => {
+                    return refuse(&format!("its snapshot is not a sound document: {reason}"));
+                }
             }
-            Err(reason) => {
-                return refuse(&format!("its snapshot is not a sound document: {reason}"));
-            }
-        },
+        }
         Some(loaded) => {
+            let snap = match snapshot_doc(&mut snap, &s.snapshot.doc) {
+                Ok(d) => d,
+                Err(e) => {
+                    return refuse(&format!("its snapshot is not an Automerge document ({e})"));
+                }
+            };
             let mut doc = loaded.doc;
             let before = doc.get_heads();
-            if let Err(e) = doc.merge(&mut snap) {
+            if let Err(e) = doc.merge(snap) {
                 return refuse(&format!("Automerge cannot merge its snapshot ({e})"));
             }
             if doc.get_heads() == before {
@@ -487,6 +518,19 @@ fn take_snapshot(
         take_in_doc(conn, actor, &doc_id, &[], now, known, report, None)?;
     }
     Ok(())
+}
+
+/// The snapshot's document: as loaded ahead, or loaded now from `bytes` (it was read in
+/// another worker and is needed here after all).
+fn snapshot_doc<'a>(
+    snap: &'a mut Option<AutoCommit>,
+    bytes: &[u8],
+) -> std::result::Result<&'a mut AutoCommit, String> {
+    if snap.is_none() {
+        *snap = Some(AutoCommit::load(bytes).map_err(|e| e.to_string())?);
+    }
+    snap.as_mut()
+        .ok_or_else(|| "it could not be loaded".to_string())
 }
 
 /// Try again the waiting changes of `doc_id` (after a repair brought what they need).

@@ -49,8 +49,8 @@ pub(crate) struct OpenedSnapshot {
 enum Content {
     /// Changes, all by the device that signed the blob.
     Changes(Vec<Vec<u8>>),
-    /// A snapshot of the document.
-    Snapshot(Snapshot),
+    /// A snapshot of the document, and its document as read in another worker (when it was).
+    Snapshot(Snapshot, Option<Box<Loaded>>),
     /// A snapshot the relay did not place as a lead's: nothing to take in (its document's
     /// blobs reach this device themselves).
     Unplaced,
@@ -309,13 +309,13 @@ impl Opener {
             return Ok(false);
         }
         match self.open_one(conn, c, now, done) {
-            Ok(Some(Content::Snapshot(snapshot))) => {
+            Ok(Some(Content::Snapshot(snapshot, loaded))) => {
                 out.snapshots.push(OpenedSnapshot {
                     doc_id: c.doc_id.to_string(),
                     snapshot,
                     blob: c.blob.to_vec(),
                     pusher: c.pusher.cloned(),
-                    loaded: None,
+                    loaded: loaded.map(|l| *l),
                 });
                 Ok(false)
             }
@@ -382,12 +382,16 @@ impl Opener {
         now: &str,
         mut done: Ahead,
     ) -> std::result::Result<Option<Content>, Refused> {
-        let opened = match done.take_opened(c.blob).filter(|_| !self.ring_grew) {
-            Some(opened) => opened,
-            None => seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
-                CryptoError::UnknownEpoch(_) => later(e.to_string()),
-                e => Refused::from(e.to_string()),
-            })?,
+        // A snapshot's reading done elsewhere goes with the content it was read from.
+        let (opened, read) = match done.take_opened(c.blob).filter(|_| !self.ring_grew) {
+            Some(opened) => (opened, done.take_read(c.blob)),
+            None => (
+                seal::open(&self.team, c.doc_id, &self.ring, c.blob).map_err(|e| match e {
+                    CryptoError::UnknownEpoch(_) => later(e.to_string()),
+                    e => Refused::from(e.to_string()),
+                })?,
+                None,
+            ),
         };
         let content = opened.content;
         let refuse = Refused::from;
@@ -423,7 +427,9 @@ impl Opener {
             if !c.snapshot {
                 return Ok(Some(Content::Unplaced));
             }
-            return self.open_snapshot(conn, c, &content, &done).map(Some);
+            return self
+                .open_snapshot(conn, c, &content, &done)
+                .map(|snapshot| Some(Content::Snapshot(snapshot, read.map(Box::new))));
         }
         let chunks = bundle::split(&content)
             .map_err(|e| refuse(format!("it is not an Automerge change ({e})")))?;
@@ -471,7 +477,7 @@ impl Opener {
         c: &Incoming<'_>,
         content: &[u8],
         done: &Ahead,
-    ) -> std::result::Result<Content, Refused> {
+    ) -> std::result::Result<Snapshot, Refused> {
         let snapshot = compaction::decode(content).map_err(Refused::from)?;
         let actor = intake::hex(&snapshot.writer);
         if let Some(p) = other_pusher(c, &actor) {
@@ -499,7 +505,7 @@ impl Opener {
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
-        Ok(Content::Snapshot(snapshot))
+        Ok(snapshot)
     }
 
     /// Whether `c`'s signature holds for `signing` (as found ahead, when it was checked

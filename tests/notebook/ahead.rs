@@ -195,13 +195,27 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
         .store
         .batch(|w| w.take_in_with(&incoming, Some(jobs.answered(answers))))
         .unwrap();
-    let taken = worked_ahead().elsewhere - before.elsewhere;
+    let after_apart = worked_ahead();
+    let taken = after_apart.elsewhere - before.elsewhere;
     // What the first and last jobs opened was taken (not the key records, which are never
     // opened ahead, nor what the rotated key sealed); the failed job's blobs were opened here.
     let answered = (incoming.len() - incoming.len().div_ceil(3)) as u64;
     assert!(
         taken >= 16 && taken <= answered,
         "{taken} of {answered} answered",
+    );
+    // The snapshots of people new to the helped phone, in the answered jobs, were taken in as
+    // the helpers read them, their documents not loaded by the store.
+    let third = incoming.len().div_ceil(3);
+    let snapshots_answered = incoming
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.snapshot && (*i < third || *i >= 2 * third))
+        .count() as u64;
+    let read = after_apart.read_elsewhere - before.read_elsewhere;
+    assert!(
+        read >= 1 && read <= snapshots_answered,
+        "{read} of {snapshots_answered} snapshots in answered jobs"
     );
 
     let (notebook, refused, waiting) = decided(&whole);

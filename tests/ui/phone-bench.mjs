@@ -580,10 +580,14 @@ async function memory(page, session, targets, label) {
     const seen = await w.evaluate(() => [self.name, typeof self.groundworkMemoryBytes === 'function' ? self.groundworkMemoryBytes() : null]).catch(() => null);
     if (seen && seen[0] === 'groundwork-helper') out.helpers.push(seen[1]);
   }
+  // What the helpers did (builds before them, or before snapshots were read there, say "?").
+  try {
+    out.elsewhere = await targets.evalInStoreWorker("[typeof groundworkOpenedElsewhere === 'function' ? groundworkOpenedElsewhere() : '?', typeof groundworkReadElsewhere === 'function' ? groundworkReadElsewhere() : '?']");
+  } catch { out.elsewhere = ['?', '?']; }
   const metrics = await session.send('Performance.getMetrics');
   out.pageHeap = metrics.metrics.find((m) => m.name === 'JSHeapUsedSize')?.value;
   const helpers = out.helpers.length ? out.helpers.map(mib).join(', ') : 'none listed';
-  log(`bench: memory ${label}: store worker wasm memory ${mib(out.wasm)} (${out.wasm} bytes, ${out.via}); worker JS heap ${out.workerHeap ? mib(out.workerHeap) : '?'}; page JS heap used ${mib(out.pageHeap)}; helper workers' wasm memory ${helpers}`);
+  log(`bench: memory ${label}: store worker wasm memory ${mib(out.wasm)} (${out.wasm} bytes, ${out.via}); worker JS heap ${out.workerHeap ? mib(out.workerHeap) : '?'}; page JS heap used ${mib(out.pageHeap)}; helper workers' wasm memory ${helpers}; blobs opened in jobs ${out.elsewhere[0]}, snapshots read there ${out.elsewhere[1]}`);
   return out;
 }
 
