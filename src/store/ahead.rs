@@ -115,8 +115,7 @@ pub(crate) struct Loaded {
     /// under Groundwork's own spelling of its id.
     pub(crate) read: Option<Reading>,
     /// The same reading done in another worker: a person file as JSON, read back only when it
-    /// is taken in (a page's snapshots wait together between opening and intake, and the
-    /// JSON is about half the size of the file read back).
+    /// is taken in (a page's snapshots wait together between opening and intake).
     person_json: Option<Vec<u8>>,
 }
 
