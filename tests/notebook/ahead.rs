@@ -264,3 +264,160 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     assert_eq!(refused.len(), 5, "{refused:?}");
     assert!(notebook.contains("After the rotation 19"));
 }
+
+/// Helpers on threads standing in for the phone's helper workers (which run the same
+/// `elsewhere::work` in other workers): each job posted is done on a thread of its own.
+struct ThreadHelpers {
+    helpers: usize,
+    /// Jobs posted for pages asked for ahead (not counting jobs of a page opened together).
+    posted_ahead: std::cell::Cell<usize>,
+    /// Pages asked for ahead whose answers were waited for (the page was taken in).
+    taken_ahead: std::cell::Cell<usize>,
+}
+
+impl ThreadHelpers {
+    fn spawn(
+        jobs: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    ) -> Vec<std::thread::JoinHandle<Option<Vec<u8>>>> {
+        jobs.into_iter()
+            .map(|job| std::thread::spawn(move || elsewhere::work(&job).ok()))
+            .collect()
+    }
+}
+
+impl sync::Helpers for ThreadHelpers {
+    type Posted = Vec<std::thread::JoinHandle<Option<Vec<u8>>>>;
+
+    fn parts(&self) -> usize {
+        1 + self.helpers
+    }
+
+    async fn work(&self, jobs: Vec<zeroize::Zeroizing<Vec<u8>>>) -> Vec<Option<Vec<u8>>> {
+        let mut jobs = jobs.into_iter();
+        let Some(mine) = jobs.next() else {
+            return Vec::new();
+        };
+        let posted = Self::spawn(jobs.collect());
+        let mut answers = vec![elsewhere::work(&mine).ok()];
+        answers.extend(posted.into_iter().map(|h| h.join().ok().flatten()));
+        answers
+    }
+
+    fn ready(&self) -> usize {
+        self.helpers
+    }
+
+    fn post(&self, jobs: Vec<zeroize::Zeroizing<Vec<u8>>>) -> Self::Posted {
+        self.posted_ahead.set(self.posted_ahead.get() + jobs.len());
+        Self::spawn(jobs)
+    }
+
+    async fn answers(&self, posted: Self::Posted) -> Vec<Option<Vec<u8>>> {
+        self.taken_ahead.set(self.taken_ahead.get() + 1);
+        posted
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    }
+}
+
+/// A first sync in small pages through `helpers`.
+fn first_sync(d: &mut Device, helpers: &impl sync::Helpers) -> sync::SyncReport {
+    let budget = groundwork::sync::plan::Budget {
+        push_bytes: 1 << 20,
+        pull_bytes: 16 * 1024,
+    };
+    let nb = RefCell::new(&mut d.store);
+    sync::block_on(sync::engine::sync_pages_with(
+        &nb,
+        &transport(),
+        budget,
+        &mut |_| {},
+        helpers,
+    ))
+    .unwrap()
+}
+
+#[test]
+fn pages_asked_for_ahead_and_opened_by_helpers_end_as_pages_taken_one_after_another() {
+    let relay = TestRelay::start();
+    let (team, lead_invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
+    let mut a = Device::joined(&relay.url, &relay.invite(&team, 1), "A's phone");
+    let mut b = Device::joined(&relay.url, &relay.invite(&team, 1), "B's phone");
+    // The two devices compared join first (so that the key the lead rotates to is wrapped for
+    // them) and take the team's work in later, in one sync each.
+    let mut plain = Device::joined(&relay.url, &relay.invite(&team, 1), "Plain phone");
+    let mut helped = Device::joined(&relay.url, &relay.invite(&team, 1), "Helped phone");
+    for d in [&mut lead, &mut a, &mut b, &mut plain, &mut helped] {
+        d.sync();
+    }
+    let first: Vec<String> = (0..80)
+        .map(|i| a.person(&format!("First round {i}")))
+        .collect();
+    for id in first.iter().step_by(3) {
+        a.converse(id, "talked at the gate", &["come to the meeting"]);
+    }
+    a.sync();
+    // A device that joins in the middle of the log, writes, and is revoked: its member record
+    // and the key rotation change what the pages after them start from.
+    let mut late = Device::joined(&relay.url, &relay.invite(&team, 1), "Late phone");
+    late.sync();
+    for i in 0..30 {
+        late.person(&format!("Late {i}"));
+    }
+    late.sync();
+    b.sync();
+    for i in 0..40 {
+        b.person(&format!("B's {i}"));
+    }
+    b.sync();
+    lead.sync();
+    let late_id = late.relay_device_id();
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &late_id)).unwrap();
+    }
+    lead.sync();
+    a.sync();
+    for i in 0..60 {
+        a.person(&format!("After the rotation {i}"));
+    }
+    a.sync();
+
+    let plain_report = first_sync(&mut plain, &sync::NoHelpers);
+    let helpers = ThreadHelpers {
+        helpers: 1,
+        posted_ahead: std::cell::Cell::new(0),
+        taken_ahead: std::cell::Cell::new(0),
+    };
+    let before = worked_ahead();
+    let helped_report = first_sync(&mut helped, &helpers);
+    let opened = worked_ahead().elsewhere - before.elsewhere;
+    // Pages were asked for ahead and opened by the helper while the page before was taken in.
+    assert!(
+        helpers.posted_ahead.get() >= 3,
+        "{}",
+        helpers.posted_ahead.get()
+    );
+    assert!(
+        helpers.taken_ahead.get() >= 3,
+        "{}",
+        helpers.taken_ahead.get()
+    );
+    assert!(opened >= 64, "{opened}");
+    assert!(plain_report.round_trips >= 4, "{plain_report:?}");
+    assert_eq!(plain_report.pulled, helped_report.pulled);
+    assert_eq!(helped_report.rejected, 0, "{helped_report:?}");
+    assert_eq!(decided(&plain), decided(&helped));
+    assert_eq!(decided(&helped).2, 0, "nothing waits for a key");
+    let notebook = helped.exports();
+    for name in [
+        "First round 79",
+        "Late 29",
+        "B's 39",
+        "After the rotation 59",
+    ] {
+        assert!(notebook.contains(name), "{name}");
+    }
+}
