@@ -78,8 +78,7 @@ thread_local! {
 pub struct WorkerHelpers;
 
 impl Helpers for WorkerHelpers {
-    /// Each job's id and who waits for its answer (`None`: it could not be posted).
-    type Posted = Vec<Option<(u64, oneshot::Receiver<Option<Vec<u8>>>)>>;
+    type Posted = Vec<Option<oneshot::Receiver<Option<Vec<u8>>>>>;
 
     fn parts(&self) -> usize {
         start_helpers();
@@ -111,27 +110,17 @@ impl Helpers for WorkerHelpers {
         // One deadline for all the jobs of the page.
         let mut deadline = Box::pin(sleep(PATIENCE));
         let mut expired = false;
-        // This page's jobs still unanswered at the deadline (a helper may also hold a job of
-        // the next page, asked for ahead: only the late ones count against it).
-        let mut late = Vec::new();
         let mut answers = Vec::with_capacity(posted.len());
-        for job in posted {
-            let answer = match job {
+        for rx in posted {
+            let answer = match rx {
                 // Past the deadline, only what has already come is taken.
-                Some((id, mut rx)) if expired => match rx.try_recv() {
-                    Ok(Some(answer)) => answer,
-                    Ok(None) => {
-                        late.push(id);
-                        None
-                    }
-                    Err(_) => None,
-                },
-                Some((id, rx)) => match select(rx, &mut deadline).await {
+                Some(mut rx) if expired => rx.try_recv().ok().flatten().flatten(),
+                Some(rx) => match select(rx, &mut deadline).await {
                     Either::Left((Ok(answer), _)) => answer,
                     Either::Left((Err(_), _)) => None,
                     Either::Right(_) => {
                         expired = true;
-                        late.push(id);
+                        give_up_on_slow();
                         None
                     }
                 },
@@ -139,7 +128,6 @@ impl Helpers for WorkerHelpers {
             };
             answers.push(answer);
         }
-        give_up_on(&late);
         answers
     }
 }
@@ -205,7 +193,7 @@ fn spawn(script: &str, index: usize) -> Result<web_sys::Worker, String> {
 
 /// Post `job` to the next usable helper: who waits for its answer, or `None` when no helper
 /// could take it.
-fn post_job(job: &[u8]) -> Option<(u64, oneshot::Receiver<Option<Vec<u8>>>)> {
+fn post_job(job: &[u8]) -> Option<oneshot::Receiver<Option<Vec<u8>>>> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let busy: Vec<usize> = pool.waiting.values().map(|(h, _)| *h).collect();
@@ -227,7 +215,7 @@ fn post_job(job: &[u8]) -> Option<(u64, oneshot::Receiver<Option<Vec<u8>>>)> {
         }
         let (tx, rx) = oneshot::channel();
         pool.waiting.insert(id, (index, tx));
-        Some((id, rx))
+        Some(rx)
     })
 }
 
@@ -302,14 +290,9 @@ fn stop(index: usize) {
     }
 }
 
-/// Jobs `late` waited past [`PATIENCE`]: stop the helpers they were posted to.
-fn give_up_on(late: &[u64]) {
-    let slow: Vec<usize> = POOL.with(|p| {
-        let pool = p.borrow();
-        late.iter()
-            .filter_map(|id| pool.waiting.get(id).map(|(h, _)| *h))
-            .collect()
-    });
+/// A job waited past [`PATIENCE`]: stop every helper with a job still unanswered.
+fn give_up_on_slow() {
+    let slow: Vec<usize> = POOL.with(|p| p.borrow().waiting.values().map(|(h, _)| *h).collect());
     for index in slow {
         stop(index);
     }
