@@ -617,7 +617,7 @@ async fn rounds<W: Wire, H: Helpers>(
                         Some((p.doc_id.clone(), p.id, carried.clone()))
                     })
                     .collect();
-                let mut absorb = plan::absorb(&planned, response)?;
+                let absorb = plan::absorb(&planned, response)?;
                 // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
                 let is_record = crate::crypto::is_key_record;
                 let acknowledged: std::collections::HashSet<&str> =
@@ -628,7 +628,13 @@ async fn rounds<W: Wire, H: Helpers>(
                     .flat_map(|o| &o.change_hashes)
                     .filter(|h| !h.starts_with(SNAPSHOT_MARK) && acknowledged.contains(h.as_str()))
                     .count();
-                let answer = take_page(&mut absorb);
+                let answer = SyncResponse {
+                    accepted: Vec::new(),
+                    pushers: absorb.pushers,
+                    changes: absorb.changes,
+                    cursor: absorb.cursor,
+                    more: false,
+                };
                 Round {
                     acknowledged: absorb.acknowledged,
                     cursor: absorb.cursor,
@@ -756,8 +762,14 @@ async fn ask_ahead<W: Wire, H: Helpers>(
         .await
         .ok()?;
     report.round_trips += 1;
-    let mut absorb = plan::absorb(&planned, response).ok()?;
-    let answer = take_page(&mut absorb);
+    let absorb = plan::absorb(&planned, response).ok()?;
+    let answer = SyncResponse {
+        accepted: Vec::new(),
+        pushers: absorb.pushers,
+        changes: absorb.changes,
+        cursor: absorb.cursor,
+        more: false,
+    };
     let ready = helpers.ready();
     let jobs = if crate::store::elsewhere::worth_cutting(answer.changes.len()) && ready > 0 {
         store
@@ -779,17 +791,6 @@ async fn ask_ahead<W: Wire, H: Helpers>(
         answer,
         jobs,
     })
-}
-
-/// The page an answer brought (its blobs and who pushed them), as [`take_in`] reads it.
-fn take_page(absorb: &mut plan::Absorb) -> SyncResponse {
-    SyncResponse {
-        accepted: Vec::new(),
-        pushers: std::mem::take(&mut absorb.pushers),
-        changes: std::mem::take(&mut absorb.changes),
-        cursor: absorb.cursor,
-        more: false,
-    }
 }
 
 /// A relay answer's blobs, as the store takes them.
