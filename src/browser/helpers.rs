@@ -1,20 +1,17 @@
 //! Helper workers of the store worker: wasm has no threads to share memory with, so the store
 //! worker starts a few more dedicated workers on the same script (named [`HELPER_NAME`]) and
-//! hands each a part of every large pulled page to open, check and read (a job of
-//! `groundwork::store::elsewhere`), doing one part itself meanwhile; or, once they are ready,
-//! the whole of the next page while the store worker takes the page before in (the sync
-//! engine asks for it ahead). What they answer is taken as work done ahead on a native
-//! device's other cores is: only where it was computed from what the page starts from, and
-//! judged one blob at a time as always.
+//! hands each a part of every large pulled page to open and check (a job of
+//! `groundwork::store::elsewhere`), doing one part itself meanwhile. What they answer is taken
+//! as work done ahead on a native device's other cores is: only where it was computed from
+//! what the page starts from, and judged one blob at a time as always.
 //!
 //! Helpers are started when the first page large enough to cut is pulled (one fewer than the
-//! device's cores, at most [`MOST_HELPERS`]; each holds its own copy of the wasm, 6 to 20 MiB
-//! with the page it works on) and used once they say they are ready: a page that comes before
-//! is done by the store worker alone. A phone that only ever pulls a few changes at a time
-//! starts none. A helper that fails, or has not answered within [`PATIENCE`] of the store
-//! worker starting to wait for its answer, is stopped and not used again; its part is done by
-//! the store as the page is taken in, so a helper can slow a sync down but never stop it or
-//! change what it decides.
+//! device's cores, at most [`MOST_HELPERS`]; each holds its own copy of the wasm, about 6 MiB)
+//! and used once they say they are ready: a page that comes before is done by the store worker
+//! alone. A phone that only ever pulls a few changes at a time starts none. A helper that
+//! fails, or has not answered within [`PATIENCE`] of the page's jobs being posted, is stopped
+//! and not used again; its part is done by the store as the page is taken in, so a helper can
+//! slow a sync down but never stop it or change what it decides.
 //!
 //! Messages: a job goes as bytes, an 8-byte id (little-endian) then the job; the answer comes
 //! back as the same id, a byte (1: done, 0: refused) and the answer. Both buffers are
@@ -41,8 +38,8 @@ pub const HELPER_NAME: &str = "groundwork-helper";
 /// a page.
 const MOST_HELPERS: usize = 3;
 
-/// How long the store worker waits for a page's jobs before the helpers still working on them
-/// are given up on (a job is at most a page of about 1 MiB: a second or two on a phone).
+/// How long a page's jobs may take before the helpers still working on them are given up on
+/// (a job is a part of a page of at most 1 MiB: about a second on a phone).
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// What a helper says once it listens.
@@ -78,11 +75,9 @@ thread_local! {
 pub struct WorkerHelpers;
 
 impl Helpers for WorkerHelpers {
-    type Posted = Vec<Option<oneshot::Receiver<Option<Vec<u8>>>>>;
-
     fn parts(&self) -> usize {
         start_helpers();
-        1 + self.ready()
+        1 + POOL.with(|p| p.borrow().helpers.iter().filter(|h| usable(h)).count())
     }
 
     async fn work(&self, jobs: Vec<Zeroizing<Vec<u8>>>) -> Vec<Option<Vec<u8>>> {
@@ -91,27 +86,14 @@ impl Helpers for WorkerHelpers {
             return Vec::new();
         };
         // Posted first, so that the helpers work while this worker does its own part.
-        let asked = self.post(jobs.collect());
-        let mine = elsewhere::work(&mine).ok();
-        let mut answers = vec![mine];
-        answers.extend(self.answers(asked).await);
-        answers
-    }
-
-    fn ready(&self) -> usize {
-        POOL.with(|p| p.borrow().helpers.iter().filter(|h| usable(h)).count())
-    }
-
-    fn post(&self, jobs: Vec<Zeroizing<Vec<u8>>>) -> Self::Posted {
-        jobs.iter().map(|job| post_job(job)).collect()
-    }
-
-    async fn answers(&self, posted: Self::Posted) -> Vec<Option<Vec<u8>>> {
+        let asked: Vec<Option<oneshot::Receiver<Option<Vec<u8>>>>> =
+            jobs.map(|job| post_job(&job)).collect();
+        let mut answers = vec![elsewhere::work(&mine).ok()];
+        drop(mine);
         // One deadline for all the jobs of the page.
         let mut deadline = Box::pin(sleep(PATIENCE));
         let mut expired = false;
-        let mut answers = Vec::with_capacity(posted.len());
-        for rx in posted {
+        for rx in asked {
             let answer = match rx {
                 // Past the deadline, only what has already come is taken.
                 Some(mut rx) if expired => rx.try_recv().ok().flatten().flatten(),

@@ -94,21 +94,8 @@ impl super::Store {
         blobs: &[Incoming<'_>],
         parts: usize,
     ) -> crate::error::Result<Option<PageJobs>> {
-        if parts < 2 {
-            return Ok(None);
-        }
-        self.jobs_for_helpers(blobs, parts)
-    }
-
-    /// The same work cut into `parts` jobs all for other workers (one helper may take a whole
-    /// page while this worker takes the page before in).
-    pub fn jobs_for_helpers(
-        &self,
-        blobs: &[Incoming<'_>],
-        parts: usize,
-    ) -> crate::error::Result<Option<PageJobs>> {
         let conn = &self.conn;
-        if parts < 1 || !worth_cutting(blobs.len()) || !super::keys::sealed(conn)? {
+        if parts < 2 || !worth_cutting(blobs.len()) || !super::keys::sealed(conn)? {
             return Ok(None);
         }
         let Some(team) = super::keys::team_id(conn)? else {

@@ -16,7 +16,7 @@ use crate::crypto::doc_keys::DocKeys;
 use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_invite};
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
-use crate::store::elsewhere::{DoneElsewhere, PageJobs};
+use crate::store::elsewhere::DoneElsewhere;
 use crate::store::{Incoming, JoinTrust, Joining, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
@@ -439,7 +439,19 @@ async fn opened_elsewhere(
     if parts < 2 {
         return Ok(None);
     }
-    let jobs = store.with(|s| s.jobs_elsewhere(&incoming_of(response), parts))?;
+    let jobs = store.with(|s| {
+        let incoming: Vec<Incoming<'_>> = response
+            .changes
+            .iter()
+            .map(|c| Incoming {
+                doc_id: &c.doc_id,
+                blob: &c.blob,
+                pusher: None,
+                snapshot: c.snapshot,
+            })
+            .collect();
+        s.jobs_elsewhere(&incoming, parts)
+    })?;
     let Some(mut jobs) = jobs else {
         return Ok(None);
     };
@@ -502,7 +514,7 @@ async fn run<W: Wire>(
 /// Push what waits and pull what is new, round trip after round trip, from `cursor`: returns
 /// the cursor reached and what the relay's last answer said about the team.
 #[allow(clippy::too_many_arguments)]
-async fn rounds<W: Wire, H: Helpers>(
+async fn rounds<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     link: &RelayLink,
@@ -510,14 +522,12 @@ async fn rounds<W: Wire, H: Helpers>(
     budget: Budget,
     on_page: &mut dyn FnMut(usize),
     report: &mut SyncReport,
-    helpers: &H,
+    helpers: &impl Helpers,
 ) -> Result<(u64, News), SyncError> {
     let actor = store.with(|s| s.actor_bytes());
     let mut news: News;
     let mut erase_rounds = 0;
     let mut members_asked = std::collections::HashSet::new();
-    // The next page, asked for while this one was opened (see [`ask_ahead`]).
-    let mut ahead: Option<Asked<H::Posted>> = None;
     loop {
         // A join meanwhile (another window or process on this notebook) changed the identity
         // or the link: nothing of the new identity goes with the old link.
@@ -527,168 +537,101 @@ async fn rounds<W: Wire, H: Helpers>(
         if joined_again {
             return Err(SyncError::JoinedAgain);
         }
-        let round = match ahead.take().filter(|a| a.since == cursor) {
-            Some(asked) => {
-                news = asked.news;
-                Round {
-                    acknowledged: Vec::new(),
-                    cursor: asked.cursor,
-                    again: asked.again,
-                    answer: asked.answer,
-                    stored: Vec::new(),
-                    record_sent: None,
-                    pulled_only: true,
-                    posted: asked.jobs,
-                }
+        // Enough outbox rows to fill the push budget (rows are at most a few KiB).
+        let rows = budget.push_bytes / 256 + 1;
+        let (outbox, read, snapshots_left) = store.with(|s| {
+            let items = s.outbox(rows)?;
+            let read = items.len();
+            let mut out = s.sealed_for_push(items)?;
+            // A lead's snapshots go after the changes, in what room the budget leaves.
+            let used: usize = out.iter().map(|o| o.bytes.len()).sum();
+            let (snapshots, left) = s.snapshots_to_push(budget.push_bytes.saturating_sub(used))?;
+            out.extend(snapshots);
+            Ok::<_, Error>((out, read, left))
+        })?;
+        let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
+        // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
+        // rows read before the byte budget: whatever the outbox holds beyond them goes next.
+        planned.left_behind |= read == rows || snapshots_left;
+        // In a sealed team a push ends with this device's signed record of what it carries,
+        // so that other devices find out if the relay withholds any of it.
+        let record = store.with(|s| {
+            let carried: Vec<(&str, &[u8], bool)> = planned
+                .request
+                .push
+                .iter()
+                .map(|p| {
+                    let snapshot = planned
+                        .carried
+                        .get(&p.id)
+                        .is_some_and(|c| c.iter().any(|h| h.starts_with(SNAPSHOT_MARK)));
+                    (p.doc_id.as_str(), p.blob.as_slice(), snapshot)
+                })
+                .collect();
+            s.push_record(&carried)
+        })?;
+        let record = record.map(|r| {
+            let item = PushItem::new(r.doc_id, r.bytes);
+            let id = item.id;
+            planned.carried.insert(id, Vec::new());
+            planned.request.push.push(item);
+            (id, r.n)
+        });
+        let answer = transport
+            .sync(&link.relay_url, &link.token, &planned.request)
+            .await;
+        report.round_trips += 1;
+        let response = match answer {
+            Ok((response, said)) => {
+                news = said;
+                response
             }
-            None => {
-                // Enough outbox rows to fill the push budget (rows are at most a few KiB).
-                let rows = budget.push_bytes / 256 + 1;
-                let (outbox, read, snapshots_left) = store.with(|s| {
-                    let items = s.outbox(rows)?;
-                    let read = items.len();
-                    let mut out = s.sealed_for_push(items)?;
-                    // A lead's snapshots go after the changes, in what room the budget leaves.
-                    let used: usize = out.iter().map(|o| o.bytes.len()).sum();
-                    let (snapshots, left) =
-                        s.snapshots_to_push(budget.push_bytes.saturating_sub(used))?;
-                    out.extend(snapshots);
-                    Ok::<_, Error>((out, read, left))
-                })?;
-                let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
-                // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
-                // rows read before the byte budget: whatever the outbox holds beyond them goes next.
-                planned.left_behind |= read == rows || snapshots_left;
-                // In a sealed team a push ends with this device's signed record of what it carries,
-                // so that other devices find out if the relay withholds any of it.
-                let record = store.with(|s| {
-                    let carried: Vec<(&str, &[u8], bool)> = planned
-                        .request
-                        .push
-                        .iter()
-                        .map(|p| {
-                            let snapshot = planned
-                                .carried
-                                .get(&p.id)
-                                .is_some_and(|c| c.iter().any(|h| h.starts_with(SNAPSHOT_MARK)));
-                            (p.doc_id.as_str(), p.blob.as_slice(), snapshot)
-                        })
-                        .collect();
-                    s.push_record(&carried)
-                })?;
-                let record = record.map(|r| {
-                    let item = PushItem::new(r.doc_id, r.bytes);
-                    let id = item.id;
-                    planned.carried.insert(id, Vec::new());
-                    planned.request.push.push(item);
-                    (id, r.n)
-                });
-                let answer = transport
-                    .sync(&link.relay_url, &link.token, &planned.request)
-                    .await;
-                report.round_trips += 1;
-                let response = match answer {
-                    Ok((response, said)) => {
-                        news = said;
-                        response
-                    }
-                    // The push holds changes to people erased from the team (this device was offline
-                    // when they were erased): erase them here, then push the rest.
-                    Err(SyncError::Erased(named)) if erase_rounds < 3 => {
-                        erase_rounds += 1;
-                        report.erased +=
-                            team::after_refusal(store, transport, link, &named).await?;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                let record_sent = record
-                    .filter(|(id, _)| response.accepted.contains(id))
-                    .map(|(_, n)| n);
-                // What the relay stored, by document: blobs a later snapshot stands for, and this
-                // device's snapshots, to announce.
-                let stored: Vec<(String, groundwork_protocol::BlobId, Vec<String>)> = planned
-                    .request
-                    .push
-                    .iter()
-                    .filter(|p| response.accepted.contains(&p.id))
-                    .filter_map(|p| {
-                        let carried = planned.carried.get(&p.id)?;
-                        Some((p.doc_id.clone(), p.id, carried.clone()))
-                    })
-                    .collect();
-                let absorb = plan::absorb(&planned, response)?;
-                // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
-                let is_record = crate::crypto::is_key_record;
-                let acknowledged: std::collections::HashSet<&str> =
-                    absorb.acknowledged.iter().map(String::as_str).collect();
-                report.pushed += outbox
-                    .iter()
-                    .filter(|o| !is_record(&o.doc_id))
-                    .flat_map(|o| &o.change_hashes)
-                    .filter(|h| !h.starts_with(SNAPSHOT_MARK) && acknowledged.contains(h.as_str()))
-                    .count();
-                let answer = SyncResponse {
-                    accepted: Vec::new(),
-                    pushers: absorb.pushers,
-                    changes: absorb.changes,
-                    cursor: absorb.cursor,
-                    more: false,
-                };
-                Round {
-                    acknowledged: absorb.acknowledged,
-                    cursor: absorb.cursor,
-                    again: absorb.again,
-                    answer,
-                    stored,
-                    record_sent,
-                    pulled_only: planned.request.push.is_empty() && !planned.left_behind,
-                    posted: None,
-                }
+            // The push holds changes to people erased from the team (this device was offline
+            // when they were erased): erase them here, then push the rest.
+            Err(SyncError::Erased(named)) if erase_rounds < 3 => {
+                erase_rounds += 1;
+                report.erased += team::after_refusal(store, transport, link, &named).await?;
+                continue;
             }
+            Err(e) => return Err(e),
         };
-        // A page asked for ahead had its jobs posted to the helpers then; any other is opened
-        // by the helpers and this worker together now.
-        let mut elsewhere = match round.posted {
-            Some(_) => None,
-            None => opened_elsewhere(store, helpers, &round.answer).await?,
+        let record_sent = record
+            .filter(|(id, _)| response.accepted.contains(id))
+            .map(|(_, n)| n);
+        // What the relay stored, by document: blobs a later snapshot stands for, and this
+        // device's snapshots, to announce.
+        let stored: Vec<(String, groundwork_protocol::BlobId, Vec<String>)> = planned
+            .request
+            .push
+            .iter()
+            .filter(|p| response.accepted.contains(&p.id))
+            .filter_map(|p| {
+                let carried = planned.carried.get(&p.id)?;
+                Some((p.doc_id.clone(), p.id, carried.clone()))
+            })
+            .collect();
+        let absorb = plan::absorb(&planned, response)?;
+        // Key records (devices' keys, key rotations) are bookkeeping, not notebook changes.
+        let is_record = crate::crypto::is_key_record;
+        let acknowledged: std::collections::HashSet<&str> =
+            absorb.acknowledged.iter().map(String::as_str).collect();
+        report.pushed += outbox
+            .iter()
+            .filter(|o| !is_record(&o.doc_id))
+            .flat_map(|o| &o.change_hashes)
+            .filter(|h| !h.starts_with(SNAPSHOT_MARK) && acknowledged.contains(h.as_str()))
+            .count();
+        let answer = SyncResponse {
+            accepted: Vec::new(),
+            pushers: absorb.pushers,
+            changes: absorb.changes,
+            cursor: absorb.cursor,
+            more: false,
         };
-        // While the helpers open a page this worker has yet to take in, the next page is asked
-        // for and given to them, so that they open it while this worker takes this one in.
-        let next = if round.again
-            && round.pulled_only
-            && helpers.ready() > 0
-            && store.with(|s| s.outbox(1))?.is_empty()
-        {
-            ask_ahead(
-                store,
-                transport,
-                link,
-                &actor,
-                round.cursor,
-                budget,
-                helpers,
-                report,
-            )
-            .await
-        } else {
-            None
-        };
-        if let Some((jobs, posted)) = round.posted {
-            elsewhere = Some(jobs.answered(helpers.answers(posted).await));
-        }
-        let Round {
-            acknowledged,
-            cursor: reached,
-            again,
-            answer,
-            stored,
-            record_sent,
-            ..
-        } = round;
+        let elsewhere = opened_elsewhere(store, helpers, &answer).await?;
         let (received, rejected) = store.with(|s| {
-            let taken = take_in(s, &answer, Some(reached), elsewhere)?;
-            s.acknowledge(&acknowledged)?;
+            let taken = take_in(s, &answer, Some(absorb.cursor), elsewhere)?;
+            s.acknowledge(&absorb.acknowledged)?;
             s.note_pushed(&stored)?;
             if let Some(n) = record_sent {
                 s.push_record_sent(n)?;
@@ -698,113 +641,13 @@ async fn rounds<W: Wire, H: Helpers>(
         report.pulled += received;
         report.rejected += rejected;
         on_page(received);
-        cursor = reached;
+        cursor = absorb.cursor;
         fetch_awaited_members(store, transport, link, budget, &mut members_asked, report).await?;
-        if !again {
+        if !absorb.again {
             break;
         }
-        ahead = next;
     }
     Ok((cursor, news))
-}
-
-/// One round's answer, to be taken in.
-struct Round<P> {
-    /// Outbox changes the relay acknowledged.
-    acknowledged: Vec<String>,
-    /// The cursor the answer reaches.
-    cursor: u64,
-    /// Whether to go on.
-    again: bool,
-    /// The pulled page.
-    answer: SyncResponse,
-    /// What the relay stored of the push, by document (see [`rounds`]).
-    stored: Vec<(String, groundwork_protocol::BlobId, Vec<String>)>,
-    /// The push record the relay took, by its number.
-    record_sent: Option<u64>,
-    /// Whether the round only pulled (nothing pushed, nothing left to push).
-    pulled_only: bool,
-    /// The page's jobs, posted to the helpers when it was asked for ahead.
-    posted: Option<(PageJobs, P)>,
-}
-
-/// A page asked for ahead: a pull only, from `since`.
-struct Asked<P> {
-    since: u64,
-    news: News,
-    cursor: u64,
-    again: bool,
-    answer: SyncResponse,
-    jobs: Option<(PageJobs, P)>,
-}
-
-/// Ask for the page after `cursor` now (a pull only: nothing waits to be pushed) and post its
-/// jobs to the helpers alone, so that they open it while this worker takes the page before
-/// in; the phone's store worker does then only the judging and storing. `None` when the
-/// asking fails or the answer does not read: the page is then asked for again the ordinary way,
-/// which reports what went wrong. The jobs carry the store's keys and members as they are
-/// now; if the page before brings new ones, the answers are not taken (the store does that
-/// work itself as the page is judged).
-#[allow(clippy::too_many_arguments)]
-async fn ask_ahead<W: Wire, H: Helpers>(
-    store: &impl Notebook,
-    transport: &Relay<W>,
-    link: &RelayLink,
-    actor: &[u8],
-    cursor: u64,
-    budget: Budget,
-    helpers: &H,
-    report: &mut SyncReport,
-) -> Option<Asked<H::Posted>> {
-    let planned = plan::next_request(&[], cursor, budget, actor);
-    let (response, news) = transport
-        .sync(&link.relay_url, &link.token, &planned.request)
-        .await
-        .ok()?;
-    report.round_trips += 1;
-    let absorb = plan::absorb(&planned, response).ok()?;
-    let answer = SyncResponse {
-        accepted: Vec::new(),
-        pushers: absorb.pushers,
-        changes: absorb.changes,
-        cursor: absorb.cursor,
-        more: false,
-    };
-    let ready = helpers.ready();
-    let jobs = if crate::store::elsewhere::worth_cutting(answer.changes.len()) && ready > 0 {
-        store
-            .with(|s| s.jobs_for_helpers(&incoming_of(&answer), ready))
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
-    let jobs = jobs.map(|mut jobs| {
-        let posted = helpers.post(std::mem::take(&mut jobs.jobs));
-        (jobs, posted)
-    });
-    Some(Asked {
-        since: cursor,
-        news,
-        cursor: absorb.cursor,
-        again: absorb.again,
-        answer,
-        jobs,
-    })
-}
-
-/// A relay answer's blobs, as the store takes them.
-fn incoming_of(response: &SyncResponse) -> Vec<Incoming<'_>> {
-    response
-        .changes
-        .iter()
-        .map(|c| Incoming {
-            doc_id: &c.doc_id,
-            blob: &c.blob,
-            pusher: None,
-            snapshot: c.snapshot,
-        })
-        .collect()
 }
 
 /// A lead's compaction, after the sync proper: announce the snapshots the relay stored, make new
