@@ -107,9 +107,9 @@ pub(crate) type LoadedDoc = std::result::Result<Option<AutoCommit>, String>;
 /// A snapshot's document loaded, and read as a document new to this device.
 pub(crate) struct Loaded {
     /// `AutoCommit::load` of the snapshot's document (its error, worded); `Ok(None)` when it
-    /// was loaded and read in another worker (with `read` then its reading), and is loaded
-    /// here only if it is needed (merged into a document held here, searched for a change
-    /// refused here).
+    /// was loaded and read in another worker (its reading is then `person_json`), and is
+    /// loaded here only if it is needed (merged into a document held here, searched for a
+    /// change refused here).
     pub(crate) doc: LoadedDoc,
     /// [`check::check_and_read`] of it with no kind expected, when it loaded and is filed
     /// under Groundwork's own spelling of its id.
