@@ -3,7 +3,9 @@
 //! applied and judged ahead, a window at a time) ends
 //! exactly as the same blobs taken in one at a time, honest and hostile ones alike, across a
 //! key rotation that comes in the middle of the page; and so does the same page opened in
-//! jobs for other workers (the phone's helpers), one of which never answers.
+//! jobs for other workers (the phone's helpers), one of which never answers. And a first sync
+//! whose pages are opened by helpers asks the relay for each page only from a cursor already
+//! stored (the relay forgets, up to a device's `since`, what it kept for that device).
 
 use std::cell::RefCell;
 
@@ -263,4 +265,125 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     }
     assert_eq!(refused.len(), 5, "{refused:?}");
     assert!(notebook.contains("After the rotation 19"));
+}
+
+/// A wire to the real relay that notes, at every sync request, the `since` it carries beside
+/// the cursor the device has committed. The relay takes a `since` as the device's word that it
+/// holds everything before it, and forgets what it kept for that device up to there (the
+/// needs of blobs a snapshot covers): a request sent ahead of what is stored (a page asked for
+/// before the one before it was taken in) would lose a device that then crashed changes it
+/// lacks.
+struct CommittedSince<'a, 's> {
+    wire: groundwork::sync::http::ReqwestWire,
+    store: &'a RefCell<&'s mut groundwork::store::Store>,
+    /// `(since sent, cursor committed)` for each sync request.
+    sent: &'a RefCell<Vec<(u64, u64)>>,
+}
+
+impl groundwork::sync::Wire for CommittedSince<'_, '_> {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, String> {
+        if request.url.ends_with("/v1/sync") {
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(request.body.as_slice()),
+                &mut plain,
+            )
+            .unwrap();
+            let since = groundwork_protocol::decode_sync_request(&plain)
+                .unwrap()
+                .since;
+            let committed = self.store.borrow().sync_state().unwrap().cursor;
+            self.sent.borrow_mut().push((since, committed));
+        }
+        self.wire.exchange(request).await
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+/// Helpers on threads standing in for the phone's helper workers (which run the same
+/// `elsewhere::work`): each job but the caller's is done on a thread of its own.
+struct ThreadHelpers;
+
+impl sync::Helpers for ThreadHelpers {
+    fn parts(&self) -> usize {
+        2
+    }
+
+    async fn work(&self, jobs: Vec<zeroize::Zeroizing<Vec<u8>>>) -> Vec<Option<Vec<u8>>> {
+        let mut jobs = jobs.into_iter();
+        let Some(mine) = jobs.next() else {
+            return Vec::new();
+        };
+        let others: Vec<_> = jobs
+            .map(|job| std::thread::spawn(move || elsewhere::work(&job).ok()))
+            .collect();
+        let mut answers = vec![elsewhere::work(&mine).ok()];
+        answers.extend(others.into_iter().map(|h| h.join().ok().flatten()));
+        answers
+    }
+}
+
+#[test]
+fn a_first_sync_through_helpers_sends_a_since_only_once_what_is_before_it_is_stored() {
+    let relay = TestRelay::start();
+    let (team, lead_invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
+    let mut a = Device::joined(&relay.url, &relay.invite(&team, 1), "A's phone");
+    for d in [&mut lead, &mut a] {
+        d.sync();
+    }
+    let people: Vec<String> = (0..150).map(|i| a.person(&format!("Person {i}"))).collect();
+    for id in people.iter().step_by(4) {
+        a.converse(id, "talked at the gate", &["come to the meeting"]);
+    }
+    a.sync();
+    lead.sync();
+
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let before = worked_ahead();
+    let sent = RefCell::new(Vec::new());
+    let report = {
+        let nb = RefCell::new(&mut fresh.store);
+        let wire = CommittedSince {
+            wire: groundwork::sync::http::ReqwestWire::new().unwrap(),
+            store: &nb,
+            sent: &sent,
+        };
+        let relay_api = groundwork::sync::Relay::over(wire, 1, std::time::Duration::ZERO);
+        let budget = groundwork::sync::plan::Budget {
+            push_bytes: 1 << 20,
+            pull_bytes: 16 * 1024,
+        };
+        sync::block_on(sync::engine::sync_pages_with(
+            &nb,
+            &relay_api,
+            budget,
+            &mut |_| {},
+            &ThreadHelpers,
+        ))
+        .unwrap()
+    };
+    // Several pages, each asked for from a cursor already stored.
+    let sent = sent.into_inner();
+    assert!(
+        sent.iter().filter(|(since, _)| *since > 0).count() >= 3,
+        "{sent:?}"
+    );
+    for (since, committed) in &sent {
+        assert!(
+            since <= committed,
+            "sent {since} with {committed} stored: {sent:?}"
+        );
+    }
+    // The pages were opened in jobs, and the device holds the team's work.
+    assert!(worked_ahead().elsewhere - before.elsewhere >= 16);
+    assert_eq!(report.rejected, 0, "{report:?}");
+    let notebook = fresh.exports();
+    for i in [0, 75, 149] {
+        assert!(notebook.contains(&format!("Person {i}")), "Person {i}");
+    }
 }
