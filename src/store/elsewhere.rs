@@ -178,12 +178,7 @@ pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
             _ => return Err(JobError("a blob's flag")),
         };
         let blob = r.field()?;
-        items.push(Incoming {
-            doc_id,
-            blob,
-            pusher: None,
-            snapshot,
-        });
+        items.push(Incoming::unvouched(doc_id, blob, snapshot));
     }
     r.end()?;
     let mut out = Vec::new();
@@ -461,12 +456,7 @@ mod tests {
     fn incoming(blobs: &[(String, Vec<u8>)]) -> Vec<Incoming<'_>> {
         blobs
             .iter()
-            .map(|(doc_id, blob)| Incoming {
-                doc_id,
-                blob,
-                pusher: None,
-                snapshot: false,
-            })
+            .map(|(doc_id, blob)| Incoming::unvouched(doc_id, blob, false))
             .collect()
     }
 

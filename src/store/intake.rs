@@ -51,6 +51,19 @@ pub struct Incoming<'a> {
     pub snapshot: bool,
 }
 
+impl<'a> Incoming<'a> {
+    /// A blob filed under `doc_id` with no pusher named by the relay (a page's pure work done
+    /// apart, a repair, a test); `snapshot` when the relay placed it as a lead's snapshot.
+    pub fn unvouched(doc_id: &'a str, blob: &'a [u8], snapshot: bool) -> Self {
+        Incoming {
+            doc_id,
+            blob,
+            pusher: None,
+            snapshot,
+        }
+    }
+}
+
 /// What taking in a batch of changes did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IntakeReport {

@@ -767,12 +767,7 @@ impl<'t> Writer<'t> {
         let doc_id = parse_id(doc_id)?;
         let incoming: Vec<Incoming<'_>> = blobs
             .iter()
-            .map(|b| Incoming {
-                doc_id: &doc_id,
-                blob: b,
-                pusher: None,
-                snapshot: false,
-            })
+            .map(|b| Incoming::unvouched(&doc_id, b, false))
             .collect();
         let report = self.take_in(&incoming)?;
         if report.quarantined > 0 {

@@ -443,12 +443,7 @@ async fn opened_elsewhere(
         let incoming: Vec<Incoming<'_>> = response
             .changes
             .iter()
-            .map(|c| Incoming {
-                doc_id: &c.doc_id,
-                blob: &c.blob,
-                pusher: None,
-                snapshot: c.snapshot,
-            })
+            .map(|c| Incoming::unvouched(&c.doc_id, &c.blob, c.snapshot))
             .collect();
         s.jobs_elsewhere(&incoming, parts)
     })?;

@@ -151,12 +151,7 @@ fn a_page_judged_with_work_done_ahead_ends_as_one_judged_blob_by_blob() {
     assert!(log.iter().filter(|(_, _, s)| *s).count() >= 3);
     let incoming: Vec<Incoming<'_>> = log
         .iter()
-        .map(|(doc_id, blob, snapshot)| Incoming {
-            doc_id,
-            blob,
-            pusher: None,
-            snapshot: *snapshot,
-        })
+        .map(|(doc_id, blob, snapshot)| Incoming::unvouched(doc_id, blob, *snapshot))
         .collect();
     assert!(incoming.len() > 80, "{}", incoming.len());
     let before = worked_ahead();

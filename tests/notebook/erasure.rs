@@ -174,12 +174,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
     // The same changes again (a stale relay, a repair): dropped unread.
     let incoming: Vec<groundwork::store::Incoming<'_>> = changes
         .iter()
-        .map(|c| groundwork::store::Incoming {
-            doc_id: &id,
-            blob: c,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|c| groundwork::store::Incoming::unvouched(&id, c, false))
         .collect();
     let report = sb.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((report.applied, report.erased), (0, changes.len()));
@@ -187,12 +182,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
     let upper = id.to_uppercase();
     let respelled: Vec<groundwork::store::Incoming<'_>> = changes
         .iter()
-        .map(|c| groundwork::store::Incoming {
-            doc_id: &upper,
-            blob: c,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|c| groundwork::store::Incoming::unvouched(&upper, c, false))
         .collect();
     let report = sb.batch(|w| w.take_in(&respelled)).unwrap();
     assert_eq!(
@@ -210,12 +200,7 @@ fn changes_to_an_erased_person_from_elsewhere_are_never_taken_in_again() {
     let braced = format!("{{{upper}}}");
     let incoming: Vec<groundwork::store::Incoming<'_>> = changes
         .iter()
-        .map(|c| groundwork::store::Incoming {
-            doc_id: &braced,
-            blob: c,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|c| groundwork::store::Incoming::unvouched(&braced, c, false))
         .collect();
     assert_eq!(
         sc.batch(|w| w.take_in(&incoming)).unwrap().quarantined,

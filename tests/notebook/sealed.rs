@@ -187,12 +187,7 @@ fn a_relay_that_alters_or_moves_a_blob_gets_it_quarantined_and_the_rest_applied(
         .collect();
     let incoming: Vec<Incoming<'_>> = replayed
         .iter()
-        .map(|(doc_id, blob)| Incoming {
-            doc_id,
-            blob,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|(doc_id, blob)| Incoming::unvouched(doc_id, blob, false))
         .collect();
     let again = b.store.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((again.applied, again.quarantined), (0, 0), "{again:?}");
@@ -249,12 +244,7 @@ fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_i
     );
     let incoming: Vec<Incoming<'_>> = handed
         .iter()
-        .map(|blob| Incoming {
-            doc_id: &secret,
-            blob,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|blob| Incoming::unvouched(&secret, blob, false))
         .collect();
     let taken = lost.store.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((taken.applied, taken.quarantined), (0, 0));
@@ -388,7 +378,7 @@ proptest! {
             let n = 1 + rng.below(6) as usize;
             let page: Vec<Incoming<'_>> = served[at..(at + n).min(served.len())]
                 .iter()
-                .map(|(doc_id, blob, snapshot)| Incoming { doc_id, blob, pusher: None, snapshot: *snapshot })
+                .map(|(doc_id, blob, snapshot)| Incoming::unvouched(doc_id, blob, *snapshot))
                 .collect();
             fed.store.batch(|w| w.take_in(&page)).unwrap();
             at += n;
@@ -430,12 +420,7 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
     }
     let incoming: Vec<Incoming<'_>> = served
         .iter()
-        .map(|blob| Incoming {
-            doc_id: &id,
-            blob,
-            pusher: None,
-            snapshot: false,
-        })
+        .map(|blob| Incoming::unvouched(&id, blob, false))
         .collect();
     let taken = b.store.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((taken.applied, taken.quarantined), (0, 0), "{taken:?}");
@@ -825,7 +810,7 @@ proptest! {
                 let n = 1 + rng.below(8) as usize;
                 let page: Vec<Incoming<'_>> = served[at..(at + n).min(served.len())]
                     .iter()
-                    .map(|(doc_id, blob)| Incoming { doc_id, blob, pusher: None, snapshot: false })
+                    .map(|(doc_id, blob)| Incoming::unvouched(doc_id, blob, false))
                     .collect();
                 fed.store.batch(|w| w.take_in(&page)).unwrap();
                 at += n;
