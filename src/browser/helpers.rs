@@ -1,6 +1,6 @@
 //! Helper workers of the store worker: wasm has no threads to share memory with, so the store
 //! worker starts a few more dedicated workers on the same script (named [`HELPER_NAME`]) and
-//! hands each a part of every large pulled page to open and check (a job of
+//! hands each a part of every large pulled page to open, check and read (a job of
 //! `groundwork::store::elsewhere`), doing one part itself meanwhile. What they answer is taken
 //! as work done ahead on a native device's other cores is: only where it was computed from
 //! what the page starts from, and judged one blob at a time as always.

@@ -7,8 +7,8 @@
 //!   file system (a SyncAccessHandle pool, which only a dedicated worker may open), the same
 //!   `Store`, answering the same `service::Request`s with `service::handle`, and syncing with
 //!   the relay over `fetch`.
-//! - [`helpers`]: more dedicated workers, started by the store worker, that open and check
-//!   parts of large pulled pages while it does its own part.
+//! - [`helpers`]: more dedicated workers, started by the store worker, that open, check and
+//!   read parts of large pulled pages while it does its own part.
 //! - [`messages`]: what the page and the store worker post to each other (JSON strings).
 //!
 //! `main` tells them apart by the global scope it runs in, and a helper by its worker's name.

@@ -52,8 +52,8 @@ const READ: u8 = 8;
 #[error("work done in another worker could not be read ({0}); the notebook does it itself")]
 pub struct JobError(&'static str);
 
-/// A pulled page's opening and signature checks, cut into jobs for other workers
-/// ([`super::Store::jobs_elsewhere`]).
+/// A pulled page's opening, signature checks and snapshot reading, cut into jobs for other
+/// workers ([`super::Store::jobs_elsewhere`]).
 pub struct PageJobs {
     start: Zeroizing<Vec<u8>>,
     /// The jobs, in the page's order: a run of its blobs each.
@@ -86,8 +86,8 @@ pub fn worth_cutting(n: usize) -> bool {
 }
 
 impl super::Store {
-    /// The opening and signature checks of `blobs` (a pulled page) cut into `parts` jobs for
-    /// other workers ([`work`]), when the team is sealed and the page is worth it; `None`
+    /// The opening, signature checks and snapshot reading of `blobs` (a pulled page) cut into
+    /// `parts` jobs for other workers ([`work`]), when the team is sealed and the page is worth it; `None`
     /// otherwise (the store does that work itself as it takes the page in).
     pub fn jobs_elsewhere(
         &self,

@@ -692,9 +692,9 @@ impl<'t> Writer<'t> {
         self.take_in_with(changes, None)
     }
 
-    /// [`Writer::take_in`], with the blobs' opening and signature checks done in other
-    /// workers (the jobs of [`super::Store::jobs_elsewhere`], answered): taken where they were
-    /// computed from what this page starts from, done here otherwise.
+    /// [`Writer::take_in`], with the blobs' opening, signature checks and snapshot reading
+    /// done in other workers (the jobs of [`super::Store::jobs_elsewhere`], answered): taken
+    /// where they were computed from what this page starts from, done here otherwise.
     pub fn take_in_with(
         &mut self,
         changes: &[Incoming<'_>],

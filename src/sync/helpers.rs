@@ -1,5 +1,6 @@
 //! Other workers that take part of a pulled page's pure work before the page is taken in
-//! (opening its blobs and checking their signatures, [`crate::store::elsewhere`]): the phone's
+//! (opening its blobs, checking their signatures, reading its snapshots:
+//! [`crate::store::elsewhere`]): the phone's
 //! helper workers, which the store worker starts (`browser::helpers` in the app). Native builds
 //! do that work on threads inside the store ([`crate::store::worked_ahead`]) and have none
 //! ([`NoHelpers`]).
