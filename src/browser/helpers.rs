@@ -58,9 +58,6 @@ struct Helper {
 #[derive(Default)]
 struct Pool {
     started: bool,
-    /// When the helpers were started (`performance.now()`, ms), to log how long each took to
-    /// be ready.
-    started_at: f64,
     helpers: Vec<Helper>,
     next_id: u64,
     /// Jobs posted and not answered: id → (the helper's index, who waits).
@@ -133,8 +130,6 @@ fn start_helpers() {
         0
     };
     let script = scope.location().href();
-    let now = now_ms();
-    POOL.with(|p| p.borrow_mut().started_at = now);
     for _ in 0..wanted {
         // A helper is known by its place in the pool (one that could not start takes none).
         let index = POOL.with(|p| p.borrow().helpers.len());
@@ -204,17 +199,11 @@ fn post_job(job: &[u8]) -> Option<oneshot::Receiver<Option<Vec<u8>>>> {
 /// A message from helper `index`: ready, or an answer.
 fn answered(index: usize, data: &JsValue) {
     if data.as_string().as_deref() == Some(READY) {
-        let since = POOL.with(|p| {
-            let mut pool = p.borrow_mut();
-            let since = now_ms() - pool.started_at;
-            if let Some(h) = pool.helpers.get_mut(index) {
+        POOL.with(|p| {
+            if let Some(h) = p.borrow_mut().helpers.get_mut(index) {
                 h.ready = true;
             }
-            since
         });
-        super::log(&format!(
-            "store worker: helper worker {index} ready {since:.0} ms after it was started"
-        ));
         return;
     }
     let Some(bytes) = take_bytes(data).filter(|b| b.len() >= 9) else {
@@ -228,15 +217,6 @@ fn answered(index: usize, data: &JsValue) {
     if let Some((_, tx)) = waiting {
         let _ = tx.send(answer);
     }
-}
-
-/// The worker's clock, in milliseconds (0 where it has none).
-fn now_ms() -> f64 {
-    js_sys::global()
-        .dyn_into::<web_sys::WorkerGlobalScope>()
-        .ok()
-        .and_then(|scope| scope.performance())
-        .map_or(0.0, |p| p.now())
 }
 
 /// A message's bytes copied into wasm memory, and the message's buffer zeroed (it carried keys
