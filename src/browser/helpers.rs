@@ -6,12 +6,12 @@
 //! what the page starts from, and judged one blob at a time as always.
 //!
 //! Helpers are started when the first page large enough to cut is pulled (one fewer than the
-//! device's cores, at most [`MOST_HELPERS`]; each holds its own copy of the wasm, about 6 MiB)
-//! and used once they say they are ready: a page that comes before is done by the store worker
-//! alone. A phone that only ever pulls a few changes at a time starts none. A helper that
-//! fails, or has not answered within [`PATIENCE`] of the page's jobs being posted, is stopped
-//! and not used again; its part is done by the store as the page is taken in, so a helper can
-//! slow a sync down but never stop it or change what it decides.
+//! device's cores, at most [`MOST_HELPERS`]; each holds its own copy of the wasm and its part
+//! of a page, about 10 MiB) and used once they say they are ready: a page that comes before is
+//! done by the store worker alone. A phone that only ever pulls a few changes at a time starts
+//! none. A helper that fails, or has not answered within [`PATIENCE`] of the page's jobs being
+//! posted, is stopped and not used again; its part is done by the store as the page is taken
+//! in, so a helper can slow a sync down but never stop it or change what it decides.
 //!
 //! Messages: a job goes as bytes, an 8-byte id (little-endian) then the job; the answer comes
 //! back as the same id, a byte (1: done, 0: refused) and the answer. Both buffers are
