@@ -94,11 +94,23 @@ pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), Strin
     {
         return Err("its push record lists a blob it cannot name".into());
     }
-    if record.seen.iter().any(|(a, &n)| !hex_actor(a) || n == 0) {
+    if record.n == 0 || record.n > MAX_PUSH_NUMBER {
+        return Err("its push record has a number no push can have".into());
+    }
+    if record
+        .seen
+        .iter()
+        .any(|(a, &n)| !hex_actor(a) || n == 0 || n > MAX_PUSH_NUMBER)
+    {
         return Err("its push record names a device or push that cannot be".into());
     }
     Ok(())
 }
+
+/// The highest push number a record may name (a device pushing every second would take some
+/// 35,000 years to reach it). Bounding it keeps every sum of numbers this device adds up
+/// (pushes withheld, [`withheld`]) far from overflowing, whatever a hostile member signs.
+pub(crate) const MAX_PUSH_NUMBER: u64 = 1 << 40;
 
 /// Take in another device's push record (checked by [`check_record`], its signature by the
 /// caller). This device's own records are not needed: it knows what it pushed.
@@ -106,6 +118,22 @@ pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> R
     if record.actor == me {
         return Ok(());
     }
+    // All of the record or none of it: a row that cannot be written leaves no part of the
+    // record behind (the record is then refused, and the page goes on).
+    conn.execute_batch("SAVEPOINT take_record")?;
+    match write_record(conn, record, me) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE take_record")?;
+            Ok(())
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO take_record; RELEASE take_record")?;
+            Err(e)
+        }
+    }
+}
+
+fn write_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO push_records (actor, n) VALUES (?1, ?2)")?
         .execute((&record.actor, record.n as i64))?;
     let mut attest = conn.prepare_cached(
@@ -186,9 +214,11 @@ pub(crate) fn withheld(conn: &Connection) -> Result<Withheld> {
         .collect::<std::result::Result<Vec<String>, _>>()?;
     // Devices revoked since are left out: what they pushed after the cut-off is refused, so
     // their later numbers never come.
-    let pushes: i64 = conn.query_row(
-        "SELECT coalesce(sum(a.n - (SELECT count(*) FROM push_records p
-                                    WHERE p.actor = a.actor AND p.n <= a.n)), 0)
+    // `total` (a float) rather than `sum`: numbers stored by a version that did not bound them
+    // ([`MAX_PUSH_NUMBER`]) must not make the sum overflow and every sync fail.
+    let pushes: f64 = conn.query_row(
+        "SELECT total(a.n - (SELECT count(*) FROM push_records p
+                             WHERE p.actor = a.actor AND p.n <= a.n))
          FROM push_attested a
          WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.actor = a.actor AND m.revoked = 1)",
         [],
@@ -196,7 +226,7 @@ pub(crate) fn withheld(conn: &Connection) -> Result<Withheld> {
     )?;
     Ok(Withheld {
         blobs: blobs.max(0) as usize,
-        pushes: pushes.max(0) as usize,
+        pushes: pushes.max(0.0) as usize,
         docs,
     })
 }

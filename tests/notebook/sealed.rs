@@ -737,6 +737,64 @@ fn a_forged_or_misfiled_push_record_is_refused() {
     );
 }
 
+/// A member's own push record, signed by it, attesting pushes of other devices with numbers no
+/// push can have: refused, and it neither stops the syncs of the devices that pull it (the
+/// sum of attested pushes once overflowed there, at every sync) nor keeps honest work from
+/// them.
+#[test]
+fn a_push_record_with_impossible_numbers_is_refused_and_syncing_goes_on() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    a.sync();
+    evil.sync();
+    let evil_actor = groundwork::store::intake::hex(&evil.store.actor_bytes());
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    c.sync();
+    for (n, seen) in [(50, i64::MAX as u64), (51, (1u64 << 40) + 1)] {
+        let record = groundwork::crypto::pushlog::PushRecord {
+            actor: evil_actor.clone(),
+            n,
+            blobs: Vec::new(),
+            seen: [("aa".to_string(), seen), ("bb".to_string(), seen)].into(),
+            snapshots: Vec::new(),
+        };
+        let doc = groundwork::crypto::pushlog::push_doc_id(&evil_actor, n);
+        let sealed = evil
+            .store
+            .sealed_for_push(vec![groundwork::store::OutboxItem {
+                seq: 0,
+                doc_id: doc.clone(),
+                change_hash: String::new(),
+                bytes: serde_json::to_vec(&record).unwrap(),
+            }])
+            .unwrap();
+        relay.inject(&evil.relay_device_id(), &doc, &sealed[0].bytes);
+    }
+    let report = c.sync();
+    assert_eq!(report.rejected, 2, "{report:?}");
+    assert!(
+        c.store
+            .quarantined()
+            .unwrap()
+            .iter()
+            .all(|q| q.reason.contains("cannot be")),
+        "{:?}",
+        c.store.quarantined().unwrap()
+    );
+    assert_eq!(c.store.withheld().unwrap().pushes, 0);
+    // Honest work still comes, sync after sync.
+    let later = a.person("After the bad records");
+    a.sync();
+    c.sync();
+    c.sync();
+    assert_eq!(
+        c.store.person(&later).unwrap().person.name,
+        "After the bad records"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 
