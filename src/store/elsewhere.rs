@@ -279,6 +279,11 @@ fn read_answer(answer: &[u8], run: &[Incoming<'_>]) -> Result<Vec<Ahead>, JobErr
         {
             return Err(JobError("an answer's flags"));
         }
+        // Key records are judged by the store alone (`ahead::one` leaves them): an answer
+        // that claims work on one was not made by this build's helper.
+        if flags != 0 && crate::crypto::is_key_record(c.doc_id) {
+            return Err(JobError("an answer for a key record"));
+        }
         let opened = if flags & OPENED != 0 {
             let epoch = r.u64()?;
             Some(Opened {
@@ -533,6 +538,23 @@ mod tests {
             .filter_map(|(i, (a, c))| a.take_opened(c.blob).is_none().then_some(i))
             .collect();
         assert_eq!(opened, vec![3, 4]);
+    }
+
+    #[test]
+    fn an_answer_claiming_to_have_opened_a_key_record_is_refused_whole() {
+        let doc = crate::crypto::epoch::epoch_doc_id(2);
+        let blob = vec![0u8; 40];
+        let run = [Incoming::unvouched(&doc, &blob, false)];
+        let mut answer = ANSWER_MAGIC.to_vec();
+        answer.extend(1u32.to_le_bytes());
+        answer.push(OPENED);
+        answer.extend(u64::MAX.to_le_bytes());
+        answer.extend(3u32.to_le_bytes());
+        answer.extend(b"key");
+        assert!(read_answer(&answer, &run).is_err());
+        // The same answer for a blob that is not a key record reads.
+        let other = [Incoming::unvouched("a-person", &blob, false)];
+        assert_eq!(read_answer(&answer, &other).map(|a| a.len()).ok(), Some(1));
     }
 
     /// A snapshot of a new person file called `name`, written by `writer` and sealed as a

@@ -404,7 +404,7 @@ impl Opener {
             return Ok(None);
         }
         if let Some(epoch) = epoch_of_doc(c.doc_id) {
-            if opened.epoch + 1 != epoch {
+            if opened.epoch.checked_add(1) != Some(epoch) {
                 return Err(refuse(format!(
                     "it is the record of key {epoch} but sealed under key {}",
                     opened.epoch
