@@ -242,6 +242,52 @@ fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
+/// When the blobs waiting for a key fill their room: refuse the oldest blob of the device that
+/// keeps the most of them waiting, if that is another than `pusher` and it keeps more than
+/// `pusher` would with this one. A blob's key cannot be checked before it comes, so anyone can
+/// push blobs that wait for ever (a key number no team has); without this, one member's junk
+/// filled the room and every honest blob that had to wait (a late-joined lead's snapshots,
+/// before its member record) was refused for good. Now a device can fill at most half of it
+/// while another needs room. Returns whether room was made.
+fn make_room(conn: &Connection, pusher: Option<&Pusher>, max: usize, now: &str) -> Result<bool> {
+    let me = pusher.map(|p| intake::hex(&p.actor));
+    let mine: i64 = conn
+        .prepare_cached("SELECT count(*) FROM awaiting_key WHERE pusher_actor IS ?1")?
+        .query_row([&me], |r| r.get(0))?;
+    let top: Option<(Option<String>, i64)> = conn
+        .prepare_cached(
+            "SELECT pusher_actor, count(*) AS n FROM awaiting_key
+             GROUP BY pusher_actor ORDER BY n DESC, pusher_actor LIMIT 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((top, most)) = top else {
+        return Ok(false);
+    };
+    if top == me || most <= mine + 1 {
+        return Ok(false);
+    }
+    let reason = format!(
+        "it waited for a key with more than {max} other changes, most of them pushed by the same \
+         device, and made room for a change pushed by another"
+    );
+    conn.prepare_cached(
+            "INSERT OR IGNORE INTO quarantine
+                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
+             SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3
+             FROM awaiting_key
+             WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
+        )?
+        .execute((&top, &reason, now))?;
+    let gone = conn
+        .prepare_cached(
+            "DELETE FROM awaiting_key
+             WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
+        )?
+        .execute([&top])?;
+    Ok(gone > 0)
+}
+
 /// How many pulled changes wait for a writer's key or a key record.
 pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
     Ok(conn
@@ -335,7 +381,10 @@ impl Opener {
                 Ok(false)
             }
             Ok(None) => Ok(true),
-            Err(Refused { wait: true, .. }) if awaiting_count(conn)? < self.max_awaiting => {
+            Err(Refused { wait: true, .. })
+                if awaiting_count(conn)? < self.max_awaiting
+                    || self.made_room(conn, c.pusher, now, out)? =>
+            {
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO awaiting_key
                          (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at, snapshot)
@@ -370,6 +419,21 @@ impl Opener {
                 Ok(false)
             }
         }
+    }
+
+    /// [`make_room`] for a blob of `pusher` that must wait, counting the blob it refuses.
+    fn made_room(
+        &self,
+        conn: &Connection,
+        pusher: Option<&Pusher>,
+        now: &str,
+        out: &mut Outcome,
+    ) -> Result<bool> {
+        let made = make_room(conn, pusher, self.max_awaiting, now)?;
+        if made {
+            out.quarantined += 1;
+        }
+        Ok(made)
     }
 
     /// The changes inside `c` (one, or a document's changes sealed together: all written by

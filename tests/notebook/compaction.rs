@@ -246,6 +246,69 @@ fn a_lead_who_joined_after_the_history_has_its_snapshots_taken_in_however_many()
     assert_eq!(fresh.exports(), canvasser.exports());
 }
 
+/// A member pushes blobs under a key number no team has (they wait for a key for ever on
+/// every device that pulls them) ahead of a late-joined lead's snapshots, which wait for that
+/// lead's member record at the end of the log. The junk once filled the room for waiting
+/// blobs, and the honest snapshots were refused for good; now the device keeping the most
+/// blobs waiting gives up its oldest for another's.
+#[test]
+fn a_member_filling_the_room_for_blobs_waiting_for_a_key_cannot_crowd_out_honest_ones() {
+    use groundwork::crypto::keys::{DeviceKey, TeamKey};
+    let relay = TestRelay::start();
+    let (team, leads) = relay.team(2);
+    let _first_lead = Device::joined(&relay.url, &leads, "Lead A");
+    let mut evil = Device::joined(&relay.url, &relay.invite(&team, 1), "Evil phone");
+    evil.sync();
+    let junk_key = TeamKey::generate(999).unwrap();
+    let junk_signer = DeviceKey::generate().unwrap();
+    let junk_docs = groundwork::crypto::doc_keys::DocKeys::generate().unwrap();
+    for i in 0..12 {
+        let doc = uuid::Uuid::now_v7().to_string();
+        let blob = groundwork::crypto::seal::seal(
+            &team,
+            &doc,
+            &junk_key,
+            junk_docs.key_for(&doc).as_ref(),
+            &junk_signer,
+            format!("junk {i}").as_bytes(),
+        )
+        .unwrap();
+        relay.inject(&evil.relay_device_id(), &doc, &blob);
+    }
+    let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
+    let ids = write_history(&mut canvasser, 6);
+    let mut late = Device::joined(&relay.url, &leads, "Lead B");
+    let report = late.sync();
+    assert_eq!(report.compacted, ids.len(), "{report:?}");
+
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    fresh.store.set_max_awaiting(4).unwrap();
+    let budget = Budget {
+        push_bytes: 1 << 20,
+        pull_bytes: 1500,
+    };
+    let report = sync::sync_once(&mut fresh.store, &transport(), budget).unwrap();
+    for id in &ids {
+        assert_eq!(
+            fresh.store.person(id).map(|p| p.conversations.len()).ok(),
+            Some(3),
+            "{id}: {report:?}, refused: {:?}",
+            fresh.store.quarantined().unwrap()
+        );
+    }
+    let evil_actor = groundwork::store::intake::hex(&evil.store.actor_bytes());
+    let refused = fresh.store.quarantined().unwrap();
+    assert!(
+        refused
+            .iter()
+            .all(|q| q.pusher_actor.as_deref() == Some(evil_actor.as_str())),
+        "only the junk is refused: {refused:?}"
+    );
+    assert!(fresh.store.awaiting_key_changes().unwrap() <= 4);
+    canvasser.sync();
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
+
 /// A step of the property test below.
 #[derive(Debug, Clone)]
 enum Step {
