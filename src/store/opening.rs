@@ -47,8 +47,8 @@ pub(crate) struct OpenedSnapshot {
 
 /// What a blob holds once opened.
 enum Content {
-    /// Changes, all by the device that signed the blob.
-    Changes(Vec<Vec<u8>>),
+    /// Changes, all by the device that signed the blob (its actor in hex).
+    Changes(Vec<Vec<u8>>, String),
     /// A snapshot of the document, and its document as read in another worker (when it was).
     Snapshot(Snapshot, Option<Box<Loaded>>),
     /// A snapshot the relay did not place as a lead's: nothing to take in (its document's
@@ -356,27 +356,38 @@ impl Opener {
         }
         match self.open_one(conn, c, now, done) {
             Ok(Some(Content::Snapshot(snapshot, loaded))) => {
+                let pusher = other_pusher(c, &intake::hex(&snapshot.writer))
+                    .is_none()
+                    .then_some(c.pusher)
+                    .flatten();
                 out.snapshots.push(OpenedSnapshot {
                     doc_id: c.doc_id.to_string(),
                     snapshot,
                     blob: c.blob.to_vec(),
-                    pusher: c.pusher.cloned(),
+                    pusher: pusher.cloned(),
                     loaded: loaded.map(|l| *l),
                 });
                 Ok(false)
             }
             Ok(Some(Content::Unplaced)) => Ok(false),
-            Ok(Some(Content::Changes(changes))) => {
+            Ok(Some(Content::Changes(changes, writer))) => {
                 compaction::note_blob(
                     conn,
                     c.doc_id,
                     compaction::tag_of_blob(c.blob),
                     changes.len(),
                 )?;
+                // The writer's signature held: a relay that names another device as the one
+                // that pushed the blob is wrong (or lying), and its word is dropped rather than
+                // refusing an honest change for it (refused, the change would stay refused
+                // here even when served again rightly).
+                let pusher = c
+                    .pusher
+                    .filter(|p| p.actor.is_empty() || intake::hex(&p.actor) == writer);
                 out.opened.extend(changes.into_iter().map(|content| Opened {
                     doc_id: c.doc_id.to_string(),
                     content,
-                    pusher: c.pusher.cloned(),
+                    pusher: pusher.cloned(),
                 }));
                 Ok(false)
             }
@@ -530,7 +541,7 @@ impl Opener {
         if member.revoked {
             self.within_cutoff(conn, c, &actor, member.cutoff)?;
         }
-        Ok(Some(Content::Changes(chunks)))
+        Ok(Some(Content::Changes(chunks, actor)))
     }
 
     /// A snapshot: read, pushed by the device that made it, signed by that device's key, and
@@ -544,7 +555,13 @@ impl Opener {
     ) -> std::result::Result<Snapshot, Refused> {
         let snapshot = compaction::decode(content).map_err(Refused::from)?;
         let actor = intake::hex(&snapshot.writer);
-        if let Some(p) = other_pusher(c, &actor) {
+        // In a team whose lead's key is its root of trust, the writer's signature and its
+        // role (below) say all there is to say: a relay naming another pusher is not believed
+        // (the snapshot is taken in, without the relay's label). In a team from before, the
+        // relay's word on who pushed it is part of what makes it a lead's.
+        if self.anchor.is_none()
+            && let Some(p) = other_pusher(c, &actor)
+        {
             return Err(Refused::from(format!(
                 "it is a snapshot made by device {actor} but pushed by {} ({}): no device may speak for another",
                 p.name,

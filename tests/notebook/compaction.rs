@@ -79,6 +79,34 @@ fn a_new_device_gets_snapshots_instead_of_history_and_ends_the_same() {
     assert_eq!(fresh.store.withheld().unwrap().blobs, 0);
 }
 
+/// A relay that names the canvasser as the device that pushed the lead's snapshots (in a team
+/// whose lead's key is its root of trust, the snapshots' signatures and their maker's role say
+/// who made them): the snapshots are taken in all the same, and nothing is refused.
+#[test]
+fn a_relay_naming_another_pusher_for_a_leads_snapshot_is_not_believed() {
+    let relay = TestRelay::start();
+    let (team, mut lead, canvasser, ids) = team_with_history(&relay, 2);
+    assert_eq!(lead.sync().compacted, 2);
+    relay.tamper(&format!(
+        "UPDATE blobs SET device_pk = (SELECT pk FROM devices WHERE id = '{}')
+         WHERE device_pk = (SELECT pk FROM devices WHERE id = '{}')
+           AND doc_id IN ('{}', '{}')",
+        canvasser.relay_device_id(),
+        lead.relay_device_id(),
+        ids[0],
+        ids[1]
+    ));
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    assert!(fresh.store.quarantined().unwrap().is_empty());
+    for id in &ids {
+        assert_eq!(change_blobs(&fresh.store, id), 0, "{id} came as history");
+        assert_eq!(fresh.store.person(id).unwrap().conversations.len(), 3);
+    }
+    assert_eq!(fresh.exports(), lead.exports());
+}
+
 #[test]
 fn a_change_made_while_the_lead_compacts_is_not_lost() {
     let relay = TestRelay::start();

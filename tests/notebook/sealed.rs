@@ -737,6 +737,36 @@ fn a_forged_or_misfiled_push_record_is_refused() {
     );
 }
 
+/// A relay that names B as the device that pushed A's signed change: the signature says who
+/// wrote it, so the change is taken in (it was refused for good, and devices the relay told
+/// the truth took it in: they differed).
+#[test]
+fn a_relay_naming_another_pusher_for_a_signed_change_does_not_get_it_refused() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    a.sync();
+    b.sync();
+    let person = a.person("Labelled Wrongly");
+    a.converse(&person, "on the doorstep", &["come along"]);
+    a.sync();
+    relay.tamper(&format!(
+        "UPDATE blobs SET device_pk = (SELECT pk FROM devices WHERE id = '{}')
+         WHERE doc_id = '{person}'",
+        b.relay_device_id()
+    ));
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert!(c.store.quarantined().unwrap().is_empty());
+    let file = c.store.person(&person).unwrap();
+    assert_eq!(file.person.name, "Labelled Wrongly");
+    assert_eq!(file.conversations.len(), 1);
+    b.sync();
+    assert_eq!(c.exports(), b.exports());
+}
+
 /// A member's own push record, signed by it, attesting pushes of other devices with numbers no
 /// push can have: refused, and it neither stops the syncs of the devices that pull it (the
 /// sum of attested pushes once overflowed there, at every sync) nor keeps honest work from
