@@ -102,30 +102,7 @@ impl Store {
 
     /// This device's sync bookkeeping.
     pub fn sync_state(&self) -> Result<SyncState> {
-        Ok(self.conn.query_row(
-            "SELECT cursor, last_sync_at, last_error, relay_url, team_id, relay_device_id, token
-             FROM sync_state WHERE id = 1",
-            [],
-            |r| {
-                let link = match (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?) {
-                    (Some(relay_url), Some(team_id), Some(relay_device_id), Some(token)) => {
-                        Some(RelayLink {
-                            relay_url,
-                            team_id,
-                            relay_device_id,
-                            token,
-                        })
-                    }
-                    _ => None,
-                };
-                Ok(SyncState {
-                    link,
-                    cursor: r.get::<_, i64>(0)?.max(0) as u64,
-                    last_sync_at: r.get(1)?,
-                    last_error: r.get(2)?,
-                })
-            },
-        )?)
+        read_sync_state(&self.conn)
     }
 
     /// Record the relay this device joined. Joining another team starts its log from the
@@ -144,6 +121,34 @@ impl Store {
             (None, None) => format!("this device ({})", super::NO_NAME_GIVEN),
         })
     }
+}
+
+/// This device's sync bookkeeping as `conn` sees it (in the caller's transaction, if any).
+pub(super) fn read_sync_state(conn: &rusqlite::Connection) -> Result<SyncState> {
+    Ok(conn.query_row(
+        "SELECT cursor, last_sync_at, last_error, relay_url, team_id, relay_device_id, token
+             FROM sync_state WHERE id = 1",
+        [],
+        |r| {
+            let link = match (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?) {
+                (Some(relay_url), Some(team_id), Some(relay_device_id), Some(token)) => {
+                    Some(RelayLink {
+                        relay_url,
+                        team_id,
+                        relay_device_id,
+                        token,
+                    })
+                }
+                _ => None,
+            };
+            Ok(SyncState {
+                link,
+                cursor: r.get::<_, i64>(0)?.max(0) as u64,
+                last_sync_at: r.get(1)?,
+                last_error: r.get(2)?,
+            })
+        },
+    )?)
 }
 
 /// Record `link` inside the caller's transaction (see [`Store::set_relay_link`]).

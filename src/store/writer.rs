@@ -607,6 +607,13 @@ impl<'t> Writer<'t> {
         Ok(id)
     }
 
+    /// Whether the relay this device is joined to is still `link`, in this transaction: a join
+    /// meanwhile (another window, or the browser's join beside a sync in flight) moved the
+    /// notebook to another log, where nothing pulled from the old one belongs.
+    pub fn still_linked_to(&self, link: &super::RelayLink) -> Result<bool> {
+        Ok(super::sync_state::read_sync_state(self.conn)?.link.as_ref() == Some(link))
+    }
+
     /// Move this device's position in the team's log forward to `cursor` (never back).
     pub fn advance_cursor(&mut self, cursor: u64) -> Result<()> {
         let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);

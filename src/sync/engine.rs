@@ -378,7 +378,7 @@ async fn pull_doc<W: Wire>(
             Err(e) => return Err(e),
         };
         report.round_trips += 1;
-        let (received, rejected) = store.with(|s| take_in(s, &response, None, None))?;
+        let (received, rejected) = store.with(|s| take_in(s, link, &response, None, None))?;
         report.pulled += received;
         report.rejected += rejected;
         if !response.more || response.cursor <= after {
@@ -393,10 +393,11 @@ async fn pull_doc<W: Wire>(
 /// returns how many changes it brought and how many were quarantined.
 fn take_in(
     store: &mut Store,
+    link: &RelayLink,
     response: &SyncResponse,
     cursor: Option<u64>,
     elsewhere: Option<DoneElsewhere>,
-) -> Result<(usize, usize), Error> {
+) -> Result<(usize, usize), SyncError> {
     let pushers: Vec<Pusher> = response
         .pushers
         .iter()
@@ -415,13 +416,19 @@ fn take_in(
             snapshot: c.snapshot,
         })
         .collect();
-    store.batch(|w| {
+    // Checked in the page's own transaction: the page and its cursor are stored only if the
+    // notebook is still joined where they came from.
+    let taken = store.batch(|w| {
+        if !w.still_linked_to(link)? {
+            return Ok(None);
+        }
         let r = w.take_in_with(&incoming, elsewhere)?;
         if let Some(cursor) = cursor {
             w.advance_cursor(cursor)?;
         }
-        Ok((r.received, r.quarantined))
-    })
+        Ok(Some((r.received, r.quarantined)))
+    })?;
+    taken.ok_or(SyncError::JoinedAgain)
 }
 
 /// The blobs of a relay answer opened and checked by `helpers` (and this worker), for
@@ -625,13 +632,13 @@ async fn rounds<W: Wire>(
         };
         let elsewhere = opened_elsewhere(store, helpers, &answer).await?;
         let (received, rejected) = store.with(|s| {
-            let taken = take_in(s, &answer, Some(absorb.cursor), elsewhere)?;
+            let taken = take_in(s, link, &answer, Some(absorb.cursor), elsewhere)?;
             s.acknowledge(&absorb.acknowledged)?;
             s.note_pushed(&stored)?;
             if let Some(n) = record_sent {
                 s.push_record_sent(n)?;
             }
-            Ok::<_, Error>(taken)
+            Ok::<_, SyncError>(taken)
         })?;
         report.pulled += received;
         report.rejected += rejected;

@@ -382,3 +382,70 @@ fn a_first_sync_through_helpers_sends_a_since_only_once_what_is_before_it_is_sto
         assert!(notebook.contains(&format!("Person {i}")), "Person {i}");
     }
 }
+
+/// A wire over which the notebook is joined elsewhere (another window) while the first answer
+/// is on its way back.
+struct JoinsMidway<'a, 's> {
+    wire: groundwork::sync::http::ReqwestWire,
+    store: &'a RefCell<&'s mut groundwork::store::Store>,
+    other: groundwork::store::RelayLink,
+}
+
+impl groundwork::sync::Wire for JoinsMidway<'_, '_> {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, String> {
+        let answer = self.wire.exchange(request).await;
+        if request.url.ends_with("/v1/sync") {
+            self.store.borrow_mut().set_relay_link(&self.other).unwrap();
+        }
+        answer
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+/// A join while a page is on its way: the page (pulled from the old team's log) and its
+/// cursor are not stored under the new link (its cursor once became the old relay's position,
+/// and the new team's log before it was never pulled), and the sync says the notebook was
+/// joined again.
+#[test]
+fn a_page_that_arrives_after_a_join_elsewhere_is_not_stored_under_the_new_link() {
+    let relay = TestRelay::start();
+    let (team, lead_invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &lead_invite, "Lead's laptop");
+    for i in 0..20 {
+        lead.person(&format!("Person {i}"));
+    }
+    lead.sync();
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let mut other = fresh.store.sync_state().unwrap().link.unwrap();
+    other.team_id = "another-team".into();
+    other.relay_device_id = "another-device".into();
+    let result = {
+        let nb = RefCell::new(&mut fresh.store);
+        let wire = JoinsMidway {
+            wire: groundwork::sync::http::ReqwestWire::new().unwrap(),
+            store: &nb,
+            other: other.clone(),
+        };
+        let relay_api = groundwork::sync::Relay::over(wire, 1, std::time::Duration::ZERO);
+        sync::block_on(sync::engine::sync_pages_with(
+            &nb,
+            &relay_api,
+            groundwork::sync::plan::Budget::default(),
+            &mut |_| {},
+            &ThreadHelpers,
+        ))
+    };
+    assert!(
+        matches!(result, Err(sync::SyncError::JoinedAgain)),
+        "{result:?}"
+    );
+    let state = fresh.store.sync_state().unwrap();
+    assert_eq!(state.link, Some(other));
+    assert_eq!(state.cursor, 0, "the new team's log is read from its start");
+    assert!(fresh.store.quarantined().unwrap().is_empty());
+    assert!(!fresh.exports().contains("Person 3"));
+}
