@@ -57,6 +57,23 @@ pub(crate) fn upsert<R: Record>(table: &str) -> String {
     )
 }
 
+/// An insert of every column of record `R` into `table` that, for a row of the same id, updates
+/// it only if it belongs to the same `owner` (a person, a walk list): ids are the writing
+/// device's, so a hostile member can write into one person's file a record with the id of
+/// another person's, and that must neither move the other row nor replace it (with
+/// `INSERT OR REPLACE` it did, and deleting the copy then deleted the original's row).
+pub(crate) fn insert_owned<R: Record>(table: &str, owner: &str) -> String {
+    let set = names::<R>()
+        .filter(|c| *c != "id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{} ON CONFLICT (id) DO UPDATE SET {set} WHERE {owner} = excluded.{owner}",
+        insert::<R>("INSERT", table)
+    )
+}
+
 /// `INSERT OR REPLACE` of every column of record `R` into `table` (for rows keyed by their
 /// id alone).
 pub(crate) fn replace<R: Record>(table: &str) -> String {

@@ -14,11 +14,13 @@ use crate::fields::{FieldName, Record, Search, Type, Value};
 use crate::model::{Campaign, Commitment, Conversation, Person, PersonFile, Shift, Visit};
 
 /// Writes a conversation's projection row (see [`row`]).
-static CONVERSATION: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| super::columns::replace::<Conversation>("conversations"));
+static CONVERSATION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    super::columns::insert_owned::<Conversation>("conversations", "person_id")
+});
 /// Writes a commitment's projection row (see [`row`]).
-static COMMITMENT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| super::columns::replace::<Commitment>("commitments"));
+static COMMITMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    super::columns::insert_owned::<Commitment>("commitments", "person_id")
+});
 
 /// Rebuild the projections of document `doc_id`.
 pub(crate) fn project(
@@ -103,12 +105,12 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     let old = super::queries::conversations_of(conn, &p.id)?;
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     let gone = changed_rows(old, &file.conversations, |c| &c.id, |c| row(&mut insert, c))?;
-    delete_rows(conn, "conversations", &gone)?;
+    delete_rows(conn, "conversations", "person_id", &p.id, &gone)?;
 
     let old = super::queries::commitments_of(conn, &p.id)?;
     let mut insert = conn.prepare_cached(&COMMITMENT)?;
     let gone = changed_rows(old, &file.commitments, |c| &c.id, |c| row(&mut insert, c))?;
-    delete_rows(conn, "commitments", &gone)?;
+    delete_rows(conn, "commitments", "person_id", &p.id, &gone)?;
 
     search_row(conn, rowid, file)
 }
@@ -318,13 +320,21 @@ fn changed_rows<T: PartialEq>(
     Ok(old.into_keys().collect())
 }
 
-fn delete_rows(conn: &Connection, table: &str, ids: &[String]) -> Result<()> {
+fn delete_rows(
+    conn: &Connection,
+    table: &str,
+    owner: &str,
+    owned_by: &str,
+    ids: &[String],
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "DELETE FROM {table} WHERE id = ?1 AND {owner} = ?2"
+    ))?;
     for id in ids {
-        stmt.execute([id])?;
+        stmt.execute([id.as_str(), owned_by])?;
     }
     Ok(())
 }
@@ -355,8 +365,9 @@ fn walklist(conn: &Connection, file: &docs::walklist::WalkListFile) -> Result<()
     row(&mut conn.prepare_cached(&LIST)?, &file.list)?;
 
     let old = super::walklists::door_entries(conn, &file.list.id)?;
-    static DOOR: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<crate::model::Door>("doors"));
+    static DOOR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        super::columns::insert_owned::<crate::model::Door>("doors", "walklist_id")
+    });
     let mut insert = conn.prepare_cached(&DOOR)?;
     let mut residents = conn.prepare_cached("UPDATE doors SET residents = ?2 WHERE id = ?1")?;
     let gone = changed_rows(
@@ -369,21 +380,23 @@ fn walklist(conn: &Connection, file: &docs::walklist::WalkListFile) -> Result<()
             Ok(())
         },
     )?;
-    delete_rows(conn, "doors", &gone)?;
+    delete_rows(conn, "doors", "walklist_id", &file.list.id, &gone)?;
 
     let old = super::walklists::visits_of(conn, &file.list.id)?;
-    static VISIT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Visit>("door_visits"));
+    static VISIT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        super::columns::insert_owned::<Visit>("door_visits", "walklist_id")
+    });
     let mut insert = conn.prepare_cached(&VISIT)?;
     let gone = changed_rows(old, &file.visits, |v| &v.id, |v| row(&mut insert, v))?;
-    delete_rows(conn, "door_visits", &gone)
+    delete_rows(conn, "door_visits", "walklist_id", &file.list.id, &gone)
 }
 
 /// Add new visits' rows: what a local mark changes in a walk list's projection (its doors and
 /// the list's own fields are as they were), so a mark need not read the whole list again.
 pub(crate) fn new_visits(conn: &Connection, visits: &[Visit]) -> Result<()> {
-    static VISIT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| super::columns::replace::<Visit>("door_visits"));
+    static VISIT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        super::columns::insert_owned::<Visit>("door_visits", "walklist_id")
+    });
     let mut insert = conn.prepare_cached(&VISIT)?;
     for v in visits {
         row(&mut insert, v)?;

@@ -834,3 +834,128 @@ fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked
     );
     assert_eq!(d.store.person(&p).unwrap().conversations.len(), 1);
 }
+
+/// Copy the object `from` of `src` into `dst` under `key` of map `to` (maps, lists, text and
+/// scalars).
+fn copy_into(
+    src: &AutoCommit,
+    from: &automerge::ObjId,
+    dst: &mut AutoCommit,
+    to: &automerge::ObjId,
+    key: &str,
+) {
+    let kind = src.object_type(from).unwrap();
+    let made = dst.put_object(to, key, kind).unwrap();
+    copy_fields(src, from, dst, &made);
+}
+
+fn copy_fields(
+    src: &AutoCommit,
+    from: &automerge::ObjId,
+    dst: &mut AutoCommit,
+    to: &automerge::ObjId,
+) {
+    match src.object_type(from).unwrap() {
+        ObjType::Map | ObjType::Table => {
+            for k in src.keys(from).collect::<Vec<_>>() {
+                match src.get(from, &k).unwrap().unwrap() {
+                    (automerge::Value::Object(_), id) => copy_into(src, &id, dst, to, &k),
+                    (automerge::Value::Scalar(v), _) => dst.put(to, &k, v.into_owned()).unwrap(),
+                }
+            }
+        }
+        ObjType::List => {
+            for i in 0..src.length(from) {
+                match src.get(from, i).unwrap().unwrap() {
+                    (automerge::Value::Object(kind), id) => {
+                        let made = dst.insert_object(to, i, kind).unwrap();
+                        copy_fields(src, &id, dst, &made);
+                    }
+                    (automerge::Value::Scalar(v), _) => dst.insert(to, i, v.into_owned()).unwrap(),
+                }
+            }
+        }
+        ObjType::Text => {
+            let text = src.text(from).unwrap();
+            dst.splice_text(to, 0, 0, &text).unwrap();
+        }
+    }
+}
+
+/// A member writes into person B a copy of A's conversation and commitment, under the same
+/// ids, then deletes the copies. A's rows were moved to B by the copy (lists, follow-ups and
+/// reports lost them from A) and deleted with it; now neither happens, on any device.
+#[test]
+fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete_the_original() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(4);
+    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let a = honest.person("Amina Yusuf");
+    let b = honest.person("Bola Ade");
+    honest.converse(&a, "the heating is broken", &["come to the meeting"]);
+    honest.sync();
+    evil.device.sync();
+    let a_file = honest.store.person(&a).unwrap();
+    let conversation = a_file.conversations[0].id.clone();
+    let commitment = a_file.commitments[0].id.clone();
+
+    let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
+    let copy = evil.change(&b, |d| {
+        for (list, id) in [
+            ("conversations", &conversation),
+            ("commitments", &commitment),
+        ] {
+            let from_list = map(&a_doc, list);
+            let (_, from) = a_doc.get(&from_list, id.as_str()).unwrap().unwrap();
+            let to_list = map(d, list);
+            copy_into(&a_doc, &from, d, &to_list, id);
+        }
+    });
+    evil.push(vec![copy]);
+    let mut late = Device::joined(&relay.url, &invite, "Late phone");
+    for d in [&mut honest, &mut late] {
+        d.sync();
+        let rows: Vec<(String, String)> = d
+            .store
+            .connection()
+            .prepare("SELECT id, person_id FROM conversations UNION ALL SELECT id, person_id FROM commitments")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            rows.contains(&(conversation.clone(), a.clone())),
+            "{rows:?}"
+        );
+        assert!(rows.contains(&(commitment.clone(), a.clone())), "{rows:?}");
+    }
+    // The copies deleted again: A's rows stay.
+    let gone = evil.change(&b, |d| {
+        for (list, id) in [
+            ("conversations", &conversation),
+            ("commitments", &commitment),
+        ] {
+            let to_list = map(d, list);
+            d.delete(&to_list, id.as_str()).unwrap();
+        }
+    });
+    evil.push(vec![gone]);
+    for d in [&mut honest, &mut late] {
+        d.sync();
+        let file = d.store.person(&a).unwrap();
+        assert_eq!(file.conversations.len(), 1);
+        let rows: i64 = d
+            .store
+            .connection()
+            .query_row(
+                "SELECT (SELECT count(*) FROM conversations WHERE id = ?1 AND person_id = ?3)
+                      + (SELECT count(*) FROM commitments WHERE id = ?2 AND person_id = ?3)",
+                [&conversation, &commitment, &a],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, 2, "A's rows are still there");
+    }
+}
