@@ -58,9 +58,9 @@ use groundwork_protocol::{
     COMPACT_PATH, CONFIRM_ERASURES_PATH, CompactRequest, ConfirmErasures, DEVICES_PATH,
     DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER,
     ERASURES_PATH, EnrolRequest, EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH,
-    INVITES_PATH, InviteRequest, InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, MAX_DOC_ID_LEN,
-    PROMOTE_PATH, PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE,
-    SYNC_PATH, SyncRequest, SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
+    INVITES_PATH, InviteRequest, InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, PROMOTE_PATH,
+    PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE, SYNC_PATH,
+    SyncRequest, SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,7 +71,7 @@ use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
     MAX_COMPACT_BODY_BYTES, MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES,
-    check_compact, check_device_name, check_doc_id, check_push, check_sealed_keys,
+    check_compact, check_device_id, check_device_name, check_doc_id, check_push, check_sealed_keys,
     require_content_type, sync_in_parts,
 };
 use crate::listener::ConnectionLimits;
@@ -513,6 +513,7 @@ async fn on_device(
         require_lead(&device, what)?;
         let req: DeviceAction =
             read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
+        check_device_id(&req.device_id)?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
         let changed =
@@ -744,21 +745,13 @@ async fn doc_changes_for(
     device: DeviceAuth,
 ) -> Result<Response, ApiError> {
     let limits = state.limits;
-    let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
+    // A small JSON body, like the lead's actions'.
+    let req: DocChangesRequest =
+        read_json(body, &headers, &limits, r#"{"doc_id": "<id>", "after": 0}"#).await?;
+    check_doc_id(&req.doc_id)?;
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);
     blocking(move || {
-        let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
-        let req: DocChangesRequest = serde_json::from_slice(&plain).map_err(|e| {
-            ApiError::bad_request(format!(
-                "body must be JSON {{\"doc_id\": \"<id>\", \"after\": 0}}: {e}"
-            ))
-        })?;
-        if req.doc_id.is_empty() || req.doc_id.len() > MAX_DOC_ID_LEN {
-            return Err(ApiError::bad_request(format!(
-                "doc_id must be 1 to {MAX_DOC_ID_LEN} bytes"
-            )));
-        }
         let max_bytes = req
             .max_bytes
             .unwrap_or(limits.max_page_bytes)

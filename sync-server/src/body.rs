@@ -137,7 +137,23 @@ fn find_source<T: std::error::Error + 'static>(e: &axum::Error) -> Option<&T> {
     None
 }
 
-/// The request body after undoing its `Content-Encoding` (`gzip` or none), at most `limit` bytes.
+/// How many times its size on the wire a compressed body may inflate to. An honest client's
+/// bodies are mostly sealed blobs, which hardly compress; a bound on the ratio lets the relay
+/// reserve memory for a compressed body by its length on the wire (`listener::BodyBudget`)
+/// rather than the largest body, and a few KiB of gzip cannot inflate to megabytes.
+pub const MAX_INFLATION: u64 = 64;
+/// What a compressed body may inflate to however short it is (small bodies compress little,
+/// but their ratio can be high).
+pub const MIN_INFLATED: u64 = 64 * 1024;
+
+/// The most a compressed body of `compressed` bytes may inflate to (before the relay's
+/// largest-body limit, which applies too).
+pub fn inflated_bound(compressed: u64) -> u64 {
+    compressed.saturating_mul(MAX_INFLATION).max(MIN_INFLATED)
+}
+
+/// The request body after undoing its `Content-Encoding` (`gzip` or none), at most `limit` bytes
+/// (and, compressed, at most [`inflated_bound`] of its length).
 pub fn decode_content(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
@@ -145,11 +161,21 @@ pub fn decode_content(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<B
     match encoding.as_deref() {
         None | Some("identity") | Some("") => Ok(raw),
         Some("gzip") | Some("x-gzip") => {
-            let mut out = Vec::with_capacity(raw.len().saturating_mul(3).min(limit));
+            let bound = usize::try_from(inflated_bound(raw.len() as u64)).unwrap_or(usize::MAX);
+            let cap = limit.min(bound);
+            let mut out = Vec::with_capacity(raw.len().saturating_mul(3).min(cap));
             let mut decoder = GzDecoder::new(&raw[..]);
-            let read = (&mut decoder).take(limit as u64 + 1).read_to_end(&mut out);
+            let read = (&mut decoder).take(cap as u64 + 1).read_to_end(&mut out);
             match read {
                 Ok(_) if out.len() > limit => Err(ApiError::too_large(limit)),
+                Ok(_) if out.len() > cap => Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "request body inflates to more than {MAX_INFLATION} times its {} \
+                         compressed bytes; send it without Content-Encoding",
+                        raw.len()
+                    ),
+                )),
                 Ok(_) if !decoder.into_inner().is_empty() => Err(ApiError::bad_request(
                     "request body has bytes after the gzip data; send exactly one gzip stream",
                 )),
@@ -255,6 +281,19 @@ mod tests {
         let out = decode_content(&h, Bytes::from(packed.clone()), 10_000).expect("fits");
         assert_eq!(&out[..], &plain[..]);
         let err = decode_content(&h, Bytes::from(packed), 9_999).expect_err("too big");
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // A small gzip that inflates past its bound: refused, whatever the largest body.
+        let bomb = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut e, &vec![b'a'; 4 << 20]).expect("gzip");
+            e.finish().expect("gzip")
+        };
+        assert!(
+            inflated_bound(bomb.len() as u64) < 4 << 20,
+            "{}",
+            bomb.len()
+        );
+        let err = decode_content(&h, Bytes::from(bomb), 8 << 20).expect_err("bomb");
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
         let err = decode_content(&h, Bytes::from_static(b"not gzip"), 100).expect_err("bad");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);

@@ -1,9 +1,11 @@
 //! HTTP errors: a status and a message for a person, sent as JSON `{"error": "…"}`, with a
 //! code for programs when the app must act on it (`"code": "lead_only"`, `"revoked"`,
-//! `"erased"` with the erased documents in `"erased": […]`, `"last_lead"`, `"needs_key"`).
+//! `"erased"` with the erased documents in `"erased": […]`, `"last_lead"`, `"needs_key"`,
+//! `"no_lead_yet"`).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use groundwork_protocol::team::CODE_NO_LEAD_YET;
 use groundwork_protocol::{
     CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED, ErrorBody,
     JSON_CONTENT_TYPE,
@@ -150,12 +152,20 @@ impl From<StoreError> for ApiError {
                  cannot encrypt: update the app, then join again; this invite was not used up",
             )
             .with_code(CODE_NEEDS_KEY),
+            StoreError::NoLeadYet => ApiError::new(
+                StatusCode::CONFLICT,
+                "this team has no lead yet: its first lead joins with the invite `sync-server \
+                 team create` printed, then invites you from their app (groundwork team invite); \
+                 this invite was not used up",
+            )
+            .with_code(CODE_NO_LEAD_YET),
             StoreError::DeviceRevoked(_) => revoked(),
             StoreError::ActorTaken(_) => ApiError::new(
                 StatusCode::CONFLICT,
-                "another device of this team already writes with this notebook's identity: a \
-                 copied notebook cannot join as a second device, and a notebook that joins again \
-                 needs its old device revoked first (ask whoever runs the relay)",
+                "another device of this team already writes (or wrote, before it was removed) \
+                 with this notebook's identity: a copied notebook cannot join as a second device, \
+                 and a notebook that joins again takes a new identity; update Groundwork, then \
+                 join again with a new invite from your team lead",
             ),
             StoreError::ActorChanged(_) => ApiError::new(
                 StatusCode::CONFLICT,

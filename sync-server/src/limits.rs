@@ -3,8 +3,8 @@
 //! - [`require_content_type`]: `POST /v1/sync` must say `Content-Type:
 //!   application/vnd.groundwork.sync.v1` and every other `POST` (enrolment, doc-changes, the
 //!   lead's actions, erasure confirmations) `application/json` (415 otherwise).
-//! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies and the lead's and
-//!   erasure requests are small (413 above 16 KiB); an invite request, which may carry sealed
+//! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies, doc-changes requests
+//!   and the lead's and erasure requests are small (413 above 16 KiB); an invite request, which may carry sealed
 //!   keys, up to [`MAX_INVITE_BODY_BYTES`] (4 MiB and 4 KiB).
 //! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
 //!   characters (4 MiB; 400).
@@ -17,6 +17,8 @@
 //!   id valid by [`check_doc_id`] (400).
 //! - [`check_doc_id`]: a document id is non-empty, not only whitespace, at most
 //!   [`MAX_DOC_ID_LEN`] bytes, without control characters.
+//! - [`check_device_id`]: a device id a lead's revoke or promote names is non-empty, not only
+//!   whitespace, at most [`MAX_DEVICE_ID_LEN`] bytes, without control characters (400).
 //! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
 //!   Unicode bidirectional controls, which could make a name display as someone else's (400).
 //! - [`sync_in_parts`]: a push is written in transactions of at most [`TURN_BYTES`] /
@@ -157,6 +159,22 @@ pub fn check_doc_id(doc: &str) -> Result<(), ApiError> {
     Err(ApiError::bad_request(format!(
         "invalid document id {doc:?}: a document id is 1 to {MAX_DOC_ID_LEN} bytes of text \
          without control characters (e.g. a UUID)"
+    )))
+}
+
+/// Longest device id a lead's action may name. The relay gives its devices UUIDs (36 bytes).
+pub const MAX_DEVICE_ID_LEN: usize = 128;
+
+/// Refuses a device id no device can have: empty, only whitespace, over [`MAX_DEVICE_ID_LEN`]
+/// bytes, or with control characters (400). (A NUL would not even reach the PostgreSQL store,
+/// whose text cannot hold it.)
+pub fn check_device_id(id: &str) -> Result<(), ApiError> {
+    if !id.trim().is_empty() && id.len() <= MAX_DEVICE_ID_LEN && !id.chars().any(char::is_control) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "invalid device id: a device id is 1 to {MAX_DEVICE_ID_LEN} bytes of text without \
+         control characters, as the team's device list shows it (e.g. a UUID): copy it from there"
     )))
 }
 

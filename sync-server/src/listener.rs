@@ -115,8 +115,9 @@ pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 pub const BODY_BUDGET_WAIT: Duration = Duration::from_secs(5);
 
 /// The memory budget for request bodies, in KiB permits: a request with a body reserves its
-/// `Content-Length` (or `max_body_bytes` when it has none), capped at `max_body_bytes`, before
-/// the relay reads it, and holds it until its answer is produced. Without it, connections each
+/// `Content-Length` (or `max_body_bytes` when it has none; with a `Content-Encoding`, what that
+/// length may inflate to, [`body_size_to_reserve`]), capped at `max_body_bytes`, before the relay reads it, and holds it
+/// until its answer is produced. Without it, connections each
 /// sending a large body could make the relay hold `max_connections` × `max_body_bytes`.
 #[derive(Debug)]
 pub struct BodyBudget {
@@ -154,6 +155,23 @@ impl BodyBudget {
         .await
         .ok()?
         .ok()
+    }
+}
+
+/// The size a request's body may take in memory, for [`BodyBudget::reserve`]: its
+/// `Content-Length`; with a `Content-Encoding`, what that many compressed bytes may inflate to
+/// ([`crate::body::inflated_bound`], which [`crate::body::decode_content`] holds it to), so that
+/// a few KiB of gzip cannot reserve a few KiB and inflate to the largest body; `None` (unknown:
+/// the largest body) without a length.
+pub fn body_size_to_reserve(headers: &axum::http::HeaderMap) -> Option<u64> {
+    let length = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())?;
+    if headers.contains_key(axum::http::header::CONTENT_ENCODING) {
+        Some(crate::body::inflated_bound(length))
+    } else {
+        Some(length)
     }
 }
 
@@ -468,12 +486,7 @@ impl Connection {
                 let _reserved = if http_body::Body::is_end_stream(req.body()) {
                     None
                 } else {
-                    let declared = req
-                        .headers()
-                        .get(axum::http::header::CONTENT_LENGTH)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    match budget.reserve(declared).await {
+                    match budget.reserve(body_size_to_reserve(req.headers())).await {
                         Some(permit) => Some(permit),
                         None => {
                             tracing::warn!(%peer, "request refused: no room in the body budget");
@@ -640,6 +653,39 @@ mod tests {
             4,
             "never more than the whole budget"
         );
+    }
+
+    #[test]
+    fn compressed_bodies_reserve_what_they_may_inflate_to() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let budget = BodyBudget::new(64 << 20, 8 << 20);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2048"));
+        assert_eq!(body_size_to_reserve(&headers), Some(2048));
+        assert_eq!(budget.reservation(body_size_to_reserve(&headers)), 2);
+        for coding in ["gzip", "x-gzip", "identity", "br", ""] {
+            let mut compressed = headers.clone();
+            compressed.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_str(coding).expect("header value"),
+            );
+            assert_eq!(
+                body_size_to_reserve(&compressed),
+                Some(crate::body::inflated_bound(2048)),
+                "{coding:?}"
+            );
+            assert_eq!(
+                budget.reservation(body_size_to_reserve(&compressed)),
+                2 * crate::body::MAX_INFLATION as u32,
+                "{coding:?}: a gzip body reserves what it may inflate to"
+            );
+        }
+        // A large compressed body reserves up to the largest body.
+        let mut big = HeaderMap::new();
+        big.insert(header::CONTENT_LENGTH, HeaderValue::from_static("1048576"));
+        big.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(budget.reservation(body_size_to_reserve(&big)), 8 << 10);
+        assert_eq!(body_size_to_reserve(&HeaderMap::new()), None);
     }
 
     #[test]

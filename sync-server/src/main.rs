@@ -148,6 +148,9 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
             if invite.team_sealed {
                 eprintln!("{}", ops::SEALED_TEAM_WARNING);
             }
+            if invite.no_lead_yet {
+                eprintln!("{}", ops::NO_LEAD_YET_WARNING);
+            }
             ops::invite_output(&invite.code, public_url, qr)?
         }
         Command::Device {

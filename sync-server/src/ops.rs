@@ -112,6 +112,10 @@ pub struct OperatorInvite {
     /// The team is sealed (end-to-end encrypted): the operator's invite, which carries no keys,
     /// enrols nobody into it (see [`SEALED_TEAM_WARNING`]).
     pub team_sealed: bool,
+    /// A canvasser's invite into a team that is not sealed and has no active lead yet: a device
+    /// that seals (every current app) cannot join with it until the team's first lead has
+    /// joined (see [`NO_LEAD_YET_WARNING`]).
+    pub no_lead_yet: bool,
 }
 
 /// What `invite create` warns (on standard error) for a sealed team.
@@ -120,7 +124,16 @@ pub const SEALED_TEAM_WARNING: &str = "warning: this team's notebook is end-to-e
      are refused with needs_key and the invite is not used up). Ask a team lead to invite them \
      from their app (groundwork team invite).";
 
-/// `invite create … [--lead]`: a new invite code giving `role`, and whether its team is sealed.
+/// What `invite create` warns (on standard error) for a canvasser's invite into a team that has
+/// no lead yet.
+pub const NO_LEAD_YET_WARNING: &str = "warning: this team has no lead yet: devices cannot join \
+     with a canvasser's invite until its first lead has joined, with the invite `team create` \
+     printed (or one from `invite create --lead`) (they are refused with no_lead_yet and the \
+     invite is not used up). Once the lead has joined, they invite the others from their app \
+     (groundwork team invite).";
+
+/// `invite create … [--lead]`: a new invite code giving `role`, whether its team is sealed, and
+/// whether a canvasser's invite waits for the team's first lead.
 pub fn operator_invite(
     store: &dyn Store,
     team_id: &str,
@@ -131,7 +144,17 @@ pub fn operator_invite(
     let now = now();
     let (code, invite) = prepare_invite(uses, expires_in_secs, role, now)?;
     let team_sealed = store.create_invite(team_id, &invite, now)?;
-    Ok(OperatorInvite { code, team_sealed })
+    let no_lead_yet = role == Role::Canvasser
+        && !team_sealed
+        && !store
+            .list_devices(team_id)?
+            .iter()
+            .any(|d| d.role == Role::Lead && d.revoked_at.is_none());
+    Ok(OperatorInvite {
+        code,
+        team_sealed,
+        no_lead_yet,
+    })
 }
 
 /// What `invite create` prints for `code`: the code on the first line, then the join link when

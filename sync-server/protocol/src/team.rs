@@ -52,6 +52,10 @@ pub const CODE_LAST_LEAD: &str = "last_lead";
 /// [`crate::ErrorBody::code`] of a 409 for an enrolment into an end-to-end encrypted team with
 /// an invite that carries no keys (one the operator made): the invite is not used up.
 pub const CODE_NEEDS_KEY: &str = "needs_key";
+/// [`crate::ErrorBody::code`] of a 409 for a sealing device enrolling with a canvasser's invite
+/// into a team that has no lead yet and is not sealed (it would make the team's key, and so be
+/// its root of trust): the team's first lead must join first. The invite is not used up.
+pub const CODE_NO_LEAD_YET: &str = "no_lead_yet";
 /// Longest [`InviteRequest::sealed_keys`], in bytes: 4 MiB. The keys grow with the team's
 /// erasures (each adds about 1.4 KB, in base64url, of document keys to what an invite
 /// carries), so this holds about 3,000 of them. A relay also bounds what a team's unused

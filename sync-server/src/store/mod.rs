@@ -18,7 +18,8 @@
 //!
 //! End-to-end encryption: a team is *sealed* once a lead's invite carries the team's keys sealed
 //! by the lead's device ([`NewInvite::sealed_keys`], opaque to the relay), or once the first
-//! sealing device enrols into a team that never stored a change ([`Store::enrol`]). The relay
+//! sealing device enrols with a lead's invite into a team that never stored a change
+//! ([`Store::enrol`]): the team's root of trust is a lead's device, never a canvasser's. The relay
 //! hands an invite's sealed keys to each device that enrols with it, and forgets them (sets them
 //! to NULL, or deletes the invite) when the invite is used up, expires or its maker is revoked.
 //!
@@ -72,8 +73,16 @@ pub enum StoreError {
     /// end-to-end encryption); the invite was not used up.
     #[error("the team is sealed and the device does not seal")]
     NeedsSealing,
-    /// Another active device of the team already declared this actor id.
-    #[error("another device of this team already writes as actor {0}")]
+    /// A sealing device enrols with a canvasser's invite into a team that never stored a
+    /// change, is not sealed and has no active lead: it would make the team's key and become
+    /// the team's root of trust, and the lead who joins later could not join. The invite was not
+    /// used up.
+    #[error("the team has no lead yet, and a canvasser's invite cannot seal it")]
+    NoLeadYet,
+    /// A device of the team, active or revoked, already declared this actor id (a revoked
+    /// device's actor is never given to another device: the team refuses what it writes after
+    /// its revocation).
+    #[error("another device of this team writes or wrote as actor {0}")]
     ActorTaken(String),
     /// The device declared a different actor id before.
     #[error("device {0} declared another actor id before")]
@@ -206,7 +215,7 @@ pub struct NewDevice {
     /// The Automerge actor id it declared, if it did.
     pub actor: Option<Vec<u8>>,
     /// The device seals what it pushes, and makes the team's key if it is the first device of
-    /// a team that never stored a change.
+    /// a team that never stored a change and enrols with a lead's invite.
     pub sealing: bool,
 }
 
@@ -297,12 +306,19 @@ pub trait Store: Send + Sync + 'static {
     /// both make its key), after the invite's own checks:
     /// 1. the invite carries sealed keys: the device gets them (`sealed`);
     /// 2. the team is sealed: [`StoreError::NeedsKey`], and the invite keeps its use;
-    /// 3. the device is sealing and the team never stored a change: the team becomes sealed and
-    ///    the device makes its key (`sealed`, no keys);
+    /// 3. the device is sealing and the team never stored a change:
+    ///    - with a lead's invite, the team becomes sealed and the device makes its key
+    ///      (`sealed`, no keys): the team's first lead is its root of trust;
+    ///    - with a canvasser's invite into a team without an active lead,
+    ///      [`StoreError::NoLeadYet`], and the invite keeps its use (a canvasser's device must
+    ///      not make the team's key: the lead who joins later could not join);
+    ///    - with a canvasser's invite into a team whose lead's app does not seal, rule 4;
     /// 4. otherwise the team is not sealed (one from before encryption, or a device that does
     ///    not seal).
     ///
-    /// The invite's last use forgets its sealed keys.
+    /// Then a declared actor that a device of the team holds or held (revoked or not) is
+    /// [`StoreError::ActorTaken`], and the invite keeps its use. The invite's last use forgets
+    /// its sealed keys.
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError>;
 
     /// Finds the device whose token hashes to `token_hash`.
@@ -320,7 +336,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// `actor` is the actor id the device declares (empty: none). The first declaration is
     /// recorded; a different one later is [`StoreError::ActorChanged`], and one that another
-    /// active device of the team holds is [`StoreError::ActorTaken`].
+    /// device of the team holds or held (revoked or not) is [`StoreError::ActorTaken`].
     fn sync(
         &self,
         device: &DeviceAuth,

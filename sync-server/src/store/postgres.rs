@@ -618,11 +618,36 @@ impl Tx<'_> {
         Ok(cancelled)
     }
 
-    /// Records the actor `device_pk` declares, or checks it against `known`, the one it
-    /// declared before.
+    /// [`StoreError::ActorTaken`] if a device of the team other than `device_pk` holds or held
+    /// `actor`, revoked or not. The unique index `devices_by_actor` covers only active devices;
+    /// a revoked device's actor must not pass to another either (every device refuses what is
+    /// written as it after its revocation, and the relay vouches for who pushed each change).
+    fn check_actor_free(
+        &mut self,
+        team_pk: i64,
+        device_pk: Option<i64>,
+        actor: &[u8],
+    ) -> Result<(), StoreError> {
+        let held: bool = self
+            .one(
+                "SELECT EXISTS (SELECT 1 FROM devices
+                     WHERE team_pk = $1 AND actor = $2 AND pk IS DISTINCT FROM $3)",
+                &[&team_pk, &actor, &device_pk],
+            )?
+            .try_get(0)?;
+        if held {
+            return Err(StoreError::ActorTaken(
+                actor.iter().map(|b| format!("{b:02x}")).collect(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records the actor `device_pk` (of team `team_pk`) declares, or checks it against
+    /// `known`, the one it declared before.
     fn claim_actor(
         &mut self,
-        device_pk: i64,
+        (team_pk, device_pk): (i64, i64),
         device_id: &str,
         actor: &[u8],
         known: Option<&[u8]>,
@@ -634,6 +659,7 @@ impl Tx<'_> {
             Some(k) if k == actor => Ok(()),
             Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
             None => {
+                self.check_actor_free(team_pk, Some(device_pk), actor)?;
                 let s = self.statement("UPDATE devices SET actor = $1 WHERE pk = $2")?;
                 self.tx
                     .execute(&s, &[&actor, &device_pk])
@@ -1216,7 +1242,9 @@ impl super::Store for PostgresStore {
             tx.forget_expired_keys(team_pk, now)?;
             let Some(r) = tx.opt(
                 "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq,
-                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq
+                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq,
+                        EXISTS (SELECT 1 FROM devices l WHERE l.team_pk = t.pk
+                                AND l.role = 'lead' AND l.revoked_at IS NULL)
                  FROM invites i JOIN teams t ON t.pk = i.team_pk
                  LEFT JOIN devices c ON c.pk = i.created_by
                  WHERE i.hash = $1",
@@ -1236,8 +1264,15 @@ impl super::Store for PostgresStore {
                 sealed_keys: r.try_get(7)?,
                 team_sealed: r.try_get(8)?,
                 team_head: r.try_get(9)?,
+                team_has_lead: r.try_get(10)?,
             };
-            match refusal(device, &invite, now) {
+            let mut refused = refusal(device, &invite, now);
+            if refused.is_none()
+                && let Some(actor) = &device.actor
+            {
+                refused = tx.check_actor_free(invite.team_pk, None, actor).err();
+            }
+            match refused {
                 // A refusal still commits the forgotten keys; the invite keeps its uses.
                 Some(refused) => Ok(Err(refused)),
                 None => enrol_into(tx, device, invite, now).map(Ok),
@@ -1285,7 +1320,12 @@ impl super::Store for PostgresStore {
                 heads,
             } = tx.syncing_device(&device.device_id, !push.is_empty())?;
             if push.is_empty() {
-                tx.claim_actor(device_pk, &device.device_id, actor, known.as_deref())?;
+                tx.claim_actor(
+                    (team_pk, device_pk),
+                    &device.device_id,
+                    actor,
+                    known.as_deref(),
+                )?;
                 let page = tx.pull(team_pk, device_pk, heads, since, max_bytes)?;
                 tx.record_sync(team_pk, device_pk, since, page.cursor, now)?;
                 return Ok(page);
@@ -1296,7 +1336,12 @@ impl super::Store for PostgresStore {
             if !appended.erased.is_empty() {
                 return Err(StoreError::Erased(appended.erased));
             }
-            tx.claim_actor(device_pk, &device.device_id, actor, known.as_deref())?;
+            tx.claim_actor(
+                (team_pk, device_pk),
+                &device.device_id,
+                actor,
+                known.as_deref(),
+            )?;
             check_cursor(since, head)?;
             if let (Some(limit), Some(stored)) = (limit, appended.stored_bytes)
                 && stored > limit
@@ -1635,6 +1680,8 @@ struct InviteRow {
     sealed_keys: Option<String>,
     team_sealed: bool,
     team_head: i64,
+    /// Whether the team has an active lead.
+    team_has_lead: bool,
 }
 
 /// Why the invite cannot enrol this device, if it cannot (in [`super::Store::enrol`]'s order).
@@ -1654,7 +1701,27 @@ fn refusal(device: &NewDevice, invite: &InviteRow, now: i64) -> Option<StoreErro
     if invite.sealed_keys.is_none() && invite.team_sealed {
         return Some(StoreError::NeedsKey);
     }
+    if invite.sealed_keys.is_none()
+        && device.sealing
+        && invite.team_head == 0
+        && invite.role == Role::Canvasser
+        && !invite.team_has_lead
+    {
+        // This device would make the team's key: only a lead's device may be the team's root
+        // of trust.
+        return Some(StoreError::NoLeadYet);
+    }
     None
+}
+
+/// Whether the enrolling device makes the team's key (and seals the team): a lead's sealing
+/// device, enrolling with an invite without keys into a team that never stored a change.
+fn makes_key(device: &NewDevice, invite: &InviteRow) -> bool {
+    invite.sealed_keys.is_none()
+        && !invite.team_sealed
+        && device.sealing
+        && invite.team_head == 0
+        && invite.role == Role::Lead
 }
 
 /// The enrolment's writes once [`refusal`] found nothing to refuse (the team is locked).
@@ -1666,13 +1733,15 @@ fn enrol_into(
 ) -> Result<Enrolled, StoreError> {
     let sealed = if invite.sealed_keys.is_some() {
         true
-    } else if device.sealing && invite.team_head == 0 {
+    } else if makes_key(device, &invite) {
         tx.exec(
             "UPDATE teams SET sealed = TRUE WHERE pk = $1",
             &[&invite.team_pk],
         )?;
         true
     } else {
+        // A team from before encryption, a device that does not seal, or a canvasser's device
+        // in a team whose lead's app does not seal.
         false
     };
     tx.exec(

@@ -70,7 +70,9 @@
 //! team's expired invites to NULL. `secure_delete` overwrites the old row, and the WAL is then
 //! emptied as after an erasure (the same owed-checkpoint machinery), so that the keys leave
 //! `relay.sqlite3-wal` too. A team is sealed (`teams.sealed`) from the first invite carrying keys,
-//! or from the enrolment of its first sealing device while it had never stored a change.
+//! or from the enrolment of its first sealing device with a lead's invite while it had never
+//! stored a change (with a canvasser's invite, while the team has no lead, such a device is
+//! refused: a canvasser's device must not be the team's root of trust).
 //!
 //! # Compaction
 //!
@@ -304,6 +306,8 @@ struct InviteRow {
     team_sealed: bool,
     /// The team's `head_seq`: how many blobs it ever stored.
     team_head: i64,
+    /// Whether the team has an active lead.
+    team_has_lead: bool,
 }
 
 /// The columns [`device_row`] reads, in its order.
@@ -446,6 +450,30 @@ fn actor_error(e: rusqlite::Error, actor: &[u8]) -> StoreError {
         }
         _ => e.into(),
     }
+}
+
+/// [`StoreError::ActorTaken`] if a device of the team other than `device_pk` holds or held
+/// `actor`, revoked or not. The unique index `devices_by_actor` covers only active devices; a
+/// revoked device's actor must not pass to another either (every device refuses what is written
+/// as it after its revocation, and the relay vouches for who pushed each change).
+fn check_actor_free(
+    conn: &Connection,
+    team_pk: i64,
+    device_pk: Option<i64>,
+    actor: &[u8],
+) -> Result<(), StoreError> {
+    let held: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM devices
+                 WHERE team_pk = ?1 AND actor = ?2 AND pk IS NOT ?3)",
+        )?
+        .query_row(params![team_pk, actor, device_pk], |r| r.get(0))?;
+    if held {
+        return Err(StoreError::ActorTaken(
+            actor.iter().map(|b| format!("{b:02x}")).collect(),
+        ));
+    }
+    Ok(())
 }
 
 /// The last position of a team's log and the number of its last erasure order.
@@ -1064,6 +1092,8 @@ impl SqliteStore {
         if invite.expires_at <= now {
             return Err(StoreError::InviteExpired);
         }
+        // Whether the device makes the team's key (and seals the team).
+        let mut makes_key = false;
         let sealed = if invite.sealed_keys.is_some() {
             if !device.sealing {
                 // An app from before end-to-end encryption would push in the clear.
@@ -1077,16 +1107,31 @@ impl SqliteStore {
         } else if device.sealing && invite.team_head == 0 {
             // The team never stored a change: `head_seq` numbers every blob ever stored and an
             // erasure never lowers it, so a team whose blobs were all erased is not empty. No
-            // one's data predates the key this device makes; from now on the team is sealed,
-            // and a device racing this one (after this transaction) gets `NeedsKey`.
+            // one's data predates the key this device makes. Only a lead's device may make it:
+            // the key's maker is the team's root of trust.
+            match invite.role {
+                Role::Lead => {
+                    makes_key = true;
+                    true
+                }
+                Role::Canvasser if !invite.team_has_lead => return Err(StoreError::NoLeadYet),
+                // The team's lead joined with an app that does not seal: the team stays clear.
+                Role::Canvasser => false,
+            }
+        } else {
+            false
+        };
+        if let Some(actor) = &device.actor {
+            check_actor_free(tx, invite.team_pk, None, actor)?;
+        }
+        if makes_key {
+            // From now on the team is sealed, and a device racing this one (after this
+            // transaction) gets `NeedsKey`.
             tx.execute(
                 "UPDATE teams SET sealed = 1 WHERE pk = ?1",
                 [invite.team_pk],
             )?;
-            true
-        } else {
-            false
-        };
+        }
         // The last use forgets the keys: the relay keeps no copy of what it handed out.
         let last_use_forgot_keys = invite.uses_left == 1 && invite.sealed_keys.is_some();
         tx.execute(
@@ -1184,17 +1229,19 @@ impl SqliteStore {
         if actor.is_empty() {
             return Ok(());
         }
-        let known: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT actor FROM devices WHERE pk = ?1")?
-            .query_row([device_pk], |r| r.get(0))?;
+        let (known, team_pk): (Option<Vec<u8>>, i64) = conn
+            .prepare_cached("SELECT actor, team_pk FROM devices WHERE pk = ?1")?
+            .query_row([device_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
         match known {
             Some(k) if k == actor => Ok(()),
             Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
-            None => conn
-                .prepare_cached("UPDATE devices SET actor = ?1 WHERE pk = ?2")?
-                .execute(params![actor, device_pk])
-                .map(|_| ())
-                .map_err(|e| actor_error(e, actor)),
+            None => {
+                check_actor_free(conn, team_pk, Some(device_pk), actor)?;
+                conn.prepare_cached("UPDATE devices SET actor = ?1 WHERE pk = ?2")?
+                    .execute(params![actor, device_pk])
+                    .map(|_| ())
+                    .map_err(|e| actor_error(e, actor))
+            }
         }
     }
 
@@ -1532,7 +1579,9 @@ impl super::Store for SqliteStore {
         let Some(invite) = tx
             .query_row(
                 "SELECT i.team_pk, t.id, i.uses_left, i.expires_at, i.role, t.erasure_seq,
-                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq
+                        c.revoked_at IS NOT NULL, i.sealed_keys, t.sealed, t.head_seq,
+                        EXISTS (SELECT 1 FROM devices l WHERE l.team_pk = t.pk
+                                AND l.role = 'lead' AND l.revoked_at IS NULL)
                  FROM invites i JOIN teams t ON t.pk = i.team_pk
                  LEFT JOIN devices c ON c.pk = i.created_by
                  WHERE i.hash = ?1",
@@ -1549,6 +1598,7 @@ impl super::Store for SqliteStore {
                         sealed_keys: r.get(7)?,
                         team_sealed: r.get(8)?,
                         team_head: r.get(9)?,
+                        team_has_lead: r.get(10)?,
                     })
                 },
             )

@@ -155,9 +155,45 @@ fn no_device_may_declare_another_devices_actor() {
     let other = relay.invite(&team, &[]);
     let (status, _) = enrol_as(&relay, &other, "Odd", "xyz").expect_err("not hex");
     assert_eq!(status, 400);
-    // Once the holder is revoked, its notebook may join again with a new invite.
+    // Once the holder is revoked, its actor is still its own: a notebook that joins again takes
+    // a new one (see `a_revoked_devices_actor_passes_to_no_other_device`).
     relay.op_ok(&["device", "revoke", &devices[0].device_id]);
-    assert!(enrol_as(&relay, &other, "Rejoined", &hex).is_ok());
+    let (status, _) = enrol_as(&relay, &other, "Rejoined", &hex).expect_err("taken");
+    assert_eq!(status, 409);
+}
+
+#[test]
+fn a_revoked_devices_actor_passes_to_no_other_device() {
+    let relay = Relay::start();
+    let (team, mut devices) = relay.team_with_devices("Actors", 2);
+    devices[0]
+        .sync(vec![item("doc", "written as A")], None)
+        .expect("push as A");
+    let a = devices[0].actor.clone();
+    relay.op_ok(&["device", "revoke", &devices[0].device_id]);
+
+    // A device that has declared no actor yet cannot take A, to pull or to push.
+    let own = std::mem::replace(&mut devices[1].actor, a.clone());
+    let (status, message) = devices[1].sync(Vec::new(), None).expect_err("A was held");
+    assert_eq!(status, 409, "{message}");
+    assert!(
+        message.contains("already writes") && message.contains("join again"),
+        "{message}"
+    );
+    let (status, _) = devices[1]
+        .sync(vec![item("doc", "as the revoked device")], None)
+        .expect_err("A was held");
+    assert_eq!(status, 409);
+    // Its own actor is still free.
+    devices[1].actor = own;
+    devices[1].sync(Vec::new(), None).expect("its own actor");
+
+    // Nor can a device enrol as A; the refusal uses nothing of the invite.
+    let invite = relay.invite(&team, &["--uses", "1"]);
+    let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
+    let (status, message) = enrol_as(&relay, &invite, "Copy", &hex).expect_err("A was held");
+    assert_eq!(status, 409, "{message}");
+    assert!(enrol_as(&relay, &invite, "Fresh", "00112233445566778899aabbccddeeff").is_ok());
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Bad input: every error is a JSON `{"error": …}` with the right status, and the relay keeps
 //! serving afterwards.
 
-use groundwork_protocol::{PushItem, SyncRequest, encode_sync_request};
+use groundwork_protocol::{
+    DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, PROMOTE_PATH, PushItem, REVOKE_PATH,
+    SyncRequest, encode_sync_request,
+};
 
 use crate::common::{Relay, error_message, gzip, item};
 
@@ -166,4 +169,58 @@ fn unknown_routes_are_404_and_wrong_methods_405() {
     assert_eq!(resp.status(), 405);
     assert!(error_message(&resp.bytes().expect("body")).contains("POST /v1/sync"));
     assert!(relay.healthy());
+}
+
+#[test]
+fn ids_no_device_or_document_can_have_are_400_on_every_backend() {
+    // PostgreSQL's text cannot hold a NUL: without the checks, it answered 500 where SQLite
+    // answered an empty page or 404.
+    let relay = Relay::start();
+    let (_, mut leads) = relay.team_with_leads("Ids", 1);
+    let lead = &leads[0];
+    for doc_id in ["a\u{0}", "a\u{7}b", " ", ""] {
+        let answer = lead.post(
+            DOC_CHANGES_PATH,
+            &DocChangesRequest {
+                doc_id: doc_id.into(),
+                after: 0,
+                max_bytes: None,
+            },
+        );
+        assert_eq!(answer.status, 400, "{doc_id:?}: {answer:?}");
+        assert!(
+            answer.error().error.contains("document id"),
+            "{doc_id:?}: {answer:?}"
+        );
+    }
+    for path in [REVOKE_PATH, PROMOTE_PATH] {
+        for device_id in ["a\u{0}", "a\u{7}b", " ", ""] {
+            let answer = lead.post(
+                path,
+                &DeviceAction {
+                    device_id: device_id.into(),
+                },
+            );
+            assert_eq!(answer.status, 400, "{path} {device_id:?}: {answer:?}");
+            assert!(
+                answer.error().error.contains("device id")
+                    && answer.error().error.contains("device list"),
+                "{path} {device_id:?}: {answer:?}"
+            );
+        }
+    }
+    // A doc-changes request is small JSON, held to the same 16 KiB as the lead's actions.
+    let padded = format!(
+        "{{\"doc_id\": \"doc\", \"after\": 0, \"padding\": \"{}\"}}",
+        "x".repeat(20 * 1024)
+    );
+    let answer = lead.post(
+        DOC_CHANGES_PATH,
+        &serde_json::from_str::<serde_json::Value>(&padded).expect("json"),
+    );
+    assert_eq!(answer.status, 413, "{answer:?}");
+    // The relay goes on serving the lead.
+    leads[0]
+        .sync(vec![item("doc", "still here")], None)
+        .expect("sync");
 }

@@ -268,26 +268,40 @@ fn bodies_in_flight_have_a_memory_budget() {
         .with_fresh_connections(Duration::from_secs(30));
     // The hog's reservation is made once the relay has read its head, which a busy machine may
     // take a moment to do: until then a push may still get through.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (status, message) = loop {
-        match other.sync(vec![item("doc", "waits for room")], None) {
-            Err(refused) => break refused,
-            Ok(_) => {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "pushes still get through while a stalled body holds the budget"
-                );
-                std::thread::sleep(Duration::from_millis(50));
+    let refused_while_held = |other: &mut Device, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let (status, message) = loop {
+            match other.sync(vec![item("doc", "waits for room")], None) {
+                Err(refused) => break refused,
+                Ok(_) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "pushes still get through while {what} holds the budget"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-        }
+        };
+        assert_eq!(status, 503, "{what}: {message}");
+        assert!(message.contains("too much data"), "{message}");
     };
-    assert_eq!(status, 503);
-    assert!(message.contains("too much data"), "{message}");
+    refused_while_held(&mut other, "a stalled body");
     // Bodiless requests need no room.
     assert!(relay.healthy());
     // Once the hog is gone its reservation is returned.
     drop(hog);
     sync_with_retries(&mut other, vec![item("doc", "room again")]);
+
+    // A gzip body declaring 2 KiB on the wire may inflate to 64 KiB (at least 64 KiB, at most
+    // 64 times its length): it reserves that much (here the whole budget), not its 2 KiB.
+    let mut head = sync_head(&devices[0].token, 2 * 1024);
+    let at = head.len() - 2;
+    head.splice(at..at, b"Content-Encoding: gzip\r\n".iter().copied());
+    head.extend_from_slice(&[0x1f, 0x8b, 0x08]);
+    let gzip_hog = stall(addr, &head);
+    refused_while_held(&mut other, "a stalled gzip body");
+    drop(gzip_hog);
+    sync_with_retries(&mut other, vec![item("doc", "room once more")]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! team's keys sealed by a lead's app (handed back byte for byte, then forgotten, also from the
 //! database files), and keyless invites that a sealed team refuses without using them up.
 
-use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
+use groundwork_protocol::team::{CODE_NO_LEAD_YET, MAX_SEALED_KEYS_LEN};
 use groundwork_protocol::{
     CODE_NEEDS_KEY, DeviceAction, ERASE_PATH, EnrolRequest, EnrolResponse, EraseRequest,
     INVITES_PATH, InviteRequest, InviteResponse, REVOKE_PATH, Role,
@@ -113,6 +113,92 @@ fn the_first_sealing_device_of_an_empty_team_makes_the_key() {
     assert_eq!(answer.sealed_keys, None, "this device makes the key");
     assert_eq!(lead.team_id, team);
     assert!(team_sealed(&relay, &team));
+}
+
+/// How many devices the team has, revoked or not.
+fn devices_in(relay: &Relay, team_id: &str) -> i64 {
+    let row = db_row(
+        &relay.data_dir,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM devices d JOIN teams t ON t.pk = d.team_pk
+         WHERE t.id = $1",
+        Param::Text(team_id),
+    )
+    .expect("a count");
+    int(&row[0])
+}
+
+#[test]
+fn a_canvassers_invite_cannot_make_the_key_of_a_team_without_a_lead() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("No lead yet");
+    // The operator invites canvassers before the first lead joined: warned.
+    let out = relay.op(&["invite", "create", "--team", &team, "--uses", "2"]);
+    assert!(out.status.success(), "{out:?}");
+    let code = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let warning = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        warning.contains("no lead yet") && warning.contains("first lead"),
+        "{warning}"
+    );
+
+    // A sealing canvasser would make the team's key: refused, and nothing is written.
+    for attempt in ["phone", "the same phone again"] {
+        let refused = join(&relay, &code, attempt, true).expect_err("no lead yet");
+        assert_eq!(refused.status, 409, "{refused:?}");
+        let body = refused.error();
+        assert_eq!(body.code.as_deref(), Some(CODE_NO_LEAD_YET), "{body:?}");
+        assert!(
+            body.error.contains("no lead yet")
+                && body.error.contains("team create")
+                && body.error.contains("not used up"),
+            "{}",
+            body.error
+        );
+    }
+    assert_eq!(stored_invite(&relay, &code), Some((2, None)), "not used up");
+    assert!(!team_sealed(&relay, &team));
+    assert_eq!(devices_in(&relay, &team), 0, "no device was enrolled");
+
+    // The first lead joins and makes the key; the operator's invite then needs a key.
+    let (_, answer) = joined(&relay, &first, "lead", true);
+    assert_eq!((answer.sealed, answer.sealed_keys), (true, None));
+    assert_needs_key(
+        join(&relay, &code, "phone", true),
+        "once the lead made the key",
+    );
+    assert_eq!(stored_invite(&relay, &code), Some((2, None)));
+
+    // An app that does not seal still joins a team without a lead, which stays clear.
+    let (team, first) = relay.team("Old apps");
+    let code = relay.invite(&team, &["--uses", "2"]);
+    let (_, answer) = joined(&relay, &code, "old phone", false);
+    assert_eq!((answer.sealed, answer.sealed_keys), (false, None));
+    assert!(!team_sealed(&relay, &team));
+    // A lead that joins later still makes the key.
+    let (_, answer) = joined(&relay, &first, "lead", true);
+    assert_eq!((answer.sealed, answer.sealed_keys), (true, None));
+
+    // A team whose lead's app does not seal stays clear: a sealing canvasser joins it as such.
+    let (team, first) = relay.team("Old lead");
+    joined(&relay, &first, "old lead", false);
+    let out = relay.op(&["invite", "create", "--team", &team]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let (device, answer) = joined(&relay, &code, "new phone", true);
+    assert_eq!((answer.sealed, answer.sealed_keys), (false, None));
+    assert_eq!(device.role, Role::Canvasser);
+    assert!(!team_sealed(&relay, &team));
 }
 
 #[test]
