@@ -159,7 +159,12 @@ fn spawn(script: &str, index: usize) -> Result<web_sys::Worker, String> {
         });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        // Handled here: an error not cancelled is reported on up, to the store worker's scope
+        // and from there to the page's `Worker.onerror`, which fails every request in flight
+        // while the store worker goes on and answers them (a save then looked failed, and was
+        // made twice).
+        event.prevent_default();
         super::log("store worker: a helper worker failed; its work is done here");
         stop(index);
     });

@@ -38,6 +38,9 @@ use super::messages::{FromStore, Refusal, ToStore};
 use crate::ui::sync::{SyncCommand, SyncStatus, TeamPanel, from_worker};
 use crate::ui::worker::DRAFT_QUIET;
 
+/// How early a draft's timer may fire and still write it (timers and clocks round).
+const DRAFT_EARLY_MS: f64 = 25.0;
+
 /// How long after a save the search index catches up with it and the log is checkpointed
 /// (`Store::checkpoint`): after the screens the save changed have asked for what they show.
 const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
@@ -291,8 +294,17 @@ impl Worker {
         self.post(&FromStore::Change(Change { revision, local }));
     }
 
+    /// Milliseconds on the worker's monotonic clock (`performance.now()`): drafts are timed by
+    /// it, as the timers that write them are, so that a wall clock stepped back (network time)
+    /// or coarsened cannot leave a draft unwritten after its timer fired.
+    fn clock(&self) -> f64 {
+        self.scope
+            .performance()
+            .map_or_else(js_sys::Date::now, |p| p.now())
+    }
+
     fn save_draft(self: &Rc<Self>, key: String, body: String) {
-        let due = js_sys::Date::now() + DRAFT_QUIET.as_millis() as f64;
+        let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
         self.drafts.borrow_mut().insert(key, (body, due));
         let worker = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
@@ -303,7 +315,8 @@ impl Worker {
 
     /// Write the drafts whose typing has paused (or all of them).
     fn flush_drafts(&self, all: bool) {
-        let now = js_sys::Date::now();
+        // A timer may fire a little before its time as the clock reads it (rounding).
+        let now = self.clock() + DRAFT_EARLY_MS;
         let due: Vec<(String, String)> = {
             let mut drafts = self.drafts.borrow_mut();
             let keys: Vec<String> = drafts
