@@ -83,6 +83,8 @@ pub enum Request {
     Person(String),
     /// Add a person.
     AddPerson(NewPerson),
+    /// Add a person typed in the draft `1`, forgetting the draft in the same transaction.
+    AddPersonFromDraft(NewPerson, String),
     /// Change a person (also how a conflict is settled: write the chosen value).
     EditPerson(String, PersonPatch),
     /// Change a conversation (also how a conflict on one of its fields is settled).
@@ -191,6 +193,7 @@ impl Request {
     pub fn ends_draft(&self) -> Option<&str> {
         match self {
             Request::RecordConversation { draft_key, .. } => Some(draft_key),
+            Request::AddPersonFromDraft(_, key) => Some(key),
             Request::DeleteDraft(key) => Some(key),
             _ => None,
         }
@@ -202,6 +205,7 @@ impl Request {
         matches!(
             self,
             Request::AddPerson(_)
+                | Request::AddPersonFromDraft(..)
                 | Request::EditPerson(..)
                 | Request::EditConversation(..)
                 | Request::EditCommitment(..)
@@ -485,6 +489,9 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         }
         Request::Person(id) => Reply::Person(Box::new(s.person(&id)?)),
         Request::AddPerson(new) => Reply::Id(s.add_person(new)?),
+        Request::AddPersonFromDraft(new, draft_key) => {
+            Reply::Id(s.add_person_from_draft(new, &draft_key)?)
+        }
         Request::EditPerson(id, patch) => {
             s.edit_person(&id, patch)?;
             Reply::Done(())

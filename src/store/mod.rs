@@ -210,6 +210,17 @@ impl Store {
         self.batch(|w| w.add_person(new))
     }
 
+    /// Add a person and forget the draft they were typed in, in one transaction (as
+    /// [`Store::record_conversation_from_draft`]): a page reloaded between the two could
+    /// otherwise offer the draft again, and saving it would add the person twice.
+    pub fn add_person_from_draft(&mut self, new: NewPerson, draft_key: &str) -> Result<String> {
+        self.batch(|w| {
+            let id = w.add_person(new)?;
+            w.delete_draft(draft_key)?;
+            Ok(id)
+        })
+    }
+
     /// Edit a person's details.
     pub fn edit_person(&mut self, id: &str, patch: PersonPatch) -> Result<()> {
         self.batch(|w| w.edit_person(id, patch))

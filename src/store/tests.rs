@@ -1449,6 +1449,30 @@ fn a_conversation_saved_from_its_draft_takes_the_draft_with_it_or_leaves_both() 
     assert_eq!(store.person(&id).unwrap().conversations.len(), 1);
 }
 
+#[test]
+fn a_person_saved_from_their_draft_takes_the_draft_with_them_or_leaves_both() {
+    let dir = temp();
+    let mut store = Store::open(dir.path()).unwrap();
+    store.save_draft("person-new", "typed").unwrap();
+    let id = store
+        .add_person_from_draft(person("Amina Yusuf"), "person-new")
+        .unwrap();
+    assert_eq!(store.draft("person-new").unwrap(), None);
+    assert_eq!(store.person(&id).unwrap().person.name, "Amina Yusuf");
+    // A person who cannot be added (no name) keeps the draft, and nothing is added.
+    store.save_draft("person-new", "typed again").unwrap();
+    assert!(
+        store
+            .add_person_from_draft(person("  "), "person-new")
+            .is_err()
+    );
+    assert_eq!(
+        store.draft("person-new").unwrap().as_deref(),
+        Some("typed again")
+    );
+    assert_eq!(store.list_people(10).unwrap().len(), 1);
+}
+
 /// Every projection row of person `id` (people, conversations, commitments), as text.
 fn projection_rows(s: &Store, id: &str) -> Vec<String> {
     let mut rows = Vec::new();

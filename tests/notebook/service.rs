@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 36;
+const VARIANTS: usize = 37;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -56,6 +56,7 @@ fn variant(r: &Request) -> usize {
         Request::WalkList(_) => 33,
         Request::MarkDoors { .. } => 34,
         Request::KeepLoaded(_) => 35,
+        Request::AddPersonFromDraft(..) => 36,
     }
 }
 
@@ -200,6 +201,20 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         w.ask::<Vec<String>>(Request::DraftKeys(String::new()))
             .is_empty()
     );
+    // A person typed in a draft: added, and the draft gone with it.
+    w.ask::<()>(Request::SaveDraft {
+        key: "person-new".into(),
+        body: "Bola".into(),
+    });
+    let bola: String = w.ask(Request::AddPersonFromDraft(
+        NewPerson::named("Bola Ade"),
+        "person-new".into(),
+    ));
+    assert!(!bola.is_empty());
+    assert_eq!(
+        w.ask::<Option<String>>(Request::Draft("person-new".into())),
+        None
+    );
 
     let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));
     assert_eq!(file.person.name, "Amina Yusuf");
@@ -250,7 +265,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         offset: 0,
         limit: 10,
     });
-    assert_eq!((page.matching, page.total), (1, 1));
+    assert_eq!((page.matching, page.total), (1, 2));
     let choices: groundwork::store::PeopleChoices = w.ask(Request::PeopleChoices);
     assert_eq!(choices.issues, vec!["rent".to_string()]);
     let due: groundwork::service::DueLists = w.ask(Request::Due {

@@ -359,14 +359,10 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
         }
         saving.set(true);
         spawn(async move {
-            match store.create(Request::AddPerson(new)).await {
+            // The draft goes in the same transaction as the person: never one without the other.
+            let request = Request::AddPersonFromDraft(new, NEW_PERSON_KEY.to_string());
+            match store.create(request).await {
                 Ok(id) => {
-                    if let Err(e) = store
-                        .run(Request::DeleteDraft(NEW_PERSON_KEY.to_string()))
-                        .await
-                    {
-                        nav.error(e.to_string());
-                    }
                     nav.replace(Screen::Person(id));
                     nav.say("Person added.");
                 }
