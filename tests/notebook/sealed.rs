@@ -418,10 +418,19 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
         later[1] = 9;
         served.push(later);
     }
-    let incoming: Vec<Incoming<'_>> = served
+    // The same blobs filed under other spellings of the person's id.
+    let spellings = [id.to_uppercase(), format!("{{{id}}}"), id.replace('-', "")];
+    let mut incoming: Vec<Incoming<'_>> = served
         .iter()
         .map(|blob| Incoming::unvouched(&id, blob, false))
         .collect();
+    for spelling in &spellings {
+        incoming.extend(
+            served
+                .iter()
+                .map(|blob| Incoming::unvouched(spelling, blob, false)),
+        );
+    }
     let taken = b.store.batch(|w| w.take_in(&incoming)).unwrap();
     assert_eq!((taken.applied, taken.quarantined), (0, 0), "{taken:?}");
     assert!(b.store.quarantined().unwrap().is_empty());
