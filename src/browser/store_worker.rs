@@ -199,6 +199,19 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
     let _ = scope.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     on_online.forget();
     expose_for_tests(&scope);
+    // `groundworkScrubPending()`: whether a truncating checkpoint is still owed after an
+    // erasure (the erased person's pages may still be in the log file), for the tests.
+    let scrub = {
+        let worker = Rc::clone(&worker);
+        Closure::<dyn Fn() -> bool>::new(move || {
+            worker
+                .store
+                .try_borrow()
+                .map_or(true, |s| s.scrub_pending().unwrap_or(true))
+        })
+    };
+    let _ = js_sys::Reflect::set(&scope, &"groundworkScrubPending".into(), scrub.as_ref());
+    scrub.forget();
     worker.publish_status(false, &None, 0);
     post(&scope, &FromStore::Ready(Ok(())));
     wasm_bindgen_futures::spawn_local(sync_loop(worker, wakes));

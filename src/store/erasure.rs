@@ -106,8 +106,11 @@ impl Store {
                 OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
                    IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
             "DELETE FROM repairs WHERE doc_id = ?1",
-            // Sealed changes of the person still waiting for their writer's key.
-            "DELETE FROM awaiting_key WHERE doc_id = ?1",
+            // Sealed changes of the person still waiting for their writer's key, under any
+            // spelling of the id too.
+            "DELETE FROM awaiting_key WHERE doc_id = ?1
+                OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
+                   IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
             // A snapshot of the person made here and not yet pushed or announced.
             "DELETE FROM snapshots_out WHERE doc_id = ?1",
         ] {
@@ -224,27 +227,29 @@ impl Store {
             self.conn
                 .execute("DELETE FROM meta WHERE key = 'vacuum_owed'", [])?;
         }
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            let busy: i64 = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-            if busy != 0 {
-                self.conn.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, '1')
-                     ON CONFLICT (key) DO UPDATE SET value = '1'",
-                    [SCRUB_PENDING],
-                )?;
-            } else {
-                self.conn
-                    .execute("DELETE FROM meta WHERE key = ?1", [SCRUB_PENDING])?;
-            }
+        // The phone's notebook has a write-ahead log too (in exclusive locking mode): this was
+        // left out of its build from the time it had a rollback journal, so there the erased
+        // pages stayed in the log and the marker below was never cleared (every idle
+        // checkpoint then did nothing). In a rollback journal the pragma checkpoints nothing
+        // and answers "not busy".
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, '1')
+                 ON CONFLICT (key) DO UPDATE SET value = '1'",
+                [SCRUB_PENDING],
+            )?;
+        } else {
+            self.conn
+                .execute("DELETE FROM meta WHERE key = ?1", [SCRUB_PENDING])?;
         }
         Ok(())
     }
 
     /// Whether a truncating checkpoint is still owed after an erasure.
-    pub(crate) fn scrub_pending(&self) -> Result<bool> {
+    pub fn scrub_pending(&self) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached("SELECT 1 FROM meta WHERE key = ?1")?

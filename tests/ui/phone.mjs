@@ -450,6 +450,10 @@ const tests = [
     await syncNow(page);
     await page.locator('.person-row', { hasText: TEAMMATE_LATER }).waitFor({ state: 'detached', timeout: 20000 });
     eq(new URL(page.url()).pathname, '/', 'still on the People list');
+    // The log file was truncated after the erasure: no truncating checkpoint is still owed
+    // (on the phone it once never was, and the erased pages stayed in the log).
+    const worker = await storeWorker(page);
+    eq(await worker.evaluate(() => globalThis.groundworkScrubPending()), false, 'a truncation still owed after the erasure');
     await page.fill('#search', 'Mensah');
     await page.getByText('Nobody matches “Mensah”.').waitFor();
     eq(await page.locator('.person-row', { hasText: TEAMMATE_LATER }).count(), 0, 'search finds no one');
