@@ -150,8 +150,11 @@ impl Store {
         // Its own key goes too: what copies of the relay's database taken before this moment
         // hold of it opens under no key any device still has (see `crypto::doc_keys`). The
         // key's bytes were in this database, so its log is truncated afterwards even when
-        // nothing else of the document was held here.
-        if super::keys::puncture_doc_key(&tx, doc_id)? {
+        // nothing else of the document was held here. The truncation is owed from this
+        // commit on, for whatever was held: a process killed before [`Store::scrub`] leaves
+        // it to the next checkpoint (it was owed only when a key was cut).
+        let punctured = super::keys::puncture_doc_key(&tx, doc_id)?;
+        if punctured || held {
             super::meta::meta_set(&tx, SCRUB_PENDING, "1")?;
         }
         if let Some(seq) = seq {

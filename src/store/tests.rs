@@ -1794,3 +1794,24 @@ fn a_damaged_file_waiting_for_the_search_index_does_not_stop_searches() {
         "its old row stays"
     );
 }
+
+#[test]
+fn an_erasure_owes_a_truncation_of_the_log_until_one_is_made() {
+    // A notebook of no team (no document keys to cut): the person's pages are in the log all
+    // the same, and a process killed between the erasure and its scrub must leave the
+    // truncation to the next checkpoint.
+    let dir = temp();
+    let mut store = Store::open(dir.path()).unwrap();
+    let id = store.add_person(person("Amina Yusuf")).unwrap();
+    assert!(!store.scrub_pending().unwrap());
+    assert!(store.erase_document(&id, None).unwrap());
+    assert!(
+        store.scrub_pending().unwrap(),
+        "owed from the erasure's commit"
+    );
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.scrub_pending().unwrap(), "still owed after a restart");
+    store.checkpoint().unwrap();
+    assert!(!store.scrub_pending().unwrap());
+}
