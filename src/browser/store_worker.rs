@@ -131,12 +131,13 @@ async fn take_lock() -> Result<bool, Refusal> {
         return Ok(true);
     };
     let (tx, rx) = futures_channel::oneshot::channel::<bool>();
-    let tx = RefCell::new(Some(tx));
+    let tx = Rc::new(RefCell::new(Some(tx)));
     // Called with the lock, or null when another holder has it. Returning a promise that
     // never settles keeps the lock for the worker's lifetime.
+    let answer = Rc::clone(&tx);
     let granted = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| {
         let held = !lock.is_null();
-        if let Some(tx) = tx.borrow_mut().take() {
+        if let Some(tx) = answer.borrow_mut().take() {
             let _ = tx.send(held);
         }
         if held {
@@ -153,7 +154,7 @@ async fn take_lock() -> Result<bool, Refusal> {
     let Some(request) = request else {
         return Ok(true);
     };
-    request
+    let asked = request
         .call3(
             &locks,
             &LOCK.into(),
@@ -162,8 +163,25 @@ async fn take_lock() -> Result<bool, Refusal> {
         )
         .map_err(|e| Refusal::Failed(format!("{e:?}")))?;
     granted.forget();
-    rx.await
-        .map_err(|_| Refusal::Failed("the browser did not answer the lock request".into()))
+    // A request the browser refuses (site storage blocked, an opaque origin) never calls
+    // `granted`: without this the worker waited for ever and the page said "Opening your
+    // notebook…" for good. Dropping the sender ends the wait with the refusal below.
+    let refused = Rc::new(RefCell::new(None::<String>));
+    if let Ok(promise) = asked.dyn_into::<js_sys::Promise>() {
+        let why = Rc::clone(&refused);
+        let on_refusal = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            *why.borrow_mut() = Some(format!("{e:?}"));
+            drop(tx.borrow_mut().take());
+        });
+        let _ = promise.catch(&on_refusal);
+        on_refusal.forget();
+    }
+    rx.await.map_err(|_| {
+        Refusal::NoStorage(refused.borrow_mut().take().map_or_else(
+            || "the browser did not answer the notebook's lock request".into(),
+            |e| format!("the browser refused the notebook's lock ({e})"),
+        ))
+    })
 }
 
 /// Answer the page from now on, and sync.
