@@ -362,8 +362,10 @@ impl Worker {
         for (key, body) in due {
             if let Err(e) = self.store.borrow_mut().save_draft(&key, &body) {
                 super::log(&format!(
-                    "store worker: could not save the draft {key}: {e}"
+                    "store worker: could not save the draft {key} (kept, to try again): {e}"
                 ));
+                // Kept in memory, written at the next request, keystroke or page hide.
+                self.drafts.borrow_mut().entry(key).or_insert((body, now));
             }
         }
     }

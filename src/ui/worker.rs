@@ -435,7 +435,9 @@ impl Worker {
                         && let Some((key, (body, _))) = ended
                         && let Err(e) = self.store.save_draft(&key, &body)
                     {
-                        eprintln!("warning: could not save the draft {key}: {e}");
+                        eprintln!("warning: could not save the draft {key} (will try again): {e}");
+                        self.drafts
+                            .insert(key, (body, Instant::now() + DRAFT_QUIET));
                     }
                     let _ = reply.send(result);
                     if writes {
@@ -471,7 +473,10 @@ impl Worker {
             if let Some((body, _)) = self.drafts.remove(&key)
                 && let Err(e) = self.store.save_draft(&key, &body)
             {
-                eprintln!("warning: could not save the draft {key}: {e}");
+                // Kept, and tried again after another pause (the database may be busy with
+                // another connection's long write): dropped, the words were lost.
+                eprintln!("warning: could not save the draft {key} (will try again): {e}");
+                self.drafts.insert(key, (body, now + DRAFT_QUIET));
             }
         }
     }
