@@ -230,6 +230,11 @@ pub enum JoinTrust<'a> {
 }
 
 /// What joining a team brings to this notebook, taken in at once by
+/// `meta` key set when a join failed after the relay enrolled this notebook's identity (a
+/// damaged invite secret, a lost answer): the relay holds that actor for the team, so the next
+/// join must take a new one ([`Store::identity_spent`]).
+pub(crate) const ACTOR_SPENT: &str = "actor_spent";
+
 /// [`Store::adopt_team_keys`].
 #[derive(Debug, Clone, Copy)]
 pub struct Joining<'a> {
@@ -351,6 +356,8 @@ impl Store {
             }
             None => (old_actor.to_hex_string(), None),
         };
+        // Joined: whatever identity a failed attempt spent, this one is the device's now.
+        tx.execute("DELETE FROM meta WHERE key = ?1", [ACTOR_SPENT])?;
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
         tx.execute("DELETE FROM members", [])?;

@@ -100,6 +100,19 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a join that failed after the relay enrolled this notebook spent its identity
+    /// (see [`Store::spend_identity`]): the next join takes a new one.
+    pub fn identity_spent(&self) -> Result<bool> {
+        Ok(super::meta_get(&self.conn, super::keys::ACTOR_SPENT)?.is_some())
+    }
+
+    /// Note that the relay enrolled this notebook's identity in a join that then failed: a
+    /// retry with the same identity would be refused (the relay enrols an actor once per
+    /// team), so the next join takes a new one. Cleared by a join that succeeds.
+    pub fn spend_identity(&self) -> Result<()> {
+        super::meta_set(&self.conn, super::keys::ACTOR_SPENT, "1")
+    }
+
     /// This device's sync bookkeeping.
     pub fn sync_state(&self) -> Result<SyncState> {
         read_sync_state(&self.conn)

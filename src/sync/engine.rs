@@ -96,9 +96,8 @@ pub async fn join<W: Wire>(
     // revoked one would otherwise have everything it writes refused, and the relay enrols an
     // actor once per team (see `store::identity`).
     let renew = store
-        .with(|s| s.sync_state())?
-        .link
-        .map(|_| crate::ids::new_device_id().to_string());
+        .with(|s| Ok::<_, Error>(s.sync_state()?.link.is_some() || s.identity_spent()?))?
+        .then(|| crate::ids::new_device_id().to_string());
     let actor = match &renew {
         Some(id) => crate::store::actor_for(id).to_hex_string(),
         None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
@@ -114,6 +113,25 @@ pub async fn join<W: Wire>(
             },
         )
         .await?;
+    // From here the relay holds this identity for the team: if the join fails now, the next
+    // attempt (with a whole link, or another invite) must come with a new one.
+    let own_identity = renew.is_none();
+    let joined = joined_with(store, relay, name, renew, secret, answer).await;
+    if joined.is_err() && own_identity {
+        store.with(|s| s.spend_identity())?;
+    }
+    joined
+}
+
+/// The rest of [`join`], once the relay enrolled this device with `answer`.
+async fn joined_with(
+    store: &impl Notebook,
+    relay: String,
+    name: String,
+    renew: Option<String>,
+    secret: Option<InviteSecret>,
+    answer: groundwork_protocol::EnrolResponse,
+) -> Result<JoinReport, SyncError> {
     let mut opened = None;
     let keys = match (answer.sealed, &answer.sealed_keys, &secret) {
         (true, Some(sealed), Some(secret)) => {

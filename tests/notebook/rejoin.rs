@@ -156,3 +156,56 @@ fn a_notebook_given_a_second_invite_joins_again_beside_its_old_self() {
     b.sync();
     assert_eq!(b.exports(), lead.exports());
 }
+
+/// A join link with one character of its secret changed: the relay enrols the device (it never
+/// sees the secret), then the team's keys do not open. The notebook's identity is then spent
+/// at the relay; joining again with a whole link takes a new one and works (it was refused
+/// for good: "another device of this team already writes with this notebook's identity").
+#[test]
+fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    let (code, secret) = invite.split_once('.').unwrap();
+    let mut damaged: Vec<char> = secret.chars().collect();
+    let at = damaged.len() / 2;
+    let other = if damaged[at].eq_ignore_ascii_case(&'a') {
+        'b'
+    } else {
+        'a'
+    };
+    damaged[at] = if damaged[at].is_ascii_uppercase() {
+        other.to_ascii_uppercase()
+    } else {
+        other
+    };
+    let damaged = format!("{code}.{}", damaged.into_iter().collect::<String>());
+    let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
+    let err = sync::join(
+        &mut phone.store,
+        &transport(),
+        &relay.url,
+        &damaged,
+        "Phone",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("link") || err.to_string().contains("invite"),
+        "{err}"
+    );
+    assert!(phone.store.sync_state().unwrap().link.is_none());
+    sync::join(&mut phone.store, &transport(), &relay.url, &invite, "Phone").unwrap();
+    phone.sync();
+    assert_eq!(
+        phone.store.person(&someone).unwrap().person.name,
+        "Someone Known"
+    );
+    lead.sync();
+    assert_eq!(
+        lead.store.person(&offline).unwrap().person.name,
+        "Written before joining"
+    );
+}
