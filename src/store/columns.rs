@@ -46,15 +46,20 @@ fn insert<R: Record>(verb: &str, table: &str) -> String {
 /// `INSERT … ON CONFLICT (id) DO UPDATE` of every column of record `R` into `table`,
 /// returning the row's rowid.
 pub(crate) fn upsert<R: Record>(table: &str) -> String {
-    let set = names::<R>()
+    format!(
+        "{} ON CONFLICT (id) DO UPDATE SET {} RETURNING rowid",
+        insert::<R>("INSERT", table),
+        set_all::<R>()
+    )
+}
+
+/// `c = excluded.c` for every column of `R` but its id.
+fn set_all<R: Record>() -> String {
+    names::<R>()
         .filter(|c| *c != "id")
         .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "{} ON CONFLICT (id) DO UPDATE SET {set} RETURNING rowid",
-        insert::<R>("INSERT", table)
-    )
+        .join(", ")
 }
 
 /// An insert of every column of record `R` into `table` that, for a row of the same id, updates
@@ -63,14 +68,10 @@ pub(crate) fn upsert<R: Record>(table: &str) -> String {
 /// another person's, and that must neither move the other row nor replace it (with
 /// `INSERT OR REPLACE` it did, and deleting the copy then deleted the original's row).
 pub(crate) fn insert_owned<R: Record>(table: &str, owner: &str) -> String {
-    let set = names::<R>()
-        .filter(|c| *c != "id")
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
-        "{} ON CONFLICT (id) DO UPDATE SET {set} WHERE {owner} = excluded.{owner}",
-        insert::<R>("INSERT", table)
+        "{} ON CONFLICT (id) DO UPDATE SET {} WHERE {owner} = excluded.{owner}",
+        insert::<R>("INSERT", table),
+        set_all::<R>()
     )
 }
 
