@@ -102,7 +102,8 @@ pub async fn join<W: Wire>(
         Some(id) => crate::store::actor_for(id).to_hex_string(),
         None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
     };
-    let answer = transport
+    let own_identity = renew.is_none();
+    let answer = match transport
         .enrol(
             &relay,
             &EnrolRequest {
@@ -112,10 +113,26 @@ pub async fn join<W: Wire>(
                 sealing: true,
             },
         )
-        .await?;
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            // No answer, or the relay failing: it may have enrolled this identity all the same
+            // (an answer lost on the way back), so the next attempt takes a new one. A refusal
+            // wrote nothing there.
+            if own_identity
+                && matches!(
+                    e,
+                    SyncError::Unreachable { .. } | SyncError::RelayFailed { .. }
+                )
+            {
+                store.with(|s| s.spend_identity())?;
+            }
+            return Err(e);
+        }
+    };
     // From here the relay holds this identity for the team: if the join fails now, the next
     // attempt (with a whole link, or another invite) must come with a new one.
-    let own_identity = renew.is_none();
     let joined = joined_with(store, relay, name, renew, secret, answer).await;
     if joined.is_err() && own_identity {
         store.with(|s| s.spend_identity())?;

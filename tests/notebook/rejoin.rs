@@ -209,3 +209,52 @@ fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
         "Written before joining"
     );
 }
+
+/// A wire that carries the enrolment to the relay and loses its answer on the way back.
+struct LosesTheEnrolmentsAnswer(groundwork::sync::http::ReqwestWire);
+
+impl groundwork::sync::Wire for LosesTheEnrolmentsAnswer {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, String> {
+        let answer = self.0.exchange(request).await;
+        if request.url.ends_with("/v1/enrol") {
+            return Err("connection reset".into());
+        }
+        answer
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+/// The relay enrols the device and its answer is lost: the notebook cannot know whether it was
+/// enrolled, so its next join takes a new identity, and works.
+#[test]
+fn a_join_whose_answer_was_lost_can_be_tried_again() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    let mut phone = Device::new();
+    let lossy = groundwork::sync::Relay::over(
+        LosesTheEnrolmentsAnswer(groundwork::sync::http::ReqwestWire::new().unwrap()),
+        1,
+        std::time::Duration::ZERO,
+    );
+    let err = {
+        let nb = std::cell::RefCell::new(&mut phone.store);
+        sync::block_on(sync::engine::join(
+            &nb, &lossy, &relay.url, &invite, "Phone",
+        ))
+        .unwrap_err()
+    };
+    assert!(matches!(err, SyncError::Unreachable { .. }), "{err}");
+    sync::join(&mut phone.store, &transport(), &relay.url, &invite, "Phone").unwrap();
+    phone.sync();
+    assert_eq!(
+        phone.store.person(&someone).unwrap().person.name,
+        "Someone Known"
+    );
+}
