@@ -261,7 +261,8 @@ pub fn write_with(
 
 /// Everything this notebook holds about one person (a subject access request): their file
 /// (details, conversations, commitments and any conflicting values), every change of it with
-/// the device that made it, and the drafts typed about them and not yet saved.
+/// the device that made it, the file as it read after each change (every value it ever held),
+/// what was pulled of it and not taken in, and the drafts typed about them and not yet saved.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SubjectAccess {
     /// When this was written.
@@ -270,6 +271,12 @@ pub struct SubjectAccess {
     pub person: crate::model::PersonFile,
     /// Every change of the file, oldest first.
     pub history: Vec<crate::docs::history::HistoryEntry>,
+    /// The file as it read after each change, oldest first: the values earlier changes wrote
+    /// and later ones replaced are kept in the document (a restore can bring them back).
+    pub versions: Vec<crate::store::PersonVersion>,
+    /// Changes of the file pulled and not taken in (waiting, refused, or sealed and waiting for
+    /// a key), as their bytes came.
+    pub not_taken_in: Vec<crate::store::HeldBlob>,
     /// Unsaved drafts about the person: `{"key": …, "text": …}`.
     pub drafts: Vec<Value>,
 }
@@ -287,6 +294,8 @@ pub fn subject_access(store: &Store, id: &str) -> Result<SubjectAccess> {
         exported_at: crate::model::format_time(chrono::Utc::now()),
         person: store.person(&id)?,
         history: store.history(&id)?,
+        versions: store.person_versions(&id)?,
+        not_taken_in: store.held_not_taken_in(&id)?,
         drafts,
     })
 }

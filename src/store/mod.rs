@@ -59,6 +59,36 @@ pub use trust::RefusedErasure;
 pub use withheld::{SealedRecord, Withheld};
 pub use writer::{RestoreTarget, Writer, default_follow_up};
 
+/// A person file as it read after one change of it ([`Store::person_versions`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PersonVersion {
+    /// The change (hash).
+    pub change: String,
+    /// When it was made, by its writer's clock.
+    pub at: String,
+    /// The file after it.
+    pub file: crate::model::PersonFile,
+}
+
+/// Bytes of a person's document held and not taken in ([`Store::held_not_taken_in`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeldBlob {
+    /// `waiting` (a change waiting for the changes it builds on), `quarantine` (refused) or
+    /// `awaiting_key` (sealed, waiting for its writer's key).
+    pub kind: &'static str,
+    /// The change's hash, or the blob's id.
+    pub id: String,
+    /// The device that pushed it, as the relay named it.
+    pub pushed_by: Option<String>,
+    /// When it arrived here.
+    pub received_at: String,
+    /// Why it was refused (quarantine).
+    pub reason: Option<String>,
+    /// Its bytes as they came, base64url (a change; or sealed, which nobody can read without
+    /// the team's keys).
+    pub bytes: String,
+}
+
 use crate::error::{Error, Result};
 use crate::ids::{self, Source};
 use crate::model::{
@@ -634,6 +664,82 @@ impl Store {
         };
         let names = self.writer_names()?;
         crate::docs::history::history(&mut doc, &|actor| names.get(actor).cloned())
+    }
+
+    /// The person file as it read after each change of it, oldest first (for a subject access
+    /// request: every value it ever held, which the history's edits name without).
+    pub fn person_versions(&self, person_id: &str) -> Result<Vec<PersonVersion>> {
+        let id = crate::ids::parse_id(person_id)?;
+        let mut doc = match documents::load(&self.conn, &id, &self.actor)? {
+            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => l.doc,
+            _ => {
+                return Err(Error::NotFound { kind: "person", id });
+            }
+        };
+        let changes: Vec<(automerge::ChangeHash, i64)> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| (c.hash(), c.timestamp()))
+            .collect();
+        let mut out = Vec::with_capacity(changes.len());
+        for (hash, at) in changes {
+            let fork = doc.fork_at(&[hash]).map_err(|e| Error::BadDocument {
+                doc_id: id.clone(),
+                reason: e.to_string(),
+            })?;
+            // A change that left the file unreadable as a person (refused ones never get here)
+            // has no version of its own.
+            if let Ok(file) = crate::docs::person::read(&fork, &id) {
+                out.push(PersonVersion {
+                    change: hash.to_string(),
+                    at: chrono::DateTime::from_timestamp_millis(at)
+                        .map(crate::model::format_time)
+                        .unwrap_or_default(),
+                    file,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What this notebook holds of a person's document and has not taken in: changes waiting
+    /// for others, refused ones, and sealed ones waiting for a key (their bytes as they came).
+    pub fn held_not_taken_in(&self, person_id: &str) -> Result<Vec<HeldBlob>> {
+        let id = crate::ids::parse_id(person_id)?;
+        let mut out = Vec::new();
+        for (kind, sql) in [
+            (
+                "waiting",
+                "SELECT change_hash, pusher_name, received_at, NULL, bytes FROM waiting
+                 WHERE doc_id = ?1 ORDER BY received_at",
+            ),
+            (
+                "quarantine",
+                "SELECT blob_id, pusher_name, received_at, reason, bytes FROM quarantine
+                 WHERE doc_id = ?1 ORDER BY received_at",
+            ),
+            (
+                "awaiting_key",
+                "SELECT blob_id, pusher_name, received_at, NULL, blob FROM awaiting_key
+                 WHERE doc_id = ?1 ORDER BY received_at",
+            ),
+        ] {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([&id], |r| {
+                Ok(HeldBlob {
+                    kind,
+                    id: r.get(0)?,
+                    pushed_by: r.get(1)?,
+                    received_at: r.get(2)?,
+                    reason: r.get(3)?,
+                    bytes: crate::crypto::text::base64url(&r.get::<_, Vec<u8>>(4)?),
+                })
+            })?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
     }
 
     /// Put a person file (or one record of it) back to how it was before a change; see

@@ -224,11 +224,35 @@ fn subject_access_gives_everything_held_about_one_person() {
     let mut store = Store::open(tmp.path()).unwrap();
     store.add_person(NewPerson::named("Someone else")).unwrap();
     let id = canary_person(&mut store);
+    // A value later replaced stays in the document: the export gives it.
+    store
+        .edit_person(
+            &id,
+            groundwork::model::PersonPatch::new().put(PersonField::Notes, "rewritten notes"),
+        )
+        .unwrap();
+    // Bytes pulled for the person and refused are held too.
+    let junk = b"not a change at all".to_vec();
+    let refused = [groundwork::store::Incoming::unvouched(&id, &junk, false)];
+    store.batch(|w| w.take_in(&refused)).unwrap();
     let out = groundwork::export::subject_access(&store, &id).unwrap();
     let json = serde_json::to_value(&out).unwrap();
     assert_eq!(json["person"]["id"], id);
     assert_eq!(json["person"]["conversations"].as_array().unwrap().len(), 1);
-    assert!(json["history"].as_array().unwrap().len() >= 2, "{json}");
+    assert_eq!(json["person"]["notes"], "rewritten notes", "{json}");
+    assert!(json["history"].as_array().unwrap().len() >= 3, "{json}");
+    let versions = json["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), json["history"].as_array().unwrap().len());
+    assert!(
+        versions
+            .iter()
+            .any(|v| v["file"]["notes"] == format!("pay and heating {CANARY}")),
+        "the replaced notes: {json}"
+    );
+    let held = json["not_taken_in"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{json}");
+    assert_eq!(held[0]["kind"], "quarantine");
+    assert_eq!(held[0]["bytes"], groundwork::crypto::text::base64url(&junk));
     assert_eq!(json["drafts"][0]["text"], format!("half typed {CANARY}"));
     assert!(!json.to_string().contains("Someone else"));
     assert!(matches!(
