@@ -85,6 +85,10 @@ struct Opener {
     unblocked: bool,
     /// Most changes kept waiting for a key ([`MAX_AWAITING`] unless a test set fewer).
     max_awaiting: usize,
+    /// How many blobs wait for a key, by pusher (actor hex), read once the room is first
+    /// found full in this page and kept up to date with what the page adds and frees: so that
+    /// a flood of blobs that must wait costs no scan of the waiting room each ([`make_room`]).
+    waiting_by_pusher: Option<HashMap<Option<String>, i64>>,
     /// The team's anchor (its first lead's signing key); `None` in a team from before the
     /// root of trust, where roles are the relay's word.
     anchor: Option<Vec<u8>>,
@@ -127,6 +131,7 @@ pub(crate) fn open_pulled(
         max_awaiting: super::meta_get(conn, MAX_AWAITING_KEY)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(MAX_AWAITING),
+        waiting_by_pusher: None,
         anchor: super::trust::anchor(conn)?,
     };
     let mut out = Outcome::default();
@@ -178,8 +183,12 @@ pub(crate) fn open_pulled(
             break;
         }
         for w in &waiting {
-            conn.prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
+            let freed = conn
+                .prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
                 .execute([&w.blob_id])?;
+            if freed > 0 {
+                opener.count_waiting(w.pusher.as_ref(), -1);
+            }
             let c = Incoming {
                 doc_id: &w.doc_id,
                 blob: &w.blob,
@@ -242,49 +251,26 @@ fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-/// When the blobs waiting for a key fill their room: refuse the oldest blob of the device that
-/// keeps the most of them waiting, if that is another than `pusher` and it keeps more than
-/// `pusher` would with this one. A blob's key cannot be checked before it comes, so anyone can
-/// push blobs that wait for ever (a key number no team has); without this, one member's junk
-/// filled the room and every honest blob that had to wait (a late-joined lead's snapshots,
-/// before its member record) was refused for good. Now a device can fill at most half of it
-/// while another needs room. Returns whether room was made.
-fn make_room(conn: &Connection, pusher: Option<&Pusher>, max: usize, now: &str) -> Result<bool> {
-    let me = pusher.map(|p| intake::hex(&p.actor));
-    let mine: i64 = conn
-        .prepare_cached("SELECT count(*) FROM awaiting_key WHERE pusher_actor IS ?1")?
-        .query_row([&me], |r| r.get(0))?;
-    let top: Option<(Option<String>, i64)> = conn
-        .prepare_cached(
-            "SELECT pusher_actor, count(*) AS n FROM awaiting_key
-             GROUP BY pusher_actor ORDER BY n DESC, pusher_actor LIMIT 1",
-        )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((top, most)) = top else {
-        return Ok(false);
-    };
-    if top == me || most <= mine + 1 {
-        return Ok(false);
-    }
+/// Refuse the oldest blob `top` keeps waiting, to make room for another's; whether one was.
+fn evict_oldest(conn: &Connection, top: &Option<String>, max: usize, now: &str) -> Result<bool> {
     let reason = format!(
         "it waited for a key with more than {max} other changes, most of them pushed by the same \
          device, and made room for a change pushed by another"
     );
     conn.prepare_cached(
-            "INSERT OR IGNORE INTO quarantine
-                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
-             SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3
-             FROM awaiting_key
-             WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
-        )?
-        .execute((&top, &reason, now))?;
+        "INSERT OR IGNORE INTO quarantine
+             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
+         SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3
+         FROM awaiting_key
+         WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
+    )?
+    .execute((top, &reason, now))?;
     let gone = conn
         .prepare_cached(
             "DELETE FROM awaiting_key
              WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
         )?
-        .execute([&top])?;
+        .execute([top])?;
     Ok(gone > 0)
 }
 
@@ -400,20 +386,24 @@ impl Opener {
                 if awaiting_count(conn)? < self.max_awaiting
                     || self.made_room(conn, c.pusher, now, out)? =>
             {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO awaiting_key
+                let added = conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO awaiting_key
                          (blob_id, doc_id, blob, pusher_actor, pusher_name, received_at, snapshot)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute((
-                    groundwork_protocol::blob_id(c.blob),
-                    c.doc_id,
-                    c.blob,
-                    c.pusher.map(|p| intake::hex(&p.actor)),
-                    c.pusher.map(|p| p.name.as_str()),
-                    now,
-                    c.snapshot,
-                ))?;
+                    )?
+                    .execute((
+                        groundwork_protocol::blob_id(c.blob),
+                        c.doc_id,
+                        c.blob,
+                        c.pusher.map(|p| intake::hex(&p.actor)),
+                        c.pusher.map(|p| p.name.as_str()),
+                        now,
+                        c.snapshot,
+                    ))?;
+                if added > 0 {
+                    self.count_waiting(c.pusher, 1);
+                }
                 Ok(false)
             }
             Err(Refused { reason, wait }) => {
@@ -436,19 +426,70 @@ impl Opener {
         }
     }
 
-    /// [`make_room`] for a blob of `pusher` that must wait, counting the blob it refuses.
+    /// When the blobs waiting for a key fill their room: refuse the oldest blob of the device
+    /// that keeps the most of them waiting, if that is another than `pusher` and it keeps more
+    /// than `pusher` would with this one (counting the refusal in `out`). A blob's key cannot be
+    /// checked before it comes, so anyone can push blobs that wait for ever (a key number no
+    /// team has); without this, one member's junk filled the room and every honest blob that
+    /// had to wait (a late-joined lead's snapshots, before its member record) was refused for
+    /// good. Now a device can fill at most half of it while another needs room. Returns whether
+    /// room was made.
     fn made_room(
-        &self,
+        &mut self,
         conn: &Connection,
         pusher: Option<&Pusher>,
         now: &str,
         out: &mut Outcome,
     ) -> Result<bool> {
-        let made = make_room(conn, pusher, self.max_awaiting, now)?;
+        if self.waiting_by_pusher.is_none() {
+            let mut counts = HashMap::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT pusher_actor, count(*) FROM awaiting_key GROUP BY pusher_actor",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for row in rows {
+                let (actor, n): (Option<String>, i64) = row?;
+                counts.insert(actor, n);
+            }
+            self.waiting_by_pusher = Some(counts);
+        }
+        let counts = self
+            .waiting_by_pusher
+            .as_ref()
+            .map_or_else(HashMap::new, Clone::clone);
+        let me = pusher.map(|p| intake::hex(&p.actor));
+        let mine = counts.get(&me).copied().unwrap_or(0);
+        let Some((top, most)) = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(k, v)| (k.clone(), *v))
+        else {
+            return Ok(false);
+        };
+        if top == me || most <= mine + 1 {
+            return Ok(false);
+        }
+        let made = evict_oldest(conn, &top, self.max_awaiting, now)?;
         if made {
+            if let Some(n) = self
+                .waiting_by_pusher
+                .as_mut()
+                .and_then(|c| c.get_mut(&top))
+            {
+                *n -= 1;
+            }
             out.quarantined += 1;
         }
         Ok(made)
+    }
+
+    /// Note `delta` more blobs of `pusher` waiting for a key (once the counts are read).
+    fn count_waiting(&mut self, pusher: Option<&Pusher>, delta: i64) {
+        if let Some(counts) = self.waiting_by_pusher.as_mut() {
+            *counts
+                .entry(pusher.map(|p| intake::hex(&p.actor)))
+                .or_insert(0) += delta;
+        }
     }
 
     /// The changes inside `c` (one, or a document's changes sealed together: all written by
