@@ -441,22 +441,20 @@ impl Opener {
         now: &str,
         out: &mut Outcome,
     ) -> Result<bool> {
-        if self.waiting_by_pusher.is_none() {
-            let mut counts = HashMap::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT pusher_actor, count(*) FROM awaiting_key GROUP BY pusher_actor",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            for row in rows {
-                let (actor, n): (Option<String>, i64) = row?;
-                counts.insert(actor, n);
+        let counts = match &mut self.waiting_by_pusher {
+            Some(counts) => counts,
+            none => {
+                let mut counts = HashMap::new();
+                let mut stmt = conn.prepare_cached(
+                    "SELECT pusher_actor, count(*) FROM awaiting_key GROUP BY pusher_actor",
+                )?;
+                for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                    let (actor, n): (Option<String>, i64) = row?;
+                    counts.insert(actor, n);
+                }
+                none.insert(counts)
             }
-            self.waiting_by_pusher = Some(counts);
-        }
-        let counts = self
-            .waiting_by_pusher
-            .as_ref()
-            .map_or_else(HashMap::new, Clone::clone);
+        };
         let me = pusher.map(|p| intake::hex(&p.actor));
         let mine = counts.get(&me).copied().unwrap_or(0);
         let Some((top, most)) = counts
@@ -471,13 +469,7 @@ impl Opener {
         }
         let made = evict_oldest(conn, &top, self.max_awaiting, now)?;
         if made {
-            if let Some(n) = self
-                .waiting_by_pusher
-                .as_mut()
-                .and_then(|c| c.get_mut(&top))
-            {
-                *n -= 1;
-            }
+            self.count_waiting_of(top, -1);
             out.quarantined += 1;
         }
         Ok(made)
@@ -485,10 +477,13 @@ impl Opener {
 
     /// Note `delta` more blobs of `pusher` waiting for a key (once the counts are read).
     fn count_waiting(&mut self, pusher: Option<&Pusher>, delta: i64) {
+        self.count_waiting_of(pusher.map(|p| intake::hex(&p.actor)), delta);
+    }
+
+    /// [`Opener::count_waiting`] by the pusher's actor in hex.
+    fn count_waiting_of(&mut self, actor: Option<String>, delta: i64) {
         if let Some(counts) = self.waiting_by_pusher.as_mut() {
-            *counts
-                .entry(pusher.map(|p| intake::hex(&p.actor)))
-                .or_insert(0) += delta;
+            *counts.entry(actor).or_insert(0) += delta;
         }
     }
 
