@@ -653,15 +653,19 @@ impl Store {
         Ok(())
     }
 
+    /// Person `person_id`'s id as stored and their document, loaded (not found unless it is a
+    /// person's).
+    fn person_document(&self, person_id: &str) -> Result<(String, automerge::AutoCommit)> {
+        let id = crate::ids::parse_id(person_id)?;
+        match documents::load(&self.conn, &id, &self.actor)? {
+            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => Ok((id, l.doc)),
+            _ => Err(Error::NotFound { kind: "person", id }),
+        }
+    }
+
     /// The history of a person file, oldest change first, with device names where known.
     pub fn history(&self, person_id: &str) -> Result<Vec<crate::docs::history::HistoryEntry>> {
-        let id = crate::ids::parse_id(person_id)?;
-        let mut doc = match documents::load(&self.conn, &id, &self.actor)? {
-            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => l.doc,
-            _ => {
-                return Err(Error::NotFound { kind: "person", id });
-            }
-        };
+        let (_, mut doc) = self.person_document(person_id)?;
         let names = self.writer_names()?;
         crate::docs::history::history(&mut doc, &|actor| names.get(actor).cloned())
     }
@@ -669,13 +673,7 @@ impl Store {
     /// The person file as it read after each change of it, oldest first (for a subject access
     /// request: every value it ever held, which the history's edits name without).
     pub fn person_versions(&self, person_id: &str) -> Result<Vec<PersonVersion>> {
-        let id = crate::ids::parse_id(person_id)?;
-        let mut doc = match documents::load(&self.conn, &id, &self.actor)? {
-            Some(l) if l.kind == Some(crate::docs::DocKind::Person) => l.doc,
-            _ => {
-                return Err(Error::NotFound { kind: "person", id });
-            }
-        };
+        let (id, mut doc) = self.person_document(person_id)?;
         let changes: Vec<(automerge::ChangeHash, i64)> = doc
             .get_changes(&[])
             .iter()
