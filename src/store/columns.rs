@@ -62,14 +62,14 @@ fn set_all<R: Record>() -> String {
         .join(", ")
 }
 
-/// An insert of every column of record `R` into `table` that, for a row of the same id, updates
-/// it only if it belongs to the same `owner` (a person, a walk list): ids are the writing
-/// device's, so a hostile member can write into one person's file a record with the id of
-/// another person's, and that must neither move the other row nor replace it (with
-/// `INSERT OR REPLACE` it did, and deleting the copy then deleted the original's row).
+/// An insert of every column of record `R` into `table`, whose rows are keyed by their id and
+/// their `owner` (a person, a walk list), that updates the row of the same id and owner. Ids
+/// are the writing device's, so a hostile member can write into one person's file a record
+/// with the id of another person's; keyed by owner and id, the copy has a row of its own and
+/// neither moves, replaces nor hides the original's (schema 18).
 pub(crate) fn insert_owned<R: Record>(table: &str, owner: &str) -> String {
     format!(
-        "{} ON CONFLICT (id) DO UPDATE SET {} WHERE {owner} = excluded.{owner}",
+        "{} ON CONFLICT (id, {owner}) DO UPDATE SET {}",
         insert::<R>("INSERT", table),
         set_all::<R>()
     )

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_trust_hardening.sql"),
     include_str!("migrations/0016_doc_keys.sql"),
     include_str!("migrations/0017_search_stale.sql"),
+    include_str!("migrations/0018_rows_keyed_by_owner.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).
@@ -67,4 +68,79 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schema 18 rebuilds four tables: every row and its rowid come through, and a record
+    /// copied under the same id into another owner gets a row of its own afterwards.
+    #[test]
+    fn rows_keyed_by_owner_keep_every_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(17) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO conversations (rowid, id, person_id, at, kind, canvasser, issues,
+                                        story, created_at, conflicts)
+                 VALUES (7, 'c1', 'p1', '2026-12-01T10:00:00Z', 'doorstep', 'Sam', '[]',
+                         'the heating', '2026-12-01T10:00:00Z', '{}');
+             INSERT INTO commitments (rowid, id, person_id, conversation_id, what, status,
+                                      created_at, status_at, conflicts, target)
+                 VALUES (9, 'k1', 'p1', 'c1', 'come', 'open', 'x', 'x', '{}', 'letters');
+             INSERT INTO doors (rowid, id, walklist_id, address, key, conflicts, residents)
+                 VALUES (3, 'd1', 'w1', '1 Elm Road', 'elm1', '{}', '[\"Ann\"]');
+             INSERT INTO door_visits (rowid, id, walklist_id, door_id, outcome, at, canvasser,
+                                      note, conflicts)
+                 VALUES (4, 'v1', 'w1', 'd1', 'out', 'x', 'Sam', 'dog', '{}');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            row("SELECT rowid || id || person_id || story FROM conversations"),
+            "7c1p1the heating"
+        );
+        assert_eq!(
+            row("SELECT rowid || id || conversation_id || target FROM commitments"),
+            "9k1c1letters"
+        );
+        assert_eq!(
+            row("SELECT rowid || id || walklist_id || residents FROM doors"),
+            "3d1w1[\"Ann\"]"
+        );
+        assert_eq!(
+            row("SELECT rowid || id || door_id || note FROM door_visits"),
+            "4v1d1dog"
+        );
+        // The same id under another owner is a second row; under the same owner, refused.
+        conn.execute_batch(
+            "INSERT INTO conversations (id, person_id, at, kind, canvasser, issues,
+                                        created_at, conflicts)
+                 VALUES ('c1', 'p2', 'x', 'doorstep', 'Sam', '[]', 'x', '{}');",
+        )
+        .unwrap();
+        assert!(
+            conn.execute_batch(
+                "INSERT INTO conversations (id, person_id, at, kind, canvasser, issues,
+                                            created_at, conflicts)
+                     VALUES ('c1', 'p1', 'x', 'doorstep', 'Sam', '[]', 'x', '{}');",
+            )
+            .is_err()
+        );
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                   AND tbl_name IN ('conversations', 'commitments', 'doors', 'door_visits')
+                   AND sql IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 11);
+    }
 }

@@ -149,13 +149,14 @@ pub(crate) fn all_people(conn: &Connection) -> Result<Vec<Person>> {
     )
 }
 
-/// Conversation `id`, or `Error::NotFound`.
+/// Conversation `id`, or `Error::NotFound`. Where a member copied it into another person's file
+/// under the same id, the copy of the person whose id sorts first.
 pub(crate) fn conversation(conn: &Connection, id: &str) -> Result<Conversation> {
     let id = parse_id(id)?;
     all(
         conn,
         &format!(
-            "SELECT {cols} FROM conversations WHERE id = ?1",
+            "SELECT {cols} FROM conversations WHERE id = ?1 ORDER BY person_id LIMIT 1",
             cols = conversation_cols()
         ),
         [&id],
@@ -168,13 +169,33 @@ pub(crate) fn conversation(conn: &Connection, id: &str) -> Result<Conversation> 
     })
 }
 
-/// Commitment `id`, or `Error::NotFound`.
+/// Commitment `id` of person `person_id`'s file, or `Error::NotFound`.
+pub(crate) fn commitment_of(conn: &Connection, id: &str, person_id: &str) -> Result<Commitment> {
+    all(
+        conn,
+        &format!(
+            "SELECT {cols} FROM commitments WHERE id = ?1 AND person_id = ?2",
+            cols = commitment_cols()
+        ),
+        [id, person_id],
+        commitment_row,
+    )?
+    .pop()
+    .ok_or(Error::NotFound {
+        kind: "commitment",
+        id: id.to_string(),
+    })
+}
+
+/// Commitment `id`, or `Error::NotFound`. Where a member copied it into another person's file
+/// under the same id, the copy of the person whose id sorts first ([`commitment_of`] names the
+/// person).
 pub(crate) fn commitment(conn: &Connection, id: &str) -> Result<Commitment> {
     let id = parse_id(id)?;
     all(
         conn,
         &format!(
-            "SELECT {cols} FROM commitments WHERE id = ?1",
+            "SELECT {cols} FROM commitments WHERE id = ?1 ORDER BY person_id LIMIT 1",
             cols = commitment_cols()
         ),
         [&id],
@@ -585,7 +606,7 @@ impl DueCounts {
 
 /// Open commitments, and (with `?3`) only those made in conversations held by a canvasser.
 const OPEN_OF: &str = "c.status = 'open' AND (?3 IS NULL OR EXISTS (SELECT 1 FROM conversations v \
-     WHERE v.id = c.conversation_id AND v.canvasser = ?3))";
+     WHERE v.id = c.conversation_id AND v.person_id = c.person_id AND v.canvasser = ?3))";
 
 /// Count the open commitments of `f` by part, in one pass.
 pub(crate) fn due_counts(conn: &Connection, f: &DueFilter) -> Result<DueCounts> {
@@ -661,7 +682,7 @@ const FOLLOW_UPS_FROM: &str =
     "FROM (SELECT p.rowid AS person_row, (SELECT c.id FROM conversations c \
        WHERE c.person_id = p.id ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest FROM people p) l
      JOIN people p ON p.rowid = l.person_row
-     JOIN conversations c ON c.id = l.latest
+     JOIN conversations c ON c.id = l.latest AND c.person_id = p.id
      WHERE c.follow_up <= ?1 AND (?2 IS NULL OR c.canvasser = ?2)";
 
 /// How many people have a follow-up due by `by` (only after `canvasser`'s conversations, when

@@ -302,18 +302,22 @@ impl Writer<'_> {
         let mut ids = Vec::with_capacity(door_ids.len());
         for (i, given) in door_ids.iter().enumerate() {
             let id = parse_id(given)?;
-            let list: Option<String> = self
+            // Usually one list; more where a member copied the door into another list under
+            // the same id (rows are keyed by list and id): the mark goes to each.
+            let lists = self
                 .conn()
                 .prepare_cached("SELECT walklist_id FROM doors WHERE id = ?1")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            let Some(list) = list else {
+                .query_map([&id], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if lists.is_empty() {
                 return Err(Error::NotFound { kind: "door", id });
-            };
-            by_list.entry(list).or_default().push(i);
+            }
+            for list in lists {
+                by_list.entry(list).or_default().push(i);
+            }
             ids.push(id);
         }
-        let mut out: Vec<Option<Visit>> = vec![None; ids.len()];
+        let mut out: Vec<Vec<Visit>> = vec![Vec::new(); ids.len()];
         for (list, indexes) in by_list {
             let mut doc = self.load_kept(&list, DocKind::WalkList, "walklist")?;
             let mut added = Vec::with_capacity(indexes.len());
@@ -332,7 +336,7 @@ impl Writer<'_> {
                 };
                 docs::walklist::add_visit(&mut doc, &list, &visit)?;
                 added.push(visit.clone());
-                out[i] = Some(visit);
+                out[i].push(visit);
             }
             // Only visits were added: their rows are all the projection gains (the same rows
             // a full projection of the document would write; a test holds them equal).
@@ -417,8 +421,9 @@ pub(crate) fn all_visits(conn: &Connection) -> Result<Vec<Visit>> {
 fn do_not_knock_keys(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.key FROM doors d
-         JOIN door_visits v ON v.door_id = d.id
-         WHERE v.id = (SELECT v2.id FROM door_visits v2 WHERE v2.door_id = d.id
+         JOIN door_visits v ON v.door_id = d.id AND v.walklist_id = d.walklist_id
+         WHERE v.id = (SELECT v2.id FROM door_visits v2
+                       WHERE v2.door_id = d.id AND v2.walklist_id = d.walklist_id
                        ORDER BY v2.at DESC, v2.id DESC LIMIT 1)
            AND v.outcome = 'do-not-knock'",
     )?;

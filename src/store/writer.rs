@@ -331,10 +331,15 @@ impl<'t> Writer<'t> {
             None => None,
             Some(c) => {
                 let c = parse_id(c)?;
+                // This person's conversation, or else (a copy's id may be in several files)
+                // any other person's.
                 let owner: Option<String> = self
                     .conn
-                    .prepare_cached("SELECT person_id FROM conversations WHERE id = ?1")?
-                    .query_row([&c], |r| r.get(0))
+                    .prepare_cached(
+                        "SELECT person_id FROM conversations WHERE id = ?1
+                         ORDER BY person_id = ?2 DESC LIMIT 1",
+                    )?
+                    .query_row([&c, &person_id], |r| r.get(0))
                     .optional()?;
                 match owner {
                     Some(p) if p == person_id => Some(c),
@@ -377,18 +382,24 @@ impl<'t> Writer<'t> {
         Ok(commitment.id)
     }
 
-    /// The person whose file holds record `id` of projection `table`, or `Error::NotFound`.
-    fn owner(&self, table: &str, kind: &'static str, id: &str) -> Result<String> {
-        let sql = format!("SELECT person_id FROM {table} WHERE id = ?1");
-        let person_id: Option<String> = self
+    /// The people whose files hold record `id` of projection `table`, or `Error::NotFound`.
+    /// Usually one; more where a member copied the record into another file under the same
+    /// id (rows are keyed by person and id, schema 18). An edit by id goes to every copy, so
+    /// that the one the person who typed it meant is among them, whichever file it is in.
+    fn owners(&self, table: &str, kind: &'static str, id: &str) -> Result<Vec<String>> {
+        let sql = format!("SELECT person_id FROM {table} WHERE id = ?1 ORDER BY person_id");
+        let owners = self
             .conn
             .prepare_cached(&sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        person_id.ok_or_else(|| Error::NotFound {
-            kind,
-            id: id.to_string(),
-        })
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        if owners.is_empty() {
+            return Err(Error::NotFound {
+                kind,
+                id: id.to_string(),
+            });
+        }
+        Ok(owners)
     }
 
     /// The target label `given` as campaign `campaign_id` spells it, or an error saying which
@@ -420,11 +431,13 @@ impl<'t> Writer<'t> {
     pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
         let id = parse_id(id)?;
         let patch = patch.checked()?;
-        let person_id = self.owner("conversations", "conversation", &id)?;
-        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-        let now = self.now();
-        docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish_written(&person_id, doc, now, project::Written::conversation(&id))
+        for person_id in self.owners("conversations", "conversation", &id)? {
+            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+            let now = self.now();
+            docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
+            self.finish_written(&person_id, doc, now, project::Written::conversation(&id))?;
+        }
+        Ok(())
     }
 
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
@@ -432,33 +445,36 @@ impl<'t> Writer<'t> {
     /// must exist; a target must be one of the commitment's campaign's targets.
     pub fn edit_commitment(&mut self, id: &str, patch: CommitmentPatch) -> Result<()> {
         let id = parse_id(id)?;
-        let mut patch = patch.checked()?;
-        let person_id = self.owner("commitments", "commitment", &id)?;
-        let current = super::queries::commitment(self.conn, &id)?;
-        let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
-            Some(Value::Text(c)) => {
-                let c = self.require("campaigns", "campaign", &c)?;
-                patch = patch.put(CommitmentField::CampaignId, c.clone());
-                Some(c)
+        let checked = patch.checked()?;
+        for person_id in self.owners("commitments", "commitment", &id)? {
+            let mut patch = checked.clone();
+            let current = super::queries::commitment_of(self.conn, &id, &person_id)?;
+            let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
+                Some(Value::Text(c)) => {
+                    let c = self.require("campaigns", "campaign", &c)?;
+                    patch = patch.put(CommitmentField::CampaignId, c.clone());
+                    Some(c)
+                }
+                Some(_) => None,
+                None => current.campaign_id.clone(),
+            };
+            match patch.put_of(CommitmentField::Target).cloned() {
+                Some(Value::Text(t)) => {
+                    let label = self.target_of(campaign.as_deref(), Some(&t))?;
+                    patch = patch.put_some(CommitmentField::Target, label);
+                }
+                // A commitment leaving its campaign leaves its target too.
+                None if campaign.is_none() && current.target.is_some() => {
+                    patch = patch.put(CommitmentField::Target, Value::Empty);
+                }
+                _ => {}
             }
-            Some(_) => None,
-            None => current.campaign_id.clone(),
-        };
-        match patch.put_of(CommitmentField::Target).cloned() {
-            Some(Value::Text(t)) => {
-                let label = self.target_of(campaign.as_deref(), Some(&t))?;
-                patch = patch.put_some(CommitmentField::Target, label);
-            }
-            // A commitment leaving its campaign leaves its target too.
-            None if campaign.is_none() && current.target.is_some() => {
-                patch = patch.put(CommitmentField::Target, Value::Empty);
-            }
-            _ => {}
+            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+            let now = self.now();
+            docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
+            self.finish_written(&person_id, doc, now, project::Written::commitment(&id))?;
         }
-        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-        let now = self.now();
-        docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
-        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
+        Ok(())
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
@@ -468,13 +484,15 @@ impl<'t> Writer<'t> {
             kind: "commitment",
             id: id.clone(),
         };
-        let person_id = self.owner("commitments", "commitment", &id)?;
-        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-        let now = self.now();
-        if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
-            return Err(not_found());
+        for person_id in self.owners("commitments", "commitment", &id)? {
+            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+            let now = self.now();
+            if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
+                return Err(not_found());
+            }
+            self.finish_written(&person_id, doc, now, project::Written::commitment(&id))?;
         }
-        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
+        Ok(())
     }
 
     /// Create a campaign; returns its id.

@@ -1,4 +1,4 @@
--- user_version 17
+-- user_version 18
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -81,8 +81,8 @@ CREATE TABLE campaigns (
 );
 
 -- table commitments
-CREATE TABLE commitments (
-    id              TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE "commitments" (
+    id              TEXT NOT NULL,
     person_id       TEXT NOT NULL,
     conversation_id TEXT,
     campaign_id     TEXT,
@@ -91,12 +91,14 @@ CREATE TABLE commitments (
     status          TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     status_at       TEXT NOT NULL,
-    conflicts       TEXT NOT NULL
-, target TEXT);
+    conflicts       TEXT NOT NULL,
+    target          TEXT,
+    PRIMARY KEY (id, person_id)
+);
 
 -- table conversations
-CREATE TABLE conversations (
-    id         TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE "conversations" (
+    id         TEXT NOT NULL,
     person_id  TEXT NOT NULL,
     at         TEXT NOT NULL,
     kind       TEXT NOT NULL,
@@ -108,7 +110,8 @@ CREATE TABLE conversations (
     engagement INTEGER,
     follow_up  TEXT,
     created_at TEXT NOT NULL,
-    conflicts  TEXT NOT NULL
+    conflicts  TEXT NOT NULL,
+    PRIMARY KEY (id, person_id)
 );
 
 -- table device_key
@@ -144,8 +147,8 @@ CREATE TABLE documents (
 );
 
 -- table door_visits
-CREATE TABLE door_visits (
-    id           TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE "door_visits" (
+    id           TEXT NOT NULL,
     walklist_id  TEXT NOT NULL,
     door_id      TEXT NOT NULL,
     outcome      TEXT NOT NULL,
@@ -154,12 +157,13 @@ CREATE TABLE door_visits (
     shift_id     TEXT,
     come_back_at TEXT,
     note         TEXT,
-    conflicts    TEXT NOT NULL
+    conflicts    TEXT NOT NULL,
+    PRIMARY KEY (id, walklist_id)
 );
 
 -- table doors
-CREATE TABLE doors (
-    id          TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE "doors" (
+    id          TEXT NOT NULL,
     walklist_id TEXT NOT NULL,
     address     TEXT NOT NULL,
     number      TEXT,
@@ -169,7 +173,8 @@ CREATE TABLE doors (
     postcode    TEXT,
     key         TEXT NOT NULL,
     conflicts   TEXT NOT NULL,
-    residents   TEXT NOT NULL DEFAULT '[]'
+    residents   TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (id, walklist_id)
 );
 
 -- table drafts

@@ -959,3 +959,65 @@ fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete
         assert_eq!(rows, 2, "A's rows are still there");
     }
 }
+
+/// Every change of `doc_id` as `d` holds it, oldest first.
+fn changes_of(d: &Device, doc_id: &str) -> Vec<Vec<u8>> {
+    let mut doc = AutoCommit::load(&d.store.document_bytes(doc_id).unwrap().unwrap()).unwrap();
+    doc.get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
+/// The copy taken in before the original: a hostile relay can serve B's copy before A's own
+/// changes (or a device repairing A asks for them again later). Keyed by id alone, A's records
+/// then had no rows on that device: missing from A's file, lists, follow-ups and reports. Keyed
+/// by person and id, both files have theirs, and an edit by id reaches A's record.
+#[test]
+fn a_record_copied_into_another_person_and_taken_in_first_does_not_hide_the_original() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let a = honest.person("Amina Yusuf");
+    let b = honest.person("Bola Ade");
+    honest.converse(&a, "the heating is broken", &["come to the meeting"]);
+    honest.sync();
+    evil.device.sync();
+    let a_file = honest.store.person(&a).unwrap();
+    let conversation = a_file.conversations[0].id.clone();
+    let commitment = a_file.commitments[0].id.clone();
+    let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
+    let (_, copy) = evil.change(&b, |d| {
+        for (list, id) in [
+            ("conversations", &conversation),
+            ("commitments", &commitment),
+        ] {
+            let from_list = map(&a_doc, list);
+            let (_, from) = a_doc.get(&from_list, id.as_str()).unwrap().unwrap();
+            let to_list = map(d, list);
+            copy_into(&a_doc, &from, d, &to_list, id);
+        }
+    });
+
+    // A device given B (with the copy) first, then A.
+    let dir = tempfile::tempdir().unwrap();
+    let mut late = groundwork::store::Store::open(dir.path()).unwrap();
+    let mut b_changes = changes_of(&honest, &b);
+    b_changes.push(copy);
+    late.apply_remote(&b, &b_changes).unwrap();
+    late.apply_remote(&a, &changes_of(&honest, &a)).unwrap();
+    let file = late.person(&a).unwrap();
+    assert_eq!(file.conversations.len(), 1, "{file:?}");
+    assert_eq!(file.commitments.len(), 1, "{file:?}");
+    assert_eq!(late.person(&b).unwrap().commitments.len(), 1);
+    // Kept, by id: A's commitment is marked (and the copy).
+    late.set_commitment_status(&commitment, groundwork::model::CommitmentStatus::Kept)
+        .unwrap();
+    for p in [&a, &b] {
+        assert_eq!(
+            late.person(p).unwrap().commitments[0].status,
+            groundwork::model::CommitmentStatus::Kept
+        );
+    }
+}
