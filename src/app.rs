@@ -64,6 +64,23 @@ pub fn run(dir: &Path) -> Result<()> {
                         .with_inner_size(LogicalSize::new(WINDOW.0, WINDOW.1))
                         .with_min_inner_size(LogicalSize::new(320.0, 400.0)),
                 )
+                // Closing the window ends the process: drafts still waiting for typing to
+                // pause are written first (the event loop's end, whatever closed it).
+                .with_custom_event_handler(|event, _| {
+                    use dioxus::desktop::tao::event::{Event, WindowEvent};
+                    if matches!(
+                        event,
+                        Event::LoopDestroyed
+                            | Event::WindowEvent {
+                                event: WindowEvent::CloseRequested,
+                                ..
+                            }
+                    ) {
+                        crate::ui::worker::flush_drafts_before_exit(
+                            std::time::Duration::from_secs(2),
+                        );
+                    }
+                })
                 // Once the window exists its screen is known: shrink it to fit and centre it.
                 .with_on_window(|window, _| {
                     if let Some(monitor) = window.current_monitor() {

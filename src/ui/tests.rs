@@ -1659,3 +1659,19 @@ fn settings_says_a_plain_notebook_is_not_encrypted_and_how_to_encrypt_it() {
         "{html}"
     );
 }
+
+/// Closing the window ends the process: a draft typed less than [`DRAFT_QUIET`] before is
+/// written by the close hook's flush, not lost with the store thread.
+#[test]
+fn drafts_still_waiting_are_written_when_the_window_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = StoreHandle::start(dir.path()).unwrap();
+    handle.save_draft("person-new", "Amina, nights at Tesco".into());
+    // Read straight after the flush: well before typing's pause would have written it.
+    crate::ui::worker::flush_drafts_before_exit(Duration::from_secs(5));
+    let other = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        other.draft("person-new").unwrap().as_deref(),
+        Some("Amina, nights at Tesco")
+    );
+}

@@ -79,6 +79,28 @@ enum Message {
     SaveDraft(String, String),
     Subscribe(amsc::UnboundedSender<Change>),
     Pulled,
+    Flush(mpsc::Sender<()>),
+}
+
+/// Every store thread this process started, for [`flush_drafts_before_exit`].
+#[cfg(not(target_arch = "wasm32"))]
+static STARTED: std::sync::Mutex<Vec<mpsc::Sender<Message>>> = std::sync::Mutex::new(Vec::new());
+
+/// Write every draft still waiting for typing to pause, in every store this process opened,
+/// waiting at most `wait` for each: the app calls it as its window closes, so that what was
+/// typed in the last [`DRAFT_QUIET`] before closing is not lost with the process.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn flush_drafts_before_exit(wait: Duration) {
+    let started = match STARTED.lock() {
+        Ok(s) => s.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for tx in started {
+        let (done_tx, done_rx) = mpsc::channel();
+        if tx.send(Message::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(wait);
+        }
+    }
 }
 
 /// The UI's end of the store: cheap to clone. On the desktop it sends to the store's thread;
@@ -123,6 +145,10 @@ impl StoreHandle {
         ready_rx
             .recv()
             .map_err(|_| UiError("the store thread stopped while opening".into()))??;
+        match STARTED.lock() {
+            Ok(mut started) => started.push(tx.clone()),
+            Err(poisoned) => poisoned.into_inner().push(tx.clone()),
+        }
         Ok(StoreHandle { tx })
     }
 
@@ -423,6 +449,10 @@ impl Worker {
                 }
                 Some(Message::Subscribe(tx)) => self.subscribers.push(tx),
                 Some(Message::Pulled) => self.announce(false),
+                Some(Message::Flush(done)) => {
+                    self.flush_drafts(true);
+                    let _ = done.send(());
+                }
                 Some(Message::Call(request, reply)) => {
                     // A draft the request ends is written only if the request fails.
                     let ended = request
