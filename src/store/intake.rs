@@ -121,7 +121,10 @@ impl Known {
             hashes: HashSet::new(),
             waiting_docs: HashSet::new(),
         };
-        let mut stmt = conn.prepare_cached("SELECT blob_id, change_hash FROM quarantine")?;
+        // A refusal for want of room is not a judgement: such a blob served again is judged
+        // again (its row goes as it is, `opening`).
+        let mut stmt =
+            conn.prepare_cached("SELECT blob_id, change_hash FROM quarantine WHERE NOT for_room")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
         })?;
@@ -884,19 +887,22 @@ fn quarantine(
 }
 
 /// Quarantine a pulled blob that could not be opened (see [`super::keys`]); `false` when it
-/// was already quarantined.
+/// was already quarantined. `for_room`: refused only because the room for blobs waiting for a
+/// key was full, so judged again if served again.
 pub(crate) fn quarantine_unopened(
     conn: &Connection,
     c: &Incoming<'_>,
     reason: &str,
     now: &str,
+    for_room: bool,
 ) -> Result<bool> {
     let blob_id = groundwork_protocol::blob_id(c.blob);
     let added = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO quarantine
-                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
-             VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7)",
+                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
+                  received_at, for_room)
+             VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute((
             &blob_id,
@@ -906,6 +912,7 @@ pub(crate) fn quarantine_unopened(
             reason,
             c.blob,
             now,
+            for_room,
         ))?;
     Ok(added > 0)
 }

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_doc_keys.sql"),
     include_str!("migrations/0017_search_stale.sql"),
     include_str!("migrations/0018_rows_keyed_by_owner.sql"),
+    include_str!("migrations/0019_refused_for_room.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).
@@ -142,5 +143,45 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 11);
+    }
+
+    /// Schema 19 marks the refusals made for want of room before it, by their reasons.
+    #[test]
+    fn refusals_for_want_of_room_made_before_are_marked() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(18) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        let mut add = conn
+            .prepare(
+                "INSERT INTO quarantine (blob_id, doc_id, reason, bytes, received_at)
+                 VALUES (?1, 'd', ?2, x'00', 'x')",
+            )
+            .unwrap();
+        for (id, reason) in [
+            (
+                "a",
+                "its writer's key has not come; and more than 20000 changes already wait for keys here",
+            ),
+            (
+                "b",
+                "it waited for a key with more than 20000 other changes, most of them pushed by the same device, and made room for a change pushed by another",
+            ),
+            ("c", "its signature does not match its writer's key"),
+        ] {
+            add.execute([id, reason]).unwrap();
+        }
+        drop(add);
+        migrate(&mut conn).unwrap();
+        let marked: Vec<String> = conn
+            .prepare("SELECT blob_id FROM quarantine WHERE for_room ORDER BY blob_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(marked, ["a", "b"]);
     }
 }

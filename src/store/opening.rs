@@ -10,7 +10,7 @@
 //! epoch's record has not come) waits, sealed. Blobs are taken in in the relay's order, so an
 //! epoch record is a cut-off: after it, nothing written as a device it revokes is taken in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -92,6 +92,9 @@ struct Opener {
     /// The team's anchor (its first lead's signing key); `None` in a team from before the
     /// root of trust, where roles are the relay's word.
     anchor: Option<Vec<u8>>,
+    /// Blob ids refused only for want of room (usually none): served again, such a blob is
+    /// judged again, its refusal forgotten first.
+    refused_for_room: HashSet<String>,
 }
 
 /// What a sealed page opened to.
@@ -133,6 +136,7 @@ pub(crate) fn open_pulled(
             .unwrap_or(MAX_AWAITING),
         waiting_by_pusher: None,
         anchor: super::trust::anchor(conn)?,
+        refused_for_room: refused_for_room(conn)?,
     };
     let mut out = Outcome::default();
     // Work done in other workers (the phone's helpers), taken only when it was computed from
@@ -172,6 +176,7 @@ pub(crate) fn open_pulled(
         };
         for (c, done) in window.iter().zip(worked) {
             withheld::note_received(conn, c.blob)?;
+            opener.forget_refusal_for_room(conn, c)?;
             opener.judge(conn, c, now, &mut out, done)?;
         }
     }
@@ -203,6 +208,13 @@ pub(crate) fn open_pulled(
         snapshots: out.snapshots,
         quarantined: out.quarantined,
     }))
+}
+
+/// Blob ids quarantined only for want of room.
+fn refused_for_room(conn: &Connection) -> Result<HashSet<String>> {
+    let mut stmt = conn.prepare_cached("SELECT blob_id FROM quarantine WHERE for_room")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// Most changes kept waiting for a key: beyond, a relay serving blobs for keys that never come
@@ -259,8 +271,9 @@ fn evict_oldest(conn: &Connection, top: &Option<String>, max: usize, now: &str) 
     );
     conn.prepare_cached(
         "INSERT OR IGNORE INTO quarantine
-             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
-         SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3
+             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at,
+              for_room)
+         SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3, 1
          FROM awaiting_key
          WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
     )?
@@ -418,7 +431,7 @@ impl Opener {
                 // Kept as the sealed bytes that came, never as the content inside: a refusal
                 // remembered by its content would make an honest copy of the same change,
                 // sealed and signed by its real writer, look like a duplicate of it.
-                if intake::quarantine_unopened(conn, c, &reason, now)? {
+                if intake::quarantine_unopened(conn, c, &reason, now, wait)? {
                     out.quarantined += 1;
                 }
                 Ok(false)
@@ -473,6 +486,20 @@ impl Opener {
             out.quarantined += 1;
         }
         Ok(made)
+    }
+
+    /// `c` was refused here only for want of room: forget the refusal, so that it is judged
+    /// again as a blob never seen (and quarantined again if there is still no room).
+    fn forget_refusal_for_room(&mut self, conn: &Connection, c: &Incoming<'_>) -> Result<()> {
+        if self.refused_for_room.is_empty() {
+            return Ok(());
+        }
+        let blob_id = groundwork_protocol::blob_id(c.blob);
+        if self.refused_for_room.remove(&blob_id) {
+            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
+                .execute([&blob_id])?;
+        }
+        Ok(())
     }
 
     /// Note `delta` more blobs of `pusher` waiting for a key (once the counts are read).

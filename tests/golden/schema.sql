@@ -1,4 +1,4 @@
--- user_version 18
+-- user_version 19
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -288,7 +288,7 @@ CREATE TABLE quarantine (
     reason       TEXT NOT NULL,
     bytes        BLOB NOT NULL,
     received_at  TEXT NOT NULL
-);
+, for_room INTEGER NOT NULL DEFAULT 0);
 
 -- table received_blobs
 CREATE TABLE received_blobs (

@@ -425,3 +425,44 @@ proptest! {
         }
     }
 }
+
+/// A new device with no room for blobs waiting for a key refuses a late-joined lead's
+/// snapshots (they wait for that lead's member record, at the end of the log). Such a refusal
+/// says nothing against the blob: served again (the sync's end asks for the documents whose
+/// history other devices' push records list and this device lacks), the snapshots are judged
+/// again, and taken in. They were refused for good before: the refusal was remembered like a
+/// judgement, and a snapshot served again was skipped as one already judged.
+#[test]
+fn snapshots_refused_for_want_of_room_are_taken_in_when_served_again() {
+    let relay = TestRelay::start();
+    let (team, leads) = relay.team(2);
+    let _first_lead = Device::joined(&relay.url, &leads, "Lead A");
+    let mut canvasser = Device::joined(&relay.url, &relay.invite(&team, 1), "Sam's phone");
+    let ids = write_history(&mut canvasser, 4);
+    let mut late = Device::joined(&relay.url, &leads, "Lead B");
+    let report = late.sync();
+    assert_eq!(report.compacted, ids.len(), "{report:?}");
+
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    fresh.store.set_max_awaiting(0).unwrap();
+    let report = fresh.sync();
+    // Refused while the lead's record had not come; asked for again at the end of the sync
+    // (when it had), and taken in.
+    assert_eq!(report.rejected, ids.len(), "{report:?}");
+    assert!(report.repaired >= ids.len(), "{report:?}");
+    for id in &ids {
+        assert_eq!(
+            fresh.store.person(id).map(|p| p.conversations.len()).ok(),
+            Some(3),
+            "{id}: {report:?}"
+        );
+    }
+    assert!(
+        fresh.store.quarantined().unwrap().is_empty(),
+        "{:?}",
+        fresh.store.quarantined().unwrap()
+    );
+    assert_eq!(fresh.store.withheld().unwrap().blobs, 0);
+    canvasser.sync();
+    assert_eq!(fresh.exports(), canvasser.exports());
+}
