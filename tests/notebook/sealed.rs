@@ -1108,3 +1108,39 @@ fn two_leads_rotating_at_once_lose_nothing() {
         assert!(d.store.person(id).is_ok());
     }
 }
+
+/// A relay that names B as the device that pushed A's member record and push records: their
+/// signatures (and, for the member record, its invite's certificate) say whose they are, so
+/// they are taken in. Refused for the label, A's key never came to that device and all A's work
+/// waited for it for ever, while devices the relay told the truth had it.
+#[test]
+fn a_relay_naming_another_pusher_for_a_members_records_does_not_get_them_refused() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    a.sync();
+    b.sync();
+    let person = a.person("Records Labelled Wrongly");
+    a.converse(&person, "on the doorstep", &["come along"]);
+    a.sync();
+    relay.tamper(&format!(
+        "UPDATE blobs SET device_pk = (SELECT pk FROM devices WHERE id = '{}')
+         WHERE device_pk = (SELECT pk FROM devices WHERE id = '{}')",
+        b.relay_device_id(),
+        a.relay_device_id()
+    ));
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    assert_eq!((report.rejected, report.waiting), (0, 0), "{report:?}");
+    assert!(
+        c.store.quarantined().unwrap().is_empty(),
+        "{:?}",
+        c.store.quarantined().unwrap()
+    );
+    assert_eq!(c.store.awaiting_key_changes().unwrap(), 0);
+    let file = c.store.person(&person).unwrap();
+    assert_eq!(file.conversations.len(), 1);
+    assert_eq!(c.store.withheld().unwrap(), Default::default());
+    assert_eq!(c.exports(), a.exports());
+}
