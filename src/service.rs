@@ -87,6 +87,10 @@ pub enum Request {
     AddPersonFromDraft(NewPerson, String),
     /// Change a person (also how a conflict is settled: write the chosen value).
     EditPerson(String, PersonPatch),
+    /// Change person `0` as typed in the draft `2`, forgetting the draft in the same
+    /// transaction (a draft left behind a saved edit would later restore values older than
+    /// the file's).
+    EditPersonFromDraft(String, PersonPatch, String),
     /// Change a conversation (also how a conflict on one of its fields is settled).
     EditConversation(String, ConversationPatch),
     /// Change a commitment (also how a conflict on one of its fields is settled).
@@ -194,6 +198,7 @@ impl Request {
         match self {
             Request::RecordConversation { draft_key, .. } => Some(draft_key),
             Request::AddPersonFromDraft(_, key) => Some(key),
+            Request::EditPersonFromDraft(_, _, key) => Some(key),
             Request::DeleteDraft(key) => Some(key),
             _ => None,
         }
@@ -207,6 +212,7 @@ impl Request {
             Request::AddPerson(_)
                 | Request::AddPersonFromDraft(..)
                 | Request::EditPerson(..)
+                | Request::EditPersonFromDraft(..)
                 | Request::EditConversation(..)
                 | Request::EditCommitment(..)
                 | Request::RecordConversation { .. }
@@ -494,6 +500,10 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         }
         Request::EditPerson(id, patch) => {
             s.edit_person(&id, patch)?;
+            Reply::Done(())
+        }
+        Request::EditPersonFromDraft(id, patch, draft_key) => {
+            s.edit_person_from_draft(&id, patch, &draft_key)?;
             Reply::Done(())
         }
         Request::EditConversation(id, patch) => {

@@ -256,6 +256,20 @@ impl Store {
         self.batch(|w| w.edit_person(id, patch))
     }
 
+    /// Edit a person's details as typed in the draft `draft_key`, and forget the draft in the
+    /// same transaction: both happen, or neither.
+    pub fn edit_person_from_draft(
+        &mut self,
+        id: &str,
+        patch: PersonPatch,
+        draft_key: &str,
+    ) -> Result<()> {
+        self.batch(|w| {
+            w.edit_person(id, patch)?;
+            w.delete_draft(draft_key)
+        })
+    }
+
     /// Change a conversation's fields; writing a field settles any conflict on it.
     pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
         self.batch(|w| w.edit_conversation(id, patch))

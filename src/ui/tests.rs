@@ -493,6 +493,8 @@ fn a_persons_details_tags_and_consent_are_edited() {
     assert_eq!(p.tags, vec!["tenant rep"]);
     assert!(p.consent.contains_key("whatsapp"));
     assert_eq!(p.area.as_deref(), Some("Elm Road"), "untouched fields stay");
+    // The draft the form kept went with the save.
+    assert_eq!(h.store().draft_keys("").unwrap(), Vec::<String>::new());
 }
 
 #[test]

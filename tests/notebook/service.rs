@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 37;
+const VARIANTS: usize = 38;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -57,6 +57,7 @@ fn variant(r: &Request) -> usize {
         Request::MarkDoors { .. } => 34,
         Request::KeepLoaded(_) => 35,
         Request::AddPersonFromDraft(..) => 36,
+        Request::EditPersonFromDraft(..) => 37,
     }
 }
 
@@ -214,6 +215,42 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(
         w.ask::<Option<String>>(Request::Draft("person-new".into())),
         None
+    );
+    // An edit typed in a draft: saved, and the draft gone with it; refused, the draft stays.
+    let edit_key = format!("person-edit-{bola}");
+    w.ask::<()>(Request::SaveDraft {
+        key: edit_key.clone(),
+        body: "Bola Adeyemi".into(),
+    });
+    w.ask::<()>(Request::EditPersonFromDraft(
+        bola.clone(),
+        PersonPatch::new().put(PersonField::Name, "Bola Adeyemi"),
+        edit_key.clone(),
+    ));
+    assert_eq!(
+        w.ask::<Option<String>>(Request::Draft(edit_key.clone())),
+        None
+    );
+    let bola_file: Box<PersonFile> = w.ask(Request::Person(bola.clone()));
+    assert_eq!(bola_file.person.name, "Bola Adeyemi");
+    w.ask::<()>(Request::SaveDraft {
+        key: edit_key.clone(),
+        body: "typed again".into(),
+    });
+    assert!(
+        handle(
+            &mut w.store,
+            Request::EditPersonFromDraft(
+                bola.clone(),
+                PersonPatch::new().put(PersonField::Name, "  "),
+                edit_key.clone(),
+            ),
+        )
+        .is_err()
+    );
+    assert_eq!(
+        w.ask::<Option<String>>(Request::Draft(edit_key.clone())),
+        Some("typed again".into())
     );
 
     let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));

@@ -128,19 +128,16 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
         let key = save_key.clone();
         saving.set(true);
         spawn(async move {
-            let saved = if patch.is_empty() {
-                Ok(false)
+            // The edit and the draft's end in one request (one transaction): a draft left
+            // behind a saved edit would restore older values the next time the form opens.
+            let changed = !patch.is_empty();
+            let request = if changed {
+                Request::EditPersonFromDraft(id, patch, key)
             } else {
-                store
-                    .run(Request::EditPerson(id, patch))
-                    .await
-                    .map(|()| true)
+                Request::DeleteDraft(key)
             };
-            match saved {
-                Ok(changed) => {
-                    if let Err(e) = store.run(Request::DeleteDraft(key)).await {
-                        nav.error(e.to_string());
-                    }
+            match store.run(request).await {
+                Ok(()) => {
                     onclose.call(());
                     nav.say(if changed {
                         "Details saved."
