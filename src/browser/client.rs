@@ -100,6 +100,11 @@ fn listen_to_the_page() {
 
 fn receive(message: FromStore) {
     match message {
+        FromStore::Ready(Err(refusal))
+            if CLIENT.with(|c| matches!(c.borrow().ready, Some(Ok(())))) =>
+        {
+            stopped(refusal)
+        }
         FromStore::Ready(outcome) => {
             let (waiters, queue, pending) = CLIENT.with(|c| {
                 let mut c = c.borrow_mut();
@@ -118,7 +123,7 @@ fn receive(message: FromStore) {
                 let _ = tx.send(outcome.clone());
             }
             for (_, tx) in pending {
-                let _ = tx.send(Err("the notebook stopped; reload the page".into()));
+                let _ = tx.send(Err(STOPPED.into()));
             }
             for message in queue {
                 send(message);
@@ -143,13 +148,37 @@ fn receive(message: FromStore) {
     }
 }
 
-/// Post to the worker now, or once it is ready.
+/// What a request gets once the store worker has stopped.
+const STOPPED: &str = "the notebook stopped; reload the page";
+
+/// The store worker stopped after opening the notebook (a trap, an uncaught error): it will
+/// answer nothing more. Every request waiting fails, every later one fails at once instead of
+/// waiting for ever, and the page says so above the app, which stays: what is typed in its
+/// forms is still on screen to copy (nothing more can be kept until the page is reloaded).
+fn stopped(refusal: Refusal) {
+    let pending = CLIENT.with(|c| {
+        let mut c = c.borrow_mut();
+        c.ready = Some(Err(refusal.clone()));
+        c.queue.clear();
+        std::mem::take(&mut c.pending)
+    });
+    for (_, tx) in pending {
+        let _ = tx.send(Err(STOPPED.into()));
+    }
+    super::page::show_stopped();
+}
+
+/// Post to the worker now, or once it is ready (nothing, once it has stopped).
 fn send(message: ToStore) {
     CLIENT.with(|c| {
         let mut c = c.borrow_mut();
-        if !matches!(c.ready, Some(Ok(()))) {
-            c.queue.push(message);
-            return;
+        match c.ready {
+            Some(Ok(())) => {}
+            None => {
+                c.queue.push(message);
+                return;
+            }
+            Some(Err(_)) => return,
         }
         let Some(worker) = &c.worker else { return };
         match serde_json::to_string(&message) {
@@ -187,14 +216,19 @@ pub async fn call(request: Request) -> Result<Reply, String> {
     let (tx, rx) = oneshot::channel();
     let id = CLIENT.with(|c| {
         let mut c = c.borrow_mut();
+        if let Some(Err(_)) = c.ready {
+            return None;
+        }
         c.next += 1;
         let id = c.next;
         c.pending.insert(id, tx);
-        id
+        Some(id)
     });
+    let Some(id) = id else {
+        return Err(STOPPED.into());
+    };
     send(ToStore::Call { id, request });
-    rx.await
-        .unwrap_or_else(|_| Err("the notebook stopped; reload the page".into()))
+    rx.await.unwrap_or_else(|_| Err(STOPPED.into()))
 }
 
 /// Send a draft's latest text (written by the worker once typing pauses).

@@ -87,6 +87,28 @@ fn show_refusal(refusal: &Refusal) {
     }
 }
 
+/// Say, above the app, that the notebook's worker stopped after opening: the app stays, with
+/// whatever is typed in its forms, but nothing more is kept until the page is reloaded.
+pub(super) fn show_stopped() {
+    super::log("groundwork: the notebook's worker stopped");
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if document.get_element_by_id("notebook-stopped").is_some() {
+        return;
+    }
+    if let (Some(body), Ok(p)) = (document.body(), document.create_element("p")) {
+        p.set_id("notebook-stopped");
+        p.set_class_name("cannot-open");
+        let _ = p.set_attribute("role", "alert");
+        p.set_text_content(Some(
+            "The notebook stopped working: nothing typed from now on is kept. Copy anything \
+             not yet saved, then reload the page.",
+        ));
+        let _ = body.insert_before(&p, body.first_child().as_ref());
+    }
+}
+
 /// The relay that served this page, and the invite of a join link (taken out of the address).
 fn read_host() -> Host {
     let Some(window) = web_sys::window() else {

@@ -9,7 +9,7 @@
 //   GROUNDWORK_BIN=path                    the command line (default: target/debug/groundwork)
 //   GROUNDWORK_RELAY_BIN=path              the relay (default: target/debug/sync-server)
 //   GROUNDWORK_UI_SHOTS=dir                also save screenshots of the main screens there
-//   GROUNDWORK_UI_ONLY=words               run only the tests whose name contains these words
+//   GROUNDWORK_UI_ONLY=pattern             run only the tests whose name matches this regular expression
 //   GROUNDWORK_UI_10K_DIR=dir              a notebook made by `demo-data --people 10000`, copied
 //                                          by the 10,000-people test instead of generating one
 //                                          (a debug build takes about 7 minutes to generate it);
@@ -811,7 +811,7 @@ async function main() {
   let failed = 0;
   const only = process.env.GROUNDWORK_UI_ONLY;
   for (const [name, run] of tests) {
-    if (only && !name.includes(only)) continue;
+    if (only && !new RegExp(only).test(name)) continue;
     const t0 = Date.now();
     try {
       await run({ page, dir, restart });
