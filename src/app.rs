@@ -36,11 +36,15 @@ pub fn run(dir: &Path) -> Result<()> {
     let root: fn() -> dioxus::prelude::Element = if locked {
         launch = launch.with_context(crate::ui::unlock::Locked {
             dir: dir.to_path_buf(),
-            connect: crate::ui::Services::connected,
+            connect: |store, dir| {
+                crate::ui::worker::flush_on_exit(&store);
+                crate::ui::Services::connected(store, dir)
+            },
         });
         crate::ui::unlock::LockScreen
     } else {
         let store = crate::ui::worker::StoreHandle::start(dir).map_err(ui_error)?;
+        crate::ui::worker::flush_on_exit(&store);
         launch = launch.with_context(crate::ui::Services::connected(store, dir));
         crate::ui::App
     };

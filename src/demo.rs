@@ -387,7 +387,7 @@ fn person(
                 CommitmentStatus::Broken,
             ]);
             if status != CommitmentStatus::Open {
-                w.set_commitment_status(&id, status)?;
+                w.set_commitment_status(None, &id, status)?;
             }
         }
     }

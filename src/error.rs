@@ -24,6 +24,25 @@ pub enum Error {
         id: String,
     },
 
+    /// An id that names records in several files: a device of the team copied a record into
+    /// another file under the same id. Which one is meant has to be said.
+    #[error(
+        "{kind} {id} is in {count} files ({owners}): a device of the team copied it under the same id; \
+         say which with --{owner_flag} ID (the app edits the one on screen)",
+        count = owners.len(),
+        owners = owners.join(", ")
+    )]
+    Ambiguous {
+        /// What was looked for ("conversation", "commitment", "door").
+        kind: &'static str,
+        /// The id as given.
+        id: String,
+        /// The files holding it (people's or walk lists' ids).
+        owners: Vec<String>,
+        /// The command-line flag that names the file ("person", "list").
+        owner_flag: &'static str,
+    },
+
     /// A street list that cannot be imported (nothing of it was).
     #[error(transparent)]
     Import(#[from] crate::walk::import::ImportError),

@@ -92,9 +92,23 @@ pub enum Request {
     /// the file's).
     EditPersonFromDraft(String, PersonPatch, String),
     /// Change a conversation (also how a conflict on one of its fields is settled).
-    EditConversation(String, ConversationPatch),
+    EditConversation {
+        /// The person whose file it is in (an id may be in several: a copy).
+        person: String,
+        /// The conversation.
+        id: String,
+        /// What to change.
+        patch: ConversationPatch,
+    },
     /// Change a commitment (also how a conflict on one of its fields is settled).
-    EditCommitment(String, CommitmentPatch),
+    EditCommitment {
+        /// The person whose file it is in (an id may be in several: a copy).
+        person: String,
+        /// The commitment.
+        id: String,
+        /// What to change.
+        patch: CommitmentPatch,
+    },
     /// Record a conversation with its commitments, then drop the draft under `draft_key`.
     RecordConversation {
         /// The conversation.
@@ -105,7 +119,14 @@ pub enum Request {
         draft_key: String,
     },
     /// Mark a commitment.
-    SetCommitment(String, CommitmentStatus),
+    SetCommitment {
+        /// The person whose file it is in (an id may be in several: a copy).
+        person: String,
+        /// The commitment.
+        id: String,
+        /// Its new status.
+        status: CommitmentStatus,
+    },
     /// Campaigns with their progress.
     Campaigns,
     /// Campaigns as recorded (names and targets, no progress): what a commitment can be
@@ -149,6 +170,9 @@ pub enum Request {
     WalkList(String),
     /// Mark doors with one outcome.
     MarkDoors {
+        /// The walk list they are on (an id may be on several: a copy).
+        #[serde(default)]
+        list: Option<String>,
         /// The doors.
         doors: Vec<String>,
         /// What happened.
@@ -213,10 +237,10 @@ impl Request {
                 | Request::AddPersonFromDraft(..)
                 | Request::EditPerson(..)
                 | Request::EditPersonFromDraft(..)
-                | Request::EditConversation(..)
-                | Request::EditCommitment(..)
+                | Request::EditConversation { .. }
+                | Request::EditCommitment { .. }
                 | Request::RecordConversation { .. }
-                | Request::SetCommitment(..)
+                | Request::SetCommitment { .. }
                 | Request::AddCampaign(_)
                 | Request::EditCampaign(..)
                 | Request::StartShift { .. }
@@ -506,12 +530,12 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             s.edit_person_from_draft(&id, patch, &draft_key)?;
             Reply::Done(())
         }
-        Request::EditConversation(id, patch) => {
-            s.edit_conversation(&id, patch)?;
+        Request::EditConversation { person, id, patch } => {
+            s.edit_conversation_of(&person, &id, patch)?;
             Reply::Done(())
         }
-        Request::EditCommitment(id, patch) => {
-            s.edit_commitment(&id, patch)?;
+        Request::EditCommitment { person, id, patch } => {
+            s.edit_commitment_of(&person, &id, patch)?;
             Reply::Done(())
         }
         Request::EditCampaign(id, patch) => {
@@ -527,8 +551,8 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
                 s.record_conversation_from_draft(conversation, commitments, &draft_key)?;
             Reply::Id(id)
         }
-        Request::SetCommitment(id, status) => {
-            s.set_commitment_status(&id, status)?;
+        Request::SetCommitment { person, id, status } => {
+            s.set_commitment_status_of(&person, &id, status)?;
             Reply::Done(())
         }
         Request::Campaigns => Reply::Campaigns(campaigns(s)?),
@@ -565,6 +589,7 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         Request::WalkLists => Reply::WalkLists(s.walklists()?),
         Request::WalkList(id) => Reply::WalkList(Box::new(s.walklist(&id)?)),
         Request::MarkDoors {
+            list,
             doors,
             outcome,
             come_back_at,
@@ -578,7 +603,10 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
                     .map(crate::model::parse_time)
                     .transpose()?,
             };
-            s.mark_doors(&doors, &mark)?;
+            match &list {
+                Some(list) => s.mark_doors_on(list, &doors, &mark)?,
+                None => s.mark_doors(&doors, &mark)?,
+            };
             Reply::Done(())
         }
         Request::EndShift => Reply::Id(s.end_shift(None)?),

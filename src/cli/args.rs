@@ -272,6 +272,10 @@ pub enum ConversationCommand {
     Edit {
         /// The conversation's id.
         id: String,
+        /// The person whose file it is in: needed only where a device of the team copied it
+        /// into another person's file under the same id (the command says so).
+        #[arg(long)]
+        person: Option<String>,
         #[command(flatten)]
         fields: RecordFlags<ConversationField, true>,
     },
@@ -306,6 +310,10 @@ pub enum CommitmentCommand {
     Edit {
         /// The commitment's id.
         id: String,
+        /// The person whose file it is in: needed only where a device of the team copied it
+        /// into another person's file under the same id (the command says so).
+        #[arg(long)]
+        person: Option<String>,
         #[command(flatten)]
         fields: RecordFlags<CommitmentField, true>,
     },
@@ -314,6 +322,10 @@ pub enum CommitmentCommand {
     Set {
         /// The commitment's id.
         id: String,
+        /// The person whose file it is in: needed only where a device of the team copied it
+        /// into another person's file under the same id (the command says so).
+        #[arg(long)]
+        person: Option<String>,
         /// open, kept, broken or cancelled.
         #[arg(long)]
         status: String,
@@ -474,6 +486,10 @@ pub enum DoorCommand {
         /// For come-back: when to come back (RFC 3339).
         #[arg(long, value_name = "TIME")]
         come_back_at: Option<String>,
+        /// The walk list the doors are on: needed only where a device of the team copied a
+        /// door into another list under the same id (the command says so).
+        #[arg(long, value_name = "LIST_ID")]
+        list: Option<String>,
     },
 }
 

@@ -198,9 +198,12 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             let (id, _) = store.record_conversation(new, commitments)?;
             print_line(&id)
         }
-        Command::Conversation(ConversationCommand::Edit { id, fields }) => {
-            store.edit_conversation(&id, fields.patch)?;
-            print_json(&store.conversation(&id)?)
+        Command::Conversation(ConversationCommand::Edit { id, person, fields }) => {
+            match &person {
+                Some(p) => store.edit_conversation_of(p, &id, fields.patch)?,
+                None => store.edit_conversation(&id, fields.patch)?,
+            }
+            print_json(&store.conversation_of(&id, person.as_deref())?)
         }
         Command::Commitment(c) => commitment(store, c),
         Command::Campaign(CampaignCommand::Add {
@@ -261,6 +264,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             note,
             at,
             come_back_at,
+            list,
         }) => {
             let mark = groundwork::store::walklists::Mark {
                 outcome: outcome.parse()?,
@@ -268,7 +272,10 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 at: at.as_deref().map(parse_time).transpose()?,
                 come_back_at: come_back_at.as_deref().map(parse_time).transpose()?,
             };
-            print_json(&store.mark_doors(&doors, &mark)?)
+            print_json(&match &list {
+                Some(list) => store.mark_doors_on(list, &doors, &mark)?,
+                None => store.mark_doors(&doors, &mark)?,
+            })
         }
         Command::Shift(ShiftCommand::End { id }) => print_line(&store.end_shift(id.as_deref())?),
         Command::Shift(ShiftCommand::List) => print_json(&store.shifts()?),
@@ -516,13 +523,19 @@ fn commitment(store: &mut Store, command: CommitmentCommand) -> Result<()> {
             };
             print_line(&store.add_commitment(&person, conversation.as_deref(), new)?)
         }
-        CommitmentCommand::Edit { id, fields } => {
-            store.edit_commitment(&id, fields.patch)?;
-            print_json(&store.commitment(&id)?)
+        CommitmentCommand::Edit { id, person, fields } => {
+            match &person {
+                Some(p) => store.edit_commitment_of(p, &id, fields.patch)?,
+                None => store.edit_commitment(&id, fields.patch)?,
+            }
+            print_json(&store.commitment_of(&id, person.as_deref())?)
         }
-        CommitmentCommand::Set { id, status } => {
+        CommitmentCommand::Set { id, person, status } => {
             let status: CommitmentStatus = status.parse()?;
-            store.set_commitment_status(&id, status)?;
+            match &person {
+                Some(p) => store.set_commitment_status_of(p, &id, status)?,
+                None => store.set_commitment_status(&id, status)?,
+            }
             print_line(&id)
         }
         CommitmentCommand::List {

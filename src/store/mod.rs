@@ -270,14 +270,38 @@ impl Store {
         })
     }
 
-    /// Change a conversation's fields; writing a field settles any conflict on it.
+    /// Change a conversation's fields; writing a field settles any conflict on it. An id held
+    /// by several people's files (a copy) is refused as ambiguous: see
+    /// [`Store::edit_conversation_of`].
     pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
-        self.batch(|w| w.edit_conversation(id, patch))
+        self.batch(|w| w.edit_conversation(None, id, patch))
     }
 
-    /// Change a commitment's words or due date; writing a field settles any conflict on it.
+    /// [`Store::edit_conversation`] of the conversation in person `person_id`'s file.
+    pub fn edit_conversation_of(
+        &mut self,
+        person_id: &str,
+        id: &str,
+        patch: ConversationPatch,
+    ) -> Result<()> {
+        self.batch(|w| w.edit_conversation(Some(person_id), id, patch))
+    }
+
+    /// Change a commitment's words or due date; writing a field settles any conflict on it. An
+    /// id held by several people's files is refused as ambiguous: see
+    /// [`Store::edit_commitment_of`].
     pub fn edit_commitment(&mut self, id: &str, patch: CommitmentPatch) -> Result<()> {
-        self.batch(|w| w.edit_commitment(id, patch))
+        self.batch(|w| w.edit_commitment(None, id, patch))
+    }
+
+    /// [`Store::edit_commitment`] of the commitment in person `person_id`'s file.
+    pub fn edit_commitment_of(
+        &mut self,
+        person_id: &str,
+        id: &str,
+        patch: CommitmentPatch,
+    ) -> Result<()> {
+        self.batch(|w| w.edit_commitment(Some(person_id), id, patch))
     }
 
     /// Record a conversation and the commitments made in it; returns the conversation's id and
@@ -316,9 +340,20 @@ impl Store {
         self.batch(|w| w.add_commitment(person_id, conversation_id, new))
     }
 
-    /// Mark a commitment open, kept, broken or cancelled.
+    /// Mark a commitment open, kept, broken or cancelled. An id held by several people's files
+    /// is refused as ambiguous: see [`Store::set_commitment_status_of`].
     pub fn set_commitment_status(&mut self, id: &str, status: CommitmentStatus) -> Result<()> {
-        self.batch(|w| w.set_commitment_status(id, status))
+        self.batch(|w| w.set_commitment_status(None, id, status))
+    }
+
+    /// [`Store::set_commitment_status`] of the commitment in person `person_id`'s file.
+    pub fn set_commitment_status_of(
+        &mut self,
+        person_id: &str,
+        id: &str,
+        status: CommitmentStatus,
+    ) -> Result<()> {
+        self.batch(|w| w.set_commitment_status(Some(person_id), id, status))
     }
 
     /// Create a campaign; returns its id.
@@ -373,12 +408,23 @@ impl Store {
 
     /// One conversation.
     pub fn conversation(&self, id: &str) -> Result<Conversation> {
-        queries::conversation(&self.conn, id)
+        queries::conversation(&self.conn, id, None)
+    }
+
+    /// One conversation, of person `person`'s file when given: needed only where a device of
+    /// the team copied it into another file under the same id (`Error::Ambiguous` without).
+    pub fn conversation_of(&self, id: &str, person: Option<&str>) -> Result<Conversation> {
+        queries::conversation(&self.conn, id, person)
     }
 
     /// One commitment.
     pub fn commitment(&self, id: &str) -> Result<Commitment> {
-        queries::commitment(&self.conn, id)
+        queries::commitment(&self.conn, id, None)
+    }
+
+    /// One commitment, of person `person`'s file when given (see [`Store::conversation_of`]).
+    pub fn commitment_of(&self, id: &str, person: Option<&str>) -> Result<Commitment> {
+        queries::commitment(&self.conn, id, person)
     }
 
     /// People, most recently changed first.
@@ -545,13 +591,24 @@ impl Store {
         self.batch(|w| w.import_walklist(name, source, imported))
     }
 
-    /// Mark doors with one outcome; returns the visits recorded.
+    /// Mark doors with one outcome; returns the visits recorded. A door id several lists hold
+    /// (a copy) is refused as ambiguous: see [`Store::mark_doors_on`].
     pub fn mark_doors(
         &mut self,
         door_ids: &[String],
         mark: &walklists::Mark,
     ) -> Result<Vec<crate::model::Visit>> {
-        self.batch(|w| w.mark_doors(door_ids, mark))
+        self.batch(|w| w.mark_doors(None, door_ids, mark))
+    }
+
+    /// [`Store::mark_doors`] of doors on walk list `list`.
+    pub fn mark_doors_on(
+        &mut self,
+        list: &str,
+        door_ids: &[String],
+        mark: &walklists::Mark,
+    ) -> Result<Vec<crate::model::Visit>> {
+        self.batch(|w| w.mark_doors(Some(list), door_ids, mark))
     }
 
     /// Walk list `id`: its doors in walking order with their status, and its progress.

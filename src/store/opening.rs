@@ -734,15 +734,14 @@ impl Opener {
                 "its member record names another device than it is filed under".to_string(),
             ));
         }
-        // In a team whose lead's key is its root of trust, the record's own signature and its
-        // admission (an invite's certificate) say who may be a member: a relay naming another
-        // pusher is not believed, and the record is judged without its label (refused for it,
-        // an honest member's record would stay refused, and its work with it). In a team from
-        // before, the relay's word on who pushed it is all that keeps one device from
-        // claiming another's actor.
-        if self.anchor.is_none()
-            && let Some(p) = other_pusher(c, actor)
-        {
+        // Kept in every team, unlike for push records: a member record is signed by the key it
+        // brings, so its signature cannot say whose actor it may claim, and an invite's
+        // certificate can be shown by anyone holding that invite's secret (a link shared with a
+        // group). The relay's word on who pushed it is what keeps a member from claiming an
+        // honest device's actor ahead of that device's own record (the first record for an
+        // actor is the one kept). A lying relay can get an honest record refused this way; it
+        // could as well withhold it.
+        if let Some(p) = other_pusher(c, actor) {
             return Err(Refused::from(format!(
                 "it is a member record for device {actor} pushed by {} ({}): no device may speak for another",
                 p.name,

@@ -369,14 +369,19 @@ fn walklist(conn: &Connection, file: &docs::walklist::WalkListFile) -> Result<()
         super::columns::insert_owned::<crate::model::Door>("doors", "walklist_id")
     });
     let mut insert = conn.prepare_cached(&DOOR)?;
-    let mut residents = conn.prepare_cached("UPDATE doors SET residents = ?2 WHERE id = ?1")?;
+    let mut residents =
+        conn.prepare_cached("UPDATE doors SET residents = ?2 WHERE id = ?1 AND walklist_id = ?3")?;
     let gone = changed_rows(
         old,
         &file.doors,
         |d| &d.door.id,
         |d| {
             row(&mut insert, &d.door)?;
-            residents.execute((&d.door.id, serde_json::to_string(&d.residents)?))?;
+            residents.execute((
+                &d.door.id,
+                serde_json::to_string(&d.residents)?,
+                &file.list.id,
+            ))?;
             Ok(())
         },
     )?;

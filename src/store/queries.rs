@@ -149,63 +149,57 @@ pub(crate) fn all_people(conn: &Connection) -> Result<Vec<Person>> {
     )
 }
 
-/// Conversation `id`, or `Error::NotFound`. Where a member copied it into another person's file
-/// under the same id, the copy of the person whose id sorts first.
-pub(crate) fn conversation(conn: &Connection, id: &str) -> Result<Conversation> {
-    let id = parse_id(id)?;
-    all(
-        conn,
-        &format!(
-            "SELECT {cols} FROM conversations WHERE id = ?1 ORDER BY person_id LIMIT 1",
-            cols = conversation_cols()
-        ),
-        [&id],
-        conversation_row,
-    )?
-    .pop()
-    .ok_or(Error::NotFound {
-        kind: "conversation",
-        id,
-    })
+/// Conversation `id` (of person `person`'s file, when given), or `Error::NotFound`; an id in
+/// several files (a member copied it under the same id) without `person` is
+/// `Error::Ambiguous`.
+pub(crate) fn conversation(
+    conn: &Connection,
+    id: &str,
+    person: Option<&str>,
+) -> Result<Conversation> {
+    let sql = format!(
+        "SELECT {cols} FROM conversations WHERE id = ?1 AND (?2 IS NULL OR person_id = ?2)
+         ORDER BY person_id",
+        cols = conversation_cols()
+    );
+    let person = person.map(parse_id).transpose()?;
+    let rows = all(conn, &sql, (parse_id(id)?, person), conversation_row)?;
+    only("conversation", id, rows, |c| c.person_id.clone())
 }
 
 /// Commitment `id` of person `person_id`'s file, or `Error::NotFound`.
 pub(crate) fn commitment_of(conn: &Connection, id: &str, person_id: &str) -> Result<Commitment> {
-    all(
-        conn,
-        &format!(
-            "SELECT {cols} FROM commitments WHERE id = ?1 AND person_id = ?2",
-            cols = commitment_cols()
-        ),
-        [id, person_id],
-        commitment_row,
-    )?
-    .pop()
-    .ok_or(Error::NotFound {
-        kind: "commitment",
-        id: id.to_string(),
-    })
+    commitment(conn, id, Some(person_id))
 }
 
-/// Commitment `id`, or `Error::NotFound`. Where a member copied it into another person's file
-/// under the same id, the copy of the person whose id sorts first ([`commitment_of`] names the
-/// person).
-pub(crate) fn commitment(conn: &Connection, id: &str) -> Result<Commitment> {
-    let id = parse_id(id)?;
-    all(
-        conn,
-        &format!(
-            "SELECT {cols} FROM commitments WHERE id = ?1 ORDER BY person_id LIMIT 1",
-            cols = commitment_cols()
-        ),
-        [&id],
-        commitment_row,
-    )?
-    .pop()
-    .ok_or(Error::NotFound {
-        kind: "commitment",
-        id,
-    })
+/// Commitment `id` (of person `person`'s file, when given), or `Error::NotFound`; an id in
+/// several files without `person` is `Error::Ambiguous`.
+pub(crate) fn commitment(conn: &Connection, id: &str, person: Option<&str>) -> Result<Commitment> {
+    let sql = format!(
+        "SELECT {cols} FROM commitments WHERE id = ?1 AND (?2 IS NULL OR person_id = ?2)
+         ORDER BY person_id",
+        cols = commitment_cols()
+    );
+    let person = person.map(parse_id).transpose()?;
+    let rows = all(conn, &sql, (parse_id(id)?, person), commitment_row)?;
+    only("commitment", id, rows, |c| c.person_id.clone())
+}
+
+/// The one record of `rows` (those of record `id`), or why there is not one.
+fn only<T>(kind: &'static str, id: &str, mut rows: Vec<T>, owner: fn(&T) -> String) -> Result<T> {
+    match rows.len() {
+        0 => Err(Error::NotFound {
+            kind,
+            id: id.to_string(),
+        }),
+        1 => Ok(rows.remove(0)),
+        _ => Err(Error::Ambiguous {
+            kind,
+            id: id.to_string(),
+            owners: rows.iter().map(owner).collect(),
+            owner_flag: "person",
+        }),
+    }
 }
 
 pub(crate) fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> {

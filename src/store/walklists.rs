@@ -276,9 +276,17 @@ impl Writer<'_> {
 
     /// Mark doors with one outcome (several doors at once: "not home" down a row of houses).
     /// Each door gets a visit in its list's history, in this device's open shift if there is
-    /// one; doors on several lists are marked in each. Returns the visits, in the order of
-    /// `door_ids`.
-    pub fn mark_doors(&mut self, door_ids: &[String], mark: &Mark) -> Result<Vec<Visit>> {
+    /// one; doors on several lists are marked in each. `list`: the walk list the doors are
+    /// on, when known; without it a door id that several lists hold (a member copied a door
+    /// into another list under the same id) is refused as ambiguous, never marked in a list
+    /// the canvasser did not mean. Returns the visits, in the order of `door_ids`.
+    pub fn mark_doors(
+        &mut self,
+        list: Option<&str>,
+        door_ids: &[String],
+        mark: &Mark,
+    ) -> Result<Vec<Visit>> {
+        let list = list.map(parse_id).transpose()?;
         if door_ids.is_empty() {
             return Err(crate::model::ValidationError::Empty { field: "door ids" }.into());
         }
@@ -303,21 +311,33 @@ impl Writer<'_> {
         for (i, given) in door_ids.iter().enumerate() {
             let id = parse_id(given)?;
             // Usually one list; more where a member copied the door into another list under
-            // the same id (rows are keyed by list and id): the mark goes to each.
+            // the same id (rows are keyed by list and id).
             let lists = self
                 .conn()
-                .prepare_cached("SELECT walklist_id FROM doors WHERE id = ?1")?
-                .query_map([&id], |r| r.get::<_, String>(0))?
+                .prepare_cached(
+                    "SELECT walklist_id FROM doors WHERE id = ?1 AND (?2 IS NULL OR walklist_id = ?2)
+                     ORDER BY walklist_id",
+                )?
+                .query_map((&id, &list), |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            if lists.is_empty() {
-                return Err(Error::NotFound { kind: "door", id });
-            }
-            for list in lists {
-                by_list.entry(list).or_default().push(i);
-            }
+            let on = match <[String; 1]>::try_from(lists) {
+                Ok([on]) => on,
+                Err(lists) if lists.is_empty() => {
+                    return Err(Error::NotFound { kind: "door", id });
+                }
+                Err(lists) => {
+                    return Err(Error::Ambiguous {
+                        kind: "door",
+                        id,
+                        owners: lists,
+                        owner_flag: "list",
+                    });
+                }
+            };
+            by_list.entry(on).or_default().push(i);
             ids.push(id);
         }
-        let mut out: Vec<Vec<Visit>> = vec![Vec::new(); ids.len()];
+        let mut out: Vec<Option<Visit>> = vec![None; ids.len()];
         for (list, indexes) in by_list {
             let mut doc = self.load_kept(&list, DocKind::WalkList, "walklist")?;
             let mut added = Vec::with_capacity(indexes.len());
@@ -336,7 +356,7 @@ impl Writer<'_> {
                 };
                 docs::walklist::add_visit(&mut doc, &list, &visit)?;
                 added.push(visit.clone());
-                out[i].push(visit);
+                out[i] = Some(visit);
             }
             // Only visits were added: their rows are all the projection gains (the same rows
             // a full projection of the document would write; a test holds them equal).

@@ -382,24 +382,41 @@ impl<'t> Writer<'t> {
         Ok(commitment.id)
     }
 
-    /// The people whose files hold record `id` of projection `table`, or `Error::NotFound`.
-    /// Usually one; more where a member copied the record into another file under the same
-    /// id (rows are keyed by person and id, schema 18). An edit by id goes to every copy, so
-    /// that the one the person who typed it meant is among them, whichever file it is in.
-    fn owners(&self, table: &str, kind: &'static str, id: &str) -> Result<Vec<String>> {
+    /// The person whose file holds record `id` of projection `table`: `person` when given
+    /// (and it holds it), or else the only one. Several files hold an id where a member copied
+    /// a record into another file under the same id (rows are keyed by person and id, schema
+    /// 18): an edit by id alone is then refused as ambiguous, never sent to a file the person
+    /// who typed it did not mean (cancelling a bogus copy must not cancel the original).
+    fn owner_of(
+        &self,
+        table: &str,
+        kind: &'static str,
+        id: &str,
+        person: Option<&str>,
+    ) -> Result<String> {
         let sql = format!("SELECT person_id FROM {table} WHERE id = ?1 ORDER BY person_id");
         let owners = self
             .conn
             .prepare_cached(&sql)?
             .query_map([id], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
-        if owners.is_empty() {
-            return Err(Error::NotFound {
+        let not_found = || Error::NotFound {
+            kind,
+            id: id.to_string(),
+        };
+        match person {
+            Some(p) => {
+                let p = parse_id(p)?;
+                owners.into_iter().find(|o| *o == p).ok_or_else(not_found)
+            }
+            None if owners.len() > 1 => Err(Error::Ambiguous {
                 kind,
                 id: id.to_string(),
-            });
+                owners,
+                owner_flag: "person",
+            }),
+            None => owners.into_iter().next().ok_or_else(not_found),
         }
-        Ok(owners)
     }
 
     /// The target label `given` as campaign `campaign_id` spells it, or an error saying which
@@ -428,71 +445,82 @@ impl<'t> Writer<'t> {
     /// Change any editable field of a conversation: when it happened, kind, canvasser,
     /// issues, engagement, follow-up (an empty one clears it), story, notes. Also how a
     /// conflict on one of them is settled: write the chosen value.
-    pub fn edit_conversation(&mut self, id: &str, patch: ConversationPatch) -> Result<()> {
+    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    pub fn edit_conversation(
+        &mut self,
+        person: Option<&str>,
+        id: &str,
+        patch: ConversationPatch,
+    ) -> Result<()> {
         let id = parse_id(id)?;
         let patch = patch.checked()?;
-        for person_id in self.owners("conversations", "conversation", &id)? {
-            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-            let now = self.now();
-            docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
-            self.finish_written(&person_id, doc, now, project::Written::conversation(&id))?;
-        }
-        Ok(())
+        let person_id = self.owner_of("conversations", "conversation", &id, person)?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        docs::person::edit_conversation(&mut doc, &id, &patch, &format_time(now))?;
+        self.finish_written(&person_id, doc, now, project::Written::conversation(&id))
     }
 
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
     /// (also how a conflict on one of them is settled: write the chosen value). A campaign
     /// must exist; a target must be one of the commitment's campaign's targets.
-    pub fn edit_commitment(&mut self, id: &str, patch: CommitmentPatch) -> Result<()> {
+    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    pub fn edit_commitment(
+        &mut self,
+        person: Option<&str>,
+        id: &str,
+        patch: CommitmentPatch,
+    ) -> Result<()> {
         let id = parse_id(id)?;
-        let checked = patch.checked()?;
-        for person_id in self.owners("commitments", "commitment", &id)? {
-            let mut patch = checked.clone();
-            let current = super::queries::commitment_of(self.conn, &id, &person_id)?;
-            let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
-                Some(Value::Text(c)) => {
-                    let c = self.require("campaigns", "campaign", &c)?;
-                    patch = patch.put(CommitmentField::CampaignId, c.clone());
-                    Some(c)
-                }
-                Some(_) => None,
-                None => current.campaign_id.clone(),
-            };
-            match patch.put_of(CommitmentField::Target).cloned() {
-                Some(Value::Text(t)) => {
-                    let label = self.target_of(campaign.as_deref(), Some(&t))?;
-                    patch = patch.put_some(CommitmentField::Target, label);
-                }
-                // A commitment leaving its campaign leaves its target too.
-                None if campaign.is_none() && current.target.is_some() => {
-                    patch = patch.put(CommitmentField::Target, Value::Empty);
-                }
-                _ => {}
+        let mut patch = patch.checked()?;
+        let person_id = self.owner_of("commitments", "commitment", &id, person)?;
+        let current = super::queries::commitment_of(self.conn, &id, &person_id)?;
+        let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
+            Some(Value::Text(c)) => {
+                let c = self.require("campaigns", "campaign", &c)?;
+                patch = patch.put(CommitmentField::CampaignId, c.clone());
+                Some(c)
             }
-            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-            let now = self.now();
-            docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
-            self.finish_written(&person_id, doc, now, project::Written::commitment(&id))?;
+            Some(_) => None,
+            None => current.campaign_id.clone(),
+        };
+        match patch.put_of(CommitmentField::Target).cloned() {
+            Some(Value::Text(t)) => {
+                let label = self.target_of(campaign.as_deref(), Some(&t))?;
+                patch = patch.put_some(CommitmentField::Target, label);
+            }
+            // A commitment leaving its campaign leaves its target too.
+            None if campaign.is_none() && current.target.is_some() => {
+                patch = patch.put(CommitmentField::Target, Value::Empty);
+            }
+            _ => {}
         }
-        Ok(())
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        docs::person::edit_commitment(&mut doc, &id, &patch, &format_time(now))?;
+        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
-    pub fn set_commitment_status(&mut self, id: &str, status: CommitmentStatus) -> Result<()> {
+    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    pub fn set_commitment_status(
+        &mut self,
+        person: Option<&str>,
+        id: &str,
+        status: CommitmentStatus,
+    ) -> Result<()> {
         let id = parse_id(id)?;
         let not_found = || Error::NotFound {
             kind: "commitment",
             id: id.clone(),
         };
-        for person_id in self.owners("commitments", "commitment", &id)? {
-            let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
-            let now = self.now();
-            if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
-                return Err(not_found());
-            }
-            self.finish_written(&person_id, doc, now, project::Written::commitment(&id))?;
+        let person_id = self.owner_of("commitments", "commitment", &id, person)?;
+        let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
+        let now = self.now();
+        if !docs::person::set_commitment_status(&mut doc, &id, status, &format_time(now))? {
+            return Err(not_found());
         }
-        Ok(())
+        self.finish_written(&person_id, doc, now, project::Written::commitment(&id))
     }
 
     /// Create a campaign; returns its id.

@@ -1668,6 +1668,7 @@ fn settings_says_a_plain_notebook_is_not_encrypted_and_how_to_encrypt_it() {
 fn drafts_still_waiting_are_written_when_the_window_closes() {
     let dir = tempfile::tempdir().unwrap();
     let handle = StoreHandle::start(dir.path()).unwrap();
+    crate::ui::worker::flush_on_exit(&handle);
     handle.save_draft("person-new", "Amina, nights at Tesco".into());
     // Read straight after the flush: well before typing's pause would have written it.
     crate::ui::worker::flush_drafts_before_exit(Duration::from_secs(5));

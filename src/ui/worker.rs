@@ -82,24 +82,32 @@ enum Message {
     Flush(mpsc::Sender<()>),
 }
 
-/// Every store thread this process started, for [`flush_drafts_before_exit`].
+/// The store threads whose drafts [`flush_drafts_before_exit`] writes (the app's).
 #[cfg(not(target_arch = "wasm32"))]
-static STARTED: std::sync::Mutex<Vec<mpsc::Sender<Message>>> = std::sync::Mutex::new(Vec::new());
+static ON_EXIT: std::sync::Mutex<Vec<mpsc::Sender<Message>>> = std::sync::Mutex::new(Vec::new());
 
-/// Write every draft still waiting for typing to pause, in every store this process opened,
-/// waiting at most `wait` for each: the app calls it as its window closes, so that what was
-/// typed in the last [`DRAFT_QUIET`] before closing is not lost with the process.
+/// Have [`flush_drafts_before_exit`] write `store`'s waiting drafts. Registered, the store's
+/// thread lives as long as the process (as the app's does anyway).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn flush_on_exit(store: &StoreHandle) {
+    match ON_EXIT.lock() {
+        Ok(mut stores) => stores.push(store.tx.clone()),
+        Err(poisoned) => poisoned.into_inner().push(store.tx.clone()),
+    }
+}
+
+/// Write every draft still waiting for typing to pause, in every store registered with
+/// [`flush_on_exit`], waiting at most `wait` for each: the app calls it as its window
+/// closes, so that what was typed in the last [`DRAFT_QUIET`] before closing is not lost with
+/// the process.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn flush_drafts_before_exit(wait: Duration) {
-    let started = match STARTED.lock() {
+    let stores = match ON_EXIT.lock() {
         Ok(s) => s.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     };
-    for tx in started {
-        let (done_tx, done_rx) = mpsc::channel();
-        if tx.send(Message::Flush(done_tx)).is_ok() {
-            let _ = done_rx.recv_timeout(wait);
-        }
+    for tx in stores {
+        let _ = StoreHandle { tx }.flush_drafts(wait);
     }
 }
 
@@ -145,10 +153,6 @@ impl StoreHandle {
         ready_rx
             .recv()
             .map_err(|_| UiError("the store thread stopped while opening".into()))??;
-        match STARTED.lock() {
-            Ok(mut started) => started.push(tx.clone()),
-            Err(poisoned) => poisoned.into_inner().push(tx.clone()),
-        }
         Ok(StoreHandle { tx })
     }
 
@@ -164,6 +168,13 @@ impl StoreHandle {
     /// Remember `body` as the draft under `key`; written once typing pauses.
     pub fn save_draft(&self, key: &str, body: String) {
         let _ = self.tx.send(Message::SaveDraft(key.to_string(), body));
+    }
+
+    /// Write the drafts still waiting for typing to pause, now, waiting at most `wait` for the
+    /// store's thread (busy with a long request, it may not answer in time); whether it did.
+    pub fn flush_drafts(&self, wait: Duration) -> bool {
+        let (done_tx, done_rx) = mpsc::channel();
+        self.tx.send(Message::Flush(done_tx)).is_ok() && done_rx.recv_timeout(wait).is_ok()
     }
 
     /// Change events from now on.

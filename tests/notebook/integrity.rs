@@ -1011,13 +1011,116 @@ fn a_record_copied_into_another_person_and_taken_in_first_does_not_hide_the_orig
     assert_eq!(file.conversations.len(), 1, "{file:?}");
     assert_eq!(file.commitments.len(), 1, "{file:?}");
     assert_eq!(late.person(&b).unwrap().commitments.len(), 1);
-    // Kept, by id: A's commitment is marked (and the copy).
-    late.set_commitment_status(&commitment, groundwork::model::CommitmentStatus::Kept)
+    // By id alone, which file is meant cannot be told: refused, saying which files hold it
+    // (cancelling the bogus copy must not cancel the original, nor the other way round).
+    use groundwork::model::CommitmentStatus;
+    let err = late
+        .set_commitment_status(&commitment, CommitmentStatus::Cancelled)
+        .unwrap_err();
+    assert!(
+        matches!(&err, groundwork::error::Error::Ambiguous { owners, .. }
+            if owners.contains(&a) && owners.contains(&b)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--person"), "{err}");
+    assert!(late.commitment(&commitment).is_err());
+    // Named by its person (as the app does, from the file on screen): that file's only.
+    late.set_commitment_status_of(&b, &commitment, CommitmentStatus::Cancelled)
         .unwrap();
-    for p in [&a, &b] {
-        assert_eq!(
-            late.person(p).unwrap().commitments[0].status,
-            groundwork::model::CommitmentStatus::Kept
-        );
+    late.set_commitment_status_of(&a, &commitment, CommitmentStatus::Kept)
+        .unwrap();
+    assert_eq!(
+        late.person(&a).unwrap().commitments[0].status,
+        CommitmentStatus::Kept
+    );
+    assert_eq!(
+        late.person(&b).unwrap().commitments[0].status,
+        CommitmentStatus::Cancelled
+    );
+    assert_eq!(
+        late.commitment_of(&commitment, Some(&a)).unwrap().status,
+        CommitmentStatus::Kept
+    );
+}
+
+/// The same for a walk list: a member copies a door of list A into a list of its own under the
+/// same id. Both lists keep their door; a mark by the door's id alone is refused as ambiguous
+/// (a do-not-knock on the copy must not reach the original), and a mark naming its list lands
+/// on that list only.
+#[test]
+fn a_door_copied_into_another_list_is_marked_only_where_the_canvasser_meant() {
+    use groundwork::model::Outcome;
+    use groundwork::store::walklists::Mark;
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let csv = |street: &str| {
+        groundwork::walk::import::read(
+            format!("Elector No,Name,House No,Street,Postcode\nE1,Ann Ray,1,{street},LS1 2AB\n")
+                .as_bytes(),
+            &[],
+        )
+        .unwrap()
+    };
+    let a = honest
+        .store
+        .import_walklist("Elm Road", None, &csv("Elm Road"))
+        .unwrap()
+        .id;
+    honest.sync();
+    let b = evil
+        .device
+        .store
+        .import_walklist("Oak Road", None, &csv("Oak Road"))
+        .unwrap()
+        .id;
+    evil.device.sync();
+    let door = honest.store.walklist(&a).unwrap().doors[0].door.id.clone();
+    let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
+    let (_, copy) = evil.change(&b, |d| {
+        let from_doors = map(&a_doc, "doors");
+        let (_, from) = a_doc.get(&from_doors, door.as_str()).unwrap().unwrap();
+        let to_doors = map(d, "doors");
+        copy_into(&a_doc, &from, d, &to_doors, &door);
+    });
+
+    // A device given B (with the copy) first, then A.
+    let dir = tempfile::tempdir().unwrap();
+    let mut late = groundwork::store::Store::open(dir.path()).unwrap();
+    let mut b_changes = changes_of(&evil.device, &b);
+    b_changes.push(copy);
+    late.apply_remote(&b, &b_changes).unwrap();
+    late.apply_remote(&a, &changes_of(&honest, &a)).unwrap();
+    for list in [&a, &b] {
+        let view = late.walklist(list).unwrap();
+        assert!(view.doors.iter().any(|d| d.door.id == door), "{list}");
     }
+    let knock = Mark {
+        outcome: Outcome::DoNotKnock,
+        note: None,
+        at: None,
+        come_back_at: None,
+    };
+    let err = late
+        .mark_doors(std::slice::from_ref(&door), &knock)
+        .unwrap_err();
+    assert!(
+        matches!(&err, groundwork::error::Error::Ambiguous { owners, .. }
+            if owners.contains(&a) && owners.contains(&b)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--list"), "{err}");
+    let visits = late
+        .mark_doors_on(&b, std::slice::from_ref(&door), &knock)
+        .unwrap();
+    assert_eq!(visits.len(), 1);
+    assert_eq!(visits[0].walklist_id, b);
+    assert!(
+        late.door_visits()
+            .unwrap()
+            .iter()
+            .all(|v| v.walklist_id == b),
+        "the original list got no mark"
+    );
 }

@@ -29,10 +29,10 @@ fn variant(r: &Request) -> usize {
         Request::Person(_) => 6,
         Request::AddPerson(_) => 7,
         Request::EditPerson(..) => 8,
-        Request::EditConversation(..) => 9,
-        Request::EditCommitment(..) => 10,
+        Request::EditConversation { .. } => 9,
+        Request::EditCommitment { .. } => 10,
         Request::RecordConversation { .. } => 11,
-        Request::SetCommitment(..) => 12,
+        Request::SetCommitment { .. } => 12,
         Request::Campaigns => 13,
         Request::ShiftReport(_) => 14,
         Request::RangeReport { .. } => 15,
@@ -150,6 +150,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(walk.doors[0].door.address, "1 Elm Street");
     let first = walk.doors[0].door.id.clone();
     w.ask::<()>(Request::MarkDoors {
+        list: Some(list.clone()),
         doors: vec![first.clone()],
         outcome: groundwork::model::Outcome::Answered,
         come_back_at: None,
@@ -265,18 +266,22 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(file.commitments.len(), 1);
     let commitment = file.commitments[0].id.clone();
 
-    w.ask::<()>(Request::EditConversation(
-        conv.clone(),
-        ConversationPatch::new().put(ConversationField::Notes, "Ask about the repairs"),
-    ));
-    w.ask::<()>(Request::EditCommitment(
-        commitment.clone(),
-        CommitmentPatch::new().put(CommitmentField::What, "Bring a neighbour to the meeting"),
-    ));
-    w.ask::<()>(Request::SetCommitment(
-        commitment.clone(),
-        CommitmentStatus::Kept,
-    ));
+    w.ask::<()>(Request::EditConversation {
+        person: id.clone(),
+        id: conv.clone(),
+        patch: ConversationPatch::new().put(ConversationField::Notes, "Ask about the repairs"),
+    });
+    w.ask::<()>(Request::EditCommitment {
+        person: id.clone(),
+        id: commitment.clone(),
+        patch: CommitmentPatch::new()
+            .put(CommitmentField::What, "Bring a neighbour to the meeting"),
+    });
+    w.ask::<()>(Request::SetCommitment {
+        person: id.clone(),
+        id: commitment.clone(),
+        status: CommitmentStatus::Kept,
+    });
     let file: Box<PersonFile> = w.ask(Request::Person(id.clone()));
     assert_eq!(
         file.conversations[0].notes.as_deref(),

@@ -92,7 +92,7 @@ pub fn Campaigns() -> Element {
                                         summary { "What counts towards {t.label} ({t.commitments.len()})" }
                                         ul { class: "list",
                                             for k in t.commitments.iter() {
-                                                li { key: "{k.commitment_id}",
+                                                li { key: "{k.person_id}-{k.commitment_id}",
                                                     "“{k.what}”"
                                                     if k.kept { " · kept" } else { " · not kept yet" }
                                                     span { class: "muted",

@@ -106,7 +106,7 @@ fn Group(when: DueWhen, count: usize, items: Vec<DueItem>, onmore: EventHandler<
             }
             ul { class: "list due-list", id: "{id}-list",
                 for c in items {
-                    li { key: "{c.commitment.id}", class: "due-item",
+                    li { key: "{c.commitment.person_id}-{c.commitment.id}", class: "due-item",
                         ul { class: "list",
                             CommitmentRow {
                                 who: Some((c.commitment.person_id.clone(), c.person_name.clone())),

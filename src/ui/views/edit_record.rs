@@ -87,13 +87,18 @@ pub fn EditConversation(conversation: Conversation, onclose: EventHandler<()>) -
     let form = use_signal(|| start.clone());
     let entries = use_signal(BTreeMap::<String, String>::new);
     let id = conversation.id.clone();
+    let person = conversation.person_id.clone();
     let dirty_before = before.clone();
     let dirty =
         *form.read() != dirty_before || entries.read().values().any(|t| !t.trim().is_empty());
     let onsave = move |()| {
         let f = form().with_entries::<ConversationField>(&entries());
         let patch: Patch<ConversationField> = f.patch_from(&before);
-        let request = (!patch.is_empty()).then(|| Request::EditConversation(id.clone(), patch));
+        let request = (!patch.is_empty()).then(|| Request::EditConversation {
+            person: person.clone(),
+            id: id.clone(),
+            patch,
+        });
         save(&services, nav, request, onclose);
     };
     rsx! {
@@ -141,6 +146,7 @@ pub fn EditCommitment(
     let mut campaign = use_signal(|| commitment.campaign_id.clone().unwrap_or_default());
     let mut target = use_signal(|| commitment.target.clone().unwrap_or_default());
     let id = commitment.id.clone();
+    let person = commitment.person_id.clone();
     let was_campaign = commitment.campaign_id.clone().unwrap_or_default();
     let was_target = commitment.target.clone().unwrap_or_default();
     let dirty = *form.read() != before || campaign() != was_campaign || target() != was_target;
@@ -165,7 +171,11 @@ pub fn EditCommitment(
         if target() != was_target || campaign() != was_campaign {
             patch = patch.put(CommitmentField::Target, Value::from(target()));
         }
-        let request = (!patch.is_empty()).then(|| Request::EditCommitment(id.clone(), patch));
+        let request = (!patch.is_empty()).then(|| Request::EditCommitment {
+            person: person.clone(),
+            id: id.clone(),
+            patch,
+        });
         save(&services, nav, request, onclose);
     };
     rsx! {

@@ -91,7 +91,11 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
             |field, v| {
                 field.spec().edit.then(|| {
                     let patch = ConversationPatch::new().put(field, v.clone());
-                    Request::EditConversation(c.id.clone(), patch)
+                    Request::EditConversation {
+                        person: c.person_id.clone(),
+                        id: c.id.clone(),
+                        patch,
+                    }
                 })
             },
         ));
@@ -105,10 +109,18 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
                 (CommitmentField::Status, Value::Text(s)) => s
                     .parse::<CommitmentStatus>()
                     .ok()
-                    .map(|s| Request::SetCommitment(c.id.clone(), s)),
+                    .map(|s| Request::SetCommitment {
+                        person: c.person_id.clone(),
+                        id: c.id.clone(),
+                        status: s,
+                    }),
                 _ => field.spec().edit.then(|| {
                     let patch = CommitmentPatch::new().put(field, v.clone());
-                    Request::EditCommitment(c.id.clone(), patch)
+                    Request::EditCommitment {
+                        person: c.person_id.clone(),
+                        id: c.id.clone(),
+                        patch,
+                    }
                 }),
             },
         ));
@@ -431,10 +443,15 @@ pub fn CommitmentRow(
     let overdue = c.status == CommitmentStatus::Open && c.due.is_some_and(|d| d < today());
     // The row disappears when the change arrives, maybe before the reply: the task must
     // outlive it, so it belongs to the root scope.
+    let person = c.person_id.clone();
     let mark = use_callback(move |(id, status): (String, CommitmentStatus)| {
         let store = services.store.clone();
+        let person = person.clone();
         spawn_forever(async move {
-            match store.run(Request::SetCommitment(id, status)).await {
+            match store
+                .run(Request::SetCommitment { person, id, status })
+                .await
+            {
                 Ok(()) => nav.say(format!("Marked {status}.")),
                 Err(e) => nav.error(e.to_string()),
             }

@@ -56,8 +56,10 @@ pub fn Walk(id: String) -> Element {
     let mut busy = use_signal(|| false);
 
     let mut come_back = use_signal(String::new);
+    let marked_list = id.clone();
     let mark = use_callback(move |(doors, outcome): (Vec<String>, Outcome)| {
         let store = services.store.clone();
+        let mark_list = marked_list.clone();
         // A time to come back, when one was given with "Come back then".
         let when = (outcome == Outcome::ComeBack && !come_back().trim().is_empty())
             .then(|| super::record_form::from_local_input(&come_back()));
@@ -65,6 +67,7 @@ pub fn Walk(id: String) -> Element {
         spawn(async move {
             let n = doors.len();
             let request = Request::MarkDoors {
+                list: Some(mark_list.clone()),
                 doors,
                 outcome,
                 come_back_at: when,
