@@ -882,13 +882,23 @@ fn copy_fields(
     }
 }
 
-/// A member writes into person B a copy of A's conversation and commitment, under the same
-/// ids, then deletes the copies. A's rows were moved to B by the copy (lists, follow-ups and
-/// reports lost them from A) and deleted with it; now neither happens, on any device.
-#[test]
-fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete_the_original() {
+/// A team of `uses` devices: an honest one with people A (a conversation and a commitment)
+/// and B, and a member's change that copies A's two records into B under the same ids.
+struct Copied {
+    relay: TestRelay,
+    invite: String,
+    honest: Device,
+    evil: Evil,
+    a: String,
+    b: String,
+    conversation: String,
+    commitment: String,
+    copy: (String, Vec<u8>),
+}
+
+fn copied_records(uses: u32) -> Copied {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(4);
+    let (_, invite) = relay.team(uses);
     let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
     let mut evil = Evil::joined(&relay.url, &invite);
     let a = honest.person("Amina Yusuf");
@@ -899,7 +909,6 @@ fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete
     let a_file = honest.store.person(&a).unwrap();
     let conversation = a_file.conversations[0].id.clone();
     let commitment = a_file.commitments[0].id.clone();
-
     let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
     let copy = evil.change(&b, |d| {
         for (list, id) in [
@@ -912,6 +921,35 @@ fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete
             copy_into(&a_doc, &from, d, &to_list, id);
         }
     });
+    Copied {
+        relay,
+        invite,
+        honest,
+        evil,
+        a,
+        b,
+        conversation,
+        commitment,
+        copy,
+    }
+}
+
+/// A member writes into person B a copy of A's conversation and commitment, under the same
+/// ids, then deletes the copies. A's rows were moved to B by the copy (lists, follow-ups and
+/// reports lost them from A) and deleted with it; now neither happens, on any device.
+#[test]
+fn a_record_copied_into_another_person_under_the_same_id_does_not_move_or_delete_the_original() {
+    let Copied {
+        relay,
+        invite,
+        mut honest,
+        evil,
+        a,
+        b,
+        conversation,
+        commitment,
+        copy,
+    } = copied_records(4);
     evil.push(vec![copy]);
     let mut late = Device::joined(&relay.url, &invite, "Late phone");
     for d in [&mut honest, &mut late] {
@@ -975,30 +1013,15 @@ fn changes_of(d: &Device, doc_id: &str) -> Vec<Vec<u8>> {
 /// by person and id, both files have theirs, and an edit by id reaches A's record.
 #[test]
 fn a_record_copied_into_another_person_and_taken_in_first_does_not_hide_the_original() {
-    let relay = TestRelay::start();
-    let (_, invite) = relay.team(3);
-    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
-    let mut evil = Evil::joined(&relay.url, &invite);
-    let a = honest.person("Amina Yusuf");
-    let b = honest.person("Bola Ade");
-    honest.converse(&a, "the heating is broken", &["come to the meeting"]);
-    honest.sync();
-    evil.device.sync();
-    let a_file = honest.store.person(&a).unwrap();
-    let conversation = a_file.conversations[0].id.clone();
-    let commitment = a_file.commitments[0].id.clone();
-    let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
-    let (_, copy) = evil.change(&b, |d| {
-        for (list, id) in [
-            ("conversations", &conversation),
-            ("commitments", &commitment),
-        ] {
-            let from_list = map(&a_doc, list);
-            let (_, from) = a_doc.get(&from_list, id.as_str()).unwrap().unwrap();
-            let to_list = map(d, list);
-            copy_into(&a_doc, &from, d, &to_list, id);
-        }
-    });
+    let Copied {
+        relay: _relay,
+        honest,
+        a,
+        b,
+        commitment,
+        copy: (_, copy),
+        ..
+    } = copied_records(3);
 
     // A device given B (with the copy) first, then A.
     let dir = tempfile::tempdir().unwrap();
