@@ -406,7 +406,8 @@ impl Store {
         }
     }
 
-    /// One conversation.
+    /// One conversation (`Error::Ambiguous` for an id several people's files hold: see
+    /// [`Store::conversation_of`]).
     pub fn conversation(&self, id: &str) -> Result<Conversation> {
         queries::conversation(&self.conn, id, None)
     }
@@ -417,7 +418,8 @@ impl Store {
         queries::conversation(&self.conn, id, person)
     }
 
-    /// One commitment.
+    /// One commitment (`Error::Ambiguous` for an id several people's files hold: see
+    /// [`Store::commitment_of`]).
     pub fn commitment(&self, id: &str) -> Result<Commitment> {
         queries::commitment(&self.conn, id, None)
     }
