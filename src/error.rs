@@ -27,9 +27,10 @@ pub enum Error {
     /// An id that names records in several files: a device of the team copied a record into
     /// another file under the same id. Which one is meant has to be said.
     #[error(
-        "{kind} {id} is in {count} files ({owners}): a device of the team copied it under the same id; \
-         say which with --{owner_flag} ID (the app edits the one on screen)",
+        "{kind} {id} is in {count} {places} ({owners}): a device of the team copied it under the \
+         same id; say which with --{owner_flag} ID (the app uses the one on screen)",
         count = owners.len(),
+        places = if *owner_flag == "list" { "walk lists" } else { "people's files" },
         owners = owners.join(", ")
     )]
     Ambiguous {

@@ -171,8 +171,7 @@ pub enum Request {
     /// Mark doors with one outcome.
     MarkDoors {
         /// The walk list they are on (an id may be on several: a copy).
-        #[serde(default)]
-        list: Option<String>,
+        list: String,
         /// The doors.
         doors: Vec<String>,
         /// What happened.
@@ -603,10 +602,7 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
                     .map(crate::model::parse_time)
                     .transpose()?,
             };
-            match &list {
-                Some(list) => s.mark_doors_on(list, &doors, &mark)?,
-                None => s.mark_doors(&doors, &mark)?,
-            };
+            s.mark_doors_on(&list, &doors, &mark)?;
             Reply::Done(())
         }
         Request::EndShift => Reply::Id(s.end_shift(None)?),

@@ -163,8 +163,9 @@ pub(crate) fn conversation(
         cols = conversation_cols()
     );
     let person = person.map(parse_id).transpose()?;
-    let rows = all(conn, &sql, (parse_id(id)?, person), conversation_row)?;
-    only("conversation", id, rows, |c| c.person_id.clone())
+    let id = parse_id(id)?;
+    let rows = all(conn, &sql, (&id, person), conversation_row)?;
+    only("conversation", &id, rows, |c| c.person_id.clone())
 }
 
 /// Commitment `id` of person `person_id`'s file, or `Error::NotFound`.
@@ -181,8 +182,9 @@ pub(crate) fn commitment(conn: &Connection, id: &str, person: Option<&str>) -> R
         cols = commitment_cols()
     );
     let person = person.map(parse_id).transpose()?;
-    let rows = all(conn, &sql, (parse_id(id)?, person), commitment_row)?;
-    only("commitment", id, rows, |c| c.person_id.clone())
+    let id = parse_id(id)?;
+    let rows = all(conn, &sql, (&id, person), commitment_row)?;
+    only("commitment", &id, rows, |c| c.person_id.clone())
 }
 
 /// The one record of `rows` (those of record `id`), or why there is not one.

@@ -276,8 +276,8 @@ impl Writer<'_> {
 
     /// Mark doors with one outcome (several doors at once: "not home" down a row of houses).
     /// Each door gets a visit in its list's history, in this device's open shift if there is
-    /// one; doors on several lists are marked in each. `list`: the walk list the doors are
-    /// on, when known; without it a door id that several lists hold (a member copied a door
+    /// one; doors of several lists (by their ids) are marked each in its list. `list`: the walk
+    /// list the doors are on, when known; without it a door id that several lists hold (a member copied a door
     /// into another list under the same id) is refused as ambiguous, never marked in a list
     /// the canvasser did not mean. Returns the visits, in the order of `door_ids`.
     pub fn mark_doors(

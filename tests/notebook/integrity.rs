@@ -1010,7 +1010,8 @@ fn changes_of(d: &Device, doc_id: &str) -> Vec<Vec<u8>> {
 /// The copy taken in before the original: a hostile relay can serve B's copy before A's own
 /// changes (or a device repairing A asks for them again later). Keyed by id alone, A's records
 /// then had no rows on that device: missing from A's file, lists, follow-ups and reports. Keyed
-/// by person and id, both files have theirs, and an edit by id reaches A's record.
+/// by person and id, both files have theirs; an edit by id alone is refused as ambiguous, and
+/// one naming A's file reaches A's record only.
 #[test]
 fn a_record_copied_into_another_person_and_taken_in_first_does_not_hide_the_original() {
     let Copied {

@@ -150,7 +150,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(walk.doors[0].door.address, "1 Elm Street");
     let first = walk.doors[0].door.id.clone();
     w.ask::<()>(Request::MarkDoors {
-        list: Some(list.clone()),
+        list: list.clone(),
         doors: vec![first.clone()],
         outcome: groundwork::model::Outcome::Answered,
         come_back_at: None,

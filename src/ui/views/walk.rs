@@ -67,7 +67,7 @@ pub fn Walk(id: String) -> Element {
         spawn(async move {
             let n = doors.len();
             let request = Request::MarkDoors {
-                list: Some(mark_list.clone()),
+                list: mark_list.clone(),
                 doors,
                 outcome,
                 come_back_at: when,
