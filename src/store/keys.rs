@@ -229,12 +229,12 @@ pub enum JoinTrust<'a> {
     Relay,
 }
 
-/// What joining a team brings to this notebook, taken in at once by
 /// `meta` key set when a join failed after the relay enrolled this notebook's identity (a
 /// damaged invite secret, a lost answer): the relay holds that actor for the team, so the next
 /// join must take a new one ([`Store::identity_spent`]).
 pub(crate) const ACTOR_SPENT: &str = "actor_spent";
 
+/// What joining a team brings to this notebook, taken in at once by
 /// [`Store::adopt_team_keys`].
 #[derive(Debug, Clone, Copy)]
 pub struct Joining<'a> {
