@@ -19,6 +19,12 @@ use super::Store;
 use crate::docs::DocKind;
 use crate::error::{Error, Result};
 
+/// A row whose `doc_id` is `?1` (a canonical id) under any spelling: upper case, braces, no
+/// hyphens, a `urn:uuid:` prefix.
+const ANY_SPELLING: &str = "doc_id = ?1
+    OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
+       IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))";
+
 /// Meta key set while a checkpoint after an erasure could not finish (another connection was
 /// reading); the next [`Store::checkpoint`] truncates the log then.
 pub(crate) const SCRUB_PENDING: &str = "scrub_pending";
@@ -102,15 +108,11 @@ impl Store {
             "DELETE FROM waiting WHERE doc_id = ?1",
             // Quarantined changes filed under another spelling of the id (upper case, braces,
             // no hyphens) too.
-            "DELETE FROM quarantine WHERE doc_id = ?1
-                OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
-                   IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
+            &format!("DELETE FROM quarantine WHERE {ANY_SPELLING}"),
             "DELETE FROM repairs WHERE doc_id = ?1",
             // Sealed changes of the person still waiting for their writer's key, under any
             // spelling of the id too.
-            "DELETE FROM awaiting_key WHERE doc_id = ?1
-                OR replace(replace(replace(lower(trim(doc_id)), '-', ''), '{', ''), '}', '')
-                   IN (replace(?1, '-', ''), 'urn:uuid:' || replace(?1, '-', ''))",
+            &format!("DELETE FROM awaiting_key WHERE {ANY_SPELLING}"),
             // A snapshot of the person made here and not yet pushed or announced.
             "DELETE FROM snapshots_out WHERE doc_id = ?1",
         ] {
@@ -239,14 +241,9 @@ impl Store {
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         if busy != 0 {
-            self.conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, '1')
-                 ON CONFLICT (key) DO UPDATE SET value = '1'",
-                [SCRUB_PENDING],
-            )?;
+            super::meta::meta_set(&self.conn, SCRUB_PENDING, "1")?;
         } else {
-            self.conn
-                .execute("DELETE FROM meta WHERE key = ?1", [SCRUB_PENDING])?;
+            super::meta::meta_delete(&self.conn, SCRUB_PENDING)?;
         }
         Ok(())
     }
