@@ -168,11 +168,6 @@ pub(crate) fn conversation(
     only("conversation", &id, rows, |c| c.person_id.clone())
 }
 
-/// Commitment `id` of person `person_id`'s file, or `Error::NotFound`.
-pub(crate) fn commitment_of(conn: &Connection, id: &str, person_id: &str) -> Result<Commitment> {
-    commitment(conn, id, Some(person_id))
-}
-
 /// Commitment `id` (of person `person`'s file, when given), or `Error::NotFound`; an id in
 /// several files without `person` is `Error::Ambiguous`.
 pub(crate) fn commitment(conn: &Connection, id: &str, person: Option<&str>) -> Result<Commitment> {

@@ -474,7 +474,7 @@ impl<'t> Writer<'t> {
         let id = parse_id(id)?;
         let mut patch = patch.checked()?;
         let person_id = self.owner_of("commitments", "commitment", &id, person)?;
-        let current = super::queries::commitment_of(self.conn, &id, &person_id)?;
+        let current = super::queries::commitment(self.conn, &id, Some(&person_id))?;
         let campaign = match patch.put_of(CommitmentField::CampaignId).cloned() {
             Some(Value::Text(c)) => {
                 let c = self.require("campaigns", "campaign", &c)?;
