@@ -333,7 +333,9 @@ fn tally(data: &Data, convs: &[&Conversation], as_of: NaiveDate) -> Tally {
             *last = c;
         }
     }
-    let in_report: BTreeSet<&str> = convs.iter().map(|c| c.id.as_str()).collect();
+    // A record is its person's and its id together: a member's copy of a record in another
+    // person's file, under the same id, is another record.
+    let in_report: BTreeSet<(&str, &str)> = convs.iter().map(|c| record_key(c)).collect();
     t.people_met = first_in.len();
     let (mut before_sum, mut after_sum) = (0i64, 0i64);
     for (person, first) in &first_in {
@@ -344,7 +346,7 @@ fn tally(data: &Data, convs: &[&Conversation], as_of: NaiveDate) -> Tally {
             .unwrap_or(&[]);
         let earlier: Vec<&Conversation> = history
             .iter()
-            .filter(|h| h.at.as_str() < *first && !in_report.contains(h.id.as_str()))
+            .filter(|h| h.at.as_str() < *first && !in_report.contains(&record_key(h)))
             .collect();
         if earlier.is_empty() {
             t.new_people += 1;
@@ -390,7 +392,7 @@ fn tally(data: &Data, convs: &[&Conversation], as_of: NaiveDate) -> Tally {
     for c in data.commitments.iter().filter(|c| {
         c.conversation_id
             .as_deref()
-            .is_some_and(|id| in_report.contains(id))
+            .is_some_and(|id| in_report.contains(&(c.person_id.as_str(), id)))
     }) {
         t.commitments_made += 1;
         let entry = asks.entry(ask_key(&c.what)).or_default();
@@ -410,6 +412,11 @@ fn tally(data: &Data, convs: &[&Conversation], as_of: NaiveDate) -> Tally {
         .filter(|c| data.follow_up_due(c, as_of))
         .count();
     t
+}
+
+/// A conversation's key across files: its person and its id.
+fn record_key(c: &Conversation) -> (&str, &str) {
+    (c.person_id.as_str(), c.id.as_str())
 }
 
 fn asks_list(asks: BTreeMap<String, (usize, usize)>) -> Vec<Ask> {
@@ -544,6 +551,7 @@ pub fn shift_report(
 /// The door figures of `visits`.
 fn door_tally<'a>(visits: impl Iterator<Item = &'a Visit>) -> DoorTally {
     let mut t = DoorTally::default();
+    // A door is its list's and its id together (a door copied into another list is another).
     let (mut knocked, mut answered) = (BTreeSet::new(), BTreeSet::new());
     for v in visits {
         t.visits += 1;
@@ -551,10 +559,10 @@ fn door_tally<'a>(visits: impl Iterator<Item = &'a Visit>) -> DoorTally {
             .entry(v.outcome.as_str().to_string())
             .or_default() += 1;
         if v.outcome.knocked() {
-            knocked.insert(v.door_id.as_str());
+            knocked.insert((v.walklist_id.as_str(), v.door_id.as_str()));
         }
         if v.outcome == Outcome::Answered {
-            answered.insert(v.door_id.as_str());
+            answered.insert((v.walklist_id.as_str(), v.door_id.as_str()));
         }
     }
     t.knocked = knocked.len();
@@ -698,10 +706,10 @@ fn progress(data: &Data, shifts: &[Shift], campaign: crate::model::Campaign) -> 
             }
         })
         .collect();
-    let conv_shift: HashMap<&str, Option<&str>> = data
+    let conv_shift: HashMap<(&str, &str), Option<&str>> = data
         .conversations
         .iter()
-        .map(|c| (c.id.as_str(), c.shift_id.as_deref()))
+        .map(|c| (record_key(c), c.shift_id.as_deref()))
         .collect();
     let mut shifts: Vec<&Shift> = shifts
         .iter()
@@ -715,10 +723,12 @@ fn progress(data: &Data, shifts: &[Shift], campaign: crate::model::Campaign) -> 
             let of_shift: Vec<&&Commitment> = mine
                 .iter()
                 .filter(|c| {
-                    c.conversation_id
-                        .as_deref()
-                        .and_then(|cid| conv_shift.get(cid).copied().flatten())
-                        == Some(s.id.as_str())
+                    c.conversation_id.as_deref().and_then(|cid| {
+                        conv_shift
+                            .get(&(c.person_id.as_str(), cid))
+                            .copied()
+                            .flatten()
+                    }) == Some(s.id.as_str())
                 })
                 .collect();
             ShiftPoint {

@@ -1067,6 +1067,118 @@ fn a_record_copied_into_another_person_and_taken_in_first_does_not_hide_the_orig
     );
 }
 
+/// A member's copy of an earlier conversation of A's into B, moved into A's later shift, does
+/// not change what the reports say of A: keyed by id alone, the copy in the later shift's
+/// report made A's earlier conversation part of that report (A counted new, their engagement
+/// not compared, the earlier conversation's commitment counted as made in that shift), and in
+/// the campaign's trend it moved that commitment to the later shift.
+#[test]
+fn a_conversation_copied_into_another_person_does_not_change_the_reports_of_the_original() {
+    use groundwork::model::{ConversationKind, NewCampaign, NewCommitment, NewConversation};
+    use groundwork::report::{self, Scope};
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let campaign = honest
+        .store
+        .add_campaign(NewCampaign {
+            name: "Living wage".into(),
+            issue: None,
+            targets: [("sign the letter".to_string(), 2)].into(),
+        })
+        .unwrap();
+    let first = honest
+        .store
+        .start_shift("Canteen", Some(&campaign), Some("Sam"))
+        .unwrap();
+    honest.store.end_shift(Some(&first)).unwrap();
+    let second = honest
+        .store
+        .start_shift("Depot", Some(&campaign), Some("Sam"))
+        .unwrap();
+    let a = honest.person("Amina Yusuf");
+    let b = honest.person("Bola Ade");
+    let talk = |shift: &str, day: &str, engagement: i64, asks: Vec<NewCommitment>| {
+        (
+            NewConversation {
+                person_id: a.clone(),
+                kind: ConversationKind::Doorstep,
+                at: Some(
+                    chrono::DateTime::parse_from_rfc3339(day)
+                        .unwrap()
+                        .with_timezone(&chrono::Utc),
+                ),
+                canvasser: Some("Sam".into()),
+                shift_id: Some(shift.to_string()),
+                issues: vec!["pay".into()],
+                story: None,
+                notes: None,
+                engagement: engagement.try_into().ok(),
+                follow_up: None,
+            },
+            asks,
+        )
+    };
+    let sign = NewCommitment {
+        what: "sign the letter".into(),
+        due: None,
+        campaign_id: Some(campaign.clone()),
+        target: None,
+    };
+    let (c, asks) = talk(&first, "2026-03-01T09:00:00Z", 2, vec![sign]);
+    let earlier = honest.store.record_conversation(c, asks).unwrap().0;
+    let (c, asks) = talk(&second, "2026-03-08T09:00:00Z", 4, vec![]);
+    honest.store.record_conversation(c, asks).unwrap();
+    honest.sync();
+    evil.device.sync();
+
+    let reports = |d: &Device| {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+        let shift = report::shift_report(&d.store, &Scope::Shift(second.clone()), day, None)
+            .unwrap()
+            .team;
+        let trend = report::campaign_report(&d.store, &campaign).unwrap().trend;
+        let made: Vec<(String, usize)> = trend.into_iter().map(|p| (p.shift_id, p.made)).collect();
+        (
+            (shift.new_people, shift.returning_people),
+            (shift.engagement.people, shift.engagement.rose),
+            shift.commitments_made,
+            made,
+        )
+    };
+    let before = reports(&honest);
+    assert_eq!(
+        before,
+        (
+            (0, 1),
+            (1, 1),
+            0,
+            vec![(first.clone(), 1), (second.clone(), 0)]
+        )
+    );
+
+    // The copy: A's earlier conversation in B's file, under its id, in the later shift.
+    let a_doc = evil.doc_as(&a, &evil.device.store.actor_bytes());
+    let copy = evil.change(&b, |d| {
+        let from_list = map(&a_doc, "conversations");
+        let (_, from) = a_doc.get(&from_list, earlier.as_str()).unwrap().unwrap();
+        let to_list = map(d, "conversations");
+        copy_into(&a_doc, &from, d, &to_list, &earlier);
+        let (_, made) = d.get(&to_list, earlier.as_str()).unwrap().unwrap();
+        d.put(&made, "shift_id", second.as_str()).unwrap();
+    });
+    evil.push(vec![copy]);
+    honest.sync();
+    assert_eq!(honest.store.person(&b).unwrap().conversations.len(), 1);
+    // B is in the later shift's report now (met there, new), as B's file says; A is as before.
+    let ((new, returning), engagement, made, trend) = reports(&honest);
+    assert_eq!(
+        ((new, returning), engagement, made, trend),
+        ((1, 1), before.1, before.2, before.3.clone())
+    );
+}
+
 /// The same for a walk list: a member copies a door of list A into a list of its own under the
 /// same id. Both lists keep their door; a mark by the door's id alone is refused as ambiguous
 /// (a do-not-knock on the copy must not reach the original), and a mark naming its list lands
@@ -1147,4 +1259,23 @@ fn a_door_copied_into_another_list_is_marked_only_where_the_canvasser_meant() {
             .all(|v| v.walklist_id == b),
         "the original list got no mark"
     );
+    // Knocked on both lists, the two doors count as two in the reports (by id alone, one).
+    let answered = Mark {
+        outcome: Outcome::Answered,
+        ..knock
+    };
+    for list in [&a, &b] {
+        late.mark_doors_on(list, std::slice::from_ref(&door), &answered)
+            .unwrap();
+    }
+    let today = chrono::Utc::now().date_naive();
+    let scope = groundwork::report::Scope::Dates {
+        from: today - chrono::Duration::days(1),
+        to: today + chrono::Duration::days(1),
+    };
+    let doors = groundwork::report::shift_report(&late, &scope, today, None)
+        .unwrap()
+        .team
+        .doors;
+    assert_eq!((doors.visits, doors.knocked, doors.answered), (3, 2, 2));
 }
