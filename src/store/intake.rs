@@ -24,6 +24,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::opening::OpenedSnapshot;
+use super::sequence::Sequences;
 use super::{bundle, documents, project};
 use crate::docs::{self, DocKind, check};
 use crate::error::Result;
@@ -317,6 +318,7 @@ fn apply_alone(
         pending.push(change);
     }
     let mut accepted = Vec::with_capacity(pending.len());
+    let mut seqs = Sequences::of(&mut doc);
     loop {
         let mut progressed = false;
         let mut i = 0;
@@ -327,7 +329,7 @@ fn apply_alone(
             }
             let change = pending.remove(i);
             progressed = true;
-            kind = Some(judge_and_apply(&mut doc, doc_id, kind, &change).ok()?);
+            kind = Some(judge_and_apply(&mut doc, &mut seqs, doc_id, kind, &change).ok()?);
             accepted.push(change);
         }
         if !progressed {
@@ -704,6 +706,7 @@ fn take_in_doc(
     }
 
     let mut accepted: Vec<Change> = Vec::new();
+    let mut seqs = Sequences::of(&mut doc);
     loop {
         let mut progressed = false;
         let mut i = 0;
@@ -728,7 +731,7 @@ fn take_in_doc(
             }
             let c = pending.remove(i);
             progressed = true;
-            match judge_and_apply(&mut doc, &doc_id, kind, &c.change) {
+            match judge_and_apply(&mut doc, &mut seqs, &doc_id, kind, &c.change) {
                 Ok(k) => {
                     kind = Some(k);
                     accepted.push(c.change.clone());
@@ -777,10 +780,12 @@ fn take_in_doc(
     Ok(())
 }
 
-/// Apply `change` to `doc` if it passes the checks; returns the document's kind. On `Err` the
-/// document may hold the refused change: the caller rebuilds it.
+/// Apply `change` to `doc` (its changes numbered in `seqs`) if it passes the checks; returns
+/// the document's kind. On `Err` the document may hold the refused change: the caller
+/// rebuilds it (`seqs` counts only what passed).
 fn judge_and_apply(
     doc: &mut AutoCommit,
+    seqs: &mut Sequences,
     doc_id: &str,
     kind: Option<DocKind>,
     change: &Change,
@@ -789,6 +794,8 @@ fn judge_and_apply(
     if first && !doc.get_heads().is_empty() {
         return Err("it starts the document over, but the document already exists".into());
     }
+    // Before Automerge sees it: it panics on a change numbered out of turn.
+    seqs.check(change)?;
     check::check_ops(change, first)?;
     let mut heads = doc.get_heads();
     let mut deps = change.deps().to_vec();
@@ -798,7 +805,7 @@ fn judge_and_apply(
     let hash = change.hash();
     doc.apply_changes([change.clone()])
         .map_err(|e| format!("Automerge cannot apply it ({e})"))?;
-    if on_top {
+    let judged = if on_top {
         check::check_state(doc, doc_id, kind)
     } else {
         // Concurrent with changes here: judge it by the document as its writer saw it.
@@ -806,7 +813,9 @@ fn judge_and_apply(
             .fork_at(&[hash])
             .map_err(|e| format!("cannot read the document at this change ({e})"))?;
         check::check_state(&at, doc_id, kind)
-    }
+    }?;
+    seqs.note(change);
+    Ok(judged)
 }
 
 /// The document as saved before this batch, plus the changes of the batch accepted so far.

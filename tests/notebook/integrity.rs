@@ -835,6 +835,71 @@ fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked
     assert_eq!(d.store.person(&p).unwrap().conversations.len(), 1);
 }
 
+/// `change` (raw bytes) with its number among its writer's changes set to `seq`.
+fn renumbered(change: &[u8], seq: u64) -> Vec<u8> {
+    let mut expanded = automerge::Change::from_bytes(change.to_vec())
+        .unwrap()
+        .decode();
+    expanded.seq = seq;
+    expanded.hash = None;
+    automerge::Change::from(expanded).raw_bytes().to_vec()
+}
+
+/// Automerge 0.12 panics applying a change numbered past its writer's next (a member's first
+/// change to a file numbered 2): the panic inside the sync stopped it on every retry, on every
+/// device. Now it is refused and listed, and the sync goes on; so is a second change under a
+/// number already held (a member forking its own history), which Automerge refused with an
+/// error of its own.
+#[test]
+fn changes_numbered_out_of_their_writers_turn_are_refused_and_the_sync_goes_on() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut honest = Device::joined(&relay.url, &invite, "Honest phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let a = honest.person("Amina Yusuf");
+    let b = honest.person("Bola Ade");
+    honest.sync();
+    evil.device.sync();
+    let mut late = Device::joined(&relay.url, &invite, "Late phone");
+    late.sync();
+
+    // A first change to A numbered 2.
+    let (_, first) = evil.change(&a, |d| {
+        let person = map(d, "person");
+        d.put(&person, "notes", "skipped ahead").unwrap();
+    });
+    let skipped = renumbered(&first, 2);
+    // Two different first changes to B by the same writer: the second forks its history.
+    let (_, one) = evil.change(&b, |d| {
+        let person = map(d, "person");
+        d.put(&person, "notes", "one").unwrap();
+    });
+    let (_, other) = evil.change(&b, |d| {
+        let person = map(d, "person");
+        d.put(&person, "notes", "the other").unwrap();
+    });
+    evil.push(vec![(a.clone(), skipped)]);
+    evil.push(vec![(b.clone(), one)]);
+    evil.push(vec![(b.clone(), other)]);
+    honest.converse(&a, "the heating is broken", &[]);
+    honest.sync();
+    for d in [&mut honest, &mut late] {
+        d.sync();
+        d.sync();
+        let q = d.store.quarantined().unwrap();
+        assert_eq!(q.len(), 2, "{q:?}");
+        assert!(q.iter().all(|x| x.reason.contains("numbered")), "{q:?}");
+        assert_eq!(d.store.person(&a).unwrap().conversations.len(), 1);
+        assert_eq!(d.store.person(&a).unwrap().person.notes, None);
+        // One of B's two is taken in (the one served first), never both.
+        let notes = d.store.person(&b).unwrap().person.notes;
+        assert!(
+            matches!(notes.as_deref(), Some("one") | Some("the other")),
+            "{notes:?}"
+        );
+    }
+}
+
 /// Copy the object `from` of `src` into `dst` under `key` of map `to` (maps, lists, text and
 /// scalars).
 fn copy_into(
