@@ -8,7 +8,8 @@
 //!
 //! 1. [`check_ops`] looks at the change's own operations. After a document's first change, the
 //!    keys that make it what it is (`type`, `shape`, `id`, `created_at`, and the structural
-//!    maps of its kind) are never written again, and no new object is made at the top level.
+//!    maps of its kind) are never written again, and no new object is made at the top level;
+//!    in a walk list no door or visit is deleted ([`check_walklist_ops`]).
 //! 2. [`check_state`] reads the document as it stands at the change (the change and everything
 //!    it depends on, not what happened concurrently elsewhere): it must still be a readable
 //!    document of the same kind with the same id, every field of the right type.
@@ -17,7 +18,7 @@
 //! work (deleting a conversation) pass, and are undone from the person file's history.
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{AutoCommit, Change};
+use automerge::{AutoCommit, Change, ReadDoc as _};
 
 use super::{DocKind, campaign, child_map, kind_of, person, shift, walklist};
 
@@ -106,6 +107,40 @@ pub fn check_state(
     expected: Option<DocKind>,
 ) -> Result<DocKind, String> {
     check_and_read(doc, doc_id, expected).map(|r| r.kind())
+}
+
+/// Rule 1 for a walk list, which needs the list (`doc`, before the change) to know its maps:
+/// no change deletes a door or a visit. No device does (a list only grows: doors are imported,
+/// visits marked), and each alone looked sound as its writer saw the list, but a door deleted
+/// while another device marked it offline left the merged list with a visit to no door.
+pub fn check_walklist_ops(doc: &AutoCommit, change: &Change) -> Result<(), String> {
+    let map_of = |key: &str| match doc.get(automerge::ROOT, key) {
+        Ok(Some((automerge::Value::Object(_), automerge::ObjId::Id(counter, actor, _)))) => {
+            Some(ObjectId::Id(automerge::legacy::OpId(counter, actor)))
+        }
+        _ => None,
+    };
+    let (doors, visits) = (map_of("doors"), map_of("visits"));
+    for op in &change.decode().operations {
+        if !matches!(op.action, OpType::Delete) {
+            continue;
+        }
+        let what = if Some(&op.obj) == doors.as_ref() {
+            "door"
+        } else if Some(&op.obj) == visits.as_ref() {
+            "visit"
+        } else {
+            continue;
+        };
+        let id = match &op.key {
+            Key::Map(k) => k.to_string(),
+            Key::Seq(_) => String::new(),
+        };
+        return Err(format!(
+            "it deletes {what} {id} from the walk list, which no device does"
+        ));
+    }
+    Ok(())
 }
 
 /// [`check_state`], keeping what it read (a caller that projects the document next need not

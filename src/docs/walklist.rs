@@ -193,7 +193,9 @@ pub fn read_list(doc: &AutoCommit, doc_id: &str) -> Result<WalkList> {
 }
 
 /// Read the whole list: its fields, doors and visits. A visit to a door the list does not
-/// have is a damaged document.
+/// have is kept (the list's doors do not show it, its reports count it), so that no list is
+/// ever unreadable for it: no change may delete a door ([`super::check::check_walklist_ops`]),
+/// but a list read as damaged stopped every sync that brought it.
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<WalkListFile> {
     let root = Fields::new(doc, ROOT, doc_id)?;
     let list: WalkList = record::read(Some(&root), &root, doc_id)?;
@@ -209,15 +211,6 @@ pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<WalkListFile> {
     let mut visits = Vec::new();
     each_record(doc, doc_id, "visits", "visit", |key, fields| {
         let visit: Visit = record::read(None, &fields, &key)?;
-        if doors
-            .binary_search_by(|d| d.door.id.as_str().cmp(visit.door_id.as_str()))
-            .is_err()
-        {
-            return Err(fields.bad(format!(
-                "visit {key} is to door {}, which the list does not have",
-                visit.door_id
-            )));
-        }
         visits.push(visit);
         Ok(())
     })?;

@@ -797,6 +797,9 @@ fn judge_and_apply(
     // Before Automerge sees it: it panics on a change numbered out of turn.
     seqs.check(change)?;
     check::check_ops(change, first)?;
+    if kind == Some(DocKind::WalkList) {
+        check::check_walklist_ops(doc, change)?;
+    }
     let mut heads = doc.get_heads();
     let mut deps = change.deps().to_vec();
     heads.sort();

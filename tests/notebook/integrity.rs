@@ -835,6 +835,68 @@ fn the_app_sync_worker_counts_refused_and_waiting_changes_and_repairs_when_asked
     assert_eq!(d.store.person(&p).unwrap().conversations.len(), 1);
 }
 
+/// A member deletes a door of a list while a canvasser, offline, marks it: each change was
+/// sound as its writer saw the list, and the list they made together held a visit to no door.
+/// Read as damage, that list stopped every later sync of every device (the projection failed
+/// inside the page's transaction, whichever came first). No device deletes doors or visits, so
+/// a change that does is refused wherever it arrives, and the canvasser's visit is kept.
+#[test]
+fn a_door_deleted_while_it_was_marked_offline_does_not_stop_the_sync() {
+    use groundwork::model::Outcome;
+    use groundwork::store::walklists::Mark;
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(4);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let mut canvasser = Device::joined(&relay.url, &invite, "Canvasser's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let rows = groundwork::walk::import::read(
+        "Elector No,Name,House No,Street,Postcode\nE1,Ann Ray,1,Elm Road,LS1 2AB\nE2,Bo Li,2,Elm Road,LS1 2AB\n"
+            .as_bytes(),
+        &[],
+    )
+    .unwrap();
+    let list = lead
+        .store
+        .import_walklist("Elm Road", None, &rows)
+        .unwrap()
+        .id;
+    lead.sync();
+    canvasser.sync();
+    evil.device.sync();
+    let door = lead.store.walklist(&list).unwrap().doors[0].door.id.clone();
+    let answered = Mark {
+        outcome: Outcome::Answered,
+        note: None,
+        at: None,
+        come_back_at: None,
+    };
+    // Offline, the canvasser marks the door; meanwhile the member deletes it.
+    canvasser
+        .store
+        .mark_doors_on(&list, std::slice::from_ref(&door), &answered)
+        .unwrap();
+    let deletion = evil.change(&list, |d| {
+        let doors = map(d, "doors");
+        d.delete(&doors, door.as_str()).unwrap();
+    });
+    evil.push(vec![deletion]);
+    lead.sync();
+    canvasser.sync();
+    lead.sync();
+    let mut late = Device::joined(&relay.url, &invite, "Late phone");
+    late.sync();
+    for d in [&lead, &canvasser, &late] {
+        let visits = d.store.door_visits().unwrap();
+        assert_eq!(visits.len(), 1, "the visit is kept");
+        assert_eq!(visits[0].door_id, door);
+        assert_eq!(d.store.walklist(&list).unwrap().doors.len(), 2);
+        let q = d.store.quarantined().unwrap();
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert!(q[0].reason.contains("deletes door"), "{q:?}");
+    }
+    assert_eq!(late.exports(), lead.exports());
+}
+
 /// `change` (raw bytes) with its number among its writer's changes set to `seq`.
 fn renumbered(change: &[u8], seq: u64) -> Vec<u8> {
     let mut expanded = automerge::Change::from_bytes(change.to_vec())
