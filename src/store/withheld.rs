@@ -86,8 +86,7 @@ pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), Strin
         .iter()
         .chain(&record.snapshots)
         .any(|(doc, tag)| {
-            doc.is_empty()
-                || doc.len() > groundwork_protocol::MAX_DOC_ID_LEN
+            !groundwork_protocol::valid_doc_id(doc)
                 || tag.len() != 2 * TAG_LEN
                 || unhex_strict(tag).is_none()
         })

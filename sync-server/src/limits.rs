@@ -37,7 +37,7 @@ use groundwork_protocol::id::parse_blob_id;
 use groundwork_protocol::team::{MAX_ERASE_PROOF_LEN, MAX_SEALED_KEYS_LEN};
 use groundwork_protocol::{
     BLOB_ID_HEX_LEN, CompactRequest, JSON_CONTENT_TYPE, MAX_COMPACT_ITEMS, MAX_COVERED,
-    MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE,
+    MAX_DEVICE_NAME_LEN, MAX_DOC_ID_LEN, PushItem, SYNC_CONTENT_TYPE, valid_doc_id,
 };
 
 use crate::error::ApiError;
@@ -144,10 +144,6 @@ pub fn check_push(push: &[PushItem], max_changes: usize) -> Result<(), ApiError>
         }
     }
     Ok(())
-}
-
-fn valid_doc_id(doc: &str) -> bool {
-    !doc.trim().is_empty() && doc.len() <= MAX_DOC_ID_LEN && !doc.chars().any(char::is_control)
 }
 
 /// Refuses a document id a push could not carry: empty, only whitespace, over

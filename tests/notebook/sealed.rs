@@ -834,6 +834,61 @@ fn a_push_record_with_impossible_numbers_is_refused_and_syncing_goes_on() {
     );
 }
 
+/// A member's own push record listing blobs under document ids the relay refuses (only
+/// spaces, a control character): the listed blobs were expected, so every sync of every device
+/// that took the record in ended by asking the relay for those documents, was refused (400),
+/// and failed. Now such a record is refused, and syncs go on.
+#[test]
+fn a_push_record_naming_documents_the_relay_refuses_does_not_fail_every_sync() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(3);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut evil = Device::joined(&relay.url, &invite, "Evil phone");
+    a.sync();
+    evil.sync();
+    let evil_actor = groundwork::store::intake::hex(&evil.store.actor_bytes());
+    for (n, doc_id) in [(60, " "), (61, "bell\u{7}")] {
+        let record = groundwork::crypto::pushlog::PushRecord {
+            actor: evil_actor.clone(),
+            n,
+            blobs: vec![(doc_id.to_string(), "00112233445566ff".into())],
+            seen: Default::default(),
+            snapshots: Vec::new(),
+        };
+        let doc = groundwork::crypto::pushlog::push_doc_id(&evil_actor, n);
+        let sealed = evil
+            .store
+            .sealed_for_push(vec![groundwork::store::OutboxItem {
+                seq: 0,
+                doc_id: doc.clone(),
+                change_hash: String::new(),
+                bytes: serde_json::to_vec(&record).unwrap(),
+            }])
+            .unwrap();
+        relay.inject(&evil.relay_device_id(), &doc, &sealed[0].bytes);
+    }
+    let mut c = Device::joined(&relay.url, &invite, "C's phone");
+    let report = c.sync();
+    assert_eq!(report.rejected, 2, "{report:?}");
+    assert!(
+        c.store
+            .quarantined()
+            .unwrap()
+            .iter()
+            .all(|q| q.reason.contains("cannot name")),
+        "{:?}",
+        c.store.quarantined().unwrap()
+    );
+    let later = a.person("After the bad records");
+    a.sync();
+    c.sync();
+    c.sync();
+    assert_eq!(
+        c.store.person(&later).unwrap().person.name,
+        "After the bad records"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 

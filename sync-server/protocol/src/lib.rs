@@ -61,6 +61,13 @@ pub const SYNC_CONTENT_TYPE: &str = "application/vnd.groundwork.sync.v1";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Longest document id the relay accepts, in bytes (ids are random, e.g. a UUID).
 pub const MAX_DOC_ID_LEN: usize = 128;
+
+/// Whether the relay takes `doc` as a document id: 1 to [`MAX_DOC_ID_LEN`] bytes of text, not
+/// only whitespace, without control characters. (A device checks ids it would ask the relay
+/// about against the same rule: a push record naming another is refused, not asked after.)
+pub fn valid_doc_id(doc: &str) -> bool {
+    !doc.trim().is_empty() && doc.len() <= MAX_DOC_ID_LEN && !doc.chars().any(char::is_control)
+}
 /// Longest Automerge actor id a device may declare, in bytes (Groundwork devices use 16).
 pub const MAX_ACTOR_LEN: usize = 32;
 /// Longest device name the relay accepts, in bytes.
