@@ -15,7 +15,9 @@
 //!   for a request head, including on a kept-alive connection) and, as a backstop, the same limit
 //!   enforced here on any connection that has sent bytes without completing a request.
 //! - **An idle limit** (`idle_timeout`): a connection that has sent nothing since its last answer
-//!   (or since it was accepted) for this long is closed.
+//!   went out (or since it was accepted) for this long is closed. An answer still going out
+//!   keeps the connection from idling while its bytes move, however slowly the client takes them;
+//!   once they stop moving (a client that stops reading), the same limit closes it.
 //! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
 //!   request waits up to [`BODY_BUDGET_WAIT`] for room, then gets a `503`.
 //! - **A body read deadline** (`body_read_timeout`): every request body is wrapped in
@@ -277,10 +279,24 @@ impl Drop for BusyGuard {
     }
 }
 
-/// A TCP stream that records when bytes arrive.
+/// A TCP stream that records when bytes arrive, and when an answer's bytes go out: a
+/// connection whose answer is still going out is not idle while the client takes it, however
+/// slowly (a phone pulling a page on a weak signal), only once nothing moves for the idle
+/// limit (a client that stops reading).
 struct Watched {
     stream: TcpStream,
     state: Arc<ConnState>,
+    epoch: Instant,
+}
+
+impl Watched {
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        if matches!(polled, Poll::Ready(Ok(n)) if *n > 0) {
+            self.state
+                .free_since
+                .store(millis_since(self.epoch), Ordering::SeqCst);
+        }
+    }
 }
 
 impl AsyncRead for Watched {
@@ -304,7 +320,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.wrote(&polled);
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -320,7 +338,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -475,6 +495,7 @@ impl Connection {
         let io = TokioIo::new(Watched {
             stream,
             state: Arc::clone(&state),
+            epoch,
         });
         let service_state = Arc::clone(&state);
         let body_timeout = limits.body_read_timeout;

@@ -160,6 +160,92 @@ fn slow_heads_slow_bodies_and_idle_connections_are_closed() {
     assert!(relay.healthy());
 }
 
+/// Reads an HTTP/1.1 answer on `s` (sent with `Connection: close`) at about `per_tick` bytes
+/// every `tick`, or not at all for `pause` first: the body's length and the length its head
+/// announced.
+fn read_slowly(
+    s: &mut TcpStream,
+    pause: Duration,
+    per_tick: usize,
+    tick: Duration,
+) -> (usize, usize) {
+    std::thread::sleep(pause);
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; per_tick];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        std::thread::sleep(tick);
+    }
+    let head_end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer's head")
+        + 4;
+    let head = String::from_utf8_lossy(&out[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let announced = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    (out.len() - head_end, announced)
+}
+
+/// A phone on a weak signal takes an answer slowly: while its bytes move, the connection is not
+/// idle (the relay closed it one idle limit after the answer was made, cutting the answer short:
+/// a page or the app's wasm that takes longer than that to download never arrived whole). A
+/// client that stops reading is still closed after the idle limit.
+#[test]
+fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        app.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )
+    .expect("index");
+    // Incompressible, and more than the sockets' buffers hold (on loopback, Linux lets them
+    // grow to about 10 MiB together).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let big: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(app.path().join("big.png"), &big).expect("big file");
+    let app_dir = app.path().to_str().expect("path");
+    let relay = Relay::start_with(&["--idle-timeout", "1s", "--app", app_dir]);
+    let get = || {
+        stall(
+            addr(&relay),
+            b"GET /big.png HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n",
+        )
+    };
+    // About 4 s for 24 MiB, read steadily.
+    let (got, announced) = read_slowly(
+        &mut get(),
+        Duration::ZERO,
+        128 << 10,
+        Duration::from_millis(20),
+    );
+    assert_eq!(announced, big.len());
+    assert_eq!(got, big.len(), "the whole file arrived");
+    // Nothing read for three idle limits: closed, the rest never sent.
+    let (got, _) = read_slowly(&mut get(), Duration::from_secs(3), 1 << 20, Duration::ZERO);
+    assert!(
+        got < big.len(),
+        "a client that stopped reading was closed ({got} bytes)"
+    );
+    assert!(relay.healthy());
+}
+
 #[test]
 fn enrolment_attempts_are_rate_limited_per_address() {
     let relay = Relay::start_with(&["--enrol-per-minute", "60", "--enrol-burst", "3"]);
