@@ -62,6 +62,24 @@ pub const MAX_INVITE_BODY_BYTES: usize = MAX_SEALED_KEYS_LEN + 4 * 1024;
 /// budget counts it), so it stays well under the default `max_body_bytes`.
 pub const MAX_COMPACT_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The largest body the route at `path` reads, where it reads less than the relay's largest
+/// (`max_body_bytes`); `None` for a sync, which may take that much. The listener reserves no
+/// more than this for a request's body, whatever its head declares or leaves undeclared: a
+/// stranger's stalled enrolments, sent without a length, reserved the largest body each and
+/// held the budget every team's syncs wait on.
+pub fn largest_body_of(path: &str) -> Option<u64> {
+    use groundwork_protocol::{COMPACT_PATH, INVITES_PATH, SYNC_PATH};
+    let bytes = match path {
+        SYNC_PATH => return None,
+        COMPACT_PATH => MAX_COMPACT_BODY_BYTES,
+        INVITES_PATH => MAX_INVITE_BODY_BYTES,
+        // Enrolment, the lead's other actions, erasure confirmations, a document's changes;
+        // and any other route, which reads no body.
+        _ => MAX_JSON_BODY_BYTES,
+    };
+    Some(bytes as u64)
+}
+
 /// Most blob bytes written in one transaction of a push.
 pub const TURN_BYTES: usize = 256 * 1024;
 /// Most blobs written in one transaction of a push.

@@ -19,7 +19,9 @@
 //!   keeps the connection from idling while its bytes move, however slowly the client takes them;
 //!   once they stop moving (a client that stops reading), the same limit closes it.
 //! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
-//!   request waits up to [`BODY_BUDGET_WAIT`] for room, then gets a `503`.
+//!   request reserves what its head declares, and never more than its route reads
+//!   ([`crate::limits::largest_body_of`]); it waits up to [`BODY_BUDGET_WAIT`] for room, then
+//!   gets a `503`.
 //! - **A body read deadline** (`body_read_timeout`): every request body is wrapped in
 //!   [`crate::body::DeadlineBody`], so reading it fails after the deadline and the handler answers
 //!   408.
@@ -507,7 +509,12 @@ impl Connection {
                 let _reserved = if http_body::Body::is_end_stream(req.body()) {
                     None
                 } else {
-                    match budget.reserve(body_size_to_reserve(req.headers())).await {
+                    let declared = body_size_to_reserve(req.headers());
+                    let want = match crate::limits::largest_body_of(req.uri().path()) {
+                        Some(most) => Some(declared.map_or(most, |d| d.min(most))),
+                        None => declared,
+                    };
+                    match budget.reserve(want).await {
                         Some(permit) => Some(permit),
                         None => {
                             tracing::warn!(%peer, "request refused: no room in the body budget");

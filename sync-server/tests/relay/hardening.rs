@@ -390,6 +390,40 @@ fn bodies_in_flight_have_a_memory_budget() {
     sync_with_retries(&mut other, vec![item("doc", "room once more")]);
 }
 
+/// Enrolment reads at most 16 KiB, and needs no token: a stranger's enrolments sent chunked,
+/// with no length, then stalled, each reserved the largest body (here the whole budget) until
+/// its body timed out, and every team's pushes were refused meanwhile. A request reserves no
+/// more than its route reads.
+#[test]
+fn stalled_enrolments_without_a_length_do_not_take_the_budget_from_pushes() {
+    let relay = Relay::start_with(&[
+        "--max-body-bytes",
+        "1MiB",
+        "--max-inflight-body-bytes",
+        "1MiB",
+    ]);
+    let (_, mut devices) = relay.team_with_devices("Budget", 1);
+    let addr = addr(&relay);
+    let stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            stall(
+                addr,
+                b"POST /v1/enrol HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+            )
+        })
+        .collect();
+    // Their heads read (a busy machine may take a moment), a push still finds room.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut honest = devices
+        .pop()
+        .expect("device")
+        .with_fresh_connections(Duration::from_secs(30));
+    let pushed = honest.sync(vec![item("doc", "room for honest work")], None);
+    assert!(pushed.is_ok(), "{pushed:?}");
+    drop(stalled);
+}
+
 #[test]
 fn behind_a_proxy_clients_are_told_apart_by_forwarded_for_only_when_trusted() {
     let attempt = |relay: &Relay, client: &str| {
