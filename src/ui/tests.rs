@@ -185,6 +185,18 @@ impl Harness {
         self.dom.render_immediate(&mut NoOpMutations);
     }
 
+    /// Empty the field `element_id`, as selecting its text and deleting it does.
+    fn clear(&mut self, element_id: &str) {
+        let id = self.find("id", element_id);
+        let data = PlatformEventData::new(Box::new(SerializedFormData::new(String::new(), vec![])));
+        self.dom.runtime().handle_event(
+            "input",
+            Event::new(Rc::new(data) as Rc<dyn Any>, true),
+            id,
+        );
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
+
     fn type_in(&mut self, element_id: &str, text: &str) {
         let id = self.find("id", element_id);
         // Like a browser: one input event per keystroke, carrying the text so far.
@@ -850,6 +862,46 @@ fn wait_for_draft(h: &Harness, key: &str, ok: impl Fn(&str) -> bool) -> String {
             return d;
         }
         assert!(Instant::now() < deadline, "no draft under {key}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Text typed and deleted again leaves no draft: an emptied form (or one brought back to how
+/// it opened) sent nothing, so the draft of what was typed stayed, was offered again as
+/// "restored", and a new person's wrongly typed details stayed in the notebook where no erasure
+/// reaches them.
+#[test]
+fn a_form_emptied_again_leaves_no_draft() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    h.click("id", "add-person");
+    h.settle_until("form", |html| html.contains("Add a person"));
+    h.type_in("person-name", "Jo Bloggs");
+    let key = "person-new";
+    wait_for_draft(&h, key, |d| d.contains("Jo Bloggs"));
+    h.clear("person-name");
+    wait_for_no_draft(&h, key);
+
+    h.click("id", "tab-People");
+    h.settle_until("list", |html| html.contains("Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| {
+        html.contains("Conversation with Amina Yusuf")
+    });
+    h.type_in("story", "Wrong person");
+    let key = super::views::draft_key(&id);
+    wait_for_draft(&h, &key, |d| d.contains("Wrong person"));
+    h.clear("story");
+    wait_for_no_draft(&h, &key);
+}
+
+/// Wait until the store holds no draft under `key`.
+fn wait_for_no_draft(h: &Harness, key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.rt.block_on(h.handle().draft(key)).unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the draft under {key} stayed");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -68,8 +68,9 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
     let mut confirming = use_signal(|| false);
     let key = edit_key(&id);
 
-    // Every change is a draft, sent as it is made; back to how the person was, there is
-    // nothing to keep.
+    // Every change is a draft, sent as it is made (back to how the form opened too: a later
+    // draft may still wait to be written); back to how the person was, there is nothing to
+    // keep.
     let store = services.store.clone();
     let draft_before = before.clone();
     let draft_key = key.clone();
@@ -80,9 +81,6 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
             entries: entries.peek().clone(),
             tag_entry: String::new(),
         };
-        if d == first {
-            return;
-        }
         if d.form == d.before && d.entries.values().all(|t| t.trim().is_empty()) {
             let store = store.clone();
             let key = draft_key.clone();

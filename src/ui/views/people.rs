@@ -329,13 +329,11 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
     let mut saving = use_signal(|| false);
     let mut confirming = use_signal(|| false);
 
-    // Every change is a draft, sent as it is made; an emptied form leaves none.
+    // Every change is a draft, sent as it is made; an emptied form leaves none (and a draft
+    // still waiting to be written goes with it).
     let store = services.store.clone();
     let persist = use_callback(move |()| {
         let f = form.peek().clone();
-        if f == first {
-            return;
-        }
         if f == PersonForm::default() {
             let store = store.clone();
             spawn(async move {

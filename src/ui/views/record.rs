@@ -306,13 +306,18 @@ fn RecordForm(
 
     // Every change to the form is a draft, sent to the store worker as it is made (not later,
     // so leaving at once keeps the last keystroke); the worker writes it when typing pauses.
+    // Back to a fresh form, there is nothing to keep (and a draft still waiting goes too).
     let store = services.store.clone();
     let first = initial.clone();
     let persist = use_callback(move |()| {
         let d = draft.peek();
-        if *d != first
-            && let Ok(body) = serde_json::to_string(&*d)
-        {
+        if *d == first && !restored {
+            let store = store.clone();
+            let key = key.clone();
+            spawn(async move {
+                let _ = store.run(Request::DeleteDraft(key)).await;
+            });
+        } else if let Ok(body) = serde_json::to_string(&*d) {
             store.save_draft(&key, body);
         }
     });
