@@ -10,7 +10,10 @@
 //! in the history nor sent anywhere.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::future::{Either, select};
+use groundwork::sync::fetch::sleep;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -18,6 +21,9 @@ use super::client::{WorkerSync, ready, spawn_worker};
 use super::messages::Refusal;
 use crate::ui::worker::StoreHandle;
 use crate::ui::{Host, Services};
+
+/// How long the app waits for the browser to answer whether it will keep the notebook.
+const PERSIST_WAIT: Duration = Duration::from_millis(1500);
 
 /// Start the page: the store worker, then the app.
 pub fn start() {
@@ -27,10 +33,24 @@ pub fn start() {
         return;
     }
     // The app starts while the worker opens the notebook (its first requests wait in the
-    // queue), so the two wasm instances start side by side.
+    // queue), so the two wasm instances start side by side. It waits at most a moment for the
+    // browser's answer to "keep this notebook": Firefox asks the user in a pop-up and answers
+    // only when they do, which left the app on "Opening your notebook…" until then. Past the
+    // moment it starts with what the browser has promised so far (asking that never prompts),
+    // and the request goes on beside it.
     wasm_bindgen_futures::spawn_local(async move {
+        let asked = Box::pin(persist());
+        let answer = match select(asked, Box::pin(sleep(PERSIST_WAIT))).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right((_, asked)) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = asked.await;
+                });
+                persisted().await
+            }
+        };
         let host = Host {
-            persisted: persist().await,
+            persisted: answer,
             ..host
         };
         launch(host);
@@ -141,9 +161,17 @@ fn read_host() -> Host {
     }
 }
 
-/// Ask the browser to keep the notebook when storage runs low; what it answered.
+/// Ask the browser to keep the notebook when storage runs low (a browser may ask the user
+/// first); what it answered.
 async fn persist() -> Option<bool> {
     let storage = web_sys::window()?.navigator().storage();
     let promise = storage.persist().ok()?;
+    JsFuture::from(promise).await.ok()?.as_bool()
+}
+
+/// Whether the browser has promised to keep the notebook (never asks the user).
+async fn persisted() -> Option<bool> {
+    let storage = web_sys::window()?.navigator().storage();
+    let promise = storage.persisted().ok()?;
     JsFuture::from(promise).await.ok()?.as_bool()
 }

@@ -575,6 +575,26 @@ const tests = [
   }],
 ];
 
+tests.splice(1, 0,
+  ['a "keep this notebook" prompt left unanswered does not keep the app from opening', async (s) => {
+    // Firefox answers `navigator.storage.persist()` only once the user has answered its
+    // pop-up; the app waited for that answer before it showed anything.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const context = await browser.newContext({ ...PHONE });
+      await context.addInitScript(() => {
+        if (navigator.storage) navigator.storage.persist = () => new Promise(() => {});
+      });
+      const fresh = await context.newPage();
+      await fresh.goto(`${s.relay.url}/#join=${encodeURIComponent(s.spareInvite)}`);
+      await fresh.locator('#join-link-name').waitFor({ timeout: 30000 });
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+  }],
+);
+
 /** Bind the port used before (it may take a moment to be free again). */
 async function startRelaySamePort(dir, port) {
   let last;
