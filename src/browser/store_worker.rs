@@ -286,9 +286,13 @@ impl Worker {
             && let Some((key, (body, _))) = ended
             && let Err(e) = self.store.borrow_mut().save_draft(&key, &body)
         {
+            // Kept in memory and tried again (as the desktop does), unless the form sent a
+            // newer one meanwhile: with the notebook full, this text is nowhere else.
             super::log(&format!(
-                "store worker: could not save the draft {key}: {e}"
+                "store worker: could not save the draft {key} (kept, to try again): {e}"
             ));
+            let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
+            self.drafts.borrow_mut().entry(key).or_insert((body, due));
         }
         self.post(&FromStore::Reply { id, result });
         if writes && ok {
