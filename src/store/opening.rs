@@ -182,12 +182,18 @@ pub(crate) fn open_pulled(
     }
     // What waited for a writer's key or a key record may be judged now; each round that takes
     // such a record in may free more.
+    // One blob read at a time: what waits may be up to the room's count of the largest blobs
+    // a relay takes, which read at once asked a phone for that much memory at every record.
     while std::mem::take(&mut opener.unblocked) {
-        let waiting = awaiting(conn)?;
-        if waiting.is_empty() {
+        let ids = awaiting_ids(conn)?;
+        if ids.is_empty() {
             break;
         }
-        for w in &waiting {
+        for id in &ids {
+            // Gone meanwhile (refused to make room): nothing to judge.
+            let Some(w) = awaiting_one(conn, id)? else {
+                continue;
+            };
             let freed = conn
                 .prepare_cached("DELETE FROM awaiting_key WHERE blob_id = ?1")?
                 .execute([&w.blob_id])?;
@@ -241,12 +247,21 @@ struct Awaiting {
     snapshot: bool,
 }
 
-fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
+/// The blobs waiting for a key, oldest first.
+fn awaiting_ids(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT blob_id FROM awaiting_key ORDER BY received_at, rowid")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The waiting blob `blob_id`, if it still waits.
+fn awaiting_one(conn: &Connection, blob_id: &str) -> Result<Option<Awaiting>> {
     let mut stmt = conn.prepare_cached(
         "SELECT blob_id, doc_id, blob, pusher_actor, pusher_name, snapshot FROM awaiting_key
-         ORDER BY received_at, rowid",
+         WHERE blob_id = ?1",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let mut rows = stmt.query_map([blob_id], |r| {
         let actor: Option<String> = r.get(3)?;
         let name: Option<String> = r.get(4)?;
         Ok(Awaiting {
@@ -260,7 +275,7 @@ fn awaiting(conn: &Connection) -> Result<Vec<Awaiting>> {
             snapshot: r.get(5)?,
         })
     })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+    Ok(rows.next().transpose()?)
 }
 
 /// Refuse the oldest blob `top` keeps waiting, to make room for another's; whether one was.
