@@ -1493,7 +1493,7 @@ impl super::Store for PostgresStore {
     ) -> Result<Erasure, StoreError> {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
-            // An order given again keeps the newest proofs given (a lead repairing a bad one).
+            // An order given again keeps the newest proof of each lead device that gave one.
             let existing = tx.opt(
                 "SELECT seq, erased_at, proof FROM erasures WHERE team_pk = $1 AND doc_id = $2",
                 &[&team_pk, &doc_id],
@@ -1502,7 +1502,7 @@ impl super::Store for PostgresStore {
                 Some(row) => {
                     let (seq, at, kept): (i64, i64, Option<String>) =
                         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                    let merged = merge_proofs(kept.as_deref(), proof);
+                    let merged = merge_proofs(kept.as_deref(), proof, lead_pk);
                     if merged != kept {
                         tx.exec(
                             "UPDATE erasures SET proof = $3 WHERE team_pk = $1 AND seq = $2",
@@ -1533,6 +1533,7 @@ impl super::Store for PostgresStore {
                             &[&freed, &team_pk],
                         )?
                         .try_get(0)?;
+                    let proof = merge_proofs(None, proof, lead_pk);
                     tx.exec(
                         "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
                          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1551,7 +1552,7 @@ impl super::Store for PostgresStore {
                         freed,
                         "document erased"
                     );
-                    (seq, now, proof.map(str::to_owned))
+                    (seq, now, proof)
                 }
             };
             let seen = tx.confirmations(team_pk)?;

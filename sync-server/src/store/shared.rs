@@ -44,28 +44,86 @@ pub fn erasure(
         erased_at,
         confirmed: u32::try_from(confirmed).unwrap_or(u32::MAX),
         devices: u32::try_from(seen.len()).unwrap_or(u32::MAX),
-        proof,
+        proof: served_proofs(proof.as_deref()),
     }
 }
 
 /// Most proofs kept for one erasure order.
 pub const MAX_PROOFS_KEPT: usize = 4;
 
-/// The proofs kept for an order (space-separated, newest first) once `new` is given: it goes
-/// first (once), and at most [`MAX_PROOFS_KEPT`] stay. The relay cannot tell a lead's proof
-/// from junk, so it keeps several: one junk proof cannot push out a good one.
-pub fn merge_proofs(kept: Option<&str>, new: Option<&str>) -> Option<String> {
+/// Whose a stored proof is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Given {
+    /// The order's first proof, kept whatever comes after it.
+    First,
+    /// A later proof of the lead device with this key in the store.
+    By(i64),
+    /// Stored before proofs were kept this way.
+    Unknown,
+}
+
+/// One stored entry: `*@<proof>` (the first), `<device>@<proof>`, or a bare proof stored
+/// before proofs were kept by device.
+fn stored_entry(entry: &str) -> (Given, &str) {
+    match entry.split_once('@') {
+        Some(("*", proof)) if !proof.is_empty() => (Given::First, proof),
+        Some((device, proof)) if !proof.is_empty() => match device.parse::<i64>() {
+            Ok(device) => (Given::By(device), proof),
+            Err(_) => (Given::Unknown, entry),
+        },
+        _ => (Given::Unknown, entry),
+    }
+}
+
+/// The proofs kept for an order (stored as space-separated entries) once lead device `by`
+/// gives `new`. The relay cannot tell a lead's proof from junk, so it keeps the order's first
+/// proof whatever comes after it (the lead who erases gives it), and the newest proof of each
+/// of the last few lead devices that gave one, newest first: at most [`MAX_PROOFS_KEPT`] in
+/// all. A lead's token in a hostile hand replaces only that device's own later proof (four
+/// proofs from one token pushed a signed proof out, and devices that trust only signed
+/// orders never carried that erasure out).
+pub fn merge_proofs(kept: Option<&str>, new: Option<&str>, by: i64) -> Option<String> {
     let Some(new) = new else {
         return kept.map(str::to_owned);
     };
-    let mut all = vec![new];
+    let entries: Vec<(Given, &str)> = kept
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(stored_entry)
+        .collect();
+    if entries.is_empty() {
+        return Some(format!("*@{new}"));
+    }
+    let first = entries.iter().find(|(g, _)| *g == Given::First).copied();
+    let mut all: Vec<String> = Vec::new();
+    if first.is_none_or(|(_, p)| p != new) {
+        all.push(format!("{by}@{new}"));
+    }
     all.extend(
-        kept.unwrap_or_default()
-            .split_whitespace()
-            .filter(|p| *p != new),
+        entries
+            .iter()
+            .filter(|(g, p)| *g != Given::First && *g != Given::By(by) && *p != new)
+            .map(|(g, p)| match g {
+                Given::By(d) => format!("{d}@{p}"),
+                _ => (*p).to_string(),
+            }),
     );
-    all.truncate(MAX_PROOFS_KEPT);
+    all.truncate(MAX_PROOFS_KEPT - usize::from(first.is_some()));
+    if let Some((_, p)) = first {
+        all.push(format!("*@{p}"));
+    }
     Some(all.join(" "))
+}
+
+/// The proofs of an order as devices are given them: space-separated, the first last, without
+/// who gave them.
+pub fn served_proofs(stored: Option<&str>) -> Option<String> {
+    stored.map(|s| {
+        s.split_whitespace()
+            .map(|e| stored_entry(e).1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// A stored blob id, which must be 32 bytes.
@@ -129,18 +187,46 @@ impl Pager {
 
 #[cfg(test)]
 mod proof_tests {
-    use super::merge_proofs;
+    use super::{merge_proofs, served_proofs};
 
     #[test]
-    fn proofs_are_kept_newest_first_once_each_and_at_most_four() {
-        assert_eq!(merge_proofs(None, None), None);
-        assert_eq!(merge_proofs(Some("a"), None).as_deref(), Some("a"));
-        assert_eq!(merge_proofs(None, Some("a")).as_deref(), Some("a"));
-        assert_eq!(merge_proofs(Some("a"), Some("b")).as_deref(), Some("b a"));
-        assert_eq!(merge_proofs(Some("b a"), Some("a")).as_deref(), Some("a b"));
+    fn the_first_proof_stays_and_later_ones_are_kept_one_per_device() {
+        let served = |stored: Option<String>| served_proofs(stored.as_deref());
+        assert_eq!(merge_proofs(None, None, 1), None);
+        assert_eq!(merge_proofs(Some("*@a"), None, 2).as_deref(), Some("*@a"));
+        assert_eq!(merge_proofs(None, Some("a"), 1).as_deref(), Some("*@a"));
+        // Later proofs go first; a device's later proof replaces its own, never the first.
+        let two = merge_proofs(Some("*@a"), Some("b"), 1);
+        assert_eq!(served(two.clone()).as_deref(), Some("b a"));
         assert_eq!(
-            merge_proofs(Some("d c b a"), Some("e")).as_deref(),
-            Some("e d c b")
+            served(merge_proofs(two.as_deref(), Some("c"), 1)).as_deref(),
+            Some("c a")
+        );
+        let three = merge_proofs(two.as_deref(), Some("c"), 2);
+        assert_eq!(served(three).as_deref(), Some("c b a"));
+        // A proof already kept is kept once.
+        assert_eq!(
+            served(merge_proofs(Some("2@b *@a"), Some("a"), 3)).as_deref(),
+            Some("b a")
+        );
+        // At most four: the oldest later proof goes, the first stays.
+        assert_eq!(
+            served(merge_proofs(Some("4@d 3@c 2@b *@a"), Some("e"), 5)).as_deref(),
+            Some("e d c a")
+        );
+        // One token giving junk over and over, even the token of the lead who gave the first
+        // proof, never pushes it (or another device's) out.
+        let mut kept = merge_proofs(None, Some("good"), 1);
+        kept = merge_proofs(kept.as_deref(), Some("fine"), 2);
+        for junk in ["j1", "j2", "j3", "j4", "j5"] {
+            kept = merge_proofs(kept.as_deref(), Some(junk), 1);
+        }
+        assert_eq!(served(kept).as_deref(), Some("j5 fine good"));
+        // Proofs stored before are served as they were, and kept as later ones.
+        assert_eq!(served_proofs(Some("b a")).as_deref(), Some("b a"));
+        assert_eq!(
+            served(merge_proofs(Some("b a"), Some("c"), 1)).as_deref(),
+            Some("c b a")
         );
     }
 }

@@ -995,7 +995,7 @@ impl SqliteStore {
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        // An order given again keeps the newest proofs given (a lead repairing a bad one).
+        // An order given again keeps the newest proof of each lead device that gave one.
         let existing: Option<(i64, i64, Option<String>)> = tx
             .query_row(
                 "SELECT seq, erased_at, proof FROM erasures WHERE team_pk = ?1 AND doc_id = ?2",
@@ -1005,7 +1005,7 @@ impl SqliteStore {
             .optional()?;
         let existing = match existing {
             Some((seq, at, kept)) => {
-                let merged = super::shared::merge_proofs(kept.as_deref(), proof);
+                let merged = super::shared::merge_proofs(kept.as_deref(), proof, lead_pk);
                 if merged != kept {
                     tx.execute(
                         "UPDATE erasures SET proof = ?3 WHERE team_pk = ?1 AND seq = ?2",
@@ -1041,6 +1041,7 @@ impl SqliteStore {
                     params![freed, team_pk],
                     |r| r.get(0),
                 )?;
+                let proof = super::shared::merge_proofs(None, proof, lead_pk);
                 tx.execute(
                     "INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1060,7 +1061,7 @@ impl SqliteStore {
                     freed,
                     "document erased"
                 );
-                (seq, now, proof.map(str::to_owned))
+                (seq, now, proof)
             }
         };
         let seen = confirmations(&tx, team_pk)?;

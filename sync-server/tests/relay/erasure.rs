@@ -122,6 +122,26 @@ fn a_leads_signed_order_is_kept_as_it_came_and_handed_to_every_device() {
     assert_eq!(list(&devices[0]).erasures.len(), 2);
 }
 
+/// The relay cannot tell a lead's signed proof from junk: it kept the newest four, so a lead's
+/// token in a hostile hand pushed the signed proof out with four junk ones, and devices that
+/// trust only signed orders never carried the erasure out. The order's first proof stays.
+#[test]
+fn junk_proofs_given_later_do_not_push_the_first_out() {
+    let relay = Relay::start();
+    let (lead, devices) = relay.team_with_lead("Proofs", 1);
+    assert_eq!(erase_with_proof(&lead, "doc-a", "0a0b.c2lnbmVk").status, 200);
+    for junk in ["1.AA", "2.BB", "3.CC", "4.DD", "5.EE"] {
+        assert_eq!(erase_with_proof(&lead, "doc-a", junk).status, 200);
+    }
+    let listed = list(&devices[0]);
+    let proofs = listed.erasures[0].proof.as_deref().unwrap_or_default();
+    assert!(
+        proofs.split(' ').any(|p| p == "0a0b.c2lnbmVk"),
+        "the signed proof was pushed out: {proofs}"
+    );
+    assert!(proofs.split(' ').count() <= 4, "{proofs}");
+}
+
 #[test]
 fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
     let relay = Relay::start();
