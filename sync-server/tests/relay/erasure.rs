@@ -129,7 +129,10 @@ fn a_leads_signed_order_is_kept_as_it_came_and_handed_to_every_device() {
 fn junk_proofs_given_later_do_not_push_the_first_out() {
     let relay = Relay::start();
     let (lead, devices) = relay.team_with_lead("Proofs", 1);
-    assert_eq!(erase_with_proof(&lead, "doc-a", "0a0b.c2lnbmVk").status, 200);
+    assert_eq!(
+        erase_with_proof(&lead, "doc-a", "0a0b.c2lnbmVk").status,
+        200
+    );
     for junk in ["1.AA", "2.BB", "3.CC", "4.DD", "5.EE"] {
         assert_eq!(erase_with_proof(&lead, "doc-a", junk).status, 200);
     }
