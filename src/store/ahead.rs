@@ -402,13 +402,13 @@ pub(crate) fn load_and_read(
     doc_id: &str,
     bytes: &[u8],
 ) -> (std::result::Result<AutoCommit, String>, Option<Reading>) {
-    match AutoCommit::load(bytes) {
+    match super::sequence::load_snapshot(bytes) {
         Ok(doc) => {
             let canonical = crate::ids::parse_id(doc_id).is_ok_and(|id| id == doc_id);
             let read = canonical.then(|| check::check_and_read(&doc, doc_id, None));
             (Ok(doc), read)
         }
-        Err(e) => (Err(e.to_string()), None),
+        Err(e) => (Err(e), None),
     }
 }
 

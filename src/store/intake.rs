@@ -423,9 +423,7 @@ fn take_snapshot(
     let (loaded, mut read_ahead) = match s.loaded.take() {
         Some(l) => l.parts(),
         None => (
-            AutoCommit::load(&s.snapshot.doc)
-                .map(Some)
-                .map_err(|e| e.to_string()),
+            super::sequence::load_snapshot(&s.snapshot.doc).map(Some),
             None,
         ),
     };
@@ -545,7 +543,7 @@ fn snapshot_doc<'a>(
     bytes: &[u8],
 ) -> std::result::Result<&'a mut AutoCommit, String> {
     if snap.is_none() {
-        *snap = Some(AutoCommit::load(bytes).map_err(|e| e.to_string())?);
+        *snap = Some(super::sequence::load_snapshot(bytes)?);
     }
     snap.as_mut()
         .ok_or_else(|| "it could not be loaded".to_string())

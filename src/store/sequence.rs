@@ -8,8 +8,11 @@
 //! refuses with an error. Changes made by Automerge itself always keep to the numbering, so
 //! only a hostile or broken device's do not: [`Sequences`] judges each change from elsewhere
 //! before it is applied, so that such a change is refused and listed like any other, with a
-//! reason a lead can read. (A snapshot is a whole document, whose numbering Automerge checks
-//! as it loads and merges it, answering a fork with an error.)
+//! reason a lead can read. A snapshot is a whole document, which Automerge loads without
+//! checking its numbering and then panics merging or extending: [`load_snapshot`] loads one and
+//! refuses it unless each writer's changes in it run 1, 2, 3, … with no author's footer (a
+//! writer's history that forked from one held here Automerge refuses with an error as it
+//! merges).
 
 use std::collections::HashMap;
 
@@ -63,6 +66,34 @@ impl Sequences {
     }
 }
 
+/// Load the document of a snapshot, refused (the reason, worded) unless Automerge can load it
+/// and each writer's changes in it are numbered 1, 2, 3, … without an author's footer.
+pub(crate) fn load_snapshot(bytes: &[u8]) -> std::result::Result<AutoCommit, String> {
+    let mut doc = AutoCommit::load(bytes).map_err(|e| e.to_string())?;
+    let mut by_actor: HashMap<ActorId, Vec<u64>> = HashMap::new();
+    for meta in doc.get_changes_meta(&[]) {
+        if meta.author.is_some() {
+            return Err(
+                "it holds a change with an author's footer, which Groundwork never writes".into(),
+            );
+        }
+        by_actor
+            .entry(meta.actor.into_owned())
+            .or_default()
+            .push(meta.seq);
+    }
+    for (actor, mut seqs) in by_actor {
+        seqs.sort_unstable();
+        if seqs.iter().zip(1u64..).any(|(seq, turn)| *seq != turn) {
+            return Err(format!(
+                "its changes by writer {} are not numbered one after another",
+                actor.to_hex_string()
+            ));
+        }
+    }
+    Ok(doc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +102,17 @@ mod tests {
 
     fn doc_of(actor: u8) -> AutoCommit {
         AutoCommit::new().with_actor(ActorId::from(vec![actor; 16]))
+    }
+
+    #[test]
+    fn a_snapshot_loads_when_its_numbering_holds() {
+        let mut doc = doc_of(1);
+        doc.put(ROOT, "name", "Amina").unwrap();
+        doc.commit();
+        doc.put(ROOT, "name", "Amina Yusuf").unwrap();
+        doc.commit();
+        assert!(load_snapshot(&doc.save()).is_ok());
+        assert!(load_snapshot(b"not a document").is_err());
     }
 
     #[test]
