@@ -100,13 +100,28 @@ impl ReadDoc {
 }
 
 /// Rule 2: the document as it stands at the change must still be a readable document of
-/// `expected` kind (when the store already knows its kind) with id `doc_id`. Returns its kind.
+/// `expected` kind (when the store already knows its kind) with id `doc_id`, and a walk list
+/// must hold no visit to a door it does not have. Returns its kind.
+///
+/// The last is judged of the change as its writer saw the list (a member's visit to a door
+/// never imported is refused), not of lists merged from sound changes, which [`walklist::read`]
+/// reads whatever they hold: no change may delete a door ([`check_walklist_ops`]), so sound
+/// changes cannot leave such a visit, and a list must never become unreadable for one.
 pub fn check_state(
     doc: &AutoCommit,
     doc_id: &str,
     expected: Option<DocKind>,
 ) -> Result<DocKind, String> {
-    check_and_read(doc, doc_id, expected).map(|r| r.kind())
+    let read = check_and_read(doc, doc_id, expected)?;
+    if let ReadDoc::WalkList(file) = &read
+        && let Some(visit) = walklist::visit_to_no_door(file)
+    {
+        return Err(format!(
+            "it leaves visit {} to door {}, which the list does not have",
+            visit.id, visit.door_id
+        ));
+    }
+    Ok(read.kind())
 }
 
 /// Rule 1 for a walk list, which needs the list (`doc`, before the change) to know its maps:

@@ -194,8 +194,8 @@ pub fn read_list(doc: &AutoCommit, doc_id: &str) -> Result<WalkList> {
 
 /// Read the whole list: its fields, doors and visits. A visit to a door the list does not
 /// have is kept (the list's doors do not show it, its reports count it), so that no list is
-/// ever unreadable for it: no change may delete a door ([`super::check::check_walklist_ops`]),
-/// but a list read as damaged stopped every sync that brought it.
+/// ever unreadable for it (a list read as damaged stopped every sync that brought it); a
+/// change that leaves one is refused ([`super::check::check_state`], [`visit_to_no_door`]).
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<WalkListFile> {
     let root = Fields::new(doc, ROOT, doc_id)?;
     let list: WalkList = record::read(Some(&root), &root, doc_id)?;
@@ -218,6 +218,16 @@ pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<WalkListFile> {
         list,
         doors,
         visits,
+    })
+}
+
+/// A visit of `file` to a door the list does not have, if there is one.
+pub fn visit_to_no_door(file: &WalkListFile) -> Option<&Visit> {
+    // The doors are read in the order of their ids (the map's keys).
+    file.visits.iter().find(|v| {
+        file.doors
+            .binary_search_by(|d| d.door.id.as_str().cmp(v.door_id.as_str()))
+            .is_err()
     })
 }
 

@@ -895,6 +895,36 @@ fn a_door_deleted_while_it_was_marked_offline_does_not_stop_the_sync() {
         assert!(q[0].reason.contains("deletes door"), "{q:?}");
     }
     assert_eq!(late.exports(), lead.exports());
+    // A visit to a door the list never had is refused too (reports count visits).
+    evil.device.sync();
+    let invented = evil.change(&list, |d| {
+        let visits = map(d, "visits");
+        let v = d
+            .put_object(
+                &visits,
+                "01a245ab-0000-7000-8000-000000000001",
+                ObjType::Map,
+            )
+            .unwrap();
+        for (k, value) in [
+            ("door_id", "01a245ab-0000-7000-8000-00000000dead"),
+            ("outcome", "answered"),
+            ("at", "2026-12-05T10:00:00.000Z"),
+            ("canvasser", "Nobody"),
+        ] {
+            d.put(&v, k, value).unwrap();
+        }
+    });
+    evil.push(vec![invented]);
+    late.sync();
+    assert_eq!(late.store.door_visits().unwrap().len(), 1);
+    let q = late.store.quarantined().unwrap();
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert!(
+        q.iter()
+            .any(|x| x.reason.contains("which the list does not have")),
+        "{q:?}"
+    );
 }
 
 /// `change` (raw bytes) with its number among its writer's changes set to `seq`.
