@@ -213,6 +213,19 @@ pub async fn ready() -> Result<(), Refusal> {
 
 /// Send `request` to the store worker and wait for its reply.
 pub async fn call(request: Request) -> Result<Reply, String> {
+    match post_call(request) {
+        Some(rx) => rx.await.unwrap_or_else(|_| Err(STOPPED.into())),
+        None => Err(STOPPED.into()),
+    }
+}
+
+/// Send `request` now, not waiting for its reply: in order with what is sent before and after.
+pub fn send_now(request: Request) {
+    let _ = post_call(request);
+}
+
+/// Post `request` to the worker; its reply comes on the receiver (none: the worker stopped).
+fn post_call(request: Request) -> Option<oneshot::Receiver<Result<Reply, String>>> {
     let (tx, rx) = oneshot::channel();
     let id = CLIENT.with(|c| {
         let mut c = c.borrow_mut();
@@ -223,12 +236,9 @@ pub async fn call(request: Request) -> Result<Reply, String> {
         let id = c.next;
         c.pending.insert(id, tx);
         Some(id)
-    });
-    let Some(id) = id else {
-        return Err(STOPPED.into());
-    };
+    })?;
     send(ToStore::Call { id, request });
-    rx.await.unwrap_or_else(|_| Err(STOPPED.into()))
+    Some(rx)
 }
 
 /// Send a draft's latest text (written by the worker once typing pauses).

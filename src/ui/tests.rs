@@ -895,6 +895,17 @@ fn a_form_emptied_again_leaves_no_draft() {
     wait_for_draft(&h, &key, |d| d.contains("Wrong person"));
     h.clear("story");
     wait_for_no_draft(&h, &key);
+    // A draft restored, then emptied, goes too.
+    h.type_in("story", "Still the wrong person");
+    wait_for_draft(&h, &key, |d| d.contains("Still the wrong person"));
+    h.click("id", "tab-People");
+    h.settle_until("list", |html| html.contains("Amina Yusuf"));
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Record a conversation"));
+    h.click("id", "record-conversation");
+    h.settle_until("restored", |html| html.contains("Still the wrong person"));
+    h.clear("story");
+    wait_for_no_draft(&h, &key);
 }
 
 /// Wait until the store holds no draft under `key`.

@@ -170,6 +170,17 @@ impl StoreHandle {
         let _ = self.tx.send(Message::SaveDraft(key.to_string(), body));
     }
 
+    /// Forget the draft under `key` (an emptied form), sent now, in order with the drafts sent
+    /// before and after it: a deletion sent from a task of its own could arrive after the next
+    /// keystroke's draft, and take that away.
+    pub fn discard_draft(&self, key: &str) {
+        let (tx, _) = oneshot::channel();
+        let _ = self.tx.send(Message::Call(
+            Box::new(Request::DeleteDraft(key.to_string())),
+            tx,
+        ));
+    }
+
     /// Write the drafts still waiting for typing to pause, now, waiting at most `wait` for the
     /// store's thread (busy with a long request, it may not answer in time); whether it did.
     pub fn flush_drafts(&self, wait: Duration) -> bool {
@@ -206,6 +217,11 @@ impl StoreHandle {
     /// Remember `body` as the draft under `key`; the worker writes it once typing pauses.
     pub fn save_draft(&self, key: &str, body: String) {
         crate::browser::client::save_draft(key, body);
+    }
+
+    /// Forget the draft under `key`, sent now, in order with the drafts sent around it.
+    pub fn discard_draft(&self, key: &str) {
+        crate::browser::client::send_now(Request::DeleteDraft(key.to_string()));
     }
 
     /// Change events from now on.

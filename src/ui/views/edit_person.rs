@@ -82,11 +82,7 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
             tag_entry: String::new(),
         };
         if d.form == d.before && d.entries.values().all(|t| t.trim().is_empty()) {
-            let store = store.clone();
-            let key = draft_key.clone();
-            spawn(async move {
-                let _ = store.run(Request::DeleteDraft(key)).await;
-            });
+            store.discard_draft(&draft_key);
         } else if let Ok(body) = serde_json::to_string(&d) {
             store.save_draft(&draft_key, body);
         }

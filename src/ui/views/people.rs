@@ -335,12 +335,7 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
     let persist = use_callback(move |()| {
         let f = form.peek().clone();
         if f == PersonForm::default() {
-            let store = store.clone();
-            spawn(async move {
-                let _ = store
-                    .run(Request::DeleteDraft(NEW_PERSON_KEY.to_string()))
-                    .await;
-            });
+            store.discard_draft(NEW_PERSON_KEY);
         } else if let Ok(body) = serde_json::to_string(&f) {
             store.save_draft(NEW_PERSON_KEY, body);
         }

@@ -126,6 +126,22 @@ impl ConversationDraft {
         }
     }
 
+    /// Whether nothing is typed or chosen in it (its kind and follow-up date aside, which a
+    /// fresh form fills in).
+    pub fn is_blank(&self) -> bool {
+        self.issues.is_empty()
+            && self.commitments.is_empty()
+            && self.engagement.is_none()
+            && [
+                &self.story,
+                &self.notes,
+                &self.commitment_entry,
+                &self.issue_entry,
+            ]
+            .iter()
+            .all(|t| t.trim().is_empty())
+    }
+
     /// The conversation and commitments to record, or what to correct first.
     pub fn to_records(
         &self,
@@ -306,17 +322,13 @@ fn RecordForm(
 
     // Every change to the form is a draft, sent to the store worker as it is made (not later,
     // so leaving at once keeps the last keystroke); the worker writes it when typing pauses.
-    // Back to a fresh form, there is nothing to keep (and a draft still waiting goes too).
+    // Emptied, there is nothing to keep (and a draft still waiting goes too), whether the form
+    // started fresh or from a draft.
     let store = services.store.clone();
-    let first = initial.clone();
     let persist = use_callback(move |()| {
         let d = draft.peek();
-        if *d == first && !restored {
-            let store = store.clone();
-            let key = key.clone();
-            spawn(async move {
-                let _ = store.run(Request::DeleteDraft(key)).await;
-            });
+        if d.is_blank() {
+            store.discard_draft(&key);
         } else if let Ok(body) = serde_json::to_string(&*d) {
             store.save_draft(&key, body);
         }
