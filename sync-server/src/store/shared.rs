@@ -94,7 +94,13 @@ pub fn merge_proofs(kept: Option<&str>, new: Option<&str>, by: i64) -> Option<St
     if entries.is_empty() {
         return Some(format!("*@{new}"));
     }
-    let first = entries.iter().find(|(g, _)| *g == Given::First).copied();
+    // Proofs stored before the first was kept apart: the oldest of them (the last) stands
+    // for it.
+    let first = entries
+        .iter()
+        .find(|(g, _)| *g == Given::First)
+        .or_else(|| entries.iter().rev().find(|(g, _)| *g == Given::Unknown))
+        .copied();
     let mut all: Vec<String> = Vec::new();
     if first.is_none_or(|(_, p)| p != new) {
         all.push(format!("{by}@{new}"));
@@ -102,7 +108,8 @@ pub fn merge_proofs(kept: Option<&str>, new: Option<&str>, by: i64) -> Option<St
     all.extend(
         entries
             .iter()
-            .filter(|(g, p)| *g != Given::First && *g != Given::By(by) && *p != new)
+            .filter(|e| Some(**e) != first)
+            .filter(|(g, p)| *g != Given::By(by) && *p != new)
             .map(|(g, p)| match g {
                 Given::By(d) => format!("{d}@{p}"),
                 _ => (*p).to_string(),
@@ -222,11 +229,13 @@ mod proof_tests {
             kept = merge_proofs(kept.as_deref(), Some(junk), 1);
         }
         assert_eq!(served(kept).as_deref(), Some("j5 fine good"));
-        // Proofs stored before are served as they were, and kept as later ones.
+        // Proofs stored before are served as they were; the oldest of them stays as the first.
         assert_eq!(served_proofs(Some("b a")).as_deref(), Some("b a"));
         assert_eq!(
             served(merge_proofs(Some("b a"), Some("c"), 1)).as_deref(),
             Some("c b a")
         );
+        let legacy = merge_proofs(Some("d c b a"), Some("e"), 1);
+        assert_eq!(legacy.as_deref(), Some("1@e d c *@a"));
     }
 }
