@@ -119,9 +119,10 @@ pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 pub const BODY_BUDGET_WAIT: Duration = Duration::from_secs(5);
 
 /// The memory budget for request bodies, in KiB permits: a request with a body reserves its
-/// `Content-Length` (or `max_body_bytes` when it has none; with a `Content-Encoding`, what that
-/// length may inflate to, [`body_size_to_reserve`]), capped at `max_body_bytes`, before the relay reads it, and holds it
-/// until its answer is produced. Without it, connections each
+/// `Content-Length` (with a `Content-Encoding`, what that length may inflate to,
+/// [`body_size_to_reserve`]), or the most its route reads when that is less or when it sends
+/// no length ([`crate::limits::largest_body_of`]), capped at `max_body_bytes`, before the relay
+/// reads it, and holds it until its answer is produced. Without it, connections each
 /// sending a large body could make the relay hold `max_connections` × `max_body_bytes`.
 #[derive(Debug)]
 pub struct BodyBudget {
