@@ -72,7 +72,9 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 
-use super::shared::{Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64};
+use super::shared::{
+    BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64,
+};
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
     SyncPage,
@@ -203,6 +205,12 @@ CREATE INDEX covered_needs_by_device ON covered_needs(team_pk, device_pk, seq);
 -- The lead's signed erasure order (opaque text its device made), handed to every device with
 -- the order.
 ALTER TABLE erasures ADD COLUMN proof TEXT;
+",
+    r"
+-- Each stored blob costs its team's count its row too (`shared::BLOB_ROW_BYTES`, 128), not only
+-- its bytes and its document id's.
+UPDATE teams SET stored_bytes = stored_bytes
+    + 128 * (SELECT count(*) FROM blobs WHERE blobs.team_pk = teams.pk);
 ",
 ];
 
@@ -731,7 +739,7 @@ impl Tx<'_> {
                  INSERT INTO blobs (team_pk, seq, id, doc_id, device_pk, created_at, blob)
                  SELECT $1, $2 + f.n, f.id, f.doc_id, $6, $8, f.blob FROM fresh f
                  ON CONFLICT (team_pk, id) DO NOTHING
-                 RETURNING seq, octet_length(blob) + octet_length(doc_id) AS size),
+                 RETURNING seq, octet_length(blob) + octet_length(doc_id) + $9::BIGINT AS size),
              grown AS (
                  UPDATE teams SET head_seq = (SELECT max(seq) FROM added),
                      stored_bytes = stored_bytes + (SELECT sum(size) FROM added)
@@ -748,6 +756,7 @@ impl Tx<'_> {
                 &device_pk,
                 &check_erasures,
                 &now,
+                &BLOB_ROW_BYTES,
             ],
         )?;
         let erased: HashSet<String> = row.try_get::<_, Vec<String>>(3)?.into_iter().collect();
@@ -845,9 +854,9 @@ impl Tx<'_> {
         let mut found: Vec<Covered> = Vec::new();
         for row in self.query(
             "SELECT seq, id, covered_from IS NOT NULL, device_pk,
-                    (octet_length(blob) + octet_length(doc_id))::BIGINT
+                    (octet_length(blob) + octet_length(doc_id))::BIGINT + $4::BIGINT
              FROM blobs WHERE team_pk = $1 AND doc_id = $2 AND seq < $3 ORDER BY seq",
-            &[&team_pk, &item.doc_id, &s],
+            &[&team_pk, &item.doc_id, &s, &BLOB_ROW_BYTES],
         )? {
             if tags.contains(&tag(&blob_id(row.try_get(1)?)?)) {
                 found.push(Covered {
@@ -910,9 +919,9 @@ impl Tx<'_> {
                  DELETE FROM blobs b WHERE team_pk = $1 AND covered_from IS NOT NULL
                      AND NOT EXISTS (SELECT 1 FROM covered_needs n
                                      WHERE n.team_pk = b.team_pk AND n.seq = b.seq)
-                 RETURNING octet_length(blob) + octet_length(doc_id) AS bytes)
+                 RETURNING octet_length(blob) + octet_length(doc_id) + $2::BIGINT AS bytes)
              SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
-            &[&team_pk],
+            &[&team_pk, &BLOB_ROW_BYTES],
         )?;
         Ok((to_u64(row.try_get(0)?), row.try_get(1)?))
     }
@@ -1520,9 +1529,9 @@ impl super::Store for PostgresStore {
                     let gone = tx.one(
                         "WITH gone AS (
                              DELETE FROM blobs WHERE team_pk = $1 AND doc_id = $2
-                             RETURNING octet_length(blob) + octet_length(doc_id) AS bytes)
+                             RETURNING octet_length(blob) + octet_length(doc_id) + $3::BIGINT AS bytes)
                          SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
-                        &[&team_pk, &doc_id],
+                        &[&team_pk, &doc_id, &BLOB_ROW_BYTES],
                     )?;
                     let (deleted, freed): (i64, i64) = (gone.try_get(0)?, gone.try_get(1)?);
                     let seq: i64 = tx

@@ -48,6 +48,13 @@ pub fn erasure(
     }
 }
 
+/// What a stored blob costs a team's storage count beyond its bytes and its document id's: its
+/// 32-byte id, its row and its index entries, about what SQLite and PostgreSQL take for each.
+/// Counted by bytes alone, a member pushing thousands of 4-byte blobs filled some 25 times the
+/// team's quota on disk. (The migrations that add it to counts made before hold the same
+/// number.)
+pub const BLOB_ROW_BYTES: i64 = 128;
+
 /// Most proofs kept for one erasure order.
 pub const MAX_PROOFS_KEPT: usize = 4;
 

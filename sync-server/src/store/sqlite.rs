@@ -146,7 +146,7 @@ use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Ro
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::shared::{Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
+use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
     SyncPage,
@@ -289,6 +289,12 @@ CREATE INDEX covered_needs_by_device ON covered_needs(device_pk, seq);
 -- the order: devices of a team whose lead's key is its root of trust carry out no order
 -- without one.
 ALTER TABLE erasures ADD COLUMN proof TEXT;
+",
+    r"
+-- Each stored blob costs its team's count its row too (`shared::BLOB_ROW_BYTES`, 128), not only
+-- its bytes and its document id's.
+UPDATE teams SET stored_bytes = stored_bytes
+    + 128 * (SELECT count(*) FROM blobs WHERE blobs.team_pk = teams.pk);
 ",
 ];
 
@@ -746,10 +752,10 @@ fn place_snapshot(
     {
         let mut stmt = conn.prepare_cached(
             "SELECT seq, id, covered_from IS NOT NULL, device_pk,
-                    length(blob) + length(CAST(doc_id AS BLOB))
+                    length(blob) + length(CAST(doc_id AS BLOB)) + ?4
              FROM blobs WHERE team_pk = ?1 AND doc_id = ?2 AND seq < ?3 ORDER BY seq",
         )?;
-        let mut rows = stmt.query(params![team_pk, item.doc_id, s])?;
+        let mut rows = stmt.query(params![team_pk, item.doc_id, s, BLOB_ROW_BYTES])?;
         while let Some(row) = rows.next()? {
             if tags.contains(&tag(&blob_id(row.get(1)?)?)) {
                 found.push(Covered {
@@ -808,11 +814,11 @@ fn prune_covered(conn: &Connection, team_pk: i64) -> Result<(u64, i64), StoreErr
     .execute([team_pk])?;
     let (dropped, freed): (i64, i64) = conn
         .prepare_cached(
-            "SELECT count(*), COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
+            "SELECT count(*), COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB)) + ?2), 0)
              FROM blobs b WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
                  (SELECT 1 FROM covered_needs n WHERE n.team_pk = b.team_pk AND n.seq = b.seq)",
         )?
-        .query_row([team_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([team_pk, BLOB_ROW_BYTES], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if dropped > 0 {
         conn.prepare_cached(
             "DELETE FROM blobs WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
@@ -1020,9 +1026,9 @@ impl SqliteStore {
             Some(order) => order,
             None => {
                 let freed: i64 = tx.query_row(
-                    "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB))), 0)
+                    "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB)) + ?3), 0)
                      FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
-                    params![team_pk, doc_id],
+                    params![team_pk, doc_id, BLOB_ROW_BYTES],
                     |r| r.get(0),
                 )?;
                 tx.execute(
@@ -1505,7 +1511,8 @@ impl SqliteStore {
                 if changed == 1 {
                     head += 1;
                     inserted += 1;
-                    added_bytes += (item.blob.len() + item.doc_id.len()) as u64;
+                    added_bytes +=
+                        (item.blob.len() + item.doc_id.len()) as u64 + BLOB_ROW_BYTES as u64;
                 }
             }
         }
@@ -2690,7 +2697,7 @@ mod tests {
                 .durable
                 .query_row(
                     "SELECT stored_bytes, (SELECT COALESCE(SUM(length(blob)
-                         + length(CAST(doc_id AS BLOB))), 0) FROM blobs)
+                         + length(CAST(doc_id AS BLOB)) + 128), 0) FROM blobs)
                      FROM teams",
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -2701,7 +2708,7 @@ mod tests {
         /// What the team's count holds for the change `name`.
         fn size(&self, name: &str) -> i64 {
             let c = self.named(name);
-            i64::try_from(c.bytes.len() + c.doc.len()).expect("small")
+            i64::try_from(c.bytes.len() + c.doc.len()).expect("small") + BLOB_ROW_BYTES
         }
 
         fn compact(&self, items: &[CompactItem]) -> CompactResponse {
@@ -3175,7 +3182,10 @@ mod tests {
             }
         );
         assert_eq!(log.rows(), rows_after_push, "nothing moved or was marked");
-        assert_eq!(log.bytes().0, bytes + (lonely.bytes.len() + 1) as i64);
+        assert_eq!(
+            log.bytes().0,
+            bytes + (lonely.bytes.len() + 1) as i64 + BLOB_ROW_BYTES
+        );
         // A revoked lead is refused as revoked.
         log.store
             .promote_device(&log.b.device_id)

@@ -485,6 +485,34 @@ fn failed_authentication_is_rate_limited_but_valid_tokens_are_not() {
     assert_eq!(status, 200);
 }
 
+/// A stored blob costs the relay its row too (its id, the row, its index entries): counted by
+/// its bytes alone, a member pushing thousands of 4-byte blobs filled some 25 times the team's
+/// quota on disk. Each now counts 128 bytes more than it carries.
+#[test]
+fn tiny_blobs_count_their_rows_against_the_quota() {
+    let relay = Relay::start_with(&[
+        "--max-team-bytes",
+        "64KiB",
+        "--max-changes-per-request",
+        "100",
+    ]);
+    let (_, mut devices) = relay.team_with_devices("Tiny", 1);
+    let mut stored = 0;
+    let refused = loop {
+        let batch: Vec<PushItem> = (0..100)
+            .map(|i| PushItem::new("d", format!("{:04}", stored + i).into_bytes()))
+            .collect();
+        match devices[0].sync(batch, None) {
+            Ok(_) => stored += 100,
+            Err((status, _)) => break status,
+        }
+        assert!(stored <= 13_000, "the quota never filled");
+    };
+    assert_eq!(refused, 507);
+    // 64 KiB at 4 + 1 + 128 bytes a blob: 492 fit, not the 13,107 its bytes alone would allow.
+    assert!((400..=500).contains(&stored), "{stored} tiny blobs stored");
+}
+
 #[test]
 fn a_team_cannot_store_more_than_its_quota() {
     let relay = Relay::start_with(&[
@@ -507,7 +535,7 @@ fn a_team_cannot_store_more_than_its_quota() {
     full[0].sync(vec![first], None).expect("idempotent push");
     // Other teams are not affected.
     other[0]
-        .sync(vec![PushItem::new("doc", vec![3; 3_000])], None)
+        .sync(vec![PushItem::new("doc", vec![3; 2_500])], None)
         .expect("another team has its own quota");
 
     let many: Vec<PushItem> = (0..11).map(|i| item("doc", &format!("c{i}"))).collect();

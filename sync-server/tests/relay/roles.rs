@@ -493,14 +493,23 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
     relay.op_ok(&["device", "promote", "old-writer"]);
     let writer = device("old-writer", old_token);
     assert_eq!(devices_of(&writer).len(), 2);
-    let version: i64 = rusqlite::Connection::open(data.join("relay.sqlite3"))
-        .expect("open")
+    let db = rusqlite::Connection::open(data.join("relay.sqlite3")).expect("open");
+    let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(
-        version, 8,
-        "every migration applied, erasure proofs' included"
+        version, 9,
+        "every migration applied, blobs' rows in the team's count included"
     );
+    // The team's count now holds its blob's row too.
+    let stored: i64 = db
+        .query_row(
+            "SELECT stored_bytes FROM teams WHERE id = 'old-team'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("stored bytes");
+    assert_eq!(stored, i64::try_from(blob.len() + 5 + 128).expect("small"));
 }
 
 /// The relay's schema before team roles (its migrations 1 to 3, applied).
