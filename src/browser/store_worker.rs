@@ -105,15 +105,34 @@ fn post(scope: &web_sys::DedicatedWorkerGlobalScope, message: &FromStore) {
     }
 }
 
+/// How long the worker keeps asking for the notebook's lock and files before it says another
+/// tab has them: a reload (the Update bar's too) starts this worker while the old page's may
+/// still be ending, holding both for a moment, and the refusal stays until the next reload.
+const OPEN_PATIENCE_MS: f64 = 3_000.0;
+
+/// The wait between two asks.
+const OPEN_RETRY: Duration = Duration::from_millis(250);
+
 /// Take the lock, install the VFS, open the notebook.
 async fn open() -> Result<Store, Refusal> {
-    if !take_lock().await? {
-        return Err(Refusal::OpenElsewhere);
+    let started = js_sys::Date::now();
+    let patient = || js_sys::Date::now() - started < OPEN_PATIENCE_MS;
+    while !take_lock().await? {
+        if !patient() {
+            return Err(Refusal::OpenElsewhere);
+        }
+        sleep(OPEN_RETRY).await;
     }
     let config = sqlite_wasm_vfs::sahpool::OpfsSAHPoolCfg::default();
-    let pool = sqlite_wasm_vfs::sahpool::install::<sqlite_wasm_rs::WasmOsCallback>(&config, true)
-        .await
-        .map_err(|e| Refusal::NoStorage(e.to_string()))?;
+    let pool = loop {
+        match sqlite_wasm_vfs::sahpool::install::<sqlite_wasm_rs::WasmOsCallback>(&config, true)
+            .await
+        {
+            Ok(pool) => break pool,
+            Err(_) if patient() => sleep(OPEN_RETRY).await,
+            Err(e) => return Err(Refusal::NoStorage(e.to_string())),
+        }
+    };
     POOL.with(|p| *p.borrow_mut() = Some(pool));
     Store::open(std::path::Path::new(DB_DIR)).map_err(|e| Refusal::Failed(e.to_string()))
 }
