@@ -113,6 +113,15 @@ fn receive(message: FromStore) {
                     return (Vec::new(), Vec::new(), std::mem::take(&mut c.pending));
                 }
                 c.ready = Some(outcome.clone());
+                if outcome.is_err() {
+                    // It could not open: the requests made meanwhile fail, not wait for ever.
+                    c.queue.clear();
+                    return (
+                        std::mem::take(&mut c.ready_waiters),
+                        Vec::new(),
+                        std::mem::take(&mut c.pending),
+                    );
+                }
                 (
                     std::mem::take(&mut c.ready_waiters),
                     std::mem::take(&mut c.queue),
