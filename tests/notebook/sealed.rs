@@ -706,6 +706,27 @@ fn a_whole_push_the_relay_withholds_is_found_out_by_the_next_record() {
     assert_eq!(c.store.withheld().unwrap().pushes, 1);
 }
 
+/// Seal `record` as `signer` (a member can) and put it in the relay's log as pushed by
+/// `pusher`, under the record's own document id.
+fn inject_record(
+    relay: &TestRelay,
+    signer: &Device,
+    pusher: &Device,
+    record: &groundwork::crypto::pushlog::PushRecord,
+) {
+    let doc = groundwork::crypto::pushlog::push_doc_id(&record.actor, record.n);
+    let sealed = signer
+        .store
+        .sealed_for_push(vec![groundwork::store::OutboxItem {
+            seq: 0,
+            doc_id: doc.clone(),
+            change_hash: String::new(),
+            bytes: serde_json::to_vec(record).unwrap(),
+        }])
+        .unwrap();
+    relay.inject(&pusher.relay_device_id(), &doc, &sealed[0].bytes);
+}
+
 #[test]
 fn a_forged_or_misfiled_push_record_is_refused() {
     let relay = TestRelay::start();
@@ -724,17 +745,7 @@ fn a_forged_or_misfiled_push_record_is_refused() {
         seen: Default::default(),
         snapshots: Vec::new(),
     };
-    let doc = groundwork::crypto::pushlog::push_doc_id(&a_actor, 9);
-    let sealed = evil
-        .store
-        .sealed_for_push(vec![groundwork::store::OutboxItem {
-            seq: 0,
-            doc_id: doc.clone(),
-            change_hash: String::new(),
-            bytes: serde_json::to_vec(&record).unwrap(),
-        }])
-        .unwrap();
-    relay.inject(&a.relay_device_id(), &doc, &sealed[0].bytes);
+    inject_record(&relay, &evil, &a, &record);
     let mut c = Device::joined(&relay.url, &invite, "C's phone");
     let report = c.sync();
     assert_eq!(report.rejected, 1, "{report:?}");
@@ -799,17 +810,7 @@ fn a_push_record_with_impossible_numbers_is_refused_and_syncing_goes_on() {
             seen: [("aa".to_string(), seen), ("bb".to_string(), seen)].into(),
             snapshots: Vec::new(),
         };
-        let doc = groundwork::crypto::pushlog::push_doc_id(&evil_actor, n);
-        let sealed = evil
-            .store
-            .sealed_for_push(vec![groundwork::store::OutboxItem {
-                seq: 0,
-                doc_id: doc.clone(),
-                change_hash: String::new(),
-                bytes: serde_json::to_vec(&record).unwrap(),
-            }])
-            .unwrap();
-        relay.inject(&evil.relay_device_id(), &doc, &sealed[0].bytes);
+        inject_record(&relay, &evil, &evil, &record);
     }
     let report = c.sync();
     assert_eq!(report.rejected, 2, "{report:?}");
@@ -855,17 +856,7 @@ fn a_push_record_naming_documents_the_relay_refuses_does_not_fail_every_sync() {
             seen: Default::default(),
             snapshots: Vec::new(),
         };
-        let doc = groundwork::crypto::pushlog::push_doc_id(&evil_actor, n);
-        let sealed = evil
-            .store
-            .sealed_for_push(vec![groundwork::store::OutboxItem {
-                seq: 0,
-                doc_id: doc.clone(),
-                change_hash: String::new(),
-                bytes: serde_json::to_vec(&record).unwrap(),
-            }])
-            .unwrap();
-        relay.inject(&evil.relay_device_id(), &doc, &sealed[0].bytes);
+        inject_record(&relay, &evil, &evil, &record);
     }
     let mut c = Device::joined(&relay.url, &invite, "C's phone");
     let report = c.sync();
