@@ -115,21 +115,33 @@ const OPEN_RETRY: Duration = Duration::from_millis(250);
 
 /// Take the lock, install the VFS, open the notebook.
 async fn open() -> Result<Store, Refusal> {
+    let since = |started: f64| js_sys::Date::now() - started;
     let started = js_sys::Date::now();
-    let patient = || js_sys::Date::now() - started < OPEN_PATIENCE_MS;
     while !take_lock().await? {
-        if !patient() {
+        if since(started) >= OPEN_PATIENCE_MS {
             return Err(Refusal::OpenElsewhere);
         }
         sleep(OPEN_RETRY).await;
     }
     let config = sqlite_wasm_vfs::sahpool::OpfsSAHPoolCfg::default();
+    let started = js_sys::Date::now();
     let pool = loop {
+        use sqlite_wasm_vfs::sahpool::OpfsSAHError;
         match sqlite_wasm_vfs::sahpool::install::<sqlite_wasm_rs::WasmOsCallback>(&config, true)
             .await
         {
             Ok(pool) => break pool,
-            Err(_) if patient() => sleep(OPEN_RETRY).await,
+            // Another worker holds the files: asked again a moment later, and past the
+            // patience, that worker's tab has the notebook.
+            Err(OpfsSAHError::Opfs {
+                operation: "acquire sync access handle",
+                ..
+            }) => {
+                if since(started) >= OPEN_PATIENCE_MS {
+                    return Err(Refusal::OpenElsewhere);
+                }
+                sleep(OPEN_RETRY).await;
+            }
             Err(e) => return Err(Refusal::NoStorage(e.to_string())),
         }
     };

@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_PAGE_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_LOG: &str = "info";
 /// Default cap on tokio's blocking threads (SQLite work, compression).
 pub const DEFAULT_BLOCKING_THREADS: usize = 16;
-/// Default cap on the bytes a team stores (blobs and document ids): 1 GiB.
+/// Default cap on the bytes a team stores (blobs, document ids and their rows): 1 GiB.
 pub const DEFAULT_MAX_TEAM_BYTES: u64 = 1 << 30;
 /// Default cap on the changes of one push. The app pushes at most about 4,100 per request.
 pub const DEFAULT_MAX_CHANGES_PER_REQUEST: usize = 5_000;

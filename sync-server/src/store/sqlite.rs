@@ -907,7 +907,8 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Refuses pushes that would take a team over `bytes` of blobs and document ids.
+    /// Refuses pushes that would take a team over `bytes` of blobs, document ids and their
+    /// rows (`shared::BLOB_ROW_BYTES` each).
     pub fn with_max_team_bytes(mut self, bytes: u64) -> Self {
         self.max_team_bytes = Some(bytes);
         self

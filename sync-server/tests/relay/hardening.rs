@@ -509,7 +509,8 @@ fn tiny_blobs_count_their_rows_against_the_quota() {
         assert!(stored <= 13_000, "the quota never filled");
     };
     assert_eq!(refused, 507);
-    // 64 KiB at 4 + 1 + 128 bytes a blob: 492 fit, not the 13,107 its bytes alone would allow.
+    // 64 KiB at 4 + 1 + 128 bytes a blob: 492 would fit (pushed a hundred at a time, 400 are
+    // stored), not the 13,107 their bytes alone would allow.
     assert!((400..=500).contains(&stored), "{stored} tiny blobs stored");
 }
 
