@@ -539,20 +539,14 @@ async fn run<W: Wire>(
         // An id the relay would refuse (a member's push record may name one; records are
         // checked for them since, not those taken in before) is not asked after: asking would
         // fail every sync. Nor does one document the relay refuses stop the sync.
-        let asked = if groundwork_protocol::valid_doc_id(doc) {
-            repair_doc(store, transport, &link, doc, budget, &mut report).await
-        } else {
-            Err(SyncError::Refused {
-                status: 400,
-                message: "not a document id".into(),
-            })
-        };
-        match asked {
-            Ok(()) => {}
-            Err(SyncError::Refused { status: 400, .. }) => {
-                store.with(|s| s.mark_repaired(doc))?;
-            }
-            Err(e) => return Err(e),
+        let refused = !groundwork_protocol::valid_doc_id(doc)
+            || match repair_doc(store, transport, &link, doc, budget, &mut report).await {
+                Ok(()) => false,
+                Err(SyncError::Refused { status: 400, .. }) => true,
+                Err(e) => return Err(e),
+            };
+        if refused {
+            store.with(|s| s.mark_repaired(doc))?;
         }
     }
     report.waiting = store
