@@ -165,7 +165,7 @@ pub(crate) fn conversation(
     let person = person.map(parse_id).transpose()?;
     let id = parse_id(id)?;
     let rows = all(conn, &sql, (&id, person), conversation_row)?;
-    only("conversation", &id, rows, |c| c.person_id.clone())
+    only("conversation", &id, rows, "person", |c| c.person_id.clone())
 }
 
 /// Commitment `id` (of person `person`'s file, when given), or `Error::NotFound`; an id in
@@ -179,11 +179,19 @@ pub(crate) fn commitment(conn: &Connection, id: &str, person: Option<&str>) -> R
     let person = person.map(parse_id).transpose()?;
     let id = parse_id(id)?;
     let rows = all(conn, &sql, (&id, person), commitment_row)?;
-    only("commitment", &id, rows, |c| c.person_id.clone())
+    only("commitment", &id, rows, "person", |c| c.person_id.clone())
 }
 
-/// The one record of `rows` (those of record `id`), or why there is not one.
-fn only<T>(kind: &'static str, id: &str, mut rows: Vec<T>, owner: fn(&T) -> String) -> Result<T> {
+/// The one record of `rows` (those of record `id` a file may hold), or why there is not one:
+/// none, or several files' copies (`owner` of each names its file, `owner_flag` the option that
+/// names one).
+pub(crate) fn only<T>(
+    kind: &'static str,
+    id: &str,
+    mut rows: Vec<T>,
+    owner_flag: &'static str,
+    owner: fn(&T) -> String,
+) -> Result<T> {
     match rows.len() {
         0 => Err(Error::NotFound {
             kind,
@@ -194,7 +202,7 @@ fn only<T>(kind: &'static str, id: &str, mut rows: Vec<T>, owner: fn(&T) -> Stri
             kind,
             id: id.to_string(),
             owners: rows.iter().map(owner).collect(),
-            owner_flag: "person",
+            owner_flag,
         }),
     }
 }

@@ -320,20 +320,7 @@ impl Writer<'_> {
                 )?
                 .query_map((&id, &list), |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let on = match <[String; 1]>::try_from(lists) {
-                Ok([on]) => on,
-                Err(lists) if lists.is_empty() => {
-                    return Err(Error::NotFound { kind: "door", id });
-                }
-                Err(lists) => {
-                    return Err(Error::Ambiguous {
-                        kind: "door",
-                        id,
-                        owners: lists,
-                        owner_flag: "list",
-                    });
-                }
-            };
+            let on = super::queries::only("door", &id, lists, "list", String::clone)?;
             by_list.entry(on).or_default().push(i);
             ids.push(id);
         }

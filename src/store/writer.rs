@@ -394,29 +394,17 @@ impl<'t> Writer<'t> {
         id: &str,
         person: Option<&str>,
     ) -> Result<String> {
-        let sql = format!("SELECT person_id FROM {table} WHERE id = ?1 ORDER BY person_id");
+        let sql = format!(
+            "SELECT person_id FROM {table} WHERE id = ?1 AND (?2 IS NULL OR person_id = ?2)
+             ORDER BY person_id"
+        );
+        let person = person.map(parse_id).transpose()?;
         let owners = self
             .conn
             .prepare_cached(&sql)?
-            .query_map([id], |r| r.get(0))?
+            .query_map((id, &person), |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
-        let not_found = || Error::NotFound {
-            kind,
-            id: id.to_string(),
-        };
-        match person {
-            Some(p) => {
-                let p = parse_id(p)?;
-                owners.into_iter().find(|o| *o == p).ok_or_else(not_found)
-            }
-            None if owners.len() > 1 => Err(Error::Ambiguous {
-                kind,
-                id: id.to_string(),
-                owners,
-                owner_flag: "person",
-            }),
-            None => owners.into_iter().next().ok_or_else(not_found),
-        }
+        super::queries::only(kind, id, owners, "person", String::clone)
     }
 
     /// The target label `given` as campaign `campaign_id` spells it, or an error saying which
