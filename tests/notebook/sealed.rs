@@ -706,6 +706,12 @@ fn a_whole_push_the_relay_withholds_is_found_out_by_the_next_record() {
     assert_eq!(c.store.withheld().unwrap().pushes, 1);
 }
 
+/// Every blob `d` refused, refused with a reason holding `why`.
+fn assert_all_refused_because(d: &Device, why: &str) {
+    let q = d.store.quarantined().unwrap();
+    assert!(q.iter().all(|x| x.reason.contains(why)), "{q:?}");
+}
+
 /// Seal `record` as `signer` (a member can) and put it in the relay's log as pushed by
 /// `pusher`, under the record's own document id.
 fn inject_record(
@@ -814,15 +820,7 @@ fn a_push_record_with_impossible_numbers_is_refused_and_syncing_goes_on() {
     }
     let report = c.sync();
     assert_eq!(report.rejected, 2, "{report:?}");
-    assert!(
-        c.store
-            .quarantined()
-            .unwrap()
-            .iter()
-            .all(|q| q.reason.contains("cannot be")),
-        "{:?}",
-        c.store.quarantined().unwrap()
-    );
+    assert_all_refused_because(&c, "cannot be");
     assert_eq!(c.store.withheld().unwrap().pushes, 0);
     // Honest work still comes, sync after sync.
     let later = a.person("After the bad records");
@@ -861,15 +859,7 @@ fn a_push_record_naming_documents_the_relay_refuses_does_not_fail_every_sync() {
     let mut c = Device::joined(&relay.url, &invite, "C's phone");
     let report = c.sync();
     assert_eq!(report.rejected, 2, "{report:?}");
-    assert!(
-        c.store
-            .quarantined()
-            .unwrap()
-            .iter()
-            .all(|q| q.reason.contains("cannot name")),
-        "{:?}",
-        c.store.quarantined().unwrap()
-    );
+    assert_all_refused_because(&c, "cannot name");
     // A record taken in before records were checked for such ids left its blobs expected:
     // the sync's own repair does not ask the relay after them, and the sync goes on.
     c.store
