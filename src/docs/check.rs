@@ -36,12 +36,20 @@ pub fn structural_maps(kind: DocKind) -> &'static [&'static str] {
 }
 
 /// Rule 1: what the change's own operations may touch. `first` is whether the change begins
-/// the document (it has no dependencies).
-pub fn check_ops(change: &Change, first: bool) -> Result<(), String> {
+/// the document (it has no dependencies); `walk_list`, the document before the change when it
+/// is a walk list ([`check_walklist_ops`] needs it to know its maps).
+pub fn check_ops(
+    change: &Change,
+    first: bool,
+    walk_list: Option<&AutoCommit>,
+) -> Result<(), String> {
     if first {
         return Ok(());
     }
     let expanded = change.decode();
+    if let Some(doc) = walk_list {
+        check_walklist_ops(doc, &expanded.operations)?;
+    }
     for op in &expanded.operations {
         if op.obj != ObjectId::Root {
             continue;
@@ -128,7 +136,7 @@ pub fn check_state(
 /// no change deletes a door or a visit. No device does (a list only grows: doors are imported,
 /// visits marked), and each alone looked sound as its writer saw the list, but a door deleted
 /// while another device marked it offline left the merged list with a visit to no door.
-pub fn check_walklist_ops(doc: &AutoCommit, change: &Change) -> Result<(), String> {
+fn check_walklist_ops(doc: &AutoCommit, ops: &[automerge::legacy::Op]) -> Result<(), String> {
     let map_of = |key: &str| match doc.get(automerge::ROOT, key) {
         Ok(Some((automerge::Value::Object(_), automerge::ObjId::Id(counter, actor, _)))) => {
             Some(ObjectId::Id(automerge::legacy::OpId(counter, actor)))
@@ -136,7 +144,7 @@ pub fn check_walklist_ops(doc: &AutoCommit, change: &Change) -> Result<(), Strin
         _ => None,
     };
     let (doors, visits) = (map_of("doors"), map_of("visits"));
-    for op in &change.decode().operations {
+    for op in ops {
         if !matches!(op.action, OpType::Delete) {
             continue;
         }

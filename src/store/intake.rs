@@ -318,7 +318,12 @@ fn apply_alone(
         pending.push(change);
     }
     let mut accepted = Vec::with_capacity(pending.len());
-    let mut seqs = Sequences::of(&mut doc);
+    // Counted only when there is something to judge (a page often brings only duplicates).
+    let mut seqs = if pending.is_empty() {
+        Sequences::default()
+    } else {
+        Sequences::of(&mut doc)
+    };
     loop {
         let mut progressed = false;
         let mut i = 0;
@@ -704,7 +709,12 @@ fn take_in_doc(
     }
 
     let mut accepted: Vec<Change> = Vec::new();
-    let mut seqs = Sequences::of(&mut doc);
+    // Counted only when there is something to judge (a page often brings only duplicates).
+    let mut seqs = if pending.is_empty() {
+        Sequences::default()
+    } else {
+        Sequences::of(&mut doc)
+    };
     loop {
         let mut progressed = false;
         let mut i = 0;
@@ -794,10 +804,8 @@ fn judge_and_apply(
     }
     // Before Automerge sees it: it panics on a change numbered out of turn.
     seqs.check(change)?;
-    check::check_ops(change, first)?;
-    if kind == Some(DocKind::WalkList) {
-        check::check_walklist_ops(doc, change)?;
-    }
+    let walk_list = (kind == Some(DocKind::WalkList)).then_some(&*doc);
+    check::check_ops(change, first, walk_list)?;
     let mut heads = doc.get_heads();
     let mut deps = change.deps().to_vec();
     heads.sort();

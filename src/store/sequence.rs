@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use automerge::{ActorId, AutoCommit, Change};
 
 /// How many changes of each writer a document holds.
+#[derive(Default)]
 pub(crate) struct Sequences {
     by_actor: HashMap<ActorId, u64>,
 }
