@@ -108,25 +108,17 @@ fn receive(message: FromStore) {
         FromStore::Ready(outcome) => {
             let (waiters, queue, pending) = CLIENT.with(|c| {
                 let mut c = c.borrow_mut();
-                if c.ready.is_some() && outcome.is_err() {
-                    // The worker failed after opening: every waiting request fails.
-                    return (Vec::new(), Vec::new(), std::mem::take(&mut c.pending));
+                if c.ready.is_none() {
+                    c.ready = Some(outcome.clone());
                 }
-                c.ready = Some(outcome.clone());
+                let waiters = std::mem::take(&mut c.ready_waiters);
                 if outcome.is_err() {
-                    // It could not open: the requests made meanwhile fail, not wait for ever.
+                    // It could not open (or failed again): the requests made meanwhile fail,
+                    // not wait for ever.
                     c.queue.clear();
-                    return (
-                        std::mem::take(&mut c.ready_waiters),
-                        Vec::new(),
-                        std::mem::take(&mut c.pending),
-                    );
+                    return (waiters, Vec::new(), std::mem::take(&mut c.pending));
                 }
-                (
-                    std::mem::take(&mut c.ready_waiters),
-                    std::mem::take(&mut c.queue),
-                    HashMap::new(),
-                )
+                (waiters, std::mem::take(&mut c.queue), HashMap::new())
             });
             for tx in waiters {
                 let _ = tx.send(outcome.clone());
