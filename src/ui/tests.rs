@@ -855,13 +855,24 @@ fn history_lists_changes_and_restores_a_deleted_conversation() {
 
 /// Wait until the store holds a draft under `key` that satisfies `ok`.
 fn wait_for_draft(h: &Harness, key: &str, ok: impl Fn(&str) -> bool) -> String {
+    wait_until_draft(h, key, "no draft under", |d| d.is_some_and(&ok)).unwrap_or_default()
+}
+
+/// Wait until the store's draft under `key` (or its absence) satisfies `ok`; `failing` says
+/// what was wrong if it never does.
+fn wait_until_draft(
+    h: &Harness,
+    key: &str,
+    failing: &str,
+    ok: impl Fn(Option<&str>) -> bool,
+) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let d = h.rt.block_on(h.handle().draft(key)).unwrap();
-        if let Some(d) = d.filter(|d| ok(d)) {
+        if ok(d.as_deref()) {
             return d;
         }
-        assert!(Instant::now() < deadline, "no draft under {key}");
+        assert!(Instant::now() < deadline, "{failing} {key}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -910,11 +921,7 @@ fn a_form_emptied_again_leaves_no_draft() {
 
 /// Wait until the store holds no draft under `key`.
 fn wait_for_no_draft(h: &Harness, key: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while h.rt.block_on(h.handle().draft(key)).unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the draft under {key} stayed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_draft(h, key, "the draft stayed under", |d| d.is_none());
 }
 
 #[test]
