@@ -17,6 +17,10 @@ use wasm_bindgen::prelude::*;
 
 use super::messages::{FromStore, Refusal, ToStore};
 use crate::ui::sync::{SyncCommand, SyncEngine, SyncStatus};
+use crate::ui::unsaved::{self, Storage, Unsaved};
+
+/// Where the page keeps its copy of drafts not yet written (`crate::ui::unsaved`).
+const UNSAVED_KEY: &str = "groundwork-unsaved-drafts";
 
 #[derive(Default)]
 struct Client {
@@ -30,6 +34,8 @@ struct Client {
     changes: Vec<amsc::UnboundedSender<Change>>,
     sync: SyncStatus,
     sync_watchers: Vec<amsc::UnboundedSender<SyncStatus>>,
+    /// Drafts sent and not yet confirmed kept, copied to the page's storage when it is hidden.
+    unsaved: Unsaved,
 }
 
 thread_local! {
@@ -75,7 +81,47 @@ pub fn spawn_worker() -> Result<(), String> {
     on_error.forget();
     CLIENT.with(|c| c.borrow_mut().worker = Some(worker));
     listen_to_the_page();
+    take_back_unsaved();
     Ok(())
+}
+
+/// The page's storage (`localStorage`), if this browser gives the page one.
+fn page_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Drafts a page copied before it went (`crate::ui::unsaved`) go to the worker first, before
+/// any request of this page; the copy stays until the worker says they are kept.
+fn take_back_unsaved() {
+    let Some(text) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
+        return;
+    };
+    let drafts = unsaved::read_copy(&text);
+    CLIENT.with(|c| c.borrow_mut().unsaved.found_stored());
+    for (key, body) in drafts {
+        save_draft(&key, body);
+    }
+    send(ToStore::Flush);
+}
+
+/// Write the page's copy of the drafts not yet confirmed, or remove it when there are none.
+/// `hiding`: the page is being hidden, so a copy is written even if none was before.
+fn store_unsaved(c: &mut Client, hiding: bool) {
+    let Some(todo) = c.unsaved.to_store(hiding) else {
+        return;
+    };
+    let Some(storage) = page_storage() else {
+        return;
+    };
+    let written = match &todo {
+        Storage::Write(copy) => storage.set_item(UNSAVED_KEY, copy),
+        Storage::Remove => storage.remove_item(UNSAVED_KEY),
+    };
+    match written {
+        Ok(()) => c.unsaved.stored_as(&todo),
+        // A full or refused storage: the worker's own flush is the only chance left.
+        Err(e) => super::log(&format!("page: could not keep a copy of the drafts: {e:?}")),
+    }
 }
 
 /// A page being hidden (another app, the lock button, closing the tab) may never run again:
@@ -85,8 +131,12 @@ fn listen_to_the_page() {
     let Some(window) = web_sys::window() else {
         return;
     };
-    // Writing the drafts early when the page comes back costs nothing.
-    let on_hide = Closure::<dyn FnMut()>::new(|| send(ToStore::Flush));
+    // Writing the drafts early when the page comes back costs nothing. The copy goes first:
+    // the worker may be busy (a sync) and ended with the page before it reads the flush.
+    let on_hide = Closure::<dyn FnMut()>::new(|| {
+        CLIENT.with(|c| store_unsaved(&mut c.borrow_mut(), true));
+        send(ToStore::Flush)
+    });
     if let Some(document) = window.document() {
         let _ = document
             .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
@@ -131,6 +181,11 @@ fn receive(message: FromStore) {
             }
         }
         FromStore::Reply { id, result } => {
+            CLIENT.with(|c| {
+                let mut c = c.borrow_mut();
+                c.unsaved.answered(id, result.is_ok());
+                store_unsaved(&mut c, false);
+            });
             if let Some(tx) = CLIENT.with(|c| c.borrow_mut().pending.remove(&id)) {
                 let _ = tx.send(result);
             }
@@ -145,6 +200,11 @@ fn receive(message: FromStore) {
             c.sync = status.clone();
             c.sync_watchers
                 .retain(|s| s.unbounded_send(status.clone()).is_ok());
+        }),
+        FromStore::DraftsKept(seq) => CLIENT.with(|c| {
+            let mut c = c.borrow_mut();
+            c.unsaved.kept(seq);
+            store_unsaved(&mut c, false);
         }),
     }
 }
@@ -236,6 +296,9 @@ fn post_call(request: Request) -> Option<oneshot::Receiver<Result<Reply, String>
         c.next += 1;
         let id = c.next;
         c.pending.insert(id, tx);
+        if let Some(key) = request.ends_draft() {
+            c.unsaved.ending(key, id);
+        }
         Some(id)
     })?;
     send(ToStore::Call { id, request });
@@ -244,9 +307,16 @@ fn post_call(request: Request) -> Option<oneshot::Receiver<Result<Reply, String>
 
 /// Send a draft's latest text (written by the worker once typing pauses).
 pub fn save_draft(key: &str, body: String) {
+    let seq = CLIENT.with(|c| {
+        let mut c = c.borrow_mut();
+        let seq = c.unsaved.sent(key, &body);
+        store_unsaved(&mut c, false);
+        seq
+    });
     send(ToStore::SaveDraft {
         key: key.to_string(),
         body,
+        seq,
     });
 }
 

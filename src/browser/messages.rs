@@ -23,6 +23,9 @@ pub enum ToStore {
         key: String,
         /// Its text.
         body: String,
+        /// The page's count of drafts sent, this one included: [`FromStore::DraftsKept`]
+        /// answers with it.
+        seq: u64,
     },
     /// A sync command (join, sync now, repair).
     Sync(SyncCommand),
@@ -48,6 +51,9 @@ pub enum FromStore {
     Change(Change),
     /// Sync's status changed.
     Sync(SyncStatus),
+    /// Every draft sent up to this [`ToStore::SaveDraft::seq`] is in the notebook (or was
+    /// ended by a request): the page's own copy of them can go.
+    DraftsKept(u64),
 }
 
 /// Why the notebook cannot open in this tab.

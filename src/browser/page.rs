@@ -122,8 +122,8 @@ pub(super) fn show_stopped() {
         p.set_class_name("cannot-open");
         let _ = p.set_attribute("role", "alert");
         p.set_text_content(Some(
-            "The notebook stopped working: nothing typed from now on is kept. Copy anything \
-             not yet saved, then reload the page.",
+            "The notebook stopped working: nothing more can be saved. Reload the page; what \
+             you typed in a form comes back as its draft.",
         ));
         let _ = body.insert_before(&p, body.first_child().as_ref());
     }

@@ -69,6 +69,10 @@ struct Worker {
     store: Rc<RefCell<Store>>,
     /// Drafts waiting for typing to pause: key → (text, when to write, in ms since the epoch).
     drafts: RefCell<HashMap<String, (String, f64)>>,
+    /// The highest [`ToStore::SaveDraft`] `seq` received, and the highest told to the page as
+    /// kept ([`FromStore::DraftsKept`]).
+    drafts_seen: Cell<u64>,
+    drafts_told: Cell<u64>,
     revision: Cell<u64>,
     /// Saves answered so far: [`Store::checkpoint`] waits for [`QUIET`] after the last one,
     /// so a run of taps checkpoints once.
@@ -222,6 +226,8 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
         scope: scope.clone(),
         store: Rc::new(RefCell::new(store)),
         drafts: RefCell::new(HashMap::new()),
+        drafts_seen: Cell::new(0),
+        drafts_told: Cell::new(0),
         revision: Cell::new(0),
         saves: Cell::new(0),
         wake,
@@ -293,7 +299,10 @@ impl Worker {
     fn receive(self: &Rc<Self>, message: ToStore) {
         match message {
             ToStore::Call { id, request } => self.call(id, request),
-            ToStore::SaveDraft { key, body } => self.save_draft(key, body),
+            ToStore::SaveDraft { key, body, seq } => {
+                self.drafts_seen.set(self.drafts_seen.get().max(seq));
+                self.save_draft(key, body)
+            }
             ToStore::Sync(command) => self.command(command),
             ToStore::Online => {
                 let _ = self.wake.unbounded_send(Wake::Now);
@@ -326,6 +335,7 @@ impl Worker {
             self.drafts.borrow_mut().entry(key).or_insert((body, due));
         }
         self.post(&FromStore::Reply { id, result });
+        self.tell_drafts_kept();
         if writes && ok {
             // Once the screens the save changed have been redrawn: the search index's rows it
             // left behind (a search before then catches up first), and the log copied into
@@ -402,6 +412,17 @@ impl Worker {
                 // Kept in memory, written at the next request, keystroke or page hide.
                 self.drafts.borrow_mut().entry(key).or_insert((body, now));
             }
+        }
+        self.tell_drafts_kept();
+    }
+
+    /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
+    /// and the page drops the copy it keeps in case this worker is ended first.
+    fn tell_drafts_kept(&self) {
+        let seen = self.drafts_seen.get();
+        if seen > self.drafts_told.get() && self.drafts.borrow().is_empty() {
+            self.drafts_told.set(seen);
+            self.post(&FromStore::DraftsKept(seen));
         }
     }
 

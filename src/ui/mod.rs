@@ -9,6 +9,7 @@
 //! - [`sync`]: what the app needs from the sync engine, and a stand-in until it is connected.
 //! - [`unlock`]: the desktop's lock screen, before the app, for a notebook encrypted at rest
 //!   whose key it does not find.
+//! - `unsaved`: the phone page's own copy of drafts its store worker has not yet written.
 //! - [`route`]: an address per screen, kept in step with the page's history (back, reload,
 //!   links).
 //! - `views/`: one module per screen, each owning its state; `components/`: stateless widgets.
@@ -25,6 +26,8 @@ pub mod self_test;
 pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod unlock;
+#[cfg(any(target_arch = "wasm32", test))]
+pub mod unsaved;
 pub mod views;
 pub mod worker;
 

@@ -134,6 +134,60 @@ const tests = [
     await tab(page, 'People');
   }],
 
+  ['what was typed just before the tab was closed, while the notebook\'s worker was busy (a sync), comes back in the next tab, and a save the worker never read comes back as its draft', async (s) => {
+    // The worker writes a draft once typing pauses (250 ms) or the page hides; a worker busy
+    // with a page of a sync is ended with the tab before it reads either. The page keeps its
+    // own copy until the worker says the draft is kept.
+    const busy = async (page) => {
+      const worker = await storeWorker(page);
+      // Busy until it is ended: nothing it is sent from now on is read.
+      await worker.evaluate(() => { setTimeout(() => { for (;;); }, 0); });
+    };
+    const reopen = async () => {
+      s.page = await s.context.newPage();
+      await s.page.goto(`${s.relay.url}/`);
+      await s.page.locator('#tab-People').waitFor({ timeout: 30000 });
+      await s.page.getByRole('button', { name: '+ Add person' }).tap();
+      await s.page.getByText('A draft was restored').waitFor({ timeout: 10000 });
+      return s.page;
+    };
+    const copyGone = async (page) => {
+      for (let i = 0; i < 100; i += 1) {
+        if (await page.evaluate(() => localStorage.getItem('groundwork-unsaved-drafts')) === null) return;
+        await page.waitForTimeout(100);
+      }
+      throw new Error('the page\'s copy of the drafts is still there after the worker kept them');
+    };
+
+    let page = s.page;
+    await tab(page, 'People');
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await page.locator('#person-name').waitFor();
+    await busy(page);
+    await typeFast(page, '#person-name', 'Typed Then Closed');
+    await page.close();
+    page = await reopen();
+    eq(await page.inputValue('#person-name'), 'Typed Then Closed', 'the name typed in the closed tab');
+    await copyGone(page);
+
+    // Saved while the worker is busy, then closed: the save was never read, so its draft is
+    // all there is.
+    await busy(page);
+    await typeFast(page, '#person-name', 'Saved Then Closed');
+    await page.tap('#save-new-person');
+    await page.close();
+    page = await reopen();
+    eq(await page.inputValue('#person-name'), 'Saved Then Closed', 'the name of the save never read');
+    await page.tap('#save-new-person');
+    await page.getByText('Person added.').waitFor();
+    await copyGone(page);
+    await tab(page, 'People');
+    await typeFast(page, '#search', 'then closed');
+    await page.locator('.person-row', { hasText: 'Saved Then Closed' }).first().waitFor();
+    eq(await page.locator('.person-row', { hasText: 'Then Closed' }).count(), 1, 'people named "… Then Closed" (once, and only the one saved)');
+    await typeFast(page, '#search', '');
+  }],
+
   ['field flow: add a person, record a conversation with two commitments typed fast, search finds it, the command line gets exactly the typed text', async (s) => {
     const { page } = s;
     await tab(page, 'People');
@@ -515,7 +569,7 @@ const tests = [
     assert(/no person|erased/.test(shown), `the command line still shows the person: ${shown}`);
   }],
 
-  ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed comes back after a reload', async (s) => {
+  ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed, before the stop and after it, comes back after a reload', async (s) => {
     const { page } = s;
     await tab(page, 'People');
     await page.getByRole('button', { name: '+ Add person' }).tap();
@@ -526,6 +580,8 @@ const tests = [
     await worker.evaluate(() => { setTimeout(() => { throw new Error('a trap, for the test'); }, 0); });
     await page.locator('#notebook-stopped').waitFor({ timeout: 10000 });
     eq(await page.inputValue('#person-name'), 'Typed Before The Stop', 'the typed name, still on screen');
+    // Typed after the stop: the page's own copy keeps it for the reload.
+    await typeFast(page, '#person-name', 'Typed After The Stop');
     await page.tap('#save-new-person');
     await page.getByText('the notebook stopped; reload the page').waitFor({ timeout: 5000 });
     await page.reload();
@@ -533,7 +589,7 @@ const tests = [
     eq(await page.locator('#notebook-stopped').count(), 0, 'the notice after a reload');
     // The reload keeps the screen: the form, its draft restored.
     await page.getByText('A draft was restored').waitFor({ timeout: 10000 });
-    eq(await page.inputValue('#person-name'), 'Typed Before The Stop', 'the name, from the draft');
+    eq(await page.inputValue('#person-name'), 'Typed After The Stop', 'the name typed after the stop, from the page\'s copy');
     await page.tap('#save-new-person');
     await page.getByText('Person added.').waitFor();
     await tab(page, 'People');
