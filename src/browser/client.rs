@@ -36,6 +36,8 @@ struct Client {
     sync_watchers: Vec<amsc::UnboundedSender<SyncStatus>>,
     /// Drafts sent and not yet confirmed kept, copied to the page's storage when it is hidden.
     unsaved: Unsaved,
+    /// The worker opened the notebook for this page (the only page that may write the copy).
+    opened: bool,
 }
 
 thread_local! {
@@ -90,16 +92,27 @@ fn page_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-/// Drafts a page copied before it went (`crate::ui::unsaved`) go to the worker first, before
-/// any request of this page; the copy stays until the worker says they are kept.
+/// Drafts a page copied before it went (`crate::ui::unsaved`) go to the worker: at the start,
+/// before any request of this page (a form reopened by a reload reads its draft); the copy
+/// stays until the worker says they are kept. Called again once the notebook is open, for a
+/// copy written meanwhile by a page that was closing (its drafts this page has not typed).
 fn take_back_unsaved() {
     let Some(text) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
         return;
     };
-    let drafts = unsaved::read_copy(&text);
+    let drafts: Vec<_> = unsaved::read_copy(&text)
+        .into_iter()
+        .filter(|(key, _)| !CLIENT.with(|c| c.borrow().unsaved.knows(key)))
+        .collect();
+    if drafts.is_empty() {
+        return;
+    }
     CLIENT.with(|c| c.borrow_mut().unsaved.found_stored());
     for (key, body) in drafts {
-        save_draft(&key, body);
+        match body {
+            Some(body) => save_draft(&key, body),
+            None => send_now(Request::DeleteDraft(key)),
+        }
     }
     send(ToStore::Flush);
 }
@@ -107,10 +120,16 @@ fn take_back_unsaved() {
 /// Write the page's copy of the drafts not yet confirmed, or remove it when there are none.
 /// `hiding`: the page is being hidden, so a copy is written even if none was before.
 fn store_unsaved(c: &mut Client, hiding: bool) {
+    if !c.opened {
+        return; // a page refused the notebook leaves the copy to the page that has it
+    }
     let Some(todo) = c.unsaved.to_store(hiding) else {
         return;
     };
     let Some(storage) = page_storage() else {
+        if hiding {
+            super::log("page: this browser gives the page no storage for a copy of the drafts");
+        }
         return;
     };
     let written = match &todo {
@@ -119,8 +138,14 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
     };
     match written {
         Ok(()) => c.unsaved.stored_as(&todo),
-        // A full or refused storage: the worker's own flush is the only chance left.
-        Err(e) => super::log(&format!("page: could not keep a copy of the drafts: {e:?}")),
+        // A full or refused storage: the worker's own flush is the only chance left. An older
+        // copy must not stay behind to be taken back over newer drafts.
+        Err(e) => {
+            super::log(&format!("page: could not keep a copy of the drafts: {e:?}"));
+            if storage.remove_item(UNSAVED_KEY).is_ok() {
+                c.unsaved.stored_as(&Storage::Remove);
+            }
+        }
     }
 }
 
@@ -160,6 +185,7 @@ fn receive(message: FromStore) {
                 let mut c = c.borrow_mut();
                 if c.ready.is_none() {
                     c.ready = Some(outcome.clone());
+                    c.opened = outcome.is_ok();
                 }
                 let waiters = std::mem::take(&mut c.ready_waiters);
                 if outcome.is_err() {
@@ -178,6 +204,9 @@ fn receive(message: FromStore) {
             }
             for message in queue {
                 send(message);
+            }
+            if outcome.is_ok() && CLIENT.with(|c| c.borrow().opened) {
+                take_back_unsaved();
             }
         }
         FromStore::Reply { id, result } => {
@@ -297,7 +326,8 @@ fn post_call(request: Request) -> Option<oneshot::Receiver<Result<Reply, String>
         let id = c.next;
         c.pending.insert(id, tx);
         if let Some(key) = request.ends_draft() {
-            c.unsaved.ending(key, id);
+            let discard = matches!(request, Request::DeleteDraft(_));
+            c.unsaved.ending(key, id, discard);
         }
         Some(id)
     })?;

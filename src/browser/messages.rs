@@ -51,8 +51,9 @@ pub enum FromStore {
     Change(Change),
     /// Sync's status changed.
     Sync(SyncStatus),
-    /// Every draft sent up to this [`ToStore::SaveDraft::seq`] is in the notebook (or was
-    /// ended by a request): the page's own copy of them can go.
+    /// No draft sent up to this [`ToStore::SaveDraft::seq`] waits in the worker's memory: each
+    /// is in the notebook, or was taken by a request that ends it (whose answer the page
+    /// waits for before it drops that one). The page's own copy of the rest can go.
     DraftsKept(u64),
 }
 

@@ -170,7 +170,7 @@ async fn persist() -> Option<bool> {
 }
 
 /// Whether the browser has promised to keep the notebook (never asks the user).
-async fn persisted() -> Option<bool> {
+pub async fn persisted() -> Option<bool> {
     let storage = web_sys::window()?.navigator().storage();
     let promise = storage.persisted().ok()?;
     JsFuture::from(promise).await.ok()?.as_bool()

@@ -322,6 +322,7 @@ impl Worker {
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
+        let wrote_back = !ok && ended.is_some();
         if !ok
             && let Some((key, (body, _))) = ended
             && let Err(e) = self.store.borrow_mut().save_draft(&key, &body)
@@ -335,7 +336,9 @@ impl Worker {
             self.drafts.borrow_mut().entry(key).or_insert((body, due));
         }
         self.post(&FromStore::Reply { id, result });
-        self.tell_drafts_kept();
+        // The page keeps a draft whose request failed until it hears it is kept: written back
+        // here, it is, even if every `seq` was told already.
+        self.tell_drafts_kept(wrote_back);
         if writes && ok {
             // Once the screens the save changed have been redrawn: the search index's rows it
             // left behind (a search before then catches up first), and the log copied into
@@ -413,14 +416,15 @@ impl Worker {
                 self.drafts.borrow_mut().entry(key).or_insert((body, now));
             }
         }
-        self.tell_drafts_kept();
+        self.tell_drafts_kept(false);
     }
 
     /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
     /// and the page drops the copy it keeps in case this worker is ended first.
-    fn tell_drafts_kept(&self) {
+    /// `again`: even if it was said already.
+    fn tell_drafts_kept(&self, again: bool) {
         let seen = self.drafts_seen.get();
-        if seen > self.drafts_told.get() && self.drafts.borrow().is_empty() {
+        if (again || seen > self.drafts_told.get()) && self.drafts.borrow().is_empty() {
             self.drafts_told.set(seen);
             self.post(&FromStore::DraftsKept(seen));
         }

@@ -9,13 +9,17 @@
 //! the notebook sends that copy to the worker as drafts, before anything else, and drops it
 //! once the worker says they are kept.
 //!
-//! A draft ended by a request (its record saved, or the draft discarded) stays copied until
-//! the request is answered: a busy worker ended with the page may never have read it, and
-//! then the draft is all there is. Once the answer says it was done, the copy goes (offering
-//! a saved record's text again as a draft would invite saving it twice). The one window left
-//! is between the worker doing it and the page reading the answer, well under a millisecond
-//! unless the page is frozen at that very moment; then the draft comes back and the form says
-//! it was restored. This module is the bookkeeping only, free of the browser, so that it is tested natively;
+//! A draft a save ends (its record saved with it) stays copied until the save is answered: a
+//! busy worker ended with the page may never have read the save, and then the draft is all
+//! there is. Once the answer says it was done, the copy goes (offering a saved record's text
+//! again as a draft would invite saving it twice). The window left is between the worker
+//! finishing the save and the page reading the answer (both run at once, so normally a
+//! moment, unless the page's thread is held up then); if the tab dies in it, the draft comes
+//! back and the form says it was restored. A discarded draft (a form emptied, "Discard
+//! draft") is copied as a discard, so that text the user removed never comes back.
+//!
+//! Only the page that opened the notebook writes the copy (a second tab, refused, must not
+//! remove or overwrite it), and it removes only a copy it wrote or read. This module is the bookkeeping only, free of the browser, so that it is tested natively;
 //! `browser::client` does the posting and the storage.
 
 use std::collections::BTreeMap;
@@ -25,7 +29,8 @@ use std::collections::BTreeMap;
 struct Sent {
     /// Its `seq`.
     seq: u64,
-    body: String,
+    /// Its text; `None`: discarded.
+    body: Option<String>,
     /// The request that ends it, by the page's id for the call, while it waits for an answer.
     ending: Option<u64>,
 }
@@ -48,16 +53,25 @@ impl Unsaved {
         self.seq += 1;
         let draft = Sent {
             seq: self.seq,
-            body: body.to_string(),
+            body: Some(body.to_string()),
             ending: None,
         };
         self.sent.insert(key.to_string(), draft);
         self.seq
     }
 
-    /// The request `call` that ends the draft `key` (saves its record, or discards it) is sent.
-    pub fn ending(&mut self, key: &str, call: u64) {
-        if let Some(draft) = self.sent.get_mut(key) {
+    /// The request `call` that ends the draft `key` is sent: a save of its record, or, when
+    /// `discard`, the draft's deletion (copied as a discard even if the worker had kept the text
+    /// already: not read, the deletion is owed to the notebook).
+    pub fn ending(&mut self, key: &str, call: u64, discard: bool) {
+        if discard {
+            let draft = Sent {
+                seq: self.seq,
+                body: None,
+                ending: Some(call),
+            };
+            self.sent.insert(key.to_string(), draft);
+        } else if let Some(draft) = self.sent.get_mut(key) {
             draft.ending = Some(call);
         }
     }
@@ -82,13 +96,13 @@ impl Unsaved {
         self.sent.retain(|_, d| d.seq > seq || d.ending.is_some());
     }
 
-    /// The drafts not yet confirmed, as the page's storage holds them (`None`: nothing to hold,
-    /// the storage's copy should go).
+    /// The drafts not yet confirmed, as the page's storage holds them (a discard as `null`;
+    /// `None`: nothing to hold, the storage's copy should go).
     pub fn copy(&self) -> Option<String> {
-        let drafts: BTreeMap<&str, &str> = self
+        let drafts: BTreeMap<&str, Option<&str>> = self
             .sent
             .iter()
-            .map(|(k, d)| (k.as_str(), d.body.as_str()))
+            .map(|(k, d)| (k.as_str(), d.body.as_deref()))
             .collect();
         if drafts.is_empty() {
             return None;
@@ -103,10 +117,17 @@ impl Unsaved {
         if !hiding && !self.stored {
             return None;
         }
-        Some(match self.copy() {
-            Some(copy) => Storage::Write(copy),
-            None => Storage::Remove,
-        })
+        match self.copy() {
+            Some(copy) => Some(Storage::Write(copy)),
+            // Not this page's copy to remove (another page's, written since this one started).
+            None if !self.stored => None,
+            None => Some(Storage::Remove),
+        }
+    }
+
+    /// Whether a draft under `key` was sent by this page (or taken back from a copy).
+    pub fn knows(&self, key: &str) -> bool {
+        self.sent.contains_key(key)
     }
 
     /// The page's storage did what [`Unsaved::to_store`] said.
@@ -129,10 +150,11 @@ pub enum Storage {
     Remove,
 }
 
-/// The drafts in a copy read from the page's storage: nothing if it is not one (another
-/// version's, or damaged), never an error: a copy is a second chance, not the record.
-pub fn read_copy(text: &str) -> Vec<(String, String)> {
-    serde_json::from_str::<BTreeMap<String, String>>(text)
+/// The drafts in a copy read from the page's storage (`None`: discarded): nothing if it is not
+/// one (another version's, or damaged), never an error: a copy is a second chance, not the
+/// record.
+pub fn read_copy(text: &str) -> Vec<(String, Option<String>)> {
+    serde_json::from_str::<BTreeMap<String, Option<String>>>(text)
         .map(|m| m.into_iter().collect())
         .unwrap_or_default()
 }
@@ -141,16 +163,21 @@ pub fn read_copy(text: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    fn text(key: &str, body: &str) -> (String, Option<String>) {
+        (key.to_string(), Some(body.to_string()))
+    }
+
+    fn copied(u: &Unsaved) -> Vec<(String, Option<String>)> {
+        read_copy(&u.copy().expect("a copy"))
+    }
+
     #[test]
     fn a_draft_is_copied_until_the_worker_says_it_is_kept() {
         let mut u = Unsaved::default();
         let first = u.sent("new-person", "Ay");
         let second = u.sent("new-person", "Aysha");
         assert_eq!(second, first + 1);
-        assert_eq!(
-            read_copy(&u.copy().expect("a copy")),
-            vec![("new-person".to_string(), "Aysha".to_string())]
-        );
+        assert_eq!(copied(&u), vec![text("new-person", "Aysha")]);
         u.kept(first);
         assert!(
             u.copy().is_some(),
@@ -161,29 +188,26 @@ mod tests {
     }
 
     #[test]
-    fn a_draft_a_request_ends_is_copied_until_the_request_is_done() {
+    fn a_draft_a_save_ends_is_copied_until_the_save_is_done() {
         let mut u = Unsaved::default();
         let seq = u.sent("conversation:p1", "story");
         u.sent("new-person", "Bo");
-        u.ending("conversation:p1", 7);
+        u.ending("conversation:p1", 7, false);
         // The worker flushes before it answers: the draft waits for the answer all the same.
         u.kept(seq);
-        assert_eq!(read_copy(&u.copy().expect("a copy")).len(), 2);
+        assert_eq!(copied(&u).len(), 2);
         u.answered(7, true);
-        assert_eq!(
-            read_copy(&u.copy().expect("a copy")),
-            vec![("new-person".to_string(), "Bo".to_string())]
-        );
+        assert_eq!(copied(&u), vec![text("new-person", "Bo")]);
         // Typed again after the save: copied again.
         u.sent("conversation:p1", "another");
-        assert_eq!(read_copy(&u.copy().expect("a copy")).len(), 2);
+        assert_eq!(copied(&u).len(), 2);
     }
 
     #[test]
-    fn a_draft_whose_request_failed_stays_until_the_worker_keeps_it() {
+    fn a_draft_whose_save_failed_stays_until_the_worker_keeps_it() {
         let mut u = Unsaved::default();
         let seq = u.sent("new-person", "Cy");
-        u.ending("new-person", 3);
+        u.ending("new-person", 3, false);
         u.answered(3, false);
         assert!(
             u.copy().is_some(),
@@ -196,12 +220,29 @@ mod tests {
     }
 
     #[test]
-    fn a_request_ending_a_draft_already_kept_leaves_nothing() {
+    fn a_save_ending_a_draft_already_kept_leaves_nothing() {
         let mut u = Unsaved::default();
         let seq = u.sent("new-person", "Di");
         u.kept(seq);
-        u.ending("new-person", 1);
+        u.ending("new-person", 1, false);
         assert_eq!(u.copy(), None);
+    }
+
+    #[test]
+    fn a_discard_is_copied_as_a_discard_until_it_is_done_even_of_a_draft_already_kept() {
+        let mut u = Unsaved::default();
+        let seq = u.sent("new-person", "Wrong Name");
+        u.ending("new-person", 5, true);
+        assert_eq!(copied(&u), vec![("new-person".to_string(), None)]);
+        u.kept(seq);
+        assert_eq!(copied(&u).len(), 1, "the discard waits for its answer");
+        u.answered(5, true);
+        assert_eq!(u.copy(), None);
+        // The text was kept before the discard was sent: the discard is copied all the same.
+        let seq = u.sent("person-edit:p2", "x");
+        u.kept(seq);
+        u.ending("person-edit:p2", 6, true);
+        assert_eq!(copied(&u), vec![("person-edit:p2".to_string(), None)]);
     }
 
     #[test]
@@ -210,10 +251,7 @@ mod tests {
         let a = u.sent("a", "1");
         u.sent("b", "2");
         u.kept(a);
-        assert_eq!(
-            read_copy(&u.copy().expect("a copy")),
-            vec![("b".to_string(), "2".to_string())]
-        );
+        assert_eq!(copied(&u), vec![text("b", "2")]);
     }
 
     #[test]
@@ -238,7 +276,13 @@ mod tests {
         u.stored_as(&last);
         u.sent("new-person", "Edwina");
         assert_eq!(u.to_store(false), None, "nothing stored any more");
-        assert_eq!(Unsaved::default().to_store(true), Some(Storage::Remove));
+    }
+
+    #[test]
+    fn a_page_with_nothing_unconfirmed_leaves_another_pages_copy_alone() {
+        let u = Unsaved::default();
+        assert_eq!(u.to_store(true), None);
+        assert_eq!(u.to_store(false), None);
     }
 
     #[test]
@@ -247,8 +291,9 @@ mod tests {
         u.found_stored();
         let mut last = 0;
         for (key, body) in read_copy("{\"a\":\"1\",\"b\":\"2\"}") {
-            last = u.sent(&key, &body);
+            last = u.sent(&key, body.as_deref().unwrap_or_default());
         }
+        assert!(u.knows("a") && !u.knows("c"));
         assert!(matches!(u.to_store(false), Some(Storage::Write(c)) if c.contains('2')));
         u.kept(last - 1);
         assert!(matches!(u.to_store(false), Some(Storage::Write(_))));
@@ -261,6 +306,7 @@ mod tests {
         assert!(read_copy("").is_empty());
         assert!(read_copy("{\"a\": 1}").is_empty());
         assert!(read_copy("[\"a\"]").is_empty());
-        assert_eq!(read_copy("{\"k\":\"v\"}"), vec![("k".into(), "v".into())]);
+        assert_eq!(read_copy("{\"k\":\"v\"}"), vec![text("k", "v")]);
+        assert_eq!(read_copy("{\"k\":null}"), vec![("k".to_string(), None)]);
     }
 }

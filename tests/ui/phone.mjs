@@ -134,7 +134,7 @@ const tests = [
     await tab(page, 'People');
   }],
 
-  ['what was typed just before the tab was closed, while the notebook\'s worker was busy (a sync), comes back in the next tab, and a save the worker never read comes back as its draft', async (s) => {
+  ['what was typed just before the tab was closed, while the notebook\'s worker was busy (a sync), comes back in the next tab; a save the worker never read comes back as its draft; text deleted does not come back; a refused second tab leaves the copy alone', async (s) => {
     // The worker writes a draft once typing pauses (250 ms) or the page hides; a worker busy
     // with a page of a sync is ended with the tab before it reads either. The page keeps its
     // own copy until the worker says the draft is kept.
@@ -186,6 +186,44 @@ const tests = [
     await page.locator('.person-row', { hasText: 'Saved Then Closed' }).first().waitFor();
     eq(await page.locator('.person-row', { hasText: 'Then Closed' }).count(), 1, 'people named "… Then Closed" (once, and only the one saved)');
     await typeFast(page, '#search', '');
+
+    // Text the notebook kept, then deleted from the form while the worker is busy, and the tab
+    // closed: the discard the worker never read is owed, and the text does not come back.
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await typeFast(page, '#person-name', 'Deleted Then Closed');
+    await page.waitForTimeout(800); // typing paused: the draft is written
+    await busy(page);
+    await page.fill('#person-name', '');
+    await page.close();
+    s.page = await s.context.newPage();
+    page = s.page;
+    await page.goto(`${s.relay.url}/`);
+    await page.locator('#tab-People').waitFor({ timeout: 30000 });
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await page.locator('#person-name').waitFor();
+    await page.waitForTimeout(500);
+    eq(await page.getByText('A draft was restored').count(), 0, 'a restored draft after the text was deleted');
+    eq(await page.inputValue('#person-name'), '', 'the name field after the text was deleted');
+    await copyGone(page);
+
+    // A second tab, refused the notebook, leaves the first tab's copy alone: the first closed
+    // mid-typing, its text comes back when the second is reloaded.
+    const second = await s.context.newPage();
+    await second.goto(`${s.relay.url}/`);
+    await second.locator('#cannot-open[role="alert"]').waitFor({ timeout: 30000 });
+    await busy(page);
+    await typeFast(page, '#person-name', 'Typed Beside A Second Tab');
+    await page.close();
+    s.page = second;
+    page = second;
+    await page.reload();
+    await page.locator('#tab-People').waitFor({ timeout: 30000 });
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await page.getByText('A draft was restored').waitFor({ timeout: 10000 });
+    eq(await page.inputValue('#person-name'), 'Typed Beside A Second Tab', 'the name typed in the first tab, in the second');
+    await copyGone(page);
+    await page.fill('#person-name', ''); // discarded, for the tests after
+    await tab(page, 'People');
   }],
 
   ['field flow: add a person, record a conversation with two commitments typed fast, search finds it, the command line gets exactly the typed text', async (s) => {
@@ -632,18 +670,32 @@ const tests = [
 ];
 
 tests.splice(1, 0,
-  ['a "keep this notebook" prompt left unanswered does not keep the app from opening', async (s) => {
+  ['a "keep this notebook" prompt left unanswered does not keep the app from opening, and Settings says so once it is answered', async (s) => {
     // Firefox answers `navigator.storage.persist()` only once the user has answered its
     // pop-up; the app waited for that answer before it showed anything.
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
       const context = await browser.newContext({ ...PHONE });
       await context.addInitScript(() => {
-        if (navigator.storage) navigator.storage.persist = () => new Promise(() => {});
+        if (navigator.storage) {
+          navigator.storage.persist = () => new Promise(() => {});
+          // What the browser has promised so far: nothing, until the test says the prompt
+          // was answered.
+          navigator.storage.persisted = () => Promise.resolve(localStorage.getItem('test-kept') === 'yes');
+        }
       });
       const fresh = await context.newPage();
       await fresh.goto(`${s.relay.url}/#join=${encodeURIComponent(s.spareInvite)}`);
       await fresh.locator('#join-link-name').waitFor({ timeout: 30000 });
+      // Settings says what the browser promised when Settings opens, not when the app did.
+      await fresh.goto(`${s.relay.url}/`);
+      await fresh.getByRole('button', { name: 'Skip for now' }).tap(); // a fresh phone's name question
+      await tab(fresh, 'Settings');
+      await fresh.getByText('This browser has not promised to keep your notebook').waitFor({ timeout: 10000 });
+      await fresh.evaluate(() => localStorage.setItem('test-kept', 'yes'));
+      await tab(fresh, 'People');
+      await tab(fresh, 'Settings');
+      await fresh.getByText('This browser has promised to keep your notebook').waitFor({ timeout: 5000 });
       await context.close();
     } finally {
       await browser.close();

@@ -31,6 +31,19 @@ pub fn Settings(status: SyncStatus) -> Element {
     let mut device = use_signal(|| initial_device.clone());
     // A join was asked for on this screen: once it ends, say how.
     let mut asked_join = use_signal(|| false);
+    // The browser's promise to keep the notebook as it was when the app opened, asked again
+    // each time this screen opens: the user may have answered the browser's prompt since, or
+    // added the app to the home screen.
+    let kept = use_signal(|| services.host.persisted);
+    #[cfg(target_arch = "wasm32")]
+    use_future(move || async move {
+        let mut kept = kept;
+        if kept.peek().is_some()
+            && let Some(now) = crate::browser::page::persisted().await
+        {
+            kept.set(Some(now));
+        }
+    });
 
     let store = services.store.clone();
     let save_name = move |_| {
@@ -213,7 +226,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                     }
                 }
             }
-            if let Some(kept) = services.host.persisted {
+            if let Some(kept) = kept() {
                 section { class: "card", "aria-labelledby": "storage-title",
                     h3 { id: "storage-title", "On this phone" }
                     p { id: "storage-note",
