@@ -70,7 +70,6 @@ use crate::auth::authenticate;
 use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
-    MAX_COMPACT_BODY_BYTES, MAX_ENROL_BODY_BYTES, MAX_INVITE_BODY_BYTES, MAX_JSON_BODY_BYTES,
     check_compact, check_device_id, check_device_name, check_doc_id, check_push, check_sealed_keys,
     require_content_type, sync_in_parts,
 };
@@ -248,7 +247,7 @@ async fn enrol(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let limit = state.limits.max_body_bytes.min(MAX_ENROL_BODY_BYTES);
+    let limit = body_limit(&state.limits, ENROL_PATH);
     let raw = read_limited(body, &headers, limit).await?;
     let plain = decode_content(&headers, raw, limit)?;
     let req: EnrolRequest = serde_json::from_slice(&plain).map_err(|e| {
@@ -331,25 +330,27 @@ fn require_lead(device: &DeviceAuth, what: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A small JSON request body (at most [`MAX_JSON_BODY_BYTES`]); `shape` shows what is expected.
+/// The most the route at `path` reads: its own bound ([`crate::limits::largest_body_of`],
+/// the one place each route's bound is written, which the listener reserves too) within the
+/// relay's `max_body_bytes`.
+fn body_limit(limits: &Limits, path: &str) -> usize {
+    crate::limits::largest_body_of(path).map_or(limits.max_body_bytes, |bound| {
+        limits
+            .max_body_bytes
+            .min(usize::try_from(bound).unwrap_or(usize::MAX))
+    })
+}
+
+/// The JSON request body of the route at `path` (at most [`body_limit`]); `shape` shows what
+/// is expected.
 async fn read_json<T: DeserializeOwned>(
     body: Body,
     headers: &HeaderMap,
     limits: &Limits,
+    path: &str,
     shape: &str,
 ) -> Result<T, ApiError> {
-    read_json_up_to(body, headers, limits, MAX_JSON_BODY_BYTES, shape).await
-}
-
-/// A JSON request body of at most `max` bytes; `shape` shows what is expected.
-async fn read_json_up_to<T: DeserializeOwned>(
-    body: Body,
-    headers: &HeaderMap,
-    limits: &Limits,
-    max: usize,
-    shape: &str,
-) -> Result<T, ApiError> {
-    let limit = limits.max_body_bytes.min(max);
+    let limit = body_limit(limits, path);
     let raw = read_limited(body, headers, limit).await?;
     let plain = decode_content(headers, raw, limit)?;
     serde_json::from_slice(&plain)
@@ -401,11 +402,11 @@ async fn invite(
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
         require_lead(&device, "invite devices")?;
-        let req: InviteRequest = read_json_up_to(
+        let req: InviteRequest = read_json(
             body,
             &headers,
             &state.limits,
-            MAX_INVITE_BODY_BYTES,
+            INVITES_PATH,
             r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional)}"#,
         )
         .await?;
@@ -472,6 +473,7 @@ async fn revoke(
     on_device(
         state,
         headers,
+        REVOKE_PATH,
         body,
         "remove devices from the team",
         "revoked",
@@ -490,6 +492,7 @@ async fn promote(
     on_device(
         state,
         headers,
+        PROMOTE_PATH,
         body,
         "make a device a lead",
         "promoted",
@@ -498,11 +501,12 @@ async fn promote(
     .await
 }
 
-/// A lead's `change` to the device a JSON `DeviceAction` names; `what` words the refusal to a
-/// canvasser, `done` the log line.
+/// A lead's `change` to the device a JSON `DeviceAction` names (the body of the route at
+/// `path`); `what` words the refusal to a canvasser, `done` the log line.
 async fn on_device(
     state: AppState,
     headers: HeaderMap,
+    path: &'static str,
     body: Body,
     what: &'static str,
     done: &'static str,
@@ -511,8 +515,14 @@ async fn on_device(
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
         require_lead(&device, what)?;
-        let req: DeviceAction =
-            read_json(body, &headers, &state.limits, r#"{"device_id": "<id>"}"#).await?;
+        let req: DeviceAction = read_json(
+            body,
+            &headers,
+            &state.limits,
+            path,
+            r#"{"device_id": "<id>"}"#,
+        )
+        .await?;
         check_device_id(&req.device_id)?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
@@ -540,8 +550,14 @@ async fn erase(
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
         require_lead(&device, "erase a person from the team")?;
-        let req: EraseRequest =
-            read_json(body, &headers, &state.limits, r#"{"doc_id": "<id>"}"#).await?;
+        let req: EraseRequest = read_json(
+            body,
+            &headers,
+            &state.limits,
+            ERASE_PATH,
+            r#"{"doc_id": "<id>"}"#,
+        )
+        .await?;
         check_doc_id(&req.doc_id)?;
         if let Some(proof) = &req.proof {
             crate::limits::check_erase_proof(proof)?;
@@ -606,6 +622,7 @@ async fn confirm_erasures(
             body,
             &headers,
             &state.limits,
+            CONFIRM_ERASURES_PATH,
             r#"{"up_to": <order number>}"#,
         )
         .await?;
@@ -632,7 +649,7 @@ async fn compact(
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
         require_lead(&device, "compact the team's documents")?;
-        let limit = state.limits.max_body_bytes.min(MAX_COMPACT_BODY_BYTES);
+        let limit = body_limit(&state.limits, COMPACT_PATH);
         let raw = read_limited(body, &headers, limit).await?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
@@ -673,7 +690,7 @@ async fn sync_for(
     device: DeviceAuth,
 ) -> Result<Response, ApiError> {
     let limits = state.limits;
-    let raw = read_limited(body, &headers, limits.max_body_bytes).await?;
+    let raw = read_limited(body, &headers, body_limit(&limits, SYNC_PATH)).await?;
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);
     blocking(move || {
@@ -746,8 +763,14 @@ async fn doc_changes_for(
 ) -> Result<Response, ApiError> {
     let limits = state.limits;
     // A small JSON body, like the lead's actions'.
-    let req: DocChangesRequest =
-        read_json(body, &headers, &limits, r#"{"doc_id": "<id>", "after": 0}"#).await?;
+    let req: DocChangesRequest = read_json(
+        body,
+        &headers,
+        &limits,
+        DOC_CHANGES_PATH,
+        r#"{"doc_id": "<id>", "after": 0}"#,
+    )
+    .await?;
     check_doc_id(&req.doc_id)?;
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);

@@ -63,10 +63,12 @@ pub const MAX_INVITE_BODY_BYTES: usize = MAX_SEALED_KEYS_LEN + 4 * 1024;
 pub const MAX_COMPACT_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The largest body the route at `path` reads, where it reads less than the relay's largest
-/// (`max_body_bytes`); `None` for a sync, which may take that much. The listener reserves no
-/// more than this for a request's body, whatever its head declares or leaves undeclared: a
+/// (`max_body_bytes`); `None` for a sync, which may take that much. The one place each route's
+/// bound is written: the handlers read up to it (`api::body_limit`), and the listener reserves
+/// no more than it for a request's body, whatever its head declares or leaves undeclared (a
 /// stranger's stalled enrolments, sent without a length, reserved the largest body each and
-/// held the budget every team's syncs wait on.
+/// held the budget every team's syncs wait on). A route that reads a larger body than a small
+/// JSON one needs its own line here.
 pub fn largest_body_of(path: &str) -> Option<u64> {
     use groundwork_protocol::{COMPACT_PATH, INVITES_PATH, SYNC_PATH};
     let bytes = match path {
