@@ -94,25 +94,27 @@ fn page_storage() -> Option<web_sys::Storage> {
 
 /// Drafts a page copied before it went (`crate::ui::unsaved`) go to the worker: at the start,
 /// before any request of this page (a form reopened by a reload reads its draft); the copy
-/// stays until the worker says they are kept. Called again once the notebook is open, for a
-/// copy written meanwhile by a page that was closing (its drafts this page has not typed).
+/// stays until the worker says they are kept, and is this page's to keep in step from now on.
+/// Called again once the notebook is open, for a copy written meanwhile by a page that was
+/// closing: what differs from what this page took back, on keys it has not typed itself.
 fn take_back_unsaved() {
     let Some(text) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
         return;
     };
+    CLIENT.with(|c| c.borrow_mut().unsaved.found_stored());
     let drafts: Vec<_> = unsaved::read_copy(&text)
         .into_iter()
-        .filter(|(key, _)| !CLIENT.with(|c| c.borrow().unsaved.knows(key)))
+        .filter(|(key, body)| CLIENT.with(|c| c.borrow().unsaved.wants_back(key, body.as_deref())))
         .collect();
     if drafts.is_empty() {
         return;
     }
-    CLIENT.with(|c| c.borrow_mut().unsaved.found_stored());
     for (key, body) in drafts {
         match body {
             Some(body) => save_draft(&key, body),
-            None => send_now(Request::DeleteDraft(key)),
+            None => send_now(Request::DeleteDraft(key.clone())),
         }
+        CLIENT.with(|c| c.borrow_mut().unsaved.mark_taken_back(&key));
     }
     send(ToStore::Flush);
 }
@@ -319,16 +321,19 @@ fn post_call(request: Request) -> Option<oneshot::Receiver<Result<Reply, String>
     let (tx, rx) = oneshot::channel();
     let id = CLIENT.with(|c| {
         let mut c = c.borrow_mut();
+        c.next += 1;
+        let id = c.next;
+        if let Some(key) = request.ends_draft() {
+            // A discard the stopped worker cannot take is kept as one (never answered): the
+            // copy a reload takes back deletes the draft rather than bring the text back.
+            let discard = matches!(request, Request::DeleteDraft(_));
+            c.unsaved.ending(key, id, discard);
+            store_unsaved(&mut c, false);
+        }
         if let Some(Err(_)) = c.ready {
             return None;
         }
-        c.next += 1;
-        let id = c.next;
         c.pending.insert(id, tx);
-        if let Some(key) = request.ends_draft() {
-            let discard = matches!(request, Request::DeleteDraft(_));
-            c.unsaved.ending(key, id, discard);
-        }
         Some(id)
     })?;
     send(ToStore::Call { id, request });

@@ -73,6 +73,9 @@ struct Worker {
     /// kept ([`FromStore::DraftsKept`]).
     drafts_seen: Cell<u64>,
     drafts_told: Cell<u64>,
+    /// A request that ends a draft failed since the last [`FromStore::DraftsKept`]: the page
+    /// keeps that draft until it hears again, even if no new `seq` came.
+    drafts_owed: Cell<bool>,
     revision: Cell<u64>,
     /// Saves answered so far: [`Store::checkpoint`] waits for [`QUIET`] after the last one,
     /// so a run of taps checkpoints once.
@@ -228,6 +231,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
         drafts: RefCell::new(HashMap::new()),
         drafts_seen: Cell::new(0),
         drafts_told: Cell::new(0),
+        drafts_owed: Cell::new(false),
         revision: Cell::new(0),
         saves: Cell::new(0),
         wake,
@@ -314,6 +318,7 @@ impl Worker {
     fn call(self: &Rc<Self>, id: u64, request: Request) {
         // A draft the request ends (saved, discarded) is written only if the request fails:
         // a save is then one transaction, not three.
+        let ends_draft = request.ends_draft().is_some();
         let ended = request
             .ends_draft()
             .and_then(|k| self.drafts.borrow_mut().remove_entry(k));
@@ -322,7 +327,9 @@ impl Worker {
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
-        let wrote_back = !ok && ended.is_some();
+        if !ok && ends_draft {
+            self.drafts_owed.set(true);
+        }
         if !ok
             && let Some((key, (body, _))) = ended
             && let Err(e) = self.store.borrow_mut().save_draft(&key, &body)
@@ -336,9 +343,7 @@ impl Worker {
             self.drafts.borrow_mut().entry(key).or_insert((body, due));
         }
         self.post(&FromStore::Reply { id, result });
-        // The page keeps a draft whose request failed until it hears it is kept: written back
-        // here, it is, even if every `seq` was told already.
-        self.tell_drafts_kept(wrote_back);
+        self.tell_drafts_kept();
         if writes && ok {
             // Once the screens the save changed have been redrawn: the search index's rows it
             // left behind (a search before then catches up first), and the log copied into
@@ -416,16 +421,20 @@ impl Worker {
                 self.drafts.borrow_mut().entry(key).or_insert((body, now));
             }
         }
-        self.tell_drafts_kept(false);
+        self.tell_drafts_kept();
     }
 
     /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
     /// and the page drops the copy it keeps in case this worker is ended first.
-    /// `again`: even if it was said already.
-    fn tell_drafts_kept(&self, again: bool) {
+    /// Said again after a request that ends a draft failed (the page waits to hear it then),
+    /// even with no new `seq`.
+    fn tell_drafts_kept(&self) {
         let seen = self.drafts_seen.get();
-        if (again || seen > self.drafts_told.get()) && self.drafts.borrow().is_empty() {
+        if (self.drafts_owed.get() || seen > self.drafts_told.get())
+            && self.drafts.borrow().is_empty()
+        {
             self.drafts_told.set(seen);
+            self.drafts_owed.set(false);
             self.post(&FromStore::DraftsKept(seen));
         }
     }

@@ -33,6 +33,8 @@ struct Sent {
     body: Option<String>,
     /// The request that ends it, by the page's id for the call, while it waits for an answer.
     ending: Option<u64>,
+    /// Taken back from a copy another page left, rather than typed here.
+    from_copy: bool,
 }
 
 /// Drafts sent to the worker and not yet confirmed kept.
@@ -55,6 +57,7 @@ impl Unsaved {
             seq: self.seq,
             body: Some(body.to_string()),
             ending: None,
+            from_copy: false,
         };
         self.sent.insert(key.to_string(), draft);
         self.seq
@@ -69,6 +72,7 @@ impl Unsaved {
                 seq: self.seq,
                 body: None,
                 ending: Some(call),
+                from_copy: false,
             };
             self.sent.insert(key.to_string(), draft);
         } else if let Some(draft) = self.sent.get_mut(key) {
@@ -125,9 +129,21 @@ impl Unsaved {
         }
     }
 
-    /// Whether a draft under `key` was sent by this page (or taken back from a copy).
-    pub fn knows(&self, key: &str) -> bool {
-        self.sent.contains_key(key)
+    /// Whether `body` (`None`: a discard), found under `key` in a copy, should be taken back:
+    /// not if this page typed (or discarded) `key` itself since, nor if it already took back
+    /// the same from a copy.
+    pub fn wants_back(&self, key: &str, body: Option<&str>) -> bool {
+        match self.sent.get(key) {
+            None => true,
+            Some(d) => d.from_copy && d.body.as_deref() != body,
+        }
+    }
+
+    /// The draft just sent (or discarded) under `key` was taken back from a copy.
+    pub fn mark_taken_back(&mut self, key: &str) {
+        if let Some(d) = self.sent.get_mut(key) {
+            d.from_copy = true;
+        }
     }
 
     /// The page's storage did what [`Unsaved::to_store`] said.
@@ -293,12 +309,36 @@ mod tests {
         for (key, body) in read_copy("{\"a\":\"1\",\"b\":\"2\"}") {
             last = u.sent(&key, body.as_deref().unwrap_or_default());
         }
-        assert!(u.knows("a") && !u.knows("c"));
         assert!(matches!(u.to_store(false), Some(Storage::Write(c)) if c.contains('2')));
         u.kept(last - 1);
         assert!(matches!(u.to_store(false), Some(Storage::Write(_))));
         u.kept(last);
         assert_eq!(u.to_store(false), Some(Storage::Remove));
+    }
+
+    #[test]
+    fn a_copy_read_again_is_taken_back_where_it_differs_and_this_page_did_not_type() {
+        let mut u = Unsaved::default();
+        for (key, body) in [("a", "1"), ("b", "2")] {
+            u.sent(key, body);
+            u.mark_taken_back(key);
+        }
+        assert!(
+            !u.wants_back("a", Some("1")),
+            "the same, taken back already"
+        );
+        assert!(
+            u.wants_back("a", Some("11")),
+            "the closing page typed more since"
+        );
+        assert!(u.wants_back("c", None), "a key this page never saw");
+        u.sent("b", "typed here");
+        assert!(
+            !u.wants_back("b", Some("2")),
+            "typed here since: this page's word is newer"
+        );
+        u.ending("d", 9, true);
+        assert!(!u.wants_back("d", Some("old")), "discarded here");
     }
 
     #[test]

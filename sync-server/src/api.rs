@@ -694,7 +694,7 @@ async fn sync_for(
     let gzip_ok = accepts_gzip(&headers);
     let store = Arc::clone(&state.store);
     blocking(move || {
-        let plain = decode_content(&headers, raw, limits.max_body_bytes)?;
+        let plain = decode_content(&headers, raw, body_limit(&limits, SYNC_PATH))?;
         let req = decode_sync_request(&plain)
             .map_err(|e| ApiError::bad_request(format!("malformed sync body: {e}")))?;
         check_push(&req.push, limits.max_changes_per_request)?;

@@ -607,7 +607,7 @@ const tests = [
     assert(/no person|erased/.test(shown), `the command line still shows the person: ${shown}`);
   }],
 
-  ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed, before the stop and after it, comes back after a reload', async (s) => {
+  ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed, before the stop and after it, comes back after a reload (text deleted after it does not)', async (s) => {
     const { page } = s;
     await tab(page, 'People');
     await page.getByRole('button', { name: '+ Add person' }).tap();
@@ -630,6 +630,23 @@ const tests = [
     eq(await page.inputValue('#person-name'), 'Typed After The Stop', 'the name typed after the stop, from the page\'s copy');
     await page.tap('#save-new-person');
     await page.getByText('Person added.').waitFor();
+
+    // Text the notebook kept, deleted from the form after the worker stopped: the discard is
+    // owed, and a reload does not bring the text back.
+    await tab(page, 'People');
+    await page.getByRole('button', { name: '+ Add person' }).tap();
+    await typeFast(page, '#person-name', 'Emptied After The Stop');
+    await page.waitForTimeout(800); // typing paused: the draft is written
+    const again = await storeWorker(page);
+    await again.evaluate(() => { setTimeout(() => { throw new Error('a trap, for the test'); }, 0); });
+    await page.locator('#notebook-stopped').waitFor({ timeout: 10000 });
+    await page.fill('#person-name', '');
+    await page.reload();
+    await page.locator('#tab-People').waitFor({ timeout: 30000 });
+    await page.locator('#person-name').waitFor({ timeout: 10000 });
+    await page.waitForTimeout(500);
+    eq(await page.getByText('A draft was restored').count(), 0, 'a restored draft after the text was deleted');
+    eq(await page.inputValue('#person-name'), '', 'the name field after the text was deleted');
     await tab(page, 'People');
   }],
 
