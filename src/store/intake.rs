@@ -739,6 +739,17 @@ fn take_in_doc(
             }
             let c = pending.remove(i);
             progressed = true;
+            if holds(&mut doc, &[c.change.hash()]) {
+                // A change set waiting that the document holds since (a snapshot brought it):
+                // nothing to judge. Judged again, its writer's count was past it, and the
+                // honest change was refused as numbered out of turn, with the snapshot after it
+                // (found by the reordering relay's property test, 2026-12-05).
+                if c.from_waiting {
+                    unwait(conn, &c.change.hash())?;
+                }
+                report.duplicates += 1;
+                continue;
+            }
             match judge_and_apply(&mut doc, &mut seqs, &doc_id, kind, &c.change) {
                 Ok(k) => {
                     kind = Some(k);
