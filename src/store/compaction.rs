@@ -137,7 +137,8 @@ pub(crate) fn tag_of_blob(blob: &[u8]) -> i64 {
 /// `changes` changes (pulled and opened, or pushed and acknowledged).
 pub(crate) fn note_blob(conn: &Connection, doc_id: &str, tag: i64, changes: usize) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO doc_blobs (tag, doc_id, changes) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO doc_blobs (tag, doc_id, changes)
+         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?2)",
     )?
     .execute((tag, doc_id, changes as i64))?;
     Ok(())

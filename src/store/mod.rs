@@ -779,25 +779,27 @@ impl Store {
     pub fn held_not_taken_in(&self, person_id: &str) -> Result<Vec<HeldBlob>> {
         let id = crate::ids::parse_id(person_id)?;
         let mut out = Vec::new();
+        // Under any spelling of the id, as erasure deletes them.
         for (kind, sql) in [
             (
                 "waiting",
                 "SELECT change_hash, pusher_name, received_at, NULL, bytes FROM waiting
-                 WHERE doc_id = ?1 ORDER BY received_at",
+                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
             ),
             (
                 "quarantine",
                 "SELECT blob_id, pusher_name, received_at, reason, bytes FROM quarantine
-                 WHERE doc_id = ?1 ORDER BY received_at",
+                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
             ),
             (
                 "awaiting_key",
                 "SELECT blob_id, pusher_name, received_at, NULL, blob FROM awaiting_key
-                 WHERE doc_id = ?1 ORDER BY received_at",
+                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
             ),
         ] {
+            let rows = erasure::rows_of_any_spelling(&self.conn, kind, &id)?;
             let mut stmt = self.conn.prepare(sql)?;
-            let rows = stmt.query_map([&id], |r| {
+            let rows = stmt.query_map([&rows], |r| {
                 Ok(HeldBlob {
                     kind,
                     id: r.get(0)?,

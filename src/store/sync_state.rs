@@ -276,7 +276,9 @@ impl Store {
     /// Note that `doc_id` was asked for again now.
     pub fn mark_repaired(&self, doc_id: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO repairs (doc_id, asked_at) VALUES (?1, ?2)
+            // Not for a document erased meanwhile (the repair's pull may have been told so).
+            "INSERT INTO repairs (doc_id, asked_at)
+             SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?1)
              ON CONFLICT (doc_id) DO UPDATE SET asked_at = excluded.asked_at",
             (doc_id, crate::model::format_time(chrono::Utc::now())),
         )?;

@@ -148,8 +148,10 @@ fn write_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> 
     let mut listed = conn
         .prepare_cached("INSERT OR IGNORE INTO listed_blobs (tag, actor, n) VALUES (?1, ?2, ?3)")?;
     let mut received = conn.prepare_cached("SELECT 1 FROM received_blobs WHERE tag = ?1")?;
+    // Not of an erased person: the relay deleted their blobs, and nothing here names them.
     let mut expect = conn.prepare_cached(
-        "INSERT OR IGNORE INTO blobs_expected (tag, doc_id, actor) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO blobs_expected (tag, doc_id, actor)
+         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?2)",
     )?;
     for (doc, tag) in &record.blobs {
         let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) else {

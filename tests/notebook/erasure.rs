@@ -9,6 +9,39 @@ use groundwork::error::Error;
 use groundwork::model::{ConversationKind, NewConversation, NewPerson, PersonField};
 use groundwork::store::Store;
 
+/// The tables of `store`'s notebook with a row naming `id` anywhere in its text (an erased
+/// person's id may stay only where the erasure itself is recorded).
+pub fn tables_naming(store: &Store, id: &str) -> Vec<String> {
+    let conn = store.connection();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut found = Vec::new();
+    for table in tables {
+        let columns: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for column in columns {
+            let sql = format!(
+                "SELECT count(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST(?1 AS BLOB)) > 0"
+            );
+            let n: i64 = conn.query_row(&sql, [id], |r| r.get(0)).unwrap_or(0);
+            if n > 0 {
+                found.push(format!("{table}.{column}"));
+            }
+        }
+    }
+    found
+}
+
 /// A word no other data contains: what a byte scan looks for.
 pub const CANARY: &str = "zqxcanaryvbq";
 
@@ -352,6 +385,13 @@ pub(crate) mod through_the_relay {
             ("relay", relay.dir()),
         ] {
             assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new(), "{who}");
+        }
+        // Not even the id stays, but where the erasure is recorded (C's repair of its waiting
+        // changes, told the person was erased, named them again; so did push records taken in
+        // later and blobs noted for compaction).
+        for (who, device) in [("lead", &lead), ("b", &b), ("c", &c), ("d", &d)] {
+            let left = super::tables_naming(&device.store, &id);
+            assert_eq!(left, vec!["erased.doc_id".to_string()], "{who}");
         }
     }
 

@@ -9,7 +9,7 @@ use groundwork::sync::{self, team};
 use groundwork_protocol::{InviteRequest, Role};
 use proptest::prelude::*;
 
-use super::erasure::{CANARY, canary_person, files_holding};
+use super::erasure::{CANARY, canary_person, files_holding, tables_naming};
 use super::sync::{Device, TestRelay, transport};
 
 /// A canvasser's invite made by `lead`'s device, as the app makes it.
@@ -439,6 +439,65 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
     b.sync();
     assert!(b.store.person(&id).is_err());
     assert_eq!(files_holding(&b.dir(), CANARY), Vec::<String>::new());
+}
+
+#[test]
+fn an_erasure_reaches_changes_refused_under_the_id_with_white_space_sql_does_not_trim() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    b.sync();
+    let id = canary_person(&mut a.store);
+    a.sync();
+    // Before the erasure, the person's blobs filed under the id with a no-break space after it:
+    // the intake reads it as the person's id (as `ids::parse_id` does) and refuses the blobs,
+    // keeping their opened changes; SQL's `trim` leaves that space (and tabs, new lines).
+    let blobs = relay.blobs_of(&id);
+    let spelled = format!("{id}\u{a0}");
+    let incoming: Vec<Incoming<'_>> = blobs
+        .iter()
+        .map(|blob| Incoming::unvouched(&spelled, blob, false))
+        .collect();
+    let taken = b.store.batch(|w| w.take_in(&incoming)).unwrap();
+    assert_eq!(taken.applied, 0, "{taken:?}");
+    let refused = b.store.quarantined().unwrap().len();
+    assert_eq!(refused, blobs.len(), "{taken:?}");
+    // Subject access shows them all, as erasure will delete them.
+    let held = b.store.held_not_taken_in(&id).unwrap();
+    assert_eq!(held.len(), refused, "{held:?}");
+    b.store.erase_document(&id, None).unwrap();
+    assert!(b.store.quarantined().unwrap().is_empty());
+    assert!(b.store.held_not_taken_in(&id).unwrap().is_empty());
+    b.store.scrub().unwrap();
+    assert_eq!(files_holding(&b.dir(), CANARY), Vec::<String>::new());
+}
+
+#[test]
+fn a_push_record_taken_in_after_an_erasure_does_not_name_the_person_again() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let p = a.person("Gone Soon");
+    a.sync();
+    // A's record of a later push listing a blob of the person the relay no longer has (it
+    // deletes them with the order), taken in by B after B carried out the erasure.
+    let record = groundwork::crypto::pushlog::PushRecord {
+        actor: groundwork::store::intake::hex(&a.store.actor_bytes()),
+        n: 2,
+        blobs: vec![(p.clone(), "00112233445566aa".into())],
+        seen: Default::default(),
+        snapshots: Vec::new(),
+    };
+    inject_record(&relay, &a, &a, &record);
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    b.store.erase_document(&p, None).unwrap();
+    let report = b.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(
+        tables_naming(&b.store, &p),
+        vec!["erased.doc_id".to_string()]
+    );
 }
 
 /// Three devices of one team on `relay`, each synced once: an honest writer, a hostile member
