@@ -232,6 +232,12 @@ fn receive(message: FromStore) {
             c.sync_watchers
                 .retain(|s| s.unbounded_send(status.clone()).is_ok());
         }),
+        FromStore::Erased(ids) => CLIENT.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.unsaved.forget_erased(&ids) {
+                store_unsaved(&mut c, false);
+            }
+        }),
         FromStore::DraftsKept(seq) => CLIENT.with(|c| {
             let mut c = c.borrow_mut();
             c.unsaved.kept(seq);

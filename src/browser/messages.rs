@@ -55,6 +55,9 @@ pub enum FromStore {
     /// is in the notebook, or was taken by a request that ends it (whose answer the page
     /// waits for before it drops that one). The page's own copy of the rest can go.
     DraftsKept(u64),
+    /// Documents were erased from the notebook (every erased id, sent after an erasure): the
+    /// page drops its copy of drafts typed about them.
+    Erased(Vec<String>),
 }
 
 /// Why the notebook cannot open in this tab.

@@ -426,6 +426,20 @@ impl Worker {
 
     /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
     /// and the page drops the copy it keeps in case this worker is ended first.
+    /// Tell the page every document erased here, so that its copy of drafts keeps nothing
+    /// about them (`crate::ui::unsaved`).
+    fn tell_erased(&self) {
+        let ids = self
+            .store
+            .borrow()
+            .erasures()
+            .map(|all| all.into_iter().map(|e| e.doc_id).collect::<Vec<String>>());
+        match ids {
+            Ok(ids) => self.post(&FromStore::Erased(ids)),
+            Err(e) => super::log(&format!("store worker: could not list the erasures: {e}")),
+        }
+    }
+
     /// Said again after a request that ends a draft failed (the page waits to hear it then),
     /// even with no new `seq`.
     fn tell_drafts_kept(&self) {
@@ -467,6 +481,7 @@ impl Worker {
                     });
                     if erased {
                         worker.announce(false);
+                        worker.tell_erased();
                     }
                 });
             }
@@ -648,6 +663,9 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                 if moved > 0 {
                     pulled += moved;
                     worker.announce(false);
+                }
+                if report.erased > 0 {
+                    worker.tell_erased();
                 }
                 let now = js_sys::Date::now();
                 if why != Wake::Local && devices_at.is_none_or(|at| now - at > DEVICES_EVERY_MS) {

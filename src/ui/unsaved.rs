@@ -114,6 +114,18 @@ impl Unsaved {
         serde_json::to_string(&drafts).ok()
     }
 
+    /// The documents `erased` were erased from the notebook: drafts typed about them (keys
+    /// `conversation:ID`, `person-edit:ID`) go, so that no copy keeps them. Returns whether any
+    /// went.
+    pub fn forget_erased(&mut self, erased: &[String]) -> bool {
+        let before = self.sent.len();
+        self.sent.retain(|key, _| {
+            key.split_once(':')
+                .is_none_or(|(_, id)| !erased.iter().any(|e| e == id))
+        });
+        self.sent.len() != before
+    }
+
     /// What the page's storage should be told now: on a hide (`hiding`) the copy is written;
     /// otherwise only a copy already there is kept in step (written again, or removed once
     /// every draft is confirmed). `None`: nothing to do.
@@ -339,6 +351,26 @@ mod tests {
         );
         u.ending("d", 9, true);
         assert!(!u.wants_back("d", Some("old")), "discarded here");
+    }
+
+    #[test]
+    fn drafts_about_an_erased_person_leave_the_copy() {
+        let mut u = Unsaved::default();
+        u.sent("conversation:p1", "about p1");
+        u.sent("person-edit:p1", "p1's details");
+        u.sent("conversation:p2", "about p2");
+        u.sent("new-person", "someone new");
+        let hide = u.to_store(true).expect("written at a hide");
+        u.stored_as(&hide);
+        assert!(u.forget_erased(&["p1".to_string()]));
+        assert!(!u.forget_erased(&["p9".to_string()]));
+        let Some(Storage::Write(copy)) = u.to_store(false) else {
+            panic!("the copy is written again");
+        };
+        assert!(!copy.contains("p1"), "{copy}");
+        assert_eq!(read_copy(&copy).len(), 2);
+        assert!(u.forget_erased(&["p2".to_string()]));
+        assert!(matches!(u.to_store(false), Some(Storage::Write(c)) if !c.contains("p2")));
     }
 
     #[test]
