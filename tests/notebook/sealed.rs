@@ -394,15 +394,22 @@ proptest! {
     }
 }
 
-#[test]
-fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
-    let relay = TestRelay::start();
+/// Two devices of one team on `relay`: B synced, then A wrote a person holding [`CANARY`] and
+/// synced. Returns A, B and the person's id.
+fn canary_on_two_devices(relay: &TestRelay) -> (Device, Device, String) {
     let (_, invite) = relay.team(2);
     let mut a = Device::joined(&relay.url, &invite, "A's phone");
     let mut b = Device::joined(&relay.url, &invite, "B's phone");
     b.sync();
     let id = canary_person(&mut a.store);
     a.sync();
+    (a, b, id)
+}
+
+#[test]
+fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
+    let relay = TestRelay::start();
+    let (_a, mut b, id) = canary_on_two_devices(&relay);
     // B carries out the erasure before the person's changes reach it (the order came first).
     b.store.erase_document(&id, None).unwrap();
     let blobs = relay.blobs_of(&id);
@@ -444,12 +451,7 @@ fn nothing_of_an_erased_person_is_kept_again_not_even_sealed_or_refused() {
 #[test]
 fn an_erasure_reaches_changes_refused_under_the_id_with_white_space_sql_does_not_trim() {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(2);
-    let mut a = Device::joined(&relay.url, &invite, "A's phone");
-    let mut b = Device::joined(&relay.url, &invite, "B's phone");
-    b.sync();
-    let id = canary_person(&mut a.store);
-    a.sync();
+    let (_a, mut b, id) = canary_on_two_devices(&relay);
     // Before the erasure, the person's blobs filed under the id with a no-break space after it:
     // the intake reads it as the person's id (as `ids::parse_id` does) and refuses the blobs,
     // keeping their opened changes; SQL's `trim` leaves that space (and tabs, new lines).
