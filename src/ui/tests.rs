@@ -185,6 +185,14 @@ impl Harness {
         self.dom.render_immediate(&mut NoOpMutations);
     }
 
+    /// Open the person file `person_id` from the screen showing it in a list, then its record
+    /// form (the caller waits for what the form should show).
+    fn open_record_form(&mut self, person_id: &str) {
+        self.click("data-id", person_id);
+        self.settle_until("person file", |html| html.contains("Record a conversation"));
+        self.click("id", "record-conversation");
+    }
+
     /// Empty the field `element_id`, as selecting its text and deleting it does.
     fn clear(&mut self, element_id: &str) {
         let id = self.find("id", element_id);
@@ -346,9 +354,7 @@ fn searching_narrows_the_list() {
 fn recording_a_conversation_keeps_a_draft_then_saves_it() {
     let mut id = String::new();
     let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("form", |html| {
         html.contains("Conversation with Amina Yusuf")
     });
@@ -624,9 +630,7 @@ fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
         s.start_shift("Elm Road", Some(&campaign), None).unwrap();
         id = person(s, "Amina Yusuf");
     });
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("the campaign's targets offered", |html| {
         html.contains("+ letters signed")
     });
@@ -895,9 +899,7 @@ fn a_form_emptied_again_leaves_no_draft() {
 
     h.click("id", "tab-People");
     h.settle_until("list", |html| html.contains("Amina Yusuf"));
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("form", |html| {
         html.contains("Conversation with Amina Yusuf")
     });
@@ -911,9 +913,7 @@ fn a_form_emptied_again_leaves_no_draft() {
     wait_for_draft(&h, &key, |d| d.contains("Still the wrong person"));
     h.click("id", "tab-People");
     h.settle_until("list", |html| html.contains("Amina Yusuf"));
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("restored", |html| html.contains("Still the wrong person"));
     h.clear("story");
     wait_for_no_draft(&h, &key);
@@ -1023,9 +1023,7 @@ fn half_typed_details_survive_leaving_and_cancel_asks_first() {
 fn discarding_a_conversation_draft_asks_first_and_the_file_shows_it_waiting() {
     let mut id = String::new();
     let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("form", |html| {
         html.contains("Conversation with Amina Yusuf")
     });
@@ -1417,9 +1415,7 @@ fn the_conversation_kind_starts_as_the_shifts_usual_kind() {
             s.record_conversation(c, vec![]).unwrap();
         }
     });
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Record a conversation"));
-    h.click("id", "record-conversation");
+    h.open_record_form(&id);
     h.settle_until("form", |html| {
         html.contains("Conversation with Amina Yusuf")
     });
