@@ -780,25 +780,26 @@ impl Store {
         let id = crate::ids::parse_id(person_id)?;
         let mut out = Vec::new();
         // Under any spelling of the id, as erasure deletes them.
-        for (kind, sql) in [
+        for (kind, columns) in [
             (
                 "waiting",
-                "SELECT change_hash, pusher_name, received_at, NULL, bytes FROM waiting
-                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
+                "change_hash, pusher_name, received_at, NULL, bytes",
             ),
             (
                 "quarantine",
-                "SELECT blob_id, pusher_name, received_at, reason, bytes FROM quarantine
-                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
+                "blob_id, pusher_name, received_at, reason, bytes",
             ),
             (
                 "awaiting_key",
-                "SELECT blob_id, pusher_name, received_at, NULL, blob FROM awaiting_key
-                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at",
+                "blob_id, pusher_name, received_at, NULL, blob",
             ),
         ] {
             let rows = erasure::rows_of_any_spelling(&self.conn, kind, &id)?;
-            let mut stmt = self.conn.prepare(sql)?;
+            let sql = format!(
+                "SELECT {columns} FROM {kind}
+                 WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY received_at"
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
             let rows = stmt.query_map([&rows], |r| {
                 Ok(HeldBlob {
                     kind,

@@ -90,6 +90,23 @@ async function storeWorker(page) {
   throw new Error(`no store worker among ${page.workers().length} workers`);
 }
 
+/** Make the page's store worker fail as a trap of its wasm does (an uncaught error in its
+ * scope), and wait for the page to say the notebook stopped. */
+async function trapWorker(page) {
+  const worker = await storeWorker(page);
+  await worker.evaluate(() => { setTimeout(() => { throw new Error('a trap, for the test'); }, 0); });
+  await page.locator('#notebook-stopped').waitFor({ timeout: 10000 });
+}
+
+/** The new-person form on screen came back empty: no draft restored (text deleted stays
+ * deleted). */
+async function noDraftRestored(page) {
+  await page.locator('#person-name').waitFor({ timeout: 10000 });
+  await page.waitForTimeout(500);
+  eq(await page.getByText('A draft was restored').count(), 0, 'a restored draft after the text was deleted');
+  eq(await page.inputValue('#person-name'), '', 'the name field after the text was deleted');
+}
+
 /** Runs in every page before its scripts: wraps `Worker` so that each request posted to the
  * store worker that asks for a person's file to be kept loaded is noted with whether the
  * conversation form (`#story`) was on screen when it was posted. */
@@ -200,10 +217,7 @@ const tests = [
     await page.goto(`${s.relay.url}/`);
     await page.locator('#tab-People').waitFor({ timeout: 30000 });
     await page.getByRole('button', { name: '+ Add person' }).tap();
-    await page.locator('#person-name').waitFor();
-    await page.waitForTimeout(500);
-    eq(await page.getByText('A draft was restored').count(), 0, 'a restored draft after the text was deleted');
-    eq(await page.inputValue('#person-name'), '', 'the name field after the text was deleted');
+    await noDraftRestored(page);
     await copyGone(page);
 
     // A second tab, refused the notebook, leaves the first tab's copy alone: the first closed
@@ -613,10 +627,7 @@ const tests = [
     await page.getByRole('button', { name: '+ Add person' }).tap();
     await typeFast(page, '#person-name', 'Typed Before The Stop');
     await page.waitForTimeout(800); // typing paused: the draft is written
-    const worker = await storeWorker(page);
-    // An uncaught error in the worker's scope, as a trap of its wasm is.
-    await worker.evaluate(() => { setTimeout(() => { throw new Error('a trap, for the test'); }, 0); });
-    await page.locator('#notebook-stopped').waitFor({ timeout: 10000 });
+    await trapWorker(page);
     eq(await page.inputValue('#person-name'), 'Typed Before The Stop', 'the typed name, still on screen');
     // Typed after the stop: the page's own copy keeps it for the reload.
     await typeFast(page, '#person-name', 'Typed After The Stop');
@@ -637,16 +648,11 @@ const tests = [
     await page.getByRole('button', { name: '+ Add person' }).tap();
     await typeFast(page, '#person-name', 'Emptied After The Stop');
     await page.waitForTimeout(800); // typing paused: the draft is written
-    const again = await storeWorker(page);
-    await again.evaluate(() => { setTimeout(() => { throw new Error('a trap, for the test'); }, 0); });
-    await page.locator('#notebook-stopped').waitFor({ timeout: 10000 });
+    await trapWorker(page);
     await page.fill('#person-name', '');
     await page.reload();
     await page.locator('#tab-People').waitFor({ timeout: 30000 });
-    await page.locator('#person-name').waitFor({ timeout: 10000 });
-    await page.waitForTimeout(500);
-    eq(await page.getByText('A draft was restored').count(), 0, 'a restored draft after the text was deleted');
-    eq(await page.inputValue('#person-name'), '', 'the name field after the text was deleted');
+    await noDraftRestored(page);
     await tab(page, 'People');
   }],
 
