@@ -424,8 +424,6 @@ impl Worker {
         self.tell_drafts_kept();
     }
 
-    /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
-    /// and the page drops the copy it keeps in case this worker is ended first.
     /// Tell the page every document erased here, so that its copy of drafts keeps nothing
     /// about them (`crate::ui::unsaved`).
     fn tell_erased(&self) {
@@ -440,8 +438,10 @@ impl Worker {
         }
     }
 
-    /// Said again after a request that ends a draft failed (the page waits to hear it then),
-    /// even with no new `seq`.
+    /// With no draft left waiting, every draft the page sent so far is in the notebook: say so,
+    /// and the page drops the copy it keeps in case this worker is ended first. Said again
+    /// after a request that ends a draft failed (the page waits to hear it then), even with no
+    /// new `seq`.
     fn tell_drafts_kept(&self) {
         let seen = self.drafts_seen.get();
         if (self.drafts_owed.get() || seen > self.drafts_told.get())
