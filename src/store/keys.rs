@@ -356,8 +356,13 @@ impl Store {
             }
             None => (old_actor.to_hex_string(), None),
         };
-        // Joined: whatever identity a failed attempt spent, this one is the device's now.
+        // Joined: whatever identity a failed attempt spent, this one is the device's now, and
+        // the join asked for is answered.
         tx.execute("DELETE FROM meta WHERE key = ?1", [ACTOR_SPENT])?;
+        tx.execute(
+            "DELETE FROM meta WHERE key = ?1",
+            [super::sync_state::PENDING_JOIN],
+        )?;
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
         tx.execute("DELETE FROM members", [])?;

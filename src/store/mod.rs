@@ -55,7 +55,7 @@ pub use queries::{
     CommitmentFilter, DueCounts, DueFilter, DueWhen, FollowUpDue, PeopleChoices, PeopleFilter,
     PeoplePage,
 };
-pub use sync_state::{OutboxItem, RelayLink, SyncState};
+pub use sync_state::{OutboxItem, PendingJoin, RelayLink, SyncState};
 pub use trust::RefusedErasure;
 pub use withheld::{SealedRecord, Withheld};
 pub use writer::{RestoreTarget, Writer, default_follow_up};

@@ -1,6 +1,6 @@
 //! Sync bookkeeping kept in the store: the outbox of local changes, the relay link and cursor,
-//! the last outcome, and what pulled changes left behind (quarantined and waiting changes,
-//! repairs, the names of the devices seen writing).
+//! a join asked for and not yet answered, the last outcome, and what pulled changes left behind
+//! (quarantined and waiting changes, repairs, the names of the devices seen writing).
 
 use super::{Quarantined, Store, intake};
 use crate::error::Result;
@@ -30,6 +30,25 @@ pub struct RelayLink {
     /// The bearer token (secret).
     pub token: String,
 }
+
+/// A join this notebook has asked a relay for and not yet taken in: kept before the request
+/// goes, so that a join whose answer was lost asks again as the same enrolment (the relay
+/// answers it again without using the invite again; see [`crate::sync::engine::join`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingJoin {
+    /// The relay's base URL.
+    pub relay: String,
+    /// The invite code sent (the part before the secret, which is never kept).
+    pub invite: String,
+    /// The bearer token this device chose (secret).
+    pub token: String,
+    /// The identity asked with: a new device id this notebook takes once joined, or `None`
+    /// for its own.
+    pub renew: Option<String>,
+}
+
+/// `meta` key of the [`PendingJoin`] (JSON), deleted by the join that takes the answer in.
+pub(crate) const PENDING_JOIN: &str = "pending_join";
 
 /// This device's sync bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,6 +130,30 @@ impl Store {
     /// team), so the next join takes a new one. Cleared by a join that succeeds.
     pub fn spend_identity(&self) -> Result<()> {
         super::meta_set(&self.conn, super::keys::ACTOR_SPENT, "1")
+    }
+
+    /// The join asked for and not yet taken in, if any. One that cannot be read (written by
+    /// another version) counts as none: the next join asks afresh.
+    pub fn pending_join(&self) -> Result<Option<PendingJoin>> {
+        Ok(super::meta_get(&self.conn, PENDING_JOIN)?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// Keep `join` (committed before this returns) before asking the relay for it.
+    pub fn set_pending_join(&self, join: &PendingJoin) -> Result<()> {
+        // Text fields only: turning them into JSON cannot fail.
+        let json = serde_json::json!({
+            "relay": join.relay,
+            "invite": join.invite,
+            "token": join.token,
+            "renew": join.renew,
+        });
+        super::meta_set(&self.conn, PENDING_JOIN, &json.to_string())
+    }
+
+    /// Forget the join asked for (the relay refused it: nothing was enrolled).
+    pub fn clear_pending_join(&self) -> Result<()> {
+        super::meta_delete(&self.conn, PENDING_JOIN)
     }
 
     /// This device's sync bookkeeping.

@@ -5,7 +5,9 @@
 //! requests are answered while a sync waits on the network. The command line and the desktop
 //! app call the blocking forms in [`super`] (`sync::sync_once`, …).
 
-use groundwork_protocol::{DocChangesRequest, EnrolRequest, PushItem, SyncResponse};
+use groundwork_protocol::{
+    DocChangesRequest, EnrolRequest, PushItem, SyncResponse, TOKEN_PREFIX, normalise_invite,
+};
 use serde::Serialize;
 
 use super::plan::{self, Budget};
@@ -17,7 +19,7 @@ use crate::crypto::keys::{InviteContents, InviteSecret, Keyring, TeamKey, open_i
 use crate::error::Error;
 use crate::store::compaction::{MAX_SNAPSHOTS_PER_SYNC, SNAPSHOT_MARK};
 use crate::store::elsewhere::DoneElsewhere;
-use crate::store::{Incoming, JoinTrust, Joining, Pusher, RelayLink, Store};
+use crate::store::{Incoming, JoinTrust, Joining, PendingJoin, Pusher, RelayLink, Store};
 
 /// Documents asked for again by one automatic repair, at most.
 const AUTO_REPAIR_DOCS: usize = 20;
@@ -92,12 +94,36 @@ pub async fn join<W: Wire>(
         ),
         None => (invite.trim(), None),
     };
-    // A notebook that has joined before (this team or another) joins with a new identity: a
-    // revoked one would otherwise have everything it writes refused, and the relay enrols an
-    // actor once per team (see `store::identity`).
-    let renew = store
-        .with(|s| Ok::<_, Error>(s.sync_state()?.link.is_some() || s.identity_spent()?))?
-        .then(|| crate::ids::new_device_id().to_string());
+    // A join asked for before with this invite whose answer never came is asked again as it
+    // was (the same token and identity): the relay answers it again without using the invite
+    // again. Otherwise the request is kept before it goes.
+    let asked_before = store
+        .with(|s| s.pending_join())?
+        .filter(|p| p.relay == relay && normalise_invite(&p.invite) == normalise_invite(invite));
+    let (renew, token) = match asked_before {
+        Some(pending) => (pending.renew, pending.token),
+        None => {
+            // A notebook that has joined before (this team or another) joins with a new
+            // identity: a revoked one would otherwise have everything it writes refused, and
+            // the relay enrols an actor once per team (see `store::identity`).
+            let renew = store
+                .with(|s| Ok::<_, Error>(s.sync_state()?.link.is_some() || s.identity_spent()?))?
+                .then(|| crate::ids::new_device_id().to_string());
+            let token = format!(
+                "{TOKEN_PREFIX}{}",
+                groundwork_protocol::id::hex(&crate::crypto::random::<32>().map_err(Error::from)?)
+            );
+            store.with(|s| {
+                s.set_pending_join(&PendingJoin {
+                    relay: relay.clone(),
+                    invite: invite.to_string(),
+                    token: token.clone(),
+                    renew: renew.clone(),
+                })
+            })?;
+            (renew, token)
+        }
+    };
     let actor = match &renew {
         Some(id) => crate::store::actor_for(id).to_hex_string(),
         None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
@@ -111,6 +137,7 @@ pub async fn join<W: Wire>(
                 device_name: name.clone(),
                 actor: Some(actor),
                 sealing: true,
+                token: Some(token),
             },
         )
         .await
@@ -118,21 +145,25 @@ pub async fn join<W: Wire>(
         Ok(answer) => answer,
         Err(e) => {
             // No answer, or the relay failing: it may have enrolled this identity all the same
-            // (an answer lost on the way back), so the next attempt takes a new one. A refusal
-            // wrote nothing there.
-            if own_identity
-                && matches!(
-                    e,
-                    SyncError::Unreachable { .. } | SyncError::RelayFailed { .. }
-                )
-            {
-                store.with(|s| s.spend_identity())?;
+            // (an answer lost on the way back). The same invite asks again as the same
+            // enrolment; any other join takes a new identity. A refusal wrote nothing there,
+            // and the next attempt asks afresh.
+            if matches!(
+                e,
+                SyncError::Unreachable { .. } | SyncError::RelayFailed { .. }
+            ) {
+                if own_identity {
+                    store.with(|s| s.spend_identity())?;
+                }
+            } else {
+                store.with(|s| s.clear_pending_join())?;
             }
             return Err(e);
         }
     };
-    // From here the relay holds this identity for the team: if the join fails now, the next
-    // attempt (with a whole link, or another invite) must come with a new one.
+    // From here the relay holds this identity for the team: if the join fails now, the same
+    // invite (a whole link, say) asks again as the same enrolment, and any other join must
+    // come with a new identity.
     let joined = joined_with(store, relay, name, renew, secret, answer).await;
     if joined.is_err() && own_identity {
         store.with(|s| s.spend_identity())?;

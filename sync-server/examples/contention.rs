@@ -149,6 +149,7 @@ async fn enrol(http: &reqwest::Client, url: &str, invite: &str, name: &str) -> R
         device_name: name.to_owned(),
         actor: None,
         sealing: false,
+        token: None,
     };
     let resp = http
         .post(format!("{url}{ENROL_PATH}"))

@@ -313,6 +313,7 @@ fn main() -> Result<()> {
                 device_name: format!("load device {d}"),
                 actor: None,
                 sealing: false,
+                token: None,
             };
             let resp = http
                 .post(format!("{}{ENROL_PATH}", urls[d % urls.len()]))

@@ -20,7 +20,10 @@
 //! (`sealed_keys`, base64url text the relay cannot open, checked by
 //! [`crate::limits::check_sealed_keys`]); enrolment hands them to the device and says whether
 //! the team is sealed. An invite without keys into a sealed team answers 409 `needs_key` and is
-//! not used up. See [`Store::enrol`] for the order of the decision.
+//! not used up. See [`Store::enrol`] for the order of the decision. An enrolment carrying a
+//! token the device chose (`EnrolRequest::token`) may be asked again with the same invite and
+//! token until the device first uses the token: the same answer, and no use of the invite taken
+//! (an answer lost on a weak signal costs nothing).
 //!
 //! Every change served names the device that pushed it (its declared actor id and name), so
 //! devices can refuse a change written under another device's actor.
@@ -60,7 +63,8 @@ use groundwork_protocol::{
     ERASURES_PATH, EnrolRequest, EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH,
     INVITES_PATH, InviteRequest, InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, PROMOTE_PATH,
     PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE, SYNC_PATH,
-    SyncRequest, SyncResponse, TeamDevice, decode_sync_request, encode_sync_response,
+    SyncRequest, SyncResponse, TOKEN_PREFIX, TeamDevice, decode_sync_request, encode_sync_response,
+    valid_token,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -257,10 +261,21 @@ async fn enrol(
     })?;
     let device_name = req.device_name.trim().to_owned();
     check_device_name(&device_name)?;
-    let token = new_token().map_err(|e| {
-        tracing::error!(error = %e, "no randomness for a token");
-        ApiError::internal()
-    })?;
+    // A device that chose its token may ask again with it (its answer may have been lost).
+    let chosen_token = req.token.is_some();
+    let token = match req.token {
+        Some(token) if valid_token(&token) => token,
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "token must be {TOKEN_PREFIX} and 64 lowercase hexadecimal digits (32 random \
+                 bytes), or left out for the relay to choose one"
+            )));
+        }
+        None => new_token().map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a token");
+            ApiError::internal()
+        })?,
+    };
     let actor = match req.actor.as_deref() {
         None => None,
         Some(hex) => Some(parse_actor(hex).ok_or_else(|| {
@@ -277,11 +292,11 @@ async fn enrol(
         token_hash: hash_token(&token),
         actor,
         sealing: req.sealing,
+        chosen_token,
     };
-    let device_id = device.device_id.clone();
     let store = Arc::clone(&state.store);
     let enrolled = blocking(move || Ok(store.enrol(&device, now())?)).await?;
-    let team_id = enrolled.team_id;
+    let (team_id, device_id) = (enrolled.team_id, enrolled.device_id);
     tracing::info!(
         %team_id,
         %device_id,

@@ -2,7 +2,9 @@
 //!
 //! The token in `Authorization: Bearer <token>` is hashed and looked up; a missing or unknown
 //! token is 401, a revoked device's token 403 (code `revoked`). The device found carries its
-//! role and its team's erasure head, which every answer to it reports in headers.
+//! role and its team's erasure head, which every answer to it reports in headers. A device's
+//! first request with a token it chose at enrolment tells the store, which from then on will
+//! not answer that enrolment again ([`crate::store::Store::token_used`]).
 
 use std::sync::Arc;
 
@@ -33,17 +35,25 @@ pub async fn authenticate(
     })?;
     let hash = hash_token(token);
     let store = Arc::clone(store);
-    let found = tokio::task::spawn_blocking(move || store.authenticate(&hash))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "authentication task failed");
-            ApiError::internal()
-        })??;
-    match found {
-        None => Err(unknown_token()),
-        Some(device) if device.revoked => Err(revoked()),
-        Some(device) => Ok(device),
-    }
+    tokio::task::spawn_blocking(move || {
+        match store.authenticate(&hash)? {
+            None => Err(unknown_token()),
+            Some(device) if device.revoked => Err(revoked()),
+            Some(device) => {
+                // Its first request: the enrolment it chose this token for cannot be asked
+                // for again (once per device).
+                if device.first_use {
+                    store.token_used(&device)?;
+                }
+                Ok(device)
+            }
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "authentication task failed");
+        ApiError::internal()
+    })?
 }
 
 #[cfg(test)]

@@ -167,6 +167,12 @@ impl From<StoreError> for ApiError {
                  and a notebook that joins again takes a new identity; update Groundwork, then \
                  join again with a new invite from your team lead",
             ),
+            StoreError::TokenTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "this device token is already in use, so this enrolment cannot be answered \
+                 again: join again (the app chooses a new token), with a new invite from your \
+                 team lead if this one is used up",
+            ),
             StoreError::ActorChanged(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "this device token belongs to another notebook: join again with a new invite \

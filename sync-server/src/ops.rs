@@ -280,6 +280,7 @@ mod tests {
             token_hash: hash_token(&token),
             actor: None,
             sealing: false,
+            chosen_token: false,
         };
         let enrolled = store.enrol(&device, now()).expect("enrols");
         assert_eq!(enrolled.team_id, team_id);
@@ -311,6 +312,7 @@ mod tests {
                     token_hash: hash_token("third"),
                     actor: None,
                     sealing: false,
+                    chosen_token: false,
                 },
                 now(),
             )

@@ -1,6 +1,8 @@
 //! Device tokens and invite codes: random secrets handed out once and stored only as SHA-256.
 //!
-//! - A device token is `gwt_` followed by 64 hex characters (256 random bits).
+//! - A device token is `gwt_` followed by 64 hex characters (256 random bits), made here or
+//!   (an up-to-date app) by the device itself, which keeps it before it asks to enrol
+//!   ([`groundwork_protocol::EnrolRequest::token`]).
 //! - An invite code is 32 base32 characters (160 random bits) shown in groups of four,
 //!   e.g. `abcd-efgh-…`. Case, spaces and dashes are ignored when it is presented.
 //!
@@ -9,8 +11,7 @@
 
 use sha2::{Digest, Sha256};
 
-/// Prefix of every device token.
-pub const TOKEN_PREFIX: &str = "gwt_";
+pub use groundwork_protocol::{TOKEN_PREFIX, normalise_invite};
 
 /// The operating system's random source failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +56,6 @@ pub fn new_invite() -> Result<String, RandomError> {
 /// The stored hash of an invite code, after normalising how it was typed.
 pub fn hash_invite(code: &str) -> SecretHash {
     sha256(normalise_invite(code).as_bytes())
-}
-
-/// Lower case, without dashes or white space.
-pub fn normalise_invite(code: &str) -> String {
-    code.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 fn sha256(bytes: &[u8]) -> SecretHash {

@@ -158,9 +158,11 @@ fn a_notebook_given_a_second_invite_joins_again_beside_its_old_self() {
 }
 
 /// A join link with one character of its secret changed: the relay enrols the device (it never
-/// sees the secret), then the team's keys do not open. The notebook's identity is then spent
-/// at the relay; joining again with a whole link takes a new one and works (it was refused
-/// for good: "another device of this team already writes with this notebook's identity").
+/// sees the secret), then the team's keys do not open. Joining again with the whole link asks
+/// again as the same enrolment (the same token and identity) and works: the team has one
+/// device for the phone. (It was refused for good once: "another device of this team already
+/// writes with this notebook's identity"; then it took a new identity and left a second device
+/// behind at the relay.)
 #[test]
 fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
     let relay = TestRelay::start();
@@ -208,6 +210,7 @@ fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
         lead.store.person(&offline).unwrap().person.name,
         "Written before joining"
     );
+    assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
 }
 
 /// A wire that carries the enrolment to the relay and loses its answer on the way back.
@@ -228,30 +231,91 @@ impl groundwork::sync::Wire for LosesTheEnrolmentsAnswer {
     async fn pause(&self, _wait: std::time::Duration) {}
 }
 
-/// The relay enrols the device and its answer is lost: the notebook cannot know whether it was
-/// enrolled, so its next join takes a new identity, and works.
-#[test]
-fn a_join_whose_answer_was_lost_can_be_tried_again() {
-    let relay = TestRelay::start();
-    let (_, invite) = relay.team(3);
-    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
-    let someone = lead.person("Someone Known");
-    lead.sync();
-    let mut phone = Device::new();
+/// Joins `phone` through a wire that loses the relay's answer: refused as unreachable.
+fn join_losing_the_answer(phone: &mut Device, relay: &str, invite: &str) {
     let lossy = groundwork::sync::Relay::over(
         LosesTheEnrolmentsAnswer(groundwork::sync::http::ReqwestWire::new().unwrap()),
         1,
         std::time::Duration::ZERO,
     );
-    let err = {
-        let nb = std::cell::RefCell::new(&mut phone.store);
-        sync::block_on(sync::engine::join(
-            &nb, &lossy, &relay.url, &invite, "Phone",
-        ))
-        .unwrap_err()
-    };
+    let nb = std::cell::RefCell::new(&mut phone.store);
+    let err = sync::block_on(sync::engine::join(&nb, &lossy, relay, invite, "Phone")).unwrap_err();
     assert!(matches!(err, SyncError::Unreachable { .. }), "{err}");
-    sync::join(&mut phone.store, &transport(), &relay.url, &invite, "Phone").unwrap();
+}
+
+/// The names of the team's devices, as its lead sees them.
+fn device_names(lead: &Device) -> Vec<String> {
+    let mut names: Vec<String> = sync::team_devices(&lead.store, &transport())
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The relay enrols the device and its answer is lost, twice, on a single-use invite from the
+/// lead's app: the notebook kept the token it chose and the identity it asked with, asks again
+/// as the same enrolment, and the relay answers it again. The invite is not spent by the lost
+/// answers (it was: "already been used"), and the team has one device for the phone.
+#[test]
+fn a_join_whose_answer_was_lost_is_asked_again_without_spending_the_invite() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    let link = invite_by(&mut lead, Role::Canvasser, 1);
+    let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
+    join_losing_the_answer(&mut phone, &relay.url, &link);
+    let pending = phone.store.pending_join().unwrap().expect("kept");
+    join_losing_the_answer(&mut phone, &relay.url, &link);
+    assert_eq!(
+        phone.store.pending_join().unwrap(),
+        Some(pending),
+        "asked again as the same enrolment"
+    );
+    // Typed again with other spacing and case: the same invite to the relay.
+    let (code, secret) = link.split_once('.').unwrap();
+    let retyped = format!(" {}.{secret}", code.to_uppercase());
+    sync::join(
+        &mut phone.store,
+        &transport(),
+        &relay.url,
+        &retyped,
+        "Phone",
+    )
+    .unwrap();
+    assert_eq!(phone.store.pending_join().unwrap(), None, "taken in");
+    phone.sync();
+    assert_eq!(
+        phone.store.person(&someone).unwrap().person.name,
+        "Someone Known"
+    );
+    lead.sync();
+    assert_eq!(
+        lead.store.person(&offline).unwrap().person.name,
+        "Written before joining"
+    );
+    assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
+}
+
+/// After a lost answer the notebook may join with another invite instead: it asks afresh,
+/// with a new identity (the relay holds the first one for the team), and works.
+#[test]
+fn a_join_whose_answer_was_lost_can_be_made_with_another_invite() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    let first = invite_by(&mut lead, Role::Canvasser, 1);
+    let second = invite_by(&mut lead, Role::Canvasser, 1);
+    let mut phone = Device::new();
+    join_losing_the_answer(&mut phone, &relay.url, &first);
+    let report = sync::join(&mut phone.store, &transport(), &relay.url, &second, "Phone").unwrap();
+    assert!(report.renewed.is_some(), "a new identity: {report:?}");
     phone.sync();
     assert_eq!(
         phone.store.person(&someone).unwrap().person.name,

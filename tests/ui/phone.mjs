@@ -19,6 +19,7 @@
 // `N passed, N failed`; exits 1 on any failure.
 
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -80,6 +81,39 @@ async function launchPhone(s, extra = {}) {
   await s.context.addInitScript(recordWorkerAsks);
   s.page = s.context.pages()[0] || await s.context.newPage();
   return s.page;
+}
+
+/** A proxy on 127.0.0.1 in front of the relay that carries every request through, except that
+ * for the requests `lose(req)` picks it waits for the relay's whole answer and then drops the
+ * connection: the relay did the work, and its answer never arrives (a weak signal). Resolves
+ * to `{ url, close }`. */
+function lossyProxy(relayPort, lose) {
+  const server = createServer((req, res) => {
+    const body = [];
+    req.on('data', (c) => body.push(c));
+    req.on('end', () => {
+      const up = httpRequest({ host: '127.0.0.1', port: relayPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const out = [];
+        answer.on('data', (c) => out.push(c));
+        answer.on('end', () => {
+          if (lose(req)) {
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(answer.statusCode, answer.headers);
+          res.end(Buffer.concat(out));
+        });
+      });
+      up.on('error', () => req.socket.destroy());
+      up.end(Buffer.concat(body));
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({
+      url: `http://127.0.0.1:${server.address().port}`,
+      close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
+    }));
+  });
 }
 
 /** The page's store worker (the one that exposes the notebook's counters). */
@@ -686,6 +720,43 @@ const tests = [
         await axeCheck(fresh, `join card at ${width}px`);
         await context.close();
       }
+    } finally {
+      await browser.close();
+    }
+  }],
+
+  ['a join whose answer is lost on the way (the relay enrolled the phone) is asked again and joins, on a single-use invite; the team lists the phone once', async (s) => {
+    const invite = JSON.parse(cli(s.cliDir, 'team', 'invite')).code;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const context = await browser.newContext({ ...PHONE });
+      // The first enrolment reaches the relay, which enrols the phone; its answer never
+      // comes back (a weak signal). The store worker asks again by itself.
+      let lost = 0;
+      let asked = 0;
+      const proxy = await lossyProxy(s.relay.port, (req) => {
+        if (req.method !== 'POST' || !req.url.startsWith('/v1/enrol')) return false;
+        asked += 1;
+        lost += 1;
+        return lost === 1;
+      });
+      const page = await context.newPage();
+      await page.goto(`${proxy.url}/#join=${encodeURIComponent(invite)}`);
+      await page.locator('#join-link-name').waitFor({ timeout: 30000 });
+      await typeFast(page, '#join-link-name', 'Rosa');
+      await page.tap('#join-link-join');
+      const outcome = await Promise.race([
+        page.locator('#join-link-name').waitFor({ state: 'detached', timeout: 30000 }).then(() => 'joined'),
+        page.locator('#join-link-outcome .dnc').waitFor({ timeout: 30000 })
+          .then(async () => `refused: ${await page.locator('#join-link-outcome').innerText()}`),
+      ]);
+      eq(outcome, 'joined', 'the join after its answer was lost');
+      assert(asked >= 2, `the enrolment was asked again after its answer was lost (${asked} asked)`);
+      await page.locator('.person-row', { hasText: TEAMMATE_PERSON }).waitFor({ timeout: 20000 });
+      const names = JSON.parse(relayCli(s.relayDir, 'device', 'list', '--team', s.team)).map((d) => d.name);
+      eq(names.filter((n) => n === "Rosa's phone").length, 1, `the phone in the relay's devices ${JSON.stringify(names)}`);
+      await context.close();
+      await proxy.close();
     } finally {
       await browser.close();
     }

@@ -90,6 +90,36 @@ pub struct EnrolRequest {
     /// end-to-end encryption leave it out (`false`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sealing: bool,
+    /// The bearer token this device chose for itself ([`valid_token`]: [`TOKEN_PREFIX`] and 32
+    /// random bytes in lowercase hex), kept by the device before it asks. Asking again with the
+    /// same invite and the same token, before the device has used the token, answers the same
+    /// enrolment again without using the invite again: an answer lost on a weak signal costs
+    /// nothing. Without it (an older app) the relay makes the token, and a lost answer spends
+    /// the invite's use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Every device token starts with this, followed by 64 lowercase hexadecimal digits.
+pub const TOKEN_PREFIX: &str = "gwt_";
+
+/// Whether `token` has the form of a device token: [`TOKEN_PREFIX`] and 64 lowercase
+/// hexadecimal digits (32 bytes, which a device draws from its system's randomness).
+pub fn valid_token(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// An invite code as the relay reads it: lower case, without dashes or white space.
+pub fn normalise_invite(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The answer to a successful enrolment. Keep `token` secret: it is shown once and the relay
@@ -100,7 +130,7 @@ pub struct EnrolResponse {
     pub team_id: String,
     /// This device's id (also the id operators revoke).
     pub device_id: String,
-    /// Bearer token for every later request.
+    /// Bearer token for every later request (the one the device chose, if it chose one).
     pub token: String,
     /// What the device may do in its team (the invite's role).
     #[serde(default)]

@@ -87,6 +87,11 @@ pub enum StoreError {
     /// The device declared a different actor id before.
     #[error("device {0} declared another actor id before")]
     ActorChanged(String),
+    /// An enrolment asked again with a token that a device already holds, and the enrolment
+    /// cannot be answered again: another invite's, a revoked device's, or a device that has
+    /// used its token.
+    #[error("this device token is already in use")]
+    TokenTaken,
     /// Storing the push would take the team over its byte quota; nothing was stored.
     #[error("the team's storage is full ({limit} bytes)")]
     TeamFull {
@@ -150,6 +155,9 @@ pub struct DeviceAuth {
     pub role: Role,
     /// The number of the team's last erasure order when it was authenticated.
     pub erasure_head: u64,
+    /// This is the first use of the token the device chose at enrolment: until the store hears
+    /// of it ([`Store::token_used`]), the enrolment may be asked for again.
+    pub first_use: bool,
 }
 
 /// A device as the operator sees it.
@@ -191,6 +199,8 @@ pub struct NewInvite {
 /// A device that has just enrolled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolled {
+    /// The device's id: the new device's, or the one enrolled before with the same token.
+    pub device_id: String,
     /// The team it joined.
     pub team_id: String,
     /// Its role: the invite's.
@@ -217,6 +227,9 @@ pub struct NewDevice {
     /// The device seals what it pushes, and makes the team's key if it is the first device of
     /// a team that never stored a change and enrols with a lead's invite.
     pub sealing: bool,
+    /// The device chose its token (`token_hash`) and kept it before asking: until it uses the
+    /// token, the same invite and token answer this enrolment again.
+    pub chosen_token: bool,
 }
 
 /// A pushed blob whose id has been checked against its bytes.
@@ -318,11 +331,24 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Then a declared actor that a device of the team holds or held (revoked or not) is
     /// [`StoreError::ActorTaken`], and the invite keeps its use. The invite's last use forgets
-    /// its sealed keys.
+    /// its sealed keys, unless the device chose its token.
+    ///
+    /// Asked again (a device that chose its token, whose answer was lost): when a device
+    /// already holds `token_hash`, the enrolment is answered again (the same device, team,
+    /// role, sealing and keys; no use taken, nothing written) if that device enrolled with this
+    /// invite, has not used its token and is not revoked, and the invite is still valid
+    /// (its maker not revoked, not expired); otherwise [`StoreError::TokenTaken`] (or the
+    /// invite's own refusal).
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError>;
 
     /// Finds the device whose token hashes to `token_hash`.
     fn authenticate(&self, token_hash: &SecretHash) -> Result<Option<DeviceAuth>, StoreError>;
+
+    /// The device has used the token it chose at enrolment (its first authenticated request):
+    /// its enrolment cannot be asked for again, and an invite whose uses are spent forgets the
+    /// sealed keys it kept for such a repeat once no device that could ask remains.
+    /// Idempotent.
+    fn token_used(&self, device: &DeviceAuth) -> Result<(), StoreError>;
 
     /// In one transaction: stores the new blobs of `push` (idempotently, by id, appending them
     /// to the team's log), records the device's sync time, and reads the blobs of other devices

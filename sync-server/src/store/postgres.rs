@@ -212,6 +212,15 @@ ALTER TABLE erasures ADD COLUMN proof TEXT;
 UPDATE teams SET stored_bytes = stored_bytes
     + 128 * (SELECT count(*) FROM blobs WHERE blobs.team_pk = teams.pk);
 ",
+    r"
+-- A device that chose its own token may ask for the same enrolment again until it first uses
+-- the token (its answer may have been lost on the way): enrol_invite is its invite's hash until
+-- then, enrol_sealed what the answer said of sealing. An invite whose uses are spent keeps its
+-- sealed keys while such a device may still ask, and at most until it expires.
+ALTER TABLE devices ADD COLUMN enrol_invite BYTEA;
+ALTER TABLE devices ADD COLUMN enrol_sealed BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX devices_enrolling ON devices(enrol_invite) WHERE enrol_invite IS NOT NULL;
+",
 ];
 
 /// A PostgreSQL failure with its whole message (the client's own `Display` says only "db
@@ -608,6 +617,8 @@ impl Tx<'_> {
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE pk = $2",
             &[&now, &device_pk],
         )?;
+        // A revoked device cannot ask for its enrolment again.
+        self.end_enrolment(device_pk)?;
         self.exec(
             "DELETE FROM covered_needs WHERE team_pk = $1 AND device_pk = $2",
             &[&team_pk, &device_pk],
@@ -624,6 +635,56 @@ impl Tx<'_> {
             );
         }
         Ok(cancelled)
+    }
+
+    /// The device `device_pk` can no longer ask for its enrolment again (it used its token, or
+    /// was revoked): its invite, once its uses are spent and no other device could ask,
+    /// forgets the sealed keys it kept.
+    fn end_enrolment(&mut self, device_pk: i64) -> Result<(), StoreError> {
+        let invite: Option<Vec<u8>> = self
+            .one(
+                "SELECT enrol_invite FROM devices WHERE pk = $1",
+                &[&device_pk],
+            )?
+            .try_get(0)?;
+        let Some(invite) = invite else {
+            return Ok(());
+        };
+        self.exec(
+            "UPDATE devices SET enrol_invite = NULL WHERE pk = $1",
+            &[&device_pk],
+        )?;
+        self.exec(
+            "UPDATE invites SET sealed_keys = NULL
+             WHERE hash = $1 AND uses_left <= 0 AND sealed_keys IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM devices
+                               WHERE enrol_invite = $1 AND revoked_at IS NULL)",
+            &[&invite],
+        )?;
+        Ok(())
+    }
+
+    /// The device holding the token `token_hash`, as an enrolment asked again reads it.
+    fn token_holder(
+        &mut self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<super::shared::TokenHolder>, StoreError> {
+        self.opt(
+            "SELECT d.id, t.id, d.role, d.enrol_sealed, d.enrol_invite, d.revoked_at IS NOT NULL
+             FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = $1",
+            &[&&token_hash[..]],
+        )?
+        .map(|r| {
+            Ok(super::shared::TokenHolder {
+                device_id: r.try_get(0)?,
+                team_id: r.try_get(1)?,
+                role: role_of(r.try_get(2)?)?,
+                sealed: r.try_get(3)?,
+                invite_hash: r.try_get(4)?,
+                revoked: r.try_get(5)?,
+            })
+        })
+        .transpose()
     }
 
     /// [`StoreError::ActorTaken`] if a device of the team other than `device_pk` holds or held
@@ -1276,6 +1337,30 @@ impl super::Store for PostgresStore {
                 team_head: r.try_get(9)?,
                 team_has_lead: r.try_get(10)?,
             };
+            let holder = if device.chosen_token {
+                tx.token_holder(&device.token_hash)?
+            } else {
+                None
+            };
+            if let Some(holder) = holder {
+                // Asked again: answered from what was stored, nothing written (the expired
+                // keys' forgetting still commits).
+                let sealed_keys: Option<String> = tx
+                    .one("SELECT sealed_keys FROM invites WHERE hash = $1", &[&hash])?
+                    .try_get(0)?;
+                let again = super::shared::InviteNow {
+                    maker_revoked: invite.maker_revoked,
+                    expires_at: invite.expires_at,
+                    sealed_keys,
+                    team_head: invite.team_head,
+                };
+                return Ok(super::shared::enrolment_again(
+                    holder,
+                    &device.invite_hash,
+                    &again,
+                    now,
+                ));
+            }
             let mut refused = refusal(device, &invite, now);
             if refused.is_none()
                 && let Some(actor) = &device.actor
@@ -1295,7 +1380,8 @@ impl super::Store for PostgresStore {
         // Every request of a device starts here: one statement, one round trip, where a
         // transaction of its own would take three.
         self.single(
-            "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
+            "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq,
+                    d.enrol_invite IS NOT NULL
              FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = $1",
             &[&token],
         )?
@@ -1306,9 +1392,26 @@ impl super::Store for PostgresStore {
                 revoked: r.try_get(2)?,
                 role: role_of(r.try_get(3)?)?,
                 erasure_head: to_u64(r.try_get(4)?),
+                first_use: r.try_get(5)?,
             })
         })
         .transpose()
+    }
+
+    fn token_used(&self, device: &DeviceAuth) -> Result<(), StoreError> {
+        self.run(false, |tx| {
+            let Some(row) = tx.opt(
+                "SELECT pk, team_pk FROM devices WHERE id = $1",
+                &[&device.device_id],
+            )?
+            else {
+                return Ok(());
+            };
+            let (pk, team_pk): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            // Every change to a team's invites is made holding the team's row.
+            tx.lock_team(team_pk, TeamLock::Write)?;
+            tx.end_enrolment(pk)
+        })
     }
 
     fn sync(
@@ -1755,16 +1858,25 @@ fn enrol_into(
         // in a team whose lead's app does not seal.
         false
     };
+    // The last use forgets the keys: the relay keeps no copy of what it handed out. Unless a
+    // device that may ask for its enrolment again (this one, or one before it whose answer may
+    // have been lost) would need them.
     tx.exec(
         "UPDATE invites SET uses_left = uses_left - 1,
-             sealed_keys = CASE WHEN uses_left <= 1 THEN NULL ELSE sealed_keys END
+             sealed_keys = CASE
+                 WHEN uses_left <= 1 AND NOT $2
+                      AND NOT EXISTS (SELECT 1 FROM devices
+                                      WHERE enrol_invite = $1 AND revoked_at IS NULL)
+                 THEN NULL ELSE sealed_keys END
          WHERE hash = $1",
-        &[&&device.invite_hash[..]],
+        &[&&device.invite_hash[..], &device.chosen_token],
     )?;
+    let enrol_invite = device.chosen_token.then_some(&device.invite_hash[..]);
     let s = tx.statement(
         "INSERT INTO devices
-             (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen,
+              enrol_invite, enrol_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )?;
     tx.tx
         .execute(
@@ -1778,6 +1890,8 @@ fn enrol_into(
                 &device.actor,
                 &invite.role.as_str(),
                 &invite.erasure_head,
+                &enrol_invite,
+                &sealed,
             ],
         )
         .map_err(|e| match &device.actor {
@@ -1785,6 +1899,7 @@ fn enrol_into(
             None => e.into(),
         })?;
     Ok(Enrolled {
+        device_id: device.device_id.clone(),
         team_id: invite.team_id,
         role: invite.role,
         sealed,

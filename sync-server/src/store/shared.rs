@@ -1,10 +1,11 @@
 //! What both backends compute the same way, whatever holds the rows: integer conversions at the
-//! database's edge, the cursor check, an erasure order's confirmation count, and filling a page
-//! of pulled blobs up to its byte budget.
+//! database's edge, the cursor check, an erasure order's confirmation count, filling a page
+//! of pulled blobs up to its byte budget, and answering an enrolment asked again.
 
-use groundwork_protocol::Erasure;
+use groundwork_protocol::{Erasure, Role};
 
-use super::{StoreError, StoredBlob, SyncPage};
+use super::{Enrolled, StoreError, StoredBlob, SyncPage};
+use crate::secrets::SecretHash;
 
 /// A count or position as the databases store it (they have signed 64-bit integers).
 pub fn to_i64(v: u64) -> i64 {
@@ -197,6 +198,74 @@ impl Pager {
     pub fn finish(self) -> SyncPage {
         self.page
     }
+}
+
+/// The device that holds a token an enrolment asks with.
+pub struct TokenHolder {
+    /// Its id.
+    pub device_id: String,
+    /// Its team's id.
+    pub team_id: String,
+    /// Its role now.
+    pub role: Role,
+    /// What its enrolment answered of sealing.
+    pub sealed: bool,
+    /// The hash of the invite it enrolled with, while it may ask again (`None` once it has
+    /// used its token).
+    pub invite_hash: Option<Vec<u8>>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// The invite of an enrolment asked again, as it is now.
+pub struct InviteNow {
+    /// Its maker has been revoked.
+    pub maker_revoked: bool,
+    /// When it expires.
+    pub expires_at: i64,
+    /// The sealed keys it still holds.
+    pub sealed_keys: Option<String>,
+    /// Its team's `head_seq`.
+    pub team_head: i64,
+}
+
+/// The answer to an enrolment asked again by the device that holds its token (see
+/// [`super::Store::enrol`]): the same enrolment, or why not.
+pub fn enrolment_again(
+    holder: TokenHolder,
+    invite_hash: &SecretHash,
+    invite: &InviteNow,
+    now: i64,
+) -> Result<Enrolled, StoreError> {
+    if holder.revoked || holder.invite_hash.as_deref() != Some(&invite_hash[..]) {
+        return Err(StoreError::TokenTaken);
+    }
+    // The invite's own refusals, as for a first enrolment: a revoked lead's invites bring no one
+    // back, and an expired invite's keys are forgotten.
+    if invite.maker_revoked {
+        return Err(StoreError::UnknownInvite);
+    }
+    if invite.expires_at <= now {
+        return Err(StoreError::InviteExpired);
+    }
+    let sealed_keys = if holder.sealed {
+        invite.sealed_keys.clone()
+    } else {
+        None
+    };
+    // Sealed without keys tells the device to make the team's key: only right while the team
+    // has stored nothing (the first answer said so, and was lost). Once anything is stored, a
+    // key exists that this device does not have.
+    if holder.sealed && sealed_keys.is_none() && invite.team_head > 0 {
+        return Err(StoreError::TokenTaken);
+    }
+    Ok(Enrolled {
+        device_id: holder.device_id,
+        team_id: holder.team_id,
+        role: holder.role,
+        sealed: holder.sealed,
+        sealed_keys,
+    })
 }
 
 #[cfg(test)]

@@ -296,6 +296,16 @@ ALTER TABLE erasures ADD COLUMN proof TEXT;
 UPDATE teams SET stored_bytes = stored_bytes
     + 128 * (SELECT count(*) FROM blobs WHERE blobs.team_pk = teams.pk);
 ",
+    r"
+-- A device that chose its own token may ask for the same enrolment again until it first uses
+-- the token (its answer may have been lost on the way): enrol_invite is its invite's hash until
+-- then, enrol_sealed what the answer said of sealing. An invite whose uses are spent keeps its
+-- sealed keys while such a device may still ask, and at most until it expires.
+ALTER TABLE devices ADD COLUMN enrol_invite BLOB;
+ALTER TABLE devices ADD COLUMN enrol_sealed INTEGER NOT NULL DEFAULT 0
+    CHECK (enrol_sealed IN (0, 1));
+CREATE INDEX devices_enrolling ON devices(enrol_invite) WHERE enrol_invite IS NOT NULL;
+",
 ];
 
 /// An invite as enrolment reads it, with its team.
@@ -563,6 +573,29 @@ fn forget_expired_keys(conn: &Connection, team_pk: i64, now: i64) -> Result<usiz
         .execute(params![team_pk, now])?)
 }
 
+/// The device holding the token `token_hash`, as an enrolment asked again reads it.
+fn token_holder(
+    conn: &Connection,
+    token_hash: &SecretHash,
+) -> Result<Option<super::shared::TokenHolder>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT d.id, t.id, d.role, d.enrol_sealed, d.enrol_invite, d.revoked_at IS NOT NULL
+             FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = ?1",
+        )?
+        .query_row([&token_hash[..]], |r| {
+            Ok(super::shared::TokenHolder {
+                device_id: r.get(0)?,
+                team_id: r.get(1)?,
+                role: r.get::<_, StoredRole>(2)?.0,
+                sealed: r.get(3)?,
+                invite_hash: r.get(4)?,
+                revoked: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
 /// What revoking a device cancelled.
 struct Cancelled {
     /// Invites deleted.
@@ -585,6 +618,8 @@ fn revoke(
         "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE pk = ?2",
         params![now, device_pk],
     )?;
+    // A revoked device cannot ask for its enrolment again.
+    let kept_for_it = end_enrolment(conn, device_pk)?;
     // It will never sync again: the covered blobs only it needed go at the next compaction.
     conn.execute(
         "DELETE FROM covered_needs WHERE device_pk = ?1",
@@ -610,8 +645,34 @@ fn revoke(
     }
     Ok(Cancelled {
         invites: cancelled,
-        with_keys: usize::try_from(with_keys).unwrap_or(usize::MAX),
+        with_keys: usize::try_from(with_keys)
+            .unwrap_or(usize::MAX)
+            .saturating_add(kept_for_it),
     })
+}
+
+/// The device `device_pk` can no longer ask for its enrolment again (it used its token, or was
+/// revoked): its invite, once its uses are spent and no other device could ask, forgets the
+/// sealed keys it kept. Returns how many invites forgot keys (0 or 1).
+fn end_enrolment(conn: &Connection, device_pk: i64) -> Result<usize, StoreError> {
+    let invite: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT enrol_invite FROM devices WHERE pk = ?1")?
+        .query_row([device_pk], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let Some(invite) = invite else {
+        return Ok(0);
+    };
+    conn.prepare_cached("UPDATE devices SET enrol_invite = NULL WHERE pk = ?1")?
+        .execute([device_pk])?;
+    Ok(conn
+        .prepare_cached(
+            "UPDATE invites SET sealed_keys = NULL
+             WHERE hash = ?1 AND uses_left <= 0 AND sealed_keys IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM devices
+                               WHERE enrol_invite = ?1 AND revoked_at IS NULL)",
+        )?
+        .execute([&invite])?)
 }
 
 /// `(device_pk, team_pk)` of `lead`, which must be an active lead.
@@ -1140,19 +1201,30 @@ impl SqliteStore {
                 [invite.team_pk],
             )?;
         }
-        // The last use forgets the keys: the relay keeps no copy of what it handed out.
-        let last_use_forgot_keys = invite.uses_left == 1 && invite.sealed_keys.is_some();
+        // The last use forgets the keys: the relay keeps no copy of what it handed out. Unless
+        // a device that may ask for its enrolment again (this one, or one before it whose
+        // answer may have been lost) would need them.
+        let may_ask_again = device.chosen_token
+            || tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM devices
+                                    WHERE enrol_invite = ?1 AND revoked_at IS NULL)",
+                )?
+                .query_row([&device.invite_hash[..]], |r| r.get::<_, bool>(0))?;
+        let last_use_forgot_keys =
+            invite.uses_left == 1 && invite.sealed_keys.is_some() && !may_ask_again;
         tx.execute(
             "UPDATE invites SET uses_left = uses_left - 1,
-                 sealed_keys = CASE WHEN uses_left <= 1 THEN NULL ELSE sealed_keys END
+                 sealed_keys = CASE WHEN uses_left <= 1 AND NOT ?2 THEN NULL ELSE sealed_keys END
              WHERE hash = ?1",
-            [&device.invite_hash[..]],
+            params![&device.invite_hash[..], may_ask_again],
         )?;
         // The new device never held what was erased before it joined.
         tx.execute(
             "INSERT INTO devices
-                 (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (id, team_pk, name, token_hash, enrolled_at, actor, role, erasures_seen,
+                  enrol_invite, enrol_sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 device.device_id,
                 invite.team_pk,
@@ -1161,7 +1233,9 @@ impl SqliteStore {
                 now,
                 device.actor,
                 invite.role.as_str(),
-                invite.erasure_head
+                invite.erasure_head,
+                device.chosen_token.then_some(&device.invite_hash[..]),
+                sealed,
             ],
         )
         .map_err(|e| match &device.actor {
@@ -1170,6 +1244,7 @@ impl SqliteStore {
         })?;
         Ok((
             Enrolled {
+                device_id: device.device_id.clone(),
                 team_id: invite.team_id,
                 role: invite.role,
                 sealed,
@@ -1616,7 +1691,31 @@ impl super::Store for SqliteStore {
             return Err(StoreError::UnknownInvite);
         };
         let forgotten = forget_expired_keys(&tx, invite.team_pk, now)?;
-        match Self::enrol_into(&tx, device, invite, now) {
+        let holder = if device.chosen_token {
+            token_holder(&tx, &device.token_hash)?
+        } else {
+            None
+        };
+        let decided = match holder {
+            // Asked again: answered from what was stored, nothing written.
+            Some(holder) => super::shared::enrolment_again(
+                holder,
+                &device.invite_hash,
+                &super::shared::InviteNow {
+                    maker_revoked: invite.maker_revoked,
+                    expires_at: invite.expires_at,
+                    // Read after the expired keys were forgotten.
+                    sealed_keys: tx
+                        .prepare_cached("SELECT sealed_keys FROM invites WHERE hash = ?1")?
+                        .query_row([&device.invite_hash[..]], |r| r.get(0))?,
+                    team_head: invite.team_head,
+                },
+                now,
+            )
+            .map(|enrolled| (enrolled, false)),
+            None => Self::enrol_into(&tx, device, invite, now),
+        };
+        match decided {
             Ok((enrolled, last_use_forgot_keys)) => {
                 tx.commit()?;
                 drop(writers);
@@ -1640,7 +1739,8 @@ impl super::Store for SqliteStore {
         self.with_reader(|conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq
+                    "SELECT d.id, t.id, d.revoked_at IS NOT NULL, d.role, t.erasure_seq,
+                            d.enrol_invite IS NOT NULL
                      FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.token_hash = ?1",
                 )?
                 .query_row([&token_hash[..]], |r| {
@@ -1650,10 +1750,30 @@ impl super::Store for SqliteStore {
                         revoked: r.get(2)?,
                         role: r.get::<_, StoredRole>(3)?.0,
                         erasure_head: to_u64(r.get(4)?),
+                        first_use: r.get(5)?,
                     })
                 })
                 .optional()?)
         })
+    }
+
+    fn token_used(&self, device: &DeviceAuth) -> Result<(), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pk: Option<i64> = tx
+            .prepare_cached("SELECT pk FROM devices WHERE id = ?1")?
+            .query_row([&device.device_id], |r| r.get(0))
+            .optional()?;
+        let forgotten = match pk {
+            Some(pk) => end_enrolment(&tx, pk)?,
+            None => 0,
+        };
+        tx.commit()?;
+        drop(writers);
+        self.empty_wal_of_keys(forgotten);
+        Ok(())
     }
 
     fn sync(
@@ -2015,6 +2135,7 @@ mod tests {
                     token_hash: hash_token(&token),
                     actor: None,
                     sealing: false,
+                    chosen_token: false,
                 };
                 assert_eq!(store.enrol(&device, 1).expect("enrols").role, role);
                 store
@@ -2140,6 +2261,7 @@ mod tests {
             token_hash: hash_token(token),
             actor: None,
             sealing: false,
+            chosen_token: false,
         }
     }
 

@@ -17,6 +17,7 @@ fn enrol_as(relay: &Relay, invite: &str, name: &str, actor: &str) -> Result<Stri
         device_name: name.into(),
         actor: Some(actor.into()),
         sealing: false,
+        token: None,
     };
     let resp = http_client()
         .post(format!("{}{ENROL_PATH}", relay.url))

@@ -324,6 +324,7 @@ impl Relay {
             device_name: name.into(),
             actor: None,
             sealing: false,
+            token: None,
         };
         self.enrol_with(&req)
             .map(|(device, _)| device)

@@ -13,7 +13,7 @@ use crate::common::{
 };
 
 /// Enrols with `invite`, saying whether the device seals.
-fn join(
+pub(crate) fn join(
     relay: &Relay,
     invite: &str,
     name: &str,
@@ -24,16 +24,22 @@ fn join(
         device_name: name.into(),
         actor: None,
         sealing,
+        token: None,
     })
 }
 
 /// Enrols, which must succeed.
-fn joined(relay: &Relay, invite: &str, name: &str, sealing: bool) -> (Device, EnrolResponse) {
+pub(crate) fn joined(
+    relay: &Relay,
+    invite: &str,
+    name: &str,
+    sealing: bool,
+) -> (Device, EnrolResponse) {
     join(relay, invite, name, sealing).unwrap_or_else(|a| panic!("{name} could not enrol: {a:?}"))
 }
 
 /// A lead asks for an invite carrying `keys`.
-fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&str>) -> Answer {
+pub(crate) fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&str>) -> Answer {
     lead.post(
         INVITES_PATH,
         &InviteRequest {
@@ -46,14 +52,14 @@ fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&str>) -> Answ
 }
 
 /// A lead's invite carrying `keys`, which must be made.
-fn keyed_invite(lead: &Device, uses: u32, keys: &str) -> String {
+pub(crate) fn keyed_invite(lead: &Device, uses: u32, keys: &str) -> String {
     let answer = lead_invite(lead, uses, Role::Canvasser, Some(keys));
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json::<InviteResponse>().code
 }
 
 /// The invite's uses left and sealed keys, as the relay stores them.
-fn stored_invite(relay: &Relay, code: &str) -> Option<(i64, Option<String>)> {
+pub(crate) fn stored_invite(relay: &Relay, code: &str) -> Option<(i64, Option<String>)> {
     let hash = sync_server::secrets::hash_invite(code);
     let row = db_row(
         &relay.data_dir,
@@ -74,7 +80,7 @@ fn team_sealed(relay: &Relay, team_id: &str) -> bool {
 }
 
 /// Sealed keys as a lead's app makes them: base64url, with a unique marker to look for.
-fn keys_with_marker(len: usize) -> (String, String) {
+pub(crate) fn keys_with_marker(len: usize) -> (String, String) {
     let marker = format!("SEALEDKEYS{}", uuid::Uuid::new_v4().simple());
     let mut keys = marker.clone();
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
