@@ -97,17 +97,27 @@ pub async fn join<W: Wire>(
     // A join asked for before with this invite whose answer never came is asked again as it
     // was (the same token and identity): the relay answers it again without using the invite
     // again. Otherwise the request is kept before it goes.
-    let asked_before = store
-        .with(|s| s.pending_join())?
+    let pending = store.with(|s| s.pending_join())?;
+    let asked_before = pending
+        .clone()
         .filter(|p| p.relay == relay && normalise_invite(&p.invite) == normalise_invite(invite));
+    let repeat = asked_before.is_some();
     let (renew, token) = match asked_before {
         Some(pending) => (pending.renew, pending.token),
         None => {
             // A notebook that has joined before (this team or another) joins with a new
             // identity: a revoked one would otherwise have everything it writes refused, and
-            // the relay enrols an actor once per team (see `store::identity`).
+            // the relay enrols an actor once per team (see `store::identity`). So does one
+            // whose own identity another join asked with and never took in: the relay may hold
+            // it (the app was closed before it heard, or the answer was lost).
             let renew = store
-                .with(|s| Ok::<_, Error>(s.sync_state()?.link.is_some() || s.identity_spent()?))?
+                .with(|s| {
+                    Ok::<_, Error>(
+                        s.sync_state()?.link.is_some()
+                            || s.identity_spent()?
+                            || pending.as_ref().is_some_and(|p| p.renew.is_none()),
+                    )
+                })?
                 .then(|| crate::ids::new_device_id().to_string());
             let token = format!(
                 "{TOKEN_PREFIX}{}",
@@ -144,18 +154,16 @@ pub async fn join<W: Wire>(
     {
         Ok(answer) => answer,
         Err(e) => {
-            // No answer, or the relay failing: it may have enrolled this identity all the same
-            // (an answer lost on the way back). The same invite asks again as the same
-            // enrolment; any other join takes a new identity. A refusal wrote nothing there,
-            // and the next attempt asks afresh.
-            if matches!(
-                e,
-                SyncError::Unreachable { .. } | SyncError::RelayFailed { .. }
-            ) {
-                if own_identity {
-                    store.with(|s| s.spend_identity())?;
-                }
-            } else {
+            // A refusal wrote nothing there, and the next attempt asks afresh; but a refused
+            // repeat (the invite expired meanwhile, say) may have had its first asking
+            // enrolled. Anything else (no answer, the relay failing, an answer that cannot be
+            // read) may have enrolled this identity all the same: the same invite asks again as
+            // the same enrolment, and any other join takes a new identity.
+            let refused = matches!(e, SyncError::InviteRefused(_) | SyncError::Refused { .. });
+            if own_identity && (repeat || !refused) {
+                store.with(|s| s.spend_identity())?;
+            }
+            if refused {
                 store.with(|s| s.clear_pending_join())?;
             }
             return Err(e);

@@ -297,14 +297,18 @@ async fn enrol(
     let store = Arc::clone(&state.store);
     let enrolled = blocking(move || Ok(store.enrol(&device, now())?)).await?;
     let (team_id, device_id) = (enrolled.team_id, enrolled.device_id);
-    tracing::info!(
-        %team_id,
-        %device_id,
-        role = enrolled.role.as_str(),
-        sealed = enrolled.sealed,
-        makes_key = enrolled.sealed && enrolled.sealed_keys.is_none(),
-        "device enrolled"
-    );
+    if enrolled.again {
+        tracing::info!(%team_id, %device_id, "enrolment asked again and answered again");
+    } else {
+        tracing::info!(
+            %team_id,
+            %device_id,
+            role = enrolled.role.as_str(),
+            sealed = enrolled.sealed,
+            makes_key = enrolled.sealed && enrolled.sealed_keys.is_none(),
+            "device enrolled"
+        );
+    }
     let answer = EnrolResponse {
         team_id,
         device_id,

@@ -322,3 +322,50 @@ fn a_join_whose_answer_was_lost_can_be_made_with_another_invite() {
         "Someone Known"
     );
 }
+
+/// The app was closed after the relay enrolled the notebook and before it heard the answer, so
+/// nothing marked its identity as spent: a join with another invite takes a new identity, and
+/// works (it was refused for good: "another device of this team already writes with this
+/// notebook's identity").
+#[test]
+fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_with_another_invite()
+{
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    let first = invite_by(&mut lead, Role::Canvasser, 1);
+    let second = invite_by(&mut lead, Role::Canvasser, 1);
+    let mut phone = Device::new();
+    // What the cut-off join kept, then sent: the relay enrolled the notebook's own identity.
+    let (code, _) = first.split_once('.').unwrap();
+    let token = format!("gwt_{}", "5a".repeat(32));
+    phone
+        .store
+        .set_pending_join(&groundwork::store::PendingJoin {
+            relay: relay.url.clone(),
+            invite: code.to_string(),
+            token: token.clone(),
+            renew: None,
+        })
+        .unwrap();
+    sync::block_on(transport().enrol(
+        &relay.url,
+        &groundwork_protocol::EnrolRequest {
+            invite: code.to_string(),
+            device_name: "Phone".into(),
+            actor: Some(hex(&phone.store.actor_bytes())),
+            sealing: true,
+            token: Some(token),
+        },
+    ))
+    .unwrap();
+    let report = sync::join(&mut phone.store, &transport(), &relay.url, &second, "Phone").unwrap();
+    assert!(report.renewed.is_some(), "a new identity: {report:?}");
+    phone.sync();
+    assert_eq!(
+        phone.store.person(&someone).unwrap().person.name,
+        "Someone Known"
+    );
+}

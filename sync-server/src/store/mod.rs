@@ -199,6 +199,8 @@ pub struct NewInvite {
 /// A device that has just enrolled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolled {
+    /// The enrolment was asked again and answered from what was stored: nothing was written.
+    pub again: bool,
     /// The device's id: the new device's, or the one enrolled before with the same token.
     pub device_id: String,
     /// The team it joined.

@@ -627,6 +627,12 @@ impl Tx<'_> {
             "DELETE FROM invites WHERE created_by = $1 AND uses_left > 0",
             &[&device_pk],
         )?;
+        // Its used-up invites may still hold keys for a device that may ask for its enrolment
+        // again: forgotten too (such a device is now refused, as for an unknown invite).
+        self.exec(
+            "UPDATE invites SET sealed_keys = NULL WHERE created_by = $1 AND sealed_keys IS NOT NULL",
+            &[&device_pk],
+        )?;
         if cancelled > 0 {
             tracing::info!(
                 device_id,
@@ -1899,6 +1905,7 @@ fn enrol_into(
             None => e.into(),
         })?;
     Ok(Enrolled {
+        again: false,
         device_id: device.device_id.clone(),
         team_id: invite.team_id,
         role: invite.role,

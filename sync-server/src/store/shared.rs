@@ -260,6 +260,7 @@ pub fn enrolment_again(
         return Err(StoreError::TokenTaken);
     }
     Ok(Enrolled {
+        again: true,
         device_id: holder.device_id,
         team_id: holder.team_id,
         role: holder.role,

@@ -625,7 +625,7 @@ fn revoke(
         "DELETE FROM covered_needs WHERE device_pk = ?1",
         [device_pk],
     )?;
-    // Used-up invites hold no keys any more; this catches the expired ones that still did.
+    // Counts the expired invites that still held keys too.
     let with_keys: i64 = conn.query_row(
         "SELECT count(*) FROM invites
          WHERE created_by = ?1 AND uses_left > 0 AND sealed_keys IS NOT NULL",
@@ -634,6 +634,12 @@ fn revoke(
     )?;
     let cancelled = conn.execute(
         "DELETE FROM invites WHERE created_by = ?1 AND uses_left > 0",
+        [device_pk],
+    )?;
+    // Its used-up invites may still hold keys for a device that may ask for its enrolment
+    // again: forgotten too (such a device is now refused, as for an unknown invite).
+    let spent_with_keys = conn.execute(
+        "UPDATE invites SET sealed_keys = NULL WHERE created_by = ?1 AND sealed_keys IS NOT NULL",
         [device_pk],
     )?;
     if cancelled > 0 {
@@ -647,7 +653,8 @@ fn revoke(
         invites: cancelled,
         with_keys: usize::try_from(with_keys)
             .unwrap_or(usize::MAX)
-            .saturating_add(kept_for_it),
+            .saturating_add(kept_for_it)
+            .saturating_add(spent_with_keys),
     })
 }
 
@@ -1244,6 +1251,7 @@ impl SqliteStore {
         })?;
         Ok((
             Enrolled {
+                again: false,
                 device_id: device.device_id.clone(),
                 team_id: invite.team_id,
                 role: invite.role,

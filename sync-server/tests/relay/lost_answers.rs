@@ -4,11 +4,12 @@
 //! ask with that token, and the keys kept for the repeat leave the relay once no device can ask.
 
 use groundwork_protocol::{
-    DEVICES_PATH, DeviceAction, EnrolRequest, EnrolResponse, REVOKE_PATH, TeamDevice,
+    DEVICES_PATH, DeviceAction, EnrolRequest, EnrolResponse, InviteResponse, REVOKE_PATH, Role,
+    TeamDevice,
 };
 
 use crate::common::{Answer, Device, Relay, files_holding, scans_files};
-use crate::sealed::{joined, keyed_invite, keys_with_marker, stored_invite};
+use crate::sealed::{joined, keyed_invite, keys_with_marker, lead_invite, stored_invite};
 
 /// A token as a device chooses it: the prefix and 32 random bytes in lowercase hex.
 fn chosen_token() -> String {
@@ -175,7 +176,7 @@ fn a_token_not_of_the_relays_form_is_refused() {
     let good = chosen_token();
     for bad in [
         "gwt_abc".to_string(),
-        good.to_uppercase(),
+        format!("gwt_{}", good["gwt_".len()..].to_uppercase()),
         good.replacen("gwt_", "xyz_", 1),
         format!("{good}0"),
         String::new(),
@@ -185,4 +186,37 @@ fn a_token_not_of_the_relays_form_is_refused() {
         assert!(refused.error().error.contains("token"), "{refused:?}");
     }
     assert!(stored_invite(&relay, &code).is_some_and(|(uses, _)| uses == 1));
+}
+
+#[test]
+fn revoking_the_invites_maker_forgets_the_keys_kept_for_an_enrolment_asked_again() {
+    let relay = Relay::start();
+    let (_, first) = relay.team("Lost lead");
+    let (a, _) = joined(&relay, &first, "lead a", true);
+    let answer = lead_invite(&a, 1, Role::Lead, Some("bGVhZA"));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let (b, _) = joined(
+        &relay,
+        &answer.json::<InviteResponse>().code,
+        "lead b",
+        true,
+    );
+    let (keys, marker) = keys_with_marker(700);
+    let code = keyed_invite(&a, 1, &keys);
+    let token = chosen_token();
+    ask(&relay, &code, "phone", &token).expect("enrols");
+    assert_eq!(stored_invite(&relay, &code), Some((0, Some(keys))));
+
+    // Lead A's phone is lost: B revokes it. What A's invites kept goes with it.
+    let revoked = b.post(
+        REVOKE_PATH,
+        &DeviceAction {
+            device_id: a.device_id.clone(),
+        },
+    );
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    assert_eq!(stored_invite(&relay, &code), Some((0, None)));
+    assert_keys_gone(&relay, &marker);
+    let refused = ask(&relay, &code, "phone", &token).expect_err("its maker is revoked");
+    assert_eq!(refused.status, 401, "{refused:?}");
 }
