@@ -7,7 +7,10 @@
 //! - **applied** when its dependencies are here and it passes the checks;
 //! - **waiting** (table `waiting`) when changes it depends on have not arrived: it is kept,
 //!   counted, and tried again whenever more of its document arrives, or after a repair asks
-//!   the relay for the document again;
+//!   the relay for the document again. The room is bounded ([`MAX_WAITING`]): once it is full
+//!   the oldest change of the device keeping the most waiting makes room for another device's,
+//!   and otherwise the newcomer is refused for want of room (judged again if served again), so
+//!   a member pushing changes whose dependencies never come cannot fill a phone;
 //! - **quarantined** (table `quarantine`) when it cannot be applied or would do damage, or when
 //!   it depends on a quarantined change: kept with the reason and the device that pushed it,
 //!   counted and reported, never applied. One bad change never takes an honest one down with
@@ -17,10 +20,10 @@
 //! it stood when it was written. The verdicts do not depend on how the relay split the log into
 //! pages, so every device reaches the same ones.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::opening::OpenedSnapshot;
@@ -104,6 +107,14 @@ pub struct Quarantined {
     pub received_at: String,
 }
 
+/// Most changes kept waiting for the changes they depend on: beyond, a member pushing changes
+/// whose dependencies never come gets them refused for want of room (listed, and judged again
+/// if served again) instead of filling the device.
+pub(crate) const MAX_WAITING: usize = 20_000;
+
+/// The `meta` key under which a test sets a lower bound than [`MAX_WAITING`].
+pub(crate) const MAX_WAITING_KEY: &str = "max_waiting";
+
 /// What is quarantined, and which documents have waiting changes, loaded once per batch
 /// (both are usually empty or tiny) instead of asked of SQLite for every change.
 struct Known {
@@ -113,6 +124,16 @@ struct Known {
     hashes: HashSet<String>,
     /// Documents with rows in `waiting`.
     waiting_docs: HashSet<String>,
+    /// Rows in `waiting`, kept up to date as the batch adds and frees them.
+    waiting: usize,
+    /// Most changes kept waiting ([`MAX_WAITING`] unless a test set fewer).
+    max_waiting: usize,
+    /// How many changes wait by pusher (actor hex), read once the room is first found full in
+    /// this batch and kept up to date: a flood of changes that must wait costs no scan each.
+    waiting_by_pusher: Option<HashMap<Option<String>, i64>>,
+    /// Blob ids refused only for want of room (usually none): served again, such a change is
+    /// judged again, its refusal forgotten first.
+    for_room: HashSet<String>,
 }
 
 impl Known {
@@ -121,7 +142,20 @@ impl Known {
             blobs: HashSet::new(),
             hashes: HashSet::new(),
             waiting_docs: HashSet::new(),
+            waiting: conn
+                .prepare_cached("SELECT count(*) FROM waiting")?
+                .query_row([], |r| r.get::<_, i64>(0))?
+                .max(0) as usize,
+            max_waiting: super::meta_get(conn, MAX_WAITING_KEY)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(MAX_WAITING),
+            waiting_by_pusher: None,
+            for_room: HashSet::new(),
         };
+        let mut stmt = conn.prepare_cached("SELECT blob_id FROM quarantine WHERE for_room")?;
+        for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            known.for_room.insert(row?);
+        }
         // A refusal for want of room is not a judgement: such a blob served again is judged
         // again (its row goes as it is, `opening`).
         let mut stmt =
@@ -140,6 +174,82 @@ impl Known {
             known.waiting_docs.insert(row?);
         }
         Ok(known)
+    }
+
+    /// Note `delta` more changes of `pusher` (actor hex) waiting.
+    fn count_waiting(&mut self, pusher: Option<String>, delta: i64) {
+        self.waiting = self.waiting.saturating_add_signed(delta as isize);
+        if let Some(counts) = self.waiting_by_pusher.as_mut() {
+            *counts.entry(pusher).or_insert(0) += delta;
+        }
+    }
+
+    /// When the waiting changes fill their room: refuse the oldest change of the device keeping
+    /// the most waiting, if that is another device than `pusher` and keeps more than `pusher`
+    /// would (a device can fill at most half of the room while another needs it). Returns
+    /// whether room was made.
+    fn made_room(
+        &mut self,
+        conn: &Connection,
+        pusher: Option<&Pusher>,
+        now: &str,
+        report: &mut IntakeReport,
+    ) -> Result<bool> {
+        let counts = match &mut self.waiting_by_pusher {
+            Some(counts) => counts,
+            none => {
+                let mut counts = HashMap::new();
+                let mut stmt = conn.prepare_cached(
+                    "SELECT pusher_actor, count(*) FROM waiting GROUP BY pusher_actor",
+                )?;
+                for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                    let (actor, n): (Option<String>, i64) = row?;
+                    counts.insert(actor, n);
+                }
+                none.insert(counts)
+            }
+        };
+        let me = pusher.map(|p| hex(&p.actor));
+        let mine = counts.get(&me).copied().unwrap_or(0);
+        let Some((top, most)) = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(k, v)| (k.clone(), *v))
+        else {
+            return Ok(false);
+        };
+        if top == me || most <= mine + 1 {
+            return Ok(false);
+        }
+        let oldest: Option<(i64, String)> = conn
+            .prepare_cached(
+                "SELECT rowid, blob_id FROM waiting
+                 WHERE rowid = (SELECT min(rowid) FROM waiting WHERE pusher_actor IS ?1)",
+            )?
+            .query_row([&top], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((rowid, blob_id)) = oldest else {
+            return Ok(false);
+        };
+        let reason = format!(
+            "it waited for changes it depends on with more than {} other changes, most of them \
+             pushed by the same device, and made room for a change pushed by another",
+            self.max_waiting
+        );
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO quarantine
+                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
+                  received_at, for_room)
+             SELECT blob_id, doc_id, change_hash, pusher_actor, pusher_name, ?2, bytes, ?3, 1
+             FROM waiting WHERE rowid = ?1",
+        )?
+        .execute((rowid, &reason, now))?;
+        conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
+            .execute([rowid])?;
+        self.for_room.insert(blob_id);
+        self.count_waiting(top, -1);
+        report.quarantined += 1;
+        Ok(true)
     }
 }
 
@@ -648,6 +758,11 @@ fn take_in_doc(
     };
     for item in items {
         let blob_id = groundwork_protocol::blob_id(item.blob);
+        // Refused before only for want of room: judged again now, as a change never seen.
+        if known.for_room.remove(&blob_id) {
+            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
+                .execute([&blob_id])?;
+        }
         if known.blobs.contains(&blob_id) {
             report.duplicates += 1;
             continue;
@@ -745,7 +860,7 @@ fn take_in_doc(
                 // honest change was refused as numbered out of turn, with the snapshot after it
                 // (found by the reordering relay's property test, 2026-12-05).
                 if c.from_waiting {
-                    unwait(conn, &c.change.hash())?;
+                    unwait(conn, known, &c)?;
                 }
                 report.duplicates += 1;
                 continue;
@@ -756,7 +871,7 @@ fn take_in_doc(
                     accepted.push(c.change.clone());
                     report.applied += 1;
                     if c.from_waiting {
-                        unwait(conn, &c.change.hash())?;
+                        unwait(conn, known, &c)?;
                     }
                 }
                 Err(reason) => {
@@ -773,8 +888,19 @@ fn take_in_doc(
         }
     }
     for c in &pending {
-        if !c.from_waiting {
-            conn.prepare_cached(
+        if c.from_waiting {
+            report.waiting += 1;
+            continue;
+        }
+        if known.waiting >= known.max_waiting
+            && !known.made_room(conn, c.pusher.as_ref(), now, report)?
+        {
+            refuse_for_room(conn, known, &doc_id, c, now)?;
+            report.quarantined += 1;
+            continue;
+        }
+        let added = conn
+            .prepare_cached(
                 "INSERT OR IGNORE INTO waiting
                      (change_hash, doc_id, blob_id, pusher_actor, pusher_name, bytes, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -788,9 +914,11 @@ fn take_in_doc(
                 &c.bytes,
                 now,
             ))?;
+        if added > 0 {
+            known.count_waiting(c.pusher.as_ref().map(|p| hex(&p.actor)), 1);
         }
+        report.waiting += 1;
     }
-    report.waiting += pending.len();
     if !accepted.is_empty() {
         documents::save_snapshot(conn, &doc_id, kind, &mut doc, now)?;
         project::project(conn, &doc_id, kind, &doc)?;
@@ -878,7 +1006,7 @@ fn refuse(
         now,
     )?;
     if c.from_waiting {
-        unwait(conn, &c.change.hash())?;
+        unwait(conn, known, c)?;
     }
     Ok(())
 }
@@ -963,9 +1091,49 @@ pub(crate) fn unhex_strict(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn unwait(conn: &Connection, hash: &ChangeHash) -> Result<()> {
-    conn.prepare_cached("DELETE FROM waiting WHERE change_hash = ?1")?
-        .execute([hash.to_string()])?;
+/// `c` leaves the room of waiting changes.
+fn unwait(conn: &Connection, known: &mut Known, c: &Candidate) -> Result<()> {
+    let gone = conn
+        .prepare_cached("DELETE FROM waiting WHERE change_hash = ?1")?
+        .execute([c.change.hash().to_string()])?;
+    if gone > 0 {
+        known.count_waiting(c.pusher.as_ref().map(|p| hex(&p.actor)), -(gone as i64));
+    }
+    Ok(())
+}
+
+/// `c` must wait and the room is full: refused for want of room, not judged (its dependants
+/// wait rather than being refused with it, and served again it is judged again).
+fn refuse_for_room(
+    conn: &Connection,
+    known: &mut Known,
+    doc_id: &str,
+    c: &Candidate,
+    now: &str,
+) -> Result<()> {
+    let reason = format!(
+        "it depends on changes that have not arrived, and more than {} changes already wait \
+         for theirs here, most of them pushed by this device; it is judged again if the relay \
+         serves it again",
+        known.max_waiting
+    );
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO quarantine
+             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at,
+              for_room)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+    )?
+    .execute((
+        &c.blob_id,
+        doc_id,
+        c.change.hash().to_string(),
+        c.pusher.as_ref().map(|p| hex(&p.actor)),
+        c.pusher.as_ref().map(|p| p.name.as_str()),
+        &reason,
+        &c.bytes,
+        now,
+    ))?;
+    known.for_room.insert(c.blob_id.clone());
     Ok(())
 }
 

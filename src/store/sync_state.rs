@@ -271,6 +271,13 @@ impl Store {
         super::meta_set(&self.conn, super::opening::MAX_AWAITING_KEY, &n.to_string())
     }
 
+    /// Keep at most `n` pulled changes waiting for the changes they depend on (instead of
+    /// 20,000): for tests of what happens at that bound.
+    #[doc(hidden)]
+    pub fn set_max_waiting(&mut self, n: usize) -> Result<()> {
+        super::meta_set(&self.conn, intake::MAX_WAITING_KEY, &n.to_string())
+    }
+
     /// The devices (hex actors) whose blobs wait here for their signing key, by what the relay
     /// says pushed them: their member records have not come yet.
     pub fn awaited_members(&self) -> Result<Vec<String>> {

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 
+use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::Incoming;
 use groundwork::sync::{self, team};
 use groundwork_protocol::{InviteRequest, Role};
@@ -1249,4 +1250,84 @@ fn a_relay_naming_another_pusher_for_a_members_push_records_does_not_get_them_re
     assert_eq!(file.conversations.len(), 1);
     assert_eq!(c.store.withheld().unwrap(), Default::default());
     assert_eq!(c.exports(), a.exports());
+}
+
+/// The later changes of `d`'s pending work, each document's first change left out: pushed
+/// alone, each waits on every other device for a change that never comes.
+fn later_changes(d: &Device) -> Vec<groundwork::store::OutboxItem> {
+    let mut seen = std::collections::HashSet::new();
+    d.store
+        .outbox(10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|i| !seen.insert(i.doc_id.clone()))
+        .collect()
+}
+
+/// A member pushes changes whose dependencies it never pushes (each person's edit, its
+/// creation withheld): they can never be applied and wait on every device. The room for
+/// waiting changes is bounded, so the device keeps no more than its bound (it kept them all),
+/// and the junk cannot take the room from another device's change that has to wait: that one
+/// waits (room is made by refusing the junk's oldest), and is applied once what it depends on
+/// arrives.
+#[test]
+fn a_member_pushing_changes_whose_dependencies_never_come_cannot_fill_a_device() {
+    let relay = TestRelay::start();
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
+    b.store.set_max_waiting(4).unwrap();
+    for i in 0..8 {
+        let id = evil.person(&format!("Junk {i}"));
+        evil.store
+            .edit_person(
+                &id,
+                PersonPatch::new().put(PersonField::Notes, "never applied"),
+            )
+            .unwrap();
+    }
+    let junk = later_changes(&evil);
+    assert_eq!(junk.len(), 8);
+    evil.push_sealed(evil.store.sealed_for_push(junk).unwrap());
+    // A's edit of Pat reaches the relay before Pat does (as a relay serving the log out of
+    // order would have it).
+    let pat = a.person("Pat");
+    a.store
+        .edit_person(
+            &pat,
+            PersonPatch::new().put(PersonField::Notes, "rent up again"),
+        )
+        .unwrap();
+    a.push_sealed(a.store.sealed_for_push(later_changes(&a)).unwrap());
+
+    b.sync();
+    let waiting = b.store.waiting_docs().unwrap();
+    let kept: usize = waiting.iter().map(|(_, n)| n).sum();
+    assert!(kept <= 4, "at most the bound waits: {waiting:?}");
+    assert!(
+        waiting.iter().any(|(doc, _)| *doc == pat),
+        "A's edit waits for Pat: {waiting:?}"
+    );
+    let evil_actor = groundwork::store::intake::hex(&evil.store.actor_bytes());
+    let refused = b.store.quarantined().unwrap();
+    assert!(!refused.is_empty());
+    assert!(
+        refused
+            .iter()
+            .all(|q| q.pusher_actor.as_deref() == Some(evil_actor.as_str())),
+        "only the junk is refused: {refused:?}"
+    );
+
+    a.sync();
+    b.sync();
+    assert_eq!(
+        b.store.person(&pat).unwrap().person.notes.as_deref(),
+        Some("rent up again")
+    );
+    assert!(
+        !b.store
+            .waiting_docs()
+            .unwrap()
+            .iter()
+            .any(|(doc, _)| *doc == pat),
+        "nothing of Pat waits"
+    );
 }
