@@ -20,13 +20,14 @@
 //! it stood when it was written. The verdicts do not depend on how the relay split the log into
 //! pages, so every device reaches the same ones.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::opening::OpenedSnapshot;
+use super::room::{self, Room};
 use super::sequence::Sequences;
 use super::{bundle, documents, project};
 use crate::docs::{self, DocKind, check};
@@ -130,7 +131,7 @@ struct Known {
     max_waiting: usize,
     /// How many changes wait by pusher (actor hex), read once the room is first found full in
     /// this batch and kept up to date: a flood of changes that must wait costs no scan each.
-    waiting_by_pusher: Option<HashMap<Option<String>, i64>>,
+    waiting_by_pusher: Option<room::Counts>,
     /// Blob ids refused only for want of room (usually none): served again, such a change is
     /// judged again, its refusal forgotten first.
     for_room: HashSet<String>,
@@ -179,9 +180,7 @@ impl Known {
     /// Note `delta` more changes of `pusher` (actor hex) waiting.
     fn count_waiting(&mut self, pusher: Option<String>, delta: i64) {
         self.waiting = self.waiting.saturating_add_signed(delta as isize);
-        if let Some(counts) = self.waiting_by_pusher.as_mut() {
-            *counts.entry(pusher).or_insert(0) += delta;
-        }
+        room::count(&mut self.waiting_by_pusher, pusher, delta);
     }
 
     /// When the waiting changes fill their room: refuse the oldest change of the device keeping
@@ -197,30 +196,12 @@ impl Known {
     ) -> Result<bool> {
         let counts = match &mut self.waiting_by_pusher {
             Some(counts) => counts,
-            none => {
-                let mut counts = HashMap::new();
-                let mut stmt = conn.prepare_cached(
-                    "SELECT pusher_actor, count(*) FROM waiting GROUP BY pusher_actor",
-                )?;
-                for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                    let (actor, n): (Option<String>, i64) = row?;
-                    counts.insert(actor, n);
-                }
-                none.insert(counts)
-            }
+            none => none.insert(room::counts(conn, Room::Waiting)?),
         };
         let me = pusher.map(|p| hex(&p.actor));
-        let mine = counts.get(&me).copied().unwrap_or(0);
-        let Some((top, most)) = counts
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(k, v)| (k.clone(), *v))
-        else {
+        let Some(top) = room::gives_way(counts, &me) else {
             return Ok(false);
         };
-        if top == me || most <= mine + 1 {
-            return Ok(false);
-        }
         let oldest: Option<(i64, String)> = conn
             .prepare_cached(
                 "SELECT rowid, blob_id FROM waiting

@@ -29,6 +29,7 @@ mod migrations;
 mod opening;
 mod project;
 mod queries;
+mod room;
 mod sequence;
 mod sync_state;
 mod trust;

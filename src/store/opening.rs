@@ -20,6 +20,7 @@ use super::compaction::{self, Snapshot};
 use super::elsewhere::{self, DoneElsewhere};
 use super::intake::{self, Incoming, Pusher};
 use super::keys::{Member, device_key, keyring, members, sealed, team_id};
+use super::room::{self, Room};
 use super::withheld;
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_of_doc};
 use crate::crypto::keys::{DeviceKey, Keyring, MEMBER_DOC_PREFIX, MemberRecord};
@@ -88,7 +89,7 @@ struct Opener {
     /// How many blobs wait for a key, by pusher (actor hex), read once the room is first
     /// found full in this page and kept up to date with what the page adds and frees: so that
     /// a flood of blobs that must wait costs no scan of the waiting room each ([`make_room`]).
-    waiting_by_pusher: Option<HashMap<Option<String>, i64>>,
+    waiting_by_pusher: Option<room::Counts>,
     /// The team's anchor (its first lead's signing key); `None` in a team from before the
     /// root of trust, where roles are the relay's word.
     anchor: Option<Vec<u8>>,
@@ -471,30 +472,12 @@ impl Opener {
     ) -> Result<bool> {
         let counts = match &mut self.waiting_by_pusher {
             Some(counts) => counts,
-            none => {
-                let mut counts = HashMap::new();
-                let mut stmt = conn.prepare_cached(
-                    "SELECT pusher_actor, count(*) FROM awaiting_key GROUP BY pusher_actor",
-                )?;
-                for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                    let (actor, n): (Option<String>, i64) = row?;
-                    counts.insert(actor, n);
-                }
-                none.insert(counts)
-            }
+            none => none.insert(room::counts(conn, Room::AwaitingKey)?),
         };
         let me = pusher.map(|p| intake::hex(&p.actor));
-        let mine = counts.get(&me).copied().unwrap_or(0);
-        let Some((top, most)) = counts
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(k, v)| (k.clone(), *v))
-        else {
+        let Some(top) = room::gives_way(counts, &me) else {
             return Ok(false);
         };
-        if top == me || most <= mine + 1 {
-            return Ok(false);
-        }
         let made = evict_oldest(conn, &top, self.max_awaiting, now)?;
         if made {
             self.count_waiting_of(top, -1);
@@ -524,9 +507,7 @@ impl Opener {
 
     /// [`Opener::count_waiting`] by the pusher's actor in hex.
     fn count_waiting_of(&mut self, actor: Option<String>, delta: i64) {
-        if let Some(counts) = self.waiting_by_pusher.as_mut() {
-            *counts.entry(actor).or_insert(0) += delta;
-        }
+        room::count(&mut self.waiting_by_pusher, actor, delta);
     }
 
     /// The changes inside `c` (one, or a document's changes sealed together: all written by

@@ -200,17 +200,32 @@ fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
     );
     assert!(phone.store.sync_state().unwrap().link.is_none());
     sync::join(&mut phone.store, &transport(), &relay.url, &invite, "Phone").unwrap();
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
+    assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
+}
+
+/// A team's lead, who has synced someone a phone must see once it joins.
+fn lead_with_someone(relay: &TestRelay) -> (Device, String) {
+    let (_, invite) = relay.team(1);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let someone = lead.person("Someone Known");
+    lead.sync();
+    (lead, someone)
+}
+
+/// The phone, joined, syncs and has `someone` from the lead; the lead, synced, has `offline`,
+/// which the phone wrote before it joined.
+fn heard_both_ways(lead: &mut Device, phone: &mut Device, someone: &str, offline: &str) {
     phone.sync();
     assert_eq!(
-        phone.store.person(&someone).unwrap().person.name,
+        phone.store.person(someone).unwrap().person.name,
         "Someone Known"
     );
     lead.sync();
     assert_eq!(
-        lead.store.person(&offline).unwrap().person.name,
+        lead.store.person(offline).unwrap().person.name,
         "Written before joining"
     );
-    assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
 }
 
 /// A wire that carries the enrolment to the relay and loses its answer on the way back.
@@ -261,10 +276,7 @@ fn device_names(lead: &Device) -> Vec<String> {
 #[test]
 fn a_join_whose_answer_was_lost_is_asked_again_without_spending_the_invite() {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(1);
-    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
-    let someone = lead.person("Someone Known");
-    lead.sync();
+    let (mut lead, someone) = lead_with_someone(&relay);
     let link = invite_by(&mut lead, Role::Canvasser, 1);
     let mut phone = Device::new();
     let offline = phone.person("Written before joining");
@@ -288,16 +300,7 @@ fn a_join_whose_answer_was_lost_is_asked_again_without_spending_the_invite() {
     )
     .unwrap();
     assert_eq!(phone.store.pending_join().unwrap(), None, "taken in");
-    phone.sync();
-    assert_eq!(
-        phone.store.person(&someone).unwrap().person.name,
-        "Someone Known"
-    );
-    lead.sync();
-    assert_eq!(
-        lead.store.person(&offline).unwrap().person.name,
-        "Written before joining"
-    );
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
     assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
 }
 
@@ -306,21 +309,15 @@ fn a_join_whose_answer_was_lost_is_asked_again_without_spending_the_invite() {
 #[test]
 fn a_join_whose_answer_was_lost_can_be_made_with_another_invite() {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(1);
-    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
-    let someone = lead.person("Someone Known");
-    lead.sync();
+    let (mut lead, someone) = lead_with_someone(&relay);
     let first = invite_by(&mut lead, Role::Canvasser, 1);
     let second = invite_by(&mut lead, Role::Canvasser, 1);
     let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
     join_losing_the_answer(&mut phone, &relay.url, &first);
     let report = sync::join(&mut phone.store, &transport(), &relay.url, &second, "Phone").unwrap();
     assert!(report.renewed.is_some(), "a new identity: {report:?}");
-    phone.sync();
-    assert_eq!(
-        phone.store.person(&someone).unwrap().person.name,
-        "Someone Known"
-    );
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
 }
 
 /// The app was closed after the relay enrolled the notebook and before it heard the answer, so
@@ -331,13 +328,11 @@ fn a_join_whose_answer_was_lost_can_be_made_with_another_invite() {
 fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_with_another_invite()
 {
     let relay = TestRelay::start();
-    let (_, invite) = relay.team(1);
-    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
-    let someone = lead.person("Someone Known");
-    lead.sync();
+    let (mut lead, someone) = lead_with_someone(&relay);
     let first = invite_by(&mut lead, Role::Canvasser, 1);
     let second = invite_by(&mut lead, Role::Canvasser, 1);
     let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
     // What the cut-off join kept, then sent: the relay enrolled the notebook's own identity.
     let (code, _) = first.split_once('.').unwrap();
     let token = format!("gwt_{}", "5a".repeat(32));
@@ -363,9 +358,5 @@ fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_w
     .unwrap();
     let report = sync::join(&mut phone.store, &transport(), &relay.url, &second, "Phone").unwrap();
     assert!(report.renewed.is_some(), "a new identity: {report:?}");
-    phone.sync();
-    assert_eq!(
-        phone.store.person(&someone).unwrap().person.name,
-        "Someone Known"
-    );
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
 }

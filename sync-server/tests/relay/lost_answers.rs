@@ -8,8 +8,10 @@ use groundwork_protocol::{
     TeamDevice,
 };
 
-use crate::common::{Answer, Device, Relay, files_holding, scans_files};
-use crate::sealed::{joined, keyed_invite, keys_with_marker, lead_invite, stored_invite};
+use crate::common::{Answer, Device, Relay};
+use crate::sealed::{
+    assert_keys_gone, joined, keyed_invite, keys_with_marker, lead_invite, stored_invite,
+};
 
 /// A token as a device chooses it: the prefix and 32 random bytes in lowercase hex.
 fn chosen_token() -> String {
@@ -58,16 +60,6 @@ fn device_names(lead: &Device) -> Vec<String> {
     names
 }
 
-fn assert_keys_gone(relay: &Relay, marker: &str) {
-    if scans_files() {
-        assert_eq!(
-            files_holding(&relay.data_dir, marker.as_bytes()),
-            Vec::<&str>::new(),
-            "the keys are gone from the database files"
-        );
-    }
-}
-
 #[test]
 fn an_enrolment_asked_again_with_its_token_gets_the_same_answer_without_a_second_use() {
     let relay = Relay::start();
@@ -109,7 +101,7 @@ fn an_enrolment_asked_again_with_its_token_gets_the_same_answer_without_a_second
     let mut phone = relay.device(&first.team_id, &first.device_id, &token);
     phone.sync(Vec::new(), None).expect("the token works");
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
-    assert_keys_gone(&relay, &marker);
+    assert_keys_gone(&relay, &[marker.as_str()]);
     let late = ask(&relay, &code, "Sam's phone", &token).expect_err("token used");
     assert_eq!(late.status, 409, "{late:?}");
     assert!(late.error().error.contains("join again"), "{late:?}");
@@ -141,7 +133,7 @@ fn a_token_cannot_be_asked_again_with_another_invite_or_after_a_revocation() {
     );
     assert_eq!(revoked.status, 200, "{revoked:?}");
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
-    assert_keys_gone(&relay, &marker);
+    assert_keys_gone(&relay, &[marker.as_str()]);
     let after = ask(&relay, &code, "Sam's phone", &token).expect_err("revoked");
     assert_eq!(after.status, 409, "{after:?}");
 }
@@ -166,7 +158,7 @@ fn an_older_apps_last_use_keeps_the_keys_a_device_may_still_ask_for() {
         .sync(Vec::new(), None)
         .expect("the token works");
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
-    assert_keys_gone(&relay, &marker);
+    assert_keys_gone(&relay, &[marker.as_str()]);
 }
 
 #[test]
@@ -216,7 +208,7 @@ fn revoking_the_invites_maker_forgets_the_keys_kept_for_an_enrolment_asked_again
     );
     assert_eq!(revoked.status, 200, "{revoked:?}");
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
-    assert_keys_gone(&relay, &marker);
+    assert_keys_gone(&relay, &[marker.as_str()]);
     let refused = ask(&relay, &code, "phone", &token).expect_err("its maker is revoked");
     assert_eq!(refused.status, 401, "{refused:?}");
 }

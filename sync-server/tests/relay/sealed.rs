@@ -92,6 +92,20 @@ pub(crate) fn keys_with_marker(len: usize) -> (String, String) {
     (keys, marker)
 }
 
+/// None of `needles` (parts of sealed keys) is in the relay's database files any more (on
+/// SQLite, whose files the test can read).
+pub(crate) fn assert_keys_gone(relay: &Relay, needles: &[&str]) {
+    if scans_files() {
+        for needle in needles {
+            assert_eq!(
+                files_holding(&relay.data_dir, needle.as_bytes()),
+                Vec::<&str>::new(),
+                "the keys are gone from the database files"
+            );
+        }
+    }
+}
+
 /// A 409 `needs_key` refusal that says what to do.
 fn assert_needs_key(result: Result<(Device, EnrolResponse), Box<Answer>>, what: &str) {
     let answer = match result {
@@ -329,15 +343,7 @@ fn sealed_keys_leave_the_relay_after_the_invites_last_use() {
     let (_, answer) = joined(&relay, &code, "last phone", true);
     assert_eq!(answer.sealed_keys.as_deref(), Some(keys.as_str()));
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
-    for needle in [marker.as_str(), tail] {
-        if scans_files() {
-            assert_eq!(
-                files_holding(&relay.data_dir, needle.as_bytes()),
-                Vec::<&str>::new(),
-                "the keys are gone from the database files"
-            );
-        }
-    }
+    assert_keys_gone(&relay, &[marker.as_str(), tail]);
 }
 
 #[test]
@@ -372,12 +378,7 @@ fn removing_a_lead_forgets_the_keys_of_its_invites() {
         None,
         "the invite is cancelled"
     );
-    if scans_files() {
-        assert_eq!(
-            files_holding(&relay.data_dir, marker.as_bytes()),
-            Vec::<&str>::new()
-        );
-    }
+    assert_keys_gone(&relay, &[marker.as_str()]);
     let refused = join(&relay, &code, "thief", true).expect_err("cancelled");
     assert_eq!(refused.status, 401, "{refused:?}");
 }
