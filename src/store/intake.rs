@@ -9,8 +9,9 @@
 //!   counted, and tried again whenever more of its document arrives, or after a repair asks
 //!   the relay for the document again. The room is bounded ([`MAX_WAITING`]): once it is full
 //!   the oldest change of the device keeping the most waiting makes room for another device's,
-//!   and otherwise the newcomer is refused for want of room (judged again if served again), so
-//!   a member pushing changes whose dependencies never come cannot fill a phone;
+//!   and otherwise the newcomer is refused for want of room (listed without its bytes, its
+//!   document asked for again at a sync's end, and judged again when served again), so a
+//!   member pushing changes whose dependencies never come cannot fill a phone with them;
 //! - **quarantined** (table `quarantine`) when it cannot be applied or would do damage, or when
 //!   it depends on a quarantined change: kept with the reason and the device that pushed it,
 //!   counted and reported, never applied. One bad change never takes an honest one down with
@@ -20,7 +21,7 @@
 //! it stood when it was written. The verdicts do not depend on how the relay split the log into
 //! pages, so every device reaches the same ones.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::{Connection, OptionalExtension};
@@ -132,6 +133,9 @@ struct Known {
     /// How many changes wait by pusher (actor hex), read once the room is first found full in
     /// this batch and kept up to date: a flood of changes that must wait costs no scan each.
     waiting_by_pusher: Option<room::Counts>,
+    /// The waiting rows of the pushers that gave way in this batch, oldest first (read once a
+    /// pusher first gives way: a flood evicting at every change then costs no scan each).
+    oldest_of: HashMap<Option<String>, VecDeque<i64>>,
     /// Blob ids refused only for want of room (usually none): served again, such a change is
     /// judged again, its refusal forgotten first.
     for_room: HashSet<String>,
@@ -151,6 +155,7 @@ impl Known {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(MAX_WAITING),
             waiting_by_pusher: None,
+            oldest_of: HashMap::new(),
             for_room: HashSet::new(),
         };
         let mut stmt = conn.prepare_cached("SELECT blob_id FROM quarantine WHERE for_room")?;
@@ -202,35 +207,49 @@ impl Known {
         let Some(top) = room::gives_way(counts, &me) else {
             return Ok(false);
         };
-        let oldest: Option<(i64, String)> = conn
-            .prepare_cached(
-                "SELECT rowid, blob_id FROM waiting
-                 WHERE rowid = (SELECT min(rowid) FROM waiting WHERE pusher_actor IS ?1)",
-            )?
-            .query_row([&top], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((rowid, blob_id)) = oldest else {
-            return Ok(false);
-        };
+        if !self.oldest_of.contains_key(&top) {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid FROM waiting WHERE pusher_actor IS ?1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([&top], |r| r.get::<_, i64>(0))?;
+            let queue = rows.collect::<std::result::Result<VecDeque<_>, _>>()?;
+            self.oldest_of.insert(top.clone(), queue);
+        }
         let reason = format!(
             "it waited for changes it depends on with more than {} other changes, most of them \
-             pushed by the same device, and made room for a change pushed by another",
+             pushed by the same device, and made room for a change pushed by another; it is \
+             asked for again later",
             self.max_waiting
         );
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO quarantine
-                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
-                  received_at, for_room)
-             SELECT blob_id, doc_id, change_hash, pusher_actor, pusher_name, ?2, bytes, ?3, 1
-             FROM waiting WHERE rowid = ?1",
-        )?
-        .execute((rowid, &reason, now))?;
-        conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
-            .execute([rowid])?;
-        self.for_room.insert(blob_id);
-        self.count_waiting(top, -1);
-        report.quarantined += 1;
-        Ok(true)
+        // The oldest still there (a row taken in meanwhile has gone).
+        while let Some(rowid) = self.oldest_of.get_mut(&top).and_then(VecDeque::pop_front) {
+            let blob_id: Option<String> = conn
+                .prepare_cached("SELECT blob_id FROM waiting WHERE rowid = ?1")?
+                .query_row([rowid], |r| r.get(0))
+                .optional()?;
+            let Some(blob_id) = blob_id else {
+                continue;
+            };
+            // Kept without its bytes: what is kept waiting is bounded, and the change is judged
+            // again from the bytes served again.
+            let added = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO quarantine
+                         (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason,
+                          bytes, received_at, for_room)
+                     SELECT blob_id, doc_id, change_hash, pusher_actor, pusher_name, ?2, x'',
+                            ?3, 1
+                     FROM waiting WHERE rowid = ?1",
+                )?
+                .execute((rowid, &reason, now))?;
+            conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
+                .execute([rowid])?;
+            self.for_room.insert(blob_id);
+            self.count_waiting(top, -1);
+            report.quarantined += added;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -536,7 +555,8 @@ fn take_snapshot(
         Vec::new()
     } else {
         let mut stmt = conn.prepare_cached(
-            "SELECT change_hash FROM quarantine WHERE doc_id = ?1 AND change_hash IS NOT NULL",
+            "SELECT change_hash FROM quarantine
+             WHERE doc_id = ?1 AND change_hash IS NOT NULL AND NOT for_room",
         )?;
         let rows = stmt.query_map([&doc_id], |r| r.get::<_, String>(0))?;
         rows.collect::<std::result::Result<_, _>>()?
@@ -617,6 +637,7 @@ fn take_snapshot(
             }
         }
     }
+    forget_held_refusals_for_room(conn, known, &doc_id, actor)?;
     super::compaction::note_snapshot(
         conn,
         &doc_id,
@@ -713,7 +734,10 @@ fn take_in_doc(
     // this function makes below, item by item).
     if let Some(mut alone) = alone
         && !known.waiting_docs.contains(&doc_id)
-        && !alone.blob_ids.iter().any(|b| known.blobs.contains(b))
+        && !alone
+            .blob_ids
+            .iter()
+            .any(|b| known.blobs.contains(b) || known.for_room.contains(b))
         && !alone
             .accepted
             .iter()
@@ -1004,10 +1028,17 @@ fn quarantine(
     bytes: &[u8],
     now: &str,
 ) -> Result<()> {
+    // A refusal for want of room under the same id is no judgement: this one takes its place.
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO quarantine
+        "INSERT INTO quarantine
              (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (blob_id) DO UPDATE SET
+             doc_id = excluded.doc_id, change_hash = excluded.change_hash,
+             pusher_actor = excluded.pusher_actor, pusher_name = excluded.pusher_name,
+             reason = excluded.reason, bytes = excluded.bytes,
+             received_at = excluded.received_at, for_room = 0
+         WHERE quarantine.for_room",
     )?
     .execute((
         blob_id,
@@ -1094,15 +1125,16 @@ fn refuse_for_room(
 ) -> Result<()> {
     let reason = format!(
         "it depends on changes that have not arrived, and more than {} changes already wait \
-         for theirs here, most of them pushed by this device; it is judged again if the relay \
-         serves it again",
+         for theirs here, no more of them pushed by any other device than by this one; it is \
+         asked for again later",
         known.max_waiting
     );
+    // Kept without its bytes (see `Known::made_room`).
     conn.prepare_cached(
         "INSERT OR IGNORE INTO quarantine
              (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at,
               for_room)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, x'', ?7, 1)",
     )?
     .execute((
         &c.blob_id,
@@ -1111,10 +1143,45 @@ fn refuse_for_room(
         c.pusher.as_ref().map(|p| hex(&p.actor)),
         c.pusher.as_ref().map(|p| p.name.as_str()),
         &reason,
-        &c.bytes,
         now,
     ))?;
     known.for_room.insert(c.blob_id.clone());
+    Ok(())
+}
+
+/// Refusals for want of room of changes that `doc_id` now holds (a snapshot brought them) are
+/// forgotten: they were no judgement, and the change is here.
+fn forget_held_refusals_for_room(
+    conn: &Connection,
+    known: &mut Known,
+    doc_id: &str,
+    actor: &automerge::ActorId,
+) -> Result<()> {
+    if known.for_room.is_empty() {
+        return Ok(());
+    }
+    let refused: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT blob_id, change_hash FROM quarantine
+             WHERE doc_id = ?1 AND for_room AND change_hash IS NOT NULL",
+        )?
+        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<_, _>>()?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let Some(mut doc) = documents::load(conn, doc_id, actor)?.map(|l| l.doc) else {
+        return Ok(());
+    };
+    for (blob_id, hash) in refused {
+        if let Ok(h) = hash.parse::<ChangeHash>()
+            && holds(&mut doc, &[h])
+        {
+            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
+                .execute([&blob_id])?;
+            known.for_room.remove(&blob_id);
+        }
+    }
     Ok(())
 }
 

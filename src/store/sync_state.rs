@@ -296,15 +296,20 @@ impl Store {
     }
 
     /// The documents to ask for again: those whose changes have been waiting for their
-    /// dependencies since before `waiting_before`, then those with blobs other devices' push
-    /// records list and the relay has not served (withheld); none asked for since
-    /// `asked_before`.
+    /// dependencies since before `waiting_before` (or were refused for want of room to wait,
+    /// kept without their bytes), then those with blobs other devices' push records list and
+    /// the relay has not served (withheld); none asked for since `asked_before`.
     pub fn docs_to_repair(&self, waiting_before: &str, asked_before: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT w.doc_id FROM waiting w LEFT JOIN repairs r ON r.doc_id = w.doc_id
+            "SELECT w.doc_id FROM
+                 (SELECT doc_id, received_at, rowid AS at, 0 AS room FROM waiting
+                  UNION ALL
+                  SELECT doc_id, received_at, rowid, 1 FROM quarantine
+                  WHERE for_room AND change_hash IS NOT NULL) w
+             LEFT JOIN repairs r ON r.doc_id = w.doc_id
              GROUP BY w.doc_id
              HAVING min(w.received_at) < ?1 AND (max(r.asked_at) IS NULL OR max(r.asked_at) < ?2)
-             ORDER BY min(w.rowid)",
+             ORDER BY min(w.room), min(w.at)",
         )?;
         let rows = stmt.query_map([waiting_before, asked_before], |r| r.get(0))?;
         let mut docs = rows.collect::<std::result::Result<Vec<String>, _>>()?;

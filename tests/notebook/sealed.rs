@@ -1331,3 +1331,56 @@ fn a_member_pushing_changes_whose_dependencies_never_come_cannot_fill_a_device()
         "nothing of Pat waits"
     );
 }
+
+/// A device's change refused for want of room to wait (here the honest device keeps the most
+/// waiting, so its oldest gives way) and never pushed again is asked for again once what it
+/// depends on has come, and taken in: a refusal for want of room loses nothing.
+#[test]
+fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
+    let relay = TestRelay::start();
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
+    b.store.set_max_waiting(3).unwrap();
+    // A's edits of three people reach the relay before the people do.
+    let people: Vec<String> = (0..3).map(|i| a.person(&format!("Person {i}"))).collect();
+    for p in &people {
+        a.store
+            .edit_person(p, PersonPatch::new().put(PersonField::Notes, "edited"))
+            .unwrap();
+    }
+    let outbox = a.store.outbox(100).unwrap();
+    let edits = later_changes(&a);
+    let creations: Vec<_> = outbox
+        .into_iter()
+        .filter(|i| !edits.iter().any(|e| e.change_hash == i.change_hash))
+        .collect();
+    a.push_sealed(a.store.sealed_for_push(edits).unwrap());
+    // One change of Evil's that must wait: A keeps the most waiting, and gives way.
+    let junk = evil.person("Junk");
+    evil.store
+        .edit_person(&junk, PersonPatch::new().put(PersonField::Notes, "never"))
+        .unwrap();
+    evil.push_sealed(evil.store.sealed_for_push(later_changes(&evil)).unwrap());
+    b.sync();
+    let a_actor = groundwork::store::intake::hex(&a.store.actor_bytes());
+    let refused_of_a = |b: &Device| {
+        b.store
+            .quarantined()
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.pusher_actor.as_deref() == Some(a_actor.as_str()))
+            .count()
+    };
+    assert_eq!(refused_of_a(&b), 1, "A's oldest edit gave way");
+    // The people arrive; the two edits that waited are taken in, and the sync's end asks for
+    // the third person again.
+    a.push_sealed(a.store.sealed_for_push(creations).unwrap());
+    b.sync();
+    let edited = |b: &Device| {
+        people
+            .iter()
+            .filter(|p| b.store.person(p).unwrap().person.notes.as_deref() == Some("edited"))
+            .count()
+    };
+    assert_eq!(edited(&b), 3, "{:?}", b.store.quarantined().unwrap());
+    assert_eq!(refused_of_a(&b), 0, "nothing of A's is listed as refused");
+}

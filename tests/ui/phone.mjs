@@ -752,7 +752,9 @@ const tests = [
       ]);
       eq(outcome, 'joined', 'the join after its answer was lost');
       assert(asked >= 2, `the enrolment was asked again after its answer was lost (${asked} asked)`);
-      await page.locator('.person-row', { hasText: TEAMMATE_PERSON }).waitFor({ timeout: 20000 });
+      // The joined phone syncs with the token it chose.
+      await page.locator('#tab-People').waitFor();
+      await waitAllSent(page, 30000);
       const names = JSON.parse(relayCli(s.relayDir, 'device', 'list', '--team', s.team)).map((d) => d.name);
       eq(names.filter((n) => n === "Rosa's phone").length, 1, `the phone in the relay's devices ${JSON.stringify(names)}`);
       await context.close();
