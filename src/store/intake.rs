@@ -11,7 +11,8 @@
 //!   the oldest change of the device keeping the most waiting makes room for another device's,
 //!   and otherwise the newcomer is refused for want of room (listed without its bytes, its
 //!   document asked for again at a sync's end, and judged again when served again), so a
-//!   member pushing changes whose dependencies never come cannot fill a phone with them;
+//!   member pushing changes whose dependencies never come cannot have a phone keep and retry
+//!   them all (each refusal still leaves a row of ids: see ARCHITECTURE.md);
 //! - **quarantined** (table `quarantine`) when it cannot be applied or would do damage, or when
 //!   it depends on a quarantined change: kept with the reason and the device that pushed it,
 //!   counted and reported, never applied. One bad change never takes an honest one down with

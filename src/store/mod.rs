@@ -87,7 +87,8 @@ pub struct HeldBlob {
     /// Why it was refused (quarantine).
     pub reason: Option<String>,
     /// Its bytes as they came, base64url (a change; or sealed, which nobody can read without
-    /// the team's keys).
+    /// the team's keys); empty for a change refused for want of room to wait, whose bytes are
+    /// not kept (its document is asked for again).
     pub bytes: String,
 }
 

@@ -295,10 +295,23 @@ impl Store {
         intake::waiting_docs(&self.conn)
     }
 
+    /// The documents with changes refused here for want of room to wait (asked for again with
+    /// the waiting ones).
+    pub fn refused_for_room_docs(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id FROM quarantine WHERE for_room AND change_hash IS NOT NULL
+             GROUP BY doc_id ORDER BY min(rowid)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// The documents to ask for again: those whose changes have been waiting for their
     /// dependencies since before `waiting_before` (or were refused for want of room to wait,
-    /// kept without their bytes), then those with blobs other devices' push records list and
-    /// the relay has not served (withheld); none asked for since `asked_before`.
+    /// kept without their bytes), never asked for first, then the longest ago (so that a flood
+    /// of documents that wait for ever cannot keep another from its turn); then those with
+    /// blobs other devices' push records list and the relay has not served (withheld); none
+    /// asked for since `asked_before`.
     pub fn docs_to_repair(&self, waiting_before: &str, asked_before: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT w.doc_id FROM
@@ -309,7 +322,7 @@ impl Store {
              LEFT JOIN repairs r ON r.doc_id = w.doc_id
              GROUP BY w.doc_id
              HAVING min(w.received_at) < ?1 AND (max(r.asked_at) IS NULL OR max(r.asked_at) < ?2)
-             ORDER BY min(w.room), min(w.at)",
+             ORDER BY max(r.asked_at) IS NOT NULL, max(r.asked_at), min(w.room), w.doc_id",
         )?;
         let rows = stmt.query_map([waiting_before, asked_before], |r| r.get(0))?;
         let mut docs = rows.collect::<std::result::Result<Vec<String>, _>>()?;

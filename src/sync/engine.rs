@@ -327,7 +327,8 @@ pub async fn sync_pages_with<W: Wire>(
 pub enum Repair {
     /// These documents' changes.
     Docs(Vec<String>),
-    /// Every document with changes waiting for their dependencies.
+    /// Every document with changes waiting for their dependencies, or refused for want of
+    /// room to wait.
     Waiting,
     /// The team's whole log, from the start (for a device that lost changes to an older
     /// version of the app).
@@ -349,11 +350,16 @@ pub async fn repair<W: Wire>(
     let result = async {
         let docs = match what {
             Repair::Docs(docs) => docs,
-            Repair::Waiting => store
-                .with(|s| s.waiting_docs())?
-                .into_iter()
-                .map(|(d, _)| d)
-                .collect(),
+            Repair::Waiting => store.with(|s| {
+                let mut docs: Vec<String> = s.waiting_docs()?.into_iter().map(|(d, _)| d).collect();
+                let mut seen: std::collections::HashSet<String> = docs.iter().cloned().collect();
+                for d in s.refused_for_room_docs()? {
+                    if seen.insert(d.clone()) {
+                        docs.push(d);
+                    }
+                }
+                Ok::<_, Error>(docs)
+            })?,
             Repair::Everything => {
                 store.with(|s| s.rewind_cursor())?;
                 Vec::new()

@@ -255,7 +255,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                 if refused_total > 0 {
                     h4 { id: "refused-title", class: "integrity-title", "{refused_title}" }
                     p { class: "muted",
-                        "They were kept aside and never applied: nothing here changed because of them."
+                        "They were not applied: nothing here changed because of them. Those refused for want of room are asked for again at later syncs."
                     }
                     if refused_total > integrity.refused.len() {
                         p { class: "muted", "The latest {integrity.refused.len()} are listed." }
