@@ -73,7 +73,9 @@ pub struct SyncReport {
     pub compacted: usize,
 }
 
-/// Enrol this device with `invite` at `relay` under `name`, and remember the link. `name` names
+/// Enrol this device with `invite` at `relay` under `name`, and remember the link. Called again
+/// with the same invite after its answer never came, it asks again as the same enrolment (the
+/// relay answers it again without using the invite again; see [`asking`]). `name` names
 /// the device ("Sam's phone"), not its canvasser: the name recorded on conversations and shifts
 /// is set apart ([`Store::set_canvasser_name`]).
 pub async fn join<W: Wire>(
@@ -94,46 +96,11 @@ pub async fn join<W: Wire>(
         ),
         None => (invite.trim(), None),
     };
-    // A join asked for before with this invite whose answer never came is asked again as it
-    // was (the same token and identity): the relay answers it again without using the invite
-    // again. Otherwise the request is kept before it goes.
-    let pending = store.with(|s| s.pending_join())?;
-    let asked_before = pending
-        .clone()
-        .filter(|p| p.relay == relay && normalise_invite(&p.invite) == normalise_invite(invite));
-    let repeat = asked_before.is_some();
-    let (renew, token) = match asked_before {
-        Some(pending) => (pending.renew, pending.token),
-        None => {
-            // A notebook that has joined before (this team or another) joins with a new
-            // identity: a revoked one would otherwise have everything it writes refused, and
-            // the relay enrols an actor once per team (see `store::identity`). So does one
-            // whose own identity another join asked with and never took in: the relay may hold
-            // it (the app was closed before it heard, or the answer was lost).
-            let renew = store
-                .with(|s| {
-                    Ok::<_, Error>(
-                        s.sync_state()?.link.is_some()
-                            || s.identity_spent()?
-                            || pending.as_ref().is_some_and(|p| p.renew.is_none()),
-                    )
-                })?
-                .then(|| crate::ids::new_device_id().to_string());
-            let token = format!(
-                "{TOKEN_PREFIX}{}",
-                groundwork_protocol::id::hex(&crate::crypto::random::<32>().map_err(Error::from)?)
-            );
-            store.with(|s| {
-                s.set_pending_join(&PendingJoin {
-                    relay: relay.clone(),
-                    invite: invite.to_string(),
-                    token: token.clone(),
-                    renew: renew.clone(),
-                })
-            })?;
-            (renew, token)
-        }
-    };
+    let Asking {
+        renew,
+        token,
+        repeat,
+    } = asking(store, &relay, invite)?;
     let actor = match &renew {
         Some(id) => crate::store::actor_for(id).to_hex_string(),
         None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
@@ -177,6 +144,62 @@ pub async fn join<W: Wire>(
         store.with(|s| s.spend_identity())?;
     }
     joined
+}
+
+/// What a join asks the relay with: the identity (`renew`: a new device id, or `None` for the
+/// notebook's own), the token, and whether it is the same join asked again.
+struct Asking {
+    renew: Option<String>,
+    token: String,
+    repeat: bool,
+}
+
+/// A join asked for before with this invite whose answer never came is asked again as it was
+/// (the same token and identity): the relay answers it again without using the invite again.
+/// Otherwise a new token, and the request kept (committed) before it goes.
+fn asking(store: &impl Notebook, relay: &str, invite: &str) -> Result<Asking, SyncError> {
+    let pending = store.with(|s| s.pending_join())?;
+    if let Some(p) = &pending
+        && p.relay == relay
+        && normalise_invite(&p.invite) == normalise_invite(invite)
+    {
+        return Ok(Asking {
+            renew: p.renew.clone(),
+            token: p.token.clone(),
+            repeat: true,
+        });
+    }
+    // A notebook that has joined before (this team or another) joins with a new identity: a
+    // revoked one would otherwise have everything it writes refused, and the relay enrols an
+    // actor once per team (see `store::identity`). So does one whose own identity another join
+    // asked with and never took in: the relay may hold it (the app was closed before it heard,
+    // or the answer was lost).
+    let renew = store
+        .with(|s| {
+            Ok::<_, Error>(
+                s.sync_state()?.link.is_some()
+                    || s.identity_spent()?
+                    || pending.as_ref().is_some_and(|p| p.renew.is_none()),
+            )
+        })?
+        .then(|| crate::ids::new_device_id().to_string());
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        groundwork_protocol::id::hex(&crate::crypto::random::<32>().map_err(Error::from)?)
+    );
+    store.with(|s| {
+        s.set_pending_join(&PendingJoin {
+            relay: relay.to_string(),
+            invite: invite.to_string(),
+            token: token.clone(),
+            renew: renew.clone(),
+        })
+    })?;
+    Ok(Asking {
+        renew,
+        token,
+        repeat: false,
+    })
 }
 
 /// The rest of [`join`], once the relay enrolled this device with `answer`.
