@@ -75,7 +75,7 @@ pub struct SyncReport {
 
 /// Enrol this device with `invite` at `relay` under `name`, and remember the link. Called again
 /// with the same invite after its answer never came, it asks again as the same enrolment (the
-/// relay answers it again without using the invite again; see [`asking`]). `name` names
+/// relay answers it again without using the invite again). `name` names
 /// the device ("Sam's phone"), not its canvasser: the name recorded on conversations and shifts
 /// is set apart ([`Store::set_canvasser_name`]).
 pub async fn join<W: Wire>(
