@@ -4,13 +4,12 @@
 //! ask with that token, and the keys kept for the repeat leave the relay once no device can ask.
 
 use groundwork_protocol::{
-    DEVICES_PATH, DeviceAction, EnrolRequest, EnrolResponse, InviteResponse, REVOKE_PATH, Role,
-    TeamDevice,
+    DEVICES_PATH, DeviceAction, EnrolRequest, EnrolResponse, REVOKE_PATH, TeamDevice,
 };
 
 use crate::common::{Answer, Device, Relay};
 use crate::sealed::{
-    assert_keys_gone, joined, keyed_invite, keys_with_marker, lead_invite, stored_invite,
+    assert_keys_gone, joined, keyed_invite, keys_with_marker, stored_invite, two_leads,
 };
 
 /// A token as a device chooses it: the prefix and 32 random bytes in lowercase hex.
@@ -183,16 +182,7 @@ fn a_token_not_of_the_relays_form_is_refused() {
 #[test]
 fn revoking_the_invites_maker_forgets_the_keys_kept_for_an_enrolment_asked_again() {
     let relay = Relay::start();
-    let (_, first) = relay.team("Lost lead");
-    let (a, _) = joined(&relay, &first, "lead a", true);
-    let answer = lead_invite(&a, 1, Role::Lead, Some("bGVhZA"));
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let (b, _) = joined(
-        &relay,
-        &answer.json::<InviteResponse>().code,
-        "lead b",
-        true,
-    );
+    let (a, b) = two_leads(&relay, "Lost lead");
     let (keys, marker) = keys_with_marker(700);
     let code = keyed_invite(&a, 1, &keys);
     let token = chosen_token();

@@ -346,20 +346,21 @@ fn sealed_keys_leave_the_relay_after_the_invites_last_use() {
     assert_keys_gone(&relay, &[marker.as_str(), tail]);
 }
 
+/// A sealed team's two leads: A, its first, and B, whom A invited.
+pub(crate) fn two_leads(relay: &Relay, team: &str) -> (Device, Device) {
+    let (_, first) = relay.team(team);
+    let (a, _) = joined(relay, &first, "lead a", true);
+    let answer = lead_invite(&a, 1, Role::Lead, Some("bGVhZA"));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let (b, _) = joined(relay, &answer.json::<InviteResponse>().code, "lead b", true);
+    assert_eq!(b.role, Role::Lead);
+    (a, b)
+}
+
 #[test]
 fn removing_a_lead_forgets_the_keys_of_its_invites() {
     let relay = Relay::start();
-    let (_, first) = relay.team("Sealed");
-    let (a, _) = joined(&relay, &first, "lead a", true);
-    let answer = lead_invite(&a, 1, Role::Lead, Some("bGVhZA"));
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let (b, _) = joined(
-        &relay,
-        &answer.json::<InviteResponse>().code,
-        "lead b",
-        true,
-    );
-    assert_eq!(b.role, Role::Lead);
+    let (a, b) = two_leads(&relay, "Sealed");
     let (keys, marker) = keys_with_marker(600);
     let code = keyed_invite(&a, 5, &keys);
     if scans_files() {
