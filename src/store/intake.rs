@@ -140,6 +140,12 @@ struct Known {
     /// Blob ids refused only for want of room (usually none): served again, such a change is
     /// judged again, its refusal forgotten first.
     for_room: HashSet<String>,
+    /// Changes refused here for want of room to wait, listed (rows of `quarantine` with a
+    /// change hash): at most `max_waiting` too.
+    listed: usize,
+    /// Those by pusher, read once the list is first found full in this batch (`None` again
+    /// after a listing is forgotten: read again when needed).
+    listed_by_pusher: Option<room::Counts>,
 }
 
 impl Known {
@@ -158,10 +164,16 @@ impl Known {
             waiting_by_pusher: None,
             oldest_of: HashMap::new(),
             for_room: HashSet::new(),
+            listed: 0,
+            listed_by_pusher: None,
         };
-        let mut stmt = conn.prepare_cached("SELECT blob_id FROM quarantine WHERE for_room")?;
-        for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
-            known.for_room.insert(row?);
+        let mut stmt = conn.prepare_cached(
+            "SELECT blob_id, change_hash IS NOT NULL FROM quarantine WHERE for_room",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))? {
+            let (blob_id, of_a_change) = row?;
+            known.for_room.insert(blob_id);
+            known.listed += usize::from(of_a_change);
         }
         // A refusal for want of room is not a judgement: such a blob served again is judged
         // again (its row goes as it is, `opening`).
@@ -187,6 +199,51 @@ impl Known {
     fn count_waiting(&mut self, pusher: Option<String>, delta: i64) {
         self.waiting = self.waiting.saturating_add_signed(delta as isize);
         room::count(&mut self.waiting_by_pusher, pusher, delta);
+    }
+
+    /// Whether a change of `pusher` refused for want of room is listed: when the list is full,
+    /// the oldest listing of the device keeping the most listed goes for it (the rule of
+    /// [`room`]), or it is not listed (only counted in the batch's report).
+    fn room_in_list(&mut self, conn: &Connection, pusher: &Option<String>) -> Result<bool> {
+        if self.listed < self.max_waiting {
+            return Ok(true);
+        }
+        let counts = match &mut self.listed_by_pusher {
+            Some(counts) => counts,
+            none => none.insert(room::counts(conn, Room::RefusedToWait)?),
+        };
+        let Some(top) = room::gives_way(counts, pusher) else {
+            return Ok(false);
+        };
+        let oldest: Option<(i64, String)> = conn
+            .prepare_cached(
+                "SELECT rowid, blob_id FROM quarantine WHERE rowid =
+                     (SELECT min(rowid) FROM quarantine
+                      WHERE for_room AND change_hash IS NOT NULL AND pusher_actor IS ?1)",
+            )?
+            .query_row([&top], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((rowid, blob_id)) = oldest else {
+            return Ok(false);
+        };
+        conn.prepare_cached("DELETE FROM quarantine WHERE rowid = ?1")?
+            .execute([rowid])?;
+        self.for_room.remove(&blob_id);
+        self.count_listed(top, -1);
+        Ok(true)
+    }
+
+    /// Note `delta` more listings of `pusher`.
+    fn count_listed(&mut self, pusher: Option<String>, delta: i64) {
+        self.listed = self.listed.saturating_add_signed(delta as isize);
+        room::count(&mut self.listed_by_pusher, pusher, delta);
+    }
+
+    /// A listing of a change refused for want of room is forgotten (the change is judged again,
+    /// or is here).
+    fn forgot_listing(&mut self) {
+        self.listed = self.listed.saturating_sub(1);
+        self.listed_by_pusher = None;
     }
 
     /// When the waiting changes fill their room: refuse the oldest change of the device keeping
@@ -231,6 +288,14 @@ impl Known {
             let Some(blob_id) = blob_id else {
                 continue;
             };
+            if !self.room_in_list(conn, &top)? {
+                // Not listed: the list is full and this device keeps the most of it.
+                conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
+                    .execute([rowid])?;
+                self.count_waiting(top, -1);
+                report.quarantined += 1;
+                return Ok(true);
+            }
             // Kept without its bytes: what is kept waiting is bounded, and the change is judged
             // again from the bytes served again.
             let added = conn
@@ -246,6 +311,7 @@ impl Known {
             conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
                 .execute([rowid])?;
             self.for_room.insert(blob_id);
+            self.count_listed(top.clone(), i64::try_from(added).unwrap_or(0));
             self.count_waiting(top, -1);
             report.quarantined += added;
             return Ok(true);
@@ -766,8 +832,15 @@ fn take_in_doc(
         let blob_id = groundwork_protocol::blob_id(item.blob);
         // Refused before only for want of room: judged again now, as a change never seen.
         if known.for_room.remove(&blob_id) {
-            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
+            let gone = conn
+                .prepare_cached(
+                    "DELETE FROM quarantine
+                     WHERE blob_id = ?1 AND for_room AND change_hash IS NOT NULL",
+                )?
                 .execute([&blob_id])?;
+            if gone > 0 {
+                known.forgot_listing();
+            }
         }
         if known.blobs.contains(&blob_id) {
             report.duplicates += 1;
@@ -1130,23 +1203,30 @@ fn refuse_for_room(
          asked for again later",
         known.max_waiting
     );
+    let pusher = c.pusher.as_ref().map(|p| hex(&p.actor));
+    if !known.room_in_list(conn, &pusher)? {
+        // Not listed: the list is full and this device keeps the most of it.
+        return Ok(());
+    }
     // Kept without its bytes (see `Known::made_room`).
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO quarantine
+    let added = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO quarantine
              (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at,
               for_room)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, x'', ?7, 1)",
-    )?
-    .execute((
-        &c.blob_id,
-        doc_id,
-        c.change.hash().to_string(),
-        c.pusher.as_ref().map(|p| hex(&p.actor)),
-        c.pusher.as_ref().map(|p| p.name.as_str()),
-        &reason,
-        now,
-    ))?;
+        )?
+        .execute((
+            &c.blob_id,
+            doc_id,
+            c.change.hash().to_string(),
+            c.pusher.as_ref().map(|p| hex(&p.actor)),
+            c.pusher.as_ref().map(|p| p.name.as_str()),
+            &reason,
+            now,
+        ))?;
     known.for_room.insert(c.blob_id.clone());
+    known.count_listed(pusher, i64::try_from(added).unwrap_or(0));
     Ok(())
 }
 
@@ -1181,6 +1261,7 @@ fn forget_held_refusals_for_room(
             conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
                 .execute([&blob_id])?;
             known.for_room.remove(&blob_id);
+            known.forgot_listing();
         }
     }
     Ok(())

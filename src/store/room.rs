@@ -1,6 +1,7 @@
 //! The rule that shares a bounded room between the devices whose pulled work has to wait here:
 //! blobs waiting for a key (`awaiting_key`, [`super::opening`]) and changes waiting for the
-//! changes they depend on (`waiting`, [`super::intake`]). Anyone in a team can push work that
+//! changes they depend on (`waiting`, [`super::intake`]), and the list of changes refused for
+//! want of room in the latter. Anyone in a team can push work that
 //! waits for ever, so each room is bounded; once it is full, the device keeping the most gives
 //! up its oldest for another device's newcomer while it keeps more than the newcomer's device
 //! would. A device can fill at most half of a room while another needs it.
@@ -21,6 +22,9 @@ pub(crate) enum Room {
     AwaitingKey,
     /// `waiting`: changes waiting for the changes they depend on.
     Waiting,
+    /// The list of changes refused for want of room in `waiting` (rows of `quarantine`, kept
+    /// without their bytes): bounded too, or a flood past the room would grow it instead.
+    RefusedToWait,
 }
 
 /// The counts of `room` by pusher, read from its table.
@@ -30,6 +34,10 @@ pub(crate) fn counts(conn: &Connection, room: Room) -> Result<Counts> {
             "SELECT pusher_actor, count(*) FROM awaiting_key GROUP BY pusher_actor"
         }
         Room::Waiting => "SELECT pusher_actor, count(*) FROM waiting GROUP BY pusher_actor",
+        Room::RefusedToWait => {
+            "SELECT pusher_actor, count(*) FROM quarantine
+             WHERE for_room AND change_hash IS NOT NULL GROUP BY pusher_actor"
+        }
     };
     let mut counts = HashMap::new();
     let mut stmt = conn.prepare_cached(sql)?;
