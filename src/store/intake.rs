@@ -239,11 +239,10 @@ impl Known {
         room::count(&mut self.listed_by_pusher, pusher, delta);
     }
 
-    /// A listing of a change refused for want of room is forgotten (the change is judged again,
-    /// or is here).
-    fn forgot_listing(&mut self) {
-        self.listed = self.listed.saturating_sub(1);
-        self.listed_by_pusher = None;
+    /// A listing of a change of `pusher` refused for want of room is forgotten (the change is
+    /// judged again, or is here).
+    fn forgot_listing(&mut self, pusher: Option<String>) {
+        self.count_listed(pusher, -1);
     }
 
     /// When the waiting changes fill their room: refuse the oldest change of the device keeping
@@ -832,14 +831,15 @@ fn take_in_doc(
         let blob_id = groundwork_protocol::blob_id(item.blob);
         // Refused before only for want of room: judged again now, as a change never seen.
         if known.for_room.remove(&blob_id) {
-            let gone = conn
+            let gone: Option<(Option<String>, bool)> = conn
                 .prepare_cached(
-                    "DELETE FROM quarantine
-                     WHERE blob_id = ?1 AND for_room AND change_hash IS NOT NULL",
+                    "DELETE FROM quarantine WHERE blob_id = ?1 AND for_room
+                     RETURNING pusher_actor, change_hash IS NOT NULL",
                 )?
-                .execute([&blob_id])?;
-            if gone > 0 {
-                known.forgot_listing();
+                .query_row([&blob_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((pusher, true)) = gone {
+                known.forgot_listing(pusher);
             }
         }
         if known.blobs.contains(&blob_id) {
@@ -1241,12 +1241,12 @@ fn forget_held_refusals_for_room(
     if known.for_room.is_empty() {
         return Ok(());
     }
-    let refused: Vec<(String, String)> = conn
+    let refused: Vec<(String, String, Option<String>)> = conn
         .prepare_cached(
-            "SELECT blob_id, change_hash FROM quarantine
+            "SELECT blob_id, change_hash, pusher_actor FROM quarantine
              WHERE doc_id = ?1 AND for_room AND change_hash IS NOT NULL",
         )?
-        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<std::result::Result<_, _>>()?;
     if refused.is_empty() {
         return Ok(());
@@ -1254,14 +1254,14 @@ fn forget_held_refusals_for_room(
     let Some(mut doc) = documents::load(conn, doc_id, actor)?.map(|l| l.doc) else {
         return Ok(());
     };
-    for (blob_id, hash) in refused {
+    for (blob_id, hash, pusher) in refused {
         if let Ok(h) = hash.parse::<ChangeHash>()
             && holds(&mut doc, &[h])
         {
             conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
                 .execute([&blob_id])?;
             known.for_room.remove(&blob_id);
-            known.forgot_listing();
+            known.forgot_listing(pusher);
         }
     }
     Ok(())

@@ -1340,7 +1340,8 @@ fn a_member_pushing_changes_whose_dependencies_never_come_cannot_fill_the_room_t
 
 /// A device's change refused for want of room to wait (here the honest device keeps the most
 /// waiting, so its oldest gives way) and never pushed again is asked for again once what it
-/// depends on has come, and taken in: a refusal for want of room loses nothing.
+/// depends on has come, and taken in: a refusal for want of room that is listed loses
+/// nothing.
 #[test]
 fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
     let relay = TestRelay::start();
