@@ -1391,3 +1391,66 @@ fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
     assert_eq!(edited(&b), 3, "{:?}", b.store.quarantined().unwrap());
     assert_eq!(refused_of_a(&b), 0, "nothing of A's is listed as refused");
 }
+
+/// The list of refusals for want of room full of a flooding member's, an honest device's
+/// change refused for want of room takes the place of the flood's oldest listing, and so is
+/// asked for again and taken in.
+#[test]
+fn an_honest_refusal_for_want_of_room_takes_a_listing_from_the_flood() {
+    let relay = TestRelay::start();
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
+    b.store.set_max_waiting(2).unwrap();
+    for i in 0..6 {
+        let id = evil.person(&format!("Junk {i}"));
+        evil.store
+            .edit_person(&id, PersonPatch::new().put(PersonField::Notes, "never"))
+            .unwrap();
+    }
+    evil.push_sealed(evil.store.sealed_for_push(later_changes(&evil)).unwrap());
+    b.sync();
+    let listed_of = |b: &Device, d: &Device| {
+        let actor = groundwork::store::intake::hex(&d.store.actor_bytes());
+        b.store
+            .quarantined()
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.pusher_actor.as_deref() == Some(actor.as_str()))
+            .count()
+    };
+    assert_eq!(listed_of(&b, &evil), 2, "the list is full of the flood's");
+    // Two edits of A's, each before its person: the first waits (the flood gives way in the
+    // room), the second is refused for want of room and takes a listing from the flood.
+    let people: Vec<String> = (0..2).map(|i| a.person(&format!("Person {i}"))).collect();
+    for p in &people {
+        a.store
+            .edit_person(p, PersonPatch::new().put(PersonField::Notes, "edited"))
+            .unwrap();
+    }
+    let edits = later_changes(&a);
+    let creations: Vec<_> = a
+        .store
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .filter(|i| !edits.iter().any(|e| e.change_hash == i.change_hash))
+        .collect();
+    a.push_sealed(a.store.sealed_for_push(edits).unwrap());
+    b.sync();
+    assert_eq!(listed_of(&b, &a), 1, "{:?}", b.store.quarantined().unwrap());
+    assert_eq!(
+        listed_of(&b, &evil),
+        1,
+        "the flood's oldest listing gave way"
+    );
+    a.push_sealed(a.store.sealed_for_push(creations).unwrap());
+    b.sync();
+    for p in &people {
+        assert_eq!(
+            b.store.person(p).unwrap().person.notes.as_deref(),
+            Some("edited"),
+            "{:?}",
+            b.store.quarantined().unwrap()
+        );
+    }
+    assert_eq!(listed_of(&b, &a), 0);
+}
