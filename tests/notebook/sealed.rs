@@ -1264,6 +1264,33 @@ fn later_changes(d: &Device) -> Vec<groundwork::store::OutboxItem> {
         .collect()
 }
 
+/// `d` writes `n` people and then an edit of each ("edited" in the notes): the people, and
+/// their edits and their creations apart, to push each part on its own.
+fn people_edited(
+    d: &mut Device,
+    n: usize,
+) -> (
+    Vec<String>,
+    Vec<groundwork::store::OutboxItem>,
+    Vec<groundwork::store::OutboxItem>,
+) {
+    let people: Vec<String> = (0..n).map(|i| d.person(&format!("Person {i}"))).collect();
+    for p in &people {
+        d.store
+            .edit_person(p, PersonPatch::new().put(PersonField::Notes, "edited"))
+            .unwrap();
+    }
+    let edits = later_changes(d);
+    let creations = d
+        .store
+        .outbox(10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|i| !edits.iter().any(|e| e.change_hash == i.change_hash))
+        .collect();
+    (people, edits, creations)
+}
+
 /// A member pushes changes whose dependencies it never pushes (each person's edit, its
 /// creation withheld): they can never be applied and wait on every device. The room for
 /// waiting changes is bounded, so the device keeps no more than its bound (it kept them all),
@@ -1348,18 +1375,7 @@ fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
     let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
     b.store.set_max_waiting(3).unwrap();
     // A's edits of three people reach the relay before the people do.
-    let people: Vec<String> = (0..3).map(|i| a.person(&format!("Person {i}"))).collect();
-    for p in &people {
-        a.store
-            .edit_person(p, PersonPatch::new().put(PersonField::Notes, "edited"))
-            .unwrap();
-    }
-    let outbox = a.store.outbox(100).unwrap();
-    let edits = later_changes(&a);
-    let creations: Vec<_> = outbox
-        .into_iter()
-        .filter(|i| !edits.iter().any(|e| e.change_hash == i.change_hash))
-        .collect();
+    let (people, edits, creations) = people_edited(&mut a, 3);
     a.push_sealed(a.store.sealed_for_push(edits).unwrap());
     // One change of Evil's that must wait: A keeps the most waiting, and gives way.
     let junk = evil.person("Junk");
@@ -1420,20 +1436,7 @@ fn an_honest_refusal_for_want_of_room_takes_a_listing_from_the_flood() {
     assert_eq!(listed_of(&b, &evil), 2, "the list is full of the flood's");
     // Two edits of A's, each before its person: the first waits (the flood gives way in the
     // room), the second is refused for want of room and takes a listing from the flood.
-    let people: Vec<String> = (0..2).map(|i| a.person(&format!("Person {i}"))).collect();
-    for p in &people {
-        a.store
-            .edit_person(p, PersonPatch::new().put(PersonField::Notes, "edited"))
-            .unwrap();
-    }
-    let edits = later_changes(&a);
-    let creations: Vec<_> = a
-        .store
-        .outbox(100)
-        .unwrap()
-        .into_iter()
-        .filter(|i| !edits.iter().any(|e| e.change_hash == i.change_hash))
-        .collect();
+    let (people, edits, creations) = people_edited(&mut a, 2);
     a.push_sealed(a.store.sealed_for_push(edits).unwrap());
     b.sync();
     assert_eq!(listed_of(&b, &a), 1, "{:?}", b.store.quarantined().unwrap());
