@@ -1291,6 +1291,26 @@ fn people_edited(
     (people, edits, creations)
 }
 
+/// `evil` pushes `n` changes that wait for ever on every other device: each of `n` people's
+/// edit, the people themselves withheld.
+fn push_junk(evil: &mut Device, n: usize) {
+    let (_, edits, _) = people_edited(evil, n);
+    assert_eq!(edits.len(), n);
+    evil.push_sealed(evil.store.sealed_for_push(edits).unwrap());
+}
+
+/// How many of the changes `reader` lists as refused `pusher` pushed.
+fn refused_of(reader: &Device, pusher: &Device) -> usize {
+    let actor = groundwork::store::intake::hex(&pusher.store.actor_bytes());
+    reader
+        .store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.pusher_actor.as_deref() == Some(actor.as_str()))
+        .count()
+}
+
 /// A member pushes changes whose dependencies it never pushes (each person's edit, its
 /// creation withheld): they can never be applied and wait on every device. The room for
 /// waiting changes is bounded, so the device keeps no more than its bound (it kept them all),
@@ -1303,18 +1323,7 @@ fn a_member_pushing_changes_whose_dependencies_never_come_cannot_fill_the_room_t
     let relay = TestRelay::start();
     let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
     b.store.set_max_waiting(4).unwrap();
-    for i in 0..14 {
-        let id = evil.person(&format!("Junk {i}"));
-        evil.store
-            .edit_person(
-                &id,
-                PersonPatch::new().put(PersonField::Notes, "never applied"),
-            )
-            .unwrap();
-    }
-    let junk = later_changes(&evil);
-    assert_eq!(junk.len(), 14);
-    evil.push_sealed(evil.store.sealed_for_push(junk).unwrap());
+    push_junk(&mut evil, 14);
     // A's edit of Pat reaches the relay before Pat does (as a relay serving the log out of
     // order would have it).
     let pat = a.person("Pat");
@@ -1378,22 +1387,9 @@ fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
     let (people, edits, creations) = people_edited(&mut a, 3);
     a.push_sealed(a.store.sealed_for_push(edits).unwrap());
     // One change of Evil's that must wait: A keeps the most waiting, and gives way.
-    let junk = evil.person("Junk");
-    evil.store
-        .edit_person(&junk, PersonPatch::new().put(PersonField::Notes, "never"))
-        .unwrap();
-    evil.push_sealed(evil.store.sealed_for_push(later_changes(&evil)).unwrap());
+    push_junk(&mut evil, 1);
     b.sync();
-    let a_actor = groundwork::store::intake::hex(&a.store.actor_bytes());
-    let refused_of_a = |b: &Device| {
-        b.store
-            .quarantined()
-            .unwrap()
-            .into_iter()
-            .filter(|q| q.pusher_actor.as_deref() == Some(a_actor.as_str()))
-            .count()
-    };
-    assert_eq!(refused_of_a(&b), 1, "A's oldest edit gave way");
+    assert_eq!(refused_of(&b, &a), 1, "A's oldest edit gave way");
     // The people arrive; the two edits that waited are taken in, and the sync's end asks for
     // the third person again.
     a.push_sealed(a.store.sealed_for_push(creations).unwrap());
@@ -1405,7 +1401,7 @@ fn a_change_refused_for_want_of_room_is_asked_for_again_and_taken_in() {
             .count()
     };
     assert_eq!(edited(&b), 3, "{:?}", b.store.quarantined().unwrap());
-    assert_eq!(refused_of_a(&b), 0, "nothing of A's is listed as refused");
+    assert_eq!(refused_of(&b, &a), 0, "nothing of A's is listed as refused");
 }
 
 /// The list of refusals for want of room full of a flooding member's, an honest device's
@@ -1416,32 +1412,22 @@ fn an_honest_refusal_for_want_of_room_takes_a_listing_from_the_flood() {
     let relay = TestRelay::start();
     let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
     b.store.set_max_waiting(2).unwrap();
-    for i in 0..6 {
-        let id = evil.person(&format!("Junk {i}"));
-        evil.store
-            .edit_person(&id, PersonPatch::new().put(PersonField::Notes, "never"))
-            .unwrap();
-    }
-    evil.push_sealed(evil.store.sealed_for_push(later_changes(&evil)).unwrap());
+    push_junk(&mut evil, 6);
     b.sync();
-    let listed_of = |b: &Device, d: &Device| {
-        let actor = groundwork::store::intake::hex(&d.store.actor_bytes());
-        b.store
-            .quarantined()
-            .unwrap()
-            .into_iter()
-            .filter(|q| q.pusher_actor.as_deref() == Some(actor.as_str()))
-            .count()
-    };
-    assert_eq!(listed_of(&b, &evil), 2, "the list is full of the flood's");
+    assert_eq!(refused_of(&b, &evil), 2, "the list is full of the flood's");
     // Two edits of A's, each before its person: the first waits (the flood gives way in the
     // room), the second is refused for want of room and takes a listing from the flood.
     let (people, edits, creations) = people_edited(&mut a, 2);
     a.push_sealed(a.store.sealed_for_push(edits).unwrap());
     b.sync();
-    assert_eq!(listed_of(&b, &a), 1, "{:?}", b.store.quarantined().unwrap());
     assert_eq!(
-        listed_of(&b, &evil),
+        refused_of(&b, &a),
+        1,
+        "{:?}",
+        b.store.quarantined().unwrap()
+    );
+    assert_eq!(
+        refused_of(&b, &evil),
         1,
         "the flood's oldest listing gave way"
     );
@@ -1455,5 +1441,5 @@ fn an_honest_refusal_for_want_of_room_takes_a_listing_from_the_flood() {
             b.store.quarantined().unwrap()
         );
     }
-    assert_eq!(listed_of(&b, &a), 0);
+    assert_eq!(refused_of(&b, &a), 0);
 }
