@@ -154,10 +154,7 @@ impl Known {
             blobs: HashSet::new(),
             hashes: HashSet::new(),
             waiting_docs: HashSet::new(),
-            waiting: conn
-                .prepare_cached("SELECT count(*) FROM waiting")?
-                .query_row([], |r| r.get::<_, i64>(0))?
-                .max(0) as usize,
+            waiting: 0,
             max_waiting: super::meta_get(conn, MAX_WAITING_KEY)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(MAX_WAITING),
@@ -167,30 +164,35 @@ impl Known {
             listed: 0,
             listed_by_pusher: None,
         };
-        let mut stmt = conn.prepare_cached(
-            "SELECT blob_id, change_hash IS NOT NULL FROM quarantine WHERE for_room",
-        )?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))? {
-            let (blob_id, of_a_change) = row?;
-            known.for_room.insert(blob_id);
-            known.listed += usize::from(of_a_change);
-        }
-        // A refusal for want of room is not a judgement: such a blob served again is judged
-        // again (its row goes as it is, `opening`).
+        // One read of each table. A refusal for want of room is not a judgement: such a change
+        // served again is judged again.
         let mut stmt =
-            conn.prepare_cached("SELECT blob_id, change_hash FROM quarantine WHERE NOT for_room")?;
+            conn.prepare_cached("SELECT blob_id, change_hash, for_room FROM quarantine")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
         })?;
         for row in rows {
-            let (blob, hash) = row?;
-            known.blobs.insert(blob);
-            known.hashes.extend(hash);
+            match row? {
+                (blob, hash, true) => {
+                    known.listed += usize::from(hash.is_some());
+                    known.for_room.insert(blob);
+                }
+                (blob, hash, false) => {
+                    known.blobs.insert(blob);
+                    known.hashes.extend(hash);
+                }
+            }
         }
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT doc_id FROM waiting")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        for row in rows {
-            known.waiting_docs.insert(row?);
+        let mut stmt =
+            conn.prepare_cached("SELECT doc_id, count(*) FROM waiting GROUP BY doc_id")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (doc, n) = row?;
+            known.waiting += n.max(0) as usize;
+            known.waiting_docs.insert(doc);
         }
         Ok(known)
     }

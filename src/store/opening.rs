@@ -217,9 +217,11 @@ pub(crate) fn open_pulled(
     }))
 }
 
-/// Blob ids quarantined only for want of room.
+/// Sealed blobs quarantined only for want of room to wait for a key.
 fn refused_for_room(conn: &Connection) -> Result<HashSet<String>> {
-    let mut stmt = conn.prepare_cached("SELECT blob_id FROM quarantine WHERE for_room")?;
+    // Sealed blobs' refusals only (no change hash): intake's, of opened changes, are its own.
+    let mut stmt = conn
+        .prepare_cached("SELECT blob_id FROM quarantine WHERE for_room AND change_hash IS NULL")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
