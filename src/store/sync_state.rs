@@ -119,16 +119,17 @@ impl Store {
         Ok(())
     }
 
-    /// Whether a join that failed after the relay enrolled this notebook spent its identity
-    /// (see [`Store::spend_identity`]): the next join takes a new one.
+    /// Whether a join the relay may have enrolled under this notebook's own identity was never
+    /// taken in (its answer lost, its keys not opened, the app closed): the relay may hold that
+    /// identity for the team, so the next join takes a new one.
     pub fn identity_spent(&self) -> Result<bool> {
         Ok(super::meta_get(&self.conn, super::keys::ACTOR_SPENT)?.is_some())
     }
 
-    /// Note that the relay enrolled this notebook's identity in a join that then failed: a
+    /// Note that the relay may hold this notebook's identity from a join never taken in: a
     /// retry with the same identity would be refused (the relay enrols an actor once per
     /// team), so the next join takes a new one. Cleared by a join that succeeds.
-    pub fn spend_identity(&self) -> Result<()> {
+    fn spend_identity(&self) -> Result<()> {
         super::meta_set(&self.conn, super::keys::ACTOR_SPENT, "1")
     }
 
@@ -140,7 +141,10 @@ impl Store {
     }
 
     /// Keep `join` (committed before this returns) before asking the relay for it.
+    /// A join asked with this notebook's own identity that it replaces may have been enrolled
+    /// (its answer never came): the identity is marked spent ([`Store::identity_spent`]).
     pub fn set_pending_join(&self, join: &PendingJoin) -> Result<()> {
+        self.drop_pending_join(true)?;
         // Text fields only: turning them into JSON cannot fail.
         let json = serde_json::json!({
             "relay": join.relay,
@@ -151,8 +155,14 @@ impl Store {
         super::meta_set(&self.conn, PENDING_JOIN, &json.to_string())
     }
 
-    /// Forget the join asked for (the relay refused it: nothing was enrolled).
-    pub fn clear_pending_join(&self) -> Result<()> {
+    /// Forget the join asked for. `maybe_enrolled`: the relay may have enrolled it (an earlier
+    /// asking of it went unanswered), so a join asked with this notebook's own identity marks
+    /// that identity spent: the next join takes a new one. A refusal of a first asking
+    /// enrolled nothing.
+    pub fn drop_pending_join(&self, maybe_enrolled: bool) -> Result<()> {
+        if maybe_enrolled && self.pending_join()?.is_some_and(|p| p.renew.is_none()) {
+            self.spend_identity()?;
+        }
         super::meta_delete(&self.conn, PENDING_JOIN)
     }
 

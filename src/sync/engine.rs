@@ -105,7 +105,6 @@ pub async fn join<W: Wire>(
         Some(id) => crate::store::actor_for(id).to_hex_string(),
         None => store.with(|s| crate::store::intake::hex(&s.actor_bytes())),
     };
-    let own_identity = renew.is_none();
     let answer = match transport
         .enrol(
             &relay,
@@ -121,17 +120,13 @@ pub async fn join<W: Wire>(
     {
         Ok(answer) => answer,
         Err(e) => {
-            // A refusal wrote nothing there, and the next attempt asks afresh; but a refused
-            // repeat (the invite expired meanwhile, say) may have had its first asking
-            // enrolled. Anything else (no answer, the relay failing, an answer that cannot be
-            // read) may have enrolled this identity all the same: the same invite asks again as
-            // the same enrolment, and any other join takes a new identity.
-            let refused = matches!(e, SyncError::InviteRefused(_) | SyncError::Refused { .. });
-            if own_identity && (repeat || !refused) {
-                store.with(|s| s.spend_identity())?;
-            }
-            if refused {
-                store.with(|s| s.clear_pending_join())?;
+            // A refusal ends the join, and the next attempt asks afresh (a refused repeat, the
+            // invite expired meanwhile say, may have had its first asking enrolled). Anything
+            // else (no answer, the relay failing, an answer that cannot be read) may have
+            // enrolled it all the same: the join is kept, the same invite asks again as the
+            // same enrolment, and any other join replacing it takes a new identity.
+            if matches!(e, SyncError::InviteRefused(_) | SyncError::Refused { .. }) {
+                store.with(|s| s.drop_pending_join(repeat))?;
             }
             return Err(e);
         }
@@ -139,11 +134,7 @@ pub async fn join<W: Wire>(
     // From here the relay holds this identity for the team: if the join fails now, the same
     // invite (a whole link, say) asks again as the same enrolment, and any other join must
     // come with a new identity.
-    let joined = joined_with(store, relay, name, renew, secret, answer).await;
-    if joined.is_err() && own_identity {
-        store.with(|s| s.spend_identity())?;
-    }
-    joined
+    joined_with(store, relay, name, renew, secret, answer).await
 }
 
 /// What a join asks the relay with: the identity (`renew`: a new device id, or `None` for the

@@ -323,7 +323,8 @@ fn a_join_whose_answer_was_lost_can_be_made_with_another_invite() {
 /// The app was closed after the relay enrolled the notebook and before it heard the answer, so
 /// nothing marked its identity as spent: a join with another invite takes a new identity, and
 /// works (it was refused for good: "another device of this team already writes with this
-/// notebook's identity").
+/// notebook's identity"), even after a join with a mistyped code in between (which replaced
+/// the unanswered join's record, and was refused).
 #[test]
 fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_with_another_invite()
 {
@@ -356,6 +357,15 @@ fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_w
         },
     ))
     .unwrap();
+    let typo = sync::join(
+        &mut phone.store,
+        &transport(),
+        &relay.url,
+        "aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh",
+        "Phone",
+    )
+    .unwrap_err();
+    assert!(matches!(typo, SyncError::InviteRefused(_)), "{typo}");
     let report = sync::join(&mut phone.store, &transport(), &relay.url, &second, "Phone").unwrap();
     assert!(report.renewed.is_some(), "a new identity: {report:?}");
     heard_both_ways(&mut lead, &mut phone, &someone, &offline);
