@@ -129,6 +129,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                         "enrolled_at": time(Some(d.enrolled_at)),
                         "last_sync_at": time(d.last_sync_at),
                         "revoked": d.revoked,
+                        "stored_bytes": d.stored_bytes,
                     })
                 })
                 .collect();

@@ -379,6 +379,7 @@ mod tests {
                 actor: None,
                 role: groundwork_protocol::Role::Canvasser,
                 enrolled_at: 0,
+                stored_bytes: 0,
             }]),
             quarantined: 2,
             waiting: 1,

@@ -1519,6 +1519,7 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
         actor: None,
         role,
         enrolled_at: 0,
+        stored_bytes: 0,
     };
     fake.send(SyncStatus {
         team: TeamPanel {

@@ -394,6 +394,7 @@ fn team_device(d: DeviceInfo) -> TeamDevice {
         actor: d.actor.as_deref().map(to_hex),
         role: d.role,
         enrolled_at: d.enrolled_at,
+        stored_bytes: d.stored_bytes,
     }
 }
 

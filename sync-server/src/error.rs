@@ -209,6 +209,17 @@ impl From<StoreError> for ApiError {
                      relay raises its max_team_bytes; please tell them"
                 ),
             ),
+            StoreError::DeviceFull { share } => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "this device has filled its share of your team's storage on this relay (half \
+                     of it, {share} bytes): your changes are kept on this device, but cannot be \
+                     shared. A lead sees each device's share (groundwork team devices); a \
+                     lead's device compacting the team frees what its snapshots cover, and \
+                     whoever runs the relay can raise max_team_bytes. Please tell your team's \
+                     lead"
+                ),
+            ),
             StoreError::InviteKeysFull { limit } => ApiError::new(
                 StatusCode::CONFLICT,
                 format!(

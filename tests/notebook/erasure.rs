@@ -876,6 +876,10 @@ mod command_line {
                 ("Sam's phone", "canvasser", false)
             ]
         );
+        // What each device's changes take of the team's storage on the relay.
+        let sams_share = |devices: &serde_json::Value| devices[1]["stored_bytes"].as_u64().unwrap();
+        let sam_before = sams_share(&devices);
+        assert!(sam_before > 0, "{devices}");
 
         let out = groundwork(&sam, &["person", "erase", &p]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -895,6 +899,11 @@ mod command_line {
         assert_eq!(
             (erased["order"].as_u64(), erased["devices"].as_u64()),
             (Some(1), Some(2))
+        );
+        let after = sams_share(&json(&ok(&lead, &["team", "devices"])));
+        assert!(
+            after < sam_before,
+            "the erased person's changes leave Sam's share: {after} of {sam_before}"
         );
         let status = json(&ok(&lead, &["status"]));
         assert_eq!(status["role"], "lead");

@@ -277,4 +277,8 @@ pub struct TeamDevice {
     /// When it enrolled (Unix seconds).
     #[serde(default)]
     pub enrolled_at: i64,
+    /// The bytes its changes take of the team's storage on the relay (a canvasser's device may
+    /// fill half of the team's quota; 0 from relays that do not say).
+    #[serde(default)]
+    pub stored_bytes: u64,
 }

@@ -98,6 +98,13 @@ pub enum StoreError {
         /// The team's quota in bytes.
         limit: u64,
     },
+    /// Storing the push would take the pushing device over its share of its team's quota
+    /// ([`device_share`]); nothing was stored.
+    #[error("this device's share of the team's storage is full ({share} bytes)")]
+    DeviceFull {
+        /// The device's share in bytes.
+        share: u64,
+    },
     /// The team's unused invites would hold more sealed keys together than the relay allows
     /// ([`invite_keys_limit`]); the invite was not made.
     #[error("the team's unused invites hold too many keys ({limit} bytes at most)")]
@@ -177,6 +184,8 @@ pub struct DeviceInfo {
     pub actor: Option<Vec<u8>>,
     /// What it may do in its team.
     pub role: Role,
+    /// The bytes its blobs take of its team's storage count (as `max_team_bytes` counts them).
+    pub stored_bytes: u64,
 }
 
 /// A new invite to store.
@@ -286,6 +295,18 @@ pub struct SyncPage {
 /// without a bound, a lead's device (buggy, or stolen) could fill the relay's disk with invites.
 pub fn invite_keys_limit(max_team_bytes: Option<u64>) -> Option<u64> {
     max_team_bytes.map(|bytes| bytes / 16)
+}
+
+/// The most bytes one device of a team whose quota is `max_team_bytes` may store, by its role
+/// (`None`: no bound but the team's). A canvasser's device may fill half of the quota, so that
+/// one buggy or stolen phone cannot fill the team's storage and leave every other device's
+/// pushes refused; a lead's device, which compacts the team (its snapshots stand for everyone's
+/// changes) and may erase anyone, is bounded only by the team's quota.
+pub fn device_share(max_team_bytes: Option<u64>, role: Role) -> Option<u64> {
+    match role {
+        Role::Lead => None,
+        Role::Canvasser => max_team_bytes.map(|bytes| bytes / 2),
+    }
 }
 
 /// The relay's storage.

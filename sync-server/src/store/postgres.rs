@@ -221,6 +221,15 @@ ALTER TABLE devices ADD COLUMN enrol_invite BYTEA;
 ALTER TABLE devices ADD COLUMN enrol_sealed BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX devices_enrolling ON devices(enrol_invite) WHERE enrol_invite IS NOT NULL;
 ",
+    r"
+-- Bytes each device's blobs take of its team's count (the same measure as teams.stored_bytes):
+-- a canvasser's device may fill at most its share of the team's quota.
+ALTER TABLE devices ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0;
+UPDATE devices SET stored_bytes = counted.bytes
+FROM (SELECT device_pk, SUM(octet_length(blob) + octet_length(doc_id) + 128) AS bytes
+      FROM blobs GROUP BY device_pk) AS counted
+WHERE devices.pk = counted.device_pk;
+",
 ];
 
 /// A PostgreSQL failure with its whole message (the client's own `Display` says only "db
@@ -274,6 +283,7 @@ fn device_row(r: &Row) -> Result<DeviceInfo, StoreError> {
         revoked_at: r.try_get(4)?,
         actor: r.try_get(5)?,
         role: role_of(r.try_get(6)?)?,
+        stored_bytes: to_u64(r.try_get(7)?),
     })
 }
 
@@ -324,6 +334,8 @@ struct Appended {
     head: i64,
     /// The team's stored bytes after them (`None`: nothing appended).
     stored_bytes: Option<u64>,
+    /// The pushing device's stored bytes after them (`None`: nothing appended).
+    device_bytes: Option<u64>,
     /// The pushed documents that were erased, in the order pushed (nothing appended then).
     erased: Vec<String>,
 }
@@ -496,7 +508,8 @@ impl Tx<'_> {
 
     fn device_info(&mut self, device_pk: i64) -> Result<DeviceInfo, StoreError> {
         let row = self.one(
-            "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role
+            "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role,
+                    stored_bytes
              FROM devices WHERE pk = $1",
             &[&device_pk],
         )?;
@@ -811,9 +824,14 @@ impl Tx<'_> {
                  UPDATE teams SET head_seq = (SELECT max(seq) FROM added),
                      stored_bytes = stored_bytes + (SELECT sum(size) FROM added)
                  WHERE pk = $1 AND EXISTS (SELECT 1 FROM added)
-                 RETURNING head_seq, stored_bytes)
+                 RETURNING head_seq, stored_bytes),
+             owned AS (
+                 UPDATE devices SET stored_bytes = stored_bytes + (SELECT sum(size) FROM added)
+                 WHERE pk = $6 AND EXISTS (SELECT 1 FROM added)
+                 RETURNING stored_bytes)
              SELECT (SELECT count(*) FROM added), (SELECT head_seq FROM grown),
-                 (SELECT stored_bytes FROM grown), ARRAY(SELECT doc_id FROM erased)",
+                 (SELECT stored_bytes FROM grown), ARRAY(SELECT doc_id FROM erased),
+                 (SELECT stored_bytes FROM owned)",
             &[
                 &team_pk,
                 &head,
@@ -832,6 +850,7 @@ impl Tx<'_> {
             inserted: usize::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0),
             head: row.try_get::<_, Option<i64>>(1)?.unwrap_or(head),
             stored_bytes: row.try_get::<_, Option<i64>>(2)?.map(to_u64),
+            device_bytes: row.try_get::<_, Option<i64>>(4)?.map(to_u64),
             // In the order pushed, each once.
             erased: docs
                 .into_iter()
@@ -947,6 +966,10 @@ impl Tx<'_> {
             &[&team_pk, &f],
         )?;
         self.exec(
+            "UPDATE devices SET stored_bytes = GREATEST(stored_bytes - $1, 0) WHERE pk = $2",
+            &[&earliest.bytes, &earliest.pusher],
+        )?;
+        self.exec(
             "UPDATE blobs SET seq = $1, placed = TRUE WHERE team_pk = $2 AND seq = $3",
             &[&f, &team_pk, &s],
         )?;
@@ -986,7 +1009,13 @@ impl Tx<'_> {
                  DELETE FROM blobs b WHERE team_pk = $1 AND covered_from IS NOT NULL
                      AND NOT EXISTS (SELECT 1 FROM covered_needs n
                                      WHERE n.team_pk = b.team_pk AND n.seq = b.seq)
-                 RETURNING octet_length(blob) + octet_length(doc_id) + $2::BIGINT AS bytes)
+                 RETURNING device_pk,
+                     octet_length(blob) + octet_length(doc_id) + $2::BIGINT AS bytes),
+             uncharged AS (
+                 UPDATE devices d SET stored_bytes = GREATEST(d.stored_bytes - g.bytes, 0)
+                 FROM (SELECT device_pk, SUM(bytes)::BIGINT AS bytes
+                       FROM gone GROUP BY device_pk) g
+                 WHERE d.pk = g.device_pk)
              SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
             &[&team_pk, &BLOB_ROW_BYTES],
         )?;
@@ -1462,6 +1491,13 @@ impl super::Store for PostgresStore {
                 known.as_deref(),
             )?;
             check_cursor(since, head)?;
+            if let (Some(share), Some(stored)) = (
+                super::device_share(limit, device.role),
+                appended.device_bytes,
+            ) && stored > share
+            {
+                return Err(StoreError::DeviceFull { share });
+            }
             if let (Some(limit), Some(stored)) = (limit, appended.stored_bytes)
                 && stored > limit
             {
@@ -1524,7 +1560,8 @@ impl super::Store for PostgresStore {
         self.run(true, |tx| {
             let team_pk = tx.team_pk(team_id)?;
             tx.query(
-                "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role
+                "SELECT id, name, enrolled_at, last_sync_at, revoked_at, actor, role,
+                        stored_bytes
                  FROM devices WHERE team_pk = $1 ORDER BY pk",
                 &[&team_pk],
             )?
@@ -1639,7 +1676,14 @@ impl super::Store for PostgresStore {
                     let gone = tx.one(
                         "WITH gone AS (
                              DELETE FROM blobs WHERE team_pk = $1 AND doc_id = $2
-                             RETURNING octet_length(blob) + octet_length(doc_id) + $3::BIGINT AS bytes)
+                             RETURNING device_pk,
+                                 octet_length(blob) + octet_length(doc_id) + $3::BIGINT AS bytes),
+                         uncharged AS (
+                             UPDATE devices d
+                             SET stored_bytes = GREATEST(d.stored_bytes - g.bytes, 0)
+                             FROM (SELECT device_pk, SUM(bytes)::BIGINT AS bytes
+                                   FROM gone GROUP BY device_pk) g
+                             WHERE d.pk = g.device_pk)
                          SELECT count(*), COALESCE(SUM(bytes), 0)::BIGINT FROM gone",
                         &[&team_pk, &doc_id, &BLOB_ROW_BYTES],
                     )?;

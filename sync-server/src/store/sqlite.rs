@@ -306,6 +306,15 @@ ALTER TABLE devices ADD COLUMN enrol_sealed INTEGER NOT NULL DEFAULT 0
     CHECK (enrol_sealed IN (0, 1));
 CREATE INDEX devices_enrolling ON devices(enrol_invite) WHERE enrol_invite IS NOT NULL;
 ",
+    r"
+-- Bytes each device's blobs take of its team's count (the same measure as teams.stored_bytes):
+-- a canvasser's device may fill at most its share of the team's quota.
+ALTER TABLE devices ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE devices SET stored_bytes = counted.bytes
+FROM (SELECT device_pk, SUM(length(blob) + length(CAST(doc_id AS BLOB)) + 128) AS bytes
+      FROM blobs GROUP BY device_pk) AS counted
+WHERE devices.pk = counted.device_pk;
+",
 ];
 
 /// An invite as enrolment reads it, with its team.
@@ -327,7 +336,8 @@ struct InviteRow {
 }
 
 /// The columns [`device_row`] reads, in its order.
-const DEVICE_COLUMNS: &str = "id, name, enrolled_at, last_sync_at, revoked_at, actor, role";
+const DEVICE_COLUMNS: &str =
+    "id, name, enrolled_at, last_sync_at, revoked_at, actor, role, stored_bytes";
 
 /// A role as stored: `lead` or `canvasser`.
 struct StoredRole(Role);
@@ -351,6 +361,7 @@ fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceInfo> {
         revoked_at: r.get(4)?,
         actor: r.get(5)?,
         role: r.get::<_, StoredRole>(6)?.0,
+        stored_bytes: to_u64(r.get(7)?),
     })
 }
 
@@ -845,6 +856,10 @@ fn place_snapshot(
         .execute(params![team_pk, f])?;
     conn.prepare_cached("DELETE FROM blobs WHERE team_pk = ?1 AND seq = ?2")?
         .execute(params![team_pk, f])?;
+    conn.prepare_cached(
+        "UPDATE devices SET stored_bytes = max(stored_bytes - ?1, 0) WHERE pk = ?2",
+    )?
+    .execute(params![earliest.bytes, earliest.pusher])?;
     conn.prepare_cached("UPDATE blobs SET seq = ?1, placed = 1 WHERE team_pk = ?2 AND seq = ?3")?
         .execute(params![f, team_pk, s])?;
     let mut mark =
@@ -888,6 +903,17 @@ fn prune_covered(conn: &Connection, team_pk: i64) -> Result<(u64, i64), StoreErr
         )?
         .query_row([team_pk, BLOB_ROW_BYTES], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if dropped > 0 {
+        conn.prepare_cached(
+            "UPDATE devices SET stored_bytes = max(stored_bytes - gone.bytes, 0)
+             FROM (SELECT device_pk,
+                          SUM(length(blob) + length(CAST(doc_id AS BLOB)) + ?2) AS bytes
+                   FROM blobs b WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
+                       (SELECT 1 FROM covered_needs n
+                        WHERE n.team_pk = b.team_pk AND n.seq = b.seq)
+                   GROUP BY device_pk) AS gone
+             WHERE devices.pk = gone.device_pk",
+        )?
+        .execute([team_pk, BLOB_ROW_BYTES])?;
         conn.prepare_cached(
             "DELETE FROM blobs WHERE team_pk = ?1 AND covered_from IS NOT NULL AND NOT EXISTS
                  (SELECT 1 FROM covered_needs n
@@ -997,6 +1023,27 @@ impl SqliteStore {
         }
     }
 
+    /// Adds `added` bytes to the device's own count, failing (and so rolling the push back) if
+    /// that goes over its share of the team's quota ([`super::device_share`]).
+    fn charge_device(
+        &self,
+        conn: &Connection,
+        device_pk: i64,
+        role: Role,
+        added: u64,
+    ) -> Result<(), StoreError> {
+        let stored: i64 = conn
+            .prepare_cached(
+                "UPDATE devices SET stored_bytes = stored_bytes + ?1 WHERE pk = ?2
+                 RETURNING stored_bytes",
+            )?
+            .query_row(params![to_i64(added), device_pk], |r| r.get(0))?;
+        match super::device_share(self.max_team_bytes, role) {
+            Some(share) if to_u64(stored) > share => Err(StoreError::DeviceFull { share }),
+            _ => Ok(()),
+        }
+    }
+
     /// One try at emptying the WAL; whether it did. While it has not, a checkpoint is owed.
     /// Holds only the checkpointer's mutex, never the writers'.
     fn empty_wal(&self) -> bool {
@@ -1099,6 +1146,15 @@ impl SqliteStore {
                      FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
                     params![team_pk, doc_id, BLOB_ROW_BYTES],
                     |r| r.get(0),
+                )?;
+                tx.execute(
+                    "UPDATE devices SET stored_bytes = max(stored_bytes - gone.bytes, 0)
+                     FROM (SELECT device_pk,
+                                  SUM(length(blob) + length(CAST(doc_id AS BLOB)) + ?3) AS bytes
+                           FROM blobs WHERE team_pk = ?1 AND doc_id = ?2
+                           GROUP BY device_pk) AS gone
+                     WHERE devices.pk = gone.device_pk",
+                    params![team_pk, doc_id, BLOB_ROW_BYTES],
                 )?;
                 tx.execute(
                     "DELETE FROM covered_needs WHERE team_pk = ?1 AND seq IN
@@ -1603,6 +1659,7 @@ impl SqliteStore {
         if inserted > 0 {
             tx.prepare_cached("UPDATE teams SET head_seq = ?1 WHERE pk = ?2")?
                 .execute(params![head, team_pk])?;
+            self.charge_device(tx, device_pk, device.role, added_bytes)?;
             self.charge_team(tx, team_pk, added_bytes)?;
         }
         let mut page = Self::pull(tx, team_pk, device_pk, since, max_bytes)?;
@@ -2229,14 +2286,15 @@ mod tests {
         );
         assert_eq!(page.cursor, 8);
 
-        // A team over its quota is refused alone too, in a group of its own here.
+        // A team over its quota is refused alone too, in a group of its own here (the lead's
+        // push: a canvasser's share, half of no bytes, would be full first).
         drop(store);
         let store = SqliteStore::open(dir.path())
             .expect("open")
             .with_max_team_bytes(0);
         let big = b"too big".to_vec();
         let refused = store.sync(
-            &devices[1],
+            &devices[0],
             &[],
             8,
             &[NewBlob {
@@ -2252,7 +2310,7 @@ mod tests {
             "{refused:?}"
         );
         let page = store
-            .sync(&devices[0], &[], 8, &[], 1 << 20, 8)
+            .sync(&devices[1], &[], 8, &[], 1 << 20, 8)
             .expect("pull");
         assert!(
             page.changes.is_empty(),

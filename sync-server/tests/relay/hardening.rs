@@ -496,7 +496,8 @@ fn tiny_blobs_count_their_rows_against_the_quota() {
         "--max-changes-per-request",
         "100",
     ]);
-    let (_, mut devices) = relay.team_with_devices("Tiny", 1);
+    // A lead's device: a canvasser's would be refused at half the quota, its share.
+    let (_, mut devices) = relay.team_with_leads("Tiny", 1);
     let mut stored = 0;
     let refused = loop {
         let batch: Vec<PushItem> = (0..100)
@@ -522,8 +523,10 @@ fn a_team_cannot_store_more_than_its_quota() {
         "--max-changes-per-request",
         "10",
     ]);
-    let (_, mut full) = relay.team_with_devices("Full", 1);
-    let (_, mut other) = relay.team_with_devices("Other", 1);
+    // Leads' devices: a canvasser's is refused at half the quota, its share (tests in
+    // `shares`).
+    let (_, mut full) = relay.team_with_leads("Full", 1);
+    let (_, mut other) = relay.team_with_leads("Other", 1);
     let first = PushItem::new("doc", vec![1; 3_000]);
     full[0].sync(vec![first.clone()], None).expect("fits");
     let (status, message) = full[0]

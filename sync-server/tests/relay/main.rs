@@ -16,4 +16,5 @@ mod operator;
 mod postgres;
 mod roles;
 mod sealed;
+mod shares;
 mod sync;

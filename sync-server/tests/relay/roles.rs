@@ -498,7 +498,7 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(
-        version, 10,
+        version, 11,
         "every migration applied, blobs' rows in the team's count included"
     );
     // The team's count now holds its blob's row too.
@@ -510,6 +510,21 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         )
         .expect("stored bytes");
     assert_eq!(stored, i64::try_from(blob.len() + 5 + 128).expect("small"));
+    // And the device that pushed it has it in its own count, the other nothing.
+    let shares: Vec<(String, u64)> = devices_of(&writer)
+        .into_iter()
+        .map(|d| (d.device_id, d.stored_bytes))
+        .collect();
+    assert_eq!(
+        shares,
+        vec![
+            (
+                "old-writer".to_owned(),
+                u64::try_from(stored).expect("positive")
+            ),
+            ("old-reader".to_owned(), 0)
+        ]
+    );
 }
 
 /// The relay's schema before team roles (its migrations 1 to 3, applied).
