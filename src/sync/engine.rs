@@ -566,7 +566,11 @@ async fn run<W: Wire>(
     let link = state.link.ok_or(SyncError::NotJoined)?;
     let started = chrono::Utc::now();
     let mut report = SyncReport::default();
-    let (cursor, news) = rounds(
+    let Reached {
+        cursor,
+        news,
+        push_refused,
+    } = rounds(
         store,
         transport,
         &link,
@@ -578,6 +582,10 @@ async fn run<W: Wire>(
     )
     .await?;
     report.erased += team::follow_up(store, transport, &link, news).await?;
+    // What was pulled is kept; the sync still fails, saying why this device's changes wait.
+    if let Some(refused) = push_refused {
+        return Err(refused);
+    }
     compact(
         store,
         transport,
@@ -618,8 +626,19 @@ async fn run<W: Wire>(
     Ok(report)
 }
 
-/// Push what waits and pull what is new, round trip after round trip, from `cursor`: returns
-/// the cursor reached and what the relay's last answer said about the team.
+/// Where [`rounds`] left off.
+struct Reached {
+    /// The cursor reached.
+    cursor: u64,
+    /// What the relay's last answer said about the team.
+    news: News,
+    /// The relay's refusal to store this device's push for want of room (507: the device's
+    /// share of its team's storage, or the team's, is full); the rounds then pulled without
+    /// pushing, so that the others' work still arrives.
+    push_refused: Option<SyncError>,
+}
+
+/// Push what waits and pull what is new, round trip after round trip, from `cursor`.
 #[allow(clippy::too_many_arguments)]
 async fn rounds<W: Wire>(
     store: &impl Notebook,
@@ -630,11 +649,12 @@ async fn rounds<W: Wire>(
     on_page: &mut dyn FnMut(usize),
     report: &mut SyncReport,
     helpers: &impl Helpers,
-) -> Result<(u64, News), SyncError> {
+) -> Result<Reached, SyncError> {
     let actor = store.with(|s| s.actor_bytes());
     let mut news: News;
     let mut erase_rounds = 0;
     let mut members_asked = std::collections::HashSet::new();
+    let mut push_refused = None;
     loop {
         // A join meanwhile (another window or process on this notebook) changed the identity
         // or the link: nothing of the new identity goes with the old link.
@@ -647,6 +667,9 @@ async fn rounds<W: Wire>(
         // Enough outbox rows to fill the push budget (rows are at most a few KiB).
         let rows = budget.push_bytes / 256 + 1;
         let (outbox, read, snapshots_left) = store.with(|s| {
+            if push_refused.is_some() {
+                return Ok((Vec::new(), 0, false));
+            }
             let items = s.outbox(rows)?;
             let read = items.len();
             let mut out = s.sealed_for_push(items)?;
@@ -698,6 +721,14 @@ async fn rounds<W: Wire>(
             Err(SyncError::Erased(named)) if erase_rounds < 3 => {
                 erase_rounds += 1;
                 report.erased += team::after_refusal(store, transport, link, &named).await?;
+                continue;
+            }
+            // No room for this device's push: nothing of it was stored, and its changes stay
+            // in the outbox. The others' work still comes: the rest of the rounds only pull.
+            Err(e @ SyncError::RelayFailed { status: 507, .. })
+                if push_refused.is_none() && !planned.request.push.is_empty() =>
+            {
+                push_refused = Some(e);
                 continue;
             }
             Err(e) => return Err(e),
@@ -754,7 +785,11 @@ async fn rounds<W: Wire>(
             break;
         }
     }
-    Ok((cursor, news))
+    Ok(Reached {
+        cursor,
+        news,
+        push_refused,
+    })
 }
 
 /// A lead's compaction, after the sync proper: announce the snapshots the relay stored, make new
@@ -782,11 +817,14 @@ async fn compact<W: Wire>(
             break;
         }
         made += batch;
-        cursor = rounds(
+        let reached = rounds(
             store, transport, link, cursor, budget, on_page, report, helpers,
         )
-        .await?
-        .0;
+        .await?;
+        if let Some(refused) = reached.push_refused {
+            return Err(refused);
+        }
+        cursor = reached.cursor;
         report.compacted += announce(store, transport, link).await?;
     }
     Ok(())

@@ -36,6 +36,7 @@ pub struct EmbeddedRelay {
     store: Arc<dyn Store>,
     url: String,
     backend: Backend,
+    max_team_bytes: Option<u64>,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -45,7 +46,13 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 impl EmbeddedRelay {
     /// Start a relay whose database lives in `dir`.
     pub fn start(dir: &Path) -> io::Result<Self> {
-        Self::start_with(Backend::Sqlite(dir.to_path_buf()))
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()), None)
+    }
+
+    /// [`EmbeddedRelay::start`] with a quota: each team may store `max_team_bytes` (as
+    /// `serve --max-team-bytes`).
+    pub fn start_with_quota(dir: &Path, max_team_bytes: u64) -> io::Result<Self> {
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()), Some(max_team_bytes))
     }
 
     /// Start a relay on a new PostgreSQL database, created (with a random name) on the server
@@ -60,14 +67,24 @@ impl EmbeddedRelay {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .map_err(other)?;
         admin.close().map_err(other)?;
-        Self::start_with(Backend::Postgres(format!("{settings} dbname={name}")))
+        Self::start_with(Backend::Postgres(format!("{settings} dbname={name}")), None)
     }
 
-    fn start_with(backend: Backend) -> io::Result<Self> {
+    fn start_with(backend: Backend, max_team_bytes: Option<u64>) -> io::Result<Self> {
         // Opened before the runtime: PostgreSQL's blocking client cannot start inside one.
-        let store: Arc<dyn Store> = match &backend {
-            Backend::Sqlite(dir) => Arc::new(SqliteStore::open(dir).map_err(other)?),
-            Backend::Postgres(url) => Arc::new(PostgresStore::open(url, 8).map_err(other)?),
+        let store: Arc<dyn Store> = match (&backend, max_team_bytes) {
+            (Backend::Sqlite(dir), None) => Arc::new(SqliteStore::open(dir).map_err(other)?),
+            (Backend::Sqlite(dir), Some(bytes)) => Arc::new(
+                SqliteStore::open(dir)
+                    .map_err(other)?
+                    .with_max_team_bytes(bytes),
+            ),
+            (Backend::Postgres(url), None) => Arc::new(PostgresStore::open(url, 8).map_err(other)?),
+            (Backend::Postgres(url), Some(bytes)) => Arc::new(
+                PostgresStore::open(url, 8)
+                    .map_err(other)?
+                    .with_max_team_bytes(bytes),
+            ),
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -88,6 +105,7 @@ impl EmbeddedRelay {
             store,
             url,
             backend,
+            max_team_bytes,
         })
     }
 
@@ -107,9 +125,9 @@ impl EmbeddedRelay {
     /// Stop (letting open requests finish) and start again on the same database, on a new port.
     pub fn restart(mut self) -> io::Result<Self> {
         self.stop()?;
-        let backend = self.backend.clone();
+        let (backend, max_team_bytes) = (self.backend.clone(), self.max_team_bytes);
         drop(self);
-        Self::start_with(backend)
+        Self::start_with(backend, max_team_bytes)
     }
 
     fn stop(&mut self) -> io::Result<()> {
