@@ -50,6 +50,9 @@ pub struct PendingJoin {
 /// `meta` key of the [`PendingJoin`] (JSON), deleted by the join that takes the answer in.
 pub(crate) const PENDING_JOIN: &str = "pending_join";
 
+/// The `meta` key set while the relay refuses this device's pushes for want of room.
+const PUSH_REFUSED: &str = "push_refused";
+
 /// This device's sync bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncState {
@@ -361,6 +364,22 @@ impl Store {
             (doc_id, crate::model::format_time(chrono::Utc::now())),
         )?;
         Ok(())
+    }
+
+    /// Whether the relay last refused this device's push for want of room (its share of the
+    /// team's storage, or the team's, full): until a push is taken again, a sync pushes one
+    /// outbox row to see, not everything waiting (on a phone's data plan, again and again).
+    pub fn push_refused(&self) -> Result<bool> {
+        Ok(super::meta_get(&self.conn, PUSH_REFUSED)?.is_some())
+    }
+
+    /// Note whether the relay refused this device's last push for want of room.
+    pub fn set_push_refused(&self, refused: bool) -> Result<()> {
+        if refused {
+            super::meta_set(&self.conn, PUSH_REFUSED, "1")
+        } else {
+            super::meta_delete(&self.conn, PUSH_REFUSED)
+        }
     }
 
     /// Set the sync cursor back to the start of the team's log, so that the next sync pulls

@@ -583,7 +583,10 @@ async fn run<W: Wire>(
     .await?;
     report.erased += team::follow_up(store, transport, &link, news).await?;
     // What was pulled is kept; the sync still fails, saying why this device's changes wait.
+    // A lead's snapshots already at the relay are placed all the same: placing takes no room,
+    // and the changes they stand for are then dropped, which makes some.
     if let Some(refused) = push_refused {
+        announce(store, transport, &link).await?;
         return Err(refused);
     }
     compact(
@@ -655,6 +658,16 @@ async fn rounds<W: Wire>(
     let mut erase_rounds = 0;
     let mut members_asked = std::collections::HashSet::new();
     let mut push_refused = None;
+    // Enough outbox rows to fill the push budget (rows are at most a few KiB).
+    let full_rows = budget.push_bytes / 256 + 1;
+    // A push the relay refuses for want of room stores nothing of it. So after such a
+    // refusal a push is halved until one fits (one row refused: the rounds only pull), and
+    // a sync after a sync that was refused starts from one row and doubles while they are
+    // taken: as much as there is room for goes, without sending everything waiting again
+    // and again (on a phone's data plan).
+    let was_refused = store.with(|s| s.push_refused())?;
+    let mut rows = if was_refused { 1 } else { full_rows };
+    let mut refused_for_room = false;
     loop {
         // A join meanwhile (another window or process on this notebook) changed the identity
         // or the link: nothing of the new identity goes with the old link.
@@ -664,8 +677,6 @@ async fn rounds<W: Wire>(
         if joined_again {
             return Err(SyncError::JoinedAgain);
         }
-        // Enough outbox rows to fill the push budget (rows are at most a few KiB).
-        let rows = budget.push_bytes / 256 + 1;
         let (outbox, read, snapshots_left) = store.with(|s| {
             if push_refused.is_some() {
                 return Ok((Vec::new(), 0, false));
@@ -673,6 +684,10 @@ async fn rounds<W: Wire>(
             let items = s.outbox(rows)?;
             let read = items.len();
             let mut out = s.sealed_for_push(items)?;
+            if rows < full_rows {
+                // Feeling for room: the changes alone.
+                return Ok((out, read, false));
+            }
             // A lead's snapshots go after the changes, in what room the budget leaves.
             let used: usize = out.iter().map(|o| o.bytes.len()).sum();
             let (snapshots, left) = s.snapshots_to_push(budget.push_bytes.saturating_sub(used))?;
@@ -728,11 +743,20 @@ async fn rounds<W: Wire>(
             Err(e @ SyncError::RelayFailed { status: 507, .. })
                 if push_refused.is_none() && !planned.request.push.is_empty() =>
             {
-                push_refused = Some(e);
+                refused_for_room = true;
+                store.with(|s| s.set_push_refused(true))?;
+                if read > 1 {
+                    rows = read / 2;
+                } else {
+                    push_refused = Some(e);
+                }
                 continue;
             }
             Err(e) => return Err(e),
         };
+        if rows < full_rows && !response.accepted.is_empty() {
+            rows = rows.saturating_mul(2).min(full_rows);
+        }
         let record_sent = record
             .filter(|(id, _)| response.accepted.contains(id))
             .map(|(_, n)| n);
@@ -784,6 +808,9 @@ async fn rounds<W: Wire>(
         if !absorb.again {
             break;
         }
+    }
+    if was_refused && !refused_for_room {
+        store.with(|s| s.set_push_refused(false))?;
     }
     Ok(Reached {
         cursor,

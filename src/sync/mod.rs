@@ -40,6 +40,21 @@ pub use groundwork_protocol::TeamDevice;
 
 use crate::store::Store;
 
+/// What [`SyncError::RelayFailed`] says: a relay with no room for this device's changes (507)
+/// is not a failure that passes by itself.
+fn relay_failed(status: u16, message: &str) -> String {
+    if status == 507 {
+        format!(
+            "the relay has no room for this device's changes (HTTP 507): {message}; nothing \
+             is lost: they are kept on this device, and the team's work still comes in"
+        )
+    } else {
+        format!(
+            "the relay had a problem (HTTP {status}): {message}; try again later, nothing is lost"
+        )
+    }
+}
+
 /// Everything that can go wrong while syncing, worded for the person holding the phone.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -103,8 +118,8 @@ pub enum SyncError {
         /// The relay's message.
         message: String,
     },
-    /// The relay failed.
-    #[error("the relay had a problem (HTTP {status}): {message}; try again later, nothing is lost")]
+    /// The relay failed, or has no room for this device's changes (507).
+    #[error("{}", relay_failed(*.status, .message))]
     RelayFailed {
         /// HTTP status.
         status: u16,

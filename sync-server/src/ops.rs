@@ -202,6 +202,7 @@ pub fn device_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> 
                     "revoked": d.revoked_at.is_some(),
                     "revoked_at": d.revoked_at.map(rfc3339),
                     "role": d.role,
+                    "stored_bytes": d.stored_bytes,
                 })
             })
             .collect(),
