@@ -29,6 +29,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::opening::OpenedSnapshot;
+use super::refused::{self, Refusals};
 use super::room::{self, Room};
 use super::sequence::Sequences;
 use super::{bundle, documents, project};
@@ -146,6 +147,8 @@ struct Known {
     /// Those by pusher, read once the list is first found full in this batch (`None` again
     /// after a listing is forgotten: read again when needed).
     listed_by_pusher: Option<room::Counts>,
+    /// The list of refusals that are judgements, bounded ([`super::refused`]).
+    refusals: Refusals,
 }
 
 impl Known {
@@ -163,6 +166,7 @@ impl Known {
             for_room: HashSet::new(),
             listed: 0,
             listed_by_pusher: None,
+            refusals: Refusals::load(conn)?,
         };
         // One read of each table. A refusal for want of room is not a judgement: such a change
         // served again is judged again.
@@ -833,15 +837,17 @@ fn take_in_doc(
         let blob_id = groundwork_protocol::blob_id(item.blob);
         // Refused before only for want of room: judged again now, as a change never seen.
         if known.for_room.remove(&blob_id) {
-            let gone: Option<(Option<String>, bool)> = conn
+            let gone: Option<(Option<String>, bool, i64)> = conn
                 .prepare_cached(
                     "DELETE FROM quarantine WHERE blob_id = ?1 AND for_room
-                     RETURNING pusher_actor, change_hash IS NOT NULL",
+                     RETURNING pusher_actor, change_hash IS NOT NULL, length(bytes)",
                 )?
-                .query_row([&blob_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([&blob_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            if let Some((pusher, true)) = gone {
-                known.forgot_listing(pusher);
+            match gone {
+                Some((pusher, true, _)) => known.forgot_listing(pusher),
+                Some((pusher, false, kept)) => known.refusals.removed(pusher, kept),
+                None => {}
             }
         }
         if known.blobs.contains(&blob_id) {
@@ -1104,62 +1110,94 @@ fn quarantine(
     bytes: &[u8],
     now: &str,
 ) -> Result<()> {
-    // A refusal for want of room under the same id is no judgement: this one takes its place.
+    known.blobs.insert(blob_id.to_string());
+    known.hashes.extend(hash.map(ToString::to_string));
+    match refused::listing(conn, blob_id)? {
+        // Judged before: the verdict stands.
+        Some(listing) if !listing.for_room => return Ok(()),
+        // A refusal for want of room under the same id is no judgement: this one takes its
+        // place.
+        Some(listing) => {
+            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1")?
+                .execute([blob_id])?;
+            known.for_room.remove(blob_id);
+            if listing.refused_to_wait {
+                known.forgot_listing(listing.pusher);
+            } else {
+                known.refusals.removed(listing.pusher, listing.kept);
+            }
+        }
+        None => {}
+    }
+    let actor = pusher.map(|p| hex(&p.actor));
+    if !known.refusals.room_for(conn, &actor)? {
+        // Not listed: the list is full and this device lists the most of it.
+        return Ok(());
+    }
+    let kept = known.refusals.evidence(bytes);
     conn.prepare_cached(
         "INSERT INTO quarantine
              (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (blob_id) DO UPDATE SET
-             doc_id = excluded.doc_id, change_hash = excluded.change_hash,
-             pusher_actor = excluded.pusher_actor, pusher_name = excluded.pusher_name,
-             reason = excluded.reason, bytes = excluded.bytes,
-             received_at = excluded.received_at, for_room = 0
-         WHERE quarantine.for_room",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute((
         blob_id,
         doc_id,
         hash.map(ToString::to_string),
-        pusher.map(|p| hex(&p.actor)),
+        &actor,
         pusher.map(|p| p.name.as_str()),
         reason,
-        bytes,
+        kept,
         now,
     ))?;
-    known.blobs.insert(blob_id.to_string());
-    known.hashes.extend(hash.map(ToString::to_string));
+    known.refusals.added(actor, kept.len());
     Ok(())
 }
 
 /// Quarantine a pulled blob that could not be opened (see [`super::keys`]); `false` when it
 /// was already quarantined. `for_room`: refused only because the room for blobs waiting for a
-/// key was full, so judged again if served again.
+/// key was full, so judged again if served again (listed without its bytes: the relay serves
+/// them again). Listed only if `refusals` has room ([`super::refused`]).
 pub(crate) fn quarantine_unopened(
     conn: &Connection,
+    refusals: &mut Refusals,
     c: &Incoming<'_>,
     reason: &str,
     now: &str,
     for_room: bool,
 ) -> Result<bool> {
     let blob_id = groundwork_protocol::blob_id(c.blob);
-    let added = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO quarantine
-                 (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
-                  received_at, for_room)
-             VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute((
-            &blob_id,
-            c.doc_id,
-            c.pusher.map(|p| hex(&p.actor)),
-            c.pusher.map(|p| p.name.as_str()),
-            reason,
-            c.blob,
-            now,
-            for_room,
-        ))?;
-    Ok(added > 0)
+    if refused::listing(conn, &blob_id)?.is_some() {
+        return Ok(false);
+    }
+    let actor = c.pusher.map(|p| hex(&p.actor));
+    if !refusals.room_for(conn, &actor)? {
+        // Refused, not listed: the list is full and this device lists the most of it.
+        return Ok(true);
+    }
+    let kept = if for_room {
+        &[][..]
+    } else {
+        refusals.evidence(c.blob)
+    };
+    conn.prepare_cached(
+        "INSERT INTO quarantine
+             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
+              received_at, for_room)
+         VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute((
+        &blob_id,
+        c.doc_id,
+        &actor,
+        c.pusher.map(|p| p.name.as_str()),
+        reason,
+        kept,
+        now,
+        for_room,
+    ))?;
+    refusals.added(actor, kept.len());
+    Ok(true)
 }
 
 /// Bytes of lower-case hex text, `None` if it is not.

@@ -29,6 +29,7 @@ mod migrations;
 mod opening;
 mod project;
 mod queries;
+mod refused;
 mod room;
 mod sequence;
 mod sync_state;
@@ -777,7 +778,8 @@ impl Store {
     }
 
     /// What this notebook holds of a person's document and has not taken in: changes waiting
-    /// for others, refused ones, and sealed ones waiting for a key (their bytes as they came).
+    /// for others, refused ones, and sealed ones waiting for a key (their bytes as they came,
+    /// where kept: refusals keep them only up to a bound, 16 MiB in all).
     pub fn held_not_taken_in(&self, person_id: &str) -> Result<Vec<HeldBlob>> {
         let id = crate::ids::parse_id(person_id)?;
         let mut out = Vec::new();

@@ -20,6 +20,7 @@ use super::compaction::{self, Snapshot};
 use super::elsewhere::{self, DoneElsewhere};
 use super::intake::{self, Incoming, Pusher};
 use super::keys::{Member, device_key, keyring, members, sealed, team_id};
+use super::refused::Refusals;
 use super::room::{self, Room};
 use super::withheld;
 use crate::crypto::epoch::{self, EPOCH_DOC_PREFIX, EpochRecord, epoch_of_doc};
@@ -96,6 +97,8 @@ struct Opener {
     /// Blob ids refused only for want of room (usually none): served again, such a blob is
     /// judged again, its refusal forgotten first.
     refused_for_room: HashSet<String>,
+    /// The list of refusals, bounded ([`super::refused`]).
+    refusals: Refusals,
 }
 
 /// What a sealed page opened to.
@@ -138,6 +141,7 @@ pub(crate) fn open_pulled(
         waiting_by_pusher: None,
         anchor: super::trust::anchor(conn)?,
         refused_for_room: refused_for_room(conn)?,
+        refusals: Refusals::load(conn)?,
     };
     let mut out = Outcome::default();
     // Work done in other workers (the phone's helpers), taken only when it was computed from
@@ -281,21 +285,34 @@ fn awaiting_one(conn: &Connection, blob_id: &str) -> Result<Option<Awaiting>> {
     Ok(rows.next().transpose()?)
 }
 
-/// Refuse the oldest blob `top` keeps waiting, to make room for another's; whether one was.
-fn evict_oldest(conn: &Connection, top: &Option<String>, max: usize, now: &str) -> Result<bool> {
+/// Refuse the oldest blob `top` keeps waiting, to make room for another's (listed without its
+/// bytes, which the relay serves again, if `refusals` has room); whether one was.
+fn evict_oldest(
+    conn: &Connection,
+    refusals: &mut Refusals,
+    top: &Option<String>,
+    max: usize,
+    now: &str,
+) -> Result<bool> {
     let reason = format!(
         "it waited for a key with more than {max} other changes, most of them pushed by the same \
          device, and made room for a change pushed by another"
     );
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO quarantine
-             (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes, received_at,
-              for_room)
-         SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, blob, ?3, 1
-         FROM awaiting_key
-         WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
-    )?
-    .execute((top, &reason, now))?;
+    if refusals.room_for(conn, top)? {
+        let added = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO quarantine
+                     (blob_id, doc_id, change_hash, pusher_actor, pusher_name, reason, bytes,
+                      received_at, for_room)
+                 SELECT blob_id, doc_id, NULL, pusher_actor, pusher_name, ?2, x'', ?3, 1
+                 FROM awaiting_key
+                 WHERE rowid = (SELECT min(rowid) FROM awaiting_key WHERE pusher_actor IS ?1)",
+            )?
+            .execute((top, &reason, now))?;
+        if added > 0 {
+            refusals.added(top.clone(), 0);
+        }
+    }
     let gone = conn
         .prepare_cached(
             "DELETE FROM awaiting_key
@@ -449,7 +466,7 @@ impl Opener {
                 // Kept as the sealed bytes that came, never as the content inside: a refusal
                 // remembered by its content would make an honest copy of the same change,
                 // sealed and signed by its real writer, look like a duplicate of it.
-                if intake::quarantine_unopened(conn, c, &reason, now, wait)? {
+                if intake::quarantine_unopened(conn, &mut self.refusals, c, &reason, now, wait)? {
                     out.quarantined += 1;
                 }
                 Ok(false)
@@ -480,7 +497,7 @@ impl Opener {
         let Some(top) = room::gives_way(counts, &me) else {
             return Ok(false);
         };
-        let made = evict_oldest(conn, &top, self.max_awaiting, now)?;
+        let made = evict_oldest(conn, &mut self.refusals, &top, self.max_awaiting, now)?;
         if made {
             self.count_waiting_of(top, -1);
             out.quarantined += 1;
@@ -496,8 +513,16 @@ impl Opener {
         }
         let blob_id = groundwork_protocol::blob_id(c.blob);
         if self.refused_for_room.remove(&blob_id) {
-            conn.prepare_cached("DELETE FROM quarantine WHERE blob_id = ?1 AND for_room")?
-                .execute([&blob_id])?;
+            let gone: Option<(Option<String>, i64)> = conn
+                .prepare_cached(
+                    "DELETE FROM quarantine WHERE blob_id = ?1 AND for_room
+                     RETURNING pusher_actor, length(bytes)",
+                )?
+                .query_row([&blob_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((pusher, kept)) = gone {
+                self.refusals.removed(pusher, kept);
+            }
         }
         Ok(())
     }

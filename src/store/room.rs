@@ -1,7 +1,7 @@
 //! The rule that shares a bounded room between the devices whose pulled work has to wait here:
 //! blobs waiting for a key (`awaiting_key`, [`super::opening`]) and changes waiting for the
-//! changes they depend on (`waiting`, [`super::intake`]), and the list of changes refused for
-//! want of room in the latter. Anyone in a team can push work that
+//! changes they depend on (`waiting`, [`super::intake`]), the list of changes refused for
+//! want of room in the latter, and the list of the other refusals ([`super::refused`]). Anyone in a team can push work that
 //! waits for ever, so each room is bounded; once it is full, the device keeping the most gives
 //! up its oldest for another device's newcomer while it keeps more than the newcomer's device
 //! would. A device can fill at most half of a room while another needs it.
@@ -25,6 +25,9 @@ pub(crate) enum Room {
     /// The list of changes refused for want of room in `waiting` (rows of `quarantine`, kept
     /// without their bytes): bounded too, or a flood past the room would grow it instead.
     RefusedToWait,
+    /// The rest of `quarantine`: refusals that are judgements, and blobs refused for want of
+    /// room to wait for a key ([`super::refused`]).
+    Refused,
 }
 
 /// The counts of `room` by pusher, read from its table.
@@ -37,6 +40,10 @@ pub(crate) fn counts(conn: &Connection, room: Room) -> Result<Counts> {
         Room::RefusedToWait => {
             "SELECT pusher_actor, count(*) FROM quarantine
              WHERE for_room AND change_hash IS NOT NULL GROUP BY pusher_actor"
+        }
+        Room::Refused => {
+            "SELECT pusher_actor, count(*) FROM quarantine
+             WHERE NOT (for_room AND change_hash IS NOT NULL) GROUP BY pusher_actor"
         }
     };
     let mut counts = HashMap::new();

@@ -291,6 +291,23 @@ impl Store {
         super::meta_set(&self.conn, intake::MAX_WAITING_KEY, &n.to_string())
     }
 
+    /// Lower the bound on listed refusals (normally 20,000): for tests of what happens at
+    /// that bound.
+    #[doc(hidden)]
+    pub fn set_max_refused(&mut self, n: usize) -> Result<()> {
+        super::meta_set(&self.conn, super::refused::MAX_REFUSED_KEY, &n.to_string())
+    }
+
+    /// Lower the bound on refused bytes kept as evidence (normally 16 MiB): for tests.
+    #[doc(hidden)]
+    pub fn set_max_evidence(&mut self, bytes: u64) -> Result<()> {
+        super::meta_set(
+            &self.conn,
+            super::refused::MAX_EVIDENCE_KEY,
+            &bytes.to_string(),
+        )
+    }
+
     /// The devices (hex actors) whose blobs wait here for their signing key, by what the relay
     /// says pushed them: their member records have not come yet.
     pub fn awaited_members(&self) -> Result<Vec<String>> {

@@ -1443,3 +1443,62 @@ fn an_honest_refusal_for_want_of_room_takes_a_listing_from_the_flood() {
     }
     assert_eq!(refused_of(&b, &a), 0);
 }
+
+/// A member's junk that every device refuses (copies of another device's changes sealed as its
+/// own), and bytes nobody can open that a relay serves as pushed by it, were each kept for
+/// ever with their bytes, on every device: the list of refusals is bounded, the device
+/// listing the most giving way to another's refusal, and the refused bytes kept as evidence
+/// up to a bound of their own. The honest work arrives all the same.
+#[test]
+fn refusals_cannot_grow_a_device_without_bound() {
+    let relay = TestRelay::start();
+    let (mut a, mut evil, mut b) = honest_evil_and_reader(&relay);
+    b.store.set_max_refused(4).unwrap();
+    b.store.set_max_evidence(1_000).unwrap();
+    let people: Vec<String> = (0..10)
+        .map(|i| a.person(&format!("Neighbour {i}")))
+        .collect();
+    let copies: Vec<groundwork::store::OutboxItem> = a
+        .store
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .filter(|i| people.contains(&i.doc_id))
+        .collect();
+    assert_eq!(copies.len(), 10);
+    evil.push_sealed(evil.store.sealed_for_push(copies).unwrap());
+    let own = evil.person("Evil's own");
+    for i in 0..3u8 {
+        relay.inject(&evil.relay_device_id(), &own, &[i; 700]);
+    }
+    a.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 13, "{report:?}");
+    assert_eq!(refused_of(&b, &evil), 4, "the list holds 4");
+    assert_eq!(
+        b.store.person(&people[9]).unwrap().person.name,
+        "Neighbour 9",
+        "the honest changes are applied"
+    );
+
+    // Another device's refusal takes a listing from the device listing the most.
+    relay.inject(&a.relay_device_id(), &people[0], &[9; 700]);
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    assert_eq!(refused_of(&b, &a), 1);
+    assert_eq!(refused_of(&b, &evil), 3);
+    assert_eq!(b.store.quarantined().unwrap().len(), 4);
+
+    // And the refused bytes kept are bounded too.
+    let db = rusqlite::Connection::open(b.dir().join("groundwork.sqlite3")).unwrap();
+    let (with_bytes, kept): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), COALESCE(SUM(length(bytes)), 0) FROM quarantine
+             WHERE length(bytes) > 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(with_bytes >= 1, "some evidence is kept");
+    assert!(kept <= 1_000, "{kept} bytes kept");
+}
