@@ -1531,7 +1531,10 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             }),
             devices: Some(vec![
                 device("d1", "Lead's phone", groundwork_protocol::Role::Lead),
-                device("d2", "Sam's phone", groundwork_protocol::Role::Canvasser),
+                groundwork::sync::TeamDevice {
+                    stored_bytes: 3_200_000,
+                    ..device("d2", "Sam's phone", groundwork_protocol::Role::Canvasser)
+                },
             ]),
             ..Default::default()
         },
@@ -1553,6 +1556,9 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
         "{}",
         h.html()
     );
+    // Each device's share of the team's storage on the relay (none shown for none).
+    assert!(h.html().contains("3.2 MB on the relay"), "{}", h.html());
+    assert_eq!(h.html().matches("on the relay").count(), 1, "{}", h.html());
     h.click("aria-label", "Revoke Sam's phone");
     h.settle_until("asked to revoke", |html| {
         html.contains("What is already on it stays there")

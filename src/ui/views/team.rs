@@ -79,6 +79,9 @@ pub fn TeamCard(
                                     Some(t) => rsx! { "Last synced {show_time(&groundwork::model::format_time(t))}" },
                                     None => rsx! { "Never synced" },
                                 }
+                                if d.stored_bytes > 0 {
+                                    " · {on_the_relay(d.stored_bytes)} on the relay"
+                                }
                             }
                             if !d.revoked {
                                 if revoking().as_deref() == Some(d.device_id.as_str()) {
@@ -199,5 +202,30 @@ pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Elemen
                 p { class: "dnc", id: "erase-error", role: "alert", "{e}" }
             }
         }
+    }
+}
+
+/// What a device's changes take of the team's storage on the relay, for people: "12 KB",
+/// "3.1 MB", "1.2 GB" (a canvasser's device may fill half of the team's quota: a lead seeing
+/// one device hold far more than the others can ask why).
+fn on_the_relay(bytes: u64) -> String {
+    const KB: u64 = 1_000;
+    match bytes {
+        b if b < KB * KB => format!("{} KB", b.div_ceil(KB)),
+        b if b < KB * KB * KB => format!("{:.1} MB", b as f64 / (KB * KB) as f64),
+        b => format!("{:.1} GB", b as f64 / (KB * KB * KB) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_the_relay;
+
+    #[test]
+    fn shares_read_in_kb_mb_and_gb() {
+        assert_eq!(on_the_relay(1), "1 KB");
+        assert_eq!(on_the_relay(12_300), "13 KB");
+        assert_eq!(on_the_relay(3_149_000), "3.1 MB");
+        assert_eq!(on_the_relay(1_250_000_000), "1.2 GB");
     }
 }
