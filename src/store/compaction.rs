@@ -144,6 +144,20 @@ pub(crate) fn note_blob(conn: &Connection, doc_id: &str, tag: i64, changes: usiz
     Ok(())
 }
 
+/// A change of `doc_id` was refused here, or gave up its place to wait: this device may not
+/// hold all the content of the blobs of `doc_id` it noted, so no snapshot made here may stand
+/// for them (the relay would then serve that snapshot instead of those blobs, and the change
+/// would be lost to devices that come later). Their notes go: a snapshot made here later
+/// stands only for blobs noted after, and the relay goes on serving the others. (A listed
+/// refusal kept the document from compaction; a refusal not listed, or whose listing gave
+/// way, did not. The change's own blob cannot be told apart here: intake sees the content,
+/// not the sealed blob.)
+pub(crate) fn not_held(conn: &Connection, doc_id: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM doc_blobs WHERE doc_id = ?1 AND covered = 0")?
+        .execute([doc_id])?;
+    Ok(())
+}
+
 /// Note a snapshot of `doc_id` held here (taken in, or made here and acknowledged): the blobs it
 /// stands for are covered, and it is a blob of the document the next snapshot stands for.
 pub(crate) fn note_snapshot(

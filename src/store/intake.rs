@@ -32,7 +32,7 @@ use super::opening::OpenedSnapshot;
 use super::refused::{self, Refusals};
 use super::room::{self, Room};
 use super::sequence::Sequences;
-use super::{bundle, documents, project};
+use super::{bundle, compaction, documents, project};
 use crate::docs::{self, DocKind, check};
 use crate::error::Result;
 
@@ -286,13 +286,14 @@ impl Known {
         );
         // The oldest still there (a row taken in meanwhile has gone).
         while let Some(rowid) = self.oldest_of.get_mut(&top).and_then(VecDeque::pop_front) {
-            let blob_id: Option<String> = conn
-                .prepare_cached("SELECT blob_id FROM waiting WHERE rowid = ?1")?
-                .query_row([rowid], |r| r.get(0))
+            let row: Option<(String, String)> = conn
+                .prepare_cached("SELECT blob_id, doc_id FROM waiting WHERE rowid = ?1")?
+                .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some(blob_id) = blob_id else {
+            let Some((blob_id, doc_id)) = row else {
                 continue;
             };
+            compaction::not_held(conn, &doc_id)?;
             if !self.room_in_list(conn, &top)? {
                 // Not listed: the list is full and this device keeps the most of it.
                 conn.prepare_cached("DELETE FROM waiting WHERE rowid = ?1")?
@@ -1112,6 +1113,7 @@ fn quarantine(
 ) -> Result<()> {
     known.blobs.insert(blob_id.to_string());
     known.hashes.extend(hash.map(ToString::to_string));
+    compaction::not_held(conn, doc_id)?;
     match refused::listing(conn, blob_id)? {
         // Judged before: the verdict stands.
         Some(listing) if !listing.for_room => return Ok(()),
@@ -1156,8 +1158,8 @@ fn quarantine(
 
 /// Quarantine a pulled blob that could not be opened (see [`super::keys`]); `false` when it
 /// was already quarantined. `for_room`: refused only because the room for blobs waiting for a
-/// key was full, so judged again if served again (listed without its bytes: the relay serves
-/// them again). Listed only if `refusals` has room ([`super::refused`]).
+/// key was full, so judged again if served again (listed without its bytes, which nothing here
+/// read again). Listed only if `refusals` has room ([`super::refused`]).
 pub(crate) fn quarantine_unopened(
     conn: &Connection,
     refusals: &mut Refusals,
@@ -1243,6 +1245,7 @@ fn refuse_for_room(
          asked for again later",
         known.max_waiting
     );
+    compaction::not_held(conn, doc_id)?;
     let pusher = c.pusher.as_ref().map(|p| hex(&p.actor));
     if !known.room_in_list(conn, &pusher)? {
         // Not listed: the list is full and this device keeps the most of it.

@@ -286,7 +286,8 @@ fn awaiting_one(conn: &Connection, blob_id: &str) -> Result<Option<Awaiting>> {
 }
 
 /// Refuse the oldest blob `top` keeps waiting, to make room for another's (listed without its
-/// bytes, which the relay serves again, if `refusals` has room); whether one was.
+/// bytes, if `refusals` has room: nothing here tried such a blob again from its bytes, and
+/// served again it is judged again); whether one was.
 fn evict_oldest(
     conn: &Connection,
     refusals: &mut Refusals,

@@ -9,9 +9,11 @@
 //! relay), and every page of a sync read the whole list. Now the list holds at most
 //! [`MAX_REFUSED`] rows: once full, the device listing the most gives up its oldest listing
 //! for another device's refusal, while it lists more than that device would; otherwise the
-//! newcomer is refused without being listed (counted in the sync's report). Refused bytes are
-//! kept (for whoever looks into a refusal; nothing here reads them again) while the list's
-//! bytes stay under [`MAX_EVIDENCE`]; past that, a refusal is listed without them. A refusal
+//! newcomer is refused without being listed (counted in the sync's report); a list over its
+//! bounds from before them is trimmed the same way. Refused bytes are kept (for whoever looks
+//! into a refusal, and `person export`; nothing here judges them again) for blobs up to 64 KiB
+//! while the list's bytes stay under [`MAX_EVIDENCE`]; past that, a refusal is listed without
+//! them. A refusal
 //! that is not listed, or whose listing gave way, is judged again if its blob is served again:
 //! the same verdict, for the work of judging it. The list of changes refused for want of room
 //! to wait for their dependencies is bounded apart ([`super::room::Room::RefusedToWait`]).
@@ -34,6 +36,10 @@ pub(crate) const MAX_EVIDENCE: u64 = 16 << 20;
 
 /// The `meta` key under which a test sets a lower bound than [`MAX_EVIDENCE`].
 pub(crate) const MAX_EVIDENCE_KEY: &str = "max_evidence";
+
+/// Most bytes of one refused blob kept as evidence: a larger one is listed without them, so
+/// that a few large blobs cannot take all of [`MAX_EVIDENCE`].
+const MAX_EVIDENCE_EACH: usize = 64 << 10;
 
 /// The listings of the list, loaded once per batch and kept up to date by what the batch adds
 /// and removes.
@@ -64,7 +70,7 @@ impl Refusals {
         let bound = |key: &str| -> Result<Option<u64>> {
             Ok(super::meta_get(conn, key)?.and_then(|v| v.parse().ok()))
         };
-        Ok(Refusals {
+        let mut list = Refusals {
             listed: usize::try_from(listed).unwrap_or(0),
             max: bound(MAX_REFUSED_KEY)?
                 .and_then(|n| usize::try_from(n).ok())
@@ -73,7 +79,51 @@ impl Refusals {
             max_evidence: bound(MAX_EVIDENCE_KEY)?.unwrap_or(MAX_EVIDENCE),
             by_pusher: None,
             oldest_of: HashMap::new(),
-        })
+        };
+        list.trim(conn)?;
+        Ok(list)
+    }
+
+    /// A list past its bounds (kept by a version before them, or bounds lowered) is brought
+    /// within them: the device listing the most gives up its oldest listings, and the newest
+    /// evidence goes first.
+    fn trim(&mut self, conn: &Connection) -> Result<()> {
+        while self.listed > self.max {
+            let counts = match &mut self.by_pusher {
+                Some(counts) => counts,
+                none => none.insert(room::counts(conn, Room::Refused)?),
+            };
+            let Some(top) = room::most(counts) else {
+                break;
+            };
+            if !self.give_way(conn, &top)? {
+                // Counted, but none of its rows left to give (counts read from the table agree
+                // with it; this only ends a loop that could not).
+                break;
+            }
+        }
+        if self.evidence > self.max_evidence {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid, length(bytes) FROM quarantine
+                 WHERE NOT (for_room AND change_hash IS NOT NULL) AND length(bytes) > 0
+                 ORDER BY rowid",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let mut kept = 0u64;
+            for (rowid, len) in rows {
+                let len = u64::try_from(len).unwrap_or(0);
+                if kept + len <= self.max_evidence {
+                    kept += len;
+                } else {
+                    conn.prepare_cached("UPDATE quarantine SET bytes = x'' WHERE rowid = ?1")?
+                        .execute([rowid])?;
+                }
+            }
+            self.evidence = kept;
+        }
+        Ok(())
     }
 
     /// Whether a refusal of `pusher`'s (actor hex) is listed: while the list has room, yes;
@@ -90,28 +140,35 @@ impl Refusals {
         let Some(top) = room::gives_way(counts, pusher) else {
             return Ok(false);
         };
-        if !self.oldest_of.contains_key(&top) {
+        self.give_way(conn, &top)
+    }
+
+    /// The oldest listing of `top` goes; whether there was one.
+    fn give_way(&mut self, conn: &Connection, top: &Option<String>) -> Result<bool> {
+        if !self.oldest_of.contains_key(top) {
             let mut stmt = conn.prepare_cached(
                 "SELECT rowid FROM quarantine
                  WHERE NOT (for_room AND change_hash IS NOT NULL) AND pusher_actor IS ?1
                  ORDER BY rowid",
             )?;
-            let rows = stmt.query_map([&top], |r| r.get::<_, i64>(0))?;
+            let rows = stmt.query_map([top], |r| r.get::<_, i64>(0))?;
             let queue = rows.collect::<std::result::Result<VecDeque<_>, _>>()?;
             self.oldest_of.insert(top.clone(), queue);
         }
-        // The oldest still there (one forgotten meanwhile has gone).
-        while let Some(rowid) = self.oldest_of.get_mut(&top).and_then(VecDeque::pop_front) {
+        // The oldest still there (one forgotten meanwhile has gone; its rowid may since be
+        // another pusher's row, hence the pusher in the condition).
+        while let Some(rowid) = self.oldest_of.get_mut(top).and_then(VecDeque::pop_front) {
             let gone: Option<i64> = conn
                 .prepare_cached(
                     "DELETE FROM quarantine
-                     WHERE rowid = ?1 AND NOT (for_room AND change_hash IS NOT NULL)
+                     WHERE rowid = ?1 AND pusher_actor IS ?2
+                         AND NOT (for_room AND change_hash IS NOT NULL)
                      RETURNING length(bytes)",
                 )?
-                .query_row([rowid], |r| r.get(0))
+                .query_row((rowid, top), |r| r.get(0))
                 .optional()?;
             if let Some(bytes) = gone {
-                self.removed(top, bytes);
+                self.removed(top.clone(), bytes);
                 return Ok(true);
             }
         }
@@ -119,10 +176,12 @@ impl Refusals {
     }
 
     /// What of a refused blob's `bytes` to keep as evidence: all of them while the list's
-    /// evidence stays under its bound, else none.
+    /// evidence stays under its bound and the blob is not large, else none.
     pub(crate) fn evidence<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
         let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-        if self.evidence.saturating_add(len) <= self.max_evidence {
+        if bytes.len() <= MAX_EVIDENCE_EACH
+            && self.evidence.saturating_add(len) <= self.max_evidence
+        {
             bytes
         } else {
             &[]

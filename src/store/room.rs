@@ -66,6 +66,15 @@ pub(crate) fn gives_way(counts: &Counts, me: &Option<String>) -> Option<Option<S
     (top != me && *most > mine + 1).then(|| top.clone())
 }
 
+/// The pusher keeping the most (ties to the smallest id, as in [`gives_way`]), if any.
+pub(crate) fn most(counts: &Counts) -> Option<Option<String>> {
+    counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(top, _)| top.clone())
+}
+
 /// Note `delta` more rows of `pusher` in a room whose counts are known.
 pub(crate) fn count(counts: &mut Option<Counts>, pusher: Option<String>, delta: i64) {
     if let Some(counts) = counts.as_mut() {

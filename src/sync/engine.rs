@@ -492,12 +492,23 @@ fn take_in(
     cursor: Option<u64>,
     elsewhere: Option<DoneElsewhere>,
 ) -> Result<(usize, usize), SyncError> {
+    // The relay's word on who pushed what, as long as an honest relay's can be (it takes no
+    // longer actors or names): a hostile one's longer ones are not copied into every row of
+    // what waits or is refused here.
     let pushers: Vec<Pusher> = response
         .pushers
         .iter()
         .map(|p| Pusher {
-            actor: p.actor.clone(),
-            name: p.name.clone(),
+            actor: if p.actor.len() <= groundwork_protocol::MAX_ACTOR_LEN {
+                p.actor.clone()
+            } else {
+                Vec::new()
+            },
+            name: p
+                .name
+                .chars()
+                .take(groundwork_protocol::MAX_DEVICE_NAME_LEN)
+                .collect(),
         })
         .collect();
     let incoming: Vec<Incoming<'_>> = response

@@ -1436,3 +1436,56 @@ fn a_door_copied_into_another_list_is_marked_only_where_the_canvasser_meant() {
         .doors;
     assert_eq!((doors.visits, doors.knocked, doors.answered), (3, 2, 2));
 }
+
+/// A member's schema-breaking changes, refused where each is judged (not where it is opened),
+/// cannot grow a device's list of refusals past its bound; the honest work around them
+/// arrives, and another device's refusal still takes a listing.
+#[test]
+fn judged_refusals_are_listed_up_to_a_bound_shared_between_pushers() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(5);
+    let mut a = Device::joined(&relay.url, &invite, "Sam's phone");
+    let mut evil = Evil::joined(&relay.url, &invite);
+    let mut b = Device::joined(&relay.url, &invite, "Joy's phone");
+    b.sync();
+    b.store.set_max_refused(3).unwrap();
+    let p = a.person("Pat");
+    a.sync();
+    evil.device.sync();
+    let numbers: Vec<(String, Vec<u8>)> = (0..8_i64)
+        .map(|i| {
+            evil.change(&p, |d| {
+                let person = map(d, "person");
+                d.put(&person, "name", i).unwrap();
+            })
+        })
+        .collect();
+    evil.push(numbers);
+    a.converse(&p, "a visit after the junk", &[]);
+    a.sync();
+    let report = b.sync();
+    assert_eq!(report.rejected, 8, "{report:?}");
+    let listed = |b: &Device| b.store.quarantined().unwrap();
+    assert_eq!(listed(&b).len(), 3, "{:?}", listed(&b));
+    assert!(
+        listed(&b)
+            .iter()
+            .all(|q| q.pushed_by.as_deref() == Some("Evil phone"))
+    );
+    assert_eq!(b.store.person(&p).unwrap().conversations.len(), 1);
+    assert_eq!(b.store.person(&p).unwrap().person.name, "Pat");
+
+    // Sam's device pushes a change of its own that is refused too: it takes a listing.
+    let mut sam = Evil {
+        device: Device::joined(&relay.url, &invite, "Sam's other phone"),
+    };
+    sam.device.sync();
+    sam.push(vec![sam.change(&p, |d| {
+        d.put(ROOT, "type", "campaign").unwrap();
+    })]);
+    let report = b.sync();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    let by: Vec<Option<String>> = listed(&b).into_iter().map(|q| q.pushed_by).collect();
+    assert_eq!(by.len(), 3, "{by:?}");
+    assert!(by.contains(&Some("Sam's other phone".into())), "{by:?}");
+}

@@ -1501,4 +1501,68 @@ fn refusals_cannot_grow_a_device_without_bound() {
         .unwrap();
     assert!(with_bytes >= 1, "some evidence is kept");
     assert!(kept <= 1_000, "{kept} bytes kept");
+    drop(db);
+
+    // A list over its bounds (kept before them, or the bounds lowered) is brought within them
+    // at the next sync: the device listing the most gives up its oldest, evidence goes.
+    b.store.set_max_refused(2).unwrap();
+    b.store.set_max_evidence(0).unwrap();
+    a.person("One more");
+    a.sync();
+    b.sync();
+    assert_eq!(refused_of(&b, &evil), 1);
+    assert_eq!(refused_of(&b, &a), 1);
+    let db = rusqlite::Connection::open(b.dir().join("groundwork.sqlite3")).unwrap();
+    let kept: i64 = db
+        .query_row(
+            "SELECT COALESCE(SUM(length(bytes)), 0) FROM quarantine",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 0);
+}
+
+/// A lead's device that refused an honest change for want of room, without listing it (its
+/// list full of a flood's), must not compact the change's document as if it held it: its
+/// snapshot would stand for the change, the relay would serve the snapshot instead, and
+/// devices that come later would never get the change.
+#[test]
+fn a_snapshot_never_stands_for_a_change_refused_here_unlisted() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(4);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
+    for d in [&mut a, &mut lead] {
+        d.sync();
+    }
+    // No room to wait, and no room to list what is refused for it.
+    lead.store.set_max_waiting(0).unwrap();
+    // A's edit of Pat reaches the relay before Pat does, each a blob of its own, and the lead
+    // syncs in between.
+    let (people, edits, creations) = people_edited(&mut a, 1);
+    a.push_sealed(a.store.sealed_for_push(edits).unwrap());
+    lead.sync();
+    a.push_sealed(a.store.sealed_for_push(creations).unwrap());
+    lead.sync();
+    assert_eq!(lead.store.quarantined().unwrap().len(), 0, "not listed");
+    assert_eq!(
+        lead.store.person(&people[0]).unwrap().person.notes,
+        None,
+        "the edit was refused for want of room"
+    );
+    lead.store.make_snapshots_after(100, 1).unwrap();
+    lead.sync();
+    let mut late = Device::joined(&relay.url, &invite, "Late phone");
+    late.sync();
+    assert_eq!(
+        late.store
+            .person(&people[0])
+            .unwrap()
+            .person
+            .notes
+            .as_deref(),
+        Some("edited"),
+        "the edit reaches a device that joins later"
+    );
 }
