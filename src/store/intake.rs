@@ -221,19 +221,22 @@ impl Known {
         let Some(top) = room::gives_way(counts, pusher) else {
             return Ok(false);
         };
-        let oldest: Option<(i64, String)> = conn
+        let oldest: Option<(i64, String, String)> = conn
             .prepare_cached(
-                "SELECT rowid, blob_id FROM quarantine WHERE rowid =
+                "SELECT rowid, blob_id, doc_id FROM quarantine WHERE rowid =
                      (SELECT min(rowid) FROM quarantine
                       WHERE for_room AND change_hash IS NOT NULL AND pusher_actor IS ?1)",
             )?
-            .query_row([&top], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([&top], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        let Some((rowid, blob_id)) = oldest else {
+        let Some((rowid, blob_id, doc_id)) = oldest else {
             return Ok(false);
         };
         conn.prepare_cached("DELETE FROM quarantine WHERE rowid = ?1")?
             .execute([rowid])?;
+        // Its document no longer kept from compaction by the listing: no note of its blobs
+        // may let a snapshot stand for the change.
+        compaction::not_held(conn, &doc_id)?;
         self.for_room.remove(&blob_id);
         self.count_listed(top, -1);
         Ok(true)
@@ -852,6 +855,8 @@ fn take_in_doc(
             }
         }
         if known.blobs.contains(&blob_id) {
+            // Refused here before: served again, its blob was noted as held again.
+            compaction::not_held(conn, &doc_id)?;
             report.duplicates += 1;
             continue;
         }

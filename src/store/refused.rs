@@ -10,7 +10,7 @@
 //! [`MAX_REFUSED`] rows: once full, the device listing the most gives up its oldest listing
 //! for another device's refusal, while it lists more than that device would; otherwise the
 //! newcomer is refused without being listed (counted in the sync's report); a list over its
-//! bounds from before them is trimmed the same way. Refused bytes are kept (for whoever looks
+//! bounds from before them is trimmed the same way, a little at each batch. Refused bytes are kept (for whoever looks
 //! into a refusal, and `person export`; nothing here judges them again) for blobs up to 64 KiB
 //! while the list's bytes stay under [`MAX_EVIDENCE`]; past that, a refusal is listed without
 //! them. A refusal
@@ -40,6 +40,9 @@ pub(crate) const MAX_EVIDENCE_KEY: &str = "max_evidence";
 /// Most bytes of one refused blob kept as evidence: a larger one is listed without them, so
 /// that a few large blobs cannot take all of [`MAX_EVIDENCE`].
 const MAX_EVIDENCE_EACH: usize = 64 << 10;
+
+/// Most listings a batch trims from a list over its bound ([`Refusals::trim`]).
+const TRIM_PER_BATCH: usize = 2_000;
 
 /// The listings of the list, loaded once per batch and kept up to date by what the batch adds
 /// and removes.
@@ -88,7 +91,11 @@ impl Refusals {
     /// within them: the device listing the most gives up its oldest listings, and the newest
     /// evidence goes first.
     fn trim(&mut self, conn: &Connection) -> Result<()> {
-        while self.listed > self.max {
+        // A little at a time: a list kept without bounds may be long, and this runs inside a
+        // sync's transaction (a phone closed midway would roll it all back each time).
+        let mut budget = TRIM_PER_BATCH;
+        while self.listed > self.max && budget > 0 {
+            budget -= 1;
             let counts = match &mut self.by_pusher {
                 Some(counts) => counts,
                 none => none.insert(room::counts(conn, Room::Refused)?),
@@ -158,16 +165,19 @@ impl Refusals {
         // The oldest still there (one forgotten meanwhile has gone; its rowid may since be
         // another pusher's row, hence the pusher in the condition).
         while let Some(rowid) = self.oldest_of.get_mut(top).and_then(VecDeque::pop_front) {
-            let gone: Option<i64> = conn
+            let gone: Option<(i64, String)> = conn
                 .prepare_cached(
                     "DELETE FROM quarantine
                      WHERE rowid = ?1 AND pusher_actor IS ?2
                          AND NOT (for_room AND change_hash IS NOT NULL)
-                     RETURNING length(bytes)",
+                     RETURNING length(bytes), doc_id",
                 )?
-                .query_row((rowid, top), |r| r.get(0))
+                .query_row((rowid, top), |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if let Some(bytes) = gone {
+            if let Some((bytes, doc_id)) = gone {
+                // The listing no longer keeps its document from compaction: no note of its
+                // blobs may let a snapshot stand for the refused change.
+                super::compaction::not_held(conn, &doc_id)?;
                 self.removed(top.clone(), bytes);
                 return Ok(true);
             }

@@ -1551,8 +1551,9 @@ fn a_snapshot_never_stands_for_a_change_refused_here_unlisted() {
         None,
         "the edit was refused for want of room"
     );
-    lead.store.make_snapshots_after(100, 1).unwrap();
-    lead.sync();
+    assert_eq!(lead.store.make_snapshots_after(100, 1).unwrap(), 1);
+    let report = lead.sync();
+    assert_eq!(report.compacted, 1, "{report:?}");
     let mut late = Device::joined(&relay.url, &invite, "Late phone");
     late.sync();
     assert_eq!(
