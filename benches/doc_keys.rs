@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use groundwork::crypto::doc_keys::DocKeys;
 use groundwork::crypto::keys::{
-    DeviceKey, InviteSecret, Keyring, TeamKey, TreeForm, seal_invite_as,
+    DeviceKey, InviteSecret, Keyring, TeamKey, TreeForm, open_invite, seal_invite_as,
 };
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
@@ -57,9 +57,9 @@ fn main() {
     let mut cut_time = 0.0;
     println!(
         "| erasures | nodes held | tree stored | tree in an invite | invite of format 4 (base64url) | \
-         invite of format 3 | deriving a key |"
+         invite of format 3 | deriving a key | sealing / opening an invite |"
     );
-    for target in [0u32, 1, 10, 100, 490, 1000, 3000] {
+    for target in [0u32, 1, 10, 100, 490, 1000, 3000, 6000] {
         while done < target {
             let start = Instant::now();
             cut.puncture(&doc(1_000_000 + done));
@@ -67,17 +67,22 @@ fn main() {
             done += 1;
         }
         let ring = Keyring::new([key.clone()]).with_doc_keys(cut.clone());
+        let start = Instant::now();
         let [invite, before] = [TreeForm::Dense, TreeForm::Nodes].map(|form| {
             seal_invite_as(&secret, TEAM, &ring, (&lead.public(), "0a0b"), &cert, form)
                 .expect("seal")
         });
+        let sealing = start.elapsed().as_secs_f64() * 1e3 / 2.0;
+        let start = Instant::now();
+        black_box(open_invite(&secret, TEAM, &invite).expect("open"));
+        let opening = start.elapsed().as_secs_f64() * 1e3;
         let start = Instant::now();
         for i in 0..10_000 {
             black_box(cut.key_for(&doc(i)));
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
         println!(
-            "| {target} | {} | {} B | {} B | {} B | {} B | {per:.2} µs |",
+            "| {target} | {} | {} B | {} B | {} B | {} B | {per:.2} µs | {sealing:.1} / {opening:.1} ms |",
             cut.len(),
             cut.encode().len(),
             cut.dense_len(),

@@ -5,9 +5,9 @@
 //!   lead's actions, erasure confirmations) `application/json` (415 otherwise).
 //! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies, doc-changes requests
 //!   and the lead's and erasure requests are small (413 above 16 KiB); an invite request, which may carry sealed
-//!   keys, up to [`MAX_INVITE_BODY_BYTES`] (4 MiB and 4 KiB).
+//!   keys, up to [`MAX_INVITE_BODY_BYTES`] (7 MiB and 4 KiB).
 //! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
-//!   characters (4 MiB; 400).
+//!   characters (7 MiB; 400).
 //! - [`check_erase_proof`]: an erasure order's proof is 1 to [`MAX_ERASE_PROOF_LEN`] printable
 //!   ASCII characters (400).
 //! - [`MAX_COMPACT_BODY_BYTES`], [`check_compact`]: a lead's compaction request is at most 4 MiB
