@@ -48,13 +48,7 @@ impl TestRelay {
             }
             _ => EmbeddedRelay::start(&tmp.path().join("relay")).unwrap(),
         };
-        TestRelay {
-            url: relay.url().to_string(),
-            relay,
-            keys: Default::default(),
-            anchors: Default::default(),
-            _tmp: tmp,
-        }
+        Self::serving(relay, tmp)
     }
 
     /// A relay on SQLite whose teams may each store `max_team_bytes` (a canvasser's device
@@ -63,6 +57,11 @@ impl TestRelay {
         let tmp = tempfile::tempdir().unwrap();
         let relay =
             EmbeddedRelay::start_with_quota(&tmp.path().join("relay"), max_team_bytes).unwrap();
+        Self::serving(relay, tmp)
+    }
+
+    /// `relay`, started, with no team yet; `tmp` lives as long as it.
+    fn serving(relay: EmbeddedRelay, tmp: tempfile::TempDir) -> Self {
         TestRelay {
             url: relay.url().to_string(),
             relay,
@@ -1080,13 +1079,27 @@ fn a_device_over_its_share_still_receives_the_teams_work_and_keeps_its_own() {
     let probe = wire.stats.sent.load(Ordering::Relaxed);
     assert!(probe < first / 10, "{probe} bytes sent, {first} before");
 
-    // Room again (the lead erases one of the phone's people: its changes leave the phone's
-    // share): more of what waits goes.
+    // Room again (the lead erases three of the people the phone shared first: their changes
+    // leave the phone's share, room for more than any one change waiting): more of what
+    // waits goes.
     let nb = std::cell::RefCell::new(&mut lead.store);
-    sync::block_on(sync::team::erase_person(&nb, &transport(), &people[0])).unwrap();
-    let _ = sync::sync_once(&mut phone.store, &transport(), Budget::default());
+    for person in &people[..3] {
+        sync::block_on(sync::team::erase_person(&nb, &transport(), person)).unwrap();
+    }
+    // (A sync or two: under a loaded machine a round trip may time out and be retried.)
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(sync::sync_once(
+            &mut phone.store,
+            &transport(),
+            Budget::default(),
+        ));
+        if phone.store.pending_changes().unwrap() < left {
+            break;
+        }
+    }
     assert!(
         phone.store.pending_changes().unwrap() < left,
-        "more of the phone's changes were shared once there was room"
+        "more of the phone's changes were shared once there was room: {outcomes:?}"
     );
 }
