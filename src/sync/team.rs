@@ -345,6 +345,10 @@ pub async fn erase_document<W: Wire>(
     })
 }
 
+/// The longest sealed keys relays from before 2026-12-06 take in an invite (4 MiB): past
+/// them, a refusal may be an older relay's.
+const LONGEST_KEYS_BEFORE: usize = 4 * 1024 * 1024;
+
 /// A new invite to this device's team (a lead).
 pub async fn invite<W: Wire>(
     store: &impl Notebook,
@@ -388,7 +392,7 @@ pub async fn invite<W: Wire>(
             && sealed.len() > groundwork_protocol::team::MAX_SEALED_KEYS_LEN
         {
             return Err(Error::from(CryptoError::Key(format!(
-                "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 1.4 KiB); devices already in the team keep working, and new devices need a new team",
+                "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 1.1 KiB); devices already in the team keep working, and new devices need a new team",
                 sealed.len() / 1024,
                 groundwork_protocol::team::MAX_SEALED_KEYS_LEN / 1024
             )))
@@ -398,9 +402,31 @@ pub async fn invite<W: Wire>(
     } else {
         None
     };
-    let mut invite = transport
+    let big = request
+        .sealed_keys
+        .as_ref()
+        .is_some_and(|k| k.len() > LONGEST_KEYS_BEFORE);
+    let mut invite = match transport
         .invite(&link.relay_url, &link.token, &request)
-        .await?;
+        .await
+    {
+        // Keys an older relay, or one whose max_body_bytes is lower, does not take.
+        Err(SyncError::Refused {
+            status: status @ (400 | 413),
+            message,
+        }) if big => {
+            return Err(SyncError::Refused {
+                status,
+                message: format!(
+                    "this team's keys have grown to {} KiB, more than this relay takes in an \
+                     invite ({message}): whoever runs the relay can update it, or raise its \
+                     max_body_bytes to 8 MiB; devices already in the team keep working",
+                    request.sealed_keys.as_ref().map_or(0, String::len) / 1024
+                ),
+            });
+        }
+        other => other?,
+    };
     if let Some(secret) = secret {
         invite.code = format!("{}.{}", invite.code, secret.to_text());
     }

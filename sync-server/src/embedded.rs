@@ -36,7 +36,14 @@ pub struct EmbeddedRelay {
     store: Arc<dyn Store>,
     url: String,
     backend: Backend,
+    bounds: Bounds,
+}
+
+/// Limits an embedded relay is started with, other than the defaults.
+#[derive(Clone, Copy, Default)]
+struct Bounds {
     max_team_bytes: Option<u64>,
+    max_body_bytes: Option<usize>,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -46,13 +53,27 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 impl EmbeddedRelay {
     /// Start a relay whose database lives in `dir`.
     pub fn start(dir: &Path) -> io::Result<Self> {
-        Self::start_with(Backend::Sqlite(dir.to_path_buf()), None)
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()), Bounds::default())
     }
 
     /// [`EmbeddedRelay::start`] with a quota: each team may store `max_team_bytes` (as
     /// `serve --max-team-bytes`).
     pub fn start_with_quota(dir: &Path, max_team_bytes: u64) -> io::Result<Self> {
-        Self::start_with(Backend::Sqlite(dir.to_path_buf()), Some(max_team_bytes))
+        let bounds = Bounds {
+            max_team_bytes: Some(max_team_bytes),
+            ..Bounds::default()
+        };
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()), bounds)
+    }
+
+    /// [`EmbeddedRelay::start`] taking request bodies of at most `max_body_bytes` (as `serve
+    /// --max-body-bytes`).
+    pub fn start_with_max_body(dir: &Path, max_body_bytes: usize) -> io::Result<Self> {
+        let bounds = Bounds {
+            max_body_bytes: Some(max_body_bytes),
+            ..Bounds::default()
+        };
+        Self::start_with(Backend::Sqlite(dir.to_path_buf()), bounds)
     }
 
     /// Start a relay on a new PostgreSQL database, created (with a random name) on the server
@@ -67,12 +88,15 @@ impl EmbeddedRelay {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .map_err(other)?;
         admin.close().map_err(other)?;
-        Self::start_with(Backend::Postgres(format!("{settings} dbname={name}")), None)
+        Self::start_with(
+            Backend::Postgres(format!("{settings} dbname={name}")),
+            Bounds::default(),
+        )
     }
 
-    fn start_with(backend: Backend, max_team_bytes: Option<u64>) -> io::Result<Self> {
+    fn start_with(backend: Backend, bounds: Bounds) -> io::Result<Self> {
         // Opened before the runtime: PostgreSQL's blocking client cannot start inside one.
-        let store: Arc<dyn Store> = match (&backend, max_team_bytes) {
+        let store: Arc<dyn Store> = match (&backend, bounds.max_team_bytes) {
             (Backend::Sqlite(dir), None) => Arc::new(SqliteStore::open(dir).map_err(other)?),
             (Backend::Sqlite(dir), Some(bytes)) => Arc::new(
                 SqliteStore::open(dir)
@@ -92,9 +116,11 @@ impl EmbeddedRelay {
             .enable_all()
             .build()?;
         // Tests and benchmarks enrol many devices from 127.0.0.1 at once.
+        let defaults = Limits::default();
         let limits = Limits {
             rates: RateSettings::unlimited(),
-            ..Limits::default()
+            max_body_bytes: bounds.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            ..defaults
         };
         let listen = "127.0.0.1:0".parse().map_err(other)?;
         let relay = rt.block_on(RunningRelay::start(listen, store.clone(), limits))?;
@@ -105,7 +131,7 @@ impl EmbeddedRelay {
             store,
             url,
             backend,
-            max_team_bytes,
+            bounds,
         })
     }
 
@@ -125,9 +151,9 @@ impl EmbeddedRelay {
     /// Stop (letting open requests finish) and start again on the same database, on a new port.
     pub fn restart(mut self) -> io::Result<Self> {
         self.stop()?;
-        let (backend, max_team_bytes) = (self.backend.clone(), self.max_team_bytes);
+        let (backend, bounds) = (self.backend.clone(), self.bounds);
         drop(self);
-        Self::start_with(backend, max_team_bytes)
+        Self::start_with(backend, bounds)
     }
 
     fn stop(&mut self) -> io::Result<()> {

@@ -664,20 +664,7 @@ pub(crate) mod through_the_relay {
         invite_from(&mut lead, 1);
         // The lead's tree as 8,000 erasures leave it (each cuts about 1.5 KB of keys into it,
         // about 1.1 KB in an invite's dense form: 8.7 MB, over the relay's 7 MiB).
-        let mut tree = lead.store.keyring().unwrap().doc_keys().unwrap().clone();
-        for n in 0..8_000 {
-            tree.puncture(&format!("0193b2c4-{n:04x}-7222-8333-944455566677"));
-        }
-        let conn = lead.store.connection();
-        conn.execute_batch("BEGIN; DELETE FROM doc_keys;").unwrap();
-        for (at, key) in tree.nodes() {
-            conn.execute(
-                "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
-                (i64::from(at.depth), at.prefix as i64, key.as_slice()),
-            )
-            .unwrap();
-        }
-        conn.execute_batch("COMMIT").unwrap();
+        erased_so_often(&mut lead, 8_000);
         let request = groundwork_protocol::InviteRequest {
             uses: 1,
             expires_in_secs: 3600,
@@ -693,6 +680,51 @@ pub(crate) mod through_the_relay {
             }
             Ok(_) => panic!("an invite over the relay's limit was made"),
         }
+    }
+
+    /// Past 4 MiB of keys, an invite a relay refuses as too large is most likely an older
+    /// relay's (or one whose `max_body_bytes` is lower): the lead is told that, not to "send
+    /// fewer changes".
+    #[test]
+    fn a_lead_whose_relay_takes_smaller_invites_is_told_why() {
+        // A relay taking bodies no larger than an older relay's invites (4 MiB of keys).
+        let relay = TestRelay::start_with_max_body((4 << 20) + 4096);
+        let (_, mut lead, _b) = lead_and_canvasser(&relay);
+        invite_from(&mut lead, 1);
+        // About 5 MB of keys in the invite: over 4 MiB, under 7 MiB.
+        erased_so_often(&mut lead, 4_500);
+        let request = groundwork_protocol::InviteRequest {
+            uses: 1,
+            expires_in_secs: 3600,
+            role: groundwork_protocol::Role::Canvasser,
+            sealed_keys: None,
+        };
+        let nb = RefCell::new(&mut lead.store);
+        let message = match sync::block_on(team::invite(&nb, &transport(), &request)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("the relay refused it"),
+        };
+        assert!(message.contains("more than this relay takes"), "{message}");
+        assert!(message.contains("max_body_bytes"), "{message}");
+    }
+
+    /// The lead's tree of documents' keys as `n` erasures leave it (written into its notebook
+    /// directly: carrying out `n` orders would take minutes).
+    fn erased_so_often(lead: &mut Device, n: u32) {
+        let mut tree = lead.store.keyring().unwrap().doc_keys().unwrap().clone();
+        for n in 0..n {
+            tree.puncture(&format!("0193b2c4-{n:04x}-7222-8333-944455566677"));
+        }
+        let conn = lead.store.connection();
+        conn.execute_batch("BEGIN; DELETE FROM doc_keys;").unwrap();
+        for (at, key) in tree.nodes() {
+            conn.execute(
+                "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
+                (i64::from(at.depth), at.prefix as i64, key.as_slice()),
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
     }
 
     #[test]

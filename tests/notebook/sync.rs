@@ -60,6 +60,14 @@ impl TestRelay {
         Self::serving(relay, tmp)
     }
 
+    /// A relay on SQLite taking request bodies of at most `max_body_bytes`.
+    pub fn start_with_max_body(max_body_bytes: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let relay =
+            EmbeddedRelay::start_with_max_body(&tmp.path().join("relay"), max_body_bytes).unwrap();
+        Self::serving(relay, tmp)
+    }
+
     /// `relay`, started, with no team yet; `tmp` lives as long as it.
     fn serving(relay: EmbeddedRelay, tmp: tempfile::TempDir) -> Self {
         TestRelay {
@@ -945,7 +953,7 @@ fn the_background_worker_syncs_after_changes_and_when_asked() {
 }
 
 /// A server that answers every request with `status` and a JSON error, counting requests.
-fn answering(status: u16) -> (String, Arc<AtomicUsize>) {
+pub fn answering(status: u16) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let count = Arc::new(AtomicUsize::new(0));

@@ -56,8 +56,8 @@ pub const CODE_NEEDS_KEY: &str = "needs_key";
 /// into a team that has no lead yet and is not sealed (it would make the team's key, and so be
 /// its root of trust): the team's first lead must join first. The invite is not used up.
 pub const CODE_NO_LEAD_YET: &str = "no_lead_yet";
-/// Longest [`InviteRequest::sealed_keys`], in bytes: 7 MiB (4 MiB before 2026-12-06), the
-/// most that fits, with the request's other fields, under a relay's default `max_body_bytes`
+/// Longest [`InviteRequest::sealed_keys`], in bytes: 7 MiB (4 MiB before 2026-12-06), which
+/// leaves room for the request's other fields under a relay's default `max_body_bytes`
 /// (8 MiB). The keys grow with the team's erasures (each adds about 1.1 KB, in base64url, of
 /// document keys to what an invite carries once past 1 MiB), so this holds about 6,500 of
 /// them. A relay also bounds what a team's unused invites hold together (a sixteenth of its
