@@ -665,6 +665,13 @@ pub(crate) mod through_the_relay {
         // The lead's tree as 8,000 erasures leave it (each cuts about 1.5 KB of keys into it,
         // about 1.1 KB in an invite's dense form: 8.7 MB, over the relay's 7 MiB).
         erased_so_often(&mut lead, 8_000);
+        let message = invite_refused(&mut lead);
+        assert!(message.contains("too large for an invite"), "{message}");
+        assert!(message.contains("new team"), "{message}");
+    }
+
+    /// Why `lead`'s app could not make a canvasser's invite (it must not).
+    fn invite_refused(lead: &mut Device) -> String {
         let request = groundwork_protocol::InviteRequest {
             uses: 1,
             expires_in_secs: 3600,
@@ -673,12 +680,8 @@ pub(crate) mod through_the_relay {
         };
         let nb = RefCell::new(&mut lead.store);
         match sync::block_on(team::invite(&nb, &transport(), &request)) {
-            Err(e) => {
-                let message = e.to_string();
-                assert!(message.contains("too large for an invite"), "{message}");
-                assert!(message.contains("new team"), "{message}");
-            }
-            Ok(_) => panic!("an invite over the relay's limit was made"),
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("an invite the relay would not take was made"),
         }
     }
 
@@ -693,17 +696,7 @@ pub(crate) mod through_the_relay {
         invite_from(&mut lead, 1);
         // About 5 MB of keys in the invite: over 4 MiB, under 7 MiB.
         erased_so_often(&mut lead, 4_500);
-        let request = groundwork_protocol::InviteRequest {
-            uses: 1,
-            expires_in_secs: 3600,
-            role: groundwork_protocol::Role::Canvasser,
-            sealed_keys: None,
-        };
-        let nb = RefCell::new(&mut lead.store);
-        let message = match sync::block_on(team::invite(&nb, &transport(), &request)) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("the relay refused it"),
-        };
+        let message = invite_refused(&mut lead);
         assert!(message.contains("more than this relay takes"), "{message}");
         assert!(message.contains("max_body_bytes"), "{message}");
     }
