@@ -754,8 +754,10 @@ async fn rounds<W: Wire>(
             Err(e @ SyncError::RelayFailed { status: 507, .. })
                 if push_refused.is_none() && !planned.request.push.is_empty() =>
             {
+                if !refused_for_room {
+                    store.with(|s| s.set_push_refused(true))?;
+                }
                 refused_for_room = true;
-                store.with(|s| s.set_push_refused(true))?;
                 if read > 1 {
                     rows = read / 2;
                 } else {
