@@ -12,12 +12,12 @@ use serde_json::json;
 
 use crate::common::{Answer, Device, Relay, gunzip, item};
 
-fn compact(device: &Device, items: Vec<CompactItem>) -> Answer {
+pub(crate) fn compact(device: &Device, items: Vec<CompactItem>) -> Answer {
     device.post(COMPACT_PATH, &CompactRequest { items })
 }
 
 /// The snapshot `snapshot` of its document, covering `covers`.
-fn covering(snapshot: &PushItem, covers: &[&PushItem]) -> CompactItem {
+pub(crate) fn covering(snapshot: &PushItem, covers: &[&PushItem]) -> CompactItem {
     CompactItem {
         doc_id: snapshot.doc_id.clone(),
         snapshot: blob_id(&snapshot.blob),

@@ -13,7 +13,7 @@ use crate::common::{
     sqlite_only,
 };
 
-fn erase(lead: &Device, doc_id: &str) -> Answer {
+pub(crate) fn erase(lead: &Device, doc_id: &str) -> Answer {
     lead.post(
         "/v1/erase",
         &EraseRequest {

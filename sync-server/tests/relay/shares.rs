@@ -2,13 +2,11 @@
 //! team's quota, so that one buggy or stolen phone cannot fill the team's storage and leave
 //! every other device's pushes refused. Counts follow what erasure and compaction delete.
 
-use groundwork_protocol::compact::tag;
-use groundwork_protocol::{
-    COMPACT_PATH, CompactItem, CompactRequest, CompactResponse, EraseRequest, PushItem, TeamDevice,
-    blob_id,
-};
+use groundwork_protocol::{CompactResponse, PushItem, TeamDevice};
 
 use crate::common::{Device, Param, Relay, db_row, int};
+use crate::compaction::{compact, covering};
+use crate::erasure::erase;
 
 /// A quota of 8 KiB: a canvasser's share is 4,096 bytes. A blob counts its bytes, its
 /// document id's and 128.
@@ -144,13 +142,7 @@ fn erasure_and_compaction_give_a_device_its_share_back() {
     phone
         .sync(vec![blob("kept", 2, 1_000)], None)
         .expect_err("full");
-    let answer = lead.post(
-        "/v1/erase",
-        &EraseRequest {
-            doc_id: "erased".into(),
-            proof: None,
-        },
-    );
+    let answer = erase(&lead, "erased");
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(
         shares(&lead),
@@ -172,16 +164,8 @@ fn erasure_and_compaction_give_a_device_its_share_back() {
     let snapshot = blob("kept", 20, 600);
     lead.sync(vec![snapshot.clone()], None)
         .expect("pushes the snapshot");
-    let answer = lead.post(
-        COMPACT_PATH,
-        &CompactRequest {
-            items: vec![CompactItem {
-                doc_id: "kept".into(),
-                snapshot: blob_id(&snapshot.blob),
-                covers: changes.iter().map(|c| tag(&c.id)).collect(),
-            }],
-        },
-    );
+    let covered: Vec<&PushItem> = changes.iter().collect();
+    let answer = compact(&lead, vec![covering(&snapshot, &covered)]);
     assert_eq!(
         answer.json::<CompactResponse>(),
         CompactResponse {
