@@ -3,7 +3,9 @@
 //! Run: `cargo bench --bench sync` (`BENCH_TEAM_PEOPLE=N` changes the big team's size, default
 //! 10000; `BENCH_EDITS=N` edits each person N more times before the upload, to show the first
 //! sync after compaction does not grow with history; `BENCH_FIRST_SYNC_ONLY=1` skips the end of
-//! a shift). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
+//! a shift; `BENCH_LINK_BYTES_PER_SEC=N` adds a new device's first sync after compaction over
+//! a link carrying N bytes a second each way, twice: the second from what the first learnt of
+//! the link). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
 //! store); devices are real data directories talking real HTTP, and one more new device is the
 //! real command line (`groundwork join`, `groundwork sync`, each a process), whose peak
 //! resident memory is read from `/proc`. Prints Markdown tables.
@@ -26,6 +28,9 @@ use groundwork::sync::plan::Budget;
 use groundwork::sync::{self, HttpTransport};
 use groundwork_protocol::Role;
 use sync_server::embedded::EmbeddedRelay;
+
+#[path = "../tests/notebook/throttle.rs"]
+mod throttle;
 
 fn relay(dir: &std::path::Path) -> EmbeddedRelay {
     EmbeddedRelay::start(dir).unwrap()
@@ -305,7 +310,7 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let r = relay(&tmp.path().join("relay"));
     let (team, keys) = sealed_team(&r);
-    let canvassers = invite_as(&r, &team, &keys, 4, Role::Canvasser);
+    let canvassers = invite_as(&r, &team, &keys, 6, Role::Canvasser);
     let leads = invite_as(&r, &team, &keys, 1, Role::Lead);
     let mut old = Store::open(&tmp.path().join("old")).unwrap();
     sync::join(&mut old, &transport(), r.url(), &canvassers, "Old phone").unwrap();
@@ -354,6 +359,10 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
     let (after, after_time, after_bytes, after_trips) =
         new_device(&r, &tmp.path().join("after"), &canvassers);
     assert_eq!(groundwork_state(&after), groundwork_state(&before));
+    let weak = std::env::var("BENCH_LINK_BYTES_PER_SEC")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|rate| weak_link(&r, tmp.path(), &canvassers, rate, &before));
 
     // The same as a device of its own: the command line's join, then one sync, each a process.
     let own = tmp.path().join("own");
@@ -421,6 +430,9 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
         "  the same command line's peak resident memory listing one person (its floor: the binary, the app window's libraries)".into(),
         mib(idle),
     ));
+    if let Some(weak) = weak {
+        rows.extend(weak);
+    }
     rows.push((
         "  **after compaction: bytes / floor**".into(),
         format!(
@@ -428,6 +440,58 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
             after_bytes as f64 / floor as f64
         ),
     ));
+}
+
+/// A new device's first sync after compaction over a link carrying `rate` bytes a second each
+/// way (the app's usual patience of a minute a request), then the same again on a second new
+/// device that starts from what the first learnt of the link: rows of the table.
+fn weak_link(
+    r: &EmbeddedRelay,
+    dir: &std::path::Path,
+    code: &str,
+    rate: u64,
+    expected: &Store,
+) -> Vec<(String, String)> {
+    let target: std::net::SocketAddr = r.url().trim_start_matches("http://").parse().unwrap();
+    let (proxy, _) = throttle::throttled_proxy(target, rate);
+    let mut rows = Vec::new();
+    let mut learnt = None;
+    for (round, name) in ["first", "second"].iter().enumerate() {
+        let mut new = Store::open(&dir.join(format!("weak-{round}"))).unwrap();
+        sync::join(&mut new, &transport(), r.url(), code, "Phone on one bar").unwrap();
+        let mut link = new.sync_state().unwrap().link.unwrap();
+        link.relay_url = format!("http://{proxy}");
+        new.set_relay_link(&link).unwrap();
+        if let Some(bytes) = learnt {
+            new.set_link_pace(bytes).unwrap();
+        }
+        let t = transport();
+        let start = Instant::now();
+        let outcome = sync::sync_once(&mut new, &t, Budget::default());
+        let took = start.elapsed();
+        let result = match outcome {
+            Ok(report) => {
+                assert_eq!(groundwork_state(&new), groundwork_state(expected));
+                format!(
+                    "**{}** ({} round trips, {} B received; pages of up to {} B learnt)",
+                    ms(took),
+                    report.round_trips,
+                    t.stats.received.load(Ordering::Relaxed),
+                    new.link_pace().unwrap().unwrap_or_default()
+                )
+            }
+            Err(e) => format!("failed after {}: {e}", ms(took)),
+        };
+        learnt = new.link_pace().unwrap();
+        rows.push((
+            format!(
+                "  after compaction: a new device's pull over a link of {} kbit/s each way, the {name} time",
+                rate * 8 / 1000
+            ),
+            result,
+        ));
+    }
+    rows
 }
 
 /// Every person, conversation and commitment, as exported: equal on devices that converged.

@@ -30,7 +30,7 @@ use groundwork::store::Store;
 use groundwork::sync::fetch::{sleep, transport};
 use groundwork::sync::plan::Budget;
 use groundwork::sync::team::{self, TeamAction};
-use groundwork::sync::{Repair, Status, SyncError, engine};
+use groundwork::sync::{Repair, Status, engine};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -527,7 +527,7 @@ impl Worker {
                         }
                         Err(e) => worker.set_status(SyncStatus {
                             joining: false,
-                            unreachable: matches!(e, SyncError::Unreachable { .. }),
+                            unreachable: e.is_offline(),
                             last_error: Some(e.to_string()),
                             syncing: false,
                             ..now
@@ -676,7 +676,7 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                     devices_at = Some(now);
                 }
             }
-            Err(e) => offline = matches!(e, SyncError::Unreachable { .. }),
+            Err(e) => offline = e.is_offline(),
         }
         worker.publish_status(offline, &devices, pulled);
     }

@@ -52,6 +52,8 @@ pub(crate) const PENDING_JOIN: &str = "pending_join";
 
 /// The `meta` key set while the relay refuses this device's pushes for want of room.
 const PUSH_REFUSED: &str = "push_refused";
+/// Bytes a sync's request may carry on this device's link, as the last sync learnt.
+const LINK_PACE: &str = "link_pace";
 
 /// This device's sync bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -397,6 +399,18 @@ impl Store {
         } else {
             super::meta_delete(&self.conn, PUSH_REFUSED)
         }
+    }
+
+    /// Bytes a sync's request may carry on this device's link, as the last sync learnt
+    /// (`sync::pace`); `None` before any sync learnt it, or if the note does not read as a
+    /// number.
+    pub fn link_pace(&self) -> Result<Option<u64>> {
+        Ok(super::meta_get(&self.conn, LINK_PACE)?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Keep what a sync learnt of this device's link for the next one.
+    pub fn set_link_pace(&self, bytes: u64) -> Result<()> {
+        super::meta_set(&self.conn, LINK_PACE, &bytes.to_string())
     }
 
     /// Set the sync cursor back to the start of the team's log, so that the next sync pulls

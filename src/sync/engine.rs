@@ -330,10 +330,33 @@ pub async fn sync_pages_with<W: Wire>(
     on_page: &mut dyn FnMut(usize),
     helpers: &impl Helpers,
 ) -> Result<SyncReport, SyncError> {
+    resume_pace(store, transport)?;
     let result = run(store, transport, budget, on_page, helpers).await;
+    keep_pace(store, transport)?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
+}
+
+/// Start from what the last sync learnt of the link (`sync::pace`), so that a phone on a weak
+/// signal does not spend a request's whole patience on a page too large for it first.
+fn resume_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(), SyncError> {
+    if let Some(allowance) = store.with(|s| s.link_pace())? {
+        transport.resume_pace(allowance);
+    }
+    Ok(())
+}
+
+/// Keep what this sync learnt of the link for the next one.
+fn keep_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(), SyncError> {
+    let learnt = transport.learnt_pace();
+    store.with(|s| {
+        if s.link_pace()? == Some(learnt) {
+            return Ok(());
+        }
+        s.set_link_pace(learnt)
+    })?;
+    Ok(())
 }
 
 /// What to ask the relay for again.
@@ -361,6 +384,7 @@ pub async fn repair<W: Wire>(
         .with(|s| s.sync_state())?
         .link
         .ok_or(SyncError::NotJoined)?;
+    resume_pace(store, transport)?;
     let result = async {
         let docs = match what {
             Repair::Docs(docs) => docs,
@@ -393,6 +417,7 @@ pub async fn repair<W: Wire>(
         })
     }
     .await;
+    keep_pace(store, transport)?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     result
@@ -457,13 +482,15 @@ async fn pull_doc<W: Wire>(
         let request = DocChangesRequest {
             doc_id: doc_id.to_string(),
             after,
-            max_bytes: Some(budget.pull_bytes),
+            max_bytes: Some(transport.paced(budget).pull_bytes),
         };
         let response = match transport
             .doc_changes(&link.relay_url, &link.token, &request)
             .await
         {
             Ok(r) => r,
+            // Too large a page for the link as it is: ask again for a smaller one.
+            Err(SyncError::TooSlow { .. }) => continue,
             // Erased meanwhile: carry out the order; there is nothing to pull.
             Err(SyncError::Erased(named)) => {
                 report.erased += team::after_refusal(store, transport, link, &named).await?;
@@ -688,11 +715,14 @@ async fn rounds<W: Wire>(
         if joined_again {
             return Err(SyncError::JoinedAgain);
         }
+        // No more than the link has shown it carries in time (`sync::pace`).
+        let round = transport.paced(budget);
+        let round_rows = rows.min(round.push_bytes / 256 + 1);
         let (outbox, read, snapshots_left) = store.with(|s| {
             if push_refused.is_some() {
                 return Ok((Vec::new(), 0, false));
             }
-            let items = s.outbox(rows)?;
+            let items = s.outbox(round_rows)?;
             let read = items.len();
             let mut out = s.sealed_for_push(items)?;
             if rows < full_rows {
@@ -701,14 +731,14 @@ async fn rounds<W: Wire>(
             }
             // A lead's snapshots go after the changes, in what room the budget leaves.
             let used: usize = out.iter().map(|o| o.bytes.len()).sum();
-            let (snapshots, left) = s.snapshots_to_push(budget.push_bytes.saturating_sub(used))?;
+            let (snapshots, left) = s.snapshots_to_push(round.push_bytes.saturating_sub(used))?;
             out.extend(snapshots);
             Ok::<_, Error>((out, read, left))
         })?;
-        let mut planned = plan::next_request(&outbox, cursor, budget, &actor);
+        let mut planned = plan::next_request(&outbox, cursor, round, &actor);
         // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
         // rows read before the byte budget: whatever the outbox holds beyond them goes next.
-        planned.left_behind |= read == rows || snapshots_left;
+        planned.left_behind |= read == round_rows || snapshots_left;
         // In a sealed team a push ends with this device's signed record of what it carries,
         // so that other devices find out if the relay withholds any of it.
         let record = store.with(|s| {
@@ -742,6 +772,9 @@ async fn rounds<W: Wire>(
                 news = said;
                 response
             }
+            // No answer in time, and a smaller request may fit: push and pull less (nothing
+            // of a push the relay stored before the answer was lost is taken twice).
+            Err(SyncError::TooSlow { .. }) => continue,
             // The push holds changes to people erased from the team (this device was offline
             // when they were erased): erase them here, then push the rest.
             Err(SyncError::Erased(named)) if erase_rounds < 3 => {

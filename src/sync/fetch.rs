@@ -1,4 +1,5 @@
-//! The browser's wire: `fetch` from the page or a worker, 60 s per request (an abort signal),
+//! The browser's wire: `fetch` from the page or a worker, each request given its own patience
+//! (an abort signal: 60 s, five minutes for a join),
 //! pauses on `setTimeout`. The browser undoes gzip itself and sets `Accept-Encoding`; an
 //! answer larger than [`MAX_ANSWER_BYTES`] is refused.
 
@@ -8,11 +9,8 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, Relay, Wire};
+use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, NoAnswer, Relay, Wire};
 use groundwork_protocol::{ERASURES_HEADER, ROLE_HEADER};
-
-/// How long one request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The relay's API over `fetch`.
 pub type FetchTransport = Relay<FetchWire>;
@@ -43,13 +41,13 @@ pub async fn sleep(wait: Duration) {
     let _ = JsFuture::from(promise).await;
 }
 
-fn describe(error: &JsValue) -> String {
+fn describe(error: &JsValue) -> NoAnswer {
     let name = js_sys::Reflect::get(error, &JsValue::from_str("name"))
         .ok()
         .and_then(|n| n.as_string())
         .unwrap_or_default();
     if name == "TimeoutError" || name == "AbortError" {
-        "it did not answer in time".into()
+        NoAnswer::TimedOut
     } else {
         // A TypeError from fetch: no network, refused, or blocked.
         "no connection".into()
@@ -57,7 +55,7 @@ fn describe(error: &JsValue) -> String {
 }
 
 impl Wire for FetchWire {
-    async fn exchange(&self, request: &Exchange) -> Result<Answer, String> {
+    async fn exchange(&self, request: &Exchange) -> Result<Answer, NoAnswer> {
         let init = web_sys::RequestInit::new();
         init.set_method(request.method);
         let headers = web_sys::Headers::new().map_err(|e| describe(&e))?;
@@ -72,7 +70,7 @@ impl Wire for FetchWire {
             let body = Uint8Array::from(&request.body[..]);
             init.set_body(&body);
         }
-        let millis = u32::try_from(REQUEST_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
+        let millis = u32::try_from(request.patience.as_millis()).unwrap_or(u32::MAX);
         init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(millis)));
         let req = web_sys::Request::new_with_str_and_init(&request.url, &init)
             .map_err(|e| describe(&e))?;

@@ -1,6 +1,6 @@
 //! The wire of the desktop app and the command line: reqwest (blocking, rustls), gzip answers
-//! undone within [`MAX_ANSWER_BYTES`], 10 s to connect and 60 s per request. The relay's API
-//! over it is [`HttpTransport`].
+//! undone within [`MAX_ANSWER_BYTES`], 10 s to connect and each request's own patience (60 s,
+//! five minutes for a join). The relay's API over it is [`HttpTransport`].
 
 use std::io::Read;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header;
 
 use super::SyncError;
-use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, Relay, Wire};
+use super::relay::{Answer, Exchange, MAX_ANSWER_BYTES, News, NoAnswer, Relay, Wire};
 use groundwork_protocol::{ERASURES_HEADER, ROLE_HEADER};
 
 /// The relay's API over reqwest.
@@ -36,12 +36,12 @@ impl HttpTransport {
 }
 
 impl ReqwestWire {
-    /// A client with 10 s to connect and 60 s per request (a wire of its own, for a
-    /// [`Relay`] that wraps it in another [`Wire`]).
+    /// A client with 10 s to connect, each request given its own patience (a wire of its
+    /// own, for a [`Relay`] that wraps it in another [`Wire`]).
     pub fn new() -> Result<Self, SyncError> {
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(super::relay::PATIENCE)
             .user_agent(concat!("groundwork/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SyncError::BadAnswer(format!("cannot set up HTTP: {e}")))?;
@@ -50,7 +50,7 @@ impl ReqwestWire {
 }
 
 impl Wire for ReqwestWire {
-    async fn exchange(&self, request: &Exchange) -> Result<Answer, String> {
+    async fn exchange(&self, request: &Exchange) -> Result<Answer, NoAnswer> {
         let method = match request.method {
             "GET" => reqwest::Method::GET,
             _ => reqwest::Method::POST,
@@ -60,6 +60,7 @@ impl Wire for ReqwestWire {
             builder = builder.header(*name, value);
         }
         builder
+            .timeout(request.patience)
             .body(request.body.clone())
             .send()
             .and_then(read_body)
@@ -71,9 +72,9 @@ impl Wire for ReqwestWire {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error) -> NoAnswer {
     if e.is_timeout() {
-        "it did not answer in time".into()
+        NoAnswer::TimedOut
     } else if e.is_connect() {
         "no connection".into()
     } else {
@@ -83,7 +84,7 @@ fn describe(e: &reqwest::Error) -> String {
             s = format!("{s}: {inner}");
             source = inner.source();
         }
-        s
+        NoAnswer::Failed(s)
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`engine`]: `join` and `sync_once` (async), driving a [`Relay`] and the store through a
 //!   [`Notebook`]; the blocking forms below ([`sync_once`], …) run them on the calling thread.
 //! - [`relay`]: the relay's HTTP API over any [`Wire`], with retries and backoff.
+//! - [`pace`]: how much a sync's request may carry on the link as it is (a weak signal gets
+//!   smaller pages and pushes rather than requests that never finish).
 //! - [`helpers`]: other workers taking part of a pulled page's opening (the phone's).
 //! - [`team`]: roles, the lead's actions and erasure orders.
 //! - `http`: the wire of the desktop and the command line (reqwest, rustls, gzip, timeouts);
@@ -20,6 +22,7 @@ pub mod fetch;
 pub mod helpers;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod http;
+pub mod pace;
 pub mod plan;
 pub mod relay;
 pub mod status;
@@ -75,6 +78,15 @@ pub enum SyncError {
         relay: String,
         /// What failed.
         reason: String,
+    },
+    /// A sync's request got no answer in time, and a smaller one may fit: the engine asks
+    /// again with less (this reaches the user only from a request the engine does not cut).
+    #[error(
+        "the relay at {relay} did not answer in time over this connection; sync again: the app asks for less at a time on a slow connection, and nothing is lost"
+    )]
+    TooSlow {
+        /// The relay's address.
+        relay: String,
     },
     /// The invite was refused.
     #[error("the relay refused the invite: {0}; ask your team lead for a new invite")]
@@ -137,6 +149,17 @@ pub enum SyncError {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] crate::error::Error),
+}
+
+impl SyncError {
+    /// Whether the relay could not be reached, or did not answer in time: the device is
+    /// offline as far as the person holding it is concerned ("Offline", not "Sync failed").
+    pub fn is_offline(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Unreachable { .. } | SyncError::TooSlow { .. }
+        )
+    }
 }
 
 /// How the engine reaches the store: a borrow for the length of one closure, never across a

@@ -8,6 +8,7 @@
 //! command line ([`super::http`]), `fetch` in the browser's store worker (`super::fetch`).
 
 use std::io::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -25,9 +26,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::SyncError;
+use super::pace::Pace;
+use super::plan::Budget;
 
 /// Largest answer accepted after decompression (a hostile relay cannot exhaust memory).
 pub const MAX_ANSWER_BYTES: u64 = 256 << 20;
+
+/// How long a request may take before it is given up: a sync's pages and pushes are paced
+/// to a quarter of it (see [`super::pace`]).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a join's request may take (five times [`PATIENCE`]): its answer cannot be cut
+/// into pages, and an invite into a team with thousands of erasures carries megabytes of keys
+/// (7 MiB at most: about 190 kbit/s for five minutes). (A lead's new invite has the usual
+/// patience: the relay gives a request's body a minute to arrive, `body_read_timeout`.)
+pub const LONG_PATIENCE: Duration = Duration::from_secs(300);
 
 /// One HTTP request, as the relay API needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +54,32 @@ pub struct Exchange {
     pub headers: Vec<(&'static str, String)>,
     /// The body as sent.
     pub body: Vec<u8>,
+    /// How long the whole exchange may take, answer included.
+    pub patience: Duration,
+}
+
+/// Why an exchange got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// None came within the request's patience (the link may be too slow for its size).
+    TimedOut,
+    /// Anything else: no connection, no name lookup, a connection cut; in words.
+    Failed(String),
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoAnswer::TimedOut => f.write_str("it did not answer in time"),
+            NoAnswer::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl From<&str> for NoAnswer {
+    fn from(reason: &str) -> Self {
+        NoAnswer::Failed(reason.to_string())
+    }
 }
 
 /// An answer: its status and its body, with gzip undone.
@@ -78,12 +117,12 @@ impl News {
 
 /// How HTTP reaches the relay: one request and its answer, and a pause between retries.
 ///
-/// `exchange` fails (with the reason in words) only when there was no answer at all: no
-/// connection, no name lookup, no answer in time.
+/// `exchange` fails only when there was no answer at all: no connection, no name lookup, no
+/// answer within the request's [`Exchange::patience`] ([`NoAnswer::TimedOut`]).
 #[allow(async_fn_in_trait)]
 pub trait Wire {
     /// Send one request and read its whole answer (at most [`MAX_ANSWER_BYTES`]).
-    async fn exchange(&self, request: &Exchange) -> Result<Answer, String>;
+    async fn exchange(&self, request: &Exchange) -> Result<Answer, NoAnswer>;
     /// Wait before trying again.
     async fn pause(&self, wait: Duration);
 }
@@ -105,20 +144,73 @@ pub struct Relay<W> {
     wire: W,
     attempts: u32,
     backoff: Duration,
+    patience: Duration,
+    /// What the link was found to carry in a sync's request (see [`super::pace`]).
+    pace: Mutex<Pace>,
     /// What crossed the wire so far.
     pub stats: WireStats,
 }
 
+/// Whether a request is one of a sync's, whose size the engine chooses by the [`Pace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Paced {
+    /// A push and a page, or a document's page: its answer teaches the pace, and when it
+    /// times out the engine asks again with less ([`SyncError::TooSlow`]).
+    Yes,
+    /// Anything else (small, or not to be cut: a join's answer).
+    No,
+}
+
 impl<W: Wire> Relay<W> {
     /// The API over `wire`, making up to `attempts` tries, waiting `backoff`, then twice that,
-    /// … between them.
+    /// … between them, each request given [`PATIENCE`].
     pub fn over(wire: W, attempts: u32, backoff: Duration) -> Self {
         Relay {
             wire,
             attempts: attempts.max(1),
             backoff,
+            patience: PATIENCE,
+            pace: Mutex::new(Pace::default()),
             stats: WireStats::default(),
         }
+    }
+
+    /// The same API with each request given `patience` instead of [`PATIENCE`] (a join five
+    /// times it).
+    #[must_use]
+    pub fn with_patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// The most a sync's next request may carry under the engine's `budget`: pushes and
+    /// pages no larger than the link has shown it carries in time.
+    pub fn paced(&self, budget: Budget) -> Budget {
+        let mut pace = self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Budget {
+            push_bytes: usize::try_from(pace.allow(budget.push_bytes as u64))
+                .unwrap_or(budget.push_bytes),
+            pull_bytes: pace.allow(budget.pull_bytes),
+        }
+    }
+
+    /// Resume the pace an earlier sync learnt (bytes a request may carry).
+    pub fn resume_pace(&self, allowance: u64) {
+        *self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Pace::resumed(allowance);
+    }
+
+    /// What the pace has learnt, to keep for the next sync.
+    pub fn learnt_pace(&self) -> u64 {
+        self.pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .learnt()
     }
 
     fn url(relay: &str, path: &str) -> Result<String, SyncError> {
@@ -135,6 +227,7 @@ impl<W: Wire> Relay<W> {
         &self,
         relay: &str,
         request: Exchange,
+        paced: Paced,
         finish: impl Fn(u16, Vec<u8>, News) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
         let mut wait = self.backoff;
@@ -147,11 +240,21 @@ impl<W: Wire> Relay<W> {
             self.stats
                 .sent
                 .fetch_add(request.body.len() as u64, Ordering::Relaxed);
-            match self.wire.exchange(&request).await {
+            let started = chrono::Utc::now();
+            let exchanged = self.wire.exchange(&request).await;
+            let elapsed = (chrono::Utc::now() - started).to_std().unwrap_or_default();
+            match exchanged {
                 Ok(answer) => {
                     self.stats
                         .received
                         .fetch_add(answer.wire_bytes, Ordering::Relaxed);
+                    if paced == Paced::Yes {
+                        let bytes = request.body.len() as u64 + answer.wire_bytes;
+                        self.pace
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .answered(bytes, elapsed, request.patience);
+                    }
                     let Answer {
                         status, body, news, ..
                     } = answer;
@@ -181,7 +284,20 @@ impl<W: Wire> Relay<W> {
                         }
                     }
                 }
-                Err(reason) => last = reason,
+                // Too slow for its size: the engine asks again with less, while less may fit.
+                Err(NoAnswer::TimedOut)
+                    if paced == Paced::Yes
+                        && self
+                            .pace
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .timed_out() =>
+                {
+                    return Err(SyncError::TooSlow {
+                        relay: relay.to_string(),
+                    });
+                }
+                Err(reason) => last = reason.to_string(),
             }
         }
         Err(SyncError::Unreachable {
@@ -201,8 +317,9 @@ impl<W: Wire> Relay<W> {
             url: Self::url(relay, ENROL_PATH)?,
             headers: vec![("content-type", JSON_CONTENT_TYPE.to_string())],
             body: serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?,
+            patience: self.long_patience(),
         };
-        self.send(relay, request, |status, body, _| match status {
+        self.send(relay, request, Paced::No, |status, body, _| match status {
             200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
             400 | 401 | 403 | 404 | 410 => Err(SyncError::InviteRefused(error_message(&body))),
             _ => Err(SyncError::Refused {
@@ -239,8 +356,9 @@ impl<W: Wire> Relay<W> {
                 ("accept-encoding", "gzip".to_string()),
             ],
             body,
+            patience: self.patience,
         };
-        self.send(relay, exchange, |status, body, news| {
+        self.send(relay, exchange, Paced::Yes, |status, body, news| {
             sync_answer(status, &body, request).map(|r| (r, news))
         })
         .await
@@ -262,16 +380,22 @@ impl<W: Wire> Relay<W> {
                 ("accept-encoding", "gzip".to_string()),
             ],
             body: serde_json::to_vec(request).map_err(|e| SyncError::BadAnswer(e.to_string()))?,
+            patience: self.patience,
         };
         // The answer is read as the answer to a request that pushed nothing, from `after`.
         let as_sync = SyncRequest {
             since: request.after,
             ..SyncRequest::default()
         };
-        self.send(relay, exchange, |status, body, _| {
+        self.send(relay, exchange, Paced::Yes, |status, body, _| {
             sync_answer(status, &body, &as_sync)
         })
         .await
+    }
+
+    /// A join's patience: five times a request's ([`LONG_PATIENCE`] by default).
+    fn long_patience(&self) -> Duration {
+        self.patience.saturating_mul(5)
     }
 
     /// An authenticated JSON request: `body` sent as JSON (a `GET` when there is none), the
@@ -298,8 +422,9 @@ impl<W: Wire> Relay<W> {
             url: Self::url(relay, path)?,
             headers,
             body,
+            patience: self.patience,
         };
-        self.send(relay, exchange, |status, body, _| match status {
+        self.send(relay, exchange, Paced::No, |status, body, _| match status {
             200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
             _ => Err(refusal(status, &body)),
         })

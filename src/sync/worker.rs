@@ -132,7 +132,7 @@ impl Worker {
                             // An erasure changes the notebook as pulled changes do.
                             pulled += (report.pulled + report.erased) as u64;
                         }
-                        let offline = matches!(outcome, Err(SyncError::Unreachable { .. }));
+                        let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         if outcome.is_ok() && (asked || stale) {
                             devices = team_devices(&store, &transport).ok().or(devices);

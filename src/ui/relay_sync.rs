@@ -226,7 +226,7 @@ impl SyncEngine for RelaySync {
                             Err(e) => publish(
                                 &subs,
                                 &SyncStatus {
-                                    unreachable: matches!(e, SyncError::Unreachable { .. }),
+                                    unreachable: e.is_offline(),
                                     last_error: Some(e.to_string()),
                                     syncing: false,
                                     ..now

@@ -279,7 +279,7 @@ impl groundwork::sync::Wire for CommittedSince<'_, '_> {
     async fn exchange(
         &self,
         request: &groundwork::sync::relay::Exchange,
-    ) -> Result<groundwork::sync::relay::Answer, String> {
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
         if request.url.ends_with("/v1/sync") {
             let mut plain = Vec::new();
             std::io::Read::read_to_end(
@@ -395,7 +395,7 @@ impl groundwork::sync::Wire for JoinsMidway<'_, '_> {
     async fn exchange(
         &self,
         request: &groundwork::sync::relay::Exchange,
-    ) -> Result<groundwork::sync::relay::Answer, String> {
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
         let answer = self.wire.exchange(request).await;
         if request.url.ends_with("/v1/sync") {
             self.store.borrow_mut().set_relay_link(&self.other).unwrap();

@@ -438,7 +438,7 @@ pub(crate) mod through_the_relay {
     }
 
     /// A team, its lead's device and one canvasser's ("B").
-    fn lead_and_canvasser(relay: &TestRelay) -> (String, Device, Device) {
+    pub(crate) fn lead_and_canvasser(relay: &TestRelay) -> (String, Device, Device) {
         let (team_id, lead_invite) = relay.lead_team();
         let lead = Device::joined(&relay.url, &lead_invite, "Lead's phone");
         let b = Device::joined(&relay.url, &relay.invite(&team_id, 1), "B's phone");
@@ -535,7 +535,7 @@ pub(crate) mod through_the_relay {
     }
 
     /// An invite for `uses` canvassers made by `lead`'s device.
-    fn invite_from(lead: &mut Device, uses: u32) -> String {
+    pub(crate) fn invite_from(lead: &mut Device, uses: u32) -> String {
         crate::trust::invite_by(lead, groundwork_protocol::Role::Canvasser, uses)
     }
 
@@ -703,7 +703,7 @@ pub(crate) mod through_the_relay {
 
     /// The lead's tree of documents' keys as `n` erasures leave it (written into its notebook
     /// directly: carrying out `n` orders would take minutes).
-    fn erased_so_often(lead: &mut Device, n: u32) {
+    pub(crate) fn erased_so_often(lead: &mut Device, n: u32) {
         let mut tree = lead.store.keyring().unwrap().doc_keys().unwrap().clone();
         for n in 0..n {
             tree.puncture(&format!("0193b2c4-{n:04x}-7222-8333-944455566677"));

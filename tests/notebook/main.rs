@@ -9,11 +9,13 @@
 //! - `golden`: stored and exported formats do not change by a byte unnoticed.
 //! - `integrity`: a bad or hostile member cannot hide, destroy or forge anyone's work.
 //! - `sync`: devices syncing through a real relay on 127.0.0.1:0.
+//! - `throttle`: a proxy carrying so many bytes a second (a weak signal).
 //! - `trust`: the lead's key as the team's root of trust: who is a member, who leads, and
 //!   whose erasure orders are carried out, whatever the relay says.
 //! - `rejoin`: a notebook joining its team again (revoked and found) under a new identity.
 //! - `reports`: the team lead's reports on a scripted shift, and exports read back.
 //! - `service`: the app's message type answered by the core alone, through JSON.
+//! - `slow_link`: syncs over a weak signal (a proxy carrying so many bytes a second).
 //! - `walk`: walk lists: imports, door marks, do-not-knock, sync and deletion.
 
 mod ahead;
@@ -29,7 +31,9 @@ mod rejoin;
 mod reports;
 mod sealed;
 mod service;
+mod slow_link;
 mod sync;
+mod throttle;
 mod trust;
 mod walk;
 

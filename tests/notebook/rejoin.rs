@@ -235,7 +235,7 @@ impl groundwork::sync::Wire for LosesTheEnrolmentsAnswer {
     async fn exchange(
         &self,
         request: &groundwork::sync::relay::Exchange,
-    ) -> Result<groundwork::sync::relay::Answer, String> {
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
         let answer = self.0.exchange(request).await;
         if request.url.ends_with("/v1/enrol") {
             return Err("connection reset".into());

@@ -1099,7 +1099,7 @@ impl groundwork::sync::Wire for SyncsFail {
     async fn exchange(
         &self,
         request: &groundwork::sync::relay::Exchange,
-    ) -> Result<groundwork::sync::relay::Answer, String> {
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
         if self.down.get() && request.url.ends_with("/v1/sync") {
             return Err("no connection".into());
         }

@@ -1008,7 +1008,7 @@ fn a_full_team_store_or_a_rate_limit_is_reported_without_pointless_retries() {
 }
 
 /// Text that compresses badly, `words` words of it (a stand-in for a long story).
-fn incompressible(seed: u64, words: usize) -> String {
+pub fn incompressible(seed: u64, words: usize) -> String {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);

@@ -1,0 +1,144 @@
+//! A weak signal: a real relay reached through a proxy on 127.0.0.1 that carries only so many
+//! bytes a second each way, with requests given two seconds instead of a minute (the same
+//! ratio as a page of the team's log to a link of about 100 kbit/s). A sync must get through
+//! in smaller pages and pushes (`sync::pace`) rather than send the same too-large request
+//! until it gives up.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use groundwork::sync::http::ReqwestWire;
+use groundwork::sync::plan::Budget;
+use groundwork::sync::{self, Relay};
+
+use super::sync::{Device, TestRelay, incompressible};
+use super::throttle::throttled_proxy;
+
+/// Bytes a second the proxy carries each way.
+const RATE: u64 = 200_000;
+
+/// How long each request may take over the weak link.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// The relay's API over reqwest, each request given [`PATIENCE`].
+fn weak_transport() -> Relay<ReqwestWire> {
+    Relay::over(ReqwestWire::new().unwrap(), 3, Duration::from_millis(20)).with_patience(PATIENCE)
+}
+
+/// `device`'s link pointed at the proxy (it joined directly).
+fn through(device: &mut Device, proxy: SocketAddr) {
+    let mut link = device.store.sync_state().unwrap().link.unwrap();
+    link.relay_url = format!("http://{proxy}");
+    device.store.set_relay_link(&link).unwrap();
+}
+
+/// `n` people, each with a conversation whose story compresses badly (about 11 KB each).
+fn write_people(device: &mut Device, n: usize, seed: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let p = device.person(&format!("Person {seed}-{i}"));
+            device.converse(&p, &incompressible(seed * 1000 + i as u64, 1000), &["ask"]);
+            p
+        })
+        .collect()
+}
+
+/// A new phone whose first sync has about 800 KB to pull over a link carrying 200 KB/s, with
+/// two seconds a request: the engine's usual page (up to 1 MiB) takes four, and asking for it
+/// again and again would never finish. It arrives whole, in smaller pages, and the phone
+/// keeps what it learnt of the link for its next sync, and learns again on a good link.
+#[test]
+fn a_first_sync_over_a_weak_signal_arrives_in_smaller_pages() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    write_people(&mut lead, 70, 1);
+    lead.sync();
+    let mut phone = Device::joined(&relay.url, &invite, "Phone in the basement");
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    let (proxy, connections) = throttled_proxy(target, RATE);
+    through(&mut phone, proxy);
+    // The phone last synced on a good link (it learnt that pages of 1 MiB came quickly): its
+    // first request over the weak one times out, and the next ones ask for less.
+    phone.store.set_link_pace(1 << 20).unwrap();
+    let report = sync::sync_once(&mut phone.store, &weak_transport(), Budget::default())
+        .unwrap_or_else(|e| panic!("the sync over the weak link failed: {e}"));
+    assert!(report.round_trips > 2, "{report:?}");
+    assert!(connections.load(Ordering::SeqCst) >= 1);
+    assert_eq!(phone.exports(), lead.exports());
+    let learnt = phone.store.link_pace().unwrap().expect("the pace is kept");
+    assert!(learnt < 1 << 20, "{learnt}");
+    // On a good link again, with much to pull, the allowance grows back.
+    write_people(&mut lead, 70, 3);
+    lead.sync();
+    let mut link = phone.store.sync_state().unwrap().link.unwrap();
+    link.relay_url = relay.url.clone();
+    phone.store.set_relay_link(&link).unwrap();
+    phone.sync();
+    assert_eq!(phone.exports(), lead.exports());
+    let regained = phone.store.link_pace().unwrap().unwrap();
+    assert!(regained > learnt, "{learnt} → {regained}");
+}
+
+/// A canvasser's phone with about 800 KB of a shift's work to push over the same link: the
+/// push goes in pieces the link carries in time, each stored once, and the lead receives all
+/// of it.
+#[test]
+fn a_push_over_a_weak_signal_goes_in_smaller_pieces() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let mut phone = Device::joined(&relay.url, &invite, "Phone at the bus stop");
+    let people = write_people(&mut phone, 70, 2);
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    let (proxy, _) = throttled_proxy(target, RATE);
+    through(&mut phone, proxy);
+    let report = sync::sync_once(&mut phone.store, &weak_transport(), Budget::default())
+        .unwrap_or_else(|e| panic!("the push over the weak link failed: {e}"));
+    assert_eq!(phone.store.pending_changes().unwrap(), 0);
+    assert!(report.round_trips > 2, "{report:?}");
+    let pulled = lead.sync();
+    for p in &people {
+        assert!(lead.store.person(p).is_ok(), "{p} did not arrive");
+    }
+    assert_eq!(pulled.rejected, 0, "{pulled:?}");
+    assert_eq!(phone.exports(), lead.exports());
+}
+
+/// A new volunteer joining a team with a thousand erasures behind it, on the same kind of link:
+/// the invite's answer (about 1.5 MB of keys, which cannot come in pages) takes longer than a
+/// sync's request may, and a join waits five times as long for it. The phone then syncs over
+/// the same link.
+#[test]
+fn a_join_over_a_weak_signal_waits_for_a_large_invite() {
+    use super::erasure::through_the_relay::{erased_so_often, invite_from, lead_and_canvasser};
+    let relay = TestRelay::start();
+    let (_, mut lead, _) = lead_and_canvasser(&relay);
+    write_people(&mut lead, 5, 4);
+    lead.sync();
+    erased_so_often(&mut lead, 1_000);
+    let invite = invite_from(&mut lead, 1);
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    // 400 KB/s with a second and a half a request: the answer takes several seconds.
+    let (proxy, _) = throttled_proxy(target, 2 * RATE);
+    let slow = Relay::over(ReqwestWire::new().unwrap(), 1, Duration::ZERO)
+        .with_patience(Duration::from_millis(1500));
+    let mut phone = Device::new();
+    let started = std::time::Instant::now();
+    sync::join(
+        &mut phone.store,
+        &slow,
+        &format!("http://{proxy}"),
+        &invite,
+        "Phone of a new volunteer",
+    )
+    .unwrap_or_else(|e| panic!("the join over the weak link failed: {e}"));
+    assert!(
+        started.elapsed() > Duration::from_millis(1500),
+        "the answer came within a sync request's patience ({:?}): the test shows nothing",
+        started.elapsed()
+    );
+    sync::sync_once(&mut phone.store, &slow, Budget::default()).unwrap();
+    assert_eq!(phone.exports(), lead.exports());
+}
