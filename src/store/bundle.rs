@@ -74,6 +74,17 @@ pub fn each(items: Vec<OutboxItem>) -> Vec<Outgoing> {
 /// each other, so moving a change ahead of another document's changes changes nothing; within
 /// a document the order is kept.
 pub fn group(items: Vec<OutboxItem>, is_record: impl Fn(&str) -> bool) -> Vec<Outgoing> {
+    group_within(items, is_record, MAX_BUNDLE)
+}
+
+/// [`group`], with blobs of at most `most` bytes of changes (at most [`MAX_BUNDLE`]; a single
+/// change larger than that still goes alone): a push paced to a slow link.
+pub fn group_within(
+    items: Vec<OutboxItem>,
+    is_record: impl Fn(&str) -> bool,
+    most: usize,
+) -> Vec<Outgoing> {
+    let most = most.min(MAX_BUNDLE);
     let mut out: Vec<Outgoing> = Vec::new();
     // The open bundle of each document, by its index in `out`.
     let mut open: HashMap<String, usize> = HashMap::new();
@@ -84,7 +95,7 @@ pub fn group(items: Vec<OutboxItem>, is_record: impl Fn(&str) -> bool) -> Vec<Ou
         }
         if let Some(&i) = open.get(&item.doc_id) {
             let bundle = &mut out[i];
-            if bundle.bytes.len() + item.bytes.len() <= MAX_BUNDLE {
+            if bundle.bytes.len() + item.bytes.len() <= most {
                 bundle.bytes.extend_from_slice(&item.bytes);
                 bundle.change_hashes.push(item.change_hash);
                 continue;

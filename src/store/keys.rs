@@ -571,6 +571,16 @@ impl Store {
     /// device; an epoch record is sealed with the key before it, which every member holds.
     /// Otherwise one blob per change, as they are.
     pub fn sealed_for_push(&self, items: Vec<OutboxItem>) -> Result<Vec<Outgoing>> {
+        self.sealed_for_push_within(items, bundle::MAX_BUNDLE)
+    }
+
+    /// [`Self::sealed_for_push`], each document's changes in blobs of at most `most` bytes
+    /// before sealing (a push paced to a slow link; a single larger change goes alone).
+    pub fn sealed_for_push_within(
+        &self,
+        items: Vec<OutboxItem>,
+        most: usize,
+    ) -> Result<Vec<Outgoing>> {
         if !sealed(&self.conn)? || items.is_empty() {
             return Ok(bundle::each(items));
         }
@@ -611,7 +621,7 @@ impl Store {
                 content,
             )?)
         };
-        let outs = bundle::group(items, crate::crypto::is_key_record);
+        let outs = bundle::group_within(items, crate::crypto::is_key_record, most);
         let sealed = super::ahead::each(&outs, |out| seal_one(out));
         outs.into_iter()
             .zip(sealed)

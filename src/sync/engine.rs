@@ -10,6 +10,7 @@ use groundwork_protocol::{
 };
 use serde::Serialize;
 
+use super::pace;
 use super::plan::{self, Budget};
 use super::relay::{News, Relay, Wire};
 use super::{Helpers, NoHelpers, Notebook, SyncError, team};
@@ -332,9 +333,9 @@ pub async fn sync_pages_with<W: Wire>(
 ) -> Result<SyncReport, SyncError> {
     resume_pace(store, transport)?;
     let result = run(store, transport, budget, on_page, helpers).await;
-    keep_pace(store, transport)?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
+    keep_pace(store, transport)?;
     result
 }
 
@@ -349,7 +350,9 @@ fn resume_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(
 
 /// Keep what this sync learnt of the link for the next one.
 fn keep_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(), SyncError> {
-    let learnt = transport.learnt_pace();
+    let Some(learnt) = transport.learnt_pace() else {
+        return Ok(());
+    };
     store.with(|s| {
         if s.link_pace()? == Some(learnt) {
             return Ok(());
@@ -417,9 +420,9 @@ pub async fn repair<W: Wire>(
         })
     }
     .await;
-    keep_pace(store, transport)?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
+    keep_pace(store, transport)?;
     result
 }
 
@@ -478,19 +481,23 @@ async fn pull_doc<W: Wire>(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let mut after = 0;
+    let mut slower = Slower::default();
     loop {
         let request = DocChangesRequest {
             doc_id: doc_id.to_string(),
             after,
             max_bytes: Some(transport.paced(budget).pull_bytes),
         };
-        let response = match transport
+        let answer = transport
             .doc_changes(&link.relay_url, &link.token, &request)
-            .await
-        {
+            .await;
+        let response = match slower.judge(answer) {
             Ok(r) => r,
             // Too large a page for the link as it is: ask again for a smaller one.
-            Err(SyncError::TooSlow { .. }) => continue,
+            Err(SyncError::TooSlow { .. }) => {
+                report.round_trips += 1;
+                continue;
+            }
             // Erased meanwhile: carry out the order; there is nothing to pull.
             Err(SyncError::Erased(named)) => {
                 report.erased += team::after_refusal(store, transport, link, &named).await?;
@@ -508,6 +515,39 @@ async fn pull_doc<W: Wire>(
         after = response.cursor;
     }
     Ok(())
+}
+
+/// Requests in a row that got no answer in time, each asked again smaller: past
+/// [`MAX_SLOWER`] the relay is taken as unreachable (every timeout makes the next request a
+/// quarter of the size, so from 1 MiB three reach the floor; only an answer lets it grow).
+#[derive(Debug, Default)]
+struct Slower(u32);
+
+/// Most requests in a row asked again smaller after a timeout.
+const MAX_SLOWER: u32 = 4;
+
+impl Slower {
+    /// `answer`, counting timeouts in a row; past [`MAX_SLOWER`] a timeout is the relay out of
+    /// reach, as a transport's own retries would have said.
+    fn judge<T>(&mut self, answer: Result<T, SyncError>) -> Result<T, SyncError> {
+        match answer {
+            Err(SyncError::TooSlow { relay }) => {
+                self.0 += 1;
+                if self.0 > MAX_SLOWER {
+                    return Err(SyncError::Unreachable {
+                        relay,
+                        reason: super::relay::NoAnswer::TimedOut.to_string(),
+                    });
+                }
+                Err(SyncError::TooSlow { relay })
+            }
+            Ok(r) => {
+                self.0 = 0;
+                Ok(r)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Take in the changes of a relay answer, with the cursor to store alongside (if any);
@@ -706,6 +746,7 @@ async fn rounds<W: Wire>(
     let was_refused = store.with(|s| s.push_refused())?;
     let mut rows = if was_refused { 1 } else { full_rows };
     let mut refused_for_room = false;
+    let mut slower = Slower::default();
     loop {
         // A join meanwhile (another window or process on this notebook) changed the identity
         // or the link: nothing of the new identity goes with the old link.
@@ -724,7 +765,8 @@ async fn rounds<W: Wire>(
             }
             let items = s.outbox(round_rows)?;
             let read = items.len();
-            let mut out = s.sealed_for_push(items)?;
+            // A document's changes in blobs no larger than the link carries in time.
+            let mut out = s.sealed_for_push_within(items, round.push_bytes)?;
             if rows < full_rows {
                 // Feeling for room: the changes alone.
                 return Ok((out, read, false));
@@ -736,6 +778,17 @@ async fn rounds<W: Wire>(
             Ok::<_, Error>((out, read, left))
         })?;
         let mut planned = plan::next_request(&outbox, cursor, round, &actor);
+        if round.pull_bytes < budget.pull_bytes {
+            // On a slow link the page shares the allowance with the push.
+            let pushed: u64 = planned
+                .request
+                .push
+                .iter()
+                .map(|p| p.blob.len() as u64)
+                .sum();
+            let page = round.pull_bytes.saturating_sub(pushed);
+            planned.request.max_bytes = Some(page.max(pace::FLOOR.min(round.pull_bytes)));
+        }
         // Small changes (sealed and compressed ones are often under 256 bytes) can fill the
         // rows read before the byte budget: whatever the outbox holds beyond them goes next.
         planned.left_behind |= read == round_rows || snapshots_left;
@@ -767,7 +820,7 @@ async fn rounds<W: Wire>(
             .sync(&link.relay_url, &link.token, &planned.request)
             .await;
         report.round_trips += 1;
-        let response = match answer {
+        let response = match slower.judge(answer) {
             Ok((response, said)) => {
                 news = said;
                 response

@@ -73,10 +73,12 @@ impl Wire for ReqwestWire {
 }
 
 fn describe(e: &reqwest::Error) -> NoAnswer {
-    if e.is_timeout() {
-        NoAnswer::TimedOut
-    } else if e.is_connect() {
+    // A connection that could not be made in time is no connection, not a slow link (the
+    // engine makes requests smaller only for the latter).
+    if e.is_connect() {
         "no connection".into()
+    } else if e.is_timeout() {
+        NoAnswer::TimedOut
     } else {
         let mut s = e.to_string();
         let mut source = std::error::Error::source(e);

@@ -80,7 +80,7 @@ pub enum SyncError {
         reason: String,
     },
     /// A sync's request got no answer in time, and a smaller one may fit: the engine asks
-    /// again with less (this reaches the user only from a request the engine does not cut).
+    /// again with less (its own callers never see it; a caller of [`Relay::sync`] does).
     #[error(
         "the relay at {relay} did not answer in time over this connection; sync again: the app asks for less at a time on a slow connection, and nothing is lost"
     )]

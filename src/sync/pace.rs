@@ -40,6 +40,9 @@ pub struct Pace {
     allowance: u64,
     /// The engine's own budget for a request, which the allowance never exceeds.
     budget: u64,
+    /// Whether an answer came: timeouts alone say nothing of what the link carries (the
+    /// relay may be unreachable), so nothing learnt from them alone is kept.
+    heard: bool,
 }
 
 impl Default for Pace {
@@ -47,6 +50,7 @@ impl Default for Pace {
         Pace {
             allowance: START,
             budget: u64::MAX,
+            heard: false,
         }
     }
 }
@@ -71,14 +75,15 @@ impl Pace {
         self.allowance.max(FLOOR).min(self.budget)
     }
 
-    /// The allowance to keep for the next sync.
-    pub fn learnt(&self) -> u64 {
-        self.allowance
+    /// The allowance to keep for the next sync: `None` until an answer came.
+    pub fn learnt(&self) -> Option<u64> {
+        self.heard.then_some(self.allowance)
     }
 
     /// An answer came: `bytes` crossed the wire (both ways) in `elapsed`, for a request
     /// whose deadline is `patience`.
     pub fn answered(&mut self, bytes: u64, elapsed: Duration, patience: Duration) {
+        self.heard = true;
         let target = patience / 4;
         let current = self.current();
         // What the link carries in a quarter of the deadline at the rate this answer showed.
@@ -131,7 +136,7 @@ mod tests {
         // 1 MiB in 40 s: 26 KB/s, so a quarter of a minute carries 15/40 of it.
         pace.answered(MIB, Duration::from_secs(40), MINUTE);
         assert_eq!(pace.allow(MIB), MIB * 15 / 40);
-        assert_eq!(pace.learnt(), MIB * 15 / 40);
+        assert_eq!(pace.learnt(), Some(MIB * 15 / 40));
     }
 
     #[test]
@@ -146,6 +151,8 @@ mod tests {
         // At the floor nothing smaller may fit: the engine stops shrinking.
         assert!(!pace.timed_out());
         assert_eq!(pace.allow(MIB), FLOOR);
+        // Timeouts alone (an unreachable relay, say) teach nothing to keep.
+        assert_eq!(pace.learnt(), None);
     }
 
     #[test]

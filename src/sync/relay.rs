@@ -205,8 +205,8 @@ impl<W: Wire> Relay<W> {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Pace::resumed(allowance);
     }
 
-    /// What the pace has learnt, to keep for the next sync.
-    pub fn learnt_pace(&self) -> u64 {
+    /// What the pace has learnt, to keep for the next sync (`None` before any answer).
+    pub fn learnt_pace(&self) -> Option<u64> {
         self.pace
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -240,15 +240,17 @@ impl<W: Wire> Relay<W> {
             self.stats
                 .sent
                 .fetch_add(request.body.len() as u64, Ordering::Relaxed);
-            let started = chrono::Utc::now();
+            let started = web_time::Instant::now();
             let exchanged = self.wire.exchange(&request).await;
-            let elapsed = (chrono::Utc::now() - started).to_std().unwrap_or_default();
+            let elapsed = started.elapsed();
             match exchanged {
                 Ok(answer) => {
                     self.stats
                         .received
                         .fetch_add(answer.wire_bytes, Ordering::Relaxed);
-                    if paced == Paced::Yes {
+                    // Only an answer to the request itself says what the link carried: a
+                    // quick refusal (a relay at its connection cap, 503) read no body.
+                    if paced == Paced::Yes && (200..300).contains(&answer.status) {
                         let bytes = request.body.len() as u64 + answer.wire_bytes;
                         self.pace
                             .lock()

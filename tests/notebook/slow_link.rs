@@ -81,9 +81,9 @@ fn a_first_sync_over_a_weak_signal_arrives_in_smaller_pages() {
     assert!(regained > learnt, "{learnt} → {regained}");
 }
 
-/// A canvasser's phone with about 800 KB of a shift's work to push over the same link: the
-/// push goes in pieces the link carries in time, each stored once, and the lead receives all
-/// of it.
+/// A canvasser's phone with about 800 KB of a shift's work to push over the same link, which
+/// last synced on a good one: its first push times out (the relay stores nothing of a body cut
+/// short), and the rest goes in pieces the link carries in time; the lead receives all of it.
 #[test]
 fn a_push_over_a_weak_signal_goes_in_smaller_pieces() {
     let relay = TestRelay::start();
@@ -94,6 +94,7 @@ fn a_push_over_a_weak_signal_goes_in_smaller_pieces() {
     let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
     let (proxy, _) = throttled_proxy(target, RATE);
     through(&mut phone, proxy);
+    phone.store.set_link_pace(1 << 20).unwrap();
     let report = sync::sync_once(&mut phone.store, &weak_transport(), Budget::default())
         .unwrap_or_else(|e| panic!("the push over the weak link failed: {e}"));
     assert_eq!(phone.store.pending_changes().unwrap(), 0);
@@ -122,7 +123,7 @@ fn a_join_over_a_weak_signal_waits_for_a_large_invite() {
     let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
     // 400 KB/s with a second and a half a request: the answer takes several seconds.
     let (proxy, _) = throttled_proxy(target, 2 * RATE);
-    let slow = Relay::over(ReqwestWire::new().unwrap(), 1, Duration::ZERO)
+    let slow = Relay::over(ReqwestWire::new().unwrap(), 3, Duration::from_millis(20))
         .with_patience(Duration::from_millis(1500));
     let mut phone = Device::new();
     let started = std::time::Instant::now();
@@ -141,4 +142,57 @@ fn a_join_over_a_weak_signal_waits_for_a_large_invite() {
     );
     sync::sync_once(&mut phone.store, &slow, Budget::default()).unwrap();
     assert_eq!(phone.exports(), lead.exports());
+}
+
+/// A relay that answers every other request with a quick 503 and lets the others time out (a
+/// relay at its connection cap behind a stalling link): the quick refusals teach the pace
+/// nothing, the sync ends as an unreachable relay after a bounded number of requests rather
+/// than asking again smaller for ever, and nothing learnt from timeouts alone is kept.
+#[test]
+fn a_relay_that_stalls_and_refuses_in_turn_ends_the_sync_and_teaches_nothing() {
+    use groundwork::sync::relay::{Answer, Exchange, NoAnswer};
+    struct Stalls {
+        asked: std::rc::Rc<std::cell::Cell<u32>>,
+    }
+    impl groundwork::sync::Wire for Stalls {
+        async fn exchange(&self, _request: &Exchange) -> Result<Answer, NoAnswer> {
+            let n = self.asked.get() + 1;
+            self.asked.set(n);
+            if n > 200 {
+                return Err("asked too often".into());
+            }
+            if n % 2 == 1 {
+                Ok(Answer {
+                    status: 503,
+                    body: br#"{"error":"too many connections"}"#.to_vec(),
+                    wire_bytes: 32,
+                    news: Default::default(),
+                })
+            } else {
+                Err(NoAnswer::TimedOut)
+            }
+        }
+        async fn pause(&self, _wait: Duration) {}
+    }
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(1);
+    let mut phone = Device::joined(&relay.url, &invite, "Phone");
+    phone.person("Waiting");
+    phone.store.set_link_pace(1 << 20).unwrap();
+    let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+    let stalls = Relay::over(
+        Stalls {
+            asked: asked.clone(),
+        },
+        3,
+        Duration::ZERO,
+    );
+    let err = {
+        let nb = std::cell::RefCell::new(&mut phone.store);
+        sync::block_on(sync::engine::sync_once(&nb, &stalls, Budget::default())).unwrap_err()
+    };
+    assert!(err.is_offline() || err.to_string().contains("503"), "{err}");
+    assert!(asked.get() < 40, "{} requests for one sync", asked.get());
+    assert_eq!(phone.store.link_pace().unwrap(), Some(1 << 20));
+    assert_eq!(phone.store.pending_changes().unwrap(), 1);
 }
