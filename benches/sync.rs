@@ -4,8 +4,8 @@
 //! 10000; `BENCH_EDITS=N` edits each person N more times before the upload, to show the first
 //! sync after compaction does not grow with history; `BENCH_FIRST_SYNC_ONLY=1` skips the end of
 //! a shift; `BENCH_LINK_BYTES_PER_SEC=N` adds a new device's first sync after compaction over
-//! a link carrying N bytes a second each way, twice: the second from what the first learnt of
-//! the link). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
+//! a link carrying N bytes a second each way: from nothing learnt, from what that sync learnt,
+//! and from a pace learnt on a good link). The relay runs in this process on 127.0.0.1:0 (its real HTTP service and SQLite
 //! store); devices are real data directories talking real HTTP, and one more new device is the
 //! real command line (`groundwork join`, `groundwork sync`, each a process), whose peak
 //! resident memory is read from `/proc`. Prints Markdown tables.
@@ -310,7 +310,7 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let r = relay(&tmp.path().join("relay"));
     let (team, keys) = sealed_team(&r);
-    let canvassers = invite_as(&r, &team, &keys, 6, Role::Canvasser);
+    let canvassers = invite_as(&r, &team, &keys, 7, Role::Canvasser);
     let leads = invite_as(&r, &team, &keys, 1, Role::Lead);
     let mut old = Store::open(&tmp.path().join("old")).unwrap();
     sync::join(&mut old, &transport(), r.url(), &canvassers, "Old phone").unwrap();
@@ -443,8 +443,9 @@ fn first_sync(rows: &mut Vec<(String, String)>, people: usize, edits: usize) {
 }
 
 /// A new device's first sync after compaction over a link carrying `rate` bytes a second each
-/// way (the app's usual patience of a minute a request), then the same again on a second new
-/// device that starts from what the first learnt of the link: rows of the table.
+/// way (the app's usual patience of a minute a request): a device that never synced, one that
+/// starts from what that one learnt of the link, and one that learnt 1 MiB on a good link;
+/// rows of the table.
 fn weak_link(
     r: &EmbeddedRelay,
     dir: &std::path::Path,
@@ -456,12 +457,20 @@ fn weak_link(
     let (proxy, _) = throttle::throttled_proxy(target, rate);
     let mut rows = Vec::new();
     let mut learnt = None;
-    for (round, name) in ["first", "second"].iter().enumerate() {
+    let rounds = [
+        "a device that never synced",
+        "starting from what that one learnt",
+        "starting from 1 MiB learnt on a good link",
+    ];
+    for (round, name) in rounds.iter().enumerate() {
         let mut new = Store::open(&dir.join(format!("weak-{round}"))).unwrap();
         sync::join(&mut new, &transport(), r.url(), code, "Phone on one bar").unwrap();
         let mut link = new.sync_state().unwrap().link.unwrap();
         link.relay_url = format!("http://{proxy}");
         new.set_relay_link(&link).unwrap();
+        if round == 2 {
+            learnt = Some(1 << 20);
+        }
         if let Some(bytes) = learnt {
             new.set_link_pace(bytes).unwrap();
         }
@@ -485,7 +494,7 @@ fn weak_link(
         learnt = new.link_pace().unwrap();
         rows.push((
             format!(
-                "  after compaction: a new device's pull over a link of {} kbit/s each way, the {name} time",
+                "  after compaction: a new device's pull over a link of {} kbit/s each way, {name}",
                 rate * 8 / 1000
             ),
             result,

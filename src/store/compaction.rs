@@ -258,6 +258,18 @@ impl Store {
     /// `room` bytes of them (at least one when any waits), and whether more wait. Sealing is
     /// deterministic, so a retried push sends the same blob.
     pub fn snapshots_to_push(&self, room: usize) -> Result<(Vec<Outgoing>, bool)> {
+        self.snapshots_within(room, None)
+    }
+
+    /// [`Self::snapshots_to_push`], leaving out snapshots larger than `most` bytes when given:
+    /// on a slow link a snapshot larger than a request may carry waits for a better one
+    /// (snapshots are optional; one that never fits in time would stall every sync's pull with
+    /// it), and "more wait" is said only of snapshots that fit.
+    pub fn snapshots_within(
+        &self,
+        room: usize,
+        most: Option<usize>,
+    ) -> Result<(Vec<Outgoing>, bool)> {
         let mut stmt = self.conn.prepare_cached(
             // Not of a document whose erasure order this device refused: the relay would refuse
             // the whole push for it (see `Store::outbox`).
@@ -271,6 +283,10 @@ impl Store {
         let ring = super::keys::keyring(&self.conn)?;
         while let Some(row) = rows.next()? {
             let (doc_id, content): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
+            if most.is_some_and(|most| content.len() > most) {
+                // Too large for any request on this link: not "more to send now".
+                continue;
+            }
             if used + content.len() > room && (!out.is_empty() || room == 0) {
                 return Ok((out, true));
             }

@@ -481,7 +481,6 @@ async fn pull_doc<W: Wire>(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let mut after = 0;
-    let mut slower = Slower::default();
     loop {
         let request = DocChangesRequest {
             doc_id: doc_id.to_string(),
@@ -491,7 +490,7 @@ async fn pull_doc<W: Wire>(
         let answer = transport
             .doc_changes(&link.relay_url, &link.token, &request)
             .await;
-        let response = match slower.judge(answer) {
+        let response = match answer {
             Ok(r) => r,
             // Too large a page for the link as it is: ask again for a smaller one.
             Err(SyncError::TooSlow { .. }) => {
@@ -515,39 +514,6 @@ async fn pull_doc<W: Wire>(
         after = response.cursor;
     }
     Ok(())
-}
-
-/// Requests in a row that got no answer in time, each asked again smaller: past
-/// [`MAX_SLOWER`] the relay is taken as unreachable (every timeout makes the next request a
-/// quarter of the size, so from 1 MiB three reach the floor; only an answer lets it grow).
-#[derive(Debug, Default)]
-struct Slower(u32);
-
-/// Most requests in a row asked again smaller after a timeout.
-const MAX_SLOWER: u32 = 4;
-
-impl Slower {
-    /// `answer`, counting timeouts in a row; past [`MAX_SLOWER`] a timeout is the relay out of
-    /// reach, as a transport's own retries would have said.
-    fn judge<T>(&mut self, answer: Result<T, SyncError>) -> Result<T, SyncError> {
-        match answer {
-            Err(SyncError::TooSlow { relay }) => {
-                self.0 += 1;
-                if self.0 > MAX_SLOWER {
-                    return Err(SyncError::Unreachable {
-                        relay,
-                        reason: super::relay::NoAnswer::TimedOut.to_string(),
-                    });
-                }
-                Err(SyncError::TooSlow { relay })
-            }
-            Ok(r) => {
-                self.0 = 0;
-                Ok(r)
-            }
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// Take in the changes of a relay answer, with the cursor to store alongside (if any);
@@ -746,7 +712,6 @@ async fn rounds<W: Wire>(
     let was_refused = store.with(|s| s.push_refused())?;
     let mut rows = if was_refused { 1 } else { full_rows };
     let mut refused_for_room = false;
-    let mut slower = Slower::default();
     loop {
         // A join meanwhile (another window or process on this notebook) changed the identity
         // or the link: nothing of the new identity goes with the old link.
@@ -773,7 +738,13 @@ async fn rounds<W: Wire>(
             }
             // A lead's snapshots go after the changes, in what room the budget leaves.
             let used: usize = out.iter().map(|o| o.bytes.len()).sum();
-            let (snapshots, left) = s.snapshots_to_push(round.push_bytes.saturating_sub(used))?;
+            // On a slow link, not one the link would not carry within a request's patience
+            // (four times the allowance, which is a quarter's worth): it waits for a better
+            // link rather than time out at the head of every request, the pull with it.
+            let room = round.push_bytes.saturating_sub(used);
+            let slow = round.push_bytes < budget.push_bytes;
+            let most = slow.then_some(round.push_bytes.saturating_mul(4));
+            let (snapshots, left) = s.snapshots_within(room, most)?;
             out.extend(snapshots);
             Ok::<_, Error>((out, read, left))
         })?;
@@ -820,13 +791,14 @@ async fn rounds<W: Wire>(
             .sync(&link.relay_url, &link.token, &planned.request)
             .await;
         report.round_trips += 1;
-        let response = match slower.judge(answer) {
+        let response = match answer {
             Ok((response, said)) => {
                 news = said;
                 response
             }
-            // No answer in time, and a smaller request may fit: push and pull less (nothing
-            // of a push the relay stored before the answer was lost is taken twice).
+            // No answer in time, and a smaller request may fit: push and pull less (a push
+            // the relay stored before the answer was lost may be stored again in other
+            // bundles; devices take each change in once).
             Err(SyncError::TooSlow { .. }) => continue,
             // The push holds changes to people erased from the team (this device was offline
             // when they were erased): erase them here, then push the rest.

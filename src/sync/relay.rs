@@ -286,18 +286,22 @@ impl<W: Wire> Relay<W> {
                         }
                     }
                 }
-                // Too slow for its size: the engine asks again with less, while less may fit.
-                Err(NoAnswer::TimedOut)
-                    if paced == Paced::Yes
-                        && self
-                            .pace
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .timed_out() =>
-                {
-                    return Err(SyncError::TooSlow {
-                        relay: relay.to_string(),
-                    });
+                // Too slow for its size: the engine asks again with less, while less may fit
+                // (a quarter each time, so from 1 MiB three times at most between answers).
+                // At the floor, the same again would take as long: the relay is out of reach.
+                Err(NoAnswer::TimedOut) if paced == Paced::Yes => {
+                    let smaller = self
+                        .pace
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .timed_out();
+                    if smaller {
+                        return Err(SyncError::TooSlow {
+                            relay: relay.to_string(),
+                        });
+                    }
+                    last = NoAnswer::TimedOut.to_string();
+                    break;
                 }
                 Err(reason) => last = reason.to_string(),
             }

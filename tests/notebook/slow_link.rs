@@ -196,3 +196,57 @@ fn a_relay_that_stalls_and_refuses_in_turn_ends_the_sync_and_teaches_nothing() {
     assert_eq!(phone.store.link_pace().unwrap(), Some(1 << 20));
     assert_eq!(phone.store.pending_changes().unwrap(), 1);
 }
+
+/// A lead's snapshot too large for any request the weak link carries in time waits for a
+/// better link (snapshots are optional), rather than going first in every request, timing
+/// out and stalling the pull with it; back on a good link it goes within a few syncs.
+#[test]
+fn a_snapshot_too_large_for_a_weak_link_waits_for_a_better_one() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.lead_team();
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    // About 900 KB of story that compresses badly (six bits a character).
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let story: String = (0..900_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(x % 64) as usize],
+            )
+        })
+        .collect();
+    let p = lead.person("Long story");
+    lead.converse(&p, &story, &["ask"]);
+    lead.sync();
+    assert!(lead.store.make_snapshots_after(10, 1).unwrap() >= 1);
+    let (waiting, _) = lead.store.snapshots_to_push(usize::MAX).unwrap();
+    let big = waiting.iter().map(|o| o.bytes.len()).max().unwrap();
+    assert!(
+        big > 2 * RATE as usize,
+        "a snapshot of {big} B takes over two seconds"
+    );
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    let (proxy, _) = throttled_proxy(target, RATE);
+    through(&mut lead, proxy);
+    sync::sync_once(&mut lead.store, &weak_transport(), Budget::default())
+        .unwrap_or_else(|e| panic!("the sync over the weak link failed: {e}"));
+    let (still, _) = lead.store.snapshots_to_push(usize::MAX).unwrap();
+    assert_eq!(still.len(), waiting.len(), "the large snapshot waits");
+    let mut link = lead.store.sync_state().unwrap().link.unwrap();
+    link.relay_url = relay.url.clone();
+    lead.store.set_relay_link(&link).unwrap();
+    // Back on a good link the pace grows back, fourfold an answer, and the snapshot goes.
+    for _ in 0..3 {
+        lead.sync();
+    }
+    let (left, _) = lead.store.snapshots_to_push(usize::MAX).unwrap();
+    assert!(
+        left.is_empty(),
+        "{} snapshots still wait ({big} B; pace {:?})",
+        left.len(),
+        lead.store.link_pace()
+    );
+}
