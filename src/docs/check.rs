@@ -9,7 +9,7 @@
 //! 1. [`check_ops`] looks at the change's own operations. After a document's first change, the
 //!    keys that make it what it is (`type`, `shape`, `id`, `created_at`, and the structural
 //!    maps of its kind) are never written again, and no new object is made at the top level;
-//!    in a walk list no door or visit is deleted ([`check_walklist_ops`]).
+//!    in a walk list no door or visit is deleted (`check_walklist_ops`).
 //! 2. [`check_state`] reads the document as it stands at the change (the change and everything
 //!    it depends on, not what happened concurrently elsewhere): it must still be a readable
 //!    document of the same kind with the same id, every field of the right type.
@@ -37,7 +37,7 @@ pub fn structural_maps(kind: DocKind) -> &'static [&'static str] {
 
 /// Rule 1: what the change's own operations may touch. `first` is whether the change begins
 /// the document (it has no dependencies); `walk_list`, the document before the change when it
-/// is a walk list ([`check_walklist_ops`] needs it to know its maps).
+/// is a walk list (`check_walklist_ops` needs it to know its maps).
 pub fn check_ops(
     change: &Change,
     first: bool,
@@ -113,7 +113,7 @@ impl ReadDoc {
 ///
 /// The last is judged of the change as its writer saw the list (a member's visit to a door
 /// never imported is refused), not of lists merged from sound changes, which [`walklist::read`]
-/// reads whatever they hold: no change may delete a door ([`check_walklist_ops`]), so sound
+/// reads whatever they hold: no change may delete a door (`check_walklist_ops`), so sound
 /// changes cannot leave such a visit, and a list must never become unreadable for one.
 pub fn check_state(
     doc: &AutoCommit,

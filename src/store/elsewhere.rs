@@ -1,13 +1,13 @@
 //! A pulled page's pure work done in other workers, which share no memory with the store: the
 //! phone's store worker (one thread; wasm has no threads to share memory with) cuts a page into
 //! jobs for helper workers (`browser::helpers` in the app), each of which opens its blobs and
-//! checks their signatures with [`super::ahead`]'s own function and answers with what it
+//! checks their signatures with `super::ahead`'s own function and answers with what it
 //! found. For a snapshot whose signature held, it also loads the snapshot's document and
-//! reads it as [`super::ahead`] does for a document new here; a person file so read is
+//! reads it as `super::ahead` does for a document new here; a person file so read is
 //! answered as JSON (only when it comes back from JSON unchanged), and the store takes it in
 //! without loading the document, unless it must load it anyway (it holds that document and
 //! merges the snapshot into it, or searches it for a change it refused). Natively
-//! [`super::ahead`] does the same work on threads, and nothing here is used.
+//! `super::ahead` does the same work on threads, and nothing here is used.
 //!
 //! A job holds what the work is computed with (the team, its keyring with the documents' keys,
 //! each member's signing key: the page's *start*) and the blobs; an answer holds, for each blob
@@ -162,7 +162,7 @@ pub(crate) fn cut(start: Zeroizing<Vec<u8>>, blobs: &[Incoming<'_>], parts: usiz
 }
 
 /// Do `job` (in a helper worker): open each blob and check its signature as
-/// [`super::ahead`] does, read each snapshot whose signature held, and answer with what was
+/// `super::ahead` does, read each snapshot whose signature held, and answer with what was
 /// found.
 pub fn work(job: &[u8]) -> Result<Vec<u8>, JobError> {
     let mut r = Reader(job);

@@ -7,7 +7,7 @@
 //! - **applied** when its dependencies are here and it passes the checks;
 //! - **waiting** (table `waiting`) when changes it depends on have not arrived: it is kept,
 //!   counted, and tried again whenever more of its document arrives, or after a repair asks
-//!   the relay for the document again. The room is bounded ([`MAX_WAITING`]): once it is full
+//!   the relay for the document again. The room is bounded (`MAX_WAITING`): once it is full
 //!   the oldest change of the device keeping the most waiting makes room for another device's,
 //!   and otherwise the newcomer is refused for want of room (listed without its bytes, its
 //!   document asked for again at a sync's end, and judged again when served again), so a
@@ -116,7 +116,7 @@ pub struct Quarantined {
 /// if served again) instead of filling the device.
 pub(crate) const MAX_WAITING: usize = 20_000;
 
-/// The `meta` key under which a test sets a lower bound than [`MAX_WAITING`].
+/// The `meta` key under which a test sets a lower bound than `MAX_WAITING`.
 pub(crate) const MAX_WAITING_KEY: &str = "max_waiting";
 
 /// What is quarantined, and which documents have waiting changes, loaded once per batch
@@ -130,7 +130,7 @@ struct Known {
     waiting_docs: HashSet<String>,
     /// Rows in `waiting`, kept up to date as the batch adds and frees them.
     waiting: usize,
-    /// Most changes kept waiting ([`MAX_WAITING`] unless a test set fewer).
+    /// Most changes kept waiting (`MAX_WAITING` unless a test set fewer).
     max_waiting: usize,
     /// How many changes wait by pusher (actor hex), read once the room is first found full in
     /// this batch and kept up to date: a flood of changes that must wait costs no scan each.

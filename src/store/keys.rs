@@ -250,7 +250,7 @@ pub struct Joining<'a> {
     pub link: &'a super::RelayLink,
     /// What the relay says this device may do (`lead` or `canvasser`).
     pub role: &'a str,
-    /// A new device id for a notebook that had joined before ([`super::identity`]).
+    /// A new device id for a notebook that had joined before (`super::identity`).
     pub renew: Option<&'a str>,
 }
 
@@ -317,7 +317,7 @@ impl Store {
     /// of another team are forgotten); for a sealed team, this device's member record, queued
     /// to go first; the relay link, the role and the device's name. With `renew` (a new device
     /// id, for a notebook that had joined before), the notebook first takes a new identity
-    /// ([`super::identity`]), and what that did is returned.
+    /// (`super::identity`), and what that did is returned.
     pub fn adopt_team_keys(
         &mut self,
         joining: Joining<'_>,

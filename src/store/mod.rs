@@ -108,7 +108,7 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     source: Source,
-    /// The documents written last, kept loaded (see [`documents::Kept`]).
+    /// The documents written last, kept loaded (see `documents::Kept`).
     kept: documents::KeptDocs,
     /// Opened with a key: encrypted at rest (it cannot change while the store is open).
     encrypted: bool,
@@ -446,7 +446,7 @@ impl Store {
     }
 
     /// Write the search-index rows that saves left out of date (see
-    /// [`project::person_written`]), in a transaction of their own; returns how many. Searches
+    /// `project::person_written`), in a transaction of their own; returns how many. Searches
     /// do it first, and [`Store::checkpoint`] (the app's idle work) does it too.
     pub fn catch_up_search(&self) -> Result<usize> {
         let stale: bool = self
@@ -511,7 +511,7 @@ impl Store {
     }
 
     /// Load person file `id` to be kept loaded for the next write to it, unless it already is
-    /// (see [`documents::Kept`]): the form for a conversation with the person asks for this as
+    /// (see `documents::Kept`): the form for a conversation with the person asks for this as
     /// it opens, so that saving the conversation does not pay for loading the file (about
     /// 15 % of a save, BENCHMARKS.md). Nothing is written; a person who is not here is "not found".
     pub fn keep_loaded(&mut self, id: &str) -> Result<()> {
@@ -829,7 +829,7 @@ impl Store {
 
     /// This device's Automerge actor id as bytes (what it declares to the relay), as the data
     /// directory records it now: another store open on it may have joined a team again since
-    /// this one was opened ([`identity`]).
+    /// this one was opened (`identity`).
     pub fn actor_bytes(&self) -> Vec<u8> {
         match meta_get(&self.conn, "device_id") {
             Ok(Some(id)) if id != self.device_id => actor_for(&id).to_bytes().to_vec(),
@@ -881,7 +881,7 @@ const DEVICE_KEY: &str = "relay_device_name";
 const NAME_ASKED_KEY: &str = "canvasser_name_asked";
 
 /// Take up the device id `conn`'s data directory records when it is not `device_id` (another
-/// store on it joined a team again, [`identity`]): its actor, and no document kept loaded as
+/// store on it joined a team again, `identity`): its actor, and no document kept loaded as
 /// the old one.
 fn follow_identity(
     conn: &Connection,

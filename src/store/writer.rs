@@ -433,7 +433,7 @@ impl<'t> Writer<'t> {
     /// Change any editable field of a conversation: when it happened, kind, canvasser,
     /// issues, engagement, follow-up (an empty one clears it), story, notes. Also how a
     /// conflict on one of them is settled: write the chosen value.
-    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    /// `person`: the file it is in, when known (see `Writer::owner_of`).
     pub fn edit_conversation(
         &mut self,
         person: Option<&str>,
@@ -452,7 +452,7 @@ impl<'t> Writer<'t> {
     /// Change a commitment's words, due date (an empty one clears it), campaign or target
     /// (also how a conflict on one of them is settled: write the chosen value). A campaign
     /// must exist; a target must be one of the commitment's campaign's targets.
-    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    /// `person`: the file it is in, when known (see `Writer::owner_of`).
     pub fn edit_commitment(
         &mut self,
         person: Option<&str>,
@@ -490,7 +490,7 @@ impl<'t> Writer<'t> {
     }
 
     /// Mark a commitment open, kept, broken or cancelled.
-    /// `person`: the file it is in, when known (see [`Writer::owner_of`]).
+    /// `person`: the file it is in, when known (see `Writer::owner_of`).
     pub fn set_commitment_status(
         &mut self,
         person: Option<&str>,

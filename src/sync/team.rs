@@ -9,8 +9,8 @@
 //!
 //! An erasure: the lead's device asks the relay to erase the person's file; the relay deletes
 //! its changes and numbers the order; every device (the lead's first) fetches the orders after
-//! the last one it carried out, erases each document ([`Store::erase_document`]), makes sure
-//! the bytes are gone from its files ([`Store::scrub`]) and confirms. A sync that learns of a
+//! the last one it carried out, erases each document ([`Store::erase_document`](crate::store::Store::erase_document)), makes sure
+//! the bytes are gone from its files ([`Store::scrub`](crate::store::Store::scrub)) and confirms. A sync that learns of a
 //! new order (the `x-groundwork-erasures` header), or whose push the relay refuses because it
 //! holds changes to an erased person (410), does this before going on.
 

@@ -53,6 +53,7 @@ pub struct Cli {
 
     /// The relay's address as phones reach it, e.g. https://relay.example.org: join links
     /// https://RELAY/#join=CODE are printed with invites when it is known [default: none]
+    #[allow(rustdoc::bare_urls)] // the text is the option's --help, shown as written
     #[arg(
         long,
         env = "GROUNDWORK_RELAY_PUBLIC_URL",

@@ -163,7 +163,7 @@ impl BodyBudget {
     }
 }
 
-/// The size a request's body may take in memory, for [`BodyBudget::reserve`]: its
+/// The size a request's body may take in memory, for `BodyBudget::reserve`: its
 /// `Content-Length`; with a `Content-Encoding`, what that many compressed bytes may inflate to
 /// ([`crate::body::inflated_bound`], which [`crate::body::decode_content`] holds it to), so that
 /// a few KiB of gzip cannot reserve a few KiB and inflate to the largest body; `None` (unknown:
