@@ -229,6 +229,27 @@ impl From<StoreError> for ApiError {
                      the relay can raise max_team_bytes (a sixteenth of it is this limit)"
                 ),
             ),
+            StoreError::TooManyInvites { limit } => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "your team already has {limit} invites on this relay, the most it keeps \
+                     for a team (an invite is forgotten 30 days after it expires): make one \
+                     invite for several people (groundwork team invite --uses N). If your \
+                     team's leads did not make them, a lead's device may be lost or misbehaving: \
+                     look at groundwork team devices and revoke it; whoever runs the relay can \
+                     raise max_team_bytes (a sixteenth of it, at 2 KiB an invite, is this limit)"
+                ),
+            ),
+            StoreError::TooManyErasures { limit } => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "your team already has {limit} erasure orders on this relay, the most it \
+                     keeps for a team; nothing was erased. If your team's leads did not give \
+                     them, a lead's device may be lost or misbehaving: look at groundwork team \
+                     devices and revoke it. Whoever runs the relay can raise max_team_bytes (a \
+                     sixteenth of it, at 2 KiB an order, is this limit)"
+                ),
+            ),
             StoreError::CursorAhead { since, head } => ApiError::bad_request(format!(
                 "this device's position is ahead of the relay's log (it asked for changes after \
                  {since}, the relay's log ends at {head}): the relay may have been restored from \

@@ -112,6 +112,20 @@ pub enum StoreError {
         /// The most bytes of sealed keys a team's unused invites may hold.
         limit: u64,
     },
+    /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
+    /// the invite was not made.
+    #[error("the team has {limit} invites on the relay, the most it keeps for a team")]
+    TooManyInvites {
+        /// The most invites a team may have.
+        limit: u64,
+    },
+    /// The team already has as many erasure orders as the relay keeps for a team
+    /// ([`team_rows_limit`]); nothing was erased.
+    #[error("the team has {limit} erasure orders on the relay, the most it keeps for a team")]
+    TooManyErasures {
+        /// The most erasure orders a team may have.
+        limit: u64,
+    },
     /// The device asked for changes after a position the team's log has not reached.
     #[error("cursor {since} is ahead of the team's log, which ends at {head}")]
     CursorAhead {
@@ -296,6 +310,29 @@ pub struct SyncPage {
 pub fn invite_keys_limit(max_team_bytes: Option<u64>) -> Option<u64> {
     max_team_bytes.map(|bytes| bytes / 16)
 }
+
+/// The most invites, and the most erasure orders, the relay keeps for a team whose quota is
+/// `max_team_bytes` (`None`: no quota, no limit): a sixteenth of the quota each, counted at
+/// [`ROW_ALLOWANCE`] a row (32,768 of each with the default quota), at least [`MIN_TEAM_ROWS`]. Neither is a blob, so the
+/// team's byte count does not see them, and an erasure order is kept for ever (a device offline
+/// for months must still hear of it): without a bound, a lead's device (buggy, or stolen) could
+/// fill the disk every team shares with invites made in a loop or orders for made-up ids.
+pub fn team_rows_limit(max_team_bytes: Option<u64>) -> Option<u64> {
+    max_team_bytes.map(|bytes| (bytes / 16 / ROW_ALLOWANCE).max(MIN_TEAM_ROWS))
+}
+
+/// The fewest invites, and erasure orders, [`team_rows_limit`] allows, however small the quota:
+/// a team with a tiny quota can still invite its members.
+pub const MIN_TEAM_ROWS: u64 = 64;
+
+/// What a row of a team's invites or erasure orders is counted at by [`team_rows_limit`]: about
+/// the most either takes (an order keeps its last four proofs of up to 512 bytes each).
+pub const ROW_ALLOWANCE: u64 = 2048;
+
+/// How long after its expiry an invite is kept, so that a late joiner is told it expired (or
+/// was used) rather than that it is unknown; then it is forgotten when its team next makes an
+/// invite (unless a device that enrolled with it may still ask for its enrolment again).
+pub const DEAD_INVITE_KEPT_SECS: i64 = 30 * 24 * 60 * 60;
 
 /// The most bytes one device of a team whose quota is `max_team_bytes` may store, by its role
 /// (`None`: no bound but the team's). A canvasser's device may fill half of the quota, so that

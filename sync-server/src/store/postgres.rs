@@ -563,15 +563,34 @@ impl Tx<'_> {
     /// Stores an invite to the team `team_pk` (whose row the caller locked), made by
     /// `created_by` (`None`: the operator); returns whether the team is sealed. Refused when
     /// the team's unused invites would then hold more than `keys_limit` bytes of sealed keys
-    /// ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first).
+    /// ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first), or when
+    /// the team already has `rows_limit` invites ([`super::team_rows_limit`]; invites long
+    /// expired are forgotten first).
     fn insert_invite(
         &mut self,
         team_pk: i64,
         invite: &NewInvite,
         created_by: Option<i64>,
         now: i64,
-        keys_limit: Option<u64>,
+        (keys_limit, rows_limit): (Option<u64>, Option<u64>),
     ) -> Result<bool, StoreError> {
+        if let Some(limit) = rows_limit {
+            self.exec(
+                "DELETE FROM invites
+                 WHERE team_pk = $1 AND expires_at <= $2
+                   AND NOT EXISTS (SELECT 1 FROM devices WHERE enrol_invite = invites.hash)",
+                &[&team_pk, &now.saturating_sub(super::DEAD_INVITE_KEPT_SECS)],
+            )?;
+            let held: i64 = self
+                .one(
+                    "SELECT count(*) FROM invites WHERE team_pk = $1",
+                    &[&team_pk],
+                )?
+                .try_get(0)?;
+            if to_u64(held) >= limit {
+                return Err(StoreError::TooManyInvites { limit });
+            }
+        }
         if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
             let held: i64 = self
                 .one(
@@ -1311,12 +1330,15 @@ impl super::Store for PostgresStore {
         invite: &NewInvite,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
+        let limits = (
+            super::invite_keys_limit(self.max_team_bytes),
+            super::team_rows_limit(self.max_team_bytes),
+        );
         self.run(false, |tx| {
             let team_pk = tx.team_pk(team_id)?;
             tx.lock_team(team_pk, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            tx.insert_invite(team_pk, invite, None, now, keys_limit)
+            tx.insert_invite(team_pk, invite, None, now, limits)
         })
     }
 
@@ -1326,11 +1348,14 @@ impl super::Store for PostgresStore {
         invite: &NewInvite,
         now: i64,
     ) -> Result<(), StoreError> {
-        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
+        let limits = (
+            super::invite_keys_limit(self.max_team_bytes),
+            super::team_rows_limit(self.max_team_bytes),
+        );
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            tx.insert_invite(team_pk, invite, Some(lead_pk), now, keys_limit)?;
+            tx.insert_invite(team_pk, invite, Some(lead_pk), now, limits)?;
             Ok(())
         })
     }
@@ -1647,6 +1672,7 @@ impl super::Store for PostgresStore {
         proof: Option<&str>,
         now: i64,
     ) -> Result<Erasure, StoreError> {
+        let rows_limit = super::team_rows_limit(self.max_team_bytes);
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             // An order given again keeps the newest proof of each lead device that gave one.
@@ -1668,6 +1694,17 @@ impl super::Store for PostgresStore {
                     (seq, at, merged)
                 }
                 None => {
+                    if let Some(limit) = rows_limit {
+                        let orders: i64 = tx
+                            .one(
+                                "SELECT count(*) FROM erasures WHERE team_pk = $1",
+                                &[&team_pk],
+                            )?
+                            .try_get(0)?;
+                        if to_u64(orders) >= limit {
+                            return Err(StoreError::TooManyErasures { limit });
+                        }
+                    }
                     tx.exec(
                         "DELETE FROM covered_needs WHERE team_pk = $1 AND seq IN
                              (SELECT seq FROM blobs WHERE team_pk = $1 AND doc_id = $2)",

@@ -315,6 +315,11 @@ FROM (SELECT device_pk, SUM(length(blob) + length(CAST(doc_id AS BLOB)) + 128) A
       FROM blobs GROUP BY device_pk) AS counted
 WHERE devices.pk = counted.device_pk;
 ",
+    r"
+-- A team's invites, counted at each new one (a team keeps a bounded number) and forgotten 30
+-- days after they expire; the expired ones' keys are looked for at every enrolment.
+CREATE INDEX invites_by_team ON invites(team_pk, expires_at);
+",
 ];
 
 /// An invite as enrolment reads it, with its team.
@@ -531,15 +536,34 @@ fn erased_in<'a>(
 /// Stores an invite to the team `team_pk`, made by the device `created_by` (`None`: the
 /// operator); an invite carrying sealed keys seals the team. Returns whether the team is sealed.
 /// Refused when the team's unused invites would then hold more than `keys_limit` bytes of
-/// sealed keys ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first).
+/// sealed keys ([`super::invite_keys_limit`]; the caller forgot expired invites' keys first),
+/// or when the team already has `rows_limit` invites ([`super::team_rows_limit`]; invites
+/// long expired are forgotten first).
 fn insert_invite(
     conn: &Connection,
     team_pk: i64,
     invite: &NewInvite,
     created_by: Option<i64>,
     now: i64,
-    keys_limit: Option<u64>,
+    (keys_limit, rows_limit): (Option<u64>, Option<u64>),
 ) -> Result<bool, StoreError> {
+    if let Some(limit) = rows_limit {
+        conn.prepare_cached(
+            "DELETE FROM invites
+             WHERE team_pk = ?1 AND expires_at <= ?2
+               AND NOT EXISTS (SELECT 1 FROM devices WHERE enrol_invite = invites.hash)",
+        )?
+        .execute(params![
+            team_pk,
+            now.saturating_sub(super::DEAD_INVITE_KEPT_SECS)
+        ])?;
+        let held: i64 = conn
+            .prepare_cached("SELECT count(*) FROM invites WHERE team_pk = ?1")?
+            .query_row([team_pk], |r| r.get(0))?;
+        if to_u64(held) >= limit {
+            return Err(StoreError::TooManyInvites { limit });
+        }
+    }
     if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
         let held: i64 = conn
             .prepare_cached(
@@ -1141,6 +1165,14 @@ impl SqliteStore {
         let (seq, erased_at, proof) = match existing.clone() {
             Some(order) => order,
             None => {
+                if let Some(limit) = super::team_rows_limit(self.max_team_bytes) {
+                    let orders: i64 = tx
+                        .prepare_cached("SELECT count(*) FROM erasures WHERE team_pk = ?1")?
+                        .query_row([team_pk], |r| r.get(0))?;
+                    if to_u64(orders) >= limit {
+                        return Err(StoreError::TooManyErasures { limit });
+                    }
+                }
                 let freed: i64 = tx.query_row(
                     "SELECT COALESCE(SUM(length(blob) + length(CAST(doc_id AS BLOB)) + ?3), 0)
                      FROM blobs WHERE team_pk = ?1 AND doc_id = ?2",
@@ -1692,8 +1724,11 @@ impl super::Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let team_pk = Self::team_pk(&tx, team_id)?;
         let forgotten = forget_expired_keys(&tx, team_pk, now)?;
-        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
-        let sealed = insert_invite(&tx, team_pk, invite, None, now, keys_limit)?;
+        let limits = (
+            super::invite_keys_limit(self.max_team_bytes),
+            super::team_rows_limit(self.max_team_bytes),
+        );
+        let sealed = insert_invite(&tx, team_pk, invite, None, now, limits)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(forgotten);
@@ -1712,8 +1747,11 @@ impl super::Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
         let forgotten = forget_expired_keys(&tx, team_pk, now)?;
-        let keys_limit = super::invite_keys_limit(self.max_team_bytes);
-        insert_invite(&tx, team_pk, invite, Some(lead_pk), now, keys_limit)?;
+        let limits = (
+            super::invite_keys_limit(self.max_team_bytes),
+            super::team_rows_limit(self.max_team_bytes),
+        );
+        insert_invite(&tx, team_pk, invite, Some(lead_pk), now, limits)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(forgotten);
@@ -2577,6 +2615,84 @@ mod tests {
             (false, None),
             "a team whose changes were all erased is not empty"
         );
+    }
+
+    /// A team keeps at most [`super::super::team_rows_limit`] invites, forgets those long
+    /// expired (but for one a device may still ask its enrolment again of), and keeps as many
+    /// erasure orders; an order given again is no new one.
+    #[test]
+    fn a_team_keeps_a_bounded_number_of_invites_and_erasure_orders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A quota of 128 KiB: 64 invites and 64 erasure orders a team (the least there is).
+        let store = SqliteStore::open(dir.path())
+            .expect("open")
+            .with_max_team_bytes(128 << 10);
+        let lead = &team(&store, &[Role::Lead])[0];
+        for i in 0..60 {
+            let code = format!("long-lived-{i}");
+            store
+                .lead_invite(lead, &invite(&code, 1, Role::Canvasser), 10)
+                .expect("invite");
+        }
+        let expiring = |code: &str| NewInvite {
+            expires_at: 100,
+            ..invite(code, 1, Role::Canvasser)
+        };
+        store
+            .lead_invite(lead, &expiring("short"), 10)
+            .expect("invite");
+        store
+            .lead_invite(lead, &expiring("kept"), 10)
+            .expect("invite");
+        let asks_again = NewDevice {
+            chosen_token: true,
+            ..joining("kept", "phone")
+        };
+        store.enrol(&asks_again, 11).expect("enrols");
+        store
+            .lead_invite(lead, &invite("b", 1, Role::Canvasser), 12)
+            .expect("invite");
+        let full = |now| store.lead_invite(lead, &invite("c", 1, Role::Canvasser), now);
+        assert!(matches!(
+            full(13),
+            Err(StoreError::TooManyInvites { limit: 64 })
+        ));
+        // An expired invite is kept a while, so that a late joiner is told it expired.
+        let forgotten_at = 100 + super::super::DEAD_INVITE_KEPT_SECS;
+        assert!(matches!(
+            full(forgotten_at - 1),
+            Err(StoreError::TooManyInvites { .. })
+        ));
+        assert!(matches!(
+            store.enrol(&joining("short", "late"), forgotten_at - 1),
+            Err(StoreError::InviteExpired)
+        ));
+        // Then forgotten, but for the one a device may still ask its enrolment again of.
+        full(forgotten_at).expect("room once the long-expired invite is forgotten");
+        assert!(matches!(
+            store.enrol(&joining("short", "later"), forgotten_at + 1),
+            Err(StoreError::UnknownInvite)
+        ));
+        assert_eq!(uses_left(&store, "kept"), 0, "still kept");
+        assert!(matches!(
+            store.lead_invite(lead, &invite("d", 1, Role::Canvasser), forgotten_at + 2),
+            Err(StoreError::TooManyInvites { .. })
+        ));
+        assert_eq!(stored_keys(&store, "d"), None, "nothing of it kept");
+
+        // Erasure orders: 64, then no more; an order given again is still answered.
+        for i in 1..=64 {
+            store
+                .erase(lead, &format!("doc-{i}"), None, 20)
+                .expect("erased");
+        }
+        assert!(matches!(
+            store.erase(lead, "doc-65", None, 21),
+            Err(StoreError::TooManyErasures { limit: 64 })
+        ));
+        assert_eq!(store.erase(lead, "doc-2", None, 22).expect("again").seq, 2);
+        let orders = store.erasures(lead, 0, 100).expect("orders");
+        assert_eq!(orders.erasures.len(), 64, "no more orders kept");
     }
 
     #[test]

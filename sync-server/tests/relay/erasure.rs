@@ -539,3 +539,59 @@ fn the_checkpoint_after_an_erasure_makes_no_one_wait_and_is_retried_until_done()
         "erasing again carried out the checkpoint still owed"
     );
 }
+
+/// A lead's device made to loop (buggy, or stolen) cannot fill the disk every team shares with
+/// invites or with orders for made-up ids: a team keeps at most a sixteenth of its quota of
+/// each, at 2 KiB a row, at least 64 (409, saying why and what to do); another team is not held
+/// back.
+#[test]
+fn a_leads_device_cannot_make_invites_or_orders_without_end() {
+    // A quota of 128 KiB: 64 invites and 64 erasure orders a team (the least there is).
+    let relay = Relay::start_with(&["--max-team-bytes", "128KiB"]);
+    let (lead, _) = relay.team_with_lead("Looping", 0);
+    let (other, _) = relay.team_with_lead("Other", 0);
+    let invite = |device: &Device| {
+        device.post(
+            "/v1/invites",
+            &InviteRequest {
+                uses: 1,
+                expires_in_secs: 60,
+                role: Role::Canvasser,
+                sealed_keys: None,
+            },
+        )
+    };
+    // The operator's first invite is one of them.
+    for _ in 0..63 {
+        let made = invite(&lead);
+        assert_eq!(made.status, 200, "{made:?}");
+    }
+    let refused = invite(&lead);
+    assert_eq!(refused.status, 409, "{refused:?}");
+    let message = &refused.error().error;
+    assert!(
+        message.contains("64 invites") && message.contains("--uses") && message.contains("revoke"),
+        "{message}"
+    );
+    let theirs = invite(&other);
+    assert_eq!(
+        theirs.status, 200,
+        "another team is not held back: {theirs:?}"
+    );
+
+    for i in 1..=64 {
+        erased(&lead, &format!("made-up-{i}"));
+    }
+    let refused = erase(&lead, "made-up-65");
+    assert_eq!(refused.status, 409, "{refused:?}");
+    let message = &refused.error().error;
+    assert!(
+        message.contains("64 erasure orders") && message.contains("nothing was erased"),
+        "{message}"
+    );
+    // An order given again is no new order; the team's orders are the 64.
+    assert_eq!(erased(&lead, "made-up-2").seq, 2);
+    let orders: ErasureList = lead.get("/v1/erasures?after=0").json();
+    assert_eq!(orders.head, 64);
+    erased(&other, "made-up-65");
+}

@@ -498,7 +498,7 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(
-        version, 11,
+        version, 12,
         "every migration applied, blobs' rows in the team's count included"
     );
     // The team's count now holds its blob's row too.
