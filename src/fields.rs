@@ -391,7 +391,10 @@ impl FieldType for Option<NaiveDate> {
     fn from_value(v: Value) -> Result<Self, String> {
         match v {
             Value::Empty => Ok(None),
-            Value::Text(s) => parse_date(&s).map(Some).map_err(|e| e.to_string()),
+            // A date already stored: read as written, even one a user may no longer type.
+            Value::Text(s) => crate::rules::read_date(&s)
+                .map(Some)
+                .map_err(|e| e.to_string()),
             other => Err(format!("should be a date, found {other:?}")),
         }
     }

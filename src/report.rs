@@ -25,12 +25,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::parse_id;
 use crate::model::{Commitment, CommitmentStatus, Conversation, Outcome, Person, Shift, Visit};
+use crate::rules::{FIRST_YEAR, LAST_YEAR, ValidationError};
 use crate::store::{NO_NAME_GIVEN, Store, show_canvasser};
 
 /// Which conversations a shift report covers.
@@ -445,6 +446,26 @@ pub fn default_shift(store: &Store) -> Result<Option<String>> {
     Ok(shifts_latest_first(store)?.into_iter().next().map(|s| s.id))
 }
 
+/// The text bounds of the stored times (RFC 3339 in UTC as [`crate::model::format_time`] writes
+/// them, compared as text) held from day `from` to day `to`, both included: the start of `from`
+/// (included) and the start of the day after `to` (excluded). The day after 9999-12-31 would be
+/// written `+10000-01-01`, which sorts before every time, so that day's bound is its end written
+/// `9999-12-31T24:00:00Z` (ISO 8601's end of a day), which sorts after every time of the day.
+/// A date outside the years a user may type (see [`crate::rules::parse_date`]) is refused: its
+/// text would not compare rightly.
+fn date_bounds(from: NaiveDate, to: NaiveDate) -> Result<(String, String)> {
+    for d in [from, to] {
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&d.year()) {
+            return Err(ValidationError::Date(d.to_string()).into());
+        }
+    }
+    let hi = to
+        .succ_opt()
+        .filter(|next| next.year() <= LAST_YEAR)
+        .map_or_else(|| format!("{to}T24:00:00Z"), |next| next.to_string());
+    Ok((from.to_string(), hi))
+}
+
 /// The shift report for `scope`, with follow-ups due as of `as_of`. `devices` is the team's
 /// devices as the relay knows them (name, last sync as RFC 3339), when it could be asked.
 pub fn shift_report(
@@ -453,6 +474,17 @@ pub fn shift_report(
     as_of: NaiveDate,
     devices: Option<&[DeviceSync]>,
 ) -> Result<ShiftReport> {
+    // A date range's stored times, as text bounds (refused, not compared wrongly, when a date
+    // is out of range).
+    let range = match scope {
+        Scope::Dates { from, to } => Some(date_bounds(*from, *to)?),
+        Scope::Shift(_) => None,
+    };
+    let in_range = |at: &str| {
+        range
+            .as_ref()
+            .is_some_and(|(lo, hi)| at >= lo.as_str() && at < hi.as_str())
+    };
     let data = Data::load(store)?;
     let (label, shift, convs, ended): (String, Option<Shift>, Vec<&Conversation>, Option<String>) =
         match scope {
@@ -486,16 +518,13 @@ pub fn shift_report(
                 (label, Some(shift), convs, ended)
             }
             Scope::Dates { from, to } => {
-                let (lo, hi) = (
-                    from.to_string(),
-                    (*to + chrono::Duration::days(1)).to_string(),
-                );
                 let convs = data
                     .conversations
                     .iter()
-                    .filter(|c| c.at.as_str() >= lo.as_str() && c.at.as_str() < hi.as_str())
+                    .filter(|c| in_range(&c.at))
                     .collect();
-                (format!("{from} to {to}"), None, convs, Some(hi))
+                let end = range.as_ref().map(|(_, hi)| hi.clone());
+                (format!("{from} to {to}"), None, convs, end)
             }
         };
     let by_canvasser = group_by_canvasser(&convs);
@@ -506,10 +535,7 @@ pub fn shift_report(
         .into_iter()
         .filter(|v| match scope {
             Scope::Shift(_) => v.shift_id.is_some() && v.shift_id == shift_id,
-            Scope::Dates { from, to } => {
-                let hi = (*to + chrono::Duration::days(1)).to_string();
-                v.at.as_str() >= from.to_string().as_str() && v.at.as_str() < hi.as_str()
-            }
+            Scope::Dates { .. } => in_range(&v.at),
         })
         .collect();
     let mut team = tally(&data, &convs, as_of);
@@ -914,4 +940,132 @@ pub fn campaign_text(r: &CampaignReport) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::model::{ConversationKind, NewConversation, NewPerson, PersonField, parse_date};
+    use crate::store::walklists::Mark;
+
+    fn day(s: &str) -> NaiveDate {
+        parse_date(s).expect("a test date")
+    }
+
+    #[test]
+    fn a_date_range_ends_after_its_last_day_even_the_last_day_of_9999() {
+        let (lo, hi) = date_bounds(day("2026-03-01"), day("2026-03-31")).unwrap();
+        assert_eq!((lo.as_str(), hi.as_str()), ("2026-03-01", "2026-04-01"));
+        let (_, hi) = date_bounds(day("2026-01-01"), day("9999-12-31")).unwrap();
+        for stored in ["2026-03-14T10:00:00.000Z", "9999-12-31T23:59:59.999Z"] {
+            assert!(stored < hi.as_str(), "{stored} sorts before {hi}");
+        }
+        let (_, hi) = date_bounds(day("2026-01-01"), day("9999-12-30")).unwrap();
+        assert_eq!(hi, "9999-12-31");
+    }
+
+    #[test]
+    fn extreme_dates_are_refused_not_panicked_on() {
+        for (from, to) in [
+            (day("2026-01-01"), NaiveDate::MAX),
+            (NaiveDate::MIN, day("2026-01-01")),
+            (
+                day("2026-01-01"),
+                NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap(),
+            ),
+            (
+                NaiveDate::from_ymd_opt(26, 3, 14).unwrap(),
+                day("2026-01-01"),
+            ),
+        ] {
+            let err = date_bounds(from, to).unwrap_err();
+            assert!(
+                matches!(err, Error::Invalid(ValidationError::Date(_))),
+                "{from} to {to}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_to_9999_12_31_counts_every_conversation_and_door_from_its_first_day() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path()).unwrap();
+        let person = store
+            .add_person(NewPerson::new().put(PersonField::Name, "Grace Okafor"))
+            .unwrap();
+        let talk = |store: &mut Store, at: chrono::DateTime<Utc>| {
+            store
+                .record_conversation(
+                    NewConversation {
+                        person_id: person.clone(),
+                        kind: ConversationKind::Doorstep,
+                        at: Some(at),
+                        canvasser: None,
+                        shift_id: None,
+                        issues: vec![],
+                        story: None,
+                        notes: None,
+                        engagement: None,
+                        follow_up: Some(None),
+                    },
+                    vec![],
+                )
+                .unwrap();
+        };
+        talk(
+            &mut store,
+            Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap(),
+        );
+        talk(
+            &mut store,
+            Utc.with_ymd_and_hms(2026, 3, 14, 10, 0, 0).unwrap(),
+        );
+        talk(
+            &mut store,
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+        );
+        let rows = crate::walk::import::read(
+            b"Elector No,Name,House No,Street,Postcode\nE1,Ann Ray,1,Elm Road,LS1 2AB\n",
+            &[],
+        )
+        .unwrap();
+        let list = store.import_walklist("Elm Road", None, &rows).unwrap().id;
+        let door = store.walklist(&list).unwrap().doors[0].door.id.clone();
+        let mark = Mark {
+            outcome: Outcome::Answered,
+            note: None,
+            at: Some(Utc.with_ymd_and_hms(2026, 3, 14, 10, 5, 0).unwrap()),
+            come_back_at: None,
+        };
+        store
+            .mark_doors(std::slice::from_ref(&door), &mark)
+            .unwrap();
+
+        let as_of = day("2026-03-15");
+        let scope = Scope::Dates {
+            from: day("2026-01-01"),
+            to: day("9999-12-31"),
+        };
+        let r = shift_report(&store, &scope, as_of, None).unwrap();
+        assert_eq!(r.team.conversations, 2);
+        assert_eq!((r.team.doors.visits, r.team.doors.answered), (1, 1));
+
+        // A day that ends a range an ordinary way still leaves the next day out.
+        let scope = Scope::Dates {
+            from: day("2025-12-31"),
+            to: day("2026-03-13"),
+        };
+        let r = shift_report(&store, &scope, as_of, None).unwrap();
+        assert_eq!((r.team.conversations, r.team.doors.visits), (1, 0));
+
+        // A range no user could type is refused with the date's error, not a panic.
+        let scope = Scope::Dates {
+            from: day("2026-01-01"),
+            to: NaiveDate::MAX,
+        };
+        let err = shift_report(&store, &scope, as_of, None).unwrap_err();
+        assert!(err.to_string().contains("use YYYY-MM-DD"), "{err}");
+    }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Bad input, described so that the person who typed it can correct it.
@@ -18,12 +18,20 @@ pub enum ValidationError {
         /// The field that was empty.
         field: &'static str,
     },
-    /// A date that is not a real calendar date in the expected form.
-    #[error("invalid date {0:?}: use YYYY-MM-DD, for example 2026-03-14")]
-    Date(String),
-    /// A time that is not RFC 3339.
+    /// A date that is not a real calendar date in the expected form (`YYYY-MM-DD`, a year from
+    /// [`FIRST_YEAR`] to [`LAST_YEAR`]).
     #[error(
-        "invalid time {0:?}: use RFC 3339, for example 2026-03-14T07:15:00Z or 2026-03-14T07:15:00+01:00"
+        "invalid date {0:?}: use YYYY-MM-DD with a year from {first} to {last}, for example 2026-03-14",
+        first = FIRST_YEAR,
+        last = LAST_YEAR
+    )]
+    Date(String),
+    /// A time that is not RFC 3339, or whose year is outside [`FIRST_YEAR`] to
+    /// [`LAST_TIME_YEAR`].
+    #[error(
+        "invalid time {0:?}: use RFC 3339 with a year from {first} to {last}, for example 2026-03-14T07:15:00Z or 2026-03-14T07:15:00+01:00",
+        first = FIRST_YEAR,
+        last = LAST_TIME_YEAR
     )]
     Time(String),
     /// Engagement outside the ladder.
@@ -263,17 +271,55 @@ impl FromStr for Engagement {
     }
 }
 
-/// Parse a calendar date typed as `YYYY-MM-DD`.
+/// The first year of a date or time a user may type: nothing a field team records is older
+/// (it leaves room for dates of birth in a person's fields).
+pub const FIRST_YEAR: i32 = 1900;
+
+/// The last year of a date a user may type. Dates (due, follow-up) are stored as `YYYY-MM-DD`
+/// text and compared as text, which orders them rightly only while the year has four digits:
+/// chrono writes the year after 9999 as `+10000`, which sorts before `2027`.
+pub const LAST_YEAR: i32 = 9999;
+
+/// The last year of a time a user may type (a conversation's `--at`, a door's `--come-back-at`):
+/// one short of [`LAST_YEAR`], so that the time in UTC and the dates computed from it (the
+/// default follow-up, 48 hours later as a local date) keep a four-digit year in any time zone.
+pub const LAST_TIME_YEAR: i32 = LAST_YEAR - 1;
+
+/// Parse a calendar date typed as `YYYY-MM-DD`: a four-digit year from [`FIRST_YEAR`] to
+/// [`LAST_YEAR`], a two-digit month and day. Short years (`26-03-14`, which chrono would read as
+/// the year 26), signed years (`+10000-01-01`) and one-digit months or days are refused.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ValidationError> {
+    let t = s.trim();
+    let shaped = t.len() == 10
+        && t.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+        .flatten()
+        .filter(|d| (FIRST_YEAR..=LAST_YEAR).contains(&d.year()))
+        .ok_or_else(|| ValidationError::Date(s.to_string()))
+}
+
+/// Read a date already stored (in a document or a table), as chrono writes any date: unlike
+/// [`parse_date`], it takes the years a user may no longer type (`0026-03-14`, `+10000-01-02`,
+/// which earlier versions, or a device still running one, may have stored), so that such a date
+/// reads as it did rather than making its whole record unreadable. Never for typed input.
+pub fn read_date(s: &str) -> Result<NaiveDate, ValidationError> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| ValidationError::Date(s.to_string()))
 }
 
-/// Parse an RFC 3339 time (any offset) into UTC.
+/// Parse an RFC 3339 time (any offset) into UTC. The year as typed must be from [`FIRST_YEAR`]
+/// to [`LAST_TIME_YEAR`] (RFC 3339 itself requires four digits and no sign), so that the time
+/// stored in UTC, and the default follow-up date computed from it, sort rightly as text.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, ValidationError> {
     DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .filter(|t| (FIRST_YEAR..=LAST_TIME_YEAR).contains(&t.year()))
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ValidationError::Time(s.to_string()))
+        .ok_or_else(|| ValidationError::Time(s.to_string()))
 }
 
 /// The one textual form of a time used in documents, tables and exports (UTC, milliseconds).
@@ -362,6 +408,115 @@ mod tests {
         assert!(parse_time("yesterday").is_err());
         let t = parse_time("2026-03-14T07:15:00+01:00").unwrap();
         assert_eq!(format_time(t), "2026-03-14T06:15:00.000Z");
+    }
+
+    #[test]
+    fn dates_need_a_four_digit_year_and_two_digit_month_and_day() {
+        for bad in [
+            "26-03-14",
+            "026-03-14",
+            "2026-3-14",
+            "2026-03-4",
+            "20260-03-14",
+            "2026/03/14",
+            "2026-03-14T00:00",
+        ] {
+            assert_eq!(
+                parse_date(bad),
+                Err(ValidationError::Date(bad.into())),
+                "{bad}"
+            );
+        }
+        // Surrounding spaces are still forgiven; the date is what was meant.
+        assert_eq!(
+            parse_date(" 2026-03-14 "),
+            Ok(NaiveDate::from_ymd_opt(2026, 3, 14).unwrap())
+        );
+    }
+
+    #[test]
+    fn signed_and_out_of_range_years_are_refused_without_panicking() {
+        for bad in [
+            "+10000-01-01",
+            "+2026-03-14",
+            "-2026-03-14",
+            "+262142-12-31",
+            "-262143-01-01",
+            "99999999999-01-01",
+            "0026-03-14",
+            "0000-01-01",
+            "1899-12-31",
+        ] {
+            assert_eq!(
+                parse_date(bad),
+                Err(ValidationError::Date(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_date("1900-01-01"),
+            Ok(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap())
+        );
+        assert_eq!(
+            parse_date("9999-12-31").map(|d| d.to_string()),
+            Ok("9999-12-31".into())
+        );
+    }
+
+    #[test]
+    fn a_stored_date_a_user_may_no_longer_type_still_reads() {
+        for (stored, y, m, d) in [
+            ("0026-03-14", 26, 3, 14),
+            ("+10000-01-02", 10_000, 1, 2),
+            ("2026-03-14", 2026, 3, 14),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(date.to_string(), stored, "chrono writes it so");
+            assert_eq!(read_date(stored), Ok(date), "{stored}");
+        }
+        assert!(read_date("2026-02-30").is_err());
+        assert!(read_date("yesterday").is_err());
+    }
+
+    #[test]
+    fn a_refused_date_or_time_says_what_to_type() {
+        let err = parse_date("26-03-14").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid date \"26-03-14\": use YYYY-MM-DD with a year from 1900 to 9999, for example 2026-03-14"
+        );
+        let err = parse_time("0026-03-14T07:15:00Z").unwrap_err().to_string();
+        assert!(
+            err.contains("use RFC 3339 with a year from 1900 to 9998"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn times_keep_a_four_digit_year_and_so_does_their_default_follow_up() {
+        for bad in [
+            "9999-12-31T23:59:59Z",
+            "9999-01-01T00:00:00Z",
+            "+10000-01-01T00:00:00Z",
+            "26-03-14T07:15:00Z",
+            "0026-03-14T07:15:00Z",
+            "1899-12-31T23:59:59Z",
+        ] {
+            assert_eq!(
+                parse_time(bad),
+                Err(ValidationError::Time(bad.into())),
+                "{bad}"
+            );
+        }
+        // The latest time that can be typed, in the westernmost offset RFC 3339 allows: still a
+        // four-digit year in UTC, and its default follow-up (48 hours later, a local date) too.
+        let last = parse_time("9998-12-31T23:59:59-23:59").unwrap();
+        assert_eq!(format_time(last), "9999-01-01T23:58:59.000Z");
+        let follow_up = crate::store::default_follow_up(last);
+        assert_eq!(follow_up.year(), LAST_YEAR, "{follow_up}");
+        assert_eq!(parse_date(&follow_up.to_string()), Ok(follow_up));
+        let first = parse_time("1900-01-01T00:00:00+23:59").unwrap();
+        assert_eq!(format_time(first), "1899-12-31T00:01:00.000Z");
     }
 
     #[test]

@@ -709,7 +709,7 @@ pub(crate) fn follow_ups_page(
             Ok(FollowUpDue {
                 due: r
                     .get::<_, Option<String>>(0)?
-                    .and_then(|d| crate::model::parse_date(&d).ok())
+                    .and_then(|d| crate::rules::read_date(&d).ok())
                     .unwrap_or_default(),
                 canvasser: r.get(1)?,
                 at: r.get(2)?,

@@ -61,7 +61,9 @@ fn same_content(a: &crate::model::PersonFile, b: &crate::model::PersonFile) -> b
 
 /// The default follow-up: 48 hours after the conversation, as a local calendar date.
 pub fn default_follow_up(at: DateTime<Utc>) -> chrono::NaiveDate {
-    (at + Duration::hours(48))
+    // Typed times end in 9998 (`rules::parse_time`); the day itself for a time at chrono's end.
+    at.checked_add_signed(Duration::hours(48))
+        .unwrap_or(at)
         .with_timezone(&Local)
         .date_naive()
 }
