@@ -18,8 +18,7 @@ use super::{CliError, print_json, print_line};
 /// code needs `relay`.
 pub fn relay_and_code(relay: Option<&str>, invite: &str) -> Result<(String, String), CliError> {
     let invite = invite.trim();
-    if let Some((base, code)) = invite.split_once("#join=") {
-        let base = base.trim_end_matches('/');
+    if let Some((base, code)) = team::split_join_link(invite) {
         if let Some(given) = relay
             && given.trim().trim_end_matches('/') != base
         {
@@ -29,7 +28,7 @@ pub fn relay_and_code(relay: Option<&str>, invite: &str) -> Result<(String, Stri
                 "the join link names another relay: give the link alone",
             ));
         }
-        return Ok((base.to_string(), code.trim().to_string()));
+        return Ok((base, code));
     }
     match relay {
         Some(r) => Ok((r.to_string(), invite.to_string())),

@@ -87,6 +87,12 @@ pub async fn join<W: Wire>(
     name: &str,
 ) -> Result<JoinReport, SyncError> {
     let name = crate::model::required("device name", name).map_err(Error::from)?;
+    // A whole join link pasted where the code goes: the link names its relay too.
+    let linked = super::team::split_join_link(invite);
+    let (relay, invite) = match &linked {
+        Some((relay, code)) => (relay.as_str(), code.as_str()),
+        None => (relay, invite),
+    };
     let relay = relay.trim().trim_end_matches('/').to_string();
     // An invite from a lead's app is `CODE.SECRET`: the code goes to the relay, the secret
     // (which opens the team's keys the relay hands over) never does.

@@ -438,6 +438,16 @@ pub async fn invite<W: Wire>(
     Ok((invite, join_link))
 }
 
+/// The relay and the code of a join link (`https://RELAY/#join=CODE`, as [`invite`] makes
+/// them); `None` for anything else, such as a bare code.
+pub fn split_join_link(invite: &str) -> Option<(String, String)> {
+    let (base, code) = invite.trim().split_once("#join=")?;
+    Some((
+        base.trim().trim_end_matches('/').to_string(),
+        code.trim().to_string(),
+    ))
+}
+
 /// The devices of this device's team with their last sync and role, as the relay knows them
 /// (a lead). A device the relay last named a canvasser does not ask.
 pub async fn devices<W: Wire>(

@@ -370,3 +370,25 @@ fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_w
     assert!(report.renewed.is_some(), "a new identity: {report:?}");
     heard_both_ways(&mut lead, &mut phone, &someone, &offline);
 }
+
+/// The join link a lead sends (`https://RELAY/#join=CODE.SECRET`), pasted whole where the app
+/// asks for the invite code, joins at the relay it names (the relay's field may be left empty):
+/// the code was taken with the link's host and path in it, and the secret refused.
+#[test]
+fn a_join_link_pasted_where_the_code_goes_joins_at_the_relay_it_names() {
+    let (_relay, mut lead, _b) = team();
+    let pat = lead.person("Pat");
+    lead.sync();
+    let request = groundwork_protocol::InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let nb = std::cell::RefCell::new(&mut lead.store);
+    let (_, link) = sync::block_on(sync::team::invite(&nb, &transport(), &request)).unwrap();
+    assert!(link.contains("#join=") && link.contains('.'), "{link}");
+    let mut phone = Device::joined("", &format!("  {link}\n"), "Phone");
+    phone.sync();
+    assert_eq!(phone.store.person(&pat).unwrap().person.name, "Pat");
+}

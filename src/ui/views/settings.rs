@@ -59,8 +59,13 @@ pub fn Settings(status: SyncStatus) -> Element {
     let sync = services.sync.clone();
     let join = move |_| {
         let (r, i, d) = (relay(), invite(), device());
-        if r.trim().is_empty() || i.trim().is_empty() || d.trim().is_empty() {
-            nav.error("Fill in the relay address, the invite code and this device's name.");
+        // A join link pasted as the invite names its relay itself.
+        let linked = i.contains("#join=");
+        if (r.trim().is_empty() && !linked) || i.trim().is_empty() || d.trim().is_empty() {
+            nav.error(
+                "Fill in the relay address, the invite code and this device's name (or paste \
+                 the whole join link as the invite).",
+            );
             return;
         }
         match sync.command(SyncCommand::Join {
