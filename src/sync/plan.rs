@@ -92,6 +92,11 @@ pub struct Absorb {
 /// An answer that cannot be right.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// The relay answered a push without storing any of it or sending anything new.
+    #[error(
+        "the relay answered without storing any of this device's changes or sending anything new: it may be broken, or not a Groundwork relay. Nothing is lost (the changes wait on this device): tell whoever runs the relay"
+    )]
+    PushIgnored,
     /// The relay's cursor went backwards: it lost data or is another relay.
     #[error(
         "the relay's log is behind this device (it answered position {relay}, this device has {device}); the relay may have been restored from an old backup: tell whoever runs it"
@@ -119,7 +124,19 @@ pub fn absorb(planned: &Planned, response: SyncResponse) -> Result<Absorb, PlanE
         .flatten()
         .cloned()
         .collect();
-    let progressed = response.cursor > planned.request.since || !planned.request.push.is_empty();
+    // An honest relay stores a push whole (and its log moves past it) or refuses it with an
+    // error; an answer taking none of it and sending nothing new would have the device send
+    // the same push for ever.
+    let took_some = planned
+        .request
+        .push
+        .iter()
+        .any(|p| response.accepted.contains(&p.id));
+    let moved = response.cursor > planned.request.since;
+    if !planned.request.push.is_empty() && !took_some && !moved {
+        return Err(PlanError::PushIgnored);
+    }
+    let progressed = moved || took_some;
     Ok(Absorb {
         acknowledged,
         changes: response.changes,
@@ -190,6 +207,29 @@ mod tests {
         let a = absorb(&p, response).unwrap();
         assert_eq!(a.acknowledged, vec!["hash1".to_string()]);
         assert!(!a.again);
+    }
+
+    #[test]
+    fn a_push_the_relay_takes_none_of_without_moving_is_an_error_not_sent_for_ever() {
+        let outbox = vec![item(1, "a", 10), item(2, "b", 10)];
+        let p = next_request(&outbox, 5, Budget::default(), b"me");
+        let ignored = SyncResponse {
+            pushers: vec![],
+            accepted: vec![blob_digest(b"not ours")],
+            changes: vec![],
+            cursor: 5,
+            more: true,
+        };
+        assert_eq!(absorb(&p, ignored), Err(PlanError::PushIgnored));
+        // Taking none of it while its log moved on is progress: the next round sends it again.
+        let moved = SyncResponse {
+            pushers: vec![],
+            accepted: vec![],
+            changes: vec![],
+            cursor: 6,
+            more: true,
+        };
+        assert!(absorb(&p, moved).unwrap().again);
     }
 
     #[test]
