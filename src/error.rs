@@ -186,12 +186,23 @@ pub enum Error {
     /// Writing output failed.
     #[error("could not write output: {0}")]
     Io(#[from] std::io::Error),
+    /// A file named on the command line could not be read.
+    #[error("cannot read {}: {source}; check the file's name and that it can be read", path.display())]
+    ReadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The command that lists records of `kind`, to find an id.
 fn where_listed(kind: &str) -> String {
     match kind {
         "door" => "`groundwork walklist show LIST_ID` lists a walk list's doors".to_string(),
+        "conversation" => {
+            "`groundwork person show PERSON_ID` lists a person's conversations".to_string()
+        }
         _ => format!("`groundwork {kind} list` shows them"),
     }
 }

@@ -21,11 +21,9 @@ pub fn walklist(store: &mut Store, command: WalklistCommand) -> Result<()> {
                 .iter()
                 .map(|m| import::parse_mapping(m))
                 .collect::<Result<Vec<_>, _>>()?;
-            let bytes = std::fs::read(&csv).map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot read {}: {e}", csv.display()),
-                ))
+            let bytes = std::fs::read(&csv).map_err(|source| Error::ReadFile {
+                path: csv.clone(),
+                source,
             })?;
             let imported = import::read(&bytes, &mapping)?;
             if preview {

@@ -556,7 +556,7 @@ fn refusal(status: u16, body: &[u8]) -> SyncError {
     let message = || {
         parsed
             .as_ref()
-            .map_or_else(|| error_message(body), |b| b.error.clone())
+            .map_or_else(|| error_message(body), |b| shown(&b.error))
     };
     match (status, code.as_deref()) {
         (401, _) => SyncError::UnknownDevice(message()),
@@ -571,7 +571,53 @@ fn refusal(status: u16, body: &[u8]) -> SyncError {
 }
 
 fn error_message(body: &[u8]) -> String {
-    serde_json::from_slice::<ErrorBody>(body)
-        .map(|b| b.error)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
+    serde_json::from_slice::<ErrorBody>(body).map_or_else(
+        |_| shown(&String::from_utf8_lossy(&body[..body.len().min(200)])),
+        |b| shown(&b.error),
+    )
+}
+
+/// Most characters of a relay's own words shown to the user.
+const MOST_SHOWN: usize = 1000;
+
+/// A relay's words as they may be shown on a screen or a terminal: control characters (which
+/// could clear a terminal or colour a forged instruction) become spaces, and a message longer
+/// than [`MOST_SHOWN`] characters is cut short.
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MOST_SHOWN)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(MOST_SHOWN).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relays_words_are_shown_without_control_characters_and_cut_short() {
+        let forged = format!(
+            "{{\"error\":\"\\u001b[2J\\u001b[31mtype your passphrase here\\r\\n{}\"}}",
+            "x".repeat(5000)
+        );
+        let SyncError::Refused { status, message } = refusal(409, forged.as_bytes()) else {
+            panic!("a refusal");
+        };
+        assert_eq!(status, 409);
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(
+            message.starts_with(" [2J [31mtype your passphrase here"),
+            "{message:?}"
+        );
+        assert_eq!(message.chars().count(), MOST_SHOWN + 1);
+        assert!(message.ends_with('…'));
+        // A body that is not the relay's JSON: its first 200 bytes, cleaned too.
+        let html = error_message(b"<html>\x1b]0;owned\x07</html>");
+        assert_eq!(html, "<html> ]0;owned </html>");
+    }
 }

@@ -332,6 +332,34 @@ fn bad_input_is_refused_with_a_message_and_changes_nothing() {
             "invalid target",
         ),
         (&["shift", "end"], "no shift is open"),
+        (
+            &["conversation", "edit", unknown, "--notes", "x"],
+            "`groundwork person show PERSON_ID` lists a person's conversations",
+        ),
+        (
+            &[
+                "walklist",
+                "import",
+                "--name",
+                "L",
+                "--csv",
+                "/nonexistent/doors.csv",
+            ],
+            "cannot read /nonexistent/doors.csv",
+        ),
+        (
+            &[
+                "commitment",
+                "add",
+                "--person",
+                &id,
+                "--what",
+                "x",
+                "--due",
+                "26-12-31",
+            ],
+            "a year from 1900 to 9999",
+        ),
         (&["export", "--what", "secrets"], "unknown export"),
         (
             &["export", "--what", "people", "--format", "xlsx"],
