@@ -327,6 +327,12 @@ impl<W: Wire> Relay<W> {
         };
         self.send(relay, request, Paced::No, |status, body, _| match status {
             200 => serde_json::from_slice(&body).map_err(|e| SyncError::BadAnswer(e.to_string())),
+            // A web server that is no relay (a mistyped address) answers 404 too: not a refusal.
+            400 | 401 | 403 | 404 | 410 if serde_json::from_slice::<ErrorBody>(&body).is_err() => {
+                Err(SyncError::BadAnswer(format!(
+                    "HTTP {status} that is not a Groundwork relay's answer"
+                )))
+            }
             400 | 401 | 403 | 404 | 410 => Err(SyncError::InviteRefused(error_message(&body))),
             _ => Err(SyncError::Refused {
                 status,
@@ -619,5 +625,46 @@ mod tests {
         // A body that is not the relay's JSON: its first 200 bytes, cleaned too.
         let html = error_message(b"<html>\x1b]0;owned\x07</html>");
         assert_eq!(html, "<html> ]0;owned </html>");
+    }
+
+    /// A wire on which every request gets `status` with `body`.
+    struct Answering(u16, &'static [u8]);
+
+    impl Wire for Answering {
+        async fn exchange(&self, _: &Exchange) -> Result<Answer, NoAnswer> {
+            Ok(Answer {
+                status: self.0,
+                body: self.1.to_vec(),
+                wire_bytes: self.1.len() as u64,
+                news: News::default(),
+            })
+        }
+        async fn pause(&self, _: Duration) {}
+    }
+
+    fn enrol_at(status: u16, body: &'static [u8]) -> SyncError {
+        let relay = Relay::over(Answering(status, body), 1, Duration::ZERO);
+        let request = EnrolRequest {
+            invite: "abcd-efgh".into(),
+            device_name: "Phone".into(),
+            actor: None,
+            sealing: true,
+            token: None,
+        };
+        crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
+            .expect_err("refused")
+    }
+
+    #[test]
+    fn a_web_server_that_is_no_relay_is_not_said_to_refuse_the_invite() {
+        let err = enrol_at(404, b"<html><body>404 Not Found</body></html>");
+        assert!(matches!(err, SyncError::BadAnswer(_)), "{err}");
+        assert!(err.to_string().contains("is the address right"), "{err}");
+        // The relay's own refusal still is one.
+        let err = enrol_at(404, br#"{"error":"unknown invite code"}"#);
+        assert!(
+            matches!(&err, SyncError::InviteRefused(m) if m == "unknown invite code"),
+            "{err}"
+        );
     }
 }
