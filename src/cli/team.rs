@@ -18,7 +18,7 @@ use super::{CliError, print_json, print_line};
 /// code needs `relay`.
 pub fn relay_and_code(relay: Option<&str>, invite: &str) -> Result<(String, String), CliError> {
     let invite = invite.trim();
-    if let Some((base, code)) = team::split_join_link(invite) {
+    if let Some((Some(base), code)) = team::split_join_link(invite) {
         if let Some(given) = relay
             && given.trim().trim_end_matches('/') != base
         {

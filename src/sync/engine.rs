@@ -90,7 +90,8 @@ pub async fn join<W: Wire>(
     // A whole join link pasted where the code goes: the link names its relay too.
     let linked = super::team::split_join_link(invite);
     let (relay, invite) = match &linked {
-        Some((relay, code)) => (relay.as_str(), code.as_str()),
+        Some((Some(relay), code)) => (relay.as_str(), code.as_str()),
+        Some((None, code)) => (relay, code.as_str()),
         None => (relay, invite),
     };
     let relay = relay.trim().trim_end_matches('/').to_string();

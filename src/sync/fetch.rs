@@ -86,7 +86,9 @@ impl Wire for FetchWire {
             .map_err(|e| describe(&e))?;
         let bytes = Uint8Array::new(&buffer);
         if u64::from(bytes.length()) > MAX_ANSWER_BYTES {
-            return Err("the relay's answer was too large".into());
+            return Err(NoAnswer::Unreadable(
+                "the relay's answer was too large".into(),
+            ));
         }
         let body = bytes.to_vec();
         Ok(Answer {

@@ -131,7 +131,7 @@ fn read_body(mut response: Response) -> Result<Answer, NoAnswer> {
         .read_to_end(&mut raw)
         .map_err(|e| describe_read(&e))?;
     if raw.len() as u64 > MAX_ANSWER_BYTES {
-        return Err(TOO_LARGE.into());
+        return Err(NoAnswer::Unreadable(TOO_LARGE.into()));
     }
     let wire_bytes = raw.len() as u64;
     let body = if gzip {
@@ -140,7 +140,9 @@ fn read_body(mut response: Response) -> Result<Answer, NoAnswer> {
             .take(MAX_ANSWER_BYTES + 1)
             .read_to_end(&mut out)
         {
-            Ok(_) if out.len() as u64 > MAX_ANSWER_BYTES => return Err(TOO_LARGE.into()),
+            Ok(_) if out.len() as u64 > MAX_ANSWER_BYTES => {
+                return Err(NoAnswer::Unreadable(TOO_LARGE.into()));
+            }
             Ok(_) => out,
             // Not gzip after all: the body as it came, for the caller to judge.
             Err(_) => raw,
@@ -210,7 +212,7 @@ mod tests {
             times << 20
         );
         let answer = ask(one_answer(head, chunk, times));
-        assert_eq!(answer, Err(NoAnswer::Failed(TOO_LARGE.into())));
+        assert_eq!(answer, Err(NoAnswer::Unreadable(TOO_LARGE.into())));
     }
 
     #[test]
@@ -226,7 +228,7 @@ mod tests {
             body.len()
         );
         let answer = ask(one_answer(head, body, 1));
-        assert_eq!(answer, Err(NoAnswer::Failed(TOO_LARGE.into())));
+        assert_eq!(answer, Err(NoAnswer::Unreadable(TOO_LARGE.into())));
         // One within the bound is undone whole.
         let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
         gz.write_all(b"an answer").expect("gzip");

@@ -65,13 +65,16 @@ pub enum NoAnswer {
     TimedOut,
     /// Anything else: no connection, no name lookup, a connection cut; in words.
     Failed(String),
+    /// An answer came that no relay would send (larger than [`MAX_ANSWER_BYTES`]): asking
+    /// again would fetch the same, so it is not asked again; in words.
+    Unreadable(String),
 }
 
 impl std::fmt::Display for NoAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NoAnswer::TimedOut => f.write_str("it did not answer in time"),
-            NoAnswer::Failed(reason) => f.write_str(reason),
+            NoAnswer::Failed(reason) | NoAnswer::Unreadable(reason) => f.write_str(reason),
         }
     }
 }
@@ -302,6 +305,10 @@ impl<W: Wire> Relay<W> {
                     }
                     last = NoAnswer::TimedOut.to_string();
                     break;
+                }
+                Err(NoAnswer::Unreadable(why)) => {
+                    self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+                    return Err(SyncError::BadAnswer(why));
                 }
                 Err(reason) => last = reason.to_string(),
             }
@@ -653,6 +660,37 @@ mod tests {
         };
         crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
             .expect_err("refused")
+    }
+
+    /// A wire whose every answer is too large to read; counts the requests.
+    struct TooLarge(std::sync::atomic::AtomicUsize);
+
+    impl Wire for TooLarge {
+        async fn exchange(&self, _: &Exchange) -> Result<Answer, NoAnswer> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(NoAnswer::Unreadable("too large".into()))
+        }
+        async fn pause(&self, _: Duration) {}
+    }
+
+    #[test]
+    fn an_answer_too_large_to_read_is_a_bad_answer_not_asked_again() {
+        let relay = Relay::over(TooLarge(Default::default()), 4, Duration::ZERO);
+        let request = EnrolRequest {
+            invite: "abcd-efgh".into(),
+            device_name: "Phone".into(),
+            actor: None,
+            sealing: true,
+            token: None,
+        };
+        let err = crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
+            .expect_err("unreadable");
+        assert!(
+            matches!(&err, SyncError::BadAnswer(m) if m == "too large"),
+            "{err}"
+        );
+        assert!(!err.is_offline(), "a hostile relay is not a bad connection");
+        assert_eq!(relay.wire.0.load(Ordering::SeqCst), 1, "asked once");
     }
 
     #[test]

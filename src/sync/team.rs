@@ -439,11 +439,13 @@ pub async fn invite<W: Wire>(
 }
 
 /// The relay and the code of a join link (`https://RELAY/#join=CODE`, as [`invite`] makes
-/// them); `None` for anything else, such as a bare code.
-pub fn split_join_link(invite: &str) -> Option<(String, String)> {
+/// them); `None` for anything else, such as a bare code. A link's fragment alone
+/// (`#join=CODE`) names no relay: its code, with `None` for the relay.
+pub fn split_join_link(invite: &str) -> Option<(Option<String>, String)> {
     let (base, code) = invite.trim().split_once("#join=")?;
+    let base = base.trim().trim_end_matches('/');
     Some((
-        base.trim().trim_end_matches('/').to_string(),
+        (!base.is_empty()).then(|| base.to_string()),
         code.trim().to_string(),
     ))
 }
@@ -712,5 +714,28 @@ pub async fn act<W: Wire>(
         TeamAction::Erase { person_id } => Ok(TeamReply::Erased(
             erase_person(store, transport, &person_id).await?,
         )),
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::split_join_link;
+
+    #[test]
+    fn a_join_link_gives_its_relay_and_code_and_a_bare_code_is_no_link() {
+        let link = |relay: &str, code: &str| Some((Some(relay.to_string()), code.to_string()));
+        assert_eq!(
+            split_join_link("https://relay.example.org/#join=abcd-efgh.S3cr3t"),
+            link("https://relay.example.org", "abcd-efgh.S3cr3t")
+        );
+        assert_eq!(
+            split_join_link("  https://example.org/relay/#join= abcd \n"),
+            link("https://example.org/relay", "abcd")
+        );
+        assert_eq!(
+            split_join_link("#join=abcd"),
+            Some((None, "abcd".to_string()))
+        );
+        assert_eq!(split_join_link("abcd-efgh.S3cr3t"), None);
     }
 }

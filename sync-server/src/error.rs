@@ -244,10 +244,11 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT,
                 format!(
                     "your team already has {limit} erasure orders on this relay, the most it \
-                     keeps for a team; nothing was erased. If your team's leads did not give \
-                     them, a lead's device may be lost or misbehaving: look at groundwork team \
-                     devices and revoke it. Whoever runs the relay can raise max_team_bytes (a \
-                     sixteenth of it, at 2 KiB an order, is this limit)"
+                     keeps for a team (each erased person, deleted walk list and deleted \
+                     campaign is one, kept for ever); nothing was erased. Ask whoever runs the \
+                     relay to raise max_team_bytes (a sixteenth of it, at 2 KiB an order, is \
+                     this limit). If your team's leads did not give them, a lead's device may \
+                     be lost or misbehaving: look at groundwork team devices and revoke it"
                 ),
             ),
             StoreError::CursorAhead { since, head } => ApiError::bad_request(format!(

@@ -60,7 +60,10 @@ pub fn Settings(status: SyncStatus) -> Element {
     let join = move |_| {
         let (r, i, d) = (relay(), invite(), device());
         // A join link pasted as the invite names its relay itself.
-        let linked = i.contains("#join=");
+        let linked = matches!(
+            groundwork::sync::team::split_join_link(&i),
+            Some((Some(_), _))
+        );
         if (r.trim().is_empty() && !linked) || i.trim().is_empty() || d.trim().is_empty() {
             nav.error(
                 "Fill in the relay address, the invite code and this device's name (or paste \

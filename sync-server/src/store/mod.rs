@@ -114,14 +114,20 @@ pub enum StoreError {
     },
     /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
     /// the invite was not made.
-    #[error("the team has {limit} invites on the relay, the most it keeps for a team")]
+    #[error(
+        "the team has {limit} invites on the relay, the most it keeps for a team (raise \
+         max_team_bytes to keep more: a sixteenth of it, at 2 KiB an invite)"
+    )]
     TooManyInvites {
         /// The most invites a team may have.
         limit: u64,
     },
     /// The team already has as many erasure orders as the relay keeps for a team
     /// ([`team_rows_limit`]); nothing was erased.
-    #[error("the team has {limit} erasure orders on the relay, the most it keeps for a team")]
+    #[error(
+        "the team has {limit} erasure orders on the relay, the most it keeps for a team (raise \
+         max_team_bytes to keep more: a sixteenth of it, at 2 KiB an order)"
+    )]
     TooManyErasures {
         /// The most erasure orders a team may have.
         limit: u64,
