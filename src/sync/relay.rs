@@ -218,7 +218,10 @@ impl<W: Wire> Relay<W> {
 
     fn url(relay: &str, path: &str) -> Result<String, SyncError> {
         let base = relay.trim().trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+        let rest = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"));
+        if !rest.is_some_and(host_and_port_ok) || base.len() < 10 {
             return Err(SyncError::BadUrl(relay.to_string()));
         }
         Ok(format!("{base}{path}"))
@@ -590,6 +593,34 @@ fn error_message(body: &[u8]) -> String {
     )
 }
 
+/// Whether the part of a relay's address after its scheme starts with a host a connection can
+/// be asked of (a name, an address, `[an IPv6 address]`) and, if it gives one, a port from 1 to
+/// 65535: a mistyped address is said to be one, not taken for a relay out of reach.
+fn host_and_port_ok(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+    {
+        return false;
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, "")) => (address, None),
+            Some((address, after)) => match after.strip_prefix(':') {
+                Some(port) => (address, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    !host.is_empty() && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
 /// Most characters of a relay's own words shown to the user.
 const MOST_SHOWN: usize = 1000;
 
@@ -660,6 +691,40 @@ mod tests {
         };
         crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
             .expect_err("refused")
+    }
+
+    #[test]
+    fn a_mistyped_relay_address_is_said_to_be_one() {
+        for good in [
+            "https://relay.example.org",
+            "https://relay.example.org/",
+            "http://127.0.0.1:8080",
+            "https://example.org:443/relay",
+            "http://[::1]:8080",
+            "http://[::1]",
+        ] {
+            assert!(Relay::<TooLarge>::url(good, "/v1/sync").is_ok(), "{good}");
+        }
+        for bad in [
+            "https://127.0.0.1:99999",
+            "https://127.0.0.1:0",
+            "http://[::1",
+            "http://[::1]x",
+            "https://relay.example.org:port",
+            "https://relay example.org",
+            "https://user@relay.example.org",
+            "https://:8080/abcdef",
+            "ftp://relay.example.org",
+            "relay.example.org",
+        ] {
+            assert!(
+                matches!(
+                    Relay::<TooLarge>::url(bad, "/v1/sync"),
+                    Err(SyncError::BadUrl(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     /// A wire whose every answer is too large to read; counts the requests.
