@@ -291,8 +291,11 @@ impl Writer<'_> {
             return Err(crate::model::ValidationError::Empty { field: "door ids" }.into());
         }
         if mark.come_back_at.is_some() && mark.outcome != Outcome::ComeBack {
-            return Err(crate::model::ValidationError::WrongChange {
+            return Err(crate::model::ValidationError::Field {
                 field: "come_back_at",
+                reason: "a time to come back goes only with the outcome come-back \
+                         (--outcome come-back --come-back-at TIME)"
+                    .into(),
             }
             .into());
         }

@@ -245,7 +245,14 @@ pub fn read(bytes: &[u8], mapping: &[(String, Field)]) -> Result<Imported, Impor
         .from_reader(bytes);
     let unreadable = |e: csv::Error| ImportError::Unreadable {
         line: e.position().map_or(1, csv::Position::line),
-        reason: e.to_string(),
+        reason: if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+            format!(
+                "{e}: the file is not UTF-8 (a spreadsheet's \"CSV\" is often Windows-1252); \
+                 save it again as \"CSV UTF-8\" and import that"
+            )
+        } else {
+            e.to_string()
+        },
     };
     let headers: Vec<String> = reader
         .headers()
@@ -560,6 +567,10 @@ mod tests {
         assert!(
             matches!(err, ImportError::Unreadable { line: 3, .. }),
             "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("save it again as \"CSV UTF-8\""),
+            "{err}"
         );
         assert!(matches!(
             read(b"", &[]),

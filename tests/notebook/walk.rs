@@ -197,7 +197,11 @@ fn marks_set_status_progress_and_do_not_knock_reaches_every_list() {
         come_back_at: Some(chrono::Utc::now()),
         ..mark(Outcome::Refused)
     };
-    assert!(store.mark_doors(&ids[5..6], &when_not_come_back).is_err());
+    let refused = store
+        .mark_doors(&ids[5..6], &when_not_come_back)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("--outcome come-back"), "{refused}");
     assert_eq!(store.walklist(&elm).unwrap(), before);
 }
 
