@@ -680,8 +680,8 @@ mod tests {
         async fn pause(&self, _: Duration) {}
     }
 
-    fn enrol_at(status: u16, body: &'static [u8]) -> SyncError {
-        let relay = Relay::over(Answering(status, body), 1, Duration::ZERO);
+    /// An enrolment with `relay`, which must fail.
+    fn enrol_with<W: Wire>(relay: &Relay<W>) -> SyncError {
         let request = EnrolRequest {
             invite: "abcd-efgh".into(),
             device_name: "Phone".into(),
@@ -691,6 +691,10 @@ mod tests {
         };
         crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
             .expect_err("refused")
+    }
+
+    fn enrol_at(status: u16, body: &'static [u8]) -> SyncError {
+        enrol_with(&Relay::over(Answering(status, body), 1, Duration::ZERO))
     }
 
     #[test]
@@ -741,15 +745,7 @@ mod tests {
     #[test]
     fn an_answer_too_large_to_read_is_a_bad_answer_not_asked_again() {
         let relay = Relay::over(TooLarge(Default::default()), 4, Duration::ZERO);
-        let request = EnrolRequest {
-            invite: "abcd-efgh".into(),
-            device_name: "Phone".into(),
-            actor: None,
-            sealing: true,
-            token: None,
-        };
-        let err = crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
-            .expect_err("unreadable");
+        let err = enrol_with(&relay);
         assert!(
             matches!(&err, SyncError::BadAnswer(m) if m == "too large"),
             "{err}"
