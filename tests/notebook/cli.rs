@@ -345,7 +345,7 @@ fn bad_input_is_refused_with_a_message_and_changes_nothing() {
                 "--csv",
                 "/nonexistent/doors.csv",
             ],
-            "cannot read /nonexistent/doors.csv",
+            "cannot read /nonexistent/doors.csv: No such file or directory (os error 2); check the file's name",
         ),
         (
             &[
