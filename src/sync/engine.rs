@@ -338,34 +338,39 @@ pub async fn sync_pages_with<W: Wire>(
     on_page: &mut dyn FnMut(usize),
     helpers: &impl Helpers,
 ) -> Result<SyncReport, SyncError> {
-    resume_pace(store, transport)?;
+    let kept = resume_pace(store, transport)?;
     let result = run(store, transport, budget, on_page, helpers).await;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
-    keep_pace(store, transport)?;
+    keep_pace(store, transport, kept)?;
     result
 }
 
 /// Start from what the last sync learnt of the link (`sync::pace`), so that a phone on a weak
 /// signal does not spend a request's whole patience on a page too large for it first.
-fn resume_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(), SyncError> {
-    if let Some(allowance) = store.with(|s| s.link_pace())? {
+/// Returns what was kept.
+fn resume_pace<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+) -> Result<Option<u64>, SyncError> {
+    let kept = store.with(|s| s.link_pace())?;
+    if let Some(allowance) = kept {
         transport.resume_pace(allowance);
     }
-    Ok(())
+    Ok(kept)
 }
 
-/// Keep what this sync learnt of the link for the next one.
-fn keep_pace<W: Wire>(store: &impl Notebook, transport: &Relay<W>) -> Result<(), SyncError> {
-    let Some(learnt) = transport.learnt_pace() else {
-        return Ok(());
-    };
-    store.with(|s| {
-        if s.link_pace()? == Some(learnt) {
-            return Ok(());
-        }
-        s.set_link_pace(learnt)
-    })?;
+/// Keep what this sync learnt of the link for the next one (written only if it differs from
+/// what was `kept`).
+fn keep_pace<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    kept: Option<u64>,
+) -> Result<(), SyncError> {
+    match transport.learnt_pace() {
+        Some(learnt) if kept != Some(learnt) => store.with(|s| s.set_link_pace(learnt))?,
+        _ => {}
+    }
     Ok(())
 }
 
@@ -394,7 +399,7 @@ pub async fn repair<W: Wire>(
         .with(|s| s.sync_state())?
         .link
         .ok_or(SyncError::NotJoined)?;
-    resume_pace(store, transport)?;
+    let kept = resume_pace(store, transport)?;
     let result = async {
         let docs = match what {
             Repair::Docs(docs) => docs,
@@ -429,7 +434,7 @@ pub async fn repair<W: Wire>(
     .await;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
-    keep_pace(store, transport)?;
+    keep_pace(store, transport, kept)?;
     result
 }
 
