@@ -203,3 +203,117 @@ fn a_team_whose_row_is_locked_makes_no_other_team_wait() {
         assert_eq!(push.join().expect("push"), 1, "then it is stored");
     });
 }
+
+/// The store on PostgreSQL at `now`s a test chooses (a relay process keeps its own clock): a
+/// team keeps a bounded number of invites, and forgets those expired more than
+/// [`DEAD_INVITE_KEPT_SECS`] ago, but for one a device may still ask its enrolment again of.
+/// (The same as the SQLite store's unit test of it; the statements differ.)
+#[test]
+fn the_store_forgets_long_expired_invites_but_the_one_a_device_may_ask_again() {
+    use groundwork_protocol::Role;
+    use sync_server::secrets::{hash_invite, hash_token};
+    use sync_server::store::{
+        DEAD_INVITE_KEPT_SECS, NewDevice, NewInvite, PostgresStore, Store, StoreError,
+    };
+
+    if skipped("long-expired invites forgotten") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = database_url(&tmp.path().join("data")).expect("on PostgreSQL");
+    // A quota of 128 KiB: 64 invites a team (the least there is).
+    let store = PostgresStore::open(&url, 2)
+        .expect("open")
+        .with_max_team_bytes(128 << 10);
+    let invite = |code: &str, expires_at: i64| NewInvite {
+        code_hash: hash_invite(code),
+        uses: 1,
+        expires_at,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let joining = |code: &str, token: &str| NewDevice {
+        invite_hash: hash_invite(code),
+        device_id: token.to_owned(),
+        name: token.to_owned(),
+        token_hash: hash_token(token),
+        actor: None,
+        sealing: false,
+        chosen_token: false,
+    };
+    let team = store.create_team("Team", 1).expect("team");
+    let first_lead = NewInvite {
+        role: Role::Lead,
+        ..invite("first-lead", i64::MAX)
+    };
+    store.create_invite(&team, &first_lead, 1).expect("invite");
+    store
+        .enrol(&joining("first-lead", "lead"), 2)
+        .expect("enrols");
+    let lead = store
+        .authenticate(&hash_token("lead"))
+        .expect("reads")
+        .expect("the lead's token");
+
+    // 63 more invites (the lead's spent one is the first): 61 that last, 2 that expire.
+    for i in 0..60 {
+        let code = format!("long-lived-{i}");
+        store
+            .lead_invite(&lead, &invite(&code, i64::MAX), 10)
+            .expect("invite");
+    }
+    for code in ["short", "kept"] {
+        store
+            .lead_invite(&lead, &invite(code, 100), 10)
+            .expect("invite");
+    }
+    // A device chose its token and enrolled with "kept": it may ask that enrolment again.
+    let asks_again = NewDevice {
+        chosen_token: true,
+        ..joining("kept", "phone")
+    };
+    store.enrol(&asks_again, 11).expect("enrols");
+    store
+        .lead_invite(&lead, &invite("b", i64::MAX), 12)
+        .expect("invite");
+    let full = |now| store.lead_invite(&lead, &invite("c", i64::MAX), now);
+    assert!(matches!(
+        full(13),
+        Err(StoreError::TooManyInvites { limit: 64 })
+    ));
+
+    // An expired invite is kept a while, so that a late joiner is told it expired.
+    let forgotten_at = 100 + DEAD_INVITE_KEPT_SECS;
+    assert!(matches!(
+        full(forgotten_at - 1),
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    assert!(matches!(
+        store.enrol(&joining("short", "late"), forgotten_at - 1),
+        Err(StoreError::InviteExpired)
+    ));
+    // Then forgotten, but for the one a device may still ask its enrolment again of.
+    full(forgotten_at).expect("room once the long-expired invite is forgotten");
+    assert!(matches!(
+        store.enrol(&joining("short", "later"), forgotten_at + 1),
+        Err(StoreError::UnknownInvite)
+    ));
+    assert!(
+        matches!(
+            store.enrol(&joining("kept", "later"), forgotten_at + 1),
+            Err(StoreError::InviteUsedUp)
+        ),
+        "the invite a device enrolled with by a token of its choosing is still kept"
+    );
+    assert!(matches!(
+        store.lead_invite(&lead, &invite("d", i64::MAX), forgotten_at + 2),
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    assert!(
+        matches!(
+            store.enrol(&joining("d", "nobody"), forgotten_at + 3),
+            Err(StoreError::UnknownInvite)
+        ),
+        "nothing of a refused invite is kept"
+    );
+}
