@@ -2617,69 +2617,18 @@ mod tests {
         );
     }
 
-    /// A team keeps at most [`super::super::team_rows_limit`] invites, forgets those long
-    /// expired (but for one a device may still ask its enrolment again of), and keeps as many
-    /// erasure orders; an order given again is no new one.
+    /// A team keeps at most [`super::super::team_rows_limit`] erasure orders; an order given
+    /// again is no new one. (Its invites, bounded the same way: the relay suite's
+    /// `enrolment::a_team_keeps_a_bounded_number_of_invites_and_forgets_long_expired_ones`, on
+    /// SQLite and on PostgreSQL.)
     #[test]
-    fn a_team_keeps_a_bounded_number_of_invites_and_erasure_orders() {
+    fn a_team_keeps_a_bounded_number_of_erasure_orders() {
         let dir = tempfile::tempdir().expect("tempdir");
-        // A quota of 128 KiB: 64 invites and 64 erasure orders a team (the least there is).
+        // A quota of 128 KiB: 64 erasure orders a team (the least there is).
         let store = SqliteStore::open(dir.path())
             .expect("open")
             .with_max_team_bytes(128 << 10);
         let lead = &team(&store, &[Role::Lead])[0];
-        for i in 0..60 {
-            let code = format!("long-lived-{i}");
-            store
-                .lead_invite(lead, &invite(&code, 1, Role::Canvasser), 10)
-                .expect("invite");
-        }
-        let expiring = |code: &str| NewInvite {
-            expires_at: 100,
-            ..invite(code, 1, Role::Canvasser)
-        };
-        store
-            .lead_invite(lead, &expiring("short"), 10)
-            .expect("invite");
-        store
-            .lead_invite(lead, &expiring("kept"), 10)
-            .expect("invite");
-        let asks_again = NewDevice {
-            chosen_token: true,
-            ..joining("kept", "phone")
-        };
-        store.enrol(&asks_again, 11).expect("enrols");
-        store
-            .lead_invite(lead, &invite("b", 1, Role::Canvasser), 12)
-            .expect("invite");
-        let full = |now| store.lead_invite(lead, &invite("c", 1, Role::Canvasser), now);
-        assert!(matches!(
-            full(13),
-            Err(StoreError::TooManyInvites { limit: 64 })
-        ));
-        // An expired invite is kept a while, so that a late joiner is told it expired.
-        let forgotten_at = 100 + super::super::DEAD_INVITE_KEPT_SECS;
-        assert!(matches!(
-            full(forgotten_at - 1),
-            Err(StoreError::TooManyInvites { .. })
-        ));
-        assert!(matches!(
-            store.enrol(&joining("short", "late"), forgotten_at - 1),
-            Err(StoreError::InviteExpired)
-        ));
-        // Then forgotten, but for the one a device may still ask its enrolment again of.
-        full(forgotten_at).expect("room once the long-expired invite is forgotten");
-        assert!(matches!(
-            store.enrol(&joining("short", "later"), forgotten_at + 1),
-            Err(StoreError::UnknownInvite)
-        ));
-        assert_eq!(uses_left(&store, "kept"), 0, "still kept");
-        assert!(matches!(
-            store.lead_invite(lead, &invite("d", 1, Role::Canvasser), forgotten_at + 2),
-            Err(StoreError::TooManyInvites { .. })
-        ));
-        assert_eq!(stored_keys(&store, "d"), None, "nothing of it kept");
-
         // Erasure orders: 64, then no more; an order given again is still answered.
         for i in 1..=64 {
             store

@@ -1,6 +1,13 @@
-//! Enrolment with invites: single- and multi-use, expiry, unknown codes, bad names.
+//! Enrolment with invites: single- and multi-use, expiry, unknown codes, bad names; how many
+//! invites a team keeps, and for how long.
 
-use crate::common::{Relay, error_message};
+use groundwork_protocol::Role;
+use sync_server::secrets::{hash_invite, hash_token};
+use sync_server::store::{
+    DEAD_INVITE_KEPT_SECS, NewDevice, NewInvite, PostgresStore, SqliteStore, Store, StoreError,
+};
+
+use crate::common::{Relay, database_url, error_message};
 
 #[test]
 fn single_use_invite_enrols_once() {
@@ -83,4 +90,118 @@ fn bad_enrolment_bodies_are_400() {
     assert!(message.contains("device_name"), "{message}");
     // The invite was not used up by the failed attempts.
     relay.enrol(&invite, "phone").expect("still valid");
+}
+
+/// The store itself, on the suite's database, at `now`s the test chooses (a relay process keeps
+/// its own clock): a team keeps a bounded number of invites, and forgets those expired more
+/// than [`DEAD_INVITE_KEPT_SECS`] ago, but for one a device may still ask its enrolment again of.
+#[test]
+fn a_team_keeps_a_bounded_number_of_invites_and_forgets_long_expired_ones() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    // A quota of 128 KiB: 64 invites a team (the least there is).
+    let quota = 128 << 10;
+    let store: Box<dyn Store> = match database_url(&data) {
+        Some(url) => Box::new(
+            PostgresStore::open(&url, 2)
+                .expect("open")
+                .with_max_team_bytes(quota),
+        ),
+        None => Box::new(
+            SqliteStore::open(&data)
+                .expect("open")
+                .with_max_team_bytes(quota),
+        ),
+    };
+    let invite = |code: &str, expires_at: i64| NewInvite {
+        code_hash: hash_invite(code),
+        uses: 1,
+        expires_at,
+        role: Role::Canvasser,
+        sealed_keys: None,
+    };
+    let joining = |code: &str, token: &str| NewDevice {
+        invite_hash: hash_invite(code),
+        device_id: token.to_owned(),
+        name: token.to_owned(),
+        token_hash: hash_token(token),
+        actor: None,
+        sealing: false,
+        chosen_token: false,
+    };
+    let team = store.create_team("Team", 1).expect("team");
+    let first_lead = NewInvite {
+        role: Role::Lead,
+        ..invite("first-lead", i64::MAX)
+    };
+    store.create_invite(&team, &first_lead, 1).expect("invite");
+    store
+        .enrol(&joining("first-lead", "lead"), 2)
+        .expect("enrols");
+    let lead = store
+        .authenticate(&hash_token("lead"))
+        .expect("reads")
+        .expect("the lead's token");
+
+    // 63 more invites (the lead's spent one is the first): 61 that last, 2 that expire.
+    for i in 0..60 {
+        let code = format!("long-lived-{i}");
+        store
+            .lead_invite(&lead, &invite(&code, i64::MAX), 10)
+            .expect("invite");
+    }
+    for code in ["short", "kept"] {
+        store
+            .lead_invite(&lead, &invite(code, 100), 10)
+            .expect("invite");
+    }
+    // A device chose its token and enrolled with "kept": it may ask that enrolment again.
+    let asks_again = NewDevice {
+        chosen_token: true,
+        ..joining("kept", "phone")
+    };
+    store.enrol(&asks_again, 11).expect("enrols");
+    store
+        .lead_invite(&lead, &invite("b", i64::MAX), 12)
+        .expect("invite");
+    let full = |now| store.lead_invite(&lead, &invite("c", i64::MAX), now);
+    assert!(matches!(
+        full(13),
+        Err(StoreError::TooManyInvites { limit: 64 })
+    ));
+
+    // An expired invite is kept a while, so that a late joiner is told it expired.
+    let forgotten_at = 100 + DEAD_INVITE_KEPT_SECS;
+    assert!(matches!(
+        full(forgotten_at - 1),
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    assert!(matches!(
+        store.enrol(&joining("short", "late"), forgotten_at - 1),
+        Err(StoreError::InviteExpired)
+    ));
+    // Then forgotten, but for the one a device may still ask its enrolment again of.
+    full(forgotten_at).expect("room once the long-expired invite is forgotten");
+    assert!(matches!(
+        store.enrol(&joining("short", "later"), forgotten_at + 1),
+        Err(StoreError::UnknownInvite)
+    ));
+    assert!(
+        matches!(
+            store.enrol(&joining("kept", "later"), forgotten_at + 1),
+            Err(StoreError::InviteUsedUp)
+        ),
+        "the invite a device enrolled with by a token of its choosing is still kept"
+    );
+    assert!(matches!(
+        store.lead_invite(&lead, &invite("d", i64::MAX), forgotten_at + 2),
+        Err(StoreError::TooManyInvites { .. })
+    ));
+    assert!(
+        matches!(
+            store.enrol(&joining("d", "nobody"), forgotten_at + 3),
+            Err(StoreError::UnknownInvite)
+        ),
+        "nothing of a refused invite is kept"
+    );
 }
