@@ -655,6 +655,67 @@ fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
     });
 }
 
+/// A conversation begun at the door and saved after the shift ended belongs to that shift, at
+/// the time it was begun, and its commitments to the shift's campaign and target.
+#[test]
+fn a_conversation_saved_after_its_shift_ended_still_counts_towards_it() {
+    let (mut id, mut campaign, mut shift) = (String::new(), String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: [("letters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+        shift = s.start_shift("Elm Road", Some(&campaign), None).unwrap();
+        id = person(s, "Amina Yusuf");
+    });
+    h.open_record_form(&id);
+    h.settle_until("the campaign's targets offered", |html| {
+        html.contains("+ letters signed")
+    });
+    let begun = chrono::Utc::now();
+    h.type_in("story", "Two jobs, still short");
+    h.type_in("commitment-entry", "sign the letter");
+    h.click("data-value", "letters signed");
+    h.settle_until("ask added", |html| {
+        html.contains("Remove commitment: sign the letter")
+    });
+    let key = super::views::draft_key(&id);
+    wait_for_draft(&h, &key, |d| d.contains("letters signed"));
+
+    // The shift ends before the conversation is saved, and the app says what is waiting.
+    std::thread::sleep(Duration::from_millis(1100));
+    h.click("id", "tab-Shift");
+    h.settle_until("shift screen", |html| html.contains("End shift"));
+    h.click("id", "end-shift");
+    h.settle_until("ended", |html| {
+        html.contains("Shift ended. One conversation is not saved yet")
+    });
+
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Amina Yusuf"));
+    h.open_record_form(&id);
+    h.settle_until("the draft restored", |html| {
+        html.contains("A draft was restored") && html.contains("+ letters signed")
+    });
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Conversation saved."));
+    let file = h.store().person(&id).unwrap();
+    let c = &file.conversations[0];
+    assert_eq!(c.shift_id.as_deref(), Some(shift.as_str()), "its shift");
+    let at = chrono::DateTime::parse_from_rfc3339(&c.at).unwrap();
+    assert!(
+        (at.with_timezone(&chrono::Utc) - begun).num_seconds().abs() <= 1,
+        "recorded at {} when begun at {begun}: the time it was begun, not saved",
+        c.at
+    );
+    let made = &file.commitments[0];
+    assert_eq!(made.campaign_id.as_deref(), Some(campaign.as_str()));
+    assert_eq!(made.target.as_deref(), Some("letters signed"));
+}
+
 #[test]
 fn a_campaign_is_renamed_and_given_several_targets_in_the_app() {
     let mut campaign = String::new();

@@ -9,10 +9,10 @@
 //! records the conversation and drops the draft in one request; "Discard draft" asks first.
 //! A form opened on a waiting draft says so.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use dioxus::prelude::*;
 use groundwork::model::{
-    ConversationKind, Engagement, NewCommitment, NewConversation, normalise_tag, parse_date,
+    ConversationKind, Engagement, NewCommitment, NewConversation, Shift, normalise_tag, parse_date,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +55,15 @@ pub struct ConversationDraft {
     pub commitment_entry: String,
     /// An issue being typed, not yet added.
     pub issue_entry: String,
+    /// When the form was opened (RFC 3339): the conversation's time, however late it is saved.
+    pub started_at: Option<String>,
+    /// The shift open when the form was opened: the conversation belongs to it, and its
+    /// commitments to its campaign ([`Self::campaign_id`]), even when saved after the shift
+    /// ended or under another. `None` in drafts of earlier versions and in forms opened with no
+    /// shift open: then the shift open at the save, if any.
+    pub shift_id: Option<String>,
+    /// That shift's campaign.
+    pub campaign_id: Option<String>,
 }
 
 /// A commitment added in the form: its words, its own due date and the campaign target it
@@ -108,21 +117,35 @@ impl Ask {
 }
 
 impl ConversationDraft {
-    /// A fresh form: doorstep, follow-up 48 hours from now.
+    /// A fresh form: doorstep, follow-up 48 hours from now, no shift open.
     #[cfg(test)]
     pub fn fresh() -> Self {
-        Self::fresh_of(None)
+        Self::fresh_of(None, None)
     }
 
-    /// A fresh form of `kind` (the open shift's usual kind), else doorstep.
-    pub fn fresh_of(kind: Option<ConversationKind>) -> Self {
+    /// A fresh form of `kind` (the open shift's usual kind), else doorstep, opened now during
+    /// `shift` (the one open, if any).
+    pub fn fresh_of(kind: Option<ConversationKind>, shift: Option<&Shift>) -> Self {
+        let now = Utc::now();
         ConversationDraft {
             kind: kind
                 .unwrap_or(ConversationKind::Doorstep)
                 .as_str()
                 .to_string(),
-            follow_up: groundwork::store::default_follow_up(Utc::now()).to_string(),
+            follow_up: groundwork::store::default_follow_up(now).to_string(),
+            started_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            shift_id: shift.map(|s| s.id.clone()),
+            campaign_id: shift.and_then(|s| s.campaign_id.clone()),
             ..Default::default()
+        }
+    }
+
+    /// The campaign its commitments count towards: the one of the shift it was opened in, or
+    /// else `open_now`'s (the campaign of the shift open at the save).
+    pub fn campaign(&self, open_now: Option<String>) -> Option<String> {
+        match self.shift_id {
+            Some(_) => self.campaign_id.clone(),
+            None => open_now,
         }
     }
 
@@ -142,12 +165,20 @@ impl ConversationDraft {
             .all(|t| t.trim().is_empty())
     }
 
-    /// The conversation and commitments to record, or what to correct first.
+    /// The conversation and commitments to record, or what to correct first; `open_now` is
+    /// the campaign of the shift open at the save (see [`Self::campaign`]).
     pub fn to_records(
         &self,
         person_id: &str,
-        campaign_id: Option<String>,
+        open_now: Option<String>,
     ) -> Result<(NewConversation, Vec<NewCommitment>), UiError> {
+        let campaign_id = self.campaign(open_now);
+        // A stamp that does not read (an edited file) leaves the time to the save.
+        let at = self
+            .started_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
         let kind: ConversationKind = self
             .kind
             .parse()
@@ -196,9 +227,9 @@ impl ConversationDraft {
             NewConversation {
                 person_id: person_id.to_string(),
                 kind,
-                at: None,
+                at,
                 canvasser: None,
-                shift_id: None,
+                shift_id: self.shift_id.clone(),
                 issues,
                 story: text(&self.story),
                 notes: text(&self.notes),
@@ -246,6 +277,7 @@ pub fn draft_key(person_id: &str) -> String {
 #[component]
 pub fn Record(person_id: String) -> Element {
     let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
     let pid = person_id.clone();
     let keep_store = services.store.clone();
     // Read once: the form owns its text from here on.
@@ -289,7 +321,9 @@ pub fn Record(person_id: String) -> Element {
                 person_id: person_id.clone(),
                 name: name.clone(),
                 restored: restored.is_some(),
-                initial: restored.clone().unwrap_or_else(|| ConversationDraft::fresh_of(*usual)),
+                initial: restored.clone().unwrap_or_else(|| {
+                    ConversationDraft::fresh_of(*usual, nav.overview.peek().shift.as_ref())
+                }),
             }
         },
     }
@@ -388,8 +422,8 @@ fn RecordForm(
         if saving() {
             return;
         }
-        let campaign = (nav.overview)().shift.and_then(|s| s.campaign_id);
-        let (conversation, commitments) = match draft.peek().to_records(&pid, campaign) {
+        let open_now = (nav.overview)().shift.and_then(|s| s.campaign_id);
+        let (conversation, commitments) = match draft.peek().to_records(&pid, open_now) {
             Ok(r) => r,
             Err(e) => {
                 nav.error(e.to_string());
@@ -418,8 +452,9 @@ fn RecordForm(
     };
 
     let d = draft();
-    // The targets of the open shift's campaign, offered as asks.
-    let shift_campaign = (nav.overview)().shift.and_then(|s| s.campaign_id);
+    // The targets of the campaign of the shift the form was opened in (else of the one open
+    // now), offered as asks.
+    let shift_campaign = d.campaign((nav.overview)().shift.and_then(|s| s.campaign_id));
     let targets: Vec<String> = match &*campaigns.read() {
         Some(Ok(list)) => list
             .iter()
@@ -545,6 +580,11 @@ fn RecordForm(
                                                     }
                                                 }),
                                                 option { value: "", selected: c.target.is_none(), "No target (a free ask)" }
+                                                // Chosen, then dropped from the campaign (a lead's edit synced in):
+                                                // shown, so that what the save will be refused for can be seen and changed.
+                                                if let Some(gone) = c.target.clone().filter(|t| !targets.contains(t)) {
+                                                    option { value: "{gone}", selected: true, "{gone} (no longer a target)" }
+                                                }
                                                 for t in targets.clone() {
                                                     option { key: "{t}", value: "{t}", selected: c.target.as_deref() == Some(t.as_str()), "{t}" }
                                                 }
@@ -712,6 +752,46 @@ mod tests {
         // Without the shift's campaign there is no target to count towards.
         let (_, cs) = d.to_records("p", None).unwrap();
         assert_eq!(cs[0].target, None);
+    }
+
+    #[test]
+    fn a_draft_keeps_the_shift_and_campaign_it_was_begun_in_and_its_time() {
+        let shift = Shift {
+            id: "shift-1".into(),
+            campaign_id: Some("camp".into()),
+            place: "Elm Road".into(),
+            canvasser: "Sam".into(),
+            started_at: "2026-03-14T05:00:00Z".into(),
+            ended_at: None,
+            walklist_id: None,
+            conflicts: Default::default(),
+        };
+        let d = ConversationDraft {
+            commitments: vec![Ask::words("sign the letter")],
+            started_at: Some("2026-03-14T05:10:00Z".into()),
+            ..ConversationDraft::fresh_of(None, Some(&shift))
+        };
+        // Saved under another shift of another campaign: still the first one's.
+        let (c, cs) = d.to_records("p", Some("other".into())).unwrap();
+        assert_eq!(c.shift_id.as_deref(), Some("shift-1"));
+        assert_eq!(
+            c.at.map(|t| t.to_rfc3339()),
+            Some("2026-03-14T05:10:00+00:00".into())
+        );
+        assert_eq!(cs[0].campaign_id.as_deref(), Some("camp"));
+        // Begun with no shift open: the shift open at the save, at the save's time.
+        let outside = ConversationDraft {
+            started_at: Some("not a time".into()),
+            ..ConversationDraft::fresh()
+        };
+        let (c, cs) = ConversationDraft {
+            commitments: vec![Ask::words("come on Friday")],
+            ..outside
+        }
+        .to_records("p", Some("other".into()))
+        .unwrap();
+        assert_eq!((c.shift_id, c.at), (None, None));
+        assert_eq!(cs[0].campaign_id.as_deref(), Some("other"));
     }
 
     #[test]

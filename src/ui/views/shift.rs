@@ -8,6 +8,7 @@ use groundwork::words::{count, plural};
 
 use groundwork::report;
 
+use super::record::ConversationDraft;
 use super::show_time;
 use crate::ui::components::{Chip, Chips, TextField};
 use crate::ui::worker::Request;
@@ -97,10 +98,38 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
     };
     let end = move |_| {
         let store = services.store.clone();
+        let ended = nav.overview.peek().shift.as_ref().map(|s| s.id.clone());
         busy.set(true);
         spawn(async move {
             match store.create(Request::EndShift).await {
-                Ok(_) => nav.say("Shift ended. Well done."),
+                Ok(_) => {
+                    // Conversations begun in the shift and not yet saved still count towards
+                    // it once saved (their drafts name it): say so, lest they be forgotten.
+                    let mut waiting = 0;
+                    let keys = store.draft_keys(super::drafts::CONVERSATION_PREFIX).await;
+                    for key in keys.unwrap_or_default() {
+                        let begun_in = store
+                            .draft(&key)
+                            .await
+                            .ok()
+                            .flatten()
+                            .and_then(|b| serde_json::from_str::<ConversationDraft>(&b).ok())
+                            .and_then(|d| d.shift_id);
+                        if begun_in.is_some() && begun_in == ended {
+                            waiting += 1;
+                        }
+                    }
+                    nav.say(match waiting {
+                        0 => "Shift ended. Well done.".to_string(),
+                        1 => "Shift ended. One conversation is not saved yet: it counts towards \
+                              this shift once saved (People marks who it is with)."
+                            .to_string(),
+                        n => format!(
+                            "Shift ended. {n} conversations are not saved yet: they count towards \
+                             this shift once saved (People marks who they are with)."
+                        ),
+                    });
+                }
                 Err(e) => nav.error(e.to_string()),
             }
             busy.set(false);
