@@ -126,7 +126,7 @@ pub struct Nav {
     pub notice: Signal<Option<Notice>>,
 }
 
-/// A message shown under the header.
+/// A message shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// The words.
@@ -166,6 +166,26 @@ impl Nav {
             error: false,
         }));
     }
+}
+
+/// Whether a component is still on screen, for a task that outlives it (`spawn_forever`, so
+/// that a reply arriving after the screen re-read or was left is still told): such a task
+/// writes to the component's signals and calls its handlers only while [`OnScreen::still`]
+/// holds, since Dioxus panics at a write to a signal, or a call of a handler, whose component is
+/// gone. A component's handlers from its parent live as long as it does, or longer.
+#[derive(Clone, Copy)]
+pub struct OnScreen(Signal<()>);
+
+impl OnScreen {
+    /// Whether the component that made this is still mounted.
+    pub fn still(&self) -> bool {
+        self.0.try_peek().is_ok()
+    }
+}
+
+/// An [`OnScreen`] for the calling component.
+pub fn use_on_screen() -> OnScreen {
+    OnScreen(use_signal(|| ()))
 }
 
 /// The whole style sheet: base, components, screens.
@@ -316,18 +336,20 @@ pub fn App() -> Element {
                         nav.go(Screen::Settings);
                     },
                 }
-            }
-            if let Some(n) = notice() {
-                div {
-                    class: if n.error { "notice error" } else { "notice" },
-                    role: if n.error { "alert" } else { "status" },
-                    span { "{n.text}" }
-                    button {
-                        r#type: "button",
-                        class: "notice-close",
-                        "aria-label": "Dismiss message",
-                        onclick: move |_| { let mut n = nav.notice; n.set(None) },
-                        "✕"
+                // In the header, which stays on screen: an error from a button at the foot of
+                // a long form is seen where the button is.
+                if let Some(n) = notice() {
+                    div {
+                        class: if n.error { "notice error" } else { "notice" },
+                        role: if n.error { "alert" } else { "status" },
+                        span { "{n.text}" }
+                        button {
+                            r#type: "button",
+                            class: "notice-close",
+                            "aria-label": "Dismiss message",
+                            onclick: move |_| { let mut n = nav.notice; n.set(None) },
+                            "✕"
+                        }
                     }
                 }
             }

@@ -616,6 +616,35 @@ fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
     );
 }
 
+/// A correction whose reply comes after the person's file was left is saved and said so, and
+/// the gone form is not touched (Dioxus panics at a write to a signal, or a call of a handler,
+/// whose component is gone).
+#[test]
+fn leaving_the_file_while_a_correction_saves_loses_nothing_and_crashes_nothing() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Kofi Boateng");
+        s.record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
+            .unwrap();
+    });
+    let conv = h.store().person(&id).unwrap().conversations[0].clone();
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Correct"));
+    h.click("data-correct", &conv.id);
+    h.settle_until("conversation form", |html| {
+        html.contains("Correct this conversation")
+    });
+    h.click("data-value", "phone");
+    h.click("id", "save-conversation");
+    // Another tab at once: the app runs nothing in between, so the reply comes after.
+    h.click("id", "tab-Due");
+    h.settle_until("told on the next screen", |html| {
+        html.contains("Correction saved.")
+    });
+    let c = h.store().person(&id).unwrap().conversations[0].clone();
+    assert_eq!(c.kind, groundwork::model::ConversationKind::Phone);
+}
+
 #[test]
 fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
     let (mut id, mut campaign) = (String::new(), String::new());
@@ -916,6 +945,46 @@ fn history_lists_changes_and_restores_a_deleted_conversation() {
     let file = h.store().person(&id).unwrap();
     assert_eq!(file.conversations.len(), 1);
     assert_eq!(file.conversations[0].id, conv);
+}
+
+/// A restore whose reply comes after the history was left is made and said so, and the gone
+/// screen is not touched.
+#[test]
+fn leaving_the_history_while_a_restore_is_made_loses_nothing_and_crashes_nothing() {
+    use automerge::transaction::Transactable;
+    let (mut id, mut conv) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        let (c, _) = s
+            .record_conversation(doorstep(&id, "The heating broke in October."), vec![])
+            .unwrap();
+        let mut other = other_device(s, &id, 7);
+        let convs = person_map(&other, "conversations");
+        other.delete(&convs, c.as_str()).unwrap();
+        let wipe = last_change(&mut other);
+        pull(s, &id, &wipe, 7, "Evil phone");
+        conv = c;
+    });
+    let wipe = h
+        .store()
+        .history(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.device.as_deref() == Some("Evil phone"))
+        .expect("the deletion is in the history")
+        .change;
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Show history"));
+    h.click("id", "show-history");
+    h.settle_until("history", |html| html.contains("Evil phone"));
+    h.click("data-restore", &format!("{wipe}/{conv}"));
+    h.settle_until("confirmation", |html| html.contains("Yes, restore"));
+    h.click("id", "confirm-restore");
+    h.click("id", "tab-Due");
+    h.settle_until("told on the next screen", |html| {
+        html.contains("Restored the doorstep conversation")
+    });
+    assert_eq!(h.store().person(&id).unwrap().conversations.len(), 1);
 }
 
 /// Wait until the store holds a draft under `key` that satisfies `ok`.

@@ -14,10 +14,17 @@ use groundwork::model::{Commitment, CommitmentField, Conversation, ConversationF
 use super::record_form::{FormValues, RecordFields, editable_specs};
 use crate::ui::components::Confirm;
 use crate::ui::worker::Request;
-use crate::ui::{Nav, Services};
+use crate::ui::{Nav, OnScreen, Services, use_on_screen};
 
-/// Send `request` (a correction) and close the form, or say what went wrong.
-fn save(services: &Services, nav: Nav, request: Option<Request>, onclose: EventHandler<()>) {
+/// Send `request` (a correction) and close the form, or say what went wrong; `form` is the
+/// form's own [`OnScreen`].
+fn save(
+    services: &Services,
+    nav: Nav,
+    request: Option<Request>,
+    onclose: EventHandler<()>,
+    form: OnScreen,
+) {
     let Some(request) = request else {
         onclose.call(());
         nav.say("Nothing changed.");
@@ -28,7 +35,11 @@ fn save(services: &Services, nav: Nav, request: Option<Request>, onclose: EventH
     spawn_forever(async move {
         match store.run(request).await {
             Ok(()) => {
-                onclose.call(());
+                // The person's file may have been left meanwhile: then there is no form to
+                // close.
+                if form.still() {
+                    onclose.call(());
+                }
                 nav.say("Correction saved.");
             }
             Err(e) => nav.error(e.to_string()),
@@ -82,6 +93,7 @@ fn Actions(
 pub fn EditConversation(conversation: Conversation, onclose: EventHandler<()>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    let on_screen = use_on_screen();
     let before = use_hook(|| FormValues::of(&conversation));
     let start = before.clone();
     let form = use_signal(|| start.clone());
@@ -99,7 +111,7 @@ pub fn EditConversation(conversation: Conversation, onclose: EventHandler<()>) -
             id: id.clone(),
             patch,
         });
-        save(&services, nav, request, onclose);
+        save(&services, nav, request, onclose, on_screen);
     };
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-conv-title",
@@ -139,6 +151,7 @@ pub fn EditCommitment(
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    let on_screen = use_on_screen();
     let before = use_hook(|| FormValues::of(&commitment));
     let start = before.clone();
     let form = use_signal(|| start.clone());
@@ -176,7 +189,7 @@ pub fn EditCommitment(
             id: id.clone(),
             patch,
         });
-        save(&services, nav, request, onclose);
+        save(&services, nav, request, onclose, on_screen);
     };
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-com-title",

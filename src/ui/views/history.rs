@@ -11,7 +11,7 @@ use groundwork::store::RestoreTarget;
 use super::kind_label;
 use super::{show_date, show_time};
 use crate::ui::worker::{FileChange, Subject};
-use crate::ui::{Nav, Services};
+use crate::ui::{Nav, Services, use_on_screen};
 
 /// A restore the user tapped and has not confirmed yet.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +219,7 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
     });
     let mut pending = use_signal(|| None::<Pending>);
     let mut busy = use_signal(|| false);
+    let on_screen = use_on_screen();
 
     let store = use_context::<Services>().store;
     let pid = person_id.clone();
@@ -238,9 +239,12 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
                 )),
                 Err(e) => nav.error(e.to_string()),
             }
-            busy.set(false);
-            pending.set(None);
-            onclose.call(());
+            // The person's file may have been left meanwhile: then there is nothing to close.
+            if on_screen.still() {
+                busy.set(false);
+                pending.set(None);
+                onclose.call(());
+            }
         });
     };
 
