@@ -261,7 +261,9 @@ pub enum ConversationCommand {
         /// Who held it (default: this device's canvasser name).
         #[arg(long)]
         canvasser: Option<String>,
-        /// A commitment made in it (repeatable), saved with the conversation.
+        /// A commitment made in it (repeatable), saved with the conversation: due on the
+        /// follow-up date, counting towards the shift's campaign (and towards its target of
+        /// the same label, if there is one).
         #[arg(long = "commitment", value_name = "WHAT")]
         commitments: Vec<String>,
     },

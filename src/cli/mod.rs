@@ -153,6 +153,44 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
     }
 }
 
+/// The commitments `words` made in conversation `new`, as the app makes them: each due on the
+/// conversation's follow-up date and counting towards the campaign of its shift (the one
+/// given, else the one open), and towards the target whose label it is, if it is one.
+fn asks_of(store: &Store, new: &NewConversation, words: Vec<String>) -> Result<Vec<NewCommitment>> {
+    let due = new.follow_up.unwrap_or_else(|| {
+        Some(groundwork::store::default_follow_up(
+            new.at.unwrap_or_else(chrono::Utc::now),
+        ))
+    });
+    let shift_id = match &new.shift_id {
+        Some(id) => Some(id.clone()),
+        None => store.current_shift()?,
+    };
+    // An unknown shift is refused when the conversation is recorded.
+    let campaign = match shift_id {
+        Some(id) => match store.shifts()?.into_iter().find(|s| s.id == id) {
+            Some(shift) => shift.campaign_id.map(|c| store.campaign(&c)).transpose()?,
+            None => None,
+        },
+        None => None,
+    };
+    Ok(words
+        .into_iter()
+        .map(|what| {
+            let target = campaign
+                .as_ref()
+                .and_then(|c| c.targets.keys().find(|t| t.as_str() == what.trim()))
+                .cloned();
+            NewCommitment {
+                what,
+                due,
+                campaign_id: campaign.as_ref().map(|c| c.id.clone()),
+                target,
+            }
+        })
+        .collect())
+}
+
 /// The commands that need only the local notebook.
 fn notebook(store: &mut Store, command: Command) -> Result<()> {
     match command {
@@ -186,15 +224,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                     .map(|d| opt_date(Some(d)))
                     .transpose()?,
             };
-            let commitments = commitments
-                .into_iter()
-                .map(|what| NewCommitment {
-                    what,
-                    due: None,
-                    campaign_id: None,
-                    target: None,
-                })
-                .collect();
+            let commitments = asks_of(store, &new, commitments)?;
             let (id, _) = store.record_conversation(new, commitments)?;
             print_line(&id)
         }

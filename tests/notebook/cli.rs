@@ -8,6 +8,87 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s).expect("valid JSON on stdout")
 }
 
+/// Commitments made in a conversation on a campaign's shift count towards the campaign, and
+/// towards a target when given as its label, due on the follow-up date: as in the app.
+#[test]
+fn commitments_made_in_a_conversation_count_towards_the_shifts_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let person = ok(d, &["person", "add", "--name", "Amina Yusuf"])
+        .trim()
+        .to_string();
+    let campaign = ok(
+        d,
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "Fix the heating",
+            "--target",
+            "letters signed=20",
+        ],
+    )
+    .trim()
+    .to_string();
+    ok(
+        d,
+        &[
+            "shift",
+            "start",
+            "--place",
+            "Elm Road",
+            "--campaign",
+            &campaign,
+        ],
+    );
+    ok(
+        d,
+        &[
+            "conversation",
+            "add",
+            "--person",
+            &person,
+            "--kind",
+            "doorstep",
+            "--at",
+            "2026-03-14T05:15:00Z",
+            "--commitment",
+            "letters signed",
+            "--commitment",
+            "bring a friend",
+        ],
+    );
+    ok(d, &["shift", "end"]);
+    let made = json(&ok(d, &["commitment", "list"]));
+    let made = made.as_array().unwrap();
+    assert_eq!(made.len(), 2);
+    for c in made {
+        assert_eq!(c["campaign_id"], campaign.as_str(), "{c}");
+        assert_eq!(c["due"], "2026-03-16", "due with the follow-up: {c}");
+    }
+    let target = |what: &str| {
+        made.iter()
+            .find(|c| c["what"] == what)
+            .map(|c| c["target"].clone())
+            .unwrap()
+    };
+    assert_eq!(target("letters signed"), "letters signed");
+    assert_eq!(target("bring a friend"), Value::Null);
+    let report = json(&ok(
+        d,
+        &["report", "campaign", &campaign, "--format", "json"],
+    ));
+    assert_eq!(report["targets"][0]["made"], 1, "{report:#}");
+    assert_eq!(
+        report["other_asks"][0]["ask"], "bring a friend",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["trend"][0]["made"], 2,
+        "both made on the shift: {report:#}"
+    );
+}
+
 #[test]
 fn a_breakfast_meeting_recorded_searched_and_exported() {
     let dir = tempfile::tempdir().unwrap();
