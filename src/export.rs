@@ -206,15 +206,36 @@ pub fn records(store: &Store, what: What, options: Options) -> Result<Vec<Map<St
     }
 }
 
-/// The CSV text of one value.
+/// The CSV text of one value, safe to open in a spreadsheet ([`inert`]).
 fn cell(v: &Value) -> String {
+    inert(text(v))
+}
+
+/// `text` as a spreadsheet will not run it: text that a spreadsheet opening the file would read
+/// as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return, and not a plain
+/// number) gets a leading apostrophe, so that a name typed as `=HYPERLINK(…)` on one device
+/// is not a live link, or worse, on the lead's computer. The JSON export keeps it as typed.
+pub fn inert(text: String) -> String {
+    let risky = text
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && text.parse::<f64>().is_err() {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// The text of one value, as CSV cells write it.
+fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("; "),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join("; "),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| format!("{k}={}", cell(v)))
+            .map(|(k, v)| format!("{k}={}", text(v)))
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),

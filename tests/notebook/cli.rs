@@ -221,8 +221,11 @@ fn a_breakfast_meeting_recorded_searched_and_exported() {
         d,
         &["commitment", "list", "--due-before", "2026-03-21"],
     ));
-    assert_eq!(due[0]["id"], commitment.as_str());
-    assert_eq!(due[0]["status"], "kept");
+    // The commitment made in the conversation is due with its follow-up, on the 16th.
+    assert_eq!(due[0]["what"], "sign the letter");
+    assert_eq!(due[0]["due"], "2026-03-16");
+    assert_eq!(due[1]["id"], commitment.as_str());
+    assert_eq!(due[1]["status"], "kept");
 
     let csv_text = ok(d, &["export", "--what", "conversations", "--format", "csv"]);
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());

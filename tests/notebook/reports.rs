@@ -372,17 +372,28 @@ fn a_scripted_shift_reports_its_known_numbers() {
 
 /// The CSV text of a JSON value, by the rules the export documents.
 fn documented_cell(v: &Value) -> String {
+    // What a spreadsheet would run as a formula starts with an apostrophe.
+    let text = documented_text(v);
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula && text.parse::<f64>().is_err() {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+fn documented_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Array(items) => items
             .iter()
-            .map(documented_cell)
+            .map(documented_text)
             .collect::<Vec<_>>()
             .join("; "),
         Value::Object(m) => m
             .iter()
-            .map(|(k, v)| format!("{k}={}", documented_cell(v)))
+            .map(|(k, v)| format!("{k}={}", documented_text(v)))
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
@@ -398,6 +409,10 @@ fn csv_reads_back_as_the_json_export_even_with_awkward_text() {
         "محمد الأحمد",
         "Line one\nline two",
         "  =SUM(A1) leading formula-like text",
+        "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "+44 7700 900123",
+        "@SUM(1+1)",
+        "-2+3",
     ];
     for name in awkward {
         d.store
@@ -467,7 +482,20 @@ fn csv_reads_back_as_the_json_export_even_with_awkward_text() {
         })
         .contains(&quiet)
     );
-    assert_eq!(ids(Options::default()).len(), 5);
+    assert_eq!(ids(Options::default()).len(), 9);
+    // What a spreadsheet would run is written as text, and only that.
+    let mut csv_bytes = Vec::new();
+    export::write(&d.store, What::People, Format::Csv, &mut csv_bytes).unwrap();
+    let csv_text = String::from_utf8(csv_bytes).unwrap();
+    for inert in [
+        "\"'=HYPERLINK(",
+        ",'+44 7700 900123,",
+        ",'@SUM(1+1),",
+        ",'-2+3,",
+        ",'=SUM(A1) leading",
+    ] {
+        assert!(csv_text.contains(inert), "{inert} in\n{csv_text}");
+    }
 }
 
 #[test]
