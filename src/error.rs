@@ -84,6 +84,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The notebook is open elsewhere, and what was asked needs it alone.
+    #[error(
+        "the notebook in {} is open in the app or another command: close them and try again (nothing was changed)",
+        path.display()
+    )]
+    NotebookBusy {
+        /// The data directory.
+        path: PathBuf,
+    },
+
     /// The notebook is encrypted at rest and no passphrase was found for it.
     #[error(
         "the notebook in {} is encrypted: give its passphrase in the GROUNDWORK_PASSPHRASE environment variable (or unlock the key store holding its key)",

@@ -98,6 +98,16 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
     },
+    /// A value given where it cannot be used, and why (`why` says what to give instead).
+    #[error("{what} {value:?}: {why}")]
+    Unusable {
+        /// Where it was given (a flag, a field).
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// Why it cannot be used, and what would do.
+        why: &'static str,
+    },
     /// An export selection that does not exist.
     #[error("unknown {what} {value:?}: use one of {allowed}")]
     Choice {

@@ -40,17 +40,18 @@ pub fn relay_and_code(relay: Option<&str>, invite: &str) -> Result<(String, Stri
     }
 }
 
-fn invalid(what: &'static str, value: &str, hint: &'static str) -> CliError {
-    CliError::Core(Error::Invalid(ValidationError::Choice {
+fn invalid(what: &'static str, value: &str, why: &'static str) -> CliError {
+    CliError::Core(Error::Invalid(ValidationError::Unusable {
         what,
         value: value.to_string(),
-        allowed: hint,
+        why,
     }))
 }
 
-/// Seconds in `s`: a number and s, m, h, d or w (e.g. `30m`, `7d`).
+/// Seconds in `s`: a number and s, m, h, d or w (e.g. `30m`, `7d`), from a minute to 30 days.
 pub fn parse_duration(s: &str) -> Result<u64, CliError> {
-    const HINT: &str = "a number and s, m, h, d or w, e.g. 30m, 24h or 7d (at most 30d)";
+    const HINT: &str = "give a number and s, m, h, d or w, e.g. 30m, 24h or 7d";
+    const RANGE: &str = "an invite lasts from 1 minute (60s, 1m) to 30 days (30d)";
     let t = s.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: u64 = number
@@ -67,7 +68,7 @@ pub fn parse_duration(s: &str) -> Result<u64, CliError> {
     let secs = n
         .checked_mul(unit_secs)
         .filter(|&v| (60..=MAX_INVITE_SECS).contains(&v))
-        .ok_or_else(|| invalid("--expires-in", s, HINT))?;
+        .ok_or_else(|| invalid("--expires-in", s, RANGE))?;
     Ok(secs)
 }
 

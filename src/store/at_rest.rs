@@ -165,12 +165,8 @@ pub(super) fn encrypt(
         .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
         .unwrap_or_default();
     if !mode.eq_ignore_ascii_case("delete") {
-        return Err(Error::DataDir {
+        return Err(Error::NotebookBusy {
             path: dir.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::ResourceBusy,
-                "the notebook is open in the app or another command: close them and try again (nothing was changed)",
-            ),
         });
     }
     conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")?;

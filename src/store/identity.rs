@@ -64,17 +64,23 @@ pub(super) fn renew(
     let stamp = crate::model::format_time(now);
     super::meta::meta_set(tx, "device_id", device_id)?;
     tx.execute("DELETE FROM device_key", [])?;
-    // The old actor's pushes, which other devices' records count: this device made them, so
-    // none is missing (its own records are never taken in as others' are). The push whose
-    // answer never came is counted too: if the relay has it, it is not missing either.
+    // The old actor's pushes the relay acknowledged, which other devices' records count: this
+    // device made them, so none is missing (its own records are never taken in as others'
+    // are). Not the push whose answer never came, nor any of a notebook that never pushed:
+    // what this device lists as held goes out in its next push records, and a push listed that
+    // no relay ever stored would be counted as withheld on every device of the team, for good.
+    // (Had the relay stored it after all, it comes back in a pull as any device's would.)
     let next: i64 = super::meta::meta_get(tx, super::withheld::NEXT_PUSH)?
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    tx.execute(
-        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?2)
-         INSERT OR IGNORE INTO push_records (actor, n) SELECT ?1, x FROM n",
-        (&old_hex, next.max(1)),
-    )?;
+    let acknowledged = next.saturating_sub(1);
+    if acknowledged >= 1 {
+        tx.execute(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?2)
+             INSERT OR IGNORE INTO push_records (actor, n) SELECT ?1, x FROM n",
+            (&old_hex, acknowledged),
+        )?;
+    }
     super::meta::meta_delete(tx, super::withheld::NEXT_PUSH)?;
     // History keeps naming what the old actor wrote and the team took in.
     tx.execute(

@@ -667,10 +667,10 @@ impl<'t> Writer<'t> {
         let id = parse_id(person_id)?;
         let mut doc = self.load_kept(&id, DocKind::Person, "person")?;
         let unknown = || {
-            Error::Invalid(ValidationError::Choice {
+            Error::Invalid(ValidationError::Unusable {
                 what: "change",
                 value: before.to_string(),
-                allowed: "a change hash listed by `groundwork person history ID`",
+                why: "not a change of this file: give a hash `groundwork person history ID` lists",
             })
         };
         let hash: automerge::ChangeHash = before.trim().parse().map_err(|_| unknown())?;

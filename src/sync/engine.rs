@@ -136,7 +136,12 @@ pub async fn join<W: Wire>(
             if matches!(e, SyncError::InviteRefused(_) | SyncError::Refused { .. }) {
                 store.with(|s| s.drop_pending_join(repeat))?;
             }
-            return Err(e);
+            return Err(match e {
+                SyncError::Unreachable { relay, reason } => {
+                    SyncError::JoinUnreachable { relay, reason }
+                }
+                e => e,
+            });
         }
     };
     // From here the relay holds this identity for the team: if the join fails now, the same

@@ -79,6 +79,16 @@ pub enum SyncError {
         /// What failed.
         reason: String,
     },
+    /// No answer from the relay to a join.
+    #[error(
+        "cannot reach the relay at {relay} ({reason}): check its address and this device's connection, then join again with the same invite"
+    )]
+    JoinUnreachable {
+        /// The relay's address.
+        relay: String,
+        /// What failed.
+        reason: String,
+    },
     /// A sync's request got no answer in time, and a smaller one may fit: the engine asks
     /// again with less (its own callers never see it; a caller of [`Relay::sync`] does).
     #[error(
@@ -88,8 +98,8 @@ pub enum SyncError {
         /// The relay's address.
         relay: String,
     },
-    /// The invite was refused.
-    #[error("the relay refused the invite: {0}; ask your team lead for a new invite")]
+    /// The invite was refused; the relay's words, which say what to do when they are its own.
+    #[error("the relay refused the invite: {}", with_advice(.0))]
     InviteRefused(String),
     /// The device was revoked.
     #[error(
@@ -157,7 +167,9 @@ impl SyncError {
     pub fn is_offline(&self) -> bool {
         matches!(
             self,
-            SyncError::Unreachable { .. } | SyncError::TooSlow { .. }
+            SyncError::Unreachable { .. }
+                | SyncError::JoinUnreachable { .. }
+                | SyncError::TooSlow { .. }
         )
     }
 }
@@ -258,4 +270,13 @@ pub fn team_devices(
         return Err(team::lead_only("see the team's devices"));
     }
     block_on(transport.devices(&link.relay_url, &link.token))
+}
+
+/// A relay's refusal of an invite, with what to do when its words do not say it already.
+fn with_advice(words: &str) -> String {
+    if words.contains("team lead") {
+        words.to_string()
+    } else {
+        format!("{words}; ask your team lead for a new invite")
+    }
 }

@@ -248,3 +248,27 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
     let store = Store::open_with(&dir, Some(&Passphrase::new(key.trim()))).unwrap();
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
 }
+
+/// Encrypting a notebook another connection holds open (the app, a sync) is refused saying so,
+/// not "check that it exists, is a directory and is writable", and the notebook is unchanged.
+#[test]
+fn encrypting_a_notebook_open_elsewhere_is_refused_saying_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut open = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut open);
+    let err = Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap_err();
+    assert!(matches!(err, Error::NotebookBusy { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("is open in the app or another command: close them and try again"),
+        "{err}"
+    );
+    drop(open);
+    let store = Store::open(&dir).unwrap();
+    assert!(!store.encrypted_at_rest());
+    assert_eq!(store.person(&rosa).unwrap().person.id, rosa);
+}

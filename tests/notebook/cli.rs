@@ -449,6 +449,22 @@ fn bad_input_is_refused_with_a_message_and_changes_nothing() {
             &["export", "--what", "people", "--format", "xlsx"],
             "unknown format",
         ),
+        (
+            &["join", "--invite", "abcd-efgh", "--name", "x"],
+            "--invite \"abcd-efgh\": a code needs the relay's address too (--relay URL)",
+        ),
+        (
+            &["team", "invite", "--expires-in", "1s"],
+            "--expires-in \"1s\": an invite lasts from 1 minute",
+        ),
+        (
+            &["team", "invite", "--expires-in", "10"],
+            "--expires-in \"10\": give a number and s, m, h, d or w",
+        ),
+        (
+            &["person", "restore", &id, "--before", "zz"],
+            "change \"zz\": not a change of this file",
+        ),
     ];
     for (args, message) in cases {
         let out = groundwork(d, args);

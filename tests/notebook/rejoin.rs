@@ -155,6 +155,11 @@ fn a_notebook_given_a_second_invite_joins_again_beside_its_old_self() {
     assert_eq!(file.person.area.as_deref(), Some("Leith"));
     b.sync();
     assert_eq!(b.exports(), lead.exports());
+    assert!(
+        !lead.store.withheld().unwrap().any(),
+        "{:?}",
+        lead.store.withheld().unwrap()
+    );
 }
 
 /// A join link with one character of its secret changed: the relay enrols the device (it never
@@ -226,6 +231,12 @@ fn heard_both_ways(lead: &mut Device, phone: &mut Device, someone: &str, offline
         lead.store.person(offline).unwrap().person.name,
         "Written before joining"
     );
+    // Whatever identity the phone joined with, the relay holds every push its records list.
+    assert!(
+        !lead.store.withheld().unwrap().any(),
+        "the lead counts pushes withheld: {:?}",
+        lead.store.withheld().unwrap()
+    );
 }
 
 /// A wire that carries the enrolment to the relay and loses its answer on the way back.
@@ -255,7 +266,7 @@ fn join_losing_the_answer(phone: &mut Device, relay: &str, invite: &str) {
     );
     let nb = std::cell::RefCell::new(&mut phone.store);
     let err = sync::block_on(sync::engine::join(&nb, &lossy, relay, invite, "Phone")).unwrap_err();
-    assert!(matches!(err, SyncError::Unreachable { .. }), "{err}");
+    assert!(matches!(err, SyncError::JoinUnreachable { .. }), "{err}");
 }
 
 /// The names of the team's devices, as its lead sees them.
@@ -302,6 +313,50 @@ fn a_join_whose_answer_was_lost_is_asked_again_without_spending_the_invite() {
     assert_eq!(phone.store.pending_join().unwrap(), None, "taken in");
     heard_both_ways(&mut lead, &mut phone, &someone, &offline);
     assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
+}
+
+/// A join at a mistyped relay address (no answer), then at the right one: the notebook joins
+/// with a new identity (the unanswered join might have reached a relay), and no device of the
+/// team, the phone's or one that joins later, counts a push of its unused identity as withheld
+/// (its first push record listed one as held: every device counted it withheld, for good).
+#[test]
+fn a_join_at_a_mistyped_address_then_the_right_one_leaves_nothing_counted_withheld() {
+    let relay = TestRelay::start();
+    let (mut lead, someone) = lead_with_someone(&relay);
+    let link = invite_by(&mut lead, Role::Canvasser, 1);
+    let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
+    let nowhere = groundwork::sync::Relay::over(
+        groundwork::sync::http::ReqwestWire::new().unwrap(),
+        1,
+        std::time::Duration::ZERO,
+    );
+    let nb = std::cell::RefCell::new(&mut phone.store);
+    let err = sync::block_on(sync::engine::join(
+        &nb,
+        &nowhere,
+        "http://127.0.0.1:1",
+        &link,
+        "Phone",
+    ))
+    .unwrap_err();
+    assert!(err.is_offline(), "{err}");
+    assert!(
+        err.to_string().contains("check its address"),
+        "a join's words: {err}"
+    );
+    sync::join(&mut phone.store, &transport(), &relay.url, &link, "Phone").unwrap();
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
+    phone.sync();
+    assert!(!phone.store.withheld().unwrap().any());
+    let later = invite_by(&mut lead, Role::Canvasser, 1);
+    let mut newcomer = Device::joined(&relay.url, &later, "Newcomer");
+    newcomer.sync();
+    assert!(
+        !newcomer.store.withheld().unwrap().any(),
+        "{:?}",
+        newcomer.store.withheld().unwrap()
+    );
 }
 
 /// After a lost answer the notebook may join with another invite instead: it asks afresh,
