@@ -122,6 +122,7 @@ pub async fn join<W: Wire>(
                 actor: Some(actor),
                 sealing: true,
                 token: Some(token),
+                holds_secret: Some(secret.is_some()),
             },
         )
         .await

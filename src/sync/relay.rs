@@ -688,6 +688,7 @@ mod tests {
             actor: None,
             sealing: true,
             token: None,
+            holds_secret: None,
         };
         crate::sync::block_on(relay.enrol("https://relay.example.org", &request))
             .expect_err("refused")

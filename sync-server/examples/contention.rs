@@ -150,6 +150,7 @@ async fn enrol(http: &reqwest::Client, url: &str, invite: &str, name: &str) -> R
         actor: None,
         sealing: false,
         token: None,
+        holds_secret: None,
     };
     let resp = http
         .post(format!("{url}{ENROL_PATH}"))

@@ -314,6 +314,7 @@ fn main() -> Result<()> {
                 actor: None,
                 sealing: false,
                 token: None,
+                holds_secret: None,
             };
             let resp = http
                 .post(format!("{}{ENROL_PATH}", urls[d % urls.len()]))

@@ -293,6 +293,7 @@ async fn enrol(
         actor,
         sealing: req.sealing,
         chosen_token,
+        lacks_secret: req.holds_secret == Some(false),
     };
     let store = Arc::clone(&state.store);
     let enrolled = blocking(move || Ok(store.enrol(&device, now())?)).await?;

@@ -7,8 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use groundwork_protocol::team::CODE_NO_LEAD_YET;
 use groundwork_protocol::{
-    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED, ErrorBody,
-    JSON_CONTENT_TYPE,
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_NEEDS_SECRET, CODE_REVOKED,
+    ErrorBody, JSON_CONTENT_TYPE,
 };
 
 use crate::store::StoreError;
@@ -146,6 +146,12 @@ impl From<StoreError> for ApiError {
                  was not used up",
             )
             .with_code(CODE_NEEDS_KEY),
+            StoreError::MissingSecret => ApiError::new(
+                StatusCode::CONFLICT,
+                "this is only the first part of the invite: a lead's invite code goes on after a \
+                 dot (CODE.SECRET), or use the whole join link; this invite was not used up",
+            )
+            .with_code(CODE_NEEDS_SECRET),
             StoreError::NeedsSealing => ApiError::new(
                 StatusCode::CONFLICT,
                 "this team's notebook is end-to-end encrypted and this version of Groundwork \

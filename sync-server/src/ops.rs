@@ -282,6 +282,7 @@ mod tests {
             actor: None,
             sealing: false,
             chosen_token: false,
+            lacks_secret: false,
         };
         let enrolled = store.enrol(&device, now()).expect("enrols");
         assert_eq!(enrolled.team_id, team_id);
@@ -314,6 +315,7 @@ mod tests {
                     actor: None,
                     sealing: false,
                     chosen_token: false,
+                    lacks_secret: false,
                 },
                 now(),
             )

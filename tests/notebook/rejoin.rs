@@ -209,6 +209,30 @@ fn a_join_that_fails_after_the_relay_enrolled_the_device_can_be_tried_again() {
     assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
 }
 
+/// Only the first part of a lead's invite code pasted (the part before the dot): the relay
+/// refuses it, keeping the invite's use, so the whole code then joins, from this phone or
+/// another, and no device is left behind. (The relay enrolled the half and spent the invite:
+/// "already used" for the whole code, and a device in the team that never synced.)
+#[test]
+fn half_of_an_invite_code_spends_nothing_and_the_whole_code_then_joins() {
+    let relay = TestRelay::start();
+    let (mut lead, someone) = lead_with_someone(&relay);
+    let link = invite_by(&mut lead, Role::Canvasser, 1);
+    let (code, _) = link.split_once('.').unwrap();
+    let mut first = Device::new();
+    let err = sync::join(&mut first.store, &transport(), &relay.url, code, "Half").unwrap_err();
+    assert!(
+        err.to_string().contains("first part of the invite"),
+        "{err}"
+    );
+    assert!(first.store.sync_state().unwrap().link.is_none());
+    let mut phone = Device::new();
+    let offline = phone.person("Written before joining");
+    sync::join(&mut phone.store, &transport(), &relay.url, &link, "Phone").unwrap();
+    heard_both_ways(&mut lead, &mut phone, &someone, &offline);
+    assert_eq!(device_names(&lead), ["Lead's laptop", "Phone"]);
+}
+
 /// A team's lead, who has synced someone a phone must see once it joins.
 fn lead_with_someone(relay: &TestRelay) -> (Device, String) {
     let (_, invite) = relay.team(1);
@@ -409,6 +433,7 @@ fn a_join_cut_off_after_the_relay_enrolled_the_notebook_leaves_it_free_to_join_w
             actor: Some(hex(&phone.store.actor_bytes())),
             sealing: true,
             token: Some(token),
+            holds_secret: None,
         },
     ))
     .unwrap();

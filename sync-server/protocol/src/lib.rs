@@ -33,7 +33,7 @@ pub use compact::{
 };
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
-    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_REVOKED,
+    CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_NEEDS_SECRET, CODE_REVOKED,
     CONFIRM_ERASURES_PATH, ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER,
     ERASURES_PATH, EraseRequest, Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse,
     PROMOTE_PATH, REVOKE_PATH, ROLE_HEADER, Role,
@@ -98,6 +98,13 @@ pub struct EnrolRequest {
     /// the invite's use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Whether the device holds the invite's secret: the part of a lead's invite code after
+    /// its dot (or of the join link), which opens the team's keys the invite carries and never
+    /// reaches the relay. A device that says it holds none (half of the code, pasted) is refused
+    /// by an invite that carries keys (409, `invite_needs_secret`), which keeps its use: the
+    /// keys could not be opened. Left out by apps from before it (not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_secret: Option<bool>,
 }
 
 /// Every device token starts with this, followed by 64 lowercase hexadecimal digits.
@@ -248,7 +255,7 @@ pub struct ErrorBody {
     /// What went wrong and what to do about it, for a person to read.
     pub error: String,
     /// What went wrong, for a program: [`CODE_LEAD_ONLY`], [`CODE_REVOKED`], [`CODE_ERASED`],
-    /// [`CODE_LAST_LEAD`], [`CODE_NEEDS_KEY`]; absent for the rest.
+    /// [`CODE_LAST_LEAD`], [`CODE_NEEDS_KEY`], [`CODE_NEEDS_SECRET`]; absent for the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// With [`CODE_ERASED`]: the erased documents the request named.

@@ -52,6 +52,10 @@ pub const CODE_LAST_LEAD: &str = "last_lead";
 /// [`crate::ErrorBody::code`] of a 409 for an enrolment into an end-to-end encrypted team with
 /// an invite that carries no keys (one the operator made): the invite is not used up.
 pub const CODE_NEEDS_KEY: &str = "needs_key";
+/// [`crate::ErrorBody::code`] of a 409 for an enrolment with an invite that carries the team's
+/// keys by a device that holds no secret to open them (only the first part of the code was
+/// given, see [`crate::EnrolRequest::holds_secret`]): the invite is not used up.
+pub const CODE_NEEDS_SECRET: &str = "invite_needs_secret";
 /// [`crate::ErrorBody::code`] of a 409 for a sealing device enrolling with a canvasser's invite
 /// into a team that has no lead yet and is not sealed (it would make the team's key, and so be
 /// its root of trust): the team's first lead must join first. The invite is not used up.

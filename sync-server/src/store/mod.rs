@@ -69,6 +69,10 @@ pub enum StoreError {
     /// used up.
     #[error("the team is sealed and the invite carries no keys")]
     NeedsKey,
+    /// The invite carries the team's keys and the enrolling device holds no secret to open
+    /// them with (only the first part of the code was given); the invite was not used up.
+    #[error("the invite carries keys and the device holds no secret to open them")]
+    MissingSecret,
     /// The team is sealed and the enrolling device does not seal (an app from before
     /// end-to-end encryption); the invite was not used up.
     #[error("the team is sealed and the device does not seal")]
@@ -261,6 +265,9 @@ pub struct NewDevice {
     /// The device chose its token (`token_hash`) and kept it before asking: until it uses the
     /// token, the same invite and token answer this enrolment again.
     pub chosen_token: bool,
+    /// The device said it holds no invite secret (half of a lead's invite code): an invite
+    /// carrying keys refuses it with [`StoreError::MissingSecret`] and keeps its use.
+    pub lacks_secret: bool,
 }
 
 /// A pushed blob whose id has been checked against its bytes.

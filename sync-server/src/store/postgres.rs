@@ -1899,6 +1899,9 @@ fn refusal(device: &NewDevice, invite: &InviteRow, now: i64) -> Option<StoreErro
     if invite.sealed_keys.is_some() && !device.sealing {
         return Some(StoreError::NeedsSealing);
     }
+    if invite.sealed_keys.is_some() && device.lacks_secret {
+        return Some(StoreError::MissingSecret);
+    }
     if invite.sealed_keys.is_none() && invite.team_sealed {
         return Some(StoreError::NeedsKey);
     }

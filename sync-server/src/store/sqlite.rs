@@ -1263,6 +1263,10 @@ impl SqliteStore {
                 // An app from before end-to-end encryption would push in the clear.
                 return Err(StoreError::NeedsSealing);
             }
+            if device.lacks_secret {
+                // It could not open them: the invite keeps its use for the whole code.
+                return Err(StoreError::MissingSecret);
+            }
             // A lead's app sealed the team's keys for this invite: the device opens them.
             true
         } else if invite.team_sealed {
@@ -2239,6 +2243,7 @@ mod tests {
                     actor: None,
                     sealing: false,
                     chosen_token: false,
+                    lacks_secret: false,
                 };
                 assert_eq!(store.enrol(&device, 1).expect("enrols").role, role);
                 store
@@ -2366,6 +2371,7 @@ mod tests {
             actor: None,
             sealing: false,
             chosen_token: false,
+            lacks_secret: false,
         }
     }
 

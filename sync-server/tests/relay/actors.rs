@@ -18,6 +18,7 @@ fn enrol_as(relay: &Relay, invite: &str, name: &str, actor: &str) -> Result<Stri
         actor: Some(actor.into()),
         sealing: false,
         token: None,
+        holds_secret: None,
     };
     let resp = http_client()
         .post(format!("{}{ENROL_PATH}", relay.url))

@@ -325,6 +325,7 @@ impl Relay {
             actor: None,
             sealing: false,
             token: None,
+            holds_secret: None,
         };
         self.enrol_with(&req)
             .map(|(device, _)| device)

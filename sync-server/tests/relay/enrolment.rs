@@ -128,6 +128,7 @@ fn a_team_keeps_a_bounded_number_of_invites_and_forgets_long_expired_ones() {
         actor: None,
         sealing: false,
         chosen_token: false,
+        lacks_secret: false,
     };
     let team = store.create_team("Team", 1).expect("team");
     let first_lead = NewInvite {

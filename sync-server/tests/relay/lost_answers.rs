@@ -34,6 +34,7 @@ fn ask(
         actor: None,
         sealing: true,
         token: Some(token.into()),
+        holds_secret: None,
     })
 }
 

@@ -4,8 +4,8 @@
 
 use groundwork_protocol::team::{CODE_NO_LEAD_YET, MAX_SEALED_KEYS_LEN};
 use groundwork_protocol::{
-    CODE_NEEDS_KEY, DeviceAction, ERASE_PATH, EnrolRequest, EnrolResponse, EraseRequest,
-    INVITES_PATH, InviteRequest, InviteResponse, REVOKE_PATH, Role,
+    CODE_NEEDS_KEY, CODE_NEEDS_SECRET, DeviceAction, ERASE_PATH, EnrolRequest, EnrolResponse,
+    EraseRequest, INVITES_PATH, InviteRequest, InviteResponse, REVOKE_PATH, Role,
 };
 
 use crate::common::{
@@ -25,6 +25,7 @@ pub(crate) fn join(
         actor: None,
         sealing,
         token: None,
+        holds_secret: None,
     })
 }
 
@@ -318,6 +319,44 @@ fn a_leads_invite_hands_back_exactly_its_sealed_keys() {
     }
     let used_up = join(&relay, &code, "third", true).expect_err("used up");
     assert_eq!(used_up.status, 403, "{used_up:?}");
+}
+
+/// A device holding only the first part of a lead's invite code (the relay's part, pasted
+/// without the secret after the dot) could not open the keys the invite carries: refused, the
+/// invite keeps its use, and no device is left behind. An operator's invite, which carries no
+/// keys, is not refused for it; nor is an app that does not say.
+#[test]
+fn half_of_a_leads_invite_is_refused_and_leaves_the_invite_unused() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Sealed");
+    let enrol = |invite: &str, name: &str, holds_secret: Option<bool>| {
+        relay.enrol_with(&EnrolRequest {
+            invite: invite.into(),
+            device_name: name.into(),
+            actor: None,
+            sealing: true,
+            token: None,
+            holds_secret,
+        })
+    };
+    // The operator's invite has no secret to hold.
+    let (lead, _) = enrol(&first, "lead", Some(false)).expect("the first lead enrols");
+    let code = keyed_invite(&lead, 1, "AZaz09-_keys");
+    let half = enrol(&code, "half", Some(false)).expect_err("half of the invite");
+    assert_eq!(half.status, 409, "{half:?}");
+    let body = half.error();
+    assert_eq!(body.code.as_deref(), Some(CODE_NEEDS_SECRET));
+    assert!(
+        body.error.contains("first part of the invite") && body.error.contains("not used up"),
+        "{}",
+        body.error
+    );
+    assert_eq!(devices_in(&relay, &team), 1, "no device left behind");
+    let (_, answer) = enrol(&code, "whole", Some(true)).expect("the whole invite enrols");
+    assert_eq!(answer.sealed_keys.as_deref(), Some("AZaz09-_keys"));
+    // An app from before, which does not say, is not checked.
+    let older = keyed_invite(&lead, 1, "AZaz09-_more");
+    enrol(&older, "older", None).expect("not checked");
 }
 
 #[test]
