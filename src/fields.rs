@@ -700,6 +700,10 @@ fn check_value(spec: &Spec, v: Value) -> Result<Value, ValidationError> {
             }
             Value::Text(n)
         }
+        (Type::Text, Value::Text(s)) => match crate::rules::one_line(spec.name, &s)? {
+            "" => Value::Empty,
+            t => Value::Text(t.to_string()),
+        },
         (_, Value::Text(s)) => match s.trim() {
             "" => Value::Empty,
             t => Value::Text(t.to_string()),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::fields::{FieldType, Patch, Search, Value};
 pub use crate::rules::{
     CommitmentStatus, ConsentChannel, ConversationKind, Engagement, Outcome, ValidationError,
-    format_time, normalise_tag, parse_date, parse_target, parse_time, required,
+    format_time, normalise_tag, parse_date, parse_past_time, parse_target, parse_time, required,
 };
 
 crate::record! {

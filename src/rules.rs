@@ -98,6 +98,17 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
     },
+    /// A time something happened given in the future.
+    #[error("{0:?} is in the future: give the time it happened (check the year and the day)")]
+    Future(String),
+    /// A line break, a control character or a direction override in a one-line text.
+    #[error(
+        "{field} must be one line of plain text: no line breaks, tabs, or characters that reverse the text's direction"
+    )]
+    NotOneLine {
+        /// The field.
+        field: &'static str,
+    },
     /// A value given where it cannot be used, and why (`why` says what to give instead).
     #[error("{what} {value:?}: {why}")]
     Unusable {
@@ -332,6 +343,17 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, ValidationError> {
         .ok_or_else(|| ValidationError::Time(s.to_string()))
 }
 
+/// A time something happened (`--at`), as [`parse_time`] reads it, and not more than a day
+/// ahead of now (a day for clocks and time zones): a year typed wrong would otherwise stand
+/// as the latest word on a door or in a file until that time came.
+pub fn parse_past_time(s: &str) -> Result<DateTime<Utc>, ValidationError> {
+    let t = parse_time(s)?;
+    if t > Utc::now() + chrono::Duration::days(1) {
+        return Err(ValidationError::Future(s.trim().to_string()));
+    }
+    Ok(t)
+}
+
 /// The one textual form of a time used in documents, tables and exports (UTC, milliseconds).
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -355,12 +377,25 @@ pub fn parse_target(s: &str) -> Result<(String, i64), ValidationError> {
 
 /// Trim a required text; refuse an empty one.
 pub fn required(field: &'static str, s: &str) -> Result<String, ValidationError> {
-    let t = s.trim();
+    let t = one_line(field, s)?;
     if t.is_empty() {
         Err(ValidationError::Empty { field })
     } else {
         Ok(t.to_string())
     }
+}
+
+/// `s` trimmed, refused if what is left is not one line of plain text: a line break, a tab or
+/// another control character splits a name across lines of a report or list, and a direction
+/// override (U+202A–U+202E, U+2066–U+2069) makes a name read as another. (Right-to-left text
+/// itself, and the marks U+200E and U+200F, are fine.)
+pub fn one_line<'s>(field: &'static str, s: &'s str) -> Result<&'s str, ValidationError> {
+    let t = s.trim();
+    let override_ = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if t.chars().any(|c| c.is_control() || override_(c)) {
+        return Err(ValidationError::NotOneLine { field });
+    }
+    Ok(t)
 }
 
 /// Trim a tag or issue name; lower-case it so that "Living Wage" and "living wage" are one.

@@ -93,7 +93,7 @@ pub enum Command {
         name: String,
     },
     /// Send this device's changes to the relay and fetch the team's; prints {"pushed", "pulled",
-    /// "rejected", "waiting", "repaired"}.
+    /// "rejected", "waiting", "repaired", "erased", "withheld", "compacted"}.
     Sync {
         /// First ask the relay again for the changes of every document whose changes wait for
         /// changes this device never received (or of the documents given with --doc).

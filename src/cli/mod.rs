@@ -15,7 +15,7 @@ use groundwork::docs::DocKind;
 use groundwork::error::{Error, Result};
 use groundwork::model::{
     CampaignPatch, CommitmentStatus, NewCampaign, NewCommitment, NewConversation, NewPerson,
-    parse_date, parse_target, parse_time,
+    parse_date, parse_past_time, parse_target, parse_time,
 };
 use groundwork::store::{CommitmentFilter, Store};
 use groundwork::sync::{self, HttpTransport, SyncError};
@@ -212,7 +212,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             let new = NewConversation {
                 person_id: person,
                 kind: kind.parse()?,
-                at: at.as_deref().map(parse_time).transpose()?,
+                at: at.as_deref().map(parse_past_time).transpose()?,
                 canvasser,
                 shift_id: shift,
                 issues,
@@ -299,7 +299,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             let mark = groundwork::store::walklists::Mark {
                 outcome: outcome.parse()?,
                 note,
-                at: at.as_deref().map(parse_time).transpose()?,
+                at: at.as_deref().map(parse_past_time).transpose()?,
                 come_back_at: come_back_at.as_deref().map(parse_time).transpose()?,
             };
             print_json(&match &list {

@@ -9,7 +9,7 @@ use groundwork::model::ValidationError;
 use groundwork::store::Store;
 use groundwork::sync::{self, HttpTransport, SyncError, team};
 use groundwork_protocol::team::MAX_INVITE_SECS;
-use groundwork_protocol::{InviteRequest, Role};
+use groundwork_protocol::{InviteRequest, Role, TeamDevice};
 
 use super::args::TeamCommand;
 use super::{CliError, print_json, print_line};
@@ -110,40 +110,28 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             Ok(())
         }
         TeamCommand::Devices => {
-            let mine = nb
-                .borrow()
-                .sync_state()?
-                .link
-                .map(|l| l.relay_device_id)
-                .unwrap_or_default();
+            let mine = this_device(&nb)?;
             let devices =
                 sync::block_on(team::devices(&nb, &transport)).map_err(|e| lead(e, "devices"))?;
-            let listed: Vec<_> = devices
-                .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "device_id": d.device_id,
-                        "name": d.name,
-                        "role": d.role,
-                        "this_device": d.device_id == mine,
-                        "enrolled_at": time(Some(d.enrolled_at)),
-                        "last_sync_at": time(d.last_sync_at),
-                        "revoked": d.revoked,
-                        "stored_bytes": d.stored_bytes,
-                    })
-                })
-                .collect();
+            let listed: Vec<_> = devices.iter().map(|d| listed(d, &mine)).collect();
             Ok(print_json(&listed)?)
         }
         TeamCommand::Revoke { device_id } => {
-            let device = sync::block_on(team::revoke(&nb, &transport, &device_id))
+            let revoked = sync::block_on(team::revoke(&nb, &transport, &device_id))
                 .map_err(|e| lead(e, "revoke"))?;
-            Ok(print_json(&device)?)
+            let mut out = listed(&revoked.device, &this_device(&nb)?);
+            if let Some(rotation) = &revoked.rotation {
+                out["rotation"] =
+                    serde_json::json!({ "epoch": rotation.epoch, "devices": rotation.devices });
+            }
+            out["rotation_sent"] = revoked.rotation_sent.into();
+            out["rotation_waits"] = revoked.rotation_waits.into();
+            Ok(print_json(&out)?)
         }
         TeamCommand::Promote { device_id } => {
             let device = sync::block_on(team::promote(&nb, &transport, &device_id))
                 .map_err(|e| lead(e, "promote"))?;
-            Ok(print_json(&device)?)
+            Ok(print_json(&listed(&device, &this_device(&nb)?))?)
         }
     }
 }
@@ -184,6 +172,31 @@ fn lead(e: SyncError, command: &str) -> CliError {
         .into(),
         other => other.into(),
     }
+}
+
+/// This device's id at the relay ("" before it joined).
+fn this_device(nb: &RefCell<&mut Store>) -> Result<String, CliError> {
+    Ok(nb
+        .borrow()
+        .sync_state()?
+        .link
+        .map(|l| l.relay_device_id)
+        .unwrap_or_default())
+}
+
+/// A device of the team as `team devices`, `team revoke` and `team promote` print it: times
+/// as RFC 3339, not the relay's seconds.
+fn listed(d: &TeamDevice, mine: &str) -> serde_json::Value {
+    serde_json::json!({
+        "device_id": d.device_id,
+        "name": d.name,
+        "role": d.role,
+        "this_device": d.device_id == mine,
+        "enrolled_at": time(Some(d.enrolled_at)),
+        "last_sync_at": time(d.last_sync_at),
+        "revoked": d.revoked,
+        "stored_bytes": d.stored_bytes,
+    })
 }
 
 fn time(unix: Option<i64>) -> Option<String> {

@@ -465,6 +465,31 @@ fn bad_input_is_refused_with_a_message_and_changes_nothing() {
             &["person", "restore", &id, "--before", "zz"],
             "change \"zz\": not a change of this file",
         ),
+        (
+            &[
+                "conversation",
+                "add",
+                "--person",
+                &id,
+                "--kind",
+                "phone",
+                "--at",
+                "2999-01-01T00:00:00Z",
+            ],
+            "\"2999-01-01T00:00:00Z\" is in the future",
+        ),
+        (
+            &["person", "add", "--name", "Pat\nMcDonald"],
+            "name must be one line of plain text",
+        ),
+        (
+            &["person", "edit", &id, "--workplace", "Uni\tcanteen"],
+            "workplace must be one line of plain text",
+        ),
+        (
+            &["settings", "--name", "Ben\u{202e}live"],
+            "name must be one line of plain text",
+        ),
     ];
     for (args, message) in cases {
         let out = groundwork(d, args);

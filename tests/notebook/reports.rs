@@ -407,7 +407,8 @@ fn csv_reads_back_as_the_json_export_even_with_awkward_text() {
         "Zoë \"Z\" O'Brien, Jr.",
         "李小龙",
         "محمد الأحمد",
-        "Line one\nline two",
+        // A name is one line (line breaks are refused); the notes below carry them.
+        "Two  spaces; a semicolon",
         "  =SUM(A1) leading formula-like text",
         "=HYPERLINK(\"http://evil.example\",\"click\")",
         "+44 7700 900123",
