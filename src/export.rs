@@ -306,7 +306,7 @@ pub struct SubjectAccess {
 pub fn subject_access(store: &Store, id: &str) -> Result<SubjectAccess> {
     let id = store.held_person(id)?;
     let mut drafts = Vec::new();
-    for key in crate::store::drafts::person_draft_keys(&id) {
+    for key in store.person_drafts(&id)? {
         if let Some(text) = store.draft(&key)? {
             drafts.push(serde_json::json!({ "key": key, "text": text }));
         }

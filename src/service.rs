@@ -212,6 +212,18 @@ pub enum Request {
         /// The whole file or one record.
         target: RestoreTarget,
     },
+    /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
+    /// to be contacted left out): `people`, `conversations` or `commitments`.
+    ExportCsv(String),
+}
+
+/// An export's CSV text and the name to save it under (`people-2026-03-14.csv`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvExport {
+    /// The file's name.
+    pub name: String,
+    /// Its text.
+    pub text: String,
 }
 
 impl Request {
@@ -342,6 +354,8 @@ replies! {
     History(Vec<FileChange>),
     /// For [`Request::Restore`]: whether anything had to change.
     Restored(bool),
+    /// For [`Request::ExportCsv`].
+    Csv(CsvExport),
 }
 
 /// What this device refused or is still waiting for, of the changes pulled from the team.
@@ -631,6 +645,30 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             before,
             target,
         } => Reply::Restored(s.restore(&person_id, &before, &target)?),
+        Request::ExportCsv(what) => Reply::Csv(export_csv(s, &what)?),
+    })
+}
+
+/// Export `what` as CSV (the app offers people, conversations and commitments).
+fn export_csv(s: &Store, what: &str) -> Result<CsvExport, Error> {
+    use crate::export::{Format, Options, What};
+    let chosen: What = what.parse()?;
+    if !matches!(
+        chosen,
+        What::People | What::Conversations | What::Commitments
+    ) {
+        return Err(Error::Invalid(crate::model::ValidationError::Choice {
+            what: "export",
+            value: what.to_string(),
+            allowed: "people, conversations, commitments",
+        }));
+    }
+    let mut text = Vec::new();
+    crate::export::write_with(s, chosen, Format::Csv, Options::default(), &mut text)?;
+    let day = chrono::Local::now().date_naive();
+    Ok(CsvExport {
+        name: format!("{}-{day}.csv", what.trim().to_lowercase()),
+        text: String::from_utf8_lossy(&text).into_owned(),
     })
 }
 

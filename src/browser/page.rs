@@ -158,6 +158,7 @@ fn read_host() -> Host {
         relay,
         invite,
         persisted: None,
+        exports: None,
     }
 }
 

@@ -9,9 +9,12 @@ use crate::error::Result;
 pub const CONVERSATION_PREFIX: &str = "conversation:";
 /// Key prefix of drafts of changes to a person's details (`person-edit:{person id}`).
 pub const EDIT_PREFIX: &str = "person-edit:";
+/// Key prefix of drafts of corrections to a saved conversation or commitment
+/// (`record-edit:{person id}:{record id}`).
+pub const RECORD_EDIT_PREFIX: &str = "record-edit:";
 
-/// The keys of every draft typed about `person_id` (what erasure deletes and subject access
-/// shows).
+/// The keys of the drafts typed about `person_id` that have one key each (erasure and subject
+/// access also take those under [`person_draft_prefix`]).
 pub fn person_draft_keys(person_id: &str) -> [String; 2] {
     [
         format!("{CONVERSATION_PREFIX}{person_id}"),
@@ -19,19 +22,48 @@ pub fn person_draft_keys(person_id: &str) -> [String; 2] {
     ]
 }
 
+/// The prefix of the keys of corrections drafted in `person_id`'s file, one per record.
+pub fn person_draft_prefix(person_id: &str) -> String {
+    format!("{RECORD_EDIT_PREFIX}{person_id}:")
+}
+
+/// The person a draft's key is about: what follows its kind, up to the record's id if any.
+fn person_of(key: &str) -> &str {
+    let rest = key.split_once(':').map_or("", |(_, rest)| rest);
+    rest.split_once(':').map_or(rest, |(person, _)| person)
+}
+
 impl Store {
     /// Save the text of a draft under `key` (replacing what was there). A draft about a person
-    /// erased from this notebook (`conversation:ID`, `person-edit:ID`; a form left open when
-    /// the erasure arrived) is not kept.
+    /// erased from this notebook (`conversation:ID`, `person-edit:ID`,
+    /// `record-edit:ID:RECORD`; a form left open when the erasure arrived) is not kept.
     pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO drafts (key, body, updated_at)
              SELECT ?1, ?2, ?3
-             WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = substr(?1, instr(?1, ':') + 1))
+             WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?4)
              ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            (key, body, crate::model::format_time(chrono::Utc::now())),
+            (
+                key,
+                body,
+                crate::model::format_time(chrono::Utc::now()),
+                person_of(key),
+            ),
         )?;
         Ok(())
+    }
+
+    /// The keys of every draft typed about `person_id`, in key order.
+    pub fn person_drafts(&self, person_id: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        for key in person_draft_keys(person_id) {
+            if self.draft(&key)?.is_some() {
+                keys.push(key);
+            }
+        }
+        keys.extend(self.draft_keys(&person_draft_prefix(person_id))?);
+        keys.sort();
+        Ok(keys)
     }
 
     /// The draft saved under `key`, if any.

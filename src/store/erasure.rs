@@ -148,6 +148,10 @@ impl Store {
         for key in super::drafts::person_draft_keys(doc_id) {
             tx.execute("DELETE FROM drafts WHERE key = ?1", [key])?;
         }
+        tx.execute(
+            "DELETE FROM drafts WHERE substr(key, 1, length(?1)) = ?1",
+            [super::drafts::person_draft_prefix(doc_id)],
+        )?;
         if held {
             // Words of the person's earlier versions may still sit in older index segments
             // (written before secure-delete was on): merging the index drops them.

@@ -63,6 +63,8 @@ pub struct Host {
     /// Whether the browser promised to keep the notebook when storage runs low
     /// (`navigator.storage.persist()`); `None` outside a browser.
     pub persisted: Option<bool>,
+    /// Where the desktop saves exports (`None`: the user's Downloads folder, else their home).
+    pub exports: Option<std::path::PathBuf>,
 }
 
 impl Services {

@@ -616,6 +616,51 @@ fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
     );
 }
 
+/// A correction typed and left unsaved (another tab, the app killed) is a draft: the file says
+/// so, "Correct" on the same record brings it back, and saving it drops the draft.
+#[test]
+fn a_correction_left_unsaved_comes_back_and_is_saved() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Kofi Boateng");
+        s.record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
+            .unwrap();
+    });
+    let conv = h.store().person(&id).unwrap().conversations[0].clone();
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Correct"));
+    h.click("data-correct", &conv.id);
+    h.settle_until("conversation form", |html| {
+        html.contains("Correct this conversation")
+    });
+    h.click("data-value", "phone");
+    h.fill("conv-story", "Cleans at 5am, then a second job.");
+    let key = super::views::drafts::correction_key(&id, &conv.id);
+    wait_for_draft(&h, &key, |d| d.contains("a second job"));
+
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Follow-ups due"));
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Kofi Boateng"));
+    h.click("data-id", &id);
+    h.settle_until("the file says a correction waits", |html| {
+        html.contains("Correct (unsaved correction waiting)")
+    });
+    h.click("data-correct", &conv.id);
+    h.settle_until("the correction restored", |html| {
+        html.contains("your unsaved correction is back") && html.contains("a second job")
+    });
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Correction saved."));
+    let c = h.store().person(&id).unwrap().conversations[0].clone();
+    assert_eq!(
+        c.story.as_deref(),
+        Some("Cleans at 5am, then a second job.")
+    );
+    assert_eq!(c.kind, groundwork::model::ConversationKind::Phone);
+    wait_for_no_draft(&h, &key);
+}
+
 /// A correction whose reply comes after the person's file was left is saved and said so, and
 /// the gone form is not touched (Dioxus panics at a write to a signal, or a call of a handler,
 /// whose component is gone).
@@ -743,6 +788,56 @@ fn a_conversation_saved_after_its_shift_ended_still_counts_towards_it() {
     let made = &file.commitments[0];
     assert_eq!(made.campaign_id.as_deref(), Some(campaign.as_str()));
     assert_eq!(made.target.as_deref(), Some("letters signed"));
+}
+
+/// Renaming a target that commitments were given stops counting them: saving says so and
+/// asks first.
+#[test]
+fn renaming_a_target_commitments_were_given_asks_first() {
+    let (mut campaign, mut id) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: [("leters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+        id = person(s, "Amina Yusuf");
+        s.record_conversation(
+            doorstep(&id, "Two jobs."),
+            vec![NewCommitment {
+                what: "sign the letter".into(),
+                campaign_id: Some(campaign.clone()),
+                target: Some("leters signed".into()),
+                ..Default::default()
+            }],
+        )
+        .unwrap();
+    });
+    h.click("id", "tab-Campaigns");
+    h.settle_until("campaign", |html| {
+        html.contains("Edit campaign Living wage")
+    });
+    h.click("aria-label", "Edit campaign Living wage");
+    h.settle_until("form", |html| html.contains("Edit Living wage"));
+    h.fill("edit-target-label-0", "letters signed");
+    h.click("id", "save-campaign");
+    h.settle_until("asked", |html| {
+        html.contains("Commitments were given “leters signed” (1) as their target")
+    });
+    assert!(
+        h.store()
+            .campaign(&campaign)
+            .unwrap()
+            .targets
+            .contains_key("leters signed"),
+        "nothing saved yet"
+    );
+    h.click("id", "campaign-uncount-yes");
+    h.settle_until("saved", |html| html.contains("Campaign saved."));
+    let c = h.store().campaign(&campaign).unwrap();
+    assert_eq!(c.targets, [("letters signed".to_string(), 50)].into());
 }
 
 #[test]
@@ -1816,6 +1911,105 @@ fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     );
     assert_eq!(view.doors[0].visits, 1);
     assert_eq!(view.progress.knocked, 1);
+}
+
+/// A double tap (the second before the buttons are drawn disabled) marks one door, not the
+/// next one too, and a single mark says which door it was; two taps on "Record the
+/// conversation" add one person; two on "Create campaign" make one campaign.
+#[test]
+fn double_taps_mark_one_door_add_one_person_and_make_one_campaign() {
+    let mut list = String::new();
+    let mut h = Harness::new(|s| {
+        let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
+        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+        list = s.import_walklist("Elm Road", None, &read).unwrap().id;
+        s.start_shift_on("", None, None, Some(&list)).unwrap();
+    });
+    h.click("id", "tab-Shift");
+    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
+    h.click("id", "open-walk");
+    h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
+    h.click("id", "outcome-not-home");
+    h.click("id", "outcome-not-home");
+    h.settle_until("the next door, and which was marked", |html| {
+        html.contains(">3 Elm Road</h3>") && html.contains("1 Elm Road: not home.")
+    });
+    let view = h.store().walklist(&list).unwrap();
+    assert_eq!(view.progress.knocked, 1, "one door marked");
+    assert_eq!(view.doors[0].visits, 1, "and once");
+
+    h.click("id", "outcome-answered");
+    h.settle_until("who answered", |html| {
+        html.contains("Who answered at 3 Elm Road?")
+    });
+    h.type_in("answered-name", "Dee Okafor");
+    h.click("id", "answered-record");
+    h.click("id", "answered-record");
+    h.settle_until("the record form", |html| {
+        html.contains("Conversation with Dee Okafor")
+    });
+    let named = |h: &Harness, name: &str| {
+        h.store()
+            .all_people()
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.name == name)
+            .count()
+    };
+    assert_eq!(named(&h, "Dee Okafor"), 1, "one person added");
+
+    h.click("id", "tab-Campaigns");
+    h.settle_until("campaigns", |html| html.contains("New campaign"));
+    h.type_in("campaign-name", "Fix the heating");
+    h.click("id", "create-campaign");
+    h.click("id", "create-campaign");
+    h.settle_until("created", |html| html.contains("Campaign created."));
+    assert_eq!(h.store().campaigns().unwrap().len(), 1, "one campaign made");
+}
+
+/// The Shift screen exports people as a CSV file in the exports folder, a new file each time,
+/// leaving out people who asked not to be contacted.
+#[test]
+fn the_shift_screen_saves_csv_exports_as_new_files() {
+    let out = tempfile::tempdir().unwrap();
+    let folder = out.path().to_path_buf();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            person(s, "Amina Yusuf");
+            s.add_person(
+                NewPerson::named("Quiet One")
+                    .put(groundwork::model::PersonField::DoNotContact, true),
+            )
+            .unwrap();
+        },
+        move |store| Services {
+            host: super::Host {
+                exports: Some(folder),
+                ..Default::default()
+            },
+            ..Services::offline(store)
+        },
+    );
+    h.click("id", "tab-Shift");
+    h.settle_until("the export card", |html| html.contains("Export (CSV)"));
+    h.click("id", "export-people");
+    h.settle_until("saved", |html| html.contains("Saved "));
+    let day = chrono::Local::now().date_naive();
+    let first = out.path().join(format!("people-{day}.csv"));
+    let text = std::fs::read_to_string(&first).unwrap();
+    assert!(text.starts_with("\u{feff}id,name,"), "{text}");
+    assert!(text.contains("Amina Yusuf"), "{text}");
+    assert!(!text.contains("Quiet One"), "{text}");
+    h.click("id", "export-people");
+    h.settle_until("saved again", |html| {
+        html.contains(&format!("people-{day}-2.csv"))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        text,
+        "not replaced"
+    );
 }
 
 #[test]

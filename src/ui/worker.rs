@@ -39,8 +39,8 @@ use groundwork::report;
 use groundwork::service;
 use groundwork::service::Unexpected;
 pub use groundwork::service::{
-    CampaignProgress, Change, DueItem, DueLists, FileChange, FollowUpItem, Integrity, Overview,
-    Reply, Request, Subject, today,
+    CampaignProgress, Change, CsvExport, DueItem, DueLists, FileChange, FollowUpItem, Integrity,
+    Overview, Reply, Request, Subject, today,
 };
 #[cfg(not(target_arch = "wasm32"))]
 use groundwork::store::Store;
@@ -376,6 +376,11 @@ impl StoreHandle {
     /// Refused and waiting changes pulled from the team.
     pub async fn integrity(&self) -> Result<Integrity, UiError> {
         self.ask(Request::Integrity).await
+    }
+
+    /// `what` (people, conversations or commitments) as CSV, with the name to save it under.
+    pub async fn export_csv(&self, what: &str) -> Result<CsvExport, UiError> {
+        self.ask(Request::ExportCsv(what.to_string())).await
     }
 
     /// The changes of a person's file, newest first.

@@ -89,6 +89,14 @@ pub fn canary_person(store: &mut Store) -> String {
             &format!("half typed {CANARY}"),
         )
         .unwrap();
+    // A correction of the conversation, typed and left.
+    let conversation = store.person(&id).unwrap().conversations[0].id.clone();
+    store
+        .save_draft(
+            &format!("record-edit:{id}:{conversation}"),
+            &format!("corrected {CANARY}"),
+        )
+        .unwrap();
     id
 }
 
@@ -121,6 +129,11 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
     assert!(store.search("Rosa", 10).unwrap().is_empty());
     assert!(store.outbox(1000).unwrap().iter().all(|o| o.doc_id != id));
     assert_eq!(store.draft(&format!("conversation:{id}")).unwrap(), None);
+    assert_eq!(
+        store.draft_keys(&format!("record-edit:{id}:")).unwrap(),
+        Vec::<String>::new(),
+        "corrections drafted in the file go too"
+    );
     assert!(
         store
             .all_conversations()
@@ -173,6 +186,10 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
         .save_draft(&format!("conversation:{id}"), &format!("late {CANARY}"))
         .unwrap();
     assert_eq!(store.draft(&format!("conversation:{id}")).unwrap(), None);
+    store
+        .save_draft(&format!("record-edit:{id}:r"), &format!("late {CANARY}"))
+        .unwrap();
+    assert_eq!(store.draft(&format!("record-edit:{id}:r")).unwrap(), None);
     store
         .save_draft(&format!("conversation:{other}"), "kept")
         .unwrap();
@@ -286,7 +303,9 @@ fn subject_access_gives_everything_held_about_one_person() {
     assert_eq!(held.len(), 1, "{json}");
     assert_eq!(held[0]["kind"], "quarantine");
     assert_eq!(held[0]["bytes"], groundwork::crypto::text::base64url(&junk));
+    // Sorted by key: the conversation draft, then the correction drafted in the file.
     assert_eq!(json["drafts"][0]["text"], format!("half typed {CANARY}"));
+    assert_eq!(json["drafts"][1]["text"], format!("corrected {CANARY}"));
     assert!(!json.to_string().contains("Someone else"));
     assert!(matches!(
         groundwork::export::subject_access(&store, "0190f1d2-0000-7000-8000-000000000000"),
@@ -964,7 +983,15 @@ mod command_line {
 
         // Revoking Sam's phone: its next sync is refused.
         let sam_id = devices[1]["device_id"].as_str().unwrap();
-        ok(&lead, &["team", "revoke", sam_id]);
+        let revoked = json(&ok(&lead, &["team", "revoke", sam_id]));
+        assert_eq!(revoked["device_id"], sam_id);
+        assert_eq!(revoked["revoked"], true);
+        // Its times as `team devices` prints them, not the relay's seconds.
+        assert_eq!(
+            revoked["enrolled_at"], devices[1]["enrolled_at"],
+            "{revoked}"
+        );
+        assert!(revoked["rotation_waits"].is_boolean(), "{revoked}");
         let out = groundwork(&sam, &["sync"]);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));

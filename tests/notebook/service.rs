@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 38;
+const VARIANTS: usize = 39;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -58,6 +58,7 @@ fn variant(r: &Request) -> usize {
         Request::KeepLoaded(_) => 35,
         Request::AddPersonFromDraft(..) => 36,
         Request::EditPersonFromDraft(..) => 37,
+        Request::ExportCsv(_) => 38,
     }
 }
 
@@ -324,6 +325,15 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!((campaigns[0].made, campaigns[0].kept), (1, 1));
     let list: Vec<groundwork::model::Campaign> = w.ask(Request::CampaignList);
     assert_eq!(list.len(), 1);
+    let csv: groundwork::service::CsvExport = w.ask(Request::ExportCsv("people".into()));
+    assert!(
+        csv.name.starts_with("people-") && csv.name.ends_with(".csv"),
+        "{csv:?}"
+    );
+    assert!(
+        csv.text.starts_with("id,name,") && csv.text.contains("Amina"),
+        "{csv:?}"
+    );
     assert_eq!(list[0].name, "Fair rent now");
     let report: Box<Option<groundwork::report::ShiftReport>> =
         w.ask(Request::ShiftReport(Some(shift.clone())));

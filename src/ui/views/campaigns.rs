@@ -10,7 +10,7 @@ use dioxus::prelude::*;
 use groundwork::model::{Campaign, CampaignPatch, NewCampaign};
 use groundwork::report::CountedBy;
 
-use crate::ui::components::{ProgressBar, TextField, TrendChart, TrendPoint};
+use crate::ui::components::{Confirm, ProgressBar, TextField, TrendChart, TrendPoint};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Services};
 
@@ -30,8 +30,13 @@ pub fn Campaigns() -> Element {
     let rows = use_signal(|| vec![TargetRow::default()]);
     let mut form_gen = use_signal(|| 0u32);
     let mut editing = use_signal(|| None::<String>);
+    // A campaign being created: a second tap makes no second campaign.
+    let mut creating = use_signal(|| false);
 
     let create = use_callback(move |()| {
+        if *creating.peek() {
+            return;
+        }
         let targets = match targets_of(&rows()) {
             Ok(t) => t,
             Err(e) => {
@@ -46,6 +51,7 @@ pub fn Campaigns() -> Element {
             targets,
         };
         let store = services.store.clone();
+        creating.set(true);
         spawn(async move {
             match store.create(Request::AddCampaign(new)).await {
                 Ok(_) => {
@@ -59,6 +65,7 @@ pub fn Campaigns() -> Element {
                 }
                 Err(e) => nav.error(e.to_string()),
             }
+            creating.set(false);
         });
     });
 
@@ -72,7 +79,15 @@ pub fn Campaigns() -> Element {
                 Some(Ok(l)) => rsx! {
                     for c in l.iter() {
                         if editing().as_deref() == Some(c.campaign.id.as_str()) {
-                            EditCampaign { key: "{c.campaign.id}", campaign: c.campaign.clone(), onclose: move |_| editing.set(None) }
+                            EditCampaign {
+                                key: "{c.campaign.id}",
+                                campaign: c.campaign.clone(),
+                                given: c.targets.iter().map(|t| {
+                                    let chosen = t.commitments.iter().filter(|k| k.why == CountedBy::Chosen).count();
+                                    (t.label.clone(), chosen)
+                                }).collect::<BTreeMap<String, usize>>(),
+                                onclose: move |_| editing.set(None),
+                            }
                         } else {
                         article { class: "card campaign", key: "{c.campaign.id}",
                             h3 { "{c.campaign.name}" }
@@ -144,7 +159,7 @@ pub fn Campaigns() -> Element {
                     TextField { id: "campaign-name", label: "Name", oninput: move |v: String| name.set(v) }
                     TextField { id: "campaign-issue", label: "Issue", oninput: move |v: String| issue.set(v) }
                     TargetsEditor { prefix: "new", rows }
-                    button { r#type: "button", class: "primary", onclick: move |_| create(()), "Create campaign" }
+                    button { r#type: "button", class: "primary", id: "create-campaign", disabled: creating(), onclick: move |_| create(()), "Create campaign" }
                 }
                 }
             }
@@ -232,11 +247,18 @@ fn TargetsEditor(prefix: String, rows: Signal<Vec<TargetRow>>) -> Element {
 }
 
 /// A campaign's name, issue and targets, corrected in place. A target whose label is emptied
-/// is dropped; a changed number is set.
+/// is dropped; a changed number is set. `given`: how many commitments were given each target;
+/// a target renamed or dropped counts them no more, so saving asks first.
 #[component]
-fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
+fn EditCampaign(
+    campaign: Campaign,
+    given: BTreeMap<String, usize>,
+    onclose: EventHandler<()>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    // What saving would stop counting, asked about before saving.
+    let mut asking = use_signal(|| None::<String>);
     let mut name = use_signal(|| campaign.name.clone());
     let mut issue = use_signal(|| campaign.issue.clone().unwrap_or_default());
     let rows = use_signal(|| {
@@ -250,7 +272,7 @@ fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
             .collect::<Vec<_>>()
     });
     let was = campaign.clone();
-    let save = move |_| {
+    let save = use_callback(move |confirmed: bool| {
         let campaign = &was;
         let targets = match targets_of(&rows()) {
             Ok(t) => t,
@@ -259,6 +281,23 @@ fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
                 return;
             }
         };
+        let uncounted: Vec<String> = campaign
+            .targets
+            .keys()
+            .filter(|l| !targets.contains_key(*l))
+            .filter_map(|l| {
+                let n = given.get(l).copied().unwrap_or(0);
+                (n > 0).then(|| format!("“{l}” ({n})"))
+            })
+            .collect();
+        if !uncounted.is_empty() && !confirmed {
+            asking.set(Some(format!(
+                "Commitments were given {} as their target: renamed or removed, it counts them no more (they show under other asks; each can be given the new target with Correct on its person's file). Save anyway?",
+                uncounted.join(" and ")
+            )));
+            return;
+        }
+        asking.set(None);
         let patch = CampaignPatch {
             name: Some(name()).filter(|n| *n != campaign.name),
             issue: Some(issue()).filter(|i| i.trim() != campaign.issue.as_deref().unwrap_or("")),
@@ -285,7 +324,7 @@ fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
                 Err(e) => nav.error(e.to_string()),
             }
         });
-    };
+    });
     rsx! {
         section { class: "card campaign edit-campaign", "aria-labelledby": "edit-campaign-title",
             h3 { id: "edit-campaign-title", "Edit {campaign.name}" }
@@ -295,9 +334,19 @@ fn EditCampaign(campaign: Campaign, onclose: EventHandler<()>) -> Element {
                 oninput: move |v: String| issue.set(v) }
             TargetsEditor { prefix: "edit", rows }
             p { class: "muted", "Empty a target's name to drop it." }
+            if let Some(question) = asking() {
+                Confirm {
+                    id: "campaign-uncount",
+                    question,
+                    yes: "Save anyway",
+                    no: "Keep editing",
+                    onyes: move |_| save.call(true),
+                    onno: move |_| asking.set(None),
+                }
+            }
             div { class: "edit-actions",
                 button { r#type: "button", class: "secondary", id: "cancel-campaign", onclick: move |_| onclose.call(()), "Cancel" }
-                button { r#type: "button", class: "primary", id: "save-campaign", onclick: save, "Save campaign" }
+                button { r#type: "button", class: "primary", id: "save-campaign", onclick: move |_| save.call(false), "Save campaign" }
             }
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::person_form::PersonForm;
 
-pub use groundwork::store::drafts::{CONVERSATION_PREFIX, EDIT_PREFIX};
+pub use groundwork::store::drafts::{CONVERSATION_PREFIX, EDIT_PREFIX, RECORD_EDIT_PREFIX};
 
 /// Key of the draft of the person being added.
 pub const NEW_PERSON_KEY: &str = "person-new";
@@ -26,13 +26,33 @@ pub fn edit_key(person_id: &str) -> String {
     format!("{EDIT_PREFIX}{person_id}")
 }
 
-/// The people (ids) with a conversation or details draft among draft `keys`.
+/// The draft key of a correction of `record_id` (a conversation or commitment) in the file of
+/// `person_id`.
+pub fn correction_key(person_id: &str, record_id: &str) -> String {
+    format!("{RECORD_EDIT_PREFIX}{person_id}:{record_id}")
+}
+
+/// The people (ids) with a conversation, details or correction draft among draft `keys`.
 pub fn people_with_drafts(keys: &[String]) -> HashSet<String> {
     keys.iter()
         .filter_map(|k| {
             k.strip_prefix(CONVERSATION_PREFIX)
                 .or_else(|| k.strip_prefix(EDIT_PREFIX))
+                .or_else(|| {
+                    k.strip_prefix(RECORD_EDIT_PREFIX)
+                        .and_then(|rest| rest.split_once(':'))
+                        .map(|(person, _)| person)
+                })
         })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The records (ids) of `person_id`'s file with a correction drafted, among draft `keys`.
+pub fn corrections_waiting(keys: &[String], person_id: &str) -> HashSet<String> {
+    let prefix = format!("{RECORD_EDIT_PREFIX}{person_id}:");
+    keys.iter()
+        .filter_map(|k| k.strip_prefix(&prefix))
         .map(str::to_string)
         .collect()
 }
@@ -80,6 +100,13 @@ mod tests {
         let ids = people_with_drafts(&keys);
         assert_eq!(ids.len(), 2);
         assert!(ids.contains("a") && ids.contains("b"));
+        let keys = vec![correction_key("c", "r1"), correction_key("c", "r2")];
+        assert_eq!(people_with_drafts(&keys), ["c".to_string()].into());
+        assert_eq!(
+            corrections_waiting(&keys, "c"),
+            ["r1".to_string(), "r2".to_string()].into()
+        );
+        assert!(corrections_waiting(&keys, "a").is_empty());
     }
 
     #[test]

@@ -164,16 +164,27 @@ fn FollowUps(mine: bool) -> Element {
         let n = limit();
         async move { store.follow_ups(mine, n).await }
     }));
-    let (count, items) = match &*list.read() {
-        Some(Ok(l)) => l.clone(),
-        _ => (0, Vec::new()),
+    // Loading and failing are said as such, not as "none due".
+    let (count, items, state) = match &*list.read() {
+        Some(Ok(l)) => (l.0, l.1.clone(), None),
+        Some(Err(e)) => (0, Vec::new(), Some(e.to_string())),
+        None => (0, Vec::new(), Some("Loading…".to_string())),
     };
+    let failed = matches!(&*list.read(), Some(Err(_)));
     let shown = items.len();
     rsx! {
         section { "aria-labelledby": "follow-ups-title",
-            h3 { id: "follow-ups-title", "Follow-ups due ({show_count(count)})" }
-            if items.is_empty() {
-                p { class: "muted", "None." }
+            if state.is_none() {
+                h3 { id: "follow-ups-title", "Follow-ups due ({show_count(count)})" }
+            } else {
+                h3 { id: "follow-ups-title", "Follow-ups due" }
+            }
+            match state {
+                Some(words) => rsx! {
+                    p { class: if failed { "empty error" } else { "muted" }, role: if failed { "alert" } else { "status" }, "{words}" }
+                },
+                None if items.is_empty() => rsx! { p { class: "muted", "None." } },
+                None => rsx! {},
             }
             ul { class: "list", id: "follow-ups-list",
                 for f in items {

@@ -2,7 +2,10 @@
 //! generated from their declarations (see [`super::record_form`]): a conversation's every
 //! field (when it happened, kind, canvasser, issues, engagement, follow-up, story, notes), a
 //! commitment's words, due date, campaign and target. Saving sends only what changed; an
-//! emptied date is cleared; "Cancel" asks first when something was changed.
+//! emptied date is cleared; "Cancel" asks first when something was changed. What is typed is
+//! a draft from the first change ([`CorrectionDraft`], under [`super::drafts::correction_key`]):
+//! leaving the file, a sync that redraws it, or the app killed, and the correction is there
+//! again when "Correct" is tapped on the same record.
 
 use std::collections::BTreeMap;
 
@@ -10,11 +13,63 @@ use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
 use groundwork::fields::{FieldName, Patch, Value};
 use groundwork::model::{Commitment, CommitmentField, Conversation, ConversationField};
+use serde::{Deserialize, Serialize};
 
+use super::drafts::correction_key;
 use super::record_form::{FormValues, RecordFields, editable_specs};
 use crate::ui::components::Confirm;
-use crate::ui::worker::Request;
+use crate::ui::worker::{Request, StoreHandle, UiError};
 use crate::ui::{Nav, OnScreen, Services, use_on_screen};
+
+/// What is kept of a correction not yet saved.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CorrectionDraft {
+    /// The record as the form first opened: the correction is what differs from it, so that
+    /// a value synced in meanwhile is not overwritten by a field the user did not touch.
+    pub before: FormValues,
+    /// The form as the user left it.
+    pub form: FormValues,
+    /// What was typed in a set's entry box but not added, by the set's flag.
+    pub entries: BTreeMap<String, String>,
+    /// A commitment's campaign and target as chosen (empty: none), and as they were.
+    pub campaign: Option<(String, String)>,
+    /// Those of the commitment as the form first opened.
+    pub was_campaign: Option<(String, String)>,
+}
+
+impl CorrectionDraft {
+    /// Whether it holds no change at all (then there is nothing to keep).
+    fn is_unchanged(&self) -> bool {
+        self.form == self.before
+            && self.entries.values().all(|t| t.trim().is_empty())
+            && self.campaign == self.was_campaign
+    }
+}
+
+/// Keeps `draft` under `key`, or drops the draft when it holds no change.
+fn keep(store: &StoreHandle, key: &str, draft: &CorrectionDraft) {
+    if draft.is_unchanged() {
+        store.discard_draft(key);
+    } else if let Ok(body) = serde_json::to_string(draft) {
+        store.save_draft(key, body);
+    }
+}
+
+/// The correction drafted under `key`, if any, read once as the form opens.
+fn use_restored(key: String) -> Resource<Result<Option<CorrectionDraft>, UiError>> {
+    let store = use_context::<Services>().store;
+    use_resource(move || {
+        let store = store.clone();
+        let key = key.clone();
+        async move {
+            Ok(store
+                .draft(&key)
+                .await?
+                .and_then(|b| serde_json::from_str::<CorrectionDraft>(&b).ok()))
+        }
+    })
+}
 
 /// Send `request` (a correction) and close the form, or say what went wrong; `form` is the
 /// form's own [`OnScreen`].
@@ -22,10 +77,11 @@ fn save(
     services: &Services,
     nav: Nav,
     request: Option<Request>,
-    onclose: EventHandler<()>,
+    (onclose, draft_key): (EventHandler<()>, String),
     form: OnScreen,
 ) {
     let Some(request) = request else {
+        services.store.discard_draft(&draft_key);
         onclose.call(());
         nav.say("Nothing changed.");
         return;
@@ -35,6 +91,7 @@ fn save(
     spawn_forever(async move {
         match store.run(request).await {
             Ok(()) => {
+                store.discard_draft(&draft_key);
                 // The person's file may have been left meanwhile: then there is no form to
                 // close.
                 if form.still() {
@@ -88,21 +145,68 @@ fn Actions(
     }
 }
 
-/// The correction form of `conversation`.
+/// The correction form of `conversation`, restoring a correction drafted before.
 #[component]
 pub fn EditConversation(conversation: Conversation, onclose: EventHandler<()>) -> Element {
+    let key = correction_key(&conversation.person_id, &conversation.id);
+    let restored = use_restored(key.clone());
+    match &*restored.read() {
+        None => rsx! { p { class: "muted", "Loading…" } },
+        Some(r) => rsx! {
+            ConversationCorrection {
+                conversation: conversation.clone(),
+                restored: r.clone().ok().flatten(),
+                draft_key: key.clone(),
+                onclose,
+            }
+        },
+    }
+}
+
+#[component]
+fn ConversationCorrection(
+    conversation: Conversation,
+    restored: Option<CorrectionDraft>,
+    draft_key: String,
+    onclose: EventHandler<()>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let on_screen = use_on_screen();
-    let before = use_hook(|| FormValues::of(&conversation));
-    let start = before.clone();
-    let form = use_signal(|| start.clone());
-    let entries = use_signal(BTreeMap::<String, String>::new);
+    let was_restored = restored.is_some();
+    let first = use_hook(|| {
+        restored.clone().unwrap_or_else(|| {
+            let before = FormValues::of(&conversation);
+            CorrectionDraft {
+                form: before.clone(),
+                before,
+                ..Default::default()
+            }
+        })
+    });
+    let before = first.before.clone();
+    let start = first.form.clone();
+    let start_entries = first.entries.clone();
+    let form = use_signal(|| first.form.clone());
+    let entries = use_signal(|| first.entries.clone());
     let id = conversation.id.clone();
     let person = conversation.person_id.clone();
     let dirty_before = before.clone();
     let dirty =
         *form.read() != dirty_before || entries.read().values().any(|t| !t.trim().is_empty());
+    let store = services.store.clone();
+    let keep_key = draft_key.clone();
+    let draft_before = before.clone();
+    let onchange = use_callback(move |()| {
+        let draft = CorrectionDraft {
+            before: draft_before.clone(),
+            form: form.peek().clone(),
+            entries: entries.peek().clone(),
+            ..Default::default()
+        };
+        keep(&store, &keep_key, &draft);
+    });
+    let save_key = draft_key.clone();
     let onsave = move |()| {
         let f = form().with_entries::<ConversationField>(&entries());
         let patch: Patch<ConversationField> = f.patch_from(&before);
@@ -111,21 +215,35 @@ pub fn EditConversation(conversation: Conversation, onclose: EventHandler<()>) -
             id: id.clone(),
             patch,
         });
-        save(&services, nav, request, onclose, on_screen);
+        save(
+            &services,
+            nav,
+            request,
+            (onclose, save_key.clone()),
+            on_screen,
+        );
+    };
+    let discard_store = use_context::<Services>().store;
+    let onclose_discarding = move |()| {
+        discard_store.discard_draft(&draft_key);
+        onclose.call(());
     };
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-conv-title",
             h3 { id: "edit-conv-title", "Correct this conversation" }
+            if was_restored {
+                p { class: "card restored", role: "status", "A draft was restored: your unsaved correction is back." }
+            }
             RecordFields {
                 prefix: "conv",
                 fields: editable_specs::<ConversationField>(),
                 start,
                 form,
                 entries,
-                start_entries: BTreeMap::new(),
-                onchange: move |()| {},
+                start_entries,
+                onchange,
             }
-            Actions { id: "conversation", what: "conversation", dirty, onsave, onclose }
+            Actions { id: "conversation", what: "conversation", dirty, onsave, onclose: onclose_discarding }
         }
     }
 }
@@ -142,27 +260,83 @@ pub struct CampaignChoice {
 }
 
 /// The correction form of `commitment`: words and due date from the declaration; campaign
-/// and target chosen from `campaigns`.
+/// and target chosen from `campaigns`. Restores a correction drafted before.
 #[component]
 pub fn EditCommitment(
     commitment: Commitment,
     campaigns: Vec<CampaignChoice>,
     onclose: EventHandler<()>,
 ) -> Element {
+    let key = correction_key(&commitment.person_id, &commitment.id);
+    let restored = use_restored(key.clone());
+    match &*restored.read() {
+        None => rsx! { p { class: "muted", "Loading…" } },
+        Some(r) => rsx! {
+            CommitmentCorrection {
+                commitment: commitment.clone(),
+                campaigns: campaigns.clone(),
+                restored: r.clone().ok().flatten(),
+                draft_key: key.clone(),
+                onclose,
+            }
+        },
+    }
+}
+
+#[component]
+fn CommitmentCorrection(
+    commitment: Commitment,
+    campaigns: Vec<CampaignChoice>,
+    restored: Option<CorrectionDraft>,
+    draft_key: String,
+    onclose: EventHandler<()>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let on_screen = use_on_screen();
-    let before = use_hook(|| FormValues::of(&commitment));
-    let start = before.clone();
-    let form = use_signal(|| start.clone());
-    let entries = use_signal(BTreeMap::<String, String>::new);
-    let mut campaign = use_signal(|| commitment.campaign_id.clone().unwrap_or_default());
-    let mut target = use_signal(|| commitment.target.clone().unwrap_or_default());
+    let was_restored = restored.is_some();
+    let first = use_hook(|| {
+        restored.clone().unwrap_or_else(|| {
+            let before = FormValues::of(&commitment);
+            let chosen = (
+                commitment.campaign_id.clone().unwrap_or_default(),
+                commitment.target.clone().unwrap_or_default(),
+            );
+            CorrectionDraft {
+                form: before.clone(),
+                before,
+                campaign: Some(chosen.clone()),
+                was_campaign: Some(chosen),
+                ..Default::default()
+            }
+        })
+    });
+    let before = first.before.clone();
+    let start = first.form.clone();
+    let start_entries = first.entries.clone();
+    let form = use_signal(|| first.form.clone());
+    let entries = use_signal(|| first.entries.clone());
+    let (chosen_campaign, chosen_target) = first.campaign.clone().unwrap_or_default();
+    let (was_campaign, was_target) = first.was_campaign.clone().unwrap_or_default();
+    let mut campaign = use_signal(|| chosen_campaign);
+    let mut target = use_signal(|| chosen_target);
     let id = commitment.id.clone();
     let person = commitment.person_id.clone();
-    let was_campaign = commitment.campaign_id.clone().unwrap_or_default();
-    let was_target = commitment.target.clone().unwrap_or_default();
     let dirty = *form.read() != before || campaign() != was_campaign || target() != was_target;
+    let store = services.store.clone();
+    let keep_key = draft_key.clone();
+    let draft_before = before.clone();
+    let was = first.was_campaign.clone();
+    let onchange = use_callback(move |()| {
+        let draft = CorrectionDraft {
+            before: draft_before.clone(),
+            form: form.peek().clone(),
+            entries: entries.peek().clone(),
+            campaign: Some((campaign.peek().clone(), target.peek().clone())),
+            was_campaign: was.clone(),
+        };
+        keep(&store, &keep_key, &draft);
+    });
     let specs = editable_specs::<CommitmentField>()
         .into_iter()
         .filter(|s| {
@@ -176,6 +350,7 @@ pub fn EditCommitment(
         .find(|c| c.id == campaign())
         .map(|c| c.targets.clone())
         .unwrap_or_default();
+    let save_key = draft_key.clone();
     let onsave = move |()| {
         let mut patch: Patch<CommitmentField> = form().patch_from(&before);
         if campaign() != was_campaign {
@@ -189,19 +364,33 @@ pub fn EditCommitment(
             id: id.clone(),
             patch,
         });
-        save(&services, nav, request, onclose, on_screen);
+        save(
+            &services,
+            nav,
+            request,
+            (onclose, save_key.clone()),
+            on_screen,
+        );
+    };
+    let discard_store = use_context::<Services>().store;
+    let onclose_discarding = move |()| {
+        discard_store.discard_draft(&draft_key);
+        onclose.call(());
     };
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-com-title",
             h3 { id: "edit-com-title", "Correct this commitment" }
+            if was_restored {
+                p { class: "card restored", role: "status", "A draft was restored: your unsaved correction is back." }
+            }
             RecordFields {
                 prefix: "com",
                 fields: specs,
                 start,
                 form,
                 entries,
-                start_entries: BTreeMap::new(),
-                onchange: move |()| {},
+                start_entries,
+                onchange,
             }
             div { class: "field",
                 label { r#for: "com-campaign", "Campaign" }
@@ -210,6 +399,7 @@ pub fn EditCommitment(
                     onchange: move |e| {
                         campaign.set(e.value());
                         target.set(String::new());
+                        onchange.call(());
                     },
                     option { value: "", selected: campaign().is_empty(), "No campaign" }
                     for c in campaigns.clone() {
@@ -222,7 +412,10 @@ pub fn EditCommitment(
                     label { r#for: "com-target", "Counts towards" }
                     select {
                         id: "com-target",
-                        onchange: move |e| target.set(e.value()),
+                        onchange: move |e| {
+                            target.set(e.value());
+                            onchange.call(());
+                        },
                         option { value: "", selected: target().is_empty(), "No target (a free ask)" }
                         for t in targets {
                             option { key: "{t}", value: "{t}", selected: target() == t, "{t}" }
@@ -230,7 +423,7 @@ pub fn EditCommitment(
                     }
                 }
             }
-            Actions { id: "commitment", what: "commitment", dirty, onsave, onclose }
+            Actions { id: "commitment", what: "commitment", dirty, onsave, onclose: onclose_discarding }
         }
     }
 }

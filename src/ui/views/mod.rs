@@ -3,10 +3,11 @@
 //! [`Nav::revision`](super::Nav) inside its resources).
 
 mod campaigns;
-mod drafts;
+pub(crate) mod drafts;
 mod due;
 mod edit_person;
 mod edit_record;
+mod export;
 mod history;
 mod join_link;
 mod people;

@@ -343,6 +343,10 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
 
     let save_store = services.store.clone();
     let save = move |_| {
+        // A second tap of a double tap, before the button is drawn disabled.
+        if *saving.peek() {
+            return;
+        }
         let store = save_store.clone();
         let f = with_entries(&form(), &entries());
         let new = new_person(&f);

@@ -11,7 +11,7 @@ use groundwork::model::{
     PersonFile as File, PersonPatch, parse_date,
 };
 
-use super::drafts::{conversation_key, edit_key};
+use super::drafts::{conversation_key, corrections_waiting, edit_key};
 use super::edit_person::EditPerson;
 use super::edit_record::{CampaignChoice, EditCommitment, EditConversation};
 use super::history::History;
@@ -155,7 +155,9 @@ pub fn PersonFile(
         async move {
             let conversation = store.draft(&conversation_key(&id)).await?.is_some();
             let details = store.draft(&edit_key(&id)).await?.is_some();
-            Ok::<_, crate::ui::worker::UiError>((conversation, details))
+            let prefix = groundwork::store::drafts::person_draft_prefix(&id);
+            let corrections = corrections_waiting(&store.draft_keys(&prefix).await?, &id);
+            Ok::<_, crate::ui::worker::UiError>((conversation, details, corrections))
         }
     });
     // The campaigns a commitment can be moved to, with their targets.
@@ -224,10 +226,10 @@ pub fn PersonFile(
     let consent: Vec<String> = p.consent.keys().cloned().collect();
     let rid = id.clone();
     let cid = id.clone();
-    let (conversation_draft, details_draft) = drafts
+    let (conversation_draft, details_draft, corrections) = drafts
         .read()
         .as_ref()
-        .and_then(|r| r.as_ref().ok().copied())
+        .and_then(|r| r.as_ref().ok().cloned())
         .unwrap_or_default();
 
     rsx! {
@@ -337,7 +339,7 @@ pub fn PersonFile(
                 }
                 ul { class: "list",
                     for c in open {
-                        CommitmentRow { key: "{c.id}", commitment: c, who: None, campaigns: Some(campaigns.clone()) }
+                        CommitmentRow { key: "{c.id}", correction_waiting: corrections.contains(&c.id), commitment: c, who: None, campaigns: Some(campaigns.clone()) }
                     }
                 }
             }
@@ -383,7 +385,7 @@ pub fn PersonFile(
                                     let id = c.id.clone();
                                     move |_| correcting.set(Some(id.clone()))
                                 },
-                                "Correct"
+                                if corrections.contains(&c.id) { "Correct (unsaved correction waiting)" } else { "Correct" }
                             }
                         }
                         }
@@ -395,7 +397,7 @@ pub fn PersonFile(
                     h3 { id: "past-title", "Past commitments" }
                     ul { class: "list",
                         for c in past {
-                            CommitmentRow { key: "{c.id}", commitment: c, who: None, campaigns: Some(campaigns.clone()) }
+                            CommitmentRow { key: "{c.id}", correction_waiting: corrections.contains(&c.id), commitment: c, who: None, campaigns: Some(campaigns.clone()) }
                         }
                     }
                 }
@@ -426,6 +428,9 @@ pub fn CommitmentRow(
     commitment: Commitment,
     who: Option<(String, String)>,
     #[props(default)] campaigns: Option<Vec<CampaignChoice>>,
+    /// A correction of it was drafted and not saved.
+    #[props(default)]
+    correction_waiting: bool,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -523,7 +528,7 @@ pub fn CommitmentRow(
                     class: "linkish",
                     "aria-label": "Correct: {c.what}",
                     onclick: move |_| correcting.set(true),
-                    "Correct"
+                    if correction_waiting { "Correct (unsaved correction waiting)" } else { "Correct" }
                 }
             }
         }

@@ -259,9 +259,13 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
                     "Show report"
                 }
             }
-            if let Some(Ok(Some(r))) = &*last.read() {
-                ShiftReportCard { report: r.clone(), devices: devices.clone() }
+            match &*last.read() {
+                Some(Ok(Some(r))) => rsx! { ShiftReportCard { report: r.clone(), devices: devices.clone() } },
+                // A report that could not be made says why, not nothing.
+                Some(Err(e)) => rsx! { p { class: "empty error", role: "alert", id: "report-error", "The report could not be made: {e}" } },
+                _ => rsx! {},
             }
+            super::export::ExportCard {}
         }
     }
 }
@@ -344,8 +348,13 @@ fn ShiftReportCard(
 
 /// One canvasser's numbers in words: "1 conversation, 1 person, 2 commitments (1 kept)".
 fn canvasser_line(t: &report::Tally) -> String {
+    let doors = if t.doors.visits > 0 {
+        format!("; doors: {}", door_line(&t.doors))
+    } else {
+        String::new()
+    };
     format!(
-        "{}, {}, {} ({} kept)",
+        "{}, {}, {} ({} kept){doors}",
         count(t.conversations, "conversation"),
         plural(t.people_met as u64, "person", "people"),
         count(t.commitments_made, "commitment"),

@@ -157,6 +157,9 @@ pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Elemen
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut asking = use_signal(|| false);
+    // This file asked for an erasure: the panel's next error is about it (not an invite or a
+    // revocation from Settings, shown on every file until then).
+    let mut asked = use_signal(|| false);
     // Once this person's erasure is done, leave their (now empty) file.
     let done = panel.erased.as_ref().is_some_and(|e| e.erased == person_id);
     let gone = name.clone();
@@ -183,6 +186,7 @@ pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Elemen
                     no: "Keep",
                     onyes: move |_| {
                         asking.set(false);
+                        asked.set(true);
                         if let Err(e) = services.sync.command(SyncCommand::Team(TeamAction::Erase { person_id: id.clone() })) {
                             nav.error(e);
                         }
@@ -198,7 +202,7 @@ pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Elemen
             if panel.busy {
                 p { class: "muted", role: "status", "Waiting for the relay…" }
             }
-            if let Some(e) = &panel.error {
+            if let Some(e) = panel.error.as_ref().filter(|_| asked()) {
                 p { class: "dnc", id: "erase-error", role: "alert", "{e}" }
             }
         }

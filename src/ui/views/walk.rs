@@ -58,8 +58,22 @@ pub fn Walk(id: String) -> Element {
     let mut come_back = use_signal(String::new);
     let marked_list = id.clone();
     let mark = use_callback(move |(doors, outcome): (Vec<String>, Outcome)| {
+        // A second tap of a double tap, before the buttons are drawn disabled.
+        if *busy.peek() {
+            return;
+        }
         let store = services.store.clone();
         let mark_list = marked_list.clone();
+        // Said after a single mark, so that a tap on the wrong door is seen at once (the next
+        // door takes its place under the same buttons).
+        let address = match (&*view.peek(), doors.as_slice()) {
+            (Some(Ok(v)), [one]) => v
+                .doors
+                .iter()
+                .find(|d| &d.door.id == one)
+                .map(|d| d.door.address.clone()),
+            _ => None,
+        };
         // A time to come back, when one was given with "Come back then".
         let when = (outcome == Outcome::ComeBack && !come_back().trim().is_empty())
             .then(|| super::record_form::from_local_input(&come_back()));
@@ -77,6 +91,11 @@ pub fn Walk(id: String) -> Element {
                     if n > 1 {
                         nav.say(format!(
                             "{n} doors marked {}.",
+                            outcome_text(outcome).to_lowercase()
+                        ));
+                    } else if let Some(address) = address.filter(|_| outcome != Outcome::Answered) {
+                        nav.say(format!(
+                            "{address}: {}. Wrong door? Open it in the list below to mark it again.",
                             outcome_text(outcome).to_lowercase()
                         ));
                     }
@@ -281,6 +300,9 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut typed = use_signal(String::new);
+    // A person being added: a second tap (the store worker busy with a sync, say) adds no
+    // second person.
+    let mut adding = use_signal(|| false);
     let address = door.door.address.clone();
     let area = door.door.street.clone();
     // People already in the notebook at this address: answering again opens their file's
@@ -305,6 +327,9 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
     };
     let here = known_now.clone();
     let record = use_callback(move |name: String| {
+        if *adding.peek() {
+            return;
+        }
         if name.trim().is_empty() {
             nav.error("Give the name of who answered (or skip).");
             return;
@@ -331,13 +356,17 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
             new = new.put(PersonField::Area, a.clone());
         }
         let store = services.store.clone();
+        adding.set(true);
         spawn(async move {
             match store.create(Request::AddPerson(new)).await {
                 Ok(id) => {
                     ondone.call(());
                     nav.go(Screen::Record(id));
                 }
-                Err(e) => nav.error(e.to_string()),
+                Err(e) => {
+                    nav.error(e.to_string());
+                    adding.set(false);
+                }
             }
         });
     });
@@ -357,6 +386,7 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
                         key: "{name}",
                         r#type: "button",
                         class: "outcome",
+                        disabled: adding(),
                         onclick: {
                             let name = name.clone();
                             move |_| record(name.clone())
@@ -366,7 +396,7 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
                 }
             }
             TextField { id: "answered-name", label: "Someone else: their name", oninput: move |v: String| typed.set(v) }
-            button { r#type: "button", class: "primary", id: "answered-record", onclick: move |_| record(typed()), "Record the conversation" }
+            button { r#type: "button", class: "primary", id: "answered-record", disabled: adding(), onclick: move |_| record(typed()), "Record the conversation" }
             button { r#type: "button", class: "secondary", id: "answered-skip", onclick: move |_| ondone.call(()), "Skip: next door" }
         }
     }
