@@ -40,7 +40,21 @@ fn run() -> Result<()> {
         }
         command => {
             init_logging("warn", LogFormat::Text)?;
+            let new = settings.database_url.is_none()
+                && !settings
+                    .data_dir
+                    .join(sync_server::store::sqlite::DB_FILE)
+                    .exists();
             let store = open_store(&settings)?;
+            if new {
+                // A mistyped --data-dir would otherwise make a team the running relay never
+                // serves, silently.
+                eprintln!(
+                    "note: there was no relay database in {}: a new one was made there. If the \
+                     relay runs on another data directory, give that one with --data-dir.",
+                    settings.data_dir.display()
+                );
+            }
             operate(store.as_ref(), command, &settings)
         }
     }
@@ -50,7 +64,11 @@ fn init_logging(filter: &str, format: LogFormat) -> Result<()> {
     let targets = Targets::from_str(filter).with_context(|| {
         format!("log filter {filter:?} is invalid; try info or warn,sync_server=debug")
     })?;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a log file or journal gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     let registry = tracing_subscriber::registry().with(targets);
     match format {
         LogFormat::Text => registry.with(fmt).try_init(),

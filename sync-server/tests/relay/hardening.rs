@@ -483,6 +483,15 @@ fn failed_authentication_is_rate_limited_but_valid_tokens_are_not() {
         .expect("a valid token is never throttled");
     let (status, _) = relay.http_get_with_token("/v1/devices", &devices[0].token);
     assert_eq!(status, 200);
+    // The operator's log says so, in plain text: it is a file, not a terminal, so no colour
+    // codes (they were written whatever the log went to).
+    let log = std::fs::read(relay.data_dir.with_extension("log")).expect("the relay's log");
+    let text = String::from_utf8_lossy(&log);
+    assert!(
+        text.contains("failed authentications over the limit"),
+        "{text}"
+    );
+    assert!(!log.contains(&0x1b), "no escape codes: {text:?}");
 }
 
 /// A stored blob costs the relay its row too (its id, the row, its index entries): counted by

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Relay, item};
+use crate::common::{Relay, item, operator, postgres};
 
 #[test]
 fn operator_commands_work_while_serving() {
@@ -306,4 +306,25 @@ fn qr_draws_the_link_and_needs_the_public_url() {
         "{err}"
     );
     assert_eq!(invites(), before, "no invite created when --qr is refused");
+}
+
+/// An operator command on a data directory holding no relay database (a mistyped
+/// `--data-dir`) says that it made a new one there, once; on PostgreSQL there is no file to
+/// miss.
+#[test]
+fn an_operator_command_on_a_new_data_directory_says_it_made_a_database() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("typo");
+    let first = operator(&data, &["team", "create", "--name", "Elm Road"]);
+    assert!(first.status.success(), "{first:?}");
+    let said = String::from_utf8_lossy(&first.stderr);
+    if postgres().is_none() {
+        assert!(
+            said.contains("there was no relay database in") && said.contains("--data-dir"),
+            "{said}"
+        );
+    }
+    let again = operator(&data, &["team", "create", "--name", "Birch Street"]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(again.stderr.is_empty(), "said once: {again:?}");
 }
