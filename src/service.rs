@@ -99,6 +99,10 @@ pub enum Request {
         id: String,
         /// What to change.
         patch: ConversationPatch,
+        /// The correction's draft, forgotten in the same transaction (none: a conflict
+        /// settled with one tap).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draft_key: Option<String>,
     },
     /// Change a commitment (also how a conflict on one of its fields is settled).
     EditCommitment {
@@ -108,6 +112,9 @@ pub enum Request {
         id: String,
         /// What to change.
         patch: CommitmentPatch,
+        /// The correction's draft, forgotten in the same transaction.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draft_key: Option<String>,
     },
     /// Record a conversation with its commitments, then drop the draft under `draft_key`.
     RecordConversation {
@@ -213,7 +220,7 @@ pub enum Request {
         target: RestoreTarget,
     },
     /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
-    /// to be contacted left out): `people`, `conversations` or `commitments`.
+    /// to be contacted left out of `people`): `people`, `conversations` or `commitments`.
     ExportCsv(String),
 }
 
@@ -234,6 +241,14 @@ impl Request {
             Request::RecordConversation { draft_key, .. } => Some(draft_key),
             Request::AddPersonFromDraft(_, key) => Some(key),
             Request::EditPersonFromDraft(_, _, key) => Some(key),
+            Request::EditConversation {
+                draft_key: Some(key),
+                ..
+            }
+            | Request::EditCommitment {
+                draft_key: Some(key),
+                ..
+            } => Some(key),
             Request::DeleteDraft(key) => Some(key),
             _ => None,
         }
@@ -543,12 +558,22 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             s.edit_person_from_draft(&id, patch, &draft_key)?;
             Reply::Done(())
         }
-        Request::EditConversation { person, id, patch } => {
-            s.edit_conversation_of(&person, &id, patch)?;
+        Request::EditConversation {
+            person,
+            id,
+            patch,
+            draft_key,
+        } => {
+            s.edit_conversation_from_draft(&person, &id, patch, draft_key.as_deref())?;
             Reply::Done(())
         }
-        Request::EditCommitment { person, id, patch } => {
-            s.edit_commitment_of(&person, &id, patch)?;
+        Request::EditCommitment {
+            person,
+            id,
+            patch,
+            draft_key,
+        } => {
+            s.edit_commitment_from_draft(&person, &id, patch, draft_key.as_deref())?;
             Reply::Done(())
         }
         Request::EditCampaign(id, patch) => {

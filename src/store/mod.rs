@@ -308,6 +308,37 @@ impl Store {
         self.batch(|w| w.edit_commitment(Some(person_id), id, patch))
     }
 
+    /// [`Store::edit_conversation_of`], forgetting the correction's draft `draft_key` (if any)
+    /// in the same transaction: a draft left behind a saved correction would later restore
+    /// values older than the file's.
+    pub fn edit_conversation_from_draft(
+        &mut self,
+        person_id: &str,
+        id: &str,
+        patch: ConversationPatch,
+        draft_key: Option<&str>,
+    ) -> Result<()> {
+        self.batch(|w| {
+            w.edit_conversation(Some(person_id), id, patch)?;
+            draft_key.map_or(Ok(()), |k| w.delete_draft(k))
+        })
+    }
+
+    /// [`Store::edit_commitment_of`], forgetting the correction's draft `draft_key` (if any) in
+    /// the same transaction.
+    pub fn edit_commitment_from_draft(
+        &mut self,
+        person_id: &str,
+        id: &str,
+        patch: CommitmentPatch,
+        draft_key: Option<&str>,
+    ) -> Result<()> {
+        self.batch(|w| {
+            w.edit_commitment(Some(person_id), id, patch)?;
+            draft_key.map_or(Ok(()), |k| w.delete_draft(k))
+        })
+    }
+
     /// Record a conversation and the commitments made in it; returns the conversation's id and
     /// the commitments' ids.
     pub fn record_conversation(

@@ -267,16 +267,29 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     assert_eq!(file.commitments.len(), 1);
     let commitment = file.commitments[0].id.clone();
 
+    // A correction typed as a draft: saving it forgets the draft in the same request.
+    let correction = format!("record-edit:{id}:{conv}");
+    w.ask::<()>(Request::SaveDraft {
+        key: correction.clone(),
+        body: "{}".into(),
+    });
     w.ask::<()>(Request::EditConversation {
         person: id.clone(),
         id: conv.clone(),
         patch: ConversationPatch::new().put(ConversationField::Notes, "Ask about the repairs"),
+        draft_key: Some(correction.clone()),
     });
+    assert_eq!(
+        w.ask::<Option<String>>(Request::Draft(correction)),
+        None,
+        "the correction's draft went with it"
+    );
     w.ask::<()>(Request::EditCommitment {
         person: id.clone(),
         id: commitment.clone(),
         patch: CommitmentPatch::new()
             .put(CommitmentField::What, "Bring a neighbour to the meeting"),
+        draft_key: None,
     });
     w.ask::<()>(Request::SetCommitment {
         person: id.clone(),

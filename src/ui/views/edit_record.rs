@@ -82,6 +82,9 @@ fn save(
 ) {
     let Some(request) = request else {
         services.store.discard_draft(&draft_key);
+        // The file re-reads which corrections wait.
+        let mut revision = nav.revision;
+        revision += 1;
         onclose.call(());
         nav.say("Nothing changed.");
         return;
@@ -91,7 +94,7 @@ fn save(
     spawn_forever(async move {
         match store.run(request).await {
             Ok(()) => {
-                store.discard_draft(&draft_key);
+                // The request forgot the draft in the same transaction as the correction.
                 // The person's file may have been left meanwhile: then there is no form to
                 // close.
                 if form.still() {
@@ -214,6 +217,7 @@ fn ConversationCorrection(
             person: person.clone(),
             id: id.clone(),
             patch,
+            draft_key: Some(save_key.clone()),
         });
         save(
             &services,
@@ -226,6 +230,8 @@ fn ConversationCorrection(
     let discard_store = use_context::<Services>().store;
     let onclose_discarding = move |()| {
         discard_store.discard_draft(&draft_key);
+        let mut revision = nav.revision;
+        revision += 1;
         onclose.call(());
     };
     rsx! {
@@ -363,6 +369,7 @@ fn CommitmentCorrection(
             person: person.clone(),
             id: id.clone(),
             patch,
+            draft_key: Some(save_key.clone()),
         });
         save(
             &services,
@@ -375,6 +382,8 @@ fn CommitmentCorrection(
     let discard_store = use_context::<Services>().store;
     let onclose_discarding = move |()| {
         discard_store.discard_draft(&draft_key);
+        let mut revision = nav.revision;
+        revision += 1;
         onclose.call(());
     };
     rsx! {
