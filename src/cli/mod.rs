@@ -162,24 +162,32 @@ fn asks_of(store: &Store, new: &NewConversation, words: Vec<String>) -> Result<V
             new.at.unwrap_or_else(chrono::Utc::now),
         ))
     });
+    // An unknown shift is refused when the conversation is recorded; a shift's campaign
+    // deleted since counts as none.
     let shift_id = match &new.shift_id {
-        Some(id) => Some(id.clone()),
+        Some(id) => groundwork::ids::parse_id(id).ok(),
         None => store.current_shift()?,
     };
-    // An unknown shift is refused when the conversation is recorded.
     let campaign = match shift_id {
-        Some(id) => match store.shifts()?.into_iter().find(|s| s.id == id) {
-            Some(shift) => shift.campaign_id.map(|c| store.campaign(&c)).transpose()?,
-            None => None,
-        },
+        Some(id) => store
+            .shifts()?
+            .into_iter()
+            .find(|s| s.id == id)
+            .and_then(|shift| shift.campaign_id)
+            .and_then(|c| store.campaign(&c).ok()),
         None => None,
     };
     Ok(words
         .into_iter()
         .map(|what| {
+            // As the store matches a target's label: spaces around and case aside.
             let target = campaign
                 .as_ref()
-                .and_then(|c| c.targets.keys().find(|t| t.as_str() == what.trim()))
+                .and_then(|c| {
+                    c.targets
+                        .keys()
+                        .find(|t| t.trim().eq_ignore_ascii_case(what.trim()))
+                })
                 .cloned();
             NewCommitment {
                 what,
@@ -331,9 +339,13 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
             if let Some(name) = name {
                 store.set_canvasser_name(&name)?;
             }
+            // The relay's id for this device (what `team devices` lists; none before joining),
+            // and the notebook's own, which its changes are written under.
+            let relay_id = store.sync_state()?.link.map(|l| l.relay_device_id);
             print_json(&serde_json::json!({
                 "data_dir": store.dir(),
-                "device_id": store.device_id(),
+                "device_id": relay_id,
+                "notebook_id": store.device_id(),
                 "canvasser": store.given_canvasser_name()?,
                 "device_name": store.device_name()?,
                 "current_shift": store.current_shift()?,

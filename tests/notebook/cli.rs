@@ -87,6 +87,42 @@ fn commitments_made_in_a_conversation_count_towards_the_shifts_campaign() {
         report["trend"][0]["made"], 2,
         "both made on the shift: {report:#}"
     );
+
+    // A shift whose campaign was deleted since: its commitments count towards none, and the
+    // conversation is recorded all the same.
+    ok(
+        d,
+        &[
+            "shift",
+            "start",
+            "--place",
+            "Birch Street",
+            "--campaign",
+            &campaign,
+        ],
+    );
+    ok(d, &["campaign", "delete", &campaign]);
+    ok(
+        d,
+        &[
+            "conversation",
+            "add",
+            "--person",
+            &person,
+            "--kind",
+            "doorstep",
+            "--commitment",
+            "LETTERS SIGNED",
+        ],
+    );
+    let all = json(&ok(d, &["commitment", "list"]));
+    let last = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "LETTERS SIGNED")
+        .unwrap();
+    assert_eq!(last["campaign_id"], Value::Null, "{last}");
 }
 
 #[test]
@@ -710,6 +746,12 @@ fn demo_data_leaves_an_open_shift_alone() {
     ok(d, &["demo-data", "--people", "5"]);
     let settings = json(&ok(d, &["settings"]));
     assert_eq!(settings["current_shift"], shift.as_str());
+    assert_eq!(
+        settings["device_id"],
+        Value::Null,
+        "no relay's id before joining"
+    );
+    assert!(settings["notebook_id"].is_string(), "{settings}");
     assert_eq!(ok(d, &["shift", "end"]).trim(), shift);
 }
 

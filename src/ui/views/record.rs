@@ -422,19 +422,41 @@ fn RecordForm(
         if saving() {
             return;
         }
-        let open_now = (nav.overview)().shift.and_then(|s| s.campaign_id);
-        let (conversation, commitments) = match draft.peek().to_records(&pid, open_now) {
-            Ok(r) => r,
-            Err(e) => {
-                nav.error(e.to_string());
-                return;
-            }
-        };
+        let mut open_now = (nav.overview)().shift.and_then(|s| s.campaign_id);
+        let mut d = draft.peek().clone();
+        // Checked here first, so that a mistake is said before anything is sent.
+        if let Err(e) = d.to_records(&pid, open_now.clone()) {
+            nav.error(e.to_string());
+            return;
+        }
         saving.set(true);
         let store = services.store.clone();
         let pid = pid.clone();
         let draft_key = draft_key(&pid);
         spawn(async move {
+            // A campaign deleted since the form opened (a lead's deletion synced in) counts
+            // as none: the conversation is not refused for it. Read as the save is made: the
+            // form's own list may be older.
+            if let Ok(list) = store.campaign_list().await {
+                let gone = |id: &Option<String>| {
+                    id.as_ref()
+                        .is_some_and(|c| !list.iter().any(|x| &x.id == c))
+                };
+                if gone(&d.campaign_id) {
+                    d.campaign_id = None;
+                }
+                if gone(&open_now) {
+                    open_now = None;
+                }
+            }
+            let (conversation, commitments) = match d.to_records(&pid, open_now) {
+                Ok(r) => r,
+                Err(e) => {
+                    nav.error(e.to_string());
+                    saving.set(false);
+                    return;
+                }
+            };
             let request = Request::RecordConversation {
                 conversation,
                 commitments,
