@@ -103,7 +103,7 @@ pub enum ValidationError {
     Future(String),
     /// A line break, a control character or a direction override in a one-line text.
     #[error(
-        "{field} must be one line of plain text: no line breaks, tabs, or characters that reverse the text's direction"
+        "{field} must be one line of plain text: no line breaks, tabs, or characters that override the text's direction"
     )]
     NotOneLine {
         /// The field.
@@ -387,15 +387,19 @@ pub fn required(field: &'static str, s: &str) -> Result<String, ValidationError>
 
 /// `s` trimmed, refused if what is left is not one line of plain text: a line break, a tab or
 /// another control character splits a name across lines of a report or list, and a direction
-/// override (U+202A–U+202E, U+2066–U+2069) makes a name read as another. (Right-to-left text
-/// itself, and the marks U+200E and U+200F, are fine.)
+/// override (U+202D, U+202E) makes a name read as another. (Right-to-left text itself, its
+/// marks, embeddings and isolates, are fine.)
 pub fn one_line<'s>(field: &'static str, s: &'s str) -> Result<&'s str, ValidationError> {
     let t = s.trim();
-    let override_ = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if t.chars().any(|c| c.is_control() || override_(c)) {
+    if t.chars().any(not_one_line) {
         return Err(ValidationError::NotOneLine { field });
     }
     Ok(t)
+}
+
+/// A character [`one_line`] refuses: a control character or a direction override.
+pub fn not_one_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202D}' | '\u{202E}')
 }
 
 /// Trim a tag or issue name; lower-case it so that "Living Wage" and "living wage" are one.

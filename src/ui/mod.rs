@@ -39,7 +39,7 @@ use futures_util::StreamExt;
 
 use components::SyncBadge;
 use sync::{SharedSync, SyncStatus};
-use worker::{Overview, StoreHandle};
+use worker::{Overview, Request, StoreHandle};
 
 /// What the app runs on: provided as root context by the launcher.
 #[derive(Clone)]
@@ -129,12 +129,15 @@ pub struct Nav {
 }
 
 /// A message shown in the header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// The words.
     pub text: String,
     /// An error (drawn as an alert) rather than a confirmation.
     pub error: bool,
+    /// What undoes the change the message confirms, offered as "Undo" (a mis-tap on a list
+    /// whose row then went away).
+    pub undo: Option<Request>,
 }
 
 impl Nav {
@@ -158,6 +161,7 @@ impl Nav {
         self.notice.set(Some(Notice {
             text: text.into(),
             error: true,
+            undo: None,
         }));
     }
 
@@ -166,6 +170,16 @@ impl Nav {
         self.notice.set(Some(Notice {
             text: text.into(),
             error: false,
+            undo: None,
+        }));
+    }
+
+    /// Show a confirmation with "Undo", which sends `undo`.
+    pub fn say_undoable(mut self, text: impl Into<String>, undo: Request) {
+        self.notice.set(Some(Notice {
+            text: text.into(),
+            error: false,
+            undo: Some(undo),
         }));
     }
 }
@@ -298,6 +312,7 @@ pub fn App() -> Element {
     let ov = overview();
     let badge = sync::badge_text(&status, ov.pending);
     let sync = services.sync.clone();
+    let undo_store = services.store.clone();
     let current = screen();
 
     let self_test = try_use_context::<self_test::SelfTestMode>().is_some();
@@ -345,6 +360,27 @@ pub fn App() -> Element {
                         class: if n.error { "notice error" } else { "notice" },
                         role: if n.error { "alert" } else { "status" },
                         span { "{n.text}" }
+                        if let Some(undo) = n.undo.clone() {
+                            button {
+                                r#type: "button",
+                                class: "notice-undo",
+                                id: "notice-undo",
+                                onclick: {
+                                    let store = undo_store.clone();
+                                    move |_| {
+                                        let store = store.clone();
+                                        let undo = undo.clone();
+                                        spawn(async move {
+                                            match store.run(undo).await {
+                                                Ok(()) => nav.say("Undone."),
+                                                Err(e) => nav.error(e.to_string()),
+                                            }
+                                        });
+                                    }
+                                },
+                                "Undo"
+                            }
+                        }
                         button {
                             r#type: "button",
                             class: "notice-close",

@@ -426,9 +426,18 @@ fn a_commitment_is_marked_kept_with_one_tap() {
     h.click("id", "tab-Due");
     h.settle_until("due", |html| html.contains("Overdue (1)"));
     h.click("aria-label", "Kept: come to the delivery");
-    h.settle_until("marked", |html| html.contains("Overdue (0)"));
+    h.settle_until("marked", |html| {
+        html.contains("Overdue (0)") && html.contains("Marked kept: come to the delivery.")
+    });
     let c = h.store().commitments_by_id().unwrap();
     assert_eq!(c[0].status, CommitmentStatus::Kept);
+    // A mis-tap, its row gone from the list: undone from the message.
+    h.click("id", "notice-undo");
+    h.settle_until("undone", |html| {
+        html.contains("Undone.") && html.contains("Overdue (1)")
+    });
+    let c = h.store().commitments_by_id().unwrap();
+    assert_eq!(c[0].status, CommitmentStatus::Open);
 }
 
 #[test]
@@ -720,13 +729,54 @@ fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
     assert_eq!(c.target.as_deref(), Some("letters signed"));
     h.settle_until("kept button", |html| html.contains("Kept: sign the letter"));
     h.click("aria-label", "Kept: sign the letter");
-    h.settle_until("marked", |html| html.contains("Marked kept."));
+    h.settle_until("marked", |html| {
+        html.contains("Marked kept: sign the letter.")
+    });
     h.click("id", "tab-Campaigns");
     h.settle_until("target counted", |html| {
         html.contains("letters signed: kept (1 made)")
             && html.contains("1 of 50")
             && html.contains("given this target")
     });
+}
+
+/// A conversation begun on a campaign's shift whose campaign was deleted before it was saved
+/// (a lead's deletion synced in) is saved, its commitments counting towards no campaign.
+#[test]
+fn a_conversation_whose_campaign_was_deleted_meanwhile_is_still_saved() {
+    let (mut id, mut campaign) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        campaign = s
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: [("letters signed".to_string(), 50)].into(),
+            })
+            .unwrap();
+        s.start_shift("Elm Road", Some(&campaign), None).unwrap();
+        id = person(s, "Amina Yusuf");
+    });
+    h.open_record_form(&id);
+    h.settle_until("the campaign's targets offered", |html| {
+        html.contains("+ letters signed")
+    });
+    h.type_in("commitment-entry", "sign the letter");
+    h.click("data-value", "letters signed");
+    h.settle_until("ask added", |html| {
+        html.contains("Remove commitment: sign the letter")
+    });
+    // Deleted behind the open form, as a pull of a lead's deletion would.
+    h.store()
+        .erase_locally(&campaign, groundwork::docs::DocKind::Campaign)
+        .unwrap();
+    h.click("id", "save-conversation");
+    h.settle_until("saved", |html| html.contains("Conversation saved."));
+    let made = &h.store().person(&id).unwrap().commitments[0];
+    assert_eq!(made.what, "sign the letter");
+    assert_eq!(
+        (made.campaign_id.as_deref(), made.target.as_deref()),
+        (None, None)
+    );
 }
 
 /// A conversation begun at the door and saved after the shift ended belongs to that shift, at
@@ -1157,6 +1207,9 @@ fn a_half_typed_person_survives_a_tab_switch() {
     h.type_in("person-name", "Amina Yu");
     h.type_in("person-notes", "Two jobs,\nnights at Tesco");
     h.click("data-value", "sms");
+    // A tag typed and not added yet.
+    h.type_in("person-tag-entry", "Night shift");
+    wait_for_draft(&h, "person-new", |d| d.contains("Night shift"));
     // Away to another tab and back: nothing typed is lost.
     h.click("id", "tab-Due");
     h.settle_until("due", |html| html.contains("Overdue"));
@@ -1172,6 +1225,10 @@ fn a_half_typed_person_survives_a_tab_switch() {
     assert!(
         html.contains("Two jobs,\nnights at Tesco"),
         "the notes are back: {html}"
+    );
+    assert!(
+        html.contains("Night shift"),
+        "the tag typed is back: {html}"
     );
     // Discarding asks first; "Keep it" keeps the draft.
     h.click("id", "discard-draft");
@@ -1193,6 +1250,11 @@ fn a_half_typed_person_survives_a_tab_switch() {
         Some("Two jobs,\nnights at Tesco")
     );
     assert!(people[0].consent.contains_key("sms"));
+    assert_eq!(
+        people[0].tags,
+        ["night shift"],
+        "the tag typed is added on saving"
+    );
     assert_eq!(
         store.draft("person-new").unwrap(),
         None,

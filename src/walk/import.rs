@@ -339,7 +339,13 @@ pub fn read(bytes: &[u8], mapping: &[(String, Field)]) -> Result<Imported, Impor
         let (mut name, mut first, mut surname, mut elector) =
             (String::new(), String::new(), String::new(), None);
         for (value, (_, field)) in record.iter().zip(&columns) {
-            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            // One line of plain text, as the notebook keeps names and addresses (a register's
+            // direction overrides and stray control characters dropped).
+            let value = value
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(crate::rules::not_one_line, "");
             if value.is_empty() {
                 continue;
             }
@@ -494,6 +500,17 @@ mod tests {
         assert_eq!(got.doors[1].street, "Elm Road");
         assert_eq!(got.doors[1].line, 5, "the line the row starts on");
         assert_eq!(got.doors[2].residents[0].name, "Олена Дмитренко");
+    }
+
+    #[test]
+    fn direction_overrides_and_control_characters_are_dropped_as_the_notebook_would_refuse_them() {
+        let got = doors("Address 1,Name\n12 Elm Road,\u{202e}Ann\u{1} Lee\u{2067}x\u{2069}\n");
+        let d = &got.doors[0];
+        assert_eq!(
+            d.residents[0].name, "Ann Lee\u{2067}x\u{2069}",
+            "isolates kept"
+        );
+        assert!(crate::rules::one_line("name", &d.residents[0].name).is_ok());
     }
 
     #[test]

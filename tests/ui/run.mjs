@@ -279,7 +279,7 @@ const tests = [
     await page.getByRole('heading', { name: /Due this week/ }).waitFor();
     await shot(page, 'due');
     await page.getByRole('button', { name: `Kept: ${FIRST}` }).click();
-    await page.getByText('Marked kept.').waitFor();
+    await page.getByText(`Marked kept: ${FIRST}.`).waitFor();
     const kept = JSON.parse(await nb(dir, 'commitment', 'list', '--status', 'kept'));
     eq(kept.map((c) => c.what), [FIRST], 'kept commitments');
     await page.getByRole('button', { name: `Kept: ${FIRST}` }).waitFor({ state: 'detached' });

@@ -1,6 +1,6 @@
 //! Exports for the wider party or union systems, from the app: people, conversations or
 //! commitments as CSV, written as `groundwork export --format csv` writes them (people who
-//! asked not to be contacted left out), with a byte-order mark so that spreadsheets read them
+//! asked not to be contacted left out of the people export), with a byte-order mark so that spreadsheets read them
 //! as UTF-8. The desktop saves the file in the Downloads folder (else the home folder) and
 //! says where; the phone web app hands it to the browser as a download.
 
@@ -45,7 +45,7 @@ pub fn ExportCard() -> Element {
         section { class: "card export", "aria-labelledby": "export-title",
             h3 { id: "export-title", "Export (CSV)" }
             p { class: "muted",
-                "Everything in this notebook, for a spreadsheet or the wider party or union systems. People who asked not to be contacted are left out."
+                "Everything in this notebook, for a spreadsheet or the wider party or union systems. People who asked not to be contacted are left out of the People export."
             }
             div { class: "outcomes", role: "group", "aria-label": "Export",
                 for (what, text) in EXPORTS {

@@ -309,23 +309,47 @@ pub fn AddPerson() -> Element {
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
         Some(Ok(body)) => {
-            let restored = body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<PersonForm>(b).ok());
+            let restored = body.as_deref().and_then(AddDraft::read);
             rsx! { AddPersonForm { restored } }
         }
     }
 }
 
+/// What is kept of a person being added: the form, and what was typed in a set's entry box
+/// (a tag, a language) and not added yet.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct AddDraft {
+    /// The form as the user left it.
+    pub form: PersonForm,
+    /// The entry boxes' text, by the set's flag (`tag`).
+    #[serde(default)]
+    pub entries: BTreeMap<String, String>,
+}
+
+impl AddDraft {
+    /// A kept draft: this form, or the form alone as drafts of the previous version kept it.
+    fn read(body: &str) -> Option<AddDraft> {
+        serde_json::from_str::<AddDraft>(body).ok().or_else(|| {
+            serde_json::from_str::<PersonForm>(body)
+                .ok()
+                .map(|form| AddDraft {
+                    form,
+                    ..Default::default()
+                })
+        })
+    }
+}
+
 #[component]
-fn AddPersonForm(restored: Option<PersonForm>) -> Element {
+fn AddPersonForm(restored: Option<AddDraft>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let was_restored = restored.is_some();
     let first = use_hook(|| restored.clone().unwrap_or_default());
-    let start = first.clone();
-    let form = use_signal(|| start.clone());
-    let entries = use_signal(BTreeMap::<String, String>::new);
+    let start = first.form.clone();
+    let start_entries = first.entries.clone();
+    let form = use_signal(|| first.form.clone());
+    let entries = use_signal(|| first.entries.clone());
     let mut saving = use_signal(|| false);
     let mut confirming = use_signal(|| false);
 
@@ -333,10 +357,15 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
     // still waiting to be written goes with it).
     let store = services.store.clone();
     let persist = use_callback(move |()| {
-        let f = form.peek().clone();
-        if f == PersonForm::default() {
+        let draft = AddDraft {
+            form: form.peek().clone(),
+            entries: entries.peek().clone(),
+        };
+        if draft.form == PersonForm::default()
+            && draft.entries.values().all(|t| t.trim().is_empty())
+        {
             store.discard_draft(NEW_PERSON_KEY);
-        } else if let Ok(body) = serde_json::to_string(&f) {
+        } else if let Ok(body) = serde_json::to_string(&draft) {
             store.save_draft(NEW_PERSON_KEY, body);
         }
     });
@@ -399,7 +428,7 @@ fn AddPersonForm(restored: Option<PersonForm>) -> Element {
                 start: start.clone(),
                 form,
                 entries,
-                start_entries: BTreeMap::new(),
+                start_entries,
                 onchange: persist,
             }
             button {

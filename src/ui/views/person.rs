@@ -95,6 +95,7 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
                         person: c.person_id.clone(),
                         id: c.id.clone(),
                         patch,
+                        draft_key: None,
                     }
                 })
             },
@@ -120,6 +121,7 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
                         person: c.person_id.clone(),
                         id: c.id.clone(),
                         patch,
+                        draft_key: None,
                     }
                 }),
             },
@@ -449,15 +451,24 @@ pub fn CommitmentRow(
     // The row disappears when the change arrives, maybe before the reply: the task must
     // outlive it, so it belongs to the root scope.
     let person = c.person_id.clone();
+    // What it was before, for "Undo", and its words, so that a mis-tap on a list whose row
+    // goes away is seen and undone at once.
+    let (was, what) = (c.status, c.what.clone());
     let mark = use_callback(move |(id, status): (String, CommitmentStatus)| {
         let store = services.store.clone();
         let person = person.clone();
+        let what = what.clone();
         spawn_forever(async move {
+            let undo = Request::SetCommitment {
+                person: person.clone(),
+                id: id.clone(),
+                status: was,
+            };
             match store
                 .run(Request::SetCommitment { person, id, status })
                 .await
             {
-                Ok(()) => nav.say(format!("Marked {status}.")),
+                Ok(()) => nav.say_undoable(format!("Marked {status}: {what}."), undo),
                 Err(e) => nav.error(e.to_string()),
             }
         });

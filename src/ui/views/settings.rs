@@ -26,7 +26,11 @@ pub fn Settings(status: SyncStatus) -> Element {
     // The phone web app was served by its team's relay: joining needs only the code.
     let home_relay = services.host.relay.clone().unwrap_or_default();
     let mut relay = use_signal(|| home_relay.clone());
-    let mut invite = use_signal(String::new);
+    // The invite of the join link the app was opened with, when "Not now" put it off: here to
+    // join with later, not typed again.
+    let link_invite = services.host.invite.clone().unwrap_or_default();
+    let first_invite = link_invite.clone();
+    let mut invite = use_signal(move || first_invite);
     let initial_device = ov.device_name.clone().unwrap_or_default();
     let mut device = use_signal(|| initial_device.clone());
     // A join was asked for on this screen: once it ends, say how.
@@ -201,7 +205,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                         TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
                             oninput: move |v: String| relay.set(v) }
                     }
-                    TextField { id: "invite", label: "Invite code", oninput: move |v: String| invite.set(v) }
+                    TextField { id: "invite", label: "Invite code", initial: link_invite.clone(), oninput: move |v: String| invite.set(v) }
                     TextField { id: "device-name", label: "This device's name", initial: initial_device,
                         hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
                         oninput: move |v: String| device.set(v) }
