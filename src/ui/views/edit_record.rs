@@ -56,6 +56,14 @@ fn keep(store: &StoreHandle, key: &str, draft: &CorrectionDraft) {
     }
 }
 
+/// Forgets the correction drafted under `key`; the person's file reads again which
+/// corrections wait.
+fn forget(store: &StoreHandle, nav: Nav, key: &str) {
+    store.discard_draft(key);
+    let mut revision = nav.revision;
+    revision += 1;
+}
+
 /// The correction drafted under `key`, if any, read once as the form opens.
 fn use_restored(key: String) -> Resource<Result<Option<CorrectionDraft>, UiError>> {
     let store = use_context::<Services>().store;
@@ -81,10 +89,7 @@ fn save(
     form: OnScreen,
 ) {
     let Some(request) = request else {
-        services.store.discard_draft(&draft_key);
-        // The file re-reads which corrections wait.
-        let mut revision = nav.revision;
-        revision += 1;
+        forget(&services.store, nav, &draft_key);
         onclose.call(());
         nav.say("Nothing changed.");
         return;
@@ -229,9 +234,7 @@ fn ConversationCorrection(
     };
     let discard_store = use_context::<Services>().store;
     let onclose_discarding = move |()| {
-        discard_store.discard_draft(&draft_key);
-        let mut revision = nav.revision;
-        revision += 1;
+        forget(&discard_store, nav, &draft_key);
         onclose.call(());
     };
     rsx! {
@@ -381,9 +384,7 @@ fn CommitmentCorrection(
     };
     let discard_store = use_context::<Services>().store;
     let onclose_discarding = move |()| {
-        discard_store.discard_draft(&draft_key);
-        let mut revision = nav.revision;
-        revision += 1;
+        forget(&discard_store, nav, &draft_key);
         onclose.call(());
     };
     rsx! {
