@@ -765,10 +765,19 @@ fn a_conversation_whose_campaign_was_deleted_meanwhile_is_still_saved() {
     h.settle_until("ask added", |html| {
         html.contains("Remove commitment: sign the letter")
     });
-    // Deleted behind the open form, as a pull of a lead's deletion would.
+    // Deleted behind the open form, as a pull of a lead's deletion would, which the app is
+    // told of (here by a write of its own).
     h.store()
         .erase_locally(&campaign, groundwork::docs::DocKind::Campaign)
         .unwrap();
+    h.rt.block_on(
+        h.handle()
+            .run(super::worker::Request::SetName("Sam".into())),
+    )
+    .unwrap();
+    h.settle_until("the campaign gone from the form", |html| {
+        !html.contains("+ letters signed")
+    });
     h.click("id", "save-conversation");
     h.settle_until("saved", |html| html.contains("Conversation saved."));
     let made = &h.store().person(&id).unwrap().commitments[0];
