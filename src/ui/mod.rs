@@ -126,6 +126,9 @@ pub struct Nav {
     pub overview: Signal<Overview>,
     /// The last error or confirmation to show.
     pub notice: Signal<Option<Notice>>,
+    /// A record form opened from a walk: the person, and the screen its save returns to (the
+    /// walk's next door, not the person's file). Forgotten on any other move.
+    pub after_record: Signal<Option<(String, Screen)>>,
 }
 
 /// A message shown in the header.
@@ -144,6 +147,13 @@ impl Nav {
     /// Show a screen (a new entry in the history: back returns here).
     pub fn go(mut self, screen: Screen) {
         self.notice.set(None);
+        let same_form = matches!(
+            (&screen, &*self.after_record.peek()),
+            (Screen::Record(p), Some((q, _))) if p == q
+        );
+        if !same_form && self.after_record.peek().is_some() {
+            self.after_record.set(None);
+        }
         self.screen.set(screen);
     }
 
@@ -228,12 +238,14 @@ pub fn App() -> Element {
     let mut revision = use_signal(|| 0u64);
     let mut overview = use_signal(Overview::default);
     let notice = use_signal(|| None::<Notice>);
+    let after_record = use_signal(|| None::<(String, Screen)>);
     let nav = use_context_provider(|| Nav {
         screen,
         replacing,
         revision,
         overview,
         notice,
+        after_record,
     });
     let mut sync_status = use_signal(|| services.sync.status());
 

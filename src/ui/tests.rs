@@ -2083,6 +2083,55 @@ fn the_shift_screen_saves_csv_exports_as_new_files() {
     );
 }
 
+/// A conversation recorded from a walk's "Answered" goes back, once saved, to the walk's next
+/// door (not the person's file); one recorded from the People screen goes to the file.
+#[test]
+fn a_conversation_recorded_from_a_walk_returns_to_the_next_door() {
+    let mut list = String::new();
+    let mut h = Harness::new(|s| {
+        let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
+        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+        list = s.import_walklist("Elm Road", None, &read).unwrap().id;
+        s.start_shift_on("", None, None, Some(&list)).unwrap();
+    });
+    h.click("id", "tab-Shift");
+    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
+    h.click("id", "open-walk");
+    h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
+    h.click("id", "outcome-answered");
+    h.settle_until("who answered", |html| {
+        html.contains("Who answered at 1 Elm Road?")
+    });
+    h.type_in("answered-name", "Bo Diallo");
+    h.click("id", "answered-record");
+    h.settle_until("the record form", |html| {
+        html.contains("Conversation with Bo Diallo")
+    });
+    h.type_in("story", "Rent went up again.");
+    h.click("id", "save-conversation");
+    h.settle_until("the next door", |html| {
+        html.contains("On to the next door.") && html.contains(">3 Elm Road</h3>")
+    });
+    let bo = h
+        .store()
+        .all_people()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "Bo Diallo")
+        .unwrap();
+    assert_eq!(h.store().person(&bo.id).unwrap().conversations.len(), 1);
+    // From the People screen, the same person's next conversation goes to the file.
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Bo Diallo"));
+    h.open_record_form(&bo.id);
+    h.settle_until("form", |html| html.contains("Conversation with Bo Diallo"));
+    h.type_in("story", "Came to the meeting.");
+    h.click("id", "save-conversation");
+    h.settle_until("the file", |html| {
+        html.contains("Conversation saved.") && html.contains("Came to the meeting.")
+    });
+}
+
 #[test]
 fn a_locked_notebook_asks_for_its_passphrase_then_opens_the_app() {
     let mut h = Harness::locked("a passphrase for the test", "Ana Lee");

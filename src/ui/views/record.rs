@@ -461,8 +461,23 @@ fn RecordForm(
             };
             match store.create(request).await {
                 Ok(_) => {
-                    nav.replace(Screen::Person(pid));
-                    nav.say("Conversation saved.");
+                    // Opened from a walk: back to its next door, where the canvasser is.
+                    let back = nav
+                        .after_record
+                        .peek()
+                        .clone()
+                        .filter(|(p, _)| *p == pid)
+                        .map(|(_, screen)| screen);
+                    match back {
+                        Some(walk) => {
+                            nav.replace(walk);
+                            nav.say("Conversation saved. On to the next door.");
+                        }
+                        None => {
+                            nav.replace(Screen::Person(pid));
+                            nav.say("Conversation saved.");
+                        }
+                    }
                 }
                 Err(e) => nav.error(e.to_string()),
             }

@@ -300,6 +300,8 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut typed = use_signal(String::new);
+    // The walk list: a conversation recorded from here returns to its next door.
+    let list = door.door.walklist_id.clone();
     // A person being added: a second tap (the store worker busy with a sync, say) adds no
     // second person.
     let mut adding = use_signal(|| false);
@@ -348,6 +350,8 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
         };
         if let Some(p) = here.iter().find(same) {
             ondone.call(());
+            let mut back = nav.after_record;
+            back.set(Some((p.id.clone(), Screen::Walk(list.clone()))));
             nav.go(Screen::Record(p.id.clone()));
             return;
         }
@@ -356,11 +360,14 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
             new = new.put(PersonField::Area, a.clone());
         }
         let store = services.store.clone();
+        let list = list.clone();
         adding.set(true);
         spawn(async move {
             match store.create(Request::AddPerson(new)).await {
                 Ok(id) => {
                     ondone.call(());
+                    let mut back = nav.after_record;
+                    back.set(Some((id.clone(), Screen::Walk(list))));
                     nav.go(Screen::Record(id));
                 }
                 Err(e) => {
