@@ -554,13 +554,7 @@ fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
     let (mut id, mut campaign) = (String::new(), String::new());
     let mut h = Harness::new(|s| {
         id = person(s, "Kofi Boateng");
-        campaign = s
-            .add_campaign(groundwork::model::NewCampaign {
-                name: "Living wage".into(),
-                issue: None,
-                targets: [("letters signed".to_string(), 50)].into(),
-            })
-            .unwrap();
+        campaign = living_wage(s);
         s.record_conversation(
             doorstep(&id, "Cleans at 5am."),
             vec![NewCommitment {
@@ -699,21 +693,20 @@ fn leaving_the_file_while_a_correction_saves_loses_nothing_and_crashes_nothing()
     assert_eq!(c.kind, groundwork::model::ConversationKind::Phone);
 }
 
-#[test]
-fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
-    let (mut id, mut campaign) = (String::new(), String::new());
-    let mut h = Harness::new(|s| {
-        campaign = s
-            .add_campaign(groundwork::model::NewCampaign {
-                name: "Living wage".into(),
-                issue: None,
-                targets: [("letters signed".to_string(), 50)].into(),
-            })
-            .unwrap();
-        s.start_shift("Elm Road", Some(&campaign), None).unwrap();
-        id = person(s, "Amina Yusuf");
-    });
-    h.open_record_form(&id);
+/// The campaign "Living wage" with the target "letters signed" (50); its id.
+fn living_wage(s: &mut Store) -> String {
+    s.add_campaign(groundwork::model::NewCampaign {
+        name: "Living wage".into(),
+        issue: None,
+        targets: [("letters signed".to_string(), 50)].into(),
+    })
+    .unwrap()
+}
+
+/// Open `id`'s record form on a Living wage shift and ask "sign the letter" towards its
+/// target "letters signed".
+fn ask_for_letters(h: &mut Harness, id: &str) {
+    h.open_record_form(id);
     h.settle_until("the campaign's targets offered", |html| {
         html.contains("+ letters signed")
     });
@@ -722,6 +715,17 @@ fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
     h.settle_until("ask added", |html| {
         html.contains("Remove commitment: sign the letter")
     });
+}
+
+#[test]
+fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
+    let (mut id, mut campaign) = (String::new(), String::new());
+    let mut h = Harness::new(|s| {
+        campaign = living_wage(s);
+        s.start_shift("Elm Road", Some(&campaign), None).unwrap();
+        id = person(s, "Amina Yusuf");
+    });
+    ask_for_letters(&mut h, &id);
     h.click("id", "save-conversation");
     h.settle_until("saved", |html| html.contains("Conversation saved."));
     let c = h.store().person(&id).unwrap().commitments[0].clone();
@@ -746,25 +750,11 @@ fn a_commitment_counts_towards_the_target_chosen_for_it_not_its_words() {
 fn a_conversation_whose_campaign_was_deleted_meanwhile_is_still_saved() {
     let (mut id, mut campaign) = (String::new(), String::new());
     let mut h = Harness::new(|s| {
-        campaign = s
-            .add_campaign(groundwork::model::NewCampaign {
-                name: "Living wage".into(),
-                issue: None,
-                targets: [("letters signed".to_string(), 50)].into(),
-            })
-            .unwrap();
+        campaign = living_wage(s);
         s.start_shift("Elm Road", Some(&campaign), None).unwrap();
         id = person(s, "Amina Yusuf");
     });
-    h.open_record_form(&id);
-    h.settle_until("the campaign's targets offered", |html| {
-        html.contains("+ letters signed")
-    });
-    h.type_in("commitment-entry", "sign the letter");
-    h.click("data-value", "letters signed");
-    h.settle_until("ask added", |html| {
-        html.contains("Remove commitment: sign the letter")
-    });
+    ask_for_letters(&mut h, &id);
     // Deleted behind the open form, as a pull of a lead's deletion would, which the app is
     // told of (here by a write of its own).
     h.store()
@@ -794,13 +784,7 @@ fn a_conversation_whose_campaign_was_deleted_meanwhile_is_still_saved() {
 fn a_conversation_saved_after_its_shift_ended_still_counts_towards_it() {
     let (mut id, mut campaign, mut shift) = (String::new(), String::new(), String::new());
     let mut h = Harness::new(|s| {
-        campaign = s
-            .add_campaign(groundwork::model::NewCampaign {
-                name: "Living wage".into(),
-                issue: None,
-                targets: [("letters signed".to_string(), 50)].into(),
-            })
-            .unwrap();
+        campaign = living_wage(s);
         shift = s.start_shift("Elm Road", Some(&campaign), None).unwrap();
         id = person(s, "Amina Yusuf");
     });
