@@ -39,6 +39,15 @@ pub struct CorrectionDraft {
 }
 
 impl CorrectionDraft {
+    /// A correction not begun: the record's values, as they are, both before and in the form.
+    fn fresh(before: FormValues) -> Self {
+        CorrectionDraft {
+            form: before.clone(),
+            before,
+            ..Default::default()
+        }
+    }
+
     /// Whether it holds no change at all (then there is nothing to keep).
     fn is_unchanged(&self) -> bool {
         self.form == self.before
@@ -62,6 +71,41 @@ fn forget(store: &StoreHandle, nav: Nav, key: &str) {
     store.discard_draft(key);
     let mut revision = nav.revision;
     revision += 1;
+}
+
+/// A correction form's state: the draft it starts from (the one restored, else `fresh()`) and
+/// its fields' signals.
+struct Correction {
+    first: CorrectionDraft,
+    form: Signal<FormValues>,
+    entries: Signal<BTreeMap<String, String>>,
+}
+
+fn use_correction(
+    restored: Option<CorrectionDraft>,
+    fresh: impl FnOnce() -> CorrectionDraft,
+) -> Correction {
+    let first = use_hook(|| restored.unwrap_or_else(fresh));
+    let form = use_signal(|| first.form.clone());
+    let entries = use_signal(|| first.entries.clone());
+    Correction {
+        first,
+        form,
+        entries,
+    }
+}
+
+/// "Cancel" of a correction form: its draft forgotten, then the form closed.
+fn closing(
+    store: StoreHandle,
+    nav: Nav,
+    key: String,
+    onclose: EventHandler<()>,
+) -> impl FnMut(()) + Clone + 'static {
+    move |()| {
+        forget(&store, nav, &key);
+        onclose.call(());
+    }
 }
 
 /// The correction drafted under `key`, if any, read once as the form opens.
@@ -182,21 +226,16 @@ fn ConversationCorrection(
     let nav = use_context::<Nav>();
     let on_screen = use_on_screen();
     let was_restored = restored.is_some();
-    let first = use_hook(|| {
-        restored.clone().unwrap_or_else(|| {
-            let before = FormValues::of(&conversation);
-            CorrectionDraft {
-                form: before.clone(),
-                before,
-                ..Default::default()
-            }
-        })
+    let Correction {
+        first,
+        form,
+        entries,
+    } = use_correction(restored, || {
+        CorrectionDraft::fresh(FormValues::of(&conversation))
     });
     let before = first.before.clone();
     let start = first.form.clone();
     let start_entries = first.entries.clone();
-    let form = use_signal(|| first.form.clone());
-    let entries = use_signal(|| first.entries.clone());
     let id = conversation.id.clone();
     let person = conversation.person_id.clone();
     let dirty_before = before.clone();
@@ -214,6 +253,7 @@ fn ConversationCorrection(
         };
         keep(&store, &keep_key, &draft);
     });
+    let onclose_discarding = closing(services.store.clone(), nav, draft_key.clone(), onclose);
     let save_key = draft_key.clone();
     let onsave = move |()| {
         let f = form().with_entries::<ConversationField>(&entries());
@@ -232,11 +272,7 @@ fn ConversationCorrection(
             on_screen,
         );
     };
-    let discard_store = use_context::<Services>().store;
-    let onclose_discarding = move |()| {
-        forget(&discard_store, nav, &draft_key);
-        onclose.call(());
-    };
+
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-conv-title",
             h3 { id: "edit-conv-title", "Correct this conversation" }
@@ -304,27 +340,24 @@ fn CommitmentCorrection(
     let nav = use_context::<Nav>();
     let on_screen = use_on_screen();
     let was_restored = restored.is_some();
-    let first = use_hook(|| {
-        restored.clone().unwrap_or_else(|| {
-            let before = FormValues::of(&commitment);
-            let chosen = (
-                commitment.campaign_id.clone().unwrap_or_default(),
-                commitment.target.clone().unwrap_or_default(),
-            );
-            CorrectionDraft {
-                form: before.clone(),
-                before,
-                campaign: Some(chosen.clone()),
-                was_campaign: Some(chosen),
-                ..Default::default()
-            }
-        })
+    let Correction {
+        first,
+        form,
+        entries,
+    } = use_correction(restored, || {
+        let chosen = (
+            commitment.campaign_id.clone().unwrap_or_default(),
+            commitment.target.clone().unwrap_or_default(),
+        );
+        CorrectionDraft {
+            campaign: Some(chosen.clone()),
+            was_campaign: Some(chosen),
+            ..CorrectionDraft::fresh(FormValues::of(&commitment))
+        }
     });
     let before = first.before.clone();
     let start = first.form.clone();
     let start_entries = first.entries.clone();
-    let form = use_signal(|| first.form.clone());
-    let entries = use_signal(|| first.entries.clone());
     let (chosen_campaign, chosen_target) = first.campaign.clone().unwrap_or_default();
     let (was_campaign, was_target) = first.was_campaign.clone().unwrap_or_default();
     let mut campaign = use_signal(|| chosen_campaign);
@@ -359,6 +392,7 @@ fn CommitmentCorrection(
         .find(|c| c.id == campaign())
         .map(|c| c.targets.clone())
         .unwrap_or_default();
+    let onclose_discarding = closing(services.store.clone(), nav, draft_key.clone(), onclose);
     let save_key = draft_key.clone();
     let onsave = move |()| {
         let mut patch: Patch<CommitmentField> = form().patch_from(&before);
@@ -382,11 +416,7 @@ fn CommitmentCorrection(
             on_screen,
         );
     };
-    let discard_store = use_context::<Services>().store;
-    let onclose_discarding = move |()| {
-        forget(&discard_store, nav, &draft_key);
-        onclose.call(());
-    };
+
     rsx! {
         section { class: "card edit-record", "aria-labelledby": "edit-com-title",
             h3 { id: "edit-com-title", "Correct this commitment" }
