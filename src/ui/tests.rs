@@ -1941,8 +1941,9 @@ fn settings_say_when_the_notebook_joined_again_and_what_it_sends_again() {
     });
 }
 
-#[test]
-fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
+/// The app on a shift on the walk list "Elm Road" (1, 2 and 3 Elm Road), its Walk screen
+/// opening; the list's id.
+fn on_a_walk() -> (Harness, String) {
     let mut list = String::new();
     let mut h = Harness::new(|s| {
         let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
@@ -1953,6 +1954,12 @@ fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
     h.click("id", "tab-Shift");
     h.settle_until("the shift", |html| html.contains("Walk list: next door"));
     h.click("id", "open-walk");
+    (h, list)
+}
+
+#[test]
+fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
+    let (mut h, list) = on_a_walk();
     // Odd side first: 1, 3, then 2.
     h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
     assert!(h.html().contains("0 of 3"), "{}", h.html());
@@ -1973,16 +1980,7 @@ fn a_walk_marks_the_next_door_with_one_tap_and_moves_on() {
 /// conversation" add one person; two on "Create campaign" make one campaign.
 #[test]
 fn double_taps_mark_one_door_add_one_person_and_make_one_campaign() {
-    let mut list = String::new();
-    let mut h = Harness::new(|s| {
-        let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
-        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
-        list = s.import_walklist("Elm Road", None, &read).unwrap().id;
-        s.start_shift_on("", None, None, Some(&list)).unwrap();
-    });
-    h.click("id", "tab-Shift");
-    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
-    h.click("id", "open-walk");
+    let (mut h, list) = on_a_walk();
     h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
     h.click("id", "outcome-not-home");
     h.click("id", "outcome-not-home");
@@ -2071,16 +2069,7 @@ fn the_shift_screen_saves_csv_exports_as_new_files() {
 /// door (not the person's file); one recorded from the People screen goes to the file.
 #[test]
 fn a_conversation_recorded_from_a_walk_returns_to_the_next_door() {
-    let mut list = String::new();
-    let mut h = Harness::new(|s| {
-        let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n3,Elm Road,Cy\n";
-        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
-        list = s.import_walklist("Elm Road", None, &read).unwrap().id;
-        s.start_shift_on("", None, None, Some(&list)).unwrap();
-    });
-    h.click("id", "tab-Shift");
-    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
-    h.click("id", "open-walk");
+    let (mut h, _) = on_a_walk();
     h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
     h.click("id", "outcome-answered");
     h.settle_until("who answered", |html| {
