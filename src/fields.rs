@@ -20,7 +20,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::rules::{
-    ConsentChannel, ValidationError, format_time, normalise_tag, parse_date, parse_time,
+    ConsentChannel, ValidationError, format_time, normalise_tag, parse_date, parse_past_time,
+    parse_time,
 };
 
 /// A value as a field holds it: what the document stores, typed. Dates and choices are text
@@ -196,6 +197,9 @@ pub struct Spec {
     pub flag: Option<&'static str>,
     /// The flag that clears a flag field or removes from a set (`--untag`), if any.
     pub unflag: Option<&'static str>,
+    /// A time something happened, as people type it: refused more than a day ahead of now
+    /// (a year typed wrong would stand as the latest word until that time came).
+    pub past: bool,
 }
 
 impl Spec {
@@ -213,6 +217,7 @@ impl Spec {
             edit: false,
             flag: None,
             unflag: None,
+            past: false,
         }
     }
     /// Stored at the document's root.
@@ -242,6 +247,10 @@ impl Spec {
             place: Place::Keys,
             ..self
         }
+    }
+    /// A time that has happened: see [`Spec::past`].
+    pub const fn past(self) -> Spec {
+        Spec { past: true, ..self }
     }
     /// Must not be empty.
     pub const fn required(self) -> Spec {
@@ -682,7 +691,11 @@ fn check_value(spec: &Spec, v: Value) -> Result<Value, ValidationError> {
             Value::Text(parse_date(&s)?.to_string())
         }
         (Type::Time, Value::Text(s)) if !s.trim().is_empty() => {
-            Value::Text(format_time(parse_time(&s)?))
+            Value::Text(format_time(if spec.past {
+                parse_past_time(&s)?
+            } else {
+                parse_time(&s)?
+            }))
         }
         (Type::Number, Value::Text(s)) if !s.trim().is_empty() => {
             Value::Number(s.trim().parse().map_err(|_| ValidationError::Field {

@@ -62,7 +62,7 @@ crate::record! {
         /// Who it was with: the person file it is in.
         person_id: String = PersonId("Person", Id).doc(),
         /// When it happened (UTC).
-        at: String = At("When", Time).required().edit("at", None),
+        at: String = At("When", Time).past().required().edit("at", None),
         /// Doorstep, breakfast meeting, …
         kind: ConversationKind = Kind("Kind", Choice(ConversationKind::NAMES)).required().edit("kind", None),
         /// Who held it.
@@ -200,7 +200,7 @@ crate::record! {
         /// What happened.
         outcome: Outcome = Outcome("Outcome", Choice(Outcome::NAMES)).required(),
         /// When (UTC).
-        at: String = At("When", Time).required(),
+        at: String = At("When", Time).past().required(),
         /// Who knocked.
         canvasser: String = Canvasser("Canvasser", Text).required(),
         /// The shift it was marked in.

@@ -908,6 +908,19 @@ fn conversations_and_commitments_are_corrected_and_dates_cleared_from_the_comman
     );
     assert!(fails(d, &["conversation", "edit", &c, "--engagement", "9"]).contains("1"));
     assert!(fails(d, &["conversation", "edit", &c, "--at", "yesterday"]).contains("RFC 3339"));
+    // A year typed wrong is refused on a correction as on `add` (it would stand as the file's
+    // latest conversation until then), and the conversation keeps its time.
+    assert!(
+        fails(
+            d,
+            &["conversation", "edit", &c, "--at", "2226-03-14T05:15:00Z"]
+        )
+        .contains("\"2226-03-14T05:15:00Z\" is in the future")
+    );
+    assert_eq!(
+        json(&ok(d, &["person", "show", &p]))["conversations"][0]["at"],
+        "2026-03-14T05:15:00.000Z"
+    );
     assert!(fails(d, &["conversation", "edit", &c, "--canvasser", " "]).contains("canvasser"));
     assert!(
         fails(
