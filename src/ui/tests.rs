@@ -664,6 +664,64 @@ fn a_correction_left_unsaved_comes_back_and_is_saved() {
     wait_for_no_draft(&h, &key);
 }
 
+/// A correction drafted for a conversation that another device then deleted is shown apart,
+/// with what was typed, and can be discarded: then neither the file nor the draft says a
+/// correction waits.
+#[test]
+fn a_correction_of_a_record_deleted_elsewhere_is_shown_and_can_be_discarded() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Kofi Boateng");
+        s.record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
+            .unwrap();
+    });
+    let conv = h.store().person(&id).unwrap().conversations[0].clone();
+    h.click("data-id", &id);
+    h.settle_until("person file", |html| html.contains("Correct"));
+    h.click("data-correct", &conv.id);
+    h.settle_until("conversation form", |html| {
+        html.contains("Correct this conversation")
+    });
+    h.fill("conv-story", "Cleans at 5am, then a second job.");
+    let key = super::views::drafts::correction_key(&id, &conv.id);
+    wait_for_draft(&h, &key, |d| d.contains("a second job"));
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Follow-ups due"));
+
+    // Another device deletes the conversation (a legal change, so it is applied; the file's
+    // history can put it back).
+    {
+        use automerge::transaction::Transactable;
+        let mut s = h.store();
+        let mut other = other_device(&s, &id, 7);
+        let convs = person_map(&other, "conversations");
+        other.delete(&convs, conv.id.as_str()).unwrap();
+        let wipe = last_change(&mut other);
+        pull(&mut s, &id, &wipe, 7, "Other phone");
+    }
+    assert!(h.store().person(&id).unwrap().conversations.is_empty());
+
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Kofi Boateng"));
+    h.click("data-id", &id);
+    h.settle_until("the lost correction shown with its words", |html| {
+        html.contains("since removed from this file")
+            && html.contains("Cleans at 5am, then a second job.")
+    });
+    let html = h.html();
+    assert!(html.contains("<dt>Their story</dt>"), "the field by its label: {html}");
+    assert!(!html.contains("unsaved correction waiting"), "{html}");
+    h.click("data-discard-lost", &conv.id);
+    h.settle_until("asked first", |html| {
+        html.contains("Discard this correction?")
+    });
+    h.click("id", "lost-correction-yes");
+    h.settle_until("discarded", |html| {
+        html.contains("Correction discarded.") && !html.contains("since removed from this file")
+    });
+    wait_for_no_draft(&h, &key);
+}
+
 /// A correction whose reply comes after the person's file was left is saved and said so, and
 /// the gone form is not touched (Dioxus panics at a write to a signal, or a call of a handler,
 /// whose component is gone).

@@ -5,7 +5,8 @@
 //! emptied date is cleared; "Cancel" asks first when something was changed. What is typed is
 //! a draft from the first change ([`CorrectionDraft`], under [`super::drafts::correction_key`]):
 //! leaving the file, a sync that redraws it, or the app killed, and the correction is there
-//! again when "Correct" is tapped on the same record.
+//! again when "Correct" is tapped on the same record. A correction whose record has left the
+//! file (another device deleted it) is shown apart, to copy or discard ([`LostCorrection`]).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use groundwork::model::{Commitment, CommitmentField, Conversation, ConversationF
 use serde::{Deserialize, Serialize};
 
 use super::drafts::correction_key;
-use super::record_form::{FormValues, RecordFields, editable_specs};
+use super::record_form::{FormValue, FormValues, RecordFields, editable_specs};
 use crate::ui::components::Confirm;
 use crate::ui::worker::{Request, StoreHandle, UiError};
 use crate::ui::{Nav, OnScreen, Services, use_on_screen};
@@ -158,6 +159,93 @@ fn save(
 
 /// The buttons under a correction form, with the question "Cancel" asks when something was
 /// changed.
+/// What people call the conversation's or commitment's field `name` (or set flag).
+fn label_of(name: &str) -> String {
+    editable_specs::<ConversationField>()
+        .into_iter()
+        .chain(editable_specs::<CommitmentField>())
+        .find(|s| s.name == name || s.flag == Some(name))
+        .map_or_else(|| name.to_string(), |s| s.label.to_string())
+}
+
+/// What a correction changed, as typed: each field whose value differs from the record as the
+/// form first opened, by what people call it, with the text (or list) typed for it.
+fn typed_changes(draft: &CorrectionDraft) -> Vec<(String, String)> {
+    let before: BTreeMap<String, FormValue> = draft.before.clone().into();
+    let form: BTreeMap<String, FormValue> = draft.form.clone().into();
+    let mut out: Vec<(String, String)> = form
+        .into_iter()
+        .filter(|(name, v)| before.get(name) != Some(v))
+        .filter_map(|(name, v)| match v {
+            FormValue::Text(t) if !t.trim().is_empty() => Some((label_of(&name), t)),
+            FormValue::List(l) if !l.is_empty() => Some((label_of(&name), l.join(", "))),
+            _ => None,
+        })
+        .collect();
+    out.extend(
+        draft
+            .entries
+            .iter()
+            .filter(|(_, t)| !t.trim().is_empty())
+            .map(|(flag, t)| (label_of(flag), t.clone())),
+    );
+    out
+}
+
+/// A correction drafted for a record that is no longer in the person's file (another device
+/// deleted it): what was typed, to copy elsewhere, and a way to let it go, so that the file
+/// and the People list stop saying a correction waits.
+#[component]
+pub fn LostCorrection(person_id: String, record_id: String) -> Element {
+    let nav = use_context::<Nav>();
+    let store = use_context::<Services>().store;
+    let key = correction_key(&person_id, &record_id);
+    let restored = use_restored(key.clone());
+    let mut confirming = use_signal(|| false);
+    let typed = match &*restored.read() {
+        Some(Ok(Some(d))) => typed_changes(d),
+        _ => Vec::new(),
+    };
+    rsx! {
+        div { class: "card draft-waiting lost-correction", "data-lost-correction": "{record_id}",
+            p {
+                "An unsaved correction of a conversation or commitment that another device has \
+                 since removed from this file (its history below can put it back). What was typed:"
+            }
+            if typed.is_empty() {
+                p { class: "muted", "(no text: only choices were changed)" }
+            }
+            dl {
+                for (name, text) in typed {
+                    div { key: "{name}", dt { "{name}" } dd { class: "as-typed", "{text}" } }
+                }
+            }
+            if confirming() {
+                Confirm {
+                    id: "lost-correction",
+                    question: "Discard this correction? What was typed will be gone.",
+                    yes: "Discard correction",
+                    no: "Keep it",
+                    onyes: move |_| {
+                        forget(&store, nav, &key);
+                        confirming.set(false);
+                        nav.say("Correction discarded.");
+                    },
+                    onno: move |_| confirming.set(false),
+                }
+            } else {
+                button {
+                    r#type: "button",
+                    class: "linkish",
+                    "data-discard-lost": "{record_id}",
+                    onclick: move |_| confirming.set(true),
+                    "Discard it"
+                }
+            }
+        }
+    }
+}
+
 #[component]
 fn Actions(
     id: String,

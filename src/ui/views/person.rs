@@ -13,7 +13,7 @@ use groundwork::model::{
 
 use super::drafts::{conversation_key, corrections_waiting, edit_key};
 use super::edit_person::EditPerson;
-use super::edit_record::{CampaignChoice, EditCommitment, EditConversation};
+use super::edit_record::{CampaignChoice, EditCommitment, EditConversation, LostCorrection};
 use super::history::History;
 use super::{kind_label, show_date, show_time};
 use crate::ui::worker::{Request, today};
@@ -233,6 +233,17 @@ pub fn PersonFile(
         .as_ref()
         .and_then(|r| r.as_ref().ok().cloned())
         .unwrap_or_default();
+    // Corrections drafted for records the file no longer holds (an earlier version restored).
+    let mut lost: Vec<String> = corrections
+        .iter()
+        .filter(|r| {
+            !f.conversations.iter().any(|c| &c.id == *r)
+                && !f.commitments.iter().any(|c| &c.id == *r)
+        })
+        .cloned()
+        .collect();
+    lost.sort();
+    let lost_person = id.clone();
 
     rsx! {
         article { class: "person-file", "aria-labelledby": "person-title",
@@ -267,6 +278,9 @@ pub fn PersonFile(
                         "Continue editing"
                     }
                 }
+            }
+            for record in lost {
+                LostCorrection { key: "{record}", person_id: lost_person.clone(), record_id: record.clone() }
             }
             if !conflicts.is_empty() {
                 section { class: "conflicts", "aria-labelledby": "conflicts-title",
