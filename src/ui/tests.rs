@@ -709,7 +709,10 @@ fn a_correction_of_a_record_deleted_elsewhere_is_shown_and_can_be_discarded() {
             && html.contains("Cleans at 5am, then a second job.")
     });
     let html = h.html();
-    assert!(html.contains("<dt>Their story</dt>"), "the field by its label: {html}");
+    assert!(
+        html.contains("<dt>Their story</dt>"),
+        "the field by its label: {html}"
+    );
     assert!(!html.contains("unsaved correction waiting"), "{html}");
     h.click("data-discard-lost", &conv.id);
     h.settle_until("asked first", |html| {

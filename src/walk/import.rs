@@ -126,11 +126,22 @@ pub struct Door {
     pub residents: Vec<Resident>,
     /// The first line of the file that names this door.
     pub line: u64,
+    /// What makes two rows the same door (see [`Door::key`]).
+    #[serde(skip)]
+    key: String,
 }
 
 impl Door {
-    /// What makes two rows the same door: the address, without regard to case and spacing.
+    /// What makes two rows the same door: the address as the list lays it out (its columns
+    /// and lines, with the street line split into number and street), without regard to case
+    /// and spacing. A flat read out of an address line ([`take_flat`]) does not change it, so
+    /// that a list imported before flats were read that way, imported again, finds its doors,
+    /// and a door marked do-not-knock then is still that door.
     pub fn key(&self) -> String {
+        self.key.clone()
+    }
+
+    fn layout_key(&self) -> String {
         [
             squash(&self.postcode),
             squash(&self.street),
@@ -335,6 +346,7 @@ pub fn read(bytes: &[u8], mapping: &[(String, Field)]) -> Result<Imported, Impor
             postcode: String::new(),
             residents: Vec::new(),
             line,
+            key: String::new(),
         };
         let (mut name, mut first, mut surname, mut elector) =
             (String::new(), String::new(), String::new(), None);
@@ -363,6 +375,13 @@ pub fn read(bytes: &[u8], mapping: &[(String, Field)]) -> Result<Imported, Impor
                 Some(Field::Ignore) | None => {}
             }
         }
+        // The key as the list lays the address out, before a flat is read out of its lines.
+        let mut laid_out = door.clone();
+        if laid_out.street.is_empty() {
+            split_street_line(&mut laid_out);
+        }
+        door.key = laid_out.layout_key();
+        take_flat(&mut door);
         if door.street.is_empty() {
             // Only address lines: the street is the first line holding a number and a name
             // ("12 Elm Road"), split into the two.
@@ -429,6 +448,103 @@ fn postcode(s: &str) -> String {
 
 /// Take the street and number out of the first address line like "12A Elm Road" (the line
 /// goes; the other lines stay).
+/// Whether `part` of an address names a flat rather than a building or a street: "Flat 2",
+/// "Flat 2B", "Apartment 4", "Block B", "Floor 3", the Scottish "2/1", "Ground floor flat",
+/// "Basement flat". Kept narrow: a street called "Flat Lane" or a house called "The Flat at
+/// Rose Cottage" is left where it is.
+fn is_flat(part: &str) -> bool {
+    let words: Vec<String> = part
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['.', ',']).to_lowercase())
+        .collect();
+    let short_mark = |w: &str| {
+        w.chars().count() <= 4
+            && w.chars().all(char::is_alphanumeric)
+            && (w.chars().any(|c| c.is_ascii_digit()) || w.chars().count() == 1)
+    };
+    match words.as_slice() {
+        [one] => one.split_once('/').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.chars().all(|c| c.is_ascii_digit())
+                && b.chars().all(|c| c.is_ascii_digit())
+        }),
+        [first, mark] => {
+            matches!(
+                first.as_str(),
+                "flat" | "apartment" | "apt" | "unit" | "maisonette" | "block" | "floor"
+            ) && short_mark(mark)
+                || matches!(
+                    first.as_str(),
+                    "ground"
+                        | "basement"
+                        | "lower"
+                        | "upper"
+                        | "top"
+                        | "garden"
+                        | "first"
+                        | "second"
+                        | "third"
+                        | "1st"
+                        | "2nd"
+                        | "3rd"
+                ) && matches!(mark.as_str(), "flat" | "maisonette")
+        }
+        [first, floor, flat] => {
+            matches!(
+                first.as_str(),
+                "ground"
+                    | "lower"
+                    | "upper"
+                    | "top"
+                    | "first"
+                    | "second"
+                    | "third"
+                    | "fourth"
+                    | "1st"
+                    | "2nd"
+                    | "3rd"
+                    | "4th"
+            ) && floor == "floor"
+                && matches!(flat.as_str(), "flat" | "maisonette")
+        }
+        _ => false,
+    }
+}
+
+/// With no flat column, a flat written in the address lines becomes the door's flat, so that
+/// the flats of a building walk in order, floor by floor: a whole line ("Flat 2" above "4 Elm
+/// Road"), or the first parts of one ("Flat 2, 4 Elm Road", "Block B, Flat 12, Tower
+/// Street"), when something is left after them.
+fn take_flat(door: &mut Door) {
+    if !door.flat.is_empty() {
+        return;
+    }
+    let mut flat: Vec<String> = Vec::new();
+    let mut lines = Vec::with_capacity(door.lines.len());
+    for line in door.lines.iter().cloned() {
+        if flat.is_empty() {
+            let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+            let lead = parts.iter().take_while(|p| is_flat(p)).count();
+            if lead == parts.len() {
+                flat.extend(parts.iter().map(|p| p.to_string()));
+                continue;
+            }
+            if lead > 0 {
+                flat.extend(parts[..lead].iter().map(|p| p.to_string()));
+                lines.push(parts[lead..].join(", "));
+                continue;
+            }
+        }
+        lines.push(line);
+    }
+    // A flat and nothing else says where no door is: left as the address it was.
+    if !flat.is_empty() && (!lines.is_empty() || !door.street.is_empty()) {
+        door.flat = flat.join(", ");
+        door.lines = lines;
+    }
+}
+
 fn split_street_line(door: &mut Door) {
     let found = door.lines.iter().position(|l| {
         l.split_once(' ').is_some_and(|(n, rest)| {
@@ -521,7 +637,8 @@ mod tests {
         );
         let d = &got.doors[0];
         assert_eq!((d.number.as_str(), d.street.as_str()), ("12A", "Elm Road"));
-        assert_eq!(d.lines, ["Flat 3", "Leeds"]);
+        assert_eq!(d.flat, "Flat 3", "a flat line is the door's flat");
+        assert_eq!(d.lines, ["Leeds"]);
     }
 
     #[test]
@@ -593,5 +710,79 @@ mod tests {
             read(b"", &[]),
             Err(ImportError::NoAddressColumns { .. })
         ));
+    }
+
+    #[test]
+    fn flats_written_in_the_address_lines_become_the_doors_flat() {
+        let got = doors(
+            "Address 1,Address 2,Postcode\n\
+             Flat 10,4 Elm Road,AB1 2CD\n\
+             \"Flat 2, 4 Elm Road\",,AB1 2CD\n\
+             \"Block B, Flat 12, Tower Street\",,AB1 3EF\n\
+             2/1,7 Byres Road,G11 5RD\n\
+             Ground floor flat,9 Elm Road,AB1 2CD\n\
+             The Flat at Rose Cottage,Mill Lane,AB1 4GH\n\
+             3 Flat Lane,,AB1 5JK\n\
+             Flat 3,,AB1 6LM\n",
+        );
+        let seen: Vec<(&str, &str, &str, Vec<&str>)> = got
+            .doors
+            .iter()
+            .map(|d| {
+                (
+                    d.flat.as_str(),
+                    d.number.as_str(),
+                    d.street.as_str(),
+                    d.lines.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("Flat 10", "4", "Elm Road", vec![]),
+                ("Flat 2", "4", "Elm Road", vec![]),
+                // No number: the street stays an address line, as without the flat.
+                ("Block B, Flat 12", "", "", vec!["Tower Street"]),
+                ("2/1", "7", "Byres Road", vec![]),
+                ("Ground floor flat", "9", "Elm Road", vec![]),
+                ("", "", "", vec!["The Flat at Rose Cottage", "Mill Lane"]),
+                ("", "3", "Flat Lane", vec![]),
+                // A flat and nothing else: kept as the address it is.
+                ("", "", "", vec!["Flat 3"]),
+            ]
+        );
+        // Keys as the list lays the address out: what an import before flats were read this
+        // way made, so that importing the list again finds the same doors.
+        let keys: Vec<String> = got.doors.iter().map(Door::key).collect();
+        assert_eq!(
+            keys[..4],
+            [
+                "ab12cd/elmroad/4//flat10",
+                "ab12cd////flat24elmroad",
+                "ab13ef////blockbflat12towerstreet",
+                "g115rd/byresroad/7//21",
+            ]
+        );
+        // Flats of one building walk in order, whichever way the list wrote them.
+        let mut places: Vec<&Door> = got.doors.iter().filter(|d| d.number == "4").collect();
+        places.sort_by(|a, b| {
+            crate::walk::order::walking_order(
+                &crate::walk::order::Place {
+                    street: &a.street,
+                    number: &a.number,
+                    flat: &a.flat,
+                },
+                &crate::walk::order::Place {
+                    street: &b.street,
+                    number: &b.number,
+                    flat: &b.flat,
+                },
+            )
+        });
+        let flats: Vec<&str> = places.iter().map(|d| d.flat.as_str()).collect();
+        assert_eq!(flats, ["Flat 2", "Flat 10"]);
+        assert!(is_flat("Flat 2B") && is_flat("apartment 4") && is_flat("Top floor flat"));
+        assert!(!is_flat("Flat Lane") && !is_flat("Flats 1-20") && !is_flat("12/1A"));
     }
 }

@@ -131,6 +131,61 @@ fn a_hostile_list_imports_whole_and_a_second_import_adds_nothing() {
     assert_eq!(store.walklist(&first.id).unwrap().doors.len(), 9);
 }
 
+/// A register with no flat column, the flat in its first address line (or before the street
+/// in one line), as many councils' extracts come.
+const FLATS: &str = "Address 1,Address 2,Postcode,Elector No\n\
+Flat 10,4 Elm Road,LS1 2AB,F1\n\
+Flat 2,4 Elm Road,LS1 2AB,F2\n\
+\"Flat 1, 4 Elm Road\",,LS1 2AB,F3\n\
+Ground floor flat,4 Elm Road,LS1 2AB,F4\n\
+3 Elm Road,,LS1 2AB,F5\n";
+
+#[test]
+fn flats_in_the_address_lines_walk_floor_by_floor_and_import_again_as_the_same_doors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let first = import_into(&mut store, "Elm Road flats", FLATS);
+    assert_eq!(first.doors_added, 5);
+    let view = store.walklist(&first.id).unwrap();
+    let order: Vec<(&str, Option<&str>, Option<i64>)> = view
+        .doors
+        .iter()
+        .map(|d| (d.door.address.as_str(), d.door.flat.as_deref(), d.floor))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("3 Elm Road, LS1 2AB", None, None),
+            (
+                "Ground floor flat, 4 Elm Road, LS1 2AB",
+                Some("Ground floor flat"),
+                Some(0)
+            ),
+            ("Flat 1, 4 Elm Road, LS1 2AB", Some("Flat 1"), None),
+            ("Flat 2, 4 Elm Road, LS1 2AB", Some("Flat 2"), None),
+            ("Flat 10, 4 Elm Road, LS1 2AB", Some("Flat 10"), None),
+        ],
+        "the flats of number 4 together, in order, whichever way the row wrote them"
+    );
+    // Do-not-knock at a flat reaches the same flat on another list of the same register.
+    let flat_two = view.doors[3].door.id.clone();
+    store
+        .mark_doors(std::slice::from_ref(&flat_two), &mark(Outcome::DoNotKnock))
+        .unwrap();
+    let other = import_into(&mut store, "Elm Road again", FLATS);
+    let there = store.walklist(&other.id).unwrap();
+    let dnk: Vec<&str> = there
+        .doors
+        .iter()
+        .filter(|d| d.do_not_knock)
+        .map(|d| d.door.address.as_str())
+        .collect();
+    assert_eq!(dnk, ["Flat 2, 4 Elm Road, LS1 2AB"]);
+    // Imported again: the same doors, nothing added.
+    let again = import_into(&mut store, "Elm Road flats", FLATS);
+    assert_eq!((again.doors_added, again.doors_already), (0, 5));
+}
+
 #[test]
 fn marks_set_status_progress_and_do_not_knock_reaches_every_list() {
     let dir = tempfile::tempdir().unwrap();
