@@ -397,6 +397,17 @@ pub fn one_line<'s>(field: &'static str, s: &'s str) -> Result<&'s str, Validati
     Ok(t)
 }
 
+/// `s` made one line as [`one_line`] accepts it: line breaks, tabs and other control
+/// characters become spaces, direction overrides go, and runs of spaces are one (a value
+/// written before the check, chosen again when settling a conflict).
+pub fn as_one_line(s: &str) -> String {
+    s.replace(['\u{202D}', '\u{202E}'], "")
+        .replace(|c: char| c.is_control(), " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A character [`one_line`] refuses: a control character or a direction override.
 pub fn not_one_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202D}' | '\u{202E}')
@@ -415,6 +426,17 @@ pub fn normalise_tag(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_made_one_line_as_one_line_accepts_it() {
+        let made = as_one_line("  Pat\r\n McDonald\t\u{202e}Reid\u{1} ");
+        assert_eq!(made, "Pat McDonald Reid");
+        assert!(one_line("name", &made).is_ok());
+        assert_eq!(
+            as_one_line("Zoë \u{2067}x\u{2069}"),
+            "Zoë \u{2067}x\u{2069}"
+        );
+    }
 
     #[test]
     fn kinds_parse_loosely_and_print_canonically() {

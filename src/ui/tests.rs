@@ -16,7 +16,7 @@ use dioxus_html::{
 };
 use groundwork::model::{
     CommitmentStatus, ConversationField, ConversationPatch, NewCommitment, NewConversation,
-    NewPerson, PersonField,
+    NewPerson, PersonField, PersonPatch,
 };
 use groundwork::store::Store;
 
@@ -438,6 +438,36 @@ fn a_commitment_is_marked_kept_with_one_tap() {
     });
     let c = h.store().commitments_by_id().unwrap();
     assert_eq!(c[0].status, CommitmentStatus::Open);
+}
+
+/// A name written with a line break by an earlier version (before names had to be one line),
+/// in conflict with one typed here, can still be chosen: it is written as one line.
+#[test]
+fn an_old_name_with_a_line_break_can_still_be_chosen_in_a_conflict() {
+    use automerge::transaction::Transactable;
+    let mut id = String::new();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Pat McDonald");
+        let mut other = other_device(s, &id, 7);
+        s.edit_person(
+            &id,
+            PersonPatch::new().put(PersonField::Name, "Patricia McDonald"),
+        )
+        .unwrap();
+        let p = person_map(&other, "person");
+        other.put(&p, "name", "Pat\nMcDonald-Reid").unwrap();
+        let old = last_change(&mut other);
+        pull(s, &id, &old, 7, "Old phone");
+    });
+    h.click("data-id", &id);
+    h.settle_until("conflict shown", |html| {
+        html.contains("Two devices disagree")
+    });
+    h.click("aria-label", "Use this: “Pat\nMcDonald-Reid” as the Name");
+    h.settle_until("settled", |html| !html.contains("Two devices disagree"));
+    let file = h.store().person(&id).unwrap();
+    assert_eq!(file.person.name, "Pat McDonald-Reid");
+    assert!(file.person.conflicts.is_empty());
 }
 
 #[test]

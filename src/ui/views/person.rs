@@ -49,10 +49,20 @@ fn record_conflicts<R: Record>(
             label: label(f.spec()),
             values: vals
                 .iter()
-                .map(|v| (shown(f.spec(), v), settle(*f, v)))
+                .map(|v| (shown(f.spec(), v), settle(*f, &settled(f.spec(), v))))
                 .collect(),
         })
         .collect()
+}
+
+/// The value that settles a conflict on `v`: a one-line field's value written before lines
+/// were refused there (a name with a line break) is written as one line, so that it can still
+/// be chosen.
+fn settled(spec: &Spec, v: &Value) -> Value {
+    match (spec.ty, v) {
+        (Type::Text, Value::Text(s)) => Value::Text(groundwork::rules::as_one_line(s)),
+        _ => v.clone(),
+    }
 }
 
 /// One field with concurrent values, each with the write that picks it.
