@@ -450,6 +450,11 @@ pub struct Change {
     /// Written here (there is something new to send), rather than pulled from the team by
     /// sync.
     pub local: bool,
+    /// What was typed could not be written as a draft at the last try (a full disk, the
+    /// notebook held by another program): it is kept in memory and tried again, but closing
+    /// the app now would lose it. A change saying only this keeps the revision it had.
+    #[serde(default)]
+    pub drafts_unwritten: bool,
 }
 
 /// The header facts.

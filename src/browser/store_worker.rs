@@ -76,6 +76,8 @@ struct Worker {
     /// A request that ends a draft failed since the last [`FromStore::DraftsKept`]: the page
     /// keeps that draft until it hears again, even if no new `seq` came.
     drafts_owed: Cell<bool>,
+    /// The last draft write failed and none has succeeded since.
+    drafts_unwritten: Cell<bool>,
     revision: Cell<u64>,
     /// Saves answered so far: [`Store::checkpoint`] waits for [`QUIET`] after the last one,
     /// so a run of taps checkpoints once.
@@ -232,6 +234,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
         drafts_seen: Cell::new(0),
         drafts_told: Cell::new(0),
         drafts_owed: Cell::new(false),
+        drafts_unwritten: Cell::new(false),
         revision: Cell::new(0),
         saves: Cell::new(0),
         wake,
@@ -373,9 +376,25 @@ impl Worker {
 
     /// Tell the page the notebook changed.
     fn announce(&self, local: bool) {
-        let revision = self.revision.get() + 1;
-        self.revision.set(revision);
-        self.post(&FromStore::Change(Change { revision, local }));
+        self.revision.set(self.revision.get() + 1);
+        self.tell(local);
+    }
+
+    fn tell(&self, local: bool) {
+        self.post(&FromStore::Change(Change {
+            revision: self.revision.get(),
+            local,
+            drafts_unwritten: self.drafts_unwritten.get(),
+        }));
+    }
+
+    /// A draft write succeeded (`true`) or failed: the page hears when that changes whether
+    /// drafts wait unwritten, under the same revision ([`Change::drafts_unwritten`]).
+    fn drafts_written(&self, ok: bool) {
+        if self.drafts_unwritten.get() == ok {
+            self.drafts_unwritten.set(!ok);
+            self.tell(false);
+        }
     }
 
     /// Milliseconds on the worker's monotonic clock (`performance.now()`): drafts are timed by
@@ -413,13 +432,15 @@ impl Worker {
                 .collect()
         };
         for (key, body) in due {
-            if let Err(e) = self.store.borrow_mut().save_draft(&key, &body) {
+            let written = self.store.borrow_mut().save_draft(&key, &body);
+            if let Err(e) = &written {
                 super::log(&format!(
                     "store worker: could not save the draft {key} (kept, to try again): {e}"
                 ));
                 // Kept in memory, written at the next request, keystroke or page hide.
                 self.drafts.borrow_mut().entry(key).or_insert((body, now));
             }
+            self.drafts_written(written.is_ok());
         }
         self.tell_drafts_kept();
     }

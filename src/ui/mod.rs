@@ -248,6 +248,9 @@ pub fn App() -> Element {
         after_record,
     });
     let mut sync_status = use_signal(|| services.sync.status());
+    // Whether what is typed waits unwritten (a draft write failed): said in the header until
+    // a draft write succeeds.
+    let mut drafts_unwritten = use_signal(|| false);
 
     // Store changes, made here or pulled by sync: bump the revision so the open screen
     // re-reads (forms own their text, so a re-read never rewrites what is being typed); a
@@ -260,9 +263,15 @@ pub fn App() -> Element {
         async move {
             let mut changes = store.subscribe();
             while let Some(c) = changes.next().await {
-                revision.set(c.revision);
-                if c.local {
-                    engine.local_change();
+                if *drafts_unwritten.peek() != c.drafts_unwritten {
+                    drafts_unwritten.set(c.drafts_unwritten);
+                }
+                // A change that only says whether drafts are written keeps its revision.
+                if *revision.peek() != c.revision {
+                    revision.set(c.revision);
+                    if c.local {
+                        engine.local_change();
+                    }
                 }
             }
         }
@@ -364,6 +373,15 @@ pub fn App() -> Element {
                         focus_to.set(Some("join-title"));
                         nav.go(Screen::Settings);
                     },
+                }
+                if drafts_unwritten() {
+                    div { class: "notice error", role: "alert", id: "drafts-unwritten",
+                        span {
+                            "What you are typing cannot be written to this device just now \
+                             (its storage may be full). It is kept on screen and tried again: \
+                             do not close the app, and save or copy what you typed."
+                        }
+                    }
                 }
                 // In the header, which stays on screen: an error from a button at the foot of
                 // a long form is seen where the button is.

@@ -1240,6 +1240,36 @@ fn wait_until_draft(
     }
 }
 
+/// A draft that cannot be written (a full disk; here a trigger in the notebook refusing it) is
+/// said in the header while what was typed stays in memory, and written once it can be: then
+/// the warning goes.
+#[test]
+fn a_draft_that_cannot_be_written_is_said_until_it_is_written() {
+    let mut id = String::new();
+    let mut h = Harness::new(|s| id = person(s, "Amina Yusuf"));
+    let db = rusqlite::Connection::open(h.path.join(groundwork::store::DB_FILE)).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_drafts BEFORE INSERT ON drafts
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    h.open_record_form(&id);
+    h.settle_until("form", |html| html.contains("id=\"story\""));
+    h.type_in("story", "Heating broke");
+    h.settle_until("the warning", |html| {
+        html.contains("id=\"drafts-unwritten\"")
+    });
+    assert!(h.html().contains("do not close the app"));
+
+    db.execute_batch("DROP TRIGGER refuse_drafts").unwrap();
+    h.type_in("story", "Heating broke in October");
+    let key = super::views::drafts::conversation_key(&id);
+    wait_for_draft(&h, &key, |d| d.contains("in October"));
+    h.settle_until("the warning gone", |html| {
+        !html.contains("drafts-unwritten")
+    });
+}
+
 /// Text typed and deleted again leaves no draft: an emptied form (or one brought back to how
 /// it opened) sent nothing, so the draft of what was typed stayed, was offered again as
 /// "restored", and a new person's wrongly typed details stayed in the notebook where no erasure

@@ -429,6 +429,9 @@ struct Worker {
     /// When to checkpoint the database's write-ahead log, once the app has been idle a while
     /// after a write (so that saves do not pay for it).
     checkpoint_at: Option<Instant>,
+    /// The last draft write failed and none has succeeded since (see
+    /// [`Change::drafts_unwritten`]).
+    drafts_unwritten: bool,
 }
 
 /// How long after the last write the store counts as idle.
@@ -444,6 +447,7 @@ impl Worker {
             subscribers: Vec::new(),
             revision: 0,
             checkpoint_at: None,
+            drafts_unwritten: false,
         }
     }
 
@@ -500,6 +504,7 @@ impl Worker {
                         eprintln!("warning: could not save the draft {key} (will try again): {e}");
                         self.drafts
                             .insert(key, (body, Instant::now() + DRAFT_QUIET));
+                        self.drafts_written(false);
                     }
                     let _ = reply.send(result);
                     if writes {
@@ -515,12 +520,26 @@ impl Worker {
     /// Tell every subscriber the store changed.
     fn announce(&mut self, local: bool) {
         self.revision += 1;
+        self.tell(local);
+    }
+
+    fn tell(&mut self, local: bool) {
         let change = Change {
             revision: self.revision,
             local,
+            drafts_unwritten: self.drafts_unwritten,
         };
         self.subscribers
             .retain(|s| s.unbounded_send(change).is_ok());
+    }
+
+    /// A draft write succeeded (`true`) or failed: subscribers hear when that changes whether
+    /// drafts wait unwritten, under the same revision.
+    fn drafts_written(&mut self, ok: bool) {
+        if self.drafts_unwritten == ok {
+            self.drafts_unwritten = !ok;
+            self.tell(false);
+        }
     }
 
     fn flush_drafts(&mut self, all: bool) {
@@ -532,13 +551,18 @@ impl Worker {
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
-            if let Some((body, _)) = self.drafts.remove(&key)
-                && let Err(e) = self.store.save_draft(&key, &body)
-            {
-                // Kept, and tried again after another pause (the database may be busy with
-                // another connection's long write): dropped, the words were lost.
-                eprintln!("warning: could not save the draft {key} (will try again): {e}");
-                self.drafts.insert(key, (body, now + DRAFT_QUIET));
+            let Some((body, _)) = self.drafts.remove(&key) else {
+                continue;
+            };
+            match self.store.save_draft(&key, &body) {
+                Ok(()) => self.drafts_written(true),
+                Err(e) => {
+                    // Kept, and tried again after another pause (the database may be busy
+                    // with another connection's long write): dropped, the words were lost.
+                    eprintln!("warning: could not save the draft {key} (will try again): {e}");
+                    self.drafts.insert(key, (body, now + DRAFT_QUIET));
+                    self.drafts_written(false);
+                }
             }
         }
     }
