@@ -426,12 +426,17 @@ fn changes_and_writes() {
     let change = Change {
         revision: 3,
         local: true,
+        drafts_unwritten: true,
     };
     let json = serde_json::to_string(&change).expect("serialises");
     assert_eq!(
         serde_json::from_str::<Change>(&json).expect("deserialises"),
         change
     );
+    // A page and a worker of different builds (an update half taken): a change without the
+    // field says drafts are written.
+    let older: Change = serde_json::from_str(r#"{"revision":4,"local":false}"#).unwrap();
+    assert!(!older.drafts_unwritten);
     assert!(Request::AddPerson(NewPerson::named("A")).writes());
     assert!(!Request::Overview.writes());
     assert!(
