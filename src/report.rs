@@ -33,6 +33,7 @@ use crate::ids::parse_id;
 use crate::model::{Commitment, CommitmentStatus, Conversation, Outcome, Person, Shift, Visit};
 use crate::rules::{FIRST_YEAR, LAST_YEAR, ValidationError};
 use crate::store::{NO_NAME_GIVEN, Store, show_canvasser};
+use crate::words::padded;
 
 /// Which conversations a shift report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -849,7 +850,13 @@ pub fn shift_text(r: &ShiftReport) -> String {
             t.commitments_made, t.commitments_kept, t.commitments_broken
         );
         for a in &t.asks {
-            let _ = writeln!(s, "    {:<40} {} made, {} kept", a.ask, a.made, a.kept);
+            let _ = writeln!(
+                s,
+                "    {} {} made, {} kept",
+                padded(&a.ask, 40),
+                a.made,
+                a.kept
+            );
         }
         let issues: Vec<String> = t
             .issues
@@ -913,8 +920,8 @@ pub fn campaign_text(r: &CampaignReport) -> String {
     for t in &r.targets {
         let _ = writeln!(
             s,
-            "  {:<30} {} {:>4}/{:<4} kept ({} made)",
-            t.label,
+            "  {} {} {:>4}/{:<4} kept ({} made)",
+            padded(&t.label, 30),
             bar(t.percent_kept / 100.0, 20),
             t.kept,
             t.target,
@@ -922,7 +929,13 @@ pub fn campaign_text(r: &CampaignReport) -> String {
         );
     }
     for a in &r.other_asks {
-        let _ = writeln!(s, "  other: {:<23} {} made, {} kept", a.ask, a.made, a.kept);
+        let _ = writeln!(
+            s,
+            "  other: {} {} made, {} kept",
+            padded(&a.ask, 23),
+            a.made,
+            a.kept
+        );
     }
     if !r.trend.is_empty() {
         let most = r.trend.iter().map(|p| p.made).max().unwrap_or(0).max(1);
@@ -930,9 +943,9 @@ pub fn campaign_text(r: &CampaignReport) -> String {
         for p in &r.trend {
             let _ = writeln!(
                 s,
-                "    {} {:<28} {} {}/{}",
+                "    {} {} {} {}/{}",
                 &p.started_at[..10.min(p.started_at.len())],
-                p.place,
+                padded(&p.place, 28),
                 bar(p.made as f64 / most as f64, 10),
                 p.made,
                 p.kept

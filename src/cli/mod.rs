@@ -497,11 +497,11 @@ fn report(store: &Store, command: ReportCommand) -> Result<()> {
             let mut text = String::new();
             for f in &list {
                 text.push_str(&format!(
-                    "{} {}{:<28} {:<16} last spoke: {} on {}\n",
+                    "{} {}{} {} last spoke: {} on {}\n",
                     f.due,
                     if f.overdue { "OVERDUE " } else { "" },
-                    f.name,
-                    f.phone.as_deref().unwrap_or("-"),
+                    groundwork::words::padded(&f.name, 28),
+                    groundwork::words::padded(f.phone.as_deref().unwrap_or("-"), 16),
                     f.last_spoken_by,
                     &f.last_spoken_at[..10.min(f.last_spoken_at.len())],
                 ));
