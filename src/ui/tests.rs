@@ -2111,6 +2111,20 @@ fn double_taps_mark_one_door_add_one_person_and_make_one_campaign() {
     let view = h.store().walklist(&list).unwrap();
     assert_eq!(view.progress.knocked, 1, "one door marked");
     assert_eq!(view.doors[0].visits, 1, "and once");
+    // A slower double tap: its second tap lands after the next door took the first's place,
+    // on buttons nobody meant for that door.
+    h.click("id", "outcome-not-home");
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(25));
+        h.settle_until("the same door", |html| html.contains(">3 Elm Road</h3>"));
+    }
+    assert_eq!(
+        h.store().walklist(&list).unwrap().progress.knocked,
+        1,
+        "the next door is not marked by the tap after"
+    );
+    // Once the walk has settled, the next door's buttons take taps again.
+    std::thread::sleep(Duration::from_millis(700));
 
     h.click("id", "outcome-answered");
     h.settle_until("who answered", |html| {

@@ -16,6 +16,41 @@ use crate::ui::components::{ProgressBar, TextField};
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Screen, Services};
 
+/// How long after a mark the next door's buttons take no tap: the second tap of a double tap
+/// lands there (a slow one some 300 ms after the first), and would mark a door not knocked.
+/// Walking to the next door takes longer; a row of doors is ticked and marked in one tap.
+const SETTLE_MS: f64 = 700.0;
+
+/// A moment on a monotonic clock (the page's `performance.now()` in the browser).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Moment(
+    #[cfg(not(target_arch = "wasm32"))] std::time::Instant,
+    #[cfg(target_arch = "wasm32")] f64,
+);
+
+impl Moment {
+    fn now() -> Moment {
+        #[cfg(not(target_arch = "wasm32"))]
+        return Moment(std::time::Instant::now());
+        #[cfg(target_arch = "wasm32")]
+        return Moment(performance_now());
+    }
+
+    fn elapsed_ms(&self) -> f64 {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.0.elapsed().as_secs_f64() * 1000.0;
+        #[cfg(target_arch = "wasm32")]
+        return performance_now() - self.0;
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn performance_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
 /// The outcome buttons of the top card, in the order a canvasser reaches for them.
 const OUTCOMES: [(Outcome, &str); 7] = [
     (Outcome::NotHome, "Not home"),
@@ -54,11 +89,19 @@ pub fn Walk(id: String) -> Element {
     // The door just marked "answered": who answered is asked next.
     let mut answered = use_signal(|| None::<DoorView>);
     let mut busy = use_signal(|| false);
+    // When the last mark was done and the next door took its place under the same buttons.
+    let mut marked_at = use_signal(|| None::<Moment>);
+
+    // A second tap of a double tap, before the buttons are drawn disabled; or just after a
+    // mark with them, on the same buttons now of the next door, which nobody has knocked
+    // yet: not taken.
+    let taking_taps =
+        move || !*busy.peek() && !marked_at.peek().is_some_and(|t| t.elapsed_ms() < SETTLE_MS);
 
     let mut come_back = use_signal(String::new);
     let marked_list = id.clone();
-    let mark = use_callback(move |(doors, outcome): (Vec<String>, Outcome)| {
-        // A second tap of a double tap, before the buttons are drawn disabled.
+    // `top`: marked with the top card's buttons, where the next door then takes its place.
+    let mark = use_callback(move |(doors, outcome, top): (Vec<String>, Outcome, bool)| {
         if *busy.peek() {
             return;
         }
@@ -102,6 +145,9 @@ pub fn Walk(id: String) -> Element {
                     opened.set(None);
                     ticked.set(BTreeSet::new());
                     come_back.set(String::new());
+                    if top {
+                        marked_at.set(Some(Moment::now()));
+                    }
                 }
                 Err(e) => nav.error(e.to_string()),
             }
@@ -157,10 +203,13 @@ pub fn Walk(id: String) -> Element {
                                     onclick: {
                                         let d = d.clone();
                                         move |_| {
+                                            if !taking_taps() {
+                                                return;
+                                            }
                                             if outcome == Outcome::Answered {
                                                 answered.set(Some(d.clone()));
                                             }
-                                            mark((vec![d.door.id.clone()], outcome));
+                                            mark((vec![d.door.id.clone()], outcome, true));
                                         }
                                     },
                                     "{text}"
@@ -183,7 +232,7 @@ pub fn Walk(id: String) -> Element {
                                             nav.error("Give the day and time to come back.");
                                             return;
                                         }
-                                        mark((vec![id.clone()], Outcome::ComeBack));
+                                        mark((vec![id.clone()], Outcome::ComeBack, true));
                                     }
                                 },
                                 "Come back then"
@@ -199,7 +248,7 @@ pub fn Walk(id: String) -> Element {
                         class: "primary",
                         id: "mark-ticked",
                         disabled: busy(),
-                        onclick: move |_| mark((ticked().into_iter().collect(), Outcome::NotHome)),
+                        onclick: move |_| mark((ticked().into_iter().collect(), Outcome::NotHome, false)),
                         "Not home: {ticked_now.len()} ticked doors"
                     }
                 }
