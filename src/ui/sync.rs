@@ -72,6 +72,21 @@ pub struct SyncStatus {
     pub rejoined: Option<usize>,
 }
 
+impl SyncStatus {
+    /// The relay refused this device for good (revoked, or no longer known to it): only a new
+    /// invite joins it again, under a new identity, with what it holds unsent.
+    pub fn needs_new_invite(&self) -> bool {
+        self.joined.is_some()
+            && self.last_error.as_deref().is_some_and(|e| {
+                e == groundwork::sync::SyncError::Revoked.to_string()
+                    || e.starts_with(UNKNOWN_DEVICE)
+            })
+    }
+}
+
+/// How [`groundwork::sync::SyncError::UnknownDevice`] begins.
+const UNKNOWN_DEVICE: &str = "the relay does not recognise this device";
+
 /// What the app asks of the sync engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncCommand {

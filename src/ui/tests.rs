@@ -1608,6 +1608,57 @@ fn joining_names_the_device_and_the_joining_notice_ends_with_the_join() {
     );
 }
 
+/// A device the relay revoked (or lost) is told to join again, and Settings offers the join
+/// form again: the new invite joins it under a new identity (the engine's rejoin), and the form
+/// says how that went.
+#[test]
+fn a_revoked_device_is_offered_the_join_form_again() {
+    let revoked = super::sync::SyncStatus {
+        last_error: Some(groundwork::sync::SyncError::Revoked.to_string()),
+        online: false,
+        ..joined("canvasser")
+    };
+    let fake = FakeSync::new(revoked.clone());
+    let mut h = Harness::with(|s| s.set_canvasser_name("Priya").unwrap(), with_fake(&fake));
+    h.click("id", "tab-Settings");
+    h.settle_until("told to join again, with the form", |html| {
+        html.contains("id=\"join-again\"") && html.contains("id=\"invite\"")
+    });
+    h.type_in("relay", "https://relay.example.org");
+    h.type_in("invite", "NEWCODE.secret");
+    h.type_in("device-name", "Priya's phone");
+    h.click("id", "join");
+    h.settle_until("joining", |html| html.contains("Joining…"));
+    assert!(matches!(
+        fake.commands.lock().unwrap().last(),
+        Some(super::sync::SyncCommand::Join { invite, .. }) if invite == "NEWCODE.secret"
+    ));
+    // The relay refuses the invite: said, and the old link stays.
+    fake.send(super::sync::SyncStatus {
+        last_error: Some("the relay refused the invite: it was already used".into()),
+        ..revoked.clone()
+    });
+    h.settle_until("refused", |html| {
+        html.contains("Could not join: the relay refused the invite")
+    });
+    // A good invite: joined again, the warning and the form gone.
+    h.click("id", "join");
+    fake.send(super::sync::SyncStatus {
+        rejoined: Some(1),
+        ..joined("canvasser")
+    });
+    h.settle_until("joined again", |html| {
+        html.contains("Joined again: this device syncs with") && !html.contains("join-again")
+    });
+
+    // A device still in its team is not offered the form.
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut h = Harness::with(|s| s.set_canvasser_name("Sam").unwrap(), with_fake(&fake));
+    h.click("id", "tab-Settings");
+    h.settle_until("settings", |html| html.contains("You are a canvasser"));
+    assert!(!h.html().contains("id=\"invite\""), "{}", h.html());
+}
+
 #[test]
 fn the_first_start_asks_the_canvassers_name_and_can_be_skipped() {
     let mut h = Harness::with(|_| {}, Services::offline);

@@ -35,6 +35,8 @@ pub fn Settings(status: SyncStatus) -> Element {
     let mut device = use_signal(|| initial_device.clone());
     // A join was asked for on this screen: once it ends, say how.
     let mut asked_join = use_signal(|| false);
+    // The join asked for was of a device already joined (revoked, joining again).
+    let mut asked_rejoin = use_signal(|| false);
     // The browser's promise to keep the notebook as it was when the app opened, asked again
     // each time this screen opens: the user may have answered the browser's prompt since, or
     // added the app to the home screen.
@@ -61,6 +63,7 @@ pub fn Settings(status: SyncStatus) -> Element {
         });
     };
     let sync = services.sync.clone();
+    let joined_now = status.joined.is_some();
     let join = move |_| {
         let (r, i, d) = (relay(), invite(), device());
         // A join link pasted as the invite names its relay itself.
@@ -83,6 +86,7 @@ pub fn Settings(status: SyncStatus) -> Element {
             Ok(()) => {
                 let mut notice = nav.notice;
                 notice.set(None);
+                asked_rejoin.set(joined_now);
                 asked_join.set(true);
             }
             Err(e) => nav.error(e),
@@ -195,8 +199,15 @@ pub fn Settings(status: SyncStatus) -> Element {
                 } else {
                     p { class: "muted", "Everything works without joining; join to share with your team." }
                 }
-                // Once joined, the form goes (it stays for the answer right after joining).
-                if status.joined.is_none() || asked_join() {
+                if status.needs_new_invite() {
+                    p { id: "join-again", class: "notice error", role: "alert",
+                        "The relay no longer takes this device (it was revoked, or the relay lost it). \
+                         Ask your team lead for a new invite and join again below: this device then \
+                         syncs under a new identity, and what it holds and has not sent goes to the team." }
+                }
+                // Once joined, the form goes (it stays for the answer right after joining), and
+                // comes back for a device the relay no longer takes.
+                if status.joined.is_none() || asked_join() || status.needs_new_invite() {
                     // The web app talks to the relay that served it, and to no other (its content
                     // security policy allows only its own origin).
                     if services.host.relay.is_some() {
@@ -216,6 +227,9 @@ pub fn Settings(status: SyncStatus) -> Element {
                         p { class: "joining", "Joining… waiting for the relay to answer." }
                     } else if asked_join() {
                         match (&status.joined, &status.last_error) {
+                            // Joining again: the old link stays until the new one is taken.
+                            (Some(_), Some(e)) if asked_rejoin() => rsx! { p { class: "dnc", "Could not join: {e}" } },
+                            (Some(r), _) if asked_rejoin() => rsx! { p { class: "joined", "Joined again: this device syncs with {r}." } },
                             (Some(r), _) => rsx! { p { class: "joined", "Joined: this device syncs with {r}." } },
                             (None, Some(e)) => rsx! { p { class: "dnc", "Could not join: {e}" } },
                             (None, None) => rsx! {},
