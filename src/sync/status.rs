@@ -13,6 +13,9 @@ pub struct Status {
     pub joined: bool,
     /// The relay, once joined.
     pub relay: Option<String>,
+    /// This device's id at the relay, once joined (what the team's device list calls it).
+    #[serde(default)]
+    pub device_id: Option<String>,
     /// Local changes waiting for the relay.
     pub pending: u64,
     /// When the last sync completed.
@@ -85,6 +88,7 @@ impl Status {
         match store.sync_state() {
             Ok(s) => Status {
                 joined: s.link.is_some(),
+                device_id: s.link.as_ref().map(|l| l.relay_device_id.clone()),
                 relay: s.link.map(|l| l.relay_url),
                 pending,
                 last_synced_at: s.last_sync_at,

@@ -23,6 +23,8 @@ pub use super::relay_sync::connect;
 pub struct SyncStatus {
     /// The relay this device joined, if any.
     pub joined: Option<String>,
+    /// This device's id at the relay, once joined.
+    pub device_id: Option<String>,
     /// Whether the relay answered last time it was tried.
     pub online: bool,
     /// The last attempt (to sync or to join) could not reach the relay at all: no connection,
@@ -187,6 +189,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         joined: s
             .joined
             .then(|| s.relay.clone().unwrap_or_else(|| "the team's relay".into())),
+        device_id: s.device_id.clone(),
         online: s.joined && !s.offline,
         unreachable: s.offline,
         joining: false,
@@ -381,6 +384,7 @@ mod tests {
         let w = WorkerStatus {
             joined: true,
             relay: Some("https://relay.example.org".into()),
+            device_id: Some("d7".into()),
             pending: 4,
             last_synced_at: None,
             last_error: None,
@@ -413,6 +417,7 @@ mod tests {
         assert_eq!(s.invite_room, Some(40));
         assert_eq!(s.withheld, 3);
         assert_eq!(s.erasures_refused, 1);
+        assert_eq!(s.device_id.as_deref(), Some("d7"));
         assert!(s.unsigned_lead);
         let devices = s.team_devices.clone().unwrap();
         assert_eq!(devices[0].name, "Sam's phone");

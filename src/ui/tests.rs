@@ -1997,12 +1997,24 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             confirmed: Some(1),
             devices: Some(3),
         }],
+        device_id: Some("d1".into()),
         ..joined("lead")
     });
     h.settle_until("invite shown", |html| {
         html.contains("https://relay.example.org/#join=abcd-efgh")
             && html.contains("Sam&#39;s phone")
     });
+    // The lead's own device is marked, and revoking it warns of what that does.
+    assert!(
+        h.html().contains("Lead&#39;s phone</strong> (this device)"),
+        "{}",
+        h.html()
+    );
+    h.click("aria-label", "Revoke Lead's phone");
+    h.settle_until("asked, with the warning", |html| {
+        html.contains("the device in your hand?")
+    });
+    h.click("id", "revoke-confirm-no");
     assert!(
         h.html().contains("1 of 3 devices have erased it so far"),
         "{}",

@@ -238,7 +238,8 @@ pub fn Settings(status: SyncStatus) -> Element {
                 }
             }
             if status.joined.is_some() && status.role.as_deref() == Some("lead") {
-                super::TeamCard { panel: status.team.clone(), erasures: status.erasures_waiting.clone() }
+                super::TeamCard { panel: status.team.clone(), erasures: status.erasures_waiting.clone(),
+                    this_device: status.device_id.clone() }
             }
             if services.host.persisted.is_none() {
                 section { class: "card", "aria-labelledby": "at-rest-title",

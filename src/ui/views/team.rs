@@ -19,6 +19,10 @@ pub fn TeamCard(
     /// Erasures not yet confirmed by every device, as the relay last counted.
     #[props(default)]
     erasures: Vec<groundwork::store::ErasureRecord>,
+    /// This device's id at the relay: marked in the list, and its revocation asked with a
+    /// warning.
+    #[props(default)]
+    this_device: Option<String>,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -70,6 +74,7 @@ pub fn TeamCard(
                         li { key: "{d.device_id}", class: "team-device", "data-device": "{d.device_id}",
                             p { class: "device-name",
                                 strong { "{d.name}" }
+                                if this_device.as_deref() == Some(d.device_id.as_str()) { " (this device)" }
                                 " · "
                                 if d.role == Role::Lead { "team lead" } else { "canvasser" }
                                 if d.revoked { " · revoked" }
@@ -87,7 +92,15 @@ pub fn TeamCard(
                                 if revoking().as_deref() == Some(d.device_id.as_str()) {
                                     Confirm {
                                         id: "revoke-confirm",
-                                        question: format!("Revoke {}? It will not sync again. What is already on it stays there.", d.name),
+                                        question: if this_device.as_deref() == Some(d.device_id.as_str()) {
+                                            format!(
+                                                "Revoke {}, the device in your hand? It will not sync again, and \
+                                                 only another lead's invite can bring it back into the team.",
+                                                d.name
+                                            )
+                                        } else {
+                                            format!("Revoke {}? It will not sync again. What is already on it stays there.", d.name)
+                                        },
                                         yes: "Revoke",
                                         no: "Keep it",
                                         onyes: {
