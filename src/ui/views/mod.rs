@@ -61,18 +61,32 @@ pub fn show_count(n: usize) -> String {
     out
 }
 
-/// A date as the app shows it: "Tue 3 Mar".
+/// A date as the app shows it: "Tue 3 Mar", with the year when it is not this year's ("Thu
+/// 1 Jan 2099"), so that a date a year off is not read as the next one of that name.
 pub fn show_date(d: chrono::NaiveDate) -> String {
-    d.format("%a %-d %b").to_string()
+    show_date_as_of(d, groundwork::service::today())
 }
 
-/// A stored RFC 3339 time as the app shows it: "Tue 3 Mar 07:15" in local time.
+fn show_date_as_of(d: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    if d.year() == today.year() {
+        d.format("%a %-d %b").to_string()
+    } else {
+        d.format("%a %-d %b %Y").to_string()
+    }
+}
+
+/// A stored RFC 3339 time as the app shows it: "Tue 3 Mar 07:15" in local time (the year
+/// after the date when it is not this year's).
 pub fn show_time(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%a %-d %b %H:%M")
-                .to_string()
+            let local = t.with_timezone(&chrono::Local);
+            format!(
+                "{} {}",
+                show_date(local.date_naive()),
+                local.format("%H:%M")
+            )
         })
         .unwrap_or_else(|_| t.to_string())
 }
@@ -98,3 +112,17 @@ pub const LADDER: &[(u8, &str)] = &[
     (4, "4 Taking part"),
     (5, "5 Leading others"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_of_another_year_show_the_year() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(show_date_as_of(d(2026, 3, 3), today), "Tue 3 Mar");
+        assert_eq!(show_date_as_of(d(2099, 1, 1), today), "Thu 1 Jan 2099");
+        assert_eq!(show_date_as_of(d(2025, 12, 31), today), "Wed 31 Dec 2025");
+    }
+}
