@@ -173,8 +173,18 @@ pub struct ShiftReport {
     /// Each canvasser, by name.
     pub canvassers: BTreeMap<String, Tally>,
     /// Devices that have not synced since the shift ended (or since the range's last day);
-    /// `None` when the relay was not asked (not joined, or offline).
+    /// every device while the shift is open or the last day is not over (none has synced
+    /// since an end that has not come); `None` when the relay was not asked (not joined, or
+    /// offline).
     pub devices_not_synced: Option<Vec<DeviceSync>>,
+    /// When what the report covers ended: the shift's end, or the end of the range's last day
+    /// (UTC); `None` while the shift is open.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// The shift is still open, or the range's last day is not over: work recorded since a
+    /// device's last sync is not in the report yet.
+    #[serde(default)]
+    pub open: bool,
 }
 
 /// Progress towards one target.
@@ -529,7 +539,16 @@ pub fn shift_report(
             }
         };
     let by_canvasser = group_by_canvasser(&convs);
-    let devices_not_synced = devices.map(|list| stale_devices(list, ended.as_deref()));
+    let open = ended
+        .as_deref()
+        .is_none_or(|end| end > crate::model::format_time(chrono::Utc::now()).as_str());
+    let devices_not_synced = devices.map(|list| {
+        if open {
+            list.to_vec()
+        } else {
+            stale_devices(list, ended.as_deref())
+        }
+    });
     let shift_id = shift.as_ref().map(|s| s.id.clone());
     let visits: Vec<Visit> = store
         .door_visits()?
@@ -572,6 +591,8 @@ pub fn shift_report(
         team,
         canvassers,
         devices_not_synced,
+        until: ended,
+        open,
     })
 }
 
@@ -892,6 +913,16 @@ pub fn shift_text(r: &ShiftReport) -> String {
     }
     match &r.devices_not_synced {
         None => s.push_str("\nDevices: not checked (this device has not joined a relay, or it could not be reached)\n"),
+        Some(list) if r.open => {
+            s.push_str(if r.shift.is_some() {
+                "\nThe shift is still open: what was recorded since each device's last sync is not in this report yet.\nLast syncs:\n"
+            } else {
+                "\nThe last day is not over: what was recorded since each device's last sync is not in this report yet.\nLast syncs:\n"
+            });
+            for d in list {
+                let _ = writeln!(s, "  {} (last sync: {})", d.name, d.last_sync.as_deref().unwrap_or("never"));
+            }
+        }
         Some(list) if list.is_empty() => s.push_str("\nDevices: every device has synced since\n"),
         Some(list) => {
             s.push_str("\nDevices that have not synced since:\n");

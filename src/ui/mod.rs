@@ -442,7 +442,7 @@ pub fn App() -> Element {
                     Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
                     Screen::Due => rsx! { views::Due {} },
                     Screen::Campaigns => rsx! { views::Campaigns {} },
-                    Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone() } },
+                    Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone(), lead: lead_panel.is_some() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
                     Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone() } },
                 }

@@ -2052,6 +2052,51 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     h.settle_until("refusal", |html| html.contains("a team needs a lead"));
 }
 
+/// The report of a shift still open does not say every device has synced since it ended: it
+/// lists each device's last sync; a canvasser's device, never told the team's devices, says
+/// where they are shown.
+#[test]
+fn an_open_shifts_report_lists_last_syncs_and_a_canvasser_is_told_where_devices_show() {
+    let devices = vec![groundwork::report::DeviceSync {
+        name: "Priya's phone".into(),
+        last_sync: Some("2026-12-06T06:00:00.000Z".into()),
+    }];
+    let fake = FakeSync::new(super::sync::SyncStatus {
+        team_devices: Some(devices),
+        ..joined("lead")
+    });
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Lena").unwrap();
+            s.start_shift("Elm Road", None, None).unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Shift");
+    h.settle_until("the open shift's report", |html| {
+        html.contains("Still open: each device&#39;s last sync")
+            && html.contains("Priya&#39;s phone")
+    });
+    assert!(
+        !h.html().contains("Every device has synced"),
+        "{}",
+        h.html()
+    );
+
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            s.start_shift("Elm Road", None, None).unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Shift");
+    h.settle_until("told where devices show", |html| {
+        html.contains("shown on a team lead&#39;s device")
+    });
+}
+
 /// A lead's app (named Sam) on its Settings screen, its sync status the fake's.
 fn lead_on_settings() -> (std::sync::Arc<FakeSync>, Harness) {
     let fake = FakeSync::new(joined("lead"));

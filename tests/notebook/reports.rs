@@ -324,6 +324,41 @@ fn a_scripted_shift_reports_its_known_numbers() {
     let by_dates = report::shift_report(&lead.store, &range, as_of, None).unwrap();
     assert_eq!(by_dates.team, r.team);
     assert!(by_dates.devices_not_synced.is_none());
+    // Over, with the devices: every device synced after that day ended.
+    let past = report::shift_report(&lead.store, &range, as_of, Some(&devices)).unwrap();
+    assert!(!past.open);
+    assert_eq!(past.until.as_deref(), Some("2026-03-15"));
+    assert_eq!(past.devices_not_synced.as_deref(), Some(&[][..]));
+    // A range whose last day is today is not over: no device has synced since its end, and
+    // the report says so rather than "every device has synced since".
+    let today = chrono::Utc::now().date_naive();
+    let running = Scope::Dates {
+        from: today,
+        to: today,
+    };
+    let now = report::shift_report(&lead.store, &running, as_of, Some(&devices)).unwrap();
+    assert!(now.open);
+    assert_eq!(now.devices_not_synced.as_ref().map(Vec::len), Some(4));
+    let text = report::shift_text(&now);
+    assert!(text.contains("The last day is not over"), "{text}");
+    assert!(!text.contains("every device has synced since"), "{text}");
+    // So is a shift still open.
+    let open_shift = lead.store.start_shift("Elm Road", None, None).unwrap();
+    let open = report::shift_report(
+        &lead.store,
+        &Scope::Shift(open_shift),
+        as_of,
+        Some(&devices),
+    )
+    .unwrap();
+    assert!(open.open && open.until.is_none());
+    assert_eq!(open.devices_not_synced.as_ref().map(Vec::len), Some(4));
+    assert!(
+        report::shift_text(&open).contains("The shift is still open"),
+        "{}",
+        report::shift_text(&open)
+    );
+    lead.store.end_shift(None).unwrap();
 
     // Campaign progress.
     let c = report::campaign_report(&lead.store, &campaign).unwrap();

@@ -17,7 +17,12 @@ use crate::ui::{Nav, Screen, Services};
 /// The shift screen. `devices` is the team's devices with their last sync, when the relay has
 /// told (after a successful sync).
 #[component]
-pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
+pub fn ShiftView(
+    devices: Option<Vec<report::DeviceSync>>,
+    /// This device is a team lead's.
+    #[props(default)]
+    lead: bool,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let store = services.store.clone();
@@ -260,7 +265,7 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
                 }
             }
             match &*last.read() {
-                Some(Ok(Some(r))) => rsx! { ShiftReportCard { report: r.clone(), devices: devices.clone() } },
+                Some(Ok(Some(r))) => rsx! { ShiftReportCard { report: r.clone(), devices: devices.clone(), lead } },
                 // A report that could not be made says why, not nothing.
                 Some(Err(e)) => rsx! { p { class: "empty error", role: "alert", id: "report-error", "The report could not be made: {e}" } },
                 _ => rsx! {},
@@ -275,10 +280,25 @@ pub fn ShiftView(devices: Option<Vec<report::DeviceSync>>) -> Element {
 fn ShiftReportCard(
     report: report::ShiftReport,
     devices: Option<Vec<report::DeviceSync>>,
+    /// This device is a team lead's (only a lead's device is told the team's devices).
+    lead: bool,
 ) -> Element {
     let t = &report.team;
-    let ended = report.shift.as_ref().and_then(|s| s.ended_at.clone());
-    let stale = devices.map(|d| report::stale_devices(&d, ended.as_deref()));
+    // While the shift is open (or the last day is not over) no device has synced since its
+    // end: each device's last sync is listed instead.
+    let open = report.open;
+    let stale = devices.map(|d| {
+        if open {
+            d
+        } else {
+            report::stale_devices(&d, report.until.as_deref())
+        }
+    });
+    let ended_words = if report.shift.is_some() {
+        "the shift ended"
+    } else {
+        "the last day ended"
+    };
     let kinds = t
         .by_kind
         .iter()
@@ -316,10 +336,26 @@ fn ShiftReportCard(
                 }
             }
             match stale {
+                None if !lead => rsx! { p { class: "muted", "Devices: which of the team's devices have synced is shown on a team lead's device." } },
                 None => rsx! { p { class: "muted", "Devices: shown after a sync with the team's relay." } },
-                Some(list) if list.is_empty() => rsx! { p { class: "muted", "Every device has synced since the shift ended." } },
+                Some(list) if open => rsx! {
+                    h4 { id: "report-still-open",
+                        if report.shift.is_some() { "Still open: each device's last sync" } else { "The last day is not over: each device's last sync" }
+                    }
+                    p { class: "muted", "What was recorded after a device's last sync is not in this report yet." }
+                    ul { class: "list",
+                        for d in list {
+                            li { key: "{d.name}",
+                                strong { "{d.name}" }
+                                " · last sync: "
+                                {d.last_sync.as_deref().map(show_time).unwrap_or_else(|| "never".to_string())}
+                            }
+                        }
+                    }
+                },
+                Some(list) if list.is_empty() => rsx! { p { class: "muted", "Every device has synced since {ended_words}." } },
                 Some(list) => rsx! {
-                    h4 { "Not synced since the shift ended" }
+                    h4 { "Not synced since {ended_words}" }
                     ul { class: "list",
                         for d in list {
                             li { key: "{d.name}",
