@@ -2097,6 +2097,35 @@ fn an_open_shifts_report_lists_last_syncs_and_a_canvasser_is_told_where_devices_
     });
 }
 
+/// A person erased by a lead while their file is open on this device (the erasure synced in):
+/// the screen says in words what happened and leads back to People, not an id and an error.
+#[test]
+fn a_file_erased_while_open_says_so_in_words() {
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut id = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Priya").unwrap();
+            id = person(s, "Mrs Patel");
+        },
+        with_fake(&fake),
+    );
+    h.click("data-id", &id);
+    h.settle_until("the file", |html| html.contains("person-title"));
+    // Sync carries the lead's erasure out through a connection of its own, and says so.
+    h.store().erase_document(&id, Some(1)).unwrap();
+    fake.send(super::sync::SyncStatus {
+        pulled: 1,
+        ..joined("canvasser")
+    });
+    h.settle_until("told in words", |html| {
+        html.contains("Erased from the team") && html.contains("id=\"erased-back\"")
+    });
+    assert!(!h.html().contains(&id), "no bare id: {}", h.html());
+    h.click("id", "erased-back");
+    h.settle_until("people", |html| html.contains("people-title"));
+}
+
 /// A lead's app (named Sam) on its Settings screen, its sync status the fake's.
 fn lead_on_settings() -> (std::sync::Arc<FakeSync>, Harness) {
     let fake = FakeSync::new(joined("lead"));

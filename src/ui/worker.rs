@@ -61,6 +61,15 @@ impl std::fmt::Display for UiError {
 
 impl std::error::Error for UiError {}
 
+impl UiError {
+    /// What was asked for was erased from the team ([`groundwork::error::Error::Erased`], whose
+    /// words cross from the store worker as text).
+    pub fn is_erased(&self) -> bool {
+        self.0
+            .contains(" was erased: nothing of it is kept here, and it cannot be changed")
+    }
+}
+
 impl From<groundwork::error::Error> for UiError {
     fn from(e: groundwork::error::Error) -> Self {
         UiError(e.to_string())

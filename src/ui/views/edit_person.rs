@@ -30,7 +30,7 @@ pub fn EditPerson(person: Person, onclose: EventHandler<()>) -> Element {
     });
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok(body)) => {
             let restored = body
                 .as_deref()

@@ -251,7 +251,7 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
     let list = changes.read();
     let body = match &*list {
         None => rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok(list)) => {
             let list = list.clone();
             rsx! {

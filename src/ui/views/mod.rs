@@ -35,6 +35,8 @@ pub use team::{EraseSection, TeamCard};
 pub use walk::Walk;
 pub use welcome::Welcome;
 
+use dioxus::prelude::*;
+
 /// The screens' styles, in one sheet.
 pub const STYLE: &str = concat!(
     include_str!("people.css"),
@@ -59,6 +61,29 @@ pub fn show_count(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// What a screen shows when what it reads cannot be read: for something erased from the team
+/// (a person, a walk list, a campaign), a screen that says so in words and leads back to
+/// People; otherwise the error.
+#[component]
+pub fn LoadFailed(error: crate::ui::worker::UiError) -> Element {
+    let nav = use_context::<crate::ui::Nav>();
+    if !error.is_erased() {
+        return rsx! { p { class: "empty", role: "alert", "{error}" } };
+    }
+    rsx! {
+        section { class: "card erased", id: "erased", "aria-labelledby": "erased-title",
+            h2 { id: "erased-title", "Erased from the team" }
+            p {
+                "A team lead erased this from the team: a person at their request, or a walk list or \
+                 campaign no longer needed. Nothing of it is kept on this device any more, including \
+                 what was typed about it here and not yet sent."
+            }
+            button { r#type: "button", class: "primary", id: "erased-back",
+                onclick: move |_| nav.go(crate::ui::Screen::People), "Back to People" }
+        }
+    }
 }
 
 /// A date as the app shows it: "Tue 3 Mar", with the year when it is not this year's ("Thu

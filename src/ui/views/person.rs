@@ -198,7 +198,7 @@ pub fn PersonFile(
     let file = file.read();
     let f = match &*file {
         None => return rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => return rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Err(e)) => return rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok(f)) => f.clone(),
     };
     if editing() {

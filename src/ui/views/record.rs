@@ -315,7 +315,7 @@ pub fn Record(person_id: String) -> Element {
     });
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok((name, restored, usual))) => rsx! {
             RecordForm {
                 person_id: person_id.clone(),

@@ -157,7 +157,7 @@ pub fn Walk(id: String) -> Element {
 
     let body = match &*view.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => rsx! { p { class: "empty", role: "alert", "{e}" } },
+        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok(v)) => {
             let current_id = opened().or_else(|| v.next.clone());
             let current = current_id
