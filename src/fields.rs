@@ -714,7 +714,7 @@ fn check_value(spec: &Spec, v: Value) -> Result<Value, ValidationError> {
             Value::Text(n)
         }
         (Type::Text, Value::Text(s)) => match crate::rules::one_line(spec.name, &s)? {
-            "" => Value::Empty,
+            t if crate::rules::is_blank(t) => Value::Empty,
             t => Value::Text(t.to_string()),
         },
         (_, Value::Text(s)) => match s.trim() {
@@ -724,7 +724,8 @@ fn check_value(spec: &Spec, v: Value) -> Result<Value, ValidationError> {
         (_, v) => v,
     };
     if spec.required && v.is_empty() {
-        return Err(ValidationError::Empty { field: spec.name });
+        // Named as the form labels it ("Commitment", not its key "what").
+        return Err(ValidationError::Empty { field: spec.label });
     }
     Ok(v)
 }

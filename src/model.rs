@@ -404,7 +404,7 @@ mod tests {
         );
         assert_eq!(c.changes[3].1, Change::Add(vec!["sms".into()]));
         let empty_name = Patch::new().put(PersonField::Name, " ").checked();
-        assert_eq!(empty_name, Err(ValidationError::Empty { field: "name" }));
+        assert_eq!(empty_name, Err(ValidationError::Empty { field: "Name" }));
         assert!(
             Patch::new()
                 .add(PersonField::Consent, ["pigeon"])

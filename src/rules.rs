@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// A required text was empty.
-    #[error("{field} must not be empty")]
+    #[error("{} cannot be left empty: type it in", capitalised(field))]
     Empty {
-        /// The field that was empty.
+        /// The field that was empty, as people call it ("campaign name", "Commitment").
         field: &'static str,
     },
     /// A date that is not a real calendar date in the expected form (`YYYY-MM-DD`, a year from
@@ -375,10 +375,23 @@ pub fn parse_target(s: &str) -> Result<(String, i64), ValidationError> {
     Ok((label.to_string(), number))
 }
 
-/// Trim a required text; refuse an empty one.
+/// Whether `s` shows nothing: empty, spaces, or only characters that take no room (a zero-width
+/// space or joiner, a word joiner, a byte-order mark, a soft hyphen), which a paste can carry
+/// and which would make a name that reads as a blank row.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+            )
+    })
+}
+
+/// Trim a required text; refuse an empty one (or one that shows nothing: [`is_blank`]).
 pub fn required(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let t = one_line(field, s)?;
-    if t.is_empty() {
+    if is_blank(t) {
         Err(ValidationError::Empty { field })
     } else {
         Ok(t.to_string())
@@ -395,6 +408,14 @@ pub fn one_line<'s>(field: &'static str, s: &'s str) -> Result<&'s str, Validati
         return Err(ValidationError::NotOneLine { field });
     }
     Ok(t)
+}
+
+/// `s` with its first letter in capitals ("campaign name" → "Campaign name").
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// `s` made one line as [`one_line`] accepts it: line breaks, tabs and other control
@@ -426,6 +447,27 @@ pub fn normalise_tag(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_of_invisible_characters_is_blank() {
+        assert!(is_blank("\u{200B}") && is_blank(" \u{FEFF}\u{00AD} ") && is_blank(""));
+        assert!(!is_blank("\u{200B}a") && !is_blank("李"));
+        assert_eq!(
+            required("name", "\u{200B}\u{200D}"),
+            Err(ValidationError::Empty { field: "name" })
+        );
+    }
+
+    #[test]
+    fn an_empty_field_is_named_as_people_call_it() {
+        assert_eq!(
+            ValidationError::Empty {
+                field: "campaign name"
+            }
+            .to_string(),
+            "Campaign name cannot be left empty: type it in"
+        );
+    }
 
     #[test]
     fn a_value_is_made_one_line_as_one_line_accepts_it() {

@@ -666,6 +666,7 @@ fn a_correction_left_unsaved_comes_back_and_is_saved() {
     h.settle_until("conversation form", |html| {
         html.contains("Correct this conversation")
     });
+    assert!(h.html().contains("Add an issue"), "{}", h.html());
     h.click("data-value", "phone");
     h.fill("conv-story", "Cleans at 5am, then a second job.");
     let key = super::views::drafts::correction_key(&id, &conv.id);

@@ -345,7 +345,10 @@ fn bad_input_is_refused_with_a_message_and_changes_nothing() {
     let before = ok(d, &["export", "--what", "people"]);
     let unknown = "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e";
     let cases: &[(&[&str], &str)] = &[
-        (&["person", "add", "--name", " "], "name must not be empty"),
+        (
+            &["person", "add", "--name", " "],
+            "Name cannot be left empty",
+        ),
         (&["person", "show", unknown], "no person with id"),
         (&["person", "show", "42"], "invalid id"),
         (
@@ -921,7 +924,10 @@ fn conversations_and_commitments_are_corrected_and_dates_cleared_from_the_comman
         json(&ok(d, &["person", "show", &p]))["conversations"][0]["at"],
         "2026-03-14T05:15:00.000Z"
     );
-    assert!(fails(d, &["conversation", "edit", &c, "--canvasser", " "]).contains("canvasser"));
+    assert!(
+        fails(d, &["conversation", "edit", &c, "--canvasser", " "])
+            .contains("Canvasser cannot be left empty")
+    );
     assert!(
         fails(
             d,

@@ -214,6 +214,15 @@ pub fn editable_specs<F: FieldName>() -> Vec<&'static Spec> {
     editable::<F>().map(|f| f.spec()).collect()
 }
 
+/// "a" or "an" before `word` (by its first letter: "an issue", "a tag").
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// The input type of a text field.
 fn input_kind(ty: Type) -> &'static str {
     match ty {
@@ -376,7 +385,7 @@ pub fn RecordFields(
                                         TextField {
                                             key: "{k}",
                                             id: "{prefix}-{flag}-entry",
-                                            label: "Add a {flag}",
+                                            label: "Add {article(flag)} {flag}",
                                             initial: initial.clone(),
                                             oninput: move |v: String| {
                                                 entries.write().insert(flag.to_string(), v);
