@@ -2354,6 +2354,31 @@ fn a_conversation_recorded_from_a_walk_returns_to_the_next_door() {
         html.contains("Conversation with Bo Diallo")
     });
     h.type_in("story", "Rent went up again.");
+    // Away and back (as a reload does, the app forgets where the form was opened from): the
+    // draft remembers the walk.
+    let key = super::views::drafts::conversation_key(
+        &h.store()
+            .all_people()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.name == "Bo Diallo")
+            .unwrap()
+            .id,
+    );
+    wait_for_draft(&h, &key, |d| d.contains("Rent went up"));
+    h.click("id", "tab-Due");
+    h.settle_until("due", |html| html.contains("Follow-ups due"));
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("Bo Diallo"));
+    h.click(
+        "data-id",
+        &key[super::views::drafts::CONVERSATION_PREFIX.len()..],
+    );
+    h.settle_until("the file", |html| html.contains("continue-conversation"));
+    h.click("id", "continue-conversation");
+    h.settle_until("the form again", |html| {
+        html.contains("Rent went up again.")
+    });
     h.click("id", "save-conversation");
     h.settle_until("the next door", |html| {
         html.contains("On to the next door.") && html.contains(">3 Elm Road</h3>")

@@ -64,6 +64,9 @@ pub struct ConversationDraft {
     pub shift_id: Option<String>,
     /// That shift's campaign.
     pub campaign_id: Option<String>,
+    /// The walk list whose door's "Answered" opened the form: saved, it goes back to the
+    /// walk's next door, even after a reload forgot where the form came from.
+    pub walk: Option<String>,
 }
 
 /// A commitment added in the form: its words, its own due date and the campaign target it
@@ -316,16 +319,28 @@ pub fn Record(person_id: String) -> Element {
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
-        Some(Ok((name, restored, usual))) => rsx! {
-            RecordForm {
-                person_id: person_id.clone(),
-                name: name.clone(),
-                restored: restored.is_some(),
-                initial: restored.clone().unwrap_or_else(|| {
-                    ConversationDraft::fresh_of(*usual, nav.overview.peek().shift.as_ref())
-                }),
+        Some(Ok((name, restored, usual))) => {
+            let mut initial = restored.clone().unwrap_or_else(|| {
+                ConversationDraft::fresh_of(*usual, nav.overview.peek().shift.as_ref())
+            });
+            // Opened from a walk's door now: the draft remembers it, for the save.
+            if let Some((_, Screen::Walk(list))) = nav
+                .after_record
+                .peek()
+                .as_ref()
+                .filter(|(p, _)| *p == person_id)
+            {
+                initial.walk = Some(list.clone());
             }
-        },
+            rsx! {
+                RecordForm {
+                    person_id: person_id.clone(),
+                    name: name.clone(),
+                    restored: restored.is_some(),
+                    initial,
+                }
+            }
+        }
     }
 }
 
@@ -449,6 +464,7 @@ fn RecordForm(
                 return;
             }
         };
+        let from_walk = d.walk.clone();
         saving.set(true);
         let store = services.store.clone();
         let pid = pid.clone();
@@ -461,13 +477,15 @@ fn RecordForm(
             };
             match store.create(request).await {
                 Ok(_) => {
-                    // Opened from a walk: back to its next door, where the canvasser is.
+                    // Opened from a walk: back to its next door, where the canvasser is (the
+                    // draft says so too, after a reload forgot where the form came from).
                     let back = nav
                         .after_record
                         .peek()
                         .clone()
                         .filter(|(p, _)| *p == pid)
-                        .map(|(_, screen)| screen);
+                        .map(|(_, screen)| screen)
+                        .or(from_walk.map(Screen::Walk));
                     match back {
                         Some(walk) => {
                             nav.replace(walk);
