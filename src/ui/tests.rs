@@ -463,11 +463,53 @@ fn an_old_name_with_a_line_break_can_still_be_chosen_in_a_conflict() {
     h.settle_until("conflict shown", |html| {
         html.contains("Two devices disagree")
     });
-    h.click("aria-label", "Use this: “Pat\nMcDonald-Reid” as the Name");
+    h.click("aria-label", "Use this: “Pat\nMcDonald-Reid” for Name");
     h.settle_until("settled", |html| !html.contains("Two devices disagree"));
     let file = h.store().person(&id).unwrap();
     assert_eq!(file.person.name, "Pat McDonald-Reid");
     assert!(file.person.conflicts.is_empty());
+}
+
+/// Two phones that each added a sentence to a story, offline: "Keep both" keeps both devices'
+/// words, one after the other, rather than make the lead choose whose to drop.
+#[test]
+fn a_conflict_on_a_story_can_keep_both_texts() {
+    let mut id = String::new();
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(|s| {
+        id = person(s, "Amina Yusuf");
+        let mut other = Store::open(other_dir.path()).unwrap();
+        let deliver = |from: &Store, to: &mut Store| {
+            for item in from.outbox(usize::MAX).unwrap() {
+                to.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
+            }
+        };
+        let (c, _) = s
+            .record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
+            .unwrap();
+        deliver(s, &mut other);
+        let story = |n: &str| ConversationPatch::new().put(ConversationField::Story, n);
+        s.edit_conversation(&c, story("Cleans at 5am. Her rent went up."))
+            .unwrap();
+        other
+            .edit_conversation(&c, story("Cleans at 5am. Second job at night."))
+            .unwrap();
+        deliver(&other, s);
+    });
+    h.click("data-id", &id);
+    h.settle_until("conflict shown", |html| {
+        html.contains("Two devices disagree") && html.contains("Keep both")
+    });
+    h.click("class", "secondary keep-both");
+    h.settle_until("settled", |html| !html.contains("Two devices disagree"));
+    let c = h.store().person(&id).unwrap().conversations[0].clone();
+    let story = c.story.unwrap();
+    assert!(
+        story.contains("Her rent went up.") && story.contains("Second job at night."),
+        "{story}"
+    );
+    assert!(story.contains("\n\n"), "one after the other: {story:?}");
+    assert!(c.conflicts.is_empty());
 }
 
 #[test]
@@ -518,7 +560,7 @@ fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
     });
     h.click(
         "aria-label",
-        &format!("Use this: “Only weekends” as the {label}"),
+        &format!("Use this: “Only weekends” for {label}"),
     );
     h.settle_until("settled", |html| !html.contains("Two devices disagree"));
     let file = h.store().person(&id).unwrap();

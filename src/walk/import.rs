@@ -134,7 +134,7 @@ pub struct Door {
 impl Door {
     /// What makes two rows the same door: the address as the list lays it out (its columns
     /// and lines, with the street line split into number and street), without regard to case
-    /// and spacing. A flat read out of an address line ([`take_flat`]) does not change it, so
+    /// and spacing. A flat read out of an address line (`take_flat`) does not change it, so
     /// that a list imported before flats were read that way, imported again, finds its doors,
     /// and a door marked do-not-knock then is still that door.
     pub fn key(&self) -> String {

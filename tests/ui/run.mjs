@@ -532,7 +532,7 @@ const tests = [
     await conflict.getByText('Tesco Extra').waitFor();
     eq(new URL(page.url()).pathname, `/people/${state.person}`, 'still on the person file');
     await axeCheck(page, 'person file with a pulled conflict');
-    await page.getByRole('button', { name: 'Use this: “Uni canteen” as the Workplace' }).click();
+    await page.getByRole('button', { name: 'Use this: “Uni canteen” for Workplace' }).click();
     await page.locator('#conflicts-title').waitFor({ state: 'detached' });
     eq(JSON.parse(await nb(dir, 'person', 'show', state.person)).workplace, 'Uni canteen', 'the workplace chosen, on the teammate\'s device');
     await tab(page, 'Shift');

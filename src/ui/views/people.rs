@@ -379,8 +379,12 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
         let store = save_store.clone();
         let f = with_entries(&form(), &entries());
         let new = new_person(&f);
-        if f.text("name").trim().is_empty() {
+        if groundwork::rules::is_blank(&f.text("name")) {
             nav.error("Give the person's name (the other details can wait).");
+            // Where the name goes, for the keyboard and the screen reader.
+            let _ = document::eval(
+                "document.getElementById('person-name')?.focus({ preventScroll: false })",
+            );
             return;
         }
         saving.set(true);

@@ -51,8 +51,27 @@ fn record_conflicts<R: Record>(
                 .iter()
                 .map(|v| (shown(f.spec(), v), settle(*f, &settled(f.spec(), v))))
                 .collect(),
+            both: both(f.spec(), vals).and_then(|v| settle(*f, &v)),
         })
         .collect()
+}
+
+/// For a note (a story, notes) two devices wrote differently, both texts one after the other
+/// (each once, in the order shown), so that neither device's words are lost by choosing.
+fn both(spec: &Spec, vals: &[Value]) -> Option<Value> {
+    if spec.ty != Type::Note {
+        return None;
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    for v in vals {
+        if let Value::Text(t) = v
+            && !t.trim().is_empty()
+            && !texts.contains(&t.as_str())
+        {
+            texts.push(t);
+        }
+    }
+    (texts.len() > 1).then(|| Value::Text(texts.join("\n\n")))
 }
 
 /// The value that settles a conflict on `v`: a one-line field's value written before lines
@@ -74,6 +93,8 @@ struct Conflict {
     label: String,
     /// Each value as shown, with the request that settles the field on it.
     values: Vec<(String, Option<Request>)>,
+    /// For a note, the request that keeps both texts.
+    both: Option<Request>,
 }
 
 /// Every conflict in the person file, with a way to settle each field people edit.
@@ -307,7 +328,7 @@ pub fn PersonFile(
                                             class: "secondary",
                                             disabled: request.is_none(),
                                             // The visible words first, so a voice command that says them finds the button.
-                                            "aria-label": "Use this: “{v}” as the {conflict.label}",
+                                            "aria-label": "Use this: “{v}” for {conflict.label}",
                                             onclick: {
                                                 let store = services.store.clone();
                                                 move |_| {
@@ -325,6 +346,26 @@ pub fn PersonFile(
                                             "Use this"
                                         }
                                     }
+                                }
+                            }
+                            if let Some(request) = conflict.both.clone() {
+                                button {
+                                    r#type: "button",
+                                    class: "secondary keep-both",
+                                    "aria-label": "Keep both, one after the other, for {conflict.label}",
+                                    onclick: {
+                                        let store = services.store.clone();
+                                        move |_| {
+                                            let store = store.clone();
+                                            let request = request.clone();
+                                            spawn_forever(async move {
+                                                if let Err(e) = store.run(request).await {
+                                                    nav.error(e.to_string());
+                                                }
+                                            });
+                                        }
+                                    },
+                                    "Keep both"
                                 }
                             }
                         }
