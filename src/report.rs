@@ -534,7 +534,14 @@ pub fn shift_report(
                     .iter()
                     .filter(|c| in_range(&c.at))
                     .collect();
-                let end = range.as_ref().map(|(_, hi)| hi.clone());
+                // The start of the day after the last, as a time (the bound compares the same).
+                let end = range.as_ref().map(|(_, hi)| {
+                    if hi.len() == 10 {
+                        format!("{hi}T00:00:00.000Z")
+                    } else {
+                        hi.clone()
+                    }
+                });
                 (format!("{from} to {to}"), None, convs, end)
             }
         };

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// A required text was empty.
-    #[error("{} cannot be left empty: type it in", capitalised(field))]
+    #[error("{} cannot be left empty", capitalised(field))]
     Empty {
         /// The field that was empty, as people call it ("campaign name", "Commitment").
         field: &'static str,
@@ -465,7 +465,7 @@ mod tests {
                 field: "campaign name"
             }
             .to_string(),
-            "Campaign name cannot be left empty: type it in"
+            "Campaign name cannot be left empty"
         );
     }
 

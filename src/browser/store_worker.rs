@@ -76,7 +76,9 @@ struct Worker {
     /// A request that ends a draft failed since the last [`FromStore::DraftsKept`]: the page
     /// keeps that draft until it hears again, even if no new `seq` came.
     drafts_owed: Cell<bool>,
-    /// The last draft write failed and none has succeeded since.
+    /// The drafts held in memory whose last write failed.
+    failed: RefCell<std::collections::HashSet<String>>,
+    /// Whether the page was last told that drafts wait unwritten.
     drafts_unwritten: Cell<bool>,
     revision: Cell<u64>,
     /// Saves answered so far: [`Store::checkpoint`] waits for [`QUIET`] after the last one,
@@ -234,6 +236,7 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
         drafts_seen: Cell::new(0),
         drafts_told: Cell::new(0),
         drafts_owed: Cell::new(false),
+        failed: RefCell::new(std::collections::HashSet::new()),
         drafts_unwritten: Cell::new(false),
         revision: Cell::new(0),
         saves: Cell::new(0),
@@ -333,18 +336,26 @@ impl Worker {
         if !ok && ends_draft {
             self.drafts_owed.set(true);
         }
-        if !ok
-            && let Some((key, (body, _))) = ended
-            && let Err(e) = self.store.borrow_mut().save_draft(&key, &body)
-        {
-            // Kept in memory and tried again (as the desktop does), unless the form sent a
-            // newer one meanwhile: with the notebook full, this text is nowhere else.
-            super::log(&format!(
-                "store worker: could not save the draft {key} (kept, to try again): {e}"
-            ));
-            let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
-            self.drafts.borrow_mut().entry(key).or_insert((body, due));
+        if !ok && let Some((key, (body, _))) = ended {
+            let written = self.store.borrow_mut().save_draft(&key, &body);
+            match written {
+                Ok(()) => {
+                    self.failed.borrow_mut().remove(&key);
+                }
+                Err(e) => {
+                    // Kept in memory and tried again (as the desktop does), unless the form
+                    // sent a newer one meanwhile: with the notebook full, this text is nowhere
+                    // else.
+                    super::log(&format!(
+                        "store worker: could not save the draft {key} (kept, to try again): {e}"
+                    ));
+                    self.failed.borrow_mut().insert(key.clone());
+                    let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
+                    self.drafts.borrow_mut().entry(key).or_insert((body, due));
+                }
+            }
         }
+        self.tell_unwritten();
         self.post(&FromStore::Reply { id, result });
         self.tell_drafts_kept();
         if writes && ok {
@@ -388,11 +399,18 @@ impl Worker {
         }));
     }
 
-    /// A draft write succeeded (`true`) or failed: the page hears when that changes whether
-    /// drafts wait unwritten, under the same revision ([`Change::drafts_unwritten`]).
-    fn drafts_written(&self, ok: bool) {
-        if self.drafts_unwritten.get() == ok {
-            self.drafts_unwritten.set(!ok);
+    /// The page hears, under the same revision, when whether drafts wait unwritten changed
+    /// ([`Change::drafts_unwritten`]): a draft held in memory whose last write failed (one
+    /// written since, saved with its form or discarded no longer counts).
+    fn tell_unwritten(&self) {
+        let now = {
+            let drafts = self.drafts.borrow();
+            let mut failed = self.failed.borrow_mut();
+            failed.retain(|k| drafts.contains_key(k));
+            !failed.is_empty()
+        };
+        if now != self.drafts_unwritten.get() {
+            self.drafts_unwritten.set(now);
             self.tell(false);
         }
     }
@@ -433,15 +451,21 @@ impl Worker {
         };
         for (key, body) in due {
             let written = self.store.borrow_mut().save_draft(&key, &body);
-            if let Err(e) = &written {
-                super::log(&format!(
-                    "store worker: could not save the draft {key} (kept, to try again): {e}"
-                ));
-                // Kept in memory, written at the next request, keystroke or page hide.
-                self.drafts.borrow_mut().entry(key).or_insert((body, now));
+            match written {
+                Ok(()) => {
+                    self.failed.borrow_mut().remove(&key);
+                }
+                Err(e) => {
+                    super::log(&format!(
+                        "store worker: could not save the draft {key} (kept, to try again): {e}"
+                    ));
+                    self.failed.borrow_mut().insert(key.clone());
+                    // Kept in memory, written at the next request, keystroke or page hide.
+                    self.drafts.borrow_mut().entry(key).or_insert((body, now));
+                }
             }
-            self.drafts_written(written.is_ok());
         }
+        self.tell_unwritten();
         self.tell_drafts_kept();
     }
 

@@ -262,12 +262,16 @@ pub fn App() -> Element {
         let engine = engine.clone();
         async move {
             let mut changes = store.subscribe();
+            // The last revision the store told (the screens' own may be ahead: a form that
+            // forgets its draft bumps it to re-read).
+            let mut heard = None;
             while let Some(c) = changes.next().await {
                 if *drafts_unwritten.peek() != c.drafts_unwritten {
                     drafts_unwritten.set(c.drafts_unwritten);
                 }
                 // A change that only says whether drafts are written keeps its revision.
-                if *revision.peek() != c.revision {
+                if heard != Some(c.revision) {
+                    heard = Some(c.revision);
                     revision.set(c.revision);
                     if c.local {
                         engine.local_change();

@@ -691,10 +691,9 @@ fn a_saved_conversation_and_commitment_are_corrected_and_a_mis_tap_undone() {
     );
 }
 
-/// A correction typed and left unsaved (another tab, the app killed) is a draft: the file says
-/// so, "Correct" on the same record brings it back, and saving it drops the draft.
-#[test]
-fn a_correction_left_unsaved_comes_back_and_is_saved() {
+/// Kofi Boateng with one doorstep conversation, its correction form open; his id and the
+/// conversation.
+fn correcting_kofis_conversation() -> (Harness, String, groundwork::model::Conversation) {
     let mut id = String::new();
     let mut h = Harness::new(|s| {
         id = person(s, "Kofi Boateng");
@@ -708,6 +707,14 @@ fn a_correction_left_unsaved_comes_back_and_is_saved() {
     h.settle_until("conversation form", |html| {
         html.contains("Correct this conversation")
     });
+    (h, id, conv)
+}
+
+/// A correction typed and left unsaved (another tab, the app killed) is a draft: the file says
+/// so, "Correct" on the same record brings it back, and saving it drops the draft.
+#[test]
+fn a_correction_left_unsaved_comes_back_and_is_saved() {
+    let (mut h, id, conv) = correcting_kofis_conversation();
     assert!(h.html().contains("Add an issue"), "{}", h.html());
     h.click("data-value", "phone");
     h.fill("conv-story", "Cleans at 5am, then a second job.");
@@ -742,19 +749,7 @@ fn a_correction_left_unsaved_comes_back_and_is_saved() {
 /// correction waits.
 #[test]
 fn a_correction_of_a_record_deleted_elsewhere_is_shown_and_can_be_discarded() {
-    let mut id = String::new();
-    let mut h = Harness::new(|s| {
-        id = person(s, "Kofi Boateng");
-        s.record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
-            .unwrap();
-    });
-    let conv = h.store().person(&id).unwrap().conversations[0].clone();
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Correct"));
-    h.click("data-correct", &conv.id);
-    h.settle_until("conversation form", |html| {
-        html.contains("Correct this conversation")
-    });
+    let (mut h, id, conv) = correcting_kofis_conversation();
     h.fill("conv-story", "Cleans at 5am, then a second job.");
     let key = super::views::drafts::correction_key(&id, &conv.id);
     wait_for_draft(&h, &key, |d| d.contains("a second job"));
@@ -803,19 +798,7 @@ fn a_correction_of_a_record_deleted_elsewhere_is_shown_and_can_be_discarded() {
 /// whose component is gone).
 #[test]
 fn leaving_the_file_while_a_correction_saves_loses_nothing_and_crashes_nothing() {
-    let mut id = String::new();
-    let mut h = Harness::new(|s| {
-        id = person(s, "Kofi Boateng");
-        s.record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
-            .unwrap();
-    });
-    let conv = h.store().person(&id).unwrap().conversations[0].clone();
-    h.click("data-id", &id);
-    h.settle_until("person file", |html| html.contains("Correct"));
-    h.click("data-correct", &conv.id);
-    h.settle_until("conversation form", |html| {
-        html.contains("Correct this conversation")
-    });
+    let (mut h, id, _) = correcting_kofis_conversation();
     h.click("data-value", "phone");
     h.click("id", "save-conversation");
     // Another tab at once: the app runs nothing in between, so the reply comes after.
@@ -1303,7 +1286,23 @@ fn a_draft_that_cannot_be_written_is_said_until_it_is_written() {
         html.contains("id=\"drafts-unwritten\"")
     });
     assert!(h.html().contains("do not close the app"));
+    // Saved with its form, the draft is no longer waiting: the warning goes.
+    h.click("id", "save-conversation");
+    h.settle_until("saved, nothing left unwritten", |html| {
+        html.contains("Conversation saved.") && !html.contains("drafts-unwritten")
+    });
+    assert_eq!(h.store().person(&id).unwrap().conversations.len(), 1);
 
+    // Another, whose draft fails until the notebook takes it again.
+    h.settle_until("the file", |html| {
+        html.contains("id=\"record-conversation\"")
+    });
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| html.contains("id=\"story\""));
+    h.type_in("story", "Heating broke");
+    h.settle_until("the warning again", |html| {
+        html.contains("id=\"drafts-unwritten\"")
+    });
     db.execute_batch("DROP TRIGGER refuse_drafts").unwrap();
     h.type_in("story", "Heating broke in October");
     let key = super::views::drafts::conversation_key(&id);
@@ -2390,6 +2389,14 @@ fn a_conversation_recorded_from_a_walk_returns_to_the_next_door() {
     h.settle_until("who answered", |html| {
         html.contains("Who answered at 1 Elm Road?")
     });
+    // The second tap of a double tap on "Answered" lands on a resident's button: not taken.
+    h.click("data-resident", "Bo");
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(25));
+        h.settle_until("still asking", |html| {
+            html.contains("Who answered at 1 Elm Road?")
+        });
+    }
     h.type_in("answered-name", "Bo Diallo");
     h.click("id", "answered-record");
     h.settle_until("the record form", |html| {

@@ -438,8 +438,10 @@ struct Worker {
     /// When to checkpoint the database's write-ahead log, once the app has been idle a while
     /// after a write (so that saves do not pay for it).
     checkpoint_at: Option<Instant>,
-    /// The last draft write failed and none has succeeded since (see
-    /// [`Change::drafts_unwritten`]).
+    /// The drafts held in memory whose last write failed.
+    failed: std::collections::HashSet<String>,
+    /// Whether subscribers were last told that drafts wait unwritten
+    /// ([`Change::drafts_unwritten`]).
     drafts_unwritten: bool,
 }
 
@@ -456,6 +458,7 @@ impl Worker {
             subscribers: Vec::new(),
             revision: 0,
             checkpoint_at: None,
+            failed: std::collections::HashSet::new(),
             drafts_unwritten: false,
         }
     }
@@ -508,13 +511,22 @@ impl Worker {
                     let result = service::handle(&mut self.store, *request).map_err(UiError::from);
                     if result.is_err()
                         && let Some((key, (body, _))) = ended
-                        && let Err(e) = self.store.save_draft(&key, &body)
                     {
-                        eprintln!("warning: could not save the draft {key} (will try again): {e}");
-                        self.drafts
-                            .insert(key, (body, Instant::now() + DRAFT_QUIET));
-                        self.drafts_written(false);
+                        match self.store.save_draft(&key, &body) {
+                            Ok(()) => {
+                                self.failed.remove(&key);
+                            }
+                            Err(e) => {
+                                eprintln!(
+                                    "warning: could not save the draft {key} (will try again): {e}"
+                                );
+                                self.failed.insert(key.clone());
+                                self.drafts
+                                    .insert(key, (body, Instant::now() + DRAFT_QUIET));
+                            }
+                        }
                     }
+                    self.tell_unwritten();
                     let _ = reply.send(result);
                     if writes {
                         self.checkpoint_at = Some(Instant::now() + IDLE);
@@ -542,11 +554,15 @@ impl Worker {
             .retain(|s| s.unbounded_send(change).is_ok());
     }
 
-    /// A draft write succeeded (`true`) or failed: subscribers hear when that changes whether
-    /// drafts wait unwritten, under the same revision.
-    fn drafts_written(&mut self, ok: bool) {
-        if self.drafts_unwritten == ok {
-            self.drafts_unwritten = !ok;
+    /// Subscribers hear, under the same revision, when whether drafts wait unwritten changed:
+    /// a draft held in memory whose last write failed (one written since, saved with its
+    /// form or discarded no longer counts).
+    fn tell_unwritten(&mut self) {
+        let drafts = &self.drafts;
+        self.failed.retain(|k| drafts.contains_key(k));
+        let now = !self.failed.is_empty();
+        if now != self.drafts_unwritten {
+            self.drafts_unwritten = now;
             self.tell(false);
         }
     }
@@ -564,15 +580,18 @@ impl Worker {
                 continue;
             };
             match self.store.save_draft(&key, &body) {
-                Ok(()) => self.drafts_written(true),
+                Ok(()) => {
+                    self.failed.remove(&key);
+                }
                 Err(e) => {
                     // Kept, and tried again after another pause (the database may be busy
                     // with another connection's long write): dropped, the words were lost.
                     eprintln!("warning: could not save the draft {key} (will try again): {e}");
+                    self.failed.insert(key.clone());
                     self.drafts.insert(key, (body, now + DRAFT_QUIET));
-                    self.drafts_written(false);
                 }
             }
         }
+        self.tell_unwritten();
     }
 }

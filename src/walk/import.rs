@@ -446,8 +446,6 @@ fn postcode(s: &str) -> String {
     }
 }
 
-/// Take the street and number out of the first address line like "12A Elm Road" (the line
-/// goes; the other lines stay).
 /// Whether `part` of an address names a flat rather than a building or a street: "Flat 2",
 /// "Flat 2B", "Apartment 4", "Block B", "Floor 3", the Scottish "2/1", "Ground floor flat",
 /// "Basement flat". Kept narrow: a street called "Flat Lane" or a house called "The Flat at
@@ -524,9 +522,14 @@ fn take_flat(door: &mut Door) {
     let mut lines = Vec::with_capacity(door.lines.len());
     for line in door.lines.iter().cloned() {
         if flat.is_empty() {
-            let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+            // Empty parts ("Flat 2,,4 Elm Road", a trailing comma) are no parts.
+            let parts: Vec<&str> = line
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
             let lead = parts.iter().take_while(|p| is_flat(p)).count();
-            if lead == parts.len() {
+            if lead > 0 && lead == parts.len() {
                 flat.extend(parts.iter().map(|p| p.to_string()));
                 continue;
             }
@@ -545,6 +548,8 @@ fn take_flat(door: &mut Door) {
     }
 }
 
+/// Take the street and number out of the first address line like "12A Elm Road" (the line
+/// goes; the other lines stay).
 fn split_street_line(door: &mut Door) {
     let found = door.lines.iter().position(|l| {
         l.split_once(' ').is_some_and(|(n, rest)| {
@@ -723,7 +728,9 @@ mod tests {
              Ground floor flat,9 Elm Road,AB1 2CD\n\
              The Flat at Rose Cottage,Mill Lane,AB1 4GH\n\
              3 Flat Lane,,AB1 5JK\n\
-             Flat 3,,AB1 6LM\n",
+             Flat 3,,AB1 6LM\n\
+             \"Flat 4,,6 Elm Road\",,AB1 2CD\n\
+             \"Flat 5,\",8 Elm Road,AB1 2CD\n",
         );
         let seen: Vec<(&str, &str, &str, Vec<&str>)> = got
             .doors
@@ -750,6 +757,9 @@ mod tests {
                 ("", "3", "Flat Lane", vec![]),
                 // A flat and nothing else: kept as the address it is.
                 ("", "", "", vec!["Flat 3"]),
+                // Empty parts between commas are no parts.
+                ("Flat 4", "6", "Elm Road", vec![]),
+                ("Flat 5", "8", "Elm Road", vec![]),
             ]
         );
         // Keys as the list lays the address out: what an import before flats were read this

@@ -327,7 +327,7 @@ fn a_scripted_shift_reports_its_known_numbers() {
     // Over, with the devices: every device synced after that day ended.
     let past = report::shift_report(&lead.store, &range, as_of, Some(&devices)).unwrap();
     assert!(!past.open);
-    assert_eq!(past.until.as_deref(), Some("2026-03-15"));
+    assert_eq!(past.until.as_deref(), Some("2026-03-15T00:00:00.000Z"));
     assert_eq!(past.devices_not_synced.as_deref(), Some(&[][..]));
     // A range whose last day is today is not over: no device has synced since its end, and
     // the report says so rather than "every device has synced since".

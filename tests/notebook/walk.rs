@@ -131,6 +131,15 @@ fn a_hostile_list_imports_whole_and_a_second_import_adds_nothing() {
     assert_eq!(store.walklist(&first.id).unwrap().doors.len(), 9);
 }
 
+/// The addresses of `view`'s doors that are not to be knocked (on this list or another).
+fn do_not_knock(view: &groundwork::store::walklists::WalkListView) -> Vec<&str> {
+    view.doors
+        .iter()
+        .filter(|d| d.do_not_knock)
+        .map(|d| d.door.address.as_str())
+        .collect()
+}
+
 /// A register with no flat column, the flat in its first address line (or before the street
 /// in one line), as many councils' extracts come.
 const FLATS: &str = "Address 1,Address 2,Postcode,Elector No\n\
@@ -174,13 +183,7 @@ fn flats_in_the_address_lines_walk_floor_by_floor_and_import_again_as_the_same_d
         .unwrap();
     let other = import_into(&mut store, "Elm Road again", FLATS);
     let there = store.walklist(&other.id).unwrap();
-    let dnk: Vec<&str> = there
-        .doors
-        .iter()
-        .filter(|d| d.do_not_knock)
-        .map(|d| d.door.address.as_str())
-        .collect();
-    assert_eq!(dnk, ["Flat 2, 4 Elm Road, LS1 2AB"]);
+    assert_eq!(do_not_knock(&there), ["Flat 2, 4 Elm Road, LS1 2AB"]);
     // Imported again: the same doors, nothing added.
     let again = import_into(&mut store, "Elm Road flats", FLATS);
     assert_eq!((again.doors_added, again.doors_already), (0, 5));
@@ -223,13 +226,7 @@ fn marks_set_status_progress_and_do_not_knock_reaches_every_list() {
     // The other list holds the same addresses: the do-not-knock shows there too, and only
     // there where the address is the same.
     let there = store.walklist(&other).unwrap();
-    let dnk: Vec<&str> = there
-        .doors
-        .iter()
-        .filter(|d| d.do_not_knock)
-        .map(|d| d.door.address.as_str())
-        .collect();
-    assert_eq!(dnk, [view.doors[3].door.address.as_str()]);
+    assert_eq!(do_not_knock(&there), [view.doors[3].door.address.as_str()]);
     assert_eq!(there.doors[3].status, None, "its own history is its own");
     assert_ne!(there.next.as_deref(), Some(there.doors[3].door.id.as_str()));
 

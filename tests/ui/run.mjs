@@ -59,7 +59,8 @@ async function shot(page, name) {
 }
 
 /** Wait as a canvasser's next tap does: for 0.7 s after a mark, the walk takes no tap on the
- * next door's buttons (the second tap of a double tap would mark a door nobody knocked). */
+ * next door's buttons (the second tap of a double tap would mark a door nobody knocked), nor
+ * on the residents' buttons after "Answered". */
 async function nextDoorSettled(page) {
   await page.waitForTimeout(800);
 }
@@ -536,7 +537,9 @@ const tests = [
     await page.locator('#conflicts-title').waitFor({ state: 'detached' });
     eq(JSON.parse(await nb(dir, 'person', 'show', state.person)).workplace, 'Uni canteen', 'the workplace chosen, on the teammate\'s device');
     await tab(page, 'Shift');
-    await page.getByText(/^(Every device has synced since the shift ended\.|Not synced since the shift ended)$/).first().waitFor({ timeout: 20000 });
+    // The shift is still open: each device's last sync, not "synced since it ended".
+    await page.getByText("Still open: each device's last sync").waitFor({ timeout: 20000 });
+    await page.getByText('Every device has synced since').waitFor({ state: 'detached' });
   }],
 
   ['the sticky bars take at most a quarter of a 740 px screen, and shrink when zoomed', async ({ page }) => {
@@ -596,6 +599,7 @@ const tests = [
     await nextDoorSettled(page);
     await page.getByRole('button', { name: 'Answered', exact: true }).click();
     await page.getByRole('heading', { name: 'Who answered at 3 Birch Street, LS2 1AA?' }).waitFor();
+    await nextDoorSettled(page);
     await page.getByRole('button', { name: 'Ana Lee', exact: true }).click();
     await page.getByRole('heading', { name: 'Conversation with Ana Lee' }).waitFor();
     // Back on the list: the same door answered again by the same resident opens her file's
@@ -606,6 +610,7 @@ const tests = [
     await page.waitForFunction(() => document.getElementById('door-title')?.textContent === '3 Birch Street, LS2 1AA');
     await nextDoorSettled(page);
     await page.getByRole('button', { name: 'Answered', exact: true }).click();
+    await nextDoorSettled(page);
     await page.getByRole('button', { name: 'Ana Lee', exact: true }).click();
     await page.getByRole('heading', { name: 'Conversation with Ana Lee' }).waitFor();
     await page.goBack();

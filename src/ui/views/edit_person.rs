@@ -112,7 +112,7 @@ fn EditForm(person: Person, restored: Option<EditDraft>, onclose: EventHandler<(
     let save = move |_| {
         // A tag or language typed but not added yet is meant to be added.
         let f = with_entries(&form(), &entries());
-        if f.text("name").trim().is_empty() {
+        if groundwork::rules::is_blank(&f.text("name")) {
             nav.error("Give the person's name: it cannot be left empty.");
             return;
         }

@@ -157,8 +157,6 @@ fn save(
     });
 }
 
-/// The buttons under a correction form, with the question "Cancel" asks when something was
-/// changed.
 /// What people call the conversation's or commitment's field `name` (or set flag).
 fn label_of(name: &str) -> String {
     editable_specs::<ConversationField>()
@@ -246,6 +244,8 @@ pub fn LostCorrection(person_id: String, record_id: String) -> Element {
     }
 }
 
+/// The buttons under a correction form, with the question "Cancel" asks when something was
+/// changed.
 #[component]
 fn Actions(
     id: String,

@@ -84,6 +84,26 @@ fn settled(spec: &Spec, v: &Value) -> Value {
     }
 }
 
+/// A tap on a conflict's button: `request` sent (it settles the field), or why it failed said;
+/// from a task that outlives the file's redraw when the settled value syncs in.
+fn settling(
+    store: crate::ui::worker::StoreHandle,
+    nav: Nav,
+    request: Option<Request>,
+) -> impl FnMut(MouseEvent) + 'static {
+    move |_| {
+        let store = store.clone();
+        let request = request.clone();
+        spawn_forever(async move {
+            if let Some(request) = request
+                && let Err(e) = store.run(request).await
+            {
+                nav.error(e.to_string());
+            }
+        });
+    }
+}
+
 /// One field with concurrent values, each with the write that picks it.
 #[derive(Debug, Clone)]
 struct Conflict {
@@ -329,42 +349,18 @@ pub fn PersonFile(
                                             disabled: request.is_none(),
                                             // The visible words first, so a voice command that says them finds the button.
                                             "aria-label": "Use this: “{v}” for {conflict.label}",
-                                            onclick: {
-                                                let store = services.store.clone();
-                                                move |_| {
-                                                    let store = store.clone();
-                                                    let request = request.clone();
-                                                    spawn_forever(async move {
-                                                        if let Some(request) = request
-                                                            && let Err(e) = store.run(request).await
-                                                        {
-                                                            nav.error(e.to_string());
-                                                        }
-                                                    });
-                                                }
-                                            },
+                                            onclick: settling(services.store.clone(), nav, request),
                                             "Use this"
                                         }
                                     }
                                 }
                             }
-                            if let Some(request) = conflict.both.clone() {
+                            if conflict.both.is_some() {
                                 button {
                                     r#type: "button",
                                     class: "secondary keep-both",
                                     "aria-label": "Keep both, one after the other, for {conflict.label}",
-                                    onclick: {
-                                        let store = services.store.clone();
-                                        move |_| {
-                                            let store = store.clone();
-                                            let request = request.clone();
-                                            spawn_forever(async move {
-                                                if let Err(e) = store.run(request).await {
-                                                    nav.error(e.to_string());
-                                                }
-                                            });
-                                        }
-                                    },
+                                    onclick: settling(services.store.clone(), nav, conflict.both.clone()),
                                     "Keep both"
                                 }
                             }

@@ -275,6 +275,22 @@ pub fn ShiftView(
     }
 }
 
+/// Devices with their last sync, one a line.
+#[component]
+fn LastSyncs(list: Vec<report::DeviceSync>) -> Element {
+    rsx! {
+        ul { class: "list",
+            for d in list {
+                li { key: "{d.name}",
+                    strong { "{d.name}" }
+                    " · last sync: "
+                    {d.last_sync.as_deref().map(show_time).unwrap_or_else(|| "never".to_string())}
+                }
+            }
+        }
+    }
+}
+
 /// What the shift produced: the team's numbers, then each canvasser's.
 #[component]
 fn ShiftReportCard(
@@ -343,28 +359,12 @@ fn ShiftReportCard(
                         if report.shift.is_some() { "Still open: each device's last sync" } else { "The last day is not over: each device's last sync" }
                     }
                     p { class: "muted", "What was recorded after a device's last sync is not in this report yet." }
-                    ul { class: "list",
-                        for d in list {
-                            li { key: "{d.name}",
-                                strong { "{d.name}" }
-                                " · last sync: "
-                                {d.last_sync.as_deref().map(show_time).unwrap_or_else(|| "never".to_string())}
-                            }
-                        }
-                    }
+                    LastSyncs { list }
                 },
                 Some(list) if list.is_empty() => rsx! { p { class: "muted", "Every device has synced since {ended_words}." } },
                 Some(list) => rsx! {
                     h4 { "Not synced since {ended_words}" }
-                    ul { class: "list",
-                        for d in list {
-                            li { key: "{d.name}",
-                                strong { "{d.name}" }
-                                " · last sync: "
-                                {d.last_sync.as_deref().map(show_time).unwrap_or_else(|| "never".to_string())}
-                            }
-                        }
-                    }
+                    LastSyncs { list }
                 },
             }
             if report.canvassers.len() > 1 {

@@ -354,6 +354,9 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
     // A person being added: a second tap (the store worker busy with a sync, say) adds no
     // second person.
     let mut adding = use_signal(|| false);
+    // The residents' buttons take the outcome buttons' places: the second tap of a double tap
+    // on "Answered" would choose one. They take no tap for a moment.
+    let shown_at = use_hook(Moment::now);
     let address = door.door.address.clone();
     let area = door.door.street.clone();
     // People already in the notebook at this address: answering again opens their file's
@@ -442,10 +445,15 @@ fn WhoAnswered(door: DoorView, ondone: EventHandler<()>) -> Element {
                         key: "{name}",
                         r#type: "button",
                         class: "outcome",
+                        "data-resident": "{name}",
                         disabled: adding(),
                         onclick: {
                             let name = name.clone();
-                            move |_| record(name.clone())
+                            move |_| {
+                                if shown_at.elapsed_ms() >= SETTLE_MS {
+                                    record(name.clone());
+                                }
+                            }
                         },
                         "{name}"
                     }
