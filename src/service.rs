@@ -210,6 +210,8 @@ pub enum Request {
     Integrity,
     /// Every change of a person's file, newest first.
     History(String),
+    /// Who wrote each value of the fields devices wrote at once in a person's file.
+    ConflictWriters(String),
     /// Put a person's file, or one of its records, back to how it was before a change.
     Restore {
         /// The person.
@@ -367,6 +369,8 @@ replies! {
     Integrity(Integrity),
     /// For [`Request::History`].
     History(Vec<FileChange>),
+    /// For [`Request::ConflictWriters`].
+    ConflictWriters(Vec<crate::store::ConflictWriter>),
     /// For [`Request::Restore`]: whether anything had to change.
     Restored(bool),
     /// For [`Request::ExportCsv`].
@@ -670,6 +674,7 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         }
         Request::Integrity => Reply::Integrity(integrity(s)?),
         Request::History(id) => Reply::History(history(s, &id)?),
+        Request::ConflictWriters(id) => Reply::ConflictWriters(s.conflict_writers(&id)?),
         Request::Restore {
             person_id,
             before,

@@ -123,6 +123,35 @@ fn scalar_value(v: &ScalarValue) -> crate::fields::Value {
     }
 }
 
+/// Each value of a key devices wrote at once, with the actor (hex) whose operation put it there.
+type Writes = Vec<(crate::fields::Value, String)>;
+
+/// The keys of map `obj` that devices wrote at once with different values: each key with every
+/// value and the actor (hex) whose operation put it there.
+pub(crate) fn conflict_writers(doc: &AutoCommit, obj: &ObjId) -> Result<Vec<(String, Writes)>> {
+    let mut out = Vec::new();
+    for item in doc.map_range(obj, ..) {
+        let key = item.key.to_string();
+        if !item.conflict || QUIET_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        let all: Writes = doc
+            .get_all(obj, key.as_str())?
+            .iter()
+            .filter_map(|(v, id)| match (v, id) {
+                (Value::Scalar(s), automerge::ObjId::Id(_, actor, _)) => {
+                    Some((scalar_value(s), actor.to_hex_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        if all.iter().any(|(v, _)| *v != all[0].0) {
+            out.push((key, all));
+        }
+    }
+    Ok(out)
+}
+
 /// The fields of one map object, read in a single pass, with their conflicts.
 pub(crate) struct Fields<'a> {
     doc: &'a AutoCommit,

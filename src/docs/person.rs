@@ -208,6 +208,52 @@ fn read_children<T>(
     Ok(out)
 }
 
+/// One value of a field of the person file that devices wrote at once, with who wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The conversation's or commitment's id; `None` for the person's own details.
+    pub record: Option<String>,
+    /// The field (its key in the record's map).
+    pub field: String,
+    /// The value written.
+    pub value: crate::fields::Value,
+    /// The writing device's actor (hex).
+    pub actor: String,
+}
+
+/// Every value of every field devices wrote at once in the person file, with the actor that
+/// wrote it: the person's details, then each conversation and commitment.
+pub fn conflict_writers(doc: &AutoCommit, doc_id: &str) -> Result<Vec<Written>> {
+    let mut out = Vec::new();
+    let mut add = |record: Option<String>, obj: &ObjId| -> Result<()> {
+        for (field, values) in super::conflict_writers(doc, obj)? {
+            for (value, actor) in values {
+                out.push(Written {
+                    record: record.clone(),
+                    field: field.clone(),
+                    value,
+                    actor,
+                });
+            }
+        }
+        Ok(())
+    };
+    add(None, &person_obj(doc, doc_id)?)?;
+    for list in ["conversations", "commitments"] {
+        if let Some(map) = child_map(doc, &ROOT, list)? {
+            let children: Vec<(String, ObjId)> = doc
+                .map_range(&map, ..)
+                .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
+                .map(|item| (item.key.to_string(), item.id()))
+                .collect();
+            for (id, obj) in children {
+                add(Some(id), &obj)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Read the whole person file. Conversations are ordered by time, commitments by creation.
 pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<PersonFile> {
     let person = read_person(doc, doc_id)?;

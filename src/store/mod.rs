@@ -778,6 +778,23 @@ impl Store {
         crate::docs::history::history(&mut doc, &|actor| names.get(actor).cloned())
     }
 
+    /// Who wrote each value of the fields that devices wrote at once in person `person_id`'s
+    /// file (the values as text, the devices by name where this notebook knows it), so that
+    /// whoever settles a conflict sees whose word each value is.
+    pub fn conflict_writers(&self, person_id: &str) -> Result<Vec<ConflictWriter>> {
+        let (id, doc) = self.person_document(person_id)?;
+        let names = self.writer_names()?;
+        Ok(crate::docs::person::conflict_writers(&doc, &id)?
+            .into_iter()
+            .map(|w| ConflictWriter {
+                record: w.record,
+                field: w.field,
+                value: w.value.to_text(),
+                device: names.get(&w.actor).cloned(),
+            })
+            .collect())
+    }
+
     /// The person file as it read after each change of it, oldest first (for a subject access
     /// request: every value it ever held, which the history's edits name without).
     pub fn person_versions(&self, person_id: &str) -> Result<Vec<PersonVersion>> {
@@ -928,6 +945,20 @@ fn follow_identity(
         kept.clear();
     }
     Ok(())
+}
+
+/// One value of a field that devices wrote at once, and the device that wrote it
+/// ([`Store::conflict_writers`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConflictWriter {
+    /// The conversation's or commitment's id; `None` for the person's own details.
+    pub record: Option<String>,
+    /// The field.
+    pub field: String,
+    /// The value, as text.
+    pub value: String,
+    /// The device's name, where this notebook knows it.
+    pub device: Option<String>,
 }
 
 /// The Automerge actor of a device: the 16 bytes of its UUID.

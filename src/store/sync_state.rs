@@ -421,7 +421,8 @@ impl Store {
         Ok(())
     }
 
-    /// The names of the devices seen writing, by actor id (hex); this device included.
+    /// The names of the devices seen writing (as the relay named their pushes, else as their
+    /// member record names them), by actor id (hex); this device included.
     pub fn writer_names(&self) -> Result<std::collections::HashMap<String, String>> {
         let mut stmt = self
             .conn
@@ -429,6 +430,17 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let mut names =
             rows.collect::<std::result::Result<std::collections::HashMap<String, String>, _>>()?;
+        // A writer whose changes came only inside another device's snapshot never pushed to
+        // this one; in a team with keys its member record names it.
+        let mut members = self
+            .conn
+            .prepare_cached("SELECT actor, name FROM members")?;
+        let rows =
+            members.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (actor, name) = row?;
+            names.entry(actor).or_insert(name);
+        }
         names.insert(intake::hex(&self.actor_bytes()), self.own_name()?);
         Ok(names)
     }

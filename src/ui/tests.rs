@@ -555,9 +555,19 @@ fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
         super::views::show_time(&at)
     );
     h.click("data-id", &id);
-    h.settle_until("conflict shown", |html| {
-        html.contains("Two devices disagree")
+    h.settle_until("conflict shown, each value with who wrote it", |html| {
+        html.contains("Two devices disagree") && html.contains("from another device")
     });
+    // This device's value is named by its canvasser's name; the other's, unknown here (it
+    // never synced its member record), as another device.
+    let html = h.html();
+    for (value, who) in [
+        ("Call after 6pm", "Sam"),
+        ("Only weekends", "another device"),
+    ] {
+        let shown = format!("{value}</p><p class=\"muted conflict-who\">from {who}</p>");
+        assert!(html.contains(&shown), "{shown} in {html}");
+    }
     h.click(
         "aria-label",
         &format!("Use this: “Only weekends” for {label}"),

@@ -397,6 +397,15 @@ impl StoreHandle {
         self.ask(Request::History(person_id.to_string())).await
     }
 
+    /// Who wrote each value of the fields devices wrote at once in a person's file.
+    pub async fn conflict_writers(
+        &self,
+        person_id: &str,
+    ) -> Result<Vec<groundwork::store::ConflictWriter>, UiError> {
+        self.ask(Request::ConflictWriters(person_id.to_string()))
+            .await
+    }
+
     /// Restore a person's file or a record of it to before change `before`; whether anything
     /// changed.
     pub async fn restore(

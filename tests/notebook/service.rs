@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 39;
+const VARIANTS: usize = 40;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -59,6 +59,7 @@ fn variant(r: &Request) -> usize {
         Request::AddPersonFromDraft(..) => 36,
         Request::EditPersonFromDraft(..) => 37,
         Request::ExportCsv(_) => 38,
+        Request::ConflictWriters(_) => 39,
     }
 }
 
@@ -367,6 +368,11 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     );
     let integrity: groundwork::service::Integrity = w.ask(Request::Integrity);
     assert!(integrity.refused.is_empty() && integrity.waiting.is_empty());
+
+    // No conflict in the file: nobody to name.
+    let writers: Vec<groundwork::store::ConflictWriter> =
+        w.ask(Request::ConflictWriters(id.clone()));
+    assert!(writers.is_empty(), "{writers:?}");
 
     // History and restore: put the commitment back to before it was reworded.
     let history: Vec<FileChange> = w.ask(Request::History(id.clone()));

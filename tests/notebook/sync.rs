@@ -515,6 +515,24 @@ fn three_devices_converge_and_see_the_same_conflict() {
             phones.contains(&"111".into()) && phones.contains(&"222".into()),
             "{phones:?}"
         );
+        // Every device can say whose value each is, by the writing device's name.
+        let mut writers: Vec<(Option<String>, String, Option<String>)> = d
+            .store
+            .conflict_writers(&p)
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.record, w.value, w.device))
+            .collect();
+        writers.sort();
+        assert_eq!(
+            writers,
+            [
+                (None, "111".to_string(), Some("Sam's phone".to_string())),
+                (None, "222".to_string(), Some("Joy's phone".to_string())),
+            ],
+            "on {:?}",
+            d.store.device_name()
+        );
         assert!(d.store.person(&q).is_ok());
         assert_eq!(d.store.pending_changes().unwrap(), 0);
     }

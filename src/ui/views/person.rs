@@ -10,6 +10,7 @@ use groundwork::model::{
     Commitment, CommitmentField, CommitmentPatch, CommitmentStatus, ConversationPatch, PersonField,
     PersonFile as File, PersonPatch, parse_date,
 };
+use groundwork::store::ConflictWriter;
 
 use super::drafts::{conversation_key, corrections_waiting, edit_key};
 use super::edit_person::EditPerson;
@@ -37,10 +38,23 @@ pub fn shown(spec: &Spec, v: &Value) -> String {
 /// `label` says whose field it is.
 fn record_conflicts<R: Record>(
     r: &R,
-    key: &str,
+    (key, record): (&str, Option<&str>),
+    writers: &[ConflictWriter],
     label: impl Fn(&Spec) -> String,
     settle: impl Fn(R::Field, &Value) -> Option<Request>,
 ) -> Vec<Conflict> {
+    // Which device wrote value `v` of `field` (its name, or "another device").
+    let who = |field: &str, v: &Value| {
+        let text = v.to_text();
+        writers
+            .iter()
+            .find(|w| w.record.as_deref() == record && w.field == field && w.value == text)
+            .map(|w| {
+                w.device
+                    .clone()
+                    .unwrap_or_else(|| "another device".to_string())
+            })
+    };
     r.conflicts()
         .iter()
         .filter(|(f, _)| f.spec().edit || f.spec().ty != Type::Time)
@@ -49,7 +63,11 @@ fn record_conflicts<R: Record>(
             label: label(f.spec()),
             values: vals
                 .iter()
-                .map(|v| (shown(f.spec(), v), settle(*f, &settled(f.spec(), v))))
+                .map(|v| ConflictValue {
+                    shown: shown(f.spec(), v),
+                    who: who(f.name(), v),
+                    settle: settle(*f, &settled(f.spec(), v)),
+                })
                 .collect(),
             both: both(f.spec(), vals).and_then(|v| settle(*f, &v)),
         })
@@ -111,18 +129,31 @@ struct Conflict {
     key: String,
     /// What the field is, in words ("Notes of the doorstep conversation on Tue 3 Mar").
     label: String,
-    /// Each value as shown, with the request that settles the field on it.
-    values: Vec<(String, Option<Request>)>,
+    /// Each value.
+    values: Vec<ConflictValue>,
     /// For a note, the request that keeps both texts.
     both: Option<Request>,
 }
 
-/// Every conflict in the person file, with a way to settle each field people edit.
-fn conflicts_of(f: &File) -> Vec<Conflict> {
+/// One of a conflict's values.
+#[derive(Debug, Clone)]
+struct ConflictValue {
+    /// As shown.
+    shown: String,
+    /// The device that wrote it, when known.
+    who: Option<String>,
+    /// The request that settles the field on it.
+    settle: Option<Request>,
+}
+
+/// Every conflict in the person file, with a way to settle each field people edit and the
+/// device that wrote each value (`writers`).
+fn conflicts_of(f: &File, writers: &[ConflictWriter]) -> Vec<Conflict> {
     let p = &f.person;
     let mut out = record_conflicts(
         p,
-        "person",
+        ("person", None),
+        writers,
         |spec| spec.label.to_string(),
         |field, v| {
             let patch = PersonPatch::new().put(field, v.clone());
@@ -137,7 +168,8 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
         );
         out.extend(record_conflicts(
             c,
-            &c.id,
+            (&c.id, Some(&c.id)),
+            writers,
             |spec| format!("{} of the {whose}", spec.label),
             |field, v| {
                 field.spec().edit.then(|| {
@@ -155,7 +187,8 @@ fn conflicts_of(f: &File) -> Vec<Conflict> {
     for c in &f.commitments {
         out.extend(record_conflicts(
             c,
-            &c.id,
+            (&c.id, Some(&c.id)),
+            writers,
             |spec| format!("{} “{}”", spec.label, c.what),
             |field, v| match (field, v) {
                 (CommitmentField::Status, Value::Text(s)) => s
@@ -197,6 +230,28 @@ pub fn PersonFile(
         let id = pid.clone();
         let _ = (nav.revision)();
         async move { store.person(&id).await }
+    });
+    // Who wrote each conflicting value, asked only when the file has conflicts.
+    let wid = id.clone();
+    let writers_store = use_context::<Services>().store;
+    let writers = use_resource(move || {
+        let store = writers_store.clone();
+        let id = wid.clone();
+        let any = match &*file.read() {
+            Some(Ok(f)) => {
+                !f.person.conflicts().is_empty()
+                    || f.conversations.iter().any(|c| !c.conflicts().is_empty())
+                    || f.commitments.iter().any(|c| !c.conflicts().is_empty())
+            }
+            _ => false,
+        };
+        async move {
+            if any {
+                store.conflict_writers(&id).await
+            } else {
+                Ok(Vec::new())
+            }
+        }
     });
     // Unsaved drafts of this person's conversation and details, shown with a way back to them.
     let did = id.clone();
@@ -270,7 +325,11 @@ pub fn PersonFile(
         .map(|f| (f.spec().label, p.value(*f).to_text()))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    let conflicts = conflicts_of(&f);
+    let writers_now = match &*writers.read() {
+        Some(Ok(w)) => w.clone(),
+        _ => Vec::new(),
+    };
+    let conflicts = conflicts_of(&f, &writers_now);
     let (open, past): (Vec<Commitment>, Vec<Commitment>) = f
         .commitments
         .iter()
@@ -340,9 +399,12 @@ pub fn PersonFile(
                         div { class: "conflict card", key: "{conflict.key}",
                             p { class: "conflict-label", "{conflict.label}: pick the right one" }
                             div { class: "conflict-values",
-                                for (i, (v, request)) in conflict.values.into_iter().enumerate() {
+                                for (i, ConflictValue { shown: v, who, settle: request }) in conflict.values.into_iter().enumerate() {
                                     div { class: "conflict-value", key: "{i}",
                                         p { class: "as-typed", "{v}" }
+                                        if let Some(who) = who {
+                                            p { class: "muted conflict-who", "from {who}" }
+                                        }
                                         button {
                                             r#type: "button",
                                             class: "secondary",
