@@ -154,7 +154,18 @@ fn to_records<T: serde::Serialize>(what: What, items: Vec<T>) -> Result<Vec<Map<
             };
             Ok(columns(what)
                 .iter()
-                .map(|c| (c.to_string(), full.remove(*c).unwrap_or(Value::Null)))
+                .map(|c| {
+                    let v = full.remove(*c).unwrap_or(Value::Null);
+                    // Who canvassed, as every report says it (never the stored stand-in for
+                    // "no name given").
+                    let v = match (*c, v) {
+                        ("canvasser" | "status_by", Value::String(name)) => {
+                            Value::String(crate::store::show_canvasser(&name).to_string())
+                        }
+                        (_, v) => v,
+                    };
+                    (c.to_string(), v)
+                })
                 .collect())
         })
         .collect()

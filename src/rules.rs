@@ -55,7 +55,9 @@ pub enum ValidationError {
     #[error("invalid id {0:?}: ids look like 0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e")]
     Id(String),
     /// A malformed campaign target.
-    #[error("invalid target {0:?}: use LABEL=NUMBER, for example \"letters signed=50\"")]
+    #[error(
+        "invalid target {0:?}: use LABEL=NUMBER, a number from 1, for example \"letters signed=50\""
+    )]
     Target(String),
     /// A shift cannot start while another is open on this device.
     #[error("shift {0} is still open on this device: end it first with `groundwork shift end`")]
@@ -369,7 +371,7 @@ pub fn parse_target(s: &str) -> Result<(String, i64), ValidationError> {
         .trim()
         .parse()
         .map_err(|_| ValidationError::Target(s.to_string()))?;
-    if label.is_empty() || number < 0 {
+    if label.is_empty() || number < 1 {
         return Err(ValidationError::Target(s.to_string()));
     }
     Ok((label.to_string(), number))

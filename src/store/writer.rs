@@ -516,6 +516,7 @@ impl<'t> Writer<'t> {
     /// Create a campaign; returns its id.
     pub fn add_campaign(&mut self, mut new: NewCampaign) -> Result<String> {
         new.name = required("campaign name", &new.name)?;
+        check_targets(new.targets.iter().map(|(l, n)| (l.as_str(), Some(*n))))?;
         new.issue = clean_opt(new.issue).and_then(|i| normalise_tag(&i));
         let now = self.now();
         let id = self.source.new_id(now);
@@ -533,11 +534,27 @@ impl<'t> Writer<'t> {
             patch.name = Some(required("campaign name", name)?);
         }
         patch.issue = patch.issue.map(|i| normalise_tag(&i).unwrap_or_default());
-        for n in patch.set_targets.values() {
-            if *n < 0 {
-                return Err(ValidationError::Target(n.to_string()).into());
-            }
-        }
+        // The targets as they will be: those kept, and those set.
+        // (A target set or dropped by its words with other capitals is that target.)
+        let held = super::queries::campaign(self.conn, &id)?.targets;
+        let named: Vec<String> = patch
+            .set_targets
+            .keys()
+            .chain(&patch.drop_targets)
+            .map(|l| l.trim().to_lowercase())
+            .collect();
+        let kept = held
+            .keys()
+            .filter(|l| !named.contains(&l.trim().to_lowercase()))
+            .map(|l| (l.as_str(), None));
+        check_targets(
+            kept.chain(
+                patch
+                    .set_targets
+                    .iter()
+                    .map(|(l, n)| (l.as_str(), Some(*n))),
+            ),
+        )?;
         let mut doc = self.load_kept(&id, DocKind::Campaign, "campaign")?;
         let now = self.now();
         docs::campaign::edit(&mut doc, &patch, &format_time(now))?;
@@ -840,4 +857,30 @@ impl<'t> Writer<'t> {
             waiting: report.waiting,
         })
     }
+}
+
+/// A campaign's targets (label, and its number when one is being set) refused when a number
+/// is under 1 or two labels are the same but for capitals: an edit of one would be anyone's
+/// guess, and commitments count towards a target by its words whatever their capitals.
+fn check_targets<'a>(targets: impl Iterator<Item = (&'a str, Option<i64>)>) -> Result<()> {
+    let mut seen: Vec<String> = Vec::new();
+    for (label, number) in targets {
+        if let Some(n) = number
+            && n < 1
+        {
+            return Err(ValidationError::Target(format!("{label}={n}")).into());
+        }
+        let folded = label.trim().to_lowercase();
+        if seen.contains(&folded) {
+            return Err(ValidationError::Field {
+                field: "target",
+                reason: format!(
+                    "“{label}” is there twice (capitals aside): give each target its own words"
+                ),
+            }
+            .into());
+        }
+        seen.push(folded);
+    }
+    Ok(())
 }

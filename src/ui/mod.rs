@@ -344,9 +344,7 @@ pub fn App() -> Element {
     // A join link's invite, until the device has joined or the canvasser puts it off.
     let mut invite_put_off = use_signal(|| false);
     let invite = match (&services.host.relay, &services.host.invite) {
-        (Some(r), Some(i))
-            if (status.joined.is_none() || status.needs_new_invite()) && !invite_put_off() =>
-        {
+        (Some(r), Some(i)) if status.joined.is_none() && !invite_put_off() => {
             Some((r.clone(), i.clone()))
         }
         _ => None,

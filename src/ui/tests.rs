@@ -1654,6 +1654,8 @@ fn joining_names_the_device_and_the_joining_notice_ends_with_the_join() {
         html.contains("Joined: this device syncs with")
     });
     let html = h.html();
+    // The form goes: its spent code offered again would only be refused.
+    assert!(!html.contains("id=\"invite\""), "{html}");
     assert!(
         html.contains("Sync now") && !html.contains("badge-join"),
         "{html}"
@@ -1700,7 +1702,9 @@ fn a_revoked_device_is_offered_the_join_form_again() {
         ..joined("canvasser")
     });
     h.settle_until("joined again", |html| {
-        html.contains("Joined again: this device syncs with") && !html.contains("join-again")
+        html.contains("Joined again: this device syncs with")
+            && !html.contains("join-again")
+            && !html.contains("id=\"invite\"")
     });
 
     // A device still in its team is not offered the form.

@@ -1113,9 +1113,53 @@ fn a_campaign_is_renamed_and_its_targets_changed_from_the_command_line() {
         fails(d, &["campaign", "edit", &c, "--target", "flyers=lots"]).contains("LABEL=NUMBER")
     );
     assert!(fails(d, &["campaign", "edit", &c, "--name", " "]).contains("name"));
+    // A target of nothing, or twice but for capitals (an edit of one would be anyone's guess).
+    let targets_before = json(&ok(d, &["campaign", "list"]))[0]["targets"].clone();
+    assert!(
+        fails(d, &["campaign", "edit", &c, "--target", "flyers=0"]).contains("a number from 1")
+    );
+    assert!(
+        fails(
+            d,
+            &[
+                "campaign",
+                "add",
+                "--name",
+                "Pledges",
+                "--target",
+                "pledges=10",
+                "--target",
+                "Pledges=20"
+            ]
+        )
+        .contains("is there twice")
+    );
+    assert_eq!(
+        json(&ok(d, &["campaign", "list"]))[0]["targets"],
+        targets_before
+    );
     let unchanged = json(&ok(d, &["campaign", "list"]));
     assert_eq!(
         unchanged[0]["name"], "Living wage now",
         "a refused edit changes nothing"
     );
+}
+
+/// Exports say who canvassed as reports do: a conversation recorded before any name was given
+/// reads "no name given", never the stored stand-in.
+#[test]
+fn exports_never_say_unnamed_canvasser() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = ok(d, &["person", "add", "--name", "Kofi Boateng"])
+        .trim()
+        .to_string();
+    ok(
+        d,
+        &["conversation", "add", "--person", &p, "--kind", "doorstep"],
+    );
+    let rows = json(&ok(d, &["export", "--what", "conversations"]));
+    assert_eq!(rows[0]["canvasser"], "no name given", "{rows}");
+    let csv = ok(d, &["export", "--what", "conversations", "--format", "csv"]);
+    assert!(!csv.contains("unnamed canvasser"), "{csv}");
 }

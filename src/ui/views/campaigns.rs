@@ -184,13 +184,21 @@ pub fn targets_of(rows: &[TargetRow]) -> Result<BTreeMap<String, i64>, String> {
         if label.is_empty() {
             continue;
         }
+        if out
+            .keys()
+            .any(|l: &String| l.to_lowercase() == label.to_lowercase())
+        {
+            return Err(format!(
+                "The target “{label}” is there twice: give each target its own words."
+            ));
+        }
         match r.number.trim().parse::<i64>() {
-            Ok(n) if n >= 0 => {
+            Ok(n) if n >= 1 => {
                 out.insert(label.to_string(), n);
             }
             _ => {
                 return Err(format!(
-                    "Give the target “{label}” a whole number, e.g. 50."
+                    "Give the target “{label}” a whole number from 1, e.g. 50."
                 ));
             }
         }
@@ -376,5 +384,16 @@ mod tests {
         );
         assert!(targets_of(&[row("letters signed", "lots")]).is_err());
         assert!(targets_of(&[row("letters signed", "-1")]).is_err());
+        assert!(targets_of(&[row("letters signed", "0")]).is_err());
+        // Twice, or twice but for capitals: which one an edit changed would be anyone's guess.
+        for twice in [
+            [row("pledges", "10"), row("pledges", "20")],
+            [row("letters signed", "50"), row("Letters Signed", "20")],
+        ] {
+            assert!(
+                targets_of(&twice).unwrap_err().contains("is there twice"),
+                "{twice:?}"
+            );
+        }
     }
 }

@@ -29,7 +29,12 @@ pub fn Settings(status: SyncStatus) -> Element {
     // The invite of the join link the app was opened with, when "Not now" put it off: here to
     // join with later, not typed again.
     let link_invite = services.host.invite.clone().unwrap_or_default();
-    let first_invite = link_invite.clone();
+    // (Not for a joined device: the link it was opened with is spent.)
+    let first_invite = if status.joined.is_none() {
+        link_invite.clone()
+    } else {
+        String::new()
+    };
     let mut invite = use_signal(move || first_invite);
     let initial_device = ov.device_name.clone().unwrap_or_default();
     let mut device = use_signal(|| initial_device.clone());
@@ -207,7 +212,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                 }
                 // Once joined, the form goes (it stays for the answer right after joining), and
                 // comes back for a device the relay no longer takes.
-                if status.joined.is_none() || asked_join() || status.needs_new_invite() {
+                if status.joined.is_none() || status.joining || status.needs_new_invite() {
                     // The web app talks to the relay that served it, and to no other (its content
                     // security policy allows only its own origin).
                     if services.host.relay.is_some() {
@@ -216,7 +221,10 @@ pub fn Settings(status: SyncStatus) -> Element {
                         TextField { id: "relay", label: "Relay address", kind: "url", hint: "From your team lead, e.g. https://relay.example.org",
                             oninput: move |v: String| relay.set(v) }
                     }
-                    TextField { id: "invite", label: "Invite code", initial: link_invite.clone(), oninput: move |v: String| invite.set(v) }
+                    // A revoked device needs a new invite: the link it was opened with is spent.
+                    TextField { id: "invite", label: "Invite code",
+                        initial: if status.joined.is_none() { link_invite.clone() } else { String::new() },
+                        oninput: move |v: String| invite.set(v) }
                     TextField { id: "device-name", label: "This device's name", initial: initial_device,
                         hint: "How your team sees this device, e.g. Sam's phone. Your own name is the one above.",
                         oninput: move |v: String| device.set(v) }
