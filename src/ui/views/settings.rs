@@ -212,7 +212,12 @@ pub fn Settings(status: SyncStatus) -> Element {
                 }
                 // Once joined, the form goes (it stays for the answer right after joining), and
                 // comes back for a device the relay no longer takes.
-                if status.joined.is_none() || status.joining || status.needs_new_invite() {
+                if status.joined.is_none()
+                    || status.joining
+                    || status.needs_new_invite()
+                    // A join again that failed: another code can be tried.
+                    || (asked_rejoin() && status.last_error.is_some())
+                {
                     // The web app talks to the relay that served it, and to no other (its content
                     // security policy allows only its own origin).
                     if services.host.relay.is_some() {
