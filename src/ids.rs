@@ -109,6 +109,12 @@ pub fn new_device_id() -> Uuid {
     Uuid::new_v4()
 }
 
+/// A new random key for one form, so that the form saved twice (its draft brought back after
+/// a reload in the moment after the save) makes one record (`store::Writer::saved`).
+pub fn new_save_key() -> String {
+    Uuid::new_v4().to_string()
+}
+
 /// Check that `s` is a well-formed id and return it in canonical (lower-case, hyphenated) form.
 pub fn parse_id(s: &str) -> Result<String, ValidationError> {
     Uuid::parse_str(s.trim())

@@ -85,6 +85,16 @@ pub enum Request {
     AddPerson(NewPerson),
     /// Add a person typed in the draft `1`, forgetting the draft in the same transaction.
     AddPersonFromDraft(NewPerson, String),
+    /// [`Request::AddPersonFromDraft`] made at most once for the form's `save_key` (a form
+    /// saved again after a reload brought its draft back adds nobody).
+    AddPersonOnce {
+        /// The person.
+        person: NewPerson,
+        /// The draft the form was saved under.
+        draft_key: String,
+        /// The form's own key.
+        save_key: String,
+    },
     /// Change a person (also how a conflict is settled: write the chosen value).
     EditPerson(String, PersonPatch),
     /// Change person `0` as typed in the draft `2`, forgetting the draft in the same
@@ -124,6 +134,9 @@ pub enum Request {
         commitments: Vec<NewCommitment>,
         /// The draft the form was saved under.
         draft_key: String,
+        /// The form's own key: the same form saved twice records once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        save_key: Option<String>,
     },
     /// Mark a commitment.
     SetCommitment {
@@ -242,6 +255,7 @@ impl Request {
         match self {
             Request::RecordConversation { draft_key, .. } => Some(draft_key),
             Request::AddPersonFromDraft(_, key) => Some(key),
+            Request::AddPersonOnce { draft_key, .. } => Some(draft_key),
             Request::EditPersonFromDraft(_, _, key) => Some(key),
             Request::EditConversation {
                 draft_key: Some(key),
@@ -263,6 +277,7 @@ impl Request {
             self,
             Request::AddPerson(_)
                 | Request::AddPersonFromDraft(..)
+                | Request::AddPersonOnce { .. }
                 | Request::EditPerson(..)
                 | Request::EditPersonFromDraft(..)
                 | Request::EditConversation { .. }
@@ -559,6 +574,11 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         Request::AddPersonFromDraft(new, draft_key) => {
             Reply::Id(s.add_person_from_draft(new, &draft_key)?)
         }
+        Request::AddPersonOnce {
+            person,
+            draft_key,
+            save_key,
+        } => Reply::Id(s.add_person_once(person, &draft_key, Some(&save_key))?),
         Request::EditPerson(id, patch) => {
             s.edit_person(&id, patch)?;
             Reply::Done(())
@@ -593,9 +613,14 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             conversation,
             commitments,
             draft_key,
+            save_key,
         } => {
-            let (id, _) =
-                s.record_conversation_from_draft(conversation, commitments, &draft_key)?;
+            let (id, _) = s.record_conversation_once(
+                conversation,
+                commitments,
+                &draft_key,
+                save_key.as_deref(),
+            )?;
             Reply::Id(id)
         }
         Request::SetCommitment { person, id, status } => {

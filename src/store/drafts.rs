@@ -12,6 +12,11 @@ pub const EDIT_PREFIX: &str = "person-edit:";
 /// Key prefix of drafts of corrections to a saved conversation or commitment
 /// (`record-edit:{person id}:{record id}`).
 pub const RECORD_EDIT_PREFIX: &str = "record-edit:";
+/// Key prefix of the notes of forms already saved (`saved:{save key}`, the id made), kept
+/// beside the drafts so that a form saved twice makes one record (`Writer::saved`).
+pub const SAVED_PREFIX: &str = "saved:";
+/// The first key after every [`SAVED_PREFIX`] key.
+pub(crate) const SAVED_END: &str = "saved;";
 
 /// The keys of the drafts typed about `person_id` that have one key each (erasure and subject
 /// access also take those under [`person_draft_prefix`]).
@@ -76,13 +81,16 @@ impl Store {
             .optional()?)
     }
 
-    /// The keys of the drafts whose key starts with `prefix`, in key order.
+    /// The keys of the drafts whose key starts with `prefix`, in key order (the notes of forms
+    /// already saved, [`SAVED_PREFIX`], are not drafts: listed only when `prefix` asks for them).
     pub fn draft_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key FROM drafts WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT key FROM drafts WHERE substr(key, 1, length(?1)) = ?1
+                 AND (substr(key, 1, length(?2)) <> ?2 OR substr(?1, 1, length(?2)) = ?2)
+                 ORDER BY key",
+        )?;
         let keys = stmt
-            .query_map([prefix], |r| r.get(0))?
+            .query_map([prefix, SAVED_PREFIX], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(keys)
     }

@@ -248,8 +248,30 @@ impl Store {
     /// [`Store::record_conversation_from_draft`]): a page reloaded between the two could
     /// otherwise offer the draft again, and saving it would add the person twice.
     pub fn add_person_from_draft(&mut self, new: NewPerson, draft_key: &str) -> Result<String> {
+        self.add_person_once(new, draft_key, None)
+    }
+
+    /// [`Store::add_person_from_draft`], made at most once for the form's `save_key` (when it
+    /// has one): saved again (its draft brought back after a reload just after the save), it
+    /// adds nobody and returns the person added the first time.
+    pub fn add_person_once(
+        &mut self,
+        new: NewPerson,
+        draft_key: &str,
+        save_key: Option<&str>,
+    ) -> Result<String> {
         self.batch(|w| {
-            let id = w.add_person(new)?;
+            let earlier = match save_key {
+                Some(k) => w.saved_as(k)?,
+                None => None,
+            };
+            let id = match earlier {
+                Some(id) => id,
+                None => w.add_person(new)?,
+            };
+            if let Some(k) = save_key {
+                w.saved(k, &id)?;
+            }
             w.delete_draft(draft_key)?;
             Ok(id)
         })
@@ -358,8 +380,32 @@ impl Store {
         commitments: Vec<NewCommitment>,
         draft_key: &str,
     ) -> Result<(String, Vec<String>)> {
+        self.record_conversation_once(new, commitments, draft_key, None)
+    }
+
+    /// [`Store::record_conversation_from_draft`], made at most once for the form's `save_key`
+    /// (when it has one): saved again (its draft brought back after a reload just after the
+    /// save), it records nothing and returns the conversation recorded the first time (with no
+    /// commitment ids: they were made then).
+    pub fn record_conversation_once(
+        &mut self,
+        new: NewConversation,
+        commitments: Vec<NewCommitment>,
+        draft_key: &str,
+        save_key: Option<&str>,
+    ) -> Result<(String, Vec<String>)> {
         self.batch(|w| {
-            let out = w.record_conversation(new, commitments)?;
+            let earlier = match save_key {
+                Some(k) => w.saved_as(k)?,
+                None => None,
+            };
+            let out = match earlier {
+                Some(id) => (id, Vec::new()),
+                None => w.record_conversation(new, commitments)?,
+            };
+            if let Some(k) = save_key {
+                w.saved(k, &out.0)?;
+            }
             w.delete_draft(draft_key)?;
             Ok(out)
         })

@@ -315,6 +315,42 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// The id of what a form's save made, if a save with the form's `save_key` was made
+    /// already (see [`Writer::saved`]).
+    pub fn saved_as(&mut self, save_key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT body FROM drafts WHERE key = ?1",
+                [format!("{}{save_key}", super::drafts::SAVED_PREFIX)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Note that the form saved under `save_key` made `id`, in the save's transaction: the
+    /// same form saved again (its draft brought back by the page after a reload in the moment
+    /// after the save) makes nothing more. Notes older than 30 days are forgotten.
+    pub fn saved(&mut self, save_key: &str, id: &str) -> Result<()> {
+        let now = self.now();
+        let stamp = format_time(now);
+        let old = format_time(now - chrono::Duration::days(30));
+        self.conn.execute(
+            "DELETE FROM drafts WHERE key >= ?1 AND key < ?2 AND updated_at < ?3",
+            (super::drafts::SAVED_PREFIX, super::drafts::SAVED_END, old),
+        )?;
+        self.conn.execute(
+            "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            (
+                format!("{}{save_key}", super::drafts::SAVED_PREFIX),
+                id,
+                stamp,
+            ),
+        )?;
+        Ok(())
+    }
+
     /// Add a commitment to a person, optionally tied to one of their conversations.
     pub fn add_commitment(
         &mut self,

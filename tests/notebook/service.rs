@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 40;
+const VARIANTS: usize = 41;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -60,6 +60,7 @@ fn variant(r: &Request) -> usize {
         Request::EditPersonFromDraft(..) => 37,
         Request::ExportCsv(_) => 38,
         Request::ConflictWriters(_) => 39,
+        Request::AddPersonOnce { .. } => 40,
     }
 }
 
@@ -194,6 +195,7 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
             target: Some("join the union".into()),
         }],
         draft_key: key.clone(),
+        save_key: None,
     });
     assert_eq!(w.ask::<Option<String>>(Request::Draft(key.clone())), None);
     w.ask::<()>(Request::SaveDraft {
@@ -397,6 +399,12 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     let shifts: Vec<groundwork::model::Shift> = w.ask(Request::Shifts);
     assert_eq!(shifts.len(), 1);
 
+    // (A form's save made once: `a_form_saved_twice_makes_one_record`.)
+    let _: String = w.ask(Request::AddPersonOnce {
+        person: NewPerson::named("Last One"),
+        draft_key: "person-new".into(),
+        save_key: "form-last".into(),
+    });
     let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !w.sent[i]).collect();
     assert!(missing.is_empty(), "variants never sent: {missing:?}");
 }
@@ -451,5 +459,64 @@ fn changes_and_writes() {
             body: "b".into()
         }
         .writes()
+    );
+}
+
+/// A form saved twice (the page brought its draft back after a reload in the moment after the
+/// save, and it was saved again): one record, the first one's id both times, the draft gone.
+#[test]
+fn a_form_saved_twice_makes_one_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store opens");
+    let mut w = Wire {
+        store,
+        sent: [false; VARIANTS],
+    };
+    let key = "conversation:twice".to_string();
+    let other: String = w.ask(Request::AddPerson(NewPerson::named("Twice Saved")));
+    let twice = |w: &mut Wire| -> String {
+        w.ask::<()>(Request::SaveDraft {
+            key: key.clone(),
+            body: "the same form".into(),
+        });
+        let made = w.ask(Request::RecordConversation {
+            conversation: conversation(&other, None),
+            commitments: vec![NewCommitment {
+                what: "Bring a neighbour".into(),
+                due: None,
+                campaign_id: None,
+                target: None,
+            }],
+            draft_key: key.clone(),
+            save_key: Some("form-1".into()),
+        });
+        assert_eq!(w.ask::<Option<String>>(Request::Draft(key.clone())), None);
+        made
+    };
+    let first = twice(&mut w);
+    let again = twice(&mut w);
+    assert_eq!(first, again);
+    let after: Box<PersonFile> = w.ask(Request::Person(other.clone()));
+    assert_eq!(after.conversations.len(), 1);
+    assert_eq!(after.commitments.len(), 1);
+    // Saved twice under one form's key: one person.
+    let tunde = |w: &mut Wire| -> String {
+        w.ask(Request::AddPersonOnce {
+            person: NewPerson::named("Tunde Bello"),
+            draft_key: "person-new".into(),
+            save_key: "form-2".into(),
+        })
+    };
+    let one = tunde(&mut w);
+    assert_eq!(tunde(&mut w), one);
+    let people: Vec<groundwork::model::Person> = w.ask(Request::People {
+        query: "Tunde".into(),
+        limit: 10,
+    });
+    assert_eq!(people.len(), 1);
+    // The notes of saved forms are not drafts.
+    assert!(
+        w.ask::<Vec<String>>(Request::DraftKeys(String::new()))
+            .is_empty()
     );
 }

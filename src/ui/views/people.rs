@@ -324,6 +324,10 @@ pub struct AddDraft {
     /// The entry boxes' text, by the set's flag (`tag`).
     #[serde(default)]
     pub entries: BTreeMap<String, String>,
+    /// The form's own key: saved twice (its draft brought back after a reload in the moment
+    /// after the save), it adds one person. `None` in drafts of earlier versions.
+    #[serde(default)]
+    pub save_key: Option<String>,
 }
 
 impl AddDraft {
@@ -345,7 +349,15 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let was_restored = restored.is_some();
-    let first = use_hook(|| restored.clone().unwrap_or_default());
+    let first = use_hook(|| {
+        let mut first = restored.clone().unwrap_or_default();
+        first
+            .save_key
+            .get_or_insert_with(groundwork::ids::new_save_key);
+        first
+    });
+    let save_key = first.save_key.clone().unwrap_or_default();
+    let draft_save_key = save_key.clone();
     let start = first.form.clone();
     let start_entries = first.entries.clone();
     let form = use_signal(|| first.form.clone());
@@ -360,6 +372,7 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
         let draft = AddDraft {
             form: form.peek().clone(),
             entries: entries.peek().clone(),
+            save_key: Some(draft_save_key.clone()),
         };
         if draft.form == PersonForm::default()
             && draft.entries.values().all(|t| t.trim().is_empty())
@@ -388,9 +401,14 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
             return;
         }
         saving.set(true);
+        let save_key = save_key.clone();
         spawn(async move {
             // The draft goes in the same transaction as the person: never one without the other.
-            let request = Request::AddPersonFromDraft(new, NEW_PERSON_KEY.to_string());
+            let request = Request::AddPersonOnce {
+                person: new,
+                draft_key: NEW_PERSON_KEY.to_string(),
+                save_key,
+            };
             match store.create(request).await {
                 Ok(id) => {
                     nav.replace(Screen::Person(id));

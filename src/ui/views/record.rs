@@ -67,6 +67,10 @@ pub struct ConversationDraft {
     /// The walk list whose door's "Answered" opened the form: saved, it goes back to the
     /// walk's next door, even after a reload forgot where the form came from.
     pub walk: Option<String>,
+    /// The form's own key: saved twice (its draft brought back after a reload in the moment
+    /// after the save), it records one conversation. `None` in drafts of earlier versions
+    /// (given one when restored).
+    pub save_key: Option<String>,
 }
 
 /// A commitment added in the form: its words, its own due date and the campaign target it
@@ -139,6 +143,7 @@ impl ConversationDraft {
             started_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
             shift_id: shift.map(|s| s.id.clone()),
             campaign_id: shift.and_then(|s| s.campaign_id.clone()),
+            save_key: Some(groundwork::ids::new_save_key()),
             ..Default::default()
         }
     }
@@ -323,6 +328,9 @@ pub fn Record(person_id: String) -> Element {
             let mut initial = restored.clone().unwrap_or_else(|| {
                 ConversationDraft::fresh_of(*usual, nav.overview.peek().shift.as_ref())
             });
+            initial
+                .save_key
+                .get_or_insert_with(groundwork::ids::new_save_key);
             // Opened from a walk's door now: the draft remembers it, for the save.
             if let Some((_, Screen::Walk(list))) = nav
                 .after_record
@@ -465,6 +473,7 @@ fn RecordForm(
             }
         };
         let from_walk = d.walk.clone();
+        let save_key = d.save_key.clone();
         saving.set(true);
         let store = services.store.clone();
         let pid = pid.clone();
@@ -474,6 +483,7 @@ fn RecordForm(
                 conversation,
                 commitments,
                 draft_key,
+                save_key,
             };
             match store.create(request).await {
                 Ok(_) => {
