@@ -337,23 +337,11 @@ impl Worker {
             self.drafts_owed.set(true);
         }
         if !ok && let Some((key, (body, _))) = ended {
-            let written = self.store.borrow_mut().save_draft(&key, &body);
-            match written {
-                Ok(()) => {
-                    self.failed.borrow_mut().remove(&key);
-                }
-                Err(e) => {
-                    // Kept in memory and tried again (as the desktop does), unless the form
-                    // sent a newer one meanwhile: with the notebook full, this text is nowhere
-                    // else.
-                    super::log(&format!(
-                        "store worker: could not save the draft {key} (kept, to try again): {e}"
-                    ));
-                    self.failed.borrow_mut().insert(key.clone());
-                    let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
-                    self.drafts.borrow_mut().entry(key).or_insert((body, due));
-                }
-            }
+            // Kept in memory and tried again (as the desktop does) if it cannot be written,
+            // unless the form sent a newer one meanwhile: with the notebook full, this text is
+            // nowhere else.
+            let due = self.clock() + DRAFT_QUIET.as_millis() as f64;
+            self.write_draft(key, body, due);
         }
         self.tell_unwritten();
         self.post(&FromStore::Reply { id, result });
@@ -434,6 +422,24 @@ impl Worker {
         });
     }
 
+    /// Write the draft `key`; one that cannot be written is kept in memory (due at `due`,
+    /// unless a newer one for `key` is there already) and counted as unwritten.
+    fn write_draft(&self, key: String, body: String, due: f64) {
+        let written = self.store.borrow_mut().save_draft(&key, &body);
+        match written {
+            Ok(()) => {
+                self.failed.borrow_mut().remove(&key);
+            }
+            Err(e) => {
+                super::log(&format!(
+                    "store worker: could not save the draft {key} (kept, to try again): {e}"
+                ));
+                self.failed.borrow_mut().insert(key.clone());
+                self.drafts.borrow_mut().entry(key).or_insert((body, due));
+            }
+        }
+    }
+
     /// Write the drafts whose typing has paused (or all of them).
     fn flush_drafts(&self, all: bool) {
         // A timer may fire a little before its time as the clock reads it (rounding).
@@ -450,20 +456,9 @@ impl Worker {
                 .collect()
         };
         for (key, body) in due {
-            let written = self.store.borrow_mut().save_draft(&key, &body);
-            match written {
-                Ok(()) => {
-                    self.failed.borrow_mut().remove(&key);
-                }
-                Err(e) => {
-                    super::log(&format!(
-                        "store worker: could not save the draft {key} (kept, to try again): {e}"
-                    ));
-                    self.failed.borrow_mut().insert(key.clone());
-                    // Kept in memory, written at the next request, keystroke or page hide.
-                    self.drafts.borrow_mut().entry(key).or_insert((body, now));
-                }
-            }
+            // Kept in memory if it cannot be written: tried again at the next request,
+            // keystroke or page hide.
+            self.write_draft(key, body, now);
         }
         self.tell_unwritten();
         self.tell_drafts_kept();

@@ -195,17 +195,22 @@ fn read_children<T>(
     read: impl Fn(&AutoCommit, &str, String, ObjId) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
-    if let Some(map) = child_map(doc, &ROOT, key)? {
-        let children: Vec<(String, ObjId)> = doc
+    for (id, obj) in children(doc, key)? {
+        out.push(read(doc, doc_id, id, obj)?);
+    }
+    Ok(out)
+}
+
+/// The records (id, object) in the file's map `key` (`conversations`, `commitments`).
+fn children(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)>> {
+    Ok(match child_map(doc, &ROOT, key)? {
+        Some(map) => doc
             .map_range(&map, ..)
             .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
             .map(|item| (item.key.to_string(), item.id()))
-            .collect();
-        for (id, obj) in children {
-            out.push(read(doc, doc_id, id, obj)?);
-        }
-    }
-    Ok(out)
+            .collect(),
+        None => Vec::new(),
+    })
 }
 
 /// One value of a field of the person file that devices wrote at once, with who wrote it.
@@ -240,15 +245,8 @@ pub fn conflict_writers(doc: &AutoCommit, doc_id: &str) -> Result<Vec<Written>> 
     };
     add(None, &person_obj(doc, doc_id)?)?;
     for list in ["conversations", "commitments"] {
-        if let Some(map) = child_map(doc, &ROOT, list)? {
-            let children: Vec<(String, ObjId)> = doc
-                .map_range(&map, ..)
-                .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
-                .map(|item| (item.key.to_string(), item.id()))
-                .collect();
-            for (id, obj) in children {
-                add(Some(id), &obj)?;
-            }
+        for (id, obj) in children(doc, list)? {
+            add(Some(id), &obj)?;
         }
     }
     Ok(out)
