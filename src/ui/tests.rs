@@ -470,13 +470,17 @@ fn an_old_name_with_a_line_break_can_still_be_chosen_in_a_conflict() {
     assert!(file.person.conflicts.is_empty());
 }
 
-/// Two phones that each added a sentence to a story, offline: "Keep both" keeps both devices'
-/// words, one after the other, rather than make the lead choose whose to drop.
-#[test]
-fn a_conflict_on_a_story_can_keep_both_texts() {
-    let mut id = String::new();
+/// Amina Yusuf with a doorstep conversation whose `field` this device wrote as `ours` and
+/// another device (its notebook in the returned directory, its change taken in) as `theirs`,
+/// each unaware of the other; her id and the conversation's.
+fn two_devices_wrote(
+    field: ConversationField,
+    ours: &str,
+    theirs: &str,
+) -> (Harness, String, String, tempfile::TempDir) {
+    let (mut id, mut conv) = (String::new(), String::new());
     let other_dir = tempfile::tempdir().unwrap();
-    let mut h = Harness::new(|s| {
+    let h = Harness::new(|s| {
         id = person(s, "Amina Yusuf");
         let mut other = Store::open(other_dir.path()).unwrap();
         let deliver = |from: &Store, to: &mut Store| {
@@ -488,14 +492,24 @@ fn a_conflict_on_a_story_can_keep_both_texts() {
             .record_conversation(doorstep(&id, "Cleans at 5am."), vec![])
             .unwrap();
         deliver(s, &mut other);
-        let story = |n: &str| ConversationPatch::new().put(ConversationField::Story, n);
-        s.edit_conversation(&c, story("Cleans at 5am. Her rent went up."))
-            .unwrap();
-        other
-            .edit_conversation(&c, story("Cleans at 5am. Second job at night."))
-            .unwrap();
+        let put = |v: &str| ConversationPatch::new().put(field, v);
+        s.edit_conversation(&c, put(ours)).unwrap();
+        other.edit_conversation(&c, put(theirs)).unwrap();
         deliver(&other, s);
+        conv = c;
     });
+    (h, id, conv, other_dir)
+}
+
+/// Two phones that each added a sentence to a story, offline: "Keep both" keeps both devices'
+/// words, one after the other, rather than make the lead choose whose to drop.
+#[test]
+fn a_conflict_on_a_story_can_keep_both_texts() {
+    let (mut h, id, _, _other) = two_devices_wrote(
+        ConversationField::Story,
+        "Cleans at 5am. Her rent went up.",
+        "Cleans at 5am. Second job at night.",
+    );
     h.click("data-id", &id);
     h.settle_until("conflict shown", |html| {
         html.contains("Two devices disagree") && html.contains("Keep both")
@@ -514,41 +528,8 @@ fn a_conflict_on_a_story_can_keep_both_texts() {
 
 #[test]
 fn a_conflict_on_a_conversation_is_settled_with_one_tap() {
-    let mut id = String::new();
-    let mut conv = String::new();
-    let other_dir = tempfile::tempdir().unwrap();
-    let mut h = Harness::new(|s| {
-        id = person(s, "Amina Yusuf");
-        let mut other = Store::open(other_dir.path()).unwrap();
-        let deliver = |from: &Store, to: &mut Store| {
-            for item in from.outbox(usize::MAX).unwrap() {
-                to.apply_remote(&item.doc_id, &[item.bytes]).unwrap();
-            }
-        };
-        let (c, _) = s
-            .record_conversation(
-                NewConversation {
-                    person_id: id.clone(),
-                    kind: groundwork::model::ConversationKind::Doorstep,
-                    at: None,
-                    canvasser: None,
-                    shift_id: None,
-                    issues: vec![],
-                    story: None,
-                    notes: None,
-                    engagement: None,
-                    follow_up: None,
-                },
-                vec![],
-            )
-            .unwrap();
-        deliver(s, &mut other);
-        let notes = |n: &str| ConversationPatch::new().put(ConversationField::Notes, n);
-        s.edit_conversation(&c, notes("Call after 6pm")).unwrap();
-        other.edit_conversation(&c, notes("Only weekends")).unwrap();
-        deliver(&other, s);
-        conv = c;
-    });
+    let (mut h, id, conv, _other) =
+        two_devices_wrote(ConversationField::Notes, "Call after 6pm", "Only weekends");
     let at = h.store().person(&id).unwrap().conversations[0].at.clone();
     let label = format!(
         "Notes of the doorstep conversation on {}",
