@@ -248,8 +248,8 @@ pub fn App() -> Element {
         after_record,
     });
     let mut sync_status = use_signal(|| services.sync.status());
-    // Whether what is typed waits unwritten (a draft write failed): said in the header until
-    // a draft write succeeds.
+    // Whether what is typed waits unwritten (a draft held by the store worker failed its last
+    // write): said in the header until none does.
     let mut drafts_unwritten = use_signal(|| false);
 
     // Store changes, made here or pulled by sync: bump the revision so the open screen
