@@ -29,7 +29,7 @@ use groundwork::service::{self, Change, Request};
 use groundwork::store::Store;
 use groundwork::sync::fetch::{sleep, transport};
 use groundwork::sync::plan::Budget;
-use groundwork::sync::team::{self, TeamAction};
+use groundwork::sync::team;
 use groundwork::sync::{Repair, Status, engine};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -509,7 +509,7 @@ impl Worker {
                 });
                 let worker = Rc::clone(self);
                 wasm_bindgen_futures::spawn_local(async move {
-                    let erasing = matches!(action, TeamAction::Erase { .. });
+                    let erasing = action.erases();
                     let reply = team::act(&worker.store, &transport(), action)
                         .await
                         .map_err(|e| e.to_string());

@@ -319,7 +319,12 @@ pub async fn erase_document<W: Wire>(
             devices: None,
         });
     };
-    require_signed_lead(store, "erase a person from the team")?;
+    let what = match kind {
+        DocKind::Campaign => "delete a campaign from the team",
+        DocKind::WalkList => "delete a walk list from the team",
+        DocKind::Person | DocKind::Shift => "erase a person from the team",
+    };
+    require_signed_lead(store, what)?;
     let proof = store.with(|s| s.erase_proof(&id))?;
     let order = transport
         .erase(&link.relay_url, &link.token, &id, proof)
@@ -649,6 +654,29 @@ pub enum TeamAction {
         /// The person's id.
         person_id: String,
     },
+    /// Delete a campaign from the team (an erasure, as for a person).
+    DeleteCampaign {
+        /// The campaign's id.
+        campaign_id: String,
+    },
+    /// Delete a walk list, its doors and their visits from the team (an erasure).
+    DeleteWalkList {
+        /// The walk list's id.
+        walklist_id: String,
+    },
+}
+
+impl TeamAction {
+    /// Whether the action erases a document (a person, a campaign, a walk list): what the
+    /// device holds changes with it.
+    pub fn erases(&self) -> bool {
+        matches!(
+            self,
+            TeamAction::Erase { .. }
+                | TeamAction::DeleteCampaign { .. }
+                | TeamAction::DeleteWalkList { .. }
+        )
+    }
 }
 
 /// An invite as an app shows it.
@@ -671,7 +699,7 @@ pub enum TeamReply {
     Invite(InviteShown),
     /// The team's devices (after a revoke or a promotion too).
     Devices(Vec<TeamDevice>),
-    /// A person erased.
+    /// A person erased, or a campaign or walk list deleted.
     Erased(ErasureOutcome),
 }
 
@@ -713,6 +741,12 @@ pub async fn act<W: Wire>(
         }
         TeamAction::Erase { person_id } => Ok(TeamReply::Erased(
             erase_person(store, transport, &person_id).await?,
+        )),
+        TeamAction::DeleteCampaign { campaign_id } => Ok(TeamReply::Erased(
+            delete_campaign(store, transport, &campaign_id).await?,
+        )),
+        TeamAction::DeleteWalkList { walklist_id } => Ok(TeamReply::Erased(
+            delete_walklist(store, transport, &walklist_id).await?,
         )),
     }
 }

@@ -801,6 +801,72 @@ pub(crate) mod through_the_relay {
             Err(SyncError::Revoked)
         ));
     }
+
+    /// The app's actions (`team::act`, as the desktop's and the phone's sync engines carry them
+    /// out): a canvasser's app is refused deleting a campaign or a walk list, in words that name
+    /// the action; a lead's deletes both from every device.
+    #[test]
+    fn an_app_deletes_a_campaign_and_a_walk_list_for_a_lead_and_refuses_a_canvasser() {
+        use team::{TeamAction, TeamReply};
+        let relay = TestRelay::start();
+        let (_, mut lead, mut b) = lead_and_canvasser(&relay);
+        let campaign = lead
+            .store
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: Default::default(),
+            })
+            .unwrap();
+        let csv = "House No,Street\n1,Elm Road\n2,Elm Road\n";
+        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+        let list = lead
+            .store
+            .import_walklist("Elm Road", None, &read)
+            .unwrap()
+            .id;
+        lead.sync();
+        b.sync();
+        assert!(b.store.campaign(&campaign).is_ok());
+        assert!(b.store.walklist(&list).is_ok());
+        let t = transport();
+        let actions = [
+            (
+                TeamAction::DeleteCampaign {
+                    campaign_id: campaign.clone(),
+                },
+                "delete a campaign",
+            ),
+            (
+                TeamAction::DeleteWalkList {
+                    walklist_id: list.clone(),
+                },
+                "delete a walk list",
+            ),
+        ];
+        for (action, words) in &actions {
+            let nb = RefCell::new(&mut b.store);
+            match sync::block_on(team::act(&nb, &t, action.clone())) {
+                Err(SyncError::LeadOnly(m)) => assert!(m.contains(words), "{m}"),
+                other => panic!("{words} from a canvasser's app: {other:?}"),
+            }
+        }
+        assert!(b.store.campaign(&campaign).is_ok(), "refused: still held");
+        for ((action, _), id) in actions.into_iter().zip([&campaign, &list]) {
+            let nb = RefCell::new(&mut lead.store);
+            match sync::block_on(team::act(&nb, &t, action)) {
+                Ok(TeamReply::Erased(outcome)) => assert_eq!(&outcome.erased, id),
+                other => panic!("a lead's deletion: {other:?}"),
+            }
+        }
+        assert!(lead.store.campaign(&campaign).is_err());
+        assert!(lead.store.walklist(&list).is_err());
+        b.sync();
+        assert!(b.store.campaign(&campaign).is_err(), "gone from b too");
+        assert!(b.store.walklist(&list).is_err(), "gone from b too");
+        assert!(b.store.campaigns().unwrap().is_empty());
+        assert!(b.store.walklists().unwrap().is_empty());
+    }
 }
 
 mod command_line {
