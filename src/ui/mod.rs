@@ -290,12 +290,19 @@ pub fn App() -> Element {
         async move {
             let mut updates = engine.watch();
             let mut pulled = engine.status().pulled;
+            let mut erased = engine.status().team.erased;
             while let Some(s) = updates.next().await {
-                if s.pulled != pulled {
-                    pulled = s.pulled;
+                // A lead's erasure (a person, a campaign, a walk list) changed the notebook
+                // outside the store's own requests too: what is on screen is read again.
+                // The status first: a screen that asked for the erasure knows it is done before
+                // its document's re-read fails.
+                let changed = s.pulled != pulled || s.team.erased != erased;
+                pulled = s.pulled;
+                erased = s.team.erased.clone();
+                sync_status.set(s);
+                if changed {
                     store.pulled();
                 }
-                sync_status.set(s);
             }
         }
     });
@@ -443,10 +450,10 @@ pub fn App() -> Element {
                     Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), lead: lead_panel.clone() } },
                     Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
                     Screen::Due => rsx! { views::Due {} },
-                    Screen::Campaigns => rsx! { views::Campaigns {} },
+                    Screen::Campaigns => rsx! { views::Campaigns { lead: lead_panel.clone() } },
                     Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone(), lead: lead_panel.is_some() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
-                    Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone() } },
+                    Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone(), lead: lead_panel.clone() } },
                 }
                 }
             }

@@ -2538,3 +2538,155 @@ fn drafts_still_waiting_are_written_when_the_window_closes() {
         Some("Amina, nights at Tesco")
     );
 }
+
+/// What a lead's erasure gave, as the engine tells it: the document `id` erased.
+fn erased_status(id: &str) -> super::sync::SyncStatus {
+    super::sync::SyncStatus {
+        team: super::sync::TeamPanel {
+            erased: Some(groundwork::sync::team::ErasureOutcome {
+                erased: id.into(),
+                order: Some(1),
+                confirmed: Some(1),
+                devices: Some(2),
+            }),
+            ..Default::default()
+        },
+        ..joined("lead")
+    }
+}
+
+/// A lead deletes a campaign from its Edit form, behind a question; a canvasser's form does not
+/// offer it. Once the engine has carried it out, the form closes and the list no longer shows
+/// it (the erasure went through a connection of its own, so the list is read again).
+#[test]
+fn a_lead_deletes_a_campaign_from_its_edit_form_and_a_canvasser_is_not_offered_it() {
+    use super::sync::SyncCommand;
+    use groundwork::sync::team::TeamAction;
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut campaign = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            campaign = s
+                .add_campaign(groundwork::model::NewCampaign {
+                    name: "Living wage".into(),
+                    issue: None,
+                    targets: Default::default(),
+                })
+                .unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Campaigns");
+    h.settle_until("campaign", |html| {
+        html.contains("Edit campaign Living wage")
+    });
+    h.click("aria-label", "Edit campaign Living wage");
+    h.settle_until("form", |html| html.contains("Edit Living wage"));
+    assert!(!h.html().contains("delete-campaign"), "{}", h.html());
+
+    fake.send(joined("lead"));
+    h.settle_until("offered", |html| html.contains("id=\"delete-campaign\""));
+    h.click("id", "delete-campaign");
+    h.settle_until("asked", |html| {
+        html.contains("Delete the campaign Living wage from every device of the team?")
+    });
+    h.click("id", "delete-confirm-yes");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::DeleteCampaign {
+            campaign_id: campaign.clone()
+        }))
+    );
+    h.store().erase_document(&campaign, Some(1)).unwrap();
+    fake.send(erased_status(&campaign));
+    h.settle_until("closed, gone, said", |html| {
+        html.contains("Living wage was deleted from this device and the relay")
+            && !html.contains("Edit Living wage")
+            && !html.contains("Edit campaign Living wage")
+            && html.contains("No campaigns yet.")
+    });
+    assert!(!h.html().contains("deleted by a team lead"), "{}", h.html());
+}
+
+/// A campaign deleted on another device while its Edit form is open here: the form closes and
+/// says why, rather than vanishing with what was typed.
+#[test]
+fn a_campaign_deleted_elsewhere_while_edited_here_says_so() {
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut campaign = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            campaign = s
+                .add_campaign(groundwork::model::NewCampaign {
+                    name: "Living wage".into(),
+                    issue: None,
+                    targets: Default::default(),
+                })
+                .unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Campaigns");
+    h.settle_until("campaign", |html| {
+        html.contains("Edit campaign Living wage")
+    });
+    h.click("aria-label", "Edit campaign Living wage");
+    h.settle_until("form", |html| html.contains("Edit Living wage"));
+    h.fill("edit-campaign-name", "Living wage now");
+    h.store().erase_document(&campaign, Some(1)).unwrap();
+    fake.send(super::sync::SyncStatus {
+        pulled: 1,
+        ..joined("canvasser")
+    });
+    h.settle_until("said", |html| {
+        html.contains("deleted by a team lead: your changes to it were not saved")
+            && !html.contains("Edit Living wage")
+    });
+}
+
+/// A lead deletes a walk list from its Walk screen, behind a question, and is taken to Shift; a
+/// canvasser's Walk screen does not offer it.
+#[test]
+fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() {
+    use super::sync::SyncCommand;
+    use groundwork::sync::team::TeamAction;
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut list = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            let csv = "House No,Street,Name\n2,Elm Road,Ann\n1,Elm Road,Bo\n";
+            let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+            list = s.import_walklist("Elm Road", None, &read).unwrap().id;
+            s.start_shift_on("", None, None, Some(&list)).unwrap();
+        },
+        with_fake(&fake),
+    );
+    h.click("id", "tab-Shift");
+    h.settle_until("the shift", |html| html.contains("Walk list: next door"));
+    h.click("id", "open-walk");
+    h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
+    assert!(!h.html().contains("delete-walklist"), "{}", h.html());
+
+    fake.send(joined("lead"));
+    h.settle_until("offered", |html| html.contains("id=\"delete-walklist\""));
+    h.click("id", "delete-walklist");
+    h.settle_until("asked", |html| {
+        html.contains("Delete the walk list Elm Road, its doors and their marks")
+    });
+    h.click("id", "delete-confirm-yes");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::DeleteWalkList {
+            walklist_id: list.clone()
+        }))
+    );
+    h.store().erase_document(&list, Some(1)).unwrap();
+    fake.send(erased_status(&list));
+    h.settle_until("on Shift, said", |html| {
+        html.contains("Elm Road was deleted from this device and the relay")
+            && !html.contains("walk-title")
+    });
+}

@@ -18,7 +18,7 @@
 // Prints one line per test, `bench:` lines (timings, not asserted) and a closing
 // `N passed, N failed`; exits 1 on any failure.
 
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -615,6 +615,10 @@ const tests = [
     assert(phone && phone.role === 'canvasser', `the phone in the lead's list: ${JSON.stringify(listed)}`);
     cli(s.cliDir, 'team', 'promote', phone.device_id);
     const doomed = cli(s.cliDir, 'person', 'add', '--name', 'Erin Erasable').trim();
+    const drive = cli(s.cliDir, 'campaign', 'add', '--name', 'Spent Drive').trim();
+    const csv = join(s.tmp, 'done-walk.csv');
+    writeFileSync(csv, 'House No,Street\n1,Done Street\n2,Done Street\n');
+    const walked = JSON.parse(cli(s.cliDir, 'walklist', 'import', '--name', 'Done Street', '--csv', csv)).id;
     cli(s.cliDir, 'sync');
     await syncNow(page);
     await tab(page, 'Settings');
@@ -653,6 +657,26 @@ const tests = [
     let shown = '';
     try { cli(s.cliDir, 'person', 'show', doomed); } catch (e) { shown = String(e.stderr); }
     assert(/no person|erased/.test(shown), `the command line still shows the person: ${shown}`);
+
+    // A lead's phone deletes a campaign from its Edit form and a walk list from its Walk
+    // screen (issue 11's lead actions), each behind a question; every device follows.
+    await tab(page, 'Campaigns');
+    await page.getByRole('button', { name: 'Edit campaign Spent Drive' }).tap();
+    await page.locator('#delete-campaign').tap();
+    await page.locator('#delete-confirm-yes').tap();
+    await page.getByText('Spent Drive was deleted from this device and the relay').waitFor({ timeout: 20000 });
+    eq(await page.getByRole('button', { name: 'Edit campaign Spent Drive' }).count(), 0, 'the campaign, gone from the list');
+    await tab(page, 'Shift');
+    await page.locator('.walklist-open', { hasText: 'Done Street' }).tap();
+    await page.locator('#delete-walklist').tap();
+    await page.locator('#delete-confirm-yes').tap();
+    await page.getByText('Done Street was deleted from this device and the relay').waitFor({ timeout: 20000 });
+    eq(await page.locator('.walklist-open', { hasText: 'Done Street' }).count(), 0, 'the walk list, gone from Shift');
+    eq(JSON.parse(cli(s.cliDir, 'sync')).erased, 2, 'the lead\'s command line deleted both at its sync');
+    const campaigns = JSON.parse(cli(s.cliDir, 'campaign', 'list'));
+    assert(!campaigns.some((c) => c.id === drive), `the campaign on the command line: ${JSON.stringify(campaigns)}`);
+    const lists = JSON.parse(cli(s.cliDir, 'walklist', 'list'));
+    assert(!lists.some((l) => l.id === walked), `the walk list on the command line: ${JSON.stringify(lists)}`);
   }],
 
   ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed, before the stop and after it, comes back after a reload (text deleted after it does not)', async (s) => {

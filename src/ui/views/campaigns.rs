@@ -1,8 +1,9 @@
 //! Campaigns with progress bars: commitments kept against commitments made, each target against
 //! the commitments kept for it, with what it counts and why (given the target when it was
 //! recorded or corrected, or, given none, its words are the target's label), and a small chart
-//! of the last shifts. A campaign's name, issue and targets are corrected in place; a new
-//! campaign can have several targets.
+//! of the last shifts. A campaign's name, issue and targets are corrected in place (and, on a
+//! team lead's device, the campaign deleted from the team); a new campaign can have several
+//! targets.
 
 use std::collections::BTreeMap;
 
@@ -14,9 +15,10 @@ use crate::ui::components::{Confirm, ProgressBar, TextField, TrendChart, TrendPo
 use crate::ui::worker::Request;
 use crate::ui::{Nav, Services};
 
-/// The campaign list and the new-campaign form.
+/// The campaign list and the new-campaign form. On a team lead's device (`lead`, the lead's
+/// panel) a campaign's Edit form also deletes it from the team.
 #[component]
-pub fn Campaigns() -> Element {
+pub fn Campaigns(#[props(default)] lead: Option<crate::ui::sync::TeamPanel>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let store = services.store.clone();
@@ -30,6 +32,30 @@ pub fn Campaigns() -> Element {
     let rows = use_signal(|| vec![TargetRow::default()]);
     let mut form_gen = use_signal(|| 0u32);
     let mut editing = use_signal(|| None::<String>);
+    // The campaign open in its Edit form went from the notebook (a lead deleted it, here or on
+    // another device): the form closes, and saying so keeps what was typed from vanishing
+    // without a word. This device's own deletion says it itself.
+    // Deleted from its Edit form here: the form closes.
+    let erasure = super::use_erasure(lead.as_ref(), move || editing.set(None));
+    let erased_here = lead
+        .as_ref()
+        .and_then(|p| p.erased.as_ref())
+        .map(|e| e.erased.clone());
+    use_effect(use_reactive!(|erased_here| {
+        let Some(open) = editing() else { return };
+        let gone = match &*list.read() {
+            Some(Ok(l)) => !l.iter().any(|c| c.campaign.id == open),
+            _ => false,
+        };
+        let ours = erased_here.as_deref() == Some(open.as_str())
+            || erasure.peek().as_ref().is_some_and(|a| a.id == open);
+        if gone && !ours {
+            editing.set(None);
+            nav.error(
+                "The campaign you were editing was deleted by a team lead: your changes to it were not saved.",
+            );
+        }
+    }));
     // A campaign being created: a second tap makes no second campaign.
     let mut creating = use_signal(|| false);
 
@@ -87,6 +113,8 @@ pub fn Campaigns() -> Element {
                                     (t.label.clone(), chosen)
                                 }).collect::<BTreeMap<String, usize>>(),
                                 onclose: move |_| editing.set(None),
+                                lead: lead.clone(),
+                                erasure,
                             }
                         } else {
                         article { class: "card campaign", key: "{c.campaign.id}",
@@ -262,6 +290,10 @@ fn EditCampaign(
     campaign: Campaign,
     given: BTreeMap<String, usize>,
     onclose: EventHandler<()>,
+    /// On a team lead's device, the lead's panel: the form ends with deleting the campaign.
+    lead: Option<crate::ui::sync::TeamPanel>,
+    /// The list's [`super::use_erasure`], which closes the form once the campaign is deleted.
+    erasure: Signal<Option<super::Asked>>,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -355,6 +387,15 @@ fn EditCampaign(
             div { class: "edit-actions",
                 button { r#type: "button", class: "secondary", id: "cancel-campaign", onclick: move |_| onclose.call(()), "Cancel" }
                 button { r#type: "button", class: "primary", id: "save-campaign", onclick: move |_| save.call(false), "Save campaign" }
+            }
+            if let Some(panel) = lead {
+                super::EraseSection {
+                    what: super::Erasable::Campaign,
+                    id: campaign.id.clone(),
+                    name: campaign.name.clone(),
+                    panel,
+                    asked: erasure,
+                }
             }
         }
     }

@@ -224,6 +224,8 @@ pub fn PersonFile(
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    // Once erased, leave their (now empty) file.
+    let erasure = super::use_erasure(lead.as_ref(), move || nav.replace(Screen::People));
     let pid = id.clone();
     let file = use_resource(move || {
         let store = services.store.clone();
@@ -539,7 +541,13 @@ pub fn PersonFile(
                 }
             }
             if let Some(panel) = lead {
-                super::EraseSection { person_id: id.clone(), name: p.name.clone(), panel }
+                super::EraseSection {
+                    what: super::Erasable::Person,
+                    id: id.clone(),
+                    name: p.name.clone(),
+                    panel,
+                    asked: erasure,
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The team lead's card in Settings: invite a canvasser (or a second lead) with a join link to
-//! send or show, see the team's devices, revoke a lost phone, make a device a lead. Shown only
-//! on a lead's device; the relay refuses these to a canvasser anyway.
+//! send or show, see the team's devices, revoke a lost phone, make a device a lead; and the
+//! section that erases a person, a campaign or a walk list from the whole team. Shown only on a
+//! lead's device; the relay refuses these to a canvasser anyway.
 
 use dioxus::prelude::*;
 
@@ -10,7 +11,7 @@ use groundwork_protocol::Role;
 use super::show_time;
 use crate::ui::components::{Confirm, QrImage};
 use crate::ui::sync::{SyncCommand, TeamPanel};
-use crate::ui::{Nav, Screen, Services};
+use crate::ui::{Nav, Services};
 
 /// The lead's card; `panel` is the sync engine's latest [`TeamPanel`].
 #[component]
@@ -163,60 +164,181 @@ pub fn TeamCard(
     }
 }
 
-/// At the end of a person's file, on a lead's device: erase the person from every device of
-/// the team and from the relay, after a question that says it cannot be undone.
+/// What a lead's [`EraseSection`] erases: a person, a campaign or a walk list. Each is an
+/// erasure order to the team (the relay deletes its blobs and refuses them ever after; every
+/// device deletes it at its next sync); the words and where the app goes after differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erasable {
+    /// A person's file (their right to be forgotten): the app goes back to People.
+    Person,
+    /// A campaign, from its Edit form: commitments made towards it stay with their people.
+    Campaign,
+    /// A walk list, from its Walk screen: its doors and their marks go; the app goes to Shift.
+    WalkList,
+}
+
+impl Erasable {
+    /// The action that erases the document `id`.
+    fn action(self, id: String) -> TeamAction {
+        match self {
+            Erasable::Person => TeamAction::Erase { person_id: id },
+            Erasable::Campaign => TeamAction::DeleteCampaign { campaign_id: id },
+            Erasable::WalkList => TeamAction::DeleteWalkList { walklist_id: id },
+        }
+    }
+
+    /// The prefix of the section's element ids: `erase` (`erase-person`, `erase-confirm`) or
+    /// `delete` (`delete-campaign`, `delete-walklist`, `delete-confirm`).
+    fn verb(self) -> &'static str {
+        match self {
+            Erasable::Person => "erase",
+            Erasable::Campaign | Erasable::WalkList => "delete",
+        }
+    }
+
+    /// The id of the button that asks.
+    fn button_id(self) -> &'static str {
+        match self {
+            Erasable::Person => "erase-person",
+            Erasable::Campaign => "delete-campaign",
+            Erasable::WalkList => "delete-walklist",
+        }
+    }
+
+    /// What erasing `name` does, said before the button.
+    fn explained(self, name: &str) -> String {
+        match self {
+            Erasable::Person => format!(
+                "If {name} asks to be forgotten, erase them: every device of the team and the relay delete their file, history included. It cannot be undone."
+            ),
+            Erasable::Campaign => format!(
+                "Deleting {name} removes it from every device of the team and from the relay. Commitments made towards it stay with their people, counted towards no campaign. It cannot be undone."
+            ),
+            Erasable::WalkList => format!(
+                "When the walk is done, delete {name}: register data is kept no longer than needed. Every device of the team and the relay delete the list, its doors and what was marked at them; conversations recorded at its doors stay with their people. It cannot be undone."
+            ),
+        }
+    }
+
+    /// The question asked before erasing `name`.
+    fn question(self, name: &str) -> String {
+        match self {
+            Erasable::Person => format!(
+                "Erase {name} from every device of the team? Everything recorded about them goes, and cannot be brought back."
+            ),
+            Erasable::Campaign => format!(
+                "Delete the campaign {name} from every device of the team? It cannot be brought back."
+            ),
+            Erasable::WalkList => format!(
+                "Delete the walk list {name}, its doors and their marks, from every device of the team? It cannot be brought back."
+            ),
+        }
+    }
+
+    /// What is said once `name` is erased here.
+    fn done(self, name: &str) -> String {
+        match self {
+            Erasable::Person => format!(
+                "{name} was erased from this device and the relay; the team's other devices erase them at their next sync."
+            ),
+            Erasable::Campaign | Erasable::WalkList => format!(
+                "{name} was deleted from this device and the relay; the team's other devices delete it at their next sync."
+            ),
+        }
+    }
+}
+
+/// An erasure a screen asked for: the document's id, and what to say once it is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The document's id.
+    pub id: String,
+    /// What the app says once it is erased here.
+    said: String,
+}
+
+/// For a screen that offers an [`EraseSection`]: the erasure it asked for (given to the
+/// section), and `then` run once the lead's panel (`lead`) says it is done on this device, when
+/// the app also says so. The screen holds this rather than the section, because the document's
+/// re-read may already have failed and taken the section off the screen by then.
+pub fn use_erasure(
+    lead: Option<&TeamPanel>,
+    mut then: impl FnMut() + 'static,
+) -> Signal<Option<Asked>> {
+    let nav = use_context::<Nav>();
+    let mut asked = use_signal(|| None::<Asked>);
+    let erased = lead
+        .and_then(|p| p.erased.as_ref())
+        .map(|e| e.erased.clone());
+    use_effect(use_reactive!(|erased| {
+        let Some(a) = asked() else { return };
+        if erased.as_deref() == Some(a.id.as_str()) {
+            asked.set(None);
+            then();
+            nav.say(a.said);
+        }
+    }));
+    asked
+}
+
+/// On a lead's device, at the end of a person's file, a campaign's Edit form or a walk list:
+/// erase it from every device of the team and from the relay, after a question that says it
+/// cannot be undone. `asked` is the screen's [`use_erasure`], which acts once it is done.
 #[component]
-pub fn EraseSection(person_id: String, name: String, panel: TeamPanel) -> Element {
+pub fn EraseSection(
+    what: Erasable,
+    id: String,
+    name: String,
+    panel: TeamPanel,
+    asked: Signal<Option<Asked>>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut asking = use_signal(|| false);
-    // This file asked for an erasure: the panel's next error is about it (not an invite or a
-    // revocation from Settings, shown on every file until then).
-    let mut asked = use_signal(|| false);
-    // Once this person's erasure is done, leave their (now empty) file.
-    let done = panel.erased.as_ref().is_some_and(|e| e.erased == person_id);
-    let gone = name.clone();
-    use_effect(use_reactive!(|done| {
-        if done {
-            nav.replace(Screen::People);
-            nav.say(format!(
-                "{gone} was erased from this device and the relay; the team's other devices erase them at their next sync."
-            ));
-        }
-    }));
-    let id = person_id.clone();
+    // This section asked for an erasure: the panel's next error is about it (not an invite or
+    // a revocation from Settings, shown everywhere until then).
+    let mut tried = use_signal(|| false);
+    let verb = what.verb();
+    let title = if what == Erasable::Person {
+        "Erase"
+    } else {
+        "Delete"
+    };
     rsx! {
-        section { class: "erase", "aria-labelledby": "erase-title",
-            h3 { id: "erase-title", "Erase" }
-            p { class: "muted",
-                "If {name} asks to be forgotten, erase them: every device of the team and the relay delete their file, history included. It cannot be undone."
-            }
+        section { class: "erase", "aria-labelledby": "{verb}-title",
+            h3 { id: "{verb}-title", "{title}" }
+            p { class: "muted", {what.explained(&name)} }
             if asking() {
                 Confirm {
-                    id: "erase-confirm",
-                    question: format!("Erase {name} from every device of the team? Everything recorded about them goes, and cannot be brought back."),
-                    yes: "Erase for good",
+                    id: "{verb}-confirm",
+                    question: what.question(&name),
+                    yes: if what == Erasable::Person { "Erase for good" } else { "Delete for good" },
                     no: "Keep",
-                    onyes: move |_| {
-                        asking.set(false);
-                        asked.set(true);
-                        if let Err(e) = services.sync.command(SyncCommand::Team(TeamAction::Erase { person_id: id.clone() })) {
-                            nav.error(e);
+                    onyes: {
+                        let (id, name) = (id.clone(), name.clone());
+                        move |_| {
+                            asking.set(false);
+                            tried.set(true);
+                            let mut asked = asked;
+                            asked.set(Some(Asked { id: id.clone(), said: what.done(&name) }));
+                            if let Err(e) = services.sync.command(SyncCommand::Team(what.action(id.clone()))) {
+                                nav.error(e);
+                            }
                         }
                     },
                     onno: move |_| asking.set(false),
                 }
             } else {
-                button { r#type: "button", class: "danger", id: "erase-person", disabled: panel.busy,
+                button { r#type: "button", class: "danger", id: what.button_id(), disabled: panel.busy,
                     onclick: move |_| asking.set(true),
-                    "Erase {name}…"
+                    "{title} {name}…"
                 }
             }
             if panel.busy {
                 p { class: "muted", role: "status", "Waiting for the relay…" }
             }
-            if let Some(e) = panel.error.as_ref().filter(|_| asked()) {
-                p { class: "dnc", id: "erase-error", role: "alert", "{e}" }
+            if let Some(e) = panel.error.as_ref().filter(|_| tried()) {
+                p { class: "dnc", id: "{verb}-error", role: "alert", "{e}" }
             }
         }
     }

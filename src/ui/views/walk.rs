@@ -72,9 +72,16 @@ fn outcome_text(o: Outcome) -> &'static str {
 
 /// The Walk screen for walk list `id`.
 #[component]
-pub fn Walk(id: String) -> Element {
+pub fn Walk(
+    id: String,
+    /// On a team lead's device, the lead's panel: the list can be deleted from the team.
+    #[props(default)]
+    lead: Option<crate::ui::sync::TeamPanel>,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    // Once the list is deleted, go to the Shift screen.
+    let erasure = super::use_erasure(lead.as_ref(), move || nav.replace(Screen::Shift));
     let store = services.store.clone();
     let list_id = id.clone();
     let view = use_resource(move || {
@@ -270,6 +277,15 @@ pub fn Walk(id: String) -> Element {
                                 opened.set(Some(id));
                             },
                         }
+                    }
+                }
+                if let Some(panel) = lead.clone() {
+                    super::EraseSection {
+                        what: super::Erasable::WalkList,
+                        id: v.list.id.clone(),
+                        name: v.list.name.clone(),
+                        panel,
+                        asked: erasure,
                     }
                 }
             }
