@@ -854,12 +854,12 @@ fn overview(s: &Store) -> Result<Overview, Error> {
 
 fn follow_ups(s: &Store, mine: bool, limit: usize) -> Result<(usize, Vec<FollowUpItem>), Error> {
     let today = today();
-    let canvasser = if mine {
-        Some(s.canvasser_name()?)
+    let mine = if mine {
+        Some(s.my_canvasser_names()?)
     } else {
         None
     };
-    let (n, rows) = s.follow_ups_page(today, canvasser.as_deref(), 0, limit)?;
+    let (n, rows) = s.follow_ups_page(today, mine.as_deref(), 0, limit)?;
     let items = rows
         .into_iter()
         .map(|f| FollowUpItem {
@@ -877,8 +877,8 @@ fn follow_ups(s: &Store, mine: bool, limit: usize) -> Result<(usize, Vec<FollowU
 fn due(s: &Store, mine: bool, limits: [usize; 3]) -> Result<DueLists, Error> {
     let filter = DueFilter {
         today: today(),
-        canvasser: if mine {
-            Some(s.canvasser_name()?)
+        canvassers: if mine {
+            Some(s.my_canvasser_names()?)
         } else {
             None
         },

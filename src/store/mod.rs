@@ -575,16 +575,16 @@ impl Store {
     }
 
     /// How many people have a follow-up due on or before `by` (their latest conversation asks
-    /// for one; with `canvasser`, only where that canvasser held it), and a page of them from
-    /// the `offset`th on, soonest due first.
+    /// for one; with `canvassers`, only where it was held under one of their names, spaces
+    /// around and capitals aside), and a page of them from the `offset`th on, soonest due first.
     pub fn follow_ups_page(
         &self,
         by: chrono::NaiveDate,
-        canvasser: Option<&str>,
+        canvassers: Option<&[String]>,
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<FollowUpDue>)> {
-        queries::follow_ups_page(&self.conn, by, canvasser, offset, limit)
+        queries::follow_ups_page(&self.conn, by, canvassers, offset, limit)
     }
 
     /// Load person file `id` to be kept loaded for the next write to it, unless it already is
@@ -742,10 +742,39 @@ impl Store {
 
     /// Set the name this device records as canvasser (the person holding it, not the device:
     /// see [`Store::set_device_name`]).
+    /// The name given before, when it differs, is kept among [`Store::my_canvasser_names`]: the
+    /// conversations held under it stay this device's (Due's "Mine").
     pub fn set_canvasser_name(&mut self, name: &str) -> Result<()> {
         let name = crate::model::required("name", name)?;
-        meta_set(&self.conn, CANVASSER_KEY, &name)?;
-        meta_set(&self.conn, NAME_ASKED_KEY, "1")
+        let before = self.given_canvasser_name()?;
+        let tx = self.conn.unchecked_transaction()?;
+        if let Some(before) = before.filter(|b| !same_canvasser(b, &name)) {
+            let mut earlier = self.earlier_canvasser_names()?;
+            earlier.retain(|e| !same_canvasser(e, &before) && !same_canvasser(e, &name));
+            earlier.insert(0, before);
+            earlier.truncate(EARLIER_NAMES_KEPT);
+            meta_set(&tx, EARLIER_NAMES_KEY, &serde_json::to_string(&earlier)?)?;
+        }
+        meta_set(&tx, CANVASSER_KEY, &name)?;
+        meta_set(&tx, NAME_ASKED_KEY, "1")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every name this device's canvasser has recorded under: the name now (or
+    /// [`DEFAULT_CANVASSER`] before one is given), then the names given before it, latest first.
+    /// Due's "Mine" is the conversations held under any of them.
+    pub fn my_canvasser_names(&self) -> Result<Vec<String>> {
+        let mut names = vec![self.canvasser_name()?];
+        names.extend(self.earlier_canvasser_names()?);
+        Ok(names)
+    }
+
+    /// The names given before the one now, latest first (an unreadable list is none).
+    fn earlier_canvasser_names(&self) -> Result<Vec<String>> {
+        Ok(meta_get(&self.conn, EARLIER_NAMES_KEY)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
     }
 
     /// The canvasser chose not to give a name when asked (the app asks once, at first start).
@@ -969,6 +998,17 @@ pub fn show_canvasser(recorded: &str) -> &str {
 /// apart from their canvasser, this key held the one name of both, and that name is the
 /// canvasser's in the records written since.
 pub(crate) const CANVASSER_KEY: &str = "device_name";
+/// The `meta` key of the canvasser's names given before the one now (a JSON array).
+const EARLIER_NAMES_KEY: &str = "canvasser_names_before";
+/// How many earlier names are kept.
+const EARLIER_NAMES_KEPT: usize = 20;
+
+/// Whether two recorded canvasser names are one: spaces around and capitals aside ("sam " is
+/// "Sam"), as Due's "Mine" matches them (`queries::HELD_BY`).
+pub fn same_canvasser(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
 /// The `meta` key of this device's name at the relay (set by joining).
 const DEVICE_KEY: &str = "relay_device_name";
 /// The `meta` key saying the canvasser's name was asked for (given or skipped).

@@ -565,9 +565,10 @@ impl DueWhen {
 pub struct DueFilter {
     /// The day that is today.
     pub today: NaiveDate,
-    /// Only commitments made in conversations held by this canvasser (as recorded); `None`:
+    /// Only commitments made in conversations held under one of these canvassers' names (as
+    /// recorded, spaces around and capitals aside: [`super::same_canvasser`]); `None`:
     /// everyone's.
-    pub canvasser: Option<String>,
+    pub canvassers: Option<Vec<String>>,
 }
 
 impl DueFilter {
@@ -576,9 +577,32 @@ impl DueFilter {
         (
             self.today.to_string(),
             week.to_string(),
-            self.canvasser.clone(),
+            names_param(self.canvassers.as_deref()),
         )
     }
+}
+
+/// Canvassers' names as the one parameter `held_by!` takes: a JSON array, or NULL for
+/// anyone.
+fn names_param(names: Option<&[String]>) -> Option<String> {
+    names.map(|n| serde_json::Value::from(n.to_vec()).to_string())
+}
+
+/// Whether the canvasser column `col` names one of the JSON array `param` (spaces around and
+/// capitals aside; SQLite's `lower` folds ASCII only, the same on both sides), or `param` is
+/// NULL.
+macro_rules! held_by {
+    ($col:literal, $param:literal) => {
+        concat!(
+            "(",
+            $param,
+            " IS NULL OR lower(trim(",
+            $col,
+            ")) IN (SELECT lower(trim(value)) FROM json_each(",
+            $param,
+            ")))"
+        )
+    };
 }
 
 /// How many open commitments each part of the Due screen holds.
@@ -603,9 +627,14 @@ impl DueCounts {
     }
 }
 
-/// Open commitments, and (with `?3`) only those made in conversations held by a canvasser.
-const OPEN_OF: &str = "c.status = 'open' AND (?3 IS NULL OR EXISTS (SELECT 1 FROM conversations v \
-     WHERE v.id = c.conversation_id AND v.person_id = c.person_id AND v.canvasser = ?3))";
+/// Open commitments, and (with `?3`) only those made in conversations held under one of the
+/// canvassers' names it lists.
+const OPEN_OF: &str = concat!(
+    "c.status = 'open' AND (?3 IS NULL OR EXISTS (SELECT 1 FROM conversations v \
+     WHERE v.id = c.conversation_id AND v.person_id = c.person_id AND ",
+    held_by!("v.canvasser", "?3"),
+    "))"
+);
 
 /// Count the open commitments of `f` by part, in one pass.
 pub(crate) fn due_counts(conn: &Connection, f: &DueFilter) -> Result<DueCounts> {
@@ -676,27 +705,30 @@ pub struct FollowUpDue {
 }
 
 /// People and their latest conversation, when it asks for a follow-up on or before `?1` and
-/// (with `?2`) was held by that canvasser.
-const FOLLOW_UPS_FROM: &str =
+/// (with `?2`) was held under one of the canvassers' names it lists.
+const FOLLOW_UPS_FROM: &str = concat!(
     "FROM (SELECT p.rowid AS person_row, (SELECT c.id FROM conversations c \
        WHERE c.person_id = p.id ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest FROM people p) l
      JOIN people p ON p.rowid = l.person_row
      JOIN conversations c ON c.id = l.latest AND c.person_id = p.id
-     WHERE c.follow_up <= ?1 AND (?2 IS NULL OR c.canvasser = ?2)";
+     WHERE c.follow_up <= ?1 AND ",
+    held_by!("c.canvasser", "?2")
+);
 
-/// How many people have a follow-up due by `by` (only after `canvasser`'s conversations, when
-/// given), and the page of them from the `offset`th on, soonest due first.
+/// How many people have a follow-up due by `by` (only after conversations held under one of
+/// `canvassers`, when given), and the page of them from the `offset`th on, soonest due first.
 pub(crate) fn follow_ups_page(
     conn: &Connection,
     by: NaiveDate,
-    canvasser: Option<&str>,
+    canvassers: Option<&[String]>,
     offset: usize,
     limit: usize,
 ) -> Result<(usize, Vec<FollowUpDue>)> {
     let by = by.to_string();
+    let canvasser = names_param(canvassers);
     let n: i64 = conn
         .prepare_cached(&format!("SELECT count(*) {FOLLOW_UPS_FROM}"))?
-        .query_row((&by, canvasser), |r| r.get(0))?;
+        .query_row((&by, &canvasser), |r| r.get(0))?;
     let rows = all(
         conn,
         &format!(
@@ -704,7 +736,7 @@ pub(crate) fn follow_ups_page(
              ORDER BY c.follow_up, p.name, p.id LIMIT ?3 OFFSET ?4",
             person_cols()
         ),
-        (&by, canvasser, limit as i64, offset as i64),
+        (&by, &canvasser, limit as i64, offset as i64),
         |r| {
             Ok(FollowUpDue {
                 due: r

@@ -1148,6 +1148,62 @@ fn people_filters_combine_with_search_count_and_page() {
     );
 }
 
+/// Due's "Mine" is every conversation held under a name this device's canvasser has used: a
+/// name corrected later ("Sam" → "Sam Okafor") keeps what was held before, and a name typed
+/// with a space after it or other capitals is the same name. Another canvasser's stays out.
+#[test]
+fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let today = day("2026-12-01");
+    let due = Some(day("2026-11-20"));
+    let held = |name: &str, who: &str, s: &mut Store| {
+        let id = s.add_person(person(who)).unwrap();
+        let mut c = conversation(&id);
+        c.canvasser = Some(name.into());
+        c.follow_up = Some(due);
+        let promise = NewCommitment {
+            what: format!("ask {who}"),
+            due,
+            ..Default::default()
+        };
+        s.record_conversation(c, vec![promise]).unwrap();
+    };
+    s.set_canvasser_name("Sam").unwrap();
+    held("Sam", "Grace Okafor", &mut s);
+    held("sam ", "Amina Yusuf", &mut s);
+    held("Ana", "Tom Reyes", &mut s);
+    s.set_canvasser_name("Sam Okafor").unwrap();
+    held("Sam Okafor", "Kemi Ade", &mut s);
+    assert_eq!(s.my_canvasser_names().unwrap(), ["Sam Okafor", "Sam"]);
+    let mine = DueFilter {
+        today,
+        canvassers: Some(s.my_canvasser_names().unwrap()),
+    };
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 3);
+    let names: std::collections::BTreeSet<String> = s
+        .due_page(&mine, DueWhen::Overdue, 0, 50)
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p.name)
+        .collect();
+    assert!(!names.contains("Tom Reyes"), "{names:?}");
+    let mine_names = s.my_canvasser_names().unwrap();
+    let (n, _) = s
+        .follow_ups_page(day("2026-11-30"), Some(&mine_names), 0, 50)
+        .unwrap();
+    assert_eq!(n, 3, "follow-ups: the same three");
+    // Named back and forth: each earlier name is kept once, the latest first.
+    s.set_canvasser_name("sam").unwrap();
+    s.set_canvasser_name("Sam Okafor").unwrap();
+    assert_eq!(s.my_canvasser_names().unwrap(), ["Sam Okafor", "sam"]);
+    let mine = DueFilter {
+        today,
+        canvassers: Some(s.my_canvasser_names().unwrap()),
+    };
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 3);
+}
+
 #[test]
 fn due_counts_are_whole_and_pages_soonest_first_mine_or_everyone() {
     let dir = temp();
@@ -1191,7 +1247,7 @@ fn due_counts_are_whole_and_pages_soonest_first_mine_or_everyone() {
 
     let everyone = DueFilter {
         today,
-        canvasser: None,
+        canvassers: None,
     };
     let counts = s.due_counts(&everyone).unwrap();
     assert_eq!(
@@ -1204,7 +1260,7 @@ fn due_counts_are_whole_and_pages_soonest_first_mine_or_everyone() {
     );
     let sam = DueFilter {
         today,
-        canvasser: Some("Sam".into()),
+        canvassers: Some(vec!["Sam".into()]),
     };
     assert_eq!(
         s.due_counts(&sam).unwrap(),
@@ -1216,7 +1272,7 @@ fn due_counts_are_whole_and_pages_soonest_first_mine_or_everyone() {
     );
     let ana = DueFilter {
         today,
-        canvasser: Some("Ana".into()),
+        canvassers: Some(vec!["Ana".into()]),
     };
     assert_eq!(
         s.due_counts(&ana).unwrap(),
@@ -1319,7 +1375,9 @@ fn follow_ups_due_are_counted_and_paged_as_the_report_lists_them() {
     assert_eq!(paged, listed);
 
     // One canvasser's: those whose latest conversation they held.
-    let (sams, rows) = s.follow_ups_page(by, Some("Sam"), 0, 1000).unwrap();
+    let (sams, rows) = s
+        .follow_ups_page(by, Some(&["Sam".to_string()]), 0, 1000)
+        .unwrap();
     assert_eq!(sams, rows.len());
     assert!(sams > 0 && sams < count, "{sams} of {count}");
     assert!(rows.iter().all(|f| f.canvasser == "Sam"));

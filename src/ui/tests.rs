@@ -1913,6 +1913,13 @@ fn due_counts_every_commitment_lists_a_page_and_links_only_where_consent_allows(
     assert!(!html.contains("call the landlord"), "{html}");
     h.click("data-value", "everyone");
     h.settle_until("everyone again", |html| html.contains("Overdue (261)"));
+
+    // Sam corrects their name: what they held as "Sam" is still theirs.
+    h.store().set_canvasser_name("Sam Okafor").unwrap();
+    h.click("data-value", "mine");
+    h.settle_until("mine, after a new name", |html| {
+        html.contains("Overdue (260)")
+    });
 }
 
 #[test]
