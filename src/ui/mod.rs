@@ -98,6 +98,10 @@ pub enum Screen {
     AddPerson,
     /// A person's file.
     Person(String),
+    /// A person's details being edited.
+    EditPerson(String),
+    /// A person file's history.
+    History(String),
     /// Record a conversation with a person.
     Record(String),
     /// Commitments due and overdue.
@@ -341,6 +345,14 @@ pub fn App() -> Element {
     // file); a canvasser's does not.
     let lead_panel = (status.joined.is_some() && status.role.as_deref() == Some("lead"))
         .then(|| status.team.clone());
+    // Erasing (a person, a campaign, a walk list): a lead's, or anyone's in a notebook that has
+    // joined no team, where it erases from this notebook alone.
+    let alone = status.joined.is_none();
+    let erase_panel = if alone {
+        Some(status.team.clone())
+    } else {
+        lead_panel.clone()
+    };
     let ov = overview();
     let badge = sync::badge_text(&status, ov.pending);
     let sync = services.sync.clone();
@@ -447,13 +459,15 @@ pub fn App() -> Element {
                 match current.clone() {
                     Screen::People => rsx! { views::People {} },
                     Screen::AddPerson => rsx! { views::AddPerson {} },
-                    Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), lead: lead_panel.clone() } },
+                    Screen::Person(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), lead: erase_panel.clone(), alone } },
+                    Screen::EditPerson(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), show: views::FileShows::Edit } },
+                    Screen::History(id) => rsx! { views::PersonFile { key: "{id}", id: id.clone(), show: views::FileShows::History } },
                     Screen::Record(id) => rsx! { views::Record { key: "{id}", person_id: id.clone() } },
                     Screen::Due => rsx! { views::Due {} },
-                    Screen::Campaigns => rsx! { views::Campaigns { lead: lead_panel.clone() } },
+                    Screen::Campaigns => rsx! { views::Campaigns { lead: erase_panel.clone(), alone } },
                     Screen::Shift => rsx! { views::ShiftView { devices: status.team_devices.clone(), lead: lead_panel.is_some() } },
                     Screen::Settings => rsx! { views::Settings { status: status.clone() } },
-                    Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone(), lead: lead_panel.clone() } },
+                    Screen::Walk(id) => rsx! { views::Walk { key: "{id}", id: id.clone(), lead: erase_panel.clone(), alone } },
                 }
                 }
             }
@@ -516,9 +530,12 @@ fn focus_script(target: Option<&str>) -> String {
 /// The tab a screen belongs to.
 fn tab_of(s: &Screen) -> Screen {
     match s {
-        Screen::People | Screen::AddPerson | Screen::Person(_) | Screen::Record(_) => {
-            Screen::People
-        }
+        Screen::People
+        | Screen::AddPerson
+        | Screen::Person(_)
+        | Screen::EditPerson(_)
+        | Screen::History(_)
+        | Screen::Record(_) => Screen::People,
         Screen::Walk(_) => Screen::Shift,
         other => other.clone(),
     }

@@ -16,14 +16,17 @@ use dioxus::prelude::*;
 use super::{Nav, Screen};
 
 impl Screen {
-    /// The screen's address: `/`, `/people/new`, `/people/ID`, `/people/ID/record`, `/due`,
-    /// `/campaigns`, `/shift`, `/settings`, `/walk/ID`.
+    /// The screen's address: `/`, `/people/new`, `/people/ID`, `/people/ID/record`,
+    /// `/people/ID/edit`, `/people/ID/history`, `/due`, `/campaigns`, `/shift`, `/settings`,
+    /// `/walk/ID`.
     pub fn path(&self) -> String {
         match self {
             Screen::People => "/".to_string(),
             Screen::AddPerson => "/people/new".to_string(),
             Screen::Person(id) => format!("/people/{id}"),
             Screen::Record(id) => format!("/people/{id}/record"),
+            Screen::EditPerson(id) => format!("/people/{id}/edit"),
+            Screen::History(id) => format!("/people/{id}/history"),
             Screen::Due => "/due".to_string(),
             Screen::Campaigns => "/campaigns".to_string(),
             Screen::Shift => "/shift".to_string(),
@@ -42,6 +45,8 @@ impl Screen {
             ["people", "new"] => Screen::AddPerson,
             ["people", id] if is_id(id) => Screen::Person((*id).to_string()),
             ["people", id, "record"] if is_id(id) => Screen::Record((*id).to_string()),
+            ["people", id, "edit"] if is_id(id) => Screen::EditPerson((*id).to_string()),
+            ["people", id, "history"] if is_id(id) => Screen::History((*id).to_string()),
             ["due"] => Screen::Due,
             ["campaigns"] => Screen::Campaigns,
             ["shift"] => Screen::Shift,
@@ -159,6 +164,8 @@ mod tests {
             Screen::AddPerson,
             Screen::Person(id.clone()),
             Screen::Record(id.clone()),
+            Screen::EditPerson(id.clone()),
+            Screen::History(id.clone()),
             Screen::Due,
             Screen::Campaigns,
             Screen::Shift,

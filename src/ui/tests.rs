@@ -1171,6 +1171,12 @@ fn history_lists_changes_and_restores_a_deleted_conversation() {
         html.find("Evil phone") < html.find("created the file"),
         "newest first: {html}"
     );
+    // Each change's "Restore to before this" is told apart by its change, for a screen reader.
+    assert!(
+        html.contains("aria-label=\"Restore to before this (the change of ")
+            && html.contains("by Evil phone)\""),
+        "{html}"
+    );
 
     // A restore asks first; cancelling changes nothing.
     h.click("data-restore", &format!("{wipe}/{conv}"));
@@ -1833,6 +1839,12 @@ fn people_shows_the_total_filters_that_combine_with_search_and_more_rows() {
     assert!(h.html().contains("Person 20"));
     h.click("id", "clear-filters");
     h.settle_until("search only", |html| html.contains("10 of 70 match."));
+    // The panel stays open with no filter on: it does not close under the thumb.
+    assert!(
+        h.html().contains("class=\"people-filters\" open=true"),
+        "{}",
+        h.html()
+    );
 }
 
 #[test]
@@ -2696,4 +2708,73 @@ fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() 
         html.contains("Elm Road was deleted from this device and the relay")
             && !html.contains("walk-title")
     });
+}
+
+/// A notebook that has joined no team (an organiser working alone, before any team) erases a
+/// person on request too, from this notebook: the file says so in those words, and the app
+/// leaves the file once it is done.
+#[test]
+fn a_notebook_of_no_team_erases_a_person_from_itself() {
+    use super::sync::{SyncCommand, SyncStatus, TeamPanel};
+    use groundwork::sync::team::{ErasureOutcome, TeamAction};
+    let fake = FakeSync::new(SyncStatus::default());
+    let mut id = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Sam").unwrap();
+            id = person(s, "Rosa Kowalski");
+        },
+        with_fake(&fake),
+    );
+    h.click("data-id", &id);
+    h.settle_until("offered", |html| html.contains("id=\"erase-person\""));
+    assert!(
+        h.html().contains("their file goes from this notebook"),
+        "{}",
+        h.html()
+    );
+    h.click("id", "erase-person");
+    h.settle_until("asked", |html| {
+        html.contains("Erase Rosa Kowalski from this notebook?")
+    });
+    h.click("id", "erase-confirm-yes");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::Erase {
+            person_id: id.clone()
+        }))
+    );
+    h.store().erase_document(&id, None).unwrap();
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            erased: Some(ErasureOutcome {
+                erased: id.clone(),
+                order: None,
+                confirmed: None,
+                devices: None,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    h.settle_until("left, said", |html| {
+        html.contains("Rosa Kowalski was erased from this notebook.")
+            && html.contains("people-title")
+            && !html.contains("Rosa Kowalski</")
+    });
+}
+
+/// Settings: the canvasser's name is saved with Enter in its field, as with the button.
+#[test]
+fn the_canvassers_name_is_saved_with_enter_in_settings() {
+    let mut h = Harness::new(|_| {});
+    h.click("id", "tab-Settings");
+    h.settle_until("settings", |html| html.contains("id=\"canvasser-name\""));
+    h.fill("canvasser-name", "Sam Okafor");
+    h.press_enter("canvasser-name");
+    h.settle_until("saved", |html| html.contains("Name saved."));
+    assert_eq!(
+        h.store().given_canvasser_name().unwrap().as_deref(),
+        Some("Sam Okafor")
+    );
 }

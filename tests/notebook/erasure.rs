@@ -867,6 +867,61 @@ pub(crate) mod through_the_relay {
         assert!(b.store.campaigns().unwrap().is_empty());
         assert!(b.store.walklists().unwrap().is_empty());
     }
+
+    /// In a notebook that has joined no team (an organiser working alone), the app's
+    /// erasures (`team::act`, no relay) erase from the notebook itself, its files included.
+    #[test]
+    fn an_app_in_a_notebook_of_no_team_erases_from_the_notebook_itself() {
+        use team::{TeamAction, TeamReply};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = groundwork::store::Store::open(tmp.path()).unwrap();
+        let person = canary_person(&mut store);
+        let campaign = store
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Living wage".into(),
+                issue: None,
+                targets: Default::default(),
+            })
+            .unwrap();
+        let csv = "House No,Street\n1,Elm Road\n";
+        let read = groundwork::walk::import::read(csv.as_bytes(), &[]).unwrap();
+        let list = store.import_walklist("Elm Road", None, &read).unwrap().id;
+        let t = transport();
+        for (action, id) in [
+            (
+                TeamAction::Erase {
+                    person_id: person.clone(),
+                },
+                &person,
+            ),
+            (
+                TeamAction::DeleteCampaign {
+                    campaign_id: campaign.clone(),
+                },
+                &campaign,
+            ),
+            (
+                TeamAction::DeleteWalkList {
+                    walklist_id: list.clone(),
+                },
+                &list,
+            ),
+        ] {
+            let nb = RefCell::new(&mut store);
+            match sync::block_on(team::act(&nb, &t, action)) {
+                Ok(TeamReply::Erased(outcome)) => {
+                    assert_eq!(&outcome.erased, id);
+                    assert_eq!(outcome.order, None, "no team, no order");
+                }
+                other => panic!("erasing {id} with no team: {other:?}"),
+            }
+        }
+        assert!(store.person(&person).is_err());
+        assert!(store.campaigns().unwrap().is_empty());
+        assert!(store.walklists().unwrap().is_empty());
+        drop(store);
+        assert_eq!(files_holding(tmp.path(), CANARY), Vec::<String>::new());
+    }
 }
 
 mod command_line {

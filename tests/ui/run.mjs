@@ -296,6 +296,7 @@ const tests = [
     await findPerson(page, 'amina', 'Amina Yusuf');
     await page.click('#edit-person');
     await page.getByRole('heading', { name: 'Edit Amina Yusuf' }).waitFor();
+    await waitPath(page, `/people/${state.person}/edit`, 'the edit form\'s own address');
     eq(await page.inputValue('#edit-phone'), '07700 900123', 'phone before editing');
     await typeFast(page, '#edit-phone', '07700 900456');
     await typeFast(page, '#edit-tag-entry', 'Tenant Rep');
@@ -375,8 +376,16 @@ const tests = [
     await page.click('#cancel-restore');
     await page.getByRole('button', { name: 'Yes, restore' }).waitFor({ state: 'detached' });
     eq(await nb(dir, 'person', 'show', state.person), before, 'the file after a cancelled restore');
+    // The history has an address of its own: back leaves it for the file, not for People.
+    await waitPath(page, `/people/${state.person}/history`, 'the history\'s own address');
+    await page.goBack();
+    await page.waitForSelector('#record-conversation');
+    await waitPath(page, `/people/${state.person}`, 'back from the history');
+    await page.click('#show-history');
+    await page.getByRole('heading', { name: 'History of Amina Yusuf' }).waitFor();
     await page.click('#close-history');
     await page.waitForSelector('#record-conversation');
+    await waitPath(page, `/people/${state.person}`, 'the history closed');
   }],
 
   ['campaign progress and settings render', async ({ page, dir }) => {

@@ -18,7 +18,14 @@ use crate::ui::{Nav, Services};
 /// The campaign list and the new-campaign form. On a team lead's device (`lead`, the lead's
 /// panel) a campaign's Edit form also deletes it from the team.
 #[component]
-pub fn Campaigns(#[props(default)] lead: Option<crate::ui::sync::TeamPanel>) -> Element {
+pub fn Campaigns(
+    /// On a team lead's device (or in a notebook that has joined no team), the lead's panel.
+    #[props(default)]
+    lead: Option<crate::ui::sync::TeamPanel>,
+    /// The notebook has joined no team: erasing is from this notebook alone.
+    #[props(default)]
+    alone: bool,
+) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let store = services.store.clone();
@@ -32,16 +39,16 @@ pub fn Campaigns(#[props(default)] lead: Option<crate::ui::sync::TeamPanel>) -> 
     let rows = use_signal(|| vec![TargetRow::default()]);
     let mut form_gen = use_signal(|| 0u32);
     let mut editing = use_signal(|| None::<String>);
-    // The campaign open in its Edit form went from the notebook (a lead deleted it, here or on
-    // another device): the form closes, and saying so keeps what was typed from vanishing
-    // without a word. This device's own deletion says it itself.
-    // Deleted from its Edit form here: the form closes.
+    // Deleted from its Edit form here: the form closes (and the app says so).
     let erasure = super::use_erasure(lead.as_ref(), move || editing.set(None));
+    // The campaign open in its Edit form went from the notebook for another reason (a lead
+    // deleted it on another device, or the command line did): the form closes, and saying so
+    // keeps what was typed from vanishing without a word.
     let erased_here = lead
         .as_ref()
         .and_then(|p| p.erased.as_ref())
         .map(|e| e.erased.clone());
-    use_effect(use_reactive!(|erased_here| {
+    use_effect(use_reactive!(|(erased_here, alone)| {
         let Some(open) = editing() else { return };
         let gone = match &*list.read() {
             Some(Ok(l)) => !l.iter().any(|c| c.campaign.id == open),
@@ -51,9 +58,11 @@ pub fn Campaigns(#[props(default)] lead: Option<crate::ui::sync::TeamPanel>) -> 
             || erasure.peek().as_ref().is_some_and(|a| a.id == open);
         if gone && !ours {
             editing.set(None);
-            nav.error(
-                "The campaign you were editing was deleted by a team lead: your changes to it were not saved.",
-            );
+            nav.error(if alone {
+                "The campaign you were editing was deleted from this notebook: your changes to it were not saved."
+            } else {
+                "The campaign you were editing was deleted by a team lead: your changes to it were not saved."
+            });
         }
     }));
     // A campaign being created: a second tap makes no second campaign.
@@ -114,6 +123,7 @@ pub fn Campaigns(#[props(default)] lead: Option<crate::ui::sync::TeamPanel>) -> 
                                 }).collect::<BTreeMap<String, usize>>(),
                                 onclose: move |_| editing.set(None),
                                 lead: lead.clone(),
+                                alone,
                                 erasure,
                             }
                         } else {
@@ -290,8 +300,11 @@ fn EditCampaign(
     campaign: Campaign,
     given: BTreeMap<String, usize>,
     onclose: EventHandler<()>,
-    /// On a team lead's device, the lead's panel: the form ends with deleting the campaign.
+    /// On a team lead's device (or in a notebook that has joined no team), the lead's panel:
+    /// the form ends with deleting the campaign.
     lead: Option<crate::ui::sync::TeamPanel>,
+    /// The notebook has joined no team.
+    alone: bool,
     /// The list's [`super::use_erasure`], which closes the form once the campaign is deleted.
     erasure: Signal<Option<super::Asked>>,
 ) -> Element {
@@ -391,6 +404,7 @@ fn EditCampaign(
             if let Some(panel) = lead {
                 super::EraseSection {
                     what: super::Erasable::Campaign,
+                    alone,
                     id: campaign.id.clone(),
                     name: campaign.name.clone(),
                     panel,

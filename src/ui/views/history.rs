@@ -231,19 +231,22 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
         // The file re-reads when the change arrives, maybe before the reply: the task must
         // outlive this view, so it belongs to the root scope.
         spawn_forever(async move {
-            match store.restore(&pid, &p.before, p.target.clone()).await {
+            let outcome = store.restore(&pid, &p.before, p.target.clone()).await;
+            // The person's file may have been left meanwhile: then there is nothing to close.
+            // Closed first: the file's screen takes the history's place, and a new screen
+            // starts without a notice.
+            if on_screen.still() {
+                busy.set(false);
+                pending.set(None);
+                onclose.call(());
+            }
+            match outcome {
                 Ok(true) => nav.say(format!("Restored {}.", p.what)),
                 Ok(false) => nav.say(format!(
                     "Nothing to restore: {} is already as it was.",
                     p.what
                 )),
                 Err(e) => nav.error(e.to_string()),
-            }
-            // The person's file may have been left meanwhile: then there is nothing to close.
-            if on_screen.still() {
-                busy.set(false);
-                pending.set(None);
-                onclose.call(());
             }
         });
     };
@@ -280,6 +283,9 @@ pub fn History(person_id: String, name: String, onclose: EventHandler<()>) -> El
                                         r#type: "button",
                                         class: "secondary",
                                         "data-restore": "{c.change}/{offer.key}",
+                                        // Every change may offer "Restore to before this": a
+                                        // screen reader's list of buttons tells them apart.
+                                        "aria-label": "{offer.label} (the change of {when_words(&c.at)} by {device_words(&c)})",
                                         disabled: busy(),
                                         onclick: {
                                             let before = c.change.clone();

@@ -25,7 +25,7 @@ pub use campaigns::Campaigns;
 pub use due::Due;
 pub use join_link::JoinLink;
 pub use people::{AddPerson, People};
-pub use person::PersonFile;
+pub use person::{FileShows, PersonFile};
 pub use record::Record;
 #[cfg(test)]
 pub use record::{ConversationDraft, draft_key};

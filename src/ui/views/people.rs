@@ -68,9 +68,13 @@ pub fn People() -> Element {
     .into_iter()
     .filter(|b| *b)
     .count();
+    // Once a filter was used, the panel stays open while this list is shown, even when its
+    // last filter goes back to "Any" (it closed under the thumb, which was choosing another).
+    let mut filters_used = use_signal(|| false);
     let mut set = move |f: &dyn Fn(&mut PeopleFilter)| {
         f(&mut filter.write());
         limit.set(PAGE);
+        filters_used.set(true);
     };
 
     rsx! {
@@ -119,7 +123,7 @@ pub fn People() -> Element {
                     limit.set(PAGE);
                 },
             }
-            details { class: "people-filters", open: on > 0,
+            details { class: "people-filters", open: on > 0 || filters_used(),
                 summary { id: "people-filters-toggle",
                     if on == 0 { "Filters" } else { "Filters ({on} on)" }
                 }
@@ -165,6 +169,7 @@ pub fn People() -> Element {
                         onclick: move |_| {
                             follow_up_due.toggle();
                             limit.set(PAGE);
+                            filters_used.set(true);
                         },
                         "Follow-up due"
                     }

@@ -214,13 +214,33 @@ fn conflicts_of(f: &File, writers: &[ConflictWriter]) -> Vec<Conflict> {
     out
 }
 
+/// What a person's screen shows: the file, its Edit form, or its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileShows {
+    /// The file.
+    #[default]
+    File,
+    /// "Edit details".
+    Edit,
+    /// "Show history".
+    History,
+}
+
 /// The person's file.
 #[component]
 pub fn PersonFile(
     id: String,
-    /// On a team lead's device, the lead's panel: the file offers to erase the person.
+    /// On a team lead's device (or in a notebook that has joined no team), the lead's panel:
+    /// the file offers to erase the person.
     #[props(default)]
     lead: Option<crate::ui::sync::TeamPanel>,
+    /// The notebook has joined no team: erasing is from this notebook alone.
+    #[props(default)]
+    alone: bool,
+    /// The file itself, its Edit form or its history (each a screen of its own, so that
+    /// back leaves the form or the history for the file).
+    #[props(default)]
+    show: FileShows,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -289,8 +309,6 @@ pub fn PersonFile(
         _ => Vec::new(),
     };
     let services = use_context::<Services>();
-    let mut editing = use_signal(|| false);
-    let mut history = use_signal(|| false);
     // The conversation being corrected, if any.
     let mut correcting = use_signal(|| None::<String>);
     let file = file.read();
@@ -299,19 +317,27 @@ pub fn PersonFile(
         Some(Err(e)) => return rsx! { super::LoadFailed { error: e.clone() } },
         Some(Ok(f)) => f.clone(),
     };
-    if editing() {
-        return rsx! {
-            EditPerson { person: f.person.clone(), onclose: move |_| editing.set(false) }
-        };
-    }
-    if history() {
-        return rsx! {
-            History {
-                person_id: id.clone(),
-                name: f.person.name.clone(),
-                onclose: move |_| history.set(false),
-            }
-        };
+    // Closing the form or the history shows the file in their place.
+    let back_to_file = {
+        let id = id.clone();
+        move |_| nav.replace(Screen::Person(id.clone()))
+    };
+    match show {
+        FileShows::Edit => {
+            return rsx! {
+                EditPerson { person: f.person.clone(), onclose: back_to_file }
+            };
+        }
+        FileShows::History => {
+            return rsx! {
+                History {
+                    person_id: id.clone(),
+                    name: f.person.name.clone(),
+                    onclose: back_to_file,
+                }
+            };
+        }
+        FileShows::File => {}
     }
     let p = &f.person;
     // Every declared detail with a value, in declaration order (the name is the heading;
@@ -386,7 +412,10 @@ pub fn PersonFile(
                         r#type: "button",
                         class: "linkish",
                         id: "continue-edit",
-                        onclick: move |_| editing.set(true),
+                        onclick: {
+                            let id = id.clone();
+                            move |_| nav.go(Screen::EditPerson(id.clone()))
+                        },
                         "Continue editing"
                     }
                 }
@@ -455,7 +484,10 @@ pub fn PersonFile(
                     r#type: "button",
                     class: "secondary",
                     id: "edit-person",
-                    onclick: move |_| editing.set(true),
+                    onclick: {
+                        let id = id.clone();
+                        move |_| nav.go(Screen::EditPerson(id.clone()))
+                    },
                     "Edit details"
                 }
             }
@@ -536,13 +568,17 @@ pub fn PersonFile(
                     r#type: "button",
                     class: "secondary",
                     id: "show-history",
-                    onclick: move |_| history.set(true),
+                    onclick: {
+                        let id = id.clone();
+                        move |_| nav.go(Screen::History(id.clone()))
+                    },
                     "Show history"
                 }
             }
             if let Some(panel) = lead {
                 super::EraseSection {
                     what: super::Erasable::Person,
+                    alone,
                     id: id.clone(),
                     name: p.name.clone(),
                     panel,

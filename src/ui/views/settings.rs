@@ -57,7 +57,7 @@ pub fn Settings(status: SyncStatus) -> Element {
     });
 
     let store = services.store.clone();
-    let save_name = move |_| {
+    let save_name = move || {
         let store = store.clone();
         let n = name();
         spawn(async move {
@@ -67,6 +67,8 @@ pub fn Settings(status: SyncStatus) -> Element {
             }
         });
     };
+    // Enter in the name's field saves it, as the button does.
+    let name_on_enter = save_name.clone();
     let sync = services.sync.clone();
     let joined_now = status.joined.is_some();
     let join = move |_| {
@@ -150,8 +152,8 @@ pub fn Settings(status: SyncStatus) -> Element {
                 }
                 TextField { id: "canvasser-name", label: "Canvasser name", autocomplete: "name",
                     initial: ov.canvasser.clone().unwrap_or_default(),
-                    oninput: move |v: String| name.set(v) }
-                button { r#type: "button", class: "secondary", id: "save-name", onclick: save_name, "Save name" }
+                    oninput: move |v: String| name.set(v), onenter: move |_| name_on_enter() }
+                button { r#type: "button", class: "secondary", id: "save-name", onclick: move |_| save_name(), "Save name" }
             }
             section { class: "card", "aria-labelledby": "join-title",
                 h3 { id: "join-title", if status.joined.is_some() { "This device's team" } else { "Join a team" } }

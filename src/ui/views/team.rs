@@ -205,45 +205,64 @@ impl Erasable {
         }
     }
 
-    /// What erasing `name` does, said before the button.
-    fn explained(self, name: &str) -> String {
-        match self {
-            Erasable::Person => format!(
+    /// What erasing `name` does, said before the button; `alone`: the notebook has joined no
+    /// team.
+    fn explained(self, name: &str, alone: bool) -> String {
+        match (self, alone) {
+            (Erasable::Person, false) => format!(
                 "If {name} asks to be forgotten, erase them: every device of the team and the relay delete their file, history included. It cannot be undone."
             ),
-            Erasable::Campaign => format!(
+            (Erasable::Person, true) => format!(
+                "If {name} asks to be forgotten, erase them: their file goes from this notebook, history included. It cannot be undone."
+            ),
+            (Erasable::Campaign, false) => format!(
                 "Deleting {name} removes it from every device of the team and from the relay. Commitments made towards it stay with their people, counted towards no campaign. It cannot be undone."
             ),
-            Erasable::WalkList => format!(
+            (Erasable::Campaign, true) => format!(
+                "Deleting {name} removes it from this notebook. Commitments made towards it stay with their people, counted towards no campaign. It cannot be undone."
+            ),
+            (Erasable::WalkList, false) => format!(
                 "When the walk is done, delete {name}: register data is kept no longer than needed. Every device of the team and the relay delete the list, its doors and what was marked at them; conversations recorded at its doors stay with their people. It cannot be undone."
+            ),
+            (Erasable::WalkList, true) => format!(
+                "When the walk is done, delete {name}: register data is kept no longer than needed. The list, its doors and what was marked at them go from this notebook; conversations recorded at its doors stay with their people. It cannot be undone."
             ),
         }
     }
 
     /// The question asked before erasing `name`.
-    fn question(self, name: &str) -> String {
+    fn question(self, name: &str, alone: bool) -> String {
+        let whence = if alone {
+            "this notebook"
+        } else {
+            "every device of the team"
+        };
         match self {
             Erasable::Person => format!(
-                "Erase {name} from every device of the team? Everything recorded about them goes, and cannot be brought back."
+                "Erase {name} from {whence}? Everything recorded about them goes, and cannot be brought back."
             ),
-            Erasable::Campaign => format!(
-                "Delete the campaign {name} from every device of the team? It cannot be brought back."
-            ),
+            Erasable::Campaign => {
+                format!("Delete the campaign {name} from {whence}? It cannot be brought back.")
+            }
             Erasable::WalkList => format!(
-                "Delete the walk list {name}, its doors and their marks, from every device of the team? It cannot be brought back."
+                "Delete the walk list {name}, its doors and their marks, from {whence}? It cannot be brought back."
             ),
         }
     }
 
     /// What is said once `name` is erased here.
-    fn done(self, name: &str) -> String {
-        match self {
-            Erasable::Person => format!(
+    fn done(self, name: &str, alone: bool) -> String {
+        match (self, alone) {
+            (Erasable::Person, false) => format!(
                 "{name} was erased from this device and the relay; the team's other devices erase them at their next sync."
             ),
-            Erasable::Campaign | Erasable::WalkList => format!(
+            (Erasable::Person, true) => format!("{name} was erased from this notebook."),
+            (Erasable::Campaign | Erasable::WalkList, false) => format!(
                 "{name} was deleted from this device and the relay; the team's other devices delete it at their next sync."
             ),
+            (Erasable::Campaign | Erasable::WalkList, true) => {
+                format!("{name} was deleted from this notebook.")
+            }
         }
     }
 }
@@ -283,7 +302,8 @@ pub fn use_erasure(
 
 /// On a lead's device, at the end of a person's file, a campaign's Edit form or a walk list:
 /// erase it from every device of the team and from the relay, after a question that says it
-/// cannot be undone. `asked` is the screen's [`use_erasure`], which acts once it is done.
+/// cannot be undone; in a notebook that has joined no team (`alone`), from this notebook.
+/// `asked` is the screen's [`use_erasure`], which acts once it is done.
 #[component]
 pub fn EraseSection(
     what: Erasable,
@@ -291,6 +311,7 @@ pub fn EraseSection(
     name: String,
     panel: TeamPanel,
     asked: Signal<Option<Asked>>,
+    #[props(default)] alone: bool,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -307,11 +328,11 @@ pub fn EraseSection(
     rsx! {
         section { class: "erase", "aria-labelledby": "{verb}-title",
             h3 { id: "{verb}-title", "{title}" }
-            p { class: "muted", {what.explained(&name)} }
+            p { class: "muted", {what.explained(&name, alone)} }
             if asking() {
                 Confirm {
                     id: "{verb}-confirm",
-                    question: what.question(&name),
+                    question: what.question(&name, alone),
                     yes: if what == Erasable::Person { "Erase for good" } else { "Delete for good" },
                     no: "Keep",
                     onyes: {
@@ -320,7 +341,7 @@ pub fn EraseSection(
                             asking.set(false);
                             tried.set(true);
                             let mut asked = asked;
-                            asked.set(Some(Asked { id: id.clone(), said: what.done(&name) }));
+                            asked.set(Some(Asked { id: id.clone(), said: what.done(&name, alone) }));
                             if let Err(e) = services.sync.command(SyncCommand::Team(what.action(id.clone()))) {
                                 nav.error(e);
                             }
@@ -335,7 +356,9 @@ pub fn EraseSection(
                 }
             }
             if panel.busy {
-                p { class: "muted", role: "status", "Waiting for the relay…" }
+                p { class: "muted", role: "status",
+                    if alone { "Erasing…" } else { "Waiting for the relay…" }
+                }
             }
             if let Some(e) = panel.error.as_ref().filter(|_| tried()) {
                 p { class: "dnc", id: "{verb}-error", role: "alert", "{e}" }

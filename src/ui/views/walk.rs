@@ -74,9 +74,13 @@ fn outcome_text(o: Outcome) -> &'static str {
 #[component]
 pub fn Walk(
     id: String,
-    /// On a team lead's device, the lead's panel: the list can be deleted from the team.
+    /// On a team lead's device (or in a notebook that has joined no team), the lead's panel:
+    /// the list can be deleted.
     #[props(default)]
     lead: Option<crate::ui::sync::TeamPanel>,
+    /// The notebook has joined no team: erasing is from this notebook alone.
+    #[props(default)]
+    alone: bool,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -282,6 +286,7 @@ pub fn Walk(
                 if let Some(panel) = lead.clone() {
                     super::EraseSection {
                         what: super::Erasable::WalkList,
+                        alone,
                         id: v.list.id.clone(),
                         name: v.list.name.clone(),
                         panel,
