@@ -161,11 +161,13 @@ fn main() {
     // that an erased person's words do not stay in freed space).
     //
     // In the idle rounds each save comes after a short pause (typing takes seconds; 3 ms is
-    // enough for the caches to go cold), and saves alternate between the app's way, where the
-    // conversation form asked for the person's file to be kept loaded as it opened
-    // (`Store::keep_loaded`, untimed: it happens while the canvasser types), and a save with
-    // nothing loaded before it (the command line's way). Alternating, both halves see the
-    // machine in the same state, which a busy machine's runs do not.
+    // enough for the caches to go cold), and saves take turns in three ways: with nothing
+    // loaded before (the command line's way); with the person's file kept loaded as the
+    // conversation form opened (`Store::keep_loaded`, untimed: it happens while the canvasser
+    // types); and the app's whole way, the file kept loaded and the form's draft written while
+    // typing (both untimed), then the save that ends the draft and notes the form's save key
+    // in the same transaction (`Store::record_conversation_once`). Taking turns, all three see
+    // the machine in the same state, which a busy machine's runs do not.
     let mut rng = SplitMix64::new(42);
     for (idle_checkpoint, secure_delete) in [(false, true), (true, true), (true, false)] {
         if !secure_delete {
@@ -174,22 +176,36 @@ fn main() {
                 .execute_batch("PRAGMA secure_delete = OFF;")
                 .unwrap();
         }
-        let mut times = [Vec::new(), Vec::new()];
+        let mut times = [Vec::new(), Vec::new(), Vec::new()];
         let mut catch_up = Vec::new();
-        let samples = if idle_checkpoint { 2000 } else { 1000 };
+        let samples = if idle_checkpoint { 3000 } else { 1000 };
         for i in 0..samples {
             let p = people[rng.below(people.len() as u64) as usize].clone();
-            let form_opened = idle_checkpoint && i % 2 == 1;
-            if form_opened {
+            // 0: nothing loaded; 1: the form opened first; 2: the app's whole way.
+            let way = if idle_checkpoint { i % 3 } else { 0 };
+            if way > 0 {
                 store.keep_loaded(&p).unwrap();
+            }
+            let draft_key = format!("conversation:{p}");
+            if way == 2 {
+                store
+                    .save_draft(&draft_key, r#"{"story":"typed at the door"}"#)
+                    .unwrap();
             }
             if idle_checkpoint {
                 std::thread::sleep(std::time::Duration::from_millis(3));
             }
             let (c, asks) = new_conversation(p, i);
             let t = Instant::now();
-            store.record_conversation(c, asks).unwrap();
-            times[usize::from(form_opened)].push(t.elapsed());
+            if way == 2 {
+                let key = groundwork::ids::new_save_key();
+                store
+                    .record_conversation_once(c, asks, &draft_key, Some(&key))
+                    .unwrap();
+            } else {
+                store.record_conversation(c, asks).unwrap();
+            }
+            times[way].push(t.elapsed());
             if idle_checkpoint {
                 // The search index's row, which the save left for idle time (timed apart).
                 let t = Instant::now();
@@ -198,17 +214,21 @@ fn main() {
                 store.checkpoint().unwrap();
             }
         }
-        for (opened, times) in times.iter_mut().enumerate() {
+        for (way, times) in times.iter_mut().enumerate() {
             if times.is_empty() {
                 continue;
             }
-            let how = match (idle_checkpoint, secure_delete, opened == 1) {
-                (true, true, false) => "with idle checkpoints, nothing loaded before",
-                (true, true, true) => "with idle checkpoints, the form opened first (the app)",
-                (true, false, false) => "with idle checkpoints, secure_delete off",
-                (true, false, true) => {
+            let how = match (idle_checkpoint, secure_delete, way) {
+                (true, true, 0) => "with idle checkpoints, nothing loaded before",
+                (true, true, 1) => "with idle checkpoints, the form opened first",
+                (true, true, _) => {
+                    "with idle checkpoints, the app's way (file loaded, draft ended, save key noted)"
+                }
+                (true, false, 0) => "with idle checkpoints, secure_delete off",
+                (true, false, 1) => {
                     "with idle checkpoints, secure_delete off, the form opened first"
                 }
+                (true, false, _) => "with idle checkpoints, secure_delete off, the app's way",
                 _ => "back to back",
             };
             rows.push((
