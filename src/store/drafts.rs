@@ -38,7 +38,25 @@ fn person_of(key: &str) -> &str {
     rest.split_once(':').map_or(rest, |(person, _)| person)
 }
 
+/// How long the notes of saved forms are kept: a draft the page brings back is from the last
+/// moments before a reload, never from a month ago.
+const SAVED_NOTES_KEPT_DAYS: i64 = 30;
+
 impl Store {
+    /// Forget the notes of forms saved more than 30 days ago (`saved:KEY`). Called when the
+    /// notebook is idle ([`Store::checkpoint`]): finding them reads every note, which a save
+    /// did at first, at a cost that grew with every form saved (about 0.3 ms a save with 2,000
+    /// notes; BENCHMARKS.md). Returns how many went.
+    pub fn prune_saved_notes(&self) -> Result<usize> {
+        let old = crate::model::format_time(
+            chrono::Utc::now() - chrono::Duration::days(SAVED_NOTES_KEPT_DAYS),
+        );
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM drafts WHERE key >= ?1 AND key < ?2 AND updated_at < ?3")?
+            .execute((SAVED_PREFIX, SAVED_END, old))?)
+    }
+
     /// Save the text of a draft under `key` (replacing what was there). A draft about a person
     /// erased from this notebook (`conversation:ID`, `person-edit:ID`,
     /// `record-edit:ID:RECORD`; a form left open when the erasure arrived) is not kept.

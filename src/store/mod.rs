@@ -817,8 +817,9 @@ impl Store {
         self.encrypted
     }
 
-    /// Catch the search index up with the last saves ([`Store::catch_up_search`]), then copy
-    /// what the write-ahead log holds into the database file, without waiting for readers.
+    /// Catch the search index up with the last saves ([`Store::catch_up_search`]), forget the
+    /// notes of forms saved long ago ([`Store::prune_saved_notes`]), then copy what the
+    /// write-ahead log holds into the database file, without waiting for readers.
     ///
     /// SQLite does this by itself inside a write once the log passes 1,000 pages, which makes
     /// that one save slow; the app calls this when it is idle (between conversations) so that
@@ -828,6 +829,7 @@ impl Store {
     /// ([`Store::scrub`]).
     pub fn checkpoint(&self) -> Result<()> {
         self.catch_up_search()?;
+        self.prune_saved_notes()?;
         if self.scrub_pending()? {
             return self.scrub();
         }

@@ -1873,3 +1873,48 @@ fn an_erasure_owes_a_truncation_of_the_log_until_one_is_made() {
     store.checkpoint().unwrap();
     assert!(!store.scrub_pending().unwrap());
 }
+
+/// The notes of saved forms (`saved:KEY`, so that a form saved twice makes one record) are
+/// forgotten after 30 days, when the notebook is idle, not at each save; a fresh note still
+/// stops a second save of its form.
+#[test]
+fn notes_of_saved_forms_go_after_30_days_when_idle() {
+    let dir = temp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let p = s.add_person(person("Grace Okafor")).unwrap();
+    let (first, _) = s
+        .record_conversation_once(conversation(&p), vec![], "conversation:x", Some("fresh"))
+        .unwrap();
+    s.connection()
+        .execute(
+            "INSERT INTO drafts (key, body, updated_at) VALUES ('saved:old', 'gone', '2020-01-01T00:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+    let notes = |s: &Store| -> Vec<String> {
+        s.connection()
+            .prepare("SELECT key FROM drafts WHERE key LIKE 'saved:%' ORDER BY key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|k| k.unwrap())
+            .collect()
+    };
+    // A save leaves the old note (finding it would read every note).
+    let (second, _) = s
+        .record_conversation_once(conversation(&p), vec![], "conversation:y", Some("other"))
+        .unwrap();
+    assert_eq!(notes(&s), ["saved:fresh", "saved:old", "saved:other"]);
+    s.checkpoint().unwrap();
+    assert_eq!(notes(&s), ["saved:fresh", "saved:other"]);
+    let (again, made) = s
+        .record_conversation_once(conversation(&p), vec![], "conversation:x", Some("fresh"))
+        .unwrap();
+    assert_eq!(
+        (again, made.len()),
+        (first.clone(), 0),
+        "the same form, once"
+    );
+    assert_ne!(first, second);
+    assert_eq!(s.person(&p).unwrap().conversations.len(), 2);
+}

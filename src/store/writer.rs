@@ -330,15 +330,12 @@ impl<'t> Writer<'t> {
 
     /// Note that the form saved under `save_key` made `id`, in the save's transaction: the
     /// same form saved again (its draft brought back by the page after a reload in the moment
-    /// after the save) makes nothing more. Notes older than 30 days are forgotten.
+    /// after the save) makes nothing more. Notes older than 30 days are forgotten when the
+    /// notebook is idle.
     pub fn saved(&mut self, save_key: &str, id: &str) -> Result<()> {
-        let now = self.now();
-        let stamp = format_time(now);
-        let old = format_time(now - chrono::Duration::days(30));
-        self.conn.execute(
-            "DELETE FROM drafts WHERE key >= ?1 AND key < ?2 AND updated_at < ?3",
-            (super::drafts::SAVED_PREFIX, super::drafts::SAVED_END, old),
-        )?;
+        let stamp = format_time(self.now());
+        // Notes older than 30 days go when the notebook is idle (`Store::prune_saved_notes`),
+        // not here: finding them reads every note, a cost that grew with each save.
         self.conn.execute(
             "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
