@@ -85,6 +85,14 @@ impl Source {
         }
     }
 
+    /// The time `now` would return next, without moving a seeded clock on.
+    pub fn peek(&self) -> DateTime<Utc> {
+        match self {
+            Source::System => Utc::now(),
+            Source::Seeded { next, .. } => *next,
+        }
+    }
+
     /// A new record id whose time part is `at`.
     pub fn new_id(&mut self, at: DateTime<Utc>) -> String {
         match self {

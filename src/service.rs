@@ -838,10 +838,18 @@ fn history(s: &Store, person_id: &str) -> Result<Vec<FileChange>, Error> {
 }
 
 fn overview(s: &Store) -> Result<Overview, Error> {
-    let shift = match s.current_shift()? {
+    let mut shift = match s.current_shift()? {
         Some(id) => s.shifts()?.into_iter().find(|sh| sh.id == id),
         None => None,
     };
+    // A walk list deleted (a lead's erasure) while its shift is open: the shift goes on, with
+    // no walk to open.
+    if let Some(sh) = shift.as_mut()
+        && let Some(list) = sh.walklist_id.as_deref()
+        && s.is_erased(list)?
+    {
+        sh.walklist_id = None;
+    }
     Ok(Overview {
         canvasser: s.given_canvasser_name()?,
         name_asked: Some(s.canvasser_name_asked()?),

@@ -390,9 +390,12 @@ impl SyncEngine for WorkerSync {
     fn command(&self, command: SyncCommand) -> Result<(), String> {
         let status = self.status();
         match &command {
-            SyncCommand::SyncNow | SyncCommand::Repair | SyncCommand::Team(_)
-                if status.joined.is_none() =>
-            {
+            // An erasure in a notebook of no team erases from the notebook alone (`team::act`
+            // with no relay link); every other action needs the team.
+            SyncCommand::Team(action) if status.joined.is_none() && !action.erases() => {
+                return Err("join a team first: Settings → Join a team".into());
+            }
+            SyncCommand::SyncNow | SyncCommand::Repair if status.joined.is_none() => {
                 return Err("join a team first: Settings → Join a team".into());
             }
             SyncCommand::Join { .. } if status.joining => {

@@ -48,8 +48,9 @@ impl Store {
     /// did at first, at a cost that grew with every form saved (about 0.3 ms a save with 2,000
     /// notes; BENCHMARKS.md). Returns how many went.
     pub fn prune_saved_notes(&self) -> Result<usize> {
+        // The clock the notes were stamped with (a seeded one in tests and demo data).
         let old = crate::model::format_time(
-            chrono::Utc::now() - chrono::Duration::days(SAVED_NOTES_KEPT_DAYS),
+            self.source.peek() - chrono::Duration::days(SAVED_NOTES_KEPT_DAYS),
         );
         Ok(self
             .conn

@@ -1006,9 +1006,12 @@ const EARLIER_NAMES_KEY: &str = "canvasser_names_before";
 const EARLIER_NAMES_KEPT: usize = 20;
 
 /// Whether two recorded canvasser names are one: spaces around and capitals aside ("sam " is
-/// "Sam"), as Due's "Mine" matches them (`queries::HELD_BY`).
+/// "Sam"), exactly as Due's "Mine" matches them in SQL (`queries::held_by!`: SQLite's `trim`
+/// takes spaces only and its `lower` folds ASCII letters only, so "JOSÉ" is not "José" there,
+/// nor here: a rename between them keeps the earlier name).
 pub fn same_canvasser(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
+    a.trim_matches(' ')
+        .eq_ignore_ascii_case(b.trim_matches(' '))
 }
 
 /// The `meta` key of this device's name at the relay (set by joining).

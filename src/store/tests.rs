@@ -1193,6 +1193,9 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
         .follow_ups_page(day("2026-11-30"), Some(&mine_names), 0, 50)
         .unwrap();
     assert_eq!(n, 3, "follow-ups: the same three");
+    // Capitals beyond ASCII are another name to SQLite, so to the list too: José's
+    // conversations stay theirs as "JOSÉ".
+    assert!(same_canvasser("sam ", "Sam") && !same_canvasser("José", "JOSÉ"));
     // Named back and forth: each earlier name is kept once, the latest first.
     s.set_canvasser_name("sam").unwrap();
     s.set_canvasser_name("Sam Okafor").unwrap();
@@ -1202,6 +1205,16 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
         canvassers: Some(s.my_canvasser_names().unwrap()),
     };
     assert_eq!(s.due_counts(&mine).unwrap().overdue, 3);
+    // The device passes to José, who later writes his name in capitals: what he held before
+    // is still his, though SQLite folds only ASCII capitals.
+    s.set_canvasser_name("José").unwrap();
+    held("José", "Ravi Shah", &mut s);
+    s.set_canvasser_name("JOSÉ").unwrap();
+    let mine = DueFilter {
+        today,
+        canvassers: Some(s.my_canvasser_names().unwrap()),
+    };
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 4);
 }
 
 #[test]

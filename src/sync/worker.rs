@@ -64,18 +64,22 @@ impl Worker {
     ) -> Result<Worker, SyncError> {
         let mut store = Store::open(&dir)?;
         let transport = HttpTransport::new()?;
-        let status = Arc::new(Mutex::new(Status::default()));
+        // Read before the thread starts: the app asks for the status at once, and a default
+        // one would say "not joined" for a moment on a joined device.
+        let first = Status::read(&store, false, &None, 0);
+        let status = Arc::new(Mutex::new(first.clone()));
         let (tx, rx) = mpsc::channel();
         let shared = Arc::clone(&status);
         let notify: Notify = Box::new(notify);
         let thread = std::thread::Builder::new()
             .name("groundwork-sync".into())
             .spawn(move || {
+                // The slot first: whoever is told reads the same status from it.
                 let publish = |s: Status| {
-                    notify(&s);
                     if let Ok(mut slot) = shared.lock() {
-                        *slot = s;
+                        *slot = s.clone();
                     }
+                    notify(&s);
                 };
                 let mut devices = None;
                 // When the device list was last asked for, and whether someone asked to sync
@@ -86,7 +90,7 @@ impl Worker {
                 let mut repairing = false;
                 // Changes pulled since the start.
                 let mut pulled = 0u64;
-                let mut current = Status::read(&store, false, &devices, pulled);
+                let mut current = first;
                 publish(current.clone());
                 let mut due = current.joined.then(Instant::now);
                 loop {

@@ -347,9 +347,11 @@ pub fn App() -> Element {
         .then(|| status.team.clone());
     // Erasing (a person, a campaign, a walk list): a lead's, or anyone's in a notebook that has
     // joined no team, where it erases from this notebook alone.
-    let alone = status.joined.is_none();
+    let alone = status.joined.is_none() && !status.joining;
     let erase_panel = if alone {
         Some(status.team.clone())
+    } else if status.joined.is_none() {
+        None
     } else {
         lead_panel.clone()
     };

@@ -152,7 +152,9 @@ impl SyncEngine for RelaySync {
     fn command(&self, command: SyncCommand) -> Result<(), String> {
         match command {
             SyncCommand::Team(action) => {
-                if !self.worker.status().joined {
+                // An erasure in a notebook of no team erases from the notebook alone
+                // (`team::act` with no relay link); every other action needs the team.
+                if !self.worker.status().joined && !action.erases() {
                     return Err("join a team first: Settings → Join a team".into());
                 }
                 self.team_action(action)
@@ -257,5 +259,54 @@ pub fn connect(dir: &Path) -> SharedSync {
             eprintln!("warning: sync is off: {e}");
             Arc::new(NotConnected)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The desktop's engine on a notebook that has joined no team: an erasure goes through
+    /// (`team::act` erases from the notebook alone) and its outcome reaches the app; the
+    /// other lead actions still ask to join a team first.
+    #[test]
+    fn a_notebook_of_no_team_erases_through_the_engine_and_other_team_actions_wait_for_a_team() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Store::open(dir.path())
+            .unwrap()
+            .add_person(groundwork::model::NewPerson::named("Rosa Kowalski"))
+            .unwrap();
+        let sync = RelaySync::start(dir.path()).unwrap();
+        let refused = sync.command(SyncCommand::Team(TeamAction::Invite { lead: false }));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("join a team first")),
+            "{refused:?}"
+        );
+        let mut heard = sync.watch();
+        sync.command(SyncCommand::Team(TeamAction::Erase {
+            person_id: id.clone(),
+        }))
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let outcome = loop {
+            match heard.try_recv() {
+                Ok(s) => match s.team.erased {
+                    Some(outcome) => break outcome,
+                    None => assert!(s.team.error.is_none(), "{:?}", s.team.error),
+                },
+                Err(e) if e.is_closed() => panic!("the engine stopped"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+            assert!(Instant::now() < deadline, "no outcome in 20 s");
+        };
+        assert_eq!(outcome.erased, id);
+        assert_eq!(outcome.order, None, "no team, no order");
+        assert!(matches!(
+            Store::open(dir.path()).unwrap().person(&id),
+            Err(groundwork::error::Error::Erased { .. })
+        ));
     }
 }

@@ -2708,6 +2708,10 @@ fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() 
         html.contains("Elm Road was deleted from this device and the relay")
             && !html.contains("walk-title")
     });
+    // The shift goes on, with no walk to open any more.
+    h.settle_until("no walk to open", |html| {
+        html.contains("id=\"end-shift\"") && !html.contains("id=\"open-walk\"")
+    });
 }
 
 /// A notebook that has joined no team (an organiser working alone, before any team) erases a

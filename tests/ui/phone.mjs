@@ -823,6 +823,35 @@ tests.splice(1, 0,
   }],
 );
 
+tests.push(
+  ['a phone that has joined no team erases a person from its own notebook, in words that say so', async (s) => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const context = await browser.newContext({ ...PHONE });
+      const page = await context.newPage();
+      await page.goto(`${s.relay.url}/`);
+      await page.getByRole('button', { name: 'Skip for now' }).tap({ timeout: 30000 });
+      await page.getByRole('button', { name: '+ Add person' }).tap();
+      await typeFast(page, '#person-name', 'Solo Erasable');
+      await page.locator('#save-new-person').tap();
+      await page.getByRole('heading', { name: 'Solo Erasable' }).waitFor({ timeout: 10000 });
+      await page.getByText('their file goes from this notebook').waitFor();
+      await page.locator('#erase-person').tap();
+      await page.getByText('Erase Solo Erasable from this notebook?').waitFor();
+      await page.locator('#erase-confirm-yes').tap();
+      await page.getByText('Solo Erasable was erased from this notebook.').waitFor({ timeout: 20000 });
+      eq(new URL(page.url()).pathname, '/', 'back on the People list');
+      eq(await page.locator('.person-row', { hasText: 'Solo Erasable' }).count(), 0, 'not listed');
+      await page.reload();
+      await page.locator('#people-title').waitFor({ timeout: 30000 });
+      eq(await page.locator('.person-row', { hasText: 'Solo Erasable' }).count(), 0, 'not back after a reload');
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+  }],
+);
+
 /** Bind the port used before (it may take a moment to be free again). */
 async function startRelaySamePort(dir, port) {
   let last;

@@ -81,7 +81,7 @@ pub fn Due() -> Element {
             if mine() {
                 p { class: "muted", id: "due-mine-note",
                     match (nav.overview)().canvasser {
-                        Some(name) => rsx! { "Only those from conversations held by {name}." },
+                        Some(name) => rsx! { "Only those from conversations held by {name}, or under a name given before on this device." },
                         None => rsx! { "Only those from conversations recorded here before a name was given." },
                     }
                 }

@@ -1,7 +1,8 @@
 //! The team lead's card in Settings: invite a canvasser (or a second lead) with a join link to
 //! send or show, see the team's devices, revoke a lost phone, make a device a lead; and the
 //! section that erases a person, a campaign or a walk list from the whole team. Shown only on a
-//! lead's device; the relay refuses these to a canvasser anyway.
+//! lead's device (the erasing section also in a notebook that has joined no team, where it
+//! erases from the notebook alone); the relay refuses these to a canvasser anyway.
 
 use dioxus::prelude::*;
 
