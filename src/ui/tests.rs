@@ -2574,13 +2574,9 @@ fn erased_status(id: &str) -> super::sync::SyncStatus {
     }
 }
 
-/// A lead deletes a campaign from its Edit form, behind a question; a canvasser's form does not
-/// offer it. Once the engine has carried it out, the form closes and the list no longer shows
-/// it (the erasure went through a connection of its own, so the list is read again).
-#[test]
-fn a_lead_deletes_a_campaign_from_its_edit_form_and_a_canvasser_is_not_offered_it() {
-    use super::sync::SyncCommand;
-    use groundwork::sync::team::TeamAction;
+/// A canvasser's app (Sam, joined) on the Campaigns tab with the campaign "Living wage" open
+/// in its Edit form; the fake engine, the app and the campaign's id.
+fn editing_a_campaign() -> (std::sync::Arc<FakeSync>, Harness, String) {
     let fake = FakeSync::new(joined("canvasser"));
     let mut campaign = String::new();
     let mut h = Harness::with(
@@ -2602,6 +2598,17 @@ fn a_lead_deletes_a_campaign_from_its_edit_form_and_a_canvasser_is_not_offered_i
     });
     h.click("aria-label", "Edit campaign Living wage");
     h.settle_until("form", |html| html.contains("Edit Living wage"));
+    (fake, h, campaign)
+}
+
+/// A lead deletes a campaign from its Edit form, behind a question; a canvasser's form does not
+/// offer it. Once the engine has carried it out, the form closes and the list no longer shows
+/// it (the erasure went through a connection of its own, so the list is read again).
+#[test]
+fn a_lead_deletes_a_campaign_from_its_edit_form_and_a_canvasser_is_not_offered_it() {
+    use super::sync::SyncCommand;
+    use groundwork::sync::team::TeamAction;
+    let (fake, mut h, campaign) = editing_a_campaign();
     assert!(!h.html().contains("delete-campaign"), "{}", h.html());
 
     fake.send(joined("lead"));
@@ -2632,27 +2639,7 @@ fn a_lead_deletes_a_campaign_from_its_edit_form_and_a_canvasser_is_not_offered_i
 /// says why, rather than vanishing with what was typed.
 #[test]
 fn a_campaign_deleted_elsewhere_while_edited_here_says_so() {
-    let fake = FakeSync::new(joined("canvasser"));
-    let mut campaign = String::new();
-    let mut h = Harness::with(
-        |s| {
-            s.set_canvasser_name("Sam").unwrap();
-            campaign = s
-                .add_campaign(groundwork::model::NewCampaign {
-                    name: "Living wage".into(),
-                    issue: None,
-                    targets: Default::default(),
-                })
-                .unwrap();
-        },
-        with_fake(&fake),
-    );
-    h.click("id", "tab-Campaigns");
-    h.settle_until("campaign", |html| {
-        html.contains("Edit campaign Living wage")
-    });
-    h.click("aria-label", "Edit campaign Living wage");
-    h.settle_until("form", |html| html.contains("Edit Living wage"));
+    let (fake, mut h, campaign) = editing_a_campaign();
     h.fill("edit-campaign-name", "Living wage now");
     h.store().erase_document(&campaign, Some(1)).unwrap();
     fake.send(super::sync::SyncStatus {
