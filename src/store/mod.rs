@@ -695,8 +695,17 @@ impl Store {
     }
 
     /// Walk list `id`: its doors in walking order with their status, and its progress.
+    /// A list a lead deleted (an erasure) is said to be erased, not unknown.
     pub fn walklist(&self, id: &str) -> Result<walklists::WalkListView> {
-        walklists::walklist(&self.conn, id)
+        match walklists::walklist(&self.conn, id) {
+            Err(Error::NotFound { kind, id: shown }) => match crate::ids::parse_id(id) {
+                Ok(canonical) if self.is_erased(&canonical)? => {
+                    Err(Error::Erased { id: canonical })
+                }
+                _ => Err(Error::NotFound { kind, id: shown }),
+            },
+            other => other,
+        }
     }
 
     /// Every door visit of every walk list, by id.

@@ -79,6 +79,19 @@ pub enum SyncError {
         /// What failed.
         reason: String,
     },
+    /// No answer from the relay to a lead's action (an invite, a revocation, an erasure…),
+    /// which is not kept to go later: it needs the relay's answer at once.
+    #[error(
+        "not done: cannot reach the relay at {relay} ({reason}). {action} needs the relay: try again when this device is online"
+    )]
+    ActionUnreachable {
+        /// The relay's address.
+        relay: String,
+        /// What failed.
+        reason: String,
+        /// The action, as a sentence starts ("Deleting a campaign").
+        action: &'static str,
+    },
     /// No answer from the relay to a join.
     #[error(
         "cannot reach the relay at {relay} ({reason}): check its address and this device's connection, then join again with the same invite"
@@ -169,6 +182,7 @@ impl SyncError {
             self,
             SyncError::Unreachable { .. }
                 | SyncError::JoinUnreachable { .. }
+                | SyncError::ActionUnreachable { .. }
                 | SyncError::TooSlow { .. }
         )
     }

@@ -706,8 +706,42 @@ pub enum TeamReply {
 /// How long an invite made from the app stays valid.
 pub const APP_INVITE_SECS: u64 = 24 * 3600;
 
-/// Carry out a lead's action asked for in an app.
+/// Carry out a lead's action asked for in an app. With no answer from the relay it is not
+/// done, and the error says so (the generic one says changes go later, which an action does
+/// not).
 pub async fn act<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    action: TeamAction,
+) -> Result<TeamReply, SyncError> {
+    let what = match &action {
+        TeamAction::Invite { .. } => "Making an invite",
+        TeamAction::Devices => "Listing the team's devices",
+        TeamAction::Revoke { .. } => "Revoking a device",
+        TeamAction::Promote { .. } => "Making a device a lead",
+        TeamAction::Erase { .. } => "Erasing a person",
+        TeamAction::DeleteCampaign { .. } => "Deleting a campaign",
+        TeamAction::DeleteWalkList { .. } => "Deleting a walk list",
+    };
+    act_now(store, transport, action)
+        .await
+        .map_err(|e| match e {
+            SyncError::Unreachable { relay, reason } => SyncError::ActionUnreachable {
+                relay,
+                reason,
+                action: what,
+            },
+            SyncError::TooSlow { relay } => SyncError::ActionUnreachable {
+                relay,
+                reason: "no answer in time".into(),
+                action: what,
+            },
+            other => other,
+        })
+}
+
+/// [`act`] itself.
+async fn act_now<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     action: TeamAction,

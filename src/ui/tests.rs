@@ -2203,7 +2203,8 @@ fn a_file_erased_while_open_says_so_in_words() {
         ..joined("canvasser")
     });
     h.settle_until("told in words", |html| {
-        html.contains("Erased from the team") && html.contains("id=\"erased-back\"")
+        html.contains("This was erased (in a team, by a team lead)")
+            && html.contains("id=\"erased-back\"")
     });
     assert!(!h.html().contains(&id), "no bare id: {}", h.html());
     h.click("id", "erased-back");
@@ -2647,18 +2648,16 @@ fn a_campaign_deleted_elsewhere_while_edited_here_says_so() {
         ..joined("canvasser")
     });
     h.settle_until("said", |html| {
-        html.contains("deleted by a team lead: your changes to it were not saved")
+        html.contains(
+            "The campaign Living wage was deleted by a team lead while you edited it: your changes to it were not saved",
+        )
             && !html.contains("Edit Living wage")
     });
 }
 
-/// A lead deletes a walk list from its Walk screen, behind a question, and is taken to Shift; a
-/// canvasser's Walk screen does not offer it.
-#[test]
-fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() {
-    use super::sync::SyncCommand;
-    use groundwork::sync::team::TeamAction;
-    let fake = FakeSync::new(joined("canvasser"));
+/// An app (Sam) on a shift on the walk list "Elm Road" (1 and 2 Elm Road), its Walk screen
+/// open; its engine `fake`'s. The list's id.
+fn walking(fake: &std::sync::Arc<FakeSync>) -> (Harness, String) {
     let mut list = String::new();
     let mut h = Harness::with(
         |s| {
@@ -2668,12 +2667,42 @@ fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() 
             list = s.import_walklist("Elm Road", None, &read).unwrap().id;
             s.start_shift_on("", None, None, Some(&list)).unwrap();
         },
-        with_fake(&fake),
+        with_fake(fake),
     );
     h.click("id", "tab-Shift");
     h.settle_until("the shift", |html| html.contains("Walk list: next door"));
     h.click("id", "open-walk");
     h.settle_until("the walk", |html| html.contains(">1 Elm Road</h3>"));
+    (h, list)
+}
+
+/// A walk list a lead deleted while a canvasser walks it: the Walk screen says it was erased,
+/// in words, and leads back to Shift (it showed "no walklist with id …").
+#[test]
+fn a_walk_list_deleted_while_walked_says_so_and_leads_back_to_shift() {
+    let fake = FakeSync::new(joined("canvasser"));
+    let (mut h, list) = walking(&fake);
+    h.store().erase_document(&list, Some(1)).unwrap();
+    fake.send(super::sync::SyncStatus {
+        pulled: 1,
+        ..joined("canvasser")
+    });
+    h.settle_until("said in words", |html| {
+        html.contains("This was erased") && html.contains("Back to Shift")
+    });
+    assert!(!h.html().contains("no walklist"), "{}", h.html());
+    h.click("id", "erased-back");
+    h.settle_until("Shift", |html| html.contains("id=\"end-shift\""));
+}
+
+/// A lead deletes a walk list from its Walk screen, behind a question, and is taken to Shift; a
+/// canvasser's Walk screen does not offer it.
+#[test]
+fn a_lead_deletes_a_walk_list_from_its_walk_and_a_canvasser_is_not_offered_it() {
+    use super::sync::SyncCommand;
+    use groundwork::sync::team::TeamAction;
+    let fake = FakeSync::new(joined("canvasser"));
+    let (mut h, list) = walking(&fake);
     assert!(!h.html().contains("delete-walklist"), "{}", h.html());
 
     fake.send(joined("lead"));

@@ -868,6 +868,58 @@ pub(crate) mod through_the_relay {
         assert!(b.store.walklists().unwrap().is_empty());
     }
 
+    /// A lead's deletion with the relay out of reach is not done, and says so (the generic
+    /// message said it would go later, which an action does not); done once the relay answers.
+    #[test]
+    fn a_lead_action_with_the_relay_out_of_reach_says_it_was_not_done() {
+        use team::TeamAction;
+        let relay = TestRelay::start();
+        let (_, mut lead, _) = lead_and_canvasser(&relay);
+        let campaign = lead
+            .store
+            .add_campaign(groundwork::model::NewCampaign {
+                name: "Offline drive".into(),
+                issue: None,
+                targets: Default::default(),
+            })
+            .unwrap();
+        lead.sync();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut link = lead.store.sync_state().unwrap().link.unwrap();
+        let real = link.relay_url.clone();
+        link.relay_url = format!("http://{closed}");
+        lead.store.set_relay_link(&link).unwrap();
+        let delete = TeamAction::DeleteCampaign {
+            campaign_id: campaign.clone(),
+        };
+        let err = {
+            let nb = RefCell::new(&mut lead.store);
+            sync::block_on(team::act(&nb, &transport(), delete.clone())).unwrap_err()
+        };
+        let said = err.to_string();
+        assert!(
+            said.starts_with("not done: cannot reach the relay")
+                && said.contains("Deleting a campaign needs the relay"),
+            "{said}"
+        );
+        assert!(!said.contains("nothing is lost"), "{said}");
+        assert!(err.is_offline());
+        assert!(lead.store.campaign(&campaign).is_ok(), "not deleted");
+        link.relay_url = real;
+        lead.store.set_relay_link(&link).unwrap();
+        {
+            let nb = RefCell::new(&mut lead.store);
+            assert!(sync::block_on(team::act(&nb, &transport(), delete)).is_ok());
+        }
+        assert!(
+            lead.store.campaign(&campaign).is_err(),
+            "deleted once online"
+        );
+    }
+
     /// In a notebook that has joined no team (an organiser working alone), the app's
     /// erasures (`team::act`, no relay) erase from the notebook itself, its files included.
     #[test]

@@ -39,6 +39,8 @@ pub fn Campaigns(
     let rows = use_signal(|| vec![TargetRow::default()]);
     let mut form_gen = use_signal(|| 0u32);
     let mut editing = use_signal(|| None::<String>);
+    // The name of the campaign open in its Edit form, as it was when the form opened.
+    let mut editing_name = use_signal(String::new);
     // Deleted from its Edit form here: the form closes (and the app says so).
     let erasure = super::use_erasure(lead.as_ref(), move || editing.set(None));
     // The campaign open in its Edit form went from the notebook for another reason (a lead
@@ -58,10 +60,11 @@ pub fn Campaigns(
             || erasure.peek().as_ref().is_some_and(|a| a.id == open);
         if gone && !ours {
             editing.set(None);
+            let name = editing_name.peek().clone();
             nav.error(if alone {
-                "The campaign you were editing was deleted from this notebook: your changes to it were not saved."
+                format!("The campaign {name} was deleted from this notebook while you edited it: your changes to it were not saved.")
             } else {
-                "The campaign you were editing was deleted by a team lead: your changes to it were not saved."
+                format!("The campaign {name} was deleted by a team lead while you edited it: your changes to it were not saved.")
             });
         }
     }));
@@ -179,8 +182,11 @@ pub fn Campaigns(
                                 class: "secondary",
                                 "aria-label": "Edit campaign {c.campaign.name}",
                                 onclick: {
-                                    let id = c.campaign.id.clone();
-                                    move |_| editing.set(Some(id.clone()))
+                                    let (id, name) = (c.campaign.id.clone(), c.campaign.name.clone());
+                                    move |_| {
+                                        editing_name.set(name.clone());
+                                        editing.set(Some(id.clone()));
+                                    }
                                 },
                                 "Edit"
                             }

@@ -63,25 +63,35 @@ pub fn show_count(n: usize) -> String {
     out
 }
 
-/// What a screen shows when what it reads cannot be read: for something erased from the team
-/// (a person, a walk list, a campaign), a screen that says so in words and leads back to
-/// People; otherwise the error.
+/// What a screen shows when what it reads cannot be read: for something erased (a person, a
+/// walk list, a campaign; by a team lead, or here in a notebook of no team), a screen that says
+/// so in words and leads back to People (or `back`); otherwise the error.
 #[component]
-pub fn LoadFailed(error: crate::ui::worker::UiError) -> Element {
+pub fn LoadFailed(
+    error: crate::ui::worker::UiError,
+    /// Where "Back" goes from an erased record: People, or Shift from a walk list.
+    #[props(default = crate::ui::Screen::People)]
+    back: crate::ui::Screen,
+) -> Element {
     let nav = use_context::<crate::ui::Nav>();
     if !error.is_erased() {
         return rsx! { p { class: "empty", role: "alert", "{error}" } };
     }
+    let to = if back == crate::ui::Screen::Shift {
+        "Back to Shift"
+    } else {
+        "Back to People"
+    };
     rsx! {
         section { class: "card erased", id: "erased", "aria-labelledby": "erased-title",
-            h2 { id: "erased-title", "Erased from the team" }
+            h2 { id: "erased-title", "Erased" }
             p {
-                "A team lead erased this from the team: a person at their request, or a walk list or \
-                 campaign no longer needed. Nothing of it is kept on this device any more, including \
-                 what was typed about it here and not yet sent."
+                "This was erased (in a team, by a team lead): a person at their request, or a walk \
+                 list or campaign no longer needed. Nothing of it is kept on this device any more, \
+                 including what was typed about it here and not yet sent."
             }
             button { r#type: "button", class: "primary", id: "erased-back",
-                onclick: move |_| nav.go(crate::ui::Screen::People), "Back to People" }
+                onclick: move |_| nav.go(back.clone()), "{to}" }
         }
     }
 }

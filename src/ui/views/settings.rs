@@ -161,7 +161,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                     p { "This device syncs with {r}." }
                     match status.role.as_deref() {
                         Some("lead") => rsx! { p { id: "team-role", "You are a team lead: you can invite people and revoke devices (below), and erase a person (at the end of their file)." } },
-                        Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices and erasing a person are for your team lead." } },
+                        Some(_) => rsx! { p { id: "team-role", class: "muted", "You are a canvasser in this team. Inviting, revoking devices, erasing a person and deleting a campaign or a walk list are for your team lead." } },
                         None => rsx! {},
                     }
                     match status.rejoined {

@@ -168,7 +168,7 @@ pub fn Walk(
 
     let body = match &*view.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
-        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
+        Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone(), back: Screen::Shift } },
         Some(Ok(v)) => {
             let current_id = opened().or_else(|| v.next.clone());
             let current = current_id
