@@ -153,7 +153,7 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
 
 /// A page being hidden (another app, the lock button, closing the tab) may never run again:
 /// the worker writes the drafts typed in the last moments at once. The network coming back
-/// starts a sync.
+/// starts a sync. A join link opened in the open tab starts the page again, which reads it.
 fn listen_to_the_page() {
     let Some(window) = web_sys::window() else {
         return;
@@ -173,6 +173,21 @@ fn listen_to_the_page() {
     let on_online = Closure::<dyn FnMut()>::new(|| send(ToStore::Online));
     let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     on_online.forget();
+    // A join link opened in a tab where the app is already open changes only the address's
+    // fragment, and the page reads a link as it starts: it starts again (what was typed is
+    // kept, as on any reload: `pagehide` above).
+    let on_link = Closure::<dyn FnMut()>::new(|| {
+        if let Some(window) = web_sys::window()
+            && window
+                .location()
+                .hash()
+                .is_ok_and(|hash| hash.contains("join="))
+        {
+            let _ = window.location().reload();
+        }
+    });
+    let _ = window.add_event_listener_with_callback("hashchange", on_link.as_ref().unchecked_ref());
+    on_link.forget();
 }
 
 fn receive(message: FromStore) {

@@ -116,6 +116,9 @@ pub enum Screen {
     Walk(String),
 }
 
+/// How many screens back [`Nav::trail`] remembers.
+const TRAIL_KEPT: usize = 50;
+
 /// Shared by every screen: where we are, and what changed.
 #[derive(Clone, Copy)]
 pub struct Nav {
@@ -133,6 +136,12 @@ pub struct Nav {
     /// A record form opened from a walk: the person, and the screen its save returns to (the
     /// walk's next door, not the person's file). Forgotten on any other move.
     pub after_record: Signal<Option<(String, Screen)>>,
+    /// The screens of the history's entries before this one, as far as the app knows (its own
+    /// moves, and steps back through them): a form closing to the last goes back there
+    /// ([`Nav::close`]).
+    pub trail: Signal<Vec<Screen>>,
+    /// The next change of screen is a step back in the history (see [`Nav::close`]).
+    pub backing: Signal<bool>,
 }
 
 /// A message shown in the header.
@@ -150,6 +159,32 @@ pub struct Notice {
 impl Nav {
     /// Show a screen (a new entry in the history: back returns here).
     pub fn go(mut self, screen: Screen) {
+        let now = self.screen.peek().clone();
+        if now != screen && !*self.replacing.peek() && !*self.backing.peek() {
+            let mut trail = self.trail.write();
+            trail.push(now);
+            if trail.len() > TRAIL_KEPT {
+                trail.remove(0);
+            }
+        }
+        self.show(screen);
+    }
+
+    /// The page's history moved to `screen` (back, forward, or a jump): a step back through
+    /// the app's own moves is taken off the trail; any other move leaves the trail unknown.
+    pub fn arrived(mut self, screen: Screen) {
+        let mut trail = self.trail.write();
+        if trail.last() == Some(&screen) {
+            trail.pop();
+        } else {
+            trail.clear();
+        }
+        drop(trail);
+        self.show(screen);
+    }
+
+    /// Show `screen`, with no notice from the one before.
+    fn show(mut self, screen: Screen) {
         self.notice.set(None);
         let same_form = matches!(
             (&screen, &*self.after_record.peek()),
@@ -168,6 +203,21 @@ impl Nav {
             self.replacing.set(true);
         }
         self.go(screen);
+    }
+
+    /// A form or a view of a record (Edit details, History, the record form) is done: show
+    /// `screen`, where it was opened from. When it was opened from there, that is a step back
+    /// in the history, so that the next back leaves `screen` rather than showing it again;
+    /// otherwise (opened by a link or a reload) `screen` takes the form's entry
+    /// ([`Nav::replace`]).
+    pub fn close(mut self, screen: Screen) {
+        if self.trail.peek().last() == Some(&screen) {
+            self.trail.write().pop();
+            self.backing.set(true);
+            self.show(screen);
+        } else {
+            self.replace(screen);
+        }
     }
 
     /// Show an error.
@@ -243,6 +293,8 @@ pub fn App() -> Element {
     let mut overview = use_signal(Overview::default);
     let notice = use_signal(|| None::<Notice>);
     let after_record = use_signal(|| None::<(String, Screen)>);
+    let trail = use_signal(Vec::<Screen>::new);
+    let backing = use_signal(|| false);
     let nav = use_context_provider(|| Nav {
         screen,
         replacing,
@@ -250,6 +302,8 @@ pub fn App() -> Element {
         overview,
         notice,
         after_record,
+        trail,
+        backing,
     });
     let mut sync_status = use_signal(|| services.sync.status());
     // Whether what is typed waits unwritten (a draft held by the store worker failed its last

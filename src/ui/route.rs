@@ -116,7 +116,7 @@ pub fn use_history(nav: Nav) -> Signal<bool> {
                     recorded.set(canonical);
                     if *screen.peek() != target {
                         if *ready.peek() {
-                            nav.go(target);
+                            nav.arrived(target);
                         } else {
                             screen.set(target);
                         }
@@ -137,9 +137,18 @@ pub fn use_history(nav: Nav) -> Signal<bool> {
         }
     });
     let mut replacing = nav.replacing;
+    let mut backing = nav.backing;
     use_effect(move || {
         let path = screen().path();
         if !ready() || *recorded.peek() == path {
+            return;
+        }
+        if *backing.peek() {
+            // A form closing to where it was opened from: a step back, whose `popstate` then
+            // finds this screen shown already.
+            backing.set(false);
+            recorded.set(path);
+            let _ = document::eval("history.back();");
             return;
         }
         let replace = *replacing.peek();

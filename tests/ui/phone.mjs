@@ -824,7 +824,7 @@ tests.splice(1, 0,
 );
 
 tests.push(
-  ['a phone that has joined no team erases a person from its own notebook, in words that say so', async (s) => {
+  ['a phone that has joined no team erases a person from its own notebook, in words that say so; a join link opened in its tab shows the join card', async (s) => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
       const context = await browser.newContext({ ...PHONE });
@@ -845,6 +845,10 @@ tests.push(
       await page.reload();
       await page.locator('#people-title').waitFor({ timeout: 30000 });
       eq(await page.locator('.person-row', { hasText: 'Solo Erasable' }).count(), 0, 'not back after a reload');
+      // A join link opened in this tab, where the app is already open (only the fragment
+      // changes): the join card shows (it showed after a reload only). Not joined here.
+      await page.evaluate((code) => { window.location.hash = `#join=${encodeURIComponent(code)}`; }, s.spareInvite);
+      await page.locator('#join-link-name').waitFor({ timeout: 30000 });
       await context.close();
     } finally {
       await browser.close();

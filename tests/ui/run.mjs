@@ -386,6 +386,11 @@ const tests = [
     await page.click('#close-history');
     await page.waitForSelector('#record-conversation');
     await waitPath(page, `/people/${state.person}`, 'the history closed');
+    // Closing went back to the file's own entry: one more back leaves the file (it showed the
+    // file again, a second entry of it).
+    await page.goBack();
+    await page.locator('#people-title').waitFor();
+    await waitPath(page, '/', 'back from the file after the history closed');
   }],
 
   ['campaign progress and settings render', async ({ page, dir }) => {

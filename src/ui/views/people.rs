@@ -432,7 +432,7 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
                 .await
             {
                 Ok(()) => {
-                    nav.replace(Screen::People);
+                    nav.close(Screen::People);
                     nav.say("Draft discarded.");
                 }
                 Err(e) => nav.error(e.to_string()),

@@ -245,7 +245,7 @@ pub fn PersonFile(
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     // Once erased, leave their (now empty) file.
-    let erasure = super::use_erasure(lead.as_ref(), move || nav.replace(Screen::People));
+    let erasure = super::use_erasure(lead.as_ref(), move || nav.close(Screen::People));
     let pid = id.clone();
     let file = use_resource(move || {
         let store = services.store.clone();
@@ -320,7 +320,7 @@ pub fn PersonFile(
     // Closing the form or the history shows the file in their place.
     let back_to_file = {
         let id = id.clone();
-        move |_| nav.replace(Screen::Person(id.clone()))
+        move |_| nav.close(Screen::Person(id.clone()))
     };
     match show {
         FileShows::Edit => {

@@ -498,11 +498,11 @@ fn RecordForm(
                         .or(from_walk.map(Screen::Walk));
                     match back {
                         Some(walk) => {
-                            nav.replace(walk);
+                            nav.close(walk);
                             nav.say("Conversation saved. On to the next door.");
                         }
                         None => {
-                            nav.replace(Screen::Person(pid));
+                            nav.close(Screen::Person(pid));
                             nav.say("Conversation saved.");
                         }
                     }
@@ -728,7 +728,7 @@ fn RecordForm(
                             spawn(async move {
                                 match store.run(Request::DeleteDraft(draft_key(&pid))).await {
                                     Ok(()) => {
-                                        nav.replace(Screen::Person(pid));
+                                        nav.close(Screen::Person(pid));
                                         nav.say("Draft discarded.");
                                     }
                                     Err(e) => nav.error(e.to_string()),

@@ -85,7 +85,7 @@ pub fn Walk(
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     // Once the list is deleted, go to the Shift screen.
-    let erasure = super::use_erasure(lead.as_ref(), move || nav.replace(Screen::Shift));
+    let erasure = super::use_erasure(lead.as_ref(), move || nav.close(Screen::Shift));
     let store = services.store.clone();
     let list_id = id.clone();
     let view = use_resource(move || {
