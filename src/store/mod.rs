@@ -480,8 +480,13 @@ impl Store {
 
     /// A person with their conversations and commitments.
     pub fn person(&self, id: &str) -> Result<PersonFile> {
-        match queries::person_file(&self.conn, id) {
-            // Erased (a screen left open on them): say so, not "no such person".
+        self.erased_if_gone(queries::person_file(&self.conn, id))
+    }
+
+    /// `read`, unless it found nothing under an id that was erased (a screen left open on it):
+    /// then say so, not "no such …".
+    fn erased_if_gone<T>(&self, read: Result<T>) -> Result<T> {
+        match read {
             Err(Error::NotFound { id, .. }) if self.is_erased(&id)? => Err(Error::Erased { id }),
             other => other,
         }
@@ -697,15 +702,7 @@ impl Store {
     /// Walk list `id`: its doors in walking order with their status, and its progress.
     /// A list a lead deleted (an erasure) is said to be erased, not unknown.
     pub fn walklist(&self, id: &str) -> Result<walklists::WalkListView> {
-        match walklists::walklist(&self.conn, id) {
-            Err(Error::NotFound { kind, id: shown }) => match crate::ids::parse_id(id) {
-                Ok(canonical) if self.is_erased(&canonical)? => {
-                    Err(Error::Erased { id: canonical })
-                }
-                _ => Err(Error::NotFound { kind, id: shown }),
-            },
-            other => other,
-        }
+        self.erased_if_gone(walklists::walklist(&self.conn, id))
     }
 
     /// Every door visit of every walk list, by id.

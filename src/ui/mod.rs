@@ -404,8 +404,6 @@ pub fn App() -> Element {
     let alone = status.joined.is_none() && !status.joining;
     let erase_panel = if alone {
         Some(status.team.clone())
-    } else if status.joined.is_none() {
-        None
     } else {
         lead_panel.clone()
     };
