@@ -140,10 +140,18 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
 /// `person erase ID`, `campaign delete ID`, `walklist delete ID`: the document goes from every
 /// device and the relay (a lead; a canvasser is told to ask one).
 pub fn erase(store: &mut Store, id: &str, kind: DocKind) -> Result<(), CliError> {
-    let (action, command) = match kind {
-        DocKind::Campaign => ("delete a campaign", "campaign delete"),
-        DocKind::WalkList => ("delete a walk list", "walklist delete"),
-        _ => ("erase a person", "person erase"),
+    let (action, command, doing) = match kind {
+        DocKind::Campaign => (
+            "delete a campaign",
+            "campaign delete",
+            "Deleting a campaign",
+        ),
+        DocKind::WalkList => (
+            "delete a walk list",
+            "walklist delete",
+            "Deleting a walk list",
+        ),
+        _ => ("erase a person", "person erase", "Erasing a person"),
     };
     let transport = HttpTransport::new()?;
     let nb = RefCell::new(store);
@@ -155,7 +163,7 @@ pub fn erase(store: &mut Store, id: &str, kind: DocKind) -> Result<(), CliError>
                 id.trim()
             ))
             .into(),
-            other => CliError::from(other),
+            other => CliError::from(team::not_done(other, doing)),
         })?;
     Ok(print_json(&outcome)?)
 }
@@ -170,7 +178,16 @@ fn lead(e: SyncError, command: &str) -> CliError {
             _ => "make a device a team lead",
         })
         .into(),
-        other => other.into(),
+        other => team::not_done(
+            other,
+            match command {
+                "invite" => "Making an invite",
+                "devices" => "Listing the team's devices",
+                "revoke" => "Revoking a device",
+                _ => "Making a device a lead",
+            },
+        )
+        .into(),
     }
 }
 

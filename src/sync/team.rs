@@ -725,19 +725,26 @@ pub async fn act<W: Wire>(
     };
     act_now(store, transport, action)
         .await
-        .map_err(|e| match e {
-            SyncError::Unreachable { relay, reason } => SyncError::ActionUnreachable {
-                relay,
-                reason,
-                action: what,
-            },
-            SyncError::TooSlow { relay } => SyncError::ActionUnreachable {
-                relay,
-                reason: "no answer in time".into(),
-                action: what,
-            },
-            other => other,
-        })
+        .map_err(|e| not_done(e, what))
+}
+
+/// A lead's `action` ("Deleting a campaign") that got no answer from the relay is not done:
+/// the error says so, where the generic one says changes go later (an action does not). Other
+/// errors pass unchanged. For the app's actions and the command line's alike.
+pub fn not_done(e: SyncError, action: &'static str) -> SyncError {
+    match e {
+        SyncError::Unreachable { relay, reason } => SyncError::ActionUnreachable {
+            relay,
+            reason,
+            action,
+        },
+        SyncError::TooSlow { relay } => SyncError::ActionUnreachable {
+            relay,
+            reason: "no answer in time".into(),
+            action,
+        },
+        other => other,
+    }
 }
 
 /// [`act`] itself.

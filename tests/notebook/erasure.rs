@@ -907,6 +907,15 @@ pub(crate) mod through_the_relay {
         );
         assert!(!said.contains("nothing is lost"), "{said}");
         assert!(err.is_offline());
+        // The command line says the same (one rule: `team::not_done`).
+        let out = crate::groundwork(lead.store.dir(), &["campaign", "delete", &campaign]);
+        assert_eq!(out.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("not done: cannot reach the relay")
+                && said.contains("Deleting a campaign needs the relay"),
+            "{said}"
+        );
         assert!(lead.store.campaign(&campaign).is_ok(), "not deleted");
         link.relay_url = real;
         lead.store.set_relay_link(&link).unwrap();
