@@ -364,12 +364,19 @@ impl Worker {
             });
             self.announce(true);
             // The badge counts what waits for the relay: one more now.
-            let pending = self.store.borrow().pending_changes().ok();
-            let now = self.status.borrow().clone();
-            if pending.is_some() && pending != now.pending {
-                self.set_status(SyncStatus { pending, ..now });
-            }
+            self.recount_pending();
             let _ = self.wake.unbounded_send(Wake::Local);
+        }
+    }
+
+    /// Count again the changes waiting for the relay, for the badge, and say so if the count
+    /// moved: after a save (one more) and after an erasure (its changes went with it; in a
+    /// notebook of no team no sync round would count them again).
+    fn recount_pending(&self) {
+        let pending = self.store.borrow().pending_changes().ok();
+        let now = self.status.borrow().clone();
+        if pending.is_some() && pending != now.pending {
+            self.set_status(SyncStatus { pending, ..now });
         }
     }
 
@@ -520,6 +527,7 @@ impl Worker {
                         ..now
                     });
                     if erased {
+                        worker.recount_pending();
                         worker.announce(false);
                         worker.tell_erased();
                     }

@@ -100,6 +100,7 @@ impl RelaySync {
         let started = std::thread::Builder::new()
             .name("groundwork-team".into())
             .spawn(move || {
+                let erasing = action.erases();
                 let reply = Store::open(&dir)
                     .map_err(SyncError::from)
                     .and_then(|mut store| {
@@ -108,6 +109,7 @@ impl RelaySync {
                         groundwork::sync::block_on(team::act(&nb, &transport, action))
                     })
                     .map_err(|e| e.to_string());
+                let erased = erasing && reply.is_ok();
                 if let Ok(mut p) = team.lock() {
                     *p = p.after(reply);
                 }
@@ -120,6 +122,12 @@ impl RelaySync {
                         ..from_worker(&worker.status())
                     },
                 );
+                // An erasure took its changes out of the outbox: the worker counts again (with
+                // no team, nothing else would until the next save), and its status, the last,
+                // carries the panel as it is now.
+                if erased {
+                    worker.local_change();
+                }
             });
         started.map(|_| ()).map_err(|e| {
             if let Ok(mut p) = self.team.lock() {
@@ -268,8 +276,9 @@ mod tests {
     use std::time::{Duration, Instant};
 
     /// The desktop's engine on a notebook that has joined no team: an erasure goes through
-    /// (`team::act` erases from the notebook alone) and its outcome reaches the app; the
-    /// other lead actions still ask to join a team first.
+    /// (`team::act` erases from the notebook alone) and its outcome reaches the app, with the
+    /// badge's count of changes waiting taken down by the person's (no sync round would count
+    /// them again); the other lead actions still ask to join a team first.
     #[test]
     fn a_notebook_of_no_team_erases_through_the_engine_and_other_team_actions_wait_for_a_team() {
         let dir = tempfile::tempdir().unwrap();
@@ -278,6 +287,7 @@ mod tests {
             .add_person(groundwork::model::NewPerson::named("Rosa Kowalski"))
             .unwrap();
         let sync = RelaySync::start(dir.path()).unwrap();
+        assert_eq!(sync.status().pending, Some(1), "the new person waits");
         let refused = sync.command(SyncCommand::Team(TeamAction::Invite { lead: false }));
         assert!(
             refused
@@ -304,6 +314,16 @@ mod tests {
         };
         assert_eq!(outcome.erased, id);
         assert_eq!(outcome.order, None, "no team, no order");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sync.status().pending != Some(0) {
+            while heard.try_recv().is_ok() {}
+            assert!(
+                Instant::now() < deadline,
+                "the badge still counts the erased person's change: {:?}",
+                sync.status().pending
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(matches!(
             Store::open(dir.path()).unwrap().person(&id),
             Err(groundwork::error::Error::Erased { .. })

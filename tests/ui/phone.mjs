@@ -836,12 +836,20 @@ tests.push(
       await page.locator('#save-new-person').tap();
       await page.getByRole('heading', { name: 'Solo Erasable' }).waitFor({ timeout: 10000 });
       await page.getByText('their file goes from this notebook').waitFor();
+      // The badge counts the new person's change as waiting (for a team joined later) ...
+      await page.locator('.sync-badge .sync-text', { hasText: 'Not joined · 1 change waiting' }).waitFor({ timeout: 10000 });
       await page.locator('#erase-person').tap();
       await page.getByText('Erase Solo Erasable from this notebook?').waitFor();
       await page.locator('#erase-confirm-yes').tap();
       await page.getByText('Solo Erasable was erased from this notebook.').waitFor({ timeout: 20000 });
       eq(new URL(page.url()).pathname, '/', 'back on the People list');
       eq(await page.locator('.person-row', { hasText: 'Solo Erasable' }).count(), 0, 'not listed');
+      // ... and no longer once the erasure took it (it said so until a reload).
+      try {
+        await page.locator('.sync-badge .sync-text', { hasText: 'Not joined · all saved here' }).waitFor({ timeout: 10000 });
+      } catch (e) {
+        throw new Error(`badge after the erasure: ${JSON.stringify(await badgeText(page))}`);
+      }
       await page.reload();
       await page.locator('#people-title').waitFor({ timeout: 30000 });
       eq(await page.locator('.person-row', { hasText: 'Solo Erasable' }).count(), 0, 'not back after a reload');
