@@ -68,6 +68,45 @@ impl UiError {
         self.0
             .contains(" was erased: nothing of it is kept here, and it cannot be changed")
     }
+
+    /// What was asked for names nothing in this notebook: an unknown id
+    /// ([`groundwork::error::Error::NotFound`]) of a person or walk list, or no id at all
+    /// ([`groundwork::model::ValidationError::Id`]), as an address can hold (an old link, a
+    /// record not yet synced here, a link cut short).
+    pub fn is_not_here(&self) -> bool {
+        ["no person with id ", "no walklist with id ", "invalid id "]
+            .iter()
+            .any(|p| self.0.starts_with(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UiError;
+
+    /// The store's words for an id that names nothing here are recognised as such (crossing
+    /// from the store worker as text), and nothing else is.
+    #[test]
+    fn what_names_nothing_here_is_told_from_other_failures() {
+        let not_found = |kind| groundwork::error::Error::NotFound {
+            kind,
+            id: "0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e".into(),
+        };
+        for e in [
+            not_found("person"),
+            not_found("walklist"),
+            groundwork::model::ValidationError::Id("nonsense".into()).into(),
+        ] {
+            assert!(UiError::from(e).is_not_here());
+        }
+        for e in [
+            not_found("commitment"),
+            groundwork::error::Error::Erased { id: "x".into() },
+        ] {
+            assert!(!UiError::from(e).is_not_here());
+        }
+        assert!(!UiError("the relay said: no person with id x".into()).is_not_here());
+    }
 }
 
 impl From<groundwork::error::Error> for UiError {

@@ -248,6 +248,17 @@ const tests = [
     await page.waitForSelector('#story');
     await page.goto(`${origin}/settings`);
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    // An address naming nothing here (a link cut short, a person not synced to this device
+    // yet) says so in words, not the store's, and leads back (it showed "invalid id …").
+    for (const path of ['/people/nonsense/edit', '/people/0192f0c4-7b1e-7c3a-9d2e-3f4a5b6c7d8e']) {
+      await page.goto(`${origin}${path}`);
+      await page.getByRole('heading', { name: 'Not in this notebook' }).waitFor();
+      const text = await page.locator('#not-here').innerText();
+      assert(!/invalid id|no person with id|groundwork person/.test(text), `the store's words at ${path}: ${text}`);
+      await axeCheck(page, `an address naming nothing here (${path})`);
+      await page.click('#not-here-back');
+      await page.locator('#people-title').waitFor();
+    }
   }],
 
   ['a draft survives killing the app', async ({ page, dir, restart }) => {

@@ -65,32 +65,46 @@ pub fn show_count(n: usize) -> String {
 
 /// What a screen shows when what it reads cannot be read: for something erased (a person, a
 /// walk list, a campaign; by a team lead, or here in a notebook of no team), a screen that says
-/// so in words and leads back to People (or `back`); otherwise the error.
+/// so in words and leads back to People (or `back`); for an address that names nothing here (an
+/// old link, a record not yet synced to this device, a mistyped id) one that says that;
+/// otherwise the error.
 #[component]
 pub fn LoadFailed(
     error: crate::ui::worker::UiError,
-    /// Where "Back" goes from an erased record: People, or Shift from a walk list.
+    /// Where "Back" goes: People, or Shift from a walk list.
     #[props(default = crate::ui::Screen::People)]
     back: crate::ui::Screen,
 ) -> Element {
     let nav = use_context::<crate::ui::Nav>();
-    if !error.is_erased() {
+    let (id, title, words) = if error.is_erased() {
+        (
+            "erased",
+            "Erased",
+            "This was erased (in a team, by a team lead): a person at their request, or a walk \
+             list or campaign no longer needed. Nothing of it is kept on this device any more, \
+             including what was typed about it here and not yet sent.",
+        )
+    } else if error.is_not_here() {
+        (
+            "not-here",
+            "Not in this notebook",
+            "This link names nothing in this notebook. If it is to something from another \
+             device of your team, it may not have reached this one yet: sync, then try again. \
+             Otherwise the link may have been cut short: open it again from where it came.",
+        )
+    } else {
         return rsx! { p { class: "empty", role: "alert", "{error}" } };
-    }
+    };
     let to = if back == crate::ui::Screen::Shift {
         "Back to Shift"
     } else {
         "Back to People"
     };
     rsx! {
-        section { class: "card erased", id: "erased", "aria-labelledby": "erased-title",
-            h2 { id: "erased-title", "Erased" }
-            p {
-                "This was erased (in a team, by a team lead): a person at their request, or a walk \
-                 list or campaign no longer needed. Nothing of it is kept on this device any more, \
-                 including what was typed about it here and not yet sent."
-            }
-            button { r#type: "button", class: "primary", id: "erased-back",
+        section { class: "card erased", id: "{id}", "aria-labelledby": "{id}-title",
+            h2 { id: "{id}-title", "{title}" }
+            p { "{words}" }
+            button { r#type: "button", class: "primary", id: "{id}-back",
                 onclick: move |_| nav.go(back.clone()), "{to}" }
         }
     }
