@@ -330,13 +330,73 @@ pub(crate) fn commitments_with_names(
 
 /// Turn what a person typed into an FTS5 query: every word must match, each as a prefix.
 /// Quotes keep FTS5's own syntax (AND, OR, NEAR, column filters, `*`) out of user input.
+/// What reads as a phone number ([`phone_forms`]) also matches the number written the other
+/// way ("07700 900123" finds "+44 7700 900123" and the other way round).
 pub(crate) fn fts_query(input: &str) -> Option<String> {
     let words: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| format!("\"{w}\"*"))
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    if words.is_empty() {
+        return None;
+    }
+    let typed = words.join(" ");
+    Some(match phone_forms(input) {
+        Some(forms) => {
+            let forms: Vec<String> = forms.iter().map(|f| format!("\"{f}\"*")).collect();
+            format!("({typed}) OR {}", forms.join(" OR "))
+        }
+        None => typed,
+    })
+}
+
+/// What was typed, read as a UK phone number: nothing but digits and the marks numbers are
+/// written with (spaces, `+`, `-`, brackets, dots), at least five digits. Its forms as the
+/// search index holds a number (its digits run together, [`super::project`]): as typed,
+/// national ("07700…"), international ("447700…") and international with the national 0 kept
+/// in brackets ("+44 (0)7700…" → "4407700…"), each a prefix; another country's number (a "+"
+/// or "00" then not 44) only as typed. `None` for anything else.
+fn phone_forms(input: &str) -> Option<Vec<String>> {
+    let typed = input.trim();
+    if !typed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return None;
+    }
+    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 5 {
+        return None;
+    }
+    // "+44", "(+44)", "0044", or "44" then a whole number (as spreadsheets and links that drop
+    // the "+" write it).
+    let plus = typed.trim_start_matches([' ', '(']).starts_with('+');
+    let international = if plus {
+        digits.strip_prefix("44")
+    } else if let Some(rest) = digits.strip_prefix("0044") {
+        Some(rest)
+    } else if digits.len() >= 11 {
+        digits.strip_prefix("44")
+    } else {
+        None
+    };
+    let national = match international {
+        Some(rest) => rest.strip_prefix('0').unwrap_or(rest),
+        // Another country's number: only as typed.
+        None if plus || digits.starts_with("00") => return Some(vec![digits]),
+        // "07700 900", or "7700 900" with its 0 left out.
+        None => digits.strip_prefix('0').unwrap_or(&digits),
+    };
+    let mut forms = vec![
+        digits.clone(),
+        format!("0{national}"),
+        format!("44{national}"),
+        format!("440{national}"),
+    ];
+    forms.sort();
+    forms.dedup();
+    Some(forms)
 }
 
 pub(crate) fn search(conn: &Connection, query: &str, limit: usize) -> Result<Vec<Person>> {
@@ -779,5 +839,39 @@ mod tests {
             Some("\"name\"* \"x\"* \"OR\"* \"y\"*".into())
         );
         assert_eq!(fts_query(" -*- "), None);
+    }
+
+    #[test]
+    fn a_uk_phone_number_is_looked_for_written_either_way() {
+        let forms = |q: &str| super::phone_forms(q).unwrap_or_default();
+        let both = ["07700900", "4407700900", "447700900"].map(String::from);
+        assert_eq!(forms("07700 900"), both);
+        assert_eq!(forms("+44 7700 900"), both);
+        let mut typed = vec!["004407700900".to_string()];
+        typed.extend(both.clone());
+        assert_eq!(forms("0044 (0)7700-900"), typed, "as typed too");
+        assert_eq!(forms("+33 6 12 34 56"), vec!["336123456".to_string()]);
+        assert_eq!(forms("0033 6 12 34 56"), vec!["00336123456".to_string()]);
+        // "+" after a bracket, "44" with no "+" in a whole number, the 0 left out.
+        let whole = ["07700900123", "4407700900123", "447700900123"].map(String::from);
+        assert_eq!(forms("(+44) 7700 900123"), whole);
+        assert_eq!(forms("447700900123"), whole);
+        assert_eq!(forms("7700 900123"), {
+            let mut w = whole.to_vec();
+            w.push("7700900123".into());
+            w.sort();
+            w
+        });
+        // Too short to be a number, or words: as before.
+        assert_eq!(super::phone_forms("0770"), None);
+        assert_eq!(super::phone_forms("12 Elm Road"), None);
+        assert_eq!(fts_query("12 Elm"), Some("\"12\"* \"Elm\"*".into()));
+        assert_eq!(
+            fts_query("07700 900"),
+            Some(
+                "(\"07700\"* \"900\"*) OR \"07700900\"* OR \"4407700900\"* OR \"447700900\"*"
+                    .into()
+            )
+        );
     }
 }

@@ -111,6 +111,36 @@ fn edits_update_projections_and_search() {
         "phone digits match"
     );
     assert!(s.search("hospital", 10).unwrap().is_empty());
+    // A UK number typed the other way finds it too, here and in the People list's search.
+    let other = s
+        .add_person(person("Grace Okafor").put(PersonField::Phone, "+44 7700 900123"))
+        .unwrap();
+    let found = |s: &Store, typed: &str| -> Vec<String> {
+        let people = s.search(typed, 10).unwrap();
+        people.into_iter().map(|p| p.id).collect()
+    };
+    for typed in ["+44 7700 900 456", "0044 7700 900456", "+44 (0)7700 900"] {
+        let found = found(&s, typed);
+        assert!(
+            found.contains(&id),
+            "{typed} finds 07700 900 456: {found:?}"
+        );
+    }
+    for typed in ["07700 900123", "07700900123", "077009001", "447700900123"] {
+        let found = found(&s, typed);
+        assert_eq!(found, vec![other.clone()], "{typed} finds +44 7700 900123");
+        let page = s
+            .people_page(
+                &PeopleFilter {
+                    query: typed.to_string(),
+                    ..PeopleFilter::default()
+                },
+                0,
+                10,
+            )
+            .unwrap();
+        assert_eq!(page.people.len(), 1, "{typed} in the People list");
+    }
     // Clearing a field with an empty value.
     s.edit_person(
         &id,

@@ -243,7 +243,15 @@ fn a_breakfast_meeting_recorded_searched_and_exported() {
     assert_eq!(conv["follow_up"], "2026-03-16", "48 hours later by default");
     assert_eq!(file["commitments"].as_array().unwrap().len(), 2);
 
-    for query in ["amina", "wage", "still short", "univ", "07700900", "castle"] {
+    for query in [
+        "amina",
+        "wage",
+        "still short",
+        "univ",
+        "07700900",
+        "+44 7700 900123",
+        "castle",
+    ] {
         let hits = json(&ok(d, &["search", query]));
         assert_eq!(hits[0]["id"], person.as_str(), "search {query:?}");
     }
