@@ -19,6 +19,7 @@
 //! `components::TextField`).
 
 pub mod components;
+pub mod lists;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod relay_sync;
 pub mod route;
@@ -295,6 +296,14 @@ pub fn App() -> Element {
     let after_record = use_signal(|| None::<(String, Screen)>);
     let trail = use_signal(Vec::<Screen>::new);
     let backing = use_signal(|| false);
+    let kept = lists::use_kept_lists();
+    let (left_asked, left_busy, left_last) = (
+        use_signal(|| None),
+        use_signal(|| 0),
+        use_signal(sync::TeamPanel::default),
+    );
+    let left_erasure =
+        use_context_provider(|| views::LeftErasure::new(left_asked, left_busy, left_last));
     let nav = use_context_provider(|| Nav {
         screen,
         replacing,
@@ -357,6 +366,7 @@ pub fn App() -> Element {
                 let changed = s.pulled != pulled || s.team.erased != erased;
                 pulled = s.pulled;
                 erased = s.team.erased.clone();
+                left_erasure.heard(nav, &s.team);
                 sync_status.set(s);
                 if changed {
                     store.pulled();
@@ -541,7 +551,14 @@ pub fn App() -> Element {
                         "aria-current": if tab_of(&current) == target { "page" },
                         onclick: {
                             let t = target.clone();
-                            move |_| nav.go(t.clone())
+                            move |_| {
+                                // The People tab from elsewhere starts a new search (back
+                                // returns to the one left); its filters stay.
+                                if t == Screen::People && *nav.screen.peek() != Screen::People {
+                                    kept.new_search();
+                                }
+                                nav.go(t.clone())
+                            }
                         },
                         "{label}"
                     }

@@ -350,6 +350,69 @@ fn searching_narrows_the_list() {
     assert!(h.html().contains("Amina Yusuf"));
 }
 
+/// A list narrowed by a filter, then left for a person's file and another tab, keeps its
+/// filter when People is shown again (it came back to everyone); the People tab starts a new
+/// search; Due's "Mine" is kept too. (Back to the search as it was left: tests/ui/run.mjs, as
+/// it needs a page's history.)
+#[test]
+fn a_narrowed_list_is_kept_through_a_visit_to_a_file_and_another_tab() {
+    let mut amina = String::new();
+    let mut h = Harness::new(|s| {
+        amina = person(s, "Amina Yusuf");
+        person(s, "Amir Khan");
+        person(s, "Joe Bloggs");
+        s.edit_person(
+            &amina,
+            PersonPatch::new().put(PersonField::Area, "Canal Street"),
+        )
+        .unwrap();
+    });
+    h.type_in("search", "ami");
+    h.settle_until("search results", |html| {
+        html.contains("Amir Khan") && !html.contains("Joe Bloggs")
+    });
+    h.choose("filter-area", "Canal Street");
+    h.settle_until("filtered", |html| !html.contains("Amir Khan"));
+    h.click("data-id", &amina);
+    h.settle_until("the file", |html| html.contains("person-title"));
+    h.click("id", "tab-Due");
+    h.click("data-value", "mine");
+    h.settle_until("mine chosen", |html| {
+        html.contains("data-value=\"mine\" aria-pressed=\"true\"")
+    });
+    h.click("id", "tab-People");
+    h.settle_until("the list as it was left", |html| {
+        html.contains("people-title") && html.contains("Amina Yusuf")
+    });
+    let html = h.html();
+    assert!(!html.contains("Amir Khan"), "the area filter kept: {html}");
+    assert!(!html.contains("Joe Bloggs"), "the area filter kept: {html}");
+    assert!(!html.contains("value=\"ami\""), "a new search: {html}");
+    assert!(html.contains("Filters (1 on)"), "{html}");
+    // Amina moves: no one is in Canal Street any more, and the filter still says so.
+    h.store()
+        .edit_person(
+            &amina,
+            PersonPatch::new().put(PersonField::Area, "Dock Road"),
+        )
+        .unwrap();
+    h.click("id", "tab-Due");
+    h.click("id", "tab-People");
+    h.settle_until("nobody there", |html| !html.contains("Amina Yusuf"));
+    assert!(
+        h.html().contains("value=\"Canal Street\" selected=true"),
+        "the kept filter shown as chosen: {}",
+        h.html()
+    );
+    h.click("id", "tab-Due");
+    h.settle_until("Due", |html| html.contains("follow-ups-title"));
+    let html = h.html();
+    assert!(
+        html.contains("data-value=\"mine\" aria-pressed=\"true\""),
+        "Mine kept: {html}"
+    );
+}
+
 #[test]
 fn recording_a_conversation_keeps_a_draft_then_saves_it() {
     let mut id = String::new();
@@ -2038,6 +2101,82 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     h.settle_until("left the file", |html| {
         html.contains("was erased from this device and the relay") && !html.contains("Show history")
     });
+
+    // An erasure whose answer comes after the lead left the file is still said (it completed
+    // without a word), and so is one that failed.
+    let other = h.store().add_person(NewPerson::named("Ada Byron")).unwrap();
+    // Ada's file opened, her erasure asked for, the panel busy with it.
+    let erase_ada = |h: &mut Harness| {
+        fake.send(joined("lead"));
+        h.click("id", "tab-People");
+        h.settle_until("people", |html| html.contains("Ada Byron"));
+        h.click("data-id", &other);
+        h.settle_until("the file", |html| html.contains("id=\"erase-person\""));
+        h.click("id", "erase-person");
+        h.settle_until("asked", |html| html.contains("cannot be brought back"));
+        h.click("id", "erase-confirm-yes");
+        fake.send(SyncStatus {
+            team: TeamPanel {
+                busy: true,
+                ..Default::default()
+            },
+            ..joined("lead")
+        });
+    };
+    for (fails, said) in [
+        (false, "Ada Byron was erased from this device and the relay"),
+        (true, "not done: cannot reach the relay"),
+    ] {
+        erase_ada(&mut h);
+        h.click("id", "tab-Due");
+        h.settle_until("Due", |html| html.contains("follow-ups-title"));
+        fake.send(SyncStatus {
+            team: if fails {
+                TeamPanel {
+                    error: Some("not done: cannot reach the relay (test)".into()),
+                    ..Default::default()
+                }
+            } else {
+                TeamPanel {
+                    erased: Some(ErasureOutcome {
+                        erased: other.clone(),
+                        order: Some(2),
+                        confirmed: Some(1),
+                        devices: Some(2),
+                    }),
+                    ..Default::default()
+                }
+            },
+            ..joined("lead")
+        });
+        h.settle_until(said, |html| html.contains(said));
+    }
+    // One that failed while its file was open is shown there, and not said again once the
+    // file is left (the panel keeps its error until the next action).
+    let failed = || SyncStatus {
+        team: TeamPanel {
+            error: Some("not done: cannot reach the relay (again)".into()),
+            ..Default::default()
+        },
+        ..joined("lead")
+    };
+    erase_ada(&mut h);
+    fake.send(failed());
+    h.settle_until("shown on the file", |html| html.contains("(again)"));
+    h.click("id", "tab-Due");
+    h.settle_until("Due", |html| html.contains("follow-ups-title"));
+    fake.send(SyncStatus {
+        pending: Some(7),
+        ..failed()
+    });
+    h.settle_until("the next status heard", |html| {
+        html.contains("7 changes waiting")
+    });
+    assert!(
+        !h.html().contains("Ada Byron: not done"),
+        "an old failure said again: {}",
+        h.html()
+    );
 
     // Settings: the team card invites, lists devices, revokes after a question.
     h.click("id", "tab-Settings");

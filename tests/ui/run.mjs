@@ -261,6 +261,17 @@ const tests = [
     }
   }],
 
+  ['back from a file finds the list as it was left; the People tab starts a new search', async ({ page }) => {
+    await findPerson(page, 'amina', 'Amina Yusuf');
+    await page.goBack();
+    await page.locator('#people-title').waitFor();
+    eq(await page.inputValue('#search'), 'amina', 'the search box after back');
+    await page.locator('.person-row', { hasText: 'Amina Yusuf' }).first().waitFor();
+    await tab(page, 'Due');
+    await tab(page, 'People');
+    eq(await page.inputValue('#search'), '', 'the search box after the People tab');
+  }],
+
   ['a draft survives killing the app', async ({ page, dir, restart }) => {
     await findPerson(page, 'amina', 'Amina Yusuf');
     await page.click('#record-conversation');

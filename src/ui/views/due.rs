@@ -9,11 +9,9 @@ use groundwork::store::DueWhen;
 use super::person::CommitmentRow;
 use super::{show_count, show_date};
 use crate::ui::components::{Chip, Chips};
+use crate::ui::lists::{KeptLists, PAGE};
 use crate::ui::worker::DueItem;
 use crate::ui::{Nav, Screen, Services};
-
-/// How many rows each part lists at first, and how many more each "Show more" adds.
-const PAGE: usize = 50;
 
 /// The heading and element id of a part of the screen.
 fn part(when: DueWhen) -> (&'static str, &'static str) {
@@ -29,8 +27,12 @@ fn part(when: DueWhen) -> (&'static str, &'static str) {
 pub fn Due() -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
-    let mut mine = use_signal(|| false);
-    let mut limits = use_signal(|| [PAGE; 3]);
+    // Kept while the app is open: back from a person's file finds "Mine" still chosen.
+    let KeptLists {
+        mut mine,
+        due_limits: mut limits,
+        ..
+    } = use_context::<KeptLists>();
     let lists = use_resource(move || {
         let store = services.store.clone();
         let _ = (nav.revision)();
@@ -157,7 +159,7 @@ fn ContactLine(name: String, links: ContactLinks) -> Element {
 fn FollowUps(mine: bool) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
-    let mut limit = use_signal(|| PAGE);
+    let mut limit = use_context::<KeptLists>().follow_ups_limit;
     let list = use_resource(use_reactive!(|mine| {
         let store = services.store.clone();
         let _ = (nav.revision)();

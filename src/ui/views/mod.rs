@@ -31,7 +31,7 @@ pub use record::Record;
 pub use record::{ConversationDraft, draft_key};
 pub use settings::Settings;
 pub use shift::ShiftView;
-pub use team::{Asked, Erasable, EraseSection, TeamCard, use_erasure};
+pub use team::{Asked, Erasable, EraseSection, LeftErasure, TeamCard, use_erasure};
 pub use walk::Walk;
 pub use welcome::Welcome;
 

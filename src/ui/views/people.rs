@@ -13,21 +13,23 @@ use super::drafts::{NEW_PERSON_KEY, people_with_drafts};
 use super::person_form::{PersonFields, PersonForm, new_person, with_entries};
 use super::{LADDER, show_count};
 use crate::ui::components::{Confirm, TextField};
+use crate::ui::lists::{KeptLists, PAGE};
 use crate::ui::worker::{Request, today};
 use crate::ui::{Nav, Screen, Services};
-
-/// How many people the list shows at first, and how many more each "Show more" adds.
-const PAGE: usize = 50;
 
 /// The people list with its search box and filters.
 #[component]
 pub fn People() -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
-    let mut query = use_signal(String::new);
-    let mut filter = use_signal(PeopleFilter::default);
-    let mut follow_up_due = use_signal(|| false);
-    let mut limit = use_signal(|| PAGE);
+    // Kept while the app is open: back from a file finds the list as it was left.
+    let KeptLists {
+        mut query,
+        mut filter,
+        mut follow_up_due,
+        mut limit,
+        ..
+    } = use_context::<KeptLists>();
     let choice_store = services.store.clone();
     let people = use_resource(move || {
         let store = services.store.clone();
@@ -118,6 +120,7 @@ pub fn People() -> Element {
                 label: "Search people",
                 kind: "search",
                 hint: "Name, place, phone, workplace or issue",
+                initial: query.peek().clone(),
                 oninput: move |v: String| {
                     query.set(v);
                     limit.set(PAGE);
@@ -246,6 +249,14 @@ fn Choice(
     onchange: EventHandler<Option<String>>,
 ) -> Element {
     let current = selected.clone().unwrap_or_default();
+    // A value chosen earlier that no one has any more (the list keeps its filters: the last
+    // person of that area erased or moved meanwhile) is still shown as chosen, not as "Any".
+    let mut options = options;
+    if let Some(s) = &selected
+        && !options.iter().any(|(v, _)| v == s)
+    {
+        options.insert(0, (s.clone(), s.clone()));
+    }
     rsx! {
         div { class: "field filter",
             label { r#for: "{id}", "{label}" }
@@ -353,6 +364,7 @@ impl AddDraft {
 fn AddPersonForm(restored: Option<AddDraft>) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
+    let kept = use_context::<KeptLists>();
     let was_restored = restored.is_some();
     let first = use_hook(|| {
         let mut first = restored.clone().unwrap_or_default();
@@ -416,6 +428,9 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
             };
             match store.create(request).await {
                 Ok(id) => {
+                    // Back from their file shows the list with them in it, not a search
+                    // they may not match.
+                    kept.new_search();
                     nav.replace(Screen::Person(id));
                     nav.say("Person added.");
                 }

@@ -275,27 +275,141 @@ pub struct Asked {
     pub id: String,
     /// What the app says once it is erased here.
     said: String,
+    /// Its name, to say which one was not done.
+    name: String,
+    /// How many busy statuses the root had heard when it was asked ([`LeftErasure`]): an error
+    /// the panel shows after a later one is this erasure's, not one left from an earlier
+    /// action.
+    asked_at: u64,
+}
+
+impl Asked {
+    /// Where this erasure stands by the lead's panel `panel`, with `busy_heard` busy statuses
+    /// heard so far.
+    fn outcome(&self, panel: &TeamPanel, busy_heard: u64) -> Outcome {
+        if panel.erased.as_ref().is_some_and(|e| e.erased == self.id) {
+            Outcome::Done
+        } else if !panel.busy
+            && busy_heard > self.asked_at
+            && let Some(e) = &panel.error
+        {
+            Outcome::Failed(format!("{}: {e}", self.name))
+        } else {
+            Outcome::Waiting
+        }
+    }
+}
+
+/// Where an erasure stands, as the lead's panel says.
+enum Outcome {
+    /// Done on this device.
+    Done,
+    /// Not done, in words naming it.
+    Failed(String),
+    /// Under way, or not yet as far as the panel has said.
+    Waiting,
+}
+
+/// The root's part in erasures asked for on screens: it counts the lead's panel's busy
+/// statuses as it hears them (a screen may see two statuses at once, busy then done, and miss
+/// the first), and says the outcome of an erasure asked for on a screen the lead left before
+/// the relay answered, since no screen is left to.
+#[derive(Clone, Copy)]
+pub struct LeftErasure {
+    /// The erasure handed over, if one is.
+    asked: Signal<Option<Asked>>,
+    /// How many statuses with the panel busy the root has heard.
+    busy_heard: Signal<u64>,
+    /// The panel as the root heard it last.
+    last: Signal<TeamPanel>,
+}
+
+impl LeftErasure {
+    /// The root's, made once.
+    pub fn new(
+        asked: Signal<Option<Asked>>,
+        busy_heard: Signal<u64>,
+        last: Signal<TeamPanel>,
+    ) -> Self {
+        LeftErasure {
+            asked,
+            busy_heard,
+            last,
+        }
+    }
+
+    fn busy_heard(self) -> u64 {
+        self.busy_heard.try_peek().map_or(0, |n| *n)
+    }
+
+    /// A screen left with its erasure `asked` still open hands it over. Its outcome may have
+    /// come already, before the screen acted on it: done is said now; failed was shown on the
+    /// screen that asked.
+    fn hand_over(mut self, nav: Nav, asked: Asked) {
+        let last = self.last.try_peek().map(|p| p.clone()).unwrap_or_default();
+        match asked.outcome(&last, self.busy_heard()) {
+            Outcome::Done => nav.say(asked.said),
+            Outcome::Failed(_) => {}
+            Outcome::Waiting => self.asked.set(Some(asked)),
+        }
+    }
+
+    /// The root's part, at each status from the engine (before the screens see it): count a
+    /// busy panel; once the panel says the erasure handed over is done, say so; if it went
+    /// idle with an error after being busy with it, say that, naming what was not done.
+    pub fn heard(mut self, nav: Nav, panel: &TeamPanel) {
+        if panel.busy {
+            *self.busy_heard.write() += 1;
+        }
+        self.last.set(panel.clone());
+        let Some(asked) = self.asked.peek().clone() else {
+            return;
+        };
+        match asked.outcome(panel, self.busy_heard()) {
+            Outcome::Done => {
+                self.asked.set(None);
+                nav.say(asked.said);
+            }
+            Outcome::Failed(words) => {
+                self.asked.set(None);
+                nav.error(words);
+            }
+            Outcome::Waiting => {}
+        }
+    }
 }
 
 /// For a screen that offers an [`EraseSection`]: the erasure it asked for (given to the
 /// section), and `then` run once the lead's panel (`lead`) says it is done on this device, when
 /// the app also says so. The screen holds this rather than the section, because the document's
-/// re-read may already have failed and taken the section off the screen by then.
+/// re-read may already have failed and taken the section off the screen by then. One that
+/// failed is forgotten (the section shows why). A screen left before the answer hands its
+/// erasure to the root ([`LeftErasure`]), which says the outcome.
 pub fn use_erasure(
     lead: Option<&TeamPanel>,
     mut then: impl FnMut() + 'static,
 ) -> Signal<Option<Asked>> {
     let nav = use_context::<Nav>();
     let mut asked = use_signal(|| None::<Asked>);
-    let erased = lead
-        .and_then(|p| p.erased.as_ref())
-        .map(|e| e.erased.clone());
-    use_effect(use_reactive!(|erased| {
+    let left = try_use_context::<LeftErasure>();
+    use_drop(move || {
+        if let (Some(left), Ok(waiting)) = (left, asked.try_peek())
+            && let Some(a) = waiting.clone()
+        {
+            left.hand_over(nav, a);
+        }
+    });
+    let panel = lead.cloned().unwrap_or_default();
+    use_effect(use_reactive!(|panel| {
         let Some(a) = asked() else { return };
-        if erased.as_deref() == Some(a.id.as_str()) {
-            asked.set(None);
-            then();
-            nav.say(a.said);
+        match a.outcome(&panel, left.map_or(0, LeftErasure::busy_heard)) {
+            Outcome::Done => {
+                asked.set(None);
+                then();
+                nav.say(a.said);
+            }
+            Outcome::Failed(_) => asked.set(None),
+            Outcome::Waiting => {}
         }
     }));
     asked
@@ -317,6 +431,7 @@ pub fn EraseSection(
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut asking = use_signal(|| false);
+    let left = try_use_context::<LeftErasure>();
     // This section asked for an erasure: the panel's next error is about it (not an invite or
     // a revocation from Settings, shown everywhere until then).
     let mut tried = use_signal(|| false);
@@ -342,7 +457,12 @@ pub fn EraseSection(
                             asking.set(false);
                             tried.set(true);
                             let mut asked = asked;
-                            asked.set(Some(Asked { id: id.clone(), said: what.done(&name, alone) }));
+                            asked.set(Some(Asked {
+                                id: id.clone(),
+                                said: what.done(&name, alone),
+                                name: name.clone(),
+                                asked_at: left.map_or(0, LeftErasure::busy_heard),
+                            }));
                             if let Err(e) = services.sync.command(SyncCommand::Team(what.action(id.clone()))) {
                                 nav.error(e);
                             }
