@@ -204,6 +204,9 @@ pub enum Request {
     EndShift,
     /// Set the canvasser name of this device.
     SetName(String),
+    /// Someone else now uses this device: their name, and the earlier names forgotten (Due's
+    /// "Mine" is theirs alone; see `Store::hand_over`).
+    HandOver(String),
     /// The canvasser chose not to give a name at first start.
     SkipName,
     /// The draft saved under a key.
@@ -290,6 +293,7 @@ impl Request {
                 | Request::MarkDoors { .. }
                 | Request::EndShift
                 | Request::SetName(_)
+                | Request::HandOver(_)
                 | Request::SkipName
                 | Request::Restore { .. }
         )
@@ -681,6 +685,10 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         Request::EndShift => Reply::Id(s.end_shift(None)?),
         Request::SetName(name) => {
             s.set_canvasser_name(&name)?;
+            Reply::Done(())
+        }
+        Request::HandOver(name) => {
+            s.hand_over(&name)?;
             Reply::Done(())
         }
         Request::SkipName => {

@@ -120,6 +120,11 @@ pub enum Command {
         /// The name recorded as canvasser on this device.
         #[arg(long)]
         name: Option<String>,
+        /// With --name: someone else now uses this device, so the names given before are
+        /// forgotten (Due's "Mine" is the new canvasser's alone). Without it, a new name is
+        /// taken as the same canvasser's corrected name and the earlier ones stay theirs.
+        #[arg(long, requires = "name")]
+        someone_else: bool,
     },
     /// Test helper: add people one per transaction, printing each id once it is durable.
     #[command(hide = true)]

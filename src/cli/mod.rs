@@ -335,9 +335,11 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
         Command::DemoData { people, seed } => {
             print_json(&groundwork::demo::generate(store, people, seed)?)
         }
-        Command::Settings { name } => {
-            if let Some(name) = name {
-                store.set_canvasser_name(&name)?;
+        Command::Settings { name, someone_else } => {
+            match name {
+                Some(name) if someone_else => store.hand_over(&name)?,
+                Some(name) => store.set_canvasser_name(&name)?,
+                None => {}
             }
             // The relay's id for this device (what `team devices` lists; none before joining),
             // and the notebook's own, which its changes are written under.

@@ -767,6 +767,19 @@ impl Store {
         Ok(())
     }
 
+    /// Someone else now uses this device (a phone handed to the next canvasser): `name` is
+    /// recorded as canvasser from now on and the names given before are forgotten, so that Due's
+    /// "Mine" is what the new canvasser holds, not the last holder's. Nothing recorded changes.
+    pub fn hand_over(&mut self, name: &str) -> Result<()> {
+        let name = crate::model::required("name", name)?;
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [EARLIER_NAMES_KEY])?;
+        meta_set(&tx, CANVASSER_KEY, &name)?;
+        meta_set(&tx, NAME_ASKED_KEY, "1")?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Every name this device's canvasser has recorded under: the name now (or
     /// [`DEFAULT_CANVASSER`] before one is given), then the names given before it, latest first.
     /// Due's "Mine" is the conversations held under any of them.

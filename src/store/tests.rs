@@ -1245,6 +1245,23 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
         canvassers: Some(s.my_canvasser_names().unwrap()),
     };
     assert_eq!(s.due_counts(&mine).unwrap().overdue, 4);
+    // Handed over to Ana ("someone else uses this device now"): Mine is hers alone, what she
+    // held before on this device included, and a later correction of her name keeps it.
+    s.hand_over("Ana").unwrap();
+    assert_eq!(s.my_canvasser_names().unwrap(), ["Ana"]);
+    let mine = DueFilter {
+        today,
+        canvassers: Some(s.my_canvasser_names().unwrap()),
+    };
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 1, "Tom Reyes only");
+    s.set_canvasser_name("Ana Reyes").unwrap();
+    assert_eq!(s.my_canvasser_names().unwrap(), ["Ana Reyes", "Ana"]);
+    assert_eq!(
+        s.given_canvasser_name().unwrap().as_deref(),
+        Some("Ana Reyes")
+    );
+    assert!(s.hand_over("  ").is_err(), "a name is needed");
+    assert_eq!(s.my_canvasser_names().unwrap(), ["Ana Reyes", "Ana"]);
 }
 
 #[test]

@@ -1995,6 +1995,23 @@ fn due_counts_every_commitment_lists_a_page_and_links_only_where_consent_allows(
     h.settle_until("mine, after a new name", |html| {
         html.contains("Overdue (260)")
     });
+
+    // The phone passes to Ana, who says so in Settings: Mine is hers alone, not Sam's too.
+    h.click("id", "tab-Settings");
+    h.settle_until("settings", |html| html.contains("id=\"name-someone-else\""));
+    h.fill("canvasser-name", "Ana");
+    h.choose("name-someone-else", "true");
+    h.click("id", "save-name");
+    h.settle_until("said", |html| {
+        html.contains("This device is Ana&#39;s now") || html.contains("This device is Ana's now")
+    });
+    h.click("id", "tab-Due");
+    h.settle_until("Due afresh", |html| {
+        html.contains("data-value=\"everyone\" aria-pressed=\"true\"")
+    });
+    h.click("data-value", "mine");
+    h.settle_until("Ana's", |html| html.contains("Overdue (1)"));
+    assert_eq!(h.store().my_canvasser_names().unwrap(), ["Ana"]);
 }
 
 #[test]

@@ -831,6 +831,20 @@ fn languages_are_added_removed_searched_and_exported_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sms"));
 }
 
+/// `settings --name N --someone-else` records the new holder's name (the earlier names are
+/// forgotten: `Store::hand_over`, tested in the store); without a name it is refused.
+#[test]
+fn a_device_handed_to_someone_else_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["settings", "--name", "Sam"]);
+    let handed = json(&ok(d, &["settings", "--name", "Ana", "--someone-else"]));
+    assert_eq!(handed["canvasser"], "Ana", "{handed}");
+    let refused = fails(d, &["settings", "--someone-else"]);
+    assert!(refused.contains("--name"), "{refused}");
+    assert_eq!(json(&ok(d, &["settings"]))["canvasser"], "Ana");
+}
+
 fn fails(d: &std::path::Path, args: &[&str]) -> String {
     let out = super::groundwork(d, args);
     assert!(!out.status.success(), "groundwork {args:?} should fail");

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 41;
+const VARIANTS: usize = 42;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -61,6 +61,7 @@ fn variant(r: &Request) -> usize {
         Request::ExportCsv(_) => 38,
         Request::ConflictWriters(_) => 39,
         Request::AddPersonOnce { .. } => 40,
+        Request::HandOver(_) => 41,
     }
 }
 
@@ -115,7 +116,14 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         sent: [false; VARIANTS],
     };
 
-    w.ask::<()>(Request::SetName("Dee".into()));
+    w.ask::<()>(Request::SetName("Eve".into()));
+    w.ask::<()>(Request::SetName("Eve Ade".into()));
+    w.ask::<()>(Request::HandOver("Dee".into()));
+    assert_eq!(
+        w.store.my_canvasser_names().expect("names"),
+        vec!["Dee".to_string()],
+        "the names before a hand-over are not Dee's"
+    );
     w.ask::<()>(Request::SkipName);
     let campaign: String = w.ask(Request::AddCampaign(NewCampaign {
         name: "Fair rent".into(),

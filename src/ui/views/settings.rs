@@ -56,12 +56,39 @@ pub fn Settings(status: SyncStatus) -> Element {
         }
     });
 
+    // Someone else now uses this device: the name saved next forgets the earlier ones.
+    let mut someone_else = use_signal(|| false);
+    let lists = use_context::<crate::ui::lists::KeptLists>();
     let store = services.store.clone();
     let save_name = move || {
         let store = store.clone();
         let n = name();
+        let handed = someone_else();
+        // The open shift is the last holder's, under their name.
+        let shift_open = nav.overview.peek().shift.is_some();
         spawn(async move {
-            match store.run(Request::SetName(n)).await {
+            let request = if handed {
+                Request::HandOver(n.clone())
+            } else {
+                Request::SetName(n.clone())
+            };
+            match store.run(request).await {
+                Ok(()) if handed => {
+                    someone_else.set(false);
+                    // Their lists start afresh, not with the last holder's search and Mine.
+                    lists.start_afresh();
+                    let n = n.trim();
+                    let shift = if shift_open {
+                        " The open shift is still the last holder's: end it on the Shift screen \
+                         and start your own."
+                    } else {
+                        ""
+                    };
+                    nav.say(format!(
+                        "Name saved. This device is {n}'s now: Due's Mine shows only what is held \
+                         under {n}.{shift}"
+                    ));
+                }
                 Ok(()) => nav.say("Name saved."),
                 Err(e) => nav.error(e.to_string()),
             }
@@ -153,6 +180,15 @@ pub fn Settings(status: SyncStatus) -> Element {
                 TextField { id: "canvasser-name", label: "Canvasser name", autocomplete: "name",
                     initial: ov.canvasser.clone().unwrap_or_default(),
                     oninput: move |v: String| name.set(v), onenter: move |_| name_on_enter() }
+                label { class: "check",
+                    input { r#type: "checkbox", id: "name-someone-else", checked: someone_else(),
+                        "aria-describedby": "name-someone-else-hint",
+                        onchange: move |e: FormEvent| someone_else.set(e.checked()) }
+                    " Someone else uses this device now"
+                }
+                p { class: "muted", id: "name-someone-else-hint",
+                    "Otherwise a new name is yours, corrected, and Due's “Mine” keeps what you held under the old one."
+                }
                 button { r#type: "button", class: "secondary", id: "save-name", onclick: move |_| save_name(), "Save name" }
             }
             section { class: "card", "aria-labelledby": "join-title",
