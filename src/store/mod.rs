@@ -749,12 +749,16 @@ impl Store {
     /// Set the name this device records as canvasser (the person holding it, not the device:
     /// see [`Store::set_device_name`]).
     /// The name given before, when it differs, is kept among [`Store::my_canvasser_names`]: the
-    /// conversations held under it stay this device's (Due's "Mine").
+    /// conversations held under it stay this device's (Due's "Mine"); so is
+    /// [`DEFAULT_CANVASSER`] when no name was given before (what was recorded then is held
+    /// under it).
     pub fn set_canvasser_name(&mut self, name: &str) -> Result<()> {
         let name = crate::model::required("name", name)?;
-        let before = self.given_canvasser_name()?;
+        let before = self
+            .given_canvasser_name()?
+            .unwrap_or_else(|| DEFAULT_CANVASSER.to_string());
         let tx = self.conn.unchecked_transaction()?;
-        if let Some(before) = before.filter(|b| !same_canvasser(b, &name)) {
+        if !same_canvasser(&before, &name) {
             let mut earlier = self.earlier_canvasser_names()?;
             earlier.retain(|e| !same_canvasser(e, &before) && !same_canvasser(e, &name));
             earlier.insert(0, before);

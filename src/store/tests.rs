@@ -1199,18 +1199,23 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
         };
         s.record_conversation(c, vec![promise]).unwrap();
     };
+    // Recorded before any name was given (under the default), then named: still Sam's.
+    held(DEFAULT_CANVASSER, "Rae Doorstep", &mut s);
     s.set_canvasser_name("Sam").unwrap();
     held("Sam", "Grace Okafor", &mut s);
     held("sam ", "Amina Yusuf", &mut s);
     held("Ana", "Tom Reyes", &mut s);
     s.set_canvasser_name("Sam Okafor").unwrap();
     held("Sam Okafor", "Kemi Ade", &mut s);
-    assert_eq!(s.my_canvasser_names().unwrap(), ["Sam Okafor", "Sam"]);
+    assert_eq!(
+        s.my_canvasser_names().unwrap(),
+        ["Sam Okafor", "Sam", DEFAULT_CANVASSER]
+    );
     let mine = DueFilter {
         today,
         canvassers: Some(s.my_canvasser_names().unwrap()),
     };
-    assert_eq!(s.due_counts(&mine).unwrap().overdue, 3);
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 4);
     let names: std::collections::BTreeSet<String> = s
         .due_page(&mine, DueWhen::Overdue, 0, 50)
         .unwrap()
@@ -1222,19 +1227,22 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
     let (n, _) = s
         .follow_ups_page(day("2026-11-30"), Some(&mine_names), 0, 50)
         .unwrap();
-    assert_eq!(n, 3, "follow-ups: the same three");
+    assert_eq!(n, 4, "follow-ups: the same four");
     // Capitals beyond ASCII are another name to SQLite, so to the list too: José's
     // conversations stay theirs as "JOSÉ".
     assert!(same_canvasser("sam ", "Sam") && !same_canvasser("José", "JOSÉ"));
     // Named back and forth: each earlier name is kept once, the latest first.
     s.set_canvasser_name("sam").unwrap();
     s.set_canvasser_name("Sam Okafor").unwrap();
-    assert_eq!(s.my_canvasser_names().unwrap(), ["Sam Okafor", "sam"]);
+    assert_eq!(
+        s.my_canvasser_names().unwrap(),
+        ["Sam Okafor", "sam", DEFAULT_CANVASSER]
+    );
     let mine = DueFilter {
         today,
         canvassers: Some(s.my_canvasser_names().unwrap()),
     };
-    assert_eq!(s.due_counts(&mine).unwrap().overdue, 3);
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 4);
     // The device passes to José, who later writes his name in capitals: what he held before
     // is still his, though SQLite folds only ASCII capitals.
     s.set_canvasser_name("José").unwrap();
@@ -1244,7 +1252,7 @@ fn mine_keeps_conversations_held_under_an_earlier_name_or_other_spacing() {
         today,
         canvassers: Some(s.my_canvasser_names().unwrap()),
     };
-    assert_eq!(s.due_counts(&mine).unwrap().overdue, 4);
+    assert_eq!(s.due_counts(&mine).unwrap().overdue, 5);
     // Handed over to Ana ("someone else uses this device now"): Mine is hers alone, what she
     // held before on this device included, and a later correction of her name keeps it.
     s.hand_over("Ana").unwrap();

@@ -1,7 +1,8 @@
 //! What the lists keep while the app is open: the People list's search, filters and length, and the Due list's "Mine" and lengths. A canvasser who narrowed a list,
 //! opened a person from it and came back finds the list as it was left, not reset to everyone.
 //! The People tab tapped from another screen starts a new search (the filters stay: they say
-//! so, "Filters (1 on)"); someone else taking the device starts every list afresh. Held by the
+//! so, "Filters (1 on)"); adding a person shows everyone again (back from their file finds
+//! them in the list); someone else taking the device starts every list afresh. Held by the
 //! root component, so they last as long as the app is open; a reload starts them afresh.
 
 use dioxus::prelude::*;
@@ -36,11 +37,17 @@ impl KeptLists {
         self.limit.set(PAGE);
     }
 
-    /// Every list as at the app's start (someone else now uses the device).
-    pub fn start_afresh(mut self) {
+    /// The People list unnarrowed: no search, no filter (after adding a person, whom it then
+    /// shows first).
+    pub fn everyone(mut self) {
         self.new_search();
         self.filter.set(PeopleFilter::default());
         self.follow_up_due.set(false);
+    }
+
+    /// Every list as at the app's start (someone else now uses the device).
+    pub fn start_afresh(mut self) {
+        self.everyone();
         self.mine.set(false);
         self.due_limits.set([PAGE; 3]);
         self.follow_ups_limit.set(PAGE);

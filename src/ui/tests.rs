@@ -411,6 +411,20 @@ fn a_narrowed_list_is_kept_through_a_visit_to_a_file_and_another_tab() {
         html.contains("data-value=\"mine\" aria-pressed=\"true\""),
         "Mine kept: {html}"
     );
+    // A person added while the filter is on: the list shows everyone again, them first (they
+    // are in no area, so the kept filter would have hidden them).
+    h.click("id", "tab-People");
+    h.settle_until("people", |html| html.contains("id=\"add-person\""));
+    h.click("id", "add-person");
+    h.settle_until("the form", |html| html.contains("id=\"person-name\""));
+    h.type_in("person-name", "Nadia Newcomer");
+    h.click("id", "save-new-person");
+    h.settle_until("saved", |html| html.contains("Person added."));
+    h.click("id", "tab-People");
+    h.settle_until("everyone", |html| {
+        html.contains("Nadia Newcomer") && html.contains("Joe Bloggs")
+    });
+    assert!(!h.html().contains("Filters (1 on)"), "{}", h.html());
 }
 
 #[test]

@@ -429,8 +429,8 @@ fn AddPersonForm(restored: Option<AddDraft>) -> Element {
             match store.create(request).await {
                 Ok(id) => {
                     // Back from their file shows the list with them in it, not a search
-                    // they may not match.
-                    kept.new_search();
+                    // or a filter they may not match.
+                    kept.everyone();
                     nav.replace(Screen::Person(id));
                     nav.say("Person added.");
                 }

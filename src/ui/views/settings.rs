@@ -64,8 +64,13 @@ pub fn Settings(status: SyncStatus) -> Element {
         let store = store.clone();
         let n = name();
         let handed = someone_else();
-        // The open shift is the last holder's, under their name.
-        let shift_open = nav.overview.peek().shift.is_some();
+        // The open shift, started under the name of whoever started it.
+        let shift_by = nav
+            .overview
+            .peek()
+            .shift
+            .as_ref()
+            .map(|s| groundwork::store::show_canvasser(&s.canvasser).to_string());
         spawn(async move {
             let request = if handed {
                 Request::HandOver(n.clone())
@@ -78,11 +83,12 @@ pub fn Settings(status: SyncStatus) -> Element {
                     // Their lists start afresh, not with the last holder's search and Mine.
                     lists.start_afresh();
                     let n = n.trim();
-                    let shift = if shift_open {
-                        " The open shift is still the last holder's: end it on the Shift screen \
-                         and start your own."
-                    } else {
-                        ""
+                    let shift = match shift_by {
+                        Some(by) => format!(
+                            " The open shift is still {by}'s: end it on the Shift screen and \
+                             start your own."
+                        ),
+                        None => String::new(),
                     };
                     nav.say(format!(
                         "Name saved. This device is {n}'s now: Due's Mine shows only what is held \
