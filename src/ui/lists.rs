@@ -1,5 +1,6 @@
-//! What the lists keep while the app is open: the People list's search, filters and length, and the Due list's "Mine" and lengths. A canvasser who narrowed a list,
-//! opened a person from it and came back finds the list as it was left, not reset to everyone.
+//! What the lists keep while the app is open: the People list's search, filters and length,
+//! and the Due list's "Mine" and lengths. A canvasser who narrowed a list, opened a person from
+//! it and came back finds the list as it was left, not reset to everyone.
 //! The People tab tapped from another screen starts a new search (the filters stay: they say
 //! so, "Filters (1 on)"); adding a person shows everyone again (back from their file finds
 //! them in the list); someone else taking the device starts every list afresh. Held by the
