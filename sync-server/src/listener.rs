@@ -16,8 +16,9 @@
 //!   enforced here on any connection that has sent bytes without completing a request.
 //! - **An idle limit** (`idle_timeout`): a connection that has sent nothing since its last answer
 //!   went out (or since it was accepted) for this long is closed. An answer still going out
-//!   keeps the connection from idling while its bytes move, however slowly the client takes them;
-//!   once they stop moving (a client that stops reading), the same limit closes it.
+//!   keeps the connection from idling while its bytes move, however slowly the client takes them
+//!   (its writes, and on Linux the kernel's send queue going down: [`SendQueue`]); once they
+//!   stop moving (a client that stops reading), the same limit closes it.
 //! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
 //!   request reserves what its head declares, and never more than its route reads
 //!   ([`crate::limits::largest_body_of`]); it waits up to [`BODY_BUDGET_WAIT`] for room, then
@@ -351,6 +352,62 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// The bytes of a connection's answers that the kernel holds and the client has not yet taken
+/// (Linux's `SIOCOUTQ`). Once the kernel's send buffer is full (several megabytes on a fast
+/// link), a write of the rest of an answer waits until much of it has drained, which at a
+/// weak signal's rate takes longer than the idle limit: the writes alone would call a
+/// connection idle while its client reads steadily. Its queue going down says the answer moves.
+struct SendQueue {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::RawFd,
+    /// What it held at the last look.
+    last: u64,
+}
+
+impl SendQueue {
+    fn of(stream: &TcpStream) -> Self {
+        SendQueue {
+            #[cfg(target_os = "linux")]
+            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+            last: 0,
+        }
+    }
+
+    /// Bytes waiting to go out, if the system says.
+    #[cfg(target_os = "linux")]
+    fn waiting(&self) -> Option<u64> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: the descriptor is the connection's open socket (the stream outlives this
+        // value: both belong to the connection's task), and TIOCOUTQ only writes an int into
+        // the one we pass.
+        let rc = unsafe { libc::ioctl(self.fd, libc::TIOCOUTQ, &mut n) };
+        (rc == 0).then(|| u64::try_from(n).unwrap_or(0))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn waiting(&self) -> Option<u64> {
+        let _ = self;
+        None
+    }
+
+    /// Whether bytes were waiting at the last look.
+    fn holds_bytes(&self) -> bool {
+        self.last > 0
+    }
+
+    /// Whether the queue moved since the last look: it went down (the client took some of it),
+    /// or up (more of an answer went in: the first look after an answer's last write is where
+    /// its wait is counted from).
+    fn moved(&mut self) -> bool {
+        let Some(now) = self.waiting() else {
+            return false;
+        };
+        let moved = now != self.last;
+        self.last = now;
+        moved
+    }
+}
+
 /// The open connections, for eviction.
 #[derive(Debug, Default)]
 struct Registry {
@@ -495,6 +552,7 @@ impl Connection {
             budget,
         } = self;
         let _ = stream.set_nodelay(true);
+        let mut queue = SendQueue::of(&stream);
         let io = TokioIo::new(Watched {
             stream,
             state: Arc::clone(&state),
@@ -584,12 +642,22 @@ impl Connection {
                     }
                 }
                 () = check.as_mut() => {
+                    if queue.moved() {
+                        state.free_since.store(millis_since(epoch), Ordering::SeqCst);
+                    }
                     match overdue(&state, &limits, millis_since(epoch)) {
                         Overdue::Close(why) => {
                             tracing::debug!(%peer, why, "connection closed");
                             return;
                         }
                         Overdue::CheckIn(wait) => {
+                            // While an answer's bytes wait in the kernel, look more often: the
+                            // queue going down between two looks is what keeps it open.
+                            let wait = if queue.holds_bytes() {
+                                wait.min(limits.idle_timeout / 4)
+                            } else {
+                                wait
+                            };
                             check.as_mut().reset(tokio::time::Instant::now() + wait);
                         }
                     }

@@ -246,6 +246,42 @@ fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
     assert!(relay.healthy());
 }
 
+/// A client that reads steadily but slowly, slower than the sockets' buffers drain within the
+/// idle limit: the relay's writes wait until much of the kernel's send buffer has gone, longer
+/// than the idle limit, and the relay closed the connection as idle in the middle of the answer
+/// (a phone on a weak signal never got a large page or invite). The kernel's queue going down
+/// keeps it open.
+#[test]
+fn a_steady_reader_slower_than_the_buffers_drain_gets_the_whole_answer() {
+    let app = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        app.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )
+    .expect("index");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let big: Vec<u8> = (0..6 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(app.path().join("big.png"), &big).expect("big file");
+    let app_dir = app.path().to_str().expect("path");
+    let relay = Relay::start_with(&["--idle-timeout", "1s", "--app", app_dir]);
+    let mut s = stall(
+        addr(&relay),
+        b"GET /big.png HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n",
+    );
+    // About a megabyte a second: six seconds for the file.
+    let (got, announced) = read_slowly(&mut s, Duration::ZERO, 16 << 10, Duration::from_millis(15));
+    assert_eq!(announced, big.len());
+    assert_eq!(got, big.len(), "the whole file arrived");
+    assert!(relay.healthy());
+}
+
 #[test]
 fn enrolment_attempts_are_rate_limited_per_address() {
     let relay = Relay::start_with(&["--enrol-per-minute", "60", "--enrol-burst", "3"]);
