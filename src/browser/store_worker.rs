@@ -30,7 +30,7 @@ use groundwork::store::Store;
 use groundwork::sync::fetch::{sleep, transport};
 use groundwork::sync::plan::Budget;
 use groundwork::sync::team;
-use groundwork::sync::{Repair, Status, engine};
+use groundwork::sync::{Repair, Status, SyncError, engine};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -517,9 +517,9 @@ impl Worker {
                 let worker = Rc::clone(self);
                 wasm_bindgen_futures::spawn_local(async move {
                     let erasing = action.erases();
-                    let reply = team::act(&worker.store, &transport(), action)
-                        .await
-                        .map_err(|e| e.to_string());
+                    let outcome = team::act(&worker.store, &transport(), action).await;
+                    let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
+                    let reply = outcome.map_err(|e| e.to_string());
                     let erased = erasing && reply.is_ok();
                     let now = worker.status.borrow().clone();
                     worker.set_status(SyncStatus {
@@ -530,6 +530,11 @@ impl Worker {
                         worker.recount_pending();
                         worker.announce(false);
                         worker.tell_erased();
+                    }
+                    // The relay could not be reached: a sync now finds the device offline, so
+                    // the badge says so beside the action's failure (not the last "Synced").
+                    if offline {
+                        let _ = worker.wake.unbounded_send(Wake::Now);
                     }
                 });
             }

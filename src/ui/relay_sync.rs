@@ -101,14 +101,15 @@ impl RelaySync {
             .name("groundwork-team".into())
             .spawn(move || {
                 let erasing = action.erases();
-                let reply = Store::open(&dir)
+                let outcome = Store::open(&dir)
                     .map_err(SyncError::from)
                     .and_then(|mut store| {
                         let transport = HttpTransport::new()?;
                         let nb = RefCell::new(&mut store);
                         groundwork::sync::block_on(team::act(&nb, &transport, action))
-                    })
-                    .map_err(|e| e.to_string());
+                    });
+                let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
+                let reply = outcome.map_err(|e| e.to_string());
                 let erased = erasing && reply.is_ok();
                 if let Ok(mut p) = team.lock() {
                     *p = p.after(reply);
@@ -127,6 +128,12 @@ impl RelaySync {
                 // carries the panel as it is now.
                 if erased {
                     worker.local_change();
+                }
+                // The relay could not be reached: the engine tries a sync now, so the badge
+                // says the device is offline (it said the last sync's "Synced" beside the
+                // action's "cannot reach the relay") and goes back to syncing on its own.
+                if offline {
+                    worker.sync_now();
                 }
             });
         started.map(|_| ()).map_err(|e| {
@@ -328,5 +335,55 @@ mod tests {
             Store::open(dir.path()).unwrap().person(&id),
             Err(groundwork::error::Error::Erased { .. })
         ));
+    }
+
+    /// Waits up to 20 s for a status of `sync` that `done` accepts, and returns it.
+    fn wait_for(sync: &RelaySync, what: &str, done: impl Fn(&SyncStatus) -> bool) -> SyncStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = sync.status();
+            if done(&now) {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "{what} in 20 s: {now:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A lead's action that cannot reach the relay leaves the badge saying the device is
+    /// offline, not the last sync's "Synced" beside the action's "cannot reach the relay": the
+    /// engine tries a sync at once (its next would be a minute away).
+    #[test]
+    fn a_team_action_that_cannot_reach_the_relay_has_the_badge_say_offline() {
+        let relay_dir = tempfile::tempdir().unwrap();
+        let relay = sync_server::embedded::EmbeddedRelay::start(relay_dir.path()).unwrap();
+        let (_, invite) = relay.team("Team", 1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            let transport = HttpTransport::new().unwrap();
+            groundwork::sync::join(&mut store, &transport, relay.url(), &invite, "Lead").unwrap();
+        }
+        let sync = RelaySync::start(dir.path()).unwrap();
+        wait_for(&sync, "no sync", |s| {
+            s.last_synced.is_some() && !s.syncing && s.last_error.is_none()
+        });
+        drop(relay);
+        sync.command(SyncCommand::Team(TeamAction::Invite { lead: false }))
+            .unwrap();
+        let failed = wait_for(&sync, "no answer to the invite", |s| !s.team.busy);
+        assert!(
+            failed
+                .team
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("reach")),
+            "{:?}",
+            failed.team
+        );
+        let offline = wait_for(&sync, "the badge does not say offline", |s| {
+            s.unreachable && !s.syncing
+        });
+        assert!(offline.last_error.is_some(), "{offline:?}");
     }
 }

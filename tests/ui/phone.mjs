@@ -679,6 +679,26 @@ const tests = [
     assert(!lists.some((l) => l.id === walked), `the walk list on the command line: ${JSON.stringify(lists)}`);
   }],
 
+  ['a lead\'s action that cannot reach the relay: the badge says offline, not the last "Synced", and the relay back syncs again', async (s) => {
+    const { page } = s;
+    await syncNow(page);
+    await stopRelay(s.relay);
+    try {
+      await tab(page, 'Settings');
+      await page.tap('#team-devices');
+      await page.getByText(/cannot reach the relay/).first().waitFor({ timeout: 30000 });
+      try {
+        await page.locator('.sync-badge .sync-text', { hasText: /^Offline/ }).first().waitFor({ timeout: 20000 });
+      } catch {
+        throw new Error(`badge after a team action found no relay: ${JSON.stringify(await badgeText(page))}`);
+      }
+    } finally {
+      // The tests after this one need the relay, whatever happened here.
+      s.relay = await startRelaySamePort(s.relayDir, s.port);
+    }
+    await syncNow(page, 30000);
+  }],
+
   ['the notebook\'s worker stopping after it opened is said on the page: a save fails at once rather than waiting for ever, and what was typed, before the stop and after it, comes back after a reload (text deleted after it does not)', async (s) => {
     const { page } = s;
     await tab(page, 'People');
