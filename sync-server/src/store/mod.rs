@@ -77,11 +77,12 @@ pub enum StoreError {
     /// end-to-end encryption); the invite was not used up.
     #[error("the team is sealed and the device does not seal")]
     NeedsSealing,
-    /// A sealing device enrols with a canvasser's invite into a team that never stored a
-    /// change, is not sealed and has no active lead: it would make the team's key and become
-    /// the team's root of trust, and the lead who joins later could not join. The invite was not
-    /// used up.
-    #[error("the team has no lead yet, and a canvasser's invite cannot seal it")]
+    /// A device enrols with a canvasser's invite into a team that never stored a change, is not
+    /// sealed and has no active lead: one that seals would make the team's key and become the
+    /// team's root of trust (the lead who joins later could not join), and one that does not
+    /// would store the team's first change in the clear, after which no lead could seal the
+    /// team. The invite was not used up.
+    #[error("the team has no lead yet: a canvasser joins after its first lead")]
     NoLeadYet,
     /// A device of the team, active or revoked, already declared this actor id (a revoked
     /// device's actor is never given to another device: the team refuses what it writes after
@@ -392,14 +393,16 @@ pub trait Store: Send + Sync + 'static {
     /// both make its key), after the invite's own checks:
     /// 1. the invite carries sealed keys: the device gets them (`sealed`);
     /// 2. the team is sealed: [`StoreError::NeedsKey`], and the invite keeps its use;
-    /// 3. the device is sealing and the team never stored a change:
+    /// 3. a canvasser's invite into a team that never stored a change and has no active lead:
+    ///    [`StoreError::NoLeadYet`], sealing or not, and the invite keeps its use (a
+    ///    canvasser's device must not make the team's key, or the lead who joins later could
+    ///    not join; and one that does not seal would store the team's first change in the
+    ///    clear, after which no lead could seal the team);
+    /// 4. the device is sealing and the team never stored a change:
     ///    - with a lead's invite, the team becomes sealed and the device makes its key
     ///      (`sealed`, no keys): the team's first lead is its root of trust;
-    ///    - with a canvasser's invite into a team without an active lead,
-    ///      [`StoreError::NoLeadYet`], and the invite keeps its use (a canvasser's device must
-    ///      not make the team's key: the lead who joins later could not join);
-    ///    - with a canvasser's invite into a team whose lead's app does not seal, rule 4;
-    /// 4. otherwise the team is not sealed (one from before encryption, or a device that does
+    ///    - with a canvasser's invite into a team whose lead's app does not seal, rule 5;
+    /// 5. otherwise the team is not sealed (one from before encryption, or a device that does
     ///    not seal).
     ///
     /// Then a declared actor that a device of the team holds or held (revoked or not) is

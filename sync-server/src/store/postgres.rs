@@ -1906,13 +1906,13 @@ fn refusal(device: &NewDevice, invite: &InviteRow, now: i64) -> Option<StoreErro
         return Some(StoreError::NeedsKey);
     }
     if invite.sealed_keys.is_none()
-        && device.sealing
         && invite.team_head == 0
         && invite.role == Role::Canvasser
         && !invite.team_has_lead
     {
-        // This device would make the team's key: only a lead's device may be the team's root
-        // of trust.
+        // The team waits for its lead: a sealing device would make the team's key (only a
+        // lead's device may be its root of trust), and one that does not seal would store the
+        // team's first change in the clear, after which no lead could seal it.
         return Some(StoreError::NoLeadYet);
     }
     None

@@ -1272,20 +1272,19 @@ impl SqliteStore {
         } else if invite.team_sealed {
             // Without the keys the device could read nothing and would push in the clear.
             return Err(StoreError::NeedsKey);
+        } else if invite.role == Role::Canvasser && invite.team_head == 0 && !invite.team_has_lead {
+            // A team that never stored a change, and has no lead yet, waits for its lead: a
+            // canvasser's device that seals would make the team's key (its maker is the team's
+            // root of trust), and one that does not would store the team's first change in the
+            // clear, after which no lead could seal the team.
+            return Err(StoreError::NoLeadYet);
         } else if device.sealing && invite.team_head == 0 {
             // The team never stored a change: `head_seq` numbers every blob ever stored and an
             // erasure never lowers it, so a team whose blobs were all erased is not empty. No
-            // one's data predates the key this device makes. Only a lead's device may make it:
-            // the key's maker is the team's root of trust.
-            match invite.role {
-                Role::Lead => {
-                    makes_key = true;
-                    true
-                }
-                Role::Canvasser if !invite.team_has_lead => return Err(StoreError::NoLeadYet),
-                // The team's lead joined with an app that does not seal: the team stays clear.
-                Role::Canvasser => false,
-            }
+            // one's data predates the key this device makes. Only a lead's device makes it; a
+            // canvasser's comes after a lead whose app does not seal, and the team stays clear.
+            makes_key = invite.role == Role::Lead;
+            makes_key
         } else {
             false
         };

@@ -274,13 +274,18 @@ impl Relay {
     }
 
     /// A team with `n` devices enrolled with one invite made with extra flags (e.g. `--lead`).
+    /// Canvassers join after the team's first lead (enrolled with `team create`'s invite, not
+    /// returned): a team with no lead yet takes no canvasser.
     pub fn team_with_devices_invited(
         &self,
         name: &str,
         n: usize,
         extra: &[&str],
     ) -> (String, Vec<Device>) {
-        let (team, _) = self.team(name);
+        let (team, first) = self.team(name);
+        if !extra.contains(&"--lead") {
+            self.enrol(&first, &format!("{name} lead")).expect("enrols");
+        }
         let uses = n.to_string();
         let mut flags = vec!["--uses", uses.as_str()];
         flags.extend_from_slice(extra);

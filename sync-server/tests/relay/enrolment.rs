@@ -28,7 +28,8 @@ fn single_use_invite_enrols_once() {
 #[test]
 fn multi_use_invite_enrols_up_to_its_uses() {
     let relay = Relay::start();
-    let (team, _) = relay.team("Eastside");
+    let (team, first) = relay.team("Eastside");
+    relay.enrol(&first, "Lead").expect("the lead enrols");
     let invite = relay.invite(&team, &["--uses", "3"]);
     let mut ids = Vec::new();
     for i in 0..3 {

@@ -676,7 +676,8 @@ fn strict_parsing_of_bodies_and_headers() {
 #[test]
 fn device_names_with_direction_overrides_are_refused() {
     let relay = Relay::start();
-    let (team, _) = relay.team("Names");
+    let (team, first) = relay.team("Names");
+    relay.enrol(&first, "Lead").expect("the lead enrols");
     let invite = relay.invite(&team, &["--uses", "10"]);
     for name in [
         "Sam\u{202E}enohp s'xelA",

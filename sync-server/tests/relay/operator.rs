@@ -213,10 +213,10 @@ fn invites_come_with_a_join_link_when_the_public_url_is_known() {
         out.lines().nth(1),
         Some(format!("http://10.0.0.5:8080/#join={code}").as_str())
     );
+    relay.enrol(&first, "Lead").expect("the first code enrols");
     relay
         .enrol(code, "Phone from the link")
-        .expect("the code enrols");
-    relay.enrol(&first, "Lead").expect("the first code enrols");
+        .expect("the code enrols, once the team has its lead");
 }
 
 #[test]

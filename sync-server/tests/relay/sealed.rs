@@ -192,15 +192,27 @@ fn a_canvassers_invite_cannot_make_the_key_of_a_team_without_a_lead() {
     );
     assert_eq!(stored_invite(&relay, &code), Some((2, None)));
 
-    // An app that does not seal still joins a team without a lead, which stays clear.
+    // An app that does not seal waits for the lead too: it would store the team's first change
+    // in the clear, and no lead could seal the team after it (an old or hostile app would turn
+    // encryption off for good).
     let (team, first) = relay.team("Old apps");
     let code = relay.invite(&team, &["--uses", "2"]);
-    let (_, answer) = joined(&relay, &code, "old phone", false);
-    assert_eq!((answer.sealed, answer.sealed_keys), (false, None));
-    assert!(!team_sealed(&relay, &team));
-    // A lead that joins later still makes the key.
+    let refused = join(&relay, &code, "old phone", false).expect_err("no lead yet");
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(
+        refused.error().code.as_deref(),
+        Some(CODE_NO_LEAD_YET),
+        "{refused:?}"
+    );
+    assert_eq!(devices_in(&relay, &team), 0, "no device was enrolled");
+    assert_eq!(stored_invite(&relay, &code), Some((2, None)), "not used up");
+    // The lead joins and makes the key; the old app is then told to update.
     let (_, answer) = joined(&relay, &first, "lead", true);
     assert_eq!((answer.sealed, answer.sealed_keys), (true, None));
+    assert_needs_key(
+        join(&relay, &code, "old phone", false),
+        "an app that cannot seal, once the lead made the key",
+    );
 
     // A team whose lead's app does not seal stays clear: a sealing canvasser joins it as such.
     let (team, first) = relay.team("Old lead");
