@@ -460,7 +460,8 @@ pub trait Store: Send + Sync + 'static {
     /// The blobs of document `doc_id` in the device's team after `after`, every device's
     /// (the caller's own included), in log order, up to about `max_bytes`: every stored one,
     /// snapshots and the blobs they cover alike (a device repairing a document gets whatever is
-    /// left of its history). An erased document is [`StoreError::Erased`].
+    /// left of its history). An erased document is [`StoreError::Erased`]; `after` past the
+    /// team's log is [`StoreError::CursorAhead`], as for a sync.
     fn doc_changes(
         &self,
         device: &DeviceAuth,

@@ -1565,7 +1565,8 @@ impl super::Store for PostgresStore {
             if !erased.is_empty() {
                 return Err(StoreError::Erased(erased));
             }
-            let pager = Pager::new(after, to_u64(head).max(after), max_bytes);
+            check_cursor(after, head)?;
+            let pager = Pager::new(after, to_u64(head), max_bytes);
             let mut page = tx.fill(pager, after, |tx, after, budget, rows| {
                 tx.query(
                     page_query!(

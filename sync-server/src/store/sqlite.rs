@@ -1966,6 +1966,7 @@ impl super::Store for SqliteStore {
             if !erased.is_empty() {
                 return Err(StoreError::Erased(erased));
             }
+            check_cursor(after, head)?;
             let mut page = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT b.seq, b.doc_id, length(b.blob), b.blob, d.actor, d.name, b.id,
@@ -1974,7 +1975,7 @@ impl super::Store for SqliteStore {
                      WHERE b.team_pk = ?1 AND b.doc_id = ?2 AND b.seq > ?3 ORDER BY b.seq",
                 )?;
                 let rows = stmt.query(params![team_pk, doc_id, to_i64(after)])?;
-                Self::page(rows, after, to_u64(head).max(after), max_bytes)?
+                Self::page(rows, after, to_u64(head), max_bytes)?
             };
             page.erasure_head = to_u64(erasure_head);
             tx.commit()?;

@@ -241,4 +241,13 @@ fn a_documents_changes_can_be_asked_for_again() {
     let (status, _) =
         doc_changes(&relay, Some(&token), &ask("", 0, None), 0).expect_err("empty id");
     assert_eq!(status, 400);
+    // A position past the team's log (a relay restored from a backup, or a client's mistake)
+    // is said, as a sync's is, rather than answered with an empty page.
+    for past in [8, u64::MAX >> 1, u64::MAX] {
+        let (status, message) = doc_changes(&relay, Some(&token), &ask("doc-a", past, None), past)
+            .expect_err("past the log");
+        assert_eq!(status, 400, "{past}: {message}");
+        assert!(message.contains("ahead of the relay"), "{message}");
+    }
+    doc_changes(&relay, Some(&token), &ask("doc-a", 7, None), 7).expect("at the head is fine");
 }
