@@ -228,7 +228,11 @@ async fn log_request(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    if status >= 500 {
+    if status == 507 || status == 503 {
+        // A team or device at its storage quota, or a relay busy for a moment: what the
+        // relay is set to do, not a failure of its own.
+        tracing::warn!(%method, %path, status, micros, "request");
+    } else if status >= 500 {
         tracing::error!(%method, %path, status, micros, "request");
     } else {
         tracing::debug!(%method, %path, status, micros, "request");
