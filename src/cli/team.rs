@@ -126,6 +126,12 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             }
             out["rotation_sent"] = revoked.rotation_sent.into();
             out["rotation_waits"] = revoked.rotation_waits.into();
+            out["erasures_signed_again"] = revoked.erasures_signed_again.into();
+            if let Some(why) = &revoked.erasures_not_signed {
+                eprintln!(
+                    "warning: the erasures the revoked device ordered as a lead were not all                      signed again ({why}): other devices may keep those people; run the same                      `groundwork team revoke` again when the relay can be reached"
+                );
+            }
             Ok(print_json(&out)?)
         }
         TeamCommand::Promote { device_id } => {

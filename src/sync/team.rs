@@ -537,6 +537,65 @@ pub struct Revoked {
     /// Whether the rotation waits because this device could not first pull what the revoked
     /// device had pushed: the next listing of the team's devices after a sync rotates.
     pub rotation_waits: bool,
+    /// Erasure orders the revoked device had signed as a lead, carried out here before the
+    /// revocation, that this lead signed again (other devices refuse what a revoked device
+    /// signs, and would have kept those people).
+    pub erasures_signed_again: usize,
+    /// Why signing them again stopped short, if it did (the revocation itself is done; the
+    /// same `revoke` again finishes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasures_not_signed: Option<String>,
+}
+
+/// The erasure orders signed by `revoked` (actors, hex) that this device carried out: this
+/// lead signs them again and gives them to the relay, which keeps the proof beside the order
+/// (devices that refused the order check it again at their next sync). An order is carried out
+/// here only while its signer was a lead, so what a lead ordered before its revocation stands,
+/// and nothing it signs after (which no device here has carried out) gains a lead's word.
+/// Returns how many were signed again.
+async fn sign_orders_again<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    revoked: &[String],
+) -> Result<usize, SyncError> {
+    if revoked.is_empty()
+        || !store.with(|s| s.has_anchor())?
+        || !store.with(|s| s.may_sign_as_lead())?
+    {
+        return Ok(0);
+    }
+    // A proof the relay keeps for the order names a revoked device. Whatever else it keeps
+    // (another lead's proof, or junk a relay added) does not matter: one more proof of this
+    // lead's costs nothing, and a relay cannot stop it by adding one.
+    let signed_by_revoked = |proof: Option<&str>| {
+        proof.unwrap_or_default().split_whitespace().any(|p| {
+            crate::crypto::trust::parse_erase_proof(p)
+                .is_some_and(|(by, _)| revoked.iter().any(|r| r.eq_ignore_ascii_case(by)))
+        })
+    };
+    let (mut after, mut signed) = (0, 0);
+    loop {
+        let list = transport
+            .erasures(&link.relay_url, &link.token, after)
+            .await?;
+        for order in &list.erasures {
+            if signed_by_revoked(order.proof.as_deref())
+                && store.with(|s| s.is_erased(&order.doc_id))?
+            {
+                let proof = store.with(|s| s.erase_proof(&order.doc_id))?;
+                transport
+                    .erase(&link.relay_url, &link.token, &order.doc_id, proof)
+                    .await?;
+                signed += 1;
+            }
+        }
+        let next = list.erasures.last().map_or(after, |o| o.seq);
+        if !list.more || next <= after {
+            return Ok(signed);
+        }
+        after = next;
+    }
 }
 
 /// Revoke a device of this device's team (a lead): the relay refuses its token from now on;
@@ -557,6 +616,13 @@ pub async fn revoke<W: Wire>(
     // Only a device a lead's signature made a lead rotates the key (the others would not take
     // its record in): a lead's device that is signed as one does, when it next lists the team.
     let rotates = store.with(|s| s.sealed())? && store.with(|s| s.may_sign_as_lead())?;
+    let mut revoked = store.with(|s| s.member_actors(device_id.trim()))?;
+    if let Some(actor) = &device.actor
+        && !revoked.contains(actor)
+        && store.with(|s| s.is_member(actor))?
+    {
+        revoked.push(actor.clone());
+    }
     let outcome = if rotates {
         // The device the lead asked for, not whatever id the relay's answer names; and the
         // actor the relay lists for it, in case that device's record named another id.
@@ -575,11 +641,20 @@ pub async fn revoke<W: Wire>(
     } else {
         None
     };
+    // A lead's erasures stand after its revocation (a lost phone's lead ordered them while
+    // trusted): this lead signs them again.
+    let (erasures_signed_again, erasures_not_signed) =
+        match sign_orders_again(store, transport, &link, &revoked).await {
+            Ok(n) => (n, None),
+            Err(e) => (0, Some(e.to_string())),
+        };
     Ok(Revoked {
         device,
         rotation_sent: outcome.as_ref().is_some_and(|(_, sent)| *sent),
         rotation_waits: rotates && outcome.is_none(),
         rotation: outcome.map(|(rotation, _)| rotation),
+        erasures_signed_again,
+        erasures_not_signed,
     })
 }
 

@@ -270,6 +270,59 @@ fn a_lead_promoted_by_a_lead_is_followed_in_invites_erasures_and_rotations() {
     let _ = lead;
 }
 
+/// A second lead's erasure stands after that lead's phone is revoked: a device that still held
+/// the person when the revocation came erases them at its next sync (it refuses what a revoked
+/// device signs, so the revoking lead signs the order again). It kept the person, for good.
+#[test]
+fn a_revoked_leads_erasures_still_reach_a_device_that_had_not_synced() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = d.person("Erased by the second lead, whose phone is then lost");
+    let q = d.person("Kept: the lost phone's order for them comes after");
+    d.sync();
+    lead.sync();
+    c.sync();
+    promote(&mut lead, &c.relay_device_id());
+    c.sync();
+    erase(&mut c, &p).unwrap();
+    // C's phone is lost before D syncs again; the first lead revokes it.
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &c.relay_device_id())).unwrap()
+    };
+    assert_eq!(revoked.erasures_signed_again, 1, "{revoked:?}");
+    assert_eq!(revoked.erasures_not_signed, None);
+    d.sync();
+    assert!(d.store.person(&p).is_err(), "D still holds the person");
+    assert!(
+        d.store.refused_erasures().unwrap().is_empty(),
+        "{:?}",
+        d.store.refused_erasures()
+    );
+    // Whoever holds the lost phone, with the relay's help, orders another erasure: no lead
+    // carries it out, so the same revocation again signs only the first order again.
+    let proof = erase_proof(&team_id, &q, &actor(&c), &c.store.device_key().unwrap());
+    relay.tamper(&format!(
+        "UPDATE teams SET erasure_seq = erasure_seq + 1 WHERE id = '{team_id}';
+         INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
+         SELECT t.pk, t.erasure_seq, '{q}', 0, d.pk, '{proof}'
+         FROM teams t JOIN devices d ON d.team_pk = t.pk
+         WHERE t.id = '{team_id}' LIMIT 1;"
+    ));
+    lead.sync();
+    let again = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &c.relay_device_id())).unwrap()
+    };
+    assert_eq!(again.erasures_signed_again, 1, "{again:?}");
+    d.sync();
+    assert!(
+        d.store.person(&q).is_ok(),
+        "the lost phone's later order was followed"
+    );
+    assert!(lead.store.person(&q).is_ok());
+}
+
 #[test]
 fn an_order_refused_while_its_signer_was_unknown_as_a_lead_is_carried_out_once_known() {
     let relay = TestRelay::start();
