@@ -17,7 +17,7 @@
 //! - **An idle limit** (`idle_timeout`): a connection that has sent nothing since its last answer
 //!   went out (or since it was accepted) for this long is closed. An answer still going out
 //!   keeps the connection from idling while its bytes move, however slowly the client takes them
-//!   (its writes, and on Linux the kernel's send queue going down: [`SendQueue`]); once they
+//!   (its writes, and on Linux the kernel's send queue going down: `SendQueue`); once they
 //!   stop moving (a client that stops reading), the same limit closes it.
 //! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
 //!   request reserves what its head declares, and never more than its route reads
