@@ -79,6 +79,49 @@ fn a_new_device_gets_snapshots_instead_of_history_and_ends_the_same() {
     assert_eq!(fresh.store.withheld().unwrap().blobs, 0);
 }
 
+/// A lead promoted after another had compacted the team's records makes snapshots of them
+/// again (its device never learns that they were compacted: it held their blobs, so it was
+/// never served the first lead's snapshots). The relay keeps none of those that stand for
+/// nothing it still stores, so no device downloads them; everyone ends the same.
+#[test]
+fn a_second_leads_snapshots_of_records_already_compacted_are_not_kept() {
+    let relay = TestRelay::start();
+    let (team, mut lead, mut canvasser, ids) = team_with_history(&relay, 3);
+    assert_eq!(lead.sync().compacted, 3);
+    canvasser.sync();
+    // A fourth record, compacted once the others' history is gone: the lead's compaction drops
+    // the first three's covered blobs, which no device needs any more.
+    let fourth = write_history(&mut canvasser, 1);
+    assert_eq!(lead.sync().compacted, 1);
+    canvasser.sync();
+    let stored: Vec<usize> = ids.iter().map(|id| relay.blobs_of(id).len()).collect();
+    assert_eq!(stored, [1, 1, 1], "only the lead's snapshots are left");
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::promote(
+            &nb,
+            &transport(),
+            &canvasser.relay_device_id(),
+        ))
+        .unwrap();
+    }
+    canvasser.sync();
+    let report = canvasser.sync();
+    assert!(report.rejected == 0, "{report:?}");
+    let after: Vec<usize> = ids.iter().map(|id| relay.blobs_of(id).len()).collect();
+    assert_eq!(
+        after, stored,
+        "the second lead's snapshots of the same records"
+    );
+    let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
+    let report = fresh.sync();
+    assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
+    lead.sync();
+    assert_eq!(fresh.exports(), lead.exports());
+    assert_eq!(fresh.exports(), canvasser.exports());
+    assert!(fresh.store.person(&fourth[0]).is_ok());
+}
+
 /// A relay that names the canvasser as the device that pushed the lead's snapshots (in a team
 /// whose lead's key is its root of trust, the snapshots' signatures and their maker's role say
 /// who made them): the snapshots are taken in all the same, and nothing is refused.

@@ -973,7 +973,20 @@ impl Tx<'_> {
             }
         }
         let Some(earliest) = found.first() else {
-            return Ok(Placement::Nothing);
+            // Every blob it names is gone: it stands for nothing stored, and what it holds is
+            // in the log already (see the SQLite store's `superseded`).
+            let freed: i64 = self
+                .one(
+                    "DELETE FROM blobs WHERE team_pk = $1 AND seq = $2
+                     RETURNING (octet_length(blob) + octet_length(doc_id))::BIGINT + $3::BIGINT",
+                    &[&team_pk, &s, &BLOB_ROW_BYTES],
+                )?
+                .try_get(0)?;
+            self.exec(
+                "UPDATE devices SET stored_bytes = GREATEST(stored_bytes - $1, 0) WHERE pk = $2",
+                &[&freed, &lead_pk],
+            )?;
+            return Ok(Placement::Superseded { freed });
         };
         let f = earliest.seq;
         self.exec(
@@ -1056,7 +1069,14 @@ struct Syncing {
 enum Placement {
     Unknown,
     Nothing,
-    Placed { newly: u64, freed: i64 },
+    /// Stands for nothing stored: deleted (as on SQLite, `superseded` there).
+    Superseded {
+        freed: i64,
+    },
+    Placed {
+        newly: u64,
+        freed: i64,
+    },
 }
 
 /// A blob the snapshot being placed stands for.
@@ -1833,6 +1853,10 @@ impl super::Store for PostgresStore {
                 match tx.place_snapshot(team_pk, lead_pk, item)? {
                     Placement::Unknown => done.unknown += 1,
                     Placement::Nothing => {}
+                    Placement::Superseded { freed: taken } => {
+                        done.dropped += 1;
+                        freed = freed.saturating_add(taken);
+                    }
                     Placement::Placed {
                         newly,
                         freed: taken,

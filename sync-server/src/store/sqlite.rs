@@ -803,8 +803,11 @@ fn record_sync(
 enum Placement {
     /// No blob of the document pushed by the lead has this id.
     Unknown,
-    /// Nothing to do: the snapshot is covered or placed already, or covers nothing before it.
+    /// Nothing to do: the snapshot is covered or placed already.
     Nothing,
+    /// Every blob it names is gone (covered by another lead's snapshot, then dropped): it
+    /// stands for nothing stored and was deleted (`freed` bytes).
+    Superseded { freed: i64 },
     /// Placed, taking the position of a blob that was deleted (`freed` bytes); `newly` blobs
     /// (that one included) were not covered before.
     Placed { newly: u64, freed: i64 },
@@ -823,6 +826,34 @@ struct Covered {
 
 /// Places the snapshot of `item` for the lead `lead_pk` (see [`super::Store::compact`] and
 /// "Compaction" above).
+/// Deletes the lead's snapshot at `seq`, which stands for nothing stored (see
+/// [`Placement::Superseded`]). What it holds is in the log already: the snapshot that stood for
+/// the blobs it names, and the blobs pushed since, its maker's included (a lead's device
+/// compacts only documents with nothing waiting to be pushed). Served, it would only be
+/// downloaded, opened and set aside by every device that syncs after (devices take in only
+/// placed snapshots): a lead promoted after another compacted the team's records made one for
+/// each of them, as large as the first lead's.
+fn superseded(
+    conn: &Connection,
+    team_pk: i64,
+    seq: i64,
+    lead_pk: i64,
+) -> Result<Placement, StoreError> {
+    let freed: i64 = conn
+        .prepare_cached(
+            "SELECT length(blob) + length(CAST(doc_id AS BLOB)) + ?3 FROM blobs
+             WHERE team_pk = ?1 AND seq = ?2",
+        )?
+        .query_row(params![team_pk, seq, BLOB_ROW_BYTES], |r| r.get(0))?;
+    conn.prepare_cached("DELETE FROM blobs WHERE team_pk = ?1 AND seq = ?2")?
+        .execute(params![team_pk, seq])?;
+    conn.prepare_cached(
+        "UPDATE devices SET stored_bytes = max(stored_bytes - ?1, 0) WHERE pk = ?2",
+    )?
+    .execute(params![freed, lead_pk])?;
+    Ok(Placement::Superseded { freed })
+}
+
 fn place_snapshot(
     conn: &Connection,
     team_pk: i64,
@@ -871,7 +902,7 @@ fn place_snapshot(
         }
     }
     let Some(earliest) = found.first() else {
-        return Ok(Placement::Nothing);
+        return superseded(conn, team_pk, s, lead_pk);
     };
     let f = earliest.seq;
     // The earliest covered blob goes: a device before `f` gets the snapshot instead, one at
@@ -2167,6 +2198,10 @@ impl super::Store for SqliteStore {
             match place_snapshot(&tx, team_pk, lead_pk, item)? {
                 Placement::Unknown => done.unknown += 1,
                 Placement::Nothing => {}
+                Placement::Superseded { freed: taken } => {
+                    done.dropped += 1;
+                    freed = freed.saturating_add(taken);
+                }
                 Placement::Placed {
                     newly,
                     freed: taken,
@@ -3457,6 +3492,57 @@ mod tests {
             log.store.compact(&log.lead, &[], 31),
             Err(StoreError::DeviceRevoked(_))
         ));
+    }
+
+    /// A snapshot that stands for nothing stored any more (every blob it names was covered by
+    /// another lead's snapshot and dropped: a lead promoted after the first had compacted the
+    /// team's records makes one for each) goes, rather than be served to every device that
+    /// syncs after, which would open it and set it aside.
+    #[test]
+    fn a_snapshot_of_blobs_already_dropped_is_deleted() {
+        let log = compacted();
+        for device in [&log.a, &log.b, &log.n, &log.e] {
+            log.read_all(device);
+        }
+        log.prune();
+        let names = |log: &Compacted| log.rows().iter().map(|r| r.1).collect::<Vec<_>>();
+        assert!(!names(&log).contains(&"a2") && !names(&log).contains(&"a3"));
+        let late = change("s3", "A");
+        push(&log.store, &log.lead, &late);
+        let mut changes = log.changes.clone();
+        changes.push(late.clone());
+        let log = Compacted { changes, ..log };
+        assert!(names(&log).contains(&"s3"));
+        let (before, counted) = log.bytes();
+        assert_eq!(before, counted);
+        let gone: Vec<&Change> = log
+            .changes
+            .iter()
+            .filter(|c| c.name == "a2" || c.name == "a3")
+            .collect();
+        let done = log.compact(&[compact_item(&late, &gone, &[])]);
+        assert_eq!(
+            done,
+            CompactResponse {
+                placed: 0,
+                covered: 0,
+                dropped: 1,
+                unknown: 0
+            }
+        );
+        assert!(!names(&log).contains(&"s3"), "{:?}", log.rows());
+        let (after, counted) = log.bytes();
+        assert_eq!(after, counted, "the team's count follows");
+        assert!(after < before);
+        // A new device gets the first snapshot and what it does not stand for, once.
+        let fresh = log.newcomer("fresh");
+        let (page, _, more) = log.pull(&fresh, 0, 1 << 20);
+        assert!(!more);
+        assert!(page.iter().all(|&(_, name)| name != "s3"), "{page:?}");
+        // Announced again: nothing more to do, and nothing else goes.
+        let rows = log.rows();
+        assert_eq!(log.compact(&[compact_item(&late, &gone, &[])]).unknown, 1);
+        assert_eq!(log.rows(), rows);
     }
 
     #[test]
