@@ -470,6 +470,16 @@ fn date_bounds(from: NaiveDate, to: NaiveDate) -> Result<(String, String)> {
             return Err(ValidationError::Date(d.to_string()).into());
         }
     }
+    if from > to {
+        // An empty report would read as a shift in which nothing happened.
+        return Err(ValidationError::Field {
+            field: "dates",
+            reason: format!(
+                "{from} is after {to}: give the first day first (--from {to} --to {from})"
+            ),
+        }
+        .into());
+    }
     let hi = to
         .succ_opt()
         .filter(|next| next.year() <= LAST_YEAR)
@@ -919,7 +929,7 @@ pub fn shift_text(r: &ShiftReport) -> String {
         section(&format!("Canvasser: {name}"), t);
     }
     match &r.devices_not_synced {
-        None => s.push_str("\nDevices: not checked (this device has not joined a relay, or it could not be reached)\n"),
+        None => s.push_str("\nDevices: not checked (this device has not joined a relay, could not reach it, or is not a team lead: only a lead sees the team's devices)\n"),
         Some(list) if r.open => {
             s.push_str(if r.shift.is_some() {
                 "\nThe shift is still open: what was recorded since each device's last sync is not in this report yet.\nLast syncs:\n"

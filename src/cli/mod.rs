@@ -119,7 +119,12 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
                 } else if docs.is_empty() {
                     sync::Repair::Waiting
                 } else {
-                    sync::Repair::Docs(docs)
+                    // An id that could name no document would be "repaired" as asked, silently.
+                    let ids = docs
+                        .iter()
+                        .map(|d| repair_doc_id(d))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    sync::Repair::Docs(ids)
                 };
                 sync::repair(&mut store, &transport, what, budget)?
             } else {
@@ -442,6 +447,35 @@ fn print_text(text: &str) -> Result<()> {
 
 /// The team's devices and their last sync, if this device has joined and the relay answers
 /// quickly; reports go on without them otherwise.
+/// A document id `sync --repair --doc` may ask for: a record's id, or a team record's
+/// (`member-…`, `lead-…`, `epoch-…`, `push-…`).
+fn repair_doc_id(doc: &str) -> Result<String> {
+    use groundwork::crypto::{epoch, keys, pushlog, trust};
+    let team_record = [
+        keys::MEMBER_DOC_PREFIX,
+        trust::LEAD_DOC_PREFIX,
+        epoch::EPOCH_DOC_PREFIX,
+        pushlog::PUSH_DOC_PREFIX,
+    ]
+    .iter()
+    .any(|p| {
+        doc.strip_prefix(p)
+            .is_some_and(|rest| !rest.trim().is_empty())
+    });
+    if team_record {
+        return Ok(doc.to_string());
+    }
+    groundwork::ids::parse_id(doc).map_err(|_| {
+        Error::from(groundwork::model::ValidationError::Field {
+            field: "--doc",
+            reason: format!(
+                "{doc:?} is not a document id: give a person's, campaign's or walk list's id, \
+                 or one `groundwork status` lists"
+            ),
+        })
+    })
+}
+
 fn team_devices(store: &Store) -> Option<Vec<report::DeviceSync>> {
     let transport = HttpTransport::with_retries(1, std::time::Duration::ZERO).ok()?;
     Some(report::DeviceSync::from_team(

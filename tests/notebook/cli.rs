@@ -745,6 +745,29 @@ fn reports_on_the_command_line() {
             .code(),
         Some(2)
     );
+    // Dates the wrong way round: said, rather than an empty report that reads as a shift in
+    // which nothing happened.
+    let out = groundwork(
+        d,
+        &[
+            "report",
+            "shift",
+            "--from",
+            "2026-12-31",
+            "--to",
+            "2026-01-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("2026-12-31 is after 2026-01-01") && said.contains("--from 2026-01-01"),
+        "{said}"
+    );
+    // `sync --repair --doc` with something that names no document is refused before anything
+    // is asked of a relay (it said "repaired": 1).
+    let said = fails(d, &["sync", "--repair", "--doc", "nope"]);
+    assert!(said.contains("\"nope\" is not a document id"), "{said}");
 }
 
 #[test]
