@@ -973,8 +973,19 @@ impl Tx<'_> {
             }
         }
         let Some(earliest) = found.first() else {
-            // Every blob it names is gone: it stands for nothing stored, and what it holds is
-            // in the log already (see the SQLite store's `superseded`).
+            // Every blob it names is gone: behind a placed snapshot of its document, it stands
+            // for nothing stored, and what it holds is in the log already (see the SQLite
+            // store's `superseded`); otherwise it may be all the log holds of its document.
+            let behind_one: bool = self
+                .one(
+                    "SELECT EXISTS (SELECT 1 FROM blobs
+                                    WHERE team_pk = $1 AND doc_id = $2 AND placed AND seq < $3)",
+                    &[&team_pk, &item.doc_id, &s],
+                )?
+                .try_get(0)?;
+            if !behind_one {
+                return Ok(Placement::Nothing);
+            }
             let freed: i64 = self
                 .one(
                     "DELETE FROM blobs WHERE team_pk = $1 AND seq = $2

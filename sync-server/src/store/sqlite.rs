@@ -803,10 +803,12 @@ fn record_sync(
 enum Placement {
     /// No blob of the document pushed by the lead has this id.
     Unknown,
-    /// Nothing to do: the snapshot is covered or placed already.
+    /// Nothing to do: the snapshot is covered or placed already, or names nothing stored before
+    /// it and no placed snapshot of its document is before it.
     Nothing,
-    /// Every blob it names is gone (covered by another lead's snapshot, then dropped): it
-    /// stands for nothing stored and was deleted (`freed` bytes).
+    /// Every blob it names is gone, and a placed snapshot of its document is before it (another
+    /// lead's, which covered those blobs before they were dropped): it stands for nothing
+    /// stored and was deleted (`freed` bytes).
     Superseded { freed: i64 },
     /// Placed, taking the position of a blob that was deleted (`freed` bytes); `newly` blobs
     /// (that one included) were not covered before.
@@ -827,9 +829,9 @@ struct Covered {
 /// Places the snapshot of `item` for the lead `lead_pk` (see [`super::Store::compact`] and
 /// "Compaction" above).
 /// Deletes the lead's snapshot at `seq`, which stands for nothing stored (see
-/// [`Placement::Superseded`]). What it holds is in the log already: the snapshot that stood for
-/// the blobs it names, and the blobs pushed since, its maker's included (a lead's device
-/// compacts only documents with nothing waiting to be pushed). Served, it would only be
+/// [`Placement::Superseded`]). What it holds is in the log already: the placed snapshot before
+/// it, and the blobs pushed since, its maker's included (a lead's device compacts only
+/// documents with nothing waiting to be pushed). Served, it would only be
 /// downloaded, opened and set aside by every device that syncs after (devices take in only
 /// placed snapshots): a lead promoted after another compacted the team's records made one for
 /// each of them, as large as the first lead's.
@@ -902,7 +904,19 @@ fn place_snapshot(
         }
     }
     let Some(earliest) = found.first() else {
-        return superseded(conn, team_pk, s, lead_pk);
+        // Naming nothing stored, behind a placed snapshot of the same document: another lead's
+        // compaction stood for those blobs. Otherwise it may be all the log holds of its
+        // document, and stays.
+        let behind_one: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM blobs
+                                WHERE team_pk = ?1 AND doc_id = ?2 AND placed AND seq < ?3)",
+            )?
+            .query_row(params![team_pk, item.doc_id, s], |r| r.get(0))?;
+        if behind_one {
+            return superseded(conn, team_pk, s, lead_pk);
+        }
+        return Ok(Placement::Nothing);
     };
     let f = earliest.seq;
     // The earliest covered blob goes: a device before `f` gets the snapshot instead, one at
