@@ -54,6 +54,8 @@ pub(crate) const PENDING_JOIN: &str = "pending_join";
 const PUSH_REFUSED: &str = "push_refused";
 /// Bytes a sync's request may carry on this device's link, as the last sync learnt.
 const LINK_PACE: &str = "link_pace";
+/// Set while a sync runs: still set when a sync starts, the last one never finished.
+const SYNC_UNDER_WAY: &str = "sync_under_way";
 
 /// This device's sync bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -411,6 +413,19 @@ impl Store {
     /// Keep what a sync learnt of this device's link for the next one.
     pub fn set_link_pace(&self, bytes: u64) -> Result<()> {
         super::meta_set(&self.conn, LINK_PACE, &bytes.to_string())
+    }
+
+    /// Note that a sync starts (`true`) or has ended, either way (`false`); returns whether
+    /// the note was already there, which at a start means the last sync never ended (its
+    /// process was ended during it: a phone's app or tab killed, a `kill -9`).
+    pub fn note_sync_under_way(&self, under_way: bool) -> Result<bool> {
+        let was = super::meta_get(&self.conn, SYNC_UNDER_WAY)?.is_some();
+        if under_way {
+            super::meta_set(&self.conn, SYNC_UNDER_WAY, "1")?;
+        } else if was {
+            super::meta_delete(&self.conn, SYNC_UNDER_WAY)?;
+        }
+        Ok(was)
     }
 
     /// Set the sync cursor back to the start of the team's log, so that the next sync pulls

@@ -349,17 +349,28 @@ pub async fn sync_pages_with<W: Wire>(
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     keep_pace(store, transport, kept)?;
+    store.with(|s| s.note_sync_under_way(false))?;
     result
 }
 
 /// Start from what the last sync learnt of the link (`sync::pace`), so that a phone on a weak
 /// signal does not spend a request's whole patience on a page too large for it first.
 /// Returns what was kept.
+///
+/// The last sync never ended (the note it leaves while it runs is still there): its process was
+/// ended during a request, perhaps one too large for the link to finish in the time the app
+/// was given. It counts as a request that timed out: this one asks for a quarter as much
+/// (`Pace::after_unfinished`).
 fn resume_pace<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
 ) -> Result<Option<u64>, SyncError> {
-    let kept = store.with(|s| s.link_pace())?;
+    let mut kept = store.with(|s| s.link_pace())?;
+    if store.with(|s| s.note_sync_under_way(true))? {
+        let smaller = super::pace::Pace::after_unfinished(kept);
+        store.with(|s| s.set_link_pace(smaller))?;
+        kept = Some(smaller);
+    }
     if let Some(allowance) = kept {
         transport.resume_pace(allowance);
     }
@@ -441,6 +452,7 @@ pub async fn repair<W: Wire>(
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     keep_pace(store, transport, kept)?;
+    store.with(|s| s.note_sync_under_way(false))?;
     result
 }
 

@@ -100,6 +100,17 @@ impl Pace {
         };
     }
 
+    /// The allowance to resume at after a sync that never ended (its process was ended during
+    /// a request, which may have been too large to finish in the time the process had): a
+    /// quarter of what was kept, as for a request that timed out, down to [`FLOOR`]. A phone
+    /// whose app is killed every few seconds on a weak signal otherwise asks for the same page
+    /// every time and never stores one.
+    pub fn after_unfinished(kept: Option<u64>) -> u64 {
+        let mut pace = kept.map_or_else(Pace::default, Pace::resumed);
+        pace.timed_out();
+        pace.allowance
+    }
+
     /// A request got no answer in time. Returns whether a smaller one may fit (the
     /// allowance was above [`FLOOR`]; it is now a quarter of what it was).
     pub fn timed_out(&mut self) -> bool {
@@ -153,6 +164,14 @@ mod tests {
         assert_eq!(pace.allow(MIB), FLOOR);
         // Timeouts alone (an unreachable relay, say) teach nothing to keep.
         assert_eq!(pace.learnt(), None);
+    }
+
+    #[test]
+    fn a_sync_that_never_ended_resumes_at_a_quarter() {
+        assert_eq!(Pace::after_unfinished(Some(MIB)), MIB / 4);
+        assert_eq!(Pace::after_unfinished(None), START / 4);
+        assert_eq!(Pace::after_unfinished(Some(FLOOR)), FLOOR);
+        assert_eq!(Pace::after_unfinished(Some(1)), FLOOR);
     }
 
     #[test]

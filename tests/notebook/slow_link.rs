@@ -197,6 +197,63 @@ fn a_relay_that_stalls_and_refuses_in_turn_ends_the_sync_and_teaches_nothing() {
     assert_eq!(phone.store.pending_changes().unwrap(), 1);
 }
 
+/// A phone on a weak signal whose app is killed every few seconds (a phone's system ends
+/// a background app; a tab is closed): each sync used to ask again for the page size it had
+/// learnt on a good link, a page that takes longer than the app lives, and never stored one.
+/// A sync that never ended counts as a request that timed out: the next asks for a quarter as
+/// much, and pages get through between kills.
+#[test]
+fn a_sync_killed_again_and_again_on_a_weak_link_still_gets_pages_through() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's laptop");
+    let written = write_people(&mut lead, 70, 5);
+    lead.sync();
+    let mut phone = Device::joined(&relay.url, &invite, "Phone on the night bus");
+    let target: SocketAddr = relay.url.trim_start_matches("http://").parse().unwrap();
+    let (proxy, _) = throttled_proxy(target, RATE);
+    through(&mut phone, proxy);
+    // Learnt on a good link: a 1 MiB page, five seconds through this proxy.
+    phone.store.set_link_pace(1 << 20).unwrap();
+    let held = |phone: &Device| {
+        written
+            .iter()
+            .filter(|p| phone.store.person(p).is_ok())
+            .count()
+    };
+    // Each sync is killed after four seconds, less than the learnt page takes through the
+    // proxy (over five): without the rule, no attempt ever stores a page.
+    for _ in 0..8 {
+        if held(&phone) > 0 {
+            break;
+        }
+        let mut sync = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"))
+            .arg("--data-dir")
+            .arg(phone.dir())
+            .arg("sync")
+            .env_remove("GROUNDWORK_DATA_DIR")
+            .env_remove("GROUNDWORK_PASSPHRASE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        let _ = sync.kill();
+        let _ = sync.wait();
+    }
+    assert!(
+        held(&phone) > 0,
+        "no page arrived in eight syncs killed after 4 s"
+    );
+    // Left to finish, it gets the rest.
+    phone.sync();
+    assert_eq!(held(&phone), written.len());
+    assert!(
+        !phone.store.note_sync_under_way(false).unwrap(),
+        "the sync ended"
+    );
+}
+
 /// A lead's snapshot too large for any request the weak link carries in time waits for a
 /// better link (snapshots are optional), rather than going first in every request, timing
 /// out and stalling the pull with it; back on a good link it goes within a few syncs.

@@ -50,6 +50,18 @@ pub(crate) fn quarantine_reasons(d: &Device) -> Vec<String> {
         .collect()
 }
 
+/// An erasure order for `doc` with `proof`, written into the relay's database by hand (as a
+/// hostile relay, or one holding a lost phone's key, could), the team's next order.
+fn plant_order(relay: &TestRelay, team_id: &str, doc: &str, proof: &str) {
+    relay.tamper(&format!(
+        "UPDATE teams SET erasure_seq = erasure_seq + 1 WHERE id = '{team_id}';
+         INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
+         SELECT t.pk, t.erasure_seq, '{doc}', 0, d.pk, '{proof}'
+         FROM teams t JOIN devices d ON d.team_pk = t.pk
+         WHERE t.id = '{team_id}' LIMIT 1;"
+    ));
+}
+
 /// A team with its lead and two canvassers, all synced.
 fn team_of_three(relay: &TestRelay) -> (String, Device, Device, Device) {
     let (team_id, lead_invite) = relay.lead_team();
@@ -302,13 +314,7 @@ fn a_revoked_leads_erasures_still_reach_a_device_that_had_not_synced() {
     // Whoever holds the lost phone, with the relay's help, orders another erasure: no lead
     // carries it out, so the same revocation again signs only the first order again.
     let proof = erase_proof(&team_id, &q, &actor(&c), &c.store.device_key().unwrap());
-    relay.tamper(&format!(
-        "UPDATE teams SET erasure_seq = erasure_seq + 1 WHERE id = '{team_id}';
-         INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
-         SELECT t.pk, t.erasure_seq, '{q}', 0, d.pk, '{proof}'
-         FROM teams t JOIN devices d ON d.team_pk = t.pk
-         WHERE t.id = '{team_id}' LIMIT 1;"
-    ));
+    plant_order(&relay, &team_id, &q, &proof);
     lead.sync();
     let again = {
         let nb = RefCell::new(&mut lead.store);
@@ -463,13 +469,7 @@ fn the_first_leads_key_signs_nothing_once_its_device_is_revoked() {
     // Whoever holds the phone, with the relay's help: an erasure order signed with the
     // anchor's key is refused, and so is a device let in by a certificate it signs.
     let proof = erase_proof(&team_id, &p, &first_actor, &anchor_key);
-    relay.tamper(&format!(
-        "UPDATE teams SET erasure_seq = erasure_seq + 1 WHERE id = '{team_id}';
-         INSERT INTO erasures (team_pk, seq, doc_id, erased_at, erased_by, proof)
-         SELECT t.pk, t.erasure_seq, '{p}', 0, d.pk, '{proof}'
-         FROM teams t JOIN devices d ON d.team_pk = t.pk
-         WHERE t.id = '{team_id}' LIMIT 1;"
-    ));
+    plant_order(&relay, &team_id, &p, &proof);
     d.sync();
     assert!(d.store.person(&p).is_ok());
     let refused = d.store.refused_erasures().unwrap();

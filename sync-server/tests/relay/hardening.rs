@@ -200,18 +200,17 @@ fn read_slowly(
 /// idle (the relay closed it one idle limit after the answer was made, cutting the answer short:
 /// a page or the app's wasm that takes longer than that to download never arrived whole). A
 /// client that stops reading is still closed after the idle limit.
-#[test]
-fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
+/// A relay with an idle limit of one second serving an app directory whose `big.png` holds
+/// `len` incompressible bytes: the relay (with the directory it needs) and those bytes.
+fn relay_serving_a_big_file(len: usize) -> (Relay, tempfile::TempDir, Vec<u8>) {
     let app = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         app.path().join("index.html"),
         "<!doctype html><title>app</title>",
     )
     .expect("index");
-    // Incompressible, and more than the sockets' buffers hold (on loopback, Linux lets them
-    // grow to about 10 MiB together).
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let big: Vec<u8> = (0..24 << 20)
+    let big: Vec<u8> = (0..len)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
@@ -222,6 +221,14 @@ fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
     std::fs::write(app.path().join("big.png"), &big).expect("big file");
     let app_dir = app.path().to_str().expect("path");
     let relay = Relay::start_with(&["--idle-timeout", "1s", "--app", app_dir]);
+    (relay, app, big)
+}
+
+#[test]
+fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
+    // More than the sockets' buffers hold (on loopback, Linux lets them grow to about 10 MiB
+    // together).
+    let (relay, _app, big) = relay_serving_a_big_file(24 << 20);
     let get = || {
         stall(
             addr(&relay),
@@ -253,24 +260,7 @@ fn a_slow_download_is_not_cut_off_while_its_bytes_move() {
 /// keeps it open.
 #[test]
 fn a_steady_reader_slower_than_the_buffers_drain_gets_the_whole_answer() {
-    let app = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        app.path().join("index.html"),
-        "<!doctype html><title>app</title>",
-    )
-    .expect("index");
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let big: Vec<u8> = (0..6 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    std::fs::write(app.path().join("big.png"), &big).expect("big file");
-    let app_dir = app.path().to_str().expect("path");
-    let relay = Relay::start_with(&["--idle-timeout", "1s", "--app", app_dir]);
+    let (relay, _app, big) = relay_serving_a_big_file(6 << 20);
     let mut s = stall(
         addr(&relay),
         b"GET /big.png HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n",
