@@ -129,7 +129,9 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             out["erasures_signed_again"] = revoked.erasures_signed_again.into();
             if let Some(why) = &revoked.erasures_not_signed {
                 eprintln!(
-                    "warning: the erasures the revoked device ordered as a lead were not all                      signed again ({why}): other devices may keep those people; run the same                      `groundwork team revoke` again when the relay can be reached"
+                    "warning: the erasures the revoked device ordered as a lead were not all \
+                     signed again ({why}): devices that had not carried them out may keep those \
+                     people; erase them again (`groundwork person erase ID`)"
                 );
             }
             Ok(print_json(&out)?)

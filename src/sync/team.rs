@@ -541,23 +541,26 @@ pub struct Revoked {
     /// revocation, that this lead signed again (other devices refuse what a revoked device
     /// signs, and would have kept those people).
     pub erasures_signed_again: usize,
-    /// Why signing them again stopped short, if it did (the revocation itself is done; the
-    /// same `revoke` again finishes it).
+    /// Why signing them again stopped short, if it did (the revocation itself is done; those
+    /// people can be erased again).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erasures_not_signed: Option<String>,
 }
 
-/// The erasure orders signed by `revoked` (actors, hex) that this device carried out: this
-/// lead signs them again and gives them to the relay, which keeps the proof beside the order
-/// (devices that refused the order check it again at their next sync). An order is carried out
-/// here only while its signer was a lead, so what a lead ordered before its revocation stands,
-/// and nothing it signs after (which no device here has carried out) gains a lead's word.
-/// Returns how many were signed again.
+/// The erasure orders signed by `revoked` (actors, hex) that this device had carried out
+/// before it asked the relay to revoke them (`carried_out`, the documents erased here then):
+/// this lead signs them again and gives them to the relay, which keeps the proof beside the
+/// order (devices that refused the order check it again at their next sync). What a lead
+/// ordered before its revocation stands; nothing its key signs after gains a lead's word, not
+/// even an order a relay slips in while this device takes in the team's orders before it
+/// rotates the key (it is carried out here, its signer not yet revoked here, but it is not
+/// among `carried_out`). Returns how many were signed again.
 async fn sign_orders_again<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     link: &RelayLink,
     revoked: &[String],
+    carried_out: &std::collections::HashSet<String>,
 ) -> Result<usize, SyncError> {
     if revoked.is_empty()
         || !store.with(|s| s.has_anchor())?
@@ -580,9 +583,7 @@ async fn sign_orders_again<W: Wire>(
             .erasures(&link.relay_url, &link.token, after)
             .await?;
         for order in &list.erasures {
-            if signed_by_revoked(order.proof.as_deref())
-                && store.with(|s| s.is_erased(&order.doc_id))?
-            {
+            if signed_by_revoked(order.proof.as_deref()) && carried_out.contains(&order.doc_id) {
                 let proof = store.with(|s| s.erase_proof(&order.doc_id))?;
                 transport
                     .erase(&link.relay_url, &link.token, &order.doc_id, proof)
@@ -607,6 +608,17 @@ pub async fn revoke<W: Wire>(
     device_id: &str,
 ) -> Result<Revoked, SyncError> {
     let link = link_of(store)?;
+    // The team's orders up to now first (the device is still a lead to every device, so its
+    // orders so far are taken, as anyone's sync now would); offline, the request below fails
+    // anyway. What was erased here before the revocation is what is signed again below, and
+    // nothing that comes after the request (a relay could slip an order signed with a lost
+    // phone's key in before this device rotates the key, and this device would take it then).
+    let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
+    let carried_out: std::collections::HashSet<String> = store
+        .with(|s| s.erasures())?
+        .into_iter()
+        .map(|e| e.doc_id)
+        .collect();
     let device = transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
         .await?;
@@ -644,7 +656,7 @@ pub async fn revoke<W: Wire>(
     // A lead's erasures stand after its revocation (a lost phone's lead ordered them while
     // trusted): this lead signs them again.
     let (erasures_signed_again, erasures_not_signed) =
-        match sign_orders_again(store, transport, &link, &revoked).await {
+        match sign_orders_again(store, transport, &link, &revoked, &carried_out).await {
             Ok(n) => (n, None),
             Err(e) => (0, Some(e.to_string())),
         };
