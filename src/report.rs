@@ -463,8 +463,9 @@ pub fn default_shift(store: &Store) -> Result<Option<String>> {
 /// written `+10000-01-01`, which sorts before every time, so that day's bound is its end written
 /// `9999-12-31T24:00:00Z` (ISO 8601's end of a day), which sorts after every time of the day.
 /// A date outside the years a user may type (see [`crate::rules::parse_date`]) is refused: its
-/// text would not compare rightly.
-fn date_bounds(from: NaiveDate, to: NaiveDate) -> Result<(String, String)> {
+/// text would not compare rightly; so is `from` after `to` (an empty report would read as a
+/// shift in which nothing happened).
+pub fn date_bounds(from: NaiveDate, to: NaiveDate) -> Result<(String, String)> {
     for d in [from, to] {
         if !(FIRST_YEAR..=LAST_YEAR).contains(&d.year()) {
             return Err(ValidationError::Date(d.to_string()).into());

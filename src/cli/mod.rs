@@ -496,10 +496,12 @@ fn report(store: &Store, command: ReportCommand) -> Result<()> {
             let json = json_format(&format)?;
             let scope = match (shift, from, to) {
                 (Some(id), _, _) => report::Scope::Shift(id),
-                (None, Some(from), Some(to)) => report::Scope::Dates {
-                    from: parse_date(&from)?,
-                    to: parse_date(&to)?,
-                },
+                (None, Some(from), Some(to)) => {
+                    let (from, to) = (parse_date(&from)?, parse_date(&to)?);
+                    // Refused before the relay is asked for the team's devices.
+                    report::date_bounds(from, to)?;
+                    report::Scope::Dates { from, to }
+                }
                 _ => {
                     let latest = report::default_shift(store)?
                         .ok_or(groundwork::model::ValidationError::NoOpenShift)?;

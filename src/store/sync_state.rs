@@ -415,17 +415,30 @@ impl Store {
         super::meta_set(&self.conn, LINK_PACE, &bytes.to_string())
     }
 
-    /// Note that a sync starts (`true`) or has ended, either way (`false`); returns whether
-    /// the note was already there, which at a start means the last sync never ended (its
-    /// process was ended during it: a phone's app or tab killed, a `kill -9`).
-    pub fn note_sync_under_way(&self, under_way: bool) -> Result<bool> {
+    /// Note that the sync `run` (a token of its own) starts; returns whether another's note was
+    /// there, which means the last sync never ended (its process was ended during it: a
+    /// phone's app or tab killed, a `kill -9`), or, now and then, that another sync of this
+    /// notebook is running (the app's and a lead's action's, or the command line's beside the
+    /// app's): a false alarm that costs a smaller first request.
+    pub fn sync_starts(&self, run: &str) -> Result<bool> {
         let was = super::meta_get(&self.conn, SYNC_UNDER_WAY)?.is_some();
-        if under_way {
-            super::meta_set(&self.conn, SYNC_UNDER_WAY, "1")?;
-        } else if was {
-            super::meta_delete(&self.conn, SYNC_UNDER_WAY)?;
-        }
+        super::meta_set(&self.conn, SYNC_UNDER_WAY, run)?;
         Ok(was)
+    }
+
+    /// The sync `run` has ended, either way: its note goes, unless another sync's replaced it
+    /// (that one is still running, and its note must outlive this sync).
+    pub fn sync_ended(&self, run: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM meta WHERE key = ?1 AND value = ?2",
+            (SYNC_UNDER_WAY, run),
+        )?;
+        Ok(())
+    }
+
+    /// Whether a sync's note is there (a sync runs, or the last never ended).
+    pub fn sync_under_way(&self) -> Result<bool> {
+        Ok(super::meta_get(&self.conn, SYNC_UNDER_WAY)?.is_some())
     }
 
     /// Set the sync cursor back to the start of the team's log, so that the next sync pulls

@@ -344,18 +344,18 @@ pub async fn sync_pages_with<W: Wire>(
     on_page: &mut dyn FnMut(usize),
     helpers: &impl Helpers,
 ) -> Result<SyncReport, SyncError> {
-    let kept = resume_pace(store, transport)?;
+    let (kept, this_run) = resume_pace(store, transport)?;
     let result = run(store, transport, budget, on_page, helpers).await;
+    store.with(|s| s.sync_ended(&this_run))?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     keep_pace(store, transport, kept)?;
-    store.with(|s| s.note_sync_under_way(false))?;
     result
 }
 
 /// Start from what the last sync learnt of the link (`sync::pace`), so that a phone on a weak
 /// signal does not spend a request's whole patience on a page too large for it first.
-/// Returns what was kept.
+/// Returns what was kept, and this sync's token for its note (`Store::sync_starts`).
 ///
 /// The last sync never ended (the note it leaves while it runs is still there): its process was
 /// ended during a request, perhaps one too large for the link to finish in the time the app
@@ -364,9 +364,10 @@ pub async fn sync_pages_with<W: Wire>(
 fn resume_pace<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
-) -> Result<Option<u64>, SyncError> {
+) -> Result<(Option<u64>, String), SyncError> {
     let mut kept = store.with(|s| s.link_pace())?;
-    if store.with(|s| s.note_sync_under_way(true))? {
+    let this_run = uuid::Uuid::new_v4().to_string();
+    if store.with(|s| s.sync_starts(&this_run))? {
         let smaller = super::pace::Pace::after_unfinished(kept);
         store.with(|s| s.set_link_pace(smaller))?;
         kept = Some(smaller);
@@ -374,7 +375,7 @@ fn resume_pace<W: Wire>(
     if let Some(allowance) = kept {
         transport.resume_pace(allowance);
     }
-    Ok(kept)
+    Ok((kept, this_run))
 }
 
 /// Keep what this sync learnt of the link for the next one (written only if it differs from
@@ -416,7 +417,7 @@ pub async fn repair<W: Wire>(
         .with(|s| s.sync_state())?
         .link
         .ok_or(SyncError::NotJoined)?;
-    let kept = resume_pace(store, transport)?;
+    let (kept, this_run) = resume_pace(store, transport)?;
     let result = async {
         let docs = match what {
             Repair::Docs(docs) => docs,
@@ -449,10 +450,10 @@ pub async fn repair<W: Wire>(
         })
     }
     .await;
+    store.with(|s| s.sync_ended(&this_run))?;
     let error = result.as_ref().err().map(ToString::to_string);
     store.with(|s| s.record_sync_outcome(error.as_deref()))?;
     keep_pace(store, transport, kept)?;
-    store.with(|s| s.note_sync_under_way(false))?;
     result
 }
 

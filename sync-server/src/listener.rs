@@ -17,8 +17,9 @@
 //! - **An idle limit** (`idle_timeout`): a connection that has sent nothing since its last answer
 //!   went out (or since it was accepted) for this long is closed. An answer still going out
 //!   keeps the connection from idling while its bytes move, however slowly the client takes them
-//!   (its writes, and on Linux the kernel's send queue going down: `SendQueue`); once they
-//!   stop moving (a client that stops reading), the same limit closes it.
+//!   (its writes, and on Linux the kernel's send queue going down by 4 KiB or more within the
+//!   limit: `SendQueue`); once they stop moving (a client that stops reading, or takes a few
+//!   bytes now and then), the same limit closes it.
 //! - **A budget for request bodies in flight** ([`BodyBudget`], `max_inflight_body_bytes`): a
 //!   request reserves what its head declares, and never more than its route reads
 //!   ([`crate::limits::largest_body_of`]); it waits up to [`BODY_BUDGET_WAIT`] for room, then
@@ -352,6 +353,12 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// How much of an answer waiting in the kernel a client must take within the idle limit for
+/// the connection not to count as idle: 4 KiB in 5 s (the default limit) is under 7 kbit/s,
+/// far below a weak mobile signal, and far above a client reading a few bytes at a time to hold
+/// the connection.
+const MIN_DRAIN: u64 = 4 << 10;
+
 /// The bytes of a connection's answers that the kernel holds and the client has not yet taken
 /// (Linux's `SIOCOUTQ`). Once the kernel's send buffer is full (several megabytes on a fast
 /// link), a write of the rest of an answer waits until much of it has drained, which at a
@@ -395,15 +402,19 @@ impl SendQueue {
         self.last > 0
     }
 
-    /// Whether the queue moved since the last look: it went down (the client took some of it),
-    /// or up (more of an answer went in: the first look after an answer's last write is where
-    /// its wait is counted from).
+    /// Whether the queue moved since it last did: it went down by [`MIN_DRAIN`] or more (the
+    /// client took that much), or up (more of an answer went in: the first look after an
+    /// answer's last write is where its wait is counted from). A client taking a few bytes now
+    /// and then (to hold the connection and its answer for ever) does not count.
     fn moved(&mut self) -> bool {
         let Some(now) = self.waiting() else {
             return false;
         };
-        let moved = now != self.last;
-        self.last = now;
+        let moved =
+            now > self.last || (now < self.last && self.last - now >= MIN_DRAIN.min(self.last));
+        if moved {
+            self.last = now;
+        }
         moved
     }
 }
