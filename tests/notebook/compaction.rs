@@ -79,6 +79,21 @@ fn a_new_device_gets_snapshots_instead_of_history_and_ends_the_same() {
     assert_eq!(fresh.store.withheld().unwrap().blobs, 0);
 }
 
+/// How many blobs of `doc` the relay stores, covered or not, asked by `device` as a repair asks
+/// (`doc-changes`): the same on either of the relay's stores.
+fn stored_blobs(device: &Device, doc: &str) -> usize {
+    let link = device.store.sync_state().unwrap().link.unwrap();
+    let request = groundwork_protocol::DocChangesRequest {
+        doc_id: doc.into(),
+        after: 0,
+        max_bytes: None,
+    };
+    let answer =
+        sync::block_on(transport().doc_changes(&link.relay_url, &link.token, &request)).unwrap();
+    assert!(!answer.more);
+    answer.changes.len()
+}
+
 /// A lead promoted after another had compacted the team's records makes snapshots of them
 /// again (its device never learns that they were compacted: it held their blobs, so it was
 /// never served the first lead's snapshots). The relay keeps none of those that stand for
@@ -94,8 +109,18 @@ fn a_second_leads_snapshots_of_records_already_compacted_are_not_kept() {
     let fourth = write_history(&mut canvasser, 1);
     assert_eq!(lead.sync().compacted, 1);
     canvasser.sync();
-    let stored: Vec<usize> = ids.iter().map(|id| relay.blobs_of(id).len()).collect();
+    let stored: Vec<usize> = ids.iter().map(|id| stored_blobs(&lead, id)).collect();
     assert_eq!(stored, [1, 1, 1], "only the lead's snapshots are left");
+    let share = |lead: &mut Device, of: &str| {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &transport()))
+            .unwrap()
+            .into_iter()
+            .find(|d| d.device_id == of)
+            .unwrap()
+            .stored_bytes
+    };
+    let before = share(&mut lead, &canvasser.relay_device_id());
     {
         let nb = RefCell::new(&mut lead.store);
         sync::block_on(team::promote(
@@ -108,11 +133,16 @@ fn a_second_leads_snapshots_of_records_already_compacted_are_not_kept() {
     canvasser.sync();
     let report = canvasser.sync();
     assert!(report.rejected == 0, "{report:?}");
-    let after: Vec<usize> = ids.iter().map(|id| relay.blobs_of(id).len()).collect();
+    let after: Vec<usize> = ids.iter().map(|id| stored_blobs(&lead, id)).collect();
     assert_eq!(
         after, stored,
         "the second lead's snapshots of the same records"
     );
+    // Its share of the team's storage grew by its push's signed record alone (a few hundred
+    // bytes, the same on either store): the four snapshots the relay deleted are no longer
+    // counted (kept, the share grew by 3.5 KB).
+    let grown = share(&mut lead, &canvasser.relay_device_id()) - before;
+    assert!(grown < 1024, "{grown} bytes more");
     let mut fresh = Device::joined(&relay.url, &relay.invite(&team, 1), "New phone");
     let report = fresh.sync();
     assert_eq!((report.rejected, report.withheld), (0, 0), "{report:?}");
