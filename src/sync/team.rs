@@ -430,6 +430,20 @@ pub async fn invite<W: Wire>(
                 ),
             });
         }
+        // A relay that refuses a body too large for it answers before reading it and closes
+        // the connection, which can break the upload before its answer is read: the lead is
+        // told what may be the cause too, not only that the relay could not be reached.
+        Err(SyncError::Unreachable { relay, reason }) if big => {
+            return Err(SyncError::Unreachable {
+                relay,
+                reason: format!(
+                    "{reason}; this team's keys have grown to {} KiB, which may be more than \
+                     this relay takes in an invite: whoever runs the relay can update it, or \
+                     raise its max_body_bytes to 8 MiB",
+                    request.sealed_keys.as_ref().map_or(0, String::len) / 1024
+                ),
+            });
+        }
         other => other?,
     };
     if let Some(secret) = secret {
