@@ -27,6 +27,10 @@
 //! - **A body read deadline** (`body_read_timeout`): every request body is wrapped in
 //!   [`crate::body::DeadlineBody`], so reading it fails after the deadline and the handler answers
 //!   408.
+//! - **A lingering close** (`linger`): a connection answered before its request's body was read
+//!   (413, 401) reads and throws away what the client still sends, for a moment, before it
+//!   closes, so that the kernel does not reset the connection under the client's upload and
+//!   destroy the answer with it.
 //!
 //! Each accepted connection is registered with its state (in a request or not, since when, bytes
 //! seen) so the watchdog in its task and the eviction in the accept loop can decide.
@@ -247,6 +251,9 @@ struct ConnState {
     kill: Notify,
     /// Already told, so not a candidate again while it closes.
     evicted: AtomicBool,
+    /// Its last answer went out before its request's body was read (413, 401, …): the client
+    /// may still be sending it ([`linger`]).
+    answered_early: AtomicBool,
 }
 
 impl ConnState {
@@ -257,6 +264,7 @@ impl ConnState {
             saw_bytes: AtomicBool::new(false),
             kill: Notify::new(),
             evicted: AtomicBool::new(false),
+            answered_early: AtomicBool::new(false),
         }
     }
 }
@@ -573,6 +581,7 @@ impl Connection {
         let body_timeout = limits.body_read_timeout;
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let guard = BusyGuard::new(Arc::clone(&service_state), epoch);
+            let early = Arc::clone(&service_state);
             let app = app.clone();
             let budget = Arc::clone(&budget);
             async move {
@@ -617,6 +626,7 @@ impl Connection {
                         axum::http::header::CONNECTION,
                         axum::http::HeaderValue::from_static("close"),
                     );
+                    early.answered_early.store(true, Ordering::SeqCst);
                 }
                 drop(guard);
                 answer
@@ -629,8 +639,8 @@ impl Connection {
             // A connection's read buffer (and so the largest request head) stays at 64 KiB
             // instead of hyper's ~400 KiB: `max_connections` slow heads hold at most that each.
             .max_buf_size(READ_BUFFER_BYTES);
-        let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
+        // Boxed, not pinned in place: once it ends, its socket is taken back to linger.
+        let mut conn = Box::pin(builder.serve_connection(io, service));
         let mut graceful = false;
         let check = tokio::time::sleep(limits.idle_timeout.min(limits.header_read_timeout));
         tokio::pin!(check);
@@ -639,6 +649,9 @@ impl Connection {
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    } else if state.answered_early.load(Ordering::SeqCst) && !graceful {
+                        let stream = Pin::into_inner(conn).into_parts().io.into_inner().stream;
+                        linger(stream, usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX)).await;
                     }
                     return;
                 }
@@ -676,6 +689,33 @@ impl Connection {
             }
         }
     }
+}
+
+/// How long a connection answered before its request's body was read is kept reading after
+/// its answer, at most ([`linger`]).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// A connection whose answer went out before its request's body was read (a 413 for a body
+/// larger than the relay takes, a 401): its answer is sent and its side closed, but the client
+/// may still be sending the body. Closing the socket with those bytes unread would have the
+/// kernel reset the connection, and a reset can destroy the answer before the client reads
+/// it (it sees "connection reset" instead of what to do). So the rest is read and thrown away
+/// until the client stops (it closes, having read the answer), for at most [`LINGER`] and
+/// `most` bytes and twice that (a client sending more than that gets the reset).
+async fn linger(mut stream: TcpStream, most: usize) {
+    use tokio::io::AsyncReadExt;
+    let most = most.saturating_mul(2).max(1 << 20);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(LINGER, async {
+        while read < most {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
 }
 
 /// The watchdog's verdict.
