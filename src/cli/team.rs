@@ -130,8 +130,9 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             if let Some(why) = &revoked.erasures_not_signed {
                 eprintln!(
                     "warning: the erasures the revoked device ordered as a lead were not all \
-                     signed again ({why}): devices that had not carried them out may keep those \
-                     people; erase them again (`groundwork person erase ID`)"
+                     signed again ({why}): devices that had not carried them out keep those \
+                     people until they are; run `groundwork team devices` once the relay \
+                     answers, which signs them"
                 );
             }
             Ok(print_json(&out)?)

@@ -397,3 +397,44 @@ impl Store {
         Ok(())
     }
 }
+
+/// The `meta` key under which a lead's revocation of `device_id` notes the erasures to sign
+/// again (see [`Store::note_orders_to_sign_again`]).
+const SIGN_AGAIN: &str = "sign-again:";
+
+impl Store {
+    /// Note, before a lead asks the relay to revoke `device_id`, the documents erased here by
+    /// then (`carried_out`): the orders among them that the revoked device signed as a lead
+    /// are to be signed again by this lead. Kept until [`Store::orders_signed_again`], so that
+    /// a revocation whose relay went away (or whose app was killed) half way finishes at the
+    /// next listing of the team's devices.
+    pub fn note_orders_to_sign_again(&self, device_id: &str, carried_out: &[String]) -> Result<()> {
+        let ids = serde_json::to_string(carried_out)?;
+        super::meta_set(&self.conn, &format!("{SIGN_AGAIN}{device_id}"), &ids)
+    }
+
+    /// The revocations whose erasures wait to be signed again: each device's id at the relay
+    /// with the documents erased here before it was revoked. A note this version cannot read
+    /// is given with no documents (nothing is signed for it, and it goes).
+    pub fn orders_to_sign_again(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+        let rows = stmt.query_map(params![SIGN_AGAIN, SIGN_AGAIN.len() as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut noted = Vec::new();
+        for row in rows {
+            let (key, value) = row?;
+            let device = key[SIGN_AGAIN.len()..].to_string();
+            noted.push((device, serde_json::from_str(&value).unwrap_or_default()));
+        }
+        Ok(noted)
+    }
+
+    /// The erasures noted for the revocation of `device_id` are signed again (or there is
+    /// nothing to sign: the device was not revoked after all, or this device is no lead).
+    pub fn orders_signed_again(&self, device_id: &str) -> Result<()> {
+        super::meta_delete(&self.conn, &format!("{SIGN_AGAIN}{device_id}"))
+    }
+}

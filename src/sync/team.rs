@@ -481,7 +481,43 @@ pub async fn devices<W: Wire>(
     }
     let list = transport.devices(&link.relay_url, &link.token).await?;
     rotate_for_revoked(store, transport, &list).await?;
+    sign_again_after_revocations(store, transport, &link, &list).await?;
     Ok(list)
+}
+
+/// Finish the revocations whose erasures this lead had still to sign again (the relay went
+/// away, or the app was killed, after the relay revoked the device: see [`revoke`]), now that
+/// `list` says which devices the relay revoked. A noted device the relay did not revoke (the
+/// request never reached it, or it refused) has nothing to sign, and its note goes. One that
+/// fails again stays noted for the next listing; the listing itself stands.
+async fn sign_again_after_revocations<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    link: &RelayLink,
+    list: &[TeamDevice],
+) -> Result<(), SyncError> {
+    for (device_id, carried_out) in store.with(|s| s.orders_to_sign_again())? {
+        let Some(device) = list.iter().find(|d| d.device_id == device_id && d.revoked) else {
+            store.with(|s| s.orders_signed_again(&device_id))?;
+            continue;
+        };
+        let mut revoked = store.with(|s| s.member_actors(&device_id))?;
+        if let Some(actor) = &device.actor
+            && !revoked.contains(actor)
+            && store.with(|s| s.is_member(actor))?
+        {
+            revoked.push(actor.clone());
+        }
+        let carried_out = carried_out.into_iter().collect();
+        // Failing again, the note stays for the next listing.
+        if sign_orders_again(store, transport, link, &revoked, &carried_out)
+            .await
+            .is_ok()
+        {
+            store.with(|s| s.orders_signed_again(&device_id))?;
+        }
+    }
+    Ok(())
 }
 
 /// In an encrypted team, a device revoked at the relay by someone who holds no key (the
@@ -555,8 +591,8 @@ pub struct Revoked {
     /// revocation, that this lead signed again (other devices refuse what a revoked device
     /// signs, and would have kept those people).
     pub erasures_signed_again: usize,
-    /// Why signing them again stopped short, if it did (the revocation itself is done; those
-    /// people can be erased again).
+    /// Why signing them again stopped short, if it did (the revocation itself is done; the
+    /// next listing of the team's devices signs them, [`devices`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erasures_not_signed: Option<String>,
 }
@@ -628,14 +664,27 @@ pub async fn revoke<W: Wire>(
     // nothing that comes after the request (a relay could slip an order signed with a lost
     // phone's key in before this device rotates the key, and this device would take it then).
     let _ = super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
-    let carried_out: std::collections::HashSet<String> = store
+    let carried_out: Vec<String> = store
         .with(|s| s.erasures())?
         .into_iter()
         .map(|e| e.doc_id)
         .collect();
-    let device = transport
+    // Noted first: should the relay go away (or the app be killed) between the revocation
+    // and the signing, the next listing of the team's devices signs them ([`devices`]).
+    store.with(|s| s.note_orders_to_sign_again(device_id.trim(), &carried_out))?;
+    let carried_out: std::collections::HashSet<String> = carried_out.into_iter().collect();
+    let device = match transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
-        .await?;
+        .await
+    {
+        Ok(device) => device,
+        // No answer: the relay may have revoked it, which the next listing tells.
+        Err(e @ (SyncError::Unreachable { .. } | SyncError::TooSlow { .. })) => return Err(e),
+        Err(refused) => {
+            store.with(|s| s.orders_signed_again(device_id.trim()))?;
+            return Err(refused);
+        }
+    };
     // In an encrypted team the key is always rotated. Which keys were the revoked device's
     // comes from its own member record (sealed and signed, naming its relay id), not from the
     // relay's list; a device whose record never arrived here gets no wrapped key anyway.
@@ -671,7 +720,10 @@ pub async fn revoke<W: Wire>(
     // trusted): this lead signs them again.
     let (erasures_signed_again, erasures_not_signed) =
         match sign_orders_again(store, transport, &link, &revoked, &carried_out).await {
-            Ok(n) => (n, None),
+            Ok(n) => {
+                store.with(|s| s.orders_signed_again(device_id.trim()))?;
+                (n, None)
+            }
             Err(e) => (0, Some(e.to_string())),
         };
     Ok(Revoked {
@@ -793,13 +845,38 @@ pub struct InviteShown {
     pub expires_at: String,
 }
 
+/// A revocation as an app shows it: what became of the team's key and of the erasures the
+/// revoked device had ordered as a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RevocationShown {
+    /// The revoked device's name.
+    pub name: String,
+    /// The team's key was changed (an encrypted team).
+    pub key_changed: bool,
+    /// The key changes at the next listing of the team's devices (this device could not first
+    /// take in what the revoked device had sent).
+    pub key_waits: bool,
+    /// Erasures the revoked device ordered as a lead that this lead signed again.
+    pub erasures_signed_again: usize,
+    /// Why signing them again stopped short, if it did (they are signed at the next listing
+    /// of the team's devices).
+    pub erasures_not_signed: Option<String>,
+}
+
 /// What a [`TeamAction`] gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum TeamReply {
     /// A new invite.
     Invite(InviteShown),
-    /// The team's devices (after a revoke or a promotion too).
+    /// The team's devices (after a promotion too).
     Devices(Vec<TeamDevice>),
+    /// A device revoked, and the team's devices after it.
+    Revoked {
+        /// What the revocation did.
+        revocation: RevocationShown,
+        /// The team's devices after it.
+        devices: Vec<TeamDevice>,
+    },
     /// A person erased, or a campaign or walk list deleted.
     Erased(ErasureOutcome),
 }
@@ -874,8 +951,18 @@ async fn act_now<W: Wire>(
         }
         TeamAction::Devices => Ok(TeamReply::Devices(devices(store, transport).await?)),
         TeamAction::Revoke { device_id } => {
-            revoke(store, transport, &device_id).await?;
-            Ok(TeamReply::Devices(devices(store, transport).await?))
+            let revoked = revoke(store, transport, &device_id).await?;
+            let revocation = RevocationShown {
+                name: revoked.device.name.clone(),
+                key_changed: revoked.rotation.is_some(),
+                key_waits: revoked.rotation_waits,
+                erasures_signed_again: revoked.erasures_signed_again,
+                erasures_not_signed: revoked.erasures_not_signed,
+            };
+            Ok(TeamReply::Revoked {
+                revocation,
+                devices: devices(store, transport).await?,
+            })
         }
         TeamAction::Promote { device_id } => {
             promote(store, transport, &device_id).await?;

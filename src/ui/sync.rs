@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_channel::mpsc as amsc;
 use groundwork::sync::Status as WorkerStatus;
-use groundwork::sync::team::{ErasureOutcome, InviteShown, TeamAction, TeamReply};
+use groundwork::sync::team::{ErasureOutcome, InviteShown, RevocationShown, TeamAction, TeamReply};
 use serde::{Deserialize, Serialize};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -121,6 +121,8 @@ pub struct TeamPanel {
     pub devices: Option<Vec<groundwork::sync::TeamDevice>>,
     /// The person erased last.
     pub erased: Option<ErasureOutcome>,
+    /// The device revoked last, and what its revocation did.
+    pub revoked: Option<RevocationShown>,
     /// Why the last action failed, in words that say what to do.
     pub error: Option<String>,
 }
@@ -136,6 +138,13 @@ impl TeamPanel {
         match reply {
             Ok(TeamReply::Invite(i)) => next.invite = Some(i),
             Ok(TeamReply::Devices(d)) => next.devices = Some(d),
+            Ok(TeamReply::Revoked {
+                revocation,
+                devices,
+            }) => {
+                next.revoked = Some(revocation);
+                next.devices = Some(devices);
+            }
             Ok(TeamReply::Erased(e)) => next.erased = Some(e),
             Err(e) => next.error = Some(e),
         }

@@ -2295,6 +2295,49 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             }),
         ]
     );
+    // What the revocation did is said: the key, and the erasures its lead's key had signed,
+    // with a warning when they could not all be signed again.
+    for (not_signed, said) in [
+        (
+            None,
+            "2 erasures it ordered as a lead are signed again by you",
+        ),
+        (
+            Some("cannot reach the relay (test)".to_string()),
+            "are not yet all signed again (cannot reach the relay (test))",
+        ),
+    ] {
+        let warned = not_signed.is_some();
+        fake.send(SyncStatus {
+            team: TeamPanel {
+                revoked: Some(groundwork::sync::team::RevocationShown {
+                    name: "Sam's phone".into(),
+                    key_changed: true,
+                    key_waits: false,
+                    erasures_signed_again: if warned { 0 } else { 2 },
+                    erasures_not_signed: not_signed,
+                }),
+                ..Default::default()
+            },
+            ..joined("lead")
+        });
+        h.settle_until(said, |html| html.contains(said));
+        let html = h.html();
+        assert!(
+            html.contains("Sam&#39;s phone is revoked") || html.contains("Sam's phone is revoked"),
+            "{html}"
+        );
+        assert!(
+            html.contains("The team's key was changed")
+                || html.contains("The team&#39;s key was changed"),
+            "{html}"
+        );
+        assert_eq!(
+            html.contains("id=\"team-revoked-erasures\""),
+            warned,
+            "{html}"
+        );
+    }
     // A refusal is shown in the relay's words.
     fake.send(SyncStatus {
         team: TeamPanel {

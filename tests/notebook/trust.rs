@@ -329,6 +329,92 @@ fn a_revoked_leads_erasures_still_reach_a_device_that_had_not_synced() {
     assert!(lead.store.person(&q).is_ok());
 }
 
+/// A link that carries requests to the relay until the relay has answered a revocation, and
+/// none after (the relay went away, or the signal did, the moment the lead's revocation
+/// was done).
+struct CutAfterRevoking {
+    wire: sync::http::ReqwestWire,
+    cut: std::cell::Cell<bool>,
+}
+
+impl sync::Wire for CutAfterRevoking {
+    async fn exchange(
+        &self,
+        request: &sync::relay::Exchange,
+    ) -> Result<sync::relay::Answer, sync::relay::NoAnswer> {
+        if self.cut.get() {
+            return Err(sync::relay::NoAnswer::Failed("connection refused".into()));
+        }
+        let answer = self.wire.exchange(request).await;
+        if request.url.ends_with(groundwork_protocol::REVOKE_PATH) && answer.is_ok() {
+            self.cut.set(true);
+        }
+        answer
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+#[test]
+fn a_revocation_cut_off_before_its_erasures_are_signed_again_signs_them_at_the_next_listing() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = d.person("Erased by the second lead, whose phone is then lost");
+    d.sync();
+    lead.sync();
+    c.sync();
+    promote(&mut lead, &c.relay_device_id());
+    c.sync();
+    erase(&mut c, &p).unwrap();
+    // The relay revokes C's phone, then the lead's link goes: neither the key's rotation nor
+    // the signing can happen now.
+    let cut = sync::Relay::over(
+        CutAfterRevoking {
+            wire: sync::http::ReqwestWire::new().unwrap(),
+            cut: std::cell::Cell::new(false),
+        },
+        2,
+        std::time::Duration::ZERO,
+    );
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &cut, &c.relay_device_id())).unwrap()
+    };
+    assert!(revoked.device.revoked);
+    assert!(revoked.rotation_waits, "{revoked:?}");
+    assert_eq!(revoked.erasures_signed_again, 0);
+    assert!(revoked.erasures_not_signed.is_some(), "{revoked:?}");
+    assert_eq!(lead.store.orders_to_sign_again().unwrap().len(), 1);
+    // Back online: the lead's next listing of the team (the app lists it after its syncs)
+    // rotates the key away from C's phone, which D then learns, and signs the order again,
+    // which D carries out (without the signing, D refuses the order of a revoked device).
+    lead.sync();
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &transport())).unwrap();
+    }
+    assert!(lead.store.orders_to_sign_again().unwrap().is_empty());
+    d.sync();
+    assert!(d.store.person(&p).is_err(), "D still holds the person");
+    assert!(
+        d.store.refused_erasures().unwrap().is_empty(),
+        "{:?}",
+        d.store.refused_erasures()
+    );
+}
+
+#[test]
+fn a_revocation_the_relay_refused_leaves_nothing_to_sign_again() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, _c, _d) = team_of_three(&relay);
+    let refused = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), "no-such-device"))
+    };
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(lead.store.orders_to_sign_again().unwrap().is_empty());
+}
+
 #[test]
 fn an_order_refused_while_its_signer_was_unknown_as_a_lead_is_carried_out_once_known() {
     let relay = TestRelay::start();

@@ -141,6 +141,27 @@ pub fn TeamCard(
                     }
                 }
             }
+            if let Some(r) = &panel.revoked {
+                div { id: "team-revoked", role: "status", "aria-live": "polite",
+                    p { "{r.name} is revoked: the relay no longer takes it. What is already on it stays there." }
+                    if r.key_changed {
+                        p { "The team's key was changed: nothing written from now on can be read with what is on it." }
+                    }
+                    if r.key_waits {
+                        p { "The team's key changes once this device has taken in what it sent, at the next sync." }
+                    }
+                    if r.erasures_signed_again > 0 {
+                        p { "{r.erasures_signed_again} erasures it ordered as a lead are signed again by you, so that they stand on every device." }
+                    }
+                }
+                if let Some(why) = &r.erasures_not_signed {
+                    p { class: "dnc", id: "team-revoked-erasures", role: "alert",
+                        "The erasures {r.name} ordered as a lead are not yet all signed again ({why}). \
+                         Until they are, a device that had not carried them out keeps what they erased: \
+                         this device signs them once the relay answers, after its next sync."
+                    }
+                }
+            }
             if !erasures.is_empty() {
                 h4 { id: "team-erasures-title", "Erasures not yet done everywhere" }
                 ul { class: "list", id: "team-erasures", "aria-labelledby": "team-erasures-title",
