@@ -2338,6 +2338,42 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             "{html}"
         );
     }
+    // Two devices of one name (capitals and spaces aside) are told apart by their ids' start
+    // and when they joined; a list with none such says nothing of it.
+    assert!(!h.html().contains("team-devices-same-name"), "{}", h.html());
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            devices: Some(vec![
+                device("d1", "Lead's phone", groundwork_protocol::Role::Lead),
+                groundwork::sync::TeamDevice {
+                    enrolled_at: 1_700_000_000,
+                    ..device(
+                        "5f0c9a7e-1111",
+                        "Sam's phone",
+                        groundwork_protocol::Role::Canvasser,
+                    )
+                },
+                groundwork::sync::TeamDevice {
+                    enrolled_at: 1_700_086_400,
+                    ..device(
+                        "9b2d4e61-2222",
+                        "sam's  Phone",
+                        groundwork_protocol::Role::Canvasser,
+                    )
+                },
+            ]),
+            ..Default::default()
+        },
+        ..joined("lead")
+    });
+    h.settle_until("same names marked", |html| {
+        html.contains("team-devices-same-name")
+    });
+    let html = h.html();
+    assert!(html.contains("(id 5f0c9a7e)"), "{html}");
+    assert!(html.contains("(id 9b2d4e61)"), "{html}");
+    assert!(!html.contains("(id d1)"), "{html}");
+    assert_eq!(html.matches(" · joined ").count(), 2, "{html}");
     // A refusal is shown in the relay's words.
     fake.send(SyncStatus {
         team: TeamPanel {

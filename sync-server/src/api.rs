@@ -75,7 +75,7 @@ use crate::body::{accepts_gzip, decode_content, read_limited, respond};
 use crate::error::ApiError;
 use crate::limits::{
     check_compact, check_device_id, check_device_name, check_doc_id, check_push, check_sealed_keys,
-    require_content_type, sync_in_parts,
+    device_name_of, require_content_type, sync_in_parts,
 };
 use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
@@ -263,7 +263,7 @@ async fn enrol(
             "enrolment body must be JSON {{\"invite\": \"<code>\", \"device_name\": \"<name>\"}}: {e}"
         ))
     })?;
-    let device_name = req.device_name.trim().to_owned();
+    let device_name = device_name_of(&req.device_name);
     check_device_name(&device_name)?;
     // A device that chose its token may ask again with it (its answer may have been lost).
     let chosen_token = req.token.is_some();

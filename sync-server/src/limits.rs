@@ -19,8 +19,9 @@
 //!   [`MAX_DOC_ID_LEN`] bytes, without control characters.
 //! - [`check_device_id`]: a device id a lead's revoke or promote names is non-empty, not only
 //!   whitespace, at most [`MAX_DEVICE_ID_LEN`] bytes, without control characters (400).
-//! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters and no
-//!   Unicode bidirectional controls, which could make a name display as someone else's (400).
+//! - [`check_device_name`]: 1 to [`MAX_DEVICE_NAME_LEN`] bytes, no control characters, no
+//!   Unicode bidirectional controls and no invisible characters, which could make a name
+//!   display as someone else's (400); [`device_name_of`] makes each run of spaces one space.
 //! - [`sync_in_parts`]: a push is written in transactions of at most [`TURN_BYTES`] /
 //!   [`TURN_CHANGES`], one after the other, so a team pushing a large batch holds a writer for
 //!   one short transaction at a time: on SQLite, pushes queue first come, first served for group
@@ -231,15 +232,55 @@ pub fn check_compact(req: &CompactRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Refuses a device name that is empty, too long, or holds control or bidirectional characters.
+/// Whether `c` shows as nothing, or as a space where none is seen, and has no place in a
+/// device's name: zero-width space, word joiner, byte order mark, soft hyphen, the combining
+/// grapheme joiner, the invisible operators, Hangul and Khmer fillers, the Mongolian vowel
+/// separator, interlinear annotation marks and tag characters. With one of these a device
+/// could take a name that looks like another device's in the lead's list. The zero-width
+/// joiner and non-joiner stay (scripts and emoji need them).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// A device name as the relay keeps it: trimmed, and each run of spaces of any kind (a
+/// no-break space, an em space, a tab…) one plain space, so that "Sam's  phone" is not a
+/// second "Sam's phone" in the lead's list.
+pub fn device_name_of(raw: &str) -> String {
+    raw.split(char::is_whitespace)
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses a device name that is empty, too long, or holds control, bidirectional or
+/// invisible characters ([`is_invisible`]).
 pub fn check_device_name(name: &str) -> Result<(), ApiError> {
     if name.is_empty()
         || name.len() > MAX_DEVICE_NAME_LEN
-        || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+        || name
+            .chars()
+            .any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c))
     {
         return Err(ApiError::bad_request(format!(
             "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of plain text, without control \
-             characters or text-direction controls, e.g. \"Sam's phone\""
+             characters, text-direction controls or invisible characters (a zero-width space, a \
+             byte order mark…), e.g. \"Sam's phone\""
         )));
     }
     Ok(())
@@ -398,9 +439,23 @@ mod tests {
             "a\u{2066}b",
             "a\u{200F}",
             "a\u{061C}",
+            "Sam's\u{200B} phone",
+            "\u{FEFF}Sam's phone",
+            "Sam's phone\u{E0020}",
+            "Sam\u{00AD}'s phone",
+            "\u{3164}",
         ] {
             assert!(check_device_name(bad).is_err(), "{bad:?}");
         }
+        // Joiners that scripts and emoji need are fine.
+        check_device_name("\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}").expect("ZWNJ");
+        check_device_name("phone \u{1F469}\u{200D}\u{1F4BB}").expect("ZWJ");
+        // Spaces of any kind, and runs of them, are one plain space.
+        assert_eq!(
+            device_name_of("  Sam's\u{00A0}\u{2003} phone\t"),
+            "Sam's phone"
+        );
+        assert_eq!(device_name_of(" \u{3000} "), "");
         assert!(check_device_name(&"x".repeat(MAX_DEVICE_NAME_LEN + 1)).is_err());
     }
 

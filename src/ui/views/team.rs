@@ -71,11 +71,20 @@ pub fn TeamCard(
                 if panel.devices.is_some() { "Refresh the list" } else { "Show the team's devices" }
             }
             if let Some(devices) = &panel.devices {
+                if !shared_names(devices).is_empty() {
+                    p { class: "dnc", id: "team-devices-same-name", role: "note",
+                        "Some devices share a name (marked below with the start of their id): \
+                         tell them apart by when they joined before you revoke one."
+                    }
+                }
                 ul { class: "list team-devices", "aria-labelledby": "team-devices-title",
                     for d in devices.iter().cloned() {
                         li { key: "{d.device_id}", class: "team-device", "data-device": "{d.device_id}",
                             p { class: "device-name",
                                 strong { "{d.name}" }
+                                if shared_names(devices).contains(&same_name(&d.name)) {
+                                    " (id {short_id(&d.device_id)})"
+                                }
                                 if this_device.as_deref() == Some(d.device_id.as_str()) { " (this device)" }
                                 " · "
                                 if d.role == Role::Lead { "team lead" } else { "canvasser" }
@@ -85,6 +94,9 @@ pub fn TeamCard(
                                 match d.last_sync_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
                                     Some(t) => rsx! { "Last synced {show_time(&groundwork::model::format_time(t))}" },
                                     None => rsx! { "Never synced" },
+                                }
+                                if let Some(t) = joined(&d) {
+                                    " · joined {t}"
                                 }
                                 if d.stored_bytes > 0 {
                                     " · {on_the_relay(d.stored_bytes)} on the relay"
@@ -101,7 +113,11 @@ pub fn TeamCard(
                                                 d.name
                                             )
                                         } else {
-                                            format!("Revoke {}? It will not sync again. What is already on it stays there.", d.name)
+                                            format!(
+                                                "Revoke {}{}? It will not sync again. What is already on it stays there.",
+                                                d.name,
+                                                joined(&d).map(|t| format!(" (joined {t})")).unwrap_or_default()
+                                            )
                                         },
                                         yes: "Revoke",
                                         no: "Keep it",
@@ -184,6 +200,39 @@ pub fn TeamCard(
             }
         }
     }
+}
+
+/// A device's name as the lead would read it: capitals and runs of spaces aside.
+fn same_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The names (as [`same_name`] has them) that more than one of `devices` goes by: a device
+/// could take another's name to have the lead revoke the wrong phone, or two phones were
+/// simply named alike.
+fn shared_names(devices: &[groundwork::sync::TeamDevice]) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    devices
+        .iter()
+        .map(|d| same_name(&d.name))
+        .filter(|n| !seen.insert(n.clone()))
+        .collect()
+}
+
+/// The start of a device's id, enough to tell two devices of one name apart.
+fn short_id(device_id: &str) -> String {
+    device_id.chars().take(8).collect()
+}
+
+/// When a device joined the team, as the app shows times (none from a relay that does not say).
+fn joined(d: &groundwork::sync::TeamDevice) -> Option<String> {
+    (d.enrolled_at > 0)
+        .then(|| chrono::DateTime::from_timestamp(d.enrolled_at, 0))
+        .flatten()
+        .map(|t| show_time(&groundwork::model::format_time(t)))
 }
 
 /// What a lead's [`EraseSection`] erases: a person, a campaign or a walk list. Each is an

@@ -93,6 +93,37 @@ fn bad_enrolment_bodies_are_400() {
     relay.enrol(&invite, "phone").expect("still valid");
 }
 
+/// A name with an invisible character (a zero-width space, a byte order mark, a tag) is
+/// refused, and spaces of any kind are one plain space: a device cannot take a name that looks
+/// like another's in the lead's list of devices (to have the wrong phone revoked).
+#[test]
+fn a_device_cannot_take_a_name_that_only_looks_like_another() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Look-alikes");
+    let lead = relay.enrol(&first, "Lead's phone").expect("the lead");
+    let invite = relay.invite(&team, &["--uses", "5"]);
+    for name in [
+        "Sam's\u{200B} phone",
+        "\u{FEFF}Sam's phone",
+        "Sam's phone\u{E0041}",
+        "Sam\u{2060}'s phone",
+    ] {
+        let (status, message) = relay.enrol(&invite, name).expect_err(name);
+        assert_eq!(status, 400, "{name:?}");
+        assert!(message.contains("invisible"), "{message}");
+    }
+    relay
+        .enrol(&invite, "\u{00A0}Sam's\u{2003}\u{00A0} phone\t")
+        .expect("spaces of other kinds");
+    let names: Vec<String> = lead
+        .get("/v1/devices")
+        .json::<Vec<groundwork_protocol::TeamDevice>>()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert!(names.contains(&"Sam's phone".to_string()), "{names:?}");
+}
+
 /// The store itself, on the suite's database, at `now`s the test chooses (a relay process keeps
 /// its own clock): a team keeps a bounded number of invites, and forgets those expired more
 /// than [`DEAD_INVITE_KEPT_SECS`] ago, but for one a device may still ask its enrolment again of.
