@@ -407,6 +407,13 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 } else {
                     Vec::new()
                 },
+                // Devices this lead revoked whose erasures wait to be signed again (the next
+                // `team devices` finishes them).
+                "revocations_unfinished": store
+                    .orders_to_sign_again()?
+                    .into_iter()
+                    .map(|(device, _)| device)
+                    .collect::<Vec<_>>(),
             }))
         }
         // Handled by `run`: they can fail with sync errors too.

@@ -132,7 +132,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                     "warning: the erasures the revoked device ordered as a lead were not all \
                      signed again ({why}): devices that had not carried them out keep those \
                      people until they are; run `groundwork team devices` once the relay \
-                     answers, which signs them"
+                     answers, which signs them (`status` lists the revocations left unfinished)"
                 );
             }
             Ok(print_json(&out)?)

@@ -407,10 +407,22 @@ impl Store {
     /// then (`carried_out`): the orders among them that the revoked device signed as a lead
     /// are to be signed again by this lead. Kept until [`Store::orders_signed_again`], so that
     /// a revocation whose relay went away (or whose app was killed) half way finishes at the
-    /// next listing of the team's devices.
-    pub fn note_orders_to_sign_again(&self, device_id: &str, carried_out: &[String]) -> Result<()> {
-        let ids = serde_json::to_string(carried_out)?;
-        super::meta_set(&self.conn, &format!("{SIGN_AGAIN}{device_id}"), &ids)
+    /// next listing of the team's devices. A note already there for the device stays as it is
+    /// (the revocation asked again after a lost answer): what this device erased after the
+    /// first request may include an order a relay slipped in with the lost phone's key. Returns
+    /// the documents noted.
+    pub fn note_orders_to_sign_again(
+        &self,
+        device_id: &str,
+        carried_out: &[String],
+    ) -> Result<Vec<String>> {
+        let key = format!("{SIGN_AGAIN}{device_id}");
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+            (&key, serde_json::to_string(carried_out)?),
+        )?;
+        let noted = super::meta_get(&self.conn, &key)?.unwrap_or_default();
+        Ok(serde_json::from_str(&noted).unwrap_or_default())
     }
 
     /// The revocations whose erasures wait to be signed again: each device's id at the relay

@@ -231,13 +231,17 @@ pub(super) fn write_link(tx: &rusqlite::Connection, link: &RelayLink) -> Result<
         "UPDATE erased SET seq = NULL WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
         [&link.team_id],
     )?;
-    // Another team's refusals, early revocations and promotions are not this one's.
+    // Another team's refusals, early revocations, promotions and revocations to finish are not
+    // this one's.
     for sql in [
         "DELETE FROM refused_erasures
          WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
         "DELETE FROM revoked_unknown
          WHERE (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
         "DELETE FROM meta WHERE key = 'pending_promotions'
+           AND (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
+        // Revocations whose erasures waited to be signed again (`Store::orders_to_sign_again`).
+        "DELETE FROM meta WHERE substr(key, 1, 11) = 'sign-again:'
            AND (SELECT team_id FROM sync_state WHERE id = 1) IS NOT ?1",
     ] {
         tx.execute(sql, [&link.team_id])?;

@@ -286,6 +286,17 @@ pub fn team_devices(
     block_on(transport.devices(&link.relay_url, &link.token))
 }
 
+/// [`team_devices`] as a lead's app lists them after its syncs: and, as the listing does,
+/// finishing what a revocation left waiting (the key's rotation, the revoked lead's erasures to
+/// sign again: see [`team::devices`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn list_team(
+    store: &mut Store,
+    transport: &HttpTransport,
+) -> Result<Vec<TeamDevice>, SyncError> {
+    block_on(team::devices(&RefCell::new(store), transport))
+}
+
 /// A relay's refusal of an invite, with what to do when its words do not say it already.
 fn with_advice(words: &str) -> String {
     if words.contains("team lead") {

@@ -68,6 +68,10 @@ pub struct Status {
     /// devices would not follow its lead's acts (see `crypto::trust`).
     #[serde(default)]
     pub unsigned_lead: bool,
+    /// Revocations by this lead whose erasures wait to be signed again (the relay went away
+    /// after it revoked the device): the next listing of the team's devices finishes them.
+    #[serde(default)]
+    pub revocations_unfinished: u64,
 }
 
 impl Status {
@@ -113,6 +117,7 @@ impl Status {
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")
                     && !store.may_sign_as_lead().unwrap_or(true),
+                revocations_unfinished: store.orders_to_sign_again().map_or(0, |n| n.len() as u64),
             },
             Err(e) => Status {
                 pending,

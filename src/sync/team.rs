@@ -670,20 +670,31 @@ pub async fn revoke<W: Wire>(
         .map(|e| e.doc_id)
         .collect();
     // Noted first: should the relay go away (or the app be killed) between the revocation
-    // and the signing, the next listing of the team's devices signs them ([`devices`]).
-    store.with(|s| s.note_orders_to_sign_again(device_id.trim(), &carried_out))?;
-    let carried_out: std::collections::HashSet<String> = carried_out.into_iter().collect();
+    // and the signing, the next listing of the team's devices signs them ([`devices`]). A
+    // revocation asked again after a lost answer keeps the first request's note.
+    let carried_out: std::collections::HashSet<String> = store
+        .with(|s| s.note_orders_to_sign_again(device_id.trim(), &carried_out))?
+        .into_iter()
+        .collect();
     let device = match transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
         .await
     {
         Ok(device) => device,
-        // No answer: the relay may have revoked it, which the next listing tells.
-        Err(e @ (SyncError::Unreachable { .. } | SyncError::TooSlow { .. })) => return Err(e),
-        Err(refused) => {
+        // The relay said no: nothing was revoked, nothing is to be signed.
+        Err(
+            refused @ (SyncError::Refused { .. }
+            | SyncError::LeadOnly(_)
+            | SyncError::UnsignedLead(_)
+            | SyncError::UnknownDevice(_)
+            | SyncError::Revoked),
+        ) => {
             store.with(|s| s.orders_signed_again(device_id.trim()))?;
             return Err(refused);
         }
+        // No answer, or one that says nothing: the relay may have revoked it, which the next
+        // listing tells.
+        Err(e) => return Err(e),
     };
     // In an encrypted team the key is always rotated. Which keys were the revoked device's
     // comes from its own member record (sealed and signed, naming its relay id), not from the
@@ -721,7 +732,11 @@ pub async fn revoke<W: Wire>(
     let (erasures_signed_again, erasures_not_signed) =
         match sign_orders_again(store, transport, &link, &revoked, &carried_out).await {
             Ok(n) => {
-                store.with(|s| s.orders_signed_again(device_id.trim()))?;
+                // A rotation that waits keeps the note: the listing that rotates the key
+                // comes with it (the orders' proofs given again cost nothing).
+                if !(rotates && outcome.is_none()) {
+                    store.with(|s| s.orders_signed_again(device_id.trim()))?;
+                }
                 (n, None)
             }
             Err(e) => (0, Some(e.to_string())),
@@ -874,8 +889,8 @@ pub enum TeamReply {
     Revoked {
         /// What the revocation did.
         revocation: RevocationShown,
-        /// The team's devices after it.
-        devices: Vec<TeamDevice>,
+        /// The team's devices after it, unless the relay could not list them then.
+        devices: Option<Vec<TeamDevice>>,
     },
     /// A person erased, or a campaign or walk list deleted.
     Erased(ErasureOutcome),
@@ -959,9 +974,11 @@ async fn act_now<W: Wire>(
                 erasures_signed_again: revoked.erasures_signed_again,
                 erasures_not_signed: revoked.erasures_not_signed,
             };
+            // The revocation is done whatever the listing after it does (the link may have
+            // gone with the relay's answer): the panel keeps the list it had then.
             Ok(TeamReply::Revoked {
                 revocation,
-                devices: devices(store, transport).await?,
+                devices: devices(store, transport).await.ok(),
             })
         }
         TeamAction::Promote { device_id } => {

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::plan::Budget;
-use super::{HttpTransport, Repair, Status, SyncError, repair, sync_once, team_devices};
+use super::{HttpTransport, Repair, Status, SyncError, list_team, repair, sync_once};
 use crate::store::Store;
 
 /// When the worker syncs by itself.
@@ -138,8 +138,10 @@ impl Worker {
                         }
                         let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
-                        if outcome.is_ok() && (asked || stale) {
-                            devices = team_devices(&store, &transport).ok().or(devices);
+                        // A revocation left unfinished is finished by the listing.
+                        let unfinished = store.orders_to_sign_again().is_ok_and(|n| !n.is_empty());
+                        if outcome.is_ok() && (asked || stale || unfinished) {
+                            devices = list_team(&mut store, &transport).ok().or(devices);
                             devices_at = Some(Instant::now());
                             asked = false;
                         }

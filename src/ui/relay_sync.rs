@@ -386,4 +386,36 @@ mod tests {
         });
         assert!(offline.last_error.is_some(), "{offline:?}");
     }
+
+    /// A revocation left unfinished (its erasures to sign again) is finished by the engine's
+    /// next sync, which lists the team for it though the list is not due yet; the status says
+    /// it waits until then. Here the noted device was never revoked, so the listing drops it.
+    #[test]
+    fn a_revocation_left_unfinished_is_finished_at_the_next_sync() {
+        let relay_dir = tempfile::tempdir().unwrap();
+        let relay = sync_server::embedded::EmbeddedRelay::start(relay_dir.path()).unwrap();
+        let (_, invite) = relay.team("Team", 1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            let transport = HttpTransport::new().unwrap();
+            groundwork::sync::join(&mut store, &transport, relay.url(), &invite, "Lead").unwrap();
+        }
+        let sync = RelaySync::start(dir.path()).unwrap();
+        let first = wait_for(&sync, "no sync", |s| {
+            s.last_synced.is_some() && !s.syncing && s.last_error.is_none()
+        });
+        Store::open(dir.path())
+            .unwrap()
+            .note_orders_to_sign_again("a-device-never-revoked", &[])
+            .unwrap();
+        // A sync nobody asked for (a save's: "Sync now" would list the team anyway).
+        sync.local_change();
+        let next = wait_for(&sync, "no second sync", |s| {
+            s.last_synced.is_some() && s.last_synced != first.last_synced && !s.syncing
+        });
+        assert_eq!(next.revocations_unfinished, 0, "{next:?}");
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.orders_to_sign_again().unwrap().is_empty());
+    }
 }

@@ -69,6 +69,8 @@ pub struct SyncStatus {
     pub erasures_refused: u64,
     /// A lead at the relay that no team lead signed as one.
     pub unsigned_lead: bool,
+    /// Revocations whose erasures wait to be signed again (at the next sync).
+    pub revocations_unfinished: u64,
     /// Right after this notebook joined its team again (under a new identity): how many of
     /// its documents had changes never sent, now written again under the new identity.
     pub rejoined: Option<usize>,
@@ -137,13 +139,18 @@ impl TeamPanel {
         };
         match reply {
             Ok(TeamReply::Invite(i)) => next.invite = Some(i),
-            Ok(TeamReply::Devices(d)) => next.devices = Some(d),
+            Ok(TeamReply::Devices(d)) => {
+                // What a revocation did was said; what it left to do shows as long as it waits
+                // (`SyncStatus::revocations_unfinished`).
+                next.revoked = None;
+                next.devices = Some(d);
+            }
             Ok(TeamReply::Revoked {
                 revocation,
                 devices,
             }) => {
                 next.revoked = Some(revocation);
-                next.devices = Some(devices);
+                next.devices = devices.or(next.devices);
             }
             Ok(TeamReply::Erased(e)) => next.erased = Some(e),
             Err(e) => next.error = Some(e),
@@ -222,6 +229,7 @@ pub fn from_worker(s: &WorkerStatus) -> SyncStatus {
         withheld: s.withheld,
         erasures_refused: s.erasures_refused,
         unsigned_lead: s.unsigned_lead,
+        revocations_unfinished: s.revocations_unfinished,
         rejoined: None,
     }
 }
@@ -420,8 +428,10 @@ mod tests {
             withheld: 3,
             erasures_refused: 1,
             unsigned_lead: true,
+            revocations_unfinished: 1,
         };
         let s = from_worker(&w);
+        assert_eq!(s.revocations_unfinished, 1);
         assert!(s.sealed && s.document_keys);
         assert_eq!(s.invite_room, Some(40));
         assert_eq!(s.withheld, 3);

@@ -2357,7 +2357,7 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
                     enrolled_at: 1_700_086_400,
                     ..device(
                         "9b2d4e61-2222",
-                        "sam's  Phone",
+                        "sam\u{200D}'s  Phone",
                         groundwork_protocol::Role::Canvasser,
                     )
                 },

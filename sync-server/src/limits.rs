@@ -234,10 +234,13 @@ pub fn check_compact(req: &CompactRequest) -> Result<(), ApiError> {
 
 /// Whether `c` shows as nothing, or as a space where none is seen, and has no place in a
 /// device's name: zero-width space, word joiner, byte order mark, soft hyphen, the combining
-/// grapheme joiner, the invisible operators, Hangul and Khmer fillers, the Mongolian vowel
-/// separator, interlinear annotation marks and tag characters. With one of these a device
-/// could take a name that looks like another device's in the lead's list. The zero-width
-/// joiner and non-joiner stay (scripts and emoji need them).
+/// grapheme joiner, the invisible operators, the deprecated format characters, Hangul and
+/// Khmer fillers, the Mongolian vowel separator, the braille blank, interlinear annotation
+/// marks, musical formatting marks and tag characters (those of a flag's sequence aside: see
+/// [`check_device_name`]). With one of these a device could take a name that looks like
+/// another device's in the lead's list. The zero-width joiner and non-joiner and the
+/// variation selectors stay (scripts and emoji need them); the app sets them aside when it
+/// compares names.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -250,19 +253,41 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{180E}'
             | '\u{200B}'
             | '\u{2060}'..='\u{2064}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{2800}'
             | '\u{3164}'
             | '\u{FEFF}'
             | '\u{FFA0}'
             | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E007F}'
     )
 }
 
+/// Whether `name` holds an invisible character ([`is_invisible`]) outside a flag's tag
+/// sequence (the waving black flag, tag letters, the cancel tag: England's, Scotland's and
+/// Wales's flags are written so).
+fn holds_invisible(name: &str) -> bool {
+    let mut in_flag = false;
+    for c in name.chars() {
+        match c {
+            '\u{1F3F4}' => in_flag = true,
+            '\u{E0020}'..='\u{E007E}' if in_flag => {}
+            '\u{E007F}' if in_flag => in_flag = false,
+            c if is_invisible(c) => return true,
+            _ => in_flag = false,
+        }
+    }
+    false
+}
+
 /// A device name as the relay keeps it: trimmed, and each run of spaces of any kind (a
-/// no-break space, an em space, a tab…) one plain space, so that "Sam's  phone" is not a
-/// second "Sam's phone" in the lead's list.
+/// no-break space, an em space…) one plain space, so that "Sam's  phone" is not a second
+/// "Sam's phone" in the lead's list. A tab or a line break inside stays, for
+/// [`check_device_name`] to refuse.
 pub fn device_name_of(raw: &str) -> String {
-    raw.split(char::is_whitespace)
+    raw.trim()
+        .split(|c: char| c.is_whitespace() && !c.is_control())
         .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -273,9 +298,8 @@ pub fn device_name_of(raw: &str) -> String {
 pub fn check_device_name(name: &str) -> Result<(), ApiError> {
     if name.is_empty()
         || name.len() > MAX_DEVICE_NAME_LEN
-        || name
-            .chars()
-            .any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c))
+        || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+        || holds_invisible(name)
     {
         return Err(ApiError::bad_request(format!(
             "device_name must be 1 to {MAX_DEVICE_NAME_LEN} bytes of plain text, without control \
@@ -450,12 +474,23 @@ mod tests {
         // Joiners that scripts and emoji need are fine.
         check_device_name("\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}").expect("ZWNJ");
         check_device_name("phone \u{1F469}\u{200D}\u{1F4BB}").expect("ZWJ");
+        let england = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}";
+        check_device_name(&format!("Sam's phone {england}")).expect("a flag's tags");
+        for bad in [
+            "Sam's phone \u{E0067}\u{E007F}".to_string(),
+            format!("{england}\u{E0067}"),
+            "a\u{2800}b".to_string(),
+            "a\u{206B}b".to_string(),
+        ] {
+            assert!(check_device_name(&bad).is_err(), "{bad:?}");
+        }
         // Spaces of any kind, and runs of them, are one plain space.
         assert_eq!(
             device_name_of("  Sam's\u{00A0}\u{2003} phone\t"),
             "Sam's phone"
         );
         assert_eq!(device_name_of(" \u{3000} "), "");
+        assert_eq!(device_name_of("tab\tname"), "tab\tname");
         assert!(check_device_name(&"x".repeat(MAX_DEVICE_NAME_LEN + 1)).is_err());
     }
 

@@ -651,7 +651,14 @@ impl Connection {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     } else if state.answered_early.load(Ordering::SeqCst) && !graceful {
                         let stream = Pin::into_inner(conn).into_parts().io.into_inner().stream;
-                        linger(stream, usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX)).await;
+                        let most = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
+                        // Evicted or shut down meanwhile, it closes at once: a lingering
+                        // connection holds its slot only while nobody else needs it.
+                        tokio::select! {
+                            () = linger(stream, most) => {}
+                            () = state.kill.notified() => {}
+                            _ = closing.changed() => {}
+                        }
                     }
                     return;
                 }
@@ -694,14 +701,17 @@ impl Connection {
 /// How long a connection answered before its request's body was read is kept reading after
 /// its answer, at most ([`linger`]).
 const LINGER: Duration = Duration::from_secs(2);
+/// How long [`linger`] waits for the client's next bytes before it closes.
+const LINGER_GAP: Duration = Duration::from_millis(500);
 
 /// A connection whose answer went out before its request's body was read (a 413 for a body
 /// larger than the relay takes, a 401): its answer is sent and its side closed, but the client
 /// may still be sending the body. Closing the socket with those bytes unread would have the
 /// kernel reset the connection, and a reset can destroy the answer before the client reads
 /// it (it sees "connection reset" instead of what to do). So the rest is read and thrown away
-/// until the client stops (it closes, having read the answer), for at most [`LINGER`] and
-/// `most` bytes and twice that (a client sending more than that gets the reset).
+/// until the client stops (it closes, having read the answer, or sends nothing for
+/// [`LINGER_GAP`]), for at most [`LINGER`] and twice `most` bytes (at least 1 MiB): a client
+/// sending more than that gets the reset.
 async fn linger(mut stream: TcpStream, most: usize) {
     use tokio::io::AsyncReadExt;
     let most = most.saturating_mul(2).max(1 << 20);
@@ -709,9 +719,9 @@ async fn linger(mut stream: TcpStream, most: usize) {
     let mut read = 0usize;
     let _ = tokio::time::timeout(LINGER, async {
         while read < most {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => read += n,
+            match tokio::time::timeout(LINGER_GAP, stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => read += n,
+                _ => return,
             }
         }
     })

@@ -403,6 +403,88 @@ fn a_revocation_cut_off_before_its_erasures_are_signed_again_signs_them_at_the_n
     );
 }
 
+/// The revocation asked again after its answer was lost keeps what the first request noted:
+/// an order a relay slipped in meanwhile with the lost phone's key (carried out here, since
+/// this device had not yet rotated the key away from it) is not signed again.
+#[test]
+fn a_revocation_asked_again_signs_only_what_was_erased_before_the_first_request() {
+    let relay = TestRelay::start();
+    let (team_id, mut lead, mut c, mut d) = team_of_three(&relay);
+    let p = d.person("Erased by the second lead before its phone was lost");
+    let q = d.person("Ordered erased with the lost phone's key afterwards");
+    d.sync();
+    lead.sync();
+    c.sync();
+    promote(&mut lead, &c.relay_device_id());
+    c.sync();
+    erase(&mut c, &p).unwrap();
+    let cut = sync::Relay::over(
+        CutAfterRevoking {
+            wire: sync::http::ReqwestWire::new().unwrap(),
+            cut: std::cell::Cell::new(false),
+        },
+        2,
+        std::time::Duration::ZERO,
+    );
+    {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &cut, &c.relay_device_id())).unwrap();
+    }
+    // The relay slips in an order signed with the lost phone's key; the lead, whose key has
+    // not rotated yet, takes it in and carries it out.
+    let proof = erase_proof(&team_id, &q, &actor(&c), &c.store.device_key().unwrap());
+    plant_order(&relay, &team_id, &q, &proof);
+    lead.sync();
+    assert!(
+        lead.store.person(&q).is_err(),
+        "the lead followed the order"
+    );
+    // The revocation asked again: the first order is signed again, the slipped-in one not.
+    let again = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &c.relay_device_id())).unwrap()
+    };
+    assert_eq!(again.erasures_signed_again, 1, "{again:?}");
+    assert!(lead.store.orders_to_sign_again().unwrap().is_empty());
+    d.sync();
+    assert!(d.store.person(&p).is_err(), "D still holds the person");
+    assert!(
+        d.store.person(&q).is_ok(),
+        "the order given after the revocation was followed"
+    );
+}
+
+/// A revocation that got no answer leaves its note until a listing says what the relay did:
+/// the device was not revoked (the request never arrived), so the note goes.
+#[test]
+fn a_revocation_that_never_reached_the_relay_leaves_nothing_once_the_team_is_listed() {
+    let relay = TestRelay::start();
+    let (_team_id, mut lead, c, _d) = team_of_three(&relay);
+    let nowhere = sync::Relay::over(
+        CutAfterRevoking {
+            wire: sync::http::ReqwestWire::new().unwrap(),
+            cut: std::cell::Cell::new(true),
+        },
+        1,
+        std::time::Duration::ZERO,
+    );
+    let failed = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &nowhere, &c.relay_device_id()))
+    };
+    assert!(
+        matches!(failed, Err(SyncError::Unreachable { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(lead.store.orders_to_sign_again().unwrap().len(), 1);
+    let listed = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::devices(&nb, &transport())).unwrap()
+    };
+    assert!(listed.iter().all(|d| !d.revoked), "{listed:?}");
+    assert!(lead.store.orders_to_sign_again().unwrap().is_empty());
+}
+
 #[test]
 fn a_revocation_the_relay_refused_leaves_nothing_to_sign_again() {
     let relay = TestRelay::start();

@@ -23,6 +23,9 @@
 //                                     written to file (a JSON array of .cpuprofile) and the top
 //                                     functions by own time printed; build the app with
 //                                     GROUNDWORK_WASM_OPT=off to keep the wasm's function names
+//   GROUNDWORK_BENCH_IO=1             count the store worker's calls on its OPFS files during each
+//                                     save (FileSystemSyncAccessHandle write, flush, read, truncate,
+//                                     getSize: calls, time, bytes) and print them after the save
 //   GROUNDWORK_BENCH_KEEP=1           keep the temporary directory (relay, CLI device, profile)
 //   CHROMIUM=path                     the browser (default: /usr/bin/chromium)
 //
@@ -71,6 +74,7 @@ const RUNS = Number(process.env.GROUNDWORK_BENCH_RUNS || 5);
 const WORD = process.env.GROUNDWORK_BENCH_WORD || 'maria';
 const PROFILE = process.env.GROUNDWORK_BENCH_PROFILE || '';
 const KEEP = process.env.GROUNDWORK_BENCH_KEEP === '1';
+const IO = process.env.GROUNDWORK_BENCH_IO === '1';
 const FIRST_SYNC_LIMIT_MS = 10 * 60 * 1000;
 
 const PHONE = {
@@ -414,7 +418,36 @@ async function openRuns(page, expectedText, label) {
   return { inPage, wall };
 }
 
-async function saveRuns(page, expectedText, label, offset, profiler = null) {
+/**
+ * Wraps the store worker's `FileSystemSyncAccessHandle` methods (once) to count their calls,
+ * time and bytes into `self.__fileCalls`, and starts the counts again.
+ */
+async function countFileCalls(targets) {
+  await targets.evalInStoreWorker(`(() => {
+    const P = FileSystemSyncAccessHandle.prototype;
+    if (!self.__fileCalls) {
+      self.__fileCalls = {};
+      for (const m of ['write', 'flush', 'read', 'truncate', 'getSize']) {
+        const orig = P[m];
+        P[m] = function (...args) {
+          const t = performance.now();
+          try {
+            return orig.apply(this, args);
+          } finally {
+            const c = (self.__fileCalls[m] ||= { calls: 0, ms: 0, bytes: 0 });
+            c.calls++;
+            c.ms = Math.round((c.ms + performance.now() - t) * 10) / 10;
+            if (args[0] && args[0].byteLength !== undefined) c.bytes += args[0].byteLength;
+          }
+        };
+      }
+    }
+    for (const k of Object.keys(self.__fileCalls)) delete self.__fileCalls[k];
+    return true;
+  })()`);
+}
+
+async function saveRuns(page, expectedText, label, offset, profiler = null, targets = null) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     await toPeople(page, expectedText);
@@ -436,11 +469,13 @@ async function saveRuns(page, expectedText, label, offset, profiler = null) {
       obs.observe(document.body, { subtree: true, childList: true, characterData: true });
     }, story);
     const profiling = profiler ? await profiler.startProfile() : null;
+    if (IO) await countFileCalls(targets);
     await page.click('#save-conversation');
     await page.waitForFunction(() => window.__save.t1 !== null && window.__save.t0 !== null, null, { timeout: 60000, polling: 50 });
     if (profiling) await profiler.stopProfile(profiling);
     const s = await page.evaluate(() => window.__save);
     times.push(s.t1 - s.t0);
+    if (IO) log(`bench:   ${label} save ${i + 1}, the store worker's OPFS calls: ${await targets.evalInStoreWorker('JSON.stringify(self.__fileCalls)')}`);
     // The store worker's messages meanwhile (ms after the click): where the time goes.
     const msgs = await page.evaluate(() => { const l = window.__msgLog; window.__msgLog = null; return l; });
     const during = msgs.filter(([, t]) => t >= s.t0 - 1 && t <= s.t1 + 1);
@@ -773,7 +808,7 @@ async function main() {
     await targets.setRate(rate, true);
     const r = {};
     r.open = await openRuns(page, expectedText, `${label}, open online`);
-    r.save = await saveRuns(page, expectedText, label, offset, PROFILE && rate === 1 ? targets : null);
+    r.save = await saveRuns(page, expectedText, label, offset, PROFILE && rate === 1 ? targets : null, targets);
     if (PROFILE && rate === 1) targets.reportProfile(PROFILE);
     offset += RUNS;
     r.search = await searchRuns(page, expectedText, states, WORD, label);

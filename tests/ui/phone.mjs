@@ -638,6 +638,10 @@ const tests = [
     await page.getByRole('button', { name: 'Revoke Newcomer laptop' }).tap();
     await page.locator('#revoke-confirm-yes').tap();
     await page.locator('.team-device', { hasText: 'Newcomer laptop' }).filter({ hasText: 'revoked' }).waitFor({ timeout: 20000 });
+    // What the revocation did is said, and each device shows when it joined.
+    const said = await page.locator('#team-revoked').innerText();
+    assert(/Newcomer laptop is revoked/.test(said) && /key was changed/.test(said), `the revocation's outcome: ${said}`);
+    assert(/joined/.test(await page.locator('.team-device', { hasText: 'Newcomer laptop' }).innerText()), 'when the laptop joined');
     let refused = '';
     try { cli(newcomer, 'sync'); } catch (e) { refused = String(e.stderr); }
     assert(/revoked/.test(refused), `the revoked device's sync: ${JSON.stringify(refused)}`);

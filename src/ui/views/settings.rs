@@ -296,6 +296,7 @@ pub fn Settings(status: SyncStatus) -> Element {
             }
             if status.joined.is_some() && status.role.as_deref() == Some("lead") {
                 super::TeamCard { panel: status.team.clone(), erasures: status.erasures_waiting.clone(),
+                    revocations_unfinished: status.revocations_unfinished,
                     this_device: status.device_id.clone() }
             }
             if services.host.persisted.is_none() {

@@ -25,6 +25,9 @@ pub fn TeamCard(
     /// warning.
     #[props(default)]
     this_device: Option<String>,
+    /// Revocations whose erasures wait to be signed again.
+    #[props(default)]
+    revocations_unfinished: u64,
 ) -> Element {
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
@@ -37,6 +40,11 @@ pub fn TeamCard(
         }
     });
     let busy = panel.busy;
+    let shared = panel
+        .devices
+        .as_deref()
+        .map(shared_names)
+        .unwrap_or_default();
 
     rsx! {
         section { class: "card team", "aria-labelledby": "team-title",
@@ -71,7 +79,7 @@ pub fn TeamCard(
                 if panel.devices.is_some() { "Refresh the list" } else { "Show the team's devices" }
             }
             if let Some(devices) = &panel.devices {
-                if !shared_names(devices).is_empty() {
+                if !shared.is_empty() {
                     p { class: "dnc", id: "team-devices-same-name", role: "note",
                         "Some devices share a name (marked below with the start of their id): \
                          tell them apart by when they joined before you revoke one."
@@ -82,7 +90,7 @@ pub fn TeamCard(
                         li { key: "{d.device_id}", class: "team-device", "data-device": "{d.device_id}",
                             p { class: "device-name",
                                 strong { "{d.name}" }
-                                if shared_names(devices).contains(&same_name(&d.name)) {
+                                if shared.contains(&same_name(&d.name)) {
                                     " (id {short_id(&d.device_id)})"
                                 }
                                 if this_device.as_deref() == Some(d.device_id.as_str()) { " (this device)" }
@@ -164,18 +172,25 @@ pub fn TeamCard(
                         p { "The team's key was changed: nothing written from now on can be read with what is on it." }
                     }
                     if r.key_waits {
-                        p { "The team's key changes once this device has taken in what it sent, at the next sync." }
+                        p { "The team's key changes at this device's next sync that reaches the relay, once it has taken in what the revoked device sent." }
                     }
-                    if r.erasures_signed_again > 0 {
-                        p { "{r.erasures_signed_again} erasures it ordered as a lead are signed again by you, so that they stand on every device." }
+                    match r.erasures_signed_again {
+                        0 => rsx! {},
+                        1 => rsx! { p { "An erasure it ordered as a lead is signed again by you, so that it stands on every device." } },
+                        n => rsx! { p { "{n} erasures it ordered as a lead are signed again by you, so that they stand on every device." } },
                     }
                 }
                 if let Some(why) = &r.erasures_not_signed {
                     p { class: "dnc", id: "team-revoked-erasures", role: "alert",
                         "The erasures {r.name} ordered as a lead are not yet all signed again ({why}). \
                          Until they are, a device that had not carried them out keeps what they erased: \
-                         this device signs them once the relay answers, after its next sync."
+                         this device signs them at its next sync that reaches the relay."
                     }
+                }
+            } else if revocations_unfinished > 0 {
+                p { class: "dnc", id: "team-revocations-unfinished", role: "note",
+                    "A revocation is not finished: the erasures the revoked device ordered as a lead wait \
+                     to be signed again by you. This device does it at its next sync that reaches the relay."
                 }
             }
             if !erasures.is_empty() {
@@ -202,9 +217,29 @@ pub fn TeamCard(
     }
 }
 
-/// A device's name as the lead would read it: capitals and runs of spaces aside.
+/// A device's name as the lead would read it: capitals, runs of spaces, and characters that
+/// show as nothing (joiners, variation selectors and the like, which the relay lets in for
+/// scripts and emoji) aside. Letters of other scripts that look alike (a Cyrillic "а") are not
+/// caught.
 fn same_name(name: &str) -> String {
-    name.split_whitespace()
+    let shown: String = name
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{034F}'
+                    | '\u{180B}'..='\u{180F}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2060}'..='\u{206F}'
+                    | '\u{FE00}'..='\u{FE0F}'
+                    | '\u{FEFF}'
+                    | '\u{E0000}'..='\u{E0FFF}'
+            )
+        })
+        .collect();
+    shown
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()

@@ -113,7 +113,7 @@ fn a_device_cannot_take_a_name_that_only_looks_like_another() {
         assert!(message.contains("invisible"), "{message}");
     }
     relay
-        .enrol(&invite, "\u{00A0}Sam's\u{2003}\u{00A0} phone\t")
+        .enrol(&invite, "\u{00A0}Sam's\u{2003}\u{00A0} phone\n")
         .expect("spaces of other kinds");
     let names: Vec<String> = lead
         .get("/v1/devices")

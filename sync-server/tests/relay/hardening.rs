@@ -302,6 +302,43 @@ fn an_answer_given_before_a_large_body_was_read_reaches_the_client() {
     assert!(relay.healthy());
 }
 
+/// Connections lingering after an early answer (their clients still sending) hold no slot a
+/// newcomer needs: with every slot taken by them, a newcomer evicts one and is served, where a
+/// lingering connection deaf to eviction had it wait and refused it (503).
+#[test]
+fn lingering_connections_make_room_for_newcomers() {
+    let relay = Relay::start_with(&["--max-connections", "2"]);
+    let addr = addr(&relay);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Two strangers pushing bodies the relay refuses unread (401), a piece every 100 ms.
+    let senders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            let mut s = stall(addr, &sync_head("not-a-token", 50 << 20));
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if s.write_all(&[b'x'; 1024]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    let mut newcomer = stall(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n",
+    );
+    let answer = read_until_closed(&mut newcomer, Duration::from_secs(10)).expect("closed");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
 #[test]
 fn enrolment_attempts_are_rate_limited_per_address() {
     let relay = Relay::start_with(&["--enrol-per-minute", "60", "--enrol-burst", "3"]);
