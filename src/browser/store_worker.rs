@@ -721,14 +721,12 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                     worker.tell_erased();
                 }
                 let now = js_sys::Date::now();
-                // A revocation left unfinished is finished by the listing.
-                let unfinished = worker
-                    .store
-                    .borrow()
-                    .orders_to_sign_again()
-                    .is_ok_and(|n| !n.is_empty());
-                if why != Wake::Local
-                    && (unfinished || devices_at.is_none_or(|at| now - at > DEVICES_EVERY_MS))
+                // A revocation left unfinished is finished by the listing, after any sync.
+                let unfinished =
+                    groundwork::sync::team::revocations_unfinished(&worker.store.borrow()) > 0;
+                if unfinished
+                    || (why != Wake::Local
+                        && devices_at.is_none_or(|at| now - at > DEVICES_EVERY_MS))
                 {
                     devices = engine::team_devices(&worker.store, &transport)
                         .await

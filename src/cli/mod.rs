@@ -409,11 +409,15 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 },
                 // Devices this lead revoked whose erasures wait to be signed again (the next
                 // `team devices` finishes them).
-                "revocations_unfinished": store
-                    .orders_to_sign_again()?
-                    .into_iter()
-                    .map(|(device, _)| device)
-                    .collect::<Vec<_>>(),
+                "revocations_unfinished": if store.role()?.as_deref() == Some("lead") {
+                    store
+                        .orders_to_sign_again()?
+                        .into_iter()
+                        .map(|note| note.device_id)
+                        .collect::<Vec<_>>()
+                } else {
+                    Vec::new()
+                },
             }))
         }
         // Handled by `run`: they can fail with sync errors too.

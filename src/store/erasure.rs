@@ -402,6 +402,18 @@ impl Store {
 /// again (see [`Store::note_orders_to_sign_again`]).
 const SIGN_AGAIN: &str = "sign-again:";
 
+/// A revocation's note of the erasures to sign again ([`Store::note_orders_to_sign_again`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct SignAgain {
+    /// The revoked device's id at the relay.
+    #[serde(skip)]
+    pub device_id: String,
+    /// The documents erased here before the revocation was asked for.
+    pub docs: Vec<String>,
+    /// When the note was made (Unix seconds).
+    pub at: i64,
+}
+
 impl Store {
     /// Note, before a lead asks the relay to revoke `device_id`, the documents erased here by
     /// then (`carried_out`): the orders among them that the revoked device signed as a lead
@@ -409,26 +421,31 @@ impl Store {
     /// a revocation whose relay went away (or whose app was killed) half way finishes at the
     /// next listing of the team's devices. A note already there for the device stays as it is
     /// (the revocation asked again after a lost answer): what this device erased after the
-    /// first request may include an order a relay slipped in with the lost phone's key. Returns
-    /// the documents noted.
+    /// first request may include an order a relay slipped in with the lost phone's key.
+    /// Returns the note, and whether this call made it.
     pub fn note_orders_to_sign_again(
         &self,
         device_id: &str,
         carried_out: &[String],
-    ) -> Result<Vec<String>> {
+    ) -> Result<(SignAgain, bool)> {
         let key = format!("{SIGN_AGAIN}{device_id}");
-        self.conn.execute(
+        let note = SignAgain {
+            device_id: device_id.to_string(),
+            docs: carried_out.to_vec(),
+            at: chrono::Utc::now().timestamp(),
+        };
+        let made = self.conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
-            (&key, serde_json::to_string(carried_out)?),
-        )?;
-        let noted = super::meta_get(&self.conn, &key)?.unwrap_or_default();
-        Ok(serde_json::from_str(&noted).unwrap_or_default())
+            (&key, serde_json::to_string(&note)?),
+        )? > 0;
+        let kept = super::meta_get(&self.conn, &key)?.unwrap_or_default();
+        Ok((read_note(device_id, &kept), made))
     }
 
-    /// The revocations whose erasures wait to be signed again: each device's id at the relay
-    /// with the documents erased here before it was revoked. A note this version cannot read
-    /// is given with no documents (nothing is signed for it, and it goes).
-    pub fn orders_to_sign_again(&self) -> Result<Vec<(String, Vec<String>)>> {
+    /// The revocations whose erasures wait to be signed again, oldest device id first. A note
+    /// this version cannot read is given with no documents (nothing is signed for it, and it
+    /// goes at the next listing).
+    pub fn orders_to_sign_again(&self) -> Result<Vec<SignAgain>> {
         let mut stmt = self
             .conn
             .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
@@ -438,8 +455,7 @@ impl Store {
         let mut noted = Vec::new();
         for row in rows {
             let (key, value) = row?;
-            let device = key[SIGN_AGAIN.len()..].to_string();
-            noted.push((device, serde_json::from_str(&value).unwrap_or_default()));
+            noted.push(read_note(&key[SIGN_AGAIN.len()..], &value));
         }
         Ok(noted)
     }
@@ -448,5 +464,22 @@ impl Store {
     /// nothing to sign: the device was not revoked after all, or this device is no lead).
     pub fn orders_signed_again(&self, device_id: &str) -> Result<()> {
         super::meta_delete(&self.conn, &format!("{SIGN_AGAIN}{device_id}"))
+    }
+
+    /// Forget every revocation's note (this device is no longer a lead: it signs nothing).
+    pub fn forget_orders_to_sign_again(&self) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM meta WHERE substr(key, 1, ?2) = ?1",
+            params![SIGN_AGAIN, SIGN_AGAIN.len() as i64],
+        )?;
+        Ok(())
+    }
+}
+
+/// A note as stored; one that does not read is a note of no documents, made long ago.
+fn read_note(device_id: &str, value: &str) -> SignAgain {
+    SignAgain {
+        device_id: device_id.to_string(),
+        ..serde_json::from_str(value).unwrap_or_default()
     }
 }

@@ -46,7 +46,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use ahead::{WorkedAhead, worked_ahead};
 pub use bundle::Outgoing;
 pub use documents::MergeReport;
-pub use erasure::{ErasureProgress, ErasureRecord};
+pub use erasure::{ErasureProgress, ErasureRecord, SignAgain};
 pub use files::DB_FILE;
 pub use identity::Renewed;
 pub use intake::{Incoming, IntakeReport, Pusher, Quarantined};

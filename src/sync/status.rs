@@ -117,7 +117,7 @@ impl Status {
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")
                     && !store.may_sign_as_lead().unwrap_or(true),
-                revocations_unfinished: store.orders_to_sign_again().map_or(0, |n| n.len() as u64),
+                revocations_unfinished: super::team::revocations_unfinished(store),
             },
             Err(e) => Status {
                 pending,

@@ -303,11 +303,21 @@ pub async fn erase_document<W: Wire>(
     kind: DocKind,
 ) -> Result<ErasureOutcome, SyncError> {
     let link = store.with(|s| s.sync_state())?.link;
-    let id = match store.with(|s| s.held(id, kind)) {
+    let found = match store.with(|s| s.held(id, kind)) {
+        // Written on another device and not yet here (a person a canvasser met today, whose
+        // erasure they asked for): a sync brings it, then it is erased everywhere.
+        Err(Error::NotFound { .. }) if link.is_some() => {
+            let _ =
+                super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
+            store.with(|s| s.held(id, kind))
+        }
+        other => other,
+    };
+    let id = match found {
         Ok(id) => id,
         // Erased here already: the order is sent again (the relay answers the order it has, or
         // numbers a new one when it was restored from a backup taken before the erasure).
-        Err(crate::error::Error::Erased { id }) if link.is_some() => id,
+        Err(Error::Erased { id }) if link.is_some() => id,
         Err(e) => return Err(e.into()),
     };
     let Some(link) = link else {
@@ -477,12 +487,65 @@ pub async fn devices<W: Wire>(
 ) -> Result<Vec<TeamDevice>, SyncError> {
     let link = link_of(store)?;
     if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+        // No longer a lead: what its revocations left to sign, it cannot sign.
+        store.with(|s| s.forget_orders_to_sign_again())?;
         return Err(lead_only("see the team's devices"));
     }
     let list = transport.devices(&link.relay_url, &link.token).await?;
     rotate_for_revoked(store, transport, &list).await?;
     sign_again_after_revocations(store, transport, &link, &list).await?;
     Ok(list)
+}
+
+/// The revocations this process is carrying out now (devices' ids at the relay): a listing
+/// of the team meanwhile (the app's engine lists it after its syncs) leaves them to
+/// [`revoke`], which rotates the key and signs their erasures itself.
+static UNDER_WAY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// How old a note of a revocation whose device the relay does not list as revoked must be
+/// before a listing drops it: older than any revocation's request, retries included, in
+/// another process sharing the notebook (the command line beside the app).
+const NOTE_OUTLIVES_ITS_REQUEST_SECS: i64 = 15 * 60;
+
+/// Marks a revocation under way in this process for its life ([`UNDER_WAY`]).
+struct Revoking(String);
+
+impl Revoking {
+    fn start(device_id: &str) -> Revoking {
+        under_way().push(device_id.to_string());
+        Revoking(device_id.to_string())
+    }
+}
+
+impl Drop for Revoking {
+    fn drop(&mut self) {
+        let mut list = under_way();
+        if let Some(i) = list.iter().position(|d| *d == self.0) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+fn under_way() -> std::sync::MutexGuard<'static, Vec<String>> {
+    UNDER_WAY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The revocations left unfinished here (their erasures to sign again, or the key's rotation,
+/// wait for the next listing of the team's devices): none on a device that is no lead, and
+/// none of the revocations this process is carrying out now.
+pub fn revocations_unfinished(store: &crate::store::Store) -> u64 {
+    if store.role().ok().flatten().as_deref() != Some(Role::Lead.as_str()) {
+        return 0;
+    }
+    let busy = under_way().clone();
+    store.orders_to_sign_again().map_or(0, |notes| {
+        notes
+            .iter()
+            .filter(|n| !busy.contains(&n.device_id))
+            .count() as u64
+    })
 }
 
 /// Finish the revocations whose erasures this lead had still to sign again (the relay went
@@ -496,11 +559,21 @@ async fn sign_again_after_revocations<W: Wire>(
     link: &RelayLink,
     list: &[TeamDevice],
 ) -> Result<(), SyncError> {
-    for (device_id, carried_out) in store.with(|s| s.orders_to_sign_again())? {
+    let now = chrono::Utc::now().timestamp();
+    for note in store.with(|s| s.orders_to_sign_again())? {
+        let device_id = note.device_id;
+        if under_way().contains(&device_id) {
+            continue;
+        }
         let Some(device) = list.iter().find(|d| d.device_id == device_id && d.revoked) else {
-            store.with(|s| s.orders_signed_again(&device_id))?;
+            // Not revoked: the request never reached the relay, or it refused. A young note
+            // may be another process's request still on its way.
+            if now - note.at > NOTE_OUTLIVES_ITS_REQUEST_SECS {
+                store.with(|s| s.orders_signed_again(&device_id))?;
+            }
             continue;
         };
+        let carried_out = note.docs;
         let mut revoked = store.with(|s| s.member_actors(&device_id))?;
         if let Some(actor) = &device.actor
             && !revoked.contains(actor)
@@ -509,10 +582,18 @@ async fn sign_again_after_revocations<W: Wire>(
             revoked.push(actor.clone());
         }
         let carried_out = carried_out.into_iter().collect();
-        // Failing again, the note stays for the next listing.
+        // Failing again, the note stays for the next listing; so it does while the key's
+        // rotation away from the device still waits (the listing before this one could not
+        // pull what the device had pushed).
+        let rotation_owed = store.with(|s| s.sealed())?
+            && store.with(|s| s.may_sign_as_lead())?
+            && !store
+                .with(|s| s.unrevoked_member_actors(&device_id))?
+                .is_empty();
         if sign_orders_again(store, transport, link, &revoked, &carried_out)
             .await
             .is_ok()
+            && !rotation_owed
         {
             store.with(|s| s.orders_signed_again(&device_id))?;
         }
@@ -533,16 +614,30 @@ async fn rotate_for_revoked<W: Wire>(
     if !store.with(|s| s.sealed())? || !store.with(|s| s.may_sign_as_lead())? {
         return Ok(None);
     }
-    let mut actors = Vec::new();
-    for device in list.iter().filter(|d| d.revoked) {
-        actors.extend(store.with(|s| s.unrevoked_member_actors(&device.device_id))?);
-    }
-    if actors.is_empty() {
+    // A revocation this process is carrying out rotates the key itself.
+    let busy = under_way().clone();
+    let revoked: Vec<&str> = list
+        .iter()
+        .filter(|d| d.revoked && !busy.contains(&d.device_id))
+        .map(|d| d.device_id.as_str())
+        .collect();
+    let unrevoked = |s: &mut crate::store::Store| -> Result<Vec<String>, Error> {
+        let mut actors = Vec::new();
+        for device in &revoked {
+            actors.extend(s.unrevoked_member_actors(device)?);
+        }
+        Ok(actors)
+    };
+    if store.with(|s| unrevoked(s))?.is_empty() {
         return Ok(None);
     }
-    Ok(rotate_after_pull(store, transport, |_| Ok(actors))
-        .await?
-        .map(|(rotation, _)| rotation))
+    // Asked again after the pull: a rotation made meanwhile needs no other.
+    Ok(rotate_after_pull(store, transport, |s| {
+        let actors = unrevoked(s)?;
+        Ok((!actors.is_empty()).then_some(actors))
+    })
+    .await?
+    .map(|(rotation, _)| rotation))
 }
 
 /// Rotate the team's key away from the devices `revoked` names (actors, hex; asked once the
@@ -555,7 +650,7 @@ async fn rotate_for_revoked<W: Wire>(
 async fn rotate_after_pull<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
-    revoked: impl FnOnce(&mut crate::store::Store) -> Result<Vec<String>, Error>,
+    revoked: impl FnOnce(&mut crate::store::Store) -> Result<Option<Vec<String>>, Error>,
 ) -> Result<Option<(Rotation, bool)>, SyncError> {
     let budget = super::plan::Budget::default();
     if super::engine::sync_once(store, transport, budget)
@@ -564,7 +659,10 @@ async fn rotate_after_pull<W: Wire>(
     {
         return Ok(None);
     }
-    let actors = store.with(revoked)?;
+    // `None`: nothing to rotate any more (another rotation meanwhile).
+    let Some(actors) = store.with(revoked)? else {
+        return Ok(None);
+    };
     let rotation = store.with(|s| s.rotate_team_key(&actors))?;
     let sent = super::engine::sync_once(store, transport, budget)
         .await
@@ -658,6 +756,7 @@ pub async fn revoke<W: Wire>(
     device_id: &str,
 ) -> Result<Revoked, SyncError> {
     let link = link_of(store)?;
+    let _revoking = Revoking::start(device_id.trim());
     // The team's orders up to now first (the device is still a lead to every device, so its
     // orders so far are taken, as anyone's sync now would); offline, the request below fails
     // anyway. What was erased here before the revocation is what is signed again below, and
@@ -672,10 +771,9 @@ pub async fn revoke<W: Wire>(
     // Noted first: should the relay go away (or the app be killed) between the revocation
     // and the signing, the next listing of the team's devices signs them ([`devices`]). A
     // revocation asked again after a lost answer keeps the first request's note.
-    let carried_out: std::collections::HashSet<String> = store
-        .with(|s| s.note_orders_to_sign_again(device_id.trim(), &carried_out))?
-        .into_iter()
-        .collect();
+    let (note, noted_now) =
+        store.with(|s| s.note_orders_to_sign_again(device_id.trim(), &carried_out))?;
+    let carried_out: std::collections::HashSet<String> = note.docs.into_iter().collect();
     let device = match transport
         .revoke(&link.relay_url, &link.token, device_id.trim())
         .await
@@ -689,7 +787,11 @@ pub async fn revoke<W: Wire>(
             | SyncError::UnknownDevice(_)
             | SyncError::Revoked),
         ) => {
-            store.with(|s| s.orders_signed_again(device_id.trim()))?;
+            // This request's note goes; an earlier request's (whose answer was lost, and which
+            // the relay may have carried out) is the listing's to judge.
+            if noted_now {
+                store.with(|s| s.orders_signed_again(device_id.trim()))?;
+            }
             return Err(refused);
         }
         // No answer, or one that says nothing: the relay may have revoked it, which the next
@@ -721,7 +823,7 @@ pub async fn revoke<W: Wire>(
             {
                 revoked.push(actor);
             }
-            Ok(revoked)
+            Ok(Some(revoked))
         })
         .await?
     } else {

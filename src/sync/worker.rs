@@ -139,7 +139,7 @@ impl Worker {
                         let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         // A revocation left unfinished is finished by the listing.
-                        let unfinished = store.orders_to_sign_again().is_ok_and(|n| !n.is_empty());
+                        let unfinished = super::team::revocations_unfinished(&store) > 0;
                         if outcome.is_ok() && (asked || stale || unfinished) {
                             devices = list_team(&mut store, &transport).ok().or(devices);
                             devices_at = Some(Instant::now());

@@ -350,11 +350,14 @@ mod tests {
         }
     }
 
-    /// A lead's action that cannot reach the relay leaves the badge saying the device is
-    /// offline, not the last sync's "Synced" beside the action's "cannot reach the relay": the
-    /// engine tries a sync at once (its next would be a minute away).
-    #[test]
-    fn a_team_action_that_cannot_reach_the_relay_has_the_badge_say_offline() {
+    /// A relay of one team (its folder and itself), its first lead's notebook joined to it (its
+    /// folder), and that notebook's engine, started.
+    fn a_leads_engine() -> (
+        tempfile::TempDir,
+        sync_server::embedded::EmbeddedRelay,
+        tempfile::TempDir,
+        RelaySync,
+    ) {
         let relay_dir = tempfile::tempdir().unwrap();
         let relay = sync_server::embedded::EmbeddedRelay::start(relay_dir.path()).unwrap();
         let (_, invite) = relay.team("Team", 1).unwrap();
@@ -365,6 +368,15 @@ mod tests {
             groundwork::sync::join(&mut store, &transport, relay.url(), &invite, "Lead").unwrap();
         }
         let sync = RelaySync::start(dir.path()).unwrap();
+        (relay_dir, relay, dir, sync)
+    }
+
+    /// A lead's action that cannot reach the relay leaves the badge saying the device is
+    /// offline, not the last sync's "Synced" beside the action's "cannot reach the relay": the
+    /// engine tries a sync at once (its next would be a minute away).
+    #[test]
+    fn a_team_action_that_cannot_reach_the_relay_has_the_badge_say_offline() {
+        let (_relay_dir, relay, _dir, sync) = a_leads_engine();
         wait_for(&sync, "no sync", |s| {
             s.last_synced.is_some() && !s.syncing && s.last_error.is_none()
         });
@@ -392,23 +404,23 @@ mod tests {
     /// it waits until then. Here the noted device was never revoked, so the listing drops it.
     #[test]
     fn a_revocation_left_unfinished_is_finished_at_the_next_sync() {
-        let relay_dir = tempfile::tempdir().unwrap();
-        let relay = sync_server::embedded::EmbeddedRelay::start(relay_dir.path()).unwrap();
-        let (_, invite) = relay.team("Team", 1).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let mut store = Store::open(dir.path()).unwrap();
-            let transport = HttpTransport::new().unwrap();
-            groundwork::sync::join(&mut store, &transport, relay.url(), &invite, "Lead").unwrap();
-        }
-        let sync = RelaySync::start(dir.path()).unwrap();
+        let (_relay_dir, _relay, dir, sync) = a_leads_engine();
         let first = wait_for(&sync, "no sync", |s| {
             s.last_synced.is_some() && !s.syncing && s.last_error.is_none()
         });
-        Store::open(dir.path())
-            .unwrap()
+        // A note of long ago (a younger one may be another process's request on its way).
+        let store = Store::open(dir.path()).unwrap();
+        store
             .note_orders_to_sign_again("a-device-never-revoked", &[])
             .unwrap();
+        store
+            .connection()
+            .execute(
+                "UPDATE meta SET value = json_set(value, '$.at', 0) WHERE key LIKE 'sign-again:%'",
+                [],
+            )
+            .unwrap();
+        drop(store);
         // A sync nobody asked for (a save's: "Sync now" would list the team anyway).
         sync.local_change();
         let next = wait_for(&sync, "no second sync", |s| {

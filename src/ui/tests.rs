@@ -2297,6 +2297,13 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     );
     // What the revocation did is said: the key, and the erasures its lead's key had signed,
     // with a warning when they could not all be signed again.
+    let revocation = |signed, not_signed| groundwork::sync::team::RevocationShown {
+        name: "Sam's phone".into(),
+        key_changed: true,
+        key_waits: false,
+        erasures_signed_again: signed,
+        erasures_not_signed: not_signed,
+    };
     for (not_signed, said) in [
         (
             None,
@@ -2310,15 +2317,10 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
         let warned = not_signed.is_some();
         fake.send(SyncStatus {
             team: TeamPanel {
-                revoked: Some(groundwork::sync::team::RevocationShown {
-                    name: "Sam's phone".into(),
-                    key_changed: true,
-                    key_waits: false,
-                    erasures_signed_again: if warned { 0 } else { 2 },
-                    erasures_not_signed: not_signed,
-                }),
+                revoked: Some(revocation(if warned { 0 } else { 2 }, not_signed)),
                 ..Default::default()
             },
+            revocations_unfinished: u64::from(warned),
             ..joined("lead")
         });
         h.settle_until(said, |html| html.contains(said));
@@ -2333,11 +2335,31 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             "{html}"
         );
         assert_eq!(
-            html.contains("id=\"team-revoked-erasures\""),
+            html.contains("id=\"team-revocations-unfinished\""),
             warned,
             "{html}"
         );
     }
+    // Once the engine has finished it, the warning goes though the summary stays.
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            revoked: Some(revocation(0, Some("cannot reach the relay (test)".into()))),
+            ..Default::default()
+        },
+        revocations_unfinished: 0,
+        ..joined("lead")
+    });
+    h.settle_until("the warning gone", |html| {
+        !html.contains("team-revocations-unfinished")
+    });
+    // One left unfinished from before (the app restarted) is said without a summary.
+    fake.send(SyncStatus {
+        revocations_unfinished: 1,
+        ..joined("lead")
+    });
+    h.settle_until("an unfinished revocation", |html| {
+        html.contains("A revocation is not finished")
+    });
     // Two devices of one name (capitals and spaces aside) are told apart by their ids' start
     // and when they joined; a list with none such says nothing of it.
     assert!(!h.html().contains("team-devices-same-name"), "{}", h.html());

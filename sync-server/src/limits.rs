@@ -88,12 +88,6 @@ pub const TURN_BYTES: usize = 256 * 1024;
 /// Most blobs written in one transaction of a push.
 pub const TURN_CHANGES: usize = 256;
 
-/// Unicode bidirectional formatting characters: embeddings and overrides (U+202A–U+202E),
-/// isolates (U+2066–U+2069), and the marks U+200E, U+200F and U+061C.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
 /// Whether the media type of `headers`' `Content-Type` (parameters aside) is `expected`.
 pub fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     headers
@@ -232,66 +226,9 @@ pub fn check_compact(req: &CompactRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Whether `c` shows as nothing, or as a space where none is seen, and has no place in a
-/// device's name: zero-width space, word joiner, byte order mark, soft hyphen, the combining
-/// grapheme joiner, the invisible operators, the deprecated format characters, Hangul and
-/// Khmer fillers, the Mongolian vowel separator, the braille blank, interlinear annotation
-/// marks, musical formatting marks and tag characters (those of a flag's sequence aside: see
-/// [`check_device_name`]). With one of these a device could take a name that looks like
-/// another device's in the lead's list. The zero-width joiner and non-joiner and the
-/// variation selectors stay (scripts and emoji need them); the app sets them aside when it
-/// compares names.
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{17B4}'
-            | '\u{17B5}'
-            | '\u{180E}'
-            | '\u{200B}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{206A}'..='\u{206F}'
-            | '\u{2800}'
-            | '\u{3164}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E007F}'
-    )
-}
-
-/// Whether `name` holds an invisible character ([`is_invisible`]) outside a flag's tag
-/// sequence (the waving black flag, tag letters, the cancel tag: England's, Scotland's and
-/// Wales's flags are written so).
-fn holds_invisible(name: &str) -> bool {
-    let mut in_flag = false;
-    for c in name.chars() {
-        match c {
-            '\u{1F3F4}' => in_flag = true,
-            '\u{E0020}'..='\u{E007E}' if in_flag => {}
-            '\u{E007F}' if in_flag => in_flag = false,
-            c if is_invisible(c) => return true,
-            _ => in_flag = false,
-        }
-    }
-    false
-}
-
-/// A device name as the relay keeps it: trimmed, and each run of spaces of any kind (a
-/// no-break space, an em space…) one plain space, so that "Sam's  phone" is not a second
-/// "Sam's phone" in the lead's list. A tab or a line break inside stays, for
-/// [`check_device_name`] to refuse.
-pub fn device_name_of(raw: &str) -> String {
-    raw.trim()
-        .split(|c: char| c.is_whitespace() && !c.is_control())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use groundwork_protocol::names::{
+    device_name_of, holds_invisible, is_bidi_control, is_invisible,
+};
 
 /// Refuses a device name that is empty, too long, or holds control, bidirectional or
 /// invisible characters ([`is_invisible`]).

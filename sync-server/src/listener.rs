@@ -702,7 +702,7 @@ impl Connection {
 /// its answer, at most ([`linger`]).
 const LINGER: Duration = Duration::from_secs(2);
 /// How long [`linger`] waits for the client's next bytes before it closes.
-const LINGER_GAP: Duration = Duration::from_millis(500);
+const LINGER_GAP: Duration = Duration::from_millis(1500);
 
 /// A connection whose answer went out before its request's body was read (a 413 for a body
 /// larger than the relay takes, a 401): its answer is sent and its side closed, but the client

@@ -456,6 +456,33 @@ pub(crate) mod through_the_relay {
         );
     }
 
+    /// A person a canvasser recorded and synced, not yet on the lead's device (it has not
+    /// synced since), is erased when the lead asks: the lead's device syncs first to find them,
+    /// where it answered "no person with id …".
+    #[test]
+    fn a_person_not_yet_on_the_leads_device_is_found_by_a_sync_and_erased() {
+        let relay = TestRelay::start();
+        let (_team_id, mut lead, mut b) = lead_and_canvasser(&relay);
+        lead.sync();
+        b.sync();
+        let p = b.person("Met today; asked to be forgotten");
+        b.sync();
+        assert!(
+            lead.store.person(&p).is_err(),
+            "not on the lead's device yet"
+        );
+        let outcome = erase(&mut lead, &p).unwrap();
+        assert_eq!(outcome.erased, p);
+        b.sync();
+        assert!(b.store.person(&p).is_err(), "B still holds the person");
+        // An id that no device ever wrote is still refused, after that sync.
+        let nobody = "0193b2c4-0000-7222-8333-944455566677";
+        assert!(matches!(
+            erase(&mut lead, nobody),
+            Err(SyncError::Store(groundwork::error::Error::NotFound { .. }))
+        ));
+    }
+
     /// A team, its lead's device and one canvasser's ("B").
     pub(crate) fn lead_and_canvasser(relay: &TestRelay) -> (String, Device, Device) {
         let (team_id, lead_invite) = relay.lead_team();

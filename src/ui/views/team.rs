@@ -171,26 +171,25 @@ pub fn TeamCard(
                     if r.key_changed {
                         p { "The team's key was changed: nothing written from now on can be read with what is on it." }
                     }
-                    if r.key_waits {
-                        p { "The team's key changes at this device's next sync that reaches the relay, once it has taken in what the revoked device sent." }
-                    }
                     match r.erasures_signed_again {
                         0 => rsx! {},
                         1 => rsx! { p { "An erasure it ordered as a lead is signed again by you, so that it stands on every device." } },
                         n => rsx! { p { "{n} erasures it ordered as a lead are signed again by you, so that they stand on every device." } },
                     }
                 }
-                if let Some(why) = &r.erasures_not_signed {
-                    p { class: "dnc", id: "team-revoked-erasures", role: "alert",
-                        "The erasures {r.name} ordered as a lead are not yet all signed again ({why}). \
-                         Until they are, a device that had not carried them out keeps what they erased: \
-                         this device signs them at its next sync that reaches the relay."
+            }
+            // What a revocation left to do, as long as it waits (the summary above is of the
+            // moment it was done).
+            if revocations_unfinished > 0 {
+                p { class: "dnc", id: "team-revocations-unfinished", role: "alert",
+                    match panel.revoked.as_ref().and_then(|r| r.erasures_not_signed.as_ref().map(|why| (r, why))) {
+                        Some((r, why)) => rsx! {
+                            "The erasures {r.name} ordered as a lead are not yet all signed again ({why}). \
+                             Until they are, a device that had not carried them out keeps what they erased. "
+                        },
+                        None => rsx! { "A revocation is not finished: the team's new key, or the erasures the revoked device ordered as a lead, wait for the relay. " },
                     }
-                }
-            } else if revocations_unfinished > 0 {
-                p { class: "dnc", id: "team-revocations-unfinished", role: "note",
-                    "A revocation is not finished: the erasures the revoked device ordered as a lead wait \
-                     to be signed again by you. This device does it at its next sync that reaches the relay."
+                    "This device finishes it at its next sync that reaches the relay."
                 }
             }
             if !erasures.is_empty() {
@@ -217,32 +216,9 @@ pub fn TeamCard(
     }
 }
 
-/// A device's name as the lead would read it: capitals, runs of spaces, and characters that
-/// show as nothing (joiners, variation selectors and the like, which the relay lets in for
-/// scripts and emoji) aside. Letters of other scripts that look alike (a Cyrillic "а") are not
-/// caught.
+/// A device's name as the lead would read it ([`groundwork_protocol::names::name_as_read`]).
 fn same_name(name: &str) -> String {
-    let shown: String = name
-        .chars()
-        .filter(|c| {
-            !matches!(
-                c,
-                '\u{00AD}'
-                    | '\u{034F}'
-                    | '\u{180B}'..='\u{180F}'
-                    | '\u{200B}'..='\u{200F}'
-                    | '\u{2060}'..='\u{206F}'
-                    | '\u{FE00}'..='\u{FE0F}'
-                    | '\u{FEFF}'
-                    | '\u{E0000}'..='\u{E0FFF}'
-            )
-        })
-        .collect();
-    shown
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    groundwork_protocol::names::name_as_read(name)
 }
 
 /// The names (as [`same_name`] has them) that more than one of `devices` goes by: a device

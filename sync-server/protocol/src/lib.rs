@@ -22,6 +22,7 @@
 
 pub mod compact;
 pub mod id;
+pub mod names;
 pub mod qr;
 pub mod team;
 pub mod wire;
