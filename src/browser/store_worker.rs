@@ -55,6 +55,8 @@ const DEBOUNCE: Duration = Duration::from_secs(3);
 const PERIOD: Duration = Duration::from_secs(60);
 /// The team's device list is refreshed at most this often by syncs nobody asked for.
 const DEVICES_EVERY_MS: f64 = 600_000.0;
+/// How often, at most, a sync lists the team while a revocation is left unfinished.
+const UNFINISHED_EVERY_MS: f64 = 60_000.0;
 
 /// Why sync should run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -633,6 +635,8 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
     let transport = transport();
     let mut devices: Option<Vec<groundwork::sync::TeamDevice>> = None;
     let mut devices_at: Option<f64> = None;
+    // When the list was last asked for to finish a revocation.
+    let mut unfinished_at: Option<f64> = None;
     let mut pulled = 0u64;
     let mut offline = false;
     let mut wake = Some(Wake::Now);
@@ -723,7 +727,11 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                 let now = js_sys::Date::now();
                 // A revocation left unfinished is finished by the listing, after any sync.
                 let unfinished =
-                    groundwork::sync::team::revocations_unfinished(&worker.store.borrow()) > 0;
+                    groundwork::sync::team::revocations_unfinished(&worker.store.borrow()) > 0
+                        && unfinished_at.is_none_or(|at| now - at > UNFINISHED_EVERY_MS);
+                if unfinished {
+                    unfinished_at = Some(now);
+                }
                 if unfinished
                     || (why != Wake::Local
                         && devices_at.is_none_or(|at| now - at > DEVICES_EVERY_MS))

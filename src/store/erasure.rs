@@ -412,6 +412,10 @@ pub struct SignAgain {
     pub docs: Vec<String>,
     /// When the note was made (Unix seconds).
     pub at: i64,
+    /// The relay is known to have revoked the device (its answer came, or a listing showed
+    /// it): the revocation is done there, and what is left here is to finish.
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 impl Store {
@@ -433,6 +437,7 @@ impl Store {
             device_id: device_id.to_string(),
             docs: carried_out.to_vec(),
             at: chrono::Utc::now().timestamp(),
+            revoked: false,
         };
         let made = self.conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
@@ -464,6 +469,15 @@ impl Store {
     /// nothing to sign: the device was not revoked after all, or this device is no lead).
     pub fn orders_signed_again(&self, device_id: &str) -> Result<()> {
         super::meta_delete(&self.conn, &format!("{SIGN_AGAIN}{device_id}"))
+    }
+
+    /// The relay is known to have revoked `device_id` (see [`SignAgain::revoked`]).
+    pub fn note_device_revoked(&self, device_id: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE meta SET value = json_set(value, '$.revoked', json('true')) WHERE key = ?1",
+            [format!("{SIGN_AGAIN}{device_id}")],
+        )?;
+        Ok(())
     }
 
     /// Forget every revocation's note (this device is no longer a lead: it signs nothing).

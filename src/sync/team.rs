@@ -303,13 +303,23 @@ pub async fn erase_document<W: Wire>(
     kind: DocKind,
 ) -> Result<ErasureOutcome, SyncError> {
     let link = store.with(|s| s.sync_state())?.link;
+    let what = match kind {
+        DocKind::Campaign => "delete a campaign from the team",
+        DocKind::WalkList => "delete a walk list from the team",
+        DocKind::Person | DocKind::Shift => "erase a person from the team",
+    };
     let found = match store.with(|s| s.held(id, kind)) {
         // Written on another device and not yet here (a person a canvasser met today, whose
-        // erasure they asked for): a sync brings it, then it is erased everywhere.
+        // erasure they asked for): a sync brings it, then it is erased everywhere. Only a lead
+        // asks; a sync that fails says why, rather than "no person with id …".
         Err(Error::NotFound { .. }) if link.is_some() => {
-            let _ =
+            require_signed_lead(store, what)?;
+            let synced =
                 super::engine::sync_once(store, transport, super::plan::Budget::default()).await;
-            store.with(|s| s.held(id, kind))
+            match (store.with(|s| s.held(id, kind)), synced) {
+                (Err(Error::NotFound { .. }), Err(e)) => return Err(e),
+                (found, _) => found,
+            }
         }
         other => other,
     };
@@ -328,11 +338,6 @@ pub async fn erase_document<W: Wire>(
             confirmed: None,
             devices: None,
         });
-    };
-    let what = match kind {
-        DocKind::Campaign => "delete a campaign from the team",
-        DocKind::WalkList => "delete a walk list from the team",
-        DocKind::Person | DocKind::Shift => "erase a person from the team",
     };
     require_signed_lead(store, what)?;
     let proof = store.with(|s| s.erase_proof(&id))?;
@@ -532,9 +537,10 @@ fn under_way() -> std::sync::MutexGuard<'static, Vec<String>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The revocations left unfinished here (their erasures to sign again, or the key's rotation,
-/// wait for the next listing of the team's devices): none on a device that is no lead, and
-/// none of the revocations this process is carrying out now.
+/// The revocations left unfinished here: done at the relay, with their erasures to sign
+/// again or the key's rotation waiting for the next listing of the team's devices. None on a
+/// device that is no lead, none that this process is carrying out now, and none whose request
+/// got no answer (the lead was told it was not done; a listing drops its note in time).
 pub fn revocations_unfinished(store: &crate::store::Store) -> u64 {
     if store.role().ok().flatten().as_deref() != Some(Role::Lead.as_str()) {
         return 0;
@@ -543,7 +549,7 @@ pub fn revocations_unfinished(store: &crate::store::Store) -> u64 {
     store.orders_to_sign_again().map_or(0, |notes| {
         notes
             .iter()
-            .filter(|n| !busy.contains(&n.device_id))
+            .filter(|n| n.revoked && !busy.contains(&n.device_id))
             .count() as u64
     })
 }
@@ -573,6 +579,9 @@ async fn sign_again_after_revocations<W: Wire>(
             }
             continue;
         };
+        if !note.revoked {
+            store.with(|s| s.note_device_revoked(&device_id))?;
+        }
         let carried_out = note.docs;
         let mut revoked = store.with(|s| s.member_actors(&device_id))?;
         if let Some(actor) = &device.actor
@@ -778,7 +787,10 @@ pub async fn revoke<W: Wire>(
         .revoke(&link.relay_url, &link.token, device_id.trim())
         .await
     {
-        Ok(device) => device,
+        Ok(device) => {
+            store.with(|s| s.note_device_revoked(device_id.trim()))?;
+            device
+        }
         // The relay said no: nothing was revoked, nothing is to be signed.
         Err(
             refused @ (SyncError::Refused { .. }

@@ -38,6 +38,9 @@ impl Default for Timing {
 /// How often the team's device list is refreshed by syncs nobody asked for (one extra request;
 /// only team leads look at it).
 const DEVICES_EVERY: Duration = Duration::from_secs(600);
+/// How often, at most, a sync lists the team while a revocation is left unfinished (each
+/// listing pages through the team's erasure orders to sign them again).
+const UNFINISHED_EVERY: Duration = Duration::from_secs(60);
 
 enum Message {
     SyncNow,
@@ -85,6 +88,8 @@ impl Worker {
                 // When the device list was last asked for, and whether someone asked to sync
                 // (then the list is asked for again: the team lead wants it fresh).
                 let mut devices_at: Option<Instant> = None;
+                // When the list was last asked for to finish a revocation.
+                let mut unfinished_at: Option<Instant> = None;
                 let mut asked = true;
                 // Someone asked for a repair: the next attempt repairs, then syncs.
                 let mut repairing = false;
@@ -139,7 +144,11 @@ impl Worker {
                         let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         // A revocation left unfinished is finished by the listing.
-                        let unfinished = super::team::revocations_unfinished(&store) > 0;
+                        let unfinished = super::team::revocations_unfinished(&store) > 0
+                            && unfinished_at.is_none_or(|t| t.elapsed() >= UNFINISHED_EVERY);
+                        if outcome.is_ok() && unfinished {
+                            unfinished_at = Some(Instant::now());
+                        }
                         if outcome.is_ok() && (asked || stale || unfinished) {
                             devices = list_team(&mut store, &transport).ok().or(devices);
                             devices_at = Some(Instant::now());

@@ -475,12 +475,18 @@ pub(crate) mod through_the_relay {
         assert_eq!(outcome.erased, p);
         b.sync();
         assert!(b.store.person(&p).is_err(), "B still holds the person");
-        // An id that no device ever wrote is still refused, after that sync.
+        // An id that no device ever wrote is still refused, after that sync; a canvasser is
+        // told who can erase, not that the id names nobody.
         let nobody = "0193b2c4-0000-7222-8333-944455566677";
         assert!(matches!(
             erase(&mut lead, nobody),
             Err(SyncError::Store(groundwork::error::Error::NotFound { .. }))
         ));
+        let refused = erase(&mut b, nobody);
+        assert!(
+            matches!(refused, Err(SyncError::LeadOnly(_))),
+            "{refused:?}"
+        );
     }
 
     /// A team, its lead's device and one canvasser's ("B").

@@ -31,7 +31,8 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FFF0}'..='\u{FFFB}'
             | '\u{1BCA0}'..='\u{1BCA3}'
             | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
+            | '\u{E0000}'..='\u{E00FF}'
+            | '\u{E01F0}'..='\u{E0FFF}'
     )
 }
 
@@ -144,5 +145,12 @@ mod tests {
             assert_eq!(name_as_read(alike), plain, "{alike:?}");
         }
         assert_ne!(name_as_read("Sam's phone 2"), plain);
+        // An ideographic variation selector is part of a name (a kanji's form): kept, and set
+        // aside when names are compared.
+        assert!(!holds_invisible("\u{845B}\u{E0100}\u{98FE}"));
+        assert_eq!(
+            name_as_read("\u{845B}\u{E0100}\u{98FE}"),
+            "\u{845B}\u{98FE}"
+        );
     }
 }
