@@ -557,8 +557,11 @@ pub fn revocations_unfinished(store: &crate::store::Store) -> u64 {
 /// Finish the revocations whose erasures this lead had still to sign again (the relay went
 /// away, or the app was killed, after the relay revoked the device: see [`revoke`]), now that
 /// `list` says which devices the relay revoked. A noted device the relay did not revoke (the
-/// request never reached it, or it refused) has nothing to sign, and its note goes. One that
-/// fails again stays noted for the next listing; the listing itself stands.
+/// request never reached it, or it refused) has nothing to sign, and its note goes once it is
+/// older than any request ([`NOTE_OUTLIVES_ITS_REQUEST_SECS`]: a younger one may be another
+/// process's request on its way). One whose signing fails again, or whose key rotation is
+/// still owed, stays noted for the next listing; the listing itself stands. Revocations this
+/// process is carrying out are left to [`revoke`].
 async fn sign_again_after_revocations<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
