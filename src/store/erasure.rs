@@ -451,9 +451,9 @@ impl Store {
     /// this version cannot read is given with no documents (nothing is signed for it, and it
     /// goes at the next listing).
     pub fn orders_to_sign_again(&self) -> Result<Vec<SignAgain>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key",
+        )?;
         let rows = stmt.query_map(params![SIGN_AGAIN, SIGN_AGAIN.len() as i64], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;

@@ -985,9 +985,6 @@ pub struct RevocationShown {
     pub name: String,
     /// The team's key was changed (an encrypted team).
     pub key_changed: bool,
-    /// The key changes at the next listing of the team's devices (this device could not first
-    /// take in what the revoked device had sent).
-    pub key_waits: bool,
     /// Erasures the revoked device ordered as a lead that this lead signed again.
     pub erasures_signed_again: usize,
     /// Why signing them again stopped short, if it did (they are signed at the next listing
@@ -1087,7 +1084,6 @@ async fn act_now<W: Wire>(
             let revocation = RevocationShown {
                 name: revoked.device.name.clone(),
                 key_changed: revoked.rotation.is_some(),
-                key_waits: revoked.rotation_waits,
                 erasures_signed_again: revoked.erasures_signed_again,
                 erasures_not_signed: revoked.erasures_not_signed,
             };

@@ -2300,7 +2300,6 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     let revocation = |signed, not_signed| groundwork::sync::team::RevocationShown {
         name: "Sam's phone".into(),
         key_changed: true,
-        key_waits: false,
         erasures_signed_again: signed,
         erasures_not_signed: not_signed,
     };
