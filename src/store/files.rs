@@ -107,16 +107,21 @@ pub(super) fn open_connection(
     passphrase: Option<&super::at_rest::Passphrase>,
 ) -> Result<Connection> {
     let path = dir.join(DB_FILE);
-    let conn = Connection::open_with_flags(
+    let fail = |e: String| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    // The write-ahead log's frames go to the file one write per commit (`gather.rs`).
+    let vfs = super::gather::register()
+        .map_err(|rc| fail(format!("SQLite could not set up its files (error {rc})")))?;
+    let conn = Connection::open_with_flags_and_vfs(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        vfs,
     )
-    .map_err(|e| Error::DataDir {
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    .map_err(|e| fail(e.to_string()))?;
     // The key comes before anything is read.
     if let Some(passphrase) = passphrase {
         super::at_rest::unlock(&conn, passphrase)?;

@@ -21,6 +21,7 @@ pub mod drafts;
 pub mod elsewhere;
 mod erasure;
 mod files;
+mod gather;
 mod identity;
 pub mod intake;
 mod keys;
