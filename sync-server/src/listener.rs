@@ -28,7 +28,7 @@
 //!   [`crate::body::DeadlineBody`], so reading it fails after the deadline and the handler answers
 //!   408.
 //! - **A lingering close** (`linger`): a connection answered before its request's body was read
-//!   (413, 401) reads and throws away what the client still sends, for a moment, before it
+//!   (413, 401, the budget's 503) reads and throws away what the client still sends, for a moment, before it
 //!   closes, so that the kernel does not reset the connection under the client's upload and
 //!   destroy the answer with it.
 //!
@@ -602,6 +602,9 @@ impl Connection {
                                 axum::http::header::CONNECTION,
                                 axum::http::HeaderValue::from_static("close"),
                             );
+                            // Its body unread, as any early answer: the connection lingers so
+                            // that the client reads the 503 and its Retry-After, not a reset.
+                            early.answered_early.store(true, Ordering::SeqCst);
                             return Ok(refused);
                         }
                     }
