@@ -487,6 +487,14 @@ pub(crate) mod through_the_relay {
             matches!(refused, Err(SyncError::LeadOnly(_))),
             "{refused:?}"
         );
+        // Offline, the sync that would have looked for the person fails, and the lead is told
+        // that, not that no person has the id (which a sync might still find).
+        drop(relay);
+        let offline = erase(&mut lead, nobody);
+        assert!(
+            matches!(offline, Err(SyncError::Unreachable { .. })),
+            "{offline:?}"
+        );
     }
 
     /// A team, its lead's device and one canvasser's ("B").
