@@ -12,12 +12,15 @@
 //! lock or shared-memory call, closing it), or once a megabyte is waiting.
 //!
 //! Nothing is acknowledged earlier than before: a commit's frames are written by the write of
-//! its last page, so a failed write fails the commit inside SQLite's own write of it, before
-//! SQLite publishes it in the log's index for other connections (the command line beside the
-//! app) and before its flush; a crash before then loses only a commit never reported done, as
-//! it would without this layer (SQLite ignores a log's frames after the last whole commit).
-//! What failed to be written is dropped, never written later. Only the log is gathered; the
-//! database file and any rollback journal pass straight through.
+//! its last page, and what SQLite writes to the log after that page and before it calls the
+//! database file again (padding to a sector boundary, the tail of which comes after the
+//! flush; frame headers whose checksums it rewrites) goes straight through, as without this
+//! layer. So a failed write fails the commit inside SQLite's own writing of it, before SQLite
+//! publishes it in the log's index for other connections (the command line beside the app)
+//! and before it reports it done; a crash before then loses only a commit never reported
+//! done, as it would without this layer (SQLite ignores a log's frames after the last whole
+//! commit). What failed to be written is dropped, never written later. Only the log is
+//! gathered; the database file and any rollback journal pass straight through.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::OnceLock;
@@ -228,6 +231,11 @@ struct GatherFile {
     /// The last write was the header of a commit's last frame: its page's write ends the
     /// commit, and is written at once.
     commit_header: bool,
+    /// A commit's last frame is written: what SQLite writes to the log after it, before it
+    /// calls the database file again (padding to a sector after the commit's flush, headers
+    /// whose checksums it rewrites), goes straight to the inner file, as it would without
+    /// this layer, so that a failed write fails the commit before SQLite publishes it.
+    through: bool,
 }
 
 /// The method tables, one per version of the inner file's (a method SQLite sees must be one
@@ -317,6 +325,7 @@ unsafe extern "C" fn x_open(
                 log: std::ptr::null_mut(),
                 db: std::ptr::null_mut(),
                 commit_header: false,
+                through: false,
             },
         );
         if flags & ffi::SQLITE_OPEN_WAL != 0 && !name.is_null() {
@@ -364,6 +373,9 @@ impl GatherFile {
             // SAFETY: the log unlinks itself when it closes, so a linked log is open; SQLite
             // uses a connection's files from one thread at a time.
             let log = unsafe { &mut *self.log };
+            // SQLite calls the database file again only once it is done writing a commit to
+            // the log (and publishing it): the log's next frames are the next commit's.
+            log.through = false;
             if log.broken != ffi::SQLITE_OK {
                 return log.broken;
             }
@@ -501,10 +513,14 @@ unsafe extern "C" fn x_write(
     let Ok(len) = usize::try_from(n) else {
         return ffi::SQLITE_IOERR_WRITE;
     };
-    if !f.gather || buf.is_null() {
+    if !f.gather || buf.is_null() || f.through {
         let rc = f.write_waiting();
         if rc != ffi::SQLITE_OK {
             return rc;
+        }
+        #[cfg(test)]
+        if f.gather && tests::count_log_write() {
+            return ffi::SQLITE_IOERR_WRITE;
         }
         return match inner_methods(f).xWrite {
             // SAFETY: the inner file's own method, on its open file, with SQLite's buffer.
@@ -532,8 +548,12 @@ unsafe extern "C" fn x_write(
     if len == FRAME_HEADER {
         f.commit_header = bytes[4..8] != [0; 4];
     }
-    if ends_commit || f.waiting.len() >= MAX_WAITING {
-        return f.write_waiting();
+    if ends_commit {
+        f.through = true;
+        return f.write_own();
+    }
+    if f.waiting.len() >= MAX_WAITING {
+        return f.write_own();
     }
     ffi::SQLITE_OK
 }
@@ -682,14 +702,37 @@ mod tests {
         /// Writes of gathered log bytes made by this thread (SQLite calls its VFS on the
         /// caller's thread, so tests running beside each other do not mix their counts).
         static LOG_WRITES: Cell<usize> = const { Cell::new(0) };
-        /// Whether this thread's gathered writes fail (as a full or failing disk would).
-        static FAIL_WRITES: Cell<bool> = const { Cell::new(false) };
+        /// Which of this thread's writes to the log fail (as a full or failing disk would),
+        /// counted from when they were armed, first to last; none when the first is 0.
+        static FAIL: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+        /// Writes to the log since the failures were armed.
+        static SINCE_ARMED: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// Count a write of gathered bytes; true when it is to fail.
+    /// Count a write to the log; true when it is to fail.
     pub(super) fn count_log_write() -> bool {
         LOG_WRITES.with(|c| c.set(c.get() + 1));
-        FAIL_WRITES.with(Cell::get)
+        let (first, last) = FAIL.with(Cell::get);
+        if first == 0 {
+            return false;
+        }
+        let n = SINCE_ARMED.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        (first..=last).contains(&n)
+    }
+
+    /// Make this thread's writes to the log numbered `first..=last` from now fail.
+    fn arm(first: usize, last: usize) {
+        SINCE_ARMED.with(|c| c.set(0));
+        FAIL.with(|f| f.set((first, last)));
+    }
+
+    /// Stop failing; how many writes to the log were made while armed.
+    fn disarm() -> usize {
+        FAIL.with(|f| f.set((0, 0)));
+        SINCE_ARMED.with(Cell::get)
     }
 
     fn log_writes() -> usize {
@@ -857,7 +900,7 @@ mod tests {
                 })
             };
             assert_eq!(rows(&other).expect("reads"), (5, 15_000));
-            FAIL_WRITES.with(|f| f.set(true));
+            arm(1, usize::MAX);
             let failed = {
                 let tx = conn.transaction().expect("begins");
                 for n in 100..120 {
@@ -869,7 +912,7 @@ mod tests {
                 }
                 tx.commit()
             };
-            FAIL_WRITES.with(|f| f.set(false));
+            disarm();
             assert!(
                 failed.is_err(),
                 "{case}: a commit whose frames were lost succeeded"
@@ -890,6 +933,125 @@ mod tests {
                 .expect("checks");
             assert_eq!(check, "ok", "{case}");
             assert_eq!(rows(&plain).expect("reads"), (15, 45_000), "{case}");
+        }
+    }
+
+    /// Each write a commit makes to the log, failing alone in turn (a transient fault),
+    /// leaves the commit whole or absent: absent when the commit reports failure, whole when
+    /// it reports success, for this connection, for another, and after reopening. With the
+    /// phone's file (no powersafe overwrite, so SQLite pads each commit to a sector and
+    /// writes the padding's tail after its flush) a review found that tail, written late,
+    /// left a commit published with part of a page never written when its write failed.
+    #[test]
+    fn each_write_of_a_commit_failing_in_turn_leaves_it_whole_or_absent() {
+        let old = |n: i64| vec![(n % 251) as u8; 3000];
+        let new = |n: i64| vec![250 - (n % 251) as u8; 3000];
+        for (synchronous, exclusive, psow) in [
+            ("FULL", true, 0),
+            ("FULL", false, 0),
+            ("FULL", false, 1),
+            ("NORMAL", true, 0),
+            ("NORMAL", false, 1),
+        ] {
+            for k in 1.. {
+                let case = format!(
+                    "synchronous = {synchronous}, exclusive: {exclusive}, psow={psow}, write {k} fails"
+                );
+                let dir = tempfile::tempdir().expect("tempdir");
+                let path = dir.path().join("t.sqlite3");
+                let uri = format!("file:{}?psow={psow}", path.display());
+                let mut conn = Connection::open_with_flags_and_vfs(
+                    &uri,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_URI,
+                    register().expect("registers"),
+                )
+                .expect("opens");
+                if exclusive {
+                    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+                        .expect("exclusive");
+                }
+                conn.execute_batch(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+                     CREATE TABLE t (n INTEGER PRIMARY KEY, body BLOB NOT NULL);"
+                ))
+                .expect("set up");
+                {
+                    let tx = conn.transaction().expect("begins");
+                    for n in 0..30 {
+                        tx.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", (n, old(n)))
+                            .expect("inserts");
+                    }
+                    tx.commit().expect("commits");
+                }
+                // The next commit starts the log again over older frames.
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    .expect("checkpoints");
+                let other = (!exclusive).then(|| Connection::open(&path).expect("opens"));
+                arm(k, k);
+                let committed = {
+                    let tx = conn.transaction().expect("begins");
+                    for n in 0..40 {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO t (n, body) VALUES (?1, ?2)",
+                            (n, new(n)),
+                        )
+                        .expect("writes");
+                    }
+                    tx.commit().is_ok()
+                };
+                let writes = disarm();
+                let expect = |c: &Connection, whom: &str| {
+                    let mut stmt = c
+                        .prepare("SELECT n, body FROM t ORDER BY n")
+                        .expect("prepares");
+                    let rows: Vec<(i64, Vec<u8>)> = stmt
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .and_then(|rows| rows.collect())
+                        .unwrap_or_else(|e| panic!("{case}: {whom} reads: {e}"));
+                    let want: Vec<(i64, Vec<u8>)> = if committed {
+                        (0..40).map(|n| (n, new(n))).collect()
+                    } else {
+                        (0..30).map(|n| (n, old(n))).collect()
+                    };
+                    assert!(
+                        rows == want,
+                        "{case}: {whom} reads {} rows, not the commit {} (reported {})",
+                        rows.len(),
+                        if committed { "whole" } else { "absent" },
+                        if committed { "done" } else { "failed" },
+                    );
+                };
+                expect(&conn, "the writer");
+                if let Some(other) = &other {
+                    expect(other, "another connection");
+                }
+                // The writer goes on writing.
+                conn.execute(
+                    "INSERT OR REPLACE INTO t (n, body) VALUES (1000, x'00')",
+                    [],
+                )
+                .unwrap_or_else(|e| panic!("{case}: the writer writes again: {e}"));
+                conn.execute("DELETE FROM t WHERE n = 1000", [])
+                    .expect("deletes");
+                drop(other);
+                drop(conn);
+                let plain = Connection::open(&path).expect("opens");
+                let check: String = plain
+                    .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                    .expect("checks");
+                assert_eq!(check, "ok", "{case}");
+                expect(&plain, "the database reopened");
+                if writes < k {
+                    assert!(committed, "{case}: nothing failed, yet the commit did");
+                    break;
+                }
+                assert!(
+                    k < 50,
+                    "{case}: a commit of 40 rows made more than 50 writes"
+                );
+            }
         }
     }
 }
