@@ -159,6 +159,9 @@ async fn open() -> Result<Store, Refusal> {
         }
     };
     POOL.with(|p| *p.borrow_mut() = Some(pool));
+    // The store's first open wraps SQLite's default VFS, the pool installed just above, in the
+    // layer that gathers the log's writes (`store/gather.rs`): nothing may open a database
+    // before this point.
     Store::open(std::path::Path::new(DB_DIR)).map_err(|e| Refusal::Failed(e.to_string()))
 }
 
