@@ -28,9 +28,9 @@
 //!   [`crate::body::DeadlineBody`], so reading it fails after the deadline and the handler answers
 //!   408.
 //! - **A lingering close** (`linger`): a connection answered before its request's body was read
-//!   (413, 401, the budget's 503) reads and throws away what the client still sends, for a moment, before it
-//!   closes, so that the kernel does not reset the connection under the client's upload and
-//!   destroy the answer with it.
+//!   (413, 401, the budget's 503) reads and throws away what the client still sends, for a
+//!   moment, before it closes, so that the kernel does not reset the connection under the
+//!   client's upload and destroy the answer with it.
 //!
 //! Each accepted connection is registered with its state (in a request or not, since when, bytes
 //! seen) so the watchdog in its task and the eviction in the accept loop can decide.
