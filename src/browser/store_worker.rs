@@ -55,8 +55,6 @@ const DEBOUNCE: Duration = Duration::from_secs(3);
 const PERIOD: Duration = Duration::from_secs(60);
 /// The team's device list is refreshed at most this often by syncs nobody asked for.
 const DEVICES_EVERY_MS: f64 = 600_000.0;
-/// How often, at most, a sync lists the team while a revocation is left unfinished.
-const UNFINISHED_EVERY_MS: f64 = 60_000.0;
 
 /// Why sync should run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -729,9 +727,10 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
                 }
                 let now = js_sys::Date::now();
                 // A revocation left unfinished is finished by the listing, after any sync.
-                let unfinished =
-                    groundwork::sync::team::revocations_unfinished(&worker.store.borrow()) > 0
-                        && unfinished_at.is_none_or(|at| now - at > UNFINISHED_EVERY_MS);
+                let unfinished = groundwork::sync::team::list_to_finish_revocations(
+                    &worker.store.borrow(),
+                    unfinished_at.map(|at| Duration::from_millis((now - at).max(0.0) as u64)),
+                );
                 if unfinished {
                     unfinished_at = Some(now);
                 }

@@ -537,6 +537,20 @@ fn under_way() -> std::sync::MutexGuard<'static, Vec<String>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How often, at most, an engine lists the team after a sync while a revocation is left
+/// unfinished (each listing pages through the team's erasure orders to sign them again).
+pub const UNFINISHED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether an engine should list the team after a sync to finish a revocation: one is left
+/// unfinished ([`revocations_unfinished`]) and the last listing for it was `since` ago (none
+/// yet: `None`), at least [`UNFINISHED_EVERY`].
+pub fn list_to_finish_revocations(
+    store: &crate::store::Store,
+    since: Option<std::time::Duration>,
+) -> bool {
+    since.is_none_or(|t| t >= UNFINISHED_EVERY) && revocations_unfinished(store) > 0
+}
+
 /// The revocations left unfinished here: done at the relay, with their erasures to sign
 /// again or the key's rotation waiting for the next listing of the team's devices. None on a
 /// device that is no lead, none that this process is carrying out now, and none whose request

@@ -38,9 +38,6 @@ impl Default for Timing {
 /// How often the team's device list is refreshed by syncs nobody asked for (one extra request;
 /// only team leads look at it).
 const DEVICES_EVERY: Duration = Duration::from_secs(600);
-/// How often, at most, a sync lists the team while a revocation is left unfinished (each
-/// listing pages through the team's erasure orders to sign them again).
-const UNFINISHED_EVERY: Duration = Duration::from_secs(60);
 
 enum Message {
     SyncNow,
@@ -144,8 +141,10 @@ impl Worker {
                         let offline = outcome.as_ref().is_err_and(SyncError::is_offline);
                         let stale = devices_at.is_none_or(|t| t.elapsed() >= DEVICES_EVERY);
                         // A revocation left unfinished is finished by the listing.
-                        let unfinished = super::team::revocations_unfinished(&store) > 0
-                            && unfinished_at.is_none_or(|t| t.elapsed() >= UNFINISHED_EVERY);
+                        let unfinished = super::team::list_to_finish_revocations(
+                            &store,
+                            unfinished_at.map(|t| t.elapsed()),
+                        );
                         if outcome.is_ok() && unfinished {
                             unfinished_at = Some(Instant::now());
                         }
