@@ -221,7 +221,8 @@ struct GatherFile {
     /// Bytes written by SQLite and not yet to the inner file.
     waiting: Vec<u8>,
     /// The error of a write of waiting bytes that could not be reported when it failed (in
-    /// a shared-memory barrier): every later call but closing answers it.
+    /// a shared-memory barrier): every later call answers it, but those that let go (unlocking,
+    /// unmapping, closing) still reach the inner file.
     broken: c_int,
     /// For a database file, its write-ahead log while open: shared memory belongs to the
     /// database file, so its calls write what the log has waiting first.
@@ -364,6 +365,16 @@ fn inner_methods(f: &GatherFile) -> &ffi::sqlite3_io_methods {
 }
 
 impl GatherFile {
+    /// Ready the file for another call: its failure if it is broken (see
+    /// [`GatherFile::broken`]), else what comes of writing what waits.
+    fn settle(&mut self) -> c_int {
+        if self.broken != ffi::SQLITE_OK {
+            self.broken
+        } else {
+            self.write_waiting()
+        }
+    }
+
     /// Write what waits to the inner file, the log's first when this is its database file.
     /// What waits is dropped either way: a failed write fails the SQLite call it came in,
     /// and SQLite rolls back; frames of a commit that failed are never written later (with a
@@ -426,10 +437,7 @@ macro_rules! pass_file {
     ($file:expr, $m:ident, $missing:expr $(, $arg:expr)*) => {{
         // SAFETY: SQLite calls our methods with a file x_open opened.
         let f = unsafe { ours($file) };
-        if f.broken != ffi::SQLITE_OK {
-            return f.broken;
-        }
-        let rc = f.write_waiting();
+        let rc = f.settle();
         if rc != ffi::SQLITE_OK {
             return rc;
         }
@@ -448,11 +456,7 @@ macro_rules! pass_file_always {
     ($file:expr, $m:ident, $missing:expr $(, $arg:expr)*) => {{
         // SAFETY: SQLite calls our methods with a file x_open opened.
         let f = unsafe { ours($file) };
-        let written = if f.broken != ffi::SQLITE_OK {
-            f.broken
-        } else {
-            f.write_waiting()
-        };
+        let written = f.settle();
         let rc = match inner_methods(f).$m {
             // SAFETY: the inner file's own method, on its open file.
             Some(m) => unsafe { m(f.inner $(, $arg)*) },
@@ -740,12 +744,30 @@ mod tests {
     }
 
     fn open_gathered(path: &std::path::Path, synchronous: &str) -> Connection {
+        open_through_layer(path, synchronous, false, 1)
+    }
+
+    /// A connection through the layer in WAL mode, with `synchronous`, exclusive locking or
+    /// not, and SQLite's `psow` (0: the file does not promise powersafe overwrite, as the
+    /// phone's does not, and SQLite pads each commit to a sector).
+    fn open_through_layer(
+        path: &std::path::Path,
+        synchronous: &str,
+        exclusive: bool,
+        psow: u8,
+    ) -> Connection {
         let conn = Connection::open_with_flags_and_vfs(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            format!("file:{}?psow={psow}", path.display()),
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI,
             register().expect("registers"),
         )
         .expect("opens");
+        if exclusive {
+            conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+                .expect("exclusive");
+        }
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
              CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, body BLOB NOT NULL);"
@@ -754,34 +776,63 @@ mod tests {
         conn
     }
 
-    /// Insert `rows` rows of `size` bytes (each row's bytes its number, so that a row read
-    /// back wrong is seen) in one transaction.
-    fn insert(conn: &mut Connection, from: i64, rows: i64, size: usize) {
-        let tx = conn.transaction().expect("begins");
+    /// A row's bytes as [`insert`] writes them: its number, so that a row read back wrong is
+    /// seen.
+    fn body(n: i64, size: usize) -> Vec<u8> {
+        vec![(n % 251) as u8; size]
+    }
+
+    /// Write rows `from..from + rows` with `body_of` each, in one transaction.
+    fn write_rows(
+        conn: &mut Connection,
+        from: i64,
+        rows: i64,
+        body_of: impl Fn(i64) -> Vec<u8>,
+    ) -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
         for n in from..from + rows {
             tx.execute(
-                "INSERT INTO t (n, body) VALUES (?1, ?2)",
-                (n, vec![(n % 251) as u8; size]),
-            )
-            .expect("inserts");
+                "INSERT OR REPLACE INTO t (n, body) VALUES (?1, ?2)",
+                (n, body_of(n)),
+            )?;
         }
-        tx.commit().expect("commits");
+        tx.commit()
+    }
+
+    /// Insert `rows` rows of `size` bytes ([`body`]) in one transaction.
+    fn insert(conn: &mut Connection, from: i64, rows: i64, size: usize) {
+        write_rows(conn, from, rows, |n| body(n, size)).expect("commits");
+    }
+
+    /// Copy the log into the database (so that the next commit starts the log again over
+    /// the frames already there); the frames the log held.
+    fn checkpoint(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .expect("checkpoints")
+    }
+
+    /// SQLite's own check of the file, by a connection on its own VFS.
+    fn integrity(path: &std::path::Path) -> String {
+        Connection::open(path)
+            .expect("opens")
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("checks")
+    }
+
+    /// The table's rows, in order.
+    fn read_rows(conn: &Connection) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
+        conn.prepare("SELECT n, body FROM t ORDER BY n")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
     }
 
     /// Every row is there, whole, read by a connection on SQLite's own VFS.
     fn check_rows(path: &std::path::Path, rows: i64, size: usize) {
         let plain = Connection::open(path).expect("opens");
-        let mut stmt = plain
-            .prepare("SELECT n, body FROM t ORDER BY n")
-            .expect("prepares");
-        let got: Vec<(i64, Vec<u8>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("reads")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let got = read_rows(&plain).expect("reads");
         assert_eq!(got.len() as i64, rows);
-        for (n, body) in got {
-            assert_eq!(body, vec![(n % 251) as u8; size], "row {n}");
+        for (n, got) in got {
+            assert_eq!(got, body(n, size), "row {n}");
         }
     }
 
@@ -793,9 +844,7 @@ mod tests {
         let before = log_writes();
         insert(&mut conn, 0, 40, 3000);
         let writes = log_writes() - before;
-        let frames: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-            .expect("checkpoints");
+        let frames = checkpoint(&conn);
         assert!(frames >= 30, "the commit wrote {frames} frames");
         // SQLite's own way is two writes a frame; gathered, the commit's bytes go in writes
         // of MAX_WRITE.
@@ -825,9 +874,7 @@ mod tests {
         let writes = log_writes() - before;
         // About 4 MB of log, written as it passes a megabyte, each time in writes of
         // MAX_WRITE.
-        let frames: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-            .expect("checkpoints");
+        let frames = checkpoint(&conn);
         assert!(frames > 400, "{frames} frames");
         let most = (4usize << 20).div_ceil(MAX_WRITE) + 8;
         assert!(
@@ -888,10 +935,8 @@ mod tests {
             let mut conn = open_gathered(&path, &synchronous);
             insert(&mut conn, 0, 5, 3000);
             if restart {
-                // Copied into the database, so that the next commit starts the log again
-                // over the frames already there (and flushes the log's new header first).
-                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    .expect("checkpoints");
+                // The next commit also flushes the log's new header first.
+                checkpoint(&conn);
             }
             let other = Connection::open(&path).expect("opens");
             let rows = |c: &Connection| -> rusqlite::Result<(i64, i64)> {
@@ -901,17 +946,7 @@ mod tests {
             };
             assert_eq!(rows(&other).expect("reads"), (5, 15_000));
             arm(1, usize::MAX);
-            let failed = {
-                let tx = conn.transaction().expect("begins");
-                for n in 100..120 {
-                    tx.execute(
-                        "INSERT INTO t (n, body) VALUES (?1, ?2)",
-                        (n, vec![1u8; 3000]),
-                    )
-                    .expect("inserts");
-                }
-                tx.commit()
-            };
+            let failed = write_rows(&mut conn, 100, 20, |_| vec![1u8; 3000]);
             disarm();
             assert!(
                 failed.is_err(),
@@ -927,11 +962,8 @@ mod tests {
             assert_eq!(rows(&other).expect("reads"), (15, 45_000), "{case}");
             drop(conn);
             drop(other);
+            assert_eq!(integrity(&path), "ok", "{case}");
             let plain = Connection::open(&path).expect("opens");
-            let check: String = plain
-                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .expect("checks");
-            assert_eq!(check, "ok", "{case}");
             assert_eq!(rows(&plain).expect("reads"), (15, 45_000), "{case}");
         }
     }
@@ -944,7 +976,6 @@ mod tests {
     /// left a commit published with part of a page never written when its write failed.
     #[test]
     fn each_write_of_a_commit_failing_in_turn_leaves_it_whole_or_absent() {
-        let old = |n: i64| vec![(n % 251) as u8; 3000];
         let new = |n: i64| vec![250 - (n % 251) as u8; 3000];
         for (synchronous, exclusive, psow) in [
             ("FULL", true, 0),
@@ -959,61 +990,20 @@ mod tests {
                 );
                 let dir = tempfile::tempdir().expect("tempdir");
                 let path = dir.path().join("t.sqlite3");
-                let uri = format!("file:{}?psow={psow}", path.display());
-                let mut conn = Connection::open_with_flags_and_vfs(
-                    &uri,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_CREATE
-                        | OpenFlags::SQLITE_OPEN_URI,
-                    register().expect("registers"),
-                )
-                .expect("opens");
-                if exclusive {
-                    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
-                        .expect("exclusive");
-                }
-                conn.execute_batch(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
-                     CREATE TABLE t (n INTEGER PRIMARY KEY, body BLOB NOT NULL);"
-                ))
-                .expect("set up");
-                {
-                    let tx = conn.transaction().expect("begins");
-                    for n in 0..30 {
-                        tx.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", (n, old(n)))
-                            .expect("inserts");
-                    }
-                    tx.commit().expect("commits");
-                }
+                let mut conn = open_through_layer(&path, synchronous, exclusive, psow);
+                insert(&mut conn, 0, 30, 3000);
                 // The next commit starts the log again over older frames.
-                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    .expect("checkpoints");
+                checkpoint(&conn);
                 let other = (!exclusive).then(|| Connection::open(&path).expect("opens"));
                 arm(k, k);
-                let committed = {
-                    let tx = conn.transaction().expect("begins");
-                    for n in 0..40 {
-                        tx.execute(
-                            "INSERT OR REPLACE INTO t (n, body) VALUES (?1, ?2)",
-                            (n, new(n)),
-                        )
-                        .expect("writes");
-                    }
-                    tx.commit().is_ok()
-                };
+                let committed = write_rows(&mut conn, 0, 40, new).is_ok();
                 let writes = disarm();
                 let expect = |c: &Connection, whom: &str| {
-                    let mut stmt = c
-                        .prepare("SELECT n, body FROM t ORDER BY n")
-                        .expect("prepares");
-                    let rows: Vec<(i64, Vec<u8>)> = stmt
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .and_then(|rows| rows.collect())
-                        .unwrap_or_else(|e| panic!("{case}: {whom} reads: {e}"));
+                    let rows = read_rows(c).unwrap_or_else(|e| panic!("{case}: {whom} reads: {e}"));
                     let want: Vec<(i64, Vec<u8>)> = if committed {
                         (0..40).map(|n| (n, new(n))).collect()
                     } else {
-                        (0..30).map(|n| (n, old(n))).collect()
+                        (0..30).map(|n| (n, body(n, 3000))).collect()
                     };
                     assert!(
                         rows == want,
@@ -1028,21 +1018,17 @@ mod tests {
                     expect(other, "another connection");
                 }
                 // The writer goes on writing.
-                conn.execute(
-                    "INSERT OR REPLACE INTO t (n, body) VALUES (1000, x'00')",
-                    [],
-                )
-                .unwrap_or_else(|e| panic!("{case}: the writer writes again: {e}"));
+                write_rows(&mut conn, 1000, 1, |_| vec![0])
+                    .unwrap_or_else(|e| panic!("{case}: the writer writes again: {e}"));
                 conn.execute("DELETE FROM t WHERE n = 1000", [])
                     .expect("deletes");
                 drop(other);
                 drop(conn);
-                let plain = Connection::open(&path).expect("opens");
-                let check: String = plain
-                    .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                    .expect("checks");
-                assert_eq!(check, "ok", "{case}");
-                expect(&plain, "the database reopened");
+                assert_eq!(integrity(&path), "ok", "{case}");
+                expect(
+                    &Connection::open(&path).expect("opens"),
+                    "the database reopened",
+                );
                 if writes < k {
                     assert!(committed, "{case}: nothing failed, yet the commit did");
                     break;
