@@ -62,18 +62,19 @@ impl Store {
     /// erased from this notebook (`conversation:ID`, `person-edit:ID`,
     /// `record-edit:ID:RECORD`; a form left open when the erasure arrived) is not kept.
     pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO drafts (key, body, updated_at)
-             SELECT ?1, ?2, ?3
-             WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?4)
-             ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            (
+        self.conn
+            .prepare_cached(
+                "INSERT INTO drafts (key, body, updated_at)
+                 SELECT ?1, ?2, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?4)
+                 ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )?
+            .execute((
                 key,
                 body,
                 crate::model::format_time(chrono::Utc::now()),
                 person_of(key),
-            ),
-        )?;
+            ))?;
         Ok(())
     }
 
@@ -94,9 +95,8 @@ impl Store {
     pub fn draft(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT body FROM drafts WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT body FROM drafts WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?)
     }
 
@@ -117,7 +117,8 @@ impl Store {
     /// Forget the draft under `key`.
     pub fn delete_draft(&self, key: &str) -> Result<()> {
         self.conn
-            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+            .prepare_cached("DELETE FROM drafts WHERE key = ?1")?
+            .execute([key])?;
         Ok(())
     }
 }

@@ -311,7 +311,8 @@ impl<'t> Writer<'t> {
     /// Forget the draft under `key` (in the same transaction as what it was the draft of).
     pub fn delete_draft(&mut self, key: &str) -> Result<()> {
         self.conn
-            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+            .prepare_cached("DELETE FROM drafts WHERE key = ?1")?
+            .execute([key])?;
         Ok(())
     }
 
@@ -320,8 +321,8 @@ impl<'t> Writer<'t> {
     pub fn saved_as(&mut self, save_key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
+            .prepare_cached("SELECT body FROM drafts WHERE key = ?1")?
             .query_row(
-                "SELECT body FROM drafts WHERE key = ?1",
                 [format!("{}{save_key}", super::drafts::SAVED_PREFIX)],
                 |r| r.get(0),
             )
@@ -336,15 +337,16 @@ impl<'t> Writer<'t> {
         let stamp = format_time(self.now());
         // Notes older than 30 days go when the notebook is idle (`Store::prune_saved_notes`),
         // not here: finding them reads every note, a cost that grew with each save.
-        self.conn.execute(
-            "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            (
+        self.conn
+            .prepare_cached(
+                "INSERT INTO drafts (key, body, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )?
+            .execute((
                 format!("{}{save_key}", super::drafts::SAVED_PREFIX),
                 id,
                 stamp,
-            ),
-        )?;
+            ))?;
         Ok(())
     }
 
