@@ -39,7 +39,10 @@
 //   the DOM (an observer installed by an init script on every document), and the wall clock
 //   from the reload call. Offline: the relay stopped and the context offline (the service
 //   worker answers).
-// - save: from the click event on "Save conversation" to the story in `.conversation .story`.
+// - save: from the click event on "Save conversation" to the story in `.conversation .story`;
+//   and the store worker's own time for the save (`RecordConversation`), timed inside the
+//   worker around its message handler (the page's timestamps of the request and its answer
+//   also count the wait for the page's thread).
 // - search: one key at a time into #search; from the keydown event to the list showing that
 //   prefix's results. Which results a prefix shows is learnt first (typed slowly, waiting until
 //   the count and rows settle). A key that does not change what is shown (e.g. "mari" →
@@ -447,8 +450,36 @@ async function countFileCalls(targets) {
   })()`);
 }
 
+/**
+ * Wraps the store worker's message handler (once) to time, in the worker, each message it
+ * handles: the worker answers a request within the handler (the store is synchronous), so
+ * from the handler's start to its end is the worker's own time for it, without the wait for
+ * the page's thread that the page's own timestamps include. Starts the list again.
+ */
+async function timeWorkerMessages(targets) {
+  await targets.evalInStoreWorker(`(() => {
+    if (!self.__handled) {
+      const orig = self.onmessage;
+      self.onmessage = function (event) {
+        const t = performance.now();
+        try {
+          return orig.call(this, event);
+        } finally {
+          const text = String(event.data).slice(0, 200);
+          const name = (text.match(/"request":\\{?"?(\\w+)/) || text.match(/^\\{?"?(\\w+)/) || [])[1] || '?';
+          self.__handled.push([name, Math.round((performance.now() - t) * 100) / 100]);
+        }
+      };
+      self.__handled = [];
+    }
+    self.__handled.length = 0;
+    return true;
+  })()`);
+}
+
 async function saveRuns(page, expectedText, label, offset, profiler = null, targets = null) {
   const times = [];
+  const inWorker = [];
   for (let i = 0; i < RUNS; i++) {
     await toPeople(page, expectedText);
     await page.locator('.person-row').nth(offset + i).click();
@@ -470,12 +501,19 @@ async function saveRuns(page, expectedText, label, offset, profiler = null, targ
     }, story);
     const profiling = profiler ? await profiler.startProfile() : null;
     if (IO) await countFileCalls(targets);
+    if (targets) await timeWorkerMessages(targets);
     await page.click('#save-conversation');
     await page.waitForFunction(() => window.__save.t1 !== null && window.__save.t0 !== null, null, { timeout: 60000, polling: 50 });
     if (profiling) await profiler.stopProfile(profiling);
     const s = await page.evaluate(() => window.__save);
     times.push(s.t1 - s.t0);
     if (IO) log(`bench:   ${label} save ${i + 1}, the store worker's OPFS calls: ${await targets.evalInStoreWorker('JSON.stringify(self.__fileCalls)')}`);
+    if (targets) {
+      const handled = JSON.parse(await targets.evalInStoreWorker('JSON.stringify(self.__handled)'));
+      const own = handled.filter(([name]) => name === 'RecordConversation').map(([, t]) => t);
+      if (own.length === 1) inWorker.push(own[0]);
+      log(`bench:   ${label} save ${i + 1}, the store worker's own time per message (ms, in order): ${handled.map(([name, t]) => `${name} ${t}`).join(', ')}`);
+    }
     // The store worker's messages meanwhile (ms after the click): where the time goes.
     const msgs = await page.evaluate(() => { const l = window.__msgLog; window.__msgLog = null; return l; });
     const during = msgs.filter(([, t]) => t >= s.t0 - 1 && t <= s.t1 + 1);
@@ -500,6 +538,8 @@ async function saveRuns(page, expectedText, label, offset, profiler = null, targ
     log(`bench:   ${label} save ${i + 1}: ${ms(s.t1 - s.t0)} ms; store worker calls (ms after the click, asked–answered): ${calls.join(', ')}${other.length ? `; other messages: ${other.join(' ')}` : ''}`);
   }
   log(`bench: ${label}: tap save to conversation shown: ${stats(times)}`);
+  if (inWorker.length) log(`bench: ${label}: RecordConversation, the store worker's own time: ${stats(inWorker)}`);
+  times.inWorker = inWorker;
   return times;
 }
 
@@ -838,6 +878,7 @@ async function main() {
     row('open offline (service worker): navigation start → total + first rows', mm(results[1].offline.inPage), mm(results[4].offline.inPage)),
     row('open offline: wall from reload()', mm(results[1].offline.wall), mm(results[4].offline.wall)),
     row('tap save → conversation shown', mm(results[1].save), mm(results[4].save)),
+    row("RecordConversation, the store worker's own time", mm(results[1].save.inWorker), mm(results[4].save.inWorker)),
     row(`search per keystroke ("${WORD}"), keys that change the list`, mm(results[1].search.visible), mm(results[4].search.visible)),
     row('search per keystroke, all keys', mm(results[1].search.all), mm(results[4].search.all)),
     '',
