@@ -26,6 +26,9 @@
 //   GROUNDWORK_BENCH_IO=1             count the store worker's calls on its OPFS files during each
 //                                     save (FileSystemSyncAccessHandle write, flush, read, truncate,
 //                                     getSize: calls, time, bytes) and print them after the save
+//   GROUNDWORK_BENCH_WORKER_SAVES=N   saves posted straight to the store worker after the tapped
+//                                     ones, 2.2 s apart, each timed inside the worker (default
+//                                     50; 0 for none)
 //   GROUNDWORK_BENCH_KEEP=1           keep the temporary directory (relay, CLI device, profile)
 //   CHROMIUM=path                     the browser (default: /usr/bin/chromium)
 //
@@ -42,7 +45,8 @@
 // - save: from the click event on "Save conversation" to the story in `.conversation .story`;
 //   and the store worker's own time for the save (`RecordConversation`), timed inside the
 //   worker around its message handler (the page's timestamps of the request and its answer
-//   also count the wait for the page's thread).
+//   also count the wait for the page's thread); then saves posted straight to the worker (the
+//   record form's last request again, for other people), each timed inside it.
 // - search: one key at a time into #search; from the keydown event to the list showing that
 //   prefix's results. Which results a prefix shows is learnt first (typed slowly, waiting until
 //   the count and rows settle). A key that does not change what is shown (e.g. "mari" →
@@ -78,6 +82,7 @@ const WORD = process.env.GROUNDWORK_BENCH_WORD || 'maria';
 const PROFILE = process.env.GROUNDWORK_BENCH_PROFILE || '';
 const KEEP = process.env.GROUNDWORK_BENCH_KEEP === '1';
 const IO = process.env.GROUNDWORK_BENCH_IO === '1';
+const WORKER_SAVES = Number(process.env.GROUNDWORK_BENCH_WORKER_SAVES ?? 50);
 const FIRST_SYNC_LIMIT_MS = 10 * 60 * 1000;
 
 const PHONE = {
@@ -362,6 +367,8 @@ function initScript(expected) {
 
       postMessage(...args) {
         window.__sends += 1;
+        window.__storeWorker = this;
+        if (typeof args[0] === 'string' && args[0].includes('"RecordConversation"')) window.__lastRecord = args[0];
         if (window.__msgLog) window.__msgLog.push(['ask', performance.now(), typeof args[0] === 'string' ? args[0].slice(0, 120) : '']);
         return super.postMessage(...args);
       }
@@ -475,6 +482,54 @@ async function timeWorkerMessages(targets) {
     self.__handled.length = 0;
     return true;
   })()`);
+}
+
+/**
+ * `n` saves posted straight to the store worker, each timed inside it: `template`, the request
+ * the record form sent last (taken as it was posted), for another person each time, after a
+ * `KeepLoaded` (as the form asks when it opens) and a pause longer than the worker's idle wait
+ * (2 s), so that its idle work (search index, checkpoint) runs between saves as between a
+ * canvasser's. Returns the worker's own times (ms).
+ */
+async function workerSaves(page, targets, n, template) {
+  await timeWorkerMessages(targets);
+  const ok = await page.evaluate(async ({ n, pause, template }) => {
+    const worker = window.__storeWorker;
+    if (!worker || !template) return 'no store worker or no save seen';
+    let next = 1e9;
+    const call = (request) => new Promise((resolve) => {
+      const id = next++;
+      const on = (e) => {
+        if (typeof e.data !== 'string' || !e.data.startsWith('{"Reply"')) return;
+        const m = JSON.parse(e.data);
+        if (m.Reply.id !== id) return;
+        worker.removeEventListener('message', on);
+        resolve(m.Reply.result);
+      };
+      worker.addEventListener('message', on);
+      worker.postMessage(JSON.stringify({ Call: { id, request } }));
+    });
+    const people = await call({ People: { query: '', limit: n + 20 } });
+    if (!people.Ok) return `People: ${JSON.stringify(people)}`;
+    const ids = people.Ok.People.map((p) => p.id).slice(20);
+    for (let k = 0; k < n && k < ids.length; k++) {
+      const kept = await call({ KeepLoaded: ids[k] });
+      if (!kept.Ok) return `KeepLoaded: ${JSON.stringify(kept)}`;
+      await new Promise((r) => setTimeout(r, pause));
+      const message = JSON.parse(template);
+      const request = message.Call.request;
+      request.RecordConversation.conversation.person_id = ids[k];
+      request.RecordConversation.conversation.story = `Worker bench ${k} ${Date.now().toString(36)}`;
+      request.RecordConversation.draft_key = `conversation:${ids[k]}`;
+      request.RecordConversation.save_key = `bench-${k}-${Date.now().toString(36)}`;
+      const saved = await call(request);
+      if (!saved.Ok) return `RecordConversation: ${JSON.stringify(saved)}`;
+    }
+    return 'ok';
+  }, { n, pause: 2200, template });
+  if (ok !== 'ok') throw new Error(`saves posted to the store worker: ${ok}`);
+  const handled = JSON.parse(await targets.evalInStoreWorker('JSON.stringify(self.__handled)'));
+  return handled.filter(([name]) => name === 'RecordConversation').map(([, t]) => t);
 }
 
 async function saveRuns(page, expectedText, label, offset, profiler = null, targets = null) {
@@ -843,6 +898,7 @@ async function main() {
 
   const results = {};
   let offset = 0;
+  let template = null; // the record form's last request, for the saves posted to the worker
   for (const rate of [1, 4]) {
     const label = rate === 1 ? 'no throttling' : '4× CPU throttling';
     await targets.setRate(rate, true);
@@ -850,6 +906,7 @@ async function main() {
     r.open = await openRuns(page, expectedText, `${label}, open online`);
     r.save = await saveRuns(page, expectedText, label, offset, PROFILE && rate === 1 ? targets : null, targets);
     if (PROFILE && rate === 1) targets.reportProfile(PROFILE);
+    if (rate === 1) template = await page.evaluate(() => window.__lastRecord || null);
     offset += RUNS;
     r.search = await searchRuns(page, expectedText, states, WORD, label);
     // Offline: relay stopped, context offline.
@@ -862,6 +919,13 @@ async function main() {
   }
   await targets.setRate(1, true);
   const memAfterRuns = await memory(page, session, targets, 'after the runs');
+  // Last, since they add conversations (the search's states were learnt without them).
+  if (WORKER_SAVES > 0) {
+    results[1].workerSaves = await workerSaves(page, targets, WORKER_SAVES, template);
+    const sorted = [...results[1].workerSaves].sort((x, y) => x - y);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    log(`bench: ${sorted.length} saves posted to the store worker, its own time: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${sorted[sorted.length - 1]} ms (${results[1].workerSaves.join(', ')})`);
+  }
 
   // ---------------------------------------------------------------- the summary
   const row = (what, a, b) => `| ${what} | ${a} | ${b} |`;
@@ -879,6 +943,7 @@ async function main() {
     row('open offline: wall from reload()', mm(results[1].offline.wall), mm(results[4].offline.wall)),
     row('tap save → conversation shown', mm(results[1].save), mm(results[4].save)),
     row("RecordConversation, the store worker's own time", mm(results[1].save.inWorker), mm(results[4].save.inWorker)),
+    ...(results[1].workerSaves ? [row(`${results[1].workerSaves.length} saves posted to the store worker: its own time`, mm(results[1].workerSaves), '')] : []),
     row(`search per keystroke ("${WORD}"), keys that change the list`, mm(results[1].search.visible), mm(results[4].search.visible)),
     row('search per keystroke, all keys', mm(results[1].search.all), mm(results[4].search.all)),
     '',
