@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Names and counts the pages the app's save writes, from the output of
 `cargo run --release --example save_pages` (one line of page numbers a save): each page
-named by SQLite's `dbstat` (a table or index; `free` for a page on the freelist), counted
-per save, most first. Reads the notebook, never writes it.
+named by SQLite's `dbstat` on the notebook as it is after the saves (the table or index the
+page belongs to then: a page freed or reused during the run is named by its last use; `free`
+for one not in any table or index now, on the freelist), counted per save, most first.
+Reads the notebook, never writes it.
 
     python3 benches/save_pages.py NOTEBOOK.sqlite3 FRAMES.txt
 """

@@ -73,15 +73,16 @@ pub struct SyncState {
 impl Store {
     /// How many local changes wait for a relay.
     pub fn pending_changes(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
-            // Key records (this device's keys, a key rotation) are bookkeeping, not changes
-            // to the notebook (`crypto::is_key_record`).
-            "SELECT count(*) FROM outbox
-             WHERE doc_id NOT LIKE 'member-%' AND doc_id NOT LIKE 'epoch-%'
-               AND doc_id NOT LIKE 'lead-%'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )? as u64)
+        // Key records (this device's keys, a key rotation) are bookkeeping, not changes to the
+        // notebook (`crypto::is_key_record`). Cached: the phone's worker counts after every save.
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM outbox
+                 WHERE doc_id NOT LIKE 'member-%' AND doc_id NOT LIKE 'epoch-%'
+                   AND doc_id NOT LIKE 'lead-%'",
+            )?
+            .query_row([], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Whether changes of `doc_id` wait for a relay.
