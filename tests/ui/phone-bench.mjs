@@ -457,9 +457,20 @@ async function countFileCalls(targets) {
   })()`);
 }
 
+/** The request a message to the store worker carries (`RecordConversation`), or its kind. */
+const requestName = (text) => (text.match(/"request":\{?"?(\w+)/) || text.match(/^\{?"?(\w+)/) || [])[1] || '?';
+
+/**
+ * The messages the store worker handled since `timeWorkerMessages`, as [request name, ms].
+ */
+async function workerHandled(targets) {
+  const handled = JSON.parse(await targets.evalInStoreWorker('JSON.stringify(self.__handled)'));
+  return handled.map(([text, t]) => [requestName(text), t]);
+}
+
 /**
  * Wraps the store worker's message handler (once) to time, in the worker, each message it
- * handles: the worker answers a request within the handler (the store is synchronous), so
+ * handles (the message's first 200 characters and the time): the worker answers a request within the handler (the store is synchronous), so
  * from the handler's start to its end is the worker's own time for it, without the wait for
  * the page's thread that the page's own timestamps include. Starts the list again.
  */
@@ -472,9 +483,7 @@ async function timeWorkerMessages(targets) {
         try {
           return orig.call(this, event);
         } finally {
-          const text = String(event.data).slice(0, 200);
-          const name = (text.match(/"request":\\{?"?(\\w+)/) || text.match(/^\\{?"?(\\w+)/) || [])[1] || '?';
-          self.__handled.push([name, Math.round((performance.now() - t) * 100) / 100]);
+          self.__handled.push([String(event.data).slice(0, 200), Math.round((performance.now() - t) * 100) / 100]);
         }
       };
       self.__handled = [];
@@ -534,7 +543,7 @@ async function workerSaves(page, targets, n, template) {
     return 'ok';
   }, { n, pause: 2200, template });
   if (ok !== 'ok') throw new Error(`saves posted to the store worker: ${ok}`);
-  const handled = JSON.parse(await targets.evalInStoreWorker('JSON.stringify(self.__handled)'));
+  const handled = await workerHandled(targets);
   return handled.filter(([name]) => name === 'RecordConversation').map(([, t]) => t);
 }
 
@@ -570,7 +579,7 @@ async function saveRuns(page, expectedText, label, offset, profiler = null, targ
     times.push(s.t1 - s.t0);
     if (IO) log(`bench:   ${label} save ${i + 1}, the store worker's OPFS calls: ${await targets.evalInStoreWorker('JSON.stringify(self.__fileCalls)')}`);
     if (targets) {
-      const handled = JSON.parse(await targets.evalInStoreWorker('JSON.stringify(self.__handled)'));
+      const handled = await workerHandled(targets);
       const own = handled.filter(([name]) => name === 'RecordConversation').map(([, t]) => t);
       if (own.length === 1) inWorker.push(own[0]);
       log(`bench:   ${label} save ${i + 1}, the store worker's own time per message (ms, in order): ${handled.map(([name, t]) => `${name} ${t}`).join(', ')}`);
@@ -584,7 +593,7 @@ async function saveRuns(page, expectedText, label, offset, profiler = null, targ
     for (const [kind, t, text] of during) {
       const id = (text.match(/"id":(\d+)/) || [])[1];
       if (kind === 'ask') {
-        const name = (text.match(/"request":\{?"?(\w+)/) || text.match(/^\{?"?(\w+)/) || [])[1] || '?';
+        const name = requestName(text);
         if (id !== undefined) asked.set(id, { name, t });
         else other.push(`→${name}@${ms(t - s.t0)}`);
       } else if (id !== undefined && asked.has(id)) {
