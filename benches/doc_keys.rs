@@ -1,6 +1,6 @@
 //! What each document's own key costs (`cargo bench --bench doc_keys`): deriving a key from the
 //! team's tree, cutting one out at an erasure, and how the tree an invite carries grows with
-//! the team's erasures.
+//! the team's erasures (and, past what one request carries, in how many parts it goes).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -11,6 +11,7 @@ use groundwork::crypto::keys::{
 };
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
+use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
 
 const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
 
@@ -57,9 +58,9 @@ fn main() {
     let mut cut_time = 0.0;
     println!(
         "| erasures | nodes held | tree stored | tree in an invite | invite of format 4 (base64url) | \
-         invite of format 3 | deriving a key | sealing / opening an invite of format 4 |"
+         invite of format 3 | parts sent | deriving a key | sealing / opening an invite of format 4 |"
     );
-    for target in [0u32, 1, 10, 100, 490, 1000, 3000, 6000] {
+    for target in [0u32, 1, 10, 100, 490, 1000, 3000, 6000, 20_000, 50_000] {
         while done < target {
             let start = Instant::now();
             cut.puncture(&doc(1_000_000 + done));
@@ -83,8 +84,9 @@ fn main() {
             black_box(cut.key_for(&doc(i)));
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
+        let parts = invite.len().div_ceil(MAX_SEALED_KEYS_LEN);
         println!(
-            "| {target} | {} | {} B | {} B | {} B | {} B | {per:.2} µs | {sealing:.1} / {opening:.1} ms |",
+            "| {target} | {} | {} B | {} B | {} B | {} B | {parts} | {per:.2} µs | {sealing:.1} / {opening:.1} ms |",
             cut.len(),
             cut.encode().len(),
             cut.dense_len(),

@@ -396,7 +396,7 @@ fn notebook(store: &mut Store, command: Command) -> Result<()> {
                 // copies of the relay's database taken before it (teams made since).
                 "document_keys": ring.doc_keys().is_some(),
                 // About how many more erasures the team's invites have room for.
-                "invite_room": ring.invite_room(groundwork_protocol::team::MAX_SEALED_KEYS_LEN),
+                "invite_room": ring.invite_room(groundwork_protocol::team::MAX_INVITE_KEYS_LEN),
                 "team_members_known": store.known_members()?,
                 "awaiting_key_changes": store.awaiting_key_changes()?,
                 // What other devices' push records say the relay holds and has not served.

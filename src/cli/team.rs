@@ -88,6 +88,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                 expires_in_secs: parse_duration(&expires_in)?,
                 role: if as_lead { Role::Lead } else { Role::Canvasser },
                 sealed_keys: None,
+                key_parts: Vec::new(),
             };
             let (invite, join_link) = sync::block_on(team::invite(&nb, &transport, &request))
                 .map_err(|e| lead(e, "invite"))?;

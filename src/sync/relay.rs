@@ -38,7 +38,8 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long a join's request may take (five times [`PATIENCE`]): its answer cannot be cut
 /// into pages, and an invite into a team with thousands of erasures carries megabytes of keys
-/// (7 MiB at most: about 190 kbit/s for five minutes). (A lead's new invite has the usual
+/// (63 MiB at most, in parts: about 1.7 Mbit/s for five minutes; 7 MiB, about 6,500 erasures,
+/// about 190 kbit/s). (A lead's new invite has the usual
 /// patience: the relay gives a request's body a minute to arrive, `body_read_timeout`.)
 pub const LONG_PATIENCE: Duration = Duration::from_secs(300);
 
@@ -465,7 +466,36 @@ impl<W: Wire> Relay<W> {
         token: &str,
         request: &InviteRequest,
     ) -> Result<InviteResponse, SyncError> {
-        self.json(relay, token, INVITES_PATH, Some(request)).await
+        // An invite whose keys went in parts has a route of its own, which a relay from before
+        // parts does not have: it answers 404 instead of an invite holding part of the keys.
+        let path = if request.key_parts.is_empty() {
+            INVITES_PATH
+        } else {
+            groundwork_protocol::INVITE_FROM_PARTS_PATH
+        };
+        self.json(relay, token, path, Some(request)).await
+    }
+
+    /// Leave one part of an invite's keys with the relay, before the invite that names it (a
+    /// lead only); `first` for a new invite's first part.
+    pub async fn invite_keys_part(
+        &self,
+        relay: &str,
+        token: &str,
+        part: &str,
+        first: bool,
+    ) -> Result<groundwork_protocol::InviteKeysPartAnswer, SyncError> {
+        let request = groundwork_protocol::InviteKeysPart {
+            sealed_keys: part.to_owned(),
+            first,
+        };
+        self.json(
+            relay,
+            token,
+            groundwork_protocol::INVITE_KEYS_PATH,
+            Some(&request),
+        )
+        .await
     }
 
     /// Revoke a device of this device's team (a lead only).

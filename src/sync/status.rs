@@ -112,7 +112,7 @@ impl Status {
                 document_keys: ring.as_ref().is_some_and(|k| k.doc_keys().is_some()),
                 invite_room: ring
                     .as_ref()
-                    .and_then(|k| k.invite_room(groundwork_protocol::team::MAX_SEALED_KEYS_LEN)),
+                    .and_then(|k| k.invite_room(groundwork_protocol::team::MAX_INVITE_KEYS_LEN)),
                 withheld: store.withheld().map_or(0, |w| (w.blobs + w.pushes) as u64),
                 erasures_refused: store.refused_erasures().map_or(0, |r| r.len() as u64),
                 unsigned_lead: store.role().ok().flatten().as_deref() == Some("lead")

@@ -14,6 +14,7 @@
 //! new order (the `x-groundwork-erasures` header), or whose push the relay refuses because it
 //! holds changes to an erased person (410), does this before going on.
 
+use groundwork_protocol::team::{MAX_INVITE_KEY_PARTS, MAX_SEALED_KEYS_LEN};
 use groundwork_protocol::{InviteRequest, InviteResponse, Role, TeamDevice};
 use serde::Serialize;
 
@@ -369,16 +370,33 @@ pub async fn erase_document<W: Wire>(
 /// them, a refusal may be an older relay's.
 const LONGEST_KEYS_BEFORE: usize = 4 * 1024 * 1024;
 
-/// A new invite to this device's team (a lead).
+/// A new invite to this device's team (a lead). A sealed team's keys longer than one request
+/// carries ([`MAX_SEALED_KEYS_LEN`]) go to the relay in parts first.
 pub async fn invite<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     request: &InviteRequest,
 ) -> Result<(InviteResponse, String), SyncError> {
+    invite_in_parts_of(store, transport, request, MAX_SEALED_KEYS_LEN).await
+}
+
+/// [`invite`], with keys longer than `part_len` bytes sent in parts of at most that, and at
+/// most [`MAX_INVITE_KEY_PARTS`] and one of them (tests make small teams' invites in several
+/// parts this way, or too large for an invite; at most [`MAX_SEALED_KEYS_LEN`] is used, which
+/// makes [`groundwork_protocol::team::MAX_INVITE_KEYS_LEN`] the longest keys).
+pub async fn invite_in_parts_of<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    request: &InviteRequest,
+    part_len: usize,
+) -> Result<(InviteResponse, String), SyncError> {
+    let part_len = part_len.clamp(1, MAX_SEALED_KEYS_LEN);
     let link = link_of(store)?;
     // A sealed team's invite carries its keys, sealed under a secret that stays in the code
     // and the link's fragment: the relay holds only what it cannot open.
     let mut request = request.clone();
+    request.key_parts.clear();
+    let mut keys_len = 0;
     require_signed_lead(store, "invite devices")?;
     // The invite carries the tree of documents' keys as this device holds it: every erasure
     // the team has ordered is carried out first, so that none of their keys goes with it.
@@ -408,15 +426,21 @@ pub async fn invite<W: Wire>(
         );
         // Each erasure grows the tree of documents' keys an invite carries; past what a relay
         // takes, say so here rather than pass on the relay's refusal.
+        let most = part_len.saturating_mul(MAX_INVITE_KEY_PARTS + 1);
         if let Some(sealed) = &request.sealed_keys
-            && sealed.len() > groundwork_protocol::team::MAX_SEALED_KEYS_LEN
+            && sealed.len() > most
         {
             return Err(Error::from(CryptoError::Key(format!(
                 "this team's keys have grown too large for an invite ({} KiB, at most {} KiB: every erasure adds about 1.1 KiB); devices already in the team keep working, and new devices need a new team",
                 sealed.len() / 1024,
-                groundwork_protocol::team::MAX_SEALED_KEYS_LEN / 1024
+                most / 1024
             )))
             .into());
+        }
+        keys_len = request.sealed_keys.as_ref().map_or(0, String::len);
+        if let Some(sealed) = request.sealed_keys.take() {
+            request.sealed_keys =
+                Some(send_in_parts(transport, &link, &mut request, sealed, part_len).await?);
         }
         Some(secret)
     } else {
@@ -430,35 +454,7 @@ pub async fn invite<W: Wire>(
         .invite(&link.relay_url, &link.token, &request)
         .await
     {
-        // Keys an older relay, or one whose max_body_bytes is lower, does not take.
-        Err(SyncError::Refused {
-            status: status @ (400 | 413),
-            message,
-        }) if big => {
-            return Err(SyncError::Refused {
-                status,
-                message: format!(
-                    "this team's keys have grown to {} KiB, more than this relay takes in an \
-                     invite ({message}): whoever runs the relay can update it, or raise its \
-                     max_body_bytes to 8 MiB; devices already in the team keep working",
-                    request.sealed_keys.as_ref().map_or(0, String::len) / 1024
-                ),
-            });
-        }
-        // A relay that refuses a body too large for it answers before reading it and closes
-        // the connection, which can break the upload before its answer is read: the lead is
-        // told what may be the cause too, not only that the relay could not be reached.
-        Err(SyncError::Unreachable { relay, reason }) if big => {
-            return Err(SyncError::Unreachable {
-                relay,
-                reason: format!(
-                    "{reason}; this team's keys have grown to {} KiB, which may be more than \
-                     this relay takes in an invite: whoever runs the relay can update it, or \
-                     raise its max_body_bytes to 8 MiB",
-                    request.sealed_keys.as_ref().map_or(0, String::len) / 1024
-                ),
-            });
-        }
+        Err(e) if big => return Err(too_big_for_relay(e, keys_len)),
         other => other?,
     };
     if let Some(secret) = secret {
@@ -470,6 +466,97 @@ pub async fn invite<W: Wire>(
         invite.code
     );
     Ok((invite, join_link))
+}
+
+/// Leaves all but the last `part_len` bytes of `sealed` with the relay in parts, naming them in
+/// `request`'s [`InviteRequest::key_parts`]; returns the last part, which goes with the invite.
+async fn send_in_parts<W: Wire>(
+    transport: &Relay<W>,
+    link: &RelayLink,
+    request: &mut InviteRequest,
+    sealed: String,
+    part_len: usize,
+) -> Result<String, SyncError> {
+    if sealed.len() <= part_len {
+        return Ok(sealed);
+    }
+    // Base64url text (what sealing makes): every byte is a character, so any cut is between two.
+    if !sealed.is_ascii() {
+        return Err(Error::from(CryptoError::Key(
+            "the invite's sealed keys are not base64url text: this is a bug in the app".into(),
+        ))
+        .into());
+    }
+    let mut parts: Vec<&str> = sealed
+        .as_bytes()
+        .chunks(part_len)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    let last = parts.pop().unwrap_or_default().to_owned();
+    for (i, part) in parts.into_iter().enumerate() {
+        let kept = match transport
+            .invite_keys_part(&link.relay_url, &link.token, part, i == 0)
+            .await
+        {
+            Err(SyncError::Refused {
+                status: 404 | 405, ..
+            }) => {
+                return Err(SyncError::Refused {
+                    status: 404,
+                    message: format!(
+                        "this team's keys have grown to {} KiB, more than one request carries, \
+                         and this relay is from before invites carried their keys in parts: \
+                         whoever runs the relay can update it; devices already in the team \
+                         keep working",
+                        sealed.len() / 1024
+                    ),
+                });
+            }
+            Err(e) if part.len() > LONGEST_KEYS_BEFORE => {
+                return Err(too_big_for_relay(e, sealed.len()));
+            }
+            other => other?,
+        };
+        request.key_parts.push(kept.part);
+    }
+    Ok(last)
+}
+
+/// `error`, from a request carrying more than [`LONGEST_KEYS_BEFORE`] of an invite's keys
+/// (`keys_len` bytes in all), with what may be its cause: a relay that takes less in one
+/// request, an older one or one whose `max_body_bytes` is lower.
+fn too_big_for_relay(error: SyncError, keys_len: usize) -> SyncError {
+    match error {
+        // An older relay's refusal of long keys names them; other 400s (a part the relay no
+        // longer has, say) are their own.
+        SyncError::Refused { status, message }
+            if status == 413 || (status == 400 && message.contains("sealed_keys")) =>
+        {
+            SyncError::Refused {
+                status,
+                message: format!(
+                    "this team's keys have grown to {} KiB, more than this relay takes in a \
+                     request ({message}): whoever runs the relay can update it, or raise its \
+                     max_body_bytes to 8 MiB; devices already in the team keep working",
+                    keys_len / 1024
+                ),
+            }
+        }
+        // A relay that refuses a body too large for it answers before reading it and closes
+        // the connection, which can break the upload before its answer is read: the lead is
+        // told what may be the cause too, not only that the relay could not be reached.
+        SyncError::Unreachable { relay, reason } => SyncError::Unreachable {
+            relay,
+            reason: format!(
+                "{reason}; this team's keys have grown to {} KiB, which may be more than this \
+                 relay takes in a request (a relay from before 2026-12-07 does not take them in \
+                 parts, and one whose max_body_bytes is under 8 MiB refuses them): whoever runs \
+                 the relay can update it, or raise its max_body_bytes to 8 MiB",
+                keys_len / 1024
+            ),
+        },
+        other => other,
+    }
 }
 
 /// The relay and the code of a join link (`https://RELAY/#join=CODE`, as [`invite`] makes
@@ -1081,6 +1168,7 @@ async fn act_now<W: Wire>(
                 expires_in_secs: APP_INVITE_SECS,
                 role: if lead { Role::Lead } else { Role::Canvasser },
                 sealed_keys: None,
+                key_parts: Vec::new(),
             };
             let (invite, link) = invite(store, transport, &request).await?;
             Ok(TeamReply::Invite(InviteShown {

@@ -56,15 +56,18 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use groundwork_protocol::team::{MAX_ERASURES_PER_PAGE, MAX_INVITE_SECS, MAX_INVITE_USES};
+use groundwork_protocol::team::{
+    INVITE_KEY_PART_SECS, InviteKeysPart, InviteKeysPartAnswer, MAX_ERASURES_PER_PAGE,
+    MAX_INVITE_KEY_PARTS, MAX_INVITE_SECS, MAX_INVITE_USES,
+};
 use groundwork_protocol::{
     COMPACT_PATH, CONFIRM_ERASURES_PATH, CompactRequest, ConfirmErasures, DEVICES_PATH,
     DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER,
     ERASURES_PATH, EnrolRequest, EnrolResponse, EraseRequest, ErasureList, HEALTH_PATH,
-    INVITES_PATH, InviteRequest, InviteResponse, JSON_CONTENT_TYPE, MAX_ACTOR_LEN, PROMOTE_PATH,
-    PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER, Role, SYNC_CONTENT_TYPE, SYNC_PATH,
-    SyncRequest, SyncResponse, TOKEN_PREFIX, TeamDevice, decode_sync_request, encode_sync_response,
-    valid_token,
+    INVITE_FROM_PARTS_PATH, INVITE_KEYS_PATH, INVITES_PATH, InviteRequest, InviteResponse,
+    JSON_CONTENT_TYPE, MAX_ACTOR_LEN, PROMOTE_PATH, PulledChange, Pusher, REVOKE_PATH, ROLE_HEADER,
+    Role, SYNC_CONTENT_TYPE, SYNC_PATH, SyncRequest, SyncResponse, TOKEN_PREFIX, TeamDevice,
+    decode_sync_request, encode_sync_response, valid_token,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,7 +89,8 @@ use crate::store::{
 
 /// The routes, for the 404 and 405 answers.
 const ROUTES: &str = "GET /healthz, POST /v1/enrol, POST /v1/sync, POST /v1/doc-changes, \
-                      GET /v1/devices, POST /v1/invites, POST /v1/devices/revoke, \
+                      GET /v1/devices, POST /v1/invites, POST /v1/invites/keys, \
+                      POST /v1/invites/from-parts, POST /v1/devices/revoke, \
                       POST /v1/devices/promote, POST /v1/erase, GET /v1/erasures, \
                       POST /v1/erasures/confirm and POST /v1/compact";
 
@@ -129,7 +133,24 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// The web app served at `/` (`serve --app DIR`), if any.
     pub app: Option<Arc<AppDir>>,
+    /// The memory enrolment answers carrying large sealed keys may take at once, in KiB
+    /// permits ([`ANSWER_KEYS_BUDGET`]).
+    pub answer_keys: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most memory enrolment answers carrying more than [`LARGE_ANSWER_KEYS`] of sealed keys
+/// take at once, across every client: 256 MiB, four answers of the longest keys (an answer
+/// reserves twice its keys: the keys and their JSON). A team past some 30,000 erasures hands
+/// each joining device tens of MiB; without a bound, devices joining at once, or a client
+/// reading answers slowly, could hold any amount.
+pub const ANSWER_KEYS_BUDGET: usize = 256 * 1024 * 1024;
+
+/// Sealed keys longer than this reserve from [`ANSWER_KEYS_BUDGET`] (1 MiB; shorter ones, most
+/// teams', do not wait).
+pub const LARGE_ANSWER_KEYS: usize = 1024 * 1024;
+
+/// How long an enrolment answer waits for room in [`ANSWER_KEYS_BUDGET`] before a 503.
+const ANSWER_KEYS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     /// The state for `store` and `limits`, with fresh rate limiters.
@@ -139,6 +160,7 @@ impl AppState {
             limits,
             rate_limits: Arc::new(RateLimits::new(limits.rates)),
             app: None,
+            answer_keys: Arc::new(tokio::sync::Semaphore::new(ANSWER_KEYS_BUDGET / 1024)),
         }
     }
 
@@ -167,6 +189,14 @@ pub fn router(state: AppState) -> Router {
             post(doc_changes).route_layer(failed_auth()),
         )
         .route(INVITES_PATH, post(invite).route_layer(failed_auth()))
+        .route(
+            INVITE_KEYS_PATH,
+            post(invite_keys).route_layer(failed_auth()),
+        )
+        .route(
+            INVITE_FROM_PARTS_PATH,
+            post(invite_from_parts).route_layer(failed_auth()),
+        )
         .route(REVOKE_PATH, post(revoke).route_layer(failed_auth()))
         .route(PROMOTE_PATH, post(promote).route_layer(failed_auth()))
         .route(ERASE_PATH, post(erase).route_layer(failed_auth()))
@@ -314,6 +344,12 @@ async fn enrol(
             "device enrolled"
         );
     }
+    let keys_len = enrolled.sealed_keys.as_ref().map_or(0, String::len);
+    let held = if keys_len > LARGE_ANSWER_KEYS {
+        Some(reserve_answer(&state, keys_len).await?)
+    } else {
+        None
+    };
     let answer = EnrolResponse {
         team_id,
         device_id,
@@ -323,7 +359,50 @@ async fn enrol(
         sealed_keys: enrolled.sealed_keys,
     };
     let json = serde_json::to_vec(&answer).map_err(|_| ApiError::internal())?;
-    Ok(respond(JSON_CONTENT_TYPE, json, false))
+    drop(answer);
+    if held.is_none() {
+        return Ok(respond(JSON_CONTENT_TYPE, json, false));
+    }
+    // Random keys do not compress: sent as they are, holding their reservation until sent.
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    Ok((
+        StatusCode::OK,
+        headers,
+        Body::new(crate::body::HeldBody::new(json, held)),
+    )
+        .into_response())
+}
+
+/// Room in [`ANSWER_KEYS_BUDGET`] for an enrolment answer carrying `keys_len` bytes of sealed
+/// keys (twice that: the keys and their JSON), or a 503 once [`ANSWER_KEYS_WAIT`] has passed. The
+/// enrolment is stored by then: a device that chose its token asks again and is answered again.
+async fn reserve_answer(
+    state: &AppState,
+    keys_len: usize,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    let kib = keys_len.saturating_mul(2).div_ceil(1024);
+    let kib = u32::try_from(kib.min(ANSWER_KEYS_BUDGET / 1024)).unwrap_or(u32::MAX);
+    match tokio::time::timeout(
+        ANSWER_KEYS_WAIT,
+        Arc::clone(&state.answer_keys).acquire_many_owned(kib),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            tracing::warn!(keys_len, "no room for an enrolment answer's keys: 503");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the relay is handing this team's keys to other devices joining now: try again \
+                 in a minute (you are enrolled: asked again with the same token, the relay \
+                 answers the same enrolment)",
+            ))
+        }
+    }
 }
 
 /// The answer to an authenticated device, with its role and the team's erasure head (unless
@@ -418,11 +497,30 @@ async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     Ok(to_device(&device, result))
 }
 
-/// A lead creates an invite to its team.
+/// A lead creates an invite to its team, its keys (if any) in the request.
 async fn invite(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
+) -> Result<Response, ApiError> {
+    make_invite(state, headers, body, INVITES_PATH).await
+}
+
+/// A lead creates an invite to its team whose keys it left in parts first.
+async fn invite_from_parts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    make_invite(state, headers, body, INVITE_FROM_PARTS_PATH).await
+}
+
+/// [`invite`] or [`invite_from_parts`], as the request came to `path`.
+async fn make_invite(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    path: &'static str,
 ) -> Result<Response, ApiError> {
     let device = authenticate(&state.store, &headers).await?;
     let result = async {
@@ -431,10 +529,11 @@ async fn invite(
             body,
             &headers,
             &state.limits,
-            INVITES_PATH,
-            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional)}"#,
+            path,
+            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional), "key_parts": ["<id>", …] (optional)}"#,
         )
         .await?;
+        check_key_parts(&req, path)?;
         if !(1..=MAX_INVITE_USES).contains(&req.uses) {
             return Err(ApiError::bad_request(format!(
                 "uses must be 1 to {MAX_INVITE_USES}: how many devices may join with the invite \
@@ -461,7 +560,9 @@ async fn invite(
                 },
             )?;
         let sealed = req.sealed_keys.is_some();
+        let parts = req.key_parts.len();
         invite.sealed_keys = req.sealed_keys;
+        invite.key_parts = req.key_parts;
         let answer = InviteResponse {
             code,
             role: invite.role,
@@ -477,9 +578,101 @@ async fn invite(
             role = answer.role.as_str(),
             uses = answer.uses,
             sealed,
+            parts,
             "a lead created an invite"
         );
         json(&answer)
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// Refuses an invite's [`InviteRequest::key_parts`] that are too many, not spelled as the
+/// relay makes their ids, or not followed by keys of the request's own; and an invite that
+/// names parts sent to [`INVITES_PATH`], or one that names none sent to
+/// [`INVITE_FROM_PARTS_PATH`] (`path`, where the request came).
+fn check_key_parts(req: &InviteRequest, path: &str) -> Result<(), ApiError> {
+    if path == INVITE_FROM_PARTS_PATH && req.key_parts.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{INVITE_FROM_PARTS_PATH} is for an invite whose keys were left in parts, and \
+             key_parts is empty: send an invite without parts to {INVITES_PATH}"
+        )));
+    }
+    if req.key_parts.is_empty() {
+        return Ok(());
+    }
+    if path != INVITE_FROM_PARTS_PATH {
+        return Err(ApiError::bad_request(format!(
+            "an invite naming key_parts goes to {INVITE_FROM_PARTS_PATH}, which a relay from \
+             before parts does not have (it would make an invite holding only part of the keys)"
+        )));
+    }
+    if req.key_parts.len() > MAX_INVITE_KEY_PARTS {
+        return Err(ApiError::bad_request(format!(
+            "key_parts names {} parts; an invite's keys come in at most {} parts and its own \
+             sealed_keys",
+            req.key_parts.len(),
+            MAX_INVITE_KEY_PARTS
+        )));
+    }
+    if let Some(bad) = req
+        .key_parts
+        .iter()
+        .find(|p| !crate::secrets::is_key_part_id(p))
+    {
+        return Err(ApiError::bad_request(format!(
+            "key_parts must hold the ids the relay answered {INVITE_KEYS_PATH} with (32 \
+             lowercase hex digits); {:?} is not one",
+            bad.chars().take(40).collect::<String>()
+        )));
+    }
+    if req.sealed_keys.is_none() {
+        return Err(ApiError::bad_request(
+            "key_parts come before the invite's last part of its keys, in sealed_keys, which is \
+             missing",
+        ));
+    }
+    Ok(())
+}
+
+/// A lead leaves one part of an invite's keys, too long for one request, before the invite.
+async fn invite_keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "invite devices")?;
+        let req: InviteKeysPart = read_json(
+            body,
+            &headers,
+            &state.limits,
+            INVITE_KEYS_PATH,
+            r#"{"sealed_keys": "<base64url>", "first": true or false (optional)}"#,
+        )
+        .await?;
+        check_sealed_keys(&req.sealed_keys)?;
+        let now = now();
+        let first = req.first;
+        let part = crate::secrets::new_key_part_id().map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a part of an invite's keys");
+            ApiError::internal()
+        })?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let id = part.clone();
+        blocking(move || Ok(store.keep_invite_keys(&lead, &id, &req.sealed_keys, first, now)?))
+            .await?;
+        tracing::info!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            "a lead left a part of an invite's keys"
+        );
+        json(&InviteKeysPartAnswer {
+            part,
+            expires_at: now.saturating_add(INVITE_KEY_PART_SECS),
+        })
     }
     .await;
     Ok(to_device(&device, result))

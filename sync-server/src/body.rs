@@ -4,6 +4,8 @@
 //! so a small gzip bomb is refused (413) as surely as a large upload. Every request body arrives
 //! wrapped in a [`DeadlineBody`] (see [`crate::listener`]), so a body that trickles in is cut
 //! off and answered 408. A gzip body must be exactly one gzip member: bytes after it are 400.
+//! A large answer can hold a reservation of the memory it takes until it is sent
+//! ([`HeldBody`]).
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -226,6 +228,54 @@ pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     );
     encoder.write_all(bytes)?;
     encoder.finish()
+}
+
+/// The most bytes a frame of a [`HeldBody`] carries.
+const HELD_FRAME_BYTES: usize = 64 * 1024;
+
+/// An answer's bytes, handed out in frames of [`HELD_FRAME_BYTES`], holding `held` (a
+/// reservation of the memory they take) until the last frame is taken or the answer is
+/// dropped: a connection takes the next frame only once it has room for it, so a client that
+/// reads slowly keeps the reservation as long as it keeps the bytes.
+pub struct HeldBody {
+    bytes: Bytes,
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl HeldBody {
+    /// `bytes`, holding `held` while they are sent.
+    pub fn new(bytes: Vec<u8>, held: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        Self {
+            bytes: Bytes::from(bytes),
+            held,
+        }
+    }
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.bytes.is_empty() {
+            self.held = None;
+            return Poll::Ready(None);
+        }
+        let n = self.bytes.len().min(HELD_FRAME_BYTES);
+        let frame = self.bytes.split_to(n);
+        Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.bytes.len() as u64)
+    }
 }
 
 /// A `200` answer with `content_type`, gzip-compressed when the client allows and it pays.

@@ -229,10 +229,27 @@ impl From<StoreError> for ApiError {
             StoreError::InviteKeysFull { limit } => ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
-                    "your team's unused invites already hold as many keys as this relay keeps \
-                     for a team ({limit} bytes): make one invite for several people (groundwork \
-                     team invite --uses N), or wait for unused invites to expire; whoever runs \
-                     the relay can raise max_team_bytes (a sixteenth of it is this limit)"
+                    "your team's unused invites (and parts of invites' keys waiting for their \
+                     invite, each forgotten within the hour) already hold as many keys as this \
+                     relay keeps for a team ({limit} bytes): make one invite for several people \
+                     (groundwork team invite --uses N), or wait for unused invites to expire; \
+                     whoever runs the relay can raise max_team_bytes (a sixteenth of it is this \
+                     limit)"
+                ),
+            ),
+            StoreError::UnknownKeyPart { part } => ApiError::bad_request(format!(
+                "the invite names a part of its keys ({part:.40}) that this device has not left \
+                 with the relay in the last hour, or that another invite took: make the invite \
+                 again (groundwork team invite)"
+            )),
+            StoreError::TooManyKeyParts { limit } => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "your team already has {limit} parts of invites' keys waiting on this relay \
+                     for their invites (each is forgotten an hour after it came): make the \
+                     invite again in an hour. If your team's leads are not making invites, a \
+                     lead's device may be lost or misbehaving: look at groundwork team devices \
+                     and revoke it"
                 ),
             ),
             StoreError::TooManyInvites { limit } => ApiError::new(

@@ -4,10 +4,12 @@
 //!   application/vnd.groundwork.sync.v1` and every other `POST` (enrolment, doc-changes, the
 //!   lead's actions, erasure confirmations) `application/json` (415 otherwise).
 //! - [`MAX_ENROL_BODY_BYTES`], [`MAX_JSON_BODY_BYTES`]: enrolment bodies, doc-changes requests
-//!   and the lead's and erasure requests are small (413 above 16 KiB); an invite request, which may carry sealed
-//!   keys, up to [`MAX_INVITE_BODY_BYTES`] (7 MiB and 4 KiB).
-//! - [`check_sealed_keys`]: an invite's sealed keys are 1 to [`MAX_SEALED_KEYS_LEN`] base64url
-//!   characters (7 MiB; 400).
+//!   and the lead's and erasure requests are small (413 above 16 KiB); an invite request, or a
+//!   part of an invite's keys, which may carry sealed keys, up to [`MAX_INVITE_BODY_BYTES`]
+//!   (7 MiB and 4 KiB).
+//! - [`check_sealed_keys`]: an invite's sealed keys, or a part of them, are 1 to
+//!   [`MAX_SEALED_KEYS_LEN`] base64url characters (7 MiB; 400); longer keys go in parts, which
+//!   the store joins into the invite.
 //! - [`check_erase_proof`]: an erasure order's proof is 1 to [`MAX_ERASE_PROOF_LEN`] printable
 //!   ASCII characters (400).
 //! - [`MAX_COMPACT_BODY_BYTES`], [`check_compact`]: a lead's compaction request is at most 4 MiB
@@ -71,11 +73,13 @@ pub const MAX_COMPACT_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// held the budget every team's syncs wait on). A route that reads a larger body than a small
 /// JSON one needs its own line here.
 pub fn largest_body_of(path: &str) -> Option<u64> {
-    use groundwork_protocol::{COMPACT_PATH, INVITES_PATH, SYNC_PATH};
+    use groundwork_protocol::{
+        COMPACT_PATH, INVITE_FROM_PARTS_PATH, INVITE_KEYS_PATH, INVITES_PATH, SYNC_PATH,
+    };
     let bytes = match path {
         SYNC_PATH => return None,
         COMPACT_PATH => MAX_COMPACT_BODY_BYTES,
-        INVITES_PATH => MAX_INVITE_BODY_BYTES,
+        INVITES_PATH | INVITE_KEYS_PATH | INVITE_FROM_PARTS_PATH => MAX_INVITE_BODY_BYTES,
         // Enrolment, the lead's other actions, erasure confirmations, a document's changes;
         // and any other route, which reads no body.
         _ => MAX_JSON_BODY_BYTES,
@@ -122,6 +126,8 @@ pub async fn require_content_type(req: Request, next: Next) -> Response {
         groundwork_protocol::ENROL_PATH
         | groundwork_protocol::DOC_CHANGES_PATH
         | groundwork_protocol::INVITES_PATH
+        | groundwork_protocol::INVITE_KEYS_PATH
+        | groundwork_protocol::INVITE_FROM_PARTS_PATH
         | groundwork_protocol::REVOKE_PATH
         | groundwork_protocol::PROMOTE_PATH
         | groundwork_protocol::ERASE_PATH

@@ -79,6 +79,7 @@ pub fn prepare_invite(
         expires_at: now.saturating_add(i64::try_from(expires_in_secs).unwrap_or(i64::MAX)),
         role,
         sealed_keys: None,
+        key_parts: Vec::new(),
     };
     Ok((code, invite))
 }

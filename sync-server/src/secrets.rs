@@ -36,6 +36,17 @@ pub fn new_token() -> Result<String, RandomError> {
     ))
 }
 
+/// A fresh id for a part of an invite's keys: 32 lowercase hex digits.
+pub fn new_key_part_id() -> Result<String, RandomError> {
+    let bytes: [u8; 16] = random_bytes()?;
+    Ok(groundwork_protocol::id::hex(&bytes))
+}
+
+/// Whether `part` is spelled as [`new_key_part_id`] makes them.
+pub fn is_key_part_id(part: &str) -> bool {
+    part.len() == 32 && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The stored hash of a device token.
 pub fn hash_token(token: &str) -> SecretHash {
     sha256(token.as_bytes())

@@ -299,6 +299,7 @@ fn a_revoked_leads_snapshots_made_before_still_count() {
             expires_in_secs: 3600,
             role: Role::Canvasser,
             sealed_keys: None,
+            key_parts: Vec::new(),
         };
         let nb = RefCell::new(&mut b.store);
         sync::block_on(team::invite(&nb, &transport(), &request))

@@ -717,29 +717,76 @@ pub(crate) mod through_the_relay {
         assert!(b.store.keyring().unwrap().doc_keys().is_some());
     }
 
+    /// Past what one request carries (7 MiB, about 6,500 erasures) the keys go in parts, and
+    /// the team still takes in new devices, which get the lead's tree as it is.
+    #[test]
+    fn a_team_past_what_one_request_carries_still_takes_in_new_devices() {
+        let relay = TestRelay::start();
+        let (_, mut lead, _b) = lead_and_canvasser(&relay);
+        let id = canary_person(&mut lead.store);
+        lead.sync();
+        // The lead's tree as 8,000 erasures leave it (each cuts about 1.5 KB of keys into it,
+        // about 1.1 KB in an invite's dense form: 8.7 MB, over one request's 7 MiB).
+        erased_so_often(&mut lead, 8_000);
+        let code = invite_from(&mut lead, 1);
+        let mut c = Device::joined(&relay.url, &code, "C's phone");
+        assert_eq!(
+            c.store.keyring().unwrap().doc_keys(),
+            lead.store.keyring().unwrap().doc_keys(),
+            "the tree came whole"
+        );
+        let report = c.sync();
+        assert_eq!(report.rejected, 0, "{report:?}");
+        assert!(c.store.person(&id).unwrap().person.name.contains(CANARY));
+    }
+
     #[test]
     fn a_lead_is_told_when_the_team_s_keys_have_outgrown_an_invite() {
         let relay = TestRelay::start();
         let (_, mut lead, _b) = lead_and_canvasser(&relay);
         invite_from(&mut lead, 1);
-        // The lead's tree as 8,000 erasures leave it (each cuts about 1.5 KB of keys into it,
-        // about 1.1 KB in an invite's dense form: 8.7 MB, over the relay's 7 MiB).
-        erased_so_often(&mut lead, 8_000);
-        let message = invite_refused(&mut lead);
+        // Ten erasures put some 20 KB of keys in an invite: more than nine parts of 200 bytes,
+        // as some 65,000 erasures would be more than nine parts of 7 MiB.
+        erased_so_often(&mut lead, 10);
+        let message = invite_refused_in_parts_of(&mut lead, 200);
         assert!(message.contains("too large for an invite"), "{message}");
         assert!(message.contains("new team"), "{message}");
+        // The tree of one erasure (about 2.6 KB in an invite) goes in two parts of 2,000 bytes.
+        let relay = TestRelay::start();
+        let (_, mut lead, _b) = lead_and_canvasser(&relay);
+        erased_so_often(&mut lead, 1);
+        let request = canvassers_invite();
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::invite_in_parts_of(&nb, &transport(), &request, 2000))
+            .expect("in two parts");
     }
 
-    /// Why `lead`'s app could not make a canvasser's invite (it must not).
-    fn invite_refused(lead: &mut Device) -> String {
-        let request = groundwork_protocol::InviteRequest {
+    fn canvassers_invite() -> groundwork_protocol::InviteRequest {
+        groundwork_protocol::InviteRequest {
             uses: 1,
             expires_in_secs: 3600,
             role: groundwork_protocol::Role::Canvasser,
             sealed_keys: None,
-        };
+            key_parts: Vec::new(),
+        }
+    }
+
+    /// Why `lead`'s app could not make a canvasser's invite (it must not).
+    fn invite_refused(lead: &mut Device) -> String {
+        invite_refused_in_parts_of(lead, usize::MAX)
+    }
+
+    /// Why `lead`'s app could not make a canvasser's invite with its keys in parts of at most
+    /// `part_len` bytes.
+    fn invite_refused_in_parts_of(lead: &mut Device, part_len: usize) -> String {
+        let request = canvassers_invite();
         let nb = RefCell::new(&mut lead.store);
-        match sync::block_on(team::invite(&nb, &transport(), &request)) {
+        match sync::block_on(team::invite_in_parts_of(
+            &nb,
+            &transport(),
+            &request,
+            part_len,
+        )) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("an invite the relay would not take was made"),
         }
@@ -795,6 +842,7 @@ pub(crate) mod through_the_relay {
             expires_in_secs: 3600,
             role: groundwork_protocol::Role::Canvasser,
             sealed_keys: None,
+            key_parts: Vec::new(),
         };
         {
             let nb = RefCell::new(&mut b.store);
@@ -1156,12 +1204,12 @@ mod command_line {
             "{err}"
         );
 
-        // The team's documents have their own keys; invites have room for about 6,500
-        // erasures (7 MiB, the tree in its dense form).
+        // The team's documents have their own keys; invites have room for some 60,000
+        // erasures (63 MiB in parts, the tree in its dense form; the estimate errs low).
         let before = json(&ok(&lead, &["status"]));
         assert_eq!(before["document_keys"], true, "{before}");
         let room = before["invite_room"].as_u64().unwrap();
-        assert!(room > 5_000, "{before}");
+        assert!((40_000..70_000).contains(&room), "{before}");
         let erased = json(&ok(&lead, &["person", "erase", &p]));
         assert_eq!(
             (erased["order"].as_u64(), erased["devices"].as_u64()),

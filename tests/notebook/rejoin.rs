@@ -464,6 +464,7 @@ fn a_join_link_pasted_where_the_code_goes_joins_at_the_relay_it_names() {
         expires_in_secs: 3600,
         role: Role::Canvasser,
         sealed_keys: None,
+        key_parts: Vec::new(),
     };
     let nb = std::cell::RefCell::new(&mut lead.store);
     let (_, link) = sync::block_on(sync::team::invite(&nb, &transport(), &request)).unwrap();

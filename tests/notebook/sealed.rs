@@ -20,11 +20,119 @@ pub(crate) fn lead_invite(lead: &mut Device) -> String {
         expires_in_secs: 3600,
         role: Role::Canvasser,
         sealed_keys: None,
+        key_parts: Vec::new(),
     };
     let nb = RefCell::new(&mut lead.store);
     let (invite, link) = sync::block_on(team::invite(&nb, &transport(), &request)).unwrap();
     assert!(link.ends_with(&format!("#join={}", invite.code)), "{link}");
     invite.code
+}
+
+/// Keys longer than one request go to the relay in parts before the invite (here parts of at
+/// most 200 bytes, where the app's are 7 MiB): the relay joins them, and a device that joins
+/// with the invite opens them and reads the team.
+#[test]
+fn an_invite_whose_keys_go_in_parts_lets_a_device_in() {
+    let relay = TestRelay::start();
+    let (_, first) = relay.operator_team();
+    let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
+    let id = canary_person(&mut lead.store);
+    lead.sync();
+    // Count the parts the relay is left, and their sizes, as it stores them.
+    relay.tamper(
+        "CREATE TABLE parts_seen (bytes INTEGER);
+         CREATE TRIGGER count_parts AFTER INSERT ON invite_key_parts
+         BEGIN INSERT INTO parts_seen VALUES (length(NEW.keys)); END;",
+    );
+    let request = InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+        key_parts: Vec::new(),
+    };
+    let nb = RefCell::new(&mut lead.store);
+    let (invite, _) =
+        sync::block_on(team::invite_in_parts_of(&nb, &transport(), &request, 200)).unwrap();
+    let db = rusqlite::Connection::open(relay.dir().join("relay.sqlite3")).unwrap();
+    let seen: Vec<i64> = db
+        .prepare("SELECT bytes FROM parts_seen")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(seen.iter().all(|&b| b == 200), "{seen:?}");
+    let waiting: i64 = db
+        .query_row("SELECT count(*) FROM invite_key_parts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0, "the invite took its parts");
+
+    let mut phone = Device::joined(&relay.url, &invite.code, "phone");
+    let report = phone.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    let person = phone.store.person(&id).unwrap();
+    assert!(person.person.name.contains(CANARY));
+}
+
+/// A wire to a relay from before invites' keys went in parts: it has no route for them.
+struct RelayBeforeParts(groundwork::sync::http::ReqwestWire);
+
+impl groundwork::sync::Wire for RelayBeforeParts {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
+        if request.url.ends_with(groundwork_protocol::INVITE_KEYS_PATH) {
+            let body = br#"{"error":"no such route"}"#.to_vec();
+            return Ok(groundwork::sync::relay::Answer {
+                status: 404,
+                wire_bytes: body.len() as u64,
+                body,
+                news: Default::default(),
+            });
+        }
+        self.0.exchange(request).await
+    }
+
+    async fn pause(&self, wait: std::time::Duration) {
+        self.0.pause(wait).await
+    }
+}
+
+/// A relay from before invites in parts: the lead is told that the relay needs updating (the
+/// parts go first, so the refusal comes before any invite is asked for); keys that fit in one
+/// request still make invites there.
+#[test]
+fn a_relay_without_invites_in_parts_is_named_as_the_cause() {
+    let relay = TestRelay::start();
+    let (_, first) = relay.operator_team();
+    let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
+    let request = InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: Role::Canvasser,
+        sealed_keys: None,
+        key_parts: Vec::new(),
+    };
+    let old = groundwork::sync::Relay::over(
+        RelayBeforeParts(groundwork::sync::http::ReqwestWire::new().unwrap()),
+        1,
+        std::time::Duration::ZERO,
+    );
+    let nb = RefCell::new(&mut lead.store);
+    let err = sync::block_on(team::invite_in_parts_of(&nb, &old, &request, 200))
+        .expect_err("no route for the parts");
+    let message = err.to_string();
+    assert!(
+        message.contains("in parts") && message.contains("update"),
+        "{message}"
+    );
+    // Whole keys still go to the same relay.
+    let (invite, _) =
+        sync::block_on(team::invite_in_parts_of(&nb, &old, &request, usize::MAX)).unwrap();
+    Device::joined(&relay.url, &invite.code, "phone");
 }
 
 /// `evil` seals `victim`'s pending change of `doc` under its own signature and has the relay

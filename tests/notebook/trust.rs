@@ -32,6 +32,7 @@ pub(crate) fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
         expires_in_secs: 3600,
         role,
         sealed_keys: None,
+        key_parts: Vec::new(),
     };
     let nb = RefCell::new(&mut lead.store);
     sync::block_on(team::invite(&nb, &transport(), &request))

@@ -36,7 +36,8 @@ pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
     CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_NEEDS_SECRET, CODE_REVOKED,
     CONFIRM_ERASURES_PATH, ConfirmErasures, DeviceAction, ERASE_PATH, ERASURES_HEADER,
-    ERASURES_PATH, EraseRequest, Erasure, ErasureList, INVITES_PATH, InviteRequest, InviteResponse,
+    ERASURES_PATH, EraseRequest, Erasure, ErasureList, INVITE_FROM_PARTS_PATH, INVITE_KEYS_PATH,
+    INVITES_PATH, InviteKeysPart, InviteKeysPartAnswer, InviteRequest, InviteResponse,
     PROMOTE_PATH, REVOKE_PATH, ROLE_HEADER, Role,
 };
 pub use wire::{

@@ -4,6 +4,8 @@
 //! | request | who | body | answer |
 //! | --- | --- | --- | --- |
 //! | `POST` [`INVITES_PATH`] | lead | [`InviteRequest`] | [`InviteResponse`] |
+//! | `POST` [`INVITE_KEYS_PATH`] | lead | [`InviteKeysPart`] | [`InviteKeysPartAnswer`] |
+//! | `POST` [`INVITE_FROM_PARTS_PATH`] | lead | [`InviteRequest`] naming parts | [`InviteResponse`] |
 //! | `POST` [`REVOKE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
 //! | `POST` [`PROMOTE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
 //! | `POST` [`ERASE_PATH`] | lead | [`EraseRequest`] | [`Erasure`] |
@@ -25,6 +27,17 @@ use serde::{Deserialize, Serialize};
 
 /// Create an invite to the caller's team (a lead): `POST` an [`InviteRequest`].
 pub const INVITES_PATH: &str = "/v1/invites";
+/// Leave one part of an invite's sealed keys with the relay, for an invite made within
+/// [`INVITE_KEY_PART_SECS`] (a lead): `POST` an [`InviteKeysPart`]. Keys longer than
+/// [`MAX_SEALED_KEYS_LEN`] go in several parts: all but one this way, then the invite to
+/// [`INVITE_FROM_PARTS_PATH`] with the rest in [`InviteRequest::sealed_keys`] and the parts'
+/// ids in [`InviteRequest::key_parts`], in order.
+pub const INVITE_KEYS_PATH: &str = "/v1/invites/keys";
+/// Create an invite whose keys were left in parts (a lead): `POST` an [`InviteRequest`] whose
+/// [`InviteRequest::key_parts`] names them. A route of its own, so that a relay from before
+/// parts answers 404 rather than make an invite holding only the request's own part of the
+/// keys ([`INVITES_PATH`] refuses `key_parts`).
+pub const INVITE_FROM_PARTS_PATH: &str = "/v1/invites/from-parts";
 /// Revoke a device of the caller's team (a lead): `POST` a [`DeviceAction`].
 pub const REVOKE_PATH: &str = "/v1/devices/revoke";
 /// Make a device of the caller's team a lead (a lead): `POST` a [`DeviceAction`].
@@ -60,13 +73,31 @@ pub const CODE_NEEDS_SECRET: &str = "invite_needs_secret";
 /// into a team that has no lead yet and is not sealed (it would make the team's key, and so be
 /// its root of trust): the team's first lead must join first. The invite is not used up.
 pub const CODE_NO_LEAD_YET: &str = "no_lead_yet";
-/// Longest [`InviteRequest::sealed_keys`], in bytes: 7 MiB (4 MiB before 2026-12-06), which
-/// leaves room for the request's other fields under a relay's default `max_body_bytes`
-/// (8 MiB). The keys grow with the team's erasures (each adds about 1.1 KB, in base64url, of
-/// document keys to what an invite carries once past 1 MiB), so this holds about 6,500 of
-/// them. A relay also bounds what a team's unused invites hold together (a sixteenth of its
-/// `max_team_bytes`).
+/// Longest [`InviteRequest::sealed_keys`] and [`InviteKeysPart::sealed_keys`], in bytes: 7 MiB
+/// (4 MiB before 2026-12-06), which leaves room for the request's other fields under a relay's
+/// default `max_body_bytes` (8 MiB). The keys grow with the team's erasures (each adds about
+/// 1.1 KB, in base64url, of document keys to what an invite carries once past 1 MiB), so one
+/// request holds about 6,500 of them; longer keys go in parts ([`INVITE_KEYS_PATH`], relays
+/// from 2026-12-07 on), up to [`MAX_INVITE_KEYS_LEN`]. A relay also bounds what a team's
+/// unused invites and waiting parts hold together (a sixteenth of its `max_team_bytes`).
 pub const MAX_SEALED_KEYS_LEN: usize = 7 * 1024 * 1024;
+
+/// Most parts [`InviteRequest::key_parts`] may name: with the request's own
+/// [`InviteRequest::sealed_keys`], an invite carries at most [`MAX_INVITE_KEYS_LEN`] bytes of
+/// keys (about 60,000 erasures; a relay's bound on a team's erasure orders, 32,768 with the
+/// default `max_team_bytes`, comes first).
+pub const MAX_INVITE_KEY_PARTS: usize = 8;
+/// The most bytes of sealed keys one invite carries, in [`MAX_INVITE_KEY_PARTS`] parts and its
+/// own: 63 MiB. A relay's bound on what a team's invites hold together (a sixteenth of its
+/// `max_team_bytes`, 64 MiB by default) may be lower.
+pub const MAX_INVITE_KEYS_LEN: usize = (MAX_INVITE_KEY_PARTS + 1) * MAX_SEALED_KEYS_LEN;
+/// How long a part of an invite's keys that no invite has taken may still be named, in seconds
+/// (one hour); past it the relay forgets it at the team's next invite, part or enrolment. A team
+/// holds at most [`MAX_WAITING_KEY_PARTS`] such parts at once.
+pub const INVITE_KEY_PART_SECS: i64 = 3600;
+/// The most parts of invites' keys a team's relay keeps waiting for their invite at once
+/// (any lead's): room for two invites of the most parts being made together.
+pub const MAX_WAITING_KEY_PARTS: usize = 2 * MAX_INVITE_KEY_PARTS;
 
 /// Longest [`EraseRequest::proof`], in bytes.
 pub const MAX_ERASE_PROOF_LEN: usize = 512;
@@ -125,6 +156,36 @@ pub struct InviteRequest {
     /// the team as sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_keys: Option<String>,
+    /// Keys too long for one request: the ids of parts already left with the relay
+    /// ([`INVITE_KEYS_PATH`]) by this same device, in order, which come before
+    /// [`Self::sealed_keys`] (then required); such a request goes to
+    /// [`INVITE_FROM_PARTS_PATH`]. The relay joins them into one text, which is what devices
+    /// that enrol get, and forgets the parts. At most [`MAX_INVITE_KEY_PARTS`]; empty (and left
+    /// out) for keys that fit in one request, and by apps from before parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_parts: Vec<String>,
+}
+
+/// One part of an invite's sealed keys, left with the relay before the invite is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteKeysPart {
+    /// Base64url text, 1 to [`MAX_SEALED_KEYS_LEN`] bytes: a piece of the sealed keys, cut
+    /// anywhere.
+    pub sealed_keys: String,
+    /// The first part of a new invite: the relay first forgets the parts this device left that
+    /// no invite took (an earlier attempt that failed half-way), so that they do not hold the
+    /// team's room for keys until their hour is up.
+    #[serde(default)]
+    pub first: bool,
+}
+
+/// The relay has kept a part of an invite's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteKeysPartAnswer {
+    /// Its id, for [`InviteRequest::key_parts`].
+    pub part: String,
+    /// When it is forgotten unless an invite has taken it (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// A new invite. The relay keeps only the code's hash: this is the one time it is shown.

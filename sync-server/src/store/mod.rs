@@ -117,6 +117,21 @@ pub enum StoreError {
         /// The most bytes of sealed keys a team's unused invites may hold.
         limit: u64,
     },
+    /// An invite named a part of its keys that its maker's device did not leave with the relay
+    /// within [`groundwork_protocol::team::INVITE_KEY_PART_SECS`] (or that another invite took);
+    /// the invite was not made.
+    #[error("no part {part} of an invite's keys is waiting from this device")]
+    UnknownKeyPart {
+        /// The part's id as the request named it.
+        part: String,
+    },
+    /// The team already has [`groundwork_protocol::team::MAX_WAITING_KEY_PARTS`] parts of
+    /// invites' keys waiting for their invites; the part was not kept.
+    #[error("the team has {limit} parts of invites' keys waiting already")]
+    TooManyKeyParts {
+        /// The most parts a team may have waiting.
+        limit: usize,
+    },
     /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
     /// the invite was not made.
     #[error(
@@ -228,6 +243,10 @@ pub struct NewInvite {
     /// base64url text, opaque to the relay); an invite that carries them seals the team.
     /// `None` for the operator's invites.
     pub sealed_keys: Option<String>,
+    /// Parts of the keys the lead's device left with the relay before
+    /// ([`Store::keep_invite_keys`]), in order, to come before `sealed_keys`: the stored invite
+    /// carries them joined, and the parts are forgotten. Empty for keys sent whole.
+    pub key_parts: Vec<String>,
 }
 
 /// A device that has just enrolled.
@@ -318,9 +337,10 @@ pub struct SyncPage {
 
 /// The most bytes of sealed keys a team's unused invites may hold together, for a relay whose
 /// teams may each store `max_team_bytes` (`None`: no quota, no limit): a sixteenth of it, 64 MiB
-/// with the default quota. An invite holds its keys until its last use, its expiry or its
-/// maker's revocation, and each can be [`groundwork_protocol::team::MAX_SEALED_KEYS_LEN`] long:
-/// without a bound, a lead's device (buggy, or stolen) could fill the relay's disk with invites.
+/// with the default quota; the parts of invites' keys waiting for their invite count too. An
+/// invite holds its keys until its last use, its expiry or its maker's revocation, and each can
+/// be [`groundwork_protocol::team::MAX_INVITE_KEYS_LEN`] long: without a bound, a lead's device
+/// (buggy, or stolen) could fill the relay's disk with invites.
 pub fn invite_keys_limit(max_team_bytes: Option<u64>) -> Option<u64> {
     max_team_bytes.map(|bytes| bytes / 16)
 }
@@ -381,6 +401,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         lead: &DeviceAuth,
         invite: &NewInvite,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps `keys`, one part of an invite's sealed keys, under the id `part` for `lead`, which
+    /// must be an active lead, until an invite of the same device names it
+    /// ([`NewInvite::key_parts`]) or [`groundwork_protocol::team::INVITE_KEY_PART_SECS`] pass.
+    /// The team's waiting parts count with its unused invites' keys against
+    /// [`invite_keys_limit`] ([`StoreError::InviteKeysFull`]), and a team has at most
+    /// [`groundwork_protocol::team::MAX_WAITING_KEY_PARTS`] of them
+    /// ([`StoreError::TooManyKeyParts`]); parts past their time are forgotten first, and with
+    /// `first` (a new invite's first part) every part `lead` left that no invite took. Revoking
+    /// the lead forgets its parts.
+    fn keep_invite_keys(
+        &self,
+        lead: &DeviceAuth,
+        part: &str,
+        keys: &str,
+        first: bool,
         now: i64,
     ) -> Result<(), StoreError>;
 

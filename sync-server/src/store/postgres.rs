@@ -67,6 +67,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use groundwork_protocol::compact::tag;
 use groundwork_protocol::id::parse_blob_id;
+use groundwork_protocol::team::{INVITE_KEY_PART_SECS, MAX_WAITING_KEY_PARTS};
 use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -229,6 +230,20 @@ UPDATE devices SET stored_bytes = counted.bytes
 FROM (SELECT device_pk, SUM(octet_length(blob) + octet_length(doc_id) + 128) AS bytes
       FROM blobs GROUP BY device_pk) AS counted
 WHERE devices.pk = counted.device_pk;
+",
+    r"
+-- Parts of an invite's sealed keys too long for one request, each left by a lead's device
+-- before the invite that names them: joined into that invite's sealed_keys then (and deleted
+-- here), or forgotten an hour after they came, or when their device is revoked.
+CREATE TABLE invite_key_parts (
+    team_pk    BIGINT NOT NULL REFERENCES teams(pk),
+    id         TEXT NOT NULL,
+    created_by BIGINT NOT NULL REFERENCES devices(pk),
+    created_at BIGINT NOT NULL,
+    keys       TEXT NOT NULL,
+    PRIMARY KEY (team_pk, id)
+);
+CREATE INDEX invite_key_parts_by_creator ON invite_key_parts(created_by);
 ",
 ];
 
@@ -592,14 +607,8 @@ impl Tx<'_> {
             }
         }
         if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
-            let held: i64 = self
-                .one(
-                    "SELECT COALESCE(SUM(LENGTH(sealed_keys)), 0)::BIGINT FROM invites
-                     WHERE team_pk = $1 AND sealed_keys IS NOT NULL",
-                    &[&team_pk],
-                )?
-                .try_get(0)?;
-            if to_u64(held).saturating_add(keys.len() as u64) > limit {
+            let held = self.invite_keys_held(team_pk)?;
+            if held.saturating_add(keys.len() as u64) > limit {
                 return Err(StoreError::InviteKeysFull { limit });
             }
         }
@@ -626,12 +635,101 @@ impl Tx<'_> {
             .try_get(0)?)
     }
 
-    /// Forgets the sealed keys of the team's expired invites.
+    /// Forgets the sealed keys of the team's expired invites, and its parts of invites' keys
+    /// that waited longer than [`INVITE_KEY_PART_SECS`].
     fn forget_expired_keys(&mut self, team_pk: i64, now: i64) -> Result<(), StoreError> {
         self.exec(
             "UPDATE invites SET sealed_keys = NULL
              WHERE team_pk = $1 AND expires_at <= $2 AND sealed_keys IS NOT NULL",
             &[&team_pk, &now],
+        )?;
+        self.exec(
+            "DELETE FROM invite_key_parts WHERE team_pk = $1 AND created_at <= $2",
+            &[&team_pk, &now.saturating_sub(INVITE_KEY_PART_SECS)],
+        )?;
+        Ok(())
+    }
+
+    /// Bytes of sealed keys the team's invites and its waiting parts of invites' keys hold.
+    fn invite_keys_held(&mut self, team_pk: i64) -> Result<u64, StoreError> {
+        let held: i64 = self
+            .one(
+                "SELECT ((SELECT COALESCE(SUM(octet_length(sealed_keys)), 0) FROM invites
+                          WHERE team_pk = $1 AND sealed_keys IS NOT NULL)
+                       + (SELECT COALESCE(SUM(octet_length(keys)), 0) FROM invite_key_parts
+                          WHERE team_pk = $1))::BIGINT",
+                &[&team_pk],
+            )?
+            .try_get(0)?;
+        Ok(to_u64(held))
+    }
+
+    /// `invite` with its keys whole: the parts it names ([`NewInvite::key_parts`], which the
+    /// lead `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted.
+    fn join_key_parts(
+        &mut self,
+        team_pk: i64,
+        lead_pk: i64,
+        invite: &NewInvite,
+    ) -> Result<NewInvite, StoreError> {
+        let mut joined = String::new();
+        for part in &invite.key_parts {
+            let row = self
+                .opt(
+                    "DELETE FROM invite_key_parts
+                     WHERE team_pk = $1 AND id = $2 AND created_by = $3
+                     RETURNING keys",
+                    &[&team_pk, part, &lead_pk],
+                )?
+                .ok_or_else(|| StoreError::UnknownKeyPart { part: part.clone() })?;
+            let keys: &str = row.try_get(0)?;
+            joined.push_str(keys);
+        }
+        joined.push_str(invite.sealed_keys.as_deref().unwrap_or_default());
+        Ok(NewInvite {
+            code_hash: invite.code_hash,
+            uses: invite.uses,
+            expires_at: invite.expires_at,
+            role: invite.role,
+            sealed_keys: Some(joined),
+            key_parts: Vec::new(),
+        })
+    }
+
+    /// Keeps a part of an invite's keys for the lead `lead_pk` of the team `team_pk` (whose
+    /// row the caller locked), within the team's bounds (see
+    /// [`super::Store::keep_invite_keys`]; the caller forgot expired keys first).
+    fn insert_key_part(
+        &mut self,
+        (team_pk, lead_pk): (i64, i64),
+        part: &str,
+        keys: &str,
+        now: i64,
+        keys_limit: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let waiting: i64 = self
+            .one(
+                "SELECT count(*) FROM invite_key_parts WHERE team_pk = $1",
+                &[&team_pk],
+            )?
+            .try_get(0)?;
+        if to_u64(waiting) >= MAX_WAITING_KEY_PARTS as u64 {
+            return Err(StoreError::TooManyKeyParts {
+                limit: MAX_WAITING_KEY_PARTS,
+            });
+        }
+        if let Some(limit) = keys_limit
+            && self
+                .invite_keys_held(team_pk)?
+                .saturating_add(keys.len() as u64)
+                > limit
+        {
+            return Err(StoreError::InviteKeysFull { limit });
+        }
+        self.exec(
+            "INSERT INTO invite_key_parts (team_pk, id, created_by, created_at, keys)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&team_pk, &part, &lead_pk, &now, &keys],
         )?;
         Ok(())
     }
@@ -664,6 +762,11 @@ impl Tx<'_> {
         self.exec(
             "UPDATE invites SET sealed_keys = NULL WHERE created_by = $1 AND sealed_keys IS NOT NULL",
             &[&device_pk],
+        )?;
+        // And the parts of invites' keys it left that no invite took yet.
+        self.exec(
+            "DELETE FROM invite_key_parts WHERE team_pk = $1 AND created_by = $2",
+            &[&team_pk, &device_pk],
         )?;
         if cancelled > 0 {
             tracing::info!(
@@ -1386,8 +1489,35 @@ impl super::Store for PostgresStore {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            tx.insert_invite(team_pk, invite, Some(lead_pk), now, limits)?;
+            if invite.key_parts.is_empty() {
+                tx.insert_invite(team_pk, invite, Some(lead_pk), now, limits)?;
+            } else {
+                let whole = tx.join_key_parts(team_pk, lead_pk, invite)?;
+                tx.insert_invite(team_pk, &whole, Some(lead_pk), now, limits)?;
+            }
             Ok(())
+        })
+    }
+
+    fn keep_invite_keys(
+        &self,
+        lead: &DeviceAuth,
+        part: &str,
+        keys: &str,
+        first: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let limit = super::invite_keys_limit(self.max_team_bytes);
+        self.run(false, |tx| {
+            let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            tx.forget_expired_keys(team_pk, now)?;
+            if first {
+                tx.exec(
+                    "DELETE FROM invite_key_parts WHERE team_pk = $1 AND created_by = $2",
+                    &[&team_pk, &lead_pk],
+                )?;
+            }
+            tx.insert_key_part((team_pk, lead_pk), part, keys, now, limit)
         })
     }
 

@@ -74,6 +74,12 @@
 //! stored a change (with a canvasser's invite, while the team has no lead, such a device is
 //! refused: a canvasser's device must not be the team's root of trust).
 //!
+//! Keys longer than one request come in parts first (`invite_key_parts`, each its lead's, of its
+//! team): the invite's transaction takes the parts it names (deleting them) and stores the
+//! joined text; a part no invite takes is deleted once its hour is up (at the team's next
+//! invite, part or enrolment), when its lead starts another invite's parts, or when its lead
+//! is revoked, and the WAL is emptied after each of these as for expired keys.
+//!
 //! # Compaction
 //!
 //! A lead's device pushes a *snapshot* (one blob standing for many of a document's blobs, opaque
@@ -142,6 +148,7 @@ use std::time::{Duration, Instant};
 
 use groundwork_protocol::compact::tag;
 use groundwork_protocol::id::parse_blob_id;
+use groundwork_protocol::team::{INVITE_KEY_PART_SECS, MAX_WAITING_KEY_PARTS};
 use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -319,6 +326,20 @@ WHERE devices.pk = counted.device_pk;
 -- A team's invites, counted at each new one (a team keeps a bounded number) and forgotten 30
 -- days after they expire; the expired ones' keys are looked for at every enrolment.
 CREATE INDEX invites_by_team ON invites(team_pk, expires_at);
+",
+    r"
+-- Parts of an invite's sealed keys too long for one request, each left by a lead's device
+-- before the invite that names them: joined into that invite's sealed_keys then (and deleted
+-- here), or forgotten an hour after they came, or when their device is revoked.
+CREATE TABLE invite_key_parts (
+    team_pk    INTEGER NOT NULL REFERENCES teams(pk),
+    id         TEXT NOT NULL,
+    created_by INTEGER NOT NULL REFERENCES devices(pk),
+    created_at INTEGER NOT NULL,
+    keys       TEXT NOT NULL,
+    PRIMARY KEY (team_pk, id)
+) WITHOUT ROWID;
+CREATE INDEX invite_key_parts_by_creator ON invite_key_parts(created_by);
 ",
 ];
 
@@ -565,13 +586,8 @@ fn insert_invite(
         }
     }
     if let (Some(keys), Some(limit)) = (&invite.sealed_keys, keys_limit) {
-        let held: i64 = conn
-            .prepare_cached(
-                "SELECT COALESCE(SUM(LENGTH(sealed_keys)), 0) FROM invites
-                 WHERE team_pk = ?1 AND sealed_keys IS NOT NULL",
-            )?
-            .query_row([team_pk], |r| r.get(0))?;
-        if to_u64(held).saturating_add(keys.len() as u64) > limit {
+        let held = invite_keys_held(conn, team_pk)?;
+        if held.saturating_add(keys.len() as u64) > limit {
             return Err(StoreError::InviteKeysFull { limit });
         }
     }
@@ -598,14 +614,94 @@ fn insert_invite(
         .query_row([team_pk], |r| r.get(0))?)
 }
 
-/// Forgets the sealed keys of the team's expired invites; returns how many invites held some.
+/// Forgets the sealed keys of the team's expired invites, and its parts of invites' keys that
+/// waited longer than [`INVITE_KEY_PART_SECS`]; returns how many invites and parts held some.
 fn forget_expired_keys(conn: &Connection, team_pk: i64, now: i64) -> Result<usize, StoreError> {
-    Ok(conn
+    let invites = conn
         .prepare_cached(
             "UPDATE invites SET sealed_keys = NULL
              WHERE team_pk = ?1 AND expires_at <= ?2 AND sealed_keys IS NOT NULL",
         )?
-        .execute(params![team_pk, now])?)
+        .execute(params![team_pk, now])?;
+    let parts = conn
+        .prepare_cached("DELETE FROM invite_key_parts WHERE team_pk = ?1 AND created_at <= ?2")?
+        .execute(params![team_pk, now.saturating_sub(INVITE_KEY_PART_SECS)])?;
+    Ok(invites + parts)
+}
+
+/// Bytes of sealed keys the team's invites and its waiting parts of invites' keys hold.
+fn invite_keys_held(conn: &Connection, team_pk: i64) -> Result<u64, StoreError> {
+    let held: i64 = conn
+        .prepare_cached(
+            "SELECT (SELECT COALESCE(SUM(octet_length(sealed_keys)), 0) FROM invites
+                     WHERE team_pk = ?1 AND sealed_keys IS NOT NULL)
+                  + (SELECT COALESCE(SUM(octet_length(keys)), 0) FROM invite_key_parts
+                     WHERE team_pk = ?1)",
+        )?
+        .query_row([team_pk], |r| r.get(0))?;
+    Ok(to_u64(held))
+}
+
+/// `invite` with its keys whole: the parts it names ([`NewInvite::key_parts`], which the lead
+/// `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted.
+fn join_key_parts(
+    conn: &Connection,
+    team_pk: i64,
+    lead_pk: i64,
+    invite: &NewInvite,
+) -> Result<NewInvite, StoreError> {
+    let mut joined = String::new();
+    for part in &invite.key_parts {
+        let keys: String = conn
+            .prepare_cached(
+                "DELETE FROM invite_key_parts WHERE team_pk = ?1 AND id = ?2 AND created_by = ?3
+                 RETURNING keys",
+            )?
+            .query_row(params![team_pk, part, lead_pk], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownKeyPart { part: part.clone() })?;
+        joined.push_str(&keys);
+    }
+    joined.push_str(invite.sealed_keys.as_deref().unwrap_or_default());
+    Ok(NewInvite {
+        code_hash: invite.code_hash,
+        uses: invite.uses,
+        expires_at: invite.expires_at,
+        role: invite.role,
+        sealed_keys: Some(joined),
+        key_parts: Vec::new(),
+    })
+}
+
+/// Keeps a part of an invite's keys for the lead `lead_pk` of the team `team_pk`, within the
+/// team's bounds (see [`super::Store::keep_invite_keys`]; the caller forgot expired keys first).
+fn insert_key_part(
+    conn: &Connection,
+    (team_pk, lead_pk): (i64, i64),
+    part: &str,
+    keys: &str,
+    now: i64,
+    keys_limit: Option<u64>,
+) -> Result<(), StoreError> {
+    let waiting: i64 = conn
+        .prepare_cached("SELECT count(*) FROM invite_key_parts WHERE team_pk = ?1")?
+        .query_row([team_pk], |r| r.get(0))?;
+    if to_u64(waiting) >= MAX_WAITING_KEY_PARTS as u64 {
+        return Err(StoreError::TooManyKeyParts {
+            limit: MAX_WAITING_KEY_PARTS,
+        });
+    }
+    if let Some(limit) = keys_limit
+        && invite_keys_held(conn, team_pk)?.saturating_add(keys.len() as u64) > limit
+    {
+        return Err(StoreError::InviteKeysFull { limit });
+    }
+    conn.prepare_cached(
+        "INSERT INTO invite_key_parts (team_pk, id, created_by, created_at, keys)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![team_pk, part, lead_pk, now, keys])?;
+    Ok(())
 }
 
 /// The device holding the token `token_hash`, as an enrolment asked again reads it.
@@ -677,6 +773,12 @@ fn revoke(
         "UPDATE invites SET sealed_keys = NULL WHERE created_by = ?1 AND sealed_keys IS NOT NULL",
         [device_pk],
     )?;
+    // And the parts of invites' keys it left that no invite took yet.
+    let parts = conn.execute(
+        "DELETE FROM invite_key_parts
+         WHERE team_pk = (SELECT team_pk FROM devices WHERE pk = ?1) AND created_by = ?1",
+        [device_pk],
+    )?;
     if cancelled > 0 {
         tracing::info!(
             device_id,
@@ -689,7 +791,8 @@ fn revoke(
         with_keys: usize::try_from(with_keys)
             .unwrap_or(usize::MAX)
             .saturating_add(kept_for_it)
-            .saturating_add(spent_with_keys),
+            .saturating_add(spent_with_keys)
+            .saturating_add(parts),
     })
 }
 
@@ -1799,7 +1902,41 @@ impl super::Store for SqliteStore {
             super::invite_keys_limit(self.max_team_bytes),
             super::team_rows_limit(self.max_team_bytes),
         );
-        insert_invite(&tx, team_pk, invite, Some(lead_pk), now, limits)?;
+        if invite.key_parts.is_empty() {
+            insert_invite(&tx, team_pk, invite, Some(lead_pk), now, limits)?;
+        } else {
+            let whole = join_key_parts(&tx, team_pk, lead_pk, invite)?;
+            insert_invite(&tx, team_pk, &whole, Some(lead_pk), now, limits)?;
+        }
+        tx.commit()?;
+        drop(writers);
+        self.empty_wal_of_keys(forgotten);
+        Ok(())
+    }
+
+    fn keep_invite_keys(
+        &self,
+        lead: &DeviceAuth,
+        part: &str,
+        keys: &str,
+        first: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids = acting_lead(&tx, lead)?;
+        let mut forgotten = forget_expired_keys(&tx, ids.1, now)?;
+        if first {
+            forgotten += tx
+                .prepare_cached(
+                    "DELETE FROM invite_key_parts WHERE team_pk = ?1 AND created_by = ?2",
+                )?
+                .execute(params![ids.1, ids.0])?;
+        }
+        let limit = super::invite_keys_limit(self.max_team_bytes);
+        insert_key_part(&tx, (ids.1, ids.0), part, keys, now, limit)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(forgotten);
@@ -2281,6 +2418,7 @@ mod tests {
                     expires_at: i64::MAX,
                     role,
                     sealed_keys: None,
+                    key_parts: Vec::new(),
                 };
                 store.create_invite(&team_id, &invite, 1).expect("invite");
                 let token = format!("token-{i}");
@@ -2431,6 +2569,7 @@ mod tests {
             expires_at: i64::MAX,
             role,
             sealed_keys: None,
+            key_parts: Vec::new(),
         }
     }
 
@@ -2697,6 +2836,40 @@ mod tests {
         assert_eq!(store.erase(lead, "doc-2", None, 22).expect("again").seq, 2);
         let orders = store.erasures(lead, 0, 100).expect("orders");
         assert_eq!(orders.erasures.len(), 64, "no more orders kept");
+    }
+
+    #[test]
+    fn parts_of_invites_keys_wait_an_hour_for_their_invite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let devices = team(&store, &[Role::Lead]);
+        let lead = &devices[0];
+        let kept = 1_000;
+        store
+            .keep_invite_keys(lead, "early", "EARLY", false, kept)
+            .expect("kept");
+        store
+            .keep_invite_keys(lead, "late", "LATE", false, kept + 10)
+            .expect("kept");
+        let naming = |code: &str, part: &str| NewInvite {
+            key_parts: vec![part.to_owned()],
+            ..with_keys(invite(code, 1, Role::Canvasser), "LAST")
+        };
+        // An hour on, the first part is forgotten and the invite naming it is not made.
+        let late = kept + INVITE_KEY_PART_SECS;
+        assert!(matches!(
+            store.lead_invite(lead, &naming("too late", "early"), late),
+            Err(StoreError::UnknownKeyPart { part }) if part == "early"
+        ));
+        assert_eq!(stored_keys(&store, "too late"), None);
+        // The second has ten seconds left.
+        store
+            .lead_invite(lead, &naming("in time", "late"), late)
+            .expect("in time");
+        assert_eq!(
+            stored_keys(&store, "in time"),
+            Some(Some("LATELAST".to_owned()))
+        );
     }
 
     #[test]

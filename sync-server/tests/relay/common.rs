@@ -379,6 +379,7 @@ impl Relay {
                 expires_in_secs: 3600,
                 role: Role::Canvasser,
                 sealed_keys: None,
+                key_parts: Vec::new(),
             },
         );
         assert_eq!(answer.status, 200, "{answer:?}");
@@ -694,6 +695,19 @@ impl Device {
                 .post(format!("{}{path}", self.url))
                 .bearer_auth(&self.token)
                 .json_body(body)
+                .send()
+                .expect("POST"),
+        )
+    }
+
+    /// A `POST` of `body` as `content_type` with this device's token.
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        Answer::read(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body)
                 .send()
                 .expect("POST"),
         )

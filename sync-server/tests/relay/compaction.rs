@@ -76,6 +76,7 @@ fn newcomer(relay: &Relay, lead: &Device, name: &str) -> Device {
             expires_in_secs: 3600,
             role: Role::Canvasser,
             sealed_keys: None,
+            key_parts: Vec::new(),
         },
     );
     assert_eq!(answer.status, 200, "{answer:?}");

@@ -151,6 +151,7 @@ fn a_team_keeps_a_bounded_number_of_invites_and_forgets_long_expired_ones() {
         expires_at,
         role: Role::Canvasser,
         sealed_keys: None,
+        key_parts: Vec::new(),
     };
     let joining = |code: &str, token: &str| NewDevice {
         invite_hash: hash_invite(code),

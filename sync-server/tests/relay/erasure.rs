@@ -217,6 +217,7 @@ fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
                 expires_in_secs: 600,
                 role: Role::Canvasser,
                 sealed_keys: None,
+                key_parts: Vec::new(),
             },
         )
         .json();
@@ -558,6 +559,7 @@ fn a_leads_device_cannot_make_invites_or_orders_without_end() {
                 expires_in_secs: 60,
                 role: Role::Canvasser,
                 sealed_keys: None,
+                key_parts: Vec::new(),
             },
         )
     };

@@ -15,6 +15,7 @@ fn invite_request(uses: u32, role: Role) -> InviteRequest {
         expires_in_secs: 3600,
         role,
         sealed_keys: None,
+        key_parts: Vec::new(),
     }
 }
 
@@ -175,6 +176,7 @@ fn a_lead_invites_lists_promotes_and_revokes() {
                 expires_in_secs: secs,
                 role: Role::Canvasser,
                 sealed_keys: None,
+                key_parts: Vec::new(),
             },
         );
         assert_eq!(answer.status, 400, "{uses} {secs}");
@@ -351,6 +353,7 @@ fn a_revoked_leads_invites_no_longer_enrol() {
                 expires_in_secs: MAX_SECS,
                 role: Role::Lead,
                 sealed_keys: None,
+                key_parts: Vec::new(),
             },
         )
         .json();
@@ -498,7 +501,7 @@ fn a_database_from_before_roles_opens_and_its_devices_are_canvassers() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(
-        version, 12,
+        version, 13,
         "every migration applied, blobs' rows in the team's count included"
     );
     // The team's count now holds its blob's row too.

@@ -48,6 +48,7 @@ pub(crate) fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&st
             expires_in_secs: 3600,
             role,
             sealed_keys: keys.map(str::to_owned),
+            key_parts: Vec::new(),
         },
     )
 }
