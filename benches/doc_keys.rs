@@ -1,6 +1,7 @@
 //! What each document's own key costs (`cargo bench --bench doc_keys`): deriving a key from the
 //! team's tree, cutting one out at an erasure, and how the tree an invite carries grows with
-//! the team's erasures (and, past what one request carries, in how many parts it goes).
+//! the team's erasures (and, past what one request carries, in how many parts it goes), and
+//! what reading the tree out of a notebook costs, the first time and once the store holds it.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -11,12 +12,48 @@ use groundwork::crypto::keys::{
 };
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
+use groundwork::store::Store;
 use groundwork_protocol::team::MAX_SEALED_KEYS_LEN;
 
 const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
 
 fn doc(n: u32) -> String {
     format!("0193b2c4-{n:04x}-7222-8333-944455566677")
+}
+
+/// Milliseconds to read the team's keys out of a notebook holding `tree`: the first time, and
+/// the median of ten times after (held by the store while nothing changes them).
+fn read_from_notebook(tree: &DocKeys) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("notebook");
+    let conn = store.connection();
+    conn.execute_batch("BEGIN").expect("begin");
+    for (at, key) in tree.nodes() {
+        conn.execute(
+            "INSERT INTO doc_keys (depth, prefix, key) VALUES (?1, ?2, ?3)",
+            (i64::from(at.depth), at.prefix as i64, key.as_slice()),
+        )
+        .expect("node");
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('keys_version', 'bench')
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [],
+    )
+    .expect("version");
+    conn.execute_batch("COMMIT").expect("commit");
+    let start = Instant::now();
+    black_box(store.keyring().expect("keys"));
+    let first = start.elapsed().as_secs_f64() * 1e3;
+    let mut again: Vec<f64> = (0..10)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(store.keyring().expect("keys"));
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    again.sort_by(f64::total_cmp);
+    (first, again[5])
 }
 
 fn main() {
@@ -58,7 +95,8 @@ fn main() {
     let mut cut_time = 0.0;
     println!(
         "| erasures | nodes held | tree stored | tree in an invite | invite of format 4 (base64url) | \
-         invite of format 3 | parts sent | deriving a key | sealing / opening an invite of format 4 |"
+         invite of format 3 | parts sent | deriving a key | sealing / opening an invite of format 4 | \
+         reading the keys from a notebook, first / held |"
     );
     for target in [0u32, 1, 10, 100, 490, 1000, 3000, 6000, 20_000, 50_000] {
         while done < target {
@@ -85,8 +123,9 @@ fn main() {
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
         let parts = invite.len().div_ceil(MAX_SEALED_KEYS_LEN);
+        let (first, held) = read_from_notebook(&cut);
         println!(
-            "| {target} | {} | {} B | {} B | {} B | {} B | {parts} | {per:.2} µs | {sealing:.1} / {opening:.1} ms |",
+            "| {target} | {} | {} B | {} B | {} B | {} B | {parts} | {per:.2} µs | {sealing:.1} / {opening:.1} ms | {first:.2} / {held:.4} ms |",
             cut.len(),
             cut.encode().len(),
             cut.dense_len(),

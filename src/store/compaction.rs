@@ -280,7 +280,7 @@ impl Store {
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         let mut used = 0;
-        let ring = super::keys::keyring(&self.conn)?;
+        let ring = self.keys.keyring(&self.conn)?;
         while let Some(row) = rows.next()? {
             let (doc_id, content): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
             if most.is_some_and(|most| content.len() > most) {

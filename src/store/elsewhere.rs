@@ -101,7 +101,7 @@ impl super::Store {
         let Some(team) = super::keys::team_id(conn)? else {
             return Ok(None);
         };
-        let ring = super::keys::keyring(conn)?;
+        let ring = self.keys.keyring(conn)?;
         let members = super::keys::members(conn)?;
         let start = start_bytes(&ahead::Start {
             team: &team,

@@ -3,6 +3,7 @@
 //! Opening what is pulled is in [`super::opening`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -72,7 +73,8 @@ pub(crate) fn doc_keys(conn: &Connection) -> Result<Option<DocKeys>> {
 }
 
 /// Replace the stored tree with `tree` (or remove it).
-fn store_doc_keys(conn: &Connection, tree: Option<&DocKeys>) -> Result<()> {
+pub(super) fn store_doc_keys(conn: &Connection, tree: Option<&DocKeys>) -> Result<()> {
+    super::keys_cache::keys_changed(conn)?;
     conn.execute("DELETE FROM doc_keys", [])?;
     for (at, key) in tree.into_iter().flat_map(DocKeys::nodes) {
         store_node(conn, at, key)?;
@@ -97,6 +99,7 @@ pub(crate) fn puncture_doc_key(conn: &Connection, doc_id: &str) -> Result<bool> 
     let Some(cut) = tree.puncture(doc_id) else {
         return Ok(false);
     };
+    super::keys_cache::keys_changed(conn)?;
     conn.execute(
         "DELETE FROM doc_keys WHERE depth = ?1 AND prefix = ?2",
         (i64::from(cut.removed.depth), cut.removed.prefix as i64),
@@ -269,9 +272,10 @@ impl Store {
         sealed(&self.conn)
     }
 
-    /// The team's keys this device holds.
-    pub fn keyring(&self) -> Result<Keyring> {
-        keyring(&self.conn)
+    /// The team's keys this device holds, read again only when they changed (see
+    /// `keys_cache`).
+    pub fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.keys.keyring(&self.conn)
     }
 
     /// This device's keys, made on first use.
@@ -365,6 +369,7 @@ impl Store {
         )?;
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
+        super::keys_cache::keys_changed(&tx)?;
         tx.execute("DELETE FROM members", [])?;
         for key in keys.all() {
             tx.execute(
@@ -552,6 +557,7 @@ impl Store {
             "INSERT INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
             (next as i64, key.bytes().as_slice(), &now),
         )?;
+        super::keys_cache::keys_changed(&tx)?;
         for actor in revoked {
             tx.execute(
                 "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
@@ -587,7 +593,7 @@ impl Store {
         let team = team_id(&self.conn)?.ok_or(Error::Crypto(CryptoError::Key(
             "this device has joined no team".into(),
         )))?;
-        let ring = keyring(&self.conn)?;
+        let ring = self.keys.keyring(&self.conn)?;
         let missing = || {
             CryptoError::Key(
                 "this device holds none of its team's keys: join again with an invite from a team lead"

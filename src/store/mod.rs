@@ -25,6 +25,7 @@ mod gather;
 mod identity;
 pub mod intake;
 mod keys;
+mod keys_cache;
 mod meta;
 mod migrations;
 mod opening;
@@ -111,6 +112,8 @@ pub struct Store {
     source: Source,
     /// The documents written last, kept loaded (see `documents::Kept`).
     kept: documents::KeptDocs,
+    /// The team's keys as last read (see `keys_cache`).
+    keys: keys_cache::KeysCache,
     /// Opened with a key: encrypted at rest (it cannot change while the store is open).
     encrypted: bool,
 }
@@ -200,6 +203,7 @@ impl Store {
             device_id,
             source: Source::System,
             kept: documents::KeptDocs::default(),
+            keys: keys_cache::KeysCache::default(),
             encrypted: passphrase.is_some(),
         })
     }
@@ -233,7 +237,13 @@ impl Store {
         // Read under the write lock: a join by another store on this directory either
         // committed before (and is taken up) or waits for this write.
         follow_identity(&tx, &mut self.device_id, &mut self.actor, &mut self.kept)?;
-        let mut w = Writer::new(&tx, &self.actor, &mut self.source, &mut self.kept);
+        let mut w = Writer::new(
+            &tx,
+            &self.actor,
+            &mut self.source,
+            &mut self.kept,
+            &self.keys,
+        );
         let out = f(&mut w)?;
         project::flush_search(&tx)?;
         tx.commit()?;

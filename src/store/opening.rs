@@ -11,6 +11,7 @@
 //! epoch record is a cut-off: after it, nothing written as a device it revokes is taken in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -19,7 +20,7 @@ use super::bundle;
 use super::compaction::{self, Snapshot};
 use super::elsewhere::{self, DoneElsewhere};
 use super::intake::{self, Incoming, Pusher};
-use super::keys::{Member, device_key, keyring, members, sealed, team_id};
+use super::keys::{Member, device_key, members, sealed, team_id};
 use super::refused::Refusals;
 use super::room::{self, Room};
 use super::withheld;
@@ -73,7 +74,7 @@ impl Opened {
 struct Opener {
     team: String,
     me: String,
-    ring: Keyring,
+    ring: Arc<Keyring>,
     /// A key was added to `ring` during the batch: blobs opened ahead with the ring it began
     /// with are opened again.
     ring_grew: bool,
@@ -116,6 +117,7 @@ pub(crate) struct OpenedPage {
 /// (counted in the returned number).
 pub(crate) fn open_pulled(
     conn: &Connection,
+    keys: &super::keys_cache::KeysCache,
     me: &str,
     changes: &[Incoming<'_>],
     now: &str,
@@ -130,7 +132,7 @@ pub(crate) fn open_pulled(
     let mut opener = Opener {
         team,
         me: me.to_string(),
-        ring: keyring(conn)?,
+        ring: keys.keyring(conn)?,
         ring_grew: false,
         device: device_key(conn)?,
         members: members(conn)?,
@@ -1042,7 +1044,9 @@ impl Opener {
                     (epoch as i64, key.bytes().as_slice(), now),
                 )
                 .map_err(|e| (sql(e).reason, false))?;
-                self.ring.add(key);
+                super::keys_cache::keys_changed(conn).map_err(|e| (e.to_string(), false))?;
+                // The keys held for the store are shared: this page's grow on a copy.
+                Arc::make_mut(&mut self.ring).add(key);
                 self.ring_grew = true;
             }
         }

@@ -25,6 +25,7 @@ pub struct Writer<'t> {
     actor: &'t ActorId,
     source: &'t mut Source,
     kept: &'t mut documents::KeptDocs,
+    keys: &'t super::keys_cache::KeysCache,
 }
 
 fn clean_tags(tags: &[String]) -> Vec<String> {
@@ -74,12 +75,14 @@ impl<'t> Writer<'t> {
         actor: &'t ActorId,
         source: &'t mut Source,
         kept: &'t mut documents::KeptDocs,
+        keys: &'t super::keys_cache::KeysCache,
     ) -> Self {
         Writer {
             conn,
             actor,
             source,
             kept,
+            keys,
         }
     }
 
@@ -798,7 +801,9 @@ impl<'t> Writer<'t> {
         // Arrival times are real times (not the demo clock): repairs are timed by them.
         let now = format_time(Utc::now());
         let me = intake::hex(self.actor.to_bytes());
-        match super::opening::open_pulled(self.conn, &me, changes, &now, elsewhere)? {
+        let opened =
+            super::opening::open_pulled(self.conn, self.keys, &me, changes, &now, elsewhere)?;
+        match opened {
             None => {
                 let mut report = intake::take_in(self.conn, self.actor, changes, &now)?;
                 report.received = changes

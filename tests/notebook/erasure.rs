@@ -824,6 +824,14 @@ pub(crate) mod through_the_relay {
             )
             .unwrap();
         }
+        // A new version of the keys, as every writer of them gives (the store holds the keys it
+        // read until their version changes).
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('keys_version', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [uuid::Uuid::new_v4().to_string()],
+        )
+        .unwrap();
         conn.execute_batch("COMMIT").unwrap();
     }
 
