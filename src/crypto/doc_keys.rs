@@ -393,9 +393,14 @@ impl DocKeys {
 /// invite carries them in their dense form ([`DocKeys::encode_dense`]), in base64url, beside the
 /// certificate and the team keys.
 pub fn erasures_left(tree: &DocKeys, team_keys: usize, limit: usize) -> u64 {
+    erasures_left_at(tree.dense_len(), team_keys, limit)
+}
+
+/// [`erasures_left`] for a tree whose dense form is `dense_len` bytes.
+pub fn erasures_left_at(dense_len: usize, team_keys: usize, limit: usize) -> u64 {
     // Anchor, actor, certificate and headers: under 1 KB; a team key 40 bytes; the SIV tag 16.
     let fixed = 1024 + team_keys * 40 + 16;
-    let now = (fixed + tree.dense_len()) * 4 / 3;
+    let now = (fixed + dense_len) * 4 / 3;
     // Its nodes' keys, and about two tags (a quarter byte each) for each level of its path.
     let per_erasure = (usize::from(DEPTH - 1) * NODE_LEN + usize::from(DEPTH) / 2) * 4 / 3;
     (limit.saturating_sub(now) / per_erasure) as u64

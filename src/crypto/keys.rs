@@ -15,6 +15,7 @@
 //!   relay for the invite's uses ([`seal_invite`], [`open_invite`]).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use aes_siv::KeyInit;
 use aes_siv::siv::Aes256Siv;
@@ -122,6 +123,19 @@ pub struct Keyring {
     /// The tree of documents' own keys, in a team made since erasure reaches the relay's
     /// backups ([`super::doc_keys`]); `None` in a team from before.
     doc_keys: Option<DocKeys>,
+    /// The tree in its dense form, made the first time it is asked for: a store keeps a
+    /// keyring while its keys are unchanged, and every status and pulled page wants it.
+    dense: Dense,
+}
+
+/// [`Keyring`]'s tree in its dense form, once made; never shown (it is keys).
+#[derive(Clone, Default)]
+struct Dense(OnceLock<Zeroizing<Vec<u8>>>);
+
+impl std::fmt::Debug for Dense {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dense(..)")
+    }
 }
 
 impl Keyring {
@@ -182,7 +196,21 @@ impl Keyring {
     /// The same keys with the team's tree of documents' own keys.
     pub fn with_doc_keys(mut self, doc_keys: DocKeys) -> Keyring {
         self.doc_keys = Some(doc_keys);
+        self.dense = Dense::default();
         self
+    }
+
+    /// The tree of documents' own keys in its dense form ([`DocKeys::encode_dense`]), made
+    /// once for this keyring; `None` for a team without one.
+    pub fn doc_keys_dense(&self) -> Result<Option<&[u8]>, CryptoError> {
+        let Some(tree) = &self.doc_keys else {
+            return Ok(None);
+        };
+        if let Some(dense) = self.dense.0.get() {
+            return Ok(Some(dense.as_slice()));
+        }
+        let dense = tree.encode_dense()?;
+        Ok(Some(self.dense.0.get_or_init(|| dense).as_slice()))
     }
 
     /// The team's tree of documents' own keys, if the team has one.
@@ -194,9 +222,9 @@ impl Keyring {
     /// room for (`None`: a team without document keys); see
     /// [`super::doc_keys::erasures_left`].
     pub fn invite_room(&self, limit: usize) -> Option<u64> {
-        let tree = self.doc_keys.as_ref()?;
-        Some(super::doc_keys::erasures_left(
-            tree,
+        let dense = self.doc_keys_dense().ok().flatten()?;
+        Some(super::doc_keys::erasures_left_at(
+            dense.len(),
             self.all().count(),
             limit,
         ))

@@ -123,10 +123,10 @@ pub(super) fn start_bytes(start: &ahead::Start<'_>) -> crate::error::Result<Zero
         out.extend_from_slice(&key.epoch().to_le_bytes());
         out.extend_from_slice(key.bytes());
     }
-    match start.ring.doc_keys() {
+    match start.ring.doc_keys_dense()? {
         Some(tree) => {
             out.push(1);
-            put(&mut out, &tree.encode_dense()?);
+            put(&mut out, tree);
         }
         None => out.push(0),
     }

@@ -194,6 +194,10 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        // Nor the keys held: the tree held until now could still derive the cut key.
+        if punctured {
+            self.keys.forget();
+        }
         Ok(held)
     }
 

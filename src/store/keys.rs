@@ -12,7 +12,7 @@ use super::intake;
 use super::{OutboxItem, Store};
 use zeroize::Zeroizing;
 
-use crate::crypto::doc_keys::{DocKey, DocKeys, NODE_LEN, Position};
+use crate::crypto::doc_keys::{DEPTH, DocKey, DocKeys, NODE_LEN, Position, leaf_of};
 use crate::crypto::epoch::{self, EpochRecord, epoch_doc_id, epoch_of_doc};
 use crate::crypto::keys::{DeviceKey, InviteSecret, Keyring, MemberRecord, TeamKey, member_doc_id};
 use crate::crypto::trust::{self, InviteCert, TrustedRole};
@@ -74,12 +74,11 @@ pub(crate) fn doc_keys(conn: &Connection) -> Result<Option<DocKeys>> {
 
 /// Replace the stored tree with `tree` (or remove it).
 pub(super) fn store_doc_keys(conn: &Connection, tree: Option<&DocKeys>) -> Result<()> {
-    super::keys_cache::keys_changed(conn)?;
     conn.execute("DELETE FROM doc_keys", [])?;
     for (at, key) in tree.into_iter().flat_map(DocKeys::nodes) {
         store_node(conn, at, key)?;
     }
-    Ok(())
+    super::keys_cache::keys_changed(conn)
 }
 
 /// Store one node of the tree.
@@ -92,14 +91,18 @@ fn store_node(conn: &Connection, at: Position, key: &[u8; NODE_LEN]) -> Result<(
 /// Cut document `doc_id`'s key out of the stored tree (an erasure; see
 /// [`crate::crypto::doc_keys`]), in the caller's transaction. Nothing to do in a team
 /// without a tree or when it was cut already.
+///
+/// Only the node held above the document's leaf takes part (at most 65 lookups by position,
+/// however large the tree): it goes, and the siblings of the path below it come, as a cut of
+/// the whole tree would do.
 pub(crate) fn puncture_doc_key(conn: &Connection, doc_id: &str) -> Result<bool> {
-    let Some(mut tree) = doc_keys(conn)? else {
+    let Some((at, node)) = node_above(conn, leaf_of(doc_id))? else {
         return Ok(false);
     };
+    let mut tree = DocKeys::from_nodes([(at, *node)])?;
     let Some(cut) = tree.puncture(doc_id) else {
         return Ok(false);
     };
-    super::keys_cache::keys_changed(conn)?;
     conn.execute(
         "DELETE FROM doc_keys WHERE depth = ?1 AND prefix = ?2",
         (i64::from(cut.removed.depth), cut.removed.prefix as i64),
@@ -111,7 +114,38 @@ pub(crate) fn puncture_doc_key(conn: &Connection, doc_id: &str) -> Result<bool> 
         })?;
         store_node(conn, at, key)?;
     }
+    super::keys_cache::keys_changed(conn)?;
     Ok(true)
+}
+
+/// The node of the stored tree above `leaf` (`None`: no tree, or the leaf's key was cut).
+fn node_above(
+    conn: &Connection,
+    leaf: u64,
+) -> Result<Option<(Position, Zeroizing<[u8; NODE_LEN]>)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key FROM doc_keys WHERE depth = ?1 AND prefix = ?2")?;
+    for depth in 0..=DEPTH {
+        let prefix = if depth == 0 {
+            0
+        } else {
+            leaf >> (DEPTH - depth)
+        };
+        let key: Option<Zeroizing<Vec<u8>>> = stmt
+            .query_row((i64::from(depth), prefix as i64), |r| {
+                Ok(Zeroizing::new(r.get::<_, Vec<u8>>(0)?))
+            })
+            .optional()?;
+        if let Some(key) = key {
+            let key: [u8; NODE_LEN] = key.as_slice().try_into().map_err(|_| {
+                CryptoError::Key(format!(
+                    "a stored document key does not have {NODE_LEN} bytes: the notebook is damaged"
+                ))
+            })?;
+            return Ok(Some((Position { depth, prefix }, Zeroizing::new(key))));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether this device's team seals what it pushes.
@@ -369,7 +403,6 @@ impl Store {
         )?;
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
-        super::keys_cache::keys_changed(&tx)?;
         tx.execute("DELETE FROM members", [])?;
         for key in keys.all() {
             tx.execute(
@@ -377,6 +410,7 @@ impl Store {
                 (key.epoch() as i64, key.bytes().as_slice(), &now),
             )?;
         }
+        super::keys_cache::keys_changed(&tx)?;
         // The tree as the invite carried it, with every document this notebook has erased cut
         // out again (an invite made before one of them, or by a lead who had not caught up,
         // carries a tree that still holds its key: joining again must not bring it back).
@@ -477,6 +511,7 @@ impl Store {
         super::erasure::write_role(&tx, relay_role)?;
         super::meta::meta_set(&tx, super::DEVICE_KEY, device_name)?;
         tx.commit()?;
+        self.keys.forget();
         self.refresh_identity()?;
         // A document this notebook holds whose key the lead's tree has cut was erased in the
         // team (a lead carried out the order before making the invite): it is erased here too,
@@ -657,14 +692,9 @@ fn doc_key_for(ring: &Keyring, doc_id: &str) -> Result<Option<DocKey>> {
     }
 }
 
-/// `content` sealed as `doc_id` (a record, or a document's snapshot) under the team's newest
-/// key (and the document's own key, see [`doc_key_for`]) and signed by this device.
-pub(crate) fn seal_record(conn: &Connection, doc_id: &str, content: &[u8]) -> Result<Vec<u8>> {
-    seal_with(conn, &keyring(conn)?, doc_id, content)
-}
-
-/// [`seal_record`] with the team's keys already read (a lead sealing many snapshots reads the
-/// tree once).
+/// `content` sealed as `doc_id` (a record, or a document's snapshot) under `ring`'s newest key
+/// (and the document's own key, see [`doc_key_for`]) and signed by this device; `ring` is the
+/// store's keys as it holds them (`keys_cache`).
 pub(crate) fn seal_with(
     conn: &Connection,
     ring: &Keyring,

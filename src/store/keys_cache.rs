@@ -1,10 +1,10 @@
 //! The team's keys as a store last read them, kept while nothing has changed them.
 //!
 //! Reading the keys means reading the whole tree of documents' keys, which grows with the
-//! team's erasures (about 53 nodes each): 13 ms natively at 1,000 erasures, 294 ms at 20,000
+//! team's erasures (about 50 nodes each): 13 ms natively at 1,000 erasures, 294 ms at 20,000
 //! (BENCHMARKS.md, "The team's keys read once"), and every status the app shows, every push and
 //! every pulled page needs them. Every write to `team_keys` or `doc_keys` calls
-//! [`keys_changed`] in its own transaction, which gives the notebook's keys a new random
+//! [`keys_changed`] in its own transaction, after its writes, which gives the notebook's keys a new random
 //! version (`meta.keys_version`); a [`KeysCache`] hands back what it holds only while the
 //! version it read first is still the notebook's. Other connections to the same notebook (the
 //! desktop app's sync thread beside its window) see a change with the version, since both are
@@ -52,6 +52,14 @@ impl KeysCache {
     }
 }
 
+impl KeysCache {
+    /// Lets go of the keys held (their nodes are wiped as they are dropped): after an erasure,
+    /// whose cut key the tree held until then could derive, and after a join.
+    pub(crate) fn forget(&self) {
+        self.held.borrow_mut().take();
+    }
+}
+
 impl std::fmt::Debug for KeysCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeysCache").finish_non_exhaustive()
@@ -72,6 +80,39 @@ mod tests {
         let tx = store.conn.transaction().expect("transaction");
         f(&tx);
         tx.commit().expect("commit");
+    }
+
+    /// A cut made in the stored tree (from the node above the leaf alone) leaves the same nodes
+    /// as the same cuts made in the whole tree in memory.
+    #[test]
+    fn a_cut_in_the_notebook_is_the_cut_of_the_whole_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        let mut tree = DocKeys::generate().expect("random bytes");
+        write(&mut store, |c| {
+            super::super::keys::store_doc_keys(c, Some(&tree)).expect("stored")
+        });
+        let docs: Vec<String> = (0..60)
+            .map(|i| format!("0193b2c4-{i:04x}-7222-8333-944455566677"))
+            .collect();
+        for doc in docs.iter().chain(&docs[..5]) {
+            let expected = tree.puncture(doc).is_some();
+            write(&mut store, |c| {
+                let cut = super::super::keys::puncture_doc_key(c, doc).expect("cut");
+                assert_eq!(cut, expected, "{doc}");
+            });
+        }
+        let stored = super::super::keys::doc_keys(&store.conn)
+            .expect("read")
+            .expect("a tree");
+        assert_eq!(stored, tree);
+        assert_eq!(stored.len(), tree.len());
+        assert!(docs.iter().all(|d| stored.key_for(d).is_none()));
+        assert!(
+            stored
+                .key_for("0193b2c4-ffff-7222-8333-944455566677")
+                .is_some()
+        );
     }
 
     #[test]

@@ -216,6 +216,10 @@ pub(crate) fn open_pulled(
             opener.judge(conn, &c, now, &mut out, Ahead::default())?;
         }
     }
+    // An epoch record's key was stored: the keys have a new version, with the page's writes.
+    if opener.ring_grew {
+        super::keys_cache::keys_changed(conn)?;
+    }
     Ok(Some(OpenedPage {
         changes: out.opened,
         snapshots: out.snapshots,
@@ -1044,8 +1048,8 @@ impl Opener {
                     (epoch as i64, key.bytes().as_slice(), now),
                 )
                 .map_err(|e| (sql(e).reason, false))?;
-                super::keys_cache::keys_changed(conn).map_err(|e| (e.to_string(), false))?;
-                // The keys held for the store are shared: this page's grow on a copy.
+                // The keys held for the store are shared: this page's grow on a copy. The
+                // keys' new version is set once the page is opened (`open_pulled`).
                 Arc::make_mut(&mut self.ring).add(key);
                 self.ring_grew = true;
             }

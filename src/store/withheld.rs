@@ -282,7 +282,8 @@ impl Store {
         };
         let doc_id = push_doc_id(&actor, n);
         let content = serde_json::to_vec(&record)?;
-        let bytes = super::keys::seal_record(&self.conn, &doc_id, &content)?;
+        let ring = self.keys.keyring(&self.conn)?;
+        let bytes = super::keys::seal_with(&self.conn, &ring, &doc_id, &content)?;
         Ok(Some(SealedRecord { doc_id, bytes, n }))
     }
 

@@ -231,9 +231,9 @@ pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// The most bytes a frame of a [`HeldBody`] carries.
-const HELD_FRAME_BYTES: usize = 64 * 1024;
+pub const HELD_FRAME_BYTES: usize = 64 * 1024;
 
-/// An answer's bytes, handed out in frames of 64 KiB, holding `held` (a
+/// An answer's bytes, handed out in frames of [`HELD_FRAME_BYTES`], holding `held` (a
 /// reservation of the memory they take) until the last frame is taken or the answer is
 /// dropped: a connection takes the next frame only once it has room for it, so a client that
 /// reads slowly keeps the reservation as long as it keeps the bytes.
