@@ -188,14 +188,21 @@ pub fn router(state: AppState) -> Router {
             DOC_CHANGES_PATH,
             post(doc_changes).route_layer(failed_auth()),
         )
-        .route(INVITES_PATH, post(invite).route_layer(failed_auth()))
+        .route(
+            INVITES_PATH,
+            post(|State(s): State<AppState>, h: HeaderMap, b: Body| invite(s, h, b, INVITES_PATH))
+                .route_layer(failed_auth()),
+        )
         .route(
             INVITE_KEYS_PATH,
             post(invite_keys).route_layer(failed_auth()),
         )
         .route(
             INVITE_FROM_PARTS_PATH,
-            post(invite_from_parts).route_layer(failed_auth()),
+            post(|State(s): State<AppState>, h: HeaderMap, b: Body| {
+                invite(s, h, b, INVITE_FROM_PARTS_PATH)
+            })
+            .route_layer(failed_auth()),
         )
         .route(REVOKE_PATH, post(revoke).route_layer(failed_auth()))
         .route(PROMOTE_PATH, post(promote).route_layer(failed_auth()))
@@ -497,26 +504,9 @@ async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     Ok(to_device(&device, result))
 }
 
-/// A lead creates an invite to its team, its keys (if any) in the request.
+/// A lead creates an invite to its team: at [`INVITES_PATH`] with its keys (if any) in the
+/// request, at [`INVITE_FROM_PARTS_PATH`] naming the parts of its keys it left first (`path`).
 async fn invite(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    make_invite(state, headers, body, INVITES_PATH).await
-}
-
-/// A lead creates an invite to its team whose keys it left in parts first.
-async fn invite_from_parts(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    make_invite(state, headers, body, INVITE_FROM_PARTS_PATH).await
-}
-
-/// [`invite`] or [`invite_from_parts`], as the request came to `path`.
-async fn make_invite(
     state: AppState,
     headers: HeaderMap,
     body: Body,

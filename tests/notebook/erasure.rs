@@ -320,7 +320,7 @@ pub(crate) mod through_the_relay {
     use groundwork::sync::{self, SyncError, team};
 
     use super::{CANARY, canary_person, files_holding};
-    use crate::sync::{Device, TestRelay, transport};
+    use crate::sync::{Device, TestRelay, canvassers_invite, transport};
 
     pub(crate) fn erase(device: &mut Device, id: &str) -> Result<team::ErasureOutcome, SyncError> {
         let nb = RefCell::new(&mut device.store);
@@ -759,16 +759,6 @@ pub(crate) mod through_the_relay {
         let nb = RefCell::new(&mut lead.store);
         sync::block_on(team::invite_in_parts_of(&nb, &transport(), &request, 2000))
             .expect("in two parts");
-    }
-
-    fn canvassers_invite() -> groundwork_protocol::InviteRequest {
-        groundwork_protocol::InviteRequest {
-            uses: 1,
-            expires_in_secs: 3600,
-            role: groundwork_protocol::Role::Canvasser,
-            sealed_keys: None,
-            key_parts: Vec::new(),
-        }
     }
 
     /// Why `lead`'s app could not make a canvasser's invite (it must not).

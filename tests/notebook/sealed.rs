@@ -7,21 +7,14 @@ use std::cell::RefCell;
 use groundwork::model::{PersonField, PersonPatch};
 use groundwork::store::Incoming;
 use groundwork::sync::{self, team};
-use groundwork_protocol::{InviteRequest, Role};
 use proptest::prelude::*;
 
 use super::erasure::{CANARY, canary_person, files_holding, tables_naming};
-use super::sync::{Device, TestRelay, transport};
+use super::sync::{Device, TestRelay, canvassers_invite, transport};
 
 /// A canvasser's invite made by `lead`'s device, as the app makes it.
 pub(crate) fn lead_invite(lead: &mut Device) -> String {
-    let request = InviteRequest {
-        uses: 1,
-        expires_in_secs: 3600,
-        role: Role::Canvasser,
-        sealed_keys: None,
-        key_parts: Vec::new(),
-    };
+    let request = canvassers_invite();
     let nb = RefCell::new(&mut lead.store);
     let (invite, link) = sync::block_on(team::invite(&nb, &transport(), &request)).unwrap();
     assert!(link.ends_with(&format!("#join={}", invite.code)), "{link}");
@@ -44,13 +37,7 @@ fn an_invite_whose_keys_go_in_parts_lets_a_device_in() {
          CREATE TRIGGER count_parts AFTER INSERT ON invite_key_parts
          BEGIN INSERT INTO parts_seen VALUES (length(NEW.keys)); END;",
     );
-    let request = InviteRequest {
-        uses: 1,
-        expires_in_secs: 3600,
-        role: Role::Canvasser,
-        sealed_keys: None,
-        key_parts: Vec::new(),
-    };
+    let request = canvassers_invite();
     let nb = RefCell::new(&mut lead.store);
     let (invite, _) =
         sync::block_on(team::invite_in_parts_of(&nb, &transport(), &request, 200)).unwrap();
@@ -109,13 +96,7 @@ fn a_relay_without_invites_in_parts_is_named_as_the_cause() {
     let relay = TestRelay::start();
     let (_, first) = relay.operator_team();
     let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
-    let request = InviteRequest {
-        uses: 1,
-        expires_in_secs: 3600,
-        role: Role::Canvasser,
-        sealed_keys: None,
-        key_parts: Vec::new(),
-    };
+    let request = canvassers_invite();
     let old = groundwork::sync::Relay::over(
         RelayBeforeParts(groundwork::sync::http::ReqwestWire::new().unwrap()),
         1,

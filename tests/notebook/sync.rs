@@ -362,6 +362,17 @@ pub struct Device {
     _dir: tempfile::TempDir,
 }
 
+/// A canvasser's invite for one device, valid an hour, as a lead's app asks for it.
+pub fn canvassers_invite() -> groundwork_protocol::InviteRequest {
+    groundwork_protocol::InviteRequest {
+        uses: 1,
+        expires_in_secs: 3600,
+        role: groundwork_protocol::Role::Canvasser,
+        sealed_keys: None,
+        key_parts: Vec::new(),
+    }
+}
+
 pub fn transport() -> HttpTransport {
     HttpTransport::with_retries(3, Duration::from_millis(20)).unwrap()
 }

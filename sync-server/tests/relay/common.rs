@@ -81,6 +81,17 @@ pub enum Param<'a> {
     Bytes(&'a [u8]),
 }
 
+/// How many rows of `table` (which has a `team_pk`) belong to the team `team_id`, whichever
+/// backend holds them.
+pub fn team_rows(data_dir: &Path, table: &str, team_id: &str) -> i64 {
+    let sql = format!(
+        "SELECT CAST(count(*) AS TEXT) FROM {table} x JOIN teams t ON t.pk = x.team_pk
+         WHERE t.id = $1"
+    );
+    let row = db_row(data_dir, &sql, Param::Text(team_id)).expect("a count");
+    int(&row[0])
+}
+
 /// The one row (if any) of `sql` on the relay's database, whichever backend holds it, each
 /// column read as text (`CAST(… AS TEXT)` the numbers; a boolean reads `1`/`true`). `sql` names
 /// its parameter `$1`, which SQLite takes too.

@@ -9,7 +9,7 @@ use groundwork_protocol::{
     InviteKeysPartAnswer, InviteRequest, InviteResponse, REVOKE_PATH, Role,
 };
 
-use crate::common::{Answer, Device, Param, Relay, db_row, int};
+use crate::common::{Answer, Device, Relay, team_rows};
 use crate::sealed::{
     assert_keys_gone, joined, keys_with_marker, lead_invite, stored_invite, two_leads,
 };
@@ -64,14 +64,7 @@ fn invite_at(lead: &Device, path: &str, uses: u32, parts: &[String], last: Optio
 
 /// How many parts of invites' keys the team's relay holds.
 fn waiting_parts(relay: &Relay, team_id: &str) -> i64 {
-    let row = db_row(
-        &relay.data_dir,
-        "SELECT CAST(count(*) AS TEXT) FROM invite_key_parts p JOIN teams t ON t.pk = p.team_pk
-         WHERE t.id = $1",
-        Param::Text(team_id),
-    )
-    .expect("a count");
-    int(&row[0])
+    team_rows(&relay.data_dir, "invite_key_parts", team_id)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use groundwork_protocol::{
 };
 
 use crate::common::{
-    Answer, Device, Param, Relay, boolean, db_row, files_holding, int, item, scans_files,
+    Answer, Device, Param, Relay, boolean, db_row, files_holding, int, item, scans_files, team_rows,
 };
 
 /// Enrols with `invite`, saying whether the device seals.
@@ -139,14 +139,7 @@ fn the_first_sealing_device_of_an_empty_team_makes_the_key() {
 
 /// How many devices the team has, revoked or not.
 fn devices_in(relay: &Relay, team_id: &str) -> i64 {
-    let row = db_row(
-        &relay.data_dir,
-        "SELECT CAST(COUNT(*) AS TEXT) FROM devices d JOIN teams t ON t.pk = d.team_pk
-         WHERE t.id = $1",
-        Param::Text(team_id),
-    )
-    .expect("a count");
-    int(&row[0])
+    team_rows(&relay.data_dir, "devices", team_id)
 }
 
 #[test]
