@@ -15,7 +15,7 @@
 //!   relay for the invite's uses ([`seal_invite`], [`open_invite`]).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aes_siv::KeyInit;
 use aes_siv::siv::Aes256Siv;
@@ -121,16 +121,18 @@ pub struct Keyring {
     /// Each epoch's keys, in the order of their bytes (the first is the one sealed with).
     keys: BTreeMap<u64, Vec<TeamKey>>,
     /// The tree of documents' own keys, in a team made since erasure reaches the relay's
-    /// backups ([`super::doc_keys`]); `None` in a team from before.
-    doc_keys: Option<DocKeys>,
+    /// backups ([`super::doc_keys`]); `None` in a team from before. Shared by the keyring's
+    /// copies: a page that takes in a new team key copies the team keys, not the tree.
+    doc_keys: Option<Arc<DocKeys>>,
     /// The tree in its dense form, made the first time it is asked for: a store keeps a
     /// keyring while its keys are unchanged, and every status and pulled page wants it.
     dense: Dense,
 }
 
-/// [`Keyring`]'s tree in its dense form, once made; never shown (it is keys).
+/// [`Keyring`]'s tree in its dense form, once made, shared by the keyring's copies as the tree
+/// is; never shown (it is keys).
 #[derive(Clone, Default)]
-struct Dense(OnceLock<Zeroizing<Vec<u8>>>);
+struct Dense(Arc<OnceLock<Zeroizing<Vec<u8>>>>);
 
 impl std::fmt::Debug for Dense {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,7 +197,7 @@ impl Keyring {
 
     /// The same keys with the team's tree of documents' own keys.
     pub fn with_doc_keys(mut self, doc_keys: DocKeys) -> Keyring {
-        self.doc_keys = Some(doc_keys);
+        self.doc_keys = Some(Arc::new(doc_keys));
         self.dense = Dense::default();
         self
     }
@@ -215,7 +217,7 @@ impl Keyring {
 
     /// The team's tree of documents' own keys, if the team has one.
     pub fn doc_keys(&self) -> Option<&DocKeys> {
-        self.doc_keys.as_ref()
+        self.doc_keys.as_deref()
     }
 
     /// About how many more erasures an invite of at most `limit` characters of sealed keys has

@@ -1,7 +1,7 @@
 //! The team's keys as a store last read them, kept while nothing has changed them.
 //!
 //! Reading the keys means reading the whole tree of documents' keys, which grows with the
-//! team's erasures (about 50 nodes each): 13 ms natively at 1,000 erasures, 294 ms at 20,000
+//! team's erasures (about 50 nodes each): 12 ms natively at 1,000 erasures, 291 ms at 20,000
 //! (BENCHMARKS.md, "The team's keys read once"), and every status the app shows, every push and
 //! every pulled page needs them. Every write to `team_keys` or `doc_keys` calls
 //! [`keys_changed`] in its own transaction, after its writes, which gives the notebook's keys a new random
