@@ -13,6 +13,7 @@ use groundwork::crypto::keys::{
 use groundwork::crypto::seal;
 use groundwork::crypto::trust::{TrustedRole, certify_invite};
 use groundwork::store::Store;
+use groundwork::sync::Status;
 use groundwork_protocol::team::{MAX_INVITE_KEYS_LEN, MAX_SEALED_KEYS_LEN};
 
 const TEAM: &str = "2f1c7c9e-5b4a-4d3e-9a0b-1c2d3e4f5a6b";
@@ -23,8 +24,9 @@ fn doc(n: u32) -> String {
 
 /// Milliseconds to read the team's keys out of a notebook holding `tree`: the first time, and
 /// the median of ten times after (held by the store while nothing changes them); then to
-/// measure the room left in invites (what every status shows), the first time and again.
-fn read_from_notebook(tree: &DocKeys) -> (f64, f64, f64, f64) {
+/// measure the room left in invites (what every status shows), the first time and again; then
+/// a whole status as the app reads it after a save (keys held).
+fn read_from_notebook(tree: &DocKeys) -> (f64, f64, f64, f64, f64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("notebook");
     let conn = store.connection();
@@ -61,7 +63,16 @@ fn read_from_notebook(tree: &DocKeys) -> (f64, f64, f64, f64) {
     let start = Instant::now();
     black_box(ring.invite_room(MAX_INVITE_KEYS_LEN));
     let room_again = start.elapsed().as_secs_f64() * 1e3;
-    (first, (again[4] + again[5]) / 2.0, room_first, room_again)
+    let start = Instant::now();
+    black_box(Status::read(&store, false, &None, 0));
+    let status = start.elapsed().as_secs_f64() * 1e3;
+    (
+        first,
+        (again[4] + again[5]) / 2.0,
+        room_first,
+        room_again,
+        status,
+    )
 }
 
 fn main() {
@@ -104,7 +115,8 @@ fn main() {
     println!(
         "| erasures | nodes held | tree stored | tree in an invite | invite of format 4 (base64url) | \
          invite of format 3 | parts sent | deriving a key | sealing / opening an invite of format 4 | \
-         reading the keys from a notebook, first / held | invites' room, first / again |"
+         reading the keys from a notebook, first / held | invites' room, first / again | \
+         a whole status, keys held |"
     );
     for target in [0u32, 1, 10, 100, 490, 1000, 3000, 6000, 20_000, 50_000] {
         while done < target {
@@ -131,9 +143,9 @@ fn main() {
         }
         let per = start.elapsed().as_secs_f64() * 1e6 / 10_000.0;
         let parts = invite.len().div_ceil(MAX_SEALED_KEYS_LEN);
-        let (first, held, room_first, room_again) = read_from_notebook(&cut);
+        let (first, held, room_first, room_again, status) = read_from_notebook(&cut);
         println!(
-            "| {target} | {} | {} B | {} B | {} B | {} B | {parts} | {per:.2} µs | {sealing:.1} / {opening:.1} ms | {first:.2} / {held:.4} ms | {room_first:.2} / {room_again:.4} ms |",
+            "| {target} | {} | {} B | {} B | {} B | {} B | {parts} | {per:.2} µs | {sealing:.1} / {opening:.1} ms | {first:.2} / {held:.4} ms | {room_first:.2} / {room_again:.4} ms | {status:.3} ms |",
             cut.len(),
             cut.encode().len(),
             cut.dense_len(),
