@@ -50,9 +50,7 @@ impl KeysCache {
         *self.held.borrow_mut() = Some((version, Arc::clone(&ring)));
         Ok(ring)
     }
-}
 
-impl KeysCache {
     /// Lets go of the keys held (their nodes are wiped as they are dropped): after an erasure,
     /// whose cut key the tree held until then could derive, and after a join.
     pub(crate) fn forget(&self) {

@@ -61,6 +61,7 @@
 //! hold is ciphertext the relay cannot read (teams are end-to-end encrypted); an operator who
 //! needs the bytes gone sooner runs `VACUUM (FULL) blobs` (see README).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -665,13 +666,17 @@ impl Tx<'_> {
     }
 
     /// `invite` with its keys whole: the parts it names ([`NewInvite::key_parts`], which the
-    /// lead `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted.
-    fn join_key_parts(
+    /// lead `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted;
+    /// `invite` itself when it names none.
+    fn join_key_parts<'i>(
         &mut self,
         team_pk: i64,
         lead_pk: i64,
-        invite: &NewInvite,
-    ) -> Result<NewInvite, StoreError> {
+        invite: &'i NewInvite,
+    ) -> Result<Cow<'i, NewInvite>, StoreError> {
+        if invite.key_parts.is_empty() {
+            return Ok(Cow::Borrowed(invite));
+        }
         let mut joined = String::new();
         for part in &invite.key_parts {
             let row = self
@@ -686,14 +691,14 @@ impl Tx<'_> {
             joined.push_str(keys);
         }
         joined.push_str(invite.sealed_keys.as_deref().unwrap_or_default());
-        Ok(NewInvite {
+        Ok(Cow::Owned(NewInvite {
             code_hash: invite.code_hash,
             uses: invite.uses,
             expires_at: invite.expires_at,
             role: invite.role,
             sealed_keys: Some(joined),
             key_parts: Vec::new(),
-        })
+        }))
     }
 
     /// Keeps a part of an invite's keys for the lead `lead_pk` of the team `team_pk` (whose
@@ -1489,12 +1494,8 @@ impl super::Store for PostgresStore {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
-            if invite.key_parts.is_empty() {
-                tx.insert_invite(team_pk, invite, Some(lead_pk), now, limits)?;
-            } else {
-                let whole = tx.join_key_parts(team_pk, lead_pk, invite)?;
-                tx.insert_invite(team_pk, &whole, Some(lead_pk), now, limits)?;
-            }
+            let whole = tx.join_key_parts(team_pk, lead_pk, invite)?;
+            tx.insert_invite(team_pk, &whole, Some(lead_pk), now, limits)?;
             Ok(())
         })
     }

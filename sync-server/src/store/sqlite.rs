@@ -140,6 +140,7 @@
 //! Blobs carry their writing device so that revocation cut-offs can be added as new tables and
 //! migrations (`PRAGMA user_version` counts them).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -643,13 +644,17 @@ fn invite_keys_held(conn: &Connection, team_pk: i64) -> Result<u64, StoreError> 
 }
 
 /// `invite` with its keys whole: the parts it names ([`NewInvite::key_parts`], which the lead
-/// `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted.
-fn join_key_parts(
+/// `lead_pk` of the team `team_pk` left) joined in order before its own, and deleted; `invite`
+/// itself when it names none.
+fn join_key_parts<'i>(
     conn: &Connection,
     team_pk: i64,
     lead_pk: i64,
-    invite: &NewInvite,
-) -> Result<NewInvite, StoreError> {
+    invite: &'i NewInvite,
+) -> Result<Cow<'i, NewInvite>, StoreError> {
+    if invite.key_parts.is_empty() {
+        return Ok(Cow::Borrowed(invite));
+    }
     let mut joined = String::new();
     for part in &invite.key_parts {
         let keys: String = conn
@@ -663,14 +668,14 @@ fn join_key_parts(
         joined.push_str(&keys);
     }
     joined.push_str(invite.sealed_keys.as_deref().unwrap_or_default());
-    Ok(NewInvite {
+    Ok(Cow::Owned(NewInvite {
         code_hash: invite.code_hash,
         uses: invite.uses,
         expires_at: invite.expires_at,
         role: invite.role,
         sealed_keys: Some(joined),
         key_parts: Vec::new(),
-    })
+    }))
 }
 
 /// Keeps a part of an invite's keys for the lead `lead_pk` of the team `team_pk`, within the
@@ -1260,6 +1265,27 @@ impl SqliteStore {
 
     /// After a transaction that forgot `forgotten` invites' sealed keys (none: nothing to do):
     /// their old copies leave the WAL as an erasure's do.
+    /// Runs `f` in a durable transaction of `lead`, which must be an active lead (`f` gets
+    /// `(lead_pk, team_pk)`), after forgetting its team's expired keys; then empties the WAL of
+    /// what was forgotten, there and by `f` (the count it returns).
+    fn with_invites_of(
+        &self,
+        lead: &DeviceAuth,
+        now: i64,
+        f: impl FnOnce(&Connection, (i64, i64)) -> Result<usize, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut writers = lock(&self.writers);
+        let tx = writers
+            .durable
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids = acting_lead(&tx, lead)?;
+        let forgotten = forget_expired_keys(&tx, ids.1, now)? + f(&tx, ids)?;
+        tx.commit()?;
+        drop(writers);
+        self.empty_wal_of_keys(forgotten);
+        Ok(())
+    }
+
     fn empty_wal_of_keys(&self, forgotten: usize) {
         if forgotten > 0 {
             self.checkpoint_owed.store(true, Ordering::SeqCst);
@@ -1892,26 +1918,15 @@ impl super::Store for SqliteStore {
         invite: &NewInvite,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut writers = lock(&self.writers);
-        let tx = writers
-            .durable
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (lead_pk, team_pk) = acting_lead(&tx, lead)?;
-        let forgotten = forget_expired_keys(&tx, team_pk, now)?;
         let limits = (
             super::invite_keys_limit(self.max_team_bytes),
             super::team_rows_limit(self.max_team_bytes),
         );
-        if invite.key_parts.is_empty() {
-            insert_invite(&tx, team_pk, invite, Some(lead_pk), now, limits)?;
-        } else {
-            let whole = join_key_parts(&tx, team_pk, lead_pk, invite)?;
-            insert_invite(&tx, team_pk, &whole, Some(lead_pk), now, limits)?;
-        }
-        tx.commit()?;
-        drop(writers);
-        self.empty_wal_of_keys(forgotten);
-        Ok(())
+        self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
+            let whole = join_key_parts(tx, team_pk, lead_pk, invite)?;
+            insert_invite(tx, team_pk, &whole, Some(lead_pk), now, limits)?;
+            Ok(0)
+        })
     }
 
     fn keep_invite_keys(
@@ -1922,25 +1937,19 @@ impl super::Store for SqliteStore {
         first: bool,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut writers = lock(&self.writers);
-        let tx = writers
-            .durable
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ids = acting_lead(&tx, lead)?;
-        let mut forgotten = forget_expired_keys(&tx, ids.1, now)?;
-        if first {
-            forgotten += tx
-                .prepare_cached(
+        let limit = super::invite_keys_limit(self.max_team_bytes);
+        self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
+            let forgotten = if first {
+                tx.prepare_cached(
                     "DELETE FROM invite_key_parts WHERE team_pk = ?1 AND created_by = ?2",
                 )?
-                .execute(params![ids.1, ids.0])?;
-        }
-        let limit = super::invite_keys_limit(self.max_team_bytes);
-        insert_key_part(&tx, (ids.1, ids.0), part, keys, now, limit)?;
-        tx.commit()?;
-        drop(writers);
-        self.empty_wal_of_keys(forgotten);
-        Ok(())
+                .execute(params![team_pk, lead_pk])?
+            } else {
+                0
+            };
+            insert_key_part(tx, (team_pk, lead_pk), part, keys, now, limit)?;
+            Ok(forgotten)
+        })
     }
 
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError> {
