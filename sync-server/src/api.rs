@@ -9,6 +9,8 @@
 //! | `POST /v1/doc-changes` | any device | JSON `DocChangesRequest` | binary `SyncResponse` (one document) |
 //! | `GET /v1/devices` | lead | none | JSON array of `TeamDevice` |
 //! | `POST /v1/invites` | lead | JSON `InviteRequest` | JSON `InviteResponse` |
+//! | `GET /v1/invites` | lead | none | JSON array of `OpenInvite` |
+//! | `POST /v1/invites/cancel` | lead | JSON `CancelInvite` | JSON `InviteCancelled` |
 //! | `POST /v1/devices/revoke` | lead | JSON `DeviceAction` | JSON `TeamDevice` |
 //! | `POST /v1/devices/promote` | lead | JSON `DeviceAction` | JSON `TeamDevice` |
 //! | `POST /v1/erase` | lead | JSON `EraseRequest` | JSON `Erasure` |
@@ -60,6 +62,7 @@ use groundwork_protocol::team::{
     INVITE_KEY_PART_SECS, InviteKeysPart, InviteKeysPartAnswer, MAX_ERASURES_PER_PAGE,
     MAX_INVITE_KEY_PARTS, MAX_INVITE_SECS, MAX_INVITE_USES,
 };
+use groundwork_protocol::{CANCEL_INVITE_PATH, CancelInvite, InviteCancelled, OpenInvite};
 use groundwork_protocol::{
     COMPACT_PATH, CONFIRM_ERASURES_PATH, CompactRequest, ConfirmErasures, DEVICES_PATH,
     DOC_CHANGES_PATH, DeviceAction, DocChangesRequest, ENROL_PATH, ERASE_PATH, ERASURES_HEADER,
@@ -89,8 +92,9 @@ use crate::store::{
 
 /// The routes, for the 404 and 405 answers.
 const ROUTES: &str = "GET /healthz, POST /v1/enrol, POST /v1/sync, POST /v1/doc-changes, \
-                      GET /v1/devices, POST /v1/invites, POST /v1/invites/keys, \
-                      POST /v1/invites/from-parts, POST /v1/devices/revoke, \
+                      GET /v1/devices, GET and POST /v1/invites, POST /v1/invites/keys, \
+                      POST /v1/invites/from-parts, POST /v1/invites/cancel, \
+                      POST /v1/devices/revoke, \
                       POST /v1/devices/promote, POST /v1/erase, GET /v1/erasures, \
                       POST /v1/erasures/confirm and POST /v1/compact";
 
@@ -191,7 +195,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             INVITES_PATH,
             post(|State(s): State<AppState>, h: HeaderMap, b: Body| invite(s, h, b, INVITES_PATH))
+                .get(open_invites)
                 .route_layer(failed_auth()),
+        )
+        .route(
+            CANCEL_INVITE_PATH,
+            post(cancel_invite).route_layer(failed_auth()),
         )
         .route(
             INVITE_KEYS_PATH,
@@ -554,6 +563,7 @@ async fn invite(
         invite.sealed_keys = req.sealed_keys;
         invite.key_parts = req.key_parts;
         let answer = InviteResponse {
+            id: groundwork_protocol::invite_id_of_hash(&invite.code_hash),
             code,
             role: invite.role,
             uses: invite.uses,
@@ -575,6 +585,90 @@ async fn invite(
     }
     .await;
     Ok(to_device(&device, result))
+}
+
+/// The team's open invites, for a lead to see and cancel.
+async fn open_invites(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "see the team's invites")?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let list = blocking(move || Ok(store.open_invites(&lead, now())?)).await?;
+        json(
+            &list
+                .into_iter()
+                .map(|i| OpenInvite {
+                    id: groundwork_protocol::invite_id_of_hash(&i.id),
+                    role: i.role,
+                    uses_left: u32::try_from(i.uses_left.max(0)).unwrap_or(u32::MAX),
+                    created_at: i.created_at,
+                    expires_at: i.expires_at,
+                    made_by: i.made_by,
+                    carries_keys: i.carries_keys,
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// A lead cancels one of the team's invites (a link sent to the wrong people, or never used).
+async fn cancel_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state.store, &headers).await?;
+    let result = async {
+        require_lead(&device, "cancel the team's invites")?;
+        let req: CancelInvite = read_json(
+            body,
+            &headers,
+            &state.limits,
+            CANCEL_INVITE_PATH,
+            r#"{"id": "<the invite's id: 16 lowercase hexadecimal digits>"}"#,
+        )
+        .await?;
+        let id = parse_invite_id(&req.id)?;
+        let store = Arc::clone(&state.store);
+        let lead = device.clone();
+        let cancelled = blocking(move || Ok(store.cancel_invite(&lead, id, now())?)).await?;
+        tracing::info!(
+            team_id = %device.team_id,
+            device_id = %device.device_id,
+            invite = %req.id,
+            cancelled,
+            "a lead cancelled an invite"
+        );
+        json(&InviteCancelled {
+            id: req.id,
+            cancelled,
+        })
+    }
+    .await;
+    Ok(to_device(&device, result))
+}
+
+/// The 8 bytes an invite's id spells, or 400 for an id not spelled as the relay lists them.
+fn parse_invite_id(id: &str) -> Result<[u8; 8], ApiError> {
+    if !groundwork_protocol::valid_invite_id(id) {
+        return Err(ApiError::bad_request(format!(
+            "an invite's id is {} lowercase hexadecimal digits, as the team's invite list shows \
+             it (GET {INVITES_PATH})",
+            groundwork_protocol::INVITE_ID_LEN
+        )));
+    }
+    let mut bytes = [0u8; 8];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&id[2 * i..2 * i + 2], 16)
+            .map_err(|_| ApiError::bad_request("an invite's id is hexadecimal"))?;
+    }
+    Ok(bytes)
 }
 
 /// Refuses an invite's [`InviteRequest::key_parts`] that are too many, not spelled as the

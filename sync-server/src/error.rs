@@ -137,7 +137,8 @@ impl From<StoreError> for ApiError {
                 "this invite code has expired: ask your team lead for a new one",
             ),
             StoreError::InviteUsedUp => ApiError::forbidden(
-                "this invite code has already been used: ask your team lead for a new one",
+                "this invite code has already been used, or a team lead cancelled it: ask your \
+                 team lead for a new one",
             ),
             StoreError::NeedsKey => ApiError::new(
                 StatusCode::CONFLICT,
@@ -190,6 +191,12 @@ impl From<StoreError> for ApiError {
                 StatusCode::NOT_FOUND,
                 format!(
                     "no device of your team has the id {id:?}: check it in the team's device list"
+                ),
+            ),
+            StoreError::NoSuchInvite(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no invite of your team has the id {id:?}: list the team's open invites to                      see their ids (an invite long ended is forgotten)"
                 ),
             ),
             StoreError::PromoteRevoked(_) => ApiError::new(

@@ -128,6 +128,7 @@ pub async fn require_content_type(req: Request, next: Next) -> Response {
         | groundwork_protocol::INVITES_PATH
         | groundwork_protocol::INVITE_KEYS_PATH
         | groundwork_protocol::INVITE_FROM_PARTS_PATH
+        | groundwork_protocol::CANCEL_INVITE_PATH
         | groundwork_protocol::REVOKE_PATH
         | groundwork_protocol::PROMOTE_PATH
         | groundwork_protocol::ERASE_PATH

@@ -6,6 +6,8 @@
 //! | `POST` [`INVITES_PATH`] | lead | [`InviteRequest`] | [`InviteResponse`] |
 //! | `POST` [`INVITE_KEYS_PATH`] | lead | [`InviteKeysPart`] | [`InviteKeysPartAnswer`] |
 //! | `POST` [`INVITE_FROM_PARTS_PATH`] | lead | [`InviteRequest`] naming parts | [`InviteResponse`] |
+//! | `GET` [`INVITES_PATH`] | lead | none | array of [`OpenInvite`] |
+//! | `POST` [`CANCEL_INVITE_PATH`] | lead | [`CancelInvite`] | [`InviteCancelled`] |
 //! | `POST` [`REVOKE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
 //! | `POST` [`PROMOTE_PATH`] | lead | [`DeviceAction`] | [`crate::TeamDevice`] |
 //! | `POST` [`ERASE_PATH`] | lead | [`EraseRequest`] | [`Erasure`] |
@@ -38,6 +40,9 @@ pub const INVITE_KEYS_PATH: &str = "/v1/invites/keys";
 /// parts answers 404 rather than make an invite holding only the request's own part of the
 /// keys ([`INVITES_PATH`] refuses `key_parts`).
 pub const INVITE_FROM_PARTS_PATH: &str = "/v1/invites/from-parts";
+/// Cancel one of the team's invites (a lead): `POST` a [`CancelInvite`]. (`GET`
+/// [`INVITES_PATH`] lists the team's open invites.)
+pub const CANCEL_INVITE_PATH: &str = "/v1/invites/cancel";
 /// Revoke a device of the caller's team (a lead): `POST` a [`DeviceAction`].
 pub const REVOKE_PATH: &str = "/v1/devices/revoke";
 /// Make a device of the caller's team a lead (a lead): `POST` a [`DeviceAction`].
@@ -193,12 +198,89 @@ pub struct InviteKeysPartAnswer {
 pub struct InviteResponse {
     /// The invite code.
     pub code: String,
+    /// Its id ([`invite_id`] of the code), under which a lead lists and cancels it. Empty from
+    /// a relay from before cancelling (the lead's device works it out from the code).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// The role it gives.
     pub role: Role,
     /// How many devices may join with it.
     pub uses: u32,
     /// When it stops working (Unix seconds).
     pub expires_at: i64,
+}
+
+/// Length of an invite's id ([`invite_id`]): 16 lowercase hexadecimal digits.
+pub const INVITE_ID_LEN: usize = 16;
+
+/// The id under which the relay lists and cancels the invite whose code is `code`: the first
+/// 8 bytes, in lowercase hexadecimal, of the SHA-256 of the code's relay part (the part before
+/// a dot, read as [`crate::normalise_invite`] reads it), which is what the relay keeps of a
+/// code. A lead's device works it out from the code or the join link it was shown; the relay,
+/// from the stored hash. It gives nothing towards the code itself.
+pub fn invite_id(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let relay_part = code.split('.').next().unwrap_or(code);
+    let digest = Sha256::digest(crate::normalise_invite(relay_part).as_bytes());
+    invite_id_of_hash(digest.as_slice())
+}
+
+/// The id ([`invite_id`]) of an invite whose code hashes to `hash` (at least 8 bytes; a shorter
+/// one gives a shorter id).
+pub fn invite_id_of_hash(hash: &[u8]) -> String {
+    hash.iter()
+        .take(INVITE_ID_LEN / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `id` is spelled as an invite's id: [`INVITE_ID_LEN`] lowercase hexadecimal digits.
+pub fn valid_invite_id(id: &str) -> bool {
+    id.len() == INVITE_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// One of the team's open invites (uses left, not expired, not cancelled), as a lead sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenInvite {
+    /// Its id ([`invite_id`]), for [`CancelInvite`].
+    pub id: String,
+    /// The role it gives.
+    pub role: Role,
+    /// How many more devices may join with it.
+    pub uses_left: u32,
+    /// When it was made (Unix seconds).
+    pub created_at: i64,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
+    /// The device id of the lead that made it; none for the operator's (`sync-server team
+    /// create`, `invite create`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<String>,
+    /// It carries the team's keys (sealed under the secret in its link).
+    #[serde(default)]
+    pub carries_keys: bool,
+}
+
+/// A lead cancels one of the team's invites: no device joins with it from then on, and the keys
+/// it carries are forgotten (once a device that joined with it just before, whose answer may
+/// have been lost, can no longer ask for it again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelInvite {
+    /// The invite's id ([`invite_id`]).
+    pub id: String,
+}
+
+/// The answer to a [`CancelInvite`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteCancelled {
+    /// The invite's id.
+    pub id: String,
+    /// The invite was open and is now cancelled; `false` when it was used up, expired or
+    /// cancelled already (asked again, the answer to the first request lost: nothing to do).
+    pub cancelled: bool,
 }
 
 /// A lead's action on one device of the team.
@@ -257,4 +339,25 @@ pub struct ErasureList {
 pub struct ConfirmErasures {
     /// The last order it carried out (orders beyond the team's head are refused: 400).
     pub up_to: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{invite_id, invite_id_of_hash, valid_invite_id};
+
+    #[test]
+    fn an_invites_id_is_read_from_its_relay_part_as_the_relay_reads_codes() {
+        let id = invite_id("abcd-efgh-ijkl");
+        assert!(valid_invite_id(&id), "{id}");
+        // Typed another way, or with the secret after the dot: the same invite.
+        assert_eq!(invite_id(" ABCD efgh-IJKL "), id);
+        assert_eq!(invite_id("abcd-efgh-ijkl.S3cr3tPart"), id);
+        assert_ne!(invite_id("abcd-efgh-ijkm"), id);
+        // SHA-256("abcdefghijkl"), its first 8 bytes.
+        assert_eq!(id, "d682ed4ca4d989c1");
+        assert_eq!(invite_id_of_hash(&[0xab; 32]), "abababababababab");
+        assert!(!valid_invite_id("D682ED4CA4D989C1"));
+        assert!(!valid_invite_id("d682ed4ca4d989c"));
+        assert!(!valid_invite_id("d682ed4ca4d989cg"));
+    }
 }

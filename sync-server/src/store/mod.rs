@@ -132,6 +132,10 @@ pub enum StoreError {
         /// The most parts a team may have waiting.
         limit: usize,
     },
+    /// No invite of the lead's team has this id ([`groundwork_protocol::invite_id`]): another
+    /// team's, or one forgotten long after it ended.
+    #[error("no invite of this team has the id {0}")]
+    NoSuchInvite(String),
     /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
     /// the invite was not made.
     #[error(
@@ -226,6 +230,34 @@ pub struct DeviceInfo {
     pub role: Role,
     /// The bytes its blobs take of its team's storage count (as `max_team_bytes` counts them).
     pub stored_bytes: u64,
+}
+
+/// One of a team's open invites, as a lead lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteInfo {
+    /// The first 8 bytes of the code's hash ([`groundwork_protocol::invite_id`]).
+    pub id: [u8; 8],
+    /// The role it gives.
+    pub role: Role,
+    /// Devices that may still join with it.
+    pub uses_left: i64,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// The device id of its maker (none: the operator's).
+    pub made_by: Option<String>,
+    /// It holds sealed keys.
+    pub carries_keys: bool,
+}
+
+/// The id of an invite ([`InviteInfo::id`]) from its stored hash, or the first bytes of it.
+pub fn invite_id_bytes(hash: &[u8]) -> [u8; 8] {
+    let mut id = [0u8; 8];
+    for (to, from) in id.iter_mut().zip(hash) {
+        *to = *from;
+    }
+    id
 }
 
 /// A new invite to store.
@@ -403,6 +435,18 @@ pub trait Store: Send + Sync + 'static {
         invite: &NewInvite,
         now: i64,
     ) -> Result<(), StoreError>;
+
+    /// The open invites (uses left, not expired) of the team of `lead`, which must be an active
+    /// lead, oldest first.
+    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError>;
+
+    /// Cancels the invite of `lead`'s team (an active lead) whose id is `id`: no device enrols
+    /// with it after this transaction. Its sealed keys are forgotten, unless a device that
+    /// enrolled with it may still ask for its enrolment again (its answer lost): then they go
+    /// when that device first uses its token, as after an invite's last use. Returns whether
+    /// the invite was open (`false`: used up, expired or cancelled before, nothing changed);
+    /// [`StoreError::NoSuchInvite`] when the team has no invite with that id.
+    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError>;
 
     /// Keeps `keys`, one part of an invite's sealed keys, under the id `part` for `lead`, which
     /// must be an active lead, until an invite of the same device names it

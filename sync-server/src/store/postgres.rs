@@ -78,8 +78,8 @@ use super::shared::{
     BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64,
 };
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
-    SyncPage,
+    DeviceAuth, DeviceInfo, Enrolled, InviteInfo, NewBlob, NewDevice, NewInvite, StoreError,
+    StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -1497,6 +1497,71 @@ impl super::Store for PostgresStore {
             let whole = tx.join_key_parts(team_pk, lead_pk, invite)?;
             tx.insert_invite(team_pk, &whole, Some(lead_pk), now, limits)?;
             Ok(())
+        })
+    }
+
+    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
+        self.run(false, |tx| {
+            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            tx.query(
+                "SELECT substring(i.hash FROM 1 FOR 8), i.role, i.uses_left, i.created_at,
+                        i.expires_at, d.id, i.sealed_keys IS NOT NULL
+                 FROM invites i LEFT JOIN devices d ON d.pk = i.created_by
+                 WHERE i.team_pk = $1 AND i.uses_left > 0 AND i.expires_at > $2
+                 ORDER BY i.created_at, i.hash",
+                &[&team_pk, &now],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(InviteInfo {
+                    id: invite_id_bytes(r.try_get::<_, &[u8]>(0)?),
+                    role: role_of(r.try_get(1)?)?,
+                    uses_left: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                    expires_at: r.try_get(4)?,
+                    made_by: r.try_get(5)?,
+                    carries_keys: r.try_get(6)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError> {
+        let id_bytes = &id[..];
+        self.run(false, |tx| {
+            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            tx.forget_expired_keys(team_pk, now)?;
+            let row = tx.one(
+                "SELECT count(*), coalesce(bool_or(uses_left > 0 AND expires_at > $3), false)
+                 FROM invites WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2",
+                &[&team_pk, &id_bytes, &now],
+            )?;
+            if row.try_get::<_, i64>(0)? == 0 {
+                return Err(StoreError::NoSuchInvite(
+                    groundwork_protocol::invite_id_of_hash(&id),
+                ));
+            }
+            // As on SQLite: a device that may still ask for its enrolment again keeps what it
+            // would be answered until it first uses its token.
+            tx.exec(
+                "UPDATE invites SET sealed_keys = NULL
+                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2
+                   AND sealed_keys IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.enrol_invite = invites.hash
+                                   AND d.revoked_at IS NULL)",
+                &[&team_pk, &id_bytes],
+            )?;
+            tx.exec(
+                "UPDATE invites SET uses_left = 0,
+                     expires_at = CASE WHEN EXISTS (SELECT 1 FROM devices d
+                                                    WHERE d.enrol_invite = invites.hash
+                                                      AND d.revoked_at IS NULL)
+                                       THEN expires_at ELSE LEAST(expires_at, $3) END
+                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2 AND uses_left > 0",
+                &[&team_pk, &id_bytes, &now],
+            )?;
+            Ok(row.try_get::<_, bool>(1)?)
         })
     }
 

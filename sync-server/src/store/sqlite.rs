@@ -156,8 +156,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, NewBlob, NewDevice, NewInvite, StoreError, StoredBlob,
-    SyncPage,
+    DeviceAuth, DeviceInfo, Enrolled, InviteInfo, NewBlob, NewDevice, NewInvite, StoreError,
+    StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -1263,29 +1263,30 @@ impl SqliteStore {
         }
     }
 
-    /// After a transaction that forgot `forgotten` invites' sealed keys (none: nothing to do):
-    /// their old copies leave the WAL as an erasure's do.
     /// Runs `f` in a durable transaction of `lead`, which must be an active lead (`f` gets
     /// `(lead_pk, team_pk)`), after forgetting its team's expired keys; then empties the WAL of
-    /// what was forgotten, there and by `f` (the count it returns).
-    fn with_invites_of(
+    /// what was forgotten, there and by `f` (the count it returns with its answer).
+    fn with_invites_of<T>(
         &self,
         lead: &DeviceAuth,
         now: i64,
-        f: impl FnOnce(&Connection, (i64, i64)) -> Result<usize, StoreError>,
-    ) -> Result<(), StoreError> {
+        f: impl FnOnce(&Connection, (i64, i64)) -> Result<(usize, T), StoreError>,
+    ) -> Result<T, StoreError> {
         let mut writers = lock(&self.writers);
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ids = acting_lead(&tx, lead)?;
-        let forgotten = forget_expired_keys(&tx, ids.1, now)? + f(&tx, ids)?;
+        let expired = forget_expired_keys(&tx, ids.1, now)?;
+        let (forgotten, answer) = f(&tx, ids)?;
         tx.commit()?;
         drop(writers);
-        self.empty_wal_of_keys(forgotten);
-        Ok(())
+        self.empty_wal_of_keys(expired + forgotten);
+        Ok(answer)
     }
 
+    /// After a transaction that forgot `forgotten` invites' sealed keys (none: nothing to do):
+    /// their old copies leave the WAL as an erasure's do.
     fn empty_wal_of_keys(&self, forgotten: usize) {
         if forgotten > 0 {
             self.checkpoint_owed.store(true, Ordering::SeqCst);
@@ -1925,7 +1926,71 @@ impl super::Store for SqliteStore {
         self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
             let whole = join_key_parts(tx, team_pk, lead_pk, invite)?;
             insert_invite(tx, team_pk, &whole, Some(lead_pk), now, limits)?;
-            Ok(0)
+            Ok((0, ()))
+        })
+    }
+
+    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
+        self.with_reader(|conn| {
+            let (_, team_pk) = acting_lead(conn, lead)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT substr(i.hash, 1, 8), i.role, i.uses_left, i.created_at, i.expires_at,
+                        d.id, i.sealed_keys IS NOT NULL
+                 FROM invites i LEFT JOIN devices d ON d.pk = i.created_by
+                 WHERE i.team_pk = ?1 AND i.uses_left > 0 AND i.expires_at > ?2
+                 ORDER BY i.created_at, i.hash",
+            )?;
+            let rows = stmt.query_map(params![team_pk, now], |r| {
+                Ok(InviteInfo {
+                    id: invite_id_bytes(&r.get::<_, Vec<u8>>(0)?),
+                    role: r.get::<_, StoredRole>(1)?.0,
+                    uses_left: r.get(2)?,
+                    created_at: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    made_by: r.get(5)?,
+                    carries_keys: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError> {
+        self.with_invites_of(lead, now, |tx, (_, team_pk)| {
+            let (found, open): (i64, bool) = tx
+                .prepare_cached(
+                    "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0)
+                     FROM invites WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2",
+                )?
+                .query_row(params![team_pk, &id[..], now], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            if found == 0 {
+                return Err(StoreError::NoSuchInvite(
+                    groundwork_protocol::invite_id_of_hash(&id),
+                ));
+            }
+            // A device that enrolled with it and may ask for its answer again keeps that until
+            // it first uses its token (`end_enrolment` forgets the keys then); otherwise the
+            // invite ends now, keys and all.
+            let forgotten = tx
+                .prepare_cached(
+                    "UPDATE invites SET sealed_keys = NULL
+                     WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND sealed_keys IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.enrol_invite = invites.hash
+                                       AND d.revoked_at IS NULL)",
+                )?
+                .execute(params![team_pk, &id[..]])?;
+            tx.prepare_cached(
+                "UPDATE invites SET uses_left = 0,
+                     expires_at = CASE WHEN EXISTS (SELECT 1 FROM devices d
+                                                    WHERE d.enrol_invite = invites.hash
+                                                      AND d.revoked_at IS NULL)
+                                       THEN expires_at ELSE min(expires_at, ?3) END
+                 WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND uses_left > 0",
+            )?
+            .execute(params![team_pk, &id[..], now])?;
+            Ok((forgotten, open))
         })
     }
 
@@ -1948,7 +2013,7 @@ impl super::Store for SqliteStore {
                 0
             };
             insert_key_part(tx, (team_pk, lead_pk), part, keys, now, limit)?;
-            Ok(forgotten)
+            Ok((forgotten, ()))
         })
     }
 

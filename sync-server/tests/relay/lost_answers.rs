@@ -13,7 +13,7 @@ use crate::sealed::{
 };
 
 /// A token as a device chooses it: the prefix and 32 random bytes in lowercase hex.
-fn chosen_token() -> String {
+pub(crate) fn chosen_token() -> String {
     format!(
         "gwt_{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -22,7 +22,7 @@ fn chosen_token() -> String {
 }
 
 /// Enrols with `invite` and the device's own `token`, sealing.
-fn ask(
+pub(crate) fn ask(
     relay: &Relay,
     invite: &str,
     name: &str,
