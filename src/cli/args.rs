@@ -199,7 +199,7 @@ pub enum PersonCommand {
 /// `team …`
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
-    /// Create an invite to this device's team; prints JSON {"code", "join_link", "role",
+    /// Create an invite to this device's team; prints JSON {"code", "join_link", "id", "role",
     /// "uses", "expires_at"}, and with --qr the join link as a QR code after it.
     Invite {
         /// How many devices may join with it.
@@ -217,6 +217,15 @@ pub enum TeamCommand {
     },
     /// The team's devices with their role and last sync (JSON).
     Devices,
+    /// The team's open invites: id, role, uses left, when made and by which device, expiry
+    /// (JSON).
+    Invites,
+    /// Cancel an invite (a link sent to the wrong people, or never used): nobody joins with it
+    /// any more, and the relay forgets the team's keys it carried.
+    CancelInvite {
+        /// The invite's id (from `team invites` or `team invite`), its code or its join link.
+        invite: String,
+    },
     /// Revoke a device (a lost phone): the relay refuses it at once.
     Revoke {
         /// The device's id, from `team devices`.

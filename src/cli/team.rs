@@ -95,6 +95,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
             print_json(&serde_json::json!({
                 "code": invite.code,
                 "join_link": join_link,
+                "id": invite.id,
                 "role": invite.role,
                 "uses": invite.uses,
                 "expires_at": chrono::DateTime::from_timestamp(invite.expires_at, 0)
@@ -116,6 +117,36 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                 sync::block_on(team::devices(&nb, &transport)).map_err(|e| lead(e, "devices"))?;
             let listed: Vec<_> = devices.iter().map(|d| listed(d, &mine)).collect();
             Ok(print_json(&listed)?)
+        }
+        TeamCommand::Invites => {
+            let invites = sync::block_on(team::open_invites(&nb, &transport))
+                .map_err(|e| lead(e, "invites"))?;
+            let listed: Vec<_> = invites
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "id": i.id,
+                        "role": i.role,
+                        "uses_left": i.uses_left,
+                        "created_at": time(Some(i.created_at)),
+                        "expires_at": time(Some(i.expires_at)),
+                        "made_by": i.made_by,
+                        "carries_keys": i.carries_keys,
+                    })
+                })
+                .collect();
+            Ok(print_json(&listed)?)
+        }
+        TeamCommand::CancelInvite { invite } => {
+            let answer = sync::block_on(team::cancel_invite(&nb, &transport, &invite))
+                .map_err(|e| lead(e, "cancel-invite"))?;
+            if !answer.cancelled {
+                eprintln!(
+                    "the invite was no longer open (used up, expired or cancelled before): \
+                     nobody can join with it"
+                );
+            }
+            Ok(print_json(&answer)?)
         }
         TeamCommand::Revoke { device_id } => {
             let revoked = sync::block_on(team::revoke(&nb, &transport, &device_id))
@@ -184,6 +215,8 @@ fn lead(e: SyncError, command: &str) -> CliError {
         SyncError::LeadOnly(_) => team::lead_only(match command {
             "invite" => "invite devices to the team",
             "devices" => "see the team's devices",
+            "invites" => "see the team's invites",
+            "cancel-invite" => "cancel the team's invites",
             "revoke" => "revoke a device",
             _ => "make a device a team lead",
         })
@@ -193,6 +226,8 @@ fn lead(e: SyncError, command: &str) -> CliError {
             match command {
                 "invite" => "Making an invite",
                 "devices" => "Listing the team's devices",
+                "invites" => "Listing the team's invites",
+                "cancel-invite" => "Cancelling an invite",
                 "revoke" => "Revoking a device",
                 _ => "Making a device a lead",
             },

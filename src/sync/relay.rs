@@ -476,6 +476,32 @@ impl<W: Wire> Relay<W> {
         self.json(relay, token, path, Some(request)).await
     }
 
+    /// The open invites of this device's team (a lead only).
+    pub async fn open_invites(
+        &self,
+        relay: &str,
+        token: &str,
+    ) -> Result<Vec<groundwork_protocol::OpenInvite>, SyncError> {
+        self.json(relay, token, INVITES_PATH, None::<&()>).await
+    }
+
+    /// Cancel the invite `id` of this device's team (a lead only).
+    pub async fn cancel_invite(
+        &self,
+        relay: &str,
+        token: &str,
+        id: &str,
+    ) -> Result<groundwork_protocol::InviteCancelled, SyncError> {
+        let request = groundwork_protocol::CancelInvite { id: id.to_owned() };
+        self.json(
+            relay,
+            token,
+            groundwork_protocol::CANCEL_INVITE_PATH,
+            Some(&request),
+        )
+        .await
+    }
+
     /// Leave one part of an invite's keys with the relay, before the invite that names it (a
     /// lead only); `first` for a new invite's first part.
     pub async fn invite_keys_part(

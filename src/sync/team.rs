@@ -15,7 +15,9 @@
 //! holds changes to an erased person (410), does this before going on.
 
 use groundwork_protocol::team::{MAX_INVITE_KEY_PARTS, MAX_SEALED_KEYS_LEN};
-use groundwork_protocol::{InviteRequest, InviteResponse, Role, TeamDevice};
+use groundwork_protocol::{
+    InviteCancelled, InviteRequest, InviteResponse, OpenInvite, Role, TeamDevice,
+};
 use serde::Serialize;
 
 use super::relay::{News, Relay, Wire};
@@ -457,6 +459,10 @@ pub async fn invite_in_parts_of<W: Wire>(
         Err(e) if big => return Err(too_big_for_relay(e, keys_len)),
         other => other?,
     };
+    if invite.id.is_empty() {
+        // A relay from before cancelling: the same id, worked out from the code.
+        invite.id = groundwork_protocol::invite_id(&invite.code);
+    }
     if let Some(secret) = secret {
         invite.code = format!("{}.{}", invite.code, secret.to_text());
     }
@@ -569,6 +575,56 @@ pub fn split_join_link(invite: &str) -> Option<(Option<String>, String)> {
         (!base.is_empty()).then(|| base.to_string()),
         code.trim().to_string(),
     ))
+}
+
+/// The open invites of this device's team (a lead), as the relay lists them: uses left, not
+/// expired, not cancelled. A device the relay last named a canvasser does not ask.
+pub async fn open_invites<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+) -> Result<Vec<OpenInvite>, SyncError> {
+    let link = link_of(store)?;
+    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+        return Err(lead_only("see the team's invites"));
+    }
+    transport.open_invites(&link.relay_url, &link.token).await
+}
+
+/// The id of the invite `which` names: its id as [`open_invites`] lists it, its code (with or
+/// without the secret after the dot) or its join link.
+pub fn invite_id_in(which: &str) -> Result<String, SyncError> {
+    let which = which.trim();
+    if groundwork_protocol::valid_invite_id(which) {
+        return Ok(which.to_string());
+    }
+    let code = split_join_link(which).map_or_else(|| which.to_string(), |(_, code)| code);
+    if code.is_empty() || code.contains(['/', ':', '#']) {
+        return Err(Error::Invalid(crate::model::ValidationError::Unusable {
+            what: "invite",
+            value: which.to_string(),
+            why: "give the invite's id (from `groundwork team invites`), its code or its join link",
+        })
+        .into());
+    }
+    Ok(groundwork_protocol::invite_id(&code))
+}
+
+/// Cancel the invite `which` names (its id, code or join link; a lead): nobody joins with it
+/// from then on, and the relay forgets the team's keys it carried. Whether it was still open
+/// (`cancelled: false`: used up, expired or cancelled before).
+pub async fn cancel_invite<W: Wire>(
+    store: &impl Notebook,
+    transport: &Relay<W>,
+    which: &str,
+) -> Result<InviteCancelled, SyncError> {
+    let id = invite_id_in(which)?;
+    let link = link_of(store)?;
+    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+        return Err(lead_only("cancel the team's invites"));
+    }
+    transport
+        .cancel_invite(&link.relay_url, &link.token, &id)
+        .await
 }
 
 /// The devices of this device's team with their last sync and role, as the relay knows them
@@ -1025,6 +1081,13 @@ pub enum TeamAction {
     },
     /// The team's devices.
     Devices,
+    /// The team's open invites.
+    Invites,
+    /// Cancel one of the team's invites.
+    CancelInvite {
+        /// Its id, as the list of open invites gives it.
+        id: String,
+    },
     /// Revoke a device.
     Revoke {
         /// The device's id.
@@ -1100,6 +1163,8 @@ pub enum TeamReply {
     Invite(InviteShown),
     /// The team's devices (after a promotion too).
     Devices(Vec<TeamDevice>),
+    /// The team's open invites (after a cancellation too).
+    Invites(Vec<OpenInvite>),
     /// A device revoked, and the team's devices after it.
     Revoked {
         /// What the revocation did.
@@ -1125,6 +1190,8 @@ pub async fn act<W: Wire>(
     let what = match &action {
         TeamAction::Invite { .. } => "Making an invite",
         TeamAction::Devices => "Listing the team's devices",
+        TeamAction::Invites => "Listing the team's invites",
+        TeamAction::CancelInvite { .. } => "Cancelling an invite",
         TeamAction::Revoke { .. } => "Revoking a device",
         TeamAction::Promote { .. } => "Making a device a lead",
         TeamAction::Erase { .. } => "Erasing a person",
@@ -1181,6 +1248,11 @@ async fn act_now<W: Wire>(
             }))
         }
         TeamAction::Devices => Ok(TeamReply::Devices(devices(store, transport).await?)),
+        TeamAction::Invites => Ok(TeamReply::Invites(open_invites(store, transport).await?)),
+        TeamAction::CancelInvite { id } => {
+            cancel_invite(store, transport, &id).await?;
+            Ok(TeamReply::Invites(open_invites(store, transport).await?))
+        }
         TeamAction::Revoke { device_id } => {
             let revoked = revoke(store, transport, &device_id).await?;
             let revocation = RevocationShown {

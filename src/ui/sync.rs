@@ -121,6 +121,9 @@ pub struct TeamPanel {
     pub invite: Option<InviteShown>,
     /// The team's devices, as the relay last listed them.
     pub devices: Option<Vec<groundwork::sync::TeamDevice>>,
+    /// The team's open invites, as the relay last listed them.
+    #[serde(default)]
+    pub invites: Option<Vec<groundwork_protocol::OpenInvite>>,
     /// The person erased last.
     pub erased: Option<ErasureOutcome>,
     /// The device revoked last, and what its revocation did.
@@ -138,7 +141,12 @@ impl TeamPanel {
             ..self.clone()
         };
         match reply {
-            Ok(TeamReply::Invite(i)) => next.invite = Some(i),
+            Ok(TeamReply::Invite(i)) => {
+                // A list of open invites shown before would now lack this one.
+                next.invites = None;
+                next.invite = Some(i);
+            }
+            Ok(TeamReply::Invites(list)) => next.invites = Some(list),
             Ok(TeamReply::Devices(d)) => {
                 // What a revocation did was said; what it left to do shows as long as it waits
                 // (`SyncStatus::revocations_unfinished`).

@@ -2295,6 +2295,61 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
             }),
         ]
     );
+    // The open invites: asked for, listed with who made them, and one cancelled.
+    h.click("id", "team-invites");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::Invites))
+    );
+    let open = |id: &str, made_by: Option<&str>, uses_left| groundwork_protocol::OpenInvite {
+        id: id.into(),
+        role: groundwork_protocol::Role::Canvasser,
+        uses_left,
+        created_at: 1_700_000_000,
+        expires_at: 1_700_086_400,
+        made_by: made_by.map(Into::into),
+        carries_keys: true,
+    };
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            invites: Some(vec![
+                open("00112233aabbccdd", Some("d2"), 20),
+                open("ffeeddcc44332211", None, 1),
+            ]),
+            devices: Some(vec![device(
+                "d2",
+                "Sam's phone",
+                groundwork_protocol::Role::Lead,
+            )]),
+            ..Default::default()
+        },
+        device_id: Some("d1".into()),
+        ..joined("lead")
+    });
+    h.settle_until("invites listed", |html| html.contains("20 uses left"));
+    let html = h.html();
+    assert!(
+        html.contains("by Sam&#39;s phone") || html.contains("by Sam's phone"),
+        "{html}"
+    );
+    assert!(html.contains("1 use left"), "{html}");
+    assert!(html.contains("by the relay&#39;s operator"), "{html}");
+    assert_eq!(html.matches("Cancel invite").count(), 2, "{html}");
+    h.click("data-cancel", "ffeeddcc44332211");
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::CancelInvite {
+            id: "ffeeddcc44332211".into()
+        }))
+    );
+    fake.send(SyncStatus {
+        team: TeamPanel {
+            invites: Some(Vec::new()),
+            ..Default::default()
+        },
+        ..joined("lead")
+    });
+    h.settle_until("none open", |html| html.contains("team-invites-none"));
     // What the revocation did is said: the key, and the erasures its lead's key had signed,
     // with a warning when they could not all be signed again.
     let revocation = |signed, not_signed| groundwork::sync::team::RevocationShown {

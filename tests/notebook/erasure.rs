@@ -1080,6 +1080,104 @@ mod command_line {
         serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
     }
 
+    /// The stderr of a command that must fail with exit 1.
+    fn refused(dir: &std::path::Path, args: &[&str]) -> String {
+        let out = groundwork(dir, args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        err
+    }
+
+    #[test]
+    fn a_lead_cancels_an_invite_sent_to_the_wrong_people() {
+        let relay = TestRelay::start();
+        let (_, lead_invite) = relay.lead_team();
+        let tmp = tempfile::tempdir().unwrap();
+        let (lead, sam) = (tmp.path().join("lead"), tmp.path().join("sam"));
+        ok(
+            &lead,
+            &[
+                "join",
+                "--relay",
+                &relay.url,
+                "--invite",
+                &lead_invite,
+                "--name",
+                "Lead's phone",
+            ],
+        );
+        let kept = json(&ok(&lead, &["team", "invite"]));
+        let leaked = json(&ok(
+            &lead,
+            &["team", "invite", "--uses", "20", "--expires-in", "7d"],
+        ));
+        let leaked_link = leaked["join_link"].as_str().unwrap().to_string();
+        let leaked_id = leaked["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            leaked_id,
+            groundwork_protocol::invite_id(leaked["code"].as_str().unwrap())
+        );
+
+        // Both are listed (with the operator's, made with the team), with who made them.
+        let me = json(&ok(&lead, &["status"]))["device_id"].clone();
+        let ids = |dir| -> Vec<String> {
+            json(&ok(dir, &["team", "invites"]))
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let kept_id = kept["id"].as_str().unwrap().to_string();
+        let open = json(&ok(&lead, &["team", "invites"]));
+        let open = open.as_array().unwrap();
+        assert!(ids(&lead).contains(&kept_id), "{open:?}");
+        let listed = open.iter().find(|i| i["id"] == leaked_id.as_str()).unwrap();
+        assert_eq!(
+            (listed["role"].as_str(), listed["uses_left"].as_u64()),
+            (Some("canvasser"), Some(20))
+        );
+        assert_eq!(listed["made_by"], me);
+        assert_eq!(listed["carries_keys"], true);
+
+        // Cancelled by its link: nobody joins with it, whatever the code still says.
+        let cancelled = json(&ok(&lead, &["team", "cancel-invite", &leaked_link]));
+        assert_eq!(cancelled["cancelled"], true);
+        assert_eq!(cancelled["id"], leaked_id.as_str());
+        let err = refused(
+            &tmp.path().join("stranger"),
+            &["join", "--invite", &leaked_link, "--name", "Stranger"],
+        );
+        assert!(err.contains("cancelled"), "{err}");
+        let now_open = ids(&lead);
+        assert!(!now_open.contains(&leaked_id) && now_open.contains(&kept_id));
+        // Again by its id: nothing left to do, and it says so.
+        let out = groundwork(&lead, &["team", "cancel-invite", &leaked_id]);
+        assert!(out.status.success());
+        assert_eq!(
+            json(&String::from_utf8_lossy(&out.stdout))["cancelled"],
+            false
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no longer open"));
+        // What names no invite is refused with what to give.
+        let err = refused(&lead, &["team", "cancel-invite", "https://elsewhere/"]);
+        assert!(err.contains("its code or its join link"), "{err}");
+        let err = refused(&lead, &["team", "cancel-invite", "0123456789abcdef"]);
+        assert!(err.contains("no invite of your team"), "{err}");
+
+        // The invite not cancelled still lets its phone in; a canvasser can do neither.
+        let link = kept["join_link"].as_str().unwrap();
+        ok(&sam, &["join", "--invite", link, "--name", "Sam's phone"]);
+        for args in [
+            &["team", "invites"][..],
+            &["team", "cancel-invite", &leaked_id],
+        ] {
+            let err = refused(&sam, args);
+            assert!(err.contains("only a team lead can"), "{args:?}: {err}");
+        }
+        assert!(!ids(&lead).contains(&kept_id), "used up: no longer open");
+    }
+
     #[test]
     fn the_team_commands_and_erasure_from_the_command_line() {
         let relay = TestRelay::start();

@@ -607,7 +607,7 @@ const tests = [
     eq(await page.locator('.person-row', { hasText: TEAMMATE_LATER }).count(), 0, 'not back after another sync');
   }],
 
-  ['promoted to lead: the phone invites a device by link, lists the team, revokes that device, and erases a person from its file', async (s) => {
+  ['promoted to lead: the phone invites a device by link, cancels an invite, lists the team, revokes that device, and erases a person from its file', async (s) => {
     const { page } = s;
     const phoneName = `${CANVASSER}'s phone`;
     const listed = JSON.parse(cli(s.cliDir, 'team', 'devices'));
@@ -632,6 +632,20 @@ const tests = [
     const newcomer = join(s.tmp, 'newcomer');
     const joined = JSON.parse(cli(newcomer, 'join', '--invite', link, '--name', 'Newcomer laptop'));
     eq(joined.role, 'canvasser', 'the role the phone\'s invite gives');
+    // A second invite, sent to the wrong people: the phone lists the team's open invites and
+    // cancels it, and its link lets nobody in.
+    await page.tap('#team-invite');
+    await page.locator('#team-invite-link').filter({ hasNotText: link }).waitFor({ timeout: 20000 });
+    const leaked = await page.locator('#team-invite-link').innerText();
+    await page.tap('#team-invites');
+    const mine = page.locator('.team-invite', { hasText: 'on this device' });
+    await mine.first().waitFor({ timeout: 20000 });
+    eq(await mine.count(), 1, 'the phone\'s one open invite (the first is used up)');
+    await mine.getByRole('button', { name: /^Cancel the invite/ }).tap();
+    await mine.waitFor({ state: 'detached', timeout: 20000 });
+    let stranger = '';
+    try { cli(join(s.tmp, 'stranger'), 'join', '--invite', leaked, '--name', 'Stranger'); } catch (e) { stranger = String(e.stderr); }
+    assert(/cancelled/.test(stranger), `joining with the cancelled link: ${JSON.stringify(stranger)}`);
 
     await page.tap('#team-devices');
     await page.locator('.team-device', { hasText: 'Newcomer laptop' }).waitFor({ timeout: 20000 });

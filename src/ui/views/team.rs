@@ -1,8 +1,9 @@
 //! The team lead's card in Settings: invite a canvasser (or a second lead) with a join link to
-//! send or show, see the team's devices, revoke a lost phone, make a device a lead; and the
-//! section that erases a person, a campaign or a walk list from the whole team. Shown only on a
-//! lead's device (the erasing section also in a notebook that has joined no team, where it
-//! erases from the notebook alone); the relay refuses these to a canvasser anyway.
+//! send or show, see and cancel the team's open invites, see the team's devices, revoke a lost
+//! phone, make a device a lead; and the section that erases a person, a campaign or a walk list
+//! from the whole team. Shown only on a lead's device (the erasing section also in a notebook
+//! that has joined no team, where it erases from the notebook alone); the relay refuses these
+//! to a canvasser anyway.
 
 use dioxus::prelude::*;
 
@@ -71,6 +72,47 @@ pub fn TeamCard(
                     p { "Code: " code { id: "team-invite-code", "{invite.code}" } }
                     p { class: "muted", "Or let them scan this with their phone's camera:" }
                     QrImage { id: "team-invite-qr", text: invite.link.clone(), label: "QR code of the join link" }
+                }
+            }
+            h4 { id: "team-invites-title", "Open invites" }
+            button { r#type: "button", class: "secondary", id: "team-invites", disabled: busy,
+                onclick: move |_| act.call(TeamAction::Invites),
+                if panel.invites.is_some() { "Refresh the invites" } else { "Show the open invites" }
+            }
+            if let Some(invites) = &panel.invites {
+                if invites.is_empty() {
+                    p { class: "muted", id: "team-invites-none",
+                        "No invite is open: nobody can join the team with a link sent before."
+                    }
+                } else {
+                    p { class: "muted",
+                        "Sent a link to the wrong people? Cancel its invite: nobody can join with it any more."
+                    }
+                    ul { class: "list team-invites", "aria-labelledby": "team-invites-title",
+                        for i in invites.iter().cloned() {
+                            li { key: "{i.id}", class: "team-invite", "data-invite": "{i.id}",
+                                p {
+                                    strong { if i.role == Role::Lead { "A team lead's invite" } else { "A canvasser's invite" } }
+                                    " · {uses_left(i.uses_left)} · until {show_unix(i.expires_at)}"
+                                }
+                                p { class: "muted",
+                                    "Made {show_unix(i.created_at)} "
+                                    "{made_by(i.made_by.as_deref(), panel.devices.as_deref(), this_device.as_deref())}"
+                                }
+                                div { class: "device-actions",
+                                    button { r#type: "button", class: "danger", disabled: busy,
+                                        "data-cancel": "{i.id}",
+                                        "aria-label": "Cancel the invite made {show_unix(i.created_at)}",
+                                        onclick: {
+                                            let id = i.id.clone();
+                                            move |_| act.call(TeamAction::CancelInvite { id: id.clone() })
+                                        },
+                                        "Cancel invite"
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             h4 { id: "team-devices-title", "Devices" }
@@ -244,6 +286,41 @@ fn joined(d: &groundwork::sync::TeamDevice) -> Option<String> {
         .then(|| chrono::DateTime::from_timestamp(d.enrolled_at, 0))
         .flatten()
         .map(|t| show_time(&groundwork::model::format_time(t)))
+}
+
+/// A time the relay gave (Unix seconds), as the app shows times.
+fn show_unix(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| show_time(&groundwork::model::format_time(t)))
+        .unwrap_or_default()
+}
+
+/// "1 use left", "3 uses left".
+fn uses_left(n: u32) -> String {
+    if n == 1 {
+        "1 use left".into()
+    } else {
+        format!("{n} uses left")
+    }
+}
+
+/// Who made an invite, as far as the listed `devices` tell: its maker's name, "this device",
+/// or the relay's operator (an invite with no maker).
+fn made_by(
+    maker: Option<&str>,
+    devices: Option<&[groundwork::sync::TeamDevice]>,
+    this_device: Option<&str>,
+) -> String {
+    let Some(maker) = maker else {
+        return "by the relay's operator".into();
+    };
+    if this_device == Some(maker) {
+        return "on this device".into();
+    }
+    match devices.and_then(|list| list.iter().find(|d| d.device_id == maker)) {
+        Some(d) => format!("by {}", d.name),
+        None => format!("by device {}", short_id(maker)),
+    }
 }
 
 /// What a lead's [`EraseSection`] erases: a person, a campaign or a walk list. Each is an
