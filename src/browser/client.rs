@@ -243,9 +243,9 @@ fn receive(message: FromStore) {
         }),
         FromStore::Sync(status) => CLIENT.with(|c| {
             let mut c = c.borrow_mut();
-            c.sync = status.clone();
+            c.sync = (*status).clone();
             c.sync_watchers
-                .retain(|s| s.unbounded_send(status.clone()).is_ok());
+                .retain(|s| s.unbounded_send((*status).clone()).is_ok());
         }),
         FromStore::Erased(ids) => CLIENT.with(|c| {
             let mut c = c.borrow_mut();

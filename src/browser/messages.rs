@@ -49,8 +49,8 @@ pub enum FromStore {
     },
     /// The notebook changed (here or pulled by sync).
     Change(Change),
-    /// Sync's status changed.
-    Sync(SyncStatus),
+    /// Sync's status changed (boxed: it is the largest message by far, and the rarest).
+    Sync(Box<SyncStatus>),
     /// No draft sent up to this [`ToStore::SaveDraft::seq`] waits in the worker's memory: each
     /// is in the notebook, or was taken by a request that ends it (whose answer the page
     /// waits for before it drops that one). The page's own copy of the rest can go.

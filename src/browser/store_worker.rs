@@ -596,7 +596,7 @@ impl Worker {
 
     fn set_status(&self, status: SyncStatus) {
         *self.status.borrow_mut() = status.clone();
-        self.post(&FromStore::Sync(status));
+        self.post(&FromStore::Sync(Box::new(status)));
     }
 
     /// Read the status from the store and send it.

@@ -146,6 +146,15 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                      nobody can join with it"
                 );
             }
+            if answer.joining > 0 {
+                eprintln!(
+                    "warning: {} device(s) joined with this invite just before and have not \
+                     synced yet; each can still finish joining for {} minutes. If you do not \
+                     know one, revoke it (groundwork team devices, then team revoke DEVICE_ID)",
+                    answer.joining,
+                    groundwork_protocol::CANCELLED_INVITE_GRACE_SECS / 60
+                );
+            }
             Ok(print_json(&answer)?)
         }
         TeamCommand::Revoke { device_id } => {

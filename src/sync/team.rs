@@ -591,34 +591,58 @@ pub async fn open_invites<W: Wire>(
 }
 
 /// The id of the invite `which` names: its id as [`open_invites`] lists it, its code (with or
-/// without the secret after the dot) or its join link.
-pub fn invite_id_in(which: &str) -> Result<String, SyncError> {
-    let which = which.trim();
-    if groundwork_protocol::valid_invite_id(which) {
-        return Ok(which.to_string());
-    }
-    let code = split_join_link(which).map_or_else(|| which.to_string(), |(_, code)| code);
-    if code.is_empty() || code.contains(['/', ':', '#']) {
-        return Err(Error::Invalid(crate::model::ValidationError::Unusable {
+/// without the secret after the dot) or its join link, which must be `relay`'s.
+pub fn invite_id_in(which: &str, relay: &str) -> Result<String, SyncError> {
+    let unusable = |why: &'static str| -> SyncError {
+        Error::Invalid(crate::model::ValidationError::Unusable {
             what: "invite",
-            value: which.to_string(),
-            why: "give the invite's id (from `groundwork team invites`), its code or its join link",
+            value: which.trim().to_string(),
+            why,
         })
-        .into());
+        .into()
+    };
+    let given = which.trim();
+    let as_id = given.to_ascii_lowercase();
+    if groundwork_protocol::valid_invite_id(&as_id) {
+        return Ok(as_id);
+    }
+    let code = match split_join_link(given) {
+        Some((base, code)) => {
+            if base.is_some_and(|b| b != relay.trim().trim_end_matches('/')) {
+                return Err(unusable(
+                    "the join link is another relay's: no invite of this team can be in it",
+                ));
+            }
+            code
+        }
+        None => given.to_string(),
+    };
+    // A relay's code is 32 base32 characters (dashes and white space aside, any case).
+    let relay_part = groundwork_protocol::normalise_invite(code.split('.').next().unwrap_or(""));
+    if relay_part.len() != 32
+        || !relay_part
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    {
+        return Err(unusable(
+            "give the invite's id (16 hexadecimal digits, from `groundwork team invites`), its \
+             code or its join link",
+        ));
     }
     Ok(groundwork_protocol::invite_id(&code))
 }
 
 /// Cancel the invite `which` names (its id, code or join link; a lead): nobody joins with it
-/// from then on, and the relay forgets the team's keys it carried. Whether it was still open
-/// (`cancelled: false`: used up, expired or cancelled before).
+/// from then on, and the relay forgets the team's keys it carried (after a grace period for
+/// devices that joined with it just before: [`InviteCancelled::joining`]). Whether it was still
+/// open (`cancelled: false`: used up, expired or cancelled before).
 pub async fn cancel_invite<W: Wire>(
     store: &impl Notebook,
     transport: &Relay<W>,
     which: &str,
 ) -> Result<InviteCancelled, SyncError> {
-    let id = invite_id_in(which)?;
     let link = link_of(store)?;
+    let id = invite_id_in(which, &link.relay_url)?;
     if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
         return Err(lead_only("cancel the team's invites"));
     }
@@ -1131,6 +1155,9 @@ impl TeamAction {
 /// An invite as an app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InviteShown {
+    /// Its id ([`groundwork_protocol::invite_id`]).
+    #[serde(default)]
+    pub id: String,
     /// The code.
     pub code: String,
     /// The join link (`https://RELAY/#join=CODE`).
@@ -1163,8 +1190,15 @@ pub enum TeamReply {
     Invite(InviteShown),
     /// The team's devices (after a promotion too).
     Devices(Vec<TeamDevice>),
-    /// The team's open invites (after a cancellation too).
+    /// The team's open invites.
     Invites(Vec<OpenInvite>),
+    /// An invite cancelled, and the team's open invites after it.
+    InviteCancelled {
+        /// What the relay said of it.
+        outcome: InviteCancelled,
+        /// The open invites after it, unless the relay could not list them then.
+        invites: Option<Vec<OpenInvite>>,
+    },
     /// A device revoked, and the team's devices after it.
     Revoked {
         /// What the revocation did.
@@ -1239,6 +1273,7 @@ async fn act_now<W: Wire>(
             };
             let (invite, link) = invite(store, transport, &request).await?;
             Ok(TeamReply::Invite(InviteShown {
+                id: invite.id,
                 code: invite.code,
                 link,
                 lead,
@@ -1250,8 +1285,12 @@ async fn act_now<W: Wire>(
         TeamAction::Devices => Ok(TeamReply::Devices(devices(store, transport).await?)),
         TeamAction::Invites => Ok(TeamReply::Invites(open_invites(store, transport).await?)),
         TeamAction::CancelInvite { id } => {
-            cancel_invite(store, transport, &id).await?;
-            Ok(TeamReply::Invites(open_invites(store, transport).await?))
+            let outcome = cancel_invite(store, transport, &id).await?;
+            // Cancelled whatever the listing after it does (as after a revocation).
+            Ok(TeamReply::InviteCancelled {
+                outcome,
+                invites: open_invites(store, transport).await.ok(),
+            })
         }
         TeamAction::Revoke { device_id } => {
             let revoked = revoke(store, transport, &device_id).await?;
@@ -1286,7 +1325,49 @@ async fn act_now<W: Wire>(
 
 #[cfg(test)]
 mod link_tests {
-    use super::split_join_link;
+    use super::{invite_id_in, split_join_link};
+
+    #[test]
+    fn an_invite_is_named_by_its_id_code_or_link_and_nothing_else() {
+        let relay = "https://relay.example.org";
+        let code = "abcd-efgh-ijkl-mnop-qrst-uvwx-yz23-4567";
+        let id = groundwork_protocol::invite_id(code);
+        let named = |which: &str| invite_id_in(which, relay).map_err(|e| e.to_string());
+        assert_eq!(named(&id), Ok(id.clone()));
+        assert_eq!(
+            named(&id.to_uppercase()),
+            Ok(id.clone()),
+            "an id typed in capitals"
+        );
+        assert_eq!(named(code), Ok(id.clone()));
+        assert_eq!(named(&format!("{code}.S3cr3t")), Ok(id.clone()));
+        assert_eq!(
+            named(&format!(" {relay}/#join={code}.S3cr3t\n")),
+            Ok(id.clone())
+        );
+        // Another relay's link names no invite of this team.
+        let other = named(&format!("https://elsewhere.example/#join={code}"));
+        assert!(
+            other.as_ref().is_err_and(|e| e.contains("another relay")),
+            "{other:?}"
+        );
+        // What is neither an id nor a code is refused, not hashed into an id never typed.
+        for junk in [
+            "",
+            "cancel",
+            "0123456789abcde",
+            "abcd-efgh",
+            "https://relay.example.org/",
+        ] {
+            let refused = named(junk);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("its code or its join link")),
+                "{junk:?}: {refused:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_join_link_gives_its_relay_and_code_and_a_bare_code_is_no_link() {

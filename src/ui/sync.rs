@@ -124,6 +124,9 @@ pub struct TeamPanel {
     /// The team's open invites, as the relay last listed them.
     #[serde(default)]
     pub invites: Option<Vec<groundwork_protocol::OpenInvite>>,
+    /// The invite cancelled last, as the relay answered.
+    #[serde(default)]
+    pub cancelled: Option<groundwork_protocol::InviteCancelled>,
     /// The person erased last.
     pub erased: Option<ErasureOutcome>,
     /// The device revoked last, and what its revocation did.
@@ -140,6 +143,8 @@ impl TeamPanel {
             error: None,
             ..self.clone()
         };
+        // What a cancellation did was said; the next action's outcome replaces it.
+        next.cancelled = None;
         match reply {
             Ok(TeamReply::Invite(i)) => {
                 // A list of open invites shown before would now lack this one.
@@ -147,6 +152,19 @@ impl TeamPanel {
                 next.invite = Some(i);
             }
             Ok(TeamReply::Invites(list)) => next.invites = Some(list),
+            Ok(TeamReply::InviteCancelled { outcome, invites }) => {
+                // The invite made last, if that is the one, is no longer to be sent.
+                if next.invite.as_ref().is_some_and(|i| i.id == outcome.id) {
+                    next.invite = None;
+                }
+                next.invites = invites.or_else(|| {
+                    next.invites.take().map(|mut list| {
+                        list.retain(|i| i.id != outcome.id);
+                        list
+                    })
+                });
+                next.cancelled = Some(outcome);
+            }
             Ok(TeamReply::Devices(d)) => {
                 // What a revocation did was said; what it left to do shows as long as it waits
                 // (`SyncStatus::revocations_unfinished`).
@@ -159,6 +177,8 @@ impl TeamPanel {
             }) => {
                 next.revoked = Some(revocation);
                 next.devices = devices.or(next.devices);
+                // A revoked lead's open invites went with it.
+                next.invites = None;
             }
             Ok(TeamReply::Erased(e)) => next.erased = Some(e),
             Err(e) => next.error = Some(e),
@@ -314,6 +334,68 @@ mod tests {
     use super::*;
     use crate::ui::relay_sync::RelaySync;
     use groundwork::sync::SyncError;
+
+    #[test]
+    fn the_panels_open_invites_follow_what_the_lead_does() {
+        use groundwork::sync::team::{InviteShown, RevocationShown, TeamReply};
+        use groundwork_protocol::{InviteCancelled, OpenInvite, Role};
+        let open = |id: &str| OpenInvite {
+            id: id.into(),
+            role: Role::Canvasser,
+            uses_left: 1,
+            created_at: 0,
+            expires_at: 1,
+            made_by: None,
+            carries_keys: true,
+        };
+        let shown = |id: &str| InviteShown {
+            id: id.into(),
+            code: format!("code-{id}"),
+            link: format!("https://relay/#join=code-{id}"),
+            lead: false,
+            expires_at: String::new(),
+        };
+        let listed = TeamPanel::default().after(Ok(TeamReply::Invites(vec![open("a"), open("b")])));
+        // A new invite: the list shown before lacks it, so it goes until asked for again.
+        let made = listed.after(Ok(TeamReply::Invite(shown("c"))));
+        assert_eq!(made.invites, None);
+        // Cancelling the one just made takes its link off the screen; the relay's list after
+        // it is shown, or else the list without it.
+        let relisted = made.after(Ok(TeamReply::Invites(vec![open("a"), open("c")])));
+        let outcome = |id: &str| InviteCancelled {
+            id: id.into(),
+            cancelled: true,
+            joining: 0,
+        };
+        let cancelled = relisted.after(Ok(TeamReply::InviteCancelled {
+            outcome: outcome("c"),
+            invites: None,
+        }));
+        assert_eq!(cancelled.invite, None);
+        assert_eq!(cancelled.invites, Some(vec![open("a")]));
+        assert_eq!(cancelled.cancelled, Some(outcome("c")));
+        let other = relisted.after(Ok(TeamReply::InviteCancelled {
+            outcome: outcome("a"),
+            invites: Some(vec![open("c")]),
+        }));
+        assert_eq!(
+            other.invite,
+            Some(shown("c")),
+            "another invite's link stays"
+        );
+        assert_eq!(other.invites, Some(vec![open("c")]));
+        // The outcome is said once; a revocation (whose lead's invites go with it) drops the list.
+        let revoked = other.after(Ok(TeamReply::Revoked {
+            revocation: RevocationShown {
+                name: "x".into(),
+                key_changed: false,
+                erasures_signed_again: 0,
+                erasures_not_signed: None,
+            },
+            devices: None,
+        }));
+        assert_eq!((revoked.cancelled, revoked.invites), (None, None));
+    }
 
     #[test]
     fn badge_says_where_changes_are() {

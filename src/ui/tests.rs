@@ -2230,6 +2230,7 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     fake.send(SyncStatus {
         team: TeamPanel {
             invite: Some(InviteShown {
+                id: groundwork_protocol::invite_id("abcd-efgh"),
                 code: "abcd-efgh".into(),
                 link: "https://relay.example.org/#join=abcd-efgh".into(),
                 lead: false,
@@ -2336,6 +2337,15 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     assert!(html.contains("by the relay&#39;s operator"), "{html}");
     assert_eq!(html.matches("Cancel invite").count(), 2, "{html}");
     h.click("data-cancel", "ffeeddcc44332211");
+    h.settle_until("asked to cancel", |html| {
+        html.contains("Nobody will be able to join with its link")
+    });
+    assert_eq!(
+        fake.commands.lock().unwrap().last(),
+        Some(&SyncCommand::Team(TeamAction::Invites)),
+        "nothing cancelled before the yes"
+    );
+    h.click("id", "cancel-invite-confirm-yes");
     assert_eq!(
         fake.commands.lock().unwrap().last(),
         Some(&SyncCommand::Team(TeamAction::CancelInvite {
@@ -2345,11 +2355,22 @@ fn a_leads_device_offers_invites_devices_and_erasure_and_a_canvassers_does_not()
     fake.send(SyncStatus {
         team: TeamPanel {
             invites: Some(Vec::new()),
+            cancelled: Some(groundwork_protocol::InviteCancelled {
+                id: "ffeeddcc44332211".into(),
+                cancelled: true,
+                joining: 1,
+            }),
             ..Default::default()
         },
         ..joined("lead")
     });
     h.settle_until("none open", |html| html.contains("team-invites-none"));
+    let html = h.html();
+    assert!(html.contains("The invite is cancelled"), "{html}");
+    assert!(
+        html.contains("A device joined with it just before") && html.contains("revoke it"),
+        "{html}"
+    );
     // What the revocation did is said: the key, and the erasures its lead's key had signed,
     // with a warning when they could not all be signed again.
     let revocation = |signed, not_signed| groundwork::sync::team::RevocationShown {

@@ -637,17 +637,19 @@ async fn cancel_invite(
         let id = parse_invite_id(&req.id)?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        let cancelled = blocking(move || Ok(store.cancel_invite(&lead, id, now())?)).await?;
+        let done = blocking(move || Ok(store.cancel_invite(&lead, id, now())?)).await?;
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
             invite = %req.id,
-            cancelled,
+            cancelled = done.was_open,
+            joining = done.joining,
             "a lead cancelled an invite"
         );
         json(&InviteCancelled {
             id: req.id,
-            cancelled,
+            cancelled: done.was_open,
+            joining: done.joining,
         })
     }
     .await;

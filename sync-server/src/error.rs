@@ -196,7 +196,8 @@ impl From<StoreError> for ApiError {
             StoreError::NoSuchInvite(id) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no invite of your team has the id {id:?}: list the team's open invites to                      see their ids (an invite long ended is forgotten)"
+                    "no invite of your team has the id {id:?}: list the team's open invites to \
+                     see their ids (an invite long ended is forgotten)"
                 ),
             ),
             StoreError::PromoteRevoked(_) => ApiError::new(

@@ -1143,6 +1143,7 @@ mod command_line {
         // Cancelled by its link: nobody joins with it, whatever the code still says.
         let cancelled = json(&ok(&lead, &["team", "cancel-invite", &leaked_link]));
         assert_eq!(cancelled["cancelled"], true);
+        assert_eq!(cancelled["joining"], 0, "nobody had joined with it");
         assert_eq!(cancelled["id"], leaked_id.as_str());
         let err = refused(
             &tmp.path().join("stranger"),
@@ -1152,7 +1153,7 @@ mod command_line {
         let now_open = ids(&lead);
         assert!(!now_open.contains(&leaked_id) && now_open.contains(&kept_id));
         // Again by its id: nothing left to do, and it says so.
-        let out = groundwork(&lead, &["team", "cancel-invite", &leaked_id]);
+        let out = groundwork(&lead, &["team", "cancel-invite", &leaked_id.to_uppercase()]);
         assert!(out.status.success());
         assert_eq!(
             json(&String::from_utf8_lossy(&out.stdout))["cancelled"],
@@ -1162,6 +1163,9 @@ mod command_line {
         // What names no invite is refused with what to give.
         let err = refused(&lead, &["team", "cancel-invite", "https://elsewhere/"]);
         assert!(err.contains("its code or its join link"), "{err}");
+        let elsewhere = leaked_link.replace(&relay.url, "https://elsewhere.example");
+        let err = refused(&lead, &["team", "cancel-invite", &elsewhere]);
+        assert!(err.contains("another relay"), "{err}");
         let err = refused(&lead, &["team", "cancel-invite", "0123456789abcdef"]);
         assert!(err.contains("no invite of your team"), "{err}");
 

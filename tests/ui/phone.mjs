@@ -642,6 +642,8 @@ const tests = [
     await mine.first().waitFor({ timeout: 20000 });
     eq(await mine.count(), 1, 'the phone\'s one open invite (the first is used up)');
     await mine.getByRole('button', { name: /^Cancel the invite/ }).tap();
+    await page.locator('#cancel-invite-confirm-yes').tap();
+    await page.locator('#team-invite-cancelled', { hasText: 'The invite is cancelled' }).waitFor({ timeout: 20000 });
     await mine.waitFor({ state: 'detached', timeout: 20000 });
     let stranger = '';
     try { cli(join(s.tmp, 'stranger'), 'join', '--invite', leaked, '--name', 'Stranger'); } catch (e) { stranger = String(e.stderr); }

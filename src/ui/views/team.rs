@@ -35,6 +35,8 @@ pub fn TeamCard(
     let mut as_lead = use_signal(|| false);
     // The device whose revocation waits for a "yes".
     let mut revoking = use_signal(|| None::<String>);
+    // The invite whose cancellation waits for a "yes".
+    let mut cancelling = use_signal(|| None::<String>);
     let act = use_callback(move |action: TeamAction| {
         if let Err(e) = services.sync.command(SyncCommand::Team(action)) {
             nav.error(e);
@@ -74,6 +76,20 @@ pub fn TeamCard(
                     QrImage { id: "team-invite-qr", text: invite.link.clone(), label: "QR code of the join link" }
                 }
             }
+            if let Some(c) = &panel.cancelled {
+                div { id: "team-invite-cancelled", role: "status", "aria-live": "polite",
+                    if c.cancelled {
+                        p { "The invite is cancelled: nobody can join with its link or code any more." }
+                    } else {
+                        p { "That invite was already used up, expired or cancelled: nobody can join with it." }
+                    }
+                    if c.joining > 0 {
+                        p { class: "dnc", id: "team-invite-joining", role: "note",
+                            {joining_note(c.joining)}
+                        }
+                    }
+                }
+            }
             h4 { id: "team-invites-title", "Open invites" }
             button { r#type: "button", class: "secondary", id: "team-invites", disabled: busy,
                 onclick: move |_| act.call(TeamAction::Invites),
@@ -99,15 +115,33 @@ pub fn TeamCard(
                                     "Made {show_unix(i.created_at)} "
                                     "{made_by(i.made_by.as_deref(), panel.devices.as_deref(), this_device.as_deref())}"
                                 }
-                                div { class: "device-actions",
-                                    button { r#type: "button", class: "danger", disabled: busy,
-                                        "data-cancel": "{i.id}",
-                                        "aria-label": "Cancel the invite made {show_unix(i.created_at)}",
-                                        onclick: {
+                                if cancelling().as_deref() == Some(i.id.as_str()) {
+                                    Confirm {
+                                        id: "cancel-invite-confirm",
+                                        question: "Cancel this invite? Nobody will be able to join with its link or code. \
+                                                   A device that already joined with it stays: revoke it under Devices if it should not be there.".to_string(),
+                                        yes: "Cancel invite",
+                                        no: "Keep it",
+                                        onyes: {
                                             let id = i.id.clone();
-                                            move |_| act.call(TeamAction::CancelInvite { id: id.clone() })
+                                            move |_| {
+                                                cancelling.set(None);
+                                                act.call(TeamAction::CancelInvite { id: id.clone() });
+                                            }
                                         },
-                                        "Cancel invite"
+                                        onno: move |_| cancelling.set(None),
+                                    }
+                                } else {
+                                    div { class: "device-actions",
+                                        button { r#type: "button", class: "danger", disabled: busy,
+                                            "data-cancel": "{i.id}",
+                                            "aria-label": "Cancel the invite made {show_unix(i.created_at)}",
+                                            onclick: {
+                                                let id = i.id.clone();
+                                                move |_| cancelling.set(Some(id.clone()))
+                                            },
+                                            "Cancel invite"
+                                        }
                                     }
                                 }
                             }
@@ -293,6 +327,19 @@ fn show_unix(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|t| show_time(&groundwork::model::format_time(t)))
         .unwrap_or_default()
+}
+
+/// What the lead is told of devices that joined with an invite just before it was cancelled.
+fn joining_note(n: u32) -> String {
+    let who = if n == 1 {
+        "A device joined with it just before and has".to_string()
+    } else {
+        format!("{n} devices joined with it just before and have")
+    };
+    format!(
+        "{who} not synced yet. If you do not know it, revoke it under Devices: until then it can \
+         still finish joining for the next ten minutes."
+    )
 }
 
 /// "1 use left", "3 uses left".

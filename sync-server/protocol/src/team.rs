@@ -265,8 +265,8 @@ pub struct OpenInvite {
 }
 
 /// A lead cancels one of the team's invites: no device joins with it from then on, and the keys
-/// it carries are forgotten (once a device that joined with it just before, whose answer may
-/// have been lost, can no longer ask for it again).
+/// it carries are forgotten (after [`CANCELLED_INVITE_GRACE_SECS`] when devices that joined with
+/// it just before may still ask for their lost answer: [`InviteCancelled::joining`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelInvite {
     /// The invite's id ([`invite_id`]).
@@ -281,7 +281,18 @@ pub struct InviteCancelled {
     /// The invite was open and is now cancelled; `false` when it was used up, expired or
     /// cancelled already (asked again, the answer to the first request lost: nothing to do).
     pub cancelled: bool,
+    /// Devices that joined with it and have not synced yet, which may still ask for their
+    /// enrolment's answer again for [`CANCELLED_INVITE_GRACE_SECS`] (a canvasser mid-join on a
+    /// weak signal): the relay keeps the invite's keys for them until then. A lead who does not
+    /// know them revokes them, which forgets the keys at once.
+    #[serde(default)]
+    pub joining: u32,
 }
+
+/// How long a cancelled invite still answers again the devices that joined with it before the
+/// cancel and have not synced yet ([`InviteCancelled::joining`]), in seconds; its keys are
+/// forgotten after that. Without such devices they are forgotten at the cancel.
+pub const CANCELLED_INVITE_GRACE_SECS: i64 = 10 * 60;
 
 /// A lead's action on one device of the team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

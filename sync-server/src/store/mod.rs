@@ -251,6 +251,15 @@ pub struct InviteInfo {
     pub carries_keys: bool,
 }
 
+/// What cancelling an invite did ([`Store::cancel_invite`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteCancel {
+    /// It was open (`false`: used up, expired or cancelled before; nothing changed).
+    pub was_open: bool,
+    /// Devices that enrolled with it and may still ask for their answer again.
+    pub joining: u32,
+}
+
 /// The id of an invite ([`InviteInfo::id`]) from its stored hash, or the first bytes of it.
 pub fn invite_id_bytes(hash: &[u8]) -> [u8; 8] {
     let mut id = [0u8; 8];
@@ -442,11 +451,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cancels the invite of `lead`'s team (an active lead) whose id is `id`: no device enrols
     /// with it after this transaction. Its sealed keys are forgotten, unless a device that
-    /// enrolled with it may still ask for its enrolment again (its answer lost): then they go
-    /// when that device first uses its token, as after an invite's last use. Returns whether
-    /// the invite was open (`false`: used up, expired or cancelled before, nothing changed);
-    /// [`StoreError::NoSuchInvite`] when the team has no invite with that id.
-    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError>;
+    /// enrolled with it may still ask for its enrolment again (its answer lost): then the
+    /// invite expires [`groundwork_protocol::CANCELLED_INVITE_GRACE_SECS`] on (or earlier, as
+    /// it was), and its keys go then, or when the last such device first uses its token or is
+    /// revoked. [`StoreError::NoSuchInvite`] when the team has no invite with that id.
+    fn cancel_invite(
+        &self,
+        lead: &DeviceAuth,
+        id: [u8; 8],
+        now: i64,
+    ) -> Result<InviteCancel, StoreError>;
 
     /// Keeps `keys`, one part of an invite's sealed keys, under the id `part` for `lead`, which
     /// must be an active lead, until an invite of the same device names it

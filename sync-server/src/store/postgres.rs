@@ -69,7 +69,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use groundwork_protocol::compact::tag;
 use groundwork_protocol::id::parse_blob_id;
 use groundwork_protocol::team::{INVITE_KEY_PART_SECS, MAX_WAITING_KEY_PARTS};
-use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
+use groundwork_protocol::{
+    CANCELLED_INVITE_GRACE_SECS, CompactItem, CompactResponse, Erasure, ErasureList, Role,
+};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
@@ -78,8 +80,8 @@ use super::shared::{
     BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64,
 };
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteInfo, NewBlob, NewDevice, NewInvite, StoreError,
-    StoredBlob, SyncPage, invite_id_bytes,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, NewBlob, NewDevice, NewInvite,
+    StoreError, StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -1501,8 +1503,21 @@ impl super::Store for PostgresStore {
     }
 
     fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
-        self.run(false, |tx| {
-            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+        // A listing takes no lock on the team: it must not wait behind its pushes.
+        self.run(true, |tx| {
+            let row = tx
+                .opt(
+                    "SELECT team_pk, revoked_at IS NOT NULL, role FROM devices WHERE id = $1",
+                    &[&lead.device_id],
+                )?
+                .ok_or_else(|| StoreError::UnknownDevice(lead.device_id.clone()))?;
+            if row.try_get::<_, bool>(1)? {
+                return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
+            }
+            if role_of(row.try_get(2)?)? != Role::Lead {
+                return Err(StoreError::NotLead(lead.device_id.clone()));
+            }
+            let team_pk: i64 = row.try_get(0)?;
             tx.query(
                 "SELECT substring(i.hash FROM 1 FOR 8), i.role, i.uses_left, i.created_at,
                         i.expires_at, d.id, i.sealed_keys IS NOT NULL
@@ -1527,13 +1542,22 @@ impl super::Store for PostgresStore {
         })
     }
 
-    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError> {
+    fn cancel_invite(
+        &self,
+        lead: &DeviceAuth,
+        id: [u8; 8],
+        now: i64,
+    ) -> Result<InviteCancel, StoreError> {
         let id_bytes = &id[..];
+        let grace_end = now.saturating_add(CANCELLED_INVITE_GRACE_SECS);
         self.run(false, |tx| {
             let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
             let row = tx.one(
-                "SELECT count(*), coalesce(bool_or(uses_left > 0 AND expires_at > $3), false)
+                "SELECT count(*), coalesce(bool_or(uses_left > 0 AND expires_at > $3), false),
+                        coalesce(sum((SELECT count(*) FROM devices d
+                                      WHERE d.enrol_invite = invites.hash
+                                        AND d.revoked_at IS NULL)), 0)::BIGINT
                  FROM invites WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2",
                 &[&team_pk, &id_bytes, &now],
             )?;
@@ -1542,8 +1566,18 @@ impl super::Store for PostgresStore {
                     groundwork_protocol::invite_id_of_hash(&id),
                 ));
             }
-            // As on SQLite: a device that may still ask for its enrolment again keeps what it
-            // would be answered until it first uses its token.
+            // As on SQLite: devices that may still ask for their enrolment again keep what they
+            // would be answered for a grace period, then the invite has expired.
+            tx.exec(
+                "UPDATE invites SET uses_left = 0,
+                     expires_at = LEAST(expires_at,
+                         CASE WHEN EXISTS (SELECT 1 FROM devices d
+                                           WHERE d.enrol_invite = invites.hash
+                                             AND d.revoked_at IS NULL)
+                              THEN $4::BIGINT ELSE $3::BIGINT END)
+                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2 AND uses_left > 0",
+                &[&team_pk, &id_bytes, &now, &grace_end],
+            )?;
             tx.exec(
                 "UPDATE invites SET sealed_keys = NULL
                  WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2
@@ -1552,16 +1586,10 @@ impl super::Store for PostgresStore {
                                    AND d.revoked_at IS NULL)",
                 &[&team_pk, &id_bytes],
             )?;
-            tx.exec(
-                "UPDATE invites SET uses_left = 0,
-                     expires_at = CASE WHEN EXISTS (SELECT 1 FROM devices d
-                                                    WHERE d.enrol_invite = invites.hash
-                                                      AND d.revoked_at IS NULL)
-                                       THEN expires_at ELSE LEAST(expires_at, $3) END
-                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2 AND uses_left > 0",
-                &[&team_pk, &id_bytes, &now],
-            )?;
-            Ok(row.try_get::<_, bool>(1)?)
+            Ok(InviteCancel {
+                was_open: row.try_get(1)?,
+                joining: u32::try_from(row.try_get::<_, i64>(2)?).unwrap_or(u32::MAX),
+            })
         })
     }
 

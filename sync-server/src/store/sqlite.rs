@@ -150,14 +150,16 @@ use std::time::{Duration, Instant};
 use groundwork_protocol::compact::tag;
 use groundwork_protocol::id::parse_blob_id;
 use groundwork_protocol::team::{INVITE_KEY_PART_SECS, MAX_WAITING_KEY_PARTS};
-use groundwork_protocol::{CompactItem, CompactResponse, Erasure, ErasureList, Role};
+use groundwork_protocol::{
+    CANCELLED_INVITE_GRACE_SECS, CompactItem, CompactResponse, Erasure, ErasureList, Role,
+};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteInfo, NewBlob, NewDevice, NewInvite, StoreError,
-    StoredBlob, SyncPage, invite_id_bytes,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, NewBlob, NewDevice, NewInvite,
+    StoreError, StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -1955,24 +1957,48 @@ impl super::Store for SqliteStore {
         })
     }
 
-    fn cancel_invite(&self, lead: &DeviceAuth, id: [u8; 8], now: i64) -> Result<bool, StoreError> {
+    fn cancel_invite(
+        &self,
+        lead: &DeviceAuth,
+        id: [u8; 8],
+        now: i64,
+    ) -> Result<InviteCancel, StoreError> {
         self.with_invites_of(lead, now, |tx, (_, team_pk)| {
-            let (found, open): (i64, bool) = tx
+            let (found, was_open, joining): (i64, bool, i64) = tx
                 .prepare_cached(
-                    "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0)
+                    "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0),
+                            coalesce(sum((SELECT count(*) FROM devices d
+                                          WHERE d.enrol_invite = invites.hash
+                                            AND d.revoked_at IS NULL)), 0)
                      FROM invites WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2",
                 )?
                 .query_row(params![team_pk, &id[..], now], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?;
             if found == 0 {
                 return Err(StoreError::NoSuchInvite(
                     groundwork_protocol::invite_id_of_hash(&id),
                 ));
             }
-            // A device that enrolled with it and may ask for its answer again keeps that until
-            // it first uses its token (`end_enrolment` forgets the keys then); otherwise the
-            // invite ends now, keys and all.
+            // A device that enrolled with it and may ask for its answer again (a canvasser
+            // mid-join whose answer was lost) keeps that for a grace period, after which the
+            // invite has expired and its keys go as any expired invite's; otherwise the invite
+            // ends now, keys and all.
+            tx.prepare_cached(
+                "UPDATE invites SET uses_left = 0,
+                     expires_at = min(expires_at,
+                         CASE WHEN EXISTS (SELECT 1 FROM devices d
+                                           WHERE d.enrol_invite = invites.hash
+                                             AND d.revoked_at IS NULL)
+                              THEN ?4 ELSE ?3 END)
+                 WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND uses_left > 0",
+            )?
+            .execute(params![
+                team_pk,
+                &id[..],
+                now,
+                now.saturating_add(CANCELLED_INVITE_GRACE_SECS)
+            ])?;
             let forgotten = tx
                 .prepare_cached(
                     "UPDATE invites SET sealed_keys = NULL
@@ -1981,16 +2007,13 @@ impl super::Store for SqliteStore {
                                        AND d.revoked_at IS NULL)",
                 )?
                 .execute(params![team_pk, &id[..]])?;
-            tx.prepare_cached(
-                "UPDATE invites SET uses_left = 0,
-                     expires_at = CASE WHEN EXISTS (SELECT 1 FROM devices d
-                                                    WHERE d.enrol_invite = invites.hash
-                                                      AND d.revoked_at IS NULL)
-                                       THEN expires_at ELSE min(expires_at, ?3) END
-                 WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND uses_left > 0",
-            )?
-            .execute(params![team_pk, &id[..], now])?;
-            Ok((forgotten, open))
+            Ok((
+                forgotten,
+                InviteCancel {
+                    was_open,
+                    joining: u32::try_from(joining).unwrap_or(u32::MAX),
+                },
+            ))
         })
     }
 

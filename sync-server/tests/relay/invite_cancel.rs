@@ -1,14 +1,15 @@
 //! A lead sees the team's open invites and cancels one (a link sent to the wrong people, or one
 //! never used): nobody joins with it afterwards and the keys it carried leave the relay's files,
-//! except while a device that joined with it just before may still ask for its lost answer.
+//! but for a grace period while a device that joined with it just before may still ask for its
+//! lost answer (the lead is told, and revoking that device ends it).
 //! Canvassers can do neither, and another team's invites are out of reach.
 
 use groundwork_protocol::{
-    CANCEL_INVITE_PATH, CancelInvite, INVITES_PATH, InviteCancelled, InviteResponse, OpenInvite,
-    Role, invite_id,
+    CANCEL_INVITE_PATH, CANCELLED_INVITE_GRACE_SECS, CancelInvite, INVITES_PATH, InviteCancelled,
+    InviteResponse, OpenInvite, Role, invite_id,
 };
 
-use crate::common::{Answer, Device, Relay};
+use crate::common::{Answer, Device, Param, Relay, db_row, int};
 use crate::lost_answers::{ask, chosen_token};
 use crate::sealed::{
     assert_keys_gone, join, joined, keyed_invite, keys_with_marker, lead_invite, stored_invite,
@@ -80,7 +81,8 @@ fn a_lead_lists_the_open_invites_and_a_cancelled_one_lets_nobody_in_and_forgets_
         answer.json::<InviteCancelled>(),
         InviteCancelled {
             id: invite_id(&code_a),
-            cancelled: true
+            cancelled: true,
+            joining: 0,
         }
     );
 
@@ -109,21 +111,34 @@ fn a_lead_lists_the_open_invites_and_a_cancelled_one_lets_nobody_in_and_forgets_
 }
 
 #[test]
-fn a_device_that_joined_just_before_the_cancel_may_still_ask_for_its_lost_answer() {
+fn a_device_that_joined_just_before_the_cancel_may_ask_for_its_lost_answer_for_a_while() {
     let relay = Relay::start();
     let lead = sealed_lead(&relay, "Weak signal");
     let (keys, marker) = keys_with_marker(800);
-    let code = keyed_invite(&lead, 2, &keys);
+    let code = keyed_invite(&lead, 3, &keys);
     let token = chosen_token();
     let (_, first) = ask(&relay, &code, "Sam's phone", &token).expect("enrols");
 
+    let before = now();
     let answer = cancel(&lead, &invite_id(&code));
     assert_eq!(answer.status, 200, "{answer:?}");
-    assert!(answer.json::<InviteCancelled>().cancelled);
-    // The answer was lost on the way: asked again, it is the same, keys included.
+    let done = answer.json::<InviteCancelled>();
+    assert!(done.cancelled);
+    assert_eq!(
+        done.joining, 1,
+        "the lead is told a device may still be joining"
+    );
+    // The answer was lost on the way: asked again, it is the same, keys included, for the
+    // grace period only (the invite now expires at its end).
     let (_, again) = ask(&relay, &code, "Sam's phone", &token).expect("answered again");
     assert_eq!(again, first);
-    assert_eq!(stored_invite(&relay, &code), Some((0, Some(keys))));
+    assert_eq!(stored_invite(&relay, &code), Some((0, Some(keys.clone()))));
+    let expires = expires_at(&relay, &code);
+    assert!(
+        expires <= now() + CANCELLED_INVITE_GRACE_SECS && expires >= before,
+        "expires {expires}, now {}",
+        now()
+    );
     // Nobody else gets in with it.
     let other = ask(&relay, &code, "a stranger", &chosen_token()).expect_err("cancelled");
     assert_eq!(other.status, 403, "{other:?}");
@@ -132,6 +147,46 @@ fn a_device_that_joined_just_before_the_cancel_may_still_ask_for_its_lost_answer
     phone.sync(Vec::new(), None).expect("the token works");
     assert_eq!(stored_invite(&relay, &code), Some((0, None)));
     assert_keys_gone(&relay, &[marker.as_str()]);
+
+    // A device the lead does not know, joined through a leaked link and keeping quiet, is
+    // revoked: the keys kept for it go at once.
+    let (keys, marker) = keys_with_marker(800);
+    let code = keyed_invite(&lead, 3, &keys);
+    let (_, stranger) = ask(&relay, &code, "a stranger", &chosen_token()).expect("enrols");
+    assert_eq!(
+        cancel(&lead, &invite_id(&code))
+            .json::<InviteCancelled>()
+            .joining,
+        1
+    );
+    assert_eq!(stored_invite(&relay, &code), Some((0, Some(keys))));
+    let revoked = lead.post(
+        groundwork_protocol::REVOKE_PATH,
+        &groundwork_protocol::DeviceAction {
+            device_id: stranger.device_id,
+        },
+    );
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    assert_eq!(stored_invite(&relay, &code), Some((0, None)));
+    assert_keys_gone(&relay, &[marker.as_str()]);
+}
+
+/// The invite's expiry as the relay stores it (Unix seconds).
+fn expires_at(relay: &Relay, code: &str) -> i64 {
+    let hash = sync_server::secrets::hash_invite(code);
+    let row = db_row(
+        &relay.data_dir,
+        "SELECT CAST(expires_at AS TEXT) FROM invites WHERE hash = $1",
+        Param::Bytes(&hash[..]),
+    )
+    .expect("the invite's row");
+    int(&row[0])
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[test]
@@ -150,8 +205,19 @@ fn canvassers_cannot_list_or_cancel_invites_and_other_teams_invites_are_out_of_r
     assert_eq!(refused.status, 403, "{refused:?}");
     assert_eq!(refused.error().code.as_deref(), Some("lead_only"));
 
-    // Another team's lead sees none of ours and cannot cancel them: to it they do not exist.
-    assert!(open_invites(&other_lead).is_empty());
+    // Another team's lead sees only its own and cannot cancel ours: to it they do not exist.
+    let (theirs_keys, _) = keys_with_marker(300);
+    let theirs = keyed_invite(&other_lead, 1, &theirs_keys);
+    let listed: Vec<String> = open_invites(&other_lead)
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, [invite_id(&theirs)]);
+    assert!(
+        !open_invites(&lead)
+            .iter()
+            .any(|i| i.id == invite_id(&theirs))
+    );
     let foreign = cancel(&other_lead, &invite_id(&code));
     assert_eq!(foreign.status, 404, "{foreign:?}");
     assert!(
@@ -184,4 +250,19 @@ fn canvassers_cannot_list_or_cancel_invites_and_other_teams_invites_are_out_of_r
     assert_eq!(unknown.status, 404, "{unknown:?}");
     // Still the invite works.
     joined(&relay, &code, "second canvasser", true);
+
+    // A lead revoked by another lead can no longer cancel anything.
+    let (a, b) = crate::sealed::two_leads(&relay, "Two leads");
+    let (keys, _) = keys_with_marker(300);
+    let code = keyed_invite(&a, 1, &keys);
+    let revoked = b.post(
+        groundwork_protocol::REVOKE_PATH,
+        &groundwork_protocol::DeviceAction {
+            device_id: a.device_id.clone(),
+        },
+    );
+    assert_eq!(revoked.status, 200, "{revoked:?}");
+    let answer = cancel(&a, &invite_id(&code));
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(answer.error().code.as_deref(), Some("revoked"));
 }
