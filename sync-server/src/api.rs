@@ -87,7 +87,8 @@ use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
 use crate::secrets::{hash_invite, hash_token, new_token};
 use crate::store::{
-    DeviceAuth, DeviceInfo, NewBlob, NewDevice, Store, StoreError, StoredBlob, SyncPage, now,
+    DeviceAuth, DeviceInfo, InvitesOf, NewBlob, NewDevice, Store, StoreError, StoredBlob, SyncPage,
+    now,
 };
 
 /// The routes, for the 404 and 405 answers.
@@ -597,7 +598,7 @@ async fn open_invites(
         require_lead(&device, "see the team's invites")?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        let list = blocking(move || Ok(store.open_invites(&lead, now())?)).await?;
+        let list = blocking(move || Ok(store.open_invites(InvitesOf::Lead(&lead), now())?)).await?;
         json(
             &list
                 .into_iter()
@@ -637,7 +638,8 @@ async fn cancel_invite(
         let id = parse_invite_id(&req.id)?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        let done = blocking(move || Ok(store.cancel_invite(&lead, id, now())?)).await?;
+        let done =
+            blocking(move || Ok(store.cancel_invite(InvitesOf::Lead(&lead), id, now())?)).await?;
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
@@ -658,19 +660,13 @@ async fn cancel_invite(
 
 /// The 8 bytes an invite's id spells, or 400 for an id not spelled as the relay lists them.
 fn parse_invite_id(id: &str) -> Result<[u8; 8], ApiError> {
-    if !groundwork_protocol::valid_invite_id(id) {
-        return Err(ApiError::bad_request(format!(
+    groundwork_protocol::invite_id_bytes(id).ok_or_else(|| {
+        ApiError::bad_request(format!(
             "an invite's id is {} lowercase hexadecimal digits, as the team's invite list shows \
              it (GET {INVITES_PATH})",
             groundwork_protocol::INVITE_ID_LEN
-        )));
-    }
-    let mut bytes = [0u8; 8];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&id[2 * i..2 * i + 2], 16)
-            .map_err(|_| ApiError::bad_request("an invite's id is hexadecimal"))?;
-    }
-    Ok(bytes)
+        ))
+    })
 }
 
 /// Refuses an invite's [`InviteRequest::key_parts`] that are too many, not spelled as the

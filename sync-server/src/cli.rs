@@ -234,6 +234,22 @@ pub enum InviteCommand {
         #[arg(long)]
         qr: bool,
     },
+    /// List a team's open invites as JSON (id, role, uses left, when made and by which lead's
+    /// device, expiry, whether it carries the team's keys)
+    List {
+        /// The team's id
+        #[arg(long, value_name = "ID")]
+        team: String,
+    },
+    /// Cancel an invite (a code sent to the wrong person): nobody joins with it any more, and
+    /// the keys it carries are forgotten; prints JSON {"id", "cancelled", "joining"}
+    Cancel {
+        /// The team's id
+        #[arg(long, value_name = "ID")]
+        team: String,
+        /// The invite's id (from `invite list`) or its code
+        invite: String,
+    },
 }
 
 /// `device …`

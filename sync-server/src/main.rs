@@ -171,6 +171,18 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
             }
             ops::invite_output(&invite.code, public_url, qr)?
         }
+        Command::Invite {
+            command: InviteCommand::List { team },
+        } => serde_json::to_string_pretty(&ops::invite_list(store, &team)?)?,
+        Command::Invite {
+            command: InviteCommand::Cancel { team, invite },
+        } => {
+            let out = ops::invite_cancel(store, &team, &invite)?;
+            if out["joining"].as_u64().unwrap_or(0) > 0 {
+                eprintln!("{}", ops::JOINING_WARNING);
+            }
+            out.to_string()
+        }
         Command::Device {
             command: DeviceCommand::List { team },
         } => serde_json::to_string_pretty(&ops::device_list(store, &team)?)?,

@@ -7,12 +7,12 @@
 //! an enrolled device a lead, and `device revoke` works on any device, even a team's last lead
 //! (a lead's own revocation through the API refuses that).
 
-use groundwork_protocol::Role;
+use groundwork_protocol::{Role, invite_id_bytes};
 use serde_json::{Value, json};
 
 use crate::link::{PublicUrl, QrError, qr_text};
 use crate::secrets::{RandomError, hash_invite, new_invite};
-use crate::store::{NewInvite, Store, StoreError, now};
+use crate::store::{InvitesOf, NewInvite, Store, StoreError, now};
 
 /// Uses and lifetime of the lead invite printed by `team create`.
 pub const FIRST_INVITE_USES: u32 = 1;
@@ -39,6 +39,11 @@ pub enum OpsError {
     /// The link could not be drawn.
     #[error(transparent)]
     Qr(#[from] QrError),
+    /// What `invite cancel` was given names no invite.
+    #[error(
+        "{0:?} is not an invite: give its id (16 hexadecimal digits, from `invite list`) or its code"
+    )]
+    NotAnInvite(String),
 }
 
 /// `team create --name N`: the new team's id, a first invite (single use, 7 days, for a lead)
@@ -186,6 +191,46 @@ pub fn check_qr(public_url: Option<&PublicUrl>, qr: bool) -> Result<(), OpsError
         return Err(OpsError::QrNeedsPublicUrl);
     }
     Ok(())
+}
+
+/// What `invite cancel` warns (on standard error) when devices enrolled with the invite just
+/// before and may still finish joining.
+pub const JOINING_WARNING: &str = "warning: devices enrolled with this invite just before it was \
+     cancelled and have not synced yet (\"joining\"): each can still finish joining for ten \
+     minutes. If one should not be in the team, revoke it (device list, then device revoke).";
+
+/// `invite list --team ID`: the team's open invites (uses left, not expired, not cancelled),
+/// times in RFC 3339 (UTC).
+pub fn invite_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> {
+    let invites = store.open_invites(InvitesOf::Team(team_id), now())?;
+    Ok(Value::Array(
+        invites
+            .into_iter()
+            .map(|i| {
+                json!({
+                    "id": groundwork_protocol::invite_id_of_hash(&i.id),
+                    "role": i.role,
+                    "uses_left": i.uses_left,
+                    "created_at": rfc3339(i.created_at),
+                    "expires_at": rfc3339(i.expires_at),
+                    "made_by": i.made_by,
+                    "carries_keys": i.carries_keys,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// `invite cancel --team ID INVITE`: nobody enrols with the invite named by its id (from
+/// `invite list`) or its code any more, and the keys it carries are forgotten (after a grace
+/// period for devices that enrolled with it just before: `joining`).
+pub fn invite_cancel(store: &dyn Store, team_id: &str, invite: &str) -> Result<Value, OpsError> {
+    let named = groundwork_protocol::invite_id_named(invite);
+    let Some((id, bytes)) = named.and_then(|id| Some((id.clone(), invite_id_bytes(&id)?))) else {
+        return Err(OpsError::NotAnInvite(invite.trim().to_owned()));
+    };
+    let done = store.cancel_invite(InvitesOf::Team(team_id), bytes, now())?;
+    Ok(json!({ "id": id, "cancelled": done.was_open, "joining": done.joining }))
 }
 
 /// `device list --team ID`: the team's devices, times in RFC 3339 (UTC).

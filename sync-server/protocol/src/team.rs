@@ -234,6 +234,39 @@ pub fn invite_id_of_hash(hash: &[u8]) -> String {
         .collect()
 }
 
+/// The id of the invite `which` names: its id ([`INVITE_ID_LEN`] hexadecimal digits, in any
+/// case), its code (a relay's code is 32 base32 characters once dashes and white space are
+/// taken out, in any case, with or without the secret after a dot) or its join link
+/// (`https://RELAY/#join=CODE`; whose relay it names is the caller's to check). `None` for
+/// anything else, which names no invite (rather than an id worked out of it).
+pub fn invite_id_named(which: &str) -> Option<String> {
+    let which = which.trim();
+    let as_id = which.to_ascii_lowercase();
+    if valid_invite_id(&as_id) {
+        return Some(as_id);
+    }
+    let code = which.split_once("#join=").map_or(which, |(_, code)| code);
+    let relay_part = crate::normalise_invite(code.split('.').next().unwrap_or(""));
+    let base32 = relay_part.len() == 32
+        && relay_part
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    base32.then(|| invite_id(code))
+}
+
+/// The 8 bytes an invite's id spells ([`invite_id`]), if it is spelled as one
+/// ([`valid_invite_id`]).
+pub fn invite_id_bytes(id: &str) -> Option<[u8; 8]> {
+    if !valid_invite_id(id) {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(id.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
+}
+
 /// Whether `id` is spelled as an invite's id: [`INVITE_ID_LEN`] lowercase hexadecimal digits.
 pub fn valid_invite_id(id: &str) -> bool {
     id.len() == INVITE_ID_LEN
@@ -367,8 +400,39 @@ mod tests {
         // SHA-256("abcdefghijkl"), its first 8 bytes.
         assert_eq!(id, "d682ed4ca4d989c1");
         assert_eq!(invite_id_of_hash(&[0xab; 32]), "abababababababab");
+        assert_eq!(
+            super::invite_id_bytes(&id).map(|b| invite_id_of_hash(&b)),
+            Some(id.clone())
+        );
+        assert_eq!(super::invite_id_bytes("D682ED4CA4D989C1"), None);
         assert!(!valid_invite_id("D682ED4CA4D989C1"));
         assert!(!valid_invite_id("d682ed4ca4d989c"));
         assert!(!valid_invite_id("d682ed4ca4d989cg"));
+    }
+
+    #[test]
+    fn an_invite_is_named_by_its_id_code_or_link_and_nothing_else() {
+        use super::invite_id_named;
+        let code = "abcd-efgh-ijkl-mnop-qrst-uvwx-yz23-4567";
+        let id = invite_id(code);
+        for named in [
+            id.clone(),
+            id.to_uppercase(),
+            code.to_string(),
+            code.to_uppercase(),
+            format!("{code}.S3cr3t"),
+            format!(" https://relay.example.org/#join={code}.S3cr3t\n"),
+        ] {
+            assert_eq!(invite_id_named(&named), Some(id.clone()), "{named:?}");
+        }
+        for junk in [
+            "",
+            "cancel",
+            "0123456789abcde",
+            "abcd-efgh",
+            "https://relay.example.org/",
+        ] {
+            assert_eq!(invite_id_named(junk), None, "{junk:?}");
+        }
     }
 }

@@ -251,6 +251,15 @@ pub struct InviteInfo {
     pub carries_keys: bool,
 }
 
+/// Whose invites a listing or a cancel acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum InvitesOf<'a> {
+    /// The team of this device, which must be an active lead (over HTTP).
+    Lead(&'a DeviceAuth),
+    /// The team with this id (the operator, on the relay's machine).
+    Team(&'a str),
+}
+
 /// What cancelling an invite did ([`Store::cancel_invite`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InviteCancel {
@@ -445,11 +454,12 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<(), StoreError>;
 
-    /// The open invites (uses left, not expired) of the team of `lead`, which must be an active
-    /// lead, oldest first.
-    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError>;
+    /// The open invites (uses left, not expired) of a team, oldest first: a lead's, which must
+    /// be an active lead, or the operator's named one.
+    fn open_invites(&self, of: InvitesOf<'_>, now: i64) -> Result<Vec<InviteInfo>, StoreError>;
 
-    /// Cancels the invite of `lead`'s team (an active lead) whose id is `id`: no device enrols
+    /// Cancels the invite whose id is `id` of a team (a lead's, which must be an active lead,
+    /// or the operator's named one): no device enrols
     /// with it after this transaction. Its sealed keys are forgotten, unless a device that
     /// enrolled with it may still ask for its enrolment again (its answer lost): then the
     /// invite expires [`groundwork_protocol::CANCELLED_INVITE_GRACE_SECS`] on (or earlier, as
@@ -457,7 +467,7 @@ pub trait Store: Send + Sync + 'static {
     /// revoked. [`StoreError::NoSuchInvite`] when the team has no invite with that id.
     fn cancel_invite(
         &self,
-        lead: &DeviceAuth,
+        of: InvitesOf<'_>,
         id: [u8; 8],
         now: i64,
     ) -> Result<InviteCancel, StoreError>;

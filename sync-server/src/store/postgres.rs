@@ -80,8 +80,8 @@ use super::shared::{
     BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64,
 };
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, NewBlob, NewDevice, NewInvite,
-    StoreError, StoredBlob, SyncPage, invite_id_bytes,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
+    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -1502,22 +1502,28 @@ impl super::Store for PostgresStore {
         })
     }
 
-    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
+    fn open_invites(&self, of: InvitesOf<'_>, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
         // A listing takes no lock on the team: it must not wait behind its pushes.
         self.run(true, |tx| {
-            let row = tx
-                .opt(
-                    "SELECT team_pk, revoked_at IS NOT NULL, role FROM devices WHERE id = $1",
-                    &[&lead.device_id],
-                )?
-                .ok_or_else(|| StoreError::UnknownDevice(lead.device_id.clone()))?;
-            if row.try_get::<_, bool>(1)? {
-                return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
-            }
-            if role_of(row.try_get(2)?)? != Role::Lead {
-                return Err(StoreError::NotLead(lead.device_id.clone()));
-            }
-            let team_pk: i64 = row.try_get(0)?;
+            let team_pk = match of {
+                InvitesOf::Lead(lead) => {
+                    let row = tx
+                        .opt(
+                            "SELECT team_pk, revoked_at IS NOT NULL, role FROM devices
+                             WHERE id = $1",
+                            &[&lead.device_id],
+                        )?
+                        .ok_or_else(|| StoreError::UnknownDevice(lead.device_id.clone()))?;
+                    if row.try_get::<_, bool>(1)? {
+                        return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
+                    }
+                    if role_of(row.try_get(2)?)? != Role::Lead {
+                        return Err(StoreError::NotLead(lead.device_id.clone()));
+                    }
+                    row.try_get(0)?
+                }
+                InvitesOf::Team(team_id) => tx.team_pk(team_id)?,
+            };
             tx.query(
                 "SELECT substring(i.hash FROM 1 FOR 8), i.role, i.uses_left, i.created_at,
                         i.expires_at, d.id, i.sealed_keys IS NOT NULL
@@ -1544,14 +1550,21 @@ impl super::Store for PostgresStore {
 
     fn cancel_invite(
         &self,
-        lead: &DeviceAuth,
+        of: InvitesOf<'_>,
         id: [u8; 8],
         now: i64,
     ) -> Result<InviteCancel, StoreError> {
         let id_bytes = &id[..];
         let grace_end = now.saturating_add(CANCELLED_INVITE_GRACE_SECS);
         self.run(false, |tx| {
-            let (_, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
+            let team_pk = match of {
+                InvitesOf::Lead(lead) => tx.acting_lead(lead, TeamLock::Write)?.1,
+                InvitesOf::Team(team_id) => {
+                    let team_pk = tx.team_pk(team_id)?;
+                    tx.lock_team(team_pk, TeamLock::Write)?;
+                    team_pk
+                }
+            };
             tx.forget_expired_keys(team_pk, now)?;
             let row = tx.one(
                 "SELECT count(*), coalesce(bool_or(uses_left > 0 AND expires_at > $3), false),

@@ -158,8 +158,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, NewBlob, NewDevice, NewInvite,
-    StoreError, StoredBlob, SyncPage, invite_id_bytes,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
+    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_bytes,
 };
 use crate::secrets::SecretHash;
 
@@ -827,6 +827,14 @@ fn end_enrolment(conn: &Connection, device_pk: i64) -> Result<usize, StoreError>
         .execute([&invite])?)
 }
 
+/// The pk of the team whose invites `of` names (a lead's, which must be an active lead).
+fn team_of(conn: &Connection, of: InvitesOf<'_>) -> Result<i64, StoreError> {
+    match of {
+        InvitesOf::Lead(lead) => Ok(acting_lead(conn, lead)?.1),
+        InvitesOf::Team(team_id) => SqliteStore::team_pk(conn, team_id),
+    }
+}
+
 /// `(device_pk, team_pk)` of `lead`, which must be an active lead.
 fn acting_lead(conn: &Connection, lead: &DeviceAuth) -> Result<(i64, i64), StoreError> {
     let (pk, team_pk, revoked, role): (i64, i64, bool, StoredRole) = conn
@@ -1266,21 +1274,33 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a durable transaction of `lead`, which must be an active lead (`f` gets
-    /// `(lead_pk, team_pk)`), after forgetting its team's expired keys; then empties the WAL of
-    /// what was forgotten, there and by `f` (the count it returns with its answer).
+    /// `(lead_pk, team_pk)`): [`SqliteStore::with_invites`].
     fn with_invites_of<T>(
         &self,
         lead: &DeviceAuth,
         now: i64,
         f: impl FnOnce(&Connection, (i64, i64)) -> Result<(usize, T), StoreError>,
     ) -> Result<T, StoreError> {
+        self.with_invites(now, |tx| acting_lead(tx, lead).map(|ids| (ids, ids.1)), f)
+    }
+
+    /// Runs `f` in a durable transaction on a team's invites: `resolve` finds who acts and the
+    /// team (`(who, team_pk)`; `f` gets `who`), then the team's expired keys are forgotten, then
+    /// `f` runs; after the commit the WAL is emptied of what was forgotten, there and by `f`
+    /// (the count it returns with its answer).
+    fn with_invites<W, T>(
+        &self,
+        now: i64,
+        resolve: impl FnOnce(&Connection) -> Result<(W, i64), StoreError>,
+        f: impl FnOnce(&Connection, W) -> Result<(usize, T), StoreError>,
+    ) -> Result<T, StoreError> {
         let mut writers = lock(&self.writers);
         let tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ids = acting_lead(&tx, lead)?;
-        let expired = forget_expired_keys(&tx, ids.1, now)?;
-        let (forgotten, answer) = f(&tx, ids)?;
+        let (who, team_pk) = resolve(&tx)?;
+        let expired = forget_expired_keys(&tx, team_pk, now)?;
+        let (forgotten, answer) = f(&tx, who)?;
         tx.commit()?;
         drop(writers);
         self.empty_wal_of_keys(expired + forgotten);
@@ -1932,9 +1952,9 @@ impl super::Store for SqliteStore {
         })
     }
 
-    fn open_invites(&self, lead: &DeviceAuth, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
+    fn open_invites(&self, of: InvitesOf<'_>, now: i64) -> Result<Vec<InviteInfo>, StoreError> {
         self.with_reader(|conn| {
-            let (_, team_pk) = acting_lead(conn, lead)?;
+            let team_pk = team_of(conn, of)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT substr(i.hash, 1, 8), i.role, i.uses_left, i.created_at, i.expires_at,
                         d.id, i.sealed_keys IS NOT NULL
@@ -1959,62 +1979,66 @@ impl super::Store for SqliteStore {
 
     fn cancel_invite(
         &self,
-        lead: &DeviceAuth,
+        of: InvitesOf<'_>,
         id: [u8; 8],
         now: i64,
     ) -> Result<InviteCancel, StoreError> {
-        self.with_invites_of(lead, now, |tx, (_, team_pk)| {
-            let (found, was_open, joining): (i64, bool, i64) = tx
-                .prepare_cached(
-                    "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0),
+        self.with_invites(
+            now,
+            |tx| team_of(tx, of).map(|pk| (pk, pk)),
+            |tx, team_pk| {
+                let (found, was_open, joining): (i64, bool, i64) = tx
+                    .prepare_cached(
+                        "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0),
                             coalesce(sum((SELECT count(*) FROM devices d
                                           WHERE d.enrol_invite = invites.hash
                                             AND d.revoked_at IS NULL)), 0)
                      FROM invites WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2",
-                )?
-                .query_row(params![team_pk, &id[..], now], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-            if found == 0 {
-                return Err(StoreError::NoSuchInvite(
-                    groundwork_protocol::invite_id_of_hash(&id),
-                ));
-            }
-            // A device that enrolled with it and may ask for its answer again (a canvasser
-            // mid-join whose answer was lost) keeps that for a grace period, after which the
-            // invite has expired and its keys go as any expired invite's; otherwise the invite
-            // ends now, keys and all.
-            tx.prepare_cached(
-                "UPDATE invites SET uses_left = 0,
+                    )?
+                    .query_row(params![team_pk, &id[..], now], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?;
+                if found == 0 {
+                    return Err(StoreError::NoSuchInvite(
+                        groundwork_protocol::invite_id_of_hash(&id),
+                    ));
+                }
+                // A device that enrolled with it and may ask for its answer again (a canvasser
+                // mid-join whose answer was lost) keeps that for a grace period, after which the
+                // invite has expired and its keys go as any expired invite's; otherwise the invite
+                // ends now, keys and all.
+                tx.prepare_cached(
+                    "UPDATE invites SET uses_left = 0,
                      expires_at = min(expires_at,
                          CASE WHEN EXISTS (SELECT 1 FROM devices d
                                            WHERE d.enrol_invite = invites.hash
                                              AND d.revoked_at IS NULL)
                               THEN ?4 ELSE ?3 END)
                  WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND uses_left > 0",
-            )?
-            .execute(params![
-                team_pk,
-                &id[..],
-                now,
-                now.saturating_add(CANCELLED_INVITE_GRACE_SECS)
-            ])?;
-            let forgotten = tx
-                .prepare_cached(
-                    "UPDATE invites SET sealed_keys = NULL
+                )?
+                .execute(params![
+                    team_pk,
+                    &id[..],
+                    now,
+                    now.saturating_add(CANCELLED_INVITE_GRACE_SECS)
+                ])?;
+                let forgotten = tx
+                    .prepare_cached(
+                        "UPDATE invites SET sealed_keys = NULL
                      WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND sealed_keys IS NOT NULL
                        AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.enrol_invite = invites.hash
                                        AND d.revoked_at IS NULL)",
-                )?
-                .execute(params![team_pk, &id[..]])?;
-            Ok((
-                forgotten,
-                InviteCancel {
-                    was_open,
-                    joining: u32::try_from(joining).unwrap_or(u32::MAX),
-                },
-            ))
-        })
+                    )?
+                    .execute(params![team_pk, &id[..]])?;
+                Ok((
+                    forgotten,
+                    InviteCancel {
+                        was_open,
+                        joining: u32::try_from(joining).unwrap_or(u32::MAX),
+                    },
+                ))
+            },
+        )
     }
 
     fn keep_invite_keys(

@@ -266,3 +266,66 @@ fn canvassers_cannot_list_or_cancel_invites_and_other_teams_invites_are_out_of_r
     assert_eq!(answer.status, 403, "{answer:?}");
     assert_eq!(answer.error().code.as_deref(), Some("revoked"));
 }
+
+#[test]
+fn the_operator_lists_and_cancels_a_teams_invites_on_the_relays_machine() {
+    let relay = Relay::start();
+    let (team, first) = relay.team("Operator");
+    // The first lead's code went to the wrong person: the operator cancels it by the code.
+    let listed: serde_json::Value =
+        serde_json::from_str(&relay.op_ok(&["invite", "list", "--team", &team])).expect("JSON");
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], invite_id(&first).as_str());
+    assert_eq!(listed[0]["role"], "lead");
+    assert_eq!(listed[0]["made_by"], serde_json::Value::Null);
+    let out: serde_json::Value =
+        serde_json::from_str(&relay.op_ok(&["invite", "cancel", "--team", &team, &first]))
+            .expect("JSON");
+    assert_eq!(out["cancelled"], true, "{out}");
+    assert_eq!(out["id"], invite_id(&first).as_str());
+    let refused = join(&relay, &first, "the wrong person", true).expect_err("cancelled");
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(relay.op_ok(&["invite", "list", "--team", &team]).trim() == "[]");
+
+    // A new lead's invite lets the right person in; by its id, cancelling again does nothing.
+    let code = relay
+        .op_ok(&["invite", "create", "--team", &team, "--lead"])
+        .lines()
+        .next()
+        .expect("the code")
+        .to_owned();
+    let (lead, _) = joined(&relay, &code, "the right lead", true);
+    assert_eq!(lead.role, Role::Lead);
+    let again: serde_json::Value = serde_json::from_str(&relay.op_ok(&[
+        "invite",
+        "cancel",
+        "--team",
+        &team,
+        &invite_id(&first).to_uppercase(),
+    ]))
+    .expect("JSON");
+    assert_eq!(again["cancelled"], false, "{again}");
+
+    // What names no invite, another team's invite and an unknown team are refused.
+    let (other_team, other_first) = relay.team("Another");
+    for (args, said) in [
+        (
+            vec!["invite", "cancel", "--team", &team, "first"],
+            "not an invite",
+        ),
+        (
+            vec!["invite", "cancel", "--team", &team, &other_first],
+            "no invite of this team",
+        ),
+        (vec!["invite", "list", "--team", "no-such-team"], "team"),
+    ] {
+        let out = relay.op(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+    // The other team's invite is untouched.
+    joined(&relay, &other_first, "their lead", true);
+    let _ = other_team;
+}
