@@ -577,6 +577,12 @@ pub fn split_join_link(invite: &str) -> Option<(Option<String>, String)> {
     ))
 }
 
+/// Whether the relay last named this device a canvasser (it then does not ask for a lead's
+/// action: the relay would refuse it).
+fn named_canvasser(store: &impl Notebook) -> Result<bool, SyncError> {
+    Ok(store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()))
+}
+
 /// The open invites of this device's team (a lead), as the relay lists them: uses left, not
 /// expired, not cancelled. A device the relay last named a canvasser does not ask.
 pub async fn open_invites<W: Wire>(
@@ -584,7 +590,7 @@ pub async fn open_invites<W: Wire>(
     transport: &Relay<W>,
 ) -> Result<Vec<OpenInvite>, SyncError> {
     let link = link_of(store)?;
-    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+    if named_canvasser(store)? {
         return Err(lead_only("see the team's invites"));
     }
     transport.open_invites(&link.relay_url, &link.token).await
@@ -627,7 +633,7 @@ pub async fn cancel_invite<W: Wire>(
 ) -> Result<InviteCancelled, SyncError> {
     let link = link_of(store)?;
     let id = invite_id_in(which, &link.relay_url)?;
-    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+    if named_canvasser(store)? {
         return Err(lead_only("cancel the team's invites"));
     }
     transport
@@ -642,7 +648,7 @@ pub async fn devices<W: Wire>(
     transport: &Relay<W>,
 ) -> Result<Vec<TeamDevice>, SyncError> {
     let link = link_of(store)?;
-    if store.with(|s| s.role())?.as_deref() == Some(Role::Canvasser.as_str()) {
+    if named_canvasser(store)? {
         // No longer a lead: what its revocations left to sign, it cannot sign.
         store.with(|s| s.forget_orders_to_sign_again())?;
         return Err(lead_only("see the team's devices"));

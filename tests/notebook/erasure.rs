@@ -1080,6 +1080,24 @@ mod command_line {
         serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
     }
 
+    /// The notebook in `dir` joins a new team as its first lead, with the bare code and the
+    /// relay's address; what `join` printed.
+    fn join_as_lead(relay: &TestRelay, dir: &std::path::Path) -> serde_json::Value {
+        let (_, lead_invite) = relay.lead_team();
+        json(&ok(
+            dir,
+            &[
+                "join",
+                "--relay",
+                &relay.url,
+                "--invite",
+                &lead_invite,
+                "--name",
+                "Lead's phone",
+            ],
+        ))
+    }
+
     /// The stderr of a command that must fail with exit 1.
     fn refused(dir: &std::path::Path, args: &[&str]) -> String {
         let out = groundwork(dir, args);
@@ -1091,21 +1109,9 @@ mod command_line {
     #[test]
     fn a_lead_cancels_an_invite_sent_to_the_wrong_people() {
         let relay = TestRelay::start();
-        let (_, lead_invite) = relay.lead_team();
         let tmp = tempfile::tempdir().unwrap();
         let (lead, sam) = (tmp.path().join("lead"), tmp.path().join("sam"));
-        ok(
-            &lead,
-            &[
-                "join",
-                "--relay",
-                &relay.url,
-                "--invite",
-                &lead_invite,
-                "--name",
-                "Lead's phone",
-            ],
-        );
+        join_as_lead(&relay, &lead);
         let kept = json(&ok(&lead, &["team", "invite"]));
         let leaked = json(&ok(
             &lead,
@@ -1185,23 +1191,11 @@ mod command_line {
     #[test]
     fn the_team_commands_and_erasure_from_the_command_line() {
         let relay = TestRelay::start();
-        let (_, lead_invite) = relay.lead_team();
         let tmp = tempfile::tempdir().unwrap();
         let (lead, sam) = (tmp.path().join("lead"), tmp.path().join("sam"));
 
         // The lead joins with the bare code and the relay's address.
-        let joined = json(&ok(
-            &lead,
-            &[
-                "join",
-                "--relay",
-                &relay.url,
-                "--invite",
-                &lead_invite,
-                "--name",
-                "Lead's phone",
-            ],
-        ));
+        let joined = join_as_lead(&relay, &lead);
         assert_eq!(joined["role"], "lead");
         let invite = json(&ok(&lead, &["team", "invite", "--expires-in", "2h"]));
         assert_eq!(
