@@ -186,6 +186,28 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Store the edits made to person file `id`, which only added the new records
+    /// `conversations` and `commitments` and touched the file at `now`, and project them from
+    /// the records themselves ([`project::person_made`]); the file stays loaded for the next
+    /// write to it.
+    fn finish_made(
+        &mut self,
+        id: &str,
+        mut doc: AutoCommit,
+        now: DateTime<Utc>,
+        conversations: &[Conversation],
+        commitments: &[Commitment],
+    ) -> Result<()> {
+        if let Some(saved) =
+            documents::save_local_change(self.conn, id, DocKind::Person, &mut doc, now)?
+        {
+            let stamp = format_time(now);
+            project::person_made(self.conn, id, &doc, &stamp, conversations, commitments)?;
+            self.keep(id, DocKind::Person, doc, saved);
+        }
+        Ok(())
+    }
+
     fn exists(&self, table: &str, id: &str) -> Result<bool> {
         let sql = format!("SELECT 1 FROM {table} WHERE id = ?1");
         Ok(self
@@ -302,13 +324,14 @@ impl<'t> Writer<'t> {
             made.push(commitment);
         }
         docs::person::add_conversation(&mut doc, &conversation, &made)?;
-        let ids: Vec<String> = made.into_iter().map(|c| c.id).collect();
-        let written = project::Written {
-            conversations: std::slice::from_ref(&conversation.id),
-            commitments: &ids,
-        };
-        self.finish_written(&person_id, doc, now, written)?;
-        Ok((conversation.id, ids))
+        self.finish_made(
+            &person_id,
+            doc,
+            now,
+            std::slice::from_ref(&conversation),
+            &made,
+        )?;
+        Ok((conversation.id, made.into_iter().map(|c| c.id).collect()))
     }
 
     /// Forget the draft under `key` (in the same transaction as what it was the draft of).
@@ -413,12 +436,7 @@ impl<'t> Writer<'t> {
             conflicts: Default::default(),
         };
         docs::person::add_commitment(&mut doc, &commitment)?;
-        self.finish_written(
-            &person_id,
-            doc,
-            now,
-            project::Written::commitment(&commitment.id),
-        )?;
+        self.finish_made(&person_id, doc, now, &[], std::slice::from_ref(&commitment))?;
         Ok(commitment.id)
     }
 
