@@ -539,7 +539,7 @@ impl Store {
     }
 
     /// Write the search-index rows that saves left out of date (see
-    /// `project::person_written`), in a transaction of their own; returns how many. Searches
+    /// `project::person_written` and `project::person_made`), in a transaction of their own; returns how many. Searches
     /// do it first, and [`Store::checkpoint`] (the app's idle work) does it too.
     pub fn catch_up_search(&self) -> Result<usize> {
         let stale: bool = self

@@ -142,8 +142,8 @@ impl<'a> Written<'a> {
 }
 
 /// Project person file `doc_id` after a local write that only added or changed the records
-/// `written` (each still in the file) and touched the file, as recording a conversation,
-/// correcting one or marking a commitment kept do: the projection before it stays true but for
+/// `written` (each still in the file) and touched the file, as correcting a conversation or
+/// marking a commitment kept do (new records: [`person_made`]): the projection before it stays true but for
 /// those records' rows and the person's `updated_at`. The person's search-index row is marked
 /// out of date ([`catch_up_search`] rewrites it before the next search, or when the app is
 /// idle). Rebuilding the whole projection instead reads every record of the file and every row
@@ -253,8 +253,8 @@ fn same_as_read_back(
     Ok(())
 }
 
-/// Rewrite the search-index rows of the people [`person_written`] left out of date, from their
-/// files, inside the caller's transaction; returns how many. A person erased meanwhile has no
+/// Rewrite the search-index rows of the people [`person_written`] and [`person_made`] left out
+/// of date, from their files, inside the caller's transaction; returns how many. A person erased meanwhile has no
 /// file and no row left to write. A file that cannot be read (damaged on disk) keeps the row it
 /// had and does not stop the others: one damaged person must not make every search fail (a
 /// sync that brings the person again projects them whole).

@@ -1986,3 +1986,55 @@ fn notes_of_saved_forms_go_after_30_days_when_idle() {
     assert_ne!(first, second);
     assert_eq!(s.person(&p).unwrap().conversations.len(), 2);
 }
+
+#[test]
+fn a_target_label_with_spaces_around_it_is_projected_as_the_file_keeps_it() {
+    use crate::model::NewCampaign;
+    let d = temp();
+    let mut s = Store::open(d.path()).unwrap();
+    // Through the store's own API a label keeps its spaces (the forms trim them).
+    let campaign = s
+        .add_campaign(NewCampaign {
+            name: "Ward drive".into(),
+            issue: None,
+            targets: [(" Ward 3 ".to_string(), 10)].into(),
+        })
+        .unwrap();
+    let p = s.add_person(person("Ada Byron")).unwrap();
+    let commitment = |what: &str| NewCommitment {
+        what: what.into(),
+        due: None,
+        campaign_id: Some(campaign.clone()),
+        target: Some("ward 3".into()),
+    };
+    let (_, made) = s
+        .record_conversation(conversation(&p), vec![commitment("sign the letter")])
+        .unwrap();
+    let added = s
+        .add_commitment(&p, None, commitment("bring a neighbour"))
+        .unwrap();
+    // The rows hold what the file holds (debug builds also check it as the save runs), and a
+    // whole projection of the file gives the same.
+    let targets = |s: &Store| -> Vec<Option<String>> {
+        [&made[0], &added]
+            .iter()
+            .map(|id| s.commitment(id).unwrap().target)
+            .collect()
+    };
+    assert_eq!(
+        targets(&s),
+        [Some("Ward 3".to_string()), Some("Ward 3".to_string())]
+    );
+    let doc = documents::load(s.connection(), &p, &automerge::ActorId::random())
+        .unwrap()
+        .unwrap()
+        .doc;
+    let file = crate::docs::person::read(&doc, &p).unwrap();
+    assert!(
+        file.commitments
+            .iter()
+            .all(|c| c.target.as_deref() == Some("Ward 3")),
+        "{:?}",
+        file.commitments
+    );
+}

@@ -307,7 +307,8 @@ impl<'t> Writer<'t> {
         };
         let mut made = Vec::new();
         for ((c, what), campaign_id) in commitments.into_iter().zip(whats).zip(campaigns) {
-            let target = self.target_of(campaign_id.as_deref(), c.target.as_deref())?;
+            // As the file keeps it (trimmed; a campaign's label may carry spaces).
+            let target = clean_opt(self.target_of(campaign_id.as_deref(), c.target.as_deref())?);
             let commitment = Commitment {
                 id: self.source.new_id(now),
                 person_id: person_id.clone(),
@@ -418,7 +419,8 @@ impl<'t> Writer<'t> {
                 }
             }
         };
-        let target = self.target_of(campaign_id.as_deref(), new.target.as_deref())?;
+        // As the file keeps it (trimmed; a campaign's label may carry spaces).
+        let target = clean_opt(self.target_of(campaign_id.as_deref(), new.target.as_deref())?);
         let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let stamp = format_time(now);

@@ -593,7 +593,27 @@ pub async fn open_invites<W: Wire>(
     if named_canvasser(store)? {
         return Err(lead_only("see the team's invites"));
     }
-    transport.open_invites(&link.relay_url, &link.token).await
+    transport
+        .open_invites(&link.relay_url, &link.token)
+        .await
+        .map_err(relay_without_invite_lists)
+}
+
+/// A relay from before invite lists answers their routes 404 or 405: said so.
+fn relay_without_invite_lists(e: SyncError) -> SyncError {
+    match e {
+        SyncError::Refused { status, message } if status == 404 || status == 405 => {
+            SyncError::Refused {
+                status,
+                message: format!(
+                    "this relay does not list or cancel invites yet ({message}): whoever runs it \
+                     can update it; until then an invite ends when it is used up or expires, or \
+                     when the lead who made it is revoked"
+                ),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The id of the invite `which` names: its id as [`open_invites`] lists it, its code (with or
@@ -639,6 +659,15 @@ pub async fn cancel_invite<W: Wire>(
     transport
         .cancel_invite(&link.relay_url, &link.token, &id)
         .await
+        .map_err(|e| match e {
+            // This relay's 404 for an unknown invite names its id; one for an unknown route
+            // (a relay from before invite lists) does not.
+            SyncError::Refused {
+                status: 404,
+                ref message,
+            } if message.contains(&id) => e,
+            other => relay_without_invite_lists(other),
+        })
 }
 
 /// The devices of this device's team with their last sync and role, as the relay knows them
@@ -1316,6 +1345,24 @@ async fn act_now<W: Wire>(
 #[cfg(test)]
 mod link_tests {
     use super::{invite_id_in, split_join_link};
+
+    #[test]
+    fn a_relay_without_invite_lists_is_named_as_the_cause() {
+        use super::{SyncError, relay_without_invite_lists};
+        let refused = |status| SyncError::Refused {
+            status,
+            message: "no such endpoint".into(),
+        };
+        for status in [404, 405] {
+            let said = relay_without_invite_lists(refused(status)).to_string();
+            assert!(
+                said.contains("does not list or cancel invites yet"),
+                "{said}"
+            );
+        }
+        let other = relay_without_invite_lists(refused(403)).to_string();
+        assert!(!other.contains("invites yet"), "{other}");
+    }
 
     #[test]
     fn an_invite_is_named_only_in_this_teams_relays_links() {

@@ -9,6 +9,8 @@
 //! | `POST /v1/doc-changes` | any device | JSON `DocChangesRequest` | binary `SyncResponse` (one document) |
 //! | `GET /v1/devices` | lead | none | JSON array of `TeamDevice` |
 //! | `POST /v1/invites` | lead | JSON `InviteRequest` | JSON `InviteResponse` |
+//! | `POST /v1/invites/keys` | lead | JSON `InviteKeysPart` | JSON `InviteKeysPartAnswer` |
+//! | `POST /v1/invites/from-parts` | lead | JSON `InviteRequest` naming parts | JSON `InviteResponse` |
 //! | `GET /v1/invites` | lead | none | JSON array of `OpenInvite` |
 //! | `POST /v1/invites/cancel` | lead | JSON `CancelInvite` | JSON `InviteCancelled` |
 //! | `POST /v1/devices/revoke` | lead | JSON `DeviceAction` | JSON `TeamDevice` |

@@ -137,8 +137,8 @@ impl From<StoreError> for ApiError {
                 "this invite code has expired: ask your team lead for a new one",
             ),
             StoreError::InviteUsedUp => ApiError::forbidden(
-                "this invite code has already been used, or a team lead cancelled it: ask your \
-                 team lead for a new one",
+                "this invite code has already been used, or it was cancelled: ask your team \
+                 lead for a new one",
             ),
             StoreError::NeedsKey => ApiError::new(
                 StatusCode::CONFLICT,

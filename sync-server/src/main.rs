@@ -179,7 +179,7 @@ fn operate(store: &dyn Store, command: Command, settings: &Settings) -> Result<(
         } => {
             let out = ops::invite_cancel(store, &team, &invite)?;
             if out["joining"].as_u64().unwrap_or(0) > 0 {
-                eprintln!("{}", ops::JOINING_WARNING);
+                eprintln!("{}", ops::joining_warning());
             }
             out.to_string()
         }

@@ -195,9 +195,14 @@ pub fn check_qr(public_url: Option<&PublicUrl>, qr: bool) -> Result<(), OpsError
 
 /// What `invite cancel` warns (on standard error) when devices enrolled with the invite just
 /// before and may still finish joining.
-pub const JOINING_WARNING: &str = "warning: devices enrolled with this invite just before it was \
-     cancelled and have not synced yet (\"joining\"): each can still finish joining for ten \
-     minutes. If one should not be in the team, revoke it (device list, then device revoke).";
+pub fn joining_warning() -> String {
+    format!(
+        "warning: devices enrolled with this invite just before it was cancelled and have not \
+         synced yet (\"joining\"): each can still finish joining for {} minutes. If one should \
+         not be in the team, revoke it (device list, then device revoke).",
+        groundwork_protocol::CANCELLED_INVITE_GRACE_SECS / 60
+    )
+}
 
 /// `invite list --team ID`: the team's open invites (uses left, not expired, not cancelled),
 /// times in RFC 3339 (UTC).

@@ -331,14 +331,21 @@ fn show_unix(t: i64) -> String {
 
 /// What the lead is told of devices that joined with an invite just before it was cancelled.
 fn joining_note(n: u32) -> String {
-    let who = if n == 1 {
-        "A device joined with it just before and has".to_string()
+    let (who, it) = if n == 1 {
+        (
+            "A device joined with it just before and has".to_string(),
+            "it",
+        )
     } else {
-        format!("{n} devices joined with it just before and have")
+        (
+            format!("{n} devices joined with it just before and have"),
+            "them",
+        )
     };
+    let minutes = groundwork_protocol::CANCELLED_INVITE_GRACE_SECS / 60;
     format!(
-        "{who} not synced yet. If you do not know it, revoke it under Devices: until then it can \
-         still finish joining for the next ten minutes."
+        "{who} not synced yet. If you do not know {it}, revoke {it} under Devices: until then \
+         {it} can still finish joining for the next {minutes} minutes."
     )
 }
 

@@ -134,7 +134,10 @@ pub enum StoreError {
     },
     /// No invite of the lead's team has this id ([`groundwork_protocol::invite_id`]): another
     /// team's, or one forgotten long after it ended.
-    #[error("no invite of this team has the id {0}")]
+    #[error(
+        "no invite of this team has the id {0}: list the team's open invites to see their ids \
+         (sync-server invite list --team ID; a lead: groundwork team invites)"
+    )]
     NoSuchInvite(String),
     /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
     /// the invite was not made.
@@ -270,7 +273,7 @@ pub struct InviteCancel {
 }
 
 /// The id of an invite ([`InviteInfo::id`]) from its stored hash, or the first bytes of it.
-pub fn invite_id_bytes(hash: &[u8]) -> [u8; 8] {
+pub fn invite_id_of_stored(hash: &[u8]) -> [u8; 8] {
     let mut id = [0u8; 8];
     for (to, from) in id.iter_mut().zip(hash) {
         *to = *from;

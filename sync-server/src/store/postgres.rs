@@ -81,7 +81,7 @@ use super::shared::{
 };
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
-    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_bytes,
+    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
 };
 use crate::secrets::SecretHash;
 
@@ -1535,7 +1535,7 @@ impl super::Store for PostgresStore {
             .iter()
             .map(|r| {
                 Ok(InviteInfo {
-                    id: invite_id_bytes(r.try_get::<_, &[u8]>(0)?),
+                    id: invite_id_of_stored(r.try_get::<_, &[u8]>(0)?),
                     role: role_of(r.try_get(1)?)?,
                     uses_left: r.try_get(2)?,
                     created_at: r.try_get(3)?,
@@ -1568,9 +1568,11 @@ impl super::Store for PostgresStore {
             tx.forget_expired_keys(team_pk, now)?;
             let row = tx.one(
                 "SELECT count(*), coalesce(bool_or(uses_left > 0 AND expires_at > $3), false),
-                        coalesce(sum((SELECT count(*) FROM devices d
-                                      WHERE d.enrol_invite = invites.hash
-                                        AND d.revoked_at IS NULL)), 0)::BIGINT
+                        coalesce(sum(CASE WHEN expires_at > $3
+                                     THEN (SELECT count(*) FROM devices d
+                                           WHERE d.enrol_invite = invites.hash
+                                             AND d.revoked_at IS NULL)
+                                     ELSE 0 END), 0)::BIGINT
                  FROM invites WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2",
                 &[&team_pk, &id_bytes, &now],
             )?;
@@ -1588,7 +1590,10 @@ impl super::Store for PostgresStore {
                                            WHERE d.enrol_invite = invites.hash
                                              AND d.revoked_at IS NULL)
                               THEN $4::BIGINT ELSE $3::BIGINT END)
-                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2 AND uses_left > 0",
+                 WHERE team_pk = $1 AND substring(hash FROM 1 FOR 8) = $2
+                   AND (uses_left > 0 OR EXISTS (SELECT 1 FROM devices d
+                                                 WHERE d.enrol_invite = invites.hash
+                                                   AND d.revoked_at IS NULL))",
                 &[&team_pk, &id_bytes, &now, &grace_end],
             )?;
             tx.exec(

@@ -159,7 +159,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
     DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
-    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_bytes,
+    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
 };
 use crate::secrets::SecretHash;
 
@@ -1964,7 +1964,7 @@ impl super::Store for SqliteStore {
             )?;
             let rows = stmt.query_map(params![team_pk, now], |r| {
                 Ok(InviteInfo {
-                    id: invite_id_bytes(&r.get::<_, Vec<u8>>(0)?),
+                    id: invite_id_of_stored(&r.get::<_, Vec<u8>>(0)?),
                     role: r.get::<_, StoredRole>(1)?.0,
                     uses_left: r.get(2)?,
                     created_at: r.get(3)?,
@@ -1990,9 +1990,11 @@ impl super::Store for SqliteStore {
                 let (found, was_open, joining): (i64, bool, i64) = tx
                     .prepare_cached(
                         "SELECT count(*), coalesce(max(uses_left > 0 AND expires_at > ?3), 0),
-                            coalesce(sum((SELECT count(*) FROM devices d
-                                          WHERE d.enrol_invite = invites.hash
-                                            AND d.revoked_at IS NULL)), 0)
+                            coalesce(sum(CASE WHEN expires_at > ?3
+                                         THEN (SELECT count(*) FROM devices d
+                                               WHERE d.enrol_invite = invites.hash
+                                                 AND d.revoked_at IS NULL)
+                                         ELSE 0 END), 0)
                      FROM invites WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2",
                     )?
                     .query_row(params![team_pk, &id[..], now], |r| {
@@ -2014,7 +2016,10 @@ impl super::Store for SqliteStore {
                                            WHERE d.enrol_invite = invites.hash
                                              AND d.revoked_at IS NULL)
                               THEN ?4 ELSE ?3 END)
-                 WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2 AND uses_left > 0",
+                 WHERE team_pk = ?1 AND substr(hash, 1, 8) = ?2
+                   AND (uses_left > 0 OR EXISTS (SELECT 1 FROM devices d
+                                                 WHERE d.enrol_invite = invites.hash
+                                                   AND d.revoked_at IS NULL))",
                 )?
                 .execute(params![
                     team_pk,
