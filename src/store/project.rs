@@ -166,24 +166,14 @@ pub(crate) fn person_written(
         // No row yet: nothing to keep from before.
         return person(conn, &docs::person::read(doc, doc_id)?);
     }
-    let mut insert = conn.prepare_cached(&CONVERSATION)?;
-    for c in &conversations {
-        row(&mut insert, c)?;
-    }
-    let mut insert = conn.prepare_cached(&COMMITMENT)?;
-    for c in &commitments {
-        row(&mut insert, c)?;
-    }
-    conn.prepare_cached("INSERT OR IGNORE INTO search_stale (doc_id) VALUES (?1)")?
-        .execute([doc_id])?;
-    Ok(())
+    records_written(conn, doc_id, &conversations, &commitments)
 }
 
 /// Project person file `doc_id` after a local write that only added the new records
 /// `conversations` and `commitments` (as written into the file, whose ids are new) and touched
 /// the file at `updated_at`, as recording a conversation or adding a commitment do: as
 /// [`person_written`], but the rows come from the records as written instead of being read
-/// back out of the file (a tenth of a save's time, BENCHMARKS.md). The person's other fields
+/// back out of the file (about a tenth of a save's time on the CPU, BENCHMARKS.md). The person's other fields
 /// and their conflicts are as before: only `updated_at` is written. Debug builds (every test)
 /// read the records back and check that the rows would be the same.
 pub(crate) fn person_made(
@@ -203,6 +193,17 @@ pub(crate) fn person_made(
         // No row yet: nothing to keep from before.
         return person(conn, &docs::person::read(doc, doc_id)?);
     }
+    records_written(conn, doc_id, conversations, commitments)
+}
+
+/// The rows of records a local write made or changed in person file `doc_id`, and the person's
+/// search-index row marked out of date ([`person_written`], [`person_made`]).
+fn records_written(
+    conn: &Connection,
+    doc_id: &str,
+    conversations: &[crate::model::Conversation],
+    commitments: &[crate::model::Commitment],
+) -> Result<()> {
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     for c in conversations {
         row(&mut insert, c)?;
