@@ -230,13 +230,10 @@ fn same_as_read_back(
     conversations: &[crate::model::Conversation],
     commitments: &[crate::model::Commitment],
 ) -> Result<()> {
-    let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<_>>();
-    let (p, read_conversations, read_commitments) = docs::person::read_records(
-        doc,
-        doc_id,
-        &ids(conversations.iter().map(|c| &c.id).collect()),
-        &ids(commitments.iter().map(|c| &c.id).collect()),
-    )?;
+    let conversation_ids: Vec<String> = conversations.iter().map(|c| c.id.clone()).collect();
+    let commitment_ids: Vec<String> = commitments.iter().map(|c| c.id.clone()).collect();
+    let (p, read_conversations, read_commitments) =
+        docs::person::read_records(doc, doc_id, &conversation_ids, &commitment_ids)?;
     assert_eq!(
         read_conversations, conversations,
         "conversations of {doc_id}"

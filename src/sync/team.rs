@@ -660,12 +660,12 @@ pub async fn cancel_invite<W: Wire>(
         .cancel_invite(&link.relay_url, &link.token, &id)
         .await
         .map_err(|e| match e {
-            // This relay's 404 for an unknown invite names its id; one for an unknown route
-            // (a relay from before invite lists) does not.
+            // A 404 for an unknown invite is this relay's own answer; only an unknown route (a
+            // relay from before invite lists) says "no such endpoint".
             SyncError::Refused {
                 status: 404,
                 ref message,
-            } if message.contains(&id) => e,
+            } if !message.contains("no such endpoint") => e,
             other => relay_without_invite_lists(other),
         })
 }

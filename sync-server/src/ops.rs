@@ -230,12 +230,15 @@ pub fn invite_list(store: &dyn Store, team_id: &str) -> Result<Value, OpsError> 
 /// `invite list`) or its code any more, and the keys it carries are forgotten (after a grace
 /// period for devices that enrolled with it just before: `joining`).
 pub fn invite_cancel(store: &dyn Store, team_id: &str, invite: &str) -> Result<Value, OpsError> {
-    let named = groundwork_protocol::invite_id_named(invite);
-    let Some((id, bytes)) = named.and_then(|id| Some((id.clone(), invite_id_bytes(&id)?))) else {
-        return Err(OpsError::NotAnInvite(invite.trim().to_owned()));
-    };
+    let bytes = groundwork_protocol::invite_id_named(invite)
+        .and_then(|id| invite_id_bytes(&id))
+        .ok_or_else(|| OpsError::NotAnInvite(invite.trim().to_owned()))?;
     let done = store.cancel_invite(InvitesOf::Team(team_id), bytes, now())?;
-    Ok(json!({ "id": id, "cancelled": done.was_open, "joining": done.joining }))
+    Ok(json!({
+        "id": groundwork_protocol::invite_id_of_hash(&bytes),
+        "cancelled": done.was_open,
+        "joining": done.joining,
+    }))
 }
 
 /// `device list --team ID`: the team's devices, times in RFC 3339 (UTC).

@@ -494,17 +494,22 @@ impl Tx<'_> {
         let (_, team_pk, _) = self.device_keys(&lead.device_id)?;
         self.lock_team(team_pk, lock)?;
         // Read again under the team's lock: a revocation or a demotion may just have committed.
+        self.active_lead(lead)
+    }
+
+    /// `(lead_pk, team_pk)` of `lead`, which must be an active lead (no lock taken).
+    fn active_lead(&mut self, lead: &DeviceAuth) -> Result<(i64, i64), StoreError> {
         let row = self.one(
-            "SELECT pk, revoked_at IS NOT NULL, role FROM devices WHERE id = $1",
+            "SELECT pk, team_pk, revoked_at IS NOT NULL, role FROM devices WHERE id = $1",
             &[&lead.device_id],
         )?;
-        if row.try_get::<_, bool>(1)? {
+        if row.try_get::<_, bool>(2)? {
             return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
         }
-        if role_of(row.try_get(2)?)? != Role::Lead {
+        if role_of(row.try_get(3)?)? != Role::Lead {
             return Err(StoreError::NotLead(lead.device_id.clone()));
         }
-        Ok((row.try_get(0)?, team_pk))
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     /// `(device_pk, revoked, role)` of the device `device_id` of the team `team_pk`; a device of
@@ -1506,22 +1511,7 @@ impl super::Store for PostgresStore {
         // A listing takes no lock on the team: it must not wait behind its pushes.
         self.run(true, |tx| {
             let team_pk = match of {
-                InvitesOf::Lead(lead) => {
-                    let row = tx
-                        .opt(
-                            "SELECT team_pk, revoked_at IS NOT NULL, role FROM devices
-                             WHERE id = $1",
-                            &[&lead.device_id],
-                        )?
-                        .ok_or_else(|| StoreError::UnknownDevice(lead.device_id.clone()))?;
-                    if row.try_get::<_, bool>(1)? {
-                        return Err(StoreError::DeviceRevoked(lead.device_id.clone()));
-                    }
-                    if role_of(row.try_get(2)?)? != Role::Lead {
-                        return Err(StoreError::NotLead(lead.device_id.clone()));
-                    }
-                    row.try_get(0)?
-                }
+                InvitesOf::Lead(lead) => tx.active_lead(lead)?.1,
                 InvitesOf::Team(team_id) => tx.team_pk(team_id)?,
             };
             tx.query(
