@@ -14,6 +14,7 @@
 mod ahead;
 pub mod at_rest;
 pub mod bundle;
+mod choices;
 mod columns;
 pub mod compaction;
 mod documents;
@@ -1094,5 +1095,7 @@ pub(crate) fn actor_for(device_id: &str) -> ActorId {
     }
 }
 
+#[cfg(test)]
+mod choice_tests;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
--- user_version 19
+-- user_version 20
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -192,6 +192,14 @@ CREATE TABLE erased (
     confirmed INTEGER,
     devices   INTEGER
 );
+
+-- table filter_choices
+CREATE TABLE filter_choices (
+    kind  TEXT NOT NULL,     -- 'area', 'tag' or 'issue'
+    value TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
 
 -- table listed_blobs
 CREATE TABLE listed_blobs (
