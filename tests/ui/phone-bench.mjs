@@ -18,8 +18,9 @@
 //   GROUNDWORK_BENCH_RUNS=N           runs of each measurement (default 5)
 //   GROUNDWORK_BENCH_WORD=word        the word typed into the search, a key at a time (default maria)
 //   GROUNDWORK_BENCH_PROFILE=file     profile the store worker (CDP Profiler) during the first sync
-//                                     (into file.first-sync) and from each save's click to the
-//                                     conversation shown, without throttling: the profiles are
+//                                     (into file.first-sync), from each save's click to the
+//                                     conversation shown, without throttling, and during the
+//                                     posted saves (into file.worker-saves): the profiles are
 //                                     written to file (a JSON array of .cpuprofile) and the top
 //                                     functions by own time printed; build the app with
 //                                     GROUNDWORK_WASM_OPT=off to keep the wasm's function names
@@ -937,7 +938,12 @@ async function main() {
   // Last, since they add conversations (the search's states were learnt without them).
   if (WORKER_SAVES > 0) {
     try {
+      const savesProfile = PROFILE ? await targets.startProfile() : null;
       results[1].workerSaves = await workerSaves(page, targets, WORKER_SAVES, template);
+      if (savesProfile) {
+        await targets.stopProfile(savesProfile);
+        targets.reportProfile(`${PROFILE}.worker-saves`, `the ${WORKER_SAVES} posted saves (and the idle work between them)`);
+      }
       const sorted = [...results[1].workerSaves].sort((x, y) => x - y);
       // Nearest rank: the smallest value with at least q of them at or below it.
       const at = (q) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
