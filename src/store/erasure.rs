@@ -106,14 +106,9 @@ impl Store {
                     tx.execute("DELETE FROM temp.search_pending WHERE rowid = ?1", [rowid])?;
                 }
                 tx.execute("DELETE FROM search_stale WHERE doc_id = ?1", [doc_id])?;
-                // What the rows held leaves the filter choices (a value of theirs alone goes).
-                let mut choices = super::choices::Tally::default();
-                choices.person_row(&tx, doc_id, -1)?;
-                choices.conversation_rows(&tx, doc_id, None, -1)?;
                 tx.execute("DELETE FROM conversations WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM commitments WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM people WHERE id = ?1", [doc_id])?;
-                choices.apply(&tx)?;
             }
             Some(DocKind::Campaign) => {
                 tx.execute("DELETE FROM campaigns WHERE id = ?1", [doc_id])?;

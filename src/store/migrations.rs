@@ -28,7 +28,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_search_stale.sql"),
     include_str!("migrations/0018_rows_keyed_by_owner.sql"),
     include_str!("migrations/0019_refused_for_room.sql"),
-    include_str!("migrations/0020_filter_choices.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).
@@ -184,58 +183,5 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         assert_eq!(marked, ["a", "b"]);
-    }
-
-    /// Schema 20 counts the areas, tags and issues already held (the store keeps counting after).
-    #[test]
-    fn filter_choices_count_the_rows_held_before_them() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for (i, sql) in MIGRATIONS.iter().enumerate().take(19) {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", i as i64 + 1)
-                .unwrap();
-        }
-        let person = |id: &str, tags: &str| {
-            format!(
-                "INSERT INTO people (id, name, area, tags, consent, do_not_contact, created_at,
-                                     updated_at, conflicts)
-                     VALUES ('{id}', 'x', 'Elm Road', '{tags}', '{{}}', 0, 'x', 'x', '{{}}');"
-            )
-        };
-        let talk = |id: &str, issues: &str| {
-            format!(
-                "INSERT INTO conversations (id, person_id, at, kind, canvasser, issues,
-                                            created_at, conflicts)
-                     VALUES ('{id}', 'p1', 'x', 'doorstep', 'Sam', '{issues}', 'x', '{{}}');"
-            )
-        };
-        conn.execute_batch(&format!(
-            "{}{}{}{}",
-            person("p1", r#"["rep","union member"]"#),
-            person("p2", r#"["rep"]"#),
-            talk("c1", r#"["rent","damp"]"#),
-            talk("c2", r#"["rent"]"#),
-        ))
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let counts = |conn: &Connection| -> Vec<(String, String, i64)> {
-            conn.prepare("SELECT kind, value, n FROM filter_choices ORDER BY kind, value")
-                .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect()
-        };
-        let row = |kind: &str, value: &str, n: i64| (kind.to_string(), value.to_string(), n);
-        assert_eq!(
-            counts(&conn),
-            [
-                row("area", "Elm Road", 2),
-                row("issue", "damp", 1),
-                row("issue", "rent", 2),
-                row("tag", "rep", 2),
-                row("tag", "union member", 1),
-            ]
-        );
     }
 }

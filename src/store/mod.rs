@@ -14,7 +14,6 @@
 mod ahead;
 pub mod at_rest;
 pub mod bundle;
-mod choices;
 mod columns;
 pub mod compaction;
 mod documents;
@@ -1095,7 +1094,5 @@ pub(crate) fn actor_for(device_id: &str) -> ActorId {
     }
 }
 
-#[cfg(test)]
-mod choice_tests;
 #[cfg(test)]
 mod tests;

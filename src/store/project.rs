@@ -6,8 +6,6 @@
 use automerge::AutoCommit;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::choices::Tally;
-
 use crate::docs::{self, DocKind};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -95,10 +93,6 @@ fn search_text(ty: Type, v: Value) -> Vec<String> {
 
 fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     let p = &file.person;
-    // The filter choices the person's row and their conversations' rows held, and will hold.
-    let mut choices = Tally::default();
-    choices.person_row(conn, &p.id, -1)?;
-    choices.person(p.area.as_deref(), &p.tags, 1);
     static UPSERT: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| super::columns::upsert::<Person>("people"));
     let rowid: i64 = conn.prepare_cached(&UPSERT)?.query_row(
@@ -109,13 +103,6 @@ fn person(conn: &Connection, file: &PersonFile) -> Result<()> {
     // Rewrite only the rows that changed: a new conversation is one insert, not a rewrite of
     // every row of the person (each rewrite dirties pages of the table and of every index).
     let old = super::queries::conversations_of(conn, &p.id)?;
-    for c in &old {
-        choices.issues(&c.issues, -1);
-    }
-    for c in &file.conversations {
-        choices.issues(&c.issues, 1);
-    }
-    choices.apply(conn)?;
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     let gone = changed_rows(old, &file.conversations, |c| &c.id, |c| row(&mut insert, c))?;
     delete_rows(conn, "conversations", "person_id", &p.id, &gone)?;
@@ -179,11 +166,7 @@ pub(crate) fn person_written(
         // No row yet: nothing to keep from before.
         return person(conn, &docs::person::read(doc, doc_id)?);
     }
-    // The rows about to be rewritten leave the filter choices' counts; records_written adds
-    // them back as they are now.
-    let mut choices = Tally::default();
-    choices.conversation_rows(conn, doc_id, Some(written.conversations), -1)?;
-    records_written(conn, doc_id, &conversations, &commitments, choices)
+    records_written(conn, doc_id, &conversations, &commitments)
 }
 
 /// Project person file `doc_id` after a local write that only added the new records
@@ -210,26 +193,21 @@ pub(crate) fn person_made(
         // No row yet: nothing to keep from before.
         return person(conn, &docs::person::read(doc, doc_id)?);
     }
-    // New ids: no row of theirs held a filter choice before.
-    records_written(conn, doc_id, conversations, commitments, Tally::default())
+    records_written(conn, doc_id, conversations, commitments)
 }
 
-/// The rows of records a local write made or changed in person file `doc_id`, their issues
-/// added to the filter choices' `choices` (which holds what the rows they replace took away),
-/// and the person's search-index row marked out of date ([`person_written`], [`person_made`]).
+/// The rows of records a local write made or changed in person file `doc_id`, and the person's
+/// search-index row marked out of date ([`person_written`], [`person_made`]).
 fn records_written(
     conn: &Connection,
     doc_id: &str,
     conversations: &[crate::model::Conversation],
     commitments: &[crate::model::Commitment],
-    mut choices: Tally,
 ) -> Result<()> {
     let mut insert = conn.prepare_cached(&CONVERSATION)?;
     for c in conversations {
         row(&mut insert, c)?;
-        choices.issues(&c.issues, 1);
     }
-    choices.apply(conn)?;
     let mut insert = conn.prepare_cached(&COMMITMENT)?;
     for c in commitments {
         row(&mut insert, c)?;

@@ -580,21 +580,18 @@ fn texts(conn: &Connection, sql: &str) -> Result<Vec<String>> {
 /// The areas, tags and issues the People screen's filters offer.
 pub(crate) fn people_choices(conn: &Connection) -> Result<PeopleChoices> {
     Ok(PeopleChoices {
-        // All three counted as rows come and go (schema 20): reading every row took tens of
-        // milliseconds at 10,000 people, after every save while the People screen was shown.
-        // An area's spellings in other capitals are one choice, the first of them in order.
         areas: texts(
             conn,
-            "SELECT min(value) FROM filter_choices WHERE kind = 'area' AND trim(value) <> ''
-             GROUP BY value COLLATE NOCASE ORDER BY value COLLATE NOCASE",
+            "SELECT min(area) FROM people WHERE trim(area) <> ''
+             GROUP BY area COLLATE NOCASE ORDER BY area COLLATE NOCASE",
         )?,
         tags: texts(
             conn,
-            "SELECT value FROM filter_choices WHERE kind = 'tag' ORDER BY value",
+            "SELECT DISTINCT t.value FROM people p, json_each(p.tags) t ORDER BY 1",
         )?,
         issues: texts(
             conn,
-            "SELECT value FROM filter_choices WHERE kind = 'issue' ORDER BY value",
+            "SELECT DISTINCT i.value FROM conversations c, json_each(c.issues) i ORDER BY 1",
         )?,
     })
 }

@@ -1,4 +1,4 @@
--- user_version 20
+-- user_version 19
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -192,14 +192,6 @@ CREATE TABLE erased (
     confirmed INTEGER,
     devices   INTEGER
 );
-
--- table filter_choices
-CREATE TABLE filter_choices (
-    kind  TEXT NOT NULL,     -- 'area', 'tag' or 'issue'
-    value TEXT NOT NULL,
-    n     INTEGER NOT NULL,
-    PRIMARY KEY (kind, value)
-) WITHOUT ROWID;
 
 -- table listed_blobs
 CREATE TABLE listed_blobs (

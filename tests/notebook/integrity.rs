@@ -654,7 +654,6 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE doc_blobs; DROP TABLE snapshots_out;
              ALTER TABLE sync_state DROP COLUMN anchor; DROP TABLE refused_erasures;
              DROP TABLE revoked_unknown; DROP TABLE doc_keys; DROP TABLE search_stale;
-             DROP TABLE filter_choices;
              CREATE INDEX conversations_by_person ON conversations (person_id, at);
              PRAGMA user_version = 2;",
         )
