@@ -1874,6 +1874,32 @@ fn occurrences(html: &str, needle: &str) -> usize {
     html.matches(needle).count()
 }
 
+/// The filter panel's choices read every person and conversation, and the list asks again
+/// after every change: they are read only once the panel is opened (or a filter is on).
+#[test]
+fn the_filter_choices_are_read_once_the_panel_is_opened() {
+    let mut h = Harness::new(|s| {
+        s.add_person(
+            NewPerson::new()
+                .put(PersonField::Name, "Amina Yusuf")
+                .put(PersonField::Area, "Canal Street")
+                .add(PersonField::Tags, ["union member"]),
+        )
+        .unwrap();
+    });
+    h.settle_until("the list", |html| html.contains("Amina Yusuf"));
+    let area = "<option value=\"Canal Street\"";
+    // The list is there and idle: the panel's choices were never asked for.
+    h.settle_until("a quiet list", |html| {
+        html.contains("1 person in this notebook.")
+    });
+    assert!(!h.html().contains(area), "{}", h.html());
+    h.click("id", "people-filters-toggle");
+    h.settle_until("the panel's choices", |html| {
+        html.contains(area) && html.contains("<option value=\"union member\"")
+    });
+}
+
 #[test]
 fn people_shows_the_total_filters_that_combine_with_search_and_more_rows() {
     let mut h = Harness::new(|s| {

@@ -44,10 +44,24 @@ pub fn People() -> Element {
             Ok::<_, crate::ui::worker::UiError>((page, keys))
         }
     });
+    // The filter panel's choices read every person and every conversation (about 30 ms at
+    // 10,000 people natively, more in the phone's worker), and the list asks again after every
+    // change: so only once the panel has been opened on this visit, or a filter is on.
+    let mut panel_opened = use_signal(|| false);
+    // Once a filter was used, the panel stays open while this list is shown, even when its
+    // last filter goes back to "Any" (it closed under the thumb, which was choosing another).
+    let mut filters_used = use_signal(|| false);
     let choices = use_resource(move || {
         let store = choice_store.clone();
         let _ = (nav.revision)();
-        async move { store.people_choices().await }
+        let wanted = panel_opened() || filters_used() || filter.read().any_filter();
+        async move {
+            if wanted {
+                store.people_choices().await
+            } else {
+                Ok(PeopleChoices::default())
+            }
+        }
     });
     let shift_open = (nav.overview)().shift.is_some();
     let q = query();
@@ -70,9 +84,6 @@ pub fn People() -> Element {
     .into_iter()
     .filter(|b| *b)
     .count();
-    // Once a filter was used, the panel stays open while this list is shown, even when its
-    // last filter goes back to "Any" (it closed under the thumb, which was choosing another).
-    let mut filters_used = use_signal(|| false);
     let mut set = move |f: &dyn Fn(&mut PeopleFilter)| {
         f(&mut filter.write());
         limit.set(PAGE);
@@ -128,6 +139,7 @@ pub fn People() -> Element {
             }
             details { class: "people-filters", open: on > 0 || filters_used(),
                 summary { id: "people-filters-toggle",
+                    onclick: move |_| panel_opened.set(true),
                     if on == 0 { "Filters" } else { "Filters ({on} on)" }
                 }
                 div { class: "filter-grid",
