@@ -939,10 +939,13 @@ async function main() {
   if (WORKER_SAVES > 0) {
     try {
       const savesProfile = PROFILE ? await targets.startProfile() : null;
-      results[1].workerSaves = await workerSaves(page, targets, WORKER_SAVES, template);
-      if (savesProfile) {
-        await targets.stopProfile(savesProfile);
-        targets.reportProfile(`${PROFILE}.worker-saves`, `the ${WORKER_SAVES} posted saves (and the idle work between them)`);
+      try {
+        results[1].workerSaves = await workerSaves(page, targets, WORKER_SAVES, template);
+      } finally {
+        if (savesProfile) {
+          await targets.stopProfile(savesProfile);
+          targets.reportProfile(`${PROFILE}.worker-saves`, `the ${WORKER_SAVES} posted saves (and the idle work between them)`);
+        }
       }
       const sorted = [...results[1].workerSaves].sort((x, y) => x - y);
       // Nearest rank: the smallest value with at least q of them at or below it.

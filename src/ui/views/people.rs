@@ -54,7 +54,9 @@ pub fn People() -> Element {
     let choices = use_resource(move || {
         let store = choice_store.clone();
         let _ = (nav.revision)();
-        let wanted = panel_opened() || filters_used() || filter.read().any_filter();
+        // Any filter on opens the panel, "Follow-up due" too (kept when the list is shown again).
+        let wanted =
+            panel_opened() || filters_used() || filter.read().any_filter() || follow_up_due();
         async move {
             if wanted {
                 store.people_choices().await
