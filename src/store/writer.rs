@@ -307,8 +307,7 @@ impl<'t> Writer<'t> {
         };
         let mut made = Vec::new();
         for ((c, what), campaign_id) in commitments.into_iter().zip(whats).zip(campaigns) {
-            // As the file keeps it (trimmed; a campaign's label may carry spaces).
-            let target = clean_opt(self.target_of(campaign_id.as_deref(), c.target.as_deref())?);
+            let target = self.target_of(campaign_id.as_deref(), c.target.as_deref())?;
             let commitment = Commitment {
                 id: self.source.new_id(now),
                 person_id: person_id.clone(),
@@ -419,8 +418,7 @@ impl<'t> Writer<'t> {
                 }
             }
         };
-        // As the file keeps it (trimmed; a campaign's label may carry spaces).
-        let target = clean_opt(self.target_of(campaign_id.as_deref(), new.target.as_deref())?);
+        let target = self.target_of(campaign_id.as_deref(), new.target.as_deref())?;
         let mut doc = self.load_kept(&person_id, DocKind::Person, "person")?;
         let now = self.now();
         let stamp = format_time(now);
@@ -467,8 +465,8 @@ impl<'t> Writer<'t> {
         super::queries::only(kind, id, owners, "person", String::clone)
     }
 
-    /// The target label `given` as campaign `campaign_id` spells it, or an error saying which
-    /// targets there are. No label, no target.
+    /// The target label `given` as campaign `campaign_id` spells it (trimmed, as the person's
+    /// file keeps it), or an error saying which targets there are. No label, no target.
     fn target_of(&self, campaign_id: Option<&str>, given: Option<&str>) -> Result<Option<String>> {
         let Some(label) = given.map(str::trim).filter(|l| !l.is_empty()) else {
             return Ok(None);
@@ -480,7 +478,8 @@ impl<'t> Writer<'t> {
         targets
             .keys()
             .find(|t| t.trim().eq_ignore_ascii_case(label))
-            .map(|t| Some(t.clone()))
+            // As the file keeps it: trimmed (a campaign's label may carry spaces).
+            .map(|t| Some(t.trim().to_string()))
             .ok_or_else(|| {
                 ValidationError::NoSuchTarget {
                     label: label.to_string(),
