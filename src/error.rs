@@ -127,6 +127,12 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// Encrypting from inside the desktop app, whose notebook other connections have open.
+    #[error(
+        "close the app and run groundwork notebook encrypt to encrypt this notebook (README, \"Encryption at rest\"); nothing was changed"
+    )]
+    EncryptWithAppClosed,
+
     /// A passphrase too short to protect a notebook.
     #[error(
         "a notebook's passphrase needs at least {min} characters (several unrelated words are easy to remember); nothing was changed"

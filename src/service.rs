@@ -237,9 +237,25 @@ pub enum Request {
         /// The whole file or one record.
         target: RestoreTarget,
     },
+    /// Encrypt this notebook at rest under a passphrase, while it stays open (the phone web
+    /// app's Settings; see [`Store::encrypt_in_place`]). The desktop app refuses it: its
+    /// notebook is encrypted by `groundwork notebook encrypt` with the app closed.
+    EncryptAtRest(SecretText),
     /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
     /// to be contacted left out of `people`): `people`, `conversations` or `commitments`.
     ExportCsv(String),
+}
+
+/// A passphrase on its way from a form to the store: never shown by `Debug` (requests are
+/// logged by name, but a `{:?}` of one must not print it either).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(…)")
+    }
 }
 
 /// An export's CSV text and the name to save it under (`people-2026-03-14.csv`).
@@ -296,6 +312,7 @@ impl Request {
                 | Request::HandOver(_)
                 | Request::SkipName
                 | Request::Restore { .. }
+                | Request::EncryptAtRest(_)
         )
     }
 }
@@ -494,7 +511,7 @@ pub struct Overview {
     pub shift: Option<Shift>,
     /// Local changes waiting for a relay.
     pub pending: u64,
-    /// Whether the notebook is encrypted on this device's disk (never, in a browser).
+    /// Whether the notebook is encrypted on this device (SQLCipher; see `store::at_rest`).
     #[serde(default)]
     pub encrypted_at_rest: bool,
 }
@@ -693,6 +710,18 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
         }
         Request::SkipName => {
             s.skip_canvasser_name()?;
+            Reply::Done(())
+        }
+        Request::EncryptAtRest(secret) => {
+            let passphrase = crate::store::at_rest::Passphrase::new(secret.0);
+            // The desktop's sync thread opens the notebook's file by its own name; only the
+            // phone's worker, the notebook's one connection, can move it to another file.
+            if cfg!(target_arch = "wasm32") {
+                s.encrypt_in_place(&passphrase)?;
+            } else {
+                drop(passphrase);
+                return Err(Error::EncryptWithAppClosed);
+            }
             Reply::Done(())
         }
         Request::Draft(key) => Reply::Draft(s.draft(&key)?),

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use futures_channel::{mpsc as amsc, oneshot};
-use groundwork::service::{Change, Reply, Request};
+use groundwork::service::{Change, Reply, Request, SecretText};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -192,6 +192,7 @@ fn listen_to_the_page() {
 
 fn receive(message: FromStore) {
     match message {
+        FromStore::Locked { wrong } => super::page::show_lock(wrong),
         FromStore::Ready(Err(refusal))
             if CLIENT.with(|c| matches!(c.borrow().ready, Some(Ok(())))) =>
         {
@@ -223,6 +224,7 @@ fn receive(message: FromStore) {
                 send(message);
             }
             if outcome.is_ok() && CLIENT.with(|c| c.borrow().opened) {
+                super::page::hide_lock();
                 take_back_unsaved();
             }
         }
@@ -301,6 +303,24 @@ fn send(message: ToStore) {
                 }
             }
             Err(e) => super::log(&format!("page: could not encode a request: {e}")),
+        }
+    });
+}
+
+/// Give the worker the passphrase typed on the lock screen (posted at once: the worker waits
+/// for it before it is ready, and nothing else is posted to it until then).
+pub fn unlock(passphrase: String) {
+    let message = ToStore::Unlock(SecretText(passphrase));
+    CLIENT.with(|c| {
+        let c = c.borrow();
+        let Some(worker) = &c.worker else { return };
+        match serde_json::to_string(&message) {
+            Ok(text) => {
+                if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
+                    super::log(&format!("page: could not post to the notebook: {e:?}"));
+                }
+            }
+            Err(e) => super::log(&format!("page: could not encode the passphrase: {e}")),
         }
     });
 }

@@ -2,7 +2,7 @@
 //! `Request` / `Reply` / `Change` (`groundwork::service`), drafts, and sync's commands and
 //! status. Adding a request to the app needs nothing here.
 
-use groundwork::service::{Change, Reply, Request};
+use groundwork::service::{Change, Reply, Request, SecretText};
 use serde::{Deserialize, Serialize};
 
 use crate::ui::sync::{SyncCommand, SyncStatus};
@@ -33,6 +33,9 @@ pub enum ToStore {
     Online,
     /// The page is being hidden or closed: write every draft now.
     Flush,
+    /// The passphrase typed on the lock screen, for a notebook encrypted at rest (sent only
+    /// while the worker says [`FromStore::Locked`]).
+    Unlock(SecretText),
 }
 
 /// The store worker to the page.
@@ -40,6 +43,12 @@ pub enum ToStore {
 pub enum FromStore {
     /// The notebook is open (or why it cannot be).
     Ready(Result<(), Refusal>),
+    /// The notebook is encrypted at rest: the worker waits for its passphrase
+    /// ([`ToStore::Unlock`]). `wrong`: the last one sent did not open it.
+    Locked {
+        /// The passphrase last sent was wrong.
+        wrong: bool,
+    },
     /// The reply to a [`ToStore::Call`].
     Reply {
         /// The call's id.

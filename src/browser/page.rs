@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use groundwork::sync::fetch::sleep;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -104,6 +105,96 @@ fn show_refusal(refusal: &Refusal) {
         let _ = p.set_attribute("role", "alert");
         p.set_text_content(Some(&refusal.to_string()));
         let _ = body.append_child(&p);
+    }
+}
+
+/// The lock screen's form: static text, no user content.
+const LOCK_FORM: &str = r#"<h2 id="unlock-title">This notebook is locked</h2>
+<p>It is encrypted on this phone. Type its passphrase to open it.</p>
+<label for="unlock-passphrase">Passphrase</label>
+<input id="unlock-passphrase" name="passphrase" type="password" autocomplete="current-password" required>
+<p id="unlock-note" role="alert"></p>
+<button type="submit" id="unlock-open" class="primary">Open notebook</button>
+<p class="muted">A forgotten passphrase cannot be recovered. Records already synced are safe with the team: a lead can invite this phone again into a new notebook.</p>"#;
+
+/// Show the lock screen of a notebook encrypted at rest in place of the app (hidden until the
+/// passphrase opens it); `wrong`: the passphrase last typed did not.
+pub(super) fn show_lock(wrong: bool) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Some(main) = document.get_element_by_id("main") {
+        let _ = main.set_attribute("hidden", "");
+    }
+    if document.get_element_by_id("unlock").is_none() {
+        let (Some(body), Ok(form)) = (document.body(), document.create_element("form")) else {
+            return;
+        };
+        form.set_id("unlock");
+        form.set_class_name("card unlock");
+        let _ = form.set_attribute("aria-labelledby", "unlock-title");
+        form.set_inner_html(LOCK_FORM);
+        let on_submit = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
+            event.prevent_default();
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+                return;
+            };
+            let Some(input) = document.get_element_by_id("unlock-passphrase") else {
+                return;
+            };
+            let typed = js_sys::Reflect::get(&input, &"value".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            if typed.is_empty() {
+                return;
+            }
+            let _ = js_sys::Reflect::set(&input, &"value".into(), &"".into());
+            if let Some(button) = document.get_element_by_id("unlock-open") {
+                let _ = button.set_attribute("disabled", "");
+            }
+            set_lock_note(&document, "Opening the notebook…");
+            super::client::unlock(typed);
+        });
+        let _ = form.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
+        on_submit.forget();
+        let _ = body.insert_before(&form, body.first_child().as_ref());
+    }
+    if let Some(button) = document.get_element_by_id("unlock-open") {
+        let _ = button.remove_attribute("disabled");
+    }
+    set_lock_note(
+        &document,
+        if wrong {
+            "That passphrase does not open this notebook. Check it and try again."
+        } else {
+            ""
+        },
+    );
+    if let Some(input) = document.get_element_by_id("unlock-passphrase")
+        && let Ok(focus) = js_sys::Reflect::get(&input, &"focus".into())
+        && let Ok(focus) = focus.dyn_into::<js_sys::Function>()
+    {
+        let _ = focus.call0(&input);
+    }
+}
+
+fn set_lock_note(document: &web_sys::Document, text: &str) {
+    if let Some(note) = document.get_element_by_id("unlock-note") {
+        note.set_text_content(Some(text));
+    }
+}
+
+/// The notebook opened: the lock screen (if it was shown) gives way to the app.
+pub(super) fn hide_lock() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Some(form) = document.get_element_by_id("unlock") {
+        form.remove();
+        if let Some(main) = document.get_element_by_id("main") {
+            let _ = main.remove_attribute("hidden");
+        }
     }
 }
 

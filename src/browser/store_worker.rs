@@ -160,7 +160,43 @@ async fn open() -> Result<Store, Refusal> {
     // The store's first open wraps SQLite's default VFS, the pool installed just above, in the
     // layer that gathers the log's writes (`store/gather.rs`): nothing may open a database
     // before this point.
-    Store::open(std::path::Path::new(DB_DIR)).map_err(|e| Refusal::Failed(e.to_string()))
+    match Store::open(std::path::Path::new(DB_DIR)) {
+        Err(groundwork::error::Error::Locked { .. }) => unlock().await,
+        opened => opened.map_err(|e| Refusal::Failed(e.to_string())),
+    }
+}
+
+/// The notebook is encrypted at rest: ask the page for its passphrase (the lock screen) until
+/// one opens it. Only [`ToStore::Unlock`] is read meanwhile; the page sends nothing else
+/// before the worker is ready.
+async fn unlock() -> Result<Store, Refusal> {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let (tx, mut typed) = amsc::unbounded::<groundwork::service::SecretText>();
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let text = event.data().as_string().unwrap_or_default();
+            if let Ok(ToStore::Unlock(secret)) = serde_json::from_str::<ToStore>(&text) {
+                let _ = tx.unbounded_send(secret);
+            }
+        });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    post(&scope, &FromStore::Locked { wrong: false });
+    let opened = loop {
+        let Some(secret) = typed.next().await else {
+            break Err(Refusal::Failed("the lock screen went away".into()));
+        };
+        let passphrase = groundwork::store::at_rest::Passphrase::new(secret.0);
+        match Store::open_with(std::path::Path::new(DB_DIR), Some(&passphrase)) {
+            Err(groundwork::error::Error::WrongPassphrase { .. }) => {
+                post(&scope, &FromStore::Locked { wrong: true });
+            }
+            opened => break opened.map_err(|e| Refusal::Failed(e.to_string())),
+        }
+    };
+    // `serve` listens from here on.
+    scope.set_onmessage(None);
+    drop(on_message);
+    opened
 }
 
 /// Ask for the notebook's Web Lock without waiting for it: true when this worker holds it
@@ -321,6 +357,8 @@ impl Worker {
                 let _ = self.wake.unbounded_send(Wake::Now);
             }
             ToStore::Flush => self.flush_drafts(true),
+            // Open already (a second tap on the lock screen's button): nothing to do.
+            ToStore::Unlock(_) => {}
         }
     }
 

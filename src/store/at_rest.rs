@@ -9,8 +9,9 @@
 //! HMAC-SHA512). A notebook is known to be encrypted by its first bytes: a plain SQLite file
 //! starts with `SQLite format 3`, an encrypted one with a random salt.
 //!
-//! Not in the browser: the phone web app keeps its notebook in the origin's private file
-//! system, and the browser's SQLite has no cipher.
+//! In the browser (the phone web app) the notebook is encrypted the same way, SQLCipher being
+//! the browser's SQLite too; there its file cannot be renamed, so an encrypted notebook is a
+//! file of its own ([`in_place`]), and the passphrase is typed at every start (no key store).
 
 use std::path::Path;
 
@@ -19,6 +20,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 
 use super::files::DB_FILE;
+
+pub mod in_place;
 
 /// The environment variable holding a notebook's passphrase.
 pub const PASSPHRASE_VAR: &str = "GROUNDWORK_PASSPHRASE";
@@ -129,14 +132,18 @@ pub(super) fn unlock(conn: &rusqlite::Connection, passphrase: &Passphrase) -> Re
 }
 
 /// Read the first page with the key given: the error says a wrong passphrase rather than a
-/// foreign file.
+/// foreign file. Any other failure (a file that cannot be opened) is told as itself, not as a
+/// wrong passphrase.
 pub(super) fn check_key(conn: &rusqlite::Connection, dir: &Path) -> Result<()> {
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     })
     .map(|_| ())
-    .map_err(|_| Error::WrongPassphrase {
-        path: dir.to_path_buf(),
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Error::WrongPassphrase {
+            path: dir.to_path_buf(),
+        },
+        _ => Error::from(e),
     })
 }
 

@@ -100,20 +100,30 @@ pub(super) fn restrict_to_owner(_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Open the database in `dir`, with `passphrase` when it is encrypted at rest (or is to be,
-/// for a new one).
+/// The VFS every notebook file is opened through: the platform's (the disk, or the browser's
+/// OPFS pool) under the layer that writes the write-ahead log's frames one write per commit
+/// (`gather.rs`).
+pub(super) fn vfs_name(dir: &Path) -> Result<&'static std::ffi::CStr> {
+    super::gather::register().map_err(|rc| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(format!("SQLite could not set up its files (error {rc})")),
+    })
+}
+
+/// Open the database `file` in `dir` (the notebook's is [`DB_FILE`], or in the browser
+/// [`super::at_rest::in_place::SEALED_FILE`] once encrypted), with `passphrase` when it is
+/// encrypted at rest (or is to be, for a new one).
 pub(super) fn open_connection(
     dir: &Path,
+    file: &str,
     passphrase: Option<&super::at_rest::Passphrase>,
 ) -> Result<Connection> {
-    let path = dir.join(DB_FILE);
+    let path = dir.join(file);
     let fail = |e: String| Error::DataDir {
         path: dir.to_path_buf(),
         source: std::io::Error::other(e),
     };
-    // The write-ahead log's frames go to the file one write per commit (`gather.rs`).
-    let vfs = super::gather::register()
-        .map_err(|rc| fail(format!("SQLite could not set up its files (error {rc})")))?;
+    let vfs = vfs_name(dir)?;
     let conn = Connection::open_with_flags_and_vfs(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -122,20 +132,21 @@ pub(super) fn open_connection(
         vfs,
     )
     .map_err(|e| fail(e.to_string()))?;
+    // The browser's OPFS pool has no shared memory for a WAL's index, so there the store
+    // worker (the one connection, under the notebook's Web Lock) holds the database in
+    // exclusive locking mode, set before its first read (the key's check included: a log left
+    // by the last session could not be opened otherwise), and SQLite keeps the index in the
+    // worker's memory. A save then writes its pages once, to the log, and flushes once, where
+    // a rollback journal wrote each page twice and flushed and truncated the journal at every
+    // commit (half of a save's time in the worker; BENCHMARKS.md, "A faster notebook").
+    #[cfg(target_arch = "wasm32")]
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
     // The key comes before anything is read.
     if let Some(passphrase) = passphrase {
         super::at_rest::unlock(&conn, passphrase)?;
         super::at_rest::check_key(&conn, dir)?;
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // The browser's OPFS pool has no shared memory for a WAL's index, so there the store
-    // worker (the one connection, under the notebook's Web Lock) holds the database in
-    // exclusive locking mode, set before its first read, and SQLite keeps the index in the
-    // worker's memory. A save then writes its pages once, to the log, and flushes once, where
-    // a rollback journal wrote each page twice and flushed and truncated the journal at every
-    // commit (half of a save's time in the worker; BENCHMARKS.md, "A faster notebook").
-    #[cfg(target_arch = "wasm32")]
-    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
     // The store caches more statements than rusqlite's default of 16 (taking in a page of
     // pulled changes alone uses most of those): beyond the cache, a statement is prepared
     // again at every use.

@@ -178,10 +178,23 @@ impl Store {
                 None
             }
         };
-        // The browser's notebook is the origin's own (its SQLite has no cipher).
+        // In the browser an encrypted notebook is a file of its own, opened only with the
+        // passphrase typed at the start (`at_rest::in_place`).
         #[cfg(target_arch = "wasm32")]
-        let passphrase: Option<at_rest::Passphrase> = given.and(None);
-        let mut conn = files::open_connection(dir, passphrase.as_ref())?;
+        let passphrase = match at_rest::in_place::settle(dir)? {
+            true => Some(given.cloned().ok_or_else(|| Error::Locked {
+                path: dir.to_path_buf(),
+            })?),
+            false => None,
+        };
+        #[cfg(target_arch = "wasm32")]
+        let file = match passphrase {
+            Some(_) => at_rest::in_place::SEALED_FILE,
+            None => files::DB_FILE,
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let file = files::DB_FILE;
+        let mut conn = files::open_connection(dir, file, passphrase.as_ref())?;
         migrations::migrate(&mut conn)?;
         project::prepare_search(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
@@ -845,8 +858,30 @@ impl Store {
         at_rest::encrypt(self.conn, &self.dir, passphrase)
     }
 
-    /// Whether this notebook is encrypted at rest: it was opened with a key (never in a
-    /// browser, whose notebook is in the origin's private storage, not a file of its own).
+    /// Encrypt this notebook at rest with `passphrase` while it stays open, as the phone web
+    /// app does (its one connection lives as long as the app; see [`at_rest::in_place`]): the
+    /// notebook is copied into an encrypted file, which this store uses from then on, and the
+    /// plain file is deleted. A failure leaves the plain notebook in use, as it was.
+    pub fn encrypt_in_place(&mut self, passphrase: &at_rest::Passphrase) -> Result<()> {
+        if self.encrypted {
+            return Err(Error::AlreadyEncrypted {
+                path: self.dir.clone(),
+            });
+        }
+        // The search rows waiting in this connection's memory are written first: they would
+        // go with it.
+        self.catch_up_search()?;
+        let sealed = at_rest::in_place::seal(&self.conn, &self.dir, passphrase)?;
+        project::prepare_search(&sealed)?;
+        let plain = std::mem::replace(&mut self.conn, sealed);
+        self.encrypted = true;
+        drop(plain);
+        // Left there if this fails, the plain files go at the next start
+        // (`at_rest::in_place::settle`), before anything opens the notebook.
+        at_rest::in_place::remove_plain(&self.dir)
+    }
+
+    /// Whether this notebook is encrypted at rest: it was opened with a key.
     pub fn encrypted_at_rest(&self) -> bool {
         self.encrypted
     }

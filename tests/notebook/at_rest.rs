@@ -272,3 +272,104 @@ fn encrypting_a_notebook_open_elsewhere_is_refused_saying_so() {
     assert!(!store.encrypted_at_rest());
     assert_eq!(store.person(&rosa).unwrap().person.id, rosa);
 }
+
+/// The names in the `people` table of the encrypted notebook file `file` in `dir`, read with
+/// `key` (an error for a wrong one).
+fn names_in_sealed(dir: &Path, key: &str) -> rusqlite::Result<Vec<String>> {
+    let conn = rusqlite::Connection::open(dir.join(at_rest::in_place::SEALED_FILE))?;
+    conn.pragma_update(None, "key", key)?;
+    let mut stmt = conn.prepare("SELECT name FROM people ORDER BY name")?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(names)
+}
+
+/// The phone's way of encrypting (its notebook stays open in one worker, and its files cannot
+/// be renamed), run here on the same SQLCipher and the same file layer.
+#[test]
+fn a_notebook_encrypted_in_place_holds_no_words_and_goes_on_in_its_encrypted_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    assert!(
+        !files_holding(&dir, CANARY).is_empty(),
+        "a plain notebook holds its words (else this test proves nothing)"
+    );
+    let weak = store.encrypt_in_place(&Passphrase::new("short"));
+    assert!(
+        matches!(weak, Err(Error::WeakPassphrase { .. })),
+        "{weak:?}"
+    );
+    assert!(!dir.join(at_rest::in_place::SEALED_FILE).exists());
+
+    store.encrypt_in_place(&passphrase()).unwrap();
+    assert!(store.encrypted_at_rest());
+    // The same store goes on, in the encrypted file: what was there, and what is added now.
+    assert!(store.person(&rosa).is_ok());
+    let later = format!("Later {CANARY}");
+    store
+        .add_person(NewPerson::new().put(PersonField::Name, later.as_str()))
+        .unwrap();
+    assert_eq!(store.search(&later, 10).unwrap().len(), 1);
+    assert!(!dir.join("groundwork.sqlite3").exists(), "the plain file");
+    assert!(
+        !dir.join("groundwork.sqlite3-wal").exists(),
+        "the plain log"
+    );
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    let twice = store.encrypt_in_place(&passphrase());
+    assert!(
+        matches!(twice, Err(Error::AlreadyEncrypted { .. })),
+        "{twice:?}"
+    );
+    drop(store);
+
+    assert!(
+        at_rest::in_place::settle(&dir).unwrap(),
+        "the encrypted file is the notebook"
+    );
+    assert_eq!(
+        names_in_sealed(&dir, PASSPHRASE).unwrap(),
+        vec![later, format!("Rosa {CANARY}")]
+    );
+    assert!(names_in_sealed(&dir, "not the right passphrase").is_err());
+}
+
+/// An encryption cut short (the app closed, the phone's storage full) at either side of the
+/// mark that says the copy is whole: before it, the copy goes and the plain notebook stays; after
+/// it, the plain files go. Either way nothing is lost.
+#[test]
+fn an_encryption_in_place_cut_short_settles_on_a_whole_notebook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    drop(store);
+
+    // Cut before the mark: a copy not known to be whole beside the plain notebook.
+    std::fs::write(dir.join(at_rest::in_place::SEALED_FILE), b"half a copy").unwrap();
+    assert!(!at_rest::in_place::settle(&dir).unwrap());
+    assert!(!dir.join(at_rest::in_place::SEALED_FILE).exists());
+    let store = Store::open(&dir).unwrap();
+    assert!(!store.encrypted_at_rest());
+    assert!(store.person(&rosa).is_ok());
+    drop(store);
+
+    // Cut after the mark, before the plain files were deleted.
+    let plain = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    let sealed = at_rest::in_place::seal(&plain, &dir, &passphrase()).unwrap();
+    drop(sealed);
+    drop(plain);
+    assert!(dir.join("groundwork.sqlite3").exists());
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert!(!dir.join("groundwork.sqlite3").exists(), "the plain file");
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    assert_eq!(
+        names_in_sealed(&dir, PASSPHRASE).unwrap(),
+        vec![format!("Rosa {CANARY}")]
+    );
+    // Settled once, it stays settled.
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+}

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 42;
+const VARIANTS: usize = 43;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -62,6 +62,7 @@ fn variant(r: &Request) -> usize {
         Request::ConflictWriters(_) => 39,
         Request::AddPersonOnce { .. } => 40,
         Request::HandOver(_) => 41,
+        Request::EncryptAtRest(_) => 42,
     }
 }
 
@@ -82,6 +83,18 @@ impl Wire {
         let back: Reply = serde_json::from_str(&json).expect("a reply deserialises");
         assert_eq!(back, reply, "{json}");
         back
+    }
+
+    /// Sends `request` as [`Wire::send`] does, for the error it is answered with.
+    fn refused(&mut self, request: Request) -> groundwork::error::Error {
+        self.sent[variant(&request)] = true;
+        let json = serde_json::to_string(&request).expect("a request serialises");
+        let back: Request = serde_json::from_str(&json).expect("a request deserialises");
+        assert_eq!(back, request, "{json}");
+        match handle(&mut self.store, back) {
+            Ok(reply) => panic!("{json} was answered: {reply:?}"),
+            Err(e) => e,
+        }
     }
 
     fn ask<T: TryFrom<Reply, Error = groundwork::service::Unexpected>>(
@@ -125,6 +138,16 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         "the names before a hand-over are not Dee's"
     );
     w.ask::<()>(Request::SkipName);
+    // The desktop's notebook is encrypted with the app closed (`groundwork notebook encrypt`):
+    // the app's request is refused, saying so, and the passphrase never shows in a request's
+    // `Debug`.
+    let encrypt = Request::EncryptAtRest(groundwork::service::SecretText(
+        "a passphrase for the wire".into(),
+    ));
+    assert!(!format!("{encrypt:?}").contains("wire"), "{encrypt:?}");
+    let refusal = w.refused(encrypt).to_string();
+    assert!(refusal.contains("groundwork notebook encrypt"), "{refusal}");
+    assert!(!w.store.encrypted_at_rest());
     let campaign: String = w.ask(Request::AddCampaign(NewCampaign {
         name: "Fair rent".into(),
         issue: Some("rent".into()),

@@ -323,6 +323,9 @@ pub fn Settings(status: SyncStatus) -> Element {
                     }
                 }
             }
+            if kept().is_some() {
+                LockOnPhone { encrypted: ov.encrypted_at_rest }
+            }
             section { class: "card", "aria-labelledby": "sync-title",
                 h3 { id: "sync-title", "Sync" }
                 p { "{badge_text(&status, ov.pending)}" }
@@ -396,4 +399,73 @@ pub fn Settings(status: SyncStatus) -> Element {
 /// The device that pushed a refused change, in words.
 fn pusher(name: &Option<String>) -> &str {
     name.as_deref().unwrap_or("An unknown device")
+}
+
+/// The phone's notebook encrypted at rest under a passphrase (`Store::encrypt_in_place`), or
+/// a form to do it: typed twice, at least ten characters, asked at every start of the app.
+#[component]
+fn LockOnPhone(encrypted: bool) -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut first = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let store = services.store.clone();
+    let encrypt = move |_| {
+        let (p, q) = (first(), again());
+        if p != q {
+            nav.error("The two passphrases differ: type the same one twice.");
+            return;
+        }
+        let min = groundwork::store::at_rest::MIN_PASSPHRASE;
+        if p.chars().count() < min {
+            nav.error(format!(
+                "A passphrase needs at least {min} characters: several unrelated words are easy \
+                 to remember and hard to guess."
+            ));
+            return;
+        }
+        let store = store.clone();
+        busy.set(true);
+        spawn(async move {
+            let request = Request::EncryptAtRest(groundwork::service::SecretText(p));
+            let done = store.run(request).await;
+            busy.set(false);
+            match done {
+                Ok(()) => {
+                    first.set(String::new());
+                    again.set(String::new());
+                    nav.say(
+                        "This notebook is now encrypted on this phone. The app will ask for \
+                         its passphrase each time it starts.",
+                    );
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    };
+    rsx! {
+        section { class: "card", "aria-labelledby": "lock-title",
+            h3 { id: "lock-title", "Lock this notebook" }
+            if encrypted {
+                p { id: "lock-note",
+                    "This notebook is encrypted on this phone: it opens only with its passphrase, typed each time the app starts. A forgotten passphrase cannot be recovered; what was synced is safe with the team."
+                }
+            } else {
+                p { id: "lock-note",
+                    "Anyone who gets into this phone's browser can read this notebook. Encrypt it with a passphrase, asked each time the app starts. A forgotten passphrase cannot be recovered: sync first, so that the team has everything."
+                }
+                if !busy() {
+                    TextField { id: "lock-passphrase", label: "Passphrase (at least 10 characters)", kind: "password",
+                        autocomplete: "new-password", oninput: move |v| first.set(v) }
+                    TextField { id: "lock-again", label: "The same passphrase again", kind: "password",
+                        autocomplete: "new-password", oninput: move |v| again.set(v) }
+                }
+                button { r#type: "button", class: "secondary", id: "lock-encrypt", disabled: busy(),
+                    onclick: encrypt,
+                    if busy() { "Encrypting…" } else { "Encrypt this notebook" }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,226 @@
+//! Encrypting a notebook whose file cannot be renamed: the phone web app's, in the browser's
+//! OPFS pool, which has no rename and keeps the notebook open in one worker for as long as the
+//! app runs.
+//!
+//! The encrypted notebook is a file of its own ([`SEALED_FILE`]) beside the plain one
+//! ([`DB_FILE`]). Encrypting copies the plain notebook into it (SQLCipher's
+//! `sqlcipher_export`), opens and checks the copy, then writes a mark in the *plain* notebook
+//! (`meta.sealed_copy = 'done'`, committed and flushed) saying the copy is whole; only then does
+//! the store switch to the copy and delete the plain files. Which file is the notebook is
+//! decided at every start by [`settle`], from what is there, without the passphrase:
+//!
+//! - only the plain file: it is the notebook (never encrypted);
+//! - only the encrypted file: it is the notebook, and opens with the passphrase;
+//! - both, the plain one marked: the copy was whole and the app stopped before the plain files
+//!   were deleted: they are deleted now;
+//! - both, the plain one not marked: the copy was cut short (the app closed, the phone's
+//!   storage ran out): the copy is deleted and the plain notebook, never written to after the
+//!   copy began, is the notebook.
+//!
+//! So a crash at any point loses nothing, and the plain file never outlives a whole
+//! encrypted copy by more than one start of the app. Deleting a file of the OPFS pool
+//! truncates it (the pool keeps the emptied file for reuse): the plain bytes are gone from the
+//! browser's storage, not only unnamed.
+
+use std::ffi::{CString, c_int};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ffi};
+
+use super::super::files::{self, DB_FILE};
+use super::Passphrase;
+use crate::error::{Error, Result};
+
+/// The encrypted notebook's file, beside the plain one.
+pub const SEALED_FILE: &str = "groundwork-sealed.sqlite3";
+
+/// The key, in the plain notebook's `meta`, of the mark saying its encrypted copy is whole.
+const MARK: &str = "sealed_copy";
+
+/// The files SQLite may keep for a database `name`: itself, its log, its rollback journal.
+const SIDES: [&str; 3] = ["", "-wal", "-journal"];
+
+/// Settle which file is the notebook in `dir` (see the module's doc), finishing or undoing an
+/// encryption that was cut short: true when it is the encrypted one. Nothing may have either
+/// file open.
+pub fn settle(dir: &Path) -> Result<bool> {
+    if !exists(dir, SEALED_FILE)? {
+        return Ok(false);
+    }
+    if !exists(dir, DB_FILE)? {
+        return Ok(true);
+    }
+    if copy_marked_whole(dir)? {
+        remove(dir, DB_FILE)?;
+        Ok(true)
+    } else {
+        remove(dir, SEALED_FILE)?;
+        Ok(false)
+    }
+}
+
+/// Copy the plain notebook open on `plain` into a new encrypted file under `passphrase`,
+/// check the copy, and mark the plain notebook as copied: the connection to the copy, which
+/// is from now on the notebook. The caller closes `plain` and then deletes its files
+/// ([`remove_plain`]); until it does, [`settle`] at the next start does.
+pub fn seal(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<Connection> {
+    passphrase.check_strength()?;
+    // A copy left by an attempt that failed in this session starts again from nothing.
+    remove(dir, SEALED_FILE)?;
+    let user_version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application_id: i64 = plain.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let copy = path_text(dir, SEALED_FILE)?;
+    let copied = (|| -> Result<()> {
+        plain.execute(
+            "ATTACH DATABASE ?1 AS sealed KEY ?2",
+            rusqlite::params![copy, passphrase.expose()],
+        )?;
+        plain.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
+        plain.execute_batch(&format!(
+            "PRAGMA sealed.user_version = {user_version};
+             PRAGMA sealed.application_id = {application_id};"
+        ))?;
+        Ok(())
+    })();
+    // Detached whatever happened, so that the plain notebook goes on as before on a failure.
+    let detached = plain.execute("DETACH DATABASE sealed", []);
+    copied?;
+    detached?;
+    let sealed = match open_checked(dir, passphrase, user_version) {
+        Ok(sealed) => sealed,
+        Err(e) => {
+            let _ = remove(dir, SEALED_FILE);
+            return Err(e);
+        }
+    };
+    // The copy is whole: from the moment this commits, the encrypted file is the notebook.
+    super::super::meta::meta_set(plain, MARK, "done")?;
+    Ok(sealed)
+}
+
+/// Delete the plain notebook's files once its encrypted copy is the notebook (nothing may
+/// have them open).
+pub fn remove_plain(dir: &Path) -> Result<()> {
+    remove(dir, DB_FILE)
+}
+
+/// The encrypted copy, opened as the store opens a notebook, with its schema and its pages
+/// checked.
+fn open_checked(dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<Connection> {
+    let conn = files::open_connection(dir, SEALED_FILE, Some(passphrase))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if version != user_version || check != "ok" {
+        return Err(Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the encrypted copy did not check out (schema {version}, {check}); the notebook is unchanged"
+            )),
+        });
+    }
+    Ok(conn)
+}
+
+/// Whether the plain notebook in `dir` says its encrypted copy is whole. A plain file that
+/// cannot be read as a notebook says no: the copy is then the one that goes, and the plain
+/// file stays as it is.
+fn copy_marked_whole(dir: &Path) -> Result<bool> {
+    let vfs = files::vfs_name(dir)?;
+    let conn = Connection::open_with_flags_and_vfs(
+        dir.join(DB_FILE),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        vfs,
+    )?;
+    // As the store opens it in the browser: its log's index in this connection's memory.
+    let mark = conn
+        .query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+        .and_then(|()| {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [MARK], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+        });
+    Ok(matches!(mark, Ok(Some(v)) if v == "done"))
+}
+
+/// `dir`'s file `name` as SQLite is given it.
+fn path_text(dir: &Path, name: &str) -> Result<String> {
+    let path: PathBuf = dir.join(name);
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::DataDir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other("the data directory's path is not valid UTF-8"),
+        })
+}
+
+fn io_error(dir: &Path, what: String) -> Error {
+    Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(what),
+    }
+}
+
+/// Whether `dir` holds the file `name`, asked of the notebook's VFS (the phone's OPFS pool,
+/// or the disk).
+fn exists(dir: &Path, name: &str) -> Result<bool> {
+    let path = CString::new(path_text(dir, name)?)
+        .map_err(|_| io_error(dir, format!("{name}: a path with a NUL byte")))?;
+    let vfs = find_vfs(dir)?;
+    let mut out: c_int = 0;
+    // SAFETY: `vfs` is a registered VFS, which SQLite keeps for the process; `xAccess` is
+    // called as SQLite documents it, with a NUL-terminated path and a place for the answer.
+    let rc = unsafe {
+        match (*vfs).xAccess {
+            Some(access) => access(vfs, path.as_ptr(), ffi::SQLITE_ACCESS_EXISTS, &mut out),
+            None => ffi::SQLITE_ERROR,
+        }
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(io_error(
+            dir,
+            format!("could not tell whether {name} exists (SQLite error {rc})"),
+        ));
+    }
+    Ok(out != 0)
+}
+
+/// Delete the database `name` in `dir` with its log and journal, those that exist.
+fn remove(dir: &Path, name: &str) -> Result<()> {
+    let vfs = find_vfs(dir)?;
+    for side in SIDES {
+        let file = format!("{name}{side}");
+        if !exists(dir, &file)? {
+            continue;
+        }
+        let path = CString::new(path_text(dir, &file)?)
+            .map_err(|_| io_error(dir, format!("{file}: a path with a NUL byte")))?;
+        // SAFETY: as in `exists`: a registered VFS and a NUL-terminated path; `0` asks for no
+        // directory sync (the pool flushes its own record of names; natively this is only
+        // the plain copy of an encrypted notebook, gone either way at the next start).
+        let rc = unsafe {
+            match (*vfs).xDelete {
+                Some(delete) => delete(vfs, path.as_ptr(), 0),
+                None => ffi::SQLITE_ERROR,
+            }
+        };
+        if rc != ffi::SQLITE_OK && rc != ffi::SQLITE_IOERR_DELETE_NOENT {
+            return Err(io_error(
+                dir,
+                format!("could not delete {file} (SQLite error {rc})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The VFS the notebook's files are opened through.
+fn find_vfs(dir: &Path) -> Result<*mut ffi::sqlite3_vfs> {
+    let name = files::vfs_name(dir)?;
+    // SAFETY: `name` is NUL-terminated and names a registered VFS (or null is returned).
+    let vfs = unsafe { ffi::sqlite3_vfs_find(name.as_ptr()) };
+    if vfs.is_null() {
+        return Err(io_error(dir, "SQLite has no file system to use".into()));
+    }
+    Ok(vfs)
+}
