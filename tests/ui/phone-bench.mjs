@@ -30,6 +30,9 @@
 //   GROUNDWORK_BENCH_WORKER_SAVES=N   saves posted straight to the store worker after the tapped
 //                                     ones, 2.2 s apart, each timed inside the worker (default
 //                                     50; 0 for none)
+//   GROUNDWORK_BENCH_ENCRYPT=1        last, encrypt the phone's notebook at rest (Settings) and
+//                                     open it again through the lock screen: the times, and the
+//                                     origin's storage before and after
 //   GROUNDWORK_BENCH_KEEP=1           keep the temporary directory (relay, CLI device, profile)
 //   CHROMIUM=path                     the browser (default: /usr/bin/chromium)
 //
@@ -57,6 +60,9 @@
 // - memory: `groundworkMemoryBytes()` evaluated in the store worker (CDP Runtime.evaluate on
 //   the worker's target), the worker's JS heap (Runtime.getHeapUsage) and the page's
 //   (Performance.getMetrics JSHeapUsedSize).
+// - encrypting (GROUNDWORK_BENCH_ENCRYPT=1): from the tap on "Encrypt this notebook" to its
+//   message; the sizes of the profile's `File System` files before and 3 s after; a reload to
+//   the lock screen; and from Enter in the passphrase to the People total and first rows.
 // - transfer: the cold load (fresh profile) until the service worker is ready: the sum over
 //   the page's, the store worker's and the service worker's requests of CDP
 //   Network.loadingFinished encodedDataLength (headers included) and of the bodies alone, with
@@ -84,6 +90,7 @@ const PROFILE = process.env.GROUNDWORK_BENCH_PROFILE || '';
 const KEEP = process.env.GROUNDWORK_BENCH_KEEP === '1';
 const IO = process.env.GROUNDWORK_BENCH_IO === '1';
 const WORKER_SAVES = Number(process.env.GROUNDWORK_BENCH_WORKER_SAVES ?? 50);
+const ENCRYPT = process.env.GROUNDWORK_BENCH_ENCRYPT === '1';
 const FIRST_SYNC_LIMIT_MS = 10 * 60 * 1000;
 
 const PHONE = {
@@ -411,6 +418,51 @@ async function toPeople(page, expectedText) {
   if (await search.inputValue()) await search.fill('');
   await page.locator('#people-count', { hasText: expectedText }).waitFor({ timeout: 120000 });
   await page.locator('.person-row').first().waitFor();
+}
+
+/** Encrypt the phone's notebook at rest through Settings, then open it again through the lock
+ * screen: the times, and the origin's storage before and after. */
+async function encryptRun(page, expectedText, profile) {
+  const PASS = 'bench passphrase, long enough';
+  // What the browser's files for the origin's private file system hold on disk (the
+  // origin's own usage estimate kept counting the deleted plain file's bytes).
+  const used = () => {
+    let total = 0;
+    const walk = (d) => {
+      for (const entry of readdirSync(d, { withFileTypes: true })) {
+        const path = join(d, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.isFile()) total += statSync(path).size;
+      }
+    };
+    walk(join(profile, 'Default', 'File System'));
+    return total;
+  };
+  await toPeople(page, expectedText);
+  await page.click('#tab-Settings');
+  await page.locator('#lock-passphrase').fill(PASS);
+  await page.locator('#lock-again').fill(PASS);
+  const usedBefore = used();
+  const t0 = Date.now();
+  await page.click('#lock-encrypt');
+  await page.getByText('This notebook is now encrypted on this phone').waitFor({ timeout: 600000 });
+  const encrypt = Date.now() - t0;
+  await sleep(3000);
+  const usedAfter = used();
+  log(`bench: encrypting the notebook at rest: ${ms(encrypt)} ms; the browser's OPFS files on disk ${mib(usedBefore)} → ${mib(usedAfter)}`);
+  await toPeople(page, expectedText);
+  const t1 = Date.now();
+  await page.reload({ waitUntil: 'commit' });
+  await page.locator('#unlock-passphrase').waitFor({ timeout: 120000 });
+  const toLock = Date.now() - t1;
+  await page.locator('#unlock-passphrase').fill(PASS);
+  const t2 = Date.now();
+  await page.locator('#unlock-passphrase').press('Enter');
+  await page.locator('#people-count', { hasText: expectedText }).waitFor({ timeout: 120000 });
+  await page.locator('.person-row').first().waitFor();
+  const unlock = Date.now() - t2;
+  log(`bench: the encrypted notebook: reload → lock screen ${ms(toLock)} ms; passphrase entered → total and first rows ${ms(unlock)} ms`);
+  return { encrypt, usedBefore, usedAfter, toLock, unlock };
 }
 
 async function openRuns(page, expectedText, label) {
@@ -956,6 +1008,16 @@ async function main() {
     }
   }
 
+  // Last of all, since the notebook stays encrypted after it.
+  let encrypted = null;
+  if (ENCRYPT) {
+    try {
+      encrypted = await encryptRun(page, expectedText, profile);
+    } catch (e) {
+      log(`bench: encrypting the notebook could not be measured: ${e.message}`);
+    }
+  }
+
   // ---------------------------------------------------------------- the summary
   const row = (what, a, b) => `| ${what} | ${a} | ${b} |`;
   const mm = (xs) => `${ms(median(xs))} (max ${ms(max(xs))})`;
@@ -989,6 +1051,11 @@ async function main() {
     `| page JS heap used after first sync / after runs | ${mib(memAfterSync.pageHeap)} / ${mib(memAfterRuns.pageHeap)} |`,
     `| 4× throttling reaches the store worker | ${workerThrottled ? 'yes' : 'no'} (a fixed loop in the worker: ${ms(loops.none.worker)} ms unthrottled, ${ms(loops.pageOnly.worker)} ms with the page throttled, ${ms(loops.both.worker)} ms with the worker target asked too${targets.throttleErrors.size ? `; the worker target answered: ${[...targets.throttleErrors][0].replace(/^worker: /, '')}` : ''}); the page's loop: ${ms(loops.none.page)} → ${ms(loops.pageOnly.page)} ms |`,
     `| CLI device push of the team to the relay | ${fmt(pushed)} changes |`,
+    ...(encrypted ? [
+      `| encrypting the notebook at rest (Settings, tap → "now encrypted") | ${(encrypted.encrypt / 1000).toFixed(1)} s |`,
+      `| the browser's OPFS files on disk before / after encrypting | ${mib(encrypted.usedBefore)} / ${mib(encrypted.usedAfter)} |`,
+      `| the encrypted notebook opening: reload → lock screen; passphrase entered → total + first rows | ${ms(encrypted.toLock)} ms; ${ms(encrypted.unlock)} ms |`,
+    ] : []),
   ];
   log(lines.join('\n'));
   log(`bench: done in ${Math.round((Date.now() - started) / 1000)} s`);
