@@ -295,16 +295,23 @@ fn send(message: ToStore) {
             }
             Some(Err(_)) => return,
         }
-        let Some(worker) = &c.worker else { return };
-        match serde_json::to_string(&message) {
-            Ok(text) => {
-                if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
-                    super::log(&format!("page: could not post to the notebook: {e:?}"));
-                }
-            }
-            Err(e) => super::log(&format!("page: could not encode a request: {e}")),
+        if let Some(worker) = &c.worker {
+            post_to(worker, &message);
         }
     });
+}
+
+/// Post `message` to the worker now.
+fn post_to(worker: &web_sys::Worker, message: &ToStore) {
+    match serde_json::to_string(message) {
+        Ok(text) => {
+            if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
+                super::log(&format!("page: could not post to the notebook: {e:?}"));
+            }
+        }
+        // (Never the message itself in the log: it may hold a passphrase.)
+        Err(e) => super::log(&format!("page: could not encode a request: {e}")),
+    }
 }
 
 /// Give the worker the passphrase typed on the lock screen (posted at once: the worker waits
@@ -312,15 +319,8 @@ fn send(message: ToStore) {
 pub fn unlock(passphrase: String) {
     let message = ToStore::Unlock(SecretText(passphrase));
     CLIENT.with(|c| {
-        let c = c.borrow();
-        let Some(worker) = &c.worker else { return };
-        match serde_json::to_string(&message) {
-            Ok(text) => {
-                if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
-                    super::log(&format!("page: could not post to the notebook: {e:?}"));
-                }
-            }
-            Err(e) => super::log(&format!("page: could not encode the passphrase: {e}")),
+        if let Some(worker) = &c.borrow().worker {
+            post_to(worker, &message);
         }
     });
 }

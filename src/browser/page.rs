@@ -99,6 +99,11 @@ fn show_refusal(refusal: &Refusal) {
     if let Some(main) = document.get_element_by_id("main") {
         let _ = main.set_attribute("hidden", "");
     }
+    // A lock screen waiting on a passphrase the notebook then failed to open with for another
+    // reason gives way to the reason.
+    if let Some(form) = document.get_element_by_id("unlock") {
+        form.remove();
+    }
     if let (Some(body), Ok(p)) = (document.body(), document.create_element("p")) {
         p.set_id("cannot-open");
         p.set_class_name("cannot-open");

@@ -124,11 +124,19 @@ pub fn is_encrypted(dir: &Path) -> Result<bool> {
 /// Give `conn` the notebook's key before anything else is read. A wrong passphrase shows on
 /// the first read (SQLCipher's "file is not a database"), which [`check_key`] turns into a
 /// clear error.
-pub(super) fn unlock(conn: &rusqlite::Connection, passphrase: &Passphrase) -> Result<()> {
+pub(super) fn unlock(
+    conn: &rusqlite::Connection,
+    passphrase: &Passphrase,
+    dir: &Path,
+) -> Result<()> {
     // SQLCipher would also print its own line for a wrong key on stderr, beside ours.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-    conn.pragma_update(None, "key", passphrase.expose())?;
-    Ok(())
+    // The pragma is SQL text holding the passphrase: its error (a passphrase no notebook can
+    // have, such as one with a NUL character) would quote it, so it is told as a wrong one.
+    conn.pragma_update(None, "key", passphrase.expose())
+        .map_err(|_| Error::WrongPassphrase {
+            path: dir.to_path_buf(),
+        })
 }
 
 /// Read the first page with the key given: the error says a wrong passphrase rather than a
@@ -208,8 +216,18 @@ pub(super) fn encrypt(
 /// The encrypted copy opens with the passphrase, has the schema version, and is whole.
 fn check_copy(copy: &Path, dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<()> {
     let conn = rusqlite::Connection::open(copy)?;
-    unlock(&conn, passphrase)?;
+    unlock(&conn, passphrase, dir)?;
     check_key(&conn, dir)?;
+    check_copied(&conn, dir, user_version)
+}
+
+/// The encrypted copy open on `conn` has the schema version `user_version` and every page is
+/// whole (SQLite's `quick_check`); else the error says the plain notebook is unchanged.
+pub(super) fn check_copied(
+    conn: &rusqlite::Connection,
+    dir: &Path,
+    user_version: i64,
+) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if version != user_version || check != "ok" {

@@ -143,7 +143,7 @@ pub(super) fn open_connection(
     conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
     // The key comes before anything is read.
     if let Some(passphrase) = passphrase {
-        super::at_rest::unlock(&conn, passphrase)?;
+        super::at_rest::unlock(&conn, passphrase, dir)?;
         super::at_rest::check_key(&conn, dir)?;
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -872,13 +872,16 @@ impl Store {
         // go with it.
         self.catch_up_search()?;
         let sealed = at_rest::in_place::seal(&self.conn, &self.dir, passphrase)?;
-        project::prepare_search(&sealed)?;
+        // Nothing that can fail between the mark (in `seal`) and the swap.
         let plain = std::mem::replace(&mut self.conn, sealed);
         self.encrypted = true;
         drop(plain);
-        // Left there if this fails, the plain files go at the next start
-        // (`at_rest::in_place::settle`), before anything opens the notebook.
-        at_rest::in_place::remove_plain(&self.dir)
+        // The notebook is encrypted from here whatever follows: plain files left by a failure
+        // now go at the next start (`at_rest::in_place::settle`), before anything opens the
+        // notebook, so the request succeeds (failing it would tell the user the passphrase did
+        // not take, and the lock screen would then ask for it).
+        let _ = at_rest::in_place::remove_plain(&self.dir);
+        Ok(())
     }
 
     /// Whether this notebook is encrypted at rest: it was opened with a key.

@@ -348,7 +348,15 @@ fn an_encryption_in_place_cut_short_settles_on_a_whole_notebook() {
     let rosa = canary_person(&mut store);
     drop(store);
 
-    // Cut before the mark: a copy not known to be whole beside the plain notebook.
+    // Cut short while copying: the plain notebook marked "started", half a copy beside it.
+    let plain = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    plain
+        .execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed_copy', 'started')",
+            [],
+        )
+        .unwrap();
+    drop(plain);
     std::fs::write(dir.join(at_rest::in_place::SEALED_FILE), b"half a copy").unwrap();
     assert!(!at_rest::in_place::settle(&dir).unwrap());
     assert!(!dir.join(at_rest::in_place::SEALED_FILE).exists());
@@ -372,4 +380,59 @@ fn an_encryption_in_place_cut_short_settles_on_a_whole_notebook() {
     );
     // Settled once, it stays settled.
     assert!(at_rest::in_place::settle(&dir).unwrap());
+}
+
+/// What `settle` does not guess at: a plain notebook beside the encrypted one with no mark
+/// (made there by something else) is left alone and the encrypted one stays the notebook; a
+/// plain notebook that cannot be read fails the start and deletes nothing; a log left without
+/// its database goes.
+#[test]
+fn settling_deletes_nothing_it_cannot_tell_is_spare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    canary_person(&mut store);
+    store.encrypt_in_place(&passphrase()).unwrap();
+    drop(store);
+    let sealed = dir.join(at_rest::in_place::SEALED_FILE);
+    let before = std::fs::read(&sealed).unwrap();
+
+    // A log of the plain notebook left after the notebook itself was deleted.
+    std::fs::write(dir.join("groundwork.sqlite3-wal"), b"a leftover log").unwrap();
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert!(!dir.join("groundwork.sqlite3-wal").exists());
+
+    // A new plain notebook made beside it (by an older app, say), with no mark.
+    let other = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    other
+        .execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta (key, value) VALUES ('device_id', 'made-beside');",
+        )
+        .unwrap();
+    drop(other);
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert!(
+        dir.join("groundwork.sqlite3").exists(),
+        "the unmarked plain notebook"
+    );
+    assert_eq!(
+        std::fs::read(&sealed).unwrap(),
+        before,
+        "the encrypted notebook"
+    );
+
+    // The plain notebook held by another connection cannot be read: an error, nothing gone.
+    let holder = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    assert!(at_rest::in_place::settle(&dir).is_err());
+    assert!(dir.join("groundwork.sqlite3").exists());
+    assert!(sealed.exists());
+    drop(holder);
+    assert_eq!(
+        names_in_sealed(&dir, PASSPHRASE).unwrap(),
+        vec![format!("Rosa {CANARY}")]
+    );
 }

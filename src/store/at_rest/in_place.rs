@@ -3,24 +3,28 @@
 //! app runs.
 //!
 //! The encrypted notebook is a file of its own ([`SEALED_FILE`]) beside the plain one
-//! ([`DB_FILE`]). Encrypting copies the plain notebook into it (SQLCipher's
-//! `sqlcipher_export`), opens and checks the copy, then writes a mark in the *plain* notebook
-//! (`meta.sealed_copy = 'done'`, committed and flushed) saying the copy is whole; only then does
-//! the store switch to the copy and delete the plain files. Which file is the notebook is
+//! ([`DB_FILE`]). Encrypting writes a mark in the *plain* notebook (`meta.sealed_copy`) saying a
+//! copy has started, copies the notebook into the new file (SQLCipher's `sqlcipher_export`),
+//! opens and checks the copy, and turns the mark into "done" (committed and flushed); only then
+//! does the store switch to the copy and delete the plain files. Which file is the notebook is
 //! decided at every start by [`settle`], from what is there, without the passphrase:
 //!
 //! - only the plain file: it is the notebook (never encrypted);
 //! - only the encrypted file: it is the notebook, and opens with the passphrase;
-//! - both, the plain one marked: the copy was whole and the app stopped before the plain files
-//!   were deleted: they are deleted now;
-//! - both, the plain one not marked: the copy was cut short (the app closed, the phone's
+//! - both, the plain one marked "done": the copy was whole and the app stopped before the plain
+//!   files were deleted: they are deleted now;
+//! - both, the plain one marked "started": the copy was cut short (the app closed, the phone's
 //!   storage ran out): the copy is deleted and the plain notebook, never written to after the
-//!   copy began, is the notebook.
+//!   copy began, is the notebook;
+//! - both, the plain one unmarked (made beside the encrypted notebook by something else, such as
+//!   an older app): neither is deleted, and the encrypted one is the notebook.
 //!
-//! So a crash at any point loses nothing, and the plain file never outlives a whole
-//! encrypted copy by more than one start of the app. Deleting a file of the OPFS pool
-//! truncates it (the pool keeps the emptied file for reuse): the plain bytes are gone from the
-//! browser's storage, not only unnamed.
+//! A plain notebook that cannot be read to find its mark fails the start rather than have a
+//! file chosen on a guess. So a crash at any point loses nothing, and the plain file never
+//! outlives a whole encrypted copy by more than one start of the app. Deleting a file of the
+//! OPFS pool truncates it (the pool keeps the emptied file for reuse): the plain bytes are gone
+//! from the browser's storage, not only unnamed. A database's log and journal are deleted
+//! before it, and a log or journal left without its database is deleted at the start.
 
 use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
@@ -37,43 +41,71 @@ pub const SEALED_FILE: &str = "groundwork-sealed.sqlite3";
 /// The key, in the plain notebook's `meta`, of the mark saying its encrypted copy is whole.
 const MARK: &str = "sealed_copy";
 
-/// The files SQLite may keep for a database `name`: itself, its log, its rollback journal.
-const SIDES: [&str; 3] = ["", "-wal", "-journal"];
+/// The files SQLite may keep for a database `name`: its log, its rollback journal, itself
+/// (deleted in this order, the database last, so that no log outlives it unnoticed).
+const SIDES: [&str; 3] = ["-wal", "-journal", ""];
 
 /// Settle which file is the notebook in `dir` (see the module's doc), finishing or undoing an
 /// encryption that was cut short: true when it is the encrypted one. Nothing may have either
 /// file open.
 pub fn settle(dir: &Path) -> Result<bool> {
-    if !exists(dir, SEALED_FILE)? {
+    let plain = exists(dir, DB_FILE)?;
+    let sealed = exists(dir, SEALED_FILE)?;
+    // A log or journal whose database was deleted before it (the app stopped in between).
+    for (name, there) in [(DB_FILE, plain), (SEALED_FILE, sealed)] {
+        if !there {
+            remove(dir, name)?;
+        }
+    }
+    if !sealed {
         return Ok(false);
     }
-    if !exists(dir, DB_FILE)? {
+    if !plain {
         return Ok(true);
     }
-    if copy_marked_whole(dir)? {
-        remove(dir, DB_FILE)?;
-        Ok(true)
-    } else {
-        remove(dir, SEALED_FILE)?;
-        Ok(false)
+    match mark(dir)? {
+        Some(Mark::Done) => remove(dir, DB_FILE)?,
+        Some(Mark::Started) => {
+            remove(dir, SEALED_FILE)?;
+            return Ok(false);
+        }
+        None => {}
     }
+    Ok(true)
 }
 
 /// Copy the plain notebook open on `plain` into a new encrypted file under `passphrase`,
-/// check the copy, and mark the plain notebook as copied: the connection to the copy, which
-/// is from now on the notebook. The caller closes `plain` and then deletes its files
-/// ([`remove_plain`]); until it does, [`settle`] at the next start does.
+/// check the copy, and mark the plain notebook as copied: the connection to the copy, ready for
+/// the store (its search rows' table made), which is from now on the notebook. The caller
+/// closes `plain` and then deletes its files ([`remove_plain`]); until it does, [`settle`] at
+/// the next start does. On any failure the copy is deleted and the plain notebook goes on.
 pub fn seal(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<Connection> {
     passphrase.check_strength()?;
     // A copy left by an attempt that failed in this session starts again from nothing.
     remove(dir, SEALED_FILE)?;
+    let sealed = copy(plain, dir, passphrase).and_then(|sealed| {
+        // The copy is whole: from the moment this commits, the encrypted file is the notebook.
+        set_mark(plain, Mark::Done)?;
+        Ok(sealed)
+    });
+    if sealed.is_err() {
+        // The plain notebook stays the notebook: its mark says "started" (or, if even that
+        // failed, nothing), and the next start would delete a copy left now anyway.
+        let _ = remove(dir, SEALED_FILE);
+    }
+    sealed
+}
+
+/// Mark `plain` as being copied, copy it, and open and check the copy.
+fn copy(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<Connection> {
+    set_mark(plain, Mark::Started)?;
     let user_version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application_id: i64 = plain.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let copy = path_text(dir, SEALED_FILE)?;
+    let target = path_text(dir, SEALED_FILE)?;
     let copied = (|| -> Result<()> {
         plain.execute(
             "ATTACH DATABASE ?1 AS sealed KEY ?2",
-            rusqlite::params![copy, passphrase.expose()],
+            rusqlite::params![target, passphrase.expose()],
         )?;
         plain.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
         plain.execute_batch(&format!(
@@ -86,15 +118,9 @@ pub fn seal(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<C
     let detached = plain.execute("DETACH DATABASE sealed", []);
     copied?;
     detached?;
-    let sealed = match open_checked(dir, passphrase, user_version) {
-        Ok(sealed) => sealed,
-        Err(e) => {
-            let _ = remove(dir, SEALED_FILE);
-            return Err(e);
-        }
-    };
-    // The copy is whole: from the moment this commits, the encrypted file is the notebook.
-    super::super::meta::meta_set(plain, MARK, "done")?;
+    let sealed = files::open_connection(dir, SEALED_FILE, Some(passphrase))?;
+    super::check_copied(&sealed, dir, user_version)?;
+    super::super::project::prepare_search(&sealed)?;
     Ok(sealed)
 }
 
@@ -104,27 +130,31 @@ pub fn remove_plain(dir: &Path) -> Result<()> {
     remove(dir, DB_FILE)
 }
 
-/// The encrypted copy, opened as the store opens a notebook, with its schema and its pages
-/// checked.
-fn open_checked(dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<Connection> {
-    let conn = files::open_connection(dir, SEALED_FILE, Some(passphrase))?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-    if version != user_version || check != "ok" {
-        return Err(Error::DataDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(format!(
-                "the encrypted copy did not check out (schema {version}, {check}); the notebook is unchanged"
-            )),
-        });
-    }
-    Ok(conn)
+/// What the plain notebook's mark says of its encrypted copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// A copy began and has not been found whole.
+    Started,
+    /// The copy is whole: it is the notebook.
+    Done,
 }
 
-/// Whether the plain notebook in `dir` says its encrypted copy is whole. A plain file that
-/// cannot be read as a notebook says no: the copy is then the one that goes, and the plain
-/// file stays as it is.
-fn copy_marked_whole(dir: &Path) -> Result<bool> {
+impl Mark {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mark::Started => "started",
+            Mark::Done => "done",
+        }
+    }
+}
+
+fn set_mark(plain: &Connection, mark: Mark) -> Result<()> {
+    super::super::meta::meta_set(plain, MARK, mark.as_str())
+}
+
+/// The plain notebook's mark in `dir`: none for a file that has no `meta` table yet or no mark
+/// in it. A plain file that cannot be read is an error: a file is never chosen on a guess.
+fn mark(dir: &Path) -> Result<Option<Mark>> {
     let vfs = files::vfs_name(dir)?;
     let conn = Connection::open_with_flags_and_vfs(
         dir.join(DB_FILE),
@@ -132,15 +162,25 @@ fn copy_marked_whole(dir: &Path) -> Result<bool> {
         vfs,
     )?;
     // As the store opens it in the browser: its log's index in this connection's memory.
-    let mark = conn
-        .query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
-        .and_then(|()| {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [MARK], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-        });
-    Ok(matches!(mark, Ok(Some(v)) if v == "done"))
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [MARK], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(match value.as_deref() {
+        Some("done") => Some(Mark::Done),
+        Some("started") => Some(Mark::Started),
+        _ => None,
+    })
 }
 
 /// `dir`'s file `name` as SQLite is given it.
@@ -185,7 +225,8 @@ fn exists(dir: &Path, name: &str) -> Result<bool> {
     Ok(out != 0)
 }
 
-/// Delete the database `name` in `dir` with its log and journal, those that exist.
+/// Delete the database `name` in `dir` with its log and journal, those that exist (the
+/// database last).
 fn remove(dir: &Path, name: &str) -> Result<()> {
     let vfs = find_vfs(dir)?;
     for side in SIDES {

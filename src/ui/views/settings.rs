@@ -2,7 +2,8 @@
 //! the device, not the canvasser; while joining it says so, and says how it ended), and sync: how it stands,
 //! the changes pulled from other devices that were refused (who pushed them, for which person,
 //! why, when), and the changes that wait for changes this device has not received, with a
-//! way to ask the relay for them again.
+//! way to ask the relay for them again; on a phone, whether the browser keeps the notebook, and
+//! locking the notebook with a passphrase (encryption at rest).
 
 use dioxus::prelude::*;
 
