@@ -23,8 +23,8 @@
 //! file chosen on a guess. So a crash at any point loses nothing, and the plain file never
 //! outlives a whole encrypted copy by more than one start of the app. Deleting a file of the
 //! OPFS pool truncates it (the pool keeps the emptied file for reuse): the plain bytes are gone
-//! from the browser's storage, not only unnamed. A database's log and journal are deleted
-//! before it, and a log or journal left without its database is deleted at the start.
+//! from the browser's storage, not only unnamed. A database is deleted before its log and
+//! journal, and a log or journal left without its database is deleted at the start.
 
 use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
@@ -38,12 +38,16 @@ use crate::error::{Error, Result};
 /// The encrypted notebook's file, beside the plain one.
 pub const SEALED_FILE: &str = "groundwork-sealed.sqlite3";
 
-/// The key, in the plain notebook's `meta`, of the mark saying its encrypted copy is whole.
+/// The key, in the plain notebook's `meta`, of the mark saying whether its encrypted copy has
+/// started or is whole.
 const MARK: &str = "sealed_copy";
 
-/// The files SQLite may keep for a database `name`: its log, its rollback journal, itself
-/// (deleted in this order, the database last, so that no log outlives it unnoticed).
-const SIDES: [&str; 3] = ["-wal", "-journal", ""];
+/// The files SQLite may keep for a database `name`: itself, its log, its rollback journal.
+/// The database goes first: its log may hold the plain notebook's "done" mark (when closing
+/// could not copy the log into the file), and a plain notebook left without that log would
+/// read as a copy cut short, and have the encrypted notebook deleted at the next start. A log
+/// or journal left without its database is deleted by [`settle`].
+const SIDES: [&str; 3] = ["", "-wal", "-journal"];
 
 /// Settle which file is the notebook in `dir` (see the module's doc), finishing or undoing an
 /// encryption that was cut short: true when it is the encrypted one. Nothing may have either
@@ -226,7 +230,7 @@ fn exists(dir: &Path, name: &str) -> Result<bool> {
 }
 
 /// Delete the database `name` in `dir` with its log and journal, those that exist (the
-/// database last).
+/// database first: [`SIDES`]).
 fn remove(dir: &Path, name: &str) -> Result<()> {
     let vfs = find_vfs(dir)?;
     for side in SIDES {
