@@ -456,12 +456,12 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 p { id: "lock-note",
                     "Anyone who gets into this phone's browser can read this notebook. Encrypt it with a passphrase, asked each time the app starts. A forgotten passphrase cannot be recovered: sync first, so that the team has everything."
                 }
-                if !busy() {
-                    TextField { id: "lock-passphrase", label: "Passphrase (at least 10 characters)", kind: "password",
-                        autocomplete: "new-password", oninput: move |v| first.set(v) }
-                    TextField { id: "lock-again", label: "The same passphrase again", kind: "password",
-                        autocomplete: "new-password", oninput: move |v| again.set(v) }
-                }
+                // Kept on screen while encrypting: what they hold is what a retry after a
+                // failure sends.
+                TextField { id: "lock-passphrase", label: "Passphrase (at least 10 characters)", kind: "password",
+                    autocomplete: "new-password", oninput: move |v| first.set(v) }
+                TextField { id: "lock-again", label: "The same passphrase again", kind: "password",
+                    autocomplete: "new-password", oninput: move |v| again.set(v) }
                 button { r#type: "button", class: "secondary", id: "lock-encrypt", disabled: busy(),
                     onclick: encrypt,
                     if busy() { "Encrypting…" } else { "Encrypt this notebook" }
