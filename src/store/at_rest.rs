@@ -188,16 +188,12 @@ pub(super) fn encrypt(
     // The copy is made readable by its owner only before SQLite writes to it, as the
     // notebook's own file is (`files::restrict_to_owner`).
     create_private(&copy, dir)?;
-    conn.execute(
-        "ATTACH DATABASE ?1 AS sealed KEY ?2",
-        rusqlite::params![path_str(&copy, dir)?, passphrase.expose()],
+    export(
+        &conn,
+        path_str(&copy, dir)?,
+        passphrase,
+        (user_version, application_id),
     )?;
-    conn.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
-    conn.execute_batch(&format!(
-        "PRAGMA sealed.user_version = {user_version};
-         PRAGMA sealed.application_id = {application_id};"
-    ))?;
-    conn.execute("DETACH DATABASE sealed", [])?;
     sync_file(&copy, dir)?;
     check_copy(&copy, dir, passphrase, user_version)?;
     for suffix in ["-wal", "-shm", "-journal"] {
@@ -210,6 +206,34 @@ pub(super) fn encrypt(
     })?;
     sync_dir(dir)?;
     drop(conn);
+    Ok(())
+}
+
+/// Copy the notebook open on `conn` into the new database file `target`, encrypted under
+/// `passphrase`, with the notebook's schema version and application id (`ids`: SQLCipher's
+/// export leaves them out). The copy is detached again whatever happens, so that the notebook
+/// goes on as before on a failure.
+pub(super) fn export(
+    conn: &rusqlite::Connection,
+    target: &str,
+    passphrase: &Passphrase,
+    (user_version, application_id): (i64, i64),
+) -> Result<()> {
+    let copied = (|| -> Result<()> {
+        conn.execute(
+            "ATTACH DATABASE ?1 AS sealed KEY ?2",
+            rusqlite::params![target, passphrase.expose()],
+        )?;
+        conn.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
+        conn.execute_batch(&format!(
+            "PRAGMA sealed.user_version = {user_version};
+             PRAGMA sealed.application_id = {application_id};"
+        ))?;
+        Ok(())
+    })();
+    let detached = conn.execute("DETACH DATABASE sealed", []);
+    copied?;
+    detached?;
     Ok(())
 }
 
@@ -257,6 +281,7 @@ fn create_private(path: &Path, dir: &Path) -> Result<()> {
         })
 }
 
+/// `path` as the text SQLite is given, or an error naming the data directory.
 fn path_str<'a>(path: &'a Path, dir: &Path) -> Result<&'a str> {
     path.to_str().ok_or_else(|| Error::DataDir {
         path: dir.to_path_buf(),

@@ -436,3 +436,30 @@ fn settling_deletes_nothing_it_cannot_tell_is_spare() {
         vec![format!("Rosa {CANARY}")]
     );
 }
+
+/// A passphrase SQLite cannot even be given (a NUL character) is a wrong one: the error does
+/// not quote it (the key's SQL text would), and nothing is changed.
+#[test]
+fn a_passphrase_sqlite_cannot_take_is_told_as_wrong_and_not_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    canary_person(&mut store);
+    drop(store);
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    let before = std::fs::read(dir.join("groundwork.sqlite3")).unwrap();
+    let odd = Store::open_with(&dir, Some(&Passphrase::new("secret\0tail-words")));
+    let message = format!("{odd:?}");
+    assert!(
+        matches!(odd, Err(Error::WrongPassphrase { .. })),
+        "{message}"
+    );
+    assert!(!message.contains("tail-words"), "{message}");
+    assert_eq!(
+        std::fs::read(dir.join("groundwork.sqlite3")).unwrap(),
+        before
+    );
+}

@@ -27,7 +27,7 @@
 //! journal, and a log or journal left without its database is deleted at the start.
 
 use std::ffi::{CString, c_int};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ffi};
 
@@ -105,23 +105,13 @@ fn copy(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<Conne
     set_mark(plain, Mark::Started)?;
     let user_version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application_id: i64 = plain.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let target = path_text(dir, SEALED_FILE)?;
-    let copied = (|| -> Result<()> {
-        plain.execute(
-            "ATTACH DATABASE ?1 AS sealed KEY ?2",
-            rusqlite::params![target, passphrase.expose()],
-        )?;
-        plain.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
-        plain.execute_batch(&format!(
-            "PRAGMA sealed.user_version = {user_version};
-             PRAGMA sealed.application_id = {application_id};"
-        ))?;
-        Ok(())
-    })();
-    // Detached whatever happened, so that the plain notebook goes on as before on a failure.
-    let detached = plain.execute("DETACH DATABASE sealed", []);
-    copied?;
-    detached?;
+    let target = dir.join(SEALED_FILE);
+    super::export(
+        plain,
+        super::path_str(&target, dir)?,
+        passphrase,
+        (user_version, application_id),
+    )?;
     let sealed = files::open_connection(dir, SEALED_FILE, Some(passphrase))?;
     super::check_copied(&sealed, dir, user_version)?;
     super::super::project::prepare_search(&sealed)?;
@@ -187,17 +177,6 @@ fn mark(dir: &Path) -> Result<Option<Mark>> {
     })
 }
 
-/// `dir`'s file `name` as SQLite is given it.
-fn path_text(dir: &Path, name: &str) -> Result<String> {
-    let path: PathBuf = dir.join(name);
-    path.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::DataDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other("the data directory's path is not valid UTF-8"),
-        })
-}
-
 fn io_error(dir: &Path, what: String) -> Error {
     Error::DataDir {
         path: dir.to_path_buf(),
@@ -208,7 +187,7 @@ fn io_error(dir: &Path, what: String) -> Error {
 /// Whether `dir` holds the file `name`, asked of the notebook's VFS (the phone's OPFS pool,
 /// or the disk).
 fn exists(dir: &Path, name: &str) -> Result<bool> {
-    let path = CString::new(path_text(dir, name)?)
+    let path = CString::new(super::path_str(&dir.join(name), dir)?)
         .map_err(|_| io_error(dir, format!("{name}: a path with a NUL byte")))?;
     let vfs = find_vfs(dir)?;
     let mut out: c_int = 0;
@@ -238,7 +217,7 @@ fn remove(dir: &Path, name: &str) -> Result<()> {
         if !exists(dir, &file)? {
             continue;
         }
-        let path = CString::new(path_text(dir, &file)?)
+        let path = CString::new(super::path_str(&dir.join(&file), dir)?)
             .map_err(|_| io_error(dir, format!("{file}: a path with a NUL byte")))?;
         // SAFETY: as in `exists`: a registered VFS and a NUL-terminated path; `0` asks for no
         // directory sync (the pool flushes its own record of names; natively this is only
