@@ -127,6 +127,41 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// Changing the passphrase of a notebook that is not encrypted.
+    #[error(
+        "the notebook in {} is not encrypted, so it has no passphrase to change: encrypt it first (README, \"Encryption at rest\"); nothing was changed",
+        path.display()
+    )]
+    NotEncrypted {
+        /// The data directory.
+        path: PathBuf,
+    },
+
+    /// The passphrase given as the current one, to change it, is not the notebook's.
+    #[error(
+        "that is not this notebook's current passphrase: type the one it opens with; nothing was changed"
+    )]
+    WrongCurrentPassphrase,
+
+    /// The new passphrase is the one the notebook has.
+    #[error(
+        "the new passphrase is the notebook's current one: choose another; nothing was changed"
+    )]
+    SamePassphrase,
+
+    /// `notebook change-passphrase` with no new passphrase given.
+    #[error(
+        "give the new passphrase in the GROUNDWORK_NEW_PASSPHRASE environment variable (at least 10 characters; the current one in GROUNDWORK_PASSPHRASE or the key store); nothing was changed"
+    )]
+    NoNewPassphrase,
+
+    /// Changing the passphrase from inside the desktop app, whose notebook other connections
+    /// have open.
+    #[error(
+        "close the app and run groundwork notebook change-passphrase to change this notebook's passphrase (README, \"Encryption at rest\"); nothing was changed"
+    )]
+    ChangePassphraseWithAppClosed,
+
     /// Encrypting from inside the desktop app, whose notebook other connections have open.
     #[error(
         "close the app and run groundwork notebook encrypt to encrypt this notebook (README, \"Encryption at rest\"); nothing was changed"

@@ -241,6 +241,16 @@ pub enum Request {
     /// app's Settings; see [`Store::encrypt_in_place`]). The desktop app refuses it: its
     /// notebook is encrypted by `groundwork notebook encrypt` with the app closed.
     EncryptAtRest(SecretText),
+    /// Change the passphrase of this notebook, encrypted at rest, while it stays open (the
+    /// phone web app's Settings; see [`Store::change_passphrase`]). The desktop app refuses
+    /// it, as it refuses [`Request::EncryptAtRest`]: `groundwork notebook change-passphrase`
+    /// does it with the app closed.
+    ChangePassphrase {
+        /// The passphrase the notebook opens with now.
+        current: SecretText,
+        /// The one it is to open with from now on.
+        new: SecretText,
+    },
     /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
     /// to be contacted left out of `people`): `people`, `conversations` or `commitments`.
     ExportCsv(String),
@@ -313,6 +323,7 @@ impl Request {
                 | Request::SkipName
                 | Request::Restore { .. }
                 | Request::EncryptAtRest(_)
+                | Request::ChangePassphrase { .. }
         )
     }
 }
@@ -721,6 +732,18 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             } else {
                 drop(passphrase);
                 return Err(Error::EncryptWithAppClosed);
+            }
+            Reply::Done(())
+        }
+        Request::ChangePassphrase { current, new } => {
+            let current = crate::store::at_rest::Passphrase::new(current.0);
+            let new = crate::store::at_rest::Passphrase::new(new.0);
+            // As for encrypting: the desktop's sync thread has the notebook open by its own
+            // connection, under the key it was given.
+            if cfg!(target_arch = "wasm32") {
+                s.change_passphrase(&current, &new)?;
+            } else {
+                return Err(Error::ChangePassphraseWithAppClosed);
             }
             Reply::Done(())
         }

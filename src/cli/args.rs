@@ -443,6 +443,12 @@ pub enum NotebookCommand {
         #[arg(long)]
         key_store: bool,
     },
+    /// Change the passphrase of this encrypted notebook: the current one from
+    /// GROUNDWORK_PASSPHRASE (or the key store), the new one from GROUNDWORK_NEW_PASSPHRASE
+    /// (at least 10 characters). Every page is encrypted again in place; stopped halfway, the
+    /// notebook opens with the current passphrase, whole. A key the key store held for it is
+    /// removed. Prints {"changed": true, "key_store_cleared": …}.
+    ChangePassphrase,
 }
 
 /// `walklist …`

@@ -49,6 +49,40 @@ fn encrypt_notebook(dir: &Path, key_store: bool) -> Result<()> {
     print_json(&serde_json::json!({ "encrypted": true, "key_store": key_store }))
 }
 
+/// The environment variable holding the new passphrase for `notebook change-passphrase`.
+const NEW_PASSPHRASE_VAR: &str = "GROUNDWORK_NEW_PASSPHRASE";
+
+/// `notebook change-passphrase`: from the passphrase the notebook opens with (the environment,
+/// or the key store) to the one in `GROUNDWORK_NEW_PASSPHRASE`. A key the key store held for
+/// the notebook no longer opens it, and is removed.
+fn change_passphrase(dir: &Path) -> Result<()> {
+    use groundwork::store::at_rest::{self, Passphrase};
+    let new = std::env::var(NEW_PASSPHRASE_VAR)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Passphrase::new)
+        .ok_or(Error::NoNewPassphrase)?;
+    // Checked before anything is opened, as the store will check it again.
+    new.check_strength()?;
+    if !at_rest::is_encrypted(dir)? {
+        return Err(Error::NotEncrypted {
+            path: dir.to_path_buf(),
+        });
+    }
+    let current = Passphrase::find(dir).ok_or_else(|| Error::Locked {
+        path: dir.to_path_buf(),
+    })?;
+    let mut store = Store::open_with(dir, Some(&current))?;
+    store.change_passphrase(&current, &new)?;
+    drop(store);
+    let kept = at_rest::key_store::lookup(dir);
+    let key_store_cleared = match kept {
+        Some(k) if !k.same_as(&new) => at_rest::key_store::clear(dir).is_ok(),
+        _ => false,
+    };
+    print_json(&serde_json::json!({ "changed": true, "key_store_cleared": key_store_cleared }))
+}
+
 /// The data directory: the flag or variable, else the platform's data directory.
 pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = given {
@@ -145,6 +179,7 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
         Command::Notebook(NotebookCommand::Encrypt { key_store }) => {
             Ok(encrypt_notebook(dir, key_store)?)
         }
+        Command::Notebook(NotebookCommand::ChangePassphrase) => Ok(change_passphrase(dir)?),
         Command::Person(PersonCommand::Erase { id }) => {
             team::erase(&mut Store::open(dir)?, &id, DocKind::Person)
         }

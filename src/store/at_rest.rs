@@ -69,6 +69,13 @@ impl Passphrase {
         &self.0
     }
 
+    /// Whether `other` is this passphrase (compared in time that does not depend on where
+    /// they differ).
+    pub fn same_as(&self, other: &Passphrase) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    }
+
     /// Refuse a passphrase too short to protect a notebook.
     pub fn check_strength(&self) -> Result<()> {
         if self.0.chars().count() < MIN_PASSPHRASE {
@@ -206,6 +213,46 @@ pub(super) fn encrypt(
     })?;
     sync_dir(dir)?;
     drop(conn);
+    Ok(())
+}
+
+/// Encrypt every page of the encrypted notebook open on `conn` again under `new` (SQLCipher's
+/// `rekey`), in place and in one transaction, the connection going on under the new key.
+///
+/// The rekey runs in a rollback journal, not the write-ahead log: SQLCipher writes a page to
+/// the journal as it was on disk, under the old key, so a crash or a failure halfway is rolled
+/// back at the next open (the journal's pages are copied back as they are, whichever
+/// passphrase is typed) and the notebook opens with the old passphrase, whole. Leaving the
+/// log needs the notebook alone (the app or another command having it open is refused, as
+/// `notebook encrypt` is); the log comes back afterwards. SQLCipher keeps the new key for
+/// writing after a rekey that failed: the caller must not write on `conn` again after an
+/// error (the store opens it again under the old key).
+pub(super) fn change_key(conn: &rusqlite::Connection, dir: &Path, new: &Passphrase) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let changed = (|| -> Result<()> {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap_or_default();
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(Error::NotebookBusy {
+                path: dir.to_path_buf(),
+            });
+        }
+        // The pragma's error does not quote the key, but SQL text holding it is not shown.
+        conn.pragma_update(None, "rekey", new.expose())
+            .map_err(|e| Error::DataDir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "the notebook could not be encrypted under the new passphrase (SQLite error {:?}); it still opens with the current one",
+                    e.sqlite_error_code()
+                )),
+            })
+    })();
+    // Back to the log (the next open would put it back anyway).
+    let logged = conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    changed?;
+    logged?;
     Ok(())
 }
 
@@ -353,6 +400,25 @@ pub mod key_store {
         let secret = String::from_utf8(out.stdout).ok()?;
         let secret = secret.trim_end_matches('\n');
         (out.status.success() && !secret.is_empty()).then(|| Passphrase::new(secret))
+    }
+
+    /// Remove the key kept in the key store for the notebook in `dir` (one that no longer
+    /// opens it).
+    pub fn clear(dir: &Path) -> Result<()> {
+        let out = Command::new("secret-tool")
+            .arg("clear")
+            .args(attributes(dir))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::KeyStore(format!("cannot run secret-tool ({e})")))?;
+        if !out.status.success() {
+            return Err(Error::KeyStore(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        Ok(())
     }
 
     /// Keep `passphrase` in the key store for the notebook in `dir`.

@@ -110,6 +110,16 @@ pub(super) fn vfs_name(dir: &Path) -> Result<&'static std::ffi::CStr> {
     })
 }
 
+/// The notebook's database file in its directory: [`DB_FILE`], or in the browser, once
+/// `encrypted`, [`super::at_rest::in_place::SEALED_FILE`].
+pub(super) fn notebook_file(encrypted: bool) -> &'static str {
+    if cfg!(target_arch = "wasm32") && encrypted {
+        super::at_rest::in_place::SEALED_FILE
+    } else {
+        DB_FILE
+    }
+}
+
 /// Open the database `file` in `dir` (the notebook's is [`DB_FILE`], or in the browser
 /// [`super::at_rest::in_place::SEALED_FILE`] once encrypted), with `passphrase` when it is
 /// encrypted at rest (or is to be, for a new one).

@@ -114,8 +114,10 @@ pub struct Store {
     kept: documents::KeptDocs,
     /// The team's keys as last read (see `keys_cache`).
     keys: keys_cache::KeysCache,
-    /// Opened with a key: encrypted at rest (it cannot change while the store is open).
-    encrypted: bool,
+    /// The passphrase the notebook was opened with: encrypted at rest. Kept to check the one
+    /// typed to change it ([`Store::change_passphrase`]; SQLCipher keeps the key derived from
+    /// it for as long as the connection is open anyway).
+    key: Option<at_rest::Passphrase>,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,13 +189,7 @@ impl Store {
             })?),
             false => None,
         };
-        #[cfg(target_arch = "wasm32")]
-        let file = match passphrase {
-            Some(_) => at_rest::in_place::SEALED_FILE,
-            None => files::DB_FILE,
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        let file = files::DB_FILE;
+        let file = files::notebook_file(passphrase.is_some());
         let mut conn = files::open_connection(dir, file, passphrase.as_ref())?;
         migrations::migrate(&mut conn)?;
         project::prepare_search(&conn)?;
@@ -217,7 +213,7 @@ impl Store {
             source: Source::System,
             kept: documents::KeptDocs::default(),
             keys: keys_cache::KeysCache::default(),
-            encrypted: passphrase.is_some(),
+            key: passphrase,
         })
     }
 
@@ -850,7 +846,7 @@ impl Store {
     /// Encrypt this notebook at rest with `passphrase` (see [`at_rest`]); the store is closed,
     /// and opens again with the passphrase. A notebook encrypted already is refused.
     pub fn encrypt_at_rest(self, passphrase: &at_rest::Passphrase) -> Result<()> {
-        if self.encrypted {
+        if self.key.is_some() {
             return Err(Error::AlreadyEncrypted {
                 path: self.dir.clone(),
             });
@@ -863,7 +859,7 @@ impl Store {
     /// notebook is copied into an encrypted file, which this store uses from then on, and the
     /// plain file is deleted. A failure leaves the plain notebook in use, as it was.
     pub fn encrypt_in_place(&mut self, passphrase: &at_rest::Passphrase) -> Result<()> {
-        if self.encrypted {
+        if self.key.is_some() {
             return Err(Error::AlreadyEncrypted {
                 path: self.dir.clone(),
             });
@@ -874,7 +870,7 @@ impl Store {
         let sealed = at_rest::in_place::seal(&self.conn, &self.dir, passphrase)?;
         // Nothing that can fail between the mark (in `seal`) and the swap.
         let plain = std::mem::replace(&mut self.conn, sealed);
-        self.encrypted = true;
+        self.key = Some(passphrase.clone());
         drop(plain);
         // The notebook is encrypted from here whatever follows: plain files left by a failure
         // now go at the next start (`at_rest::in_place::settle`), before anything opens the
@@ -884,9 +880,47 @@ impl Store {
         Ok(())
     }
 
+    /// Change the passphrase of this notebook, encrypted at rest, from `current` (which must be
+    /// the one it was opened with) to `new`, while it stays open (see [`at_rest::change_key`]:
+    /// every page is encrypted again in place, in one transaction). Nothing else may have the
+    /// notebook open. A failure, or a crash on the way, leaves the notebook under `current`.
+    pub fn change_passphrase(
+        &mut self,
+        current: &at_rest::Passphrase,
+        new: &at_rest::Passphrase,
+    ) -> Result<()> {
+        let Some(key) = &self.key else {
+            return Err(Error::NotEncrypted {
+                path: self.dir.clone(),
+            });
+        };
+        if !key.same_as(current) {
+            return Err(Error::WrongCurrentPassphrase);
+        }
+        new.check_strength()?;
+        if new.same_as(current) {
+            return Err(Error::SamePassphrase);
+        }
+        // The search rows waiting in this connection's memory are written first: a failure
+        // below closes it.
+        self.catch_up_search()?;
+        if let Err(e) = at_rest::change_key(&self.conn, &self.dir, new) {
+            // SQLCipher would go on writing under the new key after a rekey that failed (and
+            // was rolled back): the notebook is opened again under the current one.
+            let failed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+            drop(failed);
+            let file = files::notebook_file(true);
+            self.conn = files::open_connection(&self.dir, file, Some(current))?;
+            project::prepare_search(&self.conn)?;
+            return Err(e);
+        }
+        self.key = Some(new.clone());
+        Ok(())
+    }
+
     /// Whether this notebook is encrypted at rest: it was opened with a key.
     pub fn encrypted_at_rest(&self) -> bool {
-        self.encrypted
+        self.key.is_some()
     }
 
     /// Catch the search index up with the last saves ([`Store::catch_up_search`]), forget the

@@ -463,3 +463,179 @@ fn a_passphrase_sqlite_cannot_take_is_told_as_wrong_and_not_shown() {
         before
     );
 }
+
+const NEW_PASSPHRASE: &str = "a different set of words";
+
+/// Changing the passphrase: refused for a wrong current passphrase, a weak or unchanged new
+/// one, a notebook open elsewhere and a plain notebook, each time with the notebook opening as
+/// before; done, the store goes on under the new passphrase, the old one no longer opens the
+/// notebook, and no file holds its words.
+#[test]
+fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    let plain = store.change_passphrase(&passphrase(), &Passphrase::new(NEW_PASSPHRASE));
+    assert!(
+        matches!(plain, Err(Error::NotEncrypted { .. })),
+        "{plain:?}"
+    );
+    drop(store);
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    let new = Passphrase::new(NEW_PASSPHRASE);
+    let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    let wrong = store.change_passphrase(&Passphrase::new("not the passphrase"), &new);
+    assert!(
+        matches!(wrong, Err(Error::WrongCurrentPassphrase)),
+        "{wrong:?}"
+    );
+    let weak = store.change_passphrase(&passphrase(), &Passphrase::new("short"));
+    assert!(
+        matches!(weak, Err(Error::WeakPassphrase { .. })),
+        "{weak:?}"
+    );
+    let same = store.change_passphrase(&passphrase(), &passphrase());
+    assert!(matches!(same, Err(Error::SamePassphrase)), "{same:?}");
+    // Another connection (the app's sync) has the notebook open: refused, and both go on.
+    let other = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    let busy = store.change_passphrase(&passphrase(), &new);
+    assert!(matches!(busy, Err(Error::NotebookBusy { .. })), "{busy:?}");
+    assert!(other.person(&rosa).is_ok());
+    drop(other);
+    assert!(store.person(&rosa).is_ok());
+
+    store.change_passphrase(&passphrase(), &new).unwrap();
+    // The store goes on, writing under the new key.
+    let ana = store
+        .add_person(NewPerson::new().put(PersonField::Name, format!("Ana {CANARY}")))
+        .unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 2);
+    // Changing it again needs the new one as the current one.
+    let stale = store.change_passphrase(&passphrase(), &Passphrase::new("yet another phrase"));
+    assert!(
+        matches!(stale, Err(Error::WrongCurrentPassphrase)),
+        "{stale:?}"
+    );
+    drop(store);
+
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    let old = Store::open_with(&dir, Some(&passphrase()));
+    assert!(matches!(old, Err(Error::WrongPassphrase { .. })), "{old:?}");
+    let store = Store::open_with(&dir, Some(&new)).unwrap();
+    assert!(store.person(&rosa).is_ok() && store.person(&ana).is_ok());
+    let check: String = store
+        .connection()
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+/// `notebook change-passphrase` killed while it encrypts the pages again (a crash, a phone's
+/// battery): the notebook opens with the old passphrase, whole, and not with the new one; run
+/// again, it finishes. The notebook is given 40 MB of pages so that the kill lands halfway,
+/// which the test checks (the rollback journal is there when it kills).
+#[test]
+fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    drop(store);
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE ballast (b BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+             INSERT INTO ballast SELECT randomblob(1000000) FROM n;",
+        )
+        .unwrap();
+    drop(store);
+
+    let none = with_passphrase(&dir, &["notebook", "change-passphrase"], Some(PASSPHRASE));
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("GROUNDWORK_NEW_PASSPHRASE"));
+
+    let journal = dir.join("groundwork.sqlite3-journal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["notebook", "change-passphrase"])
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
+        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the journal holds a few megabytes of the old pages.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let held = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+        if held > 4_000_000 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the change finished before it could be cut short"
+        );
+        assert!(std::time::Instant::now() < deadline, "no rekey seen");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(journal.exists(), "killed halfway, with its journal left");
+
+    // The new passphrase does not open it; the old one does, whole.
+    let new = Passphrase::new(NEW_PASSPHRASE);
+    let refused = Store::open_with(&dir, Some(&new));
+    assert!(
+        matches!(refused, Err(Error::WrongPassphrase { .. })),
+        "{refused:?}"
+    );
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert!(store.person(&rosa).is_ok());
+    let (check, ballast): (String, i64) = store
+        .connection()
+        .query_row(
+            "SELECT (SELECT quick_check FROM pragma_quick_check), (SELECT count(*) FROM ballast)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((check.as_str(), ballast), ("ok", 40));
+    drop(store);
+
+    let done = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["notebook", "change-passphrase"])
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
+        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let said: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(said["changed"], true);
+    assert!(!journal.exists());
+    assert!(matches!(
+        Store::open_with(&dir, Some(&passphrase())),
+        Err(Error::WrongPassphrase { .. })
+    ));
+    let store = Store::open_with(&dir, Some(&new)).unwrap();
+    assert!(store.person(&rosa).is_ok());
+}

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 43;
+const VARIANTS: usize = 44;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -63,6 +63,7 @@ fn variant(r: &Request) -> usize {
         Request::AddPersonOnce { .. } => 40,
         Request::HandOver(_) => 41,
         Request::EncryptAtRest(_) => 42,
+        Request::ChangePassphrase { .. } => 43,
     }
 }
 
@@ -148,6 +149,21 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
     let refusal = w.refused(encrypt).to_string();
     assert!(refusal.contains("groundwork notebook encrypt"), "{refusal}");
     assert!(!w.store.encrypted_at_rest());
+    // So is changing a passphrase (`groundwork notebook change-passphrase`).
+    let change = Request::ChangePassphrase {
+        current: groundwork::service::SecretText("the current words".into()),
+        new: groundwork::service::SecretText("the words to come".into()),
+    };
+    let shown = format!("{change:?}");
+    assert!(
+        !shown.contains("current words") && !shown.contains("to come"),
+        "{shown}"
+    );
+    let refusal = w.refused(change).to_string();
+    assert!(
+        refusal.contains("groundwork notebook change-passphrase"),
+        "{refusal}"
+    );
     let campaign: String = w.ask(Request::AddCampaign(NewCampaign {
         name: "Fair rent".into(),
         issue: Some("rent".into()),

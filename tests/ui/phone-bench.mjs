@@ -32,7 +32,9 @@
 //                                     50; 0 for none)
 //   GROUNDWORK_BENCH_ENCRYPT=1        last, encrypt the phone's notebook at rest (Settings) and
 //                                     open it again through the lock screen: the times, and the
-//                                     origin's storage before and after
+//                                     origin's storage before and after; the worker's saves
+//                                     again (GROUNDWORK_BENCH_WORKER_SAVES), now encrypted; the
+//                                     passphrase changed, and the notebook opened with the new one
 //   GROUNDWORK_BENCH_KEEP=1           keep the temporary directory (relay, CLI device, profile)
 //   CHROMIUM=path                     the browser (default: /usr/bin/chromium)
 //
@@ -422,7 +424,7 @@ async function toPeople(page, expectedText) {
 
 /** Encrypt the phone's notebook at rest through Settings, then open it again through the lock
  * screen: the times, and the origin's storage before and after. */
-async function encryptRun(page, expectedText, profile) {
+async function encryptRun(page, expectedText, profile, targets, template) {
   const PASS = 'bench passphrase, long enough';
   // What the browser's files for the origin's private file system hold on disk (the
   // origin's own usage estimate kept counting the deleted plain file's bytes).
@@ -462,7 +464,40 @@ async function encryptRun(page, expectedText, profile) {
   await page.locator('.person-row').first().waitFor();
   const unlock = Date.now() - t2;
   log(`bench: the encrypted notebook: reload → lock screen ${ms(toLock)} ms; passphrase entered → total and first rows ${ms(unlock)} ms`);
-  return { encrypt, usedBefore, usedAfter, toLock, unlock };
+  // Saves posted to the worker, as before encrypting, now in the encrypted notebook.
+  let saves = null;
+  if (WORKER_SAVES > 0 && template) {
+    try {
+      saves = await workerSaves(page, targets, WORKER_SAVES, template);
+      const sorted = [...saves].sort((x, y) => x - y);
+      const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      log(`bench: ${sorted.length} saves posted to the store worker of the encrypted notebook, its own time: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${sorted[sorted.length - 1]} ms`);
+    } catch (e) {
+      log(`bench: the encrypted notebook's saves could not be measured: ${e.message}`);
+    }
+  }
+  // The passphrase changed in Settings, then the notebook opened with the new one.
+  const NEW_PASS = 'another bench passphrase';
+  await toPeople(page, expectedText);
+  await page.click('#tab-Settings');
+  await page.locator('#lock-current').fill(PASS);
+  await page.locator('#lock-new').fill(NEW_PASS);
+  await page.locator('#lock-new-again').fill(NEW_PASS);
+  const t3 = Date.now();
+  await page.click('#lock-change');
+  await page.getByText('The passphrase is changed').waitFor({ timeout: 600000 });
+  const change = Date.now() - t3;
+  await sleep(3000);
+  const usedChanged = used();
+  await page.reload({ waitUntil: 'commit' });
+  await page.locator('#unlock-passphrase').waitFor({ timeout: 120000 });
+  await page.locator('#unlock-passphrase').fill(NEW_PASS);
+  const t4 = Date.now();
+  await page.locator('#unlock-passphrase').press('Enter');
+  await page.locator('#people-count', { hasText: expectedText }).waitFor({ timeout: 120000 });
+  const reopened = Date.now() - t4;
+  log(`bench: changing the passphrase: ${ms(change)} ms; OPFS files on disk then ${mib(usedChanged)}; the new passphrase entered → total ${ms(reopened)} ms`);
+  return { encrypt, usedBefore, usedAfter, toLock, unlock, saves, change, usedChanged, reopened };
 }
 
 async function openRuns(page, expectedText, label) {
@@ -1012,7 +1047,7 @@ async function main() {
   let encrypted = null;
   if (ENCRYPT) {
     try {
-      encrypted = await encryptRun(page, expectedText, profile);
+      encrypted = await encryptRun(page, expectedText, profile, targets, template);
     } catch (e) {
       log(`bench: encrypting the notebook could not be measured: ${e.message}`);
     }
@@ -1055,6 +1090,9 @@ async function main() {
       `| encrypting the notebook at rest (Settings, tap → "now encrypted") | ${(encrypted.encrypt / 1000).toFixed(1)} s |`,
       `| the browser's OPFS files on disk before / after encrypting | ${mib(encrypted.usedBefore)} / ${mib(encrypted.usedAfter)} |`,
       `| the encrypted notebook opening: reload → lock screen; passphrase entered → total + first rows | ${ms(encrypted.toLock)} ms; ${ms(encrypted.unlock)} ms |`,
+      ...(encrypted.saves ? [`| ${encrypted.saves.length} saves posted to the store worker of the encrypted notebook: its own time | ${mm1(encrypted.saves)} |`] : []),
+      `| changing the passphrase (Settings, tap → "changed"); OPFS files on disk after | ${(encrypted.change / 1000).toFixed(1)} s; ${mib(encrypted.usedChanged)} |`,
+      `| the new passphrase entered → total | ${ms(encrypted.reopened)} ms |`,
     ] : []),
   ];
   log(lines.join('\n'));

@@ -924,7 +924,7 @@ function filesHolding(dir, text) {
 }
 
 tests.push(
-  ['a phone\'s notebook encrypted at rest: a passphrase set in Settings (typed twice, ten characters or more), asked at each start, a wrong one refused; what the notebook holds is nowhere in the browser\'s files in the clear afterwards, and what was saved before and after is all there', async (s) => {
+  ['a phone\'s notebook encrypted at rest: a passphrase set in Settings (typed twice, ten characters or more), asked at each start, a wrong one refused; what the notebook holds is nowhere in the browser\'s files in the clear afterwards, and what was saved before and after is all there; the passphrase changed in Settings (the current one asked), after which only the new one opens it', async (s) => {
     const profile = join(s.tmp, 'locked-phone-profile');
     const BEFORE = 'Quillon Marrowfeather';
     const BEFORE_NOTE = 'Canary note: heating off since the 4th, ask about the rota';
@@ -1006,6 +1006,50 @@ tests.push(
       await tab(page, 'Settings');
       await page.getByText('This notebook is encrypted on this phone: it opens only with its passphrase').waitFor({ timeout: 10000 });
       eq(await page.locator('#lock-encrypt').count(), 0, 'an encrypt button on an encrypted notebook');
+
+      // The passphrase changed: the current one is asked, the new one typed twice.
+      const NEW_PASS = 'harbour meadow copper 7';
+      await axeCheck(page, 'Settings with the passphrase change form');
+      await typeFast(page, '#lock-current', 'not the passphrase at all');
+      await typeFast(page, '#lock-new', NEW_PASS);
+      await typeFast(page, '#lock-new-again', NEW_PASS);
+      await page.locator('#lock-change').tap();
+      await page.getByText('that is not this notebook\'s current passphrase').waitFor({ timeout: 60000 });
+      await typeFast(page, '#lock-current', PASS);
+      await typeFast(page, '#lock-new-again', `${NEW_PASS}?`);
+      await page.locator('#lock-change').tap();
+      await page.getByText('The two passphrases differ').waitFor({ timeout: 5000 });
+      await typeFast(page, '#lock-new-again', NEW_PASS);
+      const t2 = Date.now();
+      await page.locator('#lock-change').tap();
+      await page.getByText('The passphrase is changed').waitFor({ timeout: 60000 });
+      console.log(`bench: changing a phone's passphrase (two people): ${Date.now() - t2} ms`);
+      for (const id of ['#lock-current', '#lock-new', '#lock-new-again']) {
+        eq(await page.locator(id).inputValue(), '', `${id} emptied after the change`);
+      }
+      // Still open: a save under the new key.
+      const LATER = 'Wren Ashdown';
+      await addPerson(page, LATER);
+      await settle(page);
+      await context.close();
+      for (const text of [BEFORE_NOTE, LATER]) {
+        const hits = filesHolding(profile, text).filter((p) => p.includes('File System'));
+        eq(JSON.stringify(hits), '[]', `the browser's notebook files holding "${text}" after the change`);
+      }
+
+      context = await launch();
+      page = context.pages()[0] || await context.newPage();
+      await page.goto(`${s.relay.url}/`);
+      await page.locator('#unlock-passphrase').waitFor({ timeout: 30000 });
+      await typeFast(page, '#unlock-passphrase', PASS);
+      await page.locator('#unlock-open').tap();
+      await page.getByText('That passphrase does not open this notebook').waitFor({ timeout: 60000 });
+      await typeFast(page, '#unlock-passphrase', NEW_PASS);
+      await page.locator('#unlock-open').tap();
+      await page.locator('#tab-People').waitFor({ timeout: 60000 });
+      for (const name of [BEFORE, AFTER, LATER]) {
+        await page.locator('.person-row', { hasText: name }).waitFor({ timeout: 10000 });
+      }
     } finally {
       await context.close().catch(() => {});
     }

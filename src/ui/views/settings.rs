@@ -402,6 +402,89 @@ fn pusher(name: &Option<String>) -> &str {
     name.as_deref().unwrap_or("An unknown device")
 }
 
+/// A new passphrase typed twice, checked as the store will (the same both times, long
+/// enough), or words saying what is wrong.
+fn typed_twice(first: &str, again: &str) -> Result<(), String> {
+    if first != again {
+        return Err("The two passphrases differ: type the same one twice.".into());
+    }
+    let min = groundwork::store::at_rest::MIN_PASSPHRASE;
+    if first.chars().count() < min {
+        return Err(format!(
+            "A passphrase needs at least {min} characters: several unrelated words are easy to \
+             remember and hard to guess."
+        ));
+    }
+    Ok(())
+}
+
+/// A form changing the passphrase of the phone's encrypted notebook
+/// (`Store::change_passphrase`): the current one, then the new one typed twice.
+#[component]
+fn ChangePassphrase() -> Element {
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut current = use_signal(String::new);
+    let mut first = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    // Bumped after a change, so that the fields are drawn again, empty.
+    let mut round = use_signal(|| 0u32);
+    let store = services.store.clone();
+    let change = move |_| {
+        let (old, p, q) = (current(), first(), again());
+        if old.is_empty() {
+            nav.error("Type the passphrase this notebook opens with now.");
+            return;
+        }
+        if let Err(why) = typed_twice(&p, &q) {
+            nav.error(why);
+            return;
+        }
+        let store = store.clone();
+        busy.set(true);
+        spawn(async move {
+            let request = Request::ChangePassphrase {
+                current: groundwork::service::SecretText(old),
+                new: groundwork::service::SecretText(p),
+            };
+            let done = store.run(request).await;
+            busy.set(false);
+            match done {
+                Ok(()) => {
+                    current.set(String::new());
+                    first.set(String::new());
+                    again.set(String::new());
+                    round += 1;
+                    nav.say(
+                        "The passphrase is changed: this notebook opens with the new one from \
+                         now on.",
+                    );
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    };
+    rsx! {
+        // A list of one, keyed by the round: a new key draws the fields anew.
+        for r in [round()] {
+            div { key: "{r}", class: "change-passphrase", role: "group", "aria-labelledby": "change-title",
+                h4 { id: "change-title", "Change the passphrase" }
+                TextField { id: "lock-current", label: "The passphrase now", kind: "password",
+                    autocomplete: "current-password", oninput: move |v| current.set(v) }
+                TextField { id: "lock-new", label: "The new passphrase (at least 10 characters)", kind: "password",
+                    autocomplete: "new-password", oninput: move |v| first.set(v) }
+                TextField { id: "lock-new-again", label: "The new passphrase again", kind: "password",
+                    autocomplete: "new-password", oninput: move |v| again.set(v) }
+                button { r#type: "button", class: "secondary", id: "lock-change", disabled: busy(),
+                    onclick: change.clone(),
+                    if busy() { "Changing…" } else { "Change the passphrase" }
+                }
+            }
+        }
+    }
+}
+
 /// The phone's notebook encrypted at rest under a passphrase (`Store::encrypt_in_place`), or
 /// a form to do it: typed twice, at least ten characters, asked at every start of the app.
 #[component]
@@ -414,16 +497,8 @@ fn LockOnPhone(encrypted: bool) -> Element {
     let store = services.store.clone();
     let encrypt = move |_| {
         let (p, q) = (first(), again());
-        if p != q {
-            nav.error("The two passphrases differ: type the same one twice.");
-            return;
-        }
-        let min = groundwork::store::at_rest::MIN_PASSPHRASE;
-        if p.chars().count() < min {
-            nav.error(format!(
-                "A passphrase needs at least {min} characters: several unrelated words are easy \
-                 to remember and hard to guess."
-            ));
+        if let Err(why) = typed_twice(&p, &q) {
+            nav.error(why);
             return;
         }
         let store = store.clone();
@@ -452,6 +527,7 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 p { id: "lock-note",
                     "This notebook is encrypted on this phone: it opens only with its passphrase, typed each time the app starts. A forgotten passphrase cannot be recovered; what was synced is safe with the team."
                 }
+                ChangePassphrase {}
             } else {
                 p { id: "lock-note",
                     "Anyone who gets into this phone's browser can read this notebook. Encrypt it with a passphrase, asked each time the app starts. A forgotten passphrase cannot be recovered: sync first, so that the team has everything."
