@@ -25,8 +25,15 @@ pub fn run(dir: &Path) -> Result<()> {
     // An encrypted notebook: its key is looked for once (the environment, the key store) and
     // kept for the process, so that the store thread and every sync open the notebook without
     // asking the key store again. With none found, the lock screen asks for the passphrase.
+    // A key that does not open the notebook (one the key store kept from before its passphrase
+    // was changed) is no key: the lock screen asks.
     let found = match at_rest::is_encrypted(dir)? {
-        true => Some(at_rest::Passphrase::find(dir)),
+        true => Some(
+            at_rest::Passphrase::find(dir)
+                .map(|key| at_rest::opens(dir, &key).map(|yes| yes.then_some(key)))
+                .transpose()?
+                .flatten(),
+        ),
         false => None,
     };
     let locked = matches!(found, Some(None));

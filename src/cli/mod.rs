@@ -75,9 +75,20 @@ fn change_passphrase(dir: &Path) -> Result<()> {
     let mut store = Store::open_with(dir, Some(&current))?;
     store.change_passphrase(&current, &new)?;
     drop(store);
-    let kept = at_rest::key_store::lookup(dir);
-    let key_store_cleared = match kept {
-        Some(k) if !k.same_as(&new) => at_rest::key_store::clear(dir).is_ok(),
+    let key_store_cleared = match at_rest::key_store::lookup(dir) {
+        Some(kept) if !kept.same_as(&new) => match at_rest::key_store::clear(dir) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "note: the passphrase is changed, but the key store still holds the old key ({e}); \
+                     remove it with: secret-tool clear application groundwork notebook {}",
+                    std::fs::canonicalize(dir)
+                        .unwrap_or_else(|_| dir.to_path_buf())
+                        .display()
+                );
+                false
+            }
+        },
         _ => false,
     };
     print_json(&serde_json::json!({ "changed": true, "key_store_cleared": key_store_cleared }))

@@ -128,6 +128,21 @@ pub fn is_encrypted(dir: &Path) -> Result<bool> {
     Ok(!head.is_empty() && head.as_slice() != PLAIN_HEADER)
 }
 
+/// Whether `passphrase` opens the encrypted notebook in `dir` (a key found in the key store
+/// may be one the notebook no longer has).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn opens(dir: &Path, passphrase: &Passphrase) -> Result<bool> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join(DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    match unlock(&conn, passphrase, dir).and_then(|()| check_key(&conn, dir)) {
+        Ok(()) => Ok(true),
+        Err(Error::WrongPassphrase { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Give `conn` the notebook's key before anything else is read. A wrong passphrase shows on
 /// the first read (SQLCipher's "file is not a database"), which [`check_key`] turns into a
 /// clear error.
@@ -223,37 +238,73 @@ pub(super) fn encrypt(
 /// the journal as it was on disk, under the old key, so a crash or a failure halfway is rolled
 /// back at the next open (the journal's pages are copied back as they are, whichever
 /// passphrase is typed) and the notebook opens with the old passphrase, whole. Leaving the
-/// log needs the notebook alone (the app or another command having it open is refused, as
-/// `notebook encrypt` is); the log comes back afterwards. SQLCipher keeps the new key for
-/// writing after a rekey that failed: the caller must not write on `conn` again after an
-/// error (the store opens it again under the old key).
+/// log needs the notebook alone, and the connection then holds it alone until the rekey is
+/// done (the app or another command having it open is refused, as `notebook encrypt` is); the
+/// log comes back afterwards. The journal is emptied at the commit even where the connection
+/// keeps it open (the phone's exclusive locking mode keeps the file and would only blank its
+/// header): its pages are the notebook under the old key.
+///
+/// SQLCipher keeps the new key for writing after a rekey that failed, and does not report a
+/// commit that failed: the first page is read again after it, and on any error the caller
+/// must not write on `conn` again (the store opens the notebook again).
 pub(super) fn change_key(conn: &rusqlite::Connection, dir: &Path, new: &Passphrase) -> Result<()> {
+    let exclusive: String = conn.query_row("PRAGMA locking_mode", [], |r| r.get(0))?;
+    let exclusive = exclusive.eq_ignore_ascii_case("exclusive");
     conn.busy_timeout(std::time::Duration::ZERO)?;
-    let changed = (|| -> Result<()> {
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
-            .unwrap_or_default();
-        if !mode.eq_ignore_ascii_case("delete") {
-            return Err(Error::NotebookBusy {
-                path: dir.to_path_buf(),
-            });
-        }
-        // The pragma's error does not quote the key, but SQL text holding it is not shown.
-        conn.pragma_update(None, "rekey", new.expose())
-            .map_err(|e| Error::DataDir {
-                path: dir.to_path_buf(),
-                source: std::io::Error::other(format!(
-                    "the notebook could not be encrypted under the new passphrase (SQLite error {:?}); it still opens with the current one",
-                    e.sqlite_error_code()
-                )),
-            })
-    })();
-    // Back to the log (the next open would put it back anyway).
-    let logged = conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+    let changed = rekey_in_journal(conn, dir, new, exclusive);
+    let _ = conn.execute_batch("PRAGMA journal_size_limit = -1");
+    if !exclusive {
+        let _ = conn.execute_batch("PRAGMA locking_mode = NORMAL");
+    }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    changed?;
-    logged?;
-    Ok(())
+    // Back to the log. Not being able to (another connection opened the notebook the moment
+    // the lock went) changes nothing that matters: the next open puts it back.
+    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+    changed
+}
+
+/// [`change_key`] up to its commit, checked: out of the log, the lock held (`exclusive`: the
+/// connection holds it already), every page encrypted again, the journal emptied.
+pub(super) fn rekey_in_journal(
+    conn: &rusqlite::Connection,
+    dir: &Path,
+    new: &Passphrase,
+    exclusive: bool,
+) -> Result<()> {
+    let busy = || Error::NotebookBusy {
+        path: dir.to_path_buf(),
+    };
+    let locked_out = |e: &rusqlite::Error| {
+        matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    };
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .map_err(|e| if locked_out(&e) { busy() } else { e.into() })?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(busy());
+    }
+    if !exclusive {
+        // Held from here to the end of the rekey: nobody opens the notebook in between
+        // (and puts it back in the log).
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(|e| if locked_out(&e) { busy() } else { e.into() })?;
+    }
+    conn.execute_batch("PRAGMA journal_size_limit = 0")?;
+    let failed = |why: String| Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(format!(
+            "the notebook could not be encrypted under the new passphrase ({why}); it still opens with the current one"
+        )),
+    };
+    // The pragma's error does not quote the key, but SQL text holding it is not shown.
+    conn.pragma_update(None, "rekey", new.expose())
+        .map_err(|e| failed(format!("SQLite error {:?}", e.sqlite_error_code())))?;
+    // A commit that failed puts the pager in error, and the next read goes to the file,
+    // whose pages (rolled back) are under the old key: the new one cannot read them.
+    check_key(conn, dir).map_err(|e| failed(e.to_string()))
 }
 
 /// Copy the notebook open on `conn` into the new database file `target`, encrypted under

@@ -881,7 +881,7 @@ impl Store {
     }
 
     /// Change the passphrase of this notebook, encrypted at rest, from `current` (which must be
-    /// the one it was opened with) to `new`, while it stays open (see [`at_rest::change_key`]:
+    /// the one it was opened with) to `new`, while it stays open (see `at_rest::change_key`:
     /// every page is encrypted again in place, in one transaction). Nothing else may have the
     /// notebook open. A failure, or a crash on the way, leaves the notebook under `current`.
     pub fn change_passphrase(
@@ -906,13 +906,25 @@ impl Store {
         self.catch_up_search()?;
         if let Err(e) = at_rest::change_key(&self.conn, &self.dir, new) {
             // SQLCipher would go on writing under the new key after a rekey that failed (and
-            // was rolled back): the notebook is opened again under the current one.
+            // was rolled back): the notebook is opened again, under the key that opens it.
             let failed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
             drop(failed);
             let file = files::notebook_file(true);
-            self.conn = files::open_connection(&self.dir, file, Some(current))?;
-            project::prepare_search(&self.conn)?;
-            return Err(e);
+            let (conn, key) = match files::open_connection(&self.dir, file, Some(current)) {
+                Ok(conn) => (conn, current),
+                // The change landed after all (what failed came after its commit).
+                Err(Error::WrongPassphrase { .. }) => {
+                    (files::open_connection(&self.dir, file, Some(new))?, new)
+                }
+                Err(other) => return Err(other),
+            };
+            project::prepare_search(&conn)?;
+            self.conn = conn;
+            self.key = Some(key.clone());
+            return match key.same_as(new) {
+                true => Ok(()),
+                false => Err(e),
+            };
         }
         self.key = Some(new.clone());
         Ok(())

@@ -2038,3 +2038,63 @@ fn a_target_label_with_spaces_around_it_is_projected_as_the_file_keeps_it() {
         file.commitments
     );
 }
+
+/// The phone's notebook is held in exclusive locking mode, where SQLite keeps a rollback
+/// journal's file after a commit and only blanks its header: a passphrase change must not
+/// leave the notebook's pages under the old key there.
+#[test]
+fn a_passphrase_change_in_exclusive_locking_mode_leaves_no_pages_under_the_old_key() {
+    let tmp = temp();
+    let dir = tmp.path();
+    let old = at_rest::Passphrase::new("the old passphrase words");
+    let new = at_rest::Passphrase::new("the new passphrase words");
+    let conn = Connection::open(dir.join(files::DB_FILE)).unwrap();
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+        .unwrap();
+    at_rest::unlock(&conn, &old, dir).unwrap();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t (b BLOB);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+         INSERT INTO t SELECT randomblob(50000) FROM n;",
+    )
+    .unwrap();
+    // As the change stands at its commit, before the log comes back (a crash there, or the
+    // log refused): the journal holds nothing.
+    at_rest::rekey_in_journal(&conn, dir, &new, true).unwrap();
+    let journal = dir.join(format!("{}-journal", files::DB_FILE));
+    let left = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        left, 0,
+        "the journal keeps {left} bytes of pages under the old key"
+    );
+    drop(conn);
+    // The whole change, again: still open, still written to, back in its log.
+    let conn = Connection::open(dir.join(files::DB_FILE)).unwrap();
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+        .unwrap();
+    at_rest::unlock(&conn, &new, dir).unwrap();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    let (old, new) = (new, at_rest::Passphrase::new("a third passphrase"));
+    at_rest::change_key(&conn, dir, &new).unwrap();
+    conn.execute("INSERT INTO t VALUES (randomblob(10))", [])
+        .unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(!journal.exists());
+    drop(conn);
+    let reopen = |p: &at_rest::Passphrase| {
+        let c = Connection::open(dir.join(files::DB_FILE)).unwrap();
+        at_rest::unlock(&c, p, dir).unwrap();
+        at_rest::check_key(&c, dir).map(|()| {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        })
+    };
+    assert!(matches!(reopen(&old), Err(Error::WrongPassphrase { .. })));
+    assert_eq!(reopen(&new).unwrap(), 41);
+}

@@ -211,6 +211,9 @@ eval "$(gnome-keyring-daemon --start --components=secrets)"
 "{bin}" --data-dir "$NB" notebook encrypt --key-store
 "{bin}" --data-dir "$NB" person show {id}
 secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/../key"
+GROUNDWORK_NEW_PASSPHRASE="$NEW" "{bin}" --data-dir "$NB" notebook change-passphrase > "$NB/../changed"
+secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/../key-after" || true
+"{bin}" --data-dir "$NB" person show {id} > /dev/null 2> "$NB/../locked" || true
 "#,
         id = id.trim()
     );
@@ -219,6 +222,7 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
         .env("HOME", &home)
         .env("XDG_RUNTIME_DIR", &runtime)
         .env("NB", &dir)
+        .env("NEW", NEW_PASSPHRASE)
         .env_remove("GROUNDWORK_DATA_DIR")
         .env_remove(at_rest::PASSPHRASE_VAR)
         .output()
@@ -245,7 +249,23 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
     assert_eq!(locked.status.code(), Some(1));
     // With the key itself as the passphrase it opens (what a user could do with the key
     // copied out of the key store).
-    let store = Store::open_with(&dir, Some(&Passphrase::new(key.trim()))).unwrap();
+    // Then the passphrase was changed from the kept key (found in the key store, nothing
+    // typed): the key store no longer holds a key that would not open the notebook, and the
+    // notebook, asked for, says it is locked; the new passphrase opens it, the key does not.
+    let changed = std::fs::read_to_string(tmp.path().join("changed")).unwrap();
+    assert!(
+        changed.contains(r#""key_store_cleared": true"#),
+        "{changed}"
+    );
+    let after = std::fs::read_to_string(tmp.path().join("key-after")).unwrap();
+    assert_eq!(after.trim(), "", "the key store still holds a key");
+    let locked = std::fs::read_to_string(tmp.path().join("locked")).unwrap();
+    assert!(locked.contains("is encrypted"), "{locked}");
+    assert!(matches!(
+        Store::open_with(&dir, Some(&Passphrase::new(key.trim()))),
+        Err(Error::WrongPassphrase { .. })
+    ));
+    let store = Store::open_with(&dir, Some(&Passphrase::new(NEW_PASSPHRASE))).unwrap();
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
 }
 
@@ -523,6 +543,9 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
     drop(store);
 
     assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    // What the desktop app asks of a key it finds (one the key store kept from before).
+    assert!(!at_rest::opens(&dir, &passphrase()).unwrap());
+    assert!(at_rest::opens(&dir, &new).unwrap());
     let old = Store::open_with(&dir, Some(&passphrase()));
     assert!(matches!(old, Err(Error::WrongPassphrase { .. })), "{old:?}");
     let store = Store::open_with(&dir, Some(&new)).unwrap();
@@ -537,7 +560,8 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
 /// `notebook change-passphrase` killed while it encrypts the pages again (a crash, a phone's
 /// battery): the notebook opens with the old passphrase, whole, and not with the new one; run
 /// again, it finishes. The notebook is given 40 MB of pages so that the kill lands halfway,
-/// which the test checks (the rollback journal is there when it kills).
+/// which the test checks (the database file has taken pages under the new key, and the
+/// journal holding the old ones is there).
 #[test]
 fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -564,6 +588,7 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("GROUNDWORK_NEW_PASSPHRASE"));
 
+    let db = dir.join("groundwork.sqlite3");
     let journal = dir.join("groundwork.sqlite3-journal");
     let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
         .arg("--data-dir")
@@ -576,23 +601,34 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Killed once the journal holds a few megabytes of the old pages.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Killed once the rekey has written pages under the new key into the database file (the
+    // store's cache of 8 MiB full, it spills them after journaling the old ones): the file as
+    // the journal first appeared, and as it is when the kill lands, differ.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut at_start: Option<(Vec<u8>, std::time::SystemTime)> = None;
     loop {
-        let held = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
-        if held > 4_000_000 {
-            break;
-        }
         assert!(
             child.try_wait().unwrap().is_none(),
             "the change finished before it could be cut short"
         );
         assert!(std::time::Instant::now() < deadline, "no rekey seen");
+        let held = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+        let modified = std::fs::metadata(&db).and_then(|m| m.modified()).unwrap();
+        match &at_start {
+            None if held > 0 => at_start = Some((std::fs::read(&db).unwrap(), modified)),
+            Some((_, then)) if held > 10_000_000 && modified != *then => break,
+            _ => {}
+        }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(journal.exists(), "killed halfway, with its journal left");
+    let at_kill = std::fs::read(&db).unwrap();
+    assert!(
+        at_start.is_some_and(|(bytes, _)| bytes != at_kill),
+        "the database file took pages under the new key before the kill"
+    );
 
     // The new passphrase does not open it; the old one does, whole.
     let new = Passphrase::new(NEW_PASSPHRASE);

@@ -489,12 +489,18 @@ async function encryptRun(page, expectedText, profile, targets, template) {
   const change = Date.now() - t3;
   await sleep(3000);
   const usedChanged = used();
+  // The app opens again on the screen it was left on.
+  await toPeople(page, expectedText);
   await page.reload({ waitUntil: 'commit' });
-  await page.locator('#unlock-passphrase').waitFor({ timeout: 120000 });
+  const step = (what, p) => p.catch(async (e) => {
+    const shown = await page.locator('body').innerText().catch(() => '(no page)');
+    throw new Error(`${what}: ${e.message}; the page said: ${shown.slice(0, 400).replace(/\s+/g, ' ')}`);
+  });
+  await step('the lock screen after the change', page.locator('#unlock-passphrase').waitFor({ timeout: 120000 }));
   await page.locator('#unlock-passphrase').fill(NEW_PASS);
   const t4 = Date.now();
   await page.locator('#unlock-passphrase').press('Enter');
-  await page.locator('#people-count', { hasText: expectedText }).waitFor({ timeout: 120000 });
+  await step('the People total after the new passphrase', page.locator('#people-count', { hasText: expectedText }).waitFor({ timeout: 120000 }));
   const reopened = Date.now() - t4;
   log(`bench: changing the passphrase: ${ms(change)} ms; OPFS files on disk then ${mib(usedChanged)}; the new passphrase entered → total ${ms(reopened)} ms`);
   return { encrypt, usedBefore, usedAfter, toLock, unlock, saves, change, usedChanged, reopened };

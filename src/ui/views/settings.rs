@@ -432,6 +432,10 @@ fn ChangePassphrase() -> Element {
     let mut round = use_signal(|| 0u32);
     let store = services.store.clone();
     let change = move |_| {
+        // A second tap before the button is drawn disabled.
+        if busy() {
+            return;
+        }
         let (old, p, q) = (current(), first(), again());
         if old.is_empty() {
             nav.error("Type the passphrase this notebook opens with now.");
@@ -496,6 +500,9 @@ fn LockOnPhone(encrypted: bool) -> Element {
     let mut busy = use_signal(|| false);
     let store = services.store.clone();
     let encrypt = move |_| {
+        if busy() {
+            return;
+        }
         let (p, q) = (first(), again());
         if let Err(why) = typed_twice(&p, &q) {
             nav.error(why);
