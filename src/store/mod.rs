@@ -904,7 +904,12 @@ impl Store {
         // The search rows waiting in this connection's memory are written first: a failure
         // below closes it.
         self.catch_up_search()?;
-        if let Err(e) = at_rest::change_key(&self.conn, &self.dir, new) {
+        let changed = at_rest::change_key(&self.conn, &self.dir, new);
+        if let Err(e) = changed {
+            // Refused before the rekey began: the connection is as it was.
+            if matches!(e, Error::NotebookBusy { .. }) {
+                return Err(e);
+            }
             // SQLCipher would go on writing under the new key after a rekey that failed (and
             // was rolled back): the notebook is opened again, under the key that opens it.
             let failed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
