@@ -18,6 +18,7 @@ use wasm_bindgen::prelude::*;
 use super::messages::{FromStore, Refusal, ToStore};
 use crate::ui::sync::{SyncCommand, SyncEngine, SyncStatus};
 use crate::ui::unsaved::{self, Storage, Unsaved};
+use groundwork::crypto::local_copy;
 
 /// Where the page keeps its copy of drafts not yet written (`crate::ui::unsaved`).
 const UNSAVED_KEY: &str = "groundwork-unsaved-drafts";
@@ -38,6 +39,9 @@ struct Client {
     unsaved: Unsaved,
     /// The worker opened the notebook for this page (the only page that may write the copy).
     opened: bool,
+    /// The notebook is encrypted at rest: the key sealing the copy (`None` inside: encrypted
+    /// but no key could be had, so no copy is kept). Outside `Some`: a notebook in the clear.
+    copy_key: Option<Option<[u8; 32]>>,
 }
 
 thread_local! {
@@ -97,9 +101,24 @@ fn page_storage() -> Option<web_sys::Storage> {
 /// stays until the worker says they are kept, and is this page's to keep in step from now on.
 /// Called again once the notebook is open, for a copy written meanwhile by a page that was
 /// closing: what differs from what this page took back, on keys it has not typed itself.
+///
+/// A sealed copy (the notebook is encrypted at rest) waits, untouched, until the worker has
+/// opened the notebook and given the key; one the key does not open is removed.
 fn take_back_unsaved() {
-    let Some(text) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
+    let Some(stored) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
         return;
+    };
+    let key = CLIENT.with(|c| c.borrow().copy_key.flatten());
+    let text = match local_copy::open(key.as_ref(), &stored) {
+        local_copy::Copy::Text(text) => text,
+        local_copy::Copy::Locked => return,
+        local_copy::Copy::Damaged => {
+            super::log("page: the copy of drafts left by a page does not open; removed");
+            if let Some(storage) = page_storage() {
+                let _ = storage.remove_item(UNSAVED_KEY);
+            }
+            return;
+        }
     };
     CLIENT.with(|c| c.borrow_mut().unsaved.found_stored());
     let drafts: Vec<_> = unsaved::read_copy(&text)
@@ -134,9 +153,17 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
         }
         return;
     };
-    let written = match &todo {
-        Storage::Write(copy) => storage.set_item(UNSAVED_KEY, copy),
-        Storage::Remove => storage.remove_item(UNSAVED_KEY),
+    let written = match (&todo, c.copy_key) {
+        (Storage::Write(copy), None) => storage.set_item(UNSAVED_KEY, copy),
+        // An encrypted notebook's drafts are not left in the page's storage in the clear.
+        (Storage::Write(copy), Some(key)) => match key.map(|key| seal_copy(&key, copy)) {
+            Some(Ok(sealed)) => storage.set_item(UNSAVED_KEY, &sealed),
+            Some(Err(e)) => Err(JsValue::from_str(&e)),
+            None => Err(JsValue::from_str(
+                "the notebook is encrypted and gave no key",
+            )),
+        },
+        (Storage::Remove, _) => storage.remove_item(UNSAVED_KEY),
     };
     match written {
         Ok(()) => c.unsaved.stored_as(&todo),
@@ -149,6 +176,12 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
             }
         }
     }
+}
+
+/// `copy` sealed under the notebook's page-copy key, with a fresh nonce.
+fn seal_copy(key: &[u8; 32], copy: &str) -> Result<String, String> {
+    let nonce = groundwork::crypto::random::<16>().map_err(|e| e.to_string())?;
+    local_copy::seal(key, nonce, copy).map_err(|e| e.to_string())
 }
 
 /// A page being hidden (another app, the lock button, closing the tab) may never run again:
@@ -197,6 +230,27 @@ fn receive(message: FromStore) {
             if CLIENT.with(|c| matches!(c.borrow().ready, Some(Ok(())))) =>
         {
             stopped(refusal)
+        }
+        FromStore::CopyKey(text) => {
+            let key = groundwork::crypto::text::from_base64url(&text)
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
+            CLIENT.with(|c| {
+                let mut c = c.borrow_mut();
+                c.copy_key = Some(key);
+                // A copy this page wrote in the clear before the notebook was encrypted is
+                // written again, sealed (or removed, without a key).
+                if c.opened
+                    && let Some(storage) = page_storage()
+                    && let Ok(Some(stored)) = storage.get_item(UNSAVED_KEY)
+                    && !stored.starts_with(local_copy::SEALED_PREFIX)
+                {
+                    let sealed = key.map(|key| seal_copy(&key, &stored));
+                    let _ = match sealed {
+                        Some(Ok(sealed)) => storage.set_item(UNSAVED_KEY, &sealed),
+                        _ => storage.remove_item(UNSAVED_KEY),
+                    };
+                }
+            });
         }
         FromStore::Ready(outcome) => {
             let (waiters, queue, pending) = CLIENT.with(|c| {

@@ -64,6 +64,10 @@ pub enum FromStore {
     /// is in the notebook, or was taken by a request that ends it (whose answer the page
     /// waits for before it drops that one). The page's own copy of the rest can go.
     DraftsKept(u64),
+    /// The notebook is encrypted at rest: the key (base64url) sealing the page's own copy of
+    /// drafts (`groundwork::crypto::local_copy`), sent before the notebook is ready and when it
+    /// has just been encrypted.
+    CopyKey(String),
     /// Documents were erased from the notebook (every erased id, sent after an erasure): the
     /// page drops its copy of drafts typed about them.
     Erased(Vec<String>),

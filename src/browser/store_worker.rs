@@ -317,6 +317,8 @@ fn serve(scope: web_sys::DedicatedWorkerGlobalScope, store: Store) {
     let _ = js_sys::Reflect::set(&scope, &"groundworkScrubPending".into(), scrub.as_ref());
     scrub.forget();
     worker.publish_status(false, &None, 0);
+    // Before the page is told it is open: the page takes back a sealed copy of drafts then.
+    worker.tell_copy_key();
     post(&scope, &FromStore::Ready(Ok(())));
     wasm_bindgen_futures::spawn_local(sync_loop(worker, wakes));
 }
@@ -362,6 +364,25 @@ impl Worker {
         }
     }
 
+    /// Give the page the key sealing its copy of drafts, if the notebook is encrypted. Without
+    /// it (a notebook that cannot write the key), the page keeps no copy.
+    fn tell_copy_key(&self) {
+        let key = self.store.try_borrow().ok().map(|s| s.page_copy_key());
+        match key {
+            Some(Ok(Some(key))) => self.post(&FromStore::CopyKey(
+                groundwork::crypto::text::base64url(&key),
+            )),
+            Some(Ok(None)) => {}
+            Some(Err(e)) => {
+                super::log(&format!(
+                    "worker: no key for the page's copy of drafts: {e}"
+                ));
+                self.post(&FromStore::CopyKey(String::new()));
+            }
+            None => {}
+        }
+    }
+
     fn call(self: &Rc<Self>, id: u64, request: Request) {
         // A draft the request ends (saved, discarded) is written only if the request fails:
         // a save is then one transaction, not three.
@@ -371,9 +392,14 @@ impl Worker {
             .and_then(|k| self.drafts.borrow_mut().remove_entry(k));
         self.flush_drafts(true);
         let writes = request.writes();
+        let encrypting = matches!(request, Request::EncryptAtRest(_));
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
+        if encrypting && ok {
+            // The page seals its copy of drafts from its next write on.
+            self.tell_copy_key();
+        }
         if !ok && ends_draft {
             self.drafts_owed.set(true);
         }

@@ -20,6 +20,7 @@
 pub mod doc_keys;
 pub mod epoch;
 pub mod keys;
+pub mod local_copy;
 pub mod pushlog;
 pub mod seal;
 pub mod text;

@@ -935,6 +935,25 @@ impl Store {
         Ok(())
     }
 
+    /// The key sealing the phone page's own copy of drafts ([`crate::crypto::local_copy`]) while
+    /// this notebook is encrypted at rest: made at the first asking and kept in the notebook
+    /// (so encrypted with it). None for a notebook in the clear, whose drafts' copy is too.
+    pub fn page_copy_key(&self) -> Result<Option<[u8; 32]>> {
+        if self.key.is_none() {
+            return Ok(None);
+        }
+        const KEY: &str = "page_copy_key";
+        let kept = meta_get(&self.conn, KEY)?
+            .and_then(|hex| intake::unhex_strict(&hex))
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
+        if let Some(key) = kept {
+            return Ok(Some(key));
+        }
+        let key = crate::crypto::random::<32>().map_err(Error::from)?;
+        meta_set(&self.conn, KEY, &intake::hex(&key))?;
+        Ok(Some(key))
+    }
+
     /// Whether this notebook is encrypted at rest: it was opened with a key.
     pub fn encrypted_at_rest(&self) -> bool {
         self.key.is_some()

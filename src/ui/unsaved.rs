@@ -7,7 +7,8 @@
 //! worker's `DraftsKept`), and when it is hidden it writes what is still unconfirmed to its
 //! own storage (`localStorage`, which a page writes before it goes). The next page to open
 //! the notebook sends that copy to the worker as drafts, before anything else, and drops it
-//! once the worker says they are kept.
+//! once the worker says they are kept. When the notebook is encrypted at rest the copy is
+//! sealed (`groundwork::crypto::local_copy`, done by `browser::client`).
 //!
 //! A draft a save ends (its record saved with it) stays copied until the save is answered: a
 //! busy worker ended with the page may never have read the save, and then the draft is all

@@ -675,3 +675,31 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     let store = Store::open_with(&dir, Some(&new)).unwrap();
     assert!(store.person(&rosa).is_ok());
 }
+
+/// The key sealing the phone page's copy of drafts: none for a notebook in the clear; for an
+/// encrypted one made once, kept (the same after reopening), and in no file in the clear.
+#[test]
+fn the_page_copy_key_is_kept_in_the_encrypted_notebook_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    canary_person(&mut store);
+    assert_eq!(store.page_copy_key().unwrap(), None);
+    drop(store);
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    let key = store
+        .page_copy_key()
+        .unwrap()
+        .expect("a key for an encrypted notebook");
+    assert_eq!(store.page_copy_key().unwrap(), Some(key));
+    drop(store);
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert_eq!(store.page_copy_key().unwrap(), Some(key));
+    drop(store);
+    let hex = groundwork::store::intake::hex(&key);
+    assert_eq!(files_holding(&dir, &hex), Vec::<String>::new());
+}

@@ -924,7 +924,7 @@ function filesHolding(dir, text) {
 }
 
 tests.push(
-  ['a phone\'s notebook encrypted at rest: a passphrase set in Settings (typed twice, ten characters or more), asked at each start, a wrong one refused; what the notebook holds is nowhere in the browser\'s files in the clear afterwards, and what was saved before and after is all there; the passphrase changed in Settings (the current one asked), after which only the new one opens it', async (s) => {
+  ['a phone\'s notebook encrypted at rest: a passphrase set in Settings (typed twice, ten characters or more), asked at each start, a wrong one refused; what the notebook holds is nowhere in the browser\'s files in the clear afterwards, and what was saved before and after is all there; the passphrase changed in Settings (the current one asked), after which only the new one opens it; the page\'s own copy of drafts sealed', async (s) => {
     const profile = join(s.tmp, 'locked-phone-profile');
     const BEFORE = 'Quillon Marrowfeather';
     const BEFORE_NOTE = 'Canary note: heating off since the 4th, ask about the rota';
@@ -1050,6 +1050,25 @@ tests.push(
       for (const name of [BEFORE, AFTER, LATER]) {
         await page.locator('.person-row', { hasText: name }).waitFor({ timeout: 10000 });
       }
+
+      // What was typed as the notebook's worker stopped is kept by the page's own copy
+      // (localStorage) for the next start: sealed, since the notebook is encrypted, and taken
+      // back once the passphrase opens it.
+      const DRAFT = 'Sealed Draft Canary Zephyrine';
+      await page.getByRole('button', { name: '+ Add person' }).tap();
+      await typeFast(page, '#person-name', 'Sealed Draft');
+      await page.waitForTimeout(800); // typing paused: the draft is written
+      await trapWorker(page);
+      await typeFast(page, '#person-name', DRAFT);
+      await page.reload();
+      await page.locator('#unlock-passphrase').waitFor({ timeout: 30000 });
+      const copy = await page.evaluate(() => localStorage.getItem('groundwork-unsaved-drafts'));
+      assert(copy && copy.startsWith('gw-sealed-1:'), `the page's copy of drafts, sealed: ${copy}`);
+      assert(!copy.includes('Zephyrine') && !copy.includes('Sealed'), `the copy in the clear: ${copy}`);
+      await typeFast(page, '#unlock-passphrase', NEW_PASS);
+      await page.locator('#unlock-open').tap();
+      await page.getByText('A draft was restored').waitFor({ timeout: 60000 });
+      eq(await page.inputValue('#person-name'), DRAFT, 'the name typed as the worker stopped, from the sealed copy');
     } finally {
       await context.close().catch(() => {});
     }
