@@ -156,13 +156,20 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
     let written = match (&todo, c.copy_key) {
         (Storage::Write(copy), None) => storage.set_item(UNSAVED_KEY, copy),
         // An encrypted notebook's drafts are not left in the page's storage in the clear.
-        (Storage::Write(copy), Some(key)) => match key.map(|key| seal_copy(&key, copy)) {
-            Some(Ok(sealed)) => storage.set_item(UNSAVED_KEY, &sealed),
-            Some(Err(e)) => Err(JsValue::from_str(&e)),
-            None => Err(JsValue::from_str(
-                "the notebook is encrypted and gave no key",
-            )),
-        },
+        (Storage::Write(copy), Some(Some(key))) => seal_copy(&key, copy)
+            .and_then(|sealed| {
+                storage
+                    .set_item(UNSAVED_KEY, &sealed)
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .map_err(|e| JsValue::from_str(&e)),
+        // Encrypted and no key: no copy is written, and one this page did not write stays.
+        (Storage::Write(_), Some(None)) => {
+            if hiding {
+                super::log("page: the notebook gave no key to seal a copy of the drafts");
+            }
+            return;
+        }
         (Storage::Remove, _) => storage.remove_item(UNSAVED_KEY),
     };
     match written {
@@ -232,23 +239,31 @@ fn receive(message: FromStore) {
             stopped(refusal)
         }
         FromStore::CopyKey(text) => {
+            // An empty text (or anything not a key): the notebook is encrypted and no key
+            // could be had.
             let key = groundwork::crypto::text::from_base64url(&text)
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
             CLIENT.with(|c| {
                 let mut c = c.borrow_mut();
+                let before = c.copy_key.flatten();
                 c.copy_key = Some(key);
-                // A copy this page wrote in the clear before the notebook was encrypted is
-                // written again, sealed (or removed, without a key).
+                // The copy this page keeps in step (written in the clear before the notebook
+                // was encrypted, or sealed under the key before a passphrase change) is written
+                // again under this key. Without a key it is left as it is.
                 if c.opened
+                    && let Some(key) = key
                     && let Some(storage) = page_storage()
                     && let Ok(Some(stored)) = storage.get_item(UNSAVED_KEY)
-                    && !stored.starts_with(local_copy::SEALED_PREFIX)
+                    && let local_copy::Copy::Text(copy) = local_copy::open(before.as_ref(), &stored)
                 {
-                    let sealed = key.map(|key| seal_copy(&key, &stored));
-                    let _ = match sealed {
-                        Some(Ok(sealed)) => storage.set_item(UNSAVED_KEY, &sealed),
-                        _ => storage.remove_item(UNSAVED_KEY),
-                    };
+                    match seal_copy(&key, &copy) {
+                        Ok(sealed) => {
+                            let _ = storage.set_item(UNSAVED_KEY, &sealed);
+                        }
+                        Err(e) => {
+                            super::log(&format!("page: the copy of drafts stays as it was: {e}"))
+                        }
+                    }
                 }
             });
         }

@@ -66,7 +66,8 @@ pub enum FromStore {
     DraftsKept(u64),
     /// The notebook is encrypted at rest: the key (base64url) sealing the page's own copy of
     /// drafts (`groundwork::crypto::local_copy`), sent before the notebook is ready and when it
-    /// has just been encrypted.
+    /// has just been encrypted or its passphrase changed (a new key then). An empty text: the
+    /// notebook is encrypted and gave no key (the page then keeps no copy).
     CopyKey(String),
     /// Documents were erased from the notebook (every erased id, sent after an erasure): the
     /// page drops its copy of drafts typed about them.

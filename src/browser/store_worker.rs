@@ -392,12 +392,16 @@ impl Worker {
             .and_then(|k| self.drafts.borrow_mut().remove_entry(k));
         self.flush_drafts(true);
         let writes = request.writes();
-        let encrypting = matches!(request, Request::EncryptAtRest(_));
+        let encrypting = matches!(
+            request,
+            Request::EncryptAtRest(_) | Request::ChangePassphrase { .. }
+        );
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
         if encrypting && ok {
-            // The page seals its copy of drafts from its next write on.
+            // The page seals its copy of drafts from its next write on (under a new key after
+            // a passphrase change).
             self.tell_copy_key();
         }
         if !ok && ends_draft {

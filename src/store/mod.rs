@@ -129,6 +129,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The key, in `meta`, of the key sealing the phone page's copy of drafts.
+const PAGE_COPY_KEY: &str = "page_copy_key";
+
 impl Store {
     /// Open (creating if needed) the data directory `dir`.
     ///
@@ -926,12 +929,15 @@ impl Store {
             project::prepare_search(&conn)?;
             self.conn = conn;
             self.key = Some(key.clone());
-            return match key.same_as(new) {
-                true => Ok(()),
-                false => Err(e),
-            };
+            if !key.same_as(new) {
+                return Err(e);
+            }
         }
         self.key = Some(new.clone());
+        // Copies sealed from now on are sealed under a new key (the page's copy is sealed
+        // again under it: `FromStore::CopyKey`), so that the old passphrase and a copy of the
+        // notebook taken before do not open them.
+        meta_delete(&self.conn, PAGE_COPY_KEY)?;
         Ok(())
     }
 
@@ -942,15 +948,20 @@ impl Store {
         if self.key.is_none() {
             return Ok(None);
         }
-        const KEY: &str = "page_copy_key";
-        let kept = meta_get(&self.conn, KEY)?
-            .and_then(|hex| intake::unhex_strict(&hex))
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
-        if let Some(key) = kept {
-            return Ok(Some(key));
+        if let Some(hex) = meta_get(&self.conn, PAGE_COPY_KEY)? {
+            // A key that does not read is not replaced: copies sealed under it would be lost.
+            return intake::unhex_strict(&hex)
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+                .map(Some)
+                .ok_or_else(|| Error::DataDir {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other(
+                        "the key of the page's copy of drafts does not read",
+                    ),
+                });
         }
         let key = crate::crypto::random::<32>().map_err(Error::from)?;
-        meta_set(&self.conn, KEY, &intake::hex(&key))?;
+        meta_set(&self.conn, PAGE_COPY_KEY, &intake::hex(&key))?;
         Ok(Some(key))
     }
 

@@ -702,4 +702,21 @@ fn the_page_copy_key_is_kept_in_the_encrypted_notebook_only() {
     drop(store);
     let hex = groundwork::store::intake::hex(&key);
     assert_eq!(files_holding(&dir, &hex), Vec::<String>::new());
+    // A passphrase change brings a new key: copies sealed after it do not open with the old
+    // passphrase and a copy of the notebook taken before.
+    let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    store
+        .change_passphrase(&passphrase(), &Passphrase::new(NEW_PASSPHRASE))
+        .unwrap();
+    let after = store
+        .page_copy_key()
+        .unwrap()
+        .expect("a key after the change");
+    assert_ne!(after, key);
+    // And the phone's way of encrypting (the store goes on in its encrypted file) gives one.
+    let other = tmp.path().join("phone");
+    let mut phone = Store::open(&other).unwrap();
+    assert_eq!(phone.page_copy_key().unwrap(), None);
+    phone.encrypt_in_place(&passphrase()).unwrap();
+    assert!(phone.page_copy_key().unwrap().is_some());
 }
