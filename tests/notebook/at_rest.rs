@@ -136,6 +136,34 @@ fn a_new_notebook_made_with_a_passphrase_is_encrypted_from_its_first_write() {
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
 }
 
+/// A notebook in `tmp` holding the canary person (their id returned), encrypted under
+/// [`PASSPHRASE`] by `notebook encrypt`'s way.
+fn encrypted_canary_notebook(tmp: &tempfile::TempDir) -> (std::path::PathBuf, String) {
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    drop(store);
+    Store::open(&dir)
+        .unwrap()
+        .encrypt_at_rest(&passphrase())
+        .unwrap();
+    (dir, rosa)
+}
+
+/// `groundwork notebook change-passphrase` on `dir`, from [`PASSPHRASE`] to
+/// [`NEW_PASSPHRASE`], no key store in reach.
+fn change_passphrase(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groundwork"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(["notebook", "change-passphrase"])
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
+        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE);
+    cmd
+}
+
 /// `groundwork` with the passphrase in its environment.
 fn with_passphrase(dir: &Path, args: &[&str], passphrase: Option<&str>) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_groundwork"));
@@ -462,14 +490,7 @@ fn settling_deletes_nothing_it_cannot_tell_is_spare() {
 #[test]
 fn a_passphrase_sqlite_cannot_take_is_told_as_wrong_and_not_shown() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("notebook");
-    let mut store = Store::open(&dir).unwrap();
-    canary_person(&mut store);
-    drop(store);
-    Store::open(&dir)
-        .unwrap()
-        .encrypt_at_rest(&passphrase())
-        .unwrap();
+    let (dir, _) = encrypted_canary_notebook(&tmp);
     let before = std::fs::read(dir.join("groundwork.sqlite3")).unwrap();
     let odd = Store::open_with(&dir, Some(&Passphrase::new("secret\0tail-words")));
     let message = format!("{odd:?}");
@@ -565,14 +586,7 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
 #[test]
 fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("notebook");
-    let mut store = Store::open(&dir).unwrap();
-    let rosa = canary_person(&mut store);
-    drop(store);
-    Store::open(&dir)
-        .unwrap()
-        .encrypt_at_rest(&passphrase())
-        .unwrap();
+    let (dir, rosa) = encrypted_canary_notebook(&tmp);
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
     store
         .connection()
@@ -590,14 +604,7 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
 
     let db = dir.join("groundwork.sqlite3");
     let journal = dir.join("groundwork.sqlite3-journal");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["notebook", "change-passphrase"])
-        .env_remove("GROUNDWORK_DATA_DIR")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
-        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE)
+    let mut child = change_passphrase(&dir)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -650,16 +657,7 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     assert_eq!((check.as_str(), ballast), ("ok", 40));
     drop(store);
 
-    let done = Command::new(env!("CARGO_BIN_EXE_groundwork"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["notebook", "change-passphrase"])
-        .env_remove("GROUNDWORK_DATA_DIR")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
-        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE)
-        .output()
-        .unwrap();
+    let done = change_passphrase(&dir).output().unwrap();
     assert!(
         done.status.success(),
         "{}",
