@@ -132,15 +132,20 @@ pub fn is_encrypted(dir: &Path) -> Result<bool> {
 /// may be one the notebook no longer has).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn opens(dir: &Path, passphrase: &Passphrase) -> Result<bool> {
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join(DB_FILE),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    match unlock(&conn, passphrase, dir).and_then(|()| check_key(&conn, dir)) {
-        Ok(()) => Ok(true),
+    match open_keyed(&dir.join(DB_FILE), dir, passphrase) {
+        Ok(_) => Ok(true),
         Err(Error::WrongPassphrase { .. }) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// A connection to the encrypted database at `path` (of the notebook in `dir`), its key given
+/// and checked.
+fn open_keyed(path: &Path, dir: &Path, passphrase: &Passphrase) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    unlock(&conn, passphrase, dir)?;
+    check_key(&conn, dir)?;
+    Ok(conn)
 }
 
 /// Give `conn` the notebook's key before anything else is read. A wrong passphrase shows on
@@ -337,9 +342,7 @@ pub(super) fn export(
 
 /// The encrypted copy opens with the passphrase, has the schema version, and is whole.
 fn check_copy(copy: &Path, dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<()> {
-    let conn = rusqlite::Connection::open(copy)?;
-    unlock(&conn, passphrase, dir)?;
-    check_key(&conn, dir)?;
+    let conn = open_keyed(copy, dir, passphrase)?;
     check_copied(&conn, dir, user_version)
 }
 
