@@ -251,6 +251,10 @@ pub enum Request {
         /// The one it is to open with from now on.
         new: SecretText,
     },
+    /// Whether this is the passphrase the notebook, encrypted at rest, opens with (the phone's
+    /// Settings ask before the phone's screen lock keeps a copy of it; see
+    /// [`Store::check_passphrase`]). Answered `Done` or refused with words saying why.
+    CheckPassphrase(SecretText),
     /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
     /// to be contacted left out of `people`): `people`, `conversations` or `commitments`.
     ExportCsv(String),
@@ -745,6 +749,10 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             } else {
                 return Err(Error::ChangePassphraseWithAppClosed);
             }
+            Reply::Done(())
+        }
+        Request::CheckPassphrase(typed) => {
+            s.check_passphrase(&crate::store::at_rest::Passphrase::new(typed.0))?;
             Reply::Done(())
         }
         Request::Draft(key) => Reply::Draft(s.draft(&key)?),

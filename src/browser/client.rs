@@ -92,7 +92,7 @@ pub fn spawn_worker() -> Result<(), String> {
 }
 
 /// The page's storage (`localStorage`), if this browser gives the page one.
-fn page_storage() -> Option<web_sys::Storage> {
+pub(super) fn page_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 

@@ -10,6 +10,8 @@
 //! - [`helpers`]: more dedicated workers, started by the store worker, that open, check and
 //!   read parts of large pulled pages while it does its own part.
 //! - [`messages`]: what the page and the store worker post to each other (JSON strings).
+//! - [`screen_lock`]: the phone's screen lock (a passkey's secret) opening an encrypted
+//!   notebook instead of the typed passphrase.
 //!
 //! `main` tells them apart by the global scope it runs in, and a helper by its worker's name.
 
@@ -17,6 +19,7 @@ pub mod client;
 pub mod helpers;
 pub mod messages;
 pub mod page;
+pub mod screen_lock;
 pub mod store_worker;
 
 use wasm_bindgen::JsCast;

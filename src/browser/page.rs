@@ -20,6 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::client::{WorkerSync, ready, spawn_worker};
 use super::messages::Refusal;
+use super::screen_lock;
 use crate::ui::worker::StoreHandle;
 use crate::ui::{Host, Services};
 
@@ -155,32 +156,102 @@ pub(super) fn show_lock(wrong: bool) {
                 return;
             }
             let _ = js_sys::Reflect::set(&input, &"value".into(), &"".into());
-            if let Some(button) = document.get_element_by_id("unlock-open") {
-                let _ = button.set_attribute("disabled", "");
-            }
+            enable_lock_buttons(&document, false);
             set_lock_note(&document, "Opening the notebook…");
+            screen_lock::set_trying(false);
             super::client::unlock(typed);
         });
         let _ = form.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
         on_submit.forget();
         let _ = body.insert_before(&form, body.first_child().as_ref());
     }
-    if let Some(button) = document.get_element_by_id("unlock-open") {
-        let _ = button.remove_attribute("disabled");
+    enable_lock_buttons(&document, true);
+    let mut note = if wrong {
+        "That passphrase does not open this notebook. Check it and try again."
+    } else {
+        ""
+    };
+    // The screen lock's copy of the passphrase no longer opens the notebook (the passphrase
+    // was changed since): it is forgotten, and the passphrase typed.
+    if wrong && screen_lock::take_trying() {
+        screen_lock::forget();
+        note = "The passphrase the screen lock kept no longer opens this notebook (it was \
+                changed since). Type the passphrase; the screen lock can be set up again in \
+                Settings.";
     }
-    set_lock_note(
-        &document,
-        if wrong {
-            "That passphrase does not open this notebook. Check it and try again."
-        } else {
-            ""
-        },
-    );
-    if let Some(input) = document.get_element_by_id("unlock-passphrase")
-        && let Ok(focus) = js_sys::Reflect::get(&input, &"focus".into())
+    set_lock_note(&document, note);
+    let by_screen_lock = screen_lock::enrolled() && screen_lock_button(&document).is_some();
+    if !by_screen_lock && let Some(button) = document.get_element_by_id("unlock-screen-lock") {
+        button.remove();
+    }
+    // With the screen lock set up, its button has the focus (no keyboard pops up).
+    let focused = if by_screen_lock {
+        "unlock-screen-lock"
+    } else {
+        "unlock-passphrase"
+    };
+    if let Some(element) = document.get_element_by_id(focused)
+        && let Ok(focus) = js_sys::Reflect::get(&element, &"focus".into())
         && let Ok(focus) = focus.dyn_into::<js_sys::Function>()
     {
-        let _ = focus.call0(&input);
+        let _ = focus.call0(&element);
+    }
+}
+
+/// The lock screen's "Open with the screen lock" button, added before the passphrase field if
+/// it is not there yet.
+fn screen_lock_button(document: &web_sys::Document) -> Option<web_sys::Element> {
+    if let Some(button) = document.get_element_by_id("unlock-screen-lock") {
+        return Some(button);
+    }
+    let form = document.get_element_by_id("unlock")?;
+    let label = form.query_selector("label").ok().flatten()?;
+    let button = document.create_element("button").ok()?;
+    button.set_id("unlock-screen-lock");
+    button.set_class_name("primary");
+    let _ = button.set_attribute("type", "button");
+    button.set_text_content(Some("Open with the screen lock"));
+    let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(|_: web_sys::Event| {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        enable_lock_buttons(&document, false);
+        set_lock_note(&document, "Waiting for the phone's screen lock…");
+        wasm_bindgen_futures::spawn_local(async move {
+            match screen_lock::passphrase().await {
+                Ok(passphrase) => {
+                    set_lock_note(&document, "Opening the notebook…");
+                    screen_lock::set_trying(true);
+                    super::client::unlock(passphrase);
+                }
+                Err(why) => {
+                    set_lock_note(&document, &why);
+                    enable_lock_buttons(&document, true);
+                    if !screen_lock::enrolled()
+                        && let Some(button) = document.get_element_by_id("unlock-screen-lock")
+                    {
+                        button.remove();
+                    }
+                }
+            }
+        });
+    });
+    let _ = button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+    on_click.forget();
+    form.insert_before(&button, Some(&label)).ok()?;
+    Some(button)
+}
+
+/// The lock screen's buttons usable (or not, while the notebook is being opened).
+fn enable_lock_buttons(document: &web_sys::Document, enabled: bool) {
+    for id in ["unlock-open", "unlock-screen-lock"] {
+        if let Some(button) = document.get_element_by_id(id) {
+            let _ = if enabled {
+                button.remove_attribute("disabled")
+            } else {
+                button.set_attribute("disabled", "")
+            };
+        }
     }
 }
 
@@ -195,6 +266,7 @@ pub(super) fn hide_lock() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
+    screen_lock::set_trying(false);
     if let Some(form) = document.get_element_by_id("unlock") {
         form.remove();
         if let Some(main) = document.get_element_by_id("main") {

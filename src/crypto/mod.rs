@@ -12,6 +12,8 @@
 //!   team, document and epoch, then an Ed25519 signature by the writing device.
 //! - [`trust`]: the team's root of trust: invite certificates, admissions, lead records and
 //!   erase orders signed by a lead.
+//! - [`local_copy`], [`screen_lock`]: the phone page's own sealed copies (of drafts, and of
+//!   an encrypted notebook's passphrase under the phone's screen lock).
 //! - [`text`]: base64url and base32 for keys that travel as text (invites, join links).
 //!
 //! ARCHITECTURE.md ("End-to-end encryption") says why these primitives and what the relay
@@ -22,6 +24,7 @@ pub mod epoch;
 pub mod keys;
 pub mod local_copy;
 pub mod pushlog;
+pub mod screen_lock;
 pub mod seal;
 pub mod text;
 pub mod trust;

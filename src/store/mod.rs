@@ -883,6 +883,21 @@ impl Store {
         Ok(())
     }
 
+    /// Check that `typed` is the passphrase this notebook, encrypted at rest, opens with
+    /// (before the phone's screen lock is given a copy of it): `NotEncrypted` for a plain
+    /// notebook, `WrongCurrentPassphrase` for another passphrase.
+    pub fn check_passphrase(&self, typed: &at_rest::Passphrase) -> Result<()> {
+        let Some(key) = &self.key else {
+            return Err(Error::NotEncrypted {
+                path: self.dir.clone(),
+            });
+        };
+        if !key.same_as(typed) {
+            return Err(Error::WrongCurrentPassphrase);
+        }
+        Ok(())
+    }
+
     /// Change the passphrase of this notebook, encrypted at rest, from `current` (which must be
     /// the one it was opened with) to `new`, while it stays open (see `at_rest::change_key`:
     /// every page is encrypted again in place, in one transaction). Nothing else may have the

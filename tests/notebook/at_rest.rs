@@ -522,6 +522,12 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         matches!(plain, Err(Error::NotEncrypted { .. })),
         "{plain:?}"
     );
+    // The check the phone's Settings make before its screen lock keeps a copy: none to check.
+    let checked = store.check_passphrase(&passphrase());
+    assert!(
+        matches!(checked, Err(Error::NotEncrypted { .. })),
+        "{checked:?}"
+    );
     drop(store);
     Store::open(&dir)
         .unwrap()
@@ -529,6 +535,14 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         .unwrap();
     let new = Passphrase::new(NEW_PASSPHRASE);
     let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    store.check_passphrase(&passphrase()).unwrap();
+    for typed in ["not the passphrase", "correct horse battery stapl", ""] {
+        let checked = store.check_passphrase(&Passphrase::new(typed));
+        assert!(
+            matches!(checked, Err(Error::WrongCurrentPassphrase)),
+            "{typed}: {checked:?}"
+        );
+    }
     let wrong = store.change_passphrase(&Passphrase::new("not the passphrase"), &new);
     assert!(
         matches!(wrong, Err(Error::WrongCurrentPassphrase)),
@@ -555,6 +569,9 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         .add_person(NewPerson::new().put(PersonField::Name, format!("Ana {CANARY}")))
         .unwrap();
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 2);
+    // The check follows the change (a screen lock given the old one would open nothing).
+    assert!(store.check_passphrase(&passphrase()).is_err());
+    store.check_passphrase(&new).unwrap();
     // Changing it again needs the new one as the current one.
     let stale = store.change_passphrase(&passphrase(), &Passphrase::new("yet another phrase"));
     assert!(

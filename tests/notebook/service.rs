@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 44;
+const VARIANTS: usize = 45;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -64,6 +64,7 @@ fn variant(r: &Request) -> usize {
         Request::HandOver(_) => 41,
         Request::EncryptAtRest(_) => 42,
         Request::ChangePassphrase { .. } => 43,
+        Request::CheckPassphrase(_) => 44,
     }
 }
 
@@ -164,6 +165,13 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         refusal.contains("groundwork notebook change-passphrase"),
         "{refusal}"
     );
+    // Checking a passphrase (the phone's screen lock set up) on a plain notebook: refused in
+    // words, and not shown by `Debug` either.
+    let check =
+        Request::CheckPassphrase(groundwork::service::SecretText("the words to check".into()));
+    assert!(!format!("{check:?}").contains("to check"), "{check:?}");
+    let refusal = w.refused(check).to_string();
+    assert!(refusal.contains("is not encrypted"), "{refusal}");
     let campaign: String = w.ask(Request::AddCampaign(NewCampaign {
         name: "Fair rent".into(),
         issue: Some("rent".into()),

@@ -421,7 +421,8 @@ fn typed_twice(first: &str, again: &str) -> Result<(), String> {
 /// A form changing the passphrase of the phone's encrypted notebook
 /// (`Store::change_passphrase`): the current one, then the new one typed twice.
 #[component]
-fn ChangePassphrase() -> Element {
+fn ChangePassphrase(screen_lock: Signal<bool>) -> Element {
+    let mut screen_lock = screen_lock;
     let services = use_context::<Services>();
     let nav = use_context::<Nav>();
     let mut current = use_signal(String::new);
@@ -460,10 +461,20 @@ fn ChangePassphrase() -> Element {
                     first.set(String::new());
                     again.set(String::new());
                     round += 1;
-                    nav.say(
-                        "The passphrase is changed: this notebook opens with the new one from \
-                         now on.",
-                    );
+                    // The screen lock's copy is of the old passphrase: it opens nothing now.
+                    if forget_screen_lock() {
+                        screen_lock.set(false);
+                        nav.say(
+                            "The passphrase is changed: this notebook opens with the new one \
+                             from now on. The screen lock kept the old one and no longer opens \
+                             it: set it up again above.",
+                        );
+                    } else {
+                        nav.say(
+                            "The passphrase is changed: this notebook opens with the new one \
+                             from now on.",
+                        );
+                    }
                 }
                 Err(e) => nav.error(e.to_string()),
             }
@@ -498,6 +509,8 @@ fn LockOnPhone(encrypted: bool) -> Element {
     let mut first = use_signal(String::new);
     let mut again = use_signal(String::new);
     let mut busy = use_signal(|| false);
+    // The phone's screen lock opens the notebook (its copy of the passphrase is kept).
+    let screen_lock = use_signal(screen_lock_enrolled);
     let store = services.store.clone();
     let encrypt = move |_| {
         if busy() {
@@ -534,7 +547,8 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 p { id: "lock-note",
                     "This notebook is encrypted on this phone: it opens only with its passphrase, typed each time the app starts. A forgotten passphrase cannot be recovered; what was synced is safe with the team."
                 }
-                ChangePassphrase {}
+                ScreenLock { on: screen_lock }
+                ChangePassphrase { screen_lock }
             } else {
                 p { id: "lock-note",
                     "Anyone who gets into this phone's browser can read this notebook. Encrypt it with a passphrase, asked each time the app starts. A forgotten passphrase cannot be recovered: sync first, so that the team has everything."
@@ -548,6 +562,121 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 button { r#type: "button", class: "secondary", id: "lock-encrypt", disabled: busy(),
                     onclick: encrypt,
                     if busy() { "Encrypting…" } else { "Encrypt this notebook" }
+                }
+            }
+        }
+    }
+}
+
+/// Whether the phone's screen lock is set up to open the notebook (never on the desktop).
+fn screen_lock_enrolled() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return crate::browser::screen_lock::enrolled();
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
+
+/// Forget the screen lock's copy of the passphrase; whether there was one.
+fn forget_screen_lock() -> bool {
+    let was = screen_lock_enrolled();
+    #[cfg(target_arch = "wasm32")]
+    crate::browser::screen_lock::forget();
+    was
+}
+
+/// Nothing on the desktop: its key store is the operating system's.
+#[cfg(not(target_arch = "wasm32"))]
+#[component]
+fn ScreenLock(on: Signal<bool>) -> Element {
+    let _ = on;
+    rsx! {}
+}
+
+/// The phone's screen lock (fingerprint, face or PIN) opening the encrypted notebook instead of
+/// the typed passphrase (`browser::screen_lock`): set up with the passphrase, checked by the
+/// store first, or turned off.
+#[cfg(target_arch = "wasm32")]
+#[component]
+fn ScreenLock(on: Signal<bool>) -> Element {
+    use crate::browser::screen_lock;
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut on = on;
+    let mut typed = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    // Bumped after setting up, so that the field is drawn again, empty.
+    let mut round = use_signal(|| 0u32);
+    let store = services.store.clone();
+    let set_up = move |_| {
+        if busy() {
+            return;
+        }
+        let passphrase = typed();
+        if passphrase.is_empty() {
+            nav.error("Type the notebook's passphrase: the screen lock keeps a copy of it.");
+            return;
+        }
+        let store = store.clone();
+        busy.set(true);
+        spawn(async move {
+            let request =
+                Request::CheckPassphrase(groundwork::service::SecretText(passphrase.clone()));
+            let done = match store.run(request).await {
+                Ok(()) => screen_lock::enrol(&passphrase).await,
+                Err(e) => Err(e.to_string()),
+            };
+            busy.set(false);
+            match done {
+                Ok(()) => {
+                    typed.set(String::new());
+                    round += 1;
+                    on.set(true);
+                    nav.say(
+                        "The phone's screen lock opens this notebook from now on. The \
+                         passphrase still does too: keep it.",
+                    );
+                }
+                Err(e) => nav.error(e),
+            }
+        });
+    };
+    let turn_off = move |_| {
+        screen_lock::forget();
+        on.set(false);
+        nav.say(
+            "The screen lock no longer opens this notebook: type its passphrase at each start.",
+        );
+    };
+    if !screen_lock::available() {
+        return rsx! {
+            p { id: "screen-lock-note", class: "muted",
+                "This browser cannot open the notebook with the phone's screen lock: its passphrase is typed at each start."
+            }
+        };
+    }
+    rsx! {
+        div { class: "screen-lock", role: "group", "aria-labelledby": "screen-lock-title",
+            h4 { id: "screen-lock-title", "Open with the screen lock" }
+            if on() {
+                p { id: "screen-lock-note",
+                    "This phone's screen lock (fingerprint, face or PIN) opens this notebook; its passphrase still does too. Anyone who can unlock this phone can open the notebook."
+                }
+                button { r#type: "button", class: "secondary", id: "screen-lock-off", onclick: turn_off,
+                    "Stop using the screen lock"
+                }
+            } else {
+                p { id: "screen-lock-note",
+                    "Let this phone's screen lock (fingerprint, face or PIN) open the notebook instead of typing the passphrase at each start. Anyone who can unlock this phone will then be able to open it."
+                }
+                for r in [round()] {
+                    div { key: "{r}",
+                        TextField { id: "screen-lock-passphrase", label: "The notebook's passphrase", kind: "password",
+                            autocomplete: "current-password", oninput: move |v| typed.set(v) }
+                    }
+                }
+                button { r#type: "button", class: "secondary", id: "screen-lock-on", disabled: busy(),
+                    onclick: set_up,
+                    if busy() { "Waiting for the screen lock…" } else { "Use the screen lock" }
                 }
             }
         }

@@ -1,0 +1,277 @@
+//! The phone's screen lock opens the encrypted notebook: a passkey made for the app
+//! (WebAuthn, the phone's own authenticator: fingerprint, face or PIN) gives a secret through
+//! its `prf` extension, under which the page keeps a sealed copy of the passphrase
+//! ([`groundwork::crypto::screen_lock`]). Set up in Settings (the passphrase typed and checked
+//! first), used on the lock screen, forgotten when the passphrase changes or the copy no longer
+//! opens the notebook.
+//!
+//! Nothing is sent anywhere: the passkey's assertion is not checked by a server (there is none
+//! to ask offline); what protects the notebook is that only the authenticator, after its user
+//! verification, gives the secret. The calls go through `navigator.credentials` as plain
+//! JavaScript objects (`js_sys::Reflect`), the `prf` extension having no typed binding.
+
+use std::cell::Cell;
+
+use groundwork::crypto::screen_lock::{Enrolment, SALT_LEN, secret};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// Where the page keeps the enrolment (`localStorage`).
+const STORAGE_KEY: &str = "groundwork-screen-lock";
+
+/// How long the phone's prompt waits for a finger or a face.
+const PROMPT_MS: f64 = 120_000.0;
+
+thread_local! {
+    /// The lock screen's last passphrase came from the screen lock: a "wrong passphrase"
+    /// answer means the copy is stale (the passphrase changed since).
+    static TRYING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this browser offers passkeys here (a secure context with WebAuthn). Whether the
+/// phone's authenticator gives a `prf` secret is only known by trying.
+pub fn available() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    window.is_secure_context()
+        && Reflect::get(&window, &"PublicKeyCredential".into())
+            .map(|v| v.is_function())
+            .unwrap_or(false)
+}
+
+/// The enrolment kept by this page, if any (one that does not read counts as none, and is
+/// removed).
+fn kept() -> Option<Enrolment> {
+    let text = super::client::page_storage()?
+        .get_item(STORAGE_KEY)
+        .ok()
+        .flatten()?;
+    match Enrolment::from_text(&text) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            super::log(&format!("page: {e}"));
+            forget();
+            None
+        }
+    }
+}
+
+/// Whether the screen lock is set up to open this notebook.
+pub fn enrolled() -> bool {
+    kept().is_some()
+}
+
+/// Stop opening the notebook with the screen lock: the copy of the passphrase is removed (the
+/// passkey itself stays in the phone's list, opening nothing).
+pub fn forget() {
+    if let Some(storage) = super::client::page_storage() {
+        let _ = storage.remove_item(STORAGE_KEY);
+    }
+}
+
+/// Remember that the lock screen is trying the screen lock's passphrase.
+pub(super) fn set_trying(trying: bool) {
+    TRYING.with(|t| t.set(trying));
+}
+
+/// Whether the last passphrase the lock screen sent came from the screen lock (and forget it).
+pub(super) fn take_trying() -> bool {
+    TRYING.with(|t| t.replace(false))
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (key, value) in pairs {
+        set(&o, key, value);
+    }
+    o
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    Uint8Array::from(b).into()
+}
+
+fn random<const N: usize>() -> Result<[u8; N], String> {
+    groundwork::crypto::random::<N>().map_err(|e| e.to_string())
+}
+
+/// `{ prf: { eval: { first: salt } } }`
+fn prf_extension(salt: &[u8; SALT_LEN]) -> Object {
+    let eval = object(&[("first", bytes(salt))]);
+    let prf = object(&[("eval", eval.into())]);
+    object(&[("prf", prf.into())])
+}
+
+/// Call `navigator.credentials[method]({ publicKey })` and wait for the credential.
+async fn credentials(method: &str, public_key: Object) -> Result<JsValue, String> {
+    let navigator = web_sys::window()
+        .ok_or("this page has no window")?
+        .navigator();
+    let container = Reflect::get(&navigator, &"credentials".into()).map_err(|_| unsupported())?;
+    let call = Reflect::get(&container, &method.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(unsupported)?;
+    let options = object(&[("publicKey", public_key.into())]);
+    let promise = call
+        .call1(&container, &options)
+        .map_err(refused)?
+        .dyn_into::<js_sys::Promise>()
+        .map_err(|_| unsupported())?;
+    let credential = JsFuture::from(promise).await.map_err(refused)?;
+    if credential.is_null() || credential.is_undefined() {
+        return Err(refused(JsValue::NULL));
+    }
+    Ok(credential)
+}
+
+fn unsupported() -> String {
+    "This browser cannot use the phone's screen lock for the notebook: type the passphrase.".into()
+}
+
+/// A WebAuthn refusal, in words.
+fn refused(error: JsValue) -> String {
+    let name = Reflect::get(&error, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
+    let message = Reflect::get(&error, &"message".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
+    super::log(&format!("page: the screen lock refused: {name}: {message}"));
+    match name.as_str() {
+        "NotAllowedError" | "AbortError" => "The screen lock was cancelled or timed out, or this \
+             phone no longer has the app's passkey: try again, or type the passphrase."
+            .into(),
+        "SecurityError" => "The screen lock cannot be used on this address (it needs the \
+             relay's name, not a number, over HTTPS): type the passphrase."
+            .into(),
+        _ => unsupported(),
+    }
+}
+
+/// `credential.getClientExtensionResults().prf`, if the authenticator answered it.
+fn prf_results(credential: &JsValue) -> Option<JsValue> {
+    let get = Reflect::get(credential, &"getClientExtensionResults".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let results = get.call0(credential).ok()?;
+    let prf = Reflect::get(&results, &"prf".into()).ok()?;
+    (!prf.is_undefined()).then_some(prf)
+}
+
+/// The secret in `prf.results.first`, if there.
+fn first_secret(prf: &JsValue) -> Option<Vec<u8>> {
+    let results = Reflect::get(prf, &"results".into()).ok()?;
+    let first = Reflect::get(&results, &"first".into()).ok()?;
+    if first.is_undefined() || first.is_null() {
+        return None;
+    }
+    Some(Uint8Array::new(&first).to_vec())
+}
+
+/// Ask the phone's authenticator, after its screen lock, for the secret of passkey
+/// `credential` and `salt`.
+async fn ask_secret(credential: &[u8], salt: &[u8; SALT_LEN]) -> Result<Vec<u8>, String> {
+    let allowed = object(&[("type", "public-key".into()), ("id", bytes(credential))]);
+    let public_key = object(&[
+        ("challenge", bytes(&random::<32>()?)),
+        ("allowCredentials", Array::of1(&allowed).into()),
+        ("userVerification", "required".into()),
+        ("timeout", PROMPT_MS.into()),
+        ("extensions", prf_extension(salt).into()),
+    ]);
+    let assertion = credentials("get", public_key).await?;
+    prf_results(&assertion)
+        .as_ref()
+        .and_then(first_secret)
+        .ok_or_else(no_prf)
+}
+
+fn no_prf() -> String {
+    "This phone's screen lock cannot keep a key for the app (its passkeys do not support the \
+     PRF extension): type the passphrase at each start."
+        .into()
+}
+
+/// Set the screen lock up to open the notebook with `passphrase` (checked by the caller): a
+/// passkey is made for the app, its secret asked for, and the sealed copy kept. Replaces an
+/// earlier enrolment.
+pub async fn enrol(passphrase: &str) -> Result<(), String> {
+    if !available() {
+        return Err(unsupported());
+    }
+    let salt = random::<SALT_LEN>()?;
+    let rp = object(&[("name", "Groundwork".into())]);
+    let user = object(&[
+        ("id", bytes(&random::<16>()?)),
+        ("name", "Groundwork notebook".into()),
+        ("displayName", "Groundwork notebook on this phone".into()),
+    ]);
+    let algorithm = |alg: i32| object(&[("type", "public-key".into()), ("alg", alg.into())]);
+    // Ed25519, P-256, RSA: whichever the authenticator makes (the assertion is not checked).
+    let algorithms = Array::of3(&algorithm(-8), &algorithm(-7), &algorithm(-257));
+    let selection = object(&[
+        ("authenticatorAttachment", "platform".into()),
+        ("residentKey", "discouraged".into()),
+        ("userVerification", "required".into()),
+    ]);
+    let public_key = object(&[
+        ("rp", rp.into()),
+        ("user", user.into()),
+        ("challenge", bytes(&random::<32>()?)),
+        ("pubKeyCredParams", algorithms.into()),
+        ("authenticatorSelection", selection.into()),
+        ("timeout", PROMPT_MS.into()),
+        ("extensions", prf_extension(&salt).into()),
+    ]);
+    let credential = credentials("create", public_key).await?;
+    let id = Reflect::get(&credential, &"rawId".into())
+        .map(|raw| Uint8Array::new(&raw).to_vec())
+        .ok()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(unsupported)?;
+    let prf = prf_results(&credential).ok_or_else(no_prf)?;
+    let enabled = Reflect::get(&prf, &"enabled".into())
+        .ok()
+        .and_then(|e| e.as_bool());
+    if enabled == Some(false) {
+        return Err(no_prf());
+    }
+    // Some authenticators give the secret as the passkey is made; others only when asked.
+    let given = match first_secret(&prf) {
+        Some(given) => given,
+        None => ask_secret(&id, &salt).await?,
+    };
+    let key = secret(&given).map_err(|e| e.to_string())?;
+    let enrolment =
+        Enrolment::seal(&id, salt, &key, random::<16>()?, passphrase).map_err(|e| e.to_string())?;
+    super::client::page_storage()
+        .ok_or("this browser keeps nothing for the page: type the passphrase at each start")?
+        .set_item(STORAGE_KEY, &enrolment.to_text())
+        .map_err(|_| "the page's storage is full: the screen lock was not set up".to_string())?;
+    Ok(())
+}
+
+/// The passphrase, from the screen lock: the authenticator asked for the secret (the phone
+/// shows its prompt), the kept copy opened with it.
+pub async fn passphrase() -> Result<String, String> {
+    let enrolment = kept()
+        .ok_or("The screen lock is not set up on this phone any more: type the passphrase.")?;
+    let given = ask_secret(&enrolment.credential, &enrolment.salt).await?;
+    let key = secret(&given).map_err(|e| e.to_string())?;
+    let opened = enrolment.open(&key).map_err(|e| {
+        forget();
+        e.to_string()
+    })?;
+    Ok(opened.to_string())
+}
