@@ -184,8 +184,9 @@ pub(super) fn show_lock(wrong: bool) {
     if !by_screen_lock && let Some(button) = document.get_element_by_id("unlock-screen-lock") {
         button.remove();
     }
-    // With the screen lock set up, its button has the focus (no keyboard pops up).
-    let focused = if by_screen_lock {
+    // With the screen lock set up, its button has the focus (no keyboard pops up), unless a
+    // typed passphrase was just refused: then the field, to type it again.
+    let focused = if by_screen_lock && !wrong {
         "unlock-screen-lock"
     } else {
         "unlock-passphrase"

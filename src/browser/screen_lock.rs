@@ -17,9 +17,15 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
 
 /// Where the page keeps the enrolment (`localStorage`).
 const STORAGE_KEY: &str = "groundwork-screen-lock";
+
+/// Where the page keeps the passkey's user handle, made once and kept when the enrolment is
+/// forgotten: a passkey made again for the same handle replaces the one before in the phone's
+/// list instead of piling up beside it.
+const USER_KEY: &str = "groundwork-screen-lock-user";
 
 /// How long the phone's prompt waits for a finger or a face.
 const PROMPT_MS: f64 = 120_000.0;
@@ -40,6 +46,23 @@ pub fn available() -> bool {
         && Reflect::get(&window, &"PublicKeyCredential".into())
             .map(|v| v.is_function())
             .unwrap_or(false)
+}
+
+/// Whether the browser says its passkeys give a PRF secret (`PublicKeyCredential.
+/// getClientCapabilities()`, where there is one): `Some(false)` when it says they do not, so
+/// that no passkey is made for nothing; `None` when it does not say (tried, then).
+pub async fn prf_capable() -> Option<bool> {
+    let window = web_sys::window()?;
+    let class = Reflect::get(&window, &"PublicKeyCredential".into()).ok()?;
+    let ask = Reflect::get(&class, &"getClientCapabilities".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let promise = ask.call0(&class).ok()?.dyn_into::<js_sys::Promise>().ok()?;
+    let capabilities = JsFuture::from(promise).await.ok()?;
+    Reflect::get(&capabilities, &"extension:prf".into())
+        .ok()?
+        .as_bool()
 }
 
 /// The enrolment kept by this page, if any (one that does not read counts as none, and is
@@ -96,6 +119,24 @@ fn object(pairs: &[(&str, JsValue)]) -> Object {
 
 fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
+}
+
+/// The passkey's user handle for this notebook (see [`USER_KEY`]), made the first time.
+fn user_handle() -> Result<Vec<u8>, String> {
+    let storage = super::client::page_storage();
+    if let Some(kept) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(USER_KEY).ok().flatten())
+        .and_then(|text| groundwork::crypto::text::from_base64url(&text))
+        .filter(|h| h.len() == 16)
+    {
+        return Ok(kept);
+    }
+    let handle = random::<16>()?.to_vec();
+    if let Some(storage) = storage {
+        let _ = storage.set_item(USER_KEY, &groundwork::crypto::text::base64url(&handle));
+    }
+    Ok(handle)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], String> {
@@ -179,9 +220,22 @@ fn first_secret(prf: &JsValue) -> Option<Vec<u8>> {
     Some(Uint8Array::new(&first).to_vec())
 }
 
+/// The id of the passkey that answered (`rawId`).
+fn raw_id(credential: &JsValue) -> Option<Vec<u8>> {
+    Reflect::get(credential, &"rawId".into())
+        .ok()
+        .filter(|raw| !raw.is_undefined() && !raw.is_null())
+        .map(|raw| Uint8Array::new(&raw).to_vec())
+        .filter(|id| !id.is_empty())
+}
+
 /// Ask the phone's authenticator, after its screen lock, for the secret of passkey
-/// `credential` and `salt`.
-async fn ask_secret(credential: &[u8], salt: &[u8; SALT_LEN]) -> Result<Vec<u8>, String> {
+/// `credential` and `salt`. An answer from another passkey is refused (its secret would not
+/// open the copy, which must not then be taken for stale).
+async fn ask_secret(
+    credential: &[u8],
+    salt: &[u8; SALT_LEN],
+) -> Result<Zeroizing<Vec<u8>>, String> {
     let allowed = object(&[("type", "public-key".into()), ("id", bytes(credential))]);
     let public_key = object(&[
         ("challenge", bytes(&random::<32>()?)),
@@ -191,9 +245,17 @@ async fn ask_secret(credential: &[u8], salt: &[u8; SALT_LEN]) -> Result<Vec<u8>,
         ("extensions", prf_extension(salt).into()),
     ]);
     let assertion = credentials("get", public_key).await?;
+    if raw_id(&assertion).as_deref() != Some(credential) {
+        return Err(
+            "Another passkey answered than the one this notebook was set up with: try \
+                    again and choose \"Groundwork notebook\", or type the passphrase."
+                .into(),
+        );
+    }
     prf_results(&assertion)
         .as_ref()
         .and_then(first_secret)
+        .map(Zeroizing::new)
         .ok_or_else(no_prf)
 }
 
@@ -213,7 +275,7 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
     let salt = random::<SALT_LEN>()?;
     let rp = object(&[("name", "Groundwork".into())]);
     let user = object(&[
-        ("id", bytes(&random::<16>()?)),
+        ("id", bytes(&user_handle()?)),
         ("name", "Groundwork notebook".into()),
         ("displayName", "Groundwork notebook on this phone".into()),
     ]);
@@ -222,7 +284,8 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
     let algorithms = Array::of3(&algorithm(-8), &algorithm(-7), &algorithm(-257));
     let selection = object(&[
         ("authenticatorAttachment", "platform".into()),
-        ("residentKey", "discouraged".into()),
+        // A passkey proper (discoverable): phones make only those with PRF.
+        ("residentKey", "preferred".into()),
         ("userVerification", "required".into()),
     ]);
     let public_key = object(&[
@@ -235,11 +298,7 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
         ("extensions", prf_extension(&salt).into()),
     ]);
     let credential = credentials("create", public_key).await?;
-    let id = Reflect::get(&credential, &"rawId".into())
-        .map(|raw| Uint8Array::new(&raw).to_vec())
-        .ok()
-        .filter(|id| !id.is_empty())
-        .ok_or_else(unsupported)?;
+    let id = raw_id(&credential).ok_or_else(unsupported)?;
     let prf = prf_results(&credential).ok_or_else(no_prf)?;
     let enabled = Reflect::get(&prf, &"enabled".into())
         .ok()
@@ -249,7 +308,7 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
     }
     // Some authenticators give the secret as the passkey is made; others only when asked.
     let given = match first_secret(&prf) {
-        Some(given) => given,
+        Some(given) => Zeroizing::new(given),
         None => ask_secret(&id, &salt).await?,
     };
     let key = secret(&given).map_err(|e| e.to_string())?;

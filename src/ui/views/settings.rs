@@ -647,7 +647,10 @@ fn ScreenLock(on: Signal<bool>) -> Element {
             "The screen lock no longer opens this notebook: type its passphrase at each start.",
         );
     };
-    if !screen_lock::available() {
+    // The browser may say beforehand that its passkeys give no PRF secret.
+    let capable = use_resource(screen_lock::prf_capable);
+    let refused = matches!(*capable.read(), Some(Some(false)));
+    if !screen_lock::available() || (refused && !on()) {
         return rsx! {
             p { id: "screen-lock-note", class: "muted",
                 "This browser cannot open the notebook with the phone's screen lock: its passphrase is typed at each start."
@@ -659,14 +662,14 @@ fn ScreenLock(on: Signal<bool>) -> Element {
             h4 { id: "screen-lock-title", "Open with the screen lock" }
             if on() {
                 p { id: "screen-lock-note",
-                    "This phone's screen lock (fingerprint, face or PIN) opens this notebook; its passphrase still does too. Anyone who can unlock this phone can open the notebook."
+                    "This phone's screen lock (fingerprint, face or PIN) opens this notebook; its passphrase still does too. Anyone who can unlock this phone, or its password manager, can open the notebook."
                 }
                 button { r#type: "button", class: "secondary", id: "screen-lock-off", onclick: turn_off,
                     "Stop using the screen lock"
                 }
             } else {
                 p { id: "screen-lock-note",
-                    "Let this phone's screen lock (fingerprint, face or PIN) open the notebook instead of typing the passphrase at each start. Anyone who can unlock this phone will then be able to open it."
+                    "Let this phone's screen lock (fingerprint, face or PIN) open the notebook instead of typing the passphrase at each start. Anyone who can unlock this phone, or its password manager, will then be able to open it."
                 }
                 for r in [round()] {
                     div { key: "{r}",
