@@ -168,6 +168,13 @@ pub enum Error {
     )]
     EncryptWithAppClosed,
 
+    /// The notebook's key could not be worked out from its passphrase (for the phone's
+    /// screen lock): its salt or key derivation did not read.
+    #[error(
+        "the notebook's key could not be worked out ({0}); the passphrase still opens it: type it at each start"
+    )]
+    NoRawKey(&'static str),
+
     /// A passphrase too short to protect a notebook.
     #[error(
         "a notebook's passphrase needs at least {min} characters (several unrelated words are easy to remember); nothing was changed"

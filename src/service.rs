@@ -251,10 +251,10 @@ pub enum Request {
         /// The one it is to open with from now on.
         new: SecretText,
     },
-    /// Whether this is the passphrase the notebook, encrypted at rest, opens with (the phone's
-    /// Settings ask before the phone's screen lock keeps a copy of it; see
-    /// [`Store::check_passphrase`]). Answered `Done` or refused with words saying why.
-    CheckPassphrase(SecretText),
+    /// The raw key of the notebook, encrypted at rest, given its passphrase (the phone's
+    /// Settings ask it for the phone's screen lock to keep; see [`Store::raw_key`]). Answered
+    /// [`Reply::Secret`], or refused with words saying why (a wrong passphrase).
+    RawKey(SecretText),
     /// An export as CSV, as `groundwork export --format csv` writes it (people who asked not
     /// to be contacted left out of `people`): `people`, `conversations` or `commitments`.
     ExportCsv(String),
@@ -398,6 +398,8 @@ replies! {
     Id(String),
     /// Done, nothing to report.
     Done(()),
+    /// A secret (never shown by `Debug`): the notebook's raw key, for [`Request::RawKey`].
+    Secret(SecretText),
     /// Campaigns with progress.
     Campaigns(Vec<CampaignProgress>),
     /// Campaigns as recorded.
@@ -751,9 +753,9 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
             }
             Reply::Done(())
         }
-        Request::CheckPassphrase(typed) => {
-            s.check_passphrase(&crate::store::at_rest::Passphrase::new(typed.0))?;
-            Reply::Done(())
+        Request::RawKey(typed) => {
+            let key = s.raw_key(&crate::store::at_rest::Passphrase::new(typed.0))?;
+            Reply::Secret(SecretText(key.expose().to_string()))
         }
         Request::Draft(key) => Reply::Draft(s.draft(&key)?),
         Request::SaveDraft { key, body } => {

@@ -1,9 +1,10 @@
 //! The phone's screen lock opens the encrypted notebook: a passkey made for the app
 //! (WebAuthn, the phone's own authenticator: fingerprint, face or PIN) gives a secret through
-//! its `prf` extension, under which the page keeps a sealed copy of the passphrase
-//! ([`groundwork::crypto::screen_lock`]). Set up in Settings (the passphrase typed and checked
-//! first), used on the lock screen, forgotten when the passphrase changes or the copy no longer
-//! opens the notebook.
+//! its `prf` extension, under which the page keeps a sealed copy of the notebook's raw key
+//! ([`groundwork::crypto::screen_lock`]; the store works it out from the passphrase typed in
+//! Settings, which it checks first). Used on the lock screen in place of the passphrase (with
+//! no slow derivation); forgotten when the passphrase changes or the copy no longer opens the
+//! notebook.
 //!
 //! Nothing is sent anywhere: the passkey's assertion is not checked by a server (there is none
 //! to ask offline); what protects the notebook is that only the authenticator, after its user
@@ -265,10 +266,10 @@ fn no_prf() -> String {
         .into()
 }
 
-/// Set the screen lock up to open the notebook with `passphrase` (checked by the caller): a
+/// Set the screen lock up to open the notebook with `key` (its raw key, from the store): a
 /// passkey is made for the app, its secret asked for, and the sealed copy kept. Replaces an
 /// earlier enrolment.
-pub async fn enrol(passphrase: &str) -> Result<(), String> {
+pub async fn enrol(key: &str) -> Result<(), String> {
     if !available() {
         return Err(unsupported());
     }
@@ -311,9 +312,9 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
         Some(given) => Zeroizing::new(given),
         None => ask_secret(&id, &salt).await?,
     };
-    let key = secret(&given).map_err(|e| e.to_string())?;
+    let sealing = secret(&given).map_err(|e| e.to_string())?;
     let enrolment =
-        Enrolment::seal(&id, salt, &key, random::<16>()?, passphrase).map_err(|e| e.to_string())?;
+        Enrolment::seal(&id, salt, &sealing, random::<16>()?, key).map_err(|e| e.to_string())?;
     super::client::page_storage()
         .ok_or("this browser keeps nothing for the page: type the passphrase at each start")?
         .set_item(STORAGE_KEY, &enrolment.to_text())
@@ -321,8 +322,9 @@ pub async fn enrol(passphrase: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The passphrase, from the screen lock: the authenticator asked for the secret (the phone
-/// shows its prompt), the kept copy opened with it.
+/// The notebook's key, from the screen lock: the authenticator asked for the secret (the
+/// phone shows its prompt), the kept copy opened with it. The worker opens the notebook with
+/// it as with a typed passphrase.
 pub async fn passphrase() -> Result<String, String> {
     let enrolment = kept()
         .ok_or("The screen lock is not set up on this phone any more: type the passphrase.")?;

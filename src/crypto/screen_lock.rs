@@ -1,6 +1,8 @@
-//! The phone's screen lock as a key store for an encrypted notebook's passphrase: what the
-//! page keeps so that a fingerprint, a face or the phone's PIN opens the notebook instead of
-//! the typed passphrase.
+//! The phone's screen lock as a key store for an encrypted notebook: what the page keeps so
+//! that a fingerprint, a face or the phone's PIN opens the notebook instead of the typed
+//! passphrase. What is sealed (called the passphrase below) is a text the notebook opens with:
+//! the app gives it the notebook's raw key (SQLCipher's `x'…'` form, which skips the
+//! passphrase's derivation), not the passphrase itself.
 //!
 //! The phone's authenticator (a passkey made for the app, WebAuthn) gives, after its user
 //! verification, a secret of 32 bytes for a salt of ours (WebAuthn's `prf` extension): the

@@ -65,7 +65,9 @@ impl Passphrase {
             .or_else(|| key_store::lookup(dir))
     }
 
-    pub(super) fn expose(&self) -> &str {
+    /// The text itself: for SQLCipher, or a raw key handed on to the phone's page for its
+    /// screen lock.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 
@@ -85,6 +87,97 @@ impl Passphrase {
         }
         Ok(())
     }
+}
+
+/// A raw key in the form SQLCipher takes in place of a passphrase (`x'` and 64 hex digits and
+/// `'`): the key itself, no derivation.
+fn is_raw_key(key: &Passphrase) -> bool {
+    let text = key.expose();
+    text.len() == 67
+        && text.starts_with("x'")
+        && text.ends_with('\'')
+        && text[2..66].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The raw key `passphrase` stands for in the encrypted notebook behind `conn` (open), as
+/// SQLCipher derives it: PBKDF2-HMAC-SHA512 over the database's salt, with its iteration
+/// count, 32 bytes; in the form SQLCipher takes as a key (`x'…'`). Opening with it skips the
+/// derivation (a second or more on a phone): the phone's screen lock keeps it rather than the
+/// passphrase. Not checked against the notebook: a wrong passphrase gives a key that does not
+/// open it.
+pub fn raw_key(conn: &rusqlite::Connection, passphrase: &Passphrase) -> Result<Passphrase> {
+    use std::fmt::Write;
+    let salt: String = conn.query_row("PRAGMA cipher_salt", [], |r| r.get(0))?;
+    let salt = (0..salt.len())
+        .step_by(2)
+        .map(|i| {
+            salt.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .filter(|s| s.len() == 16)
+        .ok_or(Error::NoRawKey("its salt does not read"))?;
+    let iterations: String = conn.query_row("PRAGMA kdf_iter", [], |r| r.get(0))?;
+    let iterations: u32 = iterations
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(Error::NoRawKey("its key derivation does not read"))?;
+    let key = pbkdf2_hmac_sha512(passphrase.expose().as_bytes(), &salt, iterations);
+    let mut text = Zeroizing::new(String::with_capacity(67));
+    text.push_str("x'");
+    for b in key.iter() {
+        let _ = write!(text, "{b:02X}");
+    }
+    text.push('\'');
+    Ok(Passphrase(text))
+}
+
+/// PBKDF2 (RFC 8018) with HMAC-SHA512, the first 32 bytes of its first block.
+fn pbkdf2_hmac_sha512(password: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]> {
+    use hmac::{KeyInit, Mac};
+    type HmacSha512 = hmac::Hmac<sha2::Sha512>;
+    // HMAC takes a key of any length: this cannot fail.
+    let Ok(prf) = HmacSha512::new_from_slice(password) else {
+        return Zeroizing::new([0; 32]);
+    };
+    let mut first = prf.clone();
+    first.update(salt);
+    first.update(&1u32.to_be_bytes());
+    let mut u = Zeroizing::new([0u8; 64]);
+    u.copy_from_slice(&first.finalize().into_bytes());
+    let mut t = Zeroizing::new(*u);
+    for _ in 1..iterations {
+        let mut next = prf.clone();
+        next.update(u.as_slice());
+        u.copy_from_slice(&next.finalize().into_bytes());
+        for (a, b) in t.iter_mut().zip(u.iter()) {
+            *a ^= b;
+        }
+    }
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(&t[..32]);
+    out
+}
+
+/// Whether `typed` is the passphrase of the notebook open behind `conn` under `key`: the same
+/// text, or, for a notebook opened with its raw key (the phone's screen lock), the passphrase
+/// that key is derived from (a raw key typed is never the passphrase).
+pub(super) fn is_current(
+    conn: &rusqlite::Connection,
+    key: &Passphrase,
+    typed: &Passphrase,
+) -> Result<bool> {
+    if !is_raw_key(key) {
+        return Ok(key.same_as(typed));
+    }
+    if typed.expose().is_empty() {
+        return Ok(false);
+    }
+    let derived = raw_key(conn, typed)?;
+    let upper = |p: &Passphrase| Passphrase::new(p.expose().to_ascii_uppercase());
+    Ok(upper(&derived).same_as(&upper(key)))
 }
 
 /// A passphrase typed into this process (the lock screen) or found once at its start, used by
@@ -506,6 +599,42 @@ pub mod key_store {
             _ => Err(unavailable(
                 "the key store did not give the key back".to_string(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known answers of PBKDF2-HMAC-SHA512 ("password", "salt"; one and two iterations), the
+    /// first 32 bytes. That SQLCipher opens a notebook with the key worked out this way is
+    /// tested end to end (`tests/notebook/at_rest.rs`).
+    #[test]
+    fn pbkdf2_gives_the_known_answers() {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(pbkdf2_hmac_sha512(b"password", b"salt", 1).as_slice()),
+            "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252"
+        );
+        assert_eq!(
+            hex(pbkdf2_hmac_sha512(b"password", b"salt", 2).as_slice()),
+            "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53c"
+        );
+    }
+
+    #[test]
+    fn only_sqlciphers_raw_key_form_is_a_raw_key() {
+        let raw = format!("x'{}'", "Ab".repeat(32));
+        assert!(is_raw_key(&Passphrase::new(raw.clone())));
+        for not in [
+            raw.replace("x'", "y'"),
+            format!("x'{}'", "g".repeat(64)),
+            format!("x'{}'", "a".repeat(63)),
+            format!("x'{}'", "a".repeat(96)),
+            "correct horse battery staple".to_string(),
+        ] {
+            assert!(!is_raw_key(&Passphrase::new(not.clone())), "{not}");
         }
     }
 }

@@ -883,19 +883,20 @@ impl Store {
         Ok(())
     }
 
-    /// Check that `typed` is the passphrase this notebook, encrypted at rest, opens with
-    /// (before the phone's screen lock is given a copy of it): `NotEncrypted` for a plain
-    /// notebook, `WrongCurrentPassphrase` for another passphrase.
-    pub fn check_passphrase(&self, typed: &at_rest::Passphrase) -> Result<()> {
+    /// The raw key of this notebook, encrypted at rest, if `typed` is its passphrase (for the
+    /// phone's screen lock to keep: opening with it skips the passphrase's derivation; see
+    /// `at_rest::raw_key`): `NotEncrypted` for a plain notebook, `WrongCurrentPassphrase` for
+    /// another passphrase.
+    pub fn raw_key(&self, typed: &at_rest::Passphrase) -> Result<at_rest::Passphrase> {
         let Some(key) = &self.key else {
             return Err(Error::NotEncrypted {
                 path: self.dir.clone(),
             });
         };
-        if !key.same_as(typed) {
+        if !at_rest::is_current(&self.conn, key, typed)? {
             return Err(Error::WrongCurrentPassphrase);
         }
-        Ok(())
+        at_rest::raw_key(&self.conn, typed)
     }
 
     /// Change the passphrase of this notebook, encrypted at rest, from `current` (which must be
@@ -912,7 +913,7 @@ impl Store {
                 path: self.dir.clone(),
             });
         };
-        if !key.same_as(current) {
+        if !at_rest::is_current(&self.conn, key, current)? {
             return Err(Error::WrongCurrentPassphrase);
         }
         new.check_strength()?;

@@ -350,6 +350,17 @@ impl StoreHandle {
         self.ask(request).await
     }
 
+    /// The raw key of the encrypted notebook whose passphrase is `passphrase` (refused with
+    /// words for another passphrase), for the phone's screen lock to keep.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn raw_key(
+        &self,
+        passphrase: String,
+    ) -> Result<groundwork::service::SecretText, UiError> {
+        self.ask(Request::RawKey(groundwork::service::SecretText(passphrase)))
+            .await
+    }
+
     /// Send a request whose reply is `Reply::Done`.
     pub async fn run(&self, request: Request) -> Result<(), UiError> {
         self.ask(request).await

@@ -522,8 +522,8 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         matches!(plain, Err(Error::NotEncrypted { .. })),
         "{plain:?}"
     );
-    // The check the phone's Settings make before its screen lock keeps a copy: none to check.
-    let checked = store.check_passphrase(&passphrase());
+    // The raw key the phone's Settings ask for their screen lock to keep: there is none.
+    let checked = store.raw_key(&passphrase());
     assert!(
         matches!(checked, Err(Error::NotEncrypted { .. })),
         "{checked:?}"
@@ -535,9 +535,9 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         .unwrap();
     let new = Passphrase::new(NEW_PASSPHRASE);
     let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
-    store.check_passphrase(&passphrase()).unwrap();
+    store.raw_key(&passphrase()).unwrap();
     for typed in ["not the passphrase", "correct horse battery stapl", ""] {
-        let checked = store.check_passphrase(&Passphrase::new(typed));
+        let checked = store.raw_key(&Passphrase::new(typed));
         assert!(
             matches!(checked, Err(Error::WrongCurrentPassphrase)),
             "{typed}: {checked:?}"
@@ -569,9 +569,9 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
         .add_person(NewPerson::new().put(PersonField::Name, format!("Ana {CANARY}")))
         .unwrap();
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 2);
-    // The check follows the change (a screen lock given the old one would open nothing).
-    assert!(store.check_passphrase(&passphrase()).is_err());
-    store.check_passphrase(&new).unwrap();
+    // The raw key follows the change (a screen lock given the old one would open nothing).
+    assert!(store.raw_key(&passphrase()).is_err());
+    let raw = store.raw_key(&new).unwrap();
     // Changing it again needs the new one as the current one.
     let stale = store.change_passphrase(&passphrase(), &Passphrase::new("yet another phrase"));
     assert!(
@@ -584,6 +584,7 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
     // What the desktop app asks of a key it finds (one the key store kept from before).
     assert!(!at_rest::opens(&dir, &passphrase()).unwrap());
     assert!(at_rest::opens(&dir, &new).unwrap());
+    assert!(at_rest::opens(&dir, &raw).unwrap());
     let old = Store::open_with(&dir, Some(&passphrase()));
     assert!(matches!(old, Err(Error::WrongPassphrase { .. })), "{old:?}");
     let store = Store::open_with(&dir, Some(&new)).unwrap();
@@ -734,4 +735,57 @@ fn the_page_copy_key_is_kept_in_the_encrypted_notebook_only() {
     assert_eq!(phone.page_copy_key().unwrap(), None);
     phone.encrypt_in_place(&passphrase()).unwrap();
     assert!(phone.page_copy_key().unwrap().is_some());
+}
+
+/// The phone's screen lock keeps the notebook's raw key, not its passphrase: the key the store
+/// works out opens the notebook as SQLCipher's own derivation does (so no wrong derivation
+/// could lock anyone out), a wrong passphrase's does not, and a store opened with it still
+/// knows the passphrase when asked for it (to change it, or to set the screen lock up again).
+#[test]
+fn the_raw_key_opens_the_notebook_and_a_store_opened_with_it_knows_its_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, rosa) = encrypted_canary_notebook(&tmp);
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    let raw = store.raw_key(&passphrase()).unwrap();
+    let text = raw.expose();
+    assert!(
+        text.len() == 67 && text.starts_with("x'") && text.ends_with('\''),
+        "not a raw key's form"
+    );
+    assert!(!text.contains(PASSPHRASE));
+    drop(store);
+    // A key worked out from another passphrase (bypassing the store's check) does not open it.
+    let conn = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    conn.pragma_update(None, "key", PASSPHRASE).unwrap();
+    let other = at_rest::raw_key(&conn, &Passphrase::new("another passphrase")).unwrap();
+    drop(conn);
+    assert!(!at_rest::opens(&dir, &other).unwrap());
+    let refused = Store::open_with(&dir, Some(&other));
+    assert!(
+        matches!(refused, Err(Error::WrongPassphrase { .. })),
+        "{refused:?}"
+    );
+
+    let mut store = Store::open_with(&dir, Some(&raw)).unwrap();
+    assert!(store.person(&rosa).is_ok());
+    // Asked again (the screen lock set up anew), with the passphrase: the same key.
+    assert_eq!(store.raw_key(&passphrase()).unwrap().expose(), raw.expose());
+    let wrong = store.raw_key(&Passphrase::new("not the passphrase"));
+    assert!(
+        matches!(wrong, Err(Error::WrongCurrentPassphrase)),
+        "{wrong:?}"
+    );
+    // The raw key itself typed as the current passphrase is not the passphrase.
+    let as_typed = store.change_passphrase(&raw, &Passphrase::new(NEW_PASSPHRASE));
+    assert!(
+        matches!(as_typed, Err(Error::WrongCurrentPassphrase)),
+        "{as_typed:?}"
+    );
+    store
+        .change_passphrase(&passphrase(), &Passphrase::new(NEW_PASSPHRASE))
+        .unwrap();
+    drop(store);
+    // The old raw key opens nothing now; the new passphrase opens the notebook.
+    assert!(!at_rest::opens(&dir, &raw).unwrap());
+    assert!(at_rest::opens(&dir, &Passphrase::new(NEW_PASSPHRASE)).unwrap());
 }

@@ -64,7 +64,7 @@ fn variant(r: &Request) -> usize {
         Request::HandOver(_) => 41,
         Request::EncryptAtRest(_) => 42,
         Request::ChangePassphrase { .. } => 43,
-        Request::CheckPassphrase(_) => 44,
+        Request::RawKey(_) => 44,
     }
 }
 
@@ -165,10 +165,9 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         refusal.contains("groundwork notebook change-passphrase"),
         "{refusal}"
     );
-    // Checking a passphrase (the phone's screen lock set up) on a plain notebook: refused in
-    // words, and not shown by `Debug` either.
-    let check =
-        Request::CheckPassphrase(groundwork::service::SecretText("the words to check".into()));
+    // The raw key for a passphrase (the phone's screen lock set up) of a plain notebook:
+    // refused in words, and the passphrase not shown by `Debug` either.
+    let check = Request::RawKey(groundwork::service::SecretText("the words to check".into()));
     assert!(!format!("{check:?}").contains("to check"), "{check:?}");
     let refusal = w.refused(check).to_string();
     assert!(refusal.contains("is not encrypted"), "{refusal}");

@@ -593,8 +593,8 @@ fn ScreenLock(on: Signal<bool>) -> Element {
 }
 
 /// The phone's screen lock (fingerprint, face or PIN) opening the encrypted notebook instead of
-/// the typed passphrase (`browser::screen_lock`): set up with the passphrase, checked by the
-/// store first, or turned off.
+/// the typed passphrase (`browser::screen_lock`): set up with the passphrase, which the store
+/// checks and answers with the notebook's raw key for the screen lock to keep; or turned off.
 #[cfg(target_arch = "wasm32")]
 #[component]
 fn ScreenLock(on: Signal<bool>) -> Element {
@@ -619,10 +619,10 @@ fn ScreenLock(on: Signal<bool>) -> Element {
         let store = store.clone();
         busy.set(true);
         spawn(async move {
-            let request =
-                Request::CheckPassphrase(groundwork::service::SecretText(passphrase.clone()));
-            let done = match store.run(request).await {
-                Ok(()) => screen_lock::enrol(&passphrase).await,
+            // The store checks the passphrase and answers the notebook's raw key, which the
+            // screen lock keeps (opening with it skips the passphrase's slow derivation).
+            let done = match store.raw_key(passphrase).await {
+                Ok(key) => screen_lock::enrol(&key.0).await,
                 Err(e) => Err(e.to_string()),
             };
             busy.set(false);
