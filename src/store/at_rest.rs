@@ -91,7 +91,7 @@ impl Passphrase {
 
 /// A raw key in the form SQLCipher takes in place of a passphrase (`x'` and 64 hex digits and
 /// `'`): the key itself, no derivation.
-fn is_raw_key(key: &Passphrase) -> bool {
+pub(super) fn is_raw_key(key: &Passphrase) -> bool {
     let text = key.expose();
     text.len() == 67
         && text.starts_with("x'")

@@ -120,6 +120,48 @@ pub(super) fn notebook_file(encrypted: bool) -> &'static str {
     }
 }
 
+/// In the browser, the raw key a typed passphrase stands for in the existing encrypted
+/// notebook at `path`, worked out here (`at_rest::raw_key`) rather than by SQLCipher: its
+/// derivation in the wasm build takes about four times as long (libtomcrypt built for size,
+/// where the Rust SHA-512 is built for speed; BENCHMARKS.md). A second connection reads the
+/// notebook's salt under a dummy key (SQLCipher reads the salt from the file without
+/// decrypting anything) and checks the file holds pages; `None` (the usual derivation) for a
+/// raw key given, a file not there or empty (a new notebook: its salt is made at its first
+/// write), or anything unexpected.
+#[cfg(target_arch = "wasm32")]
+fn derived_key(
+    path: &Path,
+    vfs: &std::ffi::CStr,
+    passphrase: &super::at_rest::Passphrase,
+) -> Option<super::at_rest::Passphrase> {
+    if super::at_rest::is_raw_key(passphrase) {
+        return None;
+    }
+    let probe = Connection::open_with_flags_and_vfs(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        vfs,
+    )
+    .ok()?;
+    // As the store's connection: a log left by the last session opens only in this mode here.
+    probe
+        .query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))
+        .ok()?;
+    probe
+        .execute_batch("PRAGMA cipher_log_level = NONE;")
+        .ok()?;
+    probe
+        .pragma_update(None, "key", format!("x'{}'", "0".repeat(64)))
+        .ok()?;
+    let key = super::at_rest::raw_key(&probe, passphrase).ok()?;
+    // A file with pages does not read under the dummy key; an empty one reads as no pages.
+    let empty = probe.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0));
+    match empty {
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => Some(key),
+        _ => None,
+    }
+}
+
 /// Open the database `file` in `dir` (the notebook's is [`DB_FILE`], or in the browser
 /// [`super::at_rest::in_place::SEALED_FILE`] once encrypted), with `passphrase` when it is
 /// encrypted at rest (or is to be, for a new one).
@@ -153,7 +195,11 @@ pub(super) fn open_connection(
     conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
     // The key comes before anything is read.
     if let Some(passphrase) = passphrase {
-        super::at_rest::unlock(&conn, passphrase, dir)?;
+        #[cfg(target_arch = "wasm32")]
+        let derived = derived_key(&path, vfs, passphrase);
+        #[cfg(not(target_arch = "wasm32"))]
+        let derived = None;
+        super::at_rest::unlock(&conn, derived.as_ref().unwrap_or(passphrase), dir)?;
         super::at_rest::check_key(&conn, dir)?;
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
