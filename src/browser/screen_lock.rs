@@ -266,10 +266,18 @@ fn no_prf() -> String {
         .into()
 }
 
-/// Set the screen lock up to open the notebook with `key` (its raw key, from the store): a
-/// passkey is made for the app, its secret asked for, and the sealed copy kept. Replaces an
-/// earlier enrolment.
-pub async fn enrol(key: &str) -> Result<(), String> {
+/// A passkey made for the app, and the secret it gives: the first half of setting the screen
+/// lock up, called straight after the tap (browsers may refuse a passkey asked for long after
+/// one); [`keep`] is the second.
+pub struct Made {
+    id: Vec<u8>,
+    salt: [u8; SALT_LEN],
+    secret: Zeroizing<[u8; groundwork::crypto::screen_lock::SECRET_LEN]>,
+}
+
+/// Make a passkey for the app and ask it for its secret. A passkey made again (for the same
+/// notebook's user handle) replaces the one before in the phone's list.
+pub async fn make_passkey() -> Result<Made, String> {
     if !available() {
         return Err(unsupported());
     }
@@ -312,9 +320,19 @@ pub async fn enrol(key: &str) -> Result<(), String> {
         Some(given) => Zeroizing::new(given),
         None => ask_secret(&id, &salt).await?,
     };
-    let sealing = secret(&given).map_err(|e| e.to_string())?;
-    let enrolment =
-        Enrolment::seal(&id, salt, &sealing, random::<16>()?, key).map_err(|e| e.to_string())?;
+    let given = secret(&given).map_err(|e| e.to_string())?;
+    Ok(Made {
+        id,
+        salt,
+        secret: given,
+    })
+}
+
+/// Keep `key` (the notebook's raw key, from the store) sealed under the secret of the passkey
+/// `made`: from now on the screen lock opens the notebook. Replaces an earlier enrolment.
+pub fn keep(made: &Made, key: &str) -> Result<(), String> {
+    let enrolment = Enrolment::seal(&made.id, made.salt, &made.secret, random::<16>()?, key)
+        .map_err(|e| e.to_string())?;
     super::client::page_storage()
         .ok_or("this browser keeps nothing for the page: type the passphrase at each start")?
         .set_item(STORAGE_KEY, &enrolment.to_text())

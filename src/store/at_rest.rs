@@ -89,14 +89,19 @@ impl Passphrase {
     }
 }
 
-/// A raw key in the form SQLCipher takes in place of a passphrase (`x'` and 64 hex digits and
-/// `'`): the key itself, no derivation.
+/// A raw key in one of the forms SQLCipher takes in place of a passphrase: `x'` (either case),
+/// 64 hex digits (the key), 96 (the key and the salt) or 160, and `'`. SQLCipher uses such a
+/// text as the key itself, with no derivation, so none must be derived here either.
 pub(super) fn is_raw_key(key: &Passphrase) -> bool {
     let text = key.expose();
-    text.len() == 67
-        && text.starts_with("x'")
-        && text.ends_with('\'')
-        && text[2..66].bytes().all(|b| b.is_ascii_hexdigit())
+    let Some(hex) = text
+        .strip_prefix("x'")
+        .or_else(|| text.strip_prefix("X'"))
+        .and_then(|rest| rest.strip_suffix('\''))
+    else {
+        return false;
+    };
+    matches!(hex.len(), 64 | 96 | 160) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The raw key `passphrase` stands for in the encrypted notebook behind `conn` (open), as
@@ -107,6 +112,10 @@ pub(super) fn is_raw_key(key: &Passphrase) -> bool {
 /// open it.
 pub fn raw_key(conn: &rusqlite::Connection, passphrase: &Passphrase) -> Result<Passphrase> {
     use std::fmt::Write;
+    // A raw key given is the key itself (SQLCipher would take it so).
+    if is_raw_key(passphrase) {
+        return Ok(passphrase.clone());
+    }
     let salt: String = conn.query_row("PRAGMA cipher_salt", [], |r| r.get(0))?;
     let salt = (0..salt.len())
         .step_by(2)
@@ -161,23 +170,36 @@ fn pbkdf2_hmac_sha512(password: &[u8], salt: &[u8], iterations: u32) -> Zeroizin
     out
 }
 
-/// Whether `typed` is the passphrase of the notebook open behind `conn` under `key`: the same
-/// text, or, for a notebook opened with its raw key (the phone's screen lock), the passphrase
-/// that key is derived from (a raw key typed is never the passphrase).
+/// The raw key of the notebook open behind `conn` under `key`, if `typed` opens it: the same
+/// text as `key`, or, for a notebook opened with its raw key (the phone's screen lock), the
+/// passphrase that key is derived from (worked out once); `None` otherwise.
+pub(super) fn current_raw_key(
+    conn: &rusqlite::Connection,
+    key: &Passphrase,
+    typed: &Passphrase,
+) -> Result<Option<Passphrase>> {
+    if key.same_as(typed) {
+        return raw_key(conn, typed).map(Some);
+    }
+    if !is_raw_key(key) || is_raw_key(typed) || typed.expose().is_empty() {
+        return Ok(None);
+    }
+    let derived = raw_key(conn, typed)?;
+    let upper = |p: &Passphrase| Passphrase::new(p.expose().to_ascii_uppercase());
+    Ok(upper(&derived).same_as(&upper(key)).then_some(derived))
+}
+
+/// Whether `typed` opens the notebook open behind `conn` under `key` (see
+/// [`current_raw_key`]; no derivation when it is the same text).
 pub(super) fn is_current(
     conn: &rusqlite::Connection,
     key: &Passphrase,
     typed: &Passphrase,
 ) -> Result<bool> {
-    if !is_raw_key(key) {
-        return Ok(key.same_as(typed));
+    if key.same_as(typed) {
+        return Ok(true);
     }
-    if typed.expose().is_empty() {
-        return Ok(false);
-    }
-    let derived = raw_key(conn, typed)?;
-    let upper = |p: &Passphrase| Passphrase::new(p.expose().to_ascii_uppercase());
-    Ok(upper(&derived).same_as(&upper(key)))
+    Ok(current_raw_key(conn, key, typed)?.is_some())
 }
 
 /// A passphrase typed into this process (the lock screen) or found once at its start, used by
@@ -626,12 +648,21 @@ mod tests {
     #[test]
     fn only_sqlciphers_raw_key_form_is_a_raw_key() {
         let raw = format!("x'{}'", "Ab".repeat(32));
-        assert!(is_raw_key(&Passphrase::new(raw.clone())));
+        // Every form SQLCipher takes as a key without derivation.
+        for form in [
+            raw.clone(),
+            raw.replace("x'", "X'"),
+            format!("x'{}'", "a".repeat(96)),
+            format!("X'{}'", "0".repeat(160)),
+        ] {
+            assert!(is_raw_key(&Passphrase::new(form.clone())), "{form}");
+        }
         for not in [
             raw.replace("x'", "y'"),
             format!("x'{}'", "g".repeat(64)),
             format!("x'{}'", "a".repeat(63)),
-            format!("x'{}'", "a".repeat(96)),
+            format!("x'{}'", "a".repeat(65)),
+            format!("x'{}", "a".repeat(64)),
             "correct horse battery staple".to_string(),
         ] {
             assert!(!is_raw_key(&Passphrase::new(not.clone())), "{not}");

@@ -893,10 +893,7 @@ impl Store {
                 path: self.dir.clone(),
             });
         };
-        if !at_rest::is_current(&self.conn, key, typed)? {
-            return Err(Error::WrongCurrentPassphrase);
-        }
-        at_rest::raw_key(&self.conn, typed)
+        at_rest::current_raw_key(&self.conn, key, typed)?.ok_or(Error::WrongCurrentPassphrase)
     }
 
     /// Change the passphrase of this notebook, encrypted at rest, from `current` (which must be

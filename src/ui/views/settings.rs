@@ -619,11 +619,16 @@ fn ScreenLock(on: Signal<bool>) -> Element {
         let store = store.clone();
         busy.set(true);
         spawn(async move {
-            // The store checks the passphrase and answers the notebook's raw key, which the
-            // screen lock keeps (opening with it skips the passphrase's slow derivation).
-            let done = match store.raw_key(passphrase).await {
-                Ok(key) => screen_lock::enrol(&key.0).await,
-                Err(e) => Err(e.to_string()),
+            // The passkey first, straight after the tap (a browser may refuse one asked for
+            // later); then the store checks the passphrase and answers the notebook's raw key
+            // (a derivation: a moment), which the screen lock keeps. A wrong passphrase keeps
+            // nothing; its passkey is replaced by the next one made.
+            let done = match screen_lock::make_passkey().await {
+                Ok(made) => match store.raw_key(passphrase).await {
+                    Ok(key) => screen_lock::keep(&made, &key.0),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e),
             };
             busy.set(false);
             match done {
