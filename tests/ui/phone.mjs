@@ -1106,6 +1106,22 @@ tests.push(
         await page.locator('#unlock-open').tap();
         await page.locator('#tab-People').waitFor({ timeout: 60000 });
       };
+      // Settings' set-up (on the Settings screen), as a person does it.
+      const setUp = async (passphrase) => {
+        await typeFast(page, '#screen-lock-passphrase', passphrase);
+        await page.locator('#screen-lock-on').tap();
+        await page.getByText('The phone\'s screen lock opens this notebook from now on').waitFor({ timeout: 30000 });
+      };
+      // The lock screen's screen lock refused (`why`): the app still hidden, the copy kept,
+      // and the passphrase opens the notebook.
+      const refusedAtLock = async (why) => {
+        await page.reload();
+        await page.locator('#unlock-screen-lock').tap({ timeout: 30000 });
+        await page.getByText('The screen lock was cancelled or timed out').waitFor({ timeout: 30000 });
+        assert(await page.locator('#main').isHidden(), `the app shown after ${why}`);
+        assert(await kept(), `the copy forgotten after ${why}`);
+        await unlockWith(NEW_PASS);
+      };
 
       await page.getByRole('button', { name: 'Skip for now' }).tap({ timeout: 30000 });
       await tab(page, 'People');
@@ -1127,10 +1143,8 @@ tests.push(
       await page.getByText('that is not this notebook\'s current passphrase').waitFor({ timeout: 10000 });
       eq(await kept(), null, 'a copy kept for a wrong passphrase');
       await page.locator('#screen-lock-on').waitFor({ timeout: 5000 });
-      await typeFast(page, '#screen-lock-passphrase', PASS);
       const tSetUp = Date.now();
-      await page.locator('#screen-lock-on').tap();
-      await page.getByText('The phone\'s screen lock opens this notebook from now on').waitFor({ timeout: 30000 });
+      await setUp(PASS);
       console.log(`bench: the screen lock set up (the notebook's key worked out, a passkey made): ${Date.now() - tSetUp} ms`);
       await page.locator('#screen-lock-off').waitFor({ timeout: 5000 });
       eq(await passkeys(), 1, 'passkeys made (the wrong passphrase\'s replaced)');
@@ -1190,9 +1204,7 @@ tests.push(
 
       // Set up again with the new passphrase, it opens; then turned off, it is not offered.
       await tab(page, 'Settings');
-      await typeFast(page, '#screen-lock-passphrase', NEW_PASS);
-      await page.locator('#screen-lock-on').tap();
-      await page.getByText('The phone\'s screen lock opens this notebook from now on').waitFor({ timeout: 30000 });
+      await setUp(NEW_PASS);
       // The passkey made again replaced the first in the phone's list (the same user handle).
       eq(await passkeys(), 1, 'passkeys after setting the screen lock up again');
       await page.reload();
@@ -1212,18 +1224,11 @@ tests.push(
       // refused the same way): the lock screen says so and stays locked, the copy is kept
       // (a cancel is not a reason to forget it), and the passphrase opens it.
       await tab(page, 'Settings');
-      await typeFast(page, '#screen-lock-passphrase', NEW_PASS);
-      await page.locator('#screen-lock-on').tap();
-      await page.getByText('The phone\'s screen lock opens this notebook from now on').waitFor({ timeout: 30000 });
+      await setUp(NEW_PASS);
       for (const c of (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials) {
         await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: c.credentialId });
       }
-      await page.reload();
-      await page.locator('#unlock-screen-lock').tap({ timeout: 30000 });
-      await page.getByText('The screen lock was cancelled or timed out').waitFor({ timeout: 30000 });
-      assert(await page.locator('#main').isHidden(), 'the app shown after a failed screen lock');
-      assert(await kept(), 'the copy forgotten after a failed screen lock');
-      await unlockWith(NEW_PASS);
+      await refusedAtLock('the passkey went');
 
       // The screen lock itself refused (the user not verified: a finger not recognised): the
       // same, the notebook stays locked and the copy kept. (Chromium's virtual authenticator
@@ -1231,16 +1236,9 @@ tests.push(
       // the one whose passkey went.
       await tab(page, 'Settings');
       await page.locator('#screen-lock-off').tap();
-      await typeFast(page, '#screen-lock-passphrase', NEW_PASS);
-      await page.locator('#screen-lock-on').tap();
-      await page.getByText('The phone\'s screen lock opens this notebook from now on').waitFor({ timeout: 30000 });
+      await setUp(NEW_PASS);
       await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
-      await page.reload();
-      await page.locator('#unlock-screen-lock').tap({ timeout: 30000 });
-      await page.getByText('The screen lock was cancelled or timed out').waitFor({ timeout: 30000 });
-      assert(await page.locator('#main').isHidden(), 'the app shown after the user was not verified');
-      assert(await kept(), 'the copy forgotten after the user was not verified');
-      await unlockWith(NEW_PASS);
+      await refusedAtLock('the user was not verified');
       await tab(page, 'People');
       await page.locator('.person-row', { hasText: NAME }).waitFor({ timeout: 10000 });
     } finally {
