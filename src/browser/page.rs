@@ -171,11 +171,11 @@ pub(super) fn show_lock(wrong: bool) {
     } else {
         ""
     };
-    // The screen lock's copy of the passphrase no longer opens the notebook (the passphrase
-    // was changed since): it is forgotten, and the passphrase typed.
+    // The screen lock's copy of the notebook's key no longer opens it (the passphrase was
+    // changed since): it is forgotten, and the passphrase typed.
     if wrong && screen_lock::take_trying() {
         screen_lock::forget();
-        note = "The passphrase the screen lock kept no longer opens this notebook (it was \
+        note = "What the screen lock kept no longer opens this notebook (its passphrase was \
                 changed since). Type the passphrase; the screen lock can be set up again in \
                 Settings.";
     }
@@ -219,11 +219,11 @@ fn screen_lock_button(document: &web_sys::Document) -> Option<web_sys::Element> 
         enable_lock_buttons(&document, false);
         set_lock_note(&document, "Waiting for the phone's screen lock…");
         wasm_bindgen_futures::spawn_local(async move {
-            match screen_lock::passphrase().await {
-                Ok(passphrase) => {
+            match screen_lock::notebook_key().await {
+                Ok(key) => {
                     set_lock_note(&document, "Opening the notebook…");
                     screen_lock::set_trying(true);
-                    super::client::unlock(passphrase);
+                    super::client::unlock(key);
                 }
                 Err(why) => {
                     set_lock_note(&document, &why);

@@ -32,8 +32,8 @@ const USER_KEY: &str = "groundwork-screen-lock-user";
 const PROMPT_MS: f64 = 120_000.0;
 
 thread_local! {
-    /// The lock screen's last passphrase came from the screen lock: a "wrong passphrase"
-    /// answer means the copy is stale (the passphrase changed since).
+    /// The lock screen's last key came from the screen lock: a "wrong passphrase" answer means
+    /// the copy is stale (the passphrase changed since).
     static TRYING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -88,7 +88,7 @@ pub fn enrolled() -> bool {
     kept().is_some()
 }
 
-/// Stop opening the notebook with the screen lock: the copy of the passphrase is removed (the
+/// Stop opening the notebook with the screen lock: the copy of the key is removed (the
 /// passkey itself stays in the phone's list, opening nothing).
 pub fn forget() {
     if let Some(storage) = super::client::page_storage() {
@@ -96,12 +96,12 @@ pub fn forget() {
     }
 }
 
-/// Remember that the lock screen is trying the screen lock's passphrase.
+/// Remember that the lock screen is trying the screen lock's key.
 pub(super) fn set_trying(trying: bool) {
     TRYING.with(|t| t.set(trying));
 }
 
-/// Whether the last passphrase the lock screen sent came from the screen lock (and forget it).
+/// Whether the last key the lock screen sent came from the screen lock (and forget it).
 pub(super) fn take_trying() -> bool {
     TRYING.with(|t| t.replace(false))
 }
@@ -343,7 +343,7 @@ pub fn keep(made: &Made, key: &str) -> Result<(), String> {
 /// The notebook's key, from the screen lock: the authenticator asked for the secret (the
 /// phone shows its prompt), the kept copy opened with it. The worker opens the notebook with
 /// it as with a typed passphrase.
-pub async fn passphrase() -> Result<String, String> {
+pub async fn notebook_key() -> Result<String, String> {
     let enrolment = kept()
         .ok_or("The screen lock is not set up on this phone any more: type the passphrase.")?;
     let given = ask_secret(&enrolment.credential, &enrolment.salt).await?;

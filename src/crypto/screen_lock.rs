@@ -18,12 +18,12 @@ use zeroize::Zeroizing;
 
 use super::text::{base64url, from_base64url};
 
-/// Why the screen lock's copy of the passphrase could not be made or opened.
+/// Why the screen lock's copy of the notebook's key could not be made or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScreenLockError {
     /// The copy kept by the page is not one this version reads.
     #[error(
-        "the screen lock's copy of the passphrase {0}: type the passphrase, and set the screen lock up again in Settings"
+        "the screen lock's copy of the notebook's key {0}: type the passphrase, and set the screen lock up again in Settings"
     )]
     Damaged(&'static str),
     /// The authenticator's answer is not a secret of the expected length.

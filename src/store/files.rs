@@ -124,8 +124,8 @@ pub(super) fn notebook_file(encrypted: bool) -> &'static str {
 /// notebook at `path`, worked out here (`at_rest::raw_key`) rather than by SQLCipher: its
 /// derivation in the wasm build takes about four times as long (libtomcrypt built for size,
 /// where the Rust SHA-512 is built for speed; BENCHMARKS.md). A second connection reads the
-/// notebook's salt under a dummy key (SQLCipher reads the salt from the file without
-/// decrypting anything) and checks the file holds pages; `None` (the usual derivation) for a
+/// notebook's salt under a dummy key (SQLCipher reads the salt raw, from the file's first 16
+/// bytes) and checks the file holds pages (its first page does not decrypt under that key); `None` (the usual derivation) for a
 /// raw key given, a file not there or empty (a new notebook: its salt is made at its first
 /// write), or anything unexpected.
 #[cfg(target_arch = "wasm32")]

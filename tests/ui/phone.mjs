@@ -1076,7 +1076,7 @@ tests.push(
 );
 
 tests.push(
-  ['the phone\'s screen lock opens its encrypted notebook: set up in Settings with the passphrase (a wrong one refused, nothing kept), the lock screen opens with a fingerprint, a passphrase change turns it off, a copy of the old passphrase is forgotten, it can be turned off, and a passkey the phone no longer has, or a user it does not verify, leaves it locked saying so', async (s) => {
+  ['the phone\'s screen lock opens its encrypted notebook: set up in Settings with the passphrase (a wrong one refused, nothing kept), the lock screen opens with a fingerprint, a passphrase change turns it off, a copy of the old key is forgotten, it can be turned off, and a passkey the phone no longer has, or a user it does not verify, leaves it locked saying so', async (s) => {
     // WebAuthn needs a name, not a number: the same relay as localhost (a new origin, so a
     // fresh notebook). The phone's authenticator is Chromium's virtual one, with PRF.
     const origin = s.relay.url.replace('127.0.0.1', 'localhost');
@@ -1188,7 +1188,7 @@ tests.push(
       await page.evaluate(([k, r]) => localStorage.setItem(k, r), [KEY, record]);
       await page.reload();
       await page.locator('#unlock-screen-lock').tap({ timeout: 30000 });
-      await page.getByText('The passphrase the screen lock kept no longer opens this notebook').waitFor({ timeout: 60000 });
+      await page.getByText('What the screen lock kept no longer opens this notebook').waitFor({ timeout: 60000 });
       eq(await kept(), null, 'a stale copy after it failed');
       eq(await page.locator('#unlock-screen-lock').count(), 0, 'the screen lock offered after its copy was forgotten');
       await unlockWith(NEW_PASS);

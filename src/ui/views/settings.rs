@@ -509,7 +509,7 @@ fn LockOnPhone(encrypted: bool) -> Element {
     let mut first = use_signal(String::new);
     let mut again = use_signal(String::new);
     let mut busy = use_signal(|| false);
-    // The phone's screen lock opens the notebook (its copy of the passphrase is kept).
+    // The phone's screen lock opens the notebook (its copy of the notebook's key is kept).
     let screen_lock = use_signal(screen_lock_enrolled);
     let store = services.store.clone();
     let encrypt = move |_| {
@@ -576,7 +576,7 @@ fn screen_lock_enrolled() -> bool {
     false
 }
 
-/// Forget the screen lock's copy of the passphrase; whether there was one.
+/// Forget the screen lock's copy of the notebook's key; whether there was one.
 fn forget_screen_lock() -> bool {
     let was = screen_lock_enrolled();
     #[cfg(target_arch = "wasm32")]
@@ -613,7 +613,7 @@ fn ScreenLock(on: Signal<bool>) -> Element {
         }
         let passphrase = typed();
         if passphrase.is_empty() {
-            nav.error("Type the notebook's passphrase: the screen lock keeps a copy of it.");
+            nav.error("Type the notebook's passphrase: setting the screen lock up needs it once.");
             return;
         }
         let store = store.clone();
