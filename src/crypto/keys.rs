@@ -112,6 +112,41 @@ pub(crate) fn siv(secret: &[u8], label: &[u8], team: &str) -> Aes256Siv {
     Aes256Siv::new(&(*okm).into())
 }
 
+/// The length of the nonce [`seal_with_nonce`] puts before what it seals.
+pub(crate) const NONCE_LEN: usize = 16;
+
+/// `plain` sealed with `cipher`, bound to `nonce` and then to `bound` as associated data: the
+/// nonce, then the sealed bytes (the page's own sealed copies: `local_copy`, `screen_lock`).
+pub(crate) fn seal_with_nonce(
+    mut cipher: Aes256Siv,
+    nonce: [u8; NONCE_LEN],
+    bound: &[&[u8]],
+    plain: &[u8],
+) -> Result<Vec<u8>, aes_siv::Error> {
+    let mut data: Vec<&[u8]> = vec![&nonce[..]];
+    data.extend_from_slice(bound);
+    let sealed = cipher.encrypt(data, plain)?;
+    let mut bytes = nonce.to_vec();
+    bytes.extend_from_slice(&sealed);
+    Ok(bytes)
+}
+
+/// What [`seal_with_nonce`] sealed, opened with `cipher` and the same `bound`; `None` if it is
+/// cut short, changed, or sealed under another key or for other data.
+pub(crate) fn open_with_nonce(
+    mut cipher: Aes256Siv,
+    bytes: &[u8],
+    bound: &[&[u8]],
+) -> Option<Zeroizing<Vec<u8>>> {
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+    let mut data: Vec<&[u8]> = vec![nonce];
+    data.extend_from_slice(bound);
+    cipher.decrypt(data, sealed).ok().map(Zeroizing::new)
+}
+
 /// The team's keys this device holds, by epoch. An epoch usually has one key; two leads
 /// revoking devices at the same moment each make one, and every device keeps both (each lead
 /// wrapped its key for every member it knew), so that what either lead's side seals opens

@@ -34,11 +34,8 @@ fn cipher(key: &[u8; 32]) -> Aes256Siv {
 
 /// Seal `text` under the notebook's page-copy `key`, with a random `nonce`.
 pub fn seal(key: &[u8; 32], nonce: [u8; 16], text: &str) -> Result<String, CryptoError> {
-    let sealed = cipher(key)
-        .encrypt([&nonce[..]], text.as_bytes())
+    let bytes = super::keys::seal_with_nonce(cipher(key), nonce, &[], text.as_bytes())
         .map_err(|e| CryptoError::Key(format!("the drafts' copy could not be sealed ({e})")))?;
-    let mut bytes = nonce.to_vec();
-    bytes.extend_from_slice(&sealed);
     Ok(format!("{SEALED_PREFIX}{}", super::text::base64url(&bytes)))
 }
 
@@ -53,13 +50,9 @@ pub fn open(key: Option<&[u8; 32]>, stored: &str) -> Copy {
     let Some(bytes) = super::text::from_base64url(body) else {
         return Copy::Damaged;
     };
-    if bytes.len() < 16 {
-        return Copy::Damaged;
-    }
-    let (nonce, sealed) = bytes.split_at(16);
-    match cipher(key).decrypt([nonce], sealed) {
-        Ok(plain) => String::from_utf8(plain).map_or(Copy::Damaged, Copy::Text),
-        Err(_) => Copy::Damaged,
+    match super::keys::open_with_nonce(cipher(key), &bytes, &[]) {
+        Some(plain) => String::from_utf8(plain.to_vec()).map_or(Copy::Damaged, Copy::Text),
+        None => Copy::Damaged,
     }
 }
 

@@ -1,16 +1,16 @@
 //! The phone's screen lock as a key store for an encrypted notebook: what the page keeps so
 //! that a fingerprint, a face or the phone's PIN opens the notebook instead of the typed
-//! passphrase. What is sealed (called the passphrase below) is a text the notebook opens with:
+//! passphrase. What is sealed (the key below) is a text the notebook opens with:
 //! the app gives it the notebook's raw key (SQLCipher's `x'…'` form, which skips the
 //! passphrase's derivation), not the passphrase itself.
 //!
 //! The phone's authenticator (a passkey made for the app, WebAuthn) gives, after its user
 //! verification, a secret of 32 bytes for a salt of ours (WebAuthn's `prf` extension): the
 //! same secret for the same passkey and salt every time, and no way to have it without the
-//! authenticator and its screen lock. The passphrase is sealed under a key derived from that
+//! authenticator and its screen lock. The key is sealed under a cipher keyed from that
 //! secret (AES-256-SIV, keyed by HKDF-SHA256; a random nonce, the passkey's id and the salt
 //! as associated data) and kept in the page's storage as an [`Enrolment`]; opening the
-//! notebook asks the authenticator for the secret again and opens the passphrase with it. The
+//! notebook asks the authenticator for the secret again and opens the key with it. The
 //! browser side (the WebAuthn calls) is in the app's `browser::screen_lock`.
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub enum ScreenLockError {
     )]
     Secret(usize),
     /// Sealing failed (the cipher refused the input).
-    #[error("the passphrase could not be sealed ({0}); try again")]
+    #[error("the notebook's key could not be sealed ({0}); try again")]
     Seal(String),
 }
 
@@ -42,7 +42,7 @@ pub const SALT_LEN: usize = 32;
 /// The length of the authenticator's secret (WebAuthn's `prf` gives SHA-256 outputs).
 pub const SECRET_LEN: usize = 32;
 
-/// What the page keeps: the passkey's id, the salt, and the passphrase sealed under the
+/// What the page keeps: the passkey's id, the salt, and the key sealed under the
 /// secret the authenticator gives for them. Nothing here opens anything without the
 /// authenticator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct Enrolment {
     pub credential: Vec<u8>,
     /// The salt the secret is asked for with.
     pub salt: [u8; SALT_LEN],
-    /// A 16-byte nonce, then the passphrase sealed.
+    /// A 16-byte nonce, then the key sealed.
     sealed: Vec<u8>,
 }
 
@@ -72,38 +72,40 @@ fn cipher(secret: &[u8; SECRET_LEN]) -> aes_siv::siv::Aes256Siv {
 }
 
 impl Enrolment {
-    /// Seal `passphrase` under the authenticator's `secret` for passkey `credential` and
-    /// `salt`, with a random `nonce`.
+    /// Seal `key` (the text the notebook opens with) under the authenticator's `secret` for
+    /// passkey `credential` and `salt`, with a random `nonce`.
     pub fn seal(
         credential: &[u8],
         salt: [u8; SALT_LEN],
         secret: &[u8; SECRET_LEN],
         nonce: [u8; 16],
-        passphrase: &str,
+        key: &str,
     ) -> Result<Enrolment, ScreenLockError> {
-        let sealed = cipher(secret)
-            .encrypt([&nonce[..], credential, &salt[..]], passphrase.as_bytes())
-            .map_err(|e| ScreenLockError::Seal(e.to_string()))?;
-        let mut bytes = nonce.to_vec();
-        bytes.extend_from_slice(&sealed);
+        let sealed = super::keys::seal_with_nonce(
+            cipher(secret),
+            nonce,
+            &[credential, &salt[..]],
+            key.as_bytes(),
+        )
+        .map_err(|e| ScreenLockError::Seal(e.to_string()))?;
         Ok(Enrolment {
             credential: credential.to_vec(),
             salt,
-            sealed: bytes,
+            sealed,
         })
     }
 
-    /// The passphrase, opened with the authenticator's `secret`; an error if the secret is
-    /// not the one it was sealed under or the enrolment was changed.
+    /// The key, opened with the authenticator's `secret`; an error if the secret is not the
+    /// one it was sealed under or the enrolment was changed.
     pub fn open(&self, secret: &[u8; SECRET_LEN]) -> Result<Zeroizing<String>, ScreenLockError> {
-        if self.sealed.len() < 16 {
-            return Err(ScreenLockError::Damaged("is cut short"));
-        }
-        let (nonce, sealed) = self.sealed.split_at(16);
-        let plain = cipher(secret)
-            .decrypt([nonce, &self.credential[..], &self.salt[..]], sealed)
-            .map(Zeroizing::new)
-            .map_err(|_| ScreenLockError::Damaged("does not open with this phone's screen lock"))?;
+        let plain = super::keys::open_with_nonce(
+            cipher(secret),
+            &self.sealed,
+            &[&self.credential[..], &self.salt[..]],
+        )
+        .ok_or(ScreenLockError::Damaged(
+            "does not open with this phone's screen lock",
+        ))?;
         std::str::from_utf8(&plain)
             .map(|text| Zeroizing::new(text.to_string()))
             .map_err(|_| ScreenLockError::Damaged("is damaged"))
