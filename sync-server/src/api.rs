@@ -89,8 +89,8 @@ use crate::listener::ConnectionLimits;
 use crate::ratelimit::{RateLimits, RateSettings, limit_enrolment, limit_failed_auth};
 use crate::secrets::{hash_invite, hash_token, new_token};
 use crate::store::{
-    DeviceAuth, DeviceInfo, InvitesOf, NewBlob, NewDevice, Store, StoreError, StoredBlob, SyncPage,
-    now,
+    DeviceAuth, DeviceInfo, InviteMade, InvitesOf, NewBlob, NewDevice, Store, StoreError,
+    StoredBlob, SyncPage, now,
 };
 
 /// The routes, for the 404 and 405 answers.
@@ -532,7 +532,7 @@ async fn invite(
             &headers,
             &state.limits,
             path,
-            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional), "key_parts": ["<id>", …] (optional)}"#,
+            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional), "key_parts": ["<id>", …] (optional), "code": "<32 base32 letters>" (optional)}"#,
         )
         .await?;
         check_key_parts(&req, path)?;
@@ -553,19 +553,30 @@ async fn invite(
         if let Some(keys) = &req.sealed_keys {
             check_sealed_keys(keys)?;
         }
+        if let Some(code) = &req.code
+            && !groundwork_protocol::valid_invite_code(code)
+        {
+            return Err(ApiError::bad_request(format!(
+                "code must be an invite code of {} base32 letters (a–z, 2–7; dashes and spaces \
+                 ignored), drawn from the device's randomness, or left out for the relay to \
+                 choose one",
+                groundwork_protocol::INVITE_CODE_LEN
+            )));
+        }
         let now = now();
-        let (code, mut invite) =
-            crate::ops::prepare_invite(req.uses, req.expires_in_secs, req.role, now).map_err(
-                |e| {
+        let (code, mut invite) = match &req.code {
+            Some(code) => crate::ops::chosen_invite(code, req.uses, req.expires_in_secs, req.role, now),
+            None => crate::ops::prepare_invite(req.uses, req.expires_in_secs, req.role, now)
+                .map_err(|e| {
                     tracing::error!(error = %e, "no randomness for an invite");
                     ApiError::internal()
-                },
-            )?;
+                })?,
+        };
         let sealed = req.sealed_keys.is_some();
         let parts = req.key_parts.len();
         invite.sealed_keys = req.sealed_keys;
         invite.key_parts = req.key_parts;
-        let answer = InviteResponse {
+        let mut answer = InviteResponse {
             id: groundwork_protocol::invite_id_of_hash(&invite.code_hash),
             code,
             role: invite.role,
@@ -574,7 +585,20 @@ async fn invite(
         };
         let store = Arc::clone(&state.store);
         let lead = device.clone();
-        blocking(move || Ok(store.lead_invite(&lead, &invite, now)?)).await?;
+        let made = blocking(move || Ok(store.lead_invite(&lead, &invite, now)?)).await?;
+        let again = match made {
+            InviteMade::New => false,
+            InviteMade::Again {
+                role,
+                uses_left,
+                expires_at,
+            } => {
+                answer.role = role;
+                answer.uses = uses_left;
+                answer.expires_at = expires_at;
+                true
+            }
+        };
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
@@ -582,6 +606,7 @@ async fn invite(
             uses = answer.uses,
             sealed,
             parts,
+            again,
             "a lead created an invite"
         );
         json(&answer)

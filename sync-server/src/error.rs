@@ -200,6 +200,16 @@ impl From<StoreError> for ApiError {
                      see their ids (an invite long ended is forgotten)"
                 ),
             ),
+            StoreError::InviteCodeTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "another invite has the code this request chose: ask for the invite again (the \
+                 app chooses a new code for each invite it makes)",
+            ),
+            StoreError::InviteGone => ApiError::new(
+                StatusCode::CONFLICT,
+                "the invite this request made before has been used up, cancelled or has expired \
+                 since: make a new invite (groundwork team invite)",
+            ),
             StoreError::PromoteRevoked(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "this device has been removed from the team, so it cannot become a lead: invite \

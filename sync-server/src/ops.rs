@@ -77,7 +77,26 @@ pub fn prepare_invite(
     role: Role,
     now: i64,
 ) -> Result<(String, NewInvite), RandomError> {
-    let code = new_invite()?;
+    Ok(chosen_invite(
+        &new_invite()?,
+        uses,
+        expires_in_secs,
+        role,
+        now,
+    ))
+}
+
+/// [`prepare_invite`] with the code chosen by the lead's device
+/// ([`groundwork_protocol::InviteRequest::code`], checked by the caller), answered in the
+/// groups the relay's own codes come in however it was sent.
+pub fn chosen_invite(
+    code: &str,
+    uses: u32,
+    expires_in_secs: u64,
+    role: Role,
+    now: i64,
+) -> (String, NewInvite) {
+    let code = groundwork_protocol::grouped_invite_code(code);
     let invite = NewInvite {
         code_hash: hash_invite(&code),
         uses,
@@ -86,7 +105,7 @@ pub fn prepare_invite(
         sealed_keys: None,
         key_parts: Vec::new(),
     };
-    Ok((code, invite))
+    (code, invite)
 }
 
 /// `invite create --team ID --uses N --expires-in D`: a new invite code for canvassers.

@@ -54,14 +54,7 @@ pub fn hash_token(token: &str) -> SecretHash {
 
 /// A fresh invite code, grouped for reading aloud or typing.
 pub fn new_invite() -> Result<String, RandomError> {
-    let bytes: [u8; 20] = random_bytes()?;
-    let plain = base32(&bytes);
-    let groups: Vec<&str> = plain
-        .as_bytes()
-        .chunks(4)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    Ok(groups.join("-"))
+    Ok(groundwork_protocol::invite_code(&random_bytes()?))
 }
 
 /// The stored hash of an invite code, after normalising how it was typed.
@@ -75,38 +68,9 @@ fn sha256(bytes: &[u8]) -> SecretHash {
     out
 }
 
-/// RFC 4648 base32, lower case, without padding.
-fn base32(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer: u32 = 0;
-    let mut bits = 0u32;
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base32_matches_rfc4648_vectors() {
-        assert_eq!(base32(b""), "");
-        assert_eq!(base32(b"f"), "my");
-        assert_eq!(base32(b"fo"), "mzxq");
-        assert_eq!(base32(b"foo"), "mzxw6");
-        assert_eq!(base32(b"foobar"), "mzxw6ytboi");
-    }
 
     #[test]
     fn tokens_are_long_random_and_prefixed() {

@@ -116,6 +116,69 @@ fn a_relay_without_invites_in_parts_is_named_as_the_cause() {
     Device::joined(&relay.url, &invite.code, "phone");
 }
 
+/// A wire that carries each invite request to the relay and loses the answer of the first on
+/// the way back (a dropped connection), as a phone on a weak signal may.
+struct LosesTheFirstInvitesAnswer(
+    groundwork::sync::http::ReqwestWire,
+    std::sync::atomic::AtomicBool,
+);
+
+impl groundwork::sync::Wire for LosesTheFirstInvitesAnswer {
+    async fn exchange(
+        &self,
+        request: &groundwork::sync::relay::Exchange,
+    ) -> Result<groundwork::sync::relay::Answer, groundwork::sync::relay::NoAnswer> {
+        let answer = self.0.exchange(request).await;
+        let invite = request.url.ends_with(groundwork_protocol::INVITES_PATH)
+            || request
+                .url
+                .ends_with(groundwork_protocol::INVITE_FROM_PARTS_PATH);
+        if invite
+            && request.method == "POST"
+            && !self.1.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err("connection reset".into());
+        }
+        answer
+    }
+
+    async fn pause(&self, _wait: std::time::Duration) {}
+}
+
+/// The relay makes a lead's invite and its answer is lost: the app asks again, the relay
+/// answers the same invite, and the team has one open invite whose link lets a device in
+/// (before, the second request made a second invite nobody ever saw; with keys in parts, the
+/// parts the first had taken were looked for again and the lead was told to start over).
+#[test]
+fn an_invite_whose_answer_was_lost_is_asked_again_and_made_once() {
+    let relay = TestRelay::start();
+    let (_, first) = relay.operator_team();
+    let mut lead = Device::joined(&relay.url, &first, "Lead's laptop");
+    lead.person("Someone");
+    lead.sync();
+    let request = canvassers_invite();
+    for part_len in [usize::MAX, 200] {
+        let lossy = groundwork::sync::Relay::over(
+            LosesTheFirstInvitesAnswer(
+                groundwork::sync::http::ReqwestWire::new().unwrap(),
+                std::sync::atomic::AtomicBool::new(false),
+            ),
+            2,
+            std::time::Duration::ZERO,
+        );
+        let nb = RefCell::new(&mut lead.store);
+        let (invite, _) = sync::block_on(team::invite_in_parts_of(&nb, &lossy, &request, part_len))
+            .unwrap_or_else(|e| panic!("parts of {part_len}: {e}"));
+        let open = sync::block_on(team::open_invites(&nb, &transport())).unwrap();
+        // The operator's invite that made the team is open still: the lead's are the rest.
+        let open: Vec<_> = open.into_iter().filter(|i| i.made_by.is_some()).collect();
+        assert_eq!(open.len(), 1, "parts of {part_len}: {open:?}");
+        assert_eq!(open[0].id, invite.id);
+        let mut phone = Device::joined(&relay.url, &invite.code, "phone");
+        assert_eq!(phone.sync().rejected, 0);
+    }
+}
+
 /// `evil` seals `victim`'s pending change of `doc` under its own signature and has the relay
 /// store it before `victim` pushes its own.
 pub(crate) fn forge_copy(evil: &Device, victim: &Device, doc: &str) {

@@ -169,6 +169,60 @@ pub struct InviteRequest {
     /// out) for keys that fit in one request, and by apps from before parts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_parts: Vec<String>,
+    /// The invite's code, chosen by the lead's device ([`invite_code`] of 20 bytes of its
+    /// system's randomness; [`valid_invite_code`]) so that the request asked again (its answer
+    /// lost on the way, or the app retrying) is the same invite: the relay answers it again
+    /// from what it stored and makes nothing. Without it (an app from before 2026-12-08) the
+    /// relay makes the code, and a request asked again makes a second invite. Secret, as the
+    /// answer's code is: the relay keeps only its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Letters in an invite code (its relay part): 32 base32 letters, 160 random bits.
+pub const INVITE_CODE_LEN: usize = 32;
+
+/// The invite code made of `random` (20 bytes of a system's randomness): RFC 4648 base32 in
+/// lower case, in groups of four letters for reading aloud or typing (`abcd-efgh-…`).
+pub fn invite_code(random: &[u8; 20]) -> String {
+    grouped_invite_code(&base32(random))
+}
+
+/// `code` as [`crate::normalise_invite`] reads it, in groups of four letters joined by dashes
+/// (how [`invite_code`] writes codes, whichever way one was typed or sent).
+pub fn grouped_invite_code(code: &str) -> String {
+    let letters: Vec<char> = crate::normalise_invite(code).chars().collect();
+    let groups: Vec<String> = letters.chunks(4).map(|c| c.iter().collect()).collect();
+    groups.join("-")
+}
+
+/// Whether `code` is the relay part of an invite code as [`invite_code`] makes them, read as
+/// [`crate::normalise_invite`] reads it (case, dashes and white space ignored).
+pub fn valid_invite_code(code: &str) -> bool {
+    let code = crate::normalise_invite(code);
+    code.len() == INVITE_CODE_LEN && code.bytes().all(|b| BASE32.contains(&b))
+}
+
+/// RFC 4648's base32 alphabet, lower case.
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// RFC 4648 base32 of `bytes`, lower case, without padding.
+fn base32(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut buffer: u32 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(BASE32[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(BASE32[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
 }
 
 /// One part of an invite's sealed keys, left with the relay before the invite is made.
@@ -387,7 +441,41 @@ pub struct ConfirmErasures {
 
 #[cfg(test)]
 mod tests {
-    use super::{invite_id, invite_id_of_hash, valid_invite_id};
+    use super::{
+        base32, grouped_invite_code, invite_code, invite_id, invite_id_of_hash, valid_invite_code,
+        valid_invite_id,
+    };
+
+    #[test]
+    fn base32_matches_rfc4648_vectors() {
+        assert_eq!(base32(b""), "");
+        assert_eq!(base32(b"f"), "my");
+        assert_eq!(base32(b"fo"), "mzxq");
+        assert_eq!(base32(b"foo"), "mzxw6");
+        assert_eq!(base32(b"foobar"), "mzxw6ytboi");
+    }
+
+    #[test]
+    fn invite_codes_are_32_letters_in_groups_and_read_however_typed() {
+        let code = invite_code(&[0xff; 20]);
+        assert_eq!(code, "7777-7777-7777-7777-7777-7777-7777-7777");
+        let code = invite_code(&[7; 20]);
+        assert_eq!(code.len(), 32 + 7);
+        assert!(valid_invite_code(&code));
+        assert!(valid_invite_code(&format!(" {} ", code.to_uppercase())));
+        assert!(valid_invite_code(&code.replace('-', "")));
+        // Too short or long, a letter out of base32, a secret half, empty.
+        assert!(!valid_invite_code(&code[..code.len() - 1]));
+        assert!(!valid_invite_code(&format!("{code}a")));
+        assert!(!valid_invite_code(&code.replacen(&code[..1], "1", 1)));
+        assert!(!valid_invite_code(&format!("{code}.secret")));
+        assert!(!valid_invite_code(""));
+        assert_eq!(
+            grouped_invite_code(&format!(" {} ", code.to_uppercase())),
+            code
+        );
+        assert_eq!(grouped_invite_code(&code.replace('-', "")), code);
+    }
 
     #[test]
     fn an_invites_id_is_read_from_its_relay_part_as_the_relay_reads_codes() {

@@ -139,6 +139,14 @@ pub enum StoreError {
          (sync-server invite list --team ID; a lead: groundwork team invites)"
     )]
     NoSuchInvite(String),
+    /// A lead's request chose an invite code the relay holds already for another team or lead,
+    /// or for another role: it is not the same request asked again. Nothing was made.
+    #[error("another invite has this code already: ask for the invite again with a new code")]
+    InviteCodeTaken,
+    /// A lead's request for an invite was asked again (the same code, by the same lead), and
+    /// the invite it made has been used up, cancelled or has expired since. Nothing was made.
+    #[error("the invite this request made has been used up, cancelled or has expired since")]
+    InviteGone,
     /// The team already has as many invites on the relay as it may keep ([`team_rows_limit`]);
     /// the invite was not made.
     #[error(
@@ -252,6 +260,22 @@ pub struct InviteInfo {
     pub made_by: Option<String>,
     /// It holds sealed keys.
     pub carries_keys: bool,
+}
+
+/// What a lead's request for an invite did ([`Store::lead_invite`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteMade {
+    /// A new invite was stored.
+    New,
+    /// The request was asked again: its invite, as it is now. Nothing was written.
+    Again {
+        /// The role it gives.
+        role: Role,
+        /// Devices that may still join with it.
+        uses_left: u32,
+        /// When it stops working.
+        expires_at: i64,
+    },
 }
 
 /// Whose invites a listing or a cancel acts on.
@@ -450,12 +474,17 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an invite to the team of `lead`, which must be an active lead
     /// ([`StoreError::NotLead`], [`StoreError::DeviceRevoked`]), recording `lead` as its maker.
     /// An invite carrying sealed keys marks the team as sealed, in the same transaction.
+    ///
+    /// The same request asked again (an invite with its code made by `lead` for its role is
+    /// there already) writes nothing and answers the invite as it is now
+    /// ([`InviteMade::Again`]), its parts of keys taken by the first; see
+    /// [`shared::invite_asked_again`] for the refusals.
     fn lead_invite(
         &self,
         lead: &DeviceAuth,
         invite: &NewInvite,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<InviteMade, StoreError>;
 
     /// The open invites (uses left, not expired) of a team, oldest first: a lead's, which must
     /// be an active lead, or the operator's named one.

@@ -80,8 +80,8 @@ use super::shared::{
     BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, merge_proofs, to_i64, to_u64,
 };
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
-    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InviteMade, InvitesOf, NewBlob,
+    NewDevice, NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
 };
 use crate::secrets::SecretHash;
 
@@ -1493,7 +1493,7 @@ impl super::Store for PostgresStore {
         lead: &DeviceAuth,
         invite: &NewInvite,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<InviteMade, StoreError> {
         let limits = (
             super::invite_keys_limit(self.max_team_bytes),
             super::team_rows_limit(self.max_team_bytes),
@@ -1501,9 +1501,29 @@ impl super::Store for PostgresStore {
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
+            let found = tx
+                .opt(
+                    "SELECT team_pk, created_by, role, uses_left, expires_at
+                     FROM invites WHERE hash = $1",
+                    &[&&invite.code_hash[..]],
+                )?
+                .map(|r| -> Result<_, StoreError> {
+                    Ok(super::shared::StoredInvite {
+                        team_pk: r.try_get(0)?,
+                        created_by: r.try_get(1)?,
+                        role: role_of(r.try_get(2)?)?,
+                        uses_left: r.try_get(3)?,
+                        expires_at: r.try_get(4)?,
+                    })
+                })
+                .transpose()?;
+            let ids = (team_pk, lead_pk);
+            if let Some(again) = super::shared::invite_asked_again(found, ids, invite.role, now)? {
+                return Ok(again);
+            }
             let whole = tx.join_key_parts(team_pk, lead_pk, invite)?;
             tx.insert_invite(team_pk, &whole, Some(lead_pk), now, limits)?;
-            Ok(())
+            Ok(InviteMade::New)
         })
     }
 

@@ -1,10 +1,10 @@
 //! What both backends compute the same way, whatever holds the rows: integer conversions at the
 //! database's edge, the cursor check, an erasure order's confirmation count, filling a page
-//! of pulled blobs up to its byte budget, and answering an enrolment asked again.
+//! of pulled blobs up to its byte budget, and answering an enrolment or an invite asked again.
 
 use groundwork_protocol::{Erasure, Role};
 
-use super::{Enrolled, StoreError, StoredBlob, SyncPage};
+use super::{Enrolled, InviteMade, StoreError, StoredBlob, SyncPage};
 use crate::secrets::SecretHash;
 
 /// A count or position as the databases store it (they have signed 64-bit integers).
@@ -267,6 +267,51 @@ pub fn enrolment_again(
         sealed: holder.sealed,
         sealed_keys,
     })
+}
+
+/// The invite a lead's request names by its code's hash, as stored: its team, its maker (none:
+/// the operator's), role, uses left and expiry.
+pub struct StoredInvite {
+    /// The team it admits to.
+    pub team_pk: i64,
+    /// The device that made it (none: the operator).
+    pub created_by: Option<i64>,
+    /// The role it gives.
+    pub role: Role,
+    /// Devices that may still join with it.
+    pub uses_left: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// What the lead `lead_pk` of the team `team_pk` asking at `now` for an invite of `role`
+/// gets, when its code names the stored invite `found`: nothing (`None`, a new code: make
+/// it); the same invite again, when `found` is the one this lead made for this role; or a
+/// refusal. An invite of another team, lead or role is not the same request
+/// ([`StoreError::InviteCodeTaken`]: a device that chose a code it should not have, never an
+/// honest one, whose codes are random; what the refusal says tells nothing of that invite).
+/// One used up, cancelled or expired since is [`StoreError::InviteGone`]: its code no longer
+/// admits anyone, so answering it as made would hand the lead a link that does not work.
+pub fn invite_asked_again(
+    found: Option<StoredInvite>,
+    (team_pk, lead_pk): (i64, i64),
+    role: Role,
+    now: i64,
+) -> Result<Option<InviteMade>, StoreError> {
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    if found.team_pk != team_pk || found.created_by != Some(lead_pk) || found.role != role {
+        return Err(StoreError::InviteCodeTaken);
+    }
+    match u32::try_from(found.uses_left) {
+        Ok(uses_left) if uses_left > 0 && found.expires_at > now => Ok(Some(InviteMade::Again {
+            role,
+            uses_left,
+            expires_at: found.expires_at,
+        })),
+        _ => Err(StoreError::InviteGone),
+    }
 }
 
 #[cfg(test)]

@@ -158,8 +158,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::shared::{BLOB_ROW_BYTES, Pager, blob_id, check_cursor, erasure, to_i64, to_u64};
 use super::{
-    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InvitesOf, NewBlob, NewDevice,
-    NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
+    DeviceAuth, DeviceInfo, Enrolled, InviteCancel, InviteInfo, InviteMade, InvitesOf, NewBlob,
+    NewDevice, NewInvite, StoreError, StoredBlob, SyncPage, invite_id_of_stored,
 };
 use crate::secrets::SecretHash;
 
@@ -1940,15 +1940,34 @@ impl super::Store for SqliteStore {
         lead: &DeviceAuth,
         invite: &NewInvite,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<InviteMade, StoreError> {
         let limits = (
             super::invite_keys_limit(self.max_team_bytes),
             super::team_rows_limit(self.max_team_bytes),
         );
         self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
+            let found = tx
+                .prepare_cached(
+                    "SELECT team_pk, created_by, role, uses_left, expires_at
+                     FROM invites WHERE hash = ?1",
+                )?
+                .query_row([&invite.code_hash[..]], |r| {
+                    Ok(super::shared::StoredInvite {
+                        team_pk: r.get(0)?,
+                        created_by: r.get(1)?,
+                        role: r.get::<_, StoredRole>(2)?.0,
+                        uses_left: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    })
+                })
+                .optional()?;
+            let ids = (team_pk, lead_pk);
+            if let Some(again) = super::shared::invite_asked_again(found, ids, invite.role, now)? {
+                return Ok((0, again));
+            }
             let whole = join_key_parts(tx, team_pk, lead_pk, invite)?;
             insert_invite(tx, team_pk, &whole, Some(lead_pk), now, limits)?;
-            Ok((0, ()))
+            Ok((0, InviteMade::New))
         })
     }
 

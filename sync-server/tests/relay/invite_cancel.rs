@@ -16,19 +16,19 @@ use crate::sealed::{
 };
 
 /// The team's open invites, as `lead` is shown them.
-fn open_invites(lead: &Device) -> Vec<OpenInvite> {
+pub(crate) fn open_invites(lead: &Device) -> Vec<OpenInvite> {
     let answer = lead.get(INVITES_PATH);
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json()
 }
 
 /// `lead` cancels the invite `id`.
-fn cancel(lead: &Device, id: &str) -> Answer {
+pub(crate) fn cancel(lead: &Device, id: &str) -> Answer {
     lead.post(CANCEL_INVITE_PATH, &CancelInvite { id: id.to_owned() })
 }
 
 /// A sealed team's lead.
-fn sealed_lead(relay: &Relay, team: &str) -> Device {
+pub(crate) fn sealed_lead(relay: &Relay, team: &str) -> Device {
     let (_, first) = relay.team(team);
     joined(relay, &first, "lead", true).0
 }

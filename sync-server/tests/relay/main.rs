@@ -11,6 +11,7 @@ mod enrolment;
 mod erasure;
 mod errors;
 mod hardening;
+mod invite_again;
 mod invite_cancel;
 mod invite_parts;
 mod lost_answers;
