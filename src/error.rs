@@ -127,9 +127,9 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// Changing the passphrase of a notebook that is not encrypted.
+    /// Changing the passphrase of a notebook that is not encrypted, or decrypting it.
     #[error(
-        "the notebook in {} is not encrypted, so it has no passphrase to change: encrypt it first (README, \"Encryption at rest\"); nothing was changed",
+        "the notebook in {} is not encrypted, so it has no passphrase: to give it one, encrypt it (README, \"Encryption at rest\"); nothing was changed",
         path.display()
     )]
     NotEncrypted {

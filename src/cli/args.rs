@@ -449,6 +449,12 @@ pub enum NotebookCommand {
     /// notebook opens with the current passphrase, whole. A key the key store held for it is
     /// removed. Prints {"changed": true, "key_store_cleared": …}.
     ChangePassphrase,
+    /// Decrypt this encrypted notebook back into a plain file on disk, opened with the
+    /// passphrase in GROUNDWORK_PASSPHRASE (or the key store): from then on it opens with
+    /// nothing typed, and anyone who copies the disk can read it. Stopped halfway, the
+    /// notebook is still encrypted, whole. A key the key store held for it is removed. Prints
+    /// {"encrypted": false, "key_store_cleared": …}.
+    Decrypt,
 }
 
 /// `walklist …`

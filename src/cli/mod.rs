@@ -76,22 +76,46 @@ fn change_passphrase(dir: &Path) -> Result<()> {
     store.change_passphrase(&current, &new)?;
     drop(store);
     let key_store_cleared = match at_rest::key_store::lookup(dir) {
-        Some(kept) if !kept.same_as(&new) => match at_rest::key_store::clear(dir) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!(
-                    "note: the passphrase is changed, but the key store still holds the old key ({e}); \
-                     remove it with: secret-tool clear application groundwork notebook {}",
-                    std::fs::canonicalize(dir)
-                        .unwrap_or_else(|_| dir.to_path_buf())
-                        .display()
-                );
-                false
-            }
-        },
+        Some(kept) if !kept.same_as(&new) => clear_key_store(dir, "the passphrase is changed"),
         _ => false,
     };
     print_json(&serde_json::json!({ "changed": true, "key_store_cleared": key_store_cleared }))
+}
+
+/// Remove the key the key store holds for the notebook in `dir`, which no longer opens it
+/// (`done`: what was done to it, for the note when the key store cannot): whether it went.
+fn clear_key_store(dir: &Path, done: &str) -> bool {
+    match groundwork::store::at_rest::key_store::clear(dir) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "note: {done}, but the key store still holds the old key ({e}); \
+                 remove it with: secret-tool clear application groundwork notebook {}",
+                std::fs::canonicalize(dir)
+                    .unwrap_or_else(|_| dir.to_path_buf())
+                    .display()
+            );
+            false
+        }
+    }
+}
+
+/// `notebook decrypt`: the encrypted notebook, opened with the passphrase the environment or
+/// the key store has, goes back to a plain file; a key the key store held for it is removed.
+fn decrypt_notebook(dir: &Path) -> Result<()> {
+    use groundwork::store::at_rest::{self, Passphrase};
+    if !at_rest::is_encrypted(dir)? {
+        return Err(Error::NotEncrypted {
+            path: dir.to_path_buf(),
+        });
+    }
+    let current = Passphrase::find(dir).ok_or_else(|| Error::Locked {
+        path: dir.to_path_buf(),
+    })?;
+    Store::open_with(dir, Some(&current))?.decrypt_at_rest()?;
+    let key_store_cleared = at_rest::key_store::lookup(dir).is_some()
+        && clear_key_store(dir, "the notebook is decrypted");
+    print_json(&serde_json::json!({ "encrypted": false, "key_store_cleared": key_store_cleared }))
 }
 
 /// The data directory: the flag or variable, else the platform's data directory.
@@ -191,6 +215,7 @@ pub fn run(dir: &Path, command: Command) -> Result<(), CliError> {
             Ok(encrypt_notebook(dir, key_store)?)
         }
         Command::Notebook(NotebookCommand::ChangePassphrase) => Ok(change_passphrase(dir)?),
+        Command::Notebook(NotebookCommand::Decrypt) => Ok(decrypt_notebook(dir)?),
         Command::Person(PersonCommand::Erase { id }) => {
             team::erase(&mut Store::open(dir)?, &id, DocKind::Person)
         }

@@ -297,25 +297,45 @@ pub(super) fn check_key(conn: &rusqlite::Connection, dir: &Path) -> Result<()> {
     })
 }
 
-/// Copy the open plain notebook behind `conn` (schema version `user_version`, application id
-/// `application_id`) into a new encrypted database file beside it, check that file opens with
-/// the passphrase, and put it in place of the plain one. The plain file stays until the
-/// encrypted one is durable and checked; a crash before the swap leaves the plain notebook
-/// as it was (and a half-written copy, removed by the next attempt).
+/// Copy the open plain notebook behind `conn` into a new encrypted database file beside it,
+/// check that file opens with the passphrase, and put it in place of the plain one. The plain
+/// file stays until the encrypted one is durable and checked; a crash before the swap leaves
+/// the plain notebook as it was (and a half-written copy, removed by the next attempt).
 pub(super) fn encrypt(
     conn: rusqlite::Connection,
     dir: &Path,
     passphrase: &Passphrase,
 ) -> Result<()> {
     passphrase.check_strength()?;
-    let plain = dir.join(DB_FILE);
-    let copy = dir.join(format!("{DB_FILE}.encrypting"));
+    swap_in_copy(conn, dir, "encrypting", Some(passphrase))
+}
+
+/// The reverse of [`encrypt`]: copy the encrypted notebook open behind `conn` into a new plain
+/// database file beside it, check it, and put it in place of the encrypted one, which stays
+/// until the plain copy is durable and checked (a crash before the swap leaves the encrypted
+/// notebook as it was, and a half-written copy, removed by the next attempt). From then on
+/// the notebook opens with no passphrase and its files hold its words in the clear.
+pub(super) fn decrypt(conn: rusqlite::Connection, dir: &Path) -> Result<()> {
+    swap_in_copy(conn, dir, "decrypting", None)
+}
+
+/// Copy the notebook open behind `conn` into the new file `DB_FILE.<suffix>` beside it,
+/// encrypted under `key` (none: in the clear), check the copy, and rename it over the notebook
+/// while `conn` still holds the notebook alone.
+fn swap_in_copy(
+    conn: rusqlite::Connection,
+    dir: &Path,
+    suffix: &str,
+    key: Option<&Passphrase>,
+) -> Result<()> {
+    let notebook = dir.join(DB_FILE);
+    let copy = dir.join(format!("{DB_FILE}.{suffix}"));
     remove_if_there(&copy, dir)?;
     let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     // Everything in the log goes into the database, and the database leaves WAL mode, which
     // SQLite allows only to the one connection open on it: the app or another command using
-    // the notebook now would keep writing to the plain file after the swap. Then this
+    // the notebook now would keep writing to the old file after the swap. Then this
     // connection keeps the file locked until it closes.
     conn.busy_timeout(std::time::Duration::ZERO)?;
     let mode: String = conn
@@ -333,16 +353,16 @@ pub(super) fn encrypt(
     export(
         &conn,
         path_str(&copy, dir)?,
-        passphrase,
+        key,
         (user_version, application_id),
     )?;
     sync_file(&copy, dir)?;
-    check_copy(&copy, dir, passphrase, user_version)?;
-    for suffix in ["-wal", "-shm", "-journal"] {
-        remove_if_there(&dir.join(format!("{DB_FILE}{suffix}")), dir)?;
+    check_copy(&copy, dir, key, user_version)?;
+    for side in ["-wal", "-shm", "-journal"] {
+        remove_if_there(&dir.join(format!("{DB_FILE}{side}")), dir)?;
     }
-    // Swapped while the plain file is still locked by this connection.
-    std::fs::rename(&copy, &plain).map_err(|source| Error::DataDir {
+    // Swapped while the old file is still locked by this connection.
+    std::fs::rename(&copy, &notebook).map_err(|source| Error::DataDir {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -428,41 +448,57 @@ pub(super) fn rekey_in_journal(
 }
 
 /// Copy the notebook open on `conn` into the new database file `target`, encrypted under
-/// `passphrase`, with the notebook's schema version and application id (`ids`: SQLCipher's
-/// export leaves them out). The copy is detached again whatever happens, so that the notebook
-/// goes on as before on a failure.
+/// `key` (none: in the clear, SQLCipher's empty key), with the notebook's schema version and
+/// application id (`ids`: SQLCipher's export leaves them out). The copy is detached again
+/// whatever happens, so that the notebook goes on as before on a failure.
 pub(super) fn export(
     conn: &rusqlite::Connection,
     target: &str,
-    passphrase: &Passphrase,
+    key: Option<&Passphrase>,
     (user_version, application_id): (i64, i64),
 ) -> Result<()> {
     let copied = (|| -> Result<()> {
         conn.execute(
-            "ATTACH DATABASE ?1 AS sealed KEY ?2",
-            rusqlite::params![target, passphrase.expose()],
+            "ATTACH DATABASE ?1 AS copied KEY ?2",
+            rusqlite::params![target, key.map_or("", Passphrase::expose)],
         )?;
-        conn.query_row("SELECT sqlcipher_export('sealed')", [], |_| Ok(()))?;
+        conn.query_row("SELECT sqlcipher_export('copied')", [], |_| Ok(()))?;
         conn.execute_batch(&format!(
-            "PRAGMA sealed.user_version = {user_version};
-             PRAGMA sealed.application_id = {application_id};"
+            "PRAGMA copied.user_version = {user_version};
+             PRAGMA copied.application_id = {application_id};"
         ))?;
         Ok(())
     })();
-    let detached = conn.execute("DETACH DATABASE sealed", []);
+    let detached = conn.execute("DETACH DATABASE copied", []);
     copied?;
     detached?;
     Ok(())
 }
 
-/// The encrypted copy opens with the passphrase, has the schema version, and is whole.
-fn check_copy(copy: &Path, dir: &Path, passphrase: &Passphrase, user_version: i64) -> Result<()> {
-    let conn = open_keyed(copy, dir, passphrase)?;
+/// The copy opens with `key` (none: it is a plain SQLite file), has the schema version, and
+/// is whole.
+fn check_copy(copy: &Path, dir: &Path, key: Option<&Passphrase>, user_version: i64) -> Result<()> {
+    let conn = match key {
+        Some(key) => open_keyed(copy, dir, key)?,
+        None => {
+            let mut start = [0u8; PLAIN_HEADER.len()];
+            std::fs::File::open(copy)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start))
+                .map_err(|source| Error::DataDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            if start != *PLAIN_HEADER {
+                return Err(copy_failed(dir, "it is not a plain SQLite file".into()));
+            }
+            rusqlite::Connection::open(copy)?
+        }
+    };
     check_copied(&conn, dir, user_version)
 }
 
-/// The encrypted copy open on `conn` has the schema version `user_version` and every page is
-/// whole (SQLite's `quick_check`); else the error says the plain notebook is unchanged.
+/// The copy open on `conn` has the schema version `user_version` and every page is whole
+/// (SQLite's `quick_check`); else the error says the notebook is unchanged.
 pub(super) fn check_copied(
     conn: &rusqlite::Connection,
     dir: &Path,
@@ -471,14 +507,19 @@ pub(super) fn check_copied(
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if version != user_version || check != "ok" {
-        return Err(Error::DataDir {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(format!(
-                "the encrypted copy did not check out (schema {version}, {check}); the plain notebook is unchanged"
-            )),
-        });
+        return Err(copy_failed(dir, format!("schema {version}, {check}")));
     }
     Ok(())
+}
+
+/// The notebook's copy did not check out (`why`): the notebook is as it was.
+fn copy_failed(dir: &Path, why: String) -> Error {
+    Error::DataDir {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(format!(
+            "the notebook's new copy did not check out ({why}); the notebook is unchanged"
+        )),
+    }
 }
 
 /// An empty file at `path`, readable and writable by its owner only (elsewhere than Unix, as

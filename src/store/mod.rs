@@ -857,6 +857,21 @@ impl Store {
         at_rest::encrypt(self.conn, &self.dir, passphrase)
     }
 
+    /// Decrypt this notebook, encrypted at rest, back into a plain file (see
+    /// [`at_rest`]'s `decrypt`); the store is closed, and opens again with no passphrase. A
+    /// plain notebook is refused.
+    pub fn decrypt_at_rest(self) -> Result<()> {
+        if self.key.is_none() {
+            return Err(Error::NotEncrypted {
+                path: self.dir.clone(),
+            });
+        }
+        // The search rows waiting in this connection's memory are written first: they would
+        // go with it.
+        self.catch_up_search()?;
+        at_rest::decrypt(self.conn, &self.dir)
+    }
+
     /// Encrypt this notebook at rest with `passphrase` while it stays open, as the phone web
     /// app does (its one connection lives as long as the app; see [`at_rest::in_place`]): the
     /// notebook is copied into an encrypted file, which this store uses from then on, and the

@@ -220,7 +220,8 @@ fn the_command_line_encrypts_a_notebook_and_says_what_it_needs_to_open_it() {
 
 /// The key-store path, end to end, in a private D-Bus session with a GNOME Keyring unlocked in
 /// it (as a desktop login does): `notebook encrypt --key-store` keeps a random key there, and
-/// the notebook then opens with no passphrase typed or set.
+/// the notebook then opens with no passphrase typed or set; `notebook change-passphrase` and
+/// `notebook decrypt` remove a kept key that no longer opens it.
 #[test]
 fn a_key_kept_in_the_desktop_key_store_opens_the_notebook_with_nothing_typed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -242,6 +243,11 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
 GROUNDWORK_NEW_PASSPHRASE="$NEW" "{bin}" --data-dir "$NB" notebook change-passphrase > "$NB/../changed"
 secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/../key-after" || true
 "{bin}" --data-dir "$NB" person show {id} > /dev/null 2> "$NB/../locked" || true
+cp -r "$NB" "$NB/../after-change"
+GROUNDWORK_PASSPHRASE="$NEW" "{bin}" --data-dir "$NB" notebook decrypt > /dev/null
+"{bin}" --data-dir "$NB" notebook encrypt --key-store > /dev/null
+"{bin}" --data-dir "$NB" notebook decrypt > "$NB/../decrypted"
+secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/../key-after-decrypt" || true
 "#,
         id = id.trim()
     );
@@ -266,14 +272,19 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
         stdout.contains(CANARY),
         "opened with the kept key: {stdout}"
     );
-    assert!(at_rest::is_encrypted(&dir).unwrap());
-    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    // The notebook as it was after the change (copied then: the script goes on to decrypt it).
+    let after_change = tmp.path().join("after-change");
+    assert!(at_rest::is_encrypted(&after_change).unwrap());
+    assert_eq!(files_holding(&after_change, CANARY), Vec::<String>::new());
     // The key is the store's own: 64 hex digits, and not in any file of the notebook.
     let key = std::fs::read_to_string(tmp.path().join("key")).unwrap();
     assert_eq!(key.trim().len(), 64, "{key}");
-    assert_eq!(files_holding(&dir, key.trim()), Vec::<String>::new());
+    assert_eq!(
+        files_holding(&after_change, key.trim()),
+        Vec::<String>::new()
+    );
     // Outside that session the key store is out of reach: the notebook stays shut.
-    let locked = groundwork(&dir, &["person", "show", id.trim()]);
+    let locked = groundwork(&after_change, &["person", "show", id.trim()]);
     assert_eq!(locked.status.code(), Some(1));
     // With the key itself as the passphrase it opens (what a user could do with the key
     // copied out of the key store).
@@ -290,11 +301,167 @@ secret-tool lookup application groundwork notebook "$(realpath "$NB")" > "$NB/..
     let locked = std::fs::read_to_string(tmp.path().join("locked")).unwrap();
     assert!(locked.contains("is encrypted"), "{locked}");
     assert!(matches!(
-        Store::open_with(&dir, Some(&Passphrase::new(key.trim()))),
+        Store::open_with(&after_change, Some(&Passphrase::new(key.trim()))),
         Err(Error::WrongPassphrase { .. })
     ));
-    let store = Store::open_with(&dir, Some(&Passphrase::new(NEW_PASSPHRASE))).unwrap();
+    let store = Store::open_with(&after_change, Some(&Passphrase::new(NEW_PASSPHRASE))).unwrap();
     assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+    // Then, decrypted, encrypted under a new kept key, and decrypted with nothing typed: the
+    // key store no longer holds that key, and the notebook opens in the clear.
+    let decrypted = std::fs::read_to_string(tmp.path().join("decrypted")).unwrap();
+    assert!(
+        decrypted.contains(r#""key_store_cleared": true"#),
+        "{decrypted}"
+    );
+    let after = std::fs::read_to_string(tmp.path().join("key-after-decrypt")).unwrap();
+    assert_eq!(after.trim(), "", "the key store still holds a key");
+    assert!(plain_file(&dir));
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+}
+
+/// Whether the notebook file in `dir` is a plain SQLite file (its header in the clear).
+fn plain_file(dir: &Path) -> bool {
+    let bytes = std::fs::read(dir.join("groundwork.sqlite3")).unwrap();
+    bytes.starts_with(b"SQLite format 3\0")
+}
+
+/// `notebook decrypt` opens the notebook with its passphrase and puts a plain file in its
+/// place: everything in it (the person, the search index), opened with nothing typed, nothing
+/// left of the copy; refused without the passphrase, with a wrong one and on a plain notebook,
+/// each changing nothing; and it can be encrypted again.
+#[test]
+fn the_command_line_decrypts_a_notebook_back_into_a_plain_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, rosa) = encrypted_canary_notebook(&tmp);
+    let none = with_passphrase(&dir, &["notebook", "decrypt"], None);
+    assert_eq!(none.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(err.contains("GROUNDWORK_PASSPHRASE"), "{err}");
+    let wrong = with_passphrase(&dir, &["notebook", "decrypt"], Some("wrong passphrase!"));
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open"));
+    assert!(at_rest::is_encrypted(&dir).unwrap());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+
+    let done = with_passphrase(&dir, &["notebook", "decrypt"], Some(PASSPHRASE));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let said: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(said["encrypted"], false);
+    assert_eq!(said["key_store_cleared"], false);
+    assert!(plain_file(&dir));
+    assert!(!at_rest::is_encrypted(&dir).unwrap());
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("crypting") || n.ends_with("-journal"))
+        .collect();
+    left.sort();
+    assert_eq!(left, Vec::<String>::new());
+    let store = Store::open(&dir).unwrap();
+    assert!(!store.encrypted_at_rest());
+    assert!(store.person(&rosa).unwrap().person.name.contains(CANARY));
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+    let check: String = store
+        .connection()
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(store);
+    let shown = ok(&dir, &["person", "show", &rosa]);
+    assert!(shown.contains(CANARY), "{shown}");
+
+    let again = with_passphrase(&dir, &["notebook", "decrypt"], Some(PASSPHRASE));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not encrypted"));
+    let enc = with_passphrase(&dir, &["notebook", "encrypt"], Some(PASSPHRASE));
+    assert!(enc.status.success());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert_eq!(store.search(CANARY, 10).unwrap().len(), 1);
+}
+
+/// `notebook decrypt` killed while it writes the plain copy (a crash, a laptop's battery): the
+/// notebook is still encrypted, whole, opens with its passphrase, and none of its words is in
+/// the clear but in the half copy, which the next run deletes before it finishes. Decrypting
+/// while the app has the notebook open is refused, the notebook unchanged.
+#[test]
+fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, rosa) = encrypted_canary_notebook(&tmp);
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE ballast (b BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+             INSERT INTO ballast SELECT randomblob(1000000) FROM n;",
+        )
+        .unwrap();
+    // Open elsewhere (the app): refused, saying so.
+    let busy = Store::open_with(&dir, Some(&passphrase()))
+        .unwrap()
+        .decrypt_at_rest()
+        .unwrap_err();
+    assert!(matches!(busy, Error::NotebookBusy { .. }), "{busy}");
+    drop(store);
+    assert!(at_rest::is_encrypted(&dir).unwrap());
+
+    let copy = dir.join("groundwork.sqlite3.decrypting");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["notebook", "decrypt"])
+        .env_remove("GROUNDWORK_DATA_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the decryption finished before it could be cut short"
+        );
+        assert!(std::time::Instant::now() < deadline, "no copy seen");
+        if std::fs::metadata(&copy).map(|m| m.len()).unwrap_or(0) > 10_000_000 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(copy.exists(), "killed halfway, with its copy left");
+    assert!(!plain_file(&dir));
+    assert!(at_rest::is_encrypted(&dir).unwrap());
+    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert!(store.person(&rosa).is_ok());
+    let (check, ballast): (String, i64) = store
+        .connection()
+        .query_row(
+            "SELECT (SELECT quick_check FROM pragma_quick_check), (SELECT count(*) FROM ballast)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((check.as_str(), ballast), ("ok", 40));
+    drop(store);
+
+    let done = with_passphrase(&dir, &["notebook", "decrypt"], Some(PASSPHRASE));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(!copy.exists());
+    assert!(plain_file(&dir));
+    let store = Store::open(&dir).unwrap();
+    assert!(store.person(&rosa).is_ok());
 }
 
 /// Encrypting a notebook another connection holds open (the app, a sync) is refused saying so,

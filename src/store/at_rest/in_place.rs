@@ -109,7 +109,7 @@ fn copy(plain: &Connection, dir: &Path, passphrase: &Passphrase) -> Result<Conne
     super::export(
         plain,
         super::path_str(&target, dir)?,
-        passphrase,
+        Some(passphrase),
         (user_version, application_id),
     )?;
     let sealed = files::open_connection(dir, SEALED_FILE, Some(passphrase))?;

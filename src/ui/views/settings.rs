@@ -305,7 +305,7 @@ pub fn Settings(status: SyncStatus) -> Element {
                     h3 { id: "at-rest-title", "On this computer" }
                     p { id: "at-rest-note",
                         if ov.encrypted_at_rest {
-                            "This notebook is encrypted on this computer's disk: it opens only with its passphrase or the key in your key store. A forgotten passphrase cannot be recovered."
+                            "This notebook is encrypted on this computer's disk: it opens only with its passphrase or the key in your key store. A forgotten passphrase cannot be recovered. To change the passphrase, or to decrypt the notebook again, close the app and run groundwork notebook change-passphrase or groundwork notebook decrypt (README, “Encryption at rest”)."
                         } else {
                             "This notebook is not encrypted on this computer's disk: anyone who copies the disk can read it. To encrypt it, close the app and run groundwork notebook encrypt (README, “Encryption at rest”)."
                         }
