@@ -89,7 +89,7 @@ pub fn run(store: &mut Store, command: TeamCommand) -> Result<(), CliError> {
                 role: if as_lead { Role::Lead } else { Role::Canvasser },
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             };
             let (invite, join_link) = sync::block_on(team::invite(&nb, &transport, &request))
                 .map_err(|e| lead(e, "invite"))?;

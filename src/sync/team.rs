@@ -400,13 +400,12 @@ pub async fn invite_in_parts_of<W: Wire>(
     request.key_parts.clear();
     let mut keys_len = 0;
     require_signed_lead(store, "invite devices")?;
-    // The code is this device's choice, so that the request asked again after an answer lost
-    // on the way is the same invite to the relay, not a second one (whose code nobody ever
-    // sees), and its parts of keys, taken by the first, are not asked for twice.
-    if request.code.is_none() {
-        let random = crate::crypto::random::<20>().map_err(Error::from)?;
-        request.code = Some(groundwork_protocol::invite_code(&random));
-    }
+    // The request's id, new for each invite (its secret and keys are new too), so that the
+    // request asked again after an answer lost on the way is the same invite to the relay,
+    // not a second one (whose code nobody ever sees), and its parts of keys, taken by the
+    // first, are not asked for twice.
+    let id = crate::crypto::random::<16>().map_err(Error::from)?;
+    request.request = Some(groundwork_protocol::id::hex(&id));
     // The invite carries the tree of documents' keys as this device holds it: every erasure
     // the team has ordered is carried out first, so that none of their keys goes with it.
     catch_up(store, transport, &link).await?;
@@ -1296,7 +1295,7 @@ async fn act_now<W: Wire>(
                 role: if lead { Role::Lead } else { Role::Canvasser },
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             };
             let (invite, link) = invite(store, transport, &request).await?;
             Ok(TeamReply::Invite(InviteShown {

@@ -532,7 +532,7 @@ async fn invite(
             &headers,
             &state.limits,
             path,
-            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional), "key_parts": ["<id>", …] (optional), "code": "<32 base32 letters>" (optional)}"#,
+            r#"{"uses": 1, "expires_in_secs": 604800, "role": "canvasser" or "lead", "sealed_keys": "<base64url>" (optional), "key_parts": ["<id>", …] (optional), "request": "<32 hex digits>" (optional)}"#,
         )
         .await?;
         check_key_parts(&req, path)?;
@@ -553,19 +553,23 @@ async fn invite(
         if let Some(keys) = &req.sealed_keys {
             check_sealed_keys(keys)?;
         }
-        if let Some(code) = &req.code
-            && !groundwork_protocol::valid_invite_code(code)
+        if let Some(id) = &req.request
+            && !groundwork_protocol::valid_invite_request(id)
         {
-            return Err(ApiError::bad_request(format!(
-                "code must be an invite code of {} base32 letters (a–z, 2–7; dashes and spaces \
-                 ignored), drawn from the device's randomness, or left out for the relay to \
-                 choose one",
-                groundwork_protocol::INVITE_CODE_LEN
-            )));
+            return Err(ApiError::bad_request(
+                "request must be 32 lowercase hexadecimal digits (16 random bytes the device \
+                 chose for this invite), or left out",
+            ));
         }
         let now = now();
-        let (code, mut invite) = match &req.code {
-            Some(code) => crate::ops::chosen_invite(code, req.uses, req.expires_in_secs, req.role, now),
+        let (code, mut invite) = match &req.request {
+            Some(id) => crate::ops::invite_of_code(
+                crate::secrets::requested_invite(&device.team_id, &device.device_id, id),
+                req.uses,
+                req.expires_in_secs,
+                req.role,
+                now,
+            ),
             None => crate::ops::prepare_invite(req.uses, req.expires_in_secs, req.role, now)
                 .map_err(|e| {
                     tracing::error!(error = %e, "no randomness for an invite");
@@ -607,7 +611,12 @@ async fn invite(
             sealed,
             parts,
             again,
-            "a lead created an invite"
+            "{}",
+            if again {
+                "a lead asked again for an invite it made"
+            } else {
+                "a lead created an invite"
+            }
         );
         json(&answer)
     }

@@ -77,8 +77,8 @@ pub fn prepare_invite(
     role: Role,
     now: i64,
 ) -> Result<(String, NewInvite), RandomError> {
-    Ok(chosen_invite(
-        &new_invite()?,
+    Ok(invite_of_code(
+        new_invite()?,
         uses,
         expires_in_secs,
         role,
@@ -86,17 +86,14 @@ pub fn prepare_invite(
     ))
 }
 
-/// [`prepare_invite`] with the code chosen by the lead's device
-/// ([`groundwork_protocol::InviteRequest::code`], checked by the caller), answered in the
-/// groups the relay's own codes come in however it was sent.
-pub fn chosen_invite(
-    code: &str,
+/// [`prepare_invite`] with the code given (a lead's request's: [`crate::secrets::requested_invite`]).
+pub fn invite_of_code(
+    code: String,
     uses: u32,
     expires_in_secs: u64,
     role: Role,
     now: i64,
 ) -> (String, NewInvite) {
-    let code = groundwork_protocol::grouped_invite_code(code);
     let invite = NewInvite {
         code_hash: hash_invite(&code),
         uses,

@@ -57,6 +57,26 @@ pub fn new_invite() -> Result<String, RandomError> {
     Ok(groundwork_protocol::invite_code(&random_bytes()?))
 }
 
+/// The invite code of a lead's request whose id is `request` ([`groundwork_protocol::InviteRequest::request`])
+/// from the device `device_id` of the team `team_id`: the first 20 bytes of a SHA-256 over the
+/// three (each after its length), in the codes' form. The same request asked again gets the
+/// same code, so the relay knows it for a repeat while keeping only the code's hash; another
+/// device or team asking with the same id gets another code, so no lead can make an invite
+/// under a code another team's link carries (which a code the lead chose itself would allow
+/// once the relay has forgotten that invite).
+pub fn requested_invite(team_id: &str, device_id: &str, request: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"groundwork invite code v1");
+    for part in [team_id, device_id, request] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 20];
+    bytes.copy_from_slice(&digest[..20]);
+    groundwork_protocol::invite_code(&bytes)
+}
+
 /// The stored hash of an invite code, after normalising how it was typed.
 pub fn hash_invite(code: &str) -> SecretHash {
     sha256(normalise_invite(code).as_bytes())
@@ -71,6 +91,25 @@ fn sha256(bytes: &[u8]) -> SecretHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_requests_code_is_its_own_and_its_teams_and_devices() {
+        let code = requested_invite("team", "device", "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            code,
+            requested_invite("team", "device", "0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(code.len(), 32 + 7);
+        for (team, device, request) in [
+            ("team2", "device", "0123456789abcdef0123456789abcdef"),
+            ("team", "device2", "0123456789abcdef0123456789abcdef"),
+            ("team", "device", "0123456789abcdef0123456789abcdee"),
+            // The same bytes cut in other places.
+            ("teamd", "evice", "0123456789abcdef0123456789abcdef"),
+        ] {
+            assert_ne!(code, requested_invite(team, device, request));
+        }
+    }
 
     #[test]
     fn tokens_are_long_random_and_prefixed() {

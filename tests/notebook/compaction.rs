@@ -300,7 +300,7 @@ fn a_revoked_leads_snapshots_made_before_still_count() {
             role: Role::Canvasser,
             sealed_keys: None,
             key_parts: Vec::new(),
-            code: None,
+            request: None,
         };
         let nb = RefCell::new(&mut b.store);
         sync::block_on(team::invite(&nb, &transport(), &request))

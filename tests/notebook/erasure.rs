@@ -841,7 +841,7 @@ pub(crate) mod through_the_relay {
             role: groundwork_protocol::Role::Canvasser,
             sealed_keys: None,
             key_parts: Vec::new(),
-            code: None,
+            request: None,
         };
         {
             let nb = RefCell::new(&mut b.store);

@@ -465,7 +465,7 @@ fn a_join_link_pasted_where_the_code_goes_joins_at_the_relay_it_names() {
         role: Role::Canvasser,
         sealed_keys: None,
         key_parts: Vec::new(),
-        code: None,
+        request: None,
     };
     let nb = std::cell::RefCell::new(&mut lead.store);
     let (_, link) = sync::block_on(sync::team::invite(&nb, &transport(), &request)).unwrap();

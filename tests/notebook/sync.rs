@@ -370,7 +370,7 @@ pub fn canvassers_invite() -> groundwork_protocol::InviteRequest {
         role: groundwork_protocol::Role::Canvasser,
         sealed_keys: None,
         key_parts: Vec::new(),
-        code: None,
+        request: None,
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) fn invite_by(lead: &mut Device, role: Role, uses: u32) -> String {
         role,
         sealed_keys: None,
         key_parts: Vec::new(),
-        code: None,
+        request: None,
     };
     let nb = RefCell::new(&mut lead.store);
     sync::block_on(team::invite(&nb, &transport(), &request))

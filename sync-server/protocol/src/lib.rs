@@ -34,9 +34,9 @@ pub use compact::{
 };
 pub use id::{BLOB_ID_HEX_LEN, BlobId, blob_digest, blob_id, is_blob_id};
 pub use team::{
-    CANCEL_INVITE_PATH, CANCELLED_INVITE_GRACE_SECS, CancelInvite, INVITE_CODE_LEN, INVITE_ID_LEN,
-    InviteCancelled, OpenInvite, grouped_invite_code, invite_code, invite_id, invite_id_bytes,
-    invite_id_named, invite_id_of_hash, valid_invite_code, valid_invite_id,
+    CANCEL_INVITE_PATH, CANCELLED_INVITE_GRACE_SECS, CancelInvite, INVITE_ID_LEN, InviteCancelled,
+    OpenInvite, invite_code, invite_id, invite_id_bytes, invite_id_named, invite_id_of_hash,
+    valid_invite_id, valid_invite_request,
 };
 pub use team::{
     CODE_ERASED, CODE_LAST_LEAD, CODE_LEAD_ONLY, CODE_NEEDS_KEY, CODE_NEEDS_SECRET, CODE_REVOKED,

@@ -169,38 +169,35 @@ pub struct InviteRequest {
     /// out) for keys that fit in one request, and by apps from before parts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_parts: Vec<String>,
-    /// The invite's code, chosen by the lead's device ([`invite_code`] of 20 bytes of its
-    /// system's randomness; [`valid_invite_code`]) so that the request asked again (its answer
-    /// lost on the way, or the app retrying) is the same invite: the relay answers it again
-    /// from what it stored and makes nothing. Without it (an app from before 2026-12-08) the
-    /// relay makes the code, and a request asked again makes a second invite. Secret, as the
-    /// answer's code is: the relay keeps only its hash.
+    /// This request's id, chosen by the lead's device (16 bytes of its system's randomness as
+    /// 32 lowercase hex digits, [`valid_invite_request`]), so that the request asked again
+    /// (its answer lost on the way, the app retrying) is the same invite: the relay makes the
+    /// invite's code from the team, the device and this id (so the same request gets the same
+    /// code, and no other team or device can get it), and answers a request whose code it
+    /// holds already with that invite, making nothing. Without it (an app from before
+    /// 2026-12-08) the relay draws the code, and a request asked again makes a second invite.
+    /// Secret, as the answer's code is: the relay keeps neither, only the code's hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub request: Option<String>,
 }
 
-/// Letters in an invite code (its relay part): 32 base32 letters, 160 random bits.
-pub const INVITE_CODE_LEN: usize = 32;
+/// Whether `id` is spelled as an invite request's id ([`InviteRequest::request`]): 32
+/// lowercase hexadecimal digits.
+pub fn valid_invite_request(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
 
-/// The invite code made of `random` (20 bytes of a system's randomness): RFC 4648 base32 in
-/// lower case, in groups of four letters for reading aloud or typing (`abcd-efgh-…`).
+/// The invite code made of `random` (20 bytes of a system's randomness, or of a digest):
+/// RFC 4648 base32 in lower case, in groups of four letters for reading aloud or typing
+/// (`abcd-efgh-…`).
 pub fn invite_code(random: &[u8; 20]) -> String {
-    grouped_invite_code(&base32(random))
-}
-
-/// `code` as [`crate::normalise_invite`] reads it, in groups of four letters joined by dashes
-/// (how [`invite_code`] writes codes, whichever way one was typed or sent).
-pub fn grouped_invite_code(code: &str) -> String {
-    let letters: Vec<char> = crate::normalise_invite(code).chars().collect();
-    let groups: Vec<String> = letters.chunks(4).map(|c| c.iter().collect()).collect();
+    let letters = base32(random);
+    let groups: Vec<&str> = letters
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
     groups.join("-")
-}
-
-/// Whether `code` is the relay part of an invite code as [`invite_code`] makes them, read as
-/// [`crate::normalise_invite`] reads it (case, dashes and white space ignored).
-pub fn valid_invite_code(code: &str) -> bool {
-    let code = crate::normalise_invite(code);
-    code.len() == INVITE_CODE_LEN && code.bytes().all(|b| BASE32.contains(&b))
 }
 
 /// RFC 4648's base32 alphabet, lower case.
@@ -442,8 +439,7 @@ pub struct ConfirmErasures {
 #[cfg(test)]
 mod tests {
     use super::{
-        base32, grouped_invite_code, invite_code, invite_id, invite_id_of_hash, valid_invite_code,
-        valid_invite_id,
+        base32, invite_code, invite_id, invite_id_of_hash, valid_invite_id, valid_invite_request,
     };
 
     #[test]
@@ -456,25 +452,26 @@ mod tests {
     }
 
     #[test]
-    fn invite_codes_are_32_letters_in_groups_and_read_however_typed() {
-        let code = invite_code(&[0xff; 20]);
-        assert_eq!(code, "7777-7777-7777-7777-7777-7777-7777-7777");
-        let code = invite_code(&[7; 20]);
-        assert_eq!(code.len(), 32 + 7);
-        assert!(valid_invite_code(&code));
-        assert!(valid_invite_code(&format!(" {} ", code.to_uppercase())));
-        assert!(valid_invite_code(&code.replace('-', "")));
-        // Too short or long, a letter out of base32, a secret half, empty.
-        assert!(!valid_invite_code(&code[..code.len() - 1]));
-        assert!(!valid_invite_code(&format!("{code}a")));
-        assert!(!valid_invite_code(&code.replacen(&code[..1], "1", 1)));
-        assert!(!valid_invite_code(&format!("{code}.secret")));
-        assert!(!valid_invite_code(""));
+    fn invite_codes_are_32_letters_in_groups_and_request_ids_32_hex_digits() {
         assert_eq!(
-            grouped_invite_code(&format!(" {} ", code.to_uppercase())),
-            code
+            invite_code(&[0xff; 20]),
+            "7777-7777-7777-7777-7777-7777-7777-7777"
         );
-        assert_eq!(grouped_invite_code(&code.replace('-', "")), code);
+        assert_eq!(
+            invite_code(b"foobarfoobarfoobarfo").replace('-', ""),
+            base32(b"foobarfoobarfoobarfo")
+        );
+        assert!(valid_invite_request("0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+            "0123456789ABCDEF0123456789abcdef",
+            "0123456789abcdef0123456789abcdeg",
+            "0123456789abcdef 123456789abcdef",
+        ] {
+            assert!(!valid_invite_request(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -315,6 +315,84 @@ pub fn invite_asked_again(
 }
 
 #[cfg(test)]
+mod invite_again_tests {
+    use super::{InviteMade, StoreError, StoredInvite, invite_asked_again};
+    use groundwork_protocol::Role;
+
+    /// An invite of team 1 made by device 7 for canvassers, one use left, until 100.
+    fn stored() -> StoredInvite {
+        StoredInvite {
+            team_pk: 1,
+            created_by: Some(7),
+            role: Role::Canvasser,
+            uses_left: 1,
+            expires_at: 100,
+        }
+    }
+
+    #[test]
+    fn only_this_leads_usable_invite_for_this_role_is_answered_again() {
+        let ask =
+            |found: Option<StoredInvite>, role, now| invite_asked_again(found, (1, 7), role, now);
+        assert!(matches!(ask(None, Role::Canvasser, 50), Ok(None)));
+        assert_eq!(
+            ask(Some(stored()), Role::Canvasser, 99).ok().flatten(),
+            Some(InviteMade::Again {
+                role: Role::Canvasser,
+                uses_left: 1,
+                expires_at: 100
+            })
+        );
+        let taken = [
+            StoredInvite {
+                team_pk: 2,
+                ..stored()
+            },
+            StoredInvite {
+                created_by: Some(8),
+                ..stored()
+            },
+            StoredInvite {
+                created_by: None,
+                ..stored()
+            },
+        ];
+        for found in taken {
+            assert!(matches!(
+                ask(Some(found), Role::Canvasser, 50),
+                Err(StoreError::InviteCodeTaken)
+            ));
+        }
+        assert!(matches!(
+            ask(Some(stored()), Role::Lead, 50),
+            Err(StoreError::InviteCodeTaken)
+        ));
+        for (found, now) in [
+            (stored(), 100),
+            (
+                StoredInvite {
+                    uses_left: 0,
+                    ..stored()
+                },
+                50,
+            ),
+            (
+                StoredInvite {
+                    uses_left: -1,
+                    ..stored()
+                },
+                50,
+            ),
+        ] {
+            assert!(matches!(
+                ask(Some(found), Role::Canvasser, now),
+                Err(StoreError::InviteGone)
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
 mod proof_tests {
     use super::{merge_proofs, served_proofs};
 

@@ -391,7 +391,7 @@ impl Relay {
                 role: Role::Canvasser,
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             },
         );
         assert_eq!(answer.status, 200, "{answer:?}");

@@ -77,7 +77,7 @@ fn newcomer(relay: &Relay, lead: &Device, name: &str) -> Device {
             role: Role::Canvasser,
             sealed_keys: None,
             key_parts: Vec::new(),
-            code: None,
+            request: None,
         },
     );
     assert_eq!(answer.status, 200, "{answer:?}");

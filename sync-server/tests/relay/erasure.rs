@@ -218,7 +218,7 @@ fn an_erased_document_leaves_the_relay_and_is_refused_ever_after() {
                 role: Role::Canvasser,
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             },
         )
         .json();
@@ -561,7 +561,7 @@ fn a_leads_device_cannot_make_invites_or_orders_without_end() {
                 role: Role::Canvasser,
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             },
         )
     };

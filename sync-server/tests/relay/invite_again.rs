@@ -1,33 +1,31 @@
-//! A lead's invite asked for again after its answer was lost: the lead's device chooses the
-//! code, and the same request (the same code, by the same lead, for the same role) is answered
-//! with the invite it made, writing nothing; its parts of keys, taken the first time, are not
-//! looked for again. A code the relay holds for another team, lead or role, and an invite used
-//! up or cancelled since, are refused and make nothing.
+//! A lead's invite asked for again after its answer was lost: the lead's device gives the
+//! request an id, the relay makes the invite's code from the team, the device and that id, and
+//! answers the same request (the same id from the same device, for the same role) with the
+//! invite it made, as it is now, writing nothing; its parts of keys, taken the first time, are
+//! not looked for again. The same id from another device or team is another invite with
+//! another code; an invite used up, cancelled or expired since is refused and nothing is made.
 
 use groundwork_protocol::{
     INVITE_FROM_PARTS_PATH, INVITE_KEYS_PATH, INVITES_PATH, InviteKeysPart, InviteKeysPartAnswer,
-    InviteRequest, InviteResponse, Role, invite_code, invite_id,
+    InviteRequest, InviteResponse, Role, invite_id,
 };
 
-use crate::common::{Answer, Device, Relay};
+use crate::common::{Answer, Device, Param, Relay, db_row};
 use crate::invite_cancel::{cancel, open_invites, sealed_lead};
 use crate::sealed::{joined, keys_with_marker, stored_invite, two_leads};
 
-/// A code as a lead's device chooses it: 20 random bytes.
-fn chosen_code() -> String {
-    let mut random = [0u8; 20];
-    random[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    random[16..].copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
-    invite_code(&random)
+/// A request id as a lead's device chooses it: 16 random bytes in lowercase hex.
+fn request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// `lead` asks at `path` for an invite of `role` and `uses` with `code`, its keys `keys` after
-/// the parts `parts`.
-fn ask(
+/// `lead` asks at `path` for an invite of `role` and `uses`, valid `secs`, as the request `id`,
+/// its keys `keys` after the parts `parts`.
+fn ask_at(
     lead: &Device,
     path: &str,
-    (role, uses): (Role, u32),
-    code: &str,
+    (role, uses, secs): (Role, u32, u64),
+    id: &str,
     keys: Option<&str>,
     parts: &[String],
 ) -> Answer {
@@ -35,18 +33,30 @@ fn ask(
         path,
         &InviteRequest {
             uses,
-            expires_in_secs: 3600,
+            expires_in_secs: secs,
             role,
             sealed_keys: keys.map(str::to_owned),
             key_parts: parts.to_vec(),
-            code: Some(code.to_owned()),
+            request: Some(id.to_owned()),
         },
     )
 }
 
-/// [`ask`] at the route for an invite with its keys whole, which must answer.
-fn made(lead: &Device, role: Role, uses: u32, code: &str, keys: &str) -> InviteResponse {
-    let answer = ask(lead, INVITES_PATH, (role, uses), code, Some(keys), &[]);
+/// [`ask_at`] the route for an invite with its keys whole, valid an hour.
+fn ask(lead: &Device, role: Role, uses: u32, id: &str) -> Answer {
+    ask_at(
+        lead,
+        INVITES_PATH,
+        (role, uses, 3600),
+        id,
+        Some("a2V5cw"),
+        &[],
+    )
+}
+
+/// [`ask`], which must answer.
+fn made(lead: &Device, role: Role, uses: u32, id: &str) -> InviteResponse {
+    let answer = ask(lead, role, uses, id);
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json()
 }
@@ -58,55 +68,67 @@ fn assert_refused(answer: &Answer, status: u16, words: &str) {
 }
 
 #[test]
-fn the_same_invite_asked_again_is_answered_again_and_made_once() {
+fn the_same_invite_asked_again_is_answered_as_it_is_and_made_once() {
     let relay = Relay::start();
     let lead = sealed_lead(&relay, "Again");
-    let code = chosen_code();
-    let first = made(&lead, Role::Canvasser, 2, &code, "a2V5cw");
-    assert_eq!(first.code, code, "the code the device chose");
-    assert_eq!(first.id, invite_id(&code));
-    // Asked again, typed another way: the same invite, nothing new.
-    let again = made(
-        &lead,
-        Role::Canvasser,
-        2,
-        &code.to_uppercase().replace('-', " "),
-        "a2V5cw",
+    let id = request_id();
+    let first = made(&lead, Role::Canvasser, 2, &id);
+    assert_eq!(first.id, invite_id(&first.code));
+    assert!(
+        !first.code.contains(&id),
+        "the code is not the request's id"
     );
-    assert_eq!(again, first);
+    // Asked again, even with other uses and expiry (a buggy app): the invite as it was made.
+    let again = ask_at(
+        &lead,
+        INVITES_PATH,
+        (Role::Canvasser, 5, 60),
+        &id,
+        Some("a2V5cw"),
+        &[],
+    );
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.json::<InviteResponse>(), first);
     let open = open_invites(&lead);
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].id, first.id);
 
     // Once a device has joined with it, asked again it says what is left.
-    joined(&relay, &code, "phone", true);
-    let again = made(&lead, Role::Canvasser, 2, &code, "a2V5cw");
-    assert_eq!((again.code.as_str(), again.uses), (code.as_str(), 1));
+    joined(&relay, &first.code, "phone", true);
+    let again = made(&lead, Role::Canvasser, 2, &id);
+    assert_eq!(again.code, first.code);
+    assert_eq!(again.uses, 1);
     assert_eq!(again.expires_at, first.expires_at);
-    assert_eq!(stored_invite(&relay, &code).map(|s| s.0), Some(1));
-    joined(&relay, &code, "tablet", true);
-    // Used up, or cancelled: asked again it is refused, and nothing is made.
-    let spent = ask(
-        &lead,
-        INVITES_PATH,
-        (Role::Canvasser, 2),
-        &code,
-        Some("a2V5cw"),
-        &[],
+    assert_eq!(stored_invite(&relay, &first.code).map(|s| s.0), Some(1));
+    joined(&relay, &first.code, "tablet", true);
+    // Used up, cancelled or expired: asked again it is refused, and nothing is made.
+    assert_refused(
+        &ask(&lead, Role::Canvasser, 2, &id),
+        409,
+        "make a new invite",
     );
-    assert_refused(&spent, 409, "make a new invite");
-    let other = chosen_code();
-    let cancelled = made(&lead, Role::Canvasser, 1, &other, "a2V5cw");
+    let cancelled_id = request_id();
+    let cancelled = made(&lead, Role::Canvasser, 1, &cancelled_id);
     assert_eq!(cancel(&lead, &cancelled.id).status, 200);
-    let gone = ask(
-        &lead,
-        INVITES_PATH,
-        (Role::Canvasser, 1),
-        &other,
-        Some("a2V5cw"),
-        &[],
+    assert_refused(
+        &ask(&lead, Role::Canvasser, 1, &cancelled_id),
+        409,
+        "make a new invite",
     );
-    assert_refused(&gone, 409, "make a new invite");
+    let expired_id = request_id();
+    let expired = made(&lead, Role::Canvasser, 1, &expired_id);
+    let hash = sync_server::secrets::hash_invite(&expired.code);
+    db_row(
+        &relay.data_dir,
+        "UPDATE invites SET expires_at = 1 WHERE hash = $1 RETURNING CAST(expires_at AS TEXT)",
+        Param::Bytes(&hash[..]),
+    )
+    .expect("the invite's row");
+    assert_refused(
+        &ask(&lead, Role::Canvasser, 1, &expired_id),
+        409,
+        "make a new invite",
+    );
     assert!(open_invites(&lead).is_empty());
 }
 
@@ -124,94 +146,83 @@ fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     );
     assert_eq!(left.status, 200, "{left:?}");
     let parts = vec![left.json::<InviteKeysPartAnswer>().part];
-    let code = chosen_code();
-    let role = (Role::Canvasser, 1);
-    let first = ask(
+    let id = request_id();
+    let how = (Role::Canvasser, 1, 3600);
+    let first = ask_at(
         &lead,
         INVITE_FROM_PARTS_PATH,
-        role,
-        &code,
+        how,
+        &id,
         Some("bGFzdA"),
         &parts,
     );
     assert_eq!(first.status, 200, "{first:?}");
     // The parts were taken by the first: the same request is answered, not refused for them.
-    let again = ask(
+    let again = ask_at(
         &lead,
         INVITE_FROM_PARTS_PATH,
-        role,
-        &code,
+        how,
+        &id,
         Some("bGFzdA"),
         &parts,
     );
     assert_eq!(again.status, 200, "{again:?}");
-    assert_eq!(
-        again.json::<InviteResponse>(),
-        first.json::<InviteResponse>()
-    );
+    let first = first.json::<InviteResponse>();
+    assert_eq!(again.json::<InviteResponse>(), first);
     assert_eq!(open_invites(&lead).len(), 1);
-    let (_, enrolled) = joined(&relay, &code, "phone", true);
+    let (_, enrolled) = joined(&relay, &first.code, "phone", true);
     assert_eq!(enrolled.sealed_keys, Some(format!("{part}bGFzdA")));
 }
 
+/// The same request id from another lead of the team, or a lead of another team, is another
+/// request: another invite, under another code (a lead cannot aim at another team's code, even
+/// one the relay has forgotten). The same lead asking with it for another role is refused.
 #[test]
-fn a_code_the_relay_holds_for_another_invite_is_refused_and_makes_nothing() {
+fn a_request_id_is_its_devices_and_teams_own() {
     let relay = Relay::start();
     let (a, b) = two_leads(&relay, "Two leads");
     let other_team = sealed_lead(&relay, "Another team");
-    let code = chosen_code();
-    made(&a, Role::Canvasser, 3, &code, "YQ");
-    // Another lead of the team, a lead of another team, or the same lead for another role:
-    // not the same request.
-    for (lead, role) in [
-        (&b, Role::Canvasser),
-        (&other_team, Role::Canvasser),
-        (&a, Role::Lead),
-    ] {
-        let answer = ask(lead, INVITES_PATH, (role, 3), &code, Some("YQ"), &[]);
-        assert_refused(&answer, 409, "another invite has the code");
-        // What the refusal says tells nothing of the invite it collided with.
-        assert!(!answer.error().error.contains(&a.device_id), "{answer:?}");
-    }
-    // The operator's invite's code, chosen by a lead.
-    let operator = relay.invite(&other_team.team_id, &[]);
-    let answer = ask(
-        &other_team,
-        INVITES_PATH,
-        (Role::Canvasser, 1),
-        &operator,
-        Some("YQ"),
-        &[],
+    let id = request_id();
+    let from_a = made(&a, Role::Canvasser, 3, &id);
+    let from_b = made(&b, Role::Canvasser, 3, &id);
+    let from_other = made(&other_team, Role::Canvasser, 3, &id);
+    assert_ne!(from_a.code, from_b.code);
+    assert_ne!(from_a.code, from_other.code);
+    assert_ne!(from_b.code, from_other.code);
+    assert_refused(
+        &ask(&a, Role::Lead, 3, &id),
+        409,
+        "another invite has the code",
     );
-    assert_refused(&answer, 409, "another invite has the code");
-    assert_eq!(open_invites(&a).len(), 1);
-    assert_eq!(open_invites(&other_team).len(), 1, "the operator's alone");
-    assert_eq!(stored_invite(&relay, &code).map(|s| s.0), Some(3));
+    assert_eq!(open_invites(&a).len(), 2, "a's and b's");
+    assert_eq!(open_invites(&other_team).len(), 1);
+    for code in [&from_a.code, &from_b.code, &from_other.code] {
+        assert_eq!(stored_invite(&relay, code).map(|s| s.0), Some(3));
+    }
+    // A device of the other team joins that team with its invite.
+    let (_, enrolled) = joined(&relay, &from_other.code, "phone", true);
+    assert_eq!(enrolled.team_id, other_team.team_id);
 }
 
 #[test]
-fn a_code_not_of_the_relays_form_is_refused() {
+fn a_request_id_not_of_its_form_is_refused() {
     let relay = Relay::start();
-    let lead = sealed_lead(&relay, "Codes");
-    let good = chosen_code();
+    let lead = sealed_lead(&relay, "Ids");
+    let good = request_id();
     for bad in [
         String::new(),
         "short".to_owned(),
-        good[..good.len() - 1].to_owned(),
-        format!("{good}a"),
-        good.replacen(&good[..1], "1", 1),
-        format!("{good}.c2VjcmV0"),
-        "é".repeat(32),
+        good[..31].to_owned(),
+        format!("{good}0"),
+        good.to_uppercase(),
+        format!("{}g", &good[..31]),
+        "é".repeat(16),
     ] {
-        let answer = ask(
-            &lead,
-            INVITES_PATH,
-            (Role::Canvasser, 1),
-            &bad,
-            Some("YQ"),
-            &[],
+        assert_refused(
+            &ask(&lead, Role::Canvasser, 1, &bad),
+            400,
+            "request must be 32 lowercase hexadecimal digits",
         );
-        assert_refused(&answer, 400, "code must be an invite code");
     }
     assert!(open_invites(&lead).is_empty());
 }

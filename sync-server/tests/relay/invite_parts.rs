@@ -58,7 +58,7 @@ fn invite_at(lead: &Device, path: &str, uses: u32, parts: &[String], last: Optio
             role: Role::Canvasser,
             sealed_keys: last.map(str::to_owned),
             key_parts: parts.to_vec(),
-            code: None,
+            request: None,
         },
     )
 }

@@ -16,7 +16,7 @@ fn invite_request(uses: u32, role: Role) -> InviteRequest {
         role,
         sealed_keys: None,
         key_parts: Vec::new(),
-        code: None,
+        request: None,
     }
 }
 
@@ -178,7 +178,7 @@ fn a_lead_invites_lists_promotes_and_revokes() {
                 role: Role::Canvasser,
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             },
         );
         assert_eq!(answer.status, 400, "{uses} {secs}");
@@ -356,7 +356,7 @@ fn a_revoked_leads_invites_no_longer_enrol() {
                 role: Role::Lead,
                 sealed_keys: None,
                 key_parts: Vec::new(),
-                code: None,
+                request: None,
             },
         )
         .json();

@@ -49,7 +49,7 @@ pub(crate) fn lead_invite(lead: &Device, uses: u32, role: Role, keys: Option<&st
             role,
             sealed_keys: keys.map(str::to_owned),
             key_parts: Vec::new(),
-            code: None,
+            request: None,
         },
     )
 }
