@@ -168,6 +168,12 @@ pub enum Error {
     )]
     EncryptWithAppClosed,
 
+    /// The desktop app was asked to decrypt the notebook it has open (done with the app closed).
+    #[error(
+        "close the app and run groundwork notebook decrypt to decrypt this notebook (README, \"Encryption at rest\"); nothing was changed"
+    )]
+    DecryptWithAppClosed,
+
     /// The notebook's key could not be worked out from its passphrase (for the phone's
     /// screen lock): its salt or key derivation did not read.
     #[error(

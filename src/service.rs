@@ -251,6 +251,11 @@ pub enum Request {
         /// The one it is to open with from now on.
         new: SecretText,
     },
+    /// Decrypt this notebook, encrypted at rest, while it stays open, given the passphrase it
+    /// opens with (the phone web app's Settings; see [`Store::decrypt_in_place`]). The desktop
+    /// app refuses it, as it refuses [`Request::EncryptAtRest`]: `groundwork notebook decrypt`
+    /// does it with the app closed.
+    DecryptAtRest(SecretText),
     /// The raw key of the notebook, encrypted at rest, given its passphrase (the phone's
     /// Settings ask it for the phone's screen lock to keep; see [`Store::raw_key`]). Answered
     /// [`Reply::Secret`], or refused with words saying why (a wrong passphrase).
@@ -328,6 +333,7 @@ impl Request {
                 | Request::Restore { .. }
                 | Request::EncryptAtRest(_)
                 | Request::ChangePassphrase { .. }
+                | Request::DecryptAtRest(_)
         )
     }
 }
@@ -750,6 +756,17 @@ pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
                 s.change_passphrase(&current, &new)?;
             } else {
                 return Err(Error::ChangePassphraseWithAppClosed);
+            }
+            Reply::Done(())
+        }
+        Request::DecryptAtRest(current) => {
+            let current = crate::store::at_rest::Passphrase::new(current.0);
+            // As for encrypting: the desktop's sync thread has the notebook open by its own
+            // connection, under the key it was given.
+            if cfg!(target_arch = "wasm32") {
+                s.decrypt_in_place(&current)?;
+            } else {
+                return Err(Error::DecryptWithAppClosed);
             }
             Reply::Done(())
         }

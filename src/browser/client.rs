@@ -267,6 +267,19 @@ fn receive(message: FromStore) {
                 }
             });
         }
+        FromStore::Decrypted => CLIENT.with(|c| {
+            let mut c = c.borrow_mut();
+            let before = c.copy_key.flatten();
+            c.copy_key = None;
+            // The copy this page keeps in step, sealed under the key the notebook no longer
+            // has, is written again in the clear, as a plain notebook's copy is.
+            if let Some(storage) = page_storage()
+                && let Ok(Some(stored)) = storage.get_item(UNSAVED_KEY)
+                && let local_copy::Copy::Text(copy) = local_copy::open(before.as_ref(), &stored)
+            {
+                let _ = storage.set_item(UNSAVED_KEY, &copy);
+            }
+        }),
         FromStore::Ready(outcome) => {
             let (waiters, queue, pending) = CLIENT.with(|c| {
                 let mut c = c.borrow_mut();

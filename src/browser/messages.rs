@@ -69,6 +69,9 @@ pub enum FromStore {
     /// has just been encrypted or its passphrase changed (a new key then). An empty text: the
     /// notebook is encrypted and gave no key (the page then keeps no copy).
     CopyKey(String),
+    /// The notebook has just been decrypted: the page's copy of drafts is kept in the clear
+    /// from now on, as a plain notebook's is (a copy it sealed is written again in the clear).
+    Decrypted,
     /// Documents were erased from the notebook (every erased id, sent after an erasure): the
     /// page drops its copy of drafts typed about them.
     Erased(Vec<String>),

@@ -396,9 +396,13 @@ impl Worker {
             request,
             Request::EncryptAtRest(_) | Request::ChangePassphrase { .. }
         );
+        let decrypting = matches!(request, Request::DecryptAtRest(_));
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
         let ok = result.is_ok();
+        if decrypting && ok {
+            self.post(&FromStore::Decrypted);
+        }
         if encrypting && ok {
             // The page seals its copy of drafts from its next write on (under a new key after
             // a passphrase change).

@@ -105,6 +105,14 @@ fn clear_key_store(dir: &Path, done: &str) -> bool {
 fn decrypt_notebook(dir: &Path) -> Result<()> {
     use groundwork::store::at_rest::{self, Passphrase};
     if !at_rest::is_encrypted(dir)? {
+        // Decrypted already, and the key store still holds its old key (the command stopped
+        // before it removed it): that key opens copies of the encrypted notebook, so it goes.
+        if at_rest::key_store::lookup(dir).is_some() {
+            let key_store_cleared = clear_key_store(dir, "the notebook is decrypted");
+            return print_json(
+                &serde_json::json!({ "encrypted": false, "key_store_cleared": key_store_cleared }),
+            );
+        }
         return Err(Error::NotEncrypted {
             path: dir.to_path_buf(),
         });

@@ -330,7 +330,6 @@ fn swap_in_copy(
 ) -> Result<()> {
     let notebook = dir.join(DB_FILE);
     let copy = dir.join(format!("{DB_FILE}.{suffix}"));
-    remove_if_there(&copy, dir)?;
     let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     // Everything in the log goes into the database, and the database leaves WAL mode, which
@@ -347,27 +346,56 @@ fn swap_in_copy(
         });
     }
     conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")?;
+    // Held alone from here: a copy left by an attempt cut short goes (a decryption's holds the
+    // notebook's words in the clear).
+    remove_copies(dir)?;
     // The copy is made readable by its owner only before SQLite writes to it, as the
     // notebook's own file is (`files::restrict_to_owner`).
     create_private(&copy, dir)?;
-    export(
-        &conn,
-        path_str(&copy, dir)?,
-        key,
-        (user_version, application_id),
-    )?;
-    sync_file(&copy, dir)?;
-    check_copy(&copy, dir, key, user_version)?;
-    for side in ["-wal", "-shm", "-journal"] {
-        remove_if_there(&dir.join(format!("{DB_FILE}{side}")), dir)?;
+    let copied = (|| {
+        export(
+            &conn,
+            path_str(&copy, dir)?,
+            key,
+            (user_version, application_id),
+        )?;
+        sync_file(&copy, dir)?;
+        check_copy(&copy, dir, key, user_version)?;
+        for side in ["-wal", "-shm", "-journal"] {
+            remove_if_there(&dir.join(format!("{DB_FILE}{side}")), dir)?;
+        }
+        // Swapped while the old file is still locked by this connection.
+        std::fs::rename(&copy, &notebook).map_err(|source| Error::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+    })();
+    if copied.is_err() {
+        // The notebook is as it was: the copy (and its journal) must not stay beside it.
+        let _ = remove_copies(dir);
+        return copied;
     }
-    // Swapped while the old file is still locked by this connection.
-    std::fs::rename(&copy, &notebook).map_err(|source| Error::DataDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
     sync_dir(dir)?;
     drop(conn);
+    Ok(())
+}
+
+/// The copies an encryption or a decryption writes beside the notebook, with their journals.
+const COPIES: [&str; 4] = [
+    ".encrypting",
+    ".encrypting-journal",
+    ".decrypting",
+    ".decrypting-journal",
+];
+
+/// Delete the copies an encryption or a decryption cut short left beside the notebook in
+/// `dir` (a decryption's holds its words in the clear). Only while nothing else can be writing
+/// them: with the notebook held alone, or open (an encryption or decryption running holds it
+/// alone, so opening it fails first).
+pub(super) fn remove_copies(dir: &Path) -> Result<()> {
+    for copy in COPIES {
+        remove_if_there(&dir.join(format!("{DB_FILE}{copy}")), dir)?;
+    }
     Ok(())
 }
 

@@ -194,6 +194,10 @@ impl Store {
         };
         let file = files::notebook_file(passphrase.is_some());
         let mut conn = files::open_connection(dir, file, passphrase.as_ref())?;
+        // Opened, so no encryption or decryption is running on it: a copy one left when it was
+        // cut short goes (a decryption's holds the notebook's words in the clear).
+        #[cfg(not(target_arch = "wasm32"))]
+        at_rest::remove_copies(dir)?;
         migrations::migrate(&mut conn)?;
         project::prepare_search(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
@@ -895,6 +899,33 @@ impl Store {
         // notebook, so the request succeeds (failing it would tell the user the passphrase did
         // not take, and the lock screen would then ask for it).
         let _ = at_rest::in_place::remove_plain(&self.dir);
+        Ok(())
+    }
+
+    /// Decrypt this notebook, encrypted at rest, while it stays open, as the phone web app does
+    /// (see [`at_rest::in_place`]'s `open_up`), `current` being the passphrase it opens with:
+    /// the notebook is copied into a plain file, which this store uses from then on, and the
+    /// encrypted files are deleted. A failure leaves the encrypted notebook in use, as it was.
+    pub fn decrypt_in_place(&mut self, current: &at_rest::Passphrase) -> Result<()> {
+        let Some(key) = &self.key else {
+            return Err(Error::NotEncrypted {
+                path: self.dir.clone(),
+            });
+        };
+        if !at_rest::is_current(&self.conn, key, current)? {
+            return Err(Error::WrongCurrentPassphrase);
+        }
+        // The search rows waiting in this connection's memory are written first: they would
+        // go with it.
+        self.catch_up_search()?;
+        let plain = at_rest::in_place::open_up(&self.conn, &self.dir)?;
+        // Nothing that can fail between the mark (in `open_up`) and the swap.
+        let sealed = std::mem::replace(&mut self.conn, plain);
+        self.key = None;
+        drop(sealed);
+        // The notebook is in the clear from here whatever follows: encrypted files left by a
+        // failure go at the next start (`at_rest::in_place::settle`).
+        let _ = at_rest::in_place::remove_sealed(&self.dir);
         Ok(())
     }
 

@@ -202,8 +202,9 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::InviteCodeTaken => ApiError::new(
                 StatusCode::CONFLICT,
-                "another invite has the code this request chose: ask for the invite again (the \
-                 app chooses a new code for each invite it makes)",
+                "another invite has the code this request makes: this request's id was used \
+                 already, for an invite of another role; ask for the invite again as a new \
+                 request (the app gives each invite it makes a new id)",
             ),
             StoreError::InviteGone => ApiError::new(
                 StatusCode::CONFLICT,

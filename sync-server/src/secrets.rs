@@ -100,6 +100,10 @@ mod tests {
             requested_invite("team", "device", "0123456789abcdef0123456789abcdef")
         );
         assert_eq!(code.len(), 32 + 7);
+        // Known answer: the first 20 bytes of SHA-256("groundwork invite code v1" ‖ the three
+        // fields, each after its length as 8 big-endian bytes), in base32 (worked out apart,
+        // with Python's hashlib and base64).
+        assert_eq!(code, "djo7-qod4-4ulg-d4l6-e4ej-zrb6-vxtd-4kqv");
         for (team, device, request) in [
             ("team2", "device", "0123456789abcdef0123456789abcdef"),
             ("team", "device2", "0123456789abcdef0123456789abcdef"),

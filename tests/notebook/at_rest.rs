@@ -355,6 +355,15 @@ fn the_command_line_decrypts_a_notebook_back_into_a_plain_file() {
     assert_eq!(said["key_store_cleared"], false);
     assert!(plain_file(&dir));
     assert!(!at_rest::is_encrypted(&dir).unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("groundwork.sqlite3"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the plain notebook readable by others");
+    }
     let mut left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -387,7 +396,7 @@ fn the_command_line_decrypts_a_notebook_back_into_a_plain_file() {
 
 /// `notebook decrypt` killed while it writes the plain copy (a crash, a laptop's battery): the
 /// notebook is still encrypted, whole, opens with its passphrase, and none of its words is in
-/// the clear but in the half copy, which the next run deletes before it finishes. Decrypting
+/// the clear but in the half copy, which the next opening of the notebook deletes. Decrypting
 /// while the app has the notebook open is refused, the notebook unchanged.
 #[test]
 fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
@@ -439,7 +448,15 @@ fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
     assert!(copy.exists(), "killed halfway, with its copy left");
     assert!(!plain_file(&dir));
     assert!(at_rest::is_encrypted(&dir).unwrap());
+    // The words in the clear are in the half copy only, which the next open deletes.
+    let holding = files_holding(&dir, CANARY);
+    assert!(
+        !holding.is_empty() && holding.iter().all(|f| f.contains(".decrypting")),
+        "{holding:?}"
+    );
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    assert!(!copy.exists());
     assert!(store.person(&rosa).is_ok());
     let (check, ballast): (String, i64) = store
         .connection()
@@ -595,6 +612,138 @@ fn an_encryption_in_place_cut_short_settles_on_a_whole_notebook() {
     );
     // Settled once, it stays settled.
     assert!(at_rest::in_place::settle(&dir).unwrap());
+}
+
+/// A connection to the encrypted notebook file of `dir` (the phone's), under [`PASSPHRASE`].
+fn sealed_connection(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join(at_rest::in_place::SEALED_FILE)).unwrap();
+    conn.pragma_update(None, "key", PASSPHRASE).unwrap();
+    conn
+}
+
+/// The mark in the plain notebook file of `dir`.
+fn plain_mark(dir: &Path) -> Option<String> {
+    use rusqlite::OptionalExtension;
+    rusqlite::Connection::open(dir.join("groundwork.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'sealed_copy'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+}
+
+/// The phone's way of decrypting (the notebook stays open): refused with a wrong passphrase,
+/// changing nothing; then the same store goes on in a plain file holding everything, the
+/// encrypted files are gone, and the next start settles on the plain file; encrypted again, it
+/// goes back to its encrypted file.
+#[test]
+fn a_notebook_decrypted_in_place_goes_on_in_its_plain_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    let plain_twice = store.decrypt_in_place(&passphrase());
+    assert!(
+        matches!(plain_twice, Err(Error::NotEncrypted { .. })),
+        "{plain_twice:?}"
+    );
+    store.encrypt_in_place(&passphrase()).unwrap();
+    let later = format!("Later {CANARY}");
+    store
+        .add_person(NewPerson::new().put(PersonField::Name, later.as_str()))
+        .unwrap();
+    let wrong = store.decrypt_in_place(&Passphrase::new("not the passphrase"));
+    assert!(
+        matches!(wrong, Err(Error::WrongCurrentPassphrase)),
+        "{wrong:?}"
+    );
+    assert!(store.encrypted_at_rest());
+    assert!(!dir.join("groundwork.sqlite3").exists());
+
+    store.decrypt_in_place(&passphrase()).unwrap();
+    assert!(!store.encrypted_at_rest());
+    assert!(store.person(&rosa).is_ok());
+    assert_eq!(store.search(&later, 10).unwrap().len(), 1);
+    let after = format!("After {CANARY}");
+    store
+        .add_person(NewPerson::new().put(PersonField::Name, after.as_str()))
+        .unwrap();
+    for gone in ["", "-wal", "-journal"] {
+        let file = format!("{}{gone}", at_rest::in_place::SEALED_FILE);
+        assert!(!dir.join(&file).exists(), "{file}");
+    }
+    assert!(plain_file(&dir));
+    assert_eq!(plain_mark(&dir).as_deref(), Some("opened"));
+    drop(store);
+
+    assert!(
+        !at_rest::in_place::settle(&dir).unwrap(),
+        "the plain file is the notebook"
+    );
+    let mut store = Store::open(&dir).unwrap();
+    assert!(!store.encrypted_at_rest());
+    for name in [&later, &after] {
+        assert_eq!(store.search(name, 10).unwrap().len(), 1, "{name}");
+    }
+    assert!(store.person(&rosa).is_ok());
+    store.encrypt_in_place(&passphrase()).unwrap();
+    drop(store);
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
+    assert_eq!(names_in_sealed(&dir, PASSPHRASE).unwrap().len(), 3);
+}
+
+/// A decryption cut short (the app closed, the phone's storage full) at either side of the
+/// mark that says the plain copy is whole: before it, the copy goes and the encrypted notebook
+/// stays; after it, the encrypted files go. A copy left unmarked (cut before it took the
+/// notebook's `meta`) is left alone, and the next decryption starts again from nothing.
+#[test]
+fn a_decryption_in_place_cut_short_settles_on_a_whole_notebook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("notebook");
+    let mut store = Store::open(&dir).unwrap();
+    let rosa = canary_person(&mut store);
+    store.encrypt_in_place(&passphrase()).unwrap();
+    drop(store);
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    let sealed = dir.join(at_rest::in_place::SEALED_FILE);
+    let before = std::fs::read(&sealed).unwrap();
+
+    // Cut short while copying, after the copy took the notebook's mark.
+    let half = rusqlite::Connection::open(dir.join("groundwork.sqlite3")).unwrap();
+    half.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta (key, value) VALUES ('sealed_copy', 'opening');",
+    )
+    .unwrap();
+    drop(half);
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert!(!dir.join("groundwork.sqlite3").exists(), "the half copy");
+    assert_eq!(std::fs::read(&sealed).unwrap(), before);
+
+    // Cut before the copy held anything: an empty file, left alone.
+    std::fs::write(dir.join("groundwork.sqlite3"), b"").unwrap();
+    assert!(at_rest::in_place::settle(&dir).unwrap());
+    assert_eq!(std::fs::read(&sealed).unwrap(), before);
+
+    // Cut after the mark, before the encrypted files were deleted (the attempt starts again
+    // from nothing, over the empty file).
+    let conn = sealed_connection(&dir);
+    let plain = at_rest::in_place::open_up(&conn, &dir).unwrap();
+    drop(plain);
+    drop(conn);
+    assert!(sealed.exists());
+    assert!(!at_rest::in_place::settle(&dir).unwrap());
+    assert!(!sealed.exists(), "the encrypted file");
+    let store = Store::open(&dir).unwrap();
+    assert!(!store.encrypted_at_rest());
+    assert!(store.person(&rosa).is_ok());
+    drop(store);
+    // Settled once, it stays settled.
+    assert!(!at_rest::in_place::settle(&dir).unwrap());
 }
 
 /// What `settle` does not guess at: a plain notebook beside the encrypted one with no mark

@@ -14,7 +14,7 @@ use groundwork::service::{Change, FileChange, Reply, Request, handle};
 use groundwork::store::{PeopleFilter, RestoreTarget, Store};
 
 /// How many variants [`Request`] has; [`variant`] numbers them.
-const VARIANTS: usize = 45;
+const VARIANTS: usize = 46;
 
 /// Each variant's number. No wildcard: a new variant fails to compile here until this test
 /// sends it too.
@@ -65,6 +65,7 @@ fn variant(r: &Request) -> usize {
         Request::EncryptAtRest(_) => 42,
         Request::ChangePassphrase { .. } => 43,
         Request::RawKey(_) => 44,
+        Request::DecryptAtRest(_) => 45,
     }
 }
 
@@ -165,6 +166,16 @@ fn every_request_round_trips_and_is_answered_without_the_app() {
         refusal.contains("groundwork notebook change-passphrase"),
         "{refusal}"
     );
+    // And decrypting (`groundwork notebook decrypt`).
+    let decrypt = Request::DecryptAtRest(groundwork::service::SecretText(
+        "the words it opens with".into(),
+    ));
+    assert!(
+        !format!("{decrypt:?}").contains("opens with"),
+        "{decrypt:?}"
+    );
+    let refusal = w.refused(decrypt).to_string();
+    assert!(refusal.contains("groundwork notebook decrypt"), "{refusal}");
     // The raw key for a passphrase (the phone's screen lock set up) of a plain notebook:
     // refused in words, and the passphrase not shown by `Debug` either.
     let check = Request::RawKey(groundwork::service::SecretText("the words to check".into()));

@@ -1,6 +1,6 @@
-//! Encrypting a notebook whose file cannot be renamed: the phone web app's, in the browser's
-//! OPFS pool, which has no rename and keeps the notebook open in one worker for as long as the
-//! app runs.
+//! Encrypting and decrypting a notebook whose file cannot be renamed: the phone web app's, in
+//! the browser's OPFS pool, which has no rename and keeps the notebook open in one worker for
+//! as long as the app runs.
 //!
 //! The encrypted notebook is a file of its own ([`SEALED_FILE`]) beside the plain one
 //! ([`DB_FILE`]). Encrypting writes a mark in the *plain* notebook (`meta.sealed_copy`) saying a
@@ -18,6 +18,16 @@
 //!   copy began, is the notebook;
 //! - both, the plain one unmarked (made beside the encrypted notebook by something else, such as
 //!   an older app): neither is deleted, and the encrypted one is the notebook.
+//!
+//! Decrypting ([`open_up`]) is the same the other way: the *encrypted* notebook is marked
+//! "opening" (so that whatever part of its `meta` a plain copy holds says so), copied into the
+//! plain file, the copy opened, checked and marked "opened"; then the store switches to it and
+//! deletes the encrypted files. At the start, both files:
+//!
+//! - the plain one marked "opening": a decryption cut short: the plain copy is deleted and the
+//!   encrypted notebook, never written to after the copy began, is the notebook;
+//! - the plain one marked "opened": the copy was whole: the encrypted files are deleted and the
+//!   plain one is the notebook.
 //!
 //! A plain notebook that cannot be read to find its mark fails the start rather than have a
 //! file chosen on a guess. So a crash at any point loses nothing, and the plain file never
@@ -68,8 +78,8 @@ pub fn settle(dir: &Path) -> Result<bool> {
         return Ok(true);
     }
     match mark(dir)? {
-        Some(Mark::Done) => remove(dir, DB_FILE)?,
-        Some(Mark::Started) => {
+        Some(Mark::Done | Mark::Opening) => remove(dir, DB_FILE)?,
+        Some(Mark::Started | Mark::Opened) => {
             remove(dir, SEALED_FILE)?;
             return Ok(false);
         }
@@ -124,13 +134,72 @@ pub fn remove_plain(dir: &Path) -> Result<()> {
     remove(dir, DB_FILE)
 }
 
-/// What the plain notebook's mark says of its encrypted copy.
+/// The reverse of [`seal`]: copy the encrypted notebook open on `sealed` into a new plain file,
+/// check the copy, and mark it whole: the connection to the copy, ready for the store, which is
+/// from now on the notebook. The caller closes `sealed` and then deletes its files
+/// ([`remove_sealed`]); until it does, [`settle`] at the next start does. On any failure the
+/// copy is deleted and the encrypted notebook goes on.
+///
+/// The mark is the copy's own, since only a file readable without the passphrase can tell the
+/// next start which file is whole: the encrypted notebook is marked "opening" first, so that
+/// a copy cut short holds that mark or none (never a mark it took from the encrypted file that
+/// could say it is the notebook), and the whole copy is then marked "opened".
+pub fn open_up(sealed: &Connection, dir: &Path) -> Result<Connection> {
+    // A copy left by an attempt that failed in this session starts again from nothing.
+    remove(dir, DB_FILE)?;
+    let plain = copy_out(sealed, dir).and_then(|plain| {
+        // The copy is whole: from the moment this commits, the plain file is the notebook.
+        set_mark(&plain, Mark::Opened)?;
+        Ok(plain)
+    });
+    if plain.is_err() {
+        let _ = remove(dir, DB_FILE);
+    }
+    plain
+}
+
+/// Mark `sealed` as being copied out, copy it into the plain file, and open and check the copy.
+fn copy_out(sealed: &Connection, dir: &Path) -> Result<Connection> {
+    set_mark(sealed, Mark::Opening)?;
+    let user_version: i64 = sealed.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application_id: i64 = sealed.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let target = dir.join(DB_FILE);
+    super::export(
+        sealed,
+        super::path_str(&target, dir)?,
+        None,
+        (user_version, application_id),
+    )?;
+    let plain = files::open_connection(dir, DB_FILE, None)?;
+    if plain_mark(&plain)? != Some(Mark::Opening) {
+        return Err(io_error(
+            dir,
+            "the notebook's plain copy did not take its mark; the notebook is still encrypted"
+                .into(),
+        ));
+    }
+    super::check_copied(&plain, dir, user_version)?;
+    super::super::project::prepare_search(&plain)?;
+    Ok(plain)
+}
+
+/// Delete the encrypted notebook's files once its plain copy is the notebook (nothing may have
+/// them open).
+pub fn remove_sealed(dir: &Path) -> Result<()> {
+    remove(dir, SEALED_FILE)
+}
+
+/// What the plain notebook's mark says of the copy between it and the encrypted one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mark {
-    /// A copy began and has not been found whole.
+    /// An encrypted copy began and has not been found whole.
     Started,
-    /// The copy is whole: it is the notebook.
+    /// The encrypted copy is whole: it is the notebook.
     Done,
+    /// This plain file is a copy of the encrypted notebook (decrypting it) not yet found whole.
+    Opening,
+    /// This plain file is a whole copy of the encrypted notebook: it is the notebook.
+    Opened,
 }
 
 impl Mark {
@@ -138,7 +207,15 @@ impl Mark {
         match self {
             Mark::Started => "started",
             Mark::Done => "done",
+            Mark::Opening => "opening",
+            Mark::Opened => "opened",
         }
+    }
+
+    fn parse(text: &str) -> Option<Mark> {
+        [Mark::Started, Mark::Done, Mark::Opening, Mark::Opened]
+            .into_iter()
+            .find(|m| m.as_str() == text)
     }
 }
 
@@ -157,6 +234,11 @@ fn mark(dir: &Path) -> Result<Option<Mark>> {
     )?;
     // As the store opens it in the browser: its log's index in this connection's memory.
     conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |_| Ok(()))?;
+    plain_mark(&conn)
+}
+
+/// The mark in the plain notebook open on `conn` (none: no `meta` table yet, or no mark).
+fn plain_mark(conn: &Connection) -> Result<Option<Mark>> {
     let has_meta: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
         [],
@@ -170,11 +252,7 @@ fn mark(dir: &Path) -> Result<Option<Mark>> {
             r.get(0)
         })
         .optional()?;
-    Ok(match value.as_deref() {
-        Some("done") => Some(Mark::Done),
-        Some("started") => Some(Mark::Started),
-        _ => None,
-    })
+    Ok(value.as_deref().and_then(Mark::parse))
 }
 
 fn io_error(dir: &Path, what: String) -> Error {

@@ -500,6 +500,62 @@ fn ChangePassphrase(screen_lock: Signal<bool>) -> Element {
     }
 }
 
+/// A form decrypting the phone's encrypted notebook again (`Store::decrypt_in_place`): the
+/// passphrase it opens with, so that someone holding the unlocked phone cannot put the notebook
+/// in the clear on its storage.
+#[component]
+fn Decrypt(screen_lock: Signal<bool>) -> Element {
+    let mut screen_lock = screen_lock;
+    let services = use_context::<Services>();
+    let nav = use_context::<Nav>();
+    let mut current = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let store = services.store.clone();
+    let decrypt = move |_| {
+        if busy() {
+            return;
+        }
+        let typed = current();
+        if typed.is_empty() {
+            nav.error("Type the passphrase this notebook opens with.");
+            return;
+        }
+        let store = store.clone();
+        busy.set(true);
+        spawn(async move {
+            let request = Request::DecryptAtRest(groundwork::service::SecretText(typed));
+            let done = store.run(request).await;
+            busy.set(false);
+            match done {
+                Ok(()) => {
+                    current.set(String::new());
+                    // The screen lock's copy is of a key the notebook no longer has.
+                    forget_screen_lock();
+                    screen_lock.set(false);
+                    nav.say(
+                        "This notebook is no longer encrypted on this phone: it opens without                          a passphrase, and anyone who gets into this phone's browser can read it.",
+                    );
+                }
+                Err(e) => nav.error(e.to_string()),
+            }
+        });
+    };
+    rsx! {
+        div { class: "change-passphrase", role: "group", "aria-labelledby": "decrypt-title",
+            h4 { id: "decrypt-title", "Stop encrypting this notebook" }
+            p { class: "muted", id: "decrypt-note",
+                "The notebook goes back to a plain file in this phone's browser: no passphrase at the start, and anyone who gets into the browser can read it."
+            }
+            TextField { id: "decrypt-current", label: "The passphrase now", kind: "password",
+                autocomplete: "current-password", oninput: move |v| current.set(v) }
+            button { r#type: "button", class: "secondary", id: "lock-decrypt", disabled: busy(),
+                onclick: decrypt,
+                if busy() { "Decrypting…" } else { "Decrypt this notebook" }
+            }
+        }
+    }
+}
+
 /// The phone's notebook encrypted at rest under a passphrase (`Store::encrypt_in_place`), or
 /// a form to do it: typed twice, at least ten characters, asked at every start of the app.
 #[component]
@@ -549,6 +605,7 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 }
                 ScreenLock { on: screen_lock }
                 ChangePassphrase { screen_lock }
+                Decrypt { screen_lock }
             } else {
                 p { id: "lock-note",
                     "Anyone who gets into this phone's browser can read this notebook. Encrypt it with a passphrase, asked each time the app starts. A forgotten passphrase cannot be recovered: sync first, so that the team has everything."

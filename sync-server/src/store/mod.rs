@@ -139,9 +139,10 @@ pub enum StoreError {
          (sync-server invite list --team ID; a lead: groundwork team invites)"
     )]
     NoSuchInvite(String),
-    /// A lead's request chose an invite code the relay holds already for another team or lead,
-    /// or for another role: it is not the same request asked again. Nothing was made.
-    #[error("another invite has this code already: ask for the invite again with a new code")]
+    /// A lead's request makes an invite code the relay holds already for another team or lead,
+    /// or for another role (the same request id asked again for another role): it is not the
+    /// same request asked again. Nothing was made.
+    #[error("another invite has this code already: ask for the invite again as a new request")]
     InviteCodeTaken,
     /// A lead's request for an invite was asked again (the same code, by the same lead), and
     /// the invite it made has been used up, cancelled or has expired since. Nothing was made.

@@ -288,8 +288,9 @@ pub struct StoredInvite {
 /// gets, when its code names the stored invite `found`: nothing (`None`, a new code: make
 /// it); the same invite again, when `found` is the one this lead made for this role; or a
 /// refusal. An invite of another team, lead or role is not the same request
-/// ([`StoreError::InviteCodeTaken`]: a device that chose a code it should not have, never an
-/// honest one, whose codes are random; what the refusal says tells nothing of that invite).
+/// ([`StoreError::InviteCodeTaken`]: the same request id asked again for another role; the
+/// code is made from the team and device too, so another team's or lead's would take a
+/// SHA-256 collision).
 /// One used up, cancelled or expired since is [`StoreError::InviteGone`]: its code no longer
 /// admits anyone, so answering it as made would hand the lead a link that does not work.
 pub fn invite_asked_again(
