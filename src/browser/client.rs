@@ -108,9 +108,23 @@ fn take_back_unsaved() {
     let Some(stored) = page_storage().and_then(|s| s.get_item(UNSAVED_KEY).ok().flatten()) else {
         return;
     };
-    let key = CLIENT.with(|c| c.borrow().copy_key.flatten());
+    let (key, plain) = CLIENT.with(|c| {
+        let c = c.borrow();
+        (c.copy_key.flatten(), c.copy_key.is_none())
+    });
     let text = match local_copy::open(key.as_ref(), &stored) {
         local_copy::Copy::Text(text) => text,
+        // A sealed copy of a notebook open in the clear (decrypted as the page that wrote it
+        // closed): nothing can open it any more.
+        local_copy::Copy::Locked if plain && CLIENT.with(|c| c.borrow().opened) => {
+            super::log(
+                "page: a sealed copy of drafts no key opens now (the notebook was decrypted); removed",
+            );
+            if let Some(storage) = page_storage() {
+                let _ = storage.remove_item(UNSAVED_KEY);
+            }
+            return;
+        }
         local_copy::Copy::Locked => return,
         local_copy::Copy::Damaged => {
             super::log("page: the copy of drafts left by a page does not open; removed");
@@ -268,6 +282,9 @@ fn receive(message: FromStore) {
             });
         }
         FromStore::Decrypted => CLIENT.with(|c| {
+            // The screen lock's copy is of a key the notebook no longer has (forgotten here,
+            // not by Settings alone: the tap's answer may come after Settings was left).
+            super::screen_lock::forget();
             let mut c = c.borrow_mut();
             let before = c.copy_key.flatten();
             c.copy_key = None;

@@ -467,8 +467,13 @@ pub(super) fn rekey_in_journal(
             "the notebook could not be encrypted under the new passphrase ({why}); it still opens with the current one"
         )),
     };
+    // SQLCipher would derive the new key from the passphrase with the file's salt, which a
+    // rekey keeps: worked out here instead, the same key (`raw_key`; a quarter of SQLCipher's
+    // time in the phone's wasm, whose SQLCipher is built for size). Should the salt not read,
+    // SQLCipher derives it as before.
+    let key = raw_key(conn, new).unwrap_or_else(|_| new.clone());
     // The pragma's error does not quote the key, but SQL text holding it is not shown.
-    conn.pragma_update(None, "rekey", new.expose())
+    conn.pragma_update(None, "rekey", key.expose())
         .map_err(|e| failed(format!("SQLite error {:?}", e.sqlite_error_code())))?;
     // A commit that failed puts the pager in error, and the next read goes to the file,
     // whose pages (rolled back) are under the old key: the new one cannot read them.

@@ -894,6 +894,9 @@ impl Store {
         let plain = std::mem::replace(&mut self.conn, sealed);
         self.key = Some(passphrase.clone());
         drop(plain);
+        // A key of the page's copies left from an earlier encryption (kept in the clear since
+        // it was decrypted) is not used again: a new one is made when the page asks.
+        let _ = meta_delete(&self.conn, PAGE_COPY_KEY);
         // The notebook is encrypted from here whatever follows: plain files left by a failure
         // now go at the next start (`at_rest::in_place::settle`), before anything opens the
         // notebook, so the request succeeds (failing it would tell the user the passphrase did
@@ -923,6 +926,9 @@ impl Store {
         let sealed = std::mem::replace(&mut self.conn, plain);
         self.key = None;
         drop(sealed);
+        // The key of the page's sealed copies came along in the clear: it must not seal the
+        // copies of a notebook encrypted again (someone may have copied the storage meanwhile).
+        let _ = meta_delete(&self.conn, PAGE_COPY_KEY);
         // The notebook is in the clear from here whatever follows: encrypted files left by a
         // failure go at the next start (`at_rest::in_place::settle`).
         let _ = at_rest::in_place::remove_sealed(&self.dir);

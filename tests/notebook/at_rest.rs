@@ -650,7 +650,19 @@ fn a_notebook_decrypted_in_place_goes_on_in_its_plain_file() {
         matches!(plain_twice, Err(Error::NotEncrypted { .. })),
         "{plain_twice:?}"
     );
+    // The export copies `meta` first (the first table), so a copy cut short holds its mark or
+    // nothing of the notebook (`in_place::open_up`).
+    let first: String = store
+        .connection()
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(first, "meta");
     store.encrypt_in_place(&passphrase()).unwrap();
+    let copy_key = store.page_copy_key().unwrap().expect("a key, encrypted");
     let later = format!("Later {CANARY}");
     store
         .add_person(NewPerson::new().put(PersonField::Name, later.as_str()))
@@ -677,6 +689,17 @@ fn a_notebook_decrypted_in_place_goes_on_in_its_plain_file() {
     }
     assert!(plain_file(&dir));
     assert_eq!(plain_mark(&dir).as_deref(), Some("opened"));
+    // The key of the page's sealed copies does not stay in the clear.
+    assert_eq!(store.page_copy_key().unwrap(), None);
+    let kept: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM meta WHERE key = 'page_copy_key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 0);
     drop(store);
 
     assert!(
@@ -690,6 +713,14 @@ fn a_notebook_decrypted_in_place_goes_on_in_its_plain_file() {
     }
     assert!(store.person(&rosa).is_ok());
     store.encrypt_in_place(&passphrase()).unwrap();
+    let again = store
+        .page_copy_key()
+        .unwrap()
+        .expect("a key, encrypted again");
+    assert_ne!(
+        again, copy_key,
+        "the old key sealing the page's copies again"
+    );
     drop(store);
     assert!(at_rest::in_place::settle(&dir).unwrap());
     assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
@@ -729,10 +760,23 @@ fn a_decryption_in_place_cut_short_settles_on_a_whole_notebook() {
     assert!(at_rest::in_place::settle(&dir).unwrap());
     assert_eq!(std::fs::read(&sealed).unwrap(), before);
 
+    // What a copy takes from the encrypted notebook's `meta` as it is written: after an
+    // encryption its mark says "started", which in a plain copy would have the encrypted
+    // notebook deleted at the next start, so a decryption marks it "opening" before copying.
+    let mark_in_sealed = |conn: &rusqlite::Connection| -> String {
+        conn.query_row(
+            "SELECT value FROM meta WHERE key = 'sealed_copy'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let conn = sealed_connection(&dir);
+    assert_eq!(mark_in_sealed(&conn), "started");
     // Cut after the mark, before the encrypted files were deleted (the attempt starts again
     // from nothing, over the empty file).
-    let conn = sealed_connection(&dir);
     let plain = at_rest::in_place::open_up(&conn, &dir).unwrap();
+    assert_eq!(mark_in_sealed(&conn), "opening");
     drop(plain);
     drop(conn);
     assert!(sealed.exists());

@@ -48,8 +48,9 @@ use crate::error::{Error, Result};
 /// The encrypted notebook's file, beside the plain one.
 pub const SEALED_FILE: &str = "groundwork-sealed.sqlite3";
 
-/// The key, in the plain notebook's `meta`, of the mark saying whether its encrypted copy has
-/// started or is whole.
+/// The key, in the plain notebook's `meta`, of the mark saying whether the copy between it and
+/// the encrypted notebook has started or is whole (written in the encrypted notebook too, as
+/// a decryption starts, for its plain copy to take: [`open_up`]).
 const MARK: &str = "sealed_copy";
 
 /// The files SQLite may keep for a database `name`: itself, its log, its rollback journal.
@@ -159,6 +160,10 @@ pub fn open_up(sealed: &Connection, dir: &Path) -> Result<Connection> {
 }
 
 /// Mark `sealed` as being copied out, copy it into the plain file, and open and check the copy.
+///
+/// The export copies tables in the order of `sqlite_master`, where `meta` is the first (the
+/// first migration makes it; a test holds that): a copy cut short holds the mark or nothing of
+/// the notebook at all.
 fn copy_out(sealed: &Connection, dir: &Path) -> Result<Connection> {
     set_mark(sealed, Mark::Opening)?;
     let user_version: i64 = sealed.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -219,8 +224,8 @@ impl Mark {
     }
 }
 
-fn set_mark(plain: &Connection, mark: Mark) -> Result<()> {
-    super::super::meta::meta_set(plain, MARK, mark.as_str())
+fn set_mark(conn: &Connection, mark: Mark) -> Result<()> {
+    super::super::meta::meta_set(conn, MARK, mark.as_str())
 }
 
 /// The plain notebook's mark in `dir`: none for a file that has no `meta` table yet or no mark

@@ -533,7 +533,8 @@ fn Decrypt(screen_lock: Signal<bool>) -> Element {
                     forget_screen_lock();
                     screen_lock.set(false);
                     nav.say(
-                        "This notebook is no longer encrypted on this phone: it opens without                          a passphrase, and anyone who gets into this phone's browser can read it.",
+                        "This notebook is no longer encrypted on this phone: it opens without \
+                         a passphrase, and anyone who gets into this phone's browser can read it.",
                     );
                 }
                 Err(e) => nav.error(e.to_string()),

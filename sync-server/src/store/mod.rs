@@ -478,8 +478,9 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// The same request asked again (an invite with its code made by `lead` for its role is
     /// there already) writes nothing and answers the invite as it is now
-    /// ([`InviteMade::Again`]), its parts of keys taken by the first; see
-    /// [`shared::invite_asked_again`] for the refusals.
+    /// ([`InviteMade::Again`]), its parts of keys taken by the first; the same request asked
+    /// for another role is [`StoreError::InviteCodeTaken`], and one whose invite has been used
+    /// up, cancelled or has expired since is [`StoreError::InviteGone`].
     fn lead_invite(
         &self,
         lead: &DeviceAuth,
