@@ -150,22 +150,9 @@ fn encrypted_canary_notebook(tmp: &tempfile::TempDir) -> (std::path::PathBuf, St
     (dir, rosa)
 }
 
-/// `groundwork notebook change-passphrase` on `dir`, from [`PASSPHRASE`] to
-/// [`NEW_PASSPHRASE`], no key store in reach.
-fn change_passphrase(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groundwork"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args(["notebook", "change-passphrase"])
-        .env_remove("GROUNDWORK_DATA_DIR")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
-        .env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE);
-    cmd
-}
-
-/// `groundwork` with the passphrase in its environment.
-fn with_passphrase(dir: &Path, args: &[&str], passphrase: Option<&str>) -> std::process::Output {
+/// `groundwork ARGS` on `dir` with `passphrase` (if any) in its environment, no key store in
+/// reach.
+fn command(dir: &Path, args: &[&str], passphrase: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_groundwork"));
     cmd.arg("--data-dir")
         .arg(dir)
@@ -176,7 +163,49 @@ fn with_passphrase(dir: &Path, args: &[&str], passphrase: Option<&str>) -> std::
     if let Some(p) = passphrase {
         cmd.env(at_rest::PASSPHRASE_VAR, p);
     }
-    cmd.output().unwrap()
+    cmd
+}
+
+/// `groundwork notebook change-passphrase` on `dir`, from [`PASSPHRASE`] to
+/// [`NEW_PASSPHRASE`], no key store in reach.
+fn change_passphrase(dir: &Path) -> Command {
+    let mut cmd = command(dir, &["notebook", "change-passphrase"], Some(PASSPHRASE));
+    cmd.env("GROUNDWORK_NEW_PASSPHRASE", NEW_PASSPHRASE);
+    cmd
+}
+
+/// `groundwork` with the passphrase in its environment, run.
+fn with_passphrase(dir: &Path, args: &[&str], passphrase: Option<&str>) -> std::process::Output {
+    command(dir, args, passphrase).output().unwrap()
+}
+
+/// 40 MB of pages added to the encrypted notebook of `dir`, so that a command writing every
+/// page can be killed halfway.
+fn add_ballast(dir: &Path) {
+    let store = Store::open_with(dir, Some(&passphrase())).unwrap();
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE ballast (b BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+             INSERT INTO ballast SELECT randomblob(1000000) FROM n;",
+        )
+        .unwrap();
+}
+
+/// The notebook open in `store` is whole: `rosa` there, every page checked, the ballast's 40
+/// rows ([`add_ballast`]).
+fn assert_whole(store: &Store, rosa: &str) {
+    assert!(store.person(rosa).is_ok());
+    let (check, ballast): (String, i64) = store
+        .connection()
+        .query_row(
+            "SELECT (SELECT quick_check FROM pragma_quick_check), (SELECT count(*) FROM ballast)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((check.as_str(), ballast), ("ok", 40));
 }
 
 #[test]
@@ -402,15 +431,8 @@ fn the_command_line_decrypts_a_notebook_back_into_a_plain_file() {
 fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, rosa) = encrypted_canary_notebook(&tmp);
+    add_ballast(&dir);
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
-    store
-        .connection()
-        .execute_batch(
-            "CREATE TABLE ballast (b BLOB);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
-             INSERT INTO ballast SELECT randomblob(1000000) FROM n;",
-        )
-        .unwrap();
     // Open elsewhere (the app): refused, saying so.
     let busy = Store::open_with(&dir, Some(&passphrase()))
         .unwrap()
@@ -421,13 +443,7 @@ fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
     assert!(at_rest::is_encrypted(&dir).unwrap());
 
     let copy = dir.join("groundwork.sqlite3.decrypting");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["notebook", "decrypt"])
-        .env_remove("GROUNDWORK_DATA_DIR")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env(at_rest::PASSPHRASE_VAR, PASSPHRASE)
+    let mut child = command(&dir, &["notebook", "decrypt"], Some(PASSPHRASE))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -457,16 +473,7 @@ fn a_decryption_cut_short_leaves_the_notebook_encrypted_and_whole() {
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
     assert_eq!(files_holding(&dir, CANARY), Vec::<String>::new());
     assert!(!copy.exists());
-    assert!(store.person(&rosa).is_ok());
-    let (check, ballast): (String, i64) = store
-        .connection()
-        .query_row(
-            "SELECT (SELECT quick_check FROM pragma_quick_check), (SELECT count(*) FROM ballast)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((check.as_str(), ballast), ("ok", 40));
+    assert_whole(&store, &rosa);
     drop(store);
 
     let done = with_passphrase(&dir, &["notebook", "decrypt"], Some(PASSPHRASE));
@@ -965,16 +972,7 @@ fn changing_the_passphrase_refuses_what_it_must_and_then_only_the_new_one_opens(
 fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, rosa) = encrypted_canary_notebook(&tmp);
-    let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
-    store
-        .connection()
-        .execute_batch(
-            "CREATE TABLE ballast (b BLOB);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
-             INSERT INTO ballast SELECT randomblob(1000000) FROM n;",
-        )
-        .unwrap();
-    drop(store);
+    add_ballast(&dir);
 
     let none = with_passphrase(&dir, &["notebook", "change-passphrase"], Some(PASSPHRASE));
     assert_eq!(none.status.code(), Some(1));
@@ -1023,16 +1021,7 @@ fn a_passphrase_change_cut_short_leaves_the_notebook_whole_under_the_old_one() {
         "{refused:?}"
     );
     let store = Store::open_with(&dir, Some(&passphrase())).unwrap();
-    assert!(store.person(&rosa).is_ok());
-    let (check, ballast): (String, i64) = store
-        .connection()
-        .query_row(
-            "SELECT (SELECT quick_check FROM pragma_quick_check), (SELECT count(*) FROM ballast)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((check.as_str(), ballast), ("ok", 40));
+    assert_whole(&store, &rosa);
     drop(store);
 
     let done = change_passphrase(&dir).output().unwrap();

@@ -175,7 +175,7 @@ pub struct InviteRequest {
     /// invite's code from the team, the device and this id (so the same request gets the same
     /// code, and no other team or device can get it), and answers a request whose code it
     /// holds already with that invite, making nothing. Without it (an app from before
-    /// 2026-12-08) the relay draws the code, and a request asked again makes a second invite.
+    /// 2026-12-07) the relay draws the code, and a request asked again makes a second invite.
     /// Secret, as the answer's code is: the relay keeps neither, only the code's hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,

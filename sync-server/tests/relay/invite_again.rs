@@ -102,19 +102,18 @@ fn the_same_invite_asked_again_is_answered_as_it_is_and_made_once() {
     assert_eq!(stored_invite(&relay, &first.code).map(|s| s.0), Some(1));
     joined(&relay, &first.code, "tablet", true);
     // Used up, cancelled or expired: asked again it is refused, and nothing is made.
-    assert_refused(
-        &ask(&lead, Role::Canvasser, 2, &id),
-        409,
-        "make a new invite",
-    );
+    let gone = |id: &str, uses| {
+        assert_refused(
+            &ask(&lead, Role::Canvasser, uses, id),
+            409,
+            "make a new invite",
+        )
+    };
+    gone(&id, 2);
     let cancelled_id = request_id();
     let cancelled = made(&lead, Role::Canvasser, 1, &cancelled_id);
     assert_eq!(cancel(&lead, &cancelled.id).status, 200);
-    assert_refused(
-        &ask(&lead, Role::Canvasser, 1, &cancelled_id),
-        409,
-        "make a new invite",
-    );
+    gone(&cancelled_id, 1);
     let expired_id = request_id();
     let expired = made(&lead, Role::Canvasser, 1, &expired_id);
     let hash = sync_server::secrets::hash_invite(&expired.code);
@@ -124,11 +123,7 @@ fn the_same_invite_asked_again_is_answered_as_it_is_and_made_once() {
         Param::Bytes(&hash[..]),
     )
     .expect("the invite's row");
-    assert_refused(
-        &ask(&lead, Role::Canvasser, 1, &expired_id),
-        409,
-        "make a new invite",
-    );
+    gone(&expired_id, 1);
     assert!(open_invites(&lead).is_empty());
 }
 
