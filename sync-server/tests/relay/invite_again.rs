@@ -143,24 +143,20 @@ fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     let parts = vec![left.json::<InviteKeysPartAnswer>().part];
     let id = request_id();
     let how = (Role::Canvasser, 1, 3600);
-    let first = ask_at(
-        &lead,
-        INVITE_FROM_PARTS_PATH,
-        how,
-        &id,
-        Some("bGFzdA"),
-        &parts,
-    );
+    let from_parts = || {
+        ask_at(
+            &lead,
+            INVITE_FROM_PARTS_PATH,
+            how,
+            &id,
+            Some("bGFzdA"),
+            &parts,
+        )
+    };
+    let first = from_parts();
     assert_eq!(first.status, 200, "{first:?}");
     // The parts were taken by the first: the same request is answered, not refused for them.
-    let again = ask_at(
-        &lead,
-        INVITE_FROM_PARTS_PATH,
-        how,
-        &id,
-        Some("bGFzdA"),
-        &parts,
-    );
+    let again = from_parts();
     assert_eq!(again.status, 200, "{again:?}");
     let first = first.json::<InviteResponse>();
     assert_eq!(again.json::<InviteResponse>(), first);
