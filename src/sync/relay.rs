@@ -503,17 +503,20 @@ impl<W: Wire> Relay<W> {
     }
 
     /// Leave one part of an invite's keys with the relay, before the invite that names it (a
-    /// lead only); `first` for a new invite's first part.
+    /// lead only); `first` for a new invite's first part; `id`, the part's request id (new for
+    /// each part: the part asked again after a lost answer is kept once).
     pub async fn invite_keys_part(
         &self,
         relay: &str,
         token: &str,
         part: &str,
         first: bool,
+        id: &str,
     ) -> Result<groundwork_protocol::InviteKeysPartAnswer, SyncError> {
         let request = groundwork_protocol::InviteKeysPart {
             sealed_keys: part.to_owned(),
             first,
+            request: Some(id.to_owned()),
         };
         self.json(
             relay,

@@ -506,8 +506,10 @@ async fn send_in_parts<W: Wire>(
         .collect();
     let last = parts.pop().unwrap_or_default().to_owned();
     for (i, part) in parts.into_iter().enumerate() {
+        let id = crate::crypto::random::<16>().map_err(Error::from)?;
+        let id = groundwork_protocol::id::hex(&id);
         let kept = match transport
-            .invite_keys_part(&link.relay_url, &link.token, part, i == 0)
+            .invite_keys_part(&link.relay_url, &link.token, part, i == 0, &id)
             .await
         {
             Err(SyncError::Refused {

@@ -767,29 +767,41 @@ async fn invite_keys(
             &headers,
             &state.limits,
             INVITE_KEYS_PATH,
-            r#"{"sealed_keys": "<base64url>", "first": true or false (optional)}"#,
+            r#"{"sealed_keys": "<base64url>", "first": true or false (optional), "request": "<32 hex digits>" (optional)}"#,
         )
         .await?;
         check_sealed_keys(&req.sealed_keys)?;
+        let part = match &req.request {
+            Some(id) if !groundwork_protocol::valid_invite_request(id) => {
+                return Err(ApiError::bad_request(
+                    "request must be 32 lowercase hexadecimal digits (16 random bytes the \
+                     device chose for this part), or left out",
+                ));
+            }
+            Some(id) => crate::secrets::requested_key_part(&device.team_id, &device.device_id, id),
+            None => crate::secrets::new_key_part_id().map_err(|e| {
+                tracing::error!(error = %e, "no randomness for a part of an invite's keys");
+                ApiError::internal()
+            })?,
+        };
         let now = now();
         let first = req.first;
-        let part = crate::secrets::new_key_part_id().map_err(|e| {
-            tracing::error!(error = %e, "no randomness for a part of an invite's keys");
-            ApiError::internal()
-        })?;
         let store = Arc::clone(&state.store);
         let lead = device.clone();
         let id = part.clone();
-        blocking(move || Ok(store.keep_invite_keys(&lead, &id, &req.sealed_keys, first, now)?))
-            .await?;
+        let kept_at = blocking(move || {
+            Ok(store.keep_invite_keys(&lead, &id, &req.sealed_keys, first, now)?)
+        })
+        .await?;
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
+            again = kept_at != now,
             "a lead left a part of an invite's keys"
         );
         json(&InviteKeysPartAnswer {
             part,
-            expires_at: now.saturating_add(INVITE_KEY_PART_SECS),
+            expires_at: kept_at.saturating_add(INVITE_KEY_PART_SECS),
         })
     }
     .await;

@@ -77,6 +77,20 @@ pub fn requested_invite(team_id: &str, device_id: &str, request: &str) -> String
     groundwork_protocol::invite_code(&bytes)
 }
 
+/// The id of a part of an invite's keys whose request id is `request`
+/// ([`groundwork_protocol::InviteKeysPart::request`]) from the device `device_id` of the team
+/// `team_id`: 32 lowercase hex digits ([`is_key_part_id`]) of a SHA-256 over the three, so that
+/// the part sent again gets the same id, and no other lead's part can take it.
+pub fn requested_key_part(team_id: &str, device_id: &str, request: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"groundwork invite key part v1");
+    for part in [team_id, device_id, request] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    groundwork_protocol::id::hex(&hasher.finalize()[..16])
+}
+
 /// The stored hash of an invite code, after normalising how it was typed.
 pub fn hash_invite(code: &str) -> SecretHash {
     sha256(normalise_invite(code).as_bytes())
@@ -113,6 +127,18 @@ mod tests {
         ] {
             assert_ne!(code, requested_invite(team, device, request));
         }
+    }
+
+    #[test]
+    fn a_parts_id_is_its_own_and_its_teams_and_devices() {
+        let request = "0123456789abcdef0123456789abcdef";
+        let id = requested_key_part("team", "device", request);
+        assert!(is_key_part_id(&id), "{id}");
+        assert_eq!(id, requested_key_part("team", "device", request));
+        assert_ne!(id, requested_key_part("team", "device2", request));
+        assert_ne!(id, requested_key_part("team2", "device", request));
+        // Not the invite code's derivation under another name.
+        assert!(!requested_invite("team", "device", request).contains(&id[..8]));
     }
 
     #[test]

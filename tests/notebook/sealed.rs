@@ -116,11 +116,13 @@ fn a_relay_without_invites_in_parts_is_named_as_the_cause() {
     Device::joined(&relay.url, &invite.code, "phone");
 }
 
-/// A wire that carries each invite request to the relay and loses the answer of the first on
-/// the way back (a dropped connection), as a phone on a weak signal may.
+/// A wire that carries each invite request, and each part of an invite's keys, to the relay
+/// and loses on the way back (a dropped connection), as a phone on a weak signal may, the
+/// answer of the first invite request and of the second part (a first part sent again makes
+/// the relay forget what the device left before: only a later part could be kept twice).
 struct LosesTheFirstInvitesAnswer(
     groundwork::sync::http::ReqwestWire,
-    std::sync::atomic::AtomicBool,
+    [std::sync::atomic::AtomicUsize; 2],
 );
 
 impl groundwork::sync::Wire for LosesTheFirstInvitesAnswer {
@@ -133,9 +135,14 @@ impl groundwork::sync::Wire for LosesTheFirstInvitesAnswer {
             || request
                 .url
                 .ends_with(groundwork_protocol::INVITE_FROM_PARTS_PATH);
-        if invite
-            && request.method == "POST"
-            && !self.1.swap(true, std::sync::atomic::Ordering::SeqCst)
+        let part = request.url.ends_with(groundwork_protocol::INVITE_KEYS_PATH);
+        let (seen, lose) = match (invite, part) {
+            (true, _) => (&self.1[0], 0),
+            (_, true) => (&self.1[1], 1),
+            _ => return answer,
+        };
+        if request.method == "POST"
+            && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == lose
         {
             return Err("connection reset".into());
         }
@@ -148,7 +155,8 @@ impl groundwork::sync::Wire for LosesTheFirstInvitesAnswer {
 /// The relay makes a lead's invite and its answer is lost: the app asks again, the relay
 /// answers the same invite, and the team has one open invite whose link lets a device in
 /// (before, the second request made a second invite nobody ever saw; with keys in parts, the
-/// parts the first had taken were looked for again and the lead was told to start over).
+/// parts the first had taken were looked for again and the lead was told to start over). A
+/// part of the keys whose answer is lost is kept once: no part is left waiting.
 #[test]
 fn an_invite_whose_answer_was_lost_is_asked_again_and_made_once() {
     let relay = TestRelay::start();
@@ -161,7 +169,7 @@ fn an_invite_whose_answer_was_lost_is_asked_again_and_made_once() {
         let lossy = groundwork::sync::Relay::over(
             LosesTheFirstInvitesAnswer(
                 groundwork::sync::http::ReqwestWire::new().unwrap(),
-                std::sync::atomic::AtomicBool::new(false),
+                Default::default(),
             ),
             2,
             std::time::Duration::ZERO,
@@ -174,6 +182,11 @@ fn an_invite_whose_answer_was_lost_is_asked_again_and_made_once() {
         let open: Vec<_> = open.into_iter().filter(|i| i.made_by.is_some()).collect();
         assert_eq!(open.len(), 1, "parts of {part_len}: {open:?}");
         assert_eq!(open[0].id, invite.id);
+        let db = rusqlite::Connection::open(relay.dir().join("relay.sqlite3")).unwrap();
+        let waiting: i64 = db
+            .query_row("SELECT count(*) FROM invite_key_parts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(waiting, 0, "parts of {part_len}: a part kept twice");
         let mut phone = Device::joined(&relay.url, &invite.code, "phone");
         assert_eq!(phone.sync().rejected, 0);
     }

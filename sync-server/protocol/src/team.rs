@@ -233,6 +233,14 @@ pub struct InviteKeysPart {
     /// team's room for keys until their hour is up.
     #[serde(default)]
     pub first: bool,
+    /// This part's request id, chosen by the lead's device as for an invite
+    /// ([`InviteRequest::request`], [`valid_invite_request`]): the relay makes the part's id
+    /// from the team, the device and it, so that the part sent again (its answer lost on the
+    /// way) is kept once and answered with the same id. Without it (an app from before
+    /// 2026-12-07) the relay draws the id, and a part sent again is kept twice (the copy no
+    /// invite names is forgotten within the hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// The relay has kept a part of an invite's keys.

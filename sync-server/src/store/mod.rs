@@ -514,7 +514,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`groundwork_protocol::team::MAX_WAITING_KEY_PARTS`] of them
     /// ([`StoreError::TooManyKeyParts`]); parts past their time are forgotten first, and with
     /// `first` (a new invite's first part) every part `lead` left that no invite took. Revoking
-    /// the lead forgets its parts.
+    /// the lead forgets its parts. A part `lead` left under the id `part` already (the same
+    /// part sent again, its answer lost) is kept as it is, nothing written and nothing
+    /// forgotten. Returns when the part was kept (`now`, or the first time's).
     fn keep_invite_keys(
         &self,
         lead: &DeviceAuth,
@@ -522,7 +524,7 @@ pub trait Store: Send + Sync + 'static {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<i64, StoreError>;
 
     /// Uses one use of the invite and enrols the device with the invite's role. The device
     /// starts having seen every erasure order of the team so far: it never held those documents.

@@ -1628,18 +1628,26 @@ impl super::Store for PostgresStore {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let limit = super::invite_keys_limit(self.max_team_bytes);
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
+            if let Some(row) = tx.opt(
+                "SELECT created_at FROM invite_key_parts
+                 WHERE team_pk = $1 AND id = $2 AND created_by = $3",
+                &[&team_pk, &part, &lead_pk],
+            )? {
+                return Ok(row.try_get(0)?);
+            }
             if first {
                 tx.exec(
                     "DELETE FROM invite_key_parts WHERE team_pk = $1 AND created_by = $2",
                     &[&team_pk, &lead_pk],
                 )?;
             }
-            tx.insert_key_part((team_pk, lead_pk), part, keys, now, limit)
+            tx.insert_key_part((team_pk, lead_pk), part, keys, now, limit)?;
+            Ok(now)
         })
     }
 

@@ -2072,9 +2072,19 @@ impl super::Store for SqliteStore {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let limit = super::invite_keys_limit(self.max_team_bytes);
         self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
+            let kept: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT created_at FROM invite_key_parts
+                     WHERE team_pk = ?1 AND id = ?2 AND created_by = ?3",
+                )?
+                .query_row(params![team_pk, part, lead_pk], |r| r.get(0))
+                .optional()?;
+            if let Some(kept_at) = kept {
+                return Ok((0, kept_at));
+            }
             let forgotten = if first {
                 tx.prepare_cached(
                     "DELETE FROM invite_key_parts WHERE team_pk = ?1 AND created_by = ?2",
@@ -2084,7 +2094,7 @@ impl super::Store for SqliteStore {
                 0
             };
             insert_key_part(tx, (team_pk, lead_pk), part, keys, now, limit)?;
-            Ok((forgotten, ()))
+            Ok((forgotten, now))
         })
     }
 

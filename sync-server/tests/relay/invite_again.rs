@@ -10,7 +10,7 @@ use groundwork_protocol::{
     InviteRequest, InviteResponse, Role, invite_id,
 };
 
-use crate::common::{Answer, Device, Param, Relay, db_row};
+use crate::common::{Answer, Device, Param, Relay, db_row, team_rows};
 use crate::invite_cancel::{cancel, open_invites, sealed_lead};
 use crate::sealed::{joined, keys_with_marker, stored_invite, two_leads};
 
@@ -127,20 +127,34 @@ fn the_same_invite_asked_again_is_answered_as_it_is_and_made_once() {
     assert!(open_invites(&lead).is_empty());
 }
 
+/// A part of an invite's keys sent again (its answer lost) is kept once, under the same id,
+/// and a first part sent again does not forget itself; an invite in parts asked again is
+/// answered, not refused for the parts the first took.
 #[test]
 fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     let relay = Relay::start();
     let lead = sealed_lead(&relay, "Parts");
     let (part, _) = keys_with_marker(2_000);
-    let left = lead.post(
-        INVITE_KEYS_PATH,
-        &InviteKeysPart {
-            sealed_keys: part.clone(),
-            first: true,
-        },
+    let part_id = request_id();
+    let leave = |id: Option<&str>| {
+        let left = lead.post(
+            INVITE_KEYS_PATH,
+            &InviteKeysPart {
+                sealed_keys: part.clone(),
+                first: true,
+                request: id.map(str::to_owned),
+            },
+        );
+        assert_eq!(left.status, 200, "{left:?}");
+        left.json::<InviteKeysPartAnswer>()
+    };
+    let left = leave(Some(&part_id));
+    assert_eq!(leave(Some(&part_id)), left, "the same part, sent again");
+    assert_eq!(
+        team_rows(&relay.data_dir, "invite_key_parts", &lead.team_id),
+        1
     );
-    assert_eq!(left.status, 200, "{left:?}");
-    let parts = vec![left.json::<InviteKeysPartAnswer>().part];
+    let parts = vec![left.part];
     let id = request_id();
     let how = (Role::Canvasser, 1, 3600);
     let from_parts = || {
@@ -163,6 +177,17 @@ fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     assert_eq!(open_invites(&lead).len(), 1);
     let (_, enrolled) = joined(&relay, &first.code, "phone", true);
     assert_eq!(enrolled.sealed_keys, Some(format!("{part}bGFzdA")));
+    // A malformed part id is refused, and one from before part ids (none) still keeps a part.
+    let bad = lead.post(
+        INVITE_KEYS_PATH,
+        &InviteKeysPart {
+            sealed_keys: part.clone(),
+            first: true,
+            request: Some("NOT-HEX".into()),
+        },
+    );
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_ne!(leave(None).part, parts[0]);
 }
 
 /// The same request id from another lead of the team, or a lead of another team, is another

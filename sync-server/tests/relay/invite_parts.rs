@@ -26,6 +26,7 @@ fn leave(lead: &Device, keys: &str, first: bool) -> Answer {
         &InviteKeysPart {
             sealed_keys: keys.to_owned(),
             first,
+            request: None,
         },
     )
 }
