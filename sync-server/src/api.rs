@@ -789,14 +789,14 @@ async fn invite_keys(
         let store = Arc::clone(&state.store);
         let lead = device.clone();
         let id = part.clone();
-        let kept_at = blocking(move || {
+        let (kept_at, again) = blocking(move || {
             Ok(store.keep_invite_keys(&lead, &id, &req.sealed_keys, first, now)?)
         })
         .await?;
         tracing::info!(
             team_id = %device.team_id,
             device_id = %device.device_id,
-            again = kept_at != now,
+            again,
             "a lead left a part of an invite's keys"
         );
         json(&InviteKeysPartAnswer {

@@ -261,6 +261,11 @@ impl From<StoreError> for ApiError {
                  with the relay in the last hour, or that another invite took: make the invite \
                  again (groundwork team invite)"
             )),
+            StoreError::KeyPartTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "a part of this device's keys has this part's request id already, with other \
+                 keys: send the part again as a new request (the app gives each part a new id)",
+            ),
             StoreError::TooManyKeyParts { limit } => ApiError::new(
                 StatusCode::CONFLICT,
                 format!(

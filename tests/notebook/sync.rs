@@ -325,6 +325,11 @@ impl TestRelay {
         conn
     }
 
+    /// The relay's data directory when it runs on SQLite (none on PostgreSQL).
+    pub fn sqlite_dir(&self) -> Option<std::path::PathBuf> {
+        self.relay.dir().map(std::path::Path::to_path_buf)
+    }
+
     /// The relay's data directory.
     pub fn dir(&self) -> std::path::PathBuf {
         self.relay

@@ -125,6 +125,11 @@ pub enum StoreError {
         /// The part's id as the request named it.
         part: String,
     },
+    /// A part of an invite's keys sent again under an id this lead's part holds already, with
+    /// other keys: not the same part (a device that used a part's request id twice). Nothing
+    /// was kept.
+    #[error("a part of this device's keys has this id already, with other keys")]
+    KeyPartTaken,
     /// The team already has [`groundwork_protocol::team::MAX_WAITING_KEY_PARTS`] parts of
     /// invites' keys waiting for their invites; the part was not kept.
     #[error("the team has {limit} parts of invites' keys waiting already")]
@@ -514,9 +519,10 @@ pub trait Store: Send + Sync + 'static {
     /// [`groundwork_protocol::team::MAX_WAITING_KEY_PARTS`] of them
     /// ([`StoreError::TooManyKeyParts`]); parts past their time are forgotten first, and with
     /// `first` (a new invite's first part) every part `lead` left that no invite took. Revoking
-    /// the lead forgets its parts. A part `lead` left under the id `part` already (the same
-    /// part sent again, its answer lost) is kept as it is, nothing written and nothing
-    /// forgotten. Returns when the part was kept (`now`, or the first time's).
+    /// the lead forgets its parts. A part `lead` left under the id `part` already with the
+    /// same keys (the same part sent again, its answer lost) is kept as it is, nothing written
+    /// and nothing forgotten; with other keys it is [`StoreError::KeyPartTaken`]. Returns when
+    /// the part was kept (`now`, or the first time's) and whether it was kept before.
     fn keep_invite_keys(
         &self,
         lead: &DeviceAuth,
@@ -524,7 +530,7 @@ pub trait Store: Send + Sync + 'static {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<(i64, bool), StoreError>;
 
     /// Uses one use of the invite and enrols the device with the invite's role. The device
     /// starts having seen every erasure order of the team so far: it never held those documents.

@@ -1628,17 +1628,20 @@ impl super::Store for PostgresStore {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, bool), StoreError> {
         let limit = super::invite_keys_limit(self.max_team_bytes);
         self.run(false, |tx| {
             let (lead_pk, team_pk) = tx.acting_lead(lead, TeamLock::Write)?;
             tx.forget_expired_keys(team_pk, now)?;
             if let Some(row) = tx.opt(
-                "SELECT created_at FROM invite_key_parts
+                "SELECT created_at, keys = $4 FROM invite_key_parts
                  WHERE team_pk = $1 AND id = $2 AND created_by = $3",
-                &[&team_pk, &part, &lead_pk],
+                &[&team_pk, &part, &lead_pk, &keys],
             )? {
-                return Ok(row.try_get(0)?);
+                if !row.try_get::<_, bool>(1)? {
+                    return Err(StoreError::KeyPartTaken);
+                }
+                return Ok((row.try_get(0)?, true));
             }
             if first {
                 tx.exec(
@@ -1647,7 +1650,7 @@ impl super::Store for PostgresStore {
                 )?;
             }
             tx.insert_key_part((team_pk, lead_pk), part, keys, now, limit)?;
-            Ok(now)
+            Ok((now, false))
         })
     }
 

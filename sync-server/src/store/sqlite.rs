@@ -2072,18 +2072,22 @@ impl super::Store for SqliteStore {
         keys: &str,
         first: bool,
         now: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, bool), StoreError> {
         let limit = super::invite_keys_limit(self.max_team_bytes);
         self.with_invites_of(lead, now, |tx, (lead_pk, team_pk)| {
-            let kept: Option<i64> = tx
+            let kept: Option<(i64, bool)> = tx
                 .prepare_cached(
-                    "SELECT created_at FROM invite_key_parts
+                    "SELECT created_at, keys = ?4 FROM invite_key_parts
                      WHERE team_pk = ?1 AND id = ?2 AND created_by = ?3",
                 )?
-                .query_row(params![team_pk, part, lead_pk], |r| r.get(0))
+                .query_row(params![team_pk, part, lead_pk, keys], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
-            if let Some(kept_at) = kept {
-                return Ok((0, kept_at));
+            match kept {
+                Some((kept_at, true)) => return Ok((0, (kept_at, true))),
+                Some((_, false)) => return Err(StoreError::KeyPartTaken),
+                None => {}
             }
             let forgotten = if first {
                 tx.prepare_cached(
@@ -2094,7 +2098,7 @@ impl super::Store for SqliteStore {
                 0
             };
             insert_key_part(tx, (team_pk, lead_pk), part, keys, now, limit)?;
-            Ok((forgotten, now))
+            Ok((forgotten, (now, false)))
         })
     }
 

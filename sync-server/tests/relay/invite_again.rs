@@ -127,34 +127,56 @@ fn the_same_invite_asked_again_is_answered_as_it_is_and_made_once() {
     assert!(open_invites(&lead).is_empty());
 }
 
-/// A part of an invite's keys sent again (its answer lost) is kept once, under the same id,
-/// and a first part sent again does not forget itself; an invite in parts asked again is
-/// answered, not refused for the parts the first took.
+/// A part of an invite's keys sent again (its answer lost) is kept once, under the same id and
+/// expiry, writing nothing: a first part sent again forgets nothing, a later one is no second
+/// copy; the same id with other keys is refused. An invite in parts asked again is answered,
+/// not refused for the parts the first took.
 #[test]
 fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     let relay = Relay::start();
     let lead = sealed_lead(&relay, "Parts");
-    let (part, _) = keys_with_marker(2_000);
-    let part_id = request_id();
-    let leave = |id: Option<&str>| {
-        let left = lead.post(
+    let (part_a, _) = keys_with_marker(2_000);
+    let (part_b, _) = keys_with_marker(1_000);
+    let (id_a, id_b) = (request_id(), request_id());
+    let send = |keys: &str, first: bool, id: Option<&str>| {
+        lead.post(
             INVITE_KEYS_PATH,
             &InviteKeysPart {
-                sealed_keys: part.clone(),
-                first: true,
+                sealed_keys: keys.to_owned(),
+                first,
                 request: id.map(str::to_owned),
             },
-        );
+        )
+    };
+    let leave = |keys: &str, first: bool, id: Option<&str>| {
+        let left = send(keys, first, id);
         assert_eq!(left.status, 200, "{left:?}");
         left.json::<InviteKeysPartAnswer>()
     };
-    let left = leave(Some(&part_id));
-    assert_eq!(leave(Some(&part_id)), left, "the same part, sent again");
-    assert_eq!(
-        team_rows(&relay.data_dir, "invite_key_parts", &lead.team_id),
-        1
-    );
-    let parts = vec![left.part];
+    let a = leave(&part_a, true, Some(&id_a));
+    let b = leave(&part_b, false, Some(&id_b));
+    let waiting = || team_rows(&relay.data_dir, "invite_key_parts", &lead.team_id);
+    // Kept a while ago: sent again, its expiry is the first time's.
+    db_row(
+        &relay.data_dir,
+        "UPDATE invite_key_parts SET created_at = created_at - 600 WHERE id = $1
+         RETURNING CAST(created_at AS TEXT)",
+        Param::Text(&a.part),
+    )
+    .expect("the part's row");
+    let again = leave(&part_a, true, Some(&id_a));
+    assert_eq!(again.part, a.part);
+    assert_eq!(again.expires_at, a.expires_at - 600);
+    assert_eq!(waiting(), 2, "the first part sent again forgot the second");
+    assert_eq!(leave(&part_b, false, Some(&id_b)), b);
+    assert_eq!(waiting(), 2);
+    let other = send(&part_b, false, Some(&id_a));
+    assert_eq!(other.status, 409, "{other:?}");
+    assert!(other.error().error.contains("other keys"), "{other:?}");
+    let bad = send(&part_b, false, Some("NOT-HEX"));
+    assert_eq!(bad.status, 400, "{bad:?}");
+
+    let parts = vec![a.part, b.part];
     let id = request_id();
     let how = (Role::Canvasser, 1, 3600);
     let from_parts = || {
@@ -175,19 +197,14 @@ fn an_invite_in_parts_asked_again_does_not_look_for_its_parts_again() {
     let first = first.json::<InviteResponse>();
     assert_eq!(again.json::<InviteResponse>(), first);
     assert_eq!(open_invites(&lead).len(), 1);
+    assert_eq!(waiting(), 0);
     let (_, enrolled) = joined(&relay, &first.code, "phone", true);
-    assert_eq!(enrolled.sealed_keys, Some(format!("{part}bGFzdA")));
-    // A malformed part id is refused, and one from before part ids (none) still keeps a part.
-    let bad = lead.post(
-        INVITE_KEYS_PATH,
-        &InviteKeysPart {
-            sealed_keys: part.clone(),
-            first: true,
-            request: Some("NOT-HEX".into()),
-        },
+    assert_eq!(
+        enrolled.sealed_keys,
+        Some(format!("{part_a}{part_b}bGFzdA"))
     );
-    assert_eq!(bad.status, 400, "{bad:?}");
-    assert_ne!(leave(None).part, parts[0]);
+    // A part from an app from before part ids (none) is still kept, under an id of its own.
+    assert!(!leave(&part_a, true, None).part.is_empty());
 }
 
 /// The same request id from another lead of the team, or a lead of another team, is another
