@@ -65,13 +65,7 @@ pub fn new_invite() -> Result<String, RandomError> {
 /// under a code another team's link carries (which a code the lead chose itself would allow
 /// once the relay has forgotten that invite).
 pub fn requested_invite(team_id: &str, device_id: &str, request: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"groundwork invite code v1");
-    for part in [team_id, device_id, request] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let digest = hasher.finalize();
+    let digest = requested(b"groundwork invite code v1", team_id, device_id, request);
     let mut bytes = [0u8; 20];
     bytes.copy_from_slice(&digest[..20]);
     groundwork_protocol::invite_code(&bytes)
@@ -82,13 +76,28 @@ pub fn requested_invite(team_id: &str, device_id: &str, request: &str) -> String
 /// `team_id`: 32 lowercase hex digits ([`is_key_part_id`]) of a SHA-256 over the three, so that
 /// the part sent again gets the same id, and no other lead's part can take it.
 pub fn requested_key_part(team_id: &str, device_id: &str, request: &str) -> String {
+    let digest = requested(
+        b"groundwork invite key part v1",
+        team_id,
+        device_id,
+        request,
+    );
+    groundwork_protocol::id::hex(&digest[..16])
+}
+
+/// The SHA-256 of `domain` then the team, the device and the request's id, each after its
+/// length (8 bytes, big-endian): what a lead's request makes its invite's code and its parts'
+/// ids from.
+fn requested(domain: &[u8], team_id: &str, device_id: &str, request: &str) -> SecretHash {
     let mut hasher = Sha256::new();
-    hasher.update(b"groundwork invite key part v1");
+    hasher.update(domain);
     for part in [team_id, device_id, request] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    groundwork_protocol::id::hex(&hasher.finalize()[..16])
+    let mut out = [0u8; 32];
+    out.copy_from_slice(hasher.finalize().as_slice());
+    out
 }
 
 /// The stored hash of an invite code, after normalising how it was typed.
