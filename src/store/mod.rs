@@ -905,11 +905,9 @@ impl Store {
         Ok(())
     }
 
-    /// Decrypt this notebook, encrypted at rest, while it stays open, as the phone web app does
-    /// (see [`at_rest::in_place`]'s `open_up`), `current` being the passphrase it opens with:
-    /// the notebook is copied into a plain file, which this store uses from then on, and the
-    /// encrypted files are deleted. A failure leaves the encrypted notebook in use, as it was.
-    pub fn decrypt_in_place(&mut self, current: &at_rest::Passphrase) -> Result<()> {
+    /// That this notebook is encrypted at rest and `current` is the passphrase it opens with
+    /// (`NotEncrypted`, `WrongCurrentPassphrase`), before a change to its encryption.
+    fn check_current(&self, current: &at_rest::Passphrase) -> Result<()> {
         let Some(key) = &self.key else {
             return Err(Error::NotEncrypted {
                 path: self.dir.clone(),
@@ -918,6 +916,15 @@ impl Store {
         if !at_rest::is_current(&self.conn, key, current)? {
             return Err(Error::WrongCurrentPassphrase);
         }
+        Ok(())
+    }
+
+    /// Decrypt this notebook, encrypted at rest, while it stays open, as the phone web app does
+    /// (see [`at_rest::in_place`]'s `open_up`), `current` being the passphrase it opens with:
+    /// the notebook is copied into a plain file, which this store uses from then on, and the
+    /// encrypted files are deleted. A failure leaves the encrypted notebook in use, as it was.
+    pub fn decrypt_in_place(&mut self, current: &at_rest::Passphrase) -> Result<()> {
+        self.check_current(current)?;
         // The search rows waiting in this connection's memory are written first: they would
         // go with it.
         self.catch_up_search()?;
@@ -957,14 +964,7 @@ impl Store {
         current: &at_rest::Passphrase,
         new: &at_rest::Passphrase,
     ) -> Result<()> {
-        let Some(key) = &self.key else {
-            return Err(Error::NotEncrypted {
-                path: self.dir.clone(),
-            });
-        };
-        if !at_rest::is_current(&self.conn, key, current)? {
-            return Err(Error::WrongCurrentPassphrase);
-        }
+        self.check_current(current)?;
         new.check_strength()?;
         if new.same_as(current) {
             return Err(Error::SamePassphrase);
