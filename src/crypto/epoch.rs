@@ -57,6 +57,13 @@ pub struct EpochRecord {
     /// order decides.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub cutoffs: std::collections::BTreeMap<String, u64>,
+    /// For each revoked device, its push records up to its cut-off that the maker had taken
+    /// in, by the first 16 bytes of each record's blob id (hex), when it held every one: only
+    /// those records count for which of its blobs are taken in, so that a record the revoked
+    /// device signs afterwards under an old number counts for nothing. Absent for a device
+    /// (and in records from before 2026-12-08): the cut-off's number alone decides.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cutoff_records: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// The new key for one device.

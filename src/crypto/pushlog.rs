@@ -44,6 +44,13 @@ pub struct PushRecord {
     /// were behind what it stands for (a device that already holds those blobs never gets it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshots: Vec<(String, String)>,
+    /// For each blob of `blobs` and then of `snapshots`, the next [`TAG_LEN`] bytes of its id
+    /// in hex: with its tag, 16 bytes of the id. Where a device's blobs are taken in on the
+    /// word of its records (after it was revoked), a tag alone would let the device make a
+    /// later blob whose tag matches one it listed before (2^32 tries); 16 bytes cannot be
+    /// matched so. Absent in records of apps from before 2026-12-08.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rest: Vec<String>,
 }
 
 /// Where `actor`'s push number `n` is filed.
@@ -70,6 +77,16 @@ pub fn push_of_doc(doc_id: &str) -> Option<(&str, u64)> {
 /// The tag of a blob whose relay id (hex) is `blob_id`: its first [`TAG_LEN`] bytes.
 pub fn tag_of(blob_id: &str) -> String {
     blob_id.chars().take(2 * TAG_LEN).collect()
+}
+
+/// The rest of a blob's listing ([`PushRecord::rest`]): the [`TAG_LEN`] bytes of its relay id
+/// (hex) after its tag.
+pub fn rest_of(blob_id: &str) -> String {
+    blob_id
+        .chars()
+        .skip(2 * TAG_LEN)
+        .take(2 * TAG_LEN)
+        .collect()
 }
 
 #[cfg(test)]

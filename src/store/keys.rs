@@ -404,6 +404,8 @@ impl Store {
         let device = device_key(&tx)?;
         tx.execute("DELETE FROM team_keys", [])?;
         tx.execute("DELETE FROM members", [])?;
+        // Named by revocations whose records come again with the members'.
+        tx.execute("DELETE FROM cutoff_records", [])?;
         for key in keys.all() {
             tx.execute(
                 "INSERT INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
@@ -577,8 +579,13 @@ impl Store {
         let devices = wrapped.len();
         // What each revoked device pushed that this device has taken in stays; nothing after.
         let mut cutoffs = std::collections::BTreeMap::new();
+        let mut cutoff_records = std::collections::BTreeMap::new();
         for actor in revoked {
-            cutoffs.insert(actor.clone(), super::withheld::last_push_of(&tx, actor)?);
+            let cut = super::withheld::last_push_of(&tx, actor)?;
+            cutoffs.insert(actor.clone(), cut);
+            if let Some(records) = super::withheld::records_for_cutoff(&tx, actor, cut)? {
+                cutoff_records.insert(actor.clone(), records);
+            }
         }
         let record = serde_json::to_vec(&EpochRecord {
             epoch: next,
@@ -586,6 +593,7 @@ impl Store {
             revoked: revoked.to_vec(),
             wrapped,
             cutoffs: cutoffs.clone(),
+            cutoff_records: cutoff_records.clone(),
         })
         .map_err(|e| CryptoError::Key(e.to_string()))?;
         tx.execute(
@@ -594,9 +602,11 @@ impl Store {
         )?;
         super::keys_cache::keys_changed(&tx)?;
         for actor in revoked {
-            tx.execute(
-                "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
-                (actor, cutoffs.get(actor).map(|&n| n as i64)),
+            super::withheld::revoke_member(
+                &tx,
+                actor,
+                cutoffs.get(actor).copied(),
+                cutoff_records.get(actor).map(Vec::as_slice),
             )?;
         }
         queue_first(&tx, &epoch_doc_id(next), &record, &now)?;

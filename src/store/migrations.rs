@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_search_stale.sql"),
     include_str!("migrations/0018_rows_keyed_by_owner.sql"),
     include_str!("migrations/0019_refused_for_room.sql"),
+    include_str!("migrations/0020_push_records_bound.sql"),
 ];
 
 /// The schema version from which deleted content is overwritten (`secure_delete`).

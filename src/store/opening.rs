@@ -343,6 +343,10 @@ pub(crate) fn awaiting_count(conn: &Connection) -> Result<usize> {
 struct Refused {
     reason: String,
     wait: bool,
+    /// The notebook could not be read or written while judging it: nothing is said against
+    /// the blob, and the whole page fails (its transaction rolled back, its cursor not moved)
+    /// rather than the blob being refused for good on a full disk.
+    fault: Option<Box<Error>>,
 }
 
 impl From<String> for Refused {
@@ -350,6 +354,16 @@ impl From<String> for Refused {
         Refused {
             reason,
             wait: false,
+            fault: None,
+        }
+    }
+}
+
+impl From<(String, bool)> for Refused {
+    fn from((reason, wait): (String, bool)) -> Self {
+        Refused {
+            wait,
+            ..Refused::from(reason)
         }
     }
 }
@@ -368,12 +382,31 @@ fn later(reason: String) -> Refused {
     }
 }
 
-fn sql_error(e: &Error) -> Refused {
-    Refused::from(format!("it could not be recorded ({e})"))
+fn sql_error(e: Error) -> Refused {
+    // A constraint, a value too large or of the wrong type: what the blob holds could not be
+    // recorded, which is said against it. Anything else (a full disk, an I/O error, no memory,
+    // a busy file) is the device's own trouble.
+    let said_against_it = matches!(
+        &e,
+        Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            )
+    );
+    if said_against_it {
+        return Refused::from(format!("it could not be recorded ({e})"));
+    }
+    Refused {
+        fault: Some(Box::new(e)),
+        ..Refused::from("this device could not read or write its notebook".to_string())
+    }
 }
 
 fn sql(e: rusqlite::Error) -> Refused {
-    Refused::from(format!("it could not be recorded ({e})"))
+    sql_error(e.into())
 }
 
 impl Opener {
@@ -461,7 +494,8 @@ impl Opener {
                 }
                 Ok(false)
             }
-            Err(Refused { reason, wait }) => {
+            Err(Refused { fault: Some(e), .. }) => Err(*e),
+            Err(Refused { reason, wait, .. }) => {
                 let reason = if wait {
                     format!(
                         "{reason}; and more than {} changes already wait for keys here",
@@ -582,8 +616,7 @@ impl Opener {
                     opened.epoch
                 )));
             }
-            self.take_epoch(conn, c, epoch, &content, now)
-                .map_err(|(reason, wait)| if wait { later(reason) } else { refuse(reason) })?;
+            self.take_epoch(conn, c, epoch, &content, now)?;
             return Ok(None);
         }
         if c.doc_id.starts_with(EPOCH_DOC_PREFIX) {
@@ -734,7 +767,8 @@ impl Opener {
         }
         // A revoked device's records decide which of its blobs, kept waiting, are taken in.
         self.unblocked |= member.revoked;
-        withheld::take_record(conn, &record, &self.me).map_err(|e| sql_error(&e))
+        withheld::take_record(conn, &record, &withheld::record_id(c.blob), &self.me)
+            .map_err(sql_error)
     }
 
     fn take_member(
@@ -808,7 +842,7 @@ impl Opener {
                     None => (None, None),
                     Some(anchor) if *anchor == signing => {
                         // The first lead's key counts only under the first lead's actor.
-                        let named = super::trust::anchor_actor(conn).map_err(|e| sql_error(&e))?;
+                        let named = super::trust::anchor_actor(conn).map_err(sql_error)?;
                         if named.as_deref().is_some_and(|a| a != actor) {
                             return Err(Refused::from(format!(
                                 "device {actor} carries the team's first lead's key, which belongs to another device"
@@ -902,8 +936,7 @@ impl Opener {
             )));
         }
         let joined = |role| Ok((role, cert.invite_key.clone()));
-        let anchor_revoked =
-            super::trust::anchor_revoked(conn, anchor).map_err(|e| sql_error(&e))?;
+        let anchor_revoked = super::trust::anchor_revoked(conn, anchor).map_err(sql_error)?;
         if !anchor_revoked && trust::check_cert(&self.team, cert, anchor).is_ok() {
             return joined(cert.role);
         }
@@ -999,14 +1032,15 @@ impl Opener {
         epoch: u64,
         content: &[u8],
         now: &str,
-    ) -> std::result::Result<(), (String, bool)> {
+    ) -> std::result::Result<(), Refused> {
         let record: EpochRecord = serde_json::from_slice(content)
             .map_err(|e| (format!("its key record is malformed ({e})"), false))?;
         if record.epoch != epoch {
             return Err((
                 "its key record names another key than it is filed under".into(),
                 false,
-            ));
+            )
+                .into());
         }
         let maker = match self.members.get(&record.by) {
             Some(m) if self.anchor.is_some() && !m.revoked && m.role != Some(TrustedRole::Lead) => {
@@ -1016,14 +1050,15 @@ impl Opener {
                         record.by
                     ),
                     true,
-                ));
+                ).into());
             }
             Some(m) if !m.revoked => m,
             Some(_) => {
                 return Err((
                     format!("its key record is made by revoked device {}", record.by),
                     false,
-                ));
+                )
+                    .into());
             }
             None => {
                 return Err((
@@ -1032,7 +1067,7 @@ impl Opener {
                         record.by
                     ),
                     true,
-                ));
+                ).into());
             }
         };
         seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
@@ -1047,7 +1082,7 @@ impl Opener {
                     "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
                     (epoch as i64, key.bytes().as_slice(), now),
                 )
-                .map_err(|e| (sql(e).reason, false))?;
+                .map_err(sql)?;
                 // The keys held for the store are shared: this page's grow on a copy. The
                 // keys' new version is set once the page is opened (`open_pulled`).
                 Arc::make_mut(&mut self.ring).add(key);
@@ -1056,18 +1091,20 @@ impl Opener {
         }
         for actor in &record.revoked {
             let cutoff = record.cutoffs.get(actor).copied();
-            conn.execute(
-                "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
-                (actor, cutoff.map(|n| n as i64)),
+            withheld::revoke_member(
+                conn,
+                actor,
+                cutoff,
+                record.cutoff_records.get(actor).map(Vec::as_slice),
             )
-            .map_err(|e| (sql(e).reason, false))?;
+            .map_err(sql_error)?;
             if !self.members.contains_key(actor) {
                 // Its member record has not come: when it does, it is taken in revoked.
                 conn.execute(
                     "INSERT OR IGNORE INTO revoked_unknown (actor, cutoff) VALUES (?1, ?2)",
                     (actor, cutoff.map(|n| n as i64)),
                 )
-                .map_err(|e| (sql(e).reason, false))?;
+                .map_err(sql)?;
             }
             if let Some(m) = self.members.get_mut(actor) {
                 m.revoked = true;
@@ -1099,13 +1136,10 @@ impl Opener {
         let Some(cut) = cutoff else {
             return Err(after());
         };
-        match withheld::listed_in(conn, c.blob, actor).map_err(|e| sql_error(&e))? {
-            Some(n) if n <= cut => Ok(()),
-            Some(_) => Err(after()),
-            None if withheld::records_up_to(conn, actor, cut).map_err(|e| sql_error(&e))? => {
-                Err(after())
-            }
-            None => Err(later(format!(
+        match withheld::against_cutoff(conn, c.blob, actor, cut).map_err(sql_error)? {
+            withheld::AgainstCutoff::Before => Ok(()),
+            withheld::AgainstCutoff::After => Err(after()),
+            withheld::AgainstCutoff::NotYet => Err(later(format!(
                 "it is written by device {actor}, since revoked, and the records of what it pushed before have not all come"
             ))),
         }

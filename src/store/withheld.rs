@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::intake::unhex_strict;
 use super::{Store, meta_get, meta_set};
-use crate::crypto::pushlog::{PushRecord, TAG_LEN, push_doc_id, tag_of};
+use crate::crypto::pushlog::{PushRecord, TAG_LEN, push_doc_id, rest_of, tag_of};
 use crate::error::Result;
 
 /// The meta key of this device's next push number.
@@ -93,6 +93,15 @@ pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), Strin
     {
         return Err("its push record lists a blob it cannot name".into());
     }
+    if !record.rest.is_empty()
+        && (record.rest.len() != record.blobs.len() + record.snapshots.len()
+            || record
+                .rest
+                .iter()
+                .any(|r| r.len() != 2 * TAG_LEN || unhex_strict(r).is_none()))
+    {
+        return Err("its push record names its blobs' ids in a form no app writes".into());
+    }
     if record.n == 0 || record.n > MAX_PUSH_NUMBER {
         return Err("its push record has a number no push can have".into());
     }
@@ -111,16 +120,35 @@ pub(crate) fn check_record(record: &PushRecord) -> std::result::Result<(), Strin
 /// (pushes withheld, [`withheld`]) far from overflowing, whatever a hostile member signs.
 pub(crate) const MAX_PUSH_NUMBER: u64 = 1 << 40;
 
+/// The bytes of a push record's own blob id kept to name it ([`record_id`]).
+pub(crate) const RECORD_ID_LEN: usize = 16;
+
+/// How a push record is named where a revocation binds it: the first [`RECORD_ID_LEN`]
+/// bytes of its blob's id (the SHA-256 the relay names it by).
+pub(crate) fn record_id(blob: &[u8]) -> [u8; RECORD_ID_LEN] {
+    let digest = groundwork_protocol::blob_digest(blob);
+    let mut id = [0u8; RECORD_ID_LEN];
+    id.copy_from_slice(&digest[..RECORD_ID_LEN]);
+    id
+}
+
 /// Take in another device's push record (checked by [`check_record`], its signature by the
-/// caller). This device's own records are not needed: it knows what it pushed.
-pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> {
+/// caller), whose blob is named `id` ([`record_id`]). This device's own records are not
+/// needed: it knows what it pushed.
+pub(crate) fn take_record(
+    conn: &Connection,
+    record: &PushRecord,
+    id: &[u8; RECORD_ID_LEN],
+    me: &str,
+) -> Result<()> {
     if record.actor == me {
         return Ok(());
     }
     // All of the record or none of it: a row that cannot be written leaves no part of the
-    // record behind (the record is then refused, and the page goes on).
+    // record behind (the record is refused for a constraint, and the page goes on; for a full
+    // disk or an I/O error the whole page fails, to be pulled again).
     conn.execute_batch("SAVEPOINT take_record")?;
-    match write_record(conn, record, me) {
+    match write_record(conn, record, id, me) {
         Ok(()) => {
             conn.execute_batch("RELEASE take_record")?;
             Ok(())
@@ -132,9 +160,20 @@ pub(crate) fn take_record(conn: &Connection, record: &PushRecord, me: &str) -> R
     }
 }
 
-fn write_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> {
+fn write_record(
+    conn: &Connection,
+    record: &PushRecord,
+    id: &[u8; RECORD_ID_LEN],
+    me: &str,
+) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO push_records (actor, n) VALUES (?1, ?2)")?
         .execute((&record.actor, record.n as i64))?;
+    // A push whose answer was lost is sent again, perhaps with more in it, under the same
+    // number: both records are the device's, and both are kept.
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO push_record_ids (actor, record, n) VALUES (?1, ?2, ?3)",
+    )?
+    .execute((&record.actor, &id[..], record.n as i64))?;
     let mut attest = conn.prepare_cached(
         "INSERT INTO push_attested (actor, n) VALUES (?1, ?2)
          ON CONFLICT (actor) DO UPDATE SET n = max(n, excluded.n)",
@@ -145,41 +184,174 @@ fn write_record(conn: &Connection, record: &PushRecord, me: &str) -> Result<()> 
             attest.execute((actor, *n as i64))?;
         }
     }
-    let mut listed = conn
-        .prepare_cached("INSERT OR IGNORE INTO listed_blobs (tag, actor, n) VALUES (?1, ?2, ?3)")?;
+    let mut listed = conn.prepare_cached(
+        "INSERT OR IGNORE INTO listed_by (actor, tag, record, rest, n) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    // Checked by `check_record`: none, or one for each blob and snapshot, in that order.
+    let rest = |i: usize| -> Option<i64> {
+        record
+            .rest
+            .get(i)
+            .and_then(|r| unhex_strict(r))
+            .as_deref()
+            .and_then(tag_number)
+    };
     let mut received = conn.prepare_cached("SELECT 1 FROM received_blobs WHERE tag = ?1")?;
     // Not of an erased person: the relay deleted their blobs, and nothing here names them.
     let mut expect = conn.prepare_cached(
         "INSERT OR IGNORE INTO blobs_expected (tag, doc_id, actor)
          SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM erased WHERE doc_id = ?2)",
     )?;
-    for (doc, tag) in &record.blobs {
+    for (i, (doc, tag)) in record.blobs.iter().enumerate() {
         let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) else {
             continue;
         };
-        listed.execute((tag, &record.actor, record.n as i64))?;
+        listed.execute((&record.actor, tag, &id[..], rest(i), record.n as i64))?;
         if !received.exists([tag])? {
             expect.execute((tag, doc, &record.actor))?;
         }
     }
-    for (_, tag) in &record.snapshots {
+    for (i, (_, tag)) in record.snapshots.iter().enumerate() {
         if let Some(tag) = unhex_strict(tag).as_deref().and_then(tag_number) {
-            listed.execute((tag, &record.actor, record.n as i64))?;
+            let at = record.blobs.len() + i;
+            listed.execute((&record.actor, tag, &id[..], rest(at), record.n as i64))?;
         }
     }
     Ok(())
 }
 
-/// The number of `actor`'s push that listed `blob`, if a record taken in here listed it.
-pub(crate) fn listed_in(conn: &Connection, blob: &[u8], actor: &str) -> Result<Option<u64>> {
-    let Some(tag) = tag_number(&groundwork_protocol::blob_digest(blob)) else {
-        return Ok(None);
+/// Where a blob of a revoked device stands against its cut-off, by its push records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgainstCutoff {
+    /// Listed by a push the revocation left it: taken in.
+    Before,
+    /// Listed only by later pushes, or by none once all of them up to the cut-off are here.
+    After,
+    /// Not listed, and some record up to the cut-off has not come: it waits.
+    NotYet,
+}
+
+/// Whether `blob`, written by the revoked device `actor` whose cut-off is push `cut`, was
+/// pushed before it. A listing counts when it names this blob (its tag, and the id's next
+/// bytes where the record carries them) in a record the revocation named
+/// (`cutoff_records`), or, where the revocation named none (a lead's app from before
+/// 2026-12-08, or one that did not hold every record's id), in a record numbered up to the
+/// cut-off. Listings taken in before schema 20 name no record: their number decides.
+pub(crate) fn against_cutoff(
+    conn: &Connection,
+    blob: &[u8],
+    actor: &str,
+    cut: u64,
+) -> Result<AgainstCutoff> {
+    let digest = groundwork_protocol::blob_digest(blob);
+    let (Some(tag), Some(rest)) = (
+        tag_number(&digest),
+        digest.get(TAG_LEN..).and_then(tag_number),
+    ) else {
+        return Ok(AgainstCutoff::After);
     };
-    let n: Option<i64> = conn
-        .prepare_cached("SELECT n FROM listed_blobs WHERE tag = ?1 AND actor = ?2")?
-        .query_row((tag, actor), |r| r.get(0))
+    let bound: Vec<Vec<u8>> = conn
+        .prepare_cached("SELECT record FROM cutoff_records WHERE actor = ?1")?
+        .query_map([actor], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut listings =
+        conn.prepare_cached("SELECT record, rest, n FROM listed_by WHERE actor = ?1 AND tag = ?2")?;
+    let listings = listings.query_map((actor, tag), |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for listing in listings {
+        let (record, listed_rest, n) = listing?;
+        if listed_rest.is_some_and(|r| r != rest) {
+            continue;
+        }
+        let before = if record.is_empty() || bound.is_empty() {
+            n >= 0 && n as u64 <= cut
+        } else {
+            bound.contains(&record)
+        };
+        if before {
+            return Ok(AgainstCutoff::Before);
+        }
+    }
+    Ok(if records_up_to(conn, actor, cut)? {
+        AgainstCutoff::After
+    } else {
+        AgainstCutoff::NotYet
+    })
+}
+
+/// The records of `actor`'s pushes up to `cut` taken in here, by their ids ([`record_id`]),
+/// if every number from 1 to `cut` has one: what a revocation names, so that a record the
+/// revoked device signs afterwards under one of those numbers counts for nothing. `None`
+/// when one is missing (taken in before schema 20, or not come): the number alone decides.
+pub(crate) fn records_for_cutoff(
+    conn: &Connection,
+    actor: &str,
+    cut: u64,
+) -> Result<Option<Vec<String>>> {
+    let rows: Vec<(Vec<u8>, i64)> = conn
+        .prepare_cached(
+            "SELECT record, n FROM push_record_ids WHERE actor = ?1 AND n <= ?2 ORDER BY n, record",
+        )?
+        .query_map((actor, cut as i64), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<_, _>>()?;
+    let numbers: std::collections::BTreeSet<i64> = rows.iter().map(|(_, n)| *n).collect();
+    if cut == 0 || (numbers.len() as u64) < cut {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.iter()
+            .map(|(record, _)| super::intake::hex(record))
+            .collect(),
+    ))
+}
+
+/// Mark member `actor` revoked with `cutoff` (kept only where none was set: the first
+/// revocation taken in decides), binding the `records` its revocation named when its cut-off
+/// is the one kept. Whether the member was known here.
+pub(crate) fn revoke_member(
+    conn: &Connection,
+    actor: &str,
+    cutoff: Option<u64>,
+    records: Option<&[String]>,
+) -> Result<bool> {
+    let had: Option<Option<i64>> = conn
+        .prepare_cached("SELECT cutoff FROM members WHERE actor = ?1")?
+        .query_row([actor], |r| r.get(0))
         .optional()?;
-    Ok(n.map(|n| n.max(0) as u64))
+    let earlier: Option<Option<i64>> = conn
+        .prepare_cached("SELECT cutoff FROM revoked_unknown WHERE actor = ?1")?
+        .query_row([actor], |r| r.get(0))
+        .optional()?;
+    let set_before = had.flatten().is_some() || earlier.flatten().is_some();
+    conn.prepare_cached(
+        "UPDATE members SET revoked = 1, cutoff = coalesce(cutoff, ?2) WHERE actor = ?1",
+    )?
+    .execute((actor, cutoff.map(|n| n as i64)))?;
+    if !set_before
+        && cutoff.is_some()
+        && let Some(records) = records
+    {
+        bind_cutoff(conn, actor, records)?;
+    }
+    Ok(had.is_some())
+}
+
+/// Keep the records a revocation of `actor` named ([`records_for_cutoff`]), as hex; any not
+/// of that form is left out (it could name no record).
+pub(crate) fn bind_cutoff(conn: &Connection, actor: &str, records: &[String]) -> Result<()> {
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO cutoff_records (actor, record) VALUES (?1, ?2)")?;
+    for record in records {
+        if let Some(bytes) = unhex_strict(record).filter(|b| b.len() == RECORD_ID_LEN) {
+            insert.execute((actor, bytes))?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether every push record of `actor` numbered 1 to `last` has been taken in here.
@@ -278,6 +450,13 @@ impl Store {
                         tag_of(&groundwork_protocol::blob_id(blob)),
                     )
                 })
+                .collect(),
+            // In the order of `blobs`, then `snapshots`.
+            rest: carried
+                .iter()
+                .filter(|(_, _, snapshot)| !snapshot)
+                .chain(carried.iter().filter(|(_, _, snapshot)| *snapshot))
+                .map(|(_, blob, _)| rest_of(&groundwork_protocol::blob_id(blob)))
                 .collect(),
         };
         let doc_id = push_doc_id(&actor, n);

@@ -1,4 +1,4 @@
--- user_version 19
+-- user_version 20
 -- index blobs_expected_by_doc
 CREATE INDEX blobs_expected_by_doc ON blobs_expected(doc_id);
 
@@ -114,6 +114,13 @@ CREATE TABLE "conversations" (
     PRIMARY KEY (id, person_id)
 );
 
+-- table cutoff_records
+CREATE TABLE cutoff_records (
+    actor  TEXT NOT NULL,
+    record BLOB NOT NULL,
+    PRIMARY KEY (actor, record)
+) WITHOUT ROWID;
+
 -- table device_key
 CREATE TABLE device_key (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
@@ -193,12 +200,15 @@ CREATE TABLE erased (
     devices   INTEGER
 );
 
--- table listed_blobs
-CREATE TABLE listed_blobs (
-    tag   INTEGER PRIMARY KEY,
-    actor TEXT NOT NULL,
-    n     INTEGER NOT NULL
-);
+-- table listed_by
+CREATE TABLE listed_by (
+    actor  TEXT NOT NULL,
+    tag    INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    rest   INTEGER,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (actor, tag, record)
+) WITHOUT ROWID;
 
 -- table members
 CREATE TABLE members (
@@ -269,6 +279,14 @@ CREATE TABLE 'people_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHO
 CREATE TABLE push_attested (
     actor TEXT PRIMARY KEY,
     n     INTEGER NOT NULL CHECK (n >= 1)
+) WITHOUT ROWID;
+
+-- table push_record_ids
+CREATE TABLE push_record_ids (
+    actor  TEXT NOT NULL,
+    record BLOB NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (actor, record)
 ) WITHOUT ROWID;
 
 -- table push_records

@@ -648,7 +648,8 @@ fn a_notebook_from_before_these_checks_opens_and_syncs() {
              DROP TABLE awaiting_key;
              ALTER TABLE sync_state DROP COLUMN sealed;
              DROP TABLE push_records; DROP TABLE push_attested; DROP TABLE received_blobs;
-             DROP TABLE blobs_expected; DROP TABLE listed_blobs;
+             DROP TABLE blobs_expected; DROP TABLE listed_by; DROP TABLE push_record_ids;
+             DROP TABLE cutoff_records;
              DROP TABLE walklists; DROP TABLE doors; DROP TABLE door_visits;
              ALTER TABLE shifts DROP COLUMN walklist_id;
              DROP TABLE doc_blobs; DROP TABLE snapshots_out;

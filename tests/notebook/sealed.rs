@@ -462,6 +462,178 @@ fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_i
     assert_eq!(b.exports(), lead.exports());
 }
 
+/// A team of a lead, B and a phone that pushed once (push record 1, a person "Before") and
+/// then wrote `later`, sealed but never pushed; `extra` (if any) is a record the phone signs
+/// and the relay takes from it before the lead revokes it. The lead then revokes the phone
+/// and B takes the revocation in. Returns the devices, the phone's actor and `later`'s
+/// document and sealed blob.
+fn a_phone_revoked_after_one_push(
+    relay: &TestRelay,
+    extra: impl FnOnce(&Device, &str, &[u8]) -> Option<groundwork::crypto::pushlog::PushRecord>,
+) -> (Device, Device, Device, String, String, Vec<u8>) {
+    let (_, invite) = relay.team(3);
+    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    let mut lost = Device::joined(&relay.url, &invite, "Lost phone");
+    for _ in 0..2 {
+        lead.sync();
+        b.sync();
+        lost.sync();
+    }
+    lost.person("Before");
+    lost.sync();
+    let later = lost.person("Slipped in under an old push number");
+    let outbox = lost.store.outbox(10).unwrap();
+    let sealed = lost.store.sealed_for_push(outbox).unwrap();
+    let slipped = sealed
+        .into_iter()
+        .find(|i| i.doc_id == later)
+        .expect("sealed")
+        .bytes;
+    let actor = groundwork::store::intake::hex(&lost.store.actor_bytes());
+    if let Some(record) = extra(&lost, &actor, &slipped) {
+        inject_record(relay, &lost, &lost, &record);
+    }
+    lead.sync();
+    let lost_id = lost.relay_device_id();
+    let revoked = {
+        let nb = RefCell::new(&mut lead.store);
+        sync::block_on(team::revoke(&nb, &transport(), &lost_id)).unwrap()
+    };
+    assert!(revoked.rotation_sent);
+    b.sync();
+    (lead, b, lost, actor, later, slipped)
+}
+
+/// The record of a push listing `doc`'s blob `blob` as `actor`'s push number `n`.
+fn record_listing(
+    actor: &str,
+    n: u64,
+    doc: &str,
+    blob: &[u8],
+    rest: Option<String>,
+) -> groundwork::crypto::pushlog::PushRecord {
+    let id = groundwork_protocol::blob_id(blob);
+    groundwork::crypto::pushlog::PushRecord {
+        actor: actor.to_owned(),
+        n,
+        blobs: vec![(doc.to_owned(), groundwork::crypto::pushlog::tag_of(&id))],
+        seen: Default::default(),
+        snapshots: Vec::new(),
+        rest: vec![rest.unwrap_or_else(|| groundwork::crypto::pushlog::rest_of(&id))],
+    }
+}
+
+/// Found by a review (2026-12-08): a cut-off was a push number, so a revoked phone, with a
+/// relay in league, could sign a second record under a number its revocation left it, list
+/// a change written after, and have every device take the change in.
+#[test]
+fn a_record_a_revoked_device_signs_afterwards_under_an_old_number_lets_nothing_in() {
+    let relay = TestRelay::start();
+    let (mut lead, mut b, lost, actor, later, slipped) =
+        a_phone_revoked_after_one_push(&relay, |_, _, _| None);
+    let forged = record_listing(&actor, 1, &later, &slipped, None);
+    inject_record(&relay, &lost, &lost, &forged);
+    relay.inject(&lost.relay_device_id(), &later, &slipped);
+    let report = b.sync();
+    assert!(report.rejected >= 1, "{report:?}");
+    lead.sync();
+    let mut late = Device::joined(&relay.url, &lead_invite(&mut lead), "Late phone");
+    late.sync();
+    for d in [&b, &late, &lead] {
+        assert!(
+            d.store.person(&later).is_err(),
+            "taken in after the revocation"
+        );
+        assert!(
+            d.store
+                .quarantined()
+                .unwrap()
+                .iter()
+                .any(|q| q.reason.contains("after the team revoked it")),
+            "{:?}",
+            d.store.quarantined()
+        );
+    }
+    // What the phone pushed before stays everywhere.
+    assert_eq!(b.exports(), lead.exports());
+    assert_eq!(late.exports(), lead.exports());
+    assert!(lead.exports().contains("Before"));
+}
+
+/// A record's listing names 16 bytes of a blob's id: a revoked device's later blob whose
+/// 8-byte tag matches a blob it listed before its revocation (2^32 tries to make) is not
+/// taken in on that listing. The match is stood in for by a record, pushed before the
+/// revocation, listing the later blob's tag with other bytes after it.
+#[test]
+fn a_later_blob_matching_only_the_tag_of_one_listed_before_is_refused() {
+    let relay = TestRelay::start();
+    let (mut lead, mut b, lost, actor, later, slipped) =
+        a_phone_revoked_after_one_push(&relay, |_, actor, blob| {
+            Some(record_listing(
+                actor,
+                2,
+                "tagged",
+                blob,
+                Some("0000000000000000".into()),
+            ))
+        });
+    let _ = actor;
+    relay.inject(&lost.relay_device_id(), &later, &slipped);
+    b.sync();
+    let mut late = Device::joined(&relay.url, &lead_invite(&mut lead), "Late phone");
+    late.sync();
+    for d in [&b, &late] {
+        assert!(d.store.person(&later).is_err(), "taken in on its tag alone");
+    }
+}
+
+/// Found by a review (2026-12-08): a notebook that could not be written while a record was
+/// taken in (a full phone, an I/O error) refused the record for good and moved its cursor
+/// past it; a key record refused so would leave the device blind to a revocation. Now the
+/// page fails whole, and the record is taken in when it comes again.
+#[test]
+fn a_record_the_notebook_could_not_write_is_taken_in_later_not_refused() {
+    let relay = TestRelay::start();
+    let (_, invite) = relay.team(2);
+    let mut a = Device::joined(&relay.url, &invite, "A's phone");
+    let mut b = Device::joined(&relay.url, &invite, "B's phone");
+    a.sync();
+    b.sync();
+    a.sync();
+    a.person("Recorded while B's disk was in trouble");
+    a.sync();
+    // Writing a push record's id now fails as a broken file would (not a constraint: the
+    // trigger names a table that is gone).
+    b.store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE gone (x);
+             CREATE TRIGGER broken BEFORE INSERT ON push_record_ids
+             BEGIN INSERT INTO gone (x) VALUES (1); END;
+             DROP TABLE gone;",
+        )
+        .unwrap();
+    let cursor = b.store.sync_state().unwrap().cursor;
+    let failed = sync::sync_once(&mut b.store, &transport(), Default::default());
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        b.store.sync_state().unwrap().cursor,
+        cursor,
+        "the page is not taken"
+    );
+    assert_eq!(b.store.quarantined().unwrap(), Vec::new());
+    b.store
+        .connection()
+        .execute_batch("DROP TRIGGER broken")
+        .unwrap();
+    let report = b.sync();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(b.store.quarantined().unwrap(), Vec::new());
+    assert_eq!(b.store.withheld().unwrap(), Default::default());
+    assert_eq!(b.exports(), a.exports());
+}
+
 #[test]
 fn small_sealed_changes_beyond_the_rows_read_for_one_request_all_go() {
     // Sealed and compressed changes are small: more of them than the rows read for one
@@ -668,6 +840,7 @@ fn a_push_record_taken_in_after_an_erasure_does_not_name_the_person_again() {
         blobs: vec![(p.clone(), "00112233445566aa".into())],
         seen: Default::default(),
         snapshots: Vec::new(),
+        rest: Vec::new(),
     };
     inject_record(&relay, &a, &a, &record);
     let mut b = Device::joined(&relay.url, &invite, "B's phone");
@@ -989,6 +1162,7 @@ fn a_forged_or_misfiled_push_record_is_refused() {
         blobs: vec![("x".into(), "0011223344556677".into())],
         seen: Default::default(),
         snapshots: Vec::new(),
+        rest: Vec::new(),
     };
     inject_record(&relay, &evil, &a, &record);
     let mut c = Device::joined(&relay.url, &invite, "C's phone");
@@ -1054,6 +1228,7 @@ fn a_push_record_with_impossible_numbers_is_refused_and_syncing_goes_on() {
             blobs: Vec::new(),
             seen: [("aa".to_string(), seen), ("bb".to_string(), seen)].into(),
             snapshots: Vec::new(),
+            rest: Vec::new(),
         };
         inject_record(&relay, &evil, &evil, &record);
     }
@@ -1092,6 +1267,7 @@ fn a_push_record_naming_documents_the_relay_refuses_does_not_fail_every_sync() {
             blobs: vec![(doc_id.to_string(), "00112233445566ff".into())],
             seen: Default::default(),
             snapshots: Vec::new(),
+            rest: Vec::new(),
         };
         inject_record(&relay, &evil, &evil, &record);
     }
