@@ -867,6 +867,12 @@ impl Tx<'_> {
 
     /// Records the actor `device_pk` (of team `team_pk`) declares, or checks it against
     /// `known`, the one it declared before.
+    ///
+    /// `known` was read at the start of the sync, and another sync of the same device may
+    /// record an actor meanwhile (a pull-only sync does not wait for a push, nor a push for a
+    /// pull-only sync): the update is made only while the row holds no other actor, which the
+    /// statement checks again once the other sync's lock on the row is released (READ
+    /// COMMITTED re-evaluates its `WHERE` on the row's newest version).
     fn claim_actor(
         &mut self,
         (team_pk, device_pk): (i64, i64),
@@ -882,11 +888,20 @@ impl Tx<'_> {
             Some(_) => Err(StoreError::ActorChanged(device_id.to_owned())),
             None => {
                 self.check_actor_free(team_pk, Some(device_pk), actor)?;
-                let s = self.statement("UPDATE devices SET actor = $1 WHERE pk = $2")?;
-                self.tx
+                let s = self.statement(
+                    "UPDATE devices SET actor = $1
+                     WHERE pk = $2 AND (actor IS NULL OR actor = $1)",
+                )?;
+                let updated = self
+                    .tx
                     .execute(&s, &[&actor, &device_pk])
-                    .map(|_| ())
-                    .map_err(|e| actor_error(e, actor))
+                    .map_err(|e| actor_error(e, actor))?;
+                if updated == 0 {
+                    // Another sync of this device recorded another actor since `known` was
+                    // read: the first one recorded stays.
+                    return Err(StoreError::ActorChanged(device_id.to_owned()));
+                }
+                Ok(())
             }
         }
     }

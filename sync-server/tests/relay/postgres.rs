@@ -203,3 +203,81 @@ fn a_team_whose_row_is_locked_makes_no_other_team_wait() {
         assert_eq!(push.join().expect("push"), 1, "then it is stored");
     });
 }
+
+/// Waits until `n` sessions of the relay's database wait for a lock (a row another
+/// transaction holds).
+fn until_waiting_for_locks(db: &mut postgres::Client, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .get(0);
+        if waiting >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} sessions never waited for a lock (saw {waiting})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The actor recorded for the device `device_id`.
+fn recorded_actor(db: &mut postgres::Client, device_id: &str) -> Option<Vec<u8>> {
+    db.query_one("SELECT actor FROM devices WHERE id = $1", &[&device_id])
+        .expect("the device's row")
+        .get(0)
+}
+
+#[test]
+fn a_sync_racing_another_sync_of_its_device_does_not_overwrite_the_actor_it_recorded() {
+    if skipped("a sync racing another does not overwrite its actor") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let relay = Relay::start_in(&data, FLAGS);
+    let (_, devices) = relay.team_with_devices("Racing", 1);
+    let url = database_url(&data).expect("on PostgreSQL");
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    assert_eq!(recorded_actor(&mut db, &devices[0].device_id), None);
+
+    // A push of the device declaring actor A is in flight: it has recorded A (what its
+    // `claim_actor` writes) and not committed yet. Pull-only syncs do not wait for pushes.
+    let actor_a = vec![0xa5; 16];
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut push_in_flight = other.transaction().expect("begin");
+    push_in_flight
+        .execute(
+            "UPDATE devices SET actor = $1 WHERE id = $2",
+            &[&actor_a, &devices[0].device_id],
+        )
+        .expect("record actor A");
+
+    std::thread::scope(|s| {
+        // Meanwhile a pull-only sync of the same device declares actor B: it reads no actor
+        // yet, and its record waits for the push's row.
+        let mut pull = devices[0].clone();
+        assert_ne!(pull.actor, actor_a);
+        let pulled = s.spawn(move || pull.sync(Vec::new(), None));
+        until_waiting_for_locks(&mut db, 1);
+        push_in_flight.commit().expect("the push commits");
+        let answer = pulled.join().expect("pull thread");
+        assert_eq!(
+            answer.as_ref().map(|_| ()).map_err(|(status, _)| *status),
+            Err(409),
+            "the pull declaring another actor is refused as one whose actor changed: {answer:?}"
+        );
+    });
+    assert_eq!(
+        recorded_actor(&mut db, &devices[0].device_id),
+        Some(actor_a),
+        "the actor recorded first, whose push was acknowledged, stays"
+    );
+}
