@@ -14,6 +14,9 @@
 //! | a pull-only sync (its page and its record) | `FOR KEY SHARE` | the same team's compactions only |
 //! | a compaction | `FOR UPDATE` | everything above, of the same team |
 //!
+//! A push locks its device's row as well, after the team's (see [`Tx::syncing_device`]): what
+//! it reads of the device after waiting is as a revocation that held the team left it.
+//!
 //! A push reads the head and appends at `head + 1, …` holding its team's lock, so positions are
 //! committed in increasing order: a page bounded by the head read at its start holds every
 //! blob up to there (`seq <= head` in the page's query: under READ COMMITTED a later statement
@@ -909,11 +912,19 @@ impl Tx<'_> {
     /// A syncing device, found in one round trip with its team's row locked (a pull-only sync
     /// `FOR KEY SHARE`, a push `FOR NO KEY UPDATE`): a revoked one is
     /// [`StoreError::DeviceRevoked`].
+    ///
+    /// A push locks the device's row too, after the team's. A push that waited for the team's
+    /// lock may have waited behind a revocation of this very device (a lead's or the
+    /// operator's, which holds the team's row and updates the device's): PostgreSQL then reads
+    /// again the rows the statement locks, and only those, so the device's `revoked_at` and
+    /// `actor` are as the revocation left them, not as they were before the wait. A pull-only
+    /// sync does not wait for a revocation (`FOR KEY SHARE` lets it by): it is served as of
+    /// before it.
     fn syncing_device(&mut self, device_id: &str, pushing: bool) -> Result<Syncing, StoreError> {
         let sql = if pushing {
             "SELECT d.pk, d.team_pk, d.revoked_at IS NOT NULL, d.actor, t.head_seq, t.erasure_seq
              FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.id = $1
-             FOR NO KEY UPDATE OF t"
+             FOR NO KEY UPDATE OF t, d"
         } else {
             "SELECT d.pk, d.team_pk, d.revoked_at IS NOT NULL, d.actor, t.head_seq, t.erasure_seq
              FROM devices d JOIN teams t ON t.pk = d.team_pk WHERE d.id = $1

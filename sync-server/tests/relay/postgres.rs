@@ -281,3 +281,63 @@ fn a_sync_racing_another_sync_of_its_device_does_not_overwrite_the_actor_it_reco
         "the actor recorded first, whose push was acknowledged, stays"
     );
 }
+
+#[test]
+fn a_push_that_waited_behind_its_devices_revocation_is_refused_and_stores_nothing() {
+    if skipped("a push that waited behind its revocation") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let relay = Relay::start_in(&data, FLAGS);
+    let (team_id, devices) = relay.team_with_devices("Revoked", 1);
+    let url = database_url(&data).expect("on PostgreSQL");
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+
+    // Another transaction holds the team's row, so that what follows queues in a known order:
+    // the operator's revocation of the device first, then the device's push.
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut held = other.transaction().expect("begin");
+    held.execute(
+        "SELECT 1 FROM teams WHERE id = $1 FOR NO KEY UPDATE",
+        &[&team_id],
+    )
+    .expect("lock the team");
+
+    std::thread::scope(|s| {
+        let device_id = devices[0].device_id.clone();
+        let relay = &relay;
+        let revoked = s.spawn(move || relay.op(&["device", "revoke", &device_id]));
+        until_waiting_for_locks(&mut db, 1);
+        let mut pushing = devices[0].clone();
+        let pushed = s.spawn(move || {
+            pushing.sync(
+                vec![item("doc-revoked", "written after the revocation")],
+                None,
+            )
+        });
+        until_waiting_for_locks(&mut db, 2);
+        // The revocation takes the team's row, revokes and commits; then the push goes on.
+        held.commit().expect("release");
+        let revoked = revoked.join().expect("revoke thread");
+        assert!(
+            revoked.status.success(),
+            "device revoke: {}",
+            String::from_utf8_lossy(&revoked.stderr)
+        );
+        let answer = pushed.join().expect("push thread");
+        assert_eq!(
+            answer
+                .as_ref()
+                .map(|r| r.accepted.len())
+                .map_err(|(status, _)| *status),
+            Err(403),
+            "the push is refused as a revoked device's: {answer:?}"
+        );
+    });
+    assert_eq!(
+        crate::common::team_rows(&data, "blobs", &team_id),
+        0,
+        "nothing of the revoked device's push was stored"
+    );
+}
