@@ -2104,7 +2104,7 @@ impl super::Store for SqliteStore {
 
     fn enrol(&self, device: &NewDevice, now: i64) -> Result<Enrolled, StoreError> {
         let mut writers = lock(&self.writers);
-        let tx = writers
+        let mut tx = writers
             .durable
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(invite) = tx
@@ -2138,8 +2138,11 @@ impl super::Store for SqliteStore {
             return Err(StoreError::UnknownInvite);
         };
         let forgotten = forget_expired_keys(&tx, invite.team_pk, now)?;
+        // What the enrolment writes is undone alone when it fails, whatever the error: the
+        // expired invites' keys stay forgotten (below), nothing else of a failed enrolment.
+        let enrolment = tx.savepoint()?;
         let holder = if device.chosen_token {
-            token_holder(&tx, &device.token_hash)?
+            token_holder(&enrolment, &device.token_hash)?
         } else {
             None
         };
@@ -2152,7 +2155,7 @@ impl super::Store for SqliteStore {
                     maker_revoked: invite.maker_revoked,
                     expires_at: invite.expires_at,
                     // Read after the expired keys were forgotten.
-                    sealed_keys: tx
+                    sealed_keys: enrolment
                         .prepare_cached("SELECT sealed_keys FROM invites WHERE hash = ?1")?
                         .query_row([&device.invite_hash[..]], |r| r.get(0))?,
                     team_head: invite.team_head,
@@ -2160,18 +2163,22 @@ impl super::Store for SqliteStore {
                 now,
             )
             .map(|enrolled| (enrolled, false)),
-            None => Self::enrol_into(&tx, device, invite, now),
+            None => Self::enrol_into(&enrolment, device, invite, now),
         };
         match decided {
             Ok((enrolled, last_use_forgot_keys)) => {
+                enrolment.commit()?;
                 tx.commit()?;
                 drop(writers);
                 self.empty_wal_of_keys(forgotten + usize::from(last_use_forgot_keys));
                 Ok(enrolled)
             }
             Err(refused) => {
-                // Nothing was changed but the expired invites' keys, which stay forgotten (the
-                // refused invite keeps its uses).
+                // A refusal, or a failure after the enrolment wrote (the team sealed, the
+                // invite's use taken, its keys forgotten, the device added): all of that is
+                // rolled back, and only the expired invites' keys stay forgotten (the invite
+                // keeps its uses).
+                enrolment.finish()?;
                 if forgotten > 0 {
                     tx.commit()?;
                     drop(writers);
@@ -2942,6 +2949,73 @@ mod tests {
             .enrol(&sealing("keyed-2", "four"), 11)
             .expect("enrols");
         assert_eq!((new.sealed, new.sealed_keys.as_deref()), (true, Some("K")));
+    }
+
+    /// An enrolment that fails after it started writing (here a trigger standing for a full
+    /// disk or a broken file, raised by the device's row) leaves nothing of it behind: the
+    /// team is not sealed and the invite keeps its use. The expired invites' keys it forgot on
+    /// the way stay forgotten.
+    #[test]
+    fn an_enrolment_failing_part_way_writes_nothing_but_forgetting_expired_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let team_id = store.create_team("Team", 1).expect("team");
+        store
+            .create_invite(&team_id, &invite("first", 2, Role::Lead), 1)
+            .expect("invite");
+        store
+            .create_invite(&team_id, &invite("old", 1, Role::Canvasser), 1)
+            .expect("invite");
+        {
+            let writers = lock(&store.writers);
+            // An invite whose keys are held past its expiry, forgotten by the team's next
+            // enrolment.
+            writers
+                .durable
+                .execute(
+                    "UPDATE invites SET sealed_keys = 'K', expires_at = 5 WHERE hash = ?1",
+                    [&hash_invite("old")[..]],
+                )
+                .expect("expire the old invite");
+            writers
+                .durable
+                .execute_batch(
+                    "CREATE TRIGGER failing BEFORE INSERT ON devices WHEN NEW.name = 'doomed'
+                     BEGIN SELECT RAISE(ABORT, 'the disk failed'); END",
+                )
+                .expect("trigger");
+        }
+        let team_sealed = || -> bool {
+            lock(&store.writers)
+                .durable
+                .query_row("SELECT sealed FROM teams WHERE id = ?1", [&team_id], |r| {
+                    r.get(0)
+                })
+                .expect("reads")
+        };
+
+        // The first sealing lead of an empty team seals it and takes a use, then fails.
+        let failed = store.enrol(&sealing("first", "doomed"), 10);
+        assert!(
+            matches!(failed, Err(StoreError::Backend(_))),
+            "a storage failure: {failed:?}"
+        );
+        assert_eq!(uses_left(&store, "first"), 2, "the invite keeps its use");
+        assert!(
+            !team_sealed(),
+            "the team is not sealed by a device that never joined"
+        );
+        assert_eq!(
+            stored_keys(&store, "old"),
+            Some(None),
+            "the expired invite's keys stay forgotten"
+        );
+
+        // The next device joins as if the failed one had never tried.
+        let maker = store.enrol(&sealing("first", "maker"), 11).expect("enrols");
+        assert_eq!((maker.sealed, maker.sealed_keys), (true, None));
+        assert_eq!(uses_left(&store, "first"), 1);
+        assert!(team_sealed());
     }
 
     #[test]
