@@ -437,11 +437,18 @@ pub struct SqliteStore {
     /// Tests: runs once between a pull-only sync's read and its record.
     #[cfg(test)]
     after_pull_read: Mutex<Option<PullHook>>,
+    /// Tests: runs before each push of a group is written (it may panic).
+    #[cfg(test)]
+    before_push: Mutex<Option<PushHook>>,
 }
 
 /// What a test runs between a pull-only sync's read and its record.
 #[cfg(test)]
 type PullHook = Box<dyn FnOnce(&SqliteStore) + Send>;
+
+/// What a test runs before each push of a group is written.
+#[cfg(test)]
+type PushHook = Box<dyn Fn(&PushJob) + Send>;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1180,6 +1187,8 @@ impl SqliteStore {
             group_commits: AtomicU64::new(0),
             #[cfg(test)]
             after_pull_read: Mutex::new(None),
+            #[cfg(test)]
+            before_push: Mutex::new(None),
         })
     }
 
@@ -1721,6 +1730,9 @@ struct Group {
 struct Lead<'a> {
     store: &'a SqliteStore,
     tickets: Vec<u64>,
+    /// The pushes' answers, set only once their group's transaction committed (or failed as a
+    /// whole): a push stored in its savepoint is not stored until then, and a panic before
+    /// then rolls the group back, every push of it answered with an error.
     answers: Vec<(u64, Result<SyncPage, StoreError>)>,
 }
 
@@ -1797,7 +1809,8 @@ impl SqliteStore {
         if jobs.is_empty() {
             return;
         }
-        let committed = (|| -> Result<(), StoreError> {
+        let committed = (|| -> Result<Vec<(u64, Result<SyncPage, StoreError>)>, StoreError> {
+            let mut answers = Vec::with_capacity(jobs.len());
             let mut tx = writers
                 .durable
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1811,26 +1824,35 @@ impl SqliteStore {
                         blob,
                     })
                     .collect();
+                #[cfg(test)]
+                if let Some(hook) = &*lock(&self.before_push) {
+                    hook(job);
+                }
                 let sp = tx.savepoint()?;
                 let answer = self.push_in(&sp, job, &push);
                 if answer.is_ok() {
                     sp.commit()?;
                 }
                 // (Dropped without commit, the savepoint rolls this push back alone.)
-                lead.answers.push((*ticket, answer));
+                answers.push((*ticket, answer));
             }
             tx.commit()?;
-            Ok(())
+            Ok(answers)
         })();
-        if let Err(e) = committed {
-            // Nothing of the group was stored: every push of it fails with the reason.
-            let message = e.to_string();
-            lead.answers = jobs
-                .iter()
-                .map(|(t, _)| (*t, Err(StoreError::Backend(message.clone().into()))))
-                .collect();
-        } else {
-            self.group_commits.fetch_add(1, Ordering::Relaxed);
+        match committed {
+            // Only now is a push that succeeded in its savepoint stored: its answer goes out.
+            Ok(answers) => {
+                lead.answers = answers;
+                self.group_commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // Nothing of the group was stored: every push of it fails with the reason.
+                let message = e.to_string();
+                lead.answers = jobs
+                    .iter()
+                    .map(|(t, _)| (*t, Err(StoreError::Backend(message.clone().into()))))
+                    .collect();
+            }
         }
         drop(writers);
         self.empty_owed_wal();
@@ -2605,6 +2627,73 @@ mod tests {
                     .expect("known")
             })
             .collect()
+    }
+
+    /// A push of a group that panics (a bug) rolls the whole group back: the pushes written
+    /// before it in the group, whose savepoints succeeded, are answered with an error, not
+    /// with pages saying their blobs were stored (their devices would drop them from their
+    /// outboxes). And the next push is written as usual.
+    #[test]
+    fn a_group_that_panicked_answers_none_of_its_pushes_as_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+        let devices = team(&store, &[Role::Lead, Role::Canvasser, Role::Canvasser]);
+        *lock(&store.before_push) = Some(Box::new(|job: &PushJob| {
+            if job.blobs.iter().any(|(_, doc_id, _)| doc_id == "doc-2") {
+                panic!("a bug while writing the third push");
+            }
+        }));
+
+        // While the writers are busy, three pushes queue in a known order: the first to come
+        // leads the group and writes all three.
+        let writers = lock(&store.writers);
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (pushing, device) = (Arc::clone(&store), devices[i].clone());
+                let handle = std::thread::spawn(move || {
+                    let doc = format!("doc-{i}");
+                    let bytes = format!("change {i}").into_bytes();
+                    let blob = NewBlob {
+                        id: groundwork_protocol::blob_digest(&bytes),
+                        doc_id: &doc,
+                        blob: &bytes,
+                    };
+                    pushing.sync(&device, &[], 0, &[blob], 1 << 20, 5)
+                });
+                while lock(&store.group).waiting.len() < i + 1 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                handle
+            })
+            .collect();
+        drop(writers);
+        let answers: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+
+        assert!(answers[0].is_err(), "the leader's thread panicked");
+        for (i, answer) in answers.iter().enumerate().skip(1) {
+            let answer = answer.as_ref().expect("a waiting push's thread returns");
+            assert!(
+                matches!(answer, Err(StoreError::Backend(_))),
+                "push {i} of the group that panicked is answered with an error: {answer:?}"
+            );
+        }
+        let page = store
+            .sync(&devices[0], &[], 0, &[], 1 << 20, 6)
+            .expect("pull");
+        assert!(page.changes.is_empty(), "nothing of the group was stored");
+
+        // The store goes on: the next push is written and answered.
+        *lock(&store.before_push) = None;
+        let bytes = b"after".to_vec();
+        let blob = NewBlob {
+            id: groundwork_protocol::blob_digest(&bytes),
+            doc_id: "doc-after",
+            blob: &bytes,
+        };
+        let page = store
+            .sync(&devices[1], &[], 0, &[blob], 1 << 20, 7)
+            .expect("stored");
+        assert_eq!(page.inserted, 1);
     }
 
     /// Pushes that wait while a group is being written are committed together, in one
