@@ -14,7 +14,7 @@
 //! | a pull-only sync (its page and its record) | `FOR KEY SHARE` | the same team's compactions only |
 //! | a compaction | `FOR UPDATE` | everything above, of the same team |
 //!
-//! A push locks its device's row as well, after the team's (see [`Tx::syncing_device`]): what
+//! A push locks its device's row as well, after the team's (see `Tx::syncing_device`): what
 //! it reads of the device after waiting is as a revocation that held the team left it.
 //!
 //! A push reads the head and appends at `head + 1, …` holding its team's lock, so positions are

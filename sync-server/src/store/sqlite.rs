@@ -1725,6 +1725,9 @@ struct Group {
     leading: bool,
 }
 
+/// Each push's answer by ticket.
+type Answers = Vec<(u64, Result<SyncPage, StoreError>)>;
+
 /// Ends a thread's lead of a group, also if writing it panicked: the pushes it held get an
 /// error rather than waiting for ever, and another thread may lead.
 struct Lead<'a> {
@@ -1733,7 +1736,7 @@ struct Lead<'a> {
     /// The pushes' answers, set only once their group's transaction committed (or failed as a
     /// whole): a push stored in its savepoint is not stored until then, and a panic before
     /// then rolls the group back, every push of it answered with an error.
-    answers: Vec<(u64, Result<SyncPage, StoreError>)>,
+    answers: Answers,
 }
 
 impl Drop for Lead<'_> {
@@ -1809,7 +1812,7 @@ impl SqliteStore {
         if jobs.is_empty() {
             return;
         }
-        let committed = (|| -> Result<Vec<(u64, Result<SyncPage, StoreError>)>, StoreError> {
+        let committed = (|| -> Result<Answers, StoreError> {
             let mut answers = Vec::with_capacity(jobs.len());
             let mut tx = writers
                 .durable
