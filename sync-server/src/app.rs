@@ -13,12 +13,21 @@
 //!   when it accepts gzip), else gzipped on the fly when the client accepts it.
 //! - Paths are decoded, then refused when a segment is `.`, `..` or hidden (starts with a dot),
 //!   or holds a backslash or NUL; the file found is canonicalised (following symlinks) and must
-//!   still be inside `DIR`. Directories are never listed. Files are read per request, up to
+//!   still be inside `DIR`. Directories are never listed. Files are served up to
 //!   [`MAX_APP_FILE_BYTES`].
+//! - Each file is held in memory once per form sent (as it is, its build's `.br` or `.gz`, or
+//!   gzipped here), shared by every answer sending it, and read again only when the file's
+//!   length or modification time changed (a new build): the app is fetched without a token, so
+//!   clients holding many slow downloads must not make the relay read a copy for each. The
+//!   copies held are bounded by [`MAX_APP_MEMORY_BYTES`] (a release app is a few MiB).
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -26,6 +35,10 @@ use crate::body::{accepts, gzip};
 
 /// Largest file served from the app directory (a release wasm is a few MiB).
 pub const MAX_APP_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most bytes of files held in memory (see the module documentation): beyond it, the copies
+/// held are dropped before another is kept.
+pub const MAX_APP_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
 /// Files smaller than this are sent uncompressed.
 const GZIP_MIN_BYTES: usize = 512;
@@ -83,6 +96,8 @@ pub enum AppDirError {
 #[derive(Debug, Clone)]
 pub struct AppDir {
     root: PathBuf,
+    /// The files read, shared by every answer sending them.
+    copies: Arc<Copies>,
 }
 
 impl AppDir {
@@ -104,7 +119,10 @@ impl AppDir {
                 path: dir.to_owned(),
             });
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            copies: Arc::default(),
+        })
     }
 
     /// The canonical directory.
@@ -123,13 +141,15 @@ impl AppDir {
             _ => vec!["index.html".to_owned()],
         };
         let root = self.root.clone();
+        let copies = Arc::clone(&self.copies);
         let encodings = Encodings {
             br: accepts(headers, "br"),
             gzip: accepts(headers, "gzip"),
         };
         let head = method == Method::HEAD;
         let read =
-            tokio::task::spawn_blocking(move || read_file(&root, &relative, encodings)).await;
+            tokio::task::spawn_blocking(move || read_file(&root, &relative, encodings, &copies))
+                .await;
         match read {
             Ok(Ok(file)) => file.into_response(head),
             Ok(Err(status)) => plain_error(status),
@@ -190,7 +210,8 @@ fn has_extension(segment: &str) -> bool {
 
 /// A file ready to send.
 struct AppFile {
-    bytes: Vec<u8>,
+    /// Shared with every other answer sending the same form of the file.
+    bytes: Bytes,
     content_type: &'static str,
     cache: &'static str,
     /// `Content-Encoding`, if compressed.
@@ -239,14 +260,97 @@ fn content_hashed(relative: &[String]) -> bool {
     })
 }
 
+/// What a copy in memory was read from: the file's length and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+/// The files held in memory, by canonical path and whether gzipped here, each with the stamp
+/// of the file it was read from.
+#[derive(Debug, Default)]
+struct Copies {
+    held: Mutex<CopiesHeld>,
+}
+
+#[derive(Debug, Default)]
+struct CopiesHeld {
+    files: HashMap<(PathBuf, bool), (Stamp, Bytes)>,
+    bytes: usize,
+}
+
+impl Copies {
+    /// The copy of `path` (gzipped here when `gzipped`) read while the file had `stamp`.
+    fn get(&self, path: &Path, gzipped: bool, stamp: Stamp) -> Option<Bytes> {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match held.files.get(&(path.to_owned(), gzipped)) {
+            Some((kept, bytes)) if *kept == stamp => Some(bytes.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `bytes`, read from `path` while it had `stamp`, in place of an older copy.
+    fn keep(&self, path: &Path, gzipped: bool, stamp: Stamp, bytes: Bytes) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, old)) = held.files.remove(&(path.to_owned(), gzipped)) {
+            held.bytes = held.bytes.saturating_sub(old.len());
+        }
+        if held.bytes.saturating_add(bytes.len()) > MAX_APP_MEMORY_BYTES {
+            // Only a directory holding far more than an app comes here: start afresh.
+            held.files.clear();
+            held.bytes = 0;
+        }
+        held.bytes = held.bytes.saturating_add(bytes.len());
+        held.files
+            .insert((path.to_owned(), gzipped), (stamp, bytes));
+    }
+
+    /// The file at `real` (canonical, checked) and its stamp, from memory when it has not
+    /// changed since it was read, else read now and kept; an error when it cannot be read or
+    /// has grown over the size limit.
+    fn read(&self, real: &Path) -> std::io::Result<(Stamp, Bytes)> {
+        let mut file = std::fs::File::open(real)?;
+        let stamp = Stamp::of(&file.metadata()?);
+        if let Some(bytes) = self.get(real, false, stamp) {
+            return Ok((stamp, bytes));
+        }
+        let mut bytes = Vec::new();
+        file.by_ref()
+            .take(MAX_APP_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_APP_FILE_BYTES {
+            return Err(std::io::Error::other("the file grew over the size limit"));
+        }
+        let bytes = Bytes::from(bytes);
+        self.keep(real, false, stamp, bytes.clone());
+        Ok((stamp, bytes))
+    }
+}
+
 /// A precompressed copy at `path`, if there is one inside `root` within the size limit.
-fn read_precompressed(root: &Path, path: &Path) -> Option<Vec<u8>> {
+fn read_precompressed(root: &Path, path: &Path, copies: &Copies) -> Option<Bytes> {
     let real = std::fs::canonicalize(path).ok()?;
     let meta = std::fs::metadata(&real).ok()?;
     if !real.starts_with(root) || !meta.is_file() || meta.len() > MAX_APP_FILE_BYTES {
         return None;
     }
-    std::fs::read(&real).ok()
+    copies.read(&real).ok().map(|(_, bytes)| bytes)
 }
 
 /// Reads `root/relative…`, refusing anything that resolves outside `root` or is not a file.
@@ -254,6 +358,7 @@ fn read_file(
     root: &Path,
     relative: &[String],
     encodings: Encodings,
+    copies: &Copies,
 ) -> Result<AppFile, StatusCode> {
     let mut path = root.to_path_buf();
     path.extend(relative);
@@ -297,7 +402,7 @@ fn read_file(
             let mut sibling = real.clone().into_os_string();
             sibling.push(".");
             sibling.push(suffix);
-            if let Some(bytes) = read_precompressed(root, Path::new(&sibling)) {
+            if let Some(bytes) = read_precompressed(root, Path::new(&sibling), copies) {
                 return Ok(AppFile {
                     bytes,
                     content_type,
@@ -307,13 +412,23 @@ fn read_file(
             }
         }
     }
-    let bytes = std::fs::read(&real).map_err(|e| {
+    let (stamp, bytes) = copies.read(&real).map_err(|e| {
         tracing::error!(path = %real.display(), error = %e, "cannot read app file");
         StatusCode::INTERNAL_SERVER_ERROR
     })?;
     if encodings.gzip && compressible && bytes.len() >= GZIP_MIN_BYTES {
+        if let Some(compressed) = copies.get(&real, true, stamp) {
+            return Ok(AppFile {
+                bytes: compressed,
+                content_type,
+                cache,
+                encoding: Some("gzip"),
+            });
+        }
         match gzip(&bytes) {
             Ok(compressed) => {
+                let compressed = Bytes::from(compressed);
+                copies.keep(&real, true, stamp, compressed.clone());
                 return Ok(AppFile {
                     bytes: compressed,
                     content_type,
@@ -426,6 +541,52 @@ mod tests {
         assert!(!is_api_path("/"));
         assert!(!is_api_path("/v1x"));
         assert!(!is_api_path("/people/1"));
+    }
+
+    /// Every answer sending a file shares one copy of it per form (as it is, gzipped here, the
+    /// build's `.br`), read again only once the file changed.
+    #[test]
+    fn answers_share_one_copy_of_each_file_until_it_changes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("index.html"), "<!doctype html>").expect("index");
+        let script = "export function start() { return 'groundwork'; }\n".repeat(200);
+        std::fs::write(tmp.path().join("app.js"), &script).expect("js");
+        std::fs::write(tmp.path().join("app.js.br"), "brotli bytes").expect("br");
+        let app = AppDir::open(tmp.path()).expect("app dir");
+        let read = |br: bool, gzip: bool| {
+            read_file(
+                &app.root,
+                &["app.js".to_owned()],
+                Encodings { br, gzip },
+                &app.copies,
+            )
+            .expect("served")
+        };
+        for (br, gzip, coding) in [
+            (false, false, None),
+            (false, true, Some("gzip")),
+            (true, true, Some("br")),
+        ] {
+            let (first, again) = (read(br, gzip), read(br, gzip));
+            assert_eq!(first.encoding, coding);
+            assert_eq!(first.bytes, again.bytes);
+            assert_eq!(
+                first.bytes.as_ptr(),
+                again.bytes.as_ptr(),
+                "one copy for both answers ({coding:?})"
+            );
+        }
+        assert_eq!(read(false, false).bytes, script.as_bytes());
+
+        // A new build: the new file is served, once read.
+        let newer = "export function start() { return 'newer'; }\n".repeat(300);
+        std::fs::write(tmp.path().join("app.js"), &newer).expect("js");
+        assert_eq!(read(false, false).bytes, newer.as_bytes());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&read(false, true).bytes[..])
+            .read_to_end(&mut unzipped)
+            .expect("gunzip");
+        assert_eq!(unzipped, newer.as_bytes());
     }
 
     #[test]
