@@ -118,6 +118,11 @@ pub struct Store {
     /// typed to change it ([`Store::change_passphrase`]; SQLCipher keeps the key derived from
     /// it for as long as the connection is open anyway).
     key: Option<at_rest::Passphrase>,
+    /// The key sealing the page's copy of drafts could not be deleted after a passphrase
+    /// change ([`Store::change_passphrase`]): it is deleted before it is given again, and not
+    /// given while it cannot be (the old passphrase and a copy of the notebook taken before
+    /// the change would open copies sealed under it).
+    copy_key_stale: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -221,6 +226,7 @@ impl Store {
             kept: documents::KeptDocs::default(),
             keys: keys_cache::KeysCache::default(),
             key: passphrase,
+            copy_key_stale: std::cell::Cell::new(false),
         })
     }
 
@@ -1001,8 +1007,14 @@ impl Store {
         self.key = Some(new.clone());
         // Copies sealed from now on are sealed under a new key (the page's copy is sealed
         // again under it: `FromStore::CopyKey`), so that the old passphrase and a copy of the
-        // notebook taken before do not open them.
-        meta_delete(&self.conn, PAGE_COPY_KEY)?;
+        // notebook taken before do not open them. The change has taken effect whatever follows
+        // (as after encrypting or decrypting in place): an old key that cannot be deleted now
+        // (a full phone) does not fail it, which would tell the user the passphrase the
+        // notebook now opens with was refused; it is deleted before a key is given again, and
+        // none is given until it is (`page_copy_key`).
+        if meta_delete(&self.conn, PAGE_COPY_KEY).is_err() {
+            self.copy_key_stale.set(true);
+        }
         Ok(())
     }
 
@@ -1012,6 +1024,17 @@ impl Store {
     pub fn page_copy_key(&self) -> Result<Option<[u8; 32]>> {
         if self.key.is_none() {
             return Ok(None);
+        }
+        if self.copy_key_stale.get() {
+            // The key from before the last passphrase change, which its deletion left: none is
+            // given until it goes (the page then keeps no copy).
+            meta_delete(&self.conn, PAGE_COPY_KEY).map_err(|e| Error::DataDir {
+                path: self.dir.clone(),
+                source: std::io::Error::other(format!(
+                    "the key of the page's copy of drafts could not be renewed after the passphrase change ({e}); the page keeps no copy of drafts until it is"
+                )),
+            })?;
+            self.copy_key_stale.set(false);
         }
         if let Some(hex) = meta_get(&self.conn, PAGE_COPY_KEY)? {
             // A key that does not read is not replaced: copies sealed under it would be lost.

@@ -1086,6 +1086,43 @@ fn the_page_copy_key_is_kept_in_the_encrypted_notebook_only() {
     assert!(phone.page_copy_key().unwrap().is_some());
 }
 
+/// A passphrase change whose rekey has committed, and whose deletion of the key sealing the
+/// page's copy of drafts fails after it (a full phone; here a trigger refuses it): the change
+/// is done and answered done (failing it told the user the passphrase the notebook now opens
+/// with was refused, and kept the screen lock's copy of the old key), and the old key is not
+/// given again (copies sealed under it open with the old passphrase and a copy of the notebook
+/// taken before) until it can be deleted; then a new one is.
+#[test]
+fn a_passphrase_change_that_took_is_done_even_when_the_page_copy_key_cannot_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, rosa) = encrypted_canary_notebook(&tmp);
+    let new = Passphrase::new(NEW_PASSPHRASE);
+    let mut store = Store::open_with(&dir, Some(&passphrase())).unwrap();
+    let old_key = store.page_copy_key().unwrap().expect("a key");
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TRIGGER full BEFORE DELETE ON meta WHEN old.key = 'page_copy_key'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    store.change_passphrase(&passphrase(), &new).unwrap();
+    assert!(store.person(&rosa).is_ok());
+    assert!(store.raw_key(&new).is_ok());
+    let stale = store.page_copy_key();
+    assert!(stale.is_err(), "the old key given again: {stale:?}");
+    store
+        .connection()
+        .execute_batch("DROP TRIGGER full")
+        .unwrap();
+    let renewed = store.page_copy_key().unwrap().expect("a new key");
+    assert_ne!(renewed, old_key);
+    assert_eq!(store.page_copy_key().unwrap(), Some(renewed));
+    drop(store);
+    assert!(at_rest::opens(&dir, &new).unwrap());
+    assert!(!at_rest::opens(&dir, &passphrase()).unwrap());
+}
+
 /// The phone's screen lock keeps the notebook's raw key, not its passphrase: the key the store
 /// works out opens the notebook as SQLCipher's own derivation does (so no wrong derivation
 /// could lock anyone out), a wrong passphrase's does not, and a store opened with it still
