@@ -149,6 +149,17 @@ pub enum Error {
     )]
     SamePassphrase,
 
+    /// A passphrase change failed and the notebook could not be opened again afterwards: the
+    /// store holds no notebook, and answers every request with this until it is opened anew
+    /// (the phone's page reloaded).
+    #[error(
+        "the notebook could not be opened again after its passphrase change failed ({why}): nothing more can be saved until it is; reload the page (or start the app again) and type the passphrase it opened with (if that is refused, the new one)"
+    )]
+    NotebookClosed {
+        /// What failed: the change, then the opening.
+        why: String,
+    },
+
     /// `notebook change-passphrase` with no new passphrase given.
     #[error(
         "give the new passphrase in the GROUNDWORK_NEW_PASSPHRASE environment variable (at least 10 characters; the current one in GROUNDWORK_PASSPHRASE or the key store); nothing was changed"

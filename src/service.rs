@@ -594,6 +594,9 @@ pub struct CampaignProgress {
 /// Answer one request from `s`. Requests that [`write`](Request::writes) are saved before
 /// this returns; `RecordConversation` also forgets its form's draft.
 pub fn handle(s: &mut Store, request: Request) -> Result<Reply, Error> {
+    // A store left with no notebook (a passphrase change that could not open it again) says
+    // so, whatever is asked, rather than answer from a database with nothing in it.
+    s.check_open()?;
     Ok(match request {
         Request::Overview => Reply::Overview(overview(s)?),
         Request::People { query, limit } => Reply::People(if query.trim().is_empty() {

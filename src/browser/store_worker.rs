@@ -348,6 +348,17 @@ impl Worker {
     }
 
     fn receive(self: &Rc<Self>, message: ToStore) {
+        // No notebook any more (a passphrase change could not open it again; the page was told
+        // it stopped): a request is answered why, and nothing else is done or acknowledged.
+        if let Err(e) = self.store.borrow().check_open() {
+            if let ToStore::Call { id, .. } = message {
+                self.post(&FromStore::Reply {
+                    id,
+                    result: Err(e.to_string()),
+                });
+            }
+            return;
+        }
         match message {
             ToStore::Call { id, request } => self.call(id, request),
             ToStore::SaveDraft { key, body, seq } => {
@@ -399,6 +410,16 @@ impl Worker {
         let decrypting = matches!(request, Request::DecryptAtRest(_));
         let result =
             service::handle(&mut self.store.borrow_mut(), request).map_err(|e| e.to_string());
+        if self.store.borrow().is_closed() {
+            // A passphrase change failed and the notebook could not be opened again: the page
+            // hears why, then that the notebook stopped, as after a failure of this worker
+            // (every request then fails at once, the app says to reload, and the page keeps
+            // its own copy of drafts, none of which is acknowledged from here on).
+            let why = result.as_ref().err().cloned().unwrap_or_default();
+            self.post(&FromStore::Reply { id, result });
+            self.post(&FromStore::Ready(Err(Refusal::Failed(why))));
+            return;
+        }
         let ok = result.is_ok();
         if decrypting && ok {
             self.post(&FromStore::Decrypted);
@@ -565,6 +586,9 @@ impl Worker {
     /// after a request that ends a draft failed (the page waits to hear it then), even with no
     /// new `seq`.
     fn tell_drafts_kept(&self) {
+        if self.store.try_borrow().is_ok_and(|s| s.is_closed()) {
+            return; // no notebook keeps them
+        }
         let seen = self.drafts_seen.get();
         if (self.drafts_owed.get() || seen > self.drafts_told.get())
             && self.drafts.borrow().is_empty()
@@ -741,6 +765,10 @@ async fn sync_loop(worker: Rc<Worker>, mut wakes: amsc::UnboundedReceiver<Wake>)
             if more == Wake::Repair || why == Wake::Local {
                 why = more;
             }
+        }
+        // No notebook any more (a passphrase change could not open it again): nothing to sync.
+        if worker.store.borrow().is_closed() {
+            return;
         }
         let joined = worker
             .store

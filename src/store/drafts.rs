@@ -62,6 +62,8 @@ impl Store {
     /// erased from this notebook (`conversation:ID`, `person-edit:ID`,
     /// `record-edit:ID:RECORD`; a form left open when the erasure arrived) is not kept.
     pub fn save_draft(&self, key: &str, body: &str) -> Result<()> {
+        // The phone's worker writes drafts itself, not through `service::handle`.
+        self.check_open()?;
         self.conn
             .prepare_cached(
                 "INSERT INTO drafts (key, body, updated_at)

@@ -123,6 +123,10 @@ pub struct Store {
     /// given while it cannot be (the old passphrase and a copy of the notebook taken before
     /// the change would open copies sealed under it).
     copy_key_stale: std::cell::Cell<bool>,
+    /// Why this store holds no notebook any more: a passphrase change failed and the notebook
+    /// could not be opened again ([`Store::change_passphrase`]). Every request is then
+    /// answered [`Error::NotebookClosed`].
+    closed: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -227,6 +231,7 @@ impl Store {
             keys: keys_cache::KeysCache::default(),
             key: passphrase,
             copy_key_stale: std::cell::Cell::new(false),
+            closed: None,
         })
     }
 
@@ -253,6 +258,7 @@ impl Store {
 
     /// Run `f` with a [`Writer`] inside one transaction: all of its writes land, or none.
     pub fn batch<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        self.check_open()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -984,25 +990,11 @@ impl Store {
             if matches!(e, Error::NotebookBusy { .. }) {
                 return Err(e);
             }
-            // SQLCipher would go on writing under the new key after a rekey that failed (and
-            // was rolled back): the notebook is opened again, under the key that opens it.
-            let failed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
-            drop(failed);
+            let dir = self.dir.clone();
             let file = files::notebook_file(true);
-            let (conn, key) = match files::open_connection(&self.dir, file, Some(current)) {
-                Ok(conn) => (conn, current),
-                // The change landed after all (what failed came after its commit).
-                Err(Error::WrongPassphrase { .. }) => {
-                    (files::open_connection(&self.dir, file, Some(new))?, new)
-                }
-                Err(other) => return Err(other),
-            };
-            project::prepare_search(&conn)?;
-            self.conn = conn;
-            self.key = Some(key.clone());
-            if !key.same_as(new) {
-                return Err(e);
-            }
+            self.open_again(e, current, new, |key| {
+                files::open_connection(&dir, file, Some(key))
+            })?;
         }
         self.key = Some(new.clone());
         // Copies sealed from now on are sealed under a new key (the page's copy is sealed
@@ -1018,10 +1010,72 @@ impl Store {
         Ok(())
     }
 
+    /// After a rekey that failed (`failed`; see [`Store::change_passphrase`]): SQLCipher would
+    /// go on writing under the new key after a rekey that failed (and was rolled back), so the
+    /// connection is closed and the notebook opened again (`open`: its file opened under a
+    /// key) under the key that opens it: `current`, and then `failed` is the answer, or `new`
+    /// (the change landed after all: what failed came after its commit), and then the change is
+    /// done. Should it open under neither (a storage error), the store holds no notebook from
+    /// then on and every request is answered [`Error::NotebookClosed`], rather than run on a
+    /// database with nothing in it.
+    fn open_again(
+        &mut self,
+        failed: Error,
+        current: &at_rest::Passphrase,
+        new: &at_rest::Passphrase,
+        open: impl Fn(&at_rest::Passphrase) -> Result<Connection>,
+    ) -> Result<()> {
+        // Closed before anything else can fail: nothing is written on the failed connection.
+        self.closed = Some(failed.to_string());
+        if let Ok(nothing) = Connection::open_in_memory() {
+            drop(std::mem::replace(&mut self.conn, nothing));
+        }
+        let reopened = match open(current) {
+            Ok(conn) => Ok((conn, current)),
+            Err(Error::WrongPassphrase { .. }) => open(new).map(|conn| (conn, new)),
+            Err(other) => Err(other),
+        }
+        .and_then(|(conn, key)| {
+            project::prepare_search(&conn)?;
+            Ok((conn, key))
+        });
+        match reopened {
+            Ok((conn, key)) => {
+                self.conn = conn;
+                self.key = Some(key.clone());
+                self.closed = None;
+                match key.same_as(new) {
+                    true => Ok(()),
+                    false => Err(failed),
+                }
+            }
+            Err(again) => {
+                self.closed = Some(format!("{failed}; then: {again}"));
+                self.check_open()
+            }
+        }
+    }
+
+    /// [`Error::NotebookClosed`] once this store holds no notebook (a passphrase change failed
+    /// and the notebook could not be opened again: [`Store::change_passphrase`]); every request
+    /// asks first (`service::handle`).
+    pub fn check_open(&self) -> Result<()> {
+        match &self.closed {
+            Some(why) => Err(Error::NotebookClosed { why: why.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this store holds no notebook any more ([`Store::check_open`]).
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
     /// The key sealing the phone page's own copy of drafts ([`crate::crypto::local_copy`]) while
     /// this notebook is encrypted at rest: made at the first asking and kept in the notebook
     /// (so encrypted with it). None for a notebook in the clear, whose drafts' copy is too.
     pub fn page_copy_key(&self) -> Result<Option<[u8; 32]>> {
+        self.check_open()?;
         if self.key.is_none() {
             return Ok(None);
         }
@@ -1069,6 +1123,7 @@ impl Store {
     /// After an erasure whose checkpoint could not finish, this one truncates the log instead
     /// ([`Store::scrub`]).
     pub fn checkpoint(&self) -> Result<()> {
+        self.check_open()?;
         self.catch_up_search()?;
         self.prune_saved_notes()?;
         if self.scrub_pending()? {

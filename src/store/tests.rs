@@ -2098,3 +2098,84 @@ fn a_passphrase_change_in_exclusive_locking_mode_leaves_no_pages_under_the_old_k
     assert!(matches!(reopen(&old), Err(Error::WrongPassphrase { .. })));
     assert_eq!(reopen(&new).unwrap(), 41);
 }
+
+/// A passphrase change whose rekey failed, after which the notebook opened under neither
+/// passphrase (the phone's storage refusing): the store holds no notebook from then on, and
+/// every request, read or write, and the worker's own drafts and checkpoints, are answered that
+/// it could not be opened again and to reload, not "no such table" from the empty database the
+/// failed connection was swapped for; the failure's own answer says so too.
+#[test]
+fn a_notebook_not_opened_again_after_a_failed_passphrase_change_says_so_to_every_request() {
+    use crate::service::{Request, handle};
+    let tmp = temp();
+    let current = at_rest::Passphrase::new("the current passphrase");
+    let new = at_rest::Passphrase::new("the new passphrase words");
+    let mut store = Store::open_with(tmp.path(), Some(&current)).unwrap();
+    let rosa = store.add_person(person("Rosa")).unwrap();
+    let refused = |why: &str| Error::DataDir {
+        path: tmp.path().to_path_buf(),
+        source: std::io::Error::other(why.to_string()),
+    };
+    let gone = store.open_again(refused("the rekey failed"), &current, &new, |_| {
+        Err(refused("the storage refused the file"))
+    });
+    let said = match gone {
+        Err(e @ Error::NotebookClosed { .. }) => e.to_string(),
+        other => panic!("not said closed: {other:?}"),
+    };
+    assert!(
+        said.contains("reload the page") && said.contains("the storage refused the file"),
+        "{said}"
+    );
+    assert!(store.is_closed());
+    let answers = [
+        handle(&mut store, Request::Overview).map(drop),
+        handle(&mut store, Request::Person(rosa.clone())).map(drop),
+        handle(&mut store, Request::AddPerson(person("Ana"))).map(drop),
+        handle(&mut store, Request::Draft("new-person".into())).map(drop),
+        store.add_person(person("Bo")).map(drop),
+        store.save_draft("new-person", "Cy"),
+        store.page_copy_key().map(drop),
+        store.checkpoint(),
+    ];
+    for answer in answers {
+        assert!(
+            matches!(&answer, Err(Error::NotebookClosed { .. })),
+            "{answer:?}"
+        );
+    }
+}
+
+/// The same, with the notebook opening again: under the current passphrase (the rekey rolled
+/// back), the store goes on under it and the failure is the answer; under the new one only (what
+/// failed came after the rekey's commit), the change is done.
+#[test]
+fn a_notebook_opened_again_after_a_failed_passphrase_change_goes_on_under_its_key() {
+    let tmp = temp();
+    let dir = tmp.path().to_path_buf();
+    let current = at_rest::Passphrase::new("the current passphrase");
+    let new = at_rest::Passphrase::new("the new passphrase words");
+    let mut store = Store::open_with(&dir, Some(&current)).unwrap();
+    let rosa = store.add_person(person("Rosa")).unwrap();
+    let failed = || Error::DataDir {
+        path: dir.clone(),
+        source: std::io::Error::other("the rekey failed"),
+    };
+    let open = |key: &at_rest::Passphrase| {
+        files::open_connection(&dir, files::notebook_file(true), Some(key))
+    };
+    let rolled_back = store.open_again(failed(), &current, &new, open);
+    assert!(
+        matches!(&rolled_back, Err(Error::DataDir { .. })),
+        "{rolled_back:?}"
+    );
+    assert!(!store.is_closed());
+    assert!(store.person(&rosa).is_ok());
+    store.add_person(person("Ana")).unwrap();
+    // The change landed: the notebook opens under the new passphrase only.
+    store.change_passphrase(&current, &new).unwrap();
+    store.open_again(failed(), &current, &new, open).unwrap();
+    assert!(!store.is_closed());
+    assert!(store.person(&rosa).is_ok());
+    assert!(store.raw_key(&new).is_ok());
+}
