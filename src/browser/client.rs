@@ -158,7 +158,17 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
     if !c.opened {
         return; // a page refused the notebook leaves the copy to the page that has it
     }
-    let Some(todo) = c.unsaved.to_store(hiding) else {
+    // Encrypted and no key to seal a copy with: none is written, and this page's older one
+    // goes (`Unsaved::to_store_without_key`).
+    let no_key = matches!(c.copy_key, Some(None));
+    if no_key && hiding {
+        super::log("page: the notebook gave no key to seal a copy of the drafts");
+    }
+    let todo = match no_key {
+        true => c.unsaved.to_store_without_key(hiding),
+        false => c.unsaved.to_store(hiding),
+    };
+    let Some(todo) = todo else {
         return;
     };
     let Some(storage) = page_storage() else {
@@ -177,14 +187,9 @@ fn store_unsaved(c: &mut Client, hiding: bool) {
                     .map_err(|e| format!("{e:?}"))
             })
             .map_err(|e| JsValue::from_str(&e)),
-        // Encrypted and no key: no copy is written, and one this page did not write stays.
-        (Storage::Write(_), Some(None)) => {
-            if hiding {
-                super::log("page: the notebook gave no key to seal a copy of the drafts");
-            }
-            return;
-        }
-        (Storage::Remove, _) => storage.remove_item(UNSAVED_KEY),
+        // Encrypted and no key: never written in the clear (`to_store_without_key` says to
+        // remove this page's copy, or nothing).
+        (Storage::Write(_), Some(None)) | (Storage::Remove, _) => storage.remove_item(UNSAVED_KEY),
     };
     match written {
         Ok(()) => c.unsaved.stored_as(&todo),
@@ -261,9 +266,13 @@ fn receive(message: FromStore) {
                 let mut c = c.borrow_mut();
                 let before = c.copy_key.flatten();
                 c.copy_key = Some(key);
-                // The copy this page keeps in step (written in the clear before the notebook
-                // was encrypted, or sealed under the key before a passphrase change) is written
-                // again under this key. Without a key it is left as it is.
+                // Without a key, the copy this page keeps in step (written in the clear before
+                // the notebook was encrypted, or sealed under the key before a passphrase
+                // change) goes now rather than stay, older, in the clear or under that key.
+                if key.is_none() {
+                    store_unsaved(&mut c, false);
+                }
+                // With one, it is written again under it.
                 if c.opened
                     && let Some(key) = key
                     && let Some(storage) = page_storage()

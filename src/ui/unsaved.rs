@@ -142,6 +142,18 @@ impl Unsaved {
         }
     }
 
+    /// [`Unsaved::to_store`] where no copy may be written: the notebook is encrypted at rest
+    /// and gave no key to seal one with, and drafts are not left in the page's storage in the
+    /// clear. A copy this page wrote or took back is removed rather than left, older, to be
+    /// taken back over newer drafts after a crash (as when the storage refuses a write: the
+    /// worker's own flush is then all there is); another page's is left alone.
+    pub fn to_store_without_key(&self, hiding: bool) -> Option<Storage> {
+        match self.to_store(hiding)? {
+            Storage::Write(_) if !self.stored => None,
+            _ => Some(Storage::Remove),
+        }
+    }
+
     /// Whether `body` (`None`: a discard), found under `key` in a copy, should be taken back:
     /// not if this page typed (or discarded) `key` itself since, nor if it already took back
     /// the same from a copy.
@@ -305,6 +317,38 @@ mod tests {
         u.stored_as(&last);
         u.sent("new-person", "Edwina");
         assert_eq!(u.to_store(false), None, "nothing stored any more");
+    }
+
+    #[test]
+    fn without_a_key_to_seal_it_this_pages_copy_goes_and_another_pages_stays() {
+        let mut u = Unsaved::default();
+        u.sent("new-person", "Fay");
+        assert_eq!(
+            u.to_store_without_key(true),
+            None,
+            "nothing of this page's stored: nothing written, another page's copy left"
+        );
+        // Written in the clear before the notebook was encrypted (or sealed under a key the
+        // notebook no longer gives), then typed on: the copy stored is older than the drafts.
+        let hide = u.to_store(true).expect("written at a hide");
+        u.stored_as(&hide);
+        u.sent("new-person", "Fayola");
+        assert_eq!(u.to_store_without_key(false), Some(Storage::Remove));
+        assert_eq!(u.to_store_without_key(true), Some(Storage::Remove));
+        u.stored_as(&Storage::Remove);
+        assert_eq!(
+            u.to_store_without_key(true),
+            None,
+            "gone: nothing more to do"
+        );
+        // A copy taken back at the start is this page's to keep in step, so to remove.
+        let mut v = Unsaved::default();
+        v.found_stored();
+        for (key, body) in read_copy("{\"a\":\"1\"}") {
+            v.sent(&key, body.as_deref().unwrap_or_default());
+            v.mark_taken_back(&key);
+        }
+        assert_eq!(v.to_store_without_key(false), Some(Storage::Remove));
     }
 
     #[test]
