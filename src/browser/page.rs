@@ -114,11 +114,14 @@ fn show_refusal(refusal: &Refusal) {
     }
 }
 
-/// The lock screen's form: static text, no user content.
+/// The lock screen's form: static text, no user content. The passphrase field asks browsers
+/// and password managers not to offer to save it (`autocomplete="off"` and the managers' own
+/// signs, as `ui::components::field` does): it is never written down (README, "Encryption at
+/// rest"); a browser's own manager may offer all the same.
 const LOCK_FORM: &str = r#"<h2 id="unlock-title">This notebook is locked</h2>
 <p>It is encrypted on this phone. Type its passphrase to open it.</p>
 <label for="unlock-passphrase">Passphrase</label>
-<input id="unlock-passphrase" name="passphrase" type="password" autocomplete="current-password" required>
+<input id="unlock-passphrase" name="passphrase" type="password" autocomplete="off" data-1p-ignore="true" data-lpignore="true" data-bwignore="true" data-form-type="other" required>
 <p id="unlock-note" role="alert"></p>
 <button type="submit" id="unlock-open" class="primary">Open notebook</button>
 <p class="muted">A forgotten passphrase cannot be recovered. Records already synced are safe with the team: a lead can invite this phone again into a new notebook.</p>"#;

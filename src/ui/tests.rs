@@ -2877,6 +2877,13 @@ fn a_locked_notebook_asks_for_its_passphrase_then_opens_the_app() {
         !html.contains("Ana Lee"),
         "nothing of the notebook before it is open"
     );
+    // Never written down (README): no password manager is asked to keep it.
+    assert!(
+        html.contains(r#"autocomplete="off""#)
+            && html.contains("data-1p-ignore")
+            && !html.contains("current-password"),
+        "{html}"
+    );
     // A wrong passphrase: said so, and the form stays.
     h.type_in("passphrase", "not the passphrase");
     h.click("id", "unlock");
@@ -2897,6 +2904,46 @@ fn a_locked_notebook_asks_for_its_passphrase_then_opens_the_app() {
         html.contains("This notebook is encrypted on this computer")
     });
     groundwork::store::at_rest::remember(None);
+}
+
+/// The notebook's passphrase is never written down (README, "Encryption at rest"): a password
+/// field (the phone's Settings use them for the passphrase only) has autocomplete off and the
+/// marks password managers read as "not a login"; other fields keep their hint and no marks.
+#[test]
+fn a_password_field_asks_password_managers_to_leave_it_alone() {
+    #[component]
+    fn Fields() -> Element {
+        rsx! {
+            super::components::TextField { id: "secret", label: "Passphrase", kind: "password",
+                oninput: |_| {} }
+            super::components::TextField { id: "who", label: "Your name", autocomplete: "name",
+                oninput: |_| {} }
+        }
+    }
+    let mut dom = VirtualDom::new(Fields);
+    dom.rebuild_in_place();
+    let html = dioxus_ssr::render(&dom);
+    let input = |id: &str| {
+        let at = html.find(&format!(r#"id="{id}""#)).expect("the field");
+        let start = html[..at].rfind('<').unwrap_or(0);
+        let end = at + html[at..].find('>').unwrap_or(0);
+        html[start..end].to_string()
+    };
+    let secret = input("secret");
+    for mark in [
+        r#"autocomplete="off""#,
+        r#"data-1p-ignore="true""#,
+        r#"data-lpignore="true""#,
+        r#"data-bwignore="true""#,
+        r#"data-form-type="other""#,
+    ] {
+        assert!(secret.contains(mark), "{mark} missing: {secret}");
+    }
+    let who = input("who");
+    assert!(
+        who.contains(r#"autocomplete="name""#) && !who.contains("data-1p-ignore"),
+        "{who}"
+    );
 }
 
 #[test]

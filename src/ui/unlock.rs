@@ -101,7 +101,13 @@ pub fn LockScreen() -> Element {
                     id: "passphrase",
                     r#type: "password",
                     autofocus: true,
-                    autocomplete: "current-password",
+                    // Never written down (README, "Encryption at rest"): no password
+                    // manager is asked to keep it (`components::field`).
+                    autocomplete: "off",
+                    "data-1p-ignore": "true",
+                    "data-lpignore": "true",
+                    "data-bwignore": "true",
+                    "data-form-type": "other",
                     "aria-describedby": "unlock-why",
                     oninput: move |e| typed.set(e.value()),
                     onkeydown: move |e| {

@@ -25,7 +25,11 @@ pub fn TextField(
     /// A hint under the label.
     #[props(default)]
     hint: Option<String>,
-    /// Autocomplete hint for the browser.
+    /// Autocomplete hint for the browser. A password field (`kind: "password"`: the
+    /// notebook's passphrase, the only secret typed in the app) keeps the default, `off`, and
+    /// is marked for password managers to leave alone: the passphrase is never written down
+    /// (README, "Encryption at rest"), and a saved one would open the notebook for whoever
+    /// gets into the password manager.
     #[props(default = "off".to_string())]
     autocomplete: String,
     /// The text changed.
@@ -35,6 +39,7 @@ pub fn TextField(
     onenter: Option<EventHandler<()>>,
 ) -> Element {
     let hint_id = format!("{id}-hint");
+    let secret = kind == "password";
     rsx! {
         div { class: "field",
             label { r#for: "{id}", "{label}" }
@@ -54,6 +59,12 @@ pub fn TextField(
                     id: "{id}",
                     r#type: "{kind}",
                     autocomplete: "{autocomplete}",
+                    // Password managers' own signs for "not a login" (1Password, LastPass,
+                    // Bitwarden, Dashlane); browsers' managers may still offer to save.
+                    "data-1p-ignore": if secret { "true" },
+                    "data-lpignore": if secret { "true" },
+                    "data-bwignore": if secret { "true" },
+                    "data-form-type": if secret { "other" },
                     initial_value: "{initial}",
                     "aria-describedby": if hint.is_some() { hint_id.clone() },
                     oninput: move |e| oninput.call(e.value()),

@@ -486,11 +486,11 @@ fn ChangePassphrase(screen_lock: Signal<bool>) -> Element {
             div { key: "{r}", class: "change-passphrase", role: "group", "aria-labelledby": "change-title",
                 h4 { id: "change-title", "Change the passphrase" }
                 TextField { id: "lock-current", label: "The passphrase now", kind: "password",
-                    autocomplete: "current-password", oninput: move |v| current.set(v) }
+                    oninput: move |v| current.set(v) }
                 TextField { id: "lock-new", label: "The new passphrase (at least 10 characters)", kind: "password",
-                    autocomplete: "new-password", oninput: move |v| first.set(v) }
+                    oninput: move |v| first.set(v) }
                 TextField { id: "lock-new-again", label: "The new passphrase again", kind: "password",
-                    autocomplete: "new-password", oninput: move |v| again.set(v) }
+                    oninput: move |v| again.set(v) }
                 button { r#type: "button", class: "secondary", id: "lock-change", disabled: busy(),
                     onclick: change.clone(),
                     if busy() { "Changing…" } else { "Change the passphrase" }
@@ -548,7 +548,7 @@ fn Decrypt(screen_lock: Signal<bool>) -> Element {
                 "The notebook goes back to a plain file in this phone's browser: no passphrase at the start, and anyone who gets into the browser can read it."
             }
             TextField { id: "decrypt-current", label: "The passphrase now", kind: "password",
-                autocomplete: "current-password", oninput: move |v| current.set(v) }
+                oninput: move |v| current.set(v) }
             button { r#type: "button", class: "secondary", id: "lock-decrypt", disabled: busy(),
                 onclick: decrypt,
                 if busy() { "Decrypting…" } else { "Decrypt this notebook" }
@@ -614,9 +614,9 @@ fn LockOnPhone(encrypted: bool) -> Element {
                 // Kept on screen while encrypting: what they hold is what a retry after a
                 // failure sends.
                 TextField { id: "lock-passphrase", label: "Passphrase (at least 10 characters)", kind: "password",
-                    autocomplete: "new-password", oninput: move |v| first.set(v) }
+                    oninput: move |v| first.set(v) }
                 TextField { id: "lock-again", label: "The same passphrase again", kind: "password",
-                    autocomplete: "new-password", oninput: move |v| again.set(v) }
+                    oninput: move |v| again.set(v) }
                 button { r#type: "button", class: "secondary", id: "lock-encrypt", disabled: busy(),
                     onclick: encrypt,
                     if busy() { "Encrypting…" } else { "Encrypt this notebook" }
@@ -737,7 +737,7 @@ fn ScreenLock(on: Signal<bool>) -> Element {
                 for r in [round()] {
                     div { key: "{r}",
                         TextField { id: "screen-lock-passphrase", label: "The notebook's passphrase", kind: "password",
-                            autocomplete: "current-password", oninput: move |v| typed.set(v) }
+                            oninput: move |v| typed.set(v) }
                     }
                 }
                 button { r#type: "button", class: "secondary", id: "screen-lock-on", disabled: busy(),
