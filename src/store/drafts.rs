@@ -32,8 +32,10 @@ pub fn person_draft_prefix(person_id: &str) -> String {
     format!("{RECORD_EDIT_PREFIX}{person_id}:")
 }
 
-/// The person a draft's key is about: what follows its kind, up to the record's id if any.
-fn person_of(key: &str) -> &str {
+/// The person a draft's key is about: what follows its kind, up to the record's id if any
+/// (`conversation:ID`, `person-edit:ID` and `record-edit:ID:RECORD` are about `ID`). The one
+/// rule for the notebook's drafts and the page's copy of them (`ui::unsaved`).
+pub fn person_of(key: &str) -> &str {
     let rest = key.split_once(':').map_or("", |(_, rest)| rest);
     rest.split_once(':').map_or(rest, |(person, _)| person)
 }

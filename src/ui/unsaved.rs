@@ -25,6 +25,8 @@
 
 use std::collections::BTreeMap;
 
+use groundwork::store::drafts::person_of;
+
 /// A draft sent and not yet confirmed.
 #[derive(Debug)]
 struct Sent {
@@ -116,13 +118,14 @@ impl Unsaved {
     }
 
     /// The documents `erased` were erased from the notebook: drafts typed about them (keys
-    /// `conversation:ID`, `person-edit:ID`) go, so that no copy keeps them. Returns whether any
+    /// `conversation:ID`, `person-edit:ID`, `record-edit:ID:RECORD`; the person read by the
+    /// store's own rule, [`person_of`]) go, so that no copy keeps them. Returns whether any
     /// went.
     pub fn forget_erased(&mut self, erased: &[String]) -> bool {
         let before = self.sent.len();
         self.sent.retain(|key, _| {
-            key.split_once(':')
-                .is_none_or(|(_, id)| !erased.iter().any(|e| e == id))
+            let person = person_of(key);
+            person.is_empty() || !erased.iter().any(|e| e == person)
         });
         self.sent.len() != before
     }
@@ -403,7 +406,9 @@ mod tests {
         let mut u = Unsaved::default();
         u.sent("conversation:p1", "about p1");
         u.sent("person-edit:p1", "p1's details");
+        u.sent("record-edit:p1:c7", "a correction to p1's conversation");
         u.sent("conversation:p2", "about p2");
+        u.sent("record-edit:p2:c8", "a correction to p2's conversation");
         u.sent("new-person", "someone new");
         let hide = u.to_store(true).expect("written at a hide");
         u.stored_as(&hide);
@@ -413,7 +418,7 @@ mod tests {
             panic!("the copy is written again");
         };
         assert!(!copy.contains("p1"), "{copy}");
-        assert_eq!(read_copy(&copy).len(), 2);
+        assert_eq!(read_copy(&copy).len(), 3);
         assert!(u.forget_erased(&["p2".to_string()]));
         assert!(matches!(u.to_store(false), Some(Storage::Write(c)) if !c.contains("p2")));
     }
