@@ -5,7 +5,8 @@
 //! Erasing deletes, in one transaction: the saved document, its projection rows (the person,
 //! their conversations and commitments; a campaign or a shift), its search-index row, its
 //! changes waiting for the relay, pulled changes of it that wait or were quarantined, the
-//! drafts typed about it, and its repair stamp; it cuts the document's own key out of the
+//! drafts typed about it, the notes of the forms that made it or one of its conversations
+//! (`saved:KEY`), and its repair stamp; it cuts the document's own key out of the
 //! team's tree of keys ([`crate::crypto::doc_keys`]); and it records the id in `erased`, so
 //! that nothing of it is ever taken in again. The database runs with `secure_delete` on (freed
 //! content is overwritten with zeros) and the search index with FTS5 `secure-delete` (words are
@@ -106,6 +107,18 @@ impl Store {
                     tx.execute("DELETE FROM temp.search_pending WHERE rowid = ?1", [rowid])?;
                 }
                 tx.execute("DELETE FROM search_stale WHERE doc_id = ?1", [doc_id])?;
+                // The notes of the forms that made the person or one of their conversations
+                // (`saved:KEY`, whose body is the id made): read before the conversations'
+                // rows go, else the conversations' ids would stay until the notes' 30 days.
+                tx.execute(
+                    "DELETE FROM drafts WHERE key >= ?1 AND key < ?2 AND (body = ?3
+                     OR body IN (SELECT id FROM conversations WHERE person_id = ?3))",
+                    (
+                        super::drafts::SAVED_PREFIX,
+                        super::drafts::SAVED_END,
+                        doc_id,
+                    ),
+                )?;
                 tx.execute("DELETE FROM conversations WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM commitments WHERE person_id = ?1", [doc_id])?;
                 tx.execute("DELETE FROM people WHERE id = ?1", [doc_id])?;

@@ -61,13 +61,17 @@ pub fn files_holding(dir: &Path, needle: impl AsRef<[u8]>) -> Vec<String> {
     found
 }
 
-/// A person whose name, notes, a conversation's story and a draft all carry the canary.
+/// A person whose name, notes, a conversation's story and a draft all carry the canary. The
+/// person and the conversation are saved as the app's forms save them (each form's save leaves
+/// a note of the id it made, `saved:KEY`).
 pub fn canary_person(store: &mut Store) -> String {
     let id = store
-        .add_person(
+        .add_person_once(
             NewPerson::new()
                 .put(PersonField::Name, format!("Rosa {CANARY}"))
                 .put(PersonField::Notes, format!("pay and heating {CANARY}")),
+            "person-new",
+            Some(&groundwork::ids::new_save_key()),
         )
         .unwrap();
     let c = NewConversation {
@@ -82,7 +86,14 @@ pub fn canary_person(store: &mut Store) -> String {
         engagement: None,
         follow_up: None,
     };
-    store.record_conversation(c, Vec::new()).unwrap();
+    store
+        .record_conversation_once(
+            c,
+            Vec::new(),
+            &format!("conversation:{id}"),
+            Some(&groundwork::ids::new_save_key()),
+        )
+        .unwrap();
     store
         .save_draft(
             &format!("conversation:{id}"),
@@ -106,6 +117,7 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
     let mut store = Store::open(tmp.path()).unwrap();
     let other = store.add_person(NewPerson::named("Someone else")).unwrap();
     let id = canary_person(&mut store);
+    let conversation = store.person(&id).unwrap().conversations[0].id.clone();
     // Edited a few times, as a real person file is: earlier versions are freed space.
     for i in 0..5 {
         store
@@ -125,6 +137,13 @@ fn erasing_a_person_leaves_nothing_of_them_in_the_notebook_or_its_files() {
     store.erase_person_locally(&id).unwrap();
 
     assert!(matches!(store.person(&id), Err(Error::Erased { .. })));
+    // Not even the id stays but where the erasure is recorded, nor their conversation's (the
+    // notes of the forms that made them included).
+    assert_eq!(
+        tables_naming(&store, &id),
+        vec!["erased.doc_id".to_string()]
+    );
+    assert_eq!(tables_naming(&store, &conversation), Vec::<String>::new());
     assert!(store.search(CANARY, 10).unwrap().is_empty());
     assert!(store.search("Rosa", 10).unwrap().is_empty());
     assert!(store.outbox(1000).unwrap().iter().all(|o| o.doc_id != id));
@@ -336,6 +355,7 @@ pub(crate) mod through_the_relay {
         let mut b = Device::joined(&relay.url, &invite, "B's phone");
         let mut c = Device::joined(&relay.url, &invite, "C's phone");
         let id = canary_person(&mut b.store);
+        let conversation = b.store.person(&id).unwrap().conversations[0].id.clone();
         // A small change carries its words as they are (larger ones are compressed).
         b.store
             .edit_person(&id, PersonPatch::new().put(PersonField::Notes, CANARY))
@@ -411,6 +431,8 @@ pub(crate) mod through_the_relay {
         for (who, device) in [("lead", &lead), ("b", &b), ("c", &c), ("d", &d)] {
             let left = super::tables_naming(&device.store, &id);
             assert_eq!(left, vec!["erased.doc_id".to_string()], "{who}");
+            let left = super::tables_naming(&device.store, &conversation);
+            assert_eq!(left, Vec::<String>::new(), "{who}: the conversation's id");
         }
     }
 
