@@ -952,6 +952,29 @@ pub fn shift_text(r: &ShiftReport) -> String {
     s
 }
 
+/// The follow-ups as text: one line each (due, name, phone, who spoke to them last and on
+/// which day), or a line saying none are due.
+pub fn follow_ups_text(list: &[FollowUp]) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for f in list {
+        let _ = writeln!(
+            text,
+            "{} {}{} {} last spoke: {} on {}",
+            f.due,
+            if f.overdue { "OVERDUE " } else { "" },
+            padded(&f.name, 28),
+            padded(f.phone.as_deref().unwrap_or("-"), 16),
+            f.last_spoken_by,
+            crate::words::leading(&f.last_spoken_at, 10),
+        );
+    }
+    if list.is_empty() {
+        text.push_str("No follow-ups due.\n");
+    }
+    text
+}
+
 /// The campaign report as text for a terminal.
 pub fn campaign_text(r: &CampaignReport) -> String {
     use std::fmt::Write;
@@ -993,7 +1016,7 @@ pub fn campaign_text(r: &CampaignReport) -> String {
             let _ = writeln!(
                 s,
                 "    {} {} {} {}/{}",
-                &p.started_at[..10.min(p.started_at.len())],
+                crate::words::leading(&p.started_at, 10),
                 padded(&p.place, 28),
                 bar(p.made as f64 / most as f64, 10),
                 p.made,
@@ -1014,6 +1037,47 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         parse_date(s).expect("a test date")
+    }
+
+    /// A time another device wrote with a character of several bytes around its tenth byte
+    /// (slicing its date by byte index panicked the report).
+    const ODD_TIME: &str = "2026-03-1é:00:00Z";
+
+    #[test]
+    fn the_reports_text_takes_a_time_cut_inside_a_character() {
+        let campaign = crate::model::Campaign {
+            id: "0190f1d2-0000-7000-8000-000000000001".into(),
+            name: "Heating".into(),
+            issue: None,
+            targets: BTreeMap::new(),
+            created_at: "2026-03-01T00:00:00.000Z".into(),
+            conflicts: Default::default(),
+        };
+        let report = CampaignReport {
+            campaign,
+            targets: Vec::new(),
+            other_asks: Vec::new(),
+            trend: vec![ShiftPoint {
+                shift_id: "0190f1d2-0000-7000-8000-000000000002".into(),
+                place: "Elm Road".into(),
+                started_at: ODD_TIME.into(),
+                made: 1,
+                kept: 0,
+            }],
+        };
+        assert!(campaign_text(&report).contains("2026-03-1é Elm Road"));
+        let due = FollowUp {
+            person_id: "0190f1d2-0000-7000-8000-000000000003".into(),
+            name: "Grace".into(),
+            phone: None,
+            due: day("2026-03-20"),
+            overdue: false,
+            last_spoken_by: "Sam".into(),
+            last_spoken_at: ODD_TIME.into(),
+        };
+        let text = follow_ups_text(&[due]);
+        assert!(text.ends_with("last spoke: Sam on 2026-03-1é\n"), "{text}");
+        assert_eq!(follow_ups_text(&[]), "No follow-ups due.\n");
     }
 
     #[test]

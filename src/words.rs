@@ -49,9 +49,25 @@ pub fn padded(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(used)))
 }
 
+/// The first `n` characters of `s` (all of `s` when it is shorter): a date's `YYYY-MM-DD` of a
+/// time written by a device, cut where a character ends (a byte index into a string another
+/// device wrote may fall inside a character, and slicing there panics).
+pub fn leading(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(at, _)| &s[..at])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_cuts_between_characters() {
+        assert_eq!(leading("2026-03-14T10:00:00Z", 10), "2026-03-14");
+        assert_eq!(leading("2026-03-1é", 10), "2026-03-1é");
+        assert_eq!(leading("2026-03-1éT", 10), "2026-03-1é");
+        assert_eq!(leading("short", 10), "short");
+        assert_eq!(leading("", 10), "");
+    }
 
     #[test]
     fn one_is_singular_and_every_other_number_plural() {

@@ -622,22 +622,7 @@ fn report(store: &Store, command: ReportCommand) -> Result<()> {
             if json {
                 return print_json(&list);
             }
-            let mut text = String::new();
-            for f in &list {
-                text.push_str(&format!(
-                    "{} {}{} {} last spoke: {} on {}\n",
-                    f.due,
-                    if f.overdue { "OVERDUE " } else { "" },
-                    groundwork::words::padded(&f.name, 28),
-                    groundwork::words::padded(f.phone.as_deref().unwrap_or("-"), 16),
-                    f.last_spoken_by,
-                    &f.last_spoken_at[..10.min(f.last_spoken_at.len())],
-                ));
-            }
-            if list.is_empty() {
-                text.push_str("No follow-ups due.\n");
-            }
-            print_text(&text)
+            print_text(&report::follow_ups_text(&list))
         }
     }
 }
