@@ -2583,6 +2583,80 @@ fn a_file_erased_while_open_says_so_in_words() {
     h.settle_until("people", |html| html.contains("people-title"));
 }
 
+/// A conversation being recorded with a person a lead erases (the erasure synced in): the form
+/// gives way to the screen that says so in words and leads back to People; neither the
+/// person's name nor the text typed stays on screen.
+#[test]
+fn a_conversation_form_open_on_a_person_erased_by_a_sync_says_so_in_words() {
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut id = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Priya").unwrap();
+            id = person(s, "Mrs Patel");
+        },
+        with_fake(&fake),
+    );
+    h.click("data-id", &id);
+    h.settle_until("the file", |html| {
+        html.contains("id=\"record-conversation\"")
+    });
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| html.contains("id=\"story\""));
+    h.type_in("story", "Damp in the back bedroom");
+    h.store().erase_document(&id, Some(1)).unwrap();
+    fake.send(super::sync::SyncStatus {
+        pulled: 1,
+        ..joined("canvasser")
+    });
+    h.settle_until("told in words", |html| {
+        html.contains("This was erased (in a team, by a team lead)")
+            && html.contains("id=\"erased-back\"")
+    });
+    let html = h.html();
+    assert!(
+        !html.contains("Conversation with") && !html.contains("Mrs Patel"),
+        "{html}"
+    );
+    assert!(!html.contains("Damp in the back bedroom"), "{html}");
+    h.click("id", "erased-back");
+    h.settle_until("people", |html| html.contains("people-title"));
+}
+
+/// The same form saved after the person was erased, before any word of it reached the screen:
+/// the save's refusal leads to the screen that says it was erased, not an error over a form
+/// that can never be saved.
+#[test]
+fn a_conversation_saved_after_its_person_was_erased_says_so_in_words() {
+    let fake = FakeSync::new(joined("canvasser"));
+    let mut id = String::new();
+    let mut h = Harness::with(
+        |s| {
+            s.set_canvasser_name("Priya").unwrap();
+            id = person(s, "Mrs Patel");
+        },
+        with_fake(&fake),
+    );
+    h.click("data-id", &id);
+    h.settle_until("the file", |html| {
+        html.contains("id=\"record-conversation\"")
+    });
+    h.click("id", "record-conversation");
+    h.settle_until("form", |html| html.contains("id=\"story\""));
+    h.type_in("story", "Damp in the back bedroom");
+    h.store().erase_document(&id, Some(1)).unwrap();
+    h.click("id", "save-conversation");
+    h.settle_until("told in words", |html| {
+        html.contains("This was erased (in a team, by a team lead)")
+            && !html.contains("Conversation with")
+    });
+    assert!(
+        !h.html().contains("Damp in the back bedroom"),
+        "{}",
+        h.html()
+    );
+}
+
 /// A lead's app (named Sam) on its Settings screen, its sync status the fake's.
 fn lead_on_settings() -> (std::sync::Arc<FakeSync>, Harness) {
     let fake = FakeSync::new(joined("lead"));

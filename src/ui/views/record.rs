@@ -288,6 +288,7 @@ pub fn Record(person_id: String) -> Element {
     let nav = use_context::<Nav>();
     let pid = person_id.clone();
     let keep_store = services.store.clone();
+    let gone_store = services.store.clone();
     // Read once: the form owns its text from here on.
     let loaded = use_resource(move || {
         let store = services.store.clone();
@@ -303,6 +304,27 @@ pub fn Record(person_id: String) -> Element {
                 None => store.usual_kind().await?,
             };
             Ok::<_, UiError>((name, restored, usual))
+        }
+    });
+    // A lead's erasure of the person synced in while the form is open: the person is read
+    // again at each later change to the notebook (not at the first, which `loaded` read), and
+    // once erased the form, its name and its text give way to the screen that says so and
+    // leads back to People, as their file does. A save refused for the erasure reads again
+    // too (see the save).
+    let gone_pid = person_id.clone();
+    let opened_at = use_hook(|| *nav.revision.peek());
+    let erased = use_resource(move || {
+        let store = gone_store.clone();
+        let id = gone_pid.clone();
+        let now = (nav.revision)();
+        async move {
+            if now == opened_at {
+                return None;
+            }
+            match store.person(&id).await {
+                Err(e) if e.is_erased() => Some(e),
+                _ => None,
+            }
         }
     });
     // While the conversation is typed, the person's file waits loaded for the save. Asked for
@@ -321,6 +343,9 @@ pub fn Record(person_id: String) -> Element {
             });
         }
     });
+    if let Some(Some(e)) = &*erased.read() {
+        return rsx! { super::LoadFailed { error: e.clone() } };
+    }
     match &*loaded.read() {
         None => rsx! { p { class: "empty", "Loading…" } },
         Some(Err(e)) => rsx! { super::LoadFailed { error: e.clone() } },
@@ -506,6 +531,12 @@ fn RecordForm(
                             nav.say("Conversation saved.");
                         }
                     }
+                }
+                // The person was erased meanwhile: the screen says so (read again), rather
+                // than an error over a form that can never be saved.
+                Err(e) if e.is_erased() => {
+                    let mut revision = nav.revision;
+                    revision += 1;
                 }
                 Err(e) => nav.error(e.to_string()),
             }
