@@ -295,6 +295,8 @@ pub fn write_with(
 /// (details, conversations, commitments and any conflicting values), every change of it with
 /// the device that made it, the file as it read after each change (every value it ever held),
 /// what was pulled of it and not taken in, and the drafts typed about them and not yet saved.
+/// Nothing of walk lists' registers: no resident is linked to a person (an entry matching the
+/// person's name is not guessed to be theirs; README, "Team roles and erasure").
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SubjectAccess {
     /// When this was written.

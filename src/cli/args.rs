@@ -189,7 +189,8 @@ pub enum PersonCommand {
         /// The person's id.
         id: String,
     },
-    /// Everything this notebook holds about one person, as JSON (a subject access request).
+    /// Everything this notebook holds about one person, as JSON (a subject access request);
+    /// not walk lists' registers, which no person is linked to.
     Export {
         /// The person's id.
         id: String,

@@ -632,3 +632,56 @@ fn a_big_list_syncs_whole_to_a_new_phone_in_an_encrypted_team() {
     assert_eq!(there, lead.store.walklist(&report.id).unwrap());
     assert!(phone.store.quarantined().unwrap().is_empty());
 }
+
+/// Nothing links a walk list's resident to a person of the notebook: a person added at their
+/// door (as the Walk screen's "Who answered" adds them: a name and the door's address) is a
+/// file of their own, and neither side holds the other's id. So their subject access export
+/// says nothing of the register's entry (no guess by name), and erasing them leaves the entry
+/// as the register gives it (README, "Team roles and erasure"): deleting the list removes it.
+#[test]
+fn a_person_added_at_a_door_is_not_the_register_s_entry_and_their_erasure_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let csv = "Elector No,Name,House No,Street,Postcode\nELM-0042,Amina Khan,12,Elm Road,LS1 2AB\n";
+    let list = import_into(&mut store, "Elm Road", csv).id;
+    let door = store.walklist(&list).unwrap().doors[0].clone();
+    let person = store
+        .add_person(
+            groundwork::model::NewPerson::named("Amina Khan")
+                .put(PersonField::Address, door.door.address.clone()),
+        )
+        .unwrap();
+    store
+        .record_conversation(talk(&person), Vec::new())
+        .unwrap();
+
+    let export =
+        serde_json::to_string(&groundwork::export::subject_access(&store, &person).unwrap())
+            .unwrap();
+    for register in ["ELM-0042", list.as_str(), door.door.id.as_str()] {
+        assert!(!export.contains(register), "{register} in {export}");
+    }
+
+    store.erase_person_locally(&person).unwrap();
+    let doors = |store: &Store| {
+        let mut out = Vec::new();
+        groundwork::export::write(
+            store,
+            groundwork::export::What::Doors,
+            groundwork::export::Format::Json,
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let residents = &store.walklist(&list).unwrap().doors[0].residents;
+    assert_eq!(residents.len(), 1);
+    assert_eq!(residents[0].name, "Amina Khan");
+    assert!(doors(&store).contains("ELM-0042"), "{}", doors(&store));
+    // The register's entries are the register's: the list's deletion takes them.
+    store
+        .erase_locally(&list, groundwork::docs::DocKind::WalkList)
+        .unwrap();
+    assert!(!doors(&store).contains("ELM-0042"), "{}", doors(&store));
+    assert!(super::erasure::tables_naming(&store, "ELM-0042").is_empty());
+}
