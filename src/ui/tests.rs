@@ -2583,11 +2583,9 @@ fn a_file_erased_while_open_says_so_in_words() {
     h.settle_until("people", |html| html.contains("people-title"));
 }
 
-/// A conversation being recorded with a person a lead erases (the erasure synced in): the form
-/// gives way to the screen that says so in words and leads back to People; neither the
-/// person's name nor the text typed stays on screen.
-#[test]
-fn a_conversation_form_open_on_a_person_erased_by_a_sync_says_so_in_words() {
+/// A canvasser's app on the conversation form of Mrs Patel, "Damp in the back bedroom" typed
+/// and not saved: the sync (faked), the harness and her id.
+fn typing_a_conversation_with_mrs_patel() -> (std::sync::Arc<FakeSync>, Harness, String) {
     let fake = FakeSync::new(joined("canvasser"));
     let mut id = String::new();
     let mut h = Harness::with(
@@ -2604,6 +2602,15 @@ fn a_conversation_form_open_on_a_person_erased_by_a_sync_says_so_in_words() {
     h.click("id", "record-conversation");
     h.settle_until("form", |html| html.contains("id=\"story\""));
     h.type_in("story", "Damp in the back bedroom");
+    (fake, h, id)
+}
+
+/// A conversation being recorded with a person a lead erases (the erasure synced in): the form
+/// gives way to the screen that says so in words and leads back to People; neither the
+/// person's name nor the text typed stays on screen.
+#[test]
+fn a_conversation_form_open_on_a_person_erased_by_a_sync_says_so_in_words() {
+    let (fake, mut h, id) = typing_a_conversation_with_mrs_patel();
     h.store().erase_document(&id, Some(1)).unwrap();
     fake.send(super::sync::SyncStatus {
         pulled: 1,
@@ -2628,22 +2635,7 @@ fn a_conversation_form_open_on_a_person_erased_by_a_sync_says_so_in_words() {
 /// that can never be saved.
 #[test]
 fn a_conversation_saved_after_its_person_was_erased_says_so_in_words() {
-    let fake = FakeSync::new(joined("canvasser"));
-    let mut id = String::new();
-    let mut h = Harness::with(
-        |s| {
-            s.set_canvasser_name("Priya").unwrap();
-            id = person(s, "Mrs Patel");
-        },
-        with_fake(&fake),
-    );
-    h.click("data-id", &id);
-    h.settle_until("the file", |html| {
-        html.contains("id=\"record-conversation\"")
-    });
-    h.click("id", "record-conversation");
-    h.settle_until("form", |html| html.contains("id=\"story\""));
-    h.type_in("story", "Damp in the back bedroom");
+    let (_fake, mut h, id) = typing_a_conversation_with_mrs_patel();
     h.store().erase_document(&id, Some(1)).unwrap();
     h.click("id", "save-conversation");
     h.settle_until("told in words", |html| {

@@ -373,9 +373,9 @@ fn a_relay_that_alters_or_moves_a_blob_gets_it_quarantined_and_the_rest_applied(
     assert_eq!(b.store.quarantined().unwrap().len(), 2);
 }
 
-#[test]
-fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_in() {
-    let relay = TestRelay::start();
+/// A team of three on `relay`, a lead, B and a phone that will be lost, each holding the
+/// others' keys.
+fn lead_b_and_a_lost_phone(relay: &TestRelay) -> (Device, Device, Device) {
     let (_, invite) = relay.team(3);
     let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
     let mut b = Device::joined(&relay.url, &invite, "B's phone");
@@ -386,6 +386,13 @@ fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_i
         b.sync();
         lost.sync();
     }
+    (lead, b, lost)
+}
+
+#[test]
+fn a_revoked_device_reads_nothing_written_after_and_nothing_it_writes_is_taken_in() {
+    let relay = TestRelay::start();
+    let (mut lead, mut b, mut lost) = lead_b_and_a_lost_phone(&relay);
     assert_eq!(lead.store.known_members().unwrap(), 3);
     let lost_id = lost.relay_device_id();
     // Written on the lost phone before the lead revokes it, and sealed, but never pushed by
@@ -471,15 +478,7 @@ fn a_phone_revoked_after_one_push(
     relay: &TestRelay,
     extra: impl FnOnce(&Device, &str, &[u8]) -> Option<groundwork::crypto::pushlog::PushRecord>,
 ) -> (Device, Device, Device, String, String, Vec<u8>) {
-    let (_, invite) = relay.team(3);
-    let mut lead = Device::joined(&relay.url, &invite, "Lead's phone");
-    let mut b = Device::joined(&relay.url, &invite, "B's phone");
-    let mut lost = Device::joined(&relay.url, &invite, "Lost phone");
-    for _ in 0..2 {
-        lead.sync();
-        b.sync();
-        lost.sync();
-    }
+    let (mut lead, mut b, mut lost) = lead_b_and_a_lost_phone(relay);
     lost.person("Before");
     lost.sync();
     let later = lost.person("Slipped in under an old push number");
