@@ -1044,9 +1044,10 @@ impl Store {
                 self.conn = conn;
                 self.key = Some(key.clone());
                 self.closed = None;
-                match key.same_as(new) {
-                    true => Ok(()),
-                    false => Err(failed),
+                if key.same_as(new) {
+                    Ok(())
+                } else {
+                    Err(failed)
                 }
             }
             Err(again) => {

@@ -359,15 +359,6 @@ impl From<String> for Refused {
     }
 }
 
-impl From<(String, bool)> for Refused {
-    fn from((reason, wait): (String, bool)) -> Self {
-        Refused {
-            wait,
-            ..Refused::from(reason)
-        }
-    }
-}
-
 /// The device the relay says pushed `c`, when that is not `actor` (hex): records and snapshots
 /// speak for the device that made them, and no device may speak for another.
 fn other_pusher<'a>(c: &Incoming<'a>, actor: &str) -> Option<&'a Pusher> {
@@ -1034,49 +1025,41 @@ impl Opener {
         now: &str,
     ) -> std::result::Result<(), Refused> {
         let record: EpochRecord = serde_json::from_slice(content)
-            .map_err(|e| (format!("its key record is malformed ({e})"), false))?;
+            .map_err(|e| Refused::from(format!("its key record is malformed ({e})")))?;
         if record.epoch != epoch {
-            return Err((
-                "its key record names another key than it is filed under".into(),
-                false,
-            )
-                .into());
+            return Err(Refused::from(
+                "its key record names another key than it is filed under".to_string(),
+            ));
         }
         let maker = match self.members.get(&record.by) {
             Some(m) if self.anchor.is_some() && !m.revoked && m.role != Some(TrustedRole::Lead) => {
-                return Err((
-                    format!(
-                        "its key record is made by device {}, which this device does not know as a team lead: only a lead's device rotates the team's key",
-                        record.by
-                    ),
-                    true,
-                ).into());
+                return Err(later(format!(
+                    "its key record is made by device {}, which this device does not know as a team lead: only a lead's device rotates the team's key",
+                    record.by
+                )));
             }
             Some(m) if !m.revoked => m,
             Some(_) => {
-                return Err((
-                    format!("its key record is made by revoked device {}", record.by),
-                    false,
-                )
-                    .into());
+                return Err(Refused::from(format!(
+                    "its key record is made by revoked device {}",
+                    record.by
+                )));
             }
             None => {
-                return Err((
-                    format!(
-                        "its key record is made by device {}, whose signing key this device has not received",
-                        record.by
-                    ),
-                    true,
-                ).into());
+                return Err(later(format!(
+                    "its key record is made by device {}, whose signing key this device has not received",
+                    record.by
+                )));
             }
         };
         seal::verify_signature(&self.team, c.doc_id, c.blob, &maker.signing)
-            .map_err(|e| (e.to_string(), false))?;
+            .map_err(|e| Refused::from(e.to_string()))?;
         // Kept even when this device holds a key of that epoch already: two leads revoking at
         // the same moment make two, and what each side seals must open everywhere.
         if let Some(mine) = record.wrapped.iter().find(|w| w.actor == self.me) {
-            let key = epoch::unwrap(&self.team, epoch, mine, &self.device)
-                .map_err(|e| (format!("its key for this device does not open: {e}"), false))?;
+            let key = epoch::unwrap(&self.team, epoch, mine, &self.device).map_err(|e| {
+                Refused::from(format!("its key for this device does not open: {e}"))
+            })?;
             if !self.ring.holds(&key) {
                 conn.execute(
                     "INSERT OR IGNORE INTO team_keys (epoch, key, added_at) VALUES (?1, ?2, ?3)",
