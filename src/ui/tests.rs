@@ -2553,10 +2553,9 @@ fn an_open_shifts_report_lists_last_syncs_and_a_canvasser_is_told_where_devices_
     });
 }
 
-/// A person erased by a lead while their file is open on this device (the erasure synced in):
-/// the screen says in words what happened and leads back to People, not an id and an error.
-#[test]
-fn a_file_erased_while_open_says_so_in_words() {
+/// A canvasser's app (its sync faked) showing the file of Mrs Patel: the sync, the harness and
+/// her id.
+fn mrs_patels_file_open() -> (std::sync::Arc<FakeSync>, Harness, String) {
     let fake = FakeSync::new(joined("canvasser"));
     let mut id = String::new();
     let mut h = Harness::with(
@@ -2568,6 +2567,14 @@ fn a_file_erased_while_open_says_so_in_words() {
     );
     h.click("data-id", &id);
     h.settle_until("the file", |html| html.contains("person-title"));
+    (fake, h, id)
+}
+
+/// A person erased by a lead while their file is open on this device (the erasure synced in):
+/// the screen says in words what happened and leads back to People, not an id and an error.
+#[test]
+fn a_file_erased_while_open_says_so_in_words() {
+    let (fake, mut h, id) = mrs_patels_file_open();
     // Sync carries the lead's erasure out through a connection of its own, and says so.
     h.store().erase_document(&id, Some(1)).unwrap();
     fake.send(super::sync::SyncStatus {
@@ -2586,17 +2593,8 @@ fn a_file_erased_while_open_says_so_in_words() {
 /// A canvasser's app on the conversation form of Mrs Patel, "Damp in the back bedroom" typed
 /// and not saved: the sync (faked), the harness and her id.
 fn typing_a_conversation_with_mrs_patel() -> (std::sync::Arc<FakeSync>, Harness, String) {
-    let fake = FakeSync::new(joined("canvasser"));
-    let mut id = String::new();
-    let mut h = Harness::with(
-        |s| {
-            s.set_canvasser_name("Priya").unwrap();
-            id = person(s, "Mrs Patel");
-        },
-        with_fake(&fake),
-    );
-    h.click("data-id", &id);
-    h.settle_until("the file", |html| {
+    let (fake, mut h, id) = mrs_patels_file_open();
+    h.settle_until("the file's actions", |html| {
         html.contains("id=\"record-conversation\"")
     });
     h.click("id", "record-conversation");
